@@ -1,0 +1,277 @@
+//! Configuration in two stages: the raw TOML file (`RawConfig`, every field optional, unknown
+//! keys refused) merged with command-line/env overrides into a validated `Settings`. Errors name
+//! the file, the line and the key, so a typo is found without guessing.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_PORT: u16 = 7878;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}:{line}:{column}: {message}{key}", key = key.as_ref().map(|k| format!(" (key `{k}`)")).unwrap_or_default())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: Option<String>,
+        message: String,
+    },
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("refusing to bind {bind} without a token: anyone on that network could read and act on your workspace; pass --token (or FLIGHTDECK_TOKEN), or bind 127.0.0.1")]
+    NonLoopbackWithoutToken { bind: IpAddr },
+    #[error("no home directory found to place the config and data directories; set HOME or pass --database-url")]
+    NoHome,
+}
+
+/// The config file as written by the user. See README "Configuration" for every key.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub database: RawDatabase,
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub sources: RawSources,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub bind: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub ui_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawSources {
+    /// Git work trees to watch.
+    #[serde(default)]
+    pub repos: Vec<PathBuf>,
+    /// Claude Code config dirs (each holding `projects/`); default as Claude Code itself.
+    pub claude_dirs: Option<Vec<PathBuf>>,
+    /// Codex home (holding `sessions/`); default `$CODEX_HOME` or `~/.codex`.
+    pub codex_home: Option<PathBuf>,
+}
+
+impl RawConfig {
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let (line, column, key) = match e.span() {
+                Some(span) => locate(text, span.start),
+                None => (1, 1, None),
+            };
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key,
+                message: e.message().to_string(),
+            }
+        })
+    }
+
+    /// Reads the file if it exists; a missing file is an empty config.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+}
+
+/// 1-based line and column of byte `offset`, and the dotted key defined on that line.
+fn locate(text: &str, offset: usize) -> (usize, usize, Option<String>) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    let line_text = text[line_start..].lines().next().unwrap_or("");
+    let mut table = None;
+    for l in before[..line_start].lines().rev() {
+        let l = l.trim();
+        if l.starts_with('[') {
+            table = Some(l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+            break;
+        }
+    }
+    let key = line_text.split_once('=').map(|(k, _)| k.trim().to_string());
+    let key = match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
+    };
+    (line, column, key)
+}
+
+/// Where Flightdeck keeps its files (XDG on Linux).
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub config_file: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Dirs {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let pd = directories::ProjectDirs::from("dev", "flightdeck", "flightdeck")
+            .ok_or(ConfigError::NoHome)?;
+        Ok(Self {
+            config_file: pd.config_dir().join("config.toml"),
+            data_dir: pd.data_dir().to_path_buf(),
+        })
+    }
+}
+
+/// Overrides from flags and environment; `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub database_url: Option<String>,
+    pub bind: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub token: Option<String>,
+    pub ui_dir: Option<PathBuf>,
+    pub repos: Vec<PathBuf>,
+}
+
+/// The resolved, validated settings every command runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: IpAddr,
+    pub port: u16,
+    /// Required for any non-loopback bind. Never written to disk or logs.
+    pub token: Option<String>,
+    pub ui_dir: Option<PathBuf>,
+    pub repos: Vec<PathBuf>,
+    pub claude_dirs: Option<Vec<PathBuf>>,
+    pub codex_home: Option<PathBuf>,
+    pub data_dir: PathBuf,
+}
+
+impl Settings {
+    pub fn resolve(raw: RawConfig, o: Overrides, dirs: &Dirs) -> Result<Self, ConfigError> {
+        let database_url = o.database_url.or(raw.database.url).unwrap_or_else(|| {
+            format!("sqlite://{}", dirs.data_dir.join("flightdeck.db").display())
+        });
+        let mut repos = raw.sources.repos;
+        repos.extend(o.repos);
+        let s = Settings {
+            database_url,
+            bind: o
+                .bind
+                .or(raw.server.bind)
+                .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            port: o.port.or(raw.server.port).unwrap_or(DEFAULT_PORT),
+            token: o.token.filter(|t| !t.is_empty()),
+            ui_dir: o.ui_dir.or(raw.server.ui_dir),
+            repos,
+            claude_dirs: raw.sources.claude_dirs,
+            codex_home: raw.sources.codex_home,
+            data_dir: dirs.data_dir.clone(),
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.bind.is_loopback() && self.token.is_none() {
+            return Err(ConfigError::NonLoopbackWithoutToken { bind: self.bind });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirs() -> Dirs {
+        Dirs {
+            config_file: "/cfg/config.toml".into(),
+            data_dir: "/data".into(),
+        }
+    }
+
+    #[test]
+    fn malformed_config_names_file_line_and_key() {
+        let text = "[server]\nbind = \"127.0.0.1\"\nport = \"eighty\"\n";
+        let err = RawConfig::parse(text, Path::new("/cfg/config.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("/cfg/config.toml:3:"), "{msg}");
+        assert!(msg.contains("(key `server.port`)"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_line() {
+        let text = "[database]\nurl = \"x.db\"\n\n[server]\nprot = 80\n";
+        let msg = RawConfig::parse(text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("c.toml:5:"), "{msg}");
+        assert!(msg.contains("prot"), "{msg}");
+    }
+
+    #[test]
+    fn flags_override_file_and_defaults_fill_the_rest() {
+        let raw = RawConfig::parse(
+            "[server]\nport = 9000\n[database]\nurl = \"/x.db\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let s = Settings::resolve(
+            raw.clone(),
+            Overrides {
+                port: Some(9100),
+                ..Default::default()
+            },
+            &dirs(),
+        )
+        .unwrap();
+        assert_eq!(s.port, 9100);
+        assert_eq!(s.database_url, "/x.db");
+        assert!(s.bind.is_loopback());
+        let s = Settings::resolve(RawConfig::default(), Overrides::default(), &dirs()).unwrap();
+        assert_eq!(s.database_url, "sqlite:///data/flightdeck.db");
+        assert_eq!(s.port, DEFAULT_PORT);
+    }
+
+    #[test]
+    fn non_loopback_bind_needs_a_token() {
+        let o = Overrides {
+            bind: Some("0.0.0.0".parse().unwrap()),
+            ..Default::default()
+        };
+        let err = Settings::resolve(RawConfig::default(), o.clone(), &dirs()).unwrap_err();
+        assert!(matches!(err, ConfigError::NonLoopbackWithoutToken { .. }));
+        let ok = Settings::resolve(
+            RawConfig::default(),
+            Overrides {
+                token: Some("s3cret".into()),
+                ..o
+            },
+            &dirs(),
+        );
+        assert!(ok.is_ok());
+    }
+}

@@ -1,0 +1,777 @@
+//! The demo workspace: three real git repositories with months of human and agent history,
+//! agent branches ahead of main (one checked out in a linked worktree), and Claude Code and
+//! Codex CLI session logs in their real on-disk formats that match those branches.
+//!
+//! The demo is loaded through the same `ingest` path as a user's own data. Only what has no
+//! source yet (deployments, releases, experiments) is written straight to the store by
+//! `seed_unsourced`, and each such record says `source = "demo"`.
+//!
+//! Everything is derived from a fixed seed and the `now` passed in, so two builds at the same
+//! `now` are identical, and the history always ends "today".
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use git2::{BranchType, IndexAddOption, Repository, Signature, Time, WorktreeAddOptions};
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::ingest::Sources;
+use crate::model::{Deployment, Experiment, Release, Variant};
+use crate::store::Store;
+
+const MARKER: &str = ".flightdeck-demo";
+const DAY: i64 = 86_400;
+
+#[derive(Debug, Clone)]
+pub struct DemoWorkspace {
+    pub root: PathBuf,
+    pub repos: Vec<PathBuf>,
+    pub worktree: PathBuf,
+    pub claude_dir: PathBuf,
+    pub codex_home: PathBuf,
+}
+
+impl DemoWorkspace {
+    pub fn sources(&self) -> Sources {
+        Sources {
+            repos: self.repos.clone(),
+            claude_dirs: vec![self.claude_dir.clone()],
+            codex_homes: vec![self.codex_home.clone()],
+        }
+    }
+}
+
+/// Small deterministic generator (xorshift64*), so the demo needs no RNG crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn uuid(&mut self) -> String {
+        let a = self.next();
+        let b = self.next();
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            b >> 52,
+            b & 0xffff_ffff_ffff
+        )
+    }
+}
+
+struct RepoPlan {
+    name: &'static str,
+    files: &'static [&'static str],
+    topics: &'static [&'static str],
+    branches: &'static [(&'static str, &'static [&'static str])],
+}
+
+const PLANS: &[RepoPlan] = &[
+    RepoPlan {
+        name: "acme-api",
+        files: &[
+            "src/lib.rs",
+            "src/routes.rs",
+            "src/db.rs",
+            "src/auth.rs",
+            "README.md",
+        ],
+        topics: &[
+            "routes",
+            "db pool",
+            "auth tokens",
+            "error handling",
+            "pagination",
+            "logging",
+            "config",
+        ],
+        branches: &[
+            (
+                "claude/add-rate-limiting",
+                &[
+                    "Add token-bucket rate limiter",
+                    "Wire rate limiter into routes",
+                    "Test rate limiter under burst load",
+                ],
+            ),
+            (
+                "codex/fix-pagination-cursor",
+                &[
+                    "Fix off-by-one in pagination cursor",
+                    "Cover empty last page in tests",
+                ],
+            ),
+        ],
+    },
+    RepoPlan {
+        name: "acme-web",
+        files: &[
+            "src/App.tsx",
+            "src/api.ts",
+            "src/theme.css",
+            "src/Settings.tsx",
+            "package.json",
+        ],
+        topics: &[
+            "settings page",
+            "api client",
+            "theme",
+            "navigation",
+            "forms",
+            "accessibility",
+        ],
+        branches: &[
+            (
+                "claude/dark-mode-toggle",
+                &["Add dark mode toggle to settings", "Persist theme choice"],
+            ),
+            (
+                "agent/upgrade-router",
+                &["Upgrade router and fix breaking imports"],
+            ),
+        ],
+    },
+    RepoPlan {
+        name: "billing-service",
+        files: &[
+            "billing/invoice.py",
+            "billing/webhooks.py",
+            "billing/tax.py",
+            "tests/test_invoice.py",
+            "pyproject.toml",
+        ],
+        topics: &[
+            "invoice totals",
+            "webhooks",
+            "tax rules",
+            "currency rounding",
+            "retries",
+            "idempotency keys",
+        ],
+        branches: &[
+            (
+                "codex/retry-failed-webhooks",
+                &[
+                    "Retry failed webhooks with backoff",
+                    "Store webhook attempts",
+                    "Add dead-letter queue for webhooks",
+                    "Document webhook retry policy",
+                ],
+            ),
+            (
+                "claude/invoice-rounding",
+                &["Round invoice lines half-even"],
+            ),
+        ],
+    },
+];
+
+const HUMANS: &[(&str, &str)] = &[
+    ("Alice Martin", "alice@acme.dev"),
+    ("Bob Chen", "bob@acme.dev"),
+    ("Carol Diaz", "carol@acme.dev"),
+    ("Dev Patel", "dev@acme.dev"),
+];
+
+/// Builds the workspace under `root` (created if missing). A folder that holds anything but a
+/// previous demo is refused rather than overwritten.
+pub fn build(root: &Path, now: i64) -> Result<DemoWorkspace> {
+    prepare_root(root)?;
+    let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
+    let claude_dir = root.join("claude");
+    let codex_home = root.join("codex");
+    let mut rng = Rng(0x5eed_f11e_d0c0_ffee);
+    let mut repos = Vec::new();
+    let mut worktree = PathBuf::new();
+    let mut logs = LogWriter {
+        claude_dir: claude_dir.clone(),
+        codex_home: codex_home.clone(),
+        n: 0,
+    };
+    for (i, plan) in PLANS.iter().enumerate() {
+        let path = root.join("repos").join(plan.name);
+        let (repo_sessions, wt) = build_repo(&path, plan, i, now, &mut rng)?;
+        for s in repo_sessions {
+            logs.write(&s, &mut rng)?;
+        }
+        if let Some(wt) = wt {
+            worktree = wt;
+        }
+        repos.push(path);
+    }
+    std::fs::write(root.join(MARKER), "built by `flightdeck demo`\n")
+        .map_err(|e| Error::io(root.join(MARKER), e))?;
+    Ok(DemoWorkspace {
+        root,
+        repos,
+        worktree,
+        claude_dir,
+        codex_home,
+    })
+}
+
+fn prepare_root(root: &Path) -> Result<()> {
+    if root.exists() {
+        let empty = std::fs::read_dir(root)
+            .map_err(|e| Error::io(root, e))?
+            .next()
+            .is_none();
+        if !empty && !root.join(MARKER).exists() {
+            return Err(Error::Invalid {
+                path: root.to_path_buf(),
+                message:
+                    "folder is not empty and is not a Flightdeck demo; pass an empty or new --dir"
+                        .into(),
+            });
+        }
+        for sub in ["repos", "worktrees", "claude", "codex"] {
+            let p = root.join(sub);
+            if p.exists() {
+                std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))
+}
+
+/// An agent session to write as a log: which agent, where, when, and what it did.
+struct SessionPlan {
+    agent: &'static str,
+    cwd: PathBuf,
+    branch: String,
+    prompt: String,
+    start: i64,
+    turns: usize,
+    /// A log that is still being written: its last line is at `end`, just before "now".
+    live: bool,
+    end: i64,
+}
+
+fn sig(name: &str, email: &str, at: i64) -> Result<Signature<'static>> {
+    Signature::new(name, email, &Time::new(at, 0)).map_err(|e| Error::git(name, e))
+}
+
+fn commit_all(
+    repo: &Repository,
+    path: &Path,
+    author: &Signature,
+    message: &str,
+) -> Result<git2::Oid> {
+    let git = |e| Error::git(path, e);
+    let mut index = repo.index().map_err(git)?;
+    index
+        .add_all(["*"].iter(), IndexAddOption::DEFAULT, None)
+        .map_err(git)?;
+    index.write().map_err(git)?;
+    let tree = repo
+        .find_tree(index.write_tree().map_err(git)?)
+        .map_err(git)?;
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    repo.commit(Some("HEAD"), author, author, message, &tree, &parents)
+        .map_err(git)
+}
+
+fn touch(path: &Path, file: &str, line: &str) -> Result<()> {
+    let p = path.join(file);
+    if let Some(dir) = p.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut text = std::fs::read_to_string(&p).unwrap_or_default();
+    text.push_str(line);
+    text.push('\n');
+    std::fs::write(&p, text).map_err(|e| Error::io(&p, e))
+}
+
+fn build_repo(
+    path: &Path,
+    plan: &RepoPlan,
+    idx: usize,
+    now: i64,
+    rng: &mut Rng,
+) -> Result<(Vec<SessionPlan>, Option<PathBuf>)> {
+    let git = |e| Error::git(path, e);
+    std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let repo = Repository::init_opts(path, &init).map_err(git)?;
+    repo.remote("origin", &format!("git@github.com:acme/{}.git", plan.name))
+        .map_err(git)?;
+    let mut sessions = Vec::new();
+    let days = 150;
+    let start = now - days * DAY;
+    let first = sig(HUMANS[idx].0, HUMANS[idx].1, start)?;
+    for f in plan.files {
+        touch(path, f, &format!("// {} — {f}", plan.name))?;
+    }
+    commit_all(&repo, path, &first, "Initial commit")?;
+
+    // History on main: agents take a growing share over the months, as teams adopt them.
+    let mut t = start + 3_600;
+    let mut n = 0;
+    while t < now - 2 * DAY {
+        t += 4 * 3_600 + rng.below(30 * 3_600) as i64;
+        if t >= now - 2 * DAY {
+            break;
+        }
+        n += 1;
+        let progress = (t - start) as f64 / (days * DAY) as f64;
+        let agent_roll = rng.below(100) as f64 / 100.0;
+        let human = HUMANS[rng.below(HUMANS.len() as u64) as usize];
+        let topic = plan.topics[rng.below(plan.topics.len() as u64) as usize];
+        let file = plan.files[rng.below(plan.files.len() as u64) as usize];
+        for k in 0..(1 + rng.below(6)) {
+            touch(path, file, &format!("// change {n}.{k}: {topic}"))?;
+        }
+        let (message, agent) = if agent_roll < 0.15 + 0.55 * progress {
+            let agent = if rng.below(3) == 0 {
+                "codex"
+            } else {
+                "claude-code"
+            };
+            let trailer = if agent == "codex" {
+                "Co-Authored-By: Codex <codex@openai.com>"
+            } else {
+                "Co-Authored-By: Claude <noreply@anthropic.com>"
+            };
+            (
+                format!(
+                    "Improve {topic} (#{n})\n\nAgent-written, reviewed by {}.\n\n{trailer}\n",
+                    human.0
+                ),
+                Some(agent),
+            )
+        } else {
+            (format!("Update {topic} (#{n})\n"), None)
+        };
+        let author = sig(human.0, human.1, t)?;
+        commit_all(&repo, path, &author, &message)?;
+        // The last month of agent work left session logs behind.
+        if let Some(agent) = agent {
+            if t > now - 30 * DAY {
+                sessions.push(SessionPlan {
+                    agent: if agent == "codex" { "codex" } else { "claude" },
+                    cwd: path.to_path_buf(),
+                    branch: format!(
+                        "{}/{}",
+                        if agent == "codex" { "codex" } else { "claude" },
+                        slug(topic)
+                    ),
+                    prompt: format!("Improve {topic} in {}", plan.name),
+                    start: t - 1_800 - rng.below(3_600) as i64,
+                    turns: 2 + rng.below(5) as usize,
+                    live: false,
+                    end: 0,
+                });
+            }
+        }
+    }
+
+    // Agent branches ahead of main, written in the last two days.
+    let main_head = repo.head().map_err(git)?.peel_to_commit().map_err(git)?;
+    let mut worktree = None;
+    for (bi, (branch, messages)) in plan.branches.iter().enumerate() {
+        let b = repo.branch(branch, &main_head, true).map_err(git)?;
+        let refname = b.get().name().unwrap_or_default().to_string();
+        repo.set_head(&refname).map_err(git)?;
+        repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+            .map_err(git)?;
+        let agent = if branch.starts_with("codex/") {
+            "codex"
+        } else {
+            "claude"
+        };
+        let mut bt = now - 2 * DAY + (bi as i64) * 7_200 + rng.below(3_600) as i64;
+        let session_start = bt - 900;
+        for (mi, msg) in messages.iter().enumerate() {
+            bt += 1_200 + rng.below(2_400) as i64;
+            let file = plan.files[(bi + mi) % plan.files.len()];
+            for k in 0..(3 + rng.below(12)) {
+                touch(path, file, &format!("// {branch} step {mi}.{k}"))?;
+            }
+            let human = HUMANS[(idx + bi) % HUMANS.len()];
+            let trailer = if agent == "codex" {
+                "Co-Authored-By: Codex <codex@openai.com>"
+            } else {
+                "Co-Authored-By: Claude <noreply@anthropic.com>"
+            };
+            let author = sig(human.0, human.1, bt.min(now - 60))?;
+            commit_all(&repo, path, &author, &format!("{msg}\n\n{trailer}\n"))?;
+        }
+        // The first repo's first agent branch is still being worked on in a linked worktree.
+        let live = idx == 0 && bi == 0;
+        let cwd = if live {
+            let wt_path = path
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(path)
+                .join("worktrees")
+                .join(slug(branch));
+            std::fs::create_dir_all(wt_path.parent().unwrap_or(path))
+                .map_err(|e| Error::io(&wt_path, e))?;
+            worktree = Some(wt_path.clone());
+            wt_path
+        } else {
+            path.to_path_buf()
+        };
+        sessions.push(SessionPlan {
+            agent,
+            cwd,
+            branch: branch.to_string(),
+            prompt: messages[0].to_string(),
+            // The live session is the agent's latest pass over its branch, still going.
+            start: if live { now - 1_200 } else { session_start },
+            turns: 3 + messages.len(),
+            live,
+            end: now - 30,
+        });
+        // Back to main before the next branch.
+        repo.set_head("refs/heads/main").map_err(git)?;
+        repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+            .map_err(git)?;
+    }
+    if let Some(wt_path) = &worktree {
+        let (branch, _) = plan.branches[0];
+        let b = repo.find_branch(branch, BranchType::Local).map_err(git)?;
+        let mut opts = WorktreeAddOptions::new();
+        opts.reference(Some(b.get()));
+        repo.worktree(&slug(branch), wt_path, Some(&opts))
+            .map_err(git)?;
+    }
+    Ok((sessions, worktree))
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn rfc3339(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+struct LogWriter {
+    claude_dir: PathBuf,
+    codex_home: PathBuf,
+    n: usize,
+}
+
+impl LogWriter {
+    fn write(&mut self, s: &SessionPlan, rng: &mut Rng) -> Result<()> {
+        self.n += 1;
+        let (file, text) = if s.agent == "codex" {
+            self.codex(s, rng)
+        } else {
+            self.claude(s, rng)
+        };
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::write(&file, text).map_err(|e| Error::io(&file, e))
+    }
+
+    fn claude(&self, s: &SessionPlan, rng: &mut Rng) -> (PathBuf, String) {
+        let sid = rng.uuid();
+        let cwd = s.cwd.display().to_string();
+        let project = cwd.replace(['/', '.'], "-");
+        let file = self
+            .claude_dir
+            .join("projects")
+            .join(project)
+            .join(format!("{sid}.jsonl"));
+        let model = if rng.below(4) == 0 {
+            "claude-opus-4-7"
+        } else {
+            "claude-sonnet-4-5-20250929"
+        };
+        let mut out = String::new();
+        let mut t = s.start;
+        // A live log's last line lands at `end`: each turn takes 2 steps plus 4 s of snapshots.
+        let step = if s.live {
+            ((s.end - s.start) / s.turns as i64 - 4).max(10) / 2
+        } else {
+            40 + rng.below(200) as i64
+        };
+        let line = |v: serde_json::Value, out: &mut String| {
+            let _ = writeln!(out, "{v}");
+        };
+        line(
+            json!({"type":"summary","summary": s.prompt, "leafUuid": rng.uuid()}),
+            &mut out,
+        );
+        let mut parent: Option<String> = None;
+        for turn in 0..s.turns {
+            let uuid = rng.uuid();
+            let prompt = if turn == 0 {
+                s.prompt.clone()
+            } else {
+                format!("Continue: step {}", turn + 1)
+            };
+            line(
+                json!({"parentUuid": parent, "isSidechain": false, "userType": "external", "cwd": cwd,
+                "sessionId": sid, "version": "2.1.14", "gitBranch": s.branch, "type": "user", "uuid": uuid,
+                "timestamp": rfc3339(t), "message": {"role": "user", "content": prompt}}),
+                &mut out,
+            );
+            parent = Some(uuid);
+            t += step;
+            let msg_id = format!("msg_demo{:06}{:03}", self.n, turn);
+            let req_id = format!("req_demo{:06}{:03}", self.n, turn);
+            let usage = |out_tokens: u64, rng: &mut Rng| {
+                json!({
+                "input_tokens": 3 + rng.below(40), "cache_creation_input_tokens": 2_000 + rng.below(9_000),
+                "cache_read_input_tokens": 12_000 + rng.below(60_000), "output_tokens": out_tokens,
+                "service_tier": "standard"})
+            };
+            // Claude Code writes a streaming snapshot, then the final line, for one response.
+            let final_out = 200 + rng.below(2_500);
+            for (k, out_tokens) in [(0, 8), (1, final_out)] {
+                let u = rng.uuid();
+                let content = if k == 0 {
+                    json!([{"type": "thinking", "thinking": "Plan the change.", "signature": "ZGVtbw=="}])
+                } else {
+                    json!([{"type": "tool_use", "id": format!("toolu_demo{:06}{:03}", self.n, turn), "name": "Edit",
+                        "input": {"file_path": format!("{cwd}/src/lib.rs")}}])
+                };
+                let mut us = usage(out_tokens, rng);
+                if k == 1 {
+                    us = usage(final_out, rng);
+                }
+                line(
+                    json!({"parentUuid": parent, "isSidechain": false, "userType": "external", "cwd": cwd,
+                    "sessionId": sid, "version": "2.1.14", "gitBranch": s.branch,
+                    "message": {"id": msg_id, "type": "message", "role": "assistant", "model": model,
+                        "content": content, "stop_reason": if k == 1 { json!("tool_use") } else { json!(null) },
+                        "usage": us},
+                    "requestId": req_id, "type": "assistant", "uuid": u, "timestamp": rfc3339(t)}),
+                    &mut out,
+                );
+                parent = Some(u);
+                t += 2;
+            }
+            t += step;
+        }
+        if self.n % 7 == 3 {
+            // Logs get cut when a laptop sleeps mid-write: one truncated line, to be skipped.
+            out.push_str("{\"type\":\"assistant\",\"message\":{\"id\":\"msg_trunc\n");
+        }
+        (file, out)
+    }
+
+    fn codex(&self, s: &SessionPlan, rng: &mut Rng) -> (PathBuf, String) {
+        let sid = rng.uuid();
+        let cwd = s.cwd.display().to_string();
+        let start = chrono::DateTime::from_timestamp(s.start, 0).unwrap_or_default();
+        let file = self
+            .codex_home
+            .join("sessions")
+            .join(start.format("%Y/%m/%d").to_string())
+            .join(format!(
+                "rollout-{}-{sid}.jsonl",
+                start.format("%Y-%m-%dT%H-%M-%S")
+            ));
+        let mut out = String::new();
+        let line = |ts: i64, kind: &str, payload: serde_json::Value, out: &mut String| {
+            let _ = writeln!(
+                out,
+                "{}",
+                json!({"timestamp": rfc3339(ts), "type": kind, "payload": payload})
+            );
+        };
+        let mut t = s.start;
+        line(
+            t,
+            "session_meta",
+            json!({"id": sid, "timestamp": rfc3339(t), "cwd": cwd, "originator": "codex_cli_rs",
+            "cli_version": "0.98.0", "source": "cli", "model_provider": "openai",
+            "git": {"branch": s.branch, "repository_url": "git@github.com:acme/demo.git"}}),
+            &mut out,
+        );
+        // A live log's last line lands at `end`: each turn takes 2 steps plus 1 s.
+        let step = if s.live {
+            ((s.end - s.start) / s.turns as i64 - 1).max(10) / 2
+        } else {
+            60 + rng.below(240) as i64
+        };
+        let mut total = [0u64; 4];
+        for turn in 0..s.turns {
+            let prompt = if turn == 0 {
+                s.prompt.clone()
+            } else {
+                format!("Continue: step {}", turn + 1)
+            };
+            t += 1;
+            line(
+                t,
+                "event_msg",
+                json!({"type": "user_message", "message": prompt, "images": null}),
+                &mut out,
+            );
+            line(
+                t,
+                "turn_context",
+                json!({"cwd": cwd, "approval_policy": "on-request",
+                "sandbox_policy": {"type": "workspace-write", "network_access": false},
+                "model": "gpt-5.3-codex", "effort": "medium", "summary": "auto"}),
+                &mut out,
+            );
+            t += step;
+            line(
+                t,
+                "response_item",
+                json!({"type": "function_call", "name": "shell",
+                "arguments": "{\"command\":[\"cargo\",\"test\"]}", "call_id": format!("call_demo{}_{}", self.n, turn)}),
+                &mut out,
+            );
+            let input = 8_000 + rng.below(20_000);
+            let cached = input * (50 + rng.below(45)) / 100;
+            let output = 300 + rng.below(3_000);
+            let reasoning = output / 2;
+            let last = [input, cached, output, reasoning];
+            for i in 0..4 {
+                total[i] += last[i];
+            }
+            let usage = |u: [u64; 4]| {
+                json!({"input_tokens": u[0], "cached_input_tokens": u[1], "output_tokens": u[2],
+                "reasoning_output_tokens": u[3], "total_tokens": u[0] + u[2]})
+            };
+            t += step;
+            line(
+                t,
+                "event_msg",
+                json!({"type": "token_count", "info": {"total_token_usage": usage(total),
+                "last_token_usage": usage(last), "model_context_window": 272000}, "rate_limits": null}),
+                &mut out,
+            );
+        }
+        line(
+            t + 1,
+            "event_msg",
+            json!({"type": "task_complete", "last_agent_message": "Done."}),
+            &mut out,
+        );
+        (file, out)
+    }
+}
+
+/// Deployments, releases and experiments have no source yet; the demo writes them directly so
+/// those views show something real to read. Each record says `source`/id prefix `demo`.
+pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Result<()> {
+    for (i, path) in ws.repos.iter().enumerate() {
+        let repo_key = path.display().to_string();
+        let repo = Repository::open(path).map_err(|e| Error::git(path, e))?;
+        let mut walk = repo.revwalk().map_err(|e| Error::git(path, e))?;
+        walk.push_ref("refs/heads/main")
+            .map_err(|e| Error::git(path, e))?;
+        let shas: Vec<(String, i64)> = walk
+            .flatten()
+            .filter_map(|oid| {
+                repo.find_commit(oid)
+                    .ok()
+                    .map(|c| (oid.to_string(), c.time().seconds()))
+            })
+            .take(60)
+            .collect();
+        for (k, (sha, at)) in shas.iter().enumerate().step_by(6) {
+            for env in ["staging", "production"] {
+                let status = if env == "production" && k == 12 && i == 1 {
+                    "failure"
+                } else {
+                    "success"
+                };
+                store
+                    .upsert_deployment(&Deployment {
+                        id: format!("demo:{}:{env}:{k}", repo_name(path)),
+                        repo: repo_key.clone(),
+                        environment: env.into(),
+                        sha: sha.clone(),
+                        status: status.into(),
+                        created_at: at + if env == "production" { 7_200 } else { 900 },
+                        source: "demo".into(),
+                    })
+                    .await?;
+            }
+        }
+        let (state, approved_by) = match i {
+            0 => ("pending", None),
+            1 => ("approved", Some("Alice Martin".to_string())),
+            _ => ("deployed", Some("Bob Chen".to_string())),
+        };
+        store
+            .upsert_release(&Release {
+                id: format!("demo:{}:v1.{}.0", repo_name(path), 10 + i),
+                repo: repo_key.clone(),
+                environment: "production".into(),
+                name: format!("v1.{}.0", 10 + i),
+                state: state.into(),
+                created_at: now - (i as i64 + 1) * 3 * 3_600,
+                approved_by,
+            })
+            .await?;
+    }
+    for (id, name, metric, variants) in [
+        (
+            "demo:checkout-cta",
+            "Checkout button copy",
+            "checkout conversion",
+            [("control", 4_812, 391), ("treatment", 4_790, 447)],
+        ),
+        (
+            "demo:agent-pr-template",
+            "Agent PR description template",
+            "first-pass approval",
+            [("control", 212, 121), ("treatment", 205, 139)],
+        ),
+    ] {
+        store
+            .upsert_experiment(&Experiment {
+                id: id.into(),
+                name: name.into(),
+                metric: metric.into(),
+                state: "running".into(),
+                started_at: now - 14 * DAY,
+                variants: variants
+                    .iter()
+                    .map(|(n, u, c)| Variant {
+                        name: (*n).into(),
+                        units: *u,
+                        conversions: *c,
+                    })
+                    .collect(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+fn repo_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,70 @@
+//! The core's error type. Each variant names the thing that failed (database URL or file, config
+//! file and line, repository path, log file and line) so the binary can print one clear line.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unsupported database URL `{0}`: use sqlite://PATH, a file path, or postgres://USER@HOST/DB")]
+    UnsupportedDatabaseUrl(String),
+
+    #[error("database {path} cannot be written: {reason}")]
+    DatabaseUnwritable { path: PathBuf, reason: String },
+
+    #[error("database {path} is corrupt or not a Flightdeck database ({reason}); move it away or pass another --database-url")]
+    DatabaseCorrupt { path: PathBuf, reason: String },
+
+    #[error("cannot connect to database {url}: {source}")]
+    DatabaseConnect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    #[error("cannot migrate database {url}: {source}")]
+    Migrate {
+        url: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+
+    #[error("database query failed: {0}")]
+    Db(#[from] sqlx::Error),
+
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+
+    #[error("git repository {path}: {source}")]
+    Git {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+    pub fn git(path: impl Into<PathBuf>, source: git2::Error) -> Self {
+        Error::Git {
+            path: path.into(),
+            source,
+        }
+    }
+}

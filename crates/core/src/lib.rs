@@ -1,0 +1,19 @@
+//! Flightdeck's core: the domain model, the store (SQLite or PostgreSQL through sqlx), the
+//! sources that fill it (git repos, agent session logs), the metrics computed over it, the event
+//! bus that tells the UI something changed, and the demo workspace builder.
+//!
+//! Nothing here knows about HTTP or Tauri; the server and the desktop shell depend on this crate,
+//! never the other way round.
+
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod events;
+pub mod ingest;
+pub mod model;
+pub mod pricing;
+pub mod sources;
+pub mod store;
+pub mod views;
+
+pub use error::{Error, Result};

@@ -1,0 +1,322 @@
+//! The nouns of Flightdeck as the store and the API see them. Every type here that crosses the
+//! API derives `TS`, so the UI's TypeScript types are generated from these definitions (see
+//! `ui/src/generated/`); timestamps are Unix seconds (UTC) and travel as JSON numbers.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Who produced a commit, branch or change: a person, or a named agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Author {
+    Human { name: String },
+    Agent { agent: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Repo {
+    /// Canonical absolute path of the work tree; the natural key.
+    pub path: String,
+    pub name: String,
+    pub default_branch: String,
+    pub remote_url: Option<String>,
+    #[ts(type = "number | null")]
+    pub last_scanned_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Branch {
+    pub repo: String,
+    pub name: String,
+    pub head_sha: String,
+    /// The agent that owns the branch (from its name pattern or its commits' trailers).
+    pub agent: Option<String>,
+    #[ts(type = "number")]
+    pub ahead: i64,
+    #[ts(type = "number")]
+    pub behind: i64,
+    /// Path of the linked worktree that has this branch checked out, if any.
+    pub worktree_path: Option<String>,
+    #[ts(type = "number")]
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Commit {
+    pub repo: String,
+    pub sha: String,
+    pub author_name: String,
+    pub author_email: String,
+    #[ts(type = "number")]
+    pub authored_at: i64,
+    #[ts(type = "number")]
+    pub committed_at: i64,
+    pub summary: String,
+    /// Agent that wrote the commit, from a `Co-Authored-By` trailer, the author identity or
+    /// the branch it was first seen on. `None` means a person.
+    pub agent: Option<String>,
+    #[ts(type = "number")]
+    pub files_changed: i64,
+    #[ts(type = "number")]
+    pub insertions: i64,
+    #[ts(type = "number")]
+    pub deletions: i64,
+}
+
+/// Tokens by the kinds vendors bill separately.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Tokens {
+    /// Non-cached input.
+    #[ts(type = "number")]
+    pub input: i64,
+    #[ts(type = "number")]
+    pub output: i64,
+    #[ts(type = "number")]
+    pub cache_write: i64,
+    #[ts(type = "number")]
+    pub cache_read: i64,
+    /// Reasoning output; already part of `output` for vendors that report it so.
+    #[ts(type = "number")]
+    pub reasoning: i64,
+}
+
+impl Tokens {
+    pub fn add(&mut self, other: &Tokens) {
+        self.input += other.input;
+        self.output += other.output;
+        self.cache_write += other.cache_write;
+        self.cache_read += other.cache_read;
+        self.reasoning += other.reasoning;
+    }
+    /// Everything the model read or wrote, counting each token once.
+    pub fn total(&self) -> i64 {
+        self.input + self.output + self.cache_write + self.cache_read
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    Idle,
+    Finished,
+    Failed,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Idle => "idle",
+            RunState::Finished => "finished",
+            RunState::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> RunState {
+        match s {
+            "running" => RunState::Running,
+            "idle" => RunState::Idle,
+            "failed" => RunState::Failed,
+            _ => RunState::Finished,
+        }
+    }
+}
+
+/// One agent session, read from the agent's own log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AgentRun {
+    /// `<agent>:<session id>`.
+    pub id: String,
+    pub agent: String,
+    pub session_id: String,
+    /// The model that did most of the work (most output tokens).
+    pub model: String,
+    pub cwd: String,
+    /// The watched repo the working directory belongs to, if any.
+    pub repo: Option<String>,
+    pub branch: Option<String>,
+    /// The first user prompt, shortened.
+    pub title: String,
+    #[ts(type = "number")]
+    pub started_at: i64,
+    #[ts(type = "number")]
+    pub ended_at: i64,
+    pub state: RunState,
+    #[ts(type = "number")]
+    pub turns: i64,
+    #[ts(type = "number")]
+    pub tool_calls: i64,
+    pub tokens: Tokens,
+    pub cost_usd: f64,
+    pub source_path: String,
+    /// Lines of the log that could not be read (corrupt JSON and the like).
+    #[ts(type = "number")]
+    pub skipped_lines: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// An agent branch in a watched repo, ahead of its base.
+    Local,
+    /// A pull request on GitHub.
+    Github,
+}
+
+/// A change waiting for (or past) review: a local agent branch or a forge pull request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ChangeRequest {
+    /// `local:<repo path>:<branch>` or `github:<owner>/<repo>#<number>`.
+    pub id: String,
+    pub kind: ChangeKind,
+    pub repo: String,
+    pub title: String,
+    pub head: String,
+    pub base: String,
+    pub head_sha: String,
+    pub author: Author,
+    /// open, merged or closed.
+    pub state: String,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[ts(type = "number")]
+    pub updated_at: i64,
+    #[ts(type = "number")]
+    pub commits: i64,
+    #[ts(type = "number")]
+    pub files_changed: i64,
+    #[ts(type = "number")]
+    pub insertions: i64,
+    #[ts(type = "number")]
+    pub deletions: i64,
+    /// Cost of the agent runs linked to this change (same repo and branch).
+    pub agent_cost_usd: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Check {
+    pub change_request: String,
+    pub name: String,
+    /// queued, in_progress or completed.
+    pub status: String,
+    /// success, failure, neutral, cancelled, skipped, timed_out or none yet.
+    pub conclusion: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Deployment {
+    pub id: String,
+    pub repo: String,
+    pub environment: String,
+    pub sha: String,
+    /// success, failure, in_progress or queued.
+    pub status: String,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Release {
+    pub id: String,
+    pub repo: String,
+    pub environment: String,
+    pub name: String,
+    /// pending, approved, rejected or deployed.
+    pub state: String,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    pub approved_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Variant {
+    pub name: String,
+    #[ts(type = "number")]
+    pub units: i64,
+    #[ts(type = "number")]
+    pub conversions: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Experiment {
+    pub id: String,
+    pub name: String,
+    pub metric: String,
+    /// running or stopped.
+    pub state: String,
+    #[ts(type = "number")]
+    pub started_at: i64,
+    pub variants: Vec<Variant>,
+}
+
+/// Spend for one vendor, model, day and origin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SpendRecord {
+    pub vendor: String,
+    pub model: String,
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    /// `logs` (agent logs x price table) or a billing source.
+    pub source: String,
+    pub agent: String,
+    pub repo: String,
+    pub tokens: Tokens,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct WorkItem {
+    pub id: String,
+    pub title: String,
+    pub repo: Option<String>,
+    pub assignee: Option<String>,
+    /// todo, in_progress, in_review, done or dropped.
+    pub state: String,
+    #[ts(type = "number")]
+    pub updated_at: i64,
+}
+
+/// A user decision waiting in (or done from) the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Action {
+    pub idempotency_key: String,
+    pub kind: String,
+    pub target: String,
+    pub state: String,
+    #[ts(type = "number")]
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AuditEntry {
+    #[ts(type = "number")]
+    pub seq: i64,
+    #[ts(type = "number")]
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}

@@ -1,0 +1,293 @@
+//! The git source: reads one repository with git2 — its branches (ahead/behind the default
+//! branch, agent or human), linked worktrees, commits with diffstats and agent attribution, and
+//! the local change requests (agent branches ahead of the base).
+//!
+//! Incremental: the caller passes the branch heads it saw last time; every commit reachable from
+//! them is hidden from the walk, so a re-scan reads only new commits. A force-pushed or deleted
+//! branch needs no special case: the branch set is replaced, and old heads that no longer exist
+//! are simply not hidden.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use git2::{BranchType, Oid, Repository, Sort};
+
+use crate::error::{Error, Result};
+use crate::model::{Author, Branch, ChangeKind, ChangeRequest, Commit, Repo};
+use crate::sources::{agent_for_branch, agent_for_identity};
+
+/// Everything one scan of a repository found.
+#[derive(Debug, Clone)]
+pub struct RepoScan {
+    pub repo: Repo,
+    pub branches: Vec<Branch>,
+    /// New commits only (not reachable from `known_heads`).
+    pub commits: Vec<Commit>,
+    pub changes: Vec<ChangeRequest>,
+    /// Paths of the linked worktrees, so agent logs from them map to this repo.
+    pub worktrees: Vec<PathBuf>,
+    /// Every branch head, for the next incremental scan.
+    pub heads: Vec<String>,
+}
+
+pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
+    let git = |e| Error::git(path, e);
+    let repo = Repository::open(path).map_err(git)?;
+    let workdir = repo
+        .workdir()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| path.to_path_buf());
+    let workdir = workdir.canonicalize().unwrap_or(workdir);
+    let repo_key = trim_slash(&workdir.display().to_string());
+    let name = workdir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| repo_key.clone());
+
+    let default_branch = ["main", "master", "trunk"]
+        .into_iter()
+        .find(|b| repo.find_branch(b, BranchType::Local).is_ok())
+        .map(str::to_string)
+        .or_else(|| {
+            repo.head()
+                .ok()
+                .and_then(|h| h.shorthand().map(str::to_string))
+        })
+        .unwrap_or_else(|| "main".into());
+    let default_oid = repo
+        .find_branch(&default_branch, BranchType::Local)
+        .ok()
+        .and_then(|b| b.get().target());
+    let remote_url = repo
+        .find_remote("origin")
+        .ok()
+        .and_then(|r| r.url().map(str::to_string));
+
+    // Linked worktrees and the branch each has checked out.
+    let mut worktree_of_branch = HashMap::new();
+    let mut worktrees = Vec::new();
+    if let Ok(names) = repo.worktrees() {
+        for wt_name in names.iter().flatten() {
+            let Ok(wt) = repo.find_worktree(wt_name) else {
+                continue;
+            };
+            let wt_path = wt.path().to_path_buf();
+            let wt_path = wt_path.canonicalize().unwrap_or(wt_path);
+            if let Ok(wt_repo) = Repository::open(&wt_path) {
+                if let Ok(head) = wt_repo.head() {
+                    if let Some(b) = head.shorthand() {
+                        worktree_of_branch
+                            .insert(b.to_string(), trim_slash(&wt_path.display().to_string()));
+                    }
+                }
+            }
+            worktrees.push(wt_path);
+        }
+    }
+
+    let mut branches = Vec::new();
+    let mut heads = Vec::new();
+    for item in repo.branches(Some(BranchType::Local)).map_err(git)? {
+        let (b, _) = item.map_err(git)?;
+        let Some(bname) = b.name().map_err(git)?.map(str::to_string) else {
+            continue;
+        };
+        let Some(oid) = b.get().target() else {
+            continue;
+        };
+        let (ahead, behind) = match default_oid {
+            Some(base) if base != oid => repo.graph_ahead_behind(oid, base).map_err(git)?,
+            _ => (0, 0),
+        };
+        let head_time = repo
+            .find_commit(oid)
+            .map(|c| c.time().seconds())
+            .unwrap_or(now);
+        heads.push(oid.to_string());
+        branches.push(Branch {
+            repo: repo_key.clone(),
+            agent: agent_for_branch(&bname).map(str::to_string),
+            worktree_path: worktree_of_branch.get(&bname).cloned(),
+            name: bname,
+            head_sha: oid.to_string(),
+            ahead: ahead as i64,
+            behind: behind as i64,
+            updated_at: head_time,
+        });
+    }
+
+    // Commits only on an agent branch (not on the default branch) belong to that agent.
+    let mut branch_agent_of: HashMap<Oid, String> = HashMap::new();
+    for b in &branches {
+        let (Some(agent), Some(base)) = (&b.agent, default_oid) else {
+            continue;
+        };
+        let mut walk = repo.revwalk().map_err(git)?;
+        walk.push(Oid::from_str(&b.head_sha).map_err(git)?)
+            .map_err(git)?;
+        walk.hide(base).map_err(git)?;
+        for oid in walk {
+            branch_agent_of.insert(oid.map_err(git)?, agent.clone());
+        }
+    }
+
+    let mut walk = repo.revwalk().map_err(git)?;
+    walk.set_sorting(Sort::TIME).map_err(git)?;
+    for b in &branches {
+        walk.push(Oid::from_str(&b.head_sha).map_err(git)?)
+            .map_err(git)?;
+    }
+    for known in known_heads {
+        // A head that vanished (force-push, gc) cannot be hidden; its commits were stored
+        // already, and anything still reachable is upserted again harmlessly.
+        if let Ok(oid) = Oid::from_str(known) {
+            if repo.find_commit(oid).is_ok() {
+                walk.hide(oid).map_err(git)?;
+            }
+        }
+    }
+    let mut commits = Vec::new();
+    for oid in walk {
+        let oid = oid.map_err(git)?;
+        let c = repo.find_commit(oid).map_err(git)?;
+        let author = c.author();
+        let author_name = author.name().unwrap_or("").to_string();
+        let author_email = author.email().unwrap_or("").to_string();
+        let message = c.message().unwrap_or("");
+        let agent = trailer_agent(message)
+            .or_else(|| agent_for_identity(&format!("{author_name} <{author_email}>")))
+            .map(str::to_string)
+            .or_else(|| branch_agent_of.get(&oid).cloned());
+        let (files, ins, del) = diffstat(&repo, &c).map_err(git)?;
+        commits.push(Commit {
+            repo: repo_key.clone(),
+            sha: oid.to_string(),
+            author_name,
+            author_email,
+            authored_at: author.when().seconds(),
+            committed_at: c.time().seconds(),
+            summary: c.summary().unwrap_or("").to_string(),
+            agent,
+            files_changed: files,
+            insertions: ins,
+            deletions: del,
+        });
+    }
+
+    let mut changes = Vec::new();
+    if let Some(base) = default_oid {
+        for b in branches.iter().filter(|b| b.agent.is_some() && b.ahead > 0) {
+            changes.push(local_change(&repo, &repo_key, &default_branch, base, b).map_err(git)?);
+        }
+    }
+
+    Ok(RepoScan {
+        repo: Repo {
+            path: repo_key,
+            name,
+            default_branch,
+            remote_url,
+            last_scanned_at: Some(now),
+        },
+        branches,
+        commits,
+        changes,
+        worktrees,
+        heads,
+    })
+}
+
+fn trim_slash(s: &str) -> String {
+    s.trim_end_matches('/').to_string()
+}
+
+/// The agent named by a `Co-Authored-By:` trailer, if any.
+fn trailer_agent(message: &str) -> Option<&'static str> {
+    message.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        if key.trim().eq_ignore_ascii_case("co-authored-by") {
+            agent_for_identity(value.trim())
+        } else {
+            None
+        }
+    })
+}
+
+fn diffstat(repo: &Repository, c: &git2::Commit) -> Result<(i64, i64, i64), git2::Error> {
+    let tree = c.tree()?;
+    let parent_tree = match c.parent(0) {
+        Ok(p) => Some(p.tree()?),
+        Err(_) => None,
+    };
+    let diff = repo.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)?;
+    let s = diff.stats()?;
+    Ok((
+        s.files_changed() as i64,
+        s.insertions() as i64,
+        s.deletions() as i64,
+    ))
+}
+
+fn local_change(
+    repo: &Repository,
+    repo_key: &str,
+    base_name: &str,
+    base: Oid,
+    b: &Branch,
+) -> Result<ChangeRequest, git2::Error> {
+    let head = Oid::from_str(&b.head_sha)?;
+    let merge_base = repo.merge_base(head, base)?;
+    let diff = repo.diff_tree_to_tree(
+        Some(&repo.find_commit(merge_base)?.tree()?),
+        Some(&repo.find_commit(head)?.tree()?),
+        None,
+    )?;
+    let stats = diff.stats()?;
+    // Title from the branch's first commit, as a PR would take it.
+    let mut walk = repo.revwalk()?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
+    walk.push(head)?;
+    walk.hide(base)?;
+    let mut seen = HashSet::new();
+    let mut first: Option<(String, i64)> = None;
+    for oid in walk {
+        let oid = oid?;
+        if seen.insert(oid) && first.is_none() {
+            let c = repo.find_commit(oid)?;
+            first = Some((c.summary().unwrap_or("").to_string(), c.time().seconds()));
+        }
+    }
+    let (title, created_at) = first.unwrap_or_else(|| (b.name.clone(), b.updated_at));
+    Ok(ChangeRequest {
+        id: format!("local:{repo_key}:{}", b.name),
+        kind: ChangeKind::Local,
+        repo: repo_key.to_string(),
+        title,
+        head: b.name.clone(),
+        base: base_name.to_string(),
+        head_sha: b.head_sha.clone(),
+        author: Author::Agent {
+            agent: b.agent.clone().unwrap_or_default(),
+        },
+        state: "open".into(),
+        created_at,
+        updated_at: b.updated_at,
+        commits: b.ahead,
+        files_changed: stats.files_changed() as i64,
+        insertions: stats.insertions() as i64,
+        deletions: stats.deletions() as i64,
+        agent_cost_usd: 0.0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailers_name_the_agent() {
+        let msg = "Add rate limit\n\nBody.\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n";
+        assert_eq!(trailer_agent(msg), Some("claude-code"));
+        assert_eq!(trailer_agent("Fix\n\nSigned-off-by: Bob <b@x>"), None);
+    }
+}

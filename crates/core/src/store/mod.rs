@@ -1,0 +1,253 @@
+//! The store: one sqlx `AnyPool` over SQLite (default, WAL, in the user's data dir) or
+//! PostgreSQL (a team's shared database), chosen by the database URL.
+//!
+//! Why `Any` with runtime queries rather than compile-time checked `query!`: checked queries
+//! bind to one database kind, and Flightdeck must run the same code on both. Every statement
+//! here is written in the common dialect (`$N` placeholders, `ON CONFLICT ... DO UPDATE`,
+//! TEXT/BIGINT/DOUBLE PRECISION only), and the same migrations and the same test suite run on
+//! both backends. Every write is an upsert on the source's natural key, so any ingest can be
+//! re-run without duplicates.
+
+mod reads;
+mod writes;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::error::{Error, Result};
+
+pub use reads::Counts;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A database URL after validation: which backend, the URL sqlx gets, and for SQLite the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseTarget {
+    pub backend: Backend,
+    pub url: String,
+    pub sqlite_path: Option<PathBuf>,
+}
+
+impl DatabaseTarget {
+    /// Accepts `sqlite://PATH`, `sqlite:PATH`, a bare file path, or `postgres(ql)://...`.
+    pub fn parse(url: &str) -> Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self {
+                backend: Backend::Postgres,
+                url: url.to_string(),
+                sqlite_path: None,
+            });
+        }
+        let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+            rest
+        } else if let Some(rest) = url.strip_prefix("sqlite:") {
+            rest
+        } else if url.contains("://") || url.is_empty() {
+            return Err(Error::UnsupportedDatabaseUrl(url.to_string()));
+        } else {
+            url
+        };
+        // Query options (`?mode=...`) are ours to set; drop any the user passed.
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() || path == ":memory:" {
+            return Err(Error::UnsupportedDatabaseUrl(url.to_string()));
+        }
+        let path = PathBuf::from(path);
+        Ok(Self {
+            backend: Backend::Sqlite,
+            url: format!("sqlite://{}?mode=rwc", path.display()),
+            sqlite_path: Some(path),
+        })
+    }
+
+    pub fn for_sqlite_file(path: &Path) -> Self {
+        Self {
+            backend: Backend::Sqlite,
+            url: format!("sqlite://{}?mode=rwc", path.display()),
+            sqlite_path: Some(path.to_path_buf()),
+        }
+    }
+
+    /// The URL without a password, for messages and logs.
+    pub fn display_url(&self) -> String {
+        match &self.sqlite_path {
+            Some(p) => p.display().to_string(),
+            None => redact_password(&self.url),
+        }
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    // postgres://user:secret@host/db -> postgres://user:***@host/db
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.split_once('@') {
+            if let Some((user, _)) = creds.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    target: DatabaseTarget,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database.
+    pub async fn open(url: &str) -> Result<Self> {
+        Self::open_target(DatabaseTarget::parse(url)?).await
+    }
+
+    pub async fn open_target(target: DatabaseTarget) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        if let Some(path) = &target.sqlite_path {
+            check_sqlite_file_writable(path)?;
+        }
+        let options =
+            AnyConnectOptions::from_str(&target.url).map_err(|e| Error::DatabaseConnect {
+                url: target.display_url(),
+                source: e,
+            })?;
+        let backend = target.backend;
+        if backend == Backend::Sqlite {
+            // Probe once outside the pool: a pool retries failing connections until it times
+            // out, which would hide "file is not a database" behind "pool timed out".
+            use sqlx::Connection;
+            let mut conn = sqlx::AnyConnection::connect_with(&options)
+                .await
+                .map_err(|e| classify_open_error(&target, e))?;
+            conn.execute("PRAGMA journal_mode=WAL")
+                .await
+                .map_err(|e| classify_open_error(&target, e))?;
+            conn.close().await.ok();
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 8,
+            })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets the UI read while an ingest writes; the busy timeout makes a
+                        // second writer wait instead of failing.
+                        conn.execute("PRAGMA journal_mode=WAL").await?;
+                        conn.execute("PRAGMA busy_timeout=5000").await?;
+                        conn.execute("PRAGMA synchronous=NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| classify_open_error(&target, e))?;
+        MIGRATOR.run(&pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(source) => classify_open_error(&target, source),
+            other => Error::Migrate {
+                url: target.display_url(),
+                source: other,
+            },
+        })?;
+        Ok(Self { pool, target })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.target.backend
+    }
+
+    pub fn target(&self) -> &DatabaseTarget {
+        &self.target
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn check_sqlite_file_writable(path: &Path) -> Result<()> {
+    let unwritable = |reason: String| Error::DatabaseUnwritable {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if path.is_dir() {
+        return Err(unwritable("it is a directory".into()));
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| unwritable(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| unwritable(e.to_string()))?;
+    Ok(())
+}
+
+fn classify_open_error(target: &DatabaseTarget, e: sqlx::Error) -> Error {
+    if let Some(path) = &target.sqlite_path {
+        let msg = e.to_string();
+        if msg.contains("not a database") || msg.contains("malformed") || msg.contains("corrupt") {
+            return Error::DatabaseCorrupt {
+                path: path.clone(),
+                reason: msg,
+            };
+        }
+        if msg.contains("readonly") || msg.contains("read-only") || msg.contains("unable to open") {
+            return Error::DatabaseUnwritable {
+                path: path.clone(),
+                reason: msg,
+            };
+        }
+    }
+    Error::DatabaseConnect {
+        url: target.display_url(),
+        source: e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_database_urls() {
+        let t = DatabaseTarget::parse("sqlite:///tmp/x.db").unwrap();
+        assert_eq!(t.backend, Backend::Sqlite);
+        assert_eq!(t.sqlite_path.as_deref(), Some(Path::new("/tmp/x.db")));
+        let t = DatabaseTarget::parse("/var/fd.db").unwrap();
+        assert_eq!(t.url, "sqlite:///var/fd.db?mode=rwc");
+        let t = DatabaseTarget::parse("postgres://u:pw@127.0.0.1/db").unwrap();
+        assert_eq!(t.backend, Backend::Postgres);
+        assert_eq!(t.display_url(), "postgres://u:***@127.0.0.1/db");
+        assert!(matches!(
+            DatabaseTarget::parse("mysql://x/y"),
+            Err(Error::UnsupportedDatabaseUrl(_))
+        ));
+    }
+}

@@ -1,0 +1,444 @@
+//! Reads the views need. Sums are cast to BIGINT / DOUBLE PRECISION because PostgreSQL's
+//! SUM(bigint) is NUMERIC, which the `Any` driver cannot decode.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use ts_rs::TS;
+
+use super::Store;
+use crate::error::Result;
+use crate::model::*;
+
+/// How many rows each table holds; `doctor` and the health endpoint show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Counts {
+    #[ts(type = "number")]
+    pub repos: i64,
+    #[ts(type = "number")]
+    pub branches: i64,
+    #[ts(type = "number")]
+    pub commits: i64,
+    #[ts(type = "number")]
+    pub agent_runs: i64,
+    #[ts(type = "number")]
+    pub change_requests: i64,
+    #[ts(type = "number")]
+    pub deployments: i64,
+    #[ts(type = "number")]
+    pub releases: i64,
+    #[ts(type = "number")]
+    pub experiments: i64,
+    #[ts(type = "number")]
+    pub spend_records: i64,
+    #[ts(type = "number")]
+    pub work_items: i64,
+    #[ts(type = "number")]
+    pub actions: i64,
+    #[ts(type = "number")]
+    pub audit_entries: i64,
+}
+
+fn tokens(row: &AnyRow) -> Result<Tokens> {
+    Ok(Tokens {
+        input: row.try_get("input_tokens")?,
+        output: row.try_get("output_tokens")?,
+        cache_write: row.try_get("cache_write_tokens")?,
+        cache_read: row.try_get("cache_read_tokens")?,
+        reasoning: row.try_get("reasoning_tokens")?,
+    })
+}
+
+fn agent_run(row: &AnyRow) -> Result<AgentRun> {
+    let state: String = row.try_get("state")?;
+    Ok(AgentRun {
+        id: row.try_get("id")?,
+        agent: row.try_get("agent")?,
+        session_id: row.try_get("session_id")?,
+        model: row.try_get("model")?,
+        cwd: row.try_get("cwd")?,
+        repo: row.try_get("repo")?,
+        branch: row.try_get("branch")?,
+        title: row.try_get("title")?,
+        started_at: row.try_get("started_at")?,
+        ended_at: row.try_get("ended_at")?,
+        state: RunState::parse(&state),
+        turns: row.try_get("turns")?,
+        tool_calls: row.try_get("tool_calls")?,
+        tokens: tokens(row)?,
+        cost_usd: row.try_get("cost_usd")?,
+        source_path: row.try_get("source_path")?,
+        skipped_lines: row.try_get("skipped_lines")?,
+    })
+}
+
+impl Store {
+    pub async fn counts(&self) -> Result<Counts> {
+        let mut c = Counts::default();
+        for (table, slot) in [
+            ("repos", &mut c.repos),
+            ("branches", &mut c.branches),
+            ("commits", &mut c.commits),
+            ("agent_runs", &mut c.agent_runs),
+            ("change_requests", &mut c.change_requests),
+            ("deployments", &mut c.deployments),
+            ("releases", &mut c.releases),
+            ("experiments", &mut c.experiments),
+            ("spend_records", &mut c.spend_records),
+            ("work_items", &mut c.work_items),
+            ("actions", &mut c.actions),
+            ("audit_entries", &mut c.audit_entries),
+        ] {
+            // Table names come from the fixed list above, never from input.
+            *slot = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&self.pool)
+                .await?;
+        }
+        Ok(c)
+    }
+
+    pub async fn repos(&self) -> Result<Vec<Repo>> {
+        let rows = sqlx::query(
+            "SELECT path, name, default_branch, remote_url, last_scanned_at FROM repos ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Repo {
+                    path: r.try_get("path")?,
+                    name: r.try_get("name")?,
+                    default_branch: r.try_get("default_branch")?,
+                    remote_url: r.try_get("remote_url")?,
+                    last_scanned_at: r.try_get("last_scanned_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn branches(&self) -> Result<Vec<Branch>> {
+        let rows = sqlx::query(
+            "SELECT repo, name, head_sha, agent, ahead, behind, worktree_path, updated_at
+             FROM branches ORDER BY repo, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Branch {
+                    repo: r.try_get("repo")?,
+                    name: r.try_get("name")?,
+                    head_sha: r.try_get("head_sha")?,
+                    agent: r.try_get("agent")?,
+                    ahead: r.try_get("ahead")?,
+                    behind: r.try_get("behind")?,
+                    worktree_path: r.try_get("worktree_path")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Commits committed in `[from, to)`, newest first.
+    pub async fn commits_between(&self, from: i64, to: i64) -> Result<Vec<Commit>> {
+        let rows = sqlx::query(
+            "SELECT repo, sha, author_name, author_email, authored_at, committed_at, summary, agent,
+               files_changed, insertions, deletions
+             FROM commits WHERE committed_at >= $1 AND committed_at < $2
+             ORDER BY committed_at DESC, sha",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Commit {
+                    repo: r.try_get("repo")?,
+                    sha: r.try_get("sha")?,
+                    author_name: r.try_get("author_name")?,
+                    author_email: r.try_get("author_email")?,
+                    authored_at: r.try_get("authored_at")?,
+                    committed_at: r.try_get("committed_at")?,
+                    summary: r.try_get("summary")?,
+                    agent: r.try_get("agent")?,
+                    files_changed: r.try_get("files_changed")?,
+                    insertions: r.try_get("insertions")?,
+                    deletions: r.try_get("deletions")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Per repo: (repo path, commits, agent commits, newest commit time).
+    pub async fn commit_stats_by_repo(&self) -> Result<Vec<(String, i64, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT repo, COUNT(*) AS n,
+               CAST(SUM(CASE WHEN agent IS NULL THEN 0 ELSE 1 END) AS BIGINT) AS agent_n,
+               MAX(committed_at) AS newest
+             FROM commits GROUP BY repo ORDER BY repo",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("repo")?,
+                    r.try_get("n")?,
+                    r.try_get("agent_n")?,
+                    r.try_get("newest")?,
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn agent_runs(&self) -> Result<Vec<AgentRun>> {
+        let rows = sqlx::query("SELECT * FROM agent_runs ORDER BY started_at DESC, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(agent_run).collect()
+    }
+
+    pub async fn change_requests(&self) -> Result<Vec<ChangeRequest>> {
+        let rows = sqlx::query(
+            "SELECT c.*, CAST(COALESCE((SELECT SUM(r.cost_usd) FROM agent_runs r
+                 WHERE r.repo = c.repo AND r.branch = c.head), 0) AS DOUBLE PRECISION) AS agent_cost
+             FROM change_requests c ORDER BY c.updated_at DESC, c.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind")?;
+                let author_kind: String = r.try_get("author_kind")?;
+                let author: String = r.try_get("author")?;
+                Ok(ChangeRequest {
+                    id: r.try_get("id")?,
+                    kind: if kind == "github" {
+                        ChangeKind::Github
+                    } else {
+                        ChangeKind::Local
+                    },
+                    repo: r.try_get("repo")?,
+                    title: r.try_get("title")?,
+                    head: r.try_get("head")?,
+                    base: r.try_get("base")?,
+                    head_sha: r.try_get("head_sha")?,
+                    author: if author_kind == "agent" {
+                        Author::Agent { agent: author }
+                    } else {
+                        Author::Human { name: author }
+                    },
+                    state: r.try_get("state")?,
+                    created_at: r.try_get("created_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                    commits: r.try_get("commits")?,
+                    files_changed: r.try_get("files_changed")?,
+                    insertions: r.try_get("insertions")?,
+                    deletions: r.try_get("deletions")?,
+                    agent_cost_usd: r.try_get("agent_cost")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn checks(&self) -> Result<Vec<Check>> {
+        let rows = sqlx::query(
+            "SELECT change_request, name, status, conclusion, url FROM checks
+             ORDER BY change_request, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Check {
+                    change_request: r.try_get("change_request")?,
+                    name: r.try_get("name")?,
+                    status: r.try_get("status")?,
+                    conclusion: r.try_get("conclusion")?,
+                    url: r.try_get("url")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn deployments(&self) -> Result<Vec<Deployment>> {
+        let rows = sqlx::query(
+            "SELECT id, repo, environment, sha, status, created_at, source FROM deployments
+             ORDER BY created_at DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Deployment {
+                    id: r.try_get("id")?,
+                    repo: r.try_get("repo")?,
+                    environment: r.try_get("environment")?,
+                    sha: r.try_get("sha")?,
+                    status: r.try_get("status")?,
+                    created_at: r.try_get("created_at")?,
+                    source: r.try_get("source")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn releases(&self) -> Result<Vec<Release>> {
+        let rows = sqlx::query(
+            "SELECT id, repo, environment, name, state, created_at, approved_by FROM releases
+             ORDER BY created_at DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Release {
+                    id: r.try_get("id")?,
+                    repo: r.try_get("repo")?,
+                    environment: r.try_get("environment")?,
+                    name: r.try_get("name")?,
+                    state: r.try_get("state")?,
+                    created_at: r.try_get("created_at")?,
+                    approved_by: r.try_get("approved_by")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn experiments(&self) -> Result<Vec<Experiment>> {
+        let rows = sqlx::query(
+            "SELECT id, name, metric, state, started_at FROM experiments ORDER BY started_at DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let variants = sqlx::query(
+            "SELECT experiment, name, units, conversions FROM experiment_variants
+             ORDER BY experiment, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            let mut vs = Vec::new();
+            for v in &variants {
+                let exp: String = v.try_get("experiment")?;
+                if exp == id {
+                    vs.push(Variant {
+                        name: v.try_get("name")?,
+                        units: v.try_get("units")?,
+                        conversions: v.try_get("conversions")?,
+                    });
+                }
+            }
+            out.push(Experiment {
+                id,
+                name: r.try_get("name")?,
+                metric: r.try_get("metric")?,
+                state: r.try_get("state")?,
+                started_at: r.try_get("started_at")?,
+                variants: vs,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn spend_records(&self) -> Result<Vec<SpendRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM spend_records ORDER BY day, vendor, model, agent, repo")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SpendRecord {
+                    vendor: r.try_get("vendor")?,
+                    model: r.try_get("model")?,
+                    day: r.try_get("day")?,
+                    source: r.try_get("source")?,
+                    agent: r.try_get("agent")?,
+                    repo: r.try_get("repo")?,
+                    tokens: tokens(r)?,
+                    cost_usd: r.try_get("cost_usd")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn work_items(&self) -> Result<Vec<WorkItem>> {
+        let rows = sqlx::query(
+            "SELECT id, title, repo, assignee, state, updated_at FROM work_items
+             ORDER BY updated_at DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WorkItem {
+                    id: r.try_get("id")?,
+                    title: r.try_get("title")?,
+                    repo: r.try_get("repo")?,
+                    assignee: r.try_get("assignee")?,
+                    state: r.try_get("state")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn actions(&self) -> Result<Vec<Action>> {
+        let rows = sqlx::query(
+            "SELECT idempotency_key, kind, target, state, created_at FROM actions
+             ORDER BY created_at, idempotency_key",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Action {
+                    idempotency_key: r.try_get("idempotency_key")?,
+                    kind: r.try_get("kind")?,
+                    target: r.try_get("target")?,
+                    state: r.try_get("state")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn audit_entries(&self) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, target, detail, prev_hash, hash FROM audit_entries
+             ORDER BY seq DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    seq: r.try_get("seq")?,
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    detail: r.try_get("detail")?,
+                    prev_hash: r.try_get("prev_hash")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn cursor(&self, source: &str, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT position FROM ingest_cursors WHERE source = $1 AND key = $2",
+            )
+            .bind(source)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?,
+        )
+    }
+}

@@ -1,0 +1,445 @@
+//! Upserts, each keyed on the natural key of its table, so a re-run ingest changes rows in place.
+
+use sqlx::{Any, Transaction};
+
+use super::Store;
+use crate::error::Result;
+use crate::model::*;
+
+impl Store {
+    pub async fn begin(&self) -> Result<Transaction<'static, Any>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    pub async fn upsert_repo(&self, r: &Repo) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO repos (path, name, default_branch, remote_url, last_scanned_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (path) DO UPDATE SET name = excluded.name,
+               default_branch = excluded.default_branch, remote_url = excluded.remote_url,
+               last_scanned_at = excluded.last_scanned_at",
+        )
+        .bind(&r.path)
+        .bind(&r.name)
+        .bind(&r.default_branch)
+        .bind(&r.remote_url)
+        .bind(r.last_scanned_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the repo's branch set: upserts `branches` and deletes branches that no longer
+    /// exist, so a deleted branch is not counted as live.
+    pub async fn replace_branches(&self, repo: &str, branches: &[Branch]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for b in branches {
+            sqlx::query(
+                "INSERT INTO branches (repo, name, head_sha, agent, ahead, behind, worktree_path, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (repo, name) DO UPDATE SET head_sha = excluded.head_sha,
+                   agent = excluded.agent, ahead = excluded.ahead, behind = excluded.behind,
+                   worktree_path = excluded.worktree_path, updated_at = excluded.updated_at",
+            )
+            .bind(&b.repo)
+            .bind(&b.name)
+            .bind(&b.head_sha)
+            .bind(&b.agent)
+            .bind(b.ahead)
+            .bind(b.behind)
+            .bind(&b.worktree_path)
+            .bind(b.updated_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let existing: Vec<String> = sqlx::query_scalar("SELECT name FROM branches WHERE repo = $1")
+            .bind(repo)
+            .fetch_all(&mut *tx)
+            .await?;
+        for name in existing {
+            if !branches.iter().any(|b| b.name == name) {
+                sqlx::query("DELETE FROM branches WHERE repo = $1 AND name = $2")
+                    .bind(repo)
+                    .bind(&name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Upserts commits in one transaction (an ingest writes thousands at once).
+    pub async fn upsert_commits(&self, commits: &[Commit]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for c in commits {
+            sqlx::query(
+                "INSERT INTO commits (repo, sha, author_name, author_email, authored_at, committed_at,
+                   summary, agent, files_changed, insertions, deletions)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (repo, sha) DO UPDATE SET agent = excluded.agent,
+                   summary = excluded.summary, files_changed = excluded.files_changed,
+                   insertions = excluded.insertions, deletions = excluded.deletions",
+            )
+            .bind(&c.repo)
+            .bind(&c.sha)
+            .bind(&c.author_name)
+            .bind(&c.author_email)
+            .bind(c.authored_at)
+            .bind(c.committed_at)
+            .bind(&c.summary)
+            .bind(&c.agent)
+            .bind(c.files_changed)
+            .bind(c.insertions)
+            .bind(c.deletions)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn upsert_agent_run(&self, r: &AgentRun) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO agent_runs (id, agent, session_id, model, cwd, repo, branch, title,
+               started_at, ended_at, state, turns, tool_calls, input_tokens, output_tokens,
+               cache_write_tokens, cache_read_tokens, reasoning_tokens, cost_usd, source_path,
+               skipped_lines)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+               $18, $19, $20, $21)
+             ON CONFLICT (id) DO UPDATE SET model = excluded.model, cwd = excluded.cwd,
+               repo = excluded.repo, branch = excluded.branch, title = excluded.title,
+               started_at = excluded.started_at, ended_at = excluded.ended_at,
+               state = excluded.state, turns = excluded.turns, tool_calls = excluded.tool_calls,
+               input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+               cache_write_tokens = excluded.cache_write_tokens,
+               cache_read_tokens = excluded.cache_read_tokens,
+               reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd,
+               source_path = excluded.source_path, skipped_lines = excluded.skipped_lines",
+        )
+        .bind(&r.id)
+        .bind(&r.agent)
+        .bind(&r.session_id)
+        .bind(&r.model)
+        .bind(&r.cwd)
+        .bind(&r.repo)
+        .bind(&r.branch)
+        .bind(&r.title)
+        .bind(r.started_at)
+        .bind(r.ended_at)
+        .bind(r.state.as_str())
+        .bind(r.turns)
+        .bind(r.tool_calls)
+        .bind(r.tokens.input)
+        .bind(r.tokens.output)
+        .bind(r.tokens.cache_write)
+        .bind(r.tokens.cache_read)
+        .bind(r.tokens.reasoning)
+        .bind(r.cost_usd)
+        .bind(&r.source_path)
+        .bind(r.skipped_lines)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn upsert_change_request(&self, c: &ChangeRequest) -> Result<()> {
+        let (author_kind, author) = match &c.author {
+            Author::Human { name } => ("human", name.as_str()),
+            Author::Agent { agent } => ("agent", agent.as_str()),
+        };
+        let kind = match c.kind {
+            ChangeKind::Local => "local",
+            ChangeKind::Github => "github",
+        };
+        sqlx::query(
+            "INSERT INTO change_requests (id, kind, repo, title, head, base, head_sha, author_kind,
+               author, state, created_at, updated_at, commits, files_changed, insertions, deletions)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+             ON CONFLICT (id) DO UPDATE SET title = excluded.title, head_sha = excluded.head_sha,
+               author_kind = excluded.author_kind, author = excluded.author,
+               state = excluded.state, updated_at = excluded.updated_at,
+               commits = excluded.commits, files_changed = excluded.files_changed,
+               insertions = excluded.insertions, deletions = excluded.deletions",
+        )
+        .bind(&c.id)
+        .bind(kind)
+        .bind(&c.repo)
+        .bind(&c.title)
+        .bind(&c.head)
+        .bind(&c.base)
+        .bind(&c.head_sha)
+        .bind(author_kind)
+        .bind(author)
+        .bind(&c.state)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .bind(c.commits)
+        .bind(c.files_changed)
+        .bind(c.insertions)
+        .bind(c.deletions)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks local change requests of `repo` whose branch is gone (merged or deleted) as closed,
+    /// keeping their history.
+    pub async fn close_local_changes_except(&self, repo: &str, open_ids: &[String]) -> Result<()> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM change_requests WHERE repo = $1 AND kind = 'local' AND state = 'open'",
+        )
+        .bind(repo)
+        .fetch_all(&self.pool)
+        .await?;
+        for id in ids.into_iter().filter(|id| !open_ids.contains(id)) {
+            sqlx::query("UPDATE change_requests SET state = 'closed' WHERE id = $1")
+                .bind(&id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn upsert_check(&self, c: &Check) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO checks (change_request, name, status, conclusion, url)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (change_request, name) DO UPDATE SET status = excluded.status,
+               conclusion = excluded.conclusion, url = excluded.url",
+        )
+        .bind(&c.change_request)
+        .bind(&c.name)
+        .bind(&c.status)
+        .bind(&c.conclusion)
+        .bind(&c.url)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn upsert_deployment(&self, d: &Deployment) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO deployments (id, repo, environment, sha, status, created_at, source)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, sha = excluded.sha",
+        )
+        .bind(&d.id)
+        .bind(&d.repo)
+        .bind(&d.environment)
+        .bind(&d.sha)
+        .bind(&d.status)
+        .bind(d.created_at)
+        .bind(&d.source)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn upsert_release(&self, r: &Release) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO releases (id, repo, environment, name, state, created_at, approved_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+               approved_by = excluded.approved_by, name = excluded.name",
+        )
+        .bind(&r.id)
+        .bind(&r.repo)
+        .bind(&r.environment)
+        .bind(&r.name)
+        .bind(&r.state)
+        .bind(r.created_at)
+        .bind(&r.approved_by)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn upsert_experiment(&self, e: &Experiment) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO experiments (id, name, metric, state, started_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, metric = excluded.metric,
+               state = excluded.state",
+        )
+        .bind(&e.id)
+        .bind(&e.name)
+        .bind(&e.metric)
+        .bind(&e.state)
+        .bind(e.started_at)
+        .execute(&mut *tx)
+        .await?;
+        for v in &e.variants {
+            sqlx::query(
+                "INSERT INTO experiment_variants (experiment, name, units, conversions)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (experiment, name) DO UPDATE SET units = excluded.units,
+                   conversions = excluded.conversions",
+            )
+            .bind(&e.id)
+            .bind(&v.name)
+            .bind(v.units)
+            .bind(v.conversions)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn upsert_spend(&self, s: &SpendRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO spend_records (vendor, model, day, source, agent, repo, input_tokens,
+               output_tokens, cache_write_tokens, cache_read_tokens, reasoning_tokens, cost_usd)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (vendor, model, day, source, agent, repo) DO UPDATE SET
+               input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+               cache_write_tokens = excluded.cache_write_tokens,
+               cache_read_tokens = excluded.cache_read_tokens,
+               reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd",
+        )
+        .bind(&s.vendor)
+        .bind(&s.model)
+        .bind(&s.day)
+        .bind(&s.source)
+        .bind(&s.agent)
+        .bind(&s.repo)
+        .bind(s.tokens.input)
+        .bind(s.tokens.output)
+        .bind(s.tokens.cache_write)
+        .bind(s.tokens.cache_read)
+        .bind(s.tokens.reasoning)
+        .bind(s.cost_usd)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces every spend record of one source (a recomputation from logs is total, so rows
+    /// whose runs vanished must go too).
+    pub async fn replace_spend_source(&self, source: &str, records: &[SpendRecord]) -> Result<()> {
+        sqlx::query("DELETE FROM spend_records WHERE source = $1")
+            .bind(source)
+            .execute(&self.pool)
+            .await?;
+        for r in records {
+            self.upsert_spend(r).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn upsert_work_item(&self, w: &WorkItem) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO work_items (id, title, repo, assignee, state, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET title = excluded.title, repo = excluded.repo,
+               assignee = excluded.assignee, state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(&w.id)
+        .bind(&w.title)
+        .bind(&w.repo)
+        .bind(&w.assignee)
+        .bind(&w.state)
+        .bind(w.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Queues an action; the idempotency key makes a second enqueue of the same decision a no-op.
+    pub async fn enqueue_action(&self, a: &Action, payload: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO actions (idempotency_key, kind, target, payload, state, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&a.idempotency_key)
+        .bind(&a.kind)
+        .bind(&a.target)
+        .bind(payload)
+        .bind(&a.state)
+        .bind(a.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn set_cursor(&self, source: &str, key: &str, position: &str, at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ingest_cursors (source, key, position, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (source, key) DO UPDATE SET position = excluded.position,
+               updated_at = excluded.updated_at",
+        )
+        .bind(source)
+        .bind(key)
+        .bind(position)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Appends an audit entry chained to the previous one by SHA-256, so any later edit or
+    /// deletion of an entry breaks every hash after it.
+    pub async fn append_audit(
+        &self,
+        at: i64,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<AuditEntry> {
+        use sha2::{Digest, Sha256};
+        let mut tx = self.begin().await?;
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (seq, prev_hash) = match last {
+            Some((seq, hash)) => (seq + 1, hash),
+            None => (1, String::new()),
+        };
+        let mut h = Sha256::new();
+        for part in [
+            prev_hash.as_str(),
+            &seq.to_string(),
+            &at.to_string(),
+            actor,
+            action,
+            target,
+            detail,
+        ] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        let hash: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        sqlx::query(
+            "INSERT INTO audit_entries (seq, at, actor, action, target, detail, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(seq)
+        .bind(at)
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .bind(detail)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(AuditEntry {
+            seq,
+            at,
+            actor: actor.into(),
+            action: action.into(),
+            target: target.into(),
+            detail: detail.into(),
+            prev_hash,
+            hash,
+        })
+    }
+}

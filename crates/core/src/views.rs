@@ -1,0 +1,450 @@
+//! What each UI view shows, computed from the store. The server serialises these as they are;
+//! the UI's types are generated from them. Pure reads: no view writes anything.
+
+use std::collections::BTreeMap;
+
+use chrono::Datelike;
+
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::error::Result;
+use crate::model::*;
+use crate::store::{Counts, Store};
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct InboxItem {
+    pub id: String,
+    /// review, failing_check, release_gate or budget.
+    pub kind: String,
+    pub title: String,
+    pub detail: String,
+    pub repo: String,
+    /// The view that holds the item (`changes`, `releases`, `spend`, ...).
+    pub view: String,
+    #[ts(type = "number")]
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct InboxView {
+    pub items: Vec<InboxItem>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ChangeRow {
+    pub change: ChangeRequest,
+    pub checks: Vec<Check>,
+    /// Agent runs on the same repo and branch.
+    pub runs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ChangesView {
+    pub changes: Vec<ChangeRow>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct AgentSummary {
+    pub agent: String,
+    #[ts(type = "number")]
+    pub runs: i64,
+    #[ts(type = "number")]
+    pub running: i64,
+    pub tokens: Tokens,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct AgentsView {
+    pub agents: Vec<AgentSummary>,
+    pub runs: Vec<AgentRun>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct RepoSummary {
+    pub repo: Repo,
+    pub branches: Vec<Branch>,
+    #[ts(type = "number")]
+    pub commits: i64,
+    #[ts(type = "number")]
+    pub agent_commits: i64,
+    #[ts(type = "number | null")]
+    pub last_commit_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ReposView {
+    pub repos: Vec<RepoSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ReleasesView {
+    pub releases: Vec<Release>,
+    pub deployments: Vec<Deployment>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ExperimentsView {
+    pub experiments: Vec<Experiment>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SpendSlice {
+    pub key: String,
+    pub cost_usd: f64,
+    /// Fraction of the total, 0..1.
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SpendView {
+    pub total_usd: f64,
+    pub by_vendor: Vec<SpendSlice>,
+    pub by_model: Vec<SpendSlice>,
+    pub by_agent: Vec<SpendSlice>,
+    pub by_day: Vec<SpendSlice>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct WeekVelocity {
+    /// Monday of the week, `YYYY-MM-DD`.
+    pub week: String,
+    #[ts(type = "number")]
+    pub agent_commits: i64,
+    #[ts(type = "number")]
+    pub human_commits: i64,
+    #[ts(type = "number")]
+    pub agent_lines: i64,
+    #[ts(type = "number")]
+    pub human_lines: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct VelocityView {
+    pub weeks: Vec<WeekVelocity>,
+    /// Share of commits made by agents over the whole range, 0..1.
+    pub agent_share: f64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct AuditView {
+    pub entries: Vec<AuditEntry>,
+}
+
+pub async fn health(store: &Store) -> Result<Health> {
+    Ok(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        database: store.backend().as_str().into(),
+        counts: store.counts().await?,
+    })
+}
+
+/// What needs the lead: open changes to review, failing checks, releases waiting for approval,
+/// failed deploys. Newest first.
+pub async fn inbox(store: &Store) -> Result<InboxView> {
+    let mut items = Vec::new();
+    let checks = store.checks().await?;
+    for c in store
+        .change_requests()
+        .await?
+        .into_iter()
+        .filter(|c| c.state == "open")
+    {
+        let failing: Vec<&Check> = checks
+            .iter()
+            .filter(|k| k.change_request == c.id && k.conclusion.as_deref() == Some("failure"))
+            .collect();
+        let who = match &c.author {
+            Author::Agent { agent } => agent.clone(),
+            Author::Human { name } => name.clone(),
+        };
+        if !failing.is_empty() {
+            items.push(InboxItem {
+                id: format!("check:{}", c.id),
+                kind: "failing_check".into(),
+                title: format!("Checks failing: {}", c.title),
+                detail: failing
+                    .iter()
+                    .map(|k| k.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                repo: c.repo.clone(),
+                view: "changes".into(),
+                at: c.updated_at,
+            });
+        }
+        items.push(InboxItem {
+            id: format!("review:{}", c.id),
+            kind: "review".into(),
+            title: format!("Review: {}", c.title),
+            detail: format!(
+                "{} → {} by {who}, {} commits, +{} −{}, ${:.2} agent cost",
+                c.head, c.base, c.commits, c.insertions, c.deletions, c.agent_cost_usd
+            ),
+            repo: c.repo,
+            view: "changes".into(),
+            at: c.updated_at,
+        });
+    }
+    for r in store
+        .releases()
+        .await?
+        .into_iter()
+        .filter(|r| r.state == "pending")
+    {
+        items.push(InboxItem {
+            id: format!("release:{}", r.id),
+            kind: "release_gate".into(),
+            title: format!("Approve release {} to {}", r.name, r.environment),
+            detail: "waiting for approval".into(),
+            repo: r.repo,
+            view: "releases".into(),
+            at: r.created_at,
+        });
+    }
+    for d in store
+        .deployments()
+        .await?
+        .into_iter()
+        .filter(|d| d.status == "failure")
+    {
+        items.push(InboxItem {
+            id: format!("deploy:{}", d.id),
+            kind: "failed_deploy".into(),
+            title: format!("Deploy to {} failed", d.environment),
+            detail: format!("at {}", short_sha(&d.sha)),
+            repo: d.repo,
+            view: "releases".into(),
+            at: d.created_at,
+        });
+    }
+    items.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
+    Ok(InboxView { items })
+}
+
+fn short_sha(sha: &str) -> &str {
+    sha.get(..8).unwrap_or(sha)
+}
+
+pub async fn changes(store: &Store) -> Result<ChangesView> {
+    let checks = store.checks().await?;
+    let runs = store.agent_runs().await?;
+    let changes = store
+        .change_requests()
+        .await?
+        .into_iter()
+        .map(|c| ChangeRow {
+            checks: checks
+                .iter()
+                .filter(|k| k.change_request == c.id)
+                .cloned()
+                .collect(),
+            runs: runs
+                .iter()
+                .filter(|r| {
+                    r.repo.as_deref() == Some(&c.repo) && r.branch.as_deref() == Some(&c.head)
+                })
+                .map(|r| r.id.clone())
+                .collect(),
+            change: c,
+        })
+        .collect();
+    Ok(ChangesView { changes })
+}
+
+pub async fn agents(store: &Store) -> Result<AgentsView> {
+    let runs = store.agent_runs().await?;
+    let mut by: BTreeMap<String, AgentSummary> = BTreeMap::new();
+    for r in &runs {
+        let s = by.entry(r.agent.clone()).or_insert_with(|| AgentSummary {
+            agent: r.agent.clone(),
+            runs: 0,
+            running: 0,
+            tokens: Tokens::default(),
+            cost_usd: 0.0,
+        });
+        s.runs += 1;
+        if r.state == RunState::Running {
+            s.running += 1;
+        }
+        s.tokens.add(&r.tokens);
+        s.cost_usd += r.cost_usd;
+    }
+    Ok(AgentsView {
+        agents: by.into_values().collect(),
+        runs,
+    })
+}
+
+pub async fn repos(store: &Store) -> Result<ReposView> {
+    let branches = store.branches().await?;
+    let stats = store.commit_stats_by_repo().await?;
+    let repos = store
+        .repos()
+        .await?
+        .into_iter()
+        .map(|repo| {
+            let st = stats.iter().find(|s| s.0 == repo.path);
+            RepoSummary {
+                branches: branches
+                    .iter()
+                    .filter(|b| b.repo == repo.path)
+                    .cloned()
+                    .collect(),
+                commits: st.map(|s| s.1).unwrap_or(0),
+                agent_commits: st.map(|s| s.2).unwrap_or(0),
+                last_commit_at: st.map(|s| s.3),
+                repo,
+            }
+        })
+        .collect();
+    Ok(ReposView { repos })
+}
+
+pub async fn releases(store: &Store) -> Result<ReleasesView> {
+    Ok(ReleasesView {
+        releases: store.releases().await?,
+        deployments: store.deployments().await?,
+    })
+}
+
+pub async fn experiments(store: &Store) -> Result<ExperimentsView> {
+    Ok(ExperimentsView {
+        experiments: store.experiments().await?,
+    })
+}
+
+fn slices(map: BTreeMap<String, f64>, total: f64, by_cost: bool) -> Vec<SpendSlice> {
+    let mut v: Vec<SpendSlice> = map
+        .into_iter()
+        .map(|(key, cost_usd)| SpendSlice {
+            key,
+            cost_usd,
+            share: if total > 0.0 { cost_usd / total } else { 0.0 },
+        })
+        .collect();
+    if by_cost {
+        v.sort_by(|a, b| {
+            b.cost_usd
+                .total_cmp(&a.cost_usd)
+                .then_with(|| a.key.cmp(&b.key))
+        });
+    }
+    v
+}
+
+pub async fn spend(store: &Store) -> Result<SpendView> {
+    let records = store.spend_records().await?;
+    let total: f64 = records.iter().map(|r| r.cost_usd).sum();
+    let mut vendor = BTreeMap::new();
+    let mut model = BTreeMap::new();
+    let mut agent = BTreeMap::new();
+    let mut day = BTreeMap::new();
+    for r in &records {
+        *vendor.entry(r.vendor.clone()).or_insert(0.0) += r.cost_usd;
+        *model.entry(r.model.clone()).or_insert(0.0) += r.cost_usd;
+        *agent.entry(r.agent.clone()).or_insert(0.0) += r.cost_usd;
+        *day.entry(r.day.clone()).or_insert(0.0) += r.cost_usd;
+    }
+    Ok(SpendView {
+        total_usd: total,
+        by_vendor: slices(vendor, total, true),
+        by_model: slices(model, total, true),
+        by_agent: slices(agent, total, true),
+        by_day: slices(day, total, false),
+    })
+}
+
+/// Monday (UTC) of the week holding `ts`, as `YYYY-MM-DD`.
+pub fn week_of(ts: i64) -> String {
+    let d = chrono::DateTime::from_timestamp(ts, 0)
+        .unwrap_or_default()
+        .date_naive();
+    let monday = d - chrono::Days::new(d.weekday().num_days_from_monday() as u64);
+    monday.format("%Y-%m-%d").to_string()
+}
+
+/// Commits and changed lines per week, agent vs human, over the `weeks` weeks up to `now`.
+pub async fn velocity(store: &Store, now: i64, weeks: i64) -> Result<VelocityView> {
+    let from = now - weeks * 7 * 86_400;
+    let commits = store.commits_between(from, now + 1).await?;
+    let mut by: BTreeMap<String, WeekVelocity> = BTreeMap::new();
+    let mut agent_total = 0i64;
+    for c in &commits {
+        let week = week_of(c.committed_at);
+        let w = by.entry(week.clone()).or_insert_with(|| WeekVelocity {
+            week,
+            agent_commits: 0,
+            human_commits: 0,
+            agent_lines: 0,
+            human_lines: 0,
+        });
+        let lines = c.insertions + c.deletions;
+        if c.agent.is_some() {
+            w.agent_commits += 1;
+            w.agent_lines += lines;
+            agent_total += 1;
+        } else {
+            w.human_commits += 1;
+            w.human_lines += lines;
+        }
+    }
+    Ok(VelocityView {
+        weeks: by.into_values().collect(),
+        agent_share: if commits.is_empty() {
+            0.0
+        } else {
+            agent_total as f64 / commits.len() as f64
+        },
+    })
+}
+
+pub async fn audit(store: &Store) -> Result<AuditView> {
+    Ok(AuditView {
+        entries: store.audit_entries().await?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks_start_on_monday() {
+        // 2026-11-25 is a Wednesday.
+        let wed = chrono::NaiveDate::from_ymd_opt(2026, 11, 25)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp();
+        assert_eq!(week_of(wed), "2026-11-23");
+    }
+}

@@ -1,0 +1,397 @@
+//! The store suite, run once on SQLite and once on PostgreSQL. Every test body is written once
+//! against `Store`; the `both!` macro makes a `sqlite` and a `postgres` test of it.
+//!
+//! PostgreSQL: `FLIGHTDECK_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! must reach a server where the user may create databases; each test gets a fresh database
+//! and drops it afterwards. `.ci/run` and `scripts/test.sh` start the server when it is down.
+
+mod support;
+
+use flightdeck_core::demo;
+use flightdeck_core::ingest;
+use flightdeck_core::model::*;
+use flightdeck_core::views;
+use flightdeck_core::Error;
+use support::{both, TestDb};
+
+async fn upserts_are_idempotent(db: TestDb) {
+    let s = &db.store;
+    let repo = Repo {
+        path: "/r/one".into(),
+        name: "one".into(),
+        default_branch: "main".into(),
+        remote_url: None,
+        last_scanned_at: Some(10),
+    };
+    s.upsert_repo(&repo).await.unwrap();
+    s.upsert_repo(&Repo {
+        name: "renamed".into(),
+        ..repo.clone()
+    })
+    .await
+    .unwrap();
+    let repos = s.repos().await.unwrap();
+    assert_eq!(repos.len(), 1);
+    assert_eq!(repos[0].name, "renamed");
+
+    let commit = Commit {
+        repo: "/r/one".into(),
+        sha: "abc".into(),
+        author_name: "A".into(),
+        author_email: "a@x".into(),
+        authored_at: 100,
+        committed_at: 100,
+        summary: "s".into(),
+        agent: Some("codex".into()),
+        files_changed: 1,
+        insertions: 2,
+        deletions: 3,
+    };
+    s.upsert_commits(&[commit.clone(), commit.clone()])
+        .await
+        .unwrap();
+    s.upsert_commits(&[commit.clone()]).await.unwrap();
+    let got = s.commits_between(0, 1_000).await.unwrap();
+    assert_eq!(got, vec![commit]);
+    let stats = s.commit_stats_by_repo().await.unwrap();
+    assert_eq!(stats, vec![("/r/one".to_string(), 1, 1, 100)]);
+    db.finish().await;
+}
+both!(upserts_are_idempotent);
+
+async fn branches_are_replaced_not_accumulated(db: TestDb) {
+    let s = &db.store;
+    let b = |name: &str| Branch {
+        repo: "/r".into(),
+        name: name.into(),
+        head_sha: "1".into(),
+        agent: None,
+        ahead: 0,
+        behind: 0,
+        worktree_path: None,
+        updated_at: 1,
+    };
+    s.replace_branches("/r", &[b("main"), b("claude/x")])
+        .await
+        .unwrap();
+    s.replace_branches("/r", &[b("main")]).await.unwrap();
+    let names: Vec<String> = s
+        .branches()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(names, vec!["main"]);
+    db.finish().await;
+}
+both!(branches_are_replaced_not_accumulated);
+
+async fn round_trips_every_noun(db: TestDb) {
+    let s = &db.store;
+    let run = AgentRun {
+        id: "codex:1".into(),
+        agent: "codex".into(),
+        session_id: "1".into(),
+        model: "gpt-5".into(),
+        cwd: "/r".into(),
+        repo: Some("/r".into()),
+        branch: Some("codex/x".into()),
+        title: "t".into(),
+        started_at: 5,
+        ended_at: 9,
+        state: RunState::Finished,
+        turns: 2,
+        tool_calls: 3,
+        tokens: Tokens {
+            input: 1,
+            output: 2,
+            cache_write: 3,
+            cache_read: 4,
+            reasoning: 1,
+        },
+        cost_usd: 0.25,
+        source_path: "/l.jsonl".into(),
+        skipped_lines: 1,
+    };
+    s.upsert_agent_run(&run).await.unwrap();
+    s.upsert_agent_run(&run).await.unwrap();
+    assert_eq!(s.agent_runs().await.unwrap(), vec![run]);
+
+    let cr = ChangeRequest {
+        id: "local:/r:codex/x".into(),
+        kind: ChangeKind::Local,
+        repo: "/r".into(),
+        title: "Fix".into(),
+        head: "codex/x".into(),
+        base: "main".into(),
+        head_sha: "h".into(),
+        author: Author::Agent {
+            agent: "codex".into(),
+        },
+        state: "open".into(),
+        created_at: 1,
+        updated_at: 2,
+        commits: 1,
+        files_changed: 1,
+        insertions: 1,
+        deletions: 0,
+        agent_cost_usd: 0.0,
+    };
+    s.upsert_change_request(&cr).await.unwrap();
+    let got = s.change_requests().await.unwrap();
+    // The agent cost is the linked run's (same repo and branch).
+    assert_eq!(
+        got,
+        vec![ChangeRequest {
+            agent_cost_usd: 0.25,
+            ..cr.clone()
+        }]
+    );
+    s.close_local_changes_except("/r", &[]).await.unwrap();
+    assert_eq!(s.change_requests().await.unwrap()[0].state, "closed");
+
+    let check = Check {
+        change_request: cr.id.clone(),
+        name: "ci".into(),
+        status: "completed".into(),
+        conclusion: Some("failure".into()),
+        url: None,
+    };
+    s.upsert_check(&check).await.unwrap();
+    assert_eq!(s.checks().await.unwrap(), vec![check]);
+
+    let d = Deployment {
+        id: "d1".into(),
+        repo: "/r".into(),
+        environment: "prod".into(),
+        sha: "h".into(),
+        status: "success".into(),
+        created_at: 3,
+        source: "test".into(),
+    };
+    s.upsert_deployment(&d).await.unwrap();
+    assert_eq!(s.deployments().await.unwrap(), vec![d]);
+
+    let r = Release {
+        id: "r1".into(),
+        repo: "/r".into(),
+        environment: "prod".into(),
+        name: "v1".into(),
+        state: "pending".into(),
+        created_at: 4,
+        approved_by: None,
+    };
+    s.upsert_release(&r).await.unwrap();
+    assert_eq!(s.releases().await.unwrap(), vec![r]);
+
+    let e = Experiment {
+        id: "e1".into(),
+        name: "E".into(),
+        metric: "m".into(),
+        state: "running".into(),
+        started_at: 1,
+        variants: vec![
+            Variant {
+                name: "a".into(),
+                units: 10,
+                conversions: 1,
+            },
+            Variant {
+                name: "b".into(),
+                units: 12,
+                conversions: 3,
+            },
+        ],
+    };
+    s.upsert_experiment(&e).await.unwrap();
+    s.upsert_experiment(&e).await.unwrap();
+    assert_eq!(s.experiments().await.unwrap(), vec![e]);
+
+    let sp = SpendRecord {
+        vendor: "openai".into(),
+        model: "gpt-5".into(),
+        day: "2026-11-01".into(),
+        source: "logs".into(),
+        agent: "codex".into(),
+        repo: "/r".into(),
+        tokens: Tokens {
+            input: 1,
+            output: 1,
+            cache_write: 0,
+            cache_read: 0,
+            reasoning: 0,
+        },
+        cost_usd: 1.5,
+    };
+    s.replace_spend_source("logs", &[sp.clone()]).await.unwrap();
+    s.replace_spend_source("logs", &[sp.clone()]).await.unwrap();
+    assert_eq!(s.spend_records().await.unwrap(), vec![sp]);
+
+    let w = WorkItem {
+        id: "w1".into(),
+        title: "Task".into(),
+        repo: None,
+        assignee: Some("codex".into()),
+        state: "todo".into(),
+        updated_at: 1,
+    };
+    s.upsert_work_item(&w).await.unwrap();
+    assert_eq!(s.work_items().await.unwrap(), vec![w]);
+
+    let a = Action {
+        idempotency_key: "k1".into(),
+        kind: "approve".into(),
+        target: cr.id.clone(),
+        state: "queued".into(),
+        created_at: 1,
+    };
+    assert!(s.enqueue_action(&a, "{}").await.unwrap());
+    assert!(
+        !s.enqueue_action(&a, "{}").await.unwrap(),
+        "same key must not queue twice"
+    );
+    assert_eq!(s.actions().await.unwrap(), vec![a]);
+
+    let e1 = s
+        .append_audit(1, "lead", "approve", &cr.id, "ok")
+        .await
+        .unwrap();
+    let e2 = s
+        .append_audit(2, "lead", "merge", &cr.id, "ok")
+        .await
+        .unwrap();
+    assert_eq!(e2.prev_hash, e1.hash);
+    assert_ne!(e1.hash, e2.hash);
+    assert_eq!(s.audit_entries().await.unwrap(), vec![e2, e1]);
+
+    let c = s.counts().await.unwrap();
+    assert_eq!(
+        (c.agent_runs, c.change_requests, c.audit_entries, c.actions),
+        (1, 1, 2, 1)
+    );
+    db.finish().await;
+}
+both!(round_trips_every_noun);
+
+/// The whole demo through the real ingest, twice: the second pass must change nothing.
+async fn demo_ingest_is_complete_and_idempotent(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let now = 1_790_000_000;
+    let ws = demo::build(dir.path(), now).unwrap();
+    let first = ingest::run(&db.store, &ws.sources(), None, now)
+        .await
+        .unwrap();
+    assert_eq!(first.repos, 3);
+    assert!(first.new_commits > 200, "months of history: {first:?}");
+    assert!(
+        first.skipped_lines >= 1,
+        "the demo has a truncated log line: {first:?}"
+    );
+    let counts = db.store.counts().await.unwrap();
+    let second = ingest::run(&db.store, &ws.sources(), None, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        second.new_commits, 0,
+        "incremental: nothing new the second time"
+    );
+    assert_eq!(db.store.counts().await.unwrap(), counts);
+
+    let changes = views::changes(&db.store).await.unwrap();
+    let heads: Vec<&str> = changes
+        .changes
+        .iter()
+        .map(|c| c.change.head.as_str())
+        .collect();
+    assert_eq!(changes.changes.len(), 6, "{heads:?}");
+    assert!(
+        heads.contains(&"claude/add-rate-limiting")
+            && heads.contains(&"codex/retry-failed-webhooks")
+    );
+    assert!(
+        changes.changes.iter().all(|c| !c.runs.is_empty()),
+        "every agent branch has its session"
+    );
+    assert!(changes
+        .changes
+        .iter()
+        .all(|c| c.change.agent_cost_usd > 0.0));
+
+    let repos = views::repos(&db.store).await.unwrap();
+    let wt: Vec<_> = repos
+        .repos
+        .iter()
+        .flat_map(|r| &r.branches)
+        .filter_map(|b| b.worktree_path.clone())
+        .collect();
+    assert_eq!(wt.len(), 1, "one linked worktree");
+    let agents = views::agents(&db.store).await.unwrap();
+    assert_eq!(
+        agents
+            .agents
+            .iter()
+            .map(|a| a.agent.as_str())
+            .collect::<Vec<_>>(),
+        ["claude-code", "codex"]
+    );
+    assert_eq!(
+        agents.agents.iter().map(|a| a.running).sum::<i64>(),
+        1,
+        "one live session"
+    );
+    let spend = views::spend(&db.store).await.unwrap();
+    assert!(spend.total_usd > 1.0);
+    let vendors: Vec<&str> = spend.by_vendor.iter().map(|v| v.key.as_str()).collect();
+    assert!(
+        vendors.contains(&"anthropic") && vendors.contains(&"openai"),
+        "{vendors:?}"
+    );
+    let velocity = views::velocity(&db.store, now, 26).await.unwrap();
+    assert!(velocity.agent_share > 0.1 && velocity.agent_share < 0.9);
+    db.finish().await;
+}
+both!(demo_ingest_is_complete_and_idempotent);
+
+#[tokio::test]
+async fn corrupt_sqlite_file_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.db");
+    std::fs::write(
+        &path,
+        b"this is not a database, just text that fills a page ....",
+    )
+    .unwrap();
+    let err = flightdeck_core::store::Store::open(&path.display().to_string())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DatabaseCorrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("bad.db"), "{err}");
+}
+
+#[tokio::test]
+async fn unwritable_sqlite_location_is_named_in_the_error() {
+    // A directory where the file should be, and a path under /proc: neither can hold a
+    // database, even for root.
+    let dir = tempfile::tempdir().unwrap();
+    let err = flightdeck_core::store::Store::open(&dir.path().display().to_string())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DatabaseUnwritable { .. }), "{err:?}");
+    let err = flightdeck_core::store::Store::open("sqlite:///proc/flightdeck/x.db")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DatabaseUnwritable { .. }), "{err:?}");
+    assert!(err.to_string().contains("/proc/flightdeck/x.db"), "{err}");
+}
+
+#[tokio::test]
+async fn sqlite_uses_wal() {
+    let db = TestDb::sqlite().await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    db.finish().await;
+}
