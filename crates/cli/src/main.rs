@@ -1,1 +1,328 @@
-fn main() {}
+//! The `flightdeck` command. Parses flags, resolves settings (flags > env > config file >
+//! defaults), runs one subcommand, and turns any error into one line on stderr and exit code 1.
+
+mod doctor;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use flightdeck_core::config::{Dirs, Overrides, RawConfig, Settings};
+use flightdeck_core::demo;
+use flightdeck_core::events::EventBus;
+use flightdeck_core::ingest::{self, Sources};
+use flightdeck_core::sources::{claude, codex};
+use flightdeck_core::store::Store;
+use flightdeck_server::AppState;
+
+#[derive(Parser)]
+#[command(
+    name = "flightdeck",
+    version,
+    about = "The cockpit for leads who supervise AI coding agents"
+)]
+struct Cli {
+    /// Config file (TOML). Default: $XDG_CONFIG_HOME/flightdeck/config.toml.
+    #[arg(long, global = true, env = "FLIGHTDECK_CONFIG")]
+    config: Option<PathBuf>,
+    /// sqlite://PATH, a file path, or postgres://USER@HOST/DB. Default: the data dir's flightdeck.db.
+    #[arg(long, global = true, env = "FLIGHTDECK_DATABASE_URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone, Default)]
+struct ServeArgs {
+    /// Address to listen on. Anything but loopback needs --token.
+    #[arg(long)]
+    bind: Option<IpAddr>,
+    /// Port to listen on (default 7878).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Secret every API request must carry; required for a non-loopback --bind.
+    #[arg(long, env = "FLIGHTDECK_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The built UI (default: ui/dist of this checkout).
+    #[arg(long)]
+    ui_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build a demo workspace (git repos, agent logs), load it, and serve the UI.
+    Demo {
+        /// Where to build it (default: the data dir's demo/).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Do not open the desktop window.
+        #[arg(long)]
+        no_open: bool,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Ingest the configured sources and serve the UI and API.
+    Serve {
+        /// A git work tree to watch (repeatable; adds to [sources] repos).
+        #[arg(long = "repo")]
+        repos: Vec<PathBuf>,
+        /// Seconds between rescans of the sources.
+        #[arg(long, default_value_t = 30)]
+        rescan_secs: u64,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Check config, database, data dirs and sources; say what is wrong and how to fix it.
+    Doctor {
+        #[arg(long = "repo")]
+        repos: Vec<PathBuf>,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FLIGHTDECK_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(cli: &Cli, serve: &ServeArgs, repos: &[PathBuf]) -> Result<(Settings, Dirs)> {
+    let dirs = Dirs::from_env()?;
+    let config_file = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| dirs.config_file.clone());
+    let raw = RawConfig::load(&config_file)?;
+    let overrides = Overrides {
+        database_url: cli.database_url.clone(),
+        bind: serve.bind,
+        port: serve.port,
+        token: serve.token.clone(),
+        ui_dir: serve.ui_dir.clone(),
+        repos: repos.to_vec(),
+    };
+    let settings = Settings::resolve(raw, overrides, &dirs)?;
+    Ok((
+        settings,
+        Dirs {
+            config_file,
+            ..dirs
+        },
+    ))
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Demo {
+            dir,
+            no_open,
+            serve,
+        } => {
+            let (mut settings, _) = settings(&cli, serve, &[])?;
+            let dir = dir
+                .clone()
+                .unwrap_or_else(|| settings.data_dir.join("demo"));
+            if cli.database_url.is_none() {
+                // The demo keeps its own database beside its repos, never the user's.
+                settings.database_url = format!("sqlite://{}", dir.join("flightdeck.db").display());
+            }
+            demo_cmd(settings, dir, !no_open).await
+        }
+        Command::Serve {
+            repos,
+            rescan_secs,
+            serve,
+        } => {
+            let (settings, _) = settings(&cli, serve, repos)?;
+            serve_cmd(settings, Duration::from_secs((*rescan_secs).max(1))).await
+        }
+        Command::Doctor { repos, serve } => {
+            let (settings, dirs) = settings(&cli, serve, repos)?;
+            Ok(doctor::run(&settings, &dirs).await)
+        }
+    }
+}
+
+fn sources_of(settings: &Settings) -> Sources {
+    Sources {
+        repos: settings.repos.clone(),
+        claude_dirs: settings
+            .claude_dirs
+            .clone()
+            .unwrap_or_else(claude::default_dirs),
+        codex_homes: settings
+            .codex_home
+            .clone()
+            .or_else(codex::default_home)
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+struct Running {
+    url: String,
+    server: tokio::task::JoinHandle<Result<(), flightdeck_server::ServerError>>,
+}
+
+async fn start_server(settings: &Settings, store: Store, bus: EventBus) -> Result<Running> {
+    let addr = SocketAddr::new(settings.bind, settings.port);
+    let listener = flightdeck_server::bind(addr).await?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    let ui_dir = settings
+        .ui_dir
+        .clone()
+        .or_else(flightdeck_server::default_ui_dir);
+    if ui_dir.is_none() {
+        eprintln!("note: the UI is not built (run `npm --prefix ui ci && npm --prefix ui run build`); serving the API only");
+    }
+    let host = if settings.bind.is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        local.ip().to_string()
+    };
+    let mut url = format!("http://{host}:{}/", local.port());
+    if settings.token.is_some() {
+        url.push_str("?token=<your token>");
+    }
+    let state = AppState {
+        store,
+        bus,
+        ui_dir,
+        token: settings.token.clone(),
+    };
+    let server = tokio::spawn(flightdeck_server::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }));
+    Ok(Running { url, server })
+}
+
+async fn demo_cmd(settings: Settings, dir: PathBuf, open: bool) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let now = now();
+    eprintln!("building the demo workspace in {} …", dir.display());
+    let ws = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || demo::build(&dir, now)
+    })
+    .await
+    .context("demo builder task")??;
+    let store = Store::open(&settings.database_url).await?;
+    let bus = EventBus::new();
+    let report = ingest::run(&store, &ws.sources(), Some(&bus), now).await?;
+    demo::seed_unsourced(&store, &ws, now).await?;
+    eprintln!(
+        "loaded {} repos, {} commits, {} agent runs ({} unreadable log lines skipped) in {:.1} s",
+        report.repos,
+        report.new_commits,
+        report.runs,
+        report.skipped_lines,
+        started.elapsed().as_secs_f64()
+    );
+    let running = start_server(&settings, store.clone(), bus.clone()).await?;
+    println!("Flightdeck demo: {}", running.url);
+    println!("  workspace: {}", ws.root.display());
+    println!("  database:  {}", store.target().display_url());
+    if open {
+        open_desktop(&settings, &running.url);
+    }
+    let rescan = spawn_rescan(store, bus, ws.sources(), Duration::from_secs(30));
+    let result = running.server.await.context("server task")?;
+    rescan.abort();
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve_cmd(settings: Settings, rescan_every: Duration) -> Result<ExitCode> {
+    let store = Store::open(&settings.database_url).await?;
+    let bus = EventBus::new();
+    let sources = sources_of(&settings);
+    let report = ingest::run(&store, &sources, Some(&bus), now()).await?;
+    for p in report.problems.iter().take(10) {
+        eprintln!("warning: {p}");
+    }
+    let running = start_server(&settings, store.clone(), bus.clone()).await?;
+    println!("Flightdeck: {}", running.url);
+    let rescan = spawn_rescan(store, bus, sources, rescan_every);
+    let result = running.server.await.context("server task")?;
+    rescan.abort();
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Re-ingests on an interval; git scans are incremental, so an idle pass is cheap.
+fn spawn_rescan(
+    store: Store,
+    bus: EventBus,
+    sources: Sources,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = ingest::run(&store, &sources, Some(&bus), now()).await {
+                eprintln!("warning: rescan failed: {e}");
+            }
+        }
+    })
+}
+
+/// Opens the desktop window when a display exists and the desktop binary was built beside this
+/// one; otherwise says how to open the UI.
+fn open_desktop(settings: &Settings, url: &str) {
+    let has_display =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let desktop = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("flightdeck-desktop")))
+        .filter(|p| p.is_file());
+    match (has_display, desktop) {
+        (true, Some(bin)) => {
+            match std::process::Command::new(&bin)
+                .env("FLIGHTDECK_DATABASE_URL", &settings.database_url)
+                .spawn()
+            {
+                Ok(_) => println!("  desktop window: opened ({})", bin.display()),
+                Err(e) => eprintln!(
+                    "note: could not start {}: {e}; open {url} in a browser",
+                    bin.display()
+                ),
+            }
+        }
+        (false, _) => println!("  no display: open {url} in a browser"),
+        (true, None) => println!(
+            "  desktop app not built (cargo build -p flightdeck-desktop); open {url} in a browser"
+        ),
+    }
+}

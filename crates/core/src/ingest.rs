@@ -15,6 +15,9 @@ use crate::store::Store;
 /// A run whose log grew within this many seconds is shown as running.
 pub const RUNNING_WINDOW_SECS: i64 = 300;
 
+/// (vendor, model, day, agent, repo): the grain of a spend record.
+type SpendKey = (String, String, String, String, String);
+
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     pub repos: Vec<PathBuf>,
@@ -100,8 +103,7 @@ pub async fn run(
     })?;
 
     let prices = PriceTable::builtin();
-    let mut spend: BTreeMap<(String, String, String, String, String), (Tokens, f64)> =
-        BTreeMap::new();
+    let mut spend: BTreeMap<SpendKey, (Tokens, f64)> = BTreeMap::new();
     for s in &sessions {
         report.skipped_lines += s.skipped_lines;
         report.problems.extend(s.problems.iter().cloned());

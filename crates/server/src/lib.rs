@@ -1,1 +1,59 @@
+//! Flightdeck's HTTP API. One axum `Router` serves the JSON views (`/api/...`), live updates as
+//! server-sent events (`/api/events`), SVG charts rendered with plotters (`/api/charts/*.svg`)
+//! and the built UI. The same router is mounted by the desktop shell through a custom URI scheme,
+//! so browser and desktop run one API.
 
+mod charts;
+mod error;
+mod routes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use flightdeck_core::events::EventBus;
+use flightdeck_core::store::Store;
+
+pub use error::{ApiError, ServerError};
+pub use routes::router;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub bus: EventBus,
+    /// The built UI (`ui/dist`); `None` serves a page that says how to build it.
+    pub ui_dir: Option<PathBuf>,
+    /// When set, every `/api` request must carry it (`Authorization: Bearer` or `?token=`).
+    pub token: Option<String>,
+}
+
+/// Binds the listener, turning "address in use" into an error that names the port.
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServerError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AddrInUse {
+            ServerError::PortInUse { addr }
+        } else {
+            ServerError::Bind { addr, source }
+        }
+    })
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServerError::Serve)
+}
+
+/// The UI folder next to the sources, for running from a checkout.
+pub fn default_ui_dir() -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/dist"));
+    p.join("index.html")
+        .is_file()
+        .then(|| p.canonicalize().unwrap_or(p))
+}

@@ -113,10 +113,8 @@ pub fn read_file(file: &Path) -> ParsedSession {
                     }
                 }
             }
-            "response_item" => {
-                if p.get("type").and_then(Value::as_str) == Some("function_call") {
-                    s.tool_calls += 1;
-                }
+            "response_item" if p.get("type").and_then(Value::as_str) == Some("function_call") => {
+                s.tool_calls += 1;
             }
             "event_msg" => match p.get("type").and_then(Value::as_str).unwrap_or("") {
                 "user_message" => {

@@ -1,0 +1,140 @@
+//! `flightdeck doctor`: checks each thing Flightdeck depends on and prints one line per check,
+//! with the fix for anything wrong. Exit code 1 when any check fails.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use flightdeck_core::config::{Dirs, Settings};
+use flightdeck_core::store::Store;
+
+use crate::sources_of;
+
+struct Report {
+    failed: usize,
+}
+
+impl Report {
+    fn ok(&self, what: &str, detail: impl std::fmt::Display) {
+        println!("ok    {what}: {detail}");
+    }
+    fn warn(&self, what: &str, detail: impl std::fmt::Display) {
+        println!("warn  {what}: {detail}");
+    }
+    fn fail(&mut self, what: &str, detail: impl std::fmt::Display, fix: &str) {
+        self.failed += 1;
+        println!("FAIL  {what}: {detail}\n      fix: {fix}");
+    }
+}
+
+pub async fn run(settings: &Settings, dirs: &Dirs) -> ExitCode {
+    let mut r = Report { failed: 0 };
+    // Getting here means the config file parsed and validated.
+    if dirs.config_file.is_file() {
+        r.ok("config", dirs.config_file.display());
+    } else {
+        r.ok(
+            "config",
+            format!(
+                "{} (not present; defaults in use)",
+                dirs.config_file.display()
+            ),
+        );
+    }
+
+    match std::fs::create_dir_all(&settings.data_dir) {
+        Ok(()) => r.ok("data dir", settings.data_dir.display()),
+        Err(e) => r.fail(
+            "data dir",
+            format!("{}: {e}", settings.data_dir.display()),
+            "set XDG_DATA_HOME to a writable folder, or pass --database-url",
+        ),
+    }
+
+    match Store::open(&settings.database_url).await {
+        Ok(store) => {
+            match store.counts().await {
+                Ok(c) => r.ok(
+                    "database",
+                    format!(
+                        "{} ({}): {} repos, {} commits, {} agent runs, {} change requests",
+                        store.target().display_url(),
+                        store.backend().as_str(),
+                        c.repos,
+                        c.commits,
+                        c.agent_runs,
+                        c.change_requests
+                    ),
+                ),
+                Err(e) => r.fail("database", e, "check the database server and permissions"),
+            }
+            store.close().await;
+        }
+        Err(e) => r.fail(
+            "database",
+            e,
+            "fix or move the file away, or pass another --database-url",
+        ),
+    }
+
+    let sources = sources_of(settings);
+    if sources.repos.is_empty() {
+        r.warn(
+            "repos",
+            "none configured: add `repos = [\"/path\"]` under [sources] or pass --repo",
+        );
+    }
+    for repo in &sources.repos {
+        match git2::Repository::open(repo) {
+            Ok(_) => r.ok("repo", repo.display()),
+            Err(e) => r.fail(
+                "repo",
+                format!("{}: {}", repo.display(), e.message()),
+                "remove it from [sources] repos or point it at a git work tree",
+            ),
+        }
+    }
+    if sources.claude_dirs.is_empty() {
+        r.warn(
+            "claude code logs",
+            "no ~/.claude/projects found (set CLAUDE_CONFIG_DIR if they live elsewhere)",
+        );
+    }
+    for d in &sources.claude_dirs {
+        r.ok("claude code logs", d.display());
+    }
+    for h in &sources.codex_homes {
+        if h.join("sessions").is_dir() {
+            r.ok("codex logs", h.join("sessions").display());
+        } else {
+            r.warn(
+                "codex logs",
+                format!(
+                    "{} not found (set CODEX_HOME if they live elsewhere)",
+                    h.join("sessions").display()
+                ),
+            );
+        }
+    }
+
+    match settings.ui_dir.clone().or_else(flightdeck_server::default_ui_dir) {
+        Some(d) => r.ok("ui", d.display()),
+        None => r.warn("ui", "not built: run `npm --prefix ui ci && npm --prefix ui run build` (the API still works)"),
+    }
+
+    let addr = SocketAddr::new(settings.bind, settings.port);
+    match std::net::TcpListener::bind(addr) {
+        Ok(_) => r.ok("port", format!("{addr} is free")),
+        Err(e) => r.warn(
+            "port",
+            format!("{addr}: {e} (another Flightdeck running? use --port)"),
+        ),
+    }
+
+    if r.failed == 0 {
+        println!("all checks passed");
+        ExitCode::SUCCESS
+    } else {
+        println!("{} check(s) failed", r.failed);
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,265 @@
+//! The `flightdeck` binary end to end: bad input gives one clear line and a non-zero exit;
+//! `demo` serves demo data; `doctor` tells good from bad.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
+
+/// A command isolated from the user's config and data.
+fn flightdeck(home: &std::path::Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("FLIGHTDECK_DATABASE_URL")
+        .env_remove("FLIGHTDECK_TOKEN")
+        .env_remove("FLIGHTDECK_CONFIG")
+        .env_remove("CLAUDE_CONFIG_DIR")
+        .env_remove("CODEX_HOME")
+        .env_remove("DISPLAY");
+    c
+}
+
+/// The one `error:` line on stderr (progress notes may precede it).
+fn stderr_line(out: &Output) -> String {
+    let s = String::from_utf8_lossy(&out.stderr).to_string();
+    let errors: Vec<&str> = s.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "expected one error line on stderr, got:\n{s}"
+    );
+    errors[0].to_string()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn malformed_config_names_file_line_and_key() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("bad.toml");
+    std::fs::write(&cfg, "[server]\nport = 70000\n").unwrap();
+    let out = flightdeck(home.path())
+        .args(["--config"])
+        .arg(&cfg)
+        .arg("doctor")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let line = stderr_line(&out);
+    assert!(line.contains(&format!("{}:2:", cfg.display())), "{line}");
+    assert!(line.contains("server.port"), "{line}");
+}
+
+#[test]
+fn config_file_in_the_xdg_dir_is_read() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("config/flightdeck");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), "[sources]\nrepo = []\n").unwrap();
+    let out = flightdeck(home.path()).arg("doctor").output().unwrap();
+    assert!(!out.status.success());
+    let line = stderr_line(&out);
+    assert!(line.contains("config/flightdeck/config.toml:2:"), "{line}");
+    assert!(line.contains("unknown field `repo`"), "{line}");
+}
+
+#[test]
+fn corrupt_database_is_named() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("broken.db");
+    std::fs::write(&db, vec![b'x'; 4096]).unwrap();
+    let out = flightdeck(home.path())
+        .args(["--database-url"])
+        .arg(&db)
+        .args(["serve", "--port", &free_port().to_string()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let line = stderr_line(&out);
+    assert!(
+        line.contains("broken.db") && line.contains("corrupt"),
+        "{line}"
+    );
+}
+
+#[test]
+fn unwritable_database_is_named() {
+    let home = tempfile::tempdir().unwrap();
+    let out = flightdeck(home.path())
+        .args([
+            "--database-url",
+            "/proc/nope/fd.db",
+            "serve",
+            "--port",
+            &free_port().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let line = stderr_line(&out);
+    assert!(
+        line.contains("/proc/nope/fd.db") && line.contains("cannot be written"),
+        "{line}"
+    );
+}
+
+#[test]
+fn port_in_use_is_named() {
+    let home = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = flightdeck(home.path())
+        .args(["serve", "--port", &port.to_string()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let line = stderr_line(&out);
+    assert!(
+        line.contains(&format!("port {port}")) && line.contains("already in use"),
+        "{line}"
+    );
+}
+
+#[test]
+fn non_loopback_bind_without_token_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let out = flightdeck(home.path())
+        .args([
+            "serve",
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            &free_port().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let line = stderr_line(&out);
+    assert!(
+        line.contains("0.0.0.0") && line.contains("--token"),
+        "{line}"
+    );
+}
+
+#[test]
+fn doctor_reports_a_broken_repo_and_passes_a_good_setup() {
+    let home = tempfile::tempdir().unwrap();
+    let out = flightdeck(home.path())
+        .args(["doctor", "--repo"])
+        .arg(home.path().join("not-a-repo"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  repo") && stdout.contains("not-a-repo"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fix:"), "{stdout}");
+
+    let repo = home.path().join("repo");
+    git2::Repository::init(&repo).unwrap();
+    let out = flightdeck(home.path())
+        .args(["doctor", "--repo"])
+        .arg(&repo)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("ok    database") && stdout.contains("all checks passed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn demo_serves_demo_data() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let dir = home.path().join("demo");
+    let child = flightdeck(home.path())
+        .args(["demo", "--no-open", "--port", &port.to_string(), "--dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let health = loop {
+        if let Some((200, body)) = http_get(port, "/api/health") {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo did not come up on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(health.contains("\"repos\":3"), "{health}");
+    let (status, changes) = http_get(port, "/api/changes").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        changes.contains("claude/add-rate-limiting"),
+        "{changes:.400}"
+    );
+    assert!(dir.join("repos/acme-api/.git").is_dir());
+    assert!(dir.join("flightdeck.db").is_file());
+    // The demo refuses to build over a folder that is not its own.
+    let other = home.path().join("precious");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "keep me").unwrap();
+    let out = flightdeck(home.path())
+        .args([
+            "demo",
+            "--no-open",
+            "--port",
+            &free_port().to_string(),
+            "--dir",
+        ])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("not a Flightdeck demo"));
+    assert_eq!(
+        std::fs::read_to_string(other.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+}

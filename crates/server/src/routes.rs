@@ -1,0 +1,158 @@
+//! The routes. Handlers are thin: each calls one `flightdeck_core::views` function.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use flightdeck_core::views;
+use futures_util::{Stream, StreamExt};
+use tokio_stream::wrappers::BroadcastStream;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::charts;
+use crate::error::ApiError;
+use crate::AppState;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/events", get(events))
+        .route("/inbox", get(inbox))
+        .route("/changes", get(changes))
+        .route("/agents", get(agents))
+        .route("/repos", get(repos))
+        .route("/releases", get(releases))
+        .route("/experiments", get(experiments))
+        .route("/spend", get(spend))
+        .route("/velocity", get(velocity))
+        .route("/audit", get(audit))
+        .route("/charts/{name}", get(chart))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                Json(serde_json::json!({"error": {"code": "not_found", "message": "no such API route"}})),
+            )
+        })
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let app = Router::new().nest("/api", api);
+    let app = match &state.ui_dir {
+        Some(dir) => app
+            .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+        None => app.fallback(ui_missing),
+    };
+    app.with_state(state)
+}
+
+async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(expected) = &state.token else {
+        return next.run(req).await;
+    };
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let query = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
+    if bearer == Some(expected.as_str()) || query == Some(expected.as_str()) {
+        next.run(req).await
+    } else {
+        ApiError::Unauthorized.into_response()
+    }
+}
+
+async fn ui_missing() -> impl IntoResponse {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Html(
+            "<!doctype html><title>Flightdeck</title><h1>The UI is not built</h1>\
+             <p>Run <code>npm --prefix ui ci &amp;&amp; npm --prefix ui run build</code>, or pass \
+             <code>--ui-dir</code>. The API is up at <a href=\"/api/health\">/api/health</a>.</p>",
+        ),
+    )
+}
+
+async fn health(State(s): State<AppState>) -> ApiResult<views::Health> {
+    Ok(Json(views::health(&s.store).await?))
+}
+
+async fn inbox(State(s): State<AppState>) -> ApiResult<views::InboxView> {
+    Ok(Json(views::inbox(&s.store).await?))
+}
+
+async fn changes(State(s): State<AppState>) -> ApiResult<views::ChangesView> {
+    Ok(Json(views::changes(&s.store).await?))
+}
+
+async fn agents(State(s): State<AppState>) -> ApiResult<views::AgentsView> {
+    Ok(Json(views::agents(&s.store).await?))
+}
+
+async fn repos(State(s): State<AppState>) -> ApiResult<views::ReposView> {
+    Ok(Json(views::repos(&s.store).await?))
+}
+
+async fn releases(State(s): State<AppState>) -> ApiResult<views::ReleasesView> {
+    Ok(Json(views::releases(&s.store).await?))
+}
+
+async fn experiments(State(s): State<AppState>) -> ApiResult<views::ExperimentsView> {
+    Ok(Json(views::experiments(&s.store).await?))
+}
+
+async fn spend(State(s): State<AppState>) -> ApiResult<views::SpendView> {
+    Ok(Json(views::spend(&s.store).await?))
+}
+
+async fn velocity(State(s): State<AppState>) -> ApiResult<views::VelocityView> {
+    Ok(Json(
+        views::velocity(&s.store, chrono::Utc::now().timestamp(), 26).await?,
+    ))
+}
+
+async fn audit(State(s): State<AppState>) -> ApiResult<views::AuditView> {
+    Ok(Json(views::audit(&s.store).await?))
+}
+
+async fn chart(State(s): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let svg = match name.as_str() {
+        "spend-by-day.svg" => charts::spend_by_day(&views::spend(&s.store).await?)?,
+        "commits-by-week.svg" => charts::commits_by_week(
+            &views::velocity(&s.store, chrono::Utc::now().timestamp(), 26).await?,
+        )?,
+        _ => return Err(ApiError::NoSuchChart(name)),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
+async fn events(
+    State(s): State<AppState>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let stream = BroadcastStream::new(s.bus.subscribe()).filter_map(|ev| async move {
+        // A lagging listener skips notifications; it re-reads on the next one.
+        let ev = ev.ok()?;
+        SseEvent::default()
+            .event("changed")
+            .json_data(&ev)
+            .ok()
+            .map(Ok)
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

@@ -1,0 +1,192 @@
+//! The API end to end through the real router, on a SQLite store loaded from the demo workspace
+//! by the real ingest.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use flightdeck_core::events::{Event, EventBus};
+use flightdeck_core::store::Store;
+use flightdeck_core::{demo, ingest};
+use flightdeck_server::{router, AppState};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+struct Fixture {
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture(with_demo: bool, token: Option<&str>) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("fd.db").display().to_string())
+        .await
+        .unwrap();
+    if with_demo {
+        let now = chrono::Utc::now().timestamp();
+        let ws = demo::build(&dir.path().join("demo"), now).unwrap();
+        ingest::run(&store, &ws.sources(), None, now).await.unwrap();
+        demo::seed_unsourced(&store, &ws, now).await.unwrap();
+    }
+    let ui = dir.path().join("ui");
+    std::fs::create_dir_all(&ui).unwrap();
+    std::fs::write(ui.join("index.html"), "<!doctype html><div id=root></div>").unwrap();
+    Fixture {
+        state: AppState {
+            store,
+            bus: EventBus::new(),
+            ui_dir: Some(ui),
+            token: token.map(str::to_string),
+        },
+        _dir: dir,
+    }
+}
+
+async fn get(state: &AppState, uri: &str) -> (StatusCode, String, String) {
+    let res = router(state.clone())
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, ctype, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn json(state: &AppState, uri: &str) -> serde_json::Value {
+    let (status, ctype, body) = get(state, uri).await;
+    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    assert!(ctype.starts_with("application/json"), "{uri}: {ctype}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test]
+async fn every_view_serves_demo_data() {
+    let f = fixture(true, None).await;
+    let s = &f.state;
+    let health = json(s, "/api/health").await;
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["database"], "sqlite");
+    assert_eq!(health["counts"]["repos"], 3);
+    let len = |v: &serde_json::Value, k: &str| v[k].as_array().map(Vec::len).unwrap_or(0);
+    assert!(len(&json(s, "/api/inbox").await, "items") >= 6);
+    assert_eq!(len(&json(s, "/api/changes").await, "changes"), 6);
+    let agents = json(s, "/api/agents").await;
+    assert_eq!(len(&agents, "agents"), 2);
+    assert!(len(&agents, "runs") > 6);
+    assert_eq!(len(&json(s, "/api/repos").await, "repos"), 3);
+    let rel = json(s, "/api/releases").await;
+    assert_eq!(len(&rel, "releases"), 3);
+    assert!(len(&rel, "deployments") > 0);
+    assert_eq!(len(&json(s, "/api/experiments").await, "experiments"), 2);
+    let spend = json(s, "/api/spend").await;
+    assert!(spend["total_usd"].as_f64().unwrap() > 0.0);
+    assert!(len(&json(s, "/api/velocity").await, "weeks") > 10);
+    assert_eq!(len(&json(s, "/api/audit").await, "entries"), 0);
+}
+
+#[tokio::test]
+async fn charts_render_store_data_as_svg() {
+    let f = fixture(true, None).await;
+    for name in ["spend-by-day.svg", "commits-by-week.svg"] {
+        let (status, ctype, body) = get(&f.state, &format!("/api/charts/{name}")).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert_eq!(ctype, "image/svg+xml");
+        assert!(body.starts_with("<svg"), "{name}");
+        // Data was drawn: a polyline/path with many points, not just axes.
+        assert!(
+            body.matches(',').count() > 40,
+            "{name} has no data: {body:.300}"
+        );
+    }
+    let (_, _, legend) = get(&f.state, "/api/charts/commits-by-week.svg").await;
+    assert!(legend.contains("agents") && legend.contains("people"));
+    let (status, _, body) = get(&f.state, "/api/charts/nope.svg").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("\"code\":\"not_found\""));
+}
+
+#[tokio::test]
+async fn empty_store_serves_empty_views_and_charts() {
+    let f = fixture(false, None).await;
+    assert_eq!(
+        json(&f.state, "/api/changes").await["changes"],
+        serde_json::json!([])
+    );
+    let (status, _, body) = get(&f.state, "/api/charts/spend-by-day.svg").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.starts_with("<svg"));
+}
+
+#[tokio::test]
+async fn token_guards_the_api() {
+    let f = fixture(false, Some("s3cret")).await;
+    let (status, _, body) = get(&f.state, "/api/health").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("unauthorized"));
+    let (status, _, _) = get(&f.state, "/api/health?token=wrong").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = get(&f.state, "/api/health?token=s3cret").await;
+    assert_eq!(status, StatusCode::OK);
+    let res = router(f.state.clone())
+        .oneshot(
+            Request::get("/api/health")
+                .header("authorization", "Bearer s3cret")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The UI shell itself is public; it carries no data.
+    let (status, _, _) = get(&f.state, "/").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn serves_the_ui_with_history_fallback_and_json_404_for_api() {
+    let f = fixture(false, None).await;
+    let (status, _, body) = get(&f.state, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("id=root"));
+    let (status, _, body) = get(&f.state, "/changes/deep/link").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("id=root"));
+    let (status, _, body) = get(&f.state, "/api/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("not_found"));
+    let mut no_ui = f.state.clone();
+    no_ui.ui_dir = None;
+    let (status, _, body) = get(&no_ui, "/").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("npm --prefix ui"));
+}
+
+#[tokio::test]
+async fn events_stream_what_the_bus_publishes() {
+    let f = fixture(false, None).await;
+    let res = router(f.state.clone())
+        .oneshot(Request::get("/api/events").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut body = res.into_body();
+    f.state.bus.publish(Event::Changed {
+        source: "git".into(),
+        topics: vec!["repos".into()],
+    });
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+        .await
+        .expect("an event within 5 s")
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+    assert!(text.contains("event: changed"), "{text}");
+    assert!(
+        text.contains(r#"data: {"type":"changed","source":"git","topics":["repos"]}"#),
+        "{text}"
+    );
+}

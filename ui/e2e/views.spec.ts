@@ -1,0 +1,207 @@
+// End-to-end: the real backend (`flightdeck demo`) serving the built UI, driven by Chromium.
+//
+//   cargo build && (cd ui && npm run build && npm run e2e)
+//
+// FLIGHTDECK_BIN overrides the binary (default: <repo>/target/debug/flightdeck).
+import { expect, test, type Page } from '@playwright/test';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '../..');
+const bin = process.env.FLIGHTDECK_BIN
+  ? path.resolve(repoRoot, process.env.FLIGHTDECK_BIN)
+  : path.resolve(repoRoot, 'target/debug/flightdeck');
+const artifacts = path.resolve(repoRoot, 'tests/artifacts');
+const HEALTH_TIMEOUT_MS = 120_000;
+
+type ViewSpec = { name: string; letter: string; expectRows: boolean };
+const VIEWS: ViewSpec[] = [
+  { name: 'inbox', letter: 'i', expectRows: true },
+  { name: 'changes', letter: 'c', expectRows: true },
+  { name: 'agents', letter: 'a', expectRows: true },
+  { name: 'repos', letter: 'r', expectRows: true },
+  { name: 'releases', letter: 'l', expectRows: true },
+  { name: 'experiments', letter: 'e', expectRows: true },
+  { name: 'spend', letter: 's', expectRows: true },
+  { name: 'velocity', letter: 'v', expectRows: true },
+  { name: 'audit', letter: 'u', expectRows: false }, // rows or the empty state
+];
+
+let child: ChildProcess | null = null;
+let workDir = '';
+let baseURL = '';
+let childOutput = '';
+
+/** The demo must not pick up the developer's own config, token or database. */
+function isolatedEnv(dir: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  for (const key of ['FLIGHTDECK_CONFIG', 'FLIGHTDECK_DATABASE_URL', 'FLIGHTDECK_TOKEN']) delete env[key];
+  env.XDG_CONFIG_HOME = path.join(dir, 'config');
+  env.XDG_DATA_HOME = path.join(dir, 'data');
+  return env;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitForHealth(url: string): Promise<void> {
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) {
+      throw new Error(`flightdeck exited early with code ${child.exitCode}.\n--- output ---\n${childOutput}`);
+    }
+    try {
+      const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(5_000) });
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await sleep(500);
+  }
+  throw new Error(`GET ${url}/api/health did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000}s (last: ${last}).\n--- output ---\n${childOutput}`);
+}
+
+async function stopChild(): Promise<void> {
+  const c = child;
+  child = null;
+  if (!c || c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+  c.kill('SIGTERM');
+  const timedOut = await Promise.race([exited.then(() => false), sleep(5_000).then(() => true)]);
+  if (timedOut) {
+    c.kill('SIGKILL');
+    await Promise.race([exited, sleep(2_000)]);
+  }
+}
+
+test.beforeAll(async () => {
+  test.setTimeout(HEALTH_TIMEOUT_MS + 30_000);
+  if (!existsSync(bin)) {
+    throw new Error(
+      `flightdeck binary not found at ${bin}.\n` +
+        `Build it first (cargo build in ${repoRoot}) or point FLIGHTDECK_BIN at it.`,
+    );
+  }
+  workDir = mkdtempSync(path.join(tmpdir(), 'flightdeck-e2e-'));
+  const port = await freePort();
+  baseURL = `http://127.0.0.1:${port}`;
+  child = spawn(bin, ['demo', '--dir', path.join(workDir, 'demo'), '--port', String(port), '--no-open'], {
+    cwd: workDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: isolatedEnv(workDir),
+  });
+  const collect = (chunk: Buffer) => {
+    childOutput += chunk.toString();
+    if (childOutput.length > 200_000) childOutput = childOutput.slice(-100_000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  child.on('error', (e) => {
+    childOutput += `\n[spawn error] ${e.message}\n`;
+  });
+  await waitForHealth(baseURL);
+});
+
+test.afterAll(async () => {
+  await stopChild();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+async function expectViewContent(page: Page, view: ViewSpec) {
+  const root = page.getByTestId(`view-${view.name}`);
+  await expect(root).toBeVisible();
+  // Loading is over when rows, the empty state or an error shows.
+  const settled = root.locator('[data-testid="row"], [data-testid="empty"], [data-testid="error"]').first();
+  await expect(settled).toBeVisible();
+  await expect(root.getByTestId('error'), `${view.name} shows an error`).toHaveCount(0);
+  if (view.expectRows) {
+    expect(await root.getByTestId('row').count(), `${view.name} shows rows from the demo data`).toBeGreaterThan(0);
+  } else {
+    const rows = await root.getByTestId('row').count();
+    const empty = await root.getByTestId('empty').count();
+    expect(rows + empty, `${view.name} shows rows or the empty state`).toBeGreaterThan(0);
+  }
+}
+
+async function expectImageLoaded(page: Page, testId: string) {
+  const img = page.getByTestId(testId);
+  await expect(img).toBeVisible();
+  await expect
+    .poll(() => img.evaluate((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth), {
+      message: `${testId} image loads`,
+    })
+    .toBeGreaterThan(0);
+}
+
+test('every view renders the demo data without errors', async ({ page }) => {
+  mkdirSync(artifacts, { recursive: true });
+  const problems: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console error: ${msg.text()} (${msg.location().url})`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+
+  await page.goto(`${baseURL}/`);
+  await expect(page.getByTestId('view-inbox')).toBeVisible();
+  await expect(page.getByText('Flightdeck').first()).toBeVisible();
+
+  for (const [i, view] of VIEWS.entries()) {
+    if (i % 2 === 0) {
+      await page.getByTestId(`nav-${view.name}`).click();
+    } else {
+      // Keyboard: g then the view's letter. Blur the clicked link first so keys go to the page.
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await page.keyboard.press('g');
+      await page.keyboard.press(view.letter);
+    }
+    await expect(page).toHaveURL(new RegExp(`#/${view.name}$`));
+    await expectViewContent(page, view);
+    if (view.name === 'spend') await expectImageLoaded(page, 'chart-spend');
+    if (view.name === 'velocity') await expectImageLoaded(page, 'chart-velocity');
+    // Full page unless the list is very long (thousands of audit entries make huge PNGs).
+    const tall = await page.evaluate(() => document.documentElement.scrollHeight > 6000);
+    await page.screenshot({ path: path.join(artifacts, `ui-${view.name}.png`), fullPage: !tall });
+  }
+
+  // j twice in Changes selects the second row.
+  await page.getByTestId('nav-changes').click();
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  const changes = page.getByTestId('view-changes');
+  await expect(changes.getByTestId('row').first()).toBeVisible();
+  const rowCount = await changes.getByTestId('row').count();
+  await page.keyboard.press('j');
+  await page.keyboard.press('j');
+  const expected = Math.min(1, rowCount - 1);
+  await expect(changes.getByTestId('row').nth(expected)).toHaveAttribute('aria-selected', 'true');
+  await expect(changes.locator('[data-testid="row"][aria-selected="true"]')).toHaveCount(1);
+  await page.screenshot({ path: path.join(artifacts, 'ui-changes.png'), fullPage: true });
+
+  // The help overlay opens with ? and closes with Escape.
+  await page.keyboard.press('?');
+  await expect(page.getByTestId('help')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('help')).toHaveCount(0);
+
+  expect(problems, problems.join('\n')).toEqual([]);
+});

@@ -1,0 +1,252 @@
+// The only module that talks to the backend. In the browser the API is same-origin (with an
+// optional bearer token from `?token=`); in the desktop app (Tauri) it goes through the
+// `flightdeck://` custom URI scheme, and change notifications come from Tauri events instead of
+// server-sent events.
+
+import type { AgentsView } from './generated/AgentsView';
+import type { AuditView } from './generated/AuditView';
+import type { ChangesView } from './generated/ChangesView';
+import type { Event as ChangeEvent } from './generated/Event';
+import type { ExperimentsView } from './generated/ExperimentsView';
+import type { Health } from './generated/Health';
+import type { InboxView } from './generated/InboxView';
+import type { ReleasesView } from './generated/ReleasesView';
+import type { ReposView } from './generated/ReposView';
+import type { SpendView } from './generated/SpendView';
+import type { VelocityView } from './generated/VelocityView';
+
+type TauriGlobal = {
+  event?: {
+    listen: (name: string, cb: (e: { payload: unknown }) => void) => Promise<() => void>;
+  };
+};
+
+declare global {
+  interface Window {
+    __TAURI__?: TauriGlobal;
+    __TAURI_INTERNALS__?: unknown;
+  }
+}
+
+export const DESKTOP_BASE = 'flightdeck://localhost';
+const TOKEN_KEY = 'flightdeck.token';
+const POLL_MS = 10_000;
+
+/** Where the API lives, given how the page was loaded. */
+export function resolveBase(env: { protocol: string; tauriInternals: boolean }): string {
+  return env.protocol === 'tauri:' || env.tauriInternals ? DESKTOP_BASE : '';
+}
+
+export function isDesktop(): boolean {
+  return resolveBase(currentEnv()) === DESKTOP_BASE;
+}
+
+function currentEnv() {
+  return {
+    protocol: typeof location !== 'undefined' ? location.protocol : 'http:',
+    tauriInternals: typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window,
+  };
+}
+
+export function baseUrl(): string {
+  return resolveBase(currentEnv());
+}
+
+/** Appends `token` as a query parameter (for requests that cannot carry headers). */
+export function withToken(url: string, token: string | null): string {
+  if (!token) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+}
+
+/** Reads `?token=` from the page URL once, keeps it for the session and drops it from the URL. */
+export function initToken(): void {
+  try {
+    const params = new URLSearchParams(location.search);
+    const token = params.get('token');
+    if (token) {
+      sessionStorage.setItem(TOKEN_KEY, token);
+      params.delete('token');
+      const query = params.toString();
+      history.replaceState(null, '', `${location.pathname}${query ? `?${query}` : ''}${location.hash}`);
+    }
+  } catch {
+    // No storage (private mode, sandbox): requests simply go without a token.
+  }
+}
+
+export function getToken(): string | null {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export class ApiError extends Error {
+  constructor(
+    public code: string,
+    message: string,
+    public status: number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Turns an error response body (`{"error": {"code", "message"}}`) into an ApiError. */
+export function errorFromBody(status: number, body: string): ApiError {
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: string; message?: string } };
+    if (parsed?.error?.message) {
+      return new ApiError(parsed.error.code || 'error', parsed.error.message, status);
+    }
+  } catch {
+    // not JSON: fall through
+  }
+  const text = body.trim().slice(0, 200);
+  return new ApiError('http_' + status, `HTTP ${status}${text ? `: ${text}` : ''}`, status);
+}
+
+export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let res: Response;
+  try {
+    res = await fetch(baseUrl() + path, { headers, signal });
+  } catch (e) {
+    if ((e as Error)?.name === 'AbortError') throw e;
+    throw new ApiError('unreachable', `Cannot reach the Flightdeck server (${(e as Error)?.message || e}).`, 0);
+  }
+  const body = await res.text();
+  if (!res.ok) throw errorFromBody(res.status, body);
+  try {
+    return JSON.parse(body) as T;
+  } catch {
+    throw new ApiError('bad_json', `The server sent something that is not JSON for ${path}.`, res.status);
+  }
+}
+
+export const api = {
+  health: (s?: AbortSignal) => getJson<Health>('/api/health', s),
+  inbox: (s?: AbortSignal) => getJson<InboxView>('/api/inbox', s),
+  changes: (s?: AbortSignal) => getJson<ChangesView>('/api/changes', s),
+  agents: (s?: AbortSignal) => getJson<AgentsView>('/api/agents', s),
+  repos: (s?: AbortSignal) => getJson<ReposView>('/api/repos', s),
+  releases: (s?: AbortSignal) => getJson<ReleasesView>('/api/releases', s),
+  experiments: (s?: AbortSignal) => getJson<ExperimentsView>('/api/experiments', s),
+  spend: (s?: AbortSignal) => getJson<SpendView>('/api/spend', s),
+  velocity: (s?: AbortSignal) => getJson<VelocityView>('/api/velocity', s),
+  audit: (s?: AbortSignal) => getJson<AuditView>('/api/audit', s),
+};
+
+/** URL for a server-rendered chart image; `version` busts the cache after a change. */
+export function chartUrl(name: 'spend-by-day.svg' | 'commits-by-week.svg', version = 0): string {
+  const url = `${baseUrl()}/api/charts/${name}${version ? `?v=${version}` : ''}`;
+  return withToken(url, getToken());
+}
+
+// ---- change notifications -------------------------------------------------------------------
+
+/** `null` means "something may have changed" (poll tick or reconnect): refetch unconditionally. */
+export type ChangeListener = (event: ChangeEvent | null) => void;
+export type LiveStatus = 'connecting' | 'live' | 'polling' | 'reconnecting';
+
+const listeners = new Set<ChangeListener>();
+const statusListeners = new Set<(s: LiveStatus) => void>();
+let status: LiveStatus = 'connecting';
+let stop: (() => void) | null = null;
+
+function setStatus(s: LiveStatus) {
+  status = s;
+  statusListeners.forEach((l) => l(s));
+}
+
+function emit(event: ChangeEvent | null) {
+  listeners.forEach((l) => l(event));
+}
+
+/** Parses an event payload (object or JSON text); anything unexpected becomes `null`. */
+export function parseEvent(payload: unknown): ChangeEvent | null {
+  let value = payload;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return null;
+    }
+  }
+  if (value && typeof value === 'object' && Array.isArray((value as ChangeEvent).topics)) {
+    return value as ChangeEvent;
+  }
+  return null;
+}
+
+function start(): () => void {
+  if (isDesktop()) {
+    const tauriEvents = window.__TAURI__?.event;
+    if (tauriEvents) {
+      let unlisten: (() => void) | null = null;
+      let cancelled = false;
+      tauriEvents
+        .listen('flightdeck-changed', (e) => emit(parseEvent(e.payload)))
+        .then((fn) => {
+          if (cancelled) fn();
+          else unlisten = fn;
+          setStatus('live');
+        })
+        .catch(() => setStatus('polling'));
+      return () => {
+        cancelled = true;
+        unlisten?.();
+      };
+    }
+    setStatus('polling');
+    const timer = setInterval(() => emit(null), POLL_MS);
+    return () => clearInterval(timer);
+  }
+
+  if (typeof EventSource === 'undefined') {
+    setStatus('polling');
+    const timer = setInterval(() => emit(null), POLL_MS);
+    return () => clearInterval(timer);
+  }
+  const source = new EventSource(withToken(`${baseUrl()}/api/events`, getToken()));
+  let everOpen = false;
+  const onMessage = (e: MessageEvent) => emit(parseEvent(e.data));
+  source.onopen = () => {
+    // After a reconnect we may have missed notifications: refetch.
+    if (everOpen) emit(null);
+    everOpen = true;
+    setStatus('live');
+  };
+  source.onerror = () => setStatus(everOpen ? 'reconnecting' : 'connecting');
+  source.addEventListener('message', onMessage);
+  source.addEventListener('changed', onMessage as EventListener);
+  return () => source.close();
+}
+
+export function subscribeChanges(listener: ChangeListener): () => void {
+  listeners.add(listener);
+  if (!stop) stop = start();
+  return () => {
+    listeners.delete(listener);
+    if (listeners.size === 0 && statusListeners.size === 0 && stop) {
+      stop();
+      stop = null;
+    }
+  };
+}
+
+export function subscribeStatus(listener: (s: LiveStatus) => void): () => void {
+  statusListeners.add(listener);
+  listener(status);
+  if (!stop) stop = start();
+  return () => {
+    statusListeners.delete(listener);
+    if (listeners.size === 0 && statusListeners.size === 0 && stop) {
+      stop();
+      stop = null;
+    }
+  };
+}

@@ -1,0 +1,91 @@
+import { useEffect, useRef, useState } from 'react';
+import { subscribeChanges } from './api';
+
+export type Loaded<T> = {
+  data: T | null;
+  error: string | null;
+  loading: boolean;
+  /** Bumped on each successful load (cache-buster for chart images). */
+  version: number;
+  /** Unix seconds when the data arrived: the "now" for relative times. */
+  now: number;
+};
+
+/**
+ * Fetches a view's data, then refetches when a change event names `topic` ('*' = any event).
+ * Keeps showing the previous data while a refetch is in flight.
+ */
+export function useApi<T>(fetcher: (signal: AbortSignal) => Promise<T>, topic: string): Loaded<T> {
+  const [state, setState] = useState<Loaded<T>>({
+    data: null,
+    error: null,
+    loading: true,
+    version: 0,
+    now: Math.floor(Date.now() / 1000),
+  });
+  const [tick, setTick] = useState(0);
+  const fetcherRef = useRef(fetcher);
+  fetcherRef.current = fetcher;
+
+  useEffect(() => {
+    const ctrl = new AbortController();
+    fetcherRef.current(ctrl.signal).then(
+      (data) => {
+        if (ctrl.signal.aborted) return;
+        setState((s) => ({ data, error: null, loading: false, version: s.version + 1, now: Math.floor(Date.now() / 1000) }));
+      },
+      (e: unknown) => {
+        if (ctrl.signal.aborted) return;
+        const message = e instanceof Error ? e.message : String(e);
+        setState((s) => ({ ...s, error: message, loading: false }));
+      },
+    );
+    return () => ctrl.abort();
+  }, [tick]);
+
+  useEffect(
+    () =>
+      subscribeChanges((event) => {
+        if (!event || topic === '*' || event.topics.includes(topic)) setTick((t) => t + 1);
+      }),
+    [topic],
+  );
+
+  return state;
+}
+
+/** What the keyboard handler needs to know about the current view's main list. */
+export type ListHandle = {
+  count: number;
+  open: ((index: number) => void) | null;
+};
+
+export type ViewProps = {
+  selected: number;
+  setSelected: (index: number) => void;
+  list: React.MutableRefObject<ListHandle>;
+};
+
+/** Registers the view's main list (length and what Enter does) with the app's key handler. */
+export function useList(list: React.MutableRefObject<ListHandle>, count: number, open: (index: number) => void) {
+  const openRef = useRef(open);
+  openRef.current = open;
+  useEffect(() => {
+    list.current.count = count;
+    list.current.open = (i) => openRef.current(i);
+  }, [list, count]);
+  useEffect(
+    () => () => {
+      list.current.count = 0;
+      list.current.open = null;
+    },
+    [list],
+  );
+}
+
+/** Index of the expanded detail row, toggled by Enter or double-click. */
+export function useExpanded(): [number, (index: number) => void] {
+  const [expanded, setExpanded] = useState(-1);
+  const toggle = useRef((index: number) => setExpanded((e) => (e === index ? -1 : index))).current;
+  return [expanded, toggle];
+}

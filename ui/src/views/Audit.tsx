@@ -1,0 +1,60 @@
+import { api } from '../api';
+import { DataTable, Empty, ErrorBox, Loading, Time, ViewHeader, type Column } from '../components';
+import { shortHash } from '../format';
+import type { AuditEntry } from '../generated/AuditEntry';
+import { useApi, useExpanded, useList, type ViewProps } from '../hooks';
+
+const columns: Column<AuditEntry>[] = [
+  { header: '#', cell: (e) => e.seq, className: 'num' },
+  { header: 'When', cell: (e, now) => <Time ts={e.at} now={now} />, className: 'nowrap' },
+  { header: 'Actor', cell: (e) => e.actor, className: 'nowrap' },
+  { header: 'Action', cell: (e) => <code>{e.action}</code>, className: 'nowrap' },
+  { header: 'Target', cell: (e) => <code className="clamp" title={e.target}>{e.target}</code> },
+  { header: 'Detail', cell: (e) => <span className="muted">{e.detail}</span>, className: 'grow' },
+  { header: 'Hash', cell: (e) => <code className="muted" title={e.hash}>{shortHash(e.hash)}</code> },
+];
+
+function detail(e: AuditEntry) {
+  return (
+    <dl className="kv detail-body">
+      <dt>hash</dt>
+      <dd><code>{e.hash}</code></dd>
+      <dt>previous</dt>
+      <dd><code>{e.prev_hash}</code></dd>
+    </dl>
+  );
+}
+
+export default function Audit({ selected, setSelected, list }: ViewProps) {
+  const { data, error, loading, now } = useApi(api.audit, 'audit');
+  const entries = data?.entries ?? [];
+  const [expanded, toggle] = useExpanded();
+  useList(list, entries.length, toggle);
+  return (
+    <section data-testid="view-audit" className="view">
+      <ViewHeader title="Audit">{data ? `${entries.length} entries · hash-chained` : null}</ViewHeader>
+      {error ? <ErrorBox message={error} /> : null}
+      {loading && !data ? <Loading /> : null}
+      {data && entries.length === 0 ? (
+        <Empty>
+          The audit log is empty. Entries appear here once someone acts through Flightdeck — approving a release,
+          queuing an action from the outbox — each one chained to the previous by its hash.
+        </Empty>
+      ) : null}
+      {entries.length > 0 ? (
+        <DataTable
+          label="Audit log"
+          items={entries}
+          columns={columns}
+          rowKey={(e) => String(e.seq)}
+          selected={selected}
+          expanded={expanded}
+          now={now}
+          onSelect={setSelected}
+          onOpen={toggle}
+          detail={detail}
+        />
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,69 @@
+import { api, chartUrl } from '../api';
+import { DataTable, Empty, ErrorBox, Loading, ShareBar, ViewHeader, type Column } from '../components';
+import { int, percent } from '../format';
+import type { WeekVelocity } from '../generated/WeekVelocity';
+import { useApi, useList, type ViewProps } from '../hooks';
+
+function share(a: number, b: number): number {
+  return a + b > 0 ? a / (a + b) : 0;
+}
+
+const columns: Column<WeekVelocity>[] = [
+  { header: 'Week of', cell: (w) => <code>{w.week}</code>, className: 'nowrap' },
+  { header: 'Agent commits', cell: (w) => int(w.agent_commits), className: 'num' },
+  { header: 'Human commits', cell: (w) => int(w.human_commits), className: 'num' },
+  {
+    header: 'Agent share',
+    cell: (w) => (
+      <span className="nowrap">
+        <ShareBar share={share(w.agent_commits, w.human_commits)} tone="agent" /> {percent(share(w.agent_commits, w.human_commits))}
+      </span>
+    ),
+    className: 'grow',
+  },
+  { header: 'Agent lines', cell: (w) => int(w.agent_lines), className: 'num' },
+  { header: 'Human lines', cell: (w) => int(w.human_lines), className: 'num' },
+];
+
+const noop = () => {};
+
+export default function Velocity({ selected, setSelected, list }: ViewProps) {
+  const { data, error, loading, now, version } = useApi(api.velocity, 'velocity');
+  const weeks = data?.weeks ?? [];
+  useList(list, weeks.length, noop);
+  return (
+    <section data-testid="view-velocity" className="view">
+      <ViewHeader title="Velocity">{data ? `${weeks.length} weeks` : null}</ViewHeader>
+      {error ? <ErrorBox message={error} /> : null}
+      {loading && !data ? <Loading /> : null}
+      {data && weeks.length === 0 ? (
+        <Empty>
+          No commits yet. Weekly agent and human commit counts appear here once Flightdeck scans a repository (
+          <code>flightdeck serve --repo PATH</code>), or run <code>flightdeck demo</code>.
+        </Empty>
+      ) : null}
+      {weeks.length > 0 ? (
+        <>
+          <div className="big-number">
+            <span className="stat-lg">{percent(data!.agent_share)}</span>
+            <span className="muted">of commits by agents</span>
+            <ShareBar share={data!.agent_share} tone="agent" />
+          </div>
+          <figure className="chart">
+            <img src={chartUrl('commits-by-week.svg', version)} alt="Commits by week" data-testid="chart-velocity" />
+          </figure>
+          <DataTable
+            label="Weeks"
+            items={weeks}
+            columns={columns}
+            rowKey={(w) => w.week}
+            selected={selected}
+            now={now}
+            onSelect={setSelected}
+            onOpen={noop}
+          />
+        </>
+      ) : null}
+    </section>
+  );
+}
