@@ -7,8 +7,6 @@ use std::process::ExitCode;
 use flightdeck_core::config::{Dirs, Settings};
 use flightdeck_core::store::Store;
 
-use crate::sources_of;
-
 struct Report {
     failed: usize,
 }
@@ -76,7 +74,7 @@ pub async fn run(settings: &Settings, dirs: &Dirs) -> ExitCode {
         ),
     }
 
-    let sources = sources_of(settings);
+    let sources = settings.sources();
     if sources.repos.is_empty() {
         r.warn(
             "repos",

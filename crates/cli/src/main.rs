@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use flightdeck_core::config::{Dirs, Overrides, RawConfig, Settings};
+use flightdeck_core::config::{self, Dirs, Overrides, Settings};
 use flightdeck_core::demo;
 use flightdeck_core::events::EventBus;
-use flightdeck_core::ingest::{self, Sources};
-use flightdeck_core::sources::{claude, codex};
+use flightdeck_core::ingest;
 use flightdeck_core::store::Store;
 use flightdeck_server::AppState;
 
@@ -110,12 +109,6 @@ fn main() -> ExitCode {
 }
 
 fn settings(cli: &Cli, serve: &ServeArgs, repos: &[PathBuf]) -> Result<(Settings, Dirs)> {
-    let dirs = Dirs::from_env()?;
-    let config_file = cli
-        .config
-        .clone()
-        .unwrap_or_else(|| dirs.config_file.clone());
-    let raw = RawConfig::load(&config_file)?;
     let overrides = Overrides {
         database_url: cli.database_url.clone(),
         bind: serve.bind,
@@ -124,14 +117,7 @@ fn settings(cli: &Cli, serve: &ServeArgs, repos: &[PathBuf]) -> Result<(Settings
         ui_dir: serve.ui_dir.clone(),
         repos: repos.to_vec(),
     };
-    let settings = Settings::resolve(raw, overrides, &dirs)?;
-    Ok((
-        settings,
-        Dirs {
-            config_file,
-            ..dirs
-        },
-    ))
+    Ok(config::load(cli.config.clone(), overrides)?)
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -163,22 +149,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (settings, dirs) = settings(&cli, serve, repos)?;
             Ok(doctor::run(&settings, &dirs).await)
         }
-    }
-}
-
-fn sources_of(settings: &Settings) -> Sources {
-    Sources {
-        repos: settings.repos.clone(),
-        claude_dirs: settings
-            .claude_dirs
-            .clone()
-            .unwrap_or_else(claude::default_dirs),
-        codex_homes: settings
-            .codex_home
-            .clone()
-            .or_else(codex::default_home)
-            .into_iter()
-            .collect(),
     }
 }
 
@@ -255,7 +225,7 @@ async fn demo_cmd(settings: Settings, dir: PathBuf, open: bool) -> Result<ExitCo
     if open {
         open_desktop(&settings, &running.url);
     }
-    let rescan = spawn_rescan(store, bus, ws.sources(), Duration::from_secs(30));
+    let rescan = ingest::spawn_periodic(store, bus, ws.sources(), Duration::from_secs(30));
     let result = running.server.await.context("server task")?;
     rescan.abort();
     result?;
@@ -265,37 +235,18 @@ async fn demo_cmd(settings: Settings, dir: PathBuf, open: bool) -> Result<ExitCo
 async fn serve_cmd(settings: Settings, rescan_every: Duration) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let bus = EventBus::new();
-    let sources = sources_of(&settings);
+    let sources = settings.sources();
     let report = ingest::run(&store, &sources, Some(&bus), now()).await?;
     for p in report.problems.iter().take(10) {
         eprintln!("warning: {p}");
     }
     let running = start_server(&settings, store.clone(), bus.clone()).await?;
     println!("Flightdeck: {}", running.url);
-    let rescan = spawn_rescan(store, bus, sources, rescan_every);
+    let rescan = ingest::spawn_periodic(store, bus, sources, rescan_every);
     let result = running.server.await.context("server task")?;
     rescan.abort();
     result?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Re-ingests on an interval; git scans are incremental, so an idle pass is cheap.
-fn spawn_rescan(
-    store: Store,
-    bus: EventBus,
-    sources: Sources,
-    every: Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            if let Err(e) = ingest::run(&store, &sources, Some(&bus), now()).await {
-                eprintln!("warning: rescan failed: {e}");
-            }
-        }
-    })
 }
 
 /// Opens the desktop window when a display exists and the desktop binary was built beside this

@@ -202,6 +202,45 @@ impl Settings {
     }
 }
 
+/// Both stages at once: reads the config file (`config_file`, or the XDG default) and resolves it
+/// with `overrides`. Returns the settings and where the files are.
+pub fn load(
+    config_file: Option<PathBuf>,
+    overrides: Overrides,
+) -> Result<(Settings, Dirs), ConfigError> {
+    let dirs = Dirs::from_env()?;
+    let config_file = config_file.unwrap_or_else(|| dirs.config_file.clone());
+    let raw = RawConfig::load(&config_file)?;
+    let settings = Settings::resolve(raw, overrides, &dirs)?;
+    Ok((
+        settings,
+        Dirs {
+            config_file,
+            ..dirs
+        },
+    ))
+}
+
+impl Settings {
+    /// The sources to ingest: configured repos, and agent logs at their configured or default
+    /// locations.
+    pub fn sources(&self) -> crate::ingest::Sources {
+        crate::ingest::Sources {
+            repos: self.repos.clone(),
+            claude_dirs: self
+                .claude_dirs
+                .clone()
+                .unwrap_or_else(crate::sources::claude::default_dirs),
+            codex_homes: self
+                .codex_home
+                .clone()
+                .or_else(crate::sources::codex::default_home)
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

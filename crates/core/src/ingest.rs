@@ -157,6 +157,27 @@ pub async fn run(
     Ok(report)
 }
 
+/// Re-ingests every `every` until the task is aborted; git scans are incremental, so an idle
+/// pass is cheap. Failures are logged and retried on the next tick.
+pub fn spawn_periodic(
+    store: Store,
+    bus: EventBus,
+    sources: Sources,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = run(&store, &sources, Some(&bus), chrono::Utc::now().timestamp()).await
+            {
+                tracing::warn!("rescan failed: {e}");
+            }
+        }
+    })
+}
+
 fn to_run(
     s: &ParsedSession,
     prices: &PriceTable,

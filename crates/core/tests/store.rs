@@ -50,7 +50,9 @@ async fn upserts_are_idempotent(db: TestDb) {
     s.upsert_commits(&[commit.clone(), commit.clone()])
         .await
         .unwrap();
-    s.upsert_commits(std::slice::from_ref(&commit)).await.unwrap();
+    s.upsert_commits(std::slice::from_ref(&commit))
+        .await
+        .unwrap();
     let got = s.commits_between(0, 1_000).await.unwrap();
     assert_eq!(got, vec![commit]);
     let stats = s.commit_stats_by_repo().await.unwrap();
@@ -224,8 +226,12 @@ async fn round_trips_every_noun(db: TestDb) {
         },
         cost_usd: 1.5,
     };
-    s.replace_spend_source("logs", std::slice::from_ref(&sp)).await.unwrap();
-    s.replace_spend_source("logs", std::slice::from_ref(&sp)).await.unwrap();
+    s.replace_spend_source("logs", std::slice::from_ref(&sp))
+        .await
+        .unwrap();
+    s.replace_spend_source("logs", std::slice::from_ref(&sp))
+        .await
+        .unwrap();
     assert_eq!(s.spend_records().await.unwrap(), vec![sp]);
 
     let w = WorkItem {

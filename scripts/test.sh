@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine and runs every check CI runs: formatting, clippy, the UI's unit tests
+# and build, the Rust tests (the store suite on SQLite and PostgreSQL, the API, the CLI, and the
+# desktop window under Xvfb), the generated-types check, and the browser end-to-end test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export FLIGHTDECK_TEST_PG_URL="${FLIGHTDECK_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+step() { echo; echo "==> $*"; }
+
+bash scripts/setup.sh --tests
+
+step "UI: unit tests and build"
+npm --prefix ui test
+npm --prefix ui run build
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (SQLite and PostgreSQL; the desktop test under Xvfb)"
+xvfb-run -a -s "-screen 0 1280x800x24" \
+  cargo test --workspace --locked -- --include-ignored
+
+step "generated TypeScript types are up to date"
+if [ -n "$(git status --porcelain -- ui/src/generated)" ]; then
+  git status --short -- ui/src/generated
+  echo "error: ui/src/generated is stale: the Rust API types changed; commit the regenerated files (cargo test regenerates them)" >&2
+  exit 1
+fi
+
+step "browser end-to-end test (Playwright + Chromium against flightdeck demo)"
+FLIGHTDECK_BIN="$PWD/target/debug/flightdeck" npm --prefix ui run e2e
+
+echo
+echo "all checks passed"
