@@ -50,6 +50,19 @@ struct ServeArgs {
     ui_dir: Option<PathBuf>,
 }
 
+#[derive(Args, Clone, Default)]
+struct SourceArgs {
+    /// A git work tree to watch (repeatable; adds to [sources] repos).
+    #[arg(long = "repo")]
+    repos: Vec<PathBuf>,
+    /// A Claude Code config dir holding projects/ (repeatable; replaces the default).
+    #[arg(long = "claude-dir")]
+    claude_dirs: Vec<PathBuf>,
+    /// The Codex home holding sessions/ (default $CODEX_HOME or ~/.codex).
+    #[arg(long)]
+    codex_home: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Build a demo workspace (git repos, agent logs), load it, and serve the UI.
@@ -65,9 +78,8 @@ enum Command {
     },
     /// Ingest the configured sources and serve the UI and API.
     Serve {
-        /// A git work tree to watch (repeatable; adds to [sources] repos).
-        #[arg(long = "repo")]
-        repos: Vec<PathBuf>,
+        #[command(flatten)]
+        sources: SourceArgs,
         /// Seconds between rescans of the sources.
         #[arg(long, default_value_t = 30)]
         rescan_secs: u64,
@@ -76,8 +88,8 @@ enum Command {
     },
     /// Check config, database, data dirs and sources; say what is wrong and how to fix it.
     Doctor {
-        #[arg(long = "repo")]
-        repos: Vec<PathBuf>,
+        #[command(flatten)]
+        sources: SourceArgs,
         #[command(flatten)]
         serve: ServeArgs,
     },
@@ -108,14 +120,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn settings(cli: &Cli, serve: &ServeArgs, repos: &[PathBuf]) -> Result<(Settings, Dirs)> {
+fn settings(cli: &Cli, serve: &ServeArgs, sources: &SourceArgs) -> Result<(Settings, Dirs)> {
     let overrides = Overrides {
         database_url: cli.database_url.clone(),
         bind: serve.bind,
         port: serve.port,
         token: serve.token.clone(),
         ui_dir: serve.ui_dir.clone(),
-        repos: repos.to_vec(),
+        repos: sources.repos.clone(),
+        claude_dirs: (!sources.claude_dirs.is_empty()).then(|| sources.claude_dirs.clone()),
+        codex_home: sources.codex_home.clone(),
     };
     Ok(config::load(cli.config.clone(), overrides)?)
 }
@@ -127,7 +141,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             no_open,
             serve,
         } => {
-            let (mut settings, _) = settings(&cli, serve, &[])?;
+            let (mut settings, _) = settings(&cli, serve, &SourceArgs::default())?;
             let dir = dir
                 .clone()
                 .unwrap_or_else(|| settings.data_dir.join("demo"));
@@ -138,15 +152,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             demo_cmd(settings, dir, !no_open).await
         }
         Command::Serve {
-            repos,
+            sources,
             rescan_secs,
             serve,
         } => {
-            let (settings, _) = settings(&cli, serve, repos)?;
+            let (settings, _) = settings(&cli, serve, sources)?;
             serve_cmd(settings, Duration::from_secs((*rescan_secs).max(1))).await
         }
-        Command::Doctor { repos, serve } => {
-            let (settings, dirs) = settings(&cli, serve, repos)?;
+        Command::Doctor { sources, serve } => {
+            let (settings, dirs) = settings(&cli, serve, sources)?;
             Ok(doctor::run(&settings, &dirs).await)
         }
     }

@@ -263,3 +263,81 @@ fn demo_serves_demo_data() {
         "keep me"
     );
 }
+
+/// Commits `file` on `branch` (created from HEAD when new) in a real repository.
+fn commit_on(repo: &git2::Repository, branch: &str, file: &str, message: &str) {
+    let workdir = repo.workdir().unwrap().to_path_buf();
+    std::fs::write(workdir.join(file), message).unwrap();
+    let mut index = repo.index().unwrap();
+    index.add_path(std::path::Path::new(file)).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("Alice", "alice@acme.dev").unwrap();
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    let refname = format!("refs/heads/{branch}");
+    repo.commit(Some(&refname), &sig, &sig, message, &tree, &parents)
+        .unwrap();
+}
+
+#[test]
+fn serve_ingests_flagged_sources_and_picks_up_new_branches() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("work/app");
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let repo = git2::Repository::init_opts(&path, &init).unwrap();
+    commit_on(&repo, "main", "a.txt", "Initial commit");
+    commit_on(
+        &repo,
+        "claude/first",
+        "b.txt",
+        "Add b\n\nCo-Authored-By: Claude <noreply@anthropic.com>",
+    );
+    let empty = home.path().join("no-logs");
+    std::fs::create_dir_all(&empty).unwrap();
+    let port = free_port();
+    let child = flightdeck(home.path())
+        .args([
+            "serve",
+            "--rescan-secs",
+            "1",
+            "--port",
+            &port.to_string(),
+            "--repo",
+        ])
+        .arg(&path)
+        .arg("--claude-dir")
+        .arg(&empty)
+        .arg("--codex-home")
+        .arg(&empty)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some((200, body)) = http_get(port, "/api/changes") {
+                if body.contains(needle) {
+                    return body;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{needle} never appeared in /api/changes"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let body = wait_for("claude/first");
+    assert!(
+        body.contains(r#""author":{"kind":"agent","agent":"claude-code"}"#),
+        "{body}"
+    );
+    // A new agent branch made while serving shows up on the next rescan, without a restart.
+    repo.set_head("refs/heads/main").unwrap();
+    commit_on(&repo, "codex/second", "c.txt", "Add c");
+    wait_for("codex/second");
+}

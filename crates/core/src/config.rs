@@ -152,6 +152,8 @@ pub struct Overrides {
     pub token: Option<String>,
     pub ui_dir: Option<PathBuf>,
     pub repos: Vec<PathBuf>,
+    pub claude_dirs: Option<Vec<PathBuf>>,
+    pub codex_home: Option<PathBuf>,
 }
 
 /// The resolved, validated settings every command runs with.
@@ -186,8 +188,8 @@ impl Settings {
             token: o.token.filter(|t| !t.is_empty()),
             ui_dir: o.ui_dir.or(raw.server.ui_dir),
             repos,
-            claude_dirs: raw.sources.claude_dirs,
-            codex_home: raw.sources.codex_home,
+            claude_dirs: o.claude_dirs.or(raw.sources.claude_dirs),
+            codex_home: o.codex_home.or(raw.sources.codex_home),
             data_dir: dirs.data_dir.clone(),
         };
         s.validate()?;

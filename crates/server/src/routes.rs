@@ -60,11 +60,13 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let query = req
-        .uri()
-        .query()
-        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
-    if bearer == Some(expected.as_str()) || query == Some(expected.as_str()) {
+    // EventSource and <img> cannot send headers, so `?token=` (percent-encoded) works too.
+    let query = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    });
+    if bearer == Some(expected.as_str()) || query.as_deref() == Some(expected.as_str()) {
         next.run(req).await
     } else {
         ApiError::Unauthorized.into_response()

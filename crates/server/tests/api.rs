@@ -140,6 +140,10 @@ async fn token_guards_the_api() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    // Percent-encoded in the query, as the UI sends it for EventSource and chart images.
+    let f2 = fixture(false, Some("a+b/c=d")).await;
+    let (status, _, _) = get(&f2.state, "/api/health?token=a%2Bb%2Fc%3Dd").await;
+    assert_eq!(status, StatusCode::OK);
     // The UI shell itself is public; it carries no data.
     let (status, _, _) = get(&f.state, "/").await;
     assert_eq!(status, StatusCode::OK);
