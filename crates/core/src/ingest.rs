@@ -2,21 +2,15 @@
 //! the event bus. Idempotent (upserts on natural keys) and incremental for git (per-repo cursor
 //! of branch heads). A source that fails is reported and skipped; it never stops the others.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::events::{Event, EventBus};
-use crate::model::{AgentRun, RunState, SpendRecord, Tokens};
-use crate::pricing::{vendor_of, PriceTable};
-use crate::sources::{claude, codex, git, ParsedSession};
+use crate::pricing::PriceTable;
+use crate::sources::tail::{self, LineReader, Plan};
+use crate::sources::{claude, codex, git, Batch, LineParser};
 use crate::store::Store;
-
-/// A run whose log grew within this many seconds is shown as running.
-pub const RUNNING_WINDOW_SECS: i64 = 300;
-
-/// (vendor, model, day, agent, repo): the grain of a spend record.
-type SpendKey = (String, String, String, String, String);
 
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
@@ -29,7 +23,11 @@ pub struct Sources {
 pub struct IngestReport {
     pub repos: usize,
     pub new_commits: usize,
+    /// Runs whose data changed in this pass.
     pub runs: usize,
+    /// Log files read (new or grown) and lines consumed from them.
+    pub files: usize,
+    pub lines: i64,
     pub skipped_lines: i64,
     /// One line each: what could not be read, and where.
     pub problems: Vec<String>,
@@ -87,64 +85,8 @@ pub async fn run(
         report.new_commits += scan.commits.len();
     }
 
-    let claude_dirs = sources.claude_dirs.clone();
-    let codex_homes = sources.codex_homes.clone();
-    let sessions = tokio::task::spawn_blocking(move || {
-        let mut all = claude::read_dirs(&claude_dirs);
-        for home in &codex_homes {
-            all.extend(codex::read_home(home));
-        }
-        all
-    })
-    .await
-    .map_err(|e| crate::Error::Invalid {
-        path: PathBuf::from("agent logs"),
-        message: format!("read task failed: {e}"),
-    })?;
-
-    let prices = PriceTable::builtin();
-    let mut spend: BTreeMap<SpendKey, (Tokens, f64)> = BTreeMap::new();
-    for s in &sessions {
-        report.skipped_lines += s.skipped_lines;
-        report.problems.extend(s.problems.iter().cloned());
-        if s.started_at == 0 {
-            continue; // nothing datable in this log
-        }
-        let run = to_run(s, &prices, &repo_roots, now);
-        let day = chrono::DateTime::from_timestamp(s.started_at, 0)
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_default();
-        for (model, tokens) in &s.tokens_by_model {
-            let key = (
-                vendor_of(&prices, model),
-                model.clone(),
-                day.clone(),
-                run.agent.clone(),
-                run.repo.clone().unwrap_or_default(),
-            );
-            let slot = spend.entry(key).or_default();
-            slot.0.add(tokens);
-            slot.1 += prices.cost(model, tokens);
-        }
-        store.upsert_agent_run(&run).await?;
-        report.runs += 1;
-    }
-    let records: Vec<SpendRecord> = spend
-        .into_iter()
-        .map(
-            |((vendor, model, day, agent, repo), (tokens, cost))| SpendRecord {
-                vendor,
-                model,
-                day,
-                source: "logs".into(),
-                agent,
-                repo,
-                tokens,
-                cost_usd: cost,
-            },
-        )
-        .collect();
-    store.replace_spend_source("logs", &records).await?;
+    let agents = ingest_agent_logs(store, sources, &repo_roots, now, &mut report).await?;
+    report.runs = agents;
 
     if let Some(bus) = bus {
         bus.publish(Event::Changed {
@@ -178,51 +120,130 @@ pub fn spawn_periodic(
     })
 }
 
-fn to_run(
-    s: &ParsedSession,
-    prices: &PriceTable,
-    roots: &[(PathBuf, String)],
+/// Lines per transaction: large enough to amortise the commit, small enough that a kill loses
+/// little work and memory stays flat however big a file is.
+const BATCH_LINES: usize = 2_000;
+
+/// Reads what is new in every agent log, then rebuilds the runs (and the log-derived spend) of
+/// the sessions it touched. Returns how many runs changed.
+async fn ingest_agent_logs(
+    store: &Store,
+    sources: &Sources,
+    repo_roots: &[(PathBuf, String)],
     now: i64,
-) -> AgentRun {
-    let cwd = Path::new(&s.cwd);
-    let repo = roots
-        .iter()
-        .filter(|(root, _)| cwd.starts_with(root))
-        .max_by_key(|(root, _)| root.as_os_str().len())
-        .map(|(_, repo)| repo.clone());
-    let cost = s
-        .tokens_by_model
-        .iter()
-        .map(|(m, t)| prices.cost(m, t))
-        .sum();
-    let state = if now - s.ended_at < RUNNING_WINDOW_SECS {
-        RunState::Running
-    } else if s.errors > 0 && s.tokens().output == 0 {
-        RunState::Failed
-    } else {
-        RunState::Finished
-    };
-    AgentRun {
-        id: format!("{}:{}", s.agent, s.session_id),
-        agent: s.agent.clone(),
-        session_id: s.session_id.clone(),
-        model: s.main_model(),
-        cwd: s.cwd.clone(),
-        repo,
-        branch: s.branch.clone(),
-        title: if s.title.is_empty() {
-            "(no prompt)".into()
-        } else {
-            s.title.clone()
-        },
-        started_at: s.started_at,
-        ended_at: s.ended_at,
-        state,
-        turns: s.turns,
-        tool_calls: s.tool_calls,
-        tokens: s.tokens(),
-        cost_usd: cost,
-        source_path: s.source_path.clone(),
-        skipped_lines: s.skipped_lines,
+    report: &mut IngestReport,
+) -> Result<usize> {
+    let prices = PriceTable::builtin();
+    let mut files: Vec<(&'static str, PathBuf)> = claude::files(&sources.claude_dirs)
+        .into_iter()
+        .map(|f| (claude::AGENT, f))
+        .collect();
+    for home in &sources.codex_homes {
+        files.extend(codex::files(home).into_iter().map(|f| (codex::AGENT, f)));
     }
+    let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
+    for (agent, file) in &files {
+        match ingest_file(store, agent, file, &prices, now, report).await {
+            Ok(sessions) => touched.extend(sessions.into_iter().map(|s| (agent.to_string(), s))),
+            Err(crate::Error::Io { path, source }) => {
+                // A file that vanished or cannot be read is reported; the others go on.
+                report
+                    .problems
+                    .push(format!("{}: {source}", path.display()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // Repos learned now, or runs read before a repo was added: link every run once per pass
+    // only when something changed.
+    let repo_of = |cwd: &str| -> Option<String> {
+        let cwd = Path::new(cwd);
+        repo_roots
+            .iter()
+            .filter(|(root, _)| cwd.starts_with(root))
+            .max_by_key(|(root, _)| root.as_os_str().len())
+            .map(|(_, repo)| repo.clone())
+    };
+    for (agent, session) in &touched {
+        store.rebuild_run(agent, session, &repo_of, now).await?;
+    }
+    if !touched.is_empty() {
+        store.rebuild_log_spend(&prices).await?;
+    }
+    Ok(touched.len())
+}
+
+/// Reads the new complete lines of one file in batches; returns the sessions it touched.
+async fn ingest_file(
+    store: &Store,
+    agent: &str,
+    file: &Path,
+    prices: &PriceTable,
+    now: i64,
+    report: &mut IngestReport,
+) -> Result<BTreeSet<String>> {
+    let path = file.display().to_string();
+    let io = |e| crate::Error::io(file, e);
+    let stored = store.log_cursor(&path).await?;
+    let mut touched = BTreeSet::new();
+    let mut cursor = match tail::plan(file, stored.as_ref()).map_err(io)? {
+        Plan::Unchanged => return Ok(touched),
+        Plan::Resume(c) => c,
+        Plan::Restart { had_data } => {
+            if had_data {
+                touched.extend(store.forget_log_file(agent, &path).await?);
+            }
+            tail::identify(file).map_err(io)?
+        }
+    };
+    let mut parser: Box<dyn LineParser + Send> = if agent == codex::AGENT {
+        Box::new(codex::Parser::new(file, cursor.state.as_deref()))
+    } else {
+        Box::new(claude::Parser::new(file))
+    };
+    let mut reader = LineReader::open(file, cursor.offset, cursor.line_no).map_err(io)?;
+    report.files += 1;
+    loop {
+        let mut batch = Batch::default();
+        let mut n = 0;
+        while n < BATCH_LINES {
+            let Some((line_no, line)) = reader.next_line().map_err(io)? else {
+                break;
+            };
+            n += 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Err(reason) = parser.parse(line_no, &line, &mut batch) {
+                batch.skipped.push((line_no, reason));
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        cursor.offset = reader.offset;
+        cursor.line_no = reader.line_no;
+        cursor.skipped += batch.skipped.len() as i64;
+        cursor.state = Some(parser.state());
+        if cursor.head_len < 1024 {
+            // The file was shorter than the identity window when first seen.
+            let fresh = tail::identify(file).map_err(io)?;
+            cursor.head_len = fresh.head_len;
+            cursor.head_hash = fresh.head_hash;
+        }
+        let others = store
+            .commit_log_batch(agent, &path, &batch, &cursor, prices, now)
+            .await?;
+        touched.extend(others);
+        report.lines += n as i64;
+        report.skipped_lines += batch.skipped.len() as i64;
+        for (line_no, reason) in &batch.skipped {
+            if report.problems.len() < 50 {
+                report.problems.push(format!("{path}:{line_no}: {reason}"));
+            }
+        }
+        touched.extend(batch.sessions.into_keys());
+        touched.extend(batch.records.into_iter().map(|r| r.session_id));
+    }
+    Ok(touched)
 }

@@ -153,6 +153,14 @@ pub struct AgentRun {
     pub turns: i64,
     #[ts(type = "number")]
     pub tool_calls: i64,
+    /// API errors and aborted turns.
+    #[ts(type = "number")]
+    pub errors: i64,
+    /// Distinct files the agent edited or read by path.
+    #[ts(type = "number")]
+    pub files_touched: i64,
+    /// Every model the session used.
+    pub models: Vec<String>,
     pub tokens: Tokens,
     pub cost_usd: f64,
     pub source_path: String,

@@ -13,6 +13,24 @@ const BUILTIN: &str = include_str!("../../../assets/prices.json");
 pub struct ModelPrice {
     pub input: f64,
     pub output: f64,
+    /// 5-minute cache write.
+    pub cache_write: f64,
+    pub cache_read: f64,
+    /// 1-hour cache write; when absent, 2x input (how Anthropic and ccusage bill it).
+    #[serde(default)]
+    pub cache_write_1h: Option<f64>,
+    #[serde(default)]
+    pub fast_multiplier: Option<f64>,
+    /// Long-context rates for the tokens of each kind beyond `threshold` in one request.
+    #[serde(default)]
+    pub tier: Option<Tier>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+pub struct Tier {
+    pub threshold: i64,
+    pub input: f64,
+    pub output: f64,
     pub cache_write: f64,
     pub cache_read: f64,
 }
@@ -63,22 +81,46 @@ impl PriceTable {
         self.entry(model).map(|e| e.price)
     }
 
-    /// Cost in USD; an unknown model costs 0 (and is reported by the caller).
-    pub fn cost(&self, model: &str, t: &Tokens) -> f64 {
-        match self.price(model) {
-            Some(p) => {
-                t.input as f64 * p.input
-                    + t.output as f64 * p.output
-                    + t.cache_write as f64 * p.cache_write
-                    + t.cache_read as f64 * p.cache_read
+    /// Cost in USD of one request (or of totals, when no tier applies); an unknown model costs
+    /// 0. `cache_write_1h` is the part of `t.cache_write` written for one hour. A model name
+    /// ending in `-fast` is the base model at its fast multiplier.
+    pub fn cost_of(&self, model: &str, t: &Tokens, cache_write_1h: i64) -> f64 {
+        let (base, fast) = match model.strip_suffix("-fast") {
+            Some(b) => (b, true),
+            None => (model, false),
+        };
+        let Some(p) = self.price(base) else {
+            return 0.0;
+        };
+        // Per token kind: the first `threshold` tokens at the base rate, the rest at the tier's.
+        let part = |n: i64, base_rate: f64, tier_rate: Option<f64>| match (p.tier, tier_rate) {
+            (Some(tier), Some(rate)) if n > tier.threshold => {
+                tier.threshold as f64 * base_rate + (n - tier.threshold) as f64 * rate
             }
-            None => 0.0,
+            _ => n as f64 * base_rate,
+        };
+        let tier = p.tier;
+        let cw_5m = (t.cache_write - cache_write_1h).max(0);
+        let sum = part(t.input, p.input, tier.map(|x| x.input))
+            + part(t.output, p.output, tier.map(|x| x.output))
+            + part(cw_5m, p.cache_write, tier.map(|x| x.cache_write))
+            + cache_write_1h as f64 * p.cache_write_1h.unwrap_or(2.0 * p.input)
+            + part(t.cache_read, p.cache_read, tier.map(|x| x.cache_read));
+        if fast {
+            sum * p.fast_multiplier.unwrap_or(1.0)
+        } else {
+            sum
         }
+    }
+
+    pub fn cost(&self, model: &str, t: &Tokens) -> f64 {
+        self.cost_of(model, t, 0)
     }
 }
 
 /// The vendor of a model, from the table or the model's family name.
 pub fn vendor_of(table: &PriceTable, model: &str) -> String {
+    let model = model.strip_suffix("-fast").unwrap_or(model);
     if let Some(e) = table.entry(model) {
         return e.vendor.clone();
     }
@@ -117,5 +159,30 @@ mod tests {
         assert!((t.cost("gpt-5", &tokens) - 11.25).abs() < 1e-9);
         assert_eq!(vendor_of(&t, "gpt-5.3-codex"), "openai");
         assert_eq!(vendor_of(&t, "gemini-2.5-pro"), "google");
+        // 1-hour cache writes at 2x input, fast at the model's multiplier.
+        let b = Tokens {
+            input: 6,
+            output: 1450,
+            cache_write: 3000,
+            cache_read: 19456,
+            reasoning: 0,
+        };
+        assert!((t.cost_of("claude-opus-4-7", &b, 2100) - 0.072633).abs() < 1e-9);
+        let f = Tokens {
+            input: 2,
+            output: 40,
+            cache_write: 0,
+            cache_read: 22000,
+            reasoning: 0,
+        };
+        assert!((t.cost_of("claude-opus-4-7-fast", &f, 0) - 0.07206).abs() < 1e-9);
+        // Long context: tokens past the threshold at the tier's rate.
+        let long = Tokens {
+            input: 250_000,
+            ..Default::default()
+        };
+        assert!(
+            (t.cost("claude-sonnet-4", &long) - (200_000.0 * 3e-6 + 50_000.0 * 6e-6)).abs() < 1e-9
+        );
     }
 }

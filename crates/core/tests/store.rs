@@ -105,6 +105,9 @@ async fn round_trips_every_noun(db: TestDb) {
         state: RunState::Finished,
         turns: 2,
         tool_calls: 3,
+        errors: 1,
+        files_touched: 2,
+        models: vec!["gpt-5".into(), "gpt-5-mini".into()],
         tokens: Tokens {
             input: 1,
             output: 2,

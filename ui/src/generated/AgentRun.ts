@@ -21,7 +21,19 @@ repo: string | null, branch: string | null,
 /**
  * The first user prompt, shortened.
  */
-title: string, started_at: number, ended_at: number, state: RunState, turns: number, tool_calls: number, tokens: Tokens, cost_usd: number, source_path: string, 
+title: string, started_at: number, ended_at: number, state: RunState, turns: number, tool_calls: number, 
+/**
+ * API errors and aborted turns.
+ */
+errors: number, 
+/**
+ * Distinct files the agent edited or read by path.
+ */
+files_touched: number, 
+/**
+ * Every model the session used.
+ */
+models: Array<string>, tokens: Tokens, cost_usd: number, source_path: string, 
 /**
  * Lines of the log that could not be read (corrupt JSON and the like).
  */

@@ -1,18 +1,20 @@
 //! Claude Code session logs: `<config dir>/projects/<encoded cwd>/<session>.jsonl`, plus
 //! `<session>/subagents/*.jsonl` sidechains (see shared/formats/FORMATS.md §1).
 //!
-//! Claude Code writes one line per content block of a response, each with the same `message.id`
-//! and usage, and copies lines into resumed sessions; usage is deduplicated on
-//! (`message.id`, `requestId`), keeping the copy with the largest total, and a sidechain copy of
-//! a message already seen in the main log is dropped.
+//! Each line is parsed on its own (the parser keeps no state between lines). Claude Code writes
+//! one line per content block of a response, each with the same `message.id` and usage, and
+//! copies lines into resumed sessions; every usage line therefore becomes a record keyed on
+//! (`message.id`, `requestId`), and the store keeps one per key — the largest — and drops a
+//! sidechain copy of a message the main log has (see `store::agent_logs`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{jsonl_files, parse_ts, title_of, ParsedSession};
+use super::{parse_ts, title_of, Batch, LastEvent, LineParser, UsageRecord};
 use crate::model::Tokens;
+
+pub const AGENT: &str = "claude-code";
 
 /// Claude config dirs to read: `$CLAUDE_CONFIG_DIR` (comma list) or `~/.config/claude` and
 /// `~/.claude`, keeping those that hold `projects/`.
@@ -36,222 +38,187 @@ pub fn default_dirs() -> Vec<PathBuf> {
         .collect()
 }
 
-struct Usage {
-    request_id: Option<String>,
-    sidechain: bool,
-    model: String,
-    tokens: Tokens,
-}
-
-/// Reads every session under the given config dirs.
-pub fn read_dirs(dirs: &[PathBuf]) -> Vec<ParsedSession> {
-    let mut sessions: BTreeMap<String, ParsedSession> = BTreeMap::new();
-    let mut usage: HashMap<String, HashMap<String, Vec<Usage>>> = HashMap::new();
-    let mut anonymous: HashMap<String, Vec<Usage>> = HashMap::new();
-    let mut tool_ids: HashMap<String, HashSet<String>> = HashMap::new();
+/// Every log file under the config dirs, sorted.
+pub fn files(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
     for dir in dirs {
         let projects = if dir.ends_with("projects") {
             dir.clone()
         } else {
             dir.join("projects")
         };
-        for file in jsonl_files(&projects) {
-            read_file(
-                &file,
-                &mut sessions,
-                &mut usage,
-                &mut anonymous,
-                &mut tool_ids,
-            );
-        }
+        out.extend(super::jsonl_files(&projects));
     }
-    for (sid, s) in sessions.iter_mut() {
-        s.tool_calls = tool_ids.get(sid).map(|t| t.len() as i64).unwrap_or(0);
-        let mut kept: Vec<&Usage> = Vec::new();
-        if let Some(by_msg) = usage.get(sid) {
-            for entries in by_msg.values() {
-                kept.extend(dedupe(entries));
-            }
-        }
-        if let Some(entries) = anonymous.get(sid) {
-            kept.extend(entries.iter());
-        }
-        for u in kept {
-            s.tokens_by_model
-                .entry(u.model.clone())
-                .or_default()
-                .add(&u.tokens);
-        }
-    }
-    sessions.into_values().collect()
+    out.sort();
+    out.dedup();
+    out
 }
 
-/// One message id's copies → the ones that count: one per request id (largest total), with
-/// sidechain copies dropped when a main-log copy exists.
-fn dedupe(entries: &[Usage]) -> Vec<&Usage> {
-    let has_main = entries.iter().any(|u| !u.sidechain);
-    let mut best: BTreeMap<Option<&str>, &Usage> = BTreeMap::new();
-    for u in entries {
-        if u.sidechain && has_main {
-            continue;
-        }
-        let key = u.request_id.as_deref();
-        match best.get(&key) {
-            Some(prev) if prev.tokens.total() >= u.tokens.total() => {}
-            _ => {
-                best.insert(key, u);
-            }
-        }
-    }
-    best.into_values().collect()
-}
-
-fn read_file(
-    file: &Path,
-    sessions: &mut BTreeMap<String, ParsedSession>,
-    usage: &mut HashMap<String, HashMap<String, Vec<Usage>>>,
-    anonymous: &mut HashMap<String, Vec<Usage>>,
-    tool_ids: &mut HashMap<String, HashSet<String>>,
-) {
-    let path_str = file.display().to_string();
-    // Subagent logs belong to the session named by their grandparent directory.
-    let file_session = if file
+/// The session a file belongs to: its name, or for `<session>/subagents/x.jsonl` the
+/// session directory's name.
+pub fn session_of(file: &Path) -> String {
+    let in_subagents = file
         .parent()
-        .is_some_and(|p| p.file_name().is_some_and(|n| n == "subagents"))
-    {
+        .is_some_and(|p| p.file_name().is_some_and(|n| n == "subagents"));
+    let name = if in_subagents {
         file.parent()
             .and_then(Path::parent)
             .and_then(Path::file_name)
-            .map(|n| n.to_string_lossy().into_owned())
     } else {
-        file.file_stem().map(|n| n.to_string_lossy().into_owned())
-    }
-    .unwrap_or_default();
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            let s = session(sessions, &file_session, &path_str);
-            s.skip(0, format!("cannot read: {e}"));
-            return;
-        }
+        file.file_stem()
     };
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        if line.trim().is_empty() {
-            continue;
+    name.map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub struct Parser {
+    session: String,
+    file: String,
+}
+
+impl Parser {
+    pub fn new(file: &Path) -> Self {
+        Self {
+            session: session_of(file),
+            file: file.display().to_string(),
         }
-        let v: Value = match serde_json::from_str(line) {
-            Ok(v) => v,
-            Err(e) => {
-                session(sessions, &file_session, &path_str).skip(line_no, e);
-                continue;
-            }
-        };
+    }
+}
+
+impl LineParser for Parser {
+    fn state(&self) -> String {
+        "{}".into()
+    }
+
+    fn parse(&mut self, line_no: i64, line: &str, out: &mut Batch) -> Result<(), String> {
+        let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
         let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
         if kind != "user" && kind != "assistant" {
-            continue;
+            return Ok(()); // summary, file-history-snapshot, system, …
         }
-        let sid = file_session.clone();
-        let s = session(sessions, &sid, &path_str);
-        let Some(ts) = v
+        let ts = v
             .get("timestamp")
             .and_then(Value::as_str)
             .and_then(parse_ts)
-        else {
-            s.skip(line_no, "no valid timestamp");
-            continue;
-        };
-        s.see_time(ts);
-        if s.cwd.is_empty() {
-            if let Some(cwd) = v.get("cwd").and_then(Value::as_str) {
-                s.cwd = cwd.to_string();
-            }
-        }
-        if let Some(b) = v.get("gitBranch").and_then(Value::as_str) {
-            if !b.is_empty() {
-                s.branch = Some(b.to_string());
-            }
-        }
+            .ok_or("no valid timestamp")?;
         let sidechain = v
             .get("isSidechain")
             .and_then(Value::as_bool)
             .unwrap_or(false);
+        let s = out.session(&self.session);
+        s.see_time(ts);
+        if let Some(cwd) = v.get("cwd").and_then(Value::as_str) {
+            s.cwd.get_or_insert_with(|| cwd.to_string());
+        }
+        if let Some(b) = v
+            .get("gitBranch")
+            .and_then(Value::as_str)
+            .filter(|b| !b.is_empty())
+        {
+            s.branch = Some(b.to_string());
+        }
         let msg = v.get("message");
         if kind == "user" {
             let is_meta = v.get("isMeta").and_then(Value::as_bool).unwrap_or(false);
             if let Some(prompt) = msg.and_then(user_prompt) {
                 if !is_meta && !sidechain && !prompt.starts_with('<') {
                     s.turns += 1;
-                    if s.title.is_empty() {
-                        s.title = title_of(&prompt);
+                    if s.title.is_none() {
+                        s.title = Some(title_of(&prompt));
                     }
                 }
             }
-            continue;
+            s.last_event = LastEvent::Working;
+            return Ok(());
         }
-        if v.get("isApiErrorMessage").and_then(Value::as_bool) == Some(true) {
+        let is_error = v.get("isApiErrorMessage").and_then(Value::as_bool) == Some(true);
+        if is_error {
             s.errors += 1;
         }
-        let Some(msg) = msg else { continue };
+        let Some(msg) = msg else { return Ok(()) };
+        let mut last_text = None;
         if let Some(blocks) = msg.get("content").and_then(Value::as_array) {
             for b in blocks {
-                if b.get("type").and_then(Value::as_str) == Some("tool_use") {
-                    if let Some(id) = b.get("id").and_then(Value::as_str) {
-                        tool_ids.entry(sid.clone()).or_default().insert(id.into());
+                match b.get("type").and_then(Value::as_str) {
+                    Some("tool_use") => {
+                        s.tool_calls += 1;
+                        let input = b.get("input");
+                        for key in ["file_path", "notebook_path"] {
+                            if let Some(p) = input.and_then(|i| i.get(key)).and_then(Value::as_str)
+                            {
+                                s.files.insert(p.to_string());
+                            }
+                        }
                     }
+                    Some("text") => last_text = b.get("text").and_then(Value::as_str),
+                    _ => {}
                 }
             }
         }
-        let Some(u) = msg.get("usage") else { continue };
-        let get = |k: &str| u.get(k).and_then(Value::as_i64).unwrap_or(0);
+        s.last_event = if is_error {
+            LastEvent::Error
+        } else if msg.get("stop_reason").and_then(Value::as_str) == Some("end_turn")
+            && last_text.is_some_and(|t| t.trim_end().ends_with('?'))
+        {
+            LastEvent::Waiting
+        } else {
+            LastEvent::Working
+        };
+
+        let Some(u) = msg.get("usage").filter(|u| u.is_object()) else {
+            return Ok(());
+        };
+        let get = |v: Option<&Value>, k: &str| {
+            v.and_then(|v| v.get(k))
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+        };
+        let cache_write = get(Some(u), "cache_creation_input_tokens");
+        let cache_write_1h = get(u.get("cache_creation"), "ephemeral_1h_input_tokens");
+        let fast = u.get("speed").and_then(Value::as_str) == Some("fast");
         let mut model = msg
             .get("model")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
         if model == "<synthetic>" {
-            model.clear();
+            model.clear(); // a local placeholder: tokens count, no model is billed
         }
-        let entry = Usage {
-            request_id: v
-                .get("requestId")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+        if fast && !model.is_empty() {
+            model.push_str("-fast");
+        }
+        let message_id = msg
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let request_id = v.get("requestId").and_then(Value::as_str);
+        let key = match (message_id.as_str(), request_id) {
+            ("", _) => format!("{}:{line_no}", self.file),
+            (m, Some(r)) => format!("{m}:{r}"),
+            (m, None) => m.to_string(),
+        };
+        out.records.push(UsageRecord {
+            key,
+            message_id,
             sidechain,
+            session_id: self.session.clone(),
+            line: line_no,
+            at: ts,
             model,
             tokens: Tokens {
-                input: get("input_tokens"),
-                output: get("output_tokens"),
-                cache_write: get("cache_creation_input_tokens"),
-                cache_read: get("cache_read_input_tokens"),
+                input: get(Some(u), "input_tokens"),
+                output: get(Some(u), "output_tokens"),
+                cache_write,
+                cache_read: get(Some(u), "cache_read_input_tokens"),
                 reasoning: 0,
             },
-        };
-        match msg.get("id").and_then(Value::as_str) {
-            Some(id) => usage
-                .entry(sid)
-                .or_default()
-                .entry(id.to_string())
-                .or_default()
-                .push(entry),
-            None => anonymous.entry(sid).or_default().push(entry),
-        }
+            cache_write_1h,
+            fast,
+            logged_cost_usd: v.get("costUSD").and_then(Value::as_f64),
+        });
+        Ok(())
     }
-}
-
-fn session<'a>(
-    sessions: &'a mut BTreeMap<String, ParsedSession>,
-    sid: &str,
-    path: &str,
-) -> &'a mut ParsedSession {
-    sessions
-        .entry(sid.to_string())
-        .or_insert_with(|| ParsedSession {
-            agent: "claude-code".into(),
-            session_id: sid.to_string(),
-            source_path: path.to_string(),
-            ..Default::default()
-        })
 }
 
 /// The text a person typed, if this user message is a prompt (not a tool result).

@@ -1,16 +1,24 @@
 //! Codex CLI rollout logs: `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-…-<uuid>.jsonl` (see
-//! shared/formats/FORMATS.md §2). The model comes from `turn_context`; token deltas from
-//! `token_count` events (`last_token_usage`, or the difference of `total_token_usage` in legacy
-//! logs). Codex's `input_tokens` includes cached input and `output_tokens` includes reasoning, so
-//! non-cached input = input − cached and reasoning is recorded but not added again.
+//! shared/formats/FORMATS.md §2). The model comes from `turn_context`; tokens from
+//! `token_count` events.
+//!
+//! Deltas, deliberately: when an event carries the cumulative `total_token_usage`, the delta is
+//! its difference from the previous total. That is what the session consumed, so a `token_count`
+//! that Codex re-emits for the same turn (a new timestamp, the same `last_token_usage`) adds
+//! nothing. ccusage adds `last_token_usage` instead and counts such a turn twice. Only when the
+//! total is missing (or went backwards) is `last_token_usage` used. Codex's `input_tokens`
+//! includes cached input and `output_tokens` includes reasoning: non-cached input =
+//! input − cached, and reasoning is recorded but not added again.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{jsonl_files, parse_ts, title_of, ParsedSession};
+use super::{parse_ts, title_of, Batch, LastEvent, LineParser, UsageRecord};
 use crate::model::Tokens;
+
+pub const AGENT: &str = "codex";
 
 /// Logs without any model metadata were written by Codex versions whose default was gpt-5.
 const FALLBACK_MODEL: &str = "gpt-5";
@@ -23,14 +31,14 @@ pub fn default_home() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".codex")))
 }
 
-pub fn read_home(home: &Path) -> Vec<ParsedSession> {
-    jsonl_files(&home.join("sessions"))
-        .iter()
-        .map(|f| read_file(f))
-        .collect()
+/// Rollouts under `sessions/` and `archived_sessions/`.
+pub fn files(home: &Path) -> Vec<PathBuf> {
+    let mut out = super::jsonl_files(&home.join("sessions"));
+    out.extend(super::jsonl_files(&home.join("archived_sessions")));
+    out
 }
 
-#[derive(Default, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Raw {
     input: i64,
     cached: i64,
@@ -38,66 +46,78 @@ struct Raw {
     reasoning: i64,
 }
 
-fn raw(v: &Value) -> Raw {
-    let g = |k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
-    Raw {
-        input: g("input_tokens"),
-        cached: g("cached_input_tokens"),
-        output: g("output_tokens"),
-        reasoning: g("reasoning_output_tokens"),
+impl Raw {
+    fn from(v: &Value) -> Raw {
+        let g = |k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
+        Raw {
+            input: g("input_tokens"),
+            cached: g("cached_input_tokens"),
+            output: g("output_tokens"),
+            reasoning: g("reasoning_output_tokens"),
+        }
+    }
+    fn minus(self, o: Raw) -> Option<Raw> {
+        let d = Raw {
+            input: self.input - o.input,
+            cached: self.cached - o.cached,
+            output: self.output - o.output,
+            reasoning: self.reasoning - o.reasoning,
+        };
+        (d.input >= 0 && d.cached >= 0 && d.output >= 0 && d.reasoning >= 0).then_some(d)
     }
 }
 
-pub fn read_file(file: &Path) -> ParsedSession {
-    let mut s = ParsedSession {
-        agent: "codex".into(),
-        session_id: file
-            .file_stem()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        source_path: file.display().to_string(),
-        ..Default::default()
-    };
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            s.skip(0, format!("cannot read: {e}"));
-            return s;
-        }
-    };
-    let mut model: Option<String> = None;
-    let mut prev_total: Option<Raw> = None;
-    let mut seen_events: HashSet<(i64, Raw)> = HashSet::new();
-    let mut saw_meta = false;
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: Value = match serde_json::from_str(line) {
-            Ok(v) => v,
-            Err(e) => {
-                s.skip(line_no, e);
-                continue;
+/// What must survive between reads of one rollout file.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Parser {
+    session: String,
+    model: Option<String>,
+    prev_total: Option<Raw>,
+    saw_meta: bool,
+}
+
+impl Parser {
+    /// A parser for `file`, resuming from the state saved with its cursor (if any).
+    pub fn new(file: &Path, state: Option<&str>) -> Self {
+        state
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_else(|| Parser {
+                // Until session_meta names it, the session is the file's name.
+                session: file
+                    .file_stem()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                ..Default::default()
+            })
+    }
+}
+
+impl LineParser for Parser {
+    fn state(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    fn parse(&mut self, line_no: i64, line: &str, out: &mut Batch) -> Result<(), String> {
+        let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let ts_raw = v.get("timestamp").and_then(Value::as_str).unwrap_or("");
+        let ts = parse_ts(ts_raw);
+        let p = v.get("payload").unwrap_or(&Value::Null);
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+        if kind == "session_meta" && !self.saw_meta {
+            // Only the first session_meta is canonical.
+            self.saw_meta = true;
+            if let Some(id) = p.get("id").and_then(Value::as_str) {
+                self.session = id.to_string();
             }
-        };
-        let ts = v
-            .get("timestamp")
-            .and_then(Value::as_str)
-            .and_then(parse_ts);
+        }
+        let s = out.session(&self.session);
         if let Some(ts) = ts {
             s.see_time(ts);
         }
-        let p = v.get("payload").cloned().unwrap_or(Value::Null);
-        match v.get("type").and_then(Value::as_str).unwrap_or("") {
-            "session_meta" if !saw_meta => {
-                // Only the first session_meta is canonical.
-                saw_meta = true;
-                if let Some(id) = p.get("id").and_then(Value::as_str) {
-                    s.session_id = id.to_string();
-                }
+        match kind {
+            "session_meta" => {
                 if let Some(cwd) = p.get("cwd").and_then(Value::as_str) {
-                    s.cwd = cwd.to_string();
+                    s.cwd.get_or_insert_with(|| cwd.to_string());
                 }
                 if let Some(b) = p.pointer("/git/branch").and_then(Value::as_str) {
                     s.branch = Some(b.to_string());
@@ -105,71 +125,118 @@ pub fn read_file(file: &Path) -> ParsedSession {
             }
             "turn_context" => {
                 if let Some(m) = p.get("model").and_then(Value::as_str) {
-                    model = Some(m.to_string());
+                    self.model = Some(m.to_string());
                 }
-                if s.cwd.is_empty() {
-                    if let Some(cwd) = p.get("cwd").and_then(Value::as_str) {
-                        s.cwd = cwd.to_string();
-                    }
+                if let Some(cwd) = p.get("cwd").and_then(Value::as_str) {
+                    s.cwd.get_or_insert_with(|| cwd.to_string());
                 }
             }
-            "response_item" if p.get("type").and_then(Value::as_str) == Some("function_call") => {
+            "response_item"
+                if matches!(
+                    p.get("type").and_then(Value::as_str),
+                    Some("function_call" | "custom_tool_call" | "local_shell_call")
+                ) =>
+            {
                 s.tool_calls += 1;
+                s.last_event = LastEvent::Working;
+                let args = p
+                    .get("arguments")
+                    .or_else(|| p.get("input"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                s.files.extend(patched_files(args));
             }
             "event_msg" => match p.get("type").and_then(Value::as_str).unwrap_or("") {
                 "user_message" => {
                     let m = p.get("message").and_then(Value::as_str).unwrap_or("");
                     s.turns += 1;
-                    if s.title.is_empty() && !m.trim().is_empty() {
-                        s.title = title_of(m);
+                    s.last_event = LastEvent::Working;
+                    if s.title.is_none() && !m.trim().is_empty() && !m.starts_with('<') {
+                        s.title = Some(title_of(m));
                     }
                 }
-                "error" | "turn_aborted" => s.errors += 1,
+                "agent_message" => {
+                    let m = p.get("message").and_then(Value::as_str).unwrap_or("");
+                    s.last_event = if m.trim_end().ends_with('?') {
+                        LastEvent::Waiting
+                    } else {
+                        LastEvent::Working
+                    };
+                }
+                "exec_approval_request" | "apply_patch_approval_request" | "request_user_input" => {
+                    s.last_event = LastEvent::Waiting;
+                }
+                "error" | "stream_error" | "turn_aborted" => {
+                    s.errors += 1;
+                    s.last_event = LastEvent::Error;
+                }
                 "token_count" => {
                     let Some(info) = p.get("info").filter(|i| !i.is_null()) else {
-                        continue; // rate limits only
+                        return Ok(()); // rate limits only
                     };
-                    let total = info.get("total_token_usage").map(raw);
-                    let delta = match (info.get("last_token_usage").map(raw), total, prev_total) {
-                        (Some(last), _, _) => last,
-                        (None, Some(t), Some(prev)) => Raw {
-                            input: t.input - prev.input,
-                            cached: t.cached - prev.cached,
-                            output: t.output - prev.output,
-                            reasoning: t.reasoning - prev.reasoning,
-                        },
-                        (None, Some(t), None) => t,
-                        (None, None, _) => Raw::default(),
+                    let total = info.get("total_token_usage").map(Raw::from);
+                    let last = info.get("last_token_usage").map(Raw::from);
+                    let delta = match (total, self.prev_total) {
+                        (Some(t), Some(prev)) => t.minus(prev).or(last),
+                        (Some(t), None) => Some(t),
+                        (None, _) => last,
                     };
-                    if let Some(t) = total {
-                        prev_total = Some(t);
+                    if total.is_some() {
+                        self.prev_total = total;
                     }
-                    if delta == Raw::default() {
-                        continue;
-                    }
-                    // The same event copied (same time, same usage) counts once.
-                    if !seen_events.insert((ts.unwrap_or(0), delta)) {
-                        continue;
-                    }
-                    let cached = delta.cached.min(delta.input);
-                    let m = info
+                    let Some(d) = delta.filter(|d| *d != Raw::default()) else {
+                        return Ok(());
+                    };
+                    let model = info
                         .get("model")
+                        .or_else(|| info.get("model_name"))
                         .and_then(Value::as_str)
                         .map(str::to_string)
-                        .or_else(|| model.clone())
+                        .or_else(|| self.model.clone())
                         .unwrap_or_else(|| FALLBACK_MODEL.to_string());
-                    s.tokens_by_model.entry(m).or_default().add(&Tokens {
-                        input: delta.input - cached,
-                        output: delta.output,
-                        cache_write: 0,
-                        cache_read: cached,
-                        reasoning: delta.reasoning,
+                    let cached = d.cached.min(d.input);
+                    out.records.push(UsageRecord {
+                        // Copies of this rollout (forks, archived_sessions/) share these keys.
+                        key: format!(
+                            "{}:{ts_raw}:{model}:{}:{}:{}:{}",
+                            self.session, d.input, d.cached, d.output, d.reasoning
+                        ),
+                        message_id: String::new(),
+                        sidechain: false,
+                        session_id: self.session.clone(),
+                        line: line_no,
+                        at: ts.unwrap_or(0),
+                        model,
+                        tokens: Tokens {
+                            input: d.input - cached,
+                            output: d.output,
+                            cache_write: 0,
+                            cache_read: cached,
+                            reasoning: d.reasoning,
+                        },
+                        cache_write_1h: 0,
+                        fast: false,
+                        logged_cost_usd: None,
                     });
                 }
                 _ => {}
             },
             _ => {}
         }
+        Ok(())
     }
-    s
+}
+
+/// Files named by an `apply_patch` body (`*** Update File: path` and friends).
+fn patched_files(args: &str) -> Vec<String> {
+    let text = args.replace("\\n", "\n");
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            ["*** Update File: ", "*** Add File: ", "*** Delete File: "]
+                .iter()
+                .find_map(|p| l.strip_prefix(p))
+                .map(|p| p.trim().trim_end_matches('"').to_string())
+        })
+        .collect()
 }

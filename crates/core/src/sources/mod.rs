@@ -6,6 +6,7 @@
 pub mod claude;
 pub mod codex;
 pub mod git;
+pub mod tail;
 
 /// Which agent a branch name belongs to, by prefix (`claude/…`, `codex/…`, `agent/…`).
 pub fn agent_for_branch(name: &str) -> Option<&'static str> {
@@ -51,49 +52,77 @@ mod tests {
     }
 }
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::Tokens;
 
-/// One agent session as read from its log, before pricing and repo linking.
+/// Tokens billed for one model response (Claude Code) or one turn (Codex), with the key that
+/// makes copies of it (streaming snapshots, resumed or forked sessions) count once.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ParsedSession {
-    pub agent: String,
+pub struct UsageRecord {
+    /// Unique per billed record across every file of this agent.
+    pub key: String,
+    /// Claude Code's `message.id`; empty when the line has none (never deduplicated).
+    pub message_id: String,
+    /// A Claude Code sidechain (subagent / `/btw`) replay.
+    pub sidechain: bool,
     pub session_id: String,
-    pub cwd: String,
+    pub line: i64,
+    pub at: i64,
+    pub model: String,
+    /// `cache_write` is all cache writes; `cache_write_1h` the part written for one hour.
+    pub tokens: Tokens,
+    pub cache_write_1h: i64,
+    /// Claude Code `speed: "fast"` (priced with the model's fast multiplier).
+    pub fast: bool,
+    /// `costUSD` as old Claude Code versions logged it.
+    pub logged_cost_usd: Option<f64>,
+}
+
+impl UsageRecord {
+    /// The total ccusage compares copies by.
+    pub fn total(&self) -> i64 {
+        self.tokens.total()
+    }
+}
+
+/// What the newest event of a log says about its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LastEvent {
+    #[default]
+    Working,
+    /// The agent ended its turn with a question, or asked for permission: it waits for its user.
+    Waiting,
+    Error,
+}
+
+impl LastEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LastEvent::Working => "working",
+            LastEvent::Waiting => "waiting",
+            LastEvent::Error => "error",
+        }
+    }
+}
+
+/// What one batch of lines says about one session; added to what earlier batches said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionFacts {
+    pub cwd: Option<String>,
     pub branch: Option<String>,
-    pub title: String,
+    pub title: Option<String>,
     pub started_at: i64,
     pub ended_at: i64,
     pub turns: i64,
     pub tool_calls: i64,
     pub errors: i64,
-    pub tokens_by_model: BTreeMap<String, Tokens>,
-    pub source_path: String,
-    /// Lines that could not be read; each also lands in `problems` as `file:line: reason`.
-    pub skipped_lines: i64,
-    pub problems: Vec<String>,
+    pub last_event: LastEvent,
+    pub files: BTreeSet<String>,
 }
 
-impl ParsedSession {
-    pub fn tokens(&self) -> Tokens {
-        let mut t = Tokens::default();
-        for v in self.tokens_by_model.values() {
-            t.add(v);
-        }
-        t
-    }
-
-    /// The model that wrote the most output.
-    pub fn main_model(&self) -> String {
-        self.tokens_by_model
-            .iter()
-            .max_by_key(|(_, t)| (t.output, t.total()))
-            .map(|(m, _)| m.clone())
-            .unwrap_or_default()
-    }
-
-    fn see_time(&mut self, ts: i64) {
+impl SessionFacts {
+    pub fn see_time(&mut self, ts: i64) {
         if self.started_at == 0 || ts < self.started_at {
             self.started_at = ts;
         }
@@ -101,15 +130,29 @@ impl ParsedSession {
             self.ended_at = ts;
         }
     }
+}
 
-    fn skip(&mut self, line_no: usize, reason: impl std::fmt::Display) {
-        self.skipped_lines += 1;
-        // Keep the first few reasons; the count says how many there were.
-        if self.problems.len() < 20 {
-            self.problems
-                .push(format!("{}:{line_no}: {reason}", self.source_path));
-        }
+/// The result of parsing a batch of lines of one file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    pub records: Vec<UsageRecord>,
+    pub sessions: BTreeMap<String, SessionFacts>,
+    /// (line number, reason) of each line that could not be read.
+    pub skipped: Vec<(i64, String)>,
+}
+
+impl Batch {
+    pub fn session(&mut self, id: &str) -> &mut SessionFacts {
+        self.sessions.entry(id.to_string()).or_default()
     }
+}
+
+/// A parser for one agent's log lines. State that must survive between reads of the same file
+/// (Codex's current model and running totals) is serialised into the file's cursor.
+pub trait LineParser {
+    /// Parses one complete line; `Err` is the reason it was skipped.
+    fn parse(&mut self, line_no: i64, line: &str, out: &mut Batch) -> Result<(), String>;
+    fn state(&self) -> String;
 }
 
 /// Parses an RFC 3339 timestamp into Unix seconds.

@@ -8,6 +8,7 @@
 //! both backends. Every write is an upsert on the source's natural key, so any ingest can be
 //! re-run without duplicates.
 
+mod agent_logs;
 mod reads;
 mod writes;
 

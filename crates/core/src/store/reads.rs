@@ -66,6 +66,14 @@ fn agent_run(row: &AnyRow) -> Result<AgentRun> {
         state: RunState::parse(&state),
         turns: row.try_get("turns")?,
         tool_calls: row.try_get("tool_calls")?,
+        errors: row.try_get("errors")?,
+        files_touched: row.try_get("files_touched")?,
+        models: row
+            .try_get::<String, _>("models")?
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+            .collect(),
         tokens: tokens(row)?,
         cost_usd: row.try_get("cost_usd")?,
         source_path: row.try_get("source_path")?,

@@ -104,9 +104,9 @@ impl Store {
             "INSERT INTO agent_runs (id, agent, session_id, model, cwd, repo, branch, title,
                started_at, ended_at, state, turns, tool_calls, input_tokens, output_tokens,
                cache_write_tokens, cache_read_tokens, reasoning_tokens, cost_usd, source_path,
-               skipped_lines)
+               skipped_lines, errors, files_touched, models)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-               $18, $19, $20, $21)
+               $18, $19, $20, $21, $22, $23, $24)
              ON CONFLICT (id) DO UPDATE SET model = excluded.model, cwd = excluded.cwd,
                repo = excluded.repo, branch = excluded.branch, title = excluded.title,
                started_at = excluded.started_at, ended_at = excluded.ended_at,
@@ -115,7 +115,9 @@ impl Store {
                cache_write_tokens = excluded.cache_write_tokens,
                cache_read_tokens = excluded.cache_read_tokens,
                reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd,
-               source_path = excluded.source_path, skipped_lines = excluded.skipped_lines",
+               source_path = excluded.source_path, skipped_lines = excluded.skipped_lines,
+               errors = excluded.errors, files_touched = excluded.files_touched,
+               models = excluded.models",
         )
         .bind(&r.id)
         .bind(&r.agent)
@@ -138,6 +140,9 @@ impl Store {
         .bind(r.cost_usd)
         .bind(&r.source_path)
         .bind(r.skipped_lines)
+        .bind(r.errors)
+        .bind(r.files_touched)
+        .bind(r.models.join(","))
         .execute(&self.pool)
         .await?;
         Ok(())

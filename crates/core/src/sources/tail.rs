@@ -1,0 +1,186 @@
+//! Incremental reading of append-only log files. A file's cursor holds its identity (device and
+//! inode, and a hash of its first bytes) and how far it was read (bytes and lines, complete lines
+//! only). On the next read the file is skipped when unchanged, resumed from the offset when it
+//! grew, and re-read from the start when it was truncated, replaced (rotation) or rewritten.
+//!
+//! A last line without its newline is normally half-written: it is left for the next read,
+//! unless it already parses as JSON (a file whose writer simply ended without a newline).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+/// How many leading bytes identify a file's content.
+const HEAD_LEN: u64 = 1024;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor {
+    pub inode: String,
+    pub head_len: i64,
+    pub head_hash: String,
+    pub offset: i64,
+    pub line_no: i64,
+    pub skipped: i64,
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Same file, nothing appended.
+    Unchanged,
+    /// Same file, grown: read from the cursor.
+    Resume(Cursor),
+    /// New, truncated, rotated or rewritten: forget what was read from it and start over.
+    Restart { had_data: bool },
+}
+
+fn hash_head(path: &Path, len: u64) -> std::io::Result<String> {
+    let mut buf = Vec::with_capacity(len as usize);
+    File::open(path)?.take(len).read_to_end(&mut buf)?;
+    Ok(Sha256::digest(&buf)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+fn inode_of(meta: &std::fs::Metadata) -> String {
+    format!("{}:{}", meta.dev(), meta.ino())
+}
+
+pub fn plan(path: &Path, stored: Option<&Cursor>) -> std::io::Result<Plan> {
+    let meta = std::fs::metadata(path)?;
+    let Some(c) = stored else {
+        return Ok(Plan::Restart { had_data: false });
+    };
+    let size = meta.len() as i64;
+    if inode_of(&meta) != c.inode
+        || size < c.offset
+        || hash_head(path, c.head_len as u64)? != c.head_hash
+    {
+        return Ok(Plan::Restart { had_data: true });
+    }
+    if size == c.offset {
+        return Ok(Plan::Unchanged);
+    }
+    Ok(Plan::Resume(c.clone()))
+}
+
+/// Reads complete lines from an offset, tracking the offset and line number after each.
+pub struct LineReader {
+    reader: BufReader<File>,
+    pub offset: i64,
+    pub line_no: i64,
+    buf: Vec<u8>,
+}
+
+impl LineReader {
+    pub fn open(path: &Path, offset: i64, line_no: i64) -> std::io::Result<Self> {
+        let mut f = File::open(path)?;
+        f.seek(SeekFrom::Start(offset as u64))?;
+        Ok(Self {
+            reader: BufReader::with_capacity(256 * 1024, f),
+            offset,
+            line_no,
+            buf: Vec::new(),
+        })
+    }
+
+    /// The next complete line (without its newline) and its 1-based number, or `None` at the
+    /// end (a half-written last line is not returned, and not consumed).
+    pub fn next_line(&mut self) -> std::io::Result<Option<(i64, String)>> {
+        self.buf.clear();
+        let n = self.reader.read_until(b'\n', &mut self.buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let complete = self.buf.ends_with(b"\n");
+        if !complete && serde_json::from_slice::<serde_json::Value>(&self.buf).is_err() {
+            return Ok(None);
+        }
+        self.offset += n as i64;
+        self.line_no += 1;
+        let text = String::from_utf8_lossy(&self.buf);
+        Ok(Some((
+            self.line_no,
+            text.trim_end_matches(['\n', '\r']).to_string(),
+        )))
+    }
+}
+
+/// The identity part of a cursor for `path` as it is now.
+pub fn identify(path: &Path) -> std::io::Result<Cursor> {
+    let meta = std::fs::metadata(path)?;
+    let head_len = meta.len().min(HEAD_LEN);
+    Ok(Cursor {
+        inode: inode_of(&meta),
+        head_len: head_len as i64,
+        head_hash: hash_head(path, head_len)?,
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn read_all(path: &Path, c: &Cursor) -> (Vec<String>, i64, i64) {
+        let mut r = LineReader::open(path, c.offset, c.line_no).unwrap();
+        let mut lines = Vec::new();
+        while let Some((_, l)) = r.next_line().unwrap() {
+            lines.push(l);
+        }
+        (lines, r.offset, r.line_no)
+    }
+
+    #[test]
+    fn appends_resume_and_rewrites_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log.jsonl");
+        std::fs::write(&p, "{\"a\":1}\n{\"b\":2}\n{\"c\":").unwrap();
+        let mut c = identify(&p).unwrap();
+        assert_eq!(plan(&p, None).unwrap(), Plan::Restart { had_data: false });
+        let (lines, off, no) = read_all(&p, &c);
+        assert_eq!(
+            lines,
+            ["{\"a\":1}", "{\"b\":2}"],
+            "half-written line is left"
+        );
+        c.offset = off;
+        c.line_no = no;
+        assert_eq!(plan(&p, Some(&c)).unwrap(), Plan::Resume(c.clone()));
+        // The writer finishes the line and appends another.
+        let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"3}\n{\"d\":4}").unwrap();
+        let (lines, off, no) = read_all(&p, &c);
+        assert_eq!(
+            lines,
+            ["{\"c\":3}", "{\"d\":4}"],
+            "complete JSON without newline is read"
+        );
+        assert_eq!(no, 4);
+        c.offset = off;
+        assert_eq!(plan(&p, Some(&c)).unwrap(), Plan::Unchanged);
+        // Truncation.
+        std::fs::write(&p, "{\"a\":1}\n").unwrap();
+        assert_eq!(
+            plan(&p, Some(&c)).unwrap(),
+            Plan::Restart { had_data: true }
+        );
+        // Rotation: a new file at the same path, even if it is longer.
+        let c2 = Cursor {
+            offset: 8,
+            line_no: 1,
+            ..identify(&p).unwrap()
+        };
+        std::fs::rename(&p, dir.path().join("log.1")).unwrap();
+        std::fs::write(&p, "{\"a\":1}\n{\"z\":9}\n").unwrap();
+        assert_eq!(
+            plan(&p, Some(&c2)).unwrap(),
+            Plan::Restart { had_data: true }
+        );
+    }
+}

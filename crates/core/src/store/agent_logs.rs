@@ -1,0 +1,511 @@
+//! Agent-log storage: file cursors, billed usage records (deduplicated on their natural key),
+//! per-file session facts, and the derived `agent_runs` and log-based spend.
+//!
+//! Every batch of lines is committed in one transaction together with the file's cursor, so an
+//! ingest killed at any point resumes exactly where its last commit ended.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use super::Store;
+use crate::error::Result;
+use crate::model::{AgentRun, RunState, SpendRecord, Tokens};
+use crate::pricing::{vendor_of, PriceTable};
+use crate::sources::tail::Cursor;
+use crate::sources::{Batch, LastEvent};
+
+/// A log that grew within this many seconds is running.
+pub const RUNNING_WINDOW_SECS: i64 = 300;
+/// A session waiting for its user counts as idle (needs you) for this long.
+pub const IDLE_WINDOW_SECS: i64 = 24 * 3600;
+
+fn day_of(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+impl Store {
+    pub async fn log_cursor(&self, path: &str) -> Result<Option<Cursor>> {
+        let row = sqlx::query(
+            "SELECT inode, head_len, head_hash, byte_offset, line_no, skipped_lines, parser_state
+             FROM log_files WHERE path = $1",
+        )
+        .bind(path)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Cursor {
+                inode: r.try_get("inode")?,
+                head_len: r.try_get("head_len")?,
+                head_hash: r.try_get("head_hash")?,
+                offset: r.try_get("byte_offset")?,
+                line_no: r.try_get("line_no")?,
+                skipped: r.try_get("skipped_lines")?,
+                state: Some(r.try_get("parser_state")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Forgets everything read from `path` (it was truncated, rotated or rewritten); another
+    /// copy of a forgotten record, if one exists, becomes the one that counts. Returns the
+    /// sessions whose runs must be rebuilt.
+    pub async fn forget_log_file(&self, agent: &str, path: &str) -> Result<Vec<String>> {
+        let mut tx = self.begin().await?;
+        let mut sessions: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT session_id FROM session_facts WHERE agent = $1 AND file = $2",
+        )
+        .bind(agent)
+        .bind(path)
+        .fetch_all(&mut *tx)
+        .await?;
+        let groups: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT DISTINCT message_id, entry_key, session_id FROM usage_entries
+             WHERE agent = $1 AND file = $2",
+        )
+        .bind(agent)
+        .bind(path)
+        .fetch_all(&mut *tx)
+        .await?;
+        for table in ["usage_entries", "session_facts"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE agent = $1 AND file = $2"
+            ))
+            .bind(agent)
+            .bind(path)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM log_files WHERE path = $1")
+            .bind(path)
+            .execute(&mut *tx)
+            .await?;
+        for (message_id, key, session) in groups {
+            sessions.push(session);
+            sessions.extend(resolve_copies(&mut tx, agent, &message_id, &key).await?);
+        }
+        tx.commit().await?;
+        sessions.sort();
+        sessions.dedup();
+        Ok(sessions)
+    }
+
+    /// Writes one parsed batch of `path` and its new cursor, atomically. Returns sessions other
+    /// than the batch's own whose counted records changed (a copy here replaced theirs).
+    pub async fn commit_log_batch(
+        &self,
+        agent: &str,
+        path: &str,
+        batch: &Batch,
+        cursor: &Cursor,
+        prices: &PriceTable,
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let mut tx = self.begin().await?;
+        let mut others = Vec::new();
+        for r in &batch.records {
+            let cost = prices.cost_of(&r.model, &r.tokens, r.cache_write_1h);
+            // Most records have no other copy: then this one counts, decided with one lookup.
+            let copies: i64 = if r.message_id.is_empty() {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM usage_entries WHERE agent = $1 AND entry_key = $2",
+                )
+                .bind(agent)
+                .bind(&r.key)
+                .fetch_one(&mut *tx)
+                .await?
+            } else {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM usage_entries WHERE agent = $1 AND message_id = $2",
+                )
+                .bind(agent)
+                .bind(&r.message_id)
+                .fetch_one(&mut *tx)
+                .await?
+            };
+            sqlx::query(
+                "INSERT INTO usage_entries (agent, entry_key, message_id, sidechain, session_id,
+                   file, line_no, at, day, model, input_tokens, output_tokens, cache_write_tokens,
+                   cache_write_1h_tokens, cache_read_tokens, reasoning_tokens, total_tokens,
+                   cost_usd, logged_cost_usd, canonical)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                   $17, $18, CASE WHEN $20 = 1 THEN $19 ELSE NULL END, $21)
+                 ON CONFLICT (agent, file, line_no) DO NOTHING",
+            )
+            .bind(agent)
+            .bind(&r.key)
+            .bind(&r.message_id)
+            .bind(r.sidechain as i64)
+            .bind(&r.session_id)
+            .bind(path)
+            .bind(r.line)
+            .bind(r.at)
+            .bind(day_of(r.at))
+            .bind(&r.model)
+            .bind(r.tokens.input)
+            .bind(r.tokens.output)
+            .bind(r.tokens.cache_write)
+            .bind(r.cache_write_1h)
+            .bind(r.tokens.cache_read)
+            .bind(r.tokens.reasoning)
+            .bind(r.total())
+            .bind(cost)
+            // An optional f64 bound as NULL first makes PostgreSQL's cached statement reject a
+            // later value through the Any driver; bind a number and a presence flag instead.
+            .bind(r.logged_cost_usd.unwrap_or(0.0))
+            .bind(r.logged_cost_usd.is_some() as i64)
+            .bind((copies == 0) as i64)
+            .execute(&mut *tx)
+            .await?;
+            if copies > 0 {
+                others.extend(resolve_copies(&mut tx, agent, &r.message_id, &r.key).await?);
+            }
+        }
+        for (sid, f) in &batch.sessions {
+            sqlx::query(
+                "INSERT INTO session_facts (agent, session_id, file, cwd, branch, title, started_at,
+                   ended_at, turns, tool_calls, errors, last_event)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (agent, session_id, file) DO UPDATE SET
+                   cwd = COALESCE(session_facts.cwd, excluded.cwd),
+                   branch = COALESCE(excluded.branch, session_facts.branch),
+                   title = COALESCE(session_facts.title, excluded.title),
+                   started_at = CASE WHEN session_facts.started_at = 0
+                       OR (excluded.started_at <> 0 AND excluded.started_at < session_facts.started_at)
+                     THEN excluded.started_at ELSE session_facts.started_at END,
+                   ended_at = CASE WHEN excluded.ended_at > session_facts.ended_at
+                     THEN excluded.ended_at ELSE session_facts.ended_at END,
+                   turns = session_facts.turns + excluded.turns,
+                   tool_calls = session_facts.tool_calls + excluded.tool_calls,
+                   errors = session_facts.errors + excluded.errors,
+                   last_event = excluded.last_event",
+            )
+            .bind(agent)
+            .bind(sid)
+            .bind(path)
+            .bind(&f.cwd)
+            .bind(&f.branch)
+            .bind(&f.title)
+            .bind(f.started_at)
+            .bind(f.ended_at)
+            .bind(f.turns)
+            .bind(f.tool_calls)
+            .bind(f.errors)
+            .bind(f.last_event.as_str())
+            .execute(&mut *tx)
+            .await?;
+            for file in &f.files {
+                sqlx::query(
+                    "INSERT INTO session_files (agent, session_id, path) VALUES ($1, $2, $3)
+                     ON CONFLICT (agent, session_id, path) DO NOTHING",
+                )
+                .bind(agent)
+                .bind(sid)
+                .bind(file)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO log_files (path, agent, inode, head_len, head_hash, byte_offset, line_no,
+               skipped_lines, parser_state, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (path) DO UPDATE SET inode = excluded.inode,
+               head_len = excluded.head_len, head_hash = excluded.head_hash,
+               byte_offset = excluded.byte_offset, line_no = excluded.line_no,
+               skipped_lines = excluded.skipped_lines, parser_state = excluded.parser_state,
+               updated_at = excluded.updated_at",
+        )
+        .bind(path)
+        .bind(agent)
+        .bind(&cursor.inode)
+        .bind(cursor.head_len)
+        .bind(&cursor.head_hash)
+        .bind(cursor.offset)
+        .bind(cursor.line_no)
+        .bind(cursor.skipped)
+        .bind(cursor.state.as_deref().unwrap_or("{}"))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        others.sort();
+        others.dedup();
+        Ok(others)
+    }
+
+    /// Rebuilds the run of one session from its facts and usage records. `repo_of` maps a
+    /// working directory to the watched repo it lies in.
+    pub async fn rebuild_run(
+        &self,
+        agent: &str,
+        session: &str,
+        repo_of: &(dyn Fn(&str) -> Option<String> + Sync),
+        now: i64,
+    ) -> Result<Option<AgentRun>> {
+        let facts = sqlx::query(
+            "SELECT file, cwd, branch, title, started_at, ended_at, turns, tool_calls, errors,
+               last_event FROM session_facts WHERE agent = $1 AND session_id = $2
+             ORDER BY started_at, file",
+        )
+        .bind(agent)
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?;
+        if facts.is_empty() {
+            sqlx::query("DELETE FROM agent_runs WHERE id = $1")
+                .bind(format!("{agent}:{session}"))
+                .execute(&self.pool)
+                .await?;
+            return Ok(None);
+        }
+        let mut run = AgentRun {
+            id: format!("{agent}:{session}"),
+            agent: agent.to_string(),
+            session_id: session.to_string(),
+            model: String::new(),
+            cwd: String::new(),
+            repo: None,
+            branch: None,
+            title: String::new(),
+            started_at: 0,
+            ended_at: 0,
+            state: RunState::Finished,
+            turns: 0,
+            tool_calls: 0,
+            errors: 0,
+            files_touched: 0,
+            models: Vec::new(),
+            tokens: Tokens::default(),
+            cost_usd: 0.0,
+            source_path: String::new(),
+            skipped_lines: 0,
+        };
+        let mut last = (0i64, String::new());
+        for f in &facts {
+            let started: i64 = f.try_get("started_at")?;
+            let ended: i64 = f.try_get("ended_at")?;
+            if run.source_path.is_empty() {
+                run.source_path = f.try_get("file")?;
+            }
+            if run.cwd.is_empty() {
+                run.cwd = f.try_get::<Option<String>, _>("cwd")?.unwrap_or_default();
+            }
+            if run.title.is_empty() {
+                run.title = f.try_get::<Option<String>, _>("title")?.unwrap_or_default();
+            }
+            if let Some(b) = f.try_get::<Option<String>, _>("branch")? {
+                run.branch = Some(b);
+            }
+            if started > 0 && (run.started_at == 0 || started < run.started_at) {
+                run.started_at = started;
+            }
+            if ended >= last.0 {
+                last = (ended, f.try_get("last_event")?);
+            }
+            run.ended_at = run.ended_at.max(ended);
+            run.turns += f.try_get::<i64, _>("turns")?;
+            run.tool_calls += f.try_get::<i64, _>("tool_calls")?;
+            run.errors += f.try_get::<i64, _>("errors")?;
+        }
+        if run.title.is_empty() {
+            run.title = "(no prompt)".into();
+        }
+        let rows = sqlx::query(
+            "SELECT model,
+               CAST(SUM(input_tokens) AS BIGINT) AS input_tokens,
+               CAST(SUM(output_tokens) AS BIGINT) AS output_tokens,
+               CAST(SUM(cache_write_tokens) AS BIGINT) AS cache_write_tokens,
+               CAST(SUM(cache_read_tokens) AS BIGINT) AS cache_read_tokens,
+               CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens,
+               CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS cost
+             FROM usage_entries WHERE agent = $1 AND session_id = $2 AND canonical = 1
+             GROUP BY model ORDER BY model",
+        )
+        .bind(agent)
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut main = (-1i64, String::new());
+        for r in &rows {
+            let model: String = r.try_get("model")?;
+            let t = Tokens {
+                input: r.try_get("input_tokens")?,
+                output: r.try_get("output_tokens")?,
+                cache_write: r.try_get("cache_write_tokens")?,
+                cache_read: r.try_get("cache_read_tokens")?,
+                reasoning: r.try_get("reasoning_tokens")?,
+            };
+            run.tokens.add(&t);
+            run.cost_usd += r.try_get::<f64, _>("cost")?;
+            if !model.is_empty() {
+                if t.output > main.0 {
+                    main = (t.output, model.clone());
+                }
+                run.models.push(model);
+            }
+        }
+        run.model = main.1;
+        run.files_touched = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM session_files WHERE agent = $1 AND session_id = $2",
+        )
+        .bind(agent)
+        .bind(session)
+        .fetch_one(&self.pool)
+        .await?;
+        run.skipped_lines = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(skipped_lines), 0) AS BIGINT) FROM log_files
+             WHERE path IN (SELECT file FROM session_facts WHERE agent = $1 AND session_id = $2)",
+        )
+        .bind(agent)
+        .bind(session)
+        .fetch_one(&self.pool)
+        .await?;
+        run.repo = repo_of(&run.cwd);
+        run.state = if now - run.ended_at < RUNNING_WINDOW_SECS {
+            RunState::Running
+        } else if last.1 == LastEvent::Error.as_str() {
+            RunState::Failed
+        } else if last.1 == LastEvent::Waiting.as_str() && now - run.ended_at < IDLE_WINDOW_SECS {
+            RunState::Idle
+        } else {
+            RunState::Finished
+        };
+        self.upsert_agent_run(&run).await?;
+        Ok(Some(run))
+    }
+
+    /// Recomputes the spend derived from agent logs: per day, model, agent and repo.
+    pub async fn rebuild_log_spend(&self, prices: &PriceTable) -> Result<()> {
+        let rows = sqlx::query(
+            "SELECT u.day, u.model, u.agent, COALESCE(r.repo, '') AS repo,
+               CAST(SUM(u.input_tokens) AS BIGINT) AS input_tokens,
+               CAST(SUM(u.output_tokens) AS BIGINT) AS output_tokens,
+               CAST(SUM(u.cache_write_tokens) AS BIGINT) AS cache_write_tokens,
+               CAST(SUM(u.cache_read_tokens) AS BIGINT) AS cache_read_tokens,
+               CAST(SUM(u.reasoning_tokens) AS BIGINT) AS reasoning_tokens,
+               CAST(SUM(u.cost_usd) AS DOUBLE PRECISION) AS cost
+             FROM usage_entries u
+             LEFT JOIN agent_runs r ON r.agent = u.agent AND r.session_id = u.session_id
+             WHERE u.canonical = 1
+             GROUP BY u.day, u.model, u.agent, COALESCE(r.repo, '')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut records: BTreeMap<(String, String, String, String), SpendRecord> = BTreeMap::new();
+        for r in &rows {
+            let model: String = r.try_get("model")?;
+            let day: String = r.try_get("day")?;
+            let agent: String = r.try_get("agent")?;
+            let repo: String = r.try_get("repo")?;
+            let rec = SpendRecord {
+                vendor: vendor_of(prices, &model),
+                model: if model.is_empty() {
+                    "(none)".into()
+                } else {
+                    model
+                },
+                day,
+                source: "logs".into(),
+                agent,
+                repo,
+                tokens: Tokens {
+                    input: r.try_get("input_tokens")?,
+                    output: r.try_get("output_tokens")?,
+                    cache_write: r.try_get("cache_write_tokens")?,
+                    cache_read: r.try_get("cache_read_tokens")?,
+                    reasoning: r.try_get("reasoning_tokens")?,
+                },
+                cost_usd: r.try_get("cost")?,
+            };
+            let key = (
+                rec.day.clone(),
+                rec.model.clone(),
+                rec.agent.clone(),
+                rec.repo.clone(),
+            );
+            records.insert(key, rec);
+        }
+        let records: Vec<SpendRecord> = records.into_values().collect();
+        self.replace_spend_source("logs", &records).await
+    }
+
+    /// Every (agent, session) known from logs.
+    pub async fn log_sessions(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT DISTINCT agent, session_id FROM session_facts ORDER BY agent, session_id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// Marks which copy of a record counts, among every copy with the same message id (or, without
+/// one, the same key), by ccusage's rules: a sidechain replay never counts when the main log has
+/// the message; per key, the copy with the largest token total counts, the earliest read
+/// (file, line) on a tie. Returns the sessions whose counted records changed.
+async fn resolve_copies(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    agent: &str,
+    message_id: &str,
+    key: &str,
+) -> Result<Vec<String>> {
+    let rows: Vec<(String, i64, String, i64, i64, String, i64)> = if message_id.is_empty() {
+        sqlx::query_as(
+            "SELECT file, line_no, entry_key, sidechain, total_tokens, session_id, canonical
+             FROM usage_entries WHERE agent = $1 AND entry_key = $2",
+        )
+        .bind(agent)
+        .bind(key)
+        .fetch_all(&mut **tx)
+        .await?
+    } else {
+        sqlx::query_as(
+            "SELECT file, line_no, entry_key, sidechain, total_tokens, session_id, canonical
+             FROM usage_entries WHERE agent = $1 AND message_id = $2",
+        )
+        .bind(agent)
+        .bind(message_id)
+        .fetch_all(&mut **tx)
+        .await?
+    };
+    let has_main = rows.iter().any(|r| r.3 == 0);
+    let mut best: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if r.3 == 1 && has_main {
+            continue;
+        }
+        match best.get(r.2.as_str()) {
+            Some(&j) => {
+                let b = &rows[j];
+                let better = r.4 > b.4 || (r.4 == b.4 && (r.0.as_str(), r.1) < (b.0.as_str(), b.1));
+                if better {
+                    best.insert(&r.2, i);
+                }
+            }
+            None => {
+                best.insert(&r.2, i);
+            }
+        }
+    }
+    let winners: std::collections::BTreeSet<usize> = best.into_values().collect();
+    let mut changed = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let want = winners.contains(&i) as i64;
+        if want != r.6 {
+            sqlx::query(
+                "UPDATE usage_entries SET canonical = $1 WHERE agent = $2 AND file = $3 AND line_no = $4",
+            )
+            .bind(want)
+            .bind(agent)
+            .bind(&r.0)
+            .bind(r.1)
+            .execute(&mut **tx)
+            .await?;
+            changed.push(r.5.clone());
+        }
+    }
+    Ok(changed)
+}

@@ -1,0 +1,350 @@
+//! Agent-log ingest against the example corpus in `tests/fixtures` (copied from
+//! shared/formats/examples, with the results ccusage's rules give for it), and incremental
+//! tailing of logs written while the ingest runs. Expected values are read from the fixtures'
+//! expected files, not restated here.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use flightdeck_core::ingest::{self, Sources};
+use flightdeck_core::model::Tokens;
+use flightdeck_core::views;
+use serde_json::Value;
+use support::{both, TestDb};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn claude_sources(dir: &Path) -> Sources {
+    Sources {
+        claude_dirs: vec![dir.to_path_buf()],
+        ..Default::default()
+    }
+}
+
+fn codex_sources(home: &Path) -> Sources {
+    Sources {
+        codex_homes: vec![home.to_path_buf()],
+        ..Default::default()
+    }
+}
+
+/// Tokens and cost over every run.
+async fn run_totals(db: &TestDb) -> (Tokens, f64) {
+    let mut t = Tokens::default();
+    let mut cost = 0.0;
+    for r in db.store.agent_runs().await.unwrap() {
+        t.add(&r.tokens);
+        cost += r.cost_usd;
+    }
+    (t, cost)
+}
+
+const NOW: i64 = 1_790_000_000;
+
+async fn claude_totals_match_the_ccusage_rules(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("claude-code"), dir.path());
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("expected-ccusage-rules.json")).unwrap(),
+    )
+    .unwrap();
+    let report = ingest::run(&db.store, &claude_sources(dir.path()), None, NOW)
+        .await
+        .unwrap();
+    let malformed = expected["malformedSkipped"].as_array().unwrap();
+    assert_eq!(
+        report.skipped_lines,
+        malformed.len() as i64,
+        "{:?}",
+        report.problems
+    );
+    let first = &malformed[0];
+    let want = format!("{}:{}:", first["file"].as_str().unwrap(), first["line"]);
+    assert!(
+        report.problems.iter().any(|p| p.contains(&want)),
+        "{want} in {:?}",
+        report.problems
+    );
+
+    let totals = &expected["totals"];
+    let (t, cost) = run_totals(&db).await;
+    assert_eq!(t.input, totals["inputTokens"].as_i64().unwrap());
+    assert_eq!(t.output, totals["outputTokens"].as_i64().unwrap());
+    assert_eq!(
+        t.cache_write,
+        totals["cacheCreationTokens"].as_i64().unwrap()
+    );
+    assert_eq!(t.cache_read, totals["cacheReadTokens"].as_i64().unwrap());
+    let want_cost = totals["costUSD_calculate"].as_f64().unwrap();
+    assert!(
+        (cost - want_cost).abs() < 1e-6,
+        "cost {cost} vs {want_cost}"
+    );
+    // Spend by day/model carries the same total.
+    let spend = views::spend(&db.store).await.unwrap();
+    assert!((spend.total_usd - want_cost).abs() < 1e-6);
+
+    // Per kept entry's model, the tokens agree too (fast requests are their own model).
+    let mut by_model = std::collections::BTreeMap::<String, i64>::new();
+    for e in expected["keptEntries"].as_array().unwrap() {
+        let model = e["model"].as_str().unwrap_or("").to_string();
+        *by_model.entry(model).or_default() += e["outputTokens"].as_i64().unwrap();
+    }
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT model, CAST(SUM(output_tokens) AS BIGINT) FROM usage_entries WHERE canonical = 1
+         GROUP BY model ORDER BY model",
+    )
+    .fetch_all(db.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        rows.into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        by_model
+    );
+
+    // Sessions: the main one with its subagent file, the resumed one, the legacy one.
+    let runs = db.store.agent_runs().await.unwrap();
+    assert_eq!(runs.len(), 3, "{runs:#?}");
+    let main = runs
+        .iter()
+        .find(|r| r.session_id.starts_with("5b2f0c1e"))
+        .unwrap();
+    assert_eq!(main.cwd, "/home/dev/acme/widgets");
+    assert_eq!(main.branch.as_deref(), Some("feat/retry-merge"));
+    assert!(main.models.len() >= 3, "{:?}", main.models);
+    assert_eq!(main.skipped_lines, 1);
+    assert!(main.files_touched >= 1);
+
+    // Idempotent: a second pass reads nothing and changes nothing.
+    let again = ingest::run(&db.store, &claude_sources(dir.path()), None, NOW)
+        .await
+        .unwrap();
+    assert_eq!((again.files, again.lines, again.runs), (0, 0, 0));
+    assert_eq!(run_totals(&db).await, (t, cost));
+    db.finish().await;
+}
+both!(claude_totals_match_the_ccusage_rules);
+
+async fn codex_deltas_come_from_cumulative_totals(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("codex"), dir.path());
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("expected.json")).unwrap())
+            .unwrap();
+    let report = ingest::run(&db.store, &codex_sources(dir.path()), None, NOW)
+        .await
+        .unwrap();
+    let modern = &expected["rollout-2026-03-14T10-12-05"];
+    assert_eq!(
+        report.skipped_lines,
+        modern["malformed_lines"].as_array().unwrap().len() as i64
+    );
+    // Our choice (see sources/codex.rs): differences of the cumulative total, so the re-emitted
+    // last event adds nothing.
+    let mut want = std::collections::BTreeMap::<String, Tokens>::new();
+    let events = modern["events_using_total_diff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(
+            expected["rollout-2025-09-02T18-00-00 (legacy)"]["events"]
+                .as_array()
+                .unwrap(),
+        );
+    for e in events {
+        let g = |k: &str| e[k].as_i64().unwrap();
+        want.entry(e["model"].as_str().unwrap().to_string())
+            .or_default()
+            .add(&Tokens {
+                input: g("input_tokens") - g("cached_input_tokens"),
+                output: g("output_tokens"),
+                cache_write: 0,
+                cache_read: g("cached_input_tokens"),
+                reasoning: g("reasoning_output_tokens"),
+            });
+    }
+    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT model, CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT),
+           CAST(SUM(cache_read_tokens) AS BIGINT), CAST(SUM(reasoning_tokens) AS BIGINT)
+         FROM usage_entries WHERE canonical = 1 GROUP BY model ORDER BY model",
+    )
+    .fetch_all(db.store.pool())
+    .await
+    .unwrap();
+    let got: std::collections::BTreeMap<String, Tokens> = rows
+        .into_iter()
+        .map(|(m, i, o, c, r)| {
+            (
+                m,
+                Tokens {
+                    input: i,
+                    output: o,
+                    cache_write: 0,
+                    cache_read: c,
+                    reasoning: r,
+                },
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    // The modern session's run sums to the file's final cumulative counter.
+    let fin = &modern["final_total_token_usage"];
+    let run = db
+        .store
+        .agent_runs()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.session_id == "0199e5a2-6c1d-7b3e-9f40-2a8b1c7d5e90")
+        .unwrap();
+    assert_eq!(
+        run.tokens.input + run.tokens.cache_read,
+        fin["input_tokens"].as_i64().unwrap()
+    );
+    assert_eq!(run.tokens.output, fin["output_tokens"].as_i64().unwrap());
+    // Most output was written by gpt-5.2-codex; both models are listed.
+    assert_eq!(run.model, "gpt-5.2-codex");
+    assert_eq!(run.models, ["gpt-5.2-codex", "gpt-5.3-codex"]);
+    assert_eq!(run.branch.as_deref(), Some("feat/retry-merge"));
+
+    // The same rollout archived too (ccusage reads both folders) counts once.
+    let archived = dir.path().join("archived_sessions");
+    std::fs::create_dir_all(&archived).unwrap();
+    let f = "2026/03/14/rollout-2026-03-14T10-12-05-0199e5a2-6c1d-7b3e-9f40-2a8b1c7d5e90.jsonl";
+    std::fs::copy(
+        dir.path().join("sessions").join(f),
+        archived.join(Path::new(f).file_name().unwrap()),
+    )
+    .unwrap();
+    let before = run_totals(&db).await;
+    ingest::run(&db.store, &codex_sources(dir.path()), None, NOW)
+        .await
+        .unwrap();
+    assert_eq!(run_totals(&db).await, before);
+    db.finish().await;
+}
+both!(codex_deltas_come_from_cumulative_totals);
+
+async fn resumed_session_copies_count_once(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("claude-code"), dir.path());
+    ingest::run(&db.store, &claude_sources(dir.path()), None, NOW)
+        .await
+        .unwrap();
+    let before = run_totals(&db).await;
+    // A fork copies a whole session into a new file under another project.
+    let src = dir
+        .path()
+        .join("projects/-home-dev-acme-widgets/5b2f0c1e-7d4a-4c1b-9e2a-3f6d8a1b2c40.jsonl");
+    let fork = dir.path().join("projects/-home-dev-fork");
+    std::fs::create_dir_all(&fork).unwrap();
+    std::fs::copy(
+        &src,
+        fork.join("aaaaaaaa-0000-4000-8000-000000000000.jsonl"),
+    )
+    .unwrap();
+    ingest::run(&db.store, &claude_sources(dir.path()), None, NOW)
+        .await
+        .unwrap();
+    let after = run_totals(&db).await;
+    assert_eq!(after.0, before.0);
+    assert!((after.1 - before.1).abs() < 1e-9);
+    db.finish().await;
+}
+both!(resumed_session_copies_count_once);
+
+fn claude_line(i: usize, session: &str, out_tokens: i64) -> String {
+    serde_json::json!({
+        "type": "assistant", "sessionId": session, "cwd": "/w", "gitBranch": "claude/x",
+        "timestamp": format!("2026-03-14T09:{:02}:{:02}.000Z", i / 60, i % 60),
+        "requestId": format!("req_{i}"),
+        "message": {"id": format!("msg_{i}"), "model": "claude-sonnet-4-5", "role": "assistant",
+            "content": [{"type": "text", "text": "ok"}],
+            "usage": {"input_tokens": 10, "output_tokens": out_tokens,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 100}}
+    })
+    .to_string()
+}
+
+/// Logs written while the ingest runs: a malformed line in the middle, a half-written last
+/// line completed later, then truncation and rotation.
+async fn tailing_reads_only_what_is_new(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("projects/-w");
+    std::fs::create_dir_all(&proj).unwrap();
+    let file = proj.join("s1.jsonl");
+    let src = claude_sources(dir.path());
+    let mut f = std::fs::File::create(&file).unwrap();
+    for i in 0..5 {
+        writeln!(f, "{}", claude_line(i, "s1", 100)).unwrap();
+    }
+    writeln!(f, "{{\"type\":\"assistant\",\"broken").unwrap(); // malformed, line 6
+    let half = claude_line(6, "s1", 100);
+    let (a, b) = half.split_at(40);
+    write!(f, "{a}").unwrap(); // the writer is mid-line
+    f.flush().unwrap();
+    let r1 = ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    assert_eq!(r1.lines, 6);
+    assert_eq!(r1.skipped_lines, 1);
+    assert!(
+        r1.problems.iter().any(|p| p
+            .ends_with(&format!("s1.jsonl:6: {}", p.rsplit(": ").next().unwrap()))
+            && p.contains("s1.jsonl:6:")),
+        "{:?}",
+        r1.problems
+    );
+    assert_eq!(run_totals(&db).await.0.output, 500);
+
+    // The line is finished and more are appended: only those are read.
+    writeln!(f, "{b}").unwrap();
+    for i in 7..10 {
+        writeln!(f, "{}", claude_line(i, "s1", 100)).unwrap();
+    }
+    f.flush().unwrap();
+    let r2 = ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    assert_eq!((r2.lines, r2.skipped_lines), (4, 0));
+    assert_eq!(run_totals(&db).await.0.output, 900);
+    let run = &db.store.agent_runs().await.unwrap()[0];
+    assert_eq!(run.skipped_lines, 1);
+
+    // Truncated and rewritten shorter: what was read from it is forgotten and re-read.
+    drop(f);
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            claude_line(0, "s1", 100),
+            claude_line(1, "s1", 100)
+        ),
+    )
+    .unwrap();
+    ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    assert_eq!(run_totals(&db).await.0.output, 200);
+    assert_eq!(db.store.agent_runs().await.unwrap()[0].skipped_lines, 0);
+
+    // Rotated: the old file moves away (still a log, its records still count), a new one
+    // starts at the same path.
+    std::fs::rename(&file, proj.join("s1-rotated.jsonl")).unwrap();
+    std::fs::write(&file, format!("{}\n", claude_line(50, "s1", 7))).unwrap();
+    ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    assert_eq!(run_totals(&db).await.0.output, 207);
+    db.finish().await;
+}
+both!(tailing_reads_only_what_is_new);
