@@ -1,6 +1,7 @@
 //! The `flightdeck` command. Parses flags, resolves settings (flags > env > config file >
 //! defaults), runs one subcommand, and turns any error into one line on stderr and exit code 1.
 
+mod commands;
 mod doctor;
 
 use std::net::{IpAddr, SocketAddr};
@@ -59,7 +60,7 @@ struct SourceArgs {
     #[arg(long = "claude-dir")]
     claude_dirs: Vec<PathBuf>,
     /// The Codex home holding sessions/ (default $CODEX_HOME or ~/.codex).
-    #[arg(long)]
+    #[arg(long, alias = "codex-dir")]
     codex_home: Option<PathBuf>,
 }
 
@@ -86,6 +87,17 @@ enum Command {
         #[command(flatten)]
         serve: ServeArgs,
     },
+    /// Read every source once (only what is new since the last pass) and print a summary.
+    Ingest {
+        #[command(flatten)]
+        sources: SourceArgs,
+    },
+    /// Print reports from the store (tables, or JSON with --json).
+    #[command(subcommand)]
+    Report(commands::ReportCmd),
+    /// Manage the watched repositories.
+    #[command(subcommand)]
+    Repo(commands::RepoCmd),
     /// Check config, database, data dirs and sources; say what is wrong and how to fix it.
     Doctor {
         #[command(flatten)]
@@ -159,6 +171,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (settings, _) = settings(&cli, serve, sources)?;
             serve_cmd(settings, Duration::from_secs((*rescan_secs).max(1))).await
         }
+        Command::Ingest { sources } => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), sources)?;
+            commands::ingest(&settings).await
+        }
+        Command::Report(cmd) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            commands::report(&settings, cmd).await
+        }
+        Command::Repo(cmd) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            commands::repo(&settings, cmd).await
+        }
         Command::Doctor { sources, serve } => {
             let (settings, dirs) = settings(&cli, serve, sources)?;
             Ok(doctor::run(&settings, &dirs).await)
@@ -166,7 +190,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

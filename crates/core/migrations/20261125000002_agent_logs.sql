@@ -77,3 +77,9 @@ CREATE TABLE session_files (
 ALTER TABLE agent_runs ADD COLUMN errors BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE agent_runs ADD COLUMN files_touched BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE agent_runs ADD COLUMN models TEXT NOT NULL DEFAULT '';
+
+-- Repositories added with `flightdeck repo add` (config-file repos are not copied here).
+CREATE TABLE watched_repos (
+    path TEXT PRIMARY KEY,
+    added_at BIGINT NOT NULL
+);

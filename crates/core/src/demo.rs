@@ -242,6 +242,13 @@ fn prepare_root(root: &Path) -> Result<()> {
                 std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
             }
         }
+        // A rebuilt demo starts from an empty database too (its own, beside the repos).
+        for f in ["flightdeck.db", "flightdeck.db-wal", "flightdeck.db-shm"] {
+            let p = root.join(f);
+            if p.exists() {
+                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
     }
     std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))
 }

@@ -19,6 +19,17 @@ pub struct Sources {
     pub codex_homes: Vec<PathBuf>,
 }
 
+/// Where a long ingest is, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub files_done: usize,
+    pub files_total: usize,
+    pub lines: i64,
+}
+
+/// Receives progress during agent-log ingest.
+pub type ProgressFn<'a> = &'a (dyn Fn(Progress) + Sync);
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IngestReport {
     pub repos: usize,
@@ -39,10 +50,28 @@ pub async fn run(
     bus: Option<&EventBus>,
     now: i64,
 ) -> Result<IngestReport> {
+    run_with_progress(store, sources, bus, now, None).await
+}
+
+pub async fn run_with_progress(
+    store: &Store,
+    sources: &Sources,
+    bus: Option<&EventBus>,
+    now: i64,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<IngestReport> {
     let mut report = IngestReport::default();
     let mut repo_roots: Vec<(PathBuf, String)> = Vec::new();
 
-    for path in &sources.repos {
+    // Repos from config and flags, plus those added with `flightdeck repo add`.
+    let mut repo_paths: Vec<PathBuf> = sources.repos.clone();
+    for p in store.watched_repos().await? {
+        let p = PathBuf::from(p);
+        if !repo_paths.contains(&p) {
+            repo_paths.push(p);
+        }
+    }
+    for path in &repo_paths {
         let known: Vec<String> = match store.cursor("git", &path.display().to_string()).await? {
             Some(c) => serde_json::from_str(&c).unwrap_or_default(),
             None => Vec::new(),
@@ -85,7 +114,7 @@ pub async fn run(
         report.new_commits += scan.commits.len();
     }
 
-    let agents = ingest_agent_logs(store, sources, &repo_roots, now, &mut report).await?;
+    let agents = ingest_agent_logs(store, sources, &repo_roots, now, &mut report, progress).await?;
     report.runs = agents;
 
     if let Some(bus) = bus {
@@ -132,6 +161,7 @@ async fn ingest_agent_logs(
     repo_roots: &[(PathBuf, String)],
     now: i64,
     report: &mut IngestReport,
+    progress: Option<ProgressFn<'_>>,
 ) -> Result<usize> {
     let prices = PriceTable::builtin();
     let mut files: Vec<(&'static str, PathBuf)> = claude::files(&sources.claude_dirs)
@@ -142,7 +172,14 @@ async fn ingest_agent_logs(
         files.extend(codex::files(home).into_iter().map(|f| (codex::AGENT, f)));
     }
     let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
-    for (agent, file) in &files {
+    for (i, (agent, file)) in files.iter().enumerate() {
+        if let Some(p) = progress {
+            p(Progress {
+                files_done: i,
+                files_total: files.len(),
+                lines: report.lines,
+            });
+        }
         match ingest_file(store, agent, file, &prices, now, report).await {
             Ok(sessions) => touched.extend(sessions.into_iter().map(|s| (agent.to_string(), s))),
             Err(crate::Error::Io { path, source }) => {
@@ -154,8 +191,13 @@ async fn ingest_agent_logs(
             Err(e) => return Err(e),
         }
     }
-    // Repos learned now, or runs read before a repo was added: link every run once per pass
-    // only when something changed.
+    if let Some(p) = progress {
+        p(Progress {
+            files_done: files.len(),
+            files_total: files.len(),
+            lines: report.lines,
+        });
+    }
     let repo_of = |cwd: &str| -> Option<String> {
         let cwd = Path::new(cwd);
         repo_roots

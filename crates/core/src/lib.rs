@@ -12,6 +12,7 @@ pub mod events;
 pub mod ingest;
 pub mod model;
 pub mod pricing;
+pub mod reports;
 pub mod sources;
 pub mod store;
 pub mod views;

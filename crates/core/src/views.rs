@@ -94,6 +94,8 @@ pub struct RepoSummary {
 #[ts(export)]
 pub struct ReposView {
     pub repos: Vec<RepoSummary>,
+    /// Work trees agents ran in that are not watched (`flightdeck repo add PATH`).
+    pub suggested: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -325,7 +327,39 @@ pub async fn repos(store: &Store) -> Result<ReposView> {
             }
         })
         .collect();
-    Ok(ReposView { repos })
+    Ok(ReposView {
+        repos,
+        suggested: suggested_repos(store).await?,
+    })
+}
+
+/// Git work trees that agent runs worked in but that nobody watches yet: offered, never added
+/// silently.
+pub async fn suggested_repos(store: &Store) -> Result<Vec<String>> {
+    let watched: Vec<String> = store.repos().await?.into_iter().map(|r| r.path).collect();
+    let mut out = std::collections::BTreeSet::new();
+    for run in store.agent_runs().await? {
+        if run.repo.is_some() || run.cwd.is_empty() {
+            continue;
+        }
+        let Ok(repo) = git2::Repository::discover(&run.cwd) else {
+            continue;
+        };
+        // A linked worktree's runs belong to its main repository.
+        let root = if repo.is_worktree() {
+            repo.commondir().parent().map(std::path::Path::to_path_buf)
+        } else {
+            repo.workdir().map(std::path::Path::to_path_buf)
+        };
+        if let Some(root) = root {
+            let root = root.canonicalize().unwrap_or(root);
+            let root = root.display().to_string().trim_end_matches('/').to_string();
+            if !watched.contains(&root) {
+                out.insert(root);
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
 }
 
 pub async fn releases(store: &Store) -> Result<ReleasesView> {

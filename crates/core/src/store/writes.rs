@@ -448,3 +448,26 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Adds a repository to the watched set kept in the store (`flightdeck repo add`).
+    pub async fn watch_repo(&self, path: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO watched_repos (path, added_at) VALUES ($1, $2)
+             ON CONFLICT (path) DO NOTHING",
+        )
+        .bind(path)
+        .bind(chrono::Utc::now().timestamp())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn watched_repos(&self) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT path FROM watched_repos ORDER BY path")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,287 @@
+//! `ingest`, `report` and `repo`: one pass over the sources, reports from the store, and the
+//! list of watched repositories (kept in the store, beside those in the config file).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Subcommand, ValueEnum};
+use flightdeck_core::config::Settings;
+use flightdeck_core::ingest::{self, Progress};
+use flightdeck_core::reports::{self, CommitsBy, UsageBy};
+use flightdeck_core::store::Store;
+use flightdeck_core::views;
+
+#[derive(Subcommand)]
+pub enum ReportCmd {
+    /// Tokens by kind and cost from agent logs.
+    Usage {
+        #[arg(long, value_enum, default_value = "day")]
+        by: UsageByArg,
+        /// First day to include (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Last day to include (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Agent runs with state, repo, branch, tokens and cost.
+    Agents {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Commits, lines added and removed, agent vs human share.
+    Commits {
+        #[arg(long, value_enum, default_value = "agent")]
+        by: CommitsByArg,
+        /// Only this repository (its path).
+        #[arg(long)]
+        repo: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum UsageByArg {
+    Day,
+    Month,
+    Model,
+    Agent,
+    Session,
+    Repo,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CommitsByArg {
+    Agent,
+    Author,
+    Month,
+}
+
+#[derive(Subcommand)]
+pub enum RepoCmd {
+    /// Watch a git work tree (it is scanned on the next ingest or rescan).
+    Add { path: PathBuf },
+    /// List watched repositories and those agent logs point at but nobody added yet.
+    List,
+}
+
+pub async fn ingest(settings: &Settings) -> Result<ExitCode> {
+    let store = Store::open(&settings.database_url).await?;
+    let sources = settings.sources();
+    let started = std::time::Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let show = |p: Progress| {
+        if tty {
+            let width = 30;
+            let filled = (p.files_done * width)
+                .checked_div(p.files_total)
+                .unwrap_or(width);
+            eprint!(
+                "\r[{}{}] {}/{} log files, {} lines",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                p.files_done,
+                p.files_total,
+                p.lines
+            );
+        }
+    };
+    let now = crate::now();
+    let report = ingest::run_with_progress(&store, &sources, None, now, Some(&show)).await?;
+    if tty {
+        eprintln!();
+    }
+    println!(
+        "ingested in {:.1} s: {} repos ({} new commits), {} log files read, {} lines, {} runs updated, {} lines skipped",
+        started.elapsed().as_secs_f64(),
+        report.repos,
+        report.new_commits,
+        report.files,
+        report.lines,
+        report.runs,
+        report.skipped_lines
+    );
+    for p in report.problems.iter().take(20) {
+        println!("  skipped: {p}");
+    }
+    if report.problems.len() > 20 {
+        println!("  … and {} more", report.problems.len() - 20);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn json(v: &impl serde::Serialize) -> Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).context("serialising the report")?
+    );
+    Ok(())
+}
+
+fn tokens_fmt(n: i64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
+    let store = Store::open(&settings.database_url).await?;
+    match cmd {
+        ReportCmd::Usage {
+            by,
+            since,
+            until,
+            json: as_json,
+        } => {
+            for d in [since, until].into_iter().flatten() {
+                if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+                    bail!("--since/--until `{d}` is not a date like 2026-11-25");
+                }
+            }
+            let by = match by {
+                UsageByArg::Day => UsageBy::Day,
+                UsageByArg::Month => UsageBy::Month,
+                UsageByArg::Model => UsageBy::Model,
+                UsageByArg::Agent => UsageBy::Agent,
+                UsageByArg::Session => UsageBy::Session,
+                UsageByArg::Repo => UsageBy::Repo,
+            };
+            let r = reports::usage(&store, by, since.as_deref(), until.as_deref()).await?;
+            if *as_json {
+                return json(&r).map(|_| ExitCode::SUCCESS);
+            }
+            println!(
+                "{:<44} {:>14} {:>12} {:>14} {:>16} {:>12} {:>11}",
+                "key", "input", "output", "cache write", "cache read", "reasoning", "cost USD"
+            );
+            for row in r.rows.iter().chain(std::iter::once(&r.total)) {
+                let t = &row.tokens;
+                println!(
+                    "{:<44} {:>14} {:>12} {:>14} {:>16} {:>12} {:>11.4}",
+                    if row.key.is_empty() {
+                        "(none)"
+                    } else {
+                        &row.key
+                    },
+                    tokens_fmt(t.input),
+                    tokens_fmt(t.output),
+                    tokens_fmt(t.cache_write),
+                    tokens_fmt(t.cache_read),
+                    tokens_fmt(t.reasoning),
+                    row.cost_usd
+                );
+            }
+        }
+        ReportCmd::Agents { json: as_json } => {
+            let runs = store.agent_runs().await?;
+            if *as_json {
+                return json(&runs).map(|_| ExitCode::SUCCESS);
+            }
+            println!(
+                "{:<12} {:<9} {:<28} {:<26} {:<30} {:>12} {:>9}",
+                "agent", "state", "model", "repo", "branch", "tokens", "cost USD"
+            );
+            for r in &runs {
+                let repo = r
+                    .repo
+                    .as_deref()
+                    .and_then(|p| p.rsplit('/').next())
+                    .unwrap_or("-");
+                println!(
+                    "{:<12} {:<9} {:<28} {:<26} {:<30} {:>12} {:>9.4}",
+                    r.agent,
+                    r.state.as_str(),
+                    r.model,
+                    repo,
+                    r.branch.as_deref().unwrap_or("-"),
+                    tokens_fmt(r.tokens.total()),
+                    r.cost_usd
+                );
+            }
+        }
+        ReportCmd::Commits {
+            by,
+            repo,
+            json: as_json,
+        } => {
+            let by = match by {
+                CommitsByArg::Agent => CommitsBy::Agent,
+                CommitsByArg::Author => CommitsBy::Author,
+                CommitsByArg::Month => CommitsBy::Month,
+            };
+            let repo = repo.as_ref().map(|p| {
+                p.canonicalize()
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            });
+            let rows = reports::commits(&store, by, repo.as_deref()).await?;
+            if *as_json {
+                return json(&rows).map(|_| ExitCode::SUCCESS);
+            }
+            println!(
+                "{:<30} {:>8} {:>8} {:>10} {:>10} {:>7}",
+                "key", "commits", "agent", "added", "removed", "agent%"
+            );
+            for r in &rows {
+                println!(
+                    "{:<30} {:>8} {:>8} {:>10} {:>10} {:>6.1}%",
+                    r.key,
+                    r.commits,
+                    r.agent_commits,
+                    r.insertions,
+                    r.deletions,
+                    r.agent_share * 100.0
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn repo(settings: &Settings, cmd: &RepoCmd) -> Result<ExitCode> {
+    let store = Store::open(&settings.database_url).await?;
+    match cmd {
+        RepoCmd::Add { path } => {
+            let repo = git2::Repository::discover(path)
+                .with_context(|| format!("{} is not inside a git work tree", path.display()))?;
+            let Some(workdir) = repo.workdir() else {
+                bail!(
+                    "{} is a bare repository; Flightdeck watches work trees",
+                    path.display()
+                );
+            };
+            let workdir = workdir
+                .canonicalize()
+                .with_context(|| workdir.display().to_string())?;
+            store.watch_repo(&workdir.display().to_string()).await?;
+            println!(
+                "watching {} (scanned on the next ingest or rescan)",
+                workdir.display()
+            );
+        }
+        RepoCmd::List => {
+            for r in store.watched_repos().await? {
+                println!("watched    {r}");
+            }
+            for p in &settings.repos {
+                println!("configured {}", p.display());
+            }
+            for s in views::suggested_repos(&store).await? {
+                println!("suggested  {s}   (agent runs there; `flightdeck repo add {s}`)");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
