@@ -105,11 +105,15 @@ fn run() -> anyhow::Result<()> {
                 if let Err(e) = ingest::run(&store, &sources, Some(&bus), chrono_now()).await {
                     eprintln!("warning: ingest failed: {e}");
                 }
+                let _watch =
+                    flightdeck_core::watch::spawn(store.clone(), bus.clone(), sources.clone())
+                        .map_err(|e| eprintln!("warning: live updates are off: {e}"))
+                        .ok();
                 let _rescan = ingest::spawn_periodic(
                     store.clone(),
                     bus.clone(),
                     sources,
-                    Duration::from_secs(30),
+                    Duration::from_secs(60),
                 );
                 while let Ok(event) = events.recv().await {
                     let _ = handle.emit("flightdeck-changed", &event);

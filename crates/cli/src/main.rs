@@ -14,8 +14,8 @@ use clap::{Args, Parser, Subcommand};
 use flightdeck_core::config::{self, Dirs, Overrides, Settings};
 use flightdeck_core::demo;
 use flightdeck_core::events::EventBus;
-use flightdeck_core::ingest;
 use flightdeck_core::store::Store;
+use flightdeck_core::{ingest, watch};
 use flightdeck_server::AppState;
 
 #[derive(Parser)]
@@ -81,8 +81,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         sources: SourceArgs,
-        /// Seconds between rescans of the sources.
-        #[arg(long, default_value_t = 30)]
+        /// Seconds between full rescans (changes are also picked up live as files change).
+        #[arg(long, default_value_t = 60)]
         rescan_secs: u64,
         #[command(flatten)]
         serve: ServeArgs,
@@ -263,7 +263,8 @@ async fn demo_cmd(settings: Settings, dir: PathBuf, open: bool) -> Result<ExitCo
     if open {
         open_desktop(&settings, &running.url);
     }
-    let rescan = ingest::spawn_periodic(store, bus, ws.sources(), Duration::from_secs(30));
+    let _watch = watch_sources(&store, &bus, ws.sources());
+    let rescan = ingest::spawn_periodic(store, bus, ws.sources(), Duration::from_secs(60));
     let result = running.server.await.context("server task")?;
     rescan.abort();
     result?;
@@ -280,11 +281,32 @@ async fn serve_cmd(settings: Settings, rescan_every: Duration) -> Result<ExitCod
     }
     let running = start_server(&settings, store.clone(), bus.clone()).await?;
     println!("Flightdeck: {}", running.url);
+    let _watch = watch_sources(&store, &bus, sources.clone());
     let rescan = ingest::spawn_periodic(store, bus, sources, rescan_every);
     let result = running.server.await.context("server task")?;
     rescan.abort();
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Watches the sources live; the periodic rescan stays as the safety net for missed events.
+fn watch_sources(
+    store: &Store,
+    bus: &EventBus,
+    sources: ingest::Sources,
+) -> Option<watch::WatchHandle> {
+    match watch::spawn(store.clone(), bus.clone(), sources) {
+        Ok(h) => {
+            for p in &h.problems {
+                eprintln!("warning: not watching {p}");
+            }
+            Some(h)
+        }
+        Err(e) => {
+            eprintln!("warning: live updates are off ({e}); sources are rescanned periodically");
+            None
+        }
+    }
 }
 
 /// Opens the desktop window when a display exists and the desktop binary was built beside this

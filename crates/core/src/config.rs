@@ -239,6 +239,7 @@ impl Settings {
                 .or_else(crate::sources::codex::default_home)
                 .into_iter()
                 .collect(),
+            only_log_files: None,
         }
     }
 }

@@ -38,6 +38,7 @@ impl DemoWorkspace {
             repos: self.repos.clone(),
             claude_dirs: vec![self.claude_dir.clone()],
             codex_homes: vec![self.codex_home.clone()],
+            only_log_files: None,
         }
     }
 }

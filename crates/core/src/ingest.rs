@@ -17,6 +17,8 @@ pub struct Sources {
     pub repos: Vec<PathBuf>,
     pub claude_dirs: Vec<PathBuf>,
     pub codex_homes: Vec<PathBuf>,
+    /// When set, only these log files (under the dirs above) are read: the watcher's pass.
+    pub only_log_files: Option<Vec<PathBuf>>,
 }
 
 /// Where a long ingest is, for a progress display.
@@ -36,6 +38,8 @@ pub struct IngestReport {
     pub new_commits: usize,
     /// Runs whose data changed in this pass.
     pub runs: usize,
+    /// Some branch head moved, appeared or vanished.
+    pub refs_changed: bool,
     /// Log files read (new or grown) and lines consumed from them.
     pub files: usize,
     pub lines: i64,
@@ -61,7 +65,6 @@ pub async fn run_with_progress(
     progress: Option<ProgressFn<'_>>,
 ) -> Result<IngestReport> {
     let mut report = IngestReport::default();
-    let mut repo_roots: Vec<(PathBuf, String)> = Vec::new();
 
     // Repos from config and flags, plus those added with `flightdeck repo add`.
     let mut repo_paths: Vec<PathBuf> = sources.repos.clone();
@@ -77,6 +80,8 @@ pub async fn run_with_progress(
             None => Vec::new(),
         };
         let p = path.clone();
+        let mut known_sorted = known.clone();
+        known_sorted.sort();
         let scanned = tokio::task::spawn_blocking(move || git::scan(&p, &known, now))
             .await
             .map_err(|e| crate::Error::Invalid {
@@ -106,18 +111,32 @@ pub async fn run_with_progress(
         store
             .set_cursor("git", &path.display().to_string(), &heads, now)
             .await?;
-        repo_roots.push((PathBuf::from(&scan.repo.path), scan.repo.path.clone()));
-        for wt in &scan.worktrees {
-            repo_roots.push((wt.clone(), scan.repo.path.clone()));
-        }
         report.repos += 1;
         report.new_commits += scan.commits.len();
+        let mut heads_sorted = scan.heads.clone();
+        heads_sorted.sort();
+        report.refs_changed |= heads_sorted != known_sorted;
     }
 
+    // Every known repo and linked worktree, not just this pass's: a pass that only read logs
+    // must still link runs to their repos.
+    let mut repo_roots: Vec<(PathBuf, String)> = store
+        .repos()
+        .await?
+        .into_iter()
+        .map(|r| (PathBuf::from(&r.path), r.path))
+        .collect();
+    for b in store.branches().await? {
+        if let Some(wt) = b.worktree_path {
+            repo_roots.push((PathBuf::from(wt), b.repo));
+        }
+    }
     let agents = ingest_agent_logs(store, sources, &repo_roots, now, &mut report, progress).await?;
     report.runs = agents;
 
-    if let Some(bus) = bus {
+    // Only a pass that changed something is news; idle rescans stay quiet.
+    let changed = report.refs_changed || report.new_commits > 0 || report.runs > 0;
+    if let (Some(bus), true) = (bus, changed) {
         bus.publish(Event::Changed {
             source: "ingest".into(),
             topics: ["inbox", "changes", "agents", "repos", "spend", "velocity"]
@@ -170,6 +189,9 @@ async fn ingest_agent_logs(
         .collect();
     for home in &sources.codex_homes {
         files.extend(codex::files(home).into_iter().map(|f| (codex::AGENT, f)));
+    }
+    if let Some(only) = &sources.only_log_files {
+        files.retain(|(_, f)| only.contains(f));
     }
     let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
     for (i, (agent, file)) in files.iter().enumerate() {

@@ -16,5 +16,6 @@ pub mod reports;
 pub mod sources;
 pub mod store;
 pub mod views;
+pub mod watch;
 
 pub use error::{Error, Result};

@@ -1,0 +1,130 @@
+//! The live watcher against real files: a log written and appended while it runs, a commit and
+//! a new branch in a real repository; each reaches the event bus and the store without a rescan.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use flightdeck_core::events::Event;
+use flightdeck_core::ingest::{self, Sources};
+use flightdeck_core::store::Store;
+use flightdeck_core::{events::EventBus, watch};
+
+fn commit_on(repo: &git2::Repository, branch: &str, file: &str, message: &str) {
+    let workdir = repo.workdir().unwrap().to_path_buf();
+    std::fs::write(workdir.join(file), message).unwrap();
+    let mut index = repo.index().unwrap();
+    index.add_path(Path::new(file)).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("Alice", "alice@acme.dev").unwrap();
+    let parent = repo
+        .find_branch(branch, git2::BranchType::Local)
+        .ok()
+        .and_then(|b| b.get().peel_to_commit().ok())
+        .or_else(|| repo.head().ok().and_then(|h| h.peel_to_commit().ok()));
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    repo.commit(
+        Some(&format!("refs/heads/{branch}")),
+        &sig,
+        &sig,
+        message,
+        &tree,
+        &parents,
+    )
+    .unwrap();
+}
+
+fn line(i: usize) -> String {
+    serde_json::json!({
+        "type": "assistant", "sessionId": "live", "cwd": "/w", "gitBranch": "claude/live",
+        "timestamp": format!("2026-11-25T10:00:{:02}.000Z", i),
+        "requestId": format!("r{i}"),
+        "message": {"id": format!("m{i}"), "model": "claude-sonnet-4-5", "role": "assistant",
+            "content": [], "usage": {"input_tokens": 1, "output_tokens": 10}}
+    })
+    .to_string()
+}
+
+/// Waits for events until `check` holds (a burst of writes may take more than one pass).
+async fn until<F, Fut>(rx: &mut tokio::sync::broadcast::Receiver<Event>, what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let got = tokio::time::timeout(left, rx.recv()).await;
+        assert!(got.is_ok(), "no event for: {what}");
+        if check().await {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_and_commits_reach_the_bus_and_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo_path = dir.path().join("app");
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let repo = git2::Repository::init_opts(&repo_path, &init).unwrap();
+    commit_on(&repo, "main", "a.txt", "Initial commit");
+    let claude = dir.path().join("claude");
+    std::fs::create_dir_all(claude.join("projects")).unwrap();
+    let store = Store::open(&dir.path().join("fd.db").display().to_string())
+        .await
+        .unwrap();
+    let sources = Sources {
+        repos: vec![repo_path.clone()],
+        claude_dirs: vec![claude.clone()],
+        ..Default::default()
+    };
+    ingest::run(&store, &sources, None, 0).await.unwrap();
+    let bus = EventBus::new();
+    let mut rx = bus.subscribe();
+    let handle = watch::spawn(store.clone(), bus.clone(), sources).unwrap();
+    assert!(handle.problems.is_empty(), "{:?}", handle.problems);
+
+    // A new session appears: new folder, new file.
+    let proj = claude.join("projects/-w");
+    std::fs::create_dir_all(&proj).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await; // let the new folder be watched
+    let file = proj.join("live.jsonl");
+    let mut f = std::fs::File::create(&file).unwrap();
+    writeln!(f, "{}", line(0)).unwrap();
+    f.flush().unwrap();
+    until(&mut rx, "new session", || async {
+        store
+            .agent_runs()
+            .await
+            .unwrap()
+            .first()
+            .map(|r| r.tokens.output)
+            == Some(10)
+    })
+    .await;
+
+    // It keeps working: tokens tick up.
+    writeln!(f, "{}", line(1)).unwrap();
+    f.flush().unwrap();
+    until(&mut rx, "appended line", || async {
+        store.agent_runs().await.unwrap()[0].tokens.output == 20
+    })
+    .await;
+
+    // An agent branch is created and committed to.
+    commit_on(&repo, "claude/live", "b.txt", "Add b");
+    until(&mut rx, "new branch", || async {
+        store
+            .branches()
+            .await
+            .unwrap()
+            .iter()
+            .any(|b| b.name == "claude/live" && b.agent.as_deref() == Some("claude-code"))
+    })
+    .await;
+    assert_eq!(store.commits_between(0, i64::MAX).await.unwrap().len(), 2);
+    drop(handle);
+}
