@@ -264,6 +264,8 @@ struct SessionPlan {
     turns: usize,
     /// A log that is still being written: its last line is at `end`, just before "now".
     live: bool,
+    /// The session ended its last turn with a question twenty minutes ago: it needs its user.
+    waiting: bool,
     end: i64,
 }
 
@@ -381,6 +383,7 @@ fn build_repo(
                     start: t - 1_800 - rng.below(3_600) as i64,
                     turns: 2 + rng.below(5) as usize,
                     live: false,
+                    waiting: false,
                     end: 0,
                 });
             }
@@ -434,16 +437,23 @@ fn build_repo(
         } else {
             path.to_path_buf()
         };
+        // The second repo's first agent branch waits for an answer from its user.
+        let waiting = idx == 1 && bi == 0 && agent == "claude";
         sessions.push(SessionPlan {
             agent,
             cwd,
             branch: branch.to_string(),
             prompt: messages[0].to_string(),
             // The live session is the agent's latest pass over its branch, still going.
-            start: if live { now - 1_200 } else { session_start },
+            start: match (live, waiting) {
+                (true, _) => now - 1_200,
+                (_, true) => now - 3_000,
+                _ => session_start,
+            },
             turns: 3 + messages.len(),
             live,
-            end: now - 30,
+            waiting,
+            end: if waiting { now - 1_200 } else { now - 30 },
         });
         // Back to main before the next branch.
         repo.set_head("refs/heads/main").map_err(git)?;
@@ -521,7 +531,7 @@ impl LogWriter {
         let mut out = String::new();
         let mut t = s.start;
         // A live log's last line lands at `end`: each turn takes 2 steps plus 4 s of snapshots.
-        let step = if s.live {
+        let step = if s.live || s.waiting {
             ((s.end - s.start) / s.turns as i64 - 4).max(10) / 2
         } else {
             40 + rng.below(200) as i64
@@ -585,6 +595,20 @@ impl LogWriter {
             }
             t += step;
         }
+        if s.waiting {
+            line(
+                json!({"parentUuid": parent, "isSidechain": false, "userType": "external", "cwd": cwd,
+                    "sessionId": sid, "version": "2.1.14", "gitBranch": s.branch,
+                    "message": {"id": format!("msg_demo{:06}ask", self.n), "type": "message", "role": "assistant",
+                        "model": model, "stop_reason": "end_turn",
+                        "content": [{"type": "text", "text": "The toggle works. Should the theme also follow the OS setting when the user has never chosen one?"}],
+                        "usage": {"input_tokens": 4, "output_tokens": 120, "cache_read_input_tokens": 30000,
+                            "cache_creation_input_tokens": 0}},
+                    "requestId": format!("req_demo{:06}ask", self.n), "type": "assistant", "uuid": rng.uuid(),
+                    "timestamp": rfc3339(s.end)}),
+                &mut out,
+            );
+        }
         if self.n % 7 == 3 {
             // Logs get cut when a laptop sleeps mid-write: one truncated line, to be skipped.
             out.push_str("{\"type\":\"assistant\",\"message\":{\"id\":\"msg_trunc\n");
@@ -622,7 +646,7 @@ impl LogWriter {
             &mut out,
         );
         // A live log's last line lands at `end`: each turn takes 2 steps plus 1 s.
-        let step = if s.live {
+        let step = if s.live || s.waiting {
             ((s.end - s.start) / s.turns as i64 - 1).max(10) / 2
         } else {
             60 + rng.below(240) as i64

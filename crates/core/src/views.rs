@@ -215,6 +215,30 @@ pub async fn inbox(store: &Store) -> Result<InboxView> {
             at: c.updated_at,
         });
     }
+    // Sessions that asked their user something and wait: what leads ask for most.
+    for run in store
+        .agent_runs()
+        .await?
+        .into_iter()
+        .filter(|r| r.state == RunState::Idle)
+    {
+        items.push(InboxItem {
+            id: format!("needs-you:{}", run.id),
+            kind: "needs_you".into(),
+            title: format!("{} is waiting for you: {}", run.agent, run.title),
+            detail: format!(
+                "{} on {}: asked a question or for permission, nothing since",
+                run.repo
+                    .as_deref()
+                    .and_then(|r| r.rsplit('/').next())
+                    .unwrap_or(&run.cwd),
+                run.branch.as_deref().unwrap_or("no branch")
+            ),
+            repo: run.repo.clone().unwrap_or_default(),
+            view: "agents".into(),
+            at: run.ended_at,
+        });
+    }
     for r in store
         .releases()
         .await?
@@ -360,6 +384,63 @@ pub async fn suggested_repos(store: &Store) -> Result<Vec<String>> {
         }
     }
     Ok(out.into_iter().collect())
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct UsagePoint {
+    #[ts(type = "number")]
+    pub at: i64,
+    pub model: String,
+    #[ts(type = "number")]
+    pub tokens: i64,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct RunDetail {
+    pub run: AgentRun,
+    /// Files the agent touched by path.
+    pub files: Vec<String>,
+    /// Each billed request, oldest first: cost over time.
+    pub timeline: Vec<UsagePoint>,
+    /// Commits by this agent in the run's repo while it ran (and up to an hour after).
+    pub commits: Vec<Commit>,
+}
+
+/// One run with what it did; `None` when no such run exists.
+pub async fn run_detail(store: &Store, id: &str) -> Result<Option<RunDetail>> {
+    let Some(run) = store.agent_runs().await?.into_iter().find(|r| r.id == id) else {
+        return Ok(None);
+    };
+    let files = store.session_files(&run.agent, &run.session_id).await?;
+    let timeline = store
+        .usage_timeline(&run.agent, &run.session_id)
+        .await?
+        .into_iter()
+        .map(|(at, model, tokens, cost_usd)| UsagePoint {
+            at,
+            model,
+            tokens,
+            cost_usd,
+        })
+        .collect();
+    let commits = match &run.repo {
+        Some(repo) => store
+            .commits_between(run.started_at - 600, run.ended_at + 3600)
+            .await?
+            .into_iter()
+            .filter(|c| &c.repo == repo && c.agent.as_deref() == Some(run.agent.as_str()))
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(Some(RunDetail {
+        run,
+        files,
+        timeline,
+        commits,
+    }))
 }
 
 pub async fn releases(store: &Store) -> Result<ReleasesView> {

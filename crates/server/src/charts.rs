@@ -125,3 +125,48 @@ pub fn commits_by_week(v: &VelocityView) -> Result<String, ApiError> {
     }
     Ok(svg)
 }
+
+/// Share of commits written by agents, per week, as a line (0–100 %).
+pub fn agent_share(v: &VelocityView) -> Result<String, ApiError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let weeks = &v.weeks;
+        let n = weeks.len().max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Agent share of commits per week (%)", ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(40)
+            .build_cartesian_2d(0..n, 0.0..100.0)
+            .map_err(err)?;
+        let labels: Vec<String> = weeks
+            .iter()
+            .map(|w| w.week.get(5..).unwrap_or(&w.week).to_string())
+            .collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(8)
+            .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
+            .y_label_formatter(&|y| format!("{y:.0}%"))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(
+                AreaSeries::new(
+                    weeks.iter().enumerate().map(|(i, w)| {
+                        let all = (w.agent_commits + w.human_commits).max(1) as f64;
+                        (i, 100.0 * w.agent_commits as f64 / all)
+                    }),
+                    0.0,
+                    AGENT.mix(0.25),
+                )
+                .border_style(AGENT.stroke_width(2)),
+            )
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}

@@ -27,8 +27,8 @@ pub enum ApiError {
     Core(#[from] flightdeck_core::Error),
     #[error("missing or wrong token")]
     Unauthorized,
-    #[error("no such chart `{0}`")]
-    NoSuchChart(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("chart rendering failed: {0}")]
     Chart(String),
 }
@@ -38,7 +38,7 @@ impl ApiError {
         match self {
             ApiError::Core(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            ApiError::NoSuchChart(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Chart(_) => (StatusCode::INTERNAL_SERVER_ERROR, "chart"),
         }
     }

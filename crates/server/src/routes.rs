@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/inbox", get(inbox))
         .route("/changes", get(changes))
         .route("/agents", get(agents))
+        .route("/runs/{id}", get(run_detail))
         .route("/repos", get(repos))
         .route("/releases", get(releases))
         .route("/experiments", get(experiments))
@@ -100,6 +101,16 @@ async fn agents(State(s): State<AppState>) -> ApiResult<views::AgentsView> {
     Ok(Json(views::agents(&s.store).await?))
 }
 
+async fn run_detail(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    match views::run_detail(&s.store, &id).await? {
+        Some(d) => Ok(Json(d).into_response()),
+        None => Err(ApiError::NotFound(format!("no agent run `{id}`"))),
+    }
+}
+
 async fn repos(State(s): State<AppState>) -> ApiResult<views::ReposView> {
     Ok(Json(views::repos(&s.store).await?))
 }
@@ -132,7 +143,10 @@ async fn chart(State(s): State<AppState>, Path(name): Path<String>) -> Result<Re
         "commits-by-week.svg" => charts::commits_by_week(
             &views::velocity(&s.store, chrono::Utc::now().timestamp(), 26).await?,
         )?,
-        _ => return Err(ApiError::NoSuchChart(name)),
+        "agent-share.svg" => charts::agent_share(
+            &views::velocity(&s.store, chrono::Utc::now().timestamp(), 26).await?,
+        )?,
+        _ => return Err(ApiError::NotFound(format!("no such chart `{name}`"))),
     };
     Ok((
         [

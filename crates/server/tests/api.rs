@@ -85,12 +85,53 @@ async fn every_view_serves_demo_data() {
     assert!(spend["total_usd"].as_f64().unwrap() > 0.0);
     assert!(len(&json(s, "/api/velocity").await, "weeks") > 10);
     assert_eq!(len(&json(s, "/api/audit").await, "entries"), 0);
+
+    // The demo's waiting session is in the inbox as "needs you", and idle in Agents.
+    let inbox = json(s, "/api/inbox").await;
+    let needs: Vec<&serde_json::Value> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "needs_you")
+        .collect();
+    assert_eq!(needs.len(), 1, "{inbox}");
+    assert!(needs[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("claude/dark-mode-toggle"));
+    let idle: Vec<&serde_json::Value> = agents["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "idle")
+        .collect();
+    assert_eq!(idle.len(), 1);
+
+    // Run detail: what the run did on its branch, its cost over time, and its commits.
+    let run = agents["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["branch"] == "claude/invoice-rounding")
+        .unwrap();
+    let id = run["id"].as_str().unwrap();
+    let detail = json(s, &format!("/api/runs/{id}")).await;
+    assert_eq!(detail["run"]["id"], id);
+    assert!(len(&detail, "files") >= 1, "{detail}");
+    assert!(len(&detail, "timeline") >= 3);
+    assert!(
+        len(&detail, "commits") >= 1,
+        "the branch's commits were made while it ran: {detail}"
+    );
+    let (status, _, body) = get(s, "/api/runs/nope:nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("no agent run"));
 }
 
 #[tokio::test]
 async fn charts_render_store_data_as_svg() {
     let f = fixture(true, None).await;
-    for name in ["spend-by-day.svg", "commits-by-week.svg"] {
+    for name in ["spend-by-day.svg", "commits-by-week.svg", "agent-share.svg"] {
         let (status, ctype, body) = get(&f.state, &format!("/api/charts/{name}")).await;
         assert_eq!(status, StatusCode::OK, "{name}");
         assert_eq!(ctype, "image/svg+xml");

@@ -432,6 +432,32 @@ impl Store {
         self.replace_spend_source("logs", &records).await
     }
 
+    pub async fn session_files(&self, agent: &str, session: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT path FROM session_files WHERE agent = $1 AND session_id = $2 ORDER BY path",
+        )
+        .bind(agent)
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// (time, model, tokens, cost) of each counted request of a session, oldest first.
+    pub async fn usage_timeline(
+        &self,
+        agent: &str,
+        session: &str,
+    ) -> Result<Vec<(i64, String, i64, f64)>> {
+        Ok(sqlx::query_as(
+            "SELECT at, model, total_tokens, cost_usd FROM usage_entries
+             WHERE agent = $1 AND session_id = $2 AND canonical = 1 ORDER BY at, file, line_no",
+        )
+        .bind(agent)
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Every (agent, session) known from logs.
     pub async fn log_sessions(&self) -> Result<Vec<(String, String)>> {
         Ok(sqlx::query_as(
