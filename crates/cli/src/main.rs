@@ -62,6 +62,12 @@ struct SourceArgs {
     /// The Codex home holding sessions/ (default $CODEX_HOME or ~/.codex).
     #[arg(long, alias = "codex-dir")]
     codex_home: Option<PathBuf>,
+    /// A Gemini CLI data dir holding <hash>/chats/ (repeatable; default ~/.gemini/tmp).
+    #[arg(long = "gemini-dir")]
+    gemini_dirs: Vec<PathBuf>,
+    /// A dir of Flightdeck-format agent logs, <dir>/<agent>/*.jsonl (repeatable).
+    #[arg(long = "generic-dir")]
+    generic_dirs: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -142,6 +148,8 @@ fn settings(cli: &Cli, serve: &ServeArgs, sources: &SourceArgs) -> Result<(Setti
         repos: sources.repos.clone(),
         claude_dirs: (!sources.claude_dirs.is_empty()).then(|| sources.claude_dirs.clone()),
         codex_home: sources.codex_home.clone(),
+        gemini_dirs: (!sources.gemini_dirs.is_empty()).then(|| sources.gemini_dirs.clone()),
+        generic_dirs: (!sources.generic_dirs.is_empty()).then(|| sources.generic_dirs.clone()),
     };
     Ok(config::load(cli.config.clone(), overrides)?)
 }

@@ -67,6 +67,10 @@ pub struct RawSources {
     pub claude_dirs: Option<Vec<PathBuf>>,
     /// Codex home (holding `sessions/`); default `$CODEX_HOME` or `~/.codex`.
     pub codex_home: Option<PathBuf>,
+    /// Gemini CLI data dirs; default `$GEMINI_DATA_DIR` or `~/.gemini/tmp`.
+    pub gemini_dirs: Option<Vec<PathBuf>>,
+    /// Dirs of Flightdeck's own agent-log format; default `<data dir>/agent-logs`.
+    pub generic_dirs: Option<Vec<PathBuf>>,
 }
 
 impl RawConfig {
@@ -154,6 +158,8 @@ pub struct Overrides {
     pub repos: Vec<PathBuf>,
     pub claude_dirs: Option<Vec<PathBuf>>,
     pub codex_home: Option<PathBuf>,
+    pub gemini_dirs: Option<Vec<PathBuf>>,
+    pub generic_dirs: Option<Vec<PathBuf>>,
 }
 
 /// The resolved, validated settings every command runs with.
@@ -168,6 +174,8 @@ pub struct Settings {
     pub repos: Vec<PathBuf>,
     pub claude_dirs: Option<Vec<PathBuf>>,
     pub codex_home: Option<PathBuf>,
+    pub gemini_dirs: Option<Vec<PathBuf>>,
+    pub generic_dirs: Option<Vec<PathBuf>>,
     pub data_dir: PathBuf,
 }
 
@@ -190,6 +198,8 @@ impl Settings {
             repos,
             claude_dirs: o.claude_dirs.or(raw.sources.claude_dirs),
             codex_home: o.codex_home.or(raw.sources.codex_home),
+            gemini_dirs: o.gemini_dirs.or(raw.sources.gemini_dirs),
+            generic_dirs: o.generic_dirs.or(raw.sources.generic_dirs),
             data_dir: dirs.data_dir.clone(),
         };
         s.validate()?;
@@ -239,6 +249,14 @@ impl Settings {
                 .or_else(crate::sources::codex::default_home)
                 .into_iter()
                 .collect(),
+            gemini_dirs: self
+                .gemini_dirs
+                .clone()
+                .unwrap_or_else(crate::sources::gemini::default_dirs),
+            generic_dirs: self
+                .generic_dirs
+                .clone()
+                .unwrap_or_else(|| vec![self.data_dir.join("agent-logs")]),
             only_log_files: None,
         }
     }

@@ -38,6 +38,8 @@ impl DemoWorkspace {
             repos: self.repos.clone(),
             claude_dirs: vec![self.claude_dir.clone()],
             codex_homes: vec![self.codex_home.clone()],
+            gemini_dirs: Vec::new(),
+            generic_dirs: Vec::new(),
             only_log_files: None,
         }
     }

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::events::{Event, EventBus};
 use crate::pricing::PriceTable;
 use crate::sources::tail::{self, LineReader, Plan};
-use crate::sources::{claude, codex, git, Batch, LineParser};
+use crate::sources::{claude, codex, gemini, generic, git, Batch, LineParser};
 use crate::store::Store;
 
 #[derive(Debug, Clone, Default)]
@@ -17,6 +17,10 @@ pub struct Sources {
     pub repos: Vec<PathBuf>,
     pub claude_dirs: Vec<PathBuf>,
     pub codex_homes: Vec<PathBuf>,
+    /// Gemini CLI data dirs (`~/.gemini/tmp`).
+    pub gemini_dirs: Vec<PathBuf>,
+    /// Dirs of Flightdeck's own log format: `<dir>/<agent>/*.jsonl`.
+    pub generic_dirs: Vec<PathBuf>,
     /// When set, only these log files (under the dirs above) are read: the watcher's pass.
     pub only_log_files: Option<Vec<PathBuf>>,
 }
@@ -183,13 +187,39 @@ async fn ingest_agent_logs(
     progress: Option<ProgressFn<'_>>,
 ) -> Result<usize> {
     let prices = PriceTable::builtin();
-    let mut files: Vec<(&'static str, PathBuf)> = claude::files(&sources.claude_dirs)
+    let mut files: Vec<(String, PathBuf)> = claude::files(&sources.claude_dirs)
         .into_iter()
-        .map(|f| (claude::AGENT, f))
+        .map(|f| (claude::AGENT.to_string(), f))
         .collect();
     for home in &sources.codex_homes {
-        files.extend(codex::files(home).into_iter().map(|f| (codex::AGENT, f)));
+        files.extend(
+            codex::files(home)
+                .into_iter()
+                .map(|f| (codex::AGENT.to_string(), f)),
+        );
     }
+    files.extend(
+        gemini::files(&sources.gemini_dirs)
+            .into_iter()
+            .map(|f| (gemini::AGENT.to_string(), f)),
+    );
+    files.extend(generic::files(&sources.generic_dirs));
+    // Gemini files name their project only by the SHA-256 of its root.
+    let hashes: Vec<(String, String)> = repo_roots
+        .iter()
+        .map(|(root, _)| {
+            (
+                gemini::project_hash(&root.display().to_string()),
+                root.display().to_string(),
+            )
+        })
+        .collect();
+    let cwd_of_hash = |h: &str| {
+        hashes
+            .iter()
+            .find(|(x, _)| x == h)
+            .map(|(_, root)| root.clone())
+    };
     if let Some(only) = &sources.only_log_files {
         files.retain(|(_, f)| only.contains(f));
     }
@@ -202,7 +232,12 @@ async fn ingest_agent_logs(
                 lines: report.lines,
             });
         }
-        match ingest_file(store, agent, file, &prices, now, report).await {
+        let read = if agent == gemini::AGENT {
+            ingest_whole_file(store, agent, file, &prices, now, report, &cwd_of_hash).await
+        } else {
+            ingest_file(store, agent, file, &prices, now, report).await
+        };
+        match read {
             Ok(sessions) => touched.extend(sessions.into_iter().map(|s| (agent.to_string(), s))),
             Err(crate::Error::Io { path, source }) => {
                 // A file that vanished or cannot be read is reported; the others go on.
@@ -260,10 +295,10 @@ async fn ingest_file(
             tail::identify(file).map_err(io)?
         }
     };
-    let mut parser: Box<dyn LineParser + Send> = if agent == codex::AGENT {
-        Box::new(codex::Parser::new(file, cursor.state.as_deref()))
-    } else {
-        Box::new(claude::Parser::new(file))
+    let mut parser: Box<dyn LineParser + Send> = match agent {
+        codex::AGENT => Box::new(codex::Parser::new(file, cursor.state.as_deref())),
+        claude::AGENT => Box::new(claude::Parser::new(file)),
+        _ => Box::new(generic::Parser::new(file)),
     };
     let mut reader = LineReader::open(file, cursor.offset, cursor.line_no).map_err(io)?;
     report.files += 1;
@@ -309,5 +344,49 @@ async fn ingest_file(
         touched.extend(batch.sessions.into_keys());
         touched.extend(batch.records.into_iter().map(|r| r.session_id));
     }
+    Ok(touched)
+}
+
+/// Gemini CLI rewrites its session file whole on every update: a changed file is forgotten and
+/// read again in full. A file caught mid-rewrite (invalid JSON) is left for the next pass.
+async fn ingest_whole_file(
+    store: &Store,
+    agent: &str,
+    file: &Path,
+    prices: &PriceTable,
+    now: i64,
+    report: &mut IngestReport,
+    cwd_of_hash: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<BTreeSet<String>> {
+    let path = file.display().to_string();
+    let io = |e| crate::Error::io(file, e);
+    let stored = store.log_cursor(&path).await?;
+    let mut touched = BTreeSet::new();
+    if tail::plan(file, stored.as_ref()).map_err(io)? == Plan::Unchanged {
+        return Ok(touched);
+    }
+    let mut cursor = tail::identify(file).map_err(io)?;
+    let text = std::fs::read_to_string(file).map_err(io)?;
+    let batch = match gemini::parse(file, &text, cwd_of_hash) {
+        Ok(b) => b,
+        Err(reason) => {
+            report
+                .problems
+                .push(format!("{path}: {reason} (will retry)"));
+            return Ok(touched);
+        }
+    };
+    if stored.is_some() {
+        touched.extend(store.forget_log_file(agent, &path).await?);
+    }
+    cursor.offset = text.len() as i64;
+    cursor.line_no = batch.records.len() as i64;
+    report.files += 1;
+    touched.extend(
+        store
+            .commit_log_batch(agent, &path, &batch, &cursor, prices, now)
+            .await?,
+    );
+    touched.extend(batch.sessions.into_keys());
     Ok(touched)
 }

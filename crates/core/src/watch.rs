@@ -118,9 +118,8 @@ pub fn spawn(store: Store, bus: EventBus, sources: Sources) -> notify::Result<Wa
             }
             let mut pass = Sources {
                 repos: Vec::new(),
-                claude_dirs: sources.claude_dirs.clone(),
-                codex_homes: sources.codex_homes.clone(),
                 only_log_files: Some(Vec::new()),
+                ..sources.clone()
             };
             for c in changes {
                 match c {

@@ -348,3 +348,119 @@ async fn tailing_reads_only_what_is_new(db: TestDb) {
     db.finish().await;
 }
 both!(tailing_reads_only_what_is_new);
+
+async fn gemini_sessions_are_read_whole_and_linked_by_project_hash(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("gemini/tmp"), &dir.path().join("tmp"));
+    let src = Sources {
+        gemini_dirs: vec![dir.path().join("tmp")],
+        ..Default::default()
+    };
+    ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    let runs = db.store.agent_runs().await.unwrap();
+    assert_eq!(runs.len(), 1);
+    // input 8120 of which 4096 cached; 310 output + 220 thinking, billed as output.
+    assert_eq!(
+        runs[0].tokens,
+        Tokens {
+            input: 4024,
+            output: 530,
+            cache_write: 0,
+            cache_read: 4096,
+            reasoning: 220
+        }
+    );
+    assert_eq!(runs[0].model, "gemini-2.5-pro");
+    assert!(runs[0].cost_usd > 0.0);
+
+    // A session of a watched repo: its project hash is the SHA-256 of the repo's root.
+    let repo = dir.path().join("app");
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    git2::Repository::init_opts(&repo, &init).unwrap();
+    let root = repo.canonicalize().unwrap().display().to_string();
+    let hash = flightdeck_core::sources::gemini::project_hash(&root);
+    let chats = dir.path().join("tmp").join(&hash).join("chats");
+    std::fs::create_dir_all(&chats).unwrap();
+    let session = |out: i64| {
+        serde_json::json!({
+        "sessionId": "g2", "projectHash": hash, "startTime": "2026-03-15T09:00:00.000Z",
+        "lastUpdated": "2026-03-15T09:01:00.000Z",
+        "messages": [
+            {"id": "u1", "timestamp": "2026-03-15T09:00:00.000Z", "type": "user", "content": "Add a test"},
+            {"id": "g1", "timestamp": "2026-03-15T09:00:30.000Z", "type": "gemini", "content": "Done.",
+             "model": "gemini-2.5-flash", "tokens": {"input": 1000, "output": out, "cached": 0, "total": 1000 + out}}
+        ]})
+        .to_string()
+    };
+    std::fs::write(chats.join("session-1.json"), session(50)).unwrap();
+    let src = Sources {
+        repos: vec![repo.clone()],
+        ..src
+    };
+    ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    let g2 = db
+        .store
+        .agent_runs()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.session_id == "g2")
+        .unwrap();
+    assert_eq!(g2.repo.as_deref(), Some(root.as_str()));
+    assert_eq!(g2.title, "Add a test");
+    // Rewritten whole with more output: read again, not added twice.
+    std::fs::write(chats.join("session-1.json"), session(80)).unwrap();
+    ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    let g2 = db
+        .store
+        .agent_runs()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.session_id == "g2")
+        .unwrap();
+    assert_eq!(g2.tokens.output, 80);
+    db.finish().await;
+}
+both!(gemini_sessions_are_read_whole_and_linked_by_project_hash);
+
+async fn generic_format_logs_are_read_per_agent_folder(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let agent_dir = dir.path().join("aider");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    std::fs::write(
+        agent_dir.join("run.jsonl"),
+        [
+            r#"{"v":1,"session":"a1","ts":"2026-11-20T10:00:00Z","type":"start","cwd":"/w","branch":"agent/lint"}"#,
+            r#"{"v":1,"session":"a1","ts":"2026-11-20T10:00:01Z","type":"prompt","text":"Fix lint"}"#,
+            r#"{"v":1,"session":"a1","ts":"2026-11-20T10:00:09Z","type":"usage","id":"r1","model":"gpt-5","tokens":{"input":1000,"output":100}}"#,
+            r#"not json"#,
+            r#"{"v":1,"session":"a1","ts":"2026-11-20T10:01:00Z","type":"end"}"#,
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let src = Sources {
+        generic_dirs: vec![dir.path().to_path_buf()],
+        ..Default::default()
+    };
+    let report = ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    assert_eq!(report.skipped_lines, 1);
+    assert!(
+        report.problems[0].contains("run.jsonl:4:"),
+        "{:?}",
+        report.problems
+    );
+    let runs = db.store.agent_runs().await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        (runs[0].agent.as_str(), runs[0].title.as_str()),
+        ("aider", "Fix lint")
+    );
+    assert_eq!(runs[0].branch.as_deref(), Some("agent/lint"));
+    assert!((runs[0].cost_usd - (1000.0 * 1.25e-6 + 100.0 * 10e-6)).abs() < 1e-12);
+    db.finish().await;
+}
+both!(generic_format_logs_are_read_per_agent_folder);

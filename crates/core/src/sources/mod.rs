@@ -5,6 +5,8 @@
 
 pub mod claude;
 pub mod codex;
+pub mod gemini;
+pub mod generic;
 pub mod git;
 pub mod tail;
 

@@ -1,0 +1,178 @@
+//! Gemini CLI session files: `~/.gemini/tmp/<project hash>/chats/session-*.json` (or the dirs
+//! in `$GEMINI_DATA_DIR`, a comma list). Verified against gemini-cli-core's
+//! `ChatRecordingService`: one JSON document per session, `{sessionId, projectHash, startTime,
+//! lastUpdated, messages[]}`, rewritten whole on every update; `gemini` messages carry `model`
+//! and `tokens {input, output, cached, thoughts?, tool?, total}` from the API's usage metadata.
+//!
+//! Accounting: `input` includes `cached` (non-cached = input − cached); thinking tokens are
+//! billed as output, so output = output + thoughts (and reasoning = thoughts, as with Codex);
+//! tool-use prompt tokens are input. The file has no working directory: `projectHash` is the
+//! SHA-256 of the project root, so a run is linked by hashing the watched repos' paths.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{parse_ts, title_of, Batch, LastEvent, UsageRecord};
+use crate::model::Tokens;
+
+pub const AGENT: &str = "gemini-cli";
+
+/// `$GEMINI_DATA_DIR` (comma list) or `~/.gemini/tmp`.
+pub fn default_dirs() -> Vec<PathBuf> {
+    match std::env::var("GEMINI_DATA_DIR") {
+        Ok(v) if !v.trim().is_empty() => v.split(',').map(|s| PathBuf::from(s.trim())).collect(),
+        _ => std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".gemini/tmp"))
+            .into_iter()
+            .filter(|d| d.is_dir())
+            .collect(),
+    }
+}
+
+/// Session files: `<dir>/<hash>/chats/*.json`.
+pub fn files(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        let Ok(projects) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for p in projects.flatten() {
+            let Ok(chats) = std::fs::read_dir(p.path().join("chats")) else {
+                continue;
+            };
+            out.extend(
+                chats
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|f| f.extension().is_some_and(|x| x == "json")),
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The hash Gemini CLI files a project under.
+pub fn project_hash(root: &str) -> String {
+    Sha256::digest(root.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Parses a whole session file. `cwd_of_hash` turns the project hash into a directory, when
+/// a watched repo hashes to it.
+pub fn parse(
+    file: &Path,
+    text: &str,
+    cwd_of_hash: &dyn Fn(&str) -> Option<String>,
+) -> Result<Batch, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let session = v
+        .get("sessionId")
+        .and_then(Value::as_str)
+        .ok_or("no sessionId")?
+        .to_string();
+    let mut out = Batch::default();
+    let hash = v.get("projectHash").and_then(Value::as_str).unwrap_or("");
+    let messages = v
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let s = out.session(&session);
+    s.cwd = cwd_of_hash(hash);
+    if let Some(ts) = v
+        .get("startTime")
+        .and_then(Value::as_str)
+        .and_then(parse_ts)
+    {
+        s.see_time(ts);
+    }
+    let mut records = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let line = i as i64 + 1;
+        let ts = m
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .and_then(parse_ts);
+        if let Some(ts) = ts {
+            s.see_time(ts);
+        }
+        let text = match m.get("content") {
+            Some(Value::String(t)) => t.clone(),
+            Some(Value::Array(parts)) => parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join(""),
+            _ => String::new(),
+        };
+        match m.get("type").and_then(Value::as_str) {
+            Some("user") => {
+                s.turns += 1;
+                s.last_event = LastEvent::Working;
+                if s.title.is_none() && !text.trim().is_empty() {
+                    s.title = Some(title_of(&text));
+                }
+            }
+            Some("gemini") => {
+                let calls = m.get("toolCalls").and_then(Value::as_array);
+                s.tool_calls += calls.map(Vec::len).unwrap_or(0) as i64;
+                for c in calls.into_iter().flatten() {
+                    for key in ["file_path", "absolute_path", "path"] {
+                        if let Some(p) = c.pointer(&format!("/args/{key}")).and_then(Value::as_str)
+                        {
+                            s.files.insert(p.to_string());
+                        }
+                    }
+                    if c.get("status").and_then(Value::as_str) == Some("error") {
+                        s.errors += 1;
+                    }
+                }
+                s.last_event = if text.trim_end().ends_with('?') {
+                    LastEvent::Waiting
+                } else {
+                    LastEvent::Working
+                };
+                let Some(t) = m.get("tokens").filter(|t| t.is_object()) else {
+                    continue;
+                };
+                let g = |k: &str| t.get(k).and_then(Value::as_i64).unwrap_or(0);
+                let cached = g("cached").min(g("input"));
+                let id = m.get("id").and_then(Value::as_str).map(str::to_string);
+                records.push(UsageRecord {
+                    key: format!(
+                        "{session}:{}",
+                        id.unwrap_or_else(|| format!("{}:{line}", file.display()))
+                    ),
+                    message_id: String::new(),
+                    sidechain: false,
+                    session_id: session.clone(),
+                    line,
+                    at: ts.unwrap_or(0),
+                    model: m
+                        .get("model")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    tokens: Tokens {
+                        input: g("input") - cached + g("tool"),
+                        output: g("output") + g("thoughts"),
+                        cache_write: 0,
+                        cache_read: cached,
+                        reasoning: g("thoughts"),
+                    },
+                    cache_write_1h: 0,
+                    fast: false,
+                    logged_cost_usd: None,
+                });
+            }
+            _ => {}
+        }
+    }
+    out.records = records;
+    Ok(out)
+}
