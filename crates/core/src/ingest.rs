@@ -174,7 +174,7 @@ pub fn spawn_periodic(
 
 /// Lines per transaction: large enough to amortise the commit, small enough that a kill loses
 /// little work and memory stays flat however big a file is.
-const BATCH_LINES: usize = 2_000;
+const BATCH_LINES: usize = 10_000;
 
 /// Reads what is new in every agent log, then rebuilds the runs (and the log-derived spend) of
 /// the sessions it touched. Returns how many runs changed.

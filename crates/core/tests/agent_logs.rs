@@ -96,6 +96,19 @@ async fn claude_totals_match_the_ccusage_rules(db: TestDb) {
         (cost - want_cost).abs() < 1e-6,
         "cost {cost} vs {want_cost}"
     );
+    // ccusage's default "auto" mode: the logged costUSD where old versions wrote one.
+    let auto: f64 = sqlx::query_scalar(
+        "SELECT CAST(SUM(COALESCE(logged_cost_usd, cost_usd)) AS DOUBLE PRECISION) FROM usage_entries
+         WHERE canonical = 1",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .unwrap();
+    let want_auto = totals["costUSD_auto"].as_f64().unwrap();
+    assert!(
+        (auto - want_auto).abs() < 1e-6,
+        "auto cost {auto} vs {want_auto}"
+    );
     // Spend by day/model carries the same total.
     let spend = views::spend(&db.store).await.unwrap();
     assert!((spend.total_usd - want_cost).abs() < 1e-6);
