@@ -120,14 +120,14 @@ impl Store {
         records.sort_by_key(|r| r.line);
         // A record whose group (message id, or key without one) has another copy — already
         // stored, or another key in this batch — goes through `resolve_copies`; the rest count.
-        let group = |r: &UsageRecord| -> (bool, String) {
+        let group = |r: &UsageRecord| -> Group {
             if r.message_id.is_empty() {
                 (false, r.key.clone())
             } else {
                 (true, r.message_id.clone())
             }
         };
-        let mut in_batch: HashMap<(bool, String), usize> = HashMap::new();
+        let mut in_batch: HashMap<Group, usize> = HashMap::new();
         for r in &records {
             *in_batch.entry(group(r)).or_default() += 1;
         }
@@ -140,7 +140,7 @@ impl Store {
             });
         insert_usage(&mut tx, backend, agent, path, &fresh, true, prices).await?;
         insert_usage(&mut tx, backend, agent, path, &conflicting, false, prices).await?;
-        let mut groups: HashSet<(bool, String)> = conflicting.iter().map(|r| group(r)).collect();
+        let mut groups: HashSet<Group> = conflicting.iter().map(|r| group(r)).collect();
         for r in &conflicting {
             // Once per group: resolving looks at every copy of it.
             if groups.remove(&group(r)) {
@@ -520,6 +520,9 @@ async fn resolve_copies(
     Ok(changed)
 }
 
+/// A group of copies: (true, message id) or, for records without one, (false, key).
+type Group = (bool, String);
+
 /// The n-th (1-based) bind placeholder of a generated many-row statement. SQLite gets plain
 /// `?`: its named-parameter lookup is linear per parameter, which made 800-parameter
 /// statements spend a fifth of the ingest in `sqlite3_bind_parameter_name`.
@@ -540,10 +543,9 @@ async fn existing_groups(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     backend: Backend,
     agent: &str,
-    groups: impl Iterator<Item = &(bool, String)>,
-) -> Result<HashSet<(bool, String)>> {
-    let (by_message, by_key): (Vec<&(bool, String)>, Vec<&(bool, String)>) =
-        groups.partition(|g| g.0);
+    groups: impl Iterator<Item = &Group>,
+) -> Result<HashSet<Group>> {
+    let (by_message, by_key): (Vec<&Group>, Vec<&Group>) = groups.partition(|g| g.0);
     let mut found = HashSet::new();
     for (is_message, list) in [(true, by_message), (false, by_key)] {
         let column = if is_message {
