@@ -179,6 +179,12 @@ test('every view renders the demo data without errors', async ({ page }) => {
     await expectViewContent(page, view);
     if (view.name === 'spend') await expectImageLoaded(page, 'chart-spend');
     if (view.name === 'velocity') await expectImageLoaded(page, 'chart-velocity');
+    if (view.name === 'repos') await expectImageLoaded(page, 'chart-agent-share');
+    if (view.name === 'inbox') {
+      // The demo has one session waiting for its user.
+      const waiting = page.getByTestId('view-inbox').getByTestId('row').filter({ hasText: /needs you/i });
+      expect(await waiting.count(), 'inbox shows a "needs you" item').toBeGreaterThan(0);
+    }
     // Full page unless the list is very long (thousands of audit entries make huge PNGs).
     const tall = await page.evaluate(() => document.documentElement.scrollHeight > 6000);
     await page.screenshot({ path: path.join(artifacts, `ui-${view.name}.png`), fullPage: !tall });
@@ -196,6 +202,23 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await expect(changes.getByTestId('row').nth(expected)).toHaveAttribute('aria-selected', 'true');
   await expect(changes.locator('[data-testid="row"][aria-selected="true"]')).toHaveCount(1);
   await page.screenshot({ path: path.join(artifacts, 'ui-changes.png'), fullPage: true });
+
+  // Agents: j then Enter opens the first run's detail panel (with its cost); Escape closes it.
+  await page.getByTestId('nav-agents').click();
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  const agents = page.getByTestId('view-agents');
+  await expect(agents.getByTestId('row').first()).toBeVisible();
+  await page.keyboard.press('j');
+  await expect(agents.getByTestId('row').first()).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('Enter');
+  const detail = page.getByTestId('run-detail');
+  await expect(detail).toBeVisible();
+  await expect(detail).toHaveAttribute('data-state', 'loaded');
+  await expect(detail.getByTestId('run-cost')).toHaveText(/\$\d/);
+  await expect(detail.getByTestId('run-detail-error')).toHaveCount(0);
+  await page.screenshot({ path: path.join(artifacts, 'ui-agents-run.png'), fullPage: true });
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('run-detail')).toHaveCount(0);
 
   // The help overlay opens with ? and closes with Escape.
   await page.keyboard.press('?');

@@ -89,7 +89,7 @@ function HelpOverlay({ onClose }: { onClose: () => void }) {
         <table className="keys">
           <tbody>
             <tr><td><kbd>j</kbd> <kbd>k</kbd></td><td>move the selection down / up</td></tr>
-            <tr><td><kbd>Enter</kbd></td><td>open the selected item (Inbox: go to its view; elsewhere: details)</td></tr>
+            <tr><td><kbd>Enter</kbd></td><td>open the selected item (Inbox: go to its view; Agents: the run's details; elsewhere: details)</td></tr>
             {VIEWS.map((v) => (
               <tr key={v}>
                 <td><kbd>g</kbd> <kbd>{LETTER[v]}</kbd></td>
@@ -98,7 +98,7 @@ function HelpOverlay({ onClose }: { onClose: () => void }) {
             ))}
             <tr><td><kbd>t</kbd></td><td>toggle dark / light theme</td></tr>
             <tr><td><kbd>?</kbd></td><td>toggle this help</td></tr>
-            <tr><td><kbd>Esc</kbd></td><td>close this help</td></tr>
+            <tr><td><kbd>Esc</kbd></td><td>close this help or the open detail panel</td></tr>
           </tbody>
         </table>
         <button type="button" onClick={onClose}>Close</button>
@@ -183,8 +183,9 @@ export default function App() {
           setHelp((h) => !h);
           break;
         case 'closeHelp':
-          if (!helpRef.current) return;
-          setHelp(false);
+          // Escape closes the help first, then whatever the view has open (a detail panel).
+          if (helpRef.current) setHelp(false);
+          else if (!list.current.close?.()) return;
           break;
         case 'toggleTheme':
           setTheme((t) => {

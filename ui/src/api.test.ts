@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DESKTOP_BASE, errorFromBody, parseEvent, resolveBase, withToken } from './api';
+import { DESKTOP_BASE, chartUrl, errorFromBody, parseEvent, resolveBase, runPath, withToken } from './api';
 
 describe('resolveBase', () => {
   it('is same-origin in the browser', () => {
@@ -42,5 +42,19 @@ describe('parseEvent', () => {
     expect(parseEvent('nope')).toBeNull();
     expect(parseEvent({ type: 'changed' })).toBeNull();
     expect(parseEvent(null)).toBeNull();
+  });
+});
+
+describe('runPath', () => {
+  it('encodes the run id as one path segment', () => {
+    expect(runPath('claude:0b7e-11')).toBe('/api/runs/claude%3A0b7e-11');
+    expect(runPath('codex:a/b?c#d')).toBe('/api/runs/codex%3Aa%2Fb%3Fc%23d');
+  });
+});
+
+describe('chartUrl', () => {
+  it('names the chart and busts the cache by version', () => {
+    expect(chartUrl('agent-share.svg')).toBe('/api/charts/agent-share.svg');
+    expect(chartUrl('agent-share.svg', 3)).toBe('/api/charts/agent-share.svg?v=3');
   });
 });

@@ -12,6 +12,7 @@ import type { Health } from './generated/Health';
 import type { InboxView } from './generated/InboxView';
 import type { ReleasesView } from './generated/ReleasesView';
 import type { ReposView } from './generated/ReposView';
+import type { RunDetail } from './generated/RunDetail';
 import type { SpendView } from './generated/SpendView';
 import type { VelocityView } from './generated/VelocityView';
 
@@ -127,11 +128,17 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
   }
 }
 
+/** API path of one agent run; run ids (`<agent>:<session>`) are encoded as one path segment. */
+export function runPath(id: string): string {
+  return `/api/runs/${encodeURIComponent(id)}`;
+}
+
 export const api = {
   health: (s?: AbortSignal) => getJson<Health>('/api/health', s),
   inbox: (s?: AbortSignal) => getJson<InboxView>('/api/inbox', s),
   changes: (s?: AbortSignal) => getJson<ChangesView>('/api/changes', s),
   agents: (s?: AbortSignal) => getJson<AgentsView>('/api/agents', s),
+  run: (id: string, s?: AbortSignal) => getJson<RunDetail>(runPath(id), s),
   repos: (s?: AbortSignal) => getJson<ReposView>('/api/repos', s),
   releases: (s?: AbortSignal) => getJson<ReleasesView>('/api/releases', s),
   experiments: (s?: AbortSignal) => getJson<ExperimentsView>('/api/experiments', s),
@@ -140,8 +147,10 @@ export const api = {
   audit: (s?: AbortSignal) => getJson<AuditView>('/api/audit', s),
 };
 
+export type ChartName = 'spend-by-day.svg' | 'commits-by-week.svg' | 'agent-share.svg';
+
 /** URL for a server-rendered chart image; `version` busts the cache after a change. */
-export function chartUrl(name: 'spend-by-day.svg' | 'commits-by-week.svg', version = 0): string {
+export function chartUrl(name: ChartName, version = 0): string {
   const url = `${baseUrl()}/api/charts/${name}${version ? `?v=${version}` : ''}`;
   return withToken(url, getToken());
 }

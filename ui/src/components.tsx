@@ -31,6 +31,7 @@ export function toneFor(word: string | null | undefined): string {
     case 'rejected':
     case 'timed_out':
     case 'failing_check':
+    case 'failed_deploy':
       return 'red';
     case 'idle':
     case 'stopped':
@@ -42,6 +43,8 @@ export function toneFor(word: string | null | undefined): string {
     case 'release_gate':
     case 'budget':
       return 'amber';
+    case 'needs_you':
+      return 'needs';
     case 'review':
       return 'purple';
     default:
@@ -51,6 +54,33 @@ export function toneFor(word: string | null | undefined): string {
 
 export function StateBadge({ state }: { state: string | null | undefined }) {
   return <Badge tone={toneFor(state)}>{state ? state.replace(/_/g, ' ') : 'none'}</Badge>;
+}
+
+/** A pulsing dot: something is live right now. */
+export function LiveDot() {
+  return <span className="pulse" aria-hidden="true" />;
+}
+
+/**
+ * An agent run's state. `idle` means the session asked its user a question or for permission
+ * and waits, so it reads "needs you" and stands out; `running` pulses.
+ */
+export function RunStateBadge({ state }: { state: string }) {
+  if (state === 'idle') {
+    return (
+      <Badge tone="needs" title="The session asked its user a question or for permission and is waiting">
+        ● needs you
+      </Badge>
+    );
+  }
+  if (state === 'running') {
+    return (
+      <Badge tone="blue" title="The agent is working">
+        <LiveDot /> running
+      </Badge>
+    );
+  }
+  return <StateBadge state={state} />;
 }
 
 export function AgentBadge({ agent }: { agent: string }) {
@@ -131,17 +161,20 @@ type RowProps<T> = {
   onOpen: (index: number) => void;
   sub?: (item: T, now: number) => ReactNode;
   detail?: (item: T, now: number) => ReactNode;
+  rowClass?: (item: T) => string | undefined;
 };
 
-function RowInner<T>({ item, index, selected, expanded, columns, now, onSelect, onOpen, sub, detail }: RowProps<T>) {
+function RowInner<T>({ item, index, selected, expanded, columns, now, onSelect, onOpen, sub, detail, rowClass }: RowProps<T>) {
   const subContent = sub ? sub(item, now) : null;
+  const extra = rowClass?.(item);
   return (
     <Fragment>
       <tr
         data-testid="row"
         data-index={index}
         aria-selected={selected}
-        className={selected ? 'row sel' : 'row'}
+        aria-expanded={detail ? expanded : undefined}
+        className={`row${selected ? ' sel' : ''}${extra ? ` ${extra}` : ''}`}
         onClick={() => onSelect(index)}
         onDoubleClick={() => onOpen(index)}
       >
@@ -179,6 +212,8 @@ export function DataTable<T>(props: {
   onOpen: (index: number) => void;
   sub?: (item: T, now: number) => ReactNode;
   detail?: (item: T, now: number) => ReactNode;
+  /** Extra class names for an item's row (stable function: rows are memoized). */
+  rowClass?: (item: T) => string | undefined;
   label: string;
   offset?: number;
 }) {
@@ -208,6 +243,7 @@ export function DataTable<T>(props: {
             onOpen={props.onOpen}
             sub={props.sub}
             detail={props.detail}
+            rowClass={props.rowClass}
           />
         ))}
       </tbody>

@@ -1,5 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { absoluteTime, duration, int, isoDate, money, percent, relativeTime, repoBasename, shortHash, tokens } from './format';
+import {
+  absoluteTime,
+  duration,
+  int,
+  isoDate,
+  money,
+  percent,
+  relativeTime,
+  repoAddCommand,
+  repoBasename,
+  runDuration,
+  shellQuote,
+  shortHash,
+  tokens,
+  totalTokens,
+} from './format';
 
 describe('money', () => {
   it('formats dollars with cents and thousands separators', () => {
@@ -95,5 +110,44 @@ describe('shortHash', () => {
     expect(shortHash('0123456789abcdef')).toBe('01234567');
     expect(shortHash('0123456789abcdef', 4)).toBe('0123');
     expect(shortHash('')).toBe('—');
+  });
+});
+
+describe('runDuration', () => {
+  it('ends finished, failed and waiting runs at their last entry', () => {
+    expect(runDuration({ started_at: 100, ended_at: 400, state: 'finished' }, 10_000)).toBe(300);
+    expect(runDuration({ started_at: 100, ended_at: 400, state: 'failed' }, 10_000)).toBe(300);
+    expect(runDuration({ started_at: 100, ended_at: 400, state: 'idle' }, 10_000)).toBe(300);
+  });
+  it('counts a running session up to now', () => {
+    expect(runDuration({ started_at: 100, ended_at: 400, state: 'running' }, 1000)).toBe(900);
+    // A clock behind the log does not shorten it.
+    expect(runDuration({ started_at: 100, ended_at: 400, state: 'running' }, 200)).toBe(300);
+  });
+  it('reads well through duration()', () => {
+    expect(duration(runDuration({ started_at: 0, ended_at: 3900, state: 'finished' }, 0))).toBe('1h 05m');
+  });
+});
+
+describe('shellQuote and repoAddCommand', () => {
+  it('leaves plain paths alone', () => {
+    expect(shellQuote('/home/me/src/app')).toBe('/home/me/src/app');
+    expect(shellQuote('~/src/app-2.0')).toBe('~/src/app-2.0');
+  });
+  it('quotes spaces, quotes and shell characters', () => {
+    expect(shellQuote('/home/me/My Repo')).toBe("'/home/me/My Repo'");
+    expect(shellQuote("/tmp/it's")).toBe("'/tmp/it'\\''s'");
+    expect(shellQuote('/tmp/$HOME;rm')).toBe("'/tmp/$HOME;rm'");
+    expect(shellQuote('')).toBe("''");
+  });
+  it('builds the add command', () => {
+    expect(repoAddCommand('/work/app')).toBe('flightdeck repo add /work/app');
+    expect(repoAddCommand('/work/my app')).toBe("flightdeck repo add '/work/my app'");
+  });
+});
+
+describe('totalTokens', () => {
+  it('sums the billed kinds (reasoning is inside output)', () => {
+    expect(totalTokens({ input: 1, output: 20, cache_write: 300, cache_read: 4000 })).toBe(4321);
   });
 });

@@ -107,3 +107,28 @@ export function repoBasename(path: string | null | undefined): string {
 export function shortHash(hash: string | null | undefined, n = 8): string {
   return hash ? hash.slice(0, n) : '—';
 }
+
+/**
+ * How long a run took. A running session is still going, so it counts up to `nowSec` (its last
+ * activity can lag behind the clock); finished, failed and waiting runs end at their last entry.
+ */
+export function runDuration(run: { started_at: number; ended_at: number; state: string }, nowSec: number): number {
+  const end = run.state === 'running' ? Math.max(nowSec, run.ended_at) : run.ended_at;
+  return end - run.started_at;
+}
+
+/** Quotes a path for a POSIX shell when it needs it: `/a/b` stays, `/a b/c` becomes `'/a b/c'`. */
+export function shellQuote(arg: string): string {
+  if (arg !== '' && /^[A-Za-z0-9_@%+=:,./~-]+$/.test(arg)) return arg;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `flightdeck repo add <path>`, the path quoted for a shell when it needs it. */
+export function repoAddCommand(path: string): string {
+  return `flightdeck repo add ${shellQuote(path)}`;
+}
+
+/** Sum of every token kind that is billed separately (reasoning is part of output). */
+export function totalTokens(t: { input: number; output: number; cache_write: number; cache_read: number }): number {
+  return t.input + t.output + t.cache_write + t.cache_read;
+}

@@ -58,6 +58,8 @@ export function useApi<T>(fetcher: (signal: AbortSignal) => Promise<T>, topic: s
 export type ListHandle = {
   count: number;
   open: ((index: number) => void) | null;
+  /** Escape: closes what the view has open (a detail panel); true when something closed. */
+  close?: (() => boolean) | null;
 };
 
 export type ViewProps = {
@@ -66,26 +68,38 @@ export type ViewProps = {
   list: React.MutableRefObject<ListHandle>;
 };
 
-/** Registers the view's main list (length and what Enter does) with the app's key handler. */
-export function useList(list: React.MutableRefObject<ListHandle>, count: number, open: (index: number) => void) {
+/**
+ * Registers the view's main list (length, what Enter does and, optionally, what Escape closes)
+ * with the app's key handler.
+ */
+export function useList(
+  list: React.MutableRefObject<ListHandle>,
+  count: number,
+  open: (index: number) => void,
+  close?: () => boolean,
+) {
   const openRef = useRef(open);
   openRef.current = open;
+  const closeRef = useRef(close);
+  closeRef.current = close;
   useEffect(() => {
     list.current.count = count;
     list.current.open = (i) => openRef.current(i);
+    list.current.close = () => closeRef.current?.() ?? false;
   }, [list, count]);
   useEffect(
     () => () => {
       list.current.count = 0;
       list.current.open = null;
+      list.current.close = null;
     },
     [list],
   );
 }
 
 /** Index of the expanded detail row, toggled by Enter or double-click. */
-export function useExpanded(): [number, (index: number) => void] {
+export function useExpanded(): [number, (index: number) => void, (index: number) => void] {
   const [expanded, setExpanded] = useState(-1);
   const toggle = useRef((index: number) => setExpanded((e) => (e === index ? -1 : index))).current;
-  return [expanded, toggle];
+  return [expanded, toggle, setExpanded];
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  agentsHashFor,
+  inboxHash,
+  runFromHash,
   SEQUENCE_TIMEOUT_MS,
   handleKey,
   initialKeyState,
@@ -144,5 +147,26 @@ describe('viewFromHash', () => {
     expect(viewFromHash('#/audit/extra')).toBe('audit');
     expect(viewFromHash('')).toBe('inbox');
     expect(viewFromHash('#/nope')).toBe('inbox');
+  });
+});
+
+describe('run deep links', () => {
+  it('round-trips a run id through the Agents hash', () => {
+    const id = 'claude:9f1c-2b/x y?&#';
+    const hash = agentsHashFor(id);
+    expect(hash.startsWith('#/agents?run=')).toBe(true);
+    expect(viewFromHash(hash)).toBe('agents');
+    expect(runFromHash(hash)).toBe(id);
+  });
+  it('is null without a run or outside Agents', () => {
+    expect(runFromHash('#/agents')).toBeNull();
+    expect(runFromHash('#/agents?run=')).toBeNull();
+    expect(runFromHash('#/changes?run=claude%3Aa')).toBeNull();
+    expect(runFromHash('')).toBeNull();
+  });
+  it('sends a waiting session from the Inbox to its run, everything else to its view', () => {
+    expect(inboxHash({ id: 'needs-you:codex:abc', kind: 'needs_you', view: 'agents' })).toBe('#/agents?run=codex%3Aabc');
+    expect(inboxHash({ id: 'needs-you:', kind: 'needs_you', view: 'agents' })).toBe('#/agents');
+    expect(inboxHash({ id: 'review:1', kind: 'review', view: 'changes' })).toBe('#/changes');
   });
 });

@@ -120,3 +120,28 @@ export function viewFromHash(hash: string): ViewName {
   const name = hash.replace(/^#\/?/, '').split(/[/?]/)[0];
   return (VIEWS as readonly string[]).includes(name) ? (name as ViewName) : 'inbox';
 }
+
+/** The run named in an Agents hash such as `#/agents?run=claude%3Aabc`, or null. */
+export function runFromHash(hash: string): string | null {
+  const q = hash.indexOf('?');
+  if (q < 0 || viewFromHash(hash) !== 'agents') return null;
+  try {
+    return new URLSearchParams(hash.slice(q + 1)).get('run') || null;
+  } catch {
+    return null;
+  }
+}
+
+/** The hash that opens one run in the Agents view. */
+export function agentsHashFor(runId: string): string {
+  return `#/agents?run=${encodeURIComponent(runId)}`;
+}
+
+/** Where Enter on an Inbox item goes: its view, or straight to the waiting run for `needs_you`. */
+export function inboxHash(item: { id: string; kind: string; view: string }): string {
+  const prefix = 'needs-you:';
+  if (item.kind === 'needs_you' && item.id.startsWith(prefix) && item.id.length > prefix.length) {
+    return agentsHashFor(item.id.slice(prefix.length));
+  }
+  return `#/${item.view}`;
+}

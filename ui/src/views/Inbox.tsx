@@ -3,12 +3,15 @@ import { Badge, DataTable, Empty, ErrorBox, Loading, Time, ViewHeader, toneFor, 
 import { repoBasename } from '../format';
 import type { InboxItem } from '../generated/InboxItem';
 import { useApi, useList, type ViewProps } from '../hooks';
+import { inboxHash } from '../keys';
 
 const KIND_LABEL: Record<string, string> = {
   review: 'review',
   failing_check: 'failing check',
   release_gate: 'release gate',
   budget: 'budget',
+  needs_you: 'needs you',
+  failed_deploy: 'failed deploy',
 };
 
 const columns: Column<InboxItem>[] = [
@@ -23,12 +26,14 @@ export function navigateTo(view: string) {
   location.hash = `#/${view}`;
 }
 
+const rowClass = (i: InboxItem) => (i.kind === 'needs_you' ? 'needs' : undefined);
+
 export default function Inbox({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now } = useApi(api.inbox, '*');
   const items = data?.items ?? [];
   const open = (index: number) => {
     const item = items[index];
-    if (item) navigateTo(item.view);
+    if (item) location.hash = inboxHash(item);
   };
   useList(list, items.length, open);
   return (
@@ -38,8 +43,8 @@ export default function Inbox({ selected, setSelected, list }: ViewProps) {
       {loading && !data ? <Loading /> : null}
       {data && items.length === 0 ? (
         <Empty>
-          Nothing needs you right now. Changes waiting for review, failing checks, release gates and budget alerts
-          appear here once Flightdeck watches a repository (<code>flightdeck serve --repo PATH</code>) or you run{' '}
+          Nothing needs you right now. Agent sessions waiting for an answer, changes waiting for review, failing
+          checks, release gates and budget alerts appear here once Flightdeck watches a repository (<code>flightdeck serve --repo PATH</code>) or you run{' '}
           <code>flightdeck demo</code>.
         </Empty>
       ) : null}
@@ -53,9 +58,10 @@ export default function Inbox({ selected, setSelected, list }: ViewProps) {
           now={now}
           onSelect={setSelected}
           onOpen={open}
+          rowClass={rowClass}
         />
       ) : null}
-      {items.length > 0 ? <p className="hint">Press Enter on an item to open the view that holds it.</p> : null}
+      {items.length > 0 ? <p className="hint">Press Enter on an item to open the view that holds it (a waiting session opens its run).</p> : null}
     </section>
   );
 }

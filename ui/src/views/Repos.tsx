@@ -1,6 +1,7 @@
-import { api } from '../api';
+import { useState } from 'react';
+import { api, chartUrl } from '../api';
 import { AgentBadge, DataTable, Empty, ErrorBox, Loading, ShareBar, Time, ViewHeader, type Column } from '../components';
-import { int, percent } from '../format';
+import { int, percent, repoAddCommand } from '../format';
 import type { RepoSummary } from '../generated/RepoSummary';
 import { useApi, useExpanded, useList, type ViewProps } from '../hooks';
 
@@ -66,11 +67,67 @@ function detail(r: RepoSummary) {
   );
 }
 
+async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false; // no clipboard (insecure context, permissions): the command stays selectable
+  }
+}
+
+function SuggestedRepo({ path }: { path: string }) {
+  const command = repoAddCommand(path);
+  const [copied, setCopied] = useState<'idle' | 'copied' | 'failed'>('idle');
+  return (
+    <li>
+      <code className="cmd" title={path}>
+        {command}
+      </code>
+      <button
+        type="button"
+        title="Copy the command"
+        onClick={() =>
+          copyText(command).then((ok) => {
+            setCopied(ok ? 'copied' : 'failed');
+            setTimeout(() => setCopied('idle'), 1500);
+          })
+        }
+      >
+        {copied === 'copied' ? 'Copied' : copied === 'failed' ? 'Select it' : 'Copy'}
+      </button>
+    </li>
+  );
+}
+
+function Suggested({ paths }: { paths: string[] }) {
+  if (paths.length === 0) return null;
+  return (
+    <div data-testid="suggested">
+      <h2>Suggested</h2>
+      <p className="hint">
+        Agents worked in {paths.length === 1 ? 'this work tree' : 'these work trees'}, but Flightdeck does not watch{' '}
+        {paths.length === 1 ? 'it' : 'them'}. Add one with <code>flightdeck repo add &lt;path&gt;</code>:
+      </p>
+      <ul className="suggested">
+        {paths.map((p) => (
+          <SuggestedRepo key={p} path={p} />
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 export default function Repos({ selected, setSelected, list }: ViewProps) {
-  const { data, error, loading, now } = useApi(api.repos, 'repos');
+  const { data, error, loading, now, version } = useApi(api.repos, 'repos');
   const repos = data?.repos ?? [];
-  const [expanded, toggle] = useExpanded();
-  useList(list, repos.length, toggle);
+  const suggested = data?.suggested ?? [];
+  const [expanded, toggle, setExpanded] = useExpanded();
+  useList(list, repos.length, toggle, () => {
+    if (expanded < 0) return false;
+    setExpanded(-1);
+    return true;
+  });
   return (
     <section data-testid="view-repos" className="view">
       <ViewHeader title="Repos">{data ? `${repos.length} watched` : null}</ViewHeader>
@@ -78,7 +135,8 @@ export default function Repos({ selected, setSelected, list }: ViewProps) {
       {loading && !data ? <Loading /> : null}
       {data && repos.length === 0 ? (
         <Empty>
-          No repositories yet. Add one with <code>flightdeck serve --repo PATH</code> or list it under{' '}
+          No repositories yet. Add one with <code>flightdeck repo add PATH</code> or{' '}
+          <code>flightdeck serve --repo PATH</code>, list it under{' '}
           <code>[sources] repos</code> in the config file, or run <code>flightdeck demo</code>.
         </Empty>
       ) : null}
@@ -96,6 +154,12 @@ export default function Repos({ selected, setSelected, list }: ViewProps) {
           sub={branches}
           detail={detail}
         />
+      ) : null}
+      <Suggested paths={suggested} />
+      {repos.length > 0 ? (
+        <figure className="chart">
+          <img src={chartUrl('agent-share.svg', version)} alt="Agent share of commits per week" data-testid="chart-agent-share" />
+        </figure>
       ) : null}
     </section>
   );
