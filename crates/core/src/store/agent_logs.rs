@@ -180,16 +180,29 @@ impl Store {
             .bind(f.last_event.as_str())
             .execute(&mut *tx)
             .await?;
-            for file in &f.files {
-                sqlx::query(
-                    "INSERT INTO session_files (agent, session_id, path) VALUES ($1, $2, $3)
+            let files: Vec<&String> = f.files.iter().collect();
+            for chunk in files.chunks(200) {
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let b = i * 3;
+                        format!(
+                            "({}, {}, {})",
+                            placeholder(backend, b + 1),
+                            placeholder(backend, b + 2),
+                            placeholder(backend, b + 3)
+                        )
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO session_files (agent, session_id, path) VALUES {}
                      ON CONFLICT (agent, session_id, path) DO NOTHING",
-                )
-                .bind(agent)
-                .bind(sid)
-                .bind(file)
-                .execute(&mut *tx)
-                .await?;
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for file in chunk {
+                    q = q.bind(agent).bind(sid).bind(*file);
+                }
+                q.execute(&mut *tx).await?;
             }
         }
         sqlx::query(

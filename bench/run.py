@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""Flightdeck benchmarks against their peers, in one run, printing figures and ratios.
+
+  agent logs  `flightdeck ingest` + `report usage --by day --json` vs `ccusage daily --json
+              --offline` (npm ccusage, its native binary) on the same generated Claude Code
+              corpus: cold, and again on the unchanged corpus; peak memory at two corpus sizes.
+  git         `flightdeck ingest --repo` (commits + diffstat) vs `git log --all --numstat` on a
+              generated repository of 100k+ commits.
+  live        a line appended to a log / a commit → the `changed` event on /api/events, p50/p99.
+
+Run through scripts/bench.sh (builds the release binary and installs the peers).
+Environment: BENCH_MB (corpus size, default 1024), BENCH_COMMITS (default 100000),
+BENCH_LIVE_SAMPLES (default 200), BENCH_DIR (scratch, default a temp dir).
+"""
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FD = os.path.join(ROOT, "target/release/flightdeck")
+GEN = os.path.join(ROOT, "target/release/examples/gen_claude_corpus")
+CCUSAGE = os.path.join(ROOT, "bench/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage")
+
+
+def timed(cmd, env=None, stdout=subprocess.DEVNULL):
+    """Runs cmd under GNU time; returns (seconds, peak RSS MB, stdout bytes or None)."""
+    with tempfile.NamedTemporaryFile("r") as t:
+        out = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", t.name] + cmd,
+                             env=env, stdout=stdout, stderr=subprocess.PIPE, check=False)
+        if out.returncode != 0:
+            sys.exit(f"error: {' '.join(cmd)} failed: {out.stderr.decode()[-2000:]}")
+        secs, kb = t.read().split()
+        return float(secs), int(kb) / 1024, out.stdout
+
+
+def fd_env(scratch):
+    env = dict(os.environ)
+    env.update(HOME=os.path.join(scratch, "home"), XDG_DATA_HOME=os.path.join(scratch, "home/data"),
+               XDG_CONFIG_HOME=os.path.join(scratch, "home/config"))
+    for k in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "GEMINI_DATA_DIR", "FLIGHTDECK_DATABASE_URL"):
+        env.pop(k, None)
+    return env
+
+
+def fd_ingest_and_report(scratch, corpus, db):
+    env = fd_env(scratch)
+    common = [FD, "--database-url", db]
+    t1, m1, _ = timed(common + ["ingest", "--claude-dir", corpus, "--codex-home", os.path.join(scratch, "none"),
+                                "--gemini-dir", os.path.join(scratch, "none"), "--generic-dir", os.path.join(scratch, "none")], env)
+    t2, m2, out = timed(common + ["report", "usage", "--by", "day", "--json"], env, stdout=subprocess.PIPE)
+    return t1 + t2, max(m1, m2), json.loads(out)
+
+
+def ccusage_daily(scratch, corpus):
+    env = dict(os.environ, CLAUDE_CONFIG_DIR=corpus, HOME=os.path.join(scratch, "home"))
+    t, m, out = timed([CCUSAGE, "daily", "--json", "--offline"], env, stdout=subprocess.PIPE)
+    return t, m, json.loads(out)
+
+
+def agent_logs(scratch, mb):
+    corpus = os.path.join(scratch, f"corpus-{mb}")
+    if not os.path.isdir(corpus):
+        subprocess.run([GEN, corpus, str(mb)], check=True)
+    db = os.path.join(scratch, f"fd-{mb}.db")
+    for f in (db, db + "-wal", db + "-shm"):
+        if os.path.exists(f):
+            os.remove(f)
+    cold, cold_mem, fd = fd_ingest_and_report(scratch, corpus, db)
+    cc, cc_mem, ccj = ccusage_daily(scratch, corpus)
+    warm, warm_mem, fd2 = fd_ingest_and_report(scratch, corpus, db)
+    cc2, _, _ = ccusage_daily(scratch, corpus)
+    t, c = fd["total"], ccj["totals"]
+    same = (t["tokens"]["input"] == c["inputTokens"] and t["tokens"]["output"] == c["outputTokens"]
+            and t["tokens"]["cache_write"] == c["cacheCreationTokens"]
+            and t["tokens"]["cache_read"] == c["cacheReadTokens"]
+            and abs(t["cost_usd"] - c["totalCost"]) < 1e-6 * max(1.0, c["totalCost"])
+            and fd2["total"] == fd["total"])
+    return dict(mb=mb, cold=cold, cold_mem=cold_mem, cc=cc, cc_mem=cc_mem, warm=warm, warm_mem=warm_mem,
+                cc2=cc2, same=same, cost=t["cost_usd"])
+
+
+def build_repo(path, commits):
+    """A repository of `commits` commits (2-3 files changed each) via git fast-import."""
+    if os.path.isdir(os.path.join(path, ".git")):
+        return
+    os.makedirs(path)
+    subprocess.run(["git", "init", "-q", "-b", "main", path], check=True)
+    p = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=path, stdin=subprocess.PIPE)
+    w = p.stdin
+    t0 = 1_600_000_000
+    for i in range(1, commits + 1):
+        msg = f"Change {i}\n" + ("\nCo-Authored-By: Claude <noreply@anthropic.com>\n" if i % 3 == 0 else "")
+        w.write(f"commit refs/heads/main\nmark :{i}\nauthor Dev {i % 7} <dev{i % 7}@acme.dev> {t0 + i * 60} +0000\n"
+                f"committer Dev {i % 7} <dev{i % 7}@acme.dev> {t0 + i * 60} +0000\ndata {len(msg)}\n{msg}".encode())
+        if i > 1:
+            w.write(f"from :{i - 1}\n".encode())
+        for k in range(2 + i % 2):
+            body = "".join(f"line {j} of file {(i + k) % 500} at {i}\n" for j in range(8)).encode()
+            w.write(f"M 100644 inline src/f{(i + k) % 500}.txt\ndata {len(body)}\n".encode() + body)
+        w.write(b"\n")
+    w.close()
+    if p.wait() != 0:
+        sys.exit("error: git fast-import failed")
+    subprocess.run(["git", "checkout", "-q", "main"], cwd=path, check=True)
+
+
+def git_scan(scratch, commits):
+    repo = os.path.join(scratch, f"repo-{commits}")
+    build_repo(repo, commits)
+    db = os.path.join(scratch, f"git-{commits}.db")
+    for f in (db, db + "-wal", db + "-shm"):
+        if os.path.exists(f):
+            os.remove(f)
+    none = os.path.join(scratch, "none")
+    fd, fd_mem, _ = timed([FD, "--database-url", db, "ingest", "--repo", repo, "--claude-dir", none,
+                           "--codex-home", none, "--gemini-dir", none, "--generic-dir", none], fd_env(scratch))
+    gl, gl_mem, _ = timed(["git", "-C", repo, "log", "--all", "--numstat", "--format=%H %an %ae %at %ct %s"])
+    return dict(commits=commits, fd=fd, fd_mem=fd_mem, git=gl, git_mem=gl_mem)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def live(scratch, samples):
+    logs = os.path.join(scratch, "live-claude")
+    proj = os.path.join(logs, "projects", "-w")
+    os.makedirs(proj, exist_ok=True)
+    repo = os.path.join(scratch, "live-repo")
+    if not os.path.isdir(repo):
+        subprocess.run(["git", "init", "-q", "-b", "main", repo], check=True)
+        subprocess.run(["git", "-C", repo, "-c", "user.name=A", "-c", "user.email=a@x", "commit", "-q",
+                        "--allow-empty", "-m", "init"], check=True)
+    port = free_port()
+    none = os.path.join(scratch, "none")
+    db = os.path.join(scratch, "live.db")
+    server = subprocess.Popen([FD, "--database-url", db, "serve", "--port", str(port), "--rescan-secs", "3600",
+                               "--repo", repo, "--claude-dir", logs, "--codex-home", none, "--gemini-dir", none,
+                               "--generic-dir", none], env=fd_env(scratch),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                c.request("GET", "/api/health")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/api/events")
+        resp = conn.getresponse()
+        events = []
+        cond = threading.Condition()
+
+        def reader():
+            for raw in resp:
+                if raw.startswith(b"data:"):
+                    with cond:
+                        events.append(time.monotonic())
+                        cond.notify_all()
+        threading.Thread(target=reader, daemon=True).start()
+        time.sleep(0.5)
+
+        def wait_event(n_before, t0):
+            with cond:
+                cond.wait_for(lambda: len(events) > n_before, timeout=5)
+                return (events[n_before] - t0) * 1000 if len(events) > n_before else None
+
+        log_lat, git_lat = [], []
+        path = os.path.join(proj, "live.jsonl")
+        for i in range(samples):
+            line = json.dumps({"type": "assistant", "timestamp": "2026-11-25T10:00:00.000Z", "requestId": f"r{i}",
+                               "message": {"id": f"m{i}", "model": "claude-sonnet-4-5", "role": "assistant",
+                                           "content": [], "usage": {"input_tokens": 1, "output_tokens": 1}}})
+            n = len(events)
+            t0 = time.monotonic()
+            with open(path, "a") as f:
+                f.write(line + "\n")
+            lat = wait_event(n, t0)
+            if lat is not None:
+                log_lat.append(lat)
+            time.sleep(0.15)  # let the debounce window close before the next sample
+        for i in range(max(20, samples // 10)):
+            n = len(events)
+            t0 = time.monotonic()
+            subprocess.run(["git", "-C", repo, "-c", "user.name=A", "-c", "user.email=a@x", "commit", "-q",
+                            "--allow-empty", "-m", f"c{i}"], check=True)
+            lat = wait_event(n, t0)
+            if lat is not None:
+                git_lat.append(lat)
+            time.sleep(0.15)
+        return dict(log=log_lat, git=git_lat, samples=samples)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
+
+
+def main():
+    for tool, path in (("flightdeck", FD), ("corpus generator", GEN), ("ccusage", CCUSAGE)):
+        if not os.path.exists(path):
+            sys.exit(f"error: {tool} not found at {path}; run scripts/bench.sh")
+    # npm unpacks the optional native package without its exec bit; ccusage's launcher sets it.
+    os.chmod(CCUSAGE, 0o755)
+    mb = int(os.environ.get("BENCH_MB", "1024"))
+    commits = int(os.environ.get("BENCH_COMMITS", "100000"))
+    samples = int(os.environ.get("BENCH_LIVE_SAMPLES", "200"))
+    scratch = os.environ.get("BENCH_DIR") or tempfile.mkdtemp(prefix="flightdeck-bench-")
+    os.makedirs(os.path.join(scratch, "none"), exist_ok=True)
+    print(f"scratch: {scratch}")
+
+    print("\n== agent logs: flightdeck ingest + report usage --by day --json vs ccusage daily --json --offline")
+    print(f"{'corpus':>8} {'fd cold s':>10} {'ccusage s':>10} {'cold ratio':>11} {'fd warm s':>10} "
+          f"{'ccusage s':>10} {'warm speedup':>13} {'fd MB':>7} {'ccusage MB':>11} {'same totals':>12}")
+    for size in sorted({max(64, mb // 4), mb}):
+        r = agent_logs(scratch, size)
+        print(f"{str(size) + ' MB':>8} {r['cold']:>10.2f} {r['cc']:>10.2f} {r['cold'] / r['cc']:>10.2f}x "
+              f"{r['warm']:>10.2f} {r['cc2']:>10.2f} {r['cc2'] / max(r['warm'], 0.01):>12.1f}x "
+              f"{r['cold_mem']:>7.0f} {r['cc_mem']:>11.0f} {str(r['same']):>12}")
+        if not r["same"]:
+            print("  warning: totals differ from ccusage's")
+
+    print(f"\n== git: flightdeck ingest --repo vs git log --all --numstat ({commits} commits)")
+    g = git_scan(scratch, commits)
+    print(f"flightdeck {g['fd']:.2f} s ({g['fd_mem']:.0f} MB)   git log {g['git']:.2f} s ({g['git_mem']:.0f} MB)   "
+          f"ratio {g['fd'] / g['git']:.2f}x")
+
+    print(f"\n== live: change on disk -> event on /api/events")
+    l = live(scratch, samples)
+    for name, xs in (("log append", l["log"]), ("git commit", l["git"])):
+        print(f"{name:>11}: n={len(xs)} p50 {pct(xs, 50):.0f} ms  p99 {pct(xs, 99):.0f} ms  max {max(xs or [0]):.0f} ms")
+    if not os.environ.get("BENCH_DIR"):
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

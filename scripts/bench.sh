@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Benchmarks against their peers (see bench/run.py): agent-log ingest vs ccusage, git scan vs
+# `git log --numstat`, live event latency. Prints figures and ratios; not part of CI.
+# Usage: scripts/bench.sh   (BENCH_MB=1024 BENCH_COMMITS=100000 BENCH_LIVE_SAMPLES=200)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+command -v /usr/bin/time >/dev/null || { sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"; $sudo_cmd apt-get install -y -qq time; }
+npm --prefix bench ci --no-audit --no-fund
+cargo build --locked --release -p flightdeck-cli
+cargo build --locked --release -p flightdeck-core --example gen_claude_corpus
+exec python3 bench/run.py
