@@ -7,9 +7,11 @@
 //! (`message.id`, `requestId`), and the store keeps one per key — the largest — and drops a
 //! sidechain copy of a message the main log has (see `store::agent_logs`).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::{parse_ts, title_of, Batch, LastEvent, LineParser, UsageRecord};
 use crate::model::Tokens;
@@ -85,43 +87,112 @@ impl Parser {
     }
 }
 
+// The fields read from a line, deserialised straight into borrowed strings: building a full
+// `serde_json::Value` for every line was most of the ingest's parsing time. Unknown fields are
+// skipped; `content` stays raw until a line needs it.
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(rename = "isSidechain")]
+    is_sidechain: Option<bool>,
+    #[serde(rename = "isMeta")]
+    is_meta: Option<bool>,
+    #[serde(rename = "isApiErrorMessage")]
+    is_api_error: Option<bool>,
+    #[serde(borrow)]
+    cwd: Option<Cow<'a, str>>,
+    #[serde(rename = "gitBranch", borrow)]
+    git_branch: Option<Cow<'a, str>>,
+    #[serde(rename = "requestId", borrow)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(rename = "costUSD")]
+    cost_usd: Option<f64>,
+    #[serde(borrow)]
+    message: Option<Message<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    stop_reason: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    content: Option<&'a RawValue>,
+    usage: Option<Usage<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Usage<'a> {
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    cache_creation_input_tokens: Option<i64>,
+    cache_read_input_tokens: Option<i64>,
+    cache_creation: Option<CacheCreation>,
+    #[serde(borrow)]
+    speed: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct CacheCreation {
+    ephemeral_1h_input_tokens: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Block<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+    input: Option<BlockInput<'a>>,
+}
+
+#[derive(Deserialize)]
+struct BlockInput<'a> {
+    #[serde(borrow)]
+    file_path: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    notebook_path: Option<Cow<'a, str>>,
+}
+
 impl LineParser for Parser {
     fn state(&self) -> String {
         "{}".into()
     }
 
     fn parse(&mut self, line_no: i64, line: &str, out: &mut Batch) -> Result<(), String> {
-        let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+        let v: Line = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let kind = v.kind.as_deref().unwrap_or("");
         if kind != "user" && kind != "assistant" {
             return Ok(()); // summary, file-history-snapshot, system, …
         }
         let ts = v
-            .get("timestamp")
-            .and_then(Value::as_str)
+            .timestamp
+            .as_deref()
             .and_then(parse_ts)
             .ok_or("no valid timestamp")?;
-        let sidechain = v
-            .get("isSidechain")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let sidechain = v.is_sidechain.unwrap_or(false);
         let s = out.session(&self.session);
         s.see_time(ts);
-        if let Some(cwd) = v.get("cwd").and_then(Value::as_str) {
+        if let Some(cwd) = &v.cwd {
             s.cwd.get_or_insert_with(|| cwd.to_string());
         }
-        if let Some(b) = v
-            .get("gitBranch")
-            .and_then(Value::as_str)
-            .filter(|b| !b.is_empty())
-        {
-            s.branch = Some(b.to_string());
+        if let Some(b) = v.git_branch.as_deref().filter(|b| !b.is_empty()) {
+            if s.branch.as_deref() != Some(b) {
+                s.branch = Some(b.to_string());
+            }
         }
-        let msg = v.get("message");
+        let Some(msg) = v.message else {
+            return Ok(());
+        };
         if kind == "user" {
-            let is_meta = v.get("isMeta").and_then(Value::as_bool).unwrap_or(false);
-            if let Some(prompt) = msg.and_then(user_prompt) {
-                if !is_meta && !sidechain && !prompt.starts_with('<') {
+            if let Some(prompt) = msg.content.and_then(user_prompt) {
+                if !v.is_meta.unwrap_or(false) && !sidechain && !prompt.starts_with('<') {
                     s.turns += 1;
                     if s.title.is_none() {
                         s.title = Some(title_of(&prompt));
@@ -131,33 +202,34 @@ impl LineParser for Parser {
             s.last_event = LastEvent::Working;
             return Ok(());
         }
-        let is_error = v.get("isApiErrorMessage").and_then(Value::as_bool) == Some(true);
+        let is_error = v.is_api_error == Some(true);
         if is_error {
             s.errors += 1;
         }
-        let Some(msg) = msg else { return Ok(()) };
         let mut last_text = None;
-        if let Some(blocks) = msg.get("content").and_then(Value::as_array) {
-            for b in blocks {
-                match b.get("type").and_then(Value::as_str) {
-                    Some("tool_use") => {
-                        s.tool_calls += 1;
-                        let input = b.get("input");
-                        for key in ["file_path", "notebook_path"] {
-                            if let Some(p) = input.and_then(|i| i.get(key)).and_then(Value::as_str)
-                            {
-                                s.files.insert(p.to_string());
+        if let Some(raw) = msg.content {
+            if let Ok(blocks) = serde_json::from_str::<Vec<Block>>(raw.get()) {
+                for b in blocks {
+                    match b.kind.as_deref() {
+                        Some("tool_use") => {
+                            s.tool_calls += 1;
+                            if let Some(input) = b.input {
+                                for p in
+                                    [input.file_path, input.notebook_path].into_iter().flatten()
+                                {
+                                    s.files.insert(p.into_owned());
+                                }
                             }
                         }
+                        Some("text") => last_text = b.text,
+                        _ => {}
                     }
-                    Some("text") => last_text = b.get("text").and_then(Value::as_str),
-                    _ => {}
                 }
             }
         }
         s.last_event = if is_error {
             LastEvent::Error
-        } else if msg.get("stop_reason").and_then(Value::as_str) == Some("end_turn")
+        } else if msg.stop_reason.as_deref() == Some("end_turn")
             && last_text.is_some_and(|t| t.trim_end().ends_with('?'))
         {
             LastEvent::Waiting
@@ -165,35 +237,19 @@ impl LineParser for Parser {
             LastEvent::Working
         };
 
-        let Some(u) = msg.get("usage").filter(|u| u.is_object()) else {
+        let Some(u) = msg.usage else {
             return Ok(());
         };
-        let get = |v: Option<&Value>, k: &str| {
-            v.and_then(|v| v.get(k))
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
-        };
-        let cache_write = get(Some(u), "cache_creation_input_tokens");
-        let cache_write_1h = get(u.get("cache_creation"), "ephemeral_1h_input_tokens");
-        let fast = u.get("speed").and_then(Value::as_str) == Some("fast");
-        let mut model = msg
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let fast = u.speed.as_deref() == Some("fast");
+        let mut model = msg.model.as_deref().unwrap_or("").to_string();
         if model == "<synthetic>" {
             model.clear(); // a local placeholder: tokens count, no model is billed
         }
         if fast && !model.is_empty() {
             model.push_str("-fast");
         }
-        let message_id = msg
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let request_id = v.get("requestId").and_then(Value::as_str);
-        let key = match (message_id.as_str(), request_id) {
+        let message_id = msg.id.as_deref().unwrap_or("").to_string();
+        let key = match (message_id.as_str(), v.request_id.as_deref()) {
             ("", _) => format!("{}:{line_no}", self.file),
             (m, Some(r)) => format!("{m}:{r}"),
             (m, None) => m.to_string(),
@@ -207,29 +263,33 @@ impl LineParser for Parser {
             at: ts,
             model,
             tokens: Tokens {
-                input: get(Some(u), "input_tokens"),
-                output: get(Some(u), "output_tokens"),
-                cache_write,
-                cache_read: get(Some(u), "cache_read_input_tokens"),
+                input: u.input_tokens.unwrap_or(0),
+                output: u.output_tokens.unwrap_or(0),
+                cache_write: u.cache_creation_input_tokens.unwrap_or(0),
+                cache_read: u.cache_read_input_tokens.unwrap_or(0),
                 reasoning: 0,
             },
-            cache_write_1h,
+            cache_write_1h: u
+                .cache_creation
+                .and_then(|c| c.ephemeral_1h_input_tokens)
+                .unwrap_or(0),
             fast,
-            logged_cost_usd: v.get("costUSD").and_then(Value::as_f64),
+            logged_cost_usd: v.cost_usd,
         });
         Ok(())
     }
 }
 
-/// The text a person typed, if this user message is a prompt (not a tool result).
-fn user_prompt(msg: &Value) -> Option<String> {
-    match msg.get("content")? {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(blocks) => blocks.iter().find_map(|b| {
-            (b.get("type").and_then(Value::as_str) == Some("text"))
-                .then(|| b.get("text").and_then(Value::as_str).map(str::to_string))
-                .flatten()
-        }),
-        _ => None,
+/// The text a person typed, if this user message's content is a prompt (not a tool result).
+/// Tool results can be whole files: their blocks are skipped without being built.
+fn user_prompt(content: &RawValue) -> Option<String> {
+    let raw = content.get();
+    if raw.starts_with('"') {
+        return serde_json::from_str::<String>(raw).ok();
     }
+    let blocks: Vec<Block> = serde_json::from_str(raw).ok()?;
+    blocks
+        .into_iter()
+        .find(|b| b.kind.as_deref() == Some("text"))
+        .and_then(|b| b.text.map(Cow::into_owned))
 }

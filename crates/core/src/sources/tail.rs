@@ -89,23 +89,27 @@ impl LineReader {
     }
 
     /// The next complete line (without its newline) and its 1-based number, or `None` at the
-    /// end (a half-written last line is not returned, and not consumed).
-    pub fn next_line(&mut self) -> std::io::Result<Option<(i64, String)>> {
+    /// end (a half-written last line is not returned, and not consumed). Borrowed from the
+    /// reader's buffer: no copy unless the line is not valid UTF-8.
+    pub fn next_line(&mut self) -> std::io::Result<Option<(i64, std::borrow::Cow<'_, str>)>> {
         self.buf.clear();
         let n = self.reader.read_until(b'\n', &mut self.buf)?;
         if n == 0 {
             return Ok(None);
         }
         let complete = self.buf.ends_with(b"\n");
-        if !complete && serde_json::from_slice::<serde_json::Value>(&self.buf).is_err() {
+        if !complete && serde_json::from_slice::<serde::de::IgnoredAny>(&self.buf).is_err() {
             return Ok(None);
         }
         self.offset += n as i64;
         self.line_no += 1;
-        let text = String::from_utf8_lossy(&self.buf);
+        let mut end = self.buf.len();
+        while end > 0 && matches!(self.buf[end - 1], b'\n' | b'\r') {
+            end -= 1;
+        }
         Ok(Some((
             self.line_no,
-            text.trim_end_matches(['\n', '\r']).to_string(),
+            String::from_utf8_lossy(&self.buf[..end]),
         )))
     }
 }
@@ -131,7 +135,7 @@ mod tests {
         let mut r = LineReader::open(path, c.offset, c.line_no).unwrap();
         let mut lines = Vec::new();
         while let Some((_, l)) = r.next_line().unwrap() {
-            lines.push(l);
+            lines.push(l.into_owned());
         }
         (lines, r.offset, r.line_no)
     }
