@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::Row;
 
-use super::{Backend, Store};
+use super::{placeholder, Backend, Store};
 use crate::error::Result;
 use crate::model::{AgentRun, RunState, SpendRecord, Tokens};
 use crate::pricing::{vendor_of, PriceTable};
@@ -535,16 +535,6 @@ async fn resolve_copies(
 
 /// A group of copies: (true, message id) or, for records without one, (false, key).
 type Group = (bool, String);
-
-/// The n-th (1-based) bind placeholder of a generated many-row statement. SQLite gets plain
-/// `?`: its named-parameter lookup is linear per parameter, which made 800-parameter
-/// statements spend a fifth of the ingest in `sqlite3_bind_parameter_name`.
-fn placeholder(backend: Backend, n: usize) -> String {
-    match backend {
-        Backend::Sqlite => "?".into(),
-        Backend::Postgres => format!("${n}"),
-    }
-}
 
 /// The copy that counts between two with the same key: the larger total, then the main-log one.
 fn better_copy(a: &UsageRecord, b: &UsageRecord) -> bool {

@@ -69,31 +69,52 @@ impl Store {
         Ok(())
     }
 
-    /// Upserts commits in one transaction (an ingest writes thousands at once).
+    /// Upserts commits in one transaction, many rows per statement (an ingest writes thousands
+    /// at once).
     pub async fn upsert_commits(&self, commits: &[Commit]) -> Result<()> {
+        const COLS: usize = 11;
+        // One statement may not touch a row twice (PostgreSQL refuses): drop repeats first.
+        let mut seen = std::collections::HashSet::new();
+        let commits: Vec<&Commit> = commits
+            .iter()
+            .filter(|c| seen.insert((c.repo.as_str(), c.sha.as_str())))
+            .collect();
+        let backend = self.backend();
         let mut tx = self.begin().await?;
-        for c in commits {
-            sqlx::query(
+        for chunk in commits.chunks(80) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p: Vec<String> = (1..=COLS)
+                        .map(|k| super::placeholder(backend, i * COLS + k))
+                        .collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            let sql = format!(
                 "INSERT INTO commits (repo, sha, author_name, author_email, authored_at, committed_at,
                    summary, agent, files_changed, insertions, deletions)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 VALUES {}
                  ON CONFLICT (repo, sha) DO UPDATE SET agent = excluded.agent,
                    summary = excluded.summary, files_changed = excluded.files_changed,
                    insertions = excluded.insertions, deletions = excluded.deletions",
-            )
-            .bind(&c.repo)
-            .bind(&c.sha)
-            .bind(&c.author_name)
-            .bind(&c.author_email)
-            .bind(c.authored_at)
-            .bind(c.committed_at)
-            .bind(&c.summary)
-            .bind(&c.agent)
-            .bind(c.files_changed)
-            .bind(c.insertions)
-            .bind(c.deletions)
-            .execute(&mut *tx)
-            .await?;
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = q
+                    .bind(&c.repo)
+                    .bind(&c.sha)
+                    .bind(&c.author_name)
+                    .bind(&c.author_email)
+                    .bind(c.authored_at)
+                    .bind(c.committed_at)
+                    .bind(&c.summary)
+                    .bind(&c.agent)
+                    .bind(c.files_changed)
+                    .bind(c.insertions)
+                    .bind(c.deletions);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
