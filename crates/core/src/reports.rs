@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use crate::error::Result;
 use crate::model::Tokens;
-use crate::store::Store;
+use crate::store::{tokens_of, Store, USAGE_SUMS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageBy {
@@ -58,13 +58,7 @@ pub async fn usage(
     // The grouping expression comes from the fixed enum above, never from input.
     let key = by.column();
     let sql = format!(
-        "SELECT {key} AS k,
-           CAST(SUM(u.input_tokens) AS BIGINT) AS input_tokens,
-           CAST(SUM(u.output_tokens) AS BIGINT) AS output_tokens,
-           CAST(SUM(u.cache_write_tokens) AS BIGINT) AS cache_write_tokens,
-           CAST(SUM(u.cache_read_tokens) AS BIGINT) AS cache_read_tokens,
-           CAST(SUM(u.reasoning_tokens) AS BIGINT) AS reasoning_tokens,
-           CAST(SUM(u.cost_usd) AS DOUBLE PRECISION) AS cost
+        "SELECT {key} AS k, {USAGE_SUMS}
          FROM usage_entries u
          LEFT JOIN agent_runs r ON r.agent = u.agent AND r.session_id = u.session_id
          WHERE u.canonical = 1 AND u.day >= $1 AND u.day <= $2
@@ -83,13 +77,7 @@ pub async fn usage(
         cost_usd: 0.0,
     };
     for r in &rows {
-        let tokens = Tokens {
-            input: r.try_get("input_tokens")?,
-            output: r.try_get("output_tokens")?,
-            cache_write: r.try_get("cache_write_tokens")?,
-            cache_read: r.try_get("cache_read_tokens")?,
-            reasoning: r.try_get("reasoning_tokens")?,
-        };
+        let tokens = tokens_of(r)?;
         let row = UsageRow {
             key: r.try_get("k")?,
             total_tokens: tokens.total(),

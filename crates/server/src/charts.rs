@@ -1,7 +1,9 @@
 //! Charts as SVG, rendered server-side with plotters so the browser, the desktop window and a
-//! report all show the same picture.
+//! report all show the same picture. Every chart is a series over labelled x positions (days or
+//! weeks) drawn on one shared frame (`frame`); each function only says what to plot.
 
 use flightdeck_core::views::{SpendView, VelocityView};
+use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
 
 use crate::error::ApiError;
@@ -11,162 +13,157 @@ const H: u32 = 280;
 const AGENT: RGBColor = RGBColor(124, 92, 255);
 const HUMAN: RGBColor = RGBColor(38, 166, 154);
 
+type Chart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordusize, RangedCoordf64>>;
+
 fn err(e: impl std::fmt::Display) -> ApiError {
     ApiError::Chart(e.to_string())
 }
 
-/// Daily agent spend (USD) over the days that have any, as an area.
-pub fn spend_by_day(v: &SpendView) -> Result<String, ApiError> {
+/// Draws the caption, axes and x labels (`MM-DD` of each key), lets `plot` add series, and
+/// with `legend` the series' labels.
+fn frame(
+    caption: &str,
+    keys: &[&str],
+    y_max: f64,
+    y_label: &dyn Fn(&f64) -> String,
+    legend: bool,
+    plot: impl FnOnce(&mut Chart) -> Result<(), ApiError>,
+) -> Result<String, ApiError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let days = &v.by_day;
-        let max = days.iter().map(|d| d.cost_usd).fold(0.0, f64::max).max(1.0) * 1.1;
-        let n = days.len().max(1);
         let mut chart = ChartBuilder::on(&root)
-            .caption("Agent spend per day (USD)", ("sans-serif", 16))
+            .caption(caption, ("sans-serif", 16))
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(50)
-            .build_cartesian_2d(0..n, 0.0..max)
+            .build_cartesian_2d(0..keys.len().max(1), 0.0..y_max)
             .map_err(err)?;
-        let labels: Vec<String> = days
+        let labels: Vec<String> = keys
             .iter()
-            .map(|d| d.key.get(5..).unwrap_or(&d.key).to_string())
+            .map(|k| k.get(5..).unwrap_or(k).to_string())
             .collect();
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(8)
             .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
-            .y_label_formatter(&|y| format!("${y:.0}"))
+            .y_label_formatter(y_label)
             .draw()
             .map_err(err)?;
-        chart
-            .draw_series(
-                AreaSeries::new(
-                    days.iter().enumerate().map(|(i, d)| (i, d.cost_usd)),
-                    0.0,
-                    AGENT.mix(0.3),
-                )
-                .border_style(AGENT.stroke_width(2)),
-            )
-            .map_err(err)?;
+        plot(&mut chart)?;
+        if legend {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK.mix(0.2))
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()
+                .map_err(err)?;
+        }
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// Daily agent spend (USD) over the days that have any, as an area.
+pub fn spend_by_day(v: &SpendView) -> Result<String, ApiError> {
+    let days = &v.by_day;
+    let keys: Vec<&str> = days.iter().map(|d| d.key.as_str()).collect();
+    let max = days.iter().map(|d| d.cost_usd).fold(0.0, f64::max).max(1.0) * 1.1;
+    frame(
+        "Agent spend per day (USD)",
+        &keys,
+        max,
+        &|y| format!("${y:.0}"),
+        false,
+        |chart| {
+            chart
+                .draw_series(
+                    AreaSeries::new(
+                        days.iter().enumerate().map(|(i, d)| (i, d.cost_usd)),
+                        0.0,
+                        AGENT.mix(0.3),
+                    )
+                    .border_style(AGENT.stroke_width(2)),
+                )
+                .map_err(err)?;
+            Ok(())
+        },
+    )
 }
 
 /// Commits per week, agent and human, as two lines.
 pub fn commits_by_week(v: &VelocityView) -> Result<String, ApiError> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let weeks = &v.weeks;
-        let max = weeks
-            .iter()
-            .map(|w| w.agent_commits.max(w.human_commits))
-            .max()
-            .unwrap_or(0)
-            .max(1) as f64
-            * 1.15;
-        let n = weeks.len().max(1);
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Commits per week: agents vs people", ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(40)
-            .build_cartesian_2d(0..n, 0.0..max)
-            .map_err(err)?;
-        let labels: Vec<String> = weeks
-            .iter()
-            .map(|w| w.week.get(5..).unwrap_or(&w.week).to_string())
-            .collect();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(8)
-            .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(
-                weeks
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| (i, w.agent_commits as f64)),
-                AGENT.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label("agents")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], AGENT.stroke_width(2)));
-        chart
-            .draw_series(LineSeries::new(
-                weeks
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| (i, w.human_commits as f64)),
-                HUMAN.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label("people")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], HUMAN.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK.mix(0.2))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    let weeks = &v.weeks;
+    let keys: Vec<&str> = weeks.iter().map(|w| w.week.as_str()).collect();
+    let max = weeks
+        .iter()
+        .map(|w| w.agent_commits.max(w.human_commits))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64
+        * 1.15;
+    frame(
+        "Commits per week: agents vs people",
+        &keys,
+        max,
+        &|y| format!("{y:.0}"),
+        true,
+        |chart| {
+            for (label, color, count) in [
+                (
+                    "agents",
+                    AGENT,
+                    &(|w: &flightdeck_core::views::WeekVelocity| w.agent_commits)
+                        as &dyn Fn(_) -> i64,
+                ),
+                (
+                    "people",
+                    HUMAN,
+                    &|w: &flightdeck_core::views::WeekVelocity| w.human_commits,
+                ),
+            ] {
+                chart
+                    .draw_series(LineSeries::new(
+                        weeks.iter().enumerate().map(|(i, w)| (i, count(w) as f64)),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(err)?
+                    .label(label)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                    });
+            }
+            Ok(())
+        },
+    )
 }
 
-/// Share of commits written by agents, per week, as a line (0–100 %).
+/// Share of commits written by agents, per week, as an area (0–100 %).
 pub fn agent_share(v: &VelocityView) -> Result<String, ApiError> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let weeks = &v.weeks;
-        let n = weeks.len().max(1);
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Agent share of commits per week (%)", ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(40)
-            .build_cartesian_2d(0..n, 0.0..100.0)
-            .map_err(err)?;
-        let labels: Vec<String> = weeks
-            .iter()
-            .map(|w| w.week.get(5..).unwrap_or(&w.week).to_string())
-            .collect();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(8)
-            .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
-            .y_label_formatter(&|y| format!("{y:.0}%"))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(
-                AreaSeries::new(
-                    weeks.iter().enumerate().map(|(i, w)| {
-                        let all = (w.agent_commits + w.human_commits).max(1) as f64;
-                        (i, 100.0 * w.agent_commits as f64 / all)
-                    }),
-                    0.0,
-                    AGENT.mix(0.25),
+    let weeks = &v.weeks;
+    let keys: Vec<&str> = weeks.iter().map(|w| w.week.as_str()).collect();
+    frame(
+        "Agent share of commits per week (%)",
+        &keys,
+        100.0,
+        &|y| format!("{y:.0}%"),
+        false,
+        |chart| {
+            let share = weeks.iter().enumerate().map(|(i, w)| {
+                let all = (w.agent_commits + w.human_commits).max(1) as f64;
+                (i, 100.0 * w.agent_commits as f64 / all)
+            });
+            chart
+                .draw_series(
+                    AreaSeries::new(share, 0.0, AGENT.mix(0.25))
+                        .border_style(AGENT.stroke_width(2)),
                 )
-                .border_style(AGENT.stroke_width(2)),
-            )
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+                .map_err(err)?;
+            Ok(())
+        },
+    )
 }

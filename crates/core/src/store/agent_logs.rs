@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::Row;
 
-use super::{placeholder, Backend, Store};
+use super::{placeholder, tokens_of, Backend, Store, USAGE_SUMS};
 use crate::error::Result;
 use crate::model::{AgentRun, RunState, SpendRecord, Tokens};
 use crate::pricing::{vendor_of, PriceTable};
@@ -310,31 +310,20 @@ impl Store {
         if run.title.is_empty() {
             run.title = "(no prompt)".into();
         }
-        let rows = sqlx::query(
-            "SELECT model,
-               CAST(SUM(input_tokens) AS BIGINT) AS input_tokens,
-               CAST(SUM(output_tokens) AS BIGINT) AS output_tokens,
-               CAST(SUM(cache_write_tokens) AS BIGINT) AS cache_write_tokens,
-               CAST(SUM(cache_read_tokens) AS BIGINT) AS cache_read_tokens,
-               CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens,
-               CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS cost
-             FROM usage_entries WHERE agent = $1 AND session_id = $2 AND canonical = 1
-             GROUP BY model ORDER BY model",
-        )
-        .bind(agent)
-        .bind(session)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            "SELECT u.model, {USAGE_SUMS} FROM usage_entries u
+             WHERE u.agent = $1 AND u.session_id = $2 AND u.canonical = 1
+             GROUP BY u.model ORDER BY u.model"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(agent)
+            .bind(session)
+            .fetch_all(&self.pool)
+            .await?;
         let mut main = (-1i64, String::new());
         for r in &rows {
             let model: String = r.try_get("model")?;
-            let t = Tokens {
-                input: r.try_get("input_tokens")?,
-                output: r.try_get("output_tokens")?,
-                cache_write: r.try_get("cache_write_tokens")?,
-                cache_read: r.try_get("cache_read_tokens")?,
-                reasoning: r.try_get("reasoning_tokens")?,
-            };
+            let t = tokens_of(r)?;
             run.tokens.add(&t);
             run.cost_usd += r.try_get::<f64, _>("cost")?;
             if !model.is_empty() {
@@ -376,21 +365,14 @@ impl Store {
 
     /// Recomputes the spend derived from agent logs: per day, model, agent and repo.
     pub async fn rebuild_log_spend(&self, prices: &PriceTable) -> Result<()> {
-        let rows = sqlx::query(
-            "SELECT u.day, u.model, u.agent, COALESCE(r.repo, '') AS repo,
-               CAST(SUM(u.input_tokens) AS BIGINT) AS input_tokens,
-               CAST(SUM(u.output_tokens) AS BIGINT) AS output_tokens,
-               CAST(SUM(u.cache_write_tokens) AS BIGINT) AS cache_write_tokens,
-               CAST(SUM(u.cache_read_tokens) AS BIGINT) AS cache_read_tokens,
-               CAST(SUM(u.reasoning_tokens) AS BIGINT) AS reasoning_tokens,
-               CAST(SUM(u.cost_usd) AS DOUBLE PRECISION) AS cost
+        let sql = format!(
+            "SELECT u.day, u.model, u.agent, COALESCE(r.repo, '') AS repo, {USAGE_SUMS}
              FROM usage_entries u
              LEFT JOIN agent_runs r ON r.agent = u.agent AND r.session_id = u.session_id
              WHERE u.canonical = 1
-             GROUP BY u.day, u.model, u.agent, COALESCE(r.repo, '')",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+             GROUP BY u.day, u.model, u.agent, COALESCE(r.repo, '')"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         let mut records: BTreeMap<(String, String, String, String), SpendRecord> = BTreeMap::new();
         for r in &rows {
             let model: String = r.try_get("model")?;
@@ -408,13 +390,7 @@ impl Store {
                 source: "logs".into(),
                 agent,
                 repo,
-                tokens: Tokens {
-                    input: r.try_get("input_tokens")?,
-                    output: r.try_get("output_tokens")?,
-                    cache_write: r.try_get("cache_write_tokens")?,
-                    cache_read: r.try_get("cache_read_tokens")?,
-                    reasoning: r.try_get("reasoning_tokens")?,
-                },
+                tokens: tokens_of(r)?,
                 cost_usd: r.try_get("cost")?,
             };
             let key = (

@@ -193,6 +193,27 @@ impl Store {
 /// The n-th (1-based) bind placeholder of a generated many-row statement. SQLite gets plain
 /// `?`: its named-parameter lookup is linear per parameter, which made 800-parameter
 /// statements spend a fifth of the ingest in `sqlite3_bind_parameter_name`.
+/// Token and cost sums over `usage_entries` aliased `u`, under the column names `tokens_of`
+/// reads. Cast because PostgreSQL's SUM(bigint) is NUMERIC, which the `Any` driver cannot decode.
+pub(crate) const USAGE_SUMS: &str = "CAST(SUM(u.input_tokens) AS BIGINT) AS input_tokens,
+   CAST(SUM(u.output_tokens) AS BIGINT) AS output_tokens,
+   CAST(SUM(u.cache_write_tokens) AS BIGINT) AS cache_write_tokens,
+   CAST(SUM(u.cache_read_tokens) AS BIGINT) AS cache_read_tokens,
+   CAST(SUM(u.reasoning_tokens) AS BIGINT) AS reasoning_tokens,
+   CAST(SUM(u.cost_usd) AS DOUBLE PRECISION) AS cost";
+
+/// The token columns of a row (`input_tokens`, `output_tokens`, …).
+pub(crate) fn tokens_of(row: &sqlx::any::AnyRow) -> Result<crate::model::Tokens> {
+    use sqlx::Row;
+    Ok(crate::model::Tokens {
+        input: row.try_get("input_tokens")?,
+        output: row.try_get("output_tokens")?,
+        cache_write: row.try_get("cache_write_tokens")?,
+        cache_read: row.try_get("cache_read_tokens")?,
+        reasoning: row.try_get("reasoning_tokens")?,
+    })
+}
+
 pub(crate) fn placeholder(backend: Backend, n: usize) -> String {
     match backend {
         Backend::Sqlite => "?".into(),

@@ -40,16 +40,6 @@ pub struct Counts {
     pub audit_entries: i64,
 }
 
-fn tokens(row: &AnyRow) -> Result<Tokens> {
-    Ok(Tokens {
-        input: row.try_get("input_tokens")?,
-        output: row.try_get("output_tokens")?,
-        cache_write: row.try_get("cache_write_tokens")?,
-        cache_read: row.try_get("cache_read_tokens")?,
-        reasoning: row.try_get("reasoning_tokens")?,
-    })
-}
-
 fn agent_run(row: &AnyRow) -> Result<AgentRun> {
     let state: String = row.try_get("state")?;
     Ok(AgentRun {
@@ -74,7 +64,7 @@ fn agent_run(row: &AnyRow) -> Result<AgentRun> {
             .filter(|m| !m.is_empty())
             .map(str::to_string)
             .collect(),
-        tokens: tokens(row)?,
+        tokens: super::tokens_of(row)?,
         cost_usd: row.try_get("cost_usd")?,
         source_path: row.try_get("source_path")?,
         skipped_lines: row.try_get("skipped_lines")?,
@@ -367,7 +357,7 @@ impl Store {
                     source: r.try_get("source")?,
                     agent: r.try_get("agent")?,
                     repo: r.try_get("repo")?,
-                    tokens: tokens(r)?,
+                    tokens: super::tokens_of(r)?,
                     cost_usd: r.try_get("cost_usd")?,
                 })
             })
