@@ -172,6 +172,17 @@ pub fn spawn_periodic(
     })
 }
 
+/// How a log file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Claude,
+    Codex,
+    /// Whole-file JSON, rewritten on every update.
+    Gemini,
+    /// Flightdeck's own JSONL (docs/agent-log-format.md).
+    Generic,
+}
+
 /// Lines per transaction: large enough to amortise the commit, small enough that a kill loses
 /// little work and memory stays flat however big a file is.
 const BATCH_LINES: usize = 10_000;
@@ -187,23 +198,29 @@ async fn ingest_agent_logs(
     progress: Option<ProgressFn<'_>>,
 ) -> Result<usize> {
     let prices = PriceTable::builtin();
-    let mut files: Vec<(String, PathBuf)> = claude::files(&sources.claude_dirs)
+    // The format is carried with each file: a generic-format folder may be named like an agent
+    // that has a reader of its own.
+    let mut files: Vec<(Format, String, PathBuf)> = claude::files(&sources.claude_dirs)
         .into_iter()
-        .map(|f| (claude::AGENT.to_string(), f))
+        .map(|f| (Format::Claude, claude::AGENT.to_string(), f))
         .collect();
     for home in &sources.codex_homes {
         files.extend(
             codex::files(home)
                 .into_iter()
-                .map(|f| (codex::AGENT.to_string(), f)),
+                .map(|f| (Format::Codex, codex::AGENT.to_string(), f)),
         );
     }
     files.extend(
         gemini::files(&sources.gemini_dirs)
             .into_iter()
-            .map(|f| (gemini::AGENT.to_string(), f)),
+            .map(|f| (Format::Gemini, gemini::AGENT.to_string(), f)),
     );
-    files.extend(generic::files(&sources.generic_dirs));
+    files.extend(
+        generic::files(&sources.generic_dirs)
+            .into_iter()
+            .map(|(agent, f)| (Format::Generic, agent, f)),
+    );
     // Gemini files name their project only by the SHA-256 of its root.
     let hashes: Vec<(String, String)> = repo_roots
         .iter()
@@ -221,10 +238,10 @@ async fn ingest_agent_logs(
             .map(|(_, root)| root.clone())
     };
     if let Some(only) = &sources.only_log_files {
-        files.retain(|(_, f)| only.contains(f));
+        files.retain(|(_, _, f)| only.contains(f));
     }
     let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
-    for (i, (agent, file)) in files.iter().enumerate() {
+    for (i, (format, agent, file)) in files.iter().enumerate() {
         if let Some(p) = progress {
             p(Progress {
                 files_done: i,
@@ -232,10 +249,10 @@ async fn ingest_agent_logs(
                 lines: report.lines,
             });
         }
-        let read = if agent == gemini::AGENT {
+        let read = if *format == Format::Gemini {
             ingest_whole_file(store, agent, file, &prices, now, report, &cwd_of_hash).await
         } else {
-            ingest_file(store, agent, file, &prices, now, report).await
+            ingest_file(store, *format, agent, file, &prices, now, report).await
         };
         match read {
             Ok(sessions) => touched.extend(sessions.into_iter().map(|s| (agent.to_string(), s))),
@@ -275,6 +292,7 @@ async fn ingest_agent_logs(
 /// Reads the new complete lines of one file in batches; returns the sessions it touched.
 async fn ingest_file(
     store: &Store,
+    format: Format,
     agent: &str,
     file: &Path,
     prices: &PriceTable,
@@ -295,10 +313,11 @@ async fn ingest_file(
             tail::identify(file).map_err(io)?
         }
     };
-    let mut parser: Box<dyn LineParser + Send> = match agent {
-        codex::AGENT => Box::new(codex::Parser::new(file, cursor.state.as_deref())),
-        claude::AGENT => Box::new(claude::Parser::new(file)),
-        _ => Box::new(generic::Parser::new(file)),
+    let mut parser: Box<dyn LineParser + Send> = match format {
+        Format::Codex => Box::new(codex::Parser::new(file, cursor.state.as_deref())),
+        Format::Claude => Box::new(claude::Parser::new(file)),
+        // Gemini files are read whole by `ingest_whole_file` and never get here.
+        Format::Gemini | Format::Generic => Box::new(generic::Parser::new(file)),
     };
     let mut reader = LineReader::open(file, cursor.offset, cursor.line_no).map_err(io)?;
     report.files += 1;
