@@ -172,6 +172,14 @@ pub fn spawn_periodic(
     })
 }
 
+/// What every file of one pass shares.
+#[derive(Clone, Copy)]
+struct Pass<'a> {
+    store: &'a Store,
+    prices: &'a PriceTable,
+    now: i64,
+}
+
 /// How a log file is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -240,8 +248,22 @@ async fn ingest_agent_logs(
     if let Some(only) = &sources.only_log_files {
         files.retain(|(_, _, f)| only.contains(f));
     }
+    let pass = Pass {
+        store,
+        prices: &prices,
+        now,
+    };
+    let mut cursors = store.log_cursors().await?;
     let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
+    // Runs and the spend rollup are rebuilt after the batches commit. A pass killed in between
+    // leaves the rollup "dirty", and the next pass rebuilds every run instead of only the ones
+    // it touches.
+    if store.cursor("logs", "rollup").await?.as_deref() == Some("dirty") {
+        touched.extend(store.log_sessions().await?);
+    }
+    store.set_cursor("logs", "rollup", "dirty", now).await?;
     for (i, (format, agent, file)) in files.iter().enumerate() {
+        let stored = cursors.remove(&file.display().to_string());
         if let Some(p) = progress {
             p(Progress {
                 files_done: i,
@@ -250,9 +272,9 @@ async fn ingest_agent_logs(
             });
         }
         let read = if *format == Format::Gemini {
-            ingest_whole_file(store, agent, file, &prices, now, report, &cwd_of_hash).await
+            ingest_whole_file(&pass, agent, file, stored, report, &cwd_of_hash).await
         } else {
-            ingest_file(store, *format, agent, file, &prices, now, report).await
+            ingest_file(&pass, *format, agent, file, stored, report).await
         };
         match read {
             Ok(sessions) => touched.extend(sessions.into_iter().map(|s| (agent.to_string(), s))),
@@ -286,22 +308,22 @@ async fn ingest_agent_logs(
     if !touched.is_empty() {
         store.rebuild_log_spend(&prices).await?;
     }
+    store.set_cursor("logs", "rollup", "clean", now).await?;
     Ok(touched.len())
 }
 
 /// Reads the new complete lines of one file in batches; returns the sessions it touched.
 async fn ingest_file(
-    store: &Store,
+    pass: &Pass<'_>,
     format: Format,
     agent: &str,
     file: &Path,
-    prices: &PriceTable,
-    now: i64,
+    stored: Option<tail::Cursor>,
     report: &mut IngestReport,
 ) -> Result<BTreeSet<String>> {
+    let Pass { store, prices, now } = *pass;
     let path = file.display().to_string();
     let io = |e| crate::Error::io(file, e);
-    let stored = store.log_cursor(&path).await?;
     let mut touched = BTreeSet::new();
     let mut cursor = match tail::plan(file, stored.as_ref()).map_err(io)? {
         Plan::Unchanged => return Ok(touched),
@@ -369,17 +391,16 @@ async fn ingest_file(
 /// Gemini CLI rewrites its session file whole on every update: a changed file is forgotten and
 /// read again in full. A file caught mid-rewrite (invalid JSON) is left for the next pass.
 async fn ingest_whole_file(
-    store: &Store,
+    pass: &Pass<'_>,
     agent: &str,
     file: &Path,
-    prices: &PriceTable,
-    now: i64,
+    stored: Option<tail::Cursor>,
     report: &mut IngestReport,
     cwd_of_hash: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<BTreeSet<String>> {
+    let Pass { store, prices, now } = *pass;
     let path = file.display().to_string();
     let io = |e| crate::Error::io(file, e);
-    let stored = store.log_cursor(&path).await?;
     let mut touched = BTreeSet::new();
     if tail::plan(file, stored.as_ref()).map_err(io)? == Plan::Unchanged {
         return Ok(touched);

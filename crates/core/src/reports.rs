@@ -28,7 +28,7 @@ impl UsageBy {
             UsageBy::Model => "u.model",
             UsageBy::Agent => "u.agent",
             UsageBy::Session => "u.agent || ':' || u.session_id",
-            UsageBy::Repo => "COALESCE(r.repo, '')",
+            UsageBy::Repo => "u.repo",
         }
     }
 }
@@ -55,15 +55,25 @@ pub async fn usage(
     since: Option<&str>,
     until: Option<&str>,
 ) -> Result<UsageReport> {
-    // The grouping expression comes from the fixed enum above, never from input.
+    // The grouping expression comes from the fixed enum above, never from input. Every
+    // grouping but session is read from the per-day rollup the ingest keeps (spend records from
+    // logs), so a report costs the same however many requests the logs hold.
     let key = by.column();
-    let sql = format!(
-        "SELECT {key} AS k, {USAGE_SUMS}
-         FROM usage_entries u
-         LEFT JOIN agent_runs r ON r.agent = u.agent AND r.session_id = u.session_id
-         WHERE u.canonical = 1 AND u.day >= $1 AND u.day <= $2
-         GROUP BY {key} ORDER BY {key}"
-    );
+    let sql = if by == UsageBy::Session {
+        format!(
+            "SELECT {key} AS k, {USAGE_SUMS}
+             FROM usage_entries u
+             WHERE u.canonical = 1 AND u.day >= $1 AND u.day <= $2
+             GROUP BY {key} ORDER BY {key}"
+        )
+    } else {
+        format!(
+            "SELECT {key} AS k, {USAGE_SUMS}
+             FROM spend_records u
+             WHERE u.source = 'logs' AND u.day >= $1 AND u.day <= $2
+             GROUP BY {key} ORDER BY {key}"
+        )
+    };
     let rows = sqlx::query(&sql)
         .bind(since.unwrap_or("0000-00-00"))
         .bind(until.unwrap_or("9999-99-99"))

@@ -477,3 +477,42 @@ async fn generic_format_logs_are_read_per_agent_folder(db: TestDb) {
     db.finish().await;
 }
 both!(generic_format_logs_are_read_per_agent_folder);
+
+/// A pass killed after its batches committed but before runs and the rollup were rebuilt: the
+/// next pass, with nothing new to read, still rebuilds them.
+async fn an_interrupted_rollup_is_rebuilt_by_the_next_pass(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("claude-code"), dir.path());
+    ingest::run(&db.store, &claude_sources(dir.path()), None, NOW)
+        .await
+        .unwrap();
+    let before = (
+        run_totals(&db).await,
+        views::spend(&db.store).await.unwrap().total_usd,
+    );
+    // What a kill between the batches and the rebuild leaves: stale derived rows, dirty flag.
+    sqlx::query("DELETE FROM agent_runs")
+        .execute(db.store.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM spend_records")
+        .execute(db.store.pool())
+        .await
+        .unwrap();
+    db.store
+        .set_cursor("logs", "rollup", "dirty", NOW)
+        .await
+        .unwrap();
+    let report = ingest::run(&db.store, &claude_sources(dir.path()), None, NOW)
+        .await
+        .unwrap();
+    assert_eq!(report.lines, 0, "nothing new was read");
+    let after = (
+        run_totals(&db).await,
+        views::spend(&db.store).await.unwrap().total_usd,
+    );
+    assert_eq!(after.0, before.0);
+    assert!((after.1 - before.1).abs() < 1e-9);
+    db.finish().await;
+}
+both!(an_interrupted_rollup_is_rebuilt_by_the_next_pass);

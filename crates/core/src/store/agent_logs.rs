@@ -27,26 +27,31 @@ fn day_of(ts: i64) -> String {
 }
 
 impl Store {
-    pub async fn log_cursor(&self, path: &str) -> Result<Option<Cursor>> {
-        let row = sqlx::query(
-            "SELECT inode, head_len, head_hash, byte_offset, line_no, skipped_lines, parser_state
-             FROM log_files WHERE path = $1",
+    /// Every file cursor, by path: one query per pass instead of one per file.
+    pub async fn log_cursors(&self) -> Result<HashMap<String, Cursor>> {
+        let rows = sqlx::query(
+            "SELECT path, inode, mtime_ns, head_len, head_hash, byte_offset, line_no,
+               skipped_lines, parser_state FROM log_files",
         )
-        .bind(path)
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(Cursor {
-                inode: r.try_get("inode")?,
-                head_len: r.try_get("head_len")?,
-                head_hash: r.try_get("head_hash")?,
-                offset: r.try_get("byte_offset")?,
-                line_no: r.try_get("line_no")?,
-                skipped: r.try_get("skipped_lines")?,
-                state: Some(r.try_get("parser_state")?),
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("path")?,
+                    Cursor {
+                        inode: r.try_get("inode")?,
+                        mtime_ns: r.try_get("mtime_ns")?,
+                        head_len: r.try_get("head_len")?,
+                        head_hash: r.try_get("head_hash")?,
+                        offset: r.try_get("byte_offset")?,
+                        line_no: r.try_get("line_no")?,
+                        skipped: r.try_get("skipped_lines")?,
+                        state: Some(r.try_get("parser_state")?),
+                    },
+                ))
             })
-        })
-        .transpose()
+            .collect()
     }
 
     /// Forgets everything read from `path` (it was truncated, rotated or rewritten); another
@@ -207,9 +212,9 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO log_files (path, agent, inode, head_len, head_hash, byte_offset, line_no,
-               skipped_lines, parser_state, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (path) DO UPDATE SET inode = excluded.inode,
+               skipped_lines, parser_state, updated_at, mtime_ns)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (path) DO UPDATE SET inode = excluded.inode, mtime_ns = excluded.mtime_ns,
                head_len = excluded.head_len, head_hash = excluded.head_hash,
                byte_offset = excluded.byte_offset, line_no = excluded.line_no,
                skipped_lines = excluded.skipped_lines, parser_state = excluded.parser_state,
@@ -225,6 +230,7 @@ impl Store {
         .bind(cursor.skipped)
         .bind(cursor.state.as_deref().unwrap_or("{}"))
         .bind(now)
+        .bind(cursor.mtime_ns)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
