@@ -457,25 +457,20 @@ async fn resolve_copies(
     message_id: &str,
     key: &str,
 ) -> Result<Vec<String>> {
-    let rows: Vec<(String, i64, String, i64, i64, String, i64)> = if message_id.is_empty() {
-        sqlx::query_as(
-            "SELECT file, line_no, entry_key, sidechain, total_tokens, session_id, canonical
-             FROM usage_entries WHERE agent = $1 AND entry_key = $2",
-        )
-        .bind(agent)
-        .bind(key)
-        .fetch_all(&mut **tx)
-        .await?
+    // Records without a message id are grouped by their key alone.
+    let (column, value) = if message_id.is_empty() {
+        ("entry_key", key)
     } else {
-        sqlx::query_as(
-            "SELECT file, line_no, entry_key, sidechain, total_tokens, session_id, canonical
-             FROM usage_entries WHERE agent = $1 AND message_id = $2",
-        )
-        .bind(agent)
-        .bind(message_id)
-        .fetch_all(&mut **tx)
-        .await?
+        ("message_id", message_id)
     };
+    let rows: Vec<(String, i64, String, i64, i64, String, i64)> = sqlx::query_as(&format!(
+        "SELECT file, line_no, entry_key, sidechain, total_tokens, session_id, canonical
+         FROM usage_entries WHERE agent = $1 AND {column} = $2"
+    ))
+    .bind(agent)
+    .bind(value)
+    .fetch_all(&mut **tx)
+    .await?;
     let has_main = rows.iter().any(|r| r.3 == 0);
     let mut best: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
