@@ -172,14 +172,6 @@ pub fn spawn_periodic(
     })
 }
 
-/// What every file of one pass shares.
-#[derive(Clone, Copy)]
-struct Pass<'a> {
-    store: &'a Store,
-    prices: &'a PriceTable,
-    now: i64,
-}
-
 /// How a log file is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -239,21 +231,10 @@ async fn ingest_agent_logs(
             )
         })
         .collect();
-    let cwd_of_hash = |h: &str| {
-        hashes
-            .iter()
-            .find(|(x, _)| x == h)
-            .map(|(_, root)| root.clone())
-    };
     if let Some(only) = &sources.only_log_files {
         files.retain(|(_, _, f)| only.contains(f));
     }
-    let pass = Pass {
-        store,
-        prices: &prices,
-        now,
-    };
-    let mut cursors = store.log_cursors().await?;
+    let cursors = store.log_cursors().await?;
     let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
     // Runs and the spend rollup are rebuilt after the batches commit. A pass killed in between
     // leaves the rollup "dirty", and the next pass rebuilds every run instead of only the ones
@@ -262,35 +243,63 @@ async fn ingest_agent_logs(
         touched.extend(store.log_sessions().await?);
     }
     store.set_cursor("logs", "rollup", "dirty", now).await?;
-    for (i, (format, agent, file)) in files.iter().enumerate() {
-        let stored = cursors.remove(&file.display().to_string());
-        if let Some(p) = progress {
-            p(Progress {
-                files_done: i,
-                files_total: files.len(),
-                lines: report.lines,
-            });
-        }
-        let read = if *format == Format::Gemini {
-            ingest_whole_file(&pass, agent, file, stored, report, &cwd_of_hash).await
-        } else {
-            ingest_file(&pass, *format, agent, file, stored, report).await
-        };
-        match read {
-            Ok(sessions) => touched.extend(sessions.into_iter().map(|s| (agent.to_string(), s))),
-            Err(crate::Error::Io { path, source }) => {
-                // A file that vanished or cannot be read is reported; the others go on.
-                report
-                    .problems
-                    .push(format!("{}: {source}", path.display()));
+
+    // Reading and parsing run on a blocking thread while this task writes the previous batch:
+    // on two cores the two halves overlap. The channel is short, so memory stays flat, and
+    // batches are written in the order they were read, so a kill loses nothing committed.
+    let total = files.len();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(2);
+    let reader = tokio::task::spawn_blocking(move || read_files(files, cursors, hashes, tx));
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Progress(done) => {
+                if let Some(p) = progress {
+                    p(Progress {
+                        files_done: done,
+                        files_total: total,
+                        lines: report.lines,
+                    });
+                }
             }
-            Err(e) => return Err(e),
+            Msg::Problem(p) => report.problems.push(p),
+            Msg::Forget { agent, path } => {
+                let sessions = store.forget_log_file(&agent, &path).await?;
+                touched.extend(sessions.into_iter().map(|s| (agent.clone(), s)));
+            }
+            Msg::File => report.files += 1,
+            Msg::Batch {
+                agent,
+                path,
+                batch,
+                cursor,
+                lines,
+            } => {
+                let others = store
+                    .commit_log_batch(&agent, &path, &batch, &cursor, &prices, now)
+                    .await?;
+                report.lines += lines;
+                report.skipped_lines += batch.skipped.len() as i64;
+                for (line_no, reason) in &batch.skipped {
+                    if report.problems.len() < 50 {
+                        report.problems.push(format!("{path}:{line_no}: {reason}"));
+                    }
+                }
+                let sessions = others
+                    .into_iter()
+                    .chain(batch.sessions.into_keys())
+                    .chain(batch.records.into_iter().map(|r| r.session_id));
+                touched.extend(sessions.map(|s| (agent.clone(), s)));
+            }
         }
     }
+    reader.await.map_err(|e| crate::Error::Invalid {
+        path: PathBuf::from("agent logs"),
+        message: format!("reader task failed: {e}"),
+    })?;
     if let Some(p) = progress {
         p(Progress {
-            files_done: files.len(),
-            files_total: files.len(),
+            files_done: total,
+            files_total: total,
             lines: report.lines,
         });
     }
@@ -312,42 +321,106 @@ async fn ingest_agent_logs(
     Ok(touched.len())
 }
 
-/// Reads the new complete lines of one file in batches; returns the sessions it touched.
-async fn ingest_file(
-    pass: &Pass<'_>,
+/// What the reading thread tells the writing task, in file order.
+enum Msg {
+    Progress(usize),
+    Problem(String),
+    /// The file was truncated, rotated or rewritten: forget what was read from it.
+    Forget {
+        agent: String,
+        path: String,
+    },
+    /// A file with something new in it.
+    File,
+    Batch {
+        agent: String,
+        path: String,
+        batch: Batch,
+        cursor: tail::Cursor,
+        lines: i64,
+    },
+}
+
+/// The reading thread: plans each file against its cursor and sends its new lines parsed, in
+/// batches. A file that cannot be read is reported and skipped; the others go on.
+fn read_files(
+    files: Vec<(Format, String, PathBuf)>,
+    mut cursors: std::collections::HashMap<String, tail::Cursor>,
+    hashes: Vec<(String, String)>,
+    tx: tokio::sync::mpsc::Sender<Msg>,
+) {
+    let cwd_of_hash = |h: &str| {
+        hashes
+            .iter()
+            .find(|(x, _)| x == h)
+            .map(|(_, root)| root.clone())
+    };
+    for (i, (format, agent, file)) in files.into_iter().enumerate() {
+        if tx.blocking_send(Msg::Progress(i)).is_err() {
+            return; // the writer stopped (an error there ends the pass)
+        }
+        let stored = cursors.remove(&file.display().to_string());
+        let sent = if format == Format::Gemini {
+            read_whole_file(&agent, &file, stored, &cwd_of_hash, &tx)
+        } else {
+            read_file(format, &agent, &file, stored, &tx)
+        };
+        match sent {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                if tx
+                    .blocking_send(Msg::Problem(format!("{}: {e}", file.display())))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Sends the new complete lines of one file in batches. `Ok(false)`: the writer is gone.
+fn read_file(
     format: Format,
     agent: &str,
     file: &Path,
     stored: Option<tail::Cursor>,
-    report: &mut IngestReport,
-) -> Result<BTreeSet<String>> {
-    let Pass { store, prices, now } = *pass;
+    tx: &tokio::sync::mpsc::Sender<Msg>,
+) -> std::io::Result<bool> {
     let path = file.display().to_string();
-    let io = |e| crate::Error::io(file, e);
-    let mut touched = BTreeSet::new();
-    let mut cursor = match tail::plan(file, stored.as_ref()).map_err(io)? {
-        Plan::Unchanged => return Ok(touched),
+    let mut cursor = match tail::plan(file, stored.as_ref())? {
+        Plan::Unchanged => return Ok(true),
         Plan::Resume(c) => c,
         Plan::Restart { had_data } => {
-            if had_data {
-                touched.extend(store.forget_log_file(agent, &path).await?);
+            if had_data
+                && tx
+                    .blocking_send(Msg::Forget {
+                        agent: agent.into(),
+                        path: path.clone(),
+                    })
+                    .is_err()
+            {
+                return Ok(false);
             }
-            tail::identify(file).map_err(io)?
+            tail::identify(file)?
         }
     };
     let mut parser: Box<dyn LineParser + Send> = match format {
         Format::Codex => Box::new(codex::Parser::new(file, cursor.state.as_deref())),
         Format::Claude => Box::new(claude::Parser::new(file)),
-        // Gemini files are read whole by `ingest_whole_file` and never get here.
+        // Gemini files are read whole by `read_whole_file` and never get here.
         Format::Gemini | Format::Generic => Box::new(generic::Parser::new(file)),
     };
-    let mut reader = LineReader::open(file, cursor.offset, cursor.line_no).map_err(io)?;
-    report.files += 1;
+    let mut reader = LineReader::open(file, cursor.offset, cursor.line_no)?;
+    if tx.blocking_send(Msg::File).is_err() {
+        return Ok(false);
+    }
     loop {
         let mut batch = Batch::default();
         let mut n = 0;
         while n < BATCH_LINES {
-            let Some((line_no, line)) = reader.next_line().map_err(io)? else {
+            let Some((line_no, line)) = reader.next_line()? else {
                 break;
             };
             n += 1;
@@ -359,7 +432,7 @@ async fn ingest_file(
             }
         }
         if n == 0 {
-            break;
+            return Ok(true);
         }
         cursor.offset = reader.offset;
         cursor.line_no = reader.line_no;
@@ -367,66 +440,62 @@ async fn ingest_file(
         cursor.state = Some(parser.state());
         if cursor.head_len < 1024 {
             // The file was shorter than the identity window when first seen.
-            let fresh = tail::identify(file).map_err(io)?;
+            let fresh = tail::identify(file)?;
             cursor.head_len = fresh.head_len;
             cursor.head_hash = fresh.head_hash;
         }
-        let others = store
-            .commit_log_batch(agent, &path, &batch, &cursor, prices, now)
-            .await?;
-        touched.extend(others);
-        report.lines += n as i64;
-        report.skipped_lines += batch.skipped.len() as i64;
-        for (line_no, reason) in &batch.skipped {
-            if report.problems.len() < 50 {
-                report.problems.push(format!("{path}:{line_no}: {reason}"));
-            }
+        let msg = Msg::Batch {
+            agent: agent.into(),
+            path: path.clone(),
+            batch,
+            cursor: cursor.clone(),
+            lines: n as i64,
+        };
+        if tx.blocking_send(msg).is_err() {
+            return Ok(false);
         }
-        touched.extend(batch.sessions.into_keys());
-        touched.extend(batch.records.into_iter().map(|r| r.session_id));
     }
-    Ok(touched)
 }
 
 /// Gemini CLI rewrites its session file whole on every update: a changed file is forgotten and
 /// read again in full. A file caught mid-rewrite (invalid JSON) is left for the next pass.
-async fn ingest_whole_file(
-    pass: &Pass<'_>,
+fn read_whole_file(
     agent: &str,
     file: &Path,
     stored: Option<tail::Cursor>,
-    report: &mut IngestReport,
-    cwd_of_hash: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<BTreeSet<String>> {
-    let Pass { store, prices, now } = *pass;
+    cwd_of_hash: &dyn Fn(&str) -> Option<String>,
+    tx: &tokio::sync::mpsc::Sender<Msg>,
+) -> std::io::Result<bool> {
     let path = file.display().to_string();
-    let io = |e| crate::Error::io(file, e);
-    let mut touched = BTreeSet::new();
-    if tail::plan(file, stored.as_ref()).map_err(io)? == Plan::Unchanged {
-        return Ok(touched);
+    if tail::plan(file, stored.as_ref())? == Plan::Unchanged {
+        return Ok(true);
     }
-    let mut cursor = tail::identify(file).map_err(io)?;
-    let text = std::fs::read_to_string(file).map_err(io)?;
+    let mut cursor = tail::identify(file)?;
+    let text = std::fs::read_to_string(file)?;
     let batch = match gemini::parse(file, &text, cwd_of_hash) {
         Ok(b) => b,
         Err(reason) => {
-            report
-                .problems
-                .push(format!("{path}: {reason} (will retry)"));
-            return Ok(touched);
+            return Ok(tx
+                .blocking_send(Msg::Problem(format!("{path}: {reason} (will retry)")))
+                .is_ok());
         }
     };
-    if stored.is_some() {
-        touched.extend(store.forget_log_file(agent, &path).await?);
-    }
     cursor.offset = text.len() as i64;
     cursor.line_no = batch.records.len() as i64;
-    report.files += 1;
-    touched.extend(
-        store
-            .commit_log_batch(agent, &path, &batch, &cursor, prices, now)
-            .await?,
-    );
-    touched.extend(batch.sessions.into_keys());
-    Ok(touched)
+    let mut msgs = Vec::new();
+    if stored.is_some() {
+        msgs.push(Msg::Forget {
+            agent: agent.into(),
+            path: path.clone(),
+        });
+    }
+    msgs.push(Msg::File);
+    msgs.push(Msg::Batch {
+        agent: agent.into(),
+        path,
+        batch,
+        cursor,
+        lines: 0,
+    });
+    Ok(msgs.into_iter().all(|m| tx.blocking_send(m).is_ok()))
 }
