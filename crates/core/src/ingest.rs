@@ -311,9 +311,8 @@ async fn ingest_agent_logs(
             .max_by_key(|(root, _)| root.as_os_str().len())
             .map(|(_, repo)| repo.clone())
     };
-    for (agent, session) in &touched {
-        store.rebuild_run(agent, session, &repo_of, now).await?;
-    }
+    let touched: Vec<(String, String)> = touched.into_iter().collect();
+    store.rebuild_runs(&touched, &repo_of, now).await?;
     if !touched.is_empty() {
         store.rebuild_log_spend(&prices).await?;
     }

@@ -239,134 +239,123 @@ impl Store {
         Ok(others)
     }
 
-    /// Rebuilds the run of one session from its facts and usage records. `repo_of` maps a
-    /// working directory to the watched repo it lies in.
-    pub async fn rebuild_run(
+    /// Rebuilds the runs of these sessions from their facts and usage records, a few hundred
+    /// sessions per query. `repo_of` maps a working directory to the watched repo it lies in.
+    pub async fn rebuild_runs(
         &self,
-        agent: &str,
-        session: &str,
+        sessions: &[(String, String)],
         repo_of: &(dyn Fn(&str) -> Option<String> + Sync),
         now: i64,
-    ) -> Result<Option<AgentRun>> {
-        let facts = sqlx::query(
-            "SELECT file, cwd, branch, title, started_at, ended_at, turns, tool_calls, errors,
-               last_event FROM session_facts WHERE agent = $1 AND session_id = $2
-             ORDER BY started_at, file",
-        )
-        .bind(agent)
-        .bind(session)
-        .fetch_all(&self.pool)
-        .await?;
-        if facts.is_empty() {
-            sqlx::query("DELETE FROM agent_runs WHERE id = $1")
-                .bind(format!("{agent}:{session}"))
-                .execute(&self.pool)
-                .await?;
-            return Ok(None);
+    ) -> Result<()> {
+        let backend = self.backend();
+        // Per agent, `session_id IN (..)`: the indexes lead with (agent, session_id), and a
+        // row-value IN over both columns made SQLite scan whole tables.
+        let mut by_agent: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (agent, session) in sessions {
+            by_agent.entry(agent).or_default().push(session);
         }
-        let mut run = AgentRun {
-            id: format!("{agent}:{session}"),
-            agent: agent.to_string(),
-            session_id: session.to_string(),
-            model: String::new(),
-            cwd: String::new(),
-            repo: None,
-            branch: None,
-            title: String::new(),
-            started_at: 0,
-            ended_at: 0,
-            state: RunState::Finished,
-            turns: 0,
-            tool_calls: 0,
-            errors: 0,
-            files_touched: 0,
-            models: Vec::new(),
-            tokens: Tokens::default(),
-            cost_usd: 0.0,
-            source_path: String::new(),
-            skipped_lines: 0,
-        };
-        let mut last = (0i64, String::new());
-        for f in &facts {
-            let started: i64 = f.try_get("started_at")?;
-            let ended: i64 = f.try_get("ended_at")?;
-            if run.source_path.is_empty() {
-                run.source_path = f.try_get("file")?;
-            }
-            if run.cwd.is_empty() {
-                run.cwd = f.try_get::<Option<String>, _>("cwd")?.unwrap_or_default();
-            }
-            if run.title.is_empty() {
-                run.title = f.try_get::<Option<String>, _>("title")?.unwrap_or_default();
-            }
-            if let Some(b) = f.try_get::<Option<String>, _>("branch")? {
-                run.branch = Some(b);
-            }
-            if started > 0 && (run.started_at == 0 || started < run.started_at) {
-                run.started_at = started;
-            }
-            if ended >= last.0 {
-                last = (ended, f.try_get("last_event")?);
-            }
-            run.ended_at = run.ended_at.max(ended);
-            run.turns += f.try_get::<i64, _>("turns")?;
-            run.tool_calls += f.try_get::<i64, _>("tool_calls")?;
-            run.errors += f.try_get::<i64, _>("errors")?;
-        }
-        if run.title.is_empty() {
-            run.title = "(no prompt)".into();
-        }
-        let sql = format!(
-            "SELECT u.model, {USAGE_SUMS} FROM usage_entries u
-             WHERE u.agent = $1 AND u.session_id = $2 AND u.canonical = 1
-             GROUP BY u.model ORDER BY u.model"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(agent)
-            .bind(session)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut main = (-1i64, String::new());
-        for r in &rows {
-            let model: String = r.try_get("model")?;
-            let t = tokens_of(r)?;
-            run.tokens.add(&t);
-            run.cost_usd += r.try_get::<f64, _>("cost")?;
-            if !model.is_empty() {
-                if t.output > main.0 {
-                    main = (t.output, model.clone());
+        for (agent, ids) in by_agent {
+            for ids in ids.chunks(300) {
+                let chunk: Vec<(String, String)> = ids
+                    .iter()
+                    .map(|s| (agent.to_string(), s.to_string()))
+                    .collect();
+                let chunk = &chunk[..];
+                let list: Vec<String> = (0..ids.len())
+                    .map(|i| placeholder(backend, i + 2))
+                    .collect();
+                let set = format!(
+                    "{} AND session_id IN ({})",
+                    placeholder(backend, 1),
+                    list.join(", ")
+                );
+                fn bind_all<'q>(
+                    sql: &'q str,
+                    agent: &'q str,
+                    ids: &'q [&'q str],
+                ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>
+                {
+                    let mut q = sqlx::query(sql).bind(agent);
+                    for id in ids {
+                        q = q.bind(*id);
+                    }
+                    q
                 }
-                run.models.push(model);
+                let facts_sql = format!(
+                "SELECT agent, session_id, file, cwd, branch, title, started_at, ended_at, turns,
+                   tool_calls, errors, last_event FROM session_facts
+                 WHERE agent = {set} ORDER BY agent, session_id, started_at, file"
+            );
+                let set_u = set.replace("session_id IN", "u.session_id IN");
+                let usage_sql = format!(
+                    "SELECT u.agent, u.session_id, u.model, {USAGE_SUMS} FROM usage_entries u
+                 WHERE u.canonical = 1 AND u.agent = {set_u}
+                 GROUP BY u.agent, u.session_id, u.model ORDER BY u.agent, u.session_id, u.model"
+                );
+                let files_sql = format!(
+                    "SELECT agent, session_id, COUNT(*) AS n FROM session_files
+                 WHERE agent = {set} GROUP BY agent, session_id"
+                );
+                let skipped_sql = format!(
+                    "SELECT f.agent, f.session_id, CAST(SUM(l.skipped_lines) AS BIGINT) AS n
+                 FROM (SELECT DISTINCT agent, session_id, file FROM session_facts
+                       WHERE agent = {set}) f
+                 JOIN log_files l ON l.path = f.file GROUP BY f.agent, f.session_id"
+                );
+                let facts = bind_all(&facts_sql, agent, ids)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let usage = bind_all(&usage_sql, agent, ids)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut counts: HashMap<(String, String), (i64, i64)> = HashMap::new();
+                for (sql, slot) in [(&files_sql, 0), (&skipped_sql, 1)] {
+                    for r in bind_all(sql, agent, ids).fetch_all(&self.pool).await? {
+                        let e = counts
+                            .entry((r.try_get("agent")?, r.try_get("session_id")?))
+                            .or_default();
+                        let n: i64 = r.try_get("n")?;
+                        if slot == 0 {
+                            e.0 = n;
+                        } else {
+                            e.1 = n;
+                        }
+                    }
+                }
+                let mut by_session: HashMap<(String, String), SessionRows> = HashMap::new();
+                for r in &facts {
+                    by_session
+                        .entry((r.try_get("agent")?, r.try_get("session_id")?))
+                        .or_default()
+                        .0
+                        .push(r);
+                }
+                for r in &usage {
+                    by_session
+                        .entry((r.try_get("agent")?, r.try_get("session_id")?))
+                        .or_default()
+                        .1
+                        .push(r);
+                }
+                let mut tx = self.begin().await?;
+                for (agent, session) in chunk {
+                    let key = (agent.clone(), session.clone());
+                    let (f, u) = by_session.remove(&key).unwrap_or_default();
+                    let (files, skipped) = counts.get(&key).copied().unwrap_or_default();
+                    match assemble_run(agent, session, &f, &u, files, skipped, repo_of, now)? {
+                        Some(run) => super::writes::upsert_agent_run_in(&mut tx, &run).await?,
+                        None => {
+                            sqlx::query("DELETE FROM agent_runs WHERE id = $1")
+                                .bind(format!("{agent}:{session}"))
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                }
+                tx.commit().await?;
             }
         }
-        run.model = main.1;
-        run.files_touched = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM session_files WHERE agent = $1 AND session_id = $2",
-        )
-        .bind(agent)
-        .bind(session)
-        .fetch_one(&self.pool)
-        .await?;
-        run.skipped_lines = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(skipped_lines), 0) AS BIGINT) FROM log_files
-             WHERE path IN (SELECT file FROM session_facts WHERE agent = $1 AND session_id = $2)",
-        )
-        .bind(agent)
-        .bind(session)
-        .fetch_one(&self.pool)
-        .await?;
-        run.repo = repo_of(&run.cwd);
-        run.state = if now - run.ended_at < RUNNING_WINDOW_SECS {
-            RunState::Running
-        } else if last.1 == LastEvent::Error.as_str() {
-            RunState::Failed
-        } else if last.1 == LastEvent::Waiting.as_str() && now - run.ended_at < IDLE_WINDOW_SECS {
-            RunState::Idle
-        } else {
-            RunState::Finished
-        };
-        self.upsert_agent_run(&run).await?;
-        Ok(Some(run))
+        Ok(())
     }
 
     /// Recomputes the spend derived from agent logs: per day, model, agent and repo.
@@ -620,4 +609,101 @@ async fn insert_usage(
         q.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// A session's fact rows and usage rows, as read for `assemble_run`.
+type SessionRows<'r> = (Vec<&'r sqlx::any::AnyRow>, Vec<&'r sqlx::any::AnyRow>);
+
+/// One run from its session's fact rows (oldest first) and usage rows (by model).
+#[allow(clippy::too_many_arguments)]
+fn assemble_run(
+    agent: &str,
+    session: &str,
+    facts: &[&sqlx::any::AnyRow],
+    usage: &[&sqlx::any::AnyRow],
+    files_touched: i64,
+    skipped_lines: i64,
+    repo_of: &(dyn Fn(&str) -> Option<String> + Sync),
+    now: i64,
+) -> Result<Option<AgentRun>> {
+    if facts.is_empty() {
+        return Ok(None);
+    }
+    let mut run = AgentRun {
+        id: format!("{agent}:{session}"),
+        agent: agent.to_string(),
+        session_id: session.to_string(),
+        model: String::new(),
+        cwd: String::new(),
+        repo: None,
+        branch: None,
+        title: String::new(),
+        started_at: 0,
+        ended_at: 0,
+        state: RunState::Finished,
+        turns: 0,
+        tool_calls: 0,
+        errors: 0,
+        files_touched,
+        models: Vec::new(),
+        tokens: Tokens::default(),
+        cost_usd: 0.0,
+        source_path: String::new(),
+        skipped_lines,
+    };
+    let mut last = (0i64, String::new());
+    for f in facts {
+        let started: i64 = f.try_get("started_at")?;
+        let ended: i64 = f.try_get("ended_at")?;
+        if run.source_path.is_empty() {
+            run.source_path = f.try_get("file")?;
+        }
+        if run.cwd.is_empty() {
+            run.cwd = f.try_get::<Option<String>, _>("cwd")?.unwrap_or_default();
+        }
+        if run.title.is_empty() {
+            run.title = f.try_get::<Option<String>, _>("title")?.unwrap_or_default();
+        }
+        if let Some(b) = f.try_get::<Option<String>, _>("branch")? {
+            run.branch = Some(b);
+        }
+        if started > 0 && (run.started_at == 0 || started < run.started_at) {
+            run.started_at = started;
+        }
+        if ended >= last.0 {
+            last = (ended, f.try_get("last_event")?);
+        }
+        run.ended_at = run.ended_at.max(ended);
+        run.turns += f.try_get::<i64, _>("turns")?;
+        run.tool_calls += f.try_get::<i64, _>("tool_calls")?;
+        run.errors += f.try_get::<i64, _>("errors")?;
+    }
+    if run.title.is_empty() {
+        run.title = "(no prompt)".into();
+    }
+    let mut main = (-1i64, String::new());
+    for r in usage {
+        let model: String = r.try_get("model")?;
+        let t = tokens_of(r)?;
+        run.tokens.add(&t);
+        run.cost_usd += r.try_get::<f64, _>("cost")?;
+        if !model.is_empty() {
+            if t.output > main.0 {
+                main = (t.output, model.clone());
+            }
+            run.models.push(model);
+        }
+    }
+    run.model = main.1;
+    run.repo = repo_of(&run.cwd);
+    run.state = if now - run.ended_at < RUNNING_WINDOW_SECS {
+        RunState::Running
+    } else if last.1 == LastEvent::Error.as_str() {
+        RunState::Failed
+    } else if last.1 == LastEvent::Waiting.as_str() && now - run.ended_at < IDLE_WINDOW_SECS {
+        RunState::Idle
+    } else {
+        RunState::Finished
+    };
+    Ok(Some(run))
 }

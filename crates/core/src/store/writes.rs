@@ -121,51 +121,9 @@ impl Store {
     }
 
     pub async fn upsert_agent_run(&self, r: &AgentRun) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO agent_runs (id, agent, session_id, model, cwd, repo, branch, title,
-               started_at, ended_at, state, turns, tool_calls, input_tokens, output_tokens,
-               cache_write_tokens, cache_read_tokens, reasoning_tokens, cost_usd, source_path,
-               skipped_lines, errors, files_touched, models)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-               $18, $19, $20, $21, $22, $23, $24)
-             ON CONFLICT (id) DO UPDATE SET model = excluded.model, cwd = excluded.cwd,
-               repo = excluded.repo, branch = excluded.branch, title = excluded.title,
-               started_at = excluded.started_at, ended_at = excluded.ended_at,
-               state = excluded.state, turns = excluded.turns, tool_calls = excluded.tool_calls,
-               input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-               cache_write_tokens = excluded.cache_write_tokens,
-               cache_read_tokens = excluded.cache_read_tokens,
-               reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd,
-               source_path = excluded.source_path, skipped_lines = excluded.skipped_lines,
-               errors = excluded.errors, files_touched = excluded.files_touched,
-               models = excluded.models",
-        )
-        .bind(&r.id)
-        .bind(&r.agent)
-        .bind(&r.session_id)
-        .bind(&r.model)
-        .bind(&r.cwd)
-        .bind(&r.repo)
-        .bind(&r.branch)
-        .bind(&r.title)
-        .bind(r.started_at)
-        .bind(r.ended_at)
-        .bind(r.state.as_str())
-        .bind(r.turns)
-        .bind(r.tool_calls)
-        .bind(r.tokens.input)
-        .bind(r.tokens.output)
-        .bind(r.tokens.cache_write)
-        .bind(r.tokens.cache_read)
-        .bind(r.tokens.reasoning)
-        .bind(r.cost_usd)
-        .bind(&r.source_path)
-        .bind(r.skipped_lines)
-        .bind(r.errors)
-        .bind(r.files_touched)
-        .bind(r.models.join(","))
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.begin().await?;
+        upsert_agent_run_in(&mut tx, r).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -491,4 +449,56 @@ impl Store {
                 .await?,
         )
     }
+}
+
+pub(crate) async fn upsert_agent_run_in(
+    tx: &mut Transaction<'static, Any>,
+    r: &AgentRun,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO agent_runs (id, agent, session_id, model, cwd, repo, branch, title,
+           started_at, ended_at, state, turns, tool_calls, input_tokens, output_tokens,
+           cache_write_tokens, cache_read_tokens, reasoning_tokens, cost_usd, source_path,
+           skipped_lines, errors, files_touched, models)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+           $18, $19, $20, $21, $22, $23, $24)
+         ON CONFLICT (id) DO UPDATE SET model = excluded.model, cwd = excluded.cwd,
+           repo = excluded.repo, branch = excluded.branch, title = excluded.title,
+           started_at = excluded.started_at, ended_at = excluded.ended_at,
+           state = excluded.state, turns = excluded.turns, tool_calls = excluded.tool_calls,
+           input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+           cache_write_tokens = excluded.cache_write_tokens,
+           cache_read_tokens = excluded.cache_read_tokens,
+           reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd,
+           source_path = excluded.source_path, skipped_lines = excluded.skipped_lines,
+           errors = excluded.errors, files_touched = excluded.files_touched,
+           models = excluded.models",
+    )
+    .bind(&r.id)
+    .bind(&r.agent)
+    .bind(&r.session_id)
+    .bind(&r.model)
+    .bind(&r.cwd)
+    .bind(&r.repo)
+    .bind(&r.branch)
+    .bind(&r.title)
+    .bind(r.started_at)
+    .bind(r.ended_at)
+    .bind(r.state.as_str())
+    .bind(r.turns)
+    .bind(r.tool_calls)
+    .bind(r.tokens.input)
+    .bind(r.tokens.output)
+    .bind(r.tokens.cache_write)
+    .bind(r.tokens.cache_read)
+    .bind(r.tokens.reasoning)
+    .bind(r.cost_usd)
+    .bind(&r.source_path)
+    .bind(r.skipped_lines)
+    .bind(r.errors)
+    .bind(r.files_touched)
+    .bind(r.models.join(","))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
