@@ -102,6 +102,14 @@ fn run() -> anyhow::Result<()> {
                 if let Ok(v) = views::inbox(&store).await {
                     refresh(v.items.len());
                 }
+                // Repos added with `flightdeck repo add` are watched live too.
+                let mut sources = sources;
+                for p in store.watched_repos().await.unwrap_or_default() {
+                    let p = std::path::PathBuf::from(p);
+                    if !sources.repos.contains(&p) {
+                        sources.repos.push(p);
+                    }
+                }
                 if let Err(e) = ingest::run(&store, &sources, Some(&bus), chrono_now()).await {
                     eprintln!("warning: ingest failed: {e}");
                 }

@@ -282,7 +282,14 @@ async fn demo_cmd(settings: Settings, dir: PathBuf, open: bool) -> Result<ExitCo
 async fn serve_cmd(settings: Settings, rescan_every: Duration) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let bus = EventBus::new();
-    let sources = settings.sources();
+    let mut sources = settings.sources();
+    // Repos added with `flightdeck repo add` are watched live too.
+    for p in store.watched_repos().await? {
+        let p = PathBuf::from(p);
+        if !sources.repos.contains(&p) {
+            sources.repos.push(p);
+        }
+    }
     let report = ingest::run(&store, &sources, Some(&bus), now()).await?;
     for p in report.problems.iter().take(10) {
         eprintln!("warning: {p}");

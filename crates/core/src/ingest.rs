@@ -70,12 +70,15 @@ pub async fn run_with_progress(
 ) -> Result<IngestReport> {
     let mut report = IngestReport::default();
 
-    // Repos from config and flags, plus those added with `flightdeck repo add`.
+    // Repos from config and flags, plus those added with `flightdeck repo add` — except in a
+    // watcher's pass (`only_log_files` set), which reads exactly what changed.
     let mut repo_paths: Vec<PathBuf> = sources.repos.clone();
-    for p in store.watched_repos().await? {
-        let p = PathBuf::from(p);
-        if !repo_paths.contains(&p) {
-            repo_paths.push(p);
+    if sources.only_log_files.is_none() {
+        for p in store.watched_repos().await? {
+            let p = PathBuf::from(p);
+            if !repo_paths.contains(&p) {
+                repo_paths.push(p);
+            }
         }
     }
     for path in &repo_paths {
