@@ -361,12 +361,17 @@ pub async fn repos(store: &Store) -> Result<ReposView> {
 /// silently.
 pub async fn suggested_repos(store: &Store) -> Result<Vec<String>> {
     let watched: Vec<String> = store.repos().await?.into_iter().map(|r| r.path).collect();
+    // Many runs share a working directory: look each one up on disk once.
+    let cwds: std::collections::BTreeSet<String> = store
+        .agent_runs()
+        .await?
+        .into_iter()
+        .filter(|r| r.repo.is_none() && !r.cwd.is_empty())
+        .map(|r| r.cwd)
+        .collect();
     let mut out = std::collections::BTreeSet::new();
-    for run in store.agent_runs().await? {
-        if run.repo.is_some() || run.cwd.is_empty() {
-            continue;
-        }
-        let Ok(repo) = git2::Repository::discover(&run.cwd) else {
+    for cwd in cwds {
+        let Ok(repo) = git2::Repository::discover(&cwd) else {
             continue;
         };
         // A linked worktree's runs belong to its main repository.
@@ -411,7 +416,7 @@ pub struct RunDetail {
 
 /// One run with what it did; `None` when no such run exists.
 pub async fn run_detail(store: &Store, id: &str) -> Result<Option<RunDetail>> {
-    let Some(run) = store.agent_runs().await?.into_iter().find(|r| r.id == id) else {
+    let Some(run) = store.agent_run(id).await? else {
         return Ok(None);
     };
     let files = store.session_files(&run.agent, &run.session_id).await?;

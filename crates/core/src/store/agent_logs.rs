@@ -256,11 +256,6 @@ impl Store {
         }
         for (agent, ids) in by_agent {
             for ids in ids.chunks(300) {
-                let chunk: Vec<(String, String)> = ids
-                    .iter()
-                    .map(|s| (agent.to_string(), s.to_string()))
-                    .collect();
-                let chunk = &chunk[..];
                 let list: Vec<String> = (0..ids.len())
                     .map(|i| placeholder(backend, i + 2))
                     .collect();
@@ -338,8 +333,8 @@ impl Store {
                         .push(r);
                 }
                 let mut tx = self.begin().await?;
-                for (agent, session) in chunk {
-                    let key = (agent.clone(), session.clone());
+                for session in ids {
+                    let key = (agent.to_string(), session.to_string());
                     let (f, u) = by_session.remove(&key).unwrap_or_default();
                     let (files, skipped) = counts.get(&key).copied().unwrap_or_default();
                     match assemble_run(agent, session, &f, &u, files, skipped, repo_of, now)? {

@@ -191,6 +191,16 @@ impl Store {
             .collect()
     }
 
+    pub async fn agent_run(&self, id: &str) -> Result<Option<AgentRun>> {
+        sqlx::query("SELECT * FROM agent_runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(agent_run)
+            .transpose()
+    }
+
     pub async fn agent_runs(&self) -> Result<Vec<AgentRun>> {
         let rows = sqlx::query("SELECT * FROM agent_runs ORDER BY started_at DESC, id")
             .fetch_all(&self.pool)
