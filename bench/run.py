@@ -10,13 +10,15 @@
 
 Run through scripts/bench.sh (builds the release binary and installs the peers).
 Environment: BENCH_MB (corpus size, default 1024), BENCH_COMMITS (default 100000),
-BENCH_LIVE_SAMPLES (default 200), BENCH_DIR (scratch, default a temp dir).
+BENCH_LIVE_SAMPLES (default 200), BENCH_DIR (scratch, default a temp dir), BENCH_ONLY (a
+comma list of sections: logs, git, live; default all).
 """
 import http.client
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -121,8 +123,18 @@ def git_scan(scratch, commits):
     none = os.path.join(scratch, "none")
     fd, fd_mem, _ = timed([FD, "--database-url", db, "ingest", "--repo", repo, "--claude-dir", none,
                            "--codex-home", none, "--gemini-dir", none, "--generic-dir", none], fd_env(scratch))
-    gl, gl_mem, _ = timed(["git", "-C", repo, "log", "--all", "--numstat", "--format=%H %an %ae %at %ct %s"])
-    return dict(commits=commits, fd=fd, fd_mem=fd_mem, git=gl, git_mem=gl_mem)
+    log = ["git", "-C", repo, "log", "--all", "--numstat", "--format=%H %an %ae %at %ct %s"]
+    gl, gl_mem, _ = timed(log)
+    # Same numbers, not only the same speed: files, lines added and removed over all commits.
+    # (No renames in the generated history, so numstat's rename detection changes nothing.)
+    want = [0, 0, 0]
+    for line in subprocess.run(log, check=True, stdout=subprocess.PIPE, text=True).stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+            want = [want[0] + 1, want[1] + int(parts[0]), want[2] + int(parts[1])]
+    with sqlite3.connect(db) as con:
+        got = list(con.execute("SELECT SUM(files_changed), SUM(insertions), SUM(deletions) FROM commits").fetchone())
+    return dict(commits=commits, fd=fd, fd_mem=fd_mem, git=gl, git_mem=gl_mem, same=got == want, got=got, want=want)
 
 
 def free_port():
@@ -213,11 +225,18 @@ def pct(xs, p):
 
 
 def main():
-    for tool, path in (("flightdeck", FD), ("corpus generator", GEN), ("ccusage", CCUSAGE)):
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
+    unknown = only - {"logs", "git", "live"}
+    if unknown:
+        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live)")
+    run = lambda section: not only or section in only
+    needed = [("flightdeck", FD)] + ([("corpus generator", GEN), ("ccusage", CCUSAGE)] if run("logs") else [])
+    for tool, path in needed:
         if not os.path.exists(path):
             sys.exit(f"error: {tool} not found at {path}; run scripts/bench.sh")
-    # npm unpacks the optional native package without its exec bit; ccusage's launcher sets it.
-    os.chmod(CCUSAGE, 0o755)
+    if run("logs"):
+        # npm unpacks the optional native package without its exec bit; ccusage's launcher sets it.
+        os.chmod(CCUSAGE, 0o755)
     mb = int(os.environ.get("BENCH_MB", "1024"))
     commits = int(os.environ.get("BENCH_COMMITS", "100000"))
     samples = int(os.environ.get("BENCH_LIVE_SAMPLES", "200"))
@@ -225,6 +244,17 @@ def main():
     os.makedirs(os.path.join(scratch, "none"), exist_ok=True)
     print(f"scratch: {scratch}")
 
+    if run("logs"):
+        agent_log_section(scratch, mb)
+    if run("git"):
+        git_section(scratch, commits)
+    if run("live"):
+        live_section(scratch, samples)
+    if not os.environ.get("BENCH_DIR"):
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def agent_log_section(scratch, mb):
     print("\n== agent logs: flightdeck ingest + report usage --by day --json vs ccusage daily --json --offline")
     print(f"{'corpus':>8} {'fd cold s':>10} {'ccusage s':>10} {'cold ratio':>11} {'fd warm s':>10} "
           f"{'ccusage s':>10} {'warm speedup':>13} {'fd MB':>7} {'ccusage MB':>11} {'same totals':>12}")
@@ -236,17 +266,21 @@ def main():
         if not r["same"]:
             print("  warning: totals differ from ccusage's")
 
+
+def git_section(scratch, commits):
     print(f"\n== git: flightdeck ingest --repo vs git log --all --numstat ({commits} commits)")
     g = git_scan(scratch, commits)
     print(f"flightdeck {g['fd']:.2f} s ({g['fd_mem']:.0f} MB)   git log {g['git']:.2f} s ({g['git_mem']:.0f} MB)   "
-          f"ratio {g['fd'] / g['git']:.2f}x")
+          f"ratio {g['fd'] / g['git']:.2f}x   same totals {g['same']}")
+    if not g["same"]:
+        print(f"  warning: flightdeck files/+/- {g['got']} vs git {g['want']}")
 
+
+def live_section(scratch, samples):
     print(f"\n== live: change on disk -> event on /api/events")
     l = live(scratch, samples)
     for name, xs in (("log append", l["log"]), ("git commit", l["git"])):
         print(f"{name:>11}: n={len(xs)} p50 {pct(xs, 50):.0f} ms  p99 {pct(xs, 99):.0f} ms  max {max(xs or [0]):.0f} ms")
-    if not os.environ.get("BENCH_DIR"):
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks against their peers (see bench/run.py): agent-log ingest vs ccusage, git scan vs
 # `git log --numstat`, live event latency. Prints figures and ratios; not part of CI.
-# Usage: scripts/bench.sh   (BENCH_MB=1024 BENCH_COMMITS=100000 BENCH_LIVE_SAMPLES=200)
+# Usage: scripts/bench.sh   (BENCH_MB=1024 BENCH_COMMITS=100000 BENCH_LIVE_SAMPLES=200 BENCH_ONLY=logs,git,live)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

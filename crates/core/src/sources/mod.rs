@@ -5,6 +5,7 @@
 
 pub mod claude;
 pub mod codex;
+pub mod diffstat;
 pub mod gemini;
 pub mod generic;
 pub mod git;
