@@ -1,7 +1,8 @@
 //! Flightdeck's desktop shell. It owns no logic: it opens the store with the same settings as
 //! the CLI, mounts the server's axum router behind the `flightdeck://` URI scheme (no open
-//! port), forwards the core's change events to the webview, and keeps a tray icon with the
-//! inbox count.
+//! port), forwards the core's change events to the webview, keeps a tray icon with the inbox
+//! count, and raises a desktop notification when a session starts waiting for its user (once
+//! per wait; `flightdeck_core::alerts` decides which).
 //!
 //! Why a custom scheme rather than an embedded loopback server: nothing listens on a port, so
 //! no other local process or web page can reach the API, and no per-launch secret is needed.
@@ -14,6 +15,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
+use flightdeck_core::alerts::Alerts;
 use flightdeck_core::config::{self, Overrides};
 use flightdeck_core::events::EventBus;
 use flightdeck_core::store::Store;
@@ -22,7 +24,8 @@ use flightdeck_server::AppState;
 use http_body_util::BodyExt;
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{Emitter, Manager};
+use tauri::{AppHandle, Emitter, Manager};
+use tauri_plugin_notification::NotificationExt;
 use tower::ServiceExt;
 
 /// The page's origin inside the webview; the only origin allowed to read API responses.
@@ -54,6 +57,7 @@ fn run() -> anyhow::Result<()> {
     let sources = settings.sources();
 
     tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
         .register_asynchronous_uri_scheme_protocol("flightdeck", move |_ctx, request, responder| {
             let router = router.clone();
             tauri::async_runtime::spawn(async move {
@@ -92,15 +96,20 @@ fn run() -> anyhow::Result<()> {
             let bus = bus.clone();
             tauri::async_runtime::spawn(async move {
                 let mut events = bus.subscribe();
-                let refresh = |n: usize| {
+                let mut alerts = Alerts::default();
+                let mut refresh = |items: &[views::InboxItem]| {
+                    let n = items.len();
                     let _ = inbox_item.set_text(format!("Inbox: {n}"));
                     if let Some(t) = &tray {
                         let _ = t.set_tooltip(Some(format!("Flightdeck — {n} in your inbox")));
                         let _ = t.set_title(Some(n.to_string()));
                     }
+                    for item in alerts.update(items) {
+                        notify(&handle, &item);
+                    }
                 };
                 if let Ok(v) = views::inbox(&store).await {
-                    refresh(v.items.len());
+                    refresh(&v.items);
                 }
                 // Repos added with `flightdeck repo add` are watched live too.
                 let mut sources = sources;
@@ -126,7 +135,7 @@ fn run() -> anyhow::Result<()> {
                 while let Ok(event) = events.recv().await {
                     let _ = handle.emit("flightdeck-changed", &event);
                     if let Ok(v) = views::inbox(&store).await {
-                        refresh(v.items.len());
+                        refresh(&v.items);
                     }
                 }
             });
@@ -134,6 +143,20 @@ fn run() -> anyhow::Result<()> {
         })
         .run(tauri::generate_context!("../tauri.conf.json"))?;
     Ok(())
+}
+
+/// One desktop notification for an inbox item. A desktop without a notification service
+/// (no D-Bus session, a bare X server) only loses the popup: the item is in the inbox.
+fn notify(app: &AppHandle, item: &views::InboxItem) {
+    if let Err(e) = app
+        .notification()
+        .builder()
+        .title(&item.title)
+        .body(&item.detail)
+        .show()
+    {
+        eprintln!("warning: desktop notification not shown: {e}");
+    }
 }
 
 fn chrono_now() -> i64 {

@@ -216,6 +216,15 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await expect(detail).toHaveAttribute('data-state', 'loaded');
   await expect(detail.getByTestId('run-cost')).toHaveText(/\$\d/);
   await expect(detail.getByTestId('run-detail-error')).toHaveCount(0);
+  // Its activity, read from the demo's real session log: prompts and tool calls, filterable.
+  const activity = detail.getByTestId('run-activity');
+  await expect(activity.locator('li[data-kind="prompt"]').first()).toBeVisible();
+  const toolCount = await activity.locator('li[data-kind="tool"]').count();
+  expect(toolCount).toBeGreaterThan(0);
+  await activity.getByRole('button', { name: /Tool calls/ }).click();
+  await expect(activity.locator('li[data-kind="prompt"]')).toHaveCount(0);
+  await expect(activity.locator('li[data-kind="tool"]')).toHaveCount(toolCount);
+  await expect(activity.locator('li').first()).toHaveAttribute('title', /\.jsonl:\d+$/);
   await page.screenshot({ path: path.join(artifacts, 'ui-agents-run.png'), fullPage: true });
   await page.keyboard.press('Escape');
   await expect(page.getByTestId('run-detail')).toHaveCount(0);

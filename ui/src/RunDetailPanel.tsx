@@ -1,13 +1,15 @@
 // The detail panel of one agent run (Agents view: Enter or click on a row, Escape closes).
-// Shows the row's data at once and fills in files, the cost timeline and commits from
-// `GET /api/runs/{id}`.
+// Shows the row's data at once and fills in files, the cost timeline, commits and the run's
+// activity (every prompt, tool call and error, read from its log) from `GET /api/runs/{id}`.
 
-import { useCallback, type ReactNode } from 'react';
+import { useCallback, useState, type ReactNode } from 'react';
 import { api } from './api';
 import { AgentBadge, Badge, RunStateBadge, Time } from './components';
 import { absoluteTime, duration, int, money, repoBasename, runDuration, shortHash, tokens, totalTokens } from './format';
 import type { AgentRun } from './generated/AgentRun';
 import type { Commit } from './generated/Commit';
+import type { RunDetail } from './generated/RunDetail';
+import type { RunEventKind } from './generated/RunEventKind';
 import type { UsagePoint } from './generated/UsagePoint';
 import { useApi } from './hooks';
 import { areaPath, costByModel, cumulative, scale, stepPath, type Point } from './sparkline';
@@ -74,6 +76,63 @@ function Commits({ commits, now }: { commits: Commit[]; now: number }) {
         ))}
       </tbody>
     </table>
+  );
+}
+
+const KINDS: { kind: RunEventKind | 'all'; label: string }[] = [
+  { kind: 'all', label: 'All' },
+  { kind: 'prompt', label: 'Prompts' },
+  { kind: 'tool', label: 'Tool calls' },
+  { kind: 'error', label: 'Errors' },
+];
+
+const KIND_TONE: Record<RunEventKind, string> = { prompt: 'blue', tool: 'purple', error: 'red' };
+
+/** The run step by step, from its own log: what was asked, what the agent ran, what failed. */
+export function Activity({ detail, start, cwd }: { detail: RunDetail; start: number; cwd: string }) {
+  // Paths inside the run's working directory read better relative to it.
+  const prefix = cwd ? `${cwd.replace(/\/+$/, '')}/` : null;
+  const relative = (text: string) => (prefix ? text.split(prefix).join('') : text);
+  const [shown, setShown] = useState<RunEventKind | 'all'>('all');
+  const events = shown === 'all' ? detail.events : detail.events.filter((e) => e.kind === shown);
+  const count = (k: RunEventKind | 'all') => (k === 'all' ? detail.events.length : detail.events.filter((e) => e.kind === k).length);
+  return (
+    <div data-testid="run-activity">
+      <div className="segmented" role="group" aria-label="Show events">
+        {KINDS.map(({ kind, label }) => (
+          <button key={kind} type="button" aria-pressed={shown === kind} onClick={() => setShown(kind)}>
+            {label} <span className="muted">{int(count(kind))}</span>
+          </button>
+        ))}
+      </div>
+      {detail.log_problems.map((p) => (
+        <p key={p} className="muted small" role="note" data-testid="run-log-problem">
+          {p}
+        </p>
+      ))}
+      {detail.events_omitted > 0 ? (
+        <p className="muted small">{int(detail.events_omitted)} older events not shown.</p>
+      ) : null}
+      {events.length === 0 ? (
+        <p className="muted small">{detail.events.length === 0 ? 'No prompts, tool calls or errors in the log.' : 'None of this kind.'}</p>
+      ) : (
+        <ol className="event-list">
+          {events.map((e) => (
+            <li key={`${e.file}:${e.line}:${e.kind}:${e.text.slice(0, 40)}`} data-kind={e.kind} title={`${e.file}:${e.line}`}>
+              <span className="event-time muted" title={absoluteTime(e.at)}>
+                +{duration(Math.max(0, e.at - start))}
+              </span>
+              <Badge tone={KIND_TONE[e.kind]}>{e.kind}</Badge>
+              {e.kind === 'tool' ? (
+                <code className="event-text">{relative(e.text)}</code>
+              ) : (
+                <span className="event-text">{e.text}</span>
+              )}
+            </li>
+          ))}
+        </ol>
+      )}
+    </div>
   );
 }
 
@@ -217,6 +276,10 @@ export function RunDetailPanel({ run: row, now, onClose }: { run: AgentRun; now:
         <section>
           <h3>Commits{data ? ` · ${int(data.commits.length)}` : ''}</h3>
           {data ? <Commits commits={data.commits} now={now} /> : state === 'loading' ? <p className="muted small">Loading…</p> : null}
+        </section>
+        <section className="span-all">
+          <h3>Activity</h3>
+          {data ? <Activity detail={data} start={r.started_at} cwd={r.cwd} /> : state === 'loading' ? <p className="muted small">Loading…</p> : null}
         </section>
       </div>
     </div>

@@ -474,7 +474,7 @@ fn read_whole_file(
     }
     let mut cursor = tail::identify(file)?;
     let text = std::fs::read_to_string(file)?;
-    let batch = match gemini::parse(file, &text, cwd_of_hash) {
+    let batch = match gemini::parse(file, &text, cwd_of_hash, false) {
         Ok(b) => b,
         Err(reason) => {
             return Ok(tx

@@ -5,6 +5,7 @@
 //! Nothing here knows about HTTP or Tauri; the server and the desktop shell depend on this crate,
 //! never the other way round.
 
+pub mod alerts;
 pub mod config;
 pub mod demo;
 pub mod error;

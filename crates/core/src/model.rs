@@ -169,6 +169,31 @@ pub struct AgentRun {
     pub skipped_lines: i64,
 }
 
+/// What a run's log shows it doing, one step at a time (read from the log when a run is
+/// opened, not stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RunEvent {
+    #[ts(type = "number")]
+    pub at: i64,
+    pub kind: RunEventKind,
+    /// The prompt; the tool and what it acted on; the error message. Shortened when long.
+    pub text: String,
+    /// Where in the log it is (file:line), so a lead can go and read it.
+    pub file: String,
+    #[ts(type = "number")]
+    pub line: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum RunEventKind {
+    Prompt,
+    Tool,
+    Error,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 #[serde(rename_all = "snake_case")]

@@ -10,6 +10,7 @@ use ts_rs::TS;
 
 use crate::error::Result;
 use crate::model::*;
+use crate::sources::events;
 use crate::store::{Counts, Store};
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -412,6 +413,13 @@ pub struct RunDetail {
     pub timeline: Vec<UsagePoint>,
     /// Commits by this agent in the run's repo while it ran (and up to an hour after).
     pub commits: Vec<Commit>,
+    /// Every prompt, tool call and error, oldest first, read from the run's log files now.
+    pub events: Vec<RunEvent>,
+    /// Older events left out (a run shows its newest `sources::events::MAX_EVENTS`).
+    #[ts(type = "number")]
+    pub events_omitted: i64,
+    /// Log files that could not be read for events (gone, unreadable).
+    pub log_problems: Vec<String>,
 }
 
 /// One run with what it did; `None` when no such run exists.
@@ -440,11 +448,22 @@ pub async fn run_detail(store: &Store, id: &str) -> Result<Option<RunDetail>> {
             .collect(),
         None => Vec::new(),
     };
+    let logs = store.session_logs(&run.agent, &run.session_id).await?;
+    let (agent, session) = (run.agent.clone(), run.session_id.clone());
+    let log = tokio::task::spawn_blocking(move || events::read(&agent, &session, &logs))
+        .await
+        .unwrap_or_else(|e| events::RunLog {
+            problems: vec![format!("reading the run's logs failed: {e}")],
+            ..Default::default()
+        });
     Ok(Some(RunDetail {
         run,
         files,
         timeline,
         commits,
+        events: log.events,
+        events_omitted: log.omitted as i64,
+        log_problems: log.problems,
     }))
 }
 

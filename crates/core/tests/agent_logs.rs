@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use flightdeck_core::ingest::{self, Sources};
-use flightdeck_core::model::Tokens;
+use flightdeck_core::model::{RunEventKind, Tokens};
 use flightdeck_core::views;
 use serde_json::Value;
 use support::{both, TestDb};
@@ -516,3 +516,94 @@ async fn an_interrupted_rollup_is_rebuilt_by_the_next_pass(db: TestDb) {
     db.finish().await;
 }
 both!(an_interrupted_rollup_is_rebuilt_by_the_next_pass);
+
+/// A run's detail lists every prompt, tool call and error its counts stand for, each pointing
+/// at the file and line it came from; a log that has gone is reported, not fatal.
+async fn run_events_agree_with_the_counts_and_point_at_their_lines(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("claude-code"), &dir.path().join("claude"));
+    copy_dir(&fixtures().join("codex"), &dir.path().join("codex"));
+    copy_dir(&fixtures().join("gemini/tmp"), &dir.path().join("gemini"));
+    let src = Sources {
+        claude_dirs: vec![dir.path().join("claude")],
+        codex_homes: vec![dir.path().join("codex")],
+        gemini_dirs: vec![dir.path().join("gemini")],
+        ..Default::default()
+    };
+    ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    let runs = db.store.agent_runs().await.unwrap();
+    let agents: std::collections::BTreeSet<_> = runs.iter().map(|r| r.agent.as_str()).collect();
+    assert_eq!(agents.len(), 3, "{agents:?}");
+    let (mut prompts, mut tools) = (0, 0);
+    for run in &runs {
+        let detail = views::run_detail(&db.store, &run.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(detail.log_problems.is_empty(), "{:?}", detail.log_problems);
+        let count = |k: RunEventKind| detail.events.iter().filter(|e| e.kind == k).count() as i64;
+        assert_eq!(
+            (
+                count(RunEventKind::Prompt),
+                count(RunEventKind::Tool),
+                count(RunEventKind::Error)
+            ),
+            (run.turns, run.tool_calls, run.errors),
+            "{}",
+            run.id
+        );
+        prompts += run.turns;
+        tools += run.tool_calls;
+        if let Some(first) = detail
+            .events
+            .iter()
+            .find(|e| e.kind == RunEventKind::Prompt)
+        {
+            let title = run.title.trim_end_matches('…');
+            assert!(
+                first.text.starts_with(title),
+                "{} vs {}",
+                first.text,
+                run.title
+            );
+        }
+        assert!(detail.events.windows(2).all(|w| w[0].at <= w[1].at));
+        // Line-based logs: the line named holds the event (Gemini's whole-file JSON numbers
+        // messages instead).
+        if run.agent != "gemini-cli" {
+            for e in detail
+                .events
+                .iter()
+                .filter(|e| e.kind == RunEventKind::Tool)
+            {
+                let text = std::fs::read_to_string(&e.file).unwrap();
+                let line = text.lines().nth(e.line as usize - 1).unwrap();
+                let name = e.text.split(':').next().unwrap();
+                assert!(line.contains(name), "{}:{} lacks {name}", e.file, e.line);
+            }
+        }
+    }
+    assert!(
+        prompts > 0 && tools > 0,
+        "the fixtures hold prompts and tool calls"
+    );
+
+    // The log goes away: the detail still opens, says so, and keeps the stored counts.
+    let run = runs.iter().find(|r| r.agent == "claude-code").unwrap();
+    std::fs::remove_file(&run.source_path).unwrap();
+    let detail = views::run_detail(&db.store, &run.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        detail
+            .log_problems
+            .iter()
+            .any(|p| p.contains(&run.source_path) && p.contains("no longer on disk")),
+        "{:?}",
+        detail.log_problems
+    );
+    assert_eq!(detail.run.turns, run.turns);
+    db.finish().await;
+}
+both!(run_events_agree_with_the_counts_and_point_at_their_lines);

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{parse_ts, title_of, Batch, LastEvent, LineParser, UsageRecord};
-use crate::model::Tokens;
+use crate::model::{RunEventKind, Tokens};
 
 pub const AGENT: &str = "claude-code";
 
@@ -149,6 +149,8 @@ struct Block<'a> {
     kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
     text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
     input: Option<BlockInput<'a>>,
 }
 
@@ -158,6 +160,30 @@ struct BlockInput<'a> {
     file_path: Option<Cow<'a, str>>,
     #[serde(borrow)]
     notebook_path: Option<Cow<'a, str>>,
+    // Kept raw (a borrowed slice, decoded only when a run's events are read), so ingest does
+    // not pay for unescaping shell commands.
+    #[serde(borrow)]
+    command: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pattern: Option<&'a RawValue>,
+    #[serde(borrow)]
+    url: Option<&'a RawValue>,
+    #[serde(borrow)]
+    description: Option<&'a RawValue>,
+}
+
+impl BlockInput<'_> {
+    /// What a tool call acted on, for its event: a path, a command, a pattern, a URL.
+    fn target(&self) -> String {
+        if let Some(p) = self.file_path.as_deref().or(self.notebook_path.as_deref()) {
+            return p.to_string();
+        }
+        [self.command, self.pattern, self.url, self.description]
+            .into_iter()
+            .flatten()
+            .find_map(|raw| serde_json::from_str::<String>(raw.get()).ok())
+            .unwrap_or_default()
+    }
 }
 
 impl LineParser for Parser {
@@ -177,6 +203,7 @@ impl LineParser for Parser {
             .and_then(parse_ts)
             .ok_or("no valid timestamp")?;
         let sidechain = v.is_sidechain.unwrap_or(false);
+        let collect = out.collect_events;
         let s = out.session(&self.session);
         s.see_time(ts);
         if let Some(cwd) = &v.cwd {
@@ -197,6 +224,7 @@ impl LineParser for Parser {
                     if s.title.is_none() {
                         s.title = Some(title_of(&prompt));
                     }
+                    s.event(collect, ts, RunEventKind::Prompt, line_no, &prompt);
                 }
             }
             s.last_event = LastEvent::Working;
@@ -213,6 +241,15 @@ impl LineParser for Parser {
                     match b.kind.as_deref() {
                         Some("tool_use") => {
                             s.tool_calls += 1;
+                            if collect {
+                                let target = b.input.as_ref().map(BlockInput::target);
+                                let name = b.name.as_deref().unwrap_or("tool");
+                                let text = match target.filter(|t| !t.is_empty()) {
+                                    Some(t) => format!("{name}: {t}"),
+                                    None => name.to_string(),
+                                };
+                                s.event(collect, ts, RunEventKind::Tool, line_no, &text);
+                            }
                             if let Some(input) = b.input {
                                 for p in
                                     [input.file_path, input.notebook_path].into_iter().flatten()
@@ -226,6 +263,10 @@ impl LineParser for Parser {
                     }
                 }
             }
+        }
+        if is_error {
+            let text = last_text.as_deref().unwrap_or("API error");
+            s.event(collect, ts, RunEventKind::Error, line_no, text);
         }
         s.last_event = if is_error {
             LastEvent::Error

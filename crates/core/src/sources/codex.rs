@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{parse_ts, title_of, Batch, LastEvent, LineParser, UsageRecord};
-use crate::model::Tokens;
+use crate::model::{RunEventKind, Tokens};
 
 pub const AGENT: &str = "codex";
 
@@ -110,10 +110,12 @@ impl LineParser for Parser {
                 self.session = id.to_string();
             }
         }
+        let collect = out.collect_events;
         let s = out.session(&self.session);
         if let Some(ts) = ts {
             s.see_time(ts);
         }
+        let at = ts.unwrap_or(s.ended_at);
         match kind {
             "session_meta" => {
                 if let Some(cwd) = p.get("cwd").and_then(Value::as_str) {
@@ -144,6 +146,15 @@ impl LineParser for Parser {
                     .or_else(|| p.get("input"))
                     .and_then(Value::as_str)
                     .unwrap_or("");
+                if collect {
+                    s.event(
+                        collect,
+                        at,
+                        RunEventKind::Tool,
+                        line_no,
+                        &tool_text(p, args),
+                    );
+                }
                 s.files.extend(patched_files(args));
             }
             "event_msg" => match p.get("type").and_then(Value::as_str).unwrap_or("") {
@@ -154,6 +165,7 @@ impl LineParser for Parser {
                     if s.title.is_none() && !m.trim().is_empty() && !m.starts_with('<') {
                         s.title = Some(title_of(m));
                     }
+                    s.event(collect, at, RunEventKind::Prompt, line_no, m);
                 }
                 "agent_message" => {
                     let m = p.get("message").and_then(Value::as_str).unwrap_or("");
@@ -166,9 +178,15 @@ impl LineParser for Parser {
                 "exec_approval_request" | "apply_patch_approval_request" | "request_user_input" => {
                     s.last_event = LastEvent::Waiting;
                 }
-                "error" | "stream_error" | "turn_aborted" => {
+                kind @ ("error" | "stream_error" | "turn_aborted") => {
                     s.errors += 1;
                     s.last_event = LastEvent::Error;
+                    let m = p
+                        .get("message")
+                        .or_else(|| p.get("reason"))
+                        .and_then(Value::as_str)
+                        .unwrap_or(kind);
+                    s.event(collect, at, RunEventKind::Error, line_no, m);
                 }
                 "token_count" => {
                     let Some(info) = p.get("info").filter(|i| !i.is_null()) else {
@@ -224,6 +242,42 @@ impl LineParser for Parser {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// A tool call for its event: the tool's name and what it ran or patched.
+fn tool_text(payload: &Value, args: &str) -> String {
+    let name = payload
+        .get("name")
+        .or_else(|| payload.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("tool");
+    let files = patched_files(args);
+    if !files.is_empty() {
+        return format!("{name}: {}", files.join(", "));
+    }
+    // Shell calls carry `command` as an argv array, in `arguments` (JSON text) or `action`.
+    let parsed: Option<Value> = serde_json::from_str(args).ok();
+    let command = parsed
+        .as_ref()
+        .and_then(|a| a.get("command"))
+        .or_else(|| payload.pointer("/action/command"));
+    let detail = match command {
+        Some(Value::Array(argv)) => {
+            let argv: Vec<&str> = argv.iter().filter_map(Value::as_str).collect();
+            // `bash -lc "script"`: the script is what was run.
+            match argv.as_slice() {
+                [_, flag, script] if flag.starts_with('-') => script.to_string(),
+                _ => argv.join(" "),
+            }
+        }
+        Some(Value::String(c)) => c.clone(),
+        _ => args.to_string(),
+    };
+    if detail.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}: {detail}")
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{parse_ts, title_of, Batch, LastEvent, UsageRecord};
-use crate::model::Tokens;
+use crate::model::{RunEventKind, Tokens};
 
 pub const AGENT: &str = "gemini-cli";
 
@@ -68,6 +68,7 @@ pub fn parse(
     file: &Path,
     text: &str,
     cwd_of_hash: &dyn Fn(&str) -> Option<String>,
+    collect_events: bool,
 ) -> Result<Batch, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let session = v
@@ -75,7 +76,10 @@ pub fn parse(
         .and_then(Value::as_str)
         .ok_or("no sessionId")?
         .to_string();
-    let mut out = Batch::default();
+    let mut out = Batch {
+        collect_events,
+        ..Batch::default()
+    };
     let hash = v.get("projectHash").and_then(Value::as_str).unwrap_or("");
     let messages = v
         .get("messages")
@@ -101,6 +105,7 @@ pub fn parse(
         if let Some(ts) = ts {
             s.see_time(ts);
         }
+        let at = ts.unwrap_or(s.ended_at);
         let text = match m.get("content") {
             Some(Value::String(t)) => t.clone(),
             Some(Value::Array(parts)) => parts
@@ -117,19 +122,44 @@ pub fn parse(
                 if s.title.is_none() && !text.trim().is_empty() {
                     s.title = Some(title_of(&text));
                 }
+                s.event(collect_events, at, RunEventKind::Prompt, line, &text);
             }
             Some("gemini") => {
                 let calls = m.get("toolCalls").and_then(Value::as_array);
                 s.tool_calls += calls.map(Vec::len).unwrap_or(0) as i64;
                 for c in calls.into_iter().flatten() {
+                    let mut target = None;
                     for key in ["file_path", "absolute_path", "path"] {
                         if let Some(p) = c.pointer(&format!("/args/{key}")).and_then(Value::as_str)
                         {
                             s.files.insert(p.to_string());
+                            target.get_or_insert(p);
                         }
                     }
+                    let target = target.or_else(|| {
+                        ["command", "pattern", "url", "query"]
+                            .into_iter()
+                            .find_map(|k| c.pointer(&format!("/args/{k}")).and_then(Value::as_str))
+                    });
+                    let name = c.get("name").and_then(Value::as_str).unwrap_or("tool");
+                    let call = match target {
+                        Some(t) => format!("{name}: {t}"),
+                        None => name.to_string(),
+                    };
+                    s.event(collect_events, at, RunEventKind::Tool, line, &call);
                     if c.get("status").and_then(Value::as_str) == Some("error") {
                         s.errors += 1;
+                        let why = c
+                            .pointer("/resultDisplay")
+                            .and_then(Value::as_str)
+                            .unwrap_or("tool call failed");
+                        s.event(
+                            collect_events,
+                            at,
+                            RunEventKind::Error,
+                            line,
+                            &format!("{name}: {why}"),
+                        );
                     }
                 }
                 s.last_event = if text.trim_end().ends_with('?') {

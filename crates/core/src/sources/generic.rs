@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{parse_ts, title_of, Batch, LastEvent, LineParser, UsageRecord};
-use crate::model::Tokens;
+use crate::model::{RunEventKind, Tokens};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +29,8 @@ struct Line {
     text: Option<String>,
     #[serde(default)]
     file: Option<String>,
+    #[serde(default)]
+    tool: Option<String>,
     #[serde(default)]
     tokens: Option<LineTokens>,
 }
@@ -89,6 +91,7 @@ impl LineParser for Parser {
             return Err(format!("unsupported format version {}", l.v));
         }
         let ts = parse_ts(&l.ts).ok_or_else(|| format!("`ts` is not RFC 3339: {}", l.ts))?;
+        let collect = out.collect_events;
         let s = out.session(&l.session);
         s.see_time(ts);
         if let Some(cwd) = &l.cwd {
@@ -108,11 +111,25 @@ impl LineParser for Parser {
                 if s.title.is_none() {
                     s.title = l.text.as_deref().map(title_of);
                 }
+                let text = l.text.as_deref().unwrap_or("");
+                s.event(collect, ts, RunEventKind::Prompt, line_no, text);
             }
-            "tool" => s.tool_calls += 1,
+            "tool" => {
+                s.tool_calls += 1;
+                if collect {
+                    let name = l.tool.as_deref().unwrap_or("tool");
+                    let text = match l.file.as_deref().or(l.text.as_deref()) {
+                        Some(t) => format!("{name}: {t}"),
+                        None => name.to_string(),
+                    };
+                    s.event(collect, ts, RunEventKind::Tool, line_no, &text);
+                }
+            }
             "error" => {
                 s.errors += 1;
                 s.last_event = LastEvent::Error;
+                let text = l.text.as_deref().unwrap_or("error");
+                s.event(collect, ts, RunEventKind::Error, line_no, text);
             }
             "waiting" => s.last_event = LastEvent::Waiting,
             "usage" => {

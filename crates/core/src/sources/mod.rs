@@ -6,6 +6,7 @@
 pub mod claude;
 pub mod codex;
 pub mod diffstat;
+pub mod events;
 pub mod gemini;
 pub mod generic;
 pub mod git;
@@ -57,7 +58,7 @@ mod tests {
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::Tokens;
+use crate::model::{RunEvent, RunEventKind, Tokens};
 
 /// Tokens billed for one model response (Claude Code) or one turn (Codex), with the key that
 /// makes copies of it (streaming snapshots, resumed or forked sessions) count once.
@@ -122,6 +123,9 @@ pub struct SessionFacts {
     pub errors: i64,
     pub last_event: LastEvent,
     pub files: BTreeSet<String>,
+    /// Prompts, tool calls and errors, in log order; filled only when the batch asks for them
+    /// (`Batch::collect_events`, for a run's detail), never during ingest.
+    pub events: Vec<RunEvent>,
 }
 
 impl SessionFacts {
@@ -142,6 +146,8 @@ pub struct Batch {
     pub sessions: BTreeMap<String, SessionFacts>,
     /// (line number, reason) of each line that could not be read.
     pub skipped: Vec<(i64, String)>,
+    /// Whether parsers record each session's events (see `SessionFacts::events`).
+    pub collect_events: bool,
 }
 
 impl Batch {
@@ -163,6 +169,32 @@ pub(crate) fn parse_ts(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|d| d.timestamp())
+}
+
+impl SessionFacts {
+    /// Records an event when the batch collects them; `text` is shortened to `EVENT_CHARS`.
+    /// The reader that asked for events fills in the file.
+    pub fn event(&mut self, collect: bool, at: i64, kind: RunEventKind, line: i64, text: &str) {
+        if collect {
+            self.events.push(RunEvent {
+                at,
+                kind,
+                text: shorten(text.trim(), EVENT_CHARS),
+                file: String::new(),
+                line,
+            });
+        }
+    }
+}
+
+/// The longest event text kept; a prompt can be a pasted file.
+pub const EVENT_CHARS: usize = 2000;
+
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_string(),
+    }
 }
 
 /// A prompt shortened for a title: first line, at most 100 characters.

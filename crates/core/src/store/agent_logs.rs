@@ -405,6 +405,18 @@ impl Store {
         .await?)
     }
 
+    /// The log files a session was read from.
+    pub async fn session_logs(&self, agent: &str, session: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT file FROM session_facts WHERE agent = $1 AND session_id = $2
+             ORDER BY file",
+        )
+        .bind(agent)
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// (time, model, tokens, cost) of each counted request of a session, oldest first.
     pub async fn usage_timeline(
         &self,

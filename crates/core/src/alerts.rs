@@ -1,0 +1,85 @@
+//! Which inbox items deserve a desktop notification: each session that waits for its user
+//! ("needs you") once, when it starts waiting. The alert is forgotten when the session moves
+//! on, so the same session waiting again later alerts again. The desktop shell feeds every
+//! fresh inbox to `Alerts::update` and shows what it returns.
+
+use std::collections::HashSet;
+
+use crate::views::InboxItem;
+
+/// The inbox kind that alerts.
+pub const NEEDS_YOU: &str = "needs_you";
+
+#[derive(Debug, Default)]
+pub struct Alerts {
+    /// Items alerted and still waiting: id plus the time they started waiting.
+    shown: HashSet<String>,
+}
+
+impl Alerts {
+    /// The items to notify about now, given the whole current inbox.
+    pub fn update(&mut self, inbox: &[InboxItem]) -> Vec<InboxItem> {
+        let waiting: Vec<&InboxItem> = inbox.iter().filter(|i| i.kind == NEEDS_YOU).collect();
+        let fresh = waiting
+            .iter()
+            .filter(|i| !self.shown.contains(&key(i)))
+            .map(|i| (*i).clone())
+            .collect();
+        // Sessions no longer waiting drop out here: that is what clears their alert.
+        self.shown = waiting.iter().map(|i| key(i)).collect();
+        fresh
+    }
+}
+
+/// A session waiting since a given moment: a later wait is a new alert.
+fn key(item: &InboxItem) -> String {
+    format!("{}@{}", item.id, item.at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, kind: &str, at: i64) -> InboxItem {
+        InboxItem {
+            id: id.into(),
+            kind: kind.into(),
+            title: format!("{id} is waiting"),
+            detail: String::new(),
+            repo: String::new(),
+            view: "agents".into(),
+            at,
+        }
+    }
+
+    #[test]
+    fn each_wait_alerts_once_and_clears_when_the_session_moves_on() {
+        let mut alerts = Alerts::default();
+        let review = item("review:1", "review", 5);
+        let a = item("needs-you:claude-code:a", NEEDS_YOU, 100);
+        let b = item("needs-you:codex:b", NEEDS_YOU, 200);
+
+        let ids = |v: Vec<InboxItem>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+        // Only "needs you" items alert, each once.
+        assert_eq!(
+            ids(alerts.update(&[review.clone(), a.clone()])),
+            vec![a.id.clone()]
+        );
+        assert!(alerts.update(&[review.clone(), a.clone()]).is_empty());
+        // A second session starts waiting: only it alerts.
+        assert_eq!(
+            ids(alerts.update(&[a.clone(), b.clone()])),
+            vec![b.id.clone()]
+        );
+        // `a` moves on (leaves the inbox), then waits again later: a new alert.
+        assert!(alerts.update(std::slice::from_ref(&b)).is_empty());
+        let a_again = item(&a.id, NEEDS_YOU, 400);
+        assert_eq!(
+            ids(alerts.update(&[a_again.clone(), b.clone()])),
+            vec![a.id.clone()]
+        );
+        // Even without leaving the inbox in between, a newer wait is a new alert.
+        let b_later = item(&b.id, NEEDS_YOU, 500);
+        assert_eq!(ids(alerts.update(&[a_again, b_later])), vec![b.id]);
+    }
+}
