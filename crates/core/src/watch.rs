@@ -18,9 +18,8 @@ use crate::store::Store;
 /// several writes in one pass, short enough to stay well under the 300 ms latency goal.
 pub const DEBOUNCE: Duration = Duration::from_millis(75);
 
-/// Keeps the watcher alive; dropping it stops watching.
+/// Keeps the watcher alive (its task owns it); dropping it stops watching.
 pub struct WatchHandle {
-    _watcher: notify::RecommendedWatcher,
     task: tokio::task::JoinHandle<()>,
     /// Paths that could not be watched, with the reason.
     pub problems: Vec<String>,
@@ -46,72 +45,122 @@ fn git_dir(repo: &Path) -> Option<PathBuf> {
         .map(|r| r.path().to_path_buf())
 }
 
+/// How often the watcher looks for repos added with `flightdeck repo add` since it started.
+pub const REPO_POLL: Duration = Duration::from_secs(2);
+
+/// The watcher and what its paths mean.
+struct Watched {
+    watcher: notify::RecommendedWatcher,
+    /// (.git directory, work tree) of each watched repo.
+    git_dirs: Vec<(PathBuf, PathBuf)>,
+    /// Work trees watched, canonical, to recognise a repo added twice.
+    repos: BTreeSet<PathBuf>,
+    log_roots: Vec<PathBuf>,
+}
+
+impl Watched {
+    fn watch(&mut self, path: &Path, mode: RecursiveMode, problems: &mut Vec<String>) {
+        if path.exists() {
+            if let Err(e) = self.watcher.watch(path, mode) {
+                problems.push(format!("{}: {e}", path.display()));
+            }
+        }
+    }
+
+    /// Starts watching a repo's refs; false when it was watched already or is not a repo.
+    fn add_repo(&mut self, repo: &Path, problems: &mut Vec<String>) -> bool {
+        let canonical = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+        if self.repos.contains(&canonical) {
+            return false;
+        }
+        let Some(gd) = git_dir(repo) else {
+            problems.push(format!("{}: not a git repository", repo.display()));
+            return false;
+        };
+        // HEAD and packed-refs live in .git itself; refs/ and worktrees/ below it. Objects are
+        // left out: they change with every commit but say nothing refs do not.
+        self.watch(&gd, RecursiveMode::NonRecursive, problems);
+        self.watch(&gd.join("refs"), RecursiveMode::Recursive, problems);
+        self.watch(&gd.join("worktrees"), RecursiveMode::Recursive, problems);
+        self.git_dirs.push((gd, repo.to_path_buf()));
+        self.repos.insert(canonical);
+        true
+    }
+
+    fn classify(&self, p: &Path) -> Option<Change> {
+        if p.extension().is_some_and(|x| x == "jsonl")
+            && self.log_roots.iter().any(|r| p.starts_with(r))
+        {
+            return Some(Change::Log(p.to_path_buf()));
+        }
+        self.git_dirs
+            .iter()
+            .find(|(gd, _)| p.starts_with(gd))
+            .map(|(_, repo)| Change::Repo(repo.clone()))
+    }
+}
+
 pub fn spawn(store: Store, bus: EventBus, sources: Sources) -> notify::Result<WatchHandle> {
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
             for p in ev.paths {
                 let _ = tx.send(p);
             }
         }
     })?;
-    let mut problems = Vec::new();
-    let mut watch = |path: &Path, mode: RecursiveMode, problems: &mut Vec<String>| {
-        if path.exists() {
-            if let Err(e) = watcher.watch(path, mode) {
-                problems.push(format!("{}: {e}", path.display()));
-            }
-        }
+    let mut w = Watched {
+        watcher,
+        git_dirs: Vec::new(),
+        repos: BTreeSet::new(),
+        log_roots: Vec::new(),
     };
-    let mut git_dirs: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut problems = Vec::new();
     for repo in &sources.repos {
-        let Some(gd) = git_dir(repo) else {
-            problems.push(format!("{}: not a git repository", repo.display()));
-            continue;
-        };
-        // HEAD and packed-refs live in .git itself; refs/ and worktrees/ below it. Objects are
-        // left out: they change with every commit but say nothing refs do not.
-        watch(&gd, RecursiveMode::NonRecursive, &mut problems);
-        watch(&gd.join("refs"), RecursiveMode::Recursive, &mut problems);
-        watch(
-            &gd.join("worktrees"),
-            RecursiveMode::Recursive,
-            &mut problems,
-        );
-        git_dirs.push((gd, repo.clone()));
+        w.add_repo(repo, &mut problems);
     }
-    let mut log_roots = Vec::new();
     for d in &sources.claude_dirs {
         let projects = if d.ends_with("projects") {
             d.clone()
         } else {
             d.join("projects")
         };
-        watch(&projects, RecursiveMode::Recursive, &mut problems);
-        log_roots.push(projects);
+        w.watch(&projects, RecursiveMode::Recursive, &mut problems);
+        w.log_roots.push(projects);
     }
     for h in &sources.codex_homes {
         for sub in ["sessions", "archived_sessions"] {
-            watch(&h.join(sub), RecursiveMode::Recursive, &mut problems);
-            log_roots.push(h.join(sub));
+            w.watch(&h.join(sub), RecursiveMode::Recursive, &mut problems);
+            w.log_roots.push(h.join(sub));
         }
     }
-    let classify = move |p: &Path| -> Option<Change> {
-        if p.extension().is_some_and(|x| x == "jsonl") && log_roots.iter().any(|r| p.starts_with(r))
-        {
-            return Some(Change::Log(p.to_path_buf()));
-        }
-        git_dirs
-            .iter()
-            .find(|(gd, _)| p.starts_with(gd))
-            .map(|(_, repo)| Change::Repo(repo.clone()))
-    };
     let task = tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
-            let mut changes: BTreeSet<Change> = classify(&first).into_iter().collect();
-            // Debounce: keep collecting until the folder has been quiet for DEBOUNCE.
-            while let Ok(Some(p)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                changes.extend(classify(&p));
+        let mut poll = tokio::time::interval(REPO_POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            let mut changes = BTreeSet::new();
+            tokio::select! {
+                first = rx.recv() => {
+                    let Some(first) = first else { return };
+                    changes.extend(w.classify(&first));
+                    // Debounce: keep collecting until the folder has been quiet for DEBOUNCE.
+                    while let Ok(Some(p)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                        changes.extend(w.classify(&p));
+                    }
+                }
+                _ = poll.tick() => {
+                    // A repo added while we run: watch it from now on, and read it at once.
+                    let added = store.watched_repos().await.unwrap_or_default();
+                    for repo in added.iter().map(PathBuf::from) {
+                        let mut problems = Vec::new();
+                        if w.add_repo(&repo, &mut problems) {
+                            changes.insert(Change::Repo(repo));
+                        }
+                        for p in problems {
+                            tracing::warn!("not watching {p}");
+                        }
+                    }
+                }
             }
             if changes.is_empty() {
                 continue;
@@ -133,9 +182,5 @@ pub fn spawn(store: Store, bus: EventBus, sources: Sources) -> notify::Result<Wa
             }
         }
     });
-    Ok(WatchHandle {
-        _watcher: watcher,
-        task,
-        problems,
-    })
+    Ok(WatchHandle { task, problems })
 }

@@ -128,3 +128,41 @@ async fn appends_and_commits_reach_the_bus_and_the_store() {
     assert_eq!(store.commits_between(0, i64::MAX).await.unwrap().len(), 2);
     drop(handle);
 }
+
+/// `flightdeck repo add` while the watcher runs: the repo is read within a poll, and from then
+/// on its commits arrive live, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repo_added_while_watching_is_watched_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo_path = dir.path().join("later");
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let repo = git2::Repository::init_opts(&repo_path, &init).unwrap();
+    commit_on(&repo, "main", "a.txt", "Initial commit");
+    let store = Store::open(&dir.path().join("fd.db").display().to_string())
+        .await
+        .unwrap();
+    let bus = EventBus::new();
+    let mut rx = bus.subscribe();
+    let handle = watch::spawn(store.clone(), bus.clone(), Sources::default()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(store.repos().await.unwrap().is_empty());
+
+    store
+        .watch_repo(&repo_path.canonicalize().unwrap().display().to_string())
+        .await
+        .unwrap();
+    until(&mut rx, "added repo read", || async {
+        store.commits_between(0, i64::MAX).await.unwrap().len() == 1
+    })
+    .await;
+
+    // Live from now on. Only the watch can bring this commit: the poll reads a repo once, when
+    // it is added, and no periodic rescan runs here.
+    commit_on(&repo, "main", "b.txt", "Second commit");
+    until(&mut rx, "commit in the added repo", || async {
+        store.commits_between(0, i64::MAX).await.unwrap().len() == 2
+    })
+    .await;
+    drop(handle);
+}
