@@ -35,6 +35,15 @@ fn commit_on(repo: &git2::Repository, branch: &str, file: &str, message: &str) {
     .unwrap();
 }
 
+/// A repository on `main` with one commit.
+fn new_repo(path: &Path) -> git2::Repository {
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let repo = git2::Repository::init_opts(path, &init).unwrap();
+    commit_on(&repo, "main", "a.txt", "Initial commit");
+    repo
+}
+
 fn line(i: usize) -> String {
     serde_json::json!({
         "type": "assistant", "sessionId": "live", "cwd": "/w", "gitBranch": "claude/live",
@@ -67,10 +76,7 @@ where
 async fn appends_and_commits_reach_the_bus_and_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let repo_path = dir.path().join("app");
-    let mut init = git2::RepositoryInitOptions::new();
-    init.initial_head("main");
-    let repo = git2::Repository::init_opts(&repo_path, &init).unwrap();
-    commit_on(&repo, "main", "a.txt", "Initial commit");
+    let repo = new_repo(&repo_path);
     let claude = dir.path().join("claude");
     std::fs::create_dir_all(claude.join("projects")).unwrap();
     let store = Store::open(&dir.path().join("fd.db").display().to_string())
@@ -135,10 +141,7 @@ async fn appends_and_commits_reach_the_bus_and_the_store() {
 async fn a_repo_added_while_watching_is_watched_live() {
     let dir = tempfile::tempdir().unwrap();
     let repo_path = dir.path().join("later");
-    let mut init = git2::RepositoryInitOptions::new();
-    init.initial_head("main");
-    let repo = git2::Repository::init_opts(&repo_path, &init).unwrap();
-    commit_on(&repo, "main", "a.txt", "Initial commit");
+    let repo = new_repo(&repo_path);
     let store = Store::open(&dir.path().join("fd.db").display().to_string())
         .await
         .unwrap();
