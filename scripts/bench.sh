@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 command -v /usr/bin/time >/dev/null || { sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"; $sudo_cmd apt-get install -y -qq time; }
-npm --prefix bench ci --no-audit --no-fund
+# `npm ci` refuses this lock (it lists only the linux-x64 build of ccusage's optional native
+# packages); the versions are pinned exactly, so install gives the same tree.
+npm --prefix bench install --no-audit --no-fund
 cargo build --locked --release -p flightdeck-cli
 cargo build --locked --release -p flightdeck-core --example gen_claude_corpus
 exec python3 bench/run.py

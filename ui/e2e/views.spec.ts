@@ -29,7 +29,7 @@ const VIEWS: ViewSpec[] = [
   { name: 'experiments', letter: 'e', expectRows: true },
   { name: 'spend', letter: 's', expectRows: true },
   { name: 'velocity', letter: 'v', expectRows: true },
-  { name: 'audit', letter: 'u', expectRows: false }, // rows or the empty state
+  { name: 'audit', letter: 'u', expectRows: true }, // the demo's signed trail
 ];
 
 let child: ChildProcess | null = null;
@@ -180,6 +180,10 @@ test('every view renders the demo data without errors', async ({ page }) => {
     if (view.name === 'spend') await expectImageLoaded(page, 'chart-spend');
     if (view.name === 'velocity') await expectImageLoaded(page, 'chart-velocity');
     if (view.name === 'repos') await expectImageLoaded(page, 'chart-agent-share');
+    if (view.name === 'audit') {
+      // The demo's trail is signed and chained: the view says it is intact.
+      await expect(page.getByTestId('audit-integrity')).toHaveAttribute('data-ok', 'true');
+    }
     if (view.name === 'inbox') {
       // The demo has one session waiting for its user.
       const waiting = page.getByTestId('view-inbox').getByTestId('row').filter({ hasText: /needs you/i });

@@ -1,6 +1,7 @@
 //! The `flightdeck` command. Parses flags, resolves settings (flags > env > config file >
 //! defaults), runs one subcommand, and turns any error into one line on stderr and exit code 1.
 
+mod audit_cmd;
 mod commands;
 mod doctor;
 
@@ -104,6 +105,9 @@ enum Command {
     /// Manage the watched repositories.
     #[command(subcommand)]
     Repo(commands::RepoCmd),
+    /// Verify or export the signed audit log.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCmd),
     /// Check config, database, data dirs and sources; say what is wrong and how to fix it.
     Doctor {
         #[command(flatten)]
@@ -190,6 +194,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Repo(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
             commands::repo(&settings, cmd).await
+        }
+        Command::Audit(cmd) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            audit_cmd::run(&settings, cmd).await
         }
         Command::Doctor { sources, serve } => {
             let (settings, dirs) = settings(&cli, serve, sources)?;

@@ -241,6 +241,55 @@ fn demo_serves_demo_data() {
     );
     assert!(dir.join("repos/acme-api/.git").is_dir());
     assert!(dir.join("flightdeck.db").is_file());
+
+    // The demo's audit trail is signed with its own key: it verifies with that key, exports,
+    // and the export verifies elsewhere; an edited export does not.
+    let db = dir.join("flightdeck.db");
+    let audit = |key: &std::path::Path, args: &[&str]| {
+        flightdeck(home.path())
+            .env("FLIGHTDECK_AUDIT_KEY", key)
+            .arg("--database-url")
+            .arg(&db)
+            .arg("audit")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let demo_key = dir.join("audit-key");
+    let out = audit(&demo_key, &["verify"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ok: 5 entries"), "{text}");
+    // Another lead's machine does not trust the demo key until told to.
+    let elsewhere = home.path().join("elsewhere-key");
+    let out = audit(&elsewhere, &["verify"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not trusted"));
+    let demo_public = String::from_utf8_lossy(&audit(&demo_key, &["key"]).stdout)
+        .trim()
+        .to_string();
+    assert!(audit(&elsewhere, &["verify", "--trust", &demo_public])
+        .status
+        .success());
+    let export = home.path().join("audit.json");
+    let out = audit(&demo_key, &["export", "--out", export.to_str().unwrap()]);
+    assert!(out.status.success());
+    let out = audit(&elsewhere, &["verify", "--file", export.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let edited = std::fs::read_to_string(&export).unwrap().replacen(
+        "fast-forward into main",
+        "merge commit into main",
+        1,
+    );
+    std::fs::write(&export, edited).unwrap();
+    let out = audit(&elsewhere, &["verify", "--file", export.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("entry 2: was edited"), "{text}");
     // The demo refuses to build over a folder that is not its own.
     let other = home.path().join("precious");
     std::fs::create_dir_all(&other).unwrap();

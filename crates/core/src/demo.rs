@@ -22,6 +22,7 @@ use crate::store::Store;
 
 const MARKER: &str = ".flightdeck-demo";
 const DAY: i64 = 86_400;
+const HOUR: i64 = 3_600;
 
 #[derive(Debug, Clone)]
 pub struct DemoWorkspace {
@@ -800,6 +801,65 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
                     .collect(),
             })
             .await?;
+    }
+    seed_audit(store, ws, now).await
+}
+
+/// A signed audit trail of decisions a lead made in the demo, with the demo's own key
+/// (`<demo>/audit-key`): `FLIGHTDECK_AUDIT_KEY=<demo>/audit-key flightdeck audit verify` checks
+/// it. Written once; a restarted demo keeps its trail.
+async fn seed_audit(store: &Store, ws: &DemoWorkspace, now: i64) -> Result<()> {
+    if !store.audit_entries().await?.is_empty() {
+        return Ok(());
+    }
+    let key = crate::audit::AuditKey::load_or_create(&ws.root.join("audit-key"))?;
+    let repo = |i: usize| ws.repos.get(i).map(|p| repo_name(p)).unwrap_or_default();
+    let trail = [
+        (
+            9 * HOUR,
+            "Alice Martin",
+            "approve",
+            format!("local:{}:claude/fix-retry-jitter", repo(1)),
+            "checks green, 1 human approval".to_string(),
+        ),
+        (
+            8 * HOUR,
+            "Alice Martin",
+            "merge",
+            format!("local:{}:claude/fix-retry-jitter", repo(1)),
+            "fast-forward into main".to_string(),
+        ),
+        (
+            6 * HOUR,
+            "Bob Chen",
+            "approve-release",
+            format!("demo:{}:v1.12.0", repo(2)),
+            "production".to_string(),
+        ),
+        (
+            5 * HOUR,
+            "Alice Martin",
+            "request-changes",
+            format!("local:{}:codex/fix-pagination", repo(0)),
+            "off-by-one still there on the last page".to_string(),
+        ),
+        (
+            4 * HOUR,
+            "Alice Martin",
+            "approve-release",
+            format!("demo:{}:v1.11.0", repo(1)),
+            "production".to_string(),
+        ),
+    ];
+    for (ago, actor, action, target, detail) in trail {
+        let d = crate::audit::Decision {
+            at: now - ago,
+            actor,
+            action,
+            target: &target,
+            detail: &detail,
+        };
+        store.append_audit(&key, &d).await?;
     }
     Ok(())
 }

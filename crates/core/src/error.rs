@@ -52,6 +52,9 @@ pub enum Error {
 
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+
+    #[error("audit: {0}")]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 impl Error {

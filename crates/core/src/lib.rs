@@ -6,6 +6,7 @@
 //! never the other way round.
 
 pub mod alerts;
+pub mod audit;
 pub mod config;
 pub mod demo;
 pub mod error;

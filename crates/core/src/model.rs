@@ -352,4 +352,8 @@ pub struct AuditEntry {
     pub detail: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The signer's Ed25519 public key, hex.
+    pub signer: String,
+    /// The signer's signature of `hash`, hex.
+    pub signature: String,
 }

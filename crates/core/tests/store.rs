@@ -262,12 +262,33 @@ async fn round_trips_every_noun(db: TestDb) {
     );
     assert_eq!(s.actions().await.unwrap(), vec![a]);
 
+    let keys = tempfile::tempdir().unwrap();
+    use flightdeck_core::audit::{AuditKey, Decision};
+    let key = AuditKey::load_or_create(&keys.path().join("audit-key")).unwrap();
     let e1 = s
-        .append_audit(1, "lead", "approve", &cr.id, "ok")
+        .append_audit(
+            &key,
+            &Decision {
+                at: 1,
+                actor: "lead",
+                action: "approve",
+                target: &cr.id,
+                detail: "ok",
+            },
+        )
         .await
         .unwrap();
     let e2 = s
-        .append_audit(2, "lead", "merge", &cr.id, "ok")
+        .append_audit(
+            &key,
+            &Decision {
+                at: 2,
+                actor: "lead",
+                action: "merge",
+                target: &cr.id,
+                detail: "ok",
+            },
+        )
         .await
         .unwrap();
     assert_eq!(e2.prev_hash, e1.hash);

@@ -84,7 +84,11 @@ async fn every_view_serves_demo_data() {
     let spend = json(s, "/api/spend").await;
     assert!(spend["total_usd"].as_f64().unwrap() > 0.0);
     assert!(len(&json(s, "/api/velocity").await, "weeks") > 10);
-    assert_eq!(len(&json(s, "/api/audit").await, "entries"), 0);
+    // The demo's signed trail, intact.
+    let audit = json(s, "/api/audit").await;
+    assert_eq!(len(&audit, "entries"), 5);
+    assert_eq!(len(&audit["integrity"], "problems"), 0);
+    assert_eq!(len(&audit["integrity"], "signers"), 1);
 
     // The demo's waiting session is in the inbox as "needs you", and idle in Agents.
     let inbox = json(s, "/api/inbox").await;

@@ -1,5 +1,5 @@
 import { api } from '../api';
-import { DataTable, Empty, ErrorBox, Loading, Time, ViewHeader, type Column } from '../components';
+import { Badge, DataTable, Empty, ErrorBox, Loading, Time, ViewHeader, type Column } from '../components';
 import { shortHash } from '../format';
 import type { AuditEntry } from '../generated/AuditEntry';
 import { useApi, useExpanded, useList, type ViewProps } from '../hooks';
@@ -12,6 +12,17 @@ const columns: Column<AuditEntry>[] = [
   { header: 'Target', cell: (e) => <code className="clamp" title={e.target}>{e.target}</code> },
   { header: 'Detail', cell: (e) => <span className="muted">{e.detail}</span>, className: 'grow' },
   { header: 'Hash', cell: (e) => <code className="muted" title={e.hash}>{shortHash(e.hash)}</code> },
+  {
+    header: 'Signer',
+    cell: (e) =>
+      e.signature ? (
+        <code className="muted" title={`Ed25519 ${e.signer}`}>
+          {e.signer.slice(0, 16)}
+        </code>
+      ) : (
+        <Badge tone="amber">unsigned</Badge>
+      ),
+  },
 ];
 
 function detail(e: AuditEntry) {
@@ -21,6 +32,10 @@ function detail(e: AuditEntry) {
       <dd><code>{e.hash}</code></dd>
       <dt>previous</dt>
       <dd><code>{e.prev_hash}</code></dd>
+      <dt>signer</dt>
+      <dd><code>{e.signer}</code></dd>
+      <dt>signature</dt>
+      <dd><code className="clamp">{e.signature}</code></dd>
     </dl>
   );
 }
@@ -32,13 +47,35 @@ export default function Audit({ selected, setSelected, list }: ViewProps) {
   useList(list, entries.length, toggle);
   return (
     <section data-testid="view-audit" className="view">
-      <ViewHeader title="Audit">{data ? `${entries.length} entries · hash-chained` : null}</ViewHeader>
+      <ViewHeader title="Audit">
+        {data ? `${entries.length} entries · hash-chained, signed by ${data.integrity.signers.length} key${data.integrity.signers.length === 1 ? '' : 's'}` : null}
+      </ViewHeader>
       {error ? <ErrorBox message={error} /> : null}
+      {data && entries.length > 0 ? (
+        data.integrity.problems.length === 0 ? (
+          <p className="muted small" data-testid="audit-integrity" data-ok="true">
+            <Badge tone="green">intact</Badge> every entry follows the one before, matches its hash and carries a valid
+            signature. Which keys to trust: <code>flightdeck audit verify</code>.
+          </p>
+        ) : (
+          <div role="alert" data-testid="audit-integrity" data-ok="false">
+            <Badge tone="red">tampered</Badge>
+            <ul>
+              {data.integrity.problems.map((p) => (
+                <li key={`${p.seq}:${p.what}`}>
+                  entry {p.seq} {p.what}
+                </li>
+              ))}
+            </ul>
+          </div>
+        )
+      ) : null}
       {loading && !data ? <Loading /> : null}
       {data && entries.length === 0 ? (
         <Empty>
           The audit log is empty. Entries appear here once someone acts through Flightdeck — approving a release,
-          queuing an action from the outbox — each one chained to the previous by its hash.
+          queuing an action from the outbox — each one chained to the previous by its hash and signed with the
+          lead's key.
         </Empty>
       ) : null}
       {entries.length > 0 ? (

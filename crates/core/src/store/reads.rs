@@ -417,8 +417,8 @@ impl Store {
 
     pub async fn audit_entries(&self) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
-            "SELECT seq, at, actor, action, target, detail, prev_hash, hash FROM audit_entries
-             ORDER BY seq DESC",
+            "SELECT seq, at, actor, action, target, detail, prev_hash, hash, signer, signature
+             FROM audit_entries ORDER BY seq DESC",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -433,6 +433,8 @@ impl Store {
                     detail: r.try_get("detail")?,
                     prev_hash: r.try_get("prev_hash")?,
                     hash: r.try_get("hash")?,
+                    signer: r.try_get("signer")?,
+                    signature: r.try_get("signature")?,
                 })
             })
             .collect()

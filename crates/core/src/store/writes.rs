@@ -3,7 +3,8 @@
 use sqlx::{Any, Transaction};
 
 use super::Store;
-use crate::error::Result;
+use crate::audit::{self, AuditKey, Decision};
+use crate::error::{Error, Result};
 use crate::model::*;
 
 impl Store {
@@ -366,17 +367,29 @@ impl Store {
 }
 
 impl Store {
-    /// Appends an audit entry chained to the previous one by SHA-256, so any later edit or
-    /// deletion of an entry breaks every hash after it.
-    pub async fn append_audit(
-        &self,
-        at: i64,
-        actor: &str,
-        action: &str,
-        target: &str,
-        detail: &str,
-    ) -> Result<AuditEntry> {
-        use sha2::{Digest, Sha256};
+    /// Appends an audit entry chained to the previous one by SHA-256 and signed with `key`, so
+    /// any later edit, removal or reordering is found by `audit::verify`. Two instances sharing
+    /// one database may race for the next sequence number; the loser reads the new tail and
+    /// tries again.
+    pub async fn append_audit(&self, key: &AuditKey, d: &Decision<'_>) -> Result<AuditEntry> {
+        const ATTEMPTS: usize = 5;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_append_audit(key, d).await {
+                Err(Error::Db(e)) if attempt < ATTEMPTS && is_conflict(&e) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10 * attempt as u64)).await;
+                }
+                other => {
+                    let entry = other?;
+                    key.record(entry.seq, &entry.hash)?;
+                    return Ok(entry);
+                }
+            }
+        }
+    }
+
+    async fn try_append_audit(&self, key: &AuditKey, d: &Decision<'_>) -> Result<AuditEntry> {
         let mut tx = self.begin().await?;
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
@@ -386,45 +399,50 @@ impl Store {
             Some((seq, hash)) => (seq + 1, hash),
             None => (1, String::new()),
         };
-        let mut h = Sha256::new();
-        for part in [
-            prev_hash.as_str(),
-            &seq.to_string(),
-            &at.to_string(),
-            actor,
-            action,
-            target,
-            detail,
-        ] {
-            h.update(part.as_bytes());
-            h.update([0u8]);
-        }
-        let hash: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let hash = audit::entry_hash(&prev_hash, seq, d);
+        let entry = AuditEntry {
+            seq,
+            at: d.at,
+            actor: d.actor.into(),
+            action: d.action.into(),
+            target: d.target.into(),
+            detail: d.detail.into(),
+            signer: key.public_hex(),
+            signature: key.sign(&hash),
+            prev_hash,
+            hash,
+        };
         sqlx::query(
-            "INSERT INTO audit_entries (seq, at, actor, action, target, detail, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO audit_entries
+               (seq, at, actor, action, target, detail, prev_hash, hash, signer, signature)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(seq)
-        .bind(at)
-        .bind(actor)
-        .bind(action)
-        .bind(target)
-        .bind(detail)
-        .bind(&prev_hash)
-        .bind(&hash)
+        .bind(entry.seq)
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.target)
+        .bind(&entry.detail)
+        .bind(&entry.prev_hash)
+        .bind(&entry.hash)
+        .bind(&entry.signer)
+        .bind(&entry.signature)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(AuditEntry {
-            seq,
-            at,
-            actor: actor.into(),
-            action: action.into(),
-            target: target.into(),
-            detail: detail.into(),
-            prev_hash,
-            hash,
-        })
+        Ok(entry)
+    }
+}
+
+/// A write that lost a race: another writer took the key (unique violation) or held the lock.
+fn is_conflict(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            d.is_unique_violation()
+                || d.message().contains("locked")
+                || d.message().contains("busy")
+        }
+        _ => false,
     }
 }
 

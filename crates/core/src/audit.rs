@@ -1,0 +1,333 @@
+//! Trust in the audit log. Every entry is hash-chained to the one before it (the hash covers
+//! the previous hash, the sequence number and every field) and signed with the lead's Ed25519
+//! key, so an approval given offline can be checked later by anyone holding the public key.
+//!
+//! `verify` reports each entry that was edited (its hash no longer matches its fields), removed
+//! or reordered (the chain or the numbering breaks), forged (a signature that does not verify,
+//! or one by a key nobody trusts). Removing the newest entries leaves a valid shorter chain, so
+//! each signer also keeps a checkpoint of the last entry it wrote next to its key; a log that no
+//! longer reaches the checkpoint is reported as truncated.
+//!
+//! The key is a 0600 file in the data directory (made on first use; a key file others can read
+//! is refused). Its public half is the signer id stored with each entry.
+
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use ts_rs::TS;
+
+use crate::model::AuditEntry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {why}")]
+    BadKey { path: PathBuf, why: String },
+    #[error("no randomness for a new key: {0}")]
+    Random(String),
+}
+
+/// The lead's signing key, with where its checkpoint lives.
+pub struct AuditKey {
+    key: SigningKey,
+    checkpoint: PathBuf,
+}
+
+/// The last entry a signer wrote: the log must still reach it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl AuditKey {
+    /// The key at `path`, made (with a fresh random seed, mode 0600) when there is none.
+    pub fn load_or_create(path: &Path) -> Result<Self, AuditError> {
+        let io = |source| AuditError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let bad = |why: String| AuditError::BadKey {
+            path: path.to_path_buf(),
+            why,
+        };
+        let seed: [u8; 32] = if path.exists() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    return Err(bad(format!(
+                        "the audit key is readable by others (mode {:o}); run chmod 600 on it",
+                        mode & 0o777
+                    )));
+                }
+            }
+            let text = std::fs::read_to_string(path).map_err(io)?;
+            let bytes = hex::decode(text.trim())
+                .map_err(|e| bad(format!("not a hex Ed25519 seed: {e}")))?;
+            bytes
+                .try_into()
+                .map_err(|b: Vec<u8>| bad(format!("seed is {} bytes, expected 32", b.len())))?
+        } else {
+            let mut seed = [0u8; 32];
+            getrandom::getrandom(&mut seed).map_err(|e| AuditError::Random(e.to_string()))?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            write_private(path, &hex::encode(seed)).map_err(io)?;
+            seed
+        };
+        Ok(Self {
+            key: SigningKey::from_bytes(&seed),
+            checkpoint: path.with_extension("checkpoint"),
+        })
+    }
+
+    /// The public key, hex: the signer id stored with each entry.
+    pub fn public_hex(&self) -> String {
+        hex::encode(self.key.verifying_key().as_bytes())
+    }
+
+    /// The signature of an entry hash, hex.
+    pub fn sign(&self, hash: &str) -> String {
+        hex::encode(self.key.sign(hash.as_bytes()).to_bytes())
+    }
+
+    /// The checkpoint of the last entry this key wrote, if any.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        let text = std::fs::read_to_string(&self.checkpoint).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Records the entry just written as this signer's checkpoint.
+    pub fn record(&self, seq: i64, hash: &str) -> Result<(), AuditError> {
+        let cp = Checkpoint {
+            seq,
+            hash: hash.to_string(),
+        };
+        let text = serde_json::to_string(&cp).unwrap_or_default();
+        write_private(&self.checkpoint, &text).map_err(|source| AuditError::Io {
+            path: self.checkpoint.clone(),
+            source,
+        })
+    }
+}
+
+/// Writes a file only its owner can read, replacing it atomically.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp)?;
+        std::io::Write::write_all(&mut f, text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(tmp, path)
+}
+
+/// One decision to record: who did what to which target, when, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision<'a> {
+    pub at: i64,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub detail: &'a str,
+}
+
+impl AuditEntry {
+    /// The decision this entry records.
+    pub fn decision(&self) -> Decision<'_> {
+        Decision {
+            at: self.at,
+            actor: &self.actor,
+            action: &self.action,
+            target: &self.target,
+            detail: &self.detail,
+        }
+    }
+}
+
+/// The hash of an entry: SHA-256 over the previous hash, the sequence number and every field,
+/// each followed by a NUL so no field can bleed into the next.
+pub fn entry_hash(prev_hash: &str, seq: i64, d: &Decision) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        prev_hash,
+        &seq.to_string(),
+        &d.at.to_string(),
+        d.actor,
+        d.action,
+        d.target,
+        d.detail,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Verification {
+    #[ts(type = "number")]
+    pub entries: usize,
+    /// What is wrong, in log order; empty when the log is intact.
+    pub problems: Vec<AuditProblem>,
+    /// Each signer's public key and how many entries it signed.
+    pub signers: Vec<AuditSigner>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AuditProblem {
+    #[ts(type = "number")]
+    pub seq: i64,
+    /// Reads after "entry N": "was edited: …", "is missing: …".
+    pub what: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AuditSigner {
+    /// Ed25519 public key, hex.
+    pub key: String,
+    #[ts(type = "number")]
+    pub entries: usize,
+}
+
+impl Verification {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks a whole log (any order; it is sorted by seq here) against the trusted public keys
+/// (hex) and, when given, the checkpoints the log must still reach.
+pub fn verify(
+    entries: &[AuditEntry],
+    trusted: &[String],
+    checkpoints: &[Checkpoint],
+) -> Verification {
+    let mut sorted: Vec<&AuditEntry> = entries.iter().collect();
+    sorted.sort_by_key(|e| e.seq);
+    let mut problems: Vec<(i64, String)> = Vec::new();
+    let mut v = Verification {
+        entries: sorted.len(),
+        ..Default::default()
+    };
+    let mut signers = std::collections::BTreeMap::<String, usize>::new();
+    let mut prev: Option<&AuditEntry> = None;
+    for e in &sorted {
+        let expected_seq = prev.map_or(1, |p| p.seq + 1);
+        if e.seq != expected_seq {
+            problems.push((
+                e.seq,
+                if e.seq > expected_seq {
+                    format!(
+                        "entries {expected_seq}..{} are missing (removed)",
+                        e.seq - 1
+                    )
+                } else {
+                    format!("sequence number {} appears twice", e.seq)
+                },
+            ));
+        }
+        let want_prev = prev.map_or("", |p| p.hash.as_str());
+        if e.prev_hash != want_prev {
+            problems.push((
+                e.seq,
+                "does not follow the entry before it (an entry was removed, inserted or reordered)"
+                    .into(),
+            ));
+        }
+        if entry_hash(&e.prev_hash, e.seq, &e.decision()) != e.hash {
+            problems.push((
+                e.seq,
+                "was edited: its hash does not match its fields".into(),
+            ));
+        }
+        match check_signature(e) {
+            Ok(()) if trusted.contains(&e.signer) => {}
+            Ok(()) => problems.push((
+                e.seq,
+                format!(
+                    "is signed by a key that is not trusted: {}",
+                    short(&e.signer)
+                ),
+            )),
+            Err(why) => problems.push((e.seq, why)),
+        }
+        *signers.entry(e.signer.clone()).or_default() += 1;
+        prev = Some(e);
+    }
+    for cp in checkpoints {
+        match sorted.iter().find(|e| e.seq == cp.seq) {
+            Some(e) if e.hash == cp.hash => {}
+            Some(_) => problems.push((
+                cp.seq,
+                "differs from the signer's checkpoint of it (rewritten)".into(),
+            )),
+            None => problems.push((
+                cp.seq,
+                format!(
+                    "is missing: the signer's checkpoint says the log reached entry {} (truncated)",
+                    cp.seq
+                ),
+            )),
+        }
+    }
+    v.problems = problems
+        .into_iter()
+        .map(|(seq, what)| AuditProblem { seq, what })
+        .collect();
+    v.signers = signers
+        .into_iter()
+        .map(|(key, entries)| AuditSigner { key, entries })
+        .collect();
+    v
+}
+
+fn check_signature(e: &AuditEntry) -> Result<(), String> {
+    if e.signature.is_empty() {
+        return Err("is not signed".into());
+    }
+    let key: [u8; 32] = hex::decode(&e.signer)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            format!(
+                "names a signer that is not an Ed25519 key: {}",
+                short(&e.signer)
+            )
+        })?;
+    let key = VerifyingKey::from_bytes(&key)
+        .map_err(|_| format!("names an invalid Ed25519 key: {}", short(&e.signer)))?;
+    let sig: [u8; 64] = hex::decode(&e.signature)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or("has a malformed signature")?;
+    key.verify(e.hash.as_bytes(), &Signature::from_bytes(&sig))
+        .map_err(|_| {
+            "has a signature that does not verify (forged, or the entry was edited)".into()
+        })
+}
+
+/// A key's first 16 hex digits, enough to tell keys apart in a message.
+pub fn short(key: &str) -> &str {
+    key.get(..16).unwrap_or(key)
+}

@@ -1,0 +1,206 @@
+//! The audit log against tampering, on SQLite and PostgreSQL: an intact log verifies; an
+//! edited, removed (in the middle or at the end), reordered, re-hashed or forged entry is each
+//! found and named by its sequence number.
+
+mod support;
+
+use flightdeck_core::audit::{self, AuditKey, Decision};
+use flightdeck_core::model::AuditEntry;
+use support::{both, TestDb};
+
+struct Log {
+    key: AuditKey,
+    _dir: tempfile::TempDir,
+    entries: Vec<AuditEntry>,
+}
+
+async fn signed_log(db: &TestDb) -> Log {
+    let dir = tempfile::tempdir().unwrap();
+    let key = AuditKey::load_or_create(&dir.path().join("audit-key")).unwrap();
+    let mut entries = Vec::new();
+    for (i, action) in ["approve", "merge", "approve-release", "override", "close"]
+        .iter()
+        .enumerate()
+    {
+        let target = format!("local:/w/app:claude/f{i}");
+        let d = Decision {
+            at: 1_790_000_000 + i as i64,
+            actor: "lead",
+            action,
+            target: &target,
+            detail: "ok",
+        };
+        let e = db.store.append_audit(&key, &d).await.unwrap();
+        entries.push(e);
+    }
+    Log {
+        key,
+        _dir: dir,
+        entries,
+    }
+}
+
+/// Verifies what is in the store now, trusting the log's own key and checkpoint.
+async fn check(db: &TestDb, log: &Log) -> audit::Verification {
+    let entries = db.store.audit_entries().await.unwrap();
+    audit::verify(
+        &entries,
+        &[log.key.public_hex()],
+        &log.key.checkpoint().into_iter().collect::<Vec<_>>(),
+    )
+}
+
+/// Puts the original entries back, for the next tamper.
+async fn restore(db: &TestDb, log: &Log) {
+    sqlx::query("DELETE FROM audit_entries")
+        .execute(db.store.pool())
+        .await
+        .unwrap();
+    for e in &log.entries {
+        write_raw(db, e).await;
+    }
+    assert!(check(db, log).await.ok());
+}
+
+async fn write_raw(db: &TestDb, e: &AuditEntry) {
+    sqlx::query(
+        "INSERT INTO audit_entries
+           (seq, at, actor, action, target, detail, prev_hash, hash, signer, signature)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(e.seq)
+    .bind(e.at)
+    .bind(&e.actor)
+    .bind(&e.action)
+    .bind(&e.target)
+    .bind(&e.detail)
+    .bind(&e.prev_hash)
+    .bind(&e.hash)
+    .bind(&e.signer)
+    .bind(&e.signature)
+    .execute(db.store.pool())
+    .await
+    .unwrap();
+}
+
+async fn exec(db: &TestDb, sql: &str) {
+    sqlx::query(sql).execute(db.store.pool()).await.unwrap();
+}
+
+fn flagged(v: &audit::Verification, seq: i64, words: &str) -> bool {
+    v.problems
+        .iter()
+        .any(|p| p.seq == seq && p.what.contains(words))
+}
+
+async fn every_tamper_is_found(db: TestDb) {
+    let log = signed_log(&db).await;
+    let v = check(&db, &log).await;
+    assert!(v.ok(), "{:?}", v.problems);
+    assert_eq!(v.entries, 5);
+    assert_eq!(
+        v.signers
+            .iter()
+            .map(|s| (s.key.clone(), s.entries))
+            .collect::<Vec<_>>(),
+        vec![(log.key.public_hex(), 5)]
+    );
+
+    // Edit: the approval's detail is changed in place.
+    exec(
+        &db,
+        "UPDATE audit_entries SET detail = 'overridden' WHERE seq = 2",
+    )
+    .await;
+    let v = check(&db, &log).await;
+    assert!(flagged(&v, 2, "was edited"), "{:?}", v.problems);
+    restore(&db, &log).await;
+
+    // Removal in the middle.
+    exec(&db, "DELETE FROM audit_entries WHERE seq = 3").await;
+    let v = check(&db, &log).await;
+    assert!(flagged(&v, 4, "missing"), "{:?}", v.problems);
+    assert!(flagged(&v, 4, "does not follow"), "{:?}", v.problems);
+    restore(&db, &log).await;
+
+    // Removal at the end: the chain that is left is valid; the checkpoint is not reached.
+    exec(&db, "DELETE FROM audit_entries WHERE seq = 5").await;
+    let v = check(&db, &log).await;
+    assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
+    assert!(flagged(&v, 5, "truncated"), "{:?}", v.problems);
+    restore(&db, &log).await;
+
+    // Reorder: entries 2 and 3 swap places (their sequence numbers are exchanged).
+    exec(&db, "UPDATE audit_entries SET seq = 100 WHERE seq = 2").await;
+    exec(&db, "UPDATE audit_entries SET seq = 2 WHERE seq = 3").await;
+    exec(&db, "UPDATE audit_entries SET seq = 3 WHERE seq = 100").await;
+    let v = check(&db, &log).await;
+    assert!(flagged(&v, 2, "does not follow"), "{:?}", v.problems);
+    assert!(flagged(&v, 3, "was edited"), "{:?}", v.problems);
+    restore(&db, &log).await;
+
+    // Re-hash: the edit is hidden by recomputing the hash, but the signature is of the old one.
+    let mut e = log.entries[1].clone();
+    e.detail = "overridden".into();
+    e.hash = audit::entry_hash(&e.prev_hash, e.seq, &e.decision());
+    exec(&db, "DELETE FROM audit_entries WHERE seq = 2").await;
+    write_raw(&db, &e).await;
+    let v = check(&db, &log).await;
+    assert!(flagged(&v, 2, "does not verify"), "{:?}", v.problems);
+    assert!(flagged(&v, 3, "does not follow"), "{:?}", v.problems);
+    restore(&db, &log).await;
+
+    // Forgery: the whole chain rewritten from entry 2 and re-signed with another key; every
+    // hash and signature checks out, but the key is not trusted and the checkpoint differs.
+    let other_dir = tempfile::tempdir().unwrap();
+    let forger = AuditKey::load_or_create(&other_dir.path().join("k")).unwrap();
+    let mut prev = log.entries[0].hash.clone();
+    exec(&db, "DELETE FROM audit_entries WHERE seq >= 2").await;
+    for original in &log.entries[1..] {
+        let mut e = original.clone();
+        if e.seq == 2 {
+            e.detail = "overridden".into();
+        }
+        e.prev_hash = prev.clone();
+        e.hash = audit::entry_hash(&e.prev_hash, e.seq, &e.decision());
+        e.signer = forger.public_hex();
+        e.signature = forger.sign(&e.hash);
+        prev = e.hash.clone();
+        write_raw(&db, &e).await;
+    }
+    let v = check(&db, &log).await;
+    for seq in 2..=5 {
+        assert!(flagged(&v, seq, "not trusted"), "{:?}", v.problems);
+    }
+    assert!(flagged(&v, 5, "checkpoint"), "{:?}", v.problems);
+    // Trusting the forger's key (a second lead) clears all but the checkpoint.
+    let entries = db.store.audit_entries().await.unwrap();
+    let v = audit::verify(&entries, &[log.key.public_hex(), forger.public_hex()], &[]);
+    assert!(v.ok(), "{:?}", v.problems);
+    db.finish().await;
+}
+both!(every_tamper_is_found);
+
+#[test]
+fn the_key_is_private_and_stable() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/audit-key");
+    let first = AuditKey::load_or_create(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let again = AuditKey::load_or_create(&path).unwrap();
+    assert_eq!(first.public_hex(), again.public_hex());
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = AuditKey::load_or_create(&path).err().unwrap().to_string();
+    assert!(
+        err.contains(&path.display().to_string()) && err.contains("chmod 600"),
+        "{err}"
+    );
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(&path, "not hex").unwrap();
+    let err = AuditKey::load_or_create(&path).err().unwrap().to_string();
+    assert!(err.contains("not a hex Ed25519 seed"), "{err}");
+}
