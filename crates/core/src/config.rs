@@ -19,6 +19,12 @@ pub enum ConfigError {
         key: Option<String>,
         message: String,
     },
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
     #[error("cannot read config file {path}: {source}")]
     Read {
         path: PathBuf,
@@ -75,19 +81,7 @@ pub struct RawSources {
 
 impl RawConfig {
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| {
-            let (line, column, key) = match e.span() {
-                Some(span) => locate(text, span.start),
-                None => (1, 1, None),
-            };
-            ConfigError::Parse {
-                path: path.to_path_buf(),
-                line,
-                column,
-                key,
-                message: e.message().to_string(),
-            }
-        })
+        parse_toml(text, path)
     }
 
     /// Reads the file if it exists; a missing file is an empty config.
@@ -101,6 +95,26 @@ impl RawConfig {
             }),
         }
     }
+}
+
+/// Parses TOML into `T`; an error names the file, line, column and the key being defined.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &Path,
+) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let (line, column, key) = match e.span() {
+            Some(span) => locate(text, span.start),
+            None => (1, 1, None),
+        };
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            key,
+            message: e.message().to_string(),
+        }
+    })
 }
 
 /// 1-based line and column of byte `offset`, and the dotted key defined on that line.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod ingest;
 pub mod model;
+pub mod policy;
 pub mod pricing;
 pub mod reports;
 pub mod sources;

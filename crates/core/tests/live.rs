@@ -1,6 +1,8 @@
 //! The live watcher against real files: a log written and appended while it runs, a commit and
 //! a new branch in a real repository; each reaches the event bus and the store without a rescan.
 
+mod support;
+
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -11,28 +13,7 @@ use flightdeck_core::store::Store;
 use flightdeck_core::{events::EventBus, watch};
 
 fn commit_on(repo: &git2::Repository, branch: &str, file: &str, message: &str) {
-    let workdir = repo.workdir().unwrap().to_path_buf();
-    std::fs::write(workdir.join(file), message).unwrap();
-    let mut index = repo.index().unwrap();
-    index.add_path(Path::new(file)).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("Alice", "alice@acme.dev").unwrap();
-    let parent = repo
-        .find_branch(branch, git2::BranchType::Local)
-        .ok()
-        .and_then(|b| b.get().peel_to_commit().ok())
-        .or_else(|| repo.head().ok().and_then(|h| h.peel_to_commit().ok()));
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    repo.commit(
-        Some(&format!("refs/heads/{branch}")),
-        &sig,
-        &sig,
-        message,
-        &tree,
-        &parents,
-    )
-    .unwrap();
+    support::commit_file(repo, branch, file, message, message);
 }
 
 /// A repository on `main` with one commit.

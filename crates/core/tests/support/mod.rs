@@ -1,4 +1,6 @@
-//! Test databases: a fresh SQLite file in a temp dir, or a fresh PostgreSQL database.
+//! Test helpers: a fresh SQLite file in a temp dir or a fresh PostgreSQL database, and commits
+//! to real repositories. Each test binary uses part of this module.
+#![allow(dead_code, unused_macros, unused_imports)]
 
 use flightdeck_core::store::Store;
 
@@ -84,3 +86,31 @@ macro_rules! both {
     };
 }
 pub(crate) use both;
+
+/// Writes `path` (creating folders) with `body` and commits it on `branch` (created from HEAD
+/// when new).
+pub fn commit_file(repo: &git2::Repository, branch: &str, path: &str, body: &str, message: &str) {
+    let full = repo.workdir().unwrap().join(path);
+    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+    std::fs::write(&full, body).unwrap();
+    let mut index = repo.index().unwrap();
+    index.add_path(std::path::Path::new(path)).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("Alice", "alice@acme.dev").unwrap();
+    let parent = repo
+        .find_branch(branch, git2::BranchType::Local)
+        .ok()
+        .and_then(|b| b.get().peel_to_commit().ok())
+        .or_else(|| repo.head().ok().and_then(|h| h.peel_to_commit().ok()));
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    repo.commit(
+        Some(&format!("refs/heads/{branch}")),
+        &sig,
+        &sig,
+        message,
+        &tree,
+        &parents,
+    )
+    .unwrap();
+}
