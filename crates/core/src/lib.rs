@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod ingest;
+pub mod merge;
 pub mod model;
 pub mod policy;
 pub mod pricing;

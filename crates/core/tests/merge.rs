@@ -1,0 +1,181 @@
+//! Local merges on real repositories: fast-forward, merge commit, squash, and each refusal
+//! (conflict, dirty work tree, branch moved since review) leaving everything as it was.
+
+mod support;
+
+use std::path::Path;
+
+use flightdeck_core::merge::{merge_local, MergeError, MergeMode};
+use support::commit_file;
+
+fn repo(dir: &Path) -> git2::Repository {
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let repo = git2::Repository::init_opts(dir, &init).unwrap();
+    commit_file(&repo, "main", "README.md", "# app\n", "Initial commit");
+    repo
+}
+
+fn tip(repo: &git2::Repository, branch: &str) -> String {
+    repo.find_branch(branch, git2::BranchType::Local)
+        .unwrap()
+        .get()
+        .target()
+        .unwrap()
+        .to_string()
+}
+
+/// Commits on `branch` without touching the checked-out work tree (as an agent in another
+/// worktree would).
+fn commit_elsewhere(repo: &git2::Repository, branch: &str, path: &str, body: &str) -> String {
+    let parent = repo
+        .find_branch(branch, git2::BranchType::Local)
+        .ok()
+        .and_then(|b| b.get().peel_to_commit().ok())
+        .unwrap_or_else(|| repo.head().unwrap().peel_to_commit().unwrap());
+    let mut builder = repo.treebuilder(Some(&parent.tree().unwrap())).unwrap();
+    let blob = repo.blob(body.as_bytes()).unwrap();
+    builder.insert(path, blob, 0o100644).unwrap();
+    let tree = repo.find_tree(builder.write().unwrap()).unwrap();
+    let sig = git2::Signature::now("Claude", "noreply@anthropic.com").unwrap();
+    repo.commit(
+        Some(&format!("refs/heads/{branch}")),
+        &sig,
+        &sig,
+        &format!("Change {path}"),
+        &tree,
+        &[&parent],
+    )
+    .unwrap()
+    .to_string()
+}
+
+fn lead() -> git2::Signature<'static> {
+    git2::Signature::now("Alice Lead", "alice@acme.dev").unwrap()
+}
+
+/// Merges `branch` as reviewed at `sha` into main, expecting a refusal.
+fn refused(dir: &Path, branch: &str, sha: &str) -> MergeError {
+    merge_local(dir, "main", branch, sha, MergeMode::Merge, &lead()).unwrap_err()
+}
+
+#[test]
+fn fast_forward_updates_the_checked_out_base_and_keeps_the_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = repo(dir.path());
+    let head = commit_elsewhere(&r, "claude/feature", "src.rs", "fn main() {}\n");
+    let merged = merge_local(
+        dir.path(),
+        "main",
+        "claude/feature",
+        &head,
+        MergeMode::Merge,
+        &lead(),
+    )
+    .unwrap();
+    assert_eq!(
+        (merged.sha.as_str(), merged.how),
+        (head.as_str(), "fast-forward")
+    );
+    assert_eq!(tip(&r, "main"), head);
+    assert_eq!(tip(&r, "claude/feature"), head, "the branch is kept");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("src.rs")).unwrap(),
+        "fn main() {}\n"
+    );
+    assert!(r
+        .statuses(None)
+        .unwrap()
+        .iter()
+        .all(|s| s.status() == git2::Status::CURRENT));
+}
+
+#[test]
+fn a_moved_base_gets_a_merge_commit_or_a_squash() {
+    for mode in [MergeMode::Merge, MergeMode::Squash] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = repo(dir.path());
+        let head = commit_elsewhere(&r, "claude/feature", "feature.rs", "// feature\n");
+        commit_file(&r, "main", "other.rs", "// other\n", "Meanwhile on main");
+        let before = tip(&r, "main");
+        let merged =
+            merge_local(dir.path(), "main", "claude/feature", &head, mode, &lead()).unwrap();
+        let c = r
+            .find_commit(git2::Oid::from_str(&merged.sha).unwrap())
+            .unwrap();
+        match mode {
+            MergeMode::Merge => {
+                assert_eq!(merged.how, "merge commit");
+                let parents: Vec<String> = c.parent_ids().map(|p| p.to_string()).collect();
+                assert_eq!(parents, vec![before.clone(), head.clone()]);
+            }
+            MergeMode::Squash => {
+                assert_eq!(merged.how, "squash");
+                assert_eq!(c.parent_count(), 1);
+                assert!(c
+                    .summary()
+                    .unwrap()
+                    .contains("squashed from 'claude/feature'"));
+            }
+        }
+        assert_eq!(c.author().name(), Some("Alice Lead"));
+        assert_eq!(tip(&r, "main"), merged.sha);
+        for f in ["feature.rs", "other.rs", "README.md"] {
+            assert!(dir.path().join(f).is_file(), "{f} in the work tree");
+        }
+    }
+}
+
+#[test]
+fn conflicts_dirty_trees_and_moved_branches_are_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = repo(dir.path());
+    let head = commit_elsewhere(&r, "claude/readme", "README.md", "# app by claude\n");
+    commit_file(&r, "main", "README.md", "# app by alice\n", "Edit readme");
+    let main_before = tip(&r, "main");
+
+    let err = refused(dir.path(), "claude/readme", &head);
+    assert!(
+        matches!(&err, MergeError::Conflicts { paths, .. } if paths == &["README.md"]),
+        "{err}"
+    );
+    assert!(err.to_string().contains("conflicts in README.md"), "{err}");
+    assert_eq!(tip(&r, "main"), main_before);
+    assert_eq!(tip(&r, "claude/readme"), head);
+
+    // A clean branch, but the lead has uncommitted edits where main is checked out.
+    let clean = commit_elsewhere(&r, "claude/clean", "new.rs", "// new\n");
+    std::fs::write(dir.path().join("README.md"), "# work in progress\n").unwrap();
+    let err = refused(dir.path(), "claude/clean", &clean);
+    assert!(
+        matches!(&err, MergeError::Dirty { paths, .. } if paths == &["README.md"]),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("uncommitted changes (README.md)"),
+        "{err}"
+    );
+    assert_eq!(tip(&r, "main"), main_before);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("README.md")).unwrap(),
+        "# work in progress\n"
+    );
+    assert!(!dir.path().join("new.rs").exists());
+    std::fs::write(dir.path().join("README.md"), "# app by alice\n").unwrap();
+
+    // The agent pushed again after the review: the reviewed commit is not the tip any more.
+    let newer = commit_elsewhere(&r, "claude/clean", "new.rs", "// newer\n");
+    let err = refused(dir.path(), "claude/clean", &clean);
+    assert!(
+        matches!(&err, MergeError::Moved { now, .. } if now == &newer),
+        "{err}"
+    );
+    assert_eq!(tip(&r, "main"), main_before);
+
+    let err = refused(dir.path(), "claude/gone", &clean);
+    assert!(
+        err.to_string()
+            .contains("branch `claude/gone` does not exist"),
+        "{err}"
+    );
+}
