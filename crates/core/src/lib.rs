@@ -14,6 +14,7 @@ pub mod events;
 pub mod ingest;
 pub mod merge;
 pub mod model;
+pub mod outbox;
 pub mod policy;
 pub mod pricing;
 pub mod reports;

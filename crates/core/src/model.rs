@@ -331,12 +331,44 @@ pub struct WorkItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Action {
+    /// Made when the action is queued; the forge sees it too, so a resend is recognised.
     pub idempotency_key: String,
+    /// approve, request_changes, comment, merge or close.
     pub kind: String,
+    /// The change request.
     pub target: String,
+    /// JSON: what applying needs (the reviewed head, the merge method, a comment).
+    pub payload: String,
+    pub actor: String,
+    /// queued, sending, applied or failed.
     pub state: String,
     #[ts(type = "number")]
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    /// What applying produced (a merge's new tip, a review's id).
+    pub result: Option<String>,
+    #[ts(type = "number")]
     pub created_at: i64,
+    #[ts(type = "number")]
+    pub next_attempt_at: i64,
+    #[ts(type = "number | null")]
+    pub applied_at: Option<i64>,
+}
+
+/// A review given to a local change request through Flightdeck.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Review {
+    pub action_key: String,
+    pub change_request: String,
+    /// The commit reviewed: an approval of an older head does not approve a newer one.
+    pub head_sha: String,
+    pub reviewer: String,
+    /// approved, changes_requested or commented.
+    pub state: String,
+    pub body: String,
+    #[ts(type = "number")]
+    pub at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -252,12 +252,19 @@ async fn round_trips_every_noun(db: TestDb) {
         idempotency_key: "k1".into(),
         kind: "approve".into(),
         target: cr.id.clone(),
+        payload: "{}".into(),
+        actor: "lead".into(),
         state: "queued".into(),
+        attempts: 0,
+        last_error: None,
+        result: None,
         created_at: 1,
+        next_attempt_at: 0,
+        applied_at: None,
     };
-    assert!(s.enqueue_action(&a, "{}").await.unwrap());
+    assert!(s.enqueue_action(&a).await.unwrap());
     assert!(
-        !s.enqueue_action(&a, "{}").await.unwrap(),
+        !s.enqueue_action(&a).await.unwrap(),
         "same key must not queue twice"
     );
     assert_eq!(s.actions().await.unwrap(), vec![a]);

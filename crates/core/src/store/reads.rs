@@ -395,26 +395,6 @@ impl Store {
             .collect()
     }
 
-    pub async fn actions(&self) -> Result<Vec<Action>> {
-        let rows = sqlx::query(
-            "SELECT idempotency_key, kind, target, state, created_at FROM actions
-             ORDER BY created_at, idempotency_key",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Action {
-                    idempotency_key: r.try_get("idempotency_key")?,
-                    kind: r.try_get("kind")?,
-                    target: r.try_get("target")?,
-                    state: r.try_get("state")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect()
-    }
-
     pub async fn audit_entries(&self) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
             "SELECT seq, at, actor, action, target, detail, prev_hash, hash, signer, signature

@@ -333,23 +333,6 @@ impl Store {
     }
 
     /// Queues an action; the idempotency key makes a second enqueue of the same decision a no-op.
-    pub async fn enqueue_action(&self, a: &Action, payload: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO actions (idempotency_key, kind, target, payload, state, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(&a.idempotency_key)
-        .bind(&a.kind)
-        .bind(&a.target)
-        .bind(payload)
-        .bind(&a.state)
-        .bind(a.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     pub async fn set_cursor(&self, source: &str, key: &str, position: &str, at: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO ingest_cursors (source, key, position, updated_at) VALUES ($1, $2, $3, $4)

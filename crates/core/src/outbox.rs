@@ -1,0 +1,314 @@
+//! The outbox: every decision a lead makes (approve, request changes, comment, merge) is first
+//! written here with an idempotency key, then applied — at once when the forge answers, later
+//! when it does not. Offline is normal: actions wait, `sync` sends them.
+//!
+//! Exactly once: an action is claimed and its attempt counted *before* it is sent. An action
+//! that has been tried before (a crash between sending and recording the answer, a timeout
+//! after the forge acted) is first checked against the forge's state, and only resent when the
+//! forge does not show it done. Every outcome goes into the signed audit log.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditKey, Decision};
+use crate::error::Result;
+use crate::merge::{merge_local, MergeMode};
+use crate::model::{Action, Review};
+use crate::store::Store;
+
+/// How long a sender holds an action before another may take it over.
+pub const LEASE_SECS: i64 = 120;
+
+/// What an action needs to be applied, beyond its kind and target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    pub repo: String,
+    pub head: String,
+    pub base: String,
+    /// The head commit the lead reviewed; a change that moved since is not merged.
+    pub sha: String,
+    /// merge or squash (merges only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Why a merge goes ahead although the policy said no.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
+}
+
+/// The result of one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Applied(String),
+    /// Try again later (offline, rate limited, server error).
+    Retry(String),
+    /// Will not succeed as asked (conflict, moved, refused); the lead must act.
+    Failed(String),
+}
+
+/// What the target says about an action tried before.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Checked {
+    /// It is done; the evidence.
+    Done(String),
+    /// It is certainly not done: safe to send.
+    NotDone,
+    /// The target could not say (offline): neither resend nor give up; ask again later.
+    Unknown(String),
+}
+
+/// Something that can apply actions: the local git repos, a forge.
+pub trait Applier {
+    /// Whether the target already shows this action done.
+    fn check(&self, a: &Action, p: &Payload) -> impl std::future::Future<Output = Checked> + Send;
+    fn apply(&self, a: &Action, p: &Payload) -> impl std::future::Future<Output = Outcome> + Send;
+}
+
+/// Queues an action; its key is fresh randomness, so two clicks are two decisions, but a
+/// retried send of one decision is one.
+pub async fn enqueue(
+    store: &Store,
+    kind: &str,
+    target: &str,
+    payload: &Payload,
+    actor: &str,
+    now: i64,
+) -> Result<Action> {
+    let mut key = [0u8; 16];
+    getrandom::getrandom(&mut key).map_err(|e| crate::Error::Invalid {
+        path: "outbox".into(),
+        message: format!("no randomness for an idempotency key: {e}"),
+    })?;
+    let a = Action {
+        idempotency_key: hex::encode(key),
+        kind: kind.into(),
+        target: target.into(),
+        payload: serde_json::to_string(payload).unwrap_or_default(),
+        actor: actor.into(),
+        state: "queued".into(),
+        attempts: 0,
+        last_error: None,
+        result: None,
+        created_at: now,
+        next_attempt_at: now,
+        applied_at: None,
+    };
+    store.enqueue_action(&a).await?;
+    Ok(a)
+}
+
+/// What one `sync` did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SyncReport {
+    /// Sent and done.
+    pub applied: usize,
+    /// Found already done on the target after an earlier attempt (a resend avoided).
+    pub confirmed: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Sends every due action once. Backoff for retries: 30 s doubling to 30 min.
+pub async fn sync<A: Applier>(
+    store: &Store,
+    applier: &A,
+    key: &AuditKey,
+    now: i64,
+) -> Result<SyncReport> {
+    let mut report = SyncReport::default();
+    for a in store.due_actions(now).await? {
+        if !store
+            .claim_action(&a.idempotency_key, now, now + LEASE_SECS)
+            .await?
+        {
+            continue; // another sender has it
+        }
+        let payload: Payload = match serde_json::from_str(&a.payload) {
+            Ok(p) => p,
+            Err(e) => {
+                let why = format!("unreadable payload: {e}");
+                report.failed += 1;
+                finish(store, key, &a, Outcome::Failed(why), now).await?;
+                continue;
+            }
+        };
+        // Tried before (claim counted this attempt): look before resending; when the target
+        // cannot say, wait rather than risk a second application.
+        if a.attempts >= 1 {
+            match applier.check(&a, &payload).await {
+                Checked::Done(evidence) => {
+                    report.confirmed += 1;
+                    let found = format!("found done: {evidence}");
+                    finish(store, key, &a, Outcome::Applied(found), now).await?;
+                    continue;
+                }
+                Checked::Unknown(why) => {
+                    report.retrying += 1;
+                    let why = format!("cannot tell whether it was applied: {why}");
+                    finish(store, key, &a, Outcome::Retry(why), now).await?;
+                    continue;
+                }
+                Checked::NotDone => {}
+            }
+        }
+        let outcome = applier.apply(&a, &payload).await;
+        match &outcome {
+            Outcome::Applied(_) => report.applied += 1,
+            Outcome::Retry(_) => report.retrying += 1,
+            Outcome::Failed(_) => report.failed += 1,
+        }
+        finish(store, key, &a, outcome, now).await?;
+    }
+    Ok(report)
+}
+
+/// Records an attempt's outcome; applied and failed ones also go into the audit log.
+async fn finish(
+    store: &Store,
+    key: &AuditKey,
+    a: &Action,
+    outcome: Outcome,
+    now: i64,
+) -> Result<()> {
+    let k = &a.idempotency_key;
+    let (action, detail) = match &outcome {
+        Outcome::Applied(result) => {
+            store
+                .finish_action(k, "applied", Some(result), None, now)
+                .await?;
+            (format!("{} applied", a.kind), result.clone())
+        }
+        Outcome::Failed(why) => {
+            store
+                .finish_action(k, "failed", None, Some(why), now)
+                .await?;
+            (format!("{} failed", a.kind), why.clone())
+        }
+        Outcome::Retry(why) => {
+            let backoff = (30i64 << a.attempts.clamp(0, 6)).min(1_800);
+            store.retry_action(k, why, now + backoff).await?;
+            return Ok(()); // not an outcome yet
+        }
+    };
+    store
+        .append_audit(
+            key,
+            &Decision {
+                at: now,
+                actor: &a.actor,
+                action: &action,
+                target: &a.target,
+                detail: &format!("{detail} (action {k})"),
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// Applies actions on local change requests: reviews are recorded in the store, merges done
+/// with git2 in the repository.
+pub struct LocalApplier {
+    pub store: Store,
+    /// Name and email merges are committed as.
+    pub name: String,
+    pub email: String,
+}
+
+impl Applier for LocalApplier {
+    async fn check(&self, a: &Action, p: &Payload) -> Checked {
+        if a.kind == "merge" {
+            // Done if the base already contains the reviewed commit.
+            let path = std::path::PathBuf::from(&p.repo);
+            let (base, sha) = (p.base.clone(), p.sha.clone());
+            let contains = tokio::task::spawn_blocking(move || -> Option<bool> {
+                let repo = git2::Repository::open(&path).ok()?;
+                let tip = repo
+                    .revparse_single(&format!("refs/heads/{base}"))
+                    .ok()?
+                    .id();
+                let sha = git2::Oid::from_str(&sha).ok()?;
+                Some(tip == sha || repo.graph_descendant_of(tip, sha).ok()?)
+            })
+            .await
+            .ok()
+            .flatten();
+            return match contains {
+                Some(true) => Checked::Done(format!("{} already contains {}", p.base, p.sha)),
+                Some(false) => Checked::NotDone,
+                None => Checked::Unknown(format!("cannot read {} in {}", p.base, p.repo)),
+            };
+        }
+        match self.store.reviews().await {
+            Ok(rs) if rs.iter().any(|r| r.action_key == a.idempotency_key) => {
+                Checked::Done("review recorded".into())
+            }
+            Ok(_) => Checked::NotDone,
+            Err(e) => Checked::Unknown(e.to_string()),
+        }
+    }
+
+    async fn apply(&self, a: &Action, p: &Payload) -> Outcome {
+        let state = match a.kind.as_str() {
+            "approve" => "approved",
+            "request_changes" => "changes_requested",
+            "comment" => "commented",
+            "merge" => return self.merge(p).await,
+            other => {
+                return Outcome::Failed(format!(
+                    "`{other}` is not something a local branch can do; use git for it"
+                ))
+            }
+        };
+        let review = Review {
+            action_key: a.idempotency_key.clone(),
+            change_request: a.target.clone(),
+            head_sha: p.sha.clone(),
+            reviewer: a.actor.clone(),
+            state: state.into(),
+            body: p.body.clone().unwrap_or_default(),
+            at: a.created_at,
+        };
+        match self.store.add_review(&review).await {
+            Ok(_) => Outcome::Applied(format!("{state} at {}", short(&p.sha))),
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+}
+
+impl LocalApplier {
+    async fn merge(&self, p: &Payload) -> Outcome {
+        let mode = match p.method.as_deref() {
+            None | Some("merge") => MergeMode::Merge,
+            Some("squash") => MergeMode::Squash,
+            Some(other) => {
+                return Outcome::Failed(format!(
+                    "merge method `{other}` is not available for local branches (merge or squash)"
+                ))
+            }
+        };
+        let (p, name, email) = (p.clone(), self.name.clone(), self.email.clone());
+        let done = tokio::task::spawn_blocking(move || {
+            let who = git2::Signature::now(&name, &email)
+                .map_err(|e| format!("cannot sign the merge as {name} <{email}>: {e}"))?;
+            merge_local(
+                std::path::Path::new(&p.repo),
+                &p.base,
+                &p.head,
+                &p.sha,
+                mode,
+                &who,
+            )
+            .map_err(|e| e.to_string())
+        })
+        .await;
+        match done {
+            Ok(Ok(m)) => Outcome::Applied(format!("{} to {}", m.how, m.sha)),
+            Ok(Err(why)) => Outcome::Failed(why),
+            Err(e) => Outcome::Retry(format!("merge task failed: {e}")),
+        }
+    }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..10).unwrap_or(sha)
+}

@@ -1,0 +1,173 @@
+//! The outbox's rows: actions queued, claimed by one sender at a time (with a lease, so a
+//! sender that dies lets go), retried, finished; and the reviews local actions record.
+
+use sqlx::Row;
+
+use super::Store;
+use crate::error::Result;
+use crate::model::{Action, Review};
+
+const ACTION_COLUMNS: &str = "idempotency_key, kind, target, payload, actor, state, attempts,
+    last_error, result, created_at, next_attempt_at, applied_at";
+
+fn action(r: &sqlx::any::AnyRow) -> Result<Action> {
+    Ok(Action {
+        idempotency_key: r.try_get("idempotency_key")?,
+        kind: r.try_get("kind")?,
+        target: r.try_get("target")?,
+        payload: r.try_get("payload")?,
+        actor: r.try_get("actor")?,
+        state: r.try_get("state")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+        result: r.try_get("result")?,
+        created_at: r.try_get("created_at")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        applied_at: r.try_get("applied_at")?,
+    })
+}
+
+impl Store {
+    /// Queues an action; false when its key is queued already (nothing changes).
+    pub async fn enqueue_action(&self, a: &Action) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO actions (idempotency_key, kind, target, payload, actor, state, attempts,
+               created_at, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&a.idempotency_key)
+        .bind(&a.kind)
+        .bind(&a.target)
+        .bind(&a.payload)
+        .bind(&a.actor)
+        .bind(&a.state)
+        .bind(a.created_at)
+        .bind(a.next_attempt_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Every action, oldest first.
+    pub async fn actions(&self) -> Result<Vec<Action>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ACTION_COLUMNS} FROM actions ORDER BY created_at, idempotency_key"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(action).collect()
+    }
+
+    /// Actions a sender may take now: queued and due, or held by a sender whose lease ran out.
+    pub async fn due_actions(&self, now: i64) -> Result<Vec<Action>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ACTION_COLUMNS} FROM actions
+             WHERE (state = 'queued' AND next_attempt_at <= $1)
+                OR (state = 'sending' AND lease_until < $1)
+             ORDER BY created_at, idempotency_key"
+        ))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(action).collect()
+    }
+
+    /// Takes an action for sending until `lease_until`; false when another sender has it or it
+    /// is done. Counts the attempt before it is made, so a crash mid-send is known afterwards.
+    pub async fn claim_action(&self, key: &str, now: i64, lease_until: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE actions SET state = 'sending', attempts = attempts + 1, lease_until = $1
+             WHERE idempotency_key = $2
+               AND ((state = 'queued' AND next_attempt_at <= $3)
+                 OR (state = 'sending' AND lease_until < $3))",
+        )
+        .bind(lease_until)
+        .bind(key)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the end of an action: `applied` with what it produced, or `failed` with why.
+    pub async fn finish_action(
+        &self,
+        key: &str,
+        state: &str,
+        result: Option<&str>,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE actions SET state = $1, result = $2, last_error = $3, applied_at = $4,
+               lease_until = 0
+             WHERE idempotency_key = $5",
+        )
+        .bind(state)
+        .bind(result)
+        .bind(error)
+        .bind(now)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Puts an action back in the queue after a failure that may pass (offline, rate limit).
+    pub async fn retry_action(&self, key: &str, error: &str, next_attempt_at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE actions SET state = 'queued', last_error = $1, next_attempt_at = $2,
+               lease_until = 0
+             WHERE idempotency_key = $3",
+        )
+        .bind(error)
+        .bind(next_attempt_at)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a review; false when this action recorded it already.
+    pub async fn add_review(&self, r: &Review) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO reviews (action_key, change_request, head_sha, reviewer, state, body, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (action_key) DO NOTHING",
+        )
+        .bind(&r.action_key)
+        .bind(&r.change_request)
+        .bind(&r.head_sha)
+        .bind(&r.reviewer)
+        .bind(&r.state)
+        .bind(&r.body)
+        .bind(r.at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Reviews of every change request, oldest first.
+    pub async fn reviews(&self) -> Result<Vec<Review>> {
+        let rows = sqlx::query(
+            "SELECT action_key, change_request, head_sha, reviewer, state, body, at FROM reviews
+             ORDER BY at, action_key",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Review {
+                    action_key: r.try_get("action_key")?,
+                    change_request: r.try_get("change_request")?,
+                    head_sha: r.try_get("head_sha")?,
+                    reviewer: r.try_get("reviewer")?,
+                    state: r.try_get("state")?,
+                    body: r.try_get("body")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,339 @@
+//! The outbox on SQLite and PostgreSQL: local reviews and merges applied and audited; a crash
+//! between sending and recording the answer does not apply twice; transient failures wait and
+//! retry; and under a forge that loses answers at random every action lands exactly once.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use flightdeck_core::audit::{self, AuditKey};
+use flightdeck_core::model::Action;
+use flightdeck_core::outbox::{self, Applier, Checked, LocalApplier, Outcome, Payload};
+use support::{both, commit_file, TestDb};
+
+const NOW: i64 = 1_790_000_000;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    repo: git2::Repository,
+    path: String,
+    key: AuditKey,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app");
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let repo = git2::Repository::init_opts(&path, &init).unwrap();
+    commit_file(&repo, "main", "README.md", "# app\n", "Initial commit");
+    let key = AuditKey::load_or_create(&dir.path().join("audit-key")).unwrap();
+    Fixture {
+        path: path.display().to_string(),
+        _dir: dir,
+        repo,
+        key,
+    }
+}
+
+/// An agent branch one commit ahead of main, made without touching main's work tree.
+fn agent_branch(f: &Fixture, branch: &str) -> String {
+    let main = f.repo.head().unwrap().peel_to_commit().unwrap();
+    let mut tb = f.repo.treebuilder(Some(&main.tree().unwrap())).unwrap();
+    tb.insert(
+        "feature.rs",
+        f.repo.blob(b"// feature\n").unwrap(),
+        0o100644,
+    )
+    .unwrap();
+    let tree = f.repo.find_tree(tb.write().unwrap()).unwrap();
+    let sig = git2::Signature::now("Claude", "noreply@anthropic.com").unwrap();
+    f.repo
+        .commit(
+            Some(&format!("refs/heads/{branch}")),
+            &sig,
+            &sig,
+            "Add feature",
+            &tree,
+            &[&main],
+        )
+        .unwrap()
+        .to_string()
+}
+
+fn payload(f: &Fixture, branch: &str, sha: &str) -> Payload {
+    Payload {
+        repo: f.path.clone(),
+        head: branch.into(),
+        base: "main".into(),
+        sha: sha.into(),
+        ..Default::default()
+    }
+}
+
+fn local(db: &TestDb) -> LocalApplier {
+    LocalApplier {
+        store: db.store.clone(),
+        name: "Alice Lead".into(),
+        email: "alice@acme.dev".into(),
+    }
+}
+
+fn main_tip(f: &Fixture) -> String {
+    f.repo
+        .revparse_single("refs/heads/main")
+        .unwrap()
+        .id()
+        .to_string()
+}
+
+async fn state_of(db: &TestDb, a: &Action) -> Action {
+    db.store
+        .actions()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|x| x.idempotency_key == a.idempotency_key)
+        .unwrap()
+}
+
+async fn local_actions_apply_and_are_audited(db: TestDb) {
+    let f = fixture();
+    let sha = agent_branch(&f, "claude/feature");
+    let id = format!("local:{}:claude/feature", f.path);
+    let p = payload(&f, "claude/feature", &sha);
+    let approve = outbox::enqueue(&db.store, "approve", &id, &p, "alice", NOW)
+        .await
+        .unwrap();
+    let merge = outbox::enqueue(&db.store, "merge", &id, &p, "alice", NOW + 1)
+        .await
+        .unwrap();
+    let report = outbox::sync(&db.store, &local(&db), &f.key, NOW + 2)
+        .await
+        .unwrap();
+    assert_eq!((report.applied, report.failed, report.retrying), (2, 0, 0));
+    assert_eq!(state_of(&db, &approve).await.state, "applied");
+    let m = state_of(&db, &merge).await;
+    assert_eq!(m.state, "applied");
+    assert_eq!(
+        m.result.as_deref(),
+        Some(&*format!("fast-forward to {sha}"))
+    );
+    assert_eq!(main_tip(&f), sha);
+    let reviews = db.store.reviews().await.unwrap();
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(
+        (reviews[0].state.as_str(), reviews[0].head_sha.as_str()),
+        ("approved", sha.as_str())
+    );
+
+    // Both outcomes are in the signed audit log, naming the action.
+    let entries = db.store.audit_entries().await.unwrap();
+    let v = audit::verify(&entries, &[f.key.public_hex()], &[]);
+    assert!(v.ok(), "{:?}", v.problems);
+    let actions: Vec<&str> = entries.iter().rev().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, vec!["approve applied", "merge applied"]);
+    assert!(entries[0].detail.contains(&merge.idempotency_key));
+
+    // Nothing is due any more: a second sync sends nothing.
+    let again = outbox::sync(&db.store, &local(&db), &f.key, NOW + 3)
+        .await
+        .unwrap();
+    assert_eq!(again, outbox::SyncReport::default());
+    db.finish().await;
+}
+both!(local_actions_apply_and_are_audited);
+
+async fn a_crash_after_sending_is_not_sent_twice(db: TestDb) {
+    let f = fixture();
+    let sha = agent_branch(&f, "claude/feature");
+    // main moves, so the merge makes a new commit: a second merge would make another.
+    commit_file(&f.repo, "main", "other.rs", "// other\n", "Meanwhile");
+    let id = format!("local:{}:claude/feature", f.path);
+    let p = payload(&f, "claude/feature", &sha);
+    let merge = outbox::enqueue(&db.store, "merge", &id, &p, "alice", NOW)
+        .await
+        .unwrap();
+    let review = outbox::enqueue(&db.store, "comment", &id, &p, "alice", NOW)
+        .await
+        .unwrap();
+
+    // A sender claims both and applies them, then dies before recording anything.
+    let applier = local(&db);
+    for a in [&merge, &review] {
+        assert!(db
+            .store
+            .claim_action(&a.idempotency_key, NOW, NOW + outbox::LEASE_SECS)
+            .await
+            .unwrap());
+        let claimed = state_of(&db, a).await;
+        assert!(matches!(
+            applier.apply(&claimed, &p).await,
+            Outcome::Applied(_)
+        ));
+    }
+    let merged_tip = main_tip(&f);
+
+    // While the lease holds, nobody else sends them.
+    let r = outbox::sync(&db.store, &applier, &f.key, NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(r, outbox::SyncReport::default());
+
+    // After it runs out, the restart looks first and finds both done.
+    let r = outbox::sync(&db.store, &applier, &f.key, NOW + outbox::LEASE_SECS + 1)
+        .await
+        .unwrap();
+    assert_eq!((r.confirmed, r.applied), (2, 0), "{r:?}");
+    assert_eq!(main_tip(&f), merged_tip, "no second merge commit");
+    assert_eq!(db.store.reviews().await.unwrap().len(), 1);
+    let m = state_of(&db, &merge).await;
+    assert_eq!((m.state.as_str(), m.attempts), ("applied", 2));
+    assert!(m
+        .result
+        .unwrap()
+        .starts_with("found done: main already contains"));
+    db.finish().await;
+}
+both!(a_crash_after_sending_is_not_sent_twice);
+
+async fn a_refused_merge_fails_with_its_reason(db: TestDb) {
+    let f = fixture();
+    let sha = agent_branch(&f, "claude/feature");
+    let id = format!("local:{}:claude/feature", f.path);
+    // Reviewed at an older commit: the branch moved on since.
+    let stale = f
+        .repo
+        .revparse_single("refs/heads/main")
+        .unwrap()
+        .id()
+        .to_string();
+    let p = payload(&f, "claude/feature", &stale);
+    let merge = outbox::enqueue(&db.store, "merge", &id, &p, "alice", NOW)
+        .await
+        .unwrap();
+    let r = outbox::sync(&db.store, &local(&db), &f.key, NOW)
+        .await
+        .unwrap();
+    assert_eq!(r.failed, 1);
+    let m = state_of(&db, &merge).await;
+    assert_eq!(m.state, "failed");
+    assert!(
+        m.last_error
+            .as_deref()
+            .unwrap()
+            .contains("moved since it was reviewed"),
+        "{:?}",
+        m.last_error
+    );
+    assert_ne!(main_tip(&f), sha);
+    let entries = db.store.audit_entries().await.unwrap();
+    assert_eq!(entries[0].action, "merge failed");
+    db.finish().await;
+}
+both!(a_refused_merge_fails_with_its_reason);
+
+/// A forge that applies each action but, at random, fails before applying (an outage), or
+/// applies and then loses the answer (a timeout). It counts what it really applied.
+struct FlakyForge {
+    applied: Mutex<HashMap<String, usize>>,
+    rng: Mutex<u64>,
+}
+
+impl FlakyForge {
+    fn roll(&self) -> u64 {
+        let mut s = self.rng.lock().unwrap();
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        *s % 10
+    }
+}
+
+impl Applier for FlakyForge {
+    async fn check(&self, a: &Action, _: &Payload) -> Checked {
+        if self.roll() < 2 {
+            return Checked::Unknown("forge unreachable".into());
+        }
+        match self.applied.lock().unwrap().get(&a.idempotency_key) {
+            Some(_) => Checked::Done("present on the forge".into()),
+            None => Checked::NotDone,
+        }
+    }
+
+    async fn apply(&self, a: &Action, _: &Payload) -> Outcome {
+        match self.roll() {
+            0..=2 => Outcome::Retry("503 Service Unavailable".into()),
+            3..=4 => {
+                *self
+                    .applied
+                    .lock()
+                    .unwrap()
+                    .entry(a.idempotency_key.clone())
+                    .or_default() += 1;
+                Outcome::Retry("timed out waiting for the answer".into())
+            }
+            _ => {
+                *self
+                    .applied
+                    .lock()
+                    .unwrap()
+                    .entry(a.idempotency_key.clone())
+                    .or_default() += 1;
+                Outcome::Applied("ok".into())
+            }
+        }
+    }
+}
+
+async fn lost_answers_never_apply_twice(db: TestDb) {
+    let f = fixture();
+    let forge = FlakyForge {
+        applied: Mutex::new(HashMap::new()),
+        rng: Mutex::new(0x9e37_79b9_7f4a_7c15),
+    };
+    let mut keys = Vec::new();
+    for i in 0..200 {
+        let p = Payload {
+            sha: format!("{i:040x}"),
+            ..Default::default()
+        };
+        let a = outbox::enqueue(&db.store, "approve", &format!("cr{i}"), &p, "alice", NOW)
+            .await
+            .unwrap();
+        keys.push(a.idempotency_key);
+    }
+    let mut now = NOW;
+    for _ in 0..200 {
+        outbox::sync(&db.store, &forge, &f.key, now).await.unwrap();
+        if db
+            .store
+            .actions()
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| a.state == "applied")
+        {
+            break;
+        }
+        now += 1_801; // past the longest backoff
+    }
+    let actions = db.store.actions().await.unwrap();
+    assert!(actions.iter().all(|a| a.state == "applied"));
+    let applied = forge.applied.lock().unwrap().clone();
+    for k in &keys {
+        assert_eq!(
+            applied.get(k),
+            Some(&1),
+            "action {k} applied {:?} times",
+            applied.get(k)
+        );
+    }
+    assert!(
+        actions.iter().any(|a| a.attempts > 1),
+        "the forge's failures were exercised"
+    );
+    db.finish().await;
+}
+both!(lost_answers_never_apply_twice);
