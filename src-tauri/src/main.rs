@@ -52,6 +52,7 @@ fn run() -> anyhow::Result<()> {
         bus: bus.clone(),
         ui_dir: None,
         token: None,
+        policy_file: Some(settings.policy_file.clone()),
     };
     let router = flightdeck_server::router(state);
     let sources = settings.sources();

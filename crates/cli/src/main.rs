@@ -4,6 +4,7 @@
 mod audit_cmd;
 mod commands;
 mod doctor;
+mod review_cmd;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -108,6 +109,41 @@ enum Command {
     /// Verify or export the signed audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCmd),
+    /// Open change requests with the merge policy's verdict on each.
+    Changes {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a change request (its current head).
+    Approve {
+        #[command(flatten)]
+        change: review_cmd::ChangeArg,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Ask for changes, saying what.
+    RequestChanges {
+        #[command(flatten)]
+        change: review_cmd::ChangeArg,
+        #[arg(long)]
+        comment: String,
+    },
+    /// Comment on a change request.
+    Comment {
+        #[command(flatten)]
+        change: review_cmd::ChangeArg,
+        #[arg(long)]
+        comment: String,
+    },
+    /// Merge a change request as reviewed (policy permitting).
+    Merge(review_cmd::MergeArgs),
+    /// Send every queued action that is due.
+    Sync,
+    /// The outbox: queued, applied and failed actions.
+    Outbox {
+        #[arg(long)]
+        json: bool,
+    },
     /// Check config, database, data dirs and sources; say what is wrong and how to fix it.
     Doctor {
         #[command(flatten)]
@@ -195,6 +231,35 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
             commands::repo(&settings, cmd).await
         }
+        Command::Changes { json } => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            review_cmd::list(&settings, *json).await
+        }
+        Command::Approve { change, comment } => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            review_cmd::act(&settings, "approve", change, comment.clone(), None).await
+        }
+        Command::RequestChanges { change, comment } => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            let body = Some(comment.clone());
+            review_cmd::act(&settings, "request_changes", change, body, None).await
+        }
+        Command::Comment { change, comment } => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            review_cmd::act(&settings, "comment", change, Some(comment.clone()), None).await
+        }
+        Command::Merge(args) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            review_cmd::act(&settings, "merge", &args.change, None, Some(args)).await
+        }
+        Command::Sync => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            review_cmd::sync(&settings).await
+        }
+        Command::Outbox { json } => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            review_cmd::outbox_list(&settings, *json).await
+        }
         Command::Audit(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
             audit_cmd::run(&settings, cmd).await
@@ -243,6 +308,7 @@ async fn start_server(settings: &Settings, store: Store, bus: EventBus) -> Resul
         bus,
         ui_dir,
         token: settings.token.clone(),
+        policy_file: Some(settings.policy_file.clone()),
     };
     let server = tokio::spawn(flightdeck_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
@@ -250,7 +316,7 @@ async fn start_server(settings: &Settings, store: Store, bus: EventBus) -> Resul
     Ok(Running { url, server })
 }
 
-async fn demo_cmd(settings: Settings, dir: PathBuf, open: bool) -> Result<ExitCode> {
+async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let now = now();
     eprintln!("building the demo workspace in {} …", dir.display());
@@ -260,6 +326,7 @@ async fn demo_cmd(settings: Settings, dir: PathBuf, open: bool) -> Result<ExitCo
     })
     .await
     .context("demo builder task")??;
+    settings.policy_file = ws.policy_file();
     let store = Store::open(&settings.database_url).await?;
     let bus = EventBus::new();
     let report = ingest::run(&store, &ws.sources(), Some(&bus), now).await?;
@@ -345,6 +412,7 @@ fn open_desktop(settings: &Settings, url: &str) {
         (true, Some(bin)) => {
             match std::process::Command::new(&bin)
                 .env("FLIGHTDECK_DATABASE_URL", &settings.database_url)
+                .env("FLIGHTDECK_POLICY", &settings.policy_file)
                 .spawn()
             {
                 Ok(_) => println!("  desktop window: opened ({})", bin.display()),

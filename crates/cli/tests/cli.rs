@@ -17,6 +17,9 @@ fn flightdeck(home: &std::path::Path) -> Command {
         .env_remove("FLIGHTDECK_DATABASE_URL")
         .env_remove("FLIGHTDECK_TOKEN")
         .env_remove("FLIGHTDECK_CONFIG")
+        .env_remove("FLIGHTDECK_POLICY")
+        .env_remove("FLIGHTDECK_AUDIT_KEY")
+        .env("FLIGHTDECK_USER", "Alice Lead")
         .env_remove("CLAUDE_CONFIG_DIR")
         .env_remove("CODEX_HOME")
         .env_remove("DISPLAY");
@@ -313,6 +316,15 @@ fn demo_serves_demo_data() {
     );
 }
 
+/// A repository on `main` with one commit.
+fn new_repo(path: &std::path::Path) -> git2::Repository {
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let repo = git2::Repository::init_opts(path, &init).unwrap();
+    commit_on(&repo, "main", "a.txt", "Initial commit");
+    repo
+}
+
 /// Commits `file` on `branch` (created from HEAD when new) in a real repository.
 fn commit_on(repo: &git2::Repository, branch: &str, file: &str, message: &str) {
     let workdir = repo.workdir().unwrap().to_path_buf();
@@ -333,10 +345,7 @@ fn commit_on(repo: &git2::Repository, branch: &str, file: &str, message: &str) {
 fn serve_ingests_flagged_sources_and_picks_up_new_branches() {
     let home = tempfile::tempdir().unwrap();
     let path = home.path().join("work/app");
-    let mut init = git2::RepositoryInitOptions::new();
-    init.initial_head("main");
-    let repo = git2::Repository::init_opts(&path, &init).unwrap();
-    commit_on(&repo, "main", "a.txt", "Initial commit");
+    let repo = new_repo(&path);
     commit_on(
         &repo,
         "claude/first",
@@ -497,10 +506,7 @@ fn reports_and_repo_add() {
     let corpus = home.path().join("claude");
     write_corpus(&corpus, 3, 10);
     let path = home.path().join("work/app");
-    let mut init = git2::RepositoryInitOptions::new();
-    init.initial_head("main");
-    let repo = git2::Repository::init_opts(&path, &init).unwrap();
-    commit_on(&repo, "main", "a.txt", "Initial commit");
+    let repo = new_repo(&path);
     commit_on(
         &repo,
         "main",
@@ -573,4 +579,109 @@ fn reports_and_repo_add() {
         .unwrap();
     assert!(!out.status.success());
     assert!(stderr_line(&out).contains("not a date"));
+}
+
+/// A commit on `branch` made without touching the work tree or index (as an agent working in
+/// another worktree would).
+fn agent_commit(repo: &git2::Repository, branch: &str, file: &str, body: &str) -> String {
+    let parent = repo.head().unwrap().peel_to_commit().unwrap();
+    let mut tb = repo.treebuilder(Some(&parent.tree().unwrap())).unwrap();
+    tb.insert(file, repo.blob(body.as_bytes()).unwrap(), 0o100644)
+        .unwrap();
+    let tree = repo.find_tree(tb.write().unwrap()).unwrap();
+    let sig = git2::Signature::now("Claude", "noreply@anthropic.com").unwrap();
+    repo.commit(
+        Some(&format!("refs/heads/{branch}")),
+        &sig,
+        &sig,
+        &format!("Add {file}"),
+        &tree,
+        &[&parent],
+    )
+    .unwrap()
+    .to_string()
+}
+
+#[test]
+fn review_loop_from_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("work/app");
+    let repo = new_repo(&path);
+    let head = agent_commit(&repo, "claude/limit", "limit.rs", "// limiter\n");
+    let db = home.path().join("fd.db");
+    let run = |args: &[&str]| {
+        flightdeck(home.path())
+            .arg("--database-url")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ok = |out: &Output| {
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    ok(&run(&["ingest", "--repo", path.to_str().unwrap()]));
+
+    // The default policy wants a person's approval of agent work.
+    let changes: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["changes", "--json"]))).unwrap();
+    assert_eq!(changes.as_array().unwrap().len(), 1);
+    assert_eq!(changes[0]["verdict"]["pass"], false);
+    let out = run(&["merge", "claude/limit"]);
+    assert!(!out.status.success());
+    let line = stderr_line(&out);
+    assert!(
+        line.contains("0 of 1 human approvals") && line.contains("--override"),
+        "{line}"
+    );
+
+    let text = ok(&run(&["approve", "claude/limit", "--comment", "good"]));
+    assert!(text.contains("approved at"), "{text}");
+    let changes: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["changes", "--json"]))).unwrap();
+    assert_eq!(changes[0]["verdict"]["pass"], true, "{changes}");
+    let text = ok(&run(&["merge", "claude/limit"]));
+    assert!(text.contains(&format!("fast-forward to {head}")), "{text}");
+    assert_eq!(
+        repo.revparse_single("refs/heads/main")
+            .unwrap()
+            .id()
+            .to_string(),
+        head
+    );
+    assert!(
+        path.join("limit.rs").is_file(),
+        "the checked-out main was updated"
+    );
+
+    let outbox: serde_json::Value = serde_json::from_str(&ok(&run(&["outbox", "--json"]))).unwrap();
+    let states: Vec<(&str, &str, &str)> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap(),
+                a["state"].as_str().unwrap(),
+                a["actor"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("approve", "applied", "Alice Lead"),
+            ("merge", "applied", "Alice Lead")
+        ]
+    );
+    let text = ok(&run(&["audit", "verify"]));
+    assert!(text.contains("ok: 2 entries"), "{text}");
+    let text = ok(&run(&["sync"]));
+    assert!(text.contains("0 applied"), "{text}");
 }

@@ -191,6 +191,8 @@ pub struct Settings {
     pub gemini_dirs: Option<Vec<PathBuf>>,
     pub generic_dirs: Option<Vec<PathBuf>>,
     pub data_dir: PathBuf,
+    /// Merge policies (`crate::policy`): `policy.toml` beside the config file.
+    pub policy_file: PathBuf,
 }
 
 impl Settings {
@@ -215,6 +217,7 @@ impl Settings {
             gemini_dirs: o.gemini_dirs.or(raw.sources.gemini_dirs),
             generic_dirs: o.generic_dirs.or(raw.sources.generic_dirs),
             data_dir: dirs.data_dir.clone(),
+            policy_file: dirs.config_file.with_file_name("policy.toml"),
         };
         s.validate()?;
         Ok(s)
@@ -237,7 +240,10 @@ pub fn load(
     let dirs = Dirs::from_env()?;
     let config_file = config_file.unwrap_or_else(|| dirs.config_file.clone());
     let raw = RawConfig::load(&config_file)?;
-    let settings = Settings::resolve(raw, overrides, &dirs)?;
+    let mut settings = Settings::resolve(raw, overrides, &dirs)?;
+    settings.policy_file = std::env::var_os("FLIGHTDECK_POLICY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| config_file.with_file_name("policy.toml"));
     Ok((
         settings,
         Dirs {

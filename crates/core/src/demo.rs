@@ -24,6 +24,19 @@ const MARKER: &str = ".flightdeck-demo";
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
 
+/// The demo team's merge rules: every agent change needs a person's approval and stays under
+/// $2 of agent time; in acme-api, auth code and migrations need two approvals, one by Alice.
+const DEMO_POLICY: &str = r#"# Merge policy of the demo workspace (see README, "Merge policy").
+[default]
+agent_approvals = 1
+max_agent_cost_usd = 2.0
+
+[[repo."acme-api".protected]]
+paths = ["src/auth/**", "migrations/**"]
+approvals = 2
+owners = ["Alice Martin"]
+"#;
+
 #[derive(Debug, Clone)]
 pub struct DemoWorkspace {
     pub root: PathBuf,
@@ -34,6 +47,11 @@ pub struct DemoWorkspace {
 }
 
 impl DemoWorkspace {
+    /// The demo's merge policy file.
+    pub fn policy_file(&self) -> PathBuf {
+        self.root.join("policy.toml")
+    }
+
     pub fn sources(&self) -> Sources {
         Sources {
             repos: self.repos.clone(),
@@ -217,6 +235,8 @@ pub fn build(root: &Path, now: i64) -> Result<DemoWorkspace> {
     }
     std::fs::write(root.join(MARKER), "built by `flightdeck demo`\n")
         .map_err(|e| Error::io(root.join(MARKER), e))?;
+    let policy = root.join("policy.toml");
+    std::fs::write(&policy, DEMO_POLICY).map_err(|e| Error::io(&policy, e))?;
     Ok(DemoWorkspace {
         root,
         repos,

@@ -466,3 +466,84 @@ fn fmt_time(ts: i64) -> String {
         .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|| ts.to_string())
 }
+
+/// The verdict on one change request as it stands: its checks, the approvals of its current
+/// head (an approval of an older head does not carry over), the paths it touches and its agent
+/// cost, under the policy for its repo (committed on its base branch, else the policy file).
+pub async fn judge_change(
+    store: &crate::store::Store,
+    file: &PolicyFile,
+    change: &crate::model::ChangeRequest,
+    now: i64,
+) -> Result<Verdict, String> {
+    let checks: Vec<Check> = store
+        .checks()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|c| c.change_request == change.id)
+        .collect();
+    // Each reviewer's latest word on this head decides whether they approve.
+    let mut latest: BTreeMap<String, String> = BTreeMap::new();
+    for r in store.reviews().await.map_err(|e| e.to_string())? {
+        if r.change_request == change.id && r.head_sha == change.head_sha && r.state != "commented"
+        {
+            latest.insert(r.reviewer, r.state);
+        }
+    }
+    let approvals: Vec<Approval> = latest
+        .into_iter()
+        .filter(|(_, state)| state == "approved")
+        .map(|(by, _)| Approval { by, agent: None })
+        .collect();
+    let (repo, base, head) = (
+        PathBuf::from(&change.repo),
+        change.base.clone(),
+        change.head_sha.clone(),
+    );
+    let (committed, paths) = tokio::task::spawn_blocking(move || {
+        let committed = committed_policy(&repo, &base).map_err(|e| e.to_string())?;
+        let paths = changed_paths(&repo, &base, &head)
+            .map_err(|e| format!("{}: {}", repo.display(), e.message()))?;
+        Ok::<_, String>((committed, paths))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let name = Path::new(&change.repo)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let policy = file
+        .for_repo(&name, &change.repo, committed.as_ref())
+        .map_err(|e| e.to_string())?;
+    Ok(policy.judge(&Facts {
+        author: &change.author,
+        checks: &checks,
+        approvals: &approvals,
+        paths: &paths,
+        agent_cost_usd: change.agent_cost_usd,
+        now,
+    }))
+}
+
+/// Repo-relative paths a branch changes since it left `base` (both sides of a rename).
+fn changed_paths(repo: &Path, base: &str, head: &str) -> Result<Vec<String>, git2::Error> {
+    let r = git2::Repository::open(repo)?;
+    let head = git2::Oid::from_str(head)?;
+    let base_tip = r.revparse_single(&format!("refs/heads/{base}"))?.id();
+    let fork = r.merge_base(base_tip, head)?;
+    let diff = r.diff_tree_to_tree(
+        Some(&r.find_commit(fork)?.tree()?),
+        Some(&r.find_commit(head)?.tree()?),
+        None,
+    )?;
+    let mut paths: Vec<String> = diff
+        .deltas()
+        .flat_map(|d| [d.old_file().path(), d.new_file().path()])
+        .flatten()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
+}

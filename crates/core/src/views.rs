@@ -2,6 +2,7 @@
 //! the UI's types are generated from them. Pure reads: no view writes anything.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use chrono::Datelike;
 
@@ -51,6 +52,10 @@ pub struct ChangeRow {
     pub checks: Vec<Check>,
     /// Agent runs on the same repo and branch.
     pub runs: Vec<String>,
+    /// The merge policy's verdict on an open change, as it stands now.
+    pub verdict: Option<crate::policy::Verdict>,
+    /// Why there is no verdict (a malformed policy, an unreadable repo).
+    pub policy_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -283,14 +288,30 @@ fn short_sha(sha: &str) -> &str {
     sha.get(..8).unwrap_or(sha)
 }
 
-pub async fn changes(store: &Store) -> Result<ChangesView> {
+/// Open and recent change requests with their checks, linked runs and policy verdict.
+/// `policy_file`: the policy file to judge by (`None`: built-in defaults).
+pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<ChangesView> {
     let checks = store.checks().await?;
     let runs = store.agent_runs().await?;
-    let changes = store
-        .change_requests()
-        .await?
-        .into_iter()
-        .map(|c| ChangeRow {
+    let policies = match policy_file {
+        Some(p) => crate::policy::PolicyFile::load(p).map_err(|e| e.to_string()),
+        None => Ok(crate::policy::PolicyFile::default()),
+    };
+    let now = chrono::Utc::now().timestamp();
+    let mut rows = Vec::new();
+    for c in store.change_requests().await? {
+        let judged = match (&policies, c.state == "open") {
+            (_, false) => Err(None),
+            (Ok(file), true) => crate::policy::judge_change(store, file, &c, now)
+                .await
+                .map_err(Some),
+            (Err(e), true) => Err(Some(e.clone())),
+        };
+        let (verdict, policy_error) = match judged {
+            Ok(v) => (Some(v), None),
+            Err(e) => (None, e),
+        };
+        rows.push(ChangeRow {
             checks: checks
                 .iter()
                 .filter(|k| k.change_request == c.id)
@@ -303,10 +324,12 @@ pub async fn changes(store: &Store) -> Result<ChangesView> {
                 })
                 .map(|r| r.id.clone())
                 .collect(),
+            verdict,
+            policy_error,
             change: c,
-        })
-        .collect();
-    Ok(ChangesView { changes })
+        });
+    }
+    Ok(ChangesView { changes: rows })
 }
 
 pub async fn agents(store: &Store) -> Result<AgentsView> {

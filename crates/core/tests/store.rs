@@ -335,7 +335,7 @@ async fn demo_ingest_is_complete_and_idempotent(db: TestDb) {
     );
     assert_eq!(db.store.counts().await.unwrap(), counts);
 
-    let changes = views::changes(&db.store).await.unwrap();
+    let changes = views::changes(&db.store, None).await.unwrap();
     let heads: Vec<&str> = changes
         .changes
         .iter()

@@ -25,6 +25,8 @@ pub struct AppState {
     pub ui_dir: Option<PathBuf>,
     /// When set, every `/api` request must carry it (`Authorization: Bearer` or `?token=`).
     pub token: Option<String>,
+    /// The merge policy file verdicts are judged by (`None`: built-in defaults).
+    pub policy_file: Option<PathBuf>,
 }
 
 /// Binds the listener, turning "address in use" into an error that names the port.

@@ -94,7 +94,9 @@ async fn inbox(State(s): State<AppState>) -> ApiResult<views::InboxView> {
 }
 
 async fn changes(State(s): State<AppState>) -> ApiResult<views::ChangesView> {
-    Ok(Json(views::changes(&s.store).await?))
+    Ok(Json(
+        views::changes(&s.store, s.policy_file.as_deref()).await?,
+    ))
 }
 
 async fn agents(State(s): State<AppState>) -> ApiResult<views::AgentsView> {

@@ -35,6 +35,7 @@ async fn fixture(with_demo: bool, token: Option<&str>) -> Fixture {
             bus: EventBus::new(),
             ui_dir: Some(ui),
             token: token.map(str::to_string),
+            policy_file: None,
         },
         _dir: dir,
     }

@@ -3,4 +3,28 @@
 /**
  * A user decision waiting in (or done from) the outbox.
  */
-export type Action = { idempotency_key: string, kind: string, target: string, state: string, created_at: number, };
+export type Action = { 
+/**
+ * Made when the action is queued; the forge sees it too, so a resend is recognised.
+ */
+idempotency_key: string, 
+/**
+ * approve, request_changes, comment, merge or close.
+ */
+kind: string, 
+/**
+ * The change request.
+ */
+target: string, 
+/**
+ * JSON: what applying needs (the reviewed head, the merge method, a comment).
+ */
+payload: string, actor: string, 
+/**
+ * queued, sending, applied or failed.
+ */
+state: string, attempts: number, last_error: string | null, 
+/**
+ * What applying produced (a merge's new tip, a review's id).
+ */
+result: string | null, created_at: number, next_attempt_at: number, applied_at: number | null, };

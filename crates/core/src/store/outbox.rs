@@ -31,9 +31,11 @@ impl Store {
     /// Queues an action; false when its key is queued already (nothing changes).
     pub async fn enqueue_action(&self, a: &Action) -> Result<bool> {
         let done = sqlx::query(
+            // `WHERE true`: SQLite needs it to parse ON CONFLICT after INSERT … SELECT.
             "INSERT INTO actions (idempotency_key, kind, target, payload, actor, state, attempts,
-               created_at, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)
+               created_at, next_attempt_at, seq)
+             SELECT $1, $2, $3, $4, $5, $6, 0, $7, $8, COALESCE(MAX(seq), 0) + 1 FROM actions
+             WHERE true
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(&a.idempotency_key)
@@ -52,7 +54,7 @@ impl Store {
     /// Every action, oldest first.
     pub async fn actions(&self) -> Result<Vec<Action>> {
         let rows = sqlx::query(&format!(
-            "SELECT {ACTION_COLUMNS} FROM actions ORDER BY created_at, idempotency_key"
+            "SELECT {ACTION_COLUMNS} FROM actions ORDER BY seq, created_at, idempotency_key"
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -65,7 +67,7 @@ impl Store {
             "SELECT {ACTION_COLUMNS} FROM actions
              WHERE (state = 'queued' AND next_attempt_at <= $1)
                 OR (state = 'sending' AND lease_until < $1)
-             ORDER BY created_at, idempotency_key"
+             ORDER BY seq, created_at, idempotency_key"
         ))
         .bind(now)
         .fetch_all(&self.pool)
