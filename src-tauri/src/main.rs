@@ -47,12 +47,18 @@ fn run() -> anyhow::Result<()> {
     let (settings, _) = config::load(config_file, overrides)?;
     let store = tauri::async_runtime::block_on(Store::open(&settings.database_url))?;
     let bus = EventBus::new();
+    let identity = flightdeck_core::outbox::lead_identity();
     let state = AppState {
         store: store.clone(),
         bus: bus.clone(),
         ui_dir: None,
         token: None,
         policy_file: Some(settings.policy_file.clone()),
+        actions: Some(flightdeck_server::Actions {
+            audit_key: flightdeck_core::audit::key_path(&settings.data_dir),
+            name: identity.0,
+            email: identity.1,
+        }),
     };
     let router = flightdeck_server::router(state);
     let sources = settings.sources();

@@ -51,9 +51,7 @@ const EXPORT_FORMAT: &str = "flightdeck-audit/1";
 
 /// The lead's key: `FLIGHTDECK_AUDIT_KEY`, or `audit-key` in the data dir.
 pub fn key_path(settings: &Settings) -> PathBuf {
-    std::env::var_os("FLIGHTDECK_AUDIT_KEY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| settings.data_dir.join("audit-key"))
+    audit::key_path(&settings.data_dir)
 }
 
 pub async fn run(settings: &Settings, cmd: &AuditCmd) -> Result<ExitCode> {

@@ -309,11 +309,22 @@ async fn start_server(settings: &Settings, store: Store, bus: EventBus) -> Resul
         ui_dir,
         token: settings.token.clone(),
         policy_file: Some(settings.policy_file.clone()),
+        actions: Some(actions(settings)),
     };
     let server = tokio::spawn(flightdeck_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     }));
     Ok(Running { url, server })
+}
+
+/// Acting through the API: this machine's audit key and the lead's identity.
+fn actions(settings: &Settings) -> flightdeck_server::Actions {
+    let (name, email) = flightdeck_core::outbox::lead_identity();
+    flightdeck_server::Actions {
+        audit_key: audit_cmd::key_path(settings),
+        name,
+        email,
+    }
 }
 
 async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<ExitCode> {
@@ -326,7 +337,10 @@ async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Ex
     })
     .await
     .context("demo builder task")??;
+    // The demo is self-contained: its policy, and its audit key (the one its trail is signed
+    // with), live in the workspace, never in the user's dirs.
     settings.policy_file = ws.policy_file();
+    settings.data_dir = ws.root.clone();
     let store = Store::open(&settings.database_url).await?;
     let bus = EventBus::new();
     let report = ingest::run(&store, &ws.sources(), Some(&bus), now).await?;
@@ -413,6 +427,7 @@ fn open_desktop(settings: &Settings, url: &str) {
             match std::process::Command::new(&bin)
                 .env("FLIGHTDECK_DATABASE_URL", &settings.database_url)
                 .env("FLIGHTDECK_POLICY", &settings.policy_file)
+                .env("FLIGHTDECK_AUDIT_KEY", audit_cmd::key_path(settings))
                 .spawn()
             {
                 Ok(_) => println!("  desktop window: opened ({})", bin.display()),

@@ -7,11 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use flightdeck_core::audit::{AuditKey, Decision};
+use flightdeck_core::audit::AuditKey;
 use flightdeck_core::config::Settings;
-use flightdeck_core::model::{Author, ChangeKind, ChangeRequest};
-use flightdeck_core::outbox::{self, LocalApplier, Payload};
-use flightdeck_core::policy::{self, PolicyFile};
+use flightdeck_core::model::{Author, ChangeRequest};
+use flightdeck_core::outbox::{self, Decide, DecideError, LocalApplier};
 use flightdeck_core::store::Store;
 use flightdeck_core::views;
 
@@ -33,20 +32,6 @@ pub struct MergeArgs {
     /// Merge although the policy says no; the reason is kept in the audit log.
     #[arg(long = "override", value_name = "REASON")]
     pub override_reason: Option<String>,
-}
-
-/// Who acts: `FLIGHTDECK_USER`, else git's `user.name`, else the login name.
-fn actor() -> (String, String) {
-    let git = git2::Config::open_default().ok();
-    let get = |k: &str| git.as_ref().and_then(|c| c.get_string(k).ok());
-    let name = std::env::var("FLIGHTDECK_USER")
-        .ok()
-        .filter(|n| !n.trim().is_empty())
-        .or_else(|| get("user.name"))
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "lead".into());
-    let email = get("user.email").unwrap_or_else(|| format!("{name}@localhost"));
-    (name, email)
 }
 
 fn now() -> i64 {
@@ -122,92 +107,55 @@ pub async fn act(
     settings: &Settings,
     kind: &str,
     change: &ChangeArg,
-    body: Option<String>,
+    comment: Option<String>,
     merge: Option<&MergeArgs>,
 ) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let key = AuditKey::load_or_create(&audit_cmd::key_path(settings))?;
     let c = find(&store, &change.id).await?;
-    if c.kind != ChangeKind::Local {
-        bail!("{}: GitHub pull requests are not synced yet; only local agent branches can be acted on", c.id);
-    }
-    if c.state != "open" {
-        bail!("{} is {}, not open", c.id, c.state);
-    }
-    let (name, email) = actor();
-    let mut payload = Payload {
-        repo: c.repo.clone(),
-        head: c.head.clone(),
-        base: c.base.clone(),
-        sha: c.head_sha.clone(),
-        body,
-        ..Default::default()
-    };
-    if let Some(m) = merge {
-        payload.method = Some(if m.squash { "squash" } else { "merge" }.into());
-        let file = PolicyFile::load(&settings.policy_file)?;
-        let verdict = policy::judge_change(&store, &file, &c, now())
-            .await
-            .map_err(anyhow::Error::msg)?;
-        if !verdict.pass {
-            let why: Vec<&str> = verdict
-                .reasons
-                .iter()
-                .filter(|r| !r.ok)
-                .map(|r| r.message.as_str())
-                .collect();
-            match m.override_reason.as_deref().map(str::trim) {
-                Some(reason) if !reason.is_empty() => {
-                    store
-                        .append_audit(
-                            &key,
-                            &Decision {
-                                at: now(),
-                                actor: &name,
-                                action: "override",
-                                target: &c.id,
-                                detail: &format!(
-                                    "merged against policy ({}): {reason}",
-                                    why.join("; ")
-                                ),
-                            },
-                        )
-                        .await?;
-                    payload.override_reason = Some(reason.to_string());
-                }
-                _ => bail!(
-                    "the policy ({}) refuses this merge: {}. Pass --override \"why\" to merge anyway (kept in the audit log)",
-                    verdict.policy,
-                    why.join("; ")
-                ),
-            }
-        }
-    }
-    let action = outbox::enqueue(&store, kind, &c.id, &payload, &name, now()).await?;
+    let (name, email) = outbox::lead_identity();
     let applier = LocalApplier {
         store: store.clone(),
         name,
         email,
     };
-    outbox::sync(&store, &applier, &key, now()).await?;
-    let done = store
-        .actions()
-        .await?
-        .into_iter()
-        .find(|a| a.idempotency_key == action.idempotency_key);
-    match done {
-        Some(a) if a.state == "applied" => {
+    let d = Decide {
+        kind: kind.into(),
+        comment,
+        method: merge.map(|m| if m.squash { "squash" } else { "merge" }.to_string()),
+        override_reason: merge.and_then(|m| m.override_reason.clone()),
+    };
+    let a = outbox::decide(
+        &store,
+        &key,
+        &applier,
+        &settings.policy_file,
+        &c.id,
+        &d,
+        now(),
+    )
+    .await
+    .map_err(|e| match e {
+        DecideError::Refused { .. } => {
+            anyhow::anyhow!(
+                "{}",
+                e.to_string()
+                    .replace("an override reason", "--override \"why\"")
+            )
+        }
+        other => other.into(),
+    })?;
+    match a.state.as_str() {
+        "applied" => {
             println!("{kind}: {} — {}", c.id, a.result.unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
-        Some(a) if a.state == "failed" => {
-            bail!(
-                "{kind} of {} failed: {}",
-                c.id,
-                a.last_error.unwrap_or_default()
-            )
-        }
-        Some(a) => {
+        "failed" => bail!(
+            "{kind} of {} failed: {}",
+            c.id,
+            a.last_error.unwrap_or_default()
+        ),
+        _ => {
             println!(
                 "{kind}: {} — queued ({}); `flightdeck sync` sends it",
                 c.id,
@@ -215,14 +163,13 @@ pub async fn act(
             );
             Ok(ExitCode::SUCCESS)
         }
-        None => bail!("the action vanished from the outbox"),
     }
 }
 
 pub async fn sync(settings: &Settings) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let key = AuditKey::load_or_create(&audit_cmd::key_path(settings))?;
-    let (name, email) = actor();
+    let (name, email) = outbox::lead_identity();
     let applier = LocalApplier {
         store: store.clone(),
         name,

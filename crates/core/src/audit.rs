@@ -33,6 +33,13 @@ pub enum AuditError {
     Random(String),
 }
 
+/// Where this machine's key is: `FLIGHTDECK_AUDIT_KEY`, or `audit-key` in the data dir.
+pub fn key_path(data_dir: &Path) -> PathBuf {
+    std::env::var_os("FLIGHTDECK_AUDIT_KEY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| data_dir.join("audit-key"))
+}
+
 /// The lead's signing key, with where its checkpoint lives.
 pub struct AuditKey {
     key: SigningKey,

@@ -312,3 +312,160 @@ impl LocalApplier {
 fn short(sha: &str) -> &str {
     sha.get(..10).unwrap_or(sha)
 }
+
+/// A lead's decision on one change request, as the CLI and the API take it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decide {
+    /// approve, request_changes, comment or merge.
+    pub kind: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// merge or squash (merges only).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Merge although the policy refuses; the reason is audited.
+    #[serde(default)]
+    pub override_reason: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    #[error("no change request `{0}`")]
+    NotFound(String),
+    #[error("{id} is {state}, not open")]
+    NotOpen { id: String, state: String },
+    #[error(
+        "{0}: GitHub pull requests are not synced yet; only local agent branches can be acted on"
+    )]
+    NotLocal(String),
+    #[error("`{0}` is not an action (approve, request_changes, comment, merge)")]
+    BadKind(String),
+    #[error("{0} needs a comment saying what")]
+    NeedsComment(String),
+    #[error("the policy ({policy}) refuses this merge: {}. Pass an override reason to merge anyway (kept in the audit log)", reasons.join("; "))]
+    Refused {
+        policy: String,
+        reasons: Vec<String>,
+    },
+    #[error("cannot judge the merge: {0}")]
+    Policy(String),
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// Queues `d` on change request `id` (after the policy check, for a merge) and sends what is
+/// due at once. Returns the action as it stands afterwards: applied, failed or still queued.
+pub async fn decide(
+    store: &Store,
+    key: &AuditKey,
+    applier: &LocalApplier,
+    policy_file: &std::path::Path,
+    id: &str,
+    d: &Decide,
+    now: i64,
+) -> std::result::Result<Action, DecideError> {
+    const KINDS: [&str; 4] = ["approve", "request_changes", "comment", "merge"];
+    if !KINDS.contains(&d.kind.as_str()) {
+        return Err(DecideError::BadKind(d.kind.clone()));
+    }
+    let comment = d
+        .comment
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    if comment.is_none() && matches!(d.kind.as_str(), "request_changes" | "comment") {
+        return Err(DecideError::NeedsComment(d.kind.clone()));
+    }
+    let c = store
+        .change_requests()
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| DecideError::NotFound(id.into()))?;
+    if c.kind != crate::model::ChangeKind::Local {
+        return Err(DecideError::NotLocal(c.id));
+    }
+    if c.state != "open" {
+        return Err(DecideError::NotOpen {
+            id: c.id,
+            state: c.state,
+        });
+    }
+    let actor = applier.name.clone();
+    let mut payload = Payload {
+        repo: c.repo.clone(),
+        head: c.head.clone(),
+        base: c.base.clone(),
+        sha: c.head_sha.clone(),
+        body: comment.map(str::to_string),
+        ..Default::default()
+    };
+    if d.kind == "merge" {
+        payload.method = Some(d.method.clone().unwrap_or_else(|| "merge".into()));
+        let file = crate::policy::PolicyFile::load(policy_file)
+            .map_err(|e| DecideError::Policy(e.to_string()))?;
+        let verdict = crate::policy::judge_change(store, &file, &c, now)
+            .await
+            .map_err(DecideError::Policy)?;
+        if !verdict.pass {
+            let reasons: Vec<String> = verdict
+                .reasons
+                .iter()
+                .filter(|r| !r.ok)
+                .map(|r| r.message.clone())
+                .collect();
+            let reason = d
+                .override_reason
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty());
+            let Some(reason) = reason else {
+                return Err(DecideError::Refused {
+                    policy: verdict.policy,
+                    reasons,
+                });
+            };
+            store
+                .append_audit(
+                    key,
+                    &Decision {
+                        at: now,
+                        actor: &actor,
+                        action: "override",
+                        target: &c.id,
+                        detail: &format!(
+                            "merged against policy ({}): {reason}",
+                            reasons.join("; ")
+                        ),
+                    },
+                )
+                .await?;
+            payload.override_reason = Some(reason.to_string());
+        }
+    }
+    let action = enqueue(store, &d.kind, &c.id, &payload, &actor, now).await?;
+    sync(store, applier, key, now).await?;
+    let done = store
+        .actions()
+        .await?
+        .into_iter()
+        .find(|a| a.idempotency_key == action.idempotency_key)
+        .unwrap_or(action);
+    Ok(done)
+}
+
+/// Who acts from this machine: `FLIGHTDECK_USER`, else git's `user.name`, else the login
+/// name; with git's `user.email` (for merge commits).
+pub fn lead_identity() -> (String, String) {
+    let git = git2::Config::open_default().ok();
+    let get = |k: &str| git.as_ref().and_then(|c| c.get_string(k).ok());
+    let name = std::env::var("FLIGHTDECK_USER")
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| get("user.name"))
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "lead".into());
+    let email = get("user.email").unwrap_or_else(|| format!("{name}@localhost"));
+    (name, email)
+}

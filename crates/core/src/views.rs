@@ -591,6 +591,19 @@ pub async fn velocity(store: &Store, now: i64, weeks: i64) -> Result<VelocityVie
     })
 }
 
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct OutboxView {
+    /// In queue order: queued, sending, applied and failed actions.
+    pub actions: Vec<Action>,
+}
+
+pub async fn outbox(store: &Store) -> Result<OutboxView> {
+    Ok(OutboxView {
+        actions: store.actions().await?,
+    })
+}
+
 pub async fn audit(store: &Store) -> Result<AuditView> {
     let entries = store.audit_entries().await?;
     // Integrity only (chain, hashes, signatures): which keys to trust is the reader's call,

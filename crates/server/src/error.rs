@@ -31,6 +31,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("chart rendering failed: {0}")]
     Chart(String),
+    #[error(transparent)]
+    Decide(#[from] flightdeck_core::outbox::DecideError),
+    #[error("this server is read-only: {0}")]
+    ReadOnly(String),
 }
 
 impl ApiError {
@@ -40,6 +44,19 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Chart(_) => (StatusCode::INTERNAL_SERVER_ERROR, "chart"),
+            ApiError::ReadOnly(_) => (StatusCode::SERVICE_UNAVAILABLE, "read_only"),
+            ApiError::Decide(e) => {
+                use flightdeck_core::outbox::DecideError as D;
+                match e {
+                    D::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                    D::NotOpen { .. } => (StatusCode::CONFLICT, "not_open"),
+                    D::NotLocal(_) => (StatusCode::NOT_IMPLEMENTED, "not_local"),
+                    D::BadKind(_) | D::NeedsComment(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+                    D::Refused { .. } => (StatusCode::CONFLICT, "policy"),
+                    D::Policy(_) => (StatusCode::UNPROCESSABLE_ENTITY, "policy_error"),
+                    D::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
+                }
+            }
         }
     }
 }
@@ -50,7 +67,13 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!("{self}");
         }
-        let body = serde_json::json!({"error": {"code": code, "message": self.to_string()}});
+        let mut body = serde_json::json!({"error": {"code": code, "message": self.to_string()}});
+        // A policy refusal lists its reasons, for the UI to show beside the disabled button.
+        if let ApiError::Decide(flightdeck_core::outbox::DecideError::Refused { reasons, .. }) =
+            &self
+        {
+            body["error"]["reasons"] = serde_json::json!(reasons);
+        }
         (status, Json(body)).into_response()
     }
 }

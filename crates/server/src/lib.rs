@@ -27,6 +27,16 @@ pub struct AppState {
     pub token: Option<String>,
     /// The merge policy file verdicts are judged by (`None`: built-in defaults).
     pub policy_file: Option<PathBuf>,
+    /// Who acts through this server and with which audit key; `None`: read-only.
+    pub actions: Option<Actions>,
+}
+
+/// What acting (approve, merge, …) through the API needs.
+#[derive(Clone, Debug)]
+pub struct Actions {
+    pub audit_key: PathBuf,
+    pub name: String,
+    pub email: String,
 }
 
 /// Binds the listener, turning "address in use" into an error that names the port.

@@ -8,9 +8,11 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use flightdeck_core::views;
+use flightdeck_core::audit::AuditKey;
+use flightdeck_core::model::Action;
+use flightdeck_core::{outbox, views};
 use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 use tower_http::services::{ServeDir, ServeFile};
@@ -27,6 +29,10 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(events))
         .route("/inbox", get(inbox))
         .route("/changes", get(changes))
+        // JSON bodies only: a cross-site form cannot send `application/json` without a CORS
+        // preflight, which this server never grants.
+        .route("/changes/{id}/actions", post(decide))
+        .route("/outbox", get(outbox))
         .route("/agents", get(agents))
         .route("/runs/{id}", get(run_detail))
         .route("/repos", get(repos))
@@ -83,6 +89,39 @@ async fn ui_missing() -> impl IntoResponse {
              <code>--ui-dir</code>. The API is up at <a href=\"/api/health\">/api/health</a>.</p>",
         ),
     )
+}
+
+async fn decide(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(d): Json<outbox::Decide>,
+) -> ApiResult<Action> {
+    let Some(actions) = &s.actions else {
+        return Err(ApiError::ReadOnly(
+            "acting needs an audit key and an identity".into(),
+        ));
+    };
+    let key = AuditKey::load_or_create(&actions.audit_key).map_err(|e| ApiError::Core(e.into()))?;
+    let applier = outbox::LocalApplier {
+        store: s.store.clone(),
+        name: actions.name.clone(),
+        email: actions.email.clone(),
+    };
+    let policy = s.policy_file.clone().unwrap_or_default();
+    let now = chrono::Utc::now().timestamp();
+    let a = outbox::decide(&s.store, &key, &applier, &policy, &id, &d, now).await?;
+    // Views that show reviews, verdicts and the audit log refresh.
+    s.bus.publish(flightdeck_core::events::Event::Changed {
+        source: "actions".into(),
+        topics: ["changes", "inbox", "audit", "outbox"]
+            .map(String::from)
+            .to_vec(),
+    });
+    Ok(Json(a))
+}
+
+async fn outbox(State(s): State<AppState>) -> ApiResult<views::OutboxView> {
+    Ok(Json(views::outbox(&s.store).await?))
 }
 
 async fn health(State(s): State<AppState>) -> ApiResult<views::Health> {

@@ -36,6 +36,7 @@ async fn fixture(with_demo: bool, token: Option<&str>) -> Fixture {
             ui_dir: Some(ui),
             token: token.map(str::to_string),
             policy_file: None,
+            actions: None,
         },
         _dir: dir,
     }
@@ -239,4 +240,127 @@ async fn events_stream_what_the_bus_publishes() {
         text.contains(r#"data: {"type":"changed","source":"git","topics":["repos"]}"#),
         "{text}"
     );
+}
+
+async fn post(
+    state: &AppState,
+    uri: &str,
+    ctype: &str,
+    body: &str,
+) -> (StatusCode, serde_json::Value) {
+    let res = router(state.clone())
+        .oneshot(
+            Request::post(uri)
+                .header("content-type", ctype)
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A decision posted as the UI posts it (JSON).
+async fn decide(state: &AppState, uri: &str, body: &str) -> (StatusCode, serde_json::Value) {
+    post(state, uri, "application/json", body).await
+}
+
+fn actions_uri(id: &str) -> String {
+    let enc: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    format!("/api/changes/{enc}/actions")
+}
+
+/// Approve and merge through the API, as the UI's buttons do: a refused merge says why, an
+/// approved one lands in git, the outbox and the audit log; only JSON bodies are taken.
+#[tokio::test]
+async fn decisions_through_the_api() {
+    let mut f = fixture(true, None).await;
+    f.state.actions = Some(flightdeck_server::Actions {
+        audit_key: f._dir.path().join("audit-key"),
+        name: "Alice Martin".into(),
+        email: "alice@acme.dev".into(),
+    });
+    let s = &f.state;
+    let changes = json(s, "/api/changes").await;
+    let row = changes["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["change"]["head"] == "claude/invoice-rounding")
+        .unwrap()
+        .clone();
+    let id = row["change"]["id"].as_str().unwrap();
+    assert_eq!(row["verdict"]["pass"], false);
+    let uri = actions_uri(id);
+
+    let (status, body) = decide(s, &uri, r#"{"kind":"merge"}"#).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "policy");
+    assert_eq!(
+        body["error"]["reasons"][0],
+        "0 of 1 human approvals an agent-authored change needs"
+    );
+
+    let (status, body) = decide(s, &uri, r#"{"kind":"approve","comment":"ok"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "applied");
+    let changes = json(s, "/api/changes").await;
+    let row = changes["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["change"]["id"] == id)
+        .unwrap();
+    assert_eq!(row["verdict"]["pass"], true, "{row}");
+
+    let (status, body) = decide(s, &uri, r#"{"kind":"merge","method":"squash"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "applied", "{body}");
+    assert!(
+        body["result"].as_str().unwrap().starts_with("squash to "),
+        "{body}"
+    );
+
+    let outbox = json(s, "/api/outbox").await;
+    let kinds: Vec<&str> = outbox["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["approve", "merge"]);
+    let audit = json(s, "/api/audit").await;
+    assert_eq!(audit["entries"][0]["action"], "merge applied");
+    assert_eq!(audit["integrity"]["problems"].as_array().unwrap().len(), 0);
+
+    // Bad input is refused with a reason; a form post (no JSON) is not taken at all.
+    let (status, body) = decide(s, &uri, r#"{"kind":"explode"}"#).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+    let (status, _) = decide(s, &uri, r#"{"kind":"request_changes"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = post(s, &uri, "text/plain", r#"{"kind":"approve"}"#).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, _) = decide(
+        s,
+        &actions_uri("local:/nope:claude/x"),
+        r#"{"kind":"approve"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_read_only_server_refuses_decisions() {
+    let f = fixture(false, None).await;
+    let (status, body) = decide(&f.state, &actions_uri("x"), r#"{"kind":"approve"}"#).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["code"], "read_only");
 }
