@@ -207,6 +207,24 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await expect(changes.locator('[data-testid="row"][aria-selected="true"]')).toHaveCount(1);
   await page.screenshot({ path: path.join(artifacts, 'ui-changes.png'), fullPage: true });
 
+  // The review loop: an agent change is blocked until a person approves it, then merges.
+  const invoice = changes.getByTestId('row').filter({ hasText: 'Round invoice lines half-even' });
+  await invoice.dblclick();
+  const decisions = changes.getByTestId('decisions');
+  await expect(decisions.getByTestId('verdict')).toHaveAttribute('data-pass', 'false');
+  await expect(decisions.getByTestId('merge-blocked')).toContainText('0 of 1 human approvals');
+  await expect(decisions.getByRole('button', { name: /^Merge/ })).toBeDisabled();
+  await decisions.getByRole('button', { name: /^Approve/ }).click();
+  await expect(changes.getByTestId('decision-notice')).toContainText('approve: approved at');
+  await expect(decisions.getByTestId('verdict')).toHaveAttribute('data-pass', 'true');
+  await page.screenshot({ path: path.join(artifacts, 'ui-changes-approved.png'), fullPage: true });
+  await decisions.getByRole('button', { name: /^Merge/ }).click();
+  await expect(changes.getByTestId('decision-notice')).toContainText('merge: fast-forward to');
+  // The decisions are in the signed audit log.
+  await page.getByTestId('nav-audit').click();
+  await expect(page.getByTestId('view-audit').getByTestId('row').first()).toContainText('merge applied');
+  await expect(page.getByTestId('audit-integrity')).toHaveAttribute('data-ok', 'true');
+
   // Agents: j then Enter opens the first run's detail panel (with its cost); Escape closes it.
   await page.getByTestId('nav-agents').click();
   await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());

@@ -96,6 +96,9 @@ function HelpOverlay({ onClose }: { onClose: () => void }) {
                 <td>go to {TITLES[v]}</td>
               </tr>
             ))}
+            <tr><td><kbd>a</kbd></td><td>Changes: approve the selected change</td></tr>
+            <tr><td><kbd>m</kbd></td><td>Changes: merge it (or show why the policy says no)</td></tr>
+            <tr><td><kbd>r</kbd></td><td>Changes: request changes (opens the comment box)</td></tr>
             <tr><td><kbd>t</kbd></td><td>toggle dark / light theme</td></tr>
             <tr><td><kbd>?</kbd></td><td>toggle this help</td></tr>
             <tr><td><kbd>Esc</kbd></td><td>close this help or the open detail panel</td></tr>
@@ -186,6 +189,12 @@ export default function App() {
           // Escape closes the help first, then whatever the view has open (a detail panel).
           if (helpRef.current) setHelp(false);
           else if (!list.current.close?.()) return;
+          break;
+        case 'act':
+          if (helpRef.current) return;
+          if (selectedRef.current >= 0 && selectedRef.current < list.current.count && list.current.act) {
+            list.current.act(selectedRef.current, action.act);
+          } else return;
           break;
         case 'toggleTheme':
           setTheme((t) => {

@@ -3,6 +3,7 @@
 // `flightdeck://` custom URI scheme, and change notifications come from Tauri events instead of
 // server-sent events.
 
+import type { Action } from './generated/Action';
 import type { AgentsView } from './generated/AgentsView';
 import type { AuditView } from './generated/AuditView';
 import type { ChangesView } from './generated/ChangesView';
@@ -10,6 +11,7 @@ import type { Event as ChangeEvent } from './generated/Event';
 import type { ExperimentsView } from './generated/ExperimentsView';
 import type { Health } from './generated/Health';
 import type { InboxView } from './generated/InboxView';
+import type { OutboxView } from './generated/OutboxView';
 import type { ReleasesView } from './generated/ReleasesView';
 import type { ReposView } from './generated/ReposView';
 import type { RunDetail } from './generated/RunDetail';
@@ -88,6 +90,8 @@ export class ApiError extends Error {
     public code: string,
     message: string,
     public status: number,
+    /** A policy refusal's reasons (code `policy`). */
+    public reasons: string[] = [],
   ) {
     super(message);
     this.name = 'ApiError';
@@ -97,9 +101,10 @@ export class ApiError extends Error {
 /** Turns an error response body (`{"error": {"code", "message"}}`) into an ApiError. */
 export function errorFromBody(status: number, body: string): ApiError {
   try {
-    const parsed = JSON.parse(body) as { error?: { code?: string; message?: string } };
+    const parsed = JSON.parse(body) as { error?: { code?: string; message?: string; reasons?: unknown } };
     if (parsed?.error?.message) {
-      return new ApiError(parsed.error.code || 'error', parsed.error.message, status);
+      const reasons = Array.isArray(parsed.error.reasons) ? parsed.error.reasons.map(String) : [];
+      return new ApiError(parsed.error.code || 'error', parsed.error.message, status, reasons);
     }
   } catch {
     // not JSON: fall through
@@ -128,6 +133,30 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
   }
 }
 
+/** POSTs `body` as JSON (the server takes nothing else for actions). */
+export async function postJson<T>(path: string, body: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': 'application/json' };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let res: Response;
+  try {
+    res = await fetch(baseUrl() + path, { method: 'POST', headers, body: JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiError('unreachable', `Cannot reach the Flightdeck server (${(e as Error)?.message || e}).`, 0);
+  }
+  const text = await res.text();
+  if (!res.ok) throw errorFromBody(res.status, text);
+  return JSON.parse(text) as T;
+}
+
+/** A decision on a change request, as `POST /api/changes/{id}/actions` takes it. */
+export type Decide = {
+  kind: 'approve' | 'request_changes' | 'comment' | 'merge';
+  comment?: string;
+  method?: 'merge' | 'squash';
+  override_reason?: string;
+};
+
 /** API path of one agent run; run ids (`<agent>:<session>`) are encoded as one path segment. */
 export function runPath(id: string): string {
   return `/api/runs/${encodeURIComponent(id)}`;
@@ -145,6 +174,9 @@ export const api = {
   spend: (s?: AbortSignal) => getJson<SpendView>('/api/spend', s),
   velocity: (s?: AbortSignal) => getJson<VelocityView>('/api/velocity', s),
   audit: (s?: AbortSignal) => getJson<AuditView>('/api/audit', s),
+  outbox: (s?: AbortSignal) => getJson<OutboxView>('/api/outbox', s),
+  decide: (changeId: string, d: Decide) =>
+    postJson<Action>(`/api/changes/${encodeURIComponent(changeId)}/actions`, d),
 };
 
 export type ChartName = 'spend-by-day.svg' | 'commits-by-week.svg' | 'agent-share.svg';

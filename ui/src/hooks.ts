@@ -1,4 +1,5 @@
-import { useEffect, useRef, useState } from 'react';
+import type { ListAct } from './keys';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { subscribeChanges } from './api';
 
 export type Loaded<T> = {
@@ -60,6 +61,8 @@ export type ListHandle = {
   open: ((index: number) => void) | null;
   /** Escape: closes what the view has open (a detail panel); true when something closed. */
   close?: (() => boolean) | null;
+  /** a / m / r on the selected row, in views that take decisions (Changes). */
+  act?: ((index: number, act: ListAct) => void) | null;
 };
 
 export type ViewProps = {
@@ -77,21 +80,28 @@ export function useList(
   count: number,
   open: (index: number) => void,
   close?: () => boolean,
+  act?: (index: number, act: ListAct) => void,
 ) {
   const openRef = useRef(open);
   openRef.current = open;
   const closeRef = useRef(close);
   closeRef.current = close;
-  useEffect(() => {
+  const actRef = useRef(act);
+  actRef.current = act;
+  // A layout effect: registered before the rows are painted, so a key pressed as soon as they
+  // show finds them (a passive effect could still be pending when a native keydown arrives).
+  useLayoutEffect(() => {
     list.current.count = count;
     list.current.open = (i) => openRef.current(i);
     list.current.close = () => closeRef.current?.() ?? false;
+    list.current.act = (i, a) => actRef.current?.(i, a);
   }, [list, count]);
   useEffect(
     () => () => {
       list.current.count = 0;
       list.current.open = null;
       list.current.close = null;
+      list.current.act = null;
     },
     [list],
   );

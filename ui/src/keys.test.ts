@@ -47,7 +47,12 @@ describe('g then a letter', () => {
 
   it('letters without g do not navigate', () => {
     expect(press(['c']).actions[0]).toEqual({ type: 'none' });
-    expect(press(['a']).actions[0]).toEqual({ type: 'none' });
+    expect(press(['v']).actions[0]).toEqual({ type: 'none' });
+  });
+
+  it('g a goes to Agents rather than approving', () => {
+    expect(press(['g', 'a']).actions[1]).toEqual({ type: 'goto', view: 'agents' });
+    expect(press(['g', 'r']).actions[1]).toEqual({ type: 'goto', view: 'repos' });
   });
 
   it('expires after the timeout', () => {
@@ -104,6 +109,14 @@ describe('single keys', () => {
     expect(at('Escape')).toEqual({ type: 'closeHelp' });
     expect(at('t')).toEqual({ type: 'toggleTheme' });
     expect(at('z')).toEqual({ type: 'none' });
+  });
+
+  it('maps a, m and r to decisions on the selected row', () => {
+    const at = (key: string) => handleKey(initialKeyState, { key }, 0).action;
+    expect(at('a')).toEqual({ type: 'act', act: 'approve' });
+    expect(at('m')).toEqual({ type: 'act', act: 'merge' });
+    expect(at('r')).toEqual({ type: 'act', act: 'request_changes' });
+    expect(handleKey(initialKeyState, { key: 'a', ctrlKey: true }, 0).action).toEqual({ type: 'none' });
   });
 });
 

@@ -46,7 +46,12 @@ export type KeyAction =
   | { type: 'goto'; view: ViewName }
   | { type: 'toggleHelp' }
   | { type: 'closeHelp' }
-  | { type: 'toggleTheme' };
+  | { type: 'toggleTheme' }
+  | { type: 'act'; act: ListAct };
+
+/** Decisions on the selected row (Changes): a approve, m merge, r request changes. */
+export type ListAct = 'approve' | 'merge' | 'request_changes';
+export const ACT_KEYS: Record<string, ListAct> = { a: 'approve', m: 'merge', r: 'request_changes' };
 
 export type KeyInput = {
   key: string;
@@ -91,8 +96,10 @@ export function handleKey(state: KeyState, input: KeyInput, now: number): KeyRes
       return { state: initialKeyState, action: { type: 'closeHelp' } };
     case 't':
       return { state: initialKeyState, action: { type: 'toggleTheme' } };
-    default:
-      return { state: initialKeyState, action: NONE };
+    default: {
+      const act = ACT_KEYS[key];
+      return { state: initialKeyState, action: act ? { type: 'act', act } : NONE };
+    }
   }
 }
 

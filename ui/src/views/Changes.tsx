@@ -1,9 +1,12 @@
-import { api } from '../api';
+import { useRef, useState } from 'react';
+import { api, ApiError, type Decide } from '../api';
 import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
 import { int, money, repoBasename, shortHash } from '../format';
 import type { ChangeRow } from '../generated/ChangeRow';
 import type { Check } from '../generated/Check';
+import type { Verdict } from '../generated/Verdict';
 import { useApi, useExpanded, useList, type ViewProps } from '../hooks';
+import type { ListAct } from '../keys';
 
 export function checksSummary(checks: Check[]): { ok: number; failed: number; pending: number; other: number } {
   const s = { ok: 0, failed: 0, pending: 0, other: 0 };
@@ -68,10 +71,156 @@ const columns: Column<ChangeRow>[] = [
   { header: 'Files', cell: (r) => int(r.change.files_changed), className: 'num' },
   { header: 'Agent cost', cell: (r) => (r.change.agent_cost_usd > 0 ? money(r.change.agent_cost_usd) : <span className="muted">—</span>), className: 'num' },
   { header: 'Checks', cell: (r) => <Checks checks={r.checks} /> },
+  { header: 'Policy', cell: (r) => <VerdictBadge row={r} />, className: 'nowrap' },
   { header: 'Updated', cell: (r, now) => <Time ts={r.change.updated_at} now={now} />, className: 'nowrap right' },
 ];
 
-function detail(r: ChangeRow) {
+function failing(v: Verdict | null): string[] {
+  return v ? v.reasons.filter((r) => !r.ok).map((r) => r.message) : [];
+}
+
+function VerdictBadge({ row }: { row: ChangeRow }) {
+  if (row.change.state !== 'open') return <span className="muted">—</span>;
+  if (!row.verdict) {
+    return (
+      <Badge tone="amber" title={row.policy_error ?? 'no verdict'}>
+        no verdict
+      </Badge>
+    );
+  }
+  const why = failing(row.verdict);
+  return why.length === 0 ? (
+    <Badge tone="green" title={`Policy: ${row.verdict.policy}`}>
+      ready
+    </Badge>
+  ) : (
+    <Badge tone="amber" title={why.join('\n')}>
+      blocked · {why.length}
+    </Badge>
+  );
+}
+
+type Notice = { ok: boolean; text: string };
+
+/** What a decision did, in words: applied (with its result), queued or failed. */
+function describe(kind: string, a: { state: string; result: string | null; last_error: string | null }): Notice {
+  const what = kind.replace('_', ' ');
+  if (a.state === 'applied') return { ok: true, text: `${what}: ${a.result ?? 'done'}` };
+  if (a.state === 'failed') return { ok: false, text: `${what} failed: ${a.last_error ?? 'unknown error'}` };
+  return { ok: true, text: `${what} queued${a.last_error ? ` (${a.last_error})` : ''}; it is sent when the target answers` };
+}
+
+/** The policy's reasons and the decision buttons of one open change request. */
+function Decisions({
+  row,
+  send,
+  commentRef,
+}: {
+  row: ChangeRow;
+  send: (d: Decide) => Promise<boolean>;
+  commentRef: React.RefObject<HTMLTextAreaElement | null>;
+}) {
+  const [comment, setComment] = useState('');
+  const [method, setMethod] = useState<'merge' | 'squash'>('merge');
+  const [override, setOverride] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const why = failing(row.verdict);
+  const blocked = !row.verdict || why.length > 0;
+  const run = async (d: Decide) => {
+    setBusy(true);
+    const ok = await send(d);
+    setBusy(false);
+    if (ok) {
+      setComment('');
+      setOverride(null);
+    }
+  };
+  const text = comment.trim() || undefined;
+  return (
+    <div className="decisions" data-testid="decisions">
+      <h4>
+        Policy <span className="muted small">{row.verdict?.policy ?? row.policy_error}</span>
+      </h4>
+      {row.verdict ? (
+        <ul className="plain verdict" data-testid="verdict" data-pass={String(row.verdict.pass)}>
+          {row.verdict.reasons.map((r) => (
+            <li key={`${r.rule}:${r.message}`} className={r.ok ? 'ok' : 'fail'}>
+              {r.ok ? '✓' : '✗'} {r.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <textarea
+        ref={commentRef}
+        className="comment"
+        aria-label="Comment"
+        placeholder="Comment (needed to request changes)"
+        value={comment}
+        onChange={(e) => setComment(e.target.value)}
+        rows={2}
+      />
+      <div className="actions-bar">
+        <button type="button" disabled={busy} onClick={() => run({ kind: 'approve', comment: text })}>
+          Approve <kbd>a</kbd>
+        </button>
+        <button
+          type="button"
+          disabled={busy || !text}
+          title={text ? '' : 'Write what to change first'}
+          onClick={() => run({ kind: 'request_changes', comment: text })}
+        >
+          Request changes <kbd>r</kbd>
+        </button>
+        <select aria-label="Merge method" value={method} onChange={(e) => setMethod(e.target.value as 'merge' | 'squash')}>
+          <option value="merge">merge</option>
+          <option value="squash">squash</option>
+        </select>
+        <button
+          type="button"
+          className="primary"
+          disabled={busy || blocked}
+          title={blocked ? `Blocked: ${why.join('; ') || row.policy_error || 'no verdict'}` : 'Merge the reviewed head'}
+          onClick={() => run({ kind: 'merge', method })}
+        >
+          Merge <kbd>m</kbd>
+        </button>
+        {blocked && override === null ? (
+          <button type="button" className="link" disabled={busy} onClick={() => setOverride('')}>
+            Override…
+          </button>
+        ) : null}
+      </div>
+      {blocked ? (
+        <p className="muted small" data-testid="merge-blocked">
+          Merge is blocked: {why.join('; ') || row.policy_error || 'no verdict'}.
+        </p>
+      ) : null}
+      {override !== null ? (
+        <div className="actions-bar">
+          <input
+            aria-label="Override reason"
+            placeholder="Why merge against the policy? (kept in the audit log)"
+            value={override}
+            onChange={(e) => setOverride(e.target.value)}
+            size={48}
+          />
+          <button
+            type="button"
+            disabled={busy || override.trim() === ''}
+            onClick={() => run({ kind: 'merge', method, override_reason: override.trim() })}
+          >
+            Merge anyway
+          </button>
+          <button type="button" className="link" onClick={() => setOverride(null)}>
+            Cancel
+          </button>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function detail(r: ChangeRow, decisions: React.ReactNode) {
   return (
     <div className="detail-body">
       <dl className="kv">
@@ -99,6 +248,7 @@ function detail(r: ChangeRow) {
           ))}
         </ul>
       ) : null}
+      {decisions}
     </div>
   );
 }
@@ -106,13 +256,48 @@ function detail(r: ChangeRow) {
 export default function Changes({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now } = useApi(api.changes, 'changes');
   const rows = data?.changes ?? [];
-  const [expanded, toggle] = useExpanded();
-  useList(list, rows.length, toggle);
+  const [expanded, toggle, setExpanded] = useExpanded();
+  const [notice, setNotice] = useState<Notice | null>(null);
+  const commentRef = useRef<HTMLTextAreaElement | null>(null);
+
+  /** Sends a decision; true when it was taken (applied or queued). */
+  const send = async (row: ChangeRow, d: Decide): Promise<boolean> => {
+    try {
+      const a = await api.decide(row.change.id, d);
+      const n = describe(d.kind, a);
+      setNotice(n);
+      return n.ok;
+    } catch (e) {
+      const err = e instanceof ApiError ? e : null;
+      const text = err?.reasons.length ? `The policy refuses: ${err.reasons.join('; ')}` : (e as Error).message;
+      setNotice({ ok: false, text });
+      return false;
+    }
+  };
+
+  // a / m / r from the keyboard, on the selected row.
+  const act = (index: number, which: ListAct) => {
+    const row = rows[index];
+    if (!row || row.change.state !== 'open') return;
+    if (which === 'approve') void send(row, { kind: 'approve' });
+    else if (which === 'merge' && row.verdict?.pass) void send(row, { kind: 'merge', method: 'merge' });
+    else {
+      // Merge when blocked shows why; request changes needs words: open the row's decisions.
+      setExpanded(index);
+      if (which === 'request_changes') setTimeout(() => commentRef.current?.focus(), 0);
+    }
+  };
+  useList(list, rows.length, toggle, undefined, act);
   const agentRows = rows.filter((r) => r.change.author.kind === 'agent').length;
   return (
     <section data-testid="view-changes" className="view">
       <ViewHeader title="Changes">{data ? `${rows.length} changes · ${agentRows} by agents` : null}</ViewHeader>
       {error ? <ErrorBox message={error} /> : null}
+      {notice ? (
+        <p className={`notice ${notice.ok ? 'ok' : 'fail'}`} role="status" data-testid="decision-notice">
+          {notice.text}
+        </p>
+      ) : null}
       {loading && !data ? <Loading /> : null}
       {data && rows.length === 0 ? (
         <Empty>
@@ -132,7 +317,14 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
           now={now}
           onSelect={setSelected}
           onOpen={toggle}
-          detail={detail}
+          detail={(r) =>
+            detail(
+              r,
+              r.change.state === 'open' && r.change.kind === 'local' ? (
+                <Decisions row={r} send={(d) => send(r, d)} commentRef={commentRef} />
+              ) : null,
+            )
+          }
         />
       ) : null}
     </section>
