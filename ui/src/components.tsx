@@ -31,6 +31,7 @@ export function toneFor(word: string | null | undefined): string {
     case 'rejected':
     case 'timed_out':
     case 'failing_check':
+    case 'action_failed':
     case 'failed_deploy':
       return 'red';
     case 'idle':

@@ -28,7 +28,7 @@ pub struct Health {
 #[ts(export)]
 pub struct InboxItem {
     pub id: String,
-    /// review, failing_check, release_gate or budget.
+    /// needs_you, action_failed, failing_check, failed_deploy, release_gate or review.
     pub kind: String,
     pub title: String,
     pub detail: String,
@@ -280,8 +280,45 @@ pub async fn inbox(store: &Store) -> Result<InboxView> {
             at: d.created_at,
         });
     }
-    items.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
+    // Decisions that did not go through: the lead believes they did.
+    for a in store
+        .actions()
+        .await?
+        .into_iter()
+        .filter(|a| a.state == "failed")
+    {
+        items.push(InboxItem {
+            id: format!("action:{}", a.idempotency_key),
+            kind: "action_failed".into(),
+            title: format!("{} failed: {}", a.kind.replace('_', " "), a.target),
+            detail: a.last_error.unwrap_or_default(),
+            repo: String::new(),
+            view: "changes".into(),
+            at: a.applied_at.unwrap_or(a.created_at),
+        });
+    }
+    // Most urgent first, then newest.
+    items.sort_by(|a, b| {
+        urgency(&a.kind)
+            .cmp(&urgency(&b.kind))
+            .then_with(|| b.at.cmp(&a.at))
+            .then_with(|| a.id.cmp(&b.id))
+    });
     Ok(InboxView { items })
+}
+
+/// Inbox order: a session blocked on its user, a decision that failed, broken checks and
+/// deploys, then what waits for a decision.
+fn urgency(kind: &str) -> u8 {
+    match kind {
+        "needs_you" => 0,
+        "action_failed" => 1,
+        "failing_check" => 2,
+        "failed_deploy" => 3,
+        "release_gate" => 4,
+        "review" => 5,
+        _ => 6,
+    }
 }
 
 fn short_sha(sha: &str) -> &str {

@@ -230,6 +230,11 @@ async fn a_refused_merge_fails_with_its_reason(db: TestDb) {
     assert_ne!(main_tip(&f), sha);
     let entries = db.store.audit_entries().await.unwrap();
     assert_eq!(entries[0].action, "merge failed");
+    // The lead hears of it first thing in the inbox.
+    let inbox = flightdeck_core::views::inbox(&db.store).await.unwrap();
+    let first = &inbox.items[0];
+    assert_eq!(first.kind, "action_failed");
+    assert!(first.detail.contains("moved since it was reviewed"), "{first:?}");
     db.finish().await;
 }
 both!(a_refused_merge_fails_with_its_reason);

@@ -2,7 +2,7 @@
 
 export type InboxItem = { id: string, 
 /**
- * review, failing_check, release_gate or budget.
+ * needs_you, action_failed, failing_check, failed_deploy, release_gate or review.
  */
 kind: string, title: string, detail: string, repo: string, 
 /**

@@ -12,6 +12,7 @@ const KIND_LABEL: Record<string, string> = {
   budget: 'budget',
   needs_you: 'needs you',
   failed_deploy: 'failed deploy',
+  action_failed: 'action failed',
 };
 
 const columns: Column<InboxItem>[] = [
