@@ -210,6 +210,12 @@ test('every view renders the demo data without errors', async ({ page }) => {
   // The review loop: an agent change is blocked until a person approves it, then merges.
   const invoice = changes.getByTestId('row').filter({ hasText: 'Round invoice lines half-even' });
   await invoice.dblclick();
+  // Its diff: the files, one opened to its highlighted hunks.
+  const diff = changes.getByTestId('diff-view');
+  await expect(diff.getByTestId('diff-file').first()).toBeVisible();
+  await diff.getByTestId('diff-file').first().getByRole('button').click();
+  await expect(diff.getByTestId('diff-hunks').first()).toBeVisible();
+  await expect(diff.getByTestId('diff-hunks').first().locator('tr.ins').first()).toBeVisible();
   const decisions = changes.getByTestId('decisions');
   await expect(decisions.getByTestId('verdict')).toHaveAttribute('data-pass', 'false');
   await expect(decisions.getByTestId('merge-blocked')).toContainText('0 of 1 human approvals');

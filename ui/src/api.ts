@@ -6,6 +6,7 @@
 import type { Action } from './generated/Action';
 import type { AgentsView } from './generated/AgentsView';
 import type { AuditView } from './generated/AuditView';
+import type { ChangeDiff } from './generated/ChangeDiff';
 import type { ChangesView } from './generated/ChangesView';
 import type { Event as ChangeEvent } from './generated/Event';
 import type { ExperimentsView } from './generated/ExperimentsView';
@@ -175,6 +176,8 @@ export const api = {
   velocity: (s?: AbortSignal) => getJson<VelocityView>('/api/velocity', s),
   audit: (s?: AbortSignal) => getJson<AuditView>('/api/audit', s),
   outbox: (s?: AbortSignal) => getJson<OutboxView>('/api/outbox', s),
+  diff: (changeId: string, page: number, s?: AbortSignal) =>
+    getJson<ChangeDiff>(`/api/changes/${encodeURIComponent(changeId)}/diff?page=${page}`, s),
   decide: (changeId: string, d: Decide) =>
     postJson<Action>(`/api/changes/${encodeURIComponent(changeId)}/actions`, d),
 };

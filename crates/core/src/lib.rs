@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod audit;
 pub mod config;
 pub mod demo;
+pub mod diff;
 pub mod error;
 pub mod events;
 pub mod ingest;

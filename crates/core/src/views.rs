@@ -628,6 +628,37 @@ pub async fn velocity(store: &Store, now: i64, weeks: i64) -> Result<VelocityVie
     })
 }
 
+/// Page `page` of a local change request's diff; `None` when there is no such change.
+pub async fn change_diff(
+    store: &Store,
+    id: &str,
+    page: usize,
+) -> Result<Option<crate::diff::ChangeDiff>> {
+    let Some(c) = store
+        .change_requests()
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+    else {
+        return Ok(None);
+    };
+    if c.kind != ChangeKind::Local {
+        return Err(crate::Error::Invalid {
+            path: c.id.into(),
+            message: "diffs of GitHub pull requests are not fetched yet".into(),
+        });
+    }
+    let repo = std::path::PathBuf::from(&c.repo);
+    tokio::task::spawn_blocking(move || crate::diff::local_diff(&repo, &c.base, &c.head_sha, page))
+        .await
+        .map_err(|e| crate::Error::Invalid {
+            path: id.into(),
+            message: format!("diff task failed: {e}"),
+        })?
+        .map(Some)
+        .map_err(|e| crate::Error::git(&c.repo, e))
+}
+
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct OutboxView {

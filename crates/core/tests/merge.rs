@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 
 use flightdeck_core::merge::{merge_local, MergeError, MergeMode};
-use support::commit_file;
+use support::{commit_file, tree_commit};
 
 fn repo(dir: &Path) -> git2::Repository {
     let mut init = git2::RepositoryInitOptions::new();
@@ -25,29 +25,13 @@ fn tip(repo: &git2::Repository, branch: &str) -> String {
         .to_string()
 }
 
-/// Commits on `branch` without touching the checked-out work tree (as an agent in another
-/// worktree would).
+/// Commits `path` on `branch` without touching the checked-out work tree (as an agent in
+/// another worktree would).
 fn commit_elsewhere(repo: &git2::Repository, branch: &str, path: &str, body: &str) -> String {
-    let parent = repo
-        .find_branch(branch, git2::BranchType::Local)
-        .ok()
-        .and_then(|b| b.get().peel_to_commit().ok())
-        .unwrap_or_else(|| repo.head().unwrap().peel_to_commit().unwrap());
-    let mut builder = repo.treebuilder(Some(&parent.tree().unwrap())).unwrap();
-    let blob = repo.blob(body.as_bytes()).unwrap();
-    builder.insert(path, blob, 0o100644).unwrap();
-    let tree = repo.find_tree(builder.write().unwrap()).unwrap();
-    let sig = git2::Signature::now("Claude", "noreply@anthropic.com").unwrap();
-    repo.commit(
-        Some(&format!("refs/heads/{branch}")),
-        &sig,
-        &sig,
-        &format!("Change {path}"),
-        &tree,
-        &[&parent],
-    )
-    .unwrap()
-    .to_string()
+    tree_commit(repo, branch, &format!("Change {path}"), |r, tb| {
+        tb.insert(path, r.blob(body.as_bytes()).unwrap(), 0o100644)
+            .unwrap();
+    })
 }
 
 fn lead() -> git2::Signature<'static> {

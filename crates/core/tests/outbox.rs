@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use flightdeck_core::audit::{self, AuditKey};
 use flightdeck_core::model::Action;
 use flightdeck_core::outbox::{self, Applier, Checked, LocalApplier, Outcome, Payload};
-use support::{both, commit_file, TestDb};
+use support::{both, commit_file, tree_commit, TestDb};
 
 const NOW: i64 = 1_790_000_000;
 
@@ -39,27 +39,10 @@ fn fixture() -> Fixture {
 
 /// An agent branch one commit ahead of main, made without touching main's work tree.
 fn agent_branch(f: &Fixture, branch: &str) -> String {
-    let main = f.repo.head().unwrap().peel_to_commit().unwrap();
-    let mut tb = f.repo.treebuilder(Some(&main.tree().unwrap())).unwrap();
-    tb.insert(
-        "feature.rs",
-        f.repo.blob(b"// feature\n").unwrap(),
-        0o100644,
-    )
-    .unwrap();
-    let tree = f.repo.find_tree(tb.write().unwrap()).unwrap();
-    let sig = git2::Signature::now("Claude", "noreply@anthropic.com").unwrap();
-    f.repo
-        .commit(
-            Some(&format!("refs/heads/{branch}")),
-            &sig,
-            &sig,
-            "Add feature",
-            &tree,
-            &[&main],
-        )
-        .unwrap()
-        .to_string()
+    tree_commit(&f.repo, branch, "Add feature", |r, tb| {
+        tb.insert("feature.rs", r.blob(b"// feature\n").unwrap(), 0o100644)
+            .unwrap();
+    })
 }
 
 fn payload(f: &Fixture, branch: &str, sha: &str) -> Payload {
@@ -234,7 +217,10 @@ async fn a_refused_merge_fails_with_its_reason(db: TestDb) {
     let inbox = flightdeck_core::views::inbox(&db.store).await.unwrap();
     let first = &inbox.items[0];
     assert_eq!(first.kind, "action_failed");
-    assert!(first.detail.contains("moved since it was reviewed"), "{first:?}");
+    assert!(
+        first.detail.contains("moved since it was reviewed"),
+        "{first:?}"
+    );
     db.finish().await;
 }
 both!(a_refused_merge_fails_with_its_reason);

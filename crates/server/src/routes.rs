@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         // JSON bodies only: a cross-site form cannot send `application/json` without a CORS
         // preflight, which this server never grants.
         .route("/changes/{id}/actions", post(decide))
+        .route("/changes/{id}/diff", get(change_diff))
         .route("/outbox", get(outbox))
         .route("/agents", get(agents))
         .route("/runs/{id}", get(run_detail))
@@ -118,6 +119,22 @@ async fn decide(
             .to_vec(),
     });
     Ok(Json(a))
+}
+
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    page: Option<usize>,
+}
+
+async fn change_diff(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<PageQuery>,
+) -> ApiResult<flightdeck_core::diff::ChangeDiff> {
+    views::change_diff(&s.store, &id, q.page.unwrap_or(1))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no change request `{id}`")))
 }
 
 async fn outbox(State(s): State<AppState>) -> ApiResult<views::OutboxView> {

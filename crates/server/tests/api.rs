@@ -265,6 +265,18 @@ async fn post(
     )
 }
 
+/// The `/api/changes` row of the change from branch `head`.
+async fn change_row(state: &AppState, head: &str) -> serde_json::Value {
+    let changes = json(state, "/api/changes").await;
+    changes["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["change"]["head"] == head)
+        .unwrap()
+        .clone()
+}
+
 /// A decision posted as the UI posts it (JSON).
 async fn decide(state: &AppState, uri: &str, body: &str) -> (StatusCode, serde_json::Value) {
     post(state, uri, "application/json", body).await
@@ -286,14 +298,7 @@ async fn decisions_through_the_api() {
         email: "alice@acme.dev".into(),
     });
     let s = &f.state;
-    let changes = json(s, "/api/changes").await;
-    let row = changes["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["change"]["head"] == "claude/invoice-rounding")
-        .unwrap()
-        .clone();
+    let row = change_row(s, "claude/invoice-rounding").await;
     let id = row["change"]["id"].as_str().unwrap();
     assert_eq!(row["verdict"]["pass"], false);
     let uri = actions_uri(id);
@@ -363,4 +368,26 @@ async fn a_read_only_server_refuses_decisions() {
     let (status, body) = decide(&f.state, &actions_uri("x"), r#"{"kind":"approve"}"#).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["error"]["code"], "read_only");
+}
+
+/// A change request's diff, paged, as the review page loads it.
+#[tokio::test]
+async fn change_diffs_are_served() {
+    let f = fixture(true, None).await;
+    let s = &f.state;
+    let row = change_row(s, "claude/add-rate-limiting").await;
+    let id = row["change"]["id"].as_str().unwrap();
+    let enc: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    let diff = json(s, &format!("/api/changes/{enc}/diff?page=1")).await;
+    assert_eq!(diff["files_total"], row["change"]["files_changed"]);
+    let adds: i64 = diff["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["additions"].as_i64().unwrap())
+        .sum();
+    assert_eq!(adds, row["change"]["insertions"].as_i64().unwrap());
+    assert!(diff["files"][0]["hunks"][0]["lines"][0]["text"].is_string());
+    let (status, _, body) = get(s, "/api/changes/local%3A%2Fnope%3Ax/diff").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }

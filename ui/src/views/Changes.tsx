@@ -1,5 +1,6 @@
 import { useRef, useState } from 'react';
 import { api, ApiError, type Decide } from '../api';
+import { DiffView } from '../DiffView';
 import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
 import { int, money, repoBasename, shortHash } from '../format';
 import type { ChangeRow } from '../generated/ChangeRow';
@@ -248,6 +249,7 @@ function detail(r: ChangeRow, decisions: React.ReactNode) {
           ))}
         </ul>
       ) : null}
+      {r.change.kind === 'local' ? <DiffView changeId={r.change.id} /> : null}
       {decisions}
     </div>
   );

@@ -97,12 +97,8 @@ pub fn commit_file(repo: &git2::Repository, branch: &str, path: &str, body: &str
     index.add_path(std::path::Path::new(path)).unwrap();
     index.write().unwrap();
     let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let parent = tip_or_head(repo, branch);
     let sig = git2::Signature::now("Alice", "alice@acme.dev").unwrap();
-    let parent = repo
-        .find_branch(branch, git2::BranchType::Local)
-        .ok()
-        .and_then(|b| b.get().peel_to_commit().ok())
-        .or_else(|| repo.head().ok().and_then(|h| h.peel_to_commit().ok()));
     let parents: Vec<&git2::Commit> = parent.iter().collect();
     repo.commit(
         Some(&format!("refs/heads/{branch}")),
@@ -113,4 +109,32 @@ pub fn commit_file(repo: &git2::Repository, branch: &str, path: &str, body: &str
         &parents,
     )
     .unwrap();
+}
+
+/// The tip of `branch`, or HEAD's commit when the branch does not exist yet (none in an
+/// empty repository).
+fn tip_or_head<'r>(repo: &'r git2::Repository, branch: &str) -> Option<git2::Commit<'r>> {
+    repo.find_branch(branch, git2::BranchType::Local)
+        .ok()
+        .and_then(|b| b.get().peel_to_commit().ok())
+        .or_else(|| repo.head().ok().and_then(|h| h.peel_to_commit().ok()))
+}
+
+/// Commits on `branch`, on top of HEAD, a tree edited by `edit`, without touching the work tree
+/// or index (as an agent working in another worktree would). Returns the commit id.
+pub fn tree_commit(
+    repo: &git2::Repository,
+    branch: &str,
+    message: &str,
+    edit: impl FnOnce(&git2::Repository, &mut git2::TreeBuilder),
+) -> String {
+    let parent = tip_or_head(repo, branch).expect("a repository with a commit");
+    let mut tb = repo.treebuilder(Some(&parent.tree().unwrap())).unwrap();
+    edit(repo, &mut tb);
+    let tree = repo.find_tree(tb.write().unwrap()).unwrap();
+    let sig = git2::Signature::now("Claude", "noreply@anthropic.com").unwrap();
+    let branch_ref = format!("refs/heads/{branch}");
+    repo.commit(Some(&branch_ref), &sig, &sig, message, &tree, &[&parent])
+        .unwrap()
+        .to_string()
 }

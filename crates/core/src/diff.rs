@@ -1,0 +1,171 @@
+//! The diff of a local change request, for review: every file with its status and line counts,
+//! and the hunks of each text file. Paged by files, and each file's lines capped, so a huge
+//! change arrives in parts instead of one response the UI cannot render.
+
+use std::path::Path;
+
+use git2::{Delta, DiffFindOptions, DiffOptions, Oid, Patch, Repository};
+use serde::Serialize;
+use ts_rs::TS;
+
+/// Files per page of a diff.
+pub const FILES_PER_PAGE: usize = 25;
+/// Lines shown of one file; the rest is summarised.
+pub const MAX_LINES_PER_FILE: usize = 1500;
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ChangeDiff {
+    /// Where the branch left its base (what the diff is against).
+    pub base_sha: String,
+    pub head_sha: String,
+    #[ts(type = "number")]
+    pub files_total: i64,
+    /// 1-based.
+    #[ts(type = "number")]
+    pub page: i64,
+    #[ts(type = "number")]
+    pub pages: i64,
+    pub files: Vec<FileDiff>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct FileDiff {
+    pub path: String,
+    /// The path before a rename.
+    pub old_path: Option<String>,
+    /// added, deleted, modified, renamed or typechange.
+    pub status: String,
+    pub binary: bool,
+    #[ts(type = "number")]
+    pub additions: i64,
+    #[ts(type = "number")]
+    pub deletions: i64,
+    pub hunks: Vec<Hunk>,
+    /// Lines left out past `MAX_LINES_PER_FILE`.
+    #[ts(type = "number")]
+    pub lines_omitted: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Hunk {
+    pub header: String,
+    pub lines: Vec<DiffLine>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct DiffLine {
+    /// `+`, `-` or ` `.
+    pub kind: String,
+    #[ts(type = "number | null")]
+    pub old: Option<i64>,
+    #[ts(type = "number | null")]
+    pub new: Option<i64>,
+    pub text: String,
+}
+
+/// Page `page` (1-based; past the end gives the last) of the diff from where `head_sha` left
+/// `base` to `head_sha`, with renames detected.
+pub fn local_diff(
+    repo: &Path,
+    base: &str,
+    head_sha: &str,
+    page: usize,
+) -> Result<ChangeDiff, git2::Error> {
+    let r = Repository::open(repo)?;
+    let head = Oid::from_str(head_sha)?;
+    let base_tip = r.revparse_single(&format!("refs/heads/{base}"))?.id();
+    let fork = r.merge_base(base_tip, head)?;
+    let mut opts = DiffOptions::new();
+    opts.context_lines(3);
+    let mut diff = r.diff_tree_to_tree(
+        Some(&r.find_commit(fork)?.tree()?),
+        Some(&r.find_commit(head)?.tree()?),
+        Some(&mut opts),
+    )?;
+    diff.find_similar(Some(DiffFindOptions::new().renames(true)))?;
+    let total = diff.deltas().len();
+    let pages = total.div_ceil(FILES_PER_PAGE).max(1);
+    let page = page.clamp(1, pages);
+    let first = (page - 1) * FILES_PER_PAGE;
+    let mut files = Vec::new();
+    for idx in first..(first + FILES_PER_PAGE).min(total) {
+        let Some(delta) = diff.get_delta(idx) else {
+            continue;
+        };
+        let path_of = |f: git2::DiffFile| f.path().map(|p| p.to_string_lossy().into_owned());
+        let new_path = path_of(delta.new_file());
+        let old_path = path_of(delta.old_file());
+        let status = match delta.status() {
+            Delta::Added => "added",
+            Delta::Deleted => "deleted",
+            Delta::Renamed => "renamed",
+            Delta::Typechange => "typechange",
+            _ => "modified",
+        };
+        let mut file = FileDiff {
+            path: new_path.clone().or(old_path.clone()).unwrap_or_default(),
+            old_path: (status == "renamed").then_some(old_path).flatten(),
+            status: status.into(),
+            binary: delta.flags().is_binary(),
+            additions: 0,
+            deletions: 0,
+            hunks: Vec::new(),
+            lines_omitted: 0,
+        };
+        if let Some(patch) = Patch::from_diff(&diff, idx)? {
+            file.binary |= patch.delta().flags().is_binary();
+            let (_, adds, dels) = patch.line_stats()?;
+            file.additions = adds as i64;
+            file.deletions = dels as i64;
+            let mut shown = 0usize;
+            for h in 0..patch.num_hunks() {
+                let (hunk, n) = patch.hunk(h)?;
+                let mut lines = Vec::new();
+                for l in 0..n {
+                    if shown >= MAX_LINES_PER_FILE {
+                        file.lines_omitted += 1;
+                        continue;
+                    }
+                    let line = patch.line_in_hunk(h, l)?;
+                    let kind = match line.origin() {
+                        '+' | '>' => "+",
+                        '-' | '<' => "-",
+                        _ => " ",
+                    };
+                    let text = String::from_utf8_lossy(line.content());
+                    lines.push(DiffLine {
+                        kind: kind.into(),
+                        old: line.old_lineno().map(i64::from),
+                        new: line.new_lineno().map(i64::from),
+                        text: text.trim_end_matches(['\n', '\r']).to_string(),
+                    });
+                    shown += 1;
+                }
+                if !lines.is_empty() {
+                    file.hunks.push(Hunk {
+                        header: String::from_utf8_lossy(hunk.header())
+                            .trim_end()
+                            .to_string(),
+                        lines,
+                    });
+                }
+            }
+        }
+        if file.binary {
+            file.hunks.clear();
+        }
+        files.push(file);
+    }
+    Ok(ChangeDiff {
+        base_sha: fork.to_string(),
+        head_sha: head_sha.to_string(),
+        files_total: total as i64,
+        page: page as i64,
+        pages: pages as i64,
+        files,
+    })
+}
