@@ -12,6 +12,7 @@ pub mod demo;
 pub mod diff;
 pub mod error;
 pub mod events;
+pub mod github;
 pub mod ingest;
 pub mod merge;
 pub mod model;

@@ -1,0 +1,549 @@
+//! GitHub pull requests as change requests: a REST client done the way GitHub asks clients to
+//! behave, and the sync that keeps each watched repo's open pull requests, their checks and
+//! statuses in the store.
+//!
+//! The client sends the ETag it holds (`if-none-match`), so an unchanged resource costs a 304
+//! that does not count against the rate limit; follows `link: rel="next"` as given; tracks
+//! `x-ratelimit-*` and stops — returning when it may go on — when the primary limit is spent
+//! or a secondary limit answers (honouring `retry-after`); retries 5xx answers, timeouts and
+//! dropped connections with jittered exponential backoff. The token never leaves this module:
+//! it is not stored, logged or put in an error.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH, LINK, USER_AGENT};
+use serde::Serialize;
+use serde_json::Value;
+use ts_rs::TS;
+
+use crate::model::{Author, ChangeKind, ChangeRequest, Check};
+use crate::sources::agent_for_branch;
+use crate::store::Store;
+
+pub const DEFAULT_API: &str = "https://api.github.com";
+/// Attempts after the first for a 5xx, a timeout or a dropped connection.
+const RETRIES: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitHubError {
+    #[error("GitHub's {} rate limit is spent until {}; nothing more is asked until then", if *.secondary { "secondary" } else { "primary" }, fmt_time(*.until))]
+    RateLimited { until: i64, secondary: bool },
+    #[error("{url}: HTTP {status}: {message}")]
+    Http {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{url}: {message}")]
+    Network { url: String, message: String },
+    #[error("{url}: the answer is not the JSON expected: {message}")]
+    Shape { url: String, message: String },
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// The last rate-limit state GitHub reported, for the UI's "last synced" line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct RateState {
+    #[ts(type = "number")]
+    pub limit: i64,
+    #[ts(type = "number")]
+    pub remaining: i64,
+    /// Epoch seconds.
+    #[ts(type = "number")]
+    pub reset: i64,
+}
+
+#[derive(Clone)]
+struct Cached {
+    etag: String,
+    body: Value,
+    next: Option<String>,
+}
+
+pub struct GitHub {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+    cache: Mutex<HashMap<String, Cached>>,
+    rate: Mutex<RateState>,
+    /// First retry delay; doubles each time, plus up to as much again of jitter.
+    backoff: Duration,
+}
+
+impl std::fmt::Debug for GitHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("GitHub").field("base", &self.base).finish()
+    }
+}
+
+impl GitHub {
+    /// A client for `api_url` (`https://api.github.com`, an Enterprise `/api/v3`, a test
+    /// server) with an optional token.
+    pub fn new(api_url: &str, token: Option<String>) -> Result<Self, GitHubError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| GitHubError::Network {
+                url: api_url.into(),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            base: api_url.trim_end_matches('/').to_string(),
+            token,
+            http,
+            cache: Mutex::new(HashMap::new()),
+            rate: Mutex::new(RateState::default()),
+            backoff: Duration::from_millis(250),
+        })
+    }
+
+    /// Shorter retry delays (tests).
+    pub fn with_backoff(mut self, first: Duration) -> Self {
+        self.backoff = first;
+        self
+    }
+
+    pub fn rate(&self) -> RateState {
+        self.rate.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn url(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
+            path_or_url.to_string()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        }
+    }
+
+    /// One GET: the body and the next page's URL, from cache when GitHub says 304.
+    pub async fn get(&self, path_or_url: &str) -> Result<(Value, Option<String>), GitHubError> {
+        let url = self.url(path_or_url);
+        let mut attempt = 0;
+        loop {
+            let cached = self.cache.lock().ok().and_then(|c| c.get(&url).cloned());
+            let mut req = self
+                .http
+                .get(&url)
+                .header(ACCEPT, "application/vnd.github+json")
+                .header("x-github-api-version", "2022-11-28")
+                .header(USER_AGENT, "flightdeck");
+            if let Some(t) = &self.token {
+                req = req.header(AUTHORIZATION, format!("Bearer {t}"));
+            }
+            if let Some(c) = &cached {
+                req = req.header(IF_NONE_MATCH, &c.etag);
+            }
+            let retry = match req.send().await {
+                Err(e)
+                    if (e.is_timeout() || e.is_connect() || e.is_request())
+                        && attempt < RETRIES =>
+                {
+                    e.to_string()
+                }
+                Err(e) => {
+                    return Err(GitHubError::Network {
+                        url,
+                        message: e.without_url().to_string(),
+                    })
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    self.note_rate(&headers);
+                    if status == 304 {
+                        if let Some(c) = cached {
+                            return Ok((c.body, c.next));
+                        }
+                    }
+                    let text = match resp.text().await {
+                        Ok(t) => t,
+                        Err(e) if attempt < RETRIES => {
+                            attempt += 1;
+                            self.pause(attempt, &e.to_string()).await;
+                            continue;
+                        }
+                        Err(e) => {
+                            return Err(GitHubError::Network {
+                                url,
+                                message: e.without_url().to_string(),
+                            })
+                        }
+                    };
+                    match status {
+                        200..=299 => {
+                            let body: Value =
+                                serde_json::from_str(&text).map_err(|e| GitHubError::Shape {
+                                    url: url.clone(),
+                                    message: e.to_string(),
+                                })?;
+                            let next = next_link(&headers);
+                            if let Some(etag) = headers.get(ETAG).and_then(|v| v.to_str().ok()) {
+                                if let Ok(mut c) = self.cache.lock() {
+                                    c.insert(
+                                        url.clone(),
+                                        Cached {
+                                            etag: etag.to_string(),
+                                            body: body.clone(),
+                                            next: next.clone(),
+                                        },
+                                    );
+                                }
+                            }
+                            return Ok((body, next));
+                        }
+                        403 | 429 => {
+                            if let Some(limited) = limited(&headers, &text) {
+                                return Err(limited);
+                            }
+                            return Err(http_error(url, status, &text));
+                        }
+                        500..=599 if attempt < RETRIES => format!("HTTP {status}"),
+                        _ => return Err(http_error(url, status, &text)),
+                    }
+                }
+            };
+            attempt += 1;
+            self.pause(attempt, &retry).await;
+        }
+    }
+
+    async fn pause(&self, attempt: u32, why: &str) {
+        let base = self.backoff * 2u32.pow(attempt.saturating_sub(1));
+        let jitter = base.mul_f64(jitter_fraction());
+        tracing::debug!("GitHub: {why}; retrying in {:?}", base + jitter);
+        tokio::time::sleep(base + jitter).await;
+    }
+
+    /// Every page of a list, following `link: rel="next"` as GitHub gives it.
+    pub async fn get_all(&self, path: &str) -> Result<Vec<Value>, GitHubError> {
+        let mut out = Vec::new();
+        let mut next = Some(path.to_string());
+        while let Some(url) = next {
+            let (body, n) = self.get(&url).await?;
+            match body {
+                Value::Array(items) => out.extend(items),
+                other => {
+                    return Err(GitHubError::Shape {
+                        url: self.url(&url),
+                        message: format!("expected a list, got {}", kind_of(&other)),
+                    })
+                }
+            }
+            next = n;
+        }
+        Ok(out)
+    }
+
+    fn note_rate(&self, h: &HeaderMap) {
+        let num = |k: &str| {
+            h.get(k)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        if let (Some(limit), Some(remaining), Some(reset)) = (
+            num("x-ratelimit-limit"),
+            num("x-ratelimit-remaining"),
+            num("x-ratelimit-reset"),
+        ) {
+            if let Ok(mut r) = self.rate.lock() {
+                *r = RateState {
+                    limit,
+                    remaining,
+                    reset,
+                };
+            }
+        }
+    }
+}
+
+/// A 403/429 that is a rate limit, with when to go on (FORMATS.md 4.6): `retry-after` first,
+/// then a spent primary limit's reset, then a secondary-limit message (a minute).
+fn limited(h: &HeaderMap, body: &str) -> Option<GitHubError> {
+    let now = chrono::Utc::now().timestamp();
+    let num = |k: &str| {
+        h.get(k)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    if let Some(secs) = num("retry-after") {
+        return Some(GitHubError::RateLimited {
+            until: now + secs,
+            secondary: true,
+        });
+    }
+    if num("x-ratelimit-remaining") == Some(0) {
+        return Some(GitHubError::RateLimited {
+            until: num("x-ratelimit-reset").unwrap_or(now + 60),
+            secondary: false,
+        });
+    }
+    if body.to_lowercase().contains("secondary rate limit") {
+        return Some(GitHubError::RateLimited {
+            until: now + 60,
+            secondary: true,
+        });
+    }
+    None
+}
+
+fn http_error(url: String, status: u16, body: &str) -> GitHubError {
+    let message = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| body.chars().take(200).collect());
+    GitHubError::Http {
+        url,
+        status,
+        message,
+    }
+}
+
+/// The `rel="next"` URL of a `link` header.
+fn next_link(h: &HeaderMap) -> Option<String> {
+    let link = h.get(LINK)?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (url, rest) = part.split_once(';')?;
+        rest.contains("rel=\"next\"").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+    })
+}
+
+fn jitter_fraction() -> f64 {
+    let mut b = [0u8; 2];
+    let _ = getrandom::getrandom(&mut b);
+    f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX)
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) => "an object",
+        Value::Array(_) => "a list",
+        Value::String(_) => "a string",
+        _ => "a scalar",
+    }
+}
+
+fn fmt_time(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| ts.to_string())
+}
+
+/// `owner/repo` of a GitHub remote URL (`git@github.com:o/r.git`, `https://github.com/o/r`,
+/// `ssh://git@host/o/r.git`); `host` is the forge's host (github.com, or an Enterprise host).
+pub fn repo_of_remote(remote: &str, host: &str) -> Option<String> {
+    let rest = remote
+        .strip_prefix(&format!("git@{host}:"))
+        .or_else(|| remote.strip_prefix(&format!("https://{host}/")))
+        .or_else(|| remote.strip_prefix(&format!("http://{host}/")))
+        .or_else(|| remote.strip_prefix(&format!("ssh://git@{host}/")))?;
+    let rest = rest.trim_end_matches('/').trim_end_matches(".git");
+    let (owner, name) = rest.split_once('/')?;
+    (!owner.is_empty() && !name.is_empty() && !name.contains('/'))
+        .then(|| format!("{owner}/{name}"))
+}
+
+/// The change request id of a pull request.
+pub fn change_id(full_name: &str, number: u64) -> String {
+    format!("github:{full_name}#{number}")
+}
+
+/// What one repo's sync did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RepoSync {
+    pub open: usize,
+    /// Pull requests stored as open that GitHub no longer lists (closed or merged).
+    pub closed: usize,
+}
+
+/// Refreshes `full_name`'s open pull requests (each one's details, check runs and combined
+/// status) into the store as change requests of the watched repo `repo_key`.
+pub async fn sync_repo(
+    gh: &GitHub,
+    store: &Store,
+    full_name: &str,
+    repo_key: &str,
+) -> Result<RepoSync, GitHubError> {
+    let list = gh
+        .get_all(&format!("/repos/{full_name}/pulls?state=open&per_page=100"))
+        .await?;
+    let mut sync = RepoSync::default();
+    let mut open_ids = Vec::new();
+    for item in &list {
+        let number = item["number"].as_u64().ok_or_else(|| GitHubError::Shape {
+            url: format!("/repos/{full_name}/pulls"),
+            message: "a pull request without a number".into(),
+        })?;
+        let (pr, _) = gh
+            .get(&format!("/repos/{full_name}/pulls/{number}"))
+            .await?;
+        let change = change_of(&pr, full_name, repo_key).ok_or_else(|| GitHubError::Shape {
+            url: format!("/repos/{full_name}/pulls/{number}"),
+            message: "missing head, base or dates".into(),
+        })?;
+        let sha = change.head_sha.clone();
+        for c in checks_of(gh, full_name, &sha, &change.id).await? {
+            store.upsert_check(&c).await?;
+        }
+        open_ids.push(change.id.clone());
+        store.upsert_change_request(&change).await?;
+        sync.open += 1;
+    }
+    // Stored as open but no longer listed: closed or merged since.
+    for c in store.change_requests().await? {
+        if c.kind == ChangeKind::Github
+            && c.repo == repo_key
+            && c.state == "open"
+            && !open_ids.contains(&c.id)
+        {
+            let number = c.id.rsplit('#').next().unwrap_or_default();
+            let (pr, _) = gh
+                .get(&format!("/repos/{full_name}/pulls/{number}"))
+                .await?;
+            if let Some(now) = change_of(&pr, full_name, repo_key) {
+                store.upsert_change_request(&now).await?;
+                sync.closed += 1;
+            }
+        }
+    }
+    Ok(sync)
+}
+
+/// A pull request (the single-PR shape) as a change request.
+fn change_of(pr: &Value, full_name: &str, repo_key: &str) -> Option<ChangeRequest> {
+    let number = pr["number"].as_u64()?;
+    let head = pr["head"]["ref"].as_str()?.to_string();
+    let login = pr["user"]["login"].as_str().unwrap_or("").to_string();
+    // Agent work by branch pattern (claude/…, codex/…) or a bot account.
+    let author = match agent_for_branch(&head) {
+        Some(agent) => Author::Agent {
+            agent: agent.into(),
+        },
+        None if login.ends_with("[bot]") => Author::Agent { agent: login },
+        None => Author::Human { name: login },
+    };
+    let ts = |k: &str| pr[k].as_str().and_then(crate::sources::parse_ts);
+    let state = if pr["merged"].as_bool() == Some(true) || !pr["merged_at"].is_null() {
+        "merged"
+    } else {
+        pr["state"].as_str().unwrap_or("open")
+    };
+    let n = |k: &str| pr[k].as_i64().unwrap_or(0);
+    Some(ChangeRequest {
+        id: change_id(full_name, number),
+        kind: ChangeKind::Github,
+        repo: repo_key.into(),
+        title: pr["title"].as_str().unwrap_or("").into(),
+        head,
+        base: pr["base"]["ref"].as_str()?.into(),
+        head_sha: pr["head"]["sha"].as_str()?.into(),
+        author,
+        state: state.into(),
+        created_at: ts("created_at")?,
+        updated_at: ts("updated_at")?,
+        commits: n("commits"),
+        files_changed: n("changed_files"),
+        insertions: n("additions"),
+        deletions: n("deletions"),
+        agent_cost_usd: 0.0,
+    })
+}
+
+/// Check runs and commit statuses of `sha`, as checks of change request `id`.
+async fn checks_of(
+    gh: &GitHub,
+    full_name: &str,
+    sha: &str,
+    id: &str,
+) -> Result<Vec<Check>, GitHubError> {
+    let mut out = Vec::new();
+    let (runs, _) = gh
+        .get(&format!(
+            "/repos/{full_name}/commits/{sha}/check-runs?per_page=100"
+        ))
+        .await?;
+    for r in runs["check_runs"].as_array().into_iter().flatten() {
+        out.push(Check {
+            change_request: id.into(),
+            name: r["name"].as_str().unwrap_or("check").into(),
+            status: r["status"].as_str().unwrap_or("queued").into(),
+            conclusion: r["conclusion"].as_str().map(str::to_string),
+            url: r["html_url"].as_str().map(str::to_string),
+        });
+    }
+    let (status, _) = gh
+        .get(&format!("/repos/{full_name}/commits/{sha}/status"))
+        .await?;
+    for s in status["statuses"].as_array().into_iter().flatten() {
+        let state = s["state"].as_str().unwrap_or("pending");
+        let (st, conclusion) = match state {
+            "pending" => ("in_progress", None),
+            "error" => ("completed", Some("failure")),
+            other => ("completed", Some(other)),
+        };
+        out.push(Check {
+            change_request: id.into(),
+            name: s["context"].as_str().unwrap_or("status").into(),
+            status: st.into(),
+            conclusion: conclusion.map(str::to_string),
+            url: s["target_url"].as_str().map(str::to_string),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remotes_name_their_repo() {
+        for remote in [
+            "git@github.com:acme/widgets.git",
+            "https://github.com/acme/widgets",
+            "https://github.com/acme/widgets.git/",
+            "ssh://git@github.com/acme/widgets.git",
+        ] {
+            assert_eq!(
+                repo_of_remote(remote, "github.com").as_deref(),
+                Some("acme/widgets"),
+                "{remote}"
+            );
+        }
+        assert_eq!(
+            repo_of_remote("git@gitlab.com:acme/widgets.git", "github.com"),
+            None
+        );
+        assert_eq!(
+            repo_of_remote("https://github.com/acme", "github.com"),
+            None
+        );
+    }
+
+    #[test]
+    fn next_links_are_taken_as_given() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            LINK,
+            "<https://api.github.com/repositories/1/pulls?page=2>; rel=\"next\", <https://api.github.com/repositories/1/pulls?page=4>; rel=\"last\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("https://api.github.com/repositories/1/pulls?page=2")
+        );
+        h.insert(LINK, "<https://x/p?page=1>; rel=\"prev\"".parse().unwrap());
+        assert_eq!(next_link(&h), None);
+    }
+}

@@ -1,0 +1,217 @@
+//! GitHub pull requests through the client against the local fake GitHub (`crates/fakehub`,
+//! GitHub's shapes, headers and failures): stored with checks; unchanged refreshes cost only
+//! free 304s; pages followed; 5xx retried; rate limits stop the sync with when to resume;
+//! closed and merged pull requests leave the open list; the token never shows in an error.
+
+mod support;
+
+use std::time::Duration;
+
+use fakehub::{Fault, Hub, Pr};
+use flightdeck_core::github::{change_id, sync_repo, GitHub, GitHubError};
+use flightdeck_core::model::{Author, ChangeKind};
+use support::{both, TestDb};
+
+const REPO: &str = "acme/widgets";
+const KEY: &str = "/w/widgets";
+
+async fn hub_with_prs() -> (Hub, String) {
+    let hub = Hub::new();
+    hub.add_pull(
+        REPO,
+        Pr::new(
+            42,
+            "Add rate limiter",
+            "claude[bot]",
+            "claude/rate-limit",
+            "a1",
+        ),
+    );
+    hub.add_pull(REPO, Pr::new(43, "Fix typo", "alice", "fix-typo", "b2"));
+    hub.set_check_runs(
+        REPO,
+        "a1",
+        &[
+            ("build", "completed", Some("success")),
+            ("test", "in_progress", None),
+        ],
+    );
+    hub.set_statuses(REPO, "a1", &[("ci/lint", "failure")]);
+    let url = hub.serve(0).await.unwrap();
+    (hub, url)
+}
+
+fn client(url: &str) -> GitHub {
+    GitHub::new(url, Some("s3cret-token".into()))
+        .unwrap()
+        .with_backoff(Duration::from_millis(5))
+}
+
+async fn prs_checks_and_free_refreshes(db: TestDb) {
+    let (hub, url) = hub_with_prs().await;
+    let gh = client(&url);
+    let s = sync_repo(&gh, &db.store, REPO, KEY).await.unwrap();
+    assert_eq!((s.open, s.closed), (2, 0));
+    let changes = db.store.change_requests().await.unwrap();
+    let pr = changes
+        .iter()
+        .find(|c| c.id == change_id(REPO, 42))
+        .unwrap();
+    assert_eq!(pr.kind, ChangeKind::Github);
+    assert_eq!(
+        pr.author,
+        Author::Agent {
+            agent: "claude-code".into()
+        }
+    );
+    assert_eq!(
+        (pr.head.as_str(), pr.base.as_str(), pr.head_sha.as_str()),
+        ("claude/rate-limit", "main", "a1")
+    );
+    assert_eq!((pr.insertions, pr.deletions, pr.files_changed), (10, 2, 1));
+    let human = changes
+        .iter()
+        .find(|c| c.id == change_id(REPO, 43))
+        .unwrap();
+    assert_eq!(
+        human.author,
+        Author::Human {
+            name: "alice".into()
+        }
+    );
+    let mut checks: Vec<(String, String, Option<String>)> = db
+        .store
+        .checks()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.change_request == pr.id)
+        .map(|c| (c.name, c.status, c.conclusion))
+        .collect();
+    checks.sort();
+    assert_eq!(
+        checks,
+        vec![
+            ("build".into(), "completed".into(), Some("success".into())),
+            ("ci/lint".into(), "completed".into(), Some("failure".into())),
+            ("test".into(), "in_progress".into(), None),
+        ]
+    );
+    let spent = 5000 - gh.rate().remaining;
+    assert_eq!(spent, 1 + 2 * 3, "list + (pull, check runs, status) per PR");
+
+    // Nothing changed: the refresh is all 304s, which cost no rate limit.
+    let (requests, not_modified) = hub.counts();
+    sync_repo(&gh, &db.store, REPO, KEY).await.unwrap();
+    let (requests2, not_modified2) = hub.counts();
+    assert_eq!(requests2 - requests, not_modified2 - not_modified);
+    assert_eq!(5000 - gh.rate().remaining, spent);
+
+    // One PR merged, the other's head moved: only what changed is fetched again.
+    hub.update_pull(REPO, 43, |p| {
+        p.state = "merged".into();
+        p.updated_at = "2026-11-21T10:00:00Z".into();
+    });
+    hub.update_pull(REPO, 42, |p| p.head_sha = "a2".into());
+    let s = sync_repo(&gh, &db.store, REPO, KEY).await.unwrap();
+    assert_eq!((s.open, s.closed), (1, 1));
+    let changes = db.store.change_requests().await.unwrap();
+    let merged = changes
+        .iter()
+        .find(|c| c.id == change_id(REPO, 43))
+        .unwrap();
+    assert_eq!(merged.state, "merged");
+    let moved = changes
+        .iter()
+        .find(|c| c.id == change_id(REPO, 42))
+        .unwrap();
+    assert_eq!(moved.head_sha, "a2");
+    db.finish().await;
+}
+both!(prs_checks_and_free_refreshes);
+
+#[tokio::test]
+async fn pages_are_followed() {
+    let hub = Hub::new();
+    for n in 1..=250 {
+        hub.add_pull(
+            REPO,
+            Pr::new(n, &format!("PR {n}"), "bob", &format!("b{n}"), "s"),
+        );
+    }
+    let url = hub.serve(0).await.unwrap();
+    let gh = client(&url);
+    let all = gh
+        .get_all(&format!("/repos/{REPO}/pulls?state=open&per_page=100"))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 250);
+    let mut numbers: Vec<u64> = all.iter().map(|p| p["number"].as_u64().unwrap()).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 250);
+    assert_eq!(hub.counts().0, 3, "three pages, three requests");
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_and_limits_stop_the_sync() {
+    let (hub, url) = hub_with_prs().await;
+    let gh = client(&url);
+    hub.push_fault(Fault::Status(502));
+    hub.push_fault(Fault::Status(503));
+    let (body, _) = gh.get(&format!("/repos/{REPO}/pulls/42")).await.unwrap();
+    assert_eq!(body["number"], 42);
+
+    // Four 5xx in a row outlast the retries: a clear error, not a hang.
+    for _ in 0..4 {
+        hub.push_fault(Fault::Status(500));
+    }
+    let err = gh
+        .get(&format!("/repos/{REPO}/pulls/43"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GitHubError::Http { status: 500, .. }),
+        "{err}"
+    );
+
+    // Secondary limit: retry-after is honoured (reported, not slept through).
+    hub.push_fault(Fault::Secondary { retry_after: 90 });
+    let err = gh
+        .get(&format!("/repos/{REPO}/pulls/43"))
+        .await
+        .unwrap_err();
+    let now = chrono::Utc::now().timestamp();
+    match err {
+        GitHubError::RateLimited { until, secondary } => {
+            assert!(secondary);
+            assert!((until - now - 90).abs() <= 2, "{until} vs {now}");
+        }
+        other => panic!("{other}"),
+    }
+
+    // Primary limit spent: stop until the reset GitHub gave.
+    hub.set_rate_limit(0, now + 1234);
+    let db = TestDb::sqlite().await;
+    let err = sync_repo(&gh, &db.store, REPO, KEY).await.unwrap_err();
+    assert!(
+        matches!(err, GitHubError::RateLimited { until, secondary: false } if until == now + 1234),
+        "{err}"
+    );
+    assert!(err.to_string().contains("primary rate limit"), "{err}");
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn bad_credentials_never_echo_the_token() {
+    let (hub, url) = hub_with_prs().await;
+    hub.require_token("the-right-one");
+    let err = client(&url)
+        .get(&format!("/repos/{REPO}/pulls"))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("HTTP 401: Bad credentials"), "{text}");
+    assert!(!text.contains("s3cret-token"));
+    assert!(!format!("{:?}", client(&url)).contains("s3cret"));
+}
