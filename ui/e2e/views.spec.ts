@@ -207,6 +207,10 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await expect(changes.locator('[data-testid="row"][aria-selected="true"]')).toHaveCount(1);
   await page.screenshot({ path: path.join(artifacts, 'ui-changes.png'), fullPage: true });
 
+  // The demo's fake GitHub: pull requests synced beside the local agent branches.
+  await expect(changes.getByTestId('github-status')).toContainText('5 open pull requests');
+  await expect(changes.getByTestId('row').filter({ hasText: 'Make refunds idempotent' })).toHaveCount(1);
+
   // The review loop: an agent change is blocked until a person approves it, then merges.
   const invoice = changes.getByTestId('row').filter({ hasText: 'Round invoice lines half-even' });
   await invoice.dblclick();

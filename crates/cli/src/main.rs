@@ -3,6 +3,7 @@
 
 mod audit_cmd;
 mod commands;
+mod demo_github;
 mod doctor;
 mod review_cmd;
 
@@ -341,6 +342,8 @@ async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Ex
     // with), live in the workspace, never in the user's dirs.
     settings.policy_file = ws.policy_file();
     settings.data_dir = ws.root.clone();
+    let (_github, github_url) = demo_github::start(&ws, now).await?;
+    settings.github_api_url = github_url;
     let store = Store::open(&settings.database_url).await?;
     let bus = EventBus::new();
     let report = ingest::run(&store, &ws.sources(), Some(&bus), now).await?;
@@ -361,9 +364,17 @@ async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Ex
         open_desktop(&settings, &running.url);
     }
     let _watch = watch_sources(&store, &bus, ws.sources());
+    let forge = flightdeck_core::github::spawn_periodic(
+        store.clone(),
+        bus.clone(),
+        settings.github_api_url.clone(),
+        None,
+        Duration::from_secs(60),
+    );
     let rescan = ingest::spawn_periodic(store, bus, ws.sources(), Duration::from_secs(60));
     let result = running.server.await.context("server task")?;
     rescan.abort();
+    forge.abort();
     result?;
     Ok(ExitCode::SUCCESS)
 }
@@ -386,9 +397,17 @@ async fn serve_cmd(settings: Settings, rescan_every: Duration) -> Result<ExitCod
     let running = start_server(&settings, store.clone(), bus.clone()).await?;
     println!("Flightdeck: {}", running.url);
     let _watch = watch_sources(&store, &bus, sources.clone());
+    let forge = flightdeck_core::github::spawn_periodic(
+        store.clone(),
+        bus.clone(),
+        settings.github_api_url.clone(),
+        flightdeck_core::github::token(),
+        rescan_every,
+    );
     let rescan = ingest::spawn_periodic(store, bus, sources, rescan_every);
     let result = running.server.await.context("server task")?;
     rescan.abort();
+    forge.abort();
     result?;
     Ok(ExitCode::SUCCESS)
 }
@@ -427,6 +446,7 @@ fn open_desktop(settings: &Settings, url: &str) {
             match std::process::Command::new(&bin)
                 .env("FLIGHTDECK_DATABASE_URL", &settings.database_url)
                 .env("FLIGHTDECK_POLICY", &settings.policy_file)
+                .env("FLIGHTDECK_GITHUB_API", &settings.github_api_url)
                 .env("FLIGHTDECK_AUDIT_KEY", audit_cmd::key_path(settings))
                 .spawn()
             {

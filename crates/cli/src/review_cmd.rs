@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use flightdeck_core::audit::AuditKey;
 use flightdeck_core::config::Settings;
+use flightdeck_core::github::{self, GitHub};
 use flightdeck_core::model::{Author, ChangeRequest};
 use flightdeck_core::outbox::{self, Decide, DecideError, LocalApplier};
 use flightdeck_core::store::Store;
@@ -180,6 +181,18 @@ pub async fn sync(settings: &Settings) -> Result<ExitCode> {
         "sync: {} applied, {} found already applied, {} waiting to retry, {} failed",
         r.applied, r.confirmed, r.retrying, r.failed
     );
+    let gh = GitHub::new(&settings.github_api_url, github::token())?;
+    let s = github::sync_all(&gh, &store, &settings.github_api_url, now()).await?;
+    if s.repos > 0 {
+        println!(
+            "GitHub: {} repos, {} open pull requests; rate limit {}/{}{}",
+            s.repos,
+            s.open,
+            s.rate_remaining,
+            s.rate_limit,
+            s.error.map(|e| format!("; {e}")).unwrap_or_default()
+        );
+    }
     Ok(if r.failed > 0 {
         ExitCode::FAILURE
     } else {

@@ -47,6 +47,15 @@ pub struct RawConfig {
     pub server: RawServer,
     #[serde(default)]
     pub sources: RawSources,
+    #[serde(default)]
+    pub github: RawGitHub,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawGitHub {
+    /// REST base URL: `https://api.github.com` (default), an Enterprise `https://HOST/api/v3`.
+    pub api_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -193,6 +202,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Merge policies (`crate::policy`): `policy.toml` beside the config file.
     pub policy_file: PathBuf,
+    /// GitHub's REST base URL (`FLIGHTDECK_GITHUB_API`, else `[github] api_url`, else
+    /// api.github.com). The token is never configured here: see `github::token`.
+    pub github_api_url: String,
 }
 
 impl Settings {
@@ -218,6 +230,11 @@ impl Settings {
             generic_dirs: o.generic_dirs.or(raw.sources.generic_dirs),
             data_dir: dirs.data_dir.clone(),
             policy_file: dirs.config_file.with_file_name("policy.toml"),
+            github_api_url: std::env::var("FLIGHTDECK_GITHUB_API")
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+                .or(raw.github.api_url)
+                .unwrap_or_else(|| crate::github::DEFAULT_API.to_string()),
         };
         s.validate()?;
         Ok(s)

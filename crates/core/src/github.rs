@@ -547,3 +547,140 @@ mod tests {
         assert_eq!(next_link(&h), None);
     }
 }
+
+/// The token, from the environment or the GitHub CLI's login — never from config or the
+/// store: `GH_TOKEN`, `GITHUB_TOKEN`, else `gh auth token`. `None`: unauthenticated (60
+/// requests an hour; fine for a look, not for a team).
+pub fn token() -> Option<String> {
+    for var in ["GH_TOKEN", "GITHUB_TOKEN"] {
+        if let Ok(t) = std::env::var(var) {
+            if !t.trim().is_empty() {
+                return Some(t.trim().to_string());
+            }
+        }
+    }
+    let out = std::process::Command::new("gh")
+        .args(["auth", "token"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let t = String::from_utf8(out.stdout).ok()?;
+    (out.status.success() && !t.trim().is_empty()).then(|| t.trim().to_string())
+}
+
+/// The web host whose remotes this API serves: `api.github.com` → `github.com`,
+/// `https://ghe.acme.dev/api/v3` → `ghe.acme.dev`, a local fake → its `host:port`.
+pub fn forge_host(api_url: &str) -> String {
+    let rest = api_url.split_once("://").map(|(_, r)| r).unwrap_or(api_url);
+    let host = rest.split('/').next().unwrap_or(rest);
+    host.strip_prefix("api.").unwrap_or(host).to_string()
+}
+
+/// How the last GitHub refresh went, for the UI ("last synced", rate limit, error).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, TS)]
+#[ts(export)]
+pub struct ForgeStatus {
+    #[ts(type = "number | null")]
+    pub last_synced: Option<i64>,
+    #[ts(type = "number")]
+    pub repos: i64,
+    #[ts(type = "number")]
+    pub open: i64,
+    #[ts(type = "number")]
+    pub rate_limit: i64,
+    #[ts(type = "number")]
+    pub rate_remaining: i64,
+    #[ts(type = "number")]
+    pub rate_reset: i64,
+    pub error: Option<String>,
+}
+
+impl ForgeStatus {
+    pub async fn load(store: &Store) -> Result<Option<Self>, crate::Error> {
+        Ok(store
+            .cursor("github", "status")
+            .await?
+            .and_then(|s| serde_json::from_str(&s).ok()))
+    }
+}
+
+/// Refreshes every watched repo whose `origin` is on this GitHub, and records how it went.
+/// Stops at the first rate limit (the rest waits for the reset); other errors are per repo.
+pub async fn sync_all(
+    gh: &GitHub,
+    store: &Store,
+    api_url: &str,
+    now: i64,
+) -> Result<ForgeStatus, crate::Error> {
+    let host = forge_host(api_url);
+    let mut status = ForgeStatus {
+        last_synced: Some(now),
+        ..Default::default()
+    };
+    let mut errors = Vec::new();
+    for repo in store.repos().await? {
+        let Some(full) = repo
+            .remote_url
+            .as_deref()
+            .and_then(|u| repo_of_remote(u, &host).or_else(|| repo_of_remote(u, "github.com")))
+        else {
+            continue;
+        };
+        status.repos += 1;
+        match sync_repo(gh, store, &full, &repo.path).await {
+            Ok(s) => status.open += s.open as i64,
+            Err(e @ GitHubError::RateLimited { .. }) => {
+                errors.push(e.to_string());
+                break;
+            }
+            Err(GitHubError::Store(e)) => return Err(e),
+            Err(e) => errors.push(format!("{full}: {e}")),
+        }
+    }
+    let rate = gh.rate();
+    status.rate_limit = rate.limit;
+    status.rate_remaining = rate.remaining;
+    status.rate_reset = rate.reset;
+    status.error = (!errors.is_empty()).then(|| errors.join("; "));
+    let text = serde_json::to_string(&status).unwrap_or_default();
+    store.set_cursor("github", "status", &text, now).await?;
+    Ok(status)
+}
+
+/// Refreshes GitHub every `every` in the background (no sooner than a spent rate limit
+/// resets), telling the UI when it did.
+pub fn spawn_periodic(
+    store: Store,
+    bus: crate::events::EventBus,
+    api_url: String,
+    token: Option<String>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let gh = match GitHub::new(&api_url, token) {
+            Ok(gh) => gh,
+            Err(e) => {
+                tracing::warn!("GitHub sync is off: {e}");
+                return;
+            }
+        };
+        loop {
+            let now = chrono::Utc::now().timestamp();
+            let mut wait = every;
+            match sync_all(&gh, &store, &api_url, now).await {
+                Ok(s) if s.repos > 0 => {
+                    if s.rate_remaining == 0 && s.rate_reset > now {
+                        wait = wait.max(Duration::from_secs((s.rate_reset - now) as u64));
+                    }
+                    bus.publish(crate::events::Event::Changed {
+                        source: "github".into(),
+                        topics: vec!["changes".into(), "inbox".into()],
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("GitHub sync failed: {e}"),
+            }
+            tokio::time::sleep(wait).await;
+        }
+    })
+}

@@ -501,10 +501,19 @@ pub async fn judge_change(
         change.base.clone(),
         change.head_sha.clone(),
     );
+    // A pull request's head need not be in the local clone: its paths come from GitHub,
+    // which is not asked for them yet.
+    let local = change.kind == crate::model::ChangeKind::Local;
     let (committed, paths) = tokio::task::spawn_blocking(move || {
         let committed = committed_policy(&repo, &base).map_err(|e| e.to_string())?;
-        let paths = changed_paths(&repo, &base, &head)
-            .map_err(|e| format!("{}: {}", repo.display(), e.message()))?;
+        let paths = if local {
+            Some(
+                changed_paths(&repo, &base, &head)
+                    .map_err(|e| format!("{}: {}", repo.display(), e.message()))?,
+            )
+        } else {
+            None
+        };
         Ok::<_, String>((committed, paths))
     })
     .await
@@ -516,14 +525,25 @@ pub async fn judge_change(
     let policy = file
         .for_repo(&name, &change.repo, committed.as_ref())
         .map_err(|e| e.to_string())?;
-    Ok(policy.judge(&Facts {
+    let mut verdict = policy.judge(&Facts {
         author: &change.author,
         checks: &checks,
         approvals: &approvals,
-        paths: &paths,
+        paths: paths.as_deref().unwrap_or_default(),
         agent_cost_usd: change.agent_cost_usd,
         now,
-    }))
+    });
+    if paths.is_none() && !policy.protected.is_empty() {
+        verdict.reasons.push(Reason {
+            rule: "protected".into(),
+            ok: false,
+            message: "the files of this pull request are not known yet, so protected paths \
+                      cannot be checked"
+                .into(),
+        });
+        verdict.pass = false;
+    }
+    Ok(verdict)
 }
 
 /// Repo-relative paths a branch changes since it left `base` (both sides of a rename).

@@ -62,6 +62,8 @@ pub struct ChangeRow {
 #[ts(export)]
 pub struct ChangesView {
     pub changes: Vec<ChangeRow>,
+    /// The last GitHub refresh (when, rate limit, error); `None` before the first.
+    pub github: Option<crate::github::ForgeStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -366,7 +368,10 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
             change: c,
         });
     }
-    Ok(ChangesView { changes: rows })
+    Ok(ChangesView {
+        changes: rows,
+        github: crate::github::ForgeStatus::load(store).await?,
+    })
 }
 
 pub async fn agents(store: &Store) -> Result<AgentsView> {

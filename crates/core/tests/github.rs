@@ -215,3 +215,98 @@ async fn bad_credentials_never_echo_the_token() {
     assert!(!text.contains("s3cret-token"));
     assert!(!format!("{:?}", client(&url)).contains("s3cret"));
 }
+
+/// Watched repos whose origin is on the forge are refreshed, and how it went is recorded.
+async fn watched_repos_with_a_github_origin_are_synced(db: TestDb) {
+    use flightdeck_core::github::{forge_host, sync_all, ForgeStatus};
+    use flightdeck_core::model::Repo;
+    let (_hub, url) = hub_with_prs().await;
+    let host = forge_host(&url);
+    for (path, remote) in [
+        (KEY, Some(format!("http://{host}/{REPO}.git"))),
+        ("/w/local-only", None),
+        (
+            "/w/elsewhere",
+            Some("git@gitlab.com:acme/widgets.git".to_string()),
+        ),
+    ] {
+        db.store
+            .upsert_repo(&Repo {
+                path: path.into(),
+                name: path.rsplit('/').next().unwrap().into(),
+                default_branch: "main".into(),
+                remote_url: remote,
+                last_scanned_at: None,
+            })
+            .await
+            .unwrap();
+    }
+    let status = sync_all(&client(&url), &db.store, &url, 1_790_000_000)
+        .await
+        .unwrap();
+    assert_eq!((status.repos, status.open), (1, 2));
+    assert_eq!(status.error, None);
+    assert_eq!(status.rate_limit, 5000);
+    assert!(status.rate_remaining < 5000);
+    assert_eq!(ForgeStatus::load(&db.store).await.unwrap(), Some(status));
+    assert_eq!(forge_host("https://api.github.com"), "github.com");
+    assert_eq!(forge_host("https://ghe.acme.dev/api/v3"), "ghe.acme.dev");
+    db.finish().await;
+}
+both!(watched_repos_with_a_github_origin_are_synced);
+
+/// A pull request is judged by the repo's policy like a local branch: its checks and
+/// approvals count; its files are not fetched yet, so protected paths say so instead of passing.
+#[tokio::test]
+async fn pull_requests_get_a_verdict() {
+    use flightdeck_core::policy::{judge_change, PolicyFile};
+    let (_hub, url) = hub_with_prs().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let repo = git2::Repository::init_opts(dir.path(), &init).unwrap();
+    support::commit_file(&repo, "main", "README.md", "# w\n", "init");
+    let key = dir.path().display().to_string();
+    let db = TestDb::sqlite().await;
+    sync_repo(&client(&url), &db.store, REPO, &key)
+        .await
+        .unwrap();
+    let pr = db
+        .store
+        .change_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == change_id(REPO, 42))
+        .unwrap();
+    let file = PolicyFile::parse(
+        "[default]\nrequired_checks = [\"build\", \"ci/lint\"]\n[[default.protected]]\npaths = [\"migrations/**\"]\napprovals = 2\n",
+        std::path::Path::new("policy.toml"),
+    )
+    .unwrap();
+    let v = judge_change(&db.store, &file, &pr, 1_790_000_000)
+        .await
+        .unwrap();
+    let failing: Vec<&str> = v
+        .reasons
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| r.message.as_str())
+        .collect();
+    assert!(!v.pass);
+    assert!(
+        failing.contains(&"required check `ci/lint` failure"),
+        "{failing:?}"
+    );
+    assert!(
+        !failing.iter().any(|m| m.contains("`build`")),
+        "{failing:?}"
+    );
+    assert!(
+        failing
+            .iter()
+            .any(|m| m.contains("protected paths cannot be checked")),
+        "{failing:?}"
+    );
+    db.finish().await;
+}

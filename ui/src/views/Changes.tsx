@@ -2,7 +2,7 @@ import { useRef, useState } from 'react';
 import { api, ApiError, type Decide } from '../api';
 import { DiffView } from '../DiffView';
 import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
-import { int, money, repoBasename, shortHash } from '../format';
+import { absoluteTime, int, money, repoBasename, shortHash } from '../format';
 import type { ChangeRow } from '../generated/ChangeRow';
 import type { Check } from '../generated/Check';
 import type { Verdict } from '../generated/Verdict';
@@ -111,6 +111,26 @@ function describe(kind: string, a: { state: string; result: string | null; last_
   return { ok: true, text: `${what} queued${a.last_error ? ` (${a.last_error})` : ''}; it is sent when the target answers` };
 }
 
+/** The policy's verdict on a change, every reason with ✓ or ✗. */
+function VerdictReasons({ row }: { row: ChangeRow }) {
+  return (
+    <>
+      <h4>
+        Policy <span className="muted small">{row.verdict?.policy ?? row.policy_error}</span>
+      </h4>
+      {row.verdict ? (
+        <ul className="plain verdict" data-testid="verdict" data-pass={String(row.verdict.pass)}>
+          {row.verdict.reasons.map((r) => (
+            <li key={`${r.rule}:${r.message}`} className={r.ok ? 'ok' : 'fail'}>
+              {r.ok ? '✓' : '✗'} {r.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </>
+  );
+}
+
 /** The policy's reasons and the decision buttons of one open change request. */
 function Decisions({
   row,
@@ -139,18 +159,7 @@ function Decisions({
   const text = comment.trim() || undefined;
   return (
     <div className="decisions" data-testid="decisions">
-      <h4>
-        Policy <span className="muted small">{row.verdict?.policy ?? row.policy_error}</span>
-      </h4>
-      {row.verdict ? (
-        <ul className="plain verdict" data-testid="verdict" data-pass={String(row.verdict.pass)}>
-          {row.verdict.reasons.map((r) => (
-            <li key={`${r.rule}:${r.message}`} className={r.ok ? 'ok' : 'fail'}>
-              {r.ok ? '✓' : '✗'} {r.message}
-            </li>
-          ))}
-        </ul>
-      ) : null}
+      <VerdictReasons row={row} />
       <textarea
         ref={commentRef}
         className="comment"
@@ -294,6 +303,15 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
   return (
     <section data-testid="view-changes" className="view">
       <ViewHeader title="Changes">{data ? `${rows.length} changes · ${agentRows} by agents` : null}</ViewHeader>
+      {data?.github && data.github.repos > 0 ? (
+        <p className="muted small" data-testid="github-status">
+          GitHub: {int(data.github.repos)} repos, {int(data.github.open)} open pull requests · synced{' '}
+          <Time ts={data.github.last_synced} now={now} /> · rate limit {int(data.github.rate_remaining)}/
+          {int(data.github.rate_limit)}
+          {data.github.rate_remaining === 0 ? <> (resets {absoluteTime(data.github.rate_reset)})</> : null}
+          {data.github.error ? <span className="detail-error"> · {data.github.error}</span> : null}
+        </p>
+      ) : null}
       {error ? <ErrorBox message={error} /> : null}
       {notice ? (
         <p className={`notice ${notice.ok ? 'ok' : 'fail'}`} role="status" data-testid="decision-notice">
@@ -322,9 +340,16 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
           detail={(r) =>
             detail(
               r,
-              r.change.state === 'open' && r.change.kind === 'local' ? (
+              r.change.state !== 'open' ? null : r.change.kind === 'local' ? (
                 <Decisions row={r} send={(d) => send(r, d)} commentRef={commentRef} />
-              ) : null,
+              ) : (
+                <div className="decisions">
+                  <VerdictReasons row={r} />
+                  <p className="muted small">
+                    Reviews and merges of GitHub pull requests from Flightdeck come next; act on it on GitHub for now.
+                  </p>
+                </div>
+              ),
             )
           }
         />

@@ -1,0 +1,126 @@
+//! The demo's GitHub: the same local fake the tests use (`fakehub`), with open pull requests
+//! on the demo repos — from people, a bot and agents, with checks in every state — and a rate
+//! limit that runs low, so the review loop can be tried without an account.
+
+use anyhow::{Context, Result};
+use fakehub::{Hub, Pr};
+use flightdeck_core::demo::DemoWorkspace;
+
+/// Starts the fake GitHub, points each demo repo's `origin` at it, and returns its API URL.
+pub async fn start(ws: &DemoWorkspace, now: i64) -> Result<(Hub, String)> {
+    let hub = Hub::new();
+    let url = hub
+        .serve(0)
+        .await
+        .context("starting the demo's fake GitHub")?;
+    let host = flightdeck_core::github::forge_host(&url);
+    let names: Vec<String> = ws
+        .repos
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    for (path, name) in ws.repos.iter().zip(&names) {
+        let repo = git2::Repository::open(path)?;
+        let remote = format!("http://{host}/acme/{name}.git");
+        if repo.find_remote("origin").is_ok() {
+            repo.remote_set_url("origin", &remote)?;
+        } else {
+            repo.remote("origin", &remote)?;
+        }
+    }
+    let day = |d: i64| {
+        chrono::DateTime::from_timestamp(now - d * 3_600, 0)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default()
+    };
+    let sha = |n: u64| format!("{:040x}", 0xdead_beef_u64 * n);
+    let prs: [(usize, u64, &str, &str, &str, i64); 5] = [
+        (
+            0,
+            101,
+            "Bump axum from 0.7 to 0.8",
+            "dependabot[bot]",
+            "dependabot/cargo/axum-0.8",
+            30,
+        ),
+        (
+            0,
+            102,
+            "Document the public API with OpenAPI",
+            "alice-martin",
+            "docs/openapi",
+            6,
+        ),
+        (
+            1,
+            57,
+            "Fix flaky date test in the checkout form",
+            "codex-agent",
+            "codex/flaky-date-test",
+            3,
+        ),
+        (
+            2,
+            12,
+            "Make refunds idempotent",
+            "claude-agent",
+            "claude/idempotent-refunds",
+            2,
+        ),
+        (
+            2,
+            13,
+            "Upgrade the Stripe client",
+            "bob-chen",
+            "deps/stripe-12",
+            20,
+        ),
+    ];
+    for (i, number, title, author, head, hours) in prs {
+        let Some(name) = names.get(i) else { continue };
+        let full = format!("acme/{name}");
+        let mut pr = Pr::new(number, title, author, head, &sha(number));
+        pr.created_at = day(hours + 4);
+        pr.updated_at = day(hours);
+        pr.additions = 12 * number % 140 + 8;
+        pr.deletions = 5 * number % 40;
+        pr.changed_files = number % 7 + 1;
+        pr.commits = number % 4 + 1;
+        hub.add_pull(&full, pr);
+        let checks: &[(&str, &str, Option<&str>)] = match number % 4 {
+            1 => &[
+                ("build", "completed", Some("success")),
+                ("test", "completed", Some("success")),
+            ],
+            2 => &[
+                ("build", "completed", Some("success")),
+                ("test", "in_progress", None),
+            ],
+            3 => &[
+                ("build", "completed", Some("success")),
+                ("test", "completed", Some("failure")),
+            ],
+            _ => &[("build", "queued", None)],
+        };
+        hub.set_check_runs(&full, &sha(number), checks);
+        hub.set_statuses(
+            &full,
+            &sha(number),
+            &[(
+                "ci/lint",
+                if number % 2 == 0 {
+                    "pending"
+                } else {
+                    "success"
+                },
+            )],
+        );
+    }
+    // A rate limit running low: the Changes view shows what is left and when it resets.
+    hub.set_rate_limit(140, now + 45 * 60);
+    Ok((hub, url))
+}
