@@ -58,6 +58,10 @@ fn run() -> anyhow::Result<()> {
             audit_key: flightdeck_core::audit::key_path(&settings.data_dir),
             name: identity.0,
             email: identity.1,
+            github: Some((
+                settings.github_api_url.clone(),
+                flightdeck_core::github::token(),
+            )),
         }),
     };
     let router = flightdeck_server::router(state);

@@ -325,6 +325,10 @@ fn actions(settings: &Settings) -> flightdeck_server::Actions {
         audit_key: audit_cmd::key_path(settings),
         name,
         email,
+        github: Some((
+            settings.github_api_url.clone(),
+            flightdeck_core::github::token(),
+        )),
     }
 }
 

@@ -9,9 +9,9 @@ use anyhow::{bail, Result};
 use clap::Args;
 use flightdeck_core::audit::AuditKey;
 use flightdeck_core::config::Settings;
-use flightdeck_core::github::{self, GitHub};
+use flightdeck_core::github::{self, GitHub, GitHubApplier};
 use flightdeck_core::model::{Author, ChangeRequest};
-use flightdeck_core::outbox::{self, Decide, DecideError, LocalApplier};
+use flightdeck_core::outbox::{self, Appliers, Decide, DecideError, LocalApplier};
 use flightdeck_core::store::Store;
 use flightdeck_core::views;
 
@@ -33,6 +33,21 @@ pub struct MergeArgs {
     /// Merge although the policy says no; the reason is kept in the audit log.
     #[arg(long = "override", value_name = "REASON")]
     pub override_reason: Option<String>,
+}
+
+/// Local branches, and GitHub through this machine's token.
+fn appliers(settings: &Settings, store: &Store) -> Result<Appliers> {
+    let (name, email) = outbox::lead_identity();
+    Ok(Appliers {
+        local: LocalApplier {
+            store: store.clone(),
+            name,
+            email,
+        },
+        github: Some(GitHubApplier {
+            gh: GitHub::new(&settings.github_api_url, github::token())?,
+        }),
+    })
 }
 
 fn now() -> i64 {
@@ -114,12 +129,7 @@ pub async fn act(
     let store = Store::open(&settings.database_url).await?;
     let key = AuditKey::load_or_create(&audit_cmd::key_path(settings))?;
     let c = find(&store, &change.id).await?;
-    let (name, email) = outbox::lead_identity();
-    let applier = LocalApplier {
-        store: store.clone(),
-        name,
-        email,
-    };
+    let applier = appliers(settings, &store)?;
     let d = Decide {
         kind: kind.into(),
         comment,
@@ -170,12 +180,7 @@ pub async fn act(
 pub async fn sync(settings: &Settings) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let key = AuditKey::load_or_create(&audit_cmd::key_path(settings))?;
-    let (name, email) = outbox::lead_identity();
-    let applier = LocalApplier {
-        store: store.clone(),
-        name,
-        email,
-    };
+    let applier = appliers(settings, &store)?;
     let r = outbox::sync(&store, &applier, &key, now()).await?;
     println!(
         "sync: {} applied, {} found already applied, {} waiting to retry, {} failed",

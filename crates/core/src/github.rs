@@ -240,6 +240,49 @@ impl GitHub {
         Ok(out)
     }
 
+    /// One POST/PUT with a JSON body, sent once: a mutation is not retried here (after a lost
+    /// answer it may have happened); the outbox checks before it sends again.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, GitHubError> {
+        let url = self.url(path);
+        let mut req = self
+            .http
+            .request(method, &url)
+            .header(ACCEPT, "application/vnd.github+json")
+            .header("x-github-api-version", "2022-11-28")
+            .header(USER_AGENT, "flightdeck")
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+        if let Some(t) = &self.token {
+            req = req.header(AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let resp = req.send().await.map_err(|e| GitHubError::Network {
+            url: url.clone(),
+            message: e.without_url().to_string(),
+        })?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        self.note_rate(&headers);
+        let text = resp.text().await.map_err(|e| GitHubError::Network {
+            url: url.clone(),
+            message: e.without_url().to_string(),
+        })?;
+        match status {
+            200..=299 => serde_json::from_str(&text).map_err(|e| GitHubError::Shape {
+                url,
+                message: e.to_string(),
+            }),
+            403 | 429 => {
+                Err(limited(&headers, &text).unwrap_or_else(|| http_error(url, status, &text)))
+            }
+            _ => Err(http_error(url, status, &text)),
+        }
+    }
+
     fn note_rate(&self, h: &HeaderMap) {
         let num = |k: &str| {
             h.get(k)
@@ -395,6 +438,16 @@ pub async fn sync_repo(
         for c in checks_of(gh, full_name, &sha, &change.id).await? {
             store.upsert_check(&c).await?;
         }
+        for r in gh
+            .get_all(&format!(
+                "/repos/{full_name}/pulls/{number}/reviews?per_page=100"
+            ))
+            .await?
+        {
+            if let Some(review) = review_of(&r, &change.id) {
+                store.add_review(&review).await?;
+            }
+        }
         open_ids.push(change.id.clone());
         store.upsert_change_request(&change).await?;
         sync.open += 1;
@@ -456,6 +509,29 @@ fn change_of(pr: &Value, full_name: &str, repo_key: &str) -> Option<ChangeReques
         insertions: n("additions"),
         deletions: n("deletions"),
         agent_cost_usd: 0.0,
+    })
+}
+
+/// A GitHub review as the store keeps reviews (pending ones are nobody's verdict yet).
+fn review_of(r: &Value, change: &str) -> Option<crate::model::Review> {
+    let state = match r["state"].as_str()? {
+        "APPROVED" => "approved",
+        "CHANGES_REQUESTED" => "changes_requested",
+        "COMMENTED" => "commented",
+        "DISMISSED" => "dismissed",
+        _ => return None,
+    };
+    Some(crate::model::Review {
+        action_key: format!("github-review:{}", r["id"].as_u64()?),
+        change_request: change.into(),
+        head_sha: r["commit_id"].as_str().unwrap_or("").into(),
+        reviewer: r["user"]["login"].as_str()?.into(),
+        state: state.into(),
+        body: r["body"].as_str().unwrap_or("").into(),
+        at: r["submitted_at"]
+            .as_str()
+            .and_then(crate::sources::parse_ts)
+            .unwrap_or(0),
     })
 }
 
@@ -683,4 +759,126 @@ pub fn spawn_periodic(
             tokio::time::sleep(wait).await;
         }
     })
+}
+
+/// Applies outbox actions on GitHub pull requests: reviews through the reviews API (the
+/// action's key hidden in the body, so a resent review is recognised), merges through the
+/// merge API with the head the lead reviewed (a PR that moved is refused with 409, not merged).
+pub struct GitHubApplier {
+    pub gh: GitHub,
+}
+
+/// Where an action's key sits in a review body.
+pub fn marker(key: &str) -> String {
+    format!("<!-- flightdeck:{key} -->")
+}
+
+impl GitHubApplier {
+    fn pr_path(p: &crate::outbox::Payload) -> Option<String> {
+        Some(format!("/repos/{}/pulls/{}", p.repo, p.number?))
+    }
+}
+
+/// A GitHub failure as an outbox outcome: what may pass is retried, the rest is final.
+fn outcome_of(e: GitHubError) -> crate::outbox::Outcome {
+    use crate::outbox::Outcome;
+    match e {
+        GitHubError::RateLimited { .. } | GitHubError::Network { .. } => {
+            Outcome::Retry(e.to_string())
+        }
+        GitHubError::Http { status, .. } if status >= 500 => Outcome::Retry(e.to_string()),
+        GitHubError::Http {
+            message, status, ..
+        } => Outcome::Failed(format!("GitHub {status}: {message}")),
+        other => Outcome::Retry(other.to_string()),
+    }
+}
+
+impl crate::outbox::Applier for GitHubApplier {
+    async fn check(
+        &self,
+        a: &crate::model::Action,
+        p: &crate::outbox::Payload,
+    ) -> crate::outbox::Checked {
+        use crate::outbox::Checked;
+        let Some(path) = Self::pr_path(p) else {
+            return Checked::Unknown("the action names no pull request number".into());
+        };
+        if a.kind == "merge" {
+            return match self.gh.get(&path).await {
+                Ok((pr, _)) if pr["merged"].as_bool() == Some(true) => Checked::Done(format!(
+                    "merged as {}",
+                    pr["merge_commit_sha"].as_str().unwrap_or("?")
+                )),
+                Ok(_) => Checked::NotDone,
+                Err(e) => Checked::Unknown(e.to_string()),
+            };
+        }
+        let mark = marker(&a.idempotency_key);
+        match self
+            .gh
+            .get_all(&format!("{path}/reviews?per_page=100"))
+            .await
+        {
+            Ok(reviews) => match reviews
+                .iter()
+                .find(|r| r["body"].as_str().is_some_and(|b| b.contains(&mark)))
+            {
+                Some(r) => Checked::Done(format!("review {}", r["id"])),
+                None => Checked::NotDone,
+            },
+            Err(e) => Checked::Unknown(e.to_string()),
+        }
+    }
+
+    async fn apply(
+        &self,
+        a: &crate::model::Action,
+        p: &crate::outbox::Payload,
+    ) -> crate::outbox::Outcome {
+        use crate::outbox::Outcome;
+        let Some(path) = Self::pr_path(p) else {
+            return Outcome::Failed("the action names no pull request number".into());
+        };
+        if a.kind == "merge" {
+            let body = serde_json::json!({
+                "sha": p.sha,
+                "merge_method": p.method.as_deref().unwrap_or("merge"),
+            });
+            return match self
+                .gh
+                .send(reqwest::Method::PUT, &format!("{path}/merge"), &body)
+                .await
+            {
+                Ok(v) => {
+                    Outcome::Applied(format!("merged as {}", v["sha"].as_str().unwrap_or("?")))
+                }
+                Err(e) => outcome_of(e),
+            };
+        }
+        let event = match a.kind.as_str() {
+            "approve" => "APPROVE",
+            "request_changes" => "REQUEST_CHANGES",
+            "comment" => "COMMENT",
+            other => return Outcome::Failed(format!("`{other}` is not a review")),
+        };
+        let text = p.body.clone().unwrap_or_default();
+        let body = serde_json::json!({
+            "commit_id": p.sha,
+            "event": event,
+            "body": format!("{text}\n\n{}", marker(&a.idempotency_key)).trim().to_string(),
+        });
+        match self
+            .gh
+            .send(reqwest::Method::POST, &format!("{path}/reviews"), &body)
+            .await
+        {
+            Ok(v) => Outcome::Applied(format!(
+                "review {} ({})",
+                v["id"],
+                v["state"].as_str().unwrap_or("?")
+            )),
+            Err(e) => outcome_of(e),
+        }
+    }
 }

@@ -34,6 +34,9 @@ pub struct Payload {
     /// Why a merge goes ahead although the policy said no.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub override_reason: Option<String>,
+    /// The pull request's number (GitHub targets; `repo` is then `owner/name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u64>,
 }
 
 /// The result of one attempt.
@@ -205,6 +208,31 @@ async fn finish(
     Ok(())
 }
 
+/// Every target: local branches always, GitHub when a client is configured. Routes each
+/// action by its target (`github:…` or `local:…`).
+pub struct Appliers {
+    pub local: LocalApplier,
+    pub github: Option<crate::github::GitHubApplier>,
+}
+
+impl Applier for Appliers {
+    async fn check(&self, a: &Action, p: &Payload) -> Checked {
+        match (&self.github, a.target.starts_with("github:")) {
+            (_, false) => self.local.check(a, p).await,
+            (Some(gh), true) => gh.check(a, p).await,
+            (None, true) => Checked::Unknown("GitHub is not configured here".into()),
+        }
+    }
+
+    async fn apply(&self, a: &Action, p: &Payload) -> Outcome {
+        match (&self.github, a.target.starts_with("github:")) {
+            (_, false) => self.local.apply(a, p).await,
+            (Some(gh), true) => gh.apply(a, p).await,
+            (None, true) => Outcome::Retry("GitHub is not configured here".into()),
+        }
+    }
+}
+
 /// Applies actions on local change requests: reviews are recorded in the store, merges done
 /// with git2 in the repository.
 pub struct LocalApplier {
@@ -359,7 +387,7 @@ pub enum DecideError {
 pub async fn decide(
     store: &Store,
     key: &AuditKey,
-    applier: &LocalApplier,
+    applier: &Appliers,
     policy_file: &std::path::Path,
     id: &str,
     d: &Decide,
@@ -383,7 +411,8 @@ pub async fn decide(
         .into_iter()
         .find(|c| c.id == id)
         .ok_or_else(|| DecideError::NotFound(id.into()))?;
-    if c.kind != crate::model::ChangeKind::Local {
+    let github = c.kind == crate::model::ChangeKind::Github;
+    if github && applier.github.is_none() {
         return Err(DecideError::NotLocal(c.id));
     }
     if c.state != "open" {
@@ -392,9 +421,19 @@ pub async fn decide(
             state: c.state,
         });
     }
-    let actor = applier.name.clone();
+    let actor = applier.local.name.clone();
+    // `github:owner/name#N`: the API wants the full name and the number.
+    let (repo, number) = match c
+        .id
+        .strip_prefix("github:")
+        .and_then(|r| r.rsplit_once('#'))
+    {
+        Some((full, n)) if github => (full.to_string(), n.parse().ok()),
+        _ => (c.repo.clone(), None),
+    };
     let mut payload = Payload {
-        repo: c.repo.clone(),
+        repo,
+        number,
         head: c.head.clone(),
         base: c.base.clone(),
         sha: c.head_sha.clone(),

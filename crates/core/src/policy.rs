@@ -494,7 +494,11 @@ pub async fn judge_change(
     let approvals: Vec<Approval> = latest
         .into_iter()
         .filter(|(_, state)| state == "approved")
-        .map(|(by, _)| Approval { by, agent: None })
+        // A bot account's approval is an agent's: it does not count as a person's.
+        .map(|(by, _)| Approval {
+            agent: by.ends_with("[bot]").then(|| by.clone()),
+            by,
+        })
         .collect();
     let (repo, base, head) = (
         PathBuf::from(&change.repo),

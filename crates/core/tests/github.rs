@@ -98,7 +98,11 @@ async fn prs_checks_and_free_refreshes(db: TestDb) {
         ]
     );
     let spent = 5000 - gh.rate().remaining;
-    assert_eq!(spent, 1 + 2 * 3, "list + (pull, check runs, status) per PR");
+    assert_eq!(
+        spent,
+        1 + 2 * 4,
+        "list + (pull, check runs, status, reviews) per PR"
+    );
 
     // Nothing changed: the refresh is all 304s, which cost no rate limit.
     let (requests, not_modified) = hub.counts();
@@ -260,7 +264,7 @@ both!(watched_repos_with_a_github_origin_are_synced);
 #[tokio::test]
 async fn pull_requests_get_a_verdict() {
     use flightdeck_core::policy::{judge_change, PolicyFile};
-    let (_hub, url) = hub_with_prs().await;
+    let (hub, url) = hub_with_prs().await;
     let dir = tempfile::tempdir().unwrap();
     let mut init = git2::RepositoryInitOptions::new();
     init.initial_head("main");
@@ -268,6 +272,11 @@ async fn pull_requests_get_a_verdict() {
     support::commit_file(&repo, "main", "README.md", "# w\n", "init");
     let key = dir.path().display().to_string();
     let db = TestDb::sqlite().await;
+    // A person approved the current head on GitHub; a bot approved too (not counted), and an
+    // approval of an older head does not carry over.
+    hub.add_review(REPO, 42, "bob", "APPROVED", "a1");
+    hub.add_review(REPO, 42, "merge-bot[bot]", "APPROVED", "a1");
+    hub.add_review(REPO, 42, "carol", "APPROVED", "a0");
     sync_repo(&client(&url), &db.store, REPO, &key)
         .await
         .unwrap();
@@ -308,5 +317,113 @@ async fn pull_requests_get_a_verdict() {
             .any(|m| m.contains("protected paths cannot be checked")),
         "{failing:?}"
     );
+    let counted: Vec<&str> = v
+        .reasons
+        .iter()
+        .filter(|r| r.rule == "approvals")
+        .map(|r| r.message.as_str())
+        .collect();
+    assert!(
+        counted.contains(&"1 of 1 human approvals an agent-authored change needs"),
+        "{counted:?}"
+    );
+    assert!(
+        counted.contains(&"merge-bot[bot] is an agent: its approval is not counted"),
+        "{counted:?}"
+    );
     db.finish().await;
 }
+
+/// Reviews and merges sent to GitHub through the outbox while the fake fails at random —
+/// before acting (5xx, secondary limits) and after acting with the answer lost: every action
+/// lands exactly once (one review carrying its key; one merge per pull request).
+async fn decisions_reach_github_exactly_once(db: TestDb) {
+    use flightdeck_core::audit::AuditKey;
+    use flightdeck_core::github::{marker, GitHubApplier};
+    use flightdeck_core::outbox::{self, Appliers, LocalApplier, Payload};
+    let hub = Hub::new();
+    for n in 1..=10 {
+        hub.add_pull(
+            REPO,
+            Pr::new(
+                n,
+                &format!("PR {n}"),
+                "bob",
+                &format!("b{n}"),
+                &format!("sha{n}"),
+            ),
+        );
+    }
+    let url = hub.serve(0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = AuditKey::load_or_create(&dir.path().join("k")).unwrap();
+    let appliers = Appliers {
+        local: LocalApplier {
+            store: db.store.clone(),
+            name: "alice".into(),
+            email: "alice@acme.dev".into(),
+        },
+        github: Some(GitHubApplier { gh: client(&url) }),
+    };
+    let mut approvals = Vec::new();
+    let now = 1_790_000_000;
+    for i in 0..120u64 {
+        let n = i % 10 + 1;
+        let kind = if i >= 110 { "merge" } else { "approve" };
+        let p = Payload {
+            repo: REPO.into(),
+            number: Some(n),
+            sha: format!("sha{n}"),
+            body: Some(format!("looks good ({i})")),
+            ..Default::default()
+        };
+        let a = outbox::enqueue(&db.store, kind, &change_id(REPO, n), &p, "alice", now)
+            .await
+            .unwrap();
+        if kind == "approve" {
+            approvals.push((n, a.idempotency_key));
+        }
+    }
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..400 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        hub.push_fault(match seed % 10 {
+            0 | 1 => Fault::Status(502),
+            2 | 3 => Fault::AfterApply(504),
+            4 => Fault::Secondary { retry_after: 1 },
+            _ => Fault::Slow(Duration::from_millis(0)),
+        });
+    }
+    let mut t = now;
+    for _ in 0..100 {
+        outbox::sync(&db.store, &appliers, &key, t).await.unwrap();
+        let actions = db.store.actions().await.unwrap();
+        if actions
+            .iter()
+            .all(|a| a.state == "applied" || a.state == "failed")
+        {
+            break;
+        }
+        t += 1_801;
+    }
+    let actions = db.store.actions().await.unwrap();
+    let failed: Vec<_> = actions.iter().filter(|a| a.state != "applied").collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    for (n, k) in &approvals {
+        let with_key = hub
+            .reviews(REPO, *n)
+            .iter()
+            .filter(|r| r.3.contains(&marker(k)))
+            .count();
+        assert_eq!(with_key, 1, "approval {k} on #{n}");
+        assert!(hub.reviews(REPO, *n).iter().all(|r| r.2 == "APPROVED"));
+    }
+    for n in 1..=10 {
+        assert_eq!(hub.merges(REPO, n), 1, "#{n} merged once");
+    }
+    assert!(actions.iter().any(|a| a.attempts > 1), "faults were met");
+    db.finish().await;
+}
+both!(decisions_reach_github_exactly_once);

@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::Router;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -25,6 +25,9 @@ const CHECK_RUNS: &str = include_str!("../shapes/check-runs.json");
 const STATUS: &str = include_str!("../shapes/combined-status.json");
 const RATE_LIMITED: &str = include_str!("../shapes/rate-limit-exceeded-403.json");
 const SECONDARY: &str = include_str!("../shapes/secondary-rate-limit-403.json");
+const REVIEW: &str = include_str!("../shapes/review-create-response.json");
+const NOT_MERGEABLE: &str = include_str!("../shapes/merge-405.json");
+const HEAD_MOVED: &str = include_str!("../shapes/merge-409.json");
 
 /// A fault the next request (after any queued before it) meets.
 #[derive(Debug, Clone)]
@@ -35,6 +38,9 @@ pub enum Fault {
     Secondary { retry_after: u64 },
     /// Answer normally, after this long.
     Slow(Duration),
+    /// Do what was asked (a review, a merge), then answer with this 5xx: the answer is lost,
+    /// the change is not.
+    AfterApply(u16),
 }
 
 /// A pull request as the test sets it up.
@@ -53,7 +59,12 @@ pub struct Pr {
     pub commits: u64,
     pub created_at: String,
     pub updated_at: String,
+    /// False: a merge is refused with 405 (conflicts, protection).
+    pub mergeable: bool,
 }
+
+/// A review as stored: (id, login, state, body, commit_id).
+pub type Review = (u64, String, String, String, String);
 
 impl Pr {
     pub fn new(number: u64, title: &str, author: &str, head: &str, sha: &str) -> Self {
@@ -71,6 +82,7 @@ impl Pr {
             commits: 1,
             created_at: "2026-11-20T09:00:00Z".into(),
             updated_at: "2026-11-20T10:00:00Z".into(),
+            mergeable: true,
         }
     }
 }
@@ -84,6 +96,9 @@ struct Repo {
     check_runs: HashMap<String, Vec<CheckRun>>,
     /// (context, state) per sha.
     statuses: HashMap<String, Vec<(String, String)>>,
+    reviews: HashMap<u64, Vec<Review>>,
+    /// Merges done per pull request (a second one would be a double application).
+    merges: HashMap<u64, u32>,
 }
 
 struct Inner {
@@ -96,6 +111,9 @@ struct Inner {
     /// Requests answered (any status), and those answered 304.
     requests: u64,
     not_modified: u64,
+    /// Who the token belongs to: the author of reviews created through the API.
+    login: String,
+    next_id: u64,
 }
 
 /// The fake's state, shared with the running server.
@@ -119,6 +137,8 @@ impl Hub {
             token: None,
             requests: 0,
             not_modified: 0,
+            login: "lead".into(),
+            next_id: 9100,
         })))
     }
 
@@ -181,6 +201,36 @@ impl Hub {
         });
     }
 
+    /// The login reviews created through the API are by.
+    pub fn set_login(&self, login: &str) {
+        self.with(|i| i.login = login.into());
+    }
+
+    /// Adds a review as someone else gave it on GitHub.
+    pub fn add_review(&self, repo: &str, number: u64, login: &str, state: &str, commit: &str) {
+        self.with(|i| {
+            i.next_id += 1;
+            let id = i.next_id;
+            i.repos
+                .entry(repo.into())
+                .or_default()
+                .reviews
+                .entry(number)
+                .or_default()
+                .push((id, login.into(), state.into(), String::new(), commit.into()));
+        });
+    }
+
+    /// Reviews of a pull request, oldest first.
+    pub fn reviews(&self, repo: &str, number: u64) -> Vec<Review> {
+        lookup(self, repo, |r| r.reviews.get(&number).cloned())
+    }
+
+    /// How many times a pull request was merged (more than once is a bug in the client).
+    pub fn merges(&self, repo: &str, number: u64) -> u32 {
+        lookup(self, repo, |r| r.merges.get(&number).copied())
+    }
+
     /// Sets the primary rate limit's remaining budget (and its reset, epoch seconds).
     pub fn set_rate_limit(&self, remaining: i64, reset: i64) {
         self.with(|i| {
@@ -220,6 +270,11 @@ pub fn router(hub: Hub) -> Router {
         .route("/repos/{owner}/{repo}/pulls", get(list_pulls))
         .route("/repos/{owner}/{repo}/pulls/{number}", get(one_pull))
         .route(
+            "/repos/{owner}/{repo}/pulls/{number}/reviews",
+            get(list_reviews).post(create_review),
+        )
+        .route("/repos/{owner}/{repo}/pulls/{number}/merge", put(merge))
+        .route(
             "/repos/{owner}/{repo}/commits/{sha}/{what}",
             get(commit_info),
         )
@@ -229,7 +284,7 @@ pub fn router(hub: Hub) -> Router {
 
 /// Everything before the body is decided here: token, faults, the rate limit. `Err` is the
 /// response to send instead.
-async fn gate(hub: &Hub, headers: &HeaderMap) -> Result<(), Response> {
+async fn gate(hub: &Hub, headers: &HeaderMap) -> Result<Option<u16>, Response> {
     let (fault, token) = hub.with(|i| {
         i.requests += 1;
         (i.faults.pop_front(), i.token.clone())
@@ -260,14 +315,39 @@ async fn gate(hub: &Hub, headers: &HeaderMap) -> Result<(), Response> {
             return Err(r);
         }
         Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
+        Some(Fault::AfterApply(code)) => {
+            if hub.with(|i| i.remaining) <= 0 {
+                return Err(rate_limited(hub));
+            }
+            return Ok(Some(code));
+        }
         None => {}
     }
     if hub.with(|i| i.remaining) <= 0 {
-        let mut r = (StatusCode::FORBIDDEN, json_body(RATE_LIMITED)).into_response();
-        rate_headers(hub, r.headers_mut());
-        return Err(r);
+        return Err(rate_limited(hub));
     }
-    Ok(())
+    Ok(None)
+}
+
+fn rate_limited(hub: &Hub) -> Response {
+    let mut r = (StatusCode::FORBIDDEN, json_body(RATE_LIMITED)).into_response();
+    rate_headers(hub, r.headers_mut());
+    r
+}
+
+/// The answer to a mutation that was applied: lost (a 5xx) when the fault says so.
+fn applied(hub: &Hub, lost: Option<u16>, ok: Response) -> Response {
+    match lost {
+        Some(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, "<html><body>upstream timed out</body></html>").into_response()
+        }
+        None => {
+            let mut r = ok;
+            rate_headers(hub, r.headers_mut());
+            r
+        }
+    }
 }
 
 fn json_body(text: &str) -> ([(header::HeaderName, &'static str); 1], String) {
@@ -451,13 +531,16 @@ async fn one_pull(
         return r;
     }
     let full = format!("{owner}/{repo}");
-    let pr = lookup(&hub, &full, |r| {
-        Some(r.pulls.iter().find(|p| p.number == number).cloned())
-    });
-    match pr {
+    match find_pull(&hub, &full, number) {
         Some(p) => answer(&hub, &headers, pull_json(&full, &p, true), None),
         None => not_found(),
     }
+}
+
+fn find_pull(hub: &Hub, full: &str, number: u64) -> Option<Pr> {
+    lookup(hub, full, |r| {
+        Some(r.pulls.iter().find(|p| p.number == number).cloned())
+    })
 }
 
 /// `f` on a repo's state; the default when the repo is unknown.
@@ -545,4 +628,137 @@ async fn rate_limit(State(hub): State<Hub>) -> Response {
     let (limit, remaining, reset) = hub.with(|i| (i.limit, i.remaining, i.reset));
     let core = json!({"limit": limit, "remaining": remaining.max(0), "reset": reset, "used": limit - remaining.max(0)});
     axum::Json(json!({"resources": {"core": core}, "rate": core})).into_response()
+}
+
+fn review_json(full: &str, number: u64, r: &Review) -> Value {
+    let mut v: Value = serde_json::from_str(REVIEW).unwrap_or_else(|_| json!({}));
+    let (id, login, state, body, commit) = r;
+    v["id"] = json!(id);
+    v["user"]["login"] = json!(login);
+    v["user"]["type"] = json!(if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    });
+    v["state"] = json!(state);
+    v["body"] = json!(body);
+    v["commit_id"] = json!(commit);
+    v["html_url"] = json!(format!(
+        "https://github.com/{full}/pull/{number}#pullrequestreview-{id}"
+    ));
+    v
+}
+
+async fn list_reviews(
+    State(hub): State<Hub>,
+    Path((owner, repo, number)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(&hub, &headers).await {
+        return r;
+    }
+    let full = format!("{owner}/{repo}");
+    let items: Vec<Value> = hub
+        .reviews(&full, number)
+        .iter()
+        .map(|r| review_json(&full, number, r))
+        .collect();
+    answer(&hub, &headers, Value::Array(items), None)
+}
+
+fn unprocessable(message: &str) -> Response {
+    let body = json!({"message": message, "documentation_url": "https://docs.github.com/rest/pulls/reviews", "status": "422"});
+    (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
+}
+
+async fn create_review(
+    State(hub): State<Hub>,
+    Path((owner, repo, number)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let lost = match gate(&hub, &headers).await {
+        Ok(lost) => lost,
+        Err(r) => return r,
+    };
+    let full = format!("{owner}/{repo}");
+    let Ok(req) = serde_json::from_str::<Value>(&body) else {
+        return unprocessable("Problems parsing JSON");
+    };
+    let Some(pr) = find_pull(&hub, &full, number) else {
+        return not_found();
+    };
+    let text = req["body"].as_str().unwrap_or("").to_string();
+    let state = match req["event"].as_str() {
+        Some("APPROVE") => "APPROVED",
+        Some("REQUEST_CHANGES") if !text.is_empty() => "CHANGES_REQUESTED",
+        Some("COMMENT") if !text.is_empty() => "COMMENTED",
+        Some("REQUEST_CHANGES" | "COMMENT") => {
+            return unprocessable("Unprocessable Entity: body is required for this event")
+        }
+        None => "PENDING",
+        Some(other) => {
+            return unprocessable(&format!("Unprocessable Entity: unknown event {other}"))
+        }
+    };
+    let commit = req["commit_id"]
+        .as_str()
+        .unwrap_or(&pr.head_sha)
+        .to_string();
+    let review = hub.with(|i| {
+        i.next_id += 1;
+        i.remaining -= 1;
+        let r: Review = (i.next_id, i.login.clone(), state.into(), text, commit);
+        i.repos
+            .entry(full.clone())
+            .or_default()
+            .reviews
+            .entry(number)
+            .or_default()
+            .push(r.clone());
+        r
+    });
+    applied(
+        &hub,
+        lost,
+        axum::Json(review_json(&full, number, &review)).into_response(),
+    )
+}
+
+async fn merge(
+    State(hub): State<Hub>,
+    Path((owner, repo, number)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let lost = match gate(&hub, &headers).await {
+        Ok(lost) => lost,
+        Err(r) => return r,
+    };
+    let full = format!("{owner}/{repo}");
+    let req: Value = serde_json::from_str(&body).unwrap_or_else(|_| json!({}));
+    let Some(pr) = find_pull(&hub, &full, number) else {
+        return not_found();
+    };
+    hub.with(|i| i.remaining -= 1);
+    if let Some(sha) = req["sha"].as_str() {
+        if sha != pr.head_sha {
+            return (StatusCode::CONFLICT, json_body(HEAD_MOVED)).into_response();
+        }
+    }
+    if pr.state != "open" || !pr.mergeable {
+        return (StatusCode::METHOD_NOT_ALLOWED, json_body(NOT_MERGEABLE)).into_response();
+    }
+    let merged_sha = format!("{:040x}", number.wrapping_mul(0x9e37_79b9));
+    hub.with(|i| {
+        let r = i.repos.entry(full.clone()).or_default();
+        *r.merges.entry(number).or_default() += 1;
+        if let Some(p) = r.pulls.iter_mut().find(|p| p.number == number) {
+            p.state = "merged".into();
+            p.updated_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        }
+    });
+    let ok =
+        json!({"sha": merged_sha, "merged": true, "message": "Pull Request successfully merged"});
+    applied(&hub, lost, axum::Json(ok).into_response())
 }

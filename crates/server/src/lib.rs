@@ -37,6 +37,8 @@ pub struct Actions {
     pub audit_key: PathBuf,
     pub name: String,
     pub email: String,
+    /// GitHub's API URL and token, for decisions on pull requests (token kept in memory only).
+    pub github: Option<(String, Option<String>)>,
 }
 
 /// Binds the listener, turning "address in use" into an error that names the port.

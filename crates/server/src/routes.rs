@@ -103,10 +103,20 @@ async fn decide(
         ));
     };
     let key = AuditKey::load_or_create(&actions.audit_key).map_err(|e| ApiError::Core(e.into()))?;
-    let applier = outbox::LocalApplier {
-        store: s.store.clone(),
-        name: actions.name.clone(),
-        email: actions.email.clone(),
+    let github = match &actions.github {
+        Some((url, token)) => Some(flightdeck_core::github::GitHubApplier {
+            gh: flightdeck_core::github::GitHub::new(url, token.clone())
+                .map_err(|e| ApiError::ReadOnly(e.to_string()))?,
+        }),
+        None => None,
+    };
+    let applier = outbox::Appliers {
+        local: outbox::LocalApplier {
+            store: s.store.clone(),
+            name: actions.name.clone(),
+            email: actions.email.clone(),
+        },
+        github,
     };
     let policy = s.policy_file.clone().unwrap_or_default();
     let now = chrono::Utc::now().timestamp();

@@ -296,6 +296,7 @@ async fn decisions_through_the_api() {
         audit_key: f._dir.path().join("audit-key"),
         name: "Alice Martin".into(),
         email: "alice@acme.dev".into(),
+        github: None,
     });
     let s = &f.state;
     let row = change_row(s, "claude/invoice-rounding").await;
