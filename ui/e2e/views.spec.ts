@@ -209,7 +209,13 @@ test('every view renders the demo data without errors', async ({ page }) => {
 
   // The demo's fake GitHub: pull requests synced beside the local agent branches.
   await expect(changes.getByTestId('github-status')).toContainText('5 open pull requests');
-  await expect(changes.getByTestId('row').filter({ hasText: 'Make refunds idempotent' })).toHaveCount(1);
+  const refunds = changes.getByTestId('row').filter({ hasText: 'Make refunds idempotent' });
+  await expect(refunds).toHaveCount(1);
+  // Approving it goes to (the fake) GitHub as a review.
+  await refunds.dblclick();
+  await changes.getByTestId('decisions').getByRole('button', { name: /^Approve/ }).click();
+  await expect(changes.getByTestId('decision-notice')).toContainText('approve: review');
+  await refunds.dblclick();
 
   // The review loop: an agent change is blocked until a person approves it, then merges.
   const invoice = changes.getByTestId('row').filter({ hasText: 'Round invoice lines half-even' });

@@ -340,16 +340,7 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
           detail={(r) =>
             detail(
               r,
-              r.change.state !== 'open' ? null : r.change.kind === 'local' ? (
-                <Decisions row={r} send={(d) => send(r, d)} commentRef={commentRef} />
-              ) : (
-                <div className="decisions">
-                  <VerdictReasons row={r} />
-                  <p className="muted small">
-                    Reviews and merges of GitHub pull requests from Flightdeck come next; act on it on GitHub for now.
-                  </p>
-                </div>
-              ),
+              r.change.state === 'open' ? <Decisions row={r} send={(d) => send(r, d)} commentRef={commentRef} /> : null,
             )
           }
         />
