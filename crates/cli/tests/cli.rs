@@ -685,3 +685,111 @@ fn review_loop_from_the_terminal() {
     let text = ok(&run(&["sync"]));
     assert!(text.contains("0 applied"), "{text}");
 }
+
+/// The outbox's promise under the worst conditions: 1,000 decisions queued for (the fake)
+/// GitHub, which fails at random — before acting and after acting with the answer lost — while
+/// `flightdeck sync` is killed with SIGKILL mid-run, again and again, and restarted. Every
+/// decision lands exactly once: one review carrying its key.
+#[test]
+fn outbox_survives_kill_9_exactly_once() {
+    use fakehub::{Fault, Hub};
+    use flightdeck_core::audit::AuditKey;
+    use flightdeck_core::github::{change_id, marker};
+    use flightdeck_core::outbox::{self, Payload};
+    use flightdeck_core::store::Store;
+
+    const REPO: &str = "acme/widgets";
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("fd.db");
+    let key_path = home.path().join("audit-key");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let hub = Hub::new();
+    hub.add_numbered_pulls(REPO, 20);
+    let url = rt.block_on(hub.serve(0)).unwrap();
+    let keys: Vec<(u64, String)> = rt.block_on(async {
+        let store = Store::open(&db.display().to_string()).await.unwrap();
+        let mut keys = Vec::new();
+        for i in 0..1000u64 {
+            let n = i % 20 + 1;
+            let p = Payload {
+                repo: REPO.into(),
+                number: Some(n),
+                sha: format!("sha{n}"),
+                body: Some(format!("ok {i}")),
+                ..Default::default()
+            };
+            let a = outbox::enqueue(&store, "approve", &change_id(REPO, n), &p, "alice", 1)
+                .await
+                .unwrap();
+            keys.push((n, a.idempotency_key));
+        }
+        store.close().await;
+        keys
+    });
+    AuditKey::load_or_create(&key_path).unwrap();
+    hub.push_random_faults(0x9e37_79b9_7f4a_7c15, 4000, |x| match x % 10 {
+        0 => Fault::Status(502),
+        1 | 2 => Fault::AfterApply(504),
+        _ => Fault::Slow(Duration::from_millis(1)),
+    });
+    let sync = || {
+        let mut c = flightdeck(home.path());
+        c.arg("--database-url")
+            .arg(&db)
+            .arg("sync")
+            .env("FLIGHTDECK_GITHUB_API", &url)
+            .env("GH_TOKEN", "test-token")
+            .env("FLIGHTDECK_AUDIT_KEY", &key_path)
+            // Retries and a killed sender's claims are due again at once (the defaults are
+            // 30 s and 2 min).
+            .env("FLIGHTDECK_OUTBOX_RETRY_SECS", "0")
+            .env("FLIGHTDECK_OUTBOX_LEASE_SECS", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let mut kills = 0;
+    for round in 0..8u64 {
+        let mut child = sync().spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(250 + 60 * round));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(1100)); // past the (zero) lease second
+    }
+    assert!(kills >= 3, "sync was killed mid-run only {kills} times");
+    let mut done = false;
+    for _ in 0..30 {
+        let _ = sync().status().unwrap();
+        let out = flightdeck(home.path())
+            .arg("--database-url")
+            .arg(&db)
+            .args(["outbox", "--json"])
+            .output()
+            .unwrap();
+        let actions: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        if actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["state"] == "applied")
+        {
+            done = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    assert!(done, "not every action was applied");
+    for (n, k) in &keys {
+        let copies = hub
+            .reviews(REPO, *n)
+            .iter()
+            .filter(|r| r.3.contains(&marker(k)))
+            .count();
+        assert_eq!(copies, 1, "action {k} on #{n} applied {copies} times");
+    }
+    let total: usize = (1..=20).map(|n| hub.reviews(REPO, n).len()).sum();
+    assert_eq!(total, 1000);
+}

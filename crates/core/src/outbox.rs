@@ -15,8 +15,20 @@ use crate::merge::{merge_local, MergeMode};
 use crate::model::{Action, Review};
 use crate::store::Store;
 
-/// How long a sender holds an action before another may take it over.
+/// How long a sender holds an action before another may take it over (a sender killed
+/// mid-send lets go after this). `FLIGHTDECK_OUTBOX_LEASE_SECS` changes it.
 pub const LEASE_SECS: i64 = 120;
+/// First retry delay after a failure that may pass; doubles per attempt up to 30 minutes.
+/// `FLIGHTDECK_OUTBOX_RETRY_SECS` changes it.
+pub const RETRY_SECS: i64 = 30;
+
+fn secs(var: &str, default: i64) -> i64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|v: &i64| *v >= 0)
+        .unwrap_or(default)
+}
 
 /// What an action needs to be applied, beyond its kind and target.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -119,9 +131,10 @@ pub async fn sync<A: Applier>(
     now: i64,
 ) -> Result<SyncReport> {
     let mut report = SyncReport::default();
+    let lease = secs("FLIGHTDECK_OUTBOX_LEASE_SECS", LEASE_SECS);
     for a in store.due_actions(now).await? {
         if !store
-            .claim_action(&a.idempotency_key, now, now + LEASE_SECS)
+            .claim_action(&a.idempotency_key, now, now + lease)
             .await?
         {
             continue; // another sender has it
@@ -188,7 +201,8 @@ async fn finish(
             (format!("{} failed", a.kind), why.clone())
         }
         Outcome::Retry(why) => {
-            let backoff = (30i64 << a.attempts.clamp(0, 6)).min(1_800);
+            let base = secs("FLIGHTDECK_OUTBOX_RETRY_SECS", RETRY_SECS);
+            let backoff = (base << a.attempts.clamp(0, 6)).min(1_800);
             store.retry_action(k, why, now + backoff).await?;
             return Ok(()); // not an outcome yet
         }

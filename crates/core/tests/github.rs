@@ -342,18 +342,7 @@ async fn decisions_reach_github_exactly_once(db: TestDb) {
     use flightdeck_core::github::{marker, GitHubApplier};
     use flightdeck_core::outbox::{self, Appliers, LocalApplier, Payload};
     let hub = Hub::new();
-    for n in 1..=10 {
-        hub.add_pull(
-            REPO,
-            Pr::new(
-                n,
-                &format!("PR {n}"),
-                "bob",
-                &format!("b{n}"),
-                &format!("sha{n}"),
-            ),
-        );
-    }
+    hub.add_numbered_pulls(REPO, 10);
     let url = hub.serve(0).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let key = AuditKey::load_or_create(&dir.path().join("k")).unwrap();
@@ -384,18 +373,12 @@ async fn decisions_reach_github_exactly_once(db: TestDb) {
             approvals.push((n, a.idempotency_key));
         }
     }
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    for _ in 0..400 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        hub.push_fault(match seed % 10 {
-            0 | 1 => Fault::Status(502),
-            2 | 3 => Fault::AfterApply(504),
-            4 => Fault::Secondary { retry_after: 1 },
-            _ => Fault::Slow(Duration::from_millis(0)),
-        });
-    }
+    hub.push_random_faults(0x2545_f491_4f6c_dd1d, 400, |x| match x % 10 {
+        0 | 1 => Fault::Status(502),
+        2 | 3 => Fault::AfterApply(504),
+        4 => Fault::Secondary { retry_after: 1 },
+        _ => Fault::Slow(Duration::from_millis(0)),
+    });
     let mut t = now;
     for _ in 0..100 {
         outbox::sync(&db.store, &appliers, &key, t).await.unwrap();

@@ -243,6 +243,32 @@ impl Hub {
         self.with(|i| i.remaining)
     }
 
+    /// `count` numbered pull requests (`#1…`, head `b<n>` at `sha<n>`, by bob).
+    pub fn add_numbered_pulls(&self, repo: &str, count: u64) {
+        for n in 1..=count {
+            let pr = Pr::new(
+                n,
+                &format!("PR {n}"),
+                "bob",
+                &format!("b{n}"),
+                &format!("sha{n}"),
+            );
+            self.add_pull(repo, pr);
+        }
+    }
+
+    /// Queues `count` faults chosen by `pick` from a seeded pseudo-random sequence, so a chaos
+    /// run is the same every time.
+    pub fn push_random_faults(&self, seed: u64, count: usize, pick: impl Fn(u64) -> Fault) {
+        let mut x = seed.max(1);
+        for _ in 0..count {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.push_fault(pick(x));
+        }
+    }
+
     pub fn push_fault(&self, f: Fault) {
         self.with(|i| i.faults.push_back(f));
     }
