@@ -409,8 +409,13 @@ pub struct RepoSync {
     pub closed: usize,
 }
 
-/// Refreshes `full_name`'s open pull requests (each one's details, check runs and combined
-/// status) into the store as change requests of the watched repo `repo_key`.
+/// Refreshes `full_name`'s open pull requests (each one's details, reviews, check runs and
+/// combined status) into the store as change requests of the watched repo `repo_key`.
+///
+/// Cheap when little changed, so many repos stay fresh within the rate limit: the list pages
+/// come back as free 304s; a pull request whose `updated_at` and head are what the store has
+/// is not fetched again (reviews and new commits move `updated_at`); its checks are asked for
+/// again (conditionally) only while some are not completed.
 pub async fn sync_repo(
     gh: &GitHub,
     store: &Store,
@@ -420,22 +425,54 @@ pub async fn sync_repo(
     let list = gh
         .get_all(&format!("/repos/{full_name}/pulls?state=open&per_page=100"))
         .await?;
+    let stored: HashMap<String, ChangeRequest> = store
+        .change_requests()
+        .await?
+        .into_iter()
+        .filter(|c| c.kind == ChangeKind::Github && c.repo == repo_key)
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    let mut checks_done: HashMap<String, bool> = HashMap::new();
+    for c in store.checks().await? {
+        let done = checks_done.entry(c.change_request.clone()).or_insert(true);
+        *done &= c.status == "completed";
+    }
     let mut sync = RepoSync::default();
     let mut open_ids = Vec::new();
     for item in &list {
-        let number = item["number"].as_u64().ok_or_else(|| GitHubError::Shape {
+        let shape = |message: &str| GitHubError::Shape {
             url: format!("/repos/{full_name}/pulls"),
-            message: "a pull request without a number".into(),
-        })?;
+            message: message.into(),
+        };
+        let number = item["number"]
+            .as_u64()
+            .ok_or_else(|| shape("a pull request without a number"))?;
+        let id = change_id(full_name, number);
+        open_ids.push(id.clone());
+        sync.open += 1;
+        let listed_at = item["updated_at"]
+            .as_str()
+            .and_then(crate::sources::parse_ts);
+        let listed_sha = item["head"]["sha"].as_str();
+        let known = stored.get(&id).filter(|c| {
+            c.state == "open"
+                && Some(c.updated_at) == listed_at
+                && Some(c.head_sha.as_str()) == listed_sha
+        });
+        if let Some(c) = known {
+            if !checks_done.get(&id).copied().unwrap_or(false) {
+                for check in checks_of(gh, full_name, &c.head_sha, &id).await? {
+                    store.upsert_check(&check).await?;
+                }
+            }
+            continue;
+        }
         let (pr, _) = gh
             .get(&format!("/repos/{full_name}/pulls/{number}"))
             .await?;
-        let change = change_of(&pr, full_name, repo_key).ok_or_else(|| GitHubError::Shape {
-            url: format!("/repos/{full_name}/pulls/{number}"),
-            message: "missing head, base or dates".into(),
-        })?;
-        let sha = change.head_sha.clone();
-        for c in checks_of(gh, full_name, &sha, &change.id).await? {
+        let change = change_of(&pr, full_name, repo_key)
+            .ok_or_else(|| shape("missing head, base or dates"))?;
+        for c in checks_of(gh, full_name, &change.head_sha, &id).await? {
             store.upsert_check(&c).await?;
         }
         for r in gh
@@ -444,21 +481,15 @@ pub async fn sync_repo(
             ))
             .await?
         {
-            if let Some(review) = review_of(&r, &change.id) {
+            if let Some(review) = review_of(&r, &id) {
                 store.add_review(&review).await?;
             }
         }
-        open_ids.push(change.id.clone());
         store.upsert_change_request(&change).await?;
-        sync.open += 1;
     }
     // Stored as open but no longer listed: closed or merged since.
-    for c in store.change_requests().await? {
-        if c.kind == ChangeKind::Github
-            && c.repo == repo_key
-            && c.state == "open"
-            && !open_ids.contains(&c.id)
-        {
+    for c in stored.values() {
+        if c.state == "open" && !open_ids.contains(&c.id) {
             let number = c.id.rsplit('#').next().unwrap_or_default();
             let (pr, _) = gh
                 .get(&format!("/repos/{full_name}/pulls/{number}"))

@@ -410,3 +410,64 @@ async fn decisions_reach_github_exactly_once(db: TestDb) {
     db.finish().await;
 }
 both!(decisions_reach_github_exactly_once);
+
+/// Keeping many repos fresh within the rate limit: after the first sync, a refresh of five
+/// repos with 200 open pull requests each costs nothing (every list page a 304, no pull
+/// request fetched again); when ten change, only those ten are fetched.
+#[tokio::test]
+async fn refreshes_cost_only_what_changed() {
+    let hub = Hub::new();
+    let repos: Vec<String> = (1..=5).map(|i| format!("acme/r{i}")).collect();
+    for r in &repos {
+        hub.add_numbered_pulls(r, 200);
+        for n in 1..=200 {
+            hub.set_check_runs(
+                r,
+                &format!("sha{n}"),
+                &[("build", "completed", Some("success"))],
+            );
+        }
+    }
+    let url = hub.serve(0).await.unwrap();
+    let gh = client(&url);
+    let db = TestDb::sqlite().await;
+    let sync_all = || async {
+        for r in &repos {
+            sync_repo(&gh, &db.store, r, &format!("/w/{r}"))
+                .await
+                .unwrap();
+        }
+    };
+    sync_all().await;
+    let first = 5000 - gh.rate().remaining;
+    // Per repo: 2 list pages, then per pull request its details, check runs, status, reviews.
+    assert_eq!(first, 5 * (2 + 200 * 4));
+    assert_eq!(db.store.change_requests().await.unwrap().len(), 1000);
+
+    let (requests, not_modified) = hub.counts();
+    sync_all().await;
+    let (requests2, not_modified2) = hub.counts();
+    assert_eq!(
+        requests2 - requests,
+        5 * 2,
+        "only the list pages are asked for"
+    );
+    assert_eq!(
+        not_modified2 - not_modified,
+        5 * 2,
+        "and each is a free 304"
+    );
+    assert_eq!(5000 - gh.rate().remaining, first);
+
+    for n in 1..=10 {
+        hub.update_pull("acme/r3", n, |p| {
+            p.updated_at = "2026-11-22T08:00:00Z".into()
+        });
+    }
+    sync_all().await;
+    let spent = 5000 - gh.rate().remaining - first;
+    // The one list page holding them (200 per repo, newest first: #100…#1 on page 2), and
+    // each one's details; their checks, statuses and reviews are unchanged: 304s.
+    assert_eq!(spent, 1 + 10);
+    db.finish().await;
+}
