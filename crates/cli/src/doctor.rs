@@ -118,6 +118,35 @@ pub async fn run(settings: &Settings, dirs: &Dirs) -> ExitCode {
         Some(d) => r.ok("ui", d.display()),
         None => r.warn("ui", "not built: run `npm --prefix ui ci && npm --prefix ui run build` (the API still works)"),
     }
+    // Where the GitHub token would come from (never printed), and the policy file.
+    let api = &settings.github_api_url;
+    match flightdeck_core::github::token() {
+        Some(_) => r.ok(
+            "github",
+            format!("{api}, with a token (GH_TOKEN, GITHUB_TOKEN or gh)"),
+        ),
+        None => r.warn(
+            "github",
+            format!(
+                "{api} without a token: 60 requests an hour; set GH_TOKEN or run `gh auth login`"
+            ),
+        ),
+    }
+    match flightdeck_core::policy::PolicyFile::load(&settings.policy_file) {
+        Ok(_) if settings.policy_file.exists() => r.ok("policy", settings.policy_file.display()),
+        Ok(_) => r.ok(
+            "policy",
+            format!(
+                "{} not present: built-in defaults (one human approval for agent work)",
+                settings.policy_file.display()
+            ),
+        ),
+        Err(e) => r.fail(
+            "policy",
+            e,
+            "correct the policy file (README, \"Merge policy\"); until then no merge can be judged",
+        ),
+    }
 
     let addr = SocketAddr::new(settings.bind, settings.port);
     match std::net::TcpListener::bind(addr) {

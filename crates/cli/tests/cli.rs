@@ -181,6 +181,25 @@ fn non_loopback_bind_without_token_is_refused() {
 }
 
 #[test]
+fn doctor_names_a_broken_policy_file() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("config/flightdeck");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("policy.toml"),
+        "[default]\nagent_approvals = \"two\"\n",
+    )
+    .unwrap();
+    let out = flightdeck(home.path()).arg("doctor").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  policy") && stdout.contains("policy.toml:2:"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn doctor_reports_a_broken_repo_and_passes_a_good_setup() {
     let home = tempfile::tempdir().unwrap();
     let out = flightdeck(home.path())
@@ -205,6 +224,7 @@ fn doctor_reports_a_broken_repo_and_passes_a_good_setup() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("ok    policy"), "{stdout}");
     assert!(
         stdout.contains("ok    database") && stdout.contains("all checks passed"),
         "{stdout}"
