@@ -215,6 +215,10 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await refunds.dblclick();
   await changes.getByTestId('decisions').getByRole('button', { name: /^Approve/ }).click();
   await expect(changes.getByTestId('decision-notice')).toContainText('approve: review');
+  // Its diff comes from GitHub's files list.
+  const prDiff = changes.getByTestId('diff-view');
+  await prDiff.getByTestId('diff-file').first().getByRole('button').click();
+  await expect(prDiff.getByTestId('diff-hunks').first().locator('tr.ins').first()).toBeVisible();
   await refunds.dblclick();
 
   // The review loop: an agent change is blocked until a person approves it, then merges.

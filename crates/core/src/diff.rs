@@ -169,3 +169,84 @@ pub fn local_diff(
         files,
     })
 }
+
+/// A unified-diff patch (GitHub's per-file `patch`) as hunks with line numbers, capped at
+/// `MAX_LINES_PER_FILE` lines; returns the hunks and how many lines were left out.
+pub fn parse_patch(patch: &str) -> (Vec<Hunk>, i64) {
+    let mut hunks: Vec<Hunk> = Vec::new();
+    let (mut old, mut new) = (0i64, 0i64);
+    let (mut shown, mut omitted) = (0usize, 0i64);
+    for line in patch.lines() {
+        if let Some(rest) = line.strip_prefix("@@") {
+            // @@ -a,b +c,d @@ context
+            let mut nums = rest.split_whitespace();
+            let start = |t: Option<&str>| {
+                t.and_then(|t| t[1..].split(',').next()?.parse::<i64>().ok())
+                    .unwrap_or(1)
+            };
+            old = start(nums.next());
+            new = start(nums.next());
+            hunks.push(Hunk {
+                header: line.to_string(),
+                lines: Vec::new(),
+            });
+            continue;
+        }
+        let Some(h) = hunks.last_mut() else { continue };
+        if line.starts_with('\\') {
+            continue; // "\ No newline at end of file"
+        }
+        if shown >= MAX_LINES_PER_FILE {
+            omitted += 1;
+            continue;
+        }
+        let (kind, o, n) = match line.chars().next() {
+            Some('+') => ("+", None, Some(new)),
+            Some('-') => ("-", Some(old), None),
+            _ => (" ", Some(old), Some(new)),
+        };
+        if o.is_some() {
+            old += 1;
+        }
+        if n.is_some() {
+            new += 1;
+        }
+        h.lines.push(DiffLine {
+            kind: kind.into(),
+            old: o,
+            new: n,
+            text: line.get(1..).unwrap_or("").to_string(),
+        });
+        shown += 1;
+    }
+    (hunks, omitted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patches_parse_with_line_numbers() {
+        let (hunks, omitted) = parse_patch(
+            "@@ -10,3 +10,4 @@ fn x()\n a\n-b\n+B\n+c\n d\n\\ No newline at end of file",
+        );
+        assert_eq!(omitted, 0);
+        assert_eq!(hunks.len(), 1);
+        let got: Vec<(&str, Option<i64>, Option<i64>, &str)> = hunks[0]
+            .lines
+            .iter()
+            .map(|l| (l.kind.as_str(), l.old, l.new, l.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (" ", Some(10), Some(10), "a"),
+                ("-", Some(11), None, "b"),
+                ("+", None, Some(11), "B"),
+                ("+", None, Some(12), "c"),
+                (" ", Some(12), Some(13), "d"),
+            ]
+        );
+    }
+}

@@ -471,3 +471,37 @@ async fn refreshes_cost_only_what_changed() {
     assert_eq!(spent, 1 + 10);
     db.finish().await;
 }
+
+/// A pull request's diff from GitHub's files list: hunks with line numbers; a file GitHub
+/// gives no patch for (binary) shown without hunks.
+#[tokio::test]
+async fn pull_request_diffs_come_from_the_files_list() {
+    use flightdeck_core::github::pr_diff;
+    let (hub, url) = hub_with_prs().await;
+    hub.update_pull(REPO, 42, |p| {
+        p.files.push(("logo.png".into(), "added".into(), None));
+    });
+    let d = pr_diff(&client(&url), REPO, 42, "a1", 1).await.unwrap();
+    assert_eq!((d.files_total, d.pages), (2, 1));
+    let lib = &d.files[0];
+    assert_eq!(
+        (lib.path.as_str(), lib.additions, lib.deletions),
+        ("src/lib.rs", 2, 1)
+    );
+    let kinds: Vec<(&str, Option<i64>, Option<i64>)> = lib.hunks[0]
+        .lines
+        .iter()
+        .map(|l| (l.kind.as_str(), l.old, l.new))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (" ", Some(1), Some(1)),
+            ("-", Some(2), None),
+            ("+", None, Some(2)),
+            ("+", None, Some(3))
+        ]
+    );
+    let png = &d.files[1];
+    assert!(png.binary && png.hunks.is_empty(), "{png:?}");
+}

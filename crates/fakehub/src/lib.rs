@@ -61,6 +61,8 @@ pub struct Pr {
     pub updated_at: String,
     /// False: a merge is refused with 405 (conflicts, protection).
     pub mergeable: bool,
+    /// (filename, status, patch); GitHub leaves `patch` out for binary and huge files.
+    pub files: Vec<(String, String, Option<String>)>,
 }
 
 /// A review as stored: (id, login, state, body, commit_id).
@@ -83,6 +85,11 @@ impl Pr {
             created_at: "2026-11-20T09:00:00Z".into(),
             updated_at: "2026-11-20T10:00:00Z".into(),
             mergeable: true,
+            files: vec![(
+                "src/lib.rs".into(),
+                "modified".into(),
+                Some("@@ -1,2 +1,3 @@\n fn a() {}\n-fn b() {}\n+fn b2() {}\n+fn c() {}".into()),
+            )],
         }
     }
 }
@@ -300,6 +307,7 @@ pub fn router(hub: Hub) -> Router {
             get(list_reviews).post(create_review),
         )
         .route("/repos/{owner}/{repo}/pulls/{number}/merge", put(merge))
+        .route("/repos/{owner}/{repo}/pulls/{number}/files", get(files))
         .route(
             "/repos/{owner}/{repo}/commits/{sha}/{what}",
             get(commit_info),
@@ -787,4 +795,68 @@ async fn merge(
     let ok =
         json!({"sha": merged_sha, "merged": true, "message": "Pull Request successfully merged"});
     applied(&hub, lost, axum::Json(ok).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    per_page: Option<usize>,
+    page: Option<usize>,
+}
+
+async fn files(
+    State(hub): State<Hub>,
+    Path((owner, repo, number)): Path<(String, String, u64)>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(&hub, &headers).await {
+        return r;
+    }
+    let full = format!("{owner}/{repo}");
+    let Some(pr) = find_pull(&hub, &full, number) else {
+        return not_found();
+    };
+    let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
+    let page = q.page.unwrap_or(1).max(1);
+    let pages = pr.files.len().div_ceil(per_page).max(1);
+    let items: Vec<Value> = pr
+        .files
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|(name, status, patch)| {
+            let count = |c: char| {
+                patch.as_deref().map_or(0, |p| {
+                    p.lines()
+                        .filter(|l| l.starts_with(c) && !l.starts_with("@@"))
+                        .count()
+                })
+            };
+            let (additions, deletions) = (count('+'), count('-'));
+            let mut v = json!({
+                "sha": format!("{:040x}", name.len()),
+                "filename": name,
+                "status": status,
+                "additions": additions,
+                "deletions": deletions,
+                "changes": additions + deletions,
+                "blob_url": format!("https://github.com/{full}/blob/{}/{name}", pr.head_sha),
+            });
+            if let Some(p) = patch {
+                v["patch"] = json!(p);
+            }
+            v
+        })
+        .collect();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let link = (page < pages).then(|| {
+        format!(
+            "<http://{host}/repos/{full}/pulls/{number}/files?per_page={per_page}&page={}>; rel=\"next\"",
+            page + 1
+        )
+    });
+    answer(&hub, &headers, Value::Array(items), link)
 }

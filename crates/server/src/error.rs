@@ -35,6 +35,8 @@ pub enum ApiError {
     Decide(#[from] flightdeck_core::outbox::DecideError),
     #[error("this server is read-only: {0}")]
     ReadOnly(String),
+    #[error("GitHub: {0}")]
+    Upstream(String),
 }
 
 impl ApiError {
@@ -45,6 +47,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Chart(_) => (StatusCode::INTERNAL_SERVER_ERROR, "chart"),
             ApiError::ReadOnly(_) => (StatusCode::SERVICE_UNAVAILABLE, "read_only"),
+            ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "github"),
             ApiError::Decide(e) => {
                 use flightdeck_core::outbox::DecideError as D;
                 match e {

@@ -141,10 +141,34 @@ async fn change_diff(
     Path(id): Path<String>,
     axum::extract::Query(q): axum::extract::Query<PageQuery>,
 ) -> ApiResult<flightdeck_core::diff::ChangeDiff> {
-    views::change_diff(&s.store, &id, q.page.unwrap_or(1))
+    let page = q.page.unwrap_or(1);
+    let missing = || ApiError::NotFound(format!("no change request `{id}`"));
+    if let Some((full, number)) = id
+        .strip_prefix("github:")
+        .and_then(|r| r.rsplit_once('#'))
+        .and_then(|(f, n)| Some((f, n.parse::<u64>().ok()?)))
+    {
+        let change = s
+            .store
+            .change_requests()
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(missing)?;
+        let Some((url, token)) = s.actions.as_ref().and_then(|a| a.github.clone()) else {
+            return Err(ApiError::ReadOnly("no GitHub client is configured".into()));
+        };
+        let gh = flightdeck_core::github::GitHub::new(&url, token)
+            .map_err(|e| ApiError::Upstream(e.to_string()))?;
+        let diff = flightdeck_core::github::pr_diff(&gh, full, number, &change.head_sha, page)
+            .await
+            .map_err(|e| ApiError::Upstream(e.to_string()))?;
+        return Ok(Json(diff));
+    }
+    views::change_diff(&s.store, &id, page)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no change request `{id}`")))
+        .ok_or_else(missing)
 }
 
 async fn outbox(State(s): State<AppState>) -> ApiResult<views::OutboxView> {

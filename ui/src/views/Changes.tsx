@@ -258,7 +258,7 @@ function detail(r: ChangeRow, decisions: React.ReactNode) {
           ))}
         </ul>
       ) : null}
-      {r.change.kind === 'local' ? <DiffView changeId={r.change.id} /> : null}
+      <DiffView changeId={r.change.id} />
       {decisions}
     </div>
   );
