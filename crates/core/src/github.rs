@@ -485,6 +485,23 @@ pub async fn sync_repo(
                 store.add_review(&review).await?;
             }
         }
+        // The paths, for the policy's protected paths (both sides of a rename).
+        let mut paths: Vec<String> = Vec::new();
+        for f in gh
+            .get_all(&format!(
+                "/repos/{full_name}/pulls/{number}/files?per_page=100"
+            ))
+            .await?
+        {
+            for k in ["filename", "previous_filename"] {
+                if let Some(p) = f[k].as_str() {
+                    paths.push(p.to_string());
+                }
+            }
+        }
+        store
+            .set_change_files(&id, &change.head_sha, &paths)
+            .await?;
         store.upsert_change_request(&change).await?;
     }
     // Stored as open but no longer listed: closed or merged since.

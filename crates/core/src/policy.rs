@@ -505,9 +505,17 @@ pub async fn judge_change(
         change.base.clone(),
         change.head_sha.clone(),
     );
-    // A pull request's head need not be in the local clone: its paths come from GitHub,
-    // which is not asked for them yet.
+    // A pull request's head need not be in the local clone: its paths come from GitHub's
+    // files list, stored by the sync for its current head.
     let local = change.kind == crate::model::ChangeKind::Local;
+    let synced = if local {
+        None
+    } else {
+        store
+            .change_files(&change.id, &change.head_sha)
+            .await
+            .map_err(|e| e.to_string())?
+    };
     let (committed, paths) = tokio::task::spawn_blocking(move || {
         let committed = committed_policy(&repo, &base).map_err(|e| e.to_string())?;
         let paths = if local {
@@ -516,7 +524,7 @@ pub async fn judge_change(
                     .map_err(|e| format!("{}: {}", repo.display(), e.message()))?,
             )
         } else {
-            None
+            synced
         };
         Ok::<_, String>((committed, paths))
     })

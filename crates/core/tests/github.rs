@@ -100,8 +100,8 @@ async fn prs_checks_and_free_refreshes(db: TestDb) {
     let spent = 5000 - gh.rate().remaining;
     assert_eq!(
         spent,
-        1 + 2 * 4,
-        "list + (pull, check runs, status, reviews) per PR"
+        1 + 2 * 5,
+        "list + (pull, check runs, status, reviews, files) per PR"
     );
 
     // Nothing changed: the refresh is all 304s, which cost no rate limit.
@@ -259,8 +259,8 @@ async fn watched_repos_with_a_github_origin_are_synced(db: TestDb) {
 }
 both!(watched_repos_with_a_github_origin_are_synced);
 
-/// A pull request is judged by the repo's policy like a local branch: its checks and
-/// approvals count; its files are not fetched yet, so protected paths say so instead of passing.
+/// A pull request is judged by the repo's policy like a local branch: its checks, approvals
+/// and files (from GitHub's files list) count.
 #[tokio::test]
 async fn pull_requests_get_a_verdict() {
     use flightdeck_core::policy::{judge_change, PolicyFile};
@@ -277,6 +277,13 @@ async fn pull_requests_get_a_verdict() {
     hub.add_review(REPO, 42, "bob", "APPROVED", "a1");
     hub.add_review(REPO, 42, "merge-bot[bot]", "APPROVED", "a1");
     hub.add_review(REPO, 42, "carol", "APPROVED", "a0");
+    hub.update_pull(REPO, 42, |p| {
+        p.files.push((
+            "migrations/0042_index.sql".into(),
+            "added".into(),
+            Some("@@ -0,0 +1 @@\n+CREATE INDEX i ON t (c);".into()),
+        ));
+    });
     sync_repo(&client(&url), &db.store, REPO, &key)
         .await
         .unwrap();
@@ -314,7 +321,7 @@ async fn pull_requests_get_a_verdict() {
     assert!(
         failing
             .iter()
-            .any(|m| m.contains("protected paths cannot be checked")),
+            .any(|m| m.contains("1 protected path") && m.contains("1 of 2 approvals")),
         "{failing:?}"
     );
     let counted: Vec<&str> = v
@@ -411,13 +418,13 @@ async fn decisions_reach_github_exactly_once(db: TestDb) {
 }
 both!(decisions_reach_github_exactly_once);
 
-/// Keeping many repos fresh within the rate limit: after the first sync, a refresh of five
+/// Keeping many repos fresh within the rate limit: after the first sync, a refresh of four
 /// repos with 200 open pull requests each costs nothing (every list page a 304, no pull
 /// request fetched again); when ten change, only those ten are fetched.
 #[tokio::test]
 async fn refreshes_cost_only_what_changed() {
     let hub = Hub::new();
-    let repos: Vec<String> = (1..=5).map(|i| format!("acme/r{i}")).collect();
+    let repos: Vec<String> = (1..=4).map(|i| format!("acme/r{i}")).collect();
     for r in &repos {
         hub.add_numbered_pulls(r, 200);
         for n in 1..=200 {
@@ -440,21 +447,22 @@ async fn refreshes_cost_only_what_changed() {
     };
     sync_all().await;
     let first = 5000 - gh.rate().remaining;
-    // Per repo: 2 list pages, then per pull request its details, check runs, status, reviews.
-    assert_eq!(first, 5 * (2 + 200 * 4));
-    assert_eq!(db.store.change_requests().await.unwrap().len(), 1000);
+    // Per repo: 2 list pages, then per pull request its details, check runs, status, reviews
+    // and files.
+    assert_eq!(first, 4 * (2 + 200 * 5));
+    assert_eq!(db.store.change_requests().await.unwrap().len(), 800);
 
     let (requests, not_modified) = hub.counts();
     sync_all().await;
     let (requests2, not_modified2) = hub.counts();
     assert_eq!(
         requests2 - requests,
-        5 * 2,
+        4 * 2,
         "only the list pages are asked for"
     );
     assert_eq!(
         not_modified2 - not_modified,
-        5 * 2,
+        4 * 2,
         "and each is a free 304"
     );
     assert_eq!(5000 - gh.rate().remaining, first);

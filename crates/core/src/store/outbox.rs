@@ -173,3 +173,47 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Replaces the paths a change request touches at `head_sha`.
+    pub async fn set_change_files(
+        &self,
+        change: &str,
+        head_sha: &str,
+        paths: &[String],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM change_files WHERE change_request = $1")
+            .bind(change)
+            .execute(&mut *tx)
+            .await?;
+        for p in paths {
+            sqlx::query(
+                "INSERT INTO change_files (change_request, head_sha, path) VALUES ($1, $2, $3)
+                 ON CONFLICT (change_request, path) DO NOTHING",
+            )
+            .bind(change)
+            .bind(head_sha)
+            .bind(p)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The paths stored for a change request at `head_sha`; `None` when none are known for
+    /// that head.
+    pub async fn change_files(&self, change: &str, head_sha: &str) -> Result<Option<Vec<String>>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT head_sha, path FROM change_files WHERE change_request = $1 ORDER BY path",
+        )
+        .bind(change)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() || rows.iter().any(|(h, _)| h != head_sha) {
+            return Ok(None);
+        }
+        Ok(Some(rows.into_iter().map(|(_, p)| p).collect()))
+    }
+}
