@@ -48,21 +48,22 @@ fn run() -> anyhow::Result<()> {
     let store = tauri::async_runtime::block_on(Store::open(&settings.database_url))?;
     let bus = EventBus::new();
     let identity = flightdeck_core::outbox::lead_identity();
+    let github_token = flightdeck_core::github::token();
+    let actions = flightdeck_server::Actions {
+        audit_key: flightdeck_core::audit::key_path(&settings.data_dir),
+        name: identity.0,
+        email: identity.1,
+        github: Some((settings.github_api_url.clone(), github_token.clone())),
+    };
+    let appliers = actions.appliers(&store)?;
+    let github_url = settings.github_api_url.clone();
     let state = AppState {
         store: store.clone(),
         bus: bus.clone(),
         ui_dir: None,
         token: None,
         policy_file: Some(settings.policy_file.clone()),
-        actions: Some(flightdeck_server::Actions {
-            audit_key: flightdeck_core::audit::key_path(&settings.data_dir),
-            name: identity.0,
-            email: identity.1,
-            github: Some((
-                settings.github_api_url.clone(),
-                flightdeck_core::github::token(),
-            )),
-        }),
+        actions: Some(actions.clone()),
     };
     let router = flightdeck_server::router(state);
     let sources = settings.sources();
@@ -142,6 +143,21 @@ fn run() -> anyhow::Result<()> {
                     bus.clone(),
                     sources,
                     Duration::from_secs(60),
+                );
+                // Pull requests refreshed, queued decisions sent, in the background.
+                let _forge = flightdeck_core::github::spawn_periodic(
+                    store.clone(),
+                    bus.clone(),
+                    github_url,
+                    github_token,
+                    Duration::from_secs(60),
+                );
+                let _sender = flightdeck_core::outbox::spawn_sender(
+                    store.clone(),
+                    bus.clone(),
+                    actions.audit_key.clone(),
+                    appliers,
+                    Duration::from_secs(15),
                 );
                 while let Ok(event) = events.recv().await {
                     let _ = handle.emit("flightdeck-changed", &event);

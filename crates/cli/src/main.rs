@@ -332,6 +332,22 @@ fn actions(settings: &Settings) -> flightdeck_server::Actions {
     }
 }
 
+/// The outbox's background sender: queued decisions go out when their target answers.
+fn spawn_outbox(
+    settings: &Settings,
+    store: &Store,
+    bus: &EventBus,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let a = actions(settings);
+    Ok(flightdeck_core::outbox::spawn_sender(
+        store.clone(),
+        bus.clone(),
+        a.audit_key.clone(),
+        a.appliers(store)?,
+        Duration::from_secs(15),
+    ))
+}
+
 async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let now = now();
@@ -375,10 +391,12 @@ async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Ex
         None,
         Duration::from_secs(60),
     );
+    let sender = spawn_outbox(&settings, &store, &bus)?;
     let rescan = ingest::spawn_periodic(store, bus, ws.sources(), Duration::from_secs(60));
     let result = running.server.await.context("server task")?;
     rescan.abort();
     forge.abort();
+    sender.abort();
     result?;
     Ok(ExitCode::SUCCESS)
 }
@@ -408,10 +426,12 @@ async fn serve_cmd(settings: Settings, rescan_every: Duration) -> Result<ExitCod
         flightdeck_core::github::token(),
         rescan_every,
     );
+    let sender = spawn_outbox(&settings, &store, &bus)?;
     let rescan = ingest::spawn_periodic(store, bus, sources, rescan_every);
     let result = running.server.await.context("server task")?;
     rescan.abort();
     forge.abort();
+    sender.abort();
     result?;
     Ok(ExitCode::SUCCESS)
 }

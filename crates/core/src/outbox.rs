@@ -522,3 +522,45 @@ pub fn lead_identity() -> (String, String) {
     let email = get("user.email").unwrap_or_else(|| format!("{name}@localhost"));
     (name, email)
 }
+
+/// Sends due actions in the background every `every` (queued while offline, waiting for a
+/// retry, or left by a sender that died), telling the UI when something was decided.
+pub fn spawn_sender(
+    store: Store,
+    bus: crate::events::EventBus,
+    key_path: std::path::PathBuf,
+    appliers: Appliers,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let now = chrono::Utc::now().timestamp();
+            match store.due_actions(now).await {
+                Ok(due) if due.is_empty() => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("outbox: {e}");
+                    continue;
+                }
+            }
+            let key = match AuditKey::load_or_create(&key_path) {
+                Ok(k) => k,
+                Err(e) => {
+                    tracing::warn!("outbox: {e}");
+                    continue;
+                }
+            };
+            match sync(&store, &appliers, &key, now).await {
+                Ok(r) if r != SyncReport::default() => bus.publish(crate::events::Event::Changed {
+                    source: "outbox".into(),
+                    topics: ["changes", "inbox", "audit", "outbox"]
+                        .map(String::from)
+                        .to_vec(),
+                }),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("outbox: {e}"),
+            }
+        }
+    })
+}

@@ -179,6 +179,28 @@ async fn server_errors_are_retried_and_limits_stop_the_sync() {
         "{err}"
     );
 
+    // A connection dropped halfway through the answer is retried like a 5xx.
+    hub.push_fault(Fault::Drop);
+    let (body, _) = gh.get(&format!("/repos/{REPO}/pulls/42")).await.unwrap();
+    assert_eq!(body["number"], 42);
+
+    // 429 Too Many Requests: a secondary limit, with when to go on.
+    hub.push_fault(Fault::TooMany { retry_after: 30 });
+    let err = gh
+        .get(&format!("/repos/{REPO}/pulls/43"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GitHubError::RateLimited {
+                secondary: true,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
     // Secondary limit: retry-after is honoured (reported, not slept through).
     hub.push_fault(Fault::Secondary { retry_after: 90 });
     let err = gh

@@ -328,3 +328,46 @@ async fn lost_answers_never_apply_twice(db: TestDb) {
     db.finish().await;
 }
 both!(lost_answers_never_apply_twice);
+
+/// The background sender applies what is queued without anyone running `sync`, and says so
+/// on the event bus.
+#[tokio::test]
+async fn the_background_sender_applies_queued_actions() {
+    let db = TestDb::sqlite().await;
+    let f = fixture();
+    let sha = agent_branch(&f, "claude/feature");
+    let id = format!("local:{}:claude/feature", f.path);
+    let a = outbox::enqueue(
+        &db.store,
+        "approve",
+        &id,
+        &payload(&f, "claude/feature", &sha),
+        "alice",
+        1,
+    )
+    .await
+    .unwrap();
+    let bus = flightdeck_core::events::EventBus::new();
+    let mut rx = bus.subscribe();
+    let key_path = f._dir.path().join("audit-key");
+    let appliers = outbox::Appliers {
+        local: local(&db),
+        github: None,
+    };
+    let sender = outbox::spawn_sender(
+        db.store.clone(),
+        bus.clone(),
+        key_path,
+        appliers,
+        std::time::Duration::from_millis(50),
+    );
+    let event = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("an event within 10 s")
+        .unwrap();
+    let flightdeck_core::events::Event::Changed { source, .. } = event;
+    assert_eq!(source, "outbox");
+    assert_eq!(state_of(&db, &a).await.state, "applied");
+    sender.abort();
+    db.finish().await;
+}

@@ -41,6 +41,10 @@ pub enum Fault {
     /// Do what was asked (a review, a merge), then answer with this 5xx: the answer is lost,
     /// the change is not.
     AfterApply(u16),
+    /// 429 Too Many Requests with `retry-after: secs`.
+    TooMany { retry_after: u64 },
+    /// Start a 200 answer and drop the connection halfway through its body.
+    Drop,
 }
 
 /// A pull request as the test sets it up.
@@ -346,6 +350,29 @@ async fn gate(hub: &Hub, headers: &HeaderMap) -> Result<Option<u16>, Response> {
             rate_headers(hub, r.headers_mut());
             r.headers_mut()
                 .insert("retry-after", HeaderValue::from(retry_after));
+            return Err(r);
+        }
+        Some(Fault::TooMany { retry_after }) => {
+            let mut r = (StatusCode::TOO_MANY_REQUESTS, json_body(SECONDARY)).into_response();
+            rate_headers(hub, r.headers_mut());
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from(retry_after));
+            return Err(r);
+        }
+        Some(Fault::Drop) => {
+            let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
+                Ok("[{\"number\": 1, \"title\": \"cut"),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "dropped",
+                )),
+            ];
+            let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+            let mut r = Response::new(body);
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
             return Err(r);
         }
         Some(Fault::Slow(d)) => tokio::time::sleep(d).await,

@@ -32,13 +32,46 @@ pub struct AppState {
 }
 
 /// What acting (approve, merge, …) through the API needs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Actions {
     pub audit_key: PathBuf,
     pub name: String,
     pub email: String,
     /// GitHub's API URL and token, for decisions on pull requests (token kept in memory only).
     pub github: Option<(String, Option<String>)>,
+}
+
+impl std::fmt::Debug for Actions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("Actions")
+            .field("audit_key", &self.audit_key)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl Actions {
+    /// Appliers for local branches and (when configured) GitHub.
+    pub fn appliers(
+        &self,
+        store: &Store,
+    ) -> Result<flightdeck_core::outbox::Appliers, flightdeck_core::github::GitHubError> {
+        let github = match &self.github {
+            Some((url, token)) => Some(flightdeck_core::github::GitHubApplier {
+                gh: flightdeck_core::github::GitHub::new(url, token.clone())?,
+            }),
+            None => None,
+        };
+        Ok(flightdeck_core::outbox::Appliers {
+            local: flightdeck_core::outbox::LocalApplier {
+                store: store.clone(),
+                name: self.name.clone(),
+                email: self.email.clone(),
+            },
+            github,
+        })
+    }
 }
 
 /// Binds the listener, turning "address in use" into an error that names the port.

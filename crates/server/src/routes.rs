@@ -103,21 +103,9 @@ async fn decide(
         ));
     };
     let key = AuditKey::load_or_create(&actions.audit_key).map_err(|e| ApiError::Core(e.into()))?;
-    let github = match &actions.github {
-        Some((url, token)) => Some(flightdeck_core::github::GitHubApplier {
-            gh: flightdeck_core::github::GitHub::new(url, token.clone())
-                .map_err(|e| ApiError::ReadOnly(e.to_string()))?,
-        }),
-        None => None,
-    };
-    let applier = outbox::Appliers {
-        local: outbox::LocalApplier {
-            store: s.store.clone(),
-            name: actions.name.clone(),
-            email: actions.email.clone(),
-        },
-        github,
-    };
+    let applier = actions
+        .appliers(&s.store)
+        .map_err(|e| ApiError::ReadOnly(e.to_string()))?;
     let policy = s.policy_file.clone().unwrap_or_default();
     let now = chrono::Utc::now().timestamp();
     let a = outbox::decide(&s.store, &key, &applier, &policy, &id, &d, now).await?;

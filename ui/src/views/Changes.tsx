@@ -111,6 +111,32 @@ function describe(kind: string, a: { state: string; result: string | null; last_
   return { ok: true, text: `${what} queued${a.last_error ? ` (${a.last_error})` : ''}; it is sent when the target answers` };
 }
 
+/** Decisions not (yet) applied: queued while the target is away, or failed with a reason. */
+function OutboxPanel() {
+  const { data } = useApi(api.outbox, 'outbox');
+  const pending = (data?.actions ?? []).filter((a) => a.state !== 'applied');
+  if (pending.length === 0) return null;
+  const failed = pending.filter((a) => a.state === 'failed').length;
+  return (
+    <details className="outbox" data-testid="outbox" open={failed > 0}>
+      <summary>
+        Outbox: {int(pending.length - failed)} waiting{failed ? `, ${int(failed)} failed` : ''}
+      </summary>
+      <ul className="plain">
+        {pending.map((a) => (
+          <li key={a.idempotency_key} className={a.state === 'failed' ? 'fail' : undefined}>
+            <StateBadge state={a.state} /> <code>{a.kind.replace('_', ' ')}</code> {a.target}{' '}
+            <span className="muted small">
+              · {int(a.attempts)} attempt{a.attempts === 1 ? '' : 's'}
+              {a.last_error ? ` · ${a.last_error}` : ''}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </details>
+  );
+}
+
 /** The policy's verdict on a change, every reason with ✓ or ✗. */
 function VerdictReasons({ row }: { row: ChangeRow }) {
   return (
@@ -313,6 +339,7 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
         </p>
       ) : null}
       {error ? <ErrorBox message={error} /> : null}
+      <OutboxPanel />
       {notice ? (
         <p className={`notice ${notice.ok ? 'ok' : 'fail'}`} role="status" data-testid="decision-notice">
           {notice.text}
