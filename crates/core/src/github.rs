@@ -439,6 +439,7 @@ pub async fn sync_repo(
     }
     let mut sync = RepoSync::default();
     let mut open_ids = Vec::new();
+    let now = chrono::Utc::now().timestamp();
     for item in &list {
         let shape = |message: &str| GitHubError::Shape {
             url: format!("/repos/{full_name}/pulls"),
@@ -454,8 +455,13 @@ pub async fn sync_repo(
             .as_str()
             .and_then(crate::sources::parse_ts);
         let listed_sha = item["head"]["sha"].as_str();
+        // `updated_at` has one-second resolution: a pull request touched in the last minute is
+        // looked at again (a free 304 when nothing changed), so a review given in the same
+        // second as the last look is not missed.
+        let settled = listed_at.is_some_and(|t| now - t > 60);
         let known = stored.get(&id).filter(|c| {
-            c.state == "open"
+            settled
+                && c.state == "open"
                 && Some(c.updated_at) == listed_at
                 && Some(c.head_sha.as_str()) == listed_sha
         });

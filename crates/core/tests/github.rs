@@ -360,6 +360,22 @@ async fn pull_requests_get_a_verdict() {
         counted.contains(&"merge-bot[bot] is an agent: its approval is not counted"),
         "{counted:?}"
     );
+
+    // A review given later moves the PR's updated_at, so the next refresh fetches it.
+    hub.add_review(REPO, 42, "dave", "CHANGES_REQUESTED", "a1");
+    sync_repo(&client(&url), &db.store, REPO, &key)
+        .await
+        .unwrap();
+    let reviewers: Vec<String> = db
+        .store
+        .reviews()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.change_request == pr.id)
+        .map(|r| r.reviewer)
+        .collect();
+    assert!(reviewers.contains(&"dave".to_string()), "{reviewers:?}");
     db.finish().await;
 }
 

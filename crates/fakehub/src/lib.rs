@@ -217,18 +217,21 @@ impl Hub {
         self.with(|i| i.login = login.into());
     }
 
-    /// Adds a review as someone else gave it on GitHub.
+    /// Adds a review as someone else gave it on GitHub (which, like a submitted review on
+    /// GitHub, moves the pull request's `updated_at`).
     pub fn add_review(&self, repo: &str, number: u64, login: &str, state: &str, commit: &str) {
         self.with(|i| {
             i.next_id += 1;
             let id = i.next_id;
-            i.repos
-                .entry(repo.into())
-                .or_default()
-                .reviews
-                .entry(number)
-                .or_default()
-                .push((id, login.into(), state.into(), String::new(), commit.into()));
+            let r = i.repos.entry(repo.into()).or_default();
+            r.reviews.entry(number).or_default().push((
+                id,
+                login.into(),
+                state.into(),
+                String::new(),
+                commit.into(),
+            ));
+            touch(r, number);
         });
     }
 
@@ -598,6 +601,13 @@ async fn one_pull(
     }
 }
 
+/// Moves a pull request's `updated_at` to now, as GitHub does on a review or a merge.
+fn touch(repo: &mut Repo, number: u64) {
+    if let Some(p) = repo.pulls.iter_mut().find(|p| p.number == number) {
+        p.updated_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    }
+}
+
 fn find_pull(hub: &Hub, full: &str, number: u64) -> Option<Pr> {
     lookup(hub, full, |r| {
         Some(r.pulls.iter().find(|p| p.number == number).cloned())
@@ -770,13 +780,9 @@ async fn create_review(
         i.next_id += 1;
         i.remaining -= 1;
         let r: Review = (i.next_id, i.login.clone(), state.into(), text, commit);
-        i.repos
-            .entry(full.clone())
-            .or_default()
-            .reviews
-            .entry(number)
-            .or_default()
-            .push(r.clone());
+        let repo = i.repos.entry(full.clone()).or_default();
+        repo.reviews.entry(number).or_default().push(r.clone());
+        touch(repo, number);
         r
     });
     applied(
