@@ -224,6 +224,8 @@ test('every view renders the demo data without errors', async ({ page }) => {
   // The review loop: an agent change is blocked until a person approves it, then merges.
   const invoice = changes.getByTestId('row').filter({ hasText: 'Round invoice lines half-even' });
   await invoice.dblclick();
+  // The agent run behind it, in brief, linking to its details.
+  await expect(changes.getByTestId('linked-runs').locator('a').first()).toHaveAttribute('href', /#\/agents\?run=/);
   // Its diff: the files, one opened to its highlighted hunks.
   const diff = changes.getByTestId('diff-view');
   await expect(diff.getByTestId('diff-file').first()).toBeVisible();

@@ -50,12 +50,31 @@ pub struct InboxView {
 pub struct ChangeRow {
     pub change: ChangeRequest,
     pub checks: Vec<Check>,
-    /// Agent runs on the same repo and branch.
+    /// Agent runs on the same repo and branch (ids).
     pub runs: Vec<String>,
+    /// Those runs in brief: what the agent was asked, with which model, at what cost.
+    pub run_summaries: Vec<RunSummary>,
     /// The merge policy's verdict on an open change, as it stands now.
     pub verdict: Option<crate::policy::Verdict>,
     /// Why there is no verdict (a malformed policy, an unreadable repo).
     pub policy_error: Option<String>,
+}
+
+/// One agent run behind a change request, in brief.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct RunSummary {
+    pub id: String,
+    pub agent: String,
+    pub model: String,
+    /// The first prompt, shortened.
+    pub title: String,
+    pub state: RunState,
+    #[ts(type = "number")]
+    pub turns: i64,
+    #[ts(type = "number")]
+    pub tokens: i64,
+    pub cost_usd: f64,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -350,18 +369,29 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
             Ok(v) => (Some(v), None),
             Err(e) => (None, e),
         };
+        let linked: Vec<&AgentRun> = runs
+            .iter()
+            .filter(|r| r.repo.as_deref() == Some(&c.repo) && r.branch.as_deref() == Some(&c.head))
+            .collect();
         rows.push(ChangeRow {
             checks: checks
                 .iter()
                 .filter(|k| k.change_request == c.id)
                 .cloned()
                 .collect(),
-            runs: runs
+            runs: linked.iter().map(|r| r.id.clone()).collect(),
+            run_summaries: linked
                 .iter()
-                .filter(|r| {
-                    r.repo.as_deref() == Some(&c.repo) && r.branch.as_deref() == Some(&c.head)
+                .map(|r| RunSummary {
+                    id: r.id.clone(),
+                    agent: r.agent.clone(),
+                    model: r.model.clone(),
+                    title: r.title.clone(),
+                    state: r.state,
+                    turns: r.turns,
+                    tokens: r.tokens.total(),
+                    cost_usd: r.cost_usd,
                 })
-                .map(|r| r.id.clone())
                 .collect(),
             verdict,
             policy_error,

@@ -377,6 +377,14 @@ async fn change_diffs_are_served() {
     let f = fixture(true, None).await;
     let s = &f.state;
     let row = change_row(s, "claude/add-rate-limiting").await;
+    // The agent run behind it, in brief.
+    let run = &row["run_summaries"][0];
+    assert_eq!(run["agent"], "claude-code");
+    assert!(
+        run["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{run}"
+    );
+    assert!(run["cost_usd"].as_f64().unwrap() > 0.0, "{run}");
     let id = row["change"]["id"].as_str().unwrap();
     let enc: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
     let diff = json(s, &format!("/api/changes/{enc}/diff?page=1")).await;

@@ -2,12 +2,12 @@ import { useRef, useState } from 'react';
 import { api, ApiError, type Decide } from '../api';
 import { DiffView } from '../DiffView';
 import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
-import { absoluteTime, int, money, repoBasename, shortHash } from '../format';
+import { absoluteTime, int, money, repoBasename, shortHash, tokens } from '../format';
 import type { ChangeRow } from '../generated/ChangeRow';
 import type { Check } from '../generated/Check';
 import type { Verdict } from '../generated/Verdict';
 import { useApi, useExpanded, useList, type ViewProps } from '../hooks';
-import type { ListAct } from '../keys';
+import { agentsHashFor, type ListAct } from '../keys';
 
 export function checksSummary(checks: Check[]): { ok: number; failed: number; pending: number; other: number } {
   const s = { ok: 0, failed: 0, pending: 0, other: 0 };
@@ -272,8 +272,24 @@ function detail(r: ChangeRow, decisions: React.ReactNode) {
         <dd>
           <code>{r.change.repo}</code>
         </dd>
-        <dt>runs</dt>
-        <dd>{r.runs.length ? r.runs.map((id) => <code key={id} className="chip">{id}</code>) : <span className="muted">no linked agent runs</span>}</dd>
+        <dt>agent runs</dt>
+        <dd>
+          {r.run_summaries.length ? (
+            <ul className="plain" data-testid="linked-runs">
+              {r.run_summaries.map((run) => (
+                <li key={run.id}>
+                  <a href={agentsHashFor(run.id)}>{run.title || run.id}</a>{' '}
+                  <span className="muted small">
+                    {run.agent} · {run.model} · {int(run.turns)} turns · {tokens(run.tokens)} tokens · {money(run.cost_usd)} ·{' '}
+                    {run.state}
+                  </span>
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <span className="muted">no linked agent runs</span>
+          )}
+        </dd>
       </dl>
       {r.checks.length ? (
         <ul className="plain">
