@@ -284,8 +284,9 @@ pub struct Facts<'a> {
     pub author: &'a Author,
     pub checks: &'a [Check],
     pub approvals: &'a [Approval],
-    /// Repo-relative paths the change touches.
-    pub paths: &'a [String],
+    /// Repo-relative paths the change touches; `None` when they are not known (a pull
+    /// request whose files were not fetched), which protected paths report as unchecked.
+    pub paths: Option<&'a [String]>,
     pub agent_cost_usd: f64,
     pub now: i64,
 }
@@ -399,8 +400,22 @@ impl Policy {
             format!("{have} of {needed} human approvals {who} change needs"),
         );
 
+        if f.paths.is_none() && !self.protected.is_empty() {
+            say(
+                "protected",
+                false,
+                "the files of this pull request are not known yet, so protected paths cannot \
+                 be checked"
+                    .into(),
+            );
+        }
         for p in &self.protected {
-            let touched: Vec<&String> = f.paths.iter().filter(|x| p.globs.is_match(x)).collect();
+            let touched: Vec<&String> = f
+                .paths
+                .unwrap_or_default()
+                .iter()
+                .filter(|x| p.globs.is_match(x))
+                .collect();
             let Some(first) = touched.first() else {
                 continue;
             };
@@ -476,28 +491,41 @@ pub async fn judge_change(
     change: &crate::model::ChangeRequest,
     now: i64,
 ) -> Result<Verdict, String> {
-    let checks: Vec<Check> = store
-        .checks()
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
+    let checks = store.checks().await.map_err(|e| e.to_string())?;
+    let reviews = store.reviews().await.map_err(|e| e.to_string())?;
+    judge_change_among(store, file, change, now, &checks, &reviews).await
+}
+
+/// `judge_change` with every stored check and review already read (all change requests'),
+/// for judging many changes with one read of each.
+pub async fn judge_change_among(
+    store: &crate::store::Store,
+    file: &PolicyFile,
+    change: &crate::model::ChangeRequest,
+    now: i64,
+    all_checks: &[Check],
+    all_reviews: &[crate::model::Review],
+) -> Result<Verdict, String> {
+    let checks: Vec<Check> = all_checks
+        .iter()
         .filter(|c| c.change_request == change.id)
+        .cloned()
         .collect();
     // Each reviewer's latest word on this head decides whether they approve.
-    let mut latest: BTreeMap<String, String> = BTreeMap::new();
-    for r in store.reviews().await.map_err(|e| e.to_string())? {
+    let mut latest: BTreeMap<&str, &str> = BTreeMap::new();
+    for r in all_reviews {
         if r.change_request == change.id && r.head_sha == change.head_sha && r.state != "commented"
         {
-            latest.insert(r.reviewer, r.state);
+            latest.insert(&r.reviewer, &r.state);
         }
     }
     let approvals: Vec<Approval> = latest
         .into_iter()
-        .filter(|(_, state)| state == "approved")
+        .filter(|(_, state)| *state == "approved")
         // A bot account's approval is an agent's: it does not count as a person's.
         .map(|(by, _)| Approval {
-            agent: by.ends_with("[bot]").then(|| by.clone()),
-            by,
+            agent: by.ends_with("[bot]").then(|| by.to_string()),
+            by: by.to_string(),
         })
         .collect();
     let (repo, base, head) = (
@@ -537,25 +565,14 @@ pub async fn judge_change(
     let policy = file
         .for_repo(&name, &change.repo, committed.as_ref())
         .map_err(|e| e.to_string())?;
-    let mut verdict = policy.judge(&Facts {
+    Ok(policy.judge(&Facts {
         author: &change.author,
         checks: &checks,
         approvals: &approvals,
-        paths: paths.as_deref().unwrap_or_default(),
+        paths: paths.as_deref(),
         agent_cost_usd: change.agent_cost_usd,
         now,
-    });
-    if paths.is_none() && !policy.protected.is_empty() {
-        verdict.reasons.push(Reason {
-            rule: "protected".into(),
-            ok: false,
-            message: "the files of this pull request are not known yet, so protected paths \
-                      cannot be checked"
-                .into(),
-        });
-        verdict.pass = false;
-    }
-    Ok(verdict)
+    }))
 }
 
 /// Repo-relative paths a branch changes since it left `base` (both sides of a rename).

@@ -350,6 +350,7 @@ fn short_sha(sha: &str) -> &str {
 /// `policy_file`: the policy file to judge by (`None`: built-in defaults).
 pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<ChangesView> {
     let checks = store.checks().await?;
+    let reviews = store.reviews().await?;
     let runs = store.agent_runs().await?;
     let policies = match policy_file {
         Some(p) => crate::policy::PolicyFile::load(p).map_err(|e| e.to_string()),
@@ -360,9 +361,11 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
     for c in store.change_requests().await? {
         let judged = match (&policies, c.state == "open") {
             (_, false) => Err(None),
-            (Ok(file), true) => crate::policy::judge_change(store, file, &c, now)
-                .await
-                .map_err(Some),
+            (Ok(file), true) => {
+                crate::policy::judge_change_among(store, file, &c, now, &checks, &reviews)
+                    .await
+                    .map_err(Some)
+            }
             (Err(e), true) => Err(Some(e.clone())),
         };
         let (verdict, policy_error) = match judged {

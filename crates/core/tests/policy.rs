@@ -74,7 +74,7 @@ fn an_agent_change_needs_green_checks_and_a_human() {
         author: &author,
         checks: &[],
         approvals: &[],
-        paths: &paths,
+        paths: Some(&paths),
         agent_cost_usd: 3.0,
         now: NOW,
     };
@@ -137,7 +137,7 @@ fn agents_never_count_as_approvers_least_of_all_of_their_own_work() {
         author: &author,
         checks: &[],
         approvals: &approvals,
-        paths: &[],
+        paths: Some(&[]),
         agent_cost_usd: 0.0,
         now: NOW,
     };
@@ -180,7 +180,7 @@ fn protected_paths_cost_and_freezes() {
         author: &author,
         checks: &checks,
         approvals: &approvals,
-        paths: &paths,
+        paths: Some(&paths),
         agent_cost_usd: 31.5,
         now: NOW,
     };
@@ -199,6 +199,14 @@ fn protected_paths_cost_and_freezes() {
     facts.agent_cost_usd = 12.0;
     let v = p.judge(&facts);
     assert!(v.pass, "{:?}", failures(&v));
+
+    // Files not known (a pull request whose files were not fetched): protected paths are
+    // reported unchecked, not passed.
+    facts.paths = None;
+    let f = failures(&p.judge(&facts));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].contains("protected paths cannot be checked"), "{f:?}");
+    facts.paths = Some(&paths);
 
     // Inside the freeze window everything else passing is not enough.
     facts.now = chrono::DateTime::parse_from_rfc3339("2026-12-24T10:00:00Z")
