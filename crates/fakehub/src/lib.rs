@@ -220,19 +220,8 @@ impl Hub {
     /// Adds a review as someone else gave it on GitHub (which, like a submitted review on
     /// GitHub, moves the pull request's `updated_at`).
     pub fn add_review(&self, repo: &str, number: u64, login: &str, state: &str, commit: &str) {
-        self.with(|i| {
-            i.next_id += 1;
-            let id = i.next_id;
-            let r = i.repos.entry(repo.into()).or_default();
-            r.reviews.entry(number).or_default().push((
-                id,
-                login.into(),
-                state.into(),
-                String::new(),
-                commit.into(),
-            ));
-            touch(r, number);
-        });
+        let given = (login.into(), state.into(), String::new(), commit.into());
+        self.with(|i| record_review(i, repo, number, given));
     }
 
     /// Reviews of a pull request, oldest first.
@@ -588,17 +577,42 @@ async fn list_pulls(
 
 async fn one_pull(
     State(hub): State<Hub>,
-    Path((owner, repo, number)): Path<(String, String, u64)>,
+    Path(path): Path<(String, String, u64)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = gate(&hub, &headers).await {
-        return r;
+    match gated_pull(&hub, &headers, path).await {
+        Ok((_, full, p)) => answer(&hub, &headers, pull_json(&full, &p, true), None),
+        Err(r) => r,
     }
+}
+
+/// What every `/pulls/{number}/…` handler starts with: the gate, then the pull request.
+/// `Ok` carries the after-apply fault (if any), the repo's full name and the pull request.
+async fn gated_pull(
+    hub: &Hub,
+    headers: &HeaderMap,
+    (owner, repo, number): (String, String, u64),
+) -> Result<(Option<u16>, String, Pr), Response> {
+    let lost = gate(hub, headers).await?;
     let full = format!("{owner}/{repo}");
-    match find_pull(&hub, &full, number) {
-        Some(p) => answer(&hub, &headers, pull_json(&full, &p, true), None),
-        None => not_found(),
-    }
+    let pr = find_pull(hub, &full, number).ok_or_else(not_found)?;
+    Ok((lost, full, pr))
+}
+
+/// Stores a review (login, state, body, commit) under a fresh id and moves the pull
+/// request's `updated_at`, as a submitted review does on GitHub.
+fn record_review(
+    i: &mut Inner,
+    repo: &str,
+    number: u64,
+    (login, state, body, commit): (String, String, String, String),
+) -> Review {
+    i.next_id += 1;
+    let review: Review = (i.next_id, login, state, body, commit);
+    let r = i.repos.entry(repo.into()).or_default();
+    r.reviews.entry(number).or_default().push(review.clone());
+    touch(r, number);
+    review
 }
 
 /// Moves a pull request's `updated_at` to now, as GitHub does on a review or a merge.
@@ -744,20 +758,17 @@ fn unprocessable(message: &str) -> Response {
 
 async fn create_review(
     State(hub): State<Hub>,
-    Path((owner, repo, number)): Path<(String, String, u64)>,
+    Path(path): Path<(String, String, u64)>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let lost = match gate(&hub, &headers).await {
-        Ok(lost) => lost,
+    let number = path.2;
+    let (lost, full, pr) = match gated_pull(&hub, &headers, path).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    let full = format!("{owner}/{repo}");
     let Ok(req) = serde_json::from_str::<Value>(&body) else {
         return unprocessable("Problems parsing JSON");
-    };
-    let Some(pr) = find_pull(&hub, &full, number) else {
-        return not_found();
     };
     let text = req["body"].as_str().unwrap_or("").to_string();
     let state = match req["event"].as_str() {
@@ -777,13 +788,9 @@ async fn create_review(
         .unwrap_or(&pr.head_sha)
         .to_string();
     let review = hub.with(|i| {
-        i.next_id += 1;
         i.remaining -= 1;
-        let r: Review = (i.next_id, i.login.clone(), state.into(), text, commit);
-        let repo = i.repos.entry(full.clone()).or_default();
-        repo.reviews.entry(number).or_default().push(r.clone());
-        touch(repo, number);
-        r
+        let login = i.login.clone();
+        record_review(i, &full, number, (login, state.into(), text, commit))
     });
     applied(
         &hub,
@@ -794,19 +801,16 @@ async fn create_review(
 
 async fn merge(
     State(hub): State<Hub>,
-    Path((owner, repo, number)): Path<(String, String, u64)>,
+    Path(path): Path<(String, String, u64)>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let lost = match gate(&hub, &headers).await {
-        Ok(lost) => lost,
+    let number = path.2;
+    let (lost, full, pr) = match gated_pull(&hub, &headers, path).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    let full = format!("{owner}/{repo}");
     let req: Value = serde_json::from_str(&body).unwrap_or_else(|_| json!({}));
-    let Some(pr) = find_pull(&hub, &full, number) else {
-        return not_found();
-    };
     hub.with(|i| i.remaining -= 1);
     if let Some(sha) = req["sha"].as_str() {
         if sha != pr.head_sha {
@@ -822,8 +826,8 @@ async fn merge(
         *r.merges.entry(number).or_default() += 1;
         if let Some(p) = r.pulls.iter_mut().find(|p| p.number == number) {
             p.state = "merged".into();
-            p.updated_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         }
+        touch(r, number);
     });
     let ok =
         json!({"sha": merged_sha, "merged": true, "message": "Pull Request successfully merged"});
@@ -838,16 +842,14 @@ struct PageQuery {
 
 async fn files(
     State(hub): State<Hub>,
-    Path((owner, repo, number)): Path<(String, String, u64)>,
+    Path(path): Path<(String, String, u64)>,
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = gate(&hub, &headers).await {
-        return r;
-    }
-    let full = format!("{owner}/{repo}");
-    let Some(pr) = find_pull(&hub, &full, number) else {
-        return not_found();
+    let number = path.2;
+    let (_, full, pr) = match gated_pull(&hub, &headers, path).await {
+        Ok(found) => found,
+        Err(r) => return r,
     };
     let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
     let page = q.page.unwrap_or(1).max(1);
