@@ -284,7 +284,12 @@ struct Running {
     server: tokio::task::JoinHandle<Result<(), flightdeck_server::ServerError>>,
 }
 
-async fn start_server(settings: &Settings, store: Store, bus: EventBus) -> Result<Running> {
+async fn start_server(
+    settings: &Settings,
+    store: Store,
+    bus: EventBus,
+    actions: flightdeck_server::Actions,
+) -> Result<Running> {
     let addr = SocketAddr::new(settings.bind, settings.port);
     let listener = flightdeck_server::bind(addr).await?;
     let local = listener.local_addr().context("reading the bound address")?;
@@ -310,7 +315,7 @@ async fn start_server(settings: &Settings, store: Store, bus: EventBus) -> Resul
         ui_dir,
         token: settings.token.clone(),
         policy_file: Some(settings.policy_file.clone()),
-        actions: Some(actions(settings)),
+        actions: Some(actions),
     };
     let server = tokio::spawn(flightdeck_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
@@ -318,34 +323,49 @@ async fn start_server(settings: &Settings, store: Store, bus: EventBus) -> Resul
     Ok(Running { url, server })
 }
 
-/// Acting through the API: this machine's audit key and the lead's identity.
-fn actions(settings: &Settings) -> flightdeck_server::Actions {
+/// Acting through the API and in the background: this machine's audit key, the lead's
+/// identity, and GitHub with `github_token`.
+fn actions(settings: &Settings, github_token: Option<String>) -> flightdeck_server::Actions {
     let (name, email) = flightdeck_core::outbox::lead_identity();
     flightdeck_server::Actions {
         audit_key: audit_cmd::key_path(settings),
         name,
         email,
-        github: Some((
-            settings.github_api_url.clone(),
-            flightdeck_core::github::token(),
-        )),
+        github: Some((settings.github_api_url.clone(), github_token)),
     }
 }
 
-/// The outbox's background sender: queued decisions go out when their target answers.
-fn spawn_outbox(
-    settings: &Settings,
+/// What a running server does in the background — GitHub refreshed, queued decisions sent,
+/// sources rescanned — stopped when dropped.
+struct Background(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+fn spawn_background(
     store: &Store,
     bus: &EventBus,
-) -> Result<tokio::task::JoinHandle<()>> {
-    let a = actions(settings);
-    Ok(flightdeck_core::outbox::spawn_sender(
-        store.clone(),
-        bus.clone(),
-        a.audit_key.clone(),
-        a.appliers(store)?,
-        Duration::from_secs(15),
-    ))
+    sources: ingest::Sources,
+    actions: &flightdeck_server::Actions,
+    every: Duration,
+) -> Result<Background> {
+    let (api_url, token) = actions.github.clone().unwrap_or_default();
+    Ok(Background(vec![
+        flightdeck_core::github::spawn_periodic(store.clone(), bus.clone(), api_url, token, every),
+        flightdeck_core::outbox::spawn_sender(
+            store.clone(),
+            bus.clone(),
+            actions.audit_key.clone(),
+            actions.appliers(store)?,
+            Duration::from_secs(15),
+        ),
+        ingest::spawn_periodic(store.clone(), bus.clone(), sources, every),
+    ]))
 }
 
 async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<ExitCode> {
@@ -376,7 +396,9 @@ async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Ex
         report.skipped_lines,
         started.elapsed().as_secs_f64()
     );
-    let running = start_server(&settings, store.clone(), bus.clone()).await?;
+    // The demo's GitHub is the local fake: it gets no token, least of all the user's.
+    let actions = actions(&settings, None);
+    let running = start_server(&settings, store.clone(), bus.clone(), actions.clone()).await?;
     println!("Flightdeck demo: {}", running.url);
     println!("  workspace: {}", ws.root.display());
     println!("  database:  {}", store.target().display_url());
@@ -384,20 +406,14 @@ async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Ex
         open_desktop(&settings, &running.url);
     }
     let _watch = watch_sources(&store, &bus, ws.sources());
-    let forge = flightdeck_core::github::spawn_periodic(
-        store.clone(),
-        bus.clone(),
-        settings.github_api_url.clone(),
-        None,
+    let _background = spawn_background(
+        &store,
+        &bus,
+        ws.sources(),
+        &actions,
         Duration::from_secs(60),
-    );
-    let sender = spawn_outbox(&settings, &store, &bus)?;
-    let rescan = ingest::spawn_periodic(store, bus, ws.sources(), Duration::from_secs(60));
-    let result = running.server.await.context("server task")?;
-    rescan.abort();
-    forge.abort();
-    sender.abort();
-    result?;
+    )?;
+    running.server.await.context("server task")??;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -416,23 +432,13 @@ async fn serve_cmd(settings: Settings, rescan_every: Duration) -> Result<ExitCod
     for p in report.problems.iter().take(10) {
         eprintln!("warning: {p}");
     }
-    let running = start_server(&settings, store.clone(), bus.clone()).await?;
+    // The GitHub token is looked up once (it may mean running `gh auth token`).
+    let actions = actions(&settings, flightdeck_core::github::token());
+    let running = start_server(&settings, store.clone(), bus.clone(), actions.clone()).await?;
     println!("Flightdeck: {}", running.url);
     let _watch = watch_sources(&store, &bus, sources.clone());
-    let forge = flightdeck_core::github::spawn_periodic(
-        store.clone(),
-        bus.clone(),
-        settings.github_api_url.clone(),
-        flightdeck_core::github::token(),
-        rescan_every,
-    );
-    let sender = spawn_outbox(&settings, &store, &bus)?;
-    let rescan = ingest::spawn_periodic(store, bus, sources, rescan_every);
-    let result = running.server.await.context("server task")?;
-    rescan.abort();
-    forge.abort();
-    sender.abort();
-    result?;
+    let _background = spawn_background(&store, &bus, sources, &actions, rescan_every)?;
+    running.server.await.context("server task")??;
     Ok(ExitCode::SUCCESS)
 }
 
