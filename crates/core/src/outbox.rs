@@ -420,10 +420,8 @@ pub async fn decide(
         return Err(DecideError::NeedsComment(d.kind.clone()));
     }
     let c = store
-        .change_requests()
+        .change_request(id)
         .await?
-        .into_iter()
-        .find(|c| c.id == id)
         .ok_or_else(|| DecideError::NotFound(id.into()))?;
     let github = c.kind == crate::model::ChangeKind::Github;
     if github && applier.github.is_none() {

@@ -672,12 +672,7 @@ pub async fn change_diff(
     id: &str,
     page: usize,
 ) -> Result<Option<crate::diff::ChangeDiff>> {
-    let Some(c) = store
-        .change_requests()
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-    else {
+    let Some(c) = store.change_request(id).await? else {
         return Ok(None);
     };
     if c.kind != ChangeKind::Local {

@@ -136,13 +136,7 @@ async fn change_diff(
         .and_then(|r| r.rsplit_once('#'))
         .and_then(|(f, n)| Some((f, n.parse::<u64>().ok()?)))
     {
-        let change = s
-            .store
-            .change_requests()
-            .await?
-            .into_iter()
-            .find(|c| c.id == id)
-            .ok_or_else(missing)?;
+        let change = s.store.change_request(&id).await?.ok_or_else(missing)?;
         let Some((url, token)) = s.actions.as_ref().and_then(|a| a.github.clone()) else {
             return Err(ApiError::ReadOnly("no GitHub client is configured".into()));
         };

@@ -208,47 +208,23 @@ impl Store {
         rows.iter().map(agent_run).collect()
     }
 
+    /// Every change request, newest first, with the cost of the agent runs on its branch.
     pub async fn change_requests(&self) -> Result<Vec<ChangeRequest>> {
-        let rows = sqlx::query(
-            "SELECT c.*, CAST(COALESCE((SELECT SUM(r.cost_usd) FROM agent_runs r
-                 WHERE r.repo = c.repo AND r.branch = c.head), 0) AS DOUBLE PRECISION) AS agent_cost
-             FROM change_requests c ORDER BY c.updated_at DESC, c.id",
-        )
+        let rows = sqlx::query(&format!(
+            "{CHANGE_REQUESTS} ORDER BY c.updated_at DESC, c.id"
+        ))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let kind: String = r.try_get("kind")?;
-                let author_kind: String = r.try_get("author_kind")?;
-                let author: String = r.try_get("author")?;
-                Ok(ChangeRequest {
-                    id: r.try_get("id")?,
-                    kind: if kind == "github" {
-                        ChangeKind::Github
-                    } else {
-                        ChangeKind::Local
-                    },
-                    repo: r.try_get("repo")?,
-                    title: r.try_get("title")?,
-                    head: r.try_get("head")?,
-                    base: r.try_get("base")?,
-                    head_sha: r.try_get("head_sha")?,
-                    author: if author_kind == "agent" {
-                        Author::Agent { agent: author }
-                    } else {
-                        Author::Human { name: author }
-                    },
-                    state: r.try_get("state")?,
-                    created_at: r.try_get("created_at")?,
-                    updated_at: r.try_get("updated_at")?,
-                    commits: r.try_get("commits")?,
-                    files_changed: r.try_get("files_changed")?,
-                    insertions: r.try_get("insertions")?,
-                    deletions: r.try_get("deletions")?,
-                    agent_cost_usd: r.try_get("agent_cost")?,
-                })
-            })
-            .collect()
+        rows.iter().map(change_request_of).collect()
+    }
+
+    /// One change request by id.
+    pub async fn change_request(&self, id: &str) -> Result<Option<ChangeRequest>> {
+        let row = sqlx::query(&format!("{CHANGE_REQUESTS} WHERE c.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(change_request_of).transpose()
     }
 
     pub async fn checks(&self) -> Result<Vec<Check>> {
@@ -431,4 +407,41 @@ impl Store {
             .await?,
         )
     }
+}
+
+/// Change requests with the cost of the agent runs on the same repo and branch.
+const CHANGE_REQUESTS: &str = "SELECT c.*, CAST(COALESCE((SELECT SUM(r.cost_usd) FROM agent_runs r
+         WHERE r.repo = c.repo AND r.branch = c.head), 0) AS DOUBLE PRECISION) AS agent_cost
+     FROM change_requests c";
+
+fn change_request_of(r: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
+    let kind: String = r.try_get("kind")?;
+    let author_kind: String = r.try_get("author_kind")?;
+    let author: String = r.try_get("author")?;
+    Ok(ChangeRequest {
+        id: r.try_get("id")?,
+        kind: if kind == "github" {
+            ChangeKind::Github
+        } else {
+            ChangeKind::Local
+        },
+        repo: r.try_get("repo")?,
+        title: r.try_get("title")?,
+        head: r.try_get("head")?,
+        base: r.try_get("base")?,
+        head_sha: r.try_get("head_sha")?,
+        author: if author_kind == "agent" {
+            Author::Agent { agent: author }
+        } else {
+            Author::Human { name: author }
+        },
+        state: r.try_get("state")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        commits: r.try_get("commits")?,
+        files_changed: r.try_get("files_changed")?,
+        insertions: r.try_get("insertions")?,
+        deletions: r.try_get("deletions")?,
+        agent_cost_usd: r.try_get("agent_cost")?,
+    })
 }
