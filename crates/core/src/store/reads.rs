@@ -409,6 +409,23 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The paths stored for a change request at `head_sha`; `None` when none are known for
+    /// that head.
+    pub async fn change_files(&self, change: &str, head_sha: &str) -> Result<Option<Vec<String>>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT head_sha, path FROM change_files WHERE change_request = $1 ORDER BY path",
+        )
+        .bind(change)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() || rows.iter().any(|(h, _)| h != head_sha) {
+            return Ok(None);
+        }
+        Ok(Some(rows.into_iter().map(|(_, p)| p).collect()))
+    }
+}
+
 /// Change requests with the cost of the agent runs on the same repo and branch.
 const CHANGE_REQUESTS: &str = "SELECT c.*, CAST(COALESCE((SELECT SUM(r.cost_usd) FROM agent_runs r
          WHERE r.repo = c.repo AND r.branch = c.head), 0) AS DOUBLE PRECISION) AS agent_cost

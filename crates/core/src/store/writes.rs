@@ -503,3 +503,32 @@ pub(crate) async fn upsert_agent_run_in(
     .await?;
     Ok(())
 }
+
+impl Store {
+    /// Replaces the paths a change request touches at `head_sha`.
+    pub async fn set_change_files(
+        &self,
+        change: &str,
+        head_sha: &str,
+        paths: &[String],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM change_files WHERE change_request = $1")
+            .bind(change)
+            .execute(&mut *tx)
+            .await?;
+        for p in paths {
+            sqlx::query(
+                "INSERT INTO change_files (change_request, head_sha, path) VALUES ($1, $2, $3)
+                 ON CONFLICT (change_request, path) DO NOTHING",
+            )
+            .bind(change)
+            .bind(head_sha)
+            .bind(p)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
