@@ -138,6 +138,14 @@ enum Command {
     },
     /// Merge a change request as reviewed (policy permitting).
     Merge(review_cmd::MergeArgs),
+    /// Close a change request without merging (a local branch is kept; new commits reopen it).
+    Close {
+        #[command(flatten)]
+        change: review_cmd::ChangeArg,
+        /// Why, for the audit log.
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// Send every queued action that is due.
     Sync,
     /// The outbox: queued, applied and failed actions.
@@ -252,6 +260,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Merge(args) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
             review_cmd::act(&settings, "merge", &args.change, None, Some(args)).await
+        }
+        Command::Close { change, comment } => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            review_cmd::act(&settings, "close", change, comment.clone(), None).await
         }
         Command::Sync => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;

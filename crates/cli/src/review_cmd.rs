@@ -1,4 +1,4 @@
-//! `flightdeck changes | approve | request-changes | comment | merge | sync | outbox`: the review
+//! `flightdeck changes | approve | request-changes | comment | merge | close | sync | outbox`: the review
 //! loop from a terminal. Every decision goes through the outbox (queued, then applied at once
 //! when possible) and into the signed audit log; a merge the policy refuses needs `--override`
 //! with a written reason.
@@ -28,8 +28,11 @@ pub struct MergeArgs {
     #[command(flatten)]
     pub change: ChangeArg,
     /// One commit with the branch's changes instead of a merge (or fast-forward).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rebase")]
     pub squash: bool,
+    /// The branch's commits replayed on the base, no merge commit.
+    #[arg(long)]
+    pub rebase: bool,
     /// Merge although the policy says no; the reason is kept in the audit log.
     #[arg(long = "override", value_name = "REASON")]
     pub override_reason: Option<String>,
@@ -133,7 +136,14 @@ pub async fn act(
     let d = Decide {
         kind: kind.into(),
         comment,
-        method: merge.map(|m| if m.squash { "squash" } else { "merge" }.to_string()),
+        method: merge.map(|m| {
+            match (m.squash, m.rebase) {
+                (true, _) => "squash",
+                (_, true) => "rebase",
+                _ => "merge",
+            }
+            .to_string()
+        }),
         override_reason: merge.and_then(|m| m.override_reason.clone()),
     };
     let a = outbox::decide(

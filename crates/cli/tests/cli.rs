@@ -680,6 +680,23 @@ fn review_loop_from_the_terminal() {
         "the checked-out main was updated"
     );
 
+    // A change not worth merging is closed, with the reason; its branch stays.
+    agent_commit(&repo, "codex/spare", "spare.rs", "// spare\n");
+    ok(&run(&["ingest", "--repo", path.to_str().unwrap()]));
+    let text = ok(&run(&["close", "codex/spare", "--comment", "superseded"]));
+    assert!(
+        text.contains("closed at") && text.contains("superseded"),
+        "{text}"
+    );
+    let changes: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["changes", "--json"]))).unwrap();
+    assert_eq!(changes.as_array().unwrap().len(), 0, "{changes}");
+    assert!(repo
+        .find_branch("codex/spare", git2::BranchType::Local)
+        .is_ok());
+    let out = run(&["merge", "codex/spare", "--squash", "--rebase"]);
+    assert!(!out.status.success(), "one method at a time");
+
     let outbox: serde_json::Value = serde_json::from_str(&ok(&run(&["outbox", "--json"]))).unwrap();
     let states: Vec<(&str, &str, &str)> = outbox
         .as_array()
@@ -697,11 +714,12 @@ fn review_loop_from_the_terminal() {
         states,
         vec![
             ("approve", "applied", "Alice Lead"),
-            ("merge", "applied", "Alice Lead")
+            ("merge", "applied", "Alice Lead"),
+            ("close", "applied", "Alice Lead")
         ]
     );
     let text = ok(&run(&["audit", "verify"]));
-    assert!(text.contains("ok: 2 entries"), "{text}");
+    assert!(text.contains("ok: 3 entries"), "{text}");
     let text = ok(&run(&["sync"]));
     assert!(text.contains("0 applied"), "{text}");
 }

@@ -459,8 +459,10 @@ pub async fn sync_repo(
         // looked at again (a free 304 when nothing changed), so a review given in the same
         // second as the last look is not missed.
         let settled = listed_at.is_some_and(|t| now - t > 60);
+        // Mergeability is computed by GitHub after the first look: ask again until known.
         let known = stored.get(&id).filter(|c| {
             settled
+                && c.mergeable.is_some()
                 && c.state == "open"
                 && Some(c.updated_at) == listed_at
                 && Some(c.head_sha.as_str()) == listed_sha
@@ -546,6 +548,22 @@ fn change_of(pr: &Value, full_name: &str, repo_key: &str) -> Option<ChangeReques
         pr["state"].as_str().unwrap_or("open")
     };
     let n = |k: &str| pr[k].as_i64().unwrap_or(0);
+    let names = |list: &str, field: &str| -> Vec<String> {
+        pr[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x[field].as_str().map(str::to_string))
+            .collect()
+    };
+    // Teams asked to review show as `org/team`, as GitHub writes them.
+    let org = full_name.split('/').next().unwrap_or_default();
+    let mut requested = names("requested_reviewers", "login");
+    requested.extend(
+        names("requested_teams", "slug")
+            .into_iter()
+            .map(|t| format!("{org}/{t}")),
+    );
     Some(ChangeRequest {
         id: change_id(full_name, number),
         kind: ChangeKind::Github,
@@ -563,7 +581,25 @@ fn change_of(pr: &Value, full_name: &str, repo_key: &str) -> Option<ChangeReques
         insertions: n("additions"),
         deletions: n("deletions"),
         agent_cost_usd: 0.0,
+        labels: names("labels", "name"),
+        requested_reviewers: requested,
+        mergeable: mergeable_of(pr),
     })
+}
+
+/// GitHub's `mergeable_state` in the cockpit's words; none while GitHub is still computing it
+/// (the first look at a pull request often finds `unknown`).
+fn mergeable_of(pr: &Value) -> Option<String> {
+    if pr["draft"].as_bool() == Some(true) {
+        return Some("draft".into());
+    }
+    let state = match pr["mergeable_state"].as_str()? {
+        "dirty" => "conflicts",
+        "clean" | "has_hooks" => "clean",
+        "unknown" => return None,
+        other => other,
+    };
+    Some(state.into())
 }
 
 /// A GitHub review as the store keeps reviews (pending ones are nobody's verdict yet).
@@ -817,7 +853,8 @@ pub fn spawn_periodic(
 
 /// Applies outbox actions on GitHub pull requests: reviews through the reviews API (the
 /// action's key hidden in the body, so a resent review is recognised), merges through the
-/// merge API with the head the lead reviewed (a PR that moved is refused with 409, not merged).
+/// merge API with the head the lead reviewed (a PR that moved is refused with 409, not merged),
+/// closes by setting the pull request's state.
 pub struct GitHubApplier {
     pub gh: GitHub,
 }
@@ -868,6 +905,15 @@ impl crate::outbox::Applier for GitHubApplier {
                 Err(e) => Checked::Unknown(e.to_string()),
             };
         }
+        if a.kind == "close" {
+            return match self.gh.get(&path).await {
+                Ok((pr, _)) if pr["state"].as_str() == Some("closed") => {
+                    Checked::Done("closed".into())
+                }
+                Ok(_) => Checked::NotDone,
+                Err(e) => Checked::Unknown(e.to_string()),
+            };
+        }
         let mark = marker(&a.idempotency_key);
         match self
             .gh
@@ -907,6 +953,13 @@ impl crate::outbox::Applier for GitHubApplier {
                 Ok(v) => {
                     Outcome::Applied(format!("merged as {}", v["sha"].as_str().unwrap_or("?")))
                 }
+                Err(e) => outcome_of(e),
+            };
+        }
+        if a.kind == "close" {
+            let body = serde_json::json!({ "state": "closed" });
+            return match self.gh.send(reqwest::Method::PATCH, &path, &body).await {
+                Ok(_) => Outcome::Applied(format!("closed{}", crate::outbox::because(p))),
                 Err(e) => outcome_of(e),
             };
         }

@@ -233,6 +233,15 @@ pub struct ChangeRequest {
     pub deletions: i64,
     /// Cost of the agent runs linked to this change (same repo and branch).
     pub agent_cost_usd: f64,
+    /// GitHub labels.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Logins asked to review (GitHub).
+    #[serde(default)]
+    pub requested_reviewers: Vec<String>,
+    /// clean, conflicts, blocked, behind, unstable or draft; none while unknown.
+    #[serde(default)]
+    pub mergeable: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

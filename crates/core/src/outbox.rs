@@ -1,4 +1,4 @@
-//! The outbox: every decision a lead makes (approve, request changes, comment, merge) is first
+//! The outbox: every decision a lead makes (approve, request changes, comment, merge, close) is first
 //! written here with an idempotency key, then applied — at once when the forge answers, later
 //! when it does not. Offline is normal: actions wait, `sync` sends them.
 //!
@@ -38,7 +38,7 @@ pub struct Payload {
     pub base: String,
     /// The head commit the lead reviewed; a change that moved since is not merged.
     pub sha: String,
-    /// merge or squash (merges only).
+    /// merge, squash or rebase (merges only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,6 +192,7 @@ async fn finish(
             store
                 .finish_action(k, "applied", Some(result), None, now)
                 .await?;
+            settle(store, a).await?;
             (format!("{} applied", a.kind), result.clone())
         }
         Outcome::Failed(why) => {
@@ -220,6 +221,23 @@ async fn finish(
         )
         .await?;
     Ok(())
+}
+
+/// A merge or close that went through settles the change request's state at once, without
+/// waiting for the next scan. A local branch holds that state at the head it was decided on.
+async fn settle(store: &Store, a: &Action) -> Result<()> {
+    let state = match a.kind.as_str() {
+        "merge" => "merged",
+        "close" => "closed",
+        _ => return Ok(()),
+    };
+    let head = serde_json::from_str::<Payload>(&a.payload)
+        .map(|p| p.sha)
+        .unwrap_or_default();
+    let local = !a.target.starts_with("github:");
+    store
+        .settle_change(&a.target, state, local.then_some(head.as_str()))
+        .await
 }
 
 /// Every target: local branches always, GitHub when a client is configured. Routes each
@@ -258,10 +276,18 @@ pub struct LocalApplier {
 
 impl Applier for LocalApplier {
     async fn check(&self, a: &Action, p: &Payload) -> Checked {
+        if a.kind == "close" {
+            return match self.store.change_request(&a.target).await {
+                Ok(Some(c)) if c.state == "closed" => Checked::Done("closed".into()),
+                Ok(_) => Checked::NotDone,
+                Err(e) => Checked::Unknown(e.to_string()),
+            };
+        }
         if a.kind == "merge" {
-            // Done if the base already contains the reviewed commit.
+            // Done if the base contains the reviewed commit (fast-forward, merge commit) or its
+            // reflog names this action (squash and rebase make new commits).
             let path = std::path::PathBuf::from(&p.repo);
-            let (base, sha) = (p.base.clone(), p.sha.clone());
+            let (base, sha, key) = (p.base.clone(), p.sha.clone(), a.idempotency_key.clone());
             let contains = tokio::task::spawn_blocking(move || -> Option<bool> {
                 let repo = git2::Repository::open(&path).ok()?;
                 let tip = repo
@@ -269,7 +295,8 @@ impl Applier for LocalApplier {
                     .ok()?
                     .id();
                 let sha = git2::Oid::from_str(&sha).ok()?;
-                Some(tip == sha || repo.graph_descendant_of(tip, sha).ok()?)
+                let contains = tip == sha || repo.graph_descendant_of(tip, sha).ok()?;
+                Some(contains || crate::merge::reflog_mentions(&path, &base, &key).ok()?)
             })
             .await
             .ok()
@@ -294,7 +321,11 @@ impl Applier for LocalApplier {
             "approve" => "approved",
             "request_changes" => "changes_requested",
             "comment" => "commented",
-            "merge" => return self.merge(p).await,
+            "merge" => return self.merge(a, p).await,
+            // The branch stays; the change is closed at this head (see `settle`).
+            "close" => {
+                return Outcome::Applied(format!("closed at {}{}", short(&p.sha), because(p)))
+            }
             other => {
                 return Outcome::Failed(format!(
                     "`{other}` is not something a local branch can do; use git for it"
@@ -318,17 +349,19 @@ impl Applier for LocalApplier {
 }
 
 impl LocalApplier {
-    async fn merge(&self, p: &Payload) -> Outcome {
+    async fn merge(&self, a: &Action, p: &Payload) -> Outcome {
         let mode = match p.method.as_deref() {
             None | Some("merge") => MergeMode::Merge,
             Some("squash") => MergeMode::Squash,
+            Some("rebase") => MergeMode::Rebase,
             Some(other) => {
                 return Outcome::Failed(format!(
-                    "merge method `{other}` is not available for local branches (merge or squash)"
+                    "merge method `{other}` is not one of merge, squash, rebase"
                 ))
             }
         };
         let (p, name, email) = (p.clone(), self.name.clone(), self.email.clone());
+        let note = format!("(action {})", a.idempotency_key);
         let done = tokio::task::spawn_blocking(move || {
             let who = git2::Signature::now(&name, &email)
                 .map_err(|e| format!("cannot sign the merge as {name} <{email}>: {e}"))?;
@@ -339,6 +372,7 @@ impl LocalApplier {
                 &p.sha,
                 mode,
                 &who,
+                &note,
             )
             .map_err(|e| e.to_string())
         })
@@ -351,6 +385,14 @@ impl LocalApplier {
     }
 }
 
+/// `: <the lead's comment>` when there is one (a close's reason, kept in the audit log).
+pub fn because(p: &Payload) -> String {
+    p.body
+        .as_deref()
+        .map(|b| format!(": {b}"))
+        .unwrap_or_default()
+}
+
 fn short(sha: &str) -> &str {
     sha.get(..10).unwrap_or(sha)
 }
@@ -359,11 +401,11 @@ fn short(sha: &str) -> &str {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Decide {
-    /// approve, request_changes, comment or merge.
+    /// approve, request_changes, comment, merge or close.
     pub kind: String,
     #[serde(default)]
     pub comment: Option<String>,
-    /// merge or squash (merges only).
+    /// merge, squash or rebase (merges only).
     #[serde(default)]
     pub method: Option<String>,
     /// Merge although the policy refuses; the reason is audited.
@@ -381,8 +423,10 @@ pub enum DecideError {
         "{0}: GitHub pull requests are not synced yet; only local agent branches can be acted on"
     )]
     NotLocal(String),
-    #[error("`{0}` is not an action (approve, request_changes, comment, merge)")]
+    #[error("`{0}` is not an action (approve, request_changes, comment, merge, close)")]
     BadKind(String),
+    #[error("`{0}` is not a merge method (merge, squash, rebase)")]
+    BadMethod(String),
     #[error("{0} needs a comment saying what")]
     NeedsComment(String),
     #[error("the policy ({policy}) refuses this merge: {}. Pass an override reason to merge anyway (kept in the audit log)", reasons.join("; "))]
@@ -407,9 +451,13 @@ pub async fn decide(
     d: &Decide,
     now: i64,
 ) -> std::result::Result<Action, DecideError> {
-    const KINDS: [&str; 4] = ["approve", "request_changes", "comment", "merge"];
+    const KINDS: [&str; 5] = ["approve", "request_changes", "comment", "merge", "close"];
     if !KINDS.contains(&d.kind.as_str()) {
         return Err(DecideError::BadKind(d.kind.clone()));
+    }
+    let method = d.method.as_deref().unwrap_or("merge");
+    if !["merge", "squash", "rebase"].contains(&method) {
+        return Err(DecideError::BadMethod(method.into()));
     }
     let comment = d
         .comment
@@ -453,7 +501,7 @@ pub async fn decide(
         ..Default::default()
     };
     if d.kind == "merge" {
-        payload.method = Some(d.method.clone().unwrap_or_else(|| "merge".into()));
+        payload.method = Some(method.into());
         let file = crate::policy::PolicyFile::load(policy_file)
             .map_err(|e| DecideError::Policy(e.to_string()))?;
         let verdict = crate::policy::judge_change(store, &file, &c, now)

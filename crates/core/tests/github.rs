@@ -17,17 +17,19 @@ const KEY: &str = "/w/widgets";
 
 async fn hub_with_prs() -> (Hub, String) {
     let hub = Hub::new();
-    hub.add_pull(
-        REPO,
-        Pr::new(
-            42,
-            "Add rate limiter",
-            "claude[bot]",
-            "claude/rate-limit",
-            "a1",
-        ),
+    let mut agent_pr = Pr::new(
+        42,
+        "Add rate limiter",
+        "claude[bot]",
+        "claude/rate-limit",
+        "a1",
     );
-    hub.add_pull(REPO, Pr::new(43, "Fix typo", "alice", "fix-typo", "b2"));
+    agent_pr.labels = vec!["agent:claude".into(), "needs-review".into()];
+    agent_pr.requested_reviewers = vec!["lead".into()];
+    hub.add_pull(REPO, agent_pr);
+    let mut human_pr = Pr::new(43, "Fix typo", "alice", "fix-typo", "b2");
+    human_pr.mergeable = false;
+    hub.add_pull(REPO, human_pr);
     hub.set_check_runs(
         REPO,
         "a1",
@@ -69,10 +71,15 @@ async fn prs_checks_and_free_refreshes(db: TestDb) {
         ("claude/rate-limit", "main", "a1")
     );
     assert_eq!((pr.insertions, pr.deletions, pr.files_changed), (10, 2, 1));
+    assert_eq!(pr.labels, vec!["agent:claude", "needs-review"]);
+    assert_eq!(pr.requested_reviewers, vec!["lead"]);
+    assert_eq!(pr.mergeable.as_deref(), Some("clean"));
     let human = changes
         .iter()
         .find(|c| c.id == change_id(REPO, 43))
         .unwrap();
+    assert_eq!(human.mergeable.as_deref(), Some("conflicts"));
+    assert!(human.labels.is_empty() && human.requested_reviewers.is_empty());
     assert_eq!(
         human.author,
         Author::Human {
@@ -379,18 +386,20 @@ async fn pull_requests_get_a_verdict() {
     db.finish().await;
 }
 
-/// Reviews and merges sent to GitHub through the outbox while the fake fails at random —
-/// before acting (5xx, secondary limits) and after acting with the answer lost: every action
-/// lands exactly once (one review carrying its key; one merge per pull request).
+/// Reviews, merges and closes sent to GitHub through the outbox while the fake fails at
+/// random — before acting (5xx, secondary limits) and after acting with the answer lost: every
+/// action lands exactly once (one review carrying its key; one merge per pull request, with the
+/// method asked for; one close).
 async fn decisions_reach_github_exactly_once(db: TestDb) {
     use flightdeck_core::audit::AuditKey;
     use flightdeck_core::github::{marker, GitHubApplier};
     use flightdeck_core::outbox::{self, Appliers, LocalApplier, Payload};
     let hub = Hub::new();
-    hub.add_numbered_pulls(REPO, 10);
+    hub.add_numbered_pulls(REPO, 14);
     let url = hub.serve(0).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let key = AuditKey::load_or_create(&dir.path().join("k")).unwrap();
+    const METHODS: [&str; 3] = ["merge", "squash", "rebase"];
     let appliers = Appliers {
         local: LocalApplier {
             store: db.store.clone(),
@@ -401,14 +410,18 @@ async fn decisions_reach_github_exactly_once(db: TestDb) {
     };
     let mut approvals = Vec::new();
     let now = 1_790_000_000;
-    for i in 0..120u64 {
-        let n = i % 10 + 1;
-        let kind = if i >= 110 { "merge" } else { "approve" };
+    for i in 0..124u64 {
+        let (n, kind) = match i {
+            0..110 => (i % 10 + 1, "approve"),
+            110..120 => (i % 10 + 1, "merge"),
+            _ => (i - 109, "close"),
+        };
         let p = Payload {
             repo: REPO.into(),
             number: Some(n),
             sha: format!("sha{n}"),
             body: Some(format!("looks good ({i})")),
+            method: (kind == "merge").then(|| METHODS[n as usize % 3].to_string()),
             ..Default::default()
         };
         let a = outbox::enqueue(&db.store, kind, &change_id(REPO, n), &p, "alice", now)
@@ -450,6 +463,10 @@ async fn decisions_reach_github_exactly_once(db: TestDb) {
     }
     for n in 1..=10 {
         assert_eq!(hub.merges(REPO, n), 1, "#{n} merged once");
+        assert_eq!(hub.merge_methods(REPO, n), vec![METHODS[n as usize % 3]]);
+    }
+    for n in 11..=14 {
+        assert_eq!(hub.closes(REPO, n), 1, "#{n} closed once");
     }
     assert!(actions.iter().any(|a| a.attempts > 1), "faults were met");
     db.finish().await;

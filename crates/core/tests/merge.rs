@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use flightdeck_core::merge::{merge_local, MergeError, MergeMode};
+use flightdeck_core::merge::{merge_local, reflog_mentions, MergeError, MergeMode};
 use support::{commit_file, tree_commit};
 
 fn repo(dir: &Path) -> git2::Repository {
@@ -40,7 +40,7 @@ fn lead() -> git2::Signature<'static> {
 
 /// Merges `branch` as reviewed at `sha` into main, expecting a refusal.
 fn refused(dir: &Path, branch: &str, sha: &str) -> MergeError {
-    merge_local(dir, "main", branch, sha, MergeMode::Merge, &lead()).unwrap_err()
+    merge_local(dir, "main", branch, sha, MergeMode::Merge, &lead(), "").unwrap_err()
 }
 
 #[test]
@@ -55,6 +55,7 @@ fn fast_forward_updates_the_checked_out_base_and_keeps_the_branch() {
         &head,
         MergeMode::Merge,
         &lead(),
+        "(action k1)",
     )
     .unwrap();
     assert_eq!(
@@ -75,6 +76,142 @@ fn fast_forward_updates_the_checked_out_base_and_keeps_the_branch() {
 }
 
 #[test]
+fn the_reflog_names_the_action_behind_a_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = repo(dir.path());
+    let head = commit_elsewhere(&r, "claude/feature", "src.rs", "fn main() {}\n");
+    assert!(!reflog_mentions(dir.path(), "main", "(action k1)").unwrap());
+    merge_local(
+        dir.path(),
+        "main",
+        "claude/feature",
+        &head,
+        MergeMode::Merge,
+        &lead(),
+        "(action k1)",
+    )
+    .unwrap();
+    assert!(reflog_mentions(dir.path(), "main", "(action k1)").unwrap());
+    assert!(!reflog_mentions(dir.path(), "main", "(action k2)").unwrap());
+}
+
+#[test]
+fn rebase_replays_the_branch_on_the_moved_base_keeping_authors_and_the_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = repo(dir.path());
+    let first = commit_elsewhere(&r, "codex/feature", "a.rs", "// a\n");
+    let head = commit_elsewhere(&r, "codex/feature", "b.rs", "// b\n");
+    commit_file(&r, "main", "other.rs", "// other\n", "Meanwhile on main");
+    let before = tip(&r, "main");
+    let merged = merge_local(
+        dir.path(),
+        "main",
+        "codex/feature",
+        &head,
+        MergeMode::Rebase,
+        &lead(),
+        "",
+    )
+    .unwrap();
+    assert_eq!(merged.how, "rebase");
+    assert_eq!(tip(&r, "main"), merged.sha);
+    assert_eq!(tip(&r, "codex/feature"), head, "the branch is kept");
+    // Two new commits, one per branch commit, in order, on top of the moved base.
+    let second = r
+        .find_commit(git2::Oid::from_str(&merged.sha).unwrap())
+        .unwrap();
+    let one = second.parent(0).unwrap();
+    assert_eq!(second.parent_count(), 1);
+    assert_eq!(one.parent_id(0).unwrap().to_string(), before);
+    assert_ne!(
+        second.id().to_string(),
+        head,
+        "replayed, not fast-forwarded"
+    );
+    for (new, old) in [(&one, &first), (&second, &head)] {
+        let old = r.find_commit(git2::Oid::from_str(old).unwrap()).unwrap();
+        assert_eq!(new.message(), old.message());
+        assert_eq!(
+            new.author().name(),
+            Some("Claude"),
+            "the agent stays the author"
+        );
+        assert_eq!(new.committer().name(), Some("Alice Lead"));
+    }
+    for f in ["a.rs", "b.rs", "other.rs", "README.md"] {
+        assert!(dir.path().join(f).is_file(), "{f} in the work tree");
+    }
+
+    // Not moved: a rebase is a fast-forward to the very commits reviewed.
+    let dir = tempfile::tempdir().unwrap();
+    let r = repo(dir.path());
+    let head = commit_elsewhere(&r, "codex/feature", "a.rs", "// a\n");
+    let merged = merge_local(
+        dir.path(),
+        "main",
+        "codex/feature",
+        &head,
+        MergeMode::Rebase,
+        &lead(),
+        "",
+    )
+    .unwrap();
+    assert_eq!((merged.sha, merged.how), (head, "fast-forward"));
+}
+
+#[test]
+fn rebase_refuses_conflicts_and_branches_with_merges_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = repo(dir.path());
+    let head = commit_elsewhere(&r, "codex/feature", "README.md", "# agent's\n");
+    commit_file(&r, "main", "README.md", "# lead's\n", "Meanwhile on main");
+    let before = tip(&r, "main");
+    let rebase = |branch: &str, sha: &str| {
+        merge_local(
+            dir.path(),
+            "main",
+            branch,
+            sha,
+            MergeMode::Rebase,
+            &lead(),
+            "",
+        )
+        .unwrap_err()
+    };
+    match rebase("codex/feature", &head) {
+        MergeError::Conflicts { paths, .. } => assert_eq!(paths, vec!["README.md"]),
+        other => panic!("expected a conflict, got {other}"),
+    }
+    assert_eq!(tip(&r, "main"), before);
+
+    // A branch that merged main into itself is not linear.
+    let side = commit_elsewhere(&r, "codex/merged", "x.rs", "// x\n");
+    let side_c = r.find_commit(git2::Oid::from_str(&side).unwrap()).unwrap();
+    let main_c = r
+        .find_commit(git2::Oid::from_str(&before).unwrap())
+        .unwrap();
+    let tree = side_c.tree().unwrap();
+    let who = lead();
+    let merge = r
+        .commit(
+            Some("refs/heads/codex/merged"),
+            &who,
+            &who,
+            "Merge main",
+            &tree,
+            &[&side_c, &main_c],
+        )
+        .unwrap();
+    commit_file(&r, "main", "later.rs", "// later\n", "Main moves on");
+    let err = rebase("codex/merged", &merge.to_string());
+    assert!(
+        matches!(&err, MergeError::NotLinear { commit, .. } if *commit == merge.to_string()),
+        "{err}"
+    );
+    assert!(err.to_string().contains("merge or squash it instead"));
+}
+
+#[test]
 fn a_moved_base_gets_a_merge_commit_or_a_squash() {
     for mode in [MergeMode::Merge, MergeMode::Squash] {
         let dir = tempfile::tempdir().unwrap();
@@ -82,8 +219,16 @@ fn a_moved_base_gets_a_merge_commit_or_a_squash() {
         let head = commit_elsewhere(&r, "claude/feature", "feature.rs", "// feature\n");
         commit_file(&r, "main", "other.rs", "// other\n", "Meanwhile on main");
         let before = tip(&r, "main");
-        let merged =
-            merge_local(dir.path(), "main", "claude/feature", &head, mode, &lead()).unwrap();
+        let merged = merge_local(
+            dir.path(),
+            "main",
+            "claude/feature",
+            &head,
+            mode,
+            &lead(),
+            "",
+        )
+        .unwrap();
         let c = r
             .find_commit(git2::Oid::from_str(&merged.sha).unwrap())
             .unwrap();
@@ -101,6 +246,7 @@ fn a_moved_base_gets_a_merge_commit_or_a_squash() {
                     .unwrap()
                     .contains("squashed from 'claude/feature'"));
             }
+            MergeMode::Rebase => unreachable!("tested on its own"),
         }
         assert_eq!(c.author().name(), Some("Alice Lead"));
         assert_eq!(tip(&r, "main"), merged.sha);

@@ -371,3 +371,130 @@ async fn the_background_sender_applies_queued_actions() {
     sender.abort();
     db.finish().await;
 }
+
+fn appliers(db: &TestDb) -> outbox::Appliers {
+    outbox::Appliers {
+        local: local(db),
+        github: None,
+    }
+}
+
+async fn change_state(db: &TestDb, id: &str) -> String {
+    db.store.change_request(id).await.unwrap().unwrap().state
+}
+
+/// A merge (squash or rebase: the branch stays ahead of main) or a close holds across rescans
+/// while the branch stays where it was decided; new commits on the branch reopen it.
+async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
+    let f = fixture();
+    let policy = f._dir.path().join("policy.toml");
+    std::fs::write(&policy, "[default]\nagent_approvals = 0\n").unwrap();
+    for branch in ["claude/squash", "codex/rebase", "codex/dropped"] {
+        tree_commit(&f.repo, branch, &format!("Work on {branch}"), |r, tb| {
+            let name = format!("{}.rs", branch.replace('/', "-"));
+            tb.insert(&name, r.blob(b"// work\n").unwrap(), 0o100644)
+                .unwrap();
+        });
+    }
+    tree_commit(&f.repo, "codex/clash", "Other, the agent's way", |r, tb| {
+        tb.insert("other.rs", r.blob(b"// agent's\n").unwrap(), 0o100644)
+            .unwrap();
+    });
+    commit_file(&f.repo, "main", "other.rs", "// other\n", "Meanwhile");
+    let sources = flightdeck_core::ingest::Sources {
+        repos: vec![f.path.clone().into()],
+        ..Default::default()
+    };
+    let scan = |now| flightdeck_core::ingest::run(&db.store, &sources, None, now);
+    scan(NOW).await.unwrap();
+    let id = |b: &str| format!("local:{}:{b}", f.path);
+    let mergeable = |b: &str| {
+        let id = id(b);
+        let store = &db.store;
+        async move { store.change_request(&id).await.unwrap().unwrap().mergeable }
+    };
+    assert_eq!(mergeable("claude/squash").await.as_deref(), Some("clean"));
+    assert_eq!(mergeable("codex/clash").await.as_deref(), Some("conflicts"));
+    let ap = appliers(&db);
+    let decide = |target: String, kind: &str, method: Option<&str>| {
+        let d = outbox::Decide {
+            kind: kind.into(),
+            method: method.map(str::to_string),
+            ..Default::default()
+        };
+        let (store, key, ap, policy) = (&db.store, &f.key, &ap, &policy);
+        async move { outbox::decide(store, key, ap, policy, &target, &d, NOW + 1).await }
+    };
+    for (branch, method) in [("claude/squash", "squash"), ("codex/rebase", "rebase")] {
+        let a = decide(id(branch), "merge", Some(method)).await.unwrap();
+        assert_eq!(a.state, "applied", "{:?}", a.last_error);
+        assert!(a.result.unwrap().starts_with(method));
+    }
+    let closed = decide(id("codex/dropped"), "close", None).await.unwrap();
+    assert_eq!(closed.state, "applied");
+    assert!(f
+        .repo
+        .find_branch("codex/dropped", git2::BranchType::Local)
+        .is_ok());
+
+    scan(NOW + 2).await.unwrap();
+    assert_eq!(change_state(&db, &id("claude/squash")).await, "merged");
+    assert_eq!(change_state(&db, &id("codex/rebase")).await, "merged");
+    assert_eq!(change_state(&db, &id("codex/dropped")).await, "closed");
+    match decide(id("codex/dropped"), "approve", None).await {
+        Err(outbox::DecideError::NotOpen { state, .. }) => assert_eq!(state, "closed"),
+        other => panic!("expected not open, got {other:?}"),
+    }
+    match decide(id("claude/squash"), "merge", Some("octopus")).await {
+        Err(e @ outbox::DecideError::BadMethod(_)) => assert!(e.to_string().contains("rebase")),
+        other => panic!("expected a bad method, got {other:?}"),
+    }
+
+    // The agent goes on working on the dropped branch: it is open again.
+    tree_commit(&f.repo, "codex/dropped", "More work", |r, tb| {
+        tb.insert("more.rs", r.blob(b"// more\n").unwrap(), 0o100644)
+            .unwrap();
+    });
+    scan(NOW + 3).await.unwrap();
+    assert_eq!(change_state(&db, &id("codex/dropped")).await, "open");
+    assert_eq!(change_state(&db, &id("claude/squash")).await, "merged");
+    db.finish().await;
+}
+both!(merged_and_closed_local_changes_stay_so_across_rescans);
+
+/// Squash and rebase leave main without the reviewed commit: a crash after either is still
+/// recognised (by the action's key in main's reflog) and not merged again.
+async fn a_crash_after_a_squash_or_rebase_is_not_merged_twice(db: TestDb) {
+    for method in ["squash", "rebase"] {
+        let f = fixture();
+        let sha = agent_branch(&f, "claude/feature");
+        commit_file(&f.repo, "main", "other.rs", "// other\n", "Meanwhile");
+        let id = format!("local:{}:claude/feature", f.path);
+        let p = Payload {
+            method: Some(method.into()),
+            ..payload(&f, "claude/feature", &sha)
+        };
+        let merge = outbox::enqueue(&db.store, "merge", &id, &p, "alice", NOW)
+            .await
+            .unwrap();
+        let applier = local(&db);
+        assert!(db
+            .store
+            .claim_action(&merge.idempotency_key, NOW, NOW)
+            .await
+            .unwrap());
+        let claimed = state_of(&db, &merge).await;
+        assert!(matches!(
+            applier.apply(&claimed, &p).await,
+            Outcome::Applied(_)
+        ));
+        let merged_tip = main_tip(&f);
+        let r = outbox::sync(&db.store, &applier, &f.key, NOW + 1)
+            .await
+            .unwrap();
+        assert_eq!((r.confirmed, r.applied), (1, 0), "{method}: {r:?}");
+        assert_eq!(main_tip(&f), merged_tip, "{method}: merged once");
+    }
+    db.finish().await;
+}
+both!(a_crash_after_a_squash_or_rebase_is_not_merged_twice);

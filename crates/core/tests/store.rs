@@ -142,6 +142,9 @@ async fn round_trips_every_noun(db: TestDb) {
         insertions: 1,
         deletions: 0,
         agent_cost_usd: 0.0,
+        labels: vec!["agent".into(), "needs, care".into()],
+        requested_reviewers: vec!["lead".into()],
+        mergeable: Some("clean".into()),
     };
     s.upsert_change_request(&cr).await.unwrap();
     let got = s.change_requests().await.unwrap();

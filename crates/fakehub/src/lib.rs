@@ -65,6 +65,9 @@ pub struct Pr {
     pub updated_at: String,
     /// False: a merge is refused with 405 (conflicts, protection).
     pub mergeable: bool,
+    pub labels: Vec<String>,
+    pub requested_reviewers: Vec<String>,
+    pub draft: bool,
     /// (filename, status, patch); GitHub leaves `patch` out for binary and huge files.
     pub files: Vec<(String, String, Option<String>)>,
 }
@@ -89,6 +92,9 @@ impl Pr {
             created_at: "2026-11-20T09:00:00Z".into(),
             updated_at: "2026-11-20T10:00:00Z".into(),
             mergeable: true,
+            labels: vec![],
+            requested_reviewers: vec![],
+            draft: false,
             files: vec![(
                 "src/lib.rs".into(),
                 "modified".into(),
@@ -110,6 +116,10 @@ struct Repo {
     reviews: HashMap<u64, Vec<Review>>,
     /// Merges done per pull request (a second one would be a double application).
     merges: HashMap<u64, u32>,
+    /// The `merge_method` of each merge, in order.
+    merge_methods: HashMap<u64, Vec<String>>,
+    /// Times a pull request was closed through the API.
+    closes: HashMap<u64, u32>,
 }
 
 struct Inner {
@@ -234,6 +244,16 @@ impl Hub {
         lookup(self, repo, |r| r.merges.get(&number).copied())
     }
 
+    /// The `merge_method` each merge of a pull request asked for.
+    pub fn merge_methods(&self, repo: &str, number: u64) -> Vec<String> {
+        lookup(self, repo, |r| r.merge_methods.get(&number).cloned())
+    }
+
+    /// How many times a pull request was closed through the API.
+    pub fn closes(&self, repo: &str, number: u64) -> u32 {
+        lookup(self, repo, |r| r.closes.get(&number).copied())
+    }
+
     /// Sets the primary rate limit's remaining budget (and its reset, epoch seconds).
     pub fn set_rate_limit(&self, remaining: i64, reset: i64) {
         self.with(|i| {
@@ -297,7 +317,10 @@ impl Hub {
 pub fn router(hub: Hub) -> Router {
     Router::new()
         .route("/repos/{owner}/{repo}/pulls", get(list_pulls))
-        .route("/repos/{owner}/{repo}/pulls/{number}", get(one_pull))
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}",
+            get(one_pull).patch(update_pull),
+        )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/reviews",
             get(list_reviews).post(create_review),
@@ -483,6 +506,29 @@ fn pull_json(full: &str, p: &Pr, single: bool) -> Value {
     ));
     v["created_at"] = json!(p.created_at);
     v["updated_at"] = json!(p.updated_at);
+    v["draft"] = json!(p.draft);
+    // Labels and requested reviewers keep the recorded objects' shape, with this PR's names.
+    let template = |k: &str| v[k].get(0).cloned().unwrap_or_else(|| json!({}));
+    let (label, reviewer) = (template("labels"), template("requested_reviewers"));
+    v["labels"] = p
+        .labels
+        .iter()
+        .map(|name| {
+            let mut l = label.clone();
+            l["name"] = json!(name);
+            l["url"] = json!(format!("https://api.github.com/repos/{full}/labels/{name}"));
+            l
+        })
+        .collect();
+    v["requested_reviewers"] = p
+        .requested_reviewers
+        .iter()
+        .map(|login| {
+            let mut u = reviewer.clone();
+            u["login"] = json!(login);
+            u
+        })
+        .collect();
     v["merged_at"] = if p.state == "merged" {
         json!(p.updated_at)
     } else {
@@ -499,6 +545,14 @@ fn pull_json(full: &str, p: &Pr, single: bool) -> Value {
         v["deletions"] = json!(p.deletions);
         v["changed_files"] = json!(p.changed_files);
         v["commits"] = json!(p.commits);
+        v["mergeable"] = json!(p.mergeable);
+        v["mergeable_state"] = json!(if p.draft {
+            "draft"
+        } else if p.mergeable {
+            "clean"
+        } else {
+            "dirty"
+        });
     } else if let Some(o) = v.as_object_mut() {
         // The list's "pull-request-simple" lacks these (see FORMATS.md 4.1).
         for k in [
@@ -824,6 +878,10 @@ async fn merge(
     hub.with(|i| {
         let r = i.repos.entry(full.clone()).or_default();
         *r.merges.entry(number).or_default() += 1;
+        r.merge_methods
+            .entry(number)
+            .or_default()
+            .push(req["merge_method"].as_str().unwrap_or("merge").to_string());
         if let Some(p) = r.pulls.iter_mut().find(|p| p.number == number) {
             p.state = "merged".into();
         }
@@ -832,6 +890,50 @@ async fn merge(
     let ok =
         json!({"sha": merged_sha, "merged": true, "message": "Pull Request successfully merged"});
     applied(&hub, lost, axum::Json(ok).into_response())
+}
+
+/// `PATCH /pulls/{number}`: only `{"state": "closed"|"open"}` is taken, as the client uses it.
+async fn update_pull(
+    State(hub): State<Hub>,
+    Path(path): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let number = path.2;
+    let (lost, full, pr) = match gated_pull(&hub, &headers, path).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let req: Value = serde_json::from_str(&body).unwrap_or_else(|_| json!({}));
+    let state = match req["state"].as_str() {
+        None => pr.state.clone(),
+        Some(s @ ("open" | "closed")) => s.to_string(),
+        Some(other) => return unprocessable(&format!("Validation Failed: state `{other}`")),
+    };
+    if pr.state == "merged" && state == "open" {
+        return unprocessable("Validation Failed: a merged pull request cannot be reopened");
+    }
+    let pr = hub.with(|i| {
+        i.remaining -= 1;
+        let r = i.repos.entry(full.clone()).or_default();
+        if state == "closed" && pr.state == "open" {
+            *r.closes.entry(number).or_default() += 1;
+        }
+        touch(r, number);
+        let p = r.pulls.iter_mut().find(|p| p.number == number)?;
+        if p.state != "merged" {
+            p.state = state;
+        }
+        Some(p.clone())
+    });
+    match pr {
+        Some(pr) => applied(
+            &hub,
+            lost,
+            axum::Json(pull_json(&full, &pr, true)).into_response(),
+        ),
+        None => not_found(),
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -54,7 +54,9 @@ impl ApiError {
                     D::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                     D::NotOpen { .. } => (StatusCode::CONFLICT, "not_open"),
                     D::NotLocal(_) => (StatusCode::NOT_IMPLEMENTED, "not_local"),
-                    D::BadKind(_) | D::NeedsComment(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+                    D::BadKind(_) | D::BadMethod(_) | D::NeedsComment(_) => {
+                        (StatusCode::BAD_REQUEST, "bad_request")
+                    }
                     D::Refused { .. } => (StatusCode::CONFLICT, "policy"),
                     D::Policy(_) => (StatusCode::UNPROCESSABLE_ENTITY, "policy_error"),
                     D::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),

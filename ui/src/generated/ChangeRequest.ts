@@ -17,4 +17,16 @@ state: string, created_at: number, updated_at: number, commits: number, files_ch
 /**
  * Cost of the agent runs linked to this change (same repo and branch).
  */
-agent_cost_usd: number, };
+agent_cost_usd: number, 
+/**
+ * GitHub labels.
+ */
+labels: Array<string>, 
+/**
+ * Logins asked to review (GitHub).
+ */
+requested_reviewers: Array<string>, 
+/**
+ * clean, conflicts, blocked, behind, unstable or draft; none while unknown.
+ */
+mergeable: string | null, };

@@ -272,6 +272,17 @@ fn local_change(
         }
     }
     let (title, created_at) = first.unwrap_or_else(|| (b.name.clone(), b.updated_at));
+    // Whether it would merge without conflicts now (an in-memory merge; nothing is written).
+    let mergeable = if merge_base == base {
+        "clean"
+    } else if repo
+        .merge_commits(&repo.find_commit(base)?, &repo.find_commit(head)?, None)?
+        .has_conflicts()
+    {
+        "conflicts"
+    } else {
+        "clean"
+    };
     Ok(ChangeRequest {
         id: format!("local:{repo_key}:{}", b.name),
         kind: ChangeKind::Local,
@@ -291,6 +302,9 @@ fn local_change(
         insertions: stats.insertions,
         deletions: stats.deletions,
         agent_cost_usd: 0.0,
+        labels: vec![],
+        requested_reviewers: vec![],
+        mergeable: Some(mergeable.into()),
     })
 }
 

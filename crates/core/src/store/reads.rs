@@ -460,5 +460,17 @@ fn change_request_of(r: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
         insertions: r.try_get("insertions")?,
         deletions: r.try_get("deletions")?,
         agent_cost_usd: r.try_get("agent_cost")?,
+        labels: names(r, "labels")?,
+        requested_reviewers: names(r, "requested_reviewers")?,
+        mergeable: r.try_get("mergeable")?,
+    })
+}
+
+/// A JSON array of names, as the change request columns keep them.
+fn names(r: &sqlx::any::AnyRow, column: &str) -> Result<Vec<String>> {
+    let text: String = r.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| crate::Error::Invalid {
+        path: format!("change_requests.{column}").into(),
+        message: e.to_string(),
     })
 }

@@ -137,15 +137,23 @@ impl Store {
             ChangeKind::Local => "local",
             ChangeKind::Github => "github",
         };
+        // A local change the lead merged or closed keeps that state while its branch stays at
+        // the head it was settled at; the scan reports every branch as open.
         sqlx::query(
             "INSERT INTO change_requests (id, kind, repo, title, head, base, head_sha, author_kind,
-               author, state, created_at, updated_at, commits, files_changed, insertions, deletions)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+               author, state, created_at, updated_at, commits, files_changed, insertions, deletions,
+               labels, requested_reviewers, mergeable)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+               $18, $19)
              ON CONFLICT (id) DO UPDATE SET title = excluded.title, head_sha = excluded.head_sha,
                author_kind = excluded.author_kind, author = excluded.author,
-               state = excluded.state, updated_at = excluded.updated_at,
+               state = CASE WHEN change_requests.settled_sha = excluded.head_sha
+                 THEN change_requests.state ELSE excluded.state END,
+               updated_at = excluded.updated_at,
                commits = excluded.commits, files_changed = excluded.files_changed,
-               insertions = excluded.insertions, deletions = excluded.deletions",
+               insertions = excluded.insertions, deletions = excluded.deletions,
+               labels = excluded.labels, requested_reviewers = excluded.requested_reviewers,
+               mergeable = excluded.mergeable",
         )
         .bind(&c.id)
         .bind(kind)
@@ -163,8 +171,24 @@ impl Store {
         .bind(c.files_changed)
         .bind(c.insertions)
         .bind(c.deletions)
+        .bind(serde_json::to_string(&c.labels).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::to_string(&c.requested_reviewers).unwrap_or_else(|_| "[]".into()))
+        .bind(&c.mergeable)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Records that the lead merged or closed change `id`. With `head_sha` (local branches) the
+    /// state holds at that head across rescans (see `upsert_change_request`); without it the
+    /// forge's next answer replaces it.
+    pub async fn settle_change(&self, id: &str, state: &str, head_sha: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE change_requests SET state = $1, settled_sha = $2 WHERE id = $3")
+            .bind(state)
+            .bind(head_sha)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
