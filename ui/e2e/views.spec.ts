@@ -209,6 +209,10 @@ test('every view renders the demo data without errors', async ({ page }) => {
 
   // The demo's fake GitHub: pull requests synced beside the local agent branches.
   await expect(changes.getByTestId('github-status')).toContainText('5 open pull requests');
+  // The review asked of the lead by name is in the inbox.
+  await page.getByTestId('nav-inbox').click();
+  await expect(page.getByTestId('view-inbox').getByTestId('row').filter({ hasText: 'Review requested: Document the public API' })).toHaveCount(1);
+  await page.getByTestId('nav-changes').click();
   const refunds = changes.getByTestId('row').filter({ hasText: 'Make refunds idempotent' });
   await expect(refunds).toHaveCount(1);
   // Approving it goes to (the fake) GitHub as a review.
@@ -242,9 +246,45 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await page.screenshot({ path: path.join(artifacts, 'ui-changes-approved.png'), fullPage: true });
   await decisions.getByRole('button', { name: /^Merge/ }).click();
   await expect(changes.getByTestId('decision-notice')).toContainText('merge: fast-forward to');
+  await invoice.dblclick();
+
+  // Labels and mergeability from GitHub: the Stripe upgrade conflicts.
+  const stripe = changes.getByTestId('row').filter({ hasText: 'Upgrade the Stripe client' });
+  await expect(stripe.getByTestId('label')).toHaveText('dependencies');
+  await expect(stripe).toContainText('conflicts');
+  // Its merge is refused by GitHub (405): the outbox shows it failed; retried, then dismissed.
+  await stripe.dblclick();
+  await expect(changes.getByTestId('mergeable')).toHaveText('conflicts');
+  await changes.getByTestId('decisions').getByRole('button', { name: /^Merge/ }).click();
+  await expect(changes.getByTestId('decision-notice')).toContainText('merge failed: GitHub 405');
+  const outbox = changes.getByTestId('outbox');
+  await expect(outbox).toContainText('1 failed');
+  await outbox.getByRole('button', { name: 'Retry' }).click();
+  await expect(changes.getByTestId('decision-notice')).toContainText('merge failed: GitHub 405');
+  await outbox.getByRole('button', { name: 'Dismiss' }).click();
+  await expect(changes.getByTestId('decision-notice')).toContainText('merge dismissed');
+  await expect(changes.getByTestId('outbox')).toHaveCount(0);
+  // Closing it instead, after a confirmation.
+  await changes.getByTestId('decisions').getByRole('button', { name: 'Close…' }).click();
+  await changes.getByTestId('decisions').getByRole('button', { name: 'Close without merging' }).click();
+  await expect(changes.getByTestId('decision-notice')).toContainText('close: closed');
+
+  // Bulk: x marks the selected row; a then approves every marked one.
+  for (const title of ['Fix flaky date test in the checkout form', 'Document the public API with OpenAPI']) {
+    await changes.getByTestId('row').filter({ hasText: title }).click();
+    await page.keyboard.press('x');
+  }
+  await expect(changes.getByTestId('bulk-bar')).toContainText('2 marked');
+  await page.keyboard.press('a');
+  await expect(changes.getByTestId('decision-notice')).toContainText('approved 2 of 2');
+  await expect(changes.getByTestId('bulk-bar')).toHaveCount(0);
   // The decisions are in the signed audit log.
   await page.getByTestId('nav-audit').click();
-  await expect(page.getByTestId('view-audit').getByTestId('row').first()).toContainText('merge applied');
+  const audit = page.getByTestId('view-audit');
+  await expect(audit.getByTestId('row').first()).toContainText('approve applied');
+  for (const action of ['merge applied', 'merge failed', 'merge retry', 'merge dismiss', 'close applied']) {
+    await expect(audit.getByTestId('row').filter({ hasText: action }).first()).toBeVisible();
+  }
   await expect(page.getByTestId('audit-integrity')).toHaveAttribute('data-ok', 'true');
 
   // Agents: j then Enter opens the first run's detail panel (with its cost); Escape closes it.

@@ -99,6 +99,7 @@ function HelpOverlay({ onClose }: { onClose: () => void }) {
             <tr><td><kbd>a</kbd></td><td>Changes: approve the selected change</td></tr>
             <tr><td><kbd>m</kbd></td><td>Changes: merge it (or show why the policy says no)</td></tr>
             <tr><td><kbd>r</kbd></td><td>Changes: request changes (opens the comment box)</td></tr>
+            <tr><td><kbd>x</kbd></td><td>Changes: mark the selected change; <kbd>a</kbd> / <kbd>m</kbd> then act on every marked one</td></tr>
             <tr><td><kbd>t</kbd></td><td>toggle dark / light theme</td></tr>
             <tr><td><kbd>?</kbd></td><td>toggle this help</td></tr>
             <tr><td><kbd>Esc</kbd></td><td>close this help or the open detail panel</td></tr>

@@ -152,11 +152,13 @@ export async function postJson<T>(path: string, body: unknown): Promise<T> {
 
 /** A decision on a change request, as `POST /api/changes/{id}/actions` takes it. */
 export type Decide = {
-  kind: 'approve' | 'request_changes' | 'comment' | 'merge';
+  kind: 'approve' | 'request_changes' | 'comment' | 'merge' | 'close';
   comment?: string;
-  method?: 'merge' | 'squash';
+  method?: MergeMethod;
   override_reason?: string;
 };
+
+export type MergeMethod = 'merge' | 'squash' | 'rebase';
 
 /** API path of one agent run; run ids (`<agent>:<session>`) are encoded as one path segment. */
 export function runPath(id: string): string {
@@ -180,6 +182,9 @@ export const api = {
     getJson<ChangeDiff>(`/api/changes/${encodeURIComponent(changeId)}/diff?page=${page}`, s),
   decide: (changeId: string, d: Decide) =>
     postJson<Action>(`/api/changes/${encodeURIComponent(changeId)}/actions`, d),
+  /** Retry or dismiss a failed action of the outbox. */
+  resolve: (key: string, resolve: 'retry' | 'dismiss') =>
+    postJson<Action>(`/api/outbox/${encodeURIComponent(key)}`, { resolve }),
 };
 
 export type ChartName = 'spend-by-day.svg' | 'commits-by-week.svg' | 'agent-share.svg';

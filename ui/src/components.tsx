@@ -47,6 +47,8 @@ export function toneFor(word: string | null | undefined): string {
     case 'needs_you':
       return 'needs';
     case 'review':
+    case 'review_requested':
+    case 'green_waiting':
       return 'purple';
     default:
       return 'grey';

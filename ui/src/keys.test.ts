@@ -111,11 +111,12 @@ describe('single keys', () => {
     expect(at('z')).toEqual({ type: 'none' });
   });
 
-  it('maps a, m and r to decisions on the selected row', () => {
+  it('maps a, m, r and x to decisions on the selected row', () => {
     const at = (key: string) => handleKey(initialKeyState, { key }, 0).action;
     expect(at('a')).toEqual({ type: 'act', act: 'approve' });
     expect(at('m')).toEqual({ type: 'act', act: 'merge' });
     expect(at('r')).toEqual({ type: 'act', act: 'request_changes' });
+    expect(at('x')).toEqual({ type: 'act', act: 'mark' });
     expect(handleKey(initialKeyState, { key: 'a', ctrlKey: true }, 0).action).toEqual({ type: 'none' });
   });
 });

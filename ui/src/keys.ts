@@ -49,9 +49,12 @@ export type KeyAction =
   | { type: 'toggleTheme' }
   | { type: 'act'; act: ListAct };
 
-/** Decisions on the selected row (Changes): a approve, m merge, r request changes. */
-export type ListAct = 'approve' | 'merge' | 'request_changes';
-export const ACT_KEYS: Record<string, ListAct> = { a: 'approve', m: 'merge', r: 'request_changes' };
+/**
+ * Decisions on the selected row (Changes): a approve, m merge, r request changes; x marks the
+ * row for a bulk decision (a and m then act on every marked row).
+ */
+export type ListAct = 'approve' | 'merge' | 'request_changes' | 'mark';
+export const ACT_KEYS: Record<string, ListAct> = { a: 'approve', m: 'merge', r: 'request_changes', x: 'mark' };
 
 export type KeyInput = {
   key: string;

@@ -90,6 +90,16 @@ pub async fn start(ws: &DemoWorkspace, now: i64) -> Result<(Hub, String)> {
         pr.deletions = 5 * number % 40;
         pr.changed_files = number % 7 + 1;
         pr.commits = number % 4 + 1;
+        // Labels, a review asked of the demo's login ("lead"), and one that conflicts.
+        pr.labels = match head.split('/').next() {
+            Some("dependabot" | "deps") => vec!["dependencies".into()],
+            Some("docs") => vec!["documentation".into()],
+            _ => vec!["agent".into()],
+        };
+        if number == 102 {
+            pr.requested_reviewers = vec!["lead".into()];
+        }
+        pr.mergeable = number != 13;
         hub.add_pull(&full, pr);
         let checks: &[(&str, &str, Option<&str>)] = match number % 4 {
             1 => &[

@@ -17,6 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use flightdeck_core::config::{self, Dirs, Overrides, Settings};
 use flightdeck_core::demo;
 use flightdeck_core::events::EventBus;
+use flightdeck_core::outbox::Resolve;
 use flightdeck_core::store::Store;
 use flightdeck_core::{ingest, watch};
 use flightdeck_server::AppState;
@@ -148,10 +149,16 @@ enum Command {
     },
     /// Send every queued action that is due.
     Sync,
-    /// The outbox: queued, applied and failed actions.
+    /// The outbox: queued, applied and failed actions; retry or dismiss a failed one.
     Outbox {
         #[arg(long)]
         json: bool,
+        /// Send a failed action again (after fixing its cause), by its key or a prefix of it.
+        #[arg(long, value_name = "KEY", conflicts_with = "dismiss")]
+        retry: Option<String>,
+        /// Let a failed action go (it leaves the inbox; the audit log keeps it).
+        #[arg(long, value_name = "KEY")]
+        dismiss: Option<String>,
     },
     /// Check config, database, data dirs and sources; say what is wrong and how to fix it.
     Doctor {
@@ -269,9 +276,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
             review_cmd::sync(&settings).await
         }
-        Command::Outbox { json } => {
+        Command::Outbox {
+            json,
+            retry,
+            dismiss,
+        } => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
-            review_cmd::outbox_list(&settings, *json).await
+            match (retry, dismiss) {
+                (Some(k), _) => review_cmd::outbox_resolve(&settings, k, Resolve::Retry).await,
+                (_, Some(k)) => review_cmd::outbox_resolve(&settings, k, Resolve::Dismiss).await,
+                _ => review_cmd::outbox_list(&settings, *json).await,
+            }
         }
         Command::Audit(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;

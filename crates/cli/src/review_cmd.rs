@@ -231,7 +231,8 @@ pub async fn outbox_list(settings: &Settings, json: bool) -> Result<ExitCode> {
             _ => a.last_error.clone().unwrap_or_default(),
         };
         println!(
-            "{:<8} {:<16} {}  by {} · {} attempt{} · {detail}",
+            "{}  {:<9} {:<16} {}  by {} · {} attempt{} · {detail}",
+            a.idempotency_key.get(..8).unwrap_or(&a.idempotency_key),
             a.state,
             a.kind,
             a.target,
@@ -241,4 +242,42 @@ pub async fn outbox_list(settings: &Settings, json: bool) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `flightdeck outbox --retry KEY | --dismiss KEY`: a failed action, named by its key or the
+/// first characters of it (as `outbox` lists them).
+pub async fn outbox_resolve(
+    settings: &Settings,
+    prefix: &str,
+    how: outbox::Resolve,
+) -> Result<ExitCode> {
+    let store = Store::open(&settings.database_url).await?;
+    let matching: Vec<String> = store
+        .actions()
+        .await?
+        .into_iter()
+        .map(|a| a.idempotency_key)
+        .filter(|k| !prefix.is_empty() && k.starts_with(prefix))
+        .collect();
+    let action_key = match matching.as_slice() {
+        [one] => one.clone(),
+        [] => bail!("no action `{prefix}` in the outbox; `flightdeck outbox` lists them"),
+        many => bail!(
+            "`{prefix}` is the start of {} actions' keys; give more of it",
+            many.len()
+        ),
+    };
+    let key = AuditKey::load_or_create(&audit_cmd::key_path(settings))?;
+    let applier = appliers(settings, &store)?;
+    let a = outbox::resolve(&store, &key, &applier, &action_key, how, now()).await?;
+    let detail = match a.state.as_str() {
+        "applied" => a.result.unwrap_or_default(),
+        _ => a.last_error.unwrap_or_default(),
+    };
+    println!("{} {}: {} — {detail}", a.kind, a.state, a.target);
+    Ok(if a.state == "failed" {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

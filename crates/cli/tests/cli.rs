@@ -697,6 +697,39 @@ fn review_loop_from_the_terminal() {
     let out = run(&["merge", "codex/spare", "--squash", "--rebase"]);
     assert!(!out.status.success(), "one method at a time");
 
+    // A merge refused by a dirty work tree is retried from the outbox once it is clean.
+    let later = agent_commit(&repo, "codex/later", "later.rs", "// later\n");
+    ok(&run(&["ingest", "--repo", path.to_str().unwrap()]));
+    ok(&run(&["approve", "codex/later"]));
+    std::fs::write(path.join("a.txt"), "edited by hand").unwrap();
+    let out = run(&["merge", "codex/later", "--rebase"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr_line(&out).contains("uncommitted changes"),
+        "{}",
+        stderr_line(&out)
+    );
+    let listing = ok(&run(&["outbox"]));
+    let failed = listing.lines().find(|l| l.contains("failed")).unwrap();
+    let prefix = failed.split_whitespace().next().unwrap();
+    std::fs::write(path.join("a.txt"), "Initial commit").unwrap();
+    let text = ok(&run(&["outbox", "--retry", prefix]));
+    assert!(text.starts_with("merge applied"), "{text}");
+    assert_eq!(
+        repo.revparse_single("refs/heads/main")
+            .unwrap()
+            .id()
+            .to_string(),
+        later,
+        "fast-forward (rebase onto an unmoved base)"
+    );
+    let out = run(&["outbox", "--dismiss", prefix]);
+    assert!(
+        stderr_line(&out).contains("only failed actions"),
+        "{}",
+        stderr_line(&out)
+    );
+
     let outbox: serde_json::Value = serde_json::from_str(&ok(&run(&["outbox", "--json"]))).unwrap();
     let states: Vec<(&str, &str, &str)> = outbox
         .as_array()
@@ -715,11 +748,13 @@ fn review_loop_from_the_terminal() {
         vec![
             ("approve", "applied", "Alice Lead"),
             ("merge", "applied", "Alice Lead"),
-            ("close", "applied", "Alice Lead")
+            ("close", "applied", "Alice Lead"),
+            ("approve", "applied", "Alice Lead"),
+            ("merge", "applied", "Alice Lead")
         ]
     );
     let text = ok(&run(&["audit", "verify"]));
-    assert!(text.contains("ok: 3 entries"), "{text}");
+    assert!(text.contains("ok: 7 entries"), "{text}");
     let text = ok(&run(&["sync"]));
     assert!(text.contains("0 applied"), "{text}");
 }

@@ -759,6 +759,9 @@ pub struct ForgeStatus {
     #[ts(type = "number")]
     pub rate_reset: i64,
     pub error: Option<String>,
+    /// Who the token belongs to: reviews requested from this login are the lead's.
+    #[serde(default)]
+    pub login: Option<String>,
 }
 
 impl ForgeStatus {
@@ -801,6 +804,13 @@ pub async fn sync_all(
             }
             Err(GitHubError::Store(e)) => return Err(e),
             Err(e) => errors.push(format!("{full}: {e}")),
+        }
+    }
+    if status.repos > 0 {
+        // Conditional after the first time: a free 304.
+        match gh.get("/user").await {
+            Ok((u, _)) => status.login = u["login"].as_str().map(str::to_string),
+            Err(e) => errors.push(format!("who am I: {e}")),
         }
     }
     let rate = gh.rate();

@@ -554,6 +554,74 @@ pub async fn decide(
     Ok(done)
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("no action `{0}` in the outbox")]
+    NotFound(String),
+    #[error("action {key} is {state}; only failed actions can be retried or dismissed")]
+    NotFailed { key: String, state: String },
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// What the lead does with a failed action: send it again (after fixing the cause — resolving
+/// a conflict, say) or let it go. Both are audited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolve {
+    Retry,
+    Dismiss,
+}
+
+/// Retries or dismisses failed action `action_key`; a retry is sent at once. Returns the action
+/// as it stands afterwards.
+pub async fn resolve(
+    store: &Store,
+    key: &AuditKey,
+    applier: &Appliers,
+    action_key: &str,
+    how: Resolve,
+    now: i64,
+) -> std::result::Result<Action, ResolveError> {
+    let find = || async {
+        store
+            .actions()
+            .await
+            .map(|all| all.into_iter().find(|a| a.idempotency_key == action_key))
+    };
+    let a = find()
+        .await?
+        .ok_or_else(|| ResolveError::NotFound(action_key.into()))?;
+    let (state, verb) = match how {
+        Resolve::Retry => ("queued", "retry"),
+        Resolve::Dismiss => ("dismissed", "dismiss"),
+    };
+    if !store.reopen_failed_action(action_key, state, now).await? {
+        return Err(ResolveError::NotFailed {
+            key: action_key.into(),
+            state: a.state,
+        });
+    }
+    store
+        .append_audit(
+            key,
+            &Decision {
+                at: now,
+                actor: &applier.local.name,
+                action: &format!("{} {verb}", a.kind),
+                target: &a.target,
+                detail: &format!(
+                    "after: {} (action {action_key})",
+                    a.last_error.as_deref().unwrap_or("failed")
+                ),
+            },
+        )
+        .await?;
+    if how == Resolve::Retry {
+        sync(store, applier, key, now).await?;
+    }
+    Ok(find().await?.unwrap_or(a))
+}
+
 /// Who acts from this machine: `FLIGHTDECK_USER`, else git's `user.name`, else the login
 /// name; with git's `user.email` (for merge commits).
 pub fn lead_identity() -> (String, String) {

@@ -28,7 +28,8 @@ pub struct Health {
 #[ts(export)]
 pub struct InboxItem {
     pub id: String,
-    /// needs_you, action_failed, failing_check, failed_deploy, release_gate or review.
+    /// needs_you, action_failed, failing_check, failed_deploy, release_gate, review_requested,
+    /// green_waiting or review.
     pub kind: String,
     pub title: String,
     pub detail: String,
@@ -203,6 +204,10 @@ pub async fn health(store: &Store) -> Result<Health> {
 pub async fn inbox(store: &Store) -> Result<InboxView> {
     let mut items = Vec::new();
     let checks = store.checks().await?;
+    // Reviews requested on GitHub from the token's owner are the lead's own queue.
+    let me = crate::github::ForgeStatus::load(store)
+        .await?
+        .and_then(|s| s.login);
     for c in store
         .change_requests()
         .await?
@@ -232,10 +237,33 @@ pub async fn inbox(store: &Store) -> Result<InboxView> {
                 at: c.updated_at,
             });
         }
+        let own: Vec<&Check> = checks.iter().filter(|k| k.change_request == c.id).collect();
+        let green = !own.is_empty()
+            && own.iter().all(|k| {
+                k.status == "completed"
+                    && matches!(
+                        k.conclusion.as_deref(),
+                        Some("success" | "neutral" | "skipped")
+                    )
+            });
+        let agent = matches!(c.author, Author::Agent { .. });
+        let (kind, title) = if me
+            .as_ref()
+            .is_some_and(|m| c.requested_reviewers.contains(m))
+        {
+            ("review_requested", format!("Review requested: {}", c.title))
+        } else if agent && green {
+            (
+                "green_waiting",
+                format!("Checks green, waiting for you: {}", c.title),
+            )
+        } else {
+            ("review", format!("Review: {}", c.title))
+        };
         items.push(InboxItem {
             id: format!("review:{}", c.id),
-            kind: "review".into(),
-            title: format!("Review: {}", c.title),
+            kind: kind.into(),
+            title,
             detail: format!(
                 "{} → {} by {who}, {} commits, +{} −{}, ${:.2} agent cost",
                 c.head, c.base, c.commits, c.insertions, c.deletions, c.agent_cost_usd
@@ -329,7 +357,8 @@ pub async fn inbox(store: &Store) -> Result<InboxView> {
 }
 
 /// Inbox order: a session blocked on its user, a decision that failed, broken checks and
-/// deploys, then what waits for a decision.
+/// deploys, then what waits for a decision — releases, reviews asked of the lead by name,
+/// agent work whose checks are green, the rest.
 fn urgency(kind: &str) -> u8 {
     match kind {
         "needs_you" => 0,
@@ -337,8 +366,10 @@ fn urgency(kind: &str) -> u8 {
         "failing_check" => 2,
         "failed_deploy" => 3,
         "release_gate" => 4,
-        "review" => 5,
-        _ => 6,
+        "review_requested" => 5,
+        "green_waiting" => 6,
+        "review" => 7,
+        _ => 8,
     }
 }
 

@@ -249,11 +249,18 @@ async fn bad_credentials_never_echo_the_token() {
     assert!(!format!("{:?}", client(&url)).contains("s3cret"));
 }
 
-/// Watched repos whose origin is on the forge are refreshed, and how it went is recorded.
+/// Watched repos whose origin is on the forge are refreshed, and how it went is recorded; the
+/// inbox puts reviews asked of the token's owner and green agent work first.
 async fn watched_repos_with_a_github_origin_are_synced(db: TestDb) {
     use flightdeck_core::github::{forge_host, sync_all, ForgeStatus};
     use flightdeck_core::model::Repo;
-    let (_hub, url) = hub_with_prs().await;
+    let (hub, url) = hub_with_prs().await;
+    hub.add_pull(
+        REPO,
+        Pr::new(44, "Cache results", "codex-bot[bot]", "codex/cache", "c3"),
+    );
+    hub.set_check_runs(REPO, "c3", &[("build", "completed", Some("success"))]);
+    hub.set_statuses(REPO, "c3", &[("ci/lint", "success")]);
     let host = forge_host(&url);
     for (path, remote) in [
         (KEY, Some(format!("http://{host}/{REPO}.git"))),
@@ -277,11 +284,27 @@ async fn watched_repos_with_a_github_origin_are_synced(db: TestDb) {
     let status = sync_all(&client(&url), &db.store, &url, 1_790_000_000)
         .await
         .unwrap();
-    assert_eq!((status.repos, status.open), (1, 2));
+    assert_eq!((status.repos, status.open), (1, 3));
     assert_eq!(status.error, None);
+    assert_eq!(status.login.as_deref(), Some("lead"));
     assert_eq!(status.rate_limit, 5000);
     assert!(status.rate_remaining < 5000);
     assert_eq!(ForgeStatus::load(&db.store).await.unwrap(), Some(status));
+    let inbox = flightdeck_core::views::inbox(&db.store).await.unwrap();
+    let kinds: Vec<(&str, &str)> = inbox
+        .items
+        .iter()
+        .map(|i| (i.kind.as_str(), i.id.rsplit('#').next().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("failing_check", "42"),
+            ("review_requested", "42"),
+            ("green_waiting", "44"),
+            ("review", "43"),
+        ]
+    );
     assert_eq!(forge_host("https://api.github.com"), "github.com");
     assert_eq!(forge_host("https://ghe.acme.dev/api/v3"), "ghe.acme.dev");
     db.finish().await;

@@ -498,3 +498,103 @@ async fn a_crash_after_a_squash_or_rebase_is_not_merged_twice(db: TestDb) {
     db.finish().await;
 }
 both!(a_crash_after_a_squash_or_rebase_is_not_merged_twice);
+
+/// A failed decision is the lead's to settle: retried once the cause is fixed (checked and
+/// applied at once), or dismissed (gone from the inbox); both audited; only failed ones.
+async fn a_failed_action_can_be_retried_or_dismissed(db: TestDb) {
+    let f = fixture();
+    let sha = agent_branch(&f, "claude/feature");
+    let id = format!("local:{}:claude/feature", f.path);
+    let ap = appliers(&db);
+    // main is checked out with an uncommitted edit: the merge is refused.
+    let readme = f.repo.workdir().unwrap().join("README.md");
+    std::fs::write(&readme, "# app, edited\n").unwrap();
+    let merge = outbox::enqueue(
+        &db.store,
+        "merge",
+        &id,
+        &payload(&f, "claude/feature", &sha),
+        "alice",
+        NOW,
+    )
+    .await
+    .unwrap();
+    outbox::sync(&db.store, &ap, &f.key, NOW).await.unwrap();
+    assert_eq!(state_of(&db, &merge).await.state, "failed");
+
+    std::fs::write(&readme, "# app\n").unwrap();
+    let a = outbox::resolve(
+        &db.store,
+        &f.key,
+        &ap,
+        &merge.idempotency_key,
+        outbox::Resolve::Retry,
+        NOW + 5,
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.state, "applied", "{:?}", a.last_error);
+    assert_eq!(main_tip(&f), sha);
+    match outbox::resolve(
+        &db.store,
+        &f.key,
+        &ap,
+        &merge.idempotency_key,
+        outbox::Resolve::Dismiss,
+        NOW + 6,
+    )
+    .await
+    {
+        Err(e @ outbox::ResolveError::NotFailed { .. }) => {
+            assert!(e.to_string().contains("applied"))
+        }
+        other => panic!("only failed actions: {other:?}"),
+    }
+
+    // A merge of a head that is gone for good: let go of it.
+    let stale = outbox::enqueue(
+        &db.store,
+        "merge",
+        &id,
+        &payload(&f, "claude/feature", "0123456789"),
+        "alice",
+        NOW + 7,
+    )
+    .await
+    .unwrap();
+    outbox::sync(&db.store, &ap, &f.key, NOW + 7).await.unwrap();
+    let inbox = flightdeck_core::views::inbox(&db.store).await.unwrap();
+    assert!(inbox.items.iter().any(|i| i.kind == "action_failed"));
+    let a = outbox::resolve(
+        &db.store,
+        &f.key,
+        &ap,
+        &stale.idempotency_key,
+        outbox::Resolve::Dismiss,
+        NOW + 8,
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.state, "dismissed");
+    let inbox = flightdeck_core::views::inbox(&db.store).await.unwrap();
+    assert!(
+        !inbox.items.iter().any(|i| i.kind == "action_failed"),
+        "{inbox:?}"
+    );
+
+    let entries = db.store.audit_entries().await.unwrap();
+    let actions: Vec<&str> = entries.iter().rev().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "merge failed",
+            "merge retry",
+            "merge applied",
+            "merge failed",
+            "merge dismiss"
+        ]
+    );
+    assert!(audit::verify(&entries, &[f.key.public_hex()], &[]).ok());
+    db.finish().await;
+}
+both!(a_failed_action_can_be_retried_or_dismissed);

@@ -332,6 +332,7 @@ pub fn router(hub: Hub) -> Router {
             get(commit_info),
         )
         .route("/rate_limit", get(rate_limit))
+        .route("/user", get(user))
         .with_state(hub)
 }
 
@@ -761,6 +762,20 @@ fn status_body(hub: &Hub, full: &str, sha: &str) -> Value {
     body["total_count"] = json!(items.len());
     body["statuses"] = Value::Array(items);
     body
+}
+
+/// `GET /user`: the token's owner, in the recorded user shape (a pull request's `user`).
+async fn user(State(hub): State<Hub>, headers: HeaderMap) -> Response {
+    if let Err(r) = gate(&hub, &headers).await {
+        return r;
+    }
+    let pull: Value = serde_json::from_str(PULL).unwrap_or_else(|_| json!({}));
+    let mut u = pull["user"].clone();
+    let login = hub.with(|i| i.login.clone());
+    u["login"] = json!(login);
+    u["type"] = json!("User");
+    u["html_url"] = json!(format!("https://github.com/{login}"));
+    answer(&hub, &headers, u, None)
 }
 
 async fn rate_limit(State(hub): State<Hub>) -> Response {

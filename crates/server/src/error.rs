@@ -33,10 +33,14 @@ pub enum ApiError {
     Chart(String),
     #[error(transparent)]
     Decide(#[from] flightdeck_core::outbox::DecideError),
+    #[error(transparent)]
+    Resolve(#[from] flightdeck_core::outbox::ResolveError),
     #[error("this server is read-only: {0}")]
     ReadOnly(String),
     #[error("GitHub: {0}")]
     Upstream(String),
+    #[error("{0}")]
+    BadRequest(String),
 }
 
 impl ApiError {
@@ -48,6 +52,15 @@ impl ApiError {
             ApiError::Chart(_) => (StatusCode::INTERNAL_SERVER_ERROR, "chart"),
             ApiError::ReadOnly(_) => (StatusCode::SERVICE_UNAVAILABLE, "read_only"),
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "github"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Resolve(e) => {
+                use flightdeck_core::outbox::ResolveError as R;
+                match e {
+                    R::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                    R::NotFailed { .. } => (StatusCode::CONFLICT, "not_failed"),
+                    R::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
+                }
+            }
             ApiError::Decide(e) => {
                 use flightdeck_core::outbox::DecideError as D;
                 match e {

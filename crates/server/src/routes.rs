@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/changes/{id}/actions", post(decide))
         .route("/changes/{id}/diff", get(change_diff))
         .route("/outbox", get(outbox))
+        .route("/outbox/{key}", post(resolve))
         .route("/agents", get(agents))
         .route("/runs/{id}", get(run_detail))
         .route("/repos", get(repos))
@@ -109,14 +110,56 @@ async fn decide(
     let policy = s.policy_file.clone().unwrap_or_default();
     let now = chrono::Utc::now().timestamp();
     let a = outbox::decide(&s.store, &key, &applier, &policy, &id, &d, now).await?;
-    // Views that show reviews, verdicts and the audit log refresh.
+    publish_decision(&s);
+    Ok(Json(a))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolveBody {
+    /// retry or dismiss.
+    resolve: String,
+}
+
+/// Retries or dismisses a failed action (JSON body, like every other write).
+async fn resolve(
+    State(s): State<AppState>,
+    Path(key): Path<String>,
+    Json(body): Json<ResolveBody>,
+) -> ApiResult<Action> {
+    let how = match body.resolve.as_str() {
+        "retry" => outbox::Resolve::Retry,
+        "dismiss" => outbox::Resolve::Dismiss,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "`{other}` is not retry or dismiss"
+            )))
+        }
+    };
+    let Some(actions) = &s.actions else {
+        return Err(ApiError::ReadOnly(
+            "acting needs an audit key and an identity".into(),
+        ));
+    };
+    let audit_key =
+        AuditKey::load_or_create(&actions.audit_key).map_err(|e| ApiError::Core(e.into()))?;
+    let applier = actions
+        .appliers(&s.store)
+        .map_err(|e| ApiError::ReadOnly(e.to_string()))?;
+    let now = chrono::Utc::now().timestamp();
+    let a = outbox::resolve(&s.store, &audit_key, &applier, &key, how, now).await?;
+    publish_decision(&s);
+    Ok(Json(a))
+}
+
+/// Views that show reviews, verdicts, the outbox and the audit log refresh.
+fn publish_decision(s: &AppState) {
     s.bus.publish(flightdeck_core::events::Event::Changed {
         source: "actions".into(),
         topics: ["changes", "inbox", "audit", "outbox"]
             .map(String::from)
             .to_vec(),
     });
-    Ok(Json(a))
 }
 
 #[derive(serde::Deserialize)]

@@ -332,6 +332,11 @@ async fn decisions_through_the_api() {
         "{body}"
     );
 
+    // The squashed branch is still ahead of main, yet the change reads as merged.
+    let row = change_row(s, "claude/invoice-rounding").await;
+    assert_eq!(row["change"]["state"], "merged", "{row}");
+    assert_eq!(row["change"]["mergeable"], "clean", "{row}");
+
     let outbox = json(s, "/api/outbox").await;
     let kinds: Vec<&str> = outbox["actions"]
         .as_array()
@@ -340,8 +345,81 @@ async fn decisions_through_the_api() {
         .map(|a| a["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, vec!["approve", "merge"]);
+
+    // A failed decision is retried or dismissed from the outbox (JSON only, failed only).
+    let approve_key = outbox["actions"][0]["idempotency_key"].as_str().unwrap();
+    let resolve_uri = |k: &str| format!("/api/outbox/{k}");
+    let (status, body) = decide(s, &resolve_uri(approve_key), r#"{"resolve":"retry"}"#).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_failed"))
+    );
+    let (status, _) = decide(s, &resolve_uri("nope"), r#"{"resolve":"dismiss"}"#).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = decide(s, &resolve_uri(approve_key), r#"{"resolve":"later"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = post(
+        s,
+        &resolve_uri(approve_key),
+        "text/plain",
+        r#"{"resolve":"retry"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let other = change_row(s, "claude/add-rate-limiting").await;
+    let stale = flightdeck_core::outbox::Payload {
+        repo: other["change"]["repo"].as_str().unwrap().into(),
+        head: "claude/add-rate-limiting".into(),
+        base: "main".into(),
+        sha: "0000000000".into(),
+        ..Default::default()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let failed = flightdeck_core::outbox::enqueue(
+        &s.store,
+        "merge",
+        other["change"]["id"].as_str().unwrap(),
+        &stale,
+        "alice",
+        now,
+    )
+    .await
+    .unwrap();
+    let key =
+        flightdeck_core::audit::AuditKey::load_or_create(&f._dir.path().join("audit-key")).unwrap();
+    let ap = s.actions.as_ref().unwrap().appliers(&s.store).unwrap();
+    flightdeck_core::outbox::sync(&s.store, &ap, &key, now)
+        .await
+        .unwrap();
+    let (status, body) = decide(
+        s,
+        &resolve_uri(&failed.idempotency_key),
+        r#"{"resolve":"dismiss"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "dismissed");
+
+    // Closing: the change leaves the open list, the branch stays.
+    let id2 = other["change"]["id"].as_str().unwrap();
+    let (status, body) = decide(
+        s,
+        &actions_uri(id2),
+        r#"{"kind":"close","comment":"duplicate"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["result"].as_str().unwrap().ends_with(": duplicate"),
+        "{body}"
+    );
+    assert_eq!(
+        change_row(s, "claude/add-rate-limiting").await["change"]["state"],
+        "closed"
+    );
     let audit = json(s, "/api/audit").await;
-    assert_eq!(audit["entries"][0]["action"], "merge applied");
+    assert_eq!(audit["entries"][0]["action"], "close applied");
+    assert_eq!(audit["entries"][1]["action"], "merge dismiss");
     assert_eq!(audit["integrity"]["problems"].as_array().unwrap().len(), 0);
 
     // Bad input is refused with a reason; a form post (no JSON) is not taken at all.

@@ -1,5 +1,6 @@
-import { useRef, useState } from 'react';
-import { api, ApiError, type Decide } from '../api';
+import { useMemo, useRef, useState } from 'react';
+import { api, ApiError, type Decide, type MergeMethod } from '../api';
+import { bulkSummary, planBulk, type BulkKind } from '../bulk';
 import { DiffView } from '../DiffView';
 import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
 import { absoluteTime, int, money, repoBasename, shortHash, tokens } from '../format';
@@ -33,6 +34,17 @@ function Checks({ checks }: { checks: Check[] }) {
   );
 }
 
+/** Whether it merges cleanly, when that is news: conflicts, behind, blocked, draft. */
+function MergeableBadge({ state }: { state: string | null }) {
+  if (!state || state === 'clean') return null;
+  const tone = state === 'conflicts' ? 'red' : state === 'draft' ? 'grey' : 'amber';
+  return (
+    <Badge tone={tone} title={`Mergeability: ${state}`}>
+      {state}
+    </Badge>
+  );
+}
+
 const columns: Column<ChangeRow>[] = [
   {
     header: 'Title',
@@ -44,7 +56,17 @@ const columns: Column<ChangeRow>[] = [
             {' '}
             <StateBadge state={r.change.state} />
           </>
-        ) : null}
+        ) : (
+          <>
+            {' '}
+            <MergeableBadge state={r.change.mergeable} />
+          </>
+        )}
+        {r.change.labels.map((l) => (
+          <span key={l} className="label-chip" data-testid="label">
+            {l}
+          </span>
+        ))}
       </span>
     ),
     className: 'grow',
@@ -111,10 +133,19 @@ function describe(kind: string, a: { state: string; result: string | null; last_
   return { ok: true, text: `${what} queued${a.last_error ? ` (${a.last_error})` : ''}; it is sent when the target answers` };
 }
 
-/** Decisions not (yet) applied: queued while the target is away, or failed with a reason. */
-function OutboxPanel() {
+/** Decisions not (yet) applied: queued while the target is away, or failed with a reason (to
+ * retry once the cause is fixed, or dismiss). */
+function OutboxPanel({ onNotice }: { onNotice: (n: Notice) => void }) {
   const { data } = useApi(api.outbox, 'outbox');
-  const pending = (data?.actions ?? []).filter((a) => a.state !== 'applied');
+  const pending = (data?.actions ?? []).filter((a) => a.state === 'queued' || a.state === 'failed');
+  const resolve = async (key: string, kind: string, how: 'retry' | 'dismiss') => {
+    try {
+      const a = await api.resolve(key, how);
+      onNotice(how === 'dismiss' ? { ok: true, text: `${kind.replace('_', ' ')} dismissed` } : describe(kind, a));
+    } catch (e) {
+      onNotice({ ok: false, text: (e as Error).message });
+    }
+  };
   if (pending.length === 0) return null;
   const failed = pending.filter((a) => a.state === 'failed').length;
   return (
@@ -130,6 +161,17 @@ function OutboxPanel() {
               · {int(a.attempts)} attempt{a.attempts === 1 ? '' : 's'}
               {a.last_error ? ` · ${a.last_error}` : ''}
             </span>
+            {a.state === 'failed' ? (
+              <>
+                {' '}
+                <button type="button" className="small" onClick={() => resolve(a.idempotency_key, a.kind, 'retry')}>
+                  Retry
+                </button>{' '}
+                <button type="button" className="link small" onClick={() => resolve(a.idempotency_key, a.kind, 'dismiss')}>
+                  Dismiss
+                </button>
+              </>
+            ) : null}
           </li>
         ))}
       </ul>
@@ -168,8 +210,9 @@ function Decisions({
   commentRef: React.RefObject<HTMLTextAreaElement | null>;
 }) {
   const [comment, setComment] = useState('');
-  const [method, setMethod] = useState<'merge' | 'squash'>('merge');
+  const [method, setMethod] = useState<MergeMethod>('merge');
   const [override, setOverride] = useState<string | null>(null);
+  const [closing, setClosing] = useState(false);
   const [busy, setBusy] = useState(false);
   const why = failing(row.verdict);
   const blocked = !row.verdict || why.length > 0;
@@ -180,6 +223,7 @@ function Decisions({
     if (ok) {
       setComment('');
       setOverride(null);
+      setClosing(false);
     }
   };
   const text = comment.trim() || undefined;
@@ -207,9 +251,10 @@ function Decisions({
         >
           Request changes <kbd>r</kbd>
         </button>
-        <select aria-label="Merge method" value={method} onChange={(e) => setMethod(e.target.value as 'merge' | 'squash')}>
+        <select aria-label="Merge method" value={method} onChange={(e) => setMethod(e.target.value as MergeMethod)}>
           <option value="merge">merge</option>
           <option value="squash">squash</option>
+          <option value="rebase">rebase</option>
         </select>
         <button
           type="button"
@@ -225,6 +270,26 @@ function Decisions({
             Override…
           </button>
         ) : null}
+        {closing ? (
+          <>
+            <button type="button" className="danger" disabled={busy} onClick={() => run({ kind: 'close', comment: text })}>
+              Close without merging
+            </button>
+            <button type="button" className="link" onClick={() => setClosing(false)}>
+              Keep open
+            </button>
+          </>
+        ) : (
+          <button
+            type="button"
+            className="link"
+            disabled={busy}
+            title={row.change.kind === 'local' ? 'The branch is kept; new commits reopen it' : 'Closes the pull request'}
+            onClick={() => setClosing(true)}
+          >
+            Close…
+          </button>
+        )}
       </div>
       {blocked ? (
         <p className="muted small" data-testid="merge-blocked">
@@ -272,6 +337,20 @@ function detail(r: ChangeRow, decisions: React.ReactNode) {
         <dd>
           <code>{r.change.repo}</code>
         </dd>
+        <dt>mergeable</dt>
+        <dd data-testid="mergeable">{r.change.mergeable ?? <span className="muted">not known yet</span>}</dd>
+        {r.change.labels.length ? (
+          <>
+            <dt>labels</dt>
+            <dd>{r.change.labels.join(', ')}</dd>
+          </>
+        ) : null}
+        {r.change.requested_reviewers.length ? (
+          <>
+            <dt>review requested</dt>
+            <dd>{r.change.requested_reviewers.join(', ')}</dd>
+          </>
+        ) : null}
         <dt>agent runs</dt>
         <dd>
           {r.run_summaries.length ? (
@@ -312,6 +391,31 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
   const [expanded, toggle, setExpanded] = useExpanded();
   const [notice, setNotice] = useState<Notice | null>(null);
   const commentRef = useRef<HTMLTextAreaElement | null>(null);
+  // Change requests marked for a bulk decision (x or the row's checkbox), by id.
+  const [marked, setMarked] = useState<ReadonlySet<string>>(new Set());
+  const toggleMark = (id: string) =>
+    setMarked((m) => {
+      const next = new Set(m);
+      if (!next.delete(id)) next.add(id);
+      return next;
+    });
+  const markColumn: Column<ChangeRow> = useMemo(
+    () => ({
+      header: '',
+      cell: (r) => (
+        <input
+          type="checkbox"
+          aria-label={`Mark ${r.change.title}`}
+          checked={marked.has(r.change.id)}
+          onChange={() => toggleMark(r.change.id)}
+          onClick={(e) => e.stopPropagation()}
+        />
+      ),
+      className: 'nowrap',
+    }),
+    [marked],
+  );
+  const allColumns = useMemo(() => [markColumn, ...columns], [markColumn]);
 
   /** Sends a decision; true when it was taken (applied or queued). */
   const send = async (row: ChangeRow, d: Decide): Promise<boolean> => {
@@ -328,9 +432,35 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
     }
   };
 
-  // a / m / r from the keyboard, on the selected row.
+  /** Sends `kind` to every marked change the plan allows, one after another. */
+  const bulk = async (kind: BulkKind) => {
+    const plan = planBulk(rows, marked, kind);
+    let done = 0;
+    const failed: string[] = [];
+    for (const id of plan.send) {
+      try {
+        const a = await api.decide(id, kind === 'merge' ? { kind, method: 'merge' } : { kind });
+        if (a.state === 'failed') failed.push(`${id}: ${a.last_error ?? 'failed'}`);
+        else done++;
+      } catch (e) {
+        failed.push(`${id}: ${(e as Error).message}`);
+      }
+    }
+    setNotice({ ok: failed.length === 0, text: bulkSummary(kind, done, failed, plan) });
+    setMarked(new Set());
+  };
+
+  // a / m / r / x from the keyboard: on the marked rows when there are any, else the selected.
   const act = (index: number, which: ListAct) => {
     const row = rows[index];
+    if (which === 'mark') {
+      if (row) toggleMark(row.change.id);
+      return;
+    }
+    if (marked.size > 0 && (which === 'approve' || which === 'merge')) {
+      void bulk(which);
+      return;
+    }
     if (!row || row.change.state !== 'open') return;
     if (which === 'approve') void send(row, { kind: 'approve' });
     else if (which === 'merge' && row.verdict?.pass) void send(row, { kind: 'merge', method: 'merge' });
@@ -355,7 +485,21 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
         </p>
       ) : null}
       {error ? <ErrorBox message={error} /> : null}
-      <OutboxPanel />
+      <OutboxPanel onNotice={setNotice} />
+      {marked.size > 0 ? (
+        <div className="actions-bar bulk" data-testid="bulk-bar">
+          <span className="strong">{int(marked.size)} marked</span>
+          <button type="button" onClick={() => void bulk('approve')}>
+            Approve all <kbd>a</kbd>
+          </button>
+          <button type="button" className="primary" onClick={() => void bulk('merge')}>
+            Merge the ready ones <kbd>m</kbd>
+          </button>
+          <button type="button" className="link" onClick={() => setMarked(new Set())}>
+            Clear
+          </button>
+        </div>
+      ) : null}
       {notice ? (
         <p className={`notice ${notice.ok ? 'ok' : 'fail'}`} role="status" data-testid="decision-notice">
           {notice.text}
@@ -373,7 +517,7 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
         <DataTable
           label="Changes"
           items={rows}
-          columns={columns}
+          columns={allColumns}
           rowKey={(r) => r.change.id}
           selected={selected}
           expanded={expanded}

@@ -7,6 +7,8 @@ import { inboxHash } from '../keys';
 
 const KIND_LABEL: Record<string, string> = {
   review: 'review',
+  review_requested: 'review requested',
+  green_waiting: 'green, waiting',
   failing_check: 'failing check',
   release_gate: 'release gate',
   budget: 'budget',

@@ -131,6 +131,21 @@ impl Store {
         Ok(())
     }
 
+    /// Moves a failed action to `state` (`queued`: due now, attempts kept so the target is
+    /// checked before a resend; `dismissed`: the lead let it go). False when it is not failed.
+    pub async fn reopen_failed_action(&self, key: &str, state: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE actions SET state = $1, next_attempt_at = $2, lease_until = 0
+             WHERE idempotency_key = $3 AND state = 'failed'",
+        )
+        .bind(state)
+        .bind(now)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Records a review; false when this action recorded it already.
     pub async fn add_review(&self, r: &Review) -> Result<bool> {
         let done = sqlx::query(
