@@ -48,7 +48,7 @@ fn run() -> anyhow::Result<()> {
     let store = tauri::async_runtime::block_on(Store::open(&settings.database_url))?;
     let bus = EventBus::new();
     let identity = flightdeck_core::outbox::lead_identity();
-    let github_token = flightdeck_core::github::token();
+    let github_token = flightdeck_core::github::token(&settings.github_api_url);
     let actions = flightdeck_server::Actions {
         audit_key: flightdeck_core::audit::key_path(&settings.data_dir),
         name: identity.0,

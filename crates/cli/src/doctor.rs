@@ -120,15 +120,12 @@ pub async fn run(settings: &Settings, dirs: &Dirs) -> ExitCode {
     }
     // Where the GitHub token would come from (never printed), and the policy file.
     let api = &settings.github_api_url;
-    match flightdeck_core::github::token() {
-        Some(_) => r.ok(
-            "github",
-            format!("{api}, with a token (GH_TOKEN, GITHUB_TOKEN or gh)"),
-        ),
+    match flightdeck_core::github::find_token(api) {
+        Some((_, from)) => r.ok("github", format!("{api}, with a token from {from}")),
         None => r.warn(
             "github",
             format!(
-                "{api} without a token: 60 requests an hour; set GH_TOKEN or run `gh auth login`"
+                "{api} without a token: 60 requests an hour; run `flightdeck token set`, set GH_TOKEN or run `gh auth login`"
             ),
         ),
     }

@@ -6,6 +6,7 @@ mod commands;
 mod demo_github;
 mod doctor;
 mod review_cmd;
+mod token_cmd;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -111,6 +112,9 @@ enum Command {
     /// Verify or export the signed audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCmd),
+    /// The GitHub token in the OS keyring: set (from standard input), delete, status.
+    #[command(subcommand)]
+    Token(token_cmd::TokenCmd),
     /// Open change requests with the merge policy's verdict on each.
     Changes {
         #[arg(long)]
@@ -288,6 +292,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 _ => review_cmd::outbox_list(&settings, *json).await,
             }
         }
+        Command::Token(cmd) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            token_cmd::run(&settings, cmd)
+        }
         Command::Audit(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
             audit_cmd::run(&settings, cmd).await
@@ -460,7 +468,10 @@ async fn serve_cmd(settings: Settings, rescan_every: Duration) -> Result<ExitCod
         eprintln!("warning: {p}");
     }
     // The GitHub token is looked up once (it may mean running `gh auth token`).
-    let actions = actions(&settings, flightdeck_core::github::token());
+    let actions = actions(
+        &settings,
+        flightdeck_core::github::token(&settings.github_api_url),
+    );
     let running = start_server(&settings, store.clone(), bus.clone(), actions.clone()).await?;
     println!("Flightdeck: {}", running.url);
     let _watch = watch_sources(&store, &bus, sources.clone());

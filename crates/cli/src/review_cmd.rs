@@ -48,7 +48,10 @@ fn appliers(settings: &Settings, store: &Store) -> Result<Appliers> {
             email,
         },
         github: Some(GitHubApplier {
-            gh: GitHub::new(&settings.github_api_url, github::token())?,
+            gh: GitHub::new(
+                &settings.github_api_url,
+                github::token(&settings.github_api_url),
+            )?,
         }),
     })
 }
@@ -196,7 +199,10 @@ pub async fn sync(settings: &Settings) -> Result<ExitCode> {
         "sync: {} applied, {} found already applied, {} waiting to retry, {} failed",
         r.applied, r.confirmed, r.retrying, r.failed
     );
-    let gh = GitHub::new(&settings.github_api_url, github::token())?;
+    let gh = GitHub::new(
+        &settings.github_api_url,
+        github::token(&settings.github_api_url),
+    )?;
     let s = github::sync_all(&gh, &store, &settings.github_api_url, now()).await?;
     if s.repos > 0 {
         println!(

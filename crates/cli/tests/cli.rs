@@ -866,3 +866,111 @@ fn outbox_survives_kill_9_exactly_once() {
     let total: usize = (1..=20).map(|n| hub.reviews(REPO, n).len()).sum();
     assert_eq!(total, 1000);
 }
+
+/// The GitHub token kept in the OS keyring — a real Secret Service (gnome-keyring on a private
+/// D-Bus session): stored from standard input, found by `token status` and `doctor`, sent to
+/// (the fake) GitHub by `sync`, never printed nor written to the database; then removed.
+#[test]
+fn the_github_token_lives_in_the_os_keyring() {
+    use fakehub::{Hub, Pr};
+    const TOKEN: &str = "ghp_keyring_5ecret";
+    for tool in ["dbus-run-session", "gnome-keyring-daemon"] {
+        assert!(
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .unwrap()
+                .status
+                .success(),
+            "{tool} is missing: run scripts/setup.sh --tests (it installs dbus and gnome-keyring)"
+        );
+    }
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("work/widgets");
+    let repo = new_repo(&path);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let hub = Hub::new();
+    hub.require_token(TOKEN);
+    hub.add_pull(
+        "acme/widgets",
+        Pr::new(7, "Add cache", "claude[bot]", "claude/cache", "c7"),
+    );
+    let url = rt.block_on(hub.serve(0)).unwrap();
+    let host = flightdeck_core::github::forge_host(&url);
+    repo.remote("origin", &format!("http://{host}/acme/widgets.git"))
+        .unwrap();
+    let db = home.path().join("fd.db");
+    // One private session bus and keyring for the whole conversation, as a desktop session has.
+    let script = r#"
+        set -u
+        echo -n unlock-me | gnome-keyring-daemon --unlock --components=secrets --daemonize >/dev/null
+        fd() { "$BIN" --database-url "$DB" "$@"; }
+        echo "== status before"; fd token status
+        echo "== set"; printf '%s\n' "$SECRET" | fd token set
+        echo "== status"; fd token status
+        echo "== doctor"; fd doctor 2>&1 | grep github
+        echo "== ingest"; fd ingest --repo "$REPO" >/dev/null
+        echo "== sync"; fd sync
+        echo "== changes"; fd changes --json | grep -c 'github:acme/widgets#7'
+        echo "== delete"; fd token delete
+        echo "== status after"; fd token status
+    "#;
+    let out = Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", script])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("FLIGHTDECK_USER", "Alice Lead")
+        .env("FLIGHTDECK_GITHUB_API", &url)
+        .env("BIN", BIN)
+        .env("DB", &db)
+        .env("REPO", &path)
+        .env("SECRET", TOKEN)
+        .env_remove("GH_TOKEN")
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("FLIGHTDECK_DATABASE_URL")
+        .env_remove("FLIGHTDECK_CONFIG")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let section = |name: &str| -> String {
+        let start = stdout
+            .find(&format!("== {name}\n"))
+            .unwrap_or_else(|| panic!("no {name} in:\n{stdout}\n{stderr}"));
+        let rest = &stdout[start + name.len() + 4..];
+        rest[..rest.find("== ").unwrap_or(rest.len())]
+            .trim()
+            .to_string()
+    };
+    assert!(section("status before").contains("no token"), "{stdout}");
+    assert!(
+        section("set").contains("stored the token"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        section("status").contains("a token from the OS keyring"),
+        "{stdout}"
+    );
+    assert!(
+        section("doctor").contains("with a token from the OS keyring"),
+        "{stdout}"
+    );
+    assert_eq!(
+        section("changes"),
+        "1",
+        "synced with the keyring's token:\n{stdout}\n{stderr}"
+    );
+    assert!(section("delete").contains("removed the token"), "{stdout}");
+    assert!(section("status after").contains("no token"), "{stdout}");
+    assert!(
+        !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
+        "the token was printed"
+    );
+    let db_bytes = std::fs::read(&db).unwrap();
+    assert!(
+        !db_bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+        "the token is in the database"
+    );
+}

@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod policy;
 pub mod pricing;
 pub mod reports;
+pub mod secrets;
 pub mod sources;
 pub mod store;
 pub mod views;
