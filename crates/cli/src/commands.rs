@@ -28,6 +28,9 @@ pub enum ReportCmd {
         #[arg(long)]
         json: bool,
     },
+    /// What the agents cost, by vendor, model, agent, repo, day, week or month (table, JSON or
+    /// CSV); unpriced usage is shown apart.
+    Spend(crate::spend_cmd::SpendArgs),
     /// Agent runs with state, repo, branch, tokens and cost.
     Agents {
         #[arg(long)]
@@ -183,6 +186,7 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
                 );
             }
         }
+        ReportCmd::Spend(args) => return crate::spend_cmd::spend(settings, args).await,
         ReportCmd::Agents { json: as_json } => {
             let runs = store.agent_runs().await?;
             if *as_json {

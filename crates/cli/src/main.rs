@@ -6,6 +6,7 @@ mod commands;
 mod demo_github;
 mod doctor;
 mod review_cmd;
+mod spend_cmd;
 mod token_cmd;
 
 use std::net::{IpAddr, SocketAddr};
@@ -112,6 +113,9 @@ enum Command {
     /// Verify or export the signed audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCmd),
+    /// The price table: list it (with your prices and discounts), check for unpriced models.
+    #[command(subcommand)]
+    Prices(spend_cmd::PricesCmd),
     /// The GitHub token in the OS keyring: set (from standard input), delete, status.
     #[command(subcommand)]
     Token(token_cmd::TokenCmd),
@@ -291,6 +295,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 (_, Some(k)) => review_cmd::outbox_resolve(&settings, k, Resolve::Dismiss).await,
                 _ => review_cmd::outbox_list(&settings, *json).await,
             }
+        }
+        Command::Prices(cmd) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            spend_cmd::prices(&settings, cmd).await
         }
         Command::Token(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;

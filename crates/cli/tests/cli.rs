@@ -974,3 +974,133 @@ fn the_github_token_lives_in_the_os_keyring() {
         "the token is in the database"
     );
 }
+
+/// Spend from the terminal: the user's prices from the config file (a mid-month change, a
+/// discount) price the logs; `report spend` groups, as CSV and JSON, with unpriced usage apart;
+/// `prices check` names the model without a price (exit 1); `prices list` shows the change.
+#[test]
+fn spend_reports_and_prices_from_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let claude = home.path().join("claude");
+    let project = claude.join("projects/-w");
+    std::fs::create_dir_all(&project).unwrap();
+    let line = |i: usize, day: &str, model: &str| {
+        serde_json::json!({
+            "type": "assistant", "sessionId": "s1", "cwd": "/w",
+            "timestamp": format!("{day}T10:00:{i:02}.000Z"), "requestId": format!("req_{i}"),
+            "message": {"id": format!("msg_{i}"), "model": model, "role": "assistant",
+                "content": [{"type": "text", "text": "ok"}],
+                "usage": {"input_tokens": 1000, "output_tokens": 2000,
+                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+        })
+        .to_string()
+    };
+    let lines = [
+        line(1, "2026-11-14", "claude-sonnet-4-5"),
+        line(2, "2026-11-16", "claude-sonnet-4-5"),
+        line(3, "2026-11-16", "gpt-5"),
+        line(4, "2026-11-16", "mystery-model-9"),
+    ];
+    std::fs::write(project.join("s1.jsonl"), lines.join("\n") + "\n").unwrap();
+    let config = home.path().join("config/flightdeck");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "[prices.models.\"claude-sonnet-4-5\"]\nfrom = \"2026-11-15\"\ninput = 2e-6\n\
+         output = 1e-5\ncache_write = 2.5e-6\ncache_read = 2e-7\n\
+         [prices.discounts]\nopenai = 0.5\n",
+    )
+    .unwrap();
+    let db = home.path().join("fd.db");
+    let run = |args: &[&str]| {
+        flightdeck(home.path())
+            .arg("--database-url")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["ingest", "--claude-dir", claude.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // By hand: sonnet 1000×3e-6 + 2000×1.5e-5 = 0.033 on the 14th, 1000×2e-6 + 2000×1e-5 =
+    // 0.022 on the 16th; gpt-5 (1000×1.25e-6 + 2000×1e-5) × 0.5 = 0.010625.
+    let out = run(&["report", "spend", "--by", "model", "--csv"]);
+    let csv = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("key,cost_usd,share,unpriced_tokens,input,output,cache_write,cache_read,reasoning")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let row = |k: &str| {
+        rows.iter()
+            .find(|r| r[0] == k)
+            .unwrap_or_else(|| panic!("{k}: {csv}"))
+    };
+    assert_eq!(row("claude-sonnet-4-5")[1], "0.055000");
+    assert_eq!(row("gpt-5")[1], "0.010625");
+    assert_eq!(
+        (row("mystery-model-9")[1], row("mystery-model-9")[3]),
+        ("0.000000", "3000")
+    );
+    assert_eq!(row("total")[1], "0.065625");
+
+    let out = run(&[
+        "report",
+        "spend",
+        "--by",
+        "week",
+        "--json",
+        "--since",
+        "2026-11-15",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["rows"][0]["key"], "2026-11-16",
+        "the ISO week of the 16th starts that Monday"
+    );
+    assert!(
+        (v["total"]["cost_usd"].as_f64().unwrap() - 0.032625).abs() < 1e-9,
+        "{v}"
+    );
+    assert_eq!(v["unpriced_models"], serde_json::json!(["mystery-model-9"]));
+    let out = run(&["report", "spend", "--by", "vendor"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("anthropic") && text.contains("unpriced (usage counted"),
+        "{text}"
+    );
+    let out = run(&["report", "spend", "--since", "Nov 3"]);
+    assert!(stderr_line(&out).contains("not a date"));
+
+    let out = run(&["prices", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains(
+            "mystery-model-9: no price — 3000 tokens in 1 requests, 2026-11-16 to 2026-11-16"
+        ),
+        "{text}"
+    );
+    let out = run(&["prices", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let sonnet: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("claude-sonnet-4-5 "))
+        .collect();
+    assert_eq!(sonnet.len(), 2, "{text}");
+    assert!(
+        sonnet[1].contains("2026-11-15") && sonnet[1].contains("2.000"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("gpt-5 ") && l.trim_end().ends_with("50%")),
+        "{text}"
+    );
+}

@@ -49,6 +49,9 @@ pub struct RawConfig {
     pub sources: RawSources,
     #[serde(default)]
     pub github: RawGitHub,
+    /// Price overrides and discounts (see `pricing::PriceOverrides`).
+    #[serde(default)]
+    pub prices: crate::pricing::PriceOverrides,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -205,6 +208,8 @@ pub struct Settings {
     /// GitHub's REST base URL (`FLIGHTDECK_GITHUB_API`, else `[github] api_url`, else
     /// api.github.com). The token is never configured here: see `github::token`.
     pub github_api_url: String,
+    /// The user's prices and discounts over the built-in table.
+    pub prices: crate::pricing::PriceOverrides,
 }
 
 impl Settings {
@@ -212,6 +217,7 @@ impl Settings {
         let database_url = o.database_url.or(raw.database.url).unwrap_or_else(|| {
             format!("sqlite://{}", dirs.data_dir.join("flightdeck.db").display())
         });
+        raw.prices.validate(&dirs.config_file)?;
         let mut repos = raw.sources.repos;
         repos.extend(o.repos);
         let s = Settings {
@@ -235,6 +241,7 @@ impl Settings {
                 .filter(|u| !u.trim().is_empty())
                 .or(raw.github.api_url)
                 .unwrap_or_else(|| crate::github::DEFAULT_API.to_string()),
+            prices: raw.prices,
         };
         s.validate()?;
         Ok(s)
@@ -295,6 +302,7 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| vec![self.data_dir.join("agent-logs")]),
             only_log_files: None,
+            prices: self.prices.clone(),
         }
     }
 }

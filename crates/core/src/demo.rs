@@ -60,6 +60,7 @@ impl DemoWorkspace {
             gemini_dirs: Vec::new(),
             generic_dirs: Vec::new(),
             only_log_files: None,
+            prices: Default::default(),
         }
     }
 }

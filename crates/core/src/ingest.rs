@@ -23,6 +23,8 @@ pub struct Sources {
     pub generic_dirs: Vec<PathBuf>,
     /// When set, only these log files (under the dirs above) are read: the watcher's pass.
     pub only_log_files: Option<Vec<PathBuf>>,
+    /// The user's prices over the built-in table (usage is re-priced when they change).
+    pub prices: crate::pricing::PriceOverrides,
 }
 
 /// Where a long ingest is, for a progress display.
@@ -200,7 +202,18 @@ async fn ingest_agent_logs(
     report: &mut IngestReport,
     progress: Option<ProgressFn<'_>>,
 ) -> Result<usize> {
-    let prices = PriceTable::builtin();
+    let prices = PriceTable::with_overrides(&sources.prices);
+    // Stored costs follow the price table: when it changed (a new build, the user's prices),
+    // every usage record is priced again before new ones are added.
+    let fingerprint = prices.fingerprint();
+    if store.cursor("prices", "fingerprint").await?.as_deref() != Some(fingerprint.as_str()) {
+        if store.reprice_usage(&prices).await? > 0 {
+            store.rebuild_log_spend(&prices).await?;
+        }
+        store
+            .set_cursor("prices", "fingerprint", &fingerprint, now)
+            .await?;
+    }
     // The format is carried with each file: a generic-format folder may be named like an agent
     // that has a reader of its own.
     let mut files: Vec<(Format, String, PathBuf)> = claude::files(&sources.claude_dirs)

@@ -321,6 +321,10 @@ pub struct SpendRecord {
     pub repo: String,
     pub tokens: Tokens,
     pub cost_usd: f64,
+    /// Tokens of models without a price that day: not in `cost_usd`, not free either.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub unpriced_tokens: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::Datelike;
+
 use serde::Serialize;
 use sqlx::Row;
 
@@ -151,4 +153,163 @@ pub async fn commits(store: &Store, by: CommitsBy, repo: Option<&str>) -> Result
             g
         })
         .collect())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpendBy {
+    Vendor,
+    Model,
+    Agent,
+    Repo,
+    Day,
+    /// ISO weeks, named by their Monday.
+    Week,
+    Month,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpendRow {
+    pub key: String,
+    pub cost_usd: f64,
+    /// Tokens of models without a price that day (not in `cost_usd`).
+    pub unpriced_tokens: i64,
+    pub tokens: Tokens,
+    /// This row's part of the total cost (0 when the total is 0).
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpendReport {
+    pub rows: Vec<SpendRow>,
+    pub total: SpendRow,
+    /// Models used in the range that have no price: their usage is counted, not costed.
+    pub unpriced_models: Vec<String>,
+}
+
+/// Spend from every source (agent logs priced by the table; billing sources as billed) from the
+/// per-day rollup, grouped. `since`/`until` are inclusive `YYYY-MM-DD` days (UTC).
+pub async fn spend(
+    store: &Store,
+    by: SpendBy,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<SpendReport> {
+    // Fixed expressions from the enum, never from input. Weeks are made from days below (SQLite
+    // and PostgreSQL name weeks differently).
+    let key = match by {
+        SpendBy::Vendor => "u.vendor",
+        SpendBy::Model => "u.model",
+        SpendBy::Agent => "u.agent",
+        SpendBy::Repo => "u.repo",
+        SpendBy::Day | SpendBy::Week => "u.day",
+        SpendBy::Month => "SUBSTR(u.day, 1, 7)",
+    };
+    let (since, until) = (since.unwrap_or("0000-00-00"), until.unwrap_or("9999-99-99"));
+    let sql = format!(
+        "SELECT {key} AS k, {USAGE_SUMS_SPEND}
+         FROM spend_records u WHERE u.day >= $1 AND u.day <= $2
+         GROUP BY {key} ORDER BY {key}"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(since)
+        .bind(until)
+        .fetch_all(store.pool())
+        .await?;
+    let mut groups: BTreeMap<String, SpendRow> = BTreeMap::new();
+    let empty = |key: String| SpendRow {
+        key,
+        cost_usd: 0.0,
+        unpriced_tokens: 0,
+        tokens: Tokens::default(),
+        share: 0.0,
+    };
+    let mut total = empty("total".into());
+    for r in &rows {
+        let mut k: String = r.try_get("k")?;
+        if by == SpendBy::Week {
+            k = chrono::NaiveDate::parse_from_str(&k, "%Y-%m-%d")
+                .map(|d| {
+                    let monday =
+                        d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64);
+                    monday.format("%Y-%m-%d").to_string()
+                })
+                .unwrap_or(k);
+        }
+        let tokens = tokens_of(r)?;
+        let cost: f64 = r.try_get("cost")?;
+        let unpriced: i64 = r.try_get("unpriced_tokens")?;
+        let g = groups.entry(k.clone()).or_insert_with(|| empty(k));
+        for x in [&mut *g, &mut total] {
+            x.tokens.add(&tokens);
+            x.cost_usd += cost;
+            x.unpriced_tokens += unpriced;
+        }
+    }
+    let rows: Vec<SpendRow> = groups
+        .into_values()
+        .map(|mut g| {
+            g.share = if total.cost_usd > 0.0 {
+                g.cost_usd / total.cost_usd
+            } else {
+                0.0
+            };
+            g
+        })
+        .collect();
+    total.share = if total.cost_usd > 0.0 { 1.0 } else { 0.0 };
+    let unpriced_models = sqlx::query_scalar(
+        "SELECT DISTINCT model FROM spend_records
+         WHERE day >= $1 AND day <= $2 AND unpriced_tokens > 0 ORDER BY model",
+    )
+    .bind(since)
+    .bind(until)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(SpendReport {
+        rows,
+        total,
+        unpriced_models,
+    })
+}
+
+/// The sums `spend` reads (the rollup's own column names).
+const USAGE_SUMS_SPEND: &str = "CAST(SUM(u.input_tokens) AS BIGINT) AS input_tokens,
+   CAST(SUM(u.output_tokens) AS BIGINT) AS output_tokens,
+   CAST(SUM(u.cache_write_tokens) AS BIGINT) AS cache_write_tokens,
+   CAST(SUM(u.cache_read_tokens) AS BIGINT) AS cache_read_tokens,
+   CAST(SUM(u.reasoning_tokens) AS BIGINT) AS reasoning_tokens,
+   CAST(SUM(u.cost_usd) AS DOUBLE PRECISION) AS cost,
+   CAST(SUM(u.unpriced_tokens) AS BIGINT) AS unpriced_tokens";
+
+/// A model seen in agent logs without a price: what `flightdeck prices check` lists.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnpricedModel {
+    pub model: String,
+    pub tokens: i64,
+    pub requests: i64,
+    pub first_day: String,
+    pub last_day: String,
+}
+
+pub async fn unpriced_models(store: &Store) -> Result<Vec<UnpricedModel>> {
+    let rows = sqlx::query(
+        "SELECT model, CAST(SUM(input_tokens + output_tokens + cache_write_tokens
+             + cache_read_tokens) AS BIGINT) AS tokens,
+           CAST(COUNT(*) AS BIGINT) AS requests, MIN(day) AS first_day, MAX(day) AS last_day
+         FROM usage_entries WHERE canonical = 1 AND priced = 0
+         GROUP BY model ORDER BY model",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(UnpricedModel {
+                model: r.try_get("model")?,
+                tokens: r.try_get("tokens")?,
+                requests: r.try_get("requests")?,
+                first_day: r.try_get("first_day")?,
+                last_day: r.try_get("last_day")?,
+            })
+        })
+        .collect()
 }

@@ -231,6 +231,7 @@ async fn round_trips_every_noun(db: TestDb) {
             reasoning: 0,
         },
         cost_usd: 1.5,
+        unpriced_tokens: 7,
     };
     s.replace_spend_source("logs", std::slice::from_ref(&sp))
         .await

@@ -12,4 +12,8 @@ day: string,
 /**
  * `logs` (agent logs x price table) or a billing source.
  */
-source: string, agent: string, repo: string, tokens: Tokens, cost_usd: number, };
+source: string, agent: string, repo: string, tokens: Tokens, cost_usd: number, 
+/**
+ * Tokens of models without a price that day: not in `cost_usd`, not free either.
+ */
+unpriced_tokens: number, };

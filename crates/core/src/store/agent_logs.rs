@@ -353,6 +353,72 @@ impl Store {
         Ok(())
     }
 
+    /// Prices every usage record again with `prices` (the table or the user's prices changed)
+    /// and the cost of every run with it. Returns how many records changed.
+    pub async fn reprice_usage(&self, prices: &PriceTable) -> Result<u64> {
+        use futures_util::TryStreamExt;
+        let mut changed: Vec<(String, String, i64, f64, i64)> = Vec::new();
+        {
+            let mut rows = sqlx::query(
+                "SELECT agent, file, line_no, day, model, input_tokens, output_tokens,
+                   cache_write_tokens, cache_write_1h_tokens, cache_read_tokens,
+                   reasoning_tokens, cost_usd, priced
+                 FROM usage_entries",
+            )
+            .fetch(&self.pool);
+            while let Some(r) = rows.try_next().await? {
+                let model: String = r.try_get("model")?;
+                let day: String = r.try_get("day")?;
+                let cost = prices.cost_on(
+                    &model,
+                    &tokens_of(&r)?,
+                    r.try_get("cache_write_1h_tokens")?,
+                    &day,
+                );
+                let (new_cost, new_priced) = (cost.unwrap_or(0.0), cost.is_some() as i64);
+                let (old_cost, old_priced): (f64, i64) =
+                    (r.try_get("cost_usd")?, r.try_get("priced")?);
+                if (new_cost - old_cost).abs() > 1e-12 || new_priced != old_priced {
+                    changed.push((
+                        r.try_get("agent")?,
+                        r.try_get("file")?,
+                        r.try_get("line_no")?,
+                        new_cost,
+                        new_priced,
+                    ));
+                }
+            }
+        }
+        if changed.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin().await?;
+        for (agent, file, line, cost, priced) in &changed {
+            sqlx::query(
+                "UPDATE usage_entries SET cost_usd = $1, priced = $2
+                 WHERE agent = $3 AND file = $4 AND line_no = $5",
+            )
+            .bind(cost)
+            .bind(priced)
+            .bind(agent)
+            .bind(file)
+            .bind(line)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // A run costs what its counted requests cost (as `assemble_run` sums them).
+        sqlx::query(
+            "UPDATE agent_runs SET cost_usd = CAST(COALESCE((SELECT SUM(u.cost_usd)
+               FROM usage_entries u WHERE u.agent = agent_runs.agent
+                 AND u.session_id = agent_runs.session_id AND u.canonical = 1), 0)
+               AS DOUBLE PRECISION)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(changed.len() as u64)
+    }
+
     /// Recomputes the spend derived from agent logs: per day, model, agent and repo.
     pub async fn rebuild_log_spend(&self, prices: &PriceTable) -> Result<()> {
         let sql = format!(
@@ -382,6 +448,7 @@ impl Store {
                 repo,
                 tokens: tokens_of(r)?,
                 cost_usd: r.try_get("cost")?,
+                unpriced_tokens: r.try_get("unpriced_tokens")?,
             };
             let key = (
                 rec.day.clone(),
@@ -560,7 +627,7 @@ async fn insert_usage(
     canonical: bool,
     prices: &PriceTable,
 ) -> Result<()> {
-    const COLS: usize = 21;
+    const COLS: usize = 22;
     for chunk in records.chunks(40) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
@@ -571,11 +638,12 @@ async fn insert_usage(
                 // a presence flag are bound instead.
                 // Textual order = bind order, as SQLite's `?` needs.
                 format!(
-                    "({}, CASE WHEN {} = 1 THEN {} ELSE NULL END, {})",
+                    "({}, CASE WHEN {} = 1 THEN {} ELSE NULL END, {}, {})",
                     p[..18].join(", "),
                     p[18],
                     p[19],
-                    p[20]
+                    p[20],
+                    p[21]
                 )
             })
             .collect();
@@ -583,13 +651,15 @@ async fn insert_usage(
             "INSERT INTO usage_entries (agent, entry_key, message_id, sidechain, session_id,
                file, line_no, at, day, model, input_tokens, output_tokens, cache_write_tokens,
                cache_write_1h_tokens, cache_read_tokens, reasoning_tokens, total_tokens,
-               cost_usd, logged_cost_usd, canonical)
+               cost_usd, logged_cost_usd, canonical, priced)
              VALUES {}
              ON CONFLICT (agent, file, line_no) DO NOTHING",
             rows.join(", ")
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {
+            let day = day_of(r.at);
+            let cost = prices.cost_on(&r.model, &r.tokens, r.cache_write_1h, &day);
             q = q
                 .bind(agent)
                 .bind(&r.key)
@@ -599,7 +669,7 @@ async fn insert_usage(
                 .bind(path)
                 .bind(r.line)
                 .bind(r.at)
-                .bind(day_of(r.at))
+                .bind(day)
                 .bind(&r.model)
                 .bind(r.tokens.input)
                 .bind(r.tokens.output)
@@ -608,10 +678,11 @@ async fn insert_usage(
                 .bind(r.tokens.cache_read)
                 .bind(r.tokens.reasoning)
                 .bind(r.total())
-                .bind(prices.cost_of(&r.model, &r.tokens, r.cache_write_1h))
+                .bind(cost.unwrap_or(0.0))
                 .bind(r.logged_cost_usd.is_some() as i64)
                 .bind(r.logged_cost_usd.unwrap_or(0.0))
-                .bind(canonical as i64);
+                .bind(canonical as i64)
+                .bind(cost.is_some() as i64);
         }
         q.execute(&mut **tx).await?;
     }

@@ -345,6 +345,7 @@ impl Store {
                     repo: r.try_get("repo")?,
                     tokens: super::tokens_of(r)?,
                     cost_usd: r.try_get("cost_usd")?,
+                    unpriced_tokens: r.try_get("unpriced_tokens")?,
                 })
             })
             .collect()

@@ -300,13 +300,15 @@ impl Store {
     pub async fn upsert_spend(&self, s: &SpendRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO spend_records (vendor, model, day, source, agent, repo, input_tokens,
-               output_tokens, cache_write_tokens, cache_read_tokens, reasoning_tokens, cost_usd)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+               output_tokens, cache_write_tokens, cache_read_tokens, reasoning_tokens, cost_usd,
+               unpriced_tokens)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
              ON CONFLICT (vendor, model, day, source, agent, repo) DO UPDATE SET
                input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
                cache_write_tokens = excluded.cache_write_tokens,
                cache_read_tokens = excluded.cache_read_tokens,
-               reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd",
+               reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd,
+               unpriced_tokens = excluded.unpriced_tokens",
         )
         .bind(&s.vendor)
         .bind(&s.model)
@@ -320,6 +322,7 @@ impl Store {
         .bind(s.tokens.cache_read)
         .bind(s.tokens.reasoning)
         .bind(s.cost_usd)
+        .bind(s.unpriced_tokens)
         .execute(&self.pool)
         .await?;
         Ok(())
