@@ -108,7 +108,10 @@ fn run() -> anyhow::Result<()> {
             let bus = bus.clone();
             tauri::async_runtime::spawn(async move {
                 let mut events = bus.subscribe();
-                let mut alerts = Alerts::default();
+                let started = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let mut alerts = Alerts::since(started);
                 let mut refresh = |items: &[views::InboxItem]| {
                     let n = items.len();
                     let _ = inbox_item.set_text(format!("Inbox: {n}"));

@@ -313,6 +313,21 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await page.keyboard.press('Escape');
   await expect(page.getByTestId('run-detail')).toHaveCount(0);
 
+  // Spend: the demo's team budget, about 60 % used, with its forecast; its 50 % alert in the inbox.
+  await page.getByTestId('nav-spend').click();
+  const budget = page.getByTestId('view-spend').getByTestId('budget');
+  await expect(budget).toHaveCount(1);
+  await expect(budget).toContainText('month end ~');
+  await expect(budget).toContainText('alerts: 50 %');
+  // Vendor concentration, and what stops when a vendor is down.
+  const conc = page.getByTestId('concentration');
+  await expect(conc).toContainText('spend HHI');
+  await conc.getByLabel('Vendor down').selectOption('anthropic');
+  await expect(conc.getByTestId('if-down')).toContainText('Agents that stop: claude-code');
+  await page.screenshot({ path: path.join(artifacts, 'ui-spend.png'), fullPage: true });
+  await page.getByTestId('nav-inbox').click();
+  await expect(page.getByTestId('view-inbox').getByTestId('row').filter({ hasText: 'Budget team: 50 % reached' })).toHaveCount(1);
+
   // The help overlay opens with ? and closes with Escape.
   await page.keyboard.press('?');
   await expect(page.getByTestId('help')).toBeVisible();

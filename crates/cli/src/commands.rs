@@ -31,6 +31,9 @@ pub enum ReportCmd {
     /// What the agents cost, by vendor, model, agent, repo, day, week or month (table, JSON or
     /// CSV); unpriced usage is shown apart.
     Spend(crate::spend_cmd::SpendArgs),
+    /// Vendor concentration: shares of spend and merged agent work, the HHI; `--down VENDOR`
+    /// lists what depends on one vendor alone.
+    Concentration(crate::spend_cmd::ConcentrationArgs),
     /// Agent runs with state, repo, branch, tokens and cost.
     Agents {
         #[arg(long)]
@@ -187,6 +190,9 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
             }
         }
         ReportCmd::Spend(args) => return crate::spend_cmd::spend(settings, args).await,
+        ReportCmd::Concentration(args) => {
+            return crate::spend_cmd::concentration(settings, args).await
+        }
         ReportCmd::Agents { json: as_json } => {
             let runs = store.agent_runs().await?;
             if *as_json {

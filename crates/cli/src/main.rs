@@ -113,6 +113,9 @@ enum Command {
     /// Verify or export the signed audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCmd),
+    /// Monthly budgets (team, repo, agent, vendor): set, list with forecast, remove.
+    #[command(subcommand)]
+    Budget(spend_cmd::BudgetCmd),
     /// The price table: list it (with your prices and discounts), check for unpriced models.
     #[command(subcommand)]
     Prices(spend_cmd::PricesCmd),
@@ -295,6 +298,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 (_, Some(k)) => review_cmd::outbox_resolve(&settings, k, Resolve::Dismiss).await,
                 _ => review_cmd::outbox_list(&settings, *json).await,
             }
+        }
+        Command::Budget(cmd) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            spend_cmd::budget(&settings, cmd).await
         }
         Command::Prices(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;

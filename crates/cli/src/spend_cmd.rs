@@ -201,3 +201,174 @@ pub async fn prices(settings: &Settings, cmd: &PricesCmd) -> Result<ExitCode> {
         }
     }
 }
+
+#[derive(Subcommand)]
+pub enum BudgetCmd {
+    /// Set (or replace) a monthly budget: `budget set team 500`, `budget set repo 200 --target
+    /// /path/to/repo`, `budget set vendor 300 --target anthropic`.
+    Set {
+        /// team, repo, agent or vendor.
+        scope: String,
+        /// USD per month.
+        monthly_usd: f64,
+        /// Which repo (path), agent or vendor.
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// This month's spend against every budget, the month-end forecast and the alerts fired.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a budget by its id (as `budget list` shows it).
+    Remove { id: String },
+}
+
+pub async fn budget(settings: &Settings, cmd: &BudgetCmd) -> Result<ExitCode> {
+    use flightdeck_core::budgets;
+    let store = Store::open(&settings.database_url).await?;
+    let now = chrono::Utc::now().timestamp();
+    match cmd {
+        BudgetCmd::Set {
+            scope,
+            monthly_usd,
+            target,
+        } => {
+            let b = budgets::set(&store, scope, target.as_deref(), *monthly_usd, now).await?;
+            println!("budget {}: ${:.2} a month", b.id, b.monthly_usd);
+            // Spend already past a threshold fires now, not at the next ingest.
+            for a in budgets::check(&store, now).await? {
+                println!("  {} % reached: ${:.2} spent", a.threshold, a.spent_usd);
+            }
+        }
+        BudgetCmd::List { json } => {
+            let status = budgets::status(&store, now).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if status.is_empty() {
+                println!("no budgets; `flightdeck budget set team 500` sets one");
+            }
+            for s in &status {
+                let f = &s.forecast;
+                println!(
+                    "{:<32} ${:>10.2} of ${:>10.2} ({:>5.1}%)  month end ~${:.2} (80%: ${:.2}–${:.2})  fired: {}",
+                    s.budget.id,
+                    s.spent_usd,
+                    s.budget.monthly_usd,
+                    s.used * 100.0,
+                    f.expected_usd,
+                    f.low_usd,
+                    f.high_usd,
+                    if s.fired.is_empty() {
+                        "none".to_string()
+                    } else {
+                        s.fired.iter().map(|t| format!("{t}%")).collect::<Vec<_>>().join(", ")
+                    }
+                );
+            }
+        }
+        BudgetCmd::Remove { id } => {
+            if !budgets::remove(&store, id).await? {
+                bail!("no budget `{id}`; `flightdeck budget list` shows them");
+            }
+            println!("removed budget {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct ConcentrationArgs {
+    /// First day counted (YYYY-MM-DD, UTC); default 30 days ago.
+    #[arg(long)]
+    since: Option<String>,
+    /// Also list what stops if this vendor is down (repos and agents on it alone).
+    #[arg(long, value_name = "VENDOR")]
+    down: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `flightdeck report concentration`: vendor shares of spend and merged agent work, the HHI
+/// against the configured threshold; with `--down VENDOR`, what depends on it alone.
+pub async fn concentration(settings: &Settings, a: &ConcentrationArgs) -> Result<ExitCode> {
+    use flightdeck_core::concentration;
+    let now = chrono::Utc::now();
+    let since = match &a.since {
+        Some(d) => {
+            if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+                bail!("--since `{d}` is not a date like 2026-11-25");
+            }
+            d.clone()
+        }
+        None => (now - chrono::Duration::days(30))
+            .format("%Y-%m-%d")
+            .to_string(),
+    };
+    let store = Store::open(&settings.database_url).await?;
+    let c = concentration::concentration(&store, &since, settings.concentration_threshold).await?;
+    let since_ts = chrono::NaiveDate::parse_from_str(&since, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(0, |d| d.and_utc().timestamp());
+    let down = match &a.down {
+        Some(v) => Some(concentration::if_down(&store, v, since_ts).await?),
+        None => None,
+    };
+    if a.json {
+        let v = serde_json::json!({ "concentration": c, "down": down });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "since {since}: spend HHI {:.0}, merged agent work HHI {:.0} (threshold {:.0}{})",
+        c.hhi_spend,
+        c.hhi_merged,
+        c.threshold,
+        if c.over { ": ABOVE" } else { "" }
+    );
+    for (title, shares) in [
+        ("spend by vendor", &c.spend_by_vendor),
+        ("merged agent changes by vendor", &c.merged_by_vendor),
+        ("spend by model", &c.spend_by_model),
+    ] {
+        println!("{title}:");
+        for s in shares {
+            println!(
+                "  {:<32} {:>10.2} {:>6.1}%",
+                s.key,
+                s.value,
+                s.share * 100.0
+            );
+        }
+    }
+    if let Some(d) = down {
+        println!("if {} is down:", d.vendor);
+        println!(
+            "  repos that stop: {}",
+            if d.repos_only.is_empty() {
+                "none".into()
+            } else {
+                d.repos_only.join(", ")
+            }
+        );
+        for p in &d.repos_partly {
+            println!(
+                "  {} loses {:.0} % of its agent runs",
+                p.key,
+                p.share * 100.0
+            );
+        }
+        println!(
+            "  agents that stop: {}",
+            if d.agents_only.is_empty() {
+                "none".into()
+            } else {
+                d.agents_only.join(", ")
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1078,6 +1078,25 @@ fn spend_reports_and_prices_from_the_terminal() {
     let out = run(&["report", "spend", "--since", "Nov 3"]);
     assert!(stderr_line(&out).contains("not a date"));
 
+    // Concentration: anthropic 0.055 against openai 0.010625.
+    let out = run(&[
+        "report",
+        "concentration",
+        "--since",
+        "2026-11-01",
+        "--down",
+        "openai",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (a, o) = (0.055 / 0.065625 * 100.0, 0.010625 / 0.065625 * 100.0);
+    let hhi = v["concentration"]["hhi_spend"].as_f64().unwrap();
+    assert!((hhi - (a * a + o * o)).abs() < 1e-6, "{v}");
+    assert_eq!(v["concentration"]["over"], true, "default threshold 5,000");
+    assert_eq!(v["down"]["vendor"], "openai");
+    let out = run(&["report", "concentration"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("spend by vendor:"));
+
     let out = run(&["prices", "check"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -1103,4 +1122,58 @@ fn spend_reports_and_prices_from_the_terminal() {
             .any(|l| l.starts_with("gpt-5 ") && l.trim_end().ends_with("50%")),
         "{text}"
     );
+}
+
+/// Budgets from the terminal: spend logged today passes every threshold of a small team
+/// budget, each reported once however often the budget is set or the logs are read again.
+#[test]
+fn budgets_from_the_terminal_fire_each_threshold_once() {
+    let home = tempfile::tempdir().unwrap();
+    let claude = home.path().join("claude");
+    let project = claude.join("projects/-w");
+    std::fs::create_dir_all(&project).unwrap();
+    let now = chrono::Utc::now();
+    let line = serde_json::json!({
+        "type": "assistant", "sessionId": "s1", "cwd": "/w",
+        "timestamp": now.format("%Y-%m-%dT%H:%M:%S.000Z").to_string(), "requestId": "req_1",
+        "message": {"id": "msg_1", "model": "claude-sonnet-4-5", "role": "assistant",
+            "content": [{"type": "text", "text": "ok"}],
+            "usage": {"input_tokens": 1000, "output_tokens": 2000,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+    });
+    std::fs::write(project.join("s1.jsonl"), format!("{line}\n")).unwrap();
+    let db = home.path().join("fd.db");
+    let run = |args: &[&str]| {
+        flightdeck(home.path())
+            .arg("--database-url")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let stdout = |o: &Output| String::from_utf8_lossy(&o.stdout).to_string();
+    let ingest = ["ingest", "--claude-dir", claude.to_str().unwrap()];
+    assert!(run(&ingest).status.success());
+    // $0.033 spent; a $0.03 budget is past 50, 80 and 100 %.
+    let text = stdout(&run(&["budget", "set", "team", "0.03"]));
+    assert!(text.starts_with("budget team: $0.03 a month"), "{text}");
+    for t in ["50 % reached", "80 % reached", "100 % reached"] {
+        assert_eq!(text.matches(t).count(), 1, "{text}");
+    }
+    let again = stdout(&run(&["budget", "set", "team", "0.03"]));
+    assert!(!again.contains("reached"), "{again}");
+    assert!(run(&ingest).status.success());
+    let list: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&["budget", "list", "--json"]))).unwrap();
+    assert_eq!(list[0]["fired"], serde_json::json!([50, 80, 100]));
+    assert!((list[0]["spent_usd"].as_f64().unwrap() - 0.033).abs() < 1e-9);
+    let out = run(&["budget", "set", "repo", "10"]);
+    assert!(
+        stderr_line(&out).contains("needs a target"),
+        "{}",
+        stderr_line(&out)
+    );
+    assert!(run(&["budget", "remove", "team"]).status.success());
+    let out = run(&["budget", "remove", "team"]);
+    assert!(stderr_line(&out).contains("no budget `team`"));
 }

@@ -1,32 +1,54 @@
 //! Which inbox items deserve a desktop notification: each session that waits for its user
-//! ("needs you") once, when it starts waiting. The alert is forgotten when the session moves
-//! on, so the same session waiting again later alerts again. The desktop shell feeds every
-//! fresh inbox to `Alerts::update` and shows what it returns.
+//! ("needs you") once, when it starts waiting — the alert is forgotten when the session moves
+//! on, so the same session waiting again later alerts again — and each budget threshold
+//! crossed while the app runs (a threshold fires once a month in the store, so one crossed
+//! before a restart is not shown again after it). The desktop shell feeds every fresh inbox to
+//! `Alerts::update` and shows what it returns.
 
 use std::collections::HashSet;
 
 use crate::views::InboxItem;
 
-/// The inbox kind that alerts.
+/// The inbox kinds that alert.
 pub const NEEDS_YOU: &str = "needs_you";
+pub const BUDGET: &str = "budget";
 
 #[derive(Debug, Default)]
 pub struct Alerts {
     /// Items alerted and still waiting: id plus the time they started waiting.
     shown: HashSet<String>,
+    /// Budget alerts fired before this moment are not news.
+    since: i64,
+    budgets_shown: HashSet<String>,
 }
 
 impl Alerts {
+    /// Alerts for a shell started at `now`.
+    pub fn since(now: i64) -> Self {
+        Alerts {
+            since: now,
+            ..Default::default()
+        }
+    }
+
     /// The items to notify about now, given the whole current inbox.
     pub fn update(&mut self, inbox: &[InboxItem]) -> Vec<InboxItem> {
         let waiting: Vec<&InboxItem> = inbox.iter().filter(|i| i.kind == NEEDS_YOU).collect();
-        let fresh = waiting
+        let mut fresh: Vec<InboxItem> = waiting
             .iter()
             .filter(|i| !self.shown.contains(&key(i)))
             .map(|i| (*i).clone())
             .collect();
         // Sessions no longer waiting drop out here: that is what clears their alert.
         self.shown = waiting.iter().map(|i| key(i)).collect();
+        for b in inbox
+            .iter()
+            .filter(|i| i.kind == BUDGET && i.at >= self.since)
+        {
+            if self.budgets_shown.insert(b.id.clone()) {
+                fresh.push(b.clone());
+            }
+        }
         fresh
     }
 }
@@ -81,5 +103,18 @@ mod tests {
         // Even without leaving the inbox in between, a newer wait is a new alert.
         let b_later = item(&b.id, NEEDS_YOU, 500);
         assert_eq!(ids(alerts.update(&[a_again, b_later])), vec![b.id]);
+    }
+
+    #[test]
+    fn budget_thresholds_alert_once_and_only_when_crossed_while_running() {
+        let mut alerts = Alerts::since(1_000);
+        let old = item("budget:team:2026-11:50", BUDGET, 900);
+        let new = item("budget:team:2026-11:80", BUDGET, 1_100);
+        let ids = |v: Vec<InboxItem>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(alerts.update(&[old.clone(), new.clone()])),
+            vec![new.id.clone()]
+        );
+        assert!(alerts.update(&[old, new]).is_empty());
     }
 }

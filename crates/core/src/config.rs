@@ -52,6 +52,15 @@ pub struct RawConfig {
     /// Price overrides and discounts (see `pricing::PriceOverrides`).
     #[serde(default)]
     pub prices: crate::pricing::PriceOverrides,
+    #[serde(default)]
+    pub spend: RawSpend,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpend {
+    /// HHI (0–10,000) of vendor shares above which the inbox warns.
+    pub concentration_threshold: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -210,6 +219,8 @@ pub struct Settings {
     pub github_api_url: String,
     /// The user's prices and discounts over the built-in table.
     pub prices: crate::pricing::PriceOverrides,
+    /// HHI above which vendor concentration is an inbox warning.
+    pub concentration_threshold: f64,
 }
 
 impl Settings {
@@ -218,6 +229,17 @@ impl Settings {
             format!("sqlite://{}", dirs.data_dir.join("flightdeck.db").display())
         });
         raw.prices.validate(&dirs.config_file)?;
+        let concentration_threshold = match raw.spend.concentration_threshold {
+            None => crate::concentration::DEFAULT_THRESHOLD,
+            Some(t) if (0.0..=10_000.0).contains(&t) => t,
+            Some(t) => {
+                return Err(ConfigError::Invalid {
+                    path: dirs.config_file.clone(),
+                    key: "spend.concentration_threshold".into(),
+                    message: format!("{t} is not an HHI (0 to 10000)"),
+                })
+            }
+        };
         let mut repos = raw.sources.repos;
         repos.extend(o.repos);
         let s = Settings {
@@ -242,6 +264,7 @@ impl Settings {
                 .or(raw.github.api_url)
                 .unwrap_or_else(|| crate::github::DEFAULT_API.to_string()),
             prices: raw.prices,
+            concentration_threshold,
         };
         s.validate()?;
         Ok(s)
@@ -303,6 +326,7 @@ impl Settings {
                 .unwrap_or_else(|| vec![self.data_dir.join("agent-logs")]),
             only_log_files: None,
             prices: self.prices.clone(),
+            concentration_threshold: Some(self.concentration_threshold),
         }
     }
 }
@@ -378,5 +402,41 @@ mod tests {
             &dirs(),
         );
         assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn spend_settings_are_checked() {
+        let raw = |text: &str| RawConfig::parse(text, Path::new("/c/config.toml")).unwrap();
+        let s = Settings::resolve(raw(""), Overrides::default(), &dirs()).unwrap();
+        assert_eq!(
+            s.concentration_threshold,
+            crate::concentration::DEFAULT_THRESHOLD
+        );
+        let s = Settings::resolve(
+            raw("[spend]\nconcentration_threshold = 2500\n"),
+            Overrides::default(),
+            &dirs(),
+        )
+        .unwrap();
+        assert_eq!(s.concentration_threshold, 2500.0);
+        let err = Settings::resolve(
+            raw("[spend]\nconcentration_threshold = 20000\n"),
+            Overrides::default(),
+            &dirs(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("spend.concentration_threshold") && err.contains("0 to 10000"),
+            "{err}"
+        );
+        let err = Settings::resolve(
+            raw("[prices.discounts]\nopenai = 2\n"),
+            Overrides::default(),
+            &dirs(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("prices.discounts.openai"), "{err}");
     }
 }

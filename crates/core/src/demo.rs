@@ -61,6 +61,7 @@ impl DemoWorkspace {
             generic_dirs: Vec::new(),
             only_log_files: None,
             prices: Default::default(),
+            concentration_threshold: None,
         }
     }
 }
@@ -736,9 +737,30 @@ impl LogWriter {
     }
 }
 
+/// A team budget the demo's month-to-date spend has used about 60 % of: the Spend view shows
+/// its bar and forecast, the inbox its 50 % alert.
+async fn seed_budget(store: &Store, now: i64) -> Result<()> {
+    let set = |usd: f64| crate::budgets::set(store, "team", None, usd, now);
+    let to_error = |e: crate::budgets::BudgetError| Error::Invalid {
+        path: "demo budget".into(),
+        message: e.to_string(),
+    };
+    set(1.0).await.map_err(to_error)?;
+    let spent = crate::budgets::status(store, now)
+        .await?
+        .first()
+        .map_or(0.0, |s| s.spent_usd);
+    set(((spent * 1.6).max(1.0) * 100.0).round() / 100.0)
+        .await
+        .map_err(to_error)?;
+    crate::budgets::check(store, now).await?;
+    Ok(())
+}
+
 /// Deployments, releases and experiments have no source yet; the demo writes them directly so
 /// those views show something real to read. Each record says `source`/id prefix `demo`.
 pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Result<()> {
+    seed_budget(store, now).await?;
     for (i, path) in ws.repos.iter().enumerate() {
         let repo_key = path.display().to_string();
         let repo = Repository::open(path).map_err(|e| Error::git(path, e))?;

@@ -25,6 +25,8 @@ pub struct Sources {
     pub only_log_files: Option<Vec<PathBuf>>,
     /// The user's prices over the built-in table (usage is re-priced when they change).
     pub prices: crate::pricing::PriceOverrides,
+    /// The configured vendor-concentration threshold, recorded for the inbox.
+    pub concentration_threshold: Option<f64>,
 }
 
 /// Where a long ingest is, for a progress display.
@@ -205,6 +207,19 @@ async fn ingest_agent_logs(
     let prices = PriceTable::with_overrides(&sources.prices);
     // Stored costs follow the price table: when it changed (a new build, the user's prices),
     // every usage record is priced again before new ones are added.
+    if let Some(t) = sources.concentration_threshold {
+        let t = t.to_string();
+        if store
+            .cursor("spend", "concentration_threshold")
+            .await?
+            .as_deref()
+            != Some(&t)
+        {
+            store
+                .set_cursor("spend", "concentration_threshold", &t, now)
+                .await?;
+        }
+    }
     let fingerprint = prices.fingerprint();
     if store.cursor("prices", "fingerprint").await?.as_deref() != Some(fingerprint.as_str()) {
         if store.reprice_usage(&prices).await? > 0 {
@@ -331,6 +346,8 @@ async fn ingest_agent_logs(
     store.rebuild_runs(&touched, &repo_of, now).await?;
     if !touched.is_empty() {
         store.rebuild_log_spend(&prices).await?;
+        // New spend may cross a budget threshold (each fires once a month, in the store).
+        crate::budgets::check(store, now).await?;
     }
     store.set_cursor("logs", "rollup", "clean", now).await?;
     Ok(touched.len())

@@ -7,6 +7,8 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod budgets;
+pub mod concentration;
 pub mod config;
 pub mod demo;
 pub mod diff;

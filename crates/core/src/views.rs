@@ -28,8 +28,8 @@ pub struct Health {
 #[ts(export)]
 pub struct InboxItem {
     pub id: String,
-    /// needs_you, action_failed, failing_check, failed_deploy, release_gate, review_requested,
-    /// green_waiting or review.
+    /// needs_you, action_failed, failing_check, failed_deploy, release_gate, budget,
+    /// review_requested, green_waiting, review or concentration.
     pub kind: String,
     pub title: String,
     pub detail: String,
@@ -156,6 +156,15 @@ pub struct SpendView {
     pub by_model: Vec<SpendSlice>,
     pub by_agent: Vec<SpendSlice>,
     pub by_day: Vec<SpendSlice>,
+    /// Tokens of models without a price (not in any cost above).
+    #[ts(type = "number")]
+    pub unpriced_tokens: i64,
+    pub unpriced_models: Vec<String>,
+    /// This month's standing of every budget.
+    pub budgets: Vec<crate::budgets::BudgetStatus>,
+    /// Vendor shares over the last 30 days, and what stops if each vendor is down.
+    pub concentration: crate::concentration::Concentration,
+    pub if_down: Vec<crate::concentration::Dependence>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -202,6 +211,11 @@ pub async fn health(store: &Store) -> Result<Health> {
 /// What needs the lead: open changes to review, failing checks, releases waiting for approval,
 /// failed deploys. Newest first.
 pub async fn inbox(store: &Store) -> Result<InboxView> {
+    inbox_at(store, chrono::Utc::now().timestamp()).await
+}
+
+/// The inbox as of `now` (this month's budget alerts are those of `now`'s month).
+pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
     let mut items = Vec::new();
     let checks = store.checks().await?;
     // Reviews requested on GitHub from the token's owner are the lead's own queue.
@@ -329,6 +343,54 @@ pub async fn inbox(store: &Store) -> Result<InboxView> {
             at: d.created_at,
         });
     }
+    // Budget thresholds crossed this month.
+    for a in crate::budgets::alerts(store, now).await? {
+        items.push(InboxItem {
+            id: format!("budget:{}:{}:{}", a.budget_id, a.month, a.threshold),
+            kind: "budget".into(),
+            title: format!(
+                "Budget {}: {} % reached in {}",
+                a.budget_id, a.threshold, a.month
+            ),
+            detail: format!(
+                "${:.2} of ${:.2} spent when it crossed",
+                a.spent_usd, a.monthly_usd
+            ),
+            repo: String::new(),
+            view: "spend".into(),
+            at: a.at,
+        });
+    }
+    // One vendor carrying too much of the work (the last 30 days).
+    let threshold = concentration_threshold(store).await?;
+    let since = chrono::DateTime::from_timestamp(now - 30 * 86_400, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string();
+    let c = crate::concentration::concentration(store, &since, threshold).await?;
+    if c.over {
+        let top = |s: &[crate::concentration::Share]| {
+            s.first()
+                .map(|x| format!("{} {:.0} %", x.key, x.share * 100.0))
+                .unwrap_or_else(|| "-".into())
+        };
+        items.push(InboxItem {
+            id: format!("concentration:{since}"),
+            kind: "concentration".into(),
+            title: format!(
+                "Vendor concentration above {:.0}: spend HHI {:.0}, merged work HHI {:.0}",
+                c.threshold, c.hhi_spend, c.hhi_merged
+            ),
+            detail: format!(
+                "since {since}: {} of spend, {} of merged agent changes; see what stops if it is down in Spend",
+                top(&c.spend_by_vendor),
+                top(&c.merged_by_vendor)
+            ),
+            repo: String::new(),
+            view: "spend".into(),
+            at: now,
+        });
+    }
     // Decisions that did not go through: the lead believes they did.
     for a in store
         .actions()
@@ -366,10 +428,12 @@ fn urgency(kind: &str) -> u8 {
         "failing_check" => 2,
         "failed_deploy" => 3,
         "release_gate" => 4,
+        "budget" => 4,
         "review_requested" => 5,
         "green_waiting" => 6,
         "review" => 7,
-        _ => 8,
+        "concentration" => 8,
+        _ => 9,
     }
 }
 
@@ -631,14 +695,39 @@ fn slices(map: BTreeMap<String, f64>, total: f64, by_cost: bool) -> Vec<SpendSli
     v
 }
 
+/// The configured concentration threshold, as the last ingest recorded it.
+async fn concentration_threshold(store: &Store) -> Result<f64> {
+    Ok(store
+        .cursor("spend", "concentration_threshold")
+        .await?
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(crate::concentration::DEFAULT_THRESHOLD))
+}
+
 pub async fn spend(store: &Store) -> Result<SpendView> {
+    let now = chrono::Utc::now().timestamp();
+    let threshold = concentration_threshold(store).await?;
+    let since_ts = now - 30 * 86_400;
+    let since = chrono::DateTime::from_timestamp(since_ts, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string();
+    let concentration = crate::concentration::concentration(store, &since, threshold).await?;
+    let mut if_down = Vec::new();
+    for v in &concentration.spend_by_vendor {
+        if_down.push(crate::concentration::if_down(store, &v.key, since_ts).await?);
+    }
     let records = store.spend_records().await?;
     let total: f64 = records.iter().map(|r| r.cost_usd).sum();
     let mut vendor = BTreeMap::new();
     let mut model = BTreeMap::new();
     let mut agent = BTreeMap::new();
     let mut day = BTreeMap::new();
+    let mut unpriced_models = std::collections::BTreeSet::new();
     for r in &records {
+        if r.unpriced_tokens > 0 {
+            unpriced_models.insert(r.model.clone());
+        }
         *vendor.entry(r.vendor.clone()).or_insert(0.0) += r.cost_usd;
         *model.entry(r.model.clone()).or_insert(0.0) += r.cost_usd;
         *agent.entry(r.agent.clone()).or_insert(0.0) += r.cost_usd;
@@ -650,6 +739,11 @@ pub async fn spend(store: &Store) -> Result<SpendView> {
         by_model: slices(model, total, true),
         by_agent: slices(agent, total, true),
         by_day: slices(day, total, false),
+        unpriced_tokens: records.iter().map(|r| r.unpriced_tokens).sum(),
+        unpriced_models: unpriced_models.into_iter().collect(),
+        budgets: crate::budgets::status(store, now).await?,
+        if_down,
+        concentration,
     })
 }
 

@@ -72,12 +72,15 @@ fn frame(
 pub fn spend_by_day(v: &SpendView) -> Result<String, ApiError> {
     let days = &v.by_day;
     let keys: Vec<&str> = days.iter().map(|d| d.key.as_str()).collect();
-    let max = days.iter().map(|d| d.cost_usd).fold(0.0, f64::max).max(1.0) * 1.1;
+    let top = days.iter().map(|d| d.cost_usd).fold(0.0, f64::max);
+    let max = top.max(0.01) * 1.1;
+    // Cents when a day costs a few dollars at most: whole dollars would repeat on every tick.
+    let decimals = if top < 10.0 { 2 } else { 0 };
     frame(
         "Agent spend per day (USD)",
         &keys,
         max,
-        &|y| format!("${y:.0}"),
+        &|y| format!("${y:.decimals$}"),
         false,
         |chart| {
             chart

@@ -2,8 +2,8 @@
 
 export type InboxItem = { id: string, 
 /**
- * needs_you, action_failed, failing_check, failed_deploy, release_gate, review_requested,
- * green_waiting or review.
+ * needs_you, action_failed, failing_check, failed_deploy, release_gate, budget,
+ * review_requested, green_waiting, review or concentration.
  */
 kind: string, title: string, detail: string, repo: string, 
 /**

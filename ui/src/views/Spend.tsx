@@ -1,6 +1,10 @@
 import { api, chartUrl } from '../api';
 import { DataTable, Empty, ErrorBox, Loading, ShareBar, ViewHeader, type Column } from '../components';
 import { money, percent } from '../format';
+import { useState } from 'react';
+import type { BudgetStatus } from '../generated/BudgetStatus';
+import type { Concentration } from '../generated/Concentration';
+import type { Dependence } from '../generated/Dependence';
 import type { SpendSlice } from '../generated/SpendSlice';
 import { useApi, useList, type ViewProps } from '../hooks';
 
@@ -12,6 +16,84 @@ const columns: Column<SpendSlice>[] = [
 ];
 
 const noop = () => {};
+
+/** One budget: spent against it this month, the month-end forecast, the alerts fired. */
+function BudgetBar({ b }: { b: BudgetStatus }) {
+  const tone = b.used >= 1 ? 'red' : b.used >= 0.8 ? 'amber' : undefined;
+  const f = b.forecast;
+  return (
+    <li data-testid="budget" data-used={b.used.toFixed(3)}>
+      <code>{b.budget.id}</code> <ShareBar share={Math.min(1, b.used)} tone={tone} />{' '}
+      <span className="strong">
+        {money(b.spent_usd)} of {money(b.budget.monthly_usd)}
+      </span>{' '}
+      <span className="muted small">
+        ({percent(b.used, 0)}) · month end ~{money(f.expected_usd)} (80 %: {money(f.low_usd)}–{money(f.high_usd)})
+        {b.fired.length ? ` · alerts: ${b.fired.map((t) => `${t} %`).join(', ')}` : ''}
+      </span>
+    </li>
+  );
+}
+
+/** Vendor shares of spend and merged agent work, the HHI, and what stops if one is down. */
+function ConcentrationPanel({ c, down }: { c: Concentration; down: Dependence[] }) {
+  const [vendor, setVendor] = useState<string>(down[0]?.vendor ?? '');
+  const d = down.find((x) => x.vendor === vendor);
+  const row = (title: string, shares: Concentration['spend_by_vendor'], fmt: (v: number) => string) => (
+    <div className="column">
+      <h3>{title}</h3>
+      <ul className="plain">
+        {shares.map((s) => (
+          <li key={s.key}>
+            <code>{s.key}</code> <ShareBar share={s.share} /> {percent(s.share, 0)} <span className="muted small">{fmt(s.value)}</span>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+  return (
+    <div className="concentration" data-testid="concentration" data-over={String(c.over)}>
+      <h2>Vendor concentration</h2>
+      <p className={c.over ? 'notice fail' : 'muted'}>
+        Since {c.since}: spend HHI <strong>{Math.round(c.hhi_spend).toLocaleString()}</strong>, merged agent work HHI{' '}
+        <strong>{Math.round(c.hhi_merged).toLocaleString()}</strong> (warning above {Math.round(c.threshold).toLocaleString()}; 10,000 is
+        one vendor for everything).
+      </p>
+      <div className="columns">
+        {row('Spend', c.spend_by_vendor, money)}
+        {row('Merged agent changes', c.merged_by_vendor, (v) => `${v.toFixed(1)} changes`)}
+      </div>
+      {down.length ? (
+        <div data-testid="if-down">
+          <label>
+            What if{' '}
+            <select aria-label="Vendor down" value={vendor} onChange={(e) => setVendor(e.target.value)}>
+              {down.map((x) => (
+                <option key={x.vendor} value={x.vendor}>
+                  {x.vendor}
+                </option>
+              ))}
+            </select>{' '}
+            is down?
+          </label>
+          {d ? (
+            <ul className="plain">
+              <li>
+                Repos that stop: {d.repos_only.length ? d.repos_only.map((r) => <code key={r}>{r} </code>) : <span className="muted">none</span>}
+              </li>
+              {d.repos_partly.map((p) => (
+                <li key={p.key}>
+                  <code>{p.key}</code> loses {percent(p.share, 0)} of its agent runs
+                </li>
+              ))}
+              <li>Agents that stop: {d.agents_only.length ? d.agents_only.join(', ') : <span className="muted">none</span>}</li>
+            </ul>
+          ) : null}
+        </div>
+      ) : null}
+    </div>
+  );
+}
 
 export default function Spend({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now, version } = useApi(api.spend, 'spend');
@@ -44,6 +126,22 @@ export default function Spend({ selected, setSelected, list }: ViewProps) {
             <span className="stat-lg">{money(data.total_usd)}</span>
             <span className="muted">total</span>
           </div>
+          {data.unpriced_tokens > 0 ? (
+            <p className="notice fail" data-testid="unpriced">
+              {data.unpriced_tokens.toLocaleString()} tokens of {data.unpriced_models.join(', ')} have no price and are not in
+              these costs; add prices under <code>[prices.models]</code> in the config (<code>flightdeck prices check</code>).
+            </p>
+          ) : null}
+          {data.budgets.length ? (
+            <>
+              <h2>Budgets this month</h2>
+              <ul className="plain budgets">
+                {data.budgets.map((b) => (
+                  <BudgetBar key={b.budget.id} b={b} />
+                ))}
+              </ul>
+            </>
+          ) : null}
           <div className="columns">
             {sections.map(([title, slices]) => {
               const start = offset;
@@ -70,6 +168,7 @@ export default function Spend({ selected, setSelected, list }: ViewProps) {
               );
             })}
           </div>
+          <ConcentrationPanel c={data.concentration} down={data.if_down} />
           <h2>By day</h2>
           <figure className="chart">
             <img src={chartUrl('spend-by-day.svg', version)} alt="Spend by day" data-testid="chart-spend" />

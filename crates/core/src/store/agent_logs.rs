@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::Row;
 
-use super::{placeholder, tokens_of, Backend, Store, USAGE_SUMS};
+use super::{placeholder, tokens_of, Backend, Store, UNPRICED_SUM, USAGE_SUMS};
 use crate::error::Result;
 use crate::model::{AgentRun, RunState, SpendRecord, Tokens};
 use crate::pricing::{vendor_of, PriceTable};
@@ -422,7 +422,8 @@ impl Store {
     /// Recomputes the spend derived from agent logs: per day, model, agent and repo.
     pub async fn rebuild_log_spend(&self, prices: &PriceTable) -> Result<()> {
         let sql = format!(
-            "SELECT u.day, u.model, u.agent, COALESCE(r.repo, '') AS repo, {USAGE_SUMS}
+            "SELECT u.day, u.model, u.agent, COALESCE(r.repo, '') AS repo, {USAGE_SUMS},
+               {UNPRICED_SUM}
              FROM usage_entries u
              LEFT JOIN agent_runs r ON r.agent = u.agent AND r.session_id = u.session_id
              WHERE u.canonical = 1

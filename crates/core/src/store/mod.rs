@@ -201,9 +201,12 @@ pub(crate) const USAGE_SUMS: &str = "CAST(SUM(u.input_tokens) AS BIGINT) AS inpu
    CAST(SUM(u.cache_write_tokens) AS BIGINT) AS cache_write_tokens,
    CAST(SUM(u.cache_read_tokens) AS BIGINT) AS cache_read_tokens,
    CAST(SUM(u.reasoning_tokens) AS BIGINT) AS reasoning_tokens,
-   CAST(SUM(u.cost_usd) AS DOUBLE PRECISION) AS cost,
-   CAST(SUM(CASE WHEN u.priced = 1 THEN 0 ELSE u.input_tokens + u.output_tokens
-     + u.cache_write_tokens + u.cache_read_tokens END) AS BIGINT) AS unpriced_tokens";
+   CAST(SUM(u.cost_usd) AS DOUBLE PRECISION) AS cost";
+
+/// Tokens of unpriced usage records (`usage_entries` only).
+pub(crate) const UNPRICED_SUM: &str = "CAST(SUM(CASE WHEN u.priced = 1 THEN 0
+     ELSE u.input_tokens + u.output_tokens + u.cache_write_tokens + u.cache_read_tokens END)
+     AS BIGINT) AS unpriced_tokens";
 
 /// The token columns of a row (`input_tokens`, `output_tokens`, …).
 pub(crate) fn tokens_of(row: &sqlx::any::AnyRow) -> Result<crate::model::Tokens> {

@@ -6,6 +6,8 @@ use flightdeck_core::store::Store;
 
 pub struct TestDb {
     pub store: Store,
+    /// Where the store is, for a second `Store::open` (a restart, another machine).
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
     pg: Option<(String, String)>,
 }
@@ -21,6 +23,7 @@ impl TestDb {
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         Self {
             store: Store::open(&url).await.unwrap(),
+            url,
             _dir: Some(dir),
             pg: None,
         }
@@ -53,6 +56,7 @@ impl TestDb {
         let url = format!("{base}/{name}");
         Self {
             store: Store::open(&url).await.unwrap(),
+            url,
             _dir: None,
             pg: Some((admin, name)),
         }
