@@ -324,6 +324,10 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await expect(conc).toContainText('spend HHI');
   await conc.getByLabel('Vendor down').selectOption('anthropic');
   await expect(conc.getByTestId('if-down')).toContainText('Agents that stop: claude-code');
+  // The demo's (fake) vendor billing, 12 % above what the logs cost.
+  const recon = page.getByTestId('reconciliation');
+  await expect(recon.getByTestId('recon-row')).toHaveCount(2);
+  await expect(recon.getByTestId('recon-row').first()).toContainText('anthropic');
   await page.screenshot({ path: path.join(artifacts, 'ui-spend.png'), fullPage: true });
   await page.getByTestId('nav-inbox').click();
   await expect(page.getByTestId('view-inbox').getByTestId('row').filter({ hasText: 'Budget team: 50 % reached' })).toHaveCount(1);

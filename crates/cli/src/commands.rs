@@ -34,6 +34,9 @@ pub enum ReportCmd {
     /// Vendor concentration: shares of spend and merged agent work, the HHI; `--down VENDOR`
     /// lists what depends on one vendor alone.
     Concentration(crate::spend_cmd::ConcentrationArgs),
+    /// Billed cost (vendor cost reports) beside log-derived cost, per day and vendor, and the
+    /// gap.
+    Reconcile(crate::spend_cmd::ReconcileArgs),
     /// Agent runs with state, repo, branch, tokens and cost.
     Agents {
         #[arg(long)]
@@ -190,6 +193,7 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
             }
         }
         ReportCmd::Spend(args) => return crate::spend_cmd::spend(settings, args).await,
+        ReportCmd::Reconcile(args) => return crate::spend_cmd::reconcile(settings, args).await,
         ReportCmd::Concentration(args) => {
             return crate::spend_cmd::concentration(settings, args).await
         }

@@ -134,3 +134,50 @@ pub async fn start(ws: &DemoWorkspace, now: i64) -> Result<(Hub, String)> {
     hub.set_rate_limit(140, now + 45 * 60);
     Ok((hub, url))
 }
+
+/// The demo's vendor billing: local fakes of Anthropic's and OpenAI's cost reports billing what
+/// the demo's logs cost plus 12 % (work the watched machines did not see), fetched once now so
+/// the reconciliation shows at once; returns the fake (keep it alive) and its clients.
+pub async fn start_billing(
+    store: &flightdeck_core::store::Store,
+    now: i64,
+) -> Result<(
+    fakehub::billing::Billing,
+    Vec<flightdeck_core::billing::CostApi>,
+)> {
+    use flightdeck_core::billing::{self, CostApi, Vendor};
+    let fake = fakehub::billing::Billing::new("demo-anthropic-admin", "demo-openai-admin");
+    for r in store
+        .spend_records()
+        .await?
+        .iter()
+        .filter(|r| r.source == "logs")
+    {
+        let Ok(day) = chrono::NaiveDate::parse_from_str(&r.day, "%Y-%m-%d") else {
+            continue;
+        };
+        let billed = r.cost_usd * 1.12;
+        match r.vendor.as_str() {
+            "anthropic" => fake.add_anthropic(
+                day,
+                &r.model,
+                "output_tokens",
+                &format!("{:.4}", billed * 100.0),
+            ),
+            "openai" => fake.add_openai(day, &format!("{}, output", r.model), None, billed),
+            _ => {}
+        }
+    }
+    let url = fake
+        .serve(0)
+        .await
+        .context("starting the demo's fake billing APIs")?;
+    let apis = vec![
+        CostApi::new(Vendor::Anthropic, &url, "demo-anthropic-admin".into())?,
+        CostApi::new(Vendor::OpenAi, &url, "demo-openai-admin".into())?,
+    ];
+    for api in &apis {
+        billing::sync(api, store, now).await?;
+    }
+    Ok((fake, apis))
+}

@@ -113,6 +113,9 @@ enum Command {
     /// Verify or export the signed audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCmd),
+    /// The vendors' cost reports: `billing sync` fetches what is new.
+    #[command(subcommand)]
+    Billing(spend_cmd::BillingCmd),
     /// Monthly budgets (team, repo, agent, vendor): set, list with forecast, remove.
     #[command(subcommand)]
     Budget(spend_cmd::BudgetCmd),
@@ -299,6 +302,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 _ => review_cmd::outbox_list(&settings, *json).await,
             }
         }
+        Command::Billing(cmd) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            spend_cmd::billing(&settings, cmd).await
+        }
         Command::Budget(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
             spend_cmd::budget(&settings, cmd).await
@@ -402,6 +409,7 @@ fn spawn_background(
     bus: &EventBus,
     sources: ingest::Sources,
     actions: &flightdeck_server::Actions,
+    billing: Vec<flightdeck_core::billing::CostApi>,
     every: Duration,
 ) -> Result<Background> {
     let (api_url, token) = actions.github.clone().unwrap_or_default();
@@ -415,6 +423,12 @@ fn spawn_background(
             Duration::from_secs(15),
         ),
         ingest::spawn_periodic(store.clone(), bus.clone(), sources, every),
+        flightdeck_core::billing::spawn_periodic(
+            store.clone(),
+            bus.clone(),
+            billing,
+            Duration::from_secs(3_600),
+        ),
     ]))
 }
 
@@ -438,6 +452,8 @@ async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Ex
     let bus = EventBus::new();
     let report = ingest::run(&store, &ws.sources(), Some(&bus), now).await?;
     demo::seed_unsourced(&store, &ws, now).await?;
+    // The vendors' cost reports come from local fakes too, with the demo's keys, never yours.
+    let (_billing_fake, billing) = demo_github::start_billing(&store, now).await?;
     eprintln!(
         "loaded {} repos, {} commits, {} agent runs ({} unreadable log lines skipped) in {:.1} s",
         report.repos,
@@ -461,6 +477,7 @@ async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Ex
         &bus,
         ws.sources(),
         &actions,
+        billing,
         Duration::from_secs(60),
     )?;
     running.server.await.context("server task")??;
@@ -490,7 +507,8 @@ async fn serve_cmd(settings: Settings, rescan_every: Duration) -> Result<ExitCod
     let running = start_server(&settings, store.clone(), bus.clone(), actions.clone()).await?;
     println!("Flightdeck: {}", running.url);
     let _watch = watch_sources(&store, &bus, sources.clone());
-    let _background = spawn_background(&store, &bus, sources, &actions, rescan_every)?;
+    let billing = flightdeck_core::billing::configured(&settings);
+    let _background = spawn_background(&store, &bus, sources, &actions, billing, rescan_every)?;
     running.server.await.context("server task")??;
     Ok(ExitCode::SUCCESS)
 }

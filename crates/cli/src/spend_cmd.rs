@@ -372,3 +372,96 @@ pub async fn concentration(settings: &Settings, a: &ConcentrationArgs) -> Result
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Subcommand)]
+pub enum BillingCmd {
+    /// Fetch the vendors' cost reports (admin keys from ANTHROPIC_ADMIN_KEY / OPENAI_ADMIN_KEY
+    /// or the OS keyring: `flightdeck token set --for anthropic|openai`).
+    Sync,
+}
+
+pub async fn billing(settings: &Settings, cmd: &BillingCmd) -> Result<ExitCode> {
+    use flightdeck_core::billing::{self, Vendor};
+    let BillingCmd::Sync = cmd;
+    let store = Store::open(&settings.database_url).await?;
+    let apis = billing::configured(settings);
+    for v in [Vendor::Anthropic, Vendor::OpenAi] {
+        if v.key().is_none() {
+            println!(
+                "{}: no admin key (set {}_ADMIN_KEY or run `flightdeck token set --for {}`)",
+                v.name(),
+                v.name().to_uppercase(),
+                v.name()
+            );
+        }
+    }
+    let mut failed = false;
+    for api in &apis {
+        match billing::sync(api, &store, chrono::Utc::now().timestamp()).await {
+            Ok(s) => println!(
+                "{}: {} to {}: {} lines, ${:.2} billed",
+                s.vendor, s.from, s.to, s.lines, s.billed_usd
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Args)]
+pub struct ReconcileArgs {
+    /// First day (YYYY-MM-DD, UTC); default 30 days ago.
+    #[arg(long)]
+    since: Option<String>,
+    /// Last day (YYYY-MM-DD, UTC); default today.
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `flightdeck report reconcile`: billed cost beside log-derived cost per day and vendor.
+pub async fn reconcile(settings: &Settings, a: &ReconcileArgs) -> Result<ExitCode> {
+    let now = chrono::Utc::now();
+    for d in [&a.since, &a.until].into_iter().flatten() {
+        if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+            bail!("--since/--until `{d}` is not a date like 2026-11-25");
+        }
+    }
+    let since = a.since.clone().unwrap_or_else(|| {
+        (now - chrono::Duration::days(30))
+            .format("%Y-%m-%d")
+            .to_string()
+    });
+    let until = a
+        .until
+        .clone()
+        .unwrap_or_else(|| now.format("%Y-%m-%d").to_string());
+    let store = Store::open(&settings.database_url).await?;
+    let rows = flightdeck_core::billing::reconcile(&store, &since, &until).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("no billing data from {since} to {until}; `flightdeck billing sync` fetches it");
+    }
+    println!(
+        "{:<11} {:<10} {:>12} {:>12} {:>12}",
+        "day", "vendor", "from logs", "billed", "gap"
+    );
+    for r in &rows {
+        println!(
+            "{:<11} {:<10} {:>12.2} {:>12.2} {:>+12.2}",
+            r.day, r.vendor, r.logs_usd, r.billed_usd, r.gap_usd
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,5 +1,6 @@
-//! `flightdeck token set | delete | status`: the GitHub token in the OS keyring. The token is
-//! read from standard input (never an argument, which would land in shell history and `ps`) and
+//! `flightdeck token set | delete | status [--for github|anthropic|openai]`: the GitHub token
+//! and the vendors' admin keys (for their cost reports) in the OS keyring. A secret is read
+//! from standard input (never an argument, which would land in shell history and `ps`) and
 //! never printed.
 
 use std::io::{IsTerminal, Read};
@@ -13,23 +14,54 @@ use flightdeck_core::secrets;
 
 #[derive(Subcommand)]
 pub enum TokenCmd {
-    /// Store a GitHub token for the configured API (`github.api_url`) in the OS keyring, read
-    /// from standard input: `gh auth token | flightdeck token set`, or paste it.
-    Set,
-    /// Remove the stored token.
-    Delete,
-    /// Where the token would come from now (it is never shown).
-    Status,
+    /// Store a secret in the OS keyring, read from standard input: the GitHub token for the
+    /// configured API (`gh auth token | flightdeck token set`), or with `--for anthropic|openai`
+    /// a vendor's admin key.
+    Set {
+        #[arg(long = "for", value_enum, default_value = "github")]
+        target: Target,
+    },
+    /// Remove the stored secret.
+    Delete {
+        #[arg(long = "for", value_enum, default_value = "github")]
+        target: Target,
+    },
+    /// Where the secret would come from now (it is never shown).
+    Status {
+        #[arg(long = "for", value_enum, default_value = "github")]
+        target: Target,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Target {
+    Github,
+    Anthropic,
+    Openai,
 }
 
 pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
-    let api = &settings.github_api_url;
-    let account = secrets::github_account(&forge_host(api));
+    use flightdeck_core::billing::{self, Vendor};
+    let (TokenCmd::Set { target } | TokenCmd::Delete { target } | TokenCmd::Status { target }) =
+        cmd;
+    let vendor = match target {
+        Target::Github => None,
+        Target::Anthropic => Some(Vendor::Anthropic),
+        Target::Openai => Some(Vendor::OpenAi),
+    };
+    let (api, account) = match vendor {
+        None => (
+            settings.github_api_url.clone(),
+            secrets::github_account(&forge_host(&settings.github_api_url)),
+        ),
+        Some(v) => (format!("{} billing", v.name()), billing::account(v)),
+    };
+    let api = &api;
     match cmd {
-        TokenCmd::Set => {
+        TokenCmd::Set { .. } => {
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
-                eprintln!("Paste the GitHub token for {api}, then Enter:");
+                eprintln!("Paste the secret for {api}, then Enter:");
             }
             let mut text = String::new();
             if stdin.is_terminal() {
@@ -42,7 +74,7 @@ pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
             }
             let token = text.trim();
             if token.is_empty() {
-                bail!("no token on standard input; try `gh auth token | flightdeck token set`");
+                bail!("nothing on standard input; try `gh auth token | flightdeck token set`");
             }
             if token.contains(char::is_whitespace) {
                 bail!("that is not one token (it has spaces or several lines)");
@@ -51,16 +83,22 @@ pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
                 .with_context(|| format!("storing the token for {api}"))?;
             println!("stored the token for {api} in the OS keyring");
         }
-        TokenCmd::Delete => {
+        TokenCmd::Delete { .. } => {
             if secrets::delete(&account).with_context(|| format!("removing the token for {api}"))? {
                 println!("removed the token for {api} from the OS keyring");
             } else {
                 println!("no token for {api} in the OS keyring");
             }
         }
-        TokenCmd::Status => match find_token(api) {
-            Some((_, from)) => println!("{api}: a token from {from}"),
-            None => println!("{api}: no token (60 requests an hour)"),
+        TokenCmd::Status { .. } => match vendor {
+            None => match find_token(api) {
+                Some((_, from)) => println!("{api}: a token from {from}"),
+                None => println!("{api}: no token (60 requests an hour)"),
+            },
+            Some(v) => match v.key() {
+                Some(_) => println!("{api}: an admin key is set"),
+                None => println!("{api}: no admin key"),
+            },
         },
     }
     Ok(ExitCode::SUCCESS)

@@ -1177,3 +1177,72 @@ fn budgets_from_the_terminal_fire_each_threshold_once() {
     let out = run(&["budget", "remove", "team"]);
     assert!(stderr_line(&out).contains("no budget `team`"));
 }
+
+/// Vendor billing from the terminal against the local fakes: the admin key from the
+/// environment, `billing sync` reads what was billed, a vendor without a key is named, a
+/// refused key fails the command; `report reconcile` puts billed beside log-derived cost.
+#[test]
+fn billing_sync_and_reconcile_from_the_terminal() {
+    use fakehub::billing::Billing;
+    let home = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let fake = Billing::new("sk-ant-admin-t", "unused");
+    let today = chrono::Utc::now().date_naive();
+    fake.add_anthropic(today, "claude-sonnet-4-5", "output_tokens", "250.5");
+    let url = rt.block_on(fake.serve(0)).unwrap();
+    let db = home.path().join("fd.db");
+    let run = |key: &str, args: &[&str]| {
+        flightdeck(home.path())
+            .arg("--database-url")
+            .arg(&db)
+            .args(args)
+            .env("ANTHROPIC_ADMIN_KEY", key)
+            .env_remove("OPENAI_ADMIN_KEY")
+            .env("FLIGHTDECK_ANTHROPIC_API", &url)
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+            .output()
+            .unwrap()
+    };
+    let out = run("sk-ant-admin-t", &["billing", "sync"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("anthropic:") && text.contains(": 1 lines, $"),
+        "{text}"
+    );
+    assert!(text.contains("openai: no admin key"), "{text}");
+    let out = run("sk-ant-admin-WRONG", &["billing", "sync"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("admin key was refused") && !err.contains("WRONG"),
+        "{err}"
+    );
+    let day = today.to_string();
+    let out = run(
+        "x",
+        &[
+            "report",
+            "reconcile",
+            "--since",
+            &day,
+            "--until",
+            &day,
+            "--json",
+        ],
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["vendor"], "anthropic");
+    assert!(
+        (rows[0]["billed_usd"].as_f64().unwrap() - 2.505).abs() < 1e-9,
+        "{rows}"
+    );
+    assert!(
+        (rows[0]["gap_usd"].as_f64().unwrap() - 2.505).abs() < 1e-9,
+        "nothing in logs"
+    );
+}

@@ -54,6 +54,16 @@ pub struct RawConfig {
     pub prices: crate::pricing::PriceOverrides,
     #[serde(default)]
     pub spend: RawSpend,
+    #[serde(default)]
+    pub billing: RawBilling,
+}
+
+/// The vendors' cost API base URLs (the admin keys are never configured here).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawBilling {
+    pub anthropic_api_url: Option<String>,
+    pub openai_api_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -197,6 +207,14 @@ pub struct Overrides {
     pub generic_dirs: Option<Vec<PathBuf>>,
 }
 
+/// A non-empty environment variable, else the configured value.
+fn env_or(var: &str, configured: Option<String>) -> Option<String> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or(configured)
+}
+
 /// The resolved, validated settings every command runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -221,6 +239,10 @@ pub struct Settings {
     pub prices: crate::pricing::PriceOverrides,
     /// HHI above which vendor concentration is an inbox warning.
     pub concentration_threshold: f64,
+    /// Cost API base URLs: `FLIGHTDECK_ANTHROPIC_API` / `FLIGHTDECK_OPENAI_API`, else
+    /// `[billing]`, else the vendors' own.
+    pub anthropic_api_url: String,
+    pub openai_api_url: String,
 }
 
 impl Settings {
@@ -265,6 +287,10 @@ impl Settings {
                 .unwrap_or_else(|| crate::github::DEFAULT_API.to_string()),
             prices: raw.prices,
             concentration_threshold,
+            anthropic_api_url: env_or("FLIGHTDECK_ANTHROPIC_API", raw.billing.anthropic_api_url)
+                .unwrap_or_else(|| crate::billing::ANTHROPIC_API.into()),
+            openai_api_url: env_or("FLIGHTDECK_OPENAI_API", raw.billing.openai_api_url)
+                .unwrap_or_else(|| crate::billing::OPENAI_API.into()),
         };
         s.validate()?;
         Ok(s)

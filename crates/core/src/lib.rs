@@ -7,6 +7,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod billing;
 pub mod budgets;
 pub mod concentration;
 pub mod config;

@@ -165,6 +165,8 @@ pub struct SpendView {
     /// Vendor shares over the last 30 days, and what stops if each vendor is down.
     pub concentration: crate::concentration::Concentration,
     pub if_down: Vec<crate::concentration::Dependence>,
+    /// Billed beside log-derived cost per day and vendor (vendors with billing data, 30 days).
+    pub reconciliation: Vec<crate::billing::ReconRow>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -742,6 +744,7 @@ pub async fn spend(store: &Store) -> Result<SpendView> {
         unpriced_tokens: records.iter().map(|r| r.unpriced_tokens).sum(),
         unpriced_models: unpriced_models.into_iter().collect(),
         budgets: crate::budgets::status(store, now).await?,
+        reconciliation: crate::billing::reconcile(store, &since, "9999-12-31").await?,
         if_down,
         concentration,
     })

@@ -7,6 +7,8 @@
 //! Not a general GitHub: one token is accepted (or none required), state lives in memory and
 //! is set through `Hub`'s methods.
 
+pub mod billing;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -2,6 +2,7 @@
 import type { BudgetStatus } from "./BudgetStatus";
 import type { Concentration } from "./Concentration";
 import type { Dependence } from "./Dependence";
+import type { ReconRow } from "./ReconRow";
 import type { SpendSlice } from "./SpendSlice";
 
 export type SpendView = { total_usd: number, by_vendor: Array<SpendSlice>, by_model: Array<SpendSlice>, by_agent: Array<SpendSlice>, by_day: Array<SpendSlice>, 
@@ -16,4 +17,8 @@ budgets: Array<BudgetStatus>,
 /**
  * Vendor shares over the last 30 days, and what stops if each vendor is down.
  */
-concentration: Concentration, if_down: Array<Dependence>, };
+concentration: Concentration, if_down: Array<Dependence>, 
+/**
+ * Billed beside log-derived cost per day and vendor (vendors with billing data, 30 days).
+ */
+reconciliation: Array<ReconRow>, };

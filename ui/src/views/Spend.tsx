@@ -5,6 +5,7 @@ import { useState } from 'react';
 import type { BudgetStatus } from '../generated/BudgetStatus';
 import type { Concentration } from '../generated/Concentration';
 import type { Dependence } from '../generated/Dependence';
+import type { ReconRow } from '../generated/ReconRow';
 import type { SpendSlice } from '../generated/SpendSlice';
 import { useApi, useList, type ViewProps } from '../hooks';
 
@@ -95,6 +96,44 @@ function ConcentrationPanel({ c, down }: { c: Concentration; down: Dependence[] 
   );
 }
 
+/** Billed (vendor cost reports) beside log-derived cost, per vendor over the days shown. */
+function Reconciliation({ rows }: { rows: ReconRow[] }) {
+  const vendors = [...new Set(rows.map((r) => r.vendor))].sort();
+  const sum = (v: string, k: 'logs_usd' | 'billed_usd' | 'gap_usd') =>
+    rows.filter((r) => r.vendor === v).reduce((n, r) => n + r[k], 0);
+  return (
+    <div data-testid="reconciliation">
+      <h2>Billed vs agent logs (30 days)</h2>
+      <table className="grid" aria-label="Reconciliation">
+        <thead>
+          <tr>
+            <th>Vendor</th>
+            <th className="num">From logs</th>
+            <th className="num">Billed</th>
+            <th className="num">Gap</th>
+          </tr>
+        </thead>
+        <tbody>
+          {vendors.map((v) => (
+            <tr key={v} data-testid="recon-row">
+              <td>
+                <code>{v}</code>
+              </td>
+              <td className="num">{money(sum(v, 'logs_usd'))}</td>
+              <td className="num">{money(sum(v, 'billed_usd'))}</td>
+              <td className="num strong">{money(sum(v, 'gap_usd'))}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="muted small">
+        The gap is work billed but not in watched logs (other machines, the console, other tools) or prices that drifted;{' '}
+        <code>flightdeck report reconcile</code> shows it per day.
+      </p>
+    </div>
+  );
+}
+
 export default function Spend({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now, version } = useApi(api.spend, 'spend');
   const sections: [string, SpendSlice[]][] = data
@@ -169,6 +208,7 @@ export default function Spend({ selected, setSelected, list }: ViewProps) {
             })}
           </div>
           <ConcentrationPanel c={data.concentration} down={data.if_down} />
+          {data.reconciliation.length ? <Reconciliation rows={data.reconciliation} /> : null}
           <h2>By day</h2>
           <figure className="chart">
             <img src={chartUrl('spend-by-day.svg', version)} alt="Spend by day" data-testid="chart-spend" />
