@@ -324,6 +324,8 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await expect(conc).toContainText('spend HHI');
   await conc.getByLabel('Vendor down').selectOption('anthropic');
   await expect(conc.getByTestId('if-down')).toContainText('Agents that stop: claude-code');
+  // What it bought: the invoice change merged above counts.
+  await expect(page.getByTestId('value')).toContainText('merged agent changes');
   // The demo's (fake) vendor billing, 12 % above what the logs cost.
   const recon = page.getByTestId('reconciliation');
   await expect(recon.getByTestId('recon-row')).toHaveCount(2);

@@ -37,6 +37,8 @@ pub enum ReportCmd {
     /// Billed cost (vendor cost reports) beside log-derived cost, per day and vendor, and the
     /// gap.
     Reconcile(crate::spend_cmd::ReconcileArgs),
+    /// What the spend bought: cost per merged change and line, abandoned runs, review time.
+    Value(crate::spend_cmd::ValueArgs),
     /// Agent runs with state, repo, branch, tokens and cost.
     Agents {
         #[arg(long)]
@@ -194,6 +196,7 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
         }
         ReportCmd::Spend(args) => return crate::spend_cmd::spend(settings, args).await,
         ReportCmd::Reconcile(args) => return crate::spend_cmd::reconcile(settings, args).await,
+        ReportCmd::Value(args) => return crate::spend_cmd::value(settings, args).await,
         ReportCmd::Concentration(args) => {
             return crate::spend_cmd::concentration(settings, args).await
         }

@@ -113,6 +113,9 @@ enum Command {
     /// Verify or export the signed audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCmd),
+    /// Fixed costs (seats, subscriptions): import a CSV, add one, list them.
+    #[command(subcommand)]
+    Costs(spend_cmd::CostsCmd),
     /// The vendors' cost reports: `billing sync` fetches what is new.
     #[command(subcommand)]
     Billing(spend_cmd::BillingCmd),
@@ -301,6 +304,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 (_, Some(k)) => review_cmd::outbox_resolve(&settings, k, Resolve::Dismiss).await,
                 _ => review_cmd::outbox_list(&settings, *json).await,
             }
+        }
+        Command::Costs(cmd) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            spend_cmd::costs(&settings, cmd).await
         }
         Command::Billing(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;

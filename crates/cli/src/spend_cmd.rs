@@ -465,3 +465,135 @@ pub async fn reconcile(settings: &Settings, a: &ReconcileArgs) -> Result<ExitCod
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Subcommand)]
+pub enum CostsCmd {
+    /// Import fixed costs from a CSV with the columns month (YYYY-MM), vendor, amount_usd and
+    /// optionally description; bad rows are named and skipped.
+    Import { file: std::path::PathBuf },
+    /// Add one fixed cost (a seat licence, a subscription) for a month.
+    Add {
+        #[arg(long)]
+        vendor: String,
+        /// YYYY-MM.
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        amount_usd: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// The fixed costs stored.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn costs(settings: &Settings, cmd: &CostsCmd) -> Result<ExitCode> {
+    use flightdeck_core::fixed_costs::{self, FixedCost};
+    let store = Store::open(&settings.database_url).await?;
+    match cmd {
+        CostsCmd::Import { file } => {
+            let name = file.display().to_string();
+            let text = std::fs::read_to_string(file).with_context(|| format!("reading {name}"))?;
+            let (costs, problems) = fixed_costs::parse_csv(&text, &name)?;
+            for p in &problems {
+                eprintln!("warning: {p} (row skipped)");
+            }
+            let n = fixed_costs::save(&store, &costs).await?;
+            let total: f64 = costs.iter().map(|c| c.amount_usd).sum();
+            println!(
+                "imported {n} fixed costs (${total:.2}) from {name}; {} rows skipped",
+                problems.len()
+            );
+            Ok(if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        CostsCmd::Add {
+            vendor,
+            month,
+            amount_usd,
+            description,
+        } => {
+            let c = FixedCost::new(vendor, month, description, amount_usd, "--")
+                .map_err(|e| anyhow::anyhow!("{}", e.trim_start_matches("--: ")))?;
+            fixed_costs::save(&store, std::slice::from_ref(&c)).await?;
+            println!(
+                "{} {}: {} ${:.2}",
+                c.month, c.vendor, c.description, c.amount_usd
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CostsCmd::List { json } => {
+            let all = fixed_costs::list(&store).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else if all.is_empty() {
+                println!("no fixed costs; `flightdeck costs import seats.csv` adds them");
+            } else {
+                for c in &all {
+                    println!(
+                        "{}  {:<12} {:>10.2}  {}",
+                        c.month, c.vendor, c.amount_usd, c.description
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ValueArgs {
+    /// First day counted (YYYY-MM-DD, UTC); default 30 days ago.
+    #[arg(long)]
+    since: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `flightdeck report value`: cost per merged change and line, abandoned runs, review time.
+pub async fn value(settings: &Settings, a: &ValueArgs) -> Result<ExitCode> {
+    let now = chrono::Utc::now().timestamp();
+    let since = match &a.since {
+        Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc().timestamp())
+            .ok_or_else(|| anyhow::anyhow!("--since `{d}` is not a date like 2026-11-25"))?,
+        None => now - 30 * 86_400,
+    };
+    let store = Store::open(&settings.database_url).await?;
+    let v = flightdeck_core::value::value(&store, since, now).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let money = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("${x:.4}"));
+    println!(
+        "merged agent changes:      {} (agent cost ${:.2})",
+        v.merged_changes, v.merged_cost_usd
+    );
+    println!(
+        "cost per merged change:    {}",
+        money(v.cost_per_merged_change)
+    );
+    println!(
+        "cost per merged line:      {}",
+        money(v.cost_per_merged_line)
+    );
+    println!(
+        "abandoned runs:            {} (${:.2}: ended over a week ago, nothing merged)",
+        v.abandoned_runs, v.abandoned_cost_usd
+    );
+    println!(
+        "human review:              {:.1} h to first review; {} of agent cost per review hour",
+        v.review_hours,
+        money(v.cost_per_review_hour)
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1097,6 +1097,13 @@ fn spend_reports_and_prices_from_the_terminal() {
     let out = run(&["report", "concentration"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("spend by vendor:"));
 
+    let out = run(&["report", "value", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["merged_changes"], 0, "{v}");
+    assert!(v["cost_per_merged_change"].is_null(), "no figure rather than a zero: {v}");
+    let out = run(&["report", "value", "--since", "yesterday"]);
+    assert!(stderr_line(&out).contains("not a date"));
+
     let out = run(&["prices", "check"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -1245,4 +1252,74 @@ fn billing_sync_and_reconcile_from_the_terminal() {
         (rows[0]["gap_usd"].as_f64().unwrap() - 2.505).abs() < 1e-9,
         "nothing in logs"
     );
+}
+
+/// Fixed costs from the terminal: a CSV with one bad row (named, skipped, exit 1), one added by
+/// hand, listed, and counted by `report spend`.
+#[test]
+fn fixed_costs_from_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let csv = home.path().join("seats.csv");
+    std::fs::write(
+        &csv,
+        "month,vendor,description,amount_usd\n2026-11,anthropic,\"Team, 5 seats\",150\n2026-11,openai,Business,abc\n",
+    )
+    .unwrap();
+    let db = home.path().join("fd.db");
+    let run = |args: &[&str]| {
+        flightdeck(home.path())
+            .arg("--database-url")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["costs", "import", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("seats.csv:3: amount_usd `abc` is not a number"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1 fixed costs ($150.00)"));
+    let out = run(&[
+        "costs",
+        "add",
+        "--vendor",
+        "cursor",
+        "--month",
+        "2026-11",
+        "--amount-usd",
+        "40",
+        "--description",
+        "Pro seats",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "costs",
+        "add",
+        "--vendor",
+        "cursor",
+        "--month",
+        "Nov",
+        "--amount-usd",
+        "40",
+    ]);
+    assert!(
+        stderr_line(&out).contains("month `Nov` is not YYYY-MM"),
+        "{}",
+        stderr_line(&out)
+    );
+    let list = String::from_utf8_lossy(&run(&["costs", "list"]).stdout).to_string();
+    assert!(
+        list.contains("Team, 5 seats") && list.contains("Pro seats"),
+        "{list}"
+    );
+    let out = run(&["report", "spend", "--by", "vendor", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["total"]["cost_usd"], 190.0, "{v}");
 }

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod diff;
 pub mod error;
 pub mod events;
+pub mod fixed_costs;
 pub mod github;
 pub mod ingest;
 pub mod merge;
@@ -26,6 +27,7 @@ pub mod reports;
 pub mod secrets;
 pub mod sources;
 pub mod store;
+pub mod value;
 pub mod views;
 pub mod watch;
 

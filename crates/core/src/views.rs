@@ -167,6 +167,8 @@ pub struct SpendView {
     pub if_down: Vec<crate::concentration::Dependence>,
     /// Billed beside log-derived cost per day and vendor (vendors with billing data, 30 days).
     pub reconciliation: Vec<crate::billing::ReconRow>,
+    /// What the spend bought over the last 30 days.
+    pub value: crate::value::ValueView,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -745,6 +747,7 @@ pub async fn spend(store: &Store) -> Result<SpendView> {
         unpriced_models: unpriced_models.into_iter().collect(),
         budgets: crate::budgets::status(store, now).await?,
         reconciliation: crate::billing::reconcile(store, &since, "9999-12-31").await?,
+        value: crate::value::value(store, since_ts, now).await?,
         if_down,
         concentration,
     })

@@ -4,6 +4,7 @@ import type { Concentration } from "./Concentration";
 import type { Dependence } from "./Dependence";
 import type { ReconRow } from "./ReconRow";
 import type { SpendSlice } from "./SpendSlice";
+import type { ValueView } from "./ValueView";
 
 export type SpendView = { total_usd: number, by_vendor: Array<SpendSlice>, by_model: Array<SpendSlice>, by_agent: Array<SpendSlice>, by_day: Array<SpendSlice>, 
 /**
@@ -21,4 +22,8 @@ concentration: Concentration, if_down: Array<Dependence>,
 /**
  * Billed beside log-derived cost per day and vendor (vendors with billing data, 30 days).
  */
-reconciliation: Array<ReconRow>, };
+reconciliation: Array<ReconRow>, 
+/**
+ * What the spend bought over the last 30 days.
+ */
+value: ValueView, };

@@ -6,6 +6,7 @@ import type { BudgetStatus } from '../generated/BudgetStatus';
 import type { Concentration } from '../generated/Concentration';
 import type { Dependence } from '../generated/Dependence';
 import type { ReconRow } from '../generated/ReconRow';
+import type { ValueView } from '../generated/ValueView';
 import type { SpendSlice } from '../generated/SpendSlice';
 import { useApi, useList, type ViewProps } from '../hooks';
 
@@ -134,6 +135,30 @@ function Reconciliation({ rows }: { rows: ReconRow[] }) {
   );
 }
 
+/** What the spend bought over the last 30 days. */
+function ValuePanel({ v }: { v: ValueView }) {
+  const m = (x: number | null, digits = 2) => (x === null ? '—' : `$${x.toFixed(digits)}`);
+  return (
+    <div data-testid="value">
+      <h2>What it bought (30 days)</h2>
+      <dl className="kv">
+        <dt>merged agent changes</dt>
+        <dd>
+          {v.merged_changes} · {m(v.cost_per_merged_change)} each · {m(v.cost_per_merged_line, 4)} per merged line
+        </dd>
+        <dt>abandoned runs</dt>
+        <dd>
+          {v.abandoned_runs} · {money(v.abandoned_cost_usd)} <span className="muted small">(ended over a week ago, nothing merged)</span>
+        </dd>
+        <dt>human review</dt>
+        <dd>
+          {v.review_hours.toFixed(1)} h to first review · {m(v.cost_per_review_hour)} of agent cost per review hour
+        </dd>
+      </dl>
+    </div>
+  );
+}
+
 export default function Spend({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now, version } = useApi(api.spend, 'spend');
   const sections: [string, SpendSlice[]][] = data
@@ -207,6 +232,7 @@ export default function Spend({ selected, setSelected, list }: ViewProps) {
               );
             })}
           </div>
+          <ValuePanel v={data.value} />
           <ConcentrationPanel c={data.concentration} down={data.if_down} />
           {data.reconciliation.length ? <Reconciliation rows={data.reconciliation} /> : null}
           <h2>By day</h2>
