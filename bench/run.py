@@ -7,11 +7,14 @@
   git         `flightdeck ingest --repo` (commits + diffstat) vs `git log --all --numstat` on a
               generated repository of 100k+ commits.
   live        a line appended to a log / a commit → the `changed` event on /api/events, p50/p99.
+  rollup      the spend rollup over BENCH_RECORDS usage records (default 10 million) in SQLite:
+              each report, budget status, concentration and the whole Spend view, against the
+              same sums from the raw records; the incremental rebuild after one new session.
 
 Run through scripts/bench.sh (builds the release binary and installs the peers).
 Environment: BENCH_MB (corpus size, default 1024), BENCH_COMMITS (default 100000),
-BENCH_LIVE_SAMPLES (default 200), BENCH_DIR (scratch, default a temp dir), BENCH_ONLY (a
-comma list of sections: logs, git, live; default all).
+BENCH_LIVE_SAMPLES (default 200), BENCH_RECORDS (default 10000000), BENCH_DIR (scratch,
+default a temp dir), BENCH_ONLY (a comma list of sections: logs, git, live, rollup; default all).
 """
 import http.client
 import json
@@ -28,6 +31,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FD = os.path.join(ROOT, "target/release/flightdeck")
 GEN = os.path.join(ROOT, "target/release/examples/gen_claude_corpus")
+ROLLUPS = os.path.join(ROOT, "target/release/examples/bench_rollups")
 CCUSAGE = os.path.join(ROOT, "bench/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage")
 
 
@@ -226,11 +230,12 @@ def pct(xs, p):
 
 def main():
     only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
-    unknown = only - {"logs", "git", "live"}
+    unknown = only - {"logs", "git", "live", "rollup"}
     if unknown:
-        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live)")
+        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live, rollup)")
     run = lambda section: not only or section in only
     needed = [("flightdeck", FD)] + ([("corpus generator", GEN), ("ccusage", CCUSAGE)] if run("logs") else [])
+    needed += [("rollup bench", ROLLUPS)] if run("rollup") else []
     for tool, path in needed:
         if not os.path.exists(path):
             sys.exit(f"error: {tool} not found at {path}; run scripts/bench.sh")
@@ -250,6 +255,8 @@ def main():
         git_section(scratch, commits)
     if run("live"):
         live_section(scratch, samples)
+    if run("rollup"):
+        rollup_section(scratch, int(os.environ.get("BENCH_RECORDS", "10000000")))
     if not os.environ.get("BENCH_DIR"):
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -281,6 +288,12 @@ def live_section(scratch, samples):
     l = live(scratch, samples)
     for name, xs in (("log append", l["log"]), ("git commit", l["git"])):
         print(f"{name:>11}: n={len(xs)} p50 {pct(xs, 50):.0f} ms  p99 {pct(xs, 99):.0f} ms  max {max(xs or [0]):.0f} ms")
+
+
+def rollup_section(scratch, records):
+    print(f"\n== spend rollup: {records} usage records in SQLite (target: each rollup under 100 ms)")
+    db = os.path.join(scratch, "rollup.db")
+    subprocess.run([ROLLUPS, f"sqlite://{db}", str(records)], check=True)
 
 
 if __name__ == "__main__":

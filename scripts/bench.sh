@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks against their peers (see bench/run.py): agent-log ingest vs ccusage, git scan vs
-# `git log --numstat`, live event latency. Prints figures and ratios; not part of CI.
-# Usage: scripts/bench.sh   (BENCH_MB=1024 BENCH_COMMITS=100000 BENCH_LIVE_SAMPLES=200 BENCH_ONLY=logs,git,live)
+# `git log --numstat`, live event latency, the spend rollup at 10M records. Prints figures and
+# ratios; not part of CI.
+# Usage: scripts/bench.sh   (BENCH_MB=1024 BENCH_COMMITS=100000 BENCH_LIVE_SAMPLES=200
+#                            BENCH_RECORDS=10000000 BENCH_ONLY=logs,git,live,rollup)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,5 +12,5 @@ command -v /usr/bin/time >/dev/null || { sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo
 # packages); the versions are pinned exactly, so install gives the same tree.
 npm --prefix bench install --no-audit --no-fund
 cargo build --locked --release -p flightdeck-cli
-cargo build --locked --release -p flightdeck-core --example gen_claude_corpus
+cargo build --locked --release -p flightdeck-core --example gen_claude_corpus --example bench_rollups
 exec python3 bench/run.py

@@ -187,7 +187,7 @@ export const api = {
     postJson<Action>(`/api/outbox/${encodeURIComponent(key)}`, { resolve }),
 };
 
-export type ChartName = 'spend-by-day.svg' | 'commits-by-week.svg' | 'agent-share.svg';
+export type ChartName = 'spend-by-day.svg' | 'spend-by-vendor.svg' | 'commits-by-week.svg' | 'agent-share.svg';
 
 /** URL for a server-rendered chart image; `version` busts the cache after a change. */
 export function chartUrl(name: ChartName, version = 0): string {

@@ -26,6 +26,16 @@ fn flightdeck(home: &std::path::Path) -> Command {
     c
 }
 
+/// `flightdeck --database-url DB ARGS…` in `home`.
+fn with_db(home: &std::path::Path, db: &std::path::Path, args: &[&str]) -> Output {
+    flightdeck(home)
+        .arg("--database-url")
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// The one `error:` line on stderr (progress notes may precede it).
 fn stderr_line(out: &Output) -> String {
     let s = String::from_utf8_lossy(&out.stderr).to_string();
@@ -629,14 +639,7 @@ fn review_loop_from_the_terminal() {
     let repo = new_repo(&path);
     let head = agent_commit(&repo, "claude/limit", "limit.rs", "// limiter\n");
     let db = home.path().join("fd.db");
-    let run = |args: &[&str]| {
-        flightdeck(home.path())
-            .arg("--database-url")
-            .arg(&db)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| with_db(home.path(), &db, args);
     let ok = |out: &Output| {
         assert!(
             out.status.success(),
@@ -1012,14 +1015,7 @@ fn spend_reports_and_prices_from_the_terminal() {
     )
     .unwrap();
     let db = home.path().join("fd.db");
-    let run = |args: &[&str]| {
-        flightdeck(home.path())
-            .arg("--database-url")
-            .arg(&db)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| with_db(home.path(), &db, args);
     let out = run(&["ingest", "--claude-dir", claude.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -1100,7 +1096,10 @@ fn spend_reports_and_prices_from_the_terminal() {
     let out = run(&["report", "value", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["merged_changes"], 0, "{v}");
-    assert!(v["cost_per_merged_change"].is_null(), "no figure rather than a zero: {v}");
+    assert!(
+        v["cost_per_merged_change"].is_null(),
+        "no figure rather than a zero: {v}"
+    );
     let out = run(&["report", "value", "--since", "yesterday"]);
     assert!(stderr_line(&out).contains("not a date"));
 
@@ -1150,14 +1149,7 @@ fn budgets_from_the_terminal_fire_each_threshold_once() {
     });
     std::fs::write(project.join("s1.jsonl"), format!("{line}\n")).unwrap();
     let db = home.path().join("fd.db");
-    let run = |args: &[&str]| {
-        flightdeck(home.path())
-            .arg("--database-url")
-            .arg(&db)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| with_db(home.path(), &db, args);
     let stdout = |o: &Output| String::from_utf8_lossy(&o.stdout).to_string();
     let ingest = ["ingest", "--claude-dir", claude.to_str().unwrap()];
     assert!(run(&ingest).status.success());
@@ -1266,14 +1258,7 @@ fn fixed_costs_from_the_terminal() {
     )
     .unwrap();
     let db = home.path().join("fd.db");
-    let run = |args: &[&str]| {
-        flightdeck(home.path())
-            .arg("--database-url")
-            .arg(&db)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| with_db(home.path(), &db, args);
     let out = run(&["costs", "import", csv.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr).to_string();

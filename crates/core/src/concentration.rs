@@ -9,7 +9,8 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::error::Result;
-use crate::model::{Author, ChangeKind};
+use sqlx::Row;
+
 use crate::pricing::{vendor_of, PriceTable};
 use crate::store::Store;
 
@@ -96,47 +97,54 @@ fn run_vendor(table: &PriceTable, agent: &str, model: &str) -> String {
 
 pub async fn concentration(store: &Store, since: &str, threshold: f64) -> Result<Concentration> {
     let table = PriceTable::builtin();
-    let mut vendor = BTreeMap::new();
-    let mut model = BTreeMap::new();
-    for r in store
-        .spend_records()
-        .await?
-        .iter()
-        .filter(|r| r.day.as_str() >= since)
-    {
-        *vendor.entry(r.vendor.clone()).or_insert(0.0) += r.cost_usd;
-        *model.entry(r.model.clone()).or_insert(0.0) += r.cost_usd;
-    }
+    // Sums from the per-day rollup, not its rows: the answer costs the same for any history.
+    let sums = |column: &'static str| {
+        // The column is one of two fixed names, never input.
+        let sql = format!(
+            "SELECT {column} AS k, CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS c
+             FROM spend_records WHERE day >= $1 GROUP BY {column}"
+        );
+        async move {
+            let rows = sqlx::query(&sql)
+                .bind(since)
+                .fetch_all(store.pool())
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get::<String, _>("k")?, r.try_get::<f64, _>("c")?)))
+                .collect::<Result<BTreeMap<String, f64>>>()
+        }
+    };
+    let vendor = sums("vendor").await?;
+    let model = sums("model").await?;
     // Merged agent changes, each credited to the vendors of the runs on its branch (split
     // evenly when several), else to its agent's maker.
-    let runs = store.agent_runs().await?;
-    let mut merged: BTreeMap<String, f64> = BTreeMap::new();
     let since_ts = chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map_or(0, |d| d.and_utc().timestamp());
-    for c in store.change_requests().await? {
-        let Author::Agent { agent } = &c.author else {
-            continue;
+    let rows = sqlx::query(
+        "SELECT c.id, c.author, r.agent, r.model FROM change_requests c
+         LEFT JOIN agent_runs r ON r.branch = c.head AND (c.kind = 'github' OR r.repo = c.repo)
+         WHERE c.state = 'merged' AND c.author_kind = 'agent' AND c.updated_at >= $1",
+    )
+    .bind(since_ts)
+    .fetch_all(store.pool())
+    .await?;
+    let mut per_change: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in &rows {
+        let id: String = r.try_get("id")?;
+        let run_agent: Option<String> = r.try_get("agent")?;
+        let vendor = match run_agent {
+            Some(agent) => run_vendor(&table, &agent, &r.try_get::<String, _>("model")?),
+            None => run_vendor(&table, &r.try_get::<String, _>("author")?, ""),
         };
-        if c.state != "merged" || c.updated_at < since_ts {
-            continue;
-        }
-        let repo = (c.kind == ChangeKind::Local).then_some(c.repo.as_str());
-        let vendors: BTreeSet<String> = runs
-            .iter()
-            .filter(|r| r.branch.as_deref() == Some(c.head.as_str()))
-            .filter(|r| repo.is_none_or(|p| r.repo.as_deref() == Some(p)))
-            .map(|r| run_vendor(&table, &r.agent, &r.model))
-            .collect();
-        let vendors = if vendors.is_empty() {
-            BTreeSet::from([run_vendor(&table, agent, "")])
-        } else {
-            vendors
-        };
+        per_change.entry(id).or_default().insert(vendor);
+    }
+    let mut merged: BTreeMap<String, f64> = BTreeMap::new();
+    for vendors in per_change.values() {
         let each = 1.0 / vendors.len() as f64;
         for v in vendors {
-            *merged.entry(v).or_insert(0.0) += each;
+            *merged.entry(v.clone()).or_insert(0.0) += each;
         }
     }
     let hhi_spend = hhi(&vendor.values().copied().collect::<Vec<_>>());
@@ -153,26 +161,42 @@ pub async fn concentration(store: &Store, since: &str, threshold: f64) -> Result
     })
 }
 
-/// The repos and agents that stop when `vendor` is down (agent runs started since `since_ts`).
-pub async fn if_down(store: &Store, vendor: &str, since_ts: i64) -> Result<Dependence> {
+/// What stops for each vendor seen in agent runs started since `since_ts`, in name order.
+pub async fn if_down_all(store: &Store, since_ts: i64) -> Result<Vec<Dependence>> {
     let table = PriceTable::builtin();
-    let mut by_repo: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let mut by_agent: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for r in store
-        .agent_runs()
-        .await?
-        .iter()
-        .filter(|r| r.started_at >= since_ts)
-    {
-        let on = (run_vendor(&table, &r.agent, &r.model) == vendor) as usize;
-        if let Some(repo) = &r.repo {
-            let e = by_repo.entry(repo.clone()).or_default();
+    let rows = sqlx::query(
+        "SELECT COALESCE(repo, '') AS repo, agent, model, CAST(COUNT(*) AS BIGINT) AS n
+         FROM agent_runs WHERE started_at >= $1 GROUP BY COALESCE(repo, ''), agent, model",
+    )
+    .bind(since_ts)
+    .fetch_all(store.pool())
+    .await?;
+    let mut runs: Vec<(String, String, String, usize)> = Vec::new();
+    for r in &rows {
+        let (repo, agent, model): (String, String, String) =
+            (r.try_get("repo")?, r.try_get("agent")?, r.try_get("model")?);
+        let n: i64 = r.try_get("n")?;
+        let vendor = run_vendor(&table, &agent, &model);
+        runs.push((repo, agent, vendor, n as usize));
+    }
+    let vendors: BTreeSet<&str> = runs.iter().map(|r| r.2.as_str()).collect();
+    Ok(vendors.into_iter().map(|v| dependence(v, &runs)).collect())
+}
+
+/// One vendor's dependence from (repo, agent, vendor, runs) counts.
+fn dependence(vendor: &str, runs: &[(String, String, String, usize)]) -> Dependence {
+    let mut by_repo: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut by_agent: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (repo, agent, v, n) in runs {
+        let on = if v == vendor { *n } else { 0 };
+        if !repo.is_empty() {
+            let e = by_repo.entry(repo).or_default();
             e.0 += on;
-            e.1 += 1;
+            e.1 += n;
         }
-        let e = by_agent.entry(r.agent.clone()).or_default();
+        let e = by_agent.entry(agent).or_default();
         e.0 += on;
-        e.1 += 1;
+        e.1 += n;
     }
     let mut d = Dependence {
         vendor: vendor.to_string(),
@@ -181,19 +205,28 @@ pub async fn if_down(store: &Store, vendor: &str, since_ts: i64) -> Result<Depen
         agents_only: by_agent
             .into_iter()
             .filter(|(_, (on, all))| on == all)
-            .map(|(a, _)| a)
+            .map(|(a, _)| a.to_string())
             .collect(),
     };
     for (repo, (on, all)) in by_repo {
         if on == all {
-            d.repos_only.push(repo);
+            d.repos_only.push(repo.to_string());
         } else if on > 0 {
             d.repos_partly.push(Share {
-                key: repo,
+                key: repo.to_string(),
                 value: on as f64,
                 share: on as f64 / all as f64,
             });
         }
     }
-    Ok(d)
+    d
+}
+
+/// The repos and agents that stop when `vendor` is down (agent runs started since `since_ts`).
+pub async fn if_down(store: &Store, vendor: &str, since_ts: i64) -> Result<Dependence> {
+    Ok(if_down_all(store, since_ts)
+        .await?
+        .into_iter()
+        .find(|d| d.vendor == vendor)
+        .unwrap_or_else(|| dependence(vendor, &[])))
 }

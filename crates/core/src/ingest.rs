@@ -267,6 +267,7 @@ async fn ingest_agent_logs(
     }
     let cursors = store.log_cursors().await?;
     let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut forgotten_days: BTreeSet<String> = BTreeSet::new();
     // Runs and the spend rollup are rebuilt after the batches commit. A pass killed in between
     // leaves the rollup "dirty", and the next pass rebuilds every run instead of only the ones
     // it touches.
@@ -294,6 +295,8 @@ async fn ingest_agent_logs(
             }
             Msg::Problem(p) => report.problems.push(p),
             Msg::Forget { agent, path } => {
+                // The days its usage was on lose it: they are re-aggregated below.
+                forgotten_days.extend(store.days_of_file(&agent, &path).await?);
                 let sessions = store.forget_log_file(&agent, &path).await?;
                 touched.extend(sessions.into_iter().map(|s| (agent.clone(), s)));
             }
@@ -345,7 +348,17 @@ async fn ingest_agent_logs(
     let touched: Vec<(String, String)> = touched.into_iter().collect();
     store.rebuild_runs(&touched, &repo_of, now).await?;
     if !touched.is_empty() {
-        store.rebuild_log_spend(&prices).await?;
+        // Only the days those sessions have usage on are re-aggregated (a first ingest of
+        // many sessions rebuilds everything in one pass instead).
+        if touched.len() > 2_000 {
+            store.rebuild_log_spend(&prices).await?;
+        } else {
+            let mut days = store.days_of_sessions(&touched).await?;
+            days.extend(forgotten_days);
+            days.sort();
+            days.dedup();
+            store.rebuild_log_spend_days(&prices, Some(&days)).await?;
+        }
         // New spend may cross a budget threshold (each fires once a month, in the store).
         crate::budgets::check(store, now).await?;
     }

@@ -313,3 +313,43 @@ pub async fn unpriced_models(store: &Store) -> Result<Vec<UnpricedModel>> {
         })
         .collect()
 }
+
+/// Cost per ISO week (named by its Monday) and vendor, oldest week first; every vendor has a
+/// value in every week (0 where it had none), as a stacked chart needs.
+pub async fn spend_by_week_and_vendor(store: &Store) -> Result<Vec<(String, Vec<(String, f64)>)>> {
+    let rows = sqlx::query(
+        "SELECT day, vendor, CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS c FROM spend_records
+         GROUP BY day, vendor",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let mut weeks: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    let mut vendors = std::collections::BTreeSet::new();
+    for r in &rows {
+        let day: String = r.try_get("day")?;
+        let vendor: String = r.try_get("vendor")?;
+        let week = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+            .map(|d| {
+                (d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64))
+                    .format("%Y-%m-%d")
+                    .to_string()
+            })
+            .unwrap_or(day);
+        *weeks
+            .entry(week)
+            .or_default()
+            .entry(vendor.clone())
+            .or_insert(0.0) += r.try_get::<f64, _>("c")?;
+        vendors.insert(vendor);
+    }
+    Ok(weeks
+        .into_iter()
+        .map(|(w, by)| {
+            let all = vendors
+                .iter()
+                .map(|v| (v.clone(), by.get(v).copied().unwrap_or(0.0)))
+                .collect();
+            (w, all)
+        })
+        .collect())
+}

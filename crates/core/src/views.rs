@@ -716,38 +716,47 @@ pub async fn spend(store: &Store) -> Result<SpendView> {
         .unwrap_or_default()
         .format("%Y-%m-%d")
         .to_string();
-    let concentration = crate::concentration::concentration(store, &since, threshold).await?;
-    let mut if_down = Vec::new();
-    for v in &concentration.spend_by_vendor {
-        if_down.push(crate::concentration::if_down(store, &v.key, since_ts).await?);
-    }
-    let records = store.spend_records().await?;
-    let total: f64 = records.iter().map(|r| r.cost_usd).sum();
-    let mut vendor = BTreeMap::new();
-    let mut model = BTreeMap::new();
-    let mut agent = BTreeMap::new();
-    let mut day = BTreeMap::new();
-    let mut unpriced_models = std::collections::BTreeSet::new();
-    for r in &records {
-        if r.unpriced_tokens > 0 {
-            unpriced_models.insert(r.model.clone());
-        }
-        *vendor.entry(r.vendor.clone()).or_insert(0.0) += r.cost_usd;
-        *model.entry(r.model.clone()).or_insert(0.0) += r.cost_usd;
-        *agent.entry(r.agent.clone()).or_insert(0.0) += r.cost_usd;
-        *day.entry(r.day.clone()).or_insert(0.0) += r.cost_usd;
-    }
+    // Grouped in the database from the per-day rollup (never row by row here), the
+    // independent parts at once: each is a read, and the pool has several connections.
+    use crate::reports::SpendBy;
+    let group = |by| async move {
+        let r = crate::reports::spend(store, by, None, None).await?;
+        let map: BTreeMap<String, f64> =
+            r.rows.iter().map(|x| (x.key.clone(), x.cost_usd)).collect();
+        Ok::<_, crate::Error>((map, r.total, r.unpriced_models))
+    };
+    let (
+        (vendor, total, unpriced_models),
+        (model, _, _),
+        (agent, _, _),
+        (day, _, _),
+        concentration,
+        if_down,
+        budgets,
+        reconciliation,
+        value,
+    ) = tokio::try_join!(
+        group(SpendBy::Vendor),
+        group(SpendBy::Model),
+        group(SpendBy::Agent),
+        group(SpendBy::Day),
+        crate::concentration::concentration(store, &since, threshold),
+        crate::concentration::if_down_all(store, since_ts),
+        crate::budgets::status(store, now),
+        crate::billing::reconcile(store, &since, "9999-12-31"),
+        crate::value::value(store, since_ts, now),
+    )?;
     Ok(SpendView {
-        total_usd: total,
-        by_vendor: slices(vendor, total, true),
-        by_model: slices(model, total, true),
-        by_agent: slices(agent, total, true),
-        by_day: slices(day, total, false),
-        unpriced_tokens: records.iter().map(|r| r.unpriced_tokens).sum(),
-        unpriced_models: unpriced_models.into_iter().collect(),
-        budgets: crate::budgets::status(store, now).await?,
-        reconciliation: crate::billing::reconcile(store, &since, "9999-12-31").await?,
-        value: crate::value::value(store, since_ts, now).await?,
+        total_usd: total.cost_usd,
+        by_vendor: slices(vendor, total.cost_usd, true),
+        by_model: slices(model, total.cost_usd, true),
+        by_agent: slices(agent, total.cost_usd, true),
+        by_day: slices(day, total.cost_usd, false),
+        unpriced_tokens: total.unpriced_tokens,
+        unpriced_models,
+        budgets,
+        reconciliation,
+        value,
         if_down,
         concentration,
     })

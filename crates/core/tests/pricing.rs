@@ -239,3 +239,56 @@ async fn ingested_costs_follow_the_day_and_the_users_prices(db: TestDb) {
     db.finish().await;
 }
 both!(ingested_costs_follow_the_day_and_the_users_prices);
+
+/// The rollup is rebuilt for the days an ingest changed only; after a log is cut short (its
+/// usage on one day gone), it still equals a rebuild of every day.
+async fn incremental_rollup_equals_a_full_rebuild(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("projects/-w");
+    std::fs::create_dir_all(&project).unwrap();
+    let a = project.join("s1.jsonl");
+    let b = project.join("s2.jsonl");
+    std::fs::write(
+        &a,
+        [
+            line(1, "2026-11-14", "claude-sonnet-4-5"),
+            line(2, "2026-11-15", "claude-sonnet-4-5"),
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &b,
+        line(3, "2026-11-15", "gpt-5").replace("\"s1\"", "\"s2\"") + "\n",
+    )
+    .unwrap();
+    let sources = Sources {
+        claude_dirs: vec![dir.path().to_path_buf()],
+        ..Default::default()
+    };
+    ingest::run(&db.store, &sources, None, NOW).await.unwrap();
+    assert_eq!(db.store.spend_records().await.unwrap().len(), 3);
+    // s1 is rewritten with only its first day: the 15th loses its Sonnet usage.
+    std::fs::write(&a, line(1, "2026-11-14", "claude-sonnet-4-5") + "\n").unwrap();
+    ingest::run(&db.store, &sources, None, NOW + 60)
+        .await
+        .unwrap();
+    let incremental = db.store.spend_records().await.unwrap();
+    db.store
+        .rebuild_log_spend(&PriceTable::builtin())
+        .await
+        .unwrap();
+    let full = db.store.spend_records().await.unwrap();
+    assert_eq!(incremental, full);
+    let days: Vec<(&str, &str)> = full
+        .iter()
+        .map(|r| (r.day.as_str(), r.model.as_str()))
+        .collect();
+    assert_eq!(
+        days,
+        vec![("2026-11-14", "claude-sonnet-4-5"), ("2026-11-15", "gpt-5")]
+    );
+    db.finish().await;
+}
+both!(incremental_rollup_equals_a_full_rebuild);

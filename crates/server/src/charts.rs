@@ -98,6 +98,60 @@ pub fn spend_by_day(v: &SpendView) -> Result<String, ApiError> {
     )
 }
 
+/// Cost per week, stacked by vendor (each band one vendor; the top edge the week's total).
+pub fn spend_by_vendor(weeks: &[(String, Vec<(String, f64)>)]) -> Result<String, ApiError> {
+    const PALETTE: [RGBColor; 6] = [
+        AGENT,
+        HUMAN,
+        RGBColor(255, 167, 38),
+        RGBColor(66, 133, 244),
+        RGBColor(239, 83, 80),
+        RGBColor(141, 110, 99),
+    ];
+    let keys: Vec<&str> = weeks.iter().map(|(w, _)| w.as_str()).collect();
+    let totals: Vec<f64> = weeks
+        .iter()
+        .map(|(_, by)| by.iter().map(|(_, c)| c).sum())
+        .collect();
+    let top = totals.iter().copied().fold(0.0, f64::max);
+    let decimals = if top < 10.0 { 2 } else { 0 };
+    let vendors: Vec<String> = weeks
+        .first()
+        .map(|(_, by)| by.iter().map(|(v, _)| v.clone()).collect())
+        .unwrap_or_default();
+    frame(
+        "Spend per week by vendor (USD)",
+        &keys,
+        top.max(0.01) * 1.15,
+        &|y| format!("${y:.decimals$}"),
+        true,
+        |chart| {
+            // Drawn top band first: each area runs from 0 to the sum of its vendor and those
+            // below it, so later (lower) areas cover the lower part of earlier ones.
+            for (k, vendor) in vendors.iter().enumerate().rev() {
+                let color = PALETTE[k % PALETTE.len()];
+                let upto =
+                    |by: &[(String, f64)]| by.iter().take(k + 1).map(|(_, c)| c).sum::<f64>();
+                chart
+                    .draw_series(
+                        AreaSeries::new(
+                            weeks.iter().enumerate().map(|(i, (_, by))| (i, upto(by))),
+                            0.0,
+                            color.mix(0.85),
+                        )
+                        .border_style(color.stroke_width(1)),
+                    )
+                    .map_err(err)?
+                    .label(vendor.as_str())
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                    });
+            }
+            Ok(())
+        },
+    )
+}
+
 /// Commits per week, agent and human, as two lines.
 pub fn commits_by_week(v: &VelocityView) -> Result<String, ApiError> {
     let weeks = &v.weeks;

@@ -257,6 +257,9 @@ async fn audit(State(s): State<AppState>) -> ApiResult<views::AuditView> {
 async fn chart(State(s): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
     let svg = match name.as_str() {
         "spend-by-day.svg" => charts::spend_by_day(&views::spend(&s.store).await?)?,
+        "spend-by-vendor.svg" => charts::spend_by_vendor(
+            &flightdeck_core::reports::spend_by_week_and_vendor(&s.store).await?,
+        )?,
         "commits-by-week.svg" => charts::commits_by_week(
             &views::velocity(&s.store, chrono::Utc::now().timestamp(), 26).await?,
         )?,

@@ -137,7 +137,12 @@ async fn every_view_serves_demo_data() {
 #[tokio::test]
 async fn charts_render_store_data_as_svg() {
     let f = fixture(true, None).await;
-    for name in ["spend-by-day.svg", "commits-by-week.svg", "agent-share.svg"] {
+    for name in [
+        "spend-by-day.svg",
+        "spend-by-vendor.svg",
+        "commits-by-week.svg",
+        "agent-share.svg",
+    ] {
         let (status, ctype, body) = get(&f.state, &format!("/api/charts/{name}")).await;
         assert_eq!(status, StatusCode::OK, "{name}");
         assert_eq!(ctype, "image/svg+xml");
@@ -150,6 +155,11 @@ async fn charts_render_store_data_as_svg() {
     }
     let (_, _, legend) = get(&f.state, "/api/charts/commits-by-week.svg").await;
     assert!(legend.contains("agents") && legend.contains("people"));
+    let (_, _, vendors) = get(&f.state, "/api/charts/spend-by-vendor.svg").await;
+    assert!(
+        vendors.contains("anthropic") && vendors.contains("openai"),
+        "{vendors:.300}"
+    );
     let (status, _, body) = get(&f.state, "/api/charts/nope.svg").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("\"code\":\"not_found\""));
@@ -162,9 +172,11 @@ async fn empty_store_serves_empty_views_and_charts() {
         json(&f.state, "/api/changes").await["changes"],
         serde_json::json!([])
     );
-    let (status, _, body) = get(&f.state, "/api/charts/spend-by-day.svg").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(body.starts_with("<svg"));
+    for name in ["spend-by-day.svg", "spend-by-vendor.svg"] {
+        let (status, _, body) = get(&f.state, &format!("/api/charts/{name}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.starts_with("<svg"));
+    }
 }
 
 #[tokio::test]

@@ -239,6 +239,10 @@ export default function Spend({ selected, setSelected, list }: ViewProps) {
           <figure className="chart">
             <img src={chartUrl('spend-by-day.svg', version)} alt="Spend by day" data-testid="chart-spend" />
           </figure>
+          <h2>By week and vendor</h2>
+          <figure className="chart">
+            <img src={chartUrl('spend-by-vendor.svg', version)} alt="Spend per week by vendor" data-testid="chart-spend-vendor" />
+          </figure>
         </>
       ) : null}
     </section>

@@ -421,46 +421,112 @@ impl Store {
 
     /// Recomputes the spend derived from agent logs: per day, model, agent and repo.
     pub async fn rebuild_log_spend(&self, prices: &PriceTable) -> Result<()> {
-        let sql = format!(
-            "SELECT u.day, u.model, u.agent, COALESCE(r.repo, '') AS repo, {USAGE_SUMS},
-               {UNPRICED_SUM}
-             FROM usage_entries u
-             LEFT JOIN agent_runs r ON r.agent = u.agent AND r.session_id = u.session_id
-             WHERE u.canonical = 1
-             GROUP BY u.day, u.model, u.agent, COALESCE(r.repo, '')"
-        );
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        let mut records: BTreeMap<(String, String, String, String), SpendRecord> = BTreeMap::new();
-        for r in &rows {
-            let model: String = r.try_get("model")?;
-            let day: String = r.try_get("day")?;
-            let agent: String = r.try_get("agent")?;
-            let repo: String = r.try_get("repo")?;
-            let rec = SpendRecord {
-                vendor: vendor_of(prices, &model),
-                model: if model.is_empty() {
-                    "(none)".into()
-                } else {
-                    model
-                },
-                day,
-                source: "logs".into(),
-                agent,
-                repo,
-                tokens: tokens_of(r)?,
-                cost_usd: r.try_get("cost")?,
-                unpriced_tokens: r.try_get("unpriced_tokens")?,
-            };
-            let key = (
-                rec.day.clone(),
-                rec.model.clone(),
-                rec.agent.clone(),
-                rec.repo.clone(),
-            );
-            records.insert(key, rec);
+        self.rebuild_log_spend_days(prices, None).await
+    }
+
+    /// The days holding usage read from one log file.
+    pub async fn days_of_file(&self, agent: &str, path: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT day FROM usage_entries WHERE agent = $1 AND file = $2",
+        )
+        .bind(agent)
+        .bind(path)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The days holding usage of these sessions (what an ingest that touched them changed).
+    pub async fn days_of_sessions(&self, sessions: &[(String, String)]) -> Result<Vec<String>> {
+        let mut days = std::collections::BTreeSet::new();
+        for (agent, session) in sessions {
+            let found: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT day FROM usage_entries WHERE agent = $1 AND session_id = $2",
+            )
+            .bind(agent)
+            .bind(session)
+            .fetch_all(&self.pool)
+            .await?;
+            days.extend(found);
         }
-        let records: Vec<SpendRecord> = records.into_values().collect();
-        self.replace_spend_source("logs", &records).await
+        Ok(days.into_iter().collect())
+    }
+
+    /// Recomputes the log-derived rollup for `days` only (`None`: every day), in one
+    /// transaction, so a report never sees a day half rebuilt. An ingest that touched a few
+    /// sessions re-aggregates a few days, however many records the store holds.
+    pub async fn rebuild_log_spend_days(
+        &self,
+        prices: &PriceTable,
+        days: Option<&[String]>,
+    ) -> Result<()> {
+        if days.is_some_and(|d| d.is_empty()) {
+            return Ok(());
+        }
+        let mut records: BTreeMap<(String, String, String, String), SpendRecord> = BTreeMap::new();
+        let mut tx = self.begin().await?;
+        for chunk in days.map_or(vec![None], |d| d.chunks(200).map(Some).collect()) {
+            let filter = match chunk {
+                Some(c) => format!(
+                    "AND u.day IN ({})",
+                    (1..=c.len())
+                        .map(|i| placeholder(self.backend(), i))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => String::new(),
+            };
+            let sql = format!(
+                "SELECT u.day, u.model, u.agent, COALESCE(r.repo, '') AS repo, {USAGE_SUMS},
+                   {UNPRICED_SUM}
+                 FROM usage_entries u
+                 LEFT JOIN agent_runs r ON r.agent = u.agent AND r.session_id = u.session_id
+                 WHERE u.canonical = 1 {filter}
+                 GROUP BY u.day, u.model, u.agent, COALESCE(r.repo, '')"
+            );
+            let mut q = sqlx::query(&sql);
+            for d in chunk.into_iter().flatten() {
+                q = q.bind(d);
+            }
+            for r in &q.fetch_all(&mut *tx).await? {
+                let model: String = r.try_get("model")?;
+                let rec = SpendRecord {
+                    vendor: vendor_of(prices, &model),
+                    model: if model.is_empty() {
+                        "(none)".into()
+                    } else {
+                        model
+                    },
+                    day: r.try_get("day")?,
+                    source: "logs".into(),
+                    agent: r.try_get("agent")?,
+                    repo: r.try_get("repo")?,
+                    tokens: tokens_of(r)?,
+                    cost_usd: r.try_get("cost")?,
+                    unpriced_tokens: r.try_get("unpriced_tokens")?,
+                };
+                let key = (
+                    rec.day.clone(),
+                    rec.model.clone(),
+                    rec.agent.clone(),
+                    rec.repo.clone(),
+                );
+                records.insert(key, rec);
+            }
+            let delete = format!(
+                "DELETE FROM spend_records WHERE source = 'logs' {}",
+                filter.replace("u.day", "day")
+            );
+            let mut q = sqlx::query(&delete);
+            for d in chunk.into_iter().flatten() {
+                q = q.bind(d);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for r in records.values() {
+            super::writes::upsert_spend_in(&mut tx, r).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn session_files(&self, agent: &str, session: &str) -> Result<Vec<String>> {

@@ -298,46 +298,24 @@ impl Store {
     }
 
     pub async fn upsert_spend(&self, s: &SpendRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO spend_records (vendor, model, day, source, agent, repo, input_tokens,
-               output_tokens, cache_write_tokens, cache_read_tokens, reasoning_tokens, cost_usd,
-               unpriced_tokens)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             ON CONFLICT (vendor, model, day, source, agent, repo) DO UPDATE SET
-               input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-               cache_write_tokens = excluded.cache_write_tokens,
-               cache_read_tokens = excluded.cache_read_tokens,
-               reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd,
-               unpriced_tokens = excluded.unpriced_tokens",
-        )
-        .bind(&s.vendor)
-        .bind(&s.model)
-        .bind(&s.day)
-        .bind(&s.source)
-        .bind(&s.agent)
-        .bind(&s.repo)
-        .bind(s.tokens.input)
-        .bind(s.tokens.output)
-        .bind(s.tokens.cache_write)
-        .bind(s.tokens.cache_read)
-        .bind(s.tokens.reasoning)
-        .bind(s.cost_usd)
-        .bind(s.unpriced_tokens)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.begin().await?;
+        upsert_spend_in(&mut tx, s).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Replaces every spend record of one source (a recomputation from logs is total, so rows
     /// whose runs vanished must go too).
     pub async fn replace_spend_source(&self, source: &str, records: &[SpendRecord]) -> Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM spend_records WHERE source = $1")
             .bind(source)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         for r in records {
-            self.upsert_spend(r).await?;
+            upsert_spend_in(&mut tx, r).await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -558,4 +536,39 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Inserts or replaces one rollup row inside `tx`.
+pub(crate) async fn upsert_spend_in(
+    tx: &mut Transaction<'static, Any>,
+    s: &SpendRecord,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO spend_records (vendor, model, day, source, agent, repo, input_tokens,
+           output_tokens, cache_write_tokens, cache_read_tokens, reasoning_tokens, cost_usd,
+           unpriced_tokens)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (vendor, model, day, source, agent, repo) DO UPDATE SET
+           input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+           cache_write_tokens = excluded.cache_write_tokens,
+           cache_read_tokens = excluded.cache_read_tokens,
+           reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd,
+           unpriced_tokens = excluded.unpriced_tokens",
+    )
+    .bind(&s.vendor)
+    .bind(&s.model)
+    .bind(&s.day)
+    .bind(&s.source)
+    .bind(&s.agent)
+    .bind(&s.repo)
+    .bind(s.tokens.input)
+    .bind(s.tokens.output)
+    .bind(s.tokens.cache_write)
+    .bind(s.tokens.cache_read)
+    .bind(s.tokens.reasoning)
+    .bind(s.cost_usd)
+    .bind(s.unpriced_tokens)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
