@@ -353,6 +353,7 @@ impl Settings {
             only_log_files: None,
             prices: self.prices.clone(),
             concentration_threshold: Some(self.concentration_threshold),
+            person: crate::outbox::lead_identity().0,
         }
     }
 }

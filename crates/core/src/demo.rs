@@ -62,6 +62,7 @@ impl DemoWorkspace {
             only_log_files: None,
             prices: Default::default(),
             concentration_threshold: None,
+            person: "demo".into(),
         }
     }
 }

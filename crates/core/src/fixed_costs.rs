@@ -129,6 +129,7 @@ fn record(c: &FixedCost) -> SpendRecord {
         source: "fixed".into(),
         agent: String::new(),
         repo: String::new(),
+        person: String::new(),
         tokens: Tokens::default(),
         cost_usd: c.amount_usd,
         unpriced_tokens: 0,

@@ -27,6 +27,8 @@ pub struct Sources {
     pub prices: crate::pricing::PriceOverrides,
     /// The configured vendor-concentration threshold, recorded for the inbox.
     pub concentration_threshold: Option<f64>,
+    /// Who launches the work read here (this machine's user), kept on each usage record.
+    pub person: String,
 }
 
 /// Where a long ingest is, for a progress display.
@@ -220,6 +222,10 @@ async fn ingest_agent_logs(
                 .await?;
         }
     }
+    let stamp = crate::store::Stamp {
+        prices: &prices,
+        person: &sources.person,
+    };
     let fingerprint = prices.fingerprint();
     if store.cursor("prices", "fingerprint").await?.as_deref() != Some(fingerprint.as_str()) {
         if store.reprice_usage(&prices).await? > 0 {
@@ -309,7 +315,7 @@ async fn ingest_agent_logs(
                 lines,
             } => {
                 let others = store
-                    .commit_log_batch(&agent, &path, &batch, &cursor, &prices, now)
+                    .commit_log_batch(&agent, &path, &batch, &cursor, &stamp, now)
                     .await?;
                 report.lines += lines;
                 report.skipped_lines += batch.skipped.len() as i64;

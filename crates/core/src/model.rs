@@ -319,6 +319,9 @@ pub struct SpendRecord {
     pub source: String,
     pub agent: String,
     pub repo: String,
+    /// Who launched the work (the user of the machine that read the logs); '' when unknown.
+    #[serde(default)]
+    pub person: String,
     pub tokens: Tokens,
     pub cost_usd: f64,
     /// Tokens of models without a price that day: not in `cost_usd`, not free either.

@@ -161,6 +161,8 @@ pub enum SpendBy {
     Model,
     Agent,
     Repo,
+    /// Who launched the work (the user of the machine that read the logs).
+    Person,
     Day,
     /// ISO weeks, named by their Monday.
     Week,
@@ -201,6 +203,7 @@ pub async fn spend(
         SpendBy::Model => "u.model",
         SpendBy::Agent => "u.agent",
         SpendBy::Repo => "u.repo",
+        SpendBy::Person => "u.person",
         SpendBy::Day | SpendBy::Week => "u.day",
         SpendBy::Month => "SUBSTR(u.day, 1, 7)",
     };

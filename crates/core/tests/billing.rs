@@ -91,6 +91,7 @@ async fn cost_reports_are_read_whole_and_reconciled(db: TestDb) {
                 source: "logs".into(),
                 agent: "a".into(),
                 repo: String::new(),
+                person: String::new(),
                 tokens: Tokens::default(),
                 cost_usd: usd,
                 unpriced_tokens: 0,

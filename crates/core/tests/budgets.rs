@@ -21,6 +21,7 @@ fn spend(day: &str, vendor: &str, repo: &str, cost: f64) -> SpendRecord {
         source: format!("test-{day}-{vendor}-{repo}"),
         agent: "claude-code".into(),
         repo: repo.into(),
+        person: String::new(),
         tokens: Tokens::default(),
         cost_usd: cost,
         unpriced_tokens: 0,

@@ -80,6 +80,7 @@ async fn spend_and_merged_work_per_vendor(db: TestDb) {
                 source: "logs".into(),
                 agent: "a".into(),
                 repo: "/w/api".into(),
+                person: String::new(),
                 tokens: Tokens::default(),
                 cost_usd: cost,
                 unpriced_tokens: 0,

@@ -187,10 +187,24 @@ async fn ingested_costs_follow_the_day_and_the_users_prices(db: TestDb) {
     let mut sources = Sources {
         claude_dirs: vec![dir.path().to_path_buf()],
         prices: overrides(),
+        person: "alice".into(),
         ..Default::default()
     };
     ingest::run(&db.store, &sources, None, NOW).await.unwrap();
     let spend = db.store.spend_records().await.unwrap();
+    // Who launched it: the user of the machine that read the logs.
+    assert!(spend.iter().all(|r| r.person == "alice"), "{spend:?}");
+    let by_person = flightdeck_core::reports::spend(
+        &db.store,
+        flightdeck_core::reports::SpendBy::Person,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_person.rows.len(), 1);
+    assert_eq!(by_person.rows[0].key, "alice");
+    assert!(close(by_person.rows[0].cost_usd, 0.05325 + 0.0355));
     let row = |day: &str, model: &str| {
         spend
             .iter()

@@ -223,6 +223,7 @@ async fn round_trips_every_noun(db: TestDb) {
         source: "logs".into(),
         agent: "codex".into(),
         repo: "/r".into(),
+        person: "alice".into(),
         tokens: Tokens {
             input: 1,
             output: 1,

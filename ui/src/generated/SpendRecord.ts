@@ -12,7 +12,11 @@ day: string,
 /**
  * `logs` (agent logs x price table) or a billing source.
  */
-source: string, agent: string, repo: string, tokens: Tokens, cost_usd: number, 
+source: string, agent: string, repo: string, 
+/**
+ * Who launched the work (the user of the machine that read the logs); '' when unknown.
+ */
+person: string, tokens: Tokens, cost_usd: number, 
 /**
  * Tokens of models without a price that day: not in `cost_usd`, not free either.
  */

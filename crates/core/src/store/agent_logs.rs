@@ -105,7 +105,7 @@ impl Store {
         path: &str,
         batch: &Batch,
         cursor: &Cursor,
-        prices: &PriceTable,
+        stamp: &Stamp<'_>,
         now: i64,
     ) -> Result<Vec<String>> {
         let mut tx = self.begin().await?;
@@ -143,8 +143,8 @@ impl Store {
                 let g = group(r);
                 in_batch.get(&g) == Some(&1) && !stored.contains(&g)
             });
-        insert_usage(&mut tx, backend, agent, path, &fresh, true, prices).await?;
-        insert_usage(&mut tx, backend, agent, path, &conflicting, false, prices).await?;
+        insert_usage(&mut tx, backend, agent, path, &fresh, true, stamp).await?;
+        insert_usage(&mut tx, backend, agent, path, &conflicting, false, stamp).await?;
         let mut groups: HashSet<Group> = conflicting.iter().map(|r| group(r)).collect();
         for r in &conflicting {
             // Once per group: resolving looks at every copy of it.
@@ -462,7 +462,8 @@ impl Store {
         if days.is_some_and(|d| d.is_empty()) {
             return Ok(());
         }
-        let mut records: BTreeMap<(String, String, String, String), SpendRecord> = BTreeMap::new();
+        let mut records: BTreeMap<(String, String, String, String, String), SpendRecord> =
+            BTreeMap::new();
         let mut tx = self.begin().await?;
         for chunk in days.map_or(vec![None], |d| d.chunks(200).map(Some).collect()) {
             let filter = match chunk {
@@ -476,12 +477,12 @@ impl Store {
                 None => String::new(),
             };
             let sql = format!(
-                "SELECT u.day, u.model, u.agent, COALESCE(r.repo, '') AS repo, {USAGE_SUMS},
-                   {UNPRICED_SUM}
+                "SELECT u.day, u.model, u.agent, COALESCE(r.repo, '') AS repo, u.person,
+                   {USAGE_SUMS}, {UNPRICED_SUM}
                  FROM usage_entries u
                  LEFT JOIN agent_runs r ON r.agent = u.agent AND r.session_id = u.session_id
                  WHERE u.canonical = 1 {filter}
-                 GROUP BY u.day, u.model, u.agent, COALESCE(r.repo, '')"
+                 GROUP BY u.day, u.model, u.agent, COALESCE(r.repo, ''), u.person"
             );
             let mut q = sqlx::query(&sql);
             for d in chunk.into_iter().flatten() {
@@ -500,6 +501,7 @@ impl Store {
                     source: "logs".into(),
                     agent: r.try_get("agent")?,
                     repo: r.try_get("repo")?,
+                    person: r.try_get("person")?,
                     tokens: tokens_of(r)?,
                     cost_usd: r.try_get("cost")?,
                     unpriced_tokens: r.try_get("unpriced_tokens")?,
@@ -509,6 +511,7 @@ impl Store {
                     rec.model.clone(),
                     rec.agent.clone(),
                     rec.repo.clone(),
+                    rec.person.clone(),
                 );
                 records.insert(key, rec);
             }
@@ -684,6 +687,13 @@ async fn existing_groups(
     Ok(found)
 }
 
+/// What each usage record is written with: its price, and who launched the work.
+pub struct Stamp<'a> {
+    pub prices: &'a PriceTable,
+    /// The user of the machine reading the logs ('' when unknown).
+    pub person: &'a str,
+}
+
 /// Inserts records many rows per statement (one round trip per 40 rows).
 async fn insert_usage(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -692,9 +702,10 @@ async fn insert_usage(
     path: &str,
     records: &[&UsageRecord],
     canonical: bool,
-    prices: &PriceTable,
+    stamp: &Stamp<'_>,
 ) -> Result<()> {
-    const COLS: usize = 22;
+    let (prices, person) = (stamp.prices, stamp.person);
+    const COLS: usize = 23;
     for chunk in records.chunks(40) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
@@ -705,12 +716,13 @@ async fn insert_usage(
                 // a presence flag are bound instead.
                 // Textual order = bind order, as SQLite's `?` needs.
                 format!(
-                    "({}, CASE WHEN {} = 1 THEN {} ELSE NULL END, {}, {})",
+                    "({}, CASE WHEN {} = 1 THEN {} ELSE NULL END, {}, {}, {})",
                     p[..18].join(", "),
                     p[18],
                     p[19],
                     p[20],
-                    p[21]
+                    p[21],
+                    p[22]
                 )
             })
             .collect();
@@ -718,7 +730,7 @@ async fn insert_usage(
             "INSERT INTO usage_entries (agent, entry_key, message_id, sidechain, session_id,
                file, line_no, at, day, model, input_tokens, output_tokens, cache_write_tokens,
                cache_write_1h_tokens, cache_read_tokens, reasoning_tokens, total_tokens,
-               cost_usd, logged_cost_usd, canonical, priced)
+               cost_usd, logged_cost_usd, canonical, priced, person)
              VALUES {}
              ON CONFLICT (agent, file, line_no) DO NOTHING",
             rows.join(", ")
@@ -749,7 +761,8 @@ async fn insert_usage(
                 .bind(r.logged_cost_usd.is_some() as i64)
                 .bind(r.logged_cost_usd.unwrap_or(0.0))
                 .bind(canonical as i64)
-                .bind(cost.is_some() as i64);
+                .bind(cost.is_some() as i64)
+                .bind(person);
         }
         q.execute(&mut **tx).await?;
     }

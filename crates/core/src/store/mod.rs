@@ -21,6 +21,7 @@ use sqlx::{AnyPool, Executor};
 
 use crate::error::{Error, Result};
 
+pub use agent_logs::Stamp;
 pub use reads::Counts;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

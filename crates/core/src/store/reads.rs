@@ -330,10 +330,11 @@ impl Store {
     }
 
     pub async fn spend_records(&self) -> Result<Vec<SpendRecord>> {
-        let rows =
-            sqlx::query("SELECT * FROM spend_records ORDER BY day, vendor, model, agent, repo")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM spend_records ORDER BY day, vendor, model, agent, repo, person",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(SpendRecord {
@@ -343,6 +344,7 @@ impl Store {
                     source: r.try_get("source")?,
                     agent: r.try_get("agent")?,
                     repo: r.try_get("repo")?,
+                    person: r.try_get("person")?,
                     tokens: super::tokens_of(r)?,
                     cost_usd: r.try_get("cost_usd")?,
                     unpriced_tokens: r.try_get("unpriced_tokens")?,

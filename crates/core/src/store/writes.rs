@@ -546,9 +546,9 @@ pub(crate) async fn upsert_spend_in(
     sqlx::query(
         "INSERT INTO spend_records (vendor, model, day, source, agent, repo, input_tokens,
            output_tokens, cache_write_tokens, cache_read_tokens, reasoning_tokens, cost_usd,
-           unpriced_tokens)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         ON CONFLICT (vendor, model, day, source, agent, repo) DO UPDATE SET
+           unpriced_tokens, person)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (vendor, model, day, source, agent, repo, person) DO UPDATE SET
            input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
            cache_write_tokens = excluded.cache_write_tokens,
            cache_read_tokens = excluded.cache_read_tokens,
@@ -568,6 +568,7 @@ pub(crate) async fn upsert_spend_in(
     .bind(s.tokens.reasoning)
     .bind(s.cost_usd)
     .bind(s.unpriced_tokens)
+    .bind(&s.person)
     .execute(&mut **tx)
     .await?;
     Ok(())
