@@ -57,6 +57,8 @@ fn run() -> anyhow::Result<()> {
     };
     let appliers = actions.appliers(&store)?;
     let github_url = settings.github_api_url.clone();
+    // Vendors with an admin key here: their cost reports, hourly.
+    let billing = flightdeck_core::billing::configured(&settings);
     let state = AppState {
         store: store.clone(),
         bus: bus.clone(),
@@ -161,6 +163,12 @@ fn run() -> anyhow::Result<()> {
                     actions.audit_key.clone(),
                     appliers,
                     Duration::from_secs(15),
+                );
+                let _billing = flightdeck_core::billing::spawn_periodic(
+                    store.clone(),
+                    bus.clone(),
+                    billing,
+                    Duration::from_secs(3_600),
                 );
                 while let Ok(event) = events.recv().await {
                     let _ = handle.emit("flightdeck-changed", &event);

@@ -492,6 +492,17 @@ pub enum CostsCmd {
     },
 }
 
+/// Budget thresholds the new costs crossed fire now (once, as always), not at the next ingest.
+async fn report_crossings(store: &Store) -> Result<()> {
+    for a in flightdeck_core::budgets::check(store, chrono::Utc::now().timestamp()).await? {
+        println!(
+            "budget {}: {} % reached (${:.2} of ${:.2})",
+            a.budget_id, a.threshold, a.spent_usd, a.monthly_usd
+        );
+    }
+    Ok(())
+}
+
 pub async fn costs(settings: &Settings, cmd: &CostsCmd) -> Result<ExitCode> {
     use flightdeck_core::fixed_costs::{self, FixedCost};
     let store = Store::open(&settings.database_url).await?;
@@ -509,6 +520,7 @@ pub async fn costs(settings: &Settings, cmd: &CostsCmd) -> Result<ExitCode> {
                 "imported {n} fixed costs (${total:.2}) from {name}; {} rows skipped",
                 problems.len()
             );
+            report_crossings(&store).await?;
             Ok(if problems.is_empty() {
                 ExitCode::SUCCESS
             } else {

@@ -1259,8 +1259,20 @@ fn fixed_costs_from_the_terminal() {
     .unwrap();
     let db = home.path().join("fd.db");
     let run = |args: &[&str]| with_db(home.path(), &db, args);
+    // A team budget this month's seats will pass: the import fires its alerts at once.
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let text = std::fs::read_to_string(&csv)
+        .unwrap()
+        .replace("2026-11", &month);
+    std::fs::write(&csv, text).unwrap();
+    assert!(run(&["budget", "set", "team", "200"]).status.success());
     let out = run(&["costs", "import", csv.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        said.contains("budget team: 50 % reached") && !said.contains("80 %"),
+        "{said}"
+    );
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         err.contains("seats.csv:3: amount_usd `abc` is not a number"),
