@@ -248,6 +248,12 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await expect(changes.getByTestId('decision-notice')).toContainText('merge: fast-forward to');
   await invoice.dblclick();
 
+  // The work item the rate-limiting branch works on.
+  const limiter = changes.getByTestId('row').filter({ hasText: 'Add token-bucket rate limiter' });
+  await limiter.dblclick();
+  await expect(changes.getByTestId('work-items')).toContainText('W-demo0001');
+  await limiter.dblclick();
+
   // Labels and mergeability from GitHub: the Stripe upgrade conflicts.
   const stripe = changes.getByTestId('row').filter({ hasText: 'Upgrade the Stripe client' });
   await expect(stripe.getByTestId('label')).toHaveText('dependencies');

@@ -33,6 +33,7 @@ function row(id: string, state: string, pass: boolean | null): ChangeRow {
         ? null
         : { pass, policy: 'built-in', reasons: pass ? [] : [{ rule: 'approvals', ok: false, message: '0 of 1 human approvals' }] },
     policy_error: pass === null ? 'bad policy.toml' : null,
+    work_items: [],
   } as ChangeRow;
 }
 

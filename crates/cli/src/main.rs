@@ -8,6 +8,7 @@ mod doctor;
 mod review_cmd;
 mod spend_cmd;
 mod token_cmd;
+mod work_cmd;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -113,6 +114,9 @@ enum Command {
     /// Verify or export the signed audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCmd),
+    /// Work items for people and agents: list, add, assign, state.
+    #[command(subcommand)]
+    Work(work_cmd::WorkCmd),
     /// Fixed costs (seats, subscriptions): import a CSV, add one, list them.
     #[command(subcommand)]
     Costs(spend_cmd::CostsCmd),
@@ -304,6 +308,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 (_, Some(k)) => review_cmd::outbox_resolve(&settings, k, Resolve::Dismiss).await,
                 _ => review_cmd::outbox_list(&settings, *json).await,
             }
+        }
+        Command::Work(cmd) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            work_cmd::run(&settings, cmd).await
         }
         Command::Costs(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;

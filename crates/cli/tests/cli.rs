@@ -1320,3 +1320,53 @@ fn fixed_costs_from_the_terminal() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["total"]["cost_usd"], 190.0, "{v}");
 }
+
+/// Work items from the terminal with an agent from the config: added for a person, handed to
+/// the agent, moved on; an agent not configured is refused by name; all in the audit log.
+#[test]
+fn work_items_from_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config/flightdeck");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "[agents.claude]\nvendor = \"anthropic\"\ncommand = [\"claude\", \"-p\", \"{prompt}\"]\nconcurrency = 2\n",
+    )
+    .unwrap();
+    let db = home.path().join("fd.db");
+    let run = |args: &[&str]| with_db(home.path(), &db, args);
+    let out = run(&[
+        "work",
+        "add",
+        "Fix the flaky test",
+        "--assignee",
+        "person:bob",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let w: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = w["id"].as_str().unwrap().to_string();
+    let out = run(&["work", "assign", &id, "agent:claude"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("agent:claude"));
+    let out = run(&["work", "assign", &id, "agent:gpt"]);
+    assert!(
+        stderr_line(&out).contains("no agent `gpt` is configured"),
+        "{}",
+        stderr_line(&out)
+    );
+    assert!(run(&["work", "state", &id, "in_review"]).status.success());
+    let out = run(&["work", "state", &id, "shipped"]);
+    assert!(stderr_line(&out).contains("not a state"));
+    let list: serde_json::Value =
+        serde_json::from_slice(&run(&["work", "list", "--json"]).stdout).unwrap();
+    assert_eq!(list["work_items"][0]["state"], "in_review");
+    assert_eq!(list["work_items"][0]["assignee"], "agent:claude");
+    assert_eq!(list["agents"][0]["name"], "claude");
+    assert_eq!(list["agents"][0]["concurrency"], 2);
+    let text = String::from_utf8_lossy(&run(&["audit", "verify"]).stdout).to_string();
+    assert!(text.contains("ok: 3 entries"), "{text}");
+}

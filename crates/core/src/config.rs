@@ -56,6 +56,9 @@ pub struct RawConfig {
     pub spend: RawSpend,
     #[serde(default)]
     pub billing: RawBilling,
+    /// Agents work can be assigned and dispatched to (see `work::AgentConfig`).
+    #[serde(default)]
+    pub agents: std::collections::BTreeMap<String, crate::work::AgentConfig>,
 }
 
 /// The vendors' cost API base URLs (the admin keys are never configured here).
@@ -243,6 +246,8 @@ pub struct Settings {
     /// `[billing]`, else the vendors' own.
     pub anthropic_api_url: String,
     pub openai_api_url: String,
+    /// The configured agents, by name.
+    pub agents: std::collections::BTreeMap<String, crate::work::AgentConfig>,
 }
 
 impl Settings {
@@ -251,6 +256,7 @@ impl Settings {
             format!("sqlite://{}", dirs.data_dir.join("flightdeck.db").display())
         });
         raw.prices.validate(&dirs.config_file)?;
+        crate::work::validate_agents(&raw.agents, &dirs.config_file)?;
         let concentration_threshold = match raw.spend.concentration_threshold {
             None => crate::concentration::DEFAULT_THRESHOLD,
             Some(t) if (0.0..=10_000.0).contains(&t) => t,
@@ -291,6 +297,7 @@ impl Settings {
                 .unwrap_or_else(|| crate::billing::ANTHROPIC_API.into()),
             openai_api_url: env_or("FLIGHTDECK_OPENAI_API", raw.billing.openai_api_url)
                 .unwrap_or_else(|| crate::billing::OPENAI_API.into()),
+            agents: raw.agents,
         };
         s.validate()?;
         Ok(s)

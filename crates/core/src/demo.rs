@@ -738,6 +738,36 @@ impl LogWriter {
     }
 }
 
+/// A work item the rate-limiting branch works on, handed to Claude: the change's review page
+/// links it.
+async fn seed_work(store: &Store, now: i64) -> Result<()> {
+    let branch = "claude/add-rate-limiting";
+    let repo = store
+        .change_requests()
+        .await?
+        .into_iter()
+        .find(|c| c.head == branch)
+        .map(|c| c.repo);
+    store
+        .upsert_work_item(&crate::model::WorkItem {
+            id: "W-demo0001".into(),
+            title: "Rate-limit the public API (100 requests a minute per key)".into(),
+            body: "Add a token-bucket limiter in front of the public routes; 429 with retry-after."
+                .into(),
+            repo,
+            assignee: Some("agent:claude".into()),
+            state: "in_review".into(),
+            source: "cockpit".into(),
+            created_at: now - 3 * 86_400,
+            updated_at: now - 86_400,
+            links: vec![crate::model::WorkLink {
+                kind: "branch".into(),
+                target: branch.into(),
+            }],
+        })
+        .await
+}
+
 /// A team budget the demo's month-to-date spend has used about 60 % of: the Spend view shows
 /// its bar and forecast, the inbox its 50 % alert.
 async fn seed_budget(store: &Store, now: i64) -> Result<()> {
@@ -762,6 +792,7 @@ async fn seed_budget(store: &Store, now: i64) -> Result<()> {
 /// those views show something real to read. Each record says `source`/id prefix `demo`.
 pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Result<()> {
     seed_budget(store, now).await?;
+    seed_work(store, now).await?;
     for (i, path) in ws.repos.iter().enumerate() {
         let repo_key = path.display().to_string();
         let repo = Repository::open(path).map_err(|e| Error::git(path, e))?;

@@ -30,5 +30,6 @@ pub mod store;
 pub mod value;
 pub mod views;
 pub mod watch;
+pub mod work;
 
 pub use error::{Error, Result};

@@ -335,12 +335,33 @@ pub struct SpendRecord {
 pub struct WorkItem {
     pub id: String,
     pub title: String,
+    /// The task as given to whoever does it (an agent's prompt).
+    #[serde(default)]
+    pub body: String,
     pub repo: Option<String>,
+    /// `person:NAME`, `agent:NAME`, or none yet.
     pub assignee: Option<String>,
     /// todo, in_progress, in_review, done or dropped.
     pub state: String,
+    /// cockpit, github or run.
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub created_at: i64,
     #[ts(type = "number")]
     pub updated_at: i64,
+    /// Runs, branches and change requests working on it.
+    #[serde(default)]
+    pub links: Vec<WorkLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct WorkLink {
+    /// run, branch or change.
+    pub kind: String,
+    pub target: String,
 }
 
 /// A user decision waiting in (or done from) the outbox.

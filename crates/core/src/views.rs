@@ -59,6 +59,18 @@ pub struct ChangeRow {
     pub verdict: Option<crate::policy::Verdict>,
     /// Why there is no verdict (a malformed policy, an unreadable repo).
     pub policy_error: Option<String>,
+    /// Work items this change works on (linked to its id, or to its branch in its repo).
+    pub work_items: Vec<WorkRef>,
+}
+
+/// A work item in brief, as a change request's page links it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct WorkRef {
+    pub id: String,
+    pub title: String,
+    pub state: String,
+    pub assignee: Option<String>,
 }
 
 /// One agent run behind a change request, in brief.
@@ -451,6 +463,7 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
     let checks = store.checks().await?;
     let reviews = store.reviews().await?;
     let runs = store.agent_runs().await?;
+    let work = store.work_items().await?;
     let policies = match policy_file {
         Some(p) => crate::policy::PolicyFile::load(p).map_err(|e| e.to_string()),
         None => Ok(crate::policy::PolicyFile::default()),
@@ -475,7 +488,25 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
             .iter()
             .filter(|r| r.repo.as_deref() == Some(&c.repo) && r.branch.as_deref() == Some(&c.head))
             .collect();
+        let work_items = work
+            .iter()
+            .filter(|w| {
+                w.links.iter().any(|l| {
+                    (l.kind == "change" && l.target == c.id)
+                        || (l.kind == "branch"
+                            && l.target == c.head
+                            && w.repo.as_deref().is_none_or(|r| r == c.repo))
+                })
+            })
+            .map(|w| WorkRef {
+                id: w.id.clone(),
+                title: w.title.clone(),
+                state: w.state.clone(),
+                assignee: w.assignee.clone(),
+            })
+            .collect();
         rows.push(ChangeRow {
+            work_items,
             checks: checks
                 .iter()
                 .filter(|k| k.change_request == c.id)

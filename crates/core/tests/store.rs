@@ -245,10 +245,17 @@ async fn round_trips_every_noun(db: TestDb) {
     let w = WorkItem {
         id: "w1".into(),
         title: "Task".into(),
+        body: "Do it".into(),
         repo: None,
-        assignee: Some("codex".into()),
+        assignee: Some("agent:codex".into()),
         state: "todo".into(),
+        source: "cockpit".into(),
+        created_at: 1,
         updated_at: 1,
+        links: vec![flightdeck_core::model::WorkLink {
+            kind: "branch".into(),
+            target: "codex/task".into(),
+        }],
     };
     s.upsert_work_item(&w).await.unwrap();
     assert_eq!(s.work_items().await.unwrap(), vec![w]);

@@ -490,3 +490,40 @@ async fn change_diffs_are_served() {
     let (status, _, body) = get(s, "/api/changes/local%3A%2Fnope%3Ax/diff").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
+
+/// Work items linked to a change — by its branch (the demo's) or by its id — show on the
+/// change's row (its review page); others do not.
+#[tokio::test]
+async fn changes_show_their_work_item() {
+    let f = fixture(true, None).await;
+    let s = &f.state;
+    let row = change_row(s, "claude/add-rate-limiting").await;
+    assert_eq!(row["work_items"][0]["id"], "W-demo0001", "{row}");
+    assert_eq!(row["work_items"][0]["assignee"], "agent:claude");
+    let invoice = change_row(s, "claude/invoice-rounding").await;
+    assert_eq!(invoice["work_items"], serde_json::json!([]));
+    let id = invoice["change"]["id"].as_str().unwrap().to_string();
+    s.store
+        .upsert_work_item(&flightdeck_core::model::WorkItem {
+            id: "W-00000001".into(),
+            title: "Round invoices half-even".into(),
+            body: String::new(),
+            repo: None,
+            assignee: Some("person:bob".into()),
+            state: "in_review".into(),
+            source: "cockpit".into(),
+            created_at: 1,
+            updated_at: 1,
+            links: vec![flightdeck_core::model::WorkLink {
+                kind: "change".into(),
+                target: id,
+            }],
+        })
+        .await
+        .unwrap();
+    let invoice = change_row(s, "claude/invoice-rounding").await;
+    assert_eq!(invoice["work_items"][0]["id"], "W-00000001");
+    assert_eq!(invoice["work_items"].as_array().unwrap().len(), 1);
+    let row = change_row(s, "claude/add-rate-limiting").await;
+    assert_eq!(row["work_items"].as_array().unwrap().len(), 1);
+}

@@ -3,6 +3,7 @@ import type { ChangeRequest } from "./ChangeRequest";
 import type { Check } from "./Check";
 import type { RunSummary } from "./RunSummary";
 import type { Verdict } from "./Verdict";
+import type { WorkRef } from "./WorkRef";
 
 export type ChangeRow = { change: ChangeRequest, checks: Array<Check>, 
 /**
@@ -20,4 +21,8 @@ verdict: Verdict | null,
 /**
  * Why there is no verdict (a malformed policy, an unreadable repo).
  */
-policy_error: string | null, };
+policy_error: string | null, 
+/**
+ * Work items this change works on (linked to its id, or to its branch in its repo).
+ */
+work_items: Array<WorkRef>, };

@@ -337,6 +337,18 @@ function detail(r: ChangeRow, decisions: React.ReactNode) {
         <dd>
           <code>{r.change.repo}</code>
         </dd>
+        <dt>work item</dt>
+        <dd data-testid="work-items">
+          {r.work_items.length ? (
+            r.work_items.map((w) => (
+              <span key={w.id}>
+                <code>{w.id}</code> {w.title} <span className="muted small">({w.state}{w.assignee ? `, ${w.assignee}` : ''})</span>{' '}
+              </span>
+            ))
+          ) : (
+            <span className="muted">none linked</span>
+          )}
+        </dd>
         <dt>mergeable</dt>
         <dd data-testid="mergeable">{r.change.mergeable ?? <span className="muted">not known yet</span>}</dd>
         {r.change.labels.length ? (

@@ -353,22 +353,41 @@ impl Store {
             .collect()
     }
 
+    /// Every work item with its links, most recently changed first.
     pub async fn work_items(&self) -> Result<Vec<WorkItem>> {
         let rows = sqlx::query(
-            "SELECT id, title, repo, assignee, state, updated_at FROM work_items
-             ORDER BY updated_at DESC, id",
+            "SELECT id, title, body, repo, assignee, state, source, created_at, updated_at
+             FROM work_items ORDER BY updated_at DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let links: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT work_item, kind, target FROM work_links ORDER BY work_item, kind, target",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
+                let id: String = r.try_get("id")?;
+                let links = links
+                    .iter()
+                    .filter(|(w, _, _)| *w == id)
+                    .map(|(_, kind, target)| crate::model::WorkLink {
+                        kind: kind.clone(),
+                        target: target.clone(),
+                    })
+                    .collect();
                 Ok(WorkItem {
-                    id: r.try_get("id")?,
+                    id,
                     title: r.try_get("title")?,
+                    body: r.try_get("body")?,
                     repo: r.try_get("repo")?,
                     assignee: r.try_get("assignee")?,
                     state: r.try_get("state")?,
+                    source: r.try_get("source")?,
+                    created_at: r.try_get("created_at")?,
                     updated_at: r.try_get("updated_at")?,
+                    links,
                 })
             })
             .collect()

@@ -319,21 +319,40 @@ impl Store {
         Ok(())
     }
 
+    /// Inserts or replaces a work item and its links.
     pub async fn upsert_work_item(&self, w: &WorkItem) -> Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
-            "INSERT INTO work_items (id, title, repo, assignee, state, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (id) DO UPDATE SET title = excluded.title, repo = excluded.repo,
-               assignee = excluded.assignee, state = excluded.state, updated_at = excluded.updated_at",
+            "INSERT INTO work_items (id, title, body, repo, assignee, state, source, created_at,
+               updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body,
+               repo = excluded.repo, assignee = excluded.assignee, state = excluded.state,
+               source = excluded.source, updated_at = excluded.updated_at",
         )
         .bind(&w.id)
         .bind(&w.title)
+        .bind(&w.body)
         .bind(&w.repo)
         .bind(&w.assignee)
         .bind(&w.state)
+        .bind(&w.source)
+        .bind(w.created_at)
         .bind(w.updated_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        for l in &w.links {
+            sqlx::query(
+                "INSERT INTO work_links (work_item, kind, target) VALUES ($1, $2, $3)
+                 ON CONFLICT (work_item, kind, target) DO NOTHING",
+            )
+            .bind(&w.id)
+            .bind(&l.kind)
+            .bind(&l.target)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -1,0 +1,289 @@
+//! Work items — tasks for a person or an agent — created in the cockpit (later also from
+//! GitHub issues and agent runs), assigned and reassigned (each an audited decision), moved
+//! through todo → in progress → in review → done (or dropped), and linked to the runs, branches
+//! and change requests that work on them. Agents are configured (`[agents.NAME]`), not
+//! hard-coded: who can be assigned, and how to start them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditKey, Decision};
+use crate::config::ConfigError;
+use crate::model::{WorkItem, WorkLink};
+use crate::store::Store;
+
+pub const STATES: [&str; 5] = ["todo", "in_progress", "in_review", "done", "dropped"];
+
+/// An agent as the config declares it:
+///
+/// ```toml
+/// [agents.claude]
+/// vendor = "anthropic"
+/// model = "claude-sonnet-4-5"
+/// command = ["claude", "-p", "{prompt}", "--model", "{model}"]
+/// concurrency = 2
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    #[serde(default)]
+    pub vendor: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The program and its arguments; `{prompt}`, `{model}`, `{dir}` and `{branch}` are
+    /// replaced when it is started (each stays one argument: no shell is involved).
+    pub command: Vec<String>,
+    /// How many of its runs may go at once (default 1).
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+}
+
+const PLACEHOLDERS: [&str; 4] = ["{prompt}", "{model}", "{dir}", "{branch}"];
+
+/// Checks every agent: a command, known placeholders only, a concurrency of at least 1.
+pub fn validate_agents(
+    agents: &BTreeMap<String, AgentConfig>,
+    path: &std::path::Path,
+) -> Result<(), ConfigError> {
+    let bad = |key: String, message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        key,
+        message,
+    };
+    for (name, a) in agents {
+        if name.is_empty() || name.contains([':', ' ', '/']) {
+            return Err(bad(
+                format!("agents.\"{name}\""),
+                "an agent's name is one word (no `:`, `/` or spaces)".into(),
+            ));
+        }
+        if a.command.first().is_none_or(|p| p.trim().is_empty()) {
+            return Err(bad(
+                format!("agents.{name}.command"),
+                "needs the program to run, e.g. [\"claude\", \"-p\", \"{prompt}\"]".into(),
+            ));
+        }
+        for arg in &a.command {
+            let mut rest = arg.as_str();
+            while let Some(open) = rest.find('{') {
+                let Some(close) = rest[open..].find('}') else {
+                    break;
+                };
+                let token = &rest[open..open + close + 1];
+                if !PLACEHOLDERS.contains(&token) {
+                    return Err(bad(
+                        format!("agents.{name}.command"),
+                        format!(
+                            "unknown placeholder {token} (known: {})",
+                            PLACEHOLDERS.join(", ")
+                        ),
+                    ));
+                }
+                rest = &rest[open + close + 1..];
+            }
+        }
+        if a.concurrency == Some(0) {
+            return Err(bad(
+                format!("agents.{name}.concurrency"),
+                "at least 1".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    #[error("no work item `{0}`; `flightdeck work list` shows them")]
+    NotFound(String),
+    #[error("`{0}` is not an assignee: use person:NAME or agent:NAME")]
+    Assignee(String),
+    #[error("no agent `{0}` is configured (add [agents.{0}] to the config); configured: {1}")]
+    UnknownAgent(String, String),
+    #[error("`{0}` is not a state (todo, in_progress, in_review, done, dropped)")]
+    State(String),
+    #[error("a work item needs a title")]
+    NoTitle,
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// `person:NAME` or `agent:NAME` (a configured agent), normalised.
+pub fn parse_assignee(
+    s: &str,
+    agents: &BTreeMap<String, AgentConfig>,
+) -> Result<String, WorkError> {
+    match s.trim().split_once(':') {
+        Some(("person", name)) if !name.trim().is_empty() => Ok(format!("person:{}", name.trim())),
+        Some(("agent", name)) if agents.contains_key(name.trim()) => {
+            Ok(format!("agent:{}", name.trim()))
+        }
+        Some(("agent", name)) => Err(WorkError::UnknownAgent(
+            name.trim().into(),
+            if agents.is_empty() {
+                "none".into()
+            } else {
+                agents.keys().cloned().collect::<Vec<_>>().join(", ")
+            },
+        )),
+        _ => Err(WorkError::Assignee(s.into())),
+    }
+}
+
+async fn audit(
+    store: &Store,
+    key: &AuditKey,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+    now: i64,
+) -> Result<(), WorkError> {
+    store
+        .append_audit(
+            key,
+            &Decision {
+                at: now,
+                actor,
+                action,
+                target,
+                detail,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// A new work item made in the cockpit (id `W-` and eight hex digits), audited.
+#[allow(clippy::too_many_arguments)]
+pub async fn add(
+    store: &Store,
+    key: &AuditKey,
+    actor: &str,
+    title: &str,
+    body: &str,
+    repo: Option<&str>,
+    assignee: Option<String>,
+    now: i64,
+) -> Result<WorkItem, WorkError> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(WorkError::NoTitle);
+    }
+    let mut id = [0u8; 4];
+    getrandom::getrandom(&mut id).map_err(|e| crate::Error::Invalid {
+        path: "work".into(),
+        message: format!("no randomness for an id: {e}"),
+    })?;
+    let w = WorkItem {
+        id: format!("W-{}", hex::encode(id)),
+        title: title.into(),
+        body: body.into(),
+        repo: repo.map(str::to_string),
+        assignee,
+        state: "todo".into(),
+        source: "cockpit".into(),
+        created_at: now,
+        updated_at: now,
+        links: vec![],
+    };
+    store.upsert_work_item(&w).await?;
+    let to = w.assignee.as_deref().unwrap_or("nobody");
+    audit(
+        store,
+        key,
+        actor,
+        "work add",
+        &w.id,
+        &format!("{} → {to}", w.title),
+        now,
+    )
+    .await?;
+    Ok(w)
+}
+
+async fn find(store: &Store, id: &str) -> Result<WorkItem, WorkError> {
+    store
+        .work_items()
+        .await?
+        .into_iter()
+        .find(|w| w.id == id)
+        .ok_or_else(|| WorkError::NotFound(id.into()))
+}
+
+/// Who acts, with which key, when: what every audited change of a work item carries.
+pub struct Actor<'a> {
+    pub key: &'a AuditKey,
+    pub name: &'a str,
+    pub now: i64,
+}
+
+/// Changes work item `id` with `change` (which says what it was before), stores it and audits
+/// `action` with `was → now`.
+async fn change(
+    store: &Store,
+    by: &Actor<'_>,
+    id: &str,
+    action: &str,
+    change: impl FnOnce(&mut WorkItem) -> (String, String),
+) -> Result<WorkItem, WorkError> {
+    let mut w = find(store, id).await?;
+    let (was, now) = change(&mut w);
+    w.updated_at = by.now;
+    store.upsert_work_item(&w).await?;
+    let detail = format!("{was} → {now}");
+    audit(store, by.key, by.name, action, id, &detail, by.now).await?;
+    Ok(w)
+}
+
+/// Reassigns a work item (audited: from whom to whom).
+pub async fn assign(
+    store: &Store,
+    by: &Actor<'_>,
+    id: &str,
+    assignee: String,
+) -> Result<WorkItem, WorkError> {
+    change(store, by, id, "work assign", |w| {
+        let was = w.assignee.replace(assignee.clone());
+        (was.unwrap_or_else(|| "nobody".into()), assignee)
+    })
+    .await
+}
+
+/// Moves a work item to `state` (audited).
+pub async fn set_state(
+    store: &Store,
+    by: &Actor<'_>,
+    id: &str,
+    state: &str,
+) -> Result<WorkItem, WorkError> {
+    if !STATES.contains(&state) {
+        return Err(WorkError::State(state.into()));
+    }
+    change(store, by, id, "work state", |w| {
+        (std::mem::replace(&mut w.state, state.into()), state.into())
+    })
+    .await
+}
+
+/// Links a run, branch or change request to a work item.
+pub async fn link(
+    store: &Store,
+    id: &str,
+    kind: &str,
+    target: &str,
+    now: i64,
+) -> Result<WorkItem, WorkError> {
+    let mut w = find(store, id).await?;
+    let l = WorkLink {
+        kind: kind.into(),
+        target: target.into(),
+    };
+    if !w.links.contains(&l) {
+        w.links.push(l);
+    }
+    w.updated_at = now;
+    store.upsert_work_item(&w).await?;
+    Ok(w)
+}
