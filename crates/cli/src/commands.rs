@@ -155,11 +155,8 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
             until,
             json: as_json,
         } => {
-            for d in [since, until].into_iter().flatten() {
-                if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
-                    bail!("--since/--until `{d}` is not a date like 2026-11-25");
-                }
-            }
+            let since = crate::spend_cmd::checked_day("--since", since)?;
+            let until = crate::spend_cmd::checked_day("--until", until)?;
             let by = match by {
                 UsageByArg::Day => UsageBy::Day,
                 UsageByArg::Month => UsageBy::Month,
@@ -168,7 +165,7 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
                 UsageByArg::Session => UsageBy::Session,
                 UsageByArg::Repo => UsageBy::Repo,
             };
-            let r = reports::usage(&store, by, since.as_deref(), until.as_deref()).await?;
+            let r = reports::usage(&store, by, since, until).await?;
             if *as_json {
                 return json(&r).map(|_| ExitCode::SUCCESS);
             }

@@ -55,12 +55,25 @@ pub enum PricesCmd {
     },
 }
 
-pub async fn spend(settings: &Settings, a: &SpendArgs) -> Result<ExitCode> {
-    for d in [&a.since, &a.until].into_iter().flatten() {
-        if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
-            bail!("--since/--until `{d}` is not a date like 2026-11-25");
+/// A `--since`/`--until` as given, checked to be a day.
+pub fn checked_day<'a>(flag: &str, given: &'a Option<String>) -> Result<Option<&'a str>> {
+    match given.as_deref() {
+        Some(d) if flightdeck_core::days::parse(d).is_none() => {
+            bail!("{flag} `{d}` is not a date like 2026-11-25")
         }
+        other => Ok(other),
     }
+}
+
+/// A `--since`/`--until` as given (checked), else the UTC day holding `default_ts`.
+fn day_or(flag: &str, given: &Option<String>, default_ts: i64) -> Result<String> {
+    Ok(checked_day(flag, given)?
+        .map_or_else(|| flightdeck_core::days::of(default_ts), str::to_string))
+}
+
+pub async fn spend(settings: &Settings, a: &SpendArgs) -> Result<ExitCode> {
+    let since = checked_day("--since", &a.since)?;
+    let until = checked_day("--until", &a.until)?;
     let by = match a.by {
         SpendByArg::Vendor => SpendBy::Vendor,
         SpendByArg::Model => SpendBy::Model,
@@ -72,7 +85,7 @@ pub async fn spend(settings: &Settings, a: &SpendArgs) -> Result<ExitCode> {
         SpendByArg::Month => SpendBy::Month,
     };
     let store = Store::open(&settings.database_url).await?;
-    let r = reports::spend(&store, by, a.since.as_deref(), a.until.as_deref()).await?;
+    let r = reports::spend(&store, by, since, until).await?;
     if a.json {
         println!(
             "{}",
@@ -297,24 +310,11 @@ pub struct ConcentrationArgs {
 /// against the configured threshold; with `--down VENDOR`, what depends on it alone.
 pub async fn concentration(settings: &Settings, a: &ConcentrationArgs) -> Result<ExitCode> {
     use flightdeck_core::concentration;
-    let now = chrono::Utc::now();
-    let since = match &a.since {
-        Some(d) => {
-            if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
-                bail!("--since `{d}` is not a date like 2026-11-25");
-            }
-            d.clone()
-        }
-        None => (now - chrono::Duration::days(30))
-            .format("%Y-%m-%d")
-            .to_string(),
-    };
+    let now = chrono::Utc::now().timestamp();
+    let since = day_or("--since", &a.since, now - 30 * 86_400)?;
     let store = Store::open(&settings.database_url).await?;
     let c = concentration::concentration(&store, &since, settings.concentration_threshold).await?;
-    let since_ts = chrono::NaiveDate::parse_from_str(&since, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map_or(0, |d| d.and_utc().timestamp());
+    let since_ts = flightdeck_core::days::start_of(&since).unwrap_or(0);
     let down = match &a.down {
         Some(v) => Some(concentration::if_down(&store, v, since_ts).await?),
         None => None,
@@ -431,21 +431,9 @@ pub struct ReconcileArgs {
 
 /// `flightdeck report reconcile`: billed cost beside log-derived cost per day and vendor.
 pub async fn reconcile(settings: &Settings, a: &ReconcileArgs) -> Result<ExitCode> {
-    let now = chrono::Utc::now();
-    for d in [&a.since, &a.until].into_iter().flatten() {
-        if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
-            bail!("--since/--until `{d}` is not a date like 2026-11-25");
-        }
-    }
-    let since = a.since.clone().unwrap_or_else(|| {
-        (now - chrono::Duration::days(30))
-            .format("%Y-%m-%d")
-            .to_string()
-    });
-    let until = a
-        .until
-        .clone()
-        .unwrap_or_else(|| now.format("%Y-%m-%d").to_string());
+    let now = chrono::Utc::now().timestamp();
+    let since = day_or("--since", &a.since, now - 30 * 86_400)?;
+    let until = day_or("--until", &a.until, now)?;
     let store = Store::open(&settings.database_url).await?;
     let rows = flightdeck_core::billing::reconcile(&store, &since, &until).await?;
     if a.json {
@@ -573,12 +561,8 @@ pub struct ValueArgs {
 /// `flightdeck report value`: cost per merged change and line, abandoned runs, review time.
 pub async fn value(settings: &Settings, a: &ValueArgs) -> Result<ExitCode> {
     let now = chrono::Utc::now().timestamp();
-    let since = match &a.since {
-        Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| d.and_utc().timestamp())
-            .ok_or_else(|| anyhow::anyhow!("--since `{d}` is not a date like 2026-11-25"))?,
+    let since = match checked_day("--since", &a.since)? {
+        Some(d) => flightdeck_core::days::start_of(d).unwrap_or(0),
         None => now - 30 * 86_400,
     };
     let store = Store::open(&settings.database_url).await?;

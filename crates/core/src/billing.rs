@@ -230,8 +230,8 @@ impl CostApi {
             Vendor::OpenAi => (
                 "/v1/organization/costs",
                 vec![
-                    ("start_time".into(), midnight(from).to_string()),
-                    ("end_time".into(), midnight(to).to_string()),
+                    ("start_time".into(), crate::days::midnight(from).to_string()),
+                    ("end_time".into(), crate::days::midnight(to).to_string()),
                     ("bucket_width".into(), "1d".into()),
                     ("group_by[]".into(), "line_item".into()),
                     ("limit".into(), "180".into()),
@@ -264,11 +264,6 @@ fn jitter() -> f64 {
     let mut b = [0u8; 2];
     let _ = getrandom::getrandom(&mut b);
     u16::from_le_bytes(b) as f64 / u16::MAX as f64
-}
-
-fn midnight(d: chrono::NaiveDate) -> i64 {
-    d.and_hms_opt(0, 0, 0)
-        .map_or(0, |t| t.and_utc().timestamp())
 }
 
 /// The vendor's error message from its error body (both vendors nest it under `error`).

@@ -118,10 +118,7 @@ pub async fn concentration(store: &Store, since: &str, threshold: f64) -> Result
     let model = sums("model").await?;
     // Merged agent changes, each credited to the vendors of the runs on its branch (split
     // evenly when several), else to its agent's maker.
-    let since_ts = chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map_or(0, |d| d.and_utc().timestamp());
+    let since_ts = crate::days::start_of(since).unwrap_or(0);
     let rows = sqlx::query(
         "SELECT c.id, c.author, r.agent, r.model FROM change_requests c
          LEFT JOIN agent_runs r ON r.branch = c.head AND (c.kind = 'github' OR r.repo = c.repo)

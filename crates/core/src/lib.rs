@@ -11,6 +11,7 @@ pub mod billing;
 pub mod budgets;
 pub mod concentration;
 pub mod config;
+pub mod days;
 pub mod demo;
 pub mod diff;
 pub mod error;

@@ -323,7 +323,7 @@ impl PriceTable {
 
     /// `cost_on` at today's prices, 0 when unpriced (for sample data and quick estimates).
     pub fn cost_of(&self, model: &str, t: &Tokens, cache_write_1h: i64) -> f64 {
-        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        let today = crate::days::of(chrono::Utc::now().timestamp());
         self.cost_on(model, t, cache_write_1h, &today)
             .unwrap_or(0.0)
     }

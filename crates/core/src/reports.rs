@@ -3,8 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Datelike;
-
 use serde::Serialize;
 use sqlx::Row;
 
@@ -196,6 +194,30 @@ pub async fn spend(
     since: Option<&str>,
     until: Option<&str>,
 ) -> Result<SpendReport> {
+    let (rows, total) = spend_rows(store, by, since, until).await?;
+    let (since, until) = (since.unwrap_or("0000-00-00"), until.unwrap_or("9999-99-99"));
+    let unpriced_models = sqlx::query_scalar(
+        "SELECT DISTINCT model FROM spend_records
+         WHERE day >= $1 AND day <= $2 AND unpriced_tokens > 0 ORDER BY model",
+    )
+    .bind(since)
+    .bind(until)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(SpendReport {
+        rows,
+        total,
+        unpriced_models,
+    })
+}
+
+/// `spend`'s rows and total, without the list of unpriced models.
+pub async fn spend_rows(
+    store: &Store,
+    by: SpendBy,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<(Vec<SpendRow>, SpendRow)> {
     // Fixed expressions from the enum, never from input. Weeks are made from days below (SQLite
     // and PostgreSQL name weeks differently).
     let key = match by {
@@ -230,13 +252,7 @@ pub async fn spend(
     for r in &rows {
         let mut k: String = r.try_get("k")?;
         if by == SpendBy::Week {
-            k = chrono::NaiveDate::parse_from_str(&k, "%Y-%m-%d")
-                .map(|d| {
-                    let monday =
-                        d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64);
-                    monday.format("%Y-%m-%d").to_string()
-                })
-                .unwrap_or(k);
+            k = crate::days::week_of_day(&k);
         }
         let tokens = tokens_of(r)?;
         let cost: f64 = r.try_get("cost")?;
@@ -260,19 +276,7 @@ pub async fn spend(
         })
         .collect();
     total.share = if total.cost_usd > 0.0 { 1.0 } else { 0.0 };
-    let unpriced_models = sqlx::query_scalar(
-        "SELECT DISTINCT model FROM spend_records
-         WHERE day >= $1 AND day <= $2 AND unpriced_tokens > 0 ORDER BY model",
-    )
-    .bind(since)
-    .bind(until)
-    .fetch_all(store.pool())
-    .await?;
-    Ok(SpendReport {
-        rows,
-        total,
-        unpriced_models,
-    })
+    Ok((rows, total))
 }
 
 /// The sums `spend` reads (the rollup's own column names).
@@ -331,13 +335,7 @@ pub async fn spend_by_week_and_vendor(store: &Store) -> Result<Vec<(String, Vec<
     for r in &rows {
         let day: String = r.try_get("day")?;
         let vendor: String = r.try_get("vendor")?;
-        let week = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
-            .map(|d| {
-                (d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64))
-                    .format("%Y-%m-%d")
-                    .to_string()
-            })
-            .unwrap_or(day);
+        let week = crate::days::week_of_day(&day);
         *weeks
             .entry(week)
             .or_default()

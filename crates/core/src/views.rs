@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::Datelike;
-
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -379,10 +377,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
     }
     // One vendor carrying too much of the work (the last 30 days).
     let threshold = concentration_threshold(store).await?;
-    let since = chrono::DateTime::from_timestamp(now - 30 * 86_400, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%d")
-        .to_string();
+    let since = crate::days::of(now - 30 * 86_400);
     let c = crate::concentration::concentration(store, &since, threshold).await?;
     if c.over {
         let top = |s: &[crate::concentration::Share]| {
@@ -743,24 +738,16 @@ pub async fn spend(store: &Store) -> Result<SpendView> {
     let now = chrono::Utc::now().timestamp();
     let threshold = concentration_threshold(store).await?;
     let since_ts = now - 30 * 86_400;
-    let since = chrono::DateTime::from_timestamp(since_ts, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%d")
-        .to_string();
+    let since = crate::days::of(since_ts);
     // Grouped in the database from the per-day rollup (never row by row here), the
     // independent parts at once: each is a read, and the pool has several connections.
     use crate::reports::SpendBy;
-    let group = |by| async move {
-        let r = crate::reports::spend(store, by, None, None).await?;
-        let map: BTreeMap<String, f64> =
-            r.rows.iter().map(|x| (x.key.clone(), x.cost_usd)).collect();
-        Ok::<_, crate::Error>((map, r.total, r.unpriced_models))
-    };
+    let group = |by| crate::reports::spend_rows(store, by, None, None);
     let (
-        (vendor, total, unpriced_models),
-        (model, _, _),
-        (agent, _, _),
-        (day, _, _),
+        (vendor, total),
+        (model, _),
+        (agent, _),
+        (day, _),
         concentration,
         if_down,
         budgets,
@@ -777,6 +764,16 @@ pub async fn spend(store: &Store) -> Result<SpendView> {
         crate::billing::reconcile(store, &since, "9999-12-31"),
         crate::value::value(store, since_ts, now),
     )?;
+    // Models without a price: those whose rows carry unpriced tokens.
+    let unpriced_models = model
+        .iter()
+        .filter(|r| r.unpriced_tokens > 0)
+        .map(|r| r.key.clone())
+        .collect();
+    let costs = |rows: Vec<crate::reports::SpendRow>| -> BTreeMap<String, f64> {
+        rows.into_iter().map(|r| (r.key, r.cost_usd)).collect()
+    };
+    let (vendor, model, agent, day) = (costs(vendor), costs(model), costs(agent), costs(day));
     Ok(SpendView {
         total_usd: total.cost_usd,
         by_vendor: slices(vendor, total.cost_usd, true),
@@ -795,11 +792,7 @@ pub async fn spend(store: &Store) -> Result<SpendView> {
 
 /// Monday (UTC) of the week holding `ts`, as `YYYY-MM-DD`.
 pub fn week_of(ts: i64) -> String {
-    let d = chrono::DateTime::from_timestamp(ts, 0)
-        .unwrap_or_default()
-        .date_naive();
-    let monday = d - chrono::Days::new(d.weekday().num_days_from_monday() as u64);
-    monday.format("%Y-%m-%d").to_string()
+    crate::days::week_of_day(&crate::days::of(ts))
 }
 
 /// Commits and changed lines per week, agent vs human, over the `weeks` weeks up to `now`.

@@ -20,12 +20,6 @@ pub const RUNNING_WINDOW_SECS: i64 = 300;
 /// A session waiting for its user counts as idle (needs you) for this long.
 pub const IDLE_WINDOW_SECS: i64 = 24 * 3600;
 
-fn day_of(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0)
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
-}
-
 impl Store {
     /// Every file cursor, by path: one query per pass instead of one per file.
     pub async fn log_cursors(&self) -> Result<HashMap<String, Cursor>> {
@@ -737,7 +731,7 @@ async fn insert_usage(
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {
-            let day = day_of(r.at);
+            let day = crate::days::of(r.at);
             let cost = prices.cost_on(&r.model, &r.tokens, r.cache_write_1h, &day);
             q = q
                 .bind(agent)
