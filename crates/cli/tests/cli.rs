@@ -1,7 +1,7 @@
 //! The `flightdeck` binary end to end: bad input gives one clear line and a non-zero exit;
 //! `demo` serves demo data; `doctor` tells good from bad.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -48,12 +48,39 @@ fn stderr_line(out: &Output) -> String {
     errors[0].to_string()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Starts a `serve` or `demo` on port 0 and returns it with the port it printed. Letting the OS
+/// pick at bind time, rather than probing for a free port first, leaves no gap in which another
+/// test's outgoing connections (or their TIME_WAIT) can take the port.
+fn spawn_listening(mut cmd: Command) -> (Server, u16) {
+    let stderr = tempfile::NamedTempFile::new().unwrap();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(stderr.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let port = line
+                .split_once("http://127.0.0.1:")
+                .and_then(|(_, rest)| rest.split('/').next())
+                .and_then(|p| p.parse::<u16>().ok());
+            if let Some(port) = port {
+                let _ = tx.send(port);
+            }
+            // Keep draining so the server never blocks on a full pipe.
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(180)) {
+        Ok(port) => (server, port),
+        Err(_) => panic!(
+            "the server printed no address; its stderr:\n{}",
+            std::fs::read_to_string(stderr.path()).unwrap_or_default()
+        ),
+    }
 }
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
@@ -120,7 +147,7 @@ fn corrupt_database_is_named() {
     let out = flightdeck(home.path())
         .args(["--database-url"])
         .arg(&db)
-        .args(["serve", "--port", &free_port().to_string()])
+        .args(["serve", "--port", "0"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -135,13 +162,7 @@ fn corrupt_database_is_named() {
 fn unwritable_database_is_named() {
     let home = tempfile::tempdir().unwrap();
     let out = flightdeck(home.path())
-        .args([
-            "--database-url",
-            "/proc/nope/fd.db",
-            "serve",
-            "--port",
-            &free_port().to_string(),
-        ])
+        .args(["--database-url", "/proc/nope/fd.db", "serve", "--port", "0"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -173,13 +194,7 @@ fn port_in_use_is_named() {
 fn non_loopback_bind_without_token_is_refused() {
     let home = tempfile::tempdir().unwrap();
     let out = flightdeck(home.path())
-        .args([
-            "serve",
-            "--bind",
-            "0.0.0.0",
-            "--port",
-            &free_port().to_string(),
-        ])
+        .args(["serve", "--bind", "0.0.0.0", "--port", "0"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -244,16 +259,11 @@ fn doctor_reports_a_broken_repo_and_passes_a_good_setup() {
 #[test]
 fn demo_serves_demo_data() {
     let home = tempfile::tempdir().unwrap();
-    let port = free_port();
     let dir = home.path().join("demo");
-    let child = flightdeck(home.path())
-        .args(["demo", "--no-open", "--port", &port.to_string(), "--dir"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Server(child);
+    let mut cmd = flightdeck(home.path());
+    cmd.args(["demo", "--no-open", "--port", "0", "--dir"])
+        .arg(&dir);
+    let (_server, port) = spawn_listening(cmd);
     let deadline = Instant::now() + Duration::from_secs(120);
     let health = loop {
         if let Some((200, body)) = http_get(port, "/api/health") {
@@ -328,13 +338,7 @@ fn demo_serves_demo_data() {
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("notes.txt"), "keep me").unwrap();
     let out = flightdeck(home.path())
-        .args([
-            "demo",
-            "--no-open",
-            "--port",
-            &free_port().to_string(),
-            "--dir",
-        ])
+        .args(["demo", "--no-open", "--port", "0", "--dir"])
         .arg(&other)
         .output()
         .unwrap();
@@ -384,26 +388,14 @@ fn serve_ingests_flagged_sources_and_picks_up_new_branches() {
     );
     let empty = home.path().join("no-logs");
     std::fs::create_dir_all(&empty).unwrap();
-    let port = free_port();
-    let child = flightdeck(home.path())
-        .args([
-            "serve",
-            "--rescan-secs",
-            "1",
-            "--port",
-            &port.to_string(),
-            "--repo",
-        ])
+    let mut cmd = flightdeck(home.path());
+    cmd.args(["serve", "--rescan-secs", "1", "--port", "0", "--repo"])
         .arg(&path)
         .arg("--claude-dir")
         .arg(&empty)
         .arg("--codex-home")
-        .arg(&empty)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Server(child);
+        .arg(&empty);
+    let (_server, port) = spawn_listening(cmd);
     let wait_for = |needle: &str| {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
