@@ -54,6 +54,9 @@ fn run() -> anyhow::Result<()> {
         name: identity.0,
         email: identity.1,
         github: Some((settings.github_api_url.clone(), github_token.clone())),
+        agents: settings.agents.clone(),
+        data_dir: settings.data_dir.clone(),
+        sources: Some(settings.sources()),
     };
     let appliers = actions.appliers(&store)?;
     let github_url = settings.github_api_url.clone();

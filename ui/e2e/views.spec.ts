@@ -6,7 +6,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ type ViewSpec = { name: string; letter: string; expectRows: boolean };
 const VIEWS: ViewSpec[] = [
   { name: 'inbox', letter: 'i', expectRows: true },
   { name: 'changes', letter: 'c', expectRows: true },
+  { name: 'work', letter: 'w', expectRows: true },
   { name: 'agents', letter: 'a', expectRows: true },
   { name: 'repos', letter: 'r', expectRows: true },
   { name: 'releases', letter: 'l', expectRows: true },
@@ -46,17 +46,24 @@ function isolatedEnv(dir: string): NodeJS.ProcessEnv {
   return env;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+/** The address the demo prints once it listens (it binds port 0: the OS picks a free port at
+ * bind time, so no other process can take it between a probe and the bind). */
+function printedURL(): string | null {
+  const m = childOutput.match(/Flightdeck demo: (http:\/\/127\.0\.0\.1:\d+)\//);
+  return m ? m[1] : null;
+}
+
+async function waitForURL(): Promise<string> {
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const url = printedURL();
+    if (url) return url;
+    if (child && child.exitCode !== null) {
+      throw new Error(`flightdeck exited early with code ${child.exitCode}.\n--- output ---\n${childOutput}`);
+    }
+    await sleep(200);
+  }
+  throw new Error(`flightdeck demo printed no address within ${HEALTH_TIMEOUT_MS / 1000}s.\n--- output ---\n${childOutput}`);
 }
 
 function sleep(ms: number) {
@@ -104,9 +111,7 @@ test.beforeAll(async () => {
     );
   }
   workDir = mkdtempSync(path.join(tmpdir(), 'flightdeck-e2e-'));
-  const port = await freePort();
-  baseURL = `http://127.0.0.1:${port}`;
-  child = spawn(bin, ['demo', '--dir', path.join(workDir, 'demo'), '--port', String(port), '--no-open'], {
+  child = spawn(bin, ['demo', '--dir', path.join(workDir, 'demo'), '--port', '0', '--no-open'], {
     cwd: workDir,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: isolatedEnv(workDir),
@@ -120,6 +125,7 @@ test.beforeAll(async () => {
   child.on('error', (e) => {
     childOutput += `\n[spawn error] ${e.message}\n`;
   });
+  baseURL = await waitForURL();
   await waitForHealth(baseURL);
 });
 
@@ -347,4 +353,65 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await expect(page.getByTestId('help')).toHaveCount(0);
 
   expect(problems, problems.join('\n')).toEqual([]);
+});
+
+test('work board: dispatch by key, reassign by key and by drag, cancel, send a change back', async ({ page }) => {
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  const blur = () => page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.goto(`${baseURL}/#/work`);
+  const work = page.getByTestId('view-work');
+  const column = (a: string) => work.locator(`[data-testid="board-column"][data-assignee="${a}"]`);
+  const card = (id: string) => work.locator(`[data-work="${id}"]`);
+  // Columns by assignee with their load; the demo's agents are fakes that need no model.
+  await expect(column('agent:claude')).toContainText('Add a /health endpoint');
+  await expect(column('agent:slowpoke')).toBeVisible();
+  await expect(column('person:Carol Diaz').getByTestId('load')).toHaveText('1 open · 0 in review');
+
+  // d dispatches the selected item to its agent: a worktree, a branch, its output live.
+  await card('W-demo0002').click();
+  await blur();
+  await page.keyboard.press('d');
+  await expect(work.getByTestId('work-notice')).toContainText('dispatched to claude');
+  const log = work.getByTestId('dispatch-log');
+  await expect(log).toContainText('fake agent: committed', { timeout: 30_000 });
+  await expect(card('W-demo0002')).toContainText('claude succeeded');
+  await expect(card('W-demo0002')).toContainText('in review');
+  await expect(work.getByTestId('work-links')).toContainText('change');
+  await page.screenshot({ path: path.join(artifacts, 'ui-work.png'), fullPage: true });
+
+  // ] hands Carol's item to the next column (an agent); a drag hands it to another.
+  await card('W-demo0003').click();
+  await blur();
+  await page.keyboard.press(']');
+  await expect(column('agent:claude').locator('[data-work="W-demo0003"]')).toHaveCount(1);
+  await card('W-demo0003').dragTo(column('agent:slowpoke'));
+  await expect(column('agent:slowpoke').locator('[data-work="W-demo0003"]')).toHaveCount(1);
+  // slowpoke never finishes: it runs until cancelled, and the cancel shows.
+  await card('W-demo0003').click();
+  const detail = work.getByTestId('work-detail');
+  await detail.getByRole('button', { name: 'Dispatch to slowpoke' }).click();
+  await expect(card('W-demo0003')).toContainText('slowpoke running');
+  await expect(log).toContainText('waiting for the model');
+  await detail.getByRole('button', { name: /^Cancel D-/ }).click();
+  await expect(card('W-demo0003')).toContainText('slowpoke cancelled');
+
+  // Send back: the change the dispatch made gets review comments; the agent commits again on
+  // the same branch and the change shows the new head.
+  await page.getByTestId('nav-changes').click();
+  const changes = page.getByTestId('view-changes');
+  const made = changes.getByTestId('row').filter({ hasText: 'w-demo0002' });
+  await expect(made).toHaveCount(1, { timeout: 20_000 });
+  await made.dblclick();
+  const head = changes.getByTestId('head-sha');
+  const before = await head.innerText();
+  const decisions = changes.getByTestId('decisions');
+  await decisions.getByLabel('Comment').fill('Also report the git sha.');
+  await expect(decisions.getByLabel('Send back to')).toHaveValue('claude');
+  await decisions.getByRole('button', { name: 'Request changes and send back to' }).click();
+  await expect(changes.getByTestId('decision-notice')).toContainText('sent back to claude');
+  await expect(head).not.toHaveText(before, { timeout: 30_000 });
+  await page.getByTestId('nav-audit').click();
+  await expect(page.getByTestId('view-audit').getByTestId('row').filter({ hasText: 'work send back' }).first()).toBeVisible();
+  expect(problems).toEqual([]);
 });

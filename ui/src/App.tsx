@@ -22,10 +22,12 @@ import Releases from './views/Releases';
 import Repos from './views/Repos';
 import Spend from './views/Spend';
 import Velocity from './views/Velocity';
+import Work from './views/Work';
 
 const VIEW_COMPONENTS: Record<ViewName, ComponentType<ViewProps>> = {
   inbox: Inbox,
   changes: Changes,
+  work: Work,
   agents: Agents,
   repos: Repos,
   releases: Releases,
@@ -38,6 +40,7 @@ const VIEW_COMPONENTS: Record<ViewName, ComponentType<ViewProps>> = {
 const TITLES: Record<ViewName, string> = {
   inbox: 'Inbox',
   changes: 'Changes',
+  work: 'Work',
   agents: 'Agents',
   repos: 'Repos',
   releases: 'Releases',
@@ -100,6 +103,8 @@ function HelpOverlay({ onClose }: { onClose: () => void }) {
             <tr><td><kbd>m</kbd></td><td>Changes: merge it (or show why the policy says no)</td></tr>
             <tr><td><kbd>r</kbd></td><td>Changes: request changes (opens the comment box)</td></tr>
             <tr><td><kbd>x</kbd></td><td>Changes: mark the selected change; <kbd>a</kbd> / <kbd>m</kbd> then act on every marked one</td></tr>
+            <tr><td><kbd>[</kbd> <kbd>]</kbd></td><td>Work: hand the selected item to the column on the left / right (also <kbd>h</kbd> <kbd>l</kbd>)</td></tr>
+            <tr><td><kbd>d</kbd></td><td>Work: dispatch the selected item to its agent</td></tr>
             <tr><td><kbd>t</kbd></td><td>toggle dark / light theme</td></tr>
             <tr><td><kbd>?</kbd></td><td>toggle this help</td></tr>
             <tr><td><kbd>Esc</kbd></td><td>close this help or the open detail panel</td></tr>

@@ -18,6 +18,9 @@ import type { ReposView } from './generated/ReposView';
 import type { RunDetail } from './generated/RunDetail';
 import type { SpendView } from './generated/SpendView';
 import type { VelocityView } from './generated/VelocityView';
+import type { Dispatch } from './generated/Dispatch';
+import type { WorkBoard } from './generated/WorkBoard';
+import type { WorkItem } from './generated/WorkItem';
 
 type TauriGlobal = {
   event?: {
@@ -156,7 +159,15 @@ export type Decide = {
   comment?: string;
   method?: MergeMethod;
   override_reason?: string;
+  /** With request_changes: the agent that gets the comments as its next prompt. */
+  send_back?: string;
 };
+
+/** A dispatch with the last lines of its output (`GET /api/dispatches/{id}`). */
+export type DispatchDetail = Dispatch & { log: string[] };
+
+/** A new work item, as `POST /api/work` takes it. */
+export type NewWork = { title: string; body?: string; repo?: string; assignee?: string };
 
 export type MergeMethod = 'merge' | 'squash' | 'rebase';
 
@@ -181,7 +192,15 @@ export const api = {
   diff: (changeId: string, page: number, s?: AbortSignal) =>
     getJson<ChangeDiff>(`/api/changes/${encodeURIComponent(changeId)}/diff?page=${page}`, s),
   decide: (changeId: string, d: Decide) =>
-    postJson<Action>(`/api/changes/${encodeURIComponent(changeId)}/actions`, d),
+    postJson<Action & { dispatch?: Dispatch | null }>(`/api/changes/${encodeURIComponent(changeId)}/actions`, d),
+  work: (s?: AbortSignal) => getJson<WorkBoard>('/api/work', s),
+  addWork: (w: NewWork) => postJson<WorkItem>('/api/work', w),
+  assign: (id: string, assignee: string) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/assign`, { assignee }),
+  setState: (id: string, state: string) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/state`, { state }),
+  dispatch: (id: string, agent?: string) =>
+    postJson<Dispatch>(`/api/work/${encodeURIComponent(id)}/dispatch`, agent ? { agent } : {}),
+  dispatchDetail: (id: string, s?: AbortSignal) => getJson<DispatchDetail>(`/api/dispatches/${encodeURIComponent(id)}`, s),
+  cancel: (id: string) => postJson<Dispatch>(`/api/dispatches/${encodeURIComponent(id)}/cancel`, {}),
   /** Retry or dismiss a failed action of the outbox. */
   resolve: (key: string, resolve: 'retry' | 'dismiss') =>
     postJson<Action>(`/api/outbox/${encodeURIComponent(key)}`, { resolve }),

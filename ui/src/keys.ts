@@ -4,6 +4,7 @@
 export const VIEWS = [
   'inbox',
   'changes',
+  'work',
   'agents',
   'repos',
   'releases',
@@ -18,6 +19,7 @@ export type ViewName = (typeof VIEWS)[number];
 export const GOTO_KEYS: Record<string, ViewName> = {
   i: 'inbox',
   c: 'changes',
+  w: 'work',
   a: 'agents',
   r: 'repos',
   l: 'releases',
@@ -53,8 +55,22 @@ export type KeyAction =
  * Decisions on the selected row (Changes): a approve, m merge, r request changes; x marks the
  * row for a bulk decision (a and m then act on every marked row).
  */
-export type ListAct = 'approve' | 'merge' | 'request_changes' | 'mark';
-export const ACT_KEYS: Record<string, ListAct> = { a: 'approve', m: 'merge', r: 'request_changes', x: 'mark' };
+export type ListAct = 'approve' | 'merge' | 'request_changes' | 'mark' | 'left' | 'right' | 'dispatch';
+/**
+ * On the work board: [ / h hand the selected card to the column on the left, ] / l to the one
+ * on the right; d dispatches it to its agent.
+ */
+export const ACT_KEYS: Record<string, ListAct> = {
+  a: 'approve',
+  m: 'merge',
+  r: 'request_changes',
+  x: 'mark',
+  '[': 'left',
+  h: 'left',
+  ']': 'right',
+  l: 'right',
+  d: 'dispatch',
+};
 
 export type KeyInput = {
   key: string;

@@ -114,7 +114,7 @@ enum Command {
     /// Verify or export the signed audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCmd),
-    /// Work items for people and agents: list, add, assign, state.
+    /// Work items for people and agents: list, add, assign, state, dispatch, cancel.
     #[command(subcommand)]
     Work(work_cmd::WorkCmd),
     /// Fixed costs (seats, subscriptions): import a CSV, add one, list them.
@@ -404,6 +404,9 @@ fn actions(settings: &Settings, github_token: Option<String>) -> flightdeck_serv
         name,
         email,
         github: Some((settings.github_api_url.clone(), github_token)),
+        agents: settings.agents.clone(),
+        data_dir: settings.data_dir.clone(),
+        sources: Some(settings.sources()),
     }
 }
 
@@ -428,7 +431,15 @@ fn spawn_background(
     every: Duration,
 ) -> Result<Background> {
     let (api_url, token) = actions.github.clone().unwrap_or_default();
+    // Dispatches queued before a restart start now; ones whose runner died are marked failed.
+    let dispatcher = actions.dispatcher(store, bus)?;
+    let resume = tokio::spawn(async move {
+        if let Err(e) = dispatcher.resume(now()).await {
+            tracing::warn!("resuming dispatches: {e}");
+        }
+    });
     Ok(Background(vec![
+        resume,
         flightdeck_core::github::spawn_periodic(store.clone(), bus.clone(), api_url, token, every),
         flightdeck_core::outbox::spawn_sender(
             store.clone(),
@@ -461,6 +472,7 @@ async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Ex
     // with), live in the workspace, never in the user's dirs.
     settings.policy_file = ws.policy_file();
     settings.data_dir = ws.root.clone();
+    settings.agents = ws.agents();
     let (_github, github_url) = demo_github::start(&ws, now).await?;
     settings.github_api_url = github_url;
     let store = Store::open(&settings.database_url).await?;
@@ -478,7 +490,8 @@ async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Ex
         started.elapsed().as_secs_f64()
     );
     // The demo's GitHub is the local fake: it gets no token, least of all the user's.
-    let actions = actions(&settings, None);
+    let mut actions = actions(&settings, None);
+    actions.sources = Some(ws.sources());
     let running = start_server(&settings, store.clone(), bus.clone(), actions.clone()).await?;
     println!("Flightdeck demo: {}", running.url);
     println!("  workspace: {}", ws.root.display());
@@ -515,10 +528,11 @@ async fn serve_cmd(settings: Settings, rescan_every: Duration) -> Result<ExitCod
         eprintln!("warning: {p}");
     }
     // The GitHub token is looked up once (it may mean running `gh auth token`).
-    let actions = actions(
+    let mut actions = actions(
         &settings,
         flightdeck_core::github::token(&settings.github_api_url),
     );
+    actions.sources = Some(sources.clone());
     let running = start_server(&settings, store.clone(), bus.clone(), actions.clone()).await?;
     println!("Flightdeck: {}", running.url);
     let _watch = watch_sources(&store, &bus, sources.clone());

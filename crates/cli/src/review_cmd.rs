@@ -148,6 +148,7 @@ pub async fn act(
             .to_string()
         }),
         override_reason: merge.and_then(|m| m.override_reason.clone()),
+        send_back: None,
     };
     let a = outbox::decide(
         &store,

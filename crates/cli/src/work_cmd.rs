@@ -1,5 +1,6 @@
-//! `flightdeck work list | add | assign | state`: work items for people and agents, each
-//! change of hands audited. (Dispatching to an agent and cancelling come next: issue 6.)
+//! `flightdeck work list | add | assign | state | dispatch | cancel`: work items for people and
+//! agents, each change of hands audited; dispatching one to a configured agent runs the agent in
+//! a worktree of its own, in the foreground, with its output shown (Ctrl-C cancels it).
 
 use std::process::ExitCode;
 
@@ -7,8 +8,11 @@ use anyhow::Result;
 use clap::Subcommand;
 use flightdeck_core::audit::AuditKey;
 use flightdeck_core::config::Settings;
+use flightdeck_core::dispatch::{self, Dispatcher, Progress};
+use flightdeck_core::model::Dispatch;
 use flightdeck_core::store::Store;
 use flightdeck_core::work;
+use std::sync::Arc;
 
 use crate::audit_cmd;
 
@@ -42,6 +46,19 @@ pub enum WorkCmd {
     },
     /// Move a work item: todo, in_progress, in_review, done, dropped (audited).
     State { id: String, state: String },
+    /// Hand a work item to an agent and run it now: a worktree on a new branch from the base,
+    /// the agent's command with the task as its prompt, its output shown as it comes (waits
+    /// while the agent is at its concurrency limit; Ctrl-C cancels).
+    Dispatch {
+        id: String,
+        /// A configured agent; default: the item's assignee when that is an agent.
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a queued or running dispatch (its whole process tree; the worktree is kept).
+    Cancel { dispatch: String },
 }
 
 pub async fn run(settings: &Settings, cmd: &WorkCmd) -> Result<ExitCode> {
@@ -77,7 +94,8 @@ pub async fn run(settings: &Settings, cmd: &WorkCmd) -> Result<ExitCode> {
                     .iter()
                     .map(|(name, a)| serde_json::json!({"name": name, "vendor": a.vendor, "model": a.model, "concurrency": a.concurrency.unwrap_or(1)}))
                     .collect();
-                let v = serde_json::json!({"work_items": items, "agents": agents});
+                let dispatches = store.dispatches().await?;
+                let v = serde_json::json!({"work_items": items, "agents": agents, "dispatches": dispatches});
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }
@@ -86,6 +104,13 @@ pub async fn run(settings: &Settings, cmd: &WorkCmd) -> Result<ExitCode> {
             }
             for w in &items {
                 show(w);
+            }
+            let dispatches = store.dispatches().await?;
+            if !dispatches.is_empty() {
+                println!("dispatches:");
+            }
+            for d in dispatches.iter().take(20) {
+                show_dispatch(d);
             }
             if settings.agents.is_empty() {
                 println!("no agents configured: add [agents.NAME] with a command to the config");
@@ -148,6 +173,110 @@ pub async fn run(settings: &Settings, cmd: &WorkCmd) -> Result<ExitCode> {
             };
             show(&work::set_state(&store, &by, id, state).await?);
         }
+        WorkCmd::Dispatch { id, agent, json } => {
+            return dispatch(settings, &store, id, agent.as_deref(), *json, &actor).await;
+        }
+        WorkCmd::Cancel { dispatch: id } => {
+            let key = key()?;
+            let by = work::Actor {
+                key: &key,
+                name: &actor,
+                now,
+            };
+            show_dispatch(&dispatch::cancel(&store, &by, id).await?);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn show_dispatch(d: &Dispatch) {
+    println!(
+        "{}  {:<9} {:<10} {} on {}{}",
+        d.id,
+        d.state,
+        d.agent,
+        d.work_item,
+        d.branch,
+        d.error
+            .as_deref()
+            .map(|e| format!("  ({e})"))
+            .unwrap_or_default()
+    );
+}
+
+async fn dispatch(
+    settings: &Settings,
+    store: &Store,
+    id: &str,
+    agent: Option<&str>,
+    json: bool,
+    actor: &str,
+) -> Result<ExitCode> {
+    let agent = match agent {
+        Some(a) => a.to_string(),
+        None => work::assigned_agent(&work::find(store, id).await?).ok_or_else(|| {
+            anyhow::anyhow!(
+                "work item {id} is not assigned to an agent: say which with --agent NAME"
+            )
+        })?,
+    };
+    let key = Arc::new(AuditKey::load_or_create(&audit_cmd::key_path(settings))?);
+    let mut sources = settings.sources();
+    for p in store.watched_repos().await? {
+        let p = std::path::PathBuf::from(p);
+        if !sources.repos.contains(&p) {
+            sources.repos.push(p);
+        }
+    }
+    // Repos added since the last scan become known (and their branches current) first.
+    flightdeck_core::ingest::run(store, &sources, None, chrono::Utc::now().timestamp()).await?;
+    let d = Dispatcher::new(
+        store.clone(),
+        settings.agents.clone(),
+        &settings.data_dir,
+        key.clone(),
+        actor,
+    )
+    .with_sources(sources);
+    let queued = d.start(id, &agent, chrono::Utc::now().timestamp()).await?;
+    eprintln!(
+        "{}: {agent} on {} in {}",
+        queued.id, queued.branch, queued.worktree
+    );
+    let run = d.run(&queued.id, |p| match p {
+        Progress::Waiting { running, limit } => {
+            eprintln!("waiting: {agent} has {running} of {limit} dispatches running")
+        }
+        Progress::Started { pid } => eprintln!("started (pid {pid})"),
+        Progress::Line(l) if !json => println!("{l}"),
+        Progress::Line(_) => {}
+    });
+    tokio::pin!(run);
+    let ended = tokio::select! {
+        r = &mut run => r?,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("cancelling {} …", queued.id);
+            let by = work::Actor { key: &key, name: actor, now: chrono::Utc::now().timestamp() };
+            dispatch::cancel(store, &by, &queued.id).await?;
+            run.await?
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&ended)?);
+    } else {
+        show_dispatch(&ended);
+    }
+    Ok(if ended.state == "succeeded" {
+        ExitCode::SUCCESS
+    } else {
+        if !json {
+            eprintln!(
+                "error: dispatch {} {}: {}",
+                ended.id,
+                ended.state,
+                ended.error.as_deref().unwrap_or("no reason recorded")
+            );
+        }
+        ExitCode::from(1)
+    })
 }

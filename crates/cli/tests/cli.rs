@@ -1362,3 +1362,123 @@ fn work_items_from_the_terminal() {
     let text = String::from_utf8_lossy(&run(&["audit", "verify"]).stdout).to_string();
     assert!(text.contains("ok: 3 entries"), "{text}");
 }
+
+const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/assets/fake-agent.sh");
+
+/// `work dispatch` runs the agent in the foreground with its output shown; `work cancel` from
+/// another process stops a hanging one's whole process tree, and the first process reports it.
+#[test]
+fn dispatch_and_cancel_from_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let repo = home.path().join("web");
+    new_repo(&repo);
+    let claude = home.path().join("claude");
+    std::fs::create_dir_all(claude.join("projects")).unwrap();
+    let trace = home.path().join("trace");
+    std::fs::write(&trace, "").unwrap();
+    let config = home.path().join("config/flightdeck");
+    std::fs::create_dir_all(&config).unwrap();
+    let agent = |mode: &str| {
+        format!(
+            "vendor = \"anthropic\"\ncommand = [\"bash\", \"{FAKE_AGENT}\", \"{mode}\", \"{}\", \"{}\", \"{{prompt}}\"]\n",
+            claude.display(),
+            trace.display()
+        )
+    };
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "[sources]\nrepos = [\"{}\"]\nclaude_dirs = [\"{}\"]\n\n[agents.fake]\n{}\n[agents.stuck]\n{}",
+            repo.display(),
+            claude.display(),
+            agent("ok"),
+            agent("hang")
+        ),
+    )
+    .unwrap();
+    let db = home.path().join("fd.db");
+    let run = |args: &[&str]| with_db(home.path(), &db, args);
+    let add = |title: &str| {
+        let out = run(&[
+            "work",
+            "add",
+            title,
+            "--repo",
+            repo.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let w: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        w["id"].as_str().unwrap().to_string()
+    };
+
+    let id = add("Add a health endpoint");
+    let out = run(&["work", "dispatch", &id]);
+    assert!(stderr_line(&out).contains("not assigned to an agent"));
+    let out = run(&["work", "dispatch", &id, "--agent", "fake"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("fake agent: committed"), "{stdout}");
+    assert!(stdout.contains("succeeded"), "{stdout}");
+    let list: serde_json::Value =
+        serde_json::from_slice(&run(&["work", "list", "--json"]).stdout).unwrap();
+    assert_eq!(list["work_items"][0]["state"], "in_review");
+    assert_eq!(list["dispatches"][0]["state"], "succeeded");
+    let links = list["work_items"][0]["links"].to_string();
+    assert!(
+        links.contains("\"run\"") && links.contains("\"change\""),
+        "{links}"
+    );
+
+    // A hanging agent, cancelled from a second process.
+    let id = add("Hang");
+    let mut hanging = flightdeck(home.path())
+        .arg("--database-url")
+        .arg(&db)
+        .args(["work", "dispatch", &id, "--agent", "stuck"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = hanging.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let first = lines.next().unwrap().unwrap();
+    let dispatch = first.split(':').next().unwrap().to_string();
+    assert!(dispatch.starts_with("D-"), "{first}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let child: u32 = loop {
+        let text = std::fs::read_to_string(&trace).unwrap();
+        if let Some(l) = text.lines().find(|l| l.starts_with("child ")) {
+            break l[6..].trim().parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the hanging agent never started");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = run(&["work", "cancel", &dispatch]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cancelled"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = hanging.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|l| l.contains("cancelled by Alice Lead")),
+        "{rest:?}"
+    );
+    let alive = std::fs::read_to_string(format!("/proc/{child}/stat"))
+        .map(|s| !s.contains(") Z"))
+        .unwrap_or(false);
+    assert!(!alive, "the agent's child {child} was left running");
+    let out = run(&["work", "cancel", &dispatch]);
+    assert!(stderr_line(&out).contains("already ended"));
+}

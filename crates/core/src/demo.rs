@@ -46,7 +46,34 @@ pub struct DemoWorkspace {
     pub codex_home: PathBuf,
 }
 
+/// The stand-in agent the demo dispatches to (the same script the dispatch tests use): it
+/// edits, commits and writes a Claude Code session log, without a model.
+const FAKE_AGENT: &str = include_str!("../assets/fake-agent.sh");
+
 impl DemoWorkspace {
+    /// The demo's agents, in place of the user's (the demo never starts a real, billed agent):
+    /// `claude` works for a few seconds and commits; `slowpoke` waits for its model until it
+    /// is cancelled.
+    pub fn agents(&self) -> std::collections::BTreeMap<String, crate::work::AgentConfig> {
+        let agent = |mode: &str, concurrency| crate::work::AgentConfig {
+            vendor: Some("anthropic".into()),
+            model: Some("claude-sonnet-4-5".into()),
+            command: vec![
+                "bash".into(),
+                self.root.join("bin/fake-agent.sh").display().to_string(),
+                mode.into(),
+                self.claude_dir.display().to_string(),
+                self.root.join("agent-trace").display().to_string(),
+                "{prompt}".into(),
+            ],
+            concurrency: Some(concurrency),
+        };
+        [("claude", agent("slow", 2)), ("slowpoke", agent("hang", 1))]
+            .into_iter()
+            .map(|(n, a)| (n.to_string(), a))
+            .collect()
+    }
+
     /// The demo's merge policy file.
     pub fn policy_file(&self) -> PathBuf {
         self.root.join("policy.toml")
@@ -240,6 +267,9 @@ pub fn build(root: &Path, now: i64) -> Result<DemoWorkspace> {
         .map_err(|e| Error::io(root.join(MARKER), e))?;
     let policy = root.join("policy.toml");
     std::fs::write(&policy, DEMO_POLICY).map_err(|e| Error::io(&policy, e))?;
+    let agent = root.join("bin").join("fake-agent.sh");
+    std::fs::create_dir_all(root.join("bin")).map_err(|e| Error::io(root.join("bin"), e))?;
+    std::fs::write(&agent, FAKE_AGENT).map_err(|e| Error::io(&agent, e))?;
     Ok(DemoWorkspace {
         root,
         repos,
@@ -738,8 +768,8 @@ impl LogWriter {
     }
 }
 
-/// A work item the rate-limiting branch works on, handed to Claude: the change's review page
-/// links it.
+/// Work items: the one the rate-limiting branch works on, handed to Claude (the change's review
+/// page links it), one waiting for Claude to be dispatched, and one a person has.
 async fn seed_work(store: &Store, now: i64) -> Result<()> {
     let branch = "claude/add-rate-limiting";
     let repo = store
@@ -754,7 +784,7 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
             title: "Rate-limit the public API (100 requests a minute per key)".into(),
             body: "Add a token-bucket limiter in front of the public routes; 429 with retry-after."
                 .into(),
-            repo,
+            repo: repo.clone(),
             assignee: Some("agent:claude".into()),
             state: "in_review".into(),
             source: "cockpit".into(),
@@ -765,6 +795,40 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
                 target: branch.into(),
             }],
         })
+        .await?;
+    let item = |id: &str, title: &str, body: &str, assignee: &str, state: &str, age: i64| {
+        crate::model::WorkItem {
+            id: id.into(),
+            title: title.into(),
+            body: body.into(),
+            repo: repo.clone(),
+            assignee: Some(assignee.into()),
+            state: state.into(),
+            source: "cockpit".into(),
+            created_at: now - age,
+            updated_at: now - age,
+            links: vec![],
+        }
+    };
+    store
+        .upsert_work_item(&item(
+            "W-demo0002",
+            "Add a /health endpoint that reports the build version",
+            "GET /health answers 200 with {\"version\": …}; no auth.",
+            "agent:claude",
+            "todo",
+            7_200,
+        ))
+        .await?;
+    store
+        .upsert_work_item(&item(
+            "W-demo0003",
+            "Review the on-call runbook for the billing service",
+            "",
+            "person:Carol Diaz",
+            "in_progress",
+            2 * 86_400,
+        ))
         .await
 }
 

@@ -67,6 +67,56 @@ pub struct DiffLine {
     pub text: String,
 }
 
+/// The diff of what commit `head_sha` changed since it left branch `base` (from their merge
+/// base, as a review sees it), with that merge base.
+pub fn branch_diff<'r>(
+    r: &'r Repository,
+    base: &str,
+    head_sha: &str,
+    opts: Option<&mut DiffOptions>,
+) -> Result<(Oid, git2::Diff<'r>), git2::Error> {
+    let head = Oid::from_str(head_sha)?;
+    let base_tip = r.revparse_single(&format!("refs/heads/{base}"))?.id();
+    let fork = r.merge_base(base_tip, head)?;
+    let diff = r.diff_tree_to_tree(
+        Some(&r.find_commit(fork)?.tree()?),
+        Some(&r.find_commit(head)?.tree()?),
+        opts,
+    )?;
+    Ok((fork, diff))
+}
+
+/// The unified diff from where `head_sha` left `base` to `head_sha`, as `git diff` prints it,
+/// cut at about `max_bytes` (with a note of the cut): what an agent is shown of a change it is
+/// asked to rework.
+pub fn patch_text(
+    repo: &Path,
+    base: &str,
+    head_sha: &str,
+    max_bytes: usize,
+) -> Result<String, git2::Error> {
+    let r = Repository::open(repo)?;
+    let (_, diff) = branch_diff(&r, base, head_sha, None)?;
+    let mut out = String::new();
+    let mut cut = false;
+    diff.print(git2::DiffFormat::Patch, |_, _, line| {
+        if out.len() >= max_bytes {
+            cut = true;
+            return false;
+        }
+        if matches!(line.origin(), '+' | '-' | ' ') {
+            out.push(line.origin());
+        }
+        out.push_str(&String::from_utf8_lossy(line.content()));
+        true
+    })
+    .or_else(|e| if cut { Ok(()) } else { Err(e) })?;
+    if cut {
+        out.push_str("\n… (diff cut here)\n");
+    }
+    Ok(out)
+}
+
 /// Page `page` (1-based; past the end gives the last) of the diff from where `head_sha` left
 /// `base` to `head_sha`, with renames detected.
 pub fn local_diff(
@@ -76,16 +126,9 @@ pub fn local_diff(
     page: usize,
 ) -> Result<ChangeDiff, git2::Error> {
     let r = Repository::open(repo)?;
-    let head = Oid::from_str(head_sha)?;
-    let base_tip = r.revparse_single(&format!("refs/heads/{base}"))?.id();
-    let fork = r.merge_base(base_tip, head)?;
     let mut opts = DiffOptions::new();
     opts.context_lines(3);
-    let mut diff = r.diff_tree_to_tree(
-        Some(&r.find_commit(fork)?.tree()?),
-        Some(&r.find_commit(head)?.tree()?),
-        Some(&mut opts),
-    )?;
+    let (fork, mut diff) = branch_diff(&r, base, head_sha, Some(&mut opts))?;
     diff.find_similar(Some(DiffFindOptions::new().renames(true)))?;
     let total = diff.deltas().len();
     let pages = total.div_ceil(FILES_PER_PAGE).max(1);

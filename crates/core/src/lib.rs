@@ -8,12 +8,14 @@
 pub mod alerts;
 pub mod audit;
 pub mod billing;
+pub mod board;
 pub mod budgets;
 pub mod concentration;
 pub mod config;
 pub mod days;
 pub mod demo;
 pub mod diff;
+pub mod dispatch;
 pub mod error;
 pub mod events;
 pub mod fixed_costs;

@@ -364,6 +364,41 @@ pub struct WorkLink {
     pub target: String,
 }
 
+/// A work item handed to a configured agent: its process, worktree, branch and output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Dispatch {
+    /// `D-` and eight hex digits.
+    pub id: String,
+    pub work_item: String,
+    pub agent: String,
+    /// The repo's path.
+    pub repo: String,
+    pub branch: String,
+    pub worktree: String,
+    /// start (a new branch from the base) or send_back (review comments, same branch).
+    pub kind: String,
+    pub prompt: String,
+    /// queued, running, succeeded, failed or cancelled.
+    pub state: String,
+    pub host: String,
+    /// The process group while it runs.
+    #[ts(type = "number | null")]
+    pub pid: Option<i64>,
+    #[ts(type = "number | null")]
+    pub exit_code: Option<i64>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// The last lines it printed (stdout and stderr as they came).
+    pub output_tail: String,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[ts(type = "number | null")]
+    pub started_at: Option<i64>,
+    #[ts(type = "number | null")]
+    pub ended_at: Option<i64>,
+}
+
 /// A user decision waiting in (or done from) the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]

@@ -411,6 +411,10 @@ pub struct Decide {
     /// Merge although the policy refuses; the reason is audited.
     #[serde(default)]
     pub override_reason: Option<String>,
+    /// With request_changes: the agent that gets the comments as its next prompt, on the same
+    /// branch ("request changes and send back"). The decision itself is unaffected.
+    #[serde(default)]
+    pub send_back: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -578,14 +578,7 @@ pub async fn judge_change_among(
 /// Repo-relative paths a branch changes since it left `base` (both sides of a rename).
 fn changed_paths(repo: &Path, base: &str, head: &str) -> Result<Vec<String>, git2::Error> {
     let r = git2::Repository::open(repo)?;
-    let head = git2::Oid::from_str(head)?;
-    let base_tip = r.revparse_single(&format!("refs/heads/{base}"))?.id();
-    let fork = r.merge_base(base_tip, head)?;
-    let diff = r.diff_tree_to_tree(
-        Some(&r.find_commit(fork)?.tree()?),
-        Some(&r.find_commit(head)?.tree()?),
-        None,
-    )?;
+    let (_, diff) = crate::diff::branch_diff(&r, base, head, None)?;
     let mut paths: Vec<String> = diff
         .deltas()
         .flat_map(|d| [d.old_file().path(), d.new_file().path()])

@@ -202,6 +202,8 @@ pub struct VelocityView {
     pub weeks: Vec<WeekVelocity>,
     /// Share of commits made by agents over the whole range, 0..1.
     pub agent_share: f64,
+    /// Work items done per week by agents and by people.
+    pub work_done: Vec<crate::board::WorkThroughput>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -821,6 +823,7 @@ pub async fn velocity(store: &Store, now: i64, weeks: i64) -> Result<VelocityVie
         }
     }
     Ok(VelocityView {
+        work_done: crate::board::work_throughput(store, from).await?,
         weeks: by.into_values().collect(),
         agent_share: if commits.is_empty() {
             0.0

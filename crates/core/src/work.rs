@@ -131,7 +131,7 @@ pub fn parse_assignee(
     }
 }
 
-async fn audit(
+pub(crate) async fn audit(
     store: &Store,
     key: &AuditKey,
     actor: &str,
@@ -203,7 +203,16 @@ pub async fn add(
     Ok(w)
 }
 
-async fn find(store: &Store, id: &str) -> Result<WorkItem, WorkError> {
+/// The configured agent a work item is assigned to, if it is assigned to one.
+pub fn assigned_agent(w: &WorkItem) -> Option<String> {
+    w.assignee
+        .as_deref()
+        .and_then(|a| a.strip_prefix("agent:"))
+        .map(str::to_string)
+}
+
+/// Work item `id`, or `NotFound`.
+pub async fn find(store: &Store, id: &str) -> Result<WorkItem, WorkError> {
     store
         .work_items()
         .await?

@@ -41,6 +41,10 @@ pub enum ApiError {
     Upstream(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error(transparent)]
+    Work(#[from] flightdeck_core::work::WorkError),
+    #[error(transparent)]
+    Dispatch(#[from] flightdeck_core::dispatch::DispatchError),
 }
 
 impl ApiError {
@@ -53,6 +57,22 @@ impl ApiError {
             ApiError::ReadOnly(_) => (StatusCode::SERVICE_UNAVAILABLE, "read_only"),
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "github"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Work(e) => work_status(e),
+            ApiError::Dispatch(e) => {
+                use flightdeck_core::dispatch::DispatchError as D;
+                match e {
+                    D::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                    D::Ended(..) => (StatusCode::CONFLICT, "ended"),
+                    D::BranchExists(..) | D::NoLocalBranch(..) => (StatusCode::CONFLICT, "branch"),
+                    D::UnknownAgent(..) | D::NoRepo(_) | D::UnknownRepo(..) => {
+                        (StatusCode::BAD_REQUEST, "bad_request")
+                    }
+                    D::Work(w) => work_status(w),
+                    D::Git(..) | D::Io(..) | D::Store(_) => {
+                        (StatusCode::INTERNAL_SERVER_ERROR, "dispatch")
+                    }
+                }
+            }
             ApiError::Resolve(e) => {
                 use flightdeck_core::outbox::ResolveError as R;
                 match e {
@@ -76,6 +96,17 @@ impl ApiError {
                 }
             }
         }
+    }
+}
+
+fn work_status(e: &flightdeck_core::work::WorkError) -> (StatusCode, &'static str) {
+    use flightdeck_core::work::WorkError as W;
+    match e {
+        W::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        W::Assignee(_) | W::UnknownAgent(..) | W::State(_) | W::NoTitle => {
+            (StatusCode::BAD_REQUEST, "bad_request")
+        }
+        W::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
     }
 }
 

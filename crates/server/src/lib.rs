@@ -39,6 +39,12 @@ pub struct Actions {
     pub email: String,
     /// GitHub's API URL and token, for decisions on pull requests (token kept in memory only).
     pub github: Option<(String, Option<String>)>,
+    /// The configured agents work can be dispatched to.
+    pub agents: std::collections::BTreeMap<String, flightdeck_core::work::AgentConfig>,
+    /// Where dispatch worktrees and output logs go.
+    pub data_dir: PathBuf,
+    /// The agent sources a finished dispatch's session is read from.
+    pub sources: Option<flightdeck_core::ingest::Sources>,
 }
 
 impl std::fmt::Debug for Actions {
@@ -52,6 +58,27 @@ impl std::fmt::Debug for Actions {
 }
 
 impl Actions {
+    /// A dispatcher acting as this lead, publishing progress on `bus`.
+    pub fn dispatcher(
+        &self,
+        store: &Store,
+        bus: &EventBus,
+    ) -> Result<flightdeck_core::dispatch::Dispatcher, flightdeck_core::Error> {
+        let key = flightdeck_core::audit::AuditKey::load_or_create(&self.audit_key)?;
+        let d = flightdeck_core::dispatch::Dispatcher::new(
+            store.clone(),
+            self.agents.clone(),
+            &self.data_dir,
+            std::sync::Arc::new(key),
+            &self.name,
+        )
+        .with_bus(bus.clone());
+        Ok(match &self.sources {
+            Some(s) => d.with_sources(s.clone()),
+            None => d,
+        })
+    }
+
     /// Appliers for local branches and (when configured) GitHub.
     pub fn appliers(
         &self,

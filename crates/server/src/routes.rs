@@ -11,8 +11,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use flightdeck_core::audit::AuditKey;
-use flightdeck_core::model::Action;
-use flightdeck_core::{outbox, views};
+use flightdeck_core::model::{Action, Dispatch, WorkItem};
+use flightdeck_core::{board, outbox, views, work};
 use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 use tower_http::services::{ServeDir, ServeFile};
@@ -34,6 +34,12 @@ pub fn router(state: AppState) -> Router {
         .route("/changes/{id}/actions", post(decide))
         .route("/changes/{id}/diff", get(change_diff))
         .route("/outbox", get(outbox))
+        .route("/work", get(work_board).post(work_add))
+        .route("/work/{id}/assign", post(work_assign))
+        .route("/work/{id}/state", post(work_state))
+        .route("/work/{id}/dispatch", post(work_dispatch))
+        .route("/dispatches/{id}", get(dispatch_detail))
+        .route("/dispatches/{id}/cancel", post(dispatch_cancel))
         .route("/outbox/{key}", post(resolve))
         .route("/agents", get(agents))
         .route("/runs/{id}", get(run_detail))
@@ -93,25 +99,242 @@ async fn ui_missing() -> impl IntoResponse {
     )
 }
 
+/// A decision as queued, and the dispatch it sent back to an agent, if it did.
+#[derive(serde::Serialize)]
+struct Decided {
+    #[serde(flatten)]
+    action: Action,
+    dispatch: Option<Dispatch>,
+}
+
 async fn decide(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Json(d): Json<outbox::Decide>,
-) -> ApiResult<Action> {
-    let Some(actions) = &s.actions else {
-        return Err(ApiError::ReadOnly(
-            "acting needs an audit key and an identity".into(),
-        ));
-    };
-    let key = AuditKey::load_or_create(&actions.audit_key).map_err(|e| ApiError::Core(e.into()))?;
+) -> ApiResult<Decided> {
+    let (actions, key) = lead(&s)?;
+    if let Some(agent) = &d.send_back {
+        if d.kind != "request_changes" {
+            return Err(ApiError::BadRequest(
+                "send_back goes with request_changes only".into(),
+            ));
+        }
+        if !actions.agents.contains_key(agent) {
+            return Err(flightdeck_core::dispatch::unknown_agent(agent, &actions.agents).into());
+        }
+    }
     let applier = actions
         .appliers(&s.store)
         .map_err(|e| ApiError::ReadOnly(e.to_string()))?;
     let policy = s.policy_file.clone().unwrap_or_default();
     let now = chrono::Utc::now().timestamp();
-    let a = outbox::decide(&s.store, &key, &applier, &policy, &id, &d, now).await?;
+    let action = outbox::decide(&s.store, &key, &applier, &policy, &id, &d, now).await?;
     publish_decision(&s);
-    Ok(Json(a))
+    let dispatch = match &d.send_back {
+        Some(agent) => {
+            let change = s
+                .store
+                .change_request(&id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("no change request `{id}`")))?;
+            let dispatcher = actions.dispatcher(&s.store, &s.bus)?;
+            let comments = d.comment.clone().unwrap_or_default();
+            let queued = dispatcher.send_back(&change, &comments, agent, now).await?;
+            dispatcher.spawn(&queued.id);
+            Some(queued)
+        }
+        None => None,
+    };
+    Ok(Json(Decided { action, dispatch }))
+}
+
+/// The acting lead and their audit key.
+fn lead(s: &AppState) -> Result<(&crate::Actions, AuditKey), ApiError> {
+    let actions = acting(s)?;
+    let key = AuditKey::load_or_create(&actions.audit_key).map_err(|e| ApiError::Core(e.into()))?;
+    Ok((actions, key))
+}
+
+fn acting(s: &AppState) -> Result<&crate::Actions, ApiError> {
+    s.actions
+        .as_ref()
+        .ok_or_else(|| ApiError::ReadOnly("acting needs an audit key and an identity".into()))
+}
+
+async fn work_board(State(s): State<AppState>) -> ApiResult<board::WorkBoard> {
+    let agents = s
+        .actions
+        .as_ref()
+        .map(|a| a.agents.clone())
+        .unwrap_or_default();
+    Ok(Json(board::work_board(&s.store, &agents).await?))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewWork {
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    repo: Option<String>,
+    #[serde(default)]
+    assignee: Option<String>,
+}
+
+async fn work_add(State(s): State<AppState>, Json(n): Json<NewWork>) -> ApiResult<WorkItem> {
+    let (actions, key) = lead(&s)?;
+    let assignee = n
+        .assignee
+        .as_deref()
+        .map(|a| work::parse_assignee(a, &actions.agents))
+        .transpose()?;
+    let now = chrono::Utc::now().timestamp();
+    let w = work::add(
+        &s.store,
+        &key,
+        &actions.name,
+        &n.title,
+        &n.body,
+        n.repo.as_deref(),
+        assignee,
+        now,
+    )
+    .await?;
+    publish_work(&s);
+    Ok(Json(w))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    /// person:NAME or agent:NAME.
+    assignee: String,
+}
+
+async fn work_assign(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(b): Json<AssignBody>,
+) -> ApiResult<WorkItem> {
+    let (actions, key) = lead(&s)?;
+    let assignee = work::parse_assignee(&b.assignee, &actions.agents)?;
+    let by = work::Actor {
+        key: &key,
+        name: &actions.name,
+        now: chrono::Utc::now().timestamp(),
+    };
+    let w = work::assign(&s.store, &by, &id, assignee).await?;
+    publish_work(&s);
+    Ok(Json(w))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateBody {
+    state: String,
+}
+
+async fn work_state(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(b): Json<StateBody>,
+) -> ApiResult<WorkItem> {
+    let (actions, key) = lead(&s)?;
+    let by = work::Actor {
+        key: &key,
+        name: &actions.name,
+        now: chrono::Utc::now().timestamp(),
+    };
+    let w = work::set_state(&s.store, &by, &id, &b.state).await?;
+    publish_work(&s);
+    Ok(Json(w))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DispatchBody {
+    /// Default: the item's assignee, when that is an agent.
+    #[serde(default)]
+    agent: Option<String>,
+}
+
+/// Queues the item for the agent and starts it in the background (it waits while the agent is
+/// at its concurrency limit); the answer is the queued dispatch.
+async fn work_dispatch(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(b): Json<DispatchBody>,
+) -> ApiResult<Dispatch> {
+    let actions = acting(&s)?;
+    let agent = match b.agent {
+        Some(a) => a,
+        None => work::assigned_agent(&work::find(&s.store, &id).await?).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "work item {id} is not assigned to an agent: say which (\"agent\")"
+            ))
+        })?,
+    };
+    let dispatcher = actions.dispatcher(&s.store, &s.bus)?;
+    let queued = dispatcher
+        .start(&id, &agent, chrono::Utc::now().timestamp())
+        .await?;
+    dispatcher.spawn(&queued.id);
+    publish_work(&s);
+    Ok(Json(queued))
+}
+
+/// A dispatch with the last lines of its output log (it grows while the agent runs).
+#[derive(serde::Serialize)]
+struct DispatchDetail {
+    #[serde(flatten)]
+    dispatch: Dispatch,
+    log: Vec<String>,
+}
+
+async fn dispatch_detail(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<DispatchDetail> {
+    let d = s
+        .store
+        .dispatch(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no dispatch `{id}`")))?;
+    let log = match &s.actions {
+        Some(a) => {
+            let text = tokio::fs::read(flightdeck_core::dispatch::log_path(&a.data_dir, &id))
+                .await
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&text);
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(500)..]
+                .iter()
+                .map(|l| l.to_string())
+                .collect()
+        }
+        None => d.output_tail.lines().map(str::to_string).collect(),
+    };
+    Ok(Json(DispatchDetail { dispatch: d, log }))
+}
+
+async fn dispatch_cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Dispatch> {
+    let (actions, key) = lead(&s)?;
+    let by = work::Actor {
+        key: &key,
+        name: &actions.name,
+        now: chrono::Utc::now().timestamp(),
+    };
+    let d = flightdeck_core::dispatch::cancel(&s.store, &by, &id).await?;
+    publish_work(&s);
+    Ok(Json(d))
+}
+
+fn publish_work(s: &AppState) {
+    s.bus.publish(flightdeck_core::events::Event::Changed {
+        source: "work".into(),
+        topics: ["work", "audit", "changes"].map(String::from).to_vec(),
+    });
 }
 
 #[derive(serde::Deserialize)]
@@ -136,13 +359,7 @@ async fn resolve(
             )))
         }
     };
-    let Some(actions) = &s.actions else {
-        return Err(ApiError::ReadOnly(
-            "acting needs an audit key and an identity".into(),
-        ));
-    };
-    let audit_key =
-        AuditKey::load_or_create(&actions.audit_key).map_err(|e| ApiError::Core(e.into()))?;
+    let (actions, audit_key) = lead(&s)?;
     let applier = actions
         .appliers(&s.store)
         .map_err(|e| ApiError::ReadOnly(e.to_string()))?;

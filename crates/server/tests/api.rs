@@ -309,6 +309,9 @@ async fn decisions_through_the_api() {
         name: "Alice Martin".into(),
         email: "alice@acme.dev".into(),
         github: None,
+        agents: Default::default(),
+        data_dir: f._dir.path().join("data"),
+        sources: None,
     });
     let s = &f.state;
     let row = change_row(s, "claude/invoice-rounding").await;
@@ -526,4 +529,144 @@ async fn changes_show_their_work_item() {
     assert_eq!(invoice["work_items"].as_array().unwrap().len(), 1);
     let row = change_row(s, "claude/add-rate-limiting").await;
     assert_eq!(row["work_items"].as_array().unwrap().len(), 1);
+}
+
+const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/assets/fake-agent.sh");
+
+/// "Request changes and send back" through the API, as the review page does it: the decision
+/// is queued, the agent (a fake that commits and logs like Claude Code) runs on the change's
+/// own branch with the comments and the diff as its prompt, its commit lands on that branch and
+/// the change request shows the new head; the board shows the work item with its dispatch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_back_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("fd.db").display().to_string())
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let ws = demo::build(&dir.path().join("demo"), now).unwrap();
+    ingest::run(&store, &ws.sources(), None, now).await.unwrap();
+    let trace = dir.path().join("trace");
+    std::fs::write(&trace, "").unwrap();
+    let mut agents = std::collections::BTreeMap::new();
+    agents.insert(
+        "fake".to_string(),
+        flightdeck_core::work::AgentConfig {
+            vendor: Some("anthropic".into()),
+            model: None,
+            command: [
+                "bash",
+                FAKE_AGENT,
+                "ok",
+                ws.claude_dir.to_str().unwrap(),
+                trace.to_str().unwrap(),
+                "{prompt}",
+            ]
+            .map(String::from)
+            .to_vec(),
+            concurrency: Some(1),
+        },
+    );
+    let state = AppState {
+        store,
+        bus: EventBus::new(),
+        ui_dir: None,
+        token: None,
+        policy_file: None,
+        actions: Some(flightdeck_server::Actions {
+            audit_key: dir.path().join("audit-key"),
+            name: "Alice Martin".into(),
+            email: "alice@acme.dev".into(),
+            github: None,
+            agents,
+            data_dir: dir.path().join("data"),
+            sources: Some(ws.sources()),
+        }),
+    };
+    let s = &state;
+    let before = change_row(s, "claude/invoice-rounding").await;
+    let id = before["change"]["id"].as_str().unwrap().to_string();
+    let old_head = before["change"]["head_sha"].as_str().unwrap().to_string();
+    let uri = actions_uri(&id);
+
+    // Refused by name: an agent that is not configured, send_back with another decision.
+    let (status, body) = decide(
+        s,
+        &uri,
+        r#"{"kind":"request_changes","comment":"x","send_back":"gpt"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no agent `gpt`"));
+    let (status, _) = decide(s, &uri, r#"{"kind":"approve","send_back":"fake"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, body) = decide(
+        s,
+        &uri,
+        r#"{"kind":"request_changes","comment":"Round half to even, not half up.","send_back":"fake"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["kind"], "request_changes");
+    let dispatch = body["dispatch"]["id"].as_str().unwrap().to_string();
+    assert_eq!(body["dispatch"]["branch"], "claude/invoice-rounding");
+    assert_eq!(body["dispatch"]["kind"], "send_back");
+
+    // The agent runs in the background; its output is served as it comes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let detail = loop {
+        let d = json(s, &format!("/api/dispatches/{dispatch}")).await;
+        if d["state"] == "succeeded" || d["state"] == "failed" {
+            break d;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ended: {d}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(detail["state"], "succeeded", "{detail}");
+    let log = detail["log"].to_string();
+    assert!(
+        log.contains("prompt starts: Changes were requested"),
+        "{log}"
+    );
+
+    // The prompt carried the comments and the diff under review; the commit is on the branch.
+    let prompt = std::fs::read_to_string(
+        std::path::Path::new(detail["worktree"].as_str().unwrap()).join("fake-change-0.txt"),
+    )
+    .unwrap();
+    assert!(
+        prompt.contains("Round half to even, not half up."),
+        "{prompt}"
+    );
+    assert!(prompt.contains("```diff\ndiff --git"), "{prompt}");
+    let after = change_row(s, "claude/invoice-rounding").await;
+    let new_head = after["change"]["head_sha"].as_str().unwrap();
+    assert_ne!(
+        new_head, old_head,
+        "the change request shows the new commit"
+    );
+    let repo = git2::Repository::open(after["change"]["repo"].as_str().unwrap()).unwrap();
+    let tip = repo
+        .find_commit(git2::Oid::from_str(new_head).unwrap())
+        .unwrap();
+    assert_eq!(tip.parent_id(0).unwrap().to_string(), old_head);
+    // The change's work item (made for it) shows on the board, assigned to the agent.
+    assert_eq!(after["work_items"][0]["assignee"], "agent:fake");
+    let board = json(s, "/api/work").await;
+    let col = board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["assignee"] == "agent:fake")
+        .unwrap()
+        .clone();
+    assert_eq!(col["items"][0]["work"]["state"], "in_review");
+    assert_eq!(col["items"][0]["dispatch"]["id"], dispatch.as_str());
+    assert!(col["items"][0]["runs"].as_i64().unwrap() >= 1, "{col}");
+    let audit = json(s, "/api/audit").await.to_string();
+    assert!(audit.contains("work send back"), "audited");
 }

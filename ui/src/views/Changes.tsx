@@ -214,6 +214,12 @@ function Decisions({
   const [override, setOverride] = useState<string | null>(null);
   const [closing, setClosing] = useState(false);
   const [busy, setBusy] = useState(false);
+  // The configured agents a change can be sent back to (with the comments as their prompt).
+  const { data: board } = useApi(api.work, 'work');
+  const agents = board?.agents.map((a) => a.name) ?? [];
+  const owner = row.work_items.map((w) => w.assignee ?? '').find((a) => a.startsWith('agent:'))?.slice(6);
+  const [backTo, setBackTo] = useState<string>('');
+  const agent = backTo || (owner && agents.includes(owner) ? owner : agents[0]) || '';
   const why = failing(row.verdict);
   const blocked = !row.verdict || why.length > 0;
   const run = async (d: Decide) => {
@@ -251,6 +257,25 @@ function Decisions({
         >
           Request changes <kbd>r</kbd>
         </button>
+        {agents.length > 0 && row.change.kind === 'local' ? (
+          <>
+            <button
+              type="button"
+              disabled={busy || !text}
+              title={text ? `${agent} gets your comments and the diff as its next prompt, on this branch` : 'Write what to change first'}
+              onClick={() => run({ kind: 'request_changes', comment: text, send_back: agent })}
+            >
+              Request changes and send back to
+            </button>
+            <select aria-label="Send back to" value={agent} onChange={(e) => setBackTo(e.target.value)}>
+              {agents.map((a) => (
+                <option key={a} value={a}>
+                  {a}
+                </option>
+              ))}
+            </select>
+          </>
+        ) : null}
         <select aria-label="Merge method" value={method} onChange={(e) => setMethod(e.target.value as MergeMethod)}>
           <option value="merge">merge</option>
           <option value="squash">squash</option>
@@ -331,7 +356,7 @@ function detail(r: ChangeRow, decisions: React.ReactNode) {
         </dd>
         <dt>head</dt>
         <dd>
-          <code>{shortHash(r.change.head_sha, 12)}</code> ({r.change.kind})
+          <code data-testid="head-sha">{shortHash(r.change.head_sha, 12)}</code> ({r.change.kind})
         </dd>
         <dt>repo</dt>
         <dd>
@@ -434,6 +459,7 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
     try {
       const a = await api.decide(row.change.id, d);
       const n = describe(d.kind, a);
+      if (a.dispatch) n.text += ` · sent back to ${a.dispatch.agent} (${a.dispatch.id})`;
       setNotice(n);
       return n.ok;
     } catch (e) {
@@ -465,6 +491,7 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
   // a / m / r / x from the keyboard: on the marked rows when there are any, else the selected.
   const act = (index: number, which: ListAct) => {
     const row = rows[index];
+    if (which !== 'approve' && which !== 'merge' && which !== 'request_changes' && which !== 'mark') return;
     if (which === 'mark') {
       if (row) toggleMark(row.change.id);
       return;
