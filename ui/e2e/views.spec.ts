@@ -367,6 +367,9 @@ test('work board: dispatch by key, reassign by key and by drag, cancel, send a c
   await expect(column('agent:claude')).toContainText('Add a /health endpoint');
   await expect(column('agent:slowpoke')).toBeVisible();
   await expect(column('person:Carol Diaz').getByTestId('load')).toHaveText('1 open · 0 in review');
+  // GitHub issues of the watched repos are work items too, with their assignee and labels.
+  await expect(column('person:bob-chen')).toContainText('Pagination links are wrong past page 10', { timeout: 30_000 });
+  await expect(column('agent:claude')).toContainText('Add request ids to every log line');
 
   // d dispatches the selected item to its agent: a worktree, a branch, its output live.
   await card('W-demo0002').click();
@@ -380,11 +383,15 @@ test('work board: dispatch by key, reassign by key and by drag, cancel, send a c
   await expect(work.getByTestId('work-links')).toContainText('change');
   await page.screenshot({ path: path.join(artifacts, 'ui-work.png'), fullPage: true });
 
-  // ] hands Carol's item to the next column (an agent); a drag hands it to another.
+  // ] hands Carol's item to the next column; a drag hands it to another.
+  const order = await work
+    .locator('[data-testid="board-column"]')
+    .evaluateAll((cols) => cols.map((c) => c.getAttribute('data-assignee') ?? ''));
+  const next = order[order.indexOf('person:Carol Diaz') + 1];
   await card('W-demo0003').click();
   await blur();
   await page.keyboard.press(']');
-  await expect(column('agent:claude').locator('[data-work="W-demo0003"]')).toHaveCount(1);
+  await expect(column(next).locator('[data-work="W-demo0003"]')).toHaveCount(1);
   await card('W-demo0003').dragTo(column('agent:slowpoke'));
   await expect(column('agent:slowpoke').locator('[data-work="W-demo0003"]')).toHaveCount(1);
   // slowpoke never finishes: it runs until cancelled, and the cancel shows.

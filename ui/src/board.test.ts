@@ -4,7 +4,7 @@ import type { WorkBoard } from './generated/WorkBoard';
 
 function item(id: string) {
   return {
-    work: { id, title: id, body: '', repo: null, assignee: null, state: 'todo', source: 'cockpit', created_at: 0, updated_at: 0, links: [] },
+    work: { id, title: id, body: '', repo: null, assignee: null, state: 'todo', source: 'cockpit', labels: [], created_at: 0, updated_at: 0, links: [] },
     dispatch: null,
     runs: 0,
     cost_usd: 0,

@@ -130,6 +130,33 @@ pub async fn start(ws: &DemoWorkspace, now: i64) -> Result<(Hub, String)> {
             )],
         );
     }
+    // Issues of the first repo: work items on the board, one a person has, one labelled for
+    // an agent; their assignees change through the outbox.
+    if let Some(name) = names.first() {
+        let full = format!("acme/{name}");
+        for login in ["alice-martin", "bob-chen", "carol-diaz"] {
+            hub.add_collaborator(&full, login);
+        }
+        let mut i = fakehub::Issue::new(
+            21,
+            "Pagination links are wrong past page 10",
+            "The `next` link repeats page 10.",
+        );
+        i.assignees = vec!["bob-chen".into()];
+        i.labels = vec!["bug".into()];
+        i.created_at = day(30);
+        i.updated_at = day(5);
+        hub.add_issue(&full, i);
+        let mut i = fakehub::Issue::new(
+            22,
+            "Add request ids to every log line",
+            "Generate one per request, pass it down, print it with each line.",
+        );
+        i.labels = vec!["agent:claude".into(), "enhancement".into()];
+        i.created_at = day(20);
+        i.updated_at = day(2);
+        hub.add_issue(&full, i);
+    }
     // A rate limit running low: the Changes view shows what is left and when it resets.
     hub.set_rate_limit(140, now + 45 * 60);
     Ok((hub, url))

@@ -163,6 +163,11 @@ pub async fn run(settings: &Settings, cmd: &WorkCmd) -> Result<ExitCode> {
                 now,
             };
             show(&work::assign(&store, &by, id, assignee).await?);
+            if flightdeck_core::issues::issue_of(id).is_some() {
+                println!(
+                    "queued for GitHub (assignees and agent label); `flightdeck sync` sends it now, serve and the desktop app in the background"
+                );
+            }
         }
         WorkCmd::State { id, state } => {
             let key = key()?;

@@ -788,6 +788,7 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
             assignee: Some("agent:claude".into()),
             state: "in_review".into(),
             source: "cockpit".into(),
+            labels: vec![],
             created_at: now - 3 * 86_400,
             updated_at: now - 86_400,
             links: vec![crate::model::WorkLink {
@@ -805,6 +806,7 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
             assignee: Some(assignee.into()),
             state: state.into(),
             source: "cockpit".into(),
+            labels: vec![],
             created_at: now - age,
             updated_at: now - age,
             links: vec![],

@@ -785,6 +785,10 @@ pub struct ForgeStatus {
     pub repos: i64,
     #[ts(type = "number")]
     pub open: i64,
+    /// Open issues, read as work items.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub issues: i64,
     #[ts(type = "number")]
     pub rate_limit: i64,
     #[ts(type = "number")]
@@ -829,8 +833,18 @@ pub async fn sync_all(
             continue;
         };
         status.repos += 1;
-        match sync_repo(gh, store, &full, &repo.path).await {
-            Ok(s) => status.open += s.open as i64,
+        let synced = match sync_repo(gh, store, &full, &repo.path).await {
+            Ok(s) => {
+                status.open += s.open as i64;
+                // Its open issues become work items.
+                crate::issues::sync_issues(gh, store, &full, &repo.path, now)
+                    .await
+                    .map(|n| status.issues += n as i64)
+            }
+            Err(e) => Err(e),
+        };
+        match synced {
+            Ok(()) => {}
             Err(e @ GitHubError::RateLimited { .. }) => {
                 errors.push(e.to_string());
                 break;
@@ -914,7 +928,7 @@ impl GitHubApplier {
 }
 
 /// A GitHub failure as an outbox outcome: what may pass is retried, the rest is final.
-fn outcome_of(e: GitHubError) -> crate::outbox::Outcome {
+pub(crate) fn outcome_of(e: GitHubError) -> crate::outbox::Outcome {
     use crate::outbox::Outcome;
     match e {
         GitHubError::RateLimited { .. } | GitHubError::Network { .. } => {
@@ -935,6 +949,9 @@ impl crate::outbox::Applier for GitHubApplier {
         p: &crate::outbox::Payload,
     ) -> crate::outbox::Checked {
         use crate::outbox::Checked;
+        if a.kind == "assign" {
+            return crate::issues::check_assign(&self.gh, p).await;
+        }
         let Some(path) = Self::pr_path(p) else {
             return Checked::Unknown("the action names no pull request number".into());
         };
@@ -980,6 +997,9 @@ impl crate::outbox::Applier for GitHubApplier {
         p: &crate::outbox::Payload,
     ) -> crate::outbox::Outcome {
         use crate::outbox::Outcome;
+        if a.kind == "assign" {
+            return crate::issues::apply_assign(&self.gh, p).await;
+        }
         let Some(path) = Self::pr_path(p) else {
             return Outcome::Failed("the action names no pull request number".into());
         };

@@ -21,6 +21,7 @@ pub mod events;
 pub mod fixed_costs;
 pub mod github;
 pub mod ingest;
+pub mod issues;
 pub mod merge;
 pub mod model;
 pub mod outbox;

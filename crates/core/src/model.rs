@@ -346,6 +346,9 @@ pub struct WorkItem {
     /// cockpit, github or run.
     #[serde(default)]
     pub source: String,
+    /// GitHub's labels for an issue; `agent:NAME` marks work handed to an agent.
+    #[serde(default)]
+    pub labels: Vec<String>,
     #[serde(default)]
     #[ts(type = "number")]
     pub created_at: i64,

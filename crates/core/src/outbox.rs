@@ -49,6 +49,16 @@ pub struct Payload {
     /// The pull request's number (GitHub targets; `repo` is then `owner/name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<u64>,
+    /// Reassignments (kind `assign`, GitHub issues): logins to add and to remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assignees_add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assignees_remove: Vec<String>,
+    /// …and labels to add and to remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels_add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels_remove: Vec<String>,
 }
 
 /// The result of one attempt.

@@ -184,6 +184,7 @@ pub async fn add(
         assignee,
         state: "todo".into(),
         source: "cockpit".into(),
+        labels: vec![],
         created_at: now,
         updated_at: now,
         links: vec![],
@@ -246,18 +247,24 @@ async fn change(
     Ok(w)
 }
 
-/// Reassigns a work item (audited: from whom to whom).
+/// Reassigns a work item (audited: from whom to whom). A GitHub issue's new assignee (and
+/// `agent:` label) goes to GitHub through the outbox: applied once, also when offline now.
 pub async fn assign(
     store: &Store,
     by: &Actor<'_>,
     id: &str,
     assignee: String,
 ) -> Result<WorkItem, WorkError> {
-    change(store, by, id, "work assign", |w| {
+    let before = find(store, id).await?;
+    let w = change(store, by, id, "work assign", |w| {
         let was = w.assignee.replace(assignee.clone());
-        (was.unwrap_or_else(|| "nobody".into()), assignee)
+        (was.unwrap_or_else(|| "nobody".into()), assignee.clone())
     })
-    .await
+    .await?;
+    if let Some(p) = crate::issues::reassignment(&before, &assignee) {
+        crate::outbox::enqueue(store, "assign", id, &p, by.name, by.now).await?;
+    }
+    Ok(w)
 }
 
 /// Moves a work item to `state` (audited).

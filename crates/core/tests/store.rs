@@ -250,6 +250,7 @@ async fn round_trips_every_noun(db: TestDb) {
         assignee: Some("agent:codex".into()),
         state: "todo".into(),
         source: "cockpit".into(),
+        labels: vec!["bug".into(), "agent:codex, \"quoted\"".into()],
         created_at: 1,
         updated_at: 1,
         links: vec![flightdeck_core::model::WorkLink {

@@ -8,6 +8,9 @@
 //! is set through `Hub`'s methods.
 
 pub mod billing;
+mod issues;
+
+pub use issues::Issue;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -122,6 +125,11 @@ struct Repo {
     merge_methods: HashMap<u64, Vec<String>>,
     /// Times a pull request was closed through the API.
     closes: HashMap<u64, u32>,
+    issues: Vec<issues::Issue>,
+    /// Who can be assigned (push access).
+    collaborators: std::collections::BTreeSet<String>,
+    /// Assignee additions per issue.
+    assignee_posts: HashMap<u64, u32>,
 }
 
 struct Inner {
@@ -332,6 +340,20 @@ pub fn router(hub: Hub) -> Router {
         .route(
             "/repos/{owner}/{repo}/commits/{sha}/{what}",
             get(commit_info),
+        )
+        .route("/repos/{owner}/{repo}/issues", get(issues::list))
+        .route("/repos/{owner}/{repo}/issues/{number}", get(issues::one))
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/assignees",
+            axum::routing::post(issues::add_assignees).delete(issues::remove_assignees),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/labels",
+            axum::routing::post(issues::add_labels),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/labels/{name}",
+            axum::routing::delete(issues::remove_label),
         )
         .route("/rate_limit", get(rate_limit))
         .route("/user", get(user))

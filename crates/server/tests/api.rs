@@ -515,6 +515,7 @@ async fn changes_show_their_work_item() {
             assignee: Some("person:bob".into()),
             state: "in_review".into(),
             source: "cockpit".into(),
+            labels: vec![],
             created_at: 1,
             updated_at: 1,
             links: vec![flightdeck_core::model::WorkLink {

@@ -3,7 +3,11 @@
 /**
  * How the last GitHub refresh went, for the UI ("last synced", rate limit, error).
  */
-export type ForgeStatus = { last_synced: number | null, repos: number, open: number, rate_limit: number, rate_remaining: number, rate_reset: number, error: string | null, 
+export type ForgeStatus = { last_synced: number | null, repos: number, open: number, 
+/**
+ * Open issues, read as work items.
+ */
+issues: number, rate_limit: number, rate_remaining: number, rate_reset: number, error: string | null, 
 /**
  * Who the token belongs to: reviews requested from this login are the lead's.
  */

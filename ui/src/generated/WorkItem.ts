@@ -17,7 +17,11 @@ state: string,
 /**
  * cockpit, github or run.
  */
-source: string, created_at: number, updated_at: number, 
+source: string, 
+/**
+ * GitHub's labels for an issue; `agent:NAME` marks work handed to an agent.
+ */
+labels: Array<string>, created_at: number, updated_at: number, 
 /**
  * Runs, branches and change requests working on it.
  */

@@ -265,6 +265,12 @@ export default function Work({ selected, setSelected, list }: ViewProps) {
                     <div className="work-card-meta">
                       <Badge>{STATE_LABEL[it.work.state] ?? it.work.state}</Badge>
                       {it.dispatch ? <DispatchBadge d={it.dispatch} /> : null}
+                      {it.work.source === 'github' ? <Badge title="a GitHub issue: reassigning it changes its assignees and agent label there">GitHub #{it.work.id.split('#')[1]}</Badge> : null}
+                      {it.work.labels.filter((l) => !l.startsWith('agent:')).map((l) => (
+                        <span key={l} className="label-chip">
+                          {l}
+                        </span>
+                      ))}
                       {it.work.repo ? <span className="muted">{repoBasename(it.work.repo)}</span> : null}
                       {it.cost_usd > 0 ? <span className="muted">{money(it.cost_usd)}</span> : null}
                     </div>

@@ -356,7 +356,8 @@ impl Store {
     /// Every work item with its links, most recently changed first.
     pub async fn work_items(&self) -> Result<Vec<WorkItem>> {
         let rows = sqlx::query(
-            "SELECT id, title, body, repo, assignee, state, source, created_at, updated_at
+            "SELECT id, title, body, repo, assignee, state, source, created_at, updated_at,
+               labels
              FROM work_items ORDER BY updated_at DESC, id",
         )
         .fetch_all(&self.pool)
@@ -385,6 +386,9 @@ impl Store {
                     assignee: r.try_get("assignee")?,
                     state: r.try_get("state")?,
                     source: r.try_get("source")?,
+                    // Written by this code as a JSON array; anything else reads as none.
+                    labels: serde_json::from_str(&r.try_get::<String, _>("labels")?)
+                        .unwrap_or_default(),
                     created_at: r.try_get("created_at")?,
                     updated_at: r.try_get("updated_at")?,
                     links,

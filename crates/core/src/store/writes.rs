@@ -324,11 +324,12 @@ impl Store {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO work_items (id, title, body, repo, assignee, state, source, created_at,
-               updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               updated_at, labels)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body,
                repo = excluded.repo, assignee = excluded.assignee, state = excluded.state,
-               source = excluded.source, updated_at = excluded.updated_at",
+               source = excluded.source, updated_at = excluded.updated_at,
+               labels = excluded.labels",
         )
         .bind(&w.id)
         .bind(&w.title)
@@ -339,6 +340,7 @@ impl Store {
         .bind(&w.source)
         .bind(w.created_at)
         .bind(w.updated_at)
+        .bind(serde_json::to_string(&w.labels).unwrap_or_else(|_| "[]".into()))
         .execute(&mut *tx)
         .await?;
         for l in &w.links {
