@@ -184,7 +184,11 @@ test('every view renders the demo data without errors', async ({ page }) => {
     await expect(page).toHaveURL(new RegExp(`#/${view.name}$`));
     await expectViewContent(page, view);
     if (view.name === 'spend') await expectImageLoaded(page, 'chart-spend');
-    if (view.name === 'velocity') await expectImageLoaded(page, 'chart-velocity');
+    if (view.name === 'velocity') {
+      await expectImageLoaded(page, 'chart-velocity');
+      // Work items done per week by agents and by people.
+      await expect(page.getByTestId('work-throughput')).toContainText('By agents');
+    }
     if (view.name === 'repos') await expectImageLoaded(page, 'chart-agent-share');
     if (view.name === 'audit') {
       // The demo's trail is signed and chained: the view says it is intact.

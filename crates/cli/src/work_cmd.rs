@@ -43,9 +43,16 @@ pub enum WorkCmd {
         id: String,
         /// person:NAME or agent:NAME.
         assignee: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Move a work item: todo, in_progress, in_review, done, dropped (audited).
-    State { id: String, state: String },
+    State {
+        id: String,
+        state: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Hand a work item to an agent and run it now: a worktree on a new branch from the base,
     /// the agent's command with the task as its prompt, its output shown as it comes (waits
     /// while the agent is at its concurrency limit; Ctrl-C cancels).
@@ -58,7 +65,11 @@ pub enum WorkCmd {
         json: bool,
     },
     /// Stop a queued or running dispatch (its whole process tree; the worktree is kept).
-    Cancel { dispatch: String },
+    Cancel {
+        dispatch: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(settings: &Settings, cmd: &WorkCmd) -> Result<ExitCode> {
@@ -154,7 +165,7 @@ pub async fn run(settings: &Settings, cmd: &WorkCmd) -> Result<ExitCode> {
                 show(&w);
             }
         }
-        WorkCmd::Assign { id, assignee } => {
+        WorkCmd::Assign { id, assignee, json } => {
             let assignee = work::parse_assignee(assignee, &settings.agents)?;
             let key = key()?;
             let by = work::Actor {
@@ -162,33 +173,48 @@ pub async fn run(settings: &Settings, cmd: &WorkCmd) -> Result<ExitCode> {
                 name: &actor,
                 now,
             };
-            show(&work::assign(&store, &by, id, assignee).await?);
+            let w = work::assign(&store, &by, id, assignee).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&w)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            show(&w);
             if flightdeck_core::issues::issue_of(id).is_some() {
                 println!(
                     "queued for GitHub (assignees and agent label); `flightdeck sync` sends it now, serve and the desktop app in the background"
                 );
             }
         }
-        WorkCmd::State { id, state } => {
+        WorkCmd::State { id, state, json } => {
             let key = key()?;
             let by = work::Actor {
                 key: &key,
                 name: &actor,
                 now,
             };
-            show(&work::set_state(&store, &by, id, state).await?);
+            let w = work::set_state(&store, &by, id, state).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&w)?);
+            } else {
+                show(&w);
+            }
         }
         WorkCmd::Dispatch { id, agent, json } => {
             return dispatch(settings, &store, id, agent.as_deref(), *json, &actor).await;
         }
-        WorkCmd::Cancel { dispatch: id } => {
+        WorkCmd::Cancel { dispatch: id, json } => {
             let key = key()?;
             let by = work::Actor {
                 key: &key,
                 name: &actor,
                 now,
             };
-            show_dispatch(&dispatch::cancel(&store, &by, id).await?);
+            let d = dispatch::cancel(&store, &by, id).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                show_dispatch(&d);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

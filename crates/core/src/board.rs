@@ -83,11 +83,18 @@ pub struct WorkThroughput {
     pub by_people: i64,
 }
 
+/// Done and dropped items leave the board this long after they last changed.
+pub const CLOSED_SHOWN_SECS: i64 = 14 * 86_400;
+
 pub async fn work_board(
     store: &Store,
     agents: &BTreeMap<String, AgentConfig>,
+    now: i64,
 ) -> Result<WorkBoard> {
-    let items = store.work_items().await?;
+    let mut items = store.work_items().await?;
+    items.retain(|w| {
+        !matches!(w.state.as_str(), "done" | "dropped") || now - w.updated_at < CLOSED_SHOWN_SECS
+    });
     let dispatches = store.dispatches().await?;
     let runs = store.agent_runs().await?;
     // Newest first, so the first seen per item is its latest.

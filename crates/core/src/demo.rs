@@ -772,6 +772,16 @@ impl LogWriter {
 /// page links it), one waiting for Claude to be dispatched, and one a person has.
 async fn seed_work(store: &Store, now: i64) -> Result<()> {
     let branch = "claude/add-rate-limiting";
+    // The ingest adopted the branch's runs as a work item of their own: this one replaces it.
+    for w in store.work_items().await? {
+        if w.source == "run"
+            && w.links
+                .iter()
+                .any(|l| l.kind == "branch" && l.target == branch)
+        {
+            store.delete_work_item(&w.id).await?;
+        }
+    }
     let repo = store
         .change_requests()
         .await?

@@ -149,12 +149,17 @@ pub async fn run_with_progress(
 
     // Only a pass that changed something is news; idle rescans stay quiet.
     let changed = report.refs_changed || report.new_commits > 0 || report.runs > 0;
+    if changed {
+        crate::work::adopt_runs(store).await?;
+    }
     if let (Some(bus), true) = (bus, changed) {
         bus.publish(Event::Changed {
             source: "ingest".into(),
-            topics: ["inbox", "changes", "agents", "repos", "spend", "velocity"]
-                .map(String::from)
-                .to_vec(),
+            topics: [
+                "inbox", "changes", "agents", "repos", "spend", "velocity", "work",
+            ]
+            .map(String::from)
+            .to_vec(),
         });
     }
     Ok(report)

@@ -303,3 +303,126 @@ pub async fn link(
     store.upsert_work_item(&w).await?;
     Ok(w)
 }
+
+/// Agent work nobody filed: each agent branch a run worked on (not a repo's base branch)
+/// becomes a work item once — titled by the run's first prompt, the task it was started for —
+/// assigned to that agent and linked to its runs, branch and change, in the state its change
+/// is in. So the board shows what agents were asked to do, not only what was dispatched from
+/// here. The id comes from the repo and branch, so a second pass makes nothing new. Returns
+/// how many were made.
+pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
+    use sha2::{Digest, Sha256};
+    use std::collections::{HashMap, HashSet};
+    let items = store.work_items().await?;
+    let mut claimed: HashSet<(Option<String>, String)> = HashSet::new();
+    let mut runs_linked: HashSet<String> = HashSet::new();
+    for w in &items {
+        for l in &w.links {
+            match l.kind.as_str() {
+                "branch" => {
+                    claimed.insert((w.repo.clone(), l.target.clone()));
+                }
+                "run" => {
+                    runs_linked.insert(l.target.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+    let base: HashMap<String, String> = store
+        .repos()
+        .await?
+        .into_iter()
+        .map(|r| (r.path, r.default_branch))
+        .collect();
+    let changes: HashMap<(String, String), crate::model::ChangeRequest> = store
+        .change_requests()
+        .await?
+        .into_iter()
+        .filter(|c| c.kind == crate::model::ChangeKind::Local)
+        .map(|c| ((c.repo.clone(), c.head.clone()), c))
+        .collect();
+    let branches: HashSet<(String, String)> = store
+        .branches()
+        .await?
+        .into_iter()
+        .map(|b| (b.repo, b.name))
+        .collect();
+    let mut runs = store.agent_runs().await?;
+    runs.sort_by_key(|r| r.started_at);
+    let mut made: HashMap<(String, String), WorkItem> = HashMap::new();
+    for r in &runs {
+        let (Some(repo), Some(branch)) = (&r.repo, &r.branch) else {
+            continue;
+        };
+        let key = (repo.clone(), branch.clone());
+        if base.get(repo) == Some(branch)
+            || branch == "HEAD"
+            || runs_linked.contains(&r.id)
+            || claimed.contains(&(Some(repo.clone()), branch.clone()))
+            || claimed.contains(&(None, branch.clone()))
+        {
+            continue;
+        }
+        if let Some(w) = made.get_mut(&key) {
+            // A later run on the same branch: linked to the same task.
+            w.links.push(WorkLink {
+                kind: "run".into(),
+                target: r.id.clone(),
+            });
+            w.updated_at = w.updated_at.max(r.ended_at);
+            continue;
+        }
+        let change = changes.get(&key);
+        let state = match change.map(|c| c.state.as_str()) {
+            Some("open") => "in_review",
+            Some("merged") => "done",
+            Some(_) => "dropped",
+            // No change request: still being worked on while the branch is there; a branch
+            // that is gone was merged (or given up) long ago.
+            None if branches.contains(&key) => "in_progress",
+            None => "done",
+        };
+        let digest = Sha256::digest(format!("{repo}\n{branch}").as_bytes());
+        let mut links = vec![
+            WorkLink {
+                kind: "run".into(),
+                target: r.id.clone(),
+            },
+            WorkLink {
+                kind: "branch".into(),
+                target: branch.clone(),
+            },
+        ];
+        if let Some(c) = change {
+            links.push(WorkLink {
+                kind: "change".into(),
+                target: c.id.clone(),
+            });
+        }
+        made.insert(
+            key,
+            WorkItem {
+                id: format!("W-{}", hex::encode(&digest[..4])),
+                title: if r.title.trim().is_empty() {
+                    branch.clone()
+                } else {
+                    r.title.clone()
+                },
+                body: String::new(),
+                repo: Some(repo.clone()),
+                assignee: Some(format!("agent:{}", r.agent)),
+                state: state.into(),
+                source: "run".into(),
+                labels: vec![],
+                created_at: r.started_at,
+                updated_at: r.ended_at.max(r.started_at),
+                links,
+            },
+        );
+    }
+    for w in made.values() {
+        store.upsert_work_item(w).await?;
+    }
+    Ok(made.len())
+}

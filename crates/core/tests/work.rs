@@ -150,3 +150,77 @@ fn agent_configs_are_checked_by_key() {
         .to_string();
     assert!(e.contains("cmd"), "an unknown key is named: {e}");
 }
+
+/// The demo's agent branches, read by the real ingest: the task each was started for becomes a
+/// work item once, assigned to its agent, linked to its runs, branch and change, in its
+/// change's state; a branch some item already claims is left to it.
+async fn agent_runs_become_work_items_once(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let ws = flightdeck_core::demo::build(&dir.path().join("demo"), now).unwrap();
+    flightdeck_core::ingest::run(&db.store, &ws.sources(), None, now)
+        .await
+        .unwrap();
+    let adopted: Vec<_> = db
+        .store
+        .work_items()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|w| w.source == "run")
+        .collect();
+    assert!(adopted.len() >= 3, "{adopted:?}");
+    let invoice = adopted
+        .iter()
+        .find(|w| {
+            w.links
+                .iter()
+                .any(|l| l.kind == "branch" && l.target == "claude/invoice-rounding")
+        })
+        .expect("the invoice branch's task");
+    assert_eq!(invoice.assignee.as_deref(), Some("agent:claude-code"));
+    assert_eq!(invoice.state, "in_review", "its change is open");
+    assert!(invoice.links.iter().any(|l| l.kind == "run"));
+    assert!(invoice
+        .links
+        .iter()
+        .any(|l| l.kind == "change" && l.target.ends_with(":claude/invoice-rounding")));
+    let runs = db.store.agent_runs().await.unwrap();
+    let first = runs
+        .iter()
+        .filter(|r| r.branch.as_deref() == Some("claude/invoice-rounding"))
+        .min_by_key(|r| r.started_at)
+        .unwrap();
+    assert_eq!(
+        invoice.title, first.title,
+        "titled by the task it was started for"
+    );
+    assert!(adopted.iter().all(|w| w
+        .assignee
+        .as_deref()
+        .is_some_and(|a| a.starts_with("agent:"))
+        && !w
+            .links
+            .iter()
+            .any(|l| l.kind == "branch" && l.target == "main")));
+
+    // Nothing new the second time; a branch claimed by another item is not adopted again.
+    assert_eq!(work::adopt_runs(&db.store).await.unwrap(), 0);
+    db.store.delete_work_item(&invoice.id).await.unwrap();
+    let key = AuditKey::load_or_create(&dir.path().join("k")).unwrap();
+    let mine = work::add(&db.store, &key, "alice", "Rounding", "", None, None, now)
+        .await
+        .unwrap();
+    work::link(
+        &db.store,
+        &mine.id,
+        "branch",
+        "claude/invoice-rounding",
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(work::adopt_runs(&db.store).await.unwrap(), 0);
+    db.finish().await;
+}
+both!(agent_runs_become_work_items_once);

@@ -167,7 +167,8 @@ async fn work_board(State(s): State<AppState>) -> ApiResult<board::WorkBoard> {
         .as_ref()
         .map(|a| a.agents.clone())
         .unwrap_or_default();
-    Ok(Json(board::work_board(&s.store, &agents).await?))
+    let now = chrono::Utc::now().timestamp();
+    Ok(Json(board::work_board(&s.store, &agents, now).await?))
 }
 
 #[derive(serde::Deserialize)]

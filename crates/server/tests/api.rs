@@ -503,8 +503,14 @@ async fn changes_show_their_work_item() {
     let row = change_row(s, "claude/add-rate-limiting").await;
     assert_eq!(row["work_items"][0]["id"], "W-demo0001", "{row}");
     assert_eq!(row["work_items"][0]["assignee"], "agent:claude");
+    // The invoice branch's task, adopted from its agent run by the ingest.
     let invoice = change_row(s, "claude/invoice-rounding").await;
-    assert_eq!(invoice["work_items"], serde_json::json!([]));
+    assert_eq!(
+        invoice["work_items"].as_array().unwrap().len(),
+        1,
+        "{invoice}"
+    );
+    assert_eq!(invoice["work_items"][0]["assignee"], "agent:claude-code");
     let id = invoice["change"]["id"].as_str().unwrap().to_string();
     s.store
         .upsert_work_item(&flightdeck_core::model::WorkItem {
@@ -526,8 +532,17 @@ async fn changes_show_their_work_item() {
         .await
         .unwrap();
     let invoice = change_row(s, "claude/invoice-rounding").await;
-    assert_eq!(invoice["work_items"][0]["id"], "W-00000001");
-    assert_eq!(invoice["work_items"].as_array().unwrap().len(), 1);
+    let ids: Vec<&str> = invoice["work_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(
+        ids.contains(&"W-00000001"),
+        "linked by the change's id: {ids:?}"
+    );
     let row = change_row(s, "claude/add-rate-limiting").await;
     assert_eq!(row["work_items"].as_array().unwrap().len(), 1);
 }

@@ -64,6 +64,33 @@ export default function Velocity({ selected, setSelected, list }: ViewProps) {
           />
         </>
       ) : null}
+      {data && data.work_done.length > 0 ? (
+        <div data-testid="work-throughput">
+          <h2>Work items done: agents vs people</h2>
+          <table className="grid">
+            <thead>
+              <tr>
+                <th>Week of</th>
+                <th className="num">By agents</th>
+                <th className="num">By people</th>
+                <th>Agent share</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.work_done.map((w) => (
+                <tr key={w.week}>
+                  <td><code>{w.week}</code></td>
+                  <td className="num">{int(w.by_agents)}</td>
+                  <td className="num">{int(w.by_people)}</td>
+                  <td>
+                    <ShareBar share={share(w.by_agents, w.by_people)} tone="agent" /> {percent(share(w.by_agents, w.by_people))}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
     </section>
   );
 }

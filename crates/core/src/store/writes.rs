@@ -358,7 +358,21 @@ impl Store {
         Ok(())
     }
 
-    /// Queues an action; the idempotency key makes a second enqueue of the same decision a no-op.
+    /// Removes a work item and its links.
+    pub async fn delete_work_item(&self, id: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM work_links WHERE work_item = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM work_items WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn set_cursor(&self, source: &str, key: &str, position: &str, at: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO ingest_cursors (source, key, position, updated_at) VALUES ($1, $2, $3, $4)
