@@ -69,6 +69,8 @@ fn run() -> anyhow::Result<()> {
         token: None,
         policy_file: Some(settings.policy_file.clone()),
         actions: Some(actions.clone()),
+        // Nothing outside the app can reach its API: no webhook.
+        webhook_token: None,
     };
     let router = flightdeck_server::router(state);
     let sources = settings.sources();

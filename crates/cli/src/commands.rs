@@ -39,6 +39,13 @@ pub enum ReportCmd {
     Reconcile(crate::spend_cmd::ReconcileArgs),
     /// What the spend bought: cost per merged change and line, abandoned runs, review time.
     Value(crate::spend_cmd::ValueArgs),
+    /// The DORA four keys from recorded deploys, agent vs human. Deployment frequency:
+    /// successful production deploys per week and deploy days. Lead time: commit time to the
+    /// first successful production deploy that shipped it (median, p90). Change failure rate:
+    /// failed ÷ finished production deploys, where a deploy also failed when a revert or hotfix
+    /// is deployed within the incident window after it. Time to restore: failed deploy to the
+    /// next good one.
+    Dora(crate::deploy_cmd::DoraArgs),
     /// Agent runs with state, repo, branch, tokens and cost.
     Agents {
         #[arg(long)]
@@ -194,6 +201,7 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
         ReportCmd::Spend(args) => return crate::spend_cmd::spend(settings, args).await,
         ReportCmd::Reconcile(args) => return crate::spend_cmd::reconcile(settings, args).await,
         ReportCmd::Value(args) => return crate::spend_cmd::value(settings, args).await,
+        ReportCmd::Dora(args) => return crate::deploy_cmd::dora_report(settings, args).await,
         ReportCmd::Concentration(args) => {
             return crate::spend_cmd::concentration(settings, args).await
         }

@@ -4,6 +4,7 @@
 mod audit_cmd;
 mod commands;
 mod demo_github;
+mod deploy_cmd;
 mod doctor;
 mod review_cmd;
 mod spend_cmd;
@@ -117,6 +118,9 @@ enum Command {
     /// Work items for people and agents: list, add, assign, state, dispatch, cancel.
     #[command(subcommand)]
     Work(work_cmd::WorkCmd),
+    /// Deploys from any pipeline: record, list, show (what each shipped, exactly).
+    #[command(subcommand)]
+    Deploy(deploy_cmd::DeployCmd),
     /// Fixed costs (seats, subscriptions): import a CSV, add one, list them.
     #[command(subcommand)]
     Costs(spend_cmd::CostsCmd),
@@ -309,6 +313,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 _ => review_cmd::outbox_list(&settings, *json).await,
             }
         }
+        Command::Deploy(cmd) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            deploy_cmd::run(&settings, cmd).await
+        }
         Command::Work(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
             work_cmd::run(&settings, cmd).await
@@ -388,6 +396,10 @@ async fn start_server(
         token: settings.token.clone(),
         policy_file: Some(settings.policy_file.clone()),
         actions: Some(actions),
+        // A secret: from the environment only, never the config file.
+        webhook_token: std::env::var("FLIGHTDECK_WEBHOOK_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty()),
     };
     let server = tokio::spawn(flightdeck_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -1482,3 +1482,127 @@ fn dispatch_and_cancel_from_the_terminal() {
     let out = run(&["work", "cancel", &dispatch]);
     assert!(stderr_line(&out).contains("already ended"));
 }
+
+/// `deploy record` from a pipeline's point of view, `deploy show` with what it shipped, and
+/// `report dora` in its formats; bad input named.
+#[test]
+fn deploys_and_dora_from_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("api");
+    let repo = new_repo(&path);
+    let first = repo
+        .head()
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .id()
+        .to_string();
+    commit_on(&repo, "main", "b.txt", "Second");
+    let config = home.path().join("config/flightdeck");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        format!("[sources]\nrepos = [\"{}\"]\n", path.display()),
+    )
+    .unwrap();
+    let db = home.path().join("fd.db");
+    let run = |args: &[&str]| with_db(home.path(), &db, args);
+    let ok = |out: &Output| {
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    ok(&run(&[
+        "deploy",
+        "record",
+        "--env",
+        "production",
+        "--sha",
+        &first[..10],
+        "--status",
+        "success",
+        "--at",
+        "2026-11-20T10:00:00Z",
+        "--id",
+        "d1",
+    ]));
+    let text = ok(&run(&[
+        "deploy",
+        "record",
+        "--env",
+        "production",
+        "--sha",
+        "main",
+        "--status",
+        "failure",
+        "--at",
+        "1795259000",
+        "--id",
+        "d2",
+    ]));
+    assert!(text.contains("d2") && text.contains("failure"), "{text}");
+    let shown = ok(&run(&["deploy", "show", "d2"]));
+    assert!(
+        shown.contains("since d1") && shown.contains("Second"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("Initial commit"),
+        "shipped by d1 already: {shown}"
+    );
+
+    let json = ok(&run(&[
+        "report",
+        "dora",
+        "--since",
+        "2026-11-19",
+        "--until",
+        "2026-11-25",
+        "--json",
+    ]));
+    let d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(d["deploys"], 1);
+    assert_eq!(d["failed_deploys"], 1);
+    assert_eq!(d["change_failure_rate"], 0.5);
+    let md = ok(&run(&[
+        "report",
+        "dora",
+        "--since",
+        "2026-11-19",
+        "--until",
+        "2026-11-25",
+        "--md",
+    ]));
+    assert!(md.contains("| change failure rate | 50.0 % |"), "{md}");
+
+    let out = run(&[
+        "deploy",
+        "record",
+        "--env",
+        "production",
+        "--sha",
+        "main",
+        "--status",
+        "success",
+        "--at",
+        "yesterday",
+    ]);
+    assert!(stderr_line(&out).contains("--at `yesterday`"));
+    let out = run(&[
+        "deploy",
+        "record",
+        "--env",
+        "production",
+        "--sha",
+        "deadbeef",
+        "--status",
+        "success",
+    ]);
+    assert!(stderr_line(&out).contains("`deadbeef` is not a commit"));
+    let out = run(&["report", "dora", "--since", "2026-13-01"]);
+    assert!(stderr_line(&out).contains("--since `2026-13-01`"));
+}

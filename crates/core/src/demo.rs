@@ -900,9 +900,18 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
                         status: status.into(),
                         created_at: at + if env == "production" { 7_200 } else { 900 },
                         source: "demo".into(),
+                        contents: "unknown".into(),
                     })
                     .await?;
             }
+        }
+        for env in ["staging", "production"] {
+            crate::deploys::refresh_contents(store, &repo_key, env, None)
+                .await
+                .map_err(|e| Error::Invalid {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
         }
         let (state, approved_by) = match i {
             0 => ("pending", None),

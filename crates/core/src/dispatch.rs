@@ -364,15 +364,10 @@ impl Dispatcher {
             .repo
             .as_deref()
             .ok_or_else(|| DispatchError::NoRepo(w.id.clone()))?;
-        let canonical = std::fs::canonicalize(want)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| want.to_string());
         self.inner
             .store
-            .repos()
+            .repo_named(want)
             .await?
-            .into_iter()
-            .find(|r| r.path == canonical || r.path == want || r.name == want)
             .ok_or_else(|| DispatchError::UnknownRepo(w.id.clone(), want.into()))
     }
 

@@ -268,6 +268,10 @@ pub struct Deployment {
     #[ts(type = "number")]
     pub created_at: i64,
     pub source: String,
+    /// `exact` once what it shipped is known from the commit graph; `unknown` while its sha is
+    /// not in the local clone.
+    #[serde(default)]
+    pub contents: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -177,6 +177,7 @@ async fn round_trips_every_noun(db: TestDb) {
         status: "success".into(),
         created_at: 3,
         source: "test".into(),
+        contents: "unknown".into(),
     };
     s.upsert_deployment(&d).await.unwrap();
     assert_eq!(s.deployments().await.unwrap(), vec![d]);

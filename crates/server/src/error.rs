@@ -45,6 +45,8 @@ pub enum ApiError {
     Work(#[from] flightdeck_core::work::WorkError),
     #[error(transparent)]
     Dispatch(#[from] flightdeck_core::dispatch::DispatchError),
+    #[error(transparent)]
+    Deploy(#[from] flightdeck_core::deploys::DeployError),
 }
 
 impl ApiError {
@@ -58,6 +60,13 @@ impl ApiError {
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "github"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Work(e) => work_status(e),
+            ApiError::Deploy(e) => {
+                use flightdeck_core::deploys::DeployError as D;
+                match e {
+                    D::Git(..) | D::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "deploy"),
+                    _ => (StatusCode::BAD_REQUEST, "bad_request"),
+                }
+            }
             ApiError::Dispatch(e) => {
                 use flightdeck_core::dispatch::DispatchError as D;
                 match e {

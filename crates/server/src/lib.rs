@@ -29,6 +29,8 @@ pub struct AppState {
     pub policy_file: Option<PathBuf>,
     /// Who acts through this server and with which audit key; `None`: read-only.
     pub actions: Option<Actions>,
+    /// What a pipeline posting to `/api/deploys` must present; `None`: the webhook is off.
+    pub webhook_token: Option<String>,
 }
 
 /// What acting (approve, merge, …) through the API needs.

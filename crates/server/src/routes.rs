@@ -50,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/velocity", get(velocity))
         .route("/audit", get(audit))
         .route("/charts/{name}", get(chart))
+        .route("/deploys/{id}", get(deploy_detail))
+        .route("/dora", get(dora_view))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -57,6 +59,11 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    // The deploy webhook takes its own token (a pipeline needs no more than that), so it sits
+    // outside the API token's layer.
+    let api = Router::new()
+        .route("/deploys", post(deploy_webhook))
+        .merge(api);
     let app = Router::new().nest("/api", api);
     let app = match &state.ui_dir {
         Some(dir) => app
@@ -509,4 +516,78 @@ async fn events(
             .map(Ok)
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// `POST /api/deploys` from a pipeline: `Authorization: Bearer <webhook token>` (or the API
+/// token), a JSON body like `{"environment": "production", "sha": "…", "status": "success"}`.
+async fn deploy_webhook(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Json(r): Json<flightdeck_core::deploys::Record>,
+) -> Result<(StatusCode, Json<flightdeck_core::model::Deployment>), ApiError> {
+    let Some(expected) = &s.webhook_token else {
+        return Err(ApiError::ReadOnly(
+            "the deploy webhook is off: start the server with FLIGHTDECK_WEBHOOK_TOKEN set".into(),
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let ok = same(given, expected) || s.token.as_deref().is_some_and(|t| same(given, t));
+    if !ok {
+        return Err(ApiError::Unauthorized);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let d = flightdeck_core::deploys::record(&s.store, &r, "webhook", now).await?;
+    s.bus.publish(flightdeck_core::events::Event::Changed {
+        source: "deploys".into(),
+        topics: ["releases", "velocity", "inbox"].map(String::from).to_vec(),
+    });
+    Ok((StatusCode::CREATED, Json(d)))
+}
+
+/// Token comparison in constant time (for equal lengths): a timing difference tells nothing
+/// about how much of a guess was right.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+async fn deploy_detail(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<flightdeck_core::deploys::DeployDetail> {
+    flightdeck_core::deploys::detail(&s.store, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no deploy `{id}`")))
+}
+
+#[derive(serde::Deserialize)]
+struct DoraQuery {
+    /// Unix seconds; default 28 days before `until`.
+    since: Option<i64>,
+    /// Unix seconds; default now.
+    until: Option<i64>,
+    env: Option<String>,
+}
+
+async fn dora_view(
+    State(s): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<DoraQuery>,
+) -> ApiResult<flightdeck_core::dora::Dora> {
+    let until = q.until.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let since = q.since.unwrap_or(until - 28 * 86_400);
+    let cfg = flightdeck_core::dora::DoraConfig {
+        production: q.env.unwrap_or_else(|| "production".into()),
+        ..Default::default()
+    };
+    Ok(Json(
+        flightdeck_core::dora::dora(&s.store, None, since, until, &cfg).await?,
+    ))
 }

@@ -37,6 +37,7 @@ async fn fixture(with_demo: bool, token: Option<&str>) -> Fixture {
             token: token.map(str::to_string),
             policy_file: None,
             actions: None,
+            webhook_token: None,
         },
         _dir: dir,
     }
@@ -589,6 +590,7 @@ async fn send_back_round_trip() {
         ui_dir: None,
         token: None,
         policy_file: None,
+        webhook_token: None,
         actions: Some(flightdeck_server::Actions {
             audit_key: dir.path().join("audit-key"),
             name: "Alice Martin".into(),
@@ -685,4 +687,63 @@ async fn send_back_round_trip() {
     assert!(col["items"][0]["runs"].as_i64().unwrap() >= 1, "{col}");
     let audit = json(s, "/api/audit").await.to_string();
     assert!(audit.contains("work send back"), "audited");
+}
+
+/// The deploy webhook: off without its token, refused with a wrong one, and with the right one
+/// records the deploy (resolving the revision, working out what it shipped); the deploy and
+/// the DORA keys are served.
+#[tokio::test]
+async fn deploy_webhook_records_with_its_token() {
+    let mut f = fixture(true, None).await;
+    let body =
+        r#"{"repo":"acme-api","environment":"qa","sha":"main","status":"success","id":"ci-981"}"#;
+    let send = |state: AppState, auth: Option<&'static str>, body: &'static str| async move {
+        let mut req = Request::post("/api/deploys").header("content-type", "application/json");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let res = router(state)
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
+        )
+    };
+    let body: &'static str = Box::leak(body.to_string().into_boxed_str());
+    let (status, v) = send(f.state.clone(), Some("Bearer x"), body).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("FLIGHTDECK_WEBHOOK_TOKEN"));
+    f.state.webhook_token = Some("hook-5ecret".into());
+    let (status, _) = send(f.state.clone(), None, body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(f.state.clone(), Some("Bearer hook-5ecreT"), body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, v) = send(f.state.clone(), Some("Bearer hook-5ecret"), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["id"], "ci-981");
+    assert_eq!(v["contents"], "exact");
+    assert_eq!(
+        v["sha"].as_str().unwrap().len(),
+        40,
+        "the revision resolved"
+    );
+    let bad = r#"{"repo":"acme-api","environment":"production","sha":"main","status":"green"}"#;
+    let (status, v) = send(f.state.clone(), Some("Bearer hook-5ecret"), bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["error"]["message"].as_str().unwrap().contains("`green`"));
+
+    let detail = json(&f.state, "/api/deploys/ci-981").await;
+    assert_eq!(detail["deployment"]["environment"], "qa");
+    // The first deploy to qa: it shipped the whole history of main.
+    assert_eq!(detail["previous"], serde_json::Value::Null);
+    assert!(detail["commits"].as_array().unwrap().len() > 10, "{detail}");
+    let dora = json(&f.state, "/api/dora").await;
+    assert!(dora["deploys"].as_i64().unwrap() >= 1, "{dora}");
 }

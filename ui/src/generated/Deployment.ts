@@ -4,4 +4,9 @@ export type Deployment = { id: string, repo: string, environment: string, sha: s
 /**
  * success, failure, in_progress or queued.
  */
-status: string, created_at: number, source: string, };
+status: string, created_at: number, source: string, 
+/**
+ * `exact` once what it shipped is known from the commit graph; `unknown` while its sha is
+ * not in the local clone.
+ */
+contents: string, };

@@ -9,6 +9,7 @@
 //! re-run without duplicates.
 
 mod agent_logs;
+mod deploys;
 mod dispatches;
 mod outbox;
 mod reads;

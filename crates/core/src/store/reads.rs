@@ -96,6 +96,18 @@ impl Store {
         Ok(c)
     }
 
+    /// The watched repo `want` names: its path (as given or canonical) or its name.
+    pub async fn repo_named(&self, want: &str) -> Result<Option<Repo>> {
+        let canonical = std::fs::canonicalize(want)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| want.to_string());
+        Ok(self
+            .repos()
+            .await?
+            .into_iter()
+            .find(|r| r.path == canonical || r.path == want || r.name == want))
+    }
+
     pub async fn repos(&self) -> Result<Vec<Repo>> {
         let rows = sqlx::query(
             "SELECT path, name, default_branch, remote_url, last_scanned_at FROM repos ORDER BY name",
@@ -249,8 +261,8 @@ impl Store {
 
     pub async fn deployments(&self) -> Result<Vec<Deployment>> {
         let rows = sqlx::query(
-            "SELECT id, repo, environment, sha, status, created_at, source FROM deployments
-             ORDER BY created_at DESC, id",
+            "SELECT id, repo, environment, sha, status, created_at, source, contents
+             FROM deployments ORDER BY created_at DESC, id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -264,6 +276,7 @@ impl Store {
                     status: r.try_get("status")?,
                     created_at: r.try_get("created_at")?,
                     source: r.try_get("source")?,
+                    contents: r.try_get("contents")?,
                 })
             })
             .collect()

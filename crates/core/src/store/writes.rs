@@ -231,7 +231,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO deployments (id, repo, environment, sha, status, created_at, source)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (id) DO UPDATE SET status = excluded.status, sha = excluded.sha",
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, sha = excluded.sha,
+               created_at = excluded.created_at",
         )
         .bind(&d.id)
         .bind(&d.repo)

@@ -1,0 +1,294 @@
+//! `flightdeck deploy record | list | show` — deploys from any pipeline, with what each shipped —
+//! and `flightdeck report dora`: the four keys with their definitions (see `core::dora`).
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use flightdeck_core::config::Settings;
+use flightdeck_core::deploys::{self, Record};
+use flightdeck_core::dora::{self, Dora, DoraConfig, Spread};
+use flightdeck_core::model::Deployment;
+use flightdeck_core::store::Store;
+
+use crate::spend_cmd::checked_day;
+
+#[derive(Subcommand)]
+pub enum DeployCmd {
+    /// Record a deploy from any pipeline (a second record with the same --id updates it).
+    Record {
+        #[arg(long)]
+        env: String,
+        /// The commit deployed (sha or any revision).
+        #[arg(long)]
+        sha: String,
+        /// success, failure, in_progress or queued.
+        #[arg(long)]
+        status: String,
+        /// When: RFC 3339 (2026-11-25T14:00:00Z) or Unix seconds; default now.
+        #[arg(long)]
+        at: Option<String>,
+        /// The repo (path or name); needed when several are watched.
+        #[arg(long)]
+        repo: Option<String>,
+        /// The pipeline's id for this deploy.
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deploys, newest first, per environment.
+    List {
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One deploy: what it shipped (commits with agent attribution, change requests).
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct DoraArgs {
+    /// First day (YYYY-MM-DD, UTC); default 28 days before --until.
+    #[arg(long)]
+    since: Option<String>,
+    /// Last day included; default today.
+    #[arg(long)]
+    until: Option<String>,
+    /// The production environment's name.
+    #[arg(long, default_value = "production")]
+    env: String,
+    /// A revert or hotfix deployed this soon after a deploy marks it failed.
+    #[arg(long, default_value_t = 24)]
+    incident_window_hours: i64,
+    /// Only this repo (path or name).
+    #[arg(long)]
+    repo: Option<String>,
+    #[arg(long, conflicts_with_all = ["csv", "md"])]
+    json: bool,
+    #[arg(long, conflicts_with = "md")]
+    csv: bool,
+    #[arg(long)]
+    md: bool,
+}
+
+fn parse_at(at: &str) -> Result<i64> {
+    if let Ok(secs) = at.trim().parse::<i64>() {
+        return Ok(secs);
+    }
+    chrono::DateTime::parse_from_rfc3339(at.trim())
+        .map(|t| t.timestamp())
+        .with_context(|| {
+            format!("--at `{at}` is not a time like 2026-11-25T14:00:00Z or Unix seconds")
+        })
+}
+
+fn show(d: &Deployment) {
+    println!(
+        "{:<28} {:<11} {:<11} {} {}  {}",
+        d.id,
+        d.environment,
+        d.status,
+        &d.sha[..d.sha.len().min(12)],
+        chrono::DateTime::from_timestamp(d.created_at, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default(),
+        if d.contents == "exact" {
+            ""
+        } else {
+            "(contents unknown: sha not in the clone yet)"
+        }
+    );
+}
+
+pub async fn run(settings: &Settings, cmd: &DeployCmd) -> Result<ExitCode> {
+    let store = Store::open(&settings.database_url).await?;
+    let now = chrono::Utc::now().timestamp();
+    match cmd {
+        DeployCmd::Record {
+            env,
+            sha,
+            status,
+            at,
+            repo,
+            id,
+            json,
+        } => {
+            // The repos must be known (and their commits read) to resolve the sha.
+            flightdeck_core::ingest::run(&store, &settings.sources(), None, now).await?;
+            let r = Record {
+                repo: repo.clone(),
+                environment: env.clone(),
+                sha: sha.clone(),
+                status: status.clone(),
+                at: at.as_deref().map(parse_at).transpose()?,
+                id: id.clone(),
+            };
+            let d = deploys::record(&store, &r, "cli", now).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                show(&d);
+            }
+        }
+        DeployCmd::List { env, json } => {
+            let list: Vec<Deployment> = store
+                .deployments()
+                .await?
+                .into_iter()
+                .filter(|d| env.as_ref().is_none_or(|e| d.environment == *e))
+                .collect();
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("no deploys yet; `flightdeck deploy record --env production --sha SHA --status success` adds one");
+            } else {
+                list.iter().for_each(show);
+            }
+        }
+        DeployCmd::Show { id, json } => {
+            let Some(d) = deploys::detail(&store, id).await? else {
+                bail!("no deploy `{id}`; `flightdeck deploy list` shows them");
+            };
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            show(&d.deployment);
+            match &d.previous {
+                Some(p) => println!("since {} ({})", p.id, &p.sha[..p.sha.len().min(12)]),
+                None => println!("the first successful deploy there: all history"),
+            }
+            for c in &d.commits {
+                println!(
+                    "  {} {:<10} {}",
+                    &c.sha[..12],
+                    c.agent.as_deref().unwrap_or("human"),
+                    c.summary
+                );
+            }
+            for c in &d.changes {
+                println!("  change {c}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hours(s: Option<i64>) -> String {
+    s.map_or_else(|| "-".into(), |v| format!("{:.1} h", v as f64 / 3_600.0))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{:.1} %", v * 100.0))
+}
+
+/// The rows every format prints: (metric, value, cases).
+fn rows(d: &Dora) -> Vec<(String, String, String)> {
+    let spread = |name: &str, s: &Spread| {
+        vec![
+            (
+                format!("{name} (median)"),
+                hours(s.median_secs),
+                s.count.to_string(),
+            ),
+            (
+                format!("{name} (p90)"),
+                hours(s.p90_secs),
+                s.count.to_string(),
+            ),
+        ]
+    };
+    let mut v = vec![
+        (
+            "deploys".into(),
+            d.deploys.to_string(),
+            d.deploy_days.to_string() + " days",
+        ),
+        (
+            "deploys per week".into(),
+            format!("{:.2}", d.deploys_per_week),
+            String::new(),
+        ),
+    ];
+    v.extend(spread("lead time", &d.lead_time));
+    v.extend(spread("lead time, agents", &d.lead_time_agent));
+    v.extend(spread("lead time, people", &d.lead_time_human));
+    v.push((
+        "change failure rate".into(),
+        pct(d.change_failure_rate),
+        format!("{} failed ({} incidents)", d.failed_deploys, d.incidents),
+    ));
+    v.extend(spread("time to restore", &d.time_to_restore));
+    v.push((
+        "agent share of shipped commits".into(),
+        pct(d.agent_share),
+        d.commits_shipped.to_string(),
+    ));
+    v
+}
+
+pub async fn dora_report(settings: &Settings, a: &DoraArgs) -> Result<ExitCode> {
+    let store = Store::open(&settings.database_url).await?;
+    let now = chrono::Utc::now().timestamp();
+    let until = match checked_day("--until", &a.until)? {
+        Some(d) => flightdeck_core::days::start_of(d).unwrap_or(now) + 86_400,
+        None => {
+            flightdeck_core::days::start_of(&flightdeck_core::days::of(now)).unwrap_or(now) + 86_400
+        }
+    };
+    let since = match checked_day("--since", &a.since)? {
+        Some(d) => flightdeck_core::days::start_of(d).unwrap_or(until - 28 * 86_400),
+        None => until - 28 * 86_400,
+    };
+    if since >= until {
+        bail!("--since must come before --until");
+    }
+    let repo = match &a.repo {
+        Some(want) => match store.repo_named(want).await? {
+            Some(r) => Some(r.path),
+            None => bail!("`{want}` is not a watched repo"),
+        },
+        None => None,
+    };
+    let cfg = DoraConfig {
+        production: a.env.clone(),
+        incident_window_secs: a.incident_window_hours.max(0) * 3_600,
+    };
+    let d = dora::dora(&store, repo.as_deref(), since, until, &cfg).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = rows(&d);
+    if a.csv {
+        println!("metric,value,cases");
+        for (m, v, c) in rows {
+            println!("{m},{v},{c}");
+        }
+    } else if a.md {
+        println!(
+            "| metric | value | cases |\n|---|---|---|\n{}",
+            rows.iter()
+                .map(|(m, v, c)| format!("| {m} | {v} | {c} |"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    } else {
+        println!(
+            "DORA for `{}` from {} to {} (definitions: `flightdeck report dora --help`, README)",
+            d.production,
+            flightdeck_core::days::of(since),
+            flightdeck_core::days::of(until - 1)
+        );
+        for (m, v, c) in rows {
+            println!("  {m:<32} {v:>10}  {c}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,267 @@
+//! Deploys: recorded from any pipeline (`flightdeck deploy record`, `POST /api/deploys`) or a
+//! forge, and what each one shipped, exactly, from the local commit graph: the commits
+//! reachable from its sha and not from the previous successful deploy to the same environment.
+//! No time windows: a commit merged an hour before a deploy but not in its sha is not in it, a
+//! cherry-pick is the commit that was deployed, and a merge brings its whole branch.
+
+use std::path::Path;
+
+use git2::{Oid, Repository};
+
+use crate::model::{Commit, Deployment};
+use crate::store::Store;
+
+pub const STATUSES: [&str; 4] = ["success", "failure", "in_progress", "queued"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("`{0}` is not a deploy status (success, failure, in_progress, queued)")]
+    Status(String),
+    #[error("a deploy needs an environment (--env)")]
+    NoEnvironment,
+    #[error("`{0}` is not a watched repo (`flightdeck repo add PATH`)")]
+    UnknownRepo(String),
+    #[error(
+        "several repos are watched ({0}): say which with --repo (or \"repo\" in the webhook body)"
+    )]
+    WhichRepo(String),
+    #[error(
+        "`{sha}` is not a commit in {repo} (a full 40-digit sha is taken before it is fetched)"
+    )]
+    UnknownSha { sha: String, repo: String },
+    #[error("git in {0}: {1}")]
+    Git(String, git2::Error),
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// A deploy as a pipeline reports it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// The repo's path or name; may be left out when one repo is watched.
+    #[serde(default)]
+    pub repo: Option<String>,
+    pub environment: String,
+    /// A commit: full or abbreviated sha, or any revision git understands.
+    pub sha: String,
+    pub status: String,
+    /// Unix seconds; default now.
+    #[serde(default)]
+    pub at: Option<i64>,
+    /// The pipeline's own id for the deploy: a second report with the same id updates it (a
+    /// deploy that was in progress and then succeeded). Default: environment, sha and time.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// Records a deploy and works out what it shipped (and what the next successful deploy to
+/// that environment shipped, which may have changed).
+pub async fn record(
+    store: &Store,
+    r: &Record,
+    source: &str,
+    now: i64,
+) -> Result<Deployment, DeployError> {
+    if !STATUSES.contains(&r.status.as_str()) {
+        return Err(DeployError::Status(r.status.clone()));
+    }
+    let env = r.environment.trim();
+    if env.is_empty() {
+        return Err(DeployError::NoEnvironment);
+    }
+    let repos = store.repos().await?;
+    let named;
+    let repo = match &r.repo {
+        Some(want) => {
+            named = store
+                .repo_named(want)
+                .await?
+                .ok_or_else(|| DeployError::UnknownRepo(want.clone()))?;
+            &named
+        }
+        None => match repos.as_slice() {
+            [one] => one,
+            [] => return Err(DeployError::UnknownRepo("(none watched)".into())),
+            many => {
+                let names: Vec<&str> = many.iter().map(|x| x.name.as_str()).collect();
+                return Err(DeployError::WhichRepo(names.join(", ")));
+            }
+        },
+    };
+    let sha = resolve(Path::new(&repo.path), &r.sha)?;
+    let at = r.at.unwrap_or(now);
+    let d = Deployment {
+        id: r
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("{source}:{env}:{}:{at}", &sha[..sha.len().min(12)])),
+        repo: repo.path.clone(),
+        environment: env.into(),
+        sha,
+        status: r.status.clone(),
+        created_at: at,
+        source: source.into(),
+        contents: "unknown".into(),
+    };
+    store.upsert_deployment(&d).await?;
+    refresh_contents(store, &d.repo, &d.environment, Some((d.created_at, &d.id))).await?;
+    Ok(store
+        .deployments()
+        .await?
+        .into_iter()
+        .find(|x| x.id == d.id)
+        .unwrap_or(d))
+}
+
+/// `rev` as a full sha: resolved in the clone, or taken as given when it is a full sha the clone
+/// does not have yet (its contents wait until it is fetched).
+fn resolve(repo: &Path, rev: &str) -> Result<String, DeployError> {
+    let shown = repo.display().to_string();
+    let r = Repository::open(repo).map_err(|e| DeployError::Git(shown.clone(), e))?;
+    let found = r
+        .revparse_single(rev)
+        .and_then(|o| o.peel_to_commit())
+        .map(|c| c.id().to_string());
+    match found {
+        Ok(sha) => Ok(sha),
+        Err(_) if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(rev.to_ascii_lowercase())
+        }
+        Err(_) => Err(DeployError::UnknownSha {
+            sha: rev.into(),
+            repo: shown,
+        }),
+    }
+}
+
+/// The commits `sha` brings over `previous` (all of its history when there is none), newest
+/// first.
+pub fn contents(
+    repo: &Path,
+    sha: &str,
+    previous: Option<&str>,
+) -> Result<Vec<String>, git2::Error> {
+    let r = Repository::open(repo)?;
+    let mut walk = r.revwalk()?;
+    walk.push(Oid::from_str(sha)?)?;
+    if let Some(p) = previous {
+        // A previous deploy the clone does not have hides nothing rather than failing.
+        if let Ok(oid) = Oid::from_str(p) {
+            if r.find_commit(oid).is_ok() {
+                walk.hide(oid)?;
+            }
+        }
+    }
+    walk.map(|o| o.map(|o| o.to_string())).collect()
+}
+
+/// Recomputes what the deploys to `env` of `repo` shipped, in time order: each against the
+/// last successful deploy before it. With `from` (a deploy's time and id), only that deploy and
+/// those after it up to the next successful one — the only ones it can change. Deploys whose
+/// sha the clone lacks stay `unknown`.
+pub async fn refresh_contents(
+    store: &Store,
+    repo: &str,
+    env: &str,
+    from: Option<(i64, &str)>,
+) -> Result<(), DeployError> {
+    let mut deploys: Vec<Deployment> = store
+        .deployments()
+        .await?
+        .into_iter()
+        .filter(|d| d.repo == repo && d.environment == env)
+        .collect();
+    deploys.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    let mut previous: Option<String> = None;
+    for d in &deploys {
+        let here = (d.created_at, d.id.as_str());
+        let after = from.is_none_or(|f| here >= f);
+        if after {
+            compute(store, repo, d, previous.clone()).await?;
+            // Past the new deploy, the first success is the last one it can change.
+            if d.status == "success" && from.is_some_and(|f| here > f) {
+                break;
+            }
+        }
+        if d.status == "success" {
+            previous = Some(d.sha.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Works out and stores what `d` shipped over `previous` (left alone when the clone lacks it).
+async fn compute(
+    store: &Store,
+    repo: &str,
+    d: &Deployment,
+    previous: Option<String>,
+) -> Result<(), DeployError> {
+    let path = Path::new(repo).to_path_buf();
+    let sha = d.sha.clone();
+    let shipped = tokio::task::spawn_blocking(move || contents(&path, &sha, previous.as_deref()))
+        .await
+        .map_err(|e| DeployError::Git(repo.into(), git2::Error::from_str(&e.to_string())))?;
+    if let Ok(shas) = shipped {
+        store.set_deploy_commits(&d.id, repo, &shas).await?;
+    }
+    Ok(())
+}
+
+/// One deploy with what it shipped.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct DeployDetail {
+    pub deployment: Deployment,
+    /// The successful deploy it is measured against.
+    pub previous: Option<Deployment>,
+    /// Newest first; from the store when ingested.
+    pub commits: Vec<Commit>,
+    /// Change requests whose head is among the commits.
+    pub changes: Vec<String>,
+}
+
+pub async fn detail(store: &Store, id: &str) -> Result<Option<DeployDetail>, crate::Error> {
+    let all = store.deployments().await?;
+    let Some(d) = all.iter().find(|d| d.id == id).cloned() else {
+        return Ok(None);
+    };
+    let previous = all
+        .iter()
+        .filter(|x| {
+            x.repo == d.repo
+                && x.environment == d.environment
+                && x.status == "success"
+                && (x.created_at, &x.id) < (d.created_at, &d.id)
+        })
+        .max_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
+        .cloned();
+    let shas: std::collections::HashSet<String> = store
+        .deploy_commits(Some(&d.repo))
+        .await?
+        .into_iter()
+        .filter(|(dep, _)| *dep == d.id)
+        .map(|(_, sha)| sha)
+        .collect();
+    let mut commits: Vec<Commit> = store
+        .commits_between(i64::MIN, i64::MAX)
+        .await?
+        .into_iter()
+        .filter(|c| c.repo == d.repo && shas.contains(&c.sha))
+        .collect();
+    commits.sort_by_key(|c| std::cmp::Reverse(c.committed_at));
+    let changes = store
+        .change_requests()
+        .await?
+        .into_iter()
+        .filter(|c| c.repo == d.repo && shas.contains(&c.head_sha))
+        .map(|c| c.id)
+        .collect();
+    Ok(Some(DeployDetail {
+        deployment: d,
+        previous,
+        commits,
+        changes,
+    }))
+}
