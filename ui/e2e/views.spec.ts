@@ -188,6 +188,18 @@ test('every view renders the demo data without errors', async ({ page }) => {
       await expectImageLoaded(page, 'chart-velocity');
       // Work items done per week by agents and by people.
       await expect(page.getByTestId('work-throughput')).toContainText('By agents');
+      // The DORA keys from the demo's deploy history.
+      await expect(page.getByTestId('dora')).toContainText('Change failure rate');
+    }
+    if (view.name === 'releases') {
+      // The pending release: what it holds, approved here (signed; no GitHub run waits on it).
+      const pending = page.getByTestId('view-releases').getByTestId('row').filter({ hasText: 'pending' }).first();
+      await pending.click();
+      await page.keyboard.press('Enter');
+      const panel = page.getByTestId('release-detail');
+      await expect(panel).toContainText('commits over');
+      await panel.getByRole('button', { name: 'Approve release' }).click();
+      await expect(page.getByTestId('release-notice')).toContainText('approved: signed in the audit log');
     }
     if (view.name === 'repos') await expectImageLoaded(page, 'chart-agent-share');
     if (view.name === 'audit') {

@@ -21,6 +21,9 @@ import type { VelocityView } from './generated/VelocityView';
 import type { Dispatch } from './generated/Dispatch';
 import type { WorkBoard } from './generated/WorkBoard';
 import type { WorkItem } from './generated/WorkItem';
+import type { Dora } from './generated/Dora';
+import type { Release } from './generated/Release';
+import type { ReleaseDetail } from './generated/ReleaseDetail';
 
 type TauriGlobal = {
   event?: {
@@ -194,6 +197,10 @@ export const api = {
   decide: (changeId: string, d: Decide) =>
     postJson<Action & { dispatch?: Dispatch | null }>(`/api/changes/${encodeURIComponent(changeId)}/actions`, d),
   work: (s?: AbortSignal) => getJson<WorkBoard>('/api/work', s),
+  dora: (s?: AbortSignal) => getJson<Dora>('/api/dora', s),
+  release: (id: string, s?: AbortSignal) => getJson<ReleaseDetail>(`/api/releases/${encodeURIComponent(id)}`, s),
+  decideRelease: (id: string, approve: boolean, reason: string) =>
+    postJson<Release>(`/api/releases/${encodeURIComponent(id)}/decision`, { approve, reason }),
   addWork: (w: NewWork) => postJson<WorkItem>('/api/work', w),
   assign: (id: string, assignee: string) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/assign`, { assignee }),
   setState: (id: string, state: string) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/state`, { state }),

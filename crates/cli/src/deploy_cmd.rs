@@ -1,5 +1,6 @@
-//! `flightdeck deploy record | list | show` — deploys from any pipeline, with what each shipped —
-//! and `flightdeck report dora`: the four keys with their definitions (see `core::dora`).
+//! `flightdeck deploy record | list | show` — deploys from any pipeline, with what each shipped —,
+//! `flightdeck release list | show | approve | reject` and `flightdeck report dora`: the four
+//! keys with their definitions (see `core::dora`).
 
 use std::process::ExitCode;
 
@@ -288,6 +289,161 @@ pub async fn dora_report(settings: &Settings, a: &DoraArgs) -> Result<ExitCode> 
         );
         for (m, v, c) in rows {
             println!("  {m:<32} {v:>10}  {c}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum ReleaseCmd {
+    /// Releases, newest first, with their state.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A release: every commit and change it holds over what is deployed, risk signals.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending release: signed in the audit log now; a GitHub run waiting on the
+    /// environment is approved through the outbox (now if online, else when it is).
+    Approve {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject a pending release (a reason is needed); as approve.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn release(settings: &Settings, cmd: &ReleaseCmd) -> Result<ExitCode> {
+    use flightdeck_core::releases;
+    let store = Store::open(&settings.database_url).await?;
+    let now = chrono::Utc::now().timestamp();
+    match cmd {
+        ReleaseCmd::List { json } => {
+            let list = store.releases().await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("no releases yet");
+            }
+            if !*json {
+                for r in &list {
+                    println!(
+                        "{:<28} {:<10} {:<9} {:<11} {}",
+                        r.id,
+                        r.name,
+                        r.state,
+                        r.environment,
+                        r.approved_by.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        ReleaseCmd::Show { id, json } => {
+            let d = releases::detail(&store, id).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{} {} for {} ({}): {} commits over {}",
+                d.release.name,
+                d.release.state,
+                d.release.environment,
+                d.release.id,
+                d.commits.len(),
+                d.since
+                    .as_deref()
+                    .map_or("nothing deployed", |s| &s[..s.len().min(12)])
+            );
+            for c in &d.commits {
+                println!(
+                    "  {} {:<10} {}",
+                    &c.sha[..c.sha.len().min(12)],
+                    c.agent.as_deref().unwrap_or("human"),
+                    c.summary
+                );
+            }
+            for c in &d.changes {
+                println!(
+                    "  change {} ({}) {}",
+                    c.id,
+                    c.author_kind,
+                    c.signals.join("; ")
+                );
+            }
+            for s in &d.signals {
+                println!("  ! {s}");
+            }
+            if d.clear {
+                println!("  no risk signals");
+            }
+        }
+        ReleaseCmd::Approve { id, reason, json } | ReleaseCmd::Reject { id, reason, json } => {
+            let approve = matches!(cmd, ReleaseCmd::Approve { .. });
+            let key = flightdeck_core::audit::AuditKey::load_or_create(
+                &crate::audit_cmd::key_path(settings),
+            )?;
+            let actor = flightdeck_core::outbox::lead_identity().0;
+            let release = store.releases().await?.into_iter().find(|r| r.id == *id);
+            // The repo's owner/name on GitHub, from its origin remote.
+            let host = flightdeck_core::github::forge_host(&settings.github_api_url);
+            let github = match &release {
+                Some(r) => store
+                    .repos()
+                    .await?
+                    .into_iter()
+                    .find(|x| x.path == r.repo)
+                    .and_then(|x| x.remote_url)
+                    .and_then(|u| {
+                        flightdeck_core::github::repo_of_remote(&u, &host)
+                            .or_else(|| flightdeck_core::github::repo_of_remote(&u, "github.com"))
+                    }),
+                None => None,
+            };
+            let r = releases::decide(
+                &store,
+                &key,
+                &actor,
+                id,
+                approve,
+                reason,
+                github.as_deref(),
+                now,
+            )
+            .await?;
+            // Send it now if GitHub answers; else it waits in the outbox.
+            if r.run_id.is_some() && github.is_some() {
+                let appliers = crate::review_cmd::appliers(settings, &store)?;
+                let rep = flightdeck_core::outbox::sync(&store, &appliers, &key, now).await?;
+                if !*json {
+                    if rep.applied + rep.confirmed > 0 {
+                        println!("GitHub: the waiting run was reviewed");
+                    } else {
+                        println!("GitHub did not answer: queued; `flightdeck sync` sends it later");
+                    }
+                }
+            }
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "{} {} by {} (signed in the audit log: `flightdeck audit verify`)",
+                    r.name, r.state, actor
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -121,6 +121,9 @@ enum Command {
     /// Deploys from any pipeline: record, list, show (what each shipped, exactly).
     #[command(subcommand)]
     Deploy(deploy_cmd::DeployCmd),
+    /// Releases: list, show (changes and risk signals), approve, reject (signed; offline-safe).
+    #[command(subcommand)]
+    Release(deploy_cmd::ReleaseCmd),
     /// Fixed costs (seats, subscriptions): import a CSV, add one, list them.
     #[command(subcommand)]
     Costs(spend_cmd::CostsCmd),
@@ -312,6 +315,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 (_, Some(k)) => review_cmd::outbox_resolve(&settings, k, Resolve::Dismiss).await,
                 _ => review_cmd::outbox_list(&settings, *json).await,
             }
+        }
+        Command::Release(cmd) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            deploy_cmd::release(&settings, cmd).await
         }
         Command::Deploy(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;

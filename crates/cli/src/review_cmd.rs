@@ -39,7 +39,7 @@ pub struct MergeArgs {
 }
 
 /// Local branches, and GitHub through this machine's token.
-fn appliers(settings: &Settings, store: &Store) -> Result<Appliers> {
+pub fn appliers(settings: &Settings, store: &Store) -> Result<Appliers> {
     let (name, email) = outbox::lead_identity();
     Ok(Appliers {
         local: LocalApplier {

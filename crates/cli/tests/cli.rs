@@ -303,6 +303,39 @@ fn demo_serves_demo_data() {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{text}");
     assert!(text.contains("ok: 5 entries"), "{text}");
+    // The demo's pending release: what it holds over production, approved here and signed.
+    let release = |args: &[&str]| {
+        flightdeck(home.path())
+            .env("FLIGHTDECK_AUDIT_KEY", &demo_key)
+            .arg("--database-url")
+            .arg(&db)
+            .arg("release")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let list: serde_json::Value =
+        serde_json::from_slice(&release(&["list", "--json"]).stdout).unwrap();
+    let pending = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["state"] == "pending")
+        .expect("the demo has a pending release")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown: serde_json::Value =
+        serde_json::from_slice(&release(&["show", &pending, "--json"]).stdout).unwrap();
+    assert!(!shown["commits"].as_array().unwrap().is_empty(), "{shown}");
+    let out = release(&["reject", &pending, "--reason", ""]);
+    assert!(stderr_line(&out).contains("needs a reason"));
+    let out = release(&["approve", &pending, "--reason", "looks good"]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success() && said.contains("approved"), "{said}");
+    let out = audit(&demo_key, &["verify"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("ok: 6 entries"), "{text}");
     // Another lead's machine does not trust the demo key until told to.
     let elsewhere = home.path().join("elsewhere-key");
     let out = audit(&elsewhere, &["verify"]);

@@ -886,6 +886,10 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
             .collect();
         for (k, (sha, at)) in shas.iter().enumerate().step_by(6) {
             for env in ["staging", "production"] {
+                // The newest commit is on staging only: production's next release waits.
+                if env == "production" && k == 0 {
+                    continue;
+                }
                 let status = if env == "production" && k == 12 && i == 1 {
                     "failure"
                 } else {
@@ -927,6 +931,10 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
                 state: state.into(),
                 created_at: now - (i as i64 + 1) * 3 * 3_600,
                 approved_by,
+                sha: shas.first().map(|(sha, _)| sha.clone()),
+                run_id: None,
+                decided_at: None,
+                reason: None,
             })
             .await?;
     }

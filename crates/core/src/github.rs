@@ -952,6 +952,9 @@ impl crate::outbox::Applier for GitHubApplier {
         if a.kind == "assign" {
             return crate::issues::check_assign(&self.gh, p).await;
         }
+        if a.kind.starts_with("release_") {
+            return crate::releases::check_review(&self.gh, p).await;
+        }
         let Some(path) = Self::pr_path(p) else {
             return Checked::Unknown("the action names no pull request number".into());
         };
@@ -999,6 +1002,9 @@ impl crate::outbox::Applier for GitHubApplier {
         use crate::outbox::Outcome;
         if a.kind == "assign" {
             return crate::issues::apply_assign(&self.gh, p).await;
+        }
+        if a.kind.starts_with("release_") {
+            return crate::releases::apply_review(&self.gh, &a.kind, p).await;
         }
         let Some(path) = Self::pr_path(p) else {
             return Outcome::Failed("the action names no pull request number".into());

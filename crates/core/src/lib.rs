@@ -29,6 +29,7 @@ pub mod model;
 pub mod outbox;
 pub mod policy;
 pub mod pricing;
+pub mod releases;
 pub mod reports;
 pub mod secrets;
 pub mod sources;

@@ -285,7 +285,21 @@ pub struct Release {
     pub state: String,
     #[ts(type = "number")]
     pub created_at: i64,
+    /// Who decided (approved or rejected).
     pub approved_by: Option<String>,
+    /// The candidate commit: the release is what it brings over the last successful deploy to
+    /// the environment.
+    #[serde(default)]
+    pub sha: Option<String>,
+    /// The GitHub Actions run waiting on the environment's approval, when there is one.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub run_id: Option<i64>,
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub decided_at: Option<i64>,
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -190,6 +190,10 @@ async fn round_trips_every_noun(db: TestDb) {
         state: "pending".into(),
         created_at: 4,
         approved_by: None,
+        sha: Some("abc".into()),
+        run_id: Some(9077),
+        decided_at: None,
+        reason: Some("because".into()),
     };
     s.upsert_release(&r).await.unwrap();
     assert_eq!(s.releases().await.unwrap(), vec![r]);

@@ -7,6 +7,7 @@
 //! Not a general GitHub: one token is accepted (or none required), state lives in memory and
 //! is set through `Hub`'s methods.
 
+mod actions;
 pub mod billing;
 mod issues;
 
@@ -130,6 +131,10 @@ struct Repo {
     collaborators: std::collections::BTreeSet<String>,
     /// Assignee additions per issue.
     assignee_posts: HashMap<u64, u32>,
+    /// Actions runs waiting on environments: run → (environment id, name).
+    pending: HashMap<u64, Vec<(i64, String)>>,
+    /// Reviews of those: run → (state, comment).
+    run_reviews: HashMap<u64, Vec<(String, String)>>,
 }
 
 struct Inner {
@@ -354,6 +359,10 @@ pub fn router(hub: Hub) -> Router {
         .route(
             "/repos/{owner}/{repo}/issues/{number}/labels/{name}",
             axum::routing::delete(issues::remove_label),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/runs/{run}/pending_deployments",
+            get(actions::list).post(actions::review),
         )
         .route("/rate_limit", get(rate_limit))
         .route("/user", get(user))

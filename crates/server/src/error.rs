@@ -47,6 +47,8 @@ pub enum ApiError {
     Dispatch(#[from] flightdeck_core::dispatch::DispatchError),
     #[error(transparent)]
     Deploy(#[from] flightdeck_core::deploys::DeployError),
+    #[error(transparent)]
+    Release(#[from] flightdeck_core::releases::ReleaseError),
 }
 
 impl ApiError {
@@ -60,6 +62,15 @@ impl ApiError {
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "github"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Work(e) => work_status(e),
+            ApiError::Release(e) => {
+                use flightdeck_core::releases::ReleaseError as R;
+                match e {
+                    R::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                    R::NotPending(..) => (StatusCode::CONFLICT, "not_pending"),
+                    R::NoSha(_) | R::NeedsReason => (StatusCode::BAD_REQUEST, "bad_request"),
+                    R::Git(..) | R::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "release"),
+                }
+            }
             ApiError::Deploy(e) => {
                 use flightdeck_core::deploys::DeployError as D;
                 match e {

@@ -51,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(audit))
         .route("/charts/{name}", get(chart))
         .route("/deploys/{id}", get(deploy_detail))
+        .route("/releases/{id}", get(release_detail))
+        .route("/releases/{id}/decision", post(release_decision))
         .route("/dora", get(dora_view))
         .fallback(|| async {
             (
@@ -590,4 +592,69 @@ async fn dora_view(
     Ok(Json(
         flightdeck_core::dora::dora(&s.store, None, since, until, &cfg).await?,
     ))
+}
+
+async fn release_detail(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<flightdeck_core::releases::ReleaseDetail> {
+    Ok(Json(
+        flightdeck_core::releases::detail(&s.store, &id).await?,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseDecision {
+    approve: bool,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Approves or rejects a release: signed in the audit log now; a GitHub run waiting on the
+/// environment hears it through the outbox (the background sender, or the next sync).
+async fn release_decision(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(b): Json<ReleaseDecision>,
+) -> ApiResult<flightdeck_core::model::Release> {
+    let (actions, key) = lead(&s)?;
+    let release = flightdeck_core::releases::detail(&s.store, &id)
+        .await?
+        .release;
+    let github = match &actions.github {
+        Some((api_url, _)) => {
+            let host = flightdeck_core::github::forge_host(api_url);
+            s.store
+                .repos()
+                .await?
+                .into_iter()
+                .find(|r| r.path == release.repo)
+                .and_then(|r| r.remote_url)
+                .and_then(|u| {
+                    flightdeck_core::github::repo_of_remote(&u, &host)
+                        .or_else(|| flightdeck_core::github::repo_of_remote(&u, "github.com"))
+                })
+        }
+        None => None,
+    };
+    let now = chrono::Utc::now().timestamp();
+    let r = flightdeck_core::releases::decide(
+        &s.store,
+        &key,
+        &actions.name,
+        &id,
+        b.approve,
+        &b.reason,
+        github.as_deref(),
+        now,
+    )
+    .await?;
+    s.bus.publish(flightdeck_core::events::Event::Changed {
+        source: "releases".into(),
+        topics: ["releases", "audit", "outbox", "inbox"]
+            .map(String::from)
+            .to_vec(),
+    });
+    Ok(Json(r))
 }

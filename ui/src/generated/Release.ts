@@ -4,4 +4,17 @@ export type Release = { id: string, repo: string, environment: string, name: str
 /**
  * pending, approved, rejected or deployed.
  */
-state: string, created_at: number, approved_by: string | null, };
+state: string, created_at: number, 
+/**
+ * Who decided (approved or rejected).
+ */
+approved_by: string | null, 
+/**
+ * The candidate commit: the release is what it brings over the last successful deploy to
+ * the environment.
+ */
+sha: string | null, 
+/**
+ * The GitHub Actions run waiting on the environment's approval, when there is one.
+ */
+run_id: number | null, decided_at: number | null, reason: string | null, };

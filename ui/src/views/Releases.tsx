@@ -1,8 +1,66 @@
+import { useCallback, useState } from 'react';
 import { api } from '../api';
 import { DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
 import { repoBasename, shortHash } from '../format';
 import type { Release } from '../generated/Release';
-import { useApi, useList, type ViewProps } from '../hooks';
+import { useApi, useExpanded, useList, type ViewProps } from '../hooks';
+
+/** A release's commits and risk signals, and — while pending — the lead's decision. */
+function ReleasePanel({ release }: { release: Release }) {
+  const fetcher = useCallback((s: AbortSignal) => api.release(release.id, s), [release.id]);
+  const { data, error } = useApi(fetcher, 'releases');
+  const [reason, setReason] = useState('');
+  const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
+  const decide = (approve: boolean) =>
+    api.decideRelease(release.id, approve, reason).then(
+      (r) => setNotice({ ok: true, text: `${r.name} ${r.state}: signed in the audit log${r.run_id ? '; GitHub hears it through the outbox' : ''}` }),
+      (e: Error) => setNotice({ ok: false, text: e.message }),
+    );
+  if (error) return <ErrorBox message={error} />;
+  if (!data) return <Loading />;
+  return (
+    <div data-testid="release-detail">
+      <p className="muted">
+        {data.commits.length} commits over {data.since ? <code>{shortHash(data.since)}</code> : 'nothing deployed'} in{' '}
+        <code>{release.environment}</code>
+        {release.reason ? <> · “{release.reason}”</> : null}
+      </p>
+      {data.signals.length > 0 || data.changes.some((c) => c.signals.length > 0) ? (
+        <ul data-testid="release-signals">
+          {data.signals.map((s) => (
+            <li key={s}>{s}</li>
+          ))}
+          {data.changes.flatMap((c) => c.signals.map((s) => <li key={c.id + s}>{c.title}: {s}</li>))}
+        </ul>
+      ) : (
+        <p className="muted">No risk signals.</p>
+      )}
+      <ul className="commits">
+        {data.commits.slice(0, 30).map((c) => (
+          <li key={c.sha}>
+            <code>{shortHash(c.sha)}</code> {c.agent ? <span className="badge badge-agent">{c.agent}</span> : null} {c.summary}
+          </li>
+        ))}
+      </ul>
+      {release.state === 'pending' ? (
+        <div className="actions-bar">
+          <input aria-label="Reason" placeholder="Reason (needed to reject)" value={reason} onChange={(e) => setReason(e.target.value)} />
+          <button type="button" className="primary" onClick={() => void decide(true)}>
+            Approve release
+          </button>
+          <button type="button" className="danger" disabled={!reason.trim()} onClick={() => void decide(false)}>
+            Reject
+          </button>
+        </div>
+      ) : null}
+      {notice ? (
+        <p className={`notice ${notice.ok ? 'ok' : 'fail'}`} data-testid="release-notice" role="status">
+          {notice.text}
+        </p>
+      ) : null}
+    </div>
+  );
+}
 
 const columns: Column<Release>[] = [
   { header: 'Release', cell: (r) => <span className="strong" title={r.id}>{r.name}</span>, className: 'grow' },
@@ -13,13 +71,13 @@ const columns: Column<Release>[] = [
   { header: 'Approved by', cell: (r) => r.approved_by ?? <span className="muted">—</span>, className: 'nowrap' },
 ];
 
-const noop = () => {};
-
 export default function Releases({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now } = useApi(api.releases, 'releases');
   const releases = data?.releases ?? [];
   const deployments = data?.deployments ?? [];
-  useList(list, releases.length, noop);
+  const [expanded, toggle] = useExpanded();
+  useList(list, releases.length, toggle);
+  const detail = useCallback((r: Release) => <ReleasePanel key={r.id} release={r} />, []);
   return (
     <section data-testid="view-releases" className="view">
       <ViewHeader title="Releases">{data ? `${releases.length} releases · ${deployments.length} deployments` : null}</ViewHeader>
@@ -41,9 +99,11 @@ export default function Releases({ selected, setSelected, list }: ViewProps) {
             columns={columns}
             rowKey={(r) => r.id}
             selected={selected}
+            expanded={expanded}
             now={now}
             onSelect={setSelected}
-            onOpen={noop}
+            onOpen={toggle}
+            detail={detail}
           />
         </>
       ) : data && deployments.length > 0 ? (

@@ -1,6 +1,7 @@
 import { api, chartUrl } from '../api';
 import { DataTable, Empty, ErrorBox, Loading, ShareBar, ViewHeader, type Column } from '../components';
 import { int, percent } from '../format';
+import type { Spread } from '../generated/Spread';
 import type { WeekVelocity } from '../generated/WeekVelocity';
 import { useApi, useList, type ViewProps } from '../hooks';
 
@@ -27,6 +28,48 @@ const columns: Column<WeekVelocity>[] = [
 
 const noop = () => {};
 
+function hours(s: Spread): string {
+  return s.median_secs === null ? '—' : `${(s.median_secs / 3600).toFixed(1)} h`;
+}
+
+/** The DORA four keys over the last 28 days (definitions: README, `flightdeck report dora --help`). */
+function DoraCards() {
+  const { data } = useApi(api.dora, 'velocity');
+  if (!data) return null;
+  const rate = data.change_failure_rate;
+  return (
+    <div className="cards" data-testid="dora">
+      <div className="card">
+        <div className="card-title">Deployment frequency</div>
+        <div className="card-stats">
+          <div><span className="stat">{data.deploys_per_week.toFixed(1)}</span><span className="muted">per week</span></div>
+          <div><span className="stat">{int(data.deploy_days)}</span><span className="muted">deploy days</span></div>
+        </div>
+      </div>
+      <div className="card">
+        <div className="card-title">Lead time for changes</div>
+        <div className="card-stats">
+          <div><span className="stat">{hours(data.lead_time)}</span><span className="muted">median</span></div>
+          <div><span className="stat">{hours(data.lead_time_agent)}</span><span className="muted">agents</span></div>
+          <div><span className="stat">{hours(data.lead_time_human)}</span><span className="muted">people</span></div>
+        </div>
+      </div>
+      <div className="card">
+        <div className="card-title">Change failure rate</div>
+        <div className="card-stats">
+          <div><span className="stat">{rate === null ? '—' : percent(rate)}</span><span className="muted">{int(data.failed_deploys)} failed</span></div>
+        </div>
+      </div>
+      <div className="card">
+        <div className="card-title">Time to restore</div>
+        <div className="card-stats">
+          <div><span className="stat">{hours(data.time_to_restore)}</span><span className="muted">median of {int(data.time_to_restore.count)}</span></div>
+        </div>
+      </div>
+    </div>
+  );
+}
+
 export default function Velocity({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now, version } = useApi(api.velocity, 'velocity');
   const weeks = data?.weeks ?? [];
@@ -35,6 +78,7 @@ export default function Velocity({ selected, setSelected, list }: ViewProps) {
     <section data-testid="view-velocity" className="view">
       <ViewHeader title="Velocity">{data ? `${weeks.length} weeks` : null}</ViewHeader>
       {error ? <ErrorBox message={error} /> : null}
+      <DoraCards />
       {loading && !data ? <Loading /> : null}
       {data && weeks.length === 0 ? (
         <Empty>

@@ -284,8 +284,9 @@ impl Store {
 
     pub async fn releases(&self) -> Result<Vec<Release>> {
         let rows = sqlx::query(
-            "SELECT id, repo, environment, name, state, created_at, approved_by FROM releases
-             ORDER BY created_at DESC, id",
+            "SELECT id, repo, environment, name, state, created_at, approved_by, sha, run_id,
+               decided_at, reason
+             FROM releases ORDER BY created_at DESC, id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -299,6 +300,10 @@ impl Store {
                     state: r.try_get("state")?,
                     created_at: r.try_get("created_at")?,
                     approved_by: r.try_get("approved_by")?,
+                    sha: r.try_get("sha")?,
+                    run_id: r.try_get("run_id")?,
+                    decided_at: r.try_get("decided_at")?,
+                    reason: r.try_get("reason")?,
                 })
             })
             .collect()

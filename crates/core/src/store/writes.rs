@@ -248,10 +248,13 @@ impl Store {
 
     pub async fn upsert_release(&self, r: &Release) -> Result<()> {
         sqlx::query(
-            "INSERT INTO releases (id, repo, environment, name, state, created_at, approved_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO releases (id, repo, environment, name, state, created_at, approved_by,
+               sha, run_id, decided_at, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state,
-               approved_by = excluded.approved_by, name = excluded.name",
+               approved_by = excluded.approved_by, name = excluded.name, sha = excluded.sha,
+               run_id = excluded.run_id, decided_at = excluded.decided_at,
+               reason = excluded.reason",
         )
         .bind(&r.id)
         .bind(&r.repo)
@@ -260,6 +263,10 @@ impl Store {
         .bind(&r.state)
         .bind(r.created_at)
         .bind(&r.approved_by)
+        .bind(&r.sha)
+        .bind(r.run_id)
+        .bind(r.decided_at)
+        .bind(&r.reason)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -1,0 +1,333 @@
+//! Releases: a candidate commit for an environment, i.e. every change it brings over the last
+//! successful deploy there, with the risk signals a lead weighs, and the lead's decision. A
+//! decision is a signed audit entry at once (verifiable by anyone with the lead's public key,
+//! `flightdeck audit verify`) and, when a GitHub Actions run waits on the environment's
+//! protection rule, an outbox action that approves or rejects that run's pending deployment —
+//! so a lead on a plane decides now and GitHub hears it once, when the network is back.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::audit::{AuditKey, Decision};
+use crate::model::{Commit, Release};
+use crate::outbox::{Checked, Outcome, Payload};
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("no release `{0}`; `flightdeck release list` shows them")]
+    NotFound(String),
+    #[error("release {0} is {1}, not pending")]
+    NotPending(String, String),
+    #[error("release {0} names no candidate commit")]
+    NoSha(String),
+    #[error("a rejection needs a reason (--reason)")]
+    NeedsReason,
+    #[error("git in {0}: {1}")]
+    Git(String, git2::Error),
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// A change in a release, with what makes it risky.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ReleaseChange {
+    pub id: String,
+    pub title: String,
+    /// agent or human.
+    pub author_kind: String,
+    pub agent_cost_usd: f64,
+    pub signals: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ReleaseDetail {
+    pub release: Release,
+    /// The sha of the last successful deploy to the environment it is measured against.
+    pub since: Option<String>,
+    pub commits: Vec<Commit>,
+    pub changes: Vec<ReleaseChange>,
+    /// Signals of the release as a whole (agent commits without a human review, …).
+    pub signals: Vec<String>,
+    /// No signal: nothing holds it back.
+    pub clear: bool,
+}
+
+/// The release with its commits, changes and risk signals.
+pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseError> {
+    let release = find(store, id).await?;
+    let sha = release
+        .sha
+        .clone()
+        .ok_or_else(|| ReleaseError::NoSha(id.into()))?;
+    let since = store
+        .deployments()
+        .await?
+        .into_iter()
+        .filter(|d| {
+            d.repo == release.repo && d.environment == release.environment && d.status == "success"
+        })
+        .max_by_key(|d| d.created_at)
+        .map(|d| d.sha);
+    let (repo, s, prev) = (release.repo.clone(), sha.clone(), since.clone());
+    // Graph order, newest first (commit times can tie or lie).
+    let order: Vec<String> = tokio::task::spawn_blocking(move || {
+        crate::deploys::contents(Path::new(&repo), &s, prev.as_deref())
+    })
+    .await
+    .map_err(|e| ReleaseError::Git(release.repo.clone(), git2::Error::from_str(&e.to_string())))?
+    .map_err(|e| ReleaseError::Git(release.repo.clone(), e))?;
+    let shas: HashSet<String> = order.iter().cloned().collect();
+    let mut commits: Vec<Commit> = store
+        .commits_between(i64::MIN, i64::MAX)
+        .await?
+        .into_iter()
+        .filter(|c| c.repo == release.repo && shas.contains(&c.sha))
+        .collect();
+    let rank: std::collections::HashMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    commits.sort_by_key(|c| rank.get(c.sha.as_str()).copied());
+    let reviews = store.reviews().await?;
+    let checks = store.checks().await?;
+    let changes_in: Vec<_> = store
+        .change_requests()
+        .await?
+        .into_iter()
+        .filter(|c| c.repo == release.repo && shas.contains(&c.head_sha))
+        .collect();
+    let mut costs: Vec<f64> = changes_in.iter().map(|c| c.agent_cost_usd).collect();
+    costs.sort_by(f64::total_cmp);
+    let median = costs.get(costs.len() / 2).copied().unwrap_or(0.0);
+    let mut changes = Vec::new();
+    for c in &changes_in {
+        let mut signals = Vec::new();
+        let agent = matches!(c.author, crate::model::Author::Agent { .. });
+        let human_approvals = reviews
+            .iter()
+            .filter(|r| r.change_request == c.id && r.state == "approved")
+            .count();
+        if agent && human_approvals < 2 {
+            signals.push(format!(
+                "agent-authored with {human_approvals} human approval(s), no second review"
+            ));
+        }
+        if checks
+            .iter()
+            .any(|k| k.change_request == c.id && k.conclusion.as_deref() == Some("failure"))
+        {
+            signals.push("a check failed".into());
+        }
+        if median > 0.0 && c.agent_cost_usd > 3.0 * median && c.agent_cost_usd > 1.0 {
+            signals.push(format!(
+                "cost outlier: ${:.2}, over 3x the release's median ${median:.2}",
+                c.agent_cost_usd
+            ));
+        }
+        changes.push(ReleaseChange {
+            id: c.id.clone(),
+            title: c.title.clone(),
+            author_kind: if agent { "agent" } else { "human" }.into(),
+            agent_cost_usd: c.agent_cost_usd,
+            signals,
+        });
+    }
+    let mut signals = Vec::new();
+    let reviewed: HashSet<&str> = changes_in
+        .iter()
+        .filter(|c| {
+            reviews
+                .iter()
+                .any(|r| r.change_request == c.id && r.state == "approved")
+        })
+        .flat_map(|c| [c.head_sha.as_str()])
+        .collect();
+    let unreviewed_agent = commits
+        .iter()
+        .filter(|c| c.agent.is_some() && !reviewed.contains(c.sha.as_str()))
+        .count();
+    if unreviewed_agent > 0 {
+        signals.push(format!(
+            "{unreviewed_agent} agent commit(s) not at the head of an approved change"
+        ));
+    }
+    if commits.is_empty() {
+        signals.push("nothing new over what is deployed".into());
+    }
+    let clear = signals.is_empty() && changes.iter().all(|c| c.signals.is_empty());
+    Ok(ReleaseDetail {
+        release,
+        since,
+        commits,
+        changes,
+        signals,
+        clear,
+    })
+}
+
+async fn find(store: &Store, id: &str) -> Result<Release, ReleaseError> {
+    store
+        .releases()
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| ReleaseError::NotFound(id.into()))
+}
+
+/// The statement a decision signs (in its audit entry): what was decided on, exactly.
+pub fn statement(r: &Release, approve: bool, reason: &str) -> String {
+    format!(
+        "{} release {} ({}) of {} at {} for {}: {}",
+        if approve { "approved" } else { "rejected" },
+        r.name,
+        r.id,
+        r.repo,
+        r.sha.as_deref().unwrap_or("?"),
+        r.environment,
+        if reason.is_empty() { "-" } else { reason }
+    )
+}
+
+/// Approves or rejects a pending release: recorded and signed in the audit log now, and — when
+/// a GitHub run waits on the environment — queued for GitHub through the outbox (`github` is
+/// the repo's `owner/name` there).
+#[allow(clippy::too_many_arguments)]
+pub async fn decide(
+    store: &Store,
+    key: &AuditKey,
+    actor: &str,
+    id: &str,
+    approve: bool,
+    reason: &str,
+    github: Option<&str>,
+    now: i64,
+) -> Result<Release, ReleaseError> {
+    let mut r = find(store, id).await?;
+    if r.state != "pending" {
+        return Err(ReleaseError::NotPending(r.id, r.state));
+    }
+    if !approve && reason.trim().is_empty() {
+        return Err(ReleaseError::NeedsReason);
+    }
+    r.state = if approve { "approved" } else { "rejected" }.into();
+    r.approved_by = Some(actor.into());
+    r.decided_at = Some(now);
+    r.reason = (!reason.trim().is_empty()).then(|| reason.trim().to_string());
+    store.upsert_release(&r).await?;
+    let kind = if approve {
+        "release_approve"
+    } else {
+        "release_reject"
+    };
+    store
+        .append_audit(
+            key,
+            &Decision {
+                at: now,
+                actor,
+                action: if approve {
+                    "release approve"
+                } else {
+                    "release reject"
+                },
+                target: &r.id,
+                detail: &statement(&r, approve, reason.trim()),
+            },
+        )
+        .await?;
+    if let (Some(run), Some(full)) = (r.run_id, github) {
+        let p = Payload {
+            repo: full.into(),
+            number: Some(run as u64),
+            method: Some(r.environment.clone()),
+            body: Some(format!(
+                "{} by {actor} in Flightdeck{}",
+                if approve { "Approved" } else { "Rejected" },
+                r.reason
+                    .as_deref()
+                    .map(|why| format!(": {why}"))
+                    .unwrap_or_default()
+            )),
+            ..Default::default()
+        };
+        let target = format!("github:{full}#run-{run}");
+        crate::outbox::enqueue(store, kind, &target, &p, actor, now).await?;
+    }
+    Ok(r)
+}
+
+fn runs_path(p: &Payload) -> Option<String> {
+    Some(format!(
+        "/repos/{}/actions/runs/{}/pending_deployments",
+        p.repo, p.number?
+    ))
+}
+
+/// The environments the run still waits on.
+async fn waiting(
+    gh: &crate::github::GitHub,
+    path: &str,
+) -> Result<Vec<(i64, String)>, crate::github::GitHubError> {
+    let (list, _) = gh.get(path).await?;
+    Ok(list
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| {
+                    Some((
+                        p["environment"]["id"].as_i64()?,
+                        p["environment"]["name"].as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Done when the run no longer waits on the environment (reviewed — by this action, or by
+/// someone else first, which settles it just the same).
+pub async fn check_review(gh: &crate::github::GitHub, p: &Payload) -> Checked {
+    let (Some(path), Some(env)) = (runs_path(p), p.method.as_deref()) else {
+        return Checked::Unknown("the action names no run or environment".into());
+    };
+    match waiting(gh, &path).await {
+        Ok(envs) if envs.iter().any(|(_, n)| n == env) => Checked::NotDone,
+        Ok(_) => Checked::Done(format!("the run no longer waits on {env}")),
+        Err(e) => Checked::Unknown(e.to_string()),
+    }
+}
+
+/// Reviews the run's pending deployment to the environment (GitHub requires the comment).
+pub async fn apply_review(gh: &crate::github::GitHub, kind: &str, p: &Payload) -> Outcome {
+    let (Some(path), Some(env)) = (runs_path(p), p.method.as_deref()) else {
+        return Outcome::Failed("the action names no run or environment".into());
+    };
+    let envs = match waiting(gh, &path).await {
+        Ok(e) => e,
+        Err(e) => return crate::github::outcome_of(e),
+    };
+    let Some((env_id, _)) = envs.iter().find(|(_, n)| n == env) else {
+        return Outcome::Applied(format!("the run no longer waits on {env}"));
+    };
+    let state = if kind == "release_approve" {
+        "approved"
+    } else {
+        "rejected"
+    };
+    let body = serde_json::json!({
+        "environment_ids": [env_id],
+        "state": state,
+        "comment": p.body.clone().unwrap_or_else(|| "Reviewed in Flightdeck".into()),
+    });
+    match gh.send(reqwest::Method::POST, &path, &body).await {
+        Ok(_) => Outcome::Applied(format!("{state} the deployment to {env}")),
+        Err(e) => crate::github::outcome_of(e),
+    }
+}

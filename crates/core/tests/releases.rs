@@ -1,0 +1,234 @@
+//! Releases against the fake GitHub: what a release holds (every commit over the last
+//! successful deploy to its environment, with risk signals); an approval given offline is
+//! signed in the audit log at once, queued, and applied exactly once to the waiting Actions run
+//! when GitHub answers — also when GitHub's answer is lost; the signature verifies with the
+//! lead's public key and a tampered approval is caught.
+
+mod support;
+
+use std::time::Duration;
+
+use fakehub::{Fault, Hub};
+use flightdeck_core::audit::{self, AuditKey};
+use flightdeck_core::deploys::{self, Record};
+use flightdeck_core::github::{GitHub, GitHubApplier};
+use flightdeck_core::ingest::{self, Sources};
+use flightdeck_core::model::Release;
+use flightdeck_core::{outbox, releases};
+use support::{both, commit_file, TestDb};
+
+const NOW: i64 = 1_795_176_000;
+const FULL: &str = "acme/api";
+
+fn applier(url: &str) -> GitHubApplier {
+    GitHubApplier {
+        gh: GitHub::new(url, None)
+            .unwrap()
+            .with_backoff(Duration::from_millis(5)),
+    }
+}
+
+async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("api");
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let r = git2::Repository::init_opts(&path, &init).unwrap();
+    commit_file(&r, "main", "a.txt", "a", "Initial commit");
+    let live = r.revparse_single("main").unwrap().id().to_string();
+    commit_file(
+        &r,
+        "main",
+        "b.txt",
+        "b",
+        "Add rate limiter\n\nCo-Authored-By: Claude <noreply@anthropic.com>",
+    );
+    commit_file(&r, "main", "c.txt", "c", "Tune the limits");
+    let candidate = r.revparse_single("main").unwrap().id().to_string();
+    let path = path.canonicalize().unwrap();
+    let repo = path.display().to_string();
+    ingest::run(
+        &db.store,
+        &Sources {
+            repos: vec![path.clone()],
+            ..Default::default()
+        },
+        None,
+        NOW,
+    )
+    .await
+    .unwrap();
+    deploys::record(
+        &db.store,
+        &Record {
+            repo: None,
+            environment: "production".into(),
+            sha: live.clone(),
+            status: "success".into(),
+            at: Some(NOW - 86_400),
+            id: Some("d1".into()),
+        },
+        "test",
+        NOW,
+    )
+    .await
+    .unwrap();
+    let release = |id: &str, run: i64| Release {
+        id: id.into(),
+        repo: repo.clone(),
+        environment: "production".into(),
+        name: format!("v1.{run}"),
+        state: "pending".into(),
+        created_at: NOW,
+        approved_by: None,
+        sha: Some(candidate.clone()),
+        run_id: Some(run),
+        decided_at: None,
+        reason: None,
+    };
+    db.store.upsert_release(&release("R1", 9077)).await.unwrap();
+    db.store.upsert_release(&release("R2", 9078)).await.unwrap();
+
+    // What the release holds: the two commits over the live deploy, the agent's unreviewed.
+    let d = releases::detail(&db.store, "R1").await.unwrap();
+    assert_eq!(d.since.as_deref(), Some(live.as_str()));
+    let summaries: Vec<&str> = d.commits.iter().map(|c| c.summary.as_str()).collect();
+    assert_eq!(summaries, ["Tune the limits", "Add rate limiter"]);
+    assert!(
+        d.signals
+            .iter()
+            .any(|s| s.contains("1 agent commit(s) not at the head of an approved change")),
+        "{:?}",
+        d.signals
+    );
+    assert!(!d.clear);
+
+    let hub = Hub::new();
+    hub.add_pending_deployment(FULL, 9077, 161, "production");
+    hub.add_pending_deployment(FULL, 9078, 161, "production");
+    let url = hub.serve(0).await.unwrap();
+    let key = AuditKey::load_or_create(&dir.path().join("key")).unwrap();
+
+    // On the plane: decided, signed and queued; nothing reaches GitHub.
+    let approved = releases::decide(
+        &db.store,
+        &key,
+        "alice",
+        "R1",
+        true,
+        "ship it",
+        Some(FULL),
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (approved.state.as_str(), approved.approved_by.as_deref()),
+        ("approved", Some("alice"))
+    );
+    let offline = applier("http://127.0.0.1:9");
+    let rep = outbox::sync(&db.store, &offline, &key, NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!((rep.applied, rep.retrying), (0, 1));
+    assert!(hub.run_reviews(FULL, 9077).is_empty());
+
+    // Landed: applied once, never again.
+    let online = applier(&url);
+    let later = NOW + 10_000;
+    let rep = outbox::sync(&db.store, &online, &key, later).await.unwrap();
+    assert_eq!(rep.applied, 1, "{rep:?}");
+    assert_eq!(
+        hub.run_reviews(FULL, 9077),
+        [(
+            "approved".to_string(),
+            "Approved by alice in Flightdeck: ship it".to_string()
+        )]
+    );
+    let rep = outbox::sync(&db.store, &online, &key, later + 10_000)
+        .await
+        .unwrap();
+    assert_eq!(rep, outbox::SyncReport::default());
+    assert_eq!(hub.run_reviews(FULL, 9077).len(), 1);
+
+    // A rejection whose answer is lost: the retry sees the run no longer waits, and does not
+    // review again.
+    let err = releases::decide(
+        &db.store,
+        &key,
+        "alice",
+        "R2",
+        false,
+        " ",
+        Some(FULL),
+        later,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("needs a reason"), "{err}");
+    releases::decide(
+        &db.store,
+        &key,
+        "alice",
+        "R2",
+        false,
+        "the limiter needs a second review",
+        Some(FULL),
+        later,
+    )
+    .await
+    .unwrap();
+    hub.push_fault(Fault::Slow(Duration::ZERO)); // the look at what waits
+    hub.push_fault(Fault::AfterApply(502)); // the review: done, its answer lost
+    let t = later + 20_000;
+    let rep = outbox::sync(&db.store, &online, &key, t).await.unwrap();
+    assert_eq!(rep.retrying, 1, "{rep:?}");
+    let rep = outbox::sync(&db.store, &online, &key, t + 10_000)
+        .await
+        .unwrap();
+    assert_eq!(rep.confirmed, 1, "{rep:?}");
+    assert_eq!(hub.run_reviews(FULL, 9078).len(), 1);
+    assert_eq!(hub.run_reviews(FULL, 9078)[0].0, "rejected");
+    let err = releases::decide(&db.store, &key, "alice", "R1", false, "x", Some(FULL), t)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("is approved, not pending"),
+        "{err}"
+    );
+
+    // Anyone with the lead's public key can check the approval; an edited one is caught.
+    let entries = db.store.audit_entries().await.unwrap();
+    let approval = entries
+        .iter()
+        .find(|e| e.action == "release approve")
+        .unwrap();
+    assert!(
+        approval.detail.contains(&candidate) && approval.detail.contains("ship it"),
+        "{}",
+        approval.detail
+    );
+    let v = audit::verify(&entries, &[key.public_hex()], &[]);
+    assert!(v.ok(), "{:?}", v.problems);
+    sqlx::query(
+        "UPDATE audit_entries SET detail = REPLACE(detail, 'ship it', 'ship it now')
+         WHERE action = 'release approve'",
+    )
+    .execute(db.store.pool())
+    .await
+    .unwrap();
+    let v = audit::verify(
+        &db.store.audit_entries().await.unwrap(),
+        &[key.public_hex()],
+        &[],
+    );
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.seq == approval.seq && p.what.contains("was edited")),
+        "{:?}",
+        v.problems
+    );
+    db.finish().await;
+}
+both!(offline_release_approval_is_applied_once_and_verifies);
