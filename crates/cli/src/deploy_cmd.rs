@@ -399,18 +399,11 @@ pub async fn release(settings: &Settings, cmd: &ReleaseCmd) -> Result<ExitCode> 
             let actor = flightdeck_core::outbox::lead_identity().0;
             let release = store.releases().await?.into_iter().find(|r| r.id == *id);
             // The repo's owner/name on GitHub, from its origin remote.
-            let host = flightdeck_core::github::forge_host(&settings.github_api_url);
             let github = match &release {
-                Some(r) => store
-                    .repos()
-                    .await?
-                    .into_iter()
-                    .find(|x| x.path == r.repo)
-                    .and_then(|x| x.remote_url)
-                    .and_then(|u| {
-                        flightdeck_core::github::repo_of_remote(&u, &host)
-                            .or_else(|| flightdeck_core::github::repo_of_remote(&u, "github.com"))
-                    }),
+                Some(r) => {
+                    flightdeck_core::github::full_name_of(&store, &r.repo, &settings.github_api_url)
+                        .await?
+                }
                 None => None,
             };
             let r = releases::decide(

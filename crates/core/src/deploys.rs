@@ -265,3 +265,79 @@ pub async fn detail(store: &Store, id: &str) -> Result<Option<DeployDetail>, cra
         changes,
     }))
 }
+
+/// A GitHub deployment's state, from its newest status, as a deploy status.
+fn status_of(state: Option<&str>) -> &'static str {
+    match state {
+        Some("success") | Some("inactive") => "success", // inactive: superseded after success
+        Some("failure") | Some("error") => "failure",
+        Some("in_progress") => "in_progress",
+        _ => "queued",
+    }
+}
+
+/// Reads `full_name`'s GitHub deployments (with their newest status) into deploys of the repo
+/// at `repo_key`. Deploys already final here are not asked about again. Returns how many.
+pub async fn sync_github(
+    gh: &crate::github::GitHub,
+    store: &Store,
+    full_name: &str,
+    repo_key: &str,
+    now: i64,
+) -> Result<usize, crate::github::GitHubError> {
+    let list = gh
+        .get_all(&format!("/repos/{full_name}/deployments?per_page=100"))
+        .await?;
+    let known: std::collections::HashMap<String, String> = store
+        .deployments()
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.status))
+        .collect();
+    let mut n = 0;
+    for d in &list {
+        let (Some(id), Some(sha), Some(env)) = (
+            d["id"].as_u64(),
+            d["sha"].as_str(),
+            d["environment"].as_str(),
+        ) else {
+            continue;
+        };
+        let key = format!("github:{full_name}:{id}");
+        if known
+            .get(&key)
+            .is_some_and(|s| s == "success" || s == "failure")
+        {
+            continue;
+        }
+        let statuses = gh
+            .get_all(&format!(
+                "/repos/{full_name}/deployments/{id}/statuses?per_page=100"
+            ))
+            .await?;
+        // The newest by created_at (GitHub lists newest first, but says nothing of it).
+        let newest = statuses
+            .iter()
+            .max_by_key(|s| s["created_at"].as_str().unwrap_or(""))
+            .and_then(|s| s["state"].as_str());
+        let at = d["created_at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or(now, |t| t.timestamp());
+        let r = Record {
+            repo: Some(repo_key.into()),
+            environment: env.into(),
+            sha: sha.into(),
+            status: status_of(newest).into(),
+            at: Some(at),
+            id: Some(key),
+        };
+        match record(store, &r, "github", now).await {
+            Ok(_) => n += 1,
+            Err(DeployError::Store(e)) => return Err(e.into()),
+            // A sha this clone has never seen and is not a full sha: skipped, not fatal.
+            Err(e) => tracing::warn!("{full_name} deployment {id}: {e}"),
+        }
+    }
+    Ok(n)
+}

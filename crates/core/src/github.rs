@@ -396,6 +396,23 @@ pub fn repo_of_remote(remote: &str, host: &str) -> Option<String> {
         .then(|| format!("{owner}/{name}"))
 }
 
+/// `owner/name` on the forge at `api_url` (or github.com) of the watched repo at `repo_path`,
+/// from its `origin` remote as last scanned.
+pub async fn full_name_of(
+    store: &Store,
+    repo_path: &str,
+    api_url: &str,
+) -> Result<Option<String>, crate::Error> {
+    let host = forge_host(api_url);
+    Ok(store
+        .repos()
+        .await?
+        .into_iter()
+        .find(|r| r.path == repo_path)
+        .and_then(|r| r.remote_url)
+        .and_then(|u| repo_of_remote(&u, &host).or_else(|| repo_of_remote(&u, "github.com"))))
+}
+
 /// The change request id of a pull request.
 pub fn change_id(full_name: &str, number: u64) -> String {
     format!("github:{full_name}#{number}")
@@ -836,10 +853,16 @@ pub async fn sync_all(
         let synced = match sync_repo(gh, store, &full, &repo.path).await {
             Ok(s) => {
                 status.open += s.open as i64;
-                // Its open issues become work items.
-                crate::issues::sync_issues(gh, store, &full, &repo.path, now)
-                    .await
-                    .map(|n| status.issues += n as i64)
+                // Its open issues become work items; its deployments deploys; runs waiting on
+                // an environment's reviewers pending releases.
+                async {
+                    status.issues +=
+                        crate::issues::sync_issues(gh, store, &full, &repo.path, now).await? as i64;
+                    crate::deploys::sync_github(gh, store, &full, &repo.path, now).await?;
+                    crate::releases::sync_waiting_runs(gh, store, &full, &repo.path, now).await?;
+                    Ok(())
+                }
+                .await
             }
             Err(e) => Err(e),
         };

@@ -331,3 +331,51 @@ pub async fn apply_review(gh: &crate::github::GitHub, kind: &str, p: &Payload) -
         Err(e) => crate::github::outcome_of(e),
     }
 }
+
+/// Workflow runs of `full_name` waiting on an environment's reviewers become pending releases
+/// of the repo at `repo_key` (one per run and environment), so a lead can approve them here.
+pub async fn sync_waiting_runs(
+    gh: &crate::github::GitHub,
+    store: &Store,
+    full_name: &str,
+    repo_key: &str,
+    now: i64,
+) -> Result<usize, crate::github::GitHubError> {
+    let (runs, _) = gh
+        .get(&format!(
+            "/repos/{full_name}/actions/runs?status=waiting&per_page=100"
+        ))
+        .await?;
+    let known: HashSet<String> = store.releases().await?.into_iter().map(|r| r.id).collect();
+    let mut n = 0;
+    for run in runs["workflow_runs"].as_array().into_iter().flatten() {
+        let (Some(id), Some(sha)) = (run["id"].as_i64(), run["head_sha"].as_str()) else {
+            continue;
+        };
+        let path = format!("/repos/{full_name}/actions/runs/{id}/pending_deployments");
+        for (_, env) in waiting(gh, &path).await? {
+            let rid = format!("github:{full_name}:run-{id}:{env}");
+            if known.contains(&rid) {
+                continue;
+            }
+            let title = run["display_title"].as_str().unwrap_or("workflow run");
+            store
+                .upsert_release(&Release {
+                    id: rid,
+                    repo: repo_key.into(),
+                    environment: env,
+                    name: format!("{title} (run {id})"),
+                    state: "pending".into(),
+                    created_at: now,
+                    approved_by: None,
+                    sha: Some(sha.into()),
+                    run_id: Some(id),
+                    decided_at: None,
+                    reason: None,
+                })
+                .await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}

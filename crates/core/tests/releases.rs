@@ -232,3 +232,121 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
     db.finish().await;
 }
 both!(offline_release_approval_is_applied_once_and_verifies);
+
+/// GitHub deployments (state from their newest status) become deploys with exact contents; a
+/// workflow run waiting on an environment's reviewers becomes a pending release, once.
+async fn github_deployments_and_waiting_runs_sync(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("api");
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let r = git2::Repository::init_opts(&path, &init).unwrap();
+    commit_file(&r, "main", "a.txt", "a", "Initial commit");
+    let live = r.revparse_single("main").unwrap().id().to_string();
+    commit_file(&r, "main", "b.txt", "b", "Next");
+    let next = r.revparse_single("main").unwrap().id().to_string();
+    let path = path.canonicalize().unwrap();
+    let repo = path.display().to_string();
+    let sources = Sources {
+        repos: vec![path.clone()],
+        ..Default::default()
+    };
+    ingest::run(&db.store, &sources, None, NOW).await.unwrap();
+
+    let hub = Hub::new();
+    let status = |s: &str, t: &str| (s.to_string(), t.to_string());
+    hub.add_deployment(
+        FULL,
+        fakehub::Deploy {
+            id: 700001,
+            sha: live.clone(),
+            environment: "production".into(),
+            created_at: "2026-11-20T10:00:00Z".into(),
+            statuses: vec![
+                status("in_progress", "2026-11-20T10:00:05Z"),
+                status("success", "2026-11-20T10:04:00Z"),
+            ],
+        },
+    );
+    hub.add_deployment(
+        FULL,
+        fakehub::Deploy {
+            id: 700002,
+            sha: next.clone(),
+            environment: "staging".into(),
+            created_at: "2026-11-21T10:00:00Z".into(),
+            statuses: vec![status("error", "2026-11-21T10:01:00Z")],
+        },
+    );
+    hub.add_waiting_run(FULL, 9100, &next, "Deploy v1.4");
+    hub.add_pending_deployment(FULL, 9100, 161, "production");
+    let url = hub.serve(0).await.unwrap();
+    let gh = GitHub::new(&url, None).unwrap();
+
+    assert_eq!(
+        deploys::sync_github(&gh, &db.store, FULL, &repo, NOW)
+            .await
+            .unwrap(),
+        2
+    );
+    let all = db.store.deployments().await.unwrap();
+    let prod = all
+        .iter()
+        .find(|d| d.id == "github:acme/api:700001")
+        .unwrap();
+    assert_eq!(
+        (
+            prod.status.as_str(),
+            prod.environment.as_str(),
+            prod.contents.as_str()
+        ),
+        ("success", "production", "exact")
+    );
+    assert_eq!(prod.created_at, 1_795_168_800, "2026-11-20T10:00:00Z");
+    let staging = all
+        .iter()
+        .find(|d| d.id == "github:acme/api:700002")
+        .unwrap();
+    assert_eq!(staging.status, "failure", "error counts as failure");
+    // Final ones are not asked about again.
+    assert_eq!(
+        deploys::sync_github(&gh, &db.store, FULL, &repo, NOW)
+            .await
+            .unwrap(),
+        0
+    );
+
+    assert_eq!(
+        releases::sync_waiting_runs(&gh, &db.store, FULL, &repo, NOW)
+            .await
+            .unwrap(),
+        1
+    );
+    let rel = db
+        .store
+        .releases()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.run_id == Some(9100))
+        .unwrap();
+    assert_eq!(
+        (
+            rel.state.as_str(),
+            rel.environment.as_str(),
+            rel.sha.as_deref()
+        ),
+        ("pending", "production", Some(next.as_str()))
+    );
+    let d = releases::detail(&db.store, &rel.id).await.unwrap();
+    assert_eq!(d.since.as_deref(), Some(live.as_str()));
+    assert_eq!(d.commits.len(), 1);
+    assert_eq!(
+        releases::sync_waiting_runs(&gh, &db.store, FULL, &repo, NOW)
+            .await
+            .unwrap(),
+        0
+    );
+    db.finish().await;
+}
+both!(github_deployments_and_waiting_runs_sync);

@@ -129,3 +129,169 @@ pub(crate) async fn review(
         json_body(&deployments.to_string()).into_response(),
     )
 }
+
+/// A deployment as the test sets it up: (id, sha, environment, created_at) and its statuses
+/// (state, created_at), oldest first.
+#[derive(Debug, Clone)]
+pub struct Deploy {
+    pub id: u64,
+    pub sha: String,
+    pub environment: String,
+    pub created_at: String,
+    pub statuses: Vec<(String, String)>,
+}
+
+impl Hub {
+    pub fn add_deployment(&self, repo: &str, d: Deploy) {
+        self.with(|i| i.repos.entry(repo.into()).or_default().deployments.push(d));
+    }
+
+    /// Workflow run `run` at `sha` is `waiting` (on an environment's reviewers).
+    pub fn add_waiting_run(&self, repo: &str, run: u64, sha: &str, title: &str) {
+        self.with(|i| {
+            i.repos.entry(repo.into()).or_default().waiting_runs.push((
+                run,
+                sha.into(),
+                title.into(),
+            ));
+        });
+    }
+}
+
+pub(crate) async fn deployments(
+    State(hub): State<Hub>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(&hub, &headers).await {
+        return r;
+    }
+    let full = format!("{owner}/{repo}");
+    let list = hub.with(|i| {
+        i.repos
+            .get(&full)
+            .map(|r| r.deployments.clone())
+            .unwrap_or_default()
+    });
+    // Newest first, as GitHub lists them.
+    let items: Vec<Value> = list
+        .iter()
+        .rev()
+        .map(|d| {
+            json!({
+                "url": format!("https://api.github.com/repos/{full}/deployments/{}", d.id),
+                "id": d.id,
+                "node_id": format!("DE_{}", d.id),
+                "sha": d.sha,
+                "ref": "main",
+                "task": "deploy",
+                "payload": {},
+                "original_environment": d.environment,
+                "environment": d.environment,
+                "description": "Deploy from CI",
+                "creator": {"login": "github-actions[bot]", "type": "Bot"},
+                "created_at": d.created_at,
+                "updated_at": d.created_at,
+                "statuses_url": format!("https://api.github.com/repos/{full}/deployments/{}/statuses", d.id),
+                "transient_environment": false,
+                "production_environment": d.environment == "production",
+            })
+        })
+        .collect();
+    answer(&hub, &headers, Value::Array(items), None)
+}
+
+pub(crate) async fn deployment_statuses(
+    State(hub): State<Hub>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(&hub, &headers).await {
+        return r;
+    }
+    let full = format!("{owner}/{repo}");
+    let d = hub.with(|i| {
+        i.repos
+            .get(&full)
+            .and_then(|r| r.deployments.iter().find(|d| d.id == id).cloned())
+    });
+    let Some(d) = d else {
+        return crate::not_found();
+    };
+    // Newest first, as observed on GitHub.
+    let items: Vec<Value> = d
+        .statuses
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(n, (state, at))| {
+            json!({
+                "id": d.id * 10 + n as u64,
+                "state": state,
+                "environment": d.environment,
+                "description": "",
+                "created_at": at,
+                "updated_at": at,
+                "creator": {"login": "github-actions[bot]", "type": "Bot"},
+            })
+        })
+        .collect();
+    answer(&hub, &headers, Value::Array(items), None)
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct RunsQuery {
+    status: Option<String>,
+}
+
+pub(crate) async fn runs(
+    State(hub): State<Hub>,
+    Path((owner, repo)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<RunsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(&hub, &headers).await {
+        return r;
+    }
+    let full = format!("{owner}/{repo}");
+    let waiting = hub.with(|i| {
+        i.repos
+            .get(&full)
+            .map(|r| {
+                r.waiting_runs
+                    .iter()
+                    .filter(|(run, _, _)| r.pending.get(run).is_some_and(|p| !p.is_empty()))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    });
+    let runs: Vec<Value> = if q.status.as_deref().is_none_or(|s| s == "waiting") {
+        waiting
+            .iter()
+            .map(|(run, sha, title)| {
+                json!({
+                    "id": run,
+                    "name": "Deploy",
+                    "head_branch": "main",
+                    "head_sha": sha,
+                    "display_title": title,
+                    "run_number": run % 1000,
+                    "event": "push",
+                    "status": "waiting",
+                    "conclusion": null,
+                    "created_at": "2026-11-25T09:00:00Z",
+                    "updated_at": "2026-11-25T09:00:00Z",
+                })
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    answer(
+        &hub,
+        &headers,
+        json!({"total_count": runs.len(), "workflow_runs": runs}),
+        None,
+    )
+}

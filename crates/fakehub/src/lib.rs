@@ -9,6 +9,7 @@
 
 mod actions;
 pub mod billing;
+pub use actions::Deploy;
 mod issues;
 
 pub use issues::Issue;
@@ -135,6 +136,9 @@ struct Repo {
     pending: HashMap<u64, Vec<(i64, String)>>,
     /// Reviews of those: run → (state, comment).
     run_reviews: HashMap<u64, Vec<(String, String)>>,
+    deployments: Vec<actions::Deploy>,
+    /// Workflow runs waiting on reviewers: (run, head sha, title).
+    waiting_runs: Vec<(u64, String, String)>,
 }
 
 struct Inner {
@@ -360,6 +364,15 @@ pub fn router(hub: Hub) -> Router {
             "/repos/{owner}/{repo}/issues/{number}/labels/{name}",
             axum::routing::delete(issues::remove_label),
         )
+        .route(
+            "/repos/{owner}/{repo}/deployments",
+            get(actions::deployments),
+        )
+        .route(
+            "/repos/{owner}/{repo}/deployments/{id}/statuses",
+            get(actions::deployment_statuses),
+        )
+        .route("/repos/{owner}/{repo}/actions/runs", get(actions::runs))
         .route(
             "/repos/{owner}/{repo}/actions/runs/{run}/pending_deployments",
             get(actions::list).post(actions::review),

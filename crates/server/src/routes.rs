@@ -624,17 +624,7 @@ async fn release_decision(
         .release;
     let github = match &actions.github {
         Some((api_url, _)) => {
-            let host = flightdeck_core::github::forge_host(api_url);
-            s.store
-                .repos()
-                .await?
-                .into_iter()
-                .find(|r| r.path == release.repo)
-                .and_then(|r| r.remote_url)
-                .and_then(|u| {
-                    flightdeck_core::github::repo_of_remote(&u, &host)
-                        .or_else(|| flightdeck_core::github::repo_of_remote(&u, "github.com"))
-                })
+            flightdeck_core::github::full_name_of(&s.store, &release.repo, api_url).await?
         }
         None => None,
     };
