@@ -192,6 +192,8 @@ test('every view renders the demo data without errors', async ({ page }) => {
       await expect(page.getByTestId('dora')).toContainText('Change failure rate');
     }
     if (view.name === 'releases') {
+      // Per environment: what is live (staging is a release ahead of production).
+      await expect(page.getByTestId('environments')).toContainText('production');
       // The pending release: what it holds, approved here (signed; no GitHub run waits on it).
       const pending = page.getByTestId('view-releases').getByTestId('row').filter({ hasText: 'pending' }).first();
       await pending.click();

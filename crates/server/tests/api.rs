@@ -83,6 +83,20 @@ async fn every_view_serves_demo_data() {
     let rel = json(s, "/api/releases").await;
     assert_eq!(len(&rel, "releases"), 3);
     assert!(len(&rel, "deployments") > 0);
+    // Three repos, staging and production each; production is live one release behind.
+    assert_eq!(len(&rel, "environments"), 6, "{rel}");
+    for e in rel["environments"].as_array().unwrap() {
+        assert!(e["live"]["sha"].is_string(), "{e}");
+        if e["environment"] == "production" {
+            let staging = rel["environments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["repo"] == e["repo"] && x["environment"] == "staging")
+                .unwrap();
+            assert_ne!(e["live"]["sha"], staging["live"]["sha"]);
+        }
+    }
     assert_eq!(len(&json(s, "/api/experiments").await, "experiments"), 2);
     let spend = json(s, "/api/spend").await;
     assert!(spend["total_usd"].as_f64().unwrap() > 0.0);

@@ -90,6 +90,43 @@ export default function Releases({ selected, setSelected, list }: ViewProps) {
           to see sample data.
         </Empty>
       ) : null}
+      {data && data.environments.length > 0 ? (
+        <>
+          <h2>Environments</h2>
+          <table className="grid" aria-label="Environments" data-testid="environments">
+            <thead>
+              <tr>
+                <th>Repo</th>
+                <th>Environment</th>
+                <th>Live</th>
+                <th>On its way</th>
+                <th>Failed since</th>
+                <th className="num">Deploys</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.environments.map((e) => (
+                <tr key={`${e.repo}:${e.environment}`}>
+                  <td className="nowrap" title={e.repo}>{repoBasename(e.repo)}</td>
+                  <td className="nowrap"><code>{e.environment}</code></td>
+                  <td className="nowrap">
+                    {e.live ? (
+                      <>
+                        <code>{shortHash(e.live.sha)}</code> <Time ts={e.live.created_at} now={now} />
+                      </>
+                    ) : (
+                      <span className="muted">—</span>
+                    )}
+                  </td>
+                  <td>{e.pending.length > 0 ? e.pending.map((p) => <code key={p.id}>{shortHash(p.sha)} </code>) : <span className="muted">—</span>}</td>
+                  <td>{e.failed ? <StateBadge state="failure" /> : <span className="muted">—</span>}</td>
+                  <td className="num">{e.deploys}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      ) : null}
       {releases.length > 0 ? (
         <>
           <h2>Releases</h2>
