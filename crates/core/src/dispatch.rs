@@ -438,7 +438,17 @@ impl Dispatcher {
             .dispatch(id)
             .await?
             .ok_or_else(|| DispatchError::NotFound(id.into()))?;
-        let cfg = self.agent(&d.agent)?.clone();
+        let cfg = match self.agent(&d.agent) {
+            Ok(c) => c.clone(),
+            Err(e) => {
+                // Its agent left the config since it was queued: it will never start.
+                let now = chrono::Utc::now().timestamp();
+                store
+                    .finish_dispatch(id, "failed", None, Some(&e.to_string()), now)
+                    .await?;
+                return Err(e);
+            }
+        };
         let limit = cfg.concurrency.unwrap_or(1).max(1) as usize;
         let mut told = false;
         loop {

@@ -256,6 +256,20 @@ async fn a_failing_agent_is_shown_failed_with_its_last_output(db: TestDb) {
         "{error}"
     );
 
+    // A dispatch whose agent left the config before it started fails, not waits forever.
+    let q = d.start(&id, "claude", now()).await.unwrap();
+    let reconfigured = Dispatcher::new(
+        db.store.clone(),
+        BTreeMap::new(),
+        &s.data,
+        s.key.clone(),
+        "alice",
+    );
+    let err = reconfigured.run(&q.id, |_| {}).await.unwrap_err();
+    assert!(err.to_string().contains("no agent `claude`"), "{err}");
+    let left = db.store.dispatch(&q.id).await.unwrap().unwrap();
+    assert_eq!(left.state, "failed");
+
     // Unknown agents, items without a repo and missing items are refused by name.
     let err = d.start(&id, "gpt", now()).await.unwrap_err().to_string();
     assert!(
