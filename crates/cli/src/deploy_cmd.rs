@@ -313,6 +313,9 @@ pub enum ReleaseCmd {
         id: String,
         #[arg(long, default_value = "")]
         reason: String,
+        /// Also make a signed annotated tag named after the release at its commit.
+        #[arg(long)]
+        tag: bool,
         #[arg(long)]
         json: bool,
     },
@@ -323,6 +326,17 @@ pub enum ReleaseCmd {
         reason: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Check a release tag's signed approval (this machine's key is trusted; add others with
+    /// --trust).
+    VerifyTag {
+        name: String,
+        /// The repo (path or name); needed when several are watched.
+        #[arg(long)]
+        repo: Option<String>,
+        /// A public key (hex) to trust besides this machine's.
+        #[arg(long)]
+        trust: Vec<String>,
     },
 }
 
@@ -391,8 +405,37 @@ pub async fn release(settings: &Settings, cmd: &ReleaseCmd) -> Result<ExitCode> 
                 println!("  no risk signals");
             }
         }
-        ReleaseCmd::Approve { id, reason, json } | ReleaseCmd::Reject { id, reason, json } => {
+        ReleaseCmd::VerifyTag { name, repo, trust } => {
+            let repos = store.repos().await?;
+            let path = match repo {
+                Some(want) => {
+                    store
+                        .repo_named(want)
+                        .await?
+                        .with_context(|| format!("`{want}` is not a watched repo"))?
+                        .path
+                }
+                None => match repos.as_slice() {
+                    [one] => one.path.clone(),
+                    _ => bail!("say which repo with --repo"),
+                },
+            };
+            let key = flightdeck_core::audit::AuditKey::load_or_create(
+                &crate::audit_cmd::key_path(settings),
+            )?;
+            let mut trusted = trust.clone();
+            trusted.push(key.public_hex());
+            match releases::verify_tag(std::path::Path::new(&path), name, &trusted) {
+                Ok(statement) => println!("ok: {statement}"),
+                Err(why) => bail!("tag {name}: {why}"),
+            }
+        }
+        ReleaseCmd::Approve {
+            id, reason, json, ..
+        }
+        | ReleaseCmd::Reject { id, reason, json } => {
             let approve = matches!(cmd, ReleaseCmd::Approve { .. });
+            let tag = matches!(cmd, ReleaseCmd::Approve { tag: true, .. });
             let key = flightdeck_core::audit::AuditKey::load_or_create(
                 &crate::audit_cmd::key_path(settings),
             )?;
@@ -427,6 +470,18 @@ pub async fn release(settings: &Settings, cmd: &ReleaseCmd) -> Result<ExitCode> 
                     } else {
                         println!("GitHub did not answer: queued; `flightdeck sync` sends it later");
                     }
+                }
+            }
+            if tag {
+                let (name, email) = flightdeck_core::outbox::lead_identity();
+                let t = releases::tag_release(
+                    std::path::Path::new(&r.repo),
+                    &r,
+                    &key,
+                    (&name, &email),
+                )?;
+                if !*json {
+                    println!("tagged {t} (signed; `flightdeck release verify-tag {t}`)");
                 }
             }
             if *json {

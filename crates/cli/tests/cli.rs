@@ -330,9 +330,18 @@ fn demo_serves_demo_data() {
     assert!(!shown["commits"].as_array().unwrap().is_empty(), "{shown}");
     let out = release(&["reject", &pending, "--reason", ""]);
     assert!(stderr_line(&out).contains("needs a reason"));
-    let out = release(&["approve", &pending, "--reason", "looks good"]);
+    let out = release(&["approve", &pending, "--reason", "looks good", "--tag"]);
     let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success() && said.contains("approved"), "{said}");
+    let tag = shown["release"]["name"].as_str().unwrap();
+    let repo_name = shown["release"]["repo"].as_str().unwrap();
+    let out = release(&["verify-tag", tag, "--repo", repo_name]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        said.starts_with("ok: approved release"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = audit(&demo_key, &["verify"]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.contains("ok: 6 entries"), "{text}");

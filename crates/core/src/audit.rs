@@ -313,22 +313,27 @@ fn check_signature(e: &AuditEntry) -> Result<(), String> {
     if e.signature.is_empty() {
         return Err("is not signed".into());
     }
-    let key: [u8; 32] = hex::decode(&e.signer)
+    verify_signed(&e.signer, &e.signature, &e.hash)
+}
+
+/// Whether `signature` (hex) is `signer`'s (hex Ed25519 public key) over `message`.
+pub fn verify_signed(signer: &str, signature: &str, message: &str) -> Result<(), String> {
+    let key: [u8; 32] = hex::decode(signer)
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| {
             format!(
                 "names a signer that is not an Ed25519 key: {}",
-                short(&e.signer)
+                short(signer)
             )
         })?;
     let key = VerifyingKey::from_bytes(&key)
-        .map_err(|_| format!("names an invalid Ed25519 key: {}", short(&e.signer)))?;
-    let sig: [u8; 64] = hex::decode(&e.signature)
+        .map_err(|_| format!("names an invalid Ed25519 key: {}", short(signer)))?;
+    let sig: [u8; 64] = hex::decode(signature)
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or("has a malformed signature")?;
-    key.verify(e.hash.as_bytes(), &Signature::from_bytes(&sig))
+    key.verify(message.as_bytes(), &Signature::from_bytes(&sig))
         .map_err(|_| {
             "has a signature that does not verify (forged, or the entry was edited)".into()
         })

@@ -379,3 +379,74 @@ pub async fn sync_waiting_runs(
     }
     Ok(n)
 }
+
+const SIGNER: &str = "Flightdeck-Signer: ";
+const SIGNATURE: &str = "Flightdeck-Signature: ";
+
+/// An annotated git tag named after an approved release, at its commit, whose message is the
+/// approval statement signed with the lead's key: the approval travels with the repo (push the
+/// tag) and `verify_tag` checks it anywhere.
+pub fn tag_release(
+    repo: &Path,
+    r: &Release,
+    key: &AuditKey,
+    tagger: (&str, &str),
+) -> Result<String, ReleaseError> {
+    let shown = repo.display().to_string();
+    let git = |e| ReleaseError::Git(shown.clone(), e);
+    let sha = r
+        .sha
+        .clone()
+        .ok_or_else(|| ReleaseError::NoSha(r.id.clone()))?;
+    let statement = statement(r, true, r.reason.as_deref().unwrap_or(""));
+    let message = format!(
+        "{statement}\n\n{SIGNER}{}\n{SIGNATURE}{}\n",
+        key.public_hex(),
+        key.sign(&statement)
+    );
+    let g = git2::Repository::open(repo).map_err(git)?;
+    let target = g
+        .find_object(git2::Oid::from_str(&sha).map_err(git)?, None)
+        .map_err(git)?;
+    let sig = git2::Signature::now(tagger.0, tagger.1).map_err(git)?;
+    g.tag(&r.name, &target, &sig, &message, false)
+        .map_err(git)?;
+    Ok(r.name.clone())
+}
+
+/// Checks tag `name`: its message is a statement signed by one of `trusted` (hex public keys),
+/// and the statement names the commit the tag points at. Returns the statement.
+pub fn verify_tag(repo: &Path, name: &str, trusted: &[String]) -> Result<String, String> {
+    let g = git2::Repository::open(repo).map_err(|e| format!("{}: {e}", repo.display()))?;
+    let tag = g
+        .revparse_single(&format!("refs/tags/{name}"))
+        .and_then(|o| o.peel_to_tag())
+        .map_err(|_| format!("no annotated tag `{name}`"))?;
+    let message = tag.message().unwrap_or("");
+    let (statement, trailer) = message
+        .split_once(&format!("\n\n{SIGNER}"))
+        .ok_or("the tag carries no Flightdeck signature")?;
+    let mut lines = trailer.lines();
+    let signer = lines.next().unwrap_or("").trim();
+    let signature = lines
+        .next()
+        .and_then(|l| l.strip_prefix(SIGNATURE))
+        .ok_or("the tag's signature line is missing")?
+        .trim();
+    if !trusted.iter().any(|k| k == signer) {
+        return Err(format!(
+            "signed by {}, a key not trusted here",
+            crate::audit::short(signer)
+        ));
+    }
+    crate::audit::verify_signed(signer, signature, statement)
+        .map_err(|why| format!("the approval {why}"))?;
+    let target = tag.target_id().to_string();
+    if !statement.contains(&format!(" at {target} ")) {
+        return Err(format!(
+            "the tag points at {}, not the commit that was approved",
+            &target[..12]
+        ));
+    }
+    Ok(statement.to_string())
+}

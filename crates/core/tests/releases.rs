@@ -126,6 +126,41 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
         (approved.state.as_str(), approved.approved_by.as_deref()),
         ("approved", Some("alice"))
     );
+    // The approval as a signed annotated tag: it verifies with the lead's key; an edited or a
+    // moved copy does not, nor does an untrusted key.
+    let tag = releases::tag_release(&path, &approved, &key, ("Alice", "alice@acme.dev")).unwrap();
+    let said = releases::verify_tag(&path, &tag, &[key.public_hex()]).unwrap();
+    assert!(
+        said.starts_with("approved release v1.9077") && said.contains(&candidate),
+        "{said}"
+    );
+    let err = releases::verify_tag(&path, &tag, &["00".repeat(32)]).unwrap_err();
+    assert!(err.contains("not trusted"), "{err}");
+    let original = r
+        .revparse_single(&format!("refs/tags/{tag}"))
+        .unwrap()
+        .peel_to_tag()
+        .unwrap()
+        .message()
+        .unwrap()
+        .to_string();
+    let sig = git2::Signature::now("Mallory", "m@x").unwrap();
+    let head = r.revparse_single(&candidate).unwrap();
+    r.tag(
+        "forged",
+        &head,
+        &sig,
+        &original.replace("ship it", "ship it all"),
+        false,
+    )
+    .unwrap();
+    let err = releases::verify_tag(&path, "forged", &[key.public_hex()]).unwrap_err();
+    assert!(err.contains("does not verify"), "{err}");
+    let elsewhere = r.revparse_single(&live).unwrap();
+    r.tag("moved", &elsewhere, &sig, &original, false).unwrap();
+    let err = releases::verify_tag(&path, "moved", &[key.public_hex()]).unwrap_err();
+    assert!(err.contains("not the commit that was approved"), "{err}");
+
     let offline = applier("http://127.0.0.1:9");
     let rep = outbox::sync(&db.store, &offline, &key, NOW + 1)
         .await
