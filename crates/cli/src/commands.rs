@@ -46,6 +46,10 @@ pub enum ReportCmd {
     /// is deployed within the incident window after it. Time to restore: failed deploy to the
     /// next good one.
     Dora(crate::deploy_cmd::DoraArgs),
+    /// Agent vs human: change requests opened in the range, how many were merged or closed
+    /// unmerged (acceptance), sent back with changes requested (rework), agent cost per merged
+    /// change; and review load per reviewer (reviews given, requests waiting).
+    Velocity(crate::deploy_cmd::VelocityArgs),
     /// Agent runs with state, repo, branch, tokens and cost.
     Agents {
         #[arg(long)]
@@ -202,6 +206,9 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
         ReportCmd::Reconcile(args) => return crate::spend_cmd::reconcile(settings, args).await,
         ReportCmd::Value(args) => return crate::spend_cmd::value(settings, args).await,
         ReportCmd::Dora(args) => return crate::deploy_cmd::dora_report(settings, args).await,
+        ReportCmd::Velocity(args) => {
+            return crate::deploy_cmd::velocity_report(settings, args).await
+        }
         ReportCmd::Concentration(args) => {
             return crate::spend_cmd::concentration(settings, args).await
         }

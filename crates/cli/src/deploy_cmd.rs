@@ -234,22 +234,104 @@ fn rows(d: &Dora) -> Vec<(String, String, String)> {
     v
 }
 
-pub async fn dora_report(settings: &Settings, a: &DoraArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.database_url).await?;
-    let now = chrono::Utc::now().timestamp();
-    let until = match checked_day("--until", &a.until)? {
-        Some(d) => flightdeck_core::days::start_of(d).unwrap_or(now) + 86_400,
-        None => {
-            flightdeck_core::days::start_of(&flightdeck_core::days::of(now)).unwrap_or(now) + 86_400
-        }
+/// `[since, until)` in Unix seconds from `--since`/`--until` days (UTC, both included); by
+/// default the 28 days up to today.
+fn range(since: &Option<String>, until: &Option<String>, now: i64) -> Result<(i64, i64)> {
+    let today = flightdeck_core::days::start_of(&flightdeck_core::days::of(now)).unwrap_or(now);
+    let until = match checked_day("--until", until)? {
+        Some(d) => flightdeck_core::days::start_of(d).unwrap_or(today) + 86_400,
+        None => today + 86_400,
     };
-    let since = match checked_day("--since", &a.since)? {
+    let since = match checked_day("--since", since)? {
         Some(d) => flightdeck_core::days::start_of(d).unwrap_or(until - 28 * 86_400),
         None => until - 28 * 86_400,
     };
     if since >= until {
         bail!("--since must come before --until");
     }
+    Ok((since, until))
+}
+
+#[derive(Args)]
+pub struct VelocityArgs {
+    /// First day (YYYY-MM-DD, UTC); default 28 days before --until.
+    #[arg(long)]
+    since: Option<String>,
+    /// Last day included; default today.
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long, conflicts_with_all = ["csv", "md"])]
+    json: bool,
+    #[arg(long, conflicts_with = "md")]
+    csv: bool,
+    #[arg(long)]
+    md: bool,
+}
+
+/// Agent vs human acceptance, rework and cost per merged change, and review load.
+pub async fn velocity_report(settings: &Settings, a: &VelocityArgs) -> Result<ExitCode> {
+    let store = Store::open(&settings.database_url).await?;
+    let (since, until) = range(&a.since, &a.until, chrono::Utc::now().timestamp())?;
+    let v = flightdeck_core::velocity::report(&store, since, until).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let money = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("${v:.2}"));
+    let head = [
+        "who",
+        "opened",
+        "merged",
+        "closed",
+        "acceptance",
+        "reworked",
+        "cost/merged",
+    ];
+    let rows: Vec<[String; 7]> = v
+        .split
+        .iter()
+        .map(|s| {
+            [
+                s.kind.clone(),
+                s.opened.to_string(),
+                s.merged.to_string(),
+                s.closed.to_string(),
+                pct(s.acceptance_rate),
+                format!("{} ({})", s.reworked, pct(s.rework_rate)),
+                money(s.cost_per_merged_usd),
+            ]
+        })
+        .collect();
+    if a.csv {
+        println!("{}", head.join(","));
+        rows.iter().for_each(|r| println!("{}", r.join(",")));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.md {
+        println!("| {} |\n|{}", head.join(" | "), "---|".repeat(head.len()));
+        rows.iter().for_each(|r| println!("| {} |", r.join(" | ")));
+    } else {
+        for r in std::iter::once(head.map(String::from)).chain(rows) {
+            println!(
+                "{:<6} {:>7} {:>7} {:>7} {:>11} {:>13} {:>12}",
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6]
+            );
+        }
+    }
+    println!("\nreview load (reviews given in the range; open requests waiting):");
+    for r in &v.reviewers {
+        println!(
+            "  {:<20} {:>3} reviews ({} approved, {} changes requested), {} waiting",
+            r.reviewer, r.reviews, r.approvals, r.changes_requested, r.waiting
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn dora_report(settings: &Settings, a: &DoraArgs) -> Result<ExitCode> {
+    let store = Store::open(&settings.database_url).await?;
+    let now = chrono::Utc::now().timestamp();
+    let (since, until) = range(&a.since, &a.until, now)?;
     let repo = match &a.repo {
         Some(want) => match store.repo_named(want).await? {
             Some(r) => Some(r.path),

@@ -1647,4 +1647,19 @@ fn deploys_and_dora_from_the_terminal() {
     assert!(stderr_line(&out).contains("`deadbeef` is not a commit"));
     let out = run(&["report", "dora", "--since", "2026-13-01"]);
     assert!(stderr_line(&out).contains("--since `2026-13-01`"));
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["report", "velocity", "--json"]))).unwrap();
+    assert_eq!(v["split"][0]["kind"], "agent");
+    assert_eq!(v["split"][1]["kind"], "human");
+    let md = ok(&run(&["report", "velocity", "--md"]));
+    assert!(md.starts_with("| who | opened |"), "{md}");
+    let out = run(&[
+        "report",
+        "velocity",
+        "--since",
+        "2026-11-20",
+        "--until",
+        "2026-11-19",
+    ]);
+    assert!(stderr_line(&out).contains("--since must come before --until"));
 }

@@ -35,6 +35,7 @@ pub mod secrets;
 pub mod sources;
 pub mod store;
 pub mod value;
+pub mod velocity;
 pub mod views;
 pub mod watch;
 pub mod work;

@@ -1,0 +1,136 @@
+//! Velocity split agent vs human, and review load: for the change requests opened in a range,
+//! how many were merged or closed unmerged (acceptance), how many were sent back with changes
+//! requested (rework) and what each merged one cost in agent spend; per reviewer, the reviews
+//! given in the range and the open requests waiting on them.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::model::Author;
+use crate::store::Store;
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct AuthorSplit {
+    /// agent or human.
+    pub kind: String,
+    #[ts(type = "number")]
+    pub opened: i64,
+    #[ts(type = "number")]
+    pub merged: i64,
+    /// Closed without merging.
+    #[ts(type = "number")]
+    pub closed: i64,
+    /// Merged ÷ decided (merged or closed); none while nothing is decided.
+    pub acceptance_rate: Option<f64>,
+    /// Changes that had changes requested at least once.
+    #[ts(type = "number")]
+    pub reworked: i64,
+    /// Reworked ÷ opened.
+    pub rework_rate: Option<f64>,
+    /// Agent spend on the merged ones ÷ merged.
+    pub cost_per_merged_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct ReviewerLoad {
+    pub reviewer: String,
+    #[ts(type = "number")]
+    pub reviews: i64,
+    #[ts(type = "number")]
+    pub approvals: i64,
+    #[ts(type = "number")]
+    pub changes_requested: i64,
+    /// Open change requests that ask for this reviewer now.
+    #[ts(type = "number")]
+    pub waiting: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct VelocityReport {
+    #[ts(type = "number")]
+    pub since: i64,
+    #[ts(type = "number")]
+    pub until: i64,
+    /// Agents first, then people.
+    pub split: Vec<AuthorSplit>,
+    /// Busiest first.
+    pub reviewers: Vec<ReviewerLoad>,
+}
+
+fn slot<'a>(load: &'a mut BTreeMap<String, ReviewerLoad>, who: &str) -> &'a mut ReviewerLoad {
+    load.entry(who.to_string()).or_insert_with(|| ReviewerLoad {
+        reviewer: who.into(),
+        reviews: 0,
+        approvals: 0,
+        changes_requested: 0,
+        waiting: 0,
+    })
+}
+
+fn ratio(a: i64, b: i64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+pub async fn report(store: &Store, since: i64, until: i64) -> Result<VelocityReport, crate::Error> {
+    let changes = store.change_requests().await?;
+    let reviews = store.reviews().await?;
+    let mut split = Vec::new();
+    for kind in ["agent", "human"] {
+        let mine: Vec<_> = changes
+            .iter()
+            .filter(|c| c.created_at >= since && c.created_at < until)
+            .filter(|c| matches!(c.author, Author::Agent { .. }) == (kind == "agent"))
+            .collect();
+        let merged: Vec<_> = mine.iter().filter(|c| c.state == "merged").collect();
+        let closed = mine.iter().filter(|c| c.state == "closed").count() as i64;
+        let reworked = mine
+            .iter()
+            .filter(|c| {
+                reviews
+                    .iter()
+                    .any(|r| r.change_request == c.id && r.state == "changes_requested")
+            })
+            .count() as i64;
+        let m = merged.len() as i64;
+        split.push(AuthorSplit {
+            kind: kind.into(),
+            opened: mine.len() as i64,
+            merged: m,
+            closed,
+            acceptance_rate: ratio(m, m + closed),
+            reworked,
+            rework_rate: ratio(reworked, mine.len() as i64),
+            cost_per_merged_usd: (m > 0)
+                .then(|| merged.iter().map(|c| c.agent_cost_usd).sum::<f64>() / m as f64),
+        });
+    }
+    let mut load: BTreeMap<String, ReviewerLoad> = BTreeMap::new();
+    for r in reviews.iter().filter(|r| r.at >= since && r.at < until) {
+        let l = slot(&mut load, &r.reviewer);
+        l.reviews += 1;
+        l.approvals += (r.state == "approved") as i64;
+        l.changes_requested += (r.state == "changes_requested") as i64;
+    }
+    for c in changes.iter().filter(|c| c.state == "open") {
+        for who in &c.requested_reviewers {
+            slot(&mut load, who).waiting += 1;
+        }
+    }
+    let mut reviewers: Vec<ReviewerLoad> = load.into_values().collect();
+    reviewers.sort_by(|a, b| {
+        (b.reviews + b.waiting)
+            .cmp(&(a.reviews + a.waiting))
+            .then(a.reviewer.cmp(&b.reviewer))
+    });
+    Ok(VelocityReport {
+        since,
+        until,
+        split,
+        reviewers,
+    })
+}
