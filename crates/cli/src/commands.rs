@@ -49,7 +49,7 @@ pub enum ReportCmd {
     /// Agent vs human: change requests opened in the range, how many were merged or closed
     /// unmerged (acceptance), sent back with changes requested (rework), agent cost per merged
     /// change; and review load per reviewer (reviews given, requests waiting).
-    Velocity(crate::deploy_cmd::VelocityArgs),
+    Velocity(crate::deploy_cmd::PeriodArgs),
     /// Agent runs with state, repo, branch, tokens and cost.
     Agents {
         #[arg(long)]

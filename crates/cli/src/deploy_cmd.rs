@@ -53,14 +53,27 @@ pub enum DeployCmd {
     },
 }
 
+/// A reporting period and an output format, as `report dora` and `report velocity` take them.
 #[derive(Args)]
-pub struct DoraArgs {
+pub struct PeriodArgs {
     /// First day (YYYY-MM-DD, UTC); default 28 days before --until.
     #[arg(long)]
     since: Option<String>,
     /// Last day included; default today.
     #[arg(long)]
     until: Option<String>,
+    #[arg(long, conflicts_with_all = ["csv", "md"])]
+    json: bool,
+    #[arg(long, conflicts_with = "md")]
+    csv: bool,
+    #[arg(long)]
+    md: bool,
+}
+
+#[derive(Args)]
+pub struct DoraArgs {
+    #[command(flatten)]
+    period: PeriodArgs,
     /// The production environment's name.
     #[arg(long, default_value = "production")]
     env: String,
@@ -70,12 +83,6 @@ pub struct DoraArgs {
     /// Only this repo (path or name).
     #[arg(long)]
     repo: Option<String>,
-    #[arg(long, conflicts_with_all = ["csv", "md"])]
-    json: bool,
-    #[arg(long, conflicts_with = "md")]
-    csv: bool,
-    #[arg(long)]
-    md: bool,
 }
 
 fn parse_at(at: &str) -> Result<i64> {
@@ -252,24 +259,8 @@ fn range(since: &Option<String>, until: &Option<String>, now: i64) -> Result<(i6
     Ok((since, until))
 }
 
-#[derive(Args)]
-pub struct VelocityArgs {
-    /// First day (YYYY-MM-DD, UTC); default 28 days before --until.
-    #[arg(long)]
-    since: Option<String>,
-    /// Last day included; default today.
-    #[arg(long)]
-    until: Option<String>,
-    #[arg(long, conflicts_with_all = ["csv", "md"])]
-    json: bool,
-    #[arg(long, conflicts_with = "md")]
-    csv: bool,
-    #[arg(long)]
-    md: bool,
-}
-
 /// Agent vs human acceptance, rework and cost per merged change, and review load.
-pub async fn velocity_report(settings: &Settings, a: &VelocityArgs) -> Result<ExitCode> {
+pub async fn velocity_report(settings: &Settings, a: &PeriodArgs) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let (since, until) = range(&a.since, &a.until, chrono::Utc::now().timestamp())?;
     let v = flightdeck_core::velocity::report(&store, since, until).await?;
@@ -331,7 +322,7 @@ pub async fn velocity_report(settings: &Settings, a: &VelocityArgs) -> Result<Ex
 pub async fn dora_report(settings: &Settings, a: &DoraArgs) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let now = chrono::Utc::now().timestamp();
-    let (since, until) = range(&a.since, &a.until, now)?;
+    let (since, until) = range(&a.period.since, &a.period.until, now)?;
     let repo = match &a.repo {
         Some(want) => match store.repo_named(want).await? {
             Some(r) => Some(r.path),
@@ -344,17 +335,17 @@ pub async fn dora_report(settings: &Settings, a: &DoraArgs) -> Result<ExitCode> 
         incident_window_secs: a.incident_window_hours.max(0) * 3_600,
     };
     let d = dora::dora(&store, repo.as_deref(), since, until, &cfg).await?;
-    if a.json {
+    if a.period.json {
         println!("{}", serde_json::to_string_pretty(&d)?);
         return Ok(ExitCode::SUCCESS);
     }
     let rows = rows(&d);
-    if a.csv {
+    if a.period.csv {
         println!("metric,value,cases");
         for (m, v, c) in rows {
             println!("{m},{v},{c}");
         }
-    } else if a.md {
+    } else if a.period.md {
         println!(
             "| metric | value | cases |\n|---|---|---|\n{}",
             rows.iter()
