@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::{answer, applied, gate, json_body, Hub};
+use crate::{answer, applied, gate, json_body, lookup, Hub};
 
 impl Hub {
     /// Run `run` of `repo` waits for a review of its deployment to environment `name` (`id`).
@@ -26,12 +26,7 @@ impl Hub {
 
     /// Reviews given to run `run`: (state, comment), in order.
     pub fn run_reviews(&self, repo: &str, run: u64) -> Vec<(String, String)> {
-        self.with(|i| {
-            i.repos
-                .get(repo)
-                .and_then(|r| r.run_reviews.get(&run).cloned())
-                .unwrap_or_default()
-        })
+        lookup(self, repo, |r| r.run_reviews.get(&run).cloned())
     }
 }
 
@@ -60,12 +55,7 @@ pub(crate) async fn list(
         return r;
     }
     let full = format!("{owner}/{repo}");
-    let waiting = hub.with(|i| {
-        i.repos
-            .get(&full)
-            .and_then(|r| r.pending.get(&run).cloned())
-            .unwrap_or_default()
-    });
+    let waiting = lookup(&hub, &full, |r| r.pending.get(&run).cloned());
     let items: Vec<Value> = waiting.iter().map(|p| pending_json(&full, p)).collect();
     answer(&hub, &headers, Value::Array(items), None)
 }
@@ -167,12 +157,7 @@ pub(crate) async fn deployments(
         return r;
     }
     let full = format!("{owner}/{repo}");
-    let list = hub.with(|i| {
-        i.repos
-            .get(&full)
-            .map(|r| r.deployments.clone())
-            .unwrap_or_default()
-    });
+    let list = lookup(&hub, &full, |r| Some(r.deployments.clone()));
     // Newest first, as GitHub lists them.
     let items: Vec<Value> = list
         .iter()
@@ -210,10 +195,8 @@ pub(crate) async fn deployment_statuses(
         return r;
     }
     let full = format!("{owner}/{repo}");
-    let d = hub.with(|i| {
-        i.repos
-            .get(&full)
-            .and_then(|r| r.deployments.iter().find(|d| d.id == id).cloned())
+    let d = lookup(&hub, &full, |r| {
+        Some(r.deployments.iter().find(|d| d.id == id).cloned())
     });
     let Some(d) = d else {
         return crate::not_found();
@@ -254,17 +237,14 @@ pub(crate) async fn runs(
         return r;
     }
     let full = format!("{owner}/{repo}");
-    let waiting = hub.with(|i| {
-        i.repos
-            .get(&full)
-            .map(|r| {
-                r.waiting_runs
-                    .iter()
-                    .filter(|(run, _, _)| r.pending.get(run).is_some_and(|p| !p.is_empty()))
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
+    let waiting = lookup(&hub, &full, |r| {
+        Some(
+            r.waiting_runs
+                .iter()
+                .filter(|(run, _, _)| r.pending.get(run).is_some_and(|p| !p.is_empty()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
     });
     let runs: Vec<Value> = if q.status.as_deref().is_none_or(|s| s == "waiting") {
         waiting

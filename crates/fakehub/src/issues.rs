@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::{answer, applied, gate, json_body, not_found, Hub, ListQuery};
+use crate::{answer, applied, gate, json_body, lookup, not_found, Hub, ListQuery};
 
 /// An issue as the test sets it up.
 #[derive(Debug, Clone)]
@@ -89,10 +89,8 @@ impl Hub {
     }
 
     pub fn issue(&self, repo: &str, number: u64) -> Option<Issue> {
-        self.with(|i| {
-            i.repos
-                .get(repo)
-                .and_then(|r| r.issues.iter().find(|x| x.number == number).cloned())
+        lookup(self, repo, |r| {
+            Some(r.issues.iter().find(|x| x.number == number).cloned())
         })
     }
 
@@ -109,12 +107,7 @@ impl Hub {
 
     /// Assignee additions applied to an issue (a second would be a double application).
     pub fn assignee_posts(&self, repo: &str, number: u64) -> u32 {
-        self.with(|i| {
-            i.repos
-                .get(repo)
-                .and_then(|r| r.assignee_posts.get(&number).copied())
-                .unwrap_or(0)
-        })
+        lookup(self, repo, |r| r.assignee_posts.get(&number).copied())
     }
 }
 
@@ -129,12 +122,7 @@ pub(crate) async fn list(
     }
     let full = format!("{owner}/{repo}");
     let want = q.state.unwrap_or_else(|| "open".into());
-    let (mut issues, pulls) = hub.with(|i| {
-        i.repos
-            .get(&full)
-            .map(|r| (r.issues.clone(), r.pulls.clone()))
-            .unwrap_or_default()
-    });
+    let (mut issues, pulls) = lookup(&hub, &full, |r| Some((r.issues.clone(), r.pulls.clone())));
     issues.retain(|x| want == "all" || x.state == want);
     let mut out: Vec<Value> = issues.iter().map(|x| issue_json(&full, x)).collect();
     // Pull requests are issues too on this endpoint.
