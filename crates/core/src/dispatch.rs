@@ -50,8 +50,6 @@ pub enum DispatchError {
     NoLocalBranch(String, String, String),
     #[error("git in {0}: {1}")]
     Git(String, git2::Error),
-    #[error("{0}: {1}")]
-    Io(String, std::io::Error),
     #[error(transparent)]
     Work(#[from] WorkError),
     #[error(transparent)]
@@ -773,14 +771,10 @@ fn slug(title: &str) -> String {
 }
 
 fn new_id() -> Result<String, DispatchError> {
-    let mut id = [0u8; 4];
-    getrandom::getrandom(&mut id).map_err(|e| {
-        DispatchError::Io(
-            "randomness for a dispatch id".into(),
-            std::io::Error::other(e.to_string()),
-        )
-    })?;
-    Ok(format!("D-{}", hex::encode(id)))
+    Ok(format!(
+        "D-{}",
+        crate::error::random_hex(4, "a dispatch id")?
+    ))
 }
 
 /// This machine's name: a dispatch's process id means something only here.
@@ -872,14 +866,11 @@ async fn linked_work_item(
     store: &Store,
     change: &ChangeRequest,
 ) -> Result<Option<WorkItem>, DispatchError> {
-    Ok(store.work_items().await?.into_iter().find(|w| {
-        w.links.iter().any(|l| {
-            (l.kind == "change" && l.target == change.id)
-                || (l.kind == "branch"
-                    && l.target == change.head
-                    && w.repo.as_deref().is_none_or(|r| r == change.repo))
-        })
-    }))
+    Ok(store
+        .work_items()
+        .await?
+        .into_iter()
+        .find(|w| work::works_on(w, change)))
 }
 
 /// Process groups: the agent runs as the leader of its own group, so stopping the group stops

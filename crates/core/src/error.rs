@@ -71,3 +71,14 @@ impl Error {
         }
     }
 }
+
+/// `bytes` random bytes as hex, for ids and keys; `what` says which, should the OS have no
+/// randomness to give.
+pub(crate) fn random_hex(bytes: usize, what: &str) -> Result<String> {
+    let mut b = vec![0u8; bytes];
+    getrandom::getrandom(&mut b).map_err(|e| Error::Invalid {
+        path: what.into(),
+        message: format!("no randomness for {what}: {e}"),
+    })?;
+    Ok(hex::encode(b))
+}

@@ -99,13 +99,8 @@ pub async fn enqueue(
     actor: &str,
     now: i64,
 ) -> Result<Action> {
-    let mut key = [0u8; 16];
-    getrandom::getrandom(&mut key).map_err(|e| crate::Error::Invalid {
-        path: "outbox".into(),
-        message: format!("no randomness for an idempotency key: {e}"),
-    })?;
     let a = Action {
-        idempotency_key: hex::encode(key),
+        idempotency_key: crate::error::random_hex(16, "an idempotency key")?,
         kind: kind.into(),
         target: target.into(),
         payload: serde_json::to_string(payload).unwrap_or_default(),

@@ -504,14 +504,7 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
             .collect();
         let work_items = work
             .iter()
-            .filter(|w| {
-                w.links.iter().any(|l| {
-                    (l.kind == "change" && l.target == c.id)
-                        || (l.kind == "branch"
-                            && l.target == c.head
-                            && w.repo.as_deref().is_none_or(|r| r == c.repo))
-                })
-            })
+            .filter(|w| crate::work::works_on(w, &c))
             .map(|w| WorkRef {
                 id: w.id.clone(),
                 title: w.title.clone(),

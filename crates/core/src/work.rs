@@ -171,13 +171,8 @@ pub async fn add(
     if title.is_empty() {
         return Err(WorkError::NoTitle);
     }
-    let mut id = [0u8; 4];
-    getrandom::getrandom(&mut id).map_err(|e| crate::Error::Invalid {
-        path: "work".into(),
-        message: format!("no randomness for an id: {e}"),
-    })?;
     let w = WorkItem {
-        id: format!("W-{}", hex::encode(id)),
+        id: format!("W-{}", crate::error::random_hex(4, "a work item id")?),
         title: title.into(),
         body: body.into(),
         repo: repo.map(str::to_string),
@@ -202,6 +197,17 @@ pub async fn add(
     )
     .await?;
     Ok(w)
+}
+
+/// Whether work item `w` works on change request `c`: linked to it, or to its branch (in its
+/// repo, when the item names one).
+pub fn works_on(w: &WorkItem, c: &crate::model::ChangeRequest) -> bool {
+    w.links.iter().any(|l| {
+        (l.kind == "change" && l.target == c.id)
+            || (l.kind == "branch"
+                && l.target == c.head
+                && w.repo.as_deref().is_none_or(|r| r == c.repo))
+    })
 }
 
 /// The configured agent a work item is assigned to, if it is assigned to one.

@@ -88,9 +88,7 @@ impl ApiError {
                         (StatusCode::BAD_REQUEST, "bad_request")
                     }
                     D::Work(w) => work_status(w),
-                    D::Git(..) | D::Io(..) | D::Store(_) => {
-                        (StatusCode::INTERNAL_SERVER_ERROR, "dispatch")
-                    }
+                    D::Git(..) | D::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "dispatch"),
                 }
             }
             ApiError::Resolve(e) => {
