@@ -479,20 +479,7 @@ pub async fn release(settings: &Settings, cmd: &ReleaseCmd) -> Result<ExitCode> 
             }
         }
         ReleaseCmd::VerifyTag { name, repo, trust } => {
-            let repos = store.repos().await?;
-            let path = match repo {
-                Some(want) => {
-                    store
-                        .repo_named(want)
-                        .await?
-                        .with_context(|| format!("`{want}` is not a watched repo"))?
-                        .path
-                }
-                None => match repos.as_slice() {
-                    [one] => one.path.clone(),
-                    _ => bail!("say which repo with --repo"),
-                },
-            };
+            let path = deploys::pick_repo(&store, repo.as_deref()).await?.path;
             let key = flightdeck_core::audit::AuditKey::load_or_create(
                 &crate::audit_cmd::key_path(settings),
             )?;

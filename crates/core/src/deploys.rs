@@ -70,25 +70,7 @@ pub async fn record(
     if env.is_empty() {
         return Err(DeployError::NoEnvironment);
     }
-    let repos = store.repos().await?;
-    let named;
-    let repo = match &r.repo {
-        Some(want) => {
-            named = store
-                .repo_named(want)
-                .await?
-                .ok_or_else(|| DeployError::UnknownRepo(want.clone()))?;
-            &named
-        }
-        None => match repos.as_slice() {
-            [one] => one,
-            [] => return Err(DeployError::UnknownRepo("(none watched)".into())),
-            many => {
-                let names: Vec<&str> = many.iter().map(|x| x.name.as_str()).collect();
-                return Err(DeployError::WhichRepo(names.join(", ")));
-            }
-        },
-    };
+    let repo = pick_repo(store, r.repo.as_deref()).await?;
     let sha = resolve(Path::new(&repo.path), &r.sha)?;
     let at = r.at.unwrap_or(now);
     let d = Deployment {
@@ -112,6 +94,56 @@ pub async fn record(
         .into_iter()
         .find(|x| x.id == d.id)
         .unwrap_or(d))
+}
+
+/// The watched repo `want` names (path or name), or, when none is named, the only one watched.
+pub async fn pick_repo(
+    store: &Store,
+    want: Option<&str>,
+) -> Result<crate::model::Repo, DeployError> {
+    if let Some(want) = want {
+        return store
+            .repo_named(want)
+            .await?
+            .ok_or_else(|| DeployError::UnknownRepo(want.into()));
+    }
+    let mut repos = store.repos().await?;
+    match repos.len() {
+        1 => Ok(repos.remove(0)),
+        0 => Err(DeployError::UnknownRepo("(none watched)".into())),
+        _ => {
+            let names: Vec<&str> = repos.iter().map(|x| x.name.as_str()).collect();
+            Err(DeployError::WhichRepo(names.join(", ")))
+        }
+    }
+}
+
+/// The last successful deploy to `env` of `repo` — before `before` (a deploy's time and id)
+/// when given — in (time, id) order: what a deploy or a release is measured against.
+pub fn last_success<'a>(
+    all: &'a [Deployment],
+    repo: &str,
+    env: &str,
+    before: Option<(i64, &str)>,
+) -> Option<&'a Deployment> {
+    all.iter()
+        .filter(|x| x.repo == repo && x.environment == env && x.status == "success")
+        .filter(|x| before.is_none_or(|b| (x.created_at, x.id.as_str()) < b))
+        .max_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
+}
+
+/// The stored commits of `repo` among `shas` (those the ingest has read), in no order.
+pub async fn stored_commits(
+    store: &Store,
+    repo: &str,
+    shas: &std::collections::HashSet<String>,
+) -> Result<Vec<Commit>, crate::Error> {
+    Ok(store
+        .commits_between(i64::MIN, i64::MAX)
+        .await?
+        .into_iter()
+        .filter(|c| c.repo == repo && shas.contains(&c.sha))
+        .collect())
 }
 
 /// `rev` as a full sha: resolved in the clone, or taken as given when it is a full sha the clone
@@ -227,16 +259,8 @@ pub async fn detail(store: &Store, id: &str) -> Result<Option<DeployDetail>, cra
     let Some(d) = all.iter().find(|d| d.id == id).cloned() else {
         return Ok(None);
     };
-    let previous = all
-        .iter()
-        .filter(|x| {
-            x.repo == d.repo
-                && x.environment == d.environment
-                && x.status == "success"
-                && (x.created_at, &x.id) < (d.created_at, &d.id)
-        })
-        .max_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
-        .cloned();
+    let previous =
+        last_success(&all, &d.repo, &d.environment, Some((d.created_at, &d.id))).cloned();
     let shas: std::collections::HashSet<String> = store
         .deploy_commits(Some(&d.repo))
         .await?
@@ -244,12 +268,7 @@ pub async fn detail(store: &Store, id: &str) -> Result<Option<DeployDetail>, cra
         .filter(|(dep, _)| *dep == d.id)
         .map(|(_, sha)| sha)
         .collect();
-    let mut commits: Vec<Commit> = store
-        .commits_between(i64::MIN, i64::MAX)
-        .await?
-        .into_iter()
-        .filter(|c| c.repo == d.repo && shas.contains(&c.sha))
-        .collect();
+    let mut commits = stored_commits(store, &d.repo, &shas).await?;
     commits.sort_by_key(|c| std::cmp::Reverse(c.committed_at));
     let changes = store
         .change_requests()

@@ -403,14 +403,18 @@ pub async fn full_name_of(
     repo_path: &str,
     api_url: &str,
 ) -> Result<Option<String>, crate::Error> {
-    let host = forge_host(api_url);
     Ok(store
         .repos()
         .await?
-        .into_iter()
+        .iter()
         .find(|r| r.path == repo_path)
-        .and_then(|r| r.remote_url)
-        .and_then(|u| repo_of_remote(&u, &host).or_else(|| repo_of_remote(&u, "github.com"))))
+        .and_then(|r| full_name(r, &forge_host(api_url))))
+}
+
+/// `owner/name` of a watched repo on the forge at `host` (or github.com), from its `origin`.
+fn full_name(repo: &crate::model::Repo, host: &str) -> Option<String> {
+    let u = repo.remote_url.as_deref()?;
+    repo_of_remote(u, host).or_else(|| repo_of_remote(u, "github.com"))
 }
 
 /// The change request id of a pull request.
@@ -842,11 +846,7 @@ pub async fn sync_all(
     };
     let mut errors = Vec::new();
     for repo in store.repos().await? {
-        let Some(full) = repo
-            .remote_url
-            .as_deref()
-            .and_then(|u| repo_of_remote(u, &host).or_else(|| repo_of_remote(u, "github.com")))
-        else {
+        let Some(full) = full_name(&repo, &host) else {
             continue;
         };
         status.repos += 1;

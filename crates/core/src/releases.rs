@@ -65,15 +65,9 @@ pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseErr
         .sha
         .clone()
         .ok_or_else(|| ReleaseError::NoSha(id.into()))?;
-    let since = store
-        .deployments()
-        .await?
-        .into_iter()
-        .filter(|d| {
-            d.repo == release.repo && d.environment == release.environment && d.status == "success"
-        })
-        .max_by_key(|d| d.created_at)
-        .map(|d| d.sha);
+    let deployed = store.deployments().await?;
+    let since = crate::deploys::last_success(&deployed, &release.repo, &release.environment, None)
+        .map(|d| d.sha.clone());
     let (repo, s, prev) = (release.repo.clone(), sha.clone(), since.clone());
     // Graph order, newest first (commit times can tie or lie).
     let order: Vec<String> = tokio::task::spawn_blocking(move || {
@@ -83,12 +77,7 @@ pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseErr
     .map_err(|e| ReleaseError::Git(release.repo.clone(), git2::Error::from_str(&e.to_string())))?
     .map_err(|e| ReleaseError::Git(release.repo.clone(), e))?;
     let shas: HashSet<String> = order.iter().cloned().collect();
-    let mut commits: Vec<Commit> = store
-        .commits_between(i64::MIN, i64::MAX)
-        .await?
-        .into_iter()
-        .filter(|c| c.repo == release.repo && shas.contains(&c.sha))
-        .collect();
+    let mut commits = crate::deploys::stored_commits(store, &release.repo, &shas).await?;
     let rank: std::collections::HashMap<&str, usize> = order
         .iter()
         .enumerate()
