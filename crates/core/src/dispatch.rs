@@ -29,8 +29,6 @@ const TAIL_LINES: usize = 60;
 const MAX_PROMPT_ARG: usize = 100_000;
 /// The review diff a send-back carries in its prompt, at most.
 const MAX_DIFF: usize = 60_000;
-/// How long a cancelled process tree gets to exit on SIGTERM before SIGKILL.
-const GRACE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -876,8 +874,12 @@ async fn linked_work_item(
 /// Process groups: the agent runs as the leader of its own group, so stopping the group stops
 /// everything it started (unless something deliberately left it with `setsid`).
 pub mod process {
-    use super::GRACE;
+    #[cfg(unix)]
     use std::time::Duration;
+
+    /// How long a cancelled process tree gets to exit on SIGTERM before SIGKILL.
+    #[cfg(unix)]
+    const GRACE: Duration = Duration::from_secs(3);
 
     /// Whether any process of group `pgid` is still there.
     #[cfg(unix)]
@@ -914,8 +916,8 @@ pub mod process {
         kill_group(pgid);
     }
 
-    // Elsewhere the runner's own kill stops the leader only; cancelling from another process
-    // is not supported there yet.
+    // Elsewhere (Windows) there are no process groups here yet: a cancel marks the dispatch
+    // cancelled but does not stop its process.
     #[cfg(not(unix))]
     pub fn group_alive(_: i64) -> bool {
         false
@@ -923,10 +925,7 @@ pub mod process {
     #[cfg(not(unix))]
     pub fn kill_group(_: i64) {}
     #[cfg(not(unix))]
-    pub async fn stop_group(_: i64) {
-        let _ = GRACE;
-        let _ = Duration::ZERO;
-    }
+    pub async fn stop_group(_: i64) {}
 }
 
 #[cfg(test)]

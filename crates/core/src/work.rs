@@ -261,13 +261,14 @@ pub async fn assign(
     id: &str,
     assignee: String,
 ) -> Result<WorkItem, WorkError> {
-    let before = find(store, id).await?;
+    let mut before = None;
     let w = change(store, by, id, "work assign", |w| {
+        before = Some(w.clone());
         let was = w.assignee.replace(assignee.clone());
         (was.unwrap_or_else(|| "nobody".into()), assignee.clone())
     })
     .await?;
-    if let Some(p) = crate::issues::reassignment(&before, &assignee) {
+    if let Some(p) = before.and_then(|b| crate::issues::reassignment(&b, &assignee)) {
         crate::outbox::enqueue(store, "assign", id, &p, by.name, by.now).await?;
     }
     Ok(w)
