@@ -28,36 +28,44 @@ fn applier(url: &str) -> GitHubApplier {
     }
 }
 
-async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("api");
+/// A real repo `api` in `dir`: an initial commit (the one deployed), then a commit for each of
+/// `later`; read by the ingest. Returns it with its path, the initial sha and the tip's.
+async fn read_repo(
+    db: &TestDb,
+    dir: &std::path::Path,
+    later: &[&str],
+) -> (git2::Repository, std::path::PathBuf, String, String) {
+    let path = dir.join("api");
     let mut init = git2::RepositoryInitOptions::new();
     init.initial_head("main");
     let r = git2::Repository::init_opts(&path, &init).unwrap();
     commit_file(&r, "main", "a.txt", "a", "Initial commit");
     let live = r.revparse_single("main").unwrap().id().to_string();
-    commit_file(
-        &r,
-        "main",
-        "b.txt",
-        "b",
-        "Add rate limiter\n\nCo-Authored-By: Claude <noreply@anthropic.com>",
-    );
-    commit_file(&r, "main", "c.txt", "c", "Tune the limits");
-    let candidate = r.revparse_single("main").unwrap().id().to_string();
+    for (i, message) in later.iter().enumerate() {
+        commit_file(&r, "main", &format!("f{i}.txt"), message, message);
+    }
+    let tip = r.revparse_single("main").unwrap().id().to_string();
     let path = path.canonicalize().unwrap();
-    let repo = path.display().to_string();
-    ingest::run(
-        &db.store,
-        &Sources {
-            repos: vec![path.clone()],
-            ..Default::default()
-        },
-        None,
-        NOW,
+    let sources = Sources {
+        repos: vec![path.clone()],
+        ..Default::default()
+    };
+    ingest::run(&db.store, &sources, None, NOW).await.unwrap();
+    (r, path, live, tip)
+}
+
+async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, path, live, candidate) = read_repo(
+        &db,
+        dir.path(),
+        &[
+            "Add rate limiter\n\nCo-Authored-By: Claude <noreply@anthropic.com>",
+            "Tune the limits",
+        ],
     )
-    .await
-    .unwrap();
+    .await;
+    let repo = path.display().to_string();
     deploys::record(
         &db.store,
         &Record {
@@ -272,21 +280,8 @@ both!(offline_release_approval_is_applied_once_and_verifies);
 /// workflow run waiting on an environment's reviewers becomes a pending release, once.
 async fn github_deployments_and_waiting_runs_sync(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("api");
-    let mut init = git2::RepositoryInitOptions::new();
-    init.initial_head("main");
-    let r = git2::Repository::init_opts(&path, &init).unwrap();
-    commit_file(&r, "main", "a.txt", "a", "Initial commit");
-    let live = r.revparse_single("main").unwrap().id().to_string();
-    commit_file(&r, "main", "b.txt", "b", "Next");
-    let next = r.revparse_single("main").unwrap().id().to_string();
-    let path = path.canonicalize().unwrap();
+    let (_r, path, live, next) = read_repo(&db, dir.path(), &["Next"]).await;
     let repo = path.display().to_string();
-    let sources = Sources {
-        repos: vec![path.clone()],
-        ..Default::default()
-    };
-    ingest::run(&db.store, &sources, None, NOW).await.unwrap();
 
     let hub = Hub::new();
     let status = |s: &str, t: &str| (s.to_string(), t.to_string());
