@@ -367,11 +367,16 @@ impl Dispatcher {
             .ok_or_else(|| DispatchError::UnknownRepo(w.id.clone(), want.into()))
     }
 
+    /// A dispatch was queued, started or ended: the board, runs and changes may all differ.
     fn changed(&self) {
+        self.publish(&["work", "runs", "changes"]);
+    }
+
+    fn publish(&self, topics: &[&str]) {
         if let Some(bus) = &self.inner.bus {
             bus.publish(Event::Changed {
                 source: "dispatch".into(),
-                topics: vec!["work".into(), "runs".into(), "changes".into()],
+                topics: topics.iter().map(|t| t.to_string()).collect(),
             });
         }
     }
@@ -589,7 +594,9 @@ impl Dispatcher {
                     if dirty {
                         let text: Vec<&str> = tail.iter().map(String::as_str).collect();
                         let _ = store.set_dispatch_output(&d.id, &text.join("\n")).await;
-                        self.changed();
+                        // New output concerns the board only: the change and run views need
+                        // not refetch (and re-judge every change) several times a second.
+                        self.publish(&["work"]);
                         dirty = false;
                     }
                     if drain_until.is_some_and(|t| tokio::time::Instant::now() >= t) {
