@@ -24,6 +24,8 @@ function row(id: string, state: string, pass: boolean | null): ChangeRow {
       labels: [],
       requested_reviewers: [],
       mergeable: 'clean',
+      merged_at: null,
+      first_commit_at: null,
     },
     checks: [],
     runs: [],

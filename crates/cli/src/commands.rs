@@ -48,8 +48,14 @@ pub enum ReportCmd {
     Dora(crate::deploy_cmd::DoraArgs),
     /// Agent vs human: change requests opened in the range, how many were merged or closed
     /// unmerged (acceptance), sent back with changes requested (rework), agent cost per merged
-    /// change; and review load per reviewer (reviews given, requests waiting).
+    /// change; review load per reviewer (reviews given, requests waiting); cycle time of the
+    /// changes merged in the range by phase (coding: first commit → opened, pickup: → first
+    /// review, review: → merged, deploy: → in production, merge: opened → merged), median and
+    /// p90 for agents and people; and changes merged per week.
     Velocity(crate::deploy_cmd::PeriodArgs),
+    /// A self-contained HTML page for the week (DORA, agents vs people, cycle time, review
+    /// load, trend charts as inline SVG) that opens without the app.
+    Weekly(crate::deploy_cmd::WeeklyArgs),
     /// Agent runs with state, repo, branch, tokens and cost.
     Agents {
         #[arg(long)]
@@ -209,6 +215,7 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
         ReportCmd::Velocity(args) => {
             return crate::deploy_cmd::velocity_report(settings, args).await
         }
+        ReportCmd::Weekly(args) => return crate::deploy_cmd::weekly_report(settings, args).await,
         ReportCmd::Concentration(args) => {
             return crate::spend_cmd::concentration(settings, args).await
         }

@@ -259,6 +259,30 @@ fn range(since: &Option<String>, until: &Option<String>, now: i64) -> Result<(i6
     Ok((since, until))
 }
 
+#[derive(Args)]
+pub struct WeeklyArgs {
+    /// The week's last day (YYYY-MM-DD, UTC); default today.
+    #[arg(long)]
+    until: Option<String>,
+    /// How many weeks the trend charts cover.
+    #[arg(long, default_value_t = 12)]
+    weeks: i64,
+    /// Where to write the HTML file.
+    #[arg(long, default_value = "flightdeck-weekly.html")]
+    out: std::path::PathBuf,
+}
+
+/// Writes the weekly HTML report.
+pub async fn weekly_report(settings: &Settings, a: &WeeklyArgs) -> Result<ExitCode> {
+    let store = Store::open(&settings.database_url).await?;
+    let (_, until) = range(&None, &a.until, chrono::Utc::now().timestamp())?;
+    let html = flightdeck_server::report::weekly_html(&store, until, a.weeks).await?;
+    std::fs::write(&a.out, html)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", a.out.display()))?;
+    println!("wrote {}", a.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Agent vs human acceptance, rework and cost per merged change, and review load.
 pub async fn velocity_report(settings: &Settings, a: &PeriodArgs) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
@@ -293,14 +317,57 @@ pub async fn velocity_report(settings: &Settings, a: &PeriodArgs) -> Result<Exit
             ]
         })
         .collect();
+    let phase_head = ["phase", "changes", "all", "agents", "people"];
+    let both = |s: &flightdeck_core::spans::Spread| {
+        format!("{} / {}", hours(s.median_secs), hours(s.p90_secs))
+    };
+    let phases: Vec<[String; 5]> = v
+        .cycle
+        .phases
+        .iter()
+        .map(|p| {
+            [
+                p.name.clone(),
+                p.all.count.to_string(),
+                both(&p.all),
+                both(&p.agent),
+                both(&p.human),
+            ]
+        })
+        .collect();
     if a.csv {
         println!("{}", head.join(","));
         rows.iter().for_each(|r| println!("{}", r.join(",")));
+        // A second table: each phase's median and 90th percentile in seconds.
+        println!("\nphase,changes,all_median_secs,all_p90_secs,agent_median_secs,agent_p90_secs,human_median_secs,human_p90_secs");
+        let s = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
+        for p in &v.cycle.phases {
+            println!(
+                "{},{},{},{},{},{},{},{}",
+                p.name,
+                p.all.count,
+                s(p.all.median_secs),
+                s(p.all.p90_secs),
+                s(p.agent.median_secs),
+                s(p.agent.p90_secs),
+                s(p.human.median_secs),
+                s(p.human.p90_secs)
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if a.md {
         println!("| {} |\n|{}", head.join(" | "), "---|".repeat(head.len()));
         rows.iter().for_each(|r| println!("| {} |", r.join(" | ")));
+        println!("\ncycle time of the changes merged in the range, median / p90:\n");
+        println!(
+            "| {} |\n|{}",
+            phase_head.join(" | "),
+            "---|".repeat(phase_head.len())
+        );
+        phases
+            .iter()
+            .for_each(|r| println!("| {} |", r.join(" | ")));
     } else {
         for r in std::iter::once(head.map(String::from)).chain(rows) {
             println!(
@@ -308,6 +375,17 @@ pub async fn velocity_report(settings: &Settings, a: &PeriodArgs) -> Result<Exit
                 r[0], r[1], r[2], r[3], r[4], r[5], r[6]
             );
         }
+        println!("\ncycle time of the changes merged in the range, median / p90:");
+        for r in std::iter::once(phase_head.map(String::from)).chain(phases) {
+            println!(
+                "  {:<7} {:>7} {:>17} {:>17} {:>17}",
+                r[0], r[1], r[2], r[3], r[4]
+            );
+        }
+    }
+    println!("\nmerged per week (agents / people):");
+    for w in &v.cycle.throughput {
+        println!("  {}  {:>4} / {}", w.week, w.agent, w.human);
     }
     println!("\nreview load (reviews given in the range; open requests waiting):");
     for r in &v.reviewers {

@@ -1651,8 +1651,39 @@ fn deploys_and_dora_from_the_terminal() {
         serde_json::from_str(&ok(&run(&["report", "velocity", "--json"]))).unwrap();
     assert_eq!(v["split"][0]["kind"], "agent");
     assert_eq!(v["split"][1]["kind"], "human");
+    let phases: Vec<&str> = v["cycle"]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(phases, ["coding", "pickup", "review", "deploy", "merge"]);
     let md = ok(&run(&["report", "velocity", "--md"]));
     assert!(md.starts_with("| who | opened |"), "{md}");
+    assert!(
+        md.contains("| phase | changes | all | agents | people |"),
+        "{md}"
+    );
+
+    // The weekly page: the week's DORA numbers and three inline charts, no outside files.
+    let page = home.path().join("week.html");
+    let out = ok(&run(&[
+        "report",
+        "weekly",
+        "--until",
+        "2026-11-24",
+        "--out",
+        page.to_str().unwrap(),
+    ]));
+    assert!(out.contains("week.html"), "{out}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("2026-11-18 to 2026-11-24"), "{html}");
+    assert!(html.contains("data-section=\"dora\""));
+    assert!(html.contains("Change failure rate<b>50 %</b>"), "{html}");
+    assert_eq!(html.matches("<svg").count(), 3, "{html}");
+    assert!(!html.contains("src=\"http") && !html.contains("<link"));
+    let out = run(&["report", "weekly", "--out", "/nonexistent/dir/w.html"]);
+    assert!(stderr_line(&out).contains("/nonexistent/dir/w.html"));
     let out = run(&[
         "report",
         "velocity",

@@ -220,6 +220,114 @@ pub async fn refresh_contents(
             previous = Some(d.sha.clone());
         }
     }
+    measure(store, repo, env).await?;
+    crate::cycle::measure(store, repo).await?;
+    Ok(())
+}
+
+/// Whether a commit summary undoes or patches an earlier change (a revert or a hotfix).
+pub fn is_fix(summary: &str) -> bool {
+    let s = summary.trim_start().to_ascii_lowercase();
+    s.starts_with("revert \"") || s.starts_with("hotfix")
+}
+
+/// Measures the deploys of `repo` to `env` from their stored contents, for DORA: per deploy
+/// whether it ships a fix and how soon after the previous finished deploy, and the lead-time
+/// span of every commit at the first successful deploy that shipped it (`core::spans`).
+/// Commits the store does not hold yet are measured when a scan brings them.
+pub async fn measure(store: &Store, repo: &str, env: &str) -> Result<(), crate::Error> {
+    let rows = sqlx::query(
+        "SELECT id, created_at, status, fixes, next_fix_secs FROM deployments
+         WHERE repo = $1 AND environment = $2 ORDER BY created_at, id",
+    )
+    .bind(repo)
+    .bind(env)
+    .fetch_all(store.pool())
+    .await?;
+    struct Row {
+        id: String,
+        at: i64,
+        status: String,
+        fixes: i64,
+        next_fix: Option<i64>,
+    }
+    let mut deploys = Vec::with_capacity(rows.len());
+    for r in &rows {
+        use sqlx::Row as _;
+        deploys.push(Row {
+            id: r.try_get("id")?,
+            at: r.try_get("created_at")?,
+            status: r.try_get("status")?,
+            fixes: r.try_get("fixes")?,
+            next_fix: r.try_get("next_fix_secs")?,
+        });
+    }
+    let mut contents: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (dep, sha) in store.deploy_commits(Some(repo)).await? {
+        contents.entry(dep).or_default().push(sha);
+    }
+    let commits = store.commit_facts(repo).await?;
+    let mut fixes = Vec::with_capacity(deploys.len());
+    for d in &deploys {
+        let shas = contents.get(&d.id).map(Vec::as_slice).unwrap_or_default();
+        let f = shas
+            .iter()
+            .any(|s| commits.get(s).is_some_and(|c| is_fix(&c.summary)));
+        fixes.push(i64::from(f));
+    }
+    // The incident window is a query parameter: keep the gap to the next finished deploy when
+    // that one ships a fix.
+    let finished: Vec<usize> = (0..deploys.len())
+        .filter(|i| matches!(deploys[*i].status.as_str(), "success" | "failure"))
+        .collect();
+    let mut next_fix: Vec<Option<i64>> = vec![None; deploys.len()];
+    for w in finished.windows(2) {
+        if fixes[w[1]] == 1 {
+            next_fix[w[0]] = Some(deploys[w[1]].at - deploys[w[0]].at);
+        }
+    }
+    for (i, d) in deploys.iter().enumerate() {
+        if d.fixes != fixes[i] || d.next_fix != next_fix[i] {
+            sqlx::query("UPDATE deployments SET fixes = $1, next_fix_secs = $2 WHERE id = $3")
+                .bind(fixes[i])
+                .bind(next_fix[i])
+                .bind(&d.id)
+                .execute(store.pool())
+                .await?;
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut spans = Vec::new();
+    for d in deploys.iter().filter(|d| d.status == "success") {
+        for sha in contents.get(&d.id).map(Vec::as_slice).unwrap_or_default() {
+            let Some(c) = commits.get(sha) else { continue };
+            if !seen.insert(sha.as_str()) {
+                continue;
+            }
+            spans.push(crate::spans::Span {
+                metric: "lead".into(),
+                scope: env.into(),
+                repo: repo.into(),
+                item: sha.clone(),
+                at: d.at,
+                agent: c.agent,
+                secs: d.at - c.committed_at,
+            });
+        }
+    }
+    crate::spans::replace(store, repo, &["lead"], Some(env), spans).await
+}
+
+/// Measures every environment `repo` deploys to again (after a scan brought commits).
+pub async fn measure_repo(store: &Store, repo: &str) -> Result<(), crate::Error> {
+    let envs: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT environment FROM deployments WHERE repo = $1")
+            .bind(repo)
+            .fetch_all(store.pool())
+            .await?;
+    for env in envs {
+        measure(store, repo, &env).await?;
+    }
     Ok(())
 }
 

@@ -491,16 +491,25 @@ impl Dispatcher {
             Ok(Exit::Signal(s)) => ("failed", None, Some(format!("killed by signal {s}"))),
             Err(e) => ("failed", None, Some(e)),
         };
+        // Linked (and the item in review) before the dispatch shows as succeeded, so whoever
+        // sees it succeed sees its results too.
+        let linked = if state == "succeeded" {
+            let current = store
+                .dispatch(id)
+                .await?
+                .ok_or_else(|| DispatchError::NotFound(id.into()))?;
+            self.link_results(&current, now).await
+        } else {
+            Ok(())
+        };
         store
             .finish_dispatch(id, state, code, error.as_deref(), now)
             .await?;
+        linked?;
         let ended = store
             .dispatch(id)
             .await?
             .ok_or_else(|| DispatchError::NotFound(id.into()))?;
-        if ended.state == "succeeded" {
-            self.link_results(&ended, now).await?;
-        }
         self.changed();
         Ok(ended)
     }

@@ -499,8 +499,14 @@ pub async fn sync_repo(
         let (pr, _) = gh
             .get(&format!("/repos/{full_name}/pulls/{number}"))
             .await?;
-        let change = change_of(&pr, full_name, repo_key)
+        let mut change = change_of(&pr, full_name, repo_key)
             .ok_or_else(|| shape("missing head, base or dates"))?;
+        // The branch's first commit, when the clone here has it (cycle time's coding phase).
+        change.first_commit_at = crate::sources::git::first_commit_time(
+            std::path::Path::new(repo_key),
+            &change.head_sha,
+            &change.base,
+        );
         for c in checks_of(gh, full_name, &change.head_sha, &id).await? {
             store.upsert_check(&c).await?;
         }
@@ -605,6 +611,8 @@ fn change_of(pr: &Value, full_name: &str, repo_key: &str) -> Option<ChangeReques
         labels: names("labels", "name"),
         requested_reviewers: requested,
         mergeable: mergeable_of(pr),
+        merged_at: ts("merged_at"),
+        first_commit_at: None,
     })
 }
 
@@ -860,6 +868,7 @@ pub async fn sync_all(
                         crate::issues::sync_issues(gh, store, &full, &repo.path, now).await? as i64;
                     crate::deploys::sync_github(gh, store, &full, &repo.path, now).await?;
                     crate::releases::sync_waiting_runs(gh, store, &full, &repo.path, now).await?;
+                    crate::cycle::measure(store, &repo.path).await?;
                     Ok(())
                 }
                 .await

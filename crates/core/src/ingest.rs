@@ -120,6 +120,11 @@ pub async fn run_with_progress(
         store
             .close_local_changes_except(&scan.repo.path, &open)
             .await?;
+        // Deploys recorded before their commits were scanned are measured now.
+        if !scan.commits.is_empty() {
+            crate::deploys::measure_repo(store, &scan.repo.path).await?;
+        }
+        crate::cycle::measure(store, &scan.repo.path).await?;
         let heads = serde_json::to_string(&scan.heads).unwrap_or_else(|_| "[]".into());
         store
             .set_cursor("git", &path.display().to_string(), &heads, now)

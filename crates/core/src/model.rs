@@ -242,6 +242,14 @@ pub struct ChangeRequest {
     /// clean, conflicts, blocked, behind, unstable or draft; none while unknown.
     #[serde(default)]
     pub mergeable: Option<String>,
+    /// When it was merged; none while open or when closed unmerged.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub merged_at: Option<i64>,
+    /// Author time of its first commit, when known (the start of cycle time).
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub first_commit_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -241,8 +241,19 @@ async fn settle(store: &Store, a: &Action) -> Result<()> {
         .unwrap_or_default();
     let local = !a.target.starts_with("github:");
     store
-        .settle_change(&a.target, state, local.then_some(head.as_str()))
-        .await
+        .settle_change(
+            &a.target,
+            state,
+            local.then_some(head.as_str()),
+            chrono::Utc::now().timestamp(),
+        )
+        .await?;
+    if state == "merged" {
+        if let Some(c) = store.change_request(&a.target).await? {
+            crate::cycle::measure(store, &c.repo).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Every target: local branches always, GitHub when a client is configured. Routes each

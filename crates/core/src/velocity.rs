@@ -1,7 +1,8 @@
 //! Velocity split agent vs human, and review load: for the change requests opened in a range,
 //! how many were merged or closed unmerged (acceptance), how many were sent back with changes
 //! requested (rework) and what each merged one cost in agent spend; per reviewer, the reviews
-//! given in the range and the open requests waiting on them.
+//! given in the range and the open requests waiting on them; and cycle time by phase with
+//! weekly throughput (`core::cycle`).
 
 use std::collections::BTreeMap;
 
@@ -60,6 +61,9 @@ pub struct VelocityReport {
     pub split: Vec<AuthorSplit>,
     /// Busiest first.
     pub reviewers: Vec<ReviewerLoad>,
+    /// Cycle time by phase of the changes merged in the range (deploy phase: production), and
+    /// weekly throughput.
+    pub cycle: crate::cycle::CycleTime,
 }
 
 fn slot<'a>(load: &'a mut BTreeMap<String, ReviewerLoad>, who: &str) -> &'a mut ReviewerLoad {
@@ -127,10 +131,12 @@ pub async fn report(store: &Store, since: i64, until: i64) -> Result<VelocityRep
             .cmp(&(a.reviews + a.waiting))
             .then(a.reviewer.cmp(&b.reviewer))
     });
+    let production = crate::dora::DoraConfig::default().production;
     Ok(VelocityReport {
         since,
         until,
         split,
         reviewers,
+        cycle: crate::cycle::cycle_time(store, None, since, until, &production).await?,
     })
 }

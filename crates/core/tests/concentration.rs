@@ -67,6 +67,8 @@ fn merged(repo: &str, branch: &str, agent: &str) -> ChangeRequest {
         labels: vec![],
         requested_reviewers: vec![],
         mergeable: None,
+        merged_at: None,
+        first_commit_at: None,
     }
 }
 

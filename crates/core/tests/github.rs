@@ -132,6 +132,13 @@ async fn prs_checks_and_free_refreshes(db: TestDb) {
         .find(|c| c.id == change_id(REPO, 43))
         .unwrap();
     assert_eq!(merged.state, "merged");
+    // GitHub's merge time is kept (cycle time ends there).
+    assert_eq!(
+        merged.merged_at,
+        chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .ok()
+            .map(|t| t.timestamp())
+    );
     let moved = changes
         .iter()
         .find(|c| c.id == change_id(REPO, 42))

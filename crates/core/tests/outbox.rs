@@ -439,6 +439,19 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
 
     scan(NOW + 2).await.unwrap();
     assert_eq!(change_state(&db, &id("claude/squash")).await, "merged");
+    // A merge made here is timed when it went through, and keeps that time across rescans.
+    let merged = db
+        .store
+        .change_request(&id("claude/squash"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        merged.merged_at.is_some_and(|t| t > NOW),
+        "{:?}",
+        merged.merged_at
+    );
+    assert!(merged.first_commit_at.is_some());
     assert_eq!(change_state(&db, &id("codex/rebase")).await, "merged");
     assert_eq!(change_state(&db, &id("codex/dropped")).await, "closed");
     match decide(id("codex/dropped"), "approve", None).await {

@@ -145,6 +145,8 @@ async fn round_trips_every_noun(db: TestDb) {
         labels: vec!["agent".into(), "needs, care".into()],
         requested_reviewers: vec!["lead".into()],
         mergeable: Some("clean".into()),
+        merged_at: None,
+        first_commit_at: None,
     };
     s.upsert_change_request(&cr).await.unwrap();
     let got = s.change_requests().await.unwrap();

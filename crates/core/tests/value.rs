@@ -58,6 +58,8 @@ fn change(branch: &str, state: &str, author: Author, lines: (i64, i64)) -> Chang
         labels: vec![],
         requested_reviewers: vec![],
         mergeable: None,
+        merged_at: None,
+        first_commit_at: None,
     }
 }
 

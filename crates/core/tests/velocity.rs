@@ -46,6 +46,8 @@ fn change(
         labels: vec![],
         requested_reviewers: asks.iter().map(|s| s.to_string()).collect(),
         mergeable: None,
+        merged_at: None,
+        first_commit_at: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! report all show the same picture. Every chart is a series over labelled x positions (days or
 //! weeks) drawn on one shared frame (`frame`); each function only says what to plot.
 
+use flightdeck_core::cycle::{Phase, WeekCount};
 use flightdeck_core::views::{SpendView, VelocityView};
 use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
@@ -12,6 +13,8 @@ const W: u32 = 800;
 const H: u32 = 280;
 const AGENT: RGBColor = RGBColor(124, 92, 255);
 const HUMAN: RGBColor = RGBColor(38, 166, 154);
+const AGENT_LIGHT: RGBColor = RGBColor(190, 174, 255);
+const HUMAN_LIGHT: RGBColor = RGBColor(140, 210, 204);
 
 type Chart<'a, 'b> =
     ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordusize, RangedCoordf64>>;
@@ -43,7 +46,11 @@ fn frame(
             .map_err(err)?;
         let labels: Vec<String> = keys
             .iter()
-            .map(|k| k.get(5..).unwrap_or(k).to_string())
+            // Dates as MM-DD; other keys (phase names) as they are.
+            .map(|k| match k.as_bytes().get(4) {
+                Some(b'-') if k.len() == 10 => k[5..].to_string(),
+                _ => k.to_string(),
+            })
             .collect();
         chart
             .configure_mesh()
@@ -222,5 +229,125 @@ pub fn agent_share(v: &VelocityView) -> Result<String, ApiError> {
                 .map_err(err)?;
             Ok(())
         },
+    )
+}
+
+/// Lines over labelled x positions, one per (label, color, values); a missing value breaks
+/// nothing, it is left out of its line.
+fn lines(
+    caption: &str,
+    keys: &[&str],
+    series: &[(&str, RGBColor, Vec<Option<f64>>)],
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<String, ApiError> {
+    let top = series
+        .iter()
+        .flat_map(|(_, _, v)| v.iter().flatten())
+        .copied()
+        .fold(0.0, f64::max);
+    frame(caption, keys, top.max(1.0) * 1.15, y_label, true, |chart| {
+        for (label, color, values) in series {
+            let color = *color;
+            chart
+                .draw_series(LineSeries::new(
+                    values
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, v)| v.map(|v| (i, v))),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(*label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    values
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, v)| v.map(|v| Circle::new((i, v), 3, color.filled()))),
+                )
+                .map_err(err)?;
+        }
+        Ok(())
+    })
+}
+
+/// Changes merged per week, agents vs people.
+pub fn merged_by_week(weeks: &[WeekCount]) -> Result<String, ApiError> {
+    let keys: Vec<&str> = weeks.iter().map(|w| w.week.as_str()).collect();
+    lines(
+        "Changes merged per week: agents vs people",
+        &keys,
+        &[
+            (
+                "agents",
+                AGENT,
+                weeks.iter().map(|w| Some(w.agent as f64)).collect(),
+            ),
+            (
+                "people",
+                HUMAN,
+                weeks.iter().map(|w| Some(w.human as f64)).collect(),
+            ),
+        ],
+        &|y| format!("{y:.0}"),
+    )
+}
+
+/// Median lead time (hours) per week, agents vs people; weeks without deploys are left out.
+pub fn lead_time_by_week(weeks: &[(String, Option<i64>, Option<i64>)]) -> Result<String, ApiError> {
+    let keys: Vec<&str> = weeks.iter().map(|(w, _, _)| w.as_str()).collect();
+    let h = |v: &Option<i64>| v.map(|s| s as f64 / 3_600.0);
+    lines(
+        "Median lead time per week (hours): agents vs people",
+        &keys,
+        &[
+            (
+                "agents",
+                AGENT,
+                weeks.iter().map(|(_, a, _)| h(a)).collect(),
+            ),
+            (
+                "people",
+                HUMAN,
+                weeks.iter().map(|(_, _, p)| h(p)).collect(),
+            ),
+        ],
+        &|y| format!("{y:.0} h"),
+    )
+}
+
+/// Each cycle-time phase's median and 90th percentile (hours), agents vs people.
+pub fn cycle_phases(phases: &[Phase]) -> Result<String, ApiError> {
+    let keys: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
+    let h = |v: Option<i64>| v.map(|s| s as f64 / 3_600.0);
+    lines(
+        "Cycle time by phase (hours): median and p90, agents vs people",
+        &keys,
+        &[
+            (
+                "agents, median",
+                AGENT,
+                phases.iter().map(|p| h(p.agent.median_secs)).collect(),
+            ),
+            (
+                "agents, p90",
+                AGENT_LIGHT,
+                phases.iter().map(|p| h(p.agent.p90_secs)).collect(),
+            ),
+            (
+                "people, median",
+                HUMAN,
+                phases.iter().map(|p| h(p.human.median_secs)).collect(),
+            ),
+            (
+                "people, p90",
+                HUMAN_LIGHT,
+                phases.iter().map(|p| h(p.human.p90_secs)).collect(),
+            ),
+        ],
+        &|y| format!("{y:.0} h"),
     )
 }

@@ -5,6 +5,7 @@
 
 mod charts;
 mod error;
+pub mod report;
 mod routes;
 
 use std::net::SocketAddr;

@@ -29,4 +29,12 @@ requested_reviewers: Array<string>,
 /**
  * clean, conflicts, blocked, behind, unstable or draft; none while unknown.
  */
-mergeable: string | null, };
+mergeable: string | null, 
+/**
+ * When it was merged; none while open or when closed unmerged.
+ */
+merged_at: number | null, 
+/**
+ * Author time of its first commit, when known (the start of cycle time).
+ */
+first_commit_at: number | null, };

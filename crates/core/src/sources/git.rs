@@ -176,6 +176,25 @@ pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
     })
 }
 
+/// The earliest author time among the commits of `head` not on local branch `base`, when the
+/// clone at `path` has them (a pull request's branch pushed from here).
+pub fn first_commit_time(path: &Path, head: &str, base: &str) -> Option<i64> {
+    let repo = Repository::open(path).ok()?;
+    let head = repo.find_commit(Oid::from_str(head).ok()?).ok()?.id();
+    let base = repo
+        .find_branch(base, BranchType::Local)
+        .ok()?
+        .get()
+        .target()?;
+    let mut walk = repo.revwalk().ok()?;
+    walk.push(head).ok()?;
+    walk.hide(base).ok()?;
+    walk.filter_map(Result::ok)
+        .filter_map(|oid| repo.find_commit(oid).ok())
+        .map(|c| c.author().when().seconds())
+        .min()
+}
+
 fn trim_slash(s: &str) -> String {
     s.trim_end_matches('/').to_string()
 }
@@ -264,11 +283,15 @@ fn local_change(
     walk.hide(base)?;
     let mut seen = HashSet::new();
     let mut first: Option<(String, i64)> = None;
+    let mut first_at = i64::MAX;
     for oid in walk {
         let oid = oid?;
-        if seen.insert(oid) && first.is_none() {
+        if seen.insert(oid) {
             let c = repo.find_commit(oid)?;
-            first = Some((c.summary().unwrap_or("").to_string(), c.time().seconds()));
+            first_at = first_at.min(c.author().when().seconds());
+            if first.is_none() {
+                first = Some((c.summary().unwrap_or("").to_string(), c.time().seconds()));
+            }
         }
     }
     let (title, created_at) = first.unwrap_or_else(|| (b.name.clone(), b.updated_at));
@@ -305,6 +328,8 @@ fn local_change(
         labels: vec![],
         requested_reviewers: vec![],
         mergeable: Some(mergeable.into()),
+        merged_at: None,
+        first_commit_at: (first_at != i64::MAX).then_some(first_at),
     })
 }
 

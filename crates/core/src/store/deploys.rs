@@ -47,4 +47,35 @@ impl Store {
         };
         Ok(rows)
     }
+
+    /// What DORA needs of each commit of `repo`, by sha.
+    pub async fn commit_facts(
+        &self,
+        repo: &str,
+    ) -> Result<std::collections::HashMap<String, CommitFacts>> {
+        let rows: Vec<(String, i64, String, Option<String>)> =
+            sqlx::query_as("SELECT sha, committed_at, summary, agent FROM commits WHERE repo = $1")
+                .bind(repo)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(sha, committed_at, summary, agent)| {
+                let facts = CommitFacts {
+                    committed_at,
+                    summary,
+                    agent: agent.is_some(),
+                };
+                (sha, facts)
+            })
+            .collect())
+    }
+}
+
+/// A commit's time, summary and whether an agent wrote it.
+#[derive(Debug, Clone)]
+pub struct CommitFacts {
+    pub committed_at: i64,
+    pub summary: String,
+    pub agent: bool,
 }

@@ -24,6 +24,7 @@ use sqlx::{AnyPool, Executor};
 use crate::error::{Error, Result};
 
 pub use agent_logs::Stamp;
+pub use deploys::CommitFacts;
 pub use reads::Counts;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

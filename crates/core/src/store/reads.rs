@@ -507,6 +507,8 @@ fn change_request_of(r: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
         labels: names(r, "labels")?,
         requested_reviewers: names(r, "requested_reviewers")?,
         mergeable: r.try_get("mergeable")?,
+        merged_at: r.try_get("merged_at")?,
+        first_commit_at: r.try_get("first_commit_at")?,
     })
 }
 

@@ -142,9 +142,9 @@ impl Store {
         sqlx::query(
             "INSERT INTO change_requests (id, kind, repo, title, head, base, head_sha, author_kind,
                author, state, created_at, updated_at, commits, files_changed, insertions, deletions,
-               labels, requested_reviewers, mergeable)
+               labels, requested_reviewers, mergeable, merged_at, first_commit_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-               $18, $19)
+               $18, $19, $20, $21)
              ON CONFLICT (id) DO UPDATE SET title = excluded.title, head_sha = excluded.head_sha,
                author_kind = excluded.author_kind, author = excluded.author,
                state = CASE WHEN change_requests.settled_sha = excluded.head_sha
@@ -153,7 +153,12 @@ impl Store {
                commits = excluded.commits, files_changed = excluded.files_changed,
                insertions = excluded.insertions, deletions = excluded.deletions,
                labels = excluded.labels, requested_reviewers = excluded.requested_reviewers,
-               mergeable = excluded.mergeable",
+               mergeable = excluded.mergeable,
+               merged_at = COALESCE(change_requests.merged_at, excluded.merged_at),
+               first_commit_at = CASE WHEN excluded.first_commit_at IS NOT NULL
+                 AND (change_requests.first_commit_at IS NULL
+                   OR excluded.first_commit_at < change_requests.first_commit_at)
+                 THEN excluded.first_commit_at ELSE change_requests.first_commit_at END",
         )
         .bind(&c.id)
         .bind(kind)
@@ -174,6 +179,8 @@ impl Store {
         .bind(serde_json::to_string(&c.labels).unwrap_or_else(|_| "[]".into()))
         .bind(serde_json::to_string(&c.requested_reviewers).unwrap_or_else(|_| "[]".into()))
         .bind(&c.mergeable)
+        .bind(c.merged_at)
+        .bind(c.first_commit_at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -181,14 +188,25 @@ impl Store {
 
     /// Records that the lead merged or closed change `id`. With `head_sha` (local branches) the
     /// state holds at that head across rescans (see `upsert_change_request`); without it the
-    /// forge's next answer replaces it.
-    pub async fn settle_change(&self, id: &str, state: &str, head_sha: Option<&str>) -> Result<()> {
-        sqlx::query("UPDATE change_requests SET state = $1, settled_sha = $2 WHERE id = $3")
-            .bind(state)
-            .bind(head_sha)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    /// forge's next answer replaces it. A merge keeps its first time, `at`.
+    pub async fn settle_change(
+        &self,
+        id: &str,
+        state: &str,
+        head_sha: Option<&str>,
+        at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE change_requests SET state = $1, settled_sha = $2,
+               merged_at = CASE WHEN $1 = 'merged' THEN COALESCE(merged_at, $4) ELSE merged_at END
+             WHERE id = $3",
+        )
+        .bind(state)
+        .bind(head_sha)
+        .bind(id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
