@@ -10,11 +10,15 @@
   rollup      the spend rollup over BENCH_RECORDS usage records (default 10 million) in SQLite:
               each report, budget status, concentration and the whole Spend view, against the
               same sums from the raw records; the incremental rebuild after one new session.
+  dora        DORA and cycle time over BENCH_DORA_COMMITS commits (default 1 million) and
+              BENCH_DORA_DEPLOYS deploys (default 100,000) in SQLite, for 90 days and two
+              years, checked against a full sort of the raw rows.
 
 Run through scripts/bench.sh (builds the release binary and installs the peers).
 Environment: BENCH_MB (corpus size, default 1024), BENCH_COMMITS (default 100000),
 BENCH_LIVE_SAMPLES (default 200), BENCH_RECORDS (default 10000000), BENCH_DIR (scratch,
-default a temp dir), BENCH_ONLY (a comma list of sections: logs, git, live, rollup; default all).
+default a temp dir), BENCH_ONLY (a comma list of sections: logs, git, live, rollup, dora;
+default all).
 """
 import http.client
 import json
@@ -32,6 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FD = os.path.join(ROOT, "target/release/flightdeck")
 GEN = os.path.join(ROOT, "target/release/examples/gen_claude_corpus")
 ROLLUPS = os.path.join(ROOT, "target/release/examples/bench_rollups")
+DORA = os.path.join(ROOT, "target/release/examples/bench_dora")
 CCUSAGE = os.path.join(ROOT, "bench/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage")
 
 
@@ -230,12 +235,13 @@ def pct(xs, p):
 
 def main():
     only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
-    unknown = only - {"logs", "git", "live", "rollup"}
+    unknown = only - {"logs", "git", "live", "rollup", "dora"}
     if unknown:
-        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live, rollup)")
+        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live, rollup, dora)")
     run = lambda section: not only or section in only
     needed = [("flightdeck", FD)] + ([("corpus generator", GEN), ("ccusage", CCUSAGE)] if run("logs") else [])
     needed += [("rollup bench", ROLLUPS)] if run("rollup") else []
+    needed += [("dora bench", DORA)] if run("dora") else []
     for tool, path in needed:
         if not os.path.exists(path):
             sys.exit(f"error: {tool} not found at {path}; run scripts/bench.sh")
@@ -257,6 +263,9 @@ def main():
         live_section(scratch, samples)
     if run("rollup"):
         rollup_section(scratch, int(os.environ.get("BENCH_RECORDS", "10000000")))
+    if run("dora"):
+        dora_section(scratch, int(os.environ.get("BENCH_DORA_COMMITS", "1000000")),
+                     int(os.environ.get("BENCH_DORA_DEPLOYS", "100000")))
     if not os.environ.get("BENCH_DIR"):
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -294,6 +303,12 @@ def rollup_section(scratch, records):
     print(f"\n== spend rollup: {records} usage records in SQLite (target: each rollup under 100 ms)")
     db = os.path.join(scratch, "rollup.db")
     subprocess.run([ROLLUPS, f"sqlite://{db}", str(records)], check=True)
+
+
+def dora_section(scratch, commits, deploys):
+    print(f"\n== DORA and cycle time: {commits} commits, {deploys} deploys in SQLite (target: under 200 ms)")
+    db = os.path.join(scratch, "dora.db")
+    subprocess.run([DORA, f"sqlite://{db}?mode=rwc", str(commits), str(deploys)], check=True)
 
 
 if __name__ == "__main__":

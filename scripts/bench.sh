@@ -3,7 +3,8 @@
 # `git log --numstat`, live event latency, the spend rollup at 10M records. Prints figures and
 # ratios; not part of CI.
 # Usage: scripts/bench.sh   (BENCH_MB=1024 BENCH_COMMITS=100000 BENCH_LIVE_SAMPLES=200
-#                            BENCH_RECORDS=10000000 BENCH_ONLY=logs,git,live,rollup)
+#                            BENCH_RECORDS=10000000 BENCH_DORA_COMMITS=1000000
+#                            BENCH_DORA_DEPLOYS=100000 BENCH_ONLY=logs,git,live,rollup,dora)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,5 +13,5 @@ command -v /usr/bin/time >/dev/null || { sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo
 # packages); the versions are pinned exactly, so install gives the same tree.
 npm --prefix bench install --no-audit --no-fund
 cargo build --locked --release -p flightdeck-cli
-cargo build --locked --release -p flightdeck-core --example gen_claude_corpus --example bench_rollups
+cargo build --locked --release -p flightdeck-core --example gen_claude_corpus --example bench_rollups --example bench_dora
 exec python3 bench/run.py
