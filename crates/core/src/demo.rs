@@ -917,6 +917,7 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
                     message: e.to_string(),
                 })?;
         }
+        crate::cycle::measure(store, &repo_key).await?;
         let (state, approved_by) = match i {
             0 => ("pending", None),
             1 => ("approved", Some("Alice Martin".to_string())),

@@ -56,8 +56,21 @@ pub struct Record {
 }
 
 /// Records a deploy and works out what it shipped (and what the next successful deploy to
-/// that environment shipped, which may have changed).
+/// that environment shipped, which may have changed), and the deploy phase of the changes it
+/// shipped.
 pub async fn record(
+    store: &Store,
+    r: &Record,
+    source: &str,
+    now: i64,
+) -> Result<Deployment, DeployError> {
+    let d = record_contents(store, r, source, now).await?;
+    crate::cycle::measure(store, &d.repo).await?;
+    Ok(d)
+}
+
+/// `record` without the cycle-time measure, for a sync that records many and measures once.
+async fn record_contents(
     store: &Store,
     r: &Record,
     source: &str,
@@ -220,9 +233,7 @@ pub async fn refresh_contents(
             previous = Some(d.sha.clone());
         }
     }
-    measure(store, repo, env).await?;
-    crate::cycle::measure(store, repo).await?;
-    Ok(())
+    Ok(measure(store, repo, env).await?)
 }
 
 /// Whether a commit summary undoes or patches an earlier change (a revert or a hotfix).
@@ -459,12 +470,15 @@ pub async fn sync_github(
             at: Some(at),
             id: Some(key),
         };
-        match record(store, &r, "github", now).await {
+        match record_contents(store, &r, "github", now).await {
             Ok(_) => n += 1,
             Err(DeployError::Store(e)) => return Err(e.into()),
             // A sha this clone has never seen and is not a full sha: skipped, not fatal.
             Err(e) => tracing::warn!("{full_name} deployment {id}: {e}"),
         }
+    }
+    if n > 0 {
+        crate::cycle::measure(store, repo_key).await?;
     }
     Ok(n)
 }

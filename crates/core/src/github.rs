@@ -552,6 +552,10 @@ pub async fn sync_repo(
             }
         }
     }
+    // Only changes that left the open list can have been merged: their cycle time is new.
+    if sync.closed > 0 {
+        crate::cycle::measure(store, repo_key).await?;
+    }
     Ok(sync)
 }
 
@@ -868,7 +872,6 @@ pub async fn sync_all(
                         crate::issues::sync_issues(gh, store, &full, &repo.path, now).await? as i64;
                     crate::deploys::sync_github(gh, store, &full, &repo.path, now).await?;
                     crate::releases::sync_waiting_runs(gh, store, &full, &repo.path, now).await?;
-                    crate::cycle::measure(store, &repo.path).await?;
                     Ok(())
                 }
                 .await

@@ -124,7 +124,6 @@ pub async fn run_with_progress(
         if !scan.commits.is_empty() {
             crate::deploys::measure_repo(store, &scan.repo.path).await?;
         }
-        crate::cycle::measure(store, &scan.repo.path).await?;
         let heads = serde_json::to_string(&scan.heads).unwrap_or_else(|_| "[]".into());
         store
             .set_cursor("git", &path.display().to_string(), &heads, now)
