@@ -36,6 +36,17 @@ fn with_db(home: &std::path::Path, db: &std::path::Path, args: &[&str]) -> Outpu
         .unwrap()
 }
 
+/// Stdout of a command that must have succeeded (its output shown when it did not).
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 /// The one `error:` line on stderr (progress notes may precede it).
 fn stderr_line(out: &Output) -> String {
     let s = String::from_utf8_lossy(&out.stderr).to_string();
@@ -674,15 +685,6 @@ fn review_loop_from_the_terminal() {
     let head = agent_commit(&repo, "claude/limit", "limit.rs", "// limiter\n");
     let db = home.path().join("fd.db");
     let run = |args: &[&str]| with_db(home.path(), &db, args);
-    let ok = |out: &Output| {
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
     ok(&run(&["ingest", "--repo", path.to_str().unwrap()]));
 
     // The default policy wants a person's approval of agent work.
@@ -1549,15 +1551,6 @@ fn deploys_and_dora_from_the_terminal() {
     .unwrap();
     let db = home.path().join("fd.db");
     let run = |args: &[&str]| with_db(home.path(), &db, args);
-    let ok = |out: &Output| {
-        assert!(
-            out.status.success(),
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
     ok(&run(&[
         "deploy",
         "record",

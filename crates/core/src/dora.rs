@@ -75,6 +75,26 @@ pub struct Dora {
     pub commits_shipped: i64,
 }
 
+/// Query `q` with the parameters both DORA queries take: $1 production, $2 since, $3 until,
+/// $4 the incident window, $5 the repo when one is asked for.
+fn over_range<'q>(
+    q: &'q str,
+    cfg: &'q DoraConfig,
+    since: i64,
+    until: i64,
+    repo: Option<&'q str>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let query = sqlx::query(q)
+        .bind(cfg.production.as_str())
+        .bind(since)
+        .bind(until)
+        .bind(cfg.incident_window_secs);
+    match repo {
+        Some(r) => query.bind(r),
+        None => query,
+    }
+}
+
 /// The four keys for the production deploys in `[since, until)`, of `repo` (all when `None`).
 /// Reads aggregates only (see `core::spans` and `deploys::measure`): its cost does not grow
 /// with the number of commits.
@@ -85,7 +105,6 @@ pub async fn dora(
     until: i64,
     cfg: &DoraConfig,
 ) -> Result<Dora, crate::Error> {
-    let w = cfg.incident_window_secs;
     // A deploy failed by its status, or when the next one (within the window) ships a fix.
     let failed = "(status = 'failure' OR next_fix_secs <= $4)";
     let repo_clause = if repo.is_some() { " AND repo = $5" } else { "" };
@@ -101,15 +120,9 @@ pub async fn dora(
          WHERE environment = $1 AND status IN ('success', 'failure')
            AND created_at >= $2 AND created_at < $3{repo_clause}"
     );
-    let mut query = sqlx::query(&q)
-        .bind(&cfg.production)
-        .bind(since)
-        .bind(until)
-        .bind(w);
-    if let Some(r) = repo {
-        query = query.bind(r);
-    }
-    let row = query.fetch_one(store.pool()).await?;
+    let row = over_range(&q, cfg, since, until, repo)
+        .fetch_one(store.pool())
+        .await?;
     let finished: i64 = row.try_get(0)?;
     let good: i64 = row.try_get(1)?;
     let failed_count: i64 = row.try_get(2)?;
@@ -131,16 +144,11 @@ pub async fn dora(
            AND (d.status = 'failure' OR d.next_fix_secs <= $4){}",
         repo_clause.replace("repo", "d.repo")
     );
-    let mut query = sqlx::query(&q)
-        .bind(&cfg.production)
-        .bind(since)
-        .bind(until)
-        .bind(w);
-    if let Some(r) = repo {
-        query = query.bind(r);
-    }
     let mut restore = Vec::new();
-    for row in query.fetch_all(store.pool()).await? {
+    for row in over_range(&q, cfg, since, until, repo)
+        .fetch_all(store.pool())
+        .await?
+    {
         let at: i64 = row.try_get(0)?;
         if let Some(back) = row.try_get::<Option<i64>, _>(1)? {
             restore.push(back - at);
