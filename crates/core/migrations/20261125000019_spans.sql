@@ -7,7 +7,10 @@ ALTER TABLE change_requests ADD COLUMN first_commit_at BIGINT;
 -- (so the incident window stays a query parameter).
 ALTER TABLE deployments ADD COLUMN fixes BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE deployments ADD COLUMN next_fix_secs BIGINT;
-CREATE INDEX deployments_by_env_time ON deployments (environment, created_at);
+-- Covering indexes for DORA: the range's counts, and each failure's next good deploy, are
+-- read from the index alone (at 100,000 deploys, 170 and 120 ms without them, 20 with).
+CREATE INDEX deployments_dora ON deployments (environment, created_at, status, next_fix_secs, repo, id);
+CREATE INDEX deployments_next ON deployments (repo, environment, created_at, id, status, next_fix_secs);
 -- Durations kept for exact percentiles at scale (see core::spans): DORA lead time per shipped
 -- commit (scope: the environment) and cycle-time phases per merged change. `at` is when the
 -- span counts (deployed, merged), `day` its UTC day number, `bucket` a log scale of `secs`.
@@ -26,7 +29,8 @@ CREATE TABLE spans (
 CREATE INDEX spans_by_time ON spans (metric, scope, at, agent, bucket);
 CREATE INDEX spans_by_bucket ON spans (metric, scope, bucket, secs, at, agent);
 CREATE INDEX spans_by_repo ON spans (repo, metric, scope, at, agent, bucket);
--- How many spans fall in each bucket per day: a range's percentile reads these first.
+-- How many spans fall in each bucket per day, and per block of 16 days: a range's percentile
+-- reads whole blocks, then whole days at its ends, then the spans of its ragged seconds.
 CREATE TABLE span_days (
     metric TEXT NOT NULL,
     scope TEXT NOT NULL,
@@ -36,3 +40,14 @@ CREATE TABLE span_days (
     n BIGINT NOT NULL,
     PRIMARY KEY (metric, scope, day, agent, bucket)
 );
+CREATE INDEX span_days_counts ON span_days (metric, scope, day, agent, bucket, n);
+CREATE TABLE span_blocks (
+    metric TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    block BIGINT NOT NULL,
+    agent BIGINT NOT NULL,
+    bucket BIGINT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (metric, scope, block, agent, bucket)
+);
+CREATE INDEX span_blocks_counts ON span_blocks (metric, scope, block, agent, bucket, n);

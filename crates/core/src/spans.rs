@@ -2,10 +2,10 @@
 //! to an environment) and the cycle-time phases (one span per merged change and phase).
 //!
 //! A million spans cannot be read row by row in 200 ms (sqlx reads about 300k rows a second
-//! here), so a percentile over a range is found in two steps, both exact: per-day counts by
-//! bucket (`span_days`, a few rows per day whatever the volume) give the bucket that holds the
-//! wanted rank and the rank inside it; then one query walks only that bucket, in order, to the
-//! value. Buckets are a log scale with 16 steps per doubling, so no bucket holds much.
+//! here), so a percentile over a range is found in two steps, both exact: counts by bucket
+//! per 16-day block and per day (`span_blocks`, `span_days`: a few rows per day whatever the
+//! volume) give the bucket that holds the wanted rank and the rank inside it; then one query
+//! walks only that bucket, in order, to the value. Buckets are a log scale with 16 steps per doubling, so no bucket holds much.
 //!
 //! Spans are written by whoever knows the measured ends (`deploys::measure`,
 //! `cycle::measure`) through [`replace`], which diffs against what is stored and keeps the
@@ -189,23 +189,58 @@ pub async fn replace(
         }
         query.execute(&mut *tx).await?;
     }
-    for ((m, s, day, agent, b), n) in delta.into_iter().filter(|(_, n)| *n != 0) {
-        sqlx::query(
-            "INSERT INTO span_days (metric, scope, day, agent, bucket, n)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (metric, scope, day, agent, bucket) DO UPDATE SET n = span_days.n + excluded.n",
-        )
-        .bind(m)
-        .bind(s)
-        .bind(day)
-        .bind(i64::from(agent))
-        .bind(b)
-        .bind(n)
-        .execute(&mut *tx)
-        .await?;
+    let mut blocks: BTreeMap<DayKey, i64> = BTreeMap::new();
+    for ((m, s, day, agent, b), n) in &delta {
+        let key = (m.clone(), s.clone(), day.div_euclid(BLOCK_DAYS), *agent, *b);
+        *blocks.entry(key).or_default() += n;
+    }
+    for (level, counts) in [(DAYS, delta), (BLOCKS, blocks)] {
+        for ((m, s, unit, agent, b), n) in counts.into_iter().filter(|(_, n)| *n != 0) {
+            sqlx::query(&format!(
+                "INSERT INTO {t} (metric, scope, {c}, agent, bucket, n)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (metric, scope, {c}, agent, bucket) DO UPDATE SET n = {t}.n + excluded.n",
+                t = level.table,
+                c = level.column
+            ))
+            .bind(m)
+            .bind(s)
+            .bind(unit)
+            .bind(i64::from(agent))
+            .bind(b)
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
+        }
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Days per block of `span_blocks`.
+const BLOCK_DAYS: i64 = 16;
+
+/// A table of span counts per time unit.
+#[derive(Clone, Copy)]
+struct Level {
+    table: &'static str,
+    column: &'static str,
+}
+const DAYS: Level = Level {
+    table: "span_days",
+    column: "day",
+};
+const BLOCKS: Level = Level {
+    table: "span_blocks",
+    column: "block",
+};
+
+/// The whole units of size `unit` wholly inside `[lo, hi)`, as unit numbers `[first, last)`.
+fn whole(lo: i64, hi: i64, unit: i64) -> (i64, i64) {
+    (
+        lo.div_euclid(unit) + i64::from(lo.rem_euclid(unit) != 0),
+        hi.div_euclid(unit),
+    )
 }
 
 async fn delete(
@@ -237,8 +272,9 @@ pub struct Range<'a> {
 /// Span counts of a range by (agent, bucket).
 pub type Counts = BTreeMap<(bool, i64), i64>;
 
-/// How many spans of the range fall in each bucket. Whole days come from the day counts, the
-/// ragged ends (and one repo's spans) from the spans themselves.
+/// How many spans of the range fall in each bucket. Whole 16-day blocks come from the block
+/// counts, whole days at either end from the day counts, the ragged seconds (and one repo's
+/// spans) from the spans themselves: a few thousand rows read for any range.
 pub async fn counts(store: &Store, r: Range<'_>) -> Result<Counts, crate::Error> {
     let mut out = Counts::new();
     let mut add = |rows: Vec<sqlx::any::AnyRow>| -> Result<(), crate::Error> {
@@ -273,28 +309,43 @@ pub async fn counts(store: &Store, r: Range<'_>) -> Result<Counts, crate::Error>
             query.fetch_all(store.pool()).await
         }
     };
+    let counted = |level: Level, from: i64, to: i64| {
+        let q = format!(
+            "SELECT agent, bucket, CAST(sum(n) AS BIGINT) FROM {t}
+             WHERE metric = $1 AND scope = $2 AND {c} >= $3 AND {c} < $4
+             GROUP BY agent, bucket",
+            t = level.table,
+            c = level.column
+        );
+        async move {
+            sqlx::query(&q)
+                .bind(r.metric)
+                .bind(r.scope)
+                .bind(from)
+                .bind(to)
+                .fetch_all(store.pool())
+                .await
+        }
+    };
     if r.since >= r.until {
         return Ok(out);
     }
-    // Days wholly inside [since, until).
-    let first = r.since.div_euclid(DAY) + i64::from(r.since.rem_euclid(DAY) != 0);
-    let last = r.until.div_euclid(DAY);
+    let (first, last) = whole(r.since, r.until, DAY);
     if r.repo.is_some() || first >= last {
         add(raw(r.since, r.until).await?)?;
         return Ok(out);
     }
-    let rows = sqlx::query(
-        "SELECT agent, bucket, CAST(sum(n) AS BIGINT) FROM span_days
-         WHERE metric = $1 AND scope = $2 AND day >= $3 AND day < $4
-         GROUP BY agent, bucket",
-    )
-    .bind(r.metric)
-    .bind(r.scope)
-    .bind(first)
-    .bind(last)
-    .fetch_all(store.pool())
-    .await?;
-    add(rows)?;
+    let (b0, b1) = whole(first, last, BLOCK_DAYS);
+    if b0 < b1 {
+        add(counted(BLOCKS, b0, b1).await?)?;
+        for (from, to) in [(first, b0 * BLOCK_DAYS), (b1 * BLOCK_DAYS, last)] {
+            if from < to {
+                add(counted(DAYS, from, to).await?)?;
+            }
+        }
+    } else {
+        add(counted(DAYS, first, last).await?)?;
+    }
     let (head_end, tail_start) = (first.saturating_mul(DAY), last.saturating_mul(DAY));
     if r.since < head_end {
         add(raw(r.since, head_end).await?)?;

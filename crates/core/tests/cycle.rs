@@ -241,7 +241,8 @@ async fn spans_match_a_full_sort(db: TestDb) {
         (T0 + DAY + 1, T0 + DAY + 2 * H, None), // inside one day
         (T0 - DAY, T0 + 30 * DAY, Some("r1")),
         (T0 + 3 * DAY + 11, T0 + 12 * DAY, Some("r0")),
-        (T0 + 4 * DAY, T0 + 4 * DAY, None), // empty
+        (T0 + 4 * DAY, T0 + 4 * DAY, None),      // empty
+        (T0 + DAY + 5, T0 + 19 * DAY + 7, None), // a 16-day block, whole days and seconds
     ];
     for round in 0..2 {
         for (since, until, repo) in &ranges {
