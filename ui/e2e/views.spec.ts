@@ -190,6 +190,16 @@ test('every view renders the demo data without errors', async ({ page }) => {
       await expect(page.getByTestId('work-throughput')).toContainText('By agents');
       // The DORA keys from the demo's deploy history.
       await expect(page.getByTestId('dora')).toContainText('Change failure rate');
+      // Cycle time by phase from the demo's merged history, its charts, and the weekly page.
+      const cycle = page.getByTestId('cycle');
+      await expect(cycle).toContainText('pickup');
+      await expect(cycle.locator('tr', { hasText: 'review' }).first()).not.toContainText('—');
+      await expectImageLoaded(page, 'chart-cycle');
+      await expectImageLoaded(page, 'chart-merged');
+      const href = (await page.getByTestId('weekly-report').getAttribute('href')) ?? '';
+      const weekly = await page.request.get(new URL(href, page.url()).toString());
+      expect(weekly.ok()).toBe(true);
+      expect((await weekly.text()).match(/<svg/g)?.length).toBe(3);
     }
     if (view.name === 'releases') {
       // Per environment: what is live (staging is a release ahead of production).

@@ -21,6 +21,7 @@ import type { VelocityView } from './generated/VelocityView';
 import type { Dispatch } from './generated/Dispatch';
 import type { WorkBoard } from './generated/WorkBoard';
 import type { WorkItem } from './generated/WorkItem';
+import type { CycleTime } from './generated/CycleTime';
 import type { Dora } from './generated/Dora';
 import type { Release } from './generated/Release';
 import type { ReleaseDetail } from './generated/ReleaseDetail';
@@ -198,6 +199,7 @@ export const api = {
     postJson<Action & { dispatch?: Dispatch | null }>(`/api/changes/${encodeURIComponent(changeId)}/actions`, d),
   work: (s?: AbortSignal) => getJson<WorkBoard>('/api/work', s),
   dora: (s?: AbortSignal) => getJson<Dora>('/api/dora', s),
+  cycle: (s?: AbortSignal) => getJson<CycleTime>('/api/cycle', s),
   release: (id: string, s?: AbortSignal) => getJson<ReleaseDetail>(`/api/releases/${encodeURIComponent(id)}`, s),
   decideRelease: (id: string, approve: boolean, reason: string) =>
     postJson<Release>(`/api/releases/${encodeURIComponent(id)}/decision`, { approve, reason }),
@@ -213,7 +215,18 @@ export const api = {
     postJson<Action>(`/api/outbox/${encodeURIComponent(key)}`, { resolve }),
 };
 
-export type ChartName = 'spend-by-day.svg' | 'spend-by-vendor.svg' | 'commits-by-week.svg' | 'agent-share.svg';
+export type ChartName =
+  | 'spend-by-day.svg'
+  | 'spend-by-vendor.svg'
+  | 'commits-by-week.svg'
+  | 'agent-share.svg'
+  | 'cycle-phases.svg'
+  | 'merged-by-week.svg';
+
+/** The weekly HTML report (opens on its own, charts inline). */
+export function weeklyReportUrl(): string {
+  return withToken(`${baseUrl()}/api/reports/weekly.html`, getToken());
+}
 
 /** URL for a server-rendered chart image; `version` busts the cache after a change. */
 export function chartUrl(name: ChartName, version = 0): string {

@@ -884,6 +884,7 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
             })
             .take(60)
             .collect();
+        seed_merged_history(store, &repo_key, now).await?;
         for (k, (sha, at)) in shas.iter().enumerate().step_by(6) {
             for env in ["staging", "production"] {
                 // The newest commit is on staging only: production's next release waits.
@@ -972,6 +973,75 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
             .await?;
     }
     seed_audit(store, ws, now).await
+}
+
+/// The pull requests behind the last three weeks of main (`… (#n)` commits), merged when their
+/// commit landed, with first commits, openings and first reviews a few hours before: the
+/// demo's cycle time. Timings come from the sha, so a rebuilt demo shows the same numbers.
+async fn seed_merged_history(store: &Store, repo_key: &str, now: i64) -> Result<()> {
+    let commits = store.commits_between(now - 21 * DAY, now).await?;
+    for c in commits.iter().filter(|c| c.repo == repo_key) {
+        let Some(n) = c
+            .summary
+            .rsplit_once("(#")
+            .and_then(|(_, n)| n.strip_suffix(')'))
+        else {
+            continue;
+        };
+        // Hours drawn from the sha's bytes: coding 1–24, pickup 0.5–8, review 0.5–12.
+        let h = |i: usize, lo: i64, hi: i64| {
+            let v = i64::from_str_radix(c.sha.get(i..i + 4).unwrap_or("0"), 16).unwrap_or(0);
+            lo * 1_800 + v % ((hi - lo) * 1_800).max(1)
+        };
+        let merged = c.committed_at;
+        let reviewed = merged - h(0, 1, 24);
+        let opened = reviewed - h(4, 1, 16);
+        let first = opened - h(8, 2, 48);
+        let id = format!("local:{repo_key}:merged/{n}");
+        store
+            .upsert_change_request(&crate::model::ChangeRequest {
+                id: id.clone(),
+                kind: crate::model::ChangeKind::Local,
+                repo: repo_key.into(),
+                title: c.summary.clone(),
+                head: format!("merged/{n}"),
+                base: "main".into(),
+                head_sha: c.sha.clone(),
+                author: match &c.agent {
+                    Some(a) => crate::model::Author::Agent { agent: a.clone() },
+                    None => crate::model::Author::Human {
+                        name: c.author_name.clone(),
+                    },
+                },
+                state: "merged".into(),
+                created_at: opened,
+                updated_at: merged,
+                commits: 1,
+                files_changed: c.files_changed,
+                insertions: c.insertions,
+                deletions: c.deletions,
+                agent_cost_usd: 0.0,
+                labels: vec![],
+                requested_reviewers: vec![],
+                mergeable: None,
+                merged_at: Some(merged),
+                first_commit_at: Some(first),
+            })
+            .await?;
+        let reviewer = HUMANS[(h(12, 0, 8) as usize) % HUMANS.len()].0;
+        store
+            .add_review(&crate::model::Review {
+                action_key: format!("demo-review:{id}"),
+                change_request: id,
+                head_sha: c.sha.clone(),
+                reviewer: reviewer.into(),
+                state: "approved".into(),
+                body: String::new(),
+                at: reviewed,
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// A signed audit trail of decisions a lead made in the demo, with the demo's own key

@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/releases/{id}", get(release_detail))
         .route("/releases/{id}/decision", post(release_decision))
         .route("/dora", get(dora_view))
+        .route("/cycle", get(cycle_view))
+        .route("/reports/weekly.html", get(weekly_report))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -493,6 +495,19 @@ async fn chart(State(s): State<AppState>, Path(name): Path<String>) -> Result<Re
         "agent-share.svg" => charts::agent_share(
             &views::velocity(&s.store, chrono::Utc::now().timestamp(), 26).await?,
         )?,
+        "cycle-phases.svg" => {
+            let (since, until) = last_days(28);
+            let production = flightdeck_core::dora::DoraConfig::default().production;
+            let c = flightdeck_core::cycle::cycle_time(&s.store, None, since, until, &production)
+                .await?;
+            charts::cycle_phases(&c.phases)?
+        }
+        "merged-by-week.svg" => {
+            let (since, until) = last_days(12 * 7);
+            charts::merged_by_week(
+                &flightdeck_core::cycle::throughput(&s.store, None, since, until).await?,
+            )?
+        }
         _ => return Err(ApiError::NotFound(format!("no such chart `{name}`"))),
     };
     Ok((
@@ -579,19 +594,60 @@ struct DoraQuery {
     env: Option<String>,
 }
 
+impl DoraQuery {
+    /// `(since, until, production environment)` with the defaults filled in.
+    fn resolve(self) -> (i64, i64, String) {
+        let until = self.until.unwrap_or_else(|| chrono::Utc::now().timestamp());
+        let since = self.since.unwrap_or(until - 28 * 86_400);
+        let env = self
+            .env
+            .unwrap_or_else(|| flightdeck_core::dora::DoraConfig::default().production);
+        (since, until, env)
+    }
+}
+
 async fn dora_view(
     State(s): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<DoraQuery>,
 ) -> ApiResult<flightdeck_core::dora::Dora> {
-    let until = q.until.unwrap_or_else(|| chrono::Utc::now().timestamp());
-    let since = q.since.unwrap_or(until - 28 * 86_400);
+    let (since, until, production) = q.resolve();
     let cfg = flightdeck_core::dora::DoraConfig {
-        production: q.env.unwrap_or_else(|| "production".into()),
+        production,
         ..Default::default()
     };
     Ok(Json(
         flightdeck_core::dora::dora(&s.store, None, since, until, &cfg).await?,
     ))
+}
+
+/// `[now - days, now)`.
+fn last_days(days: i64) -> (i64, i64) {
+    let now = chrono::Utc::now().timestamp();
+    (now - days * 86_400, now)
+}
+
+/// Cycle time by phase and weekly throughput, over the same range and environment as `/dora`.
+async fn cycle_view(
+    State(s): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<DoraQuery>,
+) -> ApiResult<flightdeck_core::cycle::CycleTime> {
+    let (since, until, env) = q.resolve();
+    Ok(Json(
+        flightdeck_core::cycle::cycle_time(&s.store, None, since, until, &env).await?,
+    ))
+}
+
+/// The weekly HTML report for the week up to now (as `flightdeck report weekly` writes it).
+async fn weekly_report(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let html = crate::report::weekly_html(&s.store, chrono::Utc::now().timestamp(), 12).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response())
 }
 
 async fn release_detail(

@@ -75,7 +75,32 @@ async fn every_view_serves_demo_data() {
     assert_eq!(health["counts"]["repos"], 3);
     let len = |v: &serde_json::Value, k: &str| v[k].as_array().map(Vec::len).unwrap_or(0);
     assert!(len(&json(s, "/api/inbox").await, "items") >= 6);
-    assert_eq!(len(&json(s, "/api/changes").await, "changes"), 6);
+    // Six open agent branches, and the merged pull requests behind recent main history.
+    let changes = json(s, "/api/changes").await;
+    let in_state = |state: &str| {
+        changes["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["change"]["state"] == state)
+            .count()
+    };
+    assert_eq!(in_state("open"), 6);
+    assert!(in_state("merged") > 10, "{}", in_state("merged"));
+    // Their cycle time: every phase measured, deploy included (from the demo's deploys).
+    let cycle = json(s, "/api/cycle").await;
+    for p in cycle["phases"].as_array().unwrap() {
+        assert!(p["all"]["count"].as_i64().unwrap() > 0, "{p}");
+    }
+    let (status, ctype, html) = get(s, "/api/reports/weekly.html").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    assert_eq!(html.matches("<svg").count(), 3);
+    for name in ["cycle-phases.svg", "merged-by-week.svg"] {
+        let (status, _, body) = get(s, &format!("/api/charts/{name}")).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert!(body.starts_with("<svg"), "{name}");
+    }
     let agents = json(s, "/api/agents").await;
     assert_eq!(len(&agents, "agents"), 2);
     assert!(len(&agents, "runs") > 6);

@@ -1,4 +1,4 @@
-import { api, chartUrl } from '../api';
+import { api, chartUrl, weeklyReportUrl } from '../api';
 import { DataTable, Empty, ErrorBox, Loading, ShareBar, ViewHeader, type Column } from '../components';
 import { int, percent } from '../format';
 import type { Spread } from '../generated/Spread';
@@ -70,6 +70,53 @@ function DoraCards() {
   );
 }
 
+function spreadText(s: Spread): string {
+  if (s.median_secs === null || s.p90_secs === null) return '—';
+  return `${(s.median_secs / 3600).toFixed(1)} h / ${(s.p90_secs / 3600).toFixed(1)} h`;
+}
+
+/** Cycle time of the changes merged in the last 28 days, by phase, agents vs people. */
+function CycleTable({ version }: { version: number }) {
+  const { data } = useApi(api.cycle, 'velocity');
+  if (!data) return null;
+  return (
+    <div data-testid="cycle">
+      <h2>Cycle time, last 28 days <span className="muted small">median / p90 (changes)</span></h2>
+      <table className="grid">
+        <thead>
+          <tr>
+            <th>Phase</th>
+            <th className="num">All</th>
+            <th className="num">Agents</th>
+            <th className="num">People</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data.phases.map((p) => (
+            <tr key={p.name}>
+              <td>{p.name}</td>
+              <td className="num">{spreadText(p.all)} <span className="muted">({int(p.all.count)})</span></td>
+              <td className="num">{spreadText(p.agent)}</td>
+              <td className="num">{spreadText(p.human)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <figure className="chart">
+        <img src={chartUrl('cycle-phases.svg', version)} alt="Cycle time by phase" data-testid="chart-cycle" />
+      </figure>
+      <figure className="chart">
+        <img src={chartUrl('merged-by-week.svg', version)} alt="Changes merged per week" data-testid="chart-merged" />
+      </figure>
+      <p>
+        <a href={weeklyReportUrl()} target="_blank" rel="noreferrer" data-testid="weekly-report">
+          Weekly report (HTML, opens without the app)
+        </a>
+      </p>
+    </div>
+  );
+}
+
 export default function Velocity({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now, version } = useApi(api.velocity, 'velocity');
   const weeks = data?.weeks ?? [];
@@ -79,6 +126,7 @@ export default function Velocity({ selected, setSelected, list }: ViewProps) {
       <ViewHeader title="Velocity">{data ? `${weeks.length} weeks` : null}</ViewHeader>
       {error ? <ErrorBox message={error} /> : null}
       <DoraCards />
+      <CycleTable version={version} />
       {loading && !data ? <Loading /> : null}
       {data && weeks.length === 0 ? (
         <Empty>
