@@ -88,8 +88,13 @@ impl AuditKey {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(io)?;
             }
-            write_private(path, &hex::encode(seed)).map_err(io)?;
-            seed
+            // Another process (or task) may make the key at the same moment: the first one
+            // written wins and everyone signs with it.
+            if create_private(path, &hex::encode(seed)).map_err(io)? {
+                seed
+            } else {
+                return Self::load_or_create(path);
+            }
         };
         Ok(Self {
             key: SigningKey::from_bytes(&seed),
@@ -129,20 +134,48 @@ impl AuditKey {
 
 /// Writes a file only its owner can read, replacing it atomically.
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        std::io::Write::write_all(&mut f, text.as_bytes())?;
-        f.sync_all()?;
+    let tmp = write_temp(path, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Writes a file only its owner can read unless one is already there: false when it was.
+fn create_private(path: &Path, text: &str) -> std::io::Result<bool> {
+    let tmp = write_temp(path, text)?;
+    // A hard link, unlike a rename, refuses to replace: the file appears whole or not at all.
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
     }
-    std::fs::rename(tmp, path)
+}
+
+/// `text` in a synced 0600 file beside `path`, named for this writer alone so concurrent
+/// writers (dispatches finishing together, a CLI beside the server) never share one.
+fn write_temp(path: &Path, text: &str) -> std::io::Result<PathBuf> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.{n}.tmp", std::process::id()));
+    let tmp = path.with_file_name(name);
+    let mut opts = std::fs::OpenOptions::new();
+    // Truncate, not create_new: a leftover of a crashed writer with the same pid is stale.
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp)?;
+    let written = std::io::Write::write_all(&mut f, text.as_bytes()).and_then(|()| f.sync_all());
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(tmp)
 }
 
 /// One decision to record: who did what to which target, when, and why.

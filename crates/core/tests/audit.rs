@@ -204,3 +204,41 @@ fn the_key_is_private_and_stable() {
     let err = AuditKey::load_or_create(&path).err().unwrap().to_string();
     assert!(err.contains("not a hex Ed25519 seed"), "{err}");
 }
+
+/// Dispatches finishing together (and a CLI beside the server) sign at the same moment: each
+/// checkpoint write must land, and writers racing to make the key must end up with one key.
+#[test]
+fn concurrent_signers_share_one_key_and_every_checkpoint_lands() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit-key");
+    let keys: Vec<String> = std::thread::scope(|s| {
+        let makers: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| AuditKey::load_or_create(&path).map(|k| k.public_hex())))
+            .collect();
+        makers
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect()
+    });
+    let on_disk = AuditKey::load_or_create(&path).unwrap().public_hex();
+    assert!(keys.iter().all(|k| *k == on_disk), "{keys:?} vs {on_disk}");
+
+    let key = AuditKey::load_or_create(&path).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8i64 {
+            let key = &key;
+            s.spawn(move || {
+                for n in 0..200 {
+                    key.record(t * 1000 + n, "h").unwrap();
+                }
+            });
+        }
+    });
+    assert!(key.checkpoint().is_some());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left behind: {left:?}");
+}
