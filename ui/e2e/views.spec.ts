@@ -190,6 +190,11 @@ test('every view renders the demo data without errors', async ({ page }) => {
       await expect(page.getByTestId('work-throughput')).toContainText('By agents');
       // The DORA keys from the demo's deploy history.
       await expect(page.getByTestId('dora')).toContainText('Change failure rate');
+      // The demo's incident issue is counted against the deploy before it.
+      await expect(page.getByTestId('incident-issues')).toHaveText('1');
+      // Agents vs people, and who carries the review load.
+      await expect(page.getByTestId('split').locator('tr', { hasText: 'Agents' })).toBeVisible();
+      await expect(page.getByTestId('review-load')).toContainText('Reviewer');
       // Cycle time by phase from the demo's merged history, its charts, and the weekly page.
       const cycle = page.getByTestId('cycle');
       await expect(cycle).toContainText('pickup');

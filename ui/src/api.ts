@@ -22,6 +22,7 @@ import type { Dispatch } from './generated/Dispatch';
 import type { WorkBoard } from './generated/WorkBoard';
 import type { WorkItem } from './generated/WorkItem';
 import type { CycleTime } from './generated/CycleTime';
+import type { VelocityReport } from './generated/VelocityReport';
 import type { Dora } from './generated/Dora';
 import type { Release } from './generated/Release';
 import type { ReleaseDetail } from './generated/ReleaseDetail';
@@ -200,6 +201,7 @@ export const api = {
   work: (s?: AbortSignal) => getJson<WorkBoard>('/api/work', s),
   dora: (s?: AbortSignal) => getJson<Dora>('/api/dora', s),
   cycle: (s?: AbortSignal) => getJson<CycleTime>('/api/cycle', s),
+  velocityReport: (s?: AbortSignal) => getJson<VelocityReport>('/api/velocity/report', s),
   release: (id: string, s?: AbortSignal) => getJson<ReleaseDetail>(`/api/releases/${encodeURIComponent(id)}`, s),
   decideRelease: (id: string, approve: boolean, reason: string) =>
     postJson<Release>(`/api/releases/${encodeURIComponent(id)}/decision`, { approve, reason }),

@@ -43,11 +43,13 @@ pub enum ReportCmd {
     /// successful production deploys per week and deploy days. Lead time: commit time to the
     /// first successful production deploy that shipped it (median, p90). Change failure rate:
     /// failed ÷ finished production deploys, where a deploy also failed when a revert or hotfix
-    /// is deployed within the incident window after it. Time to restore: failed deploy to the
-    /// next good one.
+    /// is deployed within the incident window after it, or an issue labelled `incident` opened
+    /// after it and before the next good one. Time to restore: the incident issue's open →
+    /// close, else failed deploy to the next good one.
     Dora(crate::deploy_cmd::DoraArgs),
     /// Agent vs human: change requests opened in the range, how many were merged or closed
-    /// unmerged (acceptance), sent back with changes requested (rework), agent cost per merged
+    /// unmerged (acceptance), sent back with changes requested or reverted after merging
+    /// (rework), agent cost per merged
     /// change; review load per reviewer (reviews given, requests waiting); cycle time of the
     /// changes merged in the range by phase (coding: first commit → opened, pickup: → first
     /// review, review: → merged, deploy: → in production, merge: opened → merged), median and

@@ -230,7 +230,10 @@ fn rows(d: &Dora) -> Vec<(String, String, String)> {
     v.push((
         "change failure rate".into(),
         pct(d.change_failure_rate),
-        format!("{} failed ({} incidents)", d.failed_deploys, d.incidents),
+        format!(
+            "{} failed ({} by a later revert or hotfix, {} incident issues)",
+            d.failed_deploys, d.incidents, d.incident_issues
+        ),
     ));
     v.extend(spread("time to restore", &d.time_to_restore));
     v.push((
@@ -283,7 +286,8 @@ pub async fn weekly_report(settings: &Settings, a: &WeeklyArgs) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-/// Agent vs human acceptance, rework and cost per merged change, and review load.
+/// Agent vs human acceptance, rework (changes requested; reverted after merging) and cost per
+/// merged change, and review load.
 pub async fn velocity_report(settings: &Settings, a: &PeriodArgs) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let (since, until) = range(&a.since, &a.until, chrono::Utc::now().timestamp())?;
@@ -300,9 +304,10 @@ pub async fn velocity_report(settings: &Settings, a: &PeriodArgs) -> Result<Exit
         "closed",
         "acceptance",
         "reworked",
+        "reverted",
         "cost/merged",
     ];
-    let rows: Vec<[String; 7]> = v
+    let rows: Vec<[String; 8]> = v
         .split
         .iter()
         .map(|s| {
@@ -313,6 +318,7 @@ pub async fn velocity_report(settings: &Settings, a: &PeriodArgs) -> Result<Exit
                 s.closed.to_string(),
                 pct(s.acceptance_rate),
                 format!("{} ({})", s.reworked, pct(s.rework_rate)),
+                format!("{} ({})", s.reverted, pct(s.revert_rate)),
                 money(s.cost_per_merged_usd),
             ]
         })

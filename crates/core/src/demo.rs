@@ -910,6 +910,21 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
                     .await?;
             }
         }
+        // An outage someone filed as an incident issue after one production deploy of the
+        // first repo, closed an hour and a half later.
+        if let (0, Some((_, at))) = (i, shas.get(24)) {
+            let opened = at + 7_200 + 40 * 60;
+            store
+                .upsert_incident(&crate::model::Incident {
+                    id: format!("demo:{}:incident:1", repo_name(path)),
+                    repo: repo_key.clone(),
+                    title: "Checkout returns 502 for a share of requests".into(),
+                    url: String::new(),
+                    opened_at: opened,
+                    closed_at: Some(opened + 95 * 60),
+                })
+                .await?;
+        }
         for env in ["staging", "production"] {
             crate::deploys::refresh_contents(store, &repo_key, env, None)
                 .await

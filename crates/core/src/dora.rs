@@ -14,11 +14,18 @@
 //!   (success or failure). A deploy failed when its status says so, or when the next production
 //!   deploy within the incident window ships a revert (`Revert "…"`) or a hotfix (a summary
 //!   starting with `hotfix`) — then the earlier deploy caused an incident and the later one
-//!   restored it. DORA asks "what share of deploys caused a failure in production"; DevLake
-//!   links deploys to incident issues instead.
-//! - **Time to restore**: for each failed deploy, from it to the next successful production
-//!   deploy that did not fail itself (median). DevLake uses incident issue open → close.
+//!   restored it. A deploy also failed when an **incident issue** (a forge issue labelled
+//!   `incident`, `core::incidents`) opened after it and before the next successful production
+//!   deploy of its repo: DevLake's rule, which pins each incident on the deploy last before it,
+//!   however long before. DORA asks "what share of deploys caused a failure in production"; a
+//!   deploy counts once however many ways it is found failed.
+//! - **Time to restore**: per failed deploy, the open → close of its first incident issue when
+//!   it has one (DevLake's definition; an open incident is not restored yet and is left out);
+//!   otherwise from the deploy to the next successful production deploy that did not fail
+//!   itself. Median and 90th percentile.
 //! - **Agent share**: commits shipped to production written by agents ÷ all shipped.
+
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use sqlx::Row;
@@ -68,6 +75,9 @@ pub struct Dora {
     /// Of those, failures found by a revert or hotfix that followed (status said success).
     #[ts(type = "number")]
     pub incidents: i64,
+    /// Incident issues pinned on production deploys in the range.
+    #[ts(type = "number")]
+    pub incident_issues: i64,
     pub time_to_restore: Spread,
     /// Commits shipped to production that agents wrote ÷ all shipped; none without any.
     pub agent_share: Option<f64>,
@@ -131,7 +141,7 @@ pub async fn dora(
 
     // Each failed deploy to the next successful one (same repo) that did not fail itself.
     let q = format!(
-        "SELECT d.created_at,
+        "SELECT d.id, d.created_at,
            (SELECT n.created_at FROM deployments n
             WHERE n.repo = d.repo AND n.environment = d.environment AND n.status = 'success'
               AND (n.next_fix_secs IS NULL OR n.next_fix_secs > $4)
@@ -144,14 +154,49 @@ pub async fn dora(
            AND (d.status = 'failure' OR d.next_fix_secs <= $4){}",
         repo_clause.replace("repo", "d.repo")
     );
-    let mut restore = Vec::new();
+    // Failed deploy → seconds to restore (none while not restored).
+    let mut restore: HashMap<String, Option<i64>> = HashMap::new();
     for row in over_range(&q, cfg, since, until, repo)
         .fetch_all(store.pool())
         .await?
     {
-        let at: i64 = row.try_get(0)?;
-        if let Some(back) = row.try_get::<Option<i64>, _>(1)? {
-            restore.push(back - at);
+        let at: i64 = row.try_get(1)?;
+        let back: Option<i64> = row.try_get(2)?;
+        restore.insert(row.try_get(0)?, back.map(|b| b - at));
+    }
+
+    // Incident issues, each pinned on the last good production deploy before it opened. Few
+    // (people file them), so one indexed lookup each.
+    let mut failed_count = failed_count;
+    let mut incident_issues = 0;
+    let mut timed_by_issue = HashSet::new();
+    for incident in store.incidents(repo, since).await? {
+        let Some((deploy, at)) = sqlx::query_as::<_, (String, i64)>(
+            "SELECT id, created_at FROM deployments
+             WHERE repo = $1 AND environment = $2 AND status = 'success' AND created_at <= $3
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(&incident.repo)
+        .bind(&cfg.production)
+        .bind(incident.opened_at)
+        .fetch_optional(store.pool())
+        .await?
+        else {
+            continue;
+        };
+        if !(since..until).contains(&at) {
+            continue;
+        }
+        incident_issues += 1;
+        if !restore.contains_key(&deploy) {
+            failed_count += 1;
+        }
+        // The deploy's first incident (oldest first) times its restore.
+        if timed_by_issue.insert(deploy.clone()) {
+            restore.insert(
+                deploy,
+                incident.closed_at.map(|c| (c - incident.opened_at).max(0)),
+            );
         }
     }
 
@@ -179,7 +224,8 @@ pub async fn dora(
         change_failure_rate: (finished > 0).then(|| failed_count as f64 / finished as f64),
         failed_deploys: failed_count,
         incidents,
-        time_to_restore: Spread::of(restore),
+        incident_issues,
+        time_to_restore: Spread::of(restore.into_values().flatten().collect()),
         commits_shipped: shipped,
     })
 }

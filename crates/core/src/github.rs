@@ -865,12 +865,16 @@ pub async fn sync_all(
         let synced = match sync_repo(gh, store, &full, &repo.path).await {
             Ok(s) => {
                 status.open += s.open as i64;
-                // Its open issues become work items; its deployments deploys; runs waiting on
-                // an environment's reviewers pending releases.
+                // Its open issues become work items; its deployments deploys; issues labelled
+                // `incident` incidents; runs waiting on an environment's reviewers pending
+                // releases.
                 async {
                     status.issues +=
                         crate::issues::sync_issues(gh, store, &full, &repo.path, now).await? as i64;
                     crate::deploys::sync_github(gh, store, &full, &repo.path, now).await?;
+                    let incidents =
+                        crate::incidents::sync_github(gh, store, &full, &repo.path).await?;
+                    errors.extend(incidents.skipped);
                     crate::releases::sync_waiting_runs(gh, store, &full, &repo.path, now).await?;
                     Ok(())
                 }

@@ -23,6 +23,7 @@ pub mod error;
 pub mod events;
 pub mod fixed_costs;
 pub mod github;
+pub mod incidents;
 pub mod ingest;
 pub mod issues;
 pub mod merge;

@@ -282,6 +282,22 @@ pub struct Deployment {
     pub contents: String,
 }
 
+/// An incident as the forge records it: an issue labelled `incident`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Incident {
+    /// `github:OWNER/REPO#N`.
+    pub id: String,
+    pub repo: String,
+    pub title: String,
+    pub url: String,
+    #[ts(type = "number")]
+    pub opened_at: i64,
+    /// None while it is open.
+    #[ts(type = "number | null")]
+    pub closed_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Release {

@@ -1,6 +1,6 @@
 //! Velocity split agent vs human, and review load: for the change requests opened in a range,
 //! how many were merged or closed unmerged (acceptance), how many were sent back with changes
-//! requested (rework) and what each merged one cost in agent spend; per reviewer, the reviews
+//! requested or reverted after merging (rework) and what each merged one cost in agent spend; per reviewer, the reviews
 //! given in the range and the open requests waiting on them; and cycle time by phase with
 //! weekly throughput (`core::cycle`).
 
@@ -31,6 +31,12 @@ pub struct AuthorSplit {
     pub reworked: i64,
     /// Reworked ÷ opened.
     pub rework_rate: Option<f64>,
+    /// Merged, then reverted: a `Revert "…"` commit in the repo names the change (its title,
+    /// GitHub's squash or merge commit, a merge made here, or its head commit).
+    #[ts(type = "number")]
+    pub reverted: i64,
+    /// Reverted ÷ merged.
+    pub revert_rate: Option<f64>,
     /// Agent spend on the merged ones ÷ merged.
     pub cost_per_merged_usd: Option<f64>,
 }
@@ -76,6 +82,22 @@ fn slot<'a>(load: &'a mut BTreeMap<String, ReviewerLoad>, who: &str) -> &'a mut 
     })
 }
 
+/// Whether a revert of the commit summarised `text` reverts change `c` (whose head commit is
+/// summarised `head`): its squash or merge commit as GitHub or a merge here writes it, or its
+/// head commit.
+fn reverts_change(text: &str, c: &crate::model::ChangeRequest, head: Option<&str>) -> bool {
+    let number = (c.kind == crate::model::ChangeKind::Github)
+        .then(|| c.id.rsplit_once('#').map(|(_, n)| n))
+        .flatten();
+    text == c.title
+        || text.starts_with(&format!("{} (#", c.title))
+        || number.is_some_and(|n| text.starts_with(&format!("Merge pull request #{n} from ")))
+        || text.starts_with(&format!("Merge branch '{}' into ", c.head))
+        || head.is_some_and(|h| {
+            text == h || text.starts_with(&format!("{h} (squashed from '{}')", c.head))
+        })
+}
+
 fn ratio(a: i64, b: i64) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64)
 }
@@ -83,6 +105,7 @@ fn ratio(a: i64, b: i64) -> Option<f64> {
 pub async fn report(store: &Store, since: i64, until: i64) -> Result<VelocityReport, crate::Error> {
     let changes = store.change_requests().await?;
     let reviews = store.reviews().await?;
+    let reverts = store.reverted_summaries().await?;
     let mut split = Vec::new();
     for kind in ["agent", "human"] {
         let mine: Vec<_> = changes
@@ -100,6 +123,19 @@ pub async fn report(store: &Store, since: i64, until: i64) -> Result<VelocityRep
                     .any(|r| r.change_request == c.id && r.state == "changes_requested")
             })
             .count() as i64;
+        let mut reverted = 0;
+        for c in &merged {
+            let texts: Vec<&str> = reverts
+                .iter()
+                .filter(|(repo, _)| *repo == c.repo)
+                .map(|(_, t)| t.as_str())
+                .collect();
+            // Only a repo with reverts costs a lookup.
+            if !texts.is_empty() {
+                let head = store.commit_summary(&c.repo, &c.head_sha).await?;
+                reverted += texts.iter().any(|t| reverts_change(t, c, head.as_deref())) as i64;
+            }
+        }
         let m = merged.len() as i64;
         split.push(AuthorSplit {
             kind: kind.into(),
@@ -109,6 +145,8 @@ pub async fn report(store: &Store, since: i64, until: i64) -> Result<VelocityRep
             acceptance_rate: ratio(m, m + closed),
             reworked,
             rework_rate: ratio(reworked, mine.len() as i64),
+            reverted,
+            revert_rate: ratio(reverted, m),
             cost_per_merged_usd: (m > 0)
                 .then(|| merged.iter().map(|c| c.agent_cost_usd).sum::<f64>() / m as f64),
         });

@@ -8,6 +8,7 @@ mod support;
 use flightdeck_core::deploys::{self, Record};
 use flightdeck_core::dora::{self, DoraConfig};
 use flightdeck_core::ingest::{self, Sources};
+use flightdeck_core::model::Incident;
 use git2::{Oid, Repository, Signature, Time};
 use support::{both, TestDb};
 
@@ -219,6 +220,68 @@ async fn deploys_ship_exactly_and_dora_matches_hand_counts(db: TestDb) {
         .unwrap();
     assert_eq!((d.deploys, d.deploy_days, d.failed_deploys), (3, 1, 1));
     assert_eq!(d.lead_time.count, 8);
+
+    // Incident issues, each pinned on the last good production deploy before it opened.
+    let incident = |n: u32, opened: i64, closed: Option<i64>| Incident {
+        id: format!("github:acme/api#{n}"),
+        repo: repo.clone(),
+        title: format!("Outage {n}"),
+        url: String::new(),
+        opened_at: opened,
+        closed_at: closed,
+    };
+    let m = 60;
+    for i in [
+        // After D2 (T0+7h): D2 now failed too; restored 45 minutes later.
+        incident(1, T0 + 7 * H + 30 * m, Some(T0 + 8 * H + 15 * m)),
+        // D2 again, still open: counted, but D2's restore is its first incident's.
+        incident(2, T0 + 7 * H + 50 * m, None),
+        // After D5, already failed by the hotfix: not a second failure, but its restore is
+        // the incident's two hours, not the hour to D6.
+        incident(3, T0 + 30 * H + 10 * m, Some(T0 + 32 * H + 10 * m)),
+        // Before any production deploy: nothing to pin it on.
+        incident(4, T0 + H, Some(T0 + 2 * H)),
+    ] {
+        db.store.upsert_incident(&i).await.unwrap();
+    }
+    let d = dora::dora(&db.store, None, T0, T0 + 7 * 24 * H, &DoraConfig::default())
+        .await
+        .unwrap();
+    // Failed: D3 (status), D5 (hotfix), D2 (incident) of six finished.
+    assert_eq!(
+        (d.failed_deploys, d.incidents, d.incident_issues),
+        (3, 1, 3)
+    );
+    assert!((d.change_failure_rate.unwrap() - 0.5).abs() < 1e-9);
+    // Restore: D2 45 min (incident 1), D3 → D4 1 h, D5 2 h (incident 3). Median rank 2 of 3.
+    assert_eq!(d.time_to_restore.count, 3);
+    assert_eq!(d.time_to_restore.median_secs, Some(H));
+    assert_eq!(d.time_to_restore.p90_secs, Some(2 * H));
+    // The narrow window finds no hotfix, but incident 3 still fails D5.
+    let d = dora::dora(&db.store, None, T0, T0 + 7 * 24 * H, &narrow)
+        .await
+        .unwrap();
+    assert_eq!(
+        (d.failed_deploys, d.incidents, d.incident_issues),
+        (3, 0, 3)
+    );
+    // The first day: D2's two incidents, not D5's.
+    let d = dora::dora(&db.store, None, T0, T0 + 24 * H, &DoraConfig::default())
+        .await
+        .unwrap();
+    assert_eq!((d.failed_deploys, d.incident_issues), (2, 2));
+    assert_eq!(d.time_to_restore.median_secs, Some(45 * m));
+    // Another repo's report does not see them.
+    let d = dora::dora(
+        &db.store,
+        Some("/elsewhere"),
+        T0,
+        T0 + 7 * 24 * H,
+        &DoraConfig::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((d.failed_deploys, d.incident_issues), (0, 0));
 
     // Bad input is refused by name.
     let mut bad = rec("X", "production", c1, "shipped", T0);

@@ -3,6 +3,7 @@
 //! reassignment made offline waits in the outbox (a sync meanwhile does not undo it) and is
 //! applied exactly once when GitHub is back, also when GitHub's answer is lost; an assignee
 //! GitHub ignores (no push access) fails by name; handing an issue to an agent labels it.
+//! Issues labelled `incident`, open or closed, become incidents with GitHub's own times.
 
 mod support;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use fakehub::{Fault, Hub, Issue, Pr};
 use flightdeck_core::audit::AuditKey;
 use flightdeck_core::github::{GitHub, GitHubApplier};
+use flightdeck_core::incidents;
 use flightdeck_core::issues::sync_issues;
 use flightdeck_core::outbox;
 use flightdeck_core::work;
@@ -177,3 +179,96 @@ async fn reassignment_reaches_github_once(db: TestDb) {
     db.finish().await;
 }
 both!(reassignment_reaches_github_once);
+
+async fn incident_issues_are_read_with_their_own_times(db: TestDb) {
+    let hub = Hub::new();
+    let mut outage = Issue::new(50, "Checkout down", "");
+    outage.labels = vec!["incident".into(), "sev1".into()];
+    outage.state = "closed".into();
+    outage.created_at = "2026-11-20T09:00:00Z".into();
+    outage.closed_at = Some("2026-11-20T10:30:00Z".into());
+    hub.add_issue(REPO, outage);
+    let mut ongoing = Issue::new(51, "Slow search", "");
+    ongoing.labels = vec!["incident".into()];
+    ongoing.created_at = "2026-11-21T08:00:00Z".into();
+    hub.add_issue(REPO, ongoing);
+    // Not incidents: an ordinary bug, and a pull request.
+    let mut bug = Issue::new(52, "Typo", "");
+    bug.labels = vec!["bug".into()];
+    hub.add_issue(REPO, bug);
+    hub.add_pull(REPO, Pr::new(7, "A pull request", "bob", "bob/x", "s7"));
+    let url = hub.serve(0).await.unwrap();
+    let gh = client(&url);
+
+    let sync = incidents::sync_github(&gh, &db.store, REPO, KEY)
+        .await
+        .unwrap();
+    assert_eq!((sync.incidents, sync.skipped.len()), (2, 0));
+    let got = db.store.incidents(Some(KEY), 0).await.unwrap();
+    let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].id, "github:acme/widgets#50");
+    assert_eq!(got[0].opened_at, t("2026-11-20T09:00:00Z"));
+    assert_eq!(got[0].closed_at, Some(t("2026-11-20T10:30:00Z")));
+    assert_eq!(got[0].url, "https://github.com/acme/widgets/issues/50");
+    assert_eq!(
+        (got[1].id.as_str(), got[1].closed_at),
+        ("github:acme/widgets#51", None)
+    );
+
+    // The label taken off one: it is no longer an incident; the other one closes.
+    hub.add_issue(REPO, {
+        let mut i = Issue::new(50, "Checkout down", "");
+        i.labels = vec!["sev1".into()];
+        i
+    });
+    hub.add_issue(REPO, {
+        let mut i = Issue::new(51, "Slow search", "");
+        i.labels = vec!["incident".into()];
+        i.state = "closed".into();
+        i.created_at = "2026-11-21T08:00:00Z".into();
+        i.closed_at = Some("2026-11-21T09:00:00Z".into());
+        i
+    });
+    incidents::sync_github(&gh, &db.store, REPO, KEY)
+        .await
+        .unwrap();
+    let got = db.store.incidents(None, 0).await.unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].closed_at, Some(t("2026-11-21T09:00:00Z")));
+
+    // A malformed time is skipped and named; the rest is read.
+    hub.add_issue(REPO, {
+        let mut i = Issue::new(53, "Broken", "");
+        i.labels = vec!["incident".into()];
+        i.created_at = "yesterday".into();
+        i
+    });
+    hub.add_issue(REPO, {
+        let mut i = Issue::new(54, "Queue stuck", "");
+        i.labels = vec!["incident".into()];
+        i
+    });
+    let sync = incidents::sync_github(&gh, &db.store, REPO, KEY)
+        .await
+        .unwrap();
+    assert_eq!(sync.incidents, 2);
+    assert_eq!(
+        sync.skipped,
+        ["acme/widgets incidents: issue #53: `created_at` is not a time: `yesterday`"]
+    );
+    let ids: Vec<String> = db
+        .store
+        .incidents(None, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(
+        ids,
+        ["github:acme/widgets#54", "github:acme/widgets#51"].map(String::from)
+    );
+    db.finish().await;
+}
+both!(incident_issues_are_read_with_their_own_times);

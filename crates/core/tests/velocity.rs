@@ -4,7 +4,7 @@
 mod support;
 
 use flightdeck_core::model::{
-    AgentRun, Author, ChangeKind, ChangeRequest, Repo, Review, RunState, Tokens,
+    AgentRun, Author, ChangeKind, ChangeRequest, Commit, Repo, Review, RunState, Tokens,
 };
 use flightdeck_core::velocity;
 use support::{both, TestDb};
@@ -133,8 +133,41 @@ async fn split_and_review_load_by_hand(db: TestDb) {
     ] {
         db.store.add_review(&r).await.unwrap();
     }
+    // Reverts on main: of change 2 (by its title), of change 5's merge made here, of change
+    // 7 (opened before the range), of the head commit of change 6 (not merged: not counted),
+    // and a revert of a revert of change 1, which puts change 1 back.
+    let commit = |sha: &str, summary: &str| Commit {
+        repo: "/w/api".into(),
+        sha: sha.into(),
+        author_name: "Bob".into(),
+        author_email: "bob@example.com".into(),
+        authored_at: T + 5 * DAY,
+        committed_at: T + 5 * DAY,
+        summary: summary.into(),
+        agent: None,
+        files_changed: 1,
+        insertions: 0,
+        deletions: 1,
+    };
+    db.store
+        .upsert_commits(&[
+            commit("h6", "Work on six"),
+            commit("r1", "Revert \"Change 2\""),
+            commit("r2", "Revert \"Merge branch 'b5' into main\""),
+            commit("r3", "Revert \"Change 7\""),
+            commit("r4", "Revert \"Work on six\""),
+            commit("r5", "Revert \"Revert \"Change 1\"\""),
+        ])
+        .await
+        .unwrap();
     let v = velocity::report(&db.store, T, T + 7 * DAY).await.unwrap();
     let agents = &v.split[0];
+    // Reverted: change 2 of the agents' two merged; change 5, the people's one.
+    assert_eq!((agents.reverted, agents.revert_rate), (1, Some(0.5)));
+    assert_eq!(
+        (v.split[1].reverted, v.split[1].revert_rate),
+        (1, Some(1.0))
+    );
     assert_eq!(agents.kind, "agent");
     assert_eq!((agents.opened, agents.merged, agents.closed), (4, 2, 1));
     // Accepted: 2 of the 3 decided.

@@ -24,6 +24,8 @@ pub struct Issue {
     pub labels: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Set with `state: "closed"`.
+    pub closed_at: Option<String>,
 }
 
 impl Issue {
@@ -38,6 +40,7 @@ impl Issue {
             labels: vec![],
             created_at: "2026-11-20T09:00:00Z".into(),
             updated_at: "2026-11-20T09:00:00Z".into(),
+            closed_at: None,
         }
     }
 }
@@ -71,7 +74,7 @@ fn issue_json(full: &str, i: &Issue) -> Value {
         "comments": 0,
         "created_at": i.created_at,
         "updated_at": i.updated_at,
-        "closed_at": null,
+        "closed_at": i.closed_at,
     })
 }
 
@@ -124,10 +127,18 @@ pub(crate) async fn list(
     let want = q.state.unwrap_or_else(|| "open".into());
     let (mut issues, pulls) = lookup(&hub, &full, |r| Some((r.issues.clone(), r.pulls.clone())));
     issues.retain(|x| want == "all" || x.state == want);
+    let labels: Vec<&str> = q
+        .labels
+        .as_deref()
+        .map(|l| l.split(',').filter(|l| !l.is_empty()).collect())
+        .unwrap_or_default();
+    issues.retain(|x| labels.iter().all(|l| x.labels.iter().any(|have| have == l)));
     let mut out: Vec<Value> = issues.iter().map(|x| issue_json(&full, x)).collect();
     // Pull requests are issues too on this endpoint.
+    // These pull requests carry no labels.
     for p in pulls
         .iter()
+        .filter(|_| labels.is_empty())
         .filter(|p| want == "all" || (want == "open") == (p.state == "open"))
     {
         let mut v = issue_json(&full, &Issue::new(p.number, &p.title, ""));

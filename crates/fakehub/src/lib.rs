@@ -625,6 +625,8 @@ fn pull_json(full: &str, p: &Pr, single: bool) -> Value {
 #[derive(serde::Deserialize)]
 struct ListQuery {
     state: Option<String>,
+    /// Issues carrying every one of these comma-separated labels.
+    labels: Option<String>,
     per_page: Option<usize>,
     page: Option<usize>,
 }

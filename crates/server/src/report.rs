@@ -75,7 +75,7 @@ pub async fn weekly_html(store: &Store, until: i64, weeks: i64) -> Result<String
         "<h2>DORA ({})</h2><div class=\"cards\" data-section=\"dora\">\
          <div class=\"card\">Deploys<b>{}</b>{:.1} per week, {} days</div>\
          <div class=\"card\">Lead time, median / p90<b>{}</b>{} / {}</div>\
-         <div class=\"card\">Change failure rate<b>{}</b>{} failed, {} incidents</div>\
+         <div class=\"card\">Change failure rate<b>{}</b>{} failed: {} by a later revert or hotfix, {} incident issues</div>\
          <div class=\"card\">Time to restore, median<b>{}</b>{} restores</div>\
          <div class=\"card\">Agent share of shipped commits<b>{}</b>{} shipped</div></div>",
         esc(&d.production),
@@ -88,6 +88,7 @@ pub async fn weekly_html(store: &Store, until: i64, weeks: i64) -> Result<String
         pct(d.change_failure_rate),
         d.failed_deploys,
         d.incidents,
+        d.incident_issues,
         hours(d.time_to_restore.median_secs),
         d.time_to_restore.count,
         pct(d.agent_share),
@@ -96,12 +97,12 @@ pub async fn weekly_html(store: &Store, until: i64, weeks: i64) -> Result<String
     html.push_str(
         "<h2>Agents vs people</h2><table data-section=\"split\"><tr><th>who</th><th>opened</th>\
          <th>merged</th><th>closed</th><th>acceptance</th><th>reworked</th>\
-         <th>cost per merged</th></tr>",
+         <th>reverted</th><th>cost per merged</th></tr>",
     );
     for s in &v.split {
         html.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td>\
-             <td>{}</td></tr>",
+             <td>{} ({})</td><td>{}</td></tr>",
             esc(&s.kind),
             s.opened,
             s.merged,
@@ -109,6 +110,8 @@ pub async fn weekly_html(store: &Store, until: i64, weeks: i64) -> Result<String
             pct(s.acceptance_rate),
             s.reworked,
             pct(s.rework_rate),
+            s.reverted,
+            pct(s.revert_rate),
             s.cost_per_merged_usd
                 .map_or_else(|| "–".into(), |c| format!("${c:.2}"))
         ));

@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/releases/{id}/decision", post(release_decision))
         .route("/dora", get(dora_view))
         .route("/cycle", get(cycle_view))
+        .route("/velocity/report", get(velocity_report))
         .route("/reports/weekly.html", get(weekly_report))
         .fallback(|| async {
             (
@@ -634,6 +635,18 @@ async fn cycle_view(
     let (since, until, env) = q.resolve();
     Ok(Json(
         flightdeck_core::cycle::cycle_time(&s.store, None, since, until, &env).await?,
+    ))
+}
+
+/// Agents vs people (acceptance, rework, reverts, cost per merged change), review load and
+/// cycle time over the same range and environment as `/dora`.
+async fn velocity_report(
+    State(s): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<DoraQuery>,
+) -> ApiResult<flightdeck_core::velocity::VelocityReport> {
+    let (since, until, _) = q.resolve();
+    Ok(Json(
+        flightdeck_core::velocity::report(&s.store, since, until).await?,
     ))
 }
 

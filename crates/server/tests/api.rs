@@ -92,6 +92,16 @@ async fn every_view_serves_demo_data() {
     for p in cycle["phases"].as_array().unwrap() {
         assert!(p["all"]["count"].as_i64().unwrap() > 0, "{p}");
     }
+    // Agents vs people over the same range: the demo's agent branches and merged changes.
+    let split = json(s, "/api/velocity/report").await;
+    let agents = &split["split"][0];
+    assert_eq!(agents["kind"], "agent", "{split}");
+    assert!(agents["opened"].as_i64().unwrap() >= 6, "{agents}");
+    assert!(agents["merged"].as_i64().unwrap() > 0, "{agents}");
+    assert!(
+        !split["reviewers"].as_array().unwrap().is_empty(),
+        "{split}"
+    );
     let (status, ctype, html) = get(s, "/api/reports/weekly.html").await;
     assert_eq!(status, StatusCode::OK);
     assert!(ctype.starts_with("text/html"), "{ctype}");
@@ -785,4 +795,10 @@ async fn deploy_webhook_records_with_its_token() {
     assert!(detail["commits"].as_array().unwrap().len() > 10, "{detail}");
     let dora = json(&f.state, "/api/dora").await;
     assert!(dora["deploys"].as_i64().unwrap() >= 1, "{dora}");
+    // The demo's incident issue fails the production deploy before it and times its restore.
+    assert_eq!(dora["incident_issues"], 1, "{dora}");
+    assert!(
+        dora["time_to_restore"]["count"].as_i64().unwrap() >= 1,
+        "{dora}"
+    );
 }

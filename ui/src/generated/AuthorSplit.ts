@@ -22,6 +22,15 @@ reworked: number,
  */
 rework_rate: number | null, 
 /**
+ * Merged, then reverted: a `Revert "…"` commit in the repo names the change (its title,
+ * GitHub's squash or merge commit, a merge made here, or its head commit).
+ */
+reverted: number, 
+/**
+ * Reverted ÷ merged.
+ */
+revert_rate: number | null, 
+/**
  * Agent spend on the merged ones ÷ merged.
  */
 cost_per_merged_usd: number | null, };

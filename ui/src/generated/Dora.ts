@@ -13,7 +13,11 @@ change_failure_rate: number | null, failed_deploys: number,
 /**
  * Of those, failures found by a revert or hotfix that followed (status said success).
  */
-incidents: number, time_to_restore: Spread, 
+incidents: number, 
+/**
+ * Incident issues pinned on production deploys in the range.
+ */
+incident_issues: number, time_to_restore: Spread, 
 /**
  * Commits shipped to production that agents wrote ÷ all shipped; none without any.
  */

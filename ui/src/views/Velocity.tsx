@@ -58,6 +58,7 @@ function DoraCards() {
         <div className="card-title">Change failure rate</div>
         <div className="card-stats">
           <div><span className="stat">{rate === null ? '—' : percent(rate)}</span><span className="muted">{int(data.failed_deploys)} failed</span></div>
+          <div><span className="stat" data-testid="incident-issues">{int(data.incident_issues)}</span><span className="muted">incident issues</span></div>
         </div>
       </div>
       <div className="card">
@@ -117,6 +118,73 @@ function CycleTable({ version }: { version: number }) {
   );
 }
 
+function rate(n: number, r: number | null): string {
+  return r === null ? int(n) : `${int(n)} (${percent(r)})`;
+}
+
+/** Agents vs people over the last 28 days: acceptance, rework, reverts, cost; review load. */
+function SplitTable() {
+  const { data } = useApi(api.velocityReport, 'velocity');
+  if (!data) return null;
+  return (
+    <div data-testid="split">
+      <h2>Agents vs people, last 28 days <span className="muted small">changes opened</span></h2>
+      <table className="grid">
+        <thead>
+          <tr>
+            <th>Who</th>
+            <th className="num">Opened</th>
+            <th className="num">Merged</th>
+            <th className="num">Closed</th>
+            <th className="num">Acceptance</th>
+            <th className="num">Changes requested</th>
+            <th className="num">Reverted</th>
+            <th className="num">Cost / merged</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data.split.map((s) => (
+            <tr key={s.kind}>
+              <td>{s.kind === 'agent' ? 'Agents' : 'People'}</td>
+              <td className="num">{int(s.opened)}</td>
+              <td className="num">{int(s.merged)}</td>
+              <td className="num">{int(s.closed)}</td>
+              <td className="num">{s.acceptance_rate === null ? '—' : percent(s.acceptance_rate)}</td>
+              <td className="num">{rate(s.reworked, s.rework_rate)}</td>
+              <td className="num">{rate(s.reverted, s.revert_rate)}</td>
+              <td className="num">{s.cost_per_merged_usd === null ? '—' : `$${s.cost_per_merged_usd.toFixed(2)}`}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {data.reviewers.length > 0 ? (
+        <table className="grid" data-testid="review-load">
+          <thead>
+            <tr>
+              <th>Reviewer</th>
+              <th className="num">Reviews</th>
+              <th className="num">Approvals</th>
+              <th className="num">Changes requested</th>
+              <th className="num">Waiting on them</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.reviewers.slice(0, 10).map((r) => (
+              <tr key={r.reviewer}>
+                <td>{r.reviewer}</td>
+                <td className="num">{int(r.reviews)}</td>
+                <td className="num">{int(r.approvals)}</td>
+                <td className="num">{int(r.changes_requested)}</td>
+                <td className="num">{int(r.waiting)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </div>
+  );
+}
+
 export default function Velocity({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now, version } = useApi(api.velocity, 'velocity');
   const weeks = data?.weeks ?? [];
@@ -126,6 +194,7 @@ export default function Velocity({ selected, setSelected, list }: ViewProps) {
       <ViewHeader title="Velocity">{data ? `${weeks.length} weeks` : null}</ViewHeader>
       {error ? <ErrorBox message={error} /> : null}
       <DoraCards />
+      <SplitTable />
       <CycleTable version={version} />
       {loading && !data ? <Loading /> : null}
       {data && weeks.length === 0 ? (
