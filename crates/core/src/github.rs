@@ -678,6 +678,7 @@ async fn checks_of(
             status: r["status"].as_str().unwrap_or("queued").into(),
             conclusion: r["conclusion"].as_str().map(str::to_string),
             url: r["html_url"].as_str().map(str::to_string),
+            ever_failed: false,
         });
     }
     let (status, _) = gh
@@ -696,6 +697,7 @@ async fn checks_of(
             status: st.into(),
             conclusion: conclusion.map(str::to_string),
             url: s["target_url"].as_str().map(str::to_string),
+            ever_failed: false,
         });
     }
     Ok(out)

@@ -262,6 +262,17 @@ pub struct Check {
     /// success, failure, neutral, cancelled, skipped, timed_out or none yet.
     pub conclusion: Option<String>,
     pub url: Option<String>,
+    /// It failed (or timed out) at some point on this change, also when it passes now: kept
+    /// by the store across re-runs and pushes.
+    #[serde(default)]
+    pub ever_failed: bool,
+}
+
+impl Check {
+    /// Whether its conclusion is a failure (failure or timed out).
+    pub fn failed(&self) -> bool {
+        matches!(self.conclusion.as_deref(), Some("failure" | "timed_out"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -108,11 +108,25 @@ pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseErr
                 "agent-authored with {human_approvals} human approval(s), no second review"
             ));
         }
-        if checks
-            .iter()
-            .any(|k| k.change_request == c.id && k.conclusion.as_deref() == Some("failure"))
-        {
-            signals.push("a check failed".into());
+        let mine = checks.iter().filter(|k| k.change_request == c.id);
+        let failing: Vec<&str> = mine
+            .clone()
+            .filter(|k| k.failed())
+            .map(|k| k.name.as_str())
+            .collect();
+        if !failing.is_empty() {
+            signals.push(format!("failing check(s): {}", failing.join(", ")));
+        }
+        // Green now after failing: flaky, or fixed by a push the reviewers may not have seen.
+        let fixed: Vec<&str> = mine
+            .filter(|k| k.ever_failed && !k.failed())
+            .map(|k| k.name.as_str())
+            .collect();
+        if !fixed.is_empty() {
+            signals.push(format!(
+                "check(s) failed, later fixed: {}",
+                fixed.join(", ")
+            ));
         }
         if median > 0.0 && c.agent_cost_usd > 3.0 * median && c.agent_cost_usd > 1.0 {
             signals.push(format!(

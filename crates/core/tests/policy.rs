@@ -17,6 +17,7 @@ fn check(name: &str, status: &str, conclusion: Option<&str>) -> Check {
         status: status.into(),
         conclusion: conclusion.map(str::to_string),
         url: None,
+        ever_failed: false,
     }
 }
 

@@ -380,3 +380,101 @@ async fn github_deployments_and_waiting_runs_sync(db: TestDb) {
     db.finish().await;
 }
 both!(github_deployments_and_waiting_runs_sync);
+
+/// A change's checks as the release page weighs them: one failing now, one that failed and was
+/// fixed by a later run (the store keeps that it failed), one that always passed.
+async fn release_changes_carry_their_check_history(db: TestDb) {
+    use flightdeck_core::model::{Author, ChangeKind, ChangeRequest, Check};
+    let dir = tempfile::tempdir().unwrap();
+    let (r, path, live, tip) = read_repo(&db, dir.path(), &["Add cache", "Fix login"]).await;
+    let repo = path.display().to_string();
+    let cache_sha = r.revparse_single("main~1").unwrap().id().to_string();
+    deploys::record(
+        &db.store,
+        &Record {
+            repo: None,
+            environment: "production".into(),
+            sha: live,
+            status: "success".into(),
+            at: Some(NOW - 86_400),
+            id: Some("d1".into()),
+        },
+        "test",
+        NOW,
+    )
+    .await
+    .unwrap();
+    let change = |branch: &str, sha: &str| ChangeRequest {
+        id: format!("local:{repo}:{branch}"),
+        kind: ChangeKind::Local,
+        repo: repo.clone(),
+        title: branch.into(),
+        head: branch.into(),
+        base: "main".into(),
+        head_sha: sha.into(),
+        author: Author::Human { name: "Bob".into() },
+        state: "merged".into(),
+        created_at: NOW - 3_600,
+        updated_at: NOW - 3_600,
+        commits: 1,
+        files_changed: 1,
+        insertions: 1,
+        deletions: 0,
+        agent_cost_usd: 0.0,
+        labels: vec![],
+        requested_reviewers: vec![],
+        mergeable: None,
+        merged_at: Some(NOW - 1_800),
+        first_commit_at: None,
+    };
+    let cache = change("cache", &cache_sha);
+    let login = change("login", &tip);
+    let check = |c: &ChangeRequest, name: &str, conclusion: &str| Check {
+        change_request: c.id.clone(),
+        name: name.into(),
+        status: "completed".into(),
+        conclusion: Some(conclusion.into()),
+        url: None,
+        ever_failed: false,
+    };
+    for c in [&cache, &login] {
+        db.store.upsert_change_request(c).await.unwrap();
+    }
+    for k in [
+        check(&cache, "ci", "failure"),
+        check(&cache, "ci", "success"),
+        check(&cache, "lint", "success"),
+        check(&login, "ci", "success"),
+        check(&login, "e2e", "timed_out"),
+    ] {
+        db.store.upsert_check(&k).await.unwrap();
+    }
+    db.store
+        .upsert_release(&Release {
+            id: "R9".into(),
+            repo: repo.clone(),
+            environment: "production".into(),
+            name: "v2".into(),
+            state: "pending".into(),
+            created_at: NOW,
+            approved_by: None,
+            sha: Some(tip.clone()),
+            run_id: None,
+            decided_at: None,
+            reason: None,
+        })
+        .await
+        .unwrap();
+    let d = releases::detail(&db.store, "R9").await.unwrap();
+    let signals = |id: &str| {
+        d.changes
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.signals.clone())
+            .unwrap_or_else(|| panic!("{id} not in the release: {:?}", d.changes))
+    };
+    assert_eq!(signals(&cache.id), ["check(s) failed, later fixed: ci"]);
+    assert_eq!(signals(&login.id), ["failing check(s): e2e"]);
+    db.finish().await;
+}
+both!(release_changes_carry_their_check_history);

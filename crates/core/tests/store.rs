@@ -167,9 +167,30 @@ async fn round_trips_every_noun(db: TestDb) {
         status: "completed".into(),
         conclusion: Some("failure".into()),
         url: None,
+        ever_failed: false,
     };
     s.upsert_check(&check).await.unwrap();
-    assert_eq!(s.checks().await.unwrap(), vec![check]);
+    // The store marks a failure as one, and keeps the mark when a re-run or push passes it.
+    let failed = Check {
+        ever_failed: true,
+        ..check.clone()
+    };
+    assert_eq!(s.checks().await.unwrap(), vec![failed.clone()]);
+    let passed = Check {
+        conclusion: Some("success".into()),
+        ..check.clone()
+    };
+    s.upsert_check(&passed).await.unwrap();
+    let got = s.checks().await.unwrap();
+    assert_eq!(got[0].conclusion.as_deref(), Some("success"));
+    assert!(got[0].ever_failed, "{got:?}");
+    // A check that never failed is not marked.
+    let lint = Check {
+        name: "lint".into(),
+        ..passed.clone()
+    };
+    s.upsert_check(&lint).await.unwrap();
+    assert!(!s.checks().await.unwrap()[1].ever_failed);
 
     let d = Deployment {
         id: "d1".into(),

@@ -8,4 +8,9 @@ status: string,
 /**
  * success, failure, neutral, cancelled, skipped, timed_out or none yet.
  */
-conclusion: string | null, url: string | null, };
+conclusion: string | null, url: string | null, 
+/**
+ * It failed (or timed out) at some point on this change, also when it passes now: kept
+ * by the store across re-runs and pushes.
+ */
+ever_failed: boolean, };

@@ -241,7 +241,7 @@ impl Store {
 
     pub async fn checks(&self) -> Result<Vec<Check>> {
         let rows = sqlx::query(
-            "SELECT change_request, name, status, conclusion, url FROM checks
+            "SELECT change_request, name, status, conclusion, url, ever_failed FROM checks
              ORDER BY change_request, name",
         )
         .fetch_all(&self.pool)
@@ -254,6 +254,7 @@ impl Store {
                     status: r.try_get("status")?,
                     conclusion: r.try_get("conclusion")?,
                     url: r.try_get("url")?,
+                    ever_failed: r.try_get::<i64, _>("ever_failed")? != 0,
                 })
             })
             .collect()

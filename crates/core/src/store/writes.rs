@@ -230,16 +230,19 @@ impl Store {
 
     pub async fn upsert_check(&self, c: &Check) -> Result<()> {
         sqlx::query(
-            "INSERT INTO checks (change_request, name, status, conclusion, url)
-             VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO checks (change_request, name, status, conclusion, url, ever_failed)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (change_request, name) DO UPDATE SET status = excluded.status,
-               conclusion = excluded.conclusion, url = excluded.url",
+               conclusion = excluded.conclusion, url = excluded.url,
+               ever_failed = CASE WHEN checks.ever_failed = 1 OR excluded.ever_failed = 1
+                 THEN 1 ELSE 0 END",
         )
         .bind(&c.change_request)
         .bind(&c.name)
         .bind(&c.status)
         .bind(&c.conclusion)
         .bind(&c.url)
+        .bind((c.ever_failed || c.failed()) as i64)
         .execute(&self.pool)
         .await?;
         Ok(())
