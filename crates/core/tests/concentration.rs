@@ -4,9 +4,7 @@
 mod support;
 
 use flightdeck_core::concentration::{concentration, hhi, if_down};
-use flightdeck_core::model::{
-    AgentRun, Author, ChangeKind, ChangeRequest, RunState, SpendRecord, Tokens,
-};
+use flightdeck_core::model::{AgentRun, Author, ChangeRequest, RunState, SpendRecord, Tokens};
 use support::{both, TestDb};
 
 const NOW: i64 = 1_795_176_000; // 2026-11-20
@@ -46,29 +44,16 @@ fn run(id: &str, agent: &str, model: &str, repo: &str, branch: &str) -> AgentRun
 
 fn merged(repo: &str, branch: &str, agent: &str) -> ChangeRequest {
     ChangeRequest {
-        id: format!("local:{repo}:{branch}"),
-        kind: ChangeKind::Local,
-        repo: repo.into(),
-        title: branch.into(),
-        head: branch.into(),
-        base: "main".into(),
-        head_sha: "h".into(),
-        author: Author::Agent {
-            agent: agent.into(),
-        },
-        state: "merged".into(),
-        created_at: NOW - 86_400,
         updated_at: NOW - 3_600,
-        commits: 1,
-        files_changed: 1,
-        insertions: 1,
-        deletions: 0,
-        agent_cost_usd: 0.0,
-        labels: vec![],
-        requested_reviewers: vec![],
-        mergeable: None,
-        merged_at: None,
-        first_commit_at: None,
+        ..support::merged_change(
+            repo,
+            branch,
+            "h",
+            Author::Agent {
+                agent: agent.into(),
+            },
+            NOW - 86_400,
+        )
     }
 }
 

@@ -6,7 +6,7 @@ mod support;
 
 use flightdeck_core::cycle;
 use flightdeck_core::deploys;
-use flightdeck_core::model::{Author, ChangeKind, ChangeRequest, Deployment, Review};
+use flightdeck_core::model::{Author, ChangeRequest, Deployment, Review};
 use flightdeck_core::spans::{self, Range, Span, Spread};
 use support::{both, TestDb};
 
@@ -23,34 +23,21 @@ fn change(
     opened: i64,
     merged: Option<i64>,
 ) -> ChangeRequest {
+    let author = if agent {
+        Author::Agent {
+            agent: "claude-code".into(),
+        }
+    } else {
+        Author::Human { name: "Bob".into() }
+    };
     ChangeRequest {
         id: id.into(),
-        kind: ChangeKind::Local,
-        repo: REPO.into(),
         title: id.into(),
         head: id.into(),
-        base: "main".into(),
-        head_sha: format!("sha-{id}"),
-        author: if agent {
-            Author::Agent {
-                agent: "claude-code".into(),
-            }
-        } else {
-            Author::Human { name: "Bob".into() }
-        },
         state: if merged.is_some() { "merged" } else { "open" }.into(),
-        created_at: opened,
-        updated_at: opened,
-        commits: 1,
-        files_changed: 1,
-        insertions: 1,
-        deletions: 0,
-        agent_cost_usd: 0.0,
-        labels: vec![],
-        requested_reviewers: vec![],
-        mergeable: None,
         merged_at: merged,
         first_commit_at: first,
+        ..support::merged_change(REPO, id, &format!("sha-{id}"), author, opened)
     }
 }
 

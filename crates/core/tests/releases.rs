@@ -384,7 +384,7 @@ both!(github_deployments_and_waiting_runs_sync);
 /// A change's checks as the release page weighs them: one failing now, one that failed and was
 /// fixed by a later run (the store keeps that it failed), one that always passed.
 async fn release_changes_carry_their_check_history(db: TestDb) {
-    use flightdeck_core::model::{Author, ChangeKind, ChangeRequest, Check};
+    use flightdeck_core::model::{Author, ChangeRequest, Check};
     let dir = tempfile::tempdir().unwrap();
     let (r, path, live, tip) = read_repo(&db, dir.path(), &["Add cache", "Fix login"]).await;
     let repo = path.display().to_string();
@@ -405,27 +405,14 @@ async fn release_changes_carry_their_check_history(db: TestDb) {
     .await
     .unwrap();
     let change = |branch: &str, sha: &str| ChangeRequest {
-        id: format!("local:{repo}:{branch}"),
-        kind: ChangeKind::Local,
-        repo: repo.clone(),
-        title: branch.into(),
-        head: branch.into(),
-        base: "main".into(),
-        head_sha: sha.into(),
-        author: Author::Human { name: "Bob".into() },
-        state: "merged".into(),
-        created_at: NOW - 3_600,
-        updated_at: NOW - 3_600,
-        commits: 1,
-        files_changed: 1,
-        insertions: 1,
-        deletions: 0,
-        agent_cost_usd: 0.0,
-        labels: vec![],
-        requested_reviewers: vec![],
-        mergeable: None,
         merged_at: Some(NOW - 1_800),
-        first_commit_at: None,
+        ..support::merged_change(
+            &repo,
+            branch,
+            sha,
+            Author::Human { name: "Bob".into() },
+            NOW - 3_600,
+        )
     };
     let cache = change("cache", &cache_sha);
     let login = change("login", &tip);

@@ -3,9 +3,7 @@
 
 mod support;
 
-use flightdeck_core::model::{
-    AgentRun, Author, ChangeKind, ChangeRequest, Repo, Review, RunState, Tokens,
-};
+use flightdeck_core::model::{AgentRun, Author, ChangeRequest, Repo, Review, RunState, Tokens};
 use flightdeck_core::value::value;
 use support::{both, TestDb};
 
@@ -39,27 +37,11 @@ fn run(id: &str, branch: &str, cost: f64, ended: i64) -> AgentRun {
 
 fn change(branch: &str, state: &str, author: Author, lines: (i64, i64)) -> ChangeRequest {
     ChangeRequest {
-        id: format!("local:/w/api:{branch}"),
-        kind: ChangeKind::Local,
-        repo: "/w/api".into(),
-        title: branch.into(),
-        head: branch.into(),
-        base: "main".into(),
-        head_sha: "h".into(),
-        author,
         state: state.into(),
-        created_at: NOW - 9 * DAY,
         updated_at: NOW - 8 * DAY,
-        commits: 1,
-        files_changed: 1,
         insertions: lines.0,
         deletions: lines.1,
-        agent_cost_usd: 0.0,
-        labels: vec![],
-        requested_reviewers: vec![],
-        mergeable: None,
-        merged_at: None,
-        first_commit_at: None,
+        ..support::merged_change("/w/api", branch, "h", author, NOW - 9 * DAY)
     }
 }
 

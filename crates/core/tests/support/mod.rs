@@ -142,3 +142,37 @@ pub fn tree_commit(
         .unwrap()
         .to_string()
 }
+
+/// A merged local change request on `branch` of `repo` with head `sha` by `author`: one commit,
+/// no cost, labels or reviewers; tests change what they weigh with `..` on it.
+pub fn merged_change(
+    repo: &str,
+    branch: &str,
+    sha: &str,
+    author: flightdeck_core::model::Author,
+    opened: i64,
+) -> flightdeck_core::model::ChangeRequest {
+    flightdeck_core::model::ChangeRequest {
+        id: format!("local:{repo}:{branch}"),
+        kind: flightdeck_core::model::ChangeKind::Local,
+        repo: repo.into(),
+        title: branch.into(),
+        head: branch.into(),
+        base: "main".into(),
+        head_sha: sha.into(),
+        author,
+        state: "merged".into(),
+        created_at: opened,
+        updated_at: opened,
+        commits: 1,
+        files_changed: 1,
+        insertions: 1,
+        deletions: 0,
+        agent_cost_usd: 0.0,
+        labels: vec![],
+        requested_reviewers: vec![],
+        mergeable: None,
+        merged_at: None,
+        first_commit_at: None,
+    }
+}
