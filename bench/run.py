@@ -12,7 +12,8 @@
               same sums from the raw records; the incremental rebuild after one new session.
   dora        DORA and cycle time over BENCH_DORA_COMMITS commits (default 1 million) and
               BENCH_DORA_DEPLOYS deploys (default 100,000) in SQLite, for 90 days and two
-              years, checked against a full sort of the raw rows.
+              years, checked against a full sort of the raw rows; with BENCH_PG_URL (a
+              PostgreSQL server URL whose user may create databases) in PostgreSQL too.
 
 Run through scripts/bench.sh (builds the release binary and installs the peers).
 Environment: BENCH_MB (corpus size, default 1024), BENCH_COMMITS (default 100000),
@@ -309,6 +310,19 @@ def dora_section(scratch, commits, deploys):
     print(f"\n== DORA and cycle time: {commits} commits, {deploys} deploys in SQLite (target: under 200 ms)")
     db = os.path.join(scratch, "dora.db")
     subprocess.run([DORA, f"sqlite://{db}?mode=rwc", str(commits), str(deploys)], check=True)
+    admin = os.environ.get("BENCH_PG_URL")
+    if not admin:
+        print("(PostgreSQL not measured: set BENCH_PG_URL, e.g. postgres://postgres@127.0.0.1:5432/postgres)")
+        return
+    print(f"\n== DORA and cycle time: the same in PostgreSQL (target: under 200 ms)")
+    name = "flightdeck_bench_dora"
+    for sql in [f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"]:
+        subprocess.run(["psql", admin, "-q", "-c", sql], check=True)
+    base = admin.rsplit("/", 1)[0]
+    try:
+        subprocess.run([DORA, f"{base}/{name}", str(commits), str(deploys)], check=True)
+    finally:
+        subprocess.run(["psql", admin, "-q", "-c", f"DROP DATABASE IF EXISTS {name}"], check=True)
 
 
 if __name__ == "__main__":

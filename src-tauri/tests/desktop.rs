@@ -140,16 +140,38 @@ async fn window_renders_demo_data_from_the_store() {
             .text()
             .await?;
         assert!(changes.contains("claude/add-rate-limiting"), "{changes}");
-        // The six open agent branches, then the merged pull requests behind main's history.
-        let rows = client
-            .find_all(Locator::Css("[data-testid=view-changes] [data-testid=row]"))
+        // The review queue: the six open agent branches; under "All", the merged pull
+        // requests behind main's history too.
+        let count_rows = || async {
+            let rows = client
+                .find_all(Locator::Css("[data-testid=view-changes] [data-testid=row]"))
+                .await?;
+            let mut merged = 0;
+            for row in &rows {
+                merged += usize::from(row.text().await?.contains("merged"));
+            }
+            Ok::<_, fantoccini::error::CmdError>((rows.len() - merged, merged))
+        };
+        assert_eq!(count_rows().await?, (6, 0), "{changes}");
+        client
+            .find(Locator::Css(
+                "[data-testid=changes-filter] button:last-child",
+            ))
+            .await?
+            .click()
             .await?;
-        let mut merged = 0;
-        for row in &rows {
-            merged += usize::from(row.text().await?.contains("merged"));
+        // The click re-renders the list: wait for the history to show.
+        let mut counted = count_rows().await?;
+        for _ in 0..50 {
+            if counted.1 > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            counted = count_rows().await?;
         }
-        assert_eq!(rows.len() - merged, 6, "{changes}");
-        assert!(merged > 10, "{changes}");
+        let (open, merged) = counted;
+        assert_eq!(open, 6, "{changes}");
+        assert!(merged > 10, "{merged} merged");
         let png = client.screenshot().await?;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/artifacts");
         std::fs::create_dir_all(&dir).unwrap();

@@ -246,6 +246,20 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await expect(changes.locator('[data-testid="row"][aria-selected="true"]')).toHaveCount(1);
   await page.screenshot({ path: path.join(artifacts, 'ui-changes.png'), fullPage: true });
 
+  // The review queue by default; the merged history one click away.
+  const filter = changes.getByTestId('changes-filter');
+  await expect(filter.getByRole('button', { name: /^Open/ })).toHaveAttribute('aria-pressed', 'true');
+  const openRows = await changes.getByTestId('row').count();
+  await expect(changes.getByTestId('row').filter({ hasText: 'merged' })).toHaveCount(0);
+  await filter.getByRole('button', { name: /^Merged & closed/ }).click();
+  await expect(changes.getByTestId('row').first()).toContainText('merged');
+  const decidedRows = await changes.getByTestId('row').count();
+  expect(decidedRows).toBeGreaterThan(10);
+  await filter.getByRole('button', { name: /^All/ }).click();
+  await expect(changes.getByTestId('row')).toHaveCount(openRows + decidedRows);
+  await filter.getByRole('button', { name: /^Open/ }).click();
+  await expect(changes.getByTestId('row')).toHaveCount(openRows);
+
   // The demo's fake GitHub: pull requests synced beside the local agent branches.
   await expect(changes.getByTestId('github-status')).toContainText('5 open pull requests');
   // The review asked of the lead by name is in the inbox.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bulkSummary, planBulk } from './bulk';
+import { bulkSummary, planBulk, showChanges } from './bulk';
 import type { ChangeRow } from './generated/ChangeRow';
 
 function row(id: string, state: string, pass: boolean | null): ChangeRow {
@@ -68,5 +68,20 @@ describe('bulkSummary', () => {
     expect(bulkSummary('merge', 1, ['e: conflicts in x.rs'], plan)).toBe(
       'merged 1 of 3 · failed: e: conflicts in x.rs · skipped b (blocked: 0 of 1 human approvals)',
     );
+  });
+});
+
+describe('showChanges', () => {
+  const list = [row('a', 'open', true), row('m', 'merged', null), row('b', 'open', false), row('x', 'closed', null)];
+  const ids = (show: 'open' | 'decided' | 'all') => showChanges(list, show).rows.map((r) => r.change.id);
+
+  it('lists the open ones by default choice, the decided ones, or all, in order', () => {
+    expect(ids('open')).toEqual(['a', 'b']);
+    expect(ids('decided')).toEqual(['m', 'x']);
+    expect(ids('all')).toEqual(['a', 'm', 'b', 'x']);
+  });
+
+  it('counts what each choice would list', () => {
+    expect(showChanges(list, 'open').counts).toEqual({ open: 2, decided: 2, all: 4 });
   });
 });

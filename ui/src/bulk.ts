@@ -1,5 +1,6 @@
-// Bulk decisions on the Changes view: which marked change requests a decision goes to, and
-// which are left out and why — kept pure so it can be unit-tested.
+// The Changes view's list logic, kept pure so it can be unit-tested: which change requests are
+// shown (the review queue, the decided history, or all), and for bulk decisions which marked
+// change requests a decision goes to, and which are left out and why.
 
 import type { ChangeRow } from './generated/ChangeRow';
 
@@ -40,4 +41,19 @@ export function bulkSummary(kind: BulkKind, done: number, failed: string[], plan
   if (failed.length) parts.push(`failed: ${failed.join('; ')}`);
   if (plan.skipped.length) parts.push(`skipped ${plan.skipped.map((s) => `${s.id} (${s.why})`).join(', ')}`);
   return parts.join(' · ');
+}
+
+/** What the Changes view lists: open ones (the review queue, the default), decided ones
+ * (merged or closed), or all. */
+export type ChangeShow = 'open' | 'decided' | 'all';
+
+/** The rows `show` lists, in their order, and how many each choice would list. */
+export function showChanges(
+  rows: ChangeRow[],
+  show: ChangeShow,
+): { rows: ChangeRow[]; counts: Record<ChangeShow, number> } {
+  const open = rows.filter((r) => r.change.state === 'open');
+  const decided = rows.filter((r) => r.change.state !== 'open');
+  const shown = show === 'open' ? open : show === 'decided' ? decided : rows;
+  return { rows: shown, counts: { open: open.length, decided: decided.length, all: rows.length } };
 }

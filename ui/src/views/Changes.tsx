@@ -1,6 +1,6 @@
 import { useMemo, useRef, useState } from 'react';
 import { api, ApiError, type Decide, type MergeMethod } from '../api';
-import { bulkSummary, planBulk, type BulkKind } from '../bulk';
+import { bulkSummary, planBulk, showChanges, type BulkKind, type ChangeShow } from '../bulk';
 import { DiffView } from '../DiffView';
 import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
 import { absoluteTime, int, money, repoBasename, shortHash, tokens } from '../format';
@@ -424,7 +424,14 @@ function detail(r: ChangeRow, decisions: React.ReactNode) {
 
 export default function Changes({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now } = useApi(api.changes, 'changes');
-  const rows = data?.changes ?? [];
+  // The review queue by default; the merged and closed history one click away.
+  const [show, setShow] = useState<ChangeShow>('open');
+  const { rows, counts } = useMemo(() => showChanges(data?.changes ?? [], show), [data, show]);
+  const choose = (next: ChangeShow) => {
+    setShow(next);
+    setSelected(0);
+    setExpanded(-1);
+  };
   const [expanded, toggle, setExpanded] = useExpanded();
   const [notice, setNotice] = useState<Notice | null>(null);
   const commentRef = useRef<HTMLTextAreaElement | null>(null);
@@ -525,6 +532,21 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
       ) : null}
       {error ? <ErrorBox message={error} /> : null}
       <OutboxPanel onNotice={setNotice} />
+      {data && counts.all > 0 ? (
+        <div className="segmented" role="group" aria-label="Show changes" data-testid="changes-filter">
+          {(
+            [
+              ['open', 'Open'],
+              ['decided', 'Merged & closed'],
+              ['all', 'All'],
+            ] as const
+          ).map(([key, label]) => (
+            <button key={key} type="button" aria-pressed={show === key} onClick={() => choose(key)}>
+              {label} <span className="muted">{int(counts[key])}</span>
+            </button>
+          ))}
+        </div>
+      ) : null}
       {marked.size > 0 ? (
         <div className="actions-bar bulk" data-testid="bulk-bar">
           <span className="strong">{int(marked.size)} marked</span>
@@ -545,7 +567,15 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
         </p>
       ) : null}
       {loading && !data ? <Loading /> : null}
-      {data && rows.length === 0 ? (
+      {data && rows.length === 0 && counts.all > 0 ? (
+        <Empty>
+          {show === 'open' ? 'Nothing open to review.' : 'Nothing merged or closed yet.'}{' '}
+          <button type="button" className="link" onClick={() => choose('all')}>
+            Show all {int(counts.all)}
+          </button>
+        </Empty>
+      ) : null}
+      {data && counts.all === 0 ? (
         <Empty>
           No changes yet. Agent branches such as <code>claude/*</code> or <code>codex/*</code> that are ahead of{' '}
           <code>main</code> in a watched repository appear here, as do GitHub pull requests when a token is configured.
