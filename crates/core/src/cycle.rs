@@ -8,8 +8,9 @@
 //! - **review**: first review → merged. Reviews given after the merge do not count; a change
 //!   merged without review has neither pickup nor review.
 //! - **deploy**: merged → the first successful deploy to the environment whose exact contents
-//!   hold the change's head (a squash merge ships a new commit, so its change has no deploy
-//!   phase until the head itself ships).
+//!   hold the change's head or the commit its merge put on the base (GitHub's
+//!   `merge_commit_sha`, or the commit a merge made here left): a squash merge ships that
+//!   commit, not the head.
 //! - **merge** (time to merge): opened → merged.
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,20 +28,25 @@ pub const PHASES: [&str; 5] = ["coding", "pickup", "review", "deploy", "merge"];
 pub async fn measure(store: &Store, repo: &str) -> Result<(), crate::Error> {
     let rows = sqlx::query(
         "SELECT c.id, c.author_kind, c.created_at, c.first_commit_at, c.merged_at, c.head_sha,
+           c.merge_sha,
            (SELECT min(r.at) FROM reviews r WHERE r.change_request = c.id) AS reviewed
          FROM change_requests c WHERE c.repo = $1 AND c.merged_at IS NOT NULL",
     )
     .bind(repo)
     .fetch_all(store.pool())
     .await?;
-    // First successful deploy per environment of each merged head.
+    // First successful deploy per environment of each merged head and merge commit.
     let shipped = sqlx::query(
         "SELECT dc.sha, d.environment, min(d.created_at)
          FROM deploy_commits dc JOIN deployments d ON d.id = dc.deployment
          WHERE dc.repo = $1 AND d.status = 'success' AND dc.sha IN
-           (SELECT head_sha FROM change_requests WHERE repo = $2 AND merged_at IS NOT NULL)
+           (SELECT head_sha FROM change_requests WHERE repo = $2 AND merged_at IS NOT NULL
+            UNION
+            SELECT merge_sha FROM change_requests
+            WHERE repo = $3 AND merged_at IS NOT NULL AND merge_sha IS NOT NULL)
          GROUP BY dc.sha, d.environment",
     )
+    .bind(repo)
     .bind(repo)
     .bind(repo)
     .fetch_all(store.pool())
@@ -64,6 +70,7 @@ pub async fn measure(store: &Store, repo: &str) -> Result<(), crate::Error> {
         };
         let reviewed: Option<i64> = r.try_get("reviewed")?;
         let head: String = r.try_get("head_sha")?;
+        let merge_sha: Option<String> = r.try_get("merge_sha")?;
         let span = |metric: &str, scope: &str, secs: i64| Span {
             metric: metric.into(),
             scope: scope.into(),
@@ -81,7 +88,15 @@ pub async fn measure(store: &Store, repo: &str) -> Result<(), crate::Error> {
             out.push(span("pickup", "", rv - opened));
             out.push(span("review", "", merged - rv));
         }
-        for (env, at) in deployed.get(&head).map(Vec::as_slice).unwrap_or_default() {
+        // Per environment, the first deploy that shipped the head or the merge commit.
+        let mut shipped_at: BTreeMap<&str, i64> = BTreeMap::new();
+        for sha in std::iter::once(&head).chain(merge_sha.as_ref()) {
+            for (env, at) in deployed.get(sha).map(Vec::as_slice).unwrap_or_default() {
+                let e = shipped_at.entry(env.as_str()).or_insert(*at);
+                *e = (*e).min(*at);
+            }
+        }
+        for (env, at) in shipped_at {
             out.push(span("deploy", env, at - merged));
         }
     }

@@ -548,6 +548,13 @@ pub async fn sync_repo(
                 .await?;
             if let Some(now) = change_of(&pr, full_name, repo_key) {
                 store.upsert_change_request(&now).await?;
+                // What a squash or rebase merge put on the base, for the deploy phase.
+                if let Some(sha) = pr["merge_commit_sha"]
+                    .as_str()
+                    .filter(|_| now.state == "merged")
+                {
+                    store.set_merge_sha(&now.id, sha).await?;
+                }
                 sync.closed += 1;
             }
         }

@@ -197,7 +197,7 @@ async fn finish(
             store
                 .finish_action(k, "applied", Some(result), None, now)
                 .await?;
-            settle(store, a).await?;
+            settle(store, a, result).await?;
             (format!("{} applied", a.kind), result.clone())
         }
         Outcome::Failed(why) => {
@@ -229,8 +229,10 @@ async fn finish(
 }
 
 /// A merge or close that went through settles the change request's state at once, without
-/// waiting for the next scan. A local branch holds that state at the head it was decided on.
-async fn settle(store: &Store, a: &Action) -> Result<()> {
+/// waiting for the next scan. A local branch holds that state at the head it was decided on; a
+/// merge's result names the commit the base now holds (`{how} to SHA` here, `merged as SHA`
+/// on GitHub), kept for the deploy phase of a squash merge.
+async fn settle(store: &Store, a: &Action, result: &str) -> Result<()> {
     let state = match a.kind.as_str() {
         "merge" => "merged",
         "close" => "closed",
@@ -249,6 +251,10 @@ async fn settle(store: &Store, a: &Action) -> Result<()> {
         )
         .await?;
     if state == "merged" {
+        let last = result.rsplit(' ').next().unwrap_or_default();
+        if last.len() == 40 && last.bytes().all(|b| b.is_ascii_hexdigit()) {
+            store.set_merge_sha(&a.target, last).await?;
+        }
         if let Some(c) = store.change_request(&a.target).await? {
             crate::cycle::measure(store, &c.repo).await?;
         }

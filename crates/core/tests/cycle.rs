@@ -180,6 +180,26 @@ async fn cycle_time_by_hand(db: TestDb) {
         .unwrap();
     let p = c.phases.iter().find(|p| p.name == "pickup").unwrap();
     assert_eq!(hours(&p.all), (4, Some(1), Some(6)));
+
+    // A squash merge: s1 (human, merged at hour 3) ships as a new commit, deployed at hour 30;
+    // its head never ships. Its deploy phase follows the merge commit: 27 hours. People's
+    // deploy phases are now 11 and 27.
+    db.store
+        .upsert_change_request(&change("s1", false, None, t(1), Some(t(3))))
+        .await
+        .unwrap();
+    db.store
+        .set_merge_sha("s1", "sha-s1-squashed")
+        .await
+        .unwrap();
+    deploy(&db, "p3", "production", t(30), &["s1-squashed"]).await;
+    cycle::measure(&db.store, REPO).await.unwrap();
+    let c = cycle::cycle_time(&db.store, None, T0, T0 + 7 * DAY, "production")
+        .await
+        .unwrap();
+    let p = c.phases.iter().find(|p| p.name == "deploy").unwrap();
+    assert_eq!(hours(&p.human), (2, Some(11), Some(27)));
+    assert_eq!(hours(&p.all), (4, Some(4), Some(27)));
     db.finish().await;
 }
 both!(cycle_time_by_hand);

@@ -122,6 +122,7 @@ async fn prs_checks_and_free_refreshes(db: TestDb) {
     hub.update_pull(REPO, 43, |p| {
         p.state = "merged".into();
         p.updated_at = "2026-11-21T10:00:00Z".into();
+        p.merge_commit_sha = Some("5c0a5e0000000000000000000000000000000043".into());
     });
     hub.update_pull(REPO, 42, |p| p.head_sha = "a2".into());
     let s = sync_repo(&gh, &db.store, REPO, KEY).await.unwrap();
@@ -138,6 +139,17 @@ async fn prs_checks_and_free_refreshes(db: TestDb) {
         chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
             .ok()
             .map(|t| t.timestamp())
+    );
+    // And the commit the merge put on main (a squash commit ships instead of the head).
+    let merge_sha: Option<String> =
+        sqlx::query_scalar("SELECT merge_sha FROM change_requests WHERE id = $1")
+            .bind(change_id(REPO, 43))
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        merge_sha.as_deref(),
+        Some("5c0a5e0000000000000000000000000000000043")
     );
     let moved = changes
         .iter()

@@ -453,6 +453,30 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
     );
     assert!(merged.first_commit_at.is_some());
     assert_eq!(change_state(&db, &id("codex/rebase")).await, "merged");
+    // Squash and rebase put new commits on main, not the heads: a deploy of main still ends
+    // both changes' deploy phase, by the commit each merge left on main.
+    let later = chrono::Utc::now().timestamp() + 60;
+    let tip = f.repo.revparse_single("main").unwrap().id().to_string();
+    flightdeck_core::deploys::record(
+        &db.store,
+        &flightdeck_core::deploys::Record {
+            repo: Some(f.path.to_string()),
+            environment: "production".into(),
+            sha: tip,
+            status: "success".into(),
+            at: Some(later),
+            id: Some("d-main".into()),
+        },
+        "test",
+        later,
+    )
+    .await
+    .unwrap();
+    let c = flightdeck_core::cycle::cycle_time(&db.store, None, NOW, later + 1, "production")
+        .await
+        .unwrap();
+    let deploy = c.phases.iter().find(|p| p.name == "deploy").unwrap();
+    assert_eq!(deploy.all.count, 2, "{deploy:?}");
     assert_eq!(change_state(&db, &id("codex/dropped")).await, "closed");
     match decide(id("codex/dropped"), "approve", None).await {
         Err(outbox::DecideError::NotOpen { state, .. }) => assert_eq!(state, "closed"),

@@ -77,6 +77,8 @@ pub struct Pr {
     pub draft: bool,
     /// (filename, status, patch); GitHub leaves `patch` out for binary and huge files.
     pub files: Vec<(String, String, Option<String>)>,
+    /// Once merged: the commit the merge put on the base (a squash commit, say).
+    pub merge_commit_sha: Option<String>,
 }
 
 /// A review as stored: (id, login, state, body, commit_id).
@@ -107,6 +109,7 @@ impl Pr {
                 "modified".into(),
                 Some("@@ -1,2 +1,3 @@\n fn a() {}\n-fn b() {}\n+fn b2() {}\n+fn c() {}".into()),
             )],
+            merge_commit_sha: None,
         }
     }
 }
@@ -581,6 +584,7 @@ fn pull_json(full: &str, p: &Pr, single: bool) -> Value {
     } else {
         Value::Null
     };
+    v["merge_commit_sha"] = json!(p.merge_commit_sha);
     v["closed_at"] = if p.state == "open" {
         Value::Null
     } else {
@@ -947,6 +951,7 @@ async fn merge(
             .push(req["merge_method"].as_str().unwrap_or("merge").to_string());
         if let Some(p) = r.pulls.iter_mut().find(|p| p.number == number) {
             p.state = "merged".into();
+            p.merge_commit_sha = Some(merged_sha.clone());
         }
         touch(r, number);
     });

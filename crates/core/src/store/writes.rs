@@ -210,6 +210,16 @@ impl Store {
         Ok(())
     }
 
+    /// Records the commit change request `id`'s merge put on its base (see migration 22).
+    pub async fn set_merge_sha(&self, id: &str, sha: &str) -> Result<()> {
+        sqlx::query("UPDATE change_requests SET merge_sha = $1 WHERE id = $2")
+            .bind(sha)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Marks local change requests of `repo` whose branch is gone (merged or deleted) as closed,
     /// keeping their history.
     pub async fn close_local_changes_except(&self, repo: &str, open_ids: &[String]) -> Result<()> {
