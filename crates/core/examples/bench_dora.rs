@@ -4,7 +4,7 @@
 //! commits made since the one before, and one merged change per deploy (80 % reviewed). It
 //! measures them once (as recording does), then times `dora::dora` and `cycle::cycle_time`
 //! for the last 90 days and for all two years (best and median of 7), printing ms, and checks
-//! one answer against a full sort of the raw rows.
+//! one answer against a full sort of the raw rows; then opening one deploy's detail.
 
 use std::time::Instant;
 
@@ -317,5 +317,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             check == d.lead_time
         );
     }
+    // Opening one deploy (its commits over the last success) reads it by key, not the store.
+    let last = format!("d{}", 8 * (deploys / REPOS) - 1);
+    let detail = time("deploy detail, one deploy", || {
+        deploys::detail(&store, &last)
+    })
+    .await?
+    .ok_or("no such deploy")?;
+    println!("  {} commits in {last}", detail.commits.len());
     Ok(())
 }

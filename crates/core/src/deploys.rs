@@ -131,32 +131,14 @@ pub async fn pick_repo(
     }
 }
 
-/// The last successful deploy to `env` of `repo` — before `before` (a deploy's time and id)
-/// when given — in (time, id) order: what a deploy or a release is measured against.
-pub fn last_success<'a>(
-    all: &'a [Deployment],
-    repo: &str,
-    env: &str,
-    before: Option<(i64, &str)>,
-) -> Option<&'a Deployment> {
-    all.iter()
-        .filter(|x| x.repo == repo && x.environment == env && x.status == "success")
-        .filter(|x| before.is_none_or(|b| (x.created_at, x.id.as_str()) < b))
-        .max_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
-}
-
 /// The stored commits of `repo` among `shas` (those the ingest has read), in no order.
 pub async fn stored_commits(
     store: &Store,
     repo: &str,
     shas: &std::collections::HashSet<String>,
 ) -> Result<Vec<Commit>, crate::Error> {
-    Ok(store
-        .commits_between(i64::MIN, i64::MAX)
-        .await?
-        .into_iter()
-        .filter(|c| c.repo == repo && shas.contains(&c.sha))
-        .collect())
+    let shas: Vec<String> = shas.iter().cloned().collect();
+    store.commits_with(repo, &shas).await
 }
 
 /// `rev` as a full sha: resolved in the clone, or taken as given when it is a full sha the clone
@@ -211,23 +193,17 @@ pub async fn refresh_contents(
     env: &str,
     from: Option<(i64, &str)>,
 ) -> Result<(), DeployError> {
-    let mut deploys: Vec<Deployment> = store
-        .deployments()
+    // Only the deploys from `from` on, measured against the last success before it.
+    let mut previous: Option<String> = store
+        .last_success(repo, env, from)
         .await?
-        .into_iter()
-        .filter(|d| d.repo == repo && d.environment == env)
-        .collect();
-    deploys.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-    let mut previous: Option<String> = None;
-    for d in &deploys {
+        .map(|d| d.sha);
+    for d in &store.deployments_of(repo, env, from).await? {
         let here = (d.created_at, d.id.as_str());
-        let after = from.is_none_or(|f| here >= f);
-        if after {
-            compute(store, repo, d, previous.clone()).await?;
-            // Past the new deploy, the first success is the last one it can change.
-            if d.status == "success" && from.is_some_and(|f| here > f) {
-                break;
-            }
+        compute(store, repo, d, previous.clone()).await?;
+        // Past the new deploy, the first success is the last one it can change.
+        if d.status == "success" && from.is_some_and(|f| here > f) {
+            break;
         }
         if d.status == "success" {
             previous = Some(d.sha.clone());
@@ -374,20 +350,15 @@ pub struct DeployDetail {
 }
 
 pub async fn detail(store: &Store, id: &str) -> Result<Option<DeployDetail>, crate::Error> {
-    let all = store.deployments().await?;
-    let Some(d) = all.iter().find(|d| d.id == id).cloned() else {
+    let Some(d) = store.deployment(id).await? else {
         return Ok(None);
     };
-    let previous =
-        last_success(&all, &d.repo, &d.environment, Some((d.created_at, &d.id))).cloned();
-    let shas: std::collections::HashSet<String> = store
-        .deploy_commits(Some(&d.repo))
-        .await?
-        .into_iter()
-        .filter(|(dep, _)| *dep == d.id)
-        .map(|(_, sha)| sha)
-        .collect();
-    let mut commits = stored_commits(store, &d.repo, &shas).await?;
+    let previous = store
+        .last_success(&d.repo, &d.environment, Some((d.created_at, &d.id)))
+        .await?;
+    let shipped = store.deploy_shas(&d.id).await?;
+    let mut commits = store.commits_with(&d.repo, &shipped).await?;
+    let shas: std::collections::HashSet<String> = shipped.into_iter().collect();
     commits.sort_by_key(|c| std::cmp::Reverse(c.committed_at));
     let changes = store
         .change_requests()

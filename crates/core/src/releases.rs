@@ -65,9 +65,10 @@ pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseErr
         .sha
         .clone()
         .ok_or_else(|| ReleaseError::NoSha(id.into()))?;
-    let deployed = store.deployments().await?;
-    let since = crate::deploys::last_success(&deployed, &release.repo, &release.environment, None)
-        .map(|d| d.sha.clone());
+    let since = store
+        .last_success(&release.repo, &release.environment, None)
+        .await?
+        .map(|d| d.sha);
     let (repo, s, prev) = (release.repo.clone(), sha.clone(), since.clone());
     // Graph order, newest first (commit times can tie or lie).
     let order: Vec<String> = tokio::task::spawn_blocking(move || {

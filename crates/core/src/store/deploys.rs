@@ -33,6 +33,16 @@ impl Store {
         Ok(())
     }
 
+    /// The shas deployment `id` shipped.
+    pub async fn deploy_shas(&self, id: &str) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT sha FROM deploy_commits WHERE deployment = $1")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(s,)| s).collect())
+    }
+
     /// Every (deployment, sha) shipped, for the deploys of `repo` (all repos when `None`).
     pub async fn deploy_commits(&self, repo: Option<&str>) -> Result<Vec<(String, String)>> {
         let rows: Vec<(String, String)> = match repo {

@@ -162,23 +162,30 @@ impl Store {
         .bind(to)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Commit {
-                    repo: r.try_get("repo")?,
-                    sha: r.try_get("sha")?,
-                    author_name: r.try_get("author_name")?,
-                    author_email: r.try_get("author_email")?,
-                    authored_at: r.try_get("authored_at")?,
-                    committed_at: r.try_get("committed_at")?,
-                    summary: r.try_get("summary")?,
-                    agent: r.try_get("agent")?,
-                    files_changed: r.try_get("files_changed")?,
-                    insertions: r.try_get("insertions")?,
-                    deletions: r.try_get("deletions")?,
-                })
-            })
-            .collect()
+        rows.iter().map(commit_of).collect()
+    }
+
+    /// The stored commits of `repo` among `shas` (those the ingest has read), in no order.
+    /// Asks for them by key, a few hundred at a time, however many the store holds.
+    pub async fn commits_with(&self, repo: &str, shas: &[String]) -> Result<Vec<Commit>> {
+        let mut out = Vec::with_capacity(shas.len());
+        for chunk in shas.chunks(500) {
+            let marks: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let q = format!(
+                "SELECT repo, sha, author_name, author_email, authored_at, committed_at, summary,
+                   agent, files_changed, insertions, deletions
+                 FROM commits WHERE repo = $1 AND sha IN ({})",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(&q).bind(repo);
+            for sha in chunk {
+                query = query.bind(sha);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                out.push(commit_of(&r)?);
+            }
+        }
+        Ok(out)
     }
 
     /// Per repo: (repo path, commits, agent commits, newest commit time).
@@ -267,20 +274,67 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Deployment {
-                    id: r.try_get("id")?,
-                    repo: r.try_get("repo")?,
-                    environment: r.try_get("environment")?,
-                    sha: r.try_get("sha")?,
-                    status: r.try_get("status")?,
-                    created_at: r.try_get("created_at")?,
-                    source: r.try_get("source")?,
-                    contents: r.try_get("contents")?,
-                })
-            })
-            .collect()
+        rows.iter().map(deployment_of).collect()
+    }
+
+    pub async fn deployment(&self, id: &str) -> Result<Option<Deployment>> {
+        let row = sqlx::query(
+            "SELECT id, repo, environment, sha, status, created_at, source, contents
+             FROM deployments WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(deployment_of).transpose()
+    }
+
+    /// The deploys of `repo` to `env` in (time, id) order, from `from` on when given.
+    pub async fn deployments_of(
+        &self,
+        repo: &str,
+        env: &str,
+        from: Option<(i64, &str)>,
+    ) -> Result<Vec<Deployment>> {
+        let (at, id) = from.unwrap_or((i64::MIN, ""));
+        let rows = sqlx::query(
+            "SELECT id, repo, environment, sha, status, created_at, source, contents
+             FROM deployments
+             WHERE repo = $1 AND environment = $2
+               AND (created_at > $3 OR (created_at = $3 AND id >= $4))
+             ORDER BY created_at, id",
+        )
+        .bind(repo)
+        .bind(env)
+        .bind(at)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(deployment_of).collect()
+    }
+
+    /// The last successful deploy of `repo` to `env` — before `before` (a deploy's time and
+    /// id) when given — in (time, id) order: what a deploy or a release is measured against.
+    pub async fn last_success(
+        &self,
+        repo: &str,
+        env: &str,
+        before: Option<(i64, &str)>,
+    ) -> Result<Option<Deployment>> {
+        let (at, id) = before.unwrap_or((i64::MAX, ""));
+        let row = sqlx::query(
+            "SELECT id, repo, environment, sha, status, created_at, source, contents
+             FROM deployments
+             WHERE repo = $1 AND environment = $2 AND status = 'success'
+               AND (created_at < $3 OR (created_at = $3 AND id < $4))
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(repo)
+        .bind(env)
+        .bind(at)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(deployment_of).transpose()
     }
 
     pub async fn releases(&self) -> Result<Vec<Release>> {
@@ -519,5 +573,34 @@ fn names(r: &sqlx::any::AnyRow, column: &str) -> Result<Vec<String>> {
     serde_json::from_str(&text).map_err(|e| crate::Error::Invalid {
         path: format!("change_requests.{column}").into(),
         message: e.to_string(),
+    })
+}
+
+fn commit_of(r: &AnyRow) -> Result<Commit> {
+    Ok(Commit {
+        repo: r.try_get("repo")?,
+        sha: r.try_get("sha")?,
+        author_name: r.try_get("author_name")?,
+        author_email: r.try_get("author_email")?,
+        authored_at: r.try_get("authored_at")?,
+        committed_at: r.try_get("committed_at")?,
+        summary: r.try_get("summary")?,
+        agent: r.try_get("agent")?,
+        files_changed: r.try_get("files_changed")?,
+        insertions: r.try_get("insertions")?,
+        deletions: r.try_get("deletions")?,
+    })
+}
+
+fn deployment_of(r: &AnyRow) -> Result<Deployment> {
+    Ok(Deployment {
+        id: r.try_get("id")?,
+        repo: r.try_get("repo")?,
+        environment: r.try_get("environment")?,
+        sha: r.try_get("sha")?,
+        status: r.try_get("status")?,
+        created_at: r.try_get("created_at")?,
+        source: r.try_get("source")?,
+        contents: r.try_get("contents")?,
     })
 }
