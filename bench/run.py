@@ -240,7 +240,8 @@ def main():
     if unknown:
         sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live, rollup, dora)")
     run = lambda section: not only or section in only
-    needed = [("flightdeck", FD)] + ([("corpus generator", GEN), ("ccusage", CCUSAGE)] if run("logs") else [])
+    needed = [("flightdeck", FD)] if any(run(s) for s in ("logs", "git", "live")) else []
+    needed += [("corpus generator", GEN), ("ccusage", CCUSAGE)] if run("logs") else []
     needed += [("rollup bench", ROLLUPS)] if run("rollup") else []
     needed += [("dora bench", DORA)] if run("dora") else []
     for tool, path in needed:

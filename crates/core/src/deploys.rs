@@ -194,10 +194,7 @@ pub async fn refresh_contents(
     from: Option<(i64, &str)>,
 ) -> Result<(), DeployError> {
     // Only the deploys from `from` on, measured against the last success before it.
-    let mut previous: Option<String> = store
-        .last_success(repo, env, from)
-        .await?
-        .map(|d| d.sha);
+    let mut previous: Option<String> = store.last_success(repo, env, from).await?.map(|d| d.sha);
     for d in &store.deployments_of(repo, env, from).await? {
         let here = (d.created_at, d.id.as_str());
         compute(store, repo, d, previous.clone()).await?;
@@ -345,7 +342,7 @@ pub struct DeployDetail {
     pub previous: Option<Deployment>,
     /// Newest first; from the store when ingested.
     pub commits: Vec<Commit>,
-    /// Change requests whose head is among the commits.
+    /// Change requests whose head, or the commit their merge left, is among the commits.
     pub changes: Vec<String>,
 }
 
@@ -358,15 +355,8 @@ pub async fn detail(store: &Store, id: &str) -> Result<Option<DeployDetail>, cra
         .await?;
     let shipped = store.deploy_shas(&d.id).await?;
     let mut commits = store.commits_with(&d.repo, &shipped).await?;
-    let shas: std::collections::HashSet<String> = shipped.into_iter().collect();
     commits.sort_by_key(|c| std::cmp::Reverse(c.committed_at));
-    let changes = store
-        .change_requests()
-        .await?
-        .into_iter()
-        .filter(|c| c.repo == d.repo && shas.contains(&c.head_sha))
-        .map(|c| c.id)
-        .collect();
+    let changes = store.change_ids_shipping(&d.repo, &shipped).await?;
     Ok(Some(DeployDetail {
         deployment: d,
         previous,

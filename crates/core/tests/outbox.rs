@@ -477,6 +477,17 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
         .unwrap();
     let deploy = c.phases.iter().find(|p| p.name == "deploy").unwrap();
     assert_eq!(deploy.all.count, 2, "{deploy:?}");
+    // And the deploy lists both changes among what it shipped.
+    let shipped = flightdeck_core::deploys::detail(&db.store, "d-main")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        shipped.changes,
+        [id("claude/squash"), id("codex/rebase")],
+        "{:?}",
+        shipped.changes
+    );
     assert_eq!(change_state(&db, &id("codex/dropped")).await, "closed");
     match decide(id("codex/dropped"), "approve", None).await {
         Err(outbox::DecideError::NotOpen { state, .. }) => assert_eq!(state, "closed"),

@@ -15,6 +15,6 @@ previous: Deployment | null,
  */
 commits: Array<Commit>, 
 /**
- * Change requests whose head is among the commits.
+ * Change requests whose head, or the commit their merge left, is among the commits.
  */
 changes: Array<string>, };

@@ -277,6 +277,28 @@ impl Store {
         rows.iter().map(deployment_of).collect()
     }
 
+    /// The change requests of `repo` whose head, or the commit their merge left, is among
+    /// `shas`: what a deploy of those commits shipped. Asked by key, a few hundred at a time.
+    pub async fn change_ids_shipping(&self, repo: &str, shas: &[String]) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for chunk in shas.chunks(500) {
+            let marks: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let list = marks.join(", ");
+            let q = format!(
+                "SELECT id FROM change_requests
+                 WHERE repo = $1 AND (head_sha IN ({list}) OR merge_sha IN ({list}))"
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&q).bind(repo);
+            for sha in chunk {
+                query = query.bind(sha);
+            }
+            out.extend(query.fetch_all(&self.pool).await?);
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     pub async fn deployment(&self, id: &str) -> Result<Option<Deployment>> {
         let row = sqlx::query(
             "SELECT id, repo, environment, sha, status, created_at, source, contents
