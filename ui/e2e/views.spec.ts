@@ -217,6 +217,14 @@ test('every view renders the demo data without errors', async ({ page }) => {
       await expect(panel).toContainText('commits over');
       await panel.getByRole('button', { name: 'Approve release' }).click();
       await expect(page.getByTestId('release-notice')).toContainText('approved: signed in the audit log');
+      // A production deploy opened: what it shipped, each change with its reviews, checks,
+      // cost and policy verdict.
+      const deploy = page.getByTestId('deployment').filter({ hasText: 'production' }).first();
+      await deploy.getByRole('button', { name: /[0-9a-f]{7}/ }).click();
+      const shipped = page.getByTestId('deploy-detail');
+      await expect(shipped).toContainText('commits over');
+      await expect(shipped.getByTestId('deploy-change').first()).toBeVisible();
+      await expect(shipped.getByTestId('deploy-change').first()).toContainText(/pass|blocked/);
     }
     if (view.name === 'repos') await expectImageLoaded(page, 'chart-agent-share');
     if (view.name === 'audit') {
@@ -299,7 +307,12 @@ test('every view renders the demo data without errors', async ({ page }) => {
   await page.screenshot({ path: path.join(artifacts, 'ui-changes-approved.png'), fullPage: true });
   await decisions.getByRole('button', { name: /^Merge/ }).click();
   await expect(changes.getByTestId('decision-notice')).toContainText('merge: fast-forward to');
-  await invoice.dblclick();
+  // Merged, it leaves the review queue (its panel with it) and shows under "Merged & closed".
+  await expect(invoice).toHaveCount(0);
+  await expect(changes.getByTestId('decisions')).toHaveCount(0);
+  await filter.getByRole('button', { name: /^Merged & closed/ }).click();
+  await expect(invoice).toContainText('merged');
+  await filter.getByRole('button', { name: /^Open/ }).click();
 
   // The work item the rate-limiting branch works on.
   const limiter = changes.getByTestId('row').filter({ hasText: 'Add token-bucket rate limiter' });

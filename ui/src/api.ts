@@ -26,6 +26,7 @@ import type { VelocityReport } from './generated/VelocityReport';
 import type { Dora } from './generated/Dora';
 import type { Release } from './generated/Release';
 import type { ReleaseDetail } from './generated/ReleaseDetail';
+import type { DeployDetail } from './generated/DeployDetail';
 
 type TauriGlobal = {
   event?: {
@@ -203,6 +204,7 @@ export const api = {
   cycle: (s?: AbortSignal) => getJson<CycleTime>('/api/cycle', s),
   velocityReport: (s?: AbortSignal) => getJson<VelocityReport>('/api/velocity/report', s),
   release: (id: string, s?: AbortSignal) => getJson<ReleaseDetail>(`/api/releases/${encodeURIComponent(id)}`, s),
+  deploy: (id: string, s?: AbortSignal) => getJson<DeployDetail>(`/api/deploys/${encodeURIComponent(id)}`, s),
   decideRelease: (id: string, approve: boolean, reason: string) =>
     postJson<Release>(`/api/releases/${encodeURIComponent(id)}/decision`, { approve, reason }),
   addWork: (w: NewWork) => postJson<WorkItem>('/api/work', w),

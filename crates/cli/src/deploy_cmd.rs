@@ -160,7 +160,7 @@ pub async fn run(settings: &Settings, cmd: &DeployCmd) -> Result<ExitCode> {
             }
         }
         DeployCmd::Show { id, json } => {
-            let Some(d) = deploys::detail(&store, id).await? else {
+            let Some(d) = deploys::detail(&store, id, Some(&settings.policy_file)).await? else {
                 bail!("no deploy `{id}`; `flightdeck deploy list` shows them");
             };
             if *json {
@@ -181,7 +181,39 @@ pub async fn run(settings: &Settings, cmd: &DeployCmd) -> Result<ExitCode> {
                 );
             }
             for c in &d.changes {
-                println!("  change {c}");
+                let who = match &c.change.author {
+                    flightdeck_core::model::Author::Agent { agent } => format!("agent {agent}"),
+                    flightdeck_core::model::Author::Human { name } => name.clone(),
+                };
+                let reviews: Vec<String> = c
+                    .reviews
+                    .iter()
+                    .map(|r| format!("{} {}", r.reviewer, r.state))
+                    .collect();
+                let failing = c.checks.iter().filter(|k| k.failed()).count();
+                let verdict = match (&c.verdict, &c.policy_error) {
+                    (Some(v), _) if v.pass => "policy: pass".to_string(),
+                    (Some(v), _) => format!(
+                        "policy: blocked ({})",
+                        v.reasons
+                            .iter()
+                            .filter(|r| !r.ok)
+                            .map(|r| r.message.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    (None, Some(e)) => format!("policy: not judged ({e})"),
+                    (None, None) => "policy: not judged".into(),
+                };
+                println!(
+                    "  change {} \"{}\" by {who}; reviews: {}; checks: {} of {} failing; agent cost ${:.2}; {verdict}",
+                    c.change.id,
+                    c.change.title,
+                    if reviews.is_empty() { "none".into() } else { reviews.join(", ") },
+                    failing,
+                    c.checks.len(),
+                    c.change.agent_cost_usd,
+                );
             }
         }
     }

@@ -335,7 +335,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Opening one deploy (its commits over the last success) reads it by key, not the store.
     let last = format!("d{}", 8 * (deploys / REPOS) - 1);
     let detail = time("deploy detail, one deploy", || {
-        deploys::detail(&store, &last)
+        deploys::detail(&store, &last, None)
     })
     .await?
     .ok_or("no such deploy")?;

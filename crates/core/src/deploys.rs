@@ -343,10 +343,38 @@ pub struct DeployDetail {
     /// Newest first; from the store when ingested.
     pub commits: Vec<Commit>,
     /// Change requests whose head, or the commit their merge left, is among the commits.
-    pub changes: Vec<String>,
+    pub changes: Vec<DeployChange>,
 }
 
-pub async fn detail(store: &Store, id: &str) -> Result<Option<DeployDetail>, crate::Error> {
+/// A change a deploy shipped, with what a lead asks of it: who wrote it (agent or person, in
+/// `change.author`), who reviewed it, its checks, its agent cost and the policy's verdict.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct DeployChange {
+    pub change: crate::model::ChangeRequest,
+    /// Each reviewer's latest word on the change (approved, changes_requested, commented).
+    pub reviews: Vec<ReviewWord>,
+    pub checks: Vec<crate::model::Check>,
+    /// The merge policy's verdict, judged at the merge (freeze windows then, not now).
+    pub verdict: Option<crate::policy::Verdict>,
+    /// Why there is no verdict (an unreadable policy file or repo).
+    pub policy_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ReviewWord {
+    pub reviewer: String,
+    pub state: String,
+}
+
+/// Deploy `id` with what it shipped; each change judged by the policy in `policy_file` (the
+/// built-in policy when `None`). Reads by key: its cost does not grow with the store.
+pub async fn detail(
+    store: &Store,
+    id: &str,
+    policy_file: Option<&Path>,
+) -> Result<Option<DeployDetail>, crate::Error> {
     let Some(d) = store.deployment(id).await? else {
         return Ok(None);
     };
@@ -356,7 +384,44 @@ pub async fn detail(store: &Store, id: &str) -> Result<Option<DeployDetail>, cra
     let shipped = store.deploy_shas(&d.id).await?;
     let mut commits = store.commits_with(&d.repo, &shipped).await?;
     commits.sort_by_key(|c| std::cmp::Reverse(c.committed_at));
-    let changes = store.change_ids_shipping(&d.repo, &shipped).await?;
+    let policies = match policy_file {
+        Some(p) => crate::policy::PolicyFile::load(p).map_err(|e| e.to_string()),
+        None => Ok(crate::policy::PolicyFile::default()),
+    };
+    let mut changes = Vec::new();
+    for cid in store.change_ids_shipping(&d.repo, &shipped).await? {
+        let Some(change) = store.change_request(&cid).await? else {
+            continue;
+        };
+        let reviews = store.reviews_of(&cid).await?;
+        let checks = store.checks_of(&cid).await?;
+        let at = change.merged_at.unwrap_or(d.created_at);
+        let judged = match &policies {
+            Ok(file) => {
+                crate::policy::judge_change_among(store, file, &change, at, &checks, &reviews).await
+            }
+            Err(e) => Err(e.clone()),
+        };
+        let mut latest: Vec<ReviewWord> = Vec::new();
+        for r in &reviews {
+            latest.retain(|w| w.reviewer != r.reviewer);
+            latest.push(ReviewWord {
+                reviewer: r.reviewer.clone(),
+                state: r.state.clone(),
+            });
+        }
+        let (verdict, policy_error) = match judged {
+            Ok(v) => (Some(v), None),
+            Err(e) => (None, Some(e)),
+        };
+        changes.push(DeployChange {
+            change,
+            reviews: latest,
+            checks,
+            verdict,
+            policy_error,
+        });
+    }
     Ok(Some(DeployDetail {
         deployment: d,
         previous,

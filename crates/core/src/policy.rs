@@ -534,30 +534,38 @@ pub async fn judge_change_among(
         change.head_sha.clone(),
     );
     // A pull request's head need not be in the local clone: its paths come from GitHub's
-    // files list, stored by the sync for its current head.
+    // files list, stored by the sync for its current head. An open local branch's come from
+    // the clone, and are kept: once merged its diff from the base is empty, so a merged
+    // branch is judged (on a deploy's page, say) by the paths it had while open.
     let local = change.kind == crate::model::ChangeKind::Local;
-    let synced = if local {
-        None
-    } else {
-        store
-            .change_files(&change.id, &change.head_sha)
-            .await
-            .map_err(|e| e.to_string())?
-    };
+    let stored = store
+        .change_files(&change.id, &change.head_sha)
+        .await
+        .map_err(|e| e.to_string())?;
+    let compute = local && (change.state == "open" || stored.is_none());
+    let kept = stored.clone();
     let (committed, paths) = tokio::task::spawn_blocking(move || {
         let committed = committed_policy(&repo, &base).map_err(|e| e.to_string())?;
-        let paths = if local {
+        let paths = if compute {
             Some(
                 changed_paths(&repo, &base, &head)
                     .map_err(|e| format!("{}: {}", repo.display(), e.message()))?,
             )
         } else {
-            synced
+            kept
         };
         Ok::<_, String>((committed, paths))
     })
     .await
     .map_err(|e| e.to_string())??;
+    if compute && change.state == "open" && paths != stored {
+        if let Some(p) = &paths {
+            store
+                .set_change_files(&change.id, &change.head_sha, p)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
     let name = Path::new(&change.repo)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

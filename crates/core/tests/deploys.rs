@@ -164,7 +164,10 @@ async fn deploys_ship_exactly_and_dora_matches_hand_counts(db: TestDb) {
     assert_eq!(shipped("D4").await, set(&[c3, c4]));
     // Staging is its own line of deploys.
     assert_eq!(shipped("S1").await, set(&[c1, c2, h1p, f1, f2, m]));
-    let detail = deploys::detail(&db.store, "D2").await.unwrap().unwrap();
+    let detail = deploys::detail(&db.store, "D2", None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(detail.previous.unwrap().id, "D1");
     assert_eq!(detail.commits.len(), 4);
     assert_eq!(

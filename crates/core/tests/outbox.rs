@@ -389,7 +389,12 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
     let f = fixture();
     let policy = f._dir.path().join("policy.toml");
     std::fs::write(&policy, "[default]\nagent_approvals = 0\n").unwrap();
-    for branch in ["claude/squash", "codex/rebase", "codex/dropped"] {
+    for branch in [
+        "claude/squash",
+        "codex/rebase",
+        "codex/dropped",
+        "claude/merged",
+    ] {
         tree_commit(&f.repo, branch, &format!("Work on {branch}"), |r, tb| {
             let name = format!("{}.rs", branch.replace('/', "-"));
             tb.insert(&name, r.blob(b"// work\n").unwrap(), 0o100644)
@@ -425,7 +430,15 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
         let (store, key, ap, policy) = (&db.store, &f.key, &ap, &policy);
         async move { outbox::decide(store, key, ap, policy, &target, &d, NOW + 1).await }
     };
-    for (branch, method) in [("claude/squash", "squash"), ("codex/rebase", "rebase")] {
+    // Judged while open, as the Changes view does (its paths are kept for later).
+    flightdeck_core::views::changes(&db.store, Some(&policy))
+        .await
+        .unwrap();
+    for (branch, method) in [
+        ("claude/squash", "squash"),
+        ("codex/rebase", "rebase"),
+        ("claude/merged", "merge"),
+    ] {
         let a = decide(id(branch), "merge", Some(method)).await.unwrap();
         assert_eq!(a.state, "applied", "{:?}", a.last_error);
         assert!(a.result.unwrap().starts_with(method));
@@ -476,18 +489,47 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
         .await
         .unwrap();
     let deploy = c.phases.iter().find(|p| p.name == "deploy").unwrap();
-    assert_eq!(deploy.all.count, 2, "{deploy:?}");
+    assert_eq!(deploy.all.count, 3, "{deploy:?}");
     // And the deploy lists both changes among what it shipped.
-    let shipped = flightdeck_core::deploys::detail(&db.store, "d-main")
+    let shipped = flightdeck_core::deploys::detail(&db.store, "d-main", Some(&policy))
         .await
         .unwrap()
         .unwrap();
+    let ids: Vec<&str> = shipped
+        .changes
+        .iter()
+        .map(|c| c.change.id.as_str())
+        .collect();
     assert_eq!(
-        shipped.changes,
-        [id("claude/squash"), id("codex/rebase")],
-        "{:?}",
-        shipped.changes
+        ids,
+        [id("claude/merged"), id("claude/squash"), id("codex/rebase")]
     );
+    // Judged by the policy file (no approvals asked of agents): both pass, by the paths they
+    // had while open (merged, their diff from main is empty).
+    for c in &shipped.changes {
+        let v = c.verdict.as_ref().unwrap();
+        assert!(v.pass, "{v:?}");
+        assert!(c.reviews.is_empty());
+    }
+    // A stricter policy protecting the merged branch's file sees it touched: its head is in
+    // main now (its diff from main is empty), so the paths it had while open are used.
+    let strict = f._dir.path().join("strict.toml");
+    std::fs::write(
+        &strict,
+        "[default]\nagent_approvals = 0\n[[default.protected]]\npaths = [\"claude-merged.rs\"]\napprovals = 1\n",
+    )
+    .unwrap();
+    let judged = flightdeck_core::deploys::detail(&db.store, "d-main", Some(&strict))
+        .await
+        .unwrap()
+        .unwrap();
+    let v = judged.changes[0].verdict.as_ref().unwrap();
+    assert!(!v.pass, "{v:?}");
+    assert!(
+        v.reasons.iter().any(|r| !r.ok && r.rule == "protected"),
+        "{v:?}"
+    );
+    assert!(judged.changes[1].verdict.as_ref().unwrap().pass);
     assert_eq!(change_state(&db, &id("codex/dropped")).await, "closed");
     match decide(id("codex/dropped"), "approve", None).await {
         Err(outbox::DecideError::NotOpen { state, .. }) => assert_eq!(state, "closed"),

@@ -580,7 +580,7 @@ async fn deploy_detail(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<flightdeck_core::deploys::DeployDetail> {
-    flightdeck_core::deploys::detail(&s.store, &id)
+    flightdeck_core::deploys::detail(&s.store, &id, s.policy_file.as_deref())
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no deploy `{id}`")))

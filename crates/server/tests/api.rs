@@ -793,6 +793,24 @@ async fn deploy_webhook_records_with_its_token() {
     // The first deploy to qa: it shipped the whole history of main.
     assert_eq!(detail["previous"], serde_json::Value::Null);
     assert!(detail["commits"].as_array().unwrap().len() > 10, "{detail}");
+    // Each change it shipped with its author, reviews, checks, cost and policy verdict (the
+    // demo's merged history was reviewed).
+    let changes = detail["changes"].as_array().unwrap();
+    assert!(!changes.is_empty(), "{detail}");
+    for c in changes {
+        assert!(c["change"]["author"]["kind"].is_string(), "{c}");
+        assert!(
+            c["checks"].is_array() && c["change"]["agent_cost_usd"].is_number(),
+            "{c}"
+        );
+        assert!(c["verdict"]["pass"].is_boolean(), "{c}");
+    }
+    assert!(
+        changes
+            .iter()
+            .any(|c| !c["reviews"].as_array().unwrap().is_empty()),
+        "{detail}"
+    );
     let dora = json(&f.state, "/api/dora").await;
     assert!(dora["deploys"].as_i64().unwrap() >= 1, "{dora}");
     // The demo's incident issue fails the production deploy before it and times its restore.

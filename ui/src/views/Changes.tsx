@@ -1,4 +1,4 @@
-import { useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { api, ApiError, type Decide, type MergeMethod } from '../api';
 import { bulkSummary, planBulk, showChanges, type BulkKind, type ChangeShow } from '../bulk';
 import { DiffView } from '../DiffView';
@@ -433,6 +433,19 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
     setExpanded(-1);
   };
   const [expanded, toggle, setExpanded] = useExpanded();
+  // The open row follows its change when the list moves under it (a merged change leaves the
+  // open list), and closes when its change is no longer listed.
+  const expandedId = useRef<string | null>(null);
+  useEffect(() => {
+    expandedId.current = expanded >= 0 ? (rows[expanded]?.change.id ?? null) : null;
+    // Only a new choice of row is recorded here; a new list is handled below.
+  }, [expanded]);
+  useEffect(() => {
+    const id = expandedId.current;
+    if (id === null) return;
+    const at = rows.findIndex((r) => r.change.id === id);
+    if (at !== expanded) setExpanded(at);
+  }, [rows]);
   const [notice, setNotice] = useState<Notice | null>(null);
   const commentRef = useRef<HTMLTextAreaElement | null>(null);
   // Change requests marked for a bulk decision (x or the row's checkbox), by id.

@@ -1,9 +1,24 @@
-import { useCallback, useState } from 'react';
+import { Fragment, useCallback, useState } from 'react';
 import { api } from '../api';
-import { DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
-import { repoBasename, shortHash } from '../format';
+import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
+import { money, repoBasename, shortHash } from '../format';
+import type { Commit } from '../generated/Commit';
+import type { Deployment } from '../generated/Deployment';
 import type { Release } from '../generated/Release';
 import { useApi, useExpanded, useList, type ViewProps } from '../hooks';
+
+/** The first 30 commits, newest first, each with the agent that wrote it. */
+function CommitList({ commits }: { commits: Commit[] }) {
+  return (
+    <ul className="commits">
+      {commits.slice(0, 30).map((c) => (
+        <li key={c.sha}>
+          <code>{shortHash(c.sha)}</code> {c.agent ? <span className="badge badge-agent">{c.agent}</span> : null} {c.summary}
+        </li>
+      ))}
+    </ul>
+  );
+}
 
 /** A release's commits and risk signals, and — while pending — the lead's decision. */
 function ReleasePanel({ release }: { release: Release }) {
@@ -35,13 +50,7 @@ function ReleasePanel({ release }: { release: Release }) {
       ) : (
         <p className="muted">No risk signals.</p>
       )}
-      <ul className="commits">
-        {data.commits.slice(0, 30).map((c) => (
-          <li key={c.sha}>
-            <code>{shortHash(c.sha)}</code> {c.agent ? <span className="badge badge-agent">{c.agent}</span> : null} {c.summary}
-          </li>
-        ))}
-      </ul>
+      <CommitList commits={data.commits} />
       {release.state === 'pending' ? (
         <div className="actions-bar">
           <input aria-label="Reason" placeholder="Reason (needed to reject)" value={reason} onChange={(e) => setReason(e.target.value)} />
@@ -62,6 +71,63 @@ function ReleasePanel({ release }: { release: Release }) {
   );
 }
 
+/** What a deploy shipped: its commits over the last success, and each change with who wrote
+ * and reviewed it, its checks, agent cost and the policy's verdict. */
+function DeployPanel({ deploy }: { deploy: Deployment }) {
+  const fetcher = useCallback((s: AbortSignal) => api.deploy(deploy.id, s), [deploy.id]);
+  const { data, error } = useApi(fetcher, 'releases');
+  if (error) return <ErrorBox message={error} />;
+  if (!data) return <Loading />;
+  return (
+    <div data-testid="deploy-detail">
+      <p className="muted">
+        {data.commits.length} commits over{' '}
+        {data.previous ? <code>{shortHash(data.previous.sha)}</code> : 'nothing before (all history)'}
+        {data.commits.length > 0 ? ` · ${data.commits.filter((c) => c.agent).length} by agents` : null}
+      </p>
+      {data.changes.length > 0 ? (
+        <table className="grid" aria-label="Changes shipped">
+          <thead>
+            <tr>
+              <th>Change</th>
+              <th>By</th>
+              <th>Reviews</th>
+              <th>Checks</th>
+              <th className="num">Agent cost</th>
+              <th>Policy</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.changes.map((c) => {
+              const failing = c.checks.filter((k) => k.conclusion === 'failure' || k.conclusion === 'timed_out').length;
+              const blocked = c.verdict ? c.verdict.reasons.filter((r) => !r.ok).map((r) => r.message) : [];
+              return (
+                <tr key={c.change.id} data-testid="deploy-change">
+                  <td>{c.change.title}</td>
+                  <td className="nowrap"><AuthorCell author={c.change.author} /></td>
+                  <td>
+                    {c.reviews.length > 0 ? c.reviews.map((r) => `${r.reviewer} ${r.state.replace('_', ' ')}`).join(', ') : <span className="muted">none</span>}
+                  </td>
+                  <td className="nowrap">
+                    {c.checks.length === 0 ? <span className="muted">none</span> : failing > 0 ? <Badge tone="red">{failing} of {c.checks.length} failing</Badge> : <Badge tone="green">{c.checks.length} passed</Badge>}
+                  </td>
+                  <td className="num">{money(c.change.agent_cost_usd)}</td>
+                  <td title={blocked.join('; ') || c.policy_error || undefined}>
+                    {c.verdict ? <Badge tone={c.verdict.pass ? 'green' : 'red'}>{c.verdict.pass ? 'pass' : 'blocked'}</Badge> : <span className="muted">not judged</span>}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      ) : (
+        <p className="muted">No change requests among these commits.</p>
+      )}
+      <CommitList commits={data.commits} />
+    </div>
+  );
+}
+
 const columns: Column<Release>[] = [
   { header: 'Release', cell: (r) => <span className="strong" title={r.id}>{r.name}</span>, className: 'grow' },
   { header: 'Repo', cell: (r) => <span title={r.repo}>{repoBasename(r.repo)}</span>, className: 'nowrap' },
@@ -78,6 +144,7 @@ export default function Releases({ selected, setSelected, list }: ViewProps) {
   const [expanded, toggle] = useExpanded();
   useList(list, releases.length, toggle);
   const detail = useCallback((r: Release) => <ReleasePanel key={r.id} release={r} />, []);
+  const [openDeploy, setOpenDeploy] = useState<string | null>(null);
   return (
     <section data-testid="view-releases" className="view">
       <ViewHeader title="Releases">{data ? `${releases.length} releases · ${deployments.length} deployments` : null}</ViewHeader>
@@ -162,14 +229,33 @@ export default function Releases({ selected, setSelected, list }: ViewProps) {
             </thead>
             <tbody>
               {deployments.map((d) => (
-                <tr key={d.id}>
-                  <td className="nowrap"><code>{d.environment}</code></td>
-                  <td className="nowrap" title={d.repo}>{repoBasename(d.repo)}</td>
-                  <td><code>{shortHash(d.sha)}</code></td>
-                  <td><StateBadge state={d.status} /></td>
-                  <td className="muted">{d.source}</td>
-                  <td className="nowrap right"><Time ts={d.created_at} now={now} /></td>
-                </tr>
+                <Fragment key={d.id}>
+                  <tr data-testid="deployment">
+                    <td className="nowrap"><code>{d.environment}</code></td>
+                    <td className="nowrap" title={d.repo}>{repoBasename(d.repo)}</td>
+                    <td>
+                      <button
+                        type="button"
+                        className="link"
+                        aria-expanded={openDeploy === d.id}
+                        title="What this deploy shipped"
+                        onClick={() => setOpenDeploy(openDeploy === d.id ? null : d.id)}
+                      >
+                        <code>{shortHash(d.sha)}</code>
+                      </button>
+                    </td>
+                    <td><StateBadge state={d.status} /></td>
+                    <td className="muted">{d.source}</td>
+                    <td className="nowrap right"><Time ts={d.created_at} now={now} /></td>
+                  </tr>
+                  {openDeploy === d.id ? (
+                    <tr>
+                      <td colSpan={6}>
+                        <DeployPanel deploy={d} />
+                      </td>
+                    </tr>
+                  ) : null}
+                </Fragment>
               ))}
             </tbody>
           </table>

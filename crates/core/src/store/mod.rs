@@ -166,8 +166,13 @@ impl Store {
                         // holds thousands of rows or none), and the generic plan PostgreSQL
                         // switches a prepared statement to after five runs scans a whole
                         // range instead (a percentile lookup took 150 ms for 1 ms).
-                        conn.execute("SET plan_cache_mode = force_custom_plan")
-                            .await?;
+                        // (PostgreSQL 12 and later; an older server keeps its default.)
+                        if let Err(e) = conn
+                            .execute("SET plan_cache_mode = force_custom_plan")
+                            .await
+                        {
+                            tracing::warn!("PostgreSQL keeps generic plans: {e}");
+                        }
                     }
                     Ok(())
                 })

@@ -173,18 +173,30 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Review {
-                    action_key: r.try_get("action_key")?,
-                    change_request: r.try_get("change_request")?,
-                    head_sha: r.try_get("head_sha")?,
-                    reviewer: r.try_get("reviewer")?,
-                    state: r.try_get("state")?,
-                    body: r.try_get("body")?,
-                    at: r.try_get("at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(review_of).collect()
     }
+
+    /// Reviews of change request `id`, oldest first.
+    pub async fn reviews_of(&self, id: &str) -> Result<Vec<Review>> {
+        let rows = sqlx::query(
+            "SELECT action_key, change_request, head_sha, reviewer, state, body, at FROM reviews
+             WHERE change_request = $1 ORDER BY at, action_key",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(review_of).collect()
+    }
+}
+
+fn review_of(r: &sqlx::any::AnyRow) -> Result<Review> {
+    Ok(Review {
+        action_key: r.try_get("action_key")?,
+        change_request: r.try_get("change_request")?,
+        head_sha: r.try_get("head_sha")?,
+        reviewer: r.try_get("reviewer")?,
+        state: r.try_get("state")?,
+        body: r.try_get("body")?,
+        at: r.try_get("at")?,
+    })
 }

@@ -253,18 +253,19 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Check {
-                    change_request: r.try_get("change_request")?,
-                    name: r.try_get("name")?,
-                    status: r.try_get("status")?,
-                    conclusion: r.try_get("conclusion")?,
-                    url: r.try_get("url")?,
-                    ever_failed: r.try_get::<i64, _>("ever_failed")? != 0,
-                })
-            })
-            .collect()
+        rows.iter().map(check_of).collect()
+    }
+
+    /// The checks of change request `id`, by name.
+    pub async fn checks_of(&self, id: &str) -> Result<Vec<Check>> {
+        let rows = sqlx::query(
+            "SELECT change_request, name, status, conclusion, url, ever_failed FROM checks
+             WHERE change_request = $1 ORDER BY name",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(check_of).collect()
     }
 
     pub async fn deployments(&self) -> Result<Vec<Deployment>> {
@@ -624,5 +625,16 @@ fn deployment_of(r: &AnyRow) -> Result<Deployment> {
         created_at: r.try_get("created_at")?,
         source: r.try_get("source")?,
         contents: r.try_get("contents")?,
+    })
+}
+
+fn check_of(r: &AnyRow) -> Result<Check> {
+    Ok(Check {
+        change_request: r.try_get("change_request")?,
+        name: r.try_get("name")?,
+        status: r.try_get("status")?,
+        conclusion: r.try_get("conclusion")?,
+        url: r.try_get("url")?,
+        ever_failed: r.try_get::<i64, _>("ever_failed")? != 0,
     })
 }
