@@ -559,7 +559,7 @@ pub async fn judge_change_among(
     .await
     .map_err(|e| e.to_string())??;
     if compute && change.state == "open" && paths != stored {
-        if let Some(p) = &paths {
+        if let Some(p) = paths.as_ref().filter(|p| !p.is_empty()) {
             store
                 .set_change_files(&change.id, &change.head_sha, p)
                 .await

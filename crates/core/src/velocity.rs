@@ -1,8 +1,8 @@
 //! Velocity split agent vs human, and review load: for the change requests opened in a range,
 //! how many were merged or closed unmerged (acceptance), how many were sent back with changes
-//! requested or reverted after merging (rework) and what each merged one cost in agent spend; per reviewer, the reviews
-//! given in the range and the open requests waiting on them; and cycle time by phase with
-//! weekly throughput (`core::cycle`).
+//! requested or reverted after merging (rework) and what each merged one cost in agent spend;
+//! per reviewer, the reviews given in the range and the open requests waiting on them; and
+//! cycle time by phase with weekly throughput (`core::cycle`).
 
 use std::collections::BTreeMap;
 
