@@ -1542,6 +1542,8 @@ fn deploys_and_dora_from_the_terminal() {
         .id()
         .to_string();
     commit_on(&repo, "main", "b.txt", "Second");
+    // An agent's branch on top: the deploy below ships it.
+    commit_on(&repo, "claude/limits", "c.txt", "Add limits");
     let config = home.path().join("config/flightdeck");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(
@@ -1571,7 +1573,7 @@ fn deploys_and_dora_from_the_terminal() {
         "--env",
         "production",
         "--sha",
-        "main",
+        "claude/limits",
         "--status",
         "failure",
         "--at",
@@ -1584,6 +1586,20 @@ fn deploys_and_dora_from_the_terminal() {
     assert!(
         shown.contains("since d1") && shown.contains("Second"),
         "{shown}"
+    );
+    // The agent's change it shipped: who wrote it, reviews, checks, cost and the verdict (the
+    // built-in policy wants a human approval of agent work).
+    let change = shown
+        .lines()
+        .find(|l| l.contains("change local:") && l.contains("claude/limits"))
+        .unwrap_or_else(|| panic!("no change line: {shown}"));
+    assert!(
+        change.contains("by agent")
+            && change.contains("reviews: none")
+            && change.contains("checks: 0 of 0 failing")
+            && change.contains("agent cost $0.00")
+            && change.contains("policy: blocked (0 of 1 human approvals"),
+        "{change}"
     );
     assert!(
         !shown.contains("Initial commit"),

@@ -85,14 +85,19 @@ pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseErr
         .map(|(i, s)| (s.as_str(), i))
         .collect();
     commits.sort_by_key(|c| rank.get(c.sha.as_str()).copied());
-    let reviews = store.reviews().await?;
-    let checks = store.checks().await?;
-    let changes_in: Vec<_> = store
-        .change_requests()
-        .await?
-        .into_iter()
-        .filter(|c| c.repo == release.repo && shas.contains(&c.head_sha))
-        .collect();
+    // The changes whose head the release holds, with their reviews and checks, read by key.
+    let mut changes_in = Vec::new();
+    let (mut reviews, mut checks) = (Vec::new(), Vec::new());
+    for id in store.change_ids_shipping(&release.repo, &order).await? {
+        let Some(c) = store.change_request(&id).await? else {
+            continue;
+        };
+        if shas.contains(&c.head_sha) {
+            reviews.extend(store.reviews_of(&id).await?);
+            checks.extend(store.checks_of(&id).await?);
+            changes_in.push(c);
+        }
+    }
     let mut costs: Vec<f64> = changes_in.iter().map(|c| c.agent_cost_usd).collect();
     costs.sort_by(f64::total_cmp);
     let median = costs.get(costs.len() / 2).copied().unwrap_or(0.0);
