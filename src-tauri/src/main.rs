@@ -60,6 +60,7 @@ fn run() -> anyhow::Result<()> {
     };
     let appliers = actions.appliers(&store)?;
     let github_url = settings.github_api_url.clone();
+    let incident_labels = settings.incident_labels.clone();
     // Vendors with an admin key here: their cost reports, hourly.
     let billing = flightdeck_core::billing::configured(&settings);
     let state = AppState {
@@ -160,6 +161,7 @@ fn run() -> anyhow::Result<()> {
                     bus.clone(),
                     github_url,
                     github_token,
+                    incident_labels,
                     Duration::from_secs(60),
                 );
                 let _sender = flightdeck_core::outbox::spawn_sender(

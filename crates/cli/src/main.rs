@@ -447,6 +447,7 @@ fn spawn_background(
     sources: ingest::Sources,
     actions: &flightdeck_server::Actions,
     billing: Vec<flightdeck_core::billing::CostApi>,
+    incident_labels: Vec<String>,
     every: Duration,
 ) -> Result<Background> {
     let (api_url, token) = actions.github.clone().unwrap_or_default();
@@ -459,7 +460,14 @@ fn spawn_background(
     });
     Ok(Background(vec![
         resume,
-        flightdeck_core::github::spawn_periodic(store.clone(), bus.clone(), api_url, token, every),
+        flightdeck_core::github::spawn_periodic(
+            store.clone(),
+            bus.clone(),
+            api_url,
+            token,
+            incident_labels,
+            every,
+        ),
         flightdeck_core::outbox::spawn_sender(
             store.clone(),
             bus.clone(),
@@ -525,6 +533,7 @@ async fn demo_cmd(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Ex
         ws.sources(),
         &actions,
         billing,
+        settings.incident_labels.clone(),
         Duration::from_secs(60),
     )?;
     running.server.await.context("server task")??;
@@ -556,7 +565,15 @@ async fn serve_cmd(settings: Settings, rescan_every: Duration) -> Result<ExitCod
     println!("Flightdeck: {}", running.url);
     let _watch = watch_sources(&store, &bus, sources.clone());
     let billing = flightdeck_core::billing::configured(&settings);
-    let _background = spawn_background(&store, &bus, sources, &actions, billing, rescan_every)?;
+    let _background = spawn_background(
+        &store,
+        &bus,
+        sources,
+        &actions,
+        billing,
+        settings.incident_labels.clone(),
+        rescan_every,
+    )?;
     running.server.await.context("server task")??;
     Ok(ExitCode::SUCCESS)
 }

@@ -204,7 +204,14 @@ pub async fn sync(settings: &Settings) -> Result<ExitCode> {
         &settings.github_api_url,
         github::token(&settings.github_api_url),
     )?;
-    let s = github::sync_all(&gh, &store, &settings.github_api_url, now()).await?;
+    let s = github::sync_all(
+        &gh,
+        &store,
+        &settings.github_api_url,
+        &settings.incident_labels,
+        now(),
+    )
+    .await?;
     if s.repos > 0 {
         println!(
             "GitHub: {} repos, {} open pull requests; rate limit {}/{}{}",

@@ -81,6 +81,8 @@ pub struct RawSpend {
 pub struct RawGitHub {
     /// REST base URL: `https://api.github.com` (default), an Enterprise `https://HOST/api/v3`.
     pub api_url: Option<String>,
+    /// Issue labels that mark an incident (DORA's failures and restores); default `incident`.
+    pub incident_labels: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -238,6 +240,8 @@ pub struct Settings {
     /// GitHub's REST base URL (`FLIGHTDECK_GITHUB_API`, else `[github] api_url`, else
     /// api.github.com). The token is never configured here: see `github::token`.
     pub github_api_url: String,
+    /// Issue labels that mark an incident (`[github] incident_labels`, default `["incident"]`).
+    pub incident_labels: Vec<String>,
     /// The user's prices and discounts over the built-in table.
     pub prices: crate::pricing::PriceOverrides,
     /// HHI above which vendor concentration is an inbox warning.
@@ -268,6 +272,19 @@ impl Settings {
                 })
             }
         };
+        if let Some(bad) = raw
+            .github
+            .incident_labels
+            .iter()
+            .flatten()
+            .find(|l| l.trim().is_empty() || l.contains(','))
+        {
+            return Err(ConfigError::Invalid {
+                path: dirs.config_file.clone(),
+                key: "github.incident_labels".into(),
+                message: format!("`{bad}` is not a label (empty, or holds a comma)"),
+            });
+        }
         let mut repos = raw.sources.repos;
         repos.extend(o.repos);
         let s = Settings {
@@ -291,6 +308,10 @@ impl Settings {
                 .filter(|u| !u.trim().is_empty())
                 .or(raw.github.api_url)
                 .unwrap_or_else(|| crate::github::DEFAULT_API.to_string()),
+            incident_labels: raw
+                .github
+                .incident_labels
+                .unwrap_or_else(|| vec![crate::incidents::LABEL.to_string()]),
             prices: raw.prices,
             concentration_threshold,
             anthropic_api_url: env_or("FLIGHTDECK_ANTHROPIC_API", raw.billing.anthropic_api_url)
@@ -472,5 +493,26 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("prices.discounts.openai"), "{err}");
+    }
+
+    #[test]
+    fn incident_labels_default_and_are_checked() {
+        let raw = |text: &str| RawConfig::parse(text, Path::new("/c/config.toml")).unwrap();
+        let resolve = |text: &str| Settings::resolve(raw(text), Overrides::default(), &dirs());
+        assert_eq!(resolve("").unwrap().incident_labels, ["incident"]);
+        let s = resolve("[github]\nincident_labels = [\"sev1\", \"outage\"]\n").unwrap();
+        assert_eq!(s.incident_labels, ["sev1", "outage"]);
+        // An empty list turns incidents from issues off.
+        assert!(resolve("[github]\nincident_labels = []\n")
+            .unwrap()
+            .incident_labels
+            .is_empty());
+        let err = resolve("[github]\nincident_labels = [\"a,b\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("github.incident_labels") && err.contains("`a,b`"),
+            "{err}"
+        );
     }
 }

@@ -15,7 +15,7 @@
 //!   deploy within the incident window ships a revert (`Revert "…"`) or a hotfix (a summary
 //!   starting with `hotfix`) — then the earlier deploy caused an incident and the later one
 //!   restored it. A deploy also failed when an **incident issue** (a forge issue labelled
-//!   `incident`, `core::incidents`) opened after it and before the next successful production
+//!   `incident` or a configured incident label, `core::incidents`) opened after it and before the next successful production
 //!   deploy of its repo: DevLake's rule, which pins each incident on the deploy last before it,
 //!   however long before. DORA asks "what share of deploys caused a failure in production"; a
 //!   deploy counts once however many ways it is found failed.

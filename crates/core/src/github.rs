@@ -858,6 +858,7 @@ pub async fn sync_all(
     gh: &GitHub,
     store: &Store,
     api_url: &str,
+    incident_labels: &[String],
     now: i64,
 ) -> Result<ForgeStatus, crate::Error> {
     let host = forge_host(api_url);
@@ -881,8 +882,14 @@ pub async fn sync_all(
                     status.issues +=
                         crate::issues::sync_issues(gh, store, &full, &repo.path, now).await? as i64;
                     crate::deploys::sync_github(gh, store, &full, &repo.path, now).await?;
-                    let incidents =
-                        crate::incidents::sync_github(gh, store, &full, &repo.path).await?;
+                    let incidents = crate::incidents::sync_github(
+                        gh,
+                        store,
+                        &full,
+                        &repo.path,
+                        incident_labels,
+                    )
+                    .await?;
                     errors.extend(incidents.skipped);
                     crate::releases::sync_waiting_runs(gh, store, &full, &repo.path, now).await?;
                     Ok(())
@@ -925,6 +932,7 @@ pub fn spawn_periodic(
     bus: crate::events::EventBus,
     api_url: String,
     token: Option<String>,
+    incident_labels: Vec<String>,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -938,7 +946,7 @@ pub fn spawn_periodic(
         loop {
             let now = chrono::Utc::now().timestamp();
             let mut wait = every;
-            match sync_all(&gh, &store, &api_url, now).await {
+            match sync_all(&gh, &store, &api_url, &incident_labels, now).await {
                 Ok(s) if s.repos > 0 => {
                     if s.rate_remaining == 0 && s.rate_reset > now {
                         wait = wait.max(Duration::from_secs((s.rate_reset - now) as u64));

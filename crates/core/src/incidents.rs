@@ -1,5 +1,5 @@
-//! Incidents from labelled issues: every issue of a watched GitHub repo carrying the
-//! `incident` label, open or closed, with the times the issue itself records (opened, closed).
+//! Incidents from labelled issues: every issue of a watched GitHub repo carrying one of the
+//! incident labels (`[github] incident_labels`, default `incident`), open or closed, with the times the issue itself records (opened, closed).
 //! DORA attributes each to the last successful production deploy of its repo at or before the
 //! moment it opened — DevLake's rule — so that deploy counts as failed, and the incident's
 //! open → close is its time to restore (see `core::dora`).
@@ -10,7 +10,7 @@ use crate::github::{GitHub, GitHubError};
 use crate::model::Incident;
 use crate::store::Store;
 
-/// The label that makes an issue an incident.
+/// The label that makes an issue an incident unless configured otherwise.
 pub const LABEL: &str = "incident";
 
 /// What an incident sync found: how many incidents there are, and the issues it could not read
@@ -21,16 +21,28 @@ pub struct IncidentSync {
     pub skipped: Vec<String>,
 }
 
-/// Reads every issue of `full_name` labelled [`LABEL`] (open and closed; pull requests left
-/// out) into incidents of the repo at `repo_key`; those no longer labelled are dropped.
+/// Reads every issue of `full_name` carrying any of `labels` (open and closed; pull requests
+/// left out) into incidents of the repo at `repo_key`; those no longer labelled are dropped.
 pub async fn sync_github(
     gh: &GitHub,
     store: &Store,
     full_name: &str,
     repo_key: &str,
+    labels: &[String],
 ) -> Result<IncidentSync, GitHubError> {
-    let path = format!("/repos/{full_name}/issues?state=all&labels={LABEL}&per_page=100");
-    let list = gh.get_all(&path).await?;
+    // GitHub's `labels` filter wants all the labels it is given: one list per label.
+    let mut list: Vec<Value> = Vec::new();
+    for label in labels {
+        let path = format!(
+            "/repos/{full_name}/issues?state=all&labels={}&per_page=100",
+            query_value(label)
+        );
+        for item in gh.get_all(&path).await? {
+            if !list.iter().any(|seen| seen["number"] == item["number"]) {
+                list.push(item);
+            }
+        }
+    }
     let mut kept = Vec::new();
     let mut skipped = Vec::new();
     let mut read = 0;
@@ -57,6 +69,18 @@ pub async fn sync_github(
         incidents: read,
         skipped,
     })
+}
+
+/// `s` for a URL's query: everything but unreserved characters percent-encoded.
+fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// An issue (the REST shape) as an incident, or what is wrong with it.

@@ -300,9 +300,15 @@ async fn watched_repos_with_a_github_origin_are_synced(db: TestDb) {
             .await
             .unwrap();
     }
-    let status = sync_all(&client(&url), &db.store, &url, 1_790_000_000)
-        .await
-        .unwrap();
+    let status = sync_all(
+        &client(&url),
+        &db.store,
+        &url,
+        &["incident".to_string()],
+        1_790_000_000,
+    )
+    .await
+    .unwrap();
     assert_eq!((status.repos, status.open), (1, 3));
     assert_eq!(status.error, None);
     assert_eq!(status.login.as_deref(), Some("lead"));

@@ -199,8 +199,9 @@ async fn incident_issues_are_read_with_their_own_times(db: TestDb) {
     hub.add_pull(REPO, Pr::new(7, "A pull request", "bob", "bob/x", "s7"));
     let url = hub.serve(0).await.unwrap();
     let gh = client(&url);
+    let labels = vec!["incident".to_string()];
 
-    let sync = incidents::sync_github(&gh, &db.store, REPO, KEY)
+    let sync = incidents::sync_github(&gh, &db.store, REPO, KEY, &labels)
         .await
         .unwrap();
     assert_eq!((sync.incidents, sync.skipped.len()), (2, 0));
@@ -230,7 +231,7 @@ async fn incident_issues_are_read_with_their_own_times(db: TestDb) {
         i.closed_at = Some("2026-11-21T09:00:00Z".into());
         i
     });
-    incidents::sync_github(&gh, &db.store, REPO, KEY)
+    incidents::sync_github(&gh, &db.store, REPO, KEY, &labels)
         .await
         .unwrap();
     let got = db.store.incidents(None, 0).await.unwrap();
@@ -249,7 +250,7 @@ async fn incident_issues_are_read_with_their_own_times(db: TestDb) {
         i.labels = vec!["incident".into()];
         i
     });
-    let sync = incidents::sync_github(&gh, &db.store, REPO, KEY)
+    let sync = incidents::sync_github(&gh, &db.store, REPO, KEY, &labels)
         .await
         .unwrap();
     assert_eq!(sync.incidents, 2);
@@ -269,6 +270,37 @@ async fn incident_issues_are_read_with_their_own_times(db: TestDb) {
         ids,
         ["github:acme/widgets#54", "github:acme/widgets#51"].map(String::from)
     );
+
+    // A team's own labels: any of them makes an incident (one with both counts once); a label
+    // with a space is asked for as such.
+    hub.add_issue(REPO, {
+        let mut i = Issue::new(55, "Payments down", "");
+        i.labels = vec!["sev 1".into()];
+        i
+    });
+    hub.add_issue(REPO, {
+        let mut i = Issue::new(54, "Queue stuck", "");
+        i.labels = vec!["incident".into(), "sev 1".into()];
+        i
+    });
+    let theirs = vec!["incident".to_string(), "sev 1".to_string()];
+    let sync = incidents::sync_github(&gh, &db.store, REPO, KEY, &theirs)
+        .await
+        .unwrap();
+    assert_eq!(sync.incidents, 3, "{sync:?}");
+    let ids: Vec<String> = db
+        .store
+        .incidents(None, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert!(
+        ids.contains(&"github:acme/widgets#55".to_string()),
+        "{ids:?}"
+    );
+    assert_eq!(ids.len(), 3, "{ids:?}");
     db.finish().await;
 }
 both!(incident_issues_are_read_with_their_own_times);
