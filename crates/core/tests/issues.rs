@@ -180,6 +180,11 @@ async fn reassignment_reaches_github_once(db: TestDb) {
 }
 both!(reassignment_reaches_github_once);
 
+async fn stored_ids(db: &TestDb) -> Vec<String> {
+    let stored = db.store.incidents(None, 0).await.unwrap();
+    stored.into_iter().map(|i| i.id).collect()
+}
+
 async fn incident_issues_are_read_with_their_own_times(db: TestDb) {
     let hub = Hub::new();
     let mut outage = Issue::new(50, "Checkout down", "");
@@ -258,14 +263,7 @@ async fn incident_issues_are_read_with_their_own_times(db: TestDb) {
         sync.skipped,
         ["acme/widgets incidents: issue #53: `created_at` is not a time: `yesterday`"]
     );
-    let ids: Vec<String> = db
-        .store
-        .incidents(None, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
+    let ids = stored_ids(&db).await;
     assert_eq!(
         ids,
         ["github:acme/widgets#54", "github:acme/widgets#51"].map(String::from)
@@ -288,14 +286,7 @@ async fn incident_issues_are_read_with_their_own_times(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(sync.incidents, 3, "{sync:?}");
-    let ids: Vec<String> = db
-        .store
-        .incidents(None, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
+    let ids = stored_ids(&db).await;
     assert!(
         ids.contains(&"github:acme/widgets#55".to_string()),
         "{ids:?}"
