@@ -192,6 +192,8 @@ test('every view renders the demo data without errors', async ({ page }) => {
       await expect(page.getByTestId('dora')).toContainText('Change failure rate');
       // The demo's incident issue is counted against the deploy before it.
       await expect(page.getByTestId('incident-issues')).toHaveText('1');
+      // How lead times spread, agents vs people.
+      await expectImageLoaded(page, 'chart-lead-time');
       // Agents vs people, and who carries the review load.
       await expect(page.getByTestId('split').locator('tr', { hasText: 'Agents' })).toBeVisible();
       await expect(page.getByTestId('review-load')).toContainText('Reviewer');

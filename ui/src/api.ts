@@ -224,6 +224,7 @@ export type ChartName =
   | 'spend-by-vendor.svg'
   | 'commits-by-week.svg'
   | 'agent-share.svg'
+  | 'lead-time-distribution.svg'
   | 'cycle-phases.svg'
   | 'merged-by-week.svg';
 

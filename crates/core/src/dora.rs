@@ -229,3 +229,72 @@ pub async fn dora(
         commits_shipped: shipped,
     })
 }
+
+/// One range of lead times and how many shipped commits fell in it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct LeadTimeBin {
+    /// `< 1 h`, `1–4 h`, `4–24 h`, `1–3 d`, `3–7 d` or `≥ 7 d`.
+    pub label: String,
+    #[ts(type = "number")]
+    pub agent: i64,
+    #[ts(type = "number")]
+    pub human: i64,
+}
+
+/// Upper ends (exclusive) of the lead-time bins, in seconds; the last bin is open.
+const BINS: [(i64, &str); 6] = [
+    (3_600, "< 1 h"),
+    (4 * 3_600, "1–4 h"),
+    (86_400, "4–24 h"),
+    (3 * 86_400, "1–3 d"),
+    (7 * 86_400, "3–7 d"),
+    (i64::MAX, "≥ 7 d"),
+];
+
+/// How the lead times of the commits shipped to `production` in `[since, until)` spread over
+/// fixed ranges, agents and people apart: exact counts from the measured spans.
+pub async fn lead_time_distribution(
+    store: &Store,
+    repo: Option<&str>,
+    since: i64,
+    until: i64,
+    production: &str,
+) -> Result<Vec<LeadTimeBin>, crate::Error> {
+    let mut case = String::from("CASE");
+    for (i, (end, _)) in BINS.iter().enumerate().take(BINS.len() - 1) {
+        case.push_str(&format!(" WHEN secs < {end} THEN {i}"));
+    }
+    case.push_str(&format!(" ELSE {} END", BINS.len() - 1));
+    let q = format!(
+        "SELECT agent, {case} AS bin, count(*) FROM spans
+         WHERE metric = 'lead' AND scope = $1 AND at >= $2 AND at < $3{}
+         GROUP BY agent, bin",
+        if repo.is_some() { " AND repo = $4" } else { "" }
+    );
+    let mut query = sqlx::query(&q).bind(production).bind(since).bind(until);
+    if let Some(r) = repo {
+        query = query.bind(r);
+    }
+    let mut out: Vec<LeadTimeBin> = BINS
+        .iter()
+        .map(|(_, label)| LeadTimeBin {
+            label: (*label).into(),
+            agent: 0,
+            human: 0,
+        })
+        .collect();
+    for row in query.fetch_all(store.pool()).await? {
+        let agent: i64 = row.try_get(0)?;
+        let bin: i64 = row.try_get(1)?;
+        let n: i64 = row.try_get(2)?;
+        if let Some(b) = usize::try_from(bin).ok().and_then(|i| out.get_mut(i)) {
+            if agent != 0 {
+                b.agent += n;
+            } else {
+                b.human += n;
+            }
+        }
+    }
+    Ok(out)
+}

@@ -205,6 +205,26 @@ async fn deploys_ship_exactly_and_dora_matches_hand_counts(db: TestDb) {
     assert_eq!(d.lead_time_human.p90_secs, Some(2 * H));
     assert_eq!(d.commits_shipped, 10);
     assert!((d.agent_share.unwrap() - 0.3).abs() < 1e-9);
+    // The same lead times binned: agents f1 4 h (4–24 h), f2 3 h and c5 1 h (1–4 h); people
+    // c4 and c6 half an hour (< 1 h), c1, c2, h1', m, c3 (1–4 h).
+    let bins = dora::lead_time_distribution(&db.store, None, T0, T0 + 7 * 24 * H, "production")
+        .await
+        .unwrap();
+    let counts: Vec<(&str, i64, i64)> = bins
+        .iter()
+        .map(|b| (b.label.as_str(), b.agent, b.human))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("< 1 h", 0, 2),
+            ("1–4 h", 2, 5),
+            ("4–24 h", 1, 0),
+            ("1–3 d", 0, 0),
+            ("3–7 d", 0, 0),
+            ("≥ 7 d", 0, 0)
+        ]
+    );
 
     // A shorter incident window: D6 comes an hour after D5, so a 30-minute window finds no
     // incident; only D3 failed.

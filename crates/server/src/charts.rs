@@ -3,6 +3,7 @@
 //! weeks) drawn on one shared frame (`frame`); each function only says what to plot.
 
 use flightdeck_core::cycle::{Phase, WeekCount};
+use flightdeck_core::dora::LeadTimeBin;
 use flightdeck_core::views::{SpendView, VelocityView};
 use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
@@ -349,5 +350,26 @@ pub fn cycle_phases(phases: &[Phase]) -> Result<String, ApiError> {
             ),
         ],
         &|y| format!("{y:.0} h"),
+    )
+}
+
+/// How lead times spread: each group's share (%) of its shipped commits per range, agents vs
+/// people, so the two compare whatever their volumes.
+pub fn lead_time_distribution(bins: &[LeadTimeBin]) -> Result<String, ApiError> {
+    let keys: Vec<&str> = bins.iter().map(|b| b.label.as_str()).collect();
+    let share = |pick: &dyn Fn(&LeadTimeBin) -> i64| {
+        let total: i64 = bins.iter().map(pick).sum();
+        bins.iter()
+            .map(|b| (total > 0).then(|| 100.0 * pick(b) as f64 / total as f64))
+            .collect()
+    };
+    lines(
+        "Lead time distribution (% of commits shipped): agents vs people",
+        &keys,
+        &[
+            ("agents", AGENT, share(&|b| b.agent)),
+            ("people", HUMAN, share(&|b| b.human)),
+        ],
+        &|y| format!("{y:.0} %"),
     )
 }

@@ -503,6 +503,20 @@ async fn chart(State(s): State<AppState>, Path(name): Path<String>) -> Result<Re
                 .await?;
             charts::cycle_phases(&c.phases)?
         }
+        "lead-time-distribution.svg" => {
+            let (since, until) = last_days(28);
+            let production = flightdeck_core::dora::DoraConfig::default().production;
+            charts::lead_time_distribution(
+                &flightdeck_core::dora::lead_time_distribution(
+                    &s.store,
+                    None,
+                    since,
+                    until,
+                    &production,
+                )
+                .await?,
+            )?
+        }
         "merged-by-week.svg" => {
             let (since, until) = last_days(12 * 7);
             charts::merged_by_week(

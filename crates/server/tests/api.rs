@@ -106,7 +106,11 @@ async fn every_view_serves_demo_data() {
     assert_eq!(status, StatusCode::OK);
     assert!(ctype.starts_with("text/html"), "{ctype}");
     assert_eq!(html.matches("<svg").count(), 3);
-    for name in ["cycle-phases.svg", "merged-by-week.svg"] {
+    for name in [
+        "cycle-phases.svg",
+        "merged-by-week.svg",
+        "lead-time-distribution.svg",
+    ] {
         let (status, _, body) = get(s, &format!("/api/charts/{name}")).await;
         assert_eq!(status, StatusCode::OK, "{name}");
         assert!(body.starts_with("<svg"), "{name}");
@@ -222,7 +226,12 @@ async fn empty_store_serves_empty_views_and_charts() {
         json(&f.state, "/api/changes").await["changes"],
         serde_json::json!([])
     );
-    for name in ["spend-by-day.svg", "spend-by-vendor.svg"] {
+    for name in [
+        "spend-by-day.svg",
+        "spend-by-vendor.svg",
+        "lead-time-distribution.svg",
+        "cycle-phases.svg",
+    ] {
         let (status, _, body) = get(&f.state, &format!("/api/charts/{name}")).await;
         assert_eq!(status, StatusCode::OK);
         assert!(body.starts_with("<svg"));

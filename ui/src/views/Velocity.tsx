@@ -71,6 +71,15 @@ function DoraCards() {
   );
 }
 
+/** The lead-time distribution chart, beside the DORA cards. */
+function LeadTimeChart({ version }: { version: number }) {
+  return (
+    <figure className="chart">
+      <img src={chartUrl('lead-time-distribution.svg', version)} alt="Lead time distribution, agents vs people" data-testid="chart-lead-time" />
+    </figure>
+  );
+}
+
 function spreadText(s: Spread): string {
   if (s.median_secs === null || s.p90_secs === null) return '—';
   return `${(s.median_secs / 3600).toFixed(1)} h / ${(s.p90_secs / 3600).toFixed(1)} h`;
@@ -194,6 +203,7 @@ export default function Velocity({ selected, setSelected, list }: ViewProps) {
       <ViewHeader title="Velocity">{data ? `${weeks.length} weeks` : null}</ViewHeader>
       {error ? <ErrorBox message={error} /> : null}
       <DoraCards />
+      <LeadTimeChart version={version} />
       <SplitTable />
       <CycleTable version={version} />
       {loading && !data ? <Loading /> : null}
