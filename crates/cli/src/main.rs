@@ -124,6 +124,9 @@ enum Command {
     /// Releases: list, show (changes and risk signals), approve, reject (signed; offline-safe).
     #[command(subcommand)]
     Release(deploy_cmd::ReleaseCmd),
+    /// Incidents for DORA: record one from a pager or by hand, list them.
+    #[command(subcommand)]
+    Incident(deploy_cmd::IncidentCmd),
     /// Fixed costs (seats, subscriptions): import a CSV, add one, list them.
     #[command(subcommand)]
     Costs(spend_cmd::CostsCmd),
@@ -319,6 +322,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Release(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
             deploy_cmd::release(&settings, cmd).await
+        }
+        Command::Incident(cmd) => {
+            let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;
+            deploy_cmd::incident(&settings, cmd).await
         }
         Command::Deploy(cmd) => {
             let (settings, _) = settings(&cli, &ServeArgs::default(), &SourceArgs::default())?;

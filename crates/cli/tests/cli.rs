@@ -1606,29 +1606,62 @@ fn deploys_and_dora_from_the_terminal() {
         "shipped by d1 already: {shown}"
     );
 
-    let json = ok(&run(&[
-        "report",
-        "dora",
-        "--since",
-        "2026-11-19",
-        "--until",
-        "2026-11-25",
-        "--json",
-    ]));
-    let d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    // The DORA keys of the week, in a format.
+    let week_as = |format: &str| {
+        ok(&run(&[
+            "report",
+            "dora",
+            "--since",
+            "2026-11-19",
+            "--until",
+            "2026-11-25",
+            format,
+        ]))
+    };
+    let week = || -> serde_json::Value { serde_json::from_str(&week_as("--json")).unwrap() };
+    let d = week();
     assert_eq!(d["deploys"], 1);
     assert_eq!(d["failed_deploys"], 1);
     assert_eq!(d["change_failure_rate"], 0.5);
-    let md = ok(&run(&[
-        "report",
-        "dora",
-        "--since",
-        "2026-11-19",
-        "--until",
-        "2026-11-25",
-        "--md",
-    ]));
+    let md = week_as("--md");
     assert!(md.contains("| change failure rate | 50.0 % |"), "{md}");
+
+    // A pager's incident after d1 (d2 failed by itself): recorded, listed, then resolved by
+    // its id; d1 now counts as failed too.
+    let text = ok(&run(&[
+        "incident",
+        "record",
+        "--title",
+        "Checkout 5xx",
+        "--opened",
+        "2026-11-20T11:00:00Z",
+        "--id",
+        "PD-3",
+    ]));
+    assert!(text.contains("ext:PD-3") && text.contains("open"), "{text}");
+    ok(&run(&[
+        "incident",
+        "record",
+        "--title",
+        "Checkout 5xx",
+        "--closed",
+        "2026-11-20T11:40:00Z",
+        "--id",
+        "PD-3",
+    ]));
+    let listed = ok(&run(&["incident", "list"]));
+    assert!(
+        listed.contains("ext:PD-3") && listed.contains("closed 2026-11-20 11:40"),
+        "{listed}"
+    );
+    let d = week();
+    assert_eq!(
+        (d["failed_deploys"].as_i64(), d["incident_issues"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(d["time_to_restore"]["median_secs"], 40 * 60);
+    let out = run(&["incident", "record", "--title", "x", "--opened", "soon"]);
+    assert!(stderr_line(&out).contains("--opened `soon`"));
 
     let out = run(&[
         "deploy",
@@ -1688,7 +1721,9 @@ fn deploys_and_dora_from_the_terminal() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("2026-11-18 to 2026-11-24"), "{html}");
     assert!(html.contains("data-section=\"dora\""));
-    assert!(html.contains("Change failure rate<b>50 %</b>"), "{html}");
+    // Both deploys failed: d2 by its status, d1 by the pager's incident.
+    assert!(html.contains("Change failure rate<b>100 %</b>"), "{html}");
+    assert!(html.contains("incidents reported: 1"), "{html}");
     assert_eq!(html.matches("<svg").count(), 3, "{html}");
     assert!(!html.contains("src=\"http") && !html.contains("<link"));
     let out = run(&["report", "weekly", "--out", "/nonexistent/dir/w.html"]);

@@ -14,13 +14,14 @@
 //!   (success or failure). A deploy failed when its status says so, or when the next production
 //!   deploy within the incident window ships a revert (`Revert "…"`) or a hotfix (a summary
 //!   starting with `hotfix`) — then the earlier deploy caused an incident and the later one
-//!   restored it. A deploy also failed when an **incident issue** (a forge issue labelled
-//!   `incident` or a configured incident label, `core::incidents`) opened after it and before the next successful production
-//!   deploy of its repo: DevLake's rule, which pins each incident on the deploy last before it,
-//!   however long before. DORA asks "what share of deploys caused a failure in production"; a
-//!   deploy counts once however many ways it is found failed.
-//! - **Time to restore**: per failed deploy, the open → close of its first incident issue when
-//!   it has one (DevLake's definition; an open incident is not restored yet and is left out);
+//!   restored it. A deploy also failed when an **incident** (a forge issue labelled
+//!   `incident` or a configured incident label, or one a pager recorded; `core::incidents`)
+//!   opened after it and before the next successful production deploy of its repo: DevLake's
+//!   rule, which pins each incident on the deploy last before it, however long before. DORA
+//!   asks "what share of deploys caused a failure in production"; a deploy counts once however
+//!   many ways it is found failed.
+//! - **Time to restore**: per failed deploy, the open → close of its first incident when it
+//!   has one (DevLake's definition; an open incident is not restored yet and is left out);
 //!   otherwise from the deploy to the next successful production deploy that did not fail
 //!   itself. Median and 90th percentile.
 //! - **Agent share**: commits shipped to production written by agents ÷ all shipped.
@@ -75,7 +76,8 @@ pub struct Dora {
     /// Of those, failures found by a revert or hotfix that followed (status said success).
     #[ts(type = "number")]
     pub incidents: i64,
-    /// Incident issues pinned on production deploys in the range.
+    /// Incidents (labelled issues, or recorded by a pager or a person) pinned on production
+    /// deploys in the range.
     #[ts(type = "number")]
     pub incident_issues: i64,
     pub time_to_restore: Spread,

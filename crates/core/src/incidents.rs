@@ -2,8 +2,11 @@
 //! incident labels (`[github] incident_labels`, default `incident`), open or closed, with the times the issue itself records (opened, closed).
 //! DORA attributes each to the last successful production deploy of its repo at or before the
 //! moment it opened — DevLake's rule — so that deploy counts as failed, and the incident's
-//! open → close is its time to restore (see `core::dora`).
+//! open → close is its time to restore (see `core::dora`). Incidents from elsewhere (a pager,
+//! a status page) are recorded the same way through `record` (`flightdeck incident record`,
+//! `POST /api/incidents`).
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::github::{GitHub, GitHubError};
@@ -106,4 +109,78 @@ fn incident_of(item: &Value, full_name: &str, repo_key: &str) -> Result<Incident
             .ok_or_else(|| format!("issue #{number} has no `created_at`"))?,
         closed_at: time("closed_at")?,
     })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentError {
+    #[error("an incident needs a title")]
+    NoTitle,
+    #[error("the incident closes ({closed}) before it opened ({opened})")]
+    ClosedBeforeOpened { opened: i64, closed: i64 },
+    #[error(transparent)]
+    Repo(#[from] crate::deploys::DeployError),
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// An incident as a pager or a person reports it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentRecord {
+    /// The repo's path or name; may be left out when one repo is watched.
+    #[serde(default)]
+    pub repo: Option<String>,
+    pub title: String,
+    /// Unix seconds; default now (or, for an update, when it was first reported).
+    #[serde(default)]
+    pub opened: Option<i64>,
+    /// Unix seconds, once it is over.
+    #[serde(default)]
+    pub closed: Option<i64>,
+    /// The reporter's id: a second report with the same id updates it (the pager's resolve).
+    /// Default: the repo and the time it opened.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// Records (or updates) an incident from outside the forge; its id is `ext:` and the
+/// reporter's id.
+pub async fn record(
+    store: &Store,
+    r: &IncidentRecord,
+    now: i64,
+) -> Result<Incident, IncidentError> {
+    let title = r.title.trim();
+    if title.is_empty() {
+        return Err(IncidentError::NoTitle);
+    }
+    let repo = crate::deploys::pick_repo(store, r.repo.as_deref()).await?;
+    let earlier = match &r.id {
+        Some(id) => store.incident(&format!("ext:{id}")).await?,
+        None => None,
+    };
+    let opened = r
+        .opened
+        .or(earlier.as_ref().map(|e| e.opened_at))
+        .unwrap_or(now);
+    let closed = r.closed.or(earlier.as_ref().and_then(|e| e.closed_at));
+    if let Some(c) = closed.filter(|c| *c < opened) {
+        return Err(IncidentError::ClosedBeforeOpened { opened, closed: c });
+    }
+    let incident = Incident {
+        id: format!(
+            "ext:{}",
+            r.id.clone()
+                .unwrap_or_else(|| format!("{}:{opened}", repo.name))
+        ),
+        repo: repo.path,
+        title: title.into(),
+        url: r.url.clone().or(earlier.map(|e| e.url)).unwrap_or_default(),
+        opened_at: opened,
+        closed_at: closed,
+    };
+    store.upsert_incident(&incident).await?;
+    Ok(incident)
 }

@@ -7,6 +7,7 @@ mod support;
 
 use flightdeck_core::deploys::{self, Record};
 use flightdeck_core::dora::{self, DoraConfig};
+use flightdeck_core::incidents::{self, IncidentRecord};
 use flightdeck_core::ingest::{self, Sources};
 use flightdeck_core::model::Incident;
 use git2::{Oid, Repository, Signature, Time};
@@ -305,6 +306,49 @@ async fn deploys_ship_exactly_and_dora_matches_hand_counts(db: TestDb) {
     .await
     .unwrap();
     assert_eq!((d.failed_deploys, d.incident_issues), (0, 0));
+
+    // An incident from a pager, half an hour after D6, then resolved by a second report with
+    // its id (the open time kept): D6 fails too, restored in 30 minutes.
+    let page = |opened: Option<i64>, closed: Option<i64>| IncidentRecord {
+        repo: Some(repo.clone()),
+        title: "Pager: 5xx on /api".into(),
+        opened,
+        closed,
+        id: Some("PD-1".into()),
+        ..Default::default()
+    };
+    let paged = incidents::record(&db.store, &page(Some(T0 + 31 * H + 5 * m), None), T0)
+        .await
+        .unwrap();
+    assert_eq!((paged.id.as_str(), paged.closed_at), ("ext:PD-1", None));
+    let resolved = incidents::record(&db.store, &page(None, Some(T0 + 31 * H + 35 * m)), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        (resolved.opened_at, resolved.closed_at),
+        (T0 + 31 * H + 5 * m, Some(T0 + 31 * H + 35 * m))
+    );
+    let d = dora::dora(&db.store, None, T0, T0 + 7 * 24 * H, &DoraConfig::default())
+        .await
+        .unwrap();
+    assert_eq!((d.failed_deploys, d.incident_issues), (4, 4));
+    // Restores: 30 min (D6), 45 min (D2), 1 h (D3), 2 h (D5): median rank 2, p90 rank 4.
+    assert_eq!(d.time_to_restore.count, 4);
+    assert_eq!(d.time_to_restore.median_secs, Some(45 * m));
+    assert_eq!(d.time_to_restore.p90_secs, Some(2 * H));
+    // Bad reports are refused by name.
+    let err = incidents::record(&db.store, &page(Some(T0 + 40 * H), Some(T0)), T0)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("closes"), "{err}");
+    let untitled = IncidentRecord {
+        title: " ".into(),
+        ..page(None, None)
+    };
+    let err = incidents::record(&db.store, &untitled, T0)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needs a title"), "{err}");
 
     // Bad input is refused by name.
     let mut bad = rec("X", "production", c1, "shipped", T0);

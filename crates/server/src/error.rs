@@ -49,6 +49,8 @@ pub enum ApiError {
     Deploy(#[from] flightdeck_core::deploys::DeployError),
     #[error(transparent)]
     Release(#[from] flightdeck_core::releases::ReleaseError),
+    #[error(transparent)]
+    Incident(#[from] flightdeck_core::incidents::IncidentError),
 }
 
 impl ApiError {
@@ -69,6 +71,16 @@ impl ApiError {
                     R::NotPending(..) => (StatusCode::CONFLICT, "not_pending"),
                     R::NoSha(_) | R::NeedsReason => (StatusCode::BAD_REQUEST, "bad_request"),
                     R::Git(..) | R::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "release"),
+                }
+            }
+            ApiError::Incident(e) => {
+                use flightdeck_core::deploys::DeployError as D;
+                use flightdeck_core::incidents::IncidentError as I;
+                match e {
+                    I::Store(_) | I::Repo(D::Git(..) | D::Store(_)) => {
+                        (StatusCode::INTERNAL_SERVER_ERROR, "incident")
+                    }
+                    _ => (StatusCode::BAD_REQUEST, "bad_request"),
                 }
             }
             ApiError::Deploy(e) => {

@@ -75,7 +75,7 @@ pub async fn weekly_html(store: &Store, until: i64, weeks: i64) -> Result<String
         "<h2>DORA ({})</h2><div class=\"cards\" data-section=\"dora\">\
          <div class=\"card\">Deploys<b>{}</b>{:.1} per week, {} days</div>\
          <div class=\"card\">Lead time, median / p90<b>{}</b>{} / {}</div>\
-         <div class=\"card\">Change failure rate<b>{}</b>{} failed: {} by a later revert or hotfix, {} incident issues</div>\
+         <div class=\"card\">Change failure rate<b>{}</b>{} failed: {} by a later revert or hotfix, incidents reported: {}</div>\
          <div class=\"card\">Time to restore, median<b>{}</b>{} restores</div>\
          <div class=\"card\">Agent share of shipped commits<b>{}</b>{} shipped</div></div>",
         esc(&d.production),

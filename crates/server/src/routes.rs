@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
     // outside the API token's layer.
     let api = Router::new()
         .route("/deploys", post(deploy_webhook))
+        .route("/incidents", post(incident_webhook))
         .merge(api);
     let app = Router::new().nest("/api", api);
     let app = match &state.ui_dir {
@@ -552,14 +553,13 @@ async fn events(
 
 /// `POST /api/deploys` from a pipeline: `Authorization: Bearer <webhook token>` (or the API
 /// token), a JSON body like `{"environment": "production", "sha": "…", "status": "success"}`.
-async fn deploy_webhook(
-    State(s): State<AppState>,
-    headers: axum::http::HeaderMap,
-    Json(r): Json<flightdeck_core::deploys::Record>,
-) -> Result<(StatusCode, Json<flightdeck_core::model::Deployment>), ApiError> {
+/// A pipeline's or pager's bearer token: the webhook token, or the API token when one is set.
+fn webhook_caller(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = &s.webhook_token else {
         return Err(ApiError::ReadOnly(
-            "the deploy webhook is off: start the server with FLIGHTDECK_WEBHOOK_TOKEN set".into(),
+            "the deploy and incident webhooks are off: start the server with \
+             FLIGHTDECK_WEBHOOK_TOKEN set"
+                .into(),
         ));
     };
     let given = headers
@@ -568,9 +568,35 @@ async fn deploy_webhook(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     let ok = same(given, expected) || s.token.as_deref().is_some_and(|t| same(given, t));
-    if !ok {
-        return Err(ApiError::Unauthorized);
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
     }
+}
+
+/// An incident from a pager or status page (a second post with the same `id` updates it).
+async fn incident_webhook(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Json(r): Json<flightdeck_core::incidents::IncidentRecord>,
+) -> Result<(StatusCode, Json<flightdeck_core::model::Incident>), ApiError> {
+    webhook_caller(&s, &headers)?;
+    let now = chrono::Utc::now().timestamp();
+    let i = flightdeck_core::incidents::record(&s.store, &r, now).await?;
+    s.bus.publish(flightdeck_core::events::Event::Changed {
+        source: "incidents".into(),
+        topics: ["velocity"].map(String::from).to_vec(),
+    });
+    Ok((StatusCode::CREATED, Json(i)))
+}
+
+async fn deploy_webhook(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Json(r): Json<flightdeck_core::deploys::Record>,
+) -> Result<(StatusCode, Json<flightdeck_core::model::Deployment>), ApiError> {
+    webhook_caller(&s, &headers)?;
     let now = chrono::Utc::now().timestamp();
     let d = flightdeck_core::deploys::record(&s.store, &r, "webhook", now).await?;
     s.bus.publish(flightdeck_core::events::Event::Changed {

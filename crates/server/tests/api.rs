@@ -755,8 +755,11 @@ async fn deploy_webhook_records_with_its_token() {
     let mut f = fixture(true, None).await;
     let body =
         r#"{"repo":"acme-api","environment":"qa","sha":"main","status":"success","id":"ci-981"}"#;
-    let send = |state: AppState, auth: Option<&'static str>, body: &'static str| async move {
-        let mut req = Request::post("/api/deploys").header("content-type", "application/json");
+    let send_to = |state: AppState,
+                   path: &'static str,
+                   auth: Option<&'static str>,
+                   body: &'static str| async move {
+        let mut req = Request::post(path).header("content-type", "application/json");
         if let Some(a) = auth {
             req = req.header("authorization", a);
         }
@@ -770,6 +773,9 @@ async fn deploy_webhook_records_with_its_token() {
             status,
             serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
         )
+    };
+    let send = |state: AppState, auth: Option<&'static str>, body: &'static str| {
+        send_to(state, "/api/deploys", auth, body)
     };
     let body: &'static str = Box::leak(body.to_string().into_boxed_str());
     let (status, v) = send(f.state.clone(), Some("Bearer x"), body).await;
@@ -828,4 +834,36 @@ async fn deploy_webhook_records_with_its_token() {
         dora["time_to_restore"]["count"].as_i64().unwrap() >= 1,
         "{dora}"
     );
+
+    // A pager reports an incident through the same token; DORA counts it.
+    let page = r#"{"repo":"acme-api","title":"5xx on checkout","id":"PD-7"}"#;
+    let (status, _) = send_to(f.state.clone(), "/api/incidents", None, page).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, v) = send_to(
+        f.state.clone(),
+        "/api/incidents",
+        Some("Bearer hook-5ecret"),
+        page,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        (v["id"].as_str(), v["closed_at"].is_null()),
+        (Some("ext:PD-7"), true)
+    );
+    let bad = r#"{"repo":"acme-api","title":"x","opened":100,"closed":50}"#;
+    let (status, v) = send_to(
+        f.state.clone(),
+        "/api/incidents",
+        Some("Bearer hook-5ecret"),
+        bad,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("closes"),
+        "{v}"
+    );
+    let dora = json(&f.state, "/api/dora").await;
+    assert_eq!(dora["incident_issues"], 2, "{dora}");
 }

@@ -15,7 +15,8 @@ change_failure_rate: number | null, failed_deploys: number,
  */
 incidents: number, 
 /**
- * Incident issues pinned on production deploys in the range.
+ * Incidents (labelled issues, or recorded by a pager or a person) pinned on production
+ * deploys in the range.
  */
 incident_issues: number, time_to_restore: Spread, 
 /**

@@ -58,7 +58,7 @@ function DoraCards() {
         <div className="card-title">Change failure rate</div>
         <div className="card-stats">
           <div><span className="stat">{rate === null ? '—' : percent(rate)}</span><span className="muted">{int(data.failed_deploys)} failed</span></div>
-          <div><span className="stat" data-testid="incident-issues">{int(data.incident_issues)}</span><span className="muted">incident issues</span></div>
+          <div><span className="stat" data-testid="incident-issues">{int(data.incident_issues)}</span><span className="muted">incidents reported</span></div>
         </div>
       </div>
       <div className="card">

@@ -132,6 +132,16 @@ impl Store {
         Ok(())
     }
 
+    pub async fn incident(&self, id: &str) -> Result<Option<crate::model::Incident>> {
+        let row = sqlx::query(
+            "SELECT id, repo, title, url, opened_at, closed_at FROM incidents WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(incident_of).transpose()
+    }
+
     /// Incidents opened at or after `since`, of `repo` (all when `None`), oldest first.
     pub async fn incidents(
         &self,
@@ -151,16 +161,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| {
-                Ok(crate::model::Incident {
-                    id: r.try_get(0)?,
-                    repo: r.try_get(1)?,
-                    title: r.try_get(2)?,
-                    url: r.try_get(3)?,
-                    opened_at: r.try_get(4)?,
-                    closed_at: r.try_get(5)?,
-                })
-            })
+            .map(incident_of)
             .collect()
     }
 
@@ -189,4 +190,15 @@ impl Store {
                 .await?;
         Ok(row.map(|(s,)| s))
     }
+}
+
+fn incident_of(r: &sqlx::any::AnyRow) -> Result<crate::model::Incident> {
+    Ok(crate::model::Incident {
+        id: r.try_get(0)?,
+        repo: r.try_get(1)?,
+        title: r.try_get(2)?,
+        url: r.try_get(3)?,
+        opened_at: r.try_get(4)?,
+        closed_at: r.try_get(5)?,
+    })
 }
