@@ -427,12 +427,12 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
   // The review queue by default; the merged and closed history one click away.
   const [show, setShow] = useState<ChangeShow>('open');
   const { rows, counts } = useMemo(() => showChanges(data?.changes ?? [], show), [data, show]);
+  const [expanded, toggle, setExpanded] = useExpanded();
   const choose = (next: ChangeShow) => {
     setShow(next);
     setSelected(0);
     setExpanded(-1);
   };
-  const [expanded, toggle, setExpanded] = useExpanded();
   // The open row follows its change when the list moves under it (a merged change leaves the
   // open list), and closes when its change is no longer listed.
   const expandedId = useRef<string | null>(null);
