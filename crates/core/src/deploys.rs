@@ -131,16 +131,6 @@ pub async fn pick_repo(
     }
 }
 
-/// The stored commits of `repo` among `shas` (those the ingest has read), in no order.
-pub async fn stored_commits(
-    store: &Store,
-    repo: &str,
-    shas: &std::collections::HashSet<String>,
-) -> Result<Vec<Commit>, crate::Error> {
-    let shas: Vec<String> = shas.iter().cloned().collect();
-    store.commits_with(repo, &shas).await
-}
-
 /// `rev` as a full sha: resolved in the clone, or taken as given when it is a full sha the clone
 /// does not have yet (its contents wait until it is fetched).
 fn resolve(repo: &Path, rev: &str) -> Result<String, DeployError> {

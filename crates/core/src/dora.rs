@@ -173,19 +173,15 @@ pub async fn dora(
     let mut incident_issues = 0;
     let mut timed_by_issue = HashSet::new();
     for incident in store.incidents(repo, since).await? {
-        let Some((deploy, at)) = sqlx::query_as::<_, (String, i64)>(
-            "SELECT id, created_at FROM deployments
-             WHERE repo = $1 AND environment = $2 AND status = 'success' AND created_at <= $3
-             ORDER BY created_at DESC, id DESC LIMIT 1",
-        )
-        .bind(&incident.repo)
-        .bind(&cfg.production)
-        .bind(incident.opened_at)
-        .fetch_optional(store.pool())
-        .await?
+        // At or before the second it opened: before (the next second, the smallest id).
+        let before = Some((incident.opened_at + 1, ""));
+        let Some(pinned) = store
+            .last_success(&incident.repo, &cfg.production, before)
+            .await?
         else {
             continue;
         };
+        let (deploy, at) = (pinned.id, pinned.created_at);
         if !(since..until).contains(&at) {
             continue;
         }

@@ -78,7 +78,7 @@ pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseErr
     .map_err(|e| ReleaseError::Git(release.repo.clone(), git2::Error::from_str(&e.to_string())))?
     .map_err(|e| ReleaseError::Git(release.repo.clone(), e))?;
     let shas: HashSet<String> = order.iter().cloned().collect();
-    let mut commits = crate::deploys::stored_commits(store, &release.repo, &shas).await?;
+    let mut commits = store.commits_with(&release.repo, &order).await?;
     let rank: std::collections::HashMap<&str, usize> = order
         .iter()
         .enumerate()

@@ -54,6 +54,21 @@ async fn read_repo(
     (r, path, live, tip)
 }
 
+/// `sha` live in production since a day before NOW: what a release is measured against.
+async fn deploy_live(db: &TestDb, sha: &str) {
+    let live = Record {
+        repo: None,
+        environment: "production".into(),
+        sha: sha.into(),
+        status: "success".into(),
+        at: Some(NOW - 86_400),
+        id: Some("d1".into()),
+    };
+    deploys::record(&db.store, &live, "test", NOW)
+        .await
+        .unwrap();
+}
+
 async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let (r, path, live, candidate) = read_repo(
@@ -66,21 +81,7 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
     )
     .await;
     let repo = path.display().to_string();
-    deploys::record(
-        &db.store,
-        &Record {
-            repo: None,
-            environment: "production".into(),
-            sha: live.clone(),
-            status: "success".into(),
-            at: Some(NOW - 86_400),
-            id: Some("d1".into()),
-        },
-        "test",
-        NOW,
-    )
-    .await
-    .unwrap();
+    deploy_live(&db, &live).await;
     let release = |id: &str, run: i64| Release {
         id: id.into(),
         repo: repo.clone(),
@@ -389,21 +390,7 @@ async fn release_changes_carry_their_check_history(db: TestDb) {
     let (r, path, live, tip) = read_repo(&db, dir.path(), &["Add cache", "Fix login"]).await;
     let repo = path.display().to_string();
     let cache_sha = r.revparse_single("main~1").unwrap().id().to_string();
-    deploys::record(
-        &db.store,
-        &Record {
-            repo: None,
-            environment: "production".into(),
-            sha: live,
-            status: "success".into(),
-            at: Some(NOW - 86_400),
-            id: Some("d1".into()),
-        },
-        "test",
-        NOW,
-    )
-    .await
-    .unwrap();
+    deploy_live(&db, &live).await;
     let change = |branch: &str, sha: &str| ChangeRequest {
         merged_at: Some(NOW - 1_800),
         ..support::merged_change(

@@ -498,15 +498,13 @@ async fn chart(State(s): State<AppState>, Path(name): Path<String>) -> Result<Re
             &views::velocity(&s.store, chrono::Utc::now().timestamp(), 26).await?,
         )?,
         "cycle-phases.svg" => {
-            let (since, until) = last_days(28);
-            let production = flightdeck_core::dora::DoraConfig::default().production;
+            let (since, until, production) = DoraQuery::default().resolve();
             let c = flightdeck_core::cycle::cycle_time(&s.store, None, since, until, &production)
                 .await?;
             charts::cycle_phases(&c.phases)?
         }
         "lead-time-distribution.svg" => {
-            let (since, until) = last_days(28);
-            let production = flightdeck_core::dora::DoraConfig::default().production;
+            let (since, until, production) = DoraQuery::default().resolve();
             charts::lead_time_distribution(
                 &flightdeck_core::dora::lead_time_distribution(
                     &s.store,
@@ -626,7 +624,7 @@ async fn deploy_detail(
         .ok_or_else(|| ApiError::NotFound(format!("no deploy `{id}`")))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
 struct DoraQuery {
     /// Unix seconds; default 28 days before `until`.
     since: Option<i64>,
