@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine and runs every check CI runs: formatting, clippy, the UI's unit tests
-# and build, the Rust tests (the store suite on SQLite and PostgreSQL, the API, the CLI, and the
-# desktop window under Xvfb), the generated-types check, and the browser end-to-end test.
+# Sets up a fresh machine and runs every check CI runs: formatting, the layering rule, clippy,
+# the UI's unit tests and build, the Rust tests (the store suite on SQLite and PostgreSQL, the
+# app layer, the API, the CLI, and the desktop window under Xvfb), the generated-types check,
+# and the browser end-to-end test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FLIGHTDECK_TEST_PG_URL="${FLIGHTDECK_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -15,6 +16,10 @@ npm --prefix ui run build
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+
+step "layers: dependencies point down (core <- app <- server <- cli, desktop)"
+bash scripts/check-layers.sh --self-test
+bash scripts/check-layers.sh
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

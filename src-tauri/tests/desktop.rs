@@ -182,3 +182,186 @@ async fn window_renders_demo_data_from_the_store() {
     let _ = client.close().await;
     result.expect("the desktop window rendered the demo data");
 }
+
+const FAKE_AGENT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../crates/core/assets/fake-agent.sh"
+);
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Kills the app when the test ends, however it ends.
+struct App(Child);
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A dispatch queued while no Flightdeck ran (the app was quit, the machine restarted) is
+/// started when the desktop app opens — the same runtime `flightdeck serve` starts — and runs
+/// to its end: the agent commits on the dispatch's branch and the dispatch succeeds.
+#[tokio::test]
+#[ignore = "needs a display: scripts/test.sh runs it under xvfb-run"]
+async fn the_desktop_resumes_queued_dispatches() {
+    use flightdeck_core::audit::AuditKey;
+    use flightdeck_core::dispatch::Dispatcher;
+    use flightdeck_core::ingest::Sources;
+    use flightdeck_core::work::{self, AgentConfig};
+
+    let app = env!("CARGO_BIN_EXE_flightdeck-desktop");
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("web");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "# web\n").unwrap();
+    git(&repo, &["add", "README.md"]);
+    git(
+        &repo,
+        &[
+            "-c",
+            "user.name=Alice",
+            "-c",
+            "user.email=alice@acme.dev",
+            "commit",
+            "-q",
+            "-m",
+            "Initial commit",
+        ],
+    );
+    let repo = repo.canonicalize().unwrap();
+    let claude = tmp.path().join("claude");
+    std::fs::create_dir_all(claude.join("projects")).unwrap();
+    let trace = tmp.path().join("trace");
+    std::fs::write(&trace, "").unwrap();
+    let home = tmp.path().join("home");
+    let data = home.join("data/flightdeck");
+    std::fs::create_dir_all(&data).unwrap();
+    let key_path = tmp.path().join("audit-key");
+    let config = tmp.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sources]\nrepos = [\"{}\"]\nclaude_dirs = [\"{}\"]\n\n[agents.fake]\nvendor = \"anthropic\"\ncommand = [\"bash\", \"{FAKE_AGENT}\", \"ok\", \"{}\", \"{}\", \"{{prompt}}\"]\n",
+            repo.display(),
+            claude.display(),
+            claude.display(),
+            trace.display()
+        ),
+    )
+    .unwrap();
+    let db_url = format!("sqlite://{}", tmp.path().join("flightdeck.db").display());
+
+    // Queued by an earlier process that ended before starting it.
+    let queued = {
+        let store = Store::open(&db_url).await.unwrap();
+        let sources = Sources {
+            repos: vec![repo.clone()],
+            claude_dirs: vec![claude.clone()],
+            ..Default::default()
+        };
+        let now = chrono_now();
+        ingest::run(&store, &sources, None, now).await.unwrap();
+        let key = AuditKey::load_or_create(&key_path).unwrap();
+        let item = work::add(
+            &store,
+            &key,
+            "Alice",
+            "Add a health endpoint",
+            "GET /health answers 200",
+            Some(repo.to_str().unwrap()),
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+        let agent = AgentConfig {
+            vendor: Some("anthropic".into()),
+            model: None,
+            command: vec!["bash".into(), FAKE_AGENT.into()],
+            concurrency: Some(1),
+        };
+        let d = Dispatcher::new(
+            store.clone(),
+            [("fake".to_string(), agent)].into(),
+            &data,
+            std::sync::Arc::new(key),
+            "Alice",
+        );
+        let queued = d.start(&item.id, "fake", now).await.unwrap();
+        assert_eq!(queued.state, "queued");
+        store.close().await;
+        queued
+    };
+
+    let _app = App(Command::new(app)
+        .env("FLIGHTDECK_DATABASE_URL", &db_url)
+        .env("FLIGHTDECK_CONFIG", &config)
+        .env("FLIGHTDECK_AUDIT_KEY", &key_path)
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GH_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the desktop app starts"));
+
+    let store = Store::open(&db_url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let ended = loop {
+        let d = store.dispatch(&queued.id).await.unwrap().unwrap();
+        if !matches!(d.state.as_str(), "queued" | "running") {
+            break d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the desktop app left dispatch {} {}",
+            d.id,
+            d.state
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        ended.state, "succeeded",
+        "{:?}: {}",
+        ended.error, ended.output_tail
+    );
+    assert!(
+        std::fs::read_to_string(&trace).unwrap().contains("start"),
+        "the agent ran"
+    );
+    let log = Command::new("git")
+        .arg("-C")
+        .arg(&repo)
+        .args(["log", "--format=%an %s", &queued.branch])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(
+        log.lines().next().is_some_and(|l| l.starts_with("Claude ")),
+        "the agent's commit heads {}: {log}",
+        queued.branch
+    );
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}

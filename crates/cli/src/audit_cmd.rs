@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use flightdeck_core::audit::{self, AuditKey, Checkpoint, Verification};
+use flightdeck_app::Lead;
+use flightdeck_core::audit::{self, Checkpoint, Verification};
 use flightdeck_core::config::Settings;
 use flightdeck_core::model::AuditEntry;
 use flightdeck_core::store::Store;
@@ -49,14 +50,8 @@ struct Export {
 
 const EXPORT_FORMAT: &str = "flightdeck-audit/1";
 
-/// The lead's key: `FLIGHTDECK_AUDIT_KEY`, or `audit-key` in the data dir.
-pub fn key_path(settings: &Settings) -> PathBuf {
-    audit::key_path(&settings.data_dir)
-}
-
-pub async fn run(settings: &Settings, cmd: &AuditCmd) -> Result<ExitCode> {
-    let path = key_path(settings);
-    let key = AuditKey::load_or_create(&path)?;
+pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<ExitCode> {
+    let key = lead.key()?;
     match cmd {
         AuditCmd::Key => {
             println!("{}", key.public_hex());

@@ -46,7 +46,7 @@ pub enum ReportCmd {
     /// is deployed within the incident window after it, or an issue labelled `incident` opened
     /// after it and before the next good one. Time to restore: the incident issue's open →
     /// close, else failed deploy to the next good one.
-    Dora(crate::deploy_cmd::DoraArgs),
+    Dora(crate::report_cmd::DoraArgs),
     /// Agent vs human: change requests opened in the range, how many were merged or closed
     /// unmerged (acceptance), sent back with changes requested or reverted after merging
     /// (rework), agent cost per merged
@@ -54,10 +54,10 @@ pub enum ReportCmd {
     /// changes merged in the range by phase (coding: first commit → opened, pickup: → first
     /// review, review: → merged, deploy: → in production, merge: opened → merged), median and
     /// p90 for agents and people; and changes merged per week.
-    Velocity(crate::deploy_cmd::PeriodArgs),
+    Velocity(crate::report_cmd::PeriodArgs),
     /// A self-contained HTML page for the week (DORA, agents vs people, cycle time, review
     /// load, trend charts as inline SVG) that opens without the app.
-    Weekly(crate::deploy_cmd::WeeklyArgs),
+    Weekly(crate::report_cmd::WeeklyArgs),
     /// Agent runs with state, repo, branch, tokens and cost.
     Agents {
         #[arg(long)]
@@ -213,11 +213,11 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
         ReportCmd::Spend(args) => return crate::spend_cmd::spend(settings, args).await,
         ReportCmd::Reconcile(args) => return crate::spend_cmd::reconcile(settings, args).await,
         ReportCmd::Value(args) => return crate::spend_cmd::value(settings, args).await,
-        ReportCmd::Dora(args) => return crate::deploy_cmd::dora_report(settings, args).await,
+        ReportCmd::Dora(args) => return crate::report_cmd::dora_report(settings, args).await,
         ReportCmd::Velocity(args) => {
-            return crate::deploy_cmd::velocity_report(settings, args).await
+            return crate::report_cmd::velocity_report(settings, args).await
         }
-        ReportCmd::Weekly(args) => return crate::deploy_cmd::weekly_report(settings, args).await,
+        ReportCmd::Weekly(args) => return crate::report_cmd::weekly_report(settings, args).await,
         ReportCmd::Concentration(args) => {
             return crate::spend_cmd::concentration(settings, args).await
         }

@@ -7,15 +7,15 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use flightdeck_core::audit::AuditKey;
+use flightdeck_app::work::Launch;
+use flightdeck_app::{review, AppError, Lead};
 use flightdeck_core::config::Settings;
-use flightdeck_core::github::{self, GitHub, GitHubApplier};
+use flightdeck_core::events::EventBus;
+use flightdeck_core::github;
 use flightdeck_core::model::{Author, ChangeRequest};
-use flightdeck_core::outbox::{self, Appliers, Decide, DecideError, LocalApplier};
+use flightdeck_core::outbox::{self, Decide, DecideError};
 use flightdeck_core::store::Store;
 use flightdeck_core::views;
-
-use crate::audit_cmd;
 
 #[derive(Args)]
 pub struct ChangeArg {
@@ -36,24 +36,6 @@ pub struct MergeArgs {
     /// Merge although the policy says no; the reason is kept in the audit log.
     #[arg(long = "override", value_name = "REASON")]
     pub override_reason: Option<String>,
-}
-
-/// Local branches, and GitHub through this machine's token.
-pub fn appliers(settings: &Settings, store: &Store) -> Result<Appliers> {
-    let (name, email) = outbox::lead_identity();
-    Ok(Appliers {
-        local: LocalApplier {
-            store: store.clone(),
-            name,
-            email,
-        },
-        github: Some(GitHubApplier {
-            gh: GitHub::new(
-                &settings.github_api_url,
-                github::token(&settings.github_api_url),
-            )?,
-        }),
-    })
 }
 
 fn now() -> i64 {
@@ -127,15 +109,12 @@ async fn find(store: &Store, arg: &str) -> Result<ChangeRequest> {
 /// Queues `kind` on the change, applies what can be applied now, and reports.
 pub async fn act(
     settings: &Settings,
+    lead: &Lead,
     kind: &str,
     change: &ChangeArg,
     comment: Option<String>,
     merge: Option<&MergeArgs>,
 ) -> Result<ExitCode> {
-    let store = Store::open(&settings.database_url).await?;
-    let key = AuditKey::load_or_create(&audit_cmd::key_path(settings))?;
-    let c = find(&store, &change.id).await?;
-    let applier = appliers(settings, &store)?;
     let d = Decide {
         kind: kind.into(),
         comment,
@@ -150,77 +129,101 @@ pub async fn act(
         override_reason: merge.and_then(|m| m.override_reason.clone()),
         send_back: None,
     };
-    let a = outbox::decide(
-        &store,
-        &key,
-        &applier,
-        &settings.policy_file,
-        &c.id,
-        &d,
-        now(),
-    )
-    .await
-    .map_err(|e| match e {
-        DecideError::Refused { .. } => {
-            anyhow::anyhow!(
-                "{}",
-                e.to_string()
-                    .replace("an override reason", "--override \"why\"")
-            )
-        }
-        other => other.into(),
-    })?;
-    match a.state.as_str() {
-        "applied" => {
-            println!("{kind}: {} — {}", c.id, a.result.unwrap_or_default());
-            Ok(ExitCode::SUCCESS)
-        }
-        "failed" => bail!(
-            "{kind} of {} failed: {}",
-            c.id,
-            a.last_error.unwrap_or_default()
-        ),
-        _ => {
-            println!(
-                "{kind}: {} — queued ({}); `flightdeck sync` sends it",
-                c.id,
-                a.last_error.unwrap_or_else(|| "waiting".into())
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+    decide(settings, lead, change, &d)
+        .await
+        .map(|_| ExitCode::SUCCESS)
+}
+
+/// `request-changes`: the decision, and with `--send-back AGENT` the agent's new run on the
+/// same branch, in the foreground (its output printed; Ctrl-C cancels it).
+pub async fn request_changes(
+    settings: &Settings,
+    lead: &Lead,
+    change: &ChangeArg,
+    comment: &str,
+    send_back: Option<&str>,
+) -> Result<ExitCode> {
+    let d = Decide {
+        kind: "request_changes".into(),
+        comment: Some(comment.to_string()),
+        send_back: send_back.map(str::to_string),
+        ..Default::default()
+    };
+    let (store, decided) = decide(settings, lead, change, &d).await?;
+    match decided.dispatch {
+        Some(queued) => crate::work_cmd::run_dispatch(&store, lead, &queued, false).await,
+        None => Ok(ExitCode::SUCCESS),
     }
 }
 
-pub async fn sync(settings: &Settings) -> Result<ExitCode> {
+/// One decision through the app layer (the one the UI's buttons use), reported on a line.
+async fn decide(
+    settings: &Settings,
+    lead: &Lead,
+    change: &ChangeArg,
+    d: &Decide,
+) -> Result<(Store, review::Decided)> {
     let store = Store::open(&settings.database_url).await?;
-    let key = AuditKey::load_or_create(&audit_cmd::key_path(settings))?;
-    let applier = appliers(settings, &store)?;
+    let c = find(&store, &change.id).await?;
+    let kind = &d.kind;
+    // Nobody listens to this bus: the CLI's views are its printed lines.
+    let bus = EventBus::new();
+    let decided = review::decide(lead, &store, &bus, &c.id, d, Launch::Queued, now())
+        .await
+        .map_err(|e| match e {
+            AppError::Decide(e @ DecideError::Refused { .. }) => {
+                anyhow::anyhow!(
+                    "{}",
+                    e.to_string()
+                        .replace("an override reason", "--override \"why\"")
+                )
+            }
+            other => other.into(),
+        })?;
+    let a = &decided.action;
+    match a.state.as_str() {
+        "applied" => println!(
+            "{kind}: {} — {}",
+            c.id,
+            a.result.as_deref().unwrap_or_default()
+        ),
+        "failed" => bail!(
+            "{kind} of {} failed: {}",
+            c.id,
+            a.last_error.as_deref().unwrap_or_default()
+        ),
+        _ => println!(
+            "{kind}: {} — queued ({}); `flightdeck sync` sends it",
+            c.id,
+            a.last_error.as_deref().unwrap_or("waiting")
+        ),
+    }
+    Ok((store, decided))
+}
+
+pub async fn sync(settings: &Settings, lead: &Lead) -> Result<ExitCode> {
+    let store = Store::open(&settings.database_url).await?;
+    let key = lead.key()?;
+    let applier = lead.appliers(&store)?;
     let r = outbox::sync(&store, &applier, &key, now()).await?;
     println!(
         "sync: {} applied, {} found already applied, {} waiting to retry, {} failed",
         r.applied, r.confirmed, r.retrying, r.failed
     );
-    let gh = GitHub::new(
-        &settings.github_api_url,
-        github::token(&settings.github_api_url),
-    )?;
-    let s = github::sync_all(
-        &gh,
-        &store,
-        &settings.github_api_url,
-        &settings.incident_labels,
-        now(),
-    )
-    .await?;
-    if s.repos > 0 {
-        println!(
-            "GitHub: {} repos, {} open pull requests; rate limit {}/{}{}",
-            s.repos,
-            s.open,
-            s.rate_remaining,
-            s.rate_limit,
-            s.error.map(|e| format!("; {e}")).unwrap_or_default()
-        );
+    if let Some(forge) = &lead.github {
+        let gh = forge.client()?;
+        let labels = &settings.incident_labels;
+        let s = github::sync_all(&gh, &store, &forge.api_url, labels, now()).await?;
+        if s.repos > 0 {
+            println!(
+                "GitHub: {} repos, {} open pull requests; rate limit {}/{}{}",
+                s.repos,
+                s.open,
+                s.rate_remaining,
+                s.rate_limit,
+                s.error.map(|e| format!("; {e}")).unwrap_or_default()
+            );
+        }
     }
     Ok(if r.failed > 0 {
         ExitCode::FAILURE
@@ -262,6 +265,7 @@ pub async fn outbox_list(settings: &Settings, json: bool) -> Result<ExitCode> {
 /// first characters of it (as `outbox` lists them).
 pub async fn outbox_resolve(
     settings: &Settings,
+    lead: &Lead,
     prefix: &str,
     how: outbox::Resolve,
 ) -> Result<ExitCode> {
@@ -281,9 +285,7 @@ pub async fn outbox_resolve(
             many.len()
         ),
     };
-    let key = AuditKey::load_or_create(&audit_cmd::key_path(settings))?;
-    let applier = appliers(settings, &store)?;
-    let a = outbox::resolve(&store, &key, &applier, &action_key, how, now()).await?;
+    let a = review::resolve(lead, &store, &EventBus::new(), &action_key, how, now()).await?;
     let detail = match a.state.as_str() {
         "applied" => a.result.unwrap_or_default(),
         _ => a.last_error.unwrap_or_default(),

@@ -6,15 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
-use flightdeck_core::audit::AuditKey;
+use flightdeck_app::work::Launch;
+use flightdeck_app::Lead;
 use flightdeck_core::config::Settings;
-use flightdeck_core::dispatch::{self, Dispatcher, Progress};
+use flightdeck_core::dispatch::{self, Progress};
+use flightdeck_core::events::EventBus;
 use flightdeck_core::model::Dispatch;
 use flightdeck_core::store::Store;
 use flightdeck_core::work;
-use std::sync::Arc;
-
-use crate::audit_cmd;
 
 #[derive(Subcommand)]
 pub enum WorkCmd {
@@ -72,11 +71,11 @@ pub enum WorkCmd {
     },
 }
 
-pub async fn run(settings: &Settings, cmd: &WorkCmd) -> Result<ExitCode> {
+pub async fn run(settings: &Settings, lead: &Lead, cmd: &WorkCmd) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let now = chrono::Utc::now().timestamp();
-    let actor = flightdeck_core::outbox::lead_identity().0;
-    let key = || AuditKey::load_or_create(&audit_cmd::key_path(settings));
+    let actor = lead.name.clone();
+    let key = || lead.key();
     let show = |w: &flightdeck_core::model::WorkItem| {
         let links: Vec<String> = w
             .links
@@ -200,7 +199,7 @@ pub async fn run(settings: &Settings, cmd: &WorkCmd) -> Result<ExitCode> {
             }
         }
         WorkCmd::Dispatch { id, agent, json } => {
-            return dispatch(settings, &store, id, agent.as_deref(), *json, &actor).await;
+            return dispatch(lead, &store, id, agent.as_deref(), *json).await;
         }
         WorkCmd::Cancel { dispatch: id, json } => {
             let key = key()?;
@@ -235,41 +234,34 @@ fn show_dispatch(d: &Dispatch) {
     );
 }
 
+/// `work dispatch`: queued through the app layer (as the UI does), then run here.
 async fn dispatch(
-    settings: &Settings,
+    lead: &Lead,
     store: &Store,
     id: &str,
     agent: Option<&str>,
     json: bool,
-    actor: &str,
 ) -> Result<ExitCode> {
-    let agent = match agent {
-        Some(a) => a.to_string(),
-        None => work::assigned_agent(&work::find(store, id).await?).ok_or_else(|| {
-            anyhow::anyhow!(
-                "work item {id} is not assigned to an agent: say which with --agent NAME"
-            )
-        })?,
-    };
-    let key = Arc::new(AuditKey::load_or_create(&audit_cmd::key_path(settings))?);
-    let mut sources = settings.sources();
-    for p in store.watched_repos().await? {
-        let p = std::path::PathBuf::from(p);
-        if !sources.repos.contains(&p) {
-            sources.repos.push(p);
-        }
-    }
     // Repos added since the last scan become known (and their branches current) first.
+    let sources = lead.sources_with_watched(store).await?;
     flightdeck_core::ingest::run(store, &sources, None, chrono::Utc::now().timestamp()).await?;
-    let d = Dispatcher::new(
-        store.clone(),
-        settings.agents.clone(),
-        &settings.data_dir,
-        key.clone(),
-        actor,
-    )
-    .with_sources(sources);
-    let queued = d.start(id, &agent, chrono::Utc::now().timestamp()).await?;
+    let bus = EventBus::new();
+    let now = chrono::Utc::now().timestamp();
+    let queued =
+        flightdeck_app::work::dispatch(lead, store, &bus, id, agent, Launch::Queued, now).await?;
+    run_dispatch(store, lead, &queued, json).await
+}
+
+/// Runs a queued dispatch in the foreground: its output printed as it comes (unless `json`),
+/// Ctrl-C cancels it; exit code 1 unless it succeeded.
+pub async fn run_dispatch(
+    store: &Store,
+    lead: &Lead,
+    queued: &Dispatch,
+    json: bool,
+) -> Result<ExitCode> {
+    let agent = &queued.agent;
+    let d = lead.dispatcher(store, None).await?;
     eprintln!(
         "{}: {agent} on {} in {}",
         queued.id, queued.branch, queued.worktree
@@ -287,7 +279,8 @@ async fn dispatch(
         r = &mut run => r?,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("cancelling {} …", queued.id);
-            let by = work::Actor { key: &key, name: actor, now: chrono::Utc::now().timestamp() };
+            let key = lead.key()?;
+            let by = work::Actor { key: &key, name: &lead.name, now: chrono::Utc::now().timestamp() };
             dispatch::cancel(store, &by, &queued.id).await?;
             run.await?
         }

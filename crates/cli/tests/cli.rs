@@ -1482,6 +1482,69 @@ fn dispatch_and_cancel_from_the_terminal() {
         "{links}"
     );
 
+    // Request changes and send back, from the terminal: the decision is recorded and the agent
+    // runs again on the same branch, here, with its output shown.
+    let change = list["work_items"][0]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["kind"] == "change")
+        .map(|l| l["target"].as_str().unwrap().to_string())
+        .unwrap();
+    let branch = list["dispatches"][0]["branch"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let head = |b: &str| {
+        let r = git2::Repository::open(&repo).unwrap();
+        let id = r.revparse_single(b).unwrap().id();
+        id
+    };
+    let before = head(&branch);
+    let out = run(&[
+        "request-changes",
+        &change,
+        "--comment",
+        "Add a test for the endpoint",
+        "--send-back",
+        "nobody",
+    ]);
+    assert!(
+        stderr_line(&out).contains("nobody"),
+        "an unknown agent is named"
+    );
+    let out = run(&[
+        "request-changes",
+        &change,
+        "--comment",
+        "Add a test for the endpoint",
+        "--send-back",
+        "fake",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("request_changes: "), "{stdout}");
+    assert!(stdout.contains("fake agent: committed"), "{stdout}");
+    assert_ne!(
+        head(&branch),
+        before,
+        "the agent's new commit is on {branch}"
+    );
+    let outbox: serde_json::Value =
+        serde_json::from_slice(&run(&["outbox", "--json"]).stdout).unwrap();
+    assert!(
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "request_changes"),
+        "{outbox}"
+    );
+
     // A hanging agent, cancelled from a second process.
     let id = add("Hang");
     let mut hanging = flightdeck(home.path())

@@ -181,7 +181,8 @@ pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseErr
     })
 }
 
-async fn find(store: &Store, id: &str) -> Result<Release, ReleaseError> {
+/// One release by id (`NotFound` names it).
+pub async fn find(store: &Store, id: &str) -> Result<Release, ReleaseError> {
     store
         .releases()
         .await?

@@ -53,6 +53,26 @@ pub enum ApiError {
     Incident(#[from] flightdeck_core::incidents::IncidentError),
 }
 
+/// A use case's error keeps the status and code its core error has everywhere else.
+impl From<flightdeck_app::AppError> for ApiError {
+    fn from(e: flightdeck_app::AppError) -> Self {
+        use flightdeck_app::AppError as A;
+        match e {
+            A::Core(e) => ApiError::Core(e),
+            A::Decide(e) => ApiError::Decide(e),
+            A::Resolve(e) => ApiError::Resolve(e),
+            A::Work(e) => ApiError::Work(e),
+            A::Dispatch(e) => ApiError::Dispatch(e),
+            A::Release(e) => ApiError::Release(e),
+            // Without a usable GitHub client nothing can be decided here: as before the app
+            // layer, the server is read-only for decisions.
+            A::Forge(e) => ApiError::ReadOnly(e.to_string()),
+            A::Invalid(m) => ApiError::BadRequest(m),
+            A::NotFound(m) => ApiError::NotFound(m),
+        }
+    }
+}
+
 impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {

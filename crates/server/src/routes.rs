@@ -10,6 +10,9 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use flightdeck_app::review;
+use flightdeck_app::work::Launch;
+use flightdeck_app::Lead;
 use flightdeck_core::audit::AuditKey;
 use flightdeck_core::model::{Action, Dispatch, WorkItem};
 use flightdeck_core::{board, outbox, views, work};
@@ -112,71 +115,33 @@ async fn ui_missing() -> impl IntoResponse {
     )
 }
 
-/// A decision as queued, and the dispatch it sent back to an agent, if it did.
-#[derive(serde::Serialize)]
-struct Decided {
-    #[serde(flatten)]
-    action: Action,
-    dispatch: Option<Dispatch>,
-}
-
+/// Decides on a change (approve, request changes and send back, comment, merge, close).
 async fn decide(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Json(d): Json<outbox::Decide>,
-) -> ApiResult<Decided> {
-    let (actions, key) = lead(&s)?;
-    if let Some(agent) = &d.send_back {
-        if d.kind != "request_changes" {
-            return Err(ApiError::BadRequest(
-                "send_back goes with request_changes only".into(),
-            ));
-        }
-        if !actions.agents.contains_key(agent) {
-            return Err(flightdeck_core::dispatch::unknown_agent(agent, &actions.agents).into());
-        }
-    }
-    let applier = actions
-        .appliers(&s.store)
-        .map_err(|e| ApiError::ReadOnly(e.to_string()))?;
-    let policy = s.policy_file.clone().unwrap_or_default();
-    let now = chrono::Utc::now().timestamp();
-    let action = outbox::decide(&s.store, &key, &applier, &policy, &id, &d, now).await?;
-    publish_decision(&s);
-    let dispatch = match &d.send_back {
-        Some(agent) => {
-            let change = s
-                .store
-                .change_request(&id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound(format!("no change request `{id}`")))?;
-            let dispatcher = actions.dispatcher(&s.store, &s.bus)?;
-            let comments = d.comment.clone().unwrap_or_default();
-            let queued = dispatcher.send_back(&change, &comments, agent, now).await?;
-            dispatcher.spawn(&queued.id);
-            Some(queued)
-        }
-        None => None,
-    };
-    Ok(Json(Decided { action, dispatch }))
+) -> ApiResult<review::Decided> {
+    let lead = acting(&s)?;
+    let now = flightdeck_app::now();
+    let decided = review::decide(lead, &s.store, &s.bus, &id, &d, Launch::Background, now).await?;
+    Ok(Json(decided))
 }
 
 /// The acting lead and their audit key.
-fn lead(s: &AppState) -> Result<(&crate::Actions, AuditKey), ApiError> {
-    let actions = acting(s)?;
-    let key = AuditKey::load_or_create(&actions.audit_key).map_err(|e| ApiError::Core(e.into()))?;
-    Ok((actions, key))
+fn lead(s: &AppState) -> Result<(&Lead, AuditKey), ApiError> {
+    let lead = acting(s)?;
+    Ok((lead, lead.key()?))
 }
 
-fn acting(s: &AppState) -> Result<&crate::Actions, ApiError> {
-    s.actions
+fn acting(s: &AppState) -> Result<&Lead, ApiError> {
+    s.lead
         .as_ref()
         .ok_or_else(|| ApiError::ReadOnly("acting needs an audit key and an identity".into()))
 }
 
 async fn work_board(State(s): State<AppState>) -> ApiResult<board::WorkBoard> {
     let agents = s
-        .actions
+        .lead
         .as_ref()
         .map(|a| a.agents.clone())
         .unwrap_or_default();
@@ -280,21 +245,18 @@ async fn work_dispatch(
     Path(id): Path<String>,
     Json(b): Json<DispatchBody>,
 ) -> ApiResult<Dispatch> {
-    let actions = acting(&s)?;
-    let agent = match b.agent {
-        Some(a) => a,
-        None => work::assigned_agent(&work::find(&s.store, &id).await?).ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "work item {id} is not assigned to an agent: say which (\"agent\")"
-            ))
-        })?,
-    };
-    let dispatcher = actions.dispatcher(&s.store, &s.bus)?;
-    let queued = dispatcher
-        .start(&id, &agent, chrono::Utc::now().timestamp())
-        .await?;
-    dispatcher.spawn(&queued.id);
-    publish_work(&s);
+    let lead = acting(&s)?;
+    let now = flightdeck_app::now();
+    let queued = flightdeck_app::work::dispatch(
+        lead,
+        &s.store,
+        &s.bus,
+        &id,
+        b.agent.as_deref(),
+        Launch::Background,
+        now,
+    )
+    .await?;
     Ok(Json(queued))
 }
 
@@ -315,7 +277,7 @@ async fn dispatch_detail(
         .dispatch(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no dispatch `{id}`")))?;
-    let log = match &s.actions {
+    let log = match &s.lead {
         Some(a) => {
             let text = tokio::fs::read(flightdeck_core::dispatch::log_path(&a.data_dir, &id))
                 .await
@@ -345,10 +307,7 @@ async fn dispatch_cancel(State(s): State<AppState>, Path(id): Path<String>) -> A
 }
 
 fn publish_work(s: &AppState) {
-    s.bus.publish(flightdeck_core::events::Event::Changed {
-        source: "work".into(),
-        topics: ["work", "audit", "changes"].map(String::from).to_vec(),
-    });
+    flightdeck_app::work::publish_work(&s.bus);
 }
 
 #[derive(serde::Deserialize)]
@@ -373,24 +332,11 @@ async fn resolve(
             )))
         }
     };
-    let (actions, audit_key) = lead(&s)?;
-    let applier = actions
-        .appliers(&s.store)
-        .map_err(|e| ApiError::ReadOnly(e.to_string()))?;
-    let now = chrono::Utc::now().timestamp();
-    let a = outbox::resolve(&s.store, &audit_key, &applier, &key, how, now).await?;
-    publish_decision(&s);
-    Ok(Json(a))
-}
-
-/// Views that show reviews, verdicts, the outbox and the audit log refresh.
-fn publish_decision(s: &AppState) {
-    s.bus.publish(flightdeck_core::events::Event::Changed {
-        source: "actions".into(),
-        topics: ["changes", "inbox", "audit", "outbox"]
-            .map(String::from)
-            .to_vec(),
-    });
+    let lead = acting(&s)?;
+    let now = flightdeck_app::now();
+    Ok(Json(
+        review::resolve(lead, &s.store, &s.bus, &key, how, now).await?,
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -411,10 +357,11 @@ async fn change_diff(
         .and_then(|(f, n)| Some((f, n.parse::<u64>().ok()?)))
     {
         let change = s.store.change_request(&id).await?.ok_or_else(missing)?;
-        let Some((url, token)) = s.actions.as_ref().and_then(|a| a.github.clone()) else {
+        let Some(github) = s.lead.as_ref().and_then(|l| l.github.clone()) else {
             return Err(ApiError::ReadOnly("no GitHub client is configured".into()));
         };
-        let gh = flightdeck_core::github::GitHub::new(&url, token)
+        let gh = github
+            .client()
             .map_err(|e| ApiError::Upstream(e.to_string()))?;
         let diff = flightdeck_core::github::pr_diff(&gh, full, number, &change.head_sha, page)
             .await
@@ -725,33 +672,10 @@ async fn release_decision(
     Path(id): Path<String>,
     Json(b): Json<ReleaseDecision>,
 ) -> ApiResult<flightdeck_core::model::Release> {
-    let (actions, key) = lead(&s)?;
-    let release = flightdeck_core::releases::detail(&s.store, &id)
+    let lead = acting(&s)?;
+    let now = flightdeck_app::now();
+    let r = flightdeck_app::release::decide(lead, &s.store, &s.bus, &id, b.approve, &b.reason, now)
         .await?
         .release;
-    let github = match &actions.github {
-        Some((api_url, _)) => {
-            flightdeck_core::github::full_name_of(&s.store, &release.repo, api_url).await?
-        }
-        None => None,
-    };
-    let now = chrono::Utc::now().timestamp();
-    let r = flightdeck_core::releases::decide(
-        &s.store,
-        &key,
-        &actions.name,
-        &id,
-        b.approve,
-        &b.reason,
-        github.as_deref(),
-        now,
-    )
-    .await?;
-    s.bus.publish(flightdeck_core::events::Event::Changed {
-        source: "releases".into(),
-        topics: ["releases", "audit", "outbox", "inbox"]
-            .map(String::from)
-            .to_vec(),
-    });
     Ok(Json(r))
 }

@@ -36,7 +36,7 @@ async fn fixture(with_demo: bool, token: Option<&str>) -> Fixture {
             ui_dir: Some(ui),
             token: token.map(str::to_string),
             policy_file: None,
-            actions: None,
+            lead: None,
             webhook_token: None,
         },
         _dir: dir,
@@ -363,7 +363,7 @@ fn actions_uri(id: &str) -> String {
 #[tokio::test]
 async fn decisions_through_the_api() {
     let mut f = fixture(true, None).await;
-    f.state.actions = Some(flightdeck_server::Actions {
+    f.state.lead = Some(flightdeck_app::Lead {
         audit_key: f._dir.path().join("audit-key"),
         name: "Alice Martin".into(),
         email: "alice@acme.dev".into(),
@@ -371,6 +371,7 @@ async fn decisions_through_the_api() {
         agents: Default::default(),
         data_dir: f._dir.path().join("data"),
         sources: None,
+        policy_file: Default::default(),
     });
     let s = &f.state;
     let row = change_row(s, "claude/invoice-rounding").await;
@@ -461,7 +462,7 @@ async fn decisions_through_the_api() {
     .unwrap();
     let key =
         flightdeck_core::audit::AuditKey::load_or_create(&f._dir.path().join("audit-key")).unwrap();
-    let ap = s.actions.as_ref().unwrap().appliers(&s.store).unwrap();
+    let ap = s.lead.as_ref().unwrap().appliers(&s.store).unwrap();
     flightdeck_core::outbox::sync(&s.store, &ap, &key, now)
         .await
         .unwrap();
@@ -649,7 +650,7 @@ async fn send_back_round_trip() {
         token: None,
         policy_file: None,
         webhook_token: None,
-        actions: Some(flightdeck_server::Actions {
+        lead: Some(flightdeck_app::Lead {
             audit_key: dir.path().join("audit-key"),
             name: "Alice Martin".into(),
             email: "alice@acme.dev".into(),
@@ -657,6 +658,7 @@ async fn send_back_round_trip() {
             agents,
             data_dir: dir.path().join("data"),
             sources: Some(ws.sources()),
+            policy_file: Default::default(),
         }),
     };
     let s = &state;

@@ -1,0 +1,27 @@
+//! The use cases' errors: the core's own, passed through whole so each front end can map them
+//! (to a status and code in the API, to one line in the terminal), plus the few the use cases
+//! add themselves.
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Core(#[from] flightdeck_core::Error),
+    #[error(transparent)]
+    Decide(#[from] flightdeck_core::outbox::DecideError),
+    #[error(transparent)]
+    Resolve(#[from] flightdeck_core::outbox::ResolveError),
+    #[error(transparent)]
+    Work(#[from] flightdeck_core::work::WorkError),
+    #[error(transparent)]
+    Dispatch(#[from] flightdeck_core::dispatch::DispatchError),
+    #[error(transparent)]
+    Release(#[from] flightdeck_core::releases::ReleaseError),
+    /// GitHub cannot be acted on (a bad API URL or client): decisions can't be queued for it.
+    #[error("GitHub: {0}")]
+    Forge(#[from] flightdeck_core::github::GitHubError),
+    /// The request itself is wrong (a field that does not fit); the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+}

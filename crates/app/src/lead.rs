@@ -1,0 +1,167 @@
+//! The lead's context: who acts from this machine and with what. Built once from the settings
+//! by whichever front end starts, then handed to the runtime and the use cases, so the CLI, the
+//! server and the desktop act with the same identity, key, forge access and agents.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use flightdeck_core::audit::{self, AuditKey};
+use flightdeck_core::config::Settings;
+use flightdeck_core::dispatch::Dispatcher;
+use flightdeck_core::events::EventBus;
+use flightdeck_core::github::{self, GitHub, GitHubApplier, GitHubError};
+use flightdeck_core::ingest::Sources;
+use flightdeck_core::outbox::{self, Appliers, LocalApplier};
+use flightdeck_core::store::Store;
+use flightdeck_core::work::AgentConfig;
+
+/// Who acts and with what. Cheap to clone; the GitHub token is looked up on first use.
+#[derive(Clone)]
+pub struct Lead {
+    /// The name decisions and merge commits carry (see `outbox::lead_identity`).
+    pub name: String,
+    pub email: String,
+    /// This machine's signing key (created on first use).
+    pub audit_key: PathBuf,
+    /// GitHub's API and this machine's token for it; `None`: no forge is acted on.
+    pub github: Option<GitHubAccess>,
+    /// The configured agents work can be dispatched to.
+    pub agents: BTreeMap<String, AgentConfig>,
+    /// Where dispatch worktrees and output logs go.
+    pub data_dir: PathBuf,
+    /// The configured sources: repos watched, and the agent logs a finished dispatch's session
+    /// is read from (`None`: a dispatch's session is not read when it ends).
+    pub sources: Option<Sources>,
+    /// The merge policy decisions are judged by (a missing file: the built-in defaults).
+    pub policy_file: PathBuf,
+}
+
+impl std::fmt::Debug for Lead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("Lead")
+            .field("name", &self.name)
+            .field("audit_key", &self.audit_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// GitHub's API URL and the token sent to it (and only to it).
+#[derive(Clone)]
+pub struct GitHubAccess {
+    pub api_url: String,
+    /// Looked up once, when first needed: finding it may ask the OS keyring or run
+    /// `gh auth token`, which a command that never talks to GitHub should not pay for.
+    token: Arc<OnceLock<Option<String>>>,
+}
+
+impl GitHubAccess {
+    /// This machine's token for `api_url` (environment, keyring, `gh`), found on first use.
+    pub fn discover(api_url: &str) -> Self {
+        GitHubAccess {
+            api_url: api_url.to_string(),
+            token: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Exactly this token (or none: the demo's local fake forge never gets the user's).
+    pub fn with_token(api_url: &str, token: Option<String>) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(token);
+        GitHubAccess {
+            api_url: api_url.to_string(),
+            token: Arc::new(cell),
+        }
+    }
+
+    pub fn token(&self) -> Option<String> {
+        self.token
+            .get_or_init(|| github::token(&self.api_url))
+            .clone()
+    }
+
+    /// A client for this API with this token.
+    pub fn client(&self) -> Result<GitHub, GitHubError> {
+        GitHub::new(&self.api_url, self.token())
+    }
+}
+
+impl Lead {
+    /// The lead of this machine: identity from `FLIGHTDECK_USER` or git's config, the audit
+    /// key, GitHub, agents, data dir, sources and policy from the settings.
+    pub fn from_settings(settings: &Settings) -> Lead {
+        let (name, email) = outbox::lead_identity();
+        Lead {
+            name,
+            email,
+            audit_key: audit::key_path(&settings.data_dir),
+            github: Some(GitHubAccess::discover(&settings.github_api_url)),
+            agents: settings.agents.clone(),
+            data_dir: settings.data_dir.clone(),
+            sources: Some(settings.sources()),
+            policy_file: settings.policy_file.clone(),
+        }
+    }
+
+    /// The signing key (made on first use).
+    pub fn key(&self) -> Result<AuditKey, flightdeck_core::Error> {
+        Ok(AuditKey::load_or_create(&self.audit_key)?)
+    }
+
+    /// The configured sources and the repos added with `flightdeck repo add`.
+    pub async fn sources_with_watched(
+        &self,
+        store: &Store,
+    ) -> Result<Sources, flightdeck_core::Error> {
+        let mut sources = self.sources.clone().unwrap_or_default();
+        for p in store.watched_repos().await? {
+            let p = PathBuf::from(p);
+            if !sources.repos.contains(&p) {
+                sources.repos.push(p);
+            }
+        }
+        Ok(sources)
+    }
+
+    /// Appliers for local branches and (when configured) GitHub.
+    pub fn appliers(&self, store: &Store) -> Result<Appliers, GitHubError> {
+        let github = match &self.github {
+            Some(g) => Some(GitHubApplier { gh: g.client()? }),
+            None => None,
+        };
+        Ok(Appliers {
+            local: LocalApplier {
+                store: store.clone(),
+                name: self.name.clone(),
+                email: self.email.clone(),
+            },
+            github,
+        })
+    }
+
+    /// A dispatcher acting as this lead, publishing progress on `bus` when given. A finished
+    /// dispatch's session and branch are read through the configured sources and the watched
+    /// repos.
+    pub async fn dispatcher(
+        &self,
+        store: &Store,
+        bus: Option<&EventBus>,
+    ) -> Result<Dispatcher, flightdeck_core::Error> {
+        let d = Dispatcher::new(
+            store.clone(),
+            self.agents.clone(),
+            &self.data_dir,
+            Arc::new(self.key()?),
+            &self.name,
+        );
+        let d = match &self.sources {
+            Some(_) => d.with_sources(self.sources_with_watched(store).await?),
+            None => d,
+        };
+        Ok(match bus {
+            Some(bus) => d.with_bus(bus.clone()),
+            None => d,
+        })
+    }
+}

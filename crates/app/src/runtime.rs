@@ -1,0 +1,146 @@
+//! The running app's background work, started in one place for every front end: the first
+//! scan of the sources, live watching, periodic rescans, the forge sync, the outbox sender,
+//! the vendors' cost reports, and resuming the dispatches an earlier process left queued.
+//! Everything stops when the [`Runtime`] is dropped.
+
+use std::time::Duration;
+
+use flightdeck_core::billing::{self, CostApi};
+use flightdeck_core::config::Settings;
+use flightdeck_core::events::EventBus;
+use flightdeck_core::ingest::{self, IngestReport};
+use flightdeck_core::store::Store;
+use flightdeck_core::{github, outbox, watch};
+
+use crate::{AppError, Lead};
+
+/// How often each part runs, and what it reads.
+pub struct RuntimeOptions {
+    /// Scan the sources once before the background starts (off when the caller just did, as
+    /// the demo does before seeding).
+    pub first_scan: bool,
+    /// Between full rescans (changes are also picked up live) and forge syncs.
+    pub rescan_every: Duration,
+    /// Between passes of the outbox sender over due actions.
+    pub send_every: Duration,
+    /// Vendors whose cost reports are fetched, and how often (hourly is plenty: they are daily).
+    pub billing: Vec<CostApi>,
+    pub billing_every: Duration,
+    /// Issue labels that make an incident (`[github] incident_labels`).
+    pub incident_labels: Vec<String>,
+}
+
+impl RuntimeOptions {
+    /// The defaults, with the vendors that have an admin key here and the configured labels.
+    pub fn from_settings(settings: &Settings) -> RuntimeOptions {
+        RuntimeOptions {
+            first_scan: true,
+            rescan_every: Duration::from_secs(60),
+            send_every: Duration::from_secs(15),
+            billing: billing::configured(settings),
+            billing_every: Duration::from_secs(3_600),
+            incident_labels: settings.incident_labels.clone(),
+        }
+    }
+}
+
+/// The background tasks of a running app; dropping it stops them.
+pub struct Runtime {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _watch: Option<watch::WatchHandle>,
+    /// What the first scan found (`None` when it was not asked for).
+    pub first_scan: Option<IngestReport>,
+    /// What could not be started or watched, one line each, for the front end to show.
+    pub warnings: Vec<String>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Runtime {
+    /// Starts the background work for `lead` on `store`, telling views through `bus`. The
+    /// first scan (when asked for) is awaited, so what it found is in the store on return;
+    /// a failure of it is an error, a source that cannot be watched live is a warning.
+    pub async fn start(
+        lead: &Lead,
+        store: &Store,
+        bus: &EventBus,
+        opts: RuntimeOptions,
+    ) -> Result<Runtime, AppError> {
+        let sources = lead.sources_with_watched(store).await?;
+        let first_scan = if opts.first_scan {
+            Some(ingest::run(store, &sources, Some(bus), crate::now()).await?)
+        } else {
+            None
+        };
+        let mut warnings: Vec<String> = first_scan
+            .iter()
+            .flat_map(|r| r.problems.iter().cloned())
+            .collect();
+
+        let watch = match watch::spawn(store.clone(), bus.clone(), sources.clone()) {
+            Ok(h) => {
+                warnings.extend(h.problems.iter().map(|p| format!("not watching {p}")));
+                Some(h)
+            }
+            Err(e) => {
+                warnings.push(format!(
+                    "live updates are off ({e}); sources are rescanned every {} s",
+                    opts.rescan_every.as_secs()
+                ));
+                None
+            }
+        };
+
+        // Finding the token may run `gh auth token`: off the async threads.
+        let forge = lead.github.clone();
+        let token =
+            tokio::task::spawn_blocking(move || forge.map(|g| (g.api_url.clone(), g.token())))
+                .await
+                .ok()
+                .flatten();
+        let appliers = lead.appliers(store)?;
+
+        // Dispatches queued before a restart start now; ones whose runner died are failed.
+        let dispatcher = lead.dispatcher(store, Some(bus)).await?;
+        let resume = tokio::spawn(async move {
+            if let Err(e) = dispatcher.resume(crate::now()).await {
+                tracing::warn!("resuming dispatches: {e}");
+            }
+        });
+
+        let mut tasks = vec![
+            resume,
+            ingest::spawn_periodic(store.clone(), bus.clone(), sources, opts.rescan_every),
+            outbox::spawn_sender(
+                store.clone(),
+                bus.clone(),
+                lead.audit_key.clone(),
+                appliers,
+                opts.send_every,
+            ),
+            billing::spawn_periodic(store.clone(), bus.clone(), opts.billing, opts.billing_every),
+        ];
+        if let Some((api_url, token)) = token {
+            tasks.push(github::spawn_periodic(
+                store.clone(),
+                bus.clone(),
+                api_url,
+                token,
+                opts.incident_labels,
+                opts.rescan_every,
+            ));
+        }
+        Ok(Runtime {
+            tasks,
+            _watch: watch,
+            first_scan,
+            warnings,
+        })
+    }
+}

@@ -1,0 +1,246 @@
+//! The application layer on a real git repo, a real SQLite store and a real (fake) agent
+//! process: the runtime scans first and resumes the dispatches an earlier process queued, and
+//! a decision with a send-back is refused whole when the send-back is wrong, or queues the
+//! agent's next run on the change's own branch when it is right.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use flightdeck_app::review;
+use flightdeck_app::work::Launch;
+use flightdeck_app::{AppError, Lead, Runtime, RuntimeOptions};
+use flightdeck_core::events::EventBus;
+use flightdeck_core::ingest::{self, Sources};
+use flightdeck_core::outbox::Decide;
+use flightdeck_core::store::Store;
+use flightdeck_core::work::{self, AgentConfig};
+
+const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/assets/fake-agent.sh");
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Alice", "-c", "user.email=alice@acme.dev"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    repo: PathBuf,
+    lead: Lead,
+    store: Store,
+}
+
+/// A repo with `main` and an agent's branch `claude/add-health`, a fake agent `fake`, and a
+/// lead acting with them on a fresh store.
+async fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("web");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "# web\n").unwrap();
+    git(&repo, &["add", "README.md"]);
+    git(&repo, &["commit", "-q", "-m", "Initial commit"]);
+    git(&repo, &["checkout", "-q", "-b", "claude/add-health"]);
+    std::fs::write(repo.join("health.rs"), "fn health() {}\n").unwrap();
+    git(&repo, &["add", "health.rs"]);
+    git(&repo, &["commit", "-q", "-m", "Add a health endpoint"]);
+    git(&repo, &["checkout", "-q", "main"]);
+    let repo = repo.canonicalize().unwrap();
+    let claude = tmp.path().join("claude");
+    std::fs::create_dir_all(claude.join("projects")).unwrap();
+    let trace = tmp.path().join("trace");
+    std::fs::write(&trace, "").unwrap();
+    let agent = AgentConfig {
+        vendor: Some("anthropic".into()),
+        model: Some("claude-sonnet-4-5".into()),
+        command: [
+            "bash",
+            FAKE_AGENT,
+            "ok",
+            claude.to_str().unwrap(),
+            trace.to_str().unwrap(),
+            "{prompt}",
+        ]
+        .map(String::from)
+        .to_vec(),
+        concurrency: Some(1),
+    };
+    let lead = Lead {
+        name: "Alice Martin".into(),
+        email: "alice@acme.dev".into(),
+        audit_key: tmp.path().join("audit-key"),
+        github: None,
+        agents: [("fake".to_string(), agent)].into(),
+        data_dir: tmp.path().join("data"),
+        sources: Some(Sources {
+            repos: vec![repo.clone()],
+            claude_dirs: vec![claude],
+            ..Default::default()
+        }),
+        policy_file: tmp.path().join("no-policy.toml"),
+    };
+    let store = Store::open(&format!("sqlite://{}", tmp.path().join("fd.db").display()))
+        .await
+        .unwrap();
+    Setup {
+        _tmp: tmp,
+        repo,
+        lead,
+        store,
+    }
+}
+
+fn options() -> RuntimeOptions {
+    RuntimeOptions {
+        first_scan: true,
+        rescan_every: Duration::from_secs(3_600),
+        send_every: Duration::from_secs(3_600),
+        billing: Vec::new(),
+        billing_every: Duration::from_secs(3_600),
+        incident_labels: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn the_runtime_scans_first_then_resumes_queued_dispatches() {
+    let s = setup().await;
+    // An earlier process knew the repo, queued a dispatch and stopped before starting it.
+    let sources = s.lead.sources.clone().unwrap();
+    ingest::run(&s.store, &sources, None, flightdeck_app::now())
+        .await
+        .unwrap();
+    let key = s.lead.key().unwrap();
+    let now = flightdeck_app::now();
+    let item = work::add(
+        &s.store,
+        &key,
+        "Alice Martin",
+        "Add rate limiting",
+        "",
+        Some(s.repo.to_str().unwrap()),
+        Some("agent:fake".into()),
+        now,
+    )
+    .await
+    .unwrap();
+    let bus = EventBus::new();
+    let queued = flightdeck_app::work::dispatch(
+        &s.lead,
+        &s.store,
+        &bus,
+        &item.id,
+        None,
+        Launch::Queued,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(queued.agent, "fake", "the assigned agent");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let d = s.store.dispatch(&queued.id).await.unwrap().unwrap();
+    assert_eq!(d.state, "queued", "Launch::Queued starts nothing");
+
+    let runtime = Runtime::start(&s.lead, &s.store, &bus, options())
+        .await
+        .unwrap();
+    let scan = runtime.first_scan.as_ref().expect("asked for a first scan");
+    assert_eq!(scan.repos, 1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ended = loop {
+        let d = s.store.dispatch(&queued.id).await.unwrap().unwrap();
+        if !matches!(d.state.as_str(), "queued" | "running") {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "dispatch left {}", d.state);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ended.state, "succeeded", "{:?}", ended.error);
+    drop(runtime);
+}
+
+#[tokio::test]
+async fn a_wrong_send_back_decides_nothing_and_a_right_one_queues_the_agent() {
+    let s = setup().await;
+    let bus = EventBus::new();
+    let sources = s.lead.sources.clone().unwrap();
+    ingest::run(&s.store, &sources, None, flightdeck_app::now())
+        .await
+        .unwrap();
+    let change = s
+        .store
+        .change_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.head == "claude/add-health")
+        .expect("the agent branch is a change request");
+    let decide = |kind: &str, agent: &str| Decide {
+        kind: kind.into(),
+        comment: Some("Add a test for it".into()),
+        send_back: Some(agent.into()),
+        ..Default::default()
+    };
+    let now = flightdeck_app::now();
+
+    let e = review::decide(
+        &s.lead,
+        &s.store,
+        &bus,
+        &change.id,
+        &decide("request_changes", "nobody"),
+        Launch::Queued,
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, AppError::Dispatch(_)), "{e}");
+    assert!(e.to_string().contains("nobody"), "{e}");
+    let e = review::decide(
+        &s.lead,
+        &s.store,
+        &bus,
+        &change.id,
+        &decide("approve", "fake"),
+        Launch::Queued,
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, AppError::Invalid(_)), "{e}");
+    assert!(
+        s.store.actions().await.unwrap().is_empty(),
+        "nothing decided"
+    );
+    assert!(s.store.dispatches().await.unwrap().is_empty());
+
+    let mut events = bus.subscribe();
+    let decided = review::decide(
+        &s.lead,
+        &s.store,
+        &bus,
+        &change.id,
+        &decide("request_changes", "fake"),
+        Launch::Queued,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(decided.action.kind, "request_changes");
+    let d = decided.dispatch.expect("sent back");
+    assert_eq!(
+        (d.agent.as_str(), d.branch.as_str()),
+        ("fake", "claude/add-health")
+    );
+    assert_eq!(d.state, "queued");
+    assert!(events.try_recv().is_ok(), "the views were told");
+}

@@ -1,0 +1,181 @@
+//! `flightdeck release list | show | approve | reject | verify-tag`: releases approved or
+//! rejected through the app layer (signed; a waiting GitHub run hears it through the outbox).
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::Subcommand;
+use flightdeck_app::Lead;
+use flightdeck_core::config::Settings;
+use flightdeck_core::deploys;
+use flightdeck_core::store::Store;
+
+#[derive(Subcommand)]
+pub enum ReleaseCmd {
+    /// Releases, newest first, with their state.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A release: every commit and change it holds over what is deployed, risk signals.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending release: signed in the audit log now; a GitHub run waiting on the
+    /// environment is approved through the outbox (now if online, else when it is).
+    Approve {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Also make a signed annotated tag named after the release at its commit.
+        #[arg(long)]
+        tag: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject a pending release (a reason is needed); as approve.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a release tag's signed approval (this machine's key is trusted; add others with
+    /// --trust).
+    VerifyTag {
+        name: String,
+        /// The repo (path or name); needed when several are watched.
+        #[arg(long)]
+        repo: Option<String>,
+        /// A public key (hex) to trust besides this machine's.
+        #[arg(long)]
+        trust: Vec<String>,
+    },
+}
+
+pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<ExitCode> {
+    use flightdeck_core::releases;
+    let store = Store::open(&settings.database_url).await?;
+    let now = chrono::Utc::now().timestamp();
+    match cmd {
+        ReleaseCmd::List { json } => {
+            let list = store.releases().await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("no releases yet");
+            }
+            if !*json {
+                for r in &list {
+                    println!(
+                        "{:<28} {:<10} {:<9} {:<11} {}",
+                        r.id,
+                        r.name,
+                        r.state,
+                        r.environment,
+                        r.approved_by.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        ReleaseCmd::Show { id, json } => {
+            let d = releases::detail(&store, id).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{} {} for {} ({}): {} commits over {}",
+                d.release.name,
+                d.release.state,
+                d.release.environment,
+                d.release.id,
+                d.commits.len(),
+                d.since
+                    .as_deref()
+                    .map_or("nothing deployed", |s| &s[..s.len().min(12)])
+            );
+            for c in &d.commits {
+                println!(
+                    "  {} {:<10} {}",
+                    &c.sha[..c.sha.len().min(12)],
+                    c.agent.as_deref().unwrap_or("human"),
+                    c.summary
+                );
+            }
+            for c in &d.changes {
+                println!(
+                    "  change {} ({}) {}",
+                    c.id,
+                    c.author_kind,
+                    c.signals.join("; ")
+                );
+            }
+            for s in &d.signals {
+                println!("  ! {s}");
+            }
+            if d.clear {
+                println!("  no risk signals");
+            }
+        }
+        ReleaseCmd::VerifyTag { name, repo, trust } => {
+            let path = deploys::pick_repo(&store, repo.as_deref()).await?.path;
+            let key = lead.key()?;
+            let mut trusted = trust.clone();
+            trusted.push(key.public_hex());
+            match releases::verify_tag(std::path::Path::new(&path), name, &trusted) {
+                Ok(statement) => println!("ok: {statement}"),
+                Err(why) => bail!("tag {name}: {why}"),
+            }
+        }
+        ReleaseCmd::Approve {
+            id, reason, json, ..
+        }
+        | ReleaseCmd::Reject { id, reason, json } => {
+            let approve = matches!(cmd, ReleaseCmd::Approve { .. });
+            let tag = matches!(cmd, ReleaseCmd::Approve { tag: true, .. });
+            let bus = flightdeck_core::events::EventBus::new();
+            let decided =
+                flightdeck_app::release::decide(lead, &store, &bus, id, approve, reason, now)
+                    .await?;
+            let r = decided.release;
+            let key = lead.key()?;
+            let actor = &lead.name;
+            // Send it now if GitHub answers; else it waits in the outbox.
+            if decided.queued_for_github {
+                let appliers = lead.appliers(&store)?;
+                let rep = flightdeck_core::outbox::sync(&store, &appliers, &key, now).await?;
+                if !*json {
+                    if rep.applied + rep.confirmed > 0 {
+                        println!("GitHub: the waiting run was reviewed");
+                    } else {
+                        println!("GitHub did not answer: queued; `flightdeck sync` sends it later");
+                    }
+                }
+            }
+            if tag {
+                let t = releases::tag_release(
+                    std::path::Path::new(&r.repo),
+                    &r,
+                    &key,
+                    (&lead.name, &lead.email),
+                )?;
+                if !*json {
+                    println!("tagged {t} (signed; `flightdeck release verify-tag {t}`)");
+                }
+            }
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "{} {} by {} (signed in the audit log: `flightdeck audit verify`)",
+                    r.name, r.state, actor
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
