@@ -1,0 +1,155 @@
+//! The outbox's applier for GitHub: reviews, merges, closes, assignments and release reviews
+//! sent exactly once (each carries a marker, so a lost answer is found done, not re-sent).
+
+use super::*;
+
+/// Applies outbox actions on GitHub pull requests: reviews through the reviews API (the
+/// action's key hidden in the body, so a resent review is recognised), merges through the
+/// merge API with the head the lead reviewed (a PR that moved is refused with 409, not merged),
+/// closes by setting the pull request's state.
+pub struct GitHubApplier {
+    pub gh: GitHub,
+}
+
+/// Where an action's key sits in a review body.
+pub fn marker(key: &str) -> String {
+    format!("<!-- flightdeck:{key} -->")
+}
+
+impl GitHubApplier {
+    fn pr_path(p: &crate::outbox::Payload) -> Option<String> {
+        Some(format!("/repos/{}/pulls/{}", p.repo, p.number?))
+    }
+}
+
+/// A GitHub failure as an outbox outcome: what may pass is retried, the rest is final.
+pub(crate) fn outcome_of(e: GitHubError) -> crate::outbox::Outcome {
+    use crate::outbox::Outcome;
+    match e {
+        GitHubError::RateLimited { .. } | GitHubError::Network { .. } => {
+            Outcome::Retry(e.to_string())
+        }
+        GitHubError::Http { status, .. } if status >= 500 => Outcome::Retry(e.to_string()),
+        GitHubError::Http {
+            message, status, ..
+        } => Outcome::Failed(format!("GitHub {status}: {message}")),
+        other => Outcome::Retry(other.to_string()),
+    }
+}
+
+impl crate::outbox::Applier for GitHubApplier {
+    async fn check(
+        &self,
+        a: &crate::model::Action,
+        p: &crate::outbox::Payload,
+    ) -> crate::outbox::Checked {
+        use crate::outbox::Checked;
+        if a.kind == "assign" {
+            return crate::issues::check_assign(&self.gh, p).await;
+        }
+        if a.kind.starts_with("release_") {
+            return crate::releases::check_review(&self.gh, p).await;
+        }
+        let Some(path) = Self::pr_path(p) else {
+            return Checked::Unknown("the action names no pull request number".into());
+        };
+        if a.kind == "merge" {
+            return match self.gh.get(&path).await {
+                Ok((pr, _)) if pr["merged"].as_bool() == Some(true) => Checked::Done(format!(
+                    "merged as {}",
+                    pr["merge_commit_sha"].as_str().unwrap_or("?")
+                )),
+                Ok(_) => Checked::NotDone,
+                Err(e) => Checked::Unknown(e.to_string()),
+            };
+        }
+        if a.kind == "close" {
+            return match self.gh.get(&path).await {
+                Ok((pr, _)) if pr["state"].as_str() == Some("closed") => {
+                    Checked::Done("closed".into())
+                }
+                Ok(_) => Checked::NotDone,
+                Err(e) => Checked::Unknown(e.to_string()),
+            };
+        }
+        let mark = marker(&a.idempotency_key);
+        match self
+            .gh
+            .get_all(&format!("{path}/reviews?per_page=100"))
+            .await
+        {
+            Ok(reviews) => match reviews
+                .iter()
+                .find(|r| r["body"].as_str().is_some_and(|b| b.contains(&mark)))
+            {
+                Some(r) => Checked::Done(format!("review {}", r["id"])),
+                None => Checked::NotDone,
+            },
+            Err(e) => Checked::Unknown(e.to_string()),
+        }
+    }
+
+    async fn apply(
+        &self,
+        a: &crate::model::Action,
+        p: &crate::outbox::Payload,
+    ) -> crate::outbox::Outcome {
+        use crate::outbox::Outcome;
+        if a.kind == "assign" {
+            return crate::issues::apply_assign(&self.gh, p).await;
+        }
+        if a.kind.starts_with("release_") {
+            return crate::releases::apply_review(&self.gh, &a.kind, p).await;
+        }
+        let Some(path) = Self::pr_path(p) else {
+            return Outcome::Failed("the action names no pull request number".into());
+        };
+        if a.kind == "merge" {
+            let body = serde_json::json!({
+                "sha": p.sha,
+                "merge_method": p.method.as_deref().unwrap_or("merge"),
+            });
+            return match self
+                .gh
+                .send(reqwest::Method::PUT, &format!("{path}/merge"), &body)
+                .await
+            {
+                Ok(v) => {
+                    Outcome::Applied(format!("merged as {}", v["sha"].as_str().unwrap_or("?")))
+                }
+                Err(e) => outcome_of(e),
+            };
+        }
+        if a.kind == "close" {
+            let body = serde_json::json!({ "state": "closed" });
+            return match self.gh.send(reqwest::Method::PATCH, &path, &body).await {
+                Ok(_) => Outcome::Applied(format!("closed{}", crate::outbox::because(p))),
+                Err(e) => outcome_of(e),
+            };
+        }
+        let event = match a.kind.as_str() {
+            "approve" => "APPROVE",
+            "request_changes" => "REQUEST_CHANGES",
+            "comment" => "COMMENT",
+            other => return Outcome::Failed(format!("`{other}` is not a review")),
+        };
+        let text = p.body.clone().unwrap_or_default();
+        let body = serde_json::json!({
+            "commit_id": p.sha,
+            "event": event,
+            "body": format!("{text}\n\n{}", marker(&a.idempotency_key)).trim().to_string(),
+        });
+        match self
+            .gh
+            .send(reqwest::Method::POST, &format!("{path}/reviews"), &body)
+            .await
+        {
+            Ok(v) => Outcome::Applied(format!(
+                "review {} ({})",
+                v["id"],
+                v["state"].as_str().unwrap_or("?")
+            )),
+            Err(e) => outcome_of(e),
+        }
+    }
+}

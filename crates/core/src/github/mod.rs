@@ -1,0 +1,107 @@
+//! GitHub: a REST client done the way GitHub asks clients to behave (`client`), the sync that
+//! keeps each watched repo's pull requests, checks and statuses in the store (`sync`, and the
+//! background `worker`), the token (`token`), the outbox's applier (`applier`) and PR diffs
+//! (`diff`). One file per concern, re-exported here as `github::…`.
+//!
+//! The client sends the ETag it holds (`if-none-match`), so an unchanged resource costs a 304
+//! that does not count against the rate limit; follows `link: rel="next"` as given; tracks
+//! `x-ratelimit-*` and stops — returning when it may go on — when the primary limit is spent
+//! or a secondary limit answers (honouring `retry-after`); retries 5xx answers, timeouts and
+//! dropped connections with jittered exponential backoff. The token never leaves this module:
+//! it is not stored, logged or put in an error.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH, LINK, USER_AGENT};
+use serde::Serialize;
+use serde_json::Value;
+use ts_rs::TS;
+
+use crate::model::{Author, ChangeKind, ChangeRequest, Check};
+use crate::sources::agent_for_branch;
+use crate::store::Store;
+
+mod applier;
+mod client;
+mod diff;
+mod sync;
+mod token;
+mod worker;
+
+pub use applier::*;
+pub use client::*;
+pub use diff::*;
+pub use sync::*;
+pub use token::*;
+pub use worker::*;
+
+pub const DEFAULT_API: &str = "https://api.github.com";
+
+/// Attempts after the first for a 5xx, a timeout or a dropped connection.
+const RETRIES: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitHubError {
+    #[error("GitHub's {} rate limit is spent until {}; nothing more is asked until then", if *.secondary { "secondary" } else { "primary" }, fmt_time(*.until))]
+    RateLimited { until: i64, secondary: bool },
+    #[error("{url}: HTTP {status}: {message}")]
+    Http {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{url}: {message}")]
+    Network { url: String, message: String },
+    #[error("{url}: the answer is not the JSON expected: {message}")]
+    Shape { url: String, message: String },
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remotes_name_their_repo() {
+        for remote in [
+            "git@github.com:acme/widgets.git",
+            "https://github.com/acme/widgets",
+            "https://github.com/acme/widgets.git/",
+            "ssh://git@github.com/acme/widgets.git",
+        ] {
+            assert_eq!(
+                repo_of_remote(remote, "github.com").as_deref(),
+                Some("acme/widgets"),
+                "{remote}"
+            );
+        }
+        assert_eq!(
+            repo_of_remote("git@gitlab.com:acme/widgets.git", "github.com"),
+            None
+        );
+        assert_eq!(
+            repo_of_remote("https://github.com/acme", "github.com"),
+            None
+        );
+    }
+
+    #[test]
+    fn next_links_are_taken_as_given() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            LINK,
+            "<https://api.github.com/repositories/1/pulls?page=2>; rel=\"next\", <https://api.github.com/repositories/1/pulls?page=4>; rel=\"last\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("https://api.github.com/repositories/1/pulls?page=2")
+        );
+        h.insert(LINK, "<https://x/p?page=1>; rel=\"prev\"".parse().unwrap());
+        assert_eq!(next_link(&h), None);
+    }
+}

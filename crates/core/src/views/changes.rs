@@ -1,0 +1,167 @@
+//! The Changes view: change requests with their runs, cost, work item and the policy's verdict; a change's diff; the outbox.
+
+use super::*;
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ChangeRow {
+    pub change: ChangeRequest,
+    pub checks: Vec<Check>,
+    /// Agent runs on the same repo and branch (ids).
+    pub runs: Vec<String>,
+    /// Those runs in brief: what the agent was asked, with which model, at what cost.
+    pub run_summaries: Vec<RunSummary>,
+    /// The merge policy's verdict on an open change, as it stands now.
+    pub verdict: Option<crate::policy::Verdict>,
+    /// Why there is no verdict (a malformed policy, an unreadable repo).
+    pub policy_error: Option<String>,
+    /// Work items this change works on (linked to its id, or to its branch in its repo).
+    pub work_items: Vec<WorkRef>,
+}
+
+/// A work item in brief, as a change request's page links it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct WorkRef {
+    pub id: String,
+    pub title: String,
+    pub state: String,
+    pub assignee: Option<String>,
+}
+
+/// One agent run behind a change request, in brief.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct RunSummary {
+    pub id: String,
+    pub agent: String,
+    pub model: String,
+    /// The first prompt, shortened.
+    pub title: String,
+    pub state: RunState,
+    #[ts(type = "number")]
+    pub turns: i64,
+    #[ts(type = "number")]
+    pub tokens: i64,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ChangesView {
+    pub changes: Vec<ChangeRow>,
+    /// The last GitHub refresh (when, rate limit, error); `None` before the first.
+    pub github: Option<crate::github::ForgeStatus>,
+}
+
+/// Open and recent change requests with their checks, linked runs and policy verdict.
+/// `policy_file`: the policy file to judge by (`None`: built-in defaults).
+pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<ChangesView> {
+    let checks = store.checks().await?;
+    let reviews = store.reviews().await?;
+    let runs = store.agent_runs().await?;
+    let work = store.work_items().await?;
+    let policies = match policy_file {
+        Some(p) => crate::policy::PolicyFile::load(p).map_err(|e| e.to_string()),
+        None => Ok(crate::policy::PolicyFile::default()),
+    };
+    let now = chrono::Utc::now().timestamp();
+    let mut rows = Vec::new();
+    for c in store.change_requests().await? {
+        let judged = match (&policies, c.state == "open") {
+            (_, false) => Err(None),
+            (Ok(file), true) => {
+                crate::policy::judge_change_among(store, file, &c, now, &checks, &reviews)
+                    .await
+                    .map_err(Some)
+            }
+            (Err(e), true) => Err(Some(e.clone())),
+        };
+        let (verdict, policy_error) = match judged {
+            Ok(v) => (Some(v), None),
+            Err(e) => (None, e),
+        };
+        let linked: Vec<&AgentRun> = runs
+            .iter()
+            .filter(|r| r.repo.as_deref() == Some(&c.repo) && r.branch.as_deref() == Some(&c.head))
+            .collect();
+        let work_items = work
+            .iter()
+            .filter(|w| crate::work::works_on(w, &c))
+            .map(|w| WorkRef {
+                id: w.id.clone(),
+                title: w.title.clone(),
+                state: w.state.clone(),
+                assignee: w.assignee.clone(),
+            })
+            .collect();
+        rows.push(ChangeRow {
+            work_items,
+            checks: checks
+                .iter()
+                .filter(|k| k.change_request == c.id)
+                .cloned()
+                .collect(),
+            runs: linked.iter().map(|r| r.id.clone()).collect(),
+            run_summaries: linked
+                .iter()
+                .map(|r| RunSummary {
+                    id: r.id.clone(),
+                    agent: r.agent.clone(),
+                    model: r.model.clone(),
+                    title: r.title.clone(),
+                    state: r.state,
+                    turns: r.turns,
+                    tokens: r.tokens.total(),
+                    cost_usd: r.cost_usd,
+                })
+                .collect(),
+            verdict,
+            policy_error,
+            change: c,
+        });
+    }
+    Ok(ChangesView {
+        changes: rows,
+        github: crate::github::ForgeStatus::load(store).await?,
+    })
+}
+
+/// Page `page` of a local change request's diff; `None` when there is no such change.
+pub async fn change_diff(
+    store: &Store,
+    id: &str,
+    page: usize,
+) -> Result<Option<crate::diff::ChangeDiff>> {
+    let Some(c) = store.change_request(id).await? else {
+        return Ok(None);
+    };
+    if c.kind != ChangeKind::Local {
+        return Err(crate::Error::Invalid {
+            path: c.id.into(),
+            message: "diffs of GitHub pull requests are not fetched yet".into(),
+        });
+    }
+    let repo = std::path::PathBuf::from(&c.repo);
+    tokio::task::spawn_blocking(move || crate::diff::local_diff(&repo, &c.base, &c.head_sha, page))
+        .await
+        .map_err(|e| crate::Error::Invalid {
+            path: id.into(),
+            message: format!("diff task failed: {e}"),
+        })?
+        .map(Some)
+        .map_err(|e| crate::Error::git(&c.repo, e))
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct OutboxView {
+    /// In queue order: queued, sending, applied and failed actions.
+    pub actions: Vec<Action>,
+}
+
+pub async fn outbox(store: &Store) -> Result<OutboxView> {
+    Ok(OutboxView {
+        actions: store.actions().await?,
+    })
+}

@@ -1,0 +1,251 @@
+//! The Inbox: what needs the lead now, most urgent first (sessions waiting, reviews, failing checks, release gates, budget and concentration alerts, failed actions).
+
+use super::*;
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct InboxItem {
+    pub id: String,
+    /// needs_you, action_failed, failing_check, failed_deploy, release_gate, budget,
+    /// review_requested, green_waiting, review or concentration.
+    pub kind: String,
+    pub title: String,
+    pub detail: String,
+    pub repo: String,
+    /// The view that holds the item (`changes`, `releases`, `spend`, ...).
+    pub view: String,
+    #[ts(type = "number")]
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct InboxView {
+    pub items: Vec<InboxItem>,
+}
+
+/// What needs the lead: open changes to review, failing checks, releases waiting for approval,
+/// failed deploys. Newest first.
+pub async fn inbox(store: &Store) -> Result<InboxView> {
+    inbox_at(store, chrono::Utc::now().timestamp()).await
+}
+
+/// The inbox as of `now` (this month's budget alerts are those of `now`'s month).
+pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
+    let mut items = Vec::new();
+    let checks = store.checks().await?;
+    // Reviews requested on GitHub from the token's owner are the lead's own queue.
+    let me = crate::github::ForgeStatus::load(store)
+        .await?
+        .and_then(|s| s.login);
+    for c in store
+        .change_requests()
+        .await?
+        .into_iter()
+        .filter(|c| c.state == "open")
+    {
+        let failing: Vec<&Check> = checks
+            .iter()
+            .filter(|k| k.change_request == c.id && k.conclusion.as_deref() == Some("failure"))
+            .collect();
+        let who = match &c.author {
+            Author::Agent { agent } => agent.clone(),
+            Author::Human { name } => name.clone(),
+        };
+        if !failing.is_empty() {
+            items.push(InboxItem {
+                id: format!("check:{}", c.id),
+                kind: "failing_check".into(),
+                title: format!("Checks failing: {}", c.title),
+                detail: failing
+                    .iter()
+                    .map(|k| k.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                repo: c.repo.clone(),
+                view: "changes".into(),
+                at: c.updated_at,
+            });
+        }
+        let own: Vec<&Check> = checks.iter().filter(|k| k.change_request == c.id).collect();
+        let green = !own.is_empty()
+            && own.iter().all(|k| {
+                k.status == "completed"
+                    && matches!(
+                        k.conclusion.as_deref(),
+                        Some("success" | "neutral" | "skipped")
+                    )
+            });
+        let agent = matches!(c.author, Author::Agent { .. });
+        let (kind, title) = if me
+            .as_ref()
+            .is_some_and(|m| c.requested_reviewers.contains(m))
+        {
+            ("review_requested", format!("Review requested: {}", c.title))
+        } else if agent && green {
+            (
+                "green_waiting",
+                format!("Checks green, waiting for you: {}", c.title),
+            )
+        } else {
+            ("review", format!("Review: {}", c.title))
+        };
+        items.push(InboxItem {
+            id: format!("review:{}", c.id),
+            kind: kind.into(),
+            title,
+            detail: format!(
+                "{} → {} by {who}, {} commits, +{} −{}, ${:.2} agent cost",
+                c.head, c.base, c.commits, c.insertions, c.deletions, c.agent_cost_usd
+            ),
+            repo: c.repo,
+            view: "changes".into(),
+            at: c.updated_at,
+        });
+    }
+    // Sessions that asked their user something and wait: what leads ask for most.
+    for run in store
+        .agent_runs()
+        .await?
+        .into_iter()
+        .filter(|r| r.state == RunState::Idle)
+    {
+        items.push(InboxItem {
+            id: format!("needs-you:{}", run.id),
+            kind: "needs_you".into(),
+            title: format!("{} is waiting for you: {}", run.agent, run.title),
+            detail: format!(
+                "{} on {}: asked a question or for permission, nothing since",
+                run.repo
+                    .as_deref()
+                    .and_then(|r| r.rsplit('/').next())
+                    .unwrap_or(&run.cwd),
+                run.branch.as_deref().unwrap_or("no branch")
+            ),
+            repo: run.repo.clone().unwrap_or_default(),
+            view: "agents".into(),
+            at: run.ended_at,
+        });
+    }
+    for r in store
+        .releases()
+        .await?
+        .into_iter()
+        .filter(|r| r.state == "pending")
+    {
+        items.push(InboxItem {
+            id: format!("release:{}", r.id),
+            kind: "release_gate".into(),
+            title: format!("Approve release {} to {}", r.name, r.environment),
+            detail: "waiting for approval".into(),
+            repo: r.repo,
+            view: "releases".into(),
+            at: r.created_at,
+        });
+    }
+    for d in store
+        .deployments()
+        .await?
+        .into_iter()
+        .filter(|d| d.status == "failure")
+    {
+        items.push(InboxItem {
+            id: format!("deploy:{}", d.id),
+            kind: "failed_deploy".into(),
+            title: format!("Deploy to {} failed", d.environment),
+            detail: format!("at {}", short_sha(&d.sha)),
+            repo: d.repo,
+            view: "releases".into(),
+            at: d.created_at,
+        });
+    }
+    // Budget thresholds crossed this month.
+    for a in crate::budgets::alerts(store, now).await? {
+        items.push(InboxItem {
+            id: format!("budget:{}:{}:{}", a.budget_id, a.month, a.threshold),
+            kind: "budget".into(),
+            title: format!(
+                "Budget {}: {} % reached in {}",
+                a.budget_id, a.threshold, a.month
+            ),
+            detail: format!(
+                "${:.2} of ${:.2} spent when it crossed",
+                a.spent_usd, a.monthly_usd
+            ),
+            repo: String::new(),
+            view: "spend".into(),
+            at: a.at,
+        });
+    }
+    // One vendor carrying too much of the work (the last 30 days).
+    let threshold = concentration_threshold(store).await?;
+    let since = crate::days::of(now - 30 * 86_400);
+    let c = crate::concentration::concentration(store, &since, threshold).await?;
+    if c.over {
+        let top = |s: &[crate::concentration::Share]| {
+            s.first()
+                .map(|x| format!("{} {:.0} %", x.key, x.share * 100.0))
+                .unwrap_or_else(|| "-".into())
+        };
+        items.push(InboxItem {
+            id: format!("concentration:{since}"),
+            kind: "concentration".into(),
+            title: format!(
+                "Vendor concentration above {:.0}: spend HHI {:.0}, merged work HHI {:.0}",
+                c.threshold, c.hhi_spend, c.hhi_merged
+            ),
+            detail: format!(
+                "since {since}: {} of spend, {} of merged agent changes; see what stops if it is down in Spend",
+                top(&c.spend_by_vendor),
+                top(&c.merged_by_vendor)
+            ),
+            repo: String::new(),
+            view: "spend".into(),
+            at: now,
+        });
+    }
+    // Decisions that did not go through: the lead believes they did.
+    for a in store
+        .actions()
+        .await?
+        .into_iter()
+        .filter(|a| a.state == "failed")
+    {
+        items.push(InboxItem {
+            id: format!("action:{}", a.idempotency_key),
+            kind: "action_failed".into(),
+            title: format!("{} failed: {}", a.kind.replace('_', " "), a.target),
+            detail: a.last_error.unwrap_or_default(),
+            repo: String::new(),
+            view: "changes".into(),
+            at: a.applied_at.unwrap_or(a.created_at),
+        });
+    }
+    // Most urgent first, then newest.
+    items.sort_by(|a, b| {
+        urgency(&a.kind)
+            .cmp(&urgency(&b.kind))
+            .then_with(|| b.at.cmp(&a.at))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Ok(InboxView { items })
+}
+
+/// Inbox order: a session blocked on its user, a decision that failed, broken checks and
+/// deploys, then what waits for a decision — releases, reviews asked of the lead by name,
+/// agent work whose checks are green, the rest.
+fn urgency(kind: &str) -> u8 {
+    match kind {
+        "needs_you" => 0,
+        "action_failed" => 1,
+        "failing_check" => 2,
+        "failed_deploy" => 3,
+        "release_gate" => 4,
+        "budget" => 4,
+        "review_requested" => 5,
+        "green_waiting" => 6,
+        "review" => 7,
+        "concentration" => 8,
+        _ => 9,
+    }
+}
