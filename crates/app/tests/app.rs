@@ -3,8 +3,7 @@
 //! a decision with a send-back is refused whole when the send-back is wrong, or queues the
 //! agent's next run on the change's own branch when it is right.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use flightdeck_app::review;
@@ -16,22 +15,9 @@ use flightdeck_core::outbox::Decide;
 use flightdeck_core::store::Store;
 use flightdeck_core::work::{self, AgentConfig};
 
-const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/assets/fake-agent.sh");
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Alice", "-c", "user.email=alice@acme.dev"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+use support::{fake_agent, git};
 
 struct Setup {
     _tmp: tempfile::TempDir,
@@ -60,12 +46,13 @@ async fn setup() -> Setup {
     std::fs::create_dir_all(claude.join("projects")).unwrap();
     let trace = tmp.path().join("trace");
     std::fs::write(&trace, "").unwrap();
+    let fake = fake_agent();
     let agent = AgentConfig {
         vendor: Some("anthropic".into()),
         model: Some("claude-sonnet-4-5".into()),
         command: [
             "bash",
-            FAKE_AGENT,
+            &fake,
             "ok",
             claude.to_str().unwrap(),
             trace.to_str().unwrap(),

@@ -4,15 +4,20 @@
 //!
 //! Needs a display (Xvfb), `WebKitWebDriver` (Debian's webkit2gtk-driver) and `tauri-driver` on
 //! PATH, so it is ignored by default; `scripts/test.sh` runs it under `xvfb-run` with
-//! `--include-ignored`.
+//! `--include-ignored`. Built as the `flightdeck-desktop` package's test
+//! (`src-tauri/Cargo.toml`), so the app under test is the one cargo just built.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{ClientBuilder, Locator};
+
+#[path = "../support/mod.rs"]
+mod support;
 use flightdeck_core::store::Store;
 use flightdeck_core::{demo, ingest};
+use support::{fake_agent, git, now, Server};
 
 /// tauri-driver and the WebKitWebDriver it starts on `native`; killing tauri-driver leaves
 /// WebKitWebDriver running (and holding the test's stdout open), so both are stopped.
@@ -183,34 +188,6 @@ async fn window_renders_demo_data_from_the_store() {
     result.expect("the desktop window rendered the demo data");
 }
 
-const FAKE_AGENT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../crates/core/assets/fake-agent.sh"
-);
-
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Kills the app when the test ends, however it ends.
-struct App(Child);
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A dispatch queued while no Flightdeck ran (the app was quit, the machine restarted) is
 /// started when the desktop app opens — the same runtime `flightdeck serve` starts — and runs
 /// to its end: the agent commits on the dispatch's branch and the dispatch succeeds.
@@ -229,19 +206,7 @@ async fn the_desktop_resumes_queued_dispatches() {
     git(&repo, &["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("README.md"), "# web\n").unwrap();
     git(&repo, &["add", "README.md"]);
-    git(
-        &repo,
-        &[
-            "-c",
-            "user.name=Alice",
-            "-c",
-            "user.email=alice@acme.dev",
-            "commit",
-            "-q",
-            "-m",
-            "Initial commit",
-        ],
-    );
+    git(&repo, &["commit", "-q", "-m", "Initial commit"]);
     let repo = repo.canonicalize().unwrap();
     let claude = tmp.path().join("claude");
     std::fs::create_dir_all(claude.join("projects")).unwrap();
@@ -255,9 +220,10 @@ async fn the_desktop_resumes_queued_dispatches() {
     std::fs::write(
         &config,
         format!(
-            "[sources]\nrepos = [\"{}\"]\nclaude_dirs = [\"{}\"]\n\n[agents.fake]\nvendor = \"anthropic\"\ncommand = [\"bash\", \"{FAKE_AGENT}\", \"ok\", \"{}\", \"{}\", \"{{prompt}}\"]\n",
+            "[sources]\nrepos = [\"{}\"]\nclaude_dirs = [\"{}\"]\n\n[agents.fake]\nvendor = \"anthropic\"\ncommand = [\"bash\", \"{}\", \"ok\", \"{}\", \"{}\", \"{{prompt}}\"]\n",
             repo.display(),
             claude.display(),
+            fake_agent(),
             claude.display(),
             trace.display()
         ),
@@ -273,7 +239,7 @@ async fn the_desktop_resumes_queued_dispatches() {
             claude_dirs: vec![claude.clone()],
             ..Default::default()
         };
-        let now = chrono_now();
+        let now = now();
         ingest::run(&store, &sources, None, now).await.unwrap();
         let key = AuditKey::load_or_create(&key_path).unwrap();
         let item = work::add(
@@ -291,7 +257,7 @@ async fn the_desktop_resumes_queued_dispatches() {
         let agent = AgentConfig {
             vendor: Some("anthropic".into()),
             model: None,
-            command: vec!["bash".into(), FAKE_AGENT.into()],
+            command: vec!["bash".into(), fake_agent()],
             concurrency: Some(1),
         };
         let d = Dispatcher::new(
@@ -307,19 +273,21 @@ async fn the_desktop_resumes_queued_dispatches() {
         queued
     };
 
-    let _app = App(Command::new(app)
-        .env("FLIGHTDECK_DATABASE_URL", &db_url)
-        .env("FLIGHTDECK_CONFIG", &config)
-        .env("FLIGHTDECK_AUDIT_KEY", &key_path)
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env_remove("GITHUB_TOKEN")
-        .env_remove("GH_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the desktop app starts"));
+    let _app = Server(
+        Command::new(app)
+            .env("FLIGHTDECK_DATABASE_URL", &db_url)
+            .env("FLIGHTDECK_CONFIG", &config)
+            .env("FLIGHTDECK_AUDIT_KEY", &key_path)
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GH_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the desktop app starts"),
+    );
 
     let store = Store::open(&db_url).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -357,11 +325,4 @@ async fn the_desktop_resumes_queued_dispatches() {
         "the agent's commit heads {}: {log}",
         queued.branch
     );
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }

@@ -1,0 +1,186 @@
+//! `demo` and `serve`: what they read is served, and new branches are picked up live.
+
+use super::*;
+
+#[test]
+fn demo_serves_demo_data() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("demo");
+    let mut cmd = flightdeck(home.path());
+    cmd.args(["demo", "--no-open", "--port", "0", "--dir"])
+        .arg(&dir);
+    let (_server, port) = spawn_listening(cmd);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let health = loop {
+        if let Some((200, body)) = http_get(port, "/api/health") {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo did not come up on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(health.contains("\"repos\":3"), "{health}");
+    let (status, changes) = http_get(port, "/api/changes").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        changes.contains("claude/add-rate-limiting"),
+        "{changes:.400}"
+    );
+    assert!(dir.join("repos/acme-api/.git").is_dir());
+    assert!(dir.join("flightdeck.db").is_file());
+
+    // The demo's audit trail is signed with its own key: it verifies with that key, exports,
+    // and the export verifies elsewhere; an edited export does not.
+    let db = dir.join("flightdeck.db");
+    let audit = |key: &std::path::Path, args: &[&str]| {
+        flightdeck(home.path())
+            .env("FLIGHTDECK_AUDIT_KEY", key)
+            .arg("--database-url")
+            .arg(&db)
+            .arg("audit")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let demo_key = dir.join("audit-key");
+    let out = audit(&demo_key, &["verify"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ok: 5 entries"), "{text}");
+    // The demo's pending release: what it holds over production, approved here and signed.
+    let release = |args: &[&str]| {
+        flightdeck(home.path())
+            .env("FLIGHTDECK_AUDIT_KEY", &demo_key)
+            .arg("--database-url")
+            .arg(&db)
+            .arg("release")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let list: serde_json::Value =
+        serde_json::from_slice(&release(&["list", "--json"]).stdout).unwrap();
+    let pending = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["state"] == "pending")
+        .expect("the demo has a pending release")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown: serde_json::Value =
+        serde_json::from_slice(&release(&["show", &pending, "--json"]).stdout).unwrap();
+    assert!(!shown["commits"].as_array().unwrap().is_empty(), "{shown}");
+    let out = release(&["reject", &pending, "--reason", ""]);
+    assert!(stderr_line(&out).contains("needs a reason"));
+    let out = release(&["approve", &pending, "--reason", "looks good", "--tag"]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success() && said.contains("approved"), "{said}");
+    let tag = shown["release"]["name"].as_str().unwrap();
+    let repo_name = shown["release"]["repo"].as_str().unwrap();
+    let out = release(&["verify-tag", tag, "--repo", repo_name]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        said.starts_with("ok: approved release"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = audit(&demo_key, &["verify"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("ok: 6 entries"), "{text}");
+    // Another lead's machine does not trust the demo key until told to.
+    let elsewhere = home.path().join("elsewhere-key");
+    let out = audit(&elsewhere, &["verify"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not trusted"));
+    let demo_public = String::from_utf8_lossy(&audit(&demo_key, &["key"]).stdout)
+        .trim()
+        .to_string();
+    assert!(audit(&elsewhere, &["verify", "--trust", &demo_public])
+        .status
+        .success());
+    let export = home.path().join("audit.json");
+    let out = audit(&demo_key, &["export", "--out", export.to_str().unwrap()]);
+    assert!(out.status.success());
+    let out = audit(&elsewhere, &["verify", "--file", export.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let edited = std::fs::read_to_string(&export).unwrap().replacen(
+        "fast-forward into main",
+        "merge commit into main",
+        1,
+    );
+    std::fs::write(&export, edited).unwrap();
+    let out = audit(&elsewhere, &["verify", "--file", export.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("entry 2: was edited"), "{text}");
+    // The demo refuses to build over a folder that is not its own.
+    let other = home.path().join("precious");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "keep me").unwrap();
+    let out = flightdeck(home.path())
+        .args(["demo", "--no-open", "--port", "0", "--dir"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("not a Flightdeck demo"));
+    assert_eq!(
+        std::fs::read_to_string(other.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
+fn serve_ingests_flagged_sources_and_picks_up_new_branches() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("work/app");
+    let repo = new_repo(&path);
+    commit_on(
+        &repo,
+        "claude/first",
+        "b.txt",
+        "Add b\n\nCo-Authored-By: Claude <noreply@anthropic.com>",
+    );
+    let empty = home.path().join("no-logs");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut cmd = flightdeck(home.path());
+    cmd.args(["serve", "--rescan-secs", "1", "--port", "0", "--repo"])
+        .arg(&path)
+        .arg("--claude-dir")
+        .arg(&empty)
+        .arg("--codex-home")
+        .arg(&empty);
+    let (_server, port) = spawn_listening(cmd);
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some((200, body)) = http_get(port, "/api/changes") {
+                if body.contains(needle) {
+                    return body;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{needle} never appeared in /api/changes"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let body = wait_for("claude/first");
+    assert!(
+        body.contains(r#""author":{"kind":"agent","agent":"claude-code"}"#),
+        "{body}"
+    );
+    // A new agent branch made while serving shows up on the next rescan, without a restart.
+    repo.set_head("refs/heads/main").unwrap();
+    commit_on(&repo, "codex/second", "c.txt", "Add c");
+    wait_for("codex/second");
+}

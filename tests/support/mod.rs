@@ -1,0 +1,160 @@
+//! Helpers shared by the end-to-end tests (the CLI's, the desktop app's) and the app layer's
+//! tests: real git repositories, servers started on port 0 and read back, the fake agent.
+//! Each test binary includes this file with `#[path]`; not every binary uses every helper.
+#![allow(dead_code)]
+
+use std::io::{BufRead, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The repository's root (where `Cargo.lock` is), whichever crate's test this is.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|p| p.join("Cargo.lock").is_file())
+        .expect("tests run inside the repository")
+        .to_path_buf()
+}
+
+/// The stand-in coding agent (`crates/core/assets/fake-agent.sh`): edits, commits on its
+/// branch and writes a Claude Code session log; `fail`, `hang` and `slow` modes.
+pub fn fake_agent() -> String {
+    repo_root()
+        .join("crates/core/assets/fake-agent.sh")
+        .display()
+        .to_string()
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `git ARGS` in `dir` as Alice (a real git, as a person at a terminal would run it).
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Alice", "-c", "user.email=alice@acme.dev"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts a `serve` or `demo` on port 0 and returns it with the port it printed. Letting the OS
+/// pick at bind time, rather than probing for a free port first, leaves no gap in which another
+/// test's outgoing connections (or their TIME_WAIT) can take the port.
+pub fn spawn_listening(mut cmd: Command) -> (Server, u16) {
+    let stderr = tempfile::NamedTempFile::new().unwrap();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(stderr.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let port = line
+                .split_once("http://127.0.0.1:")
+                .and_then(|(_, rest)| rest.split('/').next())
+                .and_then(|p| p.parse::<u16>().ok());
+            if let Some(port) = port {
+                let _ = tx.send(port);
+            }
+            // Keep draining so the server never blocks on a full pipe.
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(180)) {
+        Ok(port) => (server, port),
+        Err(_) => panic!(
+            "the server printed no address; its stderr:\n{}",
+            std::fs::read_to_string(stderr.path()).unwrap_or_default()
+        ),
+    }
+}
+
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+/// A child process killed (and reaped) when the test ends, however it ends.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A repository on `main` with one commit.
+pub fn new_repo(path: &std::path::Path) -> git2::Repository {
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let repo = git2::Repository::init_opts(path, &init).unwrap();
+    commit_on(&repo, "main", "a.txt", "Initial commit");
+    repo
+}
+
+/// Commits `file` on `branch` (created from HEAD when new) in a real repository.
+pub fn commit_on(repo: &git2::Repository, branch: &str, file: &str, message: &str) {
+    let workdir = repo.workdir().unwrap().to_path_buf();
+    std::fs::write(workdir.join(file), message).unwrap();
+    let mut index = repo.index().unwrap();
+    index.add_path(std::path::Path::new(file)).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("Alice", "alice@acme.dev").unwrap();
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    let refname = format!("refs/heads/{branch}");
+    repo.commit(Some(&refname), &sig, &sig, message, &tree, &parents)
+        .unwrap();
+}
+
+/// A commit on `branch` made without touching the work tree or index (as an agent working in
+/// another worktree would).
+pub fn agent_commit(repo: &git2::Repository, branch: &str, file: &str, body: &str) -> String {
+    let parent = repo.head().unwrap().peel_to_commit().unwrap();
+    let mut tb = repo.treebuilder(Some(&parent.tree().unwrap())).unwrap();
+    tb.insert(file, repo.blob(body.as_bytes()).unwrap(), 0o100644)
+        .unwrap();
+    let tree = repo.find_tree(tb.write().unwrap()).unwrap();
+    let sig = git2::Signature::now("Claude", "noreply@anthropic.com").unwrap();
+    repo.commit(
+        Some(&format!("refs/heads/{branch}")),
+        &sig,
+        &sig,
+        &format!("Add {file}"),
+        &tree,
+        &[&parent],
+    )
+    .unwrap()
+    .to_string()
+}
