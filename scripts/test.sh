@@ -2,7 +2,7 @@
 # Sets up a fresh machine and runs every check CI runs: formatting, the layering rule, clippy,
 # the UI's unit tests and build, the Rust tests (the store suite on SQLite and PostgreSQL, the
 # app layer, the API, the CLI, and the desktop window under Xvfb), the generated-types check,
-# and the browser end-to-end test.
+# the browser end-to-end test, and the installable package (built, unpacked, started).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FLIGHTDECK_TEST_PG_URL="${FLIGHTDECK_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -37,6 +37,10 @@ fi
 
 step "browser end-to-end test (Playwright + Chromium against flightdeck demo)"
 FLIGHTDECK_BIN="$PWD/target/debug/flightdeck" npm --prefix ui run e2e
+
+step "package: the .deb from Tauri's bundler, unpacked into a clean tree, runs (doctor, demo, desktop)"
+bash scripts/package.sh
+bash tests/package.sh
 
 echo
 echo "all checks passed"

@@ -59,10 +59,18 @@ pub async fn serve(
         .map_err(ServerError::Serve)
 }
 
-/// The UI folder next to the sources, for running from a checkout.
+/// The built UI: where a package installs it beside the binary (`/usr/bin/flightdeck` →
+/// `/usr/share/flightdeck/ui`), else `ui/dist` of the checkout this was built from.
 pub fn default_ui_dir() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/dist"));
-    p.join("index.html")
-        .is_file()
-        .then(|| p.canonicalize().unwrap_or(p))
+    let installed = std::env::current_exe().ok().and_then(|exe| {
+        exe.parent()?
+            .parent()
+            .map(|p| p.join("share/flightdeck/ui"))
+    });
+    let checkout = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/dist"));
+    installed
+        .into_iter()
+        .chain([checkout])
+        .find(|p| p.join("index.html").is_file())
+        .map(|p| p.canonicalize().unwrap_or(p))
 }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The package installs and runs. Unpacks the .deb that scripts/package.sh built into a clean
+# directory tree (dpkg-deb -x: no root, nothing touched outside it), checks what a user gets,
+# runs the installed `flightdeck doctor` and `flightdeck demo` against a fresh home (the UI
+# served from the package's own copy), and starts the installed desktop app under a display.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fail() { echo "package test: $*" >&2; exit 1; }
+
+deb=$(ls -t target/release/bundle/deb/*.deb 2>/dev/null | head -n1)
+[ -n "$deb" ] || fail "no .deb in target/release/bundle/deb: run scripts/package.sh first"
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+root="$tmp/root"
+dpkg-deb -x "$deb" "$root"
+echo "unpacked $(basename "$deb"): $(dpkg-deb -f "$deb" Package) $(dpkg-deb -f "$deb" Version)"
+depends=$(dpkg-deb -f "$deb" Depends)
+echo "depends: $depends"
+case "$depends" in *libwebkit2gtk-4.1*) ;; *) fail "Depends lacks WebKitGTK: $depends" ;; esac
+
+cli="$root/usr/bin/flightdeck"
+desktop="$root/usr/bin/flightdeck-desktop"
+for f in "$cli" "$desktop" "$root/usr/share/flightdeck/ui/index.html"; do
+  [ -f "$f" ] || fail "missing from the package: ${f#"$root"}"
+done
+ls "$root"/usr/share/applications/*.desktop >/dev/null || fail "no .desktop entry"
+for bin in "$cli" "$desktop"; do
+  if ldd "$bin" | grep -q "not found"; then
+    ldd "$bin" | grep "not found" >&2
+    fail "$(basename "$bin") needs libraries this machine lacks"
+  fi
+done
+
+# A fresh user: nothing of this machine's config, data or tokens.
+home="$tmp/home"
+mkdir -p "$home"
+run() {
+  env -i PATH=/usr/bin:/bin HOME="$home" XDG_CONFIG_HOME="$home/config" \
+    XDG_DATA_HOME="$home/data" FLIGHTDECK_USER=tester "$@"
+}
+"$cli" --version | grep -q "$(dpkg-deb -f "$deb" Version)" || fail "flightdeck --version does not say the package's version"
+out=$(run "$cli" doctor --port 0) || { echo "$out"; fail "the installed flightdeck doctor failed"; }
+echo "$out"
+echo "$out" | grep -q "^ok    ui: $root/usr/share/flightdeck/ui" \
+  || fail "doctor did not find the package's UI at /usr/share/flightdeck/ui"
+echo "$out" | grep -q "^all checks passed" || fail "doctor did not pass"
+
+# The demo from the package: its page and API answer on the port it printed.
+run "$cli" demo --no-open --port 0 --dir "$tmp/demo" >"$tmp/demo.out" 2>"$tmp/demo.err" &
+pids+=($!)
+for _ in $(seq 1 180); do
+  grep -q "^Flightdeck demo: http" "$tmp/demo.out" 2>/dev/null && break
+  kill -0 "${pids[0]}" 2>/dev/null || { cat "$tmp/demo.err" >&2; fail "the installed demo exited"; }
+  sleep 1
+done
+url=$(sed -n 's/^Flightdeck demo: \(http[^ ]*\).*/\1/p' "$tmp/demo.out")
+[ -n "$url" ] || { cat "$tmp/demo.err" >&2; fail "the installed demo printed no address"; }
+curl -fsS "$url" | grep -q '<div id="root">' || fail "the demo did not serve the packaged UI at $url"
+curl -fsS "${url}api/health" | grep -q '"status"' || fail "the demo's API did not answer at ${url}api/health"
+echo "demo from the package: $url serves the UI and the API"
+
+# The desktop app starts and stays up (under Xvfb when there is no display).
+set +e
+if [ -n "${DISPLAY:-}" ]; then
+  run env DISPLAY="$DISPLAY" FLIGHTDECK_DATABASE_URL="sqlite://$tmp/desktop.db" \
+    timeout 8 "$desktop" 2>"$tmp/desktop.err"
+else
+  run env FLIGHTDECK_DATABASE_URL="sqlite://$tmp/desktop.db" \
+    xvfb-run -a -s "-screen 0 1280x800x24" timeout 8 "$desktop" 2>"$tmp/desktop.err"
+fi
+code=$?
+set -e
+[ "$code" = 124 ] || { cat "$tmp/desktop.err" >&2; fail "the installed desktop app exited with $code within 8 s"; }
+echo "desktop app from the package: ran for 8 s"
+echo "package test passed"
