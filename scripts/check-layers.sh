@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The layering rule, enforced: each workspace crate may depend only on crates of a lower layer
-#   core (and the fakehub test server) <- app <- server <- cli, desktop
-# so the domain never learns of HTTP or Tauri and front ends stay wiring. Reads `cargo metadata`
-# (normal, build and dev dependencies alike); fails naming every edge that points up or sideways.
-# `--self-test` checks the checker on made-up graphs: a good one passes, bad ones are caught.
+# The layering rule, enforced:
+# 1. each workspace crate depends only on crates of a lower layer
+#      core (and the fakehub test server) <- app <- server <- cli, desktop
+#    so the domain never learns of HTTP or Tauri and front ends stay wiring. Reads `cargo
+#    metadata` (normal, build and dev dependencies alike); names every edge that points up.
+# 2. inside crates/core, the top-level modules import each other without a cycle (a cycle is a
+#    lower layer importing a higher one); names the modules of each cycle and one path round it.
+# `--self-test` checks the checker on made-up graphs and trees: good ones pass, bad ones fail.
+# `--order` also prints core's modules from the bottom up (what imports nothing of ours first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +51,88 @@ print(f"layers ok: {len(ours)} crates, every dependency points down")
 '
 }
 
+# Core's modules: which top-level modules each one names (`crate::m`, `use crate::{m, …}`),
+# comments and test modules left out; any cycle fails.
+modules() {
+  python3 - "$1" <<'PY'
+import collections, glob, os, re, sys
+src_dir = sys.argv[1]
+edges = collections.defaultdict(set)
+for f in glob.glob(os.path.join(src_dir, "**", "*.rs"), recursive=True):
+    rel = os.path.relpath(f, src_dir)[:-3].split(os.sep)
+    mod = rel[0]
+    if mod in ("lib", "main"):
+        continue
+    text = open(f, encoding="utf-8").read()
+    text = re.split(r"#\[cfg\(test\)\]\s*mod tests", text)[0]
+    text = "\n".join(l for l in text.split("\n") if not l.lstrip().startswith("//"))
+    names = set(re.findall(r"crate::(\w+)", text))
+    for group in re.findall(r"use crate::\{([^}]*)\}", text):
+        names |= set(re.findall(r"(?:^|,)\s*(\w+)", group))
+    edges[mod] |= names - {mod}
+# Only modules count (not items the crate root re-exports, like `crate::Error`).
+real = {os.path.relpath(f, src_dir)[:-3].split(os.sep)[0]
+        for f in glob.glob(os.path.join(src_dir, "**", "*.rs"), recursive=True)} - {"lib", "main"}
+edges = {m: {t for t in v if t in real} for m, v in edges.items() if m in real}
+nodes = sorted(real)
+# Tarjan's strongly connected components, iteratively.
+index, low, on, stack, comps, n = {}, {}, set(), [], [], 0
+for root in nodes:
+    if root in index:
+        continue
+    work = [(root, iter(sorted(edges.get(root, ()))))]
+    index[root] = low[root] = n; n += 1; stack.append(root); on.add(root)
+    while work:
+        v, it = work[-1]
+        w = next(it, None)
+        if w is not None:
+            if w not in index:
+                index[w] = low[w] = n; n += 1; stack.append(w); on.add(w)
+                work.append((w, iter(sorted(edges.get(w, ())))))
+            elif w in on:
+                low[v] = min(low[v], index[w])
+            continue
+        work.pop()
+        if work:
+            low[work[-1][0]] = min(low[work[-1][0]], low[v])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop(); on.discard(w); comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                comps.append(sorted(comp))
+for comp in comps:
+    inside = set(comp)
+    # One path round the cycle, for the reader to break.
+    path, seen = [comp[0]], {comp[0]}
+    while True:
+        nxt = sorted(m for m in edges[path[-1]] if m in inside)
+        step = next((m for m in nxt if m not in seen), nxt[0])
+        path.append(step)
+        if step in seen:
+            break
+        seen.add(step)
+    print(f"error: {src_dir}: modules {', '.join(comp)} import each other in a cycle: "
+          f"{' -> '.join(path)}; move what the lower one needs below it", file=sys.stderr)
+if comps:
+    sys.exit(1)
+print(f"modules ok: {len(nodes)} modules of {src_dir}, no import cycle")
+if os.environ.get("LAYERS_ORDER"):
+    # Each module's height: 0 imports no other module, n imports one of height n-1.
+    height = {}
+    def h(v):
+        if v not in height:
+            height[v] = 1 + max((h(w) for w in edges.get(v, ())), default=-1)
+        return height[v]
+    for v in nodes:
+        h(v)
+    for level in sorted(set(height.values())):
+        print(f"  {level:2}  {' '.join(sorted(v for v in nodes if height[v] == level))}")
+PY
+}
+
 if [ "${1:-}" = "--self-test" ]; then
   pkg() { printf '{"name":"%s","dependencies":[%s]}' "$1" "$2"; }
   dep() { printf '{"name":"%s","kind":%s}' "$1" "${2:-null}"; }
@@ -65,8 +151,20 @@ if [ "${1:-}" = "--self-test" ]; then
       exit 1
     fi
   done
-  echo "self-test ok: the good graph passes, 4 bad ones are caught"
+  t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+  mkdir -p "$t/good/store" "$t/bad"
+  printf 'use crate::model::Repo;\n' > "$t/good/store/mod.rs"
+  printf '//! Not crate::store, a comment.\npub struct Repo;\n' > "$t/good/model.rs"
+  printf 'use crate::{model, store};\n' > "$t/good/views.rs"
+  modules "$t/good" >/dev/null || { echo "self-test: an acyclic tree was refused" >&2; exit 1; }
+  printf 'use crate::b::X;\n' > "$t/bad/a.rs"
+  printf 'pub fn f() { crate::c::g() }\n' > "$t/bad/b.rs"
+  printf 'use crate::{a, model};\n' > "$t/bad/c.rs"
+  if modules "$t/bad" 2>/dev/null; then echo "self-test: a cycle a -> b -> c -> a passed" >&2; exit 1; fi
+  echo "self-test ok: the good graph passes, 4 bad ones are caught; a module cycle is caught"
   exit 0
 fi
 
 cargo metadata --format-version 1 --no-deps --offline | check
+if [ "${1:-}" = "--order" ]; then export LAYERS_ORDER=1; fi
+modules crates/core/src

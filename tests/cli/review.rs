@@ -131,7 +131,8 @@ fn review_loop_from_the_terminal() {
 fn outbox_survives_kill_9_exactly_once() {
     use fakehub::{Fault, Hub};
     use flightdeck_core::audit::AuditKey;
-    use flightdeck_core::github::{change_id, marker};
+    use flightdeck_core::github::change_id;
+    use flightdeck_core::outbox::marker;
     use flightdeck_core::outbox::{self, Payload};
     use flightdeck_core::store::Store;
 

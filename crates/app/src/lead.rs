@@ -10,9 +10,9 @@ use flightdeck_core::audit::{self, AuditKey};
 use flightdeck_core::config::Settings;
 use flightdeck_core::dispatch::Dispatcher;
 use flightdeck_core::events::EventBus;
-use flightdeck_core::github::{self, GitHub, GitHubApplier, GitHubError};
+use flightdeck_core::github::{self, GitHub, GitHubError};
 use flightdeck_core::ingest::Sources;
-use flightdeck_core::outbox::{self, Appliers, LocalApplier};
+use flightdeck_core::outbox::{self, Appliers, GitHubApplier, LocalApplier};
 use flightdeck_core::store::Store;
 use flightdeck_core::work::AgentConfig;
 

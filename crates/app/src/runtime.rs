@@ -10,7 +10,7 @@ use flightdeck_core::config::Settings;
 use flightdeck_core::events::EventBus;
 use flightdeck_core::ingest::{self, IngestReport};
 use flightdeck_core::store::Store;
-use flightdeck_core::{github, outbox, watch};
+use flightdeck_core::{forge_sync, outbox, watch};
 
 use crate::{AppError, Lead};
 
@@ -37,7 +37,7 @@ impl RuntimeOptions {
             first_scan: true,
             rescan_every: Duration::from_secs(60),
             send_every: Duration::from_secs(15),
-            billing: billing::configured(settings),
+            billing: billing::configured(&settings.anthropic_api_url, &settings.openai_api_url),
             billing_every: Duration::from_secs(3_600),
             incident_labels: settings.incident_labels.clone(),
         }
@@ -127,7 +127,7 @@ impl Runtime {
             billing::spawn_periodic(store.clone(), bus.clone(), opts.billing, opts.billing_every),
         ];
         if let Some((api_url, token)) = token {
-            tasks.push(github::spawn_periodic(
+            tasks.push(forge_sync::spawn_periodic(
                 store.clone(),
                 bus.clone(),
                 api_url,

@@ -11,7 +11,6 @@ use flightdeck_app::work::Launch;
 use flightdeck_app::{review, AppError, Lead};
 use flightdeck_core::config::Settings;
 use flightdeck_core::events::EventBus;
-use flightdeck_core::github;
 use flightdeck_core::model::{Author, ChangeRequest};
 use flightdeck_core::outbox::{self, Decide, DecideError};
 use flightdeck_core::store::Store;
@@ -213,7 +212,8 @@ pub async fn sync(settings: &Settings, lead: &Lead) -> Result<ExitCode> {
     if let Some(forge) = &lead.github {
         let gh = forge.client()?;
         let labels = &settings.incident_labels;
-        let s = github::sync_all(&gh, &store, &forge.api_url, labels, now()).await?;
+        let s = flightdeck_core::forge_sync::sync_all(&gh, &store, &forge.api_url, labels, now())
+            .await?;
         if s.repos > 0 {
             println!(
                 "GitHub: {} repos, {} open pull requests; rate limit {}/{}{}",

@@ -386,7 +386,7 @@ pub async fn billing(settings: &Settings, cmd: &BillingCmd) -> Result<ExitCode> 
     use flightdeck_core::billing::{self, Vendor};
     let BillingCmd::Sync = cmd;
     let store = Store::open(&settings.database_url).await?;
-    let apis = billing::configured(settings);
+    let apis = billing::configured(&settings.anthropic_api_url, &settings.openai_api_url);
     for v in [Vendor::Anthropic, Vendor::OpenAi] {
         if v.key().is_none() {
             println!(

@@ -501,10 +501,10 @@ pub async fn reconcile(
 }
 
 /// A client per vendor that has an admin key here.
-pub fn configured(settings: &crate::config::Settings) -> Vec<CostApi> {
+pub fn configured(anthropic_api_url: &str, openai_api_url: &str) -> Vec<CostApi> {
     [
-        (Vendor::Anthropic, &settings.anthropic_api_url),
-        (Vendor::OpenAi, &settings.openai_api_url),
+        (Vendor::Anthropic, anthropic_api_url),
+        (Vendor::OpenAi, openai_api_url),
     ]
     .into_iter()
     .filter_map(|(v, url)| CostApi::new(v, url, v.key()?).ok())

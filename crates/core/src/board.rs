@@ -203,7 +203,7 @@ pub async fn work_throughput(store: &Store, from: i64) -> Result<Vec<WorkThrough
         if w.state != "done" || w.updated_at < from {
             continue;
         }
-        let week = crate::views::week_of(w.updated_at);
+        let week = crate::days::week_of_day(&crate::days::of(w.updated_at));
         let t = by.entry(week.clone()).or_insert_with(|| WorkThroughput {
             week,
             by_agents: 0,

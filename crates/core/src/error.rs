@@ -34,7 +34,7 @@ pub enum Error {
     Db(#[from] sqlx::Error),
 
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::toml_file::ConfigError),
 
     #[error("git repository {path}: {source}")]
     Git {

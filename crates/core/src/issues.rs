@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::actions::{Checked, Outcome, Payload};
 use crate::github::{GitHub, GitHubError};
 use crate::model::WorkItem;
-use crate::outbox::{Checked, Outcome, Payload};
 use crate::store::Store;
 
 /// The label that marks work handed to agent `name`.
@@ -193,7 +193,7 @@ pub async fn apply_assign(gh: &GitHub, p: &Payload) -> Outcome {
     let Some(path) = issue_path(p) else {
         return Outcome::Failed("the action names no issue number".into());
     };
-    let fail = |e: GitHubError| crate::github::outcome_of(e);
+    let fail = |e: GitHubError| crate::actions::outcome_of(e);
     if !p.assignees_remove.is_empty() {
         let body = serde_json::json!({ "assignees": p.assignees_remove });
         if let Err(e) = gh

@@ -2,9 +2,11 @@
 //! sources that fill it (git repos, agent session logs), the metrics computed over it, the event
 //! bus that tells the UI something changed, and the demo workspace builder.
 //!
-//! Nothing here knows about HTTP or Tauri; the server and the desktop shell depend on this crate,
-//! never the other way round.
+//! Nothing here knows about HTTP or Tauri; the app layer, the server and the desktop shell
+//! depend on this crate, never the other way round. Inside it, the modules import each other
+//! without a cycle (`scripts/check-layers.sh` checks; `--order` shows them bottom up).
 
+pub mod actions;
 pub mod alerts;
 pub mod audit;
 pub mod billing;
@@ -22,6 +24,7 @@ pub mod dora;
 pub mod error;
 pub mod events;
 pub mod fixed_costs;
+pub mod forge_sync;
 pub mod github;
 pub mod incidents;
 pub mod ingest;
@@ -37,6 +40,7 @@ pub mod secrets;
 pub mod sources;
 pub mod spans;
 pub mod store;
+pub mod toml_file;
 pub mod value;
 pub mod velocity;
 pub mod views;

@@ -19,8 +19,8 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::config::{parse_toml, ConfigError};
 use crate::model::{Author, Check};
+use crate::toml_file::{parse_toml, ConfigError};
 
 /// Where a committed repo policy lives, relative to the work tree.
 pub const REPO_POLICY: &str = ".flightdeck/policy.toml";

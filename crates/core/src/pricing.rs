@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::ConfigError;
 use crate::model::Tokens;
+use crate::toml_file::ConfigError;
 
 const BUILTIN: &str = include_str!("../../../assets/prices.json");
 

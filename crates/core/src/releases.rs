@@ -11,9 +11,9 @@ use std::path::Path;
 use serde::Serialize;
 use ts_rs::TS;
 
+use crate::actions::{Checked, Outcome, Payload};
 use crate::audit::{AuditKey, Decision};
 use crate::model::{Commit, Release};
-use crate::outbox::{Checked, Outcome, Payload};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -268,7 +268,7 @@ pub async fn decide(
             ..Default::default()
         };
         let target = format!("github:{full}#run-{run}");
-        crate::outbox::enqueue(store, kind, &target, &p, actor, now).await?;
+        crate::actions::enqueue(store, kind, &target, &p, actor, now).await?;
     }
     Ok(r)
 }
@@ -321,7 +321,7 @@ pub async fn apply_review(gh: &crate::github::GitHub, kind: &str, p: &Payload) -
     };
     let envs = match waiting(gh, &path).await {
         Ok(e) => e,
-        Err(e) => return crate::github::outcome_of(e),
+        Err(e) => return crate::actions::outcome_of(e),
     };
     let Some((env_id, _)) = envs.iter().find(|(_, n)| n == env) else {
         return Outcome::Applied(format!("the run no longer waits on {env}"));
@@ -338,7 +338,7 @@ pub async fn apply_review(gh: &crate::github::GitHub, kind: &str, p: &Payload) -
     });
     match gh.send(reqwest::Method::POST, &path, &body).await {
         Ok(_) => Outcome::Applied(format!("{state} the deployment to {env}")),
-        Err(e) => crate::github::outcome_of(e),
+        Err(e) => crate::actions::outcome_of(e),
     }
 }
 

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditKey, Decision};
-use crate::config::ConfigError;
 use crate::model::{WorkItem, WorkLink};
 use crate::store::Store;
+use crate::toml_file::ConfigError;
 
 pub const STATES: [&str; 5] = ["todo", "in_progress", "in_review", "done", "dropped"];
 

@@ -271,7 +271,8 @@ async fn bad_credentials_never_echo_the_token() {
 /// Watched repos whose origin is on the forge are refreshed, and how it went is recorded; the
 /// inbox puts reviews asked of the token's owner and green agent work first.
 async fn watched_repos_with_a_github_origin_are_synced(db: TestDb) {
-    use flightdeck_core::github::{forge_host, sync_all, ForgeStatus};
+    use flightdeck_core::forge_sync::sync_all;
+    use flightdeck_core::github::{forge_host, ForgeStatus};
     use flightdeck_core::model::Repo;
     let (hub, url) = hub_with_prs().await;
     hub.add_pull(
@@ -440,8 +441,8 @@ async fn pull_requests_get_a_verdict() {
 /// method asked for; one close).
 async fn decisions_reach_github_exactly_once(db: TestDb) {
     use flightdeck_core::audit::AuditKey;
-    use flightdeck_core::github::{marker, GitHubApplier};
     use flightdeck_core::outbox::{self, Appliers, LocalApplier, Payload};
+    use flightdeck_core::outbox::{marker, GitHubApplier};
     let hub = Hub::new();
     hub.add_numbered_pulls(REPO, 14);
     let url = hub.serve(0).await.unwrap();

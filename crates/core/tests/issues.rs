@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use fakehub::{Fault, Hub, Issue, Pr};
 use flightdeck_core::audit::AuditKey;
-use flightdeck_core::github::{GitHub, GitHubApplier};
+use flightdeck_core::github::GitHub;
 use flightdeck_core::incidents;
 use flightdeck_core::issues::sync_issues;
 use flightdeck_core::outbox;
+use flightdeck_core::outbox::GitHubApplier;
 use flightdeck_core::work;
 use support::{both, TestDb};
 

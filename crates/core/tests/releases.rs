@@ -11,9 +11,10 @@ use std::time::Duration;
 use fakehub::{Fault, Hub};
 use flightdeck_core::audit::{self, AuditKey};
 use flightdeck_core::deploys::{self, Record};
-use flightdeck_core::github::{GitHub, GitHubApplier};
+use flightdeck_core::github::GitHub;
 use flightdeck_core::ingest::{self, Sources};
 use flightdeck_core::model::Release;
+use flightdeck_core::outbox::GitHubApplier;
 use flightdeck_core::{outbox, releases};
 use support::{both, commit_file, TestDb};
 

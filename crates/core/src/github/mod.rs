@@ -1,7 +1,8 @@
 //! GitHub: a REST client done the way GitHub asks clients to behave (`client`), the sync that
 //! keeps each watched repo's pull requests, checks and statuses in the store (`sync`, and the
-//! background `worker`), the token (`token`), the outbox's applier (`applier`) and PR diffs
-//! (`diff`). One file per concern, re-exported here as `github::…`.
+//! background `worker`), the token (`token`), the sync status (`status`) and PR diffs (`diff`). The
+//! background sync of everything GitHub holds is `crate::forge_sync`; the outbox's applier is
+//! `crate::outbox::GitHubApplier`. One file per concern, re-exported here as `github::…`.
 //!
 //! The client sends the ETag it holds (`if-none-match`), so an unchanged resource costs a 304
 //! that does not count against the rate limit; follows `link: rel="next"` as given; tracks
@@ -23,19 +24,17 @@ use crate::model::{Author, ChangeKind, ChangeRequest, Check};
 use crate::sources::agent_for_branch;
 use crate::store::Store;
 
-mod applier;
 mod client;
 mod diff;
+mod status;
 mod sync;
 mod token;
-mod worker;
 
-pub use applier::*;
 pub use client::*;
 pub use diff::*;
+pub use status::*;
 pub use sync::*;
 pub use token::*;
-pub use worker::*;
 
 pub const DEFAULT_API: &str = "https://api.github.com";
 

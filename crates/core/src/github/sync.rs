@@ -48,7 +48,7 @@ pub async fn full_name_of(
 }
 
 /// `owner/name` of a watched repo on the forge at `host` (or github.com), from its `origin`.
-pub(super) fn full_name(repo: &crate::model::Repo, host: &str) -> Option<String> {
+pub(crate) fn full_name(repo: &crate::model::Repo, host: &str) -> Option<String> {
     let u = repo.remote_url.as_deref()?;
     repo_of_remote(u, host).or_else(|| repo_of_remote(u, "github.com"))
 }

@@ -1,42 +1,12 @@
-//! The background sync of every watched repo (pull requests, deployments, pending releases,
-//! incidents), and the status the UI shows (last synced, rate limit, error).
+//! The background sync of every watched repo's GitHub side: pull requests (`github`), issues
+//! as work items (`issues`), deployments (`deploys`), incidents (`incidents`) and runs waiting
+//! on a release (`releases`), with the status the UI shows. Above all of them, so the forge
+//! client below knows none.
 
-use super::*;
+use std::time::Duration;
 
-/// How the last GitHub refresh went, for the UI ("last synced", rate limit, error).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, TS)]
-#[ts(export)]
-pub struct ForgeStatus {
-    #[ts(type = "number | null")]
-    pub last_synced: Option<i64>,
-    #[ts(type = "number")]
-    pub repos: i64,
-    #[ts(type = "number")]
-    pub open: i64,
-    /// Open issues, read as work items.
-    #[serde(default)]
-    #[ts(type = "number")]
-    pub issues: i64,
-    #[ts(type = "number")]
-    pub rate_limit: i64,
-    #[ts(type = "number")]
-    pub rate_remaining: i64,
-    #[ts(type = "number")]
-    pub rate_reset: i64,
-    pub error: Option<String>,
-    /// Who the token belongs to: reviews requested from this login are the lead's.
-    #[serde(default)]
-    pub login: Option<String>,
-}
-
-impl ForgeStatus {
-    pub async fn load(store: &Store) -> Result<Option<Self>, crate::Error> {
-        Ok(store
-            .cursor("github", "status")
-            .await?
-            .and_then(|s| serde_json::from_str(&s).ok()))
-    }
-}
+use crate::github::{forge_host, full_name, sync_repo, ForgeStatus, GitHub, GitHubError};
+use crate::store::Store;
 
 /// Refreshes every watched repo whose `origin` is on this GitHub, and records how it went.
 /// Stops at the first rate limit (the rest waits for the reset); other errors are per repo.

@@ -1,7 +1,8 @@
 //! The outbox's applier for GitHub: reviews, merges, closes, assignments and release reviews
 //! sent exactly once (each carries a marker, so a lost answer is found done, not re-sent).
 
-use super::*;
+use crate::actions::outcome_of;
+use crate::github::GitHub;
 
 /// Applies outbox actions on GitHub pull requests: reviews through the reviews API (the
 /// action's key hidden in the body, so a resent review is recognised), merges through the
@@ -19,21 +20,6 @@ pub fn marker(key: &str) -> String {
 impl GitHubApplier {
     fn pr_path(p: &crate::outbox::Payload) -> Option<String> {
         Some(format!("/repos/{}/pulls/{}", p.repo, p.number?))
-    }
-}
-
-/// A GitHub failure as an outbox outcome: what may pass is retried, the rest is final.
-pub(crate) fn outcome_of(e: GitHubError) -> crate::outbox::Outcome {
-    use crate::outbox::Outcome;
-    match e {
-        GitHubError::RateLimited { .. } | GitHubError::Network { .. } => {
-            Outcome::Retry(e.to_string())
-        }
-        GitHubError::Http { status, .. } if status >= 500 => Outcome::Retry(e.to_string()),
-        GitHubError::Http {
-            message, status, ..
-        } => Outcome::Failed(format!("GitHub {status}: {message}")),
-        other => Outcome::Retry(other.to_string()),
     }
 }
 

@@ -9,6 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod github;
+pub use github::{marker, GitHubApplier};
+
+pub use crate::actions::{because, enqueue, Applier, Checked, Outcome, Payload};
 use crate::audit::{AuditKey, Decision};
 use crate::error::Result;
 use crate::merge::{merge_local, MergeMode};
@@ -28,93 +32,6 @@ fn secs(var: &str, default: i64) -> i64 {
         .and_then(|v| v.trim().parse().ok())
         .filter(|v: &i64| *v >= 0)
         .unwrap_or(default)
-}
-
-/// What an action needs to be applied, beyond its kind and target.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Payload {
-    pub repo: String,
-    pub head: String,
-    pub base: String,
-    /// The head commit the lead reviewed; a change that moved since is not merged.
-    pub sha: String,
-    /// merge, squash or rebase (merges only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    /// Why a merge goes ahead although the policy said no.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub override_reason: Option<String>,
-    /// The pull request's number (GitHub targets; `repo` is then `owner/name`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub number: Option<u64>,
-    /// Reassignments (kind `assign`, GitHub issues): logins to add and to remove.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub assignees_add: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub assignees_remove: Vec<String>,
-    /// …and labels to add and to remove.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub labels_add: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub labels_remove: Vec<String>,
-}
-
-/// The result of one attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    Applied(String),
-    /// Try again later (offline, rate limited, server error).
-    Retry(String),
-    /// Will not succeed as asked (conflict, moved, refused); the lead must act.
-    Failed(String),
-}
-
-/// What the target says about an action tried before.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Checked {
-    /// It is done; the evidence.
-    Done(String),
-    /// It is certainly not done: safe to send.
-    NotDone,
-    /// The target could not say (offline): neither resend nor give up; ask again later.
-    Unknown(String),
-}
-
-/// Something that can apply actions: the local git repos, a forge.
-pub trait Applier {
-    /// Whether the target already shows this action done.
-    fn check(&self, a: &Action, p: &Payload) -> impl std::future::Future<Output = Checked> + Send;
-    fn apply(&self, a: &Action, p: &Payload) -> impl std::future::Future<Output = Outcome> + Send;
-}
-
-/// Queues an action; its key is fresh randomness, so two clicks are two decisions, but a
-/// retried send of one decision is one.
-pub async fn enqueue(
-    store: &Store,
-    kind: &str,
-    target: &str,
-    payload: &Payload,
-    actor: &str,
-    now: i64,
-) -> Result<Action> {
-    let a = Action {
-        idempotency_key: crate::error::random_hex(16, "an idempotency key")?,
-        kind: kind.into(),
-        target: target.into(),
-        payload: serde_json::to_string(payload).unwrap_or_default(),
-        actor: actor.into(),
-        state: "queued".into(),
-        attempts: 0,
-        last_error: None,
-        result: None,
-        created_at: now,
-        next_attempt_at: now,
-        applied_at: None,
-    };
-    store.enqueue_action(&a).await?;
-    Ok(a)
 }
 
 /// What one `sync` did.
@@ -266,7 +183,7 @@ async fn settle(store: &Store, a: &Action, result: &str) -> Result<()> {
 /// action by its target (`github:…` or `local:…`).
 pub struct Appliers {
     pub local: LocalApplier,
-    pub github: Option<crate::github::GitHubApplier>,
+    pub github: Option<GitHubApplier>,
 }
 
 impl Applier for Appliers {
@@ -405,14 +322,6 @@ impl LocalApplier {
             Err(e) => Outcome::Retry(format!("merge task failed: {e}")),
         }
     }
-}
-
-/// `: <the lead's comment>` when there is one (a close's reason, kept in the audit log).
-pub fn because(p: &Payload) -> String {
-    p.body
-        .as_deref()
-        .map(|b| format!(": {b}"))
-        .unwrap_or_default()
 }
 
 fn short(sha: &str) -> &str {
