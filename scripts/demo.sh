@@ -9,8 +9,8 @@ echo "==> building the UI"
 npm --prefix ui run build
 echo "==> building flightdeck"
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
-  cargo build --locked -p flightdeck-cli -p flightdeck-desktop
+  cargo build --locked -p flightdeck-cli -p flightdeck-desktop --features flightdeck-cli/demo
 else
-  cargo build --locked -p flightdeck-cli
+  cargo build --locked -p flightdeck-cli --features demo
 fi
 exec target/debug/flightdeck demo "$@"

@@ -6,7 +6,7 @@
 # Usage: scripts/desktop-memory.sh   (needs scripts/setup.sh and the UI built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --locked --release -p flightdeck-cli -p flightdeck-desktop
+cargo build --locked --release -p flightdeck-cli -p flightdeck-desktop --features flightdeck-cli/demo
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

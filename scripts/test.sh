@@ -21,12 +21,15 @@ step "layers: dependencies point down (core <- app <- server <- cli, desktop)"
 bash scripts/check-layers.sh --self-test
 bash scripts/check-layers.sh
 
-step "cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# The tests and the end-to-end test need `flightdeck demo`, so everything is checked and tested
+# with the demo feature on; the shipped binaries (without it) are checked on their own too.
+step "cargo clippy (with the demo; then the shipped binaries, without it)"
+cargo clippy --workspace --all-targets --locked --features flightdeck-cli/demo -- -D warnings
+cargo clippy -p flightdeck-cli -p flightdeck-desktop --locked -- -D warnings
 
 step "cargo test (SQLite and PostgreSQL; the desktop test under Xvfb)"
 xvfb-run -a -s "-screen 0 1280x800x24" \
-  cargo test --workspace --locked -- --include-ignored
+  cargo test --workspace --locked --features flightdeck-cli/demo -- --include-ignored
 
 step "generated TypeScript types are up to date"
 if [ -n "$(git status --porcelain -- ui/src/generated)" ]; then

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The package installs and runs. Unpacks the .deb that scripts/package.sh built into a clean
 # directory tree (dpkg-deb -x: no root, nothing touched outside it), checks what a user gets,
-# runs the installed `flightdeck doctor` and `flightdeck demo` against a fresh home (the UI
-# served from the package's own copy), and starts the installed desktop app under a display.
+# runs the installed `flightdeck doctor` and `flightdeck serve` on a fresh repo and home (the UI
+# served from the package's own copy; the demo is not in the package), and starts the installed
+# desktop app under a display.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail() { echo "package test: $*" >&2; exit 1; }
@@ -47,19 +48,32 @@ echo "$out" | grep -q "^ok    ui: $root/usr/share/flightdeck/ui" \
   || fail "doctor did not find the package's UI at /usr/share/flightdeck/ui"
 echo "$out" | grep -q "^all checks passed" || fail "doctor did not pass"
 
-# The demo from the package: its page and API answer on the port it printed.
-run "$cli" demo --no-open --port 0 --dir "$tmp/demo" >"$tmp/demo.out" 2>"$tmp/demo.err" &
+# The package carries no demo (it is a build feature): not in the help; asked for, it says how
+# to get it.
+if run "$cli" --help | grep -q demo; then fail "the installed flightdeck's help lists demo"; fi
+if out=$(run "$cli" demo --no-open --port 0 2>&1); then fail "the installed flightdeck ran a demo: $out"; fi
+echo "$out" | grep -q -- "--features demo" || fail "the installed demo refusal does not say how to get it: $out"
+
+# `serve` from the package, on a fresh git repo: the page and the API answer on the port it
+# printed, and the repo is there.
+repo="$tmp/repo"
+git init -q -b main "$repo"
+git -C "$repo" -c user.name=T -c user.email=t@example.com commit -q --allow-empty -m "first"
+empty="$tmp/no-agents"
+mkdir -p "$empty"
+run "$cli" serve --port 0 --repo "$repo" --claude-dir "$empty" --codex-home "$empty" \
+  >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pids+=($!)
-for _ in $(seq 1 180); do
-  grep -q "^Flightdeck demo: http" "$tmp/demo.out" 2>/dev/null && break
-  kill -0 "${pids[0]}" 2>/dev/null || { cat "$tmp/demo.err" >&2; fail "the installed demo exited"; }
+for _ in $(seq 1 60); do
+  grep -q "^Flightdeck: http" "$tmp/serve.out" 2>/dev/null && break
+  kill -0 "${pids[0]}" 2>/dev/null || { cat "$tmp/serve.err" >&2; fail "the installed serve exited"; }
   sleep 1
 done
-url=$(sed -n 's/^Flightdeck demo: \(http[^ ]*\).*/\1/p' "$tmp/demo.out")
-[ -n "$url" ] || { cat "$tmp/demo.err" >&2; fail "the installed demo printed no address"; }
-curl -fsS "$url" | grep -q '<div id="root">' || fail "the demo did not serve the packaged UI at $url"
-curl -fsS "${url}api/health" | grep -q '"status"' || fail "the demo's API did not answer at ${url}api/health"
-echo "demo from the package: $url serves the UI and the API"
+url=$(sed -n 's/^Flightdeck: \(http[^ ]*\).*/\1/p' "$tmp/serve.out")
+[ -n "$url" ] || { cat "$tmp/serve.err" >&2; fail "the installed serve printed no address"; }
+curl -fsS "$url" | grep -q '<div id="root">' || fail "serve did not serve the packaged UI at $url"
+curl -fsS "${url}api/repos" | grep -q '"repo"' || fail "the API at ${url}api/repos does not list the repo"
+echo "serve from the package: $url serves the UI and the API with the repo"
 
 # The desktop app starts and stays up (under Xvfb when there is no display).
 set +e

@@ -3,7 +3,9 @@
 
 mod audit_cmd;
 mod commands;
+#[cfg(feature = "demo")]
 mod demo_cmd;
+#[cfg(feature = "demo")]
 mod demo_github;
 mod deploy_cmd;
 mod doctor;
@@ -82,6 +84,8 @@ struct SourceArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Build a demo workspace (git repos, agent logs), load it, and serve the UI.
+    // Left out of the shipped build (the `demo` feature); asked for there, it says how to get it.
+    #[cfg_attr(not(feature = "demo"), command(hide = true))]
     Demo {
         /// Where to build it (default: the data dir's demo/).
         #[arg(long)]
@@ -261,6 +265,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let lead = Lead::from_settings(&settings);
     let (settings, lead) = (&settings, &lead);
     match &cli.command {
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => Err(anyhow::anyhow!(
+            "this build of flightdeck has no demo (installed packages leave it out): in a checkout, \
+             run `bash scripts/demo.sh`, or build with `cargo build -p flightdeck-cli --features demo`"
+        )),
+        #[cfg(feature = "demo")]
         Command::Demo { dir, no_open, .. } => {
             let mut settings = settings.clone();
             let dir = dir

@@ -1,6 +1,7 @@
 //! Flightdeck's core: the domain model, the store (SQLite or PostgreSQL through sqlx), the
 //! sources that fill it (git repos, agent session logs), the metrics computed over it, the event
-//! bus that tells the UI something changed, and the demo workspace builder.
+//! bus that tells the UI something changed, and (with the `demo` feature) the demo workspace
+//! builder.
 //!
 //! Nothing here knows about HTTP or Tauri; the app layer, the server and the desktop shell
 //! depend on this crate, never the other way round. Inside it, the modules import each other
@@ -16,6 +17,7 @@ pub mod concentration;
 pub mod config;
 pub mod cycle;
 pub mod days;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod deploys;
 pub mod diff;
