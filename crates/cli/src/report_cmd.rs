@@ -179,7 +179,7 @@ pub async fn velocity_report(settings: &Settings, a: &PeriodArgs) -> Result<Exit
         })
         .collect();
     let phase_head = ["phase", "changes", "all", "agents", "people"];
-    let both = |s: &flightdeck_core::spans::Spread| {
+    let both = |s: &flightdeck_core::store::spans::Spread| {
         format!("{} / {}", hours(s.median_secs), hours(s.p90_secs))
     };
     let phases: Vec<[String; 5]> = v

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use flightdeck_core::spans::Spread;
+use flightdeck_core::store::spans::Spread;
 use flightdeck_core::store::Store;
 use flightdeck_core::{cycle, deploys, dora};
 

@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row;
 use ts_rs::TS;
 
-use crate::store::Store;
+use crate::store::{BilledLine, Store};
 
 pub const ANTHROPIC_API: &str = "https://api.anthropic.com";
 pub const OPENAI_API: &str = "https://api.openai.com";
@@ -364,14 +363,6 @@ pub async fn sync_days(
         url: api.base.clone(),
         message,
     })?;
-    let mut tx = store.begin().await?;
-    sqlx::query("DELETE FROM billed_costs WHERE vendor = $1 AND day >= $2 AND day < $3")
-        .bind(vendor.name())
-        .bind(from.to_string())
-        .bind(to.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(crate::Error::from)?;
     // Two lines of one day and item (two projects' unnamed items, say) add up.
     let mut merged: BTreeMap<(String, String), (String, f64)> = BTreeMap::new();
     for (day, item, model, usd) in lines {
@@ -379,22 +370,24 @@ pub async fn sync_days(
         e.1 += usd;
     }
     let billed: f64 = merged.values().map(|(_, usd)| usd).sum();
-    for ((day, item), (model, usd)) in &merged {
-        sqlx::query(
-            "INSERT INTO billed_costs (vendor, day, line_item, model, amount_usd, fetched_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+    let rows: Vec<BilledLine<'_>> = merged
+        .iter()
+        .map(|((day, item), (model, usd))| BilledLine {
+            day,
+            item,
+            model,
+            usd: *usd,
+        })
+        .collect();
+    store
+        .replace_billed_costs(
+            vendor.name(),
+            &from.to_string(),
+            &to.to_string(),
+            &rows,
+            now,
         )
-        .bind(vendor.name())
-        .bind(day)
-        .bind(item)
-        .bind(model)
-        .bind(usd)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(crate::Error::from)?;
-    }
-    tx.commit().await.map_err(crate::Error::from)?;
+        .await?;
     store
         .set_cursor(
             "billing",
@@ -447,17 +440,10 @@ pub async fn reconcile(
     until: &str,
 ) -> crate::error::Result<Vec<ReconRow>> {
     let mut rows: BTreeMap<(String, String), ReconRow> = BTreeMap::new();
-    let billed = sqlx::query(
-        "SELECT day, vendor, CAST(SUM(amount_usd) AS DOUBLE PRECISION) AS usd FROM billed_costs
-         WHERE day >= $1 AND day <= $2 GROUP BY day, vendor",
-    )
-    .bind(since)
-    .bind(until)
-    .fetch_all(store.pool())
-    .await?;
-    let vendors: std::collections::BTreeSet<String> = billed
+    let billed = store.billed_by_day(since, until).await?;
+    let vendors: std::collections::BTreeSet<&str> = billed
         .iter()
-        .filter_map(|r| r.try_get::<String, _>("vendor").ok())
+        .map(|(_, vendor, _)| vendor.as_str())
         .collect();
     let empty = |day: &str, vendor: &str| ReconRow {
         day: day.into(),
@@ -466,30 +452,20 @@ pub async fn reconcile(
         billed_usd: 0.0,
         gap_usd: 0.0,
     };
-    for r in &billed {
-        let (day, vendor): (String, String) = (r.try_get("day")?, r.try_get("vendor")?);
+    for (day, vendor, usd) in &billed {
         let e = rows
             .entry((day.clone(), vendor.clone()))
-            .or_insert_with(|| empty(&day, &vendor));
-        e.billed_usd += r.try_get::<f64, _>("usd")?;
+            .or_insert_with(|| empty(day, vendor));
+        e.billed_usd += usd;
     }
-    let logs = sqlx::query(
-        "SELECT day, vendor, CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS usd FROM spend_records
-         WHERE source = 'logs' AND day >= $1 AND day <= $2 GROUP BY day, vendor",
-    )
-    .bind(since)
-    .bind(until)
-    .fetch_all(store.pool())
-    .await?;
-    for r in &logs {
-        let (day, vendor): (String, String) = (r.try_get("day")?, r.try_get("vendor")?);
-        if !vendors.contains(&vendor) {
+    for (day, vendor, usd) in store.log_spend_by_day(since, until).await? {
+        if !vendors.contains(vendor.as_str()) {
             continue;
         }
         let e = rows
             .entry((day.clone(), vendor.clone()))
             .or_insert_with(|| empty(&day, &vendor));
-        e.logs_usd += r.try_get::<f64, _>("usd")?;
+        e.logs_usd += usd;
     }
     Ok(rows
         .into_values()

@@ -4,55 +4,14 @@
 //! machines sharing one database).
 
 use serde::Serialize;
-use sqlx::Row;
 use ts_rs::TS;
 
 use crate::error::Result;
+pub use crate::model::{Budget, BudgetAlert, Scope};
 use crate::store::Store;
 
 /// The thresholds alerts fire at, in percent of the budget.
 pub const THRESHOLDS: [i64; 3] = [50, 80, 100];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum Scope {
-    Team,
-    Repo,
-    Agent,
-    Vendor,
-}
-
-impl Scope {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "team" => Some(Scope::Team),
-            "repo" => Some(Scope::Repo),
-            "agent" => Some(Scope::Agent),
-            "vendor" => Some(Scope::Vendor),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Team => "team",
-            Scope::Repo => "repo",
-            Scope::Agent => "agent",
-            Scope::Vendor => "vendor",
-        }
-    }
-
-    /// The spend rollup's column this scope filters on (none for the team).
-    fn column(self) -> Option<&'static str> {
-        match self {
-            Scope::Team => None,
-            Scope::Repo => Some("repo"),
-            Scope::Agent => Some("agent"),
-            Scope::Vendor => Some("vendor"),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BudgetError {
@@ -66,16 +25,6 @@ pub enum BudgetError {
     Amount(f64),
     #[error(transparent)]
     Store(#[from] crate::Error),
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-#[ts(export)]
-pub struct Budget {
-    /// `team`, or `<scope>:<target>`.
-    pub id: String,
-    pub scope: Scope,
-    pub target: String,
-    pub monthly_usd: f64,
 }
 
 /// The month-end spend expected from this month's days so far, with an 80 % interval.
@@ -102,20 +51,6 @@ pub struct BudgetStatus {
     pub fired: Vec<i64>,
 }
 
-/// A threshold crossed for the first time this month.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-#[ts(export)]
-pub struct BudgetAlert {
-    pub budget_id: String,
-    pub month: String,
-    #[ts(type = "number")]
-    pub threshold: i64,
-    pub spent_usd: f64,
-    pub monthly_usd: f64,
-    #[ts(type = "number")]
-    pub at: i64,
-}
-
 /// Sets (or replaces) the monthly budget of a scope.
 pub async fn set(
     store: &Store,
@@ -139,55 +74,23 @@ pub async fn set(
         Scope::Team => "team".to_string(),
         s => format!("{}:{target}", s.as_str()),
     };
-    sqlx::query(
-        "INSERT INTO budgets (id, scope, target, monthly_usd, created_at)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (id) DO UPDATE SET monthly_usd = excluded.monthly_usd",
-    )
-    .bind(&id)
-    .bind(scope.as_str())
-    .bind(&target)
-    .bind(monthly_usd)
-    .bind(now)
-    .execute(store.pool())
-    .await
-    .map_err(crate::Error::from)?;
-    Ok(Budget {
+    let budget = Budget {
         id,
         scope,
         target,
         monthly_usd,
-    })
+    };
+    store.upsert_budget(&budget, now).await?;
+    Ok(budget)
 }
 
 /// Removes a budget (and its alerts); false when there was none.
 pub async fn remove(store: &Store, id: &str) -> Result<bool> {
-    sqlx::query("DELETE FROM budget_alerts WHERE budget_id = $1")
-        .bind(id)
-        .execute(store.pool())
-        .await?;
-    let done = sqlx::query("DELETE FROM budgets WHERE id = $1")
-        .bind(id)
-        .execute(store.pool())
-        .await?;
-    Ok(done.rows_affected() == 1)
+    store.remove_budget(id).await
 }
 
 pub async fn budgets(store: &Store) -> Result<Vec<Budget>> {
-    let rows = sqlx::query("SELECT id, scope, target, monthly_usd FROM budgets ORDER BY id")
-        .fetch_all(store.pool())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            let scope: String = r.try_get("scope")?;
-            Ok(Budget {
-                id: r.try_get("id")?,
-                scope: Scope::parse(&scope).unwrap_or(Scope::Team),
-                target: r.try_get("target")?,
-                monthly_usd: r.try_get("monthly_usd")?,
-            })
-        })
-        .collect()
+    store.budgets().await
 }
 
 /// `YYYY-MM` and the number of days of the month holding `now`, and the day of month (1-based).
@@ -206,25 +109,11 @@ fn month_of(now: i64) -> (String, u32, u32) {
 
 /// Cost per day of the month so far (days without spend count as 0).
 async fn daily_spend(store: &Store, b: &Budget, month: &str, today: u32) -> Result<Vec<f64>> {
-    // The column comes from the fixed scope enum, never from input.
-    let filter = match b.scope.column() {
-        Some(c) => format!("AND {c} = $2"),
-        None => "AND $2 = ''".to_string(),
-    };
-    let rows = sqlx::query(&format!(
-        "SELECT day, CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS cost FROM spend_records
-         WHERE SUBSTR(day, 1, 7) = $1 {filter} GROUP BY day"
-    ))
-    .bind(month)
-    .bind(&b.target)
-    .fetch_all(store.pool())
-    .await?;
     let mut days = vec![0.0; today as usize];
-    for r in &rows {
-        let day: String = r.try_get("day")?;
+    for (day, cost) in store.spend_by_day(b.scope, &b.target, month).await? {
         let n: usize = day.get(8..10).and_then(|d| d.parse().ok()).unwrap_or(0);
         if (1..=today as usize).contains(&n) {
-            days[n - 1] += r.try_get::<f64, _>("cost")?;
+            days[n - 1] += cost;
         }
     }
     Ok(days)
@@ -267,14 +156,7 @@ pub async fn status(store: &Store, now: i64) -> Result<Vec<BudgetStatus>> {
     for b in budgets(store).await? {
         let days = daily_spend(store, &b, &month, today).await?;
         let spent: f64 = days.iter().sum();
-        let fired: Vec<i64> = sqlx::query_scalar(
-            "SELECT threshold FROM budget_alerts WHERE budget_id = $1 AND month = $2
-             ORDER BY threshold",
-        )
-        .bind(&b.id)
-        .bind(&month)
-        .fetch_all(store.pool())
-        .await?;
+        let fired = store.fired_thresholds(&b.id, &month).await?;
         out.push(BudgetStatus {
             used: spent / b.monthly_usd,
             spent_usd: spent,
@@ -296,27 +178,17 @@ pub async fn check(store: &Store, now: i64) -> Result<Vec<BudgetAlert>> {
             if s.spent_usd < s.budget.monthly_usd * t as f64 / 100.0 || s.fired.contains(&t) {
                 continue;
             }
+            let alert = BudgetAlert {
+                budget_id: s.budget.id.clone(),
+                month: s.month.clone(),
+                threshold: t,
+                spent_usd: s.spent_usd,
+                monthly_usd: s.budget.monthly_usd,
+                at: now,
+            };
             // The insert decides: of two machines racing, one gets the row.
-            let done = sqlx::query(
-                "INSERT INTO budget_alerts (budget_id, month, threshold, spent_usd, at)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(&s.budget.id)
-            .bind(&s.month)
-            .bind(t)
-            .bind(s.spent_usd)
-            .bind(now)
-            .execute(store.pool())
-            .await?;
-            if done.rows_affected() == 1 {
-                fired.push(BudgetAlert {
-                    budget_id: s.budget.id.clone(),
-                    month: s.month.clone(),
-                    threshold: t,
-                    spent_usd: s.spent_usd,
-                    monthly_usd: s.budget.monthly_usd,
-                    at: now,
-                });
+            if store.record_budget_alert(&alert).await? {
+                fired.push(alert);
             }
         }
     }
@@ -326,24 +198,5 @@ pub async fn check(store: &Store, now: i64) -> Result<Vec<BudgetAlert>> {
 /// This month's alerts, newest first (for the inbox).
 pub async fn alerts(store: &Store, now: i64) -> Result<Vec<BudgetAlert>> {
     let (month, _, _) = month_of(now);
-    let rows = sqlx::query(
-        "SELECT a.budget_id, a.month, a.threshold, a.spent_usd, a.at, b.monthly_usd
-         FROM budget_alerts a JOIN budgets b ON b.id = a.budget_id
-         WHERE a.month = $1 ORDER BY a.at DESC, a.threshold DESC",
-    )
-    .bind(&month)
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(BudgetAlert {
-                budget_id: r.try_get("budget_id")?,
-                month: r.try_get("month")?,
-                threshold: r.try_get("threshold")?,
-                spent_usd: r.try_get("spent_usd")?,
-                monthly_usd: r.try_get("monthly_usd")?,
-                at: r.try_get("at")?,
-            })
-        })
-        .collect()
+    store.budget_alerts(&month).await
 }

@@ -9,10 +9,8 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::error::Result;
-use sqlx::Row;
-
 use crate::pricing::{vendor_of, PriceTable};
-use crate::store::Store;
+use crate::store::{SpendBy, Store};
 
 /// HHI above which the inbox warns, unless `[spend] concentration_threshold` says otherwise:
 /// 5,000 is one vendor at about 70 % (competition authorities call 2,500 "highly
@@ -98,44 +96,26 @@ fn run_vendor(table: &PriceTable, agent: &str, model: &str) -> String {
 pub async fn concentration(store: &Store, since: &str, threshold: f64) -> Result<Concentration> {
     let table = PriceTable::builtin();
     // Sums from the per-day rollup, not its rows: the answer costs the same for any history.
-    let sums = |column: &'static str| {
-        // The column is one of two fixed names, never input.
-        let sql = format!(
-            "SELECT {column} AS k, CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS c
-             FROM spend_records WHERE day >= $1 GROUP BY {column}"
-        );
-        async move {
-            let rows = sqlx::query(&sql)
-                .bind(since)
-                .fetch_all(store.pool())
-                .await?;
-            rows.iter()
-                .map(|r| Ok((r.try_get::<String, _>("k")?, r.try_get::<f64, _>("c")?)))
-                .collect::<Result<BTreeMap<String, f64>>>()
-        }
+    let sums = |by| async move {
+        let rows = store.spend_sums(by, since, "9999-99-99").await?;
+        Ok::<_, crate::Error>(
+            rows.into_iter()
+                .map(|(key, _, cost, _)| (key, cost))
+                .collect::<BTreeMap<String, f64>>(),
+        )
     };
-    let vendor = sums("vendor").await?;
-    let model = sums("model").await?;
+    let vendor = sums(SpendBy::Vendor).await?;
+    let model = sums(SpendBy::Model).await?;
     // Merged agent changes, each credited to the vendors of the runs on its branch (split
     // evenly when several), else to its agent's maker.
     let since_ts = crate::days::start_of(since).unwrap_or(0);
-    let rows = sqlx::query(
-        "SELECT c.id, c.author, r.agent, r.model FROM change_requests c
-         LEFT JOIN agent_runs r ON r.branch = c.head AND (c.kind = 'github' OR r.repo = c.repo)
-         WHERE c.state = 'merged' AND c.author_kind = 'agent' AND c.updated_at >= $1",
-    )
-    .bind(since_ts)
-    .fetch_all(store.pool())
-    .await?;
     let mut per_change: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for r in &rows {
-        let id: String = r.try_get("id")?;
-        let run_agent: Option<String> = r.try_get("agent")?;
-        let vendor = match run_agent {
-            Some(agent) => run_vendor(&table, &agent, &r.try_get::<String, _>("model")?),
-            None => run_vendor(&table, &r.try_get::<String, _>("author")?, ""),
+    for m in store.merged_agent_changes(since_ts).await? {
+        let vendor = match &m.run {
+            Some((agent, model)) => run_vendor(&table, agent, model),
+            None => run_vendor(&table, &m.author, ""),
         };
-        per_change.entry(id).or_default().insert(vendor);
+        per_change.entry(m.id).or_default().insert(vendor);
     }
     let mut merged: BTreeMap<String, f64> = BTreeMap::new();
     for vendors in per_change.values() {
@@ -161,21 +141,15 @@ pub async fn concentration(store: &Store, since: &str, threshold: f64) -> Result
 /// What stops for each vendor seen in agent runs started since `since_ts`, in name order.
 pub async fn if_down_all(store: &Store, since_ts: i64) -> Result<Vec<Dependence>> {
     let table = PriceTable::builtin();
-    let rows = sqlx::query(
-        "SELECT COALESCE(repo, '') AS repo, agent, model, CAST(COUNT(*) AS BIGINT) AS n
-         FROM agent_runs WHERE started_at >= $1 GROUP BY COALESCE(repo, ''), agent, model",
-    )
-    .bind(since_ts)
-    .fetch_all(store.pool())
-    .await?;
-    let mut runs: Vec<(String, String, String, usize)> = Vec::new();
-    for r in &rows {
-        let (repo, agent, model): (String, String, String) =
-            (r.try_get("repo")?, r.try_get("agent")?, r.try_get("model")?);
-        let n: i64 = r.try_get("n")?;
-        let vendor = run_vendor(&table, &agent, &model);
-        runs.push((repo, agent, vendor, n as usize));
-    }
+    let runs: Vec<(String, String, String, usize)> = store
+        .run_counts_since(since_ts)
+        .await?
+        .into_iter()
+        .map(|(repo, agent, model, n)| {
+            let vendor = run_vendor(&table, &agent, &model);
+            (repo, agent, vendor, n.max(0) as usize)
+        })
+        .collect();
     let vendors: BTreeSet<&str> = runs.iter().map(|r| r.2.as_str()).collect();
     Ok(vendors.into_iter().map(|v| dependence(v, &runs)).collect())
 }

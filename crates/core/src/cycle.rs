@@ -1,6 +1,6 @@
 //! Cycle time of merged changes, by phase, split agent vs human, and throughput per week.
 //!
-//! Phases (each a span in `core::spans`, counted at the merge time):
+//! Phases (each a span in `store::spans`, counted at the merge time):
 //! - **coding**: first commit (author time) → change opened. A local agent branch opens at its
 //!   first commit, so its coding phase is zero; a pull request's first commit is read from the
 //!   local clone when it has the branch.
@@ -16,61 +16,33 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
-use sqlx::Row;
 use ts_rs::TS;
 
-use crate::spans::{self, Range, Span, Spread};
-use crate::store::Store;
+use crate::store::spans::{self, Range, Span, Spread};
+use crate::store::{MergedTimes, Store};
 
 pub const PHASES: [&str; 5] = ["coding", "pickup", "review", "deploy", "merge"];
 
 /// Measures the merged changes of `repo` into spans (only what changed is written).
 pub async fn measure(store: &Store, repo: &str) -> Result<(), crate::Error> {
-    let rows = sqlx::query(
-        "SELECT c.id, c.author_kind, c.created_at, c.first_commit_at, c.merged_at, c.head_sha,
-           c.merge_sha,
-           (SELECT min(r.at) FROM reviews r WHERE r.change_request = c.id) AS reviewed
-         FROM change_requests c WHERE c.repo = $1 AND c.merged_at IS NOT NULL",
-    )
-    .bind(repo)
-    .fetch_all(store.pool())
-    .await?;
+    let rows = store.merged_change_times(repo).await?;
     // First successful deploy per environment of each merged head and merge commit.
-    let shipped = sqlx::query(
-        "SELECT dc.sha, d.environment, min(d.created_at)
-         FROM deploy_commits dc JOIN deployments d ON d.id = dc.deployment
-         WHERE dc.repo = $1 AND d.status = 'success' AND dc.sha IN
-           (SELECT head_sha FROM change_requests WHERE repo = $2 AND merged_at IS NOT NULL
-            UNION
-            SELECT merge_sha FROM change_requests
-            WHERE repo = $3 AND merged_at IS NOT NULL AND merge_sha IS NOT NULL)
-         GROUP BY dc.sha, d.environment",
-    )
-    .bind(repo)
-    .bind(repo)
-    .bind(repo)
-    .fetch_all(store.pool())
-    .await?;
     let mut deployed: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-    for r in &shipped {
-        let sha: String = r.try_get(0)?;
-        deployed
-            .entry(sha)
-            .or_default()
-            .push((r.try_get(1)?, r.try_get(2)?));
+    for (sha, env, at) in store.merges_first_deployed(repo).await? {
+        deployed.entry(sha).or_default().push((env, at));
     }
     let mut out = Vec::new();
-    for r in &rows {
-        let id: String = r.try_get("id")?;
-        let agent = r.try_get::<String, _>("author_kind")? == "agent";
-        let opened: i64 = r.try_get("created_at")?;
-        let first: Option<i64> = r.try_get("first_commit_at")?;
-        let Some(merged) = r.try_get::<Option<i64>, _>("merged_at")? else {
-            continue;
-        };
-        let reviewed: Option<i64> = r.try_get("reviewed")?;
-        let head: String = r.try_get("head_sha")?;
-        let merge_sha: Option<String> = r.try_get("merge_sha")?;
+    for r in rows {
+        let MergedTimes {
+            id,
+            agent,
+            opened,
+            first_commit: first,
+            merged,
+            reviewed,
+            head,
+            merge_sha,
+        } = r;
         let span = |metric: &str, scope: &str, secs: i64| Span {
             metric: metric.into(),
             scope: scope.into(),
@@ -178,16 +150,6 @@ pub async fn throughput(
     since: i64,
     until: i64,
 ) -> Result<Vec<WeekCount>, crate::Error> {
-    let repo_clause = if repo.is_some() { " AND repo = $3" } else { "" };
-    let q = format!(
-        "SELECT merged_at / 86400, author_kind, count(*) FROM change_requests
-         WHERE merged_at >= $1 AND merged_at < $2{repo_clause}
-         GROUP BY merged_at / 86400, author_kind"
-    );
-    let mut query = sqlx::query(&q).bind(since).bind(until);
-    if let Some(r) = repo {
-        query = query.bind(r);
-    }
     let mut weeks: BTreeMap<String, WeekCount> = BTreeMap::new();
     fn slot(weeks: &mut BTreeMap<String, WeekCount>, week: String) -> &mut WeekCount {
         weeks.entry(week.clone()).or_insert(WeekCount {
@@ -208,10 +170,7 @@ pub async fn throughput(
             crate::days::week_of_day(&crate::days::of(until - 1)),
         );
     }
-    for row in query.fetch_all(store.pool()).await? {
-        let day: i64 = row.try_get(0)?;
-        let kind: String = row.try_get(1)?;
-        let n: i64 = row.try_get(2)?;
+    for (day, kind, n) in store.merges_per_day(repo, since, until).await? {
         let w = slot(
             &mut weeks,
             crate::days::week_of_day(&crate::days::of(day * 86_400)),

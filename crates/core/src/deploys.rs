@@ -207,35 +207,10 @@ pub fn is_fix(summary: &str) -> bool {
 
 /// Measures the deploys of `repo` to `env` from their stored contents, for DORA: per deploy
 /// whether it ships a fix and how soon after the previous finished deploy, and the lead-time
-/// span of every commit at the first successful deploy that shipped it (`core::spans`).
+/// span of every commit at the first successful deploy that shipped it (`store::spans`).
 /// Commits the store does not hold yet are measured when a scan brings them.
 pub async fn measure(store: &Store, repo: &str, env: &str) -> Result<(), crate::Error> {
-    let rows = sqlx::query(
-        "SELECT id, created_at, status, fixes, next_fix_secs FROM deployments
-         WHERE repo = $1 AND environment = $2 ORDER BY created_at, id",
-    )
-    .bind(repo)
-    .bind(env)
-    .fetch_all(store.pool())
-    .await?;
-    struct Row {
-        id: String,
-        at: i64,
-        status: String,
-        fixes: i64,
-        next_fix: Option<i64>,
-    }
-    let mut deploys = Vec::with_capacity(rows.len());
-    for r in &rows {
-        use sqlx::Row as _;
-        deploys.push(Row {
-            id: r.try_get("id")?,
-            at: r.try_get("created_at")?,
-            status: r.try_get("status")?,
-            fixes: r.try_get("fixes")?,
-            next_fix: r.try_get("next_fix_secs")?,
-        });
-    }
+    let deploys = store.deploy_marks(repo, env).await?;
     let mut contents: std::collections::HashMap<String, Vec<String>> = Default::default();
     for (dep, sha) in store.deploy_commits(Some(repo)).await? {
         contents.entry(dep).or_default().push(sha);
@@ -262,12 +237,7 @@ pub async fn measure(store: &Store, repo: &str, env: &str) -> Result<(), crate::
     }
     for (i, d) in deploys.iter().enumerate() {
         if d.fixes != fixes[i] || d.next_fix != next_fix[i] {
-            sqlx::query("UPDATE deployments SET fixes = $1, next_fix_secs = $2 WHERE id = $3")
-                .bind(fixes[i])
-                .bind(next_fix[i])
-                .bind(&d.id)
-                .execute(store.pool())
-                .await?;
+            store.set_deploy_fix(&d.id, fixes[i], next_fix[i]).await?;
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -278,7 +248,7 @@ pub async fn measure(store: &Store, repo: &str, env: &str) -> Result<(), crate::
             if !seen.insert(sha.as_str()) {
                 continue;
             }
-            spans.push(crate::spans::Span {
+            spans.push(crate::store::spans::Span {
                 metric: "lead".into(),
                 scope: env.into(),
                 repo: repo.into(),
@@ -289,17 +259,12 @@ pub async fn measure(store: &Store, repo: &str, env: &str) -> Result<(), crate::
             });
         }
     }
-    crate::spans::replace(store, repo, &["lead"], Some(env), spans).await
+    crate::store::spans::replace(store, repo, &["lead"], Some(env), spans).await
 }
 
 /// Measures every environment `repo` deploys to again (after a scan brought commits).
 pub async fn measure_repo(store: &Store, repo: &str) -> Result<(), crate::Error> {
-    let envs: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT environment FROM deployments WHERE repo = $1")
-            .bind(repo)
-            .fetch_all(store.pool())
-            .await?;
-    for env in envs {
+    for env in store.deploy_environments(repo).await? {
         measure(store, repo, &env).await?;
     }
     Ok(())

@@ -29,12 +29,11 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
-use sqlx::Row;
 use ts_rs::TS;
 
-pub use crate::spans::Spread;
-use crate::spans::{self, Range};
-use crate::store::Store;
+pub use crate::store::spans::Spread;
+use crate::store::spans::{self, Range};
+use crate::store::{DeployTallies, DeployWindow, Store};
 
 /// What counts as production and as an incident.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,28 +86,8 @@ pub struct Dora {
     pub commits_shipped: i64,
 }
 
-/// Query `q` with the parameters both DORA queries take: $1 production, $2 since, $3 until,
-/// $4 the incident window, $5 the repo when one is asked for.
-fn over_range<'q>(
-    q: &'q str,
-    cfg: &'q DoraConfig,
-    since: i64,
-    until: i64,
-    repo: Option<&'q str>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    let query = sqlx::query(q)
-        .bind(cfg.production.as_str())
-        .bind(since)
-        .bind(until)
-        .bind(cfg.incident_window_secs);
-    match repo {
-        Some(r) => query.bind(r),
-        None => query,
-    }
-}
-
 /// The four keys for the production deploys in `[since, until)`, of `repo` (all when `None`).
-/// Reads aggregates only (see `core::spans` and `deploys::measure`): its cost does not grow
+/// Reads aggregates only (see `store::spans` and `deploys::measure`): its cost does not grow
 /// with the number of commits.
 pub async fn dora(
     store: &Store,
@@ -117,55 +96,27 @@ pub async fn dora(
     until: i64,
     cfg: &DoraConfig,
 ) -> Result<Dora, crate::Error> {
-    // A deploy failed by its status, or when the next one (within the window) ships a fix.
-    let failed = "(status = 'failure' OR next_fix_secs <= $4)";
-    let repo_clause = if repo.is_some() { " AND repo = $5" } else { "" };
-    // PostgreSQL sums BIGINT as NUMERIC, which the Any driver cannot read: cast back.
-    let q = format!(
-        "SELECT count(*),
-           CAST(COALESCE(sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0) AS BIGINT),
-           CAST(COALESCE(sum(CASE WHEN {failed} THEN 1 ELSE 0 END), 0) AS BIGINT),
-           CAST(COALESCE(sum(CASE WHEN status = 'success' AND next_fix_secs <= $4 THEN 1 ELSE 0 END), 0)
-             AS BIGINT),
-           count(DISTINCT CASE WHEN status = 'success' THEN created_at / 86400 END)
-         FROM deployments
-         WHERE environment = $1 AND status IN ('success', 'failure')
-           AND created_at >= $2 AND created_at < $3{repo_clause}"
-    );
-    let row = over_range(&q, cfg, since, until, repo)
-        .fetch_one(store.pool())
-        .await?;
-    let finished: i64 = row.try_get(0)?;
-    let good: i64 = row.try_get(1)?;
-    let failed_count: i64 = row.try_get(2)?;
-    let incidents: i64 = row.try_get(3)?;
-    let deploy_days: i64 = row.try_get(4)?;
-
-    // Each failed deploy to the next successful one (same repo) that did not fail itself.
-    let q = format!(
-        "SELECT d.id, d.created_at,
-           (SELECT n.created_at FROM deployments n
-            WHERE n.repo = d.repo AND n.environment = d.environment AND n.status = 'success'
-              AND (n.next_fix_secs IS NULL OR n.next_fix_secs > $4)
-              AND n.created_at >= d.created_at
-              AND NOT (n.created_at = d.created_at AND n.id <= d.id)
-            ORDER BY n.created_at, n.id LIMIT 1)
-         FROM deployments d
-         WHERE d.environment = $1 AND d.status IN ('success', 'failure')
-           AND d.created_at >= $2 AND d.created_at < $3
-           AND (d.status = 'failure' OR d.next_fix_secs <= $4){}",
-        repo_clause.replace("repo", "d.repo")
-    );
+    let w = DeployWindow {
+        production: &cfg.production,
+        since,
+        until,
+        incident_window_secs: cfg.incident_window_secs,
+        repo,
+    };
+    let DeployTallies {
+        finished,
+        good,
+        failed: failed_count,
+        incidents,
+        deploy_days,
+    } = store.deploy_tallies(&w).await?;
     // Failed deploy → seconds to restore (none while not restored).
-    let mut restore: HashMap<String, Option<i64>> = HashMap::new();
-    for row in over_range(&q, cfg, since, until, repo)
-        .fetch_all(store.pool())
+    let mut restore: HashMap<String, Option<i64>> = store
+        .failed_deploys(&w)
         .await?
-    {
-        let at: i64 = row.try_get(1)?;
-        let back: Option<i64> = row.try_get(2)?;
-        restore.insert(row.try_get(0)?, back.map(|b| b - at));
-    }
+        .into_iter()
+        .map(|(id, at, back)| (id, back.map(|b| b - at)))
+        .collect();
 
     // Incident issues, each pinned on the last good production deploy before it opened. Few
     // (people file them), so one indexed lookup each.
@@ -259,21 +210,6 @@ pub async fn lead_time_distribution(
     until: i64,
     production: &str,
 ) -> Result<Vec<LeadTimeBin>, crate::Error> {
-    let mut case = String::from("CASE");
-    for (i, (end, _)) in BINS.iter().enumerate().take(BINS.len() - 1) {
-        case.push_str(&format!(" WHEN secs < {end} THEN {i}"));
-    }
-    case.push_str(&format!(" ELSE {} END", BINS.len() - 1));
-    let q = format!(
-        "SELECT agent, {case} AS bin, count(*) FROM spans
-         WHERE metric = 'lead' AND scope = $1 AND at >= $2 AND at < $3{}
-         GROUP BY agent, bin",
-        if repo.is_some() { " AND repo = $4" } else { "" }
-    );
-    let mut query = sqlx::query(&q).bind(production).bind(since).bind(until);
-    if let Some(r) = repo {
-        query = query.bind(r);
-    }
     let mut out: Vec<LeadTimeBin> = BINS
         .iter()
         .map(|(_, label)| LeadTimeBin {
@@ -282,12 +218,17 @@ pub async fn lead_time_distribution(
             human: 0,
         })
         .collect();
-    for row in query.fetch_all(store.pool()).await? {
-        let agent: i64 = row.try_get(0)?;
-        let bin: i64 = row.try_get(1)?;
-        let n: i64 = row.try_get(2)?;
-        if let Some(b) = usize::try_from(bin).ok().and_then(|i| out.get_mut(i)) {
-            if agent != 0 {
+    let ends: Vec<i64> = BINS.iter().map(|(end, _)| *end).collect();
+    let range = Range {
+        metric: "lead",
+        scope: production,
+        repo,
+        since,
+        until,
+    };
+    for (agent, bin, n) in spans::bins(store, &range, &ends).await? {
+        if let Some(b) = out.get_mut(bin) {
+            if agent {
                 b.agent += n;
             } else {
                 b.human += n;

@@ -40,7 +40,6 @@ pub mod releases;
 pub mod reports;
 pub mod secrets;
 pub mod sources;
-pub mod spans;
 pub mod store;
 pub mod toml_file;
 pub mod value;

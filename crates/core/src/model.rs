@@ -517,3 +517,71 @@ pub struct AuditEntry {
     /// The signer's signature of `hash`, hex.
     pub signature: String,
 }
+
+// ---- Budgets (`crate::budgets` owns the rules) ----
+
+/// What a monthly budget covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum Scope {
+    Team,
+    Repo,
+    Agent,
+    Vendor,
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "team" => Some(Scope::Team),
+            "repo" => Some(Scope::Repo),
+            "agent" => Some(Scope::Agent),
+            "vendor" => Some(Scope::Vendor),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Team => "team",
+            Scope::Repo => "repo",
+            Scope::Agent => "agent",
+            Scope::Vendor => "vendor",
+        }
+    }
+
+    /// The spend rollup's column this scope filters on (none for the team).
+    pub(crate) fn column(self) -> Option<&'static str> {
+        match self {
+            Scope::Team => None,
+            Scope::Repo => Some("repo"),
+            Scope::Agent => Some("agent"),
+            Scope::Vendor => Some("vendor"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct Budget {
+    /// `team`, or `<scope>:<target>`.
+    pub id: String,
+    pub scope: Scope,
+    pub target: String,
+    pub monthly_usd: f64,
+}
+
+/// A threshold crossed for the first time this month.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct BudgetAlert {
+    pub budget_id: String,
+    pub month: String,
+    #[ts(type = "number")]
+    pub threshold: i64,
+    pub spent_usd: f64,
+    pub monthly_usd: f64,
+    #[ts(type = "number")]
+    pub at: i64,
+}

@@ -4,34 +4,11 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::error::Result;
 use crate::model::Tokens;
-use crate::store::{tokens_of, Store, USAGE_SUMS};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UsageBy {
-    Day,
-    Month,
-    Model,
-    Agent,
-    Session,
-    Repo,
-}
-
-impl UsageBy {
-    fn column(self) -> &'static str {
-        match self {
-            UsageBy::Day => "u.day",
-            UsageBy::Month => "SUBSTR(u.day, 1, 7)",
-            UsageBy::Model => "u.model",
-            UsageBy::Agent => "u.agent",
-            UsageBy::Session => "u.agent || ':' || u.session_id",
-            UsageBy::Repo => "u.repo",
-        }
-    }
-}
+use crate::store::Store;
+pub use crate::store::{SpendBy, UnpricedModel, UsageBy};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageRow {
@@ -55,29 +32,12 @@ pub async fn usage(
     since: Option<&str>,
     until: Option<&str>,
 ) -> Result<UsageReport> {
-    // The grouping expression comes from the fixed enum above, never from input. Every
-    // grouping but session is read from the per-day rollup the ingest keeps (spend records from
-    // logs), so a report costs the same however many requests the logs hold.
-    let key = by.column();
-    let sql = if by == UsageBy::Session {
-        format!(
-            "SELECT {key} AS k, {USAGE_SUMS}
-             FROM usage_entries u
-             WHERE u.canonical = 1 AND u.day >= $1 AND u.day <= $2
-             GROUP BY {key} ORDER BY {key}"
+    let rows = store
+        .usage_sums(
+            by,
+            since.unwrap_or("0000-00-00"),
+            until.unwrap_or("9999-99-99"),
         )
-    } else {
-        format!(
-            "SELECT {key} AS k, {USAGE_SUMS}
-             FROM spend_records u
-             WHERE u.source = 'logs' AND u.day >= $1 AND u.day <= $2
-             GROUP BY {key} ORDER BY {key}"
-        )
-    };
-    let rows = sqlx::query(&sql)
-        .bind(since.unwrap_or("0000-00-00"))
-        .bind(until.unwrap_or("9999-99-99"))
-        .fetch_all(store.pool())
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     let mut total = UsageRow {
@@ -86,13 +46,12 @@ pub async fn usage(
         total_tokens: 0,
         cost_usd: 0.0,
     };
-    for r in &rows {
-        let tokens = tokens_of(r)?;
+    for (key, tokens, cost_usd) in rows {
         let row = UsageRow {
-            key: r.try_get("k")?,
+            key,
             total_tokens: tokens.total(),
             tokens,
-            cost_usd: r.try_get("cost")?,
+            cost_usd,
         };
         total.tokens.add(&row.tokens);
         total.cost_usd += row.cost_usd;
@@ -153,20 +112,6 @@ pub async fn commits(store: &Store, by: CommitsBy, repo: Option<&str>) -> Result
         .collect())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpendBy {
-    Vendor,
-    Model,
-    Agent,
-    Repo,
-    /// Who launched the work (the user of the machine that read the logs).
-    Person,
-    Day,
-    /// ISO weeks, named by their Monday.
-    Week,
-    Month,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SpendRow {
     pub key: String,
@@ -196,14 +141,7 @@ pub async fn spend(
 ) -> Result<SpendReport> {
     let (rows, total) = spend_rows(store, by, since, until).await?;
     let (since, until) = (since.unwrap_or("0000-00-00"), until.unwrap_or("9999-99-99"));
-    let unpriced_models = sqlx::query_scalar(
-        "SELECT DISTINCT model FROM spend_records
-         WHERE day >= $1 AND day <= $2 AND unpriced_tokens > 0 ORDER BY model",
-    )
-    .bind(since)
-    .bind(until)
-    .fetch_all(store.pool())
-    .await?;
+    let unpriced_models = store.unpriced_model_names(since, until).await?;
     Ok(SpendReport {
         rows,
         total,
@@ -218,28 +156,8 @@ pub async fn spend_rows(
     since: Option<&str>,
     until: Option<&str>,
 ) -> Result<(Vec<SpendRow>, SpendRow)> {
-    // Fixed expressions from the enum, never from input. Weeks are made from days below (SQLite
-    // and PostgreSQL name weeks differently).
-    let key = match by {
-        SpendBy::Vendor => "u.vendor",
-        SpendBy::Model => "u.model",
-        SpendBy::Agent => "u.agent",
-        SpendBy::Repo => "u.repo",
-        SpendBy::Person => "u.person",
-        SpendBy::Day | SpendBy::Week => "u.day",
-        SpendBy::Month => "SUBSTR(u.day, 1, 7)",
-    };
     let (since, until) = (since.unwrap_or("0000-00-00"), until.unwrap_or("9999-99-99"));
-    let sql = format!(
-        "SELECT {key} AS k, {USAGE_SUMS_SPEND}
-         FROM spend_records u WHERE u.day >= $1 AND u.day <= $2
-         GROUP BY {key} ORDER BY {key}"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(since)
-        .bind(until)
-        .fetch_all(store.pool())
-        .await?;
+    let rows = store.spend_sums(by, since, until).await?;
     let mut groups: BTreeMap<String, SpendRow> = BTreeMap::new();
     let empty = |key: String| SpendRow {
         key,
@@ -249,14 +167,11 @@ pub async fn spend_rows(
         share: 0.0,
     };
     let mut total = empty("total".into());
-    for r in &rows {
-        let mut k: String = r.try_get("k")?;
+    for (mut k, tokens, cost, unpriced) in rows {
+        // Weeks are made from days here (SQLite and PostgreSQL name weeks differently).
         if by == SpendBy::Week {
             k = crate::days::week_of_day(&k);
         }
-        let tokens = tokens_of(r)?;
-        let cost: f64 = r.try_get("cost")?;
-        let unpriced: i64 = r.try_get("unpriced_tokens")?;
         let g = groups.entry(k.clone()).or_insert_with(|| empty(k));
         for x in [&mut *g, &mut total] {
             x.tokens.add(&tokens);
@@ -279,68 +194,25 @@ pub async fn spend_rows(
     Ok((rows, total))
 }
 
-/// The sums `spend` reads (the rollup's own column names).
-const USAGE_SUMS_SPEND: &str = "CAST(SUM(u.input_tokens) AS BIGINT) AS input_tokens,
-   CAST(SUM(u.output_tokens) AS BIGINT) AS output_tokens,
-   CAST(SUM(u.cache_write_tokens) AS BIGINT) AS cache_write_tokens,
-   CAST(SUM(u.cache_read_tokens) AS BIGINT) AS cache_read_tokens,
-   CAST(SUM(u.reasoning_tokens) AS BIGINT) AS reasoning_tokens,
-   CAST(SUM(u.cost_usd) AS DOUBLE PRECISION) AS cost,
-   CAST(SUM(u.unpriced_tokens) AS BIGINT) AS unpriced_tokens";
-
-/// A model seen in agent logs without a price: what `flightdeck prices check` lists.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UnpricedModel {
-    pub model: String,
-    pub tokens: i64,
-    pub requests: i64,
-    pub first_day: String,
-    pub last_day: String,
-}
-
 pub async fn unpriced_models(store: &Store) -> Result<Vec<UnpricedModel>> {
-    let rows = sqlx::query(
-        "SELECT model, CAST(SUM(input_tokens + output_tokens + cache_write_tokens
-             + cache_read_tokens) AS BIGINT) AS tokens,
-           CAST(COUNT(*) AS BIGINT) AS requests, MIN(day) AS first_day, MAX(day) AS last_day
-         FROM usage_entries WHERE canonical = 1 AND priced = 0
-         GROUP BY model ORDER BY model",
-    )
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(UnpricedModel {
-                model: r.try_get("model")?,
-                tokens: r.try_get("tokens")?,
-                requests: r.try_get("requests")?,
-                first_day: r.try_get("first_day")?,
-                last_day: r.try_get("last_day")?,
-            })
-        })
-        .collect()
+    store.unpriced_models().await
 }
 
 /// Cost per ISO week (named by its Monday) and vendor, oldest week first; every vendor has a
 /// value in every week (0 where it had none), as a stacked chart needs.
 pub async fn spend_by_week_and_vendor(store: &Store) -> Result<Vec<(String, Vec<(String, f64)>)>> {
-    let rows = sqlx::query(
-        "SELECT day, vendor, CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS c FROM spend_records
-         GROUP BY day, vendor",
-    )
-    .fetch_all(store.pool())
-    .await?;
+    let rows = store
+        .spend_by_day_and_vendor("0000-00-00", "9999-99-99")
+        .await?;
     let mut weeks: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     let mut vendors = std::collections::BTreeSet::new();
-    for r in &rows {
-        let day: String = r.try_get("day")?;
-        let vendor: String = r.try_get("vendor")?;
+    for (day, vendor, cost) in rows {
         let week = crate::days::week_of_day(&day);
         *weeks
             .entry(week)
             .or_default()
             .entry(vendor.clone())
-            .or_insert(0.0) += r.try_get::<f64, _>("c")?;
+            .or_insert(0.0) += cost;
         vendors.insert(vendor);
     }
     Ok(weeks

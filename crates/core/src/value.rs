@@ -5,7 +5,6 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
-use sqlx::Row;
 use ts_rs::TS;
 
 use crate::error::Result;
@@ -80,24 +79,17 @@ pub async fn value(store: &Store, since: i64, now: i64) -> Result<ValueView> {
         }
     }
     // Only the runs in the window are read (a year of runs can be tens of thousands).
-    let runs = sqlx::query(
-        "SELECT COALESCE(repo, '') AS repo, COALESCE(branch, '') AS branch, cost_usd
-         FROM agent_runs WHERE ended_at >= $1 AND ended_at <= $2",
-    )
-    .bind(since)
-    .bind(now - ABANDONED_AFTER_SECS)
-    .fetch_all(store.pool())
-    .await?;
-    for r in &runs {
-        let repo: String = r.try_get("repo")?;
-        let branch: String = r.try_get("branch")?;
+    for (repo, branch, cost) in store
+        .run_costs_ended(since, now - ABANDONED_AFTER_SECS)
+        .await?
+    {
         // Work on the default branch went straight in; elsewhere it needs a merged change.
         let straight_in = defaults.get(&repo).is_some_and(|d| *d == branch);
         if straight_in || merged_branches.contains(&(repo, branch)) {
             continue;
         }
         v.abandoned_runs += 1;
-        v.abandoned_cost_usd += r.try_get::<f64, _>("cost_usd")?;
+        v.abandoned_cost_usd += cost;
     }
     v.cost_per_merged_change = per(v.merged_cost_usd, v.merged_changes as f64);
     v.cost_per_merged_line = per(v.merged_cost_usd, v.merged_lines as f64);

@@ -7,7 +7,7 @@ mod support;
 use flightdeck_core::cycle;
 use flightdeck_core::deploys;
 use flightdeck_core::model::{Author, ChangeRequest, Deployment, Review};
-use flightdeck_core::spans::{self, Range, Span, Spread};
+use flightdeck_core::store::spans::{self, Range, Span, Spread};
 use support::{both, TestDb};
 
 /// Midnight UTC, a Tuesday.

@@ -9,10 +9,14 @@
 //! re-run without duplicates.
 
 mod agent_logs;
+mod billing;
+mod budgets;
 mod deploys;
 mod dispatches;
+mod metrics;
 mod outbox;
 mod reads;
+pub mod spans;
 mod writes;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +28,9 @@ use sqlx::{AnyPool, Executor};
 use crate::error::{Error, Result};
 
 pub use agent_logs::Stamp;
-pub use deploys::CommitFacts;
+pub use billing::BilledLine;
+pub use deploys::{CommitFacts, DeployMark, DeployTallies, DeployWindow};
+pub use metrics::{MergedAgentChange, MergedTimes, SpendBy, UnpricedModel, UsageBy};
 pub use reads::Counts;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -227,6 +227,32 @@ impl Store {
         rows.iter().map(agent_run).collect()
     }
 
+    /// (repo, branch, cost) of the runs that ended in `[since, until]` ('' for a missing repo
+    /// or branch). Only the window is read: a year of runs can be tens of thousands.
+    pub async fn run_costs_ended(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(String, String, f64)>> {
+        let rows = sqlx::query(
+            "SELECT COALESCE(repo, '') AS repo, COALESCE(branch, '') AS branch, cost_usd
+             FROM agent_runs WHERE ended_at >= $1 AND ended_at <= $2",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("repo")?,
+                    r.try_get("branch")?,
+                    r.try_get("cost_usd")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Every change request, newest first, with the cost of the agent runs on its branch.
     pub async fn change_requests(&self) -> Result<Vec<ChangeRequest>> {
         let rows = sqlx::query(&format!(

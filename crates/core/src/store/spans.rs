@@ -9,7 +9,8 @@
 //!
 //! Spans are written by whoever knows the measured ends (`deploys::measure`,
 //! `cycle::measure`) through [`replace`], which diffs against what is stored and keeps the
-//! day counts in step.
+//! day counts in step. This is the store's part (the tables and how to read them fast); what a
+//! span means belongs to `dora` and `cycle`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,7 +18,7 @@ use serde::Serialize;
 use sqlx::Row;
 use ts_rs::TS;
 
-use crate::store::Store;
+use super::Store;
 
 const DAY: i64 = 86_400;
 
@@ -429,6 +430,49 @@ async fn nth(
         query = query.bind(repo);
     }
     Ok(query.bind(offset).fetch_one(store.pool()).await?)
+}
+
+/// (by an agent, bin, spans) of the range, where bin `i` holds durations below `ends[i]` and
+/// at or above `ends[i - 1]`; the last end is open (durations at or above the one before it
+/// fall in it).
+pub async fn bins(
+    store: &Store,
+    r: &Range<'_>,
+    ends: &[i64],
+) -> Result<Vec<(bool, usize, i64)>, crate::Error> {
+    // The ends are numbers of ours written into the statement, never input.
+    let mut case = String::from("CASE");
+    for (i, end) in ends.iter().enumerate().take(ends.len().saturating_sub(1)) {
+        case.push_str(&format!(" WHEN secs < {end} THEN {i}"));
+    }
+    case.push_str(&format!(" ELSE {} END", ends.len().saturating_sub(1)));
+    let q = format!(
+        "SELECT agent, {case} AS bin, count(*) FROM spans
+         WHERE metric = $1 AND scope = $2 AND at >= $3 AND at < $4{}
+         GROUP BY agent, bin",
+        if r.repo.is_some() {
+            " AND repo = $5"
+        } else {
+            ""
+        }
+    );
+    let mut query = sqlx::query(&q)
+        .bind(r.metric)
+        .bind(r.scope)
+        .bind(r.since)
+        .bind(r.until);
+    if let Some(repo) = r.repo {
+        query = query.bind(repo);
+    }
+    let mut out = Vec::new();
+    for row in query.fetch_all(store.pool()).await? {
+        let agent: i64 = row.try_get(0)?;
+        let bin: i64 = row.try_get(1)?;
+        if let Ok(bin) = usize::try_from(bin) {
+            out.push((agent != 0, bin, row.try_get(2)?));
+        }
+    }
+    Ok(out)
 }
 
 /// The spread for all, agents and people at once.
