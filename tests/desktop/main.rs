@@ -15,6 +15,7 @@ use fantoccini::{ClientBuilder, Locator};
 
 #[path = "../support/mod.rs"]
 mod support;
+use flightdeck_core::model::DispatchState;
 use flightdeck_core::store::Store;
 use flightdeck_core::{demo, ingest};
 use support::{fake_agent, git, now, Server};
@@ -268,7 +269,7 @@ async fn the_desktop_resumes_queued_dispatches() {
             "Alice",
         );
         let queued = d.start(&item.id, "fake", now).await.unwrap();
-        assert_eq!(queued.state, "queued");
+        assert_eq!(queued.state, DispatchState::Queued);
         store.close().await;
         queued
     };
@@ -305,9 +306,11 @@ async fn the_desktop_resumes_queued_dispatches() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(
-        ended.state, "succeeded",
+        ended.state,
+        DispatchState::Succeeded,
         "{:?}: {}",
-        ended.error, ended.output_tail
+        ended.error,
+        ended.output_tail
     );
     assert!(
         std::fs::read_to_string(&trace).unwrap().contains("start"),

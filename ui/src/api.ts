@@ -4,6 +4,7 @@
 // server-sent events.
 
 import type { Action } from './generated/Action';
+import type { WorkState } from './generated/WorkState';
 import type { AgentsView } from './generated/AgentsView';
 import type { AuditView } from './generated/AuditView';
 import type { ChangeDiff } from './generated/ChangeDiff';
@@ -209,7 +210,7 @@ export const api = {
     postJson<Release>(`/api/releases/${encodeURIComponent(id)}/decision`, { approve, reason }),
   addWork: (w: NewWork) => postJson<WorkItem>('/api/work', w),
   assign: (id: string, assignee: string) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/assign`, { assignee }),
-  setState: (id: string, state: string) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/state`, { state }),
+  setState: (id: string, state: WorkState) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/state`, { state }),
   dispatch: (id: string, agent?: string) =>
     postJson<Dispatch>(`/api/work/${encodeURIComponent(id)}/dispatch`, agent ? { agent } : {}),
   dispatchDetail: (id: string, s?: AbortSignal) => getJson<DispatchDetail>(`/api/dispatches/${encodeURIComponent(id)}`, s),

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { assigneeLabel, cardsOf, moveTarget } from './board';
+import type { BoardItem } from './generated/BoardItem';
 import type { WorkBoard } from './generated/WorkBoard';
 
-function item(id: string) {
+function item(id: string): BoardItem {
   return {
     work: { id, title: id, body: '', repo: null, assignee: null, state: 'todo', source: 'cockpit', labels: [], created_at: 0, updated_at: 0, links: [] },
     dispatch: null,

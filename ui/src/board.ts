@@ -3,6 +3,7 @@
 
 import type { BoardItem } from './generated/BoardItem';
 import type { WorkBoard } from './generated/WorkBoard';
+import type { WorkState } from './generated/WorkState';
 
 export type Card = { column: number; item: BoardItem };
 
@@ -32,7 +33,7 @@ export function assigneeLabel(a: string | null): string {
   return a;
 }
 
-export const STATE_LABEL: Record<string, string> = {
+export const STATE_LABEL: Record<WorkState, string> = {
   todo: 'to do',
   in_progress: 'in progress',
   in_review: 'in review',

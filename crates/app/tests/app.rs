@@ -17,6 +17,7 @@ use flightdeck_core::work::{self, AgentConfig};
 
 #[path = "../../../tests/support/mod.rs"]
 mod support;
+use flightdeck_core::model::DispatchState;
 use support::{fake_agent, git};
 
 struct Setup {
@@ -135,7 +136,11 @@ async fn the_runtime_scans_first_then_resumes_queued_dispatches() {
     assert_eq!(queued.agent, "fake", "the assigned agent");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let d = s.store.dispatch(&queued.id).await.unwrap().unwrap();
-    assert_eq!(d.state, "queued", "Launch::Queued starts nothing");
+    assert_eq!(
+        d.state,
+        DispatchState::Queued,
+        "Launch::Queued starts nothing"
+    );
 
     let runtime = Runtime::start(&s.lead, &s.store, &bus, options())
         .await
@@ -151,7 +156,7 @@ async fn the_runtime_scans_first_then_resumes_queued_dispatches() {
         assert!(Instant::now() < deadline, "dispatch left {}", d.state);
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(ended.state, "succeeded", "{:?}", ended.error);
+    assert_eq!(ended.state, DispatchState::Succeeded, "{:?}", ended.error);
     drop(runtime);
 }
 
@@ -228,6 +233,6 @@ async fn a_wrong_send_back_decides_nothing_and_a_right_one_queues_the_agent() {
         (d.agent.as_str(), d.branch.as_str()),
         ("fake", "claude/add-health")
     );
-    assert_eq!(d.state, "queued");
+    assert_eq!(d.state, DispatchState::Queued);
     assert!(events.try_recv().is_ok(), "the views were told");
 }

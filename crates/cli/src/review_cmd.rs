@@ -11,7 +11,7 @@ use flightdeck_app::work::Launch;
 use flightdeck_app::{review, AppError, Lead};
 use flightdeck_core::config::Settings;
 use flightdeck_core::events::EventBus;
-use flightdeck_core::model::{Author, ChangeRequest};
+use flightdeck_core::model::{ActionState, Author, ChangeRequest, ChangeState};
 use flightdeck_core::outbox::{self, Decide, DecideError};
 use flightdeck_core::store::Store;
 use flightdeck_core::views;
@@ -47,7 +47,7 @@ pub async fn list(settings: &Settings, json: bool) -> Result<ExitCode> {
     let open: Vec<_> = view
         .changes
         .into_iter()
-        .filter(|r| r.change.state == "open")
+        .filter(|r| r.change.state == ChangeState::Open)
         .collect();
     if json {
         println!("{}", serde_json::to_string_pretty(&open)?);
@@ -89,7 +89,7 @@ async fn find(store: &Store, arg: &str) -> Result<ChangeRequest> {
     }
     let matches: Vec<&ChangeRequest> = all
         .iter()
-        .filter(|c| c.state == "open" && c.id.contains(arg))
+        .filter(|c| c.state == ChangeState::Open && c.id.contains(arg))
         .collect();
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
@@ -180,13 +180,13 @@ async fn decide(
             other => other.into(),
         })?;
     let a = &decided.action;
-    match a.state.as_str() {
-        "applied" => println!(
+    match a.state {
+        ActionState::Applied => println!(
             "{kind}: {} — {}",
             c.id,
             a.result.as_deref().unwrap_or_default()
         ),
-        "failed" => bail!(
+        ActionState::Failed => bail!(
             "{kind} of {} failed: {}",
             c.id,
             a.last_error.as_deref().unwrap_or_default()
@@ -243,8 +243,8 @@ pub async fn outbox_list(settings: &Settings, json: bool) -> Result<ExitCode> {
         println!("the outbox is empty");
     }
     for a in &actions {
-        let detail = match a.state.as_str() {
-            "applied" => a.result.clone().unwrap_or_default(),
+        let detail = match a.state {
+            ActionState::Applied => a.result.clone().unwrap_or_default(),
             _ => a.last_error.clone().unwrap_or_default(),
         };
         println!(
@@ -286,12 +286,12 @@ pub async fn outbox_resolve(
         ),
     };
     let a = review::resolve(lead, &store, &EventBus::new(), &action_key, how, now()).await?;
-    let detail = match a.state.as_str() {
-        "applied" => a.result.unwrap_or_default(),
+    let detail = match a.state {
+        ActionState::Applied => a.result.unwrap_or_default(),
         _ => a.last_error.unwrap_or_default(),
     };
     println!("{} {}: {} — {detail}", a.kind, a.state, a.target);
-    Ok(if a.state == "failed" {
+    Ok(if a.state == ActionState::Failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -11,7 +11,7 @@ use flightdeck_app::Lead;
 use flightdeck_core::config::Settings;
 use flightdeck_core::dispatch::{self, Progress};
 use flightdeck_core::events::EventBus;
-use flightdeck_core::model::Dispatch;
+use flightdeck_core::model::{Dispatch, DispatchState};
 use flightdeck_core::store::Store;
 use flightdeck_core::work;
 
@@ -290,7 +290,7 @@ pub async fn run_dispatch(
     } else {
         show_dispatch(&ended);
     }
-    Ok(if ended.state == "succeeded" {
+    Ok(if ended.state == DispatchState::Succeeded {
         ExitCode::SUCCESS
     } else {
         if !json {

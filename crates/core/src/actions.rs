@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::github::GitHubError;
-use crate::model::Action;
+use crate::model::{Action, ActionState};
 use crate::store::Store;
 
 /// What an action needs to be applied, beyond its kind and target.
@@ -85,7 +85,7 @@ pub async fn enqueue(
         target: target.into(),
         payload: serde_json::to_string(payload).unwrap_or_default(),
         actor: actor.into(),
-        state: "queued".into(),
+        state: ActionState::Queued,
         attempts: 0,
         last_error: None,
         result: None,

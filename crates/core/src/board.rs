@@ -9,7 +9,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::error::Result;
-use crate::model::{Dispatch, WorkItem};
+use crate::model::{Dispatch, DispatchState, WorkItem, WorkState};
 use crate::store::Store;
 use crate::work::AgentConfig;
 
@@ -19,7 +19,7 @@ pub struct WorkBoard {
     pub columns: Vec<BoardColumn>,
     pub agents: Vec<AgentSlots>,
     /// The states an item moves through, in order.
-    pub states: Vec<String>,
+    pub states: Vec<WorkState>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -93,7 +93,8 @@ pub async fn work_board(
 ) -> Result<WorkBoard> {
     let mut items = store.work_items().await?;
     items.retain(|w| {
-        !matches!(w.state.as_str(), "done" | "dropped") || now - w.updated_at < CLOSED_SHOWN_SECS
+        !matches!(w.state, WorkState::Done | WorkState::Dropped)
+            || now - w.updated_at < CLOSED_SHOWN_SECS
     });
     let dispatches = store.dispatches().await?;
     let runs = store.agent_runs().await?;
@@ -134,10 +135,10 @@ pub async fn work_board(
         let col = columns
             .entry(w.assignee.clone())
             .or_insert_with(|| column(w.assignee.clone()));
-        if !matches!(w.state.as_str(), "done" | "dropped") {
+        if !matches!(w.state, WorkState::Done | WorkState::Dropped) {
             col.load.open += 1;
         }
-        if w.state == "in_review" {
+        if w.state == WorkState::InReview {
             col.load.review_queue += 1;
         }
         col.items.push(BoardItem {
@@ -149,13 +150,13 @@ pub async fn work_board(
     }
     let mut slots = Vec::new();
     for (name, a) in agents {
-        let count = |state: &str| {
+        let count = |state: DispatchState| {
             dispatches
                 .iter()
                 .filter(|d| &d.agent == name && d.state == state)
                 .count() as i64
         };
-        let (running, queued) = (count("running"), count("queued"));
+        let (running, queued) = (count(DispatchState::Running), count(DispatchState::Queued));
         if let Some(col) = columns.get_mut(&Some(format!("agent:{name}"))) {
             col.load.running = running + queued;
         }
@@ -168,17 +169,12 @@ pub async fn work_board(
             queued,
         });
     }
-    let rank = |s: &str| {
-        crate::work::STATES
-            .iter()
-            .position(|x| *x == s)
-            .unwrap_or(usize::MAX)
-    };
+    let rank = |s: WorkState| WorkState::ALL.iter().position(|x| *x == s);
     let mut columns: Vec<BoardColumn> = columns.into_values().collect();
     for c in &mut columns {
         c.items.sort_by(|a, b| {
-            rank(&a.work.state)
-                .cmp(&rank(&b.work.state))
+            rank(a.work.state)
+                .cmp(&rank(b.work.state))
                 .then(b.work.updated_at.cmp(&a.work.updated_at))
         });
     }
@@ -191,7 +187,7 @@ pub async fn work_board(
     Ok(WorkBoard {
         columns,
         agents: slots,
-        states: crate::work::STATES.map(String::from).to_vec(),
+        states: WorkState::ALL.to_vec(),
     })
 }
 
@@ -200,7 +196,7 @@ pub async fn work_board(
 pub async fn work_throughput(store: &Store, from: i64) -> Result<Vec<WorkThroughput>> {
     let mut by: BTreeMap<String, WorkThroughput> = BTreeMap::new();
     for w in store.work_items().await? {
-        if w.state != "done" || w.updated_at < from {
+        if w.state != WorkState::Done || w.updated_at < from {
             continue;
         }
         let week = crate::days::week_of_day(&crate::days::of(w.updated_at));

@@ -17,7 +17,9 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::ingest::Sources;
-use crate::model::{Deployment, Experiment, Release, Variant};
+use crate::model::{
+    DeployStatus, Deployment, Experiment, Release, ReleaseState, ReviewState, Variant, WorkState,
+};
 use crate::store::Store;
 
 const MARKER: &str = ".flightdeck-demo";
@@ -796,7 +798,7 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
                 .into(),
             repo: repo.clone(),
             assignee: Some("agent:claude".into()),
-            state: "in_review".into(),
+            state: WorkState::InReview,
             source: "cockpit".into(),
             labels: vec![],
             created_at: now - 3 * 86_400,
@@ -807,14 +809,14 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
             }],
         })
         .await?;
-    let item = |id: &str, title: &str, body: &str, assignee: &str, state: &str, age: i64| {
+    let item = |id: &str, title: &str, body: &str, assignee: &str, state: WorkState, age: i64| {
         crate::model::WorkItem {
             id: id.into(),
             title: title.into(),
             body: body.into(),
             repo: repo.clone(),
             assignee: Some(assignee.into()),
-            state: state.into(),
+            state,
             source: "cockpit".into(),
             labels: vec![],
             created_at: now - age,
@@ -828,7 +830,7 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
             "Add a /health endpoint that reports the build version",
             "GET /health answers 200 with {\"version\": …}; no auth.",
             "agent:claude",
-            "todo",
+            WorkState::Todo,
             7_200,
         ))
         .await?;
@@ -838,7 +840,7 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
             "Review the on-call runbook for the billing service",
             "",
             "person:Carol Diaz",
-            "in_progress",
+            WorkState::InProgress,
             2 * 86_400,
         ))
         .await
@@ -892,9 +894,9 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
                     continue;
                 }
                 let status = if env == "production" && k == 12 && i == 1 {
-                    "failure"
+                    DeployStatus::Failure
                 } else {
-                    "success"
+                    DeployStatus::Success
                 };
                 store
                     .upsert_deployment(&Deployment {
@@ -902,7 +904,7 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
                         repo: repo_key.clone(),
                         environment: env.into(),
                         sha: sha.clone(),
-                        status: status.into(),
+                        status,
                         created_at: at + if env == "production" { 7_200 } else { 900 },
                         source: "demo".into(),
                         contents: "unknown".into(),
@@ -935,9 +937,9 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
         }
         crate::cycle::measure(store, &repo_key).await?;
         let (state, approved_by) = match i {
-            0 => ("pending", None),
-            1 => ("approved", Some("Alice Martin".to_string())),
-            _ => ("deployed", Some("Bob Chen".to_string())),
+            0 => (ReleaseState::Pending, None),
+            1 => (ReleaseState::Approved, Some("Alice Martin".to_string())),
+            _ => (ReleaseState::Deployed, Some("Bob Chen".to_string())),
         };
         store
             .upsert_release(&Release {
@@ -945,7 +947,7 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
                 repo: repo_key.clone(),
                 environment: "production".into(),
                 name: format!("v1.{}.0", 10 + i),
-                state: state.into(),
+                state,
                 created_at: now - (i as i64 + 1) * 3 * 3_600,
                 approved_by,
                 sha: shas.first().map(|(sha, _)| sha.clone()),
@@ -1028,7 +1030,7 @@ async fn seed_merged_history(store: &Store, repo_key: &str, now: i64) -> Result<
                         name: c.author_name.clone(),
                     },
                 },
-                state: "merged".into(),
+                state: crate::model::ChangeState::Merged,
                 created_at: opened,
                 updated_at: merged,
                 commits: 1,
@@ -1050,7 +1052,7 @@ async fn seed_merged_history(store: &Store, repo_key: &str, now: i64) -> Result<
                 change_request: id,
                 head_sha: c.sha.clone(),
                 reviewer: reviewer.into(),
-                state: "approved".into(),
+                state: ReviewState::Approved,
                 body: String::new(),
                 at: reviewed,
             })

@@ -8,10 +8,8 @@ use std::path::Path;
 
 use git2::{Oid, Repository};
 
-use crate::model::{Commit, Deployment};
+use crate::model::{Commit, DeployStatus, Deployment, ReviewState};
 use crate::store::Store;
-
-pub const STATUSES: [&str; 4] = ["success", "failure", "in_progress", "queued"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -76,9 +74,8 @@ async fn record_contents(
     source: &str,
     now: i64,
 ) -> Result<Deployment, DeployError> {
-    if !STATUSES.contains(&r.status.as_str()) {
-        return Err(DeployError::Status(r.status.clone()));
-    }
+    let status =
+        DeployStatus::parse(&r.status).ok_or_else(|| DeployError::Status(r.status.clone()))?;
     let env = r.environment.trim();
     if env.is_empty() {
         return Err(DeployError::NoEnvironment);
@@ -94,7 +91,7 @@ async fn record_contents(
         repo: repo.path.clone(),
         environment: env.into(),
         sha,
-        status: r.status.clone(),
+        status,
         created_at: at,
         source: source.into(),
         contents: "unknown".into(),
@@ -189,10 +186,10 @@ pub async fn refresh_contents(
         let here = (d.created_at, d.id.as_str());
         compute(store, repo, d, previous.clone()).await?;
         // Past the new deploy, the first success is the last one it can change.
-        if d.status == "success" && from.is_some_and(|f| here > f) {
+        if d.status == DeployStatus::Success && from.is_some_and(|f| here > f) {
             break;
         }
-        if d.status == "success" {
+        if d.status == DeployStatus::Success {
             previous = Some(d.sha.clone());
         }
     }
@@ -227,7 +224,7 @@ pub async fn measure(store: &Store, repo: &str, env: &str) -> Result<(), crate::
     // The incident window is a query parameter: keep the gap to the next finished deploy when
     // that one ships a fix.
     let finished: Vec<usize> = (0..deploys.len())
-        .filter(|i| matches!(deploys[*i].status.as_str(), "success" | "failure"))
+        .filter(|i| deploys[*i].status.finished())
         .collect();
     let mut next_fix: Vec<Option<i64>> = vec![None; deploys.len()];
     for w in finished.windows(2) {
@@ -242,7 +239,7 @@ pub async fn measure(store: &Store, repo: &str, env: &str) -> Result<(), crate::
     }
     let mut seen = std::collections::HashSet::new();
     let mut spans = Vec::new();
-    for d in deploys.iter().filter(|d| d.status == "success") {
+    for d in deploys.iter().filter(|d| d.status == DeployStatus::Success) {
         for sha in contents.get(&d.id).map(Vec::as_slice).unwrap_or_default() {
             let Some(c) = commits.get(sha) else { continue };
             if !seen.insert(sha.as_str()) {
@@ -320,7 +317,7 @@ pub struct DeployChange {
 #[ts(export)]
 pub struct ReviewWord {
     pub reviewer: String,
-    pub state: String,
+    pub state: ReviewState,
 }
 
 /// Deploy `id` with what it shipped; each change judged by the policy in `policy_file` (the
@@ -362,7 +359,7 @@ pub async fn detail(
             latest.retain(|w| w.reviewer != r.reviewer);
             latest.push(ReviewWord {
                 reviewer: r.reviewer.clone(),
-                state: r.state.clone(),
+                state: r.state,
             });
         }
         let (verdict, policy_error) = match judged {
@@ -407,7 +404,7 @@ pub async fn sync_github(
     let list = gh
         .get_all(&format!("/repos/{full_name}/deployments?per_page=100"))
         .await?;
-    let known: std::collections::HashMap<String, String> = store
+    let known: std::collections::HashMap<String, DeployStatus> = store
         .deployments()
         .await?
         .into_iter()
@@ -423,10 +420,7 @@ pub async fn sync_github(
             continue;
         };
         let key = format!("github:{full_name}:{id}");
-        if known
-            .get(&key)
-            .is_some_and(|s| s == "success" || s == "failure")
-        {
+        if known.get(&key).is_some_and(|s| s.finished()) {
             continue;
         }
         let statuses = gh

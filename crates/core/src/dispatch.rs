@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::audit::AuditKey;
 use crate::events::{Event, EventBus};
-use crate::model::{ChangeRequest, Dispatch, WorkItem};
+use crate::model::{ChangeRequest, Dispatch, DispatchKind, DispatchState, WorkItem, WorkState};
 use crate::store::Store;
 use crate::work::{self, Actor, AgentConfig, WorkError};
 
@@ -35,7 +35,7 @@ pub enum DispatchError {
     #[error("no dispatch `{0}`; `flightdeck work list` shows them")]
     NotFound(String),
     #[error("dispatch {0} has already ended ({1})")]
-    Ended(String, String),
+    Ended(String, DispatchState),
     #[error("no agent `{0}` is configured (add [agents.{0}] to the config); configured: {1}")]
     UnknownAgent(String, String),
     #[error("work item {0} has no repo to work in: give it one (`work add --repo PATH`)")]
@@ -198,7 +198,15 @@ impl Dispatcher {
         );
         let d = self
             .queue(
-                &w, agent, &repo.path, &branch, &worktree, "start", prompt, &id, now,
+                &w,
+                agent,
+                &repo.path,
+                &branch,
+                &worktree,
+                DispatchKind::Start,
+                prompt,
+                &id,
+                now,
             )
             .await?;
         Ok(d)
@@ -285,7 +293,7 @@ impl Dispatcher {
             &repo_path,
             &change.head,
             &worktree,
-            "send_back",
+            DispatchKind::SendBack,
             prompt,
             &id,
             now,
@@ -301,7 +309,7 @@ impl Dispatcher {
         repo: &str,
         branch: &str,
         worktree: &Path,
-        kind: &str,
+        kind: DispatchKind,
         prompt: String,
         id: &str,
         now: i64,
@@ -314,9 +322,9 @@ impl Dispatcher {
             repo: repo.into(),
             branch: branch.into(),
             worktree: worktree.display().to_string(),
-            kind: kind.into(),
+            kind,
             prompt,
-            state: "queued".into(),
+            state: DispatchState::Queued,
             host: host(),
             pid: None,
             exit_code: None,
@@ -332,11 +340,11 @@ impl Dispatcher {
         if w.assignee.as_deref() != Some(&to) {
             work::assign(store, &by, &w.id, to).await?;
         }
-        if w.state != "in_progress" {
+        if w.state != WorkState::InProgress {
             work::set_state(store, &by, &w.id, "in_progress").await?;
         }
         work::link(store, &w.id, "branch", branch, now).await?;
-        let action = if kind == "send_back" {
+        let action = if kind == DispatchKind::SendBack {
             "work send back"
         } else {
             "work dispatch"
@@ -400,11 +408,11 @@ impl Dispatcher {
             if d.host != me {
                 continue;
             }
-            match d.state.as_str() {
-                "queued" => {
+            match d.state {
+                DispatchState::Queued => {
                     self.spawn(&d.id);
                 }
-                "running" => {
+                DispatchState::Running => {
                     let alive = d.pid.is_some_and(process::group_alive);
                     let young = d.pid.is_none() && d.started_at.is_some_and(|t| now - t < 30);
                     if !alive && !young {
@@ -463,7 +471,7 @@ impl Dispatcher {
                 .dispatch(id)
                 .await?
                 .ok_or_else(|| DispatchError::NotFound(id.into()))?;
-            if now.state != "queued" {
+            if now.state != DispatchState::Queued {
                 return Ok(now);
             }
             if !told {
@@ -471,7 +479,7 @@ impl Dispatcher {
                     .dispatches()
                     .await?
                     .iter()
-                    .filter(|x| x.agent == d.agent && x.state == "running")
+                    .filter(|x| x.agent == d.agent && x.state == DispatchState::Running)
                     .count();
                 progress(Progress::Waiting { running, limit });
                 told = true;
@@ -649,7 +657,7 @@ impl Dispatcher {
         let change = format!("local:{}:{}", d.repo, d.branch);
         work::link(store, &d.work_item, "change", &change, now).await?;
         let w = work::find(store, &d.work_item).await?;
-        if w.state == "in_progress" {
+        if w.state == WorkState::InProgress {
             work::set_state(store, &self.actor(now), &d.work_item, "in_review").await?;
         }
         Ok(())
@@ -663,7 +671,7 @@ pub async fn cancel(store: &Store, by: &Actor<'_>, id: &str) -> Result<Dispatch,
         .dispatch(id)
         .await?
         .ok_or_else(|| DispatchError::NotFound(id.into()))?;
-    if !matches!(d.state.as_str(), "queued" | "running") {
+    if !matches!(d.state, DispatchState::Queued | DispatchState::Running) {
         return Err(DispatchError::Ended(d.id, d.state));
     }
     let reason = format!("cancelled by {}", by.name);
@@ -979,9 +987,9 @@ mod tests {
             repo: "/r".into(),
             branch: "agent/w-1-x".into(),
             worktree: "/wt dir".into(),
-            kind: "start".into(),
+            kind: DispatchKind::Start,
             prompt: "do it; rm -rf / $(x)".into(),
-            state: "queued".into(),
+            state: DispatchState::Queued,
             host: "h".into(),
             pid: None,
             exit_code: None,

@@ -30,6 +30,12 @@ pub enum Error {
         source: sqlx::migrate::MigrateError,
     },
 
+    #[error("the database holds {column} `{value}`, which this version does not know (it knows {known}); a newer Flightdeck wrote it")]
+    UnknownName {
+        column: &'static str,
+        value: String,
+        known: String,
+    },
     #[error("database query failed: {0}")]
     Db(#[from] sqlx::Error),
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::actions::{Checked, Outcome, Payload};
 use crate::github::{GitHub, GitHubError};
-use crate::model::WorkItem;
+use crate::model::{ActionState, WorkItem, WorkState};
 use crate::store::Store;
 
 /// The label that marks work handed to agent `name`.
@@ -52,7 +52,9 @@ pub async fn sync_issues(
         .actions()
         .await?
         .into_iter()
-        .filter(|a| a.kind == "assign" && matches!(a.state.as_str(), "queued" | "sending"))
+        .filter(|a| {
+            a.kind == "assign" && matches!(a.state, ActionState::Queued | ActionState::Sending)
+        })
         .map(|a| a.target)
         .collect();
     let mut open = Vec::new();
@@ -85,7 +87,7 @@ pub async fn sync_issues(
                 (true, Some(w)) => w.assignee.clone(),
                 _ => assignee,
             },
-            state: was.map_or_else(|| "todo".into(), |w| w.state.clone()),
+            state: was.map_or_else(|| WorkState::Todo, |w| w.state),
             source: "github".into(),
             labels,
             created_at: was.map_or(now, |w| w.created_at),
@@ -103,9 +105,9 @@ pub async fn sync_issues(
     }
     // Gone from the open list: closed on GitHub.
     for (id, w) in &stored {
-        if !open.contains(id) && !matches!(w.state.as_str(), "done" | "dropped") {
+        if !open.contains(id) && !matches!(w.state, WorkState::Done | WorkState::Dropped) {
             let mut w = w.clone();
-            w.state = "done".into();
+            w.state = WorkState::Done;
             w.updated_at = now;
             store.upsert_work_item(&w).await?;
         }
@@ -287,7 +289,7 @@ mod tests {
             body: String::new(),
             repo: None,
             assignee: assignee.map(str::to_string),
-            state: "todo".into(),
+            state: WorkState::Todo,
             source: "github".into(),
             labels: labels.iter().map(|l| l.to_string()).collect(),
             created_at: 0,

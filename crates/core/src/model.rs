@@ -5,6 +5,61 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+/// A closed set of states or kinds, kept in the store as text and sent as JSON strings: the
+/// store, serde and the UI's generated types (a string union) all use the same names.
+pub trait Named: Sized + Copy + 'static {
+    /// Every value, in declaration order.
+    const ALL: &'static [Self];
+    fn as_str(self) -> &'static str;
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.as_str() == s)
+    }
+    /// The names, for an error message: `open, merged, closed`.
+    fn names() -> String {
+        Self::ALL
+            .iter()
+            .map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Declares a `Named` enum: each variant with the name it is stored and sent as.
+macro_rules! named_enum {
+    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $variant:ident = $s:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+        #[ts(export)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $s)] $variant,)+
+        }
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$($name::$variant,)+];
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $s,)+
+                }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                <Self as Named>::parse(s)
+            }
+        }
+        impl Named for $name {
+            const ALL: &'static [Self] = $name::ALL;
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                // `pad`, not `write_str`: a table's `{:<10}` lines up as it did for strings.
+                f.pad(self.as_str())
+            }
+        }
+    };
+}
+
 /// Who produced a commit, branch or change: a person, or a named agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -204,6 +259,99 @@ pub enum ChangeKind {
     Github,
 }
 
+named_enum! {
+    /// How a deploy went (a pipeline's word for it; GitHub's `error` and `inactive` are read as
+    /// failure and success).
+    pub enum DeployStatus {
+        Success = "success",
+        Failure = "failure",
+        InProgress = "in_progress",
+        Queued = "queued",
+    }
+}
+
+impl DeployStatus {
+    /// Succeeded or failed: no longer running or waiting.
+    pub fn finished(self) -> bool {
+        matches!(self, DeployStatus::Success | DeployStatus::Failure)
+    }
+}
+
+named_enum! {
+    /// Where a release stands.
+    pub enum ReleaseState {
+        Pending = "pending",
+        Approved = "approved",
+        Rejected = "rejected",
+        Deployed = "deployed",
+    }
+}
+
+named_enum! {
+    /// Where a work item stands.
+    pub enum WorkState {
+        Todo = "todo",
+        InProgress = "in_progress",
+        InReview = "in_review",
+        Done = "done",
+        Dropped = "dropped",
+    }
+}
+
+named_enum! {
+    /// What a dispatch asks of its agent.
+    pub enum DispatchKind {
+        /// A new branch from the base.
+        Start = "start",
+        /// Review comments to address on the same branch.
+        SendBack = "send_back",
+    }
+}
+
+named_enum! {
+    /// Where a dispatch stands.
+    pub enum DispatchState {
+        Queued = "queued",
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+}
+
+named_enum! {
+    /// Where a queued decision stands in the outbox.
+    pub enum ActionState {
+        Queued = "queued",
+        /// Leased by a sender (a lease that runs out puts it back in the queue).
+        Sending = "sending",
+        Applied = "applied",
+        Failed = "failed",
+        /// Given up by the lead; never sent.
+        Dismissed = "dismissed",
+    }
+}
+
+named_enum! {
+    /// A review's verdict.
+    pub enum ReviewState {
+        Approved = "approved",
+        ChangesRequested = "changes_requested",
+        Commented = "commented",
+        /// Withdrawn on the forge.
+        Dismissed = "dismissed",
+    }
+}
+
+named_enum! {
+    /// Where a change stands.
+    pub enum ChangeState {
+        Open = "open",
+        Merged = "merged",
+        Closed = "closed",
+    }
+}
+
 /// A change waiting for (or past) review: a local agent branch or a forge pull request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -217,8 +365,7 @@ pub struct ChangeRequest {
     pub base: String,
     pub head_sha: String,
     pub author: Author,
-    /// open, merged or closed.
-    pub state: String,
+    pub state: ChangeState,
     #[ts(type = "number")]
     pub created_at: i64,
     #[ts(type = "number")]
@@ -282,8 +429,7 @@ pub struct Deployment {
     pub repo: String,
     pub environment: String,
     pub sha: String,
-    /// success, failure, in_progress or queued.
-    pub status: String,
+    pub status: DeployStatus,
     #[ts(type = "number")]
     pub created_at: i64,
     pub source: String,
@@ -316,8 +462,7 @@ pub struct Release {
     pub repo: String,
     pub environment: String,
     pub name: String,
-    /// pending, approved, rejected or deployed.
-    pub state: String,
+    pub state: ReleaseState,
     #[ts(type = "number")]
     pub created_at: i64,
     /// Who decided (approved or rejected).
@@ -394,8 +539,7 @@ pub struct WorkItem {
     pub repo: Option<String>,
     /// `person:NAME`, `agent:NAME`, or none yet.
     pub assignee: Option<String>,
-    /// todo, in_progress, in_review, done or dropped.
-    pub state: String,
+    pub state: WorkState,
     /// cockpit, github or run.
     #[serde(default)]
     pub source: String,
@@ -432,11 +576,9 @@ pub struct Dispatch {
     pub repo: String,
     pub branch: String,
     pub worktree: String,
-    /// start (a new branch from the base) or send_back (review comments, same branch).
-    pub kind: String,
+    pub kind: DispatchKind,
     pub prompt: String,
-    /// queued, running, succeeded, failed or cancelled.
-    pub state: String,
+    pub state: DispatchState,
     pub host: String,
     /// The process group while it runs.
     #[ts(type = "number | null")]
@@ -468,8 +610,7 @@ pub struct Action {
     /// JSON: what applying needs (the reviewed head, the merge method, a comment).
     pub payload: String,
     pub actor: String,
-    /// queued, sending, applied or failed.
-    pub state: String,
+    pub state: ActionState,
     #[ts(type = "number")]
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -492,8 +633,7 @@ pub struct Review {
     /// The commit reviewed: an approval of an older head does not approve a newer one.
     pub head_sha: String,
     pub reviewer: String,
-    /// approved, changes_requested or commented.
-    pub state: String,
+    pub state: ReviewState,
     pub body: String,
     #[ts(type = "number")]
     pub at: i64,

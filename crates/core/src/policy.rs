@@ -19,7 +19,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::model::{Author, Check};
+use crate::model::{Author, ChangeState, Check, ReviewState};
 use crate::toml_file::{parse_toml, ConfigError};
 
 /// Where a committed repo policy lives, relative to the work tree.
@@ -512,16 +512,18 @@ pub async fn judge_change_among(
         .cloned()
         .collect();
     // Each reviewer's latest word on this head decides whether they approve.
-    let mut latest: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut latest: BTreeMap<&str, ReviewState> = BTreeMap::new();
     for r in all_reviews {
-        if r.change_request == change.id && r.head_sha == change.head_sha && r.state != "commented"
+        if r.change_request == change.id
+            && r.head_sha == change.head_sha
+            && r.state != ReviewState::Commented
         {
-            latest.insert(&r.reviewer, &r.state);
+            latest.insert(&r.reviewer, r.state);
         }
     }
     let approvals: Vec<Approval> = latest
         .into_iter()
-        .filter(|(_, state)| *state == "approved")
+        .filter(|(_, state)| *state == ReviewState::Approved)
         // A bot account's approval is an agent's: it does not count as a person's.
         .map(|(by, _)| Approval {
             agent: by.ends_with("[bot]").then(|| by.to_string()),
@@ -542,7 +544,7 @@ pub async fn judge_change_among(
         .change_files(&change.id, &change.head_sha)
         .await
         .map_err(|e| e.to_string())?;
-    let compute = local && (change.state == "open" || stored.is_none());
+    let compute = local && (change.state == ChangeState::Open || stored.is_none());
     let kept = stored.clone();
     let (committed, paths) = tokio::task::spawn_blocking(move || {
         let committed = committed_policy(&repo, &base).map_err(|e| e.to_string())?;
@@ -558,7 +560,7 @@ pub async fn judge_change_among(
     })
     .await
     .map_err(|e| e.to_string())??;
-    if compute && change.state == "open" && paths != stored {
+    if compute && change.state == ChangeState::Open && paths != stored {
         if let Some(p) = paths.as_ref().filter(|p| !p.is_empty()) {
             store
                 .set_change_files(&change.id, &change.head_sha, p)

@@ -13,7 +13,7 @@ use ts_rs::TS;
 
 use crate::actions::{Checked, Outcome, Payload};
 use crate::audit::{AuditKey, Decision};
-use crate::model::{Commit, Release};
+use crate::model::{Commit, Release, ReleaseState, ReviewState};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +21,7 @@ pub enum ReleaseError {
     #[error("no release `{0}`; `flightdeck release list` shows them")]
     NotFound(String),
     #[error("release {0} is {1}, not pending")]
-    NotPending(String, String),
+    NotPending(String, ReleaseState),
     #[error("release {0} names no candidate commit")]
     NoSha(String),
     #[error("a rejection needs a reason (--reason)")]
@@ -107,7 +107,7 @@ pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseErr
         let agent = matches!(c.author, crate::model::Author::Agent { .. });
         let human_approvals = reviews
             .iter()
-            .filter(|r| r.change_request == c.id && r.state == "approved")
+            .filter(|r| r.change_request == c.id && r.state == ReviewState::Approved)
             .count();
         if agent && human_approvals < 2 {
             signals.push(format!(
@@ -154,7 +154,7 @@ pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseErr
         .filter(|c| {
             reviews
                 .iter()
-                .any(|r| r.change_request == c.id && r.state == "approved")
+                .any(|r| r.change_request == c.id && r.state == ReviewState::Approved)
         })
         .flat_map(|c| [c.head_sha.as_str()])
         .collect();
@@ -220,13 +220,17 @@ pub async fn decide(
     now: i64,
 ) -> Result<Release, ReleaseError> {
     let mut r = find(store, id).await?;
-    if r.state != "pending" {
+    if r.state != ReleaseState::Pending {
         return Err(ReleaseError::NotPending(r.id, r.state));
     }
     if !approve && reason.trim().is_empty() {
         return Err(ReleaseError::NeedsReason);
     }
-    r.state = if approve { "approved" } else { "rejected" }.into();
+    r.state = if approve {
+        ReleaseState::Approved
+    } else {
+        ReleaseState::Rejected
+    };
     r.approved_by = Some(actor.into());
     r.decided_at = Some(now);
     r.reason = (!reason.trim().is_empty()).then(|| reason.trim().to_string());
@@ -375,7 +379,7 @@ pub async fn sync_waiting_runs(
                     repo: repo_key.into(),
                     environment: env,
                     name: format!("{title} (run {id})"),
-                    state: "pending".into(),
+                    state: ReleaseState::Pending,
                     created_at: now,
                     approved_by: None,
                     sha: Some(sha.into()),

@@ -8,7 +8,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::error::Result;
-use crate::model::Author;
+use crate::model::{Author, ChangeState};
 use crate::store::Store;
 
 /// A run that ended this long ago without merged work on its branch counts as abandoned.
@@ -58,10 +58,12 @@ pub async fn value(store: &Store, since: i64, now: i64) -> Result<ValueView> {
     let mut merged_branches: HashSet<(String, String)> = HashSet::new();
     let mut review_cost = 0.0;
     for c in &changes {
-        if c.state == "merged" {
+        if c.state == ChangeState::Merged {
             merged_branches.insert((c.repo.clone(), c.head.clone()));
         }
-        if c.state != "merged" || c.updated_at < since || !matches!(c.author, Author::Agent { .. })
+        if c.state != ChangeState::Merged
+            || c.updated_at < since
+            || !matches!(c.author, Author::Agent { .. })
         {
             continue;
         }

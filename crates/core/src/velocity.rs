@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::model::Author;
+use crate::model::{Author, ChangeState, ReviewState};
 use crate::store::Store;
 
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -113,14 +113,20 @@ pub async fn report(store: &Store, since: i64, until: i64) -> Result<VelocityRep
             .filter(|c| c.created_at >= since && c.created_at < until)
             .filter(|c| matches!(c.author, Author::Agent { .. }) == (kind == "agent"))
             .collect();
-        let merged: Vec<_> = mine.iter().filter(|c| c.state == "merged").collect();
-        let closed = mine.iter().filter(|c| c.state == "closed").count() as i64;
+        let merged: Vec<_> = mine
+            .iter()
+            .filter(|c| c.state == ChangeState::Merged)
+            .collect();
+        let closed = mine
+            .iter()
+            .filter(|c| c.state == ChangeState::Closed)
+            .count() as i64;
         let reworked = mine
             .iter()
             .filter(|c| {
                 reviews
                     .iter()
-                    .any(|r| r.change_request == c.id && r.state == "changes_requested")
+                    .any(|r| r.change_request == c.id && r.state == ReviewState::ChangesRequested)
             })
             .count() as i64;
         let mut reverted = 0;
@@ -155,10 +161,10 @@ pub async fn report(store: &Store, since: i64, until: i64) -> Result<VelocityRep
     for r in reviews.iter().filter(|r| r.at >= since && r.at < until) {
         let l = slot(&mut load, &r.reviewer);
         l.reviews += 1;
-        l.approvals += (r.state == "approved") as i64;
-        l.changes_requested += (r.state == "changes_requested") as i64;
+        l.approvals += (r.state == ReviewState::Approved) as i64;
+        l.changes_requested += (r.state == ReviewState::ChangesRequested) as i64;
     }
-    for c in changes.iter().filter(|c| c.state == "open") {
+    for c in changes.iter().filter(|c| c.state == ChangeState::Open) {
         for who in &c.requested_reviewers {
             slot(&mut load, who).waiting += 1;
         }

@@ -9,11 +9,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditKey, Decision};
-use crate::model::{WorkItem, WorkLink};
+use crate::model::{ChangeState, WorkItem, WorkLink, WorkState};
 use crate::store::Store;
 use crate::toml_file::ConfigError;
-
-pub const STATES: [&str; 5] = ["todo", "in_progress", "in_review", "done", "dropped"];
 
 /// An agent as the config declares it:
 ///
@@ -177,7 +175,7 @@ pub async fn add(
         body: body.into(),
         repo: repo.map(str::to_string),
         assignee,
-        state: "todo".into(),
+        state: WorkState::Todo,
         source: "cockpit".into(),
         labels: vec![],
         created_at: now,
@@ -281,11 +279,10 @@ pub async fn set_state(
     id: &str,
     state: &str,
 ) -> Result<WorkItem, WorkError> {
-    if !STATES.contains(&state) {
-        return Err(WorkError::State(state.into()));
-    }
+    let state = WorkState::parse(state).ok_or_else(|| WorkError::State(state.into()))?;
     change(store, by, id, "work state", |w| {
-        (std::mem::replace(&mut w.state, state.into()), state.into())
+        let was = std::mem::replace(&mut w.state, state);
+        (was.to_string(), state.to_string())
     })
     .await
 }
@@ -381,14 +378,14 @@ pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
             continue;
         }
         let change = changes.get(&key);
-        let state = match change.map(|c| c.state.as_str()) {
-            Some("open") => "in_review",
-            Some("merged") => "done",
-            Some(_) => "dropped",
+        let state = match change.map(|c| c.state) {
+            Some(ChangeState::Open) => WorkState::InReview,
+            Some(ChangeState::Merged) => WorkState::Done,
+            Some(ChangeState::Closed) => WorkState::Dropped,
             // No change request: still being worked on while the branch is there; a branch
             // that is gone was merged (or given up) long ago.
-            None if branches.contains(&key) => "in_progress",
-            None => "done",
+            None if branches.contains(&key) => WorkState::InProgress,
+            None => WorkState::Done,
         };
         let digest = Sha256::digest(format!("{repo}\n{branch}").as_bytes());
         let mut links = vec![
@@ -419,7 +416,7 @@ pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
                 body: String::new(),
                 repo: Some(repo.clone()),
                 assignee: Some(format!("agent:{}", r.agent)),
-                state: state.into(),
+                state,
                 source: "run".into(),
                 labels: vec![],
                 created_at: r.started_at,

@@ -6,7 +6,9 @@ mod support;
 
 use flightdeck_core::cycle;
 use flightdeck_core::deploys;
-use flightdeck_core::model::{Author, ChangeRequest, Deployment, Review};
+use flightdeck_core::model::{
+    Author, ChangeRequest, ChangeState, DeployStatus, Deployment, Review, ReviewState,
+};
 use flightdeck_core::store::spans::{self, Range, Span, Spread};
 use support::{both, TestDb};
 
@@ -34,7 +36,11 @@ fn change(
         id: id.into(),
         title: id.into(),
         head: id.into(),
-        state: if merged.is_some() { "merged" } else { "open" }.into(),
+        state: if merged.is_some() {
+            ChangeState::Merged
+        } else {
+            ChangeState::Open
+        },
         merged_at: merged,
         first_commit_at: first,
         ..support::merged_change(REPO, id, &format!("sha-{id}"), author, opened)
@@ -47,7 +53,7 @@ fn review(id: &str, key: &str, at: i64) -> Review {
         change_request: id.into(),
         head_sha: format!("sha-{id}"),
         reviewer: "ana".into(),
-        state: "approved".into(),
+        state: ReviewState::Approved,
         body: String::new(),
         at,
     }
@@ -68,7 +74,7 @@ async fn deploy(db: &TestDb, id: &str, env: &str, at: i64, ships: &[&str]) {
             repo: REPO.into(),
             environment: env.into(),
             sha: format!("sha-{}", ships[0]),
-            status: "success".into(),
+            status: DeployStatus::Success,
             created_at: at,
             source: "test".into(),
             contents: "unknown".into(),

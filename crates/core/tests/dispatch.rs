@@ -14,7 +14,7 @@ use std::time::Duration;
 use flightdeck_core::audit::AuditKey;
 use flightdeck_core::dispatch::{self, Dispatcher, Progress};
 use flightdeck_core::ingest::{self, Sources};
-use flightdeck_core::model::Dispatch;
+use flightdeck_core::model::{Dispatch, DispatchState, WorkState};
 use flightdeck_core::work::{self, AgentConfig};
 use support::{both, commit_file, TestDb};
 
@@ -135,7 +135,7 @@ async fn dispatch_runs_the_agent_in_a_worktree_and_links_what_it_made(db: TestDb
     let d = dispatcher(&db, &s, &[("claude", agent(&s, "ok", 1))]).await;
     let id = new_item(&db, &s, "Add a health endpoint").await;
     let queued = d.start(&id, "claude", now()).await.unwrap();
-    assert_eq!(queued.state, "queued");
+    assert_eq!(queued.state, DispatchState::Queued);
     assert!(
         queued.branch.starts_with(&format!(
             "claude/{}-add-a-health-endpoint",
@@ -165,7 +165,7 @@ async fn dispatch_runs_the_agent_in_a_worktree_and_links_what_it_made(db: TestDb
         })
         .await
         .unwrap();
-    assert_eq!(ended.state, "succeeded", "{ended:?}");
+    assert_eq!(ended.state, DispatchState::Succeeded, "{ended:?}");
     assert_eq!(ended.exit_code, Some(0));
     assert!(
         lines.iter().any(|l| l.contains("fake agent: committed")),
@@ -199,7 +199,7 @@ async fn dispatch_runs_the_agent_in_a_worktree_and_links_what_it_made(db: TestDb
         .expect("the dispatched session was ingested");
     assert_eq!(run.repo.as_deref(), Some(s.repo.to_str().unwrap()));
     let w = work::find(&db.store, &id).await.unwrap();
-    assert_eq!(w.state, "in_review");
+    assert_eq!(w.state, WorkState::InReview);
     let has =
         |kind: &str, target: &str| w.links.iter().any(|l| l.kind == kind && l.target == target);
     assert!(has("run", &run.id), "{:?}", w.links);
@@ -232,7 +232,7 @@ async fn a_failing_agent_is_shown_failed_with_its_last_output(db: TestDb) {
     let id = new_item(&db, &s, "Flaky date test").await;
     let q = d.start(&id, "claude", now()).await.unwrap();
     let ended = d.run(&q.id, |_| {}).await.unwrap();
-    assert_eq!(ended.state, "failed");
+    assert_eq!(ended.state, DispatchState::Failed);
     assert_eq!(ended.exit_code, Some(3));
     assert_eq!(ended.error.as_deref(), Some("exited with code 3"));
     assert!(
@@ -243,13 +243,13 @@ async fn a_failing_agent_is_shown_failed_with_its_last_output(db: TestDb) {
     assert!(ended.ended_at.is_some());
     // Nothing made, nothing linked beyond the branch it was given; still in progress.
     let w = work::find(&db.store, &id).await.unwrap();
-    assert_eq!(w.state, "in_progress");
+    assert_eq!(w.state, WorkState::InProgress);
     assert!(!w.links.iter().any(|l| l.kind == "change"));
 
     // An agent whose program is not there fails with the reason.
     let q = d.start(&id, "ghost", now()).await.unwrap();
     let ended = d.run(&q.id, |_| {}).await.unwrap();
-    assert_eq!(ended.state, "failed");
+    assert_eq!(ended.state, DispatchState::Failed);
     let error = ended.error.unwrap_or_default();
     assert!(
         error.contains("could not start `/nonexistent/agent-cli`"),
@@ -268,7 +268,7 @@ async fn a_failing_agent_is_shown_failed_with_its_last_output(db: TestDb) {
     let err = reconfigured.run(&q.id, |_| {}).await.unwrap_err();
     assert!(err.to_string().contains("no agent `claude`"), "{err}");
     let left = db.store.dispatch(&q.id).await.unwrap().unwrap();
-    assert_eq!(left.state, "failed");
+    assert_eq!(left.state, DispatchState::Failed);
 
     // Unknown agents, items without a repo and missing items are refused by name.
     let err = d.start(&id, "gpt", now()).await.unwrap_err().to_string();
@@ -314,7 +314,7 @@ async fn cancel_stops_the_whole_process_tree_and_keeps_the_worktree() {
     })
     .await;
     let running = db.store.dispatch(&q.id).await.unwrap().unwrap();
-    assert_eq!(running.state, "running");
+    assert_eq!(running.state, DispatchState::Running);
     let leader = running.pid.expect("a running dispatch has its pid") as u32;
     let child: u32 = trace_lines(&s, "child")[0]
         .split_whitespace()
@@ -330,13 +330,14 @@ async fn cancel_stops_the_whole_process_tree_and_keeps_the_worktree() {
         now: now(),
     };
     let cancelled = dispatch::cancel(&db.store, &by, &q.id).await.unwrap();
-    assert_eq!(cancelled.state, "cancelled");
+    assert_eq!(cancelled.state, DispatchState::Cancelled);
     let ended = tokio::time::timeout(Duration::from_secs(15), runner)
         .await
         .expect("the runner ends once its process is stopped")
         .unwrap();
     assert_eq!(
-        ended.state, "cancelled",
+        ended.state,
+        DispatchState::Cancelled,
         "the exit it caused does not overwrite it"
     );
     assert_eq!(ended.error.as_deref(), Some("cancelled by alice"));
@@ -395,7 +396,7 @@ async fn the_concurrency_limit_is_respected() {
         .collect();
     for r in runs {
         let ended = r.await.unwrap();
-        assert_eq!(ended.state, "succeeded", "{ended:?}");
+        assert_eq!(ended.state, DispatchState::Succeeded, "{ended:?}");
     }
     assert_eq!(waited.load(std::sync::atomic::Ordering::SeqCst), 1);
     // From the agent's own trace: never more than two at once, and two did run at once.

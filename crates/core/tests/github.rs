@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use fakehub::{Fault, Hub, Pr};
 use flightdeck_core::github::{change_id, sync_repo, GitHub, GitHubError};
-use flightdeck_core::model::{Author, ChangeKind};
+use flightdeck_core::model::{ActionState, Author, ChangeKind};
 use support::{both, TestDb};
 
 const REPO: &str = "acme/widgets";
@@ -132,7 +132,7 @@ async fn prs_checks_and_free_refreshes(db: TestDb) {
         .iter()
         .find(|c| c.id == change_id(REPO, 43))
         .unwrap();
-    assert_eq!(merged.state, "merged");
+    assert_eq!(merged.state, flightdeck_core::model::ChangeState::Merged);
     // GitHub's merge time is kept (cycle time ends there).
     assert_eq!(
         merged.merged_at,
@@ -492,14 +492,17 @@ async fn decisions_reach_github_exactly_once(db: TestDb) {
         let actions = db.store.actions().await.unwrap();
         if actions
             .iter()
-            .all(|a| a.state == "applied" || a.state == "failed")
+            .all(|a| a.state == ActionState::Applied || a.state == ActionState::Failed)
         {
             break;
         }
         t += 1_801;
     }
     let actions = db.store.actions().await.unwrap();
-    let failed: Vec<_> = actions.iter().filter(|a| a.state != "applied").collect();
+    let failed: Vec<_> = actions
+        .iter()
+        .filter(|a| a.state != ActionState::Applied)
+        .collect();
     assert!(failed.is_empty(), "{failed:?}");
     for (n, k) in &approvals {
         let with_key = hub

@@ -14,6 +14,7 @@ use flightdeck_core::audit::AuditKey;
 use flightdeck_core::github::GitHub;
 use flightdeck_core::incidents;
 use flightdeck_core::issues::sync_issues;
+use flightdeck_core::model::{ActionState, WorkState};
 use flightdeck_core::outbox;
 use flightdeck_core::outbox::GitHubApplier;
 use flightdeck_core::work;
@@ -109,7 +110,7 @@ async fn reassignment_reaches_github_once(db: TestDb) {
     assert_eq!(r, outbox::SyncReport::default());
     assert_eq!(hub.assignee_posts(REPO, 42), 1);
     let actions = db.store.actions().await.unwrap();
-    assert_eq!(actions[0].state, "applied");
+    assert_eq!(actions[0].state, ActionState::Applied);
     assert!(actions[0].result.as_deref().unwrap().contains("dev-bob"));
 
     // GitHub applies the next one but its answer is lost: the retry finds it done and does
@@ -142,7 +143,7 @@ async fn reassignment_reaches_github_once(db: TestDb) {
         .await
         .unwrap()
         .into_iter()
-        .find(|a| a.state == "failed")
+        .find(|a| a.state == ActionState::Failed)
         .unwrap();
     let why = failed.last_error.unwrap();
     assert!(
@@ -176,7 +177,7 @@ async fn reassignment_reaches_github_once(db: TestDb) {
     });
     sync_issues(&gh, &db.store, REPO, KEY, t + 6).await.unwrap();
     let w = find(&db.store.work_items().await.unwrap(), &w42.id);
-    assert_eq!(w.state, "done");
+    assert_eq!(w.state, WorkState::Done);
     db.finish().await;
 }
 both!(reassignment_reaches_github_once);

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use flightdeck_core::audit::{self, AuditKey};
-use flightdeck_core::model::Action;
+use flightdeck_core::model::{Action, ActionState, ChangeState};
 use flightdeck_core::outbox::{self, Applier, Checked, LocalApplier, Outcome, Payload};
 use support::{both, commit_file, tree_commit, TestDb};
 
@@ -96,9 +96,9 @@ async fn local_actions_apply_and_are_audited(db: TestDb) {
         .await
         .unwrap();
     assert_eq!((report.applied, report.failed, report.retrying), (2, 0, 0));
-    assert_eq!(state_of(&db, &approve).await.state, "applied");
+    assert_eq!(state_of(&db, &approve).await.state, ActionState::Applied);
     let m = state_of(&db, &merge).await;
-    assert_eq!(m.state, "applied");
+    assert_eq!(m.state, ActionState::Applied);
     assert_eq!(
         m.result.as_deref(),
         Some(&*format!("fast-forward to {sha}"))
@@ -201,7 +201,7 @@ async fn a_refused_merge_fails_with_its_reason(db: TestDb) {
         .unwrap();
     assert_eq!(r.failed, 1);
     let m = state_of(&db, &merge).await;
-    assert_eq!(m.state, "failed");
+    assert_eq!(m.state, ActionState::Failed);
     assert!(
         m.last_error
             .as_deref()
@@ -304,14 +304,14 @@ async fn lost_answers_never_apply_twice(db: TestDb) {
             .await
             .unwrap()
             .iter()
-            .all(|a| a.state == "applied")
+            .all(|a| a.state == ActionState::Applied)
         {
             break;
         }
         now += 1_801; // past the longest backoff
     }
     let actions = db.store.actions().await.unwrap();
-    assert!(actions.iter().all(|a| a.state == "applied"));
+    assert!(actions.iter().all(|a| a.state == ActionState::Applied));
     let applied = forge.applied.lock().unwrap().clone();
     for k in &keys {
         assert_eq!(
@@ -367,7 +367,7 @@ async fn the_background_sender_applies_queued_actions() {
         .unwrap();
     let flightdeck_core::events::Event::Changed { source, .. } = event;
     assert_eq!(source, "outbox");
-    assert_eq!(state_of(&db, &a).await.state, "applied");
+    assert_eq!(state_of(&db, &a).await.state, ActionState::Applied);
     sender.abort();
     db.finish().await;
 }
@@ -379,7 +379,7 @@ fn appliers(db: &TestDb) -> outbox::Appliers {
     }
 }
 
-async fn change_state(db: &TestDb, id: &str) -> String {
+async fn change_state(db: &TestDb, id: &str) -> ChangeState {
     db.store.change_request(id).await.unwrap().unwrap().state
 }
 
@@ -440,18 +440,21 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
         ("claude/merged", "merge"),
     ] {
         let a = decide(id(branch), "merge", Some(method)).await.unwrap();
-        assert_eq!(a.state, "applied", "{:?}", a.last_error);
+        assert_eq!(a.state, ActionState::Applied, "{:?}", a.last_error);
         assert!(a.result.unwrap().starts_with(method));
     }
     let closed = decide(id("codex/dropped"), "close", None).await.unwrap();
-    assert_eq!(closed.state, "applied");
+    assert_eq!(closed.state, ActionState::Applied);
     assert!(f
         .repo
         .find_branch("codex/dropped", git2::BranchType::Local)
         .is_ok());
 
     scan(NOW + 2).await.unwrap();
-    assert_eq!(change_state(&db, &id("claude/squash")).await, "merged");
+    assert_eq!(
+        change_state(&db, &id("claude/squash")).await,
+        ChangeState::Merged
+    );
     // A merge made here is timed when it went through, and keeps that time across rescans.
     let merged = db
         .store
@@ -465,7 +468,10 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
         merged.merged_at
     );
     assert!(merged.first_commit_at.is_some());
-    assert_eq!(change_state(&db, &id("codex/rebase")).await, "merged");
+    assert_eq!(
+        change_state(&db, &id("codex/rebase")).await,
+        ChangeState::Merged
+    );
     // Squash and rebase put new commits on main, not the heads: a deploy of main still ends
     // both changes' deploy phase, by the commit each merge left on main.
     let later = chrono::Utc::now().timestamp() + 60;
@@ -530,9 +536,12 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
         "{v:?}"
     );
     assert!(judged.changes[1].verdict.as_ref().unwrap().pass);
-    assert_eq!(change_state(&db, &id("codex/dropped")).await, "closed");
+    assert_eq!(
+        change_state(&db, &id("codex/dropped")).await,
+        ChangeState::Closed
+    );
     match decide(id("codex/dropped"), "approve", None).await {
-        Err(outbox::DecideError::NotOpen { state, .. }) => assert_eq!(state, "closed"),
+        Err(outbox::DecideError::NotOpen { state, .. }) => assert_eq!(state, ChangeState::Closed),
         other => panic!("expected not open, got {other:?}"),
     }
     match decide(id("claude/squash"), "merge", Some("octopus")).await {
@@ -546,8 +555,14 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
             .unwrap();
     });
     scan(NOW + 3).await.unwrap();
-    assert_eq!(change_state(&db, &id("codex/dropped")).await, "open");
-    assert_eq!(change_state(&db, &id("claude/squash")).await, "merged");
+    assert_eq!(
+        change_state(&db, &id("codex/dropped")).await,
+        ChangeState::Open
+    );
+    assert_eq!(
+        change_state(&db, &id("claude/squash")).await,
+        ChangeState::Merged
+    );
     db.finish().await;
 }
 both!(merged_and_closed_local_changes_stay_so_across_rescans);
@@ -610,7 +625,7 @@ async fn a_failed_action_can_be_retried_or_dismissed(db: TestDb) {
     .await
     .unwrap();
     outbox::sync(&db.store, &ap, &f.key, NOW).await.unwrap();
-    assert_eq!(state_of(&db, &merge).await.state, "failed");
+    assert_eq!(state_of(&db, &merge).await.state, ActionState::Failed);
 
     std::fs::write(&readme, "# app\n").unwrap();
     let a = outbox::resolve(
@@ -623,7 +638,7 @@ async fn a_failed_action_can_be_retried_or_dismissed(db: TestDb) {
     )
     .await
     .unwrap();
-    assert_eq!(a.state, "applied", "{:?}", a.last_error);
+    assert_eq!(a.state, ActionState::Applied, "{:?}", a.last_error);
     assert_eq!(main_tip(&f), sha);
     match outbox::resolve(
         &db.store,
@@ -665,7 +680,7 @@ async fn a_failed_action_can_be_retried_or_dismissed(db: TestDb) {
     )
     .await
     .unwrap();
-    assert_eq!(a.state, "dismissed");
+    assert_eq!(a.state, ActionState::Dismissed);
     let inbox = flightdeck_core::views::inbox(&db.store).await.unwrap();
     assert!(
         !inbox.items.iter().any(|i| i.kind == "action_failed"),

@@ -13,7 +13,7 @@ use flightdeck_core::audit::{self, AuditKey};
 use flightdeck_core::deploys::{self, Record};
 use flightdeck_core::github::GitHub;
 use flightdeck_core::ingest::{self, Sources};
-use flightdeck_core::model::Release;
+use flightdeck_core::model::{DeployStatus, Release, ReleaseState};
 use flightdeck_core::outbox::GitHubApplier;
 use flightdeck_core::{outbox, releases};
 use support::{both, commit_file, TestDb};
@@ -88,7 +88,7 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
         repo: repo.clone(),
         environment: "production".into(),
         name: format!("v1.{run}"),
-        state: "pending".into(),
+        state: ReleaseState::Pending,
         created_at: NOW,
         approved_by: None,
         sha: Some(candidate.clone()),
@@ -339,7 +339,11 @@ async fn github_deployments_and_waiting_runs_sync(db: TestDb) {
         .iter()
         .find(|d| d.id == "github:acme/api:700002")
         .unwrap();
-    assert_eq!(staging.status, "failure", "error counts as failure");
+    assert_eq!(
+        staging.status,
+        DeployStatus::Failure,
+        "error counts as failure"
+    );
     // Final ones are not asked about again.
     assert_eq!(
         deploys::sync_github(&gh, &db.store, FULL, &repo, NOW)
@@ -430,7 +434,7 @@ async fn release_changes_carry_their_check_history(db: TestDb) {
             repo: repo.clone(),
             environment: "production".into(),
             name: "v2".into(),
-            state: "pending".into(),
+            state: ReleaseState::Pending,
             created_at: NOW,
             approved_by: None,
             sha: Some(tip.clone()),

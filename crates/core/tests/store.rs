@@ -10,6 +10,7 @@ mod support;
 use flightdeck_core::demo;
 use flightdeck_core::ingest;
 use flightdeck_core::model::*;
+use flightdeck_core::model::{ActionState, DeployStatus, ReleaseState, WorkState};
 use flightdeck_core::views;
 use flightdeck_core::Error;
 use support::{both, TestDb};
@@ -134,7 +135,7 @@ async fn round_trips_every_noun(db: TestDb) {
         author: Author::Agent {
             agent: "codex".into(),
         },
-        state: "open".into(),
+        state: ChangeState::Open,
         created_at: 1,
         updated_at: 2,
         commits: 1,
@@ -159,7 +160,10 @@ async fn round_trips_every_noun(db: TestDb) {
         }]
     );
     s.close_local_changes_except("/r", &[]).await.unwrap();
-    assert_eq!(s.change_requests().await.unwrap()[0].state, "closed");
+    assert_eq!(
+        s.change_requests().await.unwrap()[0].state,
+        ChangeState::Closed
+    );
 
     let check = Check {
         change_request: cr.id.clone(),
@@ -197,7 +201,7 @@ async fn round_trips_every_noun(db: TestDb) {
         repo: "/r".into(),
         environment: "prod".into(),
         sha: "h".into(),
-        status: "success".into(),
+        status: DeployStatus::Success,
         created_at: 3,
         source: "test".into(),
         contents: "unknown".into(),
@@ -210,7 +214,7 @@ async fn round_trips_every_noun(db: TestDb) {
         repo: "/r".into(),
         environment: "prod".into(),
         name: "v1".into(),
-        state: "pending".into(),
+        state: ReleaseState::Pending,
         created_at: 4,
         approved_by: None,
         sha: Some("abc".into()),
@@ -276,7 +280,7 @@ async fn round_trips_every_noun(db: TestDb) {
         body: "Do it".into(),
         repo: None,
         assignee: Some("agent:codex".into()),
-        state: "todo".into(),
+        state: WorkState::Todo,
         source: "cockpit".into(),
         labels: vec!["bug".into(), "agent:codex, \"quoted\"".into()],
         created_at: 1,
@@ -295,7 +299,7 @@ async fn round_trips_every_noun(db: TestDb) {
         target: cr.id.clone(),
         payload: "{}".into(),
         actor: "lead".into(),
-        state: "queued".into(),
+        state: ActionState::Queued,
         attempts: 0,
         last_error: None,
         result: None,

@@ -3,7 +3,10 @@
 
 mod support;
 
-use flightdeck_core::model::{AgentRun, Author, ChangeRequest, Repo, Review, RunState, Tokens};
+use flightdeck_core::model::ReviewState;
+use flightdeck_core::model::{
+    AgentRun, Author, ChangeRequest, ChangeState, Repo, Review, RunState, Tokens,
+};
 use flightdeck_core::value::value;
 use support::{both, TestDb};
 
@@ -37,7 +40,7 @@ fn run(id: &str, branch: &str, cost: f64, ended: i64) -> AgentRun {
 
 fn change(branch: &str, state: &str, author: Author, lines: (i64, i64)) -> ChangeRequest {
     ChangeRequest {
-        state: state.into(),
+        state: ChangeState::parse(state).expect("a change state"),
         updated_at: NOW - 8 * DAY,
         insertions: lines.0,
         deletions: lines.1,
@@ -95,7 +98,7 @@ async fn value_by_hand(db: TestDb) {
                 change_request: "local:/w/api:claude/a".into(),
                 head_sha: "h".into(),
                 reviewer: reviewer.into(),
-                state: "approved".into(),
+                state: ReviewState::Approved,
                 body: String::new(),
                 at,
             })

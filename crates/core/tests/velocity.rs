@@ -3,8 +3,10 @@
 
 mod support;
 
+use flightdeck_core::model::ReviewState;
 use flightdeck_core::model::{
-    AgentRun, Author, ChangeKind, ChangeRequest, Commit, Repo, Review, RunState, Tokens,
+    AgentRun, Author, ChangeKind, ChangeRequest, ChangeState, Commit, Repo, Review, RunState,
+    Tokens,
 };
 use flightdeck_core::velocity;
 use support::{both, TestDb};
@@ -35,7 +37,7 @@ fn change(
         } else {
             Author::Human { name: "Bob".into() }
         },
-        state: state.into(),
+        state: ChangeState::parse(state).expect("a change state"),
         created_at: opened,
         updated_at: opened + DAY,
         commits: 1,
@@ -84,7 +86,7 @@ fn review(n: u32, key: &str, who: &str, state: &str, at: i64) -> Review {
         change_request: format!("local:/w/api:b{n}"),
         head_sha: format!("h{n}"),
         reviewer: who.into(),
-        state: state.into(),
+        state: ReviewState::parse(state).expect("a review state"),
         body: String::new(),
         at,
     }

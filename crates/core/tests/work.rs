@@ -8,6 +8,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use flightdeck_core::audit::{self, AuditKey};
+use flightdeck_core::model::WorkState;
 use flightdeck_core::work::{self, AgentConfig, WorkError};
 use support::{both, TestDb};
 
@@ -72,7 +73,7 @@ async fn work_changes_hands_and_is_audited(db: TestDb) {
     assert_eq!(all.len(), 1);
     let got = &all[0];
     assert_eq!(got.assignee.as_deref(), Some("agent:claude"));
-    assert_eq!(got.state, "in_progress");
+    assert_eq!(got.state, WorkState::InProgress);
     assert_eq!(got.body, "It fails on the 31st.");
     assert_eq!(got.links.len(), 1, "a link is kept once");
     assert_eq!((got.created_at, got.updated_at), (NOW, NOW + 4));
@@ -179,7 +180,7 @@ async fn agent_runs_become_work_items_once(db: TestDb) {
         })
         .expect("the invoice branch's task");
     assert_eq!(invoice.assignee.as_deref(), Some("agent:claude-code"));
-    assert_eq!(invoice.state, "in_review", "its change is open");
+    assert_eq!(invoice.state, WorkState::InReview, "its change is open");
     assert!(invoice.links.iter().any(|l| l.kind == "run"));
     assert!(invoice
         .links

@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use flightdeck_core::events::{Event, EventBus};
+use flightdeck_core::model::WorkState;
 use flightdeck_core::store::Store;
 use flightdeck_core::{demo, ingest};
 use flightdeck_server::{router, AppState};
@@ -579,7 +580,7 @@ async fn changes_show_their_work_item() {
             body: String::new(),
             repo: None,
             assignee: Some("person:bob".into()),
-            state: "in_review".into(),
+            state: WorkState::InReview,
             source: "cockpit".into(),
             labels: vec![],
             created_at: 1,

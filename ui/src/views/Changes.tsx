@@ -4,6 +4,7 @@ import { bulkSummary, planBulk, showChanges, type BulkKind, type ChangeShow } fr
 import { DiffView } from '../DiffView';
 import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
 import { absoluteTime, int, money, repoBasename, shortHash, tokens } from '../format';
+import type { Action } from '../generated/Action';
 import type { ChangeRow } from '../generated/ChangeRow';
 import type { Check } from '../generated/Check';
 import type { Verdict } from '../generated/Verdict';
@@ -126,7 +127,7 @@ function VerdictBadge({ row }: { row: ChangeRow }) {
 type Notice = { ok: boolean; text: string };
 
 /** What a decision did, in words: applied (with its result), queued or failed. */
-function describe(kind: string, a: { state: string; result: string | null; last_error: string | null }): Notice {
+function describe(kind: string, a: Pick<Action, 'state' | 'result' | 'last_error'>): Notice {
   const what = kind.replace('_', ' ');
   if (a.state === 'applied') return { ok: true, text: `${what}: ${a.result ?? 'done'}` };
   if (a.state === 'failed') return { ok: false, text: `${what} failed: ${a.last_error ?? 'unknown error'}` };

@@ -7,6 +7,7 @@ import type { BoardColumn } from '../generated/BoardColumn';
 import type { BoardItem } from '../generated/BoardItem';
 import type { Dispatch } from '../generated/Dispatch';
 import type { WorkBoard } from '../generated/WorkBoard';
+import type { WorkState } from '../generated/WorkState';
 import { useApi, useList, type ViewProps } from '../hooks';
 import type { ListAct } from '../keys';
 
@@ -96,7 +97,11 @@ function Detail({
       <div className="actions-bar">
         <label>
           State{' '}
-          <select value={w.state} onChange={(e) => void run(api.setState(w.id, e.target.value), `${w.id} is ${STATE_LABEL[e.target.value]}`)}>
+          <select value={w.state} onChange={(e) => {
+            // The options are the board's states, so the value is one of them.
+            const next = e.target.value as WorkState;
+            void run(api.setState(w.id, next), `${w.id} is ${STATE_LABEL[next]}`);
+          }}>
             {board.states.map((s) => (
               <option key={s} value={s}>
                 {STATE_LABEL[s] ?? s}

@@ -2,6 +2,7 @@
 //! reviews, check runs and statuses; and which GitHub repo a local clone is.
 
 use super::*;
+use crate::model::{ChangeState, ReviewState};
 
 pub(super) fn kind_of(v: &Value) -> &'static str {
     match v {
@@ -120,7 +121,7 @@ pub async fn sync_repo(
         let known = stored.get(&id).filter(|c| {
             settled
                 && c.mergeable.is_some()
-                && c.state == "open"
+                && c.state == ChangeState::Open
                 && Some(c.updated_at) == listed_at
                 && Some(c.head_sha.as_str()) == listed_sha
         });
@@ -177,7 +178,7 @@ pub async fn sync_repo(
     }
     // Stored as open but no longer listed: closed or merged since.
     for c in stored.values() {
-        if c.state == "open" && !open_ids.contains(&c.id) {
+        if c.state == ChangeState::Open && !open_ids.contains(&c.id) {
             let number = c.id.rsplit('#').next().unwrap_or_default();
             let (pr, _) = gh
                 .get(&format!("/repos/{full_name}/pulls/{number}"))
@@ -187,7 +188,7 @@ pub async fn sync_repo(
                 // What a squash or rebase merge put on the base, for the deploy phase.
                 if let Some(sha) = pr["merge_commit_sha"]
                     .as_str()
-                    .filter(|_| now.state == "merged")
+                    .filter(|_| now.state == ChangeState::Merged)
                 {
                     store.set_merge_sha(&now.id, sha).await?;
                 }
@@ -217,9 +218,11 @@ pub(super) fn change_of(pr: &Value, full_name: &str, repo_key: &str) -> Option<C
     };
     let ts = |k: &str| pr[k].as_str().and_then(crate::sources::parse_ts);
     let state = if pr["merged"].as_bool() == Some(true) || !pr["merged_at"].is_null() {
-        "merged"
+        ChangeState::Merged
+    } else if pr["state"].as_str() == Some("closed") {
+        ChangeState::Closed
     } else {
-        pr["state"].as_str().unwrap_or("open")
+        ChangeState::Open
     };
     let n = |k: &str| pr[k].as_i64().unwrap_or(0);
     let names = |list: &str, field: &str| -> Vec<String> {
@@ -247,7 +250,7 @@ pub(super) fn change_of(pr: &Value, full_name: &str, repo_key: &str) -> Option<C
         base: pr["base"]["ref"].as_str()?.into(),
         head_sha: pr["head"]["sha"].as_str()?.into(),
         author,
-        state: state.into(),
+        state,
         created_at: ts("created_at")?,
         updated_at: ts("updated_at")?,
         commits: n("commits"),
@@ -281,10 +284,10 @@ pub(super) fn mergeable_of(pr: &Value) -> Option<String> {
 /// A GitHub review as the store keeps reviews (pending ones are nobody's verdict yet).
 pub(super) fn review_of(r: &Value, change: &str) -> Option<crate::model::Review> {
     let state = match r["state"].as_str()? {
-        "APPROVED" => "approved",
-        "CHANGES_REQUESTED" => "changes_requested",
-        "COMMENTED" => "commented",
-        "DISMISSED" => "dismissed",
+        "APPROVED" => ReviewState::Approved,
+        "CHANGES_REQUESTED" => ReviewState::ChangesRequested,
+        "COMMENTED" => ReviewState::Commented,
+        "DISMISSED" => ReviewState::Dismissed,
         _ => return None,
     };
     Some(crate::model::Review {
@@ -292,7 +295,7 @@ pub(super) fn review_of(r: &Value, change: &str) -> Option<crate::model::Review>
         change_request: change.into(),
         head_sha: r["commit_id"].as_str().unwrap_or("").into(),
         reviewer: r["user"]["login"].as_str()?.into(),
-        state: state.into(),
+        state,
         body: r["body"].as_str().unwrap_or("").into(),
         at: r["submitted_at"]
             .as_str()

@@ -16,7 +16,7 @@ pub use crate::actions::{because, enqueue, Applier, Checked, Outcome, Payload};
 use crate::audit::{AuditKey, Decision};
 use crate::error::Result;
 use crate::merge::{merge_local, MergeMode};
-use crate::model::{Action, Review};
+use crate::model::{Action, ActionState, ChangeState, Review, ReviewState};
 use crate::store::Store;
 
 /// How long a sender holds an action before another may take it over (a sender killed
@@ -217,7 +217,7 @@ impl Applier for LocalApplier {
     async fn check(&self, a: &Action, p: &Payload) -> Checked {
         if a.kind == "close" {
             return match self.store.change_request(&a.target).await {
-                Ok(Some(c)) if c.state == "closed" => Checked::Done("closed".into()),
+                Ok(Some(c)) if c.state == ChangeState::Closed => Checked::Done("closed".into()),
                 Ok(_) => Checked::NotDone,
                 Err(e) => Checked::Unknown(e.to_string()),
             };
@@ -257,9 +257,9 @@ impl Applier for LocalApplier {
 
     async fn apply(&self, a: &Action, p: &Payload) -> Outcome {
         let state = match a.kind.as_str() {
-            "approve" => "approved",
-            "request_changes" => "changes_requested",
-            "comment" => "commented",
+            "approve" => ReviewState::Approved,
+            "request_changes" => ReviewState::ChangesRequested,
+            "comment" => ReviewState::Commented,
             "merge" => return self.merge(a, p).await,
             // The branch stays; the change is closed at this head (see `settle`).
             "close" => {
@@ -276,7 +276,7 @@ impl Applier for LocalApplier {
             change_request: a.target.clone(),
             head_sha: p.sha.clone(),
             reviewer: a.actor.clone(),
-            state: state.into(),
+            state,
             body: p.body.clone().unwrap_or_default(),
             at: a.created_at,
         };
@@ -353,7 +353,7 @@ pub enum DecideError {
     #[error("no change request `{0}`")]
     NotFound(String),
     #[error("{id} is {state}, not open")]
-    NotOpen { id: String, state: String },
+    NotOpen { id: String, state: ChangeState },
     #[error(
         "{0}: GitHub pull requests are not synced yet; only local agent branches can be acted on"
     )]
@@ -410,7 +410,7 @@ pub async fn decide(
     if github && applier.github.is_none() {
         return Err(DecideError::NotLocal(c.id));
     }
-    if c.state != "open" {
+    if c.state != ChangeState::Open {
         return Err(DecideError::NotOpen {
             id: c.id,
             state: c.state,
@@ -494,7 +494,7 @@ pub enum ResolveError {
     #[error("no action `{0}` in the outbox")]
     NotFound(String),
     #[error("action {key} is {state}; only failed actions can be retried or dismissed")]
-    NotFailed { key: String, state: String },
+    NotFailed { key: String, state: ActionState },
     #[error(transparent)]
     Store(#[from] crate::Error),
 }
@@ -527,8 +527,8 @@ pub async fn resolve(
         .await?
         .ok_or_else(|| ResolveError::NotFound(action_key.into()))?;
     let (state, verb) = match how {
-        Resolve::Retry => ("queued", "retry"),
-        Resolve::Dismiss => ("dismissed", "dismiss"),
+        Resolve::Retry => (ActionState::Queued, "retry"),
+        Resolve::Dismiss => (ActionState::Dismissed, "dismiss"),
     };
     if !store.reopen_failed_action(action_key, state, now).await? {
         return Err(ResolveError::NotFailed {

@@ -317,7 +317,7 @@ fn local_change(
         author: Author::Agent {
             agent: b.agent.clone().unwrap_or_default(),
         },
-        state: "open".into(),
+        state: crate::model::ChangeState::Open,
         created_at,
         updated_at: b.updated_at,
         commits: b.ahead,

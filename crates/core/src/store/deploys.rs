@@ -12,7 +12,7 @@ use crate::error::Result;
 pub struct DeployMark {
     pub id: String,
     pub at: i64,
-    pub status: String,
+    pub status: crate::model::DeployStatus,
     pub fixes: i64,
     pub next_fix: Option<i64>,
 }
@@ -140,7 +140,7 @@ impl Store {
                 Ok(DeployMark {
                     id: r.try_get("id")?,
                     at: r.try_get("created_at")?,
-                    status: r.try_get("status")?,
+                    status: super::named(r, "status", "deploy status")?,
                     fixes: r.try_get("fixes")?,
                     next_fix: r.try_get("next_fix_secs")?,
                 })

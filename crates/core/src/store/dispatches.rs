@@ -18,9 +18,9 @@ fn dispatch(r: &sqlx::any::AnyRow) -> Result<Dispatch> {
         repo: r.try_get("repo")?,
         branch: r.try_get("branch")?,
         worktree: r.try_get("worktree")?,
-        kind: r.try_get("kind")?,
+        kind: super::named(r, "kind", "dispatch kind")?,
         prompt: r.try_get("prompt")?,
-        state: r.try_get("state")?,
+        state: super::named(r, "state", "dispatch state")?,
         host: r.try_get("host")?,
         pid: r.try_get("pid")?,
         exit_code: r.try_get("exit_code")?,
@@ -44,9 +44,9 @@ impl Store {
         .bind(&d.repo)
         .bind(&d.branch)
         .bind(&d.worktree)
-        .bind(&d.kind)
+        .bind(d.kind.as_str())
         .bind(&d.prompt)
-        .bind(&d.state)
+        .bind(d.state.as_str())
         .bind(&d.host)
         .bind(d.pid)
         .bind(d.exit_code)

@@ -242,6 +242,22 @@ pub(crate) fn tokens_of(row: &sqlx::any::AnyRow) -> Result<crate::model::Tokens>
     })
 }
 
+/// A `Named` column (`what` names it in an error): a value this version does not know is an
+/// error naming it, never a silent default.
+pub(crate) fn named<T: crate::model::Named>(
+    row: &sqlx::any::AnyRow,
+    column: &'static str,
+    what: &'static str,
+) -> Result<T> {
+    use sqlx::Row;
+    let value: String = row.try_get(column)?;
+    T::parse(&value).ok_or_else(|| Error::UnknownName {
+        column: what,
+        value,
+        known: T::names(),
+    })
+}
+
 pub(crate) fn placeholder(backend: Backend, n: usize) -> String {
     match backend {
         Backend::Sqlite => "?".into(),

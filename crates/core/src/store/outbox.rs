@@ -17,7 +17,7 @@ fn action(r: &sqlx::any::AnyRow) -> Result<Action> {
         target: r.try_get("target")?,
         payload: r.try_get("payload")?,
         actor: r.try_get("actor")?,
-        state: r.try_get("state")?,
+        state: super::named(r, "state", "outbox action state")?,
         attempts: r.try_get("attempts")?,
         last_error: r.try_get("last_error")?,
         result: r.try_get("result")?,
@@ -43,7 +43,7 @@ impl Store {
         .bind(&a.target)
         .bind(&a.payload)
         .bind(&a.actor)
-        .bind(&a.state)
+        .bind(a.state.as_str())
         .bind(a.created_at)
         .bind(a.next_attempt_at)
         .execute(&self.pool)
@@ -133,12 +133,17 @@ impl Store {
 
     /// Moves a failed action to `state` (`queued`: due now, attempts kept so the target is
     /// checked before a resend; `dismissed`: the lead let it go). False when it is not failed.
-    pub async fn reopen_failed_action(&self, key: &str, state: &str, now: i64) -> Result<bool> {
+    pub async fn reopen_failed_action(
+        &self,
+        key: &str,
+        state: crate::model::ActionState,
+        now: i64,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE actions SET state = $1, next_attempt_at = $2, lease_until = 0
              WHERE idempotency_key = $3 AND state = 'failed'",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(now)
         .bind(key)
         .execute(&self.pool)
@@ -157,7 +162,7 @@ impl Store {
         .bind(&r.change_request)
         .bind(&r.head_sha)
         .bind(&r.reviewer)
-        .bind(&r.state)
+        .bind(r.state.as_str())
         .bind(&r.body)
         .bind(r.at)
         .execute(&self.pool)
@@ -195,7 +200,7 @@ fn review_of(r: &sqlx::any::AnyRow) -> Result<Review> {
         change_request: r.try_get("change_request")?,
         head_sha: r.try_get("head_sha")?,
         reviewer: r.try_get("reviewer")?,
-        state: r.try_get("state")?,
+        state: super::named(r, "state", "review state")?,
         body: r.try_get("body")?,
         at: r.try_get("at")?,
     })

@@ -401,7 +401,7 @@ impl Store {
                     repo: r.try_get("repo")?,
                     environment: r.try_get("environment")?,
                     name: r.try_get("name")?,
-                    state: r.try_get("state")?,
+                    state: super::named(r, "state", "release state")?,
                     created_at: r.try_get("created_at")?,
                     approved_by: r.try_get("approved_by")?,
                     sha: r.try_get("sha")?,
@@ -506,7 +506,7 @@ impl Store {
                     body: r.try_get("body")?,
                     repo: r.try_get("repo")?,
                     assignee: r.try_get("assignee")?,
-                    state: r.try_get("state")?,
+                    state: super::named(r, "state", "work item state")?,
                     source: r.try_get("source")?,
                     // Written by this code as a JSON array; anything else reads as none.
                     labels: serde_json::from_str(&r.try_get::<String, _>("labels")?)
@@ -600,7 +600,7 @@ fn change_request_of(r: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
         } else {
             Author::Human { name: author }
         },
-        state: r.try_get("state")?,
+        state: super::named(r, "state", "change state")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         commits: r.try_get("commits")?,
@@ -647,7 +647,7 @@ fn deployment_of(r: &AnyRow) -> Result<Deployment> {
         repo: r.try_get("repo")?,
         environment: r.try_get("environment")?,
         sha: r.try_get("sha")?,
-        status: r.try_get("status")?,
+        status: super::named(r, "status", "deploy status")?,
         created_at: r.try_get("created_at")?,
         source: r.try_get("source")?,
         contents: r.try_get("contents")?,

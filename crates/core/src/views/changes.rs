@@ -1,6 +1,7 @@
 //! The Changes view: change requests with their runs, cost, work item and the policy's verdict; a change's diff; the outbox.
 
 use super::*;
+use crate::model::WorkState;
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -25,7 +26,7 @@ pub struct ChangeRow {
 pub struct WorkRef {
     pub id: String,
     pub title: String,
-    pub state: String,
+    pub state: WorkState,
     pub assignee: Option<String>,
 }
 
@@ -68,7 +69,7 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
     let now = chrono::Utc::now().timestamp();
     let mut rows = Vec::new();
     for c in store.change_requests().await? {
-        let judged = match (&policies, c.state == "open") {
+        let judged = match (&policies, c.state == ChangeState::Open) {
             (_, false) => Err(None),
             (Ok(file), true) => {
                 crate::policy::judge_change_among(store, file, &c, now, &checks, &reviews)
@@ -91,7 +92,7 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
             .map(|w| WorkRef {
                 id: w.id.clone(),
                 title: w.title.clone(),
-                state: w.state.clone(),
+                state: w.state,
                 assignee: w.assignee.clone(),
             })
             .collect();

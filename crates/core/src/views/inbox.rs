@@ -1,6 +1,7 @@
 //! The Inbox: what needs the lead now, most urgent first (sessions waiting, reviews, failing checks, release gates, budget and concentration alerts, failed actions).
 
 use super::*;
+use crate::model::{ActionState, DeployStatus, ReleaseState};
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -42,7 +43,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
         .change_requests()
         .await?
         .into_iter()
-        .filter(|c| c.state == "open")
+        .filter(|c| c.state == ChangeState::Open)
     {
         let failing: Vec<&Check> = checks
             .iter()
@@ -131,7 +132,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
         .releases()
         .await?
         .into_iter()
-        .filter(|r| r.state == "pending")
+        .filter(|r| r.state == ReleaseState::Pending)
     {
         items.push(InboxItem {
             id: format!("release:{}", r.id),
@@ -147,7 +148,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
         .deployments()
         .await?
         .into_iter()
-        .filter(|d| d.status == "failure")
+        .filter(|d| d.status == DeployStatus::Failure)
     {
         items.push(InboxItem {
             id: format!("deploy:{}", d.id),
@@ -209,7 +210,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
         .actions()
         .await?
         .into_iter()
-        .filter(|a| a.state == "failed")
+        .filter(|a| a.state == ActionState::Failed)
     {
         items.push(InboxItem {
             id: format!("action:{}", a.idempotency_key),

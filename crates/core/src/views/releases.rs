@@ -1,6 +1,7 @@
 //! The Releases view: per environment, what is live, pending and failed.
 
 use super::*;
+use crate::model::DeployStatus;
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -45,10 +46,10 @@ pub async fn releases(store: &Store) -> Result<ReleasesView> {
         if e.live.is_some() {
             continue;
         }
-        match d.status.as_str() {
-            "success" => e.live = Some(d.clone()),
-            "failure" if e.failed.is_none() => e.failed = Some(d.clone()),
-            "in_progress" | "queued" => e.pending.push(d.clone()),
+        match d.status {
+            DeployStatus::Success => e.live = Some(d.clone()),
+            DeployStatus::Failure if e.failed.is_none() => e.failed = Some(d.clone()),
+            DeployStatus::InProgress | DeployStatus::Queued => e.pending.push(d.clone()),
             _ => {}
         }
     }

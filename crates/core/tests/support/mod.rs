@@ -161,7 +161,7 @@ pub fn merged_change(
         base: "main".into(),
         head_sha: sha.into(),
         author,
-        state: "merged".into(),
+        state: flightdeck_core::model::ChangeState::Merged,
         created_at: opened,
         updated_at: opened,
         commits: 1,
