@@ -1,6 +1,7 @@
 //! The review loop from the terminal; the outbox applying exactly once across `kill -9`; the GitHub token in the OS keyring.
 
 use super::*;
+use flightdeck_core::model::ActionKind;
 
 #[test]
 fn review_loop_from_the_terminal() {
@@ -156,9 +157,16 @@ fn outbox_survives_kill_9_exactly_once() {
                 body: Some(format!("ok {i}")),
                 ..Default::default()
             };
-            let a = outbox::enqueue(&store, "approve", &change_id(REPO, n), &p, "alice", 1)
-                .await
-                .unwrap();
+            let a = outbox::enqueue(
+                &store,
+                ActionKind::Approve,
+                &change_id(REPO, n),
+                &p,
+                "alice",
+                1,
+            )
+            .await
+            .unwrap();
             keys.push((n, a.idempotency_key));
         }
         store.close().await;

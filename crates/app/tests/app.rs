@@ -17,7 +17,7 @@ use flightdeck_core::work::{self, AgentConfig};
 
 #[path = "../../../tests/support/mod.rs"]
 mod support;
-use flightdeck_core::model::DispatchState;
+use flightdeck_core::model::{ActionKind, DispatchState};
 use support::{fake_agent, git};
 
 struct Setup {
@@ -227,7 +227,7 @@ async fn a_wrong_send_back_decides_nothing_and_a_right_one_queues_the_agent() {
     )
     .await
     .unwrap();
-    assert_eq!(decided.action.kind, "request_changes");
+    assert_eq!(decided.action.kind, ActionKind::RequestChanges);
     let d = decided.dispatch.expect("sent back");
     assert_eq!(
         (d.agent.as_str(), d.branch.as_str()),

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::github::GitHubError;
-use crate::model::{Action, ActionState};
+use crate::model::{Action, ActionKind, ActionState};
 use crate::store::Store;
 
 /// What an action needs to be applied, beyond its kind and target.
@@ -73,7 +73,7 @@ pub trait Applier {
 /// retried send of one decision is one.
 pub async fn enqueue(
     store: &Store,
-    kind: &str,
+    kind: ActionKind,
     target: &str,
     payload: &Payload,
     actor: &str,
@@ -81,7 +81,7 @@ pub async fn enqueue(
 ) -> Result<Action> {
     let a = Action {
         idempotency_key: crate::error::random_hex(16, "an idempotency key")?,
-        kind: kind.into(),
+        kind,
         target: target.into(),
         payload: serde_json::to_string(payload).unwrap_or_default(),
         actor: actor.into(),

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::actions::{Checked, Outcome, Payload};
 use crate::github::{GitHub, GitHubError};
-use crate::model::{ActionState, WorkItem, WorkState};
+use crate::model::{ActionKind, ActionState, WorkItem, WorkState};
 use crate::store::Store;
 
 /// The label that marks work handed to agent `name`.
@@ -53,7 +53,8 @@ pub async fn sync_issues(
         .await?
         .into_iter()
         .filter(|a| {
-            a.kind == "assign" && matches!(a.state, ActionState::Queued | ActionState::Sending)
+            a.kind == ActionKind::Assign
+                && matches!(a.state, ActionState::Queued | ActionState::Sending)
         })
         .map(|a| a.target)
         .collect();

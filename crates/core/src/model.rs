@@ -320,6 +320,33 @@ named_enum! {
 }
 
 named_enum! {
+    /// What a queued decision does when it is applied.
+    pub enum ActionKind {
+        Approve = "approve",
+        RequestChanges = "request_changes",
+        Comment = "comment",
+        Merge = "merge",
+        Close = "close",
+        /// A GitHub issue's new assignee.
+        Assign = "assign",
+        /// A deployment review of a GitHub Actions run waiting on an environment.
+        ReleaseApprove = "release_approve",
+        ReleaseReject = "release_reject",
+    }
+}
+
+impl ActionKind {
+    /// A decision on a change (not an issue or a release).
+    pub const DECISIONS: [ActionKind; 5] = [
+        ActionKind::Approve,
+        ActionKind::RequestChanges,
+        ActionKind::Comment,
+        ActionKind::Merge,
+        ActionKind::Close,
+    ];
+}
+
+named_enum! {
     /// Where a queued decision stands in the outbox.
     pub enum ActionState {
         Queued = "queued",
@@ -603,8 +630,7 @@ pub struct Dispatch {
 pub struct Action {
     /// Made when the action is queued; the forge sees it too, so a resend is recognised.
     pub idempotency_key: String,
-    /// approve, request_changes, comment, merge or close.
-    pub kind: String,
+    pub kind: ActionKind,
     /// The change request.
     pub target: String,
     /// JSON: what applying needs (the reviewed head, the merge method, a comment).

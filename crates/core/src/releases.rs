@@ -13,7 +13,7 @@ use ts_rs::TS;
 
 use crate::actions::{Checked, Outcome, Payload};
 use crate::audit::{AuditKey, Decision};
-use crate::model::{Commit, Release, ReleaseState, ReviewState};
+use crate::model::{ActionKind, Commit, Release, ReleaseState, ReviewState};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -236,9 +236,9 @@ pub async fn decide(
     r.reason = (!reason.trim().is_empty()).then(|| reason.trim().to_string());
     store.upsert_release(&r).await?;
     let kind = if approve {
-        "release_approve"
+        ActionKind::ReleaseApprove
     } else {
-        "release_reject"
+        ActionKind::ReleaseReject
     };
     store
         .append_audit(
@@ -319,7 +319,7 @@ pub async fn check_review(gh: &crate::github::GitHub, p: &Payload) -> Checked {
 }
 
 /// Reviews the run's pending deployment to the environment (GitHub requires the comment).
-pub async fn apply_review(gh: &crate::github::GitHub, kind: &str, p: &Payload) -> Outcome {
+pub async fn apply_review(gh: &crate::github::GitHub, kind: ActionKind, p: &Payload) -> Outcome {
     let (Some(path), Some(env)) = (runs_path(p), p.method.as_deref()) else {
         return Outcome::Failed("the action names no run or environment".into());
     };
@@ -330,7 +330,7 @@ pub async fn apply_review(gh: &crate::github::GitHub, kind: &str, p: &Payload) -
     let Some((env_id, _)) = envs.iter().find(|(_, n)| n == env) else {
         return Outcome::Applied(format!("the run no longer waits on {env}"));
     };
-    let state = if kind == "release_approve" {
+    let state = if kind == ActionKind::ReleaseApprove {
         "approved"
     } else {
         "rejected"

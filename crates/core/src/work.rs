@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditKey, Decision};
-use crate::model::{ChangeState, WorkItem, WorkLink, WorkState};
+use crate::model::{ActionKind, ChangeState, WorkItem, WorkLink, WorkState};
 use crate::store::Store;
 use crate::toml_file::ConfigError;
 
@@ -267,7 +267,7 @@ pub async fn assign(
     })
     .await?;
     if let Some(p) = before.and_then(|b| crate::issues::reassignment(&b, &assignee)) {
-        crate::outbox::enqueue(store, "assign", id, &p, by.name, by.now).await?;
+        crate::outbox::enqueue(store, ActionKind::Assign, id, &p, by.name, by.now).await?;
     }
     Ok(w)
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use fakehub::{Fault, Hub, Pr};
 use flightdeck_core::github::{change_id, sync_repo, GitHub, GitHubError};
-use flightdeck_core::model::{ActionState, Author, ChangeKind};
+use flightdeck_core::model::{ActionKind, ActionState, Author, ChangeKind};
 use support::{both, TestDb};
 
 const REPO: &str = "acme/widgets";
@@ -461,22 +461,22 @@ async fn decisions_reach_github_exactly_once(db: TestDb) {
     let now = 1_790_000_000;
     for i in 0..124u64 {
         let (n, kind) = match i {
-            0..110 => (i % 10 + 1, "approve"),
-            110..120 => (i % 10 + 1, "merge"),
-            _ => (i - 109, "close"),
+            0..110 => (i % 10 + 1, ActionKind::Approve),
+            110..120 => (i % 10 + 1, ActionKind::Merge),
+            _ => (i - 109, ActionKind::Close),
         };
         let p = Payload {
             repo: REPO.into(),
             number: Some(n),
             sha: format!("sha{n}"),
             body: Some(format!("looks good ({i})")),
-            method: (kind == "merge").then(|| METHODS[n as usize % 3].to_string()),
+            method: (kind == ActionKind::Merge).then(|| METHODS[n as usize % 3].to_string()),
             ..Default::default()
         };
         let a = outbox::enqueue(&db.store, kind, &change_id(REPO, n), &p, "alice", now)
             .await
             .unwrap();
-        if kind == "approve" {
+        if kind == ActionKind::Approve {
             approvals.push((n, a.idempotency_key));
         }
     }

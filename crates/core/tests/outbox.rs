@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use flightdeck_core::audit::{self, AuditKey};
-use flightdeck_core::model::{Action, ActionState, ChangeState};
+use flightdeck_core::model::{Action, ActionKind, ActionState, ChangeState};
 use flightdeck_core::outbox::{self, Applier, Checked, LocalApplier, Outcome, Payload};
 use support::{both, commit_file, tree_commit, TestDb};
 
@@ -86,10 +86,10 @@ async fn local_actions_apply_and_are_audited(db: TestDb) {
     let sha = agent_branch(&f, "claude/feature");
     let id = format!("local:{}:claude/feature", f.path);
     let p = payload(&f, "claude/feature", &sha);
-    let approve = outbox::enqueue(&db.store, "approve", &id, &p, "alice", NOW)
+    let approve = outbox::enqueue(&db.store, ActionKind::Approve, &id, &p, "alice", NOW)
         .await
         .unwrap();
-    let merge = outbox::enqueue(&db.store, "merge", &id, &p, "alice", NOW + 1)
+    let merge = outbox::enqueue(&db.store, ActionKind::Merge, &id, &p, "alice", NOW + 1)
         .await
         .unwrap();
     let report = outbox::sync(&db.store, &local(&db), &f.key, NOW + 2)
@@ -135,10 +135,10 @@ async fn a_crash_after_sending_is_not_sent_twice(db: TestDb) {
     commit_file(&f.repo, "main", "other.rs", "// other\n", "Meanwhile");
     let id = format!("local:{}:claude/feature", f.path);
     let p = payload(&f, "claude/feature", &sha);
-    let merge = outbox::enqueue(&db.store, "merge", &id, &p, "alice", NOW)
+    let merge = outbox::enqueue(&db.store, ActionKind::Merge, &id, &p, "alice", NOW)
         .await
         .unwrap();
-    let review = outbox::enqueue(&db.store, "comment", &id, &p, "alice", NOW)
+    let review = outbox::enqueue(&db.store, ActionKind::Comment, &id, &p, "alice", NOW)
         .await
         .unwrap();
 
@@ -193,7 +193,7 @@ async fn a_refused_merge_fails_with_its_reason(db: TestDb) {
         .id()
         .to_string();
     let p = payload(&f, "claude/feature", &stale);
-    let merge = outbox::enqueue(&db.store, "merge", &id, &p, "alice", NOW)
+    let merge = outbox::enqueue(&db.store, ActionKind::Merge, &id, &p, "alice", NOW)
         .await
         .unwrap();
     let r = outbox::sync(&db.store, &local(&db), &f.key, NOW)
@@ -290,9 +290,16 @@ async fn lost_answers_never_apply_twice(db: TestDb) {
             sha: format!("{i:040x}"),
             ..Default::default()
         };
-        let a = outbox::enqueue(&db.store, "approve", &format!("cr{i}"), &p, "alice", NOW)
-            .await
-            .unwrap();
+        let a = outbox::enqueue(
+            &db.store,
+            ActionKind::Approve,
+            &format!("cr{i}"),
+            &p,
+            "alice",
+            NOW,
+        )
+        .await
+        .unwrap();
         keys.push(a.idempotency_key);
     }
     let mut now = NOW;
@@ -339,7 +346,7 @@ async fn the_background_sender_applies_queued_actions() {
     let id = format!("local:{}:claude/feature", f.path);
     let a = outbox::enqueue(
         &db.store,
-        "approve",
+        ActionKind::Approve,
         &id,
         &payload(&f, "claude/feature", &sha),
         "alice",
@@ -579,7 +586,7 @@ async fn a_crash_after_a_squash_or_rebase_is_not_merged_twice(db: TestDb) {
             method: Some(method.into()),
             ..payload(&f, "claude/feature", &sha)
         };
-        let merge = outbox::enqueue(&db.store, "merge", &id, &p, "alice", NOW)
+        let merge = outbox::enqueue(&db.store, ActionKind::Merge, &id, &p, "alice", NOW)
             .await
             .unwrap();
         let applier = local(&db);
@@ -616,7 +623,7 @@ async fn a_failed_action_can_be_retried_or_dismissed(db: TestDb) {
     std::fs::write(&readme, "# app, edited\n").unwrap();
     let merge = outbox::enqueue(
         &db.store,
-        "merge",
+        ActionKind::Merge,
         &id,
         &payload(&f, "claude/feature", &sha),
         "alice",
@@ -659,7 +666,7 @@ async fn a_failed_action_can_be_retried_or_dismissed(db: TestDb) {
     // A merge of a head that is gone for good: let go of it.
     let stale = outbox::enqueue(
         &db.store,
-        "merge",
+        ActionKind::Merge,
         &id,
         &payload(&f, "claude/feature", "0123456789"),
         "alice",

@@ -10,7 +10,7 @@ mod support;
 use flightdeck_core::demo;
 use flightdeck_core::ingest;
 use flightdeck_core::model::*;
-use flightdeck_core::model::{ActionState, DeployStatus, ReleaseState, WorkState};
+use flightdeck_core::model::{ActionKind, ActionState, DeployStatus, ReleaseState, WorkState};
 use flightdeck_core::views;
 use flightdeck_core::Error;
 use support::{both, TestDb};
@@ -295,7 +295,7 @@ async fn round_trips_every_noun(db: TestDb) {
 
     let a = Action {
         idempotency_key: "k1".into(),
-        kind: "approve".into(),
+        kind: ActionKind::Approve,
         target: cr.id.clone(),
         payload: "{}".into(),
         actor: "lead".into(),

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use flightdeck_core::events::{Event, EventBus};
-use flightdeck_core::model::WorkState;
+use flightdeck_core::model::{ActionKind, WorkState};
 use flightdeck_core::store::Store;
 use flightdeck_core::{demo, ingest};
 use flightdeck_server::{router, AppState};
@@ -453,7 +453,7 @@ async fn decisions_through_the_api() {
     let now = chrono::Utc::now().timestamp();
     let failed = flightdeck_core::outbox::enqueue(
         &s.store,
-        "merge",
+        ActionKind::Merge,
         other["change"]["id"].as_str().unwrap(),
         &stale,
         "alice",

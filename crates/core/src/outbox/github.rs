@@ -3,6 +3,7 @@
 
 use crate::actions::outcome_of;
 use crate::github::GitHub;
+use crate::model::ActionKind;
 
 /// Applies outbox actions on GitHub pull requests: reviews through the reviews API (the
 /// action's key hidden in the body, so a resent review is recognised), merges through the
@@ -30,16 +31,19 @@ impl crate::outbox::Applier for GitHubApplier {
         p: &crate::outbox::Payload,
     ) -> crate::outbox::Checked {
         use crate::outbox::Checked;
-        if a.kind == "assign" {
+        if a.kind == ActionKind::Assign {
             return crate::issues::check_assign(&self.gh, p).await;
         }
-        if a.kind.starts_with("release_") {
+        if matches!(
+            a.kind,
+            ActionKind::ReleaseApprove | ActionKind::ReleaseReject
+        ) {
             return crate::releases::check_review(&self.gh, p).await;
         }
         let Some(path) = Self::pr_path(p) else {
             return Checked::Unknown("the action names no pull request number".into());
         };
-        if a.kind == "merge" {
+        if a.kind == ActionKind::Merge {
             return match self.gh.get(&path).await {
                 Ok((pr, _)) if pr["merged"].as_bool() == Some(true) => Checked::Done(format!(
                     "merged as {}",
@@ -49,7 +53,7 @@ impl crate::outbox::Applier for GitHubApplier {
                 Err(e) => Checked::Unknown(e.to_string()),
             };
         }
-        if a.kind == "close" {
+        if a.kind == ActionKind::Close {
             return match self.gh.get(&path).await {
                 Ok((pr, _)) if pr["state"].as_str() == Some("closed") => {
                     Checked::Done("closed".into())
@@ -81,16 +85,19 @@ impl crate::outbox::Applier for GitHubApplier {
         p: &crate::outbox::Payload,
     ) -> crate::outbox::Outcome {
         use crate::outbox::Outcome;
-        if a.kind == "assign" {
+        if a.kind == ActionKind::Assign {
             return crate::issues::apply_assign(&self.gh, p).await;
         }
-        if a.kind.starts_with("release_") {
-            return crate::releases::apply_review(&self.gh, &a.kind, p).await;
+        if matches!(
+            a.kind,
+            ActionKind::ReleaseApprove | ActionKind::ReleaseReject
+        ) {
+            return crate::releases::apply_review(&self.gh, a.kind, p).await;
         }
         let Some(path) = Self::pr_path(p) else {
             return Outcome::Failed("the action names no pull request number".into());
         };
-        if a.kind == "merge" {
+        if a.kind == ActionKind::Merge {
             let body = serde_json::json!({
                 "sha": p.sha,
                 "merge_method": p.method.as_deref().unwrap_or("merge"),
@@ -106,17 +113,17 @@ impl crate::outbox::Applier for GitHubApplier {
                 Err(e) => outcome_of(e),
             };
         }
-        if a.kind == "close" {
+        if a.kind == ActionKind::Close {
             let body = serde_json::json!({ "state": "closed" });
             return match self.gh.send(reqwest::Method::PATCH, &path, &body).await {
                 Ok(_) => Outcome::Applied(format!("closed{}", crate::outbox::because(p))),
                 Err(e) => outcome_of(e),
             };
         }
-        let event = match a.kind.as_str() {
-            "approve" => "APPROVE",
-            "request_changes" => "REQUEST_CHANGES",
-            "comment" => "COMMENT",
+        let event = match a.kind {
+            ActionKind::Approve => "APPROVE",
+            ActionKind::RequestChanges => "REQUEST_CHANGES",
+            ActionKind::Comment => "COMMENT",
             other => return Outcome::Failed(format!("`{other}` is not a review")),
         };
         let text = p.body.clone().unwrap_or_default();

@@ -16,7 +16,7 @@ pub use crate::actions::{because, enqueue, Applier, Checked, Outcome, Payload};
 use crate::audit::{AuditKey, Decision};
 use crate::error::Result;
 use crate::merge::{merge_local, MergeMode};
-use crate::model::{Action, ActionState, ChangeState, Review, ReviewState};
+use crate::model::{Action, ActionKind, ActionState, ChangeState, Review, ReviewState};
 use crate::store::Store;
 
 /// How long a sender holds an action before another may take it over (a sender killed
@@ -150,9 +150,9 @@ async fn finish(
 /// merge's result names the commit the base now holds (`{how} to SHA` here, `merged as SHA`
 /// on GitHub), kept for the deploy phase of a squash merge.
 async fn settle(store: &Store, a: &Action, result: &str) -> Result<()> {
-    let state = match a.kind.as_str() {
-        "merge" => "merged",
-        "close" => "closed",
+    let state = match a.kind {
+        ActionKind::Merge => ChangeState::Merged,
+        ActionKind::Close => ChangeState::Closed,
         _ => return Ok(()),
     };
     let head = serde_json::from_str::<Payload>(&a.payload)
@@ -167,7 +167,7 @@ async fn settle(store: &Store, a: &Action, result: &str) -> Result<()> {
             chrono::Utc::now().timestamp(),
         )
         .await?;
-    if state == "merged" {
+    if state == ChangeState::Merged {
         let last = result.rsplit(' ').next().unwrap_or_default();
         if last.len() == 40 && last.bytes().all(|b| b.is_ascii_hexdigit()) {
             store.set_merge_sha(&a.target, last).await?;
@@ -215,14 +215,14 @@ pub struct LocalApplier {
 
 impl Applier for LocalApplier {
     async fn check(&self, a: &Action, p: &Payload) -> Checked {
-        if a.kind == "close" {
+        if a.kind == ActionKind::Close {
             return match self.store.change_request(&a.target).await {
                 Ok(Some(c)) if c.state == ChangeState::Closed => Checked::Done("closed".into()),
                 Ok(_) => Checked::NotDone,
                 Err(e) => Checked::Unknown(e.to_string()),
             };
         }
-        if a.kind == "merge" {
+        if a.kind == ActionKind::Merge {
             // Done if the base contains the reviewed commit (fast-forward, merge commit) or its
             // reflog names this action (squash and rebase make new commits).
             let path = std::path::PathBuf::from(&p.repo);
@@ -256,13 +256,13 @@ impl Applier for LocalApplier {
     }
 
     async fn apply(&self, a: &Action, p: &Payload) -> Outcome {
-        let state = match a.kind.as_str() {
-            "approve" => ReviewState::Approved,
-            "request_changes" => ReviewState::ChangesRequested,
-            "comment" => ReviewState::Commented,
-            "merge" => return self.merge(a, p).await,
+        let state = match a.kind {
+            ActionKind::Approve => ReviewState::Approved,
+            ActionKind::RequestChanges => ReviewState::ChangesRequested,
+            ActionKind::Comment => ReviewState::Commented,
+            ActionKind::Merge => return self.merge(a, p).await,
             // The branch stays; the change is closed at this head (see `settle`).
-            "close" => {
+            ActionKind::Close => {
                 return Outcome::Applied(format!("closed at {}{}", short(&p.sha), because(p)))
             }
             other => {
@@ -386,10 +386,9 @@ pub async fn decide(
     d: &Decide,
     now: i64,
 ) -> std::result::Result<Action, DecideError> {
-    const KINDS: [&str; 5] = ["approve", "request_changes", "comment", "merge", "close"];
-    if !KINDS.contains(&d.kind.as_str()) {
-        return Err(DecideError::BadKind(d.kind.clone()));
-    }
+    let kind = ActionKind::parse(&d.kind)
+        .filter(|k| ActionKind::DECISIONS.contains(k))
+        .ok_or_else(|| DecideError::BadKind(d.kind.clone()))?;
     let method = d.method.as_deref().unwrap_or("merge");
     if !["merge", "squash", "rebase"].contains(&method) {
         return Err(DecideError::BadMethod(method.into()));
@@ -399,7 +398,7 @@ pub async fn decide(
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty());
-    if comment.is_none() && matches!(d.kind.as_str(), "request_changes" | "comment") {
+    if comment.is_none() && matches!(kind, ActionKind::RequestChanges | ActionKind::Comment) {
         return Err(DecideError::NeedsComment(d.kind.clone()));
     }
     let c = store
@@ -435,7 +434,7 @@ pub async fn decide(
         body: comment.map(str::to_string),
         ..Default::default()
     };
-    if d.kind == "merge" {
+    if kind == ActionKind::Merge {
         payload.method = Some(method.into());
         let file = crate::policy::PolicyFile::load(policy_file)
             .map_err(|e| DecideError::Policy(e.to_string()))?;
@@ -478,7 +477,7 @@ pub async fn decide(
             payload.override_reason = Some(reason.to_string());
         }
     }
-    let action = enqueue(store, &d.kind, &c.id, &payload, &actor, now).await?;
+    let action = enqueue(store, kind, &c.id, &payload, &actor, now).await?;
     sync(store, applier, key, now).await?;
     let done = store
         .actions()

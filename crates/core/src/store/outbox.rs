@@ -13,7 +13,7 @@ const ACTION_COLUMNS: &str = "idempotency_key, kind, target, payload, actor, sta
 fn action(r: &sqlx::any::AnyRow) -> Result<Action> {
     Ok(Action {
         idempotency_key: r.try_get("idempotency_key")?,
-        kind: r.try_get("kind")?,
+        kind: super::named(r, "kind", "outbox action kind")?,
         target: r.try_get("target")?,
         payload: r.try_get("payload")?,
         actor: r.try_get("actor")?,
@@ -39,7 +39,7 @@ impl Store {
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(&a.idempotency_key)
-        .bind(&a.kind)
+        .bind(a.kind.as_str())
         .bind(&a.target)
         .bind(&a.payload)
         .bind(&a.actor)

@@ -5,6 +5,7 @@ use sqlx::{Any, Transaction};
 use super::Store;
 use crate::audit::{self, AuditKey, Decision};
 use crate::error::{Error, Result};
+use crate::model::ChangeState;
 use crate::model::*;
 
 impl Store {
@@ -192,7 +193,7 @@ impl Store {
     pub async fn settle_change(
         &self,
         id: &str,
-        state: &str,
+        state: ChangeState,
         head_sha: Option<&str>,
         at: i64,
     ) -> Result<()> {
@@ -201,7 +202,7 @@ impl Store {
                merged_at = CASE WHEN $1 = 'merged' THEN COALESCE(merged_at, $4) ELSE merged_at END
              WHERE id = $3",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(head_sha)
         .bind(id)
         .bind(at)

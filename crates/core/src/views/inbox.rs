@@ -215,7 +215,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
         items.push(InboxItem {
             id: format!("action:{}", a.idempotency_key),
             kind: "action_failed".into(),
-            title: format!("{} failed: {}", a.kind.replace('_', " "), a.target),
+            title: format!("{} failed: {}", a.kind.as_str().replace('_', " "), a.target),
             detail: a.last_error.unwrap_or_default(),
             repo: String::new(),
             view: "changes".into(),
