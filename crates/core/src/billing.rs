@@ -16,6 +16,29 @@ use crate::store::{BilledLine, Store};
 
 pub const ANTHROPIC_API: &str = "https://api.anthropic.com";
 pub const OPENAI_API: &str = "https://api.openai.com";
+
+/// `[billing]` in the config file: the vendors' cost API base URLs. The admin keys are never
+/// configured; they come from the environment only.
+#[derive(Debug, Clone, Default, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub anthropic_api_url: Option<String>,
+    pub openai_api_url: Option<String>,
+}
+
+impl Config {
+    /// The Anthropic and OpenAI base URLs: `FLIGHTDECK_ANTHROPIC_API` and
+    /// `FLIGHTDECK_OPENAI_API`, else the file's, else the vendors' own.
+    pub fn urls(&self) -> (String, String) {
+        use crate::toml_file::env_or;
+        (
+            env_or("FLIGHTDECK_ANTHROPIC_API", self.anthropic_api_url.clone())
+                .unwrap_or_else(|| ANTHROPIC_API.into()),
+            env_or("FLIGHTDECK_OPENAI_API", self.openai_api_url.clone())
+                .unwrap_or_else(|| OPENAI_API.into()),
+        )
+    }
+}
 /// Days fetched on the first sync; later syncs start two days before the last one.
 pub const FIRST_DAYS: i64 = 30;
 const ATTEMPTS: u32 = 4;

@@ -11,11 +11,36 @@ use ts_rs::TS;
 use crate::error::Result;
 use crate::pricing::{vendor_of, PriceTable};
 use crate::store::{SpendBy, Store};
+use crate::toml_file::ConfigError;
 
 /// HHI above which the inbox warns, unless `[spend] concentration_threshold` says otherwise:
 /// 5,000 is one vendor at about 70 % (competition authorities call 2,500 "highly
 /// concentrated"; with two or three AI vendors most teams are above that).
 pub const DEFAULT_THRESHOLD: f64 = 5_000.0;
+
+/// `[spend]` in the config file (what concentration reads from it).
+#[derive(Debug, Clone, Default, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HHI (0–10,000) of vendor shares above which the inbox warns.
+    pub concentration_threshold: Option<f64>,
+}
+
+impl Config {
+    /// The threshold: the file's (an HHI, 0 to 10,000), else `DEFAULT_THRESHOLD`. `file` is the
+    /// config file, for the error.
+    pub fn threshold(&self, file: &std::path::Path) -> std::result::Result<f64, ConfigError> {
+        match self.concentration_threshold {
+            None => Ok(DEFAULT_THRESHOLD),
+            Some(t) if (0.0..=10_000.0).contains(&t) => Ok(t),
+            Some(t) => Err(ConfigError::Invalid {
+                path: file.to_path_buf(),
+                key: "spend.concentration_threshold".into(),
+                message: format!("{t} is not an HHI (0 to 10000)"),
+            }),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export)]

@@ -22,42 +22,21 @@ pub struct RawConfig {
     pub server: RawServer,
     #[serde(default)]
     pub sources: RawSources,
+    /// Owned by `github` (the API URL, incident labels).
     #[serde(default)]
-    pub github: RawGitHub,
+    pub github: crate::github::Config,
     /// Price overrides and discounts (see `pricing::PriceOverrides`).
     #[serde(default)]
     pub prices: crate::pricing::PriceOverrides,
+    /// Owned by `concentration` (the HHI threshold).
     #[serde(default)]
-    pub spend: RawSpend,
+    pub spend: crate::concentration::Config,
+    /// Owned by `billing` (the vendors' cost API URLs).
     #[serde(default)]
-    pub billing: RawBilling,
+    pub billing: crate::billing::Config,
     /// Agents work can be assigned and dispatched to (see `work::AgentConfig`).
     #[serde(default)]
     pub agents: std::collections::BTreeMap<String, crate::work::AgentConfig>,
-}
-
-/// The vendors' cost API base URLs (the admin keys are never configured here).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawBilling {
-    pub anthropic_api_url: Option<String>,
-    pub openai_api_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawSpend {
-    /// HHI (0–10,000) of vendor shares above which the inbox warns.
-    pub concentration_threshold: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawGitHub {
-    /// REST base URL: `https://api.github.com` (default), an Enterprise `https://HOST/api/v3`.
-    pub api_url: Option<String>,
-    /// Issue labels that mark an incident (DORA's failures and restores); default `incident`.
-    pub incident_labels: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -141,14 +120,6 @@ pub struct Overrides {
     pub generic_dirs: Option<Vec<PathBuf>>,
 }
 
-/// A non-empty environment variable, else the configured value.
-fn env_or(var: &str, configured: Option<String>) -> Option<String> {
-    std::env::var(var)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .or(configured)
-}
-
 /// The resolved, validated settings every command runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -190,30 +161,9 @@ impl Settings {
         });
         raw.prices.validate(&dirs.config_file)?;
         crate::work::validate_agents(&raw.agents, &dirs.config_file)?;
-        let concentration_threshold = match raw.spend.concentration_threshold {
-            None => crate::concentration::DEFAULT_THRESHOLD,
-            Some(t) if (0.0..=10_000.0).contains(&t) => t,
-            Some(t) => {
-                return Err(ConfigError::Invalid {
-                    path: dirs.config_file.clone(),
-                    key: "spend.concentration_threshold".into(),
-                    message: format!("{t} is not an HHI (0 to 10000)"),
-                })
-            }
-        };
-        if let Some(bad) = raw
-            .github
-            .incident_labels
-            .iter()
-            .flatten()
-            .find(|l| l.trim().is_empty() || l.contains(','))
-        {
-            return Err(ConfigError::Invalid {
-                path: dirs.config_file.clone(),
-                key: "github.incident_labels".into(),
-                message: format!("`{bad}` is not a label (empty, or holds a comma)"),
-            });
-        }
+        let concentration_threshold = raw.spend.threshold(&dirs.config_file)?;
+        let incident_labels = raw.github.incident_labels(&dirs.config_file)?;
+        let (anthropic_api_url, openai_api_url) = raw.billing.urls();
         let mut repos = raw.sources.repos;
         repos.extend(o.repos);
         let s = Settings {
@@ -232,21 +182,12 @@ impl Settings {
             generic_dirs: o.generic_dirs.or(raw.sources.generic_dirs),
             data_dir: dirs.data_dir.clone(),
             policy_file: dirs.config_file.with_file_name("policy.toml"),
-            github_api_url: std::env::var("FLIGHTDECK_GITHUB_API")
-                .ok()
-                .filter(|u| !u.trim().is_empty())
-                .or(raw.github.api_url)
-                .unwrap_or_else(|| crate::github::DEFAULT_API.to_string()),
-            incident_labels: raw
-                .github
-                .incident_labels
-                .unwrap_or_else(|| vec![crate::incidents::LABEL.to_string()]),
+            github_api_url: raw.github.api_url(),
+            incident_labels,
             prices: raw.prices,
             concentration_threshold,
-            anthropic_api_url: env_or("FLIGHTDECK_ANTHROPIC_API", raw.billing.anthropic_api_url)
-                .unwrap_or_else(|| crate::billing::ANTHROPIC_API.into()),
-            openai_api_url: env_or("FLIGHTDECK_OPENAI_API", raw.billing.openai_api_url)
-                .unwrap_or_else(|| crate::billing::OPENAI_API.into()),
+            anthropic_api_url,
+            openai_api_url,
             agents: raw.agents,
         };
         s.validate()?;

@@ -14,7 +14,7 @@ use crate::model::Incident;
 use crate::store::Store;
 
 /// The label that makes an issue an incident unless configured otherwise.
-pub const LABEL: &str = "incident";
+pub const LABEL: &str = crate::github::INCIDENT_LABEL;
 
 /// What an incident sync found: how many incidents there are, and the issues it could not read
 /// (each named, with why; the rest were read, and a stored one is kept as it was).

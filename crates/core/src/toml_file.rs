@@ -78,3 +78,11 @@ fn locate(text: &str, offset: usize) -> (usize, usize, Option<String>) {
     };
     (line, column, key)
 }
+
+/// A non-empty environment variable, else the configured value: a config section's override.
+pub fn env_or(var: &str, configured: Option<String>) -> Option<String> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or(configured)
+}

@@ -38,6 +38,48 @@ pub use token::*;
 
 pub const DEFAULT_API: &str = "https://api.github.com";
 
+/// The label that marks an issue as an incident (DORA's failures and restores) unless
+/// `[github] incident_labels` says otherwise.
+pub const INCIDENT_LABEL: &str = "incident";
+
+/// `[github]` in the config file. The token is never configured (keyring or environment).
+#[derive(Debug, Clone, Default, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// REST base URL: `https://api.github.com` (default), an Enterprise `https://HOST/api/v3`.
+    pub api_url: Option<String>,
+    /// Issue labels that mark an incident; default `incident`.
+    pub incident_labels: Option<Vec<String>>,
+}
+
+impl Config {
+    /// The REST base URL: `FLIGHTDECK_GITHUB_API`, else the file's, else GitHub's own.
+    pub fn api_url(&self) -> String {
+        crate::toml_file::env_or("FLIGHTDECK_GITHUB_API", self.api_url.clone())
+            .unwrap_or_else(|| DEFAULT_API.to_string())
+    }
+
+    /// The incident labels, checked (`file` is the config file, for the error).
+    pub fn incident_labels(
+        &self,
+        file: &std::path::Path,
+    ) -> Result<Vec<String>, crate::toml_file::ConfigError> {
+        let labels = self.incident_labels.as_deref();
+        if let Some(bad) = labels
+            .into_iter()
+            .flatten()
+            .find(|l| l.trim().is_empty() || l.contains(','))
+        {
+            return Err(crate::toml_file::ConfigError::Invalid {
+                path: file.to_path_buf(),
+                key: "github.incident_labels".into(),
+                message: format!("`{bad}` is not a label (empty, or holds a comma)"),
+            });
+        }
+        Ok(labels.map_or_else(|| vec![INCIDENT_LABEL.to_string()], <[String]>::to_vec))
+    }
+}
+
 /// Attempts after the first for a 5xx, a timeout or a dropped connection.
 const RETRIES: u32 = 3;
 
