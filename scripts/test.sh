@@ -38,7 +38,7 @@ if [ -n "$(git status --porcelain -- ui/src/generated)" ]; then
   exit 1
 fi
 
-step "browser end-to-end test (Playwright + Chromium against flightdeck demo)"
+step "browser end-to-end test (tests/browser: Playwright + Chromium against flightdeck demo)"
 FLIGHTDECK_BIN="$PWD/target/debug/flightdeck" npm --prefix ui run e2e
 
 step "package: the .deb from Tauri's bundler, unpacked into a clean tree, runs (doctor, demo, desktop)"

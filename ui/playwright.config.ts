@@ -2,7 +2,8 @@ import { defineConfig } from '@playwright/test';
 
 // Drives Debian's Chromium (/usr/bin/chromium, or CHROMIUM_PATH); never downloads browsers.
 export default defineConfig({
-  testDir: './e2e',
+  // The browser test lives with the other end-to-end tests, in the repository's tests/.
+  testDir: '../tests/browser',
   timeout: 240_000,
   expect: { timeout: 15_000 },
   workers: 1,

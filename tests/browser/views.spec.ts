@@ -1,6 +1,6 @@
 // End-to-end: the real backend (`flightdeck demo`) serving the built UI, driven by Chromium.
 //
-//   cargo build && (cd ui && npm run build && npm run e2e)
+//   cargo build -p flightdeck-cli --features demo && npm --prefix ui run build && npm --prefix ui run e2e
 //
 // FLIGHTDECK_BIN overrides the binary (default: <repo>/target/debug/flightdeck).
 import { expect, test, type Page } from '@playwright/test';
@@ -107,7 +107,7 @@ test.beforeAll(async () => {
   if (!existsSync(bin)) {
     throw new Error(
       `flightdeck binary not found at ${bin}.\n` +
-        `Build it first (cargo build in ${repoRoot}) or point FLIGHTDECK_BIN at it.`,
+        `Build it first (cargo build -p flightdeck-cli --features demo in ${repoRoot}) or point FLIGHTDECK_BIN at it.`,
     );
   }
   workDir = mkdtempSync(path.join(tmpdir(), 'flightdeck-e2e-'));
