@@ -356,6 +356,65 @@ async fn round_trips_every_noun(db: TestDb) {
 }
 both!(round_trips_every_noun);
 
+/// A state this version does not know (a newer Flightdeck on a shared database wrote it) is an
+/// error naming the column and the value, never read as some other state; the known states
+/// each round-trip under the name the UI's types use.
+async fn an_unknown_state_is_named_not_guessed(db: TestDb) {
+    let s = &db.store;
+    for (i, state) in ChangeState::ALL.iter().enumerate() {
+        let cr = ChangeRequest {
+            id: format!("local:/r:b{i}"),
+            kind: ChangeKind::Local,
+            repo: "/r".into(),
+            title: "t".into(),
+            head: format!("b{i}"),
+            base: "main".into(),
+            head_sha: "h".into(),
+            author: Author::Human { name: "Ann".into() },
+            state: *state,
+            created_at: 1,
+            updated_at: 2,
+            commits: 1,
+            files_changed: 1,
+            insertions: 1,
+            deletions: 0,
+            agent_cost_usd: 0.0,
+            labels: vec![],
+            requested_reviewers: vec![],
+            mergeable: None,
+            merged_at: None,
+            first_commit_at: None,
+        };
+        s.upsert_change_request(&cr).await.unwrap();
+        let got = s.change_request(&cr.id).await.unwrap().unwrap();
+        assert_eq!(got.state, *state);
+        assert_eq!(
+            serde_json::to_value(got.state).unwrap(),
+            serde_json::json!(state.as_str())
+        );
+    }
+    sqlx::query("UPDATE change_requests SET state = 'parked' WHERE id = 'local:/r:b0'")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    let e = s.change_requests().await.unwrap_err().to_string();
+    assert!(
+        e.contains("change state `parked`") && e.contains("open, merged, closed"),
+        "{e}"
+    );
+    // The rows it does know still read one by one.
+    assert_eq!(
+        s.change_request("local:/r:b1")
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        ChangeState::Merged
+    );
+    db.finish().await;
+}
+both!(an_unknown_state_is_named_not_guessed);
+
 /// The whole demo through the real ingest, twice: the second pass must change nothing.
 async fn demo_ingest_is_complete_and_idempotent(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
