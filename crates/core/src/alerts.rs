@@ -7,11 +7,7 @@
 
 use std::collections::HashSet;
 
-use crate::views::InboxItem;
-
-/// The inbox kinds that alert.
-pub const NEEDS_YOU: &str = "needs_you";
-pub const BUDGET: &str = "budget";
+use crate::views::{InboxItem, InboxKind};
 
 #[derive(Debug, Default)]
 pub struct Alerts {
@@ -33,7 +29,10 @@ impl Alerts {
 
     /// The items to notify about now, given the whole current inbox.
     pub fn update(&mut self, inbox: &[InboxItem]) -> Vec<InboxItem> {
-        let waiting: Vec<&InboxItem> = inbox.iter().filter(|i| i.kind == NEEDS_YOU).collect();
+        let waiting: Vec<&InboxItem> = inbox
+            .iter()
+            .filter(|i| i.kind == InboxKind::NeedsYou)
+            .collect();
         let mut fresh: Vec<InboxItem> = waiting
             .iter()
             .filter(|i| !self.shown.contains(&key(i)))
@@ -43,7 +42,7 @@ impl Alerts {
         self.shown = waiting.iter().map(|i| key(i)).collect();
         for b in inbox
             .iter()
-            .filter(|i| i.kind == BUDGET && i.at >= self.since)
+            .filter(|i| i.kind == InboxKind::Budget && i.at >= self.since)
         {
             if self.budgets_shown.insert(b.id.clone()) {
                 fresh.push(b.clone());
@@ -62,10 +61,10 @@ fn key(item: &InboxItem) -> String {
 mod tests {
     use super::*;
 
-    fn item(id: &str, kind: &str, at: i64) -> InboxItem {
+    fn item(id: &str, kind: InboxKind, at: i64) -> InboxItem {
         InboxItem {
             id: id.into(),
-            kind: kind.into(),
+            kind,
             title: format!("{id} is waiting"),
             detail: String::new(),
             repo: String::new(),
@@ -77,9 +76,9 @@ mod tests {
     #[test]
     fn each_wait_alerts_once_and_clears_when_the_session_moves_on() {
         let mut alerts = Alerts::default();
-        let review = item("review:1", "review", 5);
-        let a = item("needs-you:claude-code:a", NEEDS_YOU, 100);
-        let b = item("needs-you:codex:b", NEEDS_YOU, 200);
+        let review = item("review:1", InboxKind::Review, 5);
+        let a = item("needs-you:claude-code:a", InboxKind::NeedsYou, 100);
+        let b = item("needs-you:codex:b", InboxKind::NeedsYou, 200);
 
         let ids = |v: Vec<InboxItem>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
         // Only "needs you" items alert, each once.
@@ -95,21 +94,21 @@ mod tests {
         );
         // `a` moves on (leaves the inbox), then waits again later: a new alert.
         assert!(alerts.update(std::slice::from_ref(&b)).is_empty());
-        let a_again = item(&a.id, NEEDS_YOU, 400);
+        let a_again = item(&a.id, InboxKind::NeedsYou, 400);
         assert_eq!(
             ids(alerts.update(&[a_again.clone(), b.clone()])),
             vec![a.id.clone()]
         );
         // Even without leaving the inbox in between, a newer wait is a new alert.
-        let b_later = item(&b.id, NEEDS_YOU, 500);
+        let b_later = item(&b.id, InboxKind::NeedsYou, 500);
         assert_eq!(ids(alerts.update(&[a_again, b_later])), vec![b.id]);
     }
 
     #[test]
     fn budget_thresholds_alert_once_and_only_when_crossed_while_running() {
         let mut alerts = Alerts::since(1_000);
-        let old = item("budget:team:2026-11:50", BUDGET, 900);
-        let new = item("budget:team:2026-11:80", BUDGET, 1_100);
+        let old = item("budget:team:2026-11:50", InboxKind::Budget, 900);
+        let new = item("budget:team:2026-11:80", InboxKind::Budget, 1_100);
         let ids = |v: Vec<InboxItem>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
         assert_eq!(
             ids(alerts.update(&[old.clone(), new.clone()])),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::error::Result;
-use crate::model::{Dispatch, DispatchState, WorkItem, WorkState};
+use crate::model::{Dispatch, DispatchState, WorkItem, WorkLinkKind, WorkState};
 use crate::store::Store;
 use crate::work::AgentConfig;
 
@@ -120,8 +120,8 @@ pub async fn work_board(
             .iter()
             .filter(|r| {
                 w.links.iter().any(|l| {
-                    (l.kind == "run" && l.target == r.id)
-                        || (l.kind == "branch"
+                    (l.kind == WorkLinkKind::Run && l.target == r.id)
+                        || (l.kind == WorkLinkKind::Branch
                             && r.branch.as_deref() == Some(&l.target)
                             && w.repo.is_some()
                             && r.repo == w.repo)

@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::ingest::Sources;
+use crate::model::WorkLinkKind;
 use crate::model::{
     DeployStatus, Deployment, Experiment, Release, ReleaseState, ReviewState, Variant, WorkState,
 };
@@ -779,7 +780,7 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
         if w.source == "run"
             && w.links
                 .iter()
-                .any(|l| l.kind == "branch" && l.target == branch)
+                .any(|l| l.kind == WorkLinkKind::Branch && l.target == branch)
         {
             store.delete_work_item(&w.id).await?;
         }
@@ -804,7 +805,7 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
             created_at: now - 3 * 86_400,
             updated_at: now - 86_400,
             links: vec![crate::model::WorkLink {
-                kind: "branch".into(),
+                kind: WorkLinkKind::Branch,
                 target: branch.into(),
             }],
         })

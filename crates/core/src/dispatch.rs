@@ -18,7 +18,9 @@ use tokio::sync::mpsc;
 
 use crate::audit::AuditKey;
 use crate::events::{Event, EventBus};
-use crate::model::{ChangeRequest, Dispatch, DispatchKind, DispatchState, WorkItem, WorkState};
+use crate::model::{
+    ChangeRequest, Dispatch, DispatchKind, DispatchState, WorkItem, WorkLinkKind, WorkState,
+};
 use crate::store::Store;
 use crate::work::{self, Actor, AgentConfig, WorkError};
 
@@ -274,8 +276,8 @@ impl Dispatcher {
                     now,
                 )
                 .await?;
-                w = work::link(store, &w.id, "change", &change.id, now).await?;
-                work::link(store, &w.id, "branch", &change.head, now).await?
+                w = work::link(store, &w.id, WorkLinkKind::Change, &change.id, now).await?;
+                work::link(store, &w.id, WorkLinkKind::Branch, &change.head, now).await?
             }
         };
         let prompt = format!(
@@ -343,7 +345,7 @@ impl Dispatcher {
         if w.state != WorkState::InProgress {
             work::set_state(store, &by, &w.id, "in_progress").await?;
         }
-        work::link(store, &w.id, "branch", branch, now).await?;
+        work::link(store, &w.id, WorkLinkKind::Branch, branch, now).await?;
         let action = if kind == DispatchKind::SendBack {
             "work send back"
         } else {
@@ -650,12 +652,12 @@ impl Dispatcher {
         let since = d.started_at.unwrap_or(d.created_at) - 5;
         for r in store.agent_runs().await? {
             if (r.cwd == wt || r.cwd == d.worktree) && r.ended_at >= since {
-                work::link(store, &d.work_item, "run", &r.id, now).await?;
+                work::link(store, &d.work_item, WorkLinkKind::Run, &r.id, now).await?;
             }
         }
-        work::link(store, &d.work_item, "branch", &d.branch, now).await?;
+        work::link(store, &d.work_item, WorkLinkKind::Branch, &d.branch, now).await?;
         let change = format!("local:{}:{}", d.repo, d.branch);
-        work::link(store, &d.work_item, "change", &change, now).await?;
+        work::link(store, &d.work_item, WorkLinkKind::Change, &change, now).await?;
         let w = work::find(store, &d.work_item).await?;
         if w.state == WorkState::InProgress {
             work::set_state(store, &self.actor(now), &d.work_item, "in_review").await?;

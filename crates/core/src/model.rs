@@ -28,7 +28,19 @@ pub trait Named: Sized + Copy + 'static {
 macro_rules! named_enum {
     ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $variant:ident = $s:literal,)+ }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            ::serde::Serialize,
+            ::serde::Deserialize,
+            ::ts_rs::TS,
+        )]
         #[ts(export)]
         pub enum $name {
             $($(#[$vm])* #[serde(rename = $s)] $variant,)+
@@ -42,10 +54,10 @@ macro_rules! named_enum {
                 }
             }
             pub fn parse(s: &str) -> Option<Self> {
-                <Self as Named>::parse(s)
+                <Self as $crate::model::Named>::parse(s)
             }
         }
-        impl Named for $name {
+        impl $crate::model::Named for $name {
             const ALL: &'static [Self] = $name::ALL;
             fn as_str(self) -> &'static str {
                 $name::as_str(self)
@@ -258,6 +270,8 @@ pub enum ChangeKind {
     /// A pull request on GitHub.
     Github,
 }
+// Usable by any module that declares its own kinds (`crate::model::named_enum!`).
+pub(crate) use named_enum;
 
 named_enum! {
     /// How a deploy went (a pipeline's word for it; GitHub's `error` and `inactive` are read as
@@ -295,6 +309,18 @@ named_enum! {
         InReview = "in_review",
         Done = "done",
         Dropped = "dropped",
+    }
+}
+
+named_enum! {
+    /// What a work item links to.
+    pub enum WorkLinkKind {
+        /// An agent run (its id).
+        Run = "run",
+        /// A branch (its name, in the item's repo).
+        Branch = "branch",
+        /// A change request (its id).
+        Change = "change",
     }
 }
 
@@ -586,8 +612,7 @@ pub struct WorkItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct WorkLink {
-    /// run, branch or change.
-    pub kind: String,
+    pub kind: WorkLinkKind,
     pub target: String,
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditKey, Decision};
-use crate::model::{ActionKind, ChangeState, WorkItem, WorkLink, WorkState};
+use crate::model::{ActionKind, ChangeState, WorkItem, WorkLink, WorkLinkKind, WorkState};
 use crate::store::Store;
 use crate::toml_file::ConfigError;
 
@@ -201,8 +201,8 @@ pub async fn add(
 /// repo, when the item names one).
 pub fn works_on(w: &WorkItem, c: &crate::model::ChangeRequest) -> bool {
     w.links.iter().any(|l| {
-        (l.kind == "change" && l.target == c.id)
-            || (l.kind == "branch"
+        (l.kind == WorkLinkKind::Change && l.target == c.id)
+            || (l.kind == WorkLinkKind::Branch
                 && l.target == c.head
                 && w.repo.as_deref().is_none_or(|r| r == c.repo))
     })
@@ -291,13 +291,13 @@ pub async fn set_state(
 pub async fn link(
     store: &Store,
     id: &str,
-    kind: &str,
+    kind: WorkLinkKind,
     target: &str,
     now: i64,
 ) -> Result<WorkItem, WorkError> {
     let mut w = find(store, id).await?;
     let l = WorkLink {
-        kind: kind.into(),
+        kind,
         target: target.into(),
     };
     if !w.links.contains(&l) {
@@ -322,14 +322,14 @@ pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
     let mut runs_linked: HashSet<String> = HashSet::new();
     for w in &items {
         for l in &w.links {
-            match l.kind.as_str() {
-                "branch" => {
+            match l.kind {
+                WorkLinkKind::Branch => {
                     claimed.insert((w.repo.clone(), l.target.clone()));
                 }
-                "run" => {
+                WorkLinkKind::Run => {
                     runs_linked.insert(l.target.clone());
                 }
-                _ => {}
+                WorkLinkKind::Change => {}
             }
         }
     }
@@ -371,7 +371,7 @@ pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
         if let Some(w) = made.get_mut(&key) {
             // A later run on the same branch: linked to the same task.
             w.links.push(WorkLink {
-                kind: "run".into(),
+                kind: WorkLinkKind::Run,
                 target: r.id.clone(),
             });
             w.updated_at = w.updated_at.max(r.ended_at);
@@ -390,17 +390,17 @@ pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
         let digest = Sha256::digest(format!("{repo}\n{branch}").as_bytes());
         let mut links = vec![
             WorkLink {
-                kind: "run".into(),
+                kind: WorkLinkKind::Run,
                 target: r.id.clone(),
             },
             WorkLink {
-                kind: "branch".into(),
+                kind: WorkLinkKind::Branch,
                 target: branch.clone(),
             },
         ];
         if let Some(c) = change {
             links.push(WorkLink {
-                kind: "change".into(),
+                kind: WorkLinkKind::Change,
                 target: c.id.clone(),
             });
         }

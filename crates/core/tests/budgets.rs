@@ -8,6 +8,7 @@ mod support;
 use flightdeck_core::budgets::{self, forecast, BudgetError};
 use flightdeck_core::model::{SpendRecord, Tokens};
 use flightdeck_core::store::Store;
+use flightdeck_core::views::InboxKind;
 use support::{both, TestDb};
 
 /// 2026-11-20 12:00 UTC: day 20 of a 30-day month.
@@ -104,7 +105,7 @@ async fn thresholds_fire_once_a_month_across_restarts(db: TestDb) {
     let budget_items: Vec<&str> = inbox
         .items
         .iter()
-        .filter(|i| i.kind == "budget")
+        .filter(|i| i.kind == InboxKind::Budget)
         .map(|i| i.title.as_str())
         .collect();
     assert_eq!(budget_items.len(), 5, "{budget_items:?}");

@@ -5,6 +5,7 @@ mod support;
 
 use flightdeck_core::concentration::{concentration, hhi, if_down};
 use flightdeck_core::model::{AgentRun, Author, ChangeRequest, RunState, SpendRecord, Tokens};
+use flightdeck_core::views::InboxKind;
 use support::{both, TestDb};
 
 const NOW: i64 = 1_795_176_000; // 2026-11-20
@@ -146,7 +147,7 @@ async fn spend_and_merged_work_per_vendor(db: TestDb) {
     let warn = inbox
         .items
         .iter()
-        .find(|i| i.kind == "concentration")
+        .find(|i| i.kind == InboxKind::Concentration)
         .expect("a concentration warning");
     assert!(warn.title.contains("spend HHI 8200"), "{}", warn.title);
     assert!(warn.detail.contains("anthropic 90 %"), "{}", warn.detail);

@@ -14,7 +14,7 @@ use std::time::Duration;
 use flightdeck_core::audit::AuditKey;
 use flightdeck_core::dispatch::{self, Dispatcher, Progress};
 use flightdeck_core::ingest::{self, Sources};
-use flightdeck_core::model::{Dispatch, DispatchState, WorkState};
+use flightdeck_core::model::{Dispatch, DispatchState, WorkLinkKind, WorkState};
 use flightdeck_core::work::{self, AgentConfig};
 use support::{both, commit_file, TestDb};
 
@@ -200,12 +200,13 @@ async fn dispatch_runs_the_agent_in_a_worktree_and_links_what_it_made(db: TestDb
     assert_eq!(run.repo.as_deref(), Some(s.repo.to_str().unwrap()));
     let w = work::find(&db.store, &id).await.unwrap();
     assert_eq!(w.state, WorkState::InReview);
-    let has =
-        |kind: &str, target: &str| w.links.iter().any(|l| l.kind == kind && l.target == target);
-    assert!(has("run", &run.id), "{:?}", w.links);
-    assert!(has("branch", &ended.branch), "{:?}", w.links);
+    let has = |kind: WorkLinkKind, target: &str| {
+        w.links.iter().any(|l| l.kind == kind && l.target == target)
+    };
+    assert!(has(WorkLinkKind::Run, &run.id), "{:?}", w.links);
+    assert!(has(WorkLinkKind::Branch, &ended.branch), "{:?}", w.links);
     let change = format!("local:{}:{}", s.repo.display(), ended.branch);
-    assert!(has("change", &change), "{:?}", w.links);
+    assert!(has(WorkLinkKind::Change, &change), "{:?}", w.links);
     // Dispatching is an audited decision.
     let audit = db.store.audit_entries().await.unwrap();
     assert!(audit
@@ -244,7 +245,7 @@ async fn a_failing_agent_is_shown_failed_with_its_last_output(db: TestDb) {
     // Nothing made, nothing linked beyond the branch it was given; still in progress.
     let w = work::find(&db.store, &id).await.unwrap();
     assert_eq!(w.state, WorkState::InProgress);
-    assert!(!w.links.iter().any(|l| l.kind == "change"));
+    assert!(!w.links.iter().any(|l| l.kind == WorkLinkKind::Change));
 
     // An agent whose program is not there fails with the reason.
     let q = d.start(&id, "ghost", now()).await.unwrap();

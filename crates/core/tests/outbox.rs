@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use flightdeck_core::audit::{self, AuditKey};
 use flightdeck_core::model::{Action, ActionKind, ActionState, ChangeState};
 use flightdeck_core::outbox::{self, Applier, Checked, LocalApplier, Outcome, Payload};
+use flightdeck_core::views::InboxKind;
 use support::{both, commit_file, tree_commit, TestDb};
 
 const NOW: i64 = 1_790_000_000;
@@ -216,7 +217,7 @@ async fn a_refused_merge_fails_with_its_reason(db: TestDb) {
     // The lead hears of it first thing in the inbox.
     let inbox = flightdeck_core::views::inbox(&db.store).await.unwrap();
     let first = &inbox.items[0];
-    assert_eq!(first.kind, "action_failed");
+    assert_eq!(first.kind, InboxKind::ActionFailed);
     assert!(
         first.detail.contains("moved since it was reviewed"),
         "{first:?}"
@@ -676,7 +677,10 @@ async fn a_failed_action_can_be_retried_or_dismissed(db: TestDb) {
     .unwrap();
     outbox::sync(&db.store, &ap, &f.key, NOW + 7).await.unwrap();
     let inbox = flightdeck_core::views::inbox(&db.store).await.unwrap();
-    assert!(inbox.items.iter().any(|i| i.kind == "action_failed"));
+    assert!(inbox
+        .items
+        .iter()
+        .any(|i| i.kind == InboxKind::ActionFailed));
     let a = outbox::resolve(
         &db.store,
         &f.key,
@@ -690,7 +694,10 @@ async fn a_failed_action_can_be_retried_or_dismissed(db: TestDb) {
     assert_eq!(a.state, ActionState::Dismissed);
     let inbox = flightdeck_core::views::inbox(&db.store).await.unwrap();
     assert!(
-        !inbox.items.iter().any(|i| i.kind == "action_failed"),
+        !inbox
+            .items
+            .iter()
+            .any(|i| i.kind == InboxKind::ActionFailed),
         "{inbox:?}"
     );
 

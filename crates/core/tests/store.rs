@@ -10,7 +10,9 @@ mod support;
 use flightdeck_core::demo;
 use flightdeck_core::ingest;
 use flightdeck_core::model::*;
-use flightdeck_core::model::{ActionKind, ActionState, DeployStatus, ReleaseState, WorkState};
+use flightdeck_core::model::{
+    ActionKind, ActionState, DeployStatus, ReleaseState, WorkLinkKind, WorkState,
+};
 use flightdeck_core::views;
 use flightdeck_core::Error;
 use support::{both, TestDb};
@@ -286,7 +288,7 @@ async fn round_trips_every_noun(db: TestDb) {
         created_at: 1,
         updated_at: 1,
         links: vec![flightdeck_core::model::WorkLink {
-            kind: "branch".into(),
+            kind: WorkLinkKind::Branch,
             target: "codex/task".into(),
         }],
     };

@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use flightdeck_core::audit::{self, AuditKey};
-use flightdeck_core::model::WorkState;
+use flightdeck_core::model::{WorkLinkKind, WorkState};
 use flightdeck_core::work::{self, AgentConfig, WorkError};
 use support::{both, TestDb};
 
@@ -63,12 +63,24 @@ async fn work_changes_hands_and_is_audited(db: TestDb) {
     work::set_state(&db.store, &by(NOW + 2), &w.id, "in_progress")
         .await
         .unwrap();
-    work::link(&db.store, &w.id, "branch", "claude/flaky-date", NOW + 3)
-        .await
-        .unwrap();
-    work::link(&db.store, &w.id, "branch", "claude/flaky-date", NOW + 4)
-        .await
-        .unwrap();
+    work::link(
+        &db.store,
+        &w.id,
+        WorkLinkKind::Branch,
+        "claude/flaky-date",
+        NOW + 3,
+    )
+    .await
+    .unwrap();
+    work::link(
+        &db.store,
+        &w.id,
+        WorkLinkKind::Branch,
+        "claude/flaky-date",
+        NOW + 4,
+    )
+    .await
+    .unwrap();
     let all = db.store.work_items().await.unwrap();
     assert_eq!(all.len(), 1);
     let got = &all[0];
@@ -176,16 +188,16 @@ async fn agent_runs_become_work_items_once(db: TestDb) {
         .find(|w| {
             w.links
                 .iter()
-                .any(|l| l.kind == "branch" && l.target == "claude/invoice-rounding")
+                .any(|l| l.kind == WorkLinkKind::Branch && l.target == "claude/invoice-rounding")
         })
         .expect("the invoice branch's task");
     assert_eq!(invoice.assignee.as_deref(), Some("agent:claude-code"));
     assert_eq!(invoice.state, WorkState::InReview, "its change is open");
-    assert!(invoice.links.iter().any(|l| l.kind == "run"));
+    assert!(invoice.links.iter().any(|l| l.kind == WorkLinkKind::Run));
     assert!(invoice
         .links
         .iter()
-        .any(|l| l.kind == "change" && l.target.ends_with(":claude/invoice-rounding")));
+        .any(|l| l.kind == WorkLinkKind::Change && l.target.ends_with(":claude/invoice-rounding")));
     let runs = db.store.agent_runs().await.unwrap();
     let first = runs
         .iter()
@@ -203,7 +215,7 @@ async fn agent_runs_become_work_items_once(db: TestDb) {
         && !w
             .links
             .iter()
-            .any(|l| l.kind == "branch" && l.target == "main")));
+            .any(|l| l.kind == WorkLinkKind::Branch && l.target == "main")));
 
     // Nothing new the second time; a branch claimed by another item is not adopted again.
     assert_eq!(work::adopt_runs(&db.store).await.unwrap(), 0);
@@ -215,7 +227,7 @@ async fn agent_runs_become_work_items_once(db: TestDb) {
     work::link(
         &db.store,
         &mine.id,
-        "branch",
+        WorkLinkKind::Branch,
         "claude/invoice-rounding",
         now,
     )

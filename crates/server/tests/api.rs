@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use flightdeck_core::events::{Event, EventBus};
-use flightdeck_core::model::{ActionKind, WorkState};
+use flightdeck_core::model::{ActionKind, WorkLinkKind, WorkState};
 use flightdeck_core::store::Store;
 use flightdeck_core::{demo, ingest};
 use flightdeck_server::{router, AppState};
@@ -586,7 +586,7 @@ async fn changes_show_their_work_item() {
             created_at: 1,
             updated_at: 1,
             links: vec![flightdeck_core::model::WorkLink {
-                kind: "change".into(),
+                kind: WorkLinkKind::Change,
                 target: id,
             }],
         })

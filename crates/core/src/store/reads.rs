@@ -495,11 +495,20 @@ impl Store {
                 let links = links
                     .iter()
                     .filter(|(w, _, _)| *w == id)
-                    .map(|(_, kind, target)| crate::model::WorkLink {
-                        kind: kind.clone(),
-                        target: target.clone(),
+                    .map(|(_, kind, target)| {
+                        let kind = <WorkLinkKind as Named>::parse(kind).ok_or_else(|| {
+                            crate::Error::UnknownName {
+                                column: "work link kind",
+                                value: kind.clone(),
+                                known: WorkLinkKind::names(),
+                            }
+                        })?;
+                        Ok(crate::model::WorkLink {
+                            kind,
+                            target: target.clone(),
+                        })
                     })
-                    .collect();
+                    .collect::<Result<Vec<_>>>()?;
                 Ok(WorkItem {
                     id,
                     title: r.try_get("title")?,

@@ -389,7 +389,7 @@ impl Store {
                  ON CONFLICT (work_item, kind, target) DO NOTHING",
             )
             .bind(&w.id)
-            .bind(&l.kind)
+            .bind(l.kind.as_str())
             .bind(&l.target)
             .execute(&mut *tx)
             .await?;

@@ -3,13 +3,47 @@
 use super::*;
 use crate::model::{ActionState, DeployStatus, ReleaseState};
 
+crate::model::named_enum! {
+    /// What an inbox item is about, most urgent first.
+    pub enum InboxKind {
+        /// A dispatched agent waits for the lead.
+        NeedsYou = "needs_you",
+        ActionFailed = "action_failed",
+        FailingCheck = "failing_check",
+        FailedDeploy = "failed_deploy",
+        ReleaseGate = "release_gate",
+        Budget = "budget",
+        ReviewRequested = "review_requested",
+        GreenWaiting = "green_waiting",
+        Review = "review",
+        Concentration = "concentration",
+    }
+}
+
+impl InboxKind {
+    /// Inbox order: a session blocked on its user, a decision that failed, broken checks and
+    /// deploys, then what waits for a decision — releases, reviews asked of the lead by name,
+    /// agent work whose checks are green, the rest.
+    fn urgency(self) -> u8 {
+        match self {
+            InboxKind::NeedsYou => 0,
+            InboxKind::ActionFailed => 1,
+            InboxKind::FailingCheck => 2,
+            InboxKind::FailedDeploy => 3,
+            InboxKind::ReleaseGate | InboxKind::Budget => 4,
+            InboxKind::ReviewRequested => 5,
+            InboxKind::GreenWaiting => 6,
+            InboxKind::Review => 7,
+            InboxKind::Concentration => 8,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct InboxItem {
     pub id: String,
-    /// needs_you, action_failed, failing_check, failed_deploy, release_gate, budget,
-    /// review_requested, green_waiting, review or concentration.
-    pub kind: String,
+    pub kind: InboxKind,
     pub title: String,
     pub detail: String,
     pub repo: String,
@@ -56,7 +90,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
         if !failing.is_empty() {
             items.push(InboxItem {
                 id: format!("check:{}", c.id),
-                kind: "failing_check".into(),
+                kind: InboxKind::FailingCheck,
                 title: format!("Checks failing: {}", c.title),
                 detail: failing
                     .iter()
@@ -82,18 +116,21 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
             .as_ref()
             .is_some_and(|m| c.requested_reviewers.contains(m))
         {
-            ("review_requested", format!("Review requested: {}", c.title))
+            (
+                InboxKind::ReviewRequested,
+                format!("Review requested: {}", c.title),
+            )
         } else if agent && green {
             (
-                "green_waiting",
+                InboxKind::GreenWaiting,
                 format!("Checks green, waiting for you: {}", c.title),
             )
         } else {
-            ("review", format!("Review: {}", c.title))
+            (InboxKind::Review, format!("Review: {}", c.title))
         };
         items.push(InboxItem {
             id: format!("review:{}", c.id),
-            kind: kind.into(),
+            kind,
             title,
             detail: format!(
                 "{} → {} by {who}, {} commits, +{} −{}, ${:.2} agent cost",
@@ -113,7 +150,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
     {
         items.push(InboxItem {
             id: format!("needs-you:{}", run.id),
-            kind: "needs_you".into(),
+            kind: InboxKind::NeedsYou,
             title: format!("{} is waiting for you: {}", run.agent, run.title),
             detail: format!(
                 "{} on {}: asked a question or for permission, nothing since",
@@ -136,7 +173,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
     {
         items.push(InboxItem {
             id: format!("release:{}", r.id),
-            kind: "release_gate".into(),
+            kind: InboxKind::ReleaseGate,
             title: format!("Approve release {} to {}", r.name, r.environment),
             detail: "waiting for approval".into(),
             repo: r.repo,
@@ -152,7 +189,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
     {
         items.push(InboxItem {
             id: format!("deploy:{}", d.id),
-            kind: "failed_deploy".into(),
+            kind: InboxKind::FailedDeploy,
             title: format!("Deploy to {} failed", d.environment),
             detail: format!("at {}", short_sha(&d.sha)),
             repo: d.repo,
@@ -164,7 +201,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
     for a in crate::budgets::alerts(store, now).await? {
         items.push(InboxItem {
             id: format!("budget:{}:{}:{}", a.budget_id, a.month, a.threshold),
-            kind: "budget".into(),
+            kind: InboxKind::Budget,
             title: format!(
                 "Budget {}: {} % reached in {}",
                 a.budget_id, a.threshold, a.month
@@ -190,7 +227,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
         };
         items.push(InboxItem {
             id: format!("concentration:{since}"),
-            kind: "concentration".into(),
+            kind: InboxKind::Concentration,
             title: format!(
                 "Vendor concentration above {:.0}: spend HHI {:.0}, merged work HHI {:.0}",
                 c.threshold, c.hhi_spend, c.hhi_merged
@@ -214,7 +251,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
     {
         items.push(InboxItem {
             id: format!("action:{}", a.idempotency_key),
-            kind: "action_failed".into(),
+            kind: InboxKind::ActionFailed,
             title: format!("{} failed: {}", a.kind.as_str().replace('_', " "), a.target),
             detail: a.last_error.unwrap_or_default(),
             repo: String::new(),
@@ -224,29 +261,11 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
     }
     // Most urgent first, then newest.
     items.sort_by(|a, b| {
-        urgency(&a.kind)
-            .cmp(&urgency(&b.kind))
+        a.kind
+            .urgency()
+            .cmp(&b.kind.urgency())
             .then_with(|| b.at.cmp(&a.at))
             .then_with(|| a.id.cmp(&b.id))
     });
     Ok(InboxView { items })
-}
-
-/// Inbox order: a session blocked on its user, a decision that failed, broken checks and
-/// deploys, then what waits for a decision — releases, reviews asked of the lead by name,
-/// agent work whose checks are green, the rest.
-fn urgency(kind: &str) -> u8 {
-    match kind {
-        "needs_you" => 0,
-        "action_failed" => 1,
-        "failing_check" => 2,
-        "failed_deploy" => 3,
-        "release_gate" => 4,
-        "budget" => 4,
-        "review_requested" => 5,
-        "green_waiting" => 6,
-        "review" => 7,
-        "concentration" => 8,
-        _ => 9,
-    }
 }
