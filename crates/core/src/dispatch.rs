@@ -343,7 +343,7 @@ impl Dispatcher {
             work::assign(store, &by, &w.id, to).await?;
         }
         if w.state != WorkState::InProgress {
-            work::set_state(store, &by, &w.id, "in_progress").await?;
+            work::move_to(store, &by, &w.id, WorkState::InProgress).await?;
         }
         work::link(store, &w.id, WorkLinkKind::Branch, branch, now).await?;
         let action = if kind == DispatchKind::SendBack {
@@ -422,7 +422,7 @@ impl Dispatcher {
                             .store
                             .finish_dispatch(
                                 &d.id,
-                                "failed",
+                                DispatchState::Failed,
                                 None,
                                 Some("its runner stopped while it ran"),
                                 now,
@@ -455,7 +455,7 @@ impl Dispatcher {
                 // Its agent left the config since it was queued: it will never start.
                 let now = chrono::Utc::now().timestamp();
                 store
-                    .finish_dispatch(id, "failed", None, Some(&e.to_string()), now)
+                    .finish_dispatch(id, DispatchState::Failed, None, Some(&e.to_string()), now)
                     .await?;
                 return Err(e);
             }
@@ -492,18 +492,22 @@ impl Dispatcher {
         let outcome = self.execute(&d, &cfg, &mut progress).await;
         let now = chrono::Utc::now().timestamp();
         let (state, code, error) = match outcome {
-            Ok(Exit::Code(0)) => ("succeeded", Some(0), None),
+            Ok(Exit::Code(0)) => (DispatchState::Succeeded, Some(0), None),
             Ok(Exit::Code(c)) => (
-                "failed",
+                DispatchState::Failed,
                 Some(c as i64),
                 Some(format!("exited with code {c}")),
             ),
-            Ok(Exit::Signal(s)) => ("failed", None, Some(format!("killed by signal {s}"))),
-            Err(e) => ("failed", None, Some(e)),
+            Ok(Exit::Signal(s)) => (
+                DispatchState::Failed,
+                None,
+                Some(format!("killed by signal {s}")),
+            ),
+            Err(e) => (DispatchState::Failed, None, Some(e)),
         };
         // Linked (and the item in review) before the dispatch shows as succeeded, so whoever
         // sees it succeed sees its results too.
-        let linked = if state == "succeeded" {
+        let linked = if state == DispatchState::Succeeded {
             let current = store
                 .dispatch(id)
                 .await?
@@ -660,7 +664,7 @@ impl Dispatcher {
         work::link(store, &d.work_item, WorkLinkKind::Change, &change, now).await?;
         let w = work::find(store, &d.work_item).await?;
         if w.state == WorkState::InProgress {
-            work::set_state(store, &self.actor(now), &d.work_item, "in_review").await?;
+            work::move_to(store, &self.actor(now), &d.work_item, WorkState::InReview).await?;
         }
         Ok(())
     }
@@ -678,7 +682,7 @@ pub async fn cancel(store: &Store, by: &Actor<'_>, id: &str) -> Result<Dispatch,
     }
     let reason = format!("cancelled by {}", by.name);
     store
-        .finish_dispatch(id, "cancelled", None, Some(&reason), by.now)
+        .finish_dispatch(id, DispatchState::Cancelled, None, Some(&reason), by.now)
         .await?;
     if let Some(pid) = d.pid {
         process::stop_group(pid).await;

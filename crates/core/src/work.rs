@@ -272,7 +272,8 @@ pub async fn assign(
     Ok(w)
 }
 
-/// Moves a work item to `state` (audited).
+/// Moves a work item to `state` as given (a flag, a request body): refused by name when it is
+/// not one.
 pub async fn set_state(
     store: &Store,
     by: &Actor<'_>,
@@ -280,6 +281,16 @@ pub async fn set_state(
     state: &str,
 ) -> Result<WorkItem, WorkError> {
     let state = WorkState::parse(state).ok_or_else(|| WorkError::State(state.into()))?;
+    move_to(store, by, id, state).await
+}
+
+/// Moves a work item to `state` (audited).
+pub async fn move_to(
+    store: &Store,
+    by: &Actor<'_>,
+    id: &str,
+    state: WorkState,
+) -> Result<WorkItem, WorkError> {
     change(store, by, id, "work state", |w| {
         let was = std::mem::replace(&mut w.state, state);
         (was.to_string(), state.to_string())

@@ -1,6 +1,6 @@
 //! GitHub: a REST client done the way GitHub asks clients to behave (`client`), the sync that
-//! keeps each watched repo's pull requests, checks and statuses in the store (`sync`, and the
-//! background `worker`), the token (`token`), the sync status (`status`) and PR diffs (`diff`). The
+//! keeps each watched repo's pull requests, checks and statuses in the store (`sync`), the token
+//! (`token`), the sync status (`status`) and PR diffs (`diff`). The
 //! background sync of everything GitHub holds is `crate::forge_sync`; the outbox's applier is
 //! `crate::outbox::GitHubApplier`. One file per concern, re-exported here as `github::…`.
 //!

@@ -112,14 +112,14 @@ async fn finish(
     let (action, detail) = match &outcome {
         Outcome::Applied(result) => {
             store
-                .finish_action(k, "applied", Some(result), None, now)
+                .finish_action(k, ActionState::Applied, Some(result), None, now)
                 .await?;
             settle(store, a, result).await?;
             (format!("{} applied", a.kind), result.clone())
         }
         Outcome::Failed(why) => {
             store
-                .finish_action(k, "failed", None, Some(why), now)
+                .finish_action(k, ActionState::Failed, None, Some(why), now)
                 .await?;
             (format!("{} failed", a.kind), why.clone())
         }

@@ -122,7 +122,7 @@ impl Store {
     pub async fn finish_dispatch(
         &self,
         id: &str,
-        state: &str,
+        state: crate::model::DispatchState,
         exit_code: Option<i64>,
         error: Option<&str>,
         now: i64,
@@ -131,7 +131,7 @@ impl Store {
             "UPDATE dispatches SET state = $1, exit_code = $2, error = $3, ended_at = $4
              WHERE id = $5 AND state IN ('queued', 'running')",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(exit_code)
         .bind(error)
         .bind(now)

@@ -96,7 +96,7 @@ impl Store {
     pub async fn finish_action(
         &self,
         key: &str,
-        state: &str,
+        state: crate::model::ActionState,
         result: Option<&str>,
         error: Option<&str>,
         now: i64,
@@ -106,7 +106,7 @@ impl Store {
                lease_until = 0
              WHERE idempotency_key = $5",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(result)
         .bind(error)
         .bind(now)
