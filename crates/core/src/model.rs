@@ -261,15 +261,16 @@ pub enum RunEventKind {
     Error,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeKind {
-    /// An agent branch in a watched repo, ahead of its base.
-    Local,
-    /// A pull request on GitHub.
-    Github,
+named_enum! {
+    /// Where a change lives.
+    pub enum ChangeKind {
+        /// An agent branch in a watched repo, ahead of its base.
+        Local = "local",
+        /// A pull request on GitHub.
+        Github = "github",
+    }
 }
+
 // Usable by any module that declares its own kinds (`crate::model::named_enum!`).
 pub(crate) use named_enum;
 

@@ -589,16 +589,11 @@ const CHANGE_REQUESTS: &str = "SELECT c.*, CAST(COALESCE((SELECT SUM(r.cost_usd)
      FROM change_requests c";
 
 fn change_request_of(r: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
-    let kind: String = r.try_get("kind")?;
     let author_kind: String = r.try_get("author_kind")?;
     let author: String = r.try_get("author")?;
     Ok(ChangeRequest {
         id: r.try_get("id")?,
-        kind: if kind == "github" {
-            ChangeKind::Github
-        } else {
-            ChangeKind::Local
-        },
+        kind: super::named(r, "kind", "change kind")?,
         repo: r.try_get("repo")?,
         title: r.try_get("title")?,
         head: r.try_get("head")?,

@@ -134,10 +134,7 @@ impl Store {
             Author::Human { name } => ("human", name.as_str()),
             Author::Agent { agent } => ("agent", agent.as_str()),
         };
-        let kind = match c.kind {
-            ChangeKind::Local => "local",
-            ChangeKind::Github => "github",
-        };
+        let kind = c.kind.as_str();
         // A local change the lead merged or closed keeps that state while its branch stays at
         // the head it was settled at; the scan reports every branch as open.
         sqlx::query(
