@@ -712,37 +712,17 @@ pub struct AuditEntry {
 
 // ---- Budgets (`crate::budgets` owns the rules) ----
 
-/// What a monthly budget covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum Scope {
-    Team,
-    Repo,
-    Agent,
-    Vendor,
+named_enum! {
+    /// What a monthly budget covers.
+    pub enum Scope {
+        Team = "team",
+        Repo = "repo",
+        Agent = "agent",
+        Vendor = "vendor",
+    }
 }
 
 impl Scope {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "team" => Some(Scope::Team),
-            "repo" => Some(Scope::Repo),
-            "agent" => Some(Scope::Agent),
-            "vendor" => Some(Scope::Vendor),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Team => "team",
-            Scope::Repo => "repo",
-            Scope::Agent => "agent",
-            Scope::Vendor => "vendor",
-        }
-    }
-
     /// The spend rollup's column this scope filters on (none for the team).
     pub(crate) fn column(self) -> Option<&'static str> {
         match self {

@@ -365,27 +365,14 @@ async fn an_unknown_state_is_named_not_guessed(db: TestDb) {
     let s = &db.store;
     for (i, state) in ChangeState::ALL.iter().enumerate() {
         let cr = ChangeRequest {
-            id: format!("local:/r:b{i}"),
-            kind: ChangeKind::Local,
-            repo: "/r".into(),
-            title: "t".into(),
-            head: format!("b{i}"),
-            base: "main".into(),
-            head_sha: "h".into(),
-            author: Author::Human { name: "Ann".into() },
             state: *state,
-            created_at: 1,
-            updated_at: 2,
-            commits: 1,
-            files_changed: 1,
-            insertions: 1,
-            deletions: 0,
-            agent_cost_usd: 0.0,
-            labels: vec![],
-            requested_reviewers: vec![],
-            mergeable: None,
-            merged_at: None,
-            first_commit_at: None,
+            ..support::merged_change(
+                "/r",
+                &format!("b{i}"),
+                "h",
+                Author::Human { name: "Ann".into() },
+                1,
+            )
         };
         s.upsert_change_request(&cr).await.unwrap();
         let got = s.change_request(&cr.id).await.unwrap().unwrap();

@@ -44,17 +44,11 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| {
-                let scope: String = r.try_get("scope")?;
-                // Strict like every stored state: read as the team's, an unknown scope's budget
-                // (with its target) would match no spend and always show zero.
-                let scope = Scope::parse(&scope).ok_or_else(|| crate::Error::UnknownName {
-                    column: "budget scope",
-                    value: scope,
-                    known: "team, repo, agent, vendor".into(),
-                })?;
                 Ok(Budget {
                     id: r.try_get("id")?,
-                    scope,
+                    // Strict like every stored state: read as the team's, an unknown scope's
+                    // budget (with its target) would match no spend and always show zero.
+                    scope: super::named(r, "scope", "budget scope")?,
                     target: r.try_get("target")?,
                     monthly_usd: r.try_get("monthly_usd")?,
                 })

@@ -250,7 +250,12 @@ pub(crate) fn named<T: crate::model::Named>(
     what: &'static str,
 ) -> Result<T> {
     use sqlx::Row;
-    let value: String = row.try_get(column)?;
+    parse_named(row.try_get(column)?, what)
+}
+
+/// A `Named` value as stored (`what` names it in an error), for values read other than by
+/// column (a tuple row).
+pub(crate) fn parse_named<T: crate::model::Named>(value: String, what: &'static str) -> Result<T> {
     T::parse(&value).ok_or_else(|| Error::UnknownName {
         column: what,
         value,

@@ -496,15 +496,8 @@ impl Store {
                     .iter()
                     .filter(|(w, _, _)| *w == id)
                     .map(|(_, kind, target)| {
-                        let kind = <WorkLinkKind as Named>::parse(kind).ok_or_else(|| {
-                            crate::Error::UnknownName {
-                                column: "work link kind",
-                                value: kind.clone(),
-                                known: WorkLinkKind::names(),
-                            }
-                        })?;
                         Ok(crate::model::WorkLink {
-                            kind,
+                            kind: super::parse_named(kind.clone(), "work link kind")?,
                             target: target.clone(),
                         })
                     })
