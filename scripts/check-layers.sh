@@ -4,10 +4,12 @@
 #      core (and the fakehub test server) <- app <- server <- cli, desktop
 #    so the domain never learns of HTTP or Tauri and front ends stay wiring. Reads `cargo
 #    metadata` (normal, build and dev dependencies alike); names every edge that points up.
-# 2. inside crates/core, the top-level modules import each other without a cycle (a cycle is a
-#    lower layer importing a higher one); names the modules of each cycle and one path round it.
+# 2. inside crates/core, each folder is a layer (LAYER below):
+#      model <- store <- sources, forge <- domain <- metrics, views <- the root's files
+#    a module imports only from its own layer and lower ones (names each import that points up),
+#    and modules never import each other in a cycle (names its modules and one path round it).
 # 3. SQL lives in the store: outside crates/core/src/store/ no source file names sqlx (core's
-#    error.rs wraps its errors); a metric or feature asks the store for rows. Tests, examples and
+#    model/error.rs wraps its errors); a metric or feature asks the store for rows. Tests, examples and
 #    benches (not scanned) may use the pool.
 # `--self-test` checks the checker on made-up graphs and trees: good ones pass, bad ones fail.
 # `--order` also prints core's modules from the bottom up (what imports nothing of ours first).
@@ -117,51 +119,97 @@ def code_only(text):
                     break
         code = code[:m.start()] + code[j + 1:]
 
-def group_heads(group):
-    """The first path segment of each item of a `use crate::{...}` group, nested braces and all."""
-    heads, depth, start = [], 0, 0
+# Core's layers, bottom up: a folder's modules import only from its own layer and those below.
+# The crate root's files (config, watch, demo) are the top: they assemble the features.
+LAYER = {"model": 0, "store": 1, "sources": 2, "forge": 2, "domain": 3, "metrics": 4, "views": 4}
+TOP = max(LAYER.values()) + 1
+files = glob.glob(os.path.join(src_dir, "**", "*.rs"), recursive=True)
+rels = [os.path.relpath(f, src_dir)[:-3].split(os.sep) for f in files]
+bad = []
+for rel in rels:
+    if len(rel) > 1 and rel[0] not in LAYER:
+        bad.append(f"{src_dir}/{rel[0]}/: a folder without a layer; give it one in LAYER of scripts/check-layers.sh")
+bad = sorted(set(bad))
+
+def unit_of_file(rel):
+    """The module a file belongs to for the cycle check: a layer folder's child (`domain::work`,
+    its subfolder included), the folder's own mod.rs (`model`), or a root file (`config`)."""
+    if len(rel) == 1 or rel[1] == "mod":
+        return rel[0]
+    return f"{rel[0]}::{rel[1]}"
+
+children = collections.defaultdict(set)
+for rel in rels:
+    if len(rel) > 1 and rel[1] != "mod":
+        children[rel[0]].add(rel[1])
+tops = {rel[0] for rel in rels} - {"lib", "main"}
+
+def unit_of_path(segs):
+    """The module a `crate::a::b::…` path names, or None when it is not one of ours."""
+    if not segs or segs[0] not in tops:
+        return None
+    if len(segs) > 1 and segs[1] in children.get(segs[0], ()):
+        return f"{segs[0]}::{segs[1]}"
+    return segs[0]
+
+def layer(unit):
+    return LAYER.get(unit.split("::")[0], TOP)
+
+def group_paths(prefix, group):
+    """Every path a `use crate::{…}` group names, nested groups expanded."""
+    out, depth, start = [], 0, 0
     for k, ch in enumerate(group + ","):
         if ch == "{":
             depth += 1
         elif ch == "}":
             depth -= 1
         elif ch == "," and depth == 0:
-            m = re.match(r"\s*(\w+)", group[start:k])
-            if m:
-                heads.append(m.group(1))
+            item = group[start:k].strip()
             start = k + 1
-    return heads
+            m = re.match(r"([\w:]*?)(?:::)?\{(.*)\}$", item, re.S)
+            if m:
+                out += group_paths(prefix + [s for s in m.group(1).split("::") if s], m.group(2))
+            elif item:
+                out.append(prefix + [s for s in item.split(" as ")[0].split("::") if s])
+    return out
 
 def use_groups(code):
-    for m in re.finditer(r"use\s+crate::\{", code):
+    for m in re.finditer(r"crate::((?:\w+::)*)\{", code):
         depth, k = 1, m.end()
         while k < len(code) and depth:
             depth += {"{": 1, "}": -1}.get(code[k], 0)
             k += 1
-        yield code[m.end():k - 1]
+        yield [s for s in m.group(1).split("::") if s], code[m.end():k - 1]
 
-files = glob.glob(os.path.join(src_dir, "**", "*.rs"), recursive=True)
-real = {os.path.relpath(f, src_dir)[:-3].split(os.sep)[0] for f in files} - {"lib", "main"}
-# What the crate root re-exports (`pub use error::{Error, Result};`) is its module's:
-# `crate::Result` is an import of `error`.
+# What the crate root re-exports (`pub use model::error::{Error, Result};`) is its module's:
+# `crate::Result` is an import of `model::error`.
 alias = {}
 root = os.path.join(src_dir, "lib.rs")
 if os.path.exists(root):
-    for m in re.finditer(r"pub\s+use\s+(\w+)::(\{[^}]*\}|\w+)\s*;", code_only(open(root, encoding="utf-8").read())):
+    for m in re.finditer(r"pub\s+use\s+((?:\w+::)+)(\{[^}]*\}|\w+)\s*;", code_only(open(root, encoding="utf-8").read())):
         for name in re.findall(r"\w+", m.group(2)):
-            alias[name] = m.group(1)
+            alias[name] = [s for s in m.group(1).split("::") if s]
 edges = collections.defaultdict(set)
-for f in files:
-    mod = os.path.relpath(f, src_dir)[:-3].split(os.sep)[0]
-    if mod not in real:
+for f, rel in zip(files, rels):
+    if rel[0] in ("lib", "main"):
         continue
+    me = unit_of_file(rel)
     code = code_only(open(f, encoding="utf-8").read())
-    names = set(re.findall(r"crate::(\w+)", code))
-    for group in use_groups(code):
-        names |= set(group_heads(group))
-    targets = {alias.get(x, x) for x in names}
-    edges[mod] |= {t for t in targets if t in real} - {mod}
-nodes = sorted(real)
+    paths = [re.findall(r"\w+", p.group(1)) for p in re.finditer(r"crate((?:::\w+)+)", code)]
+    for prefix, group in use_groups(code):
+        paths += group_paths(prefix, group)
+    for segs in paths:
+        if segs and segs[0] in alias:
+            segs = alias[segs[0]] + segs[1:]
+        to = unit_of_path(segs)
+        if to and to != me:
+            edges[me].add(to)
+nodes = sorted({unit_of_file(r) for r in rels if r[0] not in ("lib", "main")})
+for v in nodes:
+    for w in sorted(edges.get(v, ())):
+        if layer(w) > layer(v):
+            bad.append(f"{src_dir}: {v} (layer {layer(v)}) imports {w} (layer {layer(w)}): a layer "
+                       "imports only from its own and lower ones; move what it needs down")
 # Tarjan's strongly connected components, iteratively.
 index, low, on, stack, comps, n = {}, {}, set(), [], [], 0
 for root in nodes:
@@ -201,27 +249,21 @@ for comp in comps:
         if step in seen:
             break
         seen.add(step)
-    print(f"error: {src_dir}: modules {', '.join(comp)} import each other in a cycle: "
-          f"{' -> '.join(path)}; move what the lower one needs below it", file=sys.stderr)
-if comps:
+    bad.append(f"{src_dir}: modules {', '.join(comp)} import each other in a cycle: "
+               f"{' -> '.join(path)}; move what the lower one needs below it")
+for b in bad:
+    print(f"error: {b}", file=sys.stderr)
+if bad:
     sys.exit(1)
-print(f"modules ok: {len(nodes)} modules of {src_dir}, no import cycle")
+print(f"modules ok: {len(nodes)} modules of {src_dir} in {len(set(map(layer, nodes)))} layers, each importing only its own layer and lower ones, no import cycle")
 if os.environ.get("LAYERS_ORDER"):
-    # Each module's height: 0 imports no other module, n imports one of height n-1.
-    height = {}
-    def h(v):
-        if v not in height:
-            height[v] = 1 + max((h(w) for w in edges.get(v, ())), default=-1)
-        return height[v]
-    for v in nodes:
-        h(v)
-    for level in sorted(set(height.values())):
-        print(f"  {level:2}  {' '.join(sorted(v for v in nodes if height[v] == level))}")
+    for level in sorted(set(map(layer, nodes))):
+        print(f"  {level}  {' '.join(v for v in nodes if layer(v) == level)}")
 PY
 }
 
 # Files under the given source dirs that name sqlx outside the store (comments aside). The first
-# argument is the store's crate: its store/ folder and error.rs (which wraps sqlx's errors) may.
+# argument is the store's crate: its store/ folder and model/error.rs (which wraps sqlx's errors) may.
 sql_outside_store() {
   python3 - "$@" <<'PY'
 import glob, os, re, sys
@@ -230,7 +272,7 @@ home = os.path.normpath(sys.argv[1])
 for src in sys.argv[2:]:
     for f in sorted(glob.glob(os.path.join(src, "**", "*.rs"), recursive=True)):
         rel = os.path.relpath(f, src).split(os.sep)
-        if os.path.normpath(src) == home and (rel[0] == "store" or rel == ["error.rs"]):
+        if os.path.normpath(src) == home and (rel[0] == "store" or rel == ["model", "error.rs"]):
             continue
         for n, line in enumerate(open(f, encoding="utf-8"), 1):
             code = line.split("//")[0]
@@ -263,11 +305,27 @@ if [ "${1:-}" = "--self-test" ]; then
     fi
   done
   t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
-  mkdir -p "$t/good/store" "$t/bad"
+  mkdir -p "$t/good/store" "$t/good/model" "$t/good/domain" "$t/good/views" "$t/bad"
+  printf 'pub mod days;\npub struct Repo;\n' > "$t/good/model/mod.rs"
+  printf '//! Not crate::store, a comment.\npub fn of() {}\n' > "$t/good/model/days.rs"
   printf 'use crate::model::Repo;\n' > "$t/good/store/mod.rs"
-  printf '//! Not crate::store, a comment.\npub struct Repo;\n' > "$t/good/model.rs"
-  printf 'use crate::{model, store};\n' > "$t/good/views.rs"
-  modules "$t/good" >/dev/null || { echo "self-test: an acyclic tree was refused" >&2; exit 1; }
+  printf 'use crate::{model::days, store::Store};\n' > "$t/good/domain/work.rs"
+  printf 'use crate::{domain::work, model, store};\n' > "$t/good/views/mod.rs"
+  printf 'use crate::views;\n' > "$t/good/config.rs"
+  modules "$t/good" >/dev/null || { echo "self-test: a layered acyclic tree was refused" >&2; exit 1; }
+  # Imports that point up a layer: directly, in a group, through the root's re-export; a
+  # folder without a layer; a cycle between two folders of one layer.
+  up() { rm -rf "$t/up"; cp -r "$t/good" "$t/up"; }
+  up; printf 'use crate::domain::work::X;\n' >> "$t/up/store/mod.rs"
+  if modules "$t/up" 2>/dev/null; then echo "self-test: store importing domain passed" >&2; exit 1; fi
+  up; printf 'use crate::{store::Store};\n' >> "$t/up/model/days.rs"
+  if modules "$t/up" 2>/dev/null; then echo "self-test: model importing store in a group passed" >&2; exit 1; fi
+  up; printf 'pub mod views;\npub use views::{Board};\n' > "$t/up/lib.rs"; printf 'fn f(_: crate::Board) {}\n' >> "$t/up/store/mod.rs"
+  if modules "$t/up" 2>/dev/null; then echo "self-test: store importing views through a re-export passed" >&2; exit 1; fi
+  up; mkdir -p "$t/up/misc"; printf 'pub fn f() {}\n' > "$t/up/misc/x.rs"
+  if modules "$t/up" 2>/dev/null; then echo "self-test: a folder without a layer passed" >&2; exit 1; fi
+  up; mkdir -p "$t/up/sources" "$t/up/forge"; printf 'use crate::forge::github::X;\n' > "$t/up/sources/git.rs"; printf 'use crate::sources::git::Y;\n' > "$t/up/forge/github.rs"
+  if modules "$t/up" 2>/dev/null; then echo "self-test: a cycle between sources and forge passed" >&2; exit 1; fi
   printf 'use crate::b::X;\n' > "$t/bad/a.rs"
   printf 'pub fn f() { crate::c::g() }\n' > "$t/bad/b.rs"
   printf 'use crate::{a, model};\n' > "$t/bad/c.rs"
@@ -291,13 +349,14 @@ if [ "${1:-}" = "--self-test" ]; then
   printf 'use crate::a::S;\n' > "$t/quoted/b.rs"
   modules "$t/quoted" >/dev/null || { echo "self-test: a path in a string or comment counted as an import" >&2; exit 1; }
   printf 'pub async fn f(p: &sqlx::AnyPool) {}\n' > "$t/good/store/mod.rs"
-  printf '// sqlx in a comment is fine\npub fn g() {}\n' > "$t/good/views.rs"
+  printf 'pub enum E { Db(sqlx::Error) }\n' > "$t/good/model/error.rs"
+  printf '// sqlx in a comment is fine\npub fn g() {}\n' > "$t/good/views/mod.rs"
   sql_outside_store "$t/good" "$t/good" >/dev/null || { echo "self-test: SQL in store/ was refused" >&2; exit 1; }
   printf 'use sqlx::Row;\n' > "$t/bad/a.rs"
   if sql_outside_store "$t/good" "$t/bad" 2>/dev/null; then echo "self-test: sqlx outside store/ passed" >&2; exit 1; fi
   mkdir -p "$t/other/store"; printf 'use sqlx::Row;\n' > "$t/other/store/mod.rs"
   if sql_outside_store "$t/good" "$t/other" 2>/dev/null; then echo "self-test: another crate's store/ was let off" >&2; exit 1; fi
-  echo "self-test ok: the good graph passes, 4 bad ones are caught; module cycles are caught (direct, through re-exports, after a test module, in nested groups), strings and comments are not imports; SQL outside the store is caught"
+  echo "self-test ok: the good graph passes, 4 bad ones are caught; imports up a layer are caught (direct, in a group, through a re-export), as are a folder without a layer and module cycles (direct, through re-exports, after a test module, in nested groups), strings and comments are not imports; SQL outside the store is caught"
   exit 0
 fi
 

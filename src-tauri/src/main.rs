@@ -16,7 +16,7 @@ mod tray;
 
 use flightdeck_app::{Lead, Runtime, RuntimeOptions};
 use flightdeck_core::config::{self, Overrides};
-use flightdeck_core::events::EventBus;
+use flightdeck_core::model::events::EventBus;
 use flightdeck_core::store::Store;
 use flightdeck_core::views;
 use flightdeck_server::AppState;

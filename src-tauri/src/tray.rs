@@ -1,8 +1,8 @@
 //! The tray icon and desktop notifications: the inbox count in the tray's menu, tooltip and
 //! title, and one notification when a session starts waiting for its user (once per wait;
-//! `flightdeck_core::alerts` decides which).
+//! `flightdeck_core::views::alerts` decides which).
 
-use flightdeck_core::alerts::Alerts;
+use flightdeck_core::views::alerts::Alerts;
 use flightdeck_core::views::InboxItem;
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};

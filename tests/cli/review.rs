@@ -131,10 +131,10 @@ fn review_loop_from_the_terminal() {
 #[test]
 fn outbox_survives_kill_9_exactly_once() {
     use fakehub::{Fault, Hub};
-    use flightdeck_core::audit::AuditKey;
-    use flightdeck_core::github::change_id;
-    use flightdeck_core::outbox::marker;
-    use flightdeck_core::outbox::{self, Payload};
+    use flightdeck_core::domain::outbox::marker;
+    use flightdeck_core::domain::outbox::{self, Payload};
+    use flightdeck_core::forge::github::change_id;
+    use flightdeck_core::model::audit::AuditKey;
     use flightdeck_core::store::Store;
 
     const REPO: &str = "acme/widgets";
@@ -269,7 +269,7 @@ fn the_github_token_lives_in_the_os_keyring() {
         Pr::new(7, "Add cache", "claude[bot]", "claude/cache", "c7"),
     );
     let url = rt.block_on(hub.serve(0)).unwrap();
-    let host = flightdeck_core::github::forge_host(&url);
+    let host = flightdeck_core::forge::github::forge_host(&url);
     repo.remote("origin", &format!("http://{host}/acme/widgets.git"))
         .unwrap();
     let db = home.path().join("fd.db");

@@ -17,7 +17,7 @@ use fantoccini::{ClientBuilder, Locator};
 mod support;
 use flightdeck_core::model::DispatchState;
 use flightdeck_core::store::Store;
-use flightdeck_core::{demo, ingest};
+use flightdeck_core::{demo, domain::ingest};
 use support::{fake_agent, git, now, Server};
 
 /// tauri-driver and the WebKitWebDriver it starts on `native`; killing tauri-driver leaves
@@ -195,10 +195,10 @@ async fn window_renders_demo_data_from_the_store() {
 #[tokio::test]
 #[ignore = "needs a display: scripts/test.sh runs it under xvfb-run"]
 async fn the_desktop_resumes_queued_dispatches() {
-    use flightdeck_core::audit::AuditKey;
-    use flightdeck_core::dispatch::Dispatcher;
-    use flightdeck_core::ingest::Sources;
-    use flightdeck_core::work::{self, AgentConfig};
+    use flightdeck_core::domain::dispatch::Dispatcher;
+    use flightdeck_core::domain::ingest::Sources;
+    use flightdeck_core::domain::work::{self, AgentConfig};
+    use flightdeck_core::model::audit::AuditKey;
 
     let app = env!("CARGO_BIN_EXE_flightdeck-desktop");
     let tmp = tempfile::tempdir().unwrap();

@@ -7,18 +7,18 @@ pub enum AppError {
     #[error(transparent)]
     Core(#[from] flightdeck_core::Error),
     #[error(transparent)]
-    Decide(#[from] flightdeck_core::outbox::DecideError),
+    Decide(#[from] flightdeck_core::domain::outbox::DecideError),
     #[error(transparent)]
-    Resolve(#[from] flightdeck_core::outbox::ResolveError),
+    Resolve(#[from] flightdeck_core::domain::outbox::ResolveError),
     #[error(transparent)]
-    Work(#[from] flightdeck_core::work::WorkError),
+    Work(#[from] flightdeck_core::domain::work::WorkError),
     #[error(transparent)]
-    Dispatch(#[from] flightdeck_core::dispatch::DispatchError),
+    Dispatch(#[from] flightdeck_core::domain::dispatch::DispatchError),
     #[error(transparent)]
-    Release(#[from] flightdeck_core::releases::ReleaseError),
+    Release(#[from] flightdeck_core::domain::releases::ReleaseError),
     /// GitHub cannot be acted on (a bad API URL or client): decisions can't be queued for it.
     #[error("GitHub: {0}")]
-    Forge(#[from] flightdeck_core::github::GitHubError),
+    Forge(#[from] flightdeck_core::forge::github::GitHubError),
     /// The request itself is wrong (a field that does not fit); the message names the field.
     #[error("{0}")]
     Invalid(String),

@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use flightdeck_core::audit::{self, AuditKey};
 use flightdeck_core::config::Settings;
-use flightdeck_core::dispatch::Dispatcher;
-use flightdeck_core::events::EventBus;
-use flightdeck_core::github::{self, GitHub, GitHubError};
-use flightdeck_core::ingest::Sources;
-use flightdeck_core::outbox::{self, Appliers, GitHubApplier, LocalApplier};
+use flightdeck_core::domain::dispatch::Dispatcher;
+use flightdeck_core::domain::ingest::Sources;
+use flightdeck_core::domain::outbox::{self, Appliers, GitHubApplier, LocalApplier};
+use flightdeck_core::domain::work::AgentConfig;
+use flightdeck_core::forge::github::{self, GitHub, GitHubError};
+use flightdeck_core::model::audit::{self, AuditKey};
+use flightdeck_core::model::events::EventBus;
 use flightdeck_core::store::Store;
-use flightdeck_core::work::AgentConfig;
 
 /// Who acts and with what. Cheap to clone; the GitHub token is looked up on first use.
 #[derive(Clone)]

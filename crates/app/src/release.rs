@@ -2,9 +2,9 @@
 //! a GitHub Actions run waits on the environment, its review is queued in the outbox for the
 //! sender (or the next sync) to deliver — so a release can be approved with no network.
 
-use flightdeck_core::events::{Event, EventBus};
+use flightdeck_core::domain::releases;
+use flightdeck_core::model::events::{Event, EventBus};
 use flightdeck_core::model::Release;
-use flightdeck_core::releases;
 use flightdeck_core::store::Store;
 
 use crate::{AppError, Lead};
@@ -29,7 +29,9 @@ pub async fn decide(
     let release = releases::find(store, id).await?;
     // The repo's owner/name on GitHub, from its origin remote: where a waiting run is told.
     let github = match &lead.github {
-        Some(g) => flightdeck_core::github::full_name_of(store, &release.repo, &g.api_url).await?,
+        Some(g) => {
+            flightdeck_core::forge::github::full_name_of(store, &release.repo, &g.api_url).await?
+        }
         None => None,
     };
     let key = lead.key()?;

@@ -4,9 +4,9 @@
 //! module adds what a decision sets in motion around it — the agent sent back to work, and the
 //! views told to refresh.
 
-use flightdeck_core::events::{Event, EventBus};
+use flightdeck_core::domain::outbox::{self, Decide, Resolve};
+use flightdeck_core::model::events::{Event, EventBus};
 use flightdeck_core::model::{Action, Dispatch};
-use flightdeck_core::outbox::{self, Decide, Resolve};
 use flightdeck_core::store::Store;
 
 use crate::work::{self, Launch};
@@ -40,7 +40,9 @@ pub async fn decide(
             ));
         }
         if !lead.agents.contains_key(agent) {
-            return Err(flightdeck_core::dispatch::unknown_agent(agent, &lead.agents).into());
+            return Err(
+                flightdeck_core::domain::dispatch::unknown_agent(agent, &lead.agents).into(),
+            );
         }
     }
     let key = lead.key()?;

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use flightdeck_core::billing::{self, CostApi};
 use flightdeck_core::config::Settings;
-use flightdeck_core::events::EventBus;
-use flightdeck_core::ingest::{self, IngestReport};
+use flightdeck_core::domain::ingest::{self, IngestReport};
+use flightdeck_core::model::events::EventBus;
+use flightdeck_core::sources::billing::{self, CostApi};
 use flightdeck_core::store::Store;
-use flightdeck_core::{forge_sync, outbox, watch};
+use flightdeck_core::{domain::forge_sync, domain::outbox, watch};
 
 use crate::{AppError, Lead};
 

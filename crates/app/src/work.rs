@@ -2,8 +2,8 @@
 //! it, and starting it in the background (a server, the desktop) or leaving the caller to run
 //! it in the foreground (the CLI, which prints the agent's output as it comes).
 
-use flightdeck_core::dispatch::Dispatcher;
-use flightdeck_core::events::{Event, EventBus};
+use flightdeck_core::domain::dispatch::Dispatcher;
+use flightdeck_core::model::events::{Event, EventBus};
 use flightdeck_core::model::Dispatch;
 use flightdeck_core::store::Store;
 
@@ -22,7 +22,7 @@ pub enum Launch {
 pub async fn agent_for(store: &Store, id: &str, agent: Option<&str>) -> Result<String, AppError> {
     match agent {
         Some(a) => Ok(a.to_string()),
-        None => flightdeck_core::work::assigned_agent(&flightdeck_core::work::find(store, id).await?)
+        None => flightdeck_core::domain::work::assigned_agent(&flightdeck_core::domain::work::find(store, id).await?)
             .ok_or_else(|| {
                 AppError::Invalid(format!(
                     "work item {id} is not assigned to an agent: name one (`--agent` in the CLI, \"agent\" in the API)"

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use flightdeck_app::review;
 use flightdeck_app::work::Launch;
 use flightdeck_app::{AppError, Lead, Runtime, RuntimeOptions};
-use flightdeck_core::events::EventBus;
-use flightdeck_core::ingest::{self, Sources};
-use flightdeck_core::outbox::Decide;
+use flightdeck_core::domain::ingest::{self, Sources};
+use flightdeck_core::domain::outbox::Decide;
+use flightdeck_core::domain::work::{self, AgentConfig};
+use flightdeck_core::model::events::EventBus;
 use flightdeck_core::store::Store;
-use flightdeck_core::work::{self, AgentConfig};
 
 #[path = "../../../tests/support/mod.rs"]
 mod support;

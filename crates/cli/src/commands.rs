@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
 use flightdeck_core::config::Settings;
-use flightdeck_core::ingest::{self, Progress};
-use flightdeck_core::reports::{self, CommitsBy, UsageBy};
+use flightdeck_core::domain::ingest::{self, Progress};
+use flightdeck_core::metrics::reports::{self, CommitsBy, UsageBy};
 use flightdeck_core::store::Store;
 use flightdeck_core::views;
 

@@ -10,7 +10,7 @@ use flightdeck_app::lead::GitHubAccess;
 use flightdeck_app::{Lead, Runtime, RuntimeOptions};
 use flightdeck_core::config::Settings;
 use flightdeck_core::demo;
-use flightdeck_core::events::EventBus;
+use flightdeck_core::model::events::EventBus;
 use flightdeck_core::store::Store;
 
 use crate::demo_github;
@@ -36,7 +36,8 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
     settings.github_api_url = github_url;
     let store = Store::open(&settings.database_url).await?;
     let bus = EventBus::new();
-    let report = flightdeck_core::ingest::run(&store, &ws.sources(), Some(&bus), now).await?;
+    let report =
+        flightdeck_core::domain::ingest::run(&store, &ws.sources(), Some(&bus), now).await?;
     demo::seed_unsourced(&store, &ws, now).await?;
     // The vendors' cost reports come from local fakes too, with the demo's keys, never yours.
     let (_billing_fake, billing) = demo_github::start_billing(&store, now).await?;
@@ -97,7 +98,7 @@ fn open_desktop(settings: &Settings, url: &str) {
                 .env("FLIGHTDECK_GITHUB_API", &settings.github_api_url)
                 .env(
                     "FLIGHTDECK_AUDIT_KEY",
-                    flightdeck_core::audit::key_path(&settings.data_dir),
+                    flightdeck_core::model::audit::key_path(&settings.data_dir),
                 )
                 .spawn()
             {

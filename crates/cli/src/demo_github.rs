@@ -13,7 +13,7 @@ pub async fn start(ws: &DemoWorkspace, now: i64) -> Result<(Hub, String)> {
         .serve(0)
         .await
         .context("starting the demo's fake GitHub")?;
-    let host = flightdeck_core::github::forge_host(&url);
+    let host = flightdeck_core::forge::github::forge_host(&url);
     let names: Vec<String> = ws
         .repos
         .iter()
@@ -170,9 +170,9 @@ pub async fn start_billing(
     now: i64,
 ) -> Result<(
     fakehub::billing::Billing,
-    Vec<flightdeck_core::billing::CostApi>,
+    Vec<flightdeck_core::sources::billing::CostApi>,
 )> {
-    use flightdeck_core::billing::{self, CostApi, Vendor};
+    use flightdeck_core::sources::billing::{self, CostApi, Vendor};
     let fake = fakehub::billing::Billing::new("demo-anthropic-admin", "demo-openai-admin");
     for r in store
         .spend_records()

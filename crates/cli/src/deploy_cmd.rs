@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use flightdeck_core::config::Settings;
-use flightdeck_core::deploys::{self, Record};
+use flightdeck_core::domain::deploys::{self, Record};
 use flightdeck_core::model::Deployment;
 use flightdeck_core::store::Store;
 
@@ -96,7 +96,7 @@ pub async fn run(settings: &Settings, cmd: &DeployCmd) -> Result<ExitCode> {
             json,
         } => {
             // The repos must be known (and their commits read) to resolve the sha.
-            flightdeck_core::ingest::run(&store, &settings.sources(), None, now).await?;
+            flightdeck_core::domain::ingest::run(&store, &settings.sources(), None, now).await?;
             let r = Record {
                 repo: repo.clone(),
                 environment: env.clone(),

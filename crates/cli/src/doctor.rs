@@ -120,7 +120,7 @@ pub async fn run(settings: &Settings, dirs: &Dirs) -> ExitCode {
     }
     // Where the GitHub token would come from (never printed), and the policy file.
     let api = &settings.github_api_url;
-    match flightdeck_core::github::find_token(api) {
+    match flightdeck_core::forge::github::find_token(api) {
         Some((_, from)) => r.ok("github", format!("{api}, with a token from {from}")),
         None => r.warn(
             "github",
@@ -129,7 +129,7 @@ pub async fn run(settings: &Settings, dirs: &Dirs) -> ExitCode {
             ),
         ),
     }
-    match flightdeck_core::policy::PolicyFile::load(&settings.policy_file) {
+    match flightdeck_core::domain::policy::PolicyFile::load(&settings.policy_file) {
         Ok(_) if settings.policy_file.exists() => r.ok("policy", settings.policy_file.display()),
         Ok(_) => r.ok(
             "policy",

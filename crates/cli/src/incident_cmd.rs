@@ -71,8 +71,8 @@ pub async fn run(settings: &Settings, cmd: &IncidentCmd) -> Result<ExitCode> {
             json,
         } => {
             // The repos must be known to say which one it is in.
-            flightdeck_core::ingest::run(&store, &settings.sources(), None, now).await?;
-            let r = flightdeck_core::incidents::IncidentRecord {
+            flightdeck_core::domain::ingest::run(&store, &settings.sources(), None, now).await?;
+            let r = flightdeck_core::domain::incidents::IncidentRecord {
                 repo: repo.clone(),
                 title: title.clone(),
                 opened: opened
@@ -86,7 +86,7 @@ pub async fn run(settings: &Settings, cmd: &IncidentCmd) -> Result<ExitCode> {
                 id: id.clone(),
                 url: url.clone(),
             };
-            let i = flightdeck_core::incidents::record(&store, &r, now).await?;
+            let i = flightdeck_core::domain::incidents::record(&store, &r, now).await?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&i)?);
             } else {

@@ -27,7 +27,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use flightdeck_app::Lead;
 use flightdeck_core::config::{self, Dirs, Overrides, Settings};
-use flightdeck_core::outbox::Resolve;
+use flightdeck_core::domain::outbox::Resolve;
 
 #[derive(Parser)]
 #[command(

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use clap::Subcommand;
 use flightdeck_app::Lead;
 use flightdeck_core::config::Settings;
-use flightdeck_core::deploys;
+use flightdeck_core::domain::deploys;
 use flightdeck_core::store::Store;
 
 #[derive(Subcommand)]
@@ -57,7 +57,7 @@ pub enum ReleaseCmd {
 }
 
 pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<ExitCode> {
-    use flightdeck_core::releases;
+    use flightdeck_core::domain::releases;
     let store = Store::open(&settings.database_url).await?;
     let now = chrono::Utc::now().timestamp();
     match cmd {
@@ -137,7 +137,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
         | ReleaseCmd::Reject { id, reason, json } => {
             let approve = matches!(cmd, ReleaseCmd::Approve { .. });
             let tag = matches!(cmd, ReleaseCmd::Approve { tag: true, .. });
-            let bus = flightdeck_core::events::EventBus::new();
+            let bus = flightdeck_core::model::events::EventBus::new();
             let decided =
                 flightdeck_app::release::decide(lead, &store, &bus, id, approve, reason, now)
                     .await?;
@@ -147,7 +147,8 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
             // Send it now if GitHub answers; else it waits in the outbox.
             if decided.queued_for_github {
                 let appliers = lead.appliers(&store)?;
-                let rep = flightdeck_core::outbox::sync(&store, &appliers, &key, now).await?;
+                let rep =
+                    flightdeck_core::domain::outbox::sync(&store, &appliers, &key, now).await?;
                 if !*json {
                     if rep.applied + rep.confirmed > 0 {
                         println!("GitHub: the waiting run was reviewed");

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::Args;
 use flightdeck_core::config::Settings;
-use flightdeck_core::dora::{self, Dora, DoraConfig, Spread};
+use flightdeck_core::metrics::dora::{self, Dora, DoraConfig, Spread};
 use flightdeck_core::store::Store;
 
 use crate::spend_cmd::checked_day;
@@ -102,13 +102,14 @@ fn rows(d: &Dora) -> Vec<(String, String, String)> {
 /// `[since, until)` in Unix seconds from `--since`/`--until` days (UTC, both included); by
 /// default the 28 days up to today.
 fn range(since: &Option<String>, until: &Option<String>, now: i64) -> Result<(i64, i64)> {
-    let today = flightdeck_core::days::start_of(&flightdeck_core::days::of(now)).unwrap_or(now);
+    let today = flightdeck_core::model::days::start_of(&flightdeck_core::model::days::of(now))
+        .unwrap_or(now);
     let until = match checked_day("--until", until)? {
-        Some(d) => flightdeck_core::days::start_of(d).unwrap_or(today) + 86_400,
+        Some(d) => flightdeck_core::model::days::start_of(d).unwrap_or(today) + 86_400,
         None => today + 86_400,
     };
     let since = match checked_day("--since", since)? {
-        Some(d) => flightdeck_core::days::start_of(d).unwrap_or(until - 28 * 86_400),
+        Some(d) => flightdeck_core::model::days::start_of(d).unwrap_or(until - 28 * 86_400),
         None => until - 28 * 86_400,
     };
     if since >= until {
@@ -146,7 +147,7 @@ pub async fn weekly_report(settings: &Settings, a: &WeeklyArgs) -> Result<ExitCo
 pub async fn velocity_report(settings: &Settings, a: &PeriodArgs) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let (since, until) = range(&a.since, &a.until, chrono::Utc::now().timestamp())?;
-    let v = flightdeck_core::velocity::report(&store, since, until).await?;
+    let v = flightdeck_core::metrics::velocity::report(&store, since, until).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
@@ -296,8 +297,8 @@ pub async fn dora_report(settings: &Settings, a: &DoraArgs) -> Result<ExitCode> 
         println!(
             "DORA for `{}` from {} to {} (definitions: `flightdeck report dora --help`, README)",
             d.production,
-            flightdeck_core::days::of(since),
-            flightdeck_core::days::of(until - 1)
+            flightdeck_core::model::days::of(since),
+            flightdeck_core::model::days::of(until - 1)
         );
         for (m, v, c) in rows {
             println!("  {m:<32} {v:>10}  {c}");

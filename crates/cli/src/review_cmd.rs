@@ -10,9 +10,9 @@ use clap::Args;
 use flightdeck_app::work::Launch;
 use flightdeck_app::{review, AppError, Lead};
 use flightdeck_core::config::Settings;
-use flightdeck_core::events::EventBus;
+use flightdeck_core::domain::outbox::{self, Decide, DecideError};
+use flightdeck_core::model::events::EventBus;
 use flightdeck_core::model::{ActionState, Author, ChangeRequest, ChangeState};
-use flightdeck_core::outbox::{self, Decide, DecideError};
 use flightdeck_core::store::Store;
 use flightdeck_core::views;
 
@@ -212,8 +212,14 @@ pub async fn sync(settings: &Settings, lead: &Lead) -> Result<ExitCode> {
     if let Some(forge) = &lead.github {
         let gh = forge.client()?;
         let labels = &settings.incident_labels;
-        let s = flightdeck_core::forge_sync::sync_all(&gh, &store, &forge.api_url, labels, now())
-            .await?;
+        let s = flightdeck_core::domain::forge_sync::sync_all(
+            &gh,
+            &store,
+            &forge.api_url,
+            labels,
+            now(),
+        )
+        .await?;
         if s.repos > 0 {
             println!(
                 "GitHub: {} repos, {} open pull requests; rate limit {}/{}{}",

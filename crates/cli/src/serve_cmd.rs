@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use flightdeck_app::{Lead, Runtime, RuntimeOptions};
 use flightdeck_core::config::Settings;
-use flightdeck_core::events::EventBus;
+use flightdeck_core::model::events::EventBus;
 use flightdeck_core::store::Store;
 use flightdeck_server::AppState;
 

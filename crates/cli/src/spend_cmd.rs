@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use flightdeck_core::config::Settings;
-use flightdeck_core::pricing::PriceTable;
-use flightdeck_core::reports::{self, SpendBy};
+use flightdeck_core::metrics::reports::{self, SpendBy};
+use flightdeck_core::model::pricing::PriceTable;
 use flightdeck_core::store::Store;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -58,7 +58,7 @@ pub enum PricesCmd {
 /// A `--since`/`--until` as given, checked to be a day.
 pub fn checked_day<'a>(flag: &str, given: &'a Option<String>) -> Result<Option<&'a str>> {
     match given.as_deref() {
-        Some(d) if flightdeck_core::days::parse(d).is_none() => {
+        Some(d) if flightdeck_core::model::days::parse(d).is_none() => {
             bail!("{flag} `{d}` is not a date like 2026-11-25")
         }
         other => Ok(other),
@@ -67,8 +67,10 @@ pub fn checked_day<'a>(flag: &str, given: &'a Option<String>) -> Result<Option<&
 
 /// A `--since`/`--until` as given (checked), else the UTC day holding `default_ts`.
 fn day_or(flag: &str, given: &Option<String>, default_ts: i64) -> Result<String> {
-    Ok(checked_day(flag, given)?
-        .map_or_else(|| flightdeck_core::days::of(default_ts), str::to_string))
+    Ok(checked_day(flag, given)?.map_or_else(
+        || flightdeck_core::model::days::of(default_ts),
+        str::to_string,
+    ))
 }
 
 pub async fn spend(settings: &Settings, a: &SpendArgs) -> Result<ExitCode> {
@@ -240,7 +242,7 @@ pub enum BudgetCmd {
 }
 
 pub async fn budget(settings: &Settings, cmd: &BudgetCmd) -> Result<ExitCode> {
-    use flightdeck_core::budgets;
+    use flightdeck_core::domain::budgets;
     let store = Store::open(&settings.database_url).await?;
     let now = chrono::Utc::now().timestamp();
     match cmd {
@@ -309,12 +311,12 @@ pub struct ConcentrationArgs {
 /// `flightdeck report concentration`: vendor shares of spend and merged agent work, the HHI
 /// against the configured threshold; with `--down VENDOR`, what depends on it alone.
 pub async fn concentration(settings: &Settings, a: &ConcentrationArgs) -> Result<ExitCode> {
-    use flightdeck_core::concentration;
+    use flightdeck_core::metrics::concentration;
     let now = chrono::Utc::now().timestamp();
     let since = day_or("--since", &a.since, now - 30 * 86_400)?;
     let store = Store::open(&settings.database_url).await?;
     let c = concentration::concentration(&store, &since, settings.concentration_threshold).await?;
-    let since_ts = flightdeck_core::days::start_of(&since).unwrap_or(0);
+    let since_ts = flightdeck_core::model::days::start_of(&since).unwrap_or(0);
     let down = match &a.down {
         Some(v) => Some(concentration::if_down(&store, v, since_ts).await?),
         None => None,
@@ -383,7 +385,7 @@ pub enum BillingCmd {
 }
 
 pub async fn billing(settings: &Settings, cmd: &BillingCmd) -> Result<ExitCode> {
-    use flightdeck_core::billing::{self, Vendor};
+    use flightdeck_core::sources::billing::{self, Vendor};
     let BillingCmd::Sync = cmd;
     let store = Store::open(&settings.database_url).await?;
     let apis = billing::configured(&settings.anthropic_api_url, &settings.openai_api_url);
@@ -435,7 +437,7 @@ pub async fn reconcile(settings: &Settings, a: &ReconcileArgs) -> Result<ExitCod
     let since = day_or("--since", &a.since, now - 30 * 86_400)?;
     let until = day_or("--until", &a.until, now)?;
     let store = Store::open(&settings.database_url).await?;
-    let rows = flightdeck_core::billing::reconcile(&store, &since, &until).await?;
+    let rows = flightdeck_core::sources::billing::reconcile(&store, &since, &until).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
@@ -482,7 +484,7 @@ pub enum CostsCmd {
 
 /// Budget thresholds the new costs crossed fire now (once, as always), not at the next ingest.
 async fn report_crossings(store: &Store) -> Result<()> {
-    for a in flightdeck_core::budgets::check(store, chrono::Utc::now().timestamp()).await? {
+    for a in flightdeck_core::domain::budgets::check(store, chrono::Utc::now().timestamp()).await? {
         println!(
             "budget {}: {} % reached (${:.2} of ${:.2})",
             a.budget_id, a.threshold, a.spent_usd, a.monthly_usd
@@ -492,7 +494,7 @@ async fn report_crossings(store: &Store) -> Result<()> {
 }
 
 pub async fn costs(settings: &Settings, cmd: &CostsCmd) -> Result<ExitCode> {
-    use flightdeck_core::fixed_costs::{self, FixedCost};
+    use flightdeck_core::domain::fixed_costs::{self, FixedCost};
     let store = Store::open(&settings.database_url).await?;
     match cmd {
         CostsCmd::Import { file } => {
@@ -562,11 +564,11 @@ pub struct ValueArgs {
 pub async fn value(settings: &Settings, a: &ValueArgs) -> Result<ExitCode> {
     let now = chrono::Utc::now().timestamp();
     let since = match checked_day("--since", &a.since)? {
-        Some(d) => flightdeck_core::days::start_of(d).unwrap_or(0),
+        Some(d) => flightdeck_core::model::days::start_of(d).unwrap_or(0),
         None => now - 30 * 86_400,
     };
     let store = Store::open(&settings.database_url).await?;
-    let v = flightdeck_core::value::value(&store, since, now).await?;
+    let v = flightdeck_core::metrics::value::value(&store, since, now).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);

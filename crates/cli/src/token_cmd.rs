@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use flightdeck_core::config::Settings;
-use flightdeck_core::github::{find_token, forge_host};
-use flightdeck_core::secrets;
+use flightdeck_core::forge::github::{find_token, forge_host};
+use flightdeck_core::model::secrets;
 
 #[derive(Subcommand)]
 pub enum TokenCmd {
@@ -41,7 +41,7 @@ pub enum Target {
 }
 
 pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
-    use flightdeck_core::billing::{self, Vendor};
+    use flightdeck_core::sources::billing::{self, Vendor};
     let (TokenCmd::Set { target } | TokenCmd::Delete { target } | TokenCmd::Status { target }) =
         cmd;
     let vendor = match target {

@@ -9,11 +9,11 @@ use clap::Subcommand;
 use flightdeck_app::work::Launch;
 use flightdeck_app::Lead;
 use flightdeck_core::config::Settings;
-use flightdeck_core::dispatch::{self, Progress};
-use flightdeck_core::events::EventBus;
+use flightdeck_core::domain::dispatch::{self, Progress};
+use flightdeck_core::domain::work;
+use flightdeck_core::model::events::EventBus;
 use flightdeck_core::model::{Dispatch, DispatchState};
 use flightdeck_core::store::Store;
-use flightdeck_core::work;
 
 #[derive(Subcommand)]
 pub enum WorkCmd {
@@ -178,7 +178,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &WorkCmd) -> Result<Exit
                 return Ok(ExitCode::SUCCESS);
             }
             show(&w);
-            if flightdeck_core::issues::issue_of(id).is_some() {
+            if flightdeck_core::domain::issues::issue_of(id).is_some() {
                 println!(
                     "queued for GitHub (assignees and agent label); `flightdeck sync` sends it now, serve and the desktop app in the background"
                 );
@@ -244,7 +244,8 @@ async fn dispatch(
 ) -> Result<ExitCode> {
     // Repos added since the last scan become known (and their branches current) first.
     let sources = lead.sources_with_watched(store).await?;
-    flightdeck_core::ingest::run(store, &sources, None, chrono::Utc::now().timestamp()).await?;
+    flightdeck_core::domain::ingest::run(store, &sources, None, chrono::Utc::now().timestamp())
+        .await?;
     let bus = EventBus::new();
     let now = chrono::Utc::now().timestamp();
     let queued =

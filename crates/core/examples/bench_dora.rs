@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use flightdeck_core::store::spans::Spread;
 use flightdeck_core::store::Store;
-use flightdeck_core::{cycle, deploys, dora};
+use flightdeck_core::{domain::deploys, metrics::cycle, metrics::dora};
 
 const REPOS: i64 = 40;
 const END: i64 = 1_795_000_000;
@@ -229,7 +229,7 @@ async fn fill(store: &Store, commits: i64, deploys: i64) -> Result<(), Box<dyn s
     for r in 0..REPOS {
         let repo = format!("/bench/repo{r}");
         deploys::measure(store, &repo, "production").await?;
-        cycle::measure(store, &repo).await?;
+        flightdeck_core::store::cycle::measure(store, &repo).await?;
     }
     println!(
         "measured (lead-time and cycle spans, once) in {:.1} s",

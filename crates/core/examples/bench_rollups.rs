@@ -6,10 +6,10 @@
 
 use std::time::Instant;
 
-use flightdeck_core::pricing::PriceTable;
-use flightdeck_core::reports::{self, SpendBy};
+use flightdeck_core::metrics::reports::{self, SpendBy};
+use flightdeck_core::model::pricing::PriceTable;
 use flightdeck_core::store::Store;
-use flightdeck_core::{budgets, concentration, views};
+use flightdeck_core::{domain::budgets, metrics::concentration, views};
 
 const MODELS: [&str; 12] = [
     "claude-sonnet-4-5",

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 pub const DEFAULT_PORT: u16 = 7878;
 
-use crate::toml_file::parse_toml;
-pub use crate::toml_file::ConfigError;
+use crate::model::toml_file::parse_toml;
+pub use crate::model::toml_file::ConfigError;
 
 /// The config file as written by the user. See README "Configuration" for every key.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -24,19 +24,19 @@ pub struct RawConfig {
     pub sources: RawSources,
     /// Owned by `github` (the API URL, incident labels).
     #[serde(default)]
-    pub github: crate::github::Config,
+    pub github: crate::forge::github::Config,
     /// Price overrides and discounts (see `pricing::PriceOverrides`).
     #[serde(default)]
-    pub prices: crate::pricing::PriceOverrides,
+    pub prices: crate::model::pricing::PriceOverrides,
     /// Owned by `concentration` (the HHI threshold).
     #[serde(default)]
-    pub spend: crate::concentration::Config,
+    pub spend: crate::metrics::concentration::Config,
     /// Owned by `billing` (the vendors' cost API URLs).
     #[serde(default)]
-    pub billing: crate::billing::Config,
+    pub billing: crate::sources::billing::Config,
     /// Agents work can be assigned and dispatched to (see `work::AgentConfig`).
     #[serde(default)]
-    pub agents: std::collections::BTreeMap<String, crate::work::AgentConfig>,
+    pub agents: std::collections::BTreeMap<String, crate::domain::work::AgentConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -135,7 +135,7 @@ pub struct Settings {
     pub gemini_dirs: Option<Vec<PathBuf>>,
     pub generic_dirs: Option<Vec<PathBuf>>,
     pub data_dir: PathBuf,
-    /// Merge policies (`crate::policy`): `policy.toml` beside the config file.
+    /// Merge policies (`crate::domain::policy`): `policy.toml` beside the config file.
     pub policy_file: PathBuf,
     /// GitHub's REST base URL (`FLIGHTDECK_GITHUB_API`, else `[github] api_url`, else
     /// api.github.com). The token is never configured here: see `github::token`.
@@ -143,7 +143,7 @@ pub struct Settings {
     /// Issue labels that mark an incident (`[github] incident_labels`, default `["incident"]`).
     pub incident_labels: Vec<String>,
     /// The user's prices and discounts over the built-in table.
-    pub prices: crate::pricing::PriceOverrides,
+    pub prices: crate::model::pricing::PriceOverrides,
     /// HHI above which vendor concentration is an inbox warning.
     pub concentration_threshold: f64,
     /// Cost API base URLs: `FLIGHTDECK_ANTHROPIC_API` / `FLIGHTDECK_OPENAI_API`, else
@@ -151,7 +151,7 @@ pub struct Settings {
     pub anthropic_api_url: String,
     pub openai_api_url: String,
     /// The configured agents, by name.
-    pub agents: std::collections::BTreeMap<String, crate::work::AgentConfig>,
+    pub agents: std::collections::BTreeMap<String, crate::domain::work::AgentConfig>,
 }
 
 impl Settings {
@@ -160,7 +160,7 @@ impl Settings {
             format!("sqlite://{}", dirs.data_dir.join("flightdeck.db").display())
         });
         raw.prices.validate(&dirs.config_file)?;
-        crate::work::validate_agents(&raw.agents, &dirs.config_file)?;
+        crate::domain::work::validate_agents(&raw.agents, &dirs.config_file)?;
         let concentration_threshold = raw.spend.threshold(&dirs.config_file)?;
         let incident_labels = raw.github.incident_labels(&dirs.config_file)?;
         let (anthropic_api_url, openai_api_url) = raw.billing.urls();
@@ -227,8 +227,8 @@ pub fn load(
 impl Settings {
     /// The sources to ingest: configured repos, and agent logs at their configured or default
     /// locations.
-    pub fn sources(&self) -> crate::ingest::Sources {
-        crate::ingest::Sources {
+    pub fn sources(&self) -> crate::domain::ingest::Sources {
+        crate::domain::ingest::Sources {
             repos: self.repos.clone(),
             claude_dirs: self
                 .claude_dirs
@@ -251,7 +251,7 @@ impl Settings {
             only_log_files: None,
             prices: self.prices.clone(),
             concentration_threshold: Some(self.concentration_threshold),
-            person: crate::outbox::lead_identity().0,
+            person: crate::domain::outbox::lead_identity().0,
         }
     }
 }
@@ -335,7 +335,7 @@ mod tests {
         let s = Settings::resolve(raw(""), Overrides::default(), &dirs()).unwrap();
         assert_eq!(
             s.concentration_threshold,
-            crate::concentration::DEFAULT_THRESHOLD
+            crate::metrics::concentration::DEFAULT_THRESHOLD
         );
         let s = Settings::resolve(
             raw("[spend]\nconcentration_threshold = 2500\n"),

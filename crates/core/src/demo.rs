@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use git2::{BranchType, IndexAddOption, Repository, Signature, Time, WorktreeAddOptions};
 use serde_json::json;
 
-use crate::error::{Error, Result};
-use crate::ingest::Sources;
+use crate::domain::ingest::Sources;
+use crate::model::error::{Error, Result};
 use crate::model::WorkLinkKind;
 use crate::model::{
     DeployStatus, Deployment, Experiment, Release, ReleaseState, ReviewState, Variant, WorkState,
@@ -57,8 +57,8 @@ impl DemoWorkspace {
     /// The demo's agents, in place of the user's (the demo never starts a real, billed agent):
     /// `claude` works for a few seconds and commits; `slowpoke` waits for its model until it
     /// is cancelled.
-    pub fn agents(&self) -> std::collections::BTreeMap<String, crate::work::AgentConfig> {
-        let agent = |mode: &str, concurrency| crate::work::AgentConfig {
+    pub fn agents(&self) -> std::collections::BTreeMap<String, crate::domain::work::AgentConfig> {
+        let agent = |mode: &str, concurrency| crate::domain::work::AgentConfig {
             vendor: Some("anthropic".into()),
             model: Some("claude-sonnet-4-5".into()),
             command: vec![
@@ -850,20 +850,20 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
 /// A team budget the demo's month-to-date spend has used about 60 % of: the Spend view shows
 /// its bar and forecast, the inbox its 50 % alert.
 async fn seed_budget(store: &Store, now: i64) -> Result<()> {
-    let set = |usd: f64| crate::budgets::set(store, "team", None, usd, now);
-    let to_error = |e: crate::budgets::BudgetError| Error::Invalid {
+    let set = |usd: f64| crate::domain::budgets::set(store, "team", None, usd, now);
+    let to_error = |e: crate::domain::budgets::BudgetError| Error::Invalid {
         path: "demo budget".into(),
         message: e.to_string(),
     };
     set(1.0).await.map_err(to_error)?;
-    let spent = crate::budgets::status(store, now)
+    let spent = crate::domain::budgets::status(store, now)
         .await?
         .first()
         .map_or(0.0, |s| s.spent_usd);
     set(((spent * 1.6).max(1.0) * 100.0).round() / 100.0)
         .await
         .map_err(to_error)?;
-    crate::budgets::check(store, now).await?;
+    crate::domain::budgets::check(store, now).await?;
     Ok(())
 }
 
@@ -929,14 +929,14 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
                 .await?;
         }
         for env in ["staging", "production"] {
-            crate::deploys::refresh_contents(store, &repo_key, env, None)
+            crate::domain::deploys::refresh_contents(store, &repo_key, env, None)
                 .await
                 .map_err(|e| Error::Invalid {
                     path: path.clone(),
                     message: e.to_string(),
                 })?;
         }
-        crate::cycle::measure(store, &repo_key).await?;
+        crate::store::cycle::measure(store, &repo_key).await?;
         let (state, approved_by) = match i {
             0 => (ReleaseState::Pending, None),
             1 => (ReleaseState::Approved, Some("Alice Martin".to_string())),
@@ -1069,7 +1069,7 @@ async fn seed_audit(store: &Store, ws: &DemoWorkspace, now: i64) -> Result<()> {
     if !store.audit_entries().await?.is_empty() {
         return Ok(());
     }
-    let key = crate::audit::AuditKey::load_or_create(&ws.root.join("audit-key"))?;
+    let key = crate::model::audit::AuditKey::load_or_create(&ws.root.join("audit-key"))?;
     let repo = |i: usize| ws.repos.get(i).map(|p| repo_name(p)).unwrap_or_default();
     let trail = [
         (
@@ -1109,7 +1109,7 @@ async fn seed_audit(store: &Store, ws: &DemoWorkspace, now: i64) -> Result<()> {
         ),
     ];
     for (ago, actor, action, target, detail) in trail {
-        let d = crate::audit::Decision {
+        let d = crate::model::audit::Decision {
             at: now - ago,
             actor,
             action,

@@ -1,51 +1,32 @@
 //! Flightdeck's core: the domain model, the store (SQLite or PostgreSQL through sqlx), the
-//! sources that fill it (git repos, agent session logs), the metrics computed over it, the event
-//! bus that tells the UI something changed, and (with the `demo` feature) the demo workspace
-//! builder.
+//! sources that fill it, the forge, the domain rules, the metrics and read models computed over
+//! it, and (with the `demo` feature) the demo workspace builder.
 //!
 //! Nothing here knows about HTTP or Tauri; the app layer, the server and the desktop shell
-//! depend on this crate, never the other way round. Inside it, the modules import each other
-//! without a cycle (`scripts/check-layers.sh` checks; `--order` shows them bottom up).
+//! depend on this crate, never the other way round. Inside it, each folder is a layer and
+//! imports only from the layers below it (`scripts/check-layers.sh` checks, and that no modules
+//! import each other in a cycle):
+//!
+//! | layer | folder | owns |
+//! |---|---|---|
+//! | 0 | `model/` | the nouns, days, errors, the event bus, TOML reading, secrets, audit signing, prices |
+//! | 1 | `store/` | every SQL statement, migrations, both engines |
+//! | 2 | `sources/`, `forge/` | git repos, agent logs, vendor billing; GitHub, local diffs and merges |
+//! | 3 | `domain/` | the rules: policy, outbox, work, dispatch, deploys, releases, budgets, ingest |
+//! | 4 | `metrics/`, `views/` | DORA, cycle time, velocity, spend reports; each screen's read model |
+//! | 5 | `config.rs`, `watch.rs`, `demo.rs` | settings assembled from every feature's section, live watching, the demo |
 
-pub mod actions;
-pub mod alerts;
-pub mod audit;
-pub mod billing;
-pub mod board;
-pub mod budgets;
-pub mod concentration;
-pub mod config;
-pub mod cycle;
-pub mod days;
-#[cfg(feature = "demo")]
-pub mod demo;
-pub mod deploys;
-pub mod diff;
-pub mod dispatch;
-pub mod dora;
-pub mod error;
-pub mod events;
-pub mod fixed_costs;
-pub mod forge_sync;
-pub mod github;
-pub mod incidents;
-pub mod ingest;
-pub mod issues;
-pub mod merge;
+pub mod domain;
+pub mod forge;
+pub mod metrics;
 pub mod model;
-pub mod outbox;
-pub mod policy;
-pub mod pricing;
-pub mod releases;
-pub mod reports;
-pub mod secrets;
 pub mod sources;
 pub mod store;
-pub mod toml_file;
-pub mod value;
-pub mod velocity;
 pub mod views;
-pub mod watch;
-pub mod work;
 
-pub use error::{Error, Result};
+pub mod config;
+#[cfg(feature = "demo")]
+pub mod demo;
+pub mod watch;
+
+pub use model::error::{Error, Result};

@@ -10,8 +10,8 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::events::EventBus;
-use crate::ingest::{self, Sources};
+use crate::domain::ingest::{self, Sources};
+use crate::model::events::EventBus;
 use crate::store::Store;
 
 /// Quiet time after the last file event before ingesting: long enough to catch a commit's

@@ -8,7 +8,7 @@ mod support;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use flightdeck_core::ingest::{self, Sources};
+use flightdeck_core::domain::ingest::{self, Sources};
 use flightdeck_core::model::{RunEventKind, Tokens};
 use flightdeck_core::views;
 use serde_json::Value;

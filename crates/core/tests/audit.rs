@@ -4,7 +4,7 @@
 
 mod support;
 
-use flightdeck_core::audit::{self, AuditKey, Decision};
+use flightdeck_core::model::audit::{self, AuditKey, Decision};
 use flightdeck_core::model::AuditEntry;
 use support::{both, TestDb};
 

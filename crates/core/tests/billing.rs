@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use fakehub::billing::{BillFault, Billing};
-use flightdeck_core::billing::{self, BillingError, CostApi, Vendor};
 use flightdeck_core::model::{SpendRecord, Tokens};
+use flightdeck_core::sources::billing::{self, BillingError, CostApi, Vendor};
 use support::{both, TestDb};
 
 const NOW: i64 = 1_795_176_000; // 2026-11-20 12:00 UTC

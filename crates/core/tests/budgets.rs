@@ -5,7 +5,7 @@
 
 mod support;
 
-use flightdeck_core::budgets::{self, forecast, BudgetError};
+use flightdeck_core::domain::budgets::{self, forecast, BudgetError};
 use flightdeck_core::model::{SpendRecord, Tokens};
 use flightdeck_core::store::Store;
 use flightdeck_core::views::InboxKind;

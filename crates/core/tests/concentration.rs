@@ -3,7 +3,7 @@
 
 mod support;
 
-use flightdeck_core::concentration::{concentration, hhi, if_down};
+use flightdeck_core::metrics::concentration::{concentration, hhi, if_down};
 use flightdeck_core::model::{AgentRun, Author, ChangeRequest, RunState, SpendRecord, Tokens};
 use flightdeck_core::views::InboxKind;
 use support::{both, TestDb};

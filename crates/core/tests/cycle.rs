@@ -4,8 +4,8 @@
 
 mod support;
 
-use flightdeck_core::cycle;
-use flightdeck_core::deploys;
+use flightdeck_core::domain::deploys;
+use flightdeck_core::metrics::cycle;
 use flightdeck_core::model::{
     Author, ChangeRequest, ChangeState, DeployStatus, Deployment, Review, ReviewState,
 };
@@ -118,7 +118,9 @@ async fn cycle_time_by_hand(db: TestDb) {
     deploy(&db, "s1", "staging", t(6), &["a1"]).await;
     deploy(&db, "p1", "production", t(8), &["a1", "a2"]).await;
     deploy(&db, "p2", "production", t(20), &["h1"]).await;
-    cycle::measure(&db.store, REPO).await.unwrap();
+    flightdeck_core::store::cycle::measure(&db.store, REPO)
+        .await
+        .unwrap();
 
     let c = cycle::cycle_time(&db.store, None, T0, T0 + 7 * DAY, "production")
         .await
@@ -160,8 +162,8 @@ async fn cycle_time_by_hand(db: TestDb) {
     assert_eq!(
         weeks,
         vec![
-            (flightdeck_core::days::of(T0 - DAY), 3, 2),
-            (flightdeck_core::days::of(T0 + 6 * DAY), 0, 0),
+            (flightdeck_core::model::days::of(T0 - DAY), 3, 2),
+            (flightdeck_core::model::days::of(T0 + 6 * DAY), 0, 0),
         ]
     );
     // One repo gives the same; another none.
@@ -180,7 +182,9 @@ async fn cycle_time_by_hand(db: TestDb) {
         .add_review(&review("a2", "k5", t(3)))
         .await
         .unwrap();
-    cycle::measure(&db.store, REPO).await.unwrap();
+    flightdeck_core::store::cycle::measure(&db.store, REPO)
+        .await
+        .unwrap();
     let c = cycle::cycle_time(&db.store, None, T0, T0 + 7 * DAY, "production")
         .await
         .unwrap();
@@ -199,7 +203,9 @@ async fn cycle_time_by_hand(db: TestDb) {
         .await
         .unwrap();
     deploy(&db, "p3", "production", t(30), &["s1-squashed"]).await;
-    cycle::measure(&db.store, REPO).await.unwrap();
+    flightdeck_core::store::cycle::measure(&db.store, REPO)
+        .await
+        .unwrap();
     let c = cycle::cycle_time(&db.store, None, T0, T0 + 7 * DAY, "production")
         .await
         .unwrap();

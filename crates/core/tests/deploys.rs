@@ -5,10 +5,10 @@
 
 mod support;
 
-use flightdeck_core::deploys::{self, Record};
-use flightdeck_core::dora::{self, DoraConfig};
-use flightdeck_core::incidents::{self, IncidentRecord};
-use flightdeck_core::ingest::{self, Sources};
+use flightdeck_core::domain::deploys::{self, Record};
+use flightdeck_core::domain::incidents::{self, IncidentRecord};
+use flightdeck_core::domain::ingest::{self, Sources};
+use flightdeck_core::metrics::dora::{self, DoraConfig};
 use flightdeck_core::model::Incident;
 use git2::{Oid, Repository, Signature, Time};
 use support::{both, TestDb};

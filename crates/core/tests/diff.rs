@@ -3,7 +3,7 @@
 
 mod support;
 
-use flightdeck_core::diff::{local_diff, FILES_PER_PAGE};
+use flightdeck_core::forge::diff::{local_diff, FILES_PER_PAGE};
 use support::{commit_file, tree_commit};
 
 #[test]

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use flightdeck_core::audit::AuditKey;
-use flightdeck_core::dispatch::{self, Dispatcher, Progress};
-use flightdeck_core::ingest::{self, Sources};
+use flightdeck_core::domain::dispatch::{self, Dispatcher, Progress};
+use flightdeck_core::domain::ingest::{self, Sources};
+use flightdeck_core::domain::work::{self, AgentConfig};
+use flightdeck_core::model::audit::AuditKey;
 use flightdeck_core::model::{Dispatch, DispatchState, WorkLinkKind, WorkState};
-use flightdeck_core::work::{self, AgentConfig};
 use support::{both, commit_file, TestDb};
 
 const FAKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fake-agent.sh");

@@ -4,8 +4,8 @@
 
 mod support;
 
-use flightdeck_core::fixed_costs::{self, FixedCost};
-use flightdeck_core::reports::{self, SpendBy};
+use flightdeck_core::domain::fixed_costs::{self, FixedCost};
+use flightdeck_core::metrics::reports::{self, SpendBy};
 use support::{both, TestDb};
 
 const CSV: &str = "\

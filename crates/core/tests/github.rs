@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use fakehub::{Fault, Hub, Pr};
-use flightdeck_core::github::{change_id, sync_repo, GitHub, GitHubError};
+use flightdeck_core::forge::github::{change_id, sync_repo, GitHub, GitHubError};
 use flightdeck_core::model::{ActionKind, ActionState, Author, ChangeKind};
 use support::{both, TestDb};
 
@@ -271,8 +271,8 @@ async fn bad_credentials_never_echo_the_token() {
 /// Watched repos whose origin is on the forge are refreshed, and how it went is recorded; the
 /// inbox puts reviews asked of the token's owner and green agent work first.
 async fn watched_repos_with_a_github_origin_are_synced(db: TestDb) {
-    use flightdeck_core::forge_sync::sync_all;
-    use flightdeck_core::github::{forge_host, ForgeStatus};
+    use flightdeck_core::domain::forge_sync::sync_all;
+    use flightdeck_core::forge::github::{forge_host, ForgeStatus};
     use flightdeck_core::model::Repo;
     let (hub, url) = hub_with_prs().await;
     hub.add_pull(
@@ -341,7 +341,7 @@ both!(watched_repos_with_a_github_origin_are_synced);
 /// and files (from GitHub's files list) count.
 #[tokio::test]
 async fn pull_requests_get_a_verdict() {
-    use flightdeck_core::policy::{judge_change, PolicyFile};
+    use flightdeck_core::domain::policy::{judge_change, PolicyFile};
     let (hub, url) = hub_with_prs().await;
     let dir = tempfile::tempdir().unwrap();
     let mut init = git2::RepositoryInitOptions::new();
@@ -440,9 +440,9 @@ async fn pull_requests_get_a_verdict() {
 /// action lands exactly once (one review carrying its key; one merge per pull request, with the
 /// method asked for; one close).
 async fn decisions_reach_github_exactly_once(db: TestDb) {
-    use flightdeck_core::audit::AuditKey;
-    use flightdeck_core::outbox::{self, Appliers, LocalApplier, Payload};
-    use flightdeck_core::outbox::{marker, GitHubApplier};
+    use flightdeck_core::domain::outbox::{self, Appliers, LocalApplier, Payload};
+    use flightdeck_core::domain::outbox::{marker, GitHubApplier};
+    use flightdeck_core::model::audit::AuditKey;
     let hub = Hub::new();
     hub.add_numbered_pulls(REPO, 14);
     let url = hub.serve(0).await.unwrap();
@@ -591,7 +591,7 @@ async fn refreshes_cost_only_what_changed() {
 /// gives no patch for (binary) shown without hunks.
 #[tokio::test]
 async fn pull_request_diffs_come_from_the_files_list() {
-    use flightdeck_core::github::pr_diff;
+    use flightdeck_core::forge::github::pr_diff;
     let (hub, url) = hub_with_prs().await;
     hub.update_pull(REPO, 42, |p| {
         p.files.push(("logo.png".into(), "added".into(), None));

@@ -10,14 +10,14 @@ mod support;
 use std::time::Duration;
 
 use fakehub::{Fault, Hub, Issue, Pr};
-use flightdeck_core::audit::AuditKey;
-use flightdeck_core::github::GitHub;
-use flightdeck_core::incidents;
-use flightdeck_core::issues::sync_issues;
+use flightdeck_core::domain::incidents;
+use flightdeck_core::domain::issues::sync_issues;
+use flightdeck_core::domain::outbox;
+use flightdeck_core::domain::outbox::GitHubApplier;
+use flightdeck_core::domain::work;
+use flightdeck_core::forge::github::GitHub;
+use flightdeck_core::model::audit::AuditKey;
 use flightdeck_core::model::{ActionState, WorkState};
-use flightdeck_core::outbox;
-use flightdeck_core::outbox::GitHubApplier;
-use flightdeck_core::work;
 use support::{both, TestDb};
 
 const REPO: &str = "acme/widgets";

@@ -7,10 +7,10 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use flightdeck_core::events::Event;
-use flightdeck_core::ingest::{self, Sources};
+use flightdeck_core::domain::ingest::{self, Sources};
+use flightdeck_core::model::events::Event;
 use flightdeck_core::store::Store;
-use flightdeck_core::{events::EventBus, watch};
+use flightdeck_core::{model::events::EventBus, watch};
 
 fn commit_on(repo: &git2::Repository, branch: &str, file: &str, message: &str) {
     support::commit_file(repo, branch, file, message, message);

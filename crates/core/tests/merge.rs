@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use flightdeck_core::merge::{merge_local, reflog_mentions, MergeError, MergeMode};
+use flightdeck_core::forge::merge::{merge_local, reflog_mentions, MergeError, MergeMode};
 use support::{commit_file, tree_commit};
 
 fn repo(dir: &Path) -> git2::Repository {

@@ -7,9 +7,9 @@ mod support;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use flightdeck_core::audit::{self, AuditKey};
+use flightdeck_core::domain::outbox::{self, Applier, Checked, LocalApplier, Outcome, Payload};
+use flightdeck_core::model::audit::{self, AuditKey};
 use flightdeck_core::model::{Action, ActionKind, ActionState, ChangeState};
-use flightdeck_core::outbox::{self, Applier, Checked, LocalApplier, Outcome, Payload};
 use flightdeck_core::views::InboxKind;
 use support::{both, commit_file, tree_commit, TestDb};
 
@@ -355,7 +355,7 @@ async fn the_background_sender_applies_queued_actions() {
     )
     .await
     .unwrap();
-    let bus = flightdeck_core::events::EventBus::new();
+    let bus = flightdeck_core::model::events::EventBus::new();
     let mut rx = bus.subscribe();
     let key_path = f._dir.path().join("audit-key");
     let appliers = outbox::Appliers {
@@ -373,7 +373,7 @@ async fn the_background_sender_applies_queued_actions() {
         .await
         .expect("an event within 10 s")
         .unwrap();
-    let flightdeck_core::events::Event::Changed { source, .. } = event;
+    let flightdeck_core::model::events::Event::Changed { source, .. } = event;
     assert_eq!(source, "outbox");
     assert_eq!(state_of(&db, &a).await.state, ActionState::Applied);
     sender.abort();
@@ -414,11 +414,11 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
             .unwrap();
     });
     commit_file(&f.repo, "main", "other.rs", "// other\n", "Meanwhile");
-    let sources = flightdeck_core::ingest::Sources {
+    let sources = flightdeck_core::domain::ingest::Sources {
         repos: vec![f.path.clone().into()],
         ..Default::default()
     };
-    let scan = |now| flightdeck_core::ingest::run(&db.store, &sources, None, now);
+    let scan = |now| flightdeck_core::domain::ingest::run(&db.store, &sources, None, now);
     scan(NOW).await.unwrap();
     let id = |b: &str| format!("local:{}:{b}", f.path);
     let mergeable = |b: &str| {
@@ -484,9 +484,9 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
     // both changes' deploy phase, by the commit each merge left on main.
     let later = chrono::Utc::now().timestamp() + 60;
     let tip = f.repo.revparse_single("main").unwrap().id().to_string();
-    flightdeck_core::deploys::record(
+    flightdeck_core::domain::deploys::record(
         &db.store,
-        &flightdeck_core::deploys::Record {
+        &flightdeck_core::domain::deploys::Record {
             repo: Some(f.path.to_string()),
             environment: "production".into(),
             sha: tip,
@@ -499,13 +499,14 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
     )
     .await
     .unwrap();
-    let c = flightdeck_core::cycle::cycle_time(&db.store, None, NOW, later + 1, "production")
-        .await
-        .unwrap();
+    let c =
+        flightdeck_core::metrics::cycle::cycle_time(&db.store, None, NOW, later + 1, "production")
+            .await
+            .unwrap();
     let deploy = c.phases.iter().find(|p| p.name == "deploy").unwrap();
     assert_eq!(deploy.all.count, 3, "{deploy:?}");
     // And the deploy lists both changes among what it shipped.
-    let shipped = flightdeck_core::deploys::detail(&db.store, "d-main", Some(&policy))
+    let shipped = flightdeck_core::domain::deploys::detail(&db.store, "d-main", Some(&policy))
         .await
         .unwrap()
         .unwrap();
@@ -533,7 +534,7 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
         "[default]\nagent_approvals = 0\n[[default.protected]]\npaths = [\"claude-merged.rs\"]\napprovals = 1\n",
     )
     .unwrap();
-    let judged = flightdeck_core::deploys::detail(&db.store, "d-main", Some(&strict))
+    let judged = flightdeck_core::domain::deploys::detail(&db.store, "d-main", Some(&strict))
         .await
         .unwrap()
         .unwrap();

@@ -5,8 +5,8 @@ mod support;
 
 use std::path::Path;
 
+use flightdeck_core::domain::policy::{committed_policy, Approval, Facts, PolicyFile, Verdict};
 use flightdeck_core::model::{Author, Check};
-use flightdeck_core::policy::{committed_policy, Approval, Facts, PolicyFile, Verdict};
 
 const NOW: i64 = 1_790_000_000; // 2026-09-21
 
@@ -34,7 +34,7 @@ fn agent() -> Author {
     }
 }
 
-fn policy(toml: &str) -> flightdeck_core::policy::Policy {
+fn policy(toml: &str) -> flightdeck_core::domain::policy::Policy {
     PolicyFile::parse(toml, Path::new("policy.toml"))
         .unwrap()
         .for_repo("acme-api", "/w/acme-api", None)

@@ -8,9 +8,9 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use flightdeck_core::ingest::{self, Sources};
+use flightdeck_core::domain::ingest::{self, Sources};
+use flightdeck_core::model::pricing::{ModelOverride, ModelPrice, PriceOverrides, PriceTable};
 use flightdeck_core::model::Tokens;
-use flightdeck_core::pricing::{ModelOverride, ModelPrice, PriceOverrides, PriceTable};
 use support::{both, TestDb};
 
 const NOW: i64 = 1_795_000_000;
@@ -127,7 +127,7 @@ fn a_model_priced_from_a_day_is_unpriced_before_it() {
         0.003
     ));
     assert_eq!(
-        flightdeck_core::pricing::vendor_of(&t, "acme-coder-1"),
+        flightdeck_core::model::pricing::vendor_of(&t, "acme-coder-1"),
         "acme"
     );
 }
@@ -194,9 +194,9 @@ async fn ingested_costs_follow_the_day_and_the_users_prices(db: TestDb) {
     let spend = db.store.spend_records().await.unwrap();
     // Who launched it: the user of the machine that read the logs.
     assert!(spend.iter().all(|r| r.person == "alice"), "{spend:?}");
-    let by_person = flightdeck_core::reports::spend(
+    let by_person = flightdeck_core::metrics::reports::spend(
         &db.store,
-        flightdeck_core::reports::SpendBy::Person,
+        flightdeck_core::metrics::reports::SpendBy::Person,
         None,
         None,
     )

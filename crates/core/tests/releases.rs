@@ -9,13 +9,13 @@ mod support;
 use std::time::Duration;
 
 use fakehub::{Fault, Hub};
-use flightdeck_core::audit::{self, AuditKey};
-use flightdeck_core::deploys::{self, Record};
-use flightdeck_core::github::GitHub;
-use flightdeck_core::ingest::{self, Sources};
+use flightdeck_core::domain::deploys::{self, Record};
+use flightdeck_core::domain::ingest::{self, Sources};
+use flightdeck_core::domain::outbox::GitHubApplier;
+use flightdeck_core::forge::github::GitHub;
+use flightdeck_core::model::audit::{self, AuditKey};
 use flightdeck_core::model::{DeployStatus, Release, ReleaseState};
-use flightdeck_core::outbox::GitHubApplier;
-use flightdeck_core::{outbox, releases};
+use flightdeck_core::{domain::outbox, domain::releases};
 use support::{both, commit_file, TestDb};
 
 const NOW: i64 = 1_795_176_000;

@@ -8,7 +8,7 @@
 mod support;
 
 use flightdeck_core::demo;
-use flightdeck_core::ingest;
+use flightdeck_core::domain::ingest;
 use flightdeck_core::model::*;
 use flightdeck_core::model::{
     ActionKind, ActionState, DeployStatus, ReleaseState, WorkLinkKind, WorkState,
@@ -317,7 +317,7 @@ async fn round_trips_every_noun(db: TestDb) {
     assert_eq!(s.actions().await.unwrap(), vec![a]);
 
     let keys = tempfile::tempdir().unwrap();
-    use flightdeck_core::audit::{AuditKey, Decision};
+    use flightdeck_core::model::audit::{AuditKey, Decision};
     let key = AuditKey::load_or_create(&keys.path().join("audit-key")).unwrap();
     let e1 = s
         .append_audit(

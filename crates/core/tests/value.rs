@@ -3,11 +3,11 @@
 
 mod support;
 
+use flightdeck_core::metrics::value::value;
 use flightdeck_core::model::ReviewState;
 use flightdeck_core::model::{
     AgentRun, Author, ChangeRequest, ChangeState, Repo, Review, RunState, Tokens,
 };
-use flightdeck_core::value::value;
 use support::{both, TestDb};
 
 const NOW: i64 = 1_795_176_000;

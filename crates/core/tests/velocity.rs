@@ -3,12 +3,12 @@
 
 mod support;
 
+use flightdeck_core::metrics::velocity;
 use flightdeck_core::model::ReviewState;
 use flightdeck_core::model::{
     AgentRun, Author, ChangeKind, ChangeRequest, ChangeState, Commit, Repo, Review, RunState,
     Tokens,
 };
-use flightdeck_core::velocity;
 use support::{both, TestDb};
 
 const T: i64 = 1_795_000_000;

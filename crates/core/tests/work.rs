@@ -7,9 +7,9 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use flightdeck_core::audit::{self, AuditKey};
+use flightdeck_core::domain::work::{self, AgentConfig, WorkError};
+use flightdeck_core::model::audit::{self, AuditKey};
 use flightdeck_core::model::{WorkLinkKind, WorkState};
-use flightdeck_core::work::{self, AgentConfig, WorkError};
 use support::{both, TestDb};
 
 const NOW: i64 = 1_795_176_000;
@@ -171,7 +171,7 @@ async fn agent_runs_become_work_items_once(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let now = chrono::Utc::now().timestamp();
     let ws = flightdeck_core::demo::build(&dir.path().join("demo"), now).unwrap();
-    flightdeck_core::ingest::run(&db.store, &ws.sources(), None, now)
+    flightdeck_core::domain::ingest::run(&db.store, &ws.sources(), None, now)
         .await
         .unwrap();
     let adopted: Vec<_> = db

@@ -2,8 +2,8 @@
 //! report all show the same picture. Every chart is a series over labelled x positions (days or
 //! weeks) drawn on one shared frame (`frame`); each function only says what to plot.
 
-use flightdeck_core::cycle::{Phase, WeekCount};
-use flightdeck_core::dora::LeadTimeBin;
+use flightdeck_core::metrics::cycle::{Phase, WeekCount};
+use flightdeck_core::metrics::dora::LeadTimeBin;
 use flightdeck_core::views::{SpendView, VelocityView};
 use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;

@@ -32,9 +32,9 @@ pub enum ApiError {
     #[error("chart rendering failed: {0}")]
     Chart(String),
     #[error(transparent)]
-    Decide(#[from] flightdeck_core::outbox::DecideError),
+    Decide(#[from] flightdeck_core::domain::outbox::DecideError),
     #[error(transparent)]
-    Resolve(#[from] flightdeck_core::outbox::ResolveError),
+    Resolve(#[from] flightdeck_core::domain::outbox::ResolveError),
     #[error("this server is read-only: {0}")]
     ReadOnly(String),
     #[error("GitHub: {0}")]
@@ -42,15 +42,15 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
-    Work(#[from] flightdeck_core::work::WorkError),
+    Work(#[from] flightdeck_core::domain::work::WorkError),
     #[error(transparent)]
-    Dispatch(#[from] flightdeck_core::dispatch::DispatchError),
+    Dispatch(#[from] flightdeck_core::domain::dispatch::DispatchError),
     #[error(transparent)]
-    Deploy(#[from] flightdeck_core::deploys::DeployError),
+    Deploy(#[from] flightdeck_core::domain::deploys::DeployError),
     #[error(transparent)]
-    Release(#[from] flightdeck_core::releases::ReleaseError),
+    Release(#[from] flightdeck_core::domain::releases::ReleaseError),
     #[error(transparent)]
-    Incident(#[from] flightdeck_core::incidents::IncidentError),
+    Incident(#[from] flightdeck_core::domain::incidents::IncidentError),
 }
 
 /// A use case's error keeps the status and code its core error has everywhere else.
@@ -85,7 +85,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Work(e) => work_status(e),
             ApiError::Release(e) => {
-                use flightdeck_core::releases::ReleaseError as R;
+                use flightdeck_core::domain::releases::ReleaseError as R;
                 match e {
                     R::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                     R::NotPending(..) => (StatusCode::CONFLICT, "not_pending"),
@@ -94,8 +94,8 @@ impl ApiError {
                 }
             }
             ApiError::Incident(e) => {
-                use flightdeck_core::deploys::DeployError as D;
-                use flightdeck_core::incidents::IncidentError as I;
+                use flightdeck_core::domain::deploys::DeployError as D;
+                use flightdeck_core::domain::incidents::IncidentError as I;
                 match e {
                     I::Store(_) | I::Repo(D::Git(..) | D::Store(_)) => {
                         (StatusCode::INTERNAL_SERVER_ERROR, "incident")
@@ -104,14 +104,14 @@ impl ApiError {
                 }
             }
             ApiError::Deploy(e) => {
-                use flightdeck_core::deploys::DeployError as D;
+                use flightdeck_core::domain::deploys::DeployError as D;
                 match e {
                     D::Git(..) | D::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "deploy"),
                     _ => (StatusCode::BAD_REQUEST, "bad_request"),
                 }
             }
             ApiError::Dispatch(e) => {
-                use flightdeck_core::dispatch::DispatchError as D;
+                use flightdeck_core::domain::dispatch::DispatchError as D;
                 match e {
                     D::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                     D::Ended(..) => (StatusCode::CONFLICT, "ended"),
@@ -124,7 +124,7 @@ impl ApiError {
                 }
             }
             ApiError::Resolve(e) => {
-                use flightdeck_core::outbox::ResolveError as R;
+                use flightdeck_core::domain::outbox::ResolveError as R;
                 match e {
                     R::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                     R::NotFailed { .. } => (StatusCode::CONFLICT, "not_failed"),
@@ -132,7 +132,7 @@ impl ApiError {
                 }
             }
             ApiError::Decide(e) => {
-                use flightdeck_core::outbox::DecideError as D;
+                use flightdeck_core::domain::outbox::DecideError as D;
                 match e {
                     D::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                     D::NotOpen { .. } => (StatusCode::CONFLICT, "not_open"),
@@ -149,8 +149,8 @@ impl ApiError {
     }
 }
 
-fn work_status(e: &flightdeck_core::work::WorkError) -> (StatusCode, &'static str) {
-    use flightdeck_core::work::WorkError as W;
+fn work_status(e: &flightdeck_core::domain::work::WorkError) -> (StatusCode, &'static str) {
+    use flightdeck_core::domain::work::WorkError as W;
     match e {
         W::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         W::Assignee(_) | W::UnknownAgent(..) | W::State(_) | W::NoTitle => {
@@ -168,8 +168,10 @@ impl IntoResponse for ApiError {
         }
         let mut body = serde_json::json!({"error": {"code": code, "message": self.to_string()}});
         // A policy refusal lists its reasons, for the UI to show beside the disabled button.
-        if let ApiError::Decide(flightdeck_core::outbox::DecideError::Refused { reasons, .. }) =
-            &self
+        if let ApiError::Decide(flightdeck_core::domain::outbox::DecideError::Refused {
+            reasons,
+            ..
+        }) = &self
         {
             body["error"]["reasons"] = serde_json::json!(reasons);
         }

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use flightdeck_app::Lead;
-use flightdeck_core::events::EventBus;
+use flightdeck_core::model::events::EventBus;
 use flightdeck_core::store::Store;
 
 pub use error::{ApiError, ServerError};

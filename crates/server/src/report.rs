@@ -2,9 +2,9 @@
 //! manager can open or mail without the app. DORA keys and velocity for the week, cycle time by
 //! phase, and trends over the weeks before it, all split agents vs people.
 
-use flightdeck_core::dora::{self, DoraConfig, Spread};
+use flightdeck_core::metrics::dora::{self, DoraConfig, Spread};
 use flightdeck_core::store::Store;
-use flightdeck_core::{cycle, velocity};
+use flightdeck_core::{metrics::cycle, metrics::velocity};
 
 use crate::charts;
 use crate::error::ApiError;
@@ -48,7 +48,7 @@ pub async fn weekly_html(store: &Store, until: i64, weeks: i64) -> Result<String
         let from = trend_from + w * WEEK;
         let k = dora::dora(store, None, from, from + WEEK, &cfg).await?;
         lead.push((
-            flightdeck_core::days::of(from),
+            flightdeck_core::model::days::of(from),
             k.lead_time_agent.median_secs,
             k.lead_time_human.median_secs,
         ));
@@ -57,8 +57,8 @@ pub async fn weekly_html(store: &Store, until: i64, weeks: i64) -> Result<String
     let mut html = String::new();
     let title = format!(
         "Flightdeck weekly report: {} to {}",
-        flightdeck_core::days::of(since),
-        flightdeck_core::days::of(until - 1)
+        flightdeck_core::model::days::of(since),
+        flightdeck_core::model::days::of(until - 1)
     );
     html.push_str(&format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
@@ -152,7 +152,7 @@ pub async fn weekly_html(store: &Store, until: i64, weeks: i64) -> Result<String
     html.push_str(&format!(
         "<p><small>Definitions: see `flightdeck report dora --help` and the README. Made by \
          Flightdeck on {}.</small></p></body></html>",
-        flightdeck_core::days::of(chrono::Utc::now().timestamp())
+        flightdeck_core::model::days::of(chrono::Utc::now().timestamp())
     ));
     Ok(html)
 }

@@ -13,9 +13,9 @@ use axum::{Json, Router};
 use flightdeck_app::review;
 use flightdeck_app::work::Launch;
 use flightdeck_app::Lead;
-use flightdeck_core::audit::AuditKey;
+use flightdeck_core::model::audit::AuditKey;
 use flightdeck_core::model::{Action, Dispatch, WorkItem};
-use flightdeck_core::{board, outbox, views, work};
+use flightdeck_core::{domain::outbox, domain::work, views, views::board};
 use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 use tower_http::services::{ServeDir, ServeFile};
@@ -279,9 +279,12 @@ async fn dispatch_detail(
         .ok_or_else(|| ApiError::NotFound(format!("no dispatch `{id}`")))?;
     let log = match &s.lead {
         Some(a) => {
-            let text = tokio::fs::read(flightdeck_core::dispatch::log_path(&a.data_dir, &id))
-                .await
-                .unwrap_or_default();
+            let text = tokio::fs::read(flightdeck_core::domain::dispatch::log_path(
+                &a.data_dir,
+                &id,
+            ))
+            .await
+            .unwrap_or_default();
             let text = String::from_utf8_lossy(&text);
             let lines: Vec<&str> = text.lines().collect();
             lines[lines.len().saturating_sub(500)..]
@@ -301,7 +304,7 @@ async fn dispatch_cancel(State(s): State<AppState>, Path(id): Path<String>) -> A
         name: &actions.name,
         now: chrono::Utc::now().timestamp(),
     };
-    let d = flightdeck_core::dispatch::cancel(&s.store, &by, &id).await?;
+    let d = flightdeck_core::domain::dispatch::cancel(&s.store, &by, &id).await?;
     publish_work(&s);
     Ok(Json(d))
 }
@@ -348,7 +351,7 @@ async fn change_diff(
     State(s): State<AppState>,
     Path(id): Path<String>,
     axum::extract::Query(q): axum::extract::Query<PageQuery>,
-) -> ApiResult<flightdeck_core::diff::ChangeDiff> {
+) -> ApiResult<flightdeck_core::forge::diff::ChangeDiff> {
     let page = q.page.unwrap_or(1);
     let missing = || ApiError::NotFound(format!("no change request `{id}`"));
     if let Some((full, number)) = id
@@ -363,9 +366,10 @@ async fn change_diff(
         let gh = github
             .client()
             .map_err(|e| ApiError::Upstream(e.to_string()))?;
-        let diff = flightdeck_core::github::pr_diff(&gh, full, number, &change.head_sha, page)
-            .await
-            .map_err(|e| ApiError::Upstream(e.to_string()))?;
+        let diff =
+            flightdeck_core::forge::github::pr_diff(&gh, full, number, &change.head_sha, page)
+                .await
+                .map_err(|e| ApiError::Upstream(e.to_string()))?;
         return Ok(Json(diff));
     }
     views::change_diff(&s.store, &id, page)
@@ -436,7 +440,7 @@ async fn chart(State(s): State<AppState>, Path(name): Path<String>) -> Result<Re
     let svg = match name.as_str() {
         "spend-by-day.svg" => charts::spend_by_day(&views::spend(&s.store).await?)?,
         "spend-by-vendor.svg" => charts::spend_by_vendor(
-            &flightdeck_core::reports::spend_by_week_and_vendor(&s.store).await?,
+            &flightdeck_core::metrics::reports::spend_by_week_and_vendor(&s.store).await?,
         )?,
         "commits-by-week.svg" => charts::commits_by_week(
             &views::velocity(&s.store, chrono::Utc::now().timestamp(), 26).await?,
@@ -446,14 +450,20 @@ async fn chart(State(s): State<AppState>, Path(name): Path<String>) -> Result<Re
         )?,
         "cycle-phases.svg" => {
             let (since, until, production) = DoraQuery::default().resolve();
-            let c = flightdeck_core::cycle::cycle_time(&s.store, None, since, until, &production)
-                .await?;
+            let c = flightdeck_core::metrics::cycle::cycle_time(
+                &s.store,
+                None,
+                since,
+                until,
+                &production,
+            )
+            .await?;
             charts::cycle_phases(&c.phases)?
         }
         "lead-time-distribution.svg" => {
             let (since, until, production) = DoraQuery::default().resolve();
             charts::lead_time_distribution(
-                &flightdeck_core::dora::lead_time_distribution(
+                &flightdeck_core::metrics::dora::lead_time_distribution(
                     &s.store,
                     None,
                     since,
@@ -466,7 +476,7 @@ async fn chart(State(s): State<AppState>, Path(name): Path<String>) -> Result<Re
         "merged-by-week.svg" => {
             let (since, until) = last_days(12 * 7);
             charts::merged_by_week(
-                &flightdeck_core::cycle::throughput(&s.store, None, since, until).await?,
+                &flightdeck_core::metrics::cycle::throughput(&s.store, None, since, until).await?,
             )?
         }
         _ => return Err(ApiError::NotFound(format!("no such chart `{name}`"))),
@@ -524,30 +534,32 @@ fn webhook_caller(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), A
 async fn incident_webhook(
     State(s): State<AppState>,
     headers: axum::http::HeaderMap,
-    Json(r): Json<flightdeck_core::incidents::IncidentRecord>,
+    Json(r): Json<flightdeck_core::domain::incidents::IncidentRecord>,
 ) -> Result<(StatusCode, Json<flightdeck_core::model::Incident>), ApiError> {
     webhook_caller(&s, &headers)?;
     let now = chrono::Utc::now().timestamp();
-    let i = flightdeck_core::incidents::record(&s.store, &r, now).await?;
-    s.bus.publish(flightdeck_core::events::Event::Changed {
-        source: "incidents".into(),
-        topics: ["velocity"].map(String::from).to_vec(),
-    });
+    let i = flightdeck_core::domain::incidents::record(&s.store, &r, now).await?;
+    s.bus
+        .publish(flightdeck_core::model::events::Event::Changed {
+            source: "incidents".into(),
+            topics: ["velocity"].map(String::from).to_vec(),
+        });
     Ok((StatusCode::CREATED, Json(i)))
 }
 
 async fn deploy_webhook(
     State(s): State<AppState>,
     headers: axum::http::HeaderMap,
-    Json(r): Json<flightdeck_core::deploys::Record>,
+    Json(r): Json<flightdeck_core::domain::deploys::Record>,
 ) -> Result<(StatusCode, Json<flightdeck_core::model::Deployment>), ApiError> {
     webhook_caller(&s, &headers)?;
     let now = chrono::Utc::now().timestamp();
-    let d = flightdeck_core::deploys::record(&s.store, &r, "webhook", now).await?;
-    s.bus.publish(flightdeck_core::events::Event::Changed {
-        source: "deploys".into(),
-        topics: ["releases", "velocity", "inbox"].map(String::from).to_vec(),
-    });
+    let d = flightdeck_core::domain::deploys::record(&s.store, &r, "webhook", now).await?;
+    s.bus
+        .publish(flightdeck_core::model::events::Event::Changed {
+            source: "deploys".into(),
+            topics: ["releases", "velocity", "inbox"].map(String::from).to_vec(),
+        });
     Ok((StatusCode::CREATED, Json(d)))
 }
 
@@ -564,8 +576,8 @@ fn same(a: &str, b: &str) -> bool {
 async fn deploy_detail(
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<flightdeck_core::deploys::DeployDetail> {
-    flightdeck_core::deploys::detail(&s.store, &id, s.policy_file.as_deref())
+) -> ApiResult<flightdeck_core::domain::deploys::DeployDetail> {
+    flightdeck_core::domain::deploys::detail(&s.store, &id, s.policy_file.as_deref())
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no deploy `{id}`")))
@@ -587,7 +599,7 @@ impl DoraQuery {
         let since = self.since.unwrap_or(until - 28 * 86_400);
         let env = self
             .env
-            .unwrap_or_else(|| flightdeck_core::dora::DoraConfig::default().production);
+            .unwrap_or_else(|| flightdeck_core::metrics::dora::DoraConfig::default().production);
         (since, until, env)
     }
 }
@@ -595,14 +607,14 @@ impl DoraQuery {
 async fn dora_view(
     State(s): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<DoraQuery>,
-) -> ApiResult<flightdeck_core::dora::Dora> {
+) -> ApiResult<flightdeck_core::metrics::dora::Dora> {
     let (since, until, production) = q.resolve();
-    let cfg = flightdeck_core::dora::DoraConfig {
+    let cfg = flightdeck_core::metrics::dora::DoraConfig {
         production,
         ..Default::default()
     };
     Ok(Json(
-        flightdeck_core::dora::dora(&s.store, None, since, until, &cfg).await?,
+        flightdeck_core::metrics::dora::dora(&s.store, None, since, until, &cfg).await?,
     ))
 }
 
@@ -616,10 +628,10 @@ fn last_days(days: i64) -> (i64, i64) {
 async fn cycle_view(
     State(s): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<DoraQuery>,
-) -> ApiResult<flightdeck_core::cycle::CycleTime> {
+) -> ApiResult<flightdeck_core::metrics::cycle::CycleTime> {
     let (since, until, env) = q.resolve();
     Ok(Json(
-        flightdeck_core::cycle::cycle_time(&s.store, None, since, until, &env).await?,
+        flightdeck_core::metrics::cycle::cycle_time(&s.store, None, since, until, &env).await?,
     ))
 }
 
@@ -628,10 +640,10 @@ async fn cycle_view(
 async fn velocity_report(
     State(s): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<DoraQuery>,
-) -> ApiResult<flightdeck_core::velocity::VelocityReport> {
+) -> ApiResult<flightdeck_core::metrics::velocity::VelocityReport> {
     let (since, until, _) = q.resolve();
     Ok(Json(
-        flightdeck_core::velocity::report(&s.store, since, until).await?,
+        flightdeck_core::metrics::velocity::report(&s.store, since, until).await?,
     ))
 }
 
@@ -651,9 +663,9 @@ async fn weekly_report(State(s): State<AppState>) -> Result<Response, ApiError> 
 async fn release_detail(
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<flightdeck_core::releases::ReleaseDetail> {
+) -> ApiResult<flightdeck_core::domain::releases::ReleaseDetail> {
     Ok(Json(
-        flightdeck_core::releases::detail(&s.store, &id).await?,
+        flightdeck_core::domain::releases::detail(&s.store, &id).await?,
     ))
 }
 

@@ -3,10 +3,10 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use flightdeck_core::events::{Event, EventBus};
+use flightdeck_core::model::events::{Event, EventBus};
 use flightdeck_core::model::{ActionKind, WorkLinkKind, WorkState};
 use flightdeck_core::store::Store;
-use flightdeck_core::{demo, ingest};
+use flightdeck_core::{demo, domain::ingest};
 use flightdeck_server::{router, AppState};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -443,7 +443,7 @@ async fn decisions_through_the_api() {
     .await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let other = change_row(s, "claude/add-rate-limiting").await;
-    let stale = flightdeck_core::outbox::Payload {
+    let stale = flightdeck_core::domain::outbox::Payload {
         repo: other["change"]["repo"].as_str().unwrap().into(),
         head: "claude/add-rate-limiting".into(),
         base: "main".into(),
@@ -451,7 +451,7 @@ async fn decisions_through_the_api() {
         ..Default::default()
     };
     let now = chrono::Utc::now().timestamp();
-    let failed = flightdeck_core::outbox::enqueue(
+    let failed = flightdeck_core::domain::outbox::enqueue(
         &s.store,
         ActionKind::Merge,
         other["change"]["id"].as_str().unwrap(),
@@ -462,9 +462,10 @@ async fn decisions_through_the_api() {
     .await
     .unwrap();
     let key =
-        flightdeck_core::audit::AuditKey::load_or_create(&f._dir.path().join("audit-key")).unwrap();
+        flightdeck_core::model::audit::AuditKey::load_or_create(&f._dir.path().join("audit-key"))
+            .unwrap();
     let ap = s.lead.as_ref().unwrap().appliers(&s.store).unwrap();
-    flightdeck_core::outbox::sync(&s.store, &ap, &key, now)
+    flightdeck_core::domain::outbox::sync(&s.store, &ap, &key, now)
         .await
         .unwrap();
     let (status, body) = decide(
@@ -628,7 +629,7 @@ async fn send_back_round_trip() {
     let mut agents = std::collections::BTreeMap::new();
     agents.insert(
         "fake".to_string(),
-        flightdeck_core::work::AgentConfig {
+        flightdeck_core::domain::work::AgentConfig {
             vendor: Some("anthropic".into()),
             model: None,
             command: [

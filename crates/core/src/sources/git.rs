@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{BranchType, Oid, Repository, Sort};
 
-use crate::error::{Error, Result};
+use crate::model::error::{Error, Result};
 use crate::model::{Author, Branch, ChangeKind, ChangeRequest, Commit, Repo};
 use crate::sources::diffstat::Differ;
 use crate::sources::{agent_for_branch, agent_for_identity};

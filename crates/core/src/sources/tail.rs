@@ -16,18 +16,7 @@ use sha2::{Digest, Sha256};
 /// How many leading bytes identify a file's content.
 const HEAD_LEN: u64 = 1024;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Cursor {
-    pub inode: String,
-    /// Modification time (ns) when last read; 0 when unknown.
-    pub mtime_ns: i64,
-    pub head_len: i64,
-    pub head_hash: String,
-    pub offset: i64,
-    pub line_no: i64,
-    pub skipped: i64,
-    pub state: Option<String>,
-}
+pub use crate::model::logs::Cursor;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sqlx::Row;
 
 use super::{placeholder, tokens_of, Backend, Store, UNPRICED_SUM, USAGE_SUMS};
-use crate::error::Result;
+use crate::model::error::Result;
+use crate::model::logs::Cursor;
+use crate::model::logs::{Batch, LastEvent, UsageRecord};
+use crate::model::pricing::{vendor_of, PriceTable};
 use crate::model::{AgentRun, RunState, SpendRecord, Tokens};
-use crate::pricing::{vendor_of, PriceTable};
-use crate::sources::tail::Cursor;
-use crate::sources::{Batch, LastEvent, UsageRecord};
 
 /// A log that grew within this many seconds is running.
 pub const RUNNING_WINDOW_SECS: i64 = 300;
@@ -731,7 +731,7 @@ async fn insert_usage(
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {
-            let day = crate::days::of(r.at);
+            let day = crate::model::days::of(r.at);
             let cost = prices.cost_on(&r.model, &r.tokens, r.cache_write_1h, &day);
             q = q
                 .bind(agent)

@@ -1,10 +1,10 @@
-//! The vendors' billed costs, as fetched (`crate::billing` fetches and reconciles), and the
+//! The vendors' billed costs, as fetched (`crate::sources::billing` fetches and reconciles), and the
 //! per-day, per-vendor sums that reconciliation and the spend charts read.
 
 use sqlx::Row;
 
 use super::Store;
-use crate::error::Result;
+use crate::model::error::Result;
 
 /// One billed line of a day: the vendor's line item (and model, when it names one) and amount.
 #[derive(Debug, Clone, Copy)]

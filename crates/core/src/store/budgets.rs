@@ -1,10 +1,10 @@
-//! Monthly budgets and the alerts that fired against them: the rows behind `crate::budgets`
+//! Monthly budgets and the alerts that fired against them: the rows behind `crate::domain::budgets`
 //! (which owns the rules: scopes, forecasts, thresholds).
 
 use sqlx::Row;
 
 use super::Store;
-use crate::error::Result;
+use crate::model::error::Result;
 use crate::model::{Budget, BudgetAlert, Scope};
 
 impl Store {

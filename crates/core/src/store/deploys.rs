@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::Store;
-use crate::error::Result;
+use crate::model::error::Result;
 
 /// What DORA's measuring reads of one deploy: when, how it ended, and the marks it carries
 /// (whether it ships a fix; the gap to the next finished deploy when that one does).

@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::Store;
-use crate::error::Result;
+use crate::model::error::Result;
 use crate::model::Dispatch;
 
 const COLUMNS: &str = "id, work_item, agent, repo, branch, worktree, kind, prompt, state, host,

@@ -1,11 +1,11 @@
-//! The aggregate reads the metrics are computed from (`crate::concentration`, `crate::cycle`,
-//! `crate::dora`, `crate::reports`, `crate::value`): sums and joins over the stored records,
+//! The aggregate reads the metrics are computed from (`crate::metrics::concentration`, `crate::metrics::cycle`,
+//! `crate::metrics::dora`, `crate::metrics::reports`, `crate::metrics::value`): sums and joins over the stored records,
 //! each returning plain rows for the metric's own rules.
 
 use sqlx::Row;
 
 use super::{tokens_of, Store, USAGE_SUMS};
-use crate::error::Result;
+use crate::model::error::Result;
 use crate::model::Tokens;
 
 /// What a usage report groups by.

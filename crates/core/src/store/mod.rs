@@ -11,6 +11,7 @@
 mod agent_logs;
 mod billing;
 mod budgets;
+pub mod cycle;
 mod deploys;
 mod dispatches;
 mod metrics;
@@ -25,7 +26,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-use crate::error::{Error, Result};
+use crate::model::error::{Error, Result};
 
 pub use agent_logs::Stamp;
 pub use billing::BilledLine;

@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::Store;
-use crate::error::Result;
+use crate::model::error::Result;
 use crate::model::{Action, Review};
 
 const ACTION_COLUMNS: &str = "idempotency_key, kind, target, payload, actor, state, attempts,

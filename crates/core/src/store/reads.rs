@@ -7,7 +7,7 @@ use sqlx::Row;
 use ts_rs::TS;
 
 use super::Store;
-use crate::error::Result;
+use crate::model::error::Result;
 use crate::model::*;
 
 /// How many rows each table holds; `doctor` and the health endpoint show it.

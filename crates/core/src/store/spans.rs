@@ -8,7 +8,7 @@
 //! walks only that bucket, in order, to the value. Buckets are a log scale with 16 steps per doubling, so no bucket holds much.
 //!
 //! Spans are written by whoever knows the measured ends (`deploys::measure`,
-//! `cycle::measure`) through [`replace`], which diffs against what is stored and keeps the
+//! `store::cycle::measure`) through [`replace`], which diffs against what is stored and keeps the
 //! day counts in step. This is the store's part (the tables and how to read them fast); what a
 //! span means belongs to `dora` and `cycle`.
 

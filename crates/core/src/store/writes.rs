@@ -3,8 +3,8 @@
 use sqlx::{Any, Transaction};
 
 use super::Store;
-use crate::audit::{self, AuditKey, Decision};
-use crate::error::{Error, Result};
+use crate::model::audit::{self, AuditKey, Decision};
+use crate::model::error::{Error, Result};
 use crate::model::ChangeState;
 use crate::model::*;
 

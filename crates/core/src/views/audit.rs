@@ -8,7 +8,7 @@ pub struct AuditView {
     /// Newest first.
     pub entries: Vec<AuditEntry>,
     /// Chain, hashes and signatures checked (not which keys to trust).
-    pub integrity: crate::audit::Verification,
+    pub integrity: crate::model::audit::Verification,
 }
 
 pub async fn audit(store: &Store) -> Result<AuditView> {
@@ -16,6 +16,6 @@ pub async fn audit(store: &Store) -> Result<AuditView> {
     // Integrity only (chain, hashes, signatures): which keys to trust is the reader's call,
     // made with `flightdeck audit verify`, so every key present is taken as given here.
     let signers: Vec<String> = entries.iter().map(|e| e.signer.clone()).collect();
-    let integrity = crate::audit::verify(&entries, &signers, &[]);
+    let integrity = crate::model::audit::verify(&entries, &signers, &[]);
     Ok(AuditView { entries, integrity })
 }

@@ -13,7 +13,7 @@ pub struct ChangeRow {
     /// Those runs in brief: what the agent was asked, with which model, at what cost.
     pub run_summaries: Vec<RunSummary>,
     /// The merge policy's verdict on an open change, as it stands now.
-    pub verdict: Option<crate::policy::Verdict>,
+    pub verdict: Option<crate::domain::policy::Verdict>,
     /// Why there is no verdict (a malformed policy, an unreadable repo).
     pub policy_error: Option<String>,
     /// Work items this change works on (linked to its id, or to its branch in its repo).
@@ -52,7 +52,7 @@ pub struct RunSummary {
 pub struct ChangesView {
     pub changes: Vec<ChangeRow>,
     /// The last GitHub refresh (when, rate limit, error); `None` before the first.
-    pub github: Option<crate::github::ForgeStatus>,
+    pub github: Option<crate::forge::github::ForgeStatus>,
 }
 
 /// Open and recent change requests with their checks, linked runs and policy verdict.
@@ -63,8 +63,8 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
     let runs = store.agent_runs().await?;
     let work = store.work_items().await?;
     let policies = match policy_file {
-        Some(p) => crate::policy::PolicyFile::load(p).map_err(|e| e.to_string()),
-        None => Ok(crate::policy::PolicyFile::default()),
+        Some(p) => crate::domain::policy::PolicyFile::load(p).map_err(|e| e.to_string()),
+        None => Ok(crate::domain::policy::PolicyFile::default()),
     };
     let now = chrono::Utc::now().timestamp();
     let mut rows = Vec::new();
@@ -72,7 +72,7 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
         let judged = match (&policies, c.state == ChangeState::Open) {
             (_, false) => Err(None),
             (Ok(file), true) => {
-                crate::policy::judge_change_among(store, file, &c, now, &checks, &reviews)
+                crate::domain::policy::judge_change_among(store, file, &c, now, &checks, &reviews)
                     .await
                     .map_err(Some)
             }
@@ -88,7 +88,7 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
             .collect();
         let work_items = work
             .iter()
-            .filter(|w| crate::work::works_on(w, &c))
+            .filter(|w| crate::domain::work::works_on(w, &c))
             .map(|w| WorkRef {
                 id: w.id.clone(),
                 title: w.title.clone(),
@@ -124,7 +124,7 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
     }
     Ok(ChangesView {
         changes: rows,
-        github: crate::github::ForgeStatus::load(store).await?,
+        github: crate::forge::github::ForgeStatus::load(store).await?,
     })
 }
 
@@ -133,7 +133,7 @@ pub async fn change_diff(
     store: &Store,
     id: &str,
     page: usize,
-) -> Result<Option<crate::diff::ChangeDiff>> {
+) -> Result<Option<crate::forge::diff::ChangeDiff>> {
     let Some(c) = store.change_request(id).await? else {
         return Ok(None);
     };
@@ -144,14 +144,16 @@ pub async fn change_diff(
         });
     }
     let repo = std::path::PathBuf::from(&c.repo);
-    tokio::task::spawn_blocking(move || crate::diff::local_diff(&repo, &c.base, &c.head_sha, page))
-        .await
-        .map_err(|e| crate::Error::Invalid {
-            path: id.into(),
-            message: format!("diff task failed: {e}"),
-        })?
-        .map(Some)
-        .map_err(|e| crate::Error::git(&c.repo, e))
+    tokio::task::spawn_blocking(move || {
+        crate::forge::diff::local_diff(&repo, &c.base, &c.head_sha, page)
+    })
+    .await
+    .map_err(|e| crate::Error::Invalid {
+        path: id.into(),
+        message: format!("diff task failed: {e}"),
+    })?
+    .map(Some)
+    .map_err(|e| crate::Error::git(&c.repo, e))
 }
 
 #[derive(Debug, Clone, Serialize, TS)]

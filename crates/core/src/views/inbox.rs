@@ -70,7 +70,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
     let mut items = Vec::new();
     let checks = store.checks().await?;
     // Reviews requested on GitHub from the token's owner are the lead's own queue.
-    let me = crate::github::ForgeStatus::load(store)
+    let me = crate::forge::github::ForgeStatus::load(store)
         .await?
         .and_then(|s| s.login);
     for c in store
@@ -198,7 +198,7 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
         });
     }
     // Budget thresholds crossed this month.
-    for a in crate::budgets::alerts(store, now).await? {
+    for a in crate::domain::budgets::alerts(store, now).await? {
         items.push(InboxItem {
             id: format!("budget:{}:{}:{}", a.budget_id, a.month, a.threshold),
             kind: InboxKind::Budget,
@@ -217,10 +217,10 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
     }
     // One vendor carrying too much of the work (the last 30 days).
     let threshold = concentration_threshold(store).await?;
-    let since = crate::days::of(now - 30 * 86_400);
-    let c = crate::concentration::concentration(store, &since, threshold).await?;
+    let since = crate::model::days::of(now - 30 * 86_400);
+    let c = crate::metrics::concentration::concentration(store, &since, threshold).await?;
     if c.over {
-        let top = |s: &[crate::concentration::Share]| {
+        let top = |s: &[crate::metrics::concentration::Share]| {
             s.first()
                 .map(|x| format!("{} {:.0} %", x.key, x.share * 100.0))
                 .unwrap_or_else(|| "-".into())

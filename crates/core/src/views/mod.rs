@@ -1,7 +1,8 @@
 //! What each UI view shows, computed from the store: one read model per view, one file each
 //! (`inbox`, `changes`, `agents`, …), re-exported here so callers say `views::inbox`. The server
 //! serialises these as they are; the UI's types are generated from them. Pure reads: no view
-//! writes anything.
+//! writes anything. `board` is the work board's columns, `alerts` which inbox items deserve a
+//! desktop notification.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,10 +10,13 @@ use std::path::Path;
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::error::Result;
+use crate::model::error::Result;
 use crate::model::*;
 use crate::sources::events;
 use crate::store::{Counts, Store};
+
+pub mod alerts;
+pub mod board;
 
 mod agents;
 mod audit;
@@ -63,12 +67,12 @@ async fn concentration_threshold(store: &Store) -> Result<f64> {
         .cursor("spend", "concentration_threshold")
         .await?
         .and_then(|t| t.parse().ok())
-        .unwrap_or(crate::concentration::DEFAULT_THRESHOLD))
+        .unwrap_or(crate::metrics::concentration::DEFAULT_THRESHOLD))
 }
 
 /// Monday (UTC) of the week holding `ts`, as `YYYY-MM-DD`.
 pub fn week_of(ts: i64) -> String {
-    crate::days::week_of_day(&crate::days::of(ts))
+    crate::model::days::week_of_day(&crate::model::days::of(ts))
 }
 
 #[cfg(test)]

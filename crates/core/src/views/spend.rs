@@ -24,14 +24,14 @@ pub struct SpendView {
     pub unpriced_tokens: i64,
     pub unpriced_models: Vec<String>,
     /// This month's standing of every budget.
-    pub budgets: Vec<crate::budgets::BudgetStatus>,
+    pub budgets: Vec<crate::domain::budgets::BudgetStatus>,
     /// Vendor shares over the last 30 days, and what stops if each vendor is down.
-    pub concentration: crate::concentration::Concentration,
-    pub if_down: Vec<crate::concentration::Dependence>,
+    pub concentration: crate::metrics::concentration::Concentration,
+    pub if_down: Vec<crate::metrics::concentration::Dependence>,
     /// Billed beside log-derived cost per day and vendor (vendors with billing data, 30 days).
-    pub reconciliation: Vec<crate::billing::ReconRow>,
+    pub reconciliation: Vec<crate::sources::billing::ReconRow>,
     /// What the spend bought over the last 30 days.
-    pub value: crate::value::ValueView,
+    pub value: crate::metrics::value::ValueView,
 }
 
 fn slices(map: BTreeMap<String, f64>, total: f64, by_cost: bool) -> Vec<SpendSlice> {
@@ -57,11 +57,11 @@ pub async fn spend(store: &Store) -> Result<SpendView> {
     let now = chrono::Utc::now().timestamp();
     let threshold = concentration_threshold(store).await?;
     let since_ts = now - 30 * 86_400;
-    let since = crate::days::of(since_ts);
+    let since = crate::model::days::of(since_ts);
     // Grouped in the database from the per-day rollup (never row by row here), the
     // independent parts at once: each is a read, and the pool has several connections.
-    use crate::reports::SpendBy;
-    let group = |by| crate::reports::spend_rows(store, by, None, None);
+    use crate::metrics::reports::SpendBy;
+    let group = |by| crate::metrics::reports::spend_rows(store, by, None, None);
     let (
         (vendor, total),
         (model, _),
@@ -77,11 +77,11 @@ pub async fn spend(store: &Store) -> Result<SpendView> {
         group(SpendBy::Model),
         group(SpendBy::Agent),
         group(SpendBy::Day),
-        crate::concentration::concentration(store, &since, threshold),
-        crate::concentration::if_down_all(store, since_ts),
-        crate::budgets::status(store, now),
-        crate::billing::reconcile(store, &since, "9999-12-31"),
-        crate::value::value(store, since_ts, now),
+        crate::metrics::concentration::concentration(store, &since, threshold),
+        crate::metrics::concentration::if_down_all(store, since_ts),
+        crate::domain::budgets::status(store, now),
+        crate::sources::billing::reconcile(store, &since, "9999-12-31"),
+        crate::metrics::value::value(store, since_ts, now),
     )?;
     // Models without a price: those whose rows carry unpriced tokens.
     let unpriced_models = model
@@ -89,7 +89,7 @@ pub async fn spend(store: &Store) -> Result<SpendView> {
         .filter(|r| r.unpriced_tokens > 0)
         .map(|r| r.key.clone())
         .collect();
-    let costs = |rows: Vec<crate::reports::SpendRow>| -> BTreeMap<String, f64> {
+    let costs = |rows: Vec<crate::metrics::reports::SpendRow>| -> BTreeMap<String, f64> {
         rows.into_iter().map(|r| (r.key, r.cost_usd)).collect()
     };
     let (vendor, model, agent, day) = (costs(vendor), costs(model), costs(agent), costs(day));

@@ -24,7 +24,7 @@ pub struct VelocityView {
     /// Share of commits made by agents over the whole range, 0..1.
     pub agent_share: f64,
     /// Work items done per week by agents and by people.
-    pub work_done: Vec<crate::board::WorkThroughput>,
+    pub work_done: Vec<crate::views::board::WorkThroughput>,
 }
 
 /// Commits and changed lines per week, agent vs human, over the `weeks` weeks up to `now`.
@@ -53,7 +53,7 @@ pub async fn velocity(store: &Store, now: i64, weeks: i64) -> Result<VelocityVie
         }
     }
     Ok(VelocityView {
-        work_done: crate::board::work_throughput(store, from).await?,
+        work_done: crate::views::board::work_throughput(store, from).await?,
         weeks: by.into_values().collect(),
         agent_share: if commits.is_empty() {
             0.0

@@ -1,0 +1,1025 @@
+//! Dispatch: hands a work item to a configured agent. A dispatch gets a git worktree on a new
+//! branch from the repo's base (or, when a change is sent back with review comments, the
+//! change's own branch), runs the agent's command there as its own process group, streams its
+//! output to a log file, the store (last lines) and the event bus, and afterwards links the
+//! agent's session (read through the agent sources), the branch and the change request to the
+//! work item. Each agent runs at most `concurrency` dispatches at once; the rest wait queued.
+//! Cancelling stops the whole process tree and keeps the worktree for inspection.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use git2::{BranchType, Repository, WorktreeAddOptions};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+use crate::domain::work::{self, Actor, AgentConfig, WorkError};
+use crate::model::audit::AuditKey;
+use crate::model::events::{Event, EventBus};
+use crate::model::{
+    ChangeRequest, Dispatch, DispatchKind, DispatchState, WorkItem, WorkLinkKind, WorkState,
+};
+use crate::store::Store;
+
+/// Lines of output kept in the store (the whole output is in the dispatch's log file).
+const TAIL_LINES: usize = 60;
+/// Linux refuses a single argument over 128 KiB; a longer prompt is cut in `{prompt}` and
+/// given whole in the file `FLIGHTDECK_PROMPT_FILE` names.
+const MAX_PROMPT_ARG: usize = 100_000;
+/// The review diff a send-back carries in its prompt, at most.
+const MAX_DIFF: usize = 60_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("no dispatch `{0}`; `flightdeck work list` shows them")]
+    NotFound(String),
+    #[error("dispatch {0} has already ended ({1})")]
+    Ended(String, DispatchState),
+    #[error("no agent `{0}` is configured (add [agents.{0}] to the config); configured: {1}")]
+    UnknownAgent(String, String),
+    #[error("work item {0} has no repo to work in: give it one (`work add --repo PATH`)")]
+    NoRepo(String),
+    #[error("work item {0} is for `{1}`, which is not a watched repo (`flightdeck repo add`)")]
+    UnknownRepo(String, String),
+    #[error("branch `{0}` already exists in {1}")]
+    BranchExists(String, String),
+    #[error("change {0} cannot be sent back: its branch `{1}` is not in the local clone {2}")]
+    NoLocalBranch(String, String, String),
+    #[error("git in {0}: {1}")]
+    Git(String, git2::Error),
+    #[error(transparent)]
+    Work(#[from] WorkError),
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// The error for an agent that is not among `agents`, naming those that are.
+pub fn unknown_agent(name: &str, agents: &BTreeMap<String, AgentConfig>) -> DispatchError {
+    let known = if agents.is_empty() {
+        "none".into()
+    } else {
+        agents.keys().cloned().collect::<Vec<_>>().join(", ")
+    };
+    DispatchError::UnknownAgent(name.into(), known)
+}
+
+/// What a running dispatch reports as it goes (the CLI prints it; the server publishes it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    /// The agent has `running` of its `limit` dispatches going; this one waits.
+    Waiting {
+        running: usize,
+        limit: usize,
+    },
+    Started {
+        pid: u32,
+    },
+    Line(String),
+}
+
+/// Starts, runs and links dispatches for one store and one set of configured agents.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    agents: BTreeMap<String, AgentConfig>,
+    /// Worktrees and output logs live under here (the data dir).
+    dir: PathBuf,
+    key: Arc<AuditKey>,
+    actor: String,
+    bus: Option<EventBus>,
+    /// The agent sources to read the dispatched session from once it ends.
+    sources: Option<crate::domain::ingest::Sources>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        agents: BTreeMap<String, AgentConfig>,
+        data_dir: &Path,
+        key: Arc<AuditKey>,
+        actor: &str,
+    ) -> Self {
+        Dispatcher {
+            inner: Arc::new(Inner {
+                store,
+                agents,
+                dir: data_dir.to_path_buf(),
+                key,
+                actor: actor.into(),
+                bus: None,
+                sources: None,
+            }),
+        }
+    }
+
+    /// Publishes progress on `bus`, so views refresh as output arrives.
+    pub fn with_bus(mut self, bus: EventBus) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("configured before it is shared")
+            .bus = Some(bus);
+        self
+    }
+
+    /// Reads the agent's session through `sources` once a dispatch ends, to link its run.
+    pub fn with_sources(mut self, sources: crate::domain::ingest::Sources) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("configured before it is shared")
+            .sources = Some(sources);
+        self
+    }
+
+    pub fn agents(&self) -> &BTreeMap<String, AgentConfig> {
+        &self.inner.agents
+    }
+
+    fn agent(&self, name: &str) -> Result<&AgentConfig, DispatchError> {
+        self.inner
+            .agents
+            .get(name)
+            .ok_or_else(|| unknown_agent(name, &self.inner.agents))
+    }
+
+    fn actor(&self, now: i64) -> Actor<'_> {
+        Actor {
+            key: &self.inner.key,
+            name: &self.inner.actor,
+            now,
+        }
+    }
+
+    /// Queues work item `work_id` for `agent`: a new branch from the repo's base in a new
+    /// worktree, the item assigned to the agent and in progress, all audited. `run` (or
+    /// `spawn`) then starts it when the agent has a free slot.
+    pub async fn start(
+        &self,
+        work_id: &str,
+        agent: &str,
+        now: i64,
+    ) -> Result<Dispatch, DispatchError> {
+        let cfg = self.agent(agent)?.clone();
+        let store = &self.inner.store;
+        let w = work::find(store, work_id).await?;
+        let repo = self.repo_of(&w).await?;
+        let id = new_id()?;
+        let branch = free_branch(
+            Path::new(&repo.path),
+            &format!(
+                "{}/{}-{}",
+                branch_prefix(&cfg),
+                w.id.to_ascii_lowercase(),
+                slug(&w.title)
+            ),
+        )?;
+        let worktree = self
+            .inner
+            .dir
+            .join("worktrees")
+            .join(&repo.name)
+            .join(id.to_ascii_lowercase());
+        new_worktree(
+            Path::new(&repo.path),
+            &repo.default_branch,
+            &branch,
+            &worktree,
+        )?;
+        let prompt = format!(
+            "{}\n\n{}\n\n---\nWork item {} in {}. You are on branch `{branch}`, in a fresh \
+             worktree from `{}`. Commit your work on this branch.\n",
+            w.title,
+            w.body.trim(),
+            w.id,
+            repo.name,
+            repo.default_branch
+        );
+        let d = self
+            .queue(
+                &w,
+                agent,
+                &repo.path,
+                &branch,
+                &worktree,
+                DispatchKind::Start,
+                prompt,
+                &id,
+                now,
+            )
+            .await?;
+        Ok(d)
+    }
+
+    /// "Request changes and send back": `agent` gets the reviewer's comments and the diff under
+    /// review as its next prompt, on the change's own branch (in the worktree that has it
+    /// checked out, or a new one). The change's work item is found by its links, or made.
+    pub async fn send_back(
+        &self,
+        change: &ChangeRequest,
+        comments: &str,
+        agent: &str,
+        now: i64,
+    ) -> Result<Dispatch, DispatchError> {
+        self.agent(agent)?;
+        let store = &self.inner.store;
+        let repo_path = change.repo.clone();
+        let id = new_id()?;
+        let (worktree, diff) = {
+            let repo = Repository::open(&repo_path).map_err(|e| git_err(&repo_path, e))?;
+            if repo.find_branch(&change.head, BranchType::Local).is_err() {
+                return Err(DispatchError::NoLocalBranch(
+                    change.id.clone(),
+                    change.head.clone(),
+                    repo_path.clone(),
+                ));
+            }
+            let wt = match checked_out_at(&repo, &change.head)
+                .map_err(|e| git_err(&repo_path, e))?
+            {
+                Some(p) => p,
+                None => {
+                    let name = repo_path.rsplit('/').next().unwrap_or("repo").to_string();
+                    let p = self
+                        .inner
+                        .dir
+                        .join("worktrees")
+                        .join(name)
+                        .join(id.to_ascii_lowercase());
+                    add_worktree(&repo, &change.head, &p).map_err(|e| git_err(&repo_path, e))?;
+                    p
+                }
+            };
+            let diff = crate::forge::diff::patch_text(
+                Path::new(&repo_path),
+                &change.base,
+                &change.head_sha,
+                MAX_DIFF,
+            )
+            .map_err(|e| git_err(&repo_path, e))?;
+            (wt, diff)
+        };
+        let w = match linked_work_item(store, change).await? {
+            Some(w) => w,
+            None => {
+                let mut w = work::add(
+                    store,
+                    &self.inner.key,
+                    &self.inner.actor,
+                    &change.title,
+                    "",
+                    Some(&repo_path),
+                    None,
+                    now,
+                )
+                .await?;
+                w = work::link(store, &w.id, WorkLinkKind::Change, &change.id, now).await?;
+                work::link(store, &w.id, WorkLinkKind::Branch, &change.head, now).await?
+            }
+        };
+        let prompt = format!(
+            "Changes were requested on \"{}\" (branch `{}`).\n\nReview comments:\n{}\n\n\
+             The diff under review:\n```diff\n{}```\n\nAddress the comments with new commits on \
+             this branch.\n",
+            change.title,
+            change.head,
+            comments.trim(),
+            diff
+        );
+        self.queue(
+            &w,
+            agent,
+            &repo_path,
+            &change.head,
+            &worktree,
+            DispatchKind::SendBack,
+            prompt,
+            &id,
+            now,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn queue(
+        &self,
+        w: &WorkItem,
+        agent: &str,
+        repo: &str,
+        branch: &str,
+        worktree: &Path,
+        kind: DispatchKind,
+        prompt: String,
+        id: &str,
+        now: i64,
+    ) -> Result<Dispatch, DispatchError> {
+        let store = &self.inner.store;
+        let d = Dispatch {
+            id: id.into(),
+            work_item: w.id.clone(),
+            agent: agent.into(),
+            repo: repo.into(),
+            branch: branch.into(),
+            worktree: worktree.display().to_string(),
+            kind,
+            prompt,
+            state: DispatchState::Queued,
+            host: host(),
+            pid: None,
+            exit_code: None,
+            error: None,
+            output_tail: String::new(),
+            created_at: now,
+            started_at: None,
+            ended_at: None,
+        };
+        store.insert_dispatch(&d).await?;
+        let by = self.actor(now);
+        let to = format!("agent:{agent}");
+        if w.assignee.as_deref() != Some(&to) {
+            work::assign(store, &by, &w.id, to).await?;
+        }
+        if w.state != WorkState::InProgress {
+            work::move_to(store, &by, &w.id, WorkState::InProgress).await?;
+        }
+        work::link(store, &w.id, WorkLinkKind::Branch, branch, now).await?;
+        let action = if kind == DispatchKind::SendBack {
+            "work send back"
+        } else {
+            "work dispatch"
+        };
+        work::audit(
+            store,
+            &self.inner.key,
+            &self.inner.actor,
+            action,
+            &w.id,
+            &format!("{} → agent:{agent} on {branch}", d.id),
+            now,
+        )
+        .await?;
+        self.changed();
+        Ok(d)
+    }
+
+    async fn repo_of(&self, w: &WorkItem) -> Result<crate::model::Repo, DispatchError> {
+        let want = w
+            .repo
+            .as_deref()
+            .ok_or_else(|| DispatchError::NoRepo(w.id.clone()))?;
+        self.inner
+            .store
+            .repo_named(want)
+            .await?
+            .ok_or_else(|| DispatchError::UnknownRepo(w.id.clone(), want.into()))
+    }
+
+    /// A dispatch was queued, started or ended: the board, runs and changes may all differ.
+    fn changed(&self) {
+        self.publish(&["work", "runs", "changes"]);
+    }
+
+    fn publish(&self, topics: &[&str]) {
+        if let Some(bus) = &self.inner.bus {
+            bus.publish(Event::Changed {
+                source: "dispatch".into(),
+                topics: topics.iter().map(|t| t.to_string()).collect(),
+            });
+        }
+    }
+
+    /// Runs dispatch `id` in the background (see `run`).
+    pub fn spawn(&self, id: &str) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = this.run(&id, |_| {}).await {
+                tracing::warn!("dispatch {id}: {e}");
+            }
+        })
+    }
+
+    /// Starts the queued dispatches left by an earlier process, and marks as failed the ones
+    /// that were running here when their runner went away.
+    pub async fn resume(&self, now: i64) -> Result<(), DispatchError> {
+        let me = host();
+        for d in self.inner.store.dispatches().await? {
+            if d.host != me {
+                continue;
+            }
+            match d.state {
+                DispatchState::Queued => {
+                    self.spawn(&d.id);
+                }
+                DispatchState::Running => {
+                    let alive = d.pid.is_some_and(process::group_alive);
+                    let young = d.pid.is_none() && d.started_at.is_some_and(|t| now - t < 30);
+                    if !alive && !young {
+                        self.inner
+                            .store
+                            .finish_dispatch(
+                                &d.id,
+                                DispatchState::Failed,
+                                None,
+                                Some("its runner stopped while it ran"),
+                                now,
+                            )
+                            .await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs dispatch `id` to its end: waits for a free slot of its agent, starts the command in
+    /// the worktree, streams the output (to `progress`, the log file and the store), records
+    /// how it ended and links what it made to the work item. Returns the dispatch as it ended.
+    pub async fn run(
+        &self,
+        id: &str,
+        mut progress: impl FnMut(Progress),
+    ) -> Result<Dispatch, DispatchError> {
+        let store = &self.inner.store;
+        let d = store
+            .dispatch(id)
+            .await?
+            .ok_or_else(|| DispatchError::NotFound(id.into()))?;
+        let cfg = match self.agent(&d.agent) {
+            Ok(c) => c.clone(),
+            Err(e) => {
+                // Its agent left the config since it was queued: it will never start.
+                let now = chrono::Utc::now().timestamp();
+                store
+                    .finish_dispatch(id, DispatchState::Failed, None, Some(&e.to_string()), now)
+                    .await?;
+                return Err(e);
+            }
+        };
+        let limit = cfg.concurrency.unwrap_or(1).max(1) as usize;
+        let mut told = false;
+        loop {
+            if store
+                .claim_dispatch(id, limit as i64, chrono::Utc::now().timestamp())
+                .await?
+            {
+                break;
+            }
+            let now = store
+                .dispatch(id)
+                .await?
+                .ok_or_else(|| DispatchError::NotFound(id.into()))?;
+            if now.state != DispatchState::Queued {
+                return Ok(now);
+            }
+            if !told {
+                let running = store
+                    .dispatches()
+                    .await?
+                    .iter()
+                    .filter(|x| x.agent == d.agent && x.state == DispatchState::Running)
+                    .count();
+                progress(Progress::Waiting { running, limit });
+                told = true;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        self.changed();
+        let outcome = self.execute(&d, &cfg, &mut progress).await;
+        let now = chrono::Utc::now().timestamp();
+        let (state, code, error) = match outcome {
+            Ok(Exit::Code(0)) => (DispatchState::Succeeded, Some(0), None),
+            Ok(Exit::Code(c)) => (
+                DispatchState::Failed,
+                Some(c as i64),
+                Some(format!("exited with code {c}")),
+            ),
+            Ok(Exit::Signal(s)) => (
+                DispatchState::Failed,
+                None,
+                Some(format!("killed by signal {s}")),
+            ),
+            Err(e) => (DispatchState::Failed, None, Some(e)),
+        };
+        // Linked (and the item in review) before the dispatch shows as succeeded, so whoever
+        // sees it succeed sees its results too.
+        let linked = if state == DispatchState::Succeeded {
+            let current = store
+                .dispatch(id)
+                .await?
+                .ok_or_else(|| DispatchError::NotFound(id.into()))?;
+            self.link_results(&current, now).await
+        } else {
+            Ok(())
+        };
+        store
+            .finish_dispatch(id, state, code, error.as_deref(), now)
+            .await?;
+        linked?;
+        let ended = store
+            .dispatch(id)
+            .await?
+            .ok_or_else(|| DispatchError::NotFound(id.into()))?;
+        self.changed();
+        Ok(ended)
+    }
+
+    /// Spawns the command and pumps its output until the process (and its group) is gone.
+    async fn execute(
+        &self,
+        d: &Dispatch,
+        cfg: &AgentConfig,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<Exit, String> {
+        let store = &self.inner.store;
+        let logs = self.inner.dir.join("dispatches");
+        tokio::fs::create_dir_all(&logs)
+            .await
+            .map_err(|e| format!("{}: {e}", logs.display()))?;
+        let prompt_file = logs.join(format!("{}.prompt.md", d.id));
+        tokio::fs::write(&prompt_file, &d.prompt)
+            .await
+            .map_err(|e| format!("{}: {e}", prompt_file.display()))?;
+        let log_path = log_path(&self.inner.dir, &d.id);
+        let mut log = tokio::fs::File::create(&log_path)
+            .await
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let argv = command_line(cfg, d);
+        let mut cmd = tokio::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .current_dir(&d.worktree)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("FLIGHTDECK_DISPATCH", &d.id)
+            .env("FLIGHTDECK_WORK_ITEM", &d.work_item)
+            .env("FLIGHTDECK_BRANCH", &d.branch)
+            .env("FLIGHTDECK_PROMPT_FILE", &prompt_file);
+        #[cfg(unix)]
+        cmd.process_group(0);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("could not start `{}`: {e}", argv[0]))?;
+        let pid = child.id().unwrap_or(0);
+        progress(Progress::Started { pid });
+        if !store
+            .set_dispatch_pid(&d.id, pid as i64)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            // Cancelled between the claim and the start: stop what was just started.
+            process::stop_group(pid as i64).await;
+        }
+        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(pump(out, tx.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(pump(err, tx.clone()));
+        }
+        drop(tx);
+        let mut tail: VecDeque<String> = VecDeque::new();
+        let mut dirty = false;
+        let mut tick = tokio::time::interval(Duration::from_millis(300));
+        let mut status = None;
+        let mut drain_until = None;
+        loop {
+            tokio::select! {
+                line = rx.recv() => match line {
+                    Some(line) => {
+                        let _ = log.write_all(line.as_bytes()).await;
+                        let _ = log.write_all(b"\n").await;
+                        progress(Progress::Line(line.clone()));
+                        tail.push_back(line);
+                        if tail.len() > TAIL_LINES {
+                            tail.pop_front();
+                        }
+                        dirty = true;
+                    }
+                    None => {
+                        if status.is_none() {
+                            status = Some(child.wait().await.map_err(|e| e.to_string())?);
+                        }
+                        break;
+                    }
+                },
+                s = child.wait(), if status.is_none() => {
+                    status = Some(s.map_err(|e| e.to_string())?);
+                    // Whatever it left running still holds the pipes: give them a moment to
+                    // flush, then stop the rest of the group (no orphans).
+                    drain_until = Some(tokio::time::Instant::now() + Duration::from_secs(2));
+                }
+                _ = tick.tick() => {
+                    if dirty {
+                        let text: Vec<&str> = tail.iter().map(String::as_str).collect();
+                        let _ = store.set_dispatch_output(&d.id, &text.join("\n")).await;
+                        // New output concerns the board only: the change and run views need
+                        // not refetch (and re-judge every change) several times a second.
+                        self.publish(&["work"]);
+                        dirty = false;
+                    }
+                    if drain_until.is_some_and(|t| tokio::time::Instant::now() >= t) {
+                        process::kill_group(pid as i64);
+                        drain_until = None;
+                    }
+                }
+            }
+        }
+        process::kill_group(pid as i64);
+        let _ = log.flush().await;
+        let text: Vec<&str> = tail.iter().map(String::as_str).collect();
+        let _ = store.set_dispatch_output(&d.id, &text.join("\n")).await;
+        let status = status.ok_or("no exit status")?;
+        Ok(match status.code() {
+            Some(c) => Exit::Code(c),
+            None => Exit::Signal(signal_of(&status)),
+        })
+    }
+
+    /// After a dispatch succeeded: reads the agent's session (if sources are set), links the
+    /// runs started in its worktree, its branch and its change request to the work item, and
+    /// moves the item to review.
+    async fn link_results(&self, d: &Dispatch, now: i64) -> Result<(), DispatchError> {
+        let store = &self.inner.store;
+        if let Some(sources) = &self.inner.sources {
+            if let Err(e) =
+                crate::domain::ingest::run(store, sources, self.inner.bus.as_ref(), now).await
+            {
+                tracing::warn!("dispatch {}: reading the agent's session: {e}", d.id);
+            }
+        }
+        let wt = std::fs::canonicalize(&d.worktree)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| d.worktree.clone());
+        let since = d.started_at.unwrap_or(d.created_at) - 5;
+        for r in store.agent_runs().await? {
+            if (r.cwd == wt || r.cwd == d.worktree) && r.ended_at >= since {
+                work::link(store, &d.work_item, WorkLinkKind::Run, &r.id, now).await?;
+            }
+        }
+        work::link(store, &d.work_item, WorkLinkKind::Branch, &d.branch, now).await?;
+        let change = format!("local:{}:{}", d.repo, d.branch);
+        work::link(store, &d.work_item, WorkLinkKind::Change, &change, now).await?;
+        let w = work::find(store, &d.work_item).await?;
+        if w.state == WorkState::InProgress {
+            work::move_to(store, &self.actor(now), &d.work_item, WorkState::InReview).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Cancels a queued or running dispatch: marks it cancelled, then stops its whole process
+/// group (SIGTERM, SIGKILL after a grace period). The worktree stays. Audited.
+pub async fn cancel(store: &Store, by: &Actor<'_>, id: &str) -> Result<Dispatch, DispatchError> {
+    let d = store
+        .dispatch(id)
+        .await?
+        .ok_or_else(|| DispatchError::NotFound(id.into()))?;
+    if !matches!(d.state, DispatchState::Queued | DispatchState::Running) {
+        return Err(DispatchError::Ended(d.id, d.state));
+    }
+    let reason = format!("cancelled by {}", by.name);
+    store
+        .finish_dispatch(id, DispatchState::Cancelled, None, Some(&reason), by.now)
+        .await?;
+    if let Some(pid) = d.pid {
+        process::stop_group(pid).await;
+    }
+    work::audit(
+        store,
+        by.key,
+        by.name,
+        "work cancel",
+        &d.work_item,
+        &format!("{} ({} on {})", d.id, d.agent, d.branch),
+        by.now,
+    )
+    .await?;
+    store
+        .dispatch(id)
+        .await?
+        .ok_or_else(|| DispatchError::NotFound(id.into()))
+}
+
+/// Where dispatch `id`'s whole output is written.
+pub fn log_path(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join("dispatches").join(format!("{id}.log"))
+}
+
+enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+#[cfg(unix)]
+fn signal_of(s: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    s.signal().unwrap_or(0)
+}
+
+#[cfg(not(unix))]
+fn signal_of(_: &std::process::ExitStatus) -> i32 {
+    0
+}
+
+/// Reads lines (lossily: an agent may print anything) until the pipe closes.
+async fn pump(r: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<String>) {
+    let mut r = BufReader::new(r);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match r.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf);
+                if tx
+                    .send(line.trim_end_matches(['\n', '\r']).to_string())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The agent's command with its placeholders filled in (each stays one argument).
+fn command_line(cfg: &AgentConfig, d: &Dispatch) -> Vec<String> {
+    let mut prompt = d.prompt.clone();
+    if prompt.len() > MAX_PROMPT_ARG {
+        let mut cut = MAX_PROMPT_ARG;
+        while !prompt.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        prompt.truncate(cut);
+        prompt.push_str("\n\n(cut here; the whole prompt is in the file $FLIGHTDECK_PROMPT_FILE)");
+    }
+    let model = cfg.model.clone().unwrap_or_default();
+    cfg.command
+        .iter()
+        .map(|a| {
+            a.replace("{prompt}", &prompt)
+                .replace("{model}", &model)
+                .replace("{dir}", &d.worktree)
+                .replace("{branch}", &d.branch)
+        })
+        .collect()
+}
+
+/// Agent branches are named so the git source recognises them as agent work.
+fn branch_prefix(cfg: &AgentConfig) -> &'static str {
+    match cfg.vendor.as_deref() {
+        Some("anthropic") => "claude",
+        Some("openai") => "codex",
+        _ => "agent",
+    }
+}
+
+/// A branch-safe slug of a title: lowercase words joined by `-`, at most 40 characters.
+fn slug(title: &str) -> String {
+    let mut s = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            s.push(c.to_ascii_lowercase());
+        } else if !s.ends_with('-') && !s.is_empty() {
+            s.push('-');
+        }
+        if s.len() >= 40 {
+            break;
+        }
+    }
+    let s = s.trim_end_matches('-').to_string();
+    if s.is_empty() {
+        "task".into()
+    } else {
+        s
+    }
+}
+
+fn new_id() -> Result<String, DispatchError> {
+    Ok(format!(
+        "D-{}",
+        crate::model::error::random_hex(4, "a dispatch id")?
+    ))
+}
+
+/// This machine's name: a dispatch's process id means something only here.
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn git_err(repo: &str, e: git2::Error) -> DispatchError {
+    DispatchError::Git(repo.into(), e)
+}
+
+/// `name`, or `name-2`, `name-3`… when taken (a work item dispatched again gets a branch of
+/// its own; the earlier attempt stays as it was).
+fn free_branch(repo: &Path, name: &str) -> Result<String, DispatchError> {
+    let shown = repo.display().to_string();
+    let r = Repository::open(repo).map_err(|e| git_err(&shown, e))?;
+    let taken = |b: &str| r.find_branch(b, BranchType::Local).is_ok();
+    if !taken(name) {
+        return Ok(name.into());
+    }
+    Ok((2..)
+        .map(|n| format!("{name}-{n}"))
+        .find(|b| !taken(b))
+        .unwrap_or_else(|| name.into()))
+}
+
+/// A new branch `branch` from `base`, checked out in a new worktree at `path`.
+fn new_worktree(repo: &Path, base: &str, branch: &str, path: &Path) -> Result<(), DispatchError> {
+    let shown = repo.display().to_string();
+    let r = Repository::open(repo).map_err(|e| git_err(&shown, e))?;
+    if r.find_branch(branch, BranchType::Local).is_ok() {
+        return Err(DispatchError::BranchExists(branch.into(), shown));
+    }
+    let base_commit = r
+        .revparse_single(&format!("refs/heads/{base}"))
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|e| git_err(&shown, e))?;
+    r.branch(branch, &base_commit, false)
+        .map_err(|e| git_err(&shown, e))?;
+    add_worktree(&r, branch, path).map_err(|e| git_err(&shown, e))
+}
+
+/// Checks out the existing `branch` in a new worktree at `path` (named after its last part).
+fn add_worktree(r: &Repository, branch: &str, path: &Path) -> Result<(), git2::Error> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| git2::Error::from_str(&e.to_string()))?;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dispatch".into());
+    let b = r.find_branch(branch, BranchType::Local)?;
+    let mut opts = WorktreeAddOptions::new();
+    opts.reference(Some(b.get()));
+    r.worktree(&name, path, Some(&opts))?;
+    Ok(())
+}
+
+/// The worktree (main or linked) that has `branch` checked out, if any.
+fn checked_out_at(r: &Repository, branch: &str) -> Result<Option<PathBuf>, git2::Error> {
+    let on = |repo: &Repository| {
+        repo.head()
+            .ok()
+            .and_then(|h| h.shorthand().map(|s| s == branch))
+            .unwrap_or(false)
+    };
+    if on(r) {
+        return Ok(r.workdir().map(Path::to_path_buf));
+    }
+    for name in r.worktrees()?.iter().flatten() {
+        let wt = r.find_worktree(name)?;
+        if let Ok(repo) = Repository::open_from_worktree(&wt) {
+            if on(&repo) {
+                return Ok(Some(wt.path().to_path_buf()));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The work item linked to a change request (by the change or by its branch), if any.
+async fn linked_work_item(
+    store: &Store,
+    change: &ChangeRequest,
+) -> Result<Option<WorkItem>, DispatchError> {
+    Ok(store
+        .work_items()
+        .await?
+        .into_iter()
+        .find(|w| work::works_on(w, change)))
+}
+
+/// Process groups: the agent runs as the leader of its own group, so stopping the group stops
+/// everything it started (unless something deliberately left it with `setsid`).
+pub mod process {
+    #[cfg(unix)]
+    use std::time::Duration;
+
+    /// How long a cancelled process tree gets to exit on SIGTERM before SIGKILL.
+    #[cfg(unix)]
+    const GRACE: Duration = Duration::from_secs(3);
+
+    /// Whether any process of group `pgid` is still there.
+    #[cfg(unix)]
+    pub fn group_alive(pgid: i64) -> bool {
+        // SAFETY: kill with signal 0 only checks for existence and permission; no memory is
+        // shared with the callee.
+        pgid > 0 && unsafe { libc::kill(-(pgid as libc::pid_t), 0) } == 0
+    }
+
+    #[cfg(unix)]
+    fn signal(pgid: i64, sig: libc::c_int) {
+        if pgid > 0 {
+            // SAFETY: sends a signal to a process group; no memory is involved.
+            unsafe {
+                libc::kill(-(pgid as libc::pid_t), sig);
+            }
+        }
+    }
+
+    /// SIGKILL to the whole group, at once.
+    #[cfg(unix)]
+    pub fn kill_group(pgid: i64) {
+        signal(pgid, libc::SIGKILL);
+    }
+
+    /// SIGTERM to the group, SIGKILL to what is left after the grace period.
+    #[cfg(unix)]
+    pub async fn stop_group(pgid: i64) {
+        signal(pgid, libc::SIGTERM);
+        let deadline = tokio::time::Instant::now() + GRACE;
+        while group_alive(pgid) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        kill_group(pgid);
+    }
+
+    // Elsewhere (Windows) there are no process groups here yet: a cancel marks the dispatch
+    // cancelled but does not stop its process.
+    #[cfg(not(unix))]
+    pub fn group_alive(_: i64) -> bool {
+        false
+    }
+    #[cfg(not(unix))]
+    pub fn kill_group(_: i64) {}
+    #[cfg(not(unix))]
+    pub async fn stop_group(_: i64) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_branch_safe() {
+        assert_eq!(
+            slug("Fix: login (OAuth) redirect!"),
+            "fix-login-oauth-redirect"
+        );
+        assert_eq!(slug("   "), "task");
+        assert!(slug(&"x".repeat(100)).len() <= 40);
+    }
+
+    #[test]
+    fn placeholders_stay_one_argument_and_long_prompts_are_cut() {
+        let cfg = AgentConfig {
+            vendor: None,
+            model: Some("m1".into()),
+            command: vec![
+                "agent".into(),
+                "-p".into(),
+                "{prompt}".into(),
+                "--in={dir}".into(),
+                "{branch}@{model}".into(),
+            ],
+            concurrency: None,
+        };
+        let mut d = Dispatch {
+            id: "D-1".into(),
+            work_item: "W-1".into(),
+            agent: "a".into(),
+            repo: "/r".into(),
+            branch: "agent/w-1-x".into(),
+            worktree: "/wt dir".into(),
+            kind: DispatchKind::Start,
+            prompt: "do it; rm -rf / $(x)".into(),
+            state: DispatchState::Queued,
+            host: "h".into(),
+            pid: None,
+            exit_code: None,
+            error: None,
+            output_tail: String::new(),
+            created_at: 0,
+            started_at: None,
+            ended_at: None,
+        };
+        assert_eq!(
+            command_line(&cfg, &d),
+            [
+                "agent",
+                "-p",
+                "do it; rm -rf / $(x)",
+                "--in=/wt dir",
+                "agent/w-1-x@m1"
+            ]
+        );
+        d.prompt = "é".repeat(MAX_PROMPT_ARG);
+        let long = &command_line(&cfg, &d)[2];
+        assert!(long.len() < MAX_PROMPT_ARG + 100);
+        assert!(long.ends_with("$FLIGHTDECK_PROMPT_FILE)"));
+    }
+}

@@ -1,0 +1,561 @@
+//! Ingest: runs every configured source once and writes what it found to the store, then tells
+//! the event bus. Idempotent (upserts on natural keys) and incremental for git (per-repo cursor
+//! of branch heads). A source that fails is reported and skipped; it never stops the others.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::model::error::Result;
+use crate::model::events::{Event, EventBus};
+use crate::model::pricing::PriceTable;
+use crate::sources::tail::{self, LineReader, Plan};
+use crate::sources::{claude, codex, gemini, generic, git, Batch, LineParser};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub repos: Vec<PathBuf>,
+    pub claude_dirs: Vec<PathBuf>,
+    pub codex_homes: Vec<PathBuf>,
+    /// Gemini CLI data dirs (`~/.gemini/tmp`).
+    pub gemini_dirs: Vec<PathBuf>,
+    /// Dirs of Flightdeck's own log format: `<dir>/<agent>/*.jsonl`.
+    pub generic_dirs: Vec<PathBuf>,
+    /// When set, only these log files (under the dirs above) are read: the watcher's pass.
+    pub only_log_files: Option<Vec<PathBuf>>,
+    /// The user's prices over the built-in table (usage is re-priced when they change).
+    pub prices: crate::model::pricing::PriceOverrides,
+    /// The configured vendor-concentration threshold, recorded for the inbox.
+    pub concentration_threshold: Option<f64>,
+    /// Who launches the work read here (this machine's user), kept on each usage record.
+    pub person: String,
+}
+
+/// Where a long ingest is, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub files_done: usize,
+    pub files_total: usize,
+    pub lines: i64,
+}
+
+/// Receives progress during agent-log ingest.
+pub type ProgressFn<'a> = &'a (dyn Fn(Progress) + Sync);
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestReport {
+    pub repos: usize,
+    pub new_commits: usize,
+    /// Runs whose data changed in this pass.
+    pub runs: usize,
+    /// Some branch head moved, appeared or vanished.
+    pub refs_changed: bool,
+    /// Log files read (new or grown) and lines consumed from them.
+    pub files: usize,
+    pub lines: i64,
+    pub skipped_lines: i64,
+    /// One line each: what could not be read, and where.
+    pub problems: Vec<String>,
+}
+
+pub async fn run(
+    store: &Store,
+    sources: &Sources,
+    bus: Option<&EventBus>,
+    now: i64,
+) -> Result<IngestReport> {
+    run_with_progress(store, sources, bus, now, None).await
+}
+
+pub async fn run_with_progress(
+    store: &Store,
+    sources: &Sources,
+    bus: Option<&EventBus>,
+    now: i64,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<IngestReport> {
+    let mut report = IngestReport::default();
+
+    // Repos from config and flags, plus those added with `flightdeck repo add` — except in a
+    // watcher's pass (`only_log_files` set), which reads exactly what changed.
+    let mut repo_paths: Vec<PathBuf> = sources.repos.clone();
+    if sources.only_log_files.is_none() {
+        for p in store.watched_repos().await? {
+            let p = PathBuf::from(p);
+            if !repo_paths.contains(&p) {
+                repo_paths.push(p);
+            }
+        }
+    }
+    for path in &repo_paths {
+        let known: Vec<String> = match store.cursor("git", &path.display().to_string()).await? {
+            Some(c) => serde_json::from_str(&c).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let p = path.clone();
+        let mut known_sorted = known.clone();
+        known_sorted.sort();
+        let scanned = tokio::task::spawn_blocking(move || git::scan(&p, &known, now))
+            .await
+            .map_err(|e| crate::Error::Invalid {
+                path: path.clone(),
+                message: format!("scan task failed: {e}"),
+            })?;
+        let scan = match scanned {
+            Ok(s) => s,
+            Err(e) => {
+                report.problems.push(e.to_string());
+                continue;
+            }
+        };
+        store.upsert_repo(&scan.repo).await?;
+        store
+            .replace_branches(&scan.repo.path, &scan.branches)
+            .await?;
+        store.upsert_commits(&scan.commits).await?;
+        let open: Vec<String> = scan.changes.iter().map(|c| c.id.clone()).collect();
+        for c in &scan.changes {
+            store.upsert_change_request(c).await?;
+        }
+        store
+            .close_local_changes_except(&scan.repo.path, &open)
+            .await?;
+        // Deploys recorded before their commits were scanned are measured now.
+        if !scan.commits.is_empty() {
+            crate::domain::deploys::measure_repo(store, &scan.repo.path).await?;
+        }
+        let heads = serde_json::to_string(&scan.heads).unwrap_or_else(|_| "[]".into());
+        store
+            .set_cursor("git", &path.display().to_string(), &heads, now)
+            .await?;
+        report.repos += 1;
+        report.new_commits += scan.commits.len();
+        let mut heads_sorted = scan.heads.clone();
+        heads_sorted.sort();
+        report.refs_changed |= heads_sorted != known_sorted;
+    }
+
+    // Every known repo and linked worktree, not just this pass's: a pass that only read logs
+    // must still link runs to their repos.
+    let mut repo_roots: Vec<(PathBuf, String)> = store
+        .repos()
+        .await?
+        .into_iter()
+        .map(|r| (PathBuf::from(&r.path), r.path))
+        .collect();
+    for b in store.branches().await? {
+        if let Some(wt) = b.worktree_path {
+            repo_roots.push((PathBuf::from(wt), b.repo));
+        }
+    }
+    let agents = ingest_agent_logs(store, sources, &repo_roots, now, &mut report, progress).await?;
+    report.runs = agents;
+
+    // Only a pass that changed something is news; idle rescans stay quiet.
+    let changed = report.refs_changed || report.new_commits > 0 || report.runs > 0;
+    if changed {
+        crate::domain::work::adopt_runs(store).await?;
+    }
+    if let (Some(bus), true) = (bus, changed) {
+        bus.publish(Event::Changed {
+            source: "ingest".into(),
+            topics: [
+                "inbox", "changes", "agents", "repos", "spend", "velocity", "work",
+            ]
+            .map(String::from)
+            .to_vec(),
+        });
+    }
+    Ok(report)
+}
+
+/// Re-ingests every `every` until the task is aborted; git scans are incremental, so an idle
+/// pass is cheap. Failures are logged and retried on the next tick.
+pub fn spawn_periodic(
+    store: Store,
+    bus: EventBus,
+    sources: Sources,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = run(&store, &sources, Some(&bus), chrono::Utc::now().timestamp()).await
+            {
+                tracing::warn!("rescan failed: {e}");
+            }
+        }
+    })
+}
+
+/// How a log file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Claude,
+    Codex,
+    /// Whole-file JSON, rewritten on every update.
+    Gemini,
+    /// Flightdeck's own JSONL (docs/agent-log-format.md).
+    Generic,
+}
+
+/// Lines per transaction: large enough to amortise the commit, small enough that a kill loses
+/// little work and memory stays flat however big a file is.
+const BATCH_LINES: usize = 10_000;
+
+/// Reads what is new in every agent log, then rebuilds the runs (and the log-derived spend) of
+/// the sessions it touched. Returns how many runs changed.
+async fn ingest_agent_logs(
+    store: &Store,
+    sources: &Sources,
+    repo_roots: &[(PathBuf, String)],
+    now: i64,
+    report: &mut IngestReport,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<usize> {
+    let prices = PriceTable::with_overrides(&sources.prices);
+    // Stored costs follow the price table: when it changed (a new build, the user's prices),
+    // every usage record is priced again before new ones are added.
+    if let Some(t) = sources.concentration_threshold {
+        let t = t.to_string();
+        if store
+            .cursor("spend", "concentration_threshold")
+            .await?
+            .as_deref()
+            != Some(&t)
+        {
+            store
+                .set_cursor("spend", "concentration_threshold", &t, now)
+                .await?;
+        }
+    }
+    let stamp = crate::store::Stamp {
+        prices: &prices,
+        person: &sources.person,
+    };
+    let fingerprint = prices.fingerprint();
+    if store.cursor("prices", "fingerprint").await?.as_deref() != Some(fingerprint.as_str()) {
+        if store.reprice_usage(&prices).await? > 0 {
+            store.rebuild_log_spend(&prices).await?;
+        }
+        store
+            .set_cursor("prices", "fingerprint", &fingerprint, now)
+            .await?;
+    }
+    // The format is carried with each file: a generic-format folder may be named like an agent
+    // that has a reader of its own.
+    let mut files: Vec<(Format, String, PathBuf)> = claude::files(&sources.claude_dirs)
+        .into_iter()
+        .map(|f| (Format::Claude, claude::AGENT.to_string(), f))
+        .collect();
+    for home in &sources.codex_homes {
+        files.extend(
+            codex::files(home)
+                .into_iter()
+                .map(|f| (Format::Codex, codex::AGENT.to_string(), f)),
+        );
+    }
+    files.extend(
+        gemini::files(&sources.gemini_dirs)
+            .into_iter()
+            .map(|f| (Format::Gemini, gemini::AGENT.to_string(), f)),
+    );
+    files.extend(
+        generic::files(&sources.generic_dirs)
+            .into_iter()
+            .map(|(agent, f)| (Format::Generic, agent, f)),
+    );
+    // Gemini files name their project only by the SHA-256 of its root.
+    let hashes: Vec<(String, String)> = repo_roots
+        .iter()
+        .map(|(root, _)| {
+            (
+                gemini::project_hash(&root.display().to_string()),
+                root.display().to_string(),
+            )
+        })
+        .collect();
+    if let Some(only) = &sources.only_log_files {
+        files.retain(|(_, _, f)| only.contains(f));
+    }
+    let cursors = store.log_cursors().await?;
+    let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut forgotten_days: BTreeSet<String> = BTreeSet::new();
+    // Runs and the spend rollup are rebuilt after the batches commit. A pass killed in between
+    // leaves the rollup "dirty", and the next pass rebuilds every run instead of only the ones
+    // it touches.
+    if store.cursor("logs", "rollup").await?.as_deref() == Some("dirty") {
+        touched.extend(store.log_sessions().await?);
+    }
+    store.set_cursor("logs", "rollup", "dirty", now).await?;
+
+    // Reading and parsing run on a blocking thread while this task writes the previous batch:
+    // on two cores the two halves overlap. The channel is short, so memory stays flat, and
+    // batches are written in the order they were read, so a kill loses nothing committed.
+    let total = files.len();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(2);
+    let reader = tokio::task::spawn_blocking(move || read_files(files, cursors, hashes, tx));
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Progress(done) => {
+                if let Some(p) = progress {
+                    p(Progress {
+                        files_done: done,
+                        files_total: total,
+                        lines: report.lines,
+                    });
+                }
+            }
+            Msg::Problem(p) => report.problems.push(p),
+            Msg::Forget { agent, path } => {
+                // The days its usage was on lose it: they are re-aggregated below.
+                forgotten_days.extend(store.days_of_file(&agent, &path).await?);
+                let sessions = store.forget_log_file(&agent, &path).await?;
+                touched.extend(sessions.into_iter().map(|s| (agent.clone(), s)));
+            }
+            Msg::File => report.files += 1,
+            Msg::Batch {
+                agent,
+                path,
+                batch,
+                cursor,
+                lines,
+            } => {
+                let others = store
+                    .commit_log_batch(&agent, &path, &batch, &cursor, &stamp, now)
+                    .await?;
+                report.lines += lines;
+                report.skipped_lines += batch.skipped.len() as i64;
+                for (line_no, reason) in &batch.skipped {
+                    if report.problems.len() < 50 {
+                        report.problems.push(format!("{path}:{line_no}: {reason}"));
+                    }
+                }
+                let sessions = others
+                    .into_iter()
+                    .chain(batch.sessions.into_keys())
+                    .chain(batch.records.into_iter().map(|r| r.session_id));
+                touched.extend(sessions.map(|s| (agent.clone(), s)));
+            }
+        }
+    }
+    reader.await.map_err(|e| crate::Error::Invalid {
+        path: PathBuf::from("agent logs"),
+        message: format!("reader task failed: {e}"),
+    })?;
+    if let Some(p) = progress {
+        p(Progress {
+            files_done: total,
+            files_total: total,
+            lines: report.lines,
+        });
+    }
+    let repo_of = |cwd: &str| -> Option<String> {
+        let cwd = Path::new(cwd);
+        repo_roots
+            .iter()
+            .filter(|(root, _)| cwd.starts_with(root))
+            .max_by_key(|(root, _)| root.as_os_str().len())
+            .map(|(_, repo)| repo.clone())
+    };
+    let touched: Vec<(String, String)> = touched.into_iter().collect();
+    store.rebuild_runs(&touched, &repo_of, now).await?;
+    if !touched.is_empty() {
+        // Only the days those sessions have usage on are re-aggregated (a first ingest of
+        // many sessions rebuilds everything in one pass instead).
+        if touched.len() > 2_000 {
+            store.rebuild_log_spend(&prices).await?;
+        } else {
+            let mut days = store.days_of_sessions(&touched).await?;
+            days.extend(forgotten_days);
+            days.sort();
+            days.dedup();
+            store.rebuild_log_spend_days(&prices, Some(&days)).await?;
+        }
+        // New spend may cross a budget threshold (each fires once a month, in the store).
+        crate::domain::budgets::check(store, now).await?;
+    }
+    store.set_cursor("logs", "rollup", "clean", now).await?;
+    Ok(touched.len())
+}
+
+/// What the reading thread tells the writing task, in file order.
+enum Msg {
+    Progress(usize),
+    Problem(String),
+    /// The file was truncated, rotated or rewritten: forget what was read from it.
+    Forget {
+        agent: String,
+        path: String,
+    },
+    /// A file with something new in it.
+    File,
+    Batch {
+        agent: String,
+        path: String,
+        batch: Batch,
+        cursor: tail::Cursor,
+        lines: i64,
+    },
+}
+
+/// The reading thread: plans each file against its cursor and sends its new lines parsed, in
+/// batches. A file that cannot be read is reported and skipped; the others go on.
+fn read_files(
+    files: Vec<(Format, String, PathBuf)>,
+    mut cursors: std::collections::HashMap<String, tail::Cursor>,
+    hashes: Vec<(String, String)>,
+    tx: tokio::sync::mpsc::Sender<Msg>,
+) {
+    let cwd_of_hash = |h: &str| {
+        hashes
+            .iter()
+            .find(|(x, _)| x == h)
+            .map(|(_, root)| root.clone())
+    };
+    for (i, (format, agent, file)) in files.into_iter().enumerate() {
+        if tx.blocking_send(Msg::Progress(i)).is_err() {
+            return; // the writer stopped (an error there ends the pass)
+        }
+        let stored = cursors.remove(&file.display().to_string());
+        let sent = if format == Format::Gemini {
+            read_whole_file(&agent, &file, stored, &cwd_of_hash, &tx)
+        } else {
+            read_file(format, &agent, &file, stored, &tx)
+        };
+        match sent {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                if tx
+                    .blocking_send(Msg::Problem(format!("{}: {e}", file.display())))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Sends the new complete lines of one file in batches. `Ok(false)`: the writer is gone.
+fn read_file(
+    format: Format,
+    agent: &str,
+    file: &Path,
+    stored: Option<tail::Cursor>,
+    tx: &tokio::sync::mpsc::Sender<Msg>,
+) -> std::io::Result<bool> {
+    let path = file.display().to_string();
+    let mut cursor = match tail::plan(file, stored.as_ref())? {
+        Plan::Unchanged => return Ok(true),
+        Plan::Resume(c) => c,
+        Plan::Restart { had_data } => {
+            if had_data
+                && tx
+                    .blocking_send(Msg::Forget {
+                        agent: agent.into(),
+                        path: path.clone(),
+                    })
+                    .is_err()
+            {
+                return Ok(false);
+            }
+            tail::identify(file)?
+        }
+    };
+    let mut parser: Box<dyn LineParser + Send> = match format {
+        Format::Codex => Box::new(codex::Parser::new(file, cursor.state.as_deref())),
+        Format::Claude => Box::new(claude::Parser::new(file)),
+        // Gemini files are read whole by `read_whole_file` and never get here.
+        Format::Gemini | Format::Generic => Box::new(generic::Parser::new(file)),
+    };
+    let mut reader = LineReader::open(file, cursor.offset, cursor.line_no)?;
+    if tx.blocking_send(Msg::File).is_err() {
+        return Ok(false);
+    }
+    loop {
+        let mut batch = Batch::default();
+        let mut n = 0;
+        while n < BATCH_LINES {
+            let Some((line_no, line)) = reader.next_line()? else {
+                break;
+            };
+            n += 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Err(reason) = parser.parse(line_no, &line, &mut batch) {
+                batch.skipped.push((line_no, reason));
+            }
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+        cursor.offset = reader.offset;
+        cursor.line_no = reader.line_no;
+        cursor.skipped += batch.skipped.len() as i64;
+        cursor.state = Some(parser.state());
+        if cursor.head_len < 1024 {
+            // The file was shorter than the identity window when first seen.
+            let fresh = tail::identify(file)?;
+            cursor.head_len = fresh.head_len;
+            cursor.head_hash = fresh.head_hash;
+        }
+        let msg = Msg::Batch {
+            agent: agent.into(),
+            path: path.clone(),
+            batch,
+            cursor: cursor.clone(),
+            lines: n as i64,
+        };
+        if tx.blocking_send(msg).is_err() {
+            return Ok(false);
+        }
+    }
+}
+
+/// Gemini CLI rewrites its session file whole on every update: a changed file is forgotten and
+/// read again in full. A file caught mid-rewrite (invalid JSON) is left for the next pass.
+fn read_whole_file(
+    agent: &str,
+    file: &Path,
+    stored: Option<tail::Cursor>,
+    cwd_of_hash: &dyn Fn(&str) -> Option<String>,
+    tx: &tokio::sync::mpsc::Sender<Msg>,
+) -> std::io::Result<bool> {
+    let path = file.display().to_string();
+    if tail::plan(file, stored.as_ref())? == Plan::Unchanged {
+        return Ok(true);
+    }
+    let mut cursor = tail::identify(file)?;
+    let text = std::fs::read_to_string(file)?;
+    let batch = match gemini::parse(file, &text, cwd_of_hash, false) {
+        Ok(b) => b,
+        Err(reason) => {
+            return Ok(tx
+                .blocking_send(Msg::Problem(format!("{path}: {reason} (will retry)")))
+                .is_ok());
+        }
+    };
+    cursor.offset = text.len() as i64;
+    cursor.line_no = batch.records.len() as i64;
+    let mut msgs = Vec::new();
+    if stored.is_some() {
+        msgs.push(Msg::Forget {
+            agent: agent.into(),
+            path: path.clone(),
+        });
+    }
+    msgs.push(Msg::File);
+    msgs.push(Msg::Batch {
+        agent: agent.into(),
+        path,
+        batch,
+        cursor,
+        lines: 0,
+    });
+    Ok(msgs.into_iter().all(|m| tx.blocking_send(m).is_ok()))
+}

@@ -1,0 +1,616 @@
+//! The outbox: every decision a lead makes (approve, request changes, comment, merge, close) is first
+//! written here with an idempotency key, then applied — at once when the forge answers, later
+//! when it does not. Offline is normal: actions wait, `sync` sends them.
+//!
+//! Exactly once: an action is claimed and its attempt counted *before* it is sent. An action
+//! that has been tried before (a crash between sending and recording the answer, a timeout
+//! after the forge acted) is first checked against the forge's state, and only resent when the
+//! forge does not show it done. Every outcome goes into the signed audit log.
+
+use serde::{Deserialize, Serialize};
+
+mod github;
+pub use github::{marker, GitHubApplier};
+
+pub use crate::domain::actions::{because, enqueue, Applier, Checked, Outcome, Payload};
+use crate::forge::merge::{merge_local, MergeMode};
+use crate::model::audit::{AuditKey, Decision};
+use crate::model::error::Result;
+use crate::model::{Action, ActionKind, ActionState, ChangeState, Review, ReviewState};
+use crate::store::Store;
+
+/// How long a sender holds an action before another may take it over (a sender killed
+/// mid-send lets go after this). `FLIGHTDECK_OUTBOX_LEASE_SECS` changes it.
+pub const LEASE_SECS: i64 = 120;
+/// First retry delay after a failure that may pass; doubles per attempt up to 30 minutes.
+/// `FLIGHTDECK_OUTBOX_RETRY_SECS` changes it.
+pub const RETRY_SECS: i64 = 30;
+
+fn secs(var: &str, default: i64) -> i64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|v: &i64| *v >= 0)
+        .unwrap_or(default)
+}
+
+/// What one `sync` did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SyncReport {
+    /// Sent and done.
+    pub applied: usize,
+    /// Found already done on the target after an earlier attempt (a resend avoided).
+    pub confirmed: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Sends every due action once. Backoff for retries: 30 s doubling to 30 min.
+pub async fn sync<A: Applier>(
+    store: &Store,
+    applier: &A,
+    key: &AuditKey,
+    now: i64,
+) -> Result<SyncReport> {
+    let mut report = SyncReport::default();
+    let lease = secs("FLIGHTDECK_OUTBOX_LEASE_SECS", LEASE_SECS);
+    for a in store.due_actions(now).await? {
+        if !store
+            .claim_action(&a.idempotency_key, now, now + lease)
+            .await?
+        {
+            continue; // another sender has it
+        }
+        let payload: Payload = match serde_json::from_str(&a.payload) {
+            Ok(p) => p,
+            Err(e) => {
+                let why = format!("unreadable payload: {e}");
+                report.failed += 1;
+                finish(store, key, &a, Outcome::Failed(why), now).await?;
+                continue;
+            }
+        };
+        // Tried before (claim counted this attempt): look before resending; when the target
+        // cannot say, wait rather than risk a second application.
+        if a.attempts >= 1 {
+            match applier.check(&a, &payload).await {
+                Checked::Done(evidence) => {
+                    report.confirmed += 1;
+                    let found = format!("found done: {evidence}");
+                    finish(store, key, &a, Outcome::Applied(found), now).await?;
+                    continue;
+                }
+                Checked::Unknown(why) => {
+                    report.retrying += 1;
+                    let why = format!("cannot tell whether it was applied: {why}");
+                    finish(store, key, &a, Outcome::Retry(why), now).await?;
+                    continue;
+                }
+                Checked::NotDone => {}
+            }
+        }
+        let outcome = applier.apply(&a, &payload).await;
+        match &outcome {
+            Outcome::Applied(_) => report.applied += 1,
+            Outcome::Retry(_) => report.retrying += 1,
+            Outcome::Failed(_) => report.failed += 1,
+        }
+        finish(store, key, &a, outcome, now).await?;
+    }
+    Ok(report)
+}
+
+/// Records an attempt's outcome; applied and failed ones also go into the audit log.
+async fn finish(
+    store: &Store,
+    key: &AuditKey,
+    a: &Action,
+    outcome: Outcome,
+    now: i64,
+) -> Result<()> {
+    let k = &a.idempotency_key;
+    let (action, detail) = match &outcome {
+        Outcome::Applied(result) => {
+            store
+                .finish_action(k, ActionState::Applied, Some(result), None, now)
+                .await?;
+            settle(store, a, result).await?;
+            (format!("{} applied", a.kind), result.clone())
+        }
+        Outcome::Failed(why) => {
+            store
+                .finish_action(k, ActionState::Failed, None, Some(why), now)
+                .await?;
+            (format!("{} failed", a.kind), why.clone())
+        }
+        Outcome::Retry(why) => {
+            let base = secs("FLIGHTDECK_OUTBOX_RETRY_SECS", RETRY_SECS);
+            let backoff = (base << a.attempts.clamp(0, 6)).min(1_800);
+            store.retry_action(k, why, now + backoff).await?;
+            return Ok(()); // not an outcome yet
+        }
+    };
+    store
+        .append_audit(
+            key,
+            &Decision {
+                at: now,
+                actor: &a.actor,
+                action: &action,
+                target: &a.target,
+                detail: &format!("{detail} (action {k})"),
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// A merge or close that went through settles the change request's state at once, without
+/// waiting for the next scan. A local branch holds that state at the head it was decided on; a
+/// merge's result names the commit the base now holds (`{how} to SHA` here, `merged as SHA`
+/// on GitHub), kept for the deploy phase of a squash merge.
+async fn settle(store: &Store, a: &Action, result: &str) -> Result<()> {
+    let state = match a.kind {
+        ActionKind::Merge => ChangeState::Merged,
+        ActionKind::Close => ChangeState::Closed,
+        _ => return Ok(()),
+    };
+    let head = serde_json::from_str::<Payload>(&a.payload)
+        .map(|p| p.sha)
+        .unwrap_or_default();
+    let local = !a.target.starts_with("github:");
+    store
+        .settle_change(
+            &a.target,
+            state,
+            local.then_some(head.as_str()),
+            chrono::Utc::now().timestamp(),
+        )
+        .await?;
+    if state == ChangeState::Merged {
+        let last = result.rsplit(' ').next().unwrap_or_default();
+        if last.len() == 40 && last.bytes().all(|b| b.is_ascii_hexdigit()) {
+            store.set_merge_sha(&a.target, last).await?;
+        }
+        if let Some(c) = store.change_request(&a.target).await? {
+            crate::store::cycle::measure(store, &c.repo).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every target: local branches always, GitHub when a client is configured. Routes each
+/// action by its target (`github:…` or `local:…`).
+pub struct Appliers {
+    pub local: LocalApplier,
+    pub github: Option<GitHubApplier>,
+}
+
+impl Applier for Appliers {
+    async fn check(&self, a: &Action, p: &Payload) -> Checked {
+        match (&self.github, a.target.starts_with("github:")) {
+            (_, false) => self.local.check(a, p).await,
+            (Some(gh), true) => gh.check(a, p).await,
+            (None, true) => Checked::Unknown("GitHub is not configured here".into()),
+        }
+    }
+
+    async fn apply(&self, a: &Action, p: &Payload) -> Outcome {
+        match (&self.github, a.target.starts_with("github:")) {
+            (_, false) => self.local.apply(a, p).await,
+            (Some(gh), true) => gh.apply(a, p).await,
+            (None, true) => Outcome::Retry("GitHub is not configured here".into()),
+        }
+    }
+}
+
+/// Applies actions on local change requests: reviews are recorded in the store, merges done
+/// with git2 in the repository.
+pub struct LocalApplier {
+    pub store: Store,
+    /// Name and email merges are committed as.
+    pub name: String,
+    pub email: String,
+}
+
+impl Applier for LocalApplier {
+    async fn check(&self, a: &Action, p: &Payload) -> Checked {
+        if a.kind == ActionKind::Close {
+            return match self.store.change_request(&a.target).await {
+                Ok(Some(c)) if c.state == ChangeState::Closed => Checked::Done("closed".into()),
+                Ok(_) => Checked::NotDone,
+                Err(e) => Checked::Unknown(e.to_string()),
+            };
+        }
+        if a.kind == ActionKind::Merge {
+            // Done if the base contains the reviewed commit (fast-forward, merge commit) or its
+            // reflog names this action (squash and rebase make new commits).
+            let path = std::path::PathBuf::from(&p.repo);
+            let (base, sha, key) = (p.base.clone(), p.sha.clone(), a.idempotency_key.clone());
+            let contains = tokio::task::spawn_blocking(move || -> Option<bool> {
+                let repo = git2::Repository::open(&path).ok()?;
+                let tip = repo
+                    .revparse_single(&format!("refs/heads/{base}"))
+                    .ok()?
+                    .id();
+                let sha = git2::Oid::from_str(&sha).ok()?;
+                let contains = tip == sha || repo.graph_descendant_of(tip, sha).ok()?;
+                Some(contains || crate::forge::merge::reflog_mentions(&path, &base, &key).ok()?)
+            })
+            .await
+            .ok()
+            .flatten();
+            return match contains {
+                Some(true) => Checked::Done(format!("{} already contains {}", p.base, p.sha)),
+                Some(false) => Checked::NotDone,
+                None => Checked::Unknown(format!("cannot read {} in {}", p.base, p.repo)),
+            };
+        }
+        match self.store.reviews().await {
+            Ok(rs) if rs.iter().any(|r| r.action_key == a.idempotency_key) => {
+                Checked::Done("review recorded".into())
+            }
+            Ok(_) => Checked::NotDone,
+            Err(e) => Checked::Unknown(e.to_string()),
+        }
+    }
+
+    async fn apply(&self, a: &Action, p: &Payload) -> Outcome {
+        let state = match a.kind {
+            ActionKind::Approve => ReviewState::Approved,
+            ActionKind::RequestChanges => ReviewState::ChangesRequested,
+            ActionKind::Comment => ReviewState::Commented,
+            ActionKind::Merge => return self.merge(a, p).await,
+            // The branch stays; the change is closed at this head (see `settle`).
+            ActionKind::Close => {
+                return Outcome::Applied(format!("closed at {}{}", short(&p.sha), because(p)))
+            }
+            other => {
+                return Outcome::Failed(format!(
+                    "`{other}` is not something a local branch can do; use git for it"
+                ))
+            }
+        };
+        let review = Review {
+            action_key: a.idempotency_key.clone(),
+            change_request: a.target.clone(),
+            head_sha: p.sha.clone(),
+            reviewer: a.actor.clone(),
+            state,
+            body: p.body.clone().unwrap_or_default(),
+            at: a.created_at,
+        };
+        match self.store.add_review(&review).await {
+            Ok(_) => Outcome::Applied(format!("{state} at {}", short(&p.sha))),
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+}
+
+impl LocalApplier {
+    async fn merge(&self, a: &Action, p: &Payload) -> Outcome {
+        let mode = match p.method.as_deref() {
+            None | Some("merge") => MergeMode::Merge,
+            Some("squash") => MergeMode::Squash,
+            Some("rebase") => MergeMode::Rebase,
+            Some(other) => {
+                return Outcome::Failed(format!(
+                    "merge method `{other}` is not one of merge, squash, rebase"
+                ))
+            }
+        };
+        let (p, name, email) = (p.clone(), self.name.clone(), self.email.clone());
+        let note = format!("(action {})", a.idempotency_key);
+        let done = tokio::task::spawn_blocking(move || {
+            let who = git2::Signature::now(&name, &email)
+                .map_err(|e| format!("cannot sign the merge as {name} <{email}>: {e}"))?;
+            merge_local(
+                std::path::Path::new(&p.repo),
+                &p.base,
+                &p.head,
+                &p.sha,
+                mode,
+                &who,
+                &note,
+            )
+            .map_err(|e| e.to_string())
+        })
+        .await;
+        match done {
+            Ok(Ok(m)) => Outcome::Applied(format!("{} to {}", m.how, m.sha)),
+            Ok(Err(why)) => Outcome::Failed(why),
+            Err(e) => Outcome::Retry(format!("merge task failed: {e}")),
+        }
+    }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..10).unwrap_or(sha)
+}
+
+/// A lead's decision on one change request, as the CLI and the API take it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decide {
+    /// approve, request_changes, comment, merge or close.
+    pub kind: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// merge, squash or rebase (merges only).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Merge although the policy refuses; the reason is audited.
+    #[serde(default)]
+    pub override_reason: Option<String>,
+    /// With request_changes: the agent that gets the comments as its next prompt, on the same
+    /// branch ("request changes and send back"). The decision itself is unaffected.
+    #[serde(default)]
+    pub send_back: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    #[error("no change request `{0}`")]
+    NotFound(String),
+    #[error("{id} is {state}, not open")]
+    NotOpen { id: String, state: ChangeState },
+    #[error(
+        "{0}: GitHub pull requests are not synced yet; only local agent branches can be acted on"
+    )]
+    NotLocal(String),
+    #[error("`{0}` is not an action (approve, request_changes, comment, merge, close)")]
+    BadKind(String),
+    #[error("`{0}` is not a merge method (merge, squash, rebase)")]
+    BadMethod(String),
+    #[error("{0} needs a comment saying what")]
+    NeedsComment(String),
+    #[error("the policy ({policy}) refuses this merge: {}. Pass an override reason to merge anyway (kept in the audit log)", reasons.join("; "))]
+    Refused {
+        policy: String,
+        reasons: Vec<String>,
+    },
+    #[error("cannot judge the merge: {0}")]
+    Policy(String),
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// Queues `d` on change request `id` (after the policy check, for a merge) and sends what is
+/// due at once. Returns the action as it stands afterwards: applied, failed or still queued.
+pub async fn decide(
+    store: &Store,
+    key: &AuditKey,
+    applier: &Appliers,
+    policy_file: &std::path::Path,
+    id: &str,
+    d: &Decide,
+    now: i64,
+) -> std::result::Result<Action, DecideError> {
+    let kind = ActionKind::parse(&d.kind)
+        .filter(|k| ActionKind::DECISIONS.contains(k))
+        .ok_or_else(|| DecideError::BadKind(d.kind.clone()))?;
+    let method = d.method.as_deref().unwrap_or("merge");
+    if !["merge", "squash", "rebase"].contains(&method) {
+        return Err(DecideError::BadMethod(method.into()));
+    }
+    let comment = d
+        .comment
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    if comment.is_none() && matches!(kind, ActionKind::RequestChanges | ActionKind::Comment) {
+        return Err(DecideError::NeedsComment(d.kind.clone()));
+    }
+    let c = store
+        .change_request(id)
+        .await?
+        .ok_or_else(|| DecideError::NotFound(id.into()))?;
+    let github = c.kind == crate::model::ChangeKind::Github;
+    if github && applier.github.is_none() {
+        return Err(DecideError::NotLocal(c.id));
+    }
+    if c.state != ChangeState::Open {
+        return Err(DecideError::NotOpen {
+            id: c.id,
+            state: c.state,
+        });
+    }
+    let actor = applier.local.name.clone();
+    // `github:owner/name#N`: the API wants the full name and the number.
+    let (repo, number) = match c
+        .id
+        .strip_prefix("github:")
+        .and_then(|r| r.rsplit_once('#'))
+    {
+        Some((full, n)) if github => (full.to_string(), n.parse().ok()),
+        _ => (c.repo.clone(), None),
+    };
+    let mut payload = Payload {
+        repo,
+        number,
+        head: c.head.clone(),
+        base: c.base.clone(),
+        sha: c.head_sha.clone(),
+        body: comment.map(str::to_string),
+        ..Default::default()
+    };
+    if kind == ActionKind::Merge {
+        payload.method = Some(method.into());
+        let file = crate::domain::policy::PolicyFile::load(policy_file)
+            .map_err(|e| DecideError::Policy(e.to_string()))?;
+        let verdict = crate::domain::policy::judge_change(store, &file, &c, now)
+            .await
+            .map_err(DecideError::Policy)?;
+        if !verdict.pass {
+            let reasons: Vec<String> = verdict
+                .reasons
+                .iter()
+                .filter(|r| !r.ok)
+                .map(|r| r.message.clone())
+                .collect();
+            let reason = d
+                .override_reason
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty());
+            let Some(reason) = reason else {
+                return Err(DecideError::Refused {
+                    policy: verdict.policy,
+                    reasons,
+                });
+            };
+            store
+                .append_audit(
+                    key,
+                    &Decision {
+                        at: now,
+                        actor: &actor,
+                        action: "override",
+                        target: &c.id,
+                        detail: &format!(
+                            "merged against policy ({}): {reason}",
+                            reasons.join("; ")
+                        ),
+                    },
+                )
+                .await?;
+            payload.override_reason = Some(reason.to_string());
+        }
+    }
+    let action = enqueue(store, kind, &c.id, &payload, &actor, now).await?;
+    sync(store, applier, key, now).await?;
+    let done = store
+        .actions()
+        .await?
+        .into_iter()
+        .find(|a| a.idempotency_key == action.idempotency_key)
+        .unwrap_or(action);
+    Ok(done)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("no action `{0}` in the outbox")]
+    NotFound(String),
+    #[error("action {key} is {state}; only failed actions can be retried or dismissed")]
+    NotFailed { key: String, state: ActionState },
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// What the lead does with a failed action: send it again (after fixing the cause — resolving
+/// a conflict, say) or let it go. Both are audited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolve {
+    Retry,
+    Dismiss,
+}
+
+/// Retries or dismisses failed action `action_key`; a retry is sent at once. Returns the action
+/// as it stands afterwards.
+pub async fn resolve(
+    store: &Store,
+    key: &AuditKey,
+    applier: &Appliers,
+    action_key: &str,
+    how: Resolve,
+    now: i64,
+) -> std::result::Result<Action, ResolveError> {
+    let find = || async {
+        store
+            .actions()
+            .await
+            .map(|all| all.into_iter().find(|a| a.idempotency_key == action_key))
+    };
+    let a = find()
+        .await?
+        .ok_or_else(|| ResolveError::NotFound(action_key.into()))?;
+    let (state, verb) = match how {
+        Resolve::Retry => (ActionState::Queued, "retry"),
+        Resolve::Dismiss => (ActionState::Dismissed, "dismiss"),
+    };
+    if !store.reopen_failed_action(action_key, state, now).await? {
+        return Err(ResolveError::NotFailed {
+            key: action_key.into(),
+            state: a.state,
+        });
+    }
+    store
+        .append_audit(
+            key,
+            &Decision {
+                at: now,
+                actor: &applier.local.name,
+                action: &format!("{} {verb}", a.kind),
+                target: &a.target,
+                detail: &format!(
+                    "after: {} (action {action_key})",
+                    a.last_error.as_deref().unwrap_or("failed")
+                ),
+            },
+        )
+        .await?;
+    if how == Resolve::Retry {
+        sync(store, applier, key, now).await?;
+    }
+    Ok(find().await?.unwrap_or(a))
+}
+
+/// Who acts from this machine: `FLIGHTDECK_USER`, else git's `user.name`, else the login
+/// name; with git's `user.email` (for merge commits).
+pub fn lead_identity() -> (String, String) {
+    let git = git2::Config::open_default().ok();
+    let get = |k: &str| git.as_ref().and_then(|c| c.get_string(k).ok());
+    let name = std::env::var("FLIGHTDECK_USER")
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| get("user.name"))
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "lead".into());
+    let email = get("user.email").unwrap_or_else(|| format!("{name}@localhost"));
+    (name, email)
+}
+
+/// Sends due actions in the background every `every` (queued while offline, waiting for a
+/// retry, or left by a sender that died), telling the UI when something was decided.
+pub fn spawn_sender(
+    store: Store,
+    bus: crate::model::events::EventBus,
+    key_path: std::path::PathBuf,
+    appliers: Appliers,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let now = chrono::Utc::now().timestamp();
+            match store.due_actions(now).await {
+                Ok(due) if due.is_empty() => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("outbox: {e}");
+                    continue;
+                }
+            }
+            let key = match AuditKey::load_or_create(&key_path) {
+                Ok(k) => k,
+                Err(e) => {
+                    tracing::warn!("outbox: {e}");
+                    continue;
+                }
+            };
+            match sync(&store, &appliers, &key, now).await {
+                Ok(r) if r != SyncReport::default() => {
+                    bus.publish(crate::model::events::Event::Changed {
+                        source: "outbox".into(),
+                        topics: ["changes", "inbox", "audit", "outbox"]
+                            .map(String::from)
+                            .to_vec(),
+                    })
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("outbox: {e}"),
+            }
+        }
+    })
+}

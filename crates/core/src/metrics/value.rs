@@ -1,0 +1,100 @@
+//! What the agent spend buys: cost per merged change, what runs that produced nothing merged
+//! cost, cost per changed line that survived review (was merged), and agent cost against the
+//! time people spent reviewing it.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::model::error::Result;
+use crate::model::{Author, ChangeState};
+use crate::store::Store;
+
+/// A run that ended this long ago without merged work on its branch counts as abandoned.
+pub const ABANDONED_AFTER_SECS: i64 = 7 * 86_400;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct ValueView {
+    /// Agent-authored changes merged since `since`.
+    #[ts(type = "number")]
+    pub merged_changes: i64,
+    /// What the agent runs behind them cost.
+    pub merged_cost_usd: f64,
+    /// `None` when nothing was merged.
+    pub cost_per_merged_change: Option<f64>,
+    /// Runs that ended since `since` (and over a week ago) with nothing merged from their branch.
+    #[ts(type = "number")]
+    pub abandoned_runs: i64,
+    pub abandoned_cost_usd: f64,
+    /// Lines added and removed by the merged agent changes.
+    #[ts(type = "number")]
+    pub merged_lines: i64,
+    pub cost_per_merged_line: Option<f64>,
+    /// Hours from opening to the first human review, summed over the merged agent changes that
+    /// had one.
+    pub review_hours: f64,
+    /// Agent cost of those changes per hour of waiting for and doing human review.
+    pub cost_per_review_hour: Option<f64>,
+}
+
+fn per(n: f64, d: f64) -> Option<f64> {
+    (d > 0.0).then(|| n / d)
+}
+
+/// The value figures for what ended or merged since `since` (epoch seconds), as of `now`.
+pub async fn value(store: &Store, since: i64, now: i64) -> Result<ValueView> {
+    let changes = store.change_requests().await?;
+    let reviews = store.reviews().await?;
+    let defaults: HashMap<String, String> = store
+        .repos()
+        .await?
+        .into_iter()
+        .map(|r| (r.path, r.default_branch))
+        .collect();
+    let mut v = ValueView::default();
+    // (repo, branch) whose work was merged.
+    let mut merged_branches: HashSet<(String, String)> = HashSet::new();
+    let mut review_cost = 0.0;
+    for c in &changes {
+        if c.state == ChangeState::Merged {
+            merged_branches.insert((c.repo.clone(), c.head.clone()));
+        }
+        if c.state != ChangeState::Merged
+            || c.updated_at < since
+            || !matches!(c.author, Author::Agent { .. })
+        {
+            continue;
+        }
+        v.merged_changes += 1;
+        v.merged_cost_usd += c.agent_cost_usd;
+        v.merged_lines += c.insertions + c.deletions;
+        let first_human = reviews
+            .iter()
+            .filter(|r| r.change_request == c.id && !r.reviewer.ends_with("[bot]"))
+            .map(|r| r.at)
+            .min();
+        if let Some(at) = first_human {
+            v.review_hours += (at - c.created_at).max(0) as f64 / 3_600.0;
+            review_cost += c.agent_cost_usd;
+        }
+    }
+    // Only the runs in the window are read (a year of runs can be tens of thousands).
+    for (repo, branch, cost) in store
+        .run_costs_ended(since, now - ABANDONED_AFTER_SECS)
+        .await?
+    {
+        // Work on the default branch went straight in; elsewhere it needs a merged change.
+        let straight_in = defaults.get(&repo).is_some_and(|d| *d == branch);
+        if straight_in || merged_branches.contains(&(repo, branch)) {
+            continue;
+        }
+        v.abandoned_runs += 1;
+        v.abandoned_cost_usd += cost;
+    }
+    v.cost_per_merged_change = per(v.merged_cost_usd, v.merged_changes as f64);
+    v.cost_per_merged_line = per(v.merged_cost_usd, v.merged_lines as f64);
+    v.cost_per_review_hour = per(review_cost, v.review_hours);
+    Ok(v)
+}
