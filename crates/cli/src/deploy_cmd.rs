@@ -74,7 +74,7 @@ fn show(d: &Deployment) {
         chrono::DateTime::from_timestamp(d.created_at, 0)
             .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default(),
-        if d.contents == "exact" {
+        if d.contents == flightdeck_core::model::Contents::Exact {
             ""
         } else {
             "(contents unknown: sha not in the clone yet)"

@@ -16,12 +16,15 @@ pub use crate::model::toml_file::ConfigError;
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// Owned by the store (its URL).
     #[serde(default)]
-    pub database: RawDatabase,
+    pub database: crate::store::Config,
+    /// The server's address and UI folder; the server is above core, so its section is here.
     #[serde(default)]
     pub server: RawServer,
+    /// Owned by `sources` (the repos and agent-log folders to read).
     #[serde(default)]
-    pub sources: RawSources,
+    pub sources: crate::sources::Config,
     /// Owned by `github` (the API URL, incident labels).
     #[serde(default)]
     pub github: crate::forge::github::Config,
@@ -41,32 +44,10 @@ pub struct RawConfig {
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct RawDatabase {
-    pub url: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct RawServer {
     pub bind: Option<IpAddr>,
     pub port: Option<u16>,
     pub ui_dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawSources {
-    /// Git work trees to watch.
-    #[serde(default)]
-    pub repos: Vec<PathBuf>,
-    /// Claude Code config dirs (each holding `projects/`); default as Claude Code itself.
-    pub claude_dirs: Option<Vec<PathBuf>>,
-    /// Codex home (holding `sessions/`); default `$CODEX_HOME` or `~/.codex`.
-    pub codex_home: Option<PathBuf>,
-    /// Gemini CLI data dirs; default `$GEMINI_DATA_DIR` or `~/.gemini/tmp`.
-    pub gemini_dirs: Option<Vec<PathBuf>>,
-    /// Dirs of Flightdeck's own agent-log format; default `<data dir>/agent-logs`.
-    pub generic_dirs: Option<Vec<PathBuf>>,
 }
 
 impl RawConfig {

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::domain::ingest::Sources;
 use crate::model::error::{Error, Result};
-use crate::model::WorkLinkKind;
+use crate::model::{Contents, ExperimentState, WorkLinkKind, WorkSource};
 use crate::model::{
     DeployStatus, Deployment, Experiment, Release, ReleaseState, ReviewState, Variant, WorkState,
 };
@@ -777,7 +777,7 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
     let branch = "claude/add-rate-limiting";
     // The ingest adopted the branch's runs as a work item of their own: this one replaces it.
     for w in store.work_items().await? {
-        if w.source == "run"
+        if w.source == WorkSource::Run
             && w.links
                 .iter()
                 .any(|l| l.kind == WorkLinkKind::Branch && l.target == branch)
@@ -800,7 +800,7 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
             repo: repo.clone(),
             assignee: Some("agent:claude".into()),
             state: WorkState::InReview,
-            source: "cockpit".into(),
+            source: WorkSource::Cockpit,
             labels: vec![],
             created_at: now - 3 * 86_400,
             updated_at: now - 86_400,
@@ -818,7 +818,7 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
             repo: repo.clone(),
             assignee: Some(assignee.into()),
             state,
-            source: "cockpit".into(),
+            source: WorkSource::Cockpit,
             labels: vec![],
             created_at: now - age,
             updated_at: now - age,
@@ -908,7 +908,7 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
                         status,
                         created_at: at + if env == "production" { 7_200 } else { 900 },
                         source: "demo".into(),
-                        contents: "unknown".into(),
+                        contents: Contents::Unknown,
                     })
                     .await?;
             }
@@ -977,7 +977,7 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
                 id: id.into(),
                 name: name.into(),
                 metric: metric.into(),
-                state: "running".into(),
+                state: ExperimentState::Running,
                 started_at: now - 14 * DAY,
                 variants: variants
                     .iter()

@@ -77,7 +77,7 @@ async fn deploy(db: &TestDb, id: &str, env: &str, at: i64, ships: &[&str]) {
             status: DeployStatus::Success,
             created_at: at,
             source: "test".into(),
-            contents: "unknown".into(),
+            contents: flightdeck_core::model::Contents::Unknown,
         })
         .await
         .unwrap();

@@ -176,7 +176,10 @@ async fn deploys_ship_exactly_and_dora_matches_hand_counts(db: TestDb) {
         2,
         "f1 and f2 are the agent's"
     );
-    assert!(detail.deployment.contents.eq("exact"));
+    assert_eq!(
+        detail.deployment.contents,
+        flightdeck_core::model::Contents::Exact
+    );
 
     let d = dora::dora(&db.store, None, T0, T0 + 7 * 24 * H, &DoraConfig::default())
         .await

@@ -73,12 +73,15 @@ async fn prs_checks_and_free_refreshes(db: TestDb) {
     assert_eq!((pr.insertions, pr.deletions, pr.files_changed), (10, 2, 1));
     assert_eq!(pr.labels, vec!["agent:claude", "needs-review"]);
     assert_eq!(pr.requested_reviewers, vec!["lead"]);
-    assert_eq!(pr.mergeable.as_deref(), Some("clean"));
+    assert_eq!(pr.mergeable, Some(flightdeck_core::model::Mergeable::Clean));
     let human = changes
         .iter()
         .find(|c| c.id == change_id(REPO, 43))
         .unwrap();
-    assert_eq!(human.mergeable.as_deref(), Some("conflicts"));
+    assert_eq!(
+        human.mergeable,
+        Some(flightdeck_core::model::Mergeable::Conflicts)
+    );
     assert!(human.labels.is_empty() && human.requested_reviewers.is_empty());
     assert_eq!(
         human.author,

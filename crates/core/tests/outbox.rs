@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use flightdeck_core::domain::outbox::{self, Applier, Checked, LocalApplier, Outcome, Payload};
 use flightdeck_core::model::audit::{self, AuditKey};
-use flightdeck_core::model::{Action, ActionKind, ActionState, ChangeState};
+use flightdeck_core::model::{Action, ActionKind, ActionState, ChangeState, Mergeable};
 use flightdeck_core::views::InboxKind;
 use support::{both, commit_file, tree_commit, TestDb};
 
@@ -426,8 +426,8 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
         let store = &db.store;
         async move { store.change_request(&id).await.unwrap().unwrap().mergeable }
     };
-    assert_eq!(mergeable("claude/squash").await.as_deref(), Some("clean"));
-    assert_eq!(mergeable("codex/clash").await.as_deref(), Some("conflicts"));
+    assert_eq!(mergeable("claude/squash").await, Some(Mergeable::Clean));
+    assert_eq!(mergeable("codex/clash").await, Some(Mergeable::Conflicts));
     let ap = appliers(&db);
     let decide = |target: String, kind: &str, method: Option<&str>| {
         let d = outbox::Decide {

@@ -11,7 +11,7 @@ use flightdeck_core::demo;
 use flightdeck_core::domain::ingest;
 use flightdeck_core::model::*;
 use flightdeck_core::model::{
-    ActionKind, ActionState, DeployStatus, ReleaseState, WorkLinkKind, WorkState,
+    ActionKind, ActionState, DeployStatus, Mergeable, ReleaseState, WorkLinkKind, WorkState,
 };
 use flightdeck_core::views;
 use flightdeck_core::Error;
@@ -147,7 +147,7 @@ async fn round_trips_every_noun(db: TestDb) {
         agent_cost_usd: 0.0,
         labels: vec!["agent".into(), "needs, care".into()],
         requested_reviewers: vec!["lead".into()],
-        mergeable: Some("clean".into()),
+        mergeable: Some(flightdeck_core::model::Mergeable::Clean),
         merged_at: None,
         first_commit_at: None,
     };
@@ -206,7 +206,7 @@ async fn round_trips_every_noun(db: TestDb) {
         status: DeployStatus::Success,
         created_at: 3,
         source: "test".into(),
-        contents: "unknown".into(),
+        contents: flightdeck_core::model::Contents::Unknown,
     };
     s.upsert_deployment(&d).await.unwrap();
     assert_eq!(s.deployments().await.unwrap(), vec![d]);
@@ -231,7 +231,7 @@ async fn round_trips_every_noun(db: TestDb) {
         id: "e1".into(),
         name: "E".into(),
         metric: "m".into(),
-        state: "running".into(),
+        state: flightdeck_core::model::ExperimentState::Running,
         started_at: 1,
         variants: vec![
             Variant {
@@ -283,7 +283,7 @@ async fn round_trips_every_noun(db: TestDb) {
         repo: None,
         assignee: Some("agent:codex".into()),
         state: WorkState::Todo,
-        source: "cockpit".into(),
+        source: flightdeck_core::model::WorkSource::Cockpit,
         labels: vec!["bug".into(), "agent:codex, \"quoted\"".into()],
         created_at: 1,
         updated_at: 1,
@@ -399,6 +399,29 @@ async fn an_unknown_state_is_named_not_guessed(db: TestDb) {
             .unwrap()
             .state,
         ChangeState::Merged
+    );
+    // A nullable name: none stays none, each known one reads back, a foreign one is named.
+    for m in [None, Some(Mergeable::Conflicts), Some(Mergeable::Draft)] {
+        let cr = ChangeRequest {
+            mergeable: m,
+            ..s.change_request("local:/r:b1").await.unwrap().unwrap()
+        };
+        s.upsert_change_request(&cr).await.unwrap();
+        let got = s.change_request("local:/r:b1").await.unwrap().unwrap();
+        assert_eq!(got.mergeable, m);
+    }
+    sqlx::query("UPDATE change_requests SET mergeable = 'dirty' WHERE id = 'local:/r:b1'")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    let e = s
+        .change_request("local:/r:b1")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("mergeable state `dirty`") && e.contains("clean, conflicts"),
+        "{e}"
     );
     db.finish().await;
 }

@@ -180,7 +180,7 @@ async fn agent_runs_become_work_items_once(db: TestDb) {
         .await
         .unwrap()
         .into_iter()
-        .filter(|w| w.source == "run")
+        .filter(|w| w.source == flightdeck_core::model::WorkSource::Run)
         .collect();
     assert!(adopted.len() >= 3, "{adopted:?}");
     let invoice = adopted

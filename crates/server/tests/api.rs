@@ -582,7 +582,7 @@ async fn changes_show_their_work_item() {
             repo: None,
             assignee: Some("person:bob".into()),
             state: WorkState::InReview,
-            source: "cockpit".into(),
+            source: flightdeck_core::model::WorkSource::Cockpit,
             labels: vec![],
             created_at: 1,
             updated_at: 1,

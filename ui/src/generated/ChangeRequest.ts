@@ -2,6 +2,7 @@
 import type { Author } from "./Author";
 import type { ChangeKind } from "./ChangeKind";
 import type { ChangeState } from "./ChangeState";
+import type { Mergeable } from "./Mergeable";
 
 /**
  * A change waiting for (or past) review: a local agent branch or a forge pull request.
@@ -24,9 +25,10 @@ labels: Array<string>,
  */
 requested_reviewers: Array<string>, 
 /**
- * clean, conflicts, blocked, behind, unstable or draft; none while unknown.
+ * Whether it would merge now; none while unknown (GitHub still computing, or a state it
+ * added that the cockpit has no word for yet).
  */
-mergeable: string | null, 
+mergeable: Mergeable | null, 
 /**
  * When it was merged; none while open or when closed unmerged.
  */

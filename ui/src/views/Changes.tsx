@@ -7,6 +7,7 @@ import { absoluteTime, int, money, repoBasename, shortHash, tokens } from '../fo
 import type { Action } from '../generated/Action';
 import type { ChangeRow } from '../generated/ChangeRow';
 import type { Check } from '../generated/Check';
+import type { Mergeable } from '../generated/Mergeable';
 import type { Verdict } from '../generated/Verdict';
 import { useApi, useExpanded, useList, type ViewProps } from '../hooks';
 import { agentsHashFor, type ListAct } from '../keys';
@@ -36,7 +37,7 @@ function Checks({ checks }: { checks: Check[] }) {
 }
 
 /** Whether it merges cleanly, when that is news: conflicts, behind, blocked, draft. */
-function MergeableBadge({ state }: { state: string | null }) {
+function MergeableBadge({ state }: { state: Mergeable | null }) {
   if (!state || state === 'clean') return null;
   const tone = state === 'conflicts' ? 'red' : state === 'draft' ? 'grey' : 'amber';
   return (

@@ -94,7 +94,7 @@ async fn record_contents(
         status,
         created_at: at,
         source: source.into(),
-        contents: "unknown".into(),
+        contents: crate::model::Contents::Unknown,
     };
     store.upsert_deployment(&d).await?;
     refresh_contents(store, &d.repo, &d.environment, Some((d.created_at, &d.id))).await?;

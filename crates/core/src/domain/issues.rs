@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::domain::actions::{Checked, Outcome, Payload};
 use crate::forge::github::{GitHub, GitHubError};
-use crate::model::{ActionKind, ActionState, WorkItem, WorkState};
+use crate::model::{ActionKind, ActionState, WorkItem, WorkSource, WorkState};
 use crate::store::Store;
 
 /// The label that marks work handed to agent `name`.
@@ -45,7 +45,7 @@ pub async fn sync_issues(
         .work_items()
         .await?
         .into_iter()
-        .filter(|w| w.source == "github" && w.repo.as_deref() == Some(repo_key))
+        .filter(|w| w.source == WorkSource::Github && w.repo.as_deref() == Some(repo_key))
         .map(|w| (w.id.clone(), w))
         .collect();
     let pending: Vec<String> = store
@@ -89,7 +89,7 @@ pub async fn sync_issues(
                 _ => assignee,
             },
             state: was.map_or_else(|| WorkState::Todo, |w| w.state),
-            source: "github".into(),
+            source: WorkSource::Github,
             labels,
             created_at: was.map_or(now, |w| w.created_at),
             updated_at: now,
@@ -291,7 +291,7 @@ mod tests {
             repo: None,
             assignee: assignee.map(str::to_string),
             state: WorkState::Todo,
-            source: "github".into(),
+            source: WorkSource::Github,
             labels: labels.iter().map(|l| l.to_string()).collect(),
             created_at: 0,
             updated_at: 0,

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::audit::{AuditKey, Decision};
 use crate::model::toml_file::ConfigError;
-use crate::model::{ActionKind, ChangeState, WorkItem, WorkLink, WorkLinkKind, WorkState};
+use crate::model::{
+    ActionKind, ChangeState, WorkItem, WorkLink, WorkLinkKind, WorkSource, WorkState,
+};
 use crate::store::Store;
 
 /// An agent as the config declares it:
@@ -179,7 +181,7 @@ pub async fn add(
         repo: repo.map(str::to_string),
         assignee,
         state: WorkState::Todo,
-        source: "cockpit".into(),
+        source: WorkSource::Cockpit,
         labels: vec![],
         created_at: now,
         updated_at: now,
@@ -431,7 +433,7 @@ pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
                 repo: Some(repo.clone()),
                 assignee: Some(format!("agent:{}", r.agent)),
                 state,
-                source: "run".into(),
+                source: WorkSource::Run,
                 labels: vec![],
                 created_at: r.started_at,
                 updated_at: r.ended_at.max(r.started_at),

@@ -454,9 +454,10 @@ pub struct ChangeRequest {
     /// Logins asked to review (GitHub).
     #[serde(default)]
     pub requested_reviewers: Vec<String>,
-    /// clean, conflicts, blocked, behind, unstable or draft; none while unknown.
+    /// Whether it would merge now; none while unknown (GitHub still computing, or a state it
+    /// added that the cockpit has no word for yet).
     #[serde(default)]
-    pub mergeable: Option<String>,
+    pub mergeable: Option<Mergeable>,
     /// When it was merged; none while open or when closed unmerged.
     #[serde(default)]
     #[ts(type = "number | null")]
@@ -500,11 +501,34 @@ pub struct Deployment {
     pub status: DeployStatus,
     #[ts(type = "number")]
     pub created_at: i64,
+    /// Who reported it (`webhook`, `github`, …): part of a generated id, so an open label.
     pub source: String,
-    /// `exact` once what it shipped is known from the commit graph; `unknown` while its sha is
-    /// not in the local clone.
     #[serde(default)]
-    pub contents: String,
+    pub contents: Contents,
+}
+
+named_enum! {
+    /// Whether what a deploy shipped is known: `exact` once its commits are found in the
+    /// commit graph, `unknown` while its sha is not in the local clone.
+    #[derive(Default)]
+    pub enum Contents {
+        Exact = "exact",
+        #[default]
+        Unknown = "unknown",
+    }
+}
+
+named_enum! {
+    /// Whether a change would merge now, in the cockpit's words (GitHub's `dirty` is
+    /// `conflicts`, its `has_hooks` is `clean`).
+    pub enum Mergeable {
+        Clean = "clean",
+        Conflicts = "conflicts",
+        Blocked = "blocked",
+        Behind = "behind",
+        Unstable = "unstable",
+        Draft = "draft",
+    }
 }
 
 /// An incident as the forge records it: an issue labelled `incident`.
@@ -566,11 +590,30 @@ pub struct Experiment {
     pub id: String,
     pub name: String,
     pub metric: String,
-    /// running or stopped.
-    pub state: String,
+    pub state: ExperimentState,
     #[ts(type = "number")]
     pub started_at: i64,
     pub variants: Vec<Variant>,
+}
+
+named_enum! {
+    /// Whether an experiment still collects data.
+    pub enum ExperimentState {
+        Running = "running",
+        Stopped = "stopped",
+    }
+}
+
+named_enum! {
+    /// Where a work item came from: made in the cockpit (CLI, API, the Work view), a GitHub
+    /// issue of a watched repo, or an agent run nobody filed.
+    #[derive(Default)]
+    pub enum WorkSource {
+        #[default]
+        Cockpit = "cockpit",
+        Github = "github",
+        Run = "run",
+    }
 }
 
 /// Spend for one vendor, model, day and origin.
@@ -608,9 +651,8 @@ pub struct WorkItem {
     /// `person:NAME`, `agent:NAME`, or none yet.
     pub assignee: Option<String>,
     pub state: WorkState,
-    /// cockpit, github or run.
     #[serde(default)]
-    pub source: String,
+    pub source: WorkSource,
     /// GitHub's labels for an issue; `agent:NAME` marks work handed to an agent.
     #[serde(default)]
     pub labels: Vec<String>,

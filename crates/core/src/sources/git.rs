@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use git2::{BranchType, Oid, Repository, Sort};
 
 use crate::model::error::{Error, Result};
-use crate::model::{Author, Branch, ChangeKind, ChangeRequest, Commit, Repo};
+use crate::model::{Author, Branch, ChangeKind, ChangeRequest, Commit, Mergeable, Repo};
 use crate::sources::diffstat::Differ;
 use crate::sources::{agent_for_branch, agent_for_identity};
 
@@ -297,14 +297,14 @@ fn local_change(
     let (title, created_at) = first.unwrap_or_else(|| (b.name.clone(), b.updated_at));
     // Whether it would merge without conflicts now (an in-memory merge; nothing is written).
     let mergeable = if merge_base == base {
-        "clean"
+        Mergeable::Clean
     } else if repo
         .merge_commits(&repo.find_commit(base)?, &repo.find_commit(head)?, None)?
         .has_conflicts()
     {
-        "conflicts"
+        Mergeable::Conflicts
     } else {
-        "clean"
+        Mergeable::Clean
     };
     Ok(ChangeRequest {
         id: format!("local:{repo_key}:{}", b.name),
@@ -327,7 +327,7 @@ fn local_change(
         agent_cost_usd: 0.0,
         labels: vec![],
         requested_reviewers: vec![],
-        mergeable: Some(mergeable.into()),
+        mergeable: Some(mergeable),
         merged_at: None,
         first_commit_at: (first_at != i64::MAX).then_some(first_at),
     })

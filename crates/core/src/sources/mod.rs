@@ -42,6 +42,23 @@ pub fn agent_for_identity(identity: &str) -> Option<&'static str> {
     }
 }
 
+/// The `[sources]` section of the config file: what to read (defaults resolved in `config`).
+#[derive(Debug, Clone, Default, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Git work trees to watch.
+    #[serde(default)]
+    pub repos: Vec<std::path::PathBuf>,
+    /// Claude Code config dirs (each holding `projects/`); default as Claude Code itself.
+    pub claude_dirs: Option<Vec<std::path::PathBuf>>,
+    /// Codex home (holding `sessions/`); default `$CODEX_HOME` or `~/.codex`.
+    pub codex_home: Option<std::path::PathBuf>,
+    /// Gemini CLI data dirs; default `$GEMINI_DATA_DIR` or `~/.gemini/tmp`.
+    pub gemini_dirs: Option<Vec<std::path::PathBuf>>,
+    /// Dirs of Flightdeck's own agent-log format; default `<data dir>/agent-logs`.
+    pub generic_dirs: Option<Vec<std::path::PathBuf>>,
+}
+
 /// A parser for one agent's log lines. State that must survive between reads of the same file
 /// (Codex's current model and running totals) is serialised into the file's cursor.
 pub trait LineParser {

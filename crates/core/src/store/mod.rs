@@ -20,6 +20,14 @@ mod reads;
 pub mod spans;
 mod writes;
 
+/// The `[database]` section of the config file: the store's URL (`sqlite:…` or `postgres://…`;
+/// the default, a SQLite file in the data dir, is resolved in `config`).
+#[derive(Debug, Clone, Default, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub url: Option<String>,
+}
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -252,6 +260,18 @@ pub(crate) fn named<T: crate::model::Named>(
 ) -> Result<T> {
     use sqlx::Row;
     parse_named(row.try_get(column)?, what)
+}
+
+/// A nullable `Named` column: none stays none, a name this version does not know is an error.
+pub(crate) fn named_opt<T: crate::model::Named>(
+    row: &sqlx::any::AnyRow,
+    column: &'static str,
+    what: &'static str,
+) -> Result<Option<T>> {
+    use sqlx::Row;
+    row.try_get::<Option<String>, _>(column)?
+        .map(|v| parse_named(v, what))
+        .transpose()
 }
 
 /// A `Named` value as stored (`what` names it in an error), for values read other than by

@@ -443,7 +443,7 @@ impl Store {
                 id,
                 name: r.try_get("name")?,
                 metric: r.try_get("metric")?,
-                state: r.try_get("state")?,
+                state: super::named(r, "state", "experiment state")?,
                 started_at: r.try_get("started_at")?,
                 variants: vs,
             });
@@ -509,7 +509,7 @@ impl Store {
                     repo: r.try_get("repo")?,
                     assignee: r.try_get("assignee")?,
                     state: super::named(r, "state", "work item state")?,
-                    source: r.try_get("source")?,
+                    source: super::named(r, "source", "work item source")?,
                     // Written by this code as a JSON array; anything else reads as none.
                     labels: serde_json::from_str(&r.try_get::<String, _>("labels")?)
                         .unwrap_or_default(),
@@ -607,7 +607,7 @@ fn change_request_of(r: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
         agent_cost_usd: r.try_get("agent_cost")?,
         labels: names(r, "labels")?,
         requested_reviewers: names(r, "requested_reviewers")?,
-        mergeable: r.try_get("mergeable")?,
+        mergeable: super::named_opt(r, "mergeable", "mergeable state")?,
         merged_at: r.try_get("merged_at")?,
         first_commit_at: r.try_get("first_commit_at")?,
     })
@@ -647,7 +647,7 @@ fn deployment_of(r: &AnyRow) -> Result<Deployment> {
         status: super::named(r, "status", "deploy status")?,
         created_at: r.try_get("created_at")?,
         source: r.try_get("source")?,
-        contents: r.try_get("contents")?,
+        contents: super::named(r, "contents", "deploy contents")?,
     })
 }
 

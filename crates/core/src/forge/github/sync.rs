@@ -2,7 +2,7 @@
 //! reviews, check runs and statuses; and which GitHub repo a local clone is.
 
 use super::*;
-use crate::model::{ChangeState, ReviewState};
+use crate::model::{ChangeState, Mergeable, ReviewState};
 
 pub(super) fn kind_of(v: &Value) -> &'static str {
     match v {
@@ -268,17 +268,17 @@ pub(super) fn change_of(pr: &Value, full_name: &str, repo_key: &str) -> Option<C
 
 /// GitHub's `mergeable_state` in the cockpit's words; none while GitHub is still computing it
 /// (the first look at a pull request often finds `unknown`).
-pub(super) fn mergeable_of(pr: &Value) -> Option<String> {
+pub(super) fn mergeable_of(pr: &Value) -> Option<Mergeable> {
     if pr["draft"].as_bool() == Some(true) {
-        return Some("draft".into());
+        return Some(Mergeable::Draft);
     }
-    let state = match pr["mergeable_state"].as_str()? {
-        "dirty" => "conflicts",
-        "clean" | "has_hooks" => "clean",
-        "unknown" => return None,
-        other => other,
-    };
-    Some(state.into())
+    match pr["mergeable_state"].as_str()? {
+        "dirty" => Some(Mergeable::Conflicts),
+        "clean" | "has_hooks" => Some(Mergeable::Clean),
+        "unknown" => None,
+        // A state GitHub adds later is not known either, rather than shown as it came.
+        other => Mergeable::parse(other),
+    }
 }
 
 /// A GitHub review as the store keeps reviews (pending ones are nobody's verdict yet).
