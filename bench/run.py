@@ -14,11 +14,14 @@
               BENCH_DORA_DEPLOYS deploys (default 100,000) in SQLite, for 90 days and two
               years, checked against a full sort of the raw rows; with BENCH_PG_URL (a
               PostgreSQL server URL whose user may create databases) in PostgreSQL too.
+  decide      decision latency with 1,000 decisions queued for GitHub and GitHub unreachable
+              (connection refused, no DNS answer, a port that never answers): 200 approvals
+              through the API's router and 20 `flightdeck approve` processes, p50/p99.
 
 Run through scripts/bench.sh (builds the release binary and installs the peers).
 Environment: BENCH_MB (corpus size, default 1024), BENCH_COMMITS (default 100000),
 BENCH_LIVE_SAMPLES (default 200), BENCH_RECORDS (default 10000000), BENCH_DIR (scratch,
-default a temp dir), BENCH_ONLY (a comma list of sections: logs, git, live, rollup, dora;
+default a temp dir), BENCH_ONLY (a comma list of sections: logs, git, live, rollup, dora, decide;
 default all).
 """
 import http.client
@@ -38,6 +41,7 @@ FD = os.path.join(ROOT, "target/release/flightdeck")
 GEN = os.path.join(ROOT, "target/release/examples/gen_claude_corpus")
 ROLLUPS = os.path.join(ROOT, "target/release/examples/bench_rollups")
 DORA = os.path.join(ROOT, "target/release/examples/bench_dora")
+DECIDE = os.path.join(ROOT, "target/release/examples/bench_decide")
 CCUSAGE = os.path.join(ROOT, "bench/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage")
 
 
@@ -236,14 +240,15 @@ def pct(xs, p):
 
 def main():
     only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
-    unknown = only - {"logs", "git", "live", "rollup", "dora"}
+    unknown = only - {"logs", "git", "live", "rollup", "dora", "decide"}
     if unknown:
-        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live, rollup, dora)")
+        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live, rollup, dora, decide)")
     run = lambda section: not only or section in only
-    needed = [("flightdeck", FD)] if any(run(s) for s in ("logs", "git", "live")) else []
+    needed = [("flightdeck", FD)] if any(run(s) for s in ("logs", "git", "live", "decide")) else []
     needed += [("corpus generator", GEN), ("ccusage", CCUSAGE)] if run("logs") else []
     needed += [("rollup bench", ROLLUPS)] if run("rollup") else []
     needed += [("dora bench", DORA)] if run("dora") else []
+    needed += [("decision bench", DECIDE)] if run("decide") else []
     for tool, path in needed:
         if not os.path.exists(path):
             sys.exit(f"error: {tool} not found at {path}; run scripts/bench.sh")
@@ -268,6 +273,9 @@ def main():
     if run("dora"):
         dora_section(scratch, int(os.environ.get("BENCH_DORA_COMMITS", "1000000")),
                      int(os.environ.get("BENCH_DORA_DEPLOYS", "100000")))
+    if run("decide"):
+        print("\n== decisions with the forge down: recording a decision, 1,000 queued (target: p99 under 200 ms)")
+        subprocess.run([DECIDE, FD], check=True)
     if not os.environ.get("BENCH_DIR"):
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use flightdeck_core::config::Settings;
 use flightdeck_core::domain::dispatch::Dispatcher;
 use flightdeck_core::domain::ingest::Sources;
-use flightdeck_core::domain::outbox::{self, Appliers, GitHubApplier, LocalApplier};
+use flightdeck_core::domain::outbox::{self, Appliers, GitHubApplier, LocalApplier, Reach};
 use flightdeck_core::domain::work::AgentConfig;
 use flightdeck_core::forge::github::{self, GitHub, GitHubError};
 use flightdeck_core::model::audit::{self, AuditKey};
@@ -35,6 +35,9 @@ pub struct Lead {
     pub sources: Option<Sources>,
     /// The merge policy decisions are judged by (a missing file: the built-in defaults).
     pub policy_file: PathBuf,
+    /// Which forges answer: shared by the decisions and the background sender, so a forge
+    /// found down is not knocked on by every decision (clones share it).
+    pub reach: Reach,
 }
 
 impl std::fmt::Debug for Lead {
@@ -101,6 +104,7 @@ impl Lead {
             data_dir: settings.data_dir.clone(),
             sources: Some(settings.sources()),
             policy_file: settings.policy_file.clone(),
+            reach: Reach::default(),
         }
     }
 
@@ -137,6 +141,7 @@ impl Lead {
                 email: self.email.clone(),
             },
             github,
+            reach: self.reach.clone(),
         })
     }
 

@@ -76,6 +76,7 @@ async fn setup() -> Setup {
             ..Default::default()
         }),
         policy_file: tmp.path().join("no-policy.toml"),
+        reach: Default::default(),
     };
     let store = Store::open(&format!("sqlite://{}", tmp.path().join("fd.db").display()))
         .await

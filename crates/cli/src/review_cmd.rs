@@ -192,7 +192,7 @@ async fn decide(
             a.last_error.as_deref().unwrap_or_default()
         ),
         _ => println!(
-            "{kind}: {} — queued ({}); `flightdeck sync` sends it",
+            "{kind}: {} — queued ({}); a running Flightdeck or `flightdeck sync` sends it",
             c.id,
             a.last_error.as_deref().unwrap_or("waiting")
         ),
@@ -204,11 +204,17 @@ pub async fn sync(settings: &Settings, lead: &Lead) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let key = lead.key()?;
     let applier = lead.appliers(&store)?;
-    let r = outbox::sync(&store, &applier, &key, now()).await?;
+    let r = outbox::sync_with(&store, &applier, &key, &applier.reach, now()).await?;
     println!(
         "sync: {} applied, {} found already applied, {} waiting to retry, {} failed",
         r.applied, r.confirmed, r.retrying, r.failed
     );
+    if r.paused > 0 {
+        println!(
+            "sync: {} left queued: their forge did not answer (one was tried, not each)",
+            r.paused
+        );
+    }
     if let Some(forge) = &lead.github {
         let gh = forge.client()?;
         let labels = &settings.incident_labels;

@@ -459,6 +459,7 @@ async fn decisions_reach_github_exactly_once(db: TestDb) {
             email: "alice@acme.dev".into(),
         },
         github: Some(GitHubApplier { gh: client(&url) }),
+        reach: Default::default(),
     };
     let mut approvals = Vec::new();
     let now = 1_790_000_000;
@@ -623,3 +624,118 @@ async fn pull_request_diffs_come_from_the_files_list() {
     let png = &d.files[1];
     assert!(png.binary && png.hunks.is_empty(), "{png:?}");
 }
+
+/// A forge that does not answer is paused, not knocked on once per queued action: one pass over
+/// 20 queued decisions tries one and leaves 19 untouched; a decision taken meanwhile is queued
+/// without touching the network; nothing is tried before the pause ends; then one probe, and
+/// the pause doubles.
+async fn an_unreachable_forge_is_paused_not_tried_per_action(db: TestDb) {
+    use flightdeck_core::domain::outbox::{self, Appliers, Decide, GitHubApplier, LocalApplier};
+    use flightdeck_core::domain::outbox::{Payload, FIRST_PAUSE_SECS};
+    use flightdeck_core::model::audit::AuditKey;
+    let (_hub, live) = hub_with_prs().await;
+    sync_repo(&client(&live), &db.store, REPO, KEY)
+        .await
+        .unwrap();
+    // Nothing listens on port 1: every connection is refused.
+    let down = "http://127.0.0.1:1";
+    let dir = tempfile::tempdir().unwrap();
+    let key = AuditKey::load_or_create(&dir.path().join("k")).unwrap();
+    let appliers = Appliers {
+        local: LocalApplier {
+            store: db.store.clone(),
+            name: "alice".into(),
+            email: "alice@acme.dev".into(),
+        },
+        github: Some(GitHubApplier { gh: client(down) }),
+        reach: Default::default(),
+    };
+    let now = 1_790_000_000;
+    for i in 0..20 {
+        let p = Payload {
+            repo: REPO.into(),
+            number: Some(43),
+            sha: "b2".into(),
+            body: Some(format!("ok {i}")),
+            ..Default::default()
+        };
+        outbox::enqueue(
+            &db.store,
+            ActionKind::Approve,
+            &change_id(REPO, 43),
+            &p,
+            "alice",
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    let attempts = |db: &TestDb| {
+        let store = db.store.clone();
+        async move {
+            let mut a: Vec<i64> = store
+                .actions()
+                .await
+                .unwrap()
+                .iter()
+                .map(|a| a.attempts)
+                .collect();
+            a.sort();
+            a
+        }
+    };
+    let r = outbox::sync_with(&db.store, &appliers, &key, &appliers.reach, now)
+        .await
+        .unwrap();
+    assert_eq!((r.retrying, r.paused, r.applied), (1, 19, 0), "{r:?}");
+    let mut want = vec![0; 19];
+    want.push(1);
+    assert_eq!(attempts(&db).await, want);
+    assert_eq!(
+        appliers.reach.paused_until(down, now),
+        Some(now + FIRST_PAUSE_SECS)
+    );
+
+    // A decision on another pull request while the forge is paused: queued, never sent.
+    let d = Decide {
+        kind: "approve".into(),
+        comment: Some("fine".into()),
+        method: None,
+        override_reason: None,
+        send_back: None,
+    };
+    let policy = dir.path().join("no-policy.toml");
+    let a = outbox::decide(
+        &db.store,
+        &key,
+        &appliers,
+        &policy,
+        &change_id(REPO, 42),
+        &d,
+        now + 1,
+    )
+    .await
+    .unwrap();
+    assert_eq!((a.state, a.attempts), (ActionState::Queued, 0), "{a:?}");
+
+    // Within the pause: nothing is tried.
+    let r = outbox::sync_with(&db.store, &appliers, &key, &appliers.reach, now + 10)
+        .await
+        .unwrap();
+    assert_eq!((r.retrying, r.paused), (0, 20), "{r:?}");
+    // After it: one probe, refused again; the next pause is twice as long.
+    let t = now + FIRST_PAUSE_SECS;
+    let r = outbox::sync_with(&db.store, &appliers, &key, &appliers.reach, t)
+        .await
+        .unwrap();
+    // (the first action's own retry is due again too: 21 due, one tried)
+    assert_eq!((r.retrying, r.paused), (1, 20), "{r:?}");
+    assert_eq!(
+        appliers.reach.paused_until(down, t),
+        Some(t + 2 * FIRST_PAUSE_SECS)
+    );
+    let tried: i64 = attempts(&db).await.iter().sum();
+    assert_eq!(tried, 2, "two attempts in all, for 21 decisions");
+    db.finish().await;
+}
+both!(an_unreachable_forge_is_paused_not_tried_per_action);

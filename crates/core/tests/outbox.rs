@@ -361,6 +361,7 @@ async fn the_background_sender_applies_queued_actions() {
     let appliers = outbox::Appliers {
         local: local(&db),
         github: None,
+        reach: Default::default(),
     };
     let sender = outbox::spawn_sender(
         db.store.clone(),
@@ -380,10 +381,66 @@ async fn the_background_sender_applies_queued_actions() {
     db.finish().await;
 }
 
+/// A decision announced on the bus wakes the sender at once: it does not wait for its next
+/// round (an hour here), so a decision queued behind a slow forge still goes out promptly.
+#[tokio::test]
+async fn a_decision_wakes_the_background_sender() {
+    use flightdeck_core::model::events::{Event, EventBus};
+    let db = TestDb::sqlite().await;
+    let f = fixture();
+    let sha = agent_branch(&f, "claude/feature");
+    let id = format!("local:{}:claude/feature", f.path);
+    let bus = EventBus::new();
+    let mut rx = bus.subscribe();
+    let sender = outbox::spawn_sender(
+        db.store.clone(),
+        bus.clone(),
+        f._dir.path().join("audit-key"),
+        appliers(&db),
+        std::time::Duration::from_secs(3600),
+    );
+    let a = outbox::enqueue(
+        &db.store,
+        ActionKind::Approve,
+        &id,
+        &payload(&f, "claude/feature", &sha),
+        "alice",
+        1,
+    )
+    .await
+    .unwrap();
+    // Not a decision: the sender sleeps on.
+    bus.publish(Event::Changed {
+        source: "ingest".into(),
+        topics: vec!["changes".into()],
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(state_of(&db, &a).await.state, ActionState::Queued);
+    bus.publish(Event::Changed {
+        source: "actions".into(),
+        topics: vec!["outbox".into()],
+    });
+    let sent = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if let Ok(Event::Changed { source, .. }) = rx.recv().await {
+                if source == "outbox" {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(sent.is_ok(), "the sender answered the decision within 10 s");
+    assert_eq!(state_of(&db, &a).await.state, ActionState::Applied);
+    sender.abort();
+    db.finish().await;
+}
+
 fn appliers(db: &TestDb) -> outbox::Appliers {
     outbox::Appliers {
         local: local(db),
         github: None,
+        reach: Default::default(),
     }
 }
 

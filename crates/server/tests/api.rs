@@ -373,6 +373,7 @@ async fn decisions_through_the_api() {
         data_dir: f._dir.path().join("data"),
         sources: None,
         policy_file: Default::default(),
+        reach: Default::default(),
     });
     let s = &f.state;
     let row = change_row(s, "claude/invoice-rounding").await;
@@ -661,6 +662,7 @@ async fn send_back_round_trip() {
             data_dir: dir.path().join("data"),
             sources: Some(ws.sources()),
             policy_file: Default::default(),
+            reach: Default::default(),
         }),
     };
     let s = &state;

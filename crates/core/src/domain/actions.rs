@@ -45,8 +45,11 @@ pub struct Payload {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Applied(String),
-    /// Try again later (offline, rate limited, server error).
+    /// Try again later (rate limited, server error).
     Retry(String),
+    /// The target's host could not be reached at all (connection refused, no DNS answer, no
+    /// answer in time): try again later, and send nothing else there until it answers.
+    Unreachable(String),
     /// Will not succeed as asked (conflict, moved, refused); the lead must act.
     Failed(String),
 }
@@ -58,8 +61,10 @@ pub enum Checked {
     Done(String),
     /// It is certainly not done: safe to send.
     NotDone,
-    /// The target could not say (offline): neither resend nor give up; ask again later.
+    /// The target could not say: neither resend nor give up; ask again later.
     Unknown(String),
+    /// As `Unknown`, because the target's host could not be reached at all.
+    Unreachable(String),
 }
 
 /// Something that can apply actions: the local git repos, a forge.
@@ -67,6 +72,11 @@ pub trait Applier {
     /// Whether the target already shows this action done.
     fn check(&self, a: &Action, p: &Payload) -> impl std::future::Future<Output = Checked> + Send;
     fn apply(&self, a: &Action, p: &Payload) -> impl std::future::Future<Output = Outcome> + Send;
+    /// The remote host sending `a` needs (an API base URL), or none when applying it needs no
+    /// network (local git, the store). The outbox pauses sending to a host found unreachable.
+    fn host(&self, _a: &Action) -> Option<String> {
+        None
+    }
 }
 
 /// Queues an action; its key is fresh randomness, so two clicks are two decisions, but a
@@ -108,6 +118,7 @@ pub fn because(p: &Payload) -> String {
 /// A GitHub failure as an outbox outcome: what may pass is retried, the rest is final.
 pub fn outcome_of(e: GitHubError) -> Outcome {
     match e {
+        GitHubError::Unreachable { .. } => Outcome::Unreachable(e.to_string()),
         GitHubError::RateLimited { .. } | GitHubError::Network { .. } => {
             Outcome::Retry(e.to_string())
         }
@@ -116,5 +127,14 @@ pub fn outcome_of(e: GitHubError) -> Outcome {
             message, status, ..
         } => Outcome::Failed(format!("GitHub {status}: {message}")),
         other => Outcome::Retry(other.to_string()),
+    }
+}
+
+/// What a failed look at GitHub says about an action: the host was not reached, or it could
+/// not tell.
+pub fn checked_of(e: GitHubError) -> Checked {
+    match e {
+        GitHubError::Unreachable { .. } => Checked::Unreachable(e.to_string()),
+        other => Checked::Unknown(other.to_string()),
     }
 }

@@ -178,7 +178,7 @@ pub async fn check_assign(gh: &GitHub, p: &Payload) -> Checked {
                 Checked::NotDone
             }
         }
-        Err(e) => Checked::Unknown(e.to_string()),
+        Err(e) => crate::domain::actions::checked_of(e),
     }
 }
 

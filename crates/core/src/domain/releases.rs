@@ -314,7 +314,7 @@ pub async fn check_review(gh: &crate::forge::github::GitHub, p: &Payload) -> Che
     match waiting(gh, &path).await {
         Ok(envs) if envs.iter().any(|(_, n)| n == env) => Checked::NotDone,
         Ok(_) => Checked::Done(format!("the run no longer waits on {env}")),
-        Err(e) => Checked::Unknown(e.to_string()),
+        Err(e) => crate::domain::actions::checked_of(e),
     }
 }
 

@@ -50,7 +50,7 @@ impl crate::domain::outbox::Applier for GitHubApplier {
                     pr["merge_commit_sha"].as_str().unwrap_or("?")
                 )),
                 Ok(_) => Checked::NotDone,
-                Err(e) => Checked::Unknown(e.to_string()),
+                Err(e) => crate::domain::actions::checked_of(e),
             };
         }
         if a.kind == ActionKind::Close {
@@ -59,7 +59,7 @@ impl crate::domain::outbox::Applier for GitHubApplier {
                     Checked::Done("closed".into())
                 }
                 Ok(_) => Checked::NotDone,
-                Err(e) => Checked::Unknown(e.to_string()),
+                Err(e) => crate::domain::actions::checked_of(e),
             };
         }
         let mark = marker(&a.idempotency_key);
@@ -75,7 +75,7 @@ impl crate::domain::outbox::Applier for GitHubApplier {
                 Some(r) => Checked::Done(format!("review {}", r["id"])),
                 None => Checked::NotDone,
             },
-            Err(e) => Checked::Unknown(e.to_string()),
+            Err(e) => crate::domain::actions::checked_of(e),
         }
     }
 

@@ -6,11 +6,18 @@
 //! that has been tried before (a crash between sending and recording the answer, a timeout
 //! after the forge acted) is first checked against the forge's state, and only resent when the
 //! forge does not show it done. Every outcome goes into the signed audit log.
+//!
+//! A decision never waits on the network for long: `decide` queues it and sends it at once only
+//! when that is quick (a local change; a forge that answers within `INLINE_WAIT`); a host found
+//! unreachable is paused (`Reach`: one probe when the pause ends, not a retry per action), and
+//! the background sender, woken by each decision, sends the rest.
 
 use serde::{Deserialize, Serialize};
 
 mod github;
+mod reach;
 pub use github::{marker, GitHubApplier};
+pub use reach::{Reach, FIRST_PAUSE_SECS, MAX_PAUSE_SECS};
 
 pub use crate::domain::actions::{because, enqueue, Applier, Checked, Outcome, Payload};
 use crate::forge::merge::{merge_local, MergeMode};
@@ -25,6 +32,8 @@ pub const LEASE_SECS: i64 = 120;
 /// First retry delay after a failure that may pass; doubles per attempt up to 30 minutes.
 /// `FLIGHTDECK_OUTBOX_RETRY_SECS` changes it.
 pub const RETRY_SECS: i64 = 30;
+/// How long a decision may wait for the forge before it is left to the background sender.
+pub const INLINE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn secs(var: &str, default: i64) -> i64 {
     std::env::var(var)
@@ -43,18 +52,42 @@ pub struct SyncReport {
     pub confirmed: usize,
     pub retrying: usize,
     pub failed: usize,
+    /// Left for later untouched: their host did not answer (this pass or a recent one).
+    pub paused: usize,
 }
 
-/// Sends every due action once. Backoff for retries: 30 s doubling to 30 min.
+/// Sends every due action once. Backoff for retries: 30 s doubling to 30 min. Pauses only
+/// for this pass; `sync_with` keeps a host's pause across passes.
 pub async fn sync<A: Applier>(
     store: &Store,
     applier: &A,
     key: &AuditKey,
     now: i64,
 ) -> Result<SyncReport> {
+    sync_with(store, applier, key, &Reach::default(), now).await
+}
+
+/// Sends every due action once, except to hosts `reach` has paused: the first action to a
+/// host that does not answer pauses it, and the rest of its actions wait (untouched, still
+/// due) instead of each trying the network in turn.
+pub async fn sync_with<A: Applier>(
+    store: &Store,
+    applier: &A,
+    key: &AuditKey,
+    reach: &Reach,
+    now: i64,
+) -> Result<SyncReport> {
     let mut report = SyncReport::default();
     let lease = secs("FLIGHTDECK_OUTBOX_LEASE_SECS", LEASE_SECS);
     for a in store.due_actions(now).await? {
+        let host = applier.host(&a);
+        if host
+            .as_deref()
+            .is_some_and(|h| reach.paused_until(h, now).is_some())
+        {
+            report.paused += 1;
+            continue;
+        }
         if !store
             .claim_action(&a.idempotency_key, now, now + lease)
             .await?
@@ -70,34 +103,98 @@ pub async fn sync<A: Applier>(
                 continue;
             }
         };
-        // Tried before (claim counted this attempt): look before resending; when the target
-        // cannot say, wait rather than risk a second application.
-        if a.attempts >= 1 {
-            match applier.check(&a, &payload).await {
-                Checked::Done(evidence) => {
-                    report.confirmed += 1;
-                    let found = format!("found done: {evidence}");
-                    finish(store, key, &a, Outcome::Applied(found), now).await?;
-                    continue;
-                }
-                Checked::Unknown(why) => {
-                    report.retrying += 1;
-                    let why = format!("cannot tell whether it was applied: {why}");
-                    finish(store, key, &a, Outcome::Retry(why), now).await?;
-                    continue;
-                }
-                Checked::NotDone => {}
-            }
-        }
-        let outcome = applier.apply(&a, &payload).await;
-        match &outcome {
-            Outcome::Applied(_) => report.applied += 1,
-            Outcome::Retry(_) => report.retrying += 1,
-            Outcome::Failed(_) => report.failed += 1,
-        }
+        let (outcome, confirmed) = attempt(applier, &a, &payload).await;
+        note_reach(reach, host.as_deref(), &outcome, now);
+        report.count(&outcome, confirmed);
         finish(store, key, &a, outcome, now).await?;
     }
     Ok(report)
+}
+
+/// One attempt at a claimed action, network only (nothing written): an action tried before is
+/// looked up on the target first, and resent only when the target shows it not done; when the
+/// target cannot say, it waits rather than risk a second application. `true` with an applied
+/// outcome when it was found done.
+async fn attempt<A: Applier>(applier: &A, a: &Action, payload: &Payload) -> (Outcome, bool) {
+    if a.attempts >= 1 {
+        match applier.check(a, payload).await {
+            Checked::Done(evidence) => {
+                return (Outcome::Applied(format!("found done: {evidence}")), true)
+            }
+            Checked::Unknown(why) => {
+                let why = format!("cannot tell whether it was applied: {why}");
+                return (Outcome::Retry(why), false);
+            }
+            Checked::Unreachable(why) => {
+                let why = format!("cannot tell whether it was applied: {why}");
+                return (Outcome::Unreachable(why), false);
+            }
+            Checked::NotDone => {}
+        }
+    }
+    (applier.apply(a, payload).await, false)
+}
+
+/// A host that did not answer is paused; one that answered at all is not.
+fn note_reach(reach: &Reach, host: Option<&str>, outcome: &Outcome, now: i64) {
+    if let Some(h) = host {
+        match outcome {
+            Outcome::Unreachable(_) => reach.unreachable(h, now),
+            _ => reach.reachable(h),
+        }
+    }
+}
+
+impl SyncReport {
+    fn count(&mut self, outcome: &Outcome, confirmed: bool) {
+        match outcome {
+            Outcome::Applied(_) if confirmed => self.confirmed += 1,
+            Outcome::Applied(_) => self.applied += 1,
+            Outcome::Retry(_) | Outcome::Unreachable(_) => self.retrying += 1,
+            Outcome::Failed(_) => self.failed += 1,
+        }
+    }
+}
+
+/// Sends the action just queued when that is quick: always for a local one (git and the
+/// store), for a remote one when its host is not paused and answers within `INLINE_WAIT`.
+/// Otherwise it stays queued for the background sender; an attempt cut short is looked up on
+/// the target before it is sent again, so it still lands once.
+async fn send_now(
+    store: &Store,
+    applier: &Appliers,
+    key: &AuditKey,
+    a: &Action,
+    payload: &Payload,
+    now: i64,
+) -> Result<()> {
+    let host = applier.host(a);
+    if host
+        .as_deref()
+        .is_some_and(|h| applier.reach.paused_until(h, now).is_some())
+    {
+        return Ok(());
+    }
+    let lease = secs("FLIGHTDECK_OUTBOX_LEASE_SECS", LEASE_SECS);
+    if !store
+        .claim_action(&a.idempotency_key, now, now + lease)
+        .await?
+    {
+        return Ok(());
+    }
+    let outcome = if host.is_some() {
+        match tokio::time::timeout(INLINE_WAIT, attempt(applier, a, payload)).await {
+            Ok((outcome, _)) => outcome,
+            Err(_) => Outcome::Unreachable(format!(
+                "no answer within {} s; the background sender goes on",
+                INLINE_WAIT.as_secs()
+            )),
+        }
+    } else {
+        attempt(applier, a, payload).await.0
+    };
+    note_reach(&applier.reach, host.as_deref(), &outcome, now);
+    finish(store, key, a, outcome, now).await
 }
 
 /// Records an attempt's outcome; applied and failed ones also go into the audit log.
@@ -123,7 +220,7 @@ async fn finish(
                 .await?;
             (format!("{} failed", a.kind), why.clone())
         }
-        Outcome::Retry(why) => {
+        Outcome::Retry(why) | Outcome::Unreachable(why) => {
             let base = secs("FLIGHTDECK_OUTBOX_RETRY_SECS", RETRY_SECS);
             let backoff = (base << a.attempts.clamp(0, 6)).min(1_800);
             store.retry_action(k, why, now + backoff).await?;
@@ -184,6 +281,8 @@ async fn settle(store: &Store, a: &Action, result: &str) -> Result<()> {
 pub struct Appliers {
     pub local: LocalApplier,
     pub github: Option<GitHubApplier>,
+    /// Which hosts answer, shared with everything else sending for the same lead.
+    pub reach: Reach,
 }
 
 impl Applier for Appliers {
@@ -200,6 +299,13 @@ impl Applier for Appliers {
             (_, false) => self.local.apply(a, p).await,
             (Some(gh), true) => gh.apply(a, p).await,
             (None, true) => Outcome::Retry("GitHub is not configured here".into()),
+        }
+    }
+
+    fn host(&self, a: &Action) -> Option<String> {
+        match (&self.github, a.target.starts_with("github:")) {
+            (Some(gh), true) => Some(gh.gh.base().to_string()),
+            _ => None,
         }
     }
 }
@@ -478,7 +584,7 @@ pub async fn decide(
         }
     }
     let action = enqueue(store, kind, &c.id, &payload, &actor, now).await?;
-    sync(store, applier, key, now).await?;
+    send_now(store, applier, key, &action, &payload, now).await?;
     let done = store
         .actions()
         .await?
@@ -551,7 +657,12 @@ pub async fn resolve(
         )
         .await?;
     if how == Resolve::Retry {
-        sync(store, applier, key, now).await?;
+        if let Some(again) = find().await? {
+            // An unreadable payload fails when the sender reaches it, as any other would.
+            if let Ok(p) = serde_json::from_str::<Payload>(&again.payload) {
+                send_now(store, applier, key, &again, &p, now).await?;
+            }
+        }
     }
     Ok(find().await?.unwrap_or(a))
 }
@@ -572,7 +683,9 @@ pub fn lead_identity() -> (String, String) {
 }
 
 /// Sends due actions in the background every `every` (queued while offline, waiting for a
-/// retry, or left by a sender that died), telling the UI when something was decided.
+/// retry, or left by a sender that died), and at once when a decision is announced on the bus
+/// (source `actions`), telling the UI when something was decided. Hosts that do not answer are
+/// paused in `appliers.reach`, shared with the decisions.
 pub fn spawn_sender(
     store: Store,
     bus: crate::model::events::EventBus,
@@ -580,9 +693,21 @@ pub fn spawn_sender(
     appliers: Appliers,
     every: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
+    use crate::model::events::Event;
+    use tokio::sync::broadcast::error::RecvError;
+    let mut decisions = bus.subscribe();
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(every).await;
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                got = decisions.recv() => match got {
+                    Ok(Event::Changed { source, .. }) if source == "actions" => {}
+                    // Missed some events: one of them may have been a decision.
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => tokio::time::sleep(every).await,
+                    Ok(_) => continue,
+                },
+            }
             let now = chrono::Utc::now().timestamp();
             match store.due_actions(now).await {
                 Ok(due) if due.is_empty() => continue,
@@ -599,9 +724,9 @@ pub fn spawn_sender(
                     continue;
                 }
             };
-            match sync(&store, &appliers, &key, now).await {
-                Ok(r) if r != SyncReport::default() => {
-                    bus.publish(crate::model::events::Event::Changed {
+            match sync_with(&store, &appliers, &key, &appliers.reach, now).await {
+                Ok(r) if r.applied + r.confirmed + r.retrying + r.failed > 0 => {
+                    bus.publish(Event::Changed {
                         source: "outbox".into(),
                         topics: ["changes", "inbox", "audit", "outbox"]
                             .map(String::from)

@@ -68,6 +68,11 @@ impl GitHub {
         self
     }
 
+    /// The API base URL requests go to (the host the outbox pauses when it does not answer).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub fn rate(&self) -> RateState {
         self.rate.lock().map(|r| r.clone()).unwrap_or_default()
     }
@@ -105,12 +110,7 @@ impl GitHub {
                 {
                     e.to_string()
                 }
-                Err(e) => {
-                    return Err(GitHubError::Network {
-                        url,
-                        message: e.without_url().to_string(),
-                    })
-                }
+                Err(e) => return Err(send_error(url, e)),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
@@ -219,10 +219,7 @@ impl GitHub {
         if let Some(t) = &self.token {
             req = req.header(AUTHORIZATION, format!("Bearer {t}"));
         }
-        let resp = req.send().await.map_err(|e| GitHubError::Network {
-            url: url.clone(),
-            message: e.without_url().to_string(),
-        })?;
+        let resp = req.send().await.map_err(|e| send_error(url.clone(), e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         self.note_rate(&headers);
@@ -324,4 +321,16 @@ pub(super) fn jitter_fraction() -> f64 {
     let mut b = [0u8; 2];
     let _ = getrandom::getrandom(&mut b);
     f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX)
+}
+
+/// A request that got no answer: `Unreachable` when the host was not reached or did not
+/// answer in time (the outbox pauses it), `Network` for any other failure on the way.
+fn send_error(url: String, e: reqwest::Error) -> GitHubError {
+    let unreachable = e.is_connect() || e.is_timeout();
+    let message = e.without_url().to_string();
+    if unreachable {
+        GitHubError::Unreachable { url, message }
+    } else {
+        GitHubError::Network { url, message }
+    }
 }

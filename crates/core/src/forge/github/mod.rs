@@ -95,6 +95,9 @@ pub enum GitHubError {
     },
     #[error("{url}: {message}")]
     Network { url: String, message: String },
+    /// Not reached at all: connection refused, no DNS answer, no answer in time.
+    #[error("{url}: not reachable: {message}")]
+    Unreachable { url: String, message: String },
     #[error("{url}: the answer is not the JSON expected: {message}")]
     Shape { url: String, message: String },
     #[error(transparent)]
