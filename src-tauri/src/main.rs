@@ -44,6 +44,7 @@ fn run() -> anyhow::Result<()> {
         store: store.clone(),
         bus: bus.clone(),
         ui_dir: None,
+        access: flightdeck_server::Access::desktop(),
         token: None,
         policy_file: Some(settings.policy_file.clone()),
         lead: Some(lead.clone()),

@@ -233,3 +233,90 @@ fn dispatch_and_cancel_from_the_terminal() {
     let out = run(&["work", "cancel", &dispatch]);
     assert!(stderr_line(&out).contains("already ended"));
 }
+
+/// A dispatched agent gets an allow-list of the environment — the basics, its vendor's own API
+/// key, what its `env` names — and never the lead's forge token, Flightdeck's tokens or the
+/// billing admin keys, even when its `env` asks for one (the config is refused).
+#[test]
+fn a_dispatched_agent_gets_none_of_the_leads_secrets() {
+    let home = tempfile::tempdir().unwrap();
+    let repo = home.path().join("web");
+    new_repo(&repo);
+    let config = home.path().join("config/flightdeck");
+    std::fs::create_dir_all(&config).unwrap();
+    let write_config = |env: &str| {
+        std::fs::write(
+            config.join("config.toml"),
+            format!(
+                "[sources]\nrepos = [\"{}\"]\n\n[agents.envdump]\nvendor = \"anthropic\"\n\
+                 command = [\"sh\", \"-c\", \"env | sort\"]\nenv = [{env}]\n",
+                repo.display()
+            ),
+        )
+        .unwrap();
+    };
+    write_config("\"MY_TOOL_HOME\"");
+    let db = home.path().join("fd.db");
+    let secrets = [
+        ("GH_TOKEN", "ghp_forge_secret"),
+        ("GITHUB_TOKEN", "ghs_forge_secret"),
+        ("FLIGHTDECK_TOKEN", "fd_api_secret"),
+        ("FLIGHTDECK_WEBHOOK_TOKEN", "fd_webhook_secret"),
+        ("ANTHROPIC_ADMIN_KEY", "sk-ant-admin-secret"),
+        ("OPENAI_ADMIN_KEY", "sk-openai-admin-secret"),
+    ];
+    let run = |args: &[&str]| {
+        let mut c = flightdeck(home.path());
+        c.arg("--database-url").arg(&db).args(args);
+        for (k, v) in secrets {
+            c.env(k, v);
+        }
+        c.env("ANTHROPIC_API_KEY", "sk-ant-agent-key")
+            .env("MY_TOOL_HOME", "/opt/my-tool")
+            .env("UNLISTED_VARIABLE", "not-for-agents")
+            .output()
+            .unwrap()
+    };
+    let added = ok(&run(&[
+        "work",
+        "add",
+        "Print the environment",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--json",
+    ]));
+    let w: serde_json::Value = serde_json::from_str(&added).unwrap();
+    let out = run(&[
+        "work",
+        "dispatch",
+        w["id"].as_str().unwrap(),
+        "--agent",
+        "envdump",
+    ]);
+    let seen = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "ANTHROPIC_API_KEY=sk-ant-agent-key",
+        "MY_TOOL_HOME=/opt/my-tool",
+        "FLIGHTDECK_DISPATCH=",
+        "PATH=",
+        "HOME=",
+    ] {
+        assert!(
+            seen.contains(want),
+            "{want} missing from the agent's environment:\n{seen}"
+        );
+    }
+    for (name, value) in secrets {
+        assert!(!seen.contains(value), "{name} reached the agent:\n{seen}");
+    }
+    assert!(!seen.contains("not-for-agents"), "{seen}");
+
+    write_config("\"GH_TOKEN\"");
+    let out = run(&["work", "list"]);
+    assert!(!out.status.success());
+    let err = stderr_line(&out);
+    assert!(
+        err.contains("agents.envdump.env") && err.contains("GH_TOKEN"),
+        "{err}"
+    );
+}

@@ -260,6 +260,7 @@ async fn the_desktop_resumes_queued_dispatches() {
             model: None,
             command: vec!["bash".into(), fake_agent()],
             concurrency: Some(1),
+            env: Vec::new(),
         };
         let d = Dispatcher::new(
             store.clone(),

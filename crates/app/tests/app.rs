@@ -62,6 +62,7 @@ async fn setup() -> Setup {
         .map(String::from)
         .to_vec(),
         concurrency: Some(1),
+        env: Vec::new(),
     };
     let lead = Lead {
         name: "Alice Martin".into(),

@@ -65,6 +65,10 @@ pub(crate) async fn start_server(
         store,
         bus,
         ui_dir,
+        access: flightdeck_server::Access {
+            hosts: settings.hosts.clone(),
+            origins: Vec::new(),
+        },
         token: settings.token.clone(),
         policy_file: Some(settings.policy_file.clone()),
         lead: Some(lead),

@@ -48,6 +48,9 @@ pub struct RawServer {
     pub bind: Option<IpAddr>,
     pub port: Option<u16>,
     pub ui_dir: Option<PathBuf>,
+    /// Host names this machine is reached by besides loopback names and IP addresses (a VPN
+    /// or LAN name); requests naming any other host are refused.
+    pub hosts: Option<Vec<String>>,
 }
 
 impl RawConfig {
@@ -110,6 +113,8 @@ pub struct Settings {
     /// Required for any non-loopback bind. Never written to disk or logs.
     pub token: Option<String>,
     pub ui_dir: Option<PathBuf>,
+    /// `[server] hosts`: names the server also answers to (lower case).
+    pub hosts: Vec<String>,
     pub repos: Vec<PathBuf>,
     pub claude_dirs: Option<Vec<PathBuf>>,
     pub codex_home: Option<PathBuf>,
@@ -156,6 +161,14 @@ impl Settings {
             port: o.port.or(raw.server.port).unwrap_or(DEFAULT_PORT),
             token: o.token.filter(|t| !t.is_empty()),
             ui_dir: o.ui_dir.or(raw.server.ui_dir),
+            hosts: raw
+                .server
+                .hosts
+                .unwrap_or_default()
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
             repos,
             claude_dirs: o.claude_dirs.or(raw.sources.claude_dirs),
             codex_home: o.codex_home.or(raw.sources.codex_home),

@@ -70,6 +70,7 @@ impl DemoWorkspace {
                 "{prompt}".into(),
             ],
             concurrency: Some(concurrency),
+            env: Vec::new(),
         };
         [("claude", agent("slow", 2)), ("slowpoke", agent("hang", 1))]
             .into_iter()

@@ -74,6 +74,7 @@ fn agent(s: &Setup, mode: &str, concurrency: u32) -> AgentConfig {
             "{prompt}".into(),
         ],
         concurrency: Some(concurrency),
+        env: Vec::new(),
     }
 }
 

@@ -23,6 +23,7 @@ fn agents() -> BTreeMap<String, AgentConfig> {
             model: Some("claude-sonnet-4-5".into()),
             command: vec!["claude".into(), "-p".into(), "{prompt}".into()],
             concurrency: Some(2),
+            env: Vec::new(),
         },
     );
     a

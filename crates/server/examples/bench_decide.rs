@@ -56,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
             store: store.clone(),
             bus: EventBus::new(),
             ui_dir: None,
+            access: Default::default(),
             token: None,
             policy_file: None,
             lead: Some(lead(dir.path(), down)),

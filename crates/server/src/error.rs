@@ -27,6 +27,9 @@ pub enum ApiError {
     Core(#[from] flightdeck_core::Error),
     #[error("missing or wrong token")]
     Unauthorized,
+    /// Refused before any route: a foreign `Host`, `Origin` or `Sec-Fetch-Site`.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("chart rendering failed: {0}")]
@@ -78,6 +81,7 @@ impl ApiError {
         match self {
             ApiError::Core(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Chart(_) => (StatusCode::INTERNAL_SERVER_ERROR, "chart"),
             ApiError::ReadOnly(_) => (StatusCode::SERVICE_UNAVAILABLE, "read_only"),

@@ -5,6 +5,7 @@
 
 mod charts;
 mod error;
+mod guard;
 pub mod report;
 mod routes;
 
@@ -16,6 +17,7 @@ use flightdeck_core::model::events::EventBus;
 use flightdeck_core::store::Store;
 
 pub use error::{ApiError, ServerError};
+pub use guard::Access;
 pub use routes::router;
 
 /// What every handler shares.
@@ -25,6 +27,8 @@ pub struct AppState {
     pub bus: EventBus,
     /// The built UI (`ui/dist`); `None` serves a page that says how to build it.
     pub ui_dir: Option<PathBuf>,
+    /// The hosts and page origins requests may name besides the server's own (see `guard`).
+    pub access: Access,
     /// When set, every `/api` request must carry it (`Authorization: Bearer` or `?token=`).
     pub token: Option<String>,
     /// The merge policy file verdicts are judged by (`None`: built-in defaults).

@@ -79,7 +79,12 @@ pub fn router(state: AppState) -> Router {
             .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
         None => app.fallback(ui_missing),
     };
-    app.with_state(state)
+    // Outermost: nothing, the UI's files included, is answered before the guard has passed it.
+    app.layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::guard::guard,
+    ))
+    .with_state(state)
 }
 
 async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -97,7 +102,8 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v.into_owned())
     });
-    if bearer == Some(expected.as_str()) || query.as_deref() == Some(expected.as_str()) {
+    // Compared in constant time: how much of a guess matched must not show in the timing.
+    if bearer.is_some_and(|b| same(b, expected)) || query.is_some_and(|q| same(&q, expected)) {
         next.run(req).await
     } else {
         ApiError::Unauthorized.into_response()

@@ -35,6 +35,7 @@ async fn fixture(with_demo: bool, token: Option<&str>) -> Fixture {
             store,
             bus: EventBus::new(),
             ui_dir: Some(ui),
+            access: Default::default(),
             token: token.map(str::to_string),
             policy_file: None,
             lead: None,
@@ -644,12 +645,14 @@ async fn send_back_round_trip() {
             .map(String::from)
             .to_vec(),
             concurrency: Some(1),
+            env: Vec::new(),
         },
     );
     let state = AppState {
         store,
         bus: EventBus::new(),
         ui_dir: None,
+        access: Default::default(),
         token: None,
         policy_file: None,
         webhook_token: None,
@@ -872,4 +875,140 @@ async fn deploy_webhook_records_with_its_token() {
     );
     let dora = json(&f.state, "/api/dora").await;
     assert_eq!(dora["incident_issues"], 2, "{dora}");
+}
+
+/// Every route that changes something, read from the router's source so a new one cannot be
+/// missed: `(path with each `{param}` as `x`, method)`.
+fn state_changing_routes() -> Vec<String> {
+    let src = include_str!("../src/routes.rs");
+    let mut out = Vec::new();
+    for line in src.lines() {
+        let Some(rest) = line.trim().strip_prefix(".route(\"") else {
+            continue;
+        };
+        let Some((path, handlers)) = rest.split_once('"') else {
+            continue;
+        };
+        if handlers.contains("post(") {
+            let path: String = path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push(format!("/api{path}"));
+        }
+    }
+    out
+}
+
+async fn send(state: &AppState, req: Request<Body>) -> axum::response::Response {
+    router(state.clone()).oneshot(req).await.unwrap()
+}
+
+/// Another page in the lead's browser cannot act in the lead's name: a cross-origin JSON POST
+/// and a no-cors form POST are refused on every state-changing route, before the route runs;
+/// the server's own page is not. A page on a DNS-rebound name gets nothing at all, and every
+/// answer keeps the UI out of frames.
+#[tokio::test]
+async fn foreign_pages_and_hosts_are_refused() {
+    let f = fixture(true, None).await;
+    let s = &f.state;
+    let routes = state_changing_routes();
+    assert!(routes.len() >= 10, "{routes:?}");
+    assert!(routes.contains(&"/api/dispatches/x/cancel".to_string()));
+    let host = "127.0.0.1:7878";
+    for uri in &routes {
+        let cross = Request::post(uri.as_str())
+            .header("host", host)
+            .header("origin", "http://evil.example")
+            .header("content-type", "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        let res = send(s, cross).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::FORBIDDEN,
+            "cross-origin JSON to {uri}"
+        );
+        let form = Request::post(uri.as_str())
+            .header("host", host)
+            .header("sec-fetch-site", "cross-site")
+            .header("sec-fetch-mode", "no-cors")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from("kind=merge"))
+            .unwrap();
+        let res = send(s, form).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "no-cors form to {uri}");
+        let own = Request::post(uri.as_str())
+            .header("host", host)
+            .header("origin", "http://127.0.0.1:7878")
+            .header("sec-fetch-site", "same-origin")
+            .header("content-type", "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        let res = send(s, own).await;
+        assert_ne!(res.status(), StatusCode::FORBIDDEN, "own page to {uri}");
+    }
+    // The refusal says why, as every API error does.
+    let res = send(
+        s,
+        Request::post("/api/work")
+            .header("host", host)
+            .header("origin", "http://evil.example")
+            .header("content-type", "application/json")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    let body: serde_json::Value =
+        serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["error"]["code"], "forbidden");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("http://evil.example"),
+        "{body}"
+    );
+
+    // DNS rebinding: the page's own name as the Host, on reads and on the UI alike.
+    for uri in ["/api/inbox", "/", "/api/health"] {
+        let req = Request::get(uri)
+            .header("host", "rebind.evil.example:7878")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(send(s, req).await.status(), StatusCode::FORBIDDEN, "{uri}");
+    }
+    // Loopback names and addresses, and the configured ones, are served.
+    let mut named = f.state.clone();
+    named.access.hosts = vec!["deck.vpn".into()];
+    for h in [
+        "localhost:7878",
+        "127.0.0.1:7878",
+        "[::1]:7878",
+        "deck.vpn:7878",
+    ] {
+        let req = Request::get("/api/health")
+            .header("host", h)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(send(&named, req).await.status(), StatusCode::OK, "{h}");
+    }
+
+    // Framing and script headers on the API and on the UI.
+    for uri in ["/api/health", "/"] {
+        let req = Request::get(uri)
+            .header("host", host)
+            .body(Body::empty())
+            .unwrap();
+        let res = send(s, req).await;
+        let h = res.headers();
+        assert_eq!(h["x-frame-options"], "DENY", "{uri}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+            "{uri}: {csp}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff");
+    }
 }

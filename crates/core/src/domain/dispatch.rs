@@ -555,6 +555,13 @@ impl Dispatcher {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // An allow-list of this process's environment: the lead's tokens stay here.
+            .env_clear()
+            .envs(crate::domain::agent_env::filter(
+                std::env::vars_os(),
+                cfg.vendor.as_deref(),
+                &cfg.env,
+            ))
             .env("FLIGHTDECK_DISPATCH", &d.id)
             .env("FLIGHTDECK_WORK_ITEM", &d.work_item)
             .env("FLIGHTDECK_BRANCH", &d.branch)
@@ -987,6 +994,7 @@ mod tests {
                 "{branch}@{model}".into(),
             ],
             concurrency: None,
+            env: Vec::new(),
         };
         let mut d = Dispatch {
             id: "D-1".into(),

@@ -4,6 +4,7 @@
 //! the forge.
 
 pub mod actions;
+pub mod agent_env;
 pub mod budgets;
 pub mod deploys;
 pub mod dispatch;

@@ -37,6 +37,10 @@ pub struct AgentConfig {
     /// How many of its runs may go at once (default 1).
     #[serde(default)]
     pub concurrency: Option<u32>,
+    /// Variables of Flightdeck's environment it gets besides the basics and its vendor's API
+    /// key (see `agent_env`); the lead's credentials are refused here.
+    #[serde(default)]
+    pub env: Vec<String>,
 }
 
 const PLACEHOLDERS: [&str; 4] = ["{prompt}", "{model}", "{dir}", "{branch}"];
@@ -82,6 +86,16 @@ pub fn validate_agents(
                 }
                 rest = &rest[open + close + 1..];
             }
+        }
+        if let Some(secret) = a
+            .env
+            .iter()
+            .find(|v| crate::domain::agent_env::is_secret(v))
+        {
+            return Err(bad(
+                format!("agents.{name}.env"),
+                format!("`{secret}` is a credential of the lead or of Flightdeck; an agent never gets it"),
+            ));
         }
         if a.concurrency == Some(0) {
             return Err(bad(

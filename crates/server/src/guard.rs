@@ -1,0 +1,242 @@
+//! What every request passes before any route sees it, from whichever front end it comes:
+//!
+//! - a `Host` this server answers to: a loopback name (`localhost`, `*.localhost`), an IP
+//!   address, or a configured host name. A page on another site that re-points its own name at
+//!   this machine (DNS rebinding) sends its own name as the `Host`, and is refused.
+//! - for a request that changes something (any method but GET, HEAD and OPTIONS; every route,
+//!   the body-less ones included), no foreign `Origin` and no cross-site `Sec-Fetch-Site`: another
+//!   page in the lead's browser cannot act in the lead's name, JSON or form alike.
+//! - on every answer, headers that keep the UI out of other sites' frames and limit what a page
+//!   served here may load and run.
+//!
+//! Requests without these headers (scripts, pipelines posting deploys) are not browsers and
+//! pass; the API token or session still applies to them.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Which hosts and page origins, beyond this server's own, a request may name.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// Host names this server also answers to (lower case, no port), e.g. a VPN name.
+    pub hosts: Vec<String>,
+    /// Page origins that may change things besides the server's own (the desktop window's).
+    pub origins: Vec<String>,
+}
+
+impl Access {
+    /// The desktop window: its page is served by Tauri (`tauri://localhost` on Linux and macOS,
+    /// `http(s)://tauri.localhost` on Windows) and calls the API on `flightdeck://localhost`.
+    pub fn desktop() -> Self {
+        Access {
+            hosts: Vec::new(),
+            origins: [
+                "tauri://localhost",
+                "http://tauri.localhost",
+                "https://tauri.localhost",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+/// Content-Security-Policy for everything served: scripts only from here, nothing framed.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                   img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+                   form-action 'self'; frame-ancestors 'none'";
+
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Err(why) = check(&state.access, req.method(), req.headers()) {
+        return ApiError::Forbidden(why).into_response();
+    }
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+/// Why a request is refused, if it is.
+pub fn check(access: &Access, method: &Method, headers: &HeaderMap) -> Result<(), String> {
+    let text = |name: header::HeaderName| {
+        headers
+            .get(&name)
+            .map(|v| v.to_str().map_err(|_| format!("unreadable {name} header")))
+            .transpose()
+    };
+    let host = text(header::HOST)?;
+    if let Some(host) = host {
+        if !host_allowed(access, host) {
+            return Err(format!(
+                "this server does not answer to host `{host}`; add it to [server] hosts if it \
+                 is this machine's name"
+            ));
+        }
+    }
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site"))? {
+        if site != "same-origin" && site != "none" && !access_origin(access, headers) {
+            return Err(format!(
+                "a {site} request may not change anything here; use Flightdeck's own page"
+            ));
+        }
+    }
+    if let Some(origin) = text(header::ORIGIN)? {
+        let own = host.is_some_and(|h| origin_is_host(origin, h));
+        if !own && !access.origins.iter().any(|o| o == origin) {
+            return Err(format!(
+                "a request from page `{origin}` may not change anything here; use Flightdeck's \
+                 own page"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A cross-site fetch from an origin the access allows (the desktop window's page).
+fn access_origin(access: &Access, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|o| access.origins.iter().any(|a| a == o))
+}
+
+/// Whether `host` (a `Host` header: name or address, maybe a port) is one this server answers
+/// to. An IP address cannot be re-pointed by a DNS answer, so any address is fine.
+fn host_allowed(access: &Access, host: &str) -> bool {
+    let name = host_name(host).to_ascii_lowercase();
+    if name.is_empty() {
+        return false;
+    }
+    name.parse::<std::net::IpAddr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+        || access.hosts.iter().any(|h| h.eq_ignore_ascii_case(&name))
+}
+
+/// The name of `host:port`, `[v6]:port` or `name`.
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // `[v6]` or `[v6]:port`; anything else names nothing.
+        return match rest.split_once(']') {
+            Some((v6, "")) => v6,
+            Some((v6, port))
+                if port
+                    .strip_prefix(':')
+                    .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                v6
+            }
+            _ => "",
+        };
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// Whether page origin `origin` (`scheme://host[:port]`) is this server as `host` names it.
+fn origin_is_host(origin: &str, host: &str) -> bool {
+    origin
+        .split_once("://")
+        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn hosts_this_server_answers_to() {
+        let a = Access {
+            hosts: vec!["deck.vpn".into()],
+            origins: vec![],
+        };
+        for ok in [
+            "localhost:7878",
+            "LOCALHOST",
+            "app.localhost:1",
+            "127.0.0.1:7878",
+            "[::1]:7878",
+            "192.168.1.20:7878",
+            "deck.vpn:443",
+        ] {
+            assert!(host_allowed(&a, ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:7878",
+            "localhost.evil.example",
+            "",
+            ":7878",
+            "[::1",
+        ] {
+            assert!(!host_allowed(&a, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_the_own_page_changes_things() {
+        let a = Access::default();
+        let post = Method::POST;
+        let own = headers(&[
+            ("host", "127.0.0.1:7878"),
+            ("origin", "http://127.0.0.1:7878"),
+        ]);
+        assert!(check(&a, &post, &own).is_ok());
+        let script = headers(&[("host", "127.0.0.1:7878")]);
+        assert!(check(&a, &post, &script).is_ok(), "no browser, no origin");
+        for (origin, site) in [
+            ("http://evil.example", "cross-site"),
+            ("http://127.0.0.1:9999", "same-site"),
+            ("null", "cross-site"),
+        ] {
+            let h = headers(&[("host", "127.0.0.1:7878"), ("origin", origin)]);
+            assert!(check(&a, &post, &h).is_err(), "{origin}");
+            let h = headers(&[("host", "127.0.0.1:7878"), ("sec-fetch-site", site)]);
+            assert!(check(&a, &post, &h).is_err(), "{site}");
+        }
+        let read = headers(&[
+            ("host", "127.0.0.1:7878"),
+            ("origin", "http://evil.example"),
+        ]);
+        assert!(
+            check(&a, &Method::GET, &read).is_ok(),
+            "reads are not refused by origin"
+        );
+        let desktop = headers(&[
+            ("host", "localhost"),
+            ("origin", "tauri://localhost"),
+            ("sec-fetch-site", "cross-site"),
+        ]);
+        assert!(check(&Access::desktop(), &post, &desktop).is_ok());
+        assert!(check(&a, &post, &desktop).is_err());
+    }
+}
