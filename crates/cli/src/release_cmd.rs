@@ -147,8 +147,15 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
             // Send it now if GitHub answers; else it waits in the outbox.
             if decided.queued_for_github {
                 let appliers = lead.appliers(&store)?;
-                let rep =
-                    flightdeck_core::domain::outbox::sync(&store, &appliers, &key, now).await?;
+                // One try per host: a GitHub that does not answer is not asked once per action.
+                let rep = flightdeck_core::domain::outbox::sync_with(
+                    &store,
+                    &appliers,
+                    &key,
+                    &appliers.reach,
+                    now,
+                )
+                .await?;
                 if !*json {
                     if rep.applied + rep.confirmed > 0 {
                         println!("GitHub: the waiting run was reviewed");

@@ -717,25 +717,45 @@ async fn an_unreachable_forge_is_paused_not_tried_per_action(db: TestDb) {
     .await
     .unwrap();
     assert_eq!((a.state, a.attempts), (ActionState::Queued, 0), "{a:?}");
+    // Even once the host answers again, a decision queued behind an earlier one on the same
+    // pull request is left to the sender, which sends them in order.
+    appliers.reach.reachable(down);
+    let later = outbox::decide(
+        &db.store,
+        &key,
+        &appliers,
+        &policy,
+        &change_id(REPO, 42),
+        &d,
+        now + 2,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (later.state, later.attempts),
+        (ActionState::Queued, 0),
+        "{later:?}"
+    );
+    appliers.reach.unreachable(down, now);
 
     // Within the pause: nothing is tried.
     let r = outbox::sync_with(&db.store, &appliers, &key, &appliers.reach, now + 10)
         .await
         .unwrap();
-    assert_eq!((r.retrying, r.paused), (0, 20), "{r:?}");
+    assert_eq!((r.retrying, r.paused), (0, 21), "{r:?}");
     // After it: one probe, refused again; the next pause is twice as long.
     let t = now + FIRST_PAUSE_SECS;
     let r = outbox::sync_with(&db.store, &appliers, &key, &appliers.reach, t)
         .await
         .unwrap();
     // (the first action's own retry is due again too: 21 due, one tried)
-    assert_eq!((r.retrying, r.paused), (1, 20), "{r:?}");
+    assert_eq!((r.retrying, r.paused), (1, 21), "{r:?}");
     assert_eq!(
         appliers.reach.paused_until(down, t),
         Some(t + 2 * FIRST_PAUSE_SECS)
     );
     let tried: i64 = attempts(&db).await.iter().sum();
-    assert_eq!(tried, 2, "two attempts in all, for 21 decisions");
+    assert_eq!(tried, 2, "two attempts in all, for 22 decisions");
     db.finish().await;
 }
 both!(an_unreachable_forge_is_paused_not_tried_per_action);

@@ -436,6 +436,53 @@ async fn a_decision_wakes_the_background_sender() {
     db.finish().await;
 }
 
+/// Other events (a running agent publishes several a second) do not put the sender's sweep
+/// off: what is due goes out on the next tick even while the bus is busy.
+#[tokio::test]
+async fn the_sweep_is_not_put_off_by_other_events() {
+    use flightdeck_core::model::events::{Event, EventBus};
+    let db = TestDb::sqlite().await;
+    let f = fixture();
+    let sha = agent_branch(&f, "claude/feature");
+    let id = format!("local:{}:claude/feature", f.path);
+    let bus = EventBus::new();
+    let sender = outbox::spawn_sender(
+        db.store.clone(),
+        bus.clone(),
+        f._dir.path().join("audit-key"),
+        appliers(&db),
+        std::time::Duration::from_millis(400),
+    );
+    let a = outbox::enqueue(
+        &db.store,
+        ActionKind::Approve,
+        &id,
+        &payload(&f, "claude/feature", &sha),
+        "alice",
+        1,
+    )
+    .await
+    .unwrap();
+    let mut applied = false;
+    for _ in 0..200 {
+        bus.publish(Event::Changed {
+            source: "work".into(),
+            topics: vec!["work".into()],
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if state_of(&db, &a).await.state == ActionState::Applied {
+            applied = true;
+            break;
+        }
+    }
+    assert!(
+        applied,
+        "the sweep never ran while other events kept coming"
+    );
+    sender.abort();
+    db.finish().await;
+}
+
 fn appliers(db: &TestDb) -> outbox::Appliers {
     outbox::Appliers {
         local: local(db),

@@ -9,8 +9,9 @@
 //! - on every answer, headers that keep the UI out of other sites' frames and limit what a page
 //!   served here may load and run.
 //!
-//! Requests without these headers (scripts, pipelines posting deploys) are not browsers and
-//! pass; the API token or session still applies to them.
+//! Requests without `Origin` and `Sec-Fetch-Site` (scripts, pipelines posting deploys) are not
+//! browsers and pass those checks; the `Host` check applies to them too, so a pipeline that
+//! calls this server by a DNS name needs that name in `[server] hosts`.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
@@ -52,7 +53,18 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsa
                    form-action 'self'; frame-ancestors 'none'";
 
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Err(why) = check(&state.access, req.method(), req.headers()) {
+    // HTTP/2 carries the host in the URI's authority, not a `Host` header.
+    let mut headers = req.headers().clone();
+    if !headers.contains_key(header::HOST) {
+        if let Some(a) = req
+            .uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            headers.insert(header::HOST, a);
+        }
+    }
+    if let Err(why) = check(&state.access, req.method(), &headers) {
         return ApiError::Forbidden(why).into_response();
     }
     let mut res = next.run(req).await;

@@ -75,6 +75,19 @@ impl Store {
         rows.iter().map(action).collect()
     }
 
+    /// Whether an action queued before action `key` on its target still waits or is being sent.
+    pub async fn earlier_pending_action(&self, key: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM actions a, actions me
+             WHERE me.idempotency_key = $1 AND a.target = me.target AND a.seq < me.seq
+               AND a.state IN ('queued', 'sending')",
+        )
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
     /// Takes an action for sending until `lease_until`; false when another sender has it or it
     /// is done. Counts the attempt before it is made, so a crash mid-send is known afterwards.
     pub async fn claim_action(&self, key: &str, now: i64, lease_until: i64) -> Result<bool> {

@@ -79,6 +79,8 @@ pub async fn sync_with<A: Applier>(
 ) -> Result<SyncReport> {
     let mut report = SyncReport::default();
     let lease = secs("FLIGHTDECK_OUTBOX_LEASE_SECS", LEASE_SECS);
+    // A probe of a host that drops packets can take long: its pause counts from its answer.
+    let started = std::time::Instant::now();
     for a in store.due_actions(now).await? {
         let host = applier.host(&a);
         if host
@@ -104,7 +106,8 @@ pub async fn sync_with<A: Applier>(
             }
         };
         let (outcome, confirmed) = attempt(applier, &a, &payload).await;
-        note_reach(reach, host.as_deref(), &outcome, now);
+        let answered = now + started.elapsed().as_secs() as i64;
+        note_reach(reach, host.as_deref(), &outcome, answered);
         report.count(&outcome, confirmed);
         finish(store, key, &a, outcome, now).await?;
     }
@@ -159,7 +162,9 @@ impl SyncReport {
 /// Sends the action just queued when that is quick: always for a local one (git and the
 /// store), for a remote one when its host is not paused and answers within `INLINE_WAIT`.
 /// Otherwise it stays queued for the background sender; an attempt cut short is looked up on
-/// the target before it is sent again, so it still lands once.
+/// the target before it is sent again, so it still lands once. An action queued behind an
+/// earlier one on the same target (an approval the merge needs) waits for the sender, which
+/// sends them in order.
 async fn send_now(
     store: &Store,
     applier: &Appliers,
@@ -171,8 +176,11 @@ async fn send_now(
     let host = applier.host(a);
     if host
         .as_deref()
-        .is_some_and(|h| applier.reach.paused_until(h, now).is_some())
+        .is_some_and(|h| applier.reach.avoid_inline(h, now))
     {
+        return Ok(());
+    }
+    if store.earlier_pending_action(&a.idempotency_key).await? {
         return Ok(());
     }
     let lease = secs("FLIGHTDECK_OUTBOX_LEASE_SECS", LEASE_SECS);
@@ -182,18 +190,24 @@ async fn send_now(
     {
         return Ok(());
     }
-    let outcome = if host.is_some() {
-        match tokio::time::timeout(INLINE_WAIT, attempt(applier, a, payload)).await {
-            Ok((outcome, _)) => outcome,
-            Err(_) => Outcome::Unreachable(format!(
-                "no answer within {} s; the background sender goes on",
-                INLINE_WAIT.as_secs()
-            )),
-        }
-    } else {
-        attempt(applier, a, payload).await.0
+    let outcome = match &host {
+        Some(h) => match tokio::time::timeout(INLINE_WAIT, attempt(applier, a, payload)).await {
+            Ok((outcome, _)) => {
+                note_reach(&applier.reach, Some(h), &outcome, now);
+                outcome
+            }
+            // Slow is not down: the sender goes on (looking before it resends); decisions
+            // stop waiting on this host for a while.
+            Err(_) => {
+                applier.reach.slow(h, now);
+                Outcome::Retry(format!(
+                    "no answer within {} s; the background sender goes on",
+                    INLINE_WAIT.as_secs()
+                ))
+            }
+        },
+        None => attempt(applier, a, payload).await.0,
     };
-    note_reach(&applier.reach, host.as_deref(), &outcome, now);
     finish(store, key, a, outcome, now).await
 }
 
@@ -682,6 +696,9 @@ pub fn lead_identity() -> (String, String) {
     (name, email)
 }
 
+/// The bus sources that announce a decision (on a change, on a release): the sender wakes.
+const DECISION_SOURCES: [&str; 2] = ["actions", "releases"];
+
 /// Sends due actions in the background every `every` (queued while offline, waiting for a
 /// retry, or left by a sender that died), and at once when a decision is announced on the bus
 /// (source `actions`), telling the UI when something was decided. Hosts that do not answer are
@@ -697,14 +714,21 @@ pub fn spawn_sender(
     use tokio::sync::broadcast::error::RecvError;
     let mut decisions = bus.subscribe();
     tokio::spawn(async move {
+        // One timer for the whole loop: other events (a running agent publishes several a
+        // second) must not put the sweep off.
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(every) => {}
+                _ = tick.tick() => {}
                 got = decisions.recv() => match got {
-                    Ok(Event::Changed { source, .. }) if source == "actions" => {}
+                    Ok(Event::Changed { source, .. }) if DECISION_SOURCES.contains(&source.as_str()) => {}
                     // Missed some events: one of them may have been a decision.
                     Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => tokio::time::sleep(every).await,
+                    Err(RecvError::Closed) => {
+                        tick.tick().await;
+                    }
                     Ok(_) => continue,
                 },
             }

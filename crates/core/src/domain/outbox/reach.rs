@@ -13,10 +13,14 @@ pub const FIRST_PAUSE_SECS: i64 = 30;
 /// The longest pause between probes.
 pub const MAX_PAUSE_SECS: i64 = 600;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Pause {
+    /// Nothing is sent before this.
     until: i64,
     secs: i64,
+    /// A decision does not wait on this host before this (it was slow to answer one); the
+    /// background sender still sends.
+    slow_until: i64,
 }
 
 /// Reachability of remote hosts, shared (cloning shares it).
@@ -30,6 +34,24 @@ impl Reach {
         map.get(host).map(|p| p.until).filter(|until| now < *until)
     }
 
+    /// Whether a decision should leave its action to the sender rather than wait on `host`:
+    /// paused, or slow to answer a decision lately.
+    pub fn avoid_inline(&self, host: &str, now: i64) -> bool {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|m| m.get(host).copied())
+            .is_some_and(|p| now < p.until || now < p.slow_until)
+    }
+
+    /// A decision waited its whole time on `host` at `now` without an answer: the next ones
+    /// for a while leave their actions to the sender, which does not give up as soon.
+    pub fn slow(&self, host: &str, now: i64) {
+        if let Ok(mut map) = self.0.lock() {
+            map.entry(host.to_string()).or_default().slow_until = now + FIRST_PAUSE_SECS;
+        }
+    }
+
     /// `host` did not answer at `now`: pause it, twice as long as last time.
     pub fn unreachable(&self, host: &str, now: i64) {
         if let Ok(mut map) = self.0.lock() {
@@ -41,6 +63,7 @@ impl Reach {
                 Pause {
                     until: now + secs,
                     secs,
+                    slow_until: 0,
                 },
             );
         }
@@ -76,5 +99,14 @@ mod tests {
         assert_eq!(r.paused_until("h", now), None);
         r.unreachable("h", now);
         assert_eq!(r.paused_until("h", now), Some(now + FIRST_PAUSE_SECS));
+        r.reachable("h");
+        // Slow: decisions leave it to the sender for a while; the sender is not paused.
+        r.slow("h", now);
+        assert!(r.avoid_inline("h", now + FIRST_PAUSE_SECS - 1));
+        assert_eq!(r.paused_until("h", now), None);
+        assert!(!r.avoid_inline("h", now + FIRST_PAUSE_SECS));
+        r.slow("h", now);
+        r.reachable("h");
+        assert!(!r.avoid_inline("h", now), "an answer ends it");
     }
 }
