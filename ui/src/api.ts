@@ -168,6 +168,8 @@ export type Decide = {
   override_reason?: string;
   /** With request_changes: the agent that gets the comments as its next prompt. */
   send_back?: string;
+  /** The head commit shown: a change that moved since is not decided (409 `moved`). */
+  head_sha?: string;
 };
 
 /** A dispatch with the last lines of its output (`GET /api/dispatches/{id}`). */

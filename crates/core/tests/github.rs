@@ -703,6 +703,7 @@ async fn an_unreachable_forge_is_paused_not_tried_per_action(db: TestDb) {
         method: None,
         override_reason: None,
         send_back: None,
+        head_sha: None,
     };
     let policy = dir.path().join("no-policy.toml");
     let a = outbox::decide(

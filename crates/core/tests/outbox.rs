@@ -546,12 +546,37 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
     flightdeck_core::views::changes(&db.store, Some(&policy))
         .await
         .unwrap();
+    // A head the lead did not see is not decided: nothing is queued.
+    let shown_elsewhere = outbox::Decide {
+        kind: "merge".into(),
+        method: Some("squash".into()),
+        head_sha: Some("0123456789abcdef".into()),
+        ..Default::default()
+    };
+    let before = db.store.actions().await.unwrap().len();
+    let e = outbox::decide(
+        &db.store,
+        &f.key,
+        &ap,
+        &policy,
+        &id("claude/squash"),
+        &shown_elsewhere,
+        NOW + 1,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, outbox::DecideError::Moved { .. }) && e.to_string().contains("0123456789ab"),
+        "{e}"
+    );
+    assert_eq!(db.store.actions().await.unwrap().len(), before);
     for (branch, method) in [
         ("claude/squash", "squash"),
         ("codex/rebase", "rebase"),
         ("claude/merged", "merge"),
     ] {
         let a = decide(id(branch), "merge", Some(method)).await.unwrap();
+        // (decided without `head_sha`, as the CLI does; the UI sends the head it showed)
         assert_eq!(a.state, ActionState::Applied, "{:?}", a.last_error);
         assert!(a.result.unwrap().starts_with(method));
     }

@@ -140,6 +140,7 @@ impl ApiError {
                 match e {
                     D::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                     D::NotOpen { .. } => (StatusCode::CONFLICT, "not_open"),
+                    D::Moved { .. } => (StatusCode::CONFLICT, "moved"),
                     D::NotLocal(_) => (StatusCode::NOT_IMPLEMENTED, "not_local"),
                     D::BadKind(_) | D::BadMethod(_) | D::NeedsComment(_) => {
                         (StatusCode::BAD_REQUEST, "bad_request")

@@ -390,7 +390,22 @@ async fn decisions_through_the_api() {
         "0 of 1 human approvals an agent-authored change needs"
     );
 
-    let (status, body) = decide(s, &uri, r#"{"kind":"approve","comment":"ok"}"#).await;
+    // Judged on what was shown: a head the page did not show is refused, nothing decided.
+    let (status, body) = decide(
+        s,
+        &uri,
+        r#"{"kind":"approve","comment":"ok","head_sha":"0000000"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "moved");
+    let shown = row["change"]["head_sha"].as_str().unwrap();
+    let (status, body) = decide(
+        s,
+        &uri,
+        &format!(r#"{{"kind":"approve","comment":"ok","head_sha":"{shown}"}}"#),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "applied");
     let changes = json(s, "/api/changes").await;

@@ -479,7 +479,7 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
   /** Sends a decision; true when it was taken (applied or queued). */
   const send = async (row: ChangeRow, d: Decide): Promise<boolean> => {
     try {
-      const a = await api.decide(row.change.id, d);
+      const a = await api.decide(row.change.id, { ...d, head_sha: row.change.head_sha });
       const n = describe(d.kind, a);
       if (a.dispatch) n.text += ` · sent back to ${a.dispatch.agent} (${a.dispatch.id})`;
       setNotice(n);
@@ -498,8 +498,10 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
     let done = 0;
     const failed: string[] = [];
     for (const id of plan.send) {
+      // Each as it was shown: one that moved since is refused, not decided blind.
+      const head_sha = rows.find((r) => r.change.id === id)?.change.head_sha;
       try {
-        const a = await api.decide(id, kind === 'merge' ? { kind, method: 'merge' } : { kind });
+        const a = await api.decide(id, kind === 'merge' ? { kind, method: 'merge', head_sha } : { kind, head_sha });
         if (a.state === 'failed') failed.push(`${id}: ${a.last_error ?? 'failed'}`);
         else done++;
       } catch (e) {

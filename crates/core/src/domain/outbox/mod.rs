@@ -466,6 +466,11 @@ pub struct Decide {
     /// branch ("request changes and send back"). The decision itself is unaffected.
     #[serde(default)]
     pub send_back: Option<String>,
+    /// The head commit the lead was shown. When given and the change has moved since (a sync
+    /// or a push in between), nothing is decided: the lead judges what they saw, and a merge
+    /// never lands a head they did not see.
+    #[serde(default)]
+    pub head_sha: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -491,6 +496,12 @@ pub enum DecideError {
     },
     #[error("cannot judge the merge: {0}")]
     Policy(String),
+    #[error("{id} moved since it was shown: you saw {shown}, it is at {now} now; look again")]
+    Moved {
+        id: String,
+        shown: String,
+        now: String,
+    },
     #[error(transparent)]
     Store(#[from] crate::Error),
 }
@@ -534,6 +545,15 @@ pub async fn decide(
             id: c.id,
             state: c.state,
         });
+    }
+    if let Some(shown) = d.head_sha.as_deref().map(str::trim) {
+        if shown != c.head_sha {
+            return Err(DecideError::Moved {
+                id: c.id,
+                shown: shown.chars().take(12).collect(),
+                now: c.head_sha.chars().take(12).collect(),
+            });
+        }
     }
     let actor = applier.local.name.clone();
     // `github:owner/name#N`: the API wants the full name and the number.
@@ -701,7 +721,7 @@ const DECISION_SOURCES: [&str; 2] = ["actions", "releases"];
 
 /// Sends due actions in the background every `every` (queued while offline, waiting for a
 /// retry, or left by a sender that died), and at once when a decision is announced on the bus
-/// (source `actions`), telling the UI when something was decided. Hosts that do not answer are
+/// (`DECISION_SOURCES`), telling the UI when something was decided. Hosts that do not answer are
 /// paused in `appliers.reach`, shared with the decisions.
 pub fn spawn_sender(
     store: Store,
