@@ -67,7 +67,7 @@ pub(crate) async fn start_server(
         ui_dir,
         access: flightdeck_server::Access {
             hosts: settings.hosts.clone(),
-            origins: Vec::new(),
+            ..Default::default()
         },
         token: settings.token.clone(),
         policy_file: Some(settings.policy_file.clone()),

@@ -26,23 +26,23 @@ use crate::AppState;
 pub struct Access {
     /// Host names this server also answers to (lower case, no port), e.g. a VPN name.
     pub hosts: Vec<String>,
-    /// Page origins that may change things besides the server's own (the desktop window's).
+    /// Page origins that may change things besides the server's own.
     pub origins: Vec<String>,
+    /// Requests come only from inside this process (the desktop window's custom scheme; no
+    /// port is open): nothing else can reach the router, so `Host` and `Origin` say nothing
+    /// and are not checked. The headers are still set.
+    pub in_process: bool,
 }
 
 impl Access {
-    /// The desktop window: its page is served by Tauri (`tauri://localhost` on Linux and macOS,
-    /// `http(s)://tauri.localhost` on Windows) and calls the API on `flightdeck://localhost`.
+    /// The desktop window: its page (served by Tauri as `tauri://localhost`, or
+    /// `http(s)://tauri.localhost` on Windows, whatever `Origin` the webview sends for it) calls
+    /// the API on `flightdeck://localhost`, which only this process answers.
     pub fn desktop() -> Self {
         Access {
             hosts: Vec::new(),
-            origins: [
-                "tauri://localhost",
-                "http://tauri.localhost",
-                "https://tauri.localhost",
-            ]
-            .map(String::from)
-            .to_vec(),
+            origins: Vec::new(),
+            in_process: true,
         }
     }
 }
@@ -87,6 +87,9 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 
 /// Why a request is refused, if it is.
 pub fn check(access: &Access, method: &Method, headers: &HeaderMap) -> Result<(), String> {
+    if access.in_process {
+        return Ok(());
+    }
     let text = |name: header::HeaderName| {
         headers
             .get(&name)
@@ -190,7 +193,7 @@ mod tests {
     fn hosts_this_server_answers_to() {
         let a = Access {
             hosts: vec!["deck.vpn".into()],
-            origins: vec![],
+            ..Default::default()
         };
         for ok in [
             "localhost:7878",
@@ -243,12 +246,24 @@ mod tests {
             check(&a, &Method::GET, &read).is_ok(),
             "reads are not refused by origin"
         );
-        let desktop = headers(&[
-            ("host", "localhost"),
-            ("origin", "tauri://localhost"),
-            ("sec-fetch-site", "cross-site"),
+        // The desktop window's webview, whatever origin it reports for its custom scheme.
+        for origin in ["tauri://localhost", "null"] {
+            let desktop = headers(&[
+                ("host", "localhost"),
+                ("origin", origin),
+                ("sec-fetch-site", "cross-site"),
+            ]);
+            assert!(check(&Access::desktop(), &post, &desktop).is_ok());
+            assert!(check(&a, &post, &desktop).is_err());
+        }
+        let allowed = Access {
+            origins: vec!["https://proxy.example".into()],
+            ..Default::default()
+        };
+        let proxied = headers(&[
+            ("host", "127.0.0.1:7878"),
+            ("origin", "https://proxy.example"),
         ]);
-        assert!(check(&Access::desktop(), &post, &desktop).is_ok());
-        assert!(check(&a, &post, &desktop).is_err());
+        assert!(check(&allowed, &post, &proxied).is_ok());
     }
 }
