@@ -69,10 +69,16 @@ for _ in $(seq 1 60); do
   kill -0 "${pids[0]}" 2>/dev/null || { cat "$tmp/serve.err" >&2; fail "the installed serve exited"; }
   sleep 1
 done
-url=$(sed -n 's/^Flightdeck: \(http[^ ]*\).*/\1/p' "$tmp/serve.out")
-[ -n "$url" ] || { cat "$tmp/serve.err" >&2; fail "the installed serve printed no address"; }
-curl -fsS "$url" | grep -q '<div id="root">' || fail "serve did not serve the packaged UI at $url"
-curl -fsS "${url}api/repos" | grep -q '"repo"' || fail "the API at ${url}api/repos does not list the repo"
+link=$(sed -n 's/^Flightdeck: \(http[^ ]*\).*/\1/p' "$tmp/serve.out")
+[ -n "$link" ] || { cat "$tmp/serve.err" >&2; fail "the installed serve printed no address"; }
+url="${link%%login\?code=*}"
+# Signed out, the API answers 401; the printed link signs in (a cookie) and lands on the UI.
+status=$(curl -sS -o /dev/null -w '%{http_code}' "${url}api/repos")
+[ "$status" = 401 ] || fail "the API answered $status to a request without a session"
+curl -fsS -L -c "$tmp/cookies" -b "$tmp/cookies" "$link" | grep -q '<div id="root">' \
+  || fail "the sign-in link $link did not lead to the packaged UI"
+curl -fsS -b "$tmp/cookies" "${url}api/repos" | grep -q '"repo"' \
+  || fail "the API at ${url}api/repos does not list the repo"
 echo "serve from the package: $url serves the UI and the API with the repo"
 
 # The desktop app starts and stays up (under Xvfb when there is no display).

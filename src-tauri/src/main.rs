@@ -46,6 +46,7 @@ fn run() -> anyhow::Result<()> {
         ui_dir: None,
         access: flightdeck_server::Access::desktop(),
         token: None,
+        secure_cookies: false,
         policy_file: Some(settings.policy_file.clone()),
         lead: Some(lead.clone()),
         // Nothing outside the app can reach its API: no webhook.

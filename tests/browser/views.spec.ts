@@ -4,7 +4,7 @@
 //
 // FLIGHTDECK_BIN overrides the binary (default: <repo>/target/debug/flightdeck).
 import { expect, test, type Page } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,6 +35,7 @@ const VIEWS: ViewSpec[] = [
 let child: ChildProcess | null = null;
 let workDir = '';
 let baseURL = '';
+let firstLink = '';
 let childOutput = '';
 
 /** The demo must not pick up the developer's own config, token or database. */
@@ -46,17 +47,29 @@ function isolatedEnv(dir: string): NodeJS.ProcessEnv {
   return env;
 }
 
-/** The address the demo prints once it listens (it binds port 0: the OS picks a free port at
- * bind time, so no other process can take it between a probe and the bind). */
-function printedURL(): string | null {
-  const m = childOutput.match(/Flightdeck demo: (http:\/\/127\.0\.0\.1:\d+)\//);
-  return m ? m[1] : null;
+/** The sign-in link the demo prints once it listens (it binds port 0: the OS picks a free port
+ * at bind time, so no other process can take it between a probe and the bind). */
+function printedLink(): { base: string; link: string } | null {
+  const m = childOutput.match(/Flightdeck demo: ((http:\/\/127\.0\.0\.1:\d+)\/login\?code=[0-9a-f]+)/);
+  return m ? { base: m[2], link: m[1] } : null;
 }
 
-async function waitForURL(): Promise<string> {
+/** A new one-time sign-in link, made the way a lead makes one: `flightdeck login`. */
+function freshLink(): string {
+  const out = execFileSync(
+    bin,
+    ['--database-url', path.join(workDir, 'demo', 'flightdeck.db'), 'login', '--url', baseURL],
+    { env: isolatedEnv(workDir), encoding: 'utf8' },
+  );
+  const m = out.match(/http:\/\/\S+\/login\?code=[0-9a-f]+/);
+  if (!m) throw new Error(`flightdeck login printed no link: ${out}`);
+  return m[0];
+}
+
+async function waitForURL(): Promise<{ base: string; link: string }> {
   const deadline = Date.now() + HEALTH_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    const url = printedURL();
+    const url = printedLink();
     if (url) return url;
     if (child && child.exitCode !== null) {
       throw new Error(`flightdeck exited early with code ${child.exitCode}.\n--- output ---\n${childOutput}`);
@@ -78,15 +91,16 @@ async function waitForHealth(url: string): Promise<void> {
       throw new Error(`flightdeck exited early with code ${child.exitCode}.\n--- output ---\n${childOutput}`);
     }
     try {
+      // Unsigned, the API answers 401 and the app shell 200: either says it is up.
       const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(5_000) });
-      if (res.status === 200) return;
+      if (res.status === 401) return;
       last = `HTTP ${res.status}`;
     } catch (e) {
       last = (e as Error).message;
     }
     await sleep(500);
   }
-  throw new Error(`GET ${url}/api/health did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000}s (last: ${last}).\n--- output ---\n${childOutput}`);
+  throw new Error(`GET ${url}/api/health did not answer 401 (up, not signed in) within ${HEALTH_TIMEOUT_MS / 1000}s (last: ${last}).\n--- output ---\n${childOutput}`);
 }
 
 async function stopChild(): Promise<void> {
@@ -125,7 +139,9 @@ test.beforeAll(async () => {
   child.on('error', (e) => {
     childOutput += `\n[spawn error] ${e.message}\n`;
   });
-  baseURL = await waitForURL();
+  const printed = await waitForURL();
+  baseURL = printed.base;
+  firstLink = printed.link;
   await waitForHealth(baseURL);
 });
 
@@ -168,8 +184,19 @@ test('every view renders the demo data without errors', async ({ page }) => {
   });
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
 
-  await page.goto(`${baseURL}/`);
+  // Signed out, the API refuses the page; the printed link signs it in and lands on the UI
+  // with the code gone from the address bar; used again, the link opens nothing.
+  const refused = await page.request.get(`${baseURL}/api/inbox`);
+  expect(refused.status()).toBe(401);
+  await page.goto(firstLink);
+  await expect(page).toHaveURL(`${baseURL}/`);
   await expect(page.getByTestId('view-inbox')).toBeVisible();
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name.startsWith('flightdeck_session'));
+  expect(session?.httpOnly, 'the session cookie is HttpOnly').toBe(true);
+  expect(session?.sameSite).toBe('Strict');
+  const replayed = await page.request.get(firstLink, { maxRedirects: 0 });
+  expect(replayed.status()).toBe(401);
   await expect(page.getByText('Flightdeck').first()).toBeVisible();
 
   for (const [i, view] of VIEWS.entries()) {
@@ -421,6 +448,8 @@ test('work board: dispatch by key, reassign by key and by drag, cancel, send a c
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   const blur = () => page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.goto(freshLink());
+  await expect(page).toHaveURL(`${baseURL}/`);
   await page.goto(`${baseURL}/#/work`);
   const work = page.getByTestId('view-work');
   const column = (a: string) => work.locator(`[data-testid="board-column"][data-assignee="${a}"]`);

@@ -11,20 +11,21 @@ fn demo_serves_demo_data() {
     let mut cmd = flightdeck(home.path());
     cmd.args(["demo", "--no-open", "--port", "0", "--dir"])
         .arg(&dir);
-    let (_server, port) = spawn_listening(cmd);
+    let (_server, client) = spawn_listening(cmd);
     let deadline = Instant::now() + Duration::from_secs(120);
     let health = loop {
-        if let Some((200, body)) = http_get(port, "/api/health") {
+        if let Some((200, body)) = client.get("/api/health") {
             break body;
         }
         assert!(
             Instant::now() < deadline,
-            "demo did not come up on port {port}"
+            "demo did not come up on port {}",
+            client.port
         );
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(health.contains("\"repos\":3"), "{health}");
-    let (status, changes) = http_get(port, "/api/changes").unwrap();
+    let (status, changes) = client.get("/api/changes").unwrap();
     assert_eq!(status, 200);
     assert!(
         changes.contains("claude/add-rate-limiting"),
@@ -160,11 +161,11 @@ fn serve_ingests_flagged_sources_and_picks_up_new_branches() {
         .arg(&empty)
         .arg("--codex-home")
         .arg(&empty);
-    let (_server, port) = spawn_listening(cmd);
+    let (_server, client) = spawn_listening(cmd);
     let wait_for = |needle: &str| {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some((200, body)) = http_get(port, "/api/changes") {
+            if let Some((200, body)) = client.get("/api/changes") {
                 if body.contains(needle) {
                     return body;
                 }
@@ -185,4 +186,87 @@ fn serve_ingests_flagged_sources_and_picks_up_new_branches() {
     repo.set_head("refs/heads/main").unwrap();
     commit_on(&repo, "codex/second", "c.txt", "Add c");
     wait_for("codex/second");
+}
+
+/// The browser's way in: nothing without a session; `flightdeck login` prints a new one-time
+/// link for the running server; a link works once; `devices` lists and signs out browsers.
+#[test]
+fn browsers_sign_in_with_one_time_links_and_can_be_signed_out() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("work/app");
+    new_repo(&path);
+    let empty = home.path().join("no-logs");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut cmd = flightdeck(home.path());
+    cmd.args(["serve", "--port", "0", "--repo"])
+        .arg(&path)
+        .arg("--claude-dir")
+        .arg(&empty)
+        .arg("--codex-home")
+        .arg(&empty);
+    let (_server, first) = spawn_listening(cmd);
+    let port = first.port;
+    assert_eq!(first.get("/api/inbox").map(|r| r.0), Some(200));
+    let (status, body) = raw_get(port, "/api/inbox", None)
+        .map(|(s, _, b)| (s, b))
+        .unwrap();
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("flightdeck login"), "{body}");
+
+    let out = flightdeck(home.path())
+        .args(["login", "--url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let link = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    let (p, code) = sign_in_link(&link).unwrap_or_else(|| panic!("no link in {link}"));
+    assert_eq!(p, port);
+    let second = Client::sign_in(port, &code).unwrap();
+    assert_eq!(second.get("/api/inbox").map(|r| r.0), Some(200));
+    // The link is spent.
+    let (status, _, page) = raw_get(port, &format!("/login?code={code}"), None).unwrap();
+    assert_eq!(status, 401);
+    assert!(page.contains("used already"), "{page}");
+
+    let list = |json: bool| {
+        let mut c = flightdeck(home.path());
+        c.args(["devices", "list"]);
+        if json {
+            c.arg("--json");
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", stderr_line(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let sessions: serde_json::Value = serde_json::from_str(&list(true)).unwrap();
+    let ids: Vec<String> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2, "{sessions}");
+    assert!(list(false).contains(&ids[0]));
+    // Sign one out: it gets nothing more; the other is untouched.
+    let (me_status, me) = second.get("/api/session").unwrap();
+    assert_eq!(me_status, 200);
+    let me: serde_json::Value = serde_json::from_str(&me).unwrap();
+    let id = me["session"]["id"].as_str().unwrap().to_string();
+    let out = flightdeck(home.path())
+        .args(["devices", "revoke", &id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    assert_eq!(second.get("/api/inbox").map(|r| r.0), Some(401));
+    assert_eq!(first.get("/api/inbox").map(|r| r.0), Some(200));
+    let out = flightdeck(home.path())
+        .args(["devices", "revoke", &id])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr_line(&out).contains("no open session"),
+        "{}",
+        stderr_line(&out)
+    );
 }

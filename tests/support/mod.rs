@@ -50,10 +50,11 @@ pub fn git(dir: &Path, args: &[&str]) {
     );
 }
 
-/// Starts a `serve` or `demo` on port 0 and returns it with the port it printed. Letting the OS
-/// pick at bind time, rather than probing for a free port first, leaves no gap in which another
-/// test's outgoing connections (or their TIME_WAIT) can take the port.
-pub fn spawn_listening(mut cmd: Command) -> (Server, u16) {
+/// Starts a `serve` or `demo` on port 0 and returns it with the port it printed, signed in
+/// through the one-time link it printed. Letting the OS pick at bind time, rather than probing
+/// for a free port first, leaves no gap in which another test's outgoing connections (or their
+/// TIME_WAIT) can take the port.
+pub fn spawn_listening(mut cmd: Command) -> (Server, Client) {
     let stderr = tempfile::NamedTempFile::new().unwrap();
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -66,41 +67,84 @@ pub fn spawn_listening(mut cmd: Command) -> (Server, u16) {
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stdout).lines() {
             let Ok(line) = line else { return };
-            let port = line
-                .split_once("http://127.0.0.1:")
-                .and_then(|(_, rest)| rest.split('/').next())
-                .and_then(|p| p.parse::<u16>().ok());
-            if let Some(port) = port {
-                let _ = tx.send(port);
+            if let Some(found) = sign_in_link(&line) {
+                let _ = tx.send(found);
             }
             // Keep draining so the server never blocks on a full pipe.
         }
     });
     match rx.recv_timeout(Duration::from_secs(180)) {
-        Ok(port) => (server, port),
+        Ok((port, code)) => {
+            let client = Client::sign_in(port, &code).unwrap_or_else(|e| {
+                panic!(
+                    "signing in with the printed link failed: {e}; the server's stderr:\n{}",
+                    std::fs::read_to_string(stderr.path()).unwrap_or_default()
+                )
+            });
+            (server, client)
+        }
         Err(_) => panic!(
-            "the server printed no address; its stderr:\n{}",
+            "the server printed no sign-in link; its stderr:\n{}",
             std::fs::read_to_string(stderr.path()).unwrap_or_default()
         ),
     }
 }
 
-pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+/// The port and code of a printed `http://127.0.0.1:PORT/login?code=CODE`.
+pub fn sign_in_link(line: &str) -> Option<(u16, String)> {
+    let (_, rest) = line.split_once("http://127.0.0.1:")?;
+    let (port, rest) = rest.split_once("/login?code=")?;
+    let code: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+    Some((port.parse().ok()?, code))
+}
+
+/// A browser's side of a running server: its port and the session cookie it signed in with.
+pub struct Client {
+    pub port: u16,
+    pub cookie: String,
+}
+
+impl Client {
+    /// Opens the sign-in link as a browser would and keeps the cookie it sets.
+    pub fn sign_in(port: u16, code: &str) -> Result<Client, String> {
+        let (status, head, _) = raw_get(port, &format!("/login?code={code}"), None)
+            .ok_or("no answer from the server")?;
+        let cookie = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("set-cookie")
+                    .then(|| value.trim().split(';').next().unwrap_or("").to_string())
+            })
+            .ok_or(format!(
+                "/login answered {status} without a cookie:\n{head}"
+            ))?;
+        Ok(Client { port, cookie })
+    }
+
+    /// GET `path` with the session; `None` when the server does not answer.
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        raw_get(self.port, path, Some(&self.cookie)).map(|(s, _, b)| (s, b))
+    }
+}
+
+/// One HTTP/1.1 GET: status, head and body.
+pub fn raw_get(port: u16, path: &str, cookie: Option<&str>) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{cookie}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let status = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((status, body))
+    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
+    Some((status, head.to_string(), body.to_string()))
 }
 
 /// A child process killed (and reaped) when the test ends, however it ends.

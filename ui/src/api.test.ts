@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DESKTOP_BASE, chartUrl, errorFromBody, parseEvent, resolveBase, runPath, withToken } from './api';
+import { DESKTOP_BASE, chartUrl, errorFromBody, parseEvent, resolveBase, runPath } from './api';
 
 describe('resolveBase', () => {
   it('is same-origin in the browser', () => {
@@ -8,14 +8,6 @@ describe('resolveBase', () => {
   it('uses the custom scheme in the desktop app', () => {
     expect(resolveBase({ protocol: 'tauri:', tauriInternals: false })).toBe(DESKTOP_BASE);
     expect(resolveBase({ protocol: 'http:', tauriInternals: true })).toBe('flightdeck://localhost');
-  });
-});
-
-describe('withToken', () => {
-  it('appends the token as a query parameter', () => {
-    expect(withToken('/api/events', null)).toBe('/api/events');
-    expect(withToken('/api/events', 'a b')).toBe('/api/events?token=a%20b');
-    expect(withToken('/api/charts/x.svg?v=2', 'T')).toBe('/api/charts/x.svg?v=2&token=T');
   });
 });
 

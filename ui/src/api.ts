@@ -1,5 +1,6 @@
-// The only module that talks to the backend. In the browser the API is same-origin (with an
-// optional bearer token from `?token=`); in the desktop app (Tauri) it goes through the
+// The only module that talks to the backend. In the browser the API is same-origin and the
+// session cookie (set by the sign-in link; HttpOnly, so never seen here) authenticates every
+// request, EventSource and chart images included; in the desktop app (Tauri) it goes through the
 // `flightdeck://` custom URI scheme, and change notifications come from Tauri events instead of
 // server-sent events.
 
@@ -43,7 +44,6 @@ declare global {
 }
 
 export const DESKTOP_BASE = 'flightdeck://localhost';
-const TOKEN_KEY = 'flightdeck.token';
 const POLL_MS = 10_000;
 
 /** Where the API lives, given how the page was loaded. */
@@ -64,36 +64,6 @@ function currentEnv() {
 
 export function baseUrl(): string {
   return resolveBase(currentEnv());
-}
-
-/** Appends `token` as a query parameter (for requests that cannot carry headers). */
-export function withToken(url: string, token: string | null): string {
-  if (!token) return url;
-  return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
-}
-
-/** Reads `?token=` from the page URL once, keeps it for the session and drops it from the URL. */
-export function initToken(): void {
-  try {
-    const params = new URLSearchParams(location.search);
-    const token = params.get('token');
-    if (token) {
-      sessionStorage.setItem(TOKEN_KEY, token);
-      params.delete('token');
-      const query = params.toString();
-      history.replaceState(null, '', `${location.pathname}${query ? `?${query}` : ''}${location.hash}`);
-    }
-  } catch {
-    // No storage (private mode, sandbox): requests simply go without a token.
-  }
-}
-
-export function getToken(): string | null {
-  try {
-    return sessionStorage.getItem(TOKEN_KEY);
-  } catch {
-    return null;
-  }
 }
 
 export class ApiError extends Error {
@@ -126,8 +96,6 @@ export function errorFromBody(status: number, body: string): ApiError {
 
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
-  const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
   let res: Response;
   try {
     res = await fetch(baseUrl() + path, { headers, signal });
@@ -147,8 +115,6 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
 /** POSTs `body` as JSON (the server takes nothing else for actions). */
 export async function postJson<T>(path: string, body: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': 'application/json' };
-  const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
   let res: Response;
   try {
     res = await fetch(baseUrl() + path, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -233,13 +199,12 @@ export type ChartName =
 
 /** The weekly HTML report (opens on its own, charts inline). */
 export function weeklyReportUrl(): string {
-  return withToken(`${baseUrl()}/api/reports/weekly.html`, getToken());
+  return `${baseUrl()}/api/reports/weekly.html`;
 }
 
 /** URL for a server-rendered chart image; `version` busts the cache after a change. */
 export function chartUrl(name: ChartName, version = 0): string {
-  const url = `${baseUrl()}/api/charts/${name}${version ? `?v=${version}` : ''}`;
-  return withToken(url, getToken());
+  return `${baseUrl()}/api/charts/${name}${version ? `?v=${version}` : ''}`;
 }
 
 // ---- change notifications -------------------------------------------------------------------
@@ -307,7 +272,7 @@ function start(): () => void {
     const timer = setInterval(() => emit(null), POLL_MS);
     return () => clearInterval(timer);
   }
-  const source = new EventSource(withToken(`${baseUrl()}/api/events`, getToken()));
+  const source = new EventSource(`${baseUrl()}/api/events`);
   let everOpen = false;
   const onMessage = (e: MessageEvent) => emit(parseEvent(e.data));
   source.onopen = () => {

@@ -71,6 +71,7 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
     let database = store.target().display_url();
     let (url, server) = start_server(&settings, store, bus, lead).await?;
     println!("Flightdeck demo: {url}");
+    println!("  {}", crate::serve_cmd::SIGN_IN_NOTE);
     println!("  workspace: {}", ws.root.display());
     println!("  database:  {database}");
     if open {

@@ -1,6 +1,7 @@
 //! The `flightdeck` command. Parses flags, resolves settings (flags > env > config file >
 //! defaults), runs one subcommand, and turns any error into one line on stderr and exit code 1.
 
+mod access_cmd;
 mod audit_cmd;
 mod commands;
 #[cfg(feature = "demo")]
@@ -54,7 +55,7 @@ struct ServeArgs {
     /// Port to listen on (default 7878).
     #[arg(long)]
     port: Option<u16>,
-    /// Secret every API request must carry; required for a non-loopback --bind.
+    /// A bearer token scripts may send instead of signing in; required for a non-loopback --bind.
     #[arg(long, env = "FLIGHTDECK_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// The built UI (default: ui/dist of this checkout).
@@ -200,6 +201,15 @@ enum Command {
         #[arg(long, value_name = "KEY")]
         dismiss: Option<String>,
     },
+    /// Print a new one-time sign-in link for the web UI (the one `serve` printed is used or old).
+    Login {
+        /// The server's address, when it is not the configured one (e.g. started with --port 0).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// The browsers signed in to the web UI: list, revoke.
+    #[command(subcommand)]
+    Devices(access_cmd::DevicesCmd),
     /// Check config, database, data dirs and sources; say what is wrong and how to fix it.
     Doctor {
         #[command(flatten)]
@@ -330,6 +340,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Prices(cmd) => spend_cmd::prices(settings, cmd).await,
         Command::Token(cmd) => token_cmd::run(settings, cmd),
         Command::Audit(cmd) => audit_cmd::run(settings, lead, cmd).await,
+        Command::Login { url } => access_cmd::login(settings, url.as_deref()).await,
+        Command::Devices(cmd) => access_cmd::devices(settings, cmd).await,
         Command::Doctor { .. } => Ok(doctor::run(settings, &dirs).await),
     }
 }

@@ -27,15 +27,20 @@ pub async fn serve(settings: Settings, lead: Lead, rescan_every: Duration) -> Re
     }
     let (url, server) = start_server(&settings, store, bus, lead).await?;
     println!("Flightdeck: {url}");
+    println!("  {SIGN_IN_NOTE}");
     server.await.context("server task")??;
     drop(runtime);
     Ok(ExitCode::SUCCESS)
 }
 
+/// Said under the printed link: what it is and how to get another.
+pub(crate) const SIGN_IN_NOTE: &str =
+    "(a sign-in link: it works once, within 10 minutes; `flightdeck login` prints another)";
+
 pub(crate) type ServerTask = tokio::task::JoinHandle<Result<(), flightdeck_server::ServerError>>;
 
 /// Binds the configured address (port 0: any free one) and serves until Ctrl-C; returns the
-/// URL to open (with the port actually bound) and the server's task.
+/// sign-in link to open (the port actually bound, a one-time login code) and the server's task.
 pub(crate) async fn start_server(
     settings: &Settings,
     store: Store,
@@ -52,15 +57,8 @@ pub(crate) async fn start_server(
     if ui_dir.is_none() {
         eprintln!("note: the UI is not built (run `npm --prefix ui ci && npm --prefix ui run build`); serving the API only");
     }
-    let host = if settings.bind.is_unspecified() {
-        "127.0.0.1".to_string()
-    } else {
-        local.ip().to_string()
-    };
-    let mut url = format!("http://{host}:{}/", local.port());
-    if settings.token.is_some() {
-        url.push_str("?token=<your token>");
-    }
+    let code = flightdeck_core::domain::access::issue_login_code(&store, crate::now()).await?;
+    let url = crate::access_cmd::login_url(&base_url(local.ip(), local.port()), &code);
     let state = AppState {
         store,
         bus,
@@ -70,6 +68,7 @@ pub(crate) async fn start_server(
             ..Default::default()
         },
         token: settings.token.clone(),
+        secure_cookies: false,
         policy_file: Some(settings.policy_file.clone()),
         lead: Some(lead),
         // A secret: from the environment only, never the config file.
@@ -81,4 +80,15 @@ pub(crate) async fn start_server(
         let _ = tokio::signal::ctrl_c().await;
     }));
     Ok((url, server))
+}
+
+/// Where a server bound to `ip:port` is reached from this machine (any address: loopback).
+pub(crate) fn base_url(ip: std::net::IpAddr, port: u16) -> String {
+    let ip = if ip.is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        ip
+    };
+    // SocketAddr brackets an IPv6 address, as a URL needs.
+    format!("http://{}/", SocketAddr::new(ip, port))
 }

@@ -57,7 +57,9 @@ async fn main() -> anyhow::Result<()> {
             bus: EventBus::new(),
             ui_dir: None,
             access: Default::default(),
-            token: None,
+            // A script's access: the bearer token.
+            token: Some("bench-api".into()),
+            secure_cookies: false,
             policy_file: None,
             lead: Some(lead(dir.path(), down)),
             webhook_token: None,
@@ -69,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
                 form_urlencoded::byte_serialize(change_id(REPO, n).as_bytes()).collect();
             let req = Request::post(format!("/api/changes/{id}/actions"))
                 .header("content-type", "application/json")
+                .header("authorization", "Bearer bench-api")
                 .body(Body::from(r#"{"kind":"approve","comment":"ok"}"#))?;
             let t = Instant::now();
             let res = router(state.clone()).oneshot(req).await?;

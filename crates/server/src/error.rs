@@ -25,7 +25,7 @@ pub enum ServerError {
 pub enum ApiError {
     #[error(transparent)]
     Core(#[from] flightdeck_core::Error),
-    #[error("missing or wrong token")]
+    #[error("not signed in: open the sign-in link `flightdeck serve` printed, or run `flightdeck login` for a new one (scripts: `Authorization: Bearer` with the server's --token)")]
     Unauthorized,
     /// Refused before any route: a foreign `Host`, `Origin` or `Sec-Fetch-Site`.
     #[error("{0}")]

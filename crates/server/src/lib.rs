@@ -3,6 +3,7 @@
 //! and the built UI. The same router is mounted by the desktop shell through a custom URI scheme,
 //! so browser and desktop run one API.
 
+mod auth;
 mod charts;
 mod error;
 mod guard;
@@ -16,6 +17,7 @@ use flightdeck_app::Lead;
 use flightdeck_core::model::events::EventBus;
 use flightdeck_core::store::Store;
 
+pub use auth::cookie_name;
 pub use error::{ApiError, ServerError};
 pub use guard::Access;
 pub use routes::router;
@@ -29,8 +31,11 @@ pub struct AppState {
     pub ui_dir: Option<PathBuf>,
     /// The hosts and page origins requests may name besides the server's own (see `guard`).
     pub access: Access,
-    /// When set, every `/api` request must carry it (`Authorization: Bearer` or `?token=`).
+    /// A bearer token scripts may use instead of a session (`Authorization: Bearer`); browsers
+    /// sign in with a login code (see `auth`).
     pub token: Option<String>,
+    /// Session cookies are marked Secure (served over TLS).
+    pub secure_cookies: bool,
     /// The merge policy file verdicts are judged by (`None`: built-in defaults).
     pub policy_file: Option<PathBuf>,
     /// Who acts through this server, with what (built once by the front end); `None`:

@@ -3,9 +3,9 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +20,7 @@ use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 use tower_http::services::{ServeDir, ServeFile};
 
+use crate::auth;
 use crate::charts;
 use crate::error::ApiError;
 use crate::AppState;
@@ -29,6 +30,10 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/health", get(health))
+        .route("/session", get(auth::me))
+        .route("/session/logout", post(auth::logout))
+        .route("/sessions", get(auth::sessions))
+        .route("/sessions/{id}/revoke", post(auth::revoke))
         .route("/events", get(events))
         .route("/inbox", get(inbox))
         .route("/changes", get(changes))
@@ -66,14 +71,16 @@ pub fn router(state: AppState) -> Router {
                 Json(serde_json::json!({"error": {"code": "not_found", "message": "no such API route"}})),
             )
         })
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require));
     // The deploy webhook takes its own token (a pipeline needs no more than that), so it sits
     // outside the API token's layer.
     let api = Router::new()
         .route("/deploys", post(deploy_webhook))
         .route("/incidents", post(incident_webhook))
         .merge(api);
-    let app = Router::new().nest("/api", api);
+    let app = Router::new()
+        .route("/login", get(auth::login))
+        .nest("/api", api);
     let app = match &state.ui_dir {
         Some(dir) => app
             .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
@@ -85,29 +92,6 @@ pub fn router(state: AppState) -> Router {
         crate::guard::guard,
     ))
     .with_state(state)
-}
-
-async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(expected) = &state.token else {
-        return next.run(req).await;
-    };
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    // EventSource and <img> cannot send headers, so `?token=` (percent-encoded) works too.
-    let query = req.uri().query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.into_owned())
-    });
-    // Compared in constant time: how much of a guess matched must not show in the timing.
-    if bearer.is_some_and(|b| same(b, expected)) || query.is_some_and(|q| same(&q, expected)) {
-        next.run(req).await
-    } else {
-        ApiError::Unauthorized.into_response()
-    }
 }
 
 async fn ui_missing() -> impl IntoResponse {
@@ -528,7 +512,8 @@ fn webhook_caller(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), A
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let ok = same(given, expected) || s.token.as_deref().is_some_and(|t| same(given, t));
+    let ok =
+        auth::same(given, expected) || s.token.as_deref().is_some_and(|t| auth::same(given, t));
     if ok {
         Ok(())
     } else {
@@ -571,14 +556,6 @@ async fn deploy_webhook(
 
 /// Token comparison in constant time (for equal lengths): a timing difference tells nothing
 /// about how much of a guess was right.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 async fn deploy_detail(
     State(s): State<AppState>,
     Path(id): Path<String>,

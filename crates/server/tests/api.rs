@@ -11,6 +11,10 @@ use flightdeck_server::{router, AppState};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+/// The bearer token the fixture's server takes; `send` presents it unless a request carries
+/// its own credentials (the sign-in tests build theirs).
+const TOKEN: &str = "test-token";
+
 struct Fixture {
     state: AppState,
     _dir: tempfile::TempDir,
@@ -36,7 +40,8 @@ async fn fixture(with_demo: bool, token: Option<&str>) -> Fixture {
             bus: EventBus::new(),
             ui_dir: Some(ui),
             access: Default::default(),
-            token: token.map(str::to_string),
+            token: Some(token.unwrap_or(TOKEN).to_string()),
+            secure_cookies: false,
             policy_file: None,
             lead: None,
             webhook_token: None,
@@ -46,10 +51,7 @@ async fn fixture(with_demo: bool, token: Option<&str>) -> Fixture {
 }
 
 async fn get(state: &AppState, uri: &str) -> (StatusCode, String, String) {
-    let res = router(state.clone())
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let res = send(state, Request::get(uri).body(Body::empty()).unwrap()).await;
     let status = res.status();
     let ctype = res
         .headers()
@@ -240,33 +242,201 @@ async fn empty_store_serves_empty_views_and_charts() {
     }
 }
 
+/// Every `/api` request needs the bearer token or a session; a token in the URL opens nothing.
 #[tokio::test]
-async fn token_guards_the_api() {
+async fn the_api_needs_the_token_or_a_session() {
     let f = fixture(false, Some("s3cret")).await;
-    let (status, _, body) = get(&f.state, "/api/health").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(body.contains("unauthorized"));
-    let (status, _, _) = get(&f.state, "/api/health?token=wrong").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _, _) = get(&f.state, "/api/health?token=s3cret").await;
-    assert_eq!(status, StatusCode::OK);
-    let res = router(f.state.clone())
-        .oneshot(
-            Request::get("/api/health")
-                .header("authorization", "Bearer s3cret")
+    let s = &f.state;
+    let health = |auth: Option<&str>, query: &str| {
+        let mut req = Request::get(format!("/api/health{query}"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        send_bare(s, req.body(Body::empty()).unwrap())
+    };
+    let res = health(None, "").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("unauthorized") && body.contains("flightdeck login"),
+        "{body}"
+    );
+    assert_eq!(
+        health(None, "?token=s3cret").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        health(Some("Bearer s3creT"), "").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        health(Some("Bearer s3cret"), "").await.status(),
+        StatusCode::OK
+    );
+    // Without a token configured, no bearer opens anything.
+    let mut none = s.clone();
+    none.token = None;
+    let req = Request::get("/api/health")
+        .header("authorization", "Bearer ")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        send_bare(&none, req).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Every route of the API, reads and changes alike, and the event stream.
+    for uri in [
+        "/api/inbox",
+        "/api/events",
+        "/api/charts/spend-by-day.svg",
+        "/api/sessions",
+    ] {
+        let req = Request::get(uri).body(Body::empty()).unwrap();
+        assert_eq!(
+            send_bare(s, req).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{uri}"
+        );
+    }
+    for uri in state_changing_routes() {
+        // The pipeline webhooks take their own token (deploy_webhook_records_with_its_token).
+        if uri == "/api/deploys" || uri == "/api/incidents" {
+            continue;
+        }
+        let req = Request::post(uri.as_str())
+            .header("content-type", "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        let status = send_bare(s, req).await.status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    // The UI shell itself is public; it carries no data.
+    let req = Request::get("/").body(Body::empty()).unwrap();
+    assert_eq!(send_bare(s, req).await.status(), StatusCode::OK);
+}
+
+/// A browser signs in by opening the printed link: the one-time code becomes an HttpOnly,
+/// SameSite=Strict session cookie for this port; a missing, unknown, replayed or expired code
+/// opens nothing and says which; signing out and revoking end the session.
+#[tokio::test]
+async fn browsers_sign_in_once_with_a_code_and_sign_out() {
+    use flightdeck_core::domain::access;
+    let f = fixture(false, None).await;
+    let s = &f.state;
+    let host = "127.0.0.1:7878";
+    let now = chrono::Utc::now().timestamp();
+    let open = |uri: String| {
+        send_bare(
+            s,
+            Request::get(uri)
+                .header("host", host)
+                .header("user-agent", "Mobile Safari")
                 .body(Body::empty())
                 .unwrap(),
         )
+    };
+    let text = |res: axum::response::Response| async move {
+        let b = res.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8_lossy(&b).into_owned()
+    };
+
+    let code = access::issue_login_code(&s.store, now).await.unwrap();
+    let res = open(format!("/login?code={code}")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()["location"],
+        "/",
+        "the code leaves the address bar"
+    );
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    for part in [
+        "flightdeck_session_7878=",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+    ] {
+        assert!(set.contains(part), "{set}");
+    }
+    assert!(!set.contains("Secure"), "no TLS here: {set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let with_cookie = |uri: &str, cookie: &str, host: &str| {
+        Request::get(uri)
+            .header("host", host)
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let res = send_bare(s, with_cookie("/api/session", &cookie, host)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let me: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(me["kind"], "session");
+    assert_eq!(me["session"]["label"], "Mobile Safari");
+    let id = me["session"]["id"].as_str().unwrap().to_string();
+    // The same cookie under another port's name is another server's business.
+    let res = send_bare(s, with_cookie("/api/inbox", &cookie, "127.0.0.1:9999")).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // Replayed, unknown, missing, expired: refused, each saying why.
+    let res = open(format!("/login?code={code}")).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().get("set-cookie").is_none());
+    assert!(text(res).await.contains("used already"));
+    let res = open("/login?code=00112233445566778899aabbccddeeff".into()).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(text(res).await.contains("not one this Flightdeck made"));
+    let res = open("/login".into()).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(text(res).await.contains("no sign-in code"));
+    let old = access::issue_login_code(&s.store, now - access::LOGIN_CODE_SECS - 1)
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    // Percent-encoded in the query, as the UI sends it for EventSource and chart images.
-    let f2 = fixture(false, Some("a+b/c=d")).await;
-    let (status, _, _) = get(&f2.state, "/api/health?token=a%2Bb%2Fc%3Dd").await;
-    assert_eq!(status, StatusCode::OK);
-    // The UI shell itself is public; it carries no data.
-    let (status, _, _) = get(&f.state, "/").await;
-    assert_eq!(status, StatusCode::OK);
+    let res = open(format!("/login?code={old}")).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(text(res).await.contains("expired"));
+
+    // Under TLS the cookie is Secure.
+    let mut tls = s.clone();
+    tls.secure_cookies = true;
+    let code = access::issue_login_code(&s.store, now).await.unwrap();
+    let req = Request::get(format!("/login?code={code}"))
+        .header("host", host)
+        .body(Body::empty())
+        .unwrap();
+    let res = send_bare(&tls, req).await;
+    let set2 = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(set2.contains("; Secure"), "{set2}");
+    let cookie2 = set2.split(';').next().unwrap().to_string();
+
+    // The second browser sees both sessions and signs the first out.
+    let res = send_bare(s, with_cookie("/api/sessions", &cookie2, host)).await;
+    let list: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    let revoke = Request::post(format!("/api/sessions/{id}/revoke"))
+        .header("host", host)
+        .header("origin", "http://127.0.0.1:7878")
+        .header("cookie", &cookie2)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send_bare(s, revoke).await.status(), StatusCode::NO_CONTENT);
+    let res = send_bare(s, with_cookie("/api/inbox", &cookie, host)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "revoked");
+
+    // Signing out ends the session and clears the cookie.
+    let out = Request::post("/api/session/logout")
+        .header("host", host)
+        .header("origin", "http://127.0.0.1:7878")
+        .header("cookie", &cookie2)
+        .body(Body::empty())
+        .unwrap();
+    let res = send_bare(s, out).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let res = send_bare(s, with_cookie("/api/inbox", &cookie2, host)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "signed out");
 }
 
 #[tokio::test]
@@ -291,10 +461,11 @@ async fn serves_the_ui_with_history_fallback_and_json_404_for_api() {
 #[tokio::test]
 async fn events_stream_what_the_bus_publishes() {
     let f = fixture(false, None).await;
-    let res = router(f.state.clone())
-        .oneshot(Request::get("/api/events").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let res = send(
+        &f.state,
+        Request::get("/api/events").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "text/event-stream");
     let mut body = res.into_body();
@@ -321,15 +492,14 @@ async fn post(
     ctype: &str,
     body: &str,
 ) -> (StatusCode, serde_json::Value) {
-    let res = router(state.clone())
-        .oneshot(
-            Request::post(uri)
-                .header("content-type", ctype)
-                .body(Body::from(body.to_string()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = send(
+        state,
+        Request::post(uri)
+            .header("content-type", ctype)
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await;
     let status = res.status();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     (
@@ -668,7 +838,8 @@ async fn send_back_round_trip() {
         bus: EventBus::new(),
         ui_dir: None,
         access: Default::default(),
-        token: None,
+        token: Some(TOKEN.into()),
+        secure_cookies: false,
         policy_file: None,
         webhook_token: None,
         lead: Some(flightdeck_app::Lead {
@@ -916,7 +1087,20 @@ fn state_changing_routes() -> Vec<String> {
     out
 }
 
-async fn send(state: &AppState, req: Request<Body>) -> axum::response::Response {
+/// Through the real router as a script would call it: with the bearer token, unless the
+/// request brings its own credentials.
+async fn send(state: &AppState, mut req: Request<Body>) -> axum::response::Response {
+    let h = req.headers_mut();
+    if !h.contains_key("authorization") && !h.contains_key("cookie") {
+        if let Some(t) = &state.token {
+            h.insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+    }
+    router(state.clone()).oneshot(req).await.unwrap()
+}
+
+/// Exactly as given: no credentials added.
+async fn send_bare(state: &AppState, req: Request<Body>) -> axum::response::Response {
     router(state.clone()).oneshot(req).await.unwrap()
 }
 

@@ -3,6 +3,7 @@
 //! ingest (every source once, into the store). Stands on the model, the store, the sources and
 //! the forge.
 
+pub mod access;
 pub mod actions;
 pub mod agent_env;
 pub mod budgets;

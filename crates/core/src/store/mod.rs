@@ -17,6 +17,7 @@ mod dispatches;
 mod metrics;
 mod outbox;
 mod reads;
+mod sessions;
 pub mod spans;
 mod writes;
 
@@ -41,6 +42,7 @@ pub use billing::BilledLine;
 pub use deploys::{CommitFacts, DeployMark, DeployTallies, DeployWindow};
 pub use metrics::{MergedAgentChange, MergedTimes, SpendBy, UnpricedModel, UsageBy};
 pub use reads::Counts;
+pub use sessions::{Redeemed, SessionRow};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

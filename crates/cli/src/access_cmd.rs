@@ -1,0 +1,87 @@
+//! `flightdeck login` (a new one-time sign-in link for a running server) and `flightdeck devices`
+//! (the browsers signed in: list, revoke). The rules are `flightdeck_core::domain::access`'s.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use flightdeck_core::config::Settings;
+use flightdeck_core::domain::access;
+use flightdeck_core::store::Store;
+
+#[derive(Subcommand)]
+pub enum DevicesCmd {
+    /// The browsers signed in, most recently seen first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a browser out (a lost phone, a shared machine), by the id `list` shows.
+    Revoke { id: String },
+}
+
+/// Prints a sign-in link for the server at `url` (default: the configured address).
+pub async fn login(settings: &Settings, url: Option<&str>) -> Result<ExitCode> {
+    let base = match url {
+        Some(u) => {
+            let u = u.trim_end_matches('/');
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                anyhow::bail!("--url `{u}`: give the server's address, like http://127.0.0.1:7878");
+            }
+            format!("{u}/")
+        }
+        None => crate::serve_cmd::base_url(settings.bind, settings.port),
+    };
+    let store = Store::open(&settings.database_url).await?;
+    let code = access::issue_login_code(&store, crate::now()).await?;
+    println!("{}", login_url(&base, &code));
+    eprintln!(
+        "(opens a session once, within {} minutes; for a server on another address, pass --url)",
+        access::LOGIN_CODE_SECS / 60
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The link that signs a browser in: the server's address and a one-time code.
+pub fn login_url(base: &str, code: &str) -> String {
+    format!("{}/login?code={code}", base.trim_end_matches('/'))
+}
+
+pub async fn devices(settings: &Settings, cmd: &DevicesCmd) -> Result<ExitCode> {
+    let store = Store::open(&settings.database_url).await?;
+    let now = crate::now();
+    match cmd {
+        DevicesCmd::List { json } => {
+            let sessions = store.open_sessions(now).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&sessions)?);
+            } else if sessions.is_empty() {
+                println!("no browser is signed in (`flightdeck login` prints a sign-in link)");
+            } else {
+                println!("{:<10} {:<20} {:<20} NAME", "ID", "SIGNED IN", "LAST SEEN");
+                for s in sessions {
+                    println!(
+                        "{:<10} {:<20} {:<20} {}",
+                        s.id,
+                        when(s.created_at),
+                        when(s.last_seen),
+                        s.label
+                    );
+                }
+            }
+        }
+        DevicesCmd::Revoke { id } => {
+            access::revoke(&store, id, now)
+                .await
+                .with_context(|| format!("revoking {id}"))?;
+            println!("signed out {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn when(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| t.to_string())
+}

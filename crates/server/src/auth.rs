@@ -1,0 +1,281 @@
+//! Who is asking. Every `/api` request carries a session cookie or the bearer token:
+//!
+//! - a browser signs in by opening `/login?code=…` with a one-time code (`serve` and `demo`
+//!   print that link; `flightdeck login` makes another). The answer sets an HttpOnly,
+//!   SameSite=Strict cookie (Secure under TLS) and sends the browser to the UI, so the code
+//!   leaves the address bar at once; no long-lived secret is ever in a URL.
+//! - a script sends `Authorization: Bearer <token>` with the `--token` the server was started
+//!   with.
+//! - the desktop's in-process router (nothing outside the process reaches it) needs neither.
+//!
+//! The rules (codes, sessions, their lifetimes) are `flightdeck_core::domain::access`'s; this
+//! module reads and writes HTTP.
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use flightdeck_core::domain::access::{self, AccessError, SESSION_SECS};
+use flightdeck_core::store::SessionRow;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The session cookie's name on this host and port. Browsers share cookies between the ports
+/// of one host, so two Flightdecks on one machine (a demo beside `serve`) would otherwise
+/// overwrite each other's session.
+pub fn cookie_name(headers: &HeaderMap) -> String {
+    let port = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    match port {
+        Some(p) => format!("flightdeck_session_{p}"),
+        None => "flightdeck_session".to_string(),
+    }
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"').to_string())
+}
+
+/// Who the request comes from, once authenticated.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// The desktop window (in-process).
+    Desktop,
+    /// A script with the bearer token.
+    Token,
+    /// A signed-in browser.
+    Session(SessionRow),
+}
+
+/// The `/api` layer: passes authenticated requests on (with their [`Caller`]), answers 401
+/// to the rest.
+pub async fn require(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    match caller(&state, req.headers()).await {
+        Ok(Some(c)) => {
+            req.extensions_mut().insert(c);
+            next.run(req).await
+        }
+        Ok(None) => ApiError::Unauthorized.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+    if state.access.in_process {
+        return Ok(Some(Caller::Desktop));
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let (Some(given), Some(expected)) = (bearer, &state.token) {
+        // Compared in constant time: how much of a guess matched must not show in the timing.
+        if same(given, expected) {
+            return Ok(Some(Caller::Token));
+        }
+    }
+    let Some(secret) = cookie(headers, &cookie_name(headers)) else {
+        return Ok(None);
+    };
+    // The store looks the session up by the secret's SHA-256: a guess's timing says nothing
+    // about the secret.
+    match access::session(&state.store, &secret, flightdeck_app::now()).await {
+        Ok(s) => Ok(s.map(Caller::Session)),
+        Err(e) => Err(access_error(e)),
+    }
+}
+
+/// Equal strings, compared in time that depends only on their lengths.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn access_error(e: AccessError) -> ApiError {
+    match e {
+        AccessError::Store(e) => ApiError::Core(e),
+        AccessError::UnknownSession(_) => ApiError::NotFound(e.to_string()),
+        other => ApiError::BadRequest(other.to_string()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginQuery {
+    code: Option<String>,
+}
+
+/// `GET /login?code=…`: uses the code, sets the session cookie and sends the browser to the
+/// UI; a missing, unknown, used or expired code gets a page that says which and what to do.
+pub async fn login(
+    State(state): State<AppState>,
+    Query(q): Query<LoginQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(code) = q.code.filter(|c| !c.trim().is_empty()) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "This link has no sign-in code. Open the link `flightdeck serve` printed, or run \
+             `flightdeck login` for a new one.",
+        );
+    };
+    let label = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match access::sign_in(&state.store, &code, label, flightdeck_app::now()).await {
+        Ok(opened) => {
+            let mut cookie = format!(
+                "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}",
+                cookie_name(&headers),
+                opened.secret
+            );
+            if state.secure_cookies {
+                cookie.push_str("; Secure");
+            }
+            let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            res
+        }
+        Err(AccessError::Store(e)) => {
+            tracing::error!("sign-in failed: {e}");
+            refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Signing in failed: the database could not be read (see the server's log).",
+            )
+        }
+        Err(e) => refused(StatusCode::UNAUTHORIZED, &e.to_string()),
+    }
+}
+
+/// A small page saying why signing in failed (our own text only, escaped all the same).
+fn refused(status: StatusCode, why: &str) -> Response {
+    let why = why
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let mut res = (
+        status,
+        Html(format!(
+            "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+             <title>Flightdeck: not signed in</title><h1>Not signed in</h1><p>{why}</p>"
+        )),
+    )
+        .into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// What `/api/session` says of the caller.
+#[derive(serde::Serialize)]
+pub struct Me {
+    /// `desktop`, `token` or `session`.
+    kind: &'static str,
+    session: Option<SessionRow>,
+}
+
+/// `GET /api/session`: who this request is signed in as.
+pub async fn me(axum::Extension(c): axum::Extension<Caller>) -> Json<Me> {
+    Json(match c {
+        Caller::Desktop => Me {
+            kind: "desktop",
+            session: None,
+        },
+        Caller::Token => Me {
+            kind: "token",
+            session: None,
+        },
+        Caller::Session(s) => Me {
+            kind: "session",
+            session: Some(s),
+        },
+    })
+}
+
+/// `POST /api/session/logout`: ends this browser's session and clears its cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(c): axum::Extension<Caller>,
+) -> Result<Response, ApiError> {
+    if let Caller::Session(s) = c {
+        access::revoke(&state.store, &s.id, flightdeck_app::now())
+            .await
+            .map_err(access_error)?;
+    }
+    let clear = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        cookie_name(&headers)
+    );
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+/// `GET /api/sessions`: the browsers signed in, most recently seen first.
+pub async fn sessions(State(state): State<AppState>) -> Result<Json<Vec<SessionRow>>, ApiError> {
+    Ok(Json(
+        state.store.open_sessions(flightdeck_app::now()).await?,
+    ))
+}
+
+/// `POST /api/sessions/{id}/revoke`: signs a browser out (a lost phone, say).
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    access::revoke(&state.store, &id, flightdeck_app::now())
+        .await
+        .map_err(access_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_named_by_the_port_and_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:7878"));
+        assert_eq!(cookie_name(&h), "flightdeck_session_7878");
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; flightdeck_session_7878=abc ; flightdeck_session_9=x"),
+        );
+        assert_eq!(cookie(&h, &cookie_name(&h)).as_deref(), Some("abc"));
+        h.insert(header::HOST, HeaderValue::from_static("[::1]"));
+        assert_eq!(cookie_name(&h), "flightdeck_session");
+        h.insert(header::HOST, HeaderValue::from_static("fd.example"));
+        assert_eq!(cookie_name(&h), "flightdeck_session");
+        assert_eq!(cookie(&h, "flightdeck_session"), None);
+    }
+
+    #[test]
+    fn same_compares_whole_strings() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd"));
+        assert!(!same("abc", "ab"));
+    }
+}
