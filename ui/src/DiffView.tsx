@@ -2,10 +2,10 @@
 // line counts, each opening to its hunks with line numbers and syntax highlighting. Loaded a
 // page of files at a time from `GET /api/changes/{id}/diff`.
 
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { api } from './api';
 import { Badge } from './components';
-import { int } from './format';
+import { absoluteTime, int, shortHash } from './format';
 import type { FileDiff } from './generated/FileDiff';
 import { highlight, languageOf } from './highlight';
 import { useApi } from './hooks';
@@ -60,11 +60,16 @@ function File({ f, open, toggle }: { f: FileDiff; open: boolean; toggle: () => v
   );
 }
 
-export function DiffView({ changeId }: { changeId: string }) {
+/** `onHead` hears which head the shown files are of, so a decision names what was read. */
+export function DiffView({ changeId, onHead }: { changeId: string; onHead?: (head: string) => void }) {
   const [page, setPage] = useState(1);
   const [openFiles, setOpenFiles] = useState<Set<string>>(new Set());
   const fetcher = useCallback((s: AbortSignal) => api.diff(changeId, page, s), [changeId, page]);
   const { data, error } = useApi(fetcher, 'changes');
+  const head = data?.head_sha;
+  useEffect(() => {
+    if (head) onHead?.(head);
+  }, [head, onHead]);
   if (error && !data) return <p className="detail-error small">Could not load the diff: {error}</p>;
   if (!data) return <p className="muted small">Loading the diff…</p>;
   const toggle = (path: string) =>
@@ -90,6 +95,15 @@ export function DiffView({ changeId }: { changeId: string }) {
           </span>
         ) : null}
       </h4>
+      {data.note ? (
+        <p className="notice small" data-testid="diff-note">
+          Shown as fetched {absoluteTime(data.fetched_at)}, of head <code>{shortHash(data.head_sha, 12)}</code>: {data.note}.
+        </p>
+      ) : data.fetched_at ? (
+        <p className="muted small" data-testid="diff-fetched">
+          From GitHub, fetched {absoluteTime(data.fetched_at)}.
+        </p>
+      ) : null}
       <ul className="plain">
         {data.files.map((f) => (
           <File key={f.path} f={f} open={openFiles.has(f.path)} toggle={() => toggle(f.path)} />

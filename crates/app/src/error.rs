@@ -24,4 +24,7 @@ pub enum AppError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    /// Something the request needs cannot be had now (a forge out of reach, nothing stored).
+    #[error("{0}")]
+    Unavailable(String),
 }

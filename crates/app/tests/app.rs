@@ -238,3 +238,105 @@ async fn a_wrong_send_back_decides_nothing_and_a_right_one_queues_the_agent() {
     assert_eq!(d.state, DispatchState::Queued);
     assert!(events.try_recv().is_ok(), "the views were told");
 }
+
+/// A pull request's review page reads with GitHub out of reach: the sync keeps its files, the
+/// diff of the current head is served from them without asking GitHub; a head with no stored
+/// copy is fetched once and kept; when GitHub cannot answer, the stored files are shown with
+/// when they were fetched, the head they are of and why, and GitHub is not asked again until
+/// its pause ends; with nothing stored, the error says so.
+#[tokio::test]
+async fn a_pull_requests_diff_reads_with_github_out_of_reach() {
+    use flightdeck_app::lead::GitHubAccess;
+    use flightdeck_core::forge::diff;
+    use flightdeck_core::forge::github::{change_id, sync_repo, GitHub};
+    let s = setup().await;
+    let hub = fakehub::Hub::new();
+    hub.add_pull(
+        "acme/web",
+        fakehub::Pr::new(7, "Add a limiter", "claude[bot]", "claude/limit", "a1"),
+    );
+    let url = hub.serve(0).await.unwrap();
+    let gh = GitHub::new(&url, None).unwrap();
+    sync_repo(&gh, &s.store, "acme/web", s.repo.to_str().unwrap())
+        .await
+        .unwrap();
+    let id = change_id("acme/web", 7);
+    let (head, synced_at, files) = diff::stored_files(&s.store, &id).await.unwrap().unwrap();
+    assert_eq!(head, "a1");
+    assert!(!files.is_empty() && !files[0].hunks.is_empty(), "{files:?}");
+
+    let mut lead = s.lead.clone();
+    lead.github = Some(GitHubAccess::with_token(&url, None));
+    let now = flightdeck_app::now();
+    let asked = hub.counts().0;
+    let d = review::change_diff(Some(&lead), &s.store, &id, 1, now)
+        .await
+        .unwrap();
+    assert_eq!((d.head_sha.as_str(), d.fetched_at), ("a1", Some(synced_at)));
+    assert_eq!(d.files, files);
+    assert!(d.note.is_none());
+    assert_eq!(
+        hub.counts().0,
+        asked,
+        "the current head's files come from the store"
+    );
+
+    // A store with the change but no copy of its diff (made before copies were kept): asked
+    // once, then kept.
+    let change = s.store.change_request(&id).await.unwrap().unwrap();
+    let bare = Store::open(&format!(
+        "sqlite://{}",
+        s.repo.with_extension("bare.db").display()
+    ))
+    .await
+    .unwrap();
+    bare.upsert_change_request(&change).await.unwrap();
+    let d = review::change_diff(Some(&lead), &bare, &id, 1, now + 5)
+        .await
+        .unwrap();
+    assert_eq!((d.fetched_at, d.files.len()), (Some(now + 5), files.len()));
+    assert!(hub.counts().0 > asked);
+    let asked = hub.counts().0;
+    review::change_diff(Some(&lead), &bare, &id, 1, now + 6)
+        .await
+        .unwrap();
+    assert_eq!(hub.counts().0, asked);
+
+    // The kept copy is of an older head and GitHub refuses connections: the old files, saying
+    // so; the head they are of is what an approval from this page names.
+    diff::store_files(&s.store, &id, "old0", now - 3_600, &files)
+        .await
+        .unwrap();
+    let mut offline = lead.clone();
+    offline.github = Some(GitHubAccess::with_token("http://127.0.0.1:1", None));
+    let d = review::change_diff(Some(&offline), &s.store, &id, 1, now + 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (d.head_sha.as_str(), d.fetched_at),
+        ("old0", Some(now - 3_600))
+    );
+    let note = d.note.unwrap();
+    assert!(note.contains("cannot be reached"), "{note}");
+    // Paused now: the next view does not knock, and says when it will ask again.
+    let t = Instant::now();
+    let d = review::change_diff(Some(&offline), &s.store, &id, 1, now + 11)
+        .await
+        .unwrap();
+    assert!(d.note.unwrap().contains("asked again after"));
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+
+    // Nothing kept and nothing reachable: an error that says both.
+    let empty = Store::open(&format!(
+        "sqlite://{}",
+        s.repo.with_extension("empty.db").display()
+    ))
+    .await
+    .unwrap();
+    empty.upsert_change_request(&change).await.unwrap();
+    let err = review::change_diff(Some(&offline), &empty, &id, 1, now + 12)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Unavailable(_)), "{err}");
+    assert!(err.to_string().contains("no copy of this diff"), "{err}");
+}

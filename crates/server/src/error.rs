@@ -72,6 +72,7 @@ impl From<flightdeck_app::AppError> for ApiError {
             A::Forge(e) => ApiError::ReadOnly(e.to_string()),
             A::Invalid(m) => ApiError::BadRequest(m),
             A::NotFound(m) => ApiError::NotFound(m),
+            A::Unavailable(m) => ApiError::Upstream(m),
         }
     }
 }

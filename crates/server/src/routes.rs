@@ -343,29 +343,10 @@ async fn change_diff(
     axum::extract::Query(q): axum::extract::Query<PageQuery>,
 ) -> ApiResult<flightdeck_core::forge::diff::ChangeDiff> {
     let page = q.page.unwrap_or(1);
-    let missing = || ApiError::NotFound(format!("no change request `{id}`"));
-    if let Some((full, number)) = id
-        .strip_prefix("github:")
-        .and_then(|r| r.rsplit_once('#'))
-        .and_then(|(f, n)| Some((f, n.parse::<u64>().ok()?)))
-    {
-        let change = s.store.change_request(&id).await?.ok_or_else(missing)?;
-        let Some(github) = s.lead.as_ref().and_then(|l| l.github.clone()) else {
-            return Err(ApiError::ReadOnly("no GitHub client is configured".into()));
-        };
-        let gh = github
-            .client()
-            .map_err(|e| ApiError::Upstream(e.to_string()))?;
-        let diff =
-            flightdeck_core::forge::github::pr_diff(&gh, full, number, &change.head_sha, page)
-                .await
-                .map_err(|e| ApiError::Upstream(e.to_string()))?;
-        return Ok(Json(diff));
-    }
-    views::change_diff(&s.store, &id, page)
-        .await?
-        .map(Json)
-        .ok_or_else(missing)
+    let now = flightdeck_app::now();
+    Ok(Json(
+        review::change_diff(s.lead.as_ref(), &s.store, &id, page, now).await?,
+    ))
 }
 
 async fn outbox(State(s): State<AppState>) -> ApiResult<views::OutboxView> {

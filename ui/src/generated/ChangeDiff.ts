@@ -9,4 +9,14 @@ base_sha: string, head_sha: string, files_total: number,
 /**
  * 1-based.
  */
-page: number, pages: number, files: Array<FileDiff>, };
+page: number, pages: number, files: Array<FileDiff>, 
+/**
+ * When these files were fetched from the forge (a pull request's, stored at a sync);
+ * `None` for a diff worked out from the local clone just now.
+ */
+fetched_at: number | null, 
+/**
+ * Why the stored files are shown rather than the forge's current ones (it could not be
+ * reached, or answered with an error); `None` when they are current.
+ */
+note: string | null, };

@@ -348,7 +348,7 @@ function Decisions({
   );
 }
 
-function detail(r: ChangeRow, decisions: React.ReactNode) {
+function detail(r: ChangeRow, decisions: React.ReactNode, onHead: (head: string) => void) {
   return (
     <div className="detail-body">
       <dl className="kv">
@@ -418,7 +418,7 @@ function detail(r: ChangeRow, decisions: React.ReactNode) {
           ))}
         </ul>
       ) : null}
-      <DiffView changeId={r.change.id} />
+      <DiffView changeId={r.change.id} onHead={onHead} />
       {decisions}
     </div>
   );
@@ -476,10 +476,16 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
   );
   const allColumns = useMemo(() => [markColumn, ...columns], [markColumn]);
 
+  /** The head of the diff each open review page shows, by change id. */
+  const shownHeads = useRef(new Map<string, string>());
+
   /** Sends a decision; true when it was taken (applied or queued). */
   const send = async (row: ChangeRow, d: Decide): Promise<boolean> => {
     try {
-      const a = await api.decide(row.change.id, { ...d, head_sha: row.change.head_sha });
+      // The head whose diff the lead read (a stored copy may be of an older one, when the forge
+      // is out of reach): a change that moved past it is refused, not decided blind.
+      const head_sha = shownHeads.current.get(row.change.id) ?? row.change.head_sha;
+      const a = await api.decide(row.change.id, { ...d, head_sha });
       const n = describe(d.kind, a);
       if (a.dispatch) n.text += ` · sent back to ${a.dispatch.agent} (${a.dispatch.id})`;
       setNotice(n);
@@ -614,6 +620,7 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
             detail(
               r,
               r.change.state === 'open' ? <Decisions row={r} send={(d) => send(r, d)} commentRef={commentRef} /> : null,
+              (head) => shownHeads.current.set(r.change.id, head),
             )
           }
         />

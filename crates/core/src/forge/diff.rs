@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use git2::{Delta, DiffFindOptions, DiffOptions, Oid, Patch, Repository};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// Files per page of a diff.
@@ -27,9 +27,39 @@ pub struct ChangeDiff {
     #[ts(type = "number")]
     pub pages: i64,
     pub files: Vec<FileDiff>,
+    /// When these files were fetched from the forge (a pull request's, stored at a sync);
+    /// `None` for a diff worked out from the local clone just now.
+    #[ts(type = "number | null")]
+    pub fetched_at: Option<i64>,
+    /// Why the stored files are shown rather than the forge's current ones (it could not be
+    /// reached, or answered with an error); `None` when they are current.
+    pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+impl ChangeDiff {
+    /// Page `page` (1-based; past the end gives the last) of a diff whose files are all known.
+    pub fn paged(all: Vec<FileDiff>, head_sha: &str, page: usize, fetched_at: Option<i64>) -> Self {
+        let total = all.len();
+        let pages = total.div_ceil(FILES_PER_PAGE).max(1);
+        let page = page.clamp(1, pages);
+        ChangeDiff {
+            base_sha: String::new(),
+            head_sha: head_sha.into(),
+            files_total: total as i64,
+            page: page as i64,
+            pages: pages as i64,
+            files: all
+                .into_iter()
+                .skip((page - 1) * FILES_PER_PAGE)
+                .take(FILES_PER_PAGE)
+                .collect(),
+            fetched_at,
+            note: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct FileDiff {
     pub path: String,
@@ -48,14 +78,14 @@ pub struct FileDiff {
     pub lines_omitted: i64,
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Hunk {
     pub header: String,
     pub lines: Vec<DiffLine>,
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct DiffLine {
     /// `+`, `-` or ` `.
@@ -115,6 +145,40 @@ pub fn patch_text(
         out.push_str("\n… (diff cut here)\n");
     }
     Ok(out)
+}
+
+/// Keeps a change request's files (a pull request's, as the forge gave them at `fetched_at`)
+/// for reading when the forge cannot be reached.
+pub async fn store_files(
+    store: &crate::store::Store,
+    change: &str,
+    head_sha: &str,
+    fetched_at: i64,
+    files: &[FileDiff],
+) -> crate::Result<()> {
+    let json = serde_json::to_string(files).map_err(|e| crate::Error::Invalid {
+        path: change.into(),
+        message: format!("cannot keep its diff: {e}"),
+    })?;
+    store
+        .set_change_patches(change, head_sha, fetched_at, &json)
+        .await
+}
+
+/// The files kept by [`store_files`]: of which head, when fetched, and the files. A row this
+/// version cannot read fails naming the change request.
+pub async fn stored_files(
+    store: &crate::store::Store,
+    change: &str,
+) -> crate::Result<Option<(String, i64, Vec<FileDiff>)>> {
+    let Some((head, at, json)) = store.change_patches(change).await? else {
+        return Ok(None);
+    };
+    let files = serde_json::from_str(&json).map_err(|e| crate::Error::Invalid {
+        path: change.into(),
+        message: format!("its stored diff cannot be read ({e}); the next sync replaces it"),
+    })?;
+    Ok(Some((head, at, files)))
 }
 
 /// Page `page` (1-based; past the end gives the last) of the diff from where `head_sha` left
@@ -210,6 +274,8 @@ pub fn local_diff(
         page: page as i64,
         pages: pages as i64,
         files,
+        fetched_at: None,
+        note: None,
     })
 }
 

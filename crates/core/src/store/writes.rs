@@ -645,3 +645,42 @@ pub(crate) async fn upsert_spend_in(
     .await?;
     Ok(())
 }
+
+impl Store {
+    /// Replaces the stored diff of a change request: its files as JSON, of `head_sha`, fetched
+    /// at `fetched_at`.
+    pub async fn set_change_patches(
+        &self,
+        change: &str,
+        head_sha: &str,
+        fetched_at: i64,
+        files_json: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO change_patches (change_request, head_sha, fetched_at, files)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (change_request) DO UPDATE SET head_sha = excluded.head_sha,
+               fetched_at = excluded.fetched_at, files = excluded.files",
+        )
+        .bind(change)
+        .bind(head_sha)
+        .bind(fetched_at)
+        .bind(files_json)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The stored diff of a change request: its head, when it was fetched, its files as JSON.
+    pub async fn change_patches(&self, change: &str) -> Result<Option<(String, i64, String)>> {
+        let row = sqlx::query(
+            "SELECT head_sha, fetched_at, files FROM change_patches WHERE change_request = $1",
+        )
+        .bind(change)
+        .fetch_optional(&self.pool)
+        .await?;
+        use sqlx::Row;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .transpose()
+    }
+}

@@ -140,7 +140,9 @@ pub async fn change_diff(
     if c.kind != ChangeKind::Local {
         return Err(crate::Error::Invalid {
             path: c.id.into(),
-            message: "diffs of GitHub pull requests are not fetched yet".into(),
+            message:
+                "a pull request's diff comes from the forge (flightdeck_app::review::change_diff)"
+                    .into(),
         });
     }
     let repo = std::path::PathBuf::from(&c.repo);

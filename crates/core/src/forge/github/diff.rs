@@ -1,30 +1,13 @@
 //! A pull request's diff from GitHub, paged like a local branch's.
 
 use super::*;
+use crate::forge::diff::{ChangeDiff, FileDiff};
 
-/// Page `page` of a pull request's diff, from GitHub's files list: each file's status and
-/// counts, and its `patch` split into hunks with line numbers. GitHub leaves the patch out for
-/// binary files and very large diffs; those are shown without hunks.
-pub async fn pr_diff(
-    gh: &GitHub,
-    full_name: &str,
-    number: u64,
-    head_sha: &str,
-    page: usize,
-) -> Result<crate::forge::diff::ChangeDiff, GitHubError> {
-    use crate::forge::diff::{ChangeDiff, FileDiff, FILES_PER_PAGE};
-    let files = gh
-        .get_all(&format!(
-            "/repos/{full_name}/pulls/{number}/files?per_page=100"
-        ))
-        .await?;
-    let total = files.len();
-    let pages = total.div_ceil(FILES_PER_PAGE).max(1);
-    let page = page.clamp(1, pages);
-    let out = files
-        .iter()
-        .skip((page - 1) * FILES_PER_PAGE)
-        .take(FILES_PER_PAGE)
+/// The files of a pull request, from GitHub's files list: each file's status and counts, and
+/// its `patch` split into hunks with line numbers. GitHub leaves the patch out for binary files
+/// and very large diffs; those are shown without hunks.
+pub fn files_of(list: &[serde_json::Value]) -> Vec<FileDiff> {
+    list.iter()
         .map(|f| {
             let patch = f["patch"].as_str();
             let status = match f["status"].as_str().unwrap_or("modified") {
@@ -48,13 +31,36 @@ pub async fn pr_diff(
                 lines_omitted,
             }
         })
-        .collect();
-    Ok(ChangeDiff {
-        base_sha: String::new(),
-        head_sha: head_sha.into(),
-        files_total: total as i64,
-        page: page as i64,
-        pages: pages as i64,
-        files: out,
-    })
+        .collect()
+}
+
+/// Every file of a pull request's diff at `head_sha`, fetched now.
+pub async fn pr_files(
+    gh: &GitHub,
+    full_name: &str,
+    number: u64,
+) -> Result<Vec<FileDiff>, GitHubError> {
+    let list = gh
+        .get_all(&format!(
+            "/repos/{full_name}/pulls/{number}/files?per_page=100"
+        ))
+        .await?;
+    Ok(files_of(&list))
+}
+
+/// Page `page` of a pull request's diff, fetched now.
+pub async fn pr_diff(
+    gh: &GitHub,
+    full_name: &str,
+    number: u64,
+    head_sha: &str,
+    page: usize,
+) -> Result<ChangeDiff, GitHubError> {
+    let files = pr_files(gh, full_name, number).await?;
+    Ok(ChangeDiff::paged(
+        files,
+        head_sha,
+        page,
+        Some(chrono::Utc::now().timestamp()),
+    ))
 }

@@ -59,6 +59,12 @@ pub fn change_id(full_name: &str, number: u64) -> String {
     format!("github:{full_name}#{number}")
 }
 
+/// The repository and number in a pull request's change id (what [`change_id`] made).
+pub fn parse_change_id(id: &str) -> Option<(&str, u64)> {
+    let (full_name, number) = id.strip_prefix("github:")?.rsplit_once('#')?;
+    Some((full_name, number.parse().ok()?))
+}
+
 /// What one repo's sync did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RepoSync {
@@ -157,14 +163,15 @@ pub async fn sync_repo(
                 store.add_review(&review).await?;
             }
         }
-        // The paths, for the policy's protected paths (both sides of a rename).
-        let mut paths: Vec<String> = Vec::new();
-        for f in gh
+        // The paths, for the policy's protected paths (both sides of a rename), and the
+        // patches, so the review page reads with GitHub out of reach.
+        let files = gh
             .get_all(&format!(
                 "/repos/{full_name}/pulls/{number}/files?per_page=100"
             ))
-            .await?
-        {
+            .await?;
+        let mut paths: Vec<String> = Vec::new();
+        for f in &files {
             for k in ["filename", "previous_filename"] {
                 if let Some(p) = f[k].as_str() {
                     paths.push(p.to_string());
@@ -173,6 +180,8 @@ pub async fn sync_repo(
         }
         store
             .set_change_files(&id, &change.head_sha, &paths)
+            .await?;
+        crate::forge::diff::store_files(store, &id, &change.head_sha, now, &files_of(&files))
             .await?;
         store.upsert_change_request(&change).await?;
     }
