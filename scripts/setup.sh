@@ -12,8 +12,9 @@ pkgs=(libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg
       libayatana-appindicator3-dev libxdo-dev libssl-dev build-essential pkg-config file
       xvfb xauth fonts-dejavu-core git curl)
 if [ "$for_tests" = 1 ]; then
-  # dbus + gnome-keyring: a real Secret Service for the keyring test.
-  pkgs+=(webkit2gtk-driver chromium dbus-daemon gnome-keyring)
+  # dbus + gnome-keyring: a real Secret Service for the keyring test; openssl: an outside
+  # check of the certificate `serve --tls` makes.
+  pkgs+=(webkit2gtk-driver chromium dbus-daemon gnome-keyring openssl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -47,6 +47,7 @@ fn run() -> anyhow::Result<()> {
         access: flightdeck_server::Access::desktop(),
         token: None,
         secure_cookies: false,
+        tls_ca: None,
         policy_file: Some(settings.policy_file.clone()),
         lead: Some(lead.clone()),
         // Nothing outside the app can reach its API: no webhook.

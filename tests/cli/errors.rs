@@ -71,20 +71,77 @@ fn port_in_use_is_named() {
     let home = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let out = flightdeck(home.path())
-        .args(["serve", "--port", &port.to_string()])
+    // Plain and TLS alike.
+    for tls in [None, Some("--tls")] {
+        let out = flightdeck(home.path())
+            .args(["serve", "--port", &port.to_string()])
+            .args(tls)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let line = stderr_line(&out);
+        assert!(
+            line.contains(&format!("port {port}")) && line.contains("already in use"),
+            "{tls:?}: {line}"
+        );
+    }
+}
+
+/// A certificate or key that cannot be used is named in one line, before anything is served.
+#[test]
+fn bad_tls_files_are_named() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path();
+    let serve = |cert: &std::path::Path, key: &std::path::Path| {
+        let out = flightdeck(dir)
+            .args(["serve", "--port", "0", "--tls-cert"])
+            .arg(cert)
+            .arg("--tls-key")
+            .arg(key)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        stderr_line(&out)
+    };
+    let missing = dir.join("missing.pem");
+    let line = serve(&missing, &missing);
+    assert!(
+        line.contains("missing.pem") && line.contains("No such file"),
+        "{line}"
+    );
+    let junk = dir.join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let line = serve(&junk, &junk);
+    assert!(
+        line.contains("junk.pem") && line.contains("no certificate"),
+        "{line}"
+    );
+    // A real pair made by `serve --tls`, then mixed up: the CA's certificate with the server's
+    // key.
+    let mut first = flightdeck(dir);
+    first.args(["serve", "--tls", "--port", "0"]);
+    let (server, _, _) = spawn_until(first, "/login?code=");
+    drop(server);
+    let tls = dir.join("data/flightdeck/tls");
+    let line = serve(&tls.join("ca.pem"), &tls.join("key.pem"));
+    assert!(line.contains("do not go together"), "{line}");
+    let line = serve(&tls.join("cert.pem"), &tls.join("cert.pem"));
+    assert!(
+        line.contains("cert.pem") && line.contains("no private key"),
+        "{line}"
+    );
+    // Half a pair is refused by the flags themselves.
+    let out = flightdeck(dir)
+        .args(["serve", "--port", "0", "--tls-cert"])
+        .arg(tls.join("cert.pem"))
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let line = stderr_line(&out);
-    assert!(
-        line.contains(&format!("port {port}")) && line.contains("already in use"),
-        "{line}"
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
 }
 
 #[test]
-fn non_loopback_bind_without_token_is_refused() {
+fn non_loopback_bind_over_plain_http_is_refused() {
     let home = tempfile::tempdir().unwrap();
     let out = flightdeck(home.path())
         .args(["serve", "--bind", "0.0.0.0", "--port", "0"])
@@ -93,7 +150,7 @@ fn non_loopback_bind_without_token_is_refused() {
     assert!(!out.status.success());
     let line = stderr_line(&out);
     assert!(
-        line.contains("0.0.0.0") && line.contains("--token"),
+        line.contains("0.0.0.0") && line.contains("--tls") && line.contains("--behind-proxy"),
         "{line}"
     );
 }

@@ -270,3 +270,122 @@ fn browsers_sign_in_with_one_time_links_and_can_be_signed_out() {
         stderr_line(&out)
     );
 }
+
+/// `serve --tls`: a local CA and a server certificate made on first use (keys readable by the
+/// user only), the fingerprint printed, an https sign-in link whose cookie is Secure, and the CA
+/// certificate offered for a phone to install; a client that trusts that CA gets the API.
+#[test]
+fn serve_tls_makes_a_certificate_a_phone_can_trust() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("work/app");
+    new_repo(&path);
+    let empty = home.path().join("no-logs");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut cmd = flightdeck(home.path());
+    cmd.args(["serve", "--tls", "--port", "0", "--repo"])
+        .arg(&path)
+        .arg("--claude-dir")
+        .arg(&empty)
+        .arg("--codex-home")
+        .arg(&empty);
+    let (_server, lines, stderr) = spawn_until(cmd, "/login?code=");
+    let link = lines
+        .iter()
+        .find_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("https://127.0.0.1:") && w.contains("/login?code="))
+        })
+        .unwrap_or_else(|| panic!("no https link in {lines:?}\n{stderr}"))
+        .to_string();
+    let fingerprint = lines
+        .iter()
+        .find_map(|l| {
+            l.split_once("TLS certificate SHA-256: ")
+                .map(|(_, f)| f.trim())
+        })
+        .unwrap_or_else(|| panic!("no fingerprint in {lines:?}"))
+        .to_string();
+    let tls = home.path().join("data/flightdeck/tls");
+    let ca = std::fs::read_to_string(tls.join("ca.pem")).unwrap();
+    #[cfg(unix)]
+    for key in ["ca-key.pem", "key.pem"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(tls.join(key))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{key} is readable by others: {mode:o}");
+    }
+    // The printed fingerprint is the served certificate's (the first in cert.pem), as
+    // openssl reads it; and the certificate names this machine's loopback addresses.
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(["x509", "-in"])
+            .arg(tls.join("cert.pem"))
+            .args(["-noout"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_line(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let theirs = openssl(&["-fingerprint", "-sha256"]);
+    assert_eq!(theirs.trim().rsplit('=').next(), Some(fingerprint.as_str()));
+    let names = openssl(&["-ext", "subjectAltName"]);
+    assert!(
+        names.contains("IP Address:127.0.0.1") && names.contains("DNS:localhost"),
+        "{names}"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let trusting = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let res = trusting.get(&link).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 303);
+        let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert!(
+            set.contains("; Secure") && set.contains("HttpOnly"),
+            "{set}"
+        );
+        let cookie = set.split(';').next().unwrap().to_string();
+        let base = link.split("login?").next().unwrap();
+        let res = trusting
+            .get(format!("{base}api/repos"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        assert!(res.text().await.unwrap().contains("app"));
+        // The CA certificate for a phone: the same as on disk.
+        let offered = trusting
+            .get(format!("{base}tls/ca.pem"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            offered.headers()["content-type"],
+            "application/x-x509-ca-cert"
+        );
+        assert_eq!(offered.text().await.unwrap(), ca);
+        // A client that trusts only the public CAs refuses the certificate.
+        let public = reqwest::Client::builder().build().unwrap();
+        assert!(public
+            .get(format!("{base}tls/ca.pem"))
+            .send()
+            .await
+            .is_err());
+    });
+    // Plain HTTP to the TLS port gets no page.
+    let port: u16 = link
+        .trim_start_matches("https://127.0.0.1:")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(raw_get(port, "/", None).is_none_or(|(status, _, _)| status != 200));
+}

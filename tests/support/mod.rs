@@ -54,7 +54,21 @@ pub fn git(dir: &Path, args: &[&str]) {
 /// through the one-time link it printed. Letting the OS pick at bind time, rather than probing
 /// for a free port first, leaves no gap in which another test's outgoing connections (or their
 /// TIME_WAIT) can take the port.
-pub fn spawn_listening(mut cmd: Command) -> (Server, Client) {
+pub fn spawn_listening(cmd: Command) -> (Server, Client) {
+    let (server, printed, stderr) = spawn_until(cmd, "/login?code=");
+    let Some((port, code)) = printed.iter().find_map(|l| sign_in_link(l)) else {
+        panic!("no http sign-in link in {printed:?}; the server's stderr:\n{stderr}");
+    };
+    let client = Client::sign_in(port, &code).unwrap_or_else(|e| {
+        panic!("signing in with the printed link failed: {e}; the server's stderr:\n{stderr}")
+    });
+    (server, client)
+}
+
+/// Starts `cmd` and returns it with the lines it printed up to the first holding `needle`, and
+/// what it wrote to stderr by then (for a failure message). Panics, with the stderr, when the
+/// process prints no such line within 3 minutes.
+pub fn spawn_until(mut cmd: Command, needle: &str) -> (Server, Vec<String>, String) {
     let stderr = tempfile::NamedTempFile::new().unwrap();
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -64,28 +78,29 @@ pub fn spawn_listening(mut cmd: Command) -> (Server, Client) {
     let stdout = child.stdout.take().unwrap();
     let server = Server(child);
     let (tx, rx) = std::sync::mpsc::channel();
+    let wanted = needle.to_string();
     std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut sent = false;
         for line in std::io::BufReader::new(stdout).lines() {
             let Ok(line) = line else { return };
-            if let Some(found) = sign_in_link(&line) {
-                let _ = tx.send(found);
+            if !sent {
+                let found = line.contains(&wanted);
+                seen.push(line);
+                if found {
+                    let _ = tx.send(std::mem::take(&mut seen));
+                    sent = true;
+                }
             }
             // Keep draining so the server never blocks on a full pipe.
         }
     });
+    let err = || std::fs::read_to_string(stderr.path()).unwrap_or_default();
     match rx.recv_timeout(Duration::from_secs(180)) {
-        Ok((port, code)) => {
-            let client = Client::sign_in(port, &code).unwrap_or_else(|e| {
-                panic!(
-                    "signing in with the printed link failed: {e}; the server's stderr:\n{}",
-                    std::fs::read_to_string(stderr.path()).unwrap_or_default()
-                )
-            });
-            (server, client)
-        }
+        Ok(lines) => (server, lines, err()),
         Err(_) => panic!(
-            "the server printed no sign-in link; its stderr:\n{}",
-            std::fs::read_to_string(stderr.path()).unwrap_or_default()
+            "the server printed no line with `{needle}`; its stderr:\n{}",
+            err()
         ),
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use flightdeck_core::config::Settings;
+use flightdeck_core::config::{Settings, Transport};
 use flightdeck_core::domain::access;
 use flightdeck_core::store::Store;
 
@@ -30,7 +30,13 @@ pub async fn login(settings: &Settings, url: Option<&str>) -> Result<ExitCode> {
             }
             format!("{u}/")
         }
-        None => crate::serve_cmd::base_url(settings.bind, settings.port),
+        None => {
+            let scheme = match settings.transport {
+                Transport::TlsSelfMade | Transport::TlsFiles { .. } => "https",
+                Transport::Plain | Transport::BehindProxy => "http",
+            };
+            crate::serve_cmd::base_url(scheme, settings.bind, settings.port)
+        }
     };
     let store = Store::open(&settings.database_url).await?;
     let code = access::issue_login_code(&store, crate::now()).await?;

@@ -49,15 +49,28 @@ struct Cli {
 
 #[derive(Args, Clone, Default)]
 struct ServeArgs {
-    /// Address to listen on. Anything but loopback needs --token.
+    /// Address to listen on. Anything but loopback needs --tls (or --behind-proxy).
     #[arg(long)]
     bind: Option<IpAddr>,
     /// Port to listen on (default 7878).
     #[arg(long)]
     port: Option<u16>,
-    /// A bearer token scripts may send instead of signing in; required for a non-loopback --bind.
+    /// A bearer token scripts may send instead of signing in.
     #[arg(long, env = "FLIGHTDECK_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Serve HTTPS with a certificate made here on first use (its CA can be installed on a
+    /// phone; the fingerprint is printed).
+    #[arg(long)]
+    tls: bool,
+    /// Serve HTTPS with this certificate chain (PEM), e.g. from a VPN's or the company's CA.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// A proxy in front terminates TLS: serve plain HTTP to it, mark cookies Secure.
+    #[arg(long, conflicts_with_all = ["tls", "tls_cert"])]
+    behind_proxy: bool,
     /// The built UI (default: ui/dist of this checkout).
     #[arg(long)]
     ui_dir: Option<PathBuf>,
@@ -256,6 +269,10 @@ fn settings(cli: &Cli, serve: &ServeArgs, sources: &SourceArgs) -> Result<(Setti
         codex_home: sources.codex_home.clone(),
         gemini_dirs: (!sources.gemini_dirs.is_empty()).then(|| sources.gemini_dirs.clone()),
         generic_dirs: (!sources.generic_dirs.is_empty()).then(|| sources.generic_dirs.clone()),
+        tls: serve.tls,
+        tls_cert: serve.tls_cert.clone(),
+        tls_key: serve.tls_key.clone(),
+        behind_proxy: serve.behind_proxy,
     };
     Ok(config::load(cli.config.clone(), overrides)?)
 }

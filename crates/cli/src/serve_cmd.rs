@@ -47,6 +47,15 @@ pub(crate) async fn start_server(
     bus: EventBus,
     lead: Lead,
 ) -> Result<(String, ServerTask)> {
+    use flightdeck_core::config::Transport;
+    let tls = match &settings.transport {
+        Transport::TlsSelfMade => Some(flightdeck_server::tls::self_made(
+            &settings.data_dir.join("tls"),
+            &certificate_names(settings),
+        )?),
+        Transport::TlsFiles { cert, key } => Some(flightdeck_server::tls::from_files(cert, key)?),
+        Transport::Plain | Transport::BehindProxy => None,
+    };
     let addr = SocketAddr::new(settings.bind, settings.port);
     let listener = flightdeck_server::bind(addr).await?;
     let local = listener.local_addr().context("reading the bound address")?;
@@ -58,7 +67,17 @@ pub(crate) async fn start_server(
         eprintln!("note: the UI is not built (run `npm --prefix ui ci && npm --prefix ui run build`); serving the API only");
     }
     let code = flightdeck_core::domain::access::issue_login_code(&store, crate::now()).await?;
-    let url = crate::access_cmd::login_url(&base_url(local.ip(), local.port()), &code);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = base_url(scheme, local.ip(), local.port());
+    let url = crate::access_cmd::login_url(&base, &code);
+    if let Some(t) = &tls {
+        println!("  TLS certificate SHA-256: {}", t.fingerprint);
+        if t.ca_pem.is_some() {
+            println!(
+                "  made here: a phone trusts it once it installs {base}tls/ca.pem (README: from a phone)"
+            );
+        }
+    }
     let state = AppState {
         store,
         bus,
@@ -68,7 +87,8 @@ pub(crate) async fn start_server(
             ..Default::default()
         },
         token: settings.token.clone(),
-        secure_cookies: false,
+        secure_cookies: settings.transport.secure(),
+        tls_ca: tls.as_ref().and_then(|t| t.ca_pem.clone()),
         policy_file: Some(settings.policy_file.clone()),
         lead: Some(lead),
         // A secret: from the environment only, never the config file.
@@ -76,19 +96,48 @@ pub(crate) async fn start_server(
             .ok()
             .filter(|t| !t.trim().is_empty()),
     };
-    let server = tokio::spawn(flightdeck_server::serve(listener, state, async {
+    let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
-    }));
+    };
+    let server = match tls {
+        Some(t) => tokio::spawn(flightdeck_server::serve_tls(listener, t, state, shutdown)),
+        None => tokio::spawn(flightdeck_server::serve(listener, state, shutdown)),
+    };
     Ok((url, server))
 }
 
+/// The names and addresses the certificate made here is for: `[server] hosts`, the bound
+/// address, and this machine's host name (and its `.local` mDNS name).
+fn certificate_names(settings: &Settings) -> Vec<String> {
+    let mut names = settings.hosts.clone();
+    if !settings.bind.is_unspecified() {
+        names.push(settings.bind.to_string());
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        });
+    if let Some(h) = host {
+        if !h.contains('.') {
+            names.push(format!("{h}.local"));
+        }
+        names.push(h);
+    }
+    names
+}
+
 /// Where a server bound to `ip:port` is reached from this machine (any address: loopback).
-pub(crate) fn base_url(ip: std::net::IpAddr, port: u16) -> String {
+pub(crate) fn base_url(scheme: &str, ip: std::net::IpAddr, port: u16) -> String {
     let ip = if ip.is_unspecified() {
         std::net::IpAddr::from([127, 0, 0, 1])
     } else {
         ip
     };
     // SocketAddr brackets an IPv6 address, as a URL needs.
-    format!("http://{}/", SocketAddr::new(ip, port))
+    format!("{scheme}://{}/", SocketAddr::new(ip, port))
 }

@@ -51,6 +51,33 @@ pub struct RawServer {
     /// Host names this machine is reached by besides loopback names and IP addresses (a VPN
     /// or LAN name); requests naming any other host are refused.
     pub hosts: Option<Vec<String>>,
+    /// Serve HTTPS with a certificate made here (`--tls`).
+    pub tls: Option<bool>,
+    /// Serve HTTPS with this certificate chain and key (PEM; `--tls-cert`, `--tls-key`).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// A proxy in front terminates TLS (`--behind-proxy`): plain HTTP to it is fine.
+    pub behind_proxy: Option<bool>,
+}
+
+/// How the server speaks to browsers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain HTTP: loopback only.
+    Plain,
+    /// HTTPS with a certificate made here on first use (the data dir's `tls/`).
+    TlsSelfMade,
+    /// HTTPS with the user's certificate chain and key (PEM files).
+    TlsFiles { cert: PathBuf, key: PathBuf },
+    /// Plain HTTP to a proxy in front that terminates TLS.
+    BehindProxy,
+}
+
+impl Transport {
+    /// Whether browsers reach this server over HTTPS (directly or through the proxy).
+    pub fn secure(&self) -> bool {
+        !matches!(self, Transport::Plain)
+    }
 }
 
 impl RawConfig {
@@ -102,6 +129,10 @@ pub struct Overrides {
     pub codex_home: Option<PathBuf>,
     pub gemini_dirs: Option<Vec<PathBuf>>,
     pub generic_dirs: Option<Vec<PathBuf>>,
+    pub tls: bool,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub behind_proxy: bool,
 }
 
 /// The resolved, validated settings every command runs with.
@@ -110,8 +141,10 @@ pub struct Settings {
     pub database_url: String,
     pub bind: IpAddr,
     pub port: u16,
-    /// Required for any non-loopback bind. Never written to disk or logs.
+    /// A bearer token scripts may use. Never written to disk or logs.
     pub token: Option<String>,
+    /// HTTP, HTTPS, or HTTP behind a TLS proxy; anything but loopback needs one of the last two.
+    pub transport: Transport,
     pub ui_dir: Option<PathBuf>,
     /// `[server] hosts`: names the server also answers to (lower case).
     pub hosts: Vec<String>,
@@ -142,6 +175,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(raw: RawConfig, o: Overrides, dirs: &Dirs) -> Result<Self, ConfigError> {
+        let transport = transport(&o, &raw.server)?;
         let database_url = o.database_url.or(raw.database.url).unwrap_or_else(|| {
             format!("sqlite://{}", dirs.data_dir.join("flightdeck.db").display())
         });
@@ -160,6 +194,7 @@ impl Settings {
                 .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             port: o.port.or(raw.server.port).unwrap_or(DEFAULT_PORT),
             token: o.token.filter(|t| !t.is_empty()),
+            transport,
             ui_dir: o.ui_dir.or(raw.server.ui_dir),
             hosts: raw
                 .server
@@ -189,11 +224,31 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.bind.is_loopback() && self.token.is_none() {
-            return Err(ConfigError::NonLoopbackWithoutToken { bind: self.bind });
+        if !self.bind.is_loopback() && self.transport == Transport::Plain {
+            return Err(ConfigError::NonLoopbackPlain { bind: self.bind });
         }
         Ok(())
     }
+}
+
+/// The transport the flags (over the config file) ask for; half of a certificate pair, or
+/// TLS here and a TLS proxy at once, is an error.
+fn transport(o: &Overrides, raw: &RawServer) -> Result<Transport, ConfigError> {
+    let cert = o.tls_cert.clone().or(raw.tls_cert.clone());
+    let key = o.tls_key.clone().or(raw.tls_key.clone());
+    let made = o.tls || raw.tls.unwrap_or(false);
+    let proxy = o.behind_proxy || raw.behind_proxy.unwrap_or(false);
+    let t = match (cert, key) {
+        (Some(cert), Some(key)) => Transport::TlsFiles { cert, key },
+        (Some(_), None) | (None, Some(_)) => return Err(ConfigError::TlsHalfPair),
+        (None, None) if made => Transport::TlsSelfMade,
+        (None, None) if proxy => Transport::BehindProxy,
+        (None, None) => Transport::Plain,
+    };
+    if proxy && t != Transport::BehindProxy {
+        return Err(ConfigError::TlsAndProxy);
+    }
+    Ok(t)
 }
 
 /// Both stages at once: reads the config file (`config_file`, or the XDG default) and resolves it
@@ -305,22 +360,69 @@ mod tests {
     }
 
     #[test]
-    fn non_loopback_bind_needs_a_token() {
+    fn non_loopback_bind_needs_tls_or_a_proxy() {
         let o = Overrides {
             bind: Some("0.0.0.0".parse().unwrap()),
             ..Default::default()
         };
-        let err = Settings::resolve(RawConfig::default(), o.clone(), &dirs()).unwrap_err();
-        assert!(matches!(err, ConfigError::NonLoopbackWithoutToken { .. }));
-        let ok = Settings::resolve(
-            RawConfig::default(),
-            Overrides {
-                token: Some("s3cret".into()),
-                ..o
-            },
-            &dirs(),
+        let resolve = |o: Overrides| Settings::resolve(RawConfig::default(), o, &dirs());
+        let err = resolve(o.clone()).unwrap_err();
+        assert!(matches!(err, ConfigError::NonLoopbackPlain { .. }));
+        assert!(err.to_string().contains("--tls"), "{err}");
+        // A token alone does not make plain HTTP safe to send cookies over.
+        let err = resolve(Overrides {
+            token: Some("s3cret".into()),
+            ..o.clone()
+        })
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::NonLoopbackPlain { .. }));
+        let made = resolve(Overrides {
+            tls: true,
+            ..o.clone()
+        })
+        .unwrap();
+        assert_eq!(made.transport, Transport::TlsSelfMade);
+        let proxied = resolve(Overrides {
+            behind_proxy: true,
+            ..o.clone()
+        })
+        .unwrap();
+        assert_eq!(proxied.transport, Transport::BehindProxy);
+        assert!(proxied.transport.secure());
+        let files = resolve(Overrides {
+            tls_cert: Some("/c.pem".into()),
+            tls_key: Some("/k.pem".into()),
+            ..o.clone()
+        })
+        .unwrap();
+        assert_eq!(
+            files.transport,
+            Transport::TlsFiles {
+                cert: "/c.pem".into(),
+                key: "/k.pem".into()
+            }
         );
-        assert!(ok.is_ok());
+        let half = resolve(Overrides {
+            tls_cert: Some("/c.pem".into()),
+            ..o.clone()
+        })
+        .unwrap_err();
+        assert!(matches!(half, ConfigError::TlsHalfPair), "{half}");
+        let both = resolve(Overrides {
+            tls: true,
+            behind_proxy: true,
+            ..o
+        })
+        .unwrap_err();
+        assert!(matches!(both, ConfigError::TlsAndProxy), "{both}");
+        // From the config file too.
+        let raw = RawConfig::parse(
+            "[server]\nbind = \"0.0.0.0\"\ntls = true\n",
+            Path::new("/c/config.toml"),
+        )
+        .unwrap();
+        let s = Settings::resolve(raw, Overrides::default(), &dirs()).unwrap();
+        assert_eq!(s.transport, Transport::TlsSelfMade);
     }
 
     #[test]

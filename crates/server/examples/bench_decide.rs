@@ -60,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
             // A script's access: the bearer token.
             token: Some("bench-api".into()),
             secure_cookies: false,
+            tls_ca: None,
             policy_file: None,
             lead: Some(lead(dir.path(), down)),
             webhook_token: None,

@@ -9,6 +9,7 @@ mod error;
 mod guard;
 pub mod report;
 mod routes;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +37,9 @@ pub struct AppState {
     pub token: Option<String>,
     /// Session cookies are marked Secure (served over TLS).
     pub secure_cookies: bool,
+    /// The local CA's certificate (PEM) when `serve --tls` made the certificate: offered at
+    /// `/tls/ca.pem` for a phone to install.
+    pub tls_ca: Option<String>,
     /// The merge policy file verdicts are judged by (`None`: built-in defaults).
     pub policy_file: Option<PathBuf>,
     /// Who acts through this server, with what (built once by the front end); `None`:
@@ -62,6 +66,20 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServerError::Serve)
+}
+
+/// Serves HTTPS with `tls` until `shutdown` resolves.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: tls::Tls,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let listener = tls::TlsListener::new(listener, tls.config).map_err(ServerError::Serve)?;
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

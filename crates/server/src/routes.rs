@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api);
     let app = Router::new()
         .route("/login", get(auth::login))
+        .route("/tls/ca.pem", get(tls_ca))
         .nest("/api", api);
     let app = match &state.ui_dir {
         Some(dir) => app
@@ -92,6 +93,20 @@ pub fn router(state: AppState) -> Router {
         crate::guard::guard,
     ))
     .with_state(state)
+}
+
+/// `GET /tls/ca.pem`: the local CA's certificate (public), for a phone to install and trust
+/// this server's certificate made by `serve --tls`.
+async fn tls_ca(State(s): State<AppState>) -> Response {
+    match s.tls_ca {
+        Some(pem) => ([(header::CONTENT_TYPE, "application/x-x509-ca-cert")], pem).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "This server's certificate was not made here (or it serves no TLS): there is no CA \
+             certificate to install.",
+        )
+            .into_response(),
+    }
 }
 
 async fn ui_missing() -> impl IntoResponse {

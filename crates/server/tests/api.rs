@@ -42,6 +42,7 @@ async fn fixture(with_demo: bool, token: Option<&str>) -> Fixture {
             access: Default::default(),
             token: Some(token.unwrap_or(TOKEN).to_string()),
             secure_cookies: false,
+            tls_ca: None,
             policy_file: None,
             lead: None,
             webhook_token: None,
@@ -840,6 +841,7 @@ async fn send_back_round_trip() {
         access: Default::default(),
         token: Some(TOKEN.into()),
         secure_cookies: false,
+        tls_ca: None,
         policy_file: None,
         webhook_token: None,
         lead: Some(flightdeck_app::Lead {

@@ -27,8 +27,12 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("refusing to bind {bind} without a token: anyone on that network could read and act on your workspace; pass --token (or FLIGHTDECK_TOKEN), or bind 127.0.0.1")]
-    NonLoopbackWithoutToken { bind: IpAddr },
+    #[error("refusing to serve {bind} over plain HTTP: anyone on that network could read your session cookies and your workspace; pass --tls (a certificate made here), --tls-cert and --tls-key, or --behind-proxy when a proxy in front terminates TLS; or bind 127.0.0.1")]
+    NonLoopbackPlain { bind: IpAddr },
+    #[error("--tls-cert and --tls-key go together ([server] tls_cert and tls_key): give both, or --tls for a certificate made here")]
+    TlsHalfPair,
+    #[error("--behind-proxy says a proxy in front terminates TLS, and --tls (or --tls-cert) that this server does: choose one")]
+    TlsAndProxy,
     #[error("no home directory found to place the config and data directories; set HOME or pass --database-url")]
     NoHome,
 }
