@@ -4,19 +4,9 @@
 //
 // FLIGHTDECK_BIN overrides the binary (default: <repo>/target/debug/flightdeck).
 import { expect, test, type Page } from '@playwright/test';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '../..');
-const bin = process.env.FLIGHTDECK_BIN
-  ? path.resolve(repoRoot, process.env.FLIGHTDECK_BIN)
-  : path.resolve(repoRoot, 'target/debug/flightdeck');
-const artifacts = path.resolve(repoRoot, 'tests/artifacts');
-const HEALTH_TIMEOUT_MS = 120_000;
+import { artifacts, Demo, HEALTH_TIMEOUT_MS } from './demo';
 
 type ViewSpec = { name: string; letter: string; expectRows: boolean };
 const VIEWS: ViewSpec[] = [
@@ -32,122 +22,19 @@ const VIEWS: ViewSpec[] = [
   { name: 'audit', letter: 'u', expectRows: true }, // the demo's signed trail
 ];
 
-let child: ChildProcess | null = null;
-let workDir = '';
+let demo: Demo;
 let baseURL = '';
 let firstLink = '';
-let childOutput = '';
-
-/** The demo must not pick up the developer's own config, token or database. */
-function isolatedEnv(dir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const key of ['FLIGHTDECK_CONFIG', 'FLIGHTDECK_DATABASE_URL', 'FLIGHTDECK_TOKEN']) delete env[key];
-  env.XDG_CONFIG_HOME = path.join(dir, 'config');
-  env.XDG_DATA_HOME = path.join(dir, 'data');
-  return env;
-}
-
-/** The sign-in link the demo prints once it listens (it binds port 0: the OS picks a free port
- * at bind time, so no other process can take it between a probe and the bind). */
-function printedLink(): { base: string; link: string } | null {
-  const m = childOutput.match(/Flightdeck demo: ((http:\/\/127\.0\.0\.1:\d+)\/login\?code=[0-9a-f]+)/);
-  return m ? { base: m[2], link: m[1] } : null;
-}
-
-/** A new one-time sign-in link, made the way a lead makes one: `flightdeck login`. */
-function freshLink(): string {
-  const out = execFileSync(
-    bin,
-    ['--database-url', path.join(workDir, 'demo', 'flightdeck.db'), 'login', '--url', baseURL],
-    { env: isolatedEnv(workDir), encoding: 'utf8' },
-  );
-  const m = out.match(/http:\/\/\S+\/login\?code=[0-9a-f]+/);
-  if (!m) throw new Error(`flightdeck login printed no link: ${out}`);
-  return m[0];
-}
-
-async function waitForURL(): Promise<{ base: string; link: string }> {
-  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const url = printedLink();
-    if (url) return url;
-    if (child && child.exitCode !== null) {
-      throw new Error(`flightdeck exited early with code ${child.exitCode}.\n--- output ---\n${childOutput}`);
-    }
-    await sleep(200);
-  }
-  throw new Error(`flightdeck demo printed no address within ${HEALTH_TIMEOUT_MS / 1000}s.\n--- output ---\n${childOutput}`);
-}
-
-function sleep(ms: number) {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function waitForHealth(url: string): Promise<void> {
-  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
-  let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) {
-      throw new Error(`flightdeck exited early with code ${child.exitCode}.\n--- output ---\n${childOutput}`);
-    }
-    try {
-      // Unsigned, the API answers 401 and the app shell 200: either says it is up.
-      const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(5_000) });
-      if (res.status === 401) return;
-      last = `HTTP ${res.status}`;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await sleep(500);
-  }
-  throw new Error(`GET ${url}/api/health did not answer 401 (up, not signed in) within ${HEALTH_TIMEOUT_MS / 1000}s (last: ${last}).\n--- output ---\n${childOutput}`);
-}
-
-async function stopChild(): Promise<void> {
-  const c = child;
-  child = null;
-  if (!c || c.exitCode !== null || c.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-  c.kill('SIGTERM');
-  const timedOut = await Promise.race([exited.then(() => false), sleep(5_000).then(() => true)]);
-  if (timedOut) {
-    c.kill('SIGKILL');
-    await Promise.race([exited, sleep(2_000)]);
-  }
-}
 
 test.beforeAll(async () => {
   test.setTimeout(HEALTH_TIMEOUT_MS + 30_000);
-  if (!existsSync(bin)) {
-    throw new Error(
-      `flightdeck binary not found at ${bin}.\n` +
-        `Build it first (cargo build -p flightdeck-cli --features demo in ${repoRoot}) or point FLIGHTDECK_BIN at it.`,
-    );
-  }
-  workDir = mkdtempSync(path.join(tmpdir(), 'flightdeck-e2e-'));
-  child = spawn(bin, ['demo', '--dir', path.join(workDir, 'demo'), '--port', '0', '--no-open'], {
-    cwd: workDir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: isolatedEnv(workDir),
-  });
-  const collect = (chunk: Buffer) => {
-    childOutput += chunk.toString();
-    if (childOutput.length > 200_000) childOutput = childOutput.slice(-100_000);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  child.on('error', (e) => {
-    childOutput += `\n[spawn error] ${e.message}\n`;
-  });
-  const printed = await waitForURL();
-  baseURL = printed.base;
-  firstLink = printed.link;
-  await waitForHealth(baseURL);
+  demo = await Demo.start();
+  baseURL = demo.base;
+  firstLink = demo.firstLink;
 });
 
 test.afterAll(async () => {
-  await stopChild();
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
+  await demo?.stop();
 });
 
 async function expectViewContent(page: Page, view: ViewSpec) {
@@ -448,7 +335,7 @@ test('work board: dispatch by key, reassign by key and by drag, cancel, send a c
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   const blur = () => page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-  await page.goto(freshLink());
+  await page.goto(demo.freshLink());
   await expect(page).toHaveURL(`${baseURL}/`);
   await page.goto(`${baseURL}/#/work`);
   const work = page.getByTestId('view-work');

@@ -178,7 +178,11 @@ function RowInner<T>({ item, index, selected, expanded, columns, now, onSelect, 
         aria-selected={selected}
         aria-expanded={detail ? expanded : undefined}
         className={`row${selected ? ' sel' : ''}${extra ? ` ${extra}` : ''}`}
-        onClick={() => onSelect(index)}
+        onClick={() => {
+          onSelect(index);
+          // On a touch screen there is no double click and no keyboard: a tap opens the row.
+          if (detail && !expanded && coarsePointer()) onOpen(index);
+        }}
         onDoubleClick={() => onOpen(index)}
       >
         {columns.map((c, i) => (
@@ -199,6 +203,11 @@ function RowInner<T>({ item, index, selected, expanded, columns, now, onSelect, 
       ) : null}
     </Fragment>
   );
+}
+
+/** A touch screen (a finger, not a mouse), as the browser says. */
+function coarsePointer(): boolean {
+  return typeof window !== 'undefined' && !!window.matchMedia?.('(pointer: coarse)').matches;
 }
 
 // memo keeps a j/k keypress down to re-rendering the two rows whose selection changed.

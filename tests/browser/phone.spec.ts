@@ -1,0 +1,104 @@
+// The phone: a 390×844 touch screen signing in with the printed link, reading the inbox and a
+// change's review page (summary, verdict, runs, a diff whose long lines scroll inside it, never
+// the page), and approving it with a tap. Screenshots in tests/artifacts/phone-*.png.
+import { expect, test, type Locator, type Page } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { artifacts, Demo, HEALTH_TIMEOUT_MS } from './demo';
+
+test.use({
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 3,
+  isMobile: true,
+  hasTouch: true,
+  userAgent:
+    'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36',
+});
+
+let demo: Demo;
+
+test.beforeAll(async () => {
+  test.setTimeout(HEALTH_TIMEOUT_MS + 30_000);
+  demo = await Demo.start();
+});
+
+test.afterAll(async () => {
+  await demo?.stop();
+});
+
+/** The page itself never scrolls sideways: whatever is wide scrolls inside its own box. */
+async function expectNoSidewaysScroll(page: Page, where: string) {
+  const { scroll, width } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    width: window.innerWidth,
+  }));
+  expect(scroll, `${where}: the page is ${scroll}px wide on a ${width}px screen`).toBeLessThanOrEqual(width);
+}
+
+/** A touch target at least 44 px each way (Apple's and Google's guidance). */
+async function expectTouchSize(locator: Locator, what: string) {
+  const box = await locator.boundingBox();
+  expect(box, `${what} is on screen`).not.toBeNull();
+  expect(box!.height, `${what} is ${box!.height}px tall`).toBeGreaterThanOrEqual(44);
+  expect(box!.width, `${what} is ${box!.width}px wide`).toBeGreaterThanOrEqual(44);
+}
+
+test('phone: sign in, read the inbox and a review page, approve with a tap', async ({ page }) => {
+  mkdirSync(artifacts, { recursive: true });
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+
+  await page.goto(demo.firstLink);
+  await expect(page).toHaveURL(`${demo.base}/`);
+  const inbox = page.getByTestId('view-inbox');
+  await expect(inbox.getByTestId('row').first()).toBeVisible();
+  await expectNoSidewaysScroll(page, 'inbox');
+  await page.screenshot({ path: path.join(artifacts, 'phone-inbox.png') });
+
+  await page.getByTestId('nav-changes').tap();
+  const changes = page.getByTestId('view-changes');
+  const row = changes.getByTestId('row').filter({ hasText: 'claude/add-rate-limiting' });
+  await expect(row).toBeVisible();
+  await expectNoSidewaysScroll(page, 'changes');
+  await page.screenshot({ path: path.join(artifacts, 'phone-changes.png') });
+
+  // A tap opens the review page: summary, verdict, runs and cost, the diff.
+  await row.tap();
+  const decisions = changes.getByTestId('decisions');
+  await expect(decisions).toBeVisible();
+  await expect(changes.getByTestId('verdict')).toBeVisible();
+  await expect(changes.getByTestId('linked-runs')).toContainText('$');
+  const diff = changes.getByTestId('diff-view');
+  await expect(diff.getByTestId('diff-file').first()).toBeVisible();
+  await expectTouchSize(diff.locator('.diff-file-head').first(), 'a diff file header');
+  await diff.locator('.diff-file-head').first().tap();
+  const hunks = diff.getByTestId('diff-hunks').first();
+  await expect(hunks).toBeVisible();
+  await expectNoSidewaysScroll(page, 'review page with a file open');
+  // Long lines keep their shape and scroll inside the hunk.
+  const whiteSpace = await hunks.locator('td.code').first().evaluate((el) => getComputedStyle(el).whiteSpace);
+  expect(whiteSpace).toBe('pre');
+  // Line numbers beside their line, not above it.
+  const line = hunks.locator('tr.ins').first();
+  const num = await line.locator('td.ln').last().boundingBox();
+  const code = await line.locator('td.code').boundingBox();
+  expect(Math.abs(num!.y - code!.y), 'a line number and its code share a row').toBeLessThan(2);
+  expect(code!.x).toBeGreaterThan(num!.x);
+  await hunks.screenshot({ path: path.join(artifacts, 'phone-hunk.png') });
+  await page.screenshot({ path: path.join(artifacts, 'phone-review.png'), fullPage: true });
+
+  const approve = decisions.getByRole('button', { name: /^Approve/ });
+  await expectTouchSize(approve, 'Approve');
+  await approve.tap();
+  await expect(changes.getByTestId('decision-notice')).toContainText('approve');
+  await expectNoSidewaysScroll(page, 'after approving');
+  await page.screenshot({ path: path.join(artifacts, 'phone-approved.png') });
+
+  // Releases: readable on the phone too.
+  await page.getByTestId('nav-releases').tap();
+  await expect(page.getByTestId('view-releases').getByTestId('row').first()).toBeVisible();
+  await expectNoSidewaysScroll(page, 'releases');
+  await page.screenshot({ path: path.join(artifacts, 'phone-releases.png') });
+
+  expect(problems, problems.join('\n')).toEqual([]);
+});
