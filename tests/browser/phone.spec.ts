@@ -1,6 +1,8 @@
 // The phone: a 390×844 touch screen signing in with the printed link, reading the inbox and a
 // change's review page (summary, verdict, runs, a diff whose long lines scroll inside it, never
-// the page), and approving it with a tap. Screenshots in tests/artifacts/phone-*.png.
+// the page), approving it with a tap; then, with no connection, approving a release and another
+// change, kept on the phone and applied exactly once when it is back online. Screenshots in
+// tests/artifacts/phone-*.png.
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -43,7 +45,7 @@ async function expectTouchSize(locator: Locator, what: string) {
   expect(box!.width, `${what} is ${box!.width}px wide`).toBeGreaterThanOrEqual(44);
 }
 
-test('phone: sign in, read the inbox and a review page, approve with a tap', async ({ page }) => {
+test('phone: sign in, review and approve with a tap; decide offline, applied once on reconnect', async ({ page }) => {
   mkdirSync(artifacts, { recursive: true });
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
@@ -94,11 +96,55 @@ test('phone: sign in, read the inbox and a review page, approve with a tap', asy
   await expectNoSidewaysScroll(page, 'after approving');
   await page.screenshot({ path: path.join(artifacts, 'phone-approved.png') });
 
-  // Releases: readable on the phone too.
+  // Releases: readable on the phone too; the pending one opened while still online.
   await page.getByTestId('nav-releases').tap();
-  await expect(page.getByTestId('view-releases').getByTestId('row').first()).toBeVisible();
+  const releases = page.getByTestId('view-releases');
+  const pendingRelease = releases.getByTestId('row').filter({ hasText: 'pending' }).first();
+  await expect(pendingRelease).toBeVisible();
+  const releaseId = await pendingRelease.locator('span.strong').getAttribute('title');
+  expect(releaseId).toBeTruthy();
+  await pendingRelease.tap();
+  const releaseDetail = releases.getByTestId('release-detail');
+  await expect(releaseDetail).toBeVisible();
   await expectNoSidewaysScroll(page, 'releases');
   await page.screenshot({ path: path.join(artifacts, 'phone-releases.png') });
+
+  // The open changes' diffs were kept in the background while online (wait for the one read
+  // offline below, so a slow machine does not race it).
+  const get = async <T,>(p: string) => (await (await page.request.get(`${demo.base}${p}`)).json()) as T;
+  const { changes: rows } = await get<{ changes: { change: { id: string; title: string } }[] }>('/api/changes');
+  const flaky = rows.find((r) => r.change.title === 'Fix flaky date test in the checkout form')!.change.id;
+  const keptDiff = `flightdeck.kept:/api/changes/${encodeURIComponent(flaky)}/diff?page=1`;
+  await expect.poll(() => page.evaluate((k) => localStorage.getItem(k) !== null, keptDiff)).toBe(true);
+
+  // No connection: the release approved and another change approved are kept on the phone.
+  await page.context().setOffline(true);
+  const approveRelease = releaseDetail.getByRole('button', { name: 'Approve release' });
+  await expectTouchSize(approveRelease, 'Approve release');
+  await approveRelease.tap();
+  await expect(releases.getByTestId('release-notice')).toContainText('kept on this device');
+  await page.getByTestId('nav-changes').tap();
+  const other = changes.getByTestId('row').filter({ hasText: 'Fix flaky date test in the checkout form' });
+  await other.tap();
+  // Its review page reads from what the phone kept: the diff too, fetched in the background.
+  await expect(page.getByTestId('offline-banner')).toContainText('No connection');
+  await expect(changes.getByTestId('diff-view').getByTestId('diff-file').first()).toBeVisible();
+  await decisions.getByRole('button', { name: /^Approve/ }).tap();
+  await expect(changes.getByTestId('decision-notice')).toContainText('kept on this device');
+  const kept = page.getByTestId('device-pending');
+  await expect(kept).toHaveAttribute('data-waiting', '2');
+  await page.screenshot({ path: path.join(artifacts, 'phone-offline.png') });
+
+  // Back online: both sent, each applied exactly once.
+  await page.context().setOffline(false);
+  await expect(kept).toHaveCount(0);
+  const { actions } = await get<{ actions: { kind: string; target: string; state: string }[] }>('/api/outbox');
+  const approvals = actions.filter((a) => a.kind === 'approve' && a.target === flaky);
+  expect(approvals, 'the offline approval queued once').toHaveLength(1);
+  const { entries } = await get<{ entries: { action: string; target: string }[] }>('/api/audit');
+  expect(entries.filter((e) => e.action === 'release approve' && e.target === releaseId), 'the release approved once').toHaveLength(1);
+  const { releases: all } = await get<{ releases: { id: string; state: string }[] }>('/api/releases');
+  expect(all.find((r) => r.id === releaseId)?.state).toBe('approved');
 
   expect(problems, problems.join('\n')).toEqual([]);
 });

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type ComponentType } from 'react';
-import { api, isDesktop, subscribeChanges, subscribeStatus, type LiveStatus } from './api';
+import { api, isDesktop, subscribeChanges, subscribeOffline, subscribeStatus, type LiveStatus } from './api';
+import { absoluteTime } from './format';
 import type { Health } from './generated/Health';
 import type { ListHandle, ViewProps } from './hooks';
 import {
@@ -12,6 +13,7 @@ import {
   viewFromHash,
   type ViewName,
 } from './keys';
+import { dismiss, loadPending, onPending, startFlushing, type PendingDecision } from './pending';
 import { applyTheme, initialTheme, type Theme } from './theme';
 import Agents from './views/Agents';
 import Audit from './views/Audit';
@@ -23,6 +25,45 @@ import Repos from './views/Repos';
 import Spend from './views/Spend';
 import Velocity from './views/Velocity';
 import Work from './views/Work';
+
+/** Says when the views shown are this device's copy (no connection), and from when. */
+function OfflineBanner() {
+  const [since, setSince] = useState<number | null>(null);
+  useEffect(() => subscribeOffline(setSince), []);
+  if (since === null) return null;
+  return (
+    <p className="notice" data-testid="offline-banner">
+      No connection: showing what was synced {absoluteTime(since)}. Decisions are kept on this device and sent when it
+      reconnects.
+    </p>
+  );
+}
+
+/** Decisions kept on this device while it had no connection: waiting to be sent, or refused
+ * by the server when they were (shown until dismissed, never dropped). */
+function DevicePending({ pending }: { pending: PendingDecision[] }) {
+  if (pending.length === 0) return null;
+  const waiting = pending.filter((p) => p.state === 'waiting');
+  const refused = pending.filter((p) => p.state === 'refused');
+  return (
+    <div className="notice" data-testid="device-pending" data-waiting={waiting.length} data-refused={refused.length}>
+      {waiting.length ? (
+        <p>
+          {waiting.length} decision{waiting.length === 1 ? '' : 's'} kept on this device, sent when it reconnects:{' '}
+          {waiting.map((p) => p.label).join('; ')}
+        </p>
+      ) : null}
+      {refused.map((p) => (
+        <p key={p.key} className="fail" data-testid="device-refused">
+          Refused when sent: {p.label}: {p.error}{' '}
+          <button type="button" onClick={() => dismiss(p.key)}>
+            Dismiss
+          </button>
+        </p>
+      ))}
+    </div>
+  );
+}
 
 const VIEW_COMPONENTS: Record<ViewName, ComponentType<ViewProps>> = {
   inbox: Inbox,
@@ -136,6 +177,9 @@ export default function App() {
   }, []);
 
   useEffect(() => subscribeStatus(setLive), []);
+  const [pending, setPending] = useState<PendingDecision[]>(() => loadPending());
+  useEffect(() => onPending(setPending), []);
+  useEffect(() => startFlushing(() => setPending(loadPending())), []);
 
   useEffect(() => {
     const onHash = () => setView(viewFromHash(location.hash));
@@ -272,6 +316,8 @@ export default function App() {
         </div>
       </nav>
       <main className="content">
+        <OfflineBanner />
+        <DevicePending pending={pending} />
         <View key={view} selected={selected} setSelected={setSelected} list={list} />
       </main>
       {help ? <HelpOverlay onClose={() => setHelp(false)} /> : null}

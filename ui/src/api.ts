@@ -94,6 +94,72 @@ export function errorFromBody(status: number, body: string): ApiError {
   return new ApiError('http_' + status, `HTTP ${status}${text ? `: ${text}` : ''}`, status);
 }
 
+// ---- the last synced views, for reading with no connection ----------------------------------
+
+/** What a phone needs to read and decide offline: the inbox, changes with their diffs, releases. */
+const KEPT = /^\/api\/(inbox|changes|releases)(\/|\?|$)/;
+const KEPT_PREFIX = 'flightdeck.kept:';
+
+/** Keeps a view's last answer on this device. Past the browser's storage quota the oldest kept
+ * answers go first. */
+export function keep(path: string, body: string, storage: Storage = localStorage): void {
+  const entry = JSON.stringify({ at: Math.floor(Date.now() / 1000), body });
+  for (let tries = 0; tries < 8; tries++) {
+    try {
+      storage.setItem(KEPT_PREFIX + path, entry);
+      return;
+    } catch {
+      const oldest = keptKeys(storage)
+        .map((k) => ({ k, at: (JSON.parse(storage.getItem(k) || '{}') as { at?: number }).at ?? 0 }))
+        .sort((a, b) => a.at - b.at)[0];
+      if (!oldest) return;
+      storage.removeItem(oldest.k);
+    }
+  }
+}
+
+function keptKeys(storage: Storage): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < storage.length; i++) {
+    const k = storage.key(i);
+    if (k?.startsWith(KEPT_PREFIX)) out.push(k);
+  }
+  return out;
+}
+
+/** A view's last answer kept on this device, and when it was fetched. */
+export function kept(path: string, storage: Storage = localStorage): { at: number; body: string } | null {
+  try {
+    const v = JSON.parse(storage.getItem(KEPT_PREFIX + path) || 'null') as { at: number; body: string } | null;
+    return v && typeof v.body === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Forgets every kept answer (signing out on a shared device). */
+export function forgetKept(storage: Storage = localStorage): void {
+  keptKeys(storage).forEach((k) => storage.removeItem(k));
+}
+
+/** When the views shown were last fetched, if some come from this device's copy right now. */
+let offlineSince: number | null = null;
+const offlineListeners = new Set<(at: number | null) => void>();
+export function subscribeOffline(l: (at: number | null) => void): () => void {
+  offlineListeners.add(l);
+  l(offlineSince);
+  return () => offlineListeners.delete(l);
+}
+function setOfflineSince(at: number | null) {
+  if (at === offlineSince) return;
+  offlineSince = at;
+  offlineListeners.forEach((l) => l(at));
+}
+
+function canKeep(path: string): boolean {
+  return !isDesktop() && typeof localStorage !== 'undefined' && KEPT.test(path);
+}
+
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   let res: Response;
@@ -101,15 +167,25 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
     res = await fetch(baseUrl() + path, { headers, signal });
   } catch (e) {
     if ((e as Error)?.name === 'AbortError') throw e;
+    const copy = canKeep(path) ? kept(path) : null;
+    if (copy) {
+      // No connection: the last synced answer, saying from when.
+      setOfflineSince(copy.at);
+      return JSON.parse(copy.body) as T;
+    }
     throw new ApiError('unreachable', `Cannot reach the Flightdeck server (${(e as Error)?.message || e}).`, 0);
   }
   const body = await res.text();
   if (!res.ok) throw errorFromBody(res.status, body);
+  let parsed: T;
   try {
-    return JSON.parse(body) as T;
+    parsed = JSON.parse(body) as T;
   } catch {
     throw new ApiError('bad_json', `The server sent something that is not JSON for ${path}.`, res.status);
   }
+  setOfflineSince(null);
+  if (canKeep(path)) keep(path, body);
+  return parsed;
 }
 
 /** POSTs `body` as JSON (the server takes nothing else for actions). */
@@ -136,6 +212,8 @@ export type Decide = {
   send_back?: string;
   /** The head commit shown: a change that moved since is not decided (409 `moved`). */
   head_sha?: string;
+  /** Made once per decision: sent again (after a lost answer, from offline), it is one. */
+  idempotency_key?: string;
 };
 
 /** A dispatch with the last lines of its output (`GET /api/dispatches/{id}`). */
@@ -166,16 +244,16 @@ export const api = {
   outbox: (s?: AbortSignal) => getJson<OutboxView>('/api/outbox', s),
   diff: (changeId: string, page: number, s?: AbortSignal) =>
     getJson<ChangeDiff>(`/api/changes/${encodeURIComponent(changeId)}/diff?page=${page}`, s),
-  decide: (changeId: string, d: Decide) =>
-    postJson<Action & { dispatch?: Dispatch | null }>(`/api/changes/${encodeURIComponent(changeId)}/actions`, d),
+  decidePath: (changeId: string) => `/api/changes/${encodeURIComponent(changeId)}/actions`,
+  decide: (changeId: string, d: Decide) => postJson<Action & { dispatch?: Dispatch | null }>(api.decidePath(changeId), d),
   work: (s?: AbortSignal) => getJson<WorkBoard>('/api/work', s),
   dora: (s?: AbortSignal) => getJson<Dora>('/api/dora', s),
   cycle: (s?: AbortSignal) => getJson<CycleTime>('/api/cycle', s),
   velocityReport: (s?: AbortSignal) => getJson<VelocityReport>('/api/velocity/report', s),
   release: (id: string, s?: AbortSignal) => getJson<ReleaseDetail>(`/api/releases/${encodeURIComponent(id)}`, s),
   deploy: (id: string, s?: AbortSignal) => getJson<DeployDetail>(`/api/deploys/${encodeURIComponent(id)}`, s),
-  decideRelease: (id: string, approve: boolean, reason: string) =>
-    postJson<Release>(`/api/releases/${encodeURIComponent(id)}/decision`, { approve, reason }),
+  releaseDecisionPath: (id: string) => `/api/releases/${encodeURIComponent(id)}/decision`,
+  decideRelease: (id: string, approve: boolean, reason: string) => postJson<Release>(api.releaseDecisionPath(id), { approve, reason }),
   addWork: (w: NewWork) => postJson<WorkItem>('/api/work', w),
   assign: (id: string, assignee: string) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/assign`, { assignee }),
   setState: (id: string, state: WorkState) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/state`, { state }),

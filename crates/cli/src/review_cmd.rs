@@ -128,6 +128,7 @@ pub async fn act(
         override_reason: merge.and_then(|m| m.override_reason.clone()),
         send_back: None,
         head_sha: None,
+        idempotency_key: None,
     };
     decide(settings, lead, change, &d)
         .await

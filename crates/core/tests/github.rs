@@ -704,6 +704,7 @@ async fn an_unreachable_forge_is_paused_not_tried_per_action(db: TestDb) {
         override_reason: None,
         send_back: None,
         head_sha: None,
+        idempotency_key: None,
     };
     let policy = dir.path().join("no-policy.toml");
     let a = outbox::decide(

@@ -570,11 +570,43 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
         "{e}"
     );
     assert_eq!(db.store.actions().await.unwrap().len(), before);
-    for (branch, method) in [
-        ("claude/squash", "squash"),
-        ("codex/rebase", "rebase"),
-        ("claude/merged", "merge"),
-    ] {
+    // With the front end's own key (a phone's decision): applied once; sent again with that key
+    // after it merged (the answer was lost), the same action comes back and nothing is queued.
+    let keyed = outbox::Decide {
+        kind: "merge".into(),
+        method: Some("squash".into()),
+        idempotency_key: Some("phone-7f3a9c1e2b4d".into()),
+        ..Default::default()
+    };
+    let send = |d: outbox::Decide| {
+        let (store, key, ap, policy) = (&db.store, &f.key, &ap, &policy);
+        async move { outbox::decide(store, key, ap, policy, &id("claude/squash"), &d, NOW + 1).await }
+    };
+    let first = send(keyed.clone()).await.unwrap();
+    assert_eq!(first.idempotency_key, "phone-7f3a9c1e2b4d");
+    assert_eq!(first.state, ActionState::Applied, "{:?}", first.last_error);
+    assert!(first.result.clone().unwrap().starts_with("squash"));
+    let count = db.store.actions().await.unwrap().len();
+    let again = send(keyed.clone()).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(db.store.actions().await.unwrap().len(), count);
+    // The key of another decision, or a key that is no key: refused, nothing queued.
+    let e = send(outbox::Decide {
+        kind: "close".into(),
+        ..keyed.clone()
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(e, outbox::DecideError::KeyReused { .. }), "{e}");
+    let e = send(outbox::Decide {
+        idempotency_key: Some("short".into()),
+        ..keyed
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(e, outbox::DecideError::BadKey(_)), "{e}");
+    assert_eq!(db.store.actions().await.unwrap().len(), count);
+    for (branch, method) in [("codex/rebase", "rebase"), ("claude/merged", "merge")] {
         let a = decide(id(branch), "merge", Some(method)).await.unwrap();
         // (decided without `head_sha`, as the CLI does; the UI sends the head it showed)
         assert_eq!(a.state, ActionState::Applied, "{:?}", a.last_error);

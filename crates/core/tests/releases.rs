@@ -241,6 +241,18 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
         err.to_string().contains("is approved, not pending"),
         "{err}"
     );
+    // Approved again (a resend whose first answer was lost): the same release, nothing new
+    // queued or signed.
+    let (actions, audited) = (
+        db.store.actions().await.unwrap().len(),
+        db.store.audit_entries().await.unwrap().len(),
+    );
+    let again = releases::decide(&db.store, &key, "alice", "R1", true, "", Some(FULL), t)
+        .await
+        .unwrap();
+    assert_eq!(again.state, ReleaseState::Approved);
+    assert_eq!(db.store.actions().await.unwrap().len(), actions);
+    assert_eq!(db.store.audit_entries().await.unwrap().len(), audited);
 
     // Anyone with the lead's public key can check the approval; an edited one is caught.
     let entries = db.store.audit_entries().await.unwrap();

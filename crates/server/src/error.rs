@@ -143,7 +143,8 @@ impl ApiError {
                     D::NotOpen { .. } => (StatusCode::CONFLICT, "not_open"),
                     D::Moved { .. } => (StatusCode::CONFLICT, "moved"),
                     D::NotLocal(_) => (StatusCode::NOT_IMPLEMENTED, "not_local"),
-                    D::BadKind(_) | D::BadMethod(_) | D::NeedsComment(_) => {
+                    D::KeyReused { .. } => (StatusCode::CONFLICT, "key_reused"),
+                    D::BadKind(_) | D::BadMethod(_) | D::NeedsComment(_) | D::BadKey(_) => {
                         (StatusCode::BAD_REQUEST, "bad_request")
                     }
                     D::Refused { .. } => (StatusCode::CONFLICT, "policy"),

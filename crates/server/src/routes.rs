@@ -654,6 +654,11 @@ struct ReleaseDecision {
     approve: bool,
     #[serde(default)]
     reason: String,
+    /// Accepted for symmetry with change decisions; a release decision is already one per
+    /// release and direction (the same one again is answered with the release as it stands).
+    #[serde(default)]
+    #[allow(dead_code)]
+    idempotency_key: Option<String>,
 }
 
 /// Approves or rejects a release: signed in the audit log now; a GitHub run waiting on the

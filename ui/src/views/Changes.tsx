@@ -1,10 +1,12 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { api, ApiError, type Decide, type MergeMethod } from '../api';
+import { api, ApiError, isDesktop, type Decide, type MergeMethod } from '../api';
 import { bulkSummary, planBulk, showChanges, type BulkKind, type ChangeShow } from '../bulk';
 import { DiffView } from '../DiffView';
 import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
 import { absoluteTime, int, money, repoBasename, shortHash, tokens } from '../format';
 import type { Action } from '../generated/Action';
+import type { Dispatch } from '../generated/Dispatch';
+import { decideOrKeep } from '../pending';
 import type { ChangeRow } from '../generated/ChangeRow';
 import type { Check } from '../generated/Check';
 import type { Mergeable } from '../generated/Mergeable';
@@ -424,8 +426,37 @@ function detail(r: ChangeRow, decisions: React.ReactNode, onHead: (head: string)
   );
 }
 
+/** How many open changes' diffs (first page) are kept on this device for reading offline. */
+const KEEP_DIFFS = 20;
+
+/** In a browser, fetches the open changes' diffs in the background, one at a time, so their
+ * review pages read with no connection later (the answers are kept by `getJson`). */
+function useKeepDiffs(changes: ChangeRow[] | undefined) {
+  const ids = useMemo(
+    () =>
+      (changes ?? [])
+        .filter((r) => r.change.state === 'open')
+        .slice(0, KEEP_DIFFS)
+        .map((r) => `${r.change.id}@${r.change.head_sha}`)
+        .join(' '),
+    [changes],
+  );
+  useEffect(() => {
+    if (!ids || isDesktop() || (typeof navigator !== 'undefined' && !navigator.onLine)) return;
+    const ctl = new AbortController();
+    void (async () => {
+      for (const id of ids.split(' ').map((x) => x.slice(0, x.lastIndexOf('@')))) {
+        if (ctl.signal.aborted) return;
+        await api.diff(id, 1, ctl.signal).catch(() => undefined);
+      }
+    })();
+    return () => ctl.abort();
+  }, [ids]);
+}
+
 export default function Changes({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now } = useApi(api.changes, 'changes');
+  useKeepDiffs(data?.changes);
   // The review queue by default; the merged and closed history one click away.
   const [show, setShow] = useState<ChangeShow>('open');
   const { rows, counts } = useMemo(() => showChanges(data?.changes ?? [], show), [data, show]);
@@ -485,7 +516,16 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
       // The head whose diff the lead read (a stored copy may be of an older one, when the forge
       // is out of reach): a change that moved past it is refused, not decided blind.
       const head_sha = shownHeads.current.get(row.change.id) ?? row.change.head_sha;
-      const a = await api.decide(row.change.id, { ...d, head_sha });
+      const got = await decideOrKeep<Action & { dispatch?: Dispatch | null }>(
+        api.decidePath(row.change.id),
+        { ...d, head_sha },
+        `${d.kind.replace('_', ' ')} ${row.change.title}`,
+      );
+      if ('kept' in got) {
+        setNotice({ ok: true, text: `No connection: ${d.kind.replace('_', ' ')} kept on this device; sent when it reconnects.` });
+        return true;
+      }
+      const a = got.sent;
       const n = describe(d.kind, a);
       if (a.dispatch) n.text += ` · sent back to ${a.dispatch.agent} (${a.dispatch.id})`;
       setNotice(n);

@@ -1,4 +1,5 @@
 import { Fragment, useCallback, useState } from 'react';
+import { decideOrKeep } from '../pending';
 import { api } from '../api';
 import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
 import { money, repoBasename, shortHash } from '../format';
@@ -27,8 +28,14 @@ function ReleasePanel({ release }: { release: Release }) {
   const [reason, setReason] = useState('');
   const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
   const decide = (approve: boolean) =>
-    api.decideRelease(release.id, approve, reason).then(
-      (r) => setNotice({ ok: true, text: `${r.name} ${r.state}: signed in the audit log${r.run_id ? '; GitHub hears it through the outbox' : ''}` }),
+    decideOrKeep<Release>(api.releaseDecisionPath(release.id), { approve, reason }, `${approve ? 'approve' : 'reject'} ${release.name}`).then(
+      (got) =>
+        'kept' in got
+          ? setNotice({ ok: true, text: `No connection: ${got.kept.label} kept on this device; sent when it reconnects.` })
+          : setNotice({
+              ok: true,
+              text: `${got.sent.name} ${got.sent.state}: signed in the audit log${got.sent.run_id ? '; GitHub hears it through the outbox' : ''}`,
+            }),
       (e: Error) => setNotice({ ok: false, text: e.message }),
     );
   if (error) return <ErrorBox message={error} />;

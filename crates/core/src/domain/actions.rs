@@ -89,8 +89,26 @@ pub async fn enqueue(
     actor: &str,
     now: i64,
 ) -> Result<Action> {
+    enqueue_keyed(store, kind, target, payload, actor, None, now).await
+}
+
+/// [`enqueue`] under the front end's own idempotency key when it gave one (a key already
+/// queued is left as it is).
+pub async fn enqueue_keyed(
+    store: &Store,
+    kind: ActionKind,
+    target: &str,
+    payload: &Payload,
+    actor: &str,
+    key: Option<&str>,
+    now: i64,
+) -> Result<Action> {
+    let idempotency_key = match key {
+        Some(k) => k.to_string(),
+        None => crate::model::error::random_hex(16, "an idempotency key")?,
+    };
     let a = Action {
-        idempotency_key: crate::model::error::random_hex(16, "an idempotency key")?,
+        idempotency_key,
         kind,
         target: target.into(),
         payload: serde_json::to_string(payload).unwrap_or_default(),

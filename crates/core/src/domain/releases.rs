@@ -220,6 +220,16 @@ pub async fn decide(
     now: i64,
 ) -> Result<Release, ReleaseError> {
     let mut r = find(store, id).await?;
+    // The same decision again (a phone resending what it decided offline, its answer lost):
+    // it stands as taken, nothing new is queued or signed.
+    let same = if approve {
+        ReleaseState::Approved
+    } else {
+        ReleaseState::Rejected
+    };
+    if r.state == same {
+        return Ok(r);
+    }
     if r.state != ReleaseState::Pending {
         return Err(ReleaseError::NotPending(r.id, r.state));
     }

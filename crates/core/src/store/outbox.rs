@@ -61,6 +61,19 @@ impl Store {
         rows.iter().map(action).collect()
     }
 
+    /// The action with this idempotency key, if there is one.
+    pub async fn action(&self, key: &str) -> Result<Option<Action>> {
+        sqlx::query(&format!(
+            "SELECT {ACTION_COLUMNS} FROM actions WHERE idempotency_key = $1"
+        ))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(action)
+        .transpose()
+    }
+
     /// Actions a sender may take now: queued and due, or held by a sender whose lease ran out.
     pub async fn due_actions(&self, now: i64) -> Result<Vec<Action>> {
         let rows = sqlx::query(&format!(

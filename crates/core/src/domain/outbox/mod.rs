@@ -471,6 +471,12 @@ pub struct Decide {
     /// never lands a head they did not see.
     #[serde(default)]
     pub head_sha: Option<String>,
+    /// A key the front end made for this decision (16 to 64 letters, digits, `-` or `_`). A
+    /// decision sent again with the same key — a phone resending what it took offline after
+    /// losing the answer — is the same decision: the action it made is returned, nothing new
+    /// is queued. Without one, the outbox makes a key.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -502,6 +508,14 @@ pub enum DecideError {
         shown: String,
         now: String,
     },
+    #[error("idempotency_key `{0}`: use 16 to 64 letters, digits, `-` or `_`")]
+    BadKey(String),
+    #[error("idempotency_key `{key}` was used for another decision ({kind} on {target})")]
+    KeyReused {
+        key: String,
+        kind: ActionKind,
+        target: String,
+    },
     #[error(transparent)]
     Store(#[from] crate::Error),
 }
@@ -531,6 +545,25 @@ pub async fn decide(
         .filter(|c| !c.is_empty());
     if comment.is_none() && matches!(kind, ActionKind::RequestChanges | ActionKind::Comment) {
         return Err(DecideError::NeedsComment(d.kind.clone()));
+    }
+    if let Some(k) = &d.idempotency_key {
+        let ok = (16..=64).contains(&k.len())
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(DecideError::BadKey(k.chars().take(80).collect()));
+        }
+        // Sent before: that decision stands, whatever happened to the change since.
+        if let Some(done) = store.action(k).await? {
+            if done.kind != kind || done.target != id {
+                return Err(DecideError::KeyReused {
+                    key: k.clone(),
+                    kind: done.kind,
+                    target: done.target,
+                });
+            }
+            return Ok(done);
+        }
     }
     let c = store
         .change_request(id)
@@ -617,7 +650,16 @@ pub async fn decide(
             payload.override_reason = Some(reason.to_string());
         }
     }
-    let action = enqueue(store, kind, &c.id, &payload, &actor, now).await?;
+    let action = crate::domain::actions::enqueue_keyed(
+        store,
+        kind,
+        &c.id,
+        &payload,
+        &actor,
+        d.idempotency_key.as_deref(),
+        now,
+    )
+    .await?;
     send_now(store, applier, key, &action, &payload, now).await?;
     let done = store
         .actions()
