@@ -1,4 +1,5 @@
-// The phone: a 390×844 touch screen signing in with the printed link, reading the inbox and a
+// The phone: a 390×844 touch screen paired from the desk's Devices panel (the QR code's link),
+// reading the inbox and a
 // change's review page (summary, verdict, runs, a diff whose long lines scroll inside it, never
 // the page), approving it with a tap; then, with no connection, approving a release and another
 // change, kept on the phone and applied exactly once when it is back online. Screenshots in
@@ -8,8 +9,10 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { artifacts, Demo, HEALTH_TIMEOUT_MS } from './demo';
 
+const PHONE = { width: 390, height: 844 };
+
 test.use({
-  viewport: { width: 390, height: 844 },
+  viewport: PHONE,
   deviceScaleFactor: 3,
   isMobile: true,
   hasTouch: true,
@@ -28,13 +31,22 @@ test.afterAll(async () => {
   await demo?.stop();
 });
 
-/** The page itself never scrolls sideways: whatever is wide scrolls inside its own box. */
+/** The page itself never scrolls sideways: whatever is wide scrolls inside its own box. (Against
+ * the phone's width, not `innerWidth`: a mobile browser widens its layout viewport to fit a page
+ * that is too wide, and zooms out.) */
 async function expectNoSidewaysScroll(page: Page, where: string) {
-  const { scroll, width } = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    width: window.innerWidth,
-  }));
-  expect(scroll, `${where}: the page is ${scroll}px wide on a ${width}px screen`).toBeLessThanOrEqual(width);
+  const width = PHONE.width;
+  const { scroll, inner, wide } = await page.evaluate((w) => {
+    // The innermost elements that reach past the screen's edge, to say what is too wide.
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((el) => el.getBoundingClientRect().right > w + 1 && ![...el.children].some((c) => c.getBoundingClientRect().right > w + 1))
+      .filter((el) => !el.closest('table.diff, .sidebar'))
+      .slice(0, 5)
+      .map((el) => `<${el.tagName.toLowerCase()} class="${el.className}">${(el.textContent ?? '').slice(0, 40)}`);
+    return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth, wide };
+  }, width);
+  expect(scroll, `${where}: the page is ${scroll}px wide on a ${width}px screen: ${wide.join(' | ')}`).toBeLessThanOrEqual(width);
+  expect(inner, `${where}: the browser zoomed out to ${inner}px`).toBeLessThanOrEqual(width);
 }
 
 /** A touch target at least 44 px each way (Apple's and Google's guidance). */
@@ -45,13 +57,34 @@ async function expectTouchSize(locator: Locator, what: string) {
   expect(box!.width, `${what} is ${box!.width}px wide`).toBeGreaterThanOrEqual(44);
 }
 
-test('phone: sign in, review and approve with a tap; decide offline, applied once on reconnect', async ({ page }) => {
+test('phone: paired by QR, review and approve with a tap; decide offline, applied once on reconnect', async ({ page, browser }) => {
   mkdirSync(artifacts, { recursive: true });
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
 
-  await page.goto(demo.firstLink);
+  // At the desk: signed in with the printed link, the lead pairs a phone from the Devices panel.
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const deskPage = await desk.newPage();
+  await deskPage.goto(demo.firstLink);
+  await deskPage.getByTestId('open-devices').click();
+  const devices = deskPage.getByTestId('devices');
+  await devices.getByLabel('Device name').fill("Ana's phone");
+  await devices.getByRole('button', { name: 'Pair' }).click();
+  await expect(devices.getByTestId('pairing').locator('img.qr')).toBeVisible();
+  const pairUrl = (await devices.getByTestId('pairing-url').innerText()).trim();
+  expect(pairUrl).toMatch(/\/login\?code=[0-9a-f]{32}$/);
+  await deskPage.screenshot({ path: path.join(artifacts, 'desk-pair.png') });
+
+  // The phone opens the QR's link: signed in as the device it was named for.
+  await page.goto(pairUrl);
   await expect(page).toHaveURL(`${demo.base}/`);
+  const me = (await (await page.request.get(`${demo.base}/api/session`)).json()) as { session: { label: string } };
+  expect(me.session.label).toBe("Ana's phone");
+  await deskPage.getByRole('button', { name: 'Pair' }).press('Escape');
+  await deskPage.reload();
+  await deskPage.getByTestId('open-devices').click();
+  await expect(deskPage.getByTestId('device').filter({ hasText: "Ana's phone" })).toHaveCount(1);
+  await desk.close();
   const inbox = page.getByTestId('view-inbox');
   await expect(inbox.getByTestId('row').first()).toBeVisible();
   await expectNoSidewaysScroll(page, 'inbox');

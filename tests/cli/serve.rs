@@ -238,6 +238,35 @@ fn browsers_sign_in_with_one_time_links_and_can_be_signed_out() {
         assert!(out.status.success(), "{}", stderr_line(&out));
         String::from_utf8_lossy(&out.stdout).to_string()
     };
+    // A phone paired with a QR code: it signs in as the device it was named for.
+    let out = flightdeck(home.path())
+        .args(["pair", "--name", "Ana's phone", "--url"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        printed.contains('█') || printed.contains('▀'),
+        "no QR code:\n{printed}"
+    );
+    let (_, code) = sign_in_link(&printed).unwrap();
+    let phone = Client::sign_in(port, &code).unwrap();
+    let (_, me) = phone.get("/api/session").unwrap();
+    assert!(me.contains("Ana's phone"), "{me}");
+    let listed = list(false);
+    assert!(listed.contains("Ana's phone"), "{listed}");
+    let out = flightdeck(home.path())
+        .args(["devices", "revoke"])
+        .arg(
+            serde_json::from_str::<serde_json::Value>(&me).unwrap()["session"]["id"]
+                .as_str()
+                .unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_line(&out));
+
     let sessions: serde_json::Value = serde_json::from_str(&list(true)).unwrap();
     let ids: Vec<String> = sessions
         .as_array()

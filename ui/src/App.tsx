@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type ComponentType } from 'react';
 import { api, isDesktop, subscribeChanges, subscribeOffline, subscribeStatus, type LiveStatus } from './api';
+import { DevicesPanel } from './Devices';
 import { absoluteTime } from './format';
 import type { Health } from './generated/Health';
 import type { ListHandle, ViewProps } from './hooks';
@@ -161,6 +162,7 @@ export default function App() {
   const [view, setView] = useState<ViewName>(() => viewFromHash(location.hash));
   const [selected, setSelectedState] = useState(-1);
   const [help, setHelp] = useState(false);
+  const [devices, setDevices] = useState(false);
   const [theme, setTheme] = useState<Theme>(() => initialTheme());
   const [pendingG, setPendingG] = useState(false);
   const [live, setLive] = useState<LiveStatus>('connecting');
@@ -294,7 +296,12 @@ export default function App() {
         }}>
           {theme === 'dark' ? '☀' : '☾'}
         </button>
-        <button type="button" className="icon" title="Keyboard shortcuts (?)" onClick={() => setHelp((h) => !h)}>
+        {isDesktop() ? null : (
+          <button type="button" title="Devices signed in; pair a phone" data-testid="open-devices" onClick={() => setDevices(true)}>
+            Devices
+          </button>
+        )}
+        <button type="button" className="icon help-button" title="Keyboard shortcuts (?)" onClick={() => setHelp((h) => !h)}>
           ?
         </button>
       </header>
@@ -321,6 +328,7 @@ export default function App() {
         <View key={view} selected={selected} setSelected={setSelected} list={list} />
       </main>
       {help ? <HelpOverlay onClose={() => setHelp(false)} /> : null}
+      {devices ? <DevicesPanel onClose={() => setDevices(false)} /> : null}
     </div>
   );
 }

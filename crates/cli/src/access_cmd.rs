@@ -1,5 +1,6 @@
-//! `flightdeck login` (a new one-time sign-in link for a running server) and `flightdeck devices`
-//! (the browsers signed in: list, revoke). The rules are `flightdeck_core::domain::access`'s.
+//! `flightdeck login` (a new one-time sign-in link for a running server), `flightdeck pair` (the
+//! same for a phone, as a QR code) and `flightdeck devices` (the browsers signed in: list,
+//! revoke). The rules are `flightdeck_core::domain::access`'s.
 
 use std::process::ExitCode;
 
@@ -22,22 +23,7 @@ pub enum DevicesCmd {
 
 /// Prints a sign-in link for the server at `url` (default: the configured address).
 pub async fn login(settings: &Settings, url: Option<&str>) -> Result<ExitCode> {
-    let base = match url {
-        Some(u) => {
-            let u = u.trim_end_matches('/');
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                anyhow::bail!("--url `{u}`: give the server's address, like http://127.0.0.1:7878");
-            }
-            format!("{u}/")
-        }
-        None => {
-            let scheme = match settings.transport {
-                Transport::TlsSelfMade | Transport::TlsFiles { .. } => "https",
-                Transport::Plain | Transport::BehindProxy => "http",
-            };
-            crate::serve_cmd::base_url(scheme, settings.bind, settings.port)
-        }
-    };
+    let base = server_base(settings, url, false)?;
     let store = Store::open(&settings.database_url).await?;
     let code = access::issue_login_code(&store, crate::now()).await?;
     println!("{}", login_url(&base, &code));
@@ -46,6 +32,54 @@ pub async fn login(settings: &Settings, url: Option<&str>) -> Result<ExitCode> {
         access::LOGIN_CODE_SECS / 60
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a QR code (and the link in it) that signs a phone in once, within five minutes, as
+/// a device named `name`.
+pub async fn pair(settings: &Settings, name: Option<&str>, url: Option<&str>) -> Result<ExitCode> {
+    let base = server_base(settings, url, true)?;
+    let store = Store::open(&settings.database_url).await?;
+    let code = access::issue_pairing_code(&store, name, crate::now()).await?;
+    let link = login_url(&base, &code);
+    let qr = flightdeck_server::pairing::qr_terminal(&link)
+        .map_err(|e| anyhow::anyhow!("drawing the QR code: {e}"))?;
+    println!("{qr}");
+    println!("{link}");
+    eprintln!(
+        "(scan it with the phone's camera: it signs the phone in once, within {} minutes{})",
+        access::PAIR_CODE_SECS / 60,
+        if base.starts_with("https://") {
+            "; with a certificate made by `serve --tls`, install its CA on the phone first: \
+             /tls/ca.pem"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The server's address: `--url`, else the configured one — for another device, the first
+/// `[server] hosts` name (a phone cannot reach 127.0.0.1).
+fn server_base(settings: &Settings, url: Option<&str>, for_device: bool) -> Result<String> {
+    if let Some(u) = url {
+        let u = u.trim_end_matches('/');
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            anyhow::bail!("--url `{u}`: give the server's address, like http://127.0.0.1:7878");
+        }
+        return Ok(format!("{u}/"));
+    }
+    let scheme = match settings.transport {
+        Transport::TlsSelfMade | Transport::TlsFiles { .. } => "https",
+        Transport::Plain | Transport::BehindProxy => "http",
+    };
+    match settings.hosts.first().filter(|_| for_device) {
+        Some(name) => Ok(format!("{scheme}://{name}:{}/", settings.port)),
+        None => Ok(crate::serve_cmd::base_url(
+            scheme,
+            settings.bind,
+            settings.port,
+        )),
+    }
 }
 
 /// The link that signs a browser in: the server's address and a one-time code.

@@ -220,6 +220,16 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Pair a phone: a QR code that signs it in once, within 5 minutes, as a named device.
+    Pair {
+        /// What to call the device ("Ana's phone"); shown in `devices list`.
+        #[arg(long)]
+        name: Option<String>,
+        /// The server's address as the phone reaches it (default: the first [server] hosts
+        /// name, else the configured address).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// The browsers signed in to the web UI: list, revoke.
     #[command(subcommand)]
     Devices(access_cmd::DevicesCmd),
@@ -358,6 +368,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Token(cmd) => token_cmd::run(settings, cmd),
         Command::Audit(cmd) => audit_cmd::run(settings, lead, cmd).await,
         Command::Login { url } => access_cmd::login(settings, url.as_deref()).await,
+        Command::Pair { name, url } => {
+            access_cmd::pair(settings, name.as_deref(), url.as_deref()).await
+        }
         Command::Devices(cmd) => access_cmd::devices(settings, cmd).await,
         Command::Doctor { .. } => Ok(doctor::run(settings, &dirs).await),
     }

@@ -95,3 +95,26 @@ async fn two_racing_sign_ins_with_one_code_open_one_session(db: TestDb) {
     db.finish().await;
 }
 both!(two_racing_sign_ins_with_one_code_open_one_session);
+
+async fn a_pairing_code_names_its_device_and_lasts_five_minutes(db: TestDb) {
+    let s = &db.store;
+    let now = 1_800_000_000;
+    let code = access::issue_pairing_code(s, Some("Ana's phone"), now)
+        .await
+        .unwrap();
+    let opened = access::sign_in(s, &code, "Mobile Safari", now + 10)
+        .await
+        .unwrap();
+    assert_eq!(opened.session.label, "Ana's phone");
+    let late = access::issue_pairing_code(s, None, now).await.unwrap();
+    let err = access::sign_in(s, &late, "x", now + access::PAIR_CODE_SECS)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AccessError::ExpiredCode), "{err}");
+    // Unnamed: the browser's own name.
+    let plain = access::issue_pairing_code(s, Some("  "), now).await.unwrap();
+    let opened = access::sign_in(s, &plain, "Firefox", now + 1).await.unwrap();
+    assert_eq!(opened.session.label, "Firefox");
+    db.finish().await;
+}
+both!(a_pairing_code_names_its_device_and_lasts_five_minutes);

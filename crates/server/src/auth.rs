@@ -116,6 +116,28 @@ fn access_error(e: AccessError) -> ApiError {
     }
 }
 
+/// Failed sign-ins allowed per minute before `/login` waits. A code is 128 random bits, so
+/// guessing is hopeless anyway; the limit keeps a script from hammering the database.
+const FAILURES_PER_MINUTE: usize = 20;
+
+/// When recent sign-ins failed (this process; each server is one).
+static FAILURES: std::sync::Mutex<std::collections::VecDeque<i64>> =
+    std::sync::Mutex::new(std::collections::VecDeque::new());
+
+/// Whether sign-ins are held back now; `failed` records one more failure.
+fn too_many_failures(now: i64, failed: bool) -> bool {
+    let Ok(mut f) = FAILURES.lock() else {
+        return false;
+    };
+    while f.front().is_some_and(|t| now - t >= 60) {
+        f.pop_front();
+    }
+    if failed {
+        f.push_back(now);
+    }
+    f.len() >= FAILURES_PER_MINUTE
+}
+
 #[derive(serde::Deserialize)]
 pub struct LoginQuery {
     code: Option<String>,
@@ -135,11 +157,19 @@ pub async fn login(
              `flightdeck login` for a new one.",
         );
     };
+    let now = flightdeck_app::now();
+    if too_many_failures(now, false) {
+        return refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in links that did not work in the last minute: wait a minute, then \
+             open a new one.",
+        );
+    }
     let label = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    match access::sign_in(&state.store, &code, label, flightdeck_app::now()).await {
+    match access::sign_in(&state.store, &code, label, now).await {
         Ok(opened) => {
             let mut cookie = format!(
                 "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}",
@@ -162,7 +192,10 @@ pub async fn login(
                 "Signing in failed: the database could not be read (see the server's log).",
             )
         }
-        Err(e) => refused(StatusCode::UNAUTHORIZED, &e.to_string()),
+        Err(e) => {
+            too_many_failures(now, true);
+            refused(StatusCode::UNAUTHORIZED, &e.to_string())
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod auth;
 mod charts;
 mod error;
 mod guard;
+pub mod pairing;
 pub mod report;
 mod routes;
 pub mod tls;

@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/session", get(auth::me))
         .route("/session/logout", post(auth::logout))
+        .route("/session/pair", post(crate::pairing::pair))
         .route("/sessions", get(auth::sessions))
         .route("/sessions/{id}/revoke", post(auth::revoke))
         .route("/events", get(events))

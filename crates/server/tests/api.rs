@@ -438,6 +438,77 @@ async fn browsers_sign_in_once_with_a_code_and_sign_out() {
         .contains("Max-Age=0"));
     let res = send_bare(s, with_cookie("/api/inbox", &cookie2, host)).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "signed out");
+
+    // Pairing a phone from a signed-in browser: a five-minute link naming this server as the
+    // phone reaches it (the configured host, not 127.0.0.1), its QR code, and a session named
+    // for the phone.
+    let mut named = s.clone();
+    named.access.hosts = vec!["deck.vpn".into()];
+    let code = access::issue_login_code(&s.store, now).await.unwrap();
+    let res = open(format!("/login?code={code}")).await;
+    let lead = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let pair = Request::post("/api/session/pair")
+        .header("host", host)
+        .header("origin", "http://127.0.0.1:7878")
+        .header("cookie", &lead)
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"name":"Ana's phone"}"#))
+        .unwrap();
+    let res = send_bare(&named, pair).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let p: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    let url = p["url"].as_str().unwrap();
+    assert!(url.starts_with("http://deck.vpn:7878/login?code="), "{url}");
+    assert!(p["svg"].as_str().unwrap().contains("<svg"));
+    assert_eq!(
+        p["expires_at"].as_i64().unwrap() - now,
+        access::PAIR_CODE_SECS
+    );
+    let code = url.rsplit('=').next().unwrap();
+    let phone = Request::get(format!("/login?code={code}"))
+        .header("host", "deck.vpn:7878")
+        .header("user-agent", "Mobile Safari")
+        .body(Body::empty())
+        .unwrap();
+    let res = send_bare(&named, phone).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let phone = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let res = send_bare(&named, with_cookie("/api/session", &phone, "deck.vpn:7878")).await;
+    let me: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(me["session"]["label"], "Ana's phone");
+    // Unsigned, nobody pairs anything.
+    let anon = Request::post("/api/session/pair")
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(send_bare(s, anon).await.status(), StatusCode::UNAUTHORIZED);
+
+    // Sign-in attempts are limited: past 20 failures in a minute even a good link waits.
+    let good = access::issue_login_code(&s.store, now).await.unwrap();
+    let mut limited = false;
+    for _ in 0..25 {
+        let res = open("/login?code=00112233445566778899aabbccddeeff".into()).await;
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            assert!(text(res).await.contains("wait a minute"));
+            break;
+        }
+    }
+    assert!(limited, "25 bad codes in a row were all tried");
+    let res = open(format!("/login?code={good}")).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]

@@ -11,6 +11,8 @@ use crate::store::{Redeemed, SessionRow, Store};
 
 /// How long a login code can be used: long enough to copy a link to a phone.
 pub const LOGIN_CODE_SECS: i64 = 10 * 60;
+/// How long a pairing code (a link for another device, shown as a QR code) can be used.
+pub const PAIR_CODE_SECS: i64 = 5 * 60;
 /// How long a session lasts from sign-in; signing in again makes a new one.
 pub const SESSION_SECS: i64 = 30 * 86_400;
 /// How often a session's "last seen" is written: often enough for a list, not once per request.
@@ -22,7 +24,7 @@ pub enum AccessError {
     UnknownCode,
     #[error("this sign-in link was used already (each signs in once); run `flightdeck login` for a new one")]
     UsedCode,
-    #[error("this sign-in link expired (links last {} minutes); run `flightdeck login` for a new one", LOGIN_CODE_SECS / 60)]
+    #[error("this sign-in link expired (links last {} minutes, pairing codes {}); run `flightdeck login` or pair again for a new one", LOGIN_CODE_SECS / 60, PAIR_CODE_SECS / 60)]
     ExpiredCode,
     #[error("no open session `{0}` (see `flightdeck devices list`)")]
     UnknownSession(String),
@@ -45,7 +47,22 @@ fn hash(secret: &str) -> String {
 pub async fn issue_login_code(store: &Store, now: i64) -> Result<String, AccessError> {
     let code = random_hex(16, "a login code")?;
     store
-        .insert_login_code(&hash(&code), now, now + LOGIN_CODE_SECS)
+        .insert_login_code(&hash(&code), now, now + LOGIN_CODE_SECS, None)
+        .await?;
+    Ok(code)
+}
+
+/// Makes a code for pairing another device (a phone scanning a QR code), valid for
+/// [`PAIR_CODE_SECS`]; the session it opens is named `name` when given.
+pub async fn issue_pairing_code(
+    store: &Store,
+    name: Option<&str>,
+    now: i64,
+) -> Result<String, AccessError> {
+    let code = random_hex(16, "a pairing code")?;
+    let name = name.map(short_label).filter(|n| n != UNNAMED);
+    store
+        .insert_login_code(&hash(&code), now, now + PAIR_CODE_SECS, name.as_deref())
         .await?;
     Ok(code)
 }
@@ -57,16 +74,16 @@ pub async fn sign_in(
     label: &str,
     now: i64,
 ) -> Result<Opened, AccessError> {
-    match store.redeem_login_code(&hash(code.trim()), now).await? {
-        Redeemed::Now => {}
+    let named = match store.redeem_login_code(&hash(code.trim()), now).await? {
+        Redeemed::Now { label } => label,
         Redeemed::Unknown => return Err(AccessError::UnknownCode),
         Redeemed::Used => return Err(AccessError::UsedCode),
         Redeemed::Expired => return Err(AccessError::ExpiredCode),
-    }
+    };
     let secret = random_hex(32, "a session")?;
     let session = SessionRow {
         id: random_hex(4, "a session name")?,
-        label: short_label(label),
+        label: named.unwrap_or_else(|| short_label(label)),
         created_at: now,
         last_seen: now,
         expires_at: now + SESSION_SECS,
@@ -105,6 +122,8 @@ pub async fn revoke(store: &Store, id: &str, now: i64) -> Result<(), AccessError
     }
 }
 
+const UNNAMED: &str = "unnamed browser";
+
 /// The browser's name for itself, cut to what a list needs and to printable characters.
 fn short_label(user_agent: &str) -> String {
     let clean: String = user_agent
@@ -113,7 +132,7 @@ fn short_label(user_agent: &str) -> String {
         .take(120)
         .collect();
     if clean.trim().is_empty() {
-        "unnamed browser".to_string()
+        UNNAMED.to_string()
     } else {
         clean.trim().to_string()
     }

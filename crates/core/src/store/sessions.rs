@@ -18,10 +18,10 @@ pub struct SessionRow {
 }
 
 /// What became of an attempt to use a login code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed {
-    /// Unused and in time: it is now used.
-    Now,
+    /// Unused and in time: it is now used. With the name it was made for, if any.
+    Now { label: Option<String> },
     /// No such code.
     Unknown,
     /// Used before.
@@ -45,18 +45,27 @@ fn session(r: &sqlx::any::AnyRow) -> Result<SessionRow> {
 
 impl Store {
     /// Records a login code by its hash; codes that ended a day ago go at the same time.
-    pub async fn insert_login_code(&self, hash: &str, now: i64, expires_at: i64) -> Result<()> {
+    pub async fn insert_login_code(
+        &self,
+        hash: &str,
+        now: i64,
+        expires_at: i64,
+        label: Option<&str>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM login_codes WHERE expires_at < $1")
             .bind(now - 86_400)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO login_codes (hash, created_at, expires_at) VALUES ($1, $2, $3)")
-            .bind(hash)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO login_codes (hash, created_at, expires_at, label) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash)
+        .bind(now)
+        .bind(expires_at)
+        .bind(label)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -72,15 +81,15 @@ impl Store {
         .bind(hash)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 1 {
-            return Ok(Redeemed::Now);
-        }
-        let row = sqlx::query("SELECT used_at FROM login_codes WHERE hash = $1")
+        let row = sqlx::query("SELECT used_at, label FROM login_codes WHERE hash = $1")
             .bind(hash)
             .fetch_optional(&self.pool)
             .await?;
         Ok(match row {
             None => Redeemed::Unknown,
+            Some(r) if done.rows_affected() == 1 => Redeemed::Now {
+                label: r.try_get("label")?,
+            },
             Some(r) => match r.try_get::<Option<i64>, _>("used_at")? {
                 Some(_) => Redeemed::Used,
                 None => Redeemed::Expired,
