@@ -142,6 +142,13 @@ test('phone: paired by QR, review and approve with a tap; decide offline, applie
   await expectNoSidewaysScroll(page, 'releases');
   await page.screenshot({ path: path.join(artifacts, 'phone-releases.png') });
 
+  // Installable: a manifest, and the service worker that keeps the shell is in control.
+  const manifest = await page.request.get(`${demo.base}/manifest.webmanifest`);
+  expect(((await manifest.json()) as { display: string }).display).toBe('standalone');
+  await expect
+    .poll(() => page.evaluate(() => navigator.serviceWorker.ready.then(() => !!navigator.serviceWorker.controller)))
+    .toBe(true);
+
   // The open changes' diffs were kept in the background while online (wait for the one read
   // offline below, so a slow machine does not race it).
   const get = async <T,>(p: string) => (await (await page.request.get(`${demo.base}${p}`)).json()) as T;
@@ -167,6 +174,15 @@ test('phone: paired by QR, review and approve with a tap; decide offline, applie
   const kept = page.getByTestId('device-pending');
   await expect(kept).toHaveAttribute('data-waiting', '2');
   await page.screenshot({ path: path.join(artifacts, 'phone-offline.png') });
+
+  // Still offline, the app opened again (the service worker keeps the shell; the page kept
+  // the views and the decisions): the inbox reads, the decisions still wait.
+  await page.goto(`${demo.base}/#/inbox`);
+  await page.reload();
+  await expect(page.getByTestId('view-inbox').getByTestId('row').first()).toBeVisible();
+  await expect(page.getByTestId('offline-banner')).toContainText('No connection');
+  await expect(kept).toHaveAttribute('data-waiting', '2');
+  await page.screenshot({ path: path.join(artifacts, 'phone-offline-reopened.png') });
 
   // Back online: both sent, each applied exactly once.
   await page.context().setOffline(false);
