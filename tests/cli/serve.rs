@@ -388,7 +388,24 @@ fn serve_tls_makes_a_certificate_a_phone_can_trust() {
             .await
             .unwrap();
         assert_eq!(res.status().as_u16(), 200);
+        // Over HTTP/2 (the host in the URI, no `Host` header), as a browser would speak.
+        assert_eq!(res.version(), reqwest::Version::HTTP_2);
         assert!(res.text().await.unwrap().contains("app"));
+        // A pairing link names this server as it was reached, port included.
+        let res = trusting
+            .post(format!("{base}api/session/pair"))
+            .header("cookie", &cookie)
+            .header("origin", base.trim_end_matches('/'))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let pairing: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+        let url = pairing["url"].as_str().unwrap();
+        assert!(url.starts_with(&format!("{base}login?code=")), "{url}");
+        assert_eq!(pairing["ca_url"], format!("{base}tls/ca.pem"));
         // The CA certificate for a phone: the same as on disk.
         let offered = trusting
             .get(format!("{base}tls/ca.pem"))

@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { ApiError, forgetKept, getJson, postJson } from './api';
 import { absoluteTime } from './format';
+import { forgetPending, loadPending } from './pending';
 
 type Session = { id: string; label: string; created_at: number; last_seen: number; expires_at: number };
 type Me = { kind: 'desktop' | 'token' | 'session'; session: Session | null };
@@ -29,11 +30,17 @@ export function DevicesPanel({ onClose }: { onClose: () => void }) {
   const act = (p: Promise<unknown>, then: () => void) =>
     p.then(then, (e: unknown) => setError(e instanceof ApiError ? e.message : String(e)));
   const revoke = (id: string) => act(postJson(`/api/sessions/${encodeURIComponent(id)}/revoke`, {}), load);
-  const signOut = () =>
-    act(postJson('/api/session/logout', {}), () => {
+  const signOut = () => {
+    const waiting = loadPending().length;
+    if (waiting && !confirm(`${waiting} decision(s) kept on this device have not been sent; signing out discards them.`)) return;
+    // Whatever the server says: nothing of this session stays on a device being handed on.
+    const clear = () => {
       forgetKept();
+      forgetPending();
       location.reload();
-    });
+    };
+    void postJson('/api/session/logout', {}).then(clear, clear);
+  };
   const pair = () => act(postJson<Pairing>('/api/session/pair', name.trim() ? { name: name.trim() } : {}).then(setPairing), () => undefined);
   return (
     <div className="overlay" role="dialog" aria-modal="true" aria-label="Devices" data-testid="devices" onClick={onClose}>

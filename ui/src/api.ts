@@ -176,6 +176,8 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
     throw new ApiError('unreachable', `Cannot reach the Flightdeck server (${(e as Error)?.message || e}).`, 0);
   }
   const body = await res.text();
+  // Signed out or revoked (a lost phone): what this device kept of the views goes too.
+  if (res.status === 401 && canKeep(path)) forgetKept();
   if (!res.ok) throw errorFromBody(res.status, body);
   let parsed: T;
   try {

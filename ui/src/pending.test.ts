@@ -4,11 +4,20 @@ import { decideOrKeep, flush, loadPending, newKey } from './pending';
 
 // A Storage for the tests (the runner has none).
 class MemoryStorage {
-  private m = new Map<string, string>();
+  m = new Map<string, string>();
+  constructor(private cap = Infinity) {}
+  get length() {
+    return this.m.size;
+  }
+  key(i: number) {
+    return [...this.m.keys()][i] ?? null;
+  }
   getItem(k: string) {
     return this.m.get(k) ?? null;
   }
   setItem(k: string, v: string) {
+    const used = [...this.m.entries()].reduce((n, [a, b]) => n + (a === k ? 0 : a.length + b.length), 0);
+    if (used + k.length + v.length > this.cap) throw new Error('QuotaExceededError');
     this.m.set(k, v);
   }
   removeItem(k: string) {
@@ -75,5 +84,19 @@ describe('decisions with no connection', () => {
       new Response('{"error":{"code":"policy","message":"needs 2 approvals"}}', { status: 409 });
     await expect(decideOrKeep('/api/changes/a/actions', { kind: 'merge' }, 'merge a')).rejects.toThrow('needs 2 approvals');
     expect(loadPending()).toEqual([]);
+  });
+});
+
+describe('a full device', () => {
+  it('lets kept views go before it loses a decision, and says so when even that is not enough', async () => {
+    const small = new MemoryStorage(600);
+    (globalThis as { localStorage?: unknown }).localStorage = small;
+    small.setItem('flightdeck.kept:/api/changes', 'x'.repeat(450));
+    const got = await decideOrKeep('/api/changes/a/actions', { kind: 'approve' }, 'approve a');
+    expect('kept' in got).toBe(true);
+    expect(small.getItem('flightdeck.kept:/api/changes')).toBeNull();
+    expect(loadPending()).toHaveLength(1);
+    (globalThis as { localStorage?: unknown }).localStorage = new MemoryStorage(10);
+    await expect(decideOrKeep('/api/changes/b/actions', { kind: 'approve' }, 'approve b')).rejects.toThrow('could not keep');
   });
 });

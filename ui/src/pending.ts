@@ -4,7 +4,7 @@
 // not applied twice. One the server refuses by then (the change moved, the policy says no) is
 // shown refused until dismissed, never dropped.
 
-import { ApiError, postJson } from './api';
+import { ApiError, forgetKept, postJson } from './api';
 
 export type PendingDecision = {
   /** The idempotency key: one per decision, made when it was taken. */
@@ -38,13 +38,30 @@ export function loadPending(): PendingDecision[] {
   }
 }
 
-function save(list: PendingDecision[]) {
-  try {
-    localStorage.setItem(STORE_KEY, JSON.stringify(list));
-  } catch {
-    // No storage (private mode): the decision stays in this tab only.
+/** Writes the list; true when it is stored. A full storage first lets the kept views go (they
+ * are copies; a decision is not), then tries again. */
+function save(list: PendingDecision[]): boolean {
+  let stored = false;
+  for (let tries = 0; tries < 2 && !stored; tries++) {
+    try {
+      localStorage.setItem(STORE_KEY, JSON.stringify(list));
+      stored = true;
+    } catch {
+      forgetKept();
+    }
   }
   listeners.forEach((l) => l(list));
+  return stored;
+}
+
+/** Forgets every decision kept here (signing out on a shared device: nobody else sends them). */
+export function forgetPending() {
+  try {
+    localStorage.removeItem(STORE_KEY);
+  } catch {
+    // nothing stored
+  }
+  listeners.forEach((l) => l([]));
 }
 
 export function onPending(l: (p: PendingDecision[]) => void): () => void {
@@ -81,7 +98,9 @@ export async function decideOrKeep<T>(
       taken_at: Math.floor(Date.now() / 1000),
       state: 'waiting',
     };
-    save([...loadPending(), p]);
+    if (!save([...loadPending(), p])) {
+      throw new ApiError('not_kept', `No connection, and this device could not keep the decision (its storage is full or off): ${label} was not taken.`, 0);
+    }
     return { kept: p };
   }
 }

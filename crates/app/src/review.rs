@@ -130,13 +130,19 @@ pub async fn change_diff(
     let Some((lead, access)) = lead.and_then(|l| Some((l, l.github.as_ref()?))) else {
         return fallback("no GitHub is configured here".into());
     };
-    let gh = access.client()?;
+    let gh = match access.client() {
+        Ok(gh) => gh,
+        Err(e) => return fallback(format!("no GitHub client ({e})")),
+    };
     let host = gh.base().to_string();
     if let Some(until) = lead.reach.paused_until(&host, now) {
         return fallback(format!(
             "GitHub did not answer lately (asked again after {})",
             clock(until)
         ));
+    }
+    if lead.reach.avoid_inline(&host, now) {
+        return fallback("GitHub was slow to answer lately".into());
     }
     match tokio::time::timeout(LIVE_DIFF_WAIT, github::pr_files(&gh, full_name, number)).await {
         Ok(Ok(files)) => {
@@ -150,7 +156,8 @@ pub async fn change_diff(
         }
         Ok(Err(e)) => fallback(format!("GitHub answered with an error ({e})")),
         Err(_) => {
-            lead.reach.unreachable(&host, now);
+            // Slow, not down: views stop waiting on it for a while; the outbox still sends.
+            lead.reach.slow(&host, now);
             fallback(format!(
                 "GitHub did not answer within {} s",
                 LIVE_DIFF_WAIT.as_secs()

@@ -112,8 +112,12 @@ async fn a_pairing_code_names_its_device_and_lasts_five_minutes(db: TestDb) {
         .unwrap_err();
     assert!(matches!(err, AccessError::ExpiredCode), "{err}");
     // Unnamed: the browser's own name.
-    let plain = access::issue_pairing_code(s, Some("  "), now).await.unwrap();
-    let opened = access::sign_in(s, &plain, "Firefox", now + 1).await.unwrap();
+    let plain = access::issue_pairing_code(s, Some("  "), now)
+        .await
+        .unwrap();
+    let opened = access::sign_in(s, &plain, "Firefox", now + 1)
+        .await
+        .unwrap();
     assert_eq!(opened.session.label, "Firefox");
     db.finish().await;
 }

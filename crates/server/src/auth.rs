@@ -157,6 +157,16 @@ pub async fn login(
              `flightdeck login` for a new one.",
         );
     };
+    // A sign-in link is opened as a page. Another site's image, script or fetch pointed at it
+    // (to spend the failure budget below and lock the lead out, or to sign the browser in as
+    // someone else) is refused before anything is counted or used.
+    let dest = headers.get("sec-fetch-dest").and_then(|v| v.to_str().ok());
+    if dest.is_some_and(|d| d != "document") {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "A sign-in link signs in only when opened as a page.",
+        );
+    }
     let now = flightdeck_app::now();
     if too_many_failures(now, false) {
         return refused(
@@ -255,10 +265,13 @@ pub async fn logout(
             .await
             .map_err(access_error)?;
     }
-    let clear = format!(
+    let mut clear = format!(
         "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
         cookie_name(&headers)
     );
+    if state.secure_cookies {
+        clear.push_str("; Secure");
+    }
     let mut res = StatusCode::NO_CONTENT.into_response();
     if let Ok(v) = HeaderValue::from_str(&clear) {
         res.headers_mut().insert(header::SET_COOKIE, v);

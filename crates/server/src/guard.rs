@@ -52,19 +52,19 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsa
                    img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
                    form-action 'self'; frame-ancestors 'none'";
 
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    // HTTP/2 carries the host in the URI's authority, not a `Host` header.
-    let mut headers = req.headers().clone();
-    if !headers.contains_key(header::HOST) {
+pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // HTTP/2 carries the host in the URI's authority, not a `Host` header: set it as one, so
+    // the checks here and everything after (the cookie's name, a pairing link) read one place.
+    if !req.headers().contains_key(header::HOST) {
         if let Some(a) = req
             .uri()
             .authority()
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         {
-            headers.insert(header::HOST, a);
+            req.headers_mut().insert(header::HOST, a);
         }
     }
-    if let Err(why) = check(&state.access, req.method(), &headers) {
+    if let Err(why) = check(&state.access, req.method(), req.headers()) {
         return ApiError::Forbidden(why).into_response();
     }
     let mut res = next.run(req).await;

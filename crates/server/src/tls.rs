@@ -181,8 +181,10 @@ pub fn self_made(dir: &Path, names: &[String]) -> Result<Tls, TlsError> {
             .signed_by(&leaf_key, &ca, &ca_key)
             .map_err(|e| make_err(e.to_string()))?;
         write_private(&key, &leaf_key.serialize_pem())?;
-        // The chain a browser needs: the server certificate, then the CA's.
-        std::fs::write(&cert, format!("{}{}", leaf.pem(), ca.pem()))
+        // The chain a browser needs: the server certificate, then the CA's — the one on disk
+        // (a CA re-made from its key to sign has other dates; the phone trusts the first).
+        let ca_text = std::fs::read_to_string(&ca_pem).map_err(|e| file_error(&ca_pem, e))?;
+        std::fs::write(&cert, format!("{}{}", leaf.pem(), ca_text))
             .map_err(|e| file_error(&cert, e))?;
         std::fs::write(dir.join("names"), wanted.join("\n"))
             .map_err(|e| make_err(e.to_string()))?;
@@ -238,6 +240,13 @@ fn write_private(path: &Path, pem: &str) -> Result<(), TlsError> {
         opts.mode(0o600);
     }
     let mut f = opts.open(path).map_err(|e| file_error(path, e))?;
+    // `mode` applies only to a new file: one left with wider rights is narrowed too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| file_error(path, e))?;
+    }
     f.write_all(pem.as_bytes()).map_err(|e| file_error(path, e))
 }
 

@@ -495,6 +495,32 @@ async fn browsers_sign_in_once_with_a_code_and_sign_out() {
         .unwrap();
     assert_eq!(send_bare(s, anon).await.status(), StatusCode::UNAUTHORIZED);
 
+    // Another page's image or fetch aimed at a sign-in link uses nothing and counts nothing.
+    let good = access::issue_login_code(&s.store, now).await.unwrap();
+    for dest in ["image", "empty", "script"] {
+        let req = Request::get(format!("/login?code={good}"))
+            .header("host", host)
+            .header("sec-fetch-dest", dest)
+            .header("sec-fetch-site", "cross-site")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            send_bare(s, req).await.status(),
+            StatusCode::FORBIDDEN,
+            "{dest}"
+        );
+    }
+    let req = Request::get(format!("/login?code={good}"))
+        .header("host", host)
+        .header("sec-fetch-dest", "document")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        send_bare(s, req).await.status(),
+        StatusCode::SEE_OTHER,
+        "still good"
+    );
+
     // Sign-in attempts are limited: past 20 failures in a minute even a good link waits.
     let good = access::issue_login_code(&s.store, now).await.unwrap();
     let mut limited = false;

@@ -660,6 +660,22 @@ pub async fn decide(
         now,
     )
     .await?;
+    // Two requests with one key at once: the one whose insert lost answers with the winner's
+    // action and sends nothing of its own.
+    if let Some(k) = &d.idempotency_key {
+        if let Some(stored) = store.action(k).await? {
+            if stored.payload != action.payload || stored.created_at != action.created_at {
+                if stored.kind != kind || stored.target != id {
+                    return Err(DecideError::KeyReused {
+                        key: k.clone(),
+                        kind: stored.kind,
+                        target: stored.target,
+                    });
+                }
+                return Ok(stored);
+            }
+        }
+    }
     send_now(store, applier, key, &action, &payload, now).await?;
     let done = store
         .actions()
