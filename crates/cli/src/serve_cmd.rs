@@ -47,15 +47,7 @@ pub(crate) async fn start_server(
     bus: EventBus,
     lead: Lead,
 ) -> Result<(String, ServerTask)> {
-    use flightdeck_core::config::Transport;
-    let tls = match &settings.transport {
-        Transport::TlsSelfMade => Some(flightdeck_server::tls::self_made(
-            &settings.data_dir.join("tls"),
-            &certificate_names(settings),
-        )?),
-        Transport::TlsFiles { cert, key } => Some(flightdeck_server::tls::from_files(cert, key)?),
-        Transport::Plain | Transport::BehindProxy => None,
-    };
+    let tls = flightdeck_server::tls::for_settings(settings)?;
     let addr = SocketAddr::new(settings.bind, settings.port);
     let listener = flightdeck_server::bind(addr).await?;
     let local = listener.local_addr().context("reading the bound address")?;
@@ -104,31 +96,6 @@ pub(crate) async fn start_server(
         None => tokio::spawn(flightdeck_server::serve(listener, state, shutdown)),
     };
     Ok((url, server))
-}
-
-/// The names and addresses the certificate made here is for: `[server] hosts`, the bound
-/// address, and this machine's host name (and its `.local` mDNS name).
-fn certificate_names(settings: &Settings) -> Vec<String> {
-    let mut names = settings.hosts.clone();
-    if !settings.bind.is_unspecified() {
-        names.push(settings.bind.to_string());
-    }
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_ascii_lowercase())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        });
-    if let Some(h) = host {
-        if !h.contains('.') {
-            names.push(format!("{h}.local"));
-        }
-        names.push(h);
-    }
-    names
 }
 
 /// Where a server bound to `ip:port` is reached from this machine (any address: loopback).

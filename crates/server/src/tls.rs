@@ -65,6 +65,44 @@ impl std::fmt::Debug for Tls {
     }
 }
 
+/// What the settings ask for: the user's certificate, one made here (in the data dir's `tls/`,
+/// for the names below), or none (plain HTTP, or a TLS proxy in front).
+pub fn for_settings(settings: &flightdeck_core::config::Settings) -> Result<Option<Tls>, TlsError> {
+    use flightdeck_core::config::Transport;
+    match &settings.transport {
+        Transport::TlsSelfMade => {
+            self_made(&settings.data_dir.join("tls"), &certificate_names(settings)).map(Some)
+        }
+        Transport::TlsFiles { cert, key } => from_files(cert, key).map(Some),
+        Transport::Plain | Transport::BehindProxy => Ok(None),
+    }
+}
+
+/// The names and addresses the certificate made here is for: `[server] hosts`, the bound
+/// address, and this machine's host name (and its `.local` mDNS name).
+fn certificate_names(settings: &flightdeck_core::config::Settings) -> Vec<String> {
+    let mut names = settings.hosts.clone();
+    if !settings.bind.is_unspecified() {
+        names.push(settings.bind.to_string());
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        });
+    if let Some(h) = host {
+        if !h.contains('.') {
+            names.push(format!("{h}.local"));
+        }
+        names.push(h);
+    }
+    names
+}
+
 /// The user's certificate chain and private key, PEM files.
 pub fn from_files(cert: &Path, key: &Path) -> Result<Tls, TlsError> {
     let chain = CertificateDer::pem_file_iter(cert)
