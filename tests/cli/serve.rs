@@ -188,23 +188,30 @@ fn serve_ingests_flagged_sources_and_picks_up_new_branches() {
     wait_for("codex/second");
 }
 
-/// The browser's way in: nothing without a session; `flightdeck login` prints a new one-time
-/// link for the running server; a link works once; `devices` lists and signs out browsers.
-#[test]
-fn browsers_sign_in_with_one_time_links_and_can_be_signed_out() {
-    let home = tempfile::tempdir().unwrap();
-    let path = home.path().join("work/app");
+/// `flightdeck serve ARGS --port 0` in `home` on a new repo `work/app`, with no agent logs.
+fn serve_one_repo(home: &std::path::Path, args: &[&str]) -> Command {
+    let path = home.join("work/app");
     new_repo(&path);
-    let empty = home.path().join("no-logs");
+    let empty = home.join("no-logs");
     std::fs::create_dir_all(&empty).unwrap();
-    let mut cmd = flightdeck(home.path());
-    cmd.args(["serve", "--port", "0", "--repo"])
+    let mut cmd = flightdeck(home);
+    cmd.arg("serve")
+        .args(args)
+        .args(["--port", "0", "--repo"])
         .arg(&path)
         .arg("--claude-dir")
         .arg(&empty)
         .arg("--codex-home")
         .arg(&empty);
-    let (_server, first) = spawn_listening(cmd);
+    cmd
+}
+
+/// The browser's way in: nothing without a session; `flightdeck login` prints a new one-time
+/// link for the running server; a link works once; `devices` lists and signs out browsers.
+#[test]
+fn browsers_sign_in_with_one_time_links_and_can_be_signed_out() {
+    let home = tempfile::tempdir().unwrap();
+    let (_server, first) = spawn_listening(serve_one_repo(home.path(), &[]));
     let port = first.port;
     assert_eq!(first.get("/api/inbox").map(|r| r.0), Some(200));
     let (status, body) = raw_get(port, "/api/inbox", None)
@@ -306,17 +313,7 @@ fn browsers_sign_in_with_one_time_links_and_can_be_signed_out() {
 #[test]
 fn serve_tls_makes_a_certificate_a_phone_can_trust() {
     let home = tempfile::tempdir().unwrap();
-    let path = home.path().join("work/app");
-    new_repo(&path);
-    let empty = home.path().join("no-logs");
-    std::fs::create_dir_all(&empty).unwrap();
-    let mut cmd = flightdeck(home.path());
-    cmd.args(["serve", "--tls", "--port", "0", "--repo"])
-        .arg(&path)
-        .arg("--claude-dir")
-        .arg(&empty)
-        .arg("--codex-home")
-        .arg(&empty);
+    let cmd = serve_one_repo(home.path(), &["--tls"]);
     let (_server, lines, stderr) = spawn_until(cmd, "/login?code=");
     let link = lines
         .iter()

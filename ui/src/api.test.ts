@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryStorage } from './testStorage';
 import { DESKTOP_BASE, chartUrl, errorFromBody, forgetKept, keep, kept, parseEvent, resolveBase, runPath } from './api';
 
 describe('resolveBase', () => {
@@ -52,34 +53,8 @@ describe('chartUrl', () => {
 });
 
 describe('keep', () => {
-  // A Storage that holds at most `cap` characters, like a browser's quota.
-  class SmallStorage {
-    m = new Map<string, string>();
-    constructor(private cap: number) {}
-    get length() {
-      return this.m.size;
-    }
-    key(i: number) {
-      return [...this.m.keys()][i] ?? null;
-    }
-    getItem(k: string) {
-      return this.m.get(k) ?? null;
-    }
-    setItem(k: string, v: string) {
-      const used = [...this.m.entries()].reduce((n, [a, b]) => n + (a === k ? 0 : a.length + b.length), 0);
-      if (used + k.length + v.length > this.cap) throw new Error('QuotaExceededError');
-      this.m.set(k, v);
-    }
-    removeItem(k: string) {
-      this.m.delete(k);
-    }
-    clear() {
-      this.m.clear();
-    }
-  }
-
   it('keeps the last answer of a view and, past the quota, lets the oldest go', () => {
-    const s = new SmallStorage(400) as unknown as Storage;
+    const s = new MemoryStorage(400);
     keep('/api/inbox', '{"items":[1]}', s);
     expect(JSON.parse(kept('/api/inbox', s)!.body)).toEqual({ items: [1] });
     keep('/api/changes', 'x'.repeat(150), s);

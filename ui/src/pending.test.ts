@@ -1,29 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from './api';
 import { decideOrKeep, flush, loadPending, newKey } from './pending';
-
-// A Storage for the tests (the runner has none).
-class MemoryStorage {
-  m = new Map<string, string>();
-  constructor(private cap = Infinity) {}
-  get length() {
-    return this.m.size;
-  }
-  key(i: number) {
-    return [...this.m.keys()][i] ?? null;
-  }
-  getItem(k: string) {
-    return this.m.get(k) ?? null;
-  }
-  setItem(k: string, v: string) {
-    const used = [...this.m.entries()].reduce((n, [a, b]) => n + (a === k ? 0 : a.length + b.length), 0);
-    if (used + k.length + v.length > this.cap) throw new Error('QuotaExceededError');
-    this.m.set(k, v);
-  }
-  removeItem(k: string) {
-    this.m.delete(k);
-  }
-}
+import { MemoryStorage } from './testStorage';
 
 const offline = () => Promise.reject(new ApiError('unreachable', 'Cannot reach the Flightdeck server', 0));
 
