@@ -105,6 +105,11 @@ export async function decideOrKeep<T>(
   }
 }
 
+/** What a view says of a decision it kept instead of sending. */
+export function keptNotice(p: PendingDecision): string {
+  return `No connection: ${p.label} kept on this device; sent when it reconnects.`;
+}
+
 /** What one pass of [`flush`] did. */
 export type Flushed = { sent: number; refused: number; waiting: number };
 

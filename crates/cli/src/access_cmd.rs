@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use flightdeck_core::config::{Settings, Transport};
+use flightdeck_core::config::Settings;
 use flightdeck_core::domain::access;
 use flightdeck_core::store::Store;
 
@@ -68,9 +68,10 @@ fn server_base(settings: &Settings, url: Option<&str>, for_device: bool) -> Resu
         }
         return Ok(format!("{u}/"));
     }
-    let scheme = match settings.transport {
-        Transport::TlsSelfMade | Transport::TlsFiles { .. } => "https",
-        Transport::Plain | Transport::BehindProxy => "http",
+    let scheme = if settings.transport.serves_tls() {
+        "https"
+    } else {
+        "http"
     };
     match settings.hosts.first().filter(|_| for_device) {
         Some(name) => Ok(format!("{scheme}://{name}:{}/", settings.port)),

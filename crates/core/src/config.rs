@@ -78,6 +78,11 @@ impl Transport {
     pub fn secure(&self) -> bool {
         !matches!(self, Transport::Plain)
     }
+
+    /// Whether this server itself speaks HTTPS (not a proxy in front of it).
+    pub fn serves_tls(&self) -> bool {
+        matches!(self, Transport::TlsSelfMade | Transport::TlsFiles { .. })
+    }
 }
 
 impl RawConfig {

@@ -26,13 +26,7 @@ use crate::AppState;
 /// of one host, so two Flightdecks on one machine (a demo beside `serve`) would otherwise
 /// overwrite each other's session.
 pub fn cookie_name(headers: &HeaderMap) -> String {
-    let port = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.rsplit_once(':'))
-        .map(|(_, p)| p)
-        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    match port {
+    match crate::guard::host_port(headers) {
         Some(p) => format!("flightdeck_session_{p}"),
         None => "flightdeck_session".to_string(),
     }
@@ -48,6 +42,21 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim_matches('"').to_string())
+}
+
+/// `Set-Cookie` for this host's session cookie: `value` for `max_age` seconds (0 clears it).
+fn session_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+    value: &str,
+    max_age: i64,
+) -> Option<HeaderValue> {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        cookie_name(headers)
+    ))
+    .ok()
 }
 
 /// Who the request comes from, once authenticated.
@@ -108,7 +117,7 @@ pub fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn access_error(e: AccessError) -> ApiError {
+pub(crate) fn access_error(e: AccessError) -> ApiError {
     match e {
         AccessError::Store(e) => ApiError::Core(e),
         AccessError::UnknownSession(_) => ApiError::NotFound(e.to_string()),
@@ -181,16 +190,8 @@ pub async fn login(
         .unwrap_or("");
     match access::sign_in(&state.store, &code, label, now).await {
         Ok(opened) => {
-            let mut cookie = format!(
-                "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}",
-                cookie_name(&headers),
-                opened.secret
-            );
-            if state.secure_cookies {
-                cookie.push_str("; Secure");
-            }
             let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
+            if let Some(v) = session_cookie(&state, &headers, &opened.secret, SESSION_SECS) {
                 res.headers_mut().insert(header::SET_COOKIE, v);
             }
             res
@@ -265,15 +266,8 @@ pub async fn logout(
             .await
             .map_err(access_error)?;
     }
-    let mut clear = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
-        cookie_name(&headers)
-    );
-    if state.secure_cookies {
-        clear.push_str("; Secure");
-    }
     let mut res = StatusCode::NO_CONTENT.into_response();
-    if let Ok(v) = HeaderValue::from_str(&clear) {
+    if let Some(v) = session_cookie(&state, &headers, "", 0) {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(res)

@@ -148,6 +148,17 @@ fn host_allowed(access: &Access, host: &str) -> bool {
         || access.hosts.iter().any(|h| h.eq_ignore_ascii_case(&name))
 }
 
+/// The port the request's `Host` names (the guard has set `Host` from an HTTP/2 authority),
+/// if it names one: `127.0.0.1:7878` → `7878`; `[::1]` and `deck.vpn` → none.
+pub(crate) fn host_port(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The name of `host:port`, `[v6]:port` or `name`.
 fn host_name(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {

@@ -60,7 +60,7 @@ pub async fn pair(
     let now = flightdeck_app::now();
     let code = access::issue_pairing_code(&s.store, req.name.as_deref(), now)
         .await
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        .map_err(crate::auth::access_error)?;
     let base = public_base(&s, &headers);
     let url = format!("{base}login?code={code}");
     let svg = qr_svg(&url).map_err(ApiError::BadRequest)?;
@@ -79,11 +79,7 @@ fn public_base(s: &AppState, headers: &HeaderMap) -> String {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    let port = host
-        .rsplit_once(':')
-        .map(|(_, p)| p)
-        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    match (s.access.hosts.first(), port) {
+    match (s.access.hosts.first(), crate::guard::host_port(headers)) {
         (Some(name), Some(port)) => format!("{scheme}://{name}:{port}/"),
         (Some(name), None) => format!("{scheme}://{name}/"),
         (None, _) => format!("{scheme}://{host}/"),

@@ -6,7 +6,7 @@ import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Tim
 import { absoluteTime, int, money, repoBasename, shortHash, tokens } from '../format';
 import type { Action } from '../generated/Action';
 import type { Dispatch } from '../generated/Dispatch';
-import { decideOrKeep } from '../pending';
+import { decideOrKeep, keptNotice } from '../pending';
 import type { ChangeRow } from '../generated/ChangeRow';
 import type { Check } from '../generated/Check';
 import type { Mergeable } from '../generated/Mergeable';
@@ -522,7 +522,7 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
         `${d.kind.replace('_', ' ')} ${row.change.title}`,
       );
       if ('kept' in got) {
-        setNotice({ ok: true, text: `No connection: ${d.kind.replace('_', ' ')} kept on this device; sent when it reconnects.` });
+        setNotice({ ok: true, text: keptNotice(got.kept) });
         return true;
       }
       const a = got.sent;

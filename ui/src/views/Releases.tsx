@@ -1,5 +1,5 @@
 import { Fragment, useCallback, useState } from 'react';
-import { decideOrKeep } from '../pending';
+import { decideOrKeep, keptNotice } from '../pending';
 import { api } from '../api';
 import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
 import { money, repoBasename, shortHash } from '../format';
@@ -31,7 +31,7 @@ function ReleasePanel({ release }: { release: Release }) {
     decideOrKeep<Release>(api.releaseDecisionPath(release.id), { approve, reason }, `${approve ? 'approve' : 'reject'} ${release.name}`).then(
       (got) =>
         'kept' in got
-          ? setNotice({ ok: true, text: `No connection: ${got.kept.label} kept on this device; sent when it reconnects.` })
+          ? setNotice({ ok: true, text: keptNotice(got.kept) })
           : setNotice({
               ok: true,
               text: `${got.sent.name} ${got.sent.state}: signed in the audit log${got.sent.run_id ? '; GitHub hears it through the outbox' : ''}`,

@@ -89,11 +89,16 @@ pub async fn enqueue(
     actor: &str,
     now: i64,
 ) -> Result<Action> {
-    enqueue_keyed(store, kind, target, payload, actor, None, now).await
+    Ok(
+        enqueue_keyed(store, kind, target, payload, actor, None, now)
+            .await?
+            .0,
+    )
 }
 
-/// [`enqueue`] under the front end's own idempotency key when it gave one (a key already
-/// queued is left as it is).
+/// [`enqueue`] under the front end's own idempotency key when it gave one. Says whether it was
+/// queued now: `false` when that key was queued before (by a request racing this one), which
+/// is left as it is.
 pub async fn enqueue_keyed(
     store: &Store,
     kind: ActionKind,
@@ -102,7 +107,7 @@ pub async fn enqueue_keyed(
     actor: &str,
     key: Option<&str>,
     now: i64,
-) -> Result<Action> {
+) -> Result<(Action, bool)> {
     let idempotency_key = match key {
         Some(k) => k.to_string(),
         None => crate::model::error::random_hex(16, "an idempotency key")?,
@@ -121,8 +126,8 @@ pub async fn enqueue_keyed(
         next_attempt_at: now,
         applied_at: None,
     };
-    store.enqueue_action(&a).await?;
-    Ok(a)
+    let queued = store.enqueue_action(&a).await?;
+    Ok((a, queued))
 }
 
 /// `: <the lead's comment>` when there is one (a close's reason, kept in the audit log).

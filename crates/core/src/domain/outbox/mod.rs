@@ -555,14 +555,7 @@ pub async fn decide(
         }
         // Sent before: that decision stands, whatever happened to the change since.
         if let Some(done) = store.action(k).await? {
-            if done.kind != kind || done.target != id {
-                return Err(DecideError::KeyReused {
-                    key: k.clone(),
-                    kind: done.kind,
-                    target: done.target,
-                });
-            }
-            return Ok(done);
+            return same_decision(done, kind, id);
         }
     }
     let c = store
@@ -650,7 +643,7 @@ pub async fn decide(
             payload.override_reason = Some(reason.to_string());
         }
     }
-    let action = crate::domain::actions::enqueue_keyed(
+    let (action, queued) = crate::domain::actions::enqueue_keyed(
         store,
         kind,
         &c.id,
@@ -660,29 +653,32 @@ pub async fn decide(
         now,
     )
     .await?;
+    let k = action.idempotency_key.clone();
     // Two requests with one key at once: the one whose insert lost answers with the winner's
     // action and sends nothing of its own.
-    if let Some(k) = &d.idempotency_key {
-        if let Some(stored) = store.action(k).await? {
-            if stored.payload != action.payload || stored.created_at != action.created_at {
-                if stored.kind != kind || stored.target != id {
-                    return Err(DecideError::KeyReused {
-                        key: k.clone(),
-                        kind: stored.kind,
-                        target: stored.target,
-                    });
-                }
-                return Ok(stored);
-            }
+    if !queued {
+        if let Some(winner) = store.action(&k).await? {
+            return same_decision(winner, kind, id);
         }
     }
     send_now(store, applier, key, &action, &payload, now).await?;
-    let done = store
-        .actions()
-        .await?
-        .into_iter()
-        .find(|a| a.idempotency_key == action.idempotency_key)
-        .unwrap_or(action);
+    Ok(store.action(&k).await?.unwrap_or(action))
+}
+
+/// A decision already queued under the key a front end sent again: it stands if it is this
+/// decision (same kind, same change); a key sent for another decision is refused.
+fn same_decision(
+    done: Action,
+    kind: ActionKind,
+    id: &str,
+) -> std::result::Result<Action, DecideError> {
+    if done.kind != kind || done.target != id {
+        return Err(DecideError::KeyReused {
+            key: done.idempotency_key,
+            kind: done.kind,
+            target: done.target,
+        });
+    }
     Ok(done)
 }
 
