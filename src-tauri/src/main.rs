@@ -48,10 +48,12 @@ fn run() -> anyhow::Result<()> {
         token: None,
         secure_cookies: false,
         tls_ca: None,
+        tls_fingerprint: None,
         policy_file: Some(settings.policy_file.clone()),
         lead: Some(lead.clone()),
         // Nothing outside the app can reach its API: no webhook.
         webhook_token: None,
+        recent: Default::default(),
     });
 
     tauri::Builder::default()

@@ -1,9 +1,11 @@
-// The phone: a 390×844 touch screen paired from the desk's Devices panel (the QR code's link),
+// The phone: a 390×844 touch screen paired from the desk's Devices panel (the QR code's link:
+// SPAKE2 in the page, a key of the phone's own that signs every request and decision),
 // reading the inbox and a
 // change's review page (summary, verdict, runs, a diff whose long lines scroll inside it, never
 // the page), approving it with a tap; then, with no connection, approving a release and another
-// change, kept on the phone and applied exactly once when it is back online. Screenshots in
-// tests/artifacts/phone-*.png.
+// change, kept on the phone and applied exactly once when it is back online; a decision whose
+// answer is lost on the way back is sent again and still applied once; the audit log holds the
+// phone's signature of each. Screenshots in tests/artifacts/phone-*.png.
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -72,19 +74,33 @@ test('phone: paired by QR, review and approve with a tap; decide offline, applie
   await devices.getByRole('button', { name: 'Pair' }).click();
   await expect(devices.getByTestId('pairing').locator('img.qr')).toBeVisible();
   const pairUrl = (await devices.getByTestId('pairing-url').innerText()).trim();
-  expect(pairUrl).toMatch(/\/login\?code=[0-9a-f]{32}$/);
+  // The code is in the fragment: browsers never send it, the phone proves it holds it (SPAKE2).
+  expect(pairUrl).toMatch(/\/pair#[0-9a-f]{12}\.[0-9a-f]{32}$/);
   await deskPage.screenshot({ path: path.join(artifacts, 'desk-pair.png') });
 
-  // The phone opens the QR's link: signed in as the device it was named for.
+  // The phone opens the QR's link: paired as the device it was named for, with its own key.
+  const sentCode: string[] = [];
+  page.on('request', (r) => {
+    if ((r.url() + (r.postData() ?? '')).includes(pairUrl.split('.').pop()!)) sentCode.push(r.url());
+  });
   await page.goto(pairUrl);
+  await expect(page.getByTestId('pair-result')).toContainText("Paired as Ana's phone");
+  const phoneKey = /key ([0-9a-f]{16})/.exec(await page.getByTestId('pair-result').innerText())?.[1] ?? 'no fingerprint shown';
+  await page.screenshot({ path: path.join(artifacts, 'phone-paired.png') });
+  await page.getByTestId('pair-continue').tap();
   await expect(page).toHaveURL(`${demo.base}/`);
-  const me = (await (await page.request.get(`${demo.base}/api/session`)).json()) as { session: { label: string } };
-  expect(me.session.label).toBe("Ana's phone");
+  expect(sentCode, 'the pairing secret never left the phone').toEqual([]);
   await deskPage.getByRole('button', { name: 'Pair' }).press('Escape');
   await deskPage.reload();
   await deskPage.getByTestId('open-devices').click();
-  await expect(deskPage.getByTestId('device').filter({ hasText: "Ana's phone" })).toHaveCount(1);
-  await desk.close();
+  const paired = deskPage.getByTestId('device').filter({ hasText: "Ana's phone" });
+  await expect(paired).toHaveCount(1);
+  // The desk shows the key the phone made: the fingerprint the phone showed when it paired.
+  await expect(paired.getByTestId('device-key')).toContainText(phoneKey);
+  // Its session cookie alone drives nothing: a request the page did not sign is refused.
+  const unsigned = await page.request.get(`${demo.base}/api/inbox`);
+  expect(unsigned.status()).toBe(403);
+  expect(((await unsigned.json()) as { error: { code: string } }).error.code).toBe('bad_signature');
   const inbox = page.getByTestId('view-inbox');
   await expect(inbox.getByTestId('row').first()).toBeVisible();
   await expectNoSidewaysScroll(page, 'inbox');
@@ -151,8 +167,9 @@ test('phone: paired by QR, review and approve with a tap; decide offline, applie
 
   // The open changes' diffs were kept in the background while online (wait for the one read
   // offline below, so a slow machine does not race it).
-  const get = async <T,>(p: string) => (await (await page.request.get(`${demo.base}${p}`)).json()) as T;
-  const { changes: rows } = await get<{ changes: { change: { id: string; title: string } }[] }>('/api/changes');
+  // Checked from the desk (a browser session): the phone's own requests are signed in its page.
+  const get = async <T,>(p: string) => (await (await deskPage.request.get(`${demo.base}${p}`)).json()) as T;
+  const { changes: rows } = await get<{ changes: { change: { id: string; title: string; state: string } }[] }>('/api/changes');
   const flaky = rows.find((r) => r.change.title === 'Fix flaky date test in the checkout form')!.change.id;
   const keptDiff = `flightdeck.kept:/api/changes/${encodeURIComponent(flaky)}/diff?page=1`;
   await expect.poll(() => page.evaluate((k) => localStorage.getItem(k) !== null, keptDiff)).toBe(true);
@@ -194,6 +211,38 @@ test('phone: paired by QR, review and approve with a tap; decide offline, applie
   expect(entries.filter((e) => e.action === 'release approve' && e.target === releaseId), 'the release approved once').toHaveLength(1);
   const { releases: all } = await get<{ releases: { id: string; state: string }[] }>('/api/releases');
   expect(all.find((r) => r.id === releaseId)?.state).toBe('approved');
+
+  // The answer lost on the way back (the request reached the server, the phone heard nothing):
+  // kept with its key and signature, sent again, still one decision.
+  await page.getByTestId('nav-changes').tap();
+  const third = rows.find((r) => r.change.state === 'open' && r.change.id !== flaky && !/rate-limiting|Fix flaky/.test(r.change.title + r.change.id));
+  expect(third, 'another open change to approve').toBeTruthy();
+  await page.route('**/api/changes/*/actions', async (route) => {
+    await route.fetch();
+    await route.abort('connectionreset');
+  });
+  await changes.getByTestId('row').filter({ hasText: third!.change.title }).first().tap();
+  await decisions.getByRole('button', { name: /^Approve/ }).tap();
+  await expect(changes.getByTestId('decision-notice')).toContainText('kept on this device');
+  await page.unroute('**/api/changes/*/actions');
+  await page.reload();
+  await expect(page.getByTestId('device-pending')).toHaveCount(0);
+  const after = await get<{ actions: { kind: string; target: string }[] }>('/api/outbox');
+  expect(after.actions.filter((a) => a.kind === 'approve' && a.target === third!.change.id), 'the lost-answer approval queued once').toHaveLength(1);
+
+  // Every decision the phone took carries its signature, and the log's check proves it.
+  const audit = await get<{
+    entries: { action: string; target: string; device_signature: string }[];
+    integrity: { problems: unknown[]; devices: { name: string; decisions: number }[] };
+  }>('/api/audit');
+  const signedBy = (action: string, target: string) =>
+    audit.entries.filter((e) => e.action === `${action} signed on device` && e.target === target && e.device_signature);
+  expect(signedBy('approve', flaky)).toHaveLength(1);
+  expect(signedBy('approve', third!.change.id)).toHaveLength(1);
+  expect(signedBy('release_approve', releaseId!)).toHaveLength(1);
+  expect(audit.integrity.problems).toEqual([]);
+  expect(audit.integrity.devices).toEqual([{ name: "Ana's phone", decisions: 4, fingerprint: expect.any(String) }]);
+  await desk.close();
 
   expect(problems, problems.join('\n')).toEqual([]);
 });

@@ -245,7 +245,8 @@ fn browsers_sign_in_with_one_time_links_and_can_be_signed_out() {
         assert!(out.status.success(), "{}", stderr_line(&out));
         String::from_utf8_lossy(&out.stdout).to_string()
     };
-    // A phone paired with a QR code: it signs in as the device it was named for.
+    // A phone paired with a QR code: SPAKE2 for the code in the link's fragment, a key of its
+    // own; it is the device it was named for, and its requests must be signed.
     let out = flightdeck(home.path())
         .args(["pair", "--name", "Ana's phone", "--url"])
         .arg(format!("http://127.0.0.1:{port}"))
@@ -257,12 +258,24 @@ fn browsers_sign_in_with_one_time_links_and_can_be_signed_out() {
         printed.contains('█') || printed.contains('▀'),
         "no QR code:\n{printed}"
     );
-    let (_, code) = sign_in_link(&printed).unwrap();
-    let phone = Client::sign_in(port, &code).unwrap();
-    let (_, me) = phone.get("/api/session").unwrap();
+    let link = printed
+        .split_whitespace()
+        .find(|w| w.contains("/pair#"))
+        .unwrap_or_else(|| panic!("no pairing link in {printed}"));
+    assert!(
+        link.starts_with(&format!("http://127.0.0.1:{port}/pair#")),
+        "{link}"
+    );
+    let phone = support_pair(port, link.rsplit('#').next().unwrap());
+    let (status, _) = phone.0.get("/api/session").unwrap();
+    assert_eq!(status, 403, "unsigned");
+    let (status, me) = signed_get(port, &phone, "/api/session");
+    assert_eq!(status, 200, "{me}");
     assert!(me.contains("Ana's phone"), "{me}");
     let listed = list(false);
     assert!(listed.contains("Ana's phone"), "{listed}");
+    let fingerprint = flightdeck_core::model::device::fingerprint(&phone.1.public_hex());
+    assert!(listed.contains(&fingerprint), "{listed}");
     let out = flightdeck(home.path())
         .args(["devices", "revoke"])
         .arg(
@@ -401,8 +414,16 @@ fn serve_tls_makes_a_certificate_a_phone_can_trust() {
         assert_eq!(res.status().as_u16(), 200);
         let pairing: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
         let url = pairing["url"].as_str().unwrap();
-        assert!(url.starts_with(&format!("{base}login?code=")), "{url}");
+        assert!(url.starts_with(&format!("{base}pair#")), "{url}");
         assert_eq!(pairing["ca_url"], format!("{base}tls/ca.pem"));
+        // The certificate's fingerprint, as `serve` printed it, for the lead to compare.
+        let printed_fp = lines
+            .iter()
+            .find_map(|l| l.split("SHA-256: ").nth(1))
+            .expect("serve printed the fingerprint")
+            .trim()
+            .to_string();
+        assert_eq!(pairing["tls_fingerprint"], printed_fp);
         // The CA certificate for a phone: the same as on disk.
         let offered = trusting
             .get(format!("{base}tls/ca.pem"))
@@ -431,4 +452,74 @@ fn serve_tls_makes_a_certificate_a_phone_can_trust() {
         .parse()
         .unwrap();
     assert!(raw_get(port, "/", None).is_none_or(|(status, _, _)| status != 200));
+}
+
+/// Pairs as a phone would (`ui/src/device.ts`): SPAKE2 with the code's secret, which is never
+/// sent, and a key of its own. The phone's session, and its key.
+fn support_pair(port: u16, code: &str) -> (Client, flightdeck_core::model::device::TestDevice) {
+    use flightdeck_core::model::{device::TestDevice, pake};
+    let (id, secret) = code.split_once('.').expect("ID.SECRET");
+    let key = TestDevice::new();
+    let half = pake::Half::device(&pake::password_scalar(secret)).unwrap();
+    let start = serde_json::json!({"code_id": id, "message": hex_of(&half.message())});
+    let (status, _, body) = raw_post(port, "/pair/start", &start.to_string(), &[]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let started: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let theirs: [u8; 32] = bytes_of(started["message"].as_str().unwrap())
+        .try_into()
+        .unwrap();
+    let keys = half.finish(&theirs, key.public_hex().as_bytes()).unwrap();
+    let finish = serde_json::json!({
+        "exchange": started["exchange"],
+        "device_key": key.public_hex(),
+        "confirmation": hex_of(&keys.device_confirms),
+    });
+    let (status, head, body) = raw_post(port, "/pair/finish", &finish.to_string(), &[]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let done: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(done["confirmation"], hex_of(&keys.server_confirms));
+    let cookie = set_cookie(&head).expect("a session cookie");
+    (Client { port, cookie }, key)
+}
+
+/// A GET signed with the device's key, as its page signs every request.
+fn signed_get(
+    port: u16,
+    phone: &(Client, flightdeck_core::model::device::TestDevice),
+    path: &str,
+) -> (u16, String) {
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let nonce = format!("n{at}abcdefghijkl");
+    let message = flightdeck_core::model::device::request_message("GET", path, at, &nonce, b"");
+    let sig = phone.1.sign(message.as_bytes());
+    let headers = [
+        ("Cookie", phone.0.cookie.clone()),
+        ("X-Flightdeck-Time", at.to_string()),
+        ("X-Flightdeck-Nonce", nonce),
+        ("X-Flightdeck-Signature", sig),
+    ];
+    let (status, _, body) = raw_request(port, "GET", path, "", &headers).unwrap();
+    (status, body)
+}
+
+fn raw_post(
+    port: u16,
+    path: &str,
+    body: &str,
+    headers: &[(&str, String)],
+) -> Option<(u16, String, String)> {
+    raw_request(port, "POST", path, body, headers)
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn bytes_of(h: &str) -> Vec<u8> {
+    (0..h.len() / 2)
+        .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
 }

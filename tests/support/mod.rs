@@ -124,16 +124,9 @@ impl Client {
     pub fn sign_in(port: u16, code: &str) -> Result<Client, String> {
         let (status, head, _) = raw_get(port, &format!("/login?code={code}"), None)
             .ok_or("no answer from the server")?;
-        let cookie = head
-            .lines()
-            .find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                name.eq_ignore_ascii_case("set-cookie")
-                    .then(|| value.trim().split(';').next().unwrap_or("").to_string())
-            })
-            .ok_or(format!(
-                "/login answered {status} without a cookie:\n{head}"
-            ))?;
+        let cookie = set_cookie(&head).ok_or(format!(
+            "/login answered {status} without a cookie:\n{head}"
+        ))?;
         Ok(Client { port, cookie })
     }
 
@@ -143,16 +136,49 @@ impl Client {
     }
 }
 
+/// The `name=value` of the first `Set-Cookie` in a response head.
+pub fn set_cookie(head: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("set-cookie")
+            .then(|| value.trim().split(';').next().unwrap_or("").to_string())
+    })
+}
+
 /// One HTTP/1.1 GET: status, head and body.
 pub fn raw_get(port: u16, path: &str, cookie: Option<&str>) -> Option<(u16, String, String)> {
+    let headers: Vec<(&str, String)> = cookie
+        .map(|c| ("Cookie", c.to_string()))
+        .into_iter()
+        .collect();
+    raw_request(port, "GET", path, "", &headers)
+}
+
+/// One HTTP/1.1 request with a JSON body and extra headers: status, head and body.
+pub fn raw_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, String)],
+) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let cookie = cookie
-        .map(|c| format!("Cookie: {c}\r\n"))
-        .unwrap_or_default();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let typed = if body.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        )
+    };
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{cookie}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{typed}{extra}Connection: close\r\n\r\n{body}"
     )
     .ok()?;
     let mut buf = String::new();

@@ -5,11 +5,12 @@
 import { useCallback, useEffect, useState } from 'react';
 import { ApiError, forgetKept, getJson, postJson } from './api';
 import { absoluteTime } from './format';
+import { fingerprint, forgetDevice } from './device';
 import { forgetPending, loadPending } from './pending';
 
-type Session = { id: string; label: string; created_at: number; last_seen: number; expires_at: number };
+type Session = { id: string; label: string; created_at: number; last_seen: number; expires_at: number; device_key: string | null };
 type Me = { kind: 'desktop' | 'token' | 'session'; session: Session | null };
-type Pairing = { url: string; svg: string; expires_at: number; ca_url: string | null };
+type Pairing = { url: string; svg: string; expires_at: number; ca_url: string | null; tls_fingerprint: string | null };
 
 export function DevicesPanel({ onClose }: { onClose: () => void }) {
   const [list, setList] = useState<Session[] | null>(null);
@@ -37,7 +38,7 @@ export function DevicesPanel({ onClose }: { onClose: () => void }) {
     const clear = () => {
       forgetKept();
       forgetPending();
-      location.reload();
+      void forgetDevice().finally(() => location.reload());
     };
     void postJson('/api/session/logout', {}).then(clear, clear);
   };
@@ -53,6 +54,7 @@ export function DevicesPanel({ onClose }: { onClose: () => void }) {
               <li key={s.id} data-testid="device">
                 <strong>{s.label}</strong>
                 {me?.session?.id === s.id ? <span className="muted"> (this one)</span> : null}
+                {s.device_key ? <DeviceKey hex={s.device_key} /> : null}
                 <br />
                 <span className="muted small">
                   signed in {absoluteTime(s.created_at)} · last seen {absoluteTime(s.last_seen)} · <code>{s.id}</code>
@@ -77,13 +79,20 @@ export function DevicesPanel({ onClose }: { onClose: () => void }) {
           <div data-testid="pairing">
             <img className="qr" alt="QR code of the pairing link" src={`data:image/svg+xml;charset=utf-8,${encodeURIComponent(pairing.svg)}`} />
             <p className="small">
-              Scan it with the phone's camera: it signs the phone in once, until {absoluteTime(pairing.expires_at)}.{' '}
+              Scan it with the phone's camera before {absoluteTime(pairing.expires_at)}: the phone makes a key of its own and
+              pairs once. The code after <code>#</code> never leaves the phone; it signs every request and decision from then
+              on.{' '}
               <code data-testid="pairing-url">{pairing.url}</code>
             </p>
             {pairing.ca_url ? (
               <p className="small">
                 This server's certificate was made here: on the phone, first install <a href={pairing.ca_url}>its CA certificate</a>{' '}
-                so the browser trusts it.
+                so the browser trusts it (a service worker and the phone's own key need a connection the phone trusts).
+              </p>
+            ) : null}
+            {pairing.tls_fingerprint ? (
+              <p className="small" data-testid="tls-fingerprint">
+                Certificate SHA-256 (compare with what the phone's browser shows): <code>{pairing.tls_fingerprint}</code>
               </p>
             ) : null}
           </div>
@@ -97,5 +106,20 @@ export function DevicesPanel({ onClose }: { onClose: () => void }) {
         ) : null}
       </div>
     </div>
+  );
+}
+
+/** A paired device's key by fingerprint: the same on the phone's pairing page, in `flightdeck
+ * devices list` and in `audit verify`, so the lead can tell the phone's key from any other. */
+function DeviceKey({ hex }: { hex: string }) {
+  const [fp, setFp] = useState('');
+  useEffect(() => {
+    void fingerprint(hex).then(setFp, () => setFp(''));
+  }, [hex]);
+  return (
+    <span className="muted small" data-testid="device-key" title="Paired: its requests and decisions are signed with a key only it holds">
+      {' '}
+      · key <code>{fp || '…'}</code>
+    </span>
   );
 }

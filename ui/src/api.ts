@@ -29,6 +29,7 @@ import type { Dora } from './generated/Dora';
 import type { Release } from './generated/Release';
 import type { ReleaseDetail } from './generated/ReleaseDetail';
 import type { DeployDetail } from './generated/DeployDetail';
+import { signDecision, signedHeaders } from './device';
 
 type TauriGlobal = {
   event?: {
@@ -160,11 +161,17 @@ function canKeep(path: string): boolean {
   return !isDesktop() && typeof localStorage !== 'undefined' && KEPT.test(path);
 }
 
+/** A paired device signs every request (`device.ts`); the desktop window has no device key. */
+async function signed(method: string, url: string, body: string): Promise<Record<string, string>> {
+  return isDesktop() ? {} : signedHeaders(method, url, body);
+}
+
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
   let res: Response;
   try {
-    res = await fetch(baseUrl() + path, { headers, signal });
+    const url = baseUrl() + path;
+    const headers: Record<string, string> = { Accept: 'application/json', ...(await signed('GET', url, '')) };
+    res = await fetch(url, { headers, signal });
   } catch (e) {
     if ((e as Error)?.name === 'AbortError') throw e;
     const copy = canKeep(path) ? kept(path) : null;
@@ -192,10 +199,16 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
 
 /** POSTs `body` as JSON (the server takes nothing else for actions). */
 export async function postJson<T>(path: string, body: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': 'application/json' };
   let res: Response;
   try {
-    res = await fetch(baseUrl() + path, { method: 'POST', headers, body: JSON.stringify(body) });
+    const url = baseUrl() + path;
+    const text = JSON.stringify(body);
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      'Content-Type': 'application/json',
+      ...(await signed('POST', url, text)),
+    };
+    res = await fetch(url, { method: 'POST', headers, body: text });
   } catch (e) {
     throw new ApiError('unreachable', `Cannot reach the Flightdeck server (${(e as Error)?.message || e}).`, 0);
   }
@@ -247,7 +260,8 @@ export const api = {
   diff: (changeId: string, page: number, s?: AbortSignal) =>
     getJson<ChangeDiff>(`/api/changes/${encodeURIComponent(changeId)}/diff?page=${page}`, s),
   decidePath: (changeId: string) => `/api/changes/${encodeURIComponent(changeId)}/actions`,
-  decide: (changeId: string, d: Decide) => postJson<Action & { dispatch?: Dispatch | null }>(api.decidePath(changeId), d),
+  decide: async (changeId: string, d: Decide) =>
+    postJson<Action & { dispatch?: Dispatch | null }>(api.decidePath(changeId), await signDecision(api.decidePath(changeId), d as Record<string, unknown>)),
   work: (s?: AbortSignal) => getJson<WorkBoard>('/api/work', s),
   dora: (s?: AbortSignal) => getJson<Dora>('/api/dora', s),
   cycle: (s?: AbortSignal) => getJson<CycleTime>('/api/cycle', s),
@@ -255,7 +269,8 @@ export const api = {
   release: (id: string, s?: AbortSignal) => getJson<ReleaseDetail>(`/api/releases/${encodeURIComponent(id)}`, s),
   deploy: (id: string, s?: AbortSignal) => getJson<DeployDetail>(`/api/deploys/${encodeURIComponent(id)}`, s),
   releaseDecisionPath: (id: string) => `/api/releases/${encodeURIComponent(id)}/decision`,
-  decideRelease: (id: string, approve: boolean, reason: string) => postJson<Release>(api.releaseDecisionPath(id), { approve, reason }),
+  decideRelease: async (id: string, approve: boolean, reason: string) =>
+    postJson<Release>(api.releaseDecisionPath(id), await signDecision(api.releaseDecisionPath(id), { approve, reason })),
   addWork: (w: NewWork) => postJson<WorkItem>('/api/work', w),
   assign: (id: string, assignee: string) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/assign`, { assignee }),
   setState: (id: string, state: WorkState) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/state`, { state }),

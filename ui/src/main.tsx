@@ -1,6 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import App from './App';
+import { PairPage } from './Pair';
 import { isDesktop } from './api';
 import { applyTheme, initialTheme } from './theme';
 import './styles.css';
@@ -9,7 +10,7 @@ applyTheme(initialTheme());
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <App />
+    {location.pathname === '/pair' ? <PairPage /> : <App />}
   </StrictMode>,
 );
 

@@ -5,6 +5,7 @@
 // shown refused until dismissed, never dropped.
 
 import { ApiError, forgetKept, postJson } from './api';
+import { signDecision } from './device';
 
 export type PendingDecision = {
   /** The idempotency key: one per decision, made when it was taken. */
@@ -85,13 +86,14 @@ export async function decideOrKeep<T>(
   body: Record<string, unknown>,
   label: string,
 ): Promise<{ sent: T } | { kept: PendingDecision }> {
-  const keyed = { ...body, idempotency_key: (body.idempotency_key as string | undefined) ?? newKey() };
+  // Signed now, as taken (a paired device's key signs offline too); sent later as it is.
+  const keyed = await signDecision(path, { ...body, idempotency_key: (body.idempotency_key as string | undefined) ?? newKey() });
   try {
     return { sent: await postJson<T>(path, keyed) };
   } catch (e) {
     if (!isUnreachable(e)) throw e;
     const p: PendingDecision = {
-      key: keyed.idempotency_key,
+      key: String(keyed.idempotency_key),
       path,
       body: keyed,
       label,

@@ -16,7 +16,9 @@ pub struct ReleaseDecided {
     pub queued_for_github: bool,
 }
 
-/// Decides release `id` as `lead` (`reason` is required to reject), and tells the views.
+/// Decides release `id` as `lead` (`reason` is required to reject), and tells the views. From
+/// a paired device, `device` carries its signature of the decision.
+#[allow(clippy::too_many_arguments)]
 pub async fn decide(
     lead: &Lead,
     store: &Store,
@@ -24,6 +26,7 @@ pub async fn decide(
     id: &str,
     approve: bool,
     reason: &str,
+    device: Option<&flightdeck_core::model::device::DeviceDecision>,
     now: i64,
 ) -> Result<ReleaseDecided, AppError> {
     let release = releases::find(store, id).await?;
@@ -43,6 +46,7 @@ pub async fn decide(
         approve,
         reason,
         github.as_deref(),
+        device,
         now,
     )
     .await?;

@@ -34,19 +34,19 @@ pub async fn login(settings: &Settings, url: Option<&str>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints a QR code (and the link in it) that signs a phone in once, within five minutes, as
-/// a device named `name`.
+/// Prints a QR code (and the link in it) that pairs a phone once, within five minutes, as a
+/// device named `name` with a key of its own.
 pub async fn pair(settings: &Settings, name: Option<&str>, url: Option<&str>) -> Result<ExitCode> {
     let base = server_base(settings, url, true)?;
     let store = Store::open(&settings.database_url).await?;
     let code = access::issue_pairing_code(&store, name, crate::now()).await?;
-    let link = login_url(&base, &code);
+    let link = flightdeck_server::pairing::pair_url(&base, &code);
     let qr = flightdeck_server::pairing::qr_terminal(&link)
         .map_err(|e| anyhow::anyhow!("drawing the QR code: {e}"))?;
     println!("{qr}");
     println!("{link}");
     eprintln!(
-        "(scan it with the phone's camera: it signs the phone in once, within {} minutes{})",
+        "(scan it with the phone's camera within {} minutes: the phone makes a key of its own and pairs once; the code after # never leaves it{})",
         access::PAIR_CODE_SECS / 60,
         if base.starts_with("https://") {
             "; with a certificate made by `serve --tls`, install its CA on the phone first: \
@@ -99,13 +99,24 @@ pub async fn devices(settings: &Settings, cmd: &DevicesCmd) -> Result<ExitCode> 
             } else if sessions.is_empty() {
                 println!("no browser is signed in (`flightdeck login` prints a sign-in link)");
             } else {
-                println!("{:<10} {:<20} {:<20} NAME", "ID", "SIGNED IN", "LAST SEEN");
+                println!(
+                    "{:<10} {:<20} {:<20} {:<17} NAME",
+                    "ID", "SIGNED IN", "LAST SEEN", "DEVICE KEY"
+                );
                 for s in sessions {
+                    // A paired device's own key, by fingerprint; a browser signed in by link
+                    // has none.
+                    let key = s
+                        .device_key
+                        .as_deref()
+                        .map(flightdeck_core::model::device::fingerprint)
+                        .unwrap_or_else(|| "-".into());
                     println!(
-                        "{:<10} {:<20} {:<20} {}",
+                        "{:<10} {:<20} {:<20} {:<17} {}",
                         s.id,
                         when(s.created_at),
                         when(s.last_seen),
+                        key,
                         s.label
                     );
                 }

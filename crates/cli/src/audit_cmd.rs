@@ -133,6 +133,13 @@ fn print_verification(v: &Verification) {
     for s in &v.signers {
         println!("signer {}  {} entries", audit::short(&s.key), s.entries);
     }
+    // Decisions a paired device signed: proven to come from that device's own key.
+    for d in &v.devices {
+        println!(
+            "device {}  {}  {} signed decisions",
+            d.fingerprint, d.name, d.decisions
+        );
+    }
     for p in &v.problems {
         println!("entry {}: {}", p.seq, p.what);
     }

@@ -139,7 +139,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
             let tag = matches!(cmd, ReleaseCmd::Approve { tag: true, .. });
             let bus = flightdeck_core::model::events::EventBus::new();
             let decided =
-                flightdeck_app::release::decide(lead, &store, &bus, id, approve, reason, now)
+                flightdeck_app::release::decide(lead, &store, &bus, id, approve, reason, None, now)
                     .await?;
             let r = decided.release;
             let key = lead.key()?;

@@ -129,6 +129,7 @@ pub async fn act(
         send_back: None,
         head_sha: None,
         idempotency_key: None,
+        ..Default::default()
     };
     decide(settings, lead, change, &d)
         .await

@@ -81,12 +81,14 @@ pub(crate) async fn start_server(
         token: settings.token.clone(),
         secure_cookies: settings.transport.secure(),
         tls_ca: tls.as_ref().and_then(|t| t.ca_pem.clone()),
+        tls_fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
         policy_file: Some(settings.policy_file.clone()),
         lead: Some(lead),
         // A secret: from the environment only, never the config file.
         webhook_token: std::env::var("FLIGHTDECK_WEBHOOK_TOKEN")
             .ok()
             .filter(|t| !t.trim().is_empty()),
+        recent: Default::default(),
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -705,6 +705,7 @@ async fn an_unreachable_forge_is_paused_not_tried_per_action(db: TestDb) {
         send_back: None,
         head_sha: None,
         idempotency_key: None,
+        ..Default::default()
     };
     let policy = dir.path().join("no-policy.toml");
     let a = outbox::decide(

@@ -128,6 +128,7 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
         true,
         "ship it",
         Some(FULL),
+        None,
         NOW,
     )
     .await
@@ -206,6 +207,7 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
         false,
         " ",
         Some(FULL),
+        None,
         later,
     )
     .await
@@ -219,6 +221,7 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
         false,
         "the limiter needs a second review",
         Some(FULL),
+        None,
         later,
     )
     .await
@@ -234,9 +237,19 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
     assert_eq!(rep.confirmed, 1, "{rep:?}");
     assert_eq!(hub.run_reviews(FULL, 9078).len(), 1);
     assert_eq!(hub.run_reviews(FULL, 9078)[0].0, "rejected");
-    let err = releases::decide(&db.store, &key, "alice", "R1", false, "x", Some(FULL), t)
-        .await
-        .unwrap_err();
+    let err = releases::decide(
+        &db.store,
+        &key,
+        "alice",
+        "R1",
+        false,
+        "x",
+        Some(FULL),
+        None,
+        t,
+    )
+    .await
+    .unwrap_err();
     assert!(
         err.to_string().contains("is approved, not pending"),
         "{err}"
@@ -247,9 +260,19 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
         db.store.actions().await.unwrap().len(),
         db.store.audit_entries().await.unwrap().len(),
     );
-    let again = releases::decide(&db.store, &key, "alice", "R1", true, "", Some(FULL), t)
-        .await
-        .unwrap();
+    let again = releases::decide(
+        &db.store,
+        &key,
+        "alice",
+        "R1",
+        true,
+        "",
+        Some(FULL),
+        None,
+        t,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.state, ReleaseState::Approved);
     assert_eq!(db.store.actions().await.unwrap().len(), actions);
     assert_eq!(db.store.audit_entries().await.unwrap().len(), audited);

@@ -61,9 +61,11 @@ async fn main() -> anyhow::Result<()> {
             token: Some("bench-api".into()),
             secure_cookies: false,
             tls_ca: None,
+            tls_fingerprint: None,
             policy_file: None,
             lead: Some(lead(dir.path(), down)),
             webhook_token: None,
+            recent: Default::default(),
         };
         let mut api = Vec::new();
         for i in 0..API_SAMPLES {

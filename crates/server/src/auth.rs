@@ -11,12 +11,13 @@
 //! The rules (codes, sessions, their lifetimes) are `flightdeck_core::domain::access`'s; this
 //! module reads and writes HTTP.
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{OriginalUri, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use flightdeck_core::domain::access::{self, AccessError, SESSION_SECS};
+use flightdeck_core::model::device::{self, SignedBy};
 use flightdeck_core::store::SessionRow;
 
 use crate::error::ApiError;
@@ -45,7 +46,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// `Set-Cookie` for this host's session cookie: `value` for `max_age` seconds (0 clears it).
-fn session_cookie(
+pub(crate) fn session_cookie(
     state: &AppState,
     headers: &HeaderMap,
     value: &str,
@@ -70,17 +71,148 @@ pub enum Caller {
     Session(SessionRow),
 }
 
+impl Caller {
+    /// The paired device this caller is, if it is one.
+    pub fn device(&self) -> Option<SignedBy> {
+        match self {
+            Caller::Session(s) => s.device_key.as_ref().map(|key| SignedBy {
+                name: s.label.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// The `/api` layer: passes authenticated requests on (with their [`Caller`]), answers 401
-/// to the rest.
+/// to the rest. A paired device's request must also carry its signature (see
+/// [`check_signed`]).
 pub async fn require(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     match caller(&state, req.headers()).await {
         Ok(Some(c)) => {
+            if let Some(by) = c.device() {
+                req = match check_signed(&state, &by, req).await {
+                    Ok(req) => req,
+                    Err(e) => return e.into_response(),
+                };
+            }
             req.extensions_mut().insert(c);
             next.run(req).await
         }
         Ok(None) => ApiError::Unauthorized.into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// The headers a paired device signs each request with (`model::device::request_message`).
+pub const SIGNED_AT: &str = "x-flightdeck-time";
+pub const SIGNED_NONCE: &str = "x-flightdeck-nonce";
+pub const SIGNATURE: &str = "x-flightdeck-signature";
+/// How far a device's clock may be from the server's.
+const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+/// The largest request body a device signs (decisions and work items are small).
+const SIGNED_BODY_MAX: usize = 1 << 20;
+
+/// Checks a paired device's request signature: over the method, the path and query, its time
+/// (within [`CLOCK_SKEW_MS`], and not before this server started), a nonce not seen before,
+/// and the body's SHA-256. Three reads are exempt because a browser makes them without script
+/// and so cannot sign them: the event stream (`EventSource`: change notices, no data), chart
+/// images (`<img>`) and the weekly report (a link). Returns the request with its body put
+/// back.
+async fn check_signed(state: &AppState, by: &SignedBy, req: Request) -> Result<Request, ApiError> {
+    let path_and_query = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map(|u| u.0.clone())
+        .unwrap_or_else(|| req.uri().clone());
+    let path_and_query = path_and_query
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let path = path_and_query.split('?').next().unwrap_or("");
+    if req.method() == axum::http::Method::GET
+        && (path == "/api/events"
+            || path.starts_with("/api/charts/")
+            || path == "/api/reports/weekly.html")
+    {
+        return Ok(req);
+    }
+    // Owned copies: a borrow of the request must not live across the body's await (a body
+    // is not Sync).
+    let [at, nonce, signature] = [SIGNED_AT, SIGNED_NONCE, SIGNATURE].map(|name| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    });
+    let unsigned = || {
+        ApiError::BadSignature(format!(
+            "this device ({}) is paired: its requests must be signed with its key, and this one is not (if this browser lost its key, its site data cleared, sign out and pair again)",
+            by.name
+        ))
+    };
+    let at: i64 = at.ok_or_else(unsigned)?.parse().map_err(|_| {
+        ApiError::BadSignature(format!("{SIGNED_AT} is not a time in milliseconds"))
+    })?;
+    let nonce = nonce.ok_or_else(unsigned)?;
+    let signature = signature.ok_or_else(unsigned)?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    if at < state.recent.started_ms - 1_000 {
+        return Err(ApiError::BadSignature(
+            "this request was signed before the server started (a replay, or a very old retry): send it again".into(),
+        ));
+    }
+    if (now_ms - at).abs() > CLOCK_SKEW_MS {
+        return Err(ApiError::BadSignature(format!(
+            "this request was signed {} s from the server's time (more than {} minutes: set the device's clock)",
+            (at - now_ms) / 1000,
+            CLOCK_SKEW_MS / 60_000
+        )));
+    }
+    if !(16..=64).contains(&nonce.len()) || !nonce.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ApiError::BadSignature(format!(
+            "{SIGNED_NONCE} must be 16 to 64 letters or digits"
+        )));
+    }
+    let method = req.method().as_str().to_string();
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, SIGNED_BODY_MAX)
+        .await
+        .map_err(|_| {
+            ApiError::BadRequest(format!(
+                "a signed request's body is over {SIGNED_BODY_MAX} bytes"
+            ))
+        })?;
+    let message = device::request_message(&method, &path_and_query, at, &nonce, &bytes);
+    device::verify(&by.key, message.as_bytes(), &signature)
+        .map_err(|e| ApiError::BadSignature(format!("device {}: {e}", by.name)))?;
+    if !fresh_nonce(state, &by.key, &nonce, now_ms) {
+        return Err(ApiError::BadSignature(
+            "this signed request was sent before (a replay)".into(),
+        ));
+    }
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
+}
+
+/// Whether a signed request's nonce is new for this device within the clock window: a
+/// request replayed inside the window is refused; outside it, its time is.
+fn fresh_nonce(state: &AppState, key: &str, nonce: &str, now_ms: i64) -> bool {
+    // A poisoned lock (a panic elsewhere) refuses: better a resend than a replay.
+    let Ok(mut seen) = state.recent.nonces.lock() else {
+        return false;
+    };
+    if seen.len() > 10_000 {
+        seen.retain(|_, t| now_ms - *t <= 2 * CLOCK_SKEW_MS);
+    }
+    let id = format!("{key}/{nonce}");
+    if seen
+        .get(&id)
+        .is_some_and(|t| now_ms - t <= 2 * CLOCK_SKEW_MS)
+    {
+        return false;
+    }
+    seen.insert(id, now_ms);
+    true
 }
 
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
@@ -110,17 +242,15 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>,
 
 /// Equal strings, compared in time that depends only on their lengths.
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    flightdeck_core::model::pake::constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 pub(crate) fn access_error(e: AccessError) -> ApiError {
     match e {
         AccessError::Store(e) => ApiError::Core(e),
-        AccessError::UnknownSession(_) => ApiError::NotFound(e.to_string()),
+        AccessError::UnknownSession(_) | AccessError::UnknownPairing => {
+            ApiError::NotFound(e.to_string())
+        }
         other => ApiError::BadRequest(other.to_string()),
     }
 }
@@ -129,13 +259,18 @@ pub(crate) fn access_error(e: AccessError) -> ApiError {
 /// guessing is hopeless anyway; the limit keeps a script from hammering the database.
 const FAILURES_PER_MINUTE: usize = 20;
 
-/// When recent sign-ins failed (this process; each server is one).
-static FAILURES: std::sync::Mutex<std::collections::VecDeque<i64>> =
-    std::sync::Mutex::new(std::collections::VecDeque::new());
-
 /// Whether sign-ins are held back now; `failed` records one more failure.
-fn too_many_failures(now: i64, failed: bool) -> bool {
-    let Ok(mut f) = FAILURES.lock() else {
+pub(crate) fn too_many_failures(state: &AppState, now: i64, failed: bool) -> bool {
+    held_back(&state.recent.failures, now, failed)
+}
+
+/// Whether a budget of failures per minute is spent; `failed` records one more.
+pub(crate) fn held_back(
+    failures: &std::sync::Mutex<std::collections::VecDeque<i64>>,
+    now: i64,
+    failed: bool,
+) -> bool {
+    let Ok(mut f) = failures.lock() else {
         return false;
     };
     while f.front().is_some_and(|t| now - t >= 60) {
@@ -177,7 +312,7 @@ pub async fn login(
         );
     }
     let now = flightdeck_app::now();
-    if too_many_failures(now, false) {
+    if too_many_failures(&state, now, false) {
         return refused(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-in links that did not work in the last minute: wait a minute, then \
@@ -204,7 +339,7 @@ pub async fn login(
             )
         }
         Err(e) => {
-            too_many_failures(now, true);
+            too_many_failures(&state, now, true);
             refused(StatusCode::UNAUTHORIZED, &e.to_string())
         }
     }

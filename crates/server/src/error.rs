@@ -27,6 +27,12 @@ pub enum ApiError {
     Core(#[from] flightdeck_core::Error),
     #[error("not signed in: open the sign-in link `flightdeck serve` printed, or run `flightdeck login` for a new one (scripts: `Authorization: Bearer` with the server's --token)")]
     Unauthorized,
+    /// A paired device's request without its signature, or with one that does not verify.
+    #[error("{0}")]
+    BadSignature(String),
+    /// Too many failed attempts (pairing) in the last minute.
+    #[error("{0}")]
+    TooMany(String),
     /// Refused before any route: a foreign `Host`, `Origin` or `Sec-Fetch-Site`.
     #[error("{0}")]
     Forbidden(String),
@@ -82,6 +88,10 @@ impl ApiError {
         match self {
             ApiError::Core(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            // Not 401: the session is good (the UI would take 401 as signed out and forget
+            // what it kept); the request is not.
+            ApiError::BadSignature(_) => (StatusCode::FORBIDDEN, "bad_signature"),
+            ApiError::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Chart(_) => (StatusCode::INTERNAL_SERVER_ERROR, "chart"),
@@ -95,6 +105,7 @@ impl ApiError {
                     R::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                     R::NotPending(..) => (StatusCode::CONFLICT, "not_pending"),
                     R::NoSha(_) | R::NeedsReason => (StatusCode::BAD_REQUEST, "bad_request"),
+                    R::Signature(_) => (StatusCode::FORBIDDEN, "bad_signature"),
                     R::Git(..) | R::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "release"),
                 }
             }
@@ -144,10 +155,14 @@ impl ApiError {
                     D::Moved { .. } => (StatusCode::CONFLICT, "moved"),
                     D::NotLocal(_) => (StatusCode::NOT_IMPLEMENTED, "not_local"),
                     D::KeyReused { .. } => (StatusCode::CONFLICT, "key_reused"),
-                    D::BadKind(_) | D::BadMethod(_) | D::NeedsComment(_) | D::BadKey(_) => {
-                        (StatusCode::BAD_REQUEST, "bad_request")
-                    }
+                    D::BadKind(_)
+                    | D::BadMethod(_)
+                    | D::NeedsComment(_)
+                    | D::BadKey(_)
+                    | D::NoHead => (StatusCode::BAD_REQUEST, "bad_request"),
                     D::Refused { .. } => (StatusCode::CONFLICT, "policy"),
+                    D::Unsigned => (StatusCode::FORBIDDEN, "unsigned"),
+                    D::Signature(_) => (StatusCode::FORBIDDEN, "bad_signature"),
                     D::Policy(_) => (StatusCode::UNPROCESSABLE_ENTITY, "policy_error"),
                     D::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
                 }

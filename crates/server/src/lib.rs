@@ -12,10 +12,13 @@ pub mod report;
 mod routes;
 pub mod tls;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use flightdeck_app::Lead;
+use flightdeck_core::domain::access::PairingStarted;
 use flightdeck_core::model::events::EventBus;
 use flightdeck_core::store::Store;
 
@@ -41,6 +44,9 @@ pub struct AppState {
     /// The local CA's certificate (PEM) when `serve --tls` made the certificate: offered at
     /// `/tls/ca.pem` for a phone to install.
     pub tls_ca: Option<String>,
+    /// The SHA-256 fingerprint of the certificate served (under TLS): printed by `serve`,
+    /// shown on the pairing panel so the lead can compare what the phone sees.
+    pub tls_fingerprint: Option<String>,
     /// The merge policy file verdicts are judged by (`None`: built-in defaults).
     pub policy_file: Option<PathBuf>,
     /// Who acts through this server, with what (built once by the front end); `None`:
@@ -48,6 +54,36 @@ pub struct AppState {
     pub lead: Option<Lead>,
     /// What a pipeline posting to `/api/deploys` must present; `None`: the webhook is off.
     pub webhook_token: Option<String>,
+    /// What this server remembers for a minute or so (see [`Recent`]).
+    pub recent: Recent,
+}
+
+/// What a server remembers for a short while, in memory (a phone talks to one server):
+/// failed sign-ins and pairings (to hold back guessing), pairings between their two steps,
+/// and the nonces of device-signed requests (to refuse replays). Clones share it.
+#[derive(Clone)]
+pub struct Recent {
+    /// Failed sign-ins (`/login`).
+    pub(crate) failures: Arc<Mutex<std::collections::VecDeque<i64>>>,
+    /// Failed pairings: a budget of their own, so junk sent to `/pair` cannot lock out sign-in.
+    pub(crate) pair_failures: Arc<Mutex<std::collections::VecDeque<i64>>>,
+    pub(crate) exchanges: Arc<Mutex<HashMap<String, (PairingStarted, i64)>>>,
+    pub(crate) nonces: Arc<Mutex<HashMap<String, i64>>>,
+    /// When this server started (ms): a signed request from before then is refused, since
+    /// the nonces it might repeat were forgotten with the last process.
+    pub(crate) started_ms: i64,
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Self {
+            failures: Default::default(),
+            pair_failures: Default::default(),
+            exchanges: Default::default(),
+            nonces: Default::default(),
+            started_ms: chrono::Utc::now().timestamp_millis(),
+        }
+    }
 }
 
 /// Binds the listener, turning "address in use" into an error that names the port.

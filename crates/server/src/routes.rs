@@ -81,6 +81,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api);
     let app = Router::new()
         .route("/login", get(auth::login))
+        .route("/pair/start", post(crate::pairing::start))
+        .route("/pair/finish", post(crate::pairing::finish))
         .route("/tls/ca.pem", get(tls_ca))
         .nest("/api", api);
     let app = match &state.ui_dir {
@@ -125,16 +127,18 @@ async fn ui_missing() -> impl IntoResponse {
 async fn decide(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Json(d): Json<outbox::Decide>,
+    axum::Extension(caller): axum::Extension<auth::Caller>,
+    Json(mut d): Json<outbox::Decide>,
 ) -> ApiResult<review::Decided> {
     let lead = acting(&s)?;
+    d.device = caller.device();
     let now = flightdeck_app::now();
     let decided = review::decide(lead, &s.store, &s.bus, &id, &d, Launch::Background, now).await?;
     Ok(Json(decided))
 }
 
 /// The acting lead and their audit key.
-fn lead(s: &AppState) -> Result<(&Lead, AuditKey), ApiError> {
+pub(crate) fn lead(s: &AppState) -> Result<(&Lead, AuditKey), ApiError> {
     let lead = acting(s)?;
     Ok((lead, lead.key()?))
 }
@@ -660,6 +664,15 @@ struct ReleaseDecision {
     #[serde(default)]
     #[allow(dead_code)]
     idempotency_key: Option<String>,
+    /// From a paired device: its signed statement of this decision (which names the
+    /// candidate commit it was shown).
+    #[serde(default)]
+    signed: Option<flightdeck_core::model::device::SignedDecision>,
+    /// The candidate commit shown. Checked through the device's statement, which carries it;
+    /// a desk browser's decision is on the release as it stands.
+    #[serde(default)]
+    #[allow(dead_code)]
+    sha: Option<String>,
 }
 
 /// Approves or rejects a release: signed in the audit log now; a GitHub run waiting on the
@@ -667,12 +680,31 @@ struct ReleaseDecision {
 async fn release_decision(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    axum::Extension(caller): axum::Extension<auth::Caller>,
     Json(b): Json<ReleaseDecision>,
 ) -> ApiResult<flightdeck_core::model::Release> {
     let lead = acting(&s)?;
     let now = flightdeck_app::now();
-    let r = flightdeck_app::release::decide(lead, &s.store, &s.bus, &id, b.approve, &b.reason, now)
-        .await?
-        .release;
+    let device = match (caller.device(), b.signed) {
+        (Some(by), Some(signed)) => {
+            Some(flightdeck_core::model::device::DeviceDecision { by, signed })
+        }
+        (Some(_), None) => {
+            return Err(ApiError::Decide(outbox::DecideError::Unsigned));
+        }
+        (None, _) => None,
+    };
+    let r = flightdeck_app::release::decide(
+        lead,
+        &s.store,
+        &s.bus,
+        &id,
+        b.approve,
+        &b.reason,
+        device.as_ref(),
+        now,
+    )
+    .await?
+    .release;
     Ok(Json(r))
 }

@@ -43,12 +43,29 @@ async fn fixture(with_demo: bool, token: Option<&str>) -> Fixture {
             token: Some(token.unwrap_or(TOKEN).to_string()),
             secure_cookies: false,
             tls_ca: None,
+            tls_fingerprint: None,
             policy_file: None,
             lead: None,
             webhook_token: None,
+            recent: Default::default(),
         },
         _dir: dir,
     }
+}
+
+/// The fixture's server acts as Alice (decisions need an identity and an audit key).
+fn acting_as_alice(f: &mut Fixture) {
+    f.state.lead = Some(flightdeck_app::Lead {
+        audit_key: f._dir.path().join("audit-key"),
+        name: "Alice Martin".into(),
+        email: "alice@acme.dev".into(),
+        github: None,
+        agents: Default::default(),
+        data_dir: f._dir.path().join("data"),
+        sources: None,
+        policy_file: Default::default(),
+        reach: Default::default(),
+    });
 }
 
 async fn get(state: &AppState, uri: &str) -> (StatusCode, String, String) {
@@ -301,8 +318,9 @@ async fn the_api_needs_the_token_or_a_session() {
         );
     }
     for uri in state_changing_routes() {
-        // The pipeline webhooks take their own token (deploy_webhook_records_with_its_token).
-        if uri == "/api/deploys" || uri == "/api/incidents" {
+        // The pipeline webhooks take their own token (deploy_webhook_records_with_its_token);
+        // pairing takes a pairing code (a_paired_device_signs_its_requests_and_decisions).
+        if uri == "/api/deploys" || uri == "/api/incidents" || uri.starts_with("/pair/") {
             continue;
         }
         let req = Request::post(uri.as_str())
@@ -440,8 +458,9 @@ async fn browsers_sign_in_once_with_a_code_and_sign_out() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "signed out");
 
     // Pairing a phone from a signed-in browser: a five-minute link naming this server as the
-    // phone reaches it (the configured host, not 127.0.0.1), its QR code, and a session named
-    // for the phone.
+    // phone reaches it (the configured host, not 127.0.0.1), its code in the fragment (never
+    // sent to a server), and its QR code. The code is not a sign-in code: it pairs only
+    // through SPAKE2 (see `a_paired_device_signs_its_requests_and_decisions`).
     let mut named = s.clone();
     named.access.hosts = vec!["deck.vpn".into()];
     let code = access::issue_login_code(&s.store, now).await.unwrap();
@@ -464,30 +483,17 @@ async fn browsers_sign_in_once_with_a_code_and_sign_out() {
     assert_eq!(res.status(), StatusCode::OK);
     let p: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
     let url = p["url"].as_str().unwrap();
-    assert!(url.starts_with("http://deck.vpn:7878/login?code="), "{url}");
+    assert!(url.starts_with("http://deck.vpn:7878/pair#"), "{url}");
     assert!(p["svg"].as_str().unwrap().contains("<svg"));
     assert_eq!(
         p["expires_at"].as_i64().unwrap() - now,
         access::PAIR_CODE_SECS
     );
-    let code = url.rsplit('=').next().unwrap();
-    let phone = Request::get(format!("/login?code={code}"))
-        .header("host", "deck.vpn:7878")
-        .header("user-agent", "Mobile Safari")
-        .body(Body::empty())
-        .unwrap();
-    let res = send_bare(&named, phone).await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let phone = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let res = send_bare(&named, with_cookie("/api/session", &phone, "deck.vpn:7878")).await;
-    let me: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
-    assert_eq!(me["session"]["label"], "Ana's phone");
+    let code = url.rsplit('#').next().unwrap();
+    for as_login in [code, code.split('.').nth(1).unwrap()] {
+        let res = open(format!("/login?code={as_login}")).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{as_login}");
+    }
     // Unsigned, nobody pairs anything.
     let anon = Request::post("/api/session/pair")
         .header("content-type", "application/json")
@@ -626,17 +632,7 @@ fn actions_uri(id: &str) -> String {
 #[tokio::test]
 async fn decisions_through_the_api() {
     let mut f = fixture(true, None).await;
-    f.state.lead = Some(flightdeck_app::Lead {
-        audit_key: f._dir.path().join("audit-key"),
-        name: "Alice Martin".into(),
-        email: "alice@acme.dev".into(),
-        github: None,
-        agents: Default::default(),
-        data_dir: f._dir.path().join("data"),
-        sources: None,
-        policy_file: Default::default(),
-        reach: Default::default(),
-    });
+    acting_as_alice(&mut f);
     let s = &f.state;
     let row = change_row(s, "claude/invoice-rounding").await;
     let id = row["change"]["id"].as_str().unwrap();
@@ -932,8 +928,10 @@ async fn send_back_round_trip() {
         token: Some(TOKEN.into()),
         secure_cookies: false,
         tls_ca: None,
+        tls_fingerprint: None,
         policy_file: None,
         webhook_token: None,
+        recent: Default::default(),
         lead: Some(flightdeck_app::Lead {
             audit_key: dir.path().join("audit-key"),
             name: "Alice Martin".into(),
@@ -1173,7 +1171,12 @@ fn state_changing_routes() -> Vec<String> {
                 .map(|seg| if seg.starts_with('{') { "x" } else { seg })
                 .collect::<Vec<_>>()
                 .join("/");
-            out.push(format!("/api{path}"));
+            // Pairing sits beside /login, outside /api: the phone has no session yet.
+            if path.starts_with("/pair/") {
+                out.push(path);
+            } else {
+                out.push(format!("/api{path}"));
+            }
         }
     }
     out
@@ -1302,4 +1305,320 @@ async fn foreign_pages_and_hosts_are_refused() {
         );
         assert_eq!(h["x-content-type-options"], "nosniff");
     }
+}
+
+/// A phone paired through SPAKE2 (the code never sent) enrols its own key; from then on its
+/// requests are refused unless signed with that key (unsigned, wrongly signed, replayed), its
+/// decisions carry its signature into the audit log, and `audit verify` can tell a decision
+/// the phone signed from one the server made up.
+#[tokio::test]
+async fn a_paired_device_signs_its_requests_and_decisions() {
+    use flightdeck_core::model::device::{self, Statement, TestDevice};
+    use flightdeck_core::model::{audit, pake};
+    let mut f = fixture(true, None).await;
+    acting_as_alice(&mut f);
+    let s = &f.state;
+    let host = "127.0.0.1:7878";
+    let body_of = |res: axum::response::Response| async move {
+        let b = res.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice::<serde_json::Value>(&b).unwrap_or_default()
+    };
+    let pair_post = |path: &str, body: serde_json::Value| {
+        Request::post(path)
+            .header("host", host)
+            .header("origin", "http://127.0.0.1:7878")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+
+    let (status, p) = post(
+        s,
+        "/api/session/pair",
+        "application/json",
+        r#"{"name":"Ana's phone"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let code = p["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('#')
+        .next()
+        .unwrap()
+        .to_string();
+    let (code_id, secret) = code.split_once('.').unwrap();
+
+    // The phone: its key, then SPAKE2 with the server. Nothing it sends holds the secret.
+    let phone = TestDevice::new();
+    let half = pake::Half::device(&pake::password_scalar(secret)).unwrap();
+    let start = serde_json::json!({"code_id": code_id, "message": hex::encode(half.message())});
+    assert!(!start.to_string().contains(secret));
+    let res = send_bare(s, pair_post("/pair/start", start.clone())).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let started = body_of(res).await;
+    let server_msg: [u8; 32] = hex::decode(started["message"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let keys = half
+        .finish(&server_msg, phone.public_hex().as_bytes())
+        .unwrap();
+    let finish = serde_json::json!({
+        "exchange": started["exchange"],
+        "device_key": phone.public_hex(),
+        "confirmation": hex::encode(keys.device_confirms),
+    });
+    let res = send_bare(s, pair_post("/pair/finish", finish)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let paired = body_of(res).await;
+    // The server proves it knew the code too.
+    assert_eq!(paired["confirmation"], hex::encode(keys.server_confirms));
+    assert_eq!(paired["session"]["label"], "Ana's phone");
+    assert_eq!(paired["session"]["device_key"], phone.public_hex());
+
+    // The code pairs once.
+    let res = send_bare(s, pair_post("/pair/start", start)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(body_of(res).await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("used already"));
+    let unknown =
+        serde_json::json!({"code_id": "feedfacecafe", "message": hex::encode(half.message())});
+    let res = send_bare(s, pair_post("/pair/start", unknown)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // Someone who watched the link's public half and guesses the rest: one try, and the code
+    // is gone for the phone too (it pairs again), never paired to the guesser.
+    let (_, p2) = post(s, "/api/session/pair", "application/json", "{}").await;
+    let code2 = p2["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('#')
+        .next()
+        .unwrap()
+        .to_string();
+    let (id2, _) = code2.split_once('.').unwrap();
+    let guess =
+        pake::Half::device(&pake::password_scalar("00112233445566778899aabbccddeeff")).unwrap();
+    let res = send_bare(
+        s,
+        pair_post(
+            "/pair/start",
+            serde_json::json!({"code_id": id2, "message": hex::encode(guess.message())}),
+        ),
+    )
+    .await;
+    let st = body_of(res).await;
+    let m: [u8; 32] = hex::decode(st["message"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let thief = TestDevice::new();
+    let k = guess.finish(&m, thief.public_hex().as_bytes()).unwrap();
+    let res = send_bare(
+        s,
+        pair_post(
+            "/pair/finish",
+            serde_json::json!({"exchange": st["exchange"], "device_key": thief.public_hex(), "confirmation": hex::encode(k.device_confirms)}),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let why = body_of(res).await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(why.contains("did not match"), "{why}");
+
+    // Requests: signed with the phone's key or refused.
+    let mut n = 0u32;
+    let mut signed = |method: &str, uri: &str, body: &str, by: &TestDevice| {
+        n += 1;
+        let at = chrono::Utc::now().timestamp_millis();
+        let nonce = format!("nonce{n:012}");
+        let sig =
+            by.sign(device::request_message(method, uri, at, &nonce, body.as_bytes()).as_bytes());
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", host)
+            .header("origin", "http://127.0.0.1:7878")
+            .header("cookie", &cookie)
+            .header("content-type", "application/json")
+            .header("x-flightdeck-time", at.to_string())
+            .header("x-flightdeck-nonce", nonce)
+            .header("x-flightdeck-signature", sig)
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let unsigned = Request::get("/api/inbox")
+        .header("host", host)
+        .header("cookie", &cookie)
+        .body(Body::empty())
+        .unwrap();
+    // 403, not 401: the session is good, the request is not (a phone takes 401 as signed out).
+    let res = send_bare(s, unsigned).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body_of(res).await["error"]["code"], "bad_signature");
+    let res = send_bare(s, signed("GET", "/api/inbox", "", &phone)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = send_bare(s, signed("GET", "/api/inbox", "", &thief)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "another key");
+    let replay = signed("GET", "/api/session", "", &phone);
+    let again = Request::builder()
+        .method("GET")
+        .uri("/api/session")
+        .body(Body::empty())
+        .unwrap();
+    let (mut parts, _) = again.into_parts();
+    parts.headers = replay.headers().clone();
+    assert_eq!(send_bare(s, replay).await.status(), StatusCode::OK);
+    let res = send_bare(s, Request::from_parts(parts, Body::empty())).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "replayed");
+    // A body changed after signing does not verify.
+    let mut tampered = signed("POST", "/api/work", r#"{"title":"a"}"#, &phone);
+    *tampered.body_mut() = Body::from(r#"{"title":"b"}"#);
+    assert_eq!(send_bare(s, tampered).await.status(), StatusCode::FORBIDDEN);
+
+    // Decisions: the phone signs what it decides; an unsigned one or one whose statement says
+    // something else is refused.
+    let row = change_row(s, "claude/invoice-rounding").await;
+    let id = row["change"]["id"].as_str().unwrap().to_string();
+    let head = row["change"]["head_sha"].as_str().unwrap().to_string();
+    let uri = actions_uri(&id);
+    let mut st = Statement::of("approve", &id);
+    st.head = Some(head.clone());
+    st.key = Some("phone-approve-000001".into());
+    st.comment = Some("read on the train".into());
+    st.at = chrono::Utc::now().timestamp_millis();
+    let sd = phone.sign_decision(&st);
+    let decision = serde_json::json!({
+        "kind": "approve", "comment": "read on the train", "head_sha": head,
+        "idempotency_key": "phone-approve-000001", "signed": sd,
+    });
+    let mut no_sig = decision.clone();
+    no_sig.as_object_mut().unwrap().remove("signed");
+    let res = send_bare(s, signed("POST", &uri, &no_sig.to_string(), &phone)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body_of(res).await["error"]["code"], "unsigned");
+    let mut other = decision.clone();
+    other["kind"] = "merge".into();
+    let res = send_bare(s, signed("POST", &uri, &other.to_string(), &phone)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body_of(res).await["error"]["code"], "bad_signature");
+    let res = send_bare(s, signed("POST", &uri, &decision.to_string(), &phone)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Sent again (the answer was lost): the same decision, recorded once.
+    let res = send_bare(s, signed("POST", &uri, &decision.to_string(), &phone)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let releases = json(s, "/api/releases").await;
+    let pending = releases["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["release"]["state"] == "pending" || r["state"] == "pending")
+        .expect("the demo has a pending release");
+    let rid = pending["release"]["id"]
+        .as_str()
+        .or(pending["id"].as_str())
+        .unwrap()
+        .to_string();
+    let release = if pending["release"].is_object() {
+        &pending["release"]
+    } else {
+        pending
+    };
+    let enc: String = form_urlencoded::byte_serialize(rid.as_bytes()).collect();
+    let release_uri = format!("/api/releases/{enc}/decision");
+    let mut rs = Statement::of("release_approve", &rid);
+    rs.comment = Some(String::new());
+    rs.at = chrono::Utc::now().timestamp_millis();
+    // Signed for another candidate commit than the release's: refused.
+    rs.head = Some("0000000".into());
+    let body = serde_json::json!({"approve": true, "signed": phone.sign_decision(&rs)});
+    let res = send_bare(s, signed("POST", &release_uri, &body.to_string(), &phone)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    rs.head = release["sha"].as_str().map(str::to_string);
+    let body = serde_json::json!({"approve": true, "signed": phone.sign_decision(&rs)});
+    let res = send_bare(s, signed("POST", &release_uri, &body.to_string(), &phone)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_of(res).await);
+
+    // The audit log: the enrolment and both decisions, the phone's signatures verifying.
+    // (The demo's own entries are signed by the demo's key: trusted here too.)
+    let mut entries = s.store.audit_entries().await.unwrap();
+    let mut trusted: Vec<String> = entries.iter().map(|e| e.signer.clone()).collect();
+    trusted.dedup();
+    let v = audit::verify(&entries, &trusted, &[]);
+    assert!(v.ok(), "{:?}", v.problems);
+    assert_eq!(v.devices.len(), 1, "{:?}", v.devices);
+    assert_eq!(v.devices[0].name, "Ana's phone");
+    assert_eq!(v.devices[0].decisions, 2);
+    let signed_entries: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action.ends_with(audit::SIGNED_SUFFIX))
+        .map(|e| e.action.as_str())
+        .collect();
+    assert_eq!(
+        signed_entries.len(),
+        2,
+        "approve once despite the resend, and the release: {signed_entries:?}"
+    );
+
+    // The server cannot make up the phone's decision: a statement it rewrites (approve →
+    // merge), rehashed and signed again with its own key, still lacks the phone's signature.
+    let key = s.lead.as_ref().unwrap().key().unwrap();
+    let forged = entries
+        .iter_mut()
+        .find(|e| e.action == format!("approve{}", audit::SIGNED_SUFFIX))
+        .unwrap();
+    forged.action = format!("merge{}", audit::SIGNED_SUFFIX);
+    forged.detail = forged.detail.replace("\"approve\"", "\"merge\"");
+    forged.hash = audit::entry_hash_with(
+        &forged.prev_hash,
+        forged.seq,
+        &forged.decision(),
+        &forged.device_key,
+        &forged.device_signature,
+    );
+    forged.signature = key.sign(&forged.hash);
+    forged.signer = key.public_hex();
+    let seq = forged.seq;
+    let v = audit::verify(&entries, &trusted, &[]);
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.seq == seq && p.what.contains("not signed by device")),
+        "{:?}",
+        v.problems
+    );
+    assert!(
+        !v.problems
+            .iter()
+            .any(|p| p.seq == seq && p.what.contains("edited")),
+        "{:?}",
+        v.problems
+    );
+
+    // A revoked phone's signed requests are refused too.
+    let sid = paired["session"]["id"].as_str().unwrap();
+    let res = send(
+        s,
+        Request::post(format!("/api/sessions/{sid}/revoke"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = send_bare(s, signed("GET", "/api/inbox", "", &phone)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }

@@ -8,4 +8,13 @@ signer: string,
 /**
  * The signer's signature of `hash`, hex.
  */
-signature: string, };
+signature: string, 
+/**
+ * A paired device's public key (hex P-256 point) when the entry is its enrolment or a
+ * decision it signed; empty otherwise.
+ */
+device_key: string, 
+/**
+ * The device's signature of `detail` (the statement it signed), hex; empty otherwise.
+ */
+device_signature: string, };

@@ -28,7 +28,7 @@ function ReleasePanel({ release }: { release: Release }) {
   const [reason, setReason] = useState('');
   const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
   const decide = (approve: boolean) =>
-    decideOrKeep<Release>(api.releaseDecisionPath(release.id), { approve, reason }, `${approve ? 'approve' : 'reject'} ${release.name}`).then(
+    decideOrKeep<Release>(api.releaseDecisionPath(release.id), { approve, reason, sha: release.sha ?? undefined }, `${approve ? 'approve' : 'reject'} ${release.name}`).then(
       (got) =>
         'kept' in got
           ? setNotice({ ok: true, text: keptNotice(got.kept) })

@@ -3,10 +3,17 @@
 //! secret the browser keeps in a cookie. Codes and session secrets are random and shown once;
 //! the store keeps their SHA-256 only. Anyone who can write the database can make a code,
 //! which is the same trust as reading the lead's data from it.
+//!
+//! Pairing a phone is stronger: the code is run through SPAKE2 (`model::pake`), so it never
+//! crosses the network, and the phone enrols a key of its own (`model::device`) that signs its
+//! requests and its decisions from then on.
 
 use sha2::{Digest, Sha256};
 
+use crate::model::audit::{AuditKey, Decision, DeviceMark, DEVICE_PAIRED};
+use crate::model::device;
 use crate::model::error::{random_hex, Error};
+use crate::model::pake::{self, Half, PakeError};
 use crate::store::{Redeemed, SessionRow, Store};
 
 /// How long a login code can be used: long enough to copy a link to a phone.
@@ -28,6 +35,18 @@ pub enum AccessError {
     ExpiredCode,
     #[error("no open session `{0}` (see `flightdeck devices list`)")]
     UnknownSession(String),
+    #[error("this pairing code is not one this Flightdeck made (mistyped, or from another database); pair again for a new one")]
+    UnknownPairing,
+    #[error(
+        "this pairing code was used already (each pairs one device once); pair again for a new one"
+    )]
+    UsedPairing,
+    #[error("this pairing code expired (pairing codes last {} minutes); pair again for a new one", PAIR_CODE_SECS / 60)]
+    ExpiredPairing,
+    #[error("pairing failed: {0}; the code is spent, pair again for a new one")]
+    Pairing(#[from] PakeError),
+    #[error("pairing failed: {0}")]
+    DeviceKey(#[from] device::SignatureError),
     #[error(transparent)]
     Store(#[from] Error),
 }
@@ -53,18 +72,146 @@ pub async fn issue_login_code(store: &Store, now: i64) -> Result<String, AccessE
 }
 
 /// Makes a code for pairing another device (a phone scanning a QR code), valid for
-/// [`PAIR_CODE_SECS`]; the session it opens is named `name` when given.
+/// [`PAIR_CODE_SECS`]: `ID.SECRET`, where the id is public (it names the code to the server)
+/// and the secret never leaves the link's fragment; the phone proves it holds it through
+/// SPAKE2 ([`pair_start`], [`pair_finish`]). The session it opens is named `name` when given.
 pub async fn issue_pairing_code(
     store: &Store,
     name: Option<&str>,
     now: i64,
 ) -> Result<String, AccessError> {
-    let code = random_hex(16, "a pairing code")?;
+    let id = random_hex(6, "a pairing code")?;
+    let secret = random_hex(16, "a pairing code")?;
     let name = name.map(short_label).filter(|n| n != UNNAMED);
+    let verifier = hex::encode(pake::password_scalar(&secret));
     store
-        .insert_login_code(&hash(&code), now, now + PAIR_CODE_SECS, name.as_deref())
+        .insert_pairing_code(&id, &verifier, name.as_deref(), now, now + PAIR_CODE_SECS)
         .await?;
-    Ok(code)
+    Ok(format!("{id}.{secret}"))
+}
+
+/// A pairing under way: the server's half of SPAKE2 for one code, kept by the front end
+/// between the device's two requests (a minute at most).
+#[derive(Clone)]
+pub struct PairingStarted {
+    pub code_id: String,
+    half: Half,
+    /// The device's first message.
+    device_message: [u8; 32],
+}
+
+impl PairingStarted {
+    /// The server's message, for the device.
+    pub fn message(&self) -> [u8; 32] {
+        self.half.message()
+    }
+}
+
+/// The server's side of the first step: the device names a live code and sends `pA`.
+/// Nothing is spent yet (a code is spent by the step that could confirm it).
+pub async fn pair_start(
+    store: &Store,
+    code_id: &str,
+    device_message: &[u8; 32],
+    now: i64,
+) -> Result<PairingStarted, AccessError> {
+    let row = store
+        .pairing_code(code_id)
+        .await?
+        .ok_or(AccessError::UnknownPairing)?;
+    if row.used_at.is_some() {
+        return Err(AccessError::UsedPairing);
+    }
+    if row.expires_at <= now {
+        return Err(AccessError::ExpiredPairing);
+    }
+    let w: [u8; 32] = hex::decode(&row.verifier)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            AccessError::Store(Error::Invalid {
+                path: "pairing_codes.verifier".into(),
+                message: format!("pairing code {code_id} has a damaged verifier"),
+            })
+        })?;
+    Ok(PairingStarted {
+        code_id: code_id.to_string(),
+        half: Half::server(&w)?,
+        device_message: *device_message,
+    })
+}
+
+/// A device paired: its session (cookie secret and row) and the server's confirmation, which
+/// shows the device it paired with the server that made the code.
+#[derive(Debug, Clone)]
+pub struct Paired {
+    pub opened: Opened,
+    pub server_confirms: [u8; 32],
+}
+
+/// The last step: the device sends its public key and its confirmation (made for that key).
+/// The code is spent first, whatever follows: a wrong confirmation is an online guess, and it
+/// costs the code. On success the device's key is enrolled in the audit log and its session
+/// opened.
+pub async fn pair_finish(
+    store: &Store,
+    audit: &AuditKey,
+    started: &PairingStarted,
+    device_key: &str,
+    device_confirms: &[u8],
+    now: i64,
+) -> Result<Paired, AccessError> {
+    device::parse_key(device_key)?;
+    if !store.spend_pairing_code(&started.code_id, now).await? {
+        return Err(match store.pairing_code(&started.code_id).await? {
+            Some(r) if r.used_at.is_some() => AccessError::UsedPairing,
+            Some(_) => AccessError::ExpiredPairing,
+            None => AccessError::UnknownPairing,
+        });
+    }
+    let keys = started
+        .half
+        .finish(&started.device_message, device_key.as_bytes())?;
+    pake::confirms(&keys.device_confirms, device_confirms)?;
+    let label = store
+        .pairing_code(&started.code_id)
+        .await?
+        .and_then(|r| r.label)
+        .unwrap_or_else(|| "paired device".to_string());
+    let device_key = device_key.to_ascii_lowercase();
+    let secret = random_hex(32, "a session")?;
+    let session = SessionRow {
+        id: random_hex(4, "a session name")?,
+        label: label.clone(),
+        created_at: now,
+        last_seen: now,
+        expires_at: now + SESSION_SECS,
+        revoked_at: None,
+        device_key: Some(device_key.clone()),
+    };
+    // Enrolled in the log first: a session whose key the log does not know would sign
+    // decisions `audit verify` calls unpaired.
+    store
+        .append_audit_by(
+            audit,
+            &Decision {
+                at: now,
+                actor: "flightdeck",
+                action: DEVICE_PAIRED,
+                target: &session.id,
+                detail: &label,
+            },
+            Some(DeviceMark {
+                key: &device_key,
+                signature: "",
+            }),
+        )
+        .await?;
+    store.insert_session(&session, &hash(&secret)).await?;
+    Ok(Paired {
+        opened: Opened { secret, session },
+        server_confirms: keys.server_confirms,
+    })
 }
 
 /// Uses a login code (once) and opens a session labelled `label` (what the browser says it is).
@@ -88,6 +235,7 @@ pub async fn sign_in(
         last_seen: now,
         expires_at: now + SESSION_SECS,
         revoked_at: None,
+        device_key: None,
     };
     store.insert_session(&session, &hash(&secret)).await?;
     Ok(Opened { secret, session })
@@ -136,4 +284,42 @@ fn short_label(user_agent: &str) -> String {
     } else {
         clean.trim().to_string()
     }
+}
+
+/// Records a decision a paired device signed in the audit log, with the device's key and
+/// signature, so `audit verify` can show the device made it — once: a resend of the same
+/// signed decision (its answer lost) finds it there, and one whose first recording failed
+/// after the decision was taken is recorded now. The caller checks the signature first
+/// ([`device::check_decision`]) and records once the decision is taken.
+pub async fn record_signed(
+    store: &Store,
+    audit: &AuditKey,
+    d: &device::DeviceDecision,
+    target: &str,
+    kind: &str,
+    now: i64,
+) -> Result<(), Error> {
+    if store
+        .audit_has_device_signature(&d.signed.signature)
+        .await?
+    {
+        return Ok(());
+    }
+    store
+        .append_audit_by(
+            audit,
+            &Decision {
+                at: now,
+                actor: &d.by.name,
+                action: &format!("{kind}{}", crate::model::audit::SIGNED_SUFFIX),
+                target,
+                detail: &d.signed.statement,
+            },
+            Some(DeviceMark {
+                key: &d.by.key,
+                signature: &d.signed.signature,
+            }),
+        )
+        .await?;
+    Ok(())
 }

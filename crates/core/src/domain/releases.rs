@@ -26,6 +26,8 @@ pub enum ReleaseError {
     NoSha(String),
     #[error("a rejection needs a reason (--reason)")]
     NeedsReason,
+    #[error("{0}")]
+    Signature(#[from] crate::model::device::SignatureError),
     #[error("git in {0}: {1}")]
     Git(String, git2::Error),
     #[error(transparent)]
@@ -207,7 +209,8 @@ pub fn statement(r: &Release, approve: bool, reason: &str) -> String {
 
 /// Approves or rejects a pending release: recorded and signed in the audit log now, and — when
 /// a GitHub run waits on the environment — queued for GitHub through the outbox (`github` is
-/// the repo's `owner/name` there).
+/// the repo's `owner/name` there). A decision from a paired device (`device`) must carry its
+/// signature of this decision; it goes into the audit log beside the decision.
 #[allow(clippy::too_many_arguments)]
 pub async fn decide(
     store: &Store,
@@ -217,9 +220,23 @@ pub async fn decide(
     approve: bool,
     reason: &str,
     github: Option<&str>,
+    device: Option<&crate::model::device::DeviceDecision>,
     now: i64,
 ) -> Result<Release, ReleaseError> {
+    let kind_name = if approve {
+        "release_approve"
+    } else {
+        "release_reject"
+    };
     let mut r = find(store, id).await?;
+    // A device signs the candidate commit it was shown: a release whose commit changed since
+    // is not decided on its word.
+    if let Some(dd) = device {
+        let mut expected = crate::model::device::Statement::of(kind_name, id);
+        expected.comment = Some(reason.to_string());
+        expected.head = r.sha.clone();
+        crate::model::device::check_decision(&dd.by.key, &dd.signed, &expected)?;
+    }
     // The same decision again (a phone resending what it decided offline, its answer lost):
     // it stands as taken, nothing new is queued or signed.
     let same = if approve {
@@ -266,6 +283,9 @@ pub async fn decide(
             },
         )
         .await?;
+    if let Some(dd) = device {
+        crate::domain::access::record_signed(store, key, dd, &r.id, kind_name, now).await?;
+    }
     if let (Some(run), Some(full)) = (r.run_id, github) {
         let p = Payload {
             repo: full.into(),

@@ -201,19 +201,38 @@ impl AuditEntry {
     }
 }
 
+/// A paired device's mark on an audit entry: its key, and its signature of the entry's detail
+/// (empty for its enrolment).
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceMark<'a> {
+    pub key: &'a str,
+    pub signature: &'a str,
+}
+
 /// The hash of an entry: SHA-256 over the previous hash, the sequence number and every field,
 /// each followed by a NUL so no field can bleed into the next.
 pub fn entry_hash(prev_hash: &str, seq: i64, d: &Decision) -> String {
+    entry_hash_with(prev_hash, seq, d, "", "")
+}
+
+/// [`entry_hash`] of an entry that may carry a device's key and signature: they are hashed
+/// (so neither can be stripped or swapped) when present, so entries without them hash as
+/// they always did.
+pub fn entry_hash_with(
+    prev_hash: &str,
+    seq: i64,
+    d: &Decision,
+    device_key: &str,
+    device_signature: &str,
+) -> String {
     let mut h = Sha256::new();
-    for part in [
-        prev_hash,
-        &seq.to_string(),
-        &d.at.to_string(),
-        d.actor,
-        d.action,
-        d.target,
-        d.detail,
-    ] {
+    let seq = seq.to_string();
+    let at = d.at.to_string();
+    let mut parts = vec![prev_hash, &seq, &at, d.actor, d.action, d.target, d.detail];
+    if !device_key.is_empty() || !device_signature.is_empty() {
+        parts.extend([device_key, device_signature]);
+    }
+    for part in parts {
         h.update(part.as_bytes());
         h.update([0u8]);
     }
@@ -230,7 +249,29 @@ pub struct Verification {
     pub problems: Vec<AuditProblem>,
     /// Each signer's public key and how many entries it signed.
     pub signers: Vec<AuditSigner>,
+    /// Each paired device whose signed decisions are in the log.
+    #[serde(default)]
+    pub devices: Vec<AuditDevice>,
 }
+
+/// A paired device as the log knows it: enrolled in one entry, signing decisions in others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AuditDevice {
+    /// Its public key's fingerprint (`model::device::fingerprint`).
+    pub fingerprint: String,
+    /// What it was called when paired.
+    pub name: String,
+    /// Decisions it signed whose signatures verify.
+    #[ts(type = "number")]
+    pub decisions: usize,
+}
+
+/// The action of the entry that enrols a device: its key in `device_key`, its name in
+/// `detail`. Decisions a device signs are entries whose action ends in [`SIGNED_SUFFIX`].
+pub const DEVICE_PAIRED: &str = "device paired";
+/// `approve` + this: the action of an entry recording a decision a device signed.
+pub const SIGNED_SUFFIX: &str = " signed on device";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -271,6 +312,7 @@ pub fn verify(
         ..Default::default()
     };
     let mut signers = std::collections::BTreeMap::<String, usize>::new();
+    let mut devices = std::collections::BTreeMap::<String, AuditDevice>::new();
     let mut prev: Option<&AuditEntry> = None;
     for e in &sorted {
         let expected_seq = prev.map_or(1, |p| p.seq + 1);
@@ -295,7 +337,14 @@ pub fn verify(
                     .into(),
             ));
         }
-        if entry_hash(&e.prev_hash, e.seq, &e.decision()) != e.hash {
+        let hash = entry_hash_with(
+            &e.prev_hash,
+            e.seq,
+            &e.decision(),
+            &e.device_key,
+            &e.device_signature,
+        );
+        if hash != e.hash {
             problems.push((
                 e.seq,
                 "was edited: its hash does not match its fields".into(),
@@ -311,6 +360,9 @@ pub fn verify(
                 ),
             )),
             Err(why) => problems.push((e.seq, why)),
+        }
+        if let Some(why) = check_device(e, &mut devices) {
+            problems.push((e.seq, why));
         }
         *signers.entry(e.signer.clone()).or_default() += 1;
         prev = Some(e);
@@ -339,7 +391,62 @@ pub fn verify(
         .into_iter()
         .map(|(key, entries)| AuditSigner { key, entries })
         .collect();
+    v.devices = devices.into_values().collect();
     v
+}
+
+/// The device side of one entry: an enrolment is noted; a decision signed on a device must
+/// carry the signature of a device enrolled earlier in the log, over a statement that says
+/// what the entry says. What is wrong, if anything.
+fn check_device(
+    e: &AuditEntry,
+    devices: &mut std::collections::BTreeMap<String, AuditDevice>,
+) -> Option<String> {
+    use crate::model::device;
+    if e.action == DEVICE_PAIRED && e.device_signature.is_empty() {
+        if e.device_key.is_empty() {
+            return Some("enrols a device but names no key".into());
+        }
+        devices.insert(
+            e.device_key.clone(),
+            AuditDevice {
+                fingerprint: device::fingerprint(&e.device_key),
+                name: e.detail.clone(),
+                decisions: 0,
+            },
+        );
+        return None;
+    }
+    let signed_kind = e.action.strip_suffix(SIGNED_SUFFIX);
+    if e.device_key.is_empty() && e.device_signature.is_empty() && signed_kind.is_none() {
+        return None;
+    }
+    let Some(kind) = signed_kind else {
+        return Some("carries a device key or signature on an entry no device signs".into());
+    };
+    let Some(known) = devices.get_mut(&e.device_key) else {
+        return Some(format!(
+            "is signed by a device never paired in this log: {}",
+            device::fingerprint(&e.device_key)
+        ));
+    };
+    if let Err(why) = device::verify(&e.device_key, e.detail.as_bytes(), &e.device_signature) {
+        return Some(format!(
+            "was not signed by device {}: {why}",
+            known.fingerprint
+        ));
+    }
+    match device::Statement::parse(&e.detail) {
+        Ok(s) if s.kind == kind && s.target == e.target => {
+            known.decisions += 1;
+            None
+        }
+        Ok(s) => Some(format!(
+            "says `{kind}` on {} but the device signed `{}` on {}",
+            e.target, s.kind, s.target
+        )),
+        Err(why) => Some(why.to_string()),
+    }
 }
 
 fn check_signature(e: &AuditEntry) -> Result<(), String> {

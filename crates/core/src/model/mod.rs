@@ -9,9 +9,11 @@
 
 pub mod audit;
 pub mod days;
+pub mod device;
 pub mod error;
 pub mod events;
 pub mod logs;
+pub mod pake;
 pub mod pricing;
 pub mod secrets;
 pub mod toml_file;
@@ -764,6 +766,13 @@ pub struct AuditEntry {
     pub signer: String,
     /// The signer's signature of `hash`, hex.
     pub signature: String,
+    /// A paired device's public key (hex P-256 point) when the entry is its enrolment or a
+    /// decision it signed; empty otherwise.
+    #[serde(default)]
+    pub device_key: String,
+    /// The device's signature of `detail` (the statement it signed), hex; empty otherwise.
+    #[serde(default)]
+    pub device_signature: String,
 }
 
 // ---- Budgets (`crate::domain::budgets` owns the rules) ----

@@ -42,7 +42,7 @@ pub use billing::BilledLine;
 pub use deploys::{CommitFacts, DeployMark, DeployTallies, DeployWindow};
 pub use metrics::{MergedAgentChange, MergedTimes, SpendBy, UnpricedModel, UsageBy};
 pub use reads::Counts;
-pub use sessions::{Redeemed, SessionRow};
+pub use sessions::{PairingRow, Redeemed, SessionRow};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

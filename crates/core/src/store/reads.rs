@@ -521,9 +521,20 @@ impl Store {
             .collect()
     }
 
+    /// Whether an audit entry already carries this device signature.
+    pub async fn audit_has_device_signature(&self, signature: &str) -> Result<bool> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_entries WHERE device_signature = $1")
+                .bind(signature)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n > 0)
+    }
+
     pub async fn audit_entries(&self) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
-            "SELECT seq, at, actor, action, target, detail, prev_hash, hash, signer, signature
+            "SELECT seq, at, actor, action, target, detail, prev_hash, hash, signer, signature,
+                    device_key, device_signature
              FROM audit_entries ORDER BY seq DESC",
         )
         .fetch_all(&self.pool)
@@ -541,6 +552,8 @@ impl Store {
                     hash: r.try_get("hash")?,
                     signer: r.try_get("signer")?,
                     signature: r.try_get("signature")?,
+                    device_key: r.try_get("device_key")?,
+                    device_signature: r.try_get("device_signature")?,
                 })
             })
             .collect()

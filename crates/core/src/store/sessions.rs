@@ -15,6 +15,17 @@ pub struct SessionRow {
     pub last_seen: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// A paired device's public key (hex P-256 point): its requests must be signed with it.
+    pub device_key: Option<String>,
+}
+
+/// A pairing code as kept: the SPAKE2 scalar derived from it, for five minutes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairingRow {
+    pub verifier: String,
+    pub label: Option<String>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
 }
 
 /// What became of an attempt to use a login code.
@@ -30,7 +41,7 @@ pub enum Redeemed {
     Expired,
 }
 
-const COLUMNS: &str = "id, label, created_at, last_seen, expires_at, revoked_at";
+const COLUMNS: &str = "id, label, created_at, last_seen, expires_at, revoked_at, device_key";
 
 fn session(r: &sqlx::any::AnyRow) -> Result<SessionRow> {
     Ok(SessionRow {
@@ -40,6 +51,7 @@ fn session(r: &sqlx::any::AnyRow) -> Result<SessionRow> {
         last_seen: r.try_get("last_seen")?,
         expires_at: r.try_get("expires_at")?,
         revoked_at: r.try_get("revoked_at")?,
+        device_key: r.try_get("device_key")?,
     })
 }
 
@@ -97,9 +109,70 @@ impl Store {
         })
     }
 
+    /// Records a pairing code under its public id; codes that ended a day ago go too.
+    pub async fn insert_pairing_code(
+        &self,
+        id: &str,
+        verifier: &str,
+        label: Option<&str>,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM pairing_codes WHERE expires_at < $1")
+            .bind(now - 86_400)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO pairing_codes (id, verifier, label, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(verifier)
+        .bind(label)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn pairing_code(&self, id: &str) -> Result<Option<PairingRow>> {
+        let row = sqlx::query(
+            "SELECT verifier, label, expires_at, used_at FROM pairing_codes WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(PairingRow {
+                verifier: r.try_get("verifier")?,
+                label: r.try_get("label")?,
+                expires_at: r.try_get("expires_at")?,
+                used_at: r.try_get("used_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Spends a pairing code if it is unused and in time: false when another attempt (or an
+    /// expiry) came first. One statement decides, as for login codes.
+    pub async fn spend_pairing_code(&self, id: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE pairing_codes SET used_at = $1
+             WHERE id = $2 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn insert_session(&self, s: &SessionRow, hash: &str) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO sessions ({COLUMNS}, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            "INSERT INTO sessions ({COLUMNS}, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&s.id)
         .bind(&s.label)
@@ -107,6 +180,7 @@ impl Store {
         .bind(s.last_seen)
         .bind(s.expires_at)
         .bind(s.revoked_at)
+        .bind(&s.device_key)
         .bind(hash)
         .execute(&self.pool)
         .await?;

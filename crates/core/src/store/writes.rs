@@ -3,7 +3,7 @@
 use sqlx::{Any, Transaction};
 
 use super::Store;
-use crate::model::audit::{self, AuditKey, Decision};
+use crate::model::audit::{self, AuditKey, Decision, DeviceMark};
 use crate::model::error::{Error, Result};
 use crate::model::ChangeState;
 use crate::model::*;
@@ -432,11 +432,22 @@ impl Store {
     /// one database may race for the next sequence number; the loser reads the new tail and
     /// tries again.
     pub async fn append_audit(&self, key: &AuditKey, d: &Decision<'_>) -> Result<AuditEntry> {
+        self.append_audit_by(key, d, None).await
+    }
+
+    /// Appends an entry carrying a paired device's key and, for a decision the device signed,
+    /// its signature of `d.detail` (see `model::device`).
+    pub async fn append_audit_by(
+        &self,
+        key: &AuditKey,
+        d: &Decision<'_>,
+        device: Option<DeviceMark<'_>>,
+    ) -> Result<AuditEntry> {
         const ATTEMPTS: usize = 5;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_append_audit(key, d).await {
+            match self.try_append_audit(key, d, device).await {
                 Err(Error::Db(e)) if attempt < ATTEMPTS && is_conflict(&e) => {
                     tokio::time::sleep(std::time::Duration::from_millis(10 * attempt as u64)).await;
                 }
@@ -449,7 +460,13 @@ impl Store {
         }
     }
 
-    async fn try_append_audit(&self, key: &AuditKey, d: &Decision<'_>) -> Result<AuditEntry> {
+    async fn try_append_audit(
+        &self,
+        key: &AuditKey,
+        d: &Decision<'_>,
+        device: Option<DeviceMark<'_>>,
+    ) -> Result<AuditEntry> {
+        let (device_key, device_signature) = device.map_or(("", ""), |m| (m.key, m.signature));
         let mut tx = self.begin().await?;
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
@@ -459,7 +476,7 @@ impl Store {
             Some((seq, hash)) => (seq + 1, hash),
             None => (1, String::new()),
         };
-        let hash = audit::entry_hash(&prev_hash, seq, d);
+        let hash = audit::entry_hash_with(&prev_hash, seq, d, device_key, device_signature);
         let entry = AuditEntry {
             seq,
             at: d.at,
@@ -471,11 +488,14 @@ impl Store {
             signature: key.sign(&hash),
             prev_hash,
             hash,
+            device_key: device_key.into(),
+            device_signature: device_signature.into(),
         };
         sqlx::query(
             "INSERT INTO audit_entries
-               (seq, at, actor, action, target, detail, prev_hash, hash, signer, signature)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+               (seq, at, actor, action, target, detail, prev_hash, hash, signer, signature,
+                device_key, device_signature)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(entry.seq)
         .bind(entry.at)
@@ -487,6 +507,8 @@ impl Store {
         .bind(&entry.hash)
         .bind(&entry.signer)
         .bind(&entry.signature)
+        .bind(&entry.device_key)
+        .bind(&entry.device_signature)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

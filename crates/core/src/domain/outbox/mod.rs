@@ -477,6 +477,27 @@ pub struct Decide {
     /// is queued. Without one, the outbox makes a key.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// From a paired device: the statement of this decision it signed, and the signature.
+    #[serde(default)]
+    pub signed: Option<crate::model::device::SignedDecision>,
+    /// The paired device the request came from: set by the front end from the session, never
+    /// read from the body. With it, `signed` is required and checked.
+    #[serde(skip)]
+    pub device: Option<crate::model::device::SignedBy>,
+}
+
+impl Decide {
+    /// What a device signing this decision on `target` must have signed (its time aside).
+    pub fn statement(&self, target: &str) -> crate::model::device::Statement {
+        let mut s = crate::model::device::Statement::of(&self.kind, target);
+        s.head = self.head_sha.clone();
+        s.key = self.idempotency_key.clone();
+        s.comment = self.comment.clone();
+        s.method = self.method.clone();
+        s.override_reason = self.override_reason.clone();
+        s.send_back = self.send_back.clone();
+        s
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -491,6 +512,12 @@ pub enum DecideError {
     NotLocal(String),
     #[error("`{0}` is not an action (approve, request_changes, comment, merge, close)")]
     BadKind(String),
+    #[error("a paired device must sign its decisions; this one came unsigned (reload the app on the device)")]
+    Unsigned,
+    #[error("a paired device's decision must name the head commit it was shown (head_sha)")]
+    NoHead,
+    #[error("{0}")]
+    Signature(#[from] crate::model::device::SignatureError),
     #[error("`{0}` is not a merge method (merge, squash, rebase)")]
     BadMethod(String),
     #[error("{0} needs a comment saying what")]
@@ -546,6 +573,23 @@ pub async fn decide(
     if comment.is_none() && matches!(kind, ActionKind::RequestChanges | ActionKind::Comment) {
         return Err(DecideError::NeedsComment(d.kind.clone()));
     }
+    // A paired device's decision carries its signature, checked before anything is decided.
+    let device = match (&d.device, &d.signed) {
+        (Some(by), Some(signed)) => {
+            // What the device approved is the head it was shown, never whatever is there when
+            // the decision is applied.
+            if d.head_sha.as_deref().is_none_or(|h| h.trim().is_empty()) {
+                return Err(DecideError::NoHead);
+            }
+            crate::model::device::check_decision(&by.key, signed, &d.statement(id))?;
+            Some(crate::model::device::DeviceDecision {
+                by: by.clone(),
+                signed: signed.clone(),
+            })
+        }
+        (Some(_), None) => return Err(DecideError::Unsigned),
+        (None, _) => None,
+    };
     if let Some(k) = &d.idempotency_key {
         let ok = (16..=64).contains(&k.len())
             && k.bytes()
@@ -555,7 +599,12 @@ pub async fn decide(
         }
         // Sent before: that decision stands, whatever happened to the change since.
         if let Some(done) = store.action(k).await? {
-            return same_decision(done, kind, id);
+            let done = same_decision(done, kind, id)?;
+            if let Some(dd) = &device {
+                crate::domain::access::record_signed(store, key, dd, id, kind.as_str(), now)
+                    .await?;
+            }
+            return Ok(done);
         }
     }
     let c = store
@@ -660,6 +709,9 @@ pub async fn decide(
         if let Some(winner) = store.action(&k).await? {
             return same_decision(winner, kind, id);
         }
+    }
+    if let Some(dd) = &device {
+        crate::domain::access::record_signed(store, key, dd, &c.id, kind.as_str(), now).await?;
     }
     send_now(store, applier, key, &action, &payload, now).await?;
     Ok(store.action(&k).await?.unwrap_or(action))
