@@ -15,13 +15,14 @@
               years, checked against a full sort of the raw rows; with BENCH_PG_URL (a
               PostgreSQL server URL whose user may create databases) in PostgreSQL too.
   decide      decision latency with 1,000 decisions queued for GitHub and GitHub unreachable
+  relay       an event on one instance heard on another through PostgreSQL LISTEN/NOTIFY
               (connection refused, no DNS answer, a port that never answers): 200 approvals
               through the API's router and 20 `flightdeck approve` processes, p50/p99.
 
 Run through scripts/bench.sh (builds the release binary and installs the peers).
 Environment: BENCH_MB (corpus size, default 1024), BENCH_COMMITS (default 100000),
 BENCH_LIVE_SAMPLES (default 200), BENCH_RECORDS (default 10000000), BENCH_DIR (scratch,
-default a temp dir), BENCH_ONLY (a comma list of sections: logs, git, live, rollup, dora, decide;
+default a temp dir), BENCH_ONLY (a comma list of sections: logs, git, live, rollup, dora, decide, relay;
 default all).
 """
 import http.client
@@ -42,6 +43,7 @@ GEN = os.path.join(ROOT, "target/release/examples/gen_claude_corpus")
 ROLLUPS = os.path.join(ROOT, "target/release/examples/bench_rollups")
 DORA = os.path.join(ROOT, "target/release/examples/bench_dora")
 DECIDE = os.path.join(ROOT, "target/release/examples/bench_decide")
+RELAY = os.path.join(ROOT, "target/release/examples/bench_relay")
 CCUSAGE = os.path.join(ROOT, "bench/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage")
 
 
@@ -240,15 +242,16 @@ def pct(xs, p):
 
 def main():
     only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
-    unknown = only - {"logs", "git", "live", "rollup", "dora", "decide"}
+    unknown = only - {"logs", "git", "live", "rollup", "dora", "decide", "relay"}
     if unknown:
-        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live, rollup, dora, decide)")
+        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live, rollup, dora, decide, relay)")
     run = lambda section: not only or section in only
     needed = [("flightdeck", FD)] if any(run(s) for s in ("logs", "git", "live", "decide")) else []
     needed += [("corpus generator", GEN), ("ccusage", CCUSAGE)] if run("logs") else []
     needed += [("rollup bench", ROLLUPS)] if run("rollup") else []
     needed += [("dora bench", DORA)] if run("dora") else []
     needed += [("decision bench", DECIDE)] if run("decide") else []
+    needed += [("relay bench", RELAY)] if run("relay") else []
     for tool, path in needed:
         if not os.path.exists(path):
             sys.exit(f"error: {tool} not found at {path}; run scripts/bench.sh")
@@ -276,6 +279,8 @@ def main():
     if run("decide"):
         print("\n== decisions with the forge down: recording a decision, 1,000 queued (target: p99 under 200 ms)")
         subprocess.run([DECIDE, FD], check=True)
+    if run("relay"):
+        relay_section()
     if not os.environ.get("BENCH_DIR"):
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -332,6 +337,22 @@ def dora_section(scratch, commits, deploys):
         subprocess.run([DORA, f"{base}/{name}", str(commits), str(deploys)], check=True)
     finally:
         subprocess.run(["psql", admin, "-q", "-c", f"DROP DATABASE IF EXISTS {name}"], check=True)
+
+
+def relay_section():
+    admin = os.environ.get("BENCH_PG_URL")
+    print("\n== live across instances: an event on one instance heard on another through PostgreSQL (target: p99 under 1 s)")
+    if not admin:
+        print("(not measured: set BENCH_PG_URL, e.g. postgres://postgres@127.0.0.1:5432/postgres)")
+        return
+    name = "flightdeck_bench_relay"
+    for sql in [f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"]:
+        subprocess.run(["psql", admin, "-q", "-c", sql], check=True)
+    base = admin.rsplit("/", 1)[0]
+    try:
+        subprocess.run([RELAY, f"{base}/{name}", os.environ.get("BENCH_RELAY_EVENTS", "500")], check=True)
+    finally:
+        subprocess.run(["psql", admin, "-q", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ export function useApi<T>(fetcher: (signal: AbortSignal) => Promise<T>, topic: s
   useEffect(
     () =>
       subscribeChanges((event) => {
-        if (!event || topic === '*' || event.topics.includes(topic)) setTick((t) => t + 1);
+        // No topics: anything may have changed (another instance's relay fell behind).
+        if (!event || topic === '*' || event.topics.length === 0 || event.topics.includes(topic)) setTick((t) => t + 1);
       }),
     [topic],
   );

@@ -47,6 +47,8 @@ impl RuntimeOptions {
 /// The background tasks of a running app; dropping it stops them.
 pub struct Runtime {
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Events to and from the other instances on a shared PostgreSQL (`None` on SQLite).
+    _relay: Option<flightdeck_core::store::Relay>,
     _watch: Option<watch::WatchHandle>,
     /// What the first scan found (`None` when it was not asked for).
     pub first_scan: Option<IngestReport>,
@@ -73,6 +75,8 @@ impl Runtime {
         opts: RuntimeOptions,
     ) -> Result<Runtime, AppError> {
         let sources = lead.sources_with_watched(store).await?;
+        // Before the first scan, so what it finds reaches the team's other open UIs too.
+        let relay = store.relay(bus).await?;
         let first_scan = if opts.first_scan {
             Some(ingest::run(store, &sources, Some(bus), crate::now()).await?)
         } else {
@@ -138,6 +142,7 @@ impl Runtime {
         }
         Ok(Runtime {
             tasks,
+            _relay: relay,
             _watch: watch,
             first_scan,
             warnings,

@@ -379,3 +379,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 pub(crate) fn now() -> i64 {
     flightdeck_app::now()
 }
+
+/// Tells the team's other instances (a shared PostgreSQL) what this command changed, so their
+/// open views refresh; a failure to tell them is a note, never the command's failure.
+pub(crate) async fn tell_others(
+    store: &flightdeck_core::store::Store,
+    published: &mut tokio::sync::broadcast::Receiver<flightdeck_core::model::events::Event>,
+) {
+    if let Err(e) = store.tell_others(published).await {
+        eprintln!("note: other Flightdecks on this database were not told of it ({e})");
+    }
+}

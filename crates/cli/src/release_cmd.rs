@@ -138,9 +138,11 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
             let approve = matches!(cmd, ReleaseCmd::Approve { .. });
             let tag = matches!(cmd, ReleaseCmd::Approve { tag: true, .. });
             let bus = flightdeck_core::model::events::EventBus::new();
+            let mut published = bus.outbound();
             let decided =
                 flightdeck_app::release::decide(lead, &store, &bus, id, approve, reason, None, now)
                     .await?;
+            crate::tell_others(&store, &mut published).await;
             let r = decided.release;
             let key = lead.key()?;
             let actor = &lead.name;

@@ -168,8 +168,10 @@ async fn decide(
     let store = Store::open(&settings.database_url).await?;
     let c = find(&store, &change.id).await?;
     let kind = &d.kind;
-    // Nobody listens to this bus: the CLI's views are its printed lines.
+    // Nobody here listens to this bus (the CLI's views are its printed lines); what it
+    // carries goes to the team's other instances on a shared PostgreSQL.
     let bus = EventBus::new();
+    let mut published = bus.outbound();
     let decided = review::decide(lead, &store, &bus, &c.id, d, Launch::Queued, now())
         .await
         .map_err(|e| match e {
@@ -182,6 +184,7 @@ async fn decide(
             }
             other => other.into(),
         })?;
+    crate::tell_others(&store, &mut published).await;
     let a = &decided.action;
     match a.state {
         ActionState::Applied => println!(
@@ -300,7 +303,10 @@ pub async fn outbox_resolve(
             many.len()
         ),
     };
-    let a = review::resolve(lead, &store, &EventBus::new(), &action_key, how, now()).await?;
+    let bus = EventBus::new();
+    let mut published = bus.outbound();
+    let a = review::resolve(lead, &store, &bus, &action_key, how, now()).await?;
+    crate::tell_others(&store, &mut published).await;
     let detail = match a.state {
         ActionState::Applied => a.result.unwrap_or_default(),
         _ => a.last_error.unwrap_or_default(),

@@ -247,9 +247,11 @@ async fn dispatch(
     flightdeck_core::domain::ingest::run(store, &sources, None, chrono::Utc::now().timestamp())
         .await?;
     let bus = EventBus::new();
+    let mut published = bus.outbound();
     let now = chrono::Utc::now().timestamp();
     let queued =
         flightdeck_app::work::dispatch(lead, store, &bus, id, agent, Launch::Queued, now).await?;
+    crate::tell_others(store, &mut published).await;
     run_dispatch(store, lead, &queued, json).await
 }
 

@@ -17,6 +17,7 @@ mod dispatches;
 mod metrics;
 mod outbox;
 mod reads;
+pub mod relay;
 mod sessions;
 pub mod spans;
 mod writes;
@@ -42,6 +43,7 @@ pub use billing::BilledLine;
 pub use deploys::{CommitFacts, DeployMark, DeployTallies, DeployWindow};
 pub use metrics::{MergedAgentChange, MergedTimes, SpendBy, UnpricedModel, UsageBy};
 pub use reads::Counts;
+pub use relay::Relay;
 pub use sessions::{PairingRow, Redeemed, SessionRow};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
