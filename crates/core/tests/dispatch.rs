@@ -418,3 +418,83 @@ async fn the_concurrency_limit_is_respected() {
     assert_eq!(most, 2);
     db.finish().await;
 }
+
+/// Four instances (each its own pool, as four machines would be) on one database claim an
+/// agent's queued dispatches at once, round after round: never more running than the agent's
+/// limit. On PostgreSQL the count and the claim are one decision under the agent's lock.
+async fn the_limit_holds_across_instances(db: TestDb) {
+    use flightdeck_core::model::{Dispatch, DispatchKind, DispatchState};
+    const LIMIT: i64 = 2;
+    const QUEUED: usize = 12;
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(flightdeck_core::store::Store::open(&db.url).await.unwrap());
+    }
+    for round in 0..25 {
+        let ids: Vec<String> = (0..QUEUED).map(|i| format!("D-{round:04}{i:04}")).collect();
+        for id in &ids {
+            db.store
+                .insert_dispatch(&Dispatch {
+                    id: id.clone(),
+                    work_item: "W-1".into(),
+                    agent: "claude".into(),
+                    repo: "/r".into(),
+                    branch: format!("claude/{id}"),
+                    worktree: "/w".into(),
+                    kind: DispatchKind::Start,
+                    prompt: "p".into(),
+                    state: DispatchState::Queued,
+                    host: "h".into(),
+                    pid: None,
+                    exit_code: None,
+                    error: None,
+                    output_tail: String::new(),
+                    created_at: 1,
+                    started_at: None,
+                    ended_at: None,
+                })
+                .await
+                .unwrap();
+        }
+        let mut racers = Vec::new();
+        for (n, store) in stores.iter().enumerate() {
+            let (store, ids) = (store.clone(), ids.clone());
+            racers.push(tokio::spawn(async move {
+                let mut won = 0;
+                // Each instance tries the queue in its own order.
+                for i in 0..QUEUED {
+                    let id = &ids[(i * (n + 1) + n) % QUEUED];
+                    if store.claim_dispatch(id, LIMIT, 2).await.unwrap() {
+                        won += 1;
+                    }
+                }
+                won
+            }));
+        }
+        let mut claimed = 0;
+        for r in racers {
+            claimed += r.await.unwrap();
+        }
+        let running = db
+            .store
+            .dispatches()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.state == DispatchState::Running)
+            .count() as i64;
+        assert_eq!(claimed, LIMIT, "round {round}: {claimed} claims won");
+        assert_eq!(running, LIMIT, "round {round}");
+        for id in &ids {
+            db.store
+                .finish_dispatch(id, DispatchState::Cancelled, None, None, 3)
+                .await
+                .unwrap();
+        }
+    }
+    for s in stores {
+        s.close().await;
+    }
+    db.finish().await;
+}
+both!(the_limit_holds_across_instances);

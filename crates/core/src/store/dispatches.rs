@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::Store;
+use super::{Backend, Store};
 use crate::model::error::Result;
 use crate::model::Dispatch;
 
@@ -79,20 +79,45 @@ impl Store {
     }
 
     /// Moves a queued dispatch to running when its agent has fewer than `limit` running; false
-    /// when the agent is full or the dispatch is no longer queued. One statement, so two
-    /// runners sharing a SQLite file cannot both take the last slot.
+    /// when the agent is full or the dispatch is no longer queued. On SQLite one statement
+    /// decides (a writer holds the whole file). On PostgreSQL two instances' statements could
+    /// each count the other's slot as free, so the claim runs under a transaction lock on the
+    /// agent's name: instances on other machines wait their turn, and the limit is exact.
     pub async fn claim_dispatch(&self, id: &str, limit: i64, now: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE dispatches SET state = 'running', started_at = $1
+        const CLAIM: &str = "UPDATE dispatches SET state = 'running', started_at = $1
              WHERE id = $2 AND state = 'queued'
                AND (SELECT COUNT(*) FROM dispatches d
-                    WHERE d.agent = dispatches.agent AND d.state = 'running') < $3",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(limit)
-        .execute(&self.pool)
-        .await?;
+                    WHERE d.agent = dispatches.agent AND d.state = 'running') < $3";
+        if self.target.backend != Backend::Postgres {
+            let done = sqlx::query(CLAIM)
+                .bind(now)
+                .bind(id)
+                .bind(limit)
+                .execute(&self.pool)
+                .await?;
+            return Ok(done.rows_affected() == 1);
+        }
+        let mut tx = self.pool.begin().await?;
+        let agent: Option<String> =
+            sqlx::query_scalar("SELECT agent FROM dispatches WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(agent) = agent else {
+            return Ok(false);
+        };
+        // Held until commit; the key is the agent's, so other agents' claims do not wait.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(format!("flightdeck dispatch {agent}"))
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query(CLAIM)
+            .bind(now)
+            .bind(id)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
