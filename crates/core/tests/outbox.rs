@@ -879,3 +879,78 @@ async fn a_failed_action_can_be_retried_or_dismissed(db: TestDb) {
     db.finish().await;
 }
 both!(a_failed_action_can_be_retried_or_dismissed);
+
+/// Two leads press Merge on one change at the same moment, from two instances on one database
+/// (each its own pool), 100 times over: exactly one merge is queued each time, and the other
+/// lead is told who is merging it; once it went through, who merged it.
+async fn two_leads_merging_at_once_get_one_merge(db: TestDb) {
+    use flightdeck_core::domain::actions::new_action;
+    use flightdeck_core::model::{ActionKind, ActionState, Author, ChangeState};
+    use flightdeck_core::store::MergeQueued;
+    let (alice, bob) = (
+        flightdeck_core::store::Store::open(&db.url).await.unwrap(),
+        flightdeck_core::store::Store::open(&db.url).await.unwrap(),
+    );
+    for round in 0..100 {
+        let mut c = support::merged_change(
+            "api",
+            &format!("claude/r{round}"),
+            "abc",
+            Author::Human { name: "Ann".into() },
+            1,
+        );
+        c.state = ChangeState::Open;
+        db.store.upsert_change_request(&c).await.unwrap();
+        let payload = Payload::default();
+        let a = new_action(ActionKind::Merge, &c.id, &payload, "Alice", None, 2).unwrap();
+        let b = new_action(ActionKind::Merge, &c.id, &payload, "Bob", None, 2).unwrap();
+        let (ra, rb) = tokio::join!(alice.enqueue_merge(&a), bob.enqueue_merge(&b));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        let winners = [&ra, &rb]
+            .iter()
+            .filter(|r| ***r == MergeQueued::Queued)
+            .count();
+        assert_eq!(winners, 1, "round {round}: {ra:?} / {rb:?}");
+        let (winner, loser) = if ra == MergeQueued::Queued {
+            (&a, rb)
+        } else {
+            (&b, ra)
+        };
+        match loser {
+            MergeQueued::Underway(other) => {
+                assert_eq!(other.actor, winner.actor);
+                assert_eq!(other.idempotency_key, winner.idempotency_key);
+            }
+            other => panic!("round {round}: the loser got {other:?}"),
+        }
+        // The same decision sent again is not a second merge either.
+        assert_eq!(
+            alice.enqueue_merge(winner).await.unwrap(),
+            MergeQueued::SameKey
+        );
+        // Merged: a later press finds the change no longer open, and who merged it.
+        c.state = ChangeState::Merged;
+        db.store.upsert_change_request(&c).await.unwrap();
+        db.store
+            .finish_action(
+                &winner.idempotency_key,
+                ActionState::Applied,
+                Some("merged"),
+                None,
+                3,
+            )
+            .await
+            .unwrap();
+        let late = new_action(ActionKind::Merge, &c.id, &payload, "Carol", None, 4).unwrap();
+        assert_eq!(
+            bob.enqueue_merge(&late).await.unwrap(),
+            MergeQueued::NotOpen
+        );
+        let by = db.store.last_applied_merge(&c.id).await.unwrap().unwrap();
+        assert_eq!(by.actor, winner.actor);
+    }
+    alice.close().await;
+    bob.close().await;
+    db.finish().await;
+}
+both!(two_leads_merging_at_once_get_one_merge);

@@ -151,7 +151,8 @@ impl ApiError {
                 use flightdeck_core::domain::outbox::DecideError as D;
                 match e {
                     D::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-                    D::NotOpen { .. } => (StatusCode::CONFLICT, "not_open"),
+                    D::NotOpen { .. } | D::MergedBy { .. } => (StatusCode::CONFLICT, "not_open"),
+                    D::MergeUnderway { .. } => (StatusCode::CONFLICT, "merge_underway"),
                     D::Moved { .. } => (StatusCode::CONFLICT, "moved"),
                     D::NotLocal(_) => (StatusCode::NOT_IMPLEMENTED, "not_local"),
                     D::KeyReused { .. } => (StatusCode::CONFLICT, "key_reused"),

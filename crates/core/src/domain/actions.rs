@@ -108,11 +108,25 @@ pub async fn enqueue_keyed(
     key: Option<&str>,
     now: i64,
 ) -> Result<(Action, bool)> {
+    let a = new_action(kind, target, payload, actor, key, now)?;
+    let queued = store.enqueue_action(&a).await?;
+    Ok((a, queued))
+}
+
+/// A queued action, not stored yet: with `key` as its idempotency key, or a fresh one.
+pub fn new_action(
+    kind: ActionKind,
+    target: &str,
+    payload: &Payload,
+    actor: &str,
+    key: Option<&str>,
+    now: i64,
+) -> Result<Action> {
     let idempotency_key = match key {
         Some(k) => k.to_string(),
         None => crate::model::error::random_hex(16, "an idempotency key")?,
     };
-    let a = Action {
+    Ok(Action {
         idempotency_key,
         kind,
         target: target.into(),
@@ -125,9 +139,7 @@ pub async fn enqueue_keyed(
         created_at: now,
         next_attempt_at: now,
         applied_at: None,
-    };
-    let queued = store.enqueue_action(&a).await?;
-    Ok((a, queued))
+    })
 }
 
 /// `: <the lead's comment>` when there is one (a close's reason, kept in the audit log).

@@ -42,6 +42,7 @@ pub use agent_logs::Stamp;
 pub use billing::BilledLine;
 pub use deploys::{CommitFacts, DeployMark, DeployTallies, DeployWindow};
 pub use metrics::{MergedAgentChange, MergedTimes, SpendBy, UnpricedModel, UsageBy};
+pub use outbox::MergeQueued;
 pub use reads::Counts;
 pub use relay::Relay;
 pub use sessions::{PairingRow, Redeemed, SessionRow};

@@ -3,9 +3,22 @@
 
 use sqlx::Row;
 
-use super::Store;
+use super::{Backend, Store};
 use crate::model::error::Result;
 use crate::model::{Action, Review};
+
+/// What became of queueing a merge.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MergeQueued {
+    /// Queued: this decision merges the change.
+    Queued,
+    /// Its idempotency key is queued already (the same decision sent again).
+    SameKey,
+    /// Another merge of the change is queued or being sent: that one merges it.
+    Underway(Action),
+    /// The change is no longer open (merged or closed meanwhile).
+    NotOpen,
+}
 
 const ACTION_COLUMNS: &str = "idempotency_key, kind, target, payload, actor, state, attempts,
     last_error, result, created_at, next_attempt_at, applied_at";
@@ -49,6 +62,75 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Queues a merge unless another merge of the same change is queued or being sent, or the
+    /// change is no longer open: two leads merging one change at once (on one machine or on a
+    /// team's shared database) get exactly one merge. The checks and the insert are one
+    /// statement; on PostgreSQL it also runs under a transaction lock on the change, so two
+    /// instances' statements cannot both see the other's merge as absent.
+    pub async fn enqueue_merge(&self, a: &Action) -> Result<MergeQueued> {
+        const INSERT: &str = "INSERT INTO actions (idempotency_key, kind, target, payload, actor,
+               state, attempts, created_at, next_attempt_at, seq)
+             SELECT $1, $2, $3, $4, $5, $6, 0, $7, $8, m.next
+             FROM (SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM actions) m
+             WHERE NOT EXISTS (SELECT 1 FROM actions
+                               WHERE target = $3 AND kind = 'merge'
+                                 AND state IN ('queued', 'sending'))
+               AND EXISTS (SELECT 1 FROM change_requests WHERE id = $3 AND state = 'open')
+             ON CONFLICT (idempotency_key) DO NOTHING";
+        let mut tx = self.pool.begin().await?;
+        if self.target.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!("flightdeck merge {}", a.target))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query(INSERT)
+            .bind(&a.idempotency_key)
+            .bind(a.kind.as_str())
+            .bind(&a.target)
+            .bind(&a.payload)
+            .bind(&a.actor)
+            .bind(a.state.as_str())
+            .bind(a.created_at)
+            .bind(a.next_attempt_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if done.rows_affected() == 1 {
+            return Ok(MergeQueued::Queued);
+        }
+        if self.action(&a.idempotency_key).await?.is_some() {
+            return Ok(MergeQueued::SameKey);
+        }
+        let underway = sqlx::query(&format!(
+            "SELECT {ACTION_COLUMNS} FROM actions
+             WHERE target = $1 AND kind = 'merge' AND state IN ('queued', 'sending')
+             ORDER BY seq LIMIT 1"
+        ))
+        .bind(&a.target)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match underway {
+            Some(r) => MergeQueued::Underway(action(&r)?),
+            None => MergeQueued::NotOpen,
+        })
+    }
+
+    /// The last merge of a change that went through: who merged it, and when.
+    pub async fn last_applied_merge(&self, target: &str) -> Result<Option<Action>> {
+        sqlx::query(&format!(
+            "SELECT {ACTION_COLUMNS} FROM actions
+             WHERE target = $1 AND kind = 'merge' AND state = 'applied'
+             ORDER BY seq DESC LIMIT 1"
+        ))
+        .bind(target)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(action)
+        .transpose()
     }
 
     /// Every action, oldest first.

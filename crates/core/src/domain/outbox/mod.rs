@@ -24,7 +24,7 @@ use crate::forge::merge::{merge_local, MergeMode};
 use crate::model::audit::{AuditKey, Decision};
 use crate::model::error::Result;
 use crate::model::{Action, ActionKind, ActionState, ChangeState, Review, ReviewState};
-use crate::store::Store;
+use crate::store::{MergeQueued, Store};
 
 /// How long a sender holds an action before another may take it over (a sender killed
 /// mid-send lets go after this). `FLIGHTDECK_OUTBOX_LEASE_SECS` changes it.
@@ -222,10 +222,12 @@ async fn finish(
     let k = &a.idempotency_key;
     let (action, detail) = match &outcome {
         Outcome::Applied(result) => {
+            // The change settles first: until the action reads applied it is still under way,
+            // so another lead's merge is refused throughout, never let through between the two.
+            settle(store, a, result).await?;
             store
                 .finish_action(k, ActionState::Applied, Some(result), None, now)
                 .await?;
-            settle(store, a, result).await?;
             (format!("{} applied", a.kind), result.clone())
         }
         Outcome::Failed(why) => {
@@ -506,6 +508,17 @@ pub enum DecideError {
     NotFound(String),
     #[error("{id} is {state}, not open")]
     NotOpen { id: String, state: ChangeState },
+    #[error("{id} was merged already, by {by} (action {key})")]
+    MergedBy { id: String, by: String, key: String },
+    #[error(
+        "{id} is being merged already, by {by} (action {key}, {state}); one merge goes through"
+    )]
+    MergeUnderway {
+        id: String,
+        by: String,
+        key: String,
+        state: ActionState,
+    },
     #[error(
         "{0}: GitHub pull requests are not synced yet; only local agent branches can be acted on"
     )]
@@ -616,10 +629,7 @@ pub async fn decide(
         return Err(DecideError::NotLocal(c.id));
     }
     if c.state != ChangeState::Open {
-        return Err(DecideError::NotOpen {
-            id: c.id,
-            state: c.state,
-        });
+        return Err(not_open(store, c.id, c.state).await?);
     }
     if let Some(shown) = d.head_sha.as_deref().map(str::trim) {
         if shown != c.head_sha {
@@ -649,6 +659,8 @@ pub async fn decide(
         body: comment.map(str::to_string),
         ..Default::default()
     };
+    // Audited once the merge is queued (a merge refused as already under way overrides nothing).
+    let mut overridden: Option<String> = None;
     if kind == ActionKind::Merge {
         payload.method = Some(method.into());
         let file = crate::domain::policy::PolicyFile::load(policy_file)
@@ -674,34 +686,68 @@ pub async fn decide(
                     reasons,
                 });
             };
-            store
-                .append_audit(
-                    key,
-                    &Decision {
-                        at: now,
-                        actor: &actor,
-                        action: "override",
-                        target: &c.id,
-                        detail: &format!(
-                            "merged against policy ({}): {reason}",
-                            reasons.join("; ")
-                        ),
-                    },
-                )
-                .await?;
+            overridden = Some(format!(
+                "merged against policy ({}): {reason}",
+                reasons.join("; ")
+            ));
             payload.override_reason = Some(reason.to_string());
         }
     }
-    let (action, queued) = crate::domain::actions::enqueue_keyed(
-        store,
-        kind,
-        &c.id,
-        &payload,
-        &actor,
-        d.idempotency_key.as_deref(),
-        now,
-    )
-    .await?;
+    let (action, queued) = if kind == ActionKind::Merge {
+        // One merge per change, however many leads press Merge at once.
+        let a = crate::domain::actions::new_action(
+            kind,
+            &c.id,
+            &payload,
+            &actor,
+            d.idempotency_key.as_deref(),
+            now,
+        )?;
+        match store.enqueue_merge(&a).await? {
+            MergeQueued::Queued => (a, true),
+            MergeQueued::SameKey => (a, false),
+            MergeQueued::Underway(other) => {
+                return Err(DecideError::MergeUnderway {
+                    id: c.id,
+                    by: other.actor,
+                    key: other.idempotency_key,
+                    state: other.state,
+                })
+            }
+            MergeQueued::NotOpen => {
+                let now_state = store
+                    .change_request(&c.id)
+                    .await?
+                    .map_or(ChangeState::Closed, |c| c.state);
+                return Err(not_open(store, c.id, now_state).await?);
+            }
+        }
+    } else {
+        crate::domain::actions::enqueue_keyed(
+            store,
+            kind,
+            &c.id,
+            &payload,
+            &actor,
+            d.idempotency_key.as_deref(),
+            now,
+        )
+        .await?
+    };
+    if let (Some(detail), true) = (&overridden, queued) {
+        store
+            .append_audit(
+                key,
+                &Decision {
+                    at: now,
+                    actor: &actor,
+                    action: "override",
+                    target: &c.id,
+                    detail,
+                },
+            )
+            .await?;
+    }
     let k = action.idempotency_key.clone();
     // Two requests with one key at once: the one whose insert lost answers with the winner's
     // action and sends nothing of its own.
@@ -715,6 +761,25 @@ pub async fn decide(
     }
     send_now(store, applier, key, &action, &payload, now).await?;
     Ok(store.action(&k).await?.unwrap_or(action))
+}
+
+/// Why a change that is not open cannot be decided: who merged it, when a merge through
+/// Flightdeck did.
+async fn not_open(
+    store: &Store,
+    id: String,
+    state: ChangeState,
+) -> std::result::Result<DecideError, DecideError> {
+    if state == ChangeState::Merged {
+        if let Some(m) = store.last_applied_merge(&id).await? {
+            return Ok(DecideError::MergedBy {
+                id,
+                by: m.actor,
+                key: m.idempotency_key,
+            });
+        }
+    }
+    Ok(DecideError::NotOpen { id, state })
 }
 
 /// A decision already queued under the key a front end sent again: it stands if it is this
