@@ -347,3 +347,113 @@ fn the_github_token_lives_in_the_os_keyring() {
         "the token is in the database"
     );
 }
+
+/// A team on one database: each member signs with their own machine's key. Until a key is
+/// trusted, `audit verify` flags its entries and calls the signer unknown; trusted with a name,
+/// every signer is named. Adding a key is itself signed in the log; a bad key or no name is
+/// refused by name.
+#[test]
+fn a_team_names_whose_audit_key_is_whose() {
+    let alice = tempfile::tempdir().unwrap();
+    let bob = tempfile::tempdir().unwrap();
+    let db = alice.path().join("team.db");
+    let path = alice.path().join("work/app");
+    let repo = new_repo(&path);
+    agent_commit(&repo, "claude/a", "a.rs", "// a\n");
+    agent_commit(&repo, "claude/b", "b.rs", "// b\n");
+    let as_alice = |args: &[&str]| with_db(alice.path(), &db, args);
+    let as_bob = |args: &[&str]| {
+        flightdeck(bob.path())
+            .env("FLIGHTDECK_USER", "Bob Builder")
+            .arg("--database-url")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    ok(&as_alice(&["ingest", "--repo", path.to_str().unwrap()]));
+    ok(&as_alice(&["approve", "claude/a"]));
+    ok(&as_bob(&["approve", "claude/b"]));
+    let bob_key = ok(&as_bob(&["audit", "key"])).trim().to_string();
+    let alice_key = ok(&as_alice(&["audit", "key"])).trim().to_string();
+    assert_ne!(bob_key, alice_key, "each machine its own key");
+
+    // Alice does not know Bob's key yet: his entry is flagged, he is unknown.
+    let out = as_alice(&["audit", "verify"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("Alice Lead (this machine)"), "{text}");
+    assert!(text.contains("UNKNOWN"), "{text}");
+    assert!(text.contains("not trusted"), "{text}");
+
+    // Trusted by name, in the shared store: both machines name both signers.
+    let added = ok(&as_alice(&[
+        "audit",
+        "trust",
+        "add",
+        &bob_key,
+        "--name",
+        "Bob Builder",
+    ]));
+    assert!(added.contains("Bob Builder"), "{added}");
+    ok(&as_bob(&[
+        "audit",
+        "trust",
+        "add",
+        &alice_key,
+        "--name",
+        "Alice Lead",
+    ]));
+    for who in [
+        as_alice(&["audit", "verify", "--json"]),
+        as_bob(&["audit", "verify", "--json"]),
+    ] {
+        let v: serde_json::Value = serde_json::from_str(&ok(&who)).unwrap();
+        let mut names: Vec<String> = v["signers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap_or("?").to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 2, "{v}");
+        assert!(
+            names.iter().any(|n| n.starts_with("Alice Lead")),
+            "{names:?}"
+        );
+        assert!(
+            names.iter().any(|n| n.starts_with("Bob Builder")),
+            "{names:?}"
+        );
+    }
+    let list = ok(&as_bob(&["audit", "trust", "list"]));
+    assert!(
+        list.contains(&bob_key) && list.contains("added by Alice Lead"),
+        "{list}"
+    );
+    // Who trusted whom is in the log too.
+    let log: serde_json::Value =
+        serde_json::from_str(&ok(&as_alice(&["audit", "verify", "--json"]))).unwrap();
+    assert!(log["entries"].as_u64().unwrap() >= 4, "{log}");
+
+    // Bad input, one line each.
+    let out = as_alice(&["audit", "trust", "add", "abc", "--name", "X"]);
+    assert!(
+        stderr_line(&out).contains("not an audit public key"),
+        "{}",
+        stderr_line(&out)
+    );
+    let out = as_alice(&["audit", "trust", "add", &bob_key, "--name", " "]);
+    assert!(
+        stderr_line(&out).contains("needs a name"),
+        "{}",
+        stderr_line(&out)
+    );
+    ok(&as_alice(&["audit", "trust", "remove", &bob_key]));
+    let out = as_alice(&["audit", "trust", "remove", &bob_key]);
+    assert!(
+        stderr_line(&out).contains("not a trusted key"),
+        "{}",
+        stderr_line(&out)
+    );
+}

@@ -1,5 +1,6 @@
-//! `flightdeck audit verify|export|key`: checking the signed, hash-chained audit log, and
-//! handing it to someone else with the public key that lets them check it too.
+//! `flightdeck audit verify|export|key|trust`: checking the signed, hash-chained audit log,
+//! handing it to someone else with the public key that lets them check it too, and keeping the
+//! team's keys (whose is whose) in the store.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use flightdeck_app::Lead;
 use flightdeck_core::config::Settings;
+use flightdeck_core::domain::trust;
 use flightdeck_core::model::audit::{self, Checkpoint, Verification};
 use flightdeck_core::model::AuditEntry;
 use flightdeck_core::store::Store;
@@ -36,6 +38,27 @@ pub enum AuditCmd {
     },
     /// Print this machine's audit public key (made on first use).
     Key,
+    /// The team's trusted keys, kept in the store: whose key is whose.
+    #[command(subcommand)]
+    Trust(TrustCmd),
+}
+
+#[derive(Subcommand)]
+pub enum TrustCmd {
+    /// Trust a member's public key (`flightdeck audit key` on their machine prints it).
+    Add {
+        key: String,
+        /// Whose key it is.
+        #[arg(long)]
+        name: String,
+    },
+    /// The trusted keys.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop trusting a key.
+    Remove { key: String },
 }
 
 /// An exported audit log: everything `verify --file` needs.
@@ -55,6 +78,33 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
     match cmd {
         AuditCmd::Key => {
             println!("{}", key.public_hex());
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCmd::Trust(t) => {
+            let store = Store::open(&settings.database_url).await?;
+            let now = chrono::Utc::now().timestamp();
+            match t {
+                TrustCmd::Add { key: k, name } => {
+                    let added = trust::add(&store, &key, k, name, &lead.name, now).await?;
+                    println!("trusted {} as {}", audit::short(&added.key), added.name);
+                }
+                TrustCmd::Remove { key: k } => {
+                    trust::remove(&store, &key, k, &lead.name, now).await?;
+                    println!("no longer trusted: {}", audit::short(k.trim()));
+                }
+                TrustCmd::List { json } => {
+                    let keys = store.trusted_keys().await?;
+                    if *json {
+                        println!("{}", serde_json::to_string_pretty(&keys)?);
+                    } else if keys.is_empty() {
+                        println!("no key trusted yet besides this machine's (`flightdeck audit trust add KEY --name N`)");
+                    } else {
+                        for k in keys {
+                            println!("{}  {}  added by {}", k.key, k.name, k.added_by);
+                        }
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         AuditCmd::Export { out } => {
@@ -85,6 +135,8 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
             Ok(ExitCode::SUCCESS)
         }
         AuditCmd::Verify { file, trust, json } => {
+            // This machine's key is its lead's; the team's keys are named in the store.
+            let mut names = vec![(key.public_hex(), format!("{} (this machine)", lead.name))];
             let (entries, mut trusted, checkpoints) = match file {
                 Some(f) => {
                     let e = read_export(f)?;
@@ -92,15 +144,20 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
                 }
                 None => {
                     let store = Store::open(&settings.database_url).await?;
+                    let team = store.trusted_keys().await?;
+                    let mut trusted = vec![key.public_hex()];
+                    trusted.extend(team.iter().map(|k| k.key.clone()));
+                    names.extend(team.into_iter().map(|k| (k.key, k.name)));
                     (
                         store.audit_entries().await?,
-                        vec![key.public_hex()],
+                        trusted,
                         key.checkpoint().into_iter().collect(),
                     )
                 }
             };
             trusted.extend(trust.iter().map(|k| k.trim().to_lowercase()));
-            let v = audit::verify(&entries, &trusted, &checkpoints);
+            let mut v = audit::verify(&entries, &trusted, &checkpoints);
+            v.name_signers(names.iter().map(|(k, n)| (k.as_str(), n.as_str())));
             if *json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -131,7 +188,14 @@ fn read_export(path: &Path) -> Result<Export> {
 
 fn print_verification(v: &Verification) {
     for s in &v.signers {
-        println!("signer {}  {} entries", audit::short(&s.key), s.entries);
+        println!(
+            "signer {}  {}  {} entries",
+            audit::short(&s.key),
+            s.name
+                .as_deref()
+                .unwrap_or("UNKNOWN (not trusted: `flightdeck audit trust add`)"),
+            s.entries
+        );
     }
     // Decisions a paired device signed: proven to come from that device's own key.
     for d in &v.devices {

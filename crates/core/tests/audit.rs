@@ -242,3 +242,38 @@ fn concurrent_signers_share_one_key_and_every_checkpoint_lands() {
         .collect();
     assert!(left.is_empty(), "temporary files left behind: {left:?}");
 }
+
+/// The Audit view names each signer the team trusts, and leaves a key nobody added unnamed.
+async fn the_audit_view_names_trusted_signers(db: TestDb) {
+    use flightdeck_core::domain::trust;
+    let log = signed_log(&db).await;
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = AuditKey::load_or_create(&other_dir.path().join("k")).unwrap();
+    let view = flightdeck_core::views::audit(&db.store).await.unwrap();
+    assert_eq!(view.integrity.signers[0].name, None);
+    trust::add(
+        &db.store,
+        &other,
+        &log.key.public_hex(),
+        "Ana Lopez",
+        "Bob",
+        1_790_000_100,
+    )
+    .await
+    .unwrap();
+    let view = flightdeck_core::views::audit(&db.store).await.unwrap();
+    let named: Vec<(Option<&str>, usize)> = view
+        .integrity
+        .signers
+        .iter()
+        .map(|s| (s.name.as_deref(), s.entries))
+        .collect();
+    // Ana's five decisions; Bob's key signed the trust entry and nobody named it.
+    assert!(named.contains(&(Some("Ana Lopez"), 5)), "{named:?}");
+    assert!(named.contains(&(None, 1)), "{named:?}");
+    let keys = db.store.trusted_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].added_by, "Bob");
+    db.finish().await;
+}
+both!(the_audit_view_names_trusted_signers);

@@ -4,4 +4,8 @@ export type AuditSigner = {
 /**
  * Ed25519 public key, hex.
  */
-key: string, entries: number, };
+key: string, entries: number, 
+/**
+ * Whose key it is, when the team trusts it (`flightdeck audit trust add`).
+ */
+name: string | null, };

@@ -4,7 +4,8 @@ import { shortHash } from '../format';
 import type { AuditEntry } from '../generated/AuditEntry';
 import { useApi, useExpanded, useList, type ViewProps } from '../hooks';
 
-const columns: Column<AuditEntry>[] = [
+/** The columns, with the team's names for the keys it trusts (`flightdeck audit trust add`). */
+const columnsFor = (names: Map<string, string>): Column<AuditEntry>[] => [
   { header: '#', cell: (e) => e.seq, className: 'num' },
   { header: 'When', cell: (e, now) => <Time ts={e.at} now={now} />, className: 'nowrap' },
   { header: 'Actor', cell: (e) => e.actor, className: 'nowrap' },
@@ -16,9 +17,15 @@ const columns: Column<AuditEntry>[] = [
     header: 'Signer',
     cell: (e) =>
       e.signature ? (
-        <code className="muted" title={`Ed25519 ${e.signer}`}>
-          {e.signer.slice(0, 16)}
-        </code>
+        names.has(e.signer) ? (
+          <span title={`Ed25519 ${e.signer}`} data-testid="signer-name">
+            {names.get(e.signer)}
+          </span>
+        ) : (
+          <code className="muted" title={`Ed25519 ${e.signer}: a key the team has not named (flightdeck audit trust add)`}>
+            {e.signer.slice(0, 16)}
+          </code>
+        )
       ) : (
         <Badge tone="amber">unsigned</Badge>
       ),
@@ -43,6 +50,7 @@ function detail(e: AuditEntry) {
 export default function Audit({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now } = useApi(api.audit, 'audit');
   const entries = data?.entries ?? [];
+  const names = new Map((data?.integrity.signers ?? []).flatMap((s) => (s.name ? [[s.key, s.name] as const] : [])));
   const [expanded, toggle] = useExpanded();
   useList(list, entries.length, toggle);
   return (
@@ -82,7 +90,7 @@ export default function Audit({ selected, setSelected, list }: ViewProps) {
         <DataTable
           label="Audit log"
           items={entries}
-          columns={columns}
+          columns={columnsFor(names)}
           rowKey={(e) => String(e.seq)}
           selected={selected}
           expanded={expanded}

@@ -17,4 +17,5 @@ pub mod issues;
 pub mod outbox;
 pub mod policy;
 pub mod releases;
+pub mod trust;
 pub mod work;

@@ -289,11 +289,22 @@ pub struct AuditSigner {
     pub key: String,
     #[ts(type = "number")]
     pub entries: usize,
+    /// Whose key it is, when the team trusts it (`flightdeck audit trust add`).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 impl Verification {
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// Names each signer whose key is among `names` (key hex, name).
+    pub fn name_signers<'a>(&mut self, names: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let names: std::collections::HashMap<&str, &str> = names.into_iter().collect();
+        for s in &mut self.signers {
+            s.name = names.get(s.key.as_str()).map(|n| n.to_string());
+        }
     }
 }
 
@@ -389,7 +400,11 @@ pub fn verify(
         .collect();
     v.signers = signers
         .into_iter()
-        .map(|(key, entries)| AuditSigner { key, entries })
+        .map(|(key, entries)| AuditSigner {
+            key,
+            entries,
+            name: None,
+        })
         .collect();
     v.devices = devices.into_values().collect();
     v

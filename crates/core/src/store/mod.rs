@@ -20,6 +20,7 @@ mod reads;
 pub mod relay;
 mod sessions;
 pub mod spans;
+mod trust;
 mod writes;
 
 /// The `[database]` section of the config file: the store's URL (`sqlite:…` or `postgres://…`;
@@ -46,6 +47,7 @@ pub use outbox::MergeQueued;
 pub use reads::Counts;
 pub use relay::Relay;
 pub use sessions::{PairingRow, Redeemed, SessionRow};
+pub use trust::TrustedKey;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -16,6 +16,8 @@ pub async fn audit(store: &Store) -> Result<AuditView> {
     // Integrity only (chain, hashes, signatures): which keys to trust is the reader's call,
     // made with `flightdeck audit verify`, so every key present is taken as given here.
     let signers: Vec<String> = entries.iter().map(|e| e.signer.clone()).collect();
-    let integrity = crate::model::audit::verify(&entries, &signers, &[]);
+    let mut integrity = crate::model::audit::verify(&entries, &signers, &[]);
+    let team = store.trusted_keys().await?;
+    integrity.name_signers(team.iter().map(|k| (k.key.as_str(), k.name.as_str())));
     Ok(AuditView { entries, integrity })
 }
