@@ -72,6 +72,33 @@ async fn a_code_signs_in_once_and_in_time(db: TestDb) {
         .unwrap_err();
     assert!(err.to_string().contains("no open session"), "{err}");
     assert!(s.open_sessions(now + 20).await.unwrap().is_empty());
+
+    // Ended sessions do not pile up: a sign-in a day after one ended takes its row away, and
+    // leaves an open one alone.
+    let hash = |secret: &str| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+    };
+    assert!(s
+        .session_by_hash(&hash(&opened.secret))
+        .await
+        .unwrap()
+        .is_some());
+    let later = now + 20 + 86_400 + 1;
+    let code = access::issue_login_code(s, later).await.unwrap();
+    let still_open = access::sign_in(s, &code, "kept", later).await.unwrap();
+    let code = access::issue_login_code(s, later + 1).await.unwrap();
+    access::sign_in(s, &code, "next", later + 1).await.unwrap();
+    assert!(s
+        .session_by_hash(&hash(&opened.secret))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .session_by_hash(&hash(&still_open.secret))
+        .await
+        .unwrap()
+        .is_some());
     db.finish().await;
 }
 both!(a_code_signs_in_once_and_in_time);

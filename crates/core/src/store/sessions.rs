@@ -170,7 +170,14 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Records a session by its secret's hash; sessions that ended (expired or signed out) a
+    /// day before it go at the same time, so the table holds what is open and recent.
     pub async fn insert_session(&self, s: &SessionRow, hash: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+            .bind(s.created_at - 86_400)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(&format!(
             "INSERT INTO sessions ({COLUMNS}, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
@@ -182,8 +189,9 @@ impl Store {
         .bind(s.revoked_at)
         .bind(&s.device_key)
         .bind(hash)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
