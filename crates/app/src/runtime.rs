@@ -75,8 +75,17 @@ impl Runtime {
         opts: RuntimeOptions,
     ) -> Result<Runtime, AppError> {
         let sources = lead.sources_with_watched(store).await?;
-        // Before the first scan, so what it finds reaches the team's other open UIs too.
-        let relay = store.relay(bus).await?;
+        // Before the first scan, so what it finds reaches the team's other open UIs too. A
+        // relay that cannot start costs live updates across instances, not the instance.
+        let (relay, relay_warning) = match store.relay(bus).await {
+            Ok(r) => (r, None),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "other instances on this database will not see changes live ({e})"
+                )),
+            ),
+        };
         let first_scan = if opts.first_scan {
             Some(ingest::run(store, &sources, Some(bus), crate::now()).await?)
         } else {
@@ -86,6 +95,7 @@ impl Runtime {
             .iter()
             .flat_map(|r| r.problems.iter().cloned())
             .collect();
+        warnings.extend(relay_warning);
 
         let watch = match watch::spawn(store.clone(), bus.clone(), sources.clone()) {
             Ok(h) => {
