@@ -144,15 +144,19 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
                 }
                 None => {
                     let store = Store::open(&settings.database_url).await?;
+                    let entries = store.audit_entries().await?;
+                    // Trust comes from the signed log, rooted in this machine's key and the
+                    // keys given here; the table only names the keys the log trusts.
+                    let mut roots = vec![key.public_hex()];
+                    roots.extend(trust.iter().map(|k| k.trim().to_lowercase()));
+                    let trusted = trust::trusted_through_log(&entries, &roots);
                     let team = store.trusted_keys().await?;
-                    let mut trusted = vec![key.public_hex()];
-                    trusted.extend(team.iter().map(|k| k.key.clone()));
-                    names.extend(team.into_iter().map(|k| (k.key, k.name)));
-                    (
-                        store.audit_entries().await?,
-                        trusted,
-                        key.checkpoint().into_iter().collect(),
-                    )
+                    names.extend(
+                        team.into_iter()
+                            .filter(|k| trusted.contains(&k.key) && k.key != key.public_hex())
+                            .map(|k| (k.key, k.name)),
+                    );
+                    (entries, trusted, key.checkpoint().into_iter().collect())
                 }
             };
             trusted.extend(trust.iter().map(|k| k.trim().to_lowercase()));

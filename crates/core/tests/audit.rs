@@ -274,6 +274,42 @@ async fn the_audit_view_names_trusted_signers(db: TestDb) {
     let keys = db.store.trusted_keys().await.unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].added_by, "Bob");
+
+    // Trust comes from the signed log: Bob's entry makes Ana's key trusted for whoever trusts
+    // Bob; a key written straight into the table is trusted by nobody.
+    let mallory_dir = tempfile::tempdir().unwrap();
+    let mallory = AuditKey::load_or_create(&mallory_dir.path().join("k")).unwrap();
+    db.store
+        .trust_key(&flightdeck_core::store::TrustedKey {
+            key: mallory.public_hex(),
+            name: "Totally Ana".into(),
+            added_at: 1,
+            added_by: "nobody".into(),
+        })
+        .await
+        .unwrap();
+    let entries = db.store.audit_entries().await.unwrap();
+    let trusted = trust::trusted_through_log(&entries, &[other.public_hex()]);
+    assert!(trusted.contains(&log.key.public_hex()));
+    assert!(!trusted.contains(&mallory.public_hex()));
+    assert_eq!(
+        trust::trusted_through_log(&entries, &[mallory.public_hex()]),
+        vec![mallory.public_hex()],
+        "an untrusted key's own entries grant nothing"
+    );
+    // Removed by a trusted key: no longer trusted from then on.
+    trust::remove(
+        &db.store,
+        &other,
+        &log.key.public_hex(),
+        "Bob",
+        1_790_000_200,
+    )
+    .await
+    .unwrap();
+    let entries = db.store.audit_entries().await.unwrap();
+    let trusted = trust::trusted_through_log(&entries, &[other.public_hex()]);
+    assert!(!trusted.contains(&log.key.public_hex()));
     db.finish().await;
 }
 both!(the_audit_view_names_trusted_signers);

@@ -1,10 +1,13 @@
 //! Whose audit key is whose: a team's members each sign with their own key (made on each
 //! machine), and the shared store keeps the public keys the team trusts, with a name for each,
 //! so `audit verify` names every signer and flags a key nobody added. Adding or removing a key
-//! is itself a decision, signed in the audit log.
+//! is itself a decision, signed in the audit log — and only that signed entry grants trust
+//! ([`trusted_through_log`]): a key written straight into the table, by anyone who can write
+//! the database, is named but not trusted.
 
 use crate::model::audit::{self, AuditKey, Decision};
 use crate::model::error::Error;
+use crate::model::AuditEntry;
 use crate::store::{Store, TrustedKey};
 
 #[derive(Debug, thiserror::Error)]
@@ -95,4 +98,38 @@ async fn record(
         )
         .await?;
     Ok(())
+}
+
+/// The keys to trust when checking `entries`: the `roots` (this machine's key, keys given on
+/// the command line), then, in log order, each key that an already trusted key added with a
+/// signed, unedited "trust key" entry and did not remove since.
+pub fn trusted_through_log(entries: &[AuditEntry], roots: &[String]) -> Vec<String> {
+    let mut sorted: Vec<&AuditEntry> = entries.iter().collect();
+    sorted.sort_by_key(|e| e.seq);
+    let mut trusted: Vec<String> = roots.to_vec();
+    for e in sorted {
+        let adds = e.action == "trust key";
+        if !(adds || e.action == "untrust key") || !trusted.contains(&e.signer) {
+            continue;
+        }
+        let intact = audit::entry_hash_with(
+            &e.prev_hash,
+            e.seq,
+            &e.decision(),
+            &e.device_key,
+            &e.device_signature,
+        ) == e.hash
+            && audit::verify_signed(&e.signer, &e.signature, &e.hash).is_ok();
+        if !intact {
+            continue;
+        }
+        if adds {
+            if !trusted.contains(&e.target) {
+                trusted.push(e.target.clone());
+            }
+        } else if !roots.contains(&e.target) {
+            trusted.retain(|k| *k != e.target);
+        }
+    }
+    trusted
 }

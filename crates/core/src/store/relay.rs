@@ -22,6 +22,14 @@ struct Wire {
     event: Event,
 }
 
+/// "Something changed, refetch everything": what the relay says when it may have missed events.
+fn anything() -> Event {
+    Event::Changed {
+        source: "relay".into(),
+        topics: Vec::new(),
+    }
+}
+
 /// The relay's tasks; they stop when it is dropped.
 pub struct Relay {
     /// This instance's id on the channel.
@@ -45,31 +53,35 @@ impl Store {
             return Ok(None);
         }
         let id = random_hex(8, "an instance id")?;
-        let mut listener = sqlx::postgres::PgListener::connect(&self.target.url).await?;
+        // A database that refuses connections should cost a warning at start, not a long wait.
+        let mut listener = tokio::time::timeout(
+            Duration::from_secs(5),
+            sqlx::postgres::PgListener::connect(&self.target.url),
+        )
+        .await
+        .map_err(|_| crate::Error::Invalid {
+            path: "database".into(),
+            message: "no connection for LISTEN within 5 s".into(),
+        })??;
         listener.listen(CHANNEL).await?;
         let heard = {
             let (bus, id) = (bus.clone(), id.clone());
             tokio::spawn(async move {
                 loop {
-                    match listener.recv().await {
-                        Ok(n) => match serde_json::from_str::<Wire>(n.payload()) {
+                    match listener.try_recv().await {
+                        Ok(Some(n)) => match serde_json::from_str::<Wire>(n.payload()) {
                             Ok(w) if w.from != id => bus.publish_remote(w.event),
                             Ok(_) => {}
                             // A newer Flightdeck's event: it still says something changed.
-                            Err(_) => bus.publish_remote(Event::Changed {
-                                source: "relay".into(),
-                                topics: Vec::new(),
-                            }),
+                            Err(_) => bus.publish_remote(anything()),
                         },
-                        // The connection dropped: sqlx reconnects on the next recv. What was
-                        // sent meanwhile is lost, so listeners refetch everything.
+                        // The connection dropped; the next call reconnects. What was sent
+                        // meanwhile is lost, so listeners refetch everything.
+                        Ok(None) => bus.publish_remote(anything()),
                         Err(e) => {
                             tracing::warn!("event relay: {e}; listening again");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            bus.publish_remote(Event::Changed {
-                                source: "relay".into(),
-                                topics: Vec::new(),
-                            });
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                            bus.publish_remote(anything());
                         }
                     }
                 }
@@ -83,12 +95,7 @@ impl Store {
                     let event = match out.recv().await {
                         Ok(e) => e,
                         // Fell behind: the others refetch rather than miss something.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            Event::Changed {
-                                source: "relay".into(),
-                                topics: Vec::new(),
-                            }
-                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => anything(),
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                     };
                     if let Err(e) = store.notify_others(&id, &event).await {
@@ -110,11 +117,15 @@ impl Store {
         &self,
         published: &mut tokio::sync::broadcast::Receiver<Event>,
     ) -> Result<()> {
+        use tokio::sync::broadcast::error::TryRecvError;
         let from = format!("cli-{}", std::process::id());
-        while let Ok(event) = published.try_recv() {
-            self.notify_others(&from, &event).await?;
+        loop {
+            match published.try_recv() {
+                Ok(event) => self.notify_others(&from, &event).await?,
+                Err(TryRecvError::Lagged(_)) => self.notify_others(&from, &anything()).await?,
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return Ok(()),
+            }
         }
-        Ok(())
     }
 
     /// Sends one event to the other instances (PostgreSQL; nothing on SQLite).

@@ -67,7 +67,8 @@ impl TestDb {
         if let Some((admin, name)) = self.pg {
             use sqlx::Connection;
             if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                // FORCE: a listener's connection may still be closing (PostgreSQL 13+).
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&mut conn)
                     .await;
             }

@@ -222,12 +222,12 @@ async fn finish(
     let k = &a.idempotency_key;
     let (action, detail) = match &outcome {
         Outcome::Applied(result) => {
-            // The change settles first: until the action reads applied it is still under way,
-            // so another lead's merge is refused throughout, never let through between the two.
-            settle(store, a, result).await?;
+            // Recorded first, then settled: a crash in between leaves the change to the next
+            // scan, never a merge result rewritten by a retry.
             store
                 .finish_action(k, ActionState::Applied, Some(result), None, now)
                 .await?;
+            settle(store, a, result).await?;
             (format!("{} applied", a.kind), result.clone())
         }
         Outcome::Failed(why) => {
