@@ -1395,6 +1395,25 @@ async fn a_paired_device_signs_its_requests_and_decisions() {
         serde_json::json!({"code_id": "feedfacecafe", "message": hex::encode(half.message())});
     let res = send_bare(s, pair_post("/pair/start", unknown)).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // An expired code (made six minutes ago) says so.
+    let old_code = flightdeck_core::domain::access::issue_pairing_code(
+        &s.store,
+        None,
+        chrono::Utc::now().timestamp() - 6 * 60,
+    )
+    .await
+    .unwrap();
+    let expired = serde_json::json!({
+        "code_id": old_code.split('.').next().unwrap(),
+        "message": hex::encode(half.message()),
+    });
+    let res = send_bare(s, pair_post("/pair/start", expired)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let why = body_of(res).await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(why.contains("expired"), "{why}");
 
     // Someone who watched the link's public half and guesses the rest: one try, and the code
     // is gone for the phone too (it pairs again), never paired to the guesser.
