@@ -137,10 +137,12 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
         AuditCmd::Verify { file, trust, json } => {
             // This machine's key is its lead's; the team's keys are named in the store.
             let mut names = vec![(key.public_hex(), format!("{} (this machine)", lead.name))];
-            let (entries, mut trusted, checkpoints) = match file {
+            let (entries, trusted, checkpoints) = match file {
                 Some(f) => {
                     let e = read_export(f)?;
-                    (e.entries, e.public_keys, e.checkpoints)
+                    let mut trusted = e.public_keys;
+                    trusted.extend(trust.iter().map(|k| k.trim().to_lowercase()));
+                    (e.entries, trusted, e.checkpoints)
                 }
                 None => {
                     let store = Store::open(&settings.database_url).await?;
@@ -159,7 +161,6 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
                     (entries, trusted, key.checkpoint().into_iter().collect())
                 }
             };
-            trusted.extend(trust.iter().map(|k| k.trim().to_lowercase()));
             let mut v = audit::verify(&entries, &trusted, &checkpoints);
             v.name_signers(names.iter().map(|(k, n)| (k.as_str(), n.as_str())));
             if *json {

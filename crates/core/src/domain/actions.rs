@@ -89,28 +89,9 @@ pub async fn enqueue(
     actor: &str,
     now: i64,
 ) -> Result<Action> {
-    Ok(
-        enqueue_keyed(store, kind, target, payload, actor, None, now)
-            .await?
-            .0,
-    )
-}
-
-/// [`enqueue`] under the front end's own idempotency key when it gave one. Says whether it was
-/// queued now: `false` when that key was queued before (by a request racing this one), which
-/// is left as it is.
-pub async fn enqueue_keyed(
-    store: &Store,
-    kind: ActionKind,
-    target: &str,
-    payload: &Payload,
-    actor: &str,
-    key: Option<&str>,
-    now: i64,
-) -> Result<(Action, bool)> {
-    let a = new_action(kind, target, payload, actor, key, now)?;
-    let queued = store.enqueue_action(&a).await?;
-    Ok((a, queued))
+    let a = new_action(kind, target, payload, actor, None, now)?;
+    store.enqueue_action(&a).await?;
+    Ok(a)
 }
 
 /// A queued action, not stored yet: with `key` as its idempotency key, or a fresh one.

@@ -7,6 +7,21 @@ use super::{Backend, Store};
 use crate::model::error::Result;
 use crate::model::{Action, Review};
 
+/// Binds an action's columns as `$1`…`$8`, in the order both inserts name them.
+fn bind_action<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    a: &'q Action,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(&a.idempotency_key)
+        .bind(a.kind.as_str())
+        .bind(&a.target)
+        .bind(&a.payload)
+        .bind(&a.actor)
+        .bind(a.state.as_str())
+        .bind(a.created_at)
+        .bind(a.next_attempt_at)
+}
+
 /// What became of queueing a merge.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MergeQueued {
@@ -43,22 +58,17 @@ fn action(r: &sqlx::any::AnyRow) -> Result<Action> {
 impl Store {
     /// Queues an action; false when its key is queued already (nothing changes).
     pub async fn enqueue_action(&self, a: &Action) -> Result<bool> {
-        let done = sqlx::query(
+        let done = bind_action(
+            sqlx::query(
             // `WHERE true`: SQLite needs it to parse ON CONFLICT after INSERT … SELECT.
             "INSERT INTO actions (idempotency_key, kind, target, payload, actor, state, attempts,
                created_at, next_attempt_at, seq)
              SELECT $1, $2, $3, $4, $5, $6, 0, $7, $8, COALESCE(MAX(seq), 0) + 1 FROM actions
              WHERE true
              ON CONFLICT (idempotency_key) DO NOTHING",
+            ),
+            a,
         )
-        .bind(&a.idempotency_key)
-        .bind(a.kind.as_str())
-        .bind(&a.target)
-        .bind(&a.payload)
-        .bind(&a.actor)
-        .bind(a.state.as_str())
-        .bind(a.created_at)
-        .bind(a.next_attempt_at)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -86,15 +96,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let done = sqlx::query(INSERT)
-            .bind(&a.idempotency_key)
-            .bind(a.kind.as_str())
-            .bind(&a.target)
-            .bind(&a.payload)
-            .bind(&a.actor)
-            .bind(a.state.as_str())
-            .bind(a.created_at)
-            .bind(a.next_attempt_at)
+        let done = bind_action(sqlx::query(INSERT), a)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

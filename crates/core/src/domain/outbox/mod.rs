@@ -693,19 +693,19 @@ pub async fn decide(
             payload.override_reason = Some(reason.to_string());
         }
     }
-    let (action, queued) = if kind == ActionKind::Merge {
+    let action = crate::domain::actions::new_action(
+        kind,
+        &c.id,
+        &payload,
+        &actor,
+        d.idempotency_key.as_deref(),
+        now,
+    )?;
+    let queued = if kind == ActionKind::Merge {
         // One merge per change, however many leads press Merge at once.
-        let a = crate::domain::actions::new_action(
-            kind,
-            &c.id,
-            &payload,
-            &actor,
-            d.idempotency_key.as_deref(),
-            now,
-        )?;
-        match store.enqueue_merge(&a).await? {
-            MergeQueued::Queued => (a, true),
-            MergeQueued::SameKey => (a, false),
+        match store.enqueue_merge(&action).await? {
+            MergeQueued::Queued => true,
+            MergeQueued::SameKey => false,
             MergeQueued::Underway(other) => {
                 return Err(DecideError::MergeUnderway {
                     id: c.id,
@@ -723,16 +723,7 @@ pub async fn decide(
             }
         }
     } else {
-        crate::domain::actions::enqueue_keyed(
-            store,
-            kind,
-            &c.id,
-            &payload,
-            &actor,
-            d.idempotency_key.as_deref(),
-            now,
-        )
-        .await?
+        store.enqueue_action(&action).await?
     };
     if let (Some(detail), true) = (&overridden, queued) {
         store
