@@ -21,6 +21,7 @@ mod ingest;
 mod review;
 mod serve;
 mod spend;
+mod team;
 mod work;
 
 const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");

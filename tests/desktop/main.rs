@@ -152,13 +152,15 @@ async fn window_renders_demo_data_from_the_store() {
             let rows = client
                 .find_all(Locator::Css("[data-testid=view-changes] [data-testid=row]"))
                 .await?;
-            let mut merged = 0;
+            let (mut merged, mut closed) = (0, 0);
             for row in &rows {
-                merged += usize::from(row.text().await?.contains("merged"));
+                let text = row.text().await?;
+                merged += usize::from(text.contains("merged"));
+                closed += usize::from(text.contains("closed"));
             }
-            Ok::<_, fantoccini::error::CmdError>((rows.len() - merged, merged))
+            Ok::<_, fantoccini::error::CmdError>((rows.len() - merged - closed, merged, closed))
         };
-        assert_eq!(count_rows().await?, (6, 0), "{changes}");
+        assert_eq!(count_rows().await?, (6, 0, 0), "{changes}");
         client
             .find(Locator::Css(
                 "[data-testid=changes-filter] button:last-child",
@@ -175,9 +177,11 @@ async fn window_renders_demo_data_from_the_store() {
             tokio::time::sleep(Duration::from_millis(100)).await;
             counted = count_rows().await?;
         }
-        let (open, merged) = counted;
+        let (open, merged, closed) = counted;
         assert_eq!(open, 6, "{changes}");
         assert!(merged > 10, "{merged} merged");
+        // The demo's few dropped agent tasks: closed, never merged.
+        assert!(closed >= 1 && closed * 3 < merged, "{closed} closed");
         let png = client.screenshot().await?;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/artifacts");
         std::fs::create_dir_all(&dir).unwrap();

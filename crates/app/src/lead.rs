@@ -10,6 +10,7 @@ use flightdeck_core::config::Settings;
 use flightdeck_core::domain::dispatch::Dispatcher;
 use flightdeck_core::domain::ingest::Sources;
 use flightdeck_core::domain::outbox::{self, Appliers, GitHubApplier, LocalApplier, Reach};
+use flightdeck_core::domain::team::{self, Acting, Person};
 use flightdeck_core::domain::work::AgentConfig;
 use flightdeck_core::forge::github::{self, GitHub, GitHubError};
 use flightdeck_core::model::audit::{self, AuditKey};
@@ -38,6 +39,11 @@ pub struct Lead {
     /// Which forges answer: shared by the decisions and the background sender, so a forge
     /// found down is not knocked on by every decision (clones share it).
     pub reach: Reach,
+    /// Who decides: this machine's user as a `[team]` member when they are one (`name` and
+    /// `email` are theirs), or a signed-in person (see [`Lead::as_person`]).
+    pub person: Person,
+    /// `[team]`: who may decide what (empty: nothing restricted).
+    pub team: Arc<team::Config>,
 }
 
 impl std::fmt::Debug for Lead {
@@ -95,9 +101,12 @@ impl Lead {
     /// key, GitHub, agents, data dir, sources and policy from the settings.
     pub fn from_settings(settings: &Settings) -> Lead {
         let (name, email) = outbox::lead_identity();
+        let person = settings.team.person(&name, &email);
         Lead {
-            name,
-            email,
+            name: person.name.clone(),
+            email: person.email.clone(),
+            person,
+            team: Arc::new(settings.team.clone()),
             audit_key: audit::key_path(&settings.data_dir),
             github: Some(GitHubAccess::discover(&settings.github_api_url)),
             agents: settings.agents.clone(),
@@ -106,6 +115,38 @@ impl Lead {
             policy_file: settings.policy_file.clone(),
             reach: Reach::default(),
         }
+    }
+
+    /// Who decides, with the team's rules.
+    pub fn acting(&self) -> Acting<'_> {
+        Acting {
+            person: &self.person,
+            team: &self.team,
+        }
+    }
+
+    /// This lead's context acting as `person` (`[team]` member id or name): a signed-in
+    /// browser's or paired device's decisions are theirs, signed with this machine's key.
+    pub fn as_person(&self, person: &str) -> Lead {
+        let p = self
+            .team
+            .member(person)
+            .unwrap_or_else(|| Person::named(person));
+        Lead {
+            name: p.name.clone(),
+            email: p.email.clone(),
+            person: p,
+            ..self.clone()
+        }
+    }
+
+    /// How a code made by this lead names who its session acts as: the member id, else the
+    /// name.
+    pub fn person_key(&self) -> String {
+        self.person
+            .id
+            .clone()
+            .unwrap_or_else(|| self.person.name.clone())
     }
 
     /// The signing key (made on first use).

@@ -41,7 +41,7 @@ pub async fn decide(
     let r = releases::decide(
         store,
         &key,
-        &lead.name,
+        lead.acting(),
         id,
         approve,
         reason,

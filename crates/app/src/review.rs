@@ -49,7 +49,17 @@ pub async fn decide(
     }
     let key = lead.key()?;
     let appliers = lead.appliers(store)?;
-    let action = outbox::decide(store, &key, &appliers, &lead.policy_file, id, d, now).await?;
+    let action = outbox::decide(
+        store,
+        &key,
+        &appliers,
+        &lead.policy_file,
+        id,
+        d,
+        lead.acting(),
+        now,
+    )
+    .await?;
     publish_decision(bus);
     let dispatch = match &d.send_back {
         Some(agent) => {

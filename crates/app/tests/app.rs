@@ -78,6 +78,8 @@ async fn setup() -> Setup {
         }),
         policy_file: tmp.path().join("no-policy.toml"),
         reach: Default::default(),
+        person: flightdeck_core::domain::team::Person::named("Alice Martin"),
+        team: Default::default(),
     };
     let store = Store::open(&format!("sqlite://{}", tmp.path().join("fd.db").display()))
         .await

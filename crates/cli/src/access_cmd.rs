@@ -22,10 +22,15 @@ pub enum DevicesCmd {
 }
 
 /// Prints a sign-in link for the server at `url` (default: the configured address).
-pub async fn login(settings: &Settings, url: Option<&str>) -> Result<ExitCode> {
+pub async fn login(
+    settings: &Settings,
+    url: Option<&str>,
+    person: Option<&str>,
+) -> Result<ExitCode> {
     let base = server_base(settings, url, false)?;
+    let person = acting_person(settings, person)?;
     let store = Store::open(&settings.database_url).await?;
-    let code = access::issue_login_code(&store, crate::now()).await?;
+    let code = access::issue_login_code_for(&store, Some(&person), crate::now()).await?;
     println!("{}", login_url(&base, &code));
     eprintln!(
         "(opens a session once, within {} minutes; for a server on another address, pass --url)",
@@ -34,12 +39,32 @@ pub async fn login(settings: &Settings, url: Option<&str>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Who a code's session acts as: `--for MEMBER` (a `[team]` member, when the team names any),
+/// else this machine's user.
+fn acting_person(settings: &Settings, wanted: Option<&str>) -> Result<String> {
+    let team = &settings.team;
+    match wanted {
+        Some(id) if team.is_set() && team.member(id).is_none() => anyhow::bail!(
+            "--for {id}: not a member of [team] (members: {})",
+            team.members.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        Some(id) => Ok(id.to_string()),
+        None => Ok(flightdeck_app::Lead::from_settings(settings).person_key()),
+    }
+}
+
 /// Prints a QR code (and the link in it) that pairs a phone once, within five minutes, as a
 /// device named `name` with a key of its own.
-pub async fn pair(settings: &Settings, name: Option<&str>, url: Option<&str>) -> Result<ExitCode> {
+pub async fn pair(
+    settings: &Settings,
+    name: Option<&str>,
+    url: Option<&str>,
+    person: Option<&str>,
+) -> Result<ExitCode> {
     let base = server_base(settings, url, true)?;
+    let person = acting_person(settings, person)?;
     let store = Store::open(&settings.database_url).await?;
-    let code = access::issue_pairing_code(&store, name, crate::now()).await?;
+    let code = access::issue_pairing_code_for(&store, name, Some(&person), crate::now()).await?;
     let link = flightdeck_server::pairing::pair_url(&base, &code);
     let qr = flightdeck_server::pairing::qr_terminal(&link)
         .map_err(|e| anyhow::anyhow!("drawing the QR code: {e}"))?;

@@ -219,6 +219,9 @@ enum Command {
         /// The server's address, when it is not the configured one (e.g. started with --port 0).
         #[arg(long)]
         url: Option<String>,
+        /// Who the browser acts as: a [team] member's id (default: you).
+        #[arg(long = "for", value_name = "MEMBER")]
+        person: Option<String>,
     },
     /// Pair a phone: a QR code that signs it in once, within 5 minutes, as a named device.
     Pair {
@@ -229,6 +232,9 @@ enum Command {
         /// name, else the configured address).
         #[arg(long)]
         url: Option<String>,
+        /// Who the phone acts as: a [team] member's id (default: you).
+        #[arg(long = "for", value_name = "MEMBER")]
+        person: Option<String>,
     },
     /// The browsers signed in to the web UI: list, revoke.
     #[command(subcommand)]
@@ -367,9 +373,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Prices(cmd) => spend_cmd::prices(settings, cmd).await,
         Command::Token(cmd) => token_cmd::run(settings, cmd),
         Command::Audit(cmd) => audit_cmd::run(settings, lead, cmd).await,
-        Command::Login { url } => access_cmd::login(settings, url.as_deref()).await,
-        Command::Pair { name, url } => {
-            access_cmd::pair(settings, name.as_deref(), url.as_deref()).await
+        Command::Login { url, person } => {
+            access_cmd::login(settings, url.as_deref(), person.as_deref()).await
+        }
+        Command::Pair { name, url, person } => {
+            access_cmd::pair(settings, name.as_deref(), url.as_deref(), person.as_deref()).await
         }
         Command::Devices(cmd) => access_cmd::devices(settings, cmd).await,
         Command::Doctor { .. } => Ok(doctor::run(settings, &dirs).await),

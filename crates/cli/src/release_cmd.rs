@@ -122,7 +122,13 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
             }
         }
         ReleaseCmd::VerifyTag { name, repo, trust } => {
-            let path = deploys::pick_repo(&store, repo.as_deref()).await?.path;
+            let picked = deploys::pick_repo(&store, repo.as_deref()).await?;
+            let Some(path) = picked.path else {
+                bail!(
+                    "{} has no clone on this machine to read tag {name} from",
+                    picked.id
+                );
+            };
             let key = lead.key()?;
             let mut trusted = trust.clone();
             trusted.push(key.public_hex());
@@ -167,8 +173,11 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
                 }
             }
             if tag {
+                let Some(clone) = store.repo_path(&r.repo).await? else {
+                    bail!("{} has no clone on this machine to tag", r.repo);
+                };
                 let t = releases::tag_release(
-                    std::path::Path::new(&r.repo),
+                    std::path::Path::new(&clone),
                     &r,
                     &key,
                     (&lead.name, &lead.email),

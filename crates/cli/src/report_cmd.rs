@@ -265,7 +265,7 @@ pub async fn dora_report(settings: &Settings, a: &DoraArgs) -> Result<ExitCode> 
     let (since, until) = range(&a.period.since, &a.period.until, now)?;
     let repo = match &a.repo {
         Some(want) => match store.repo_named(want).await? {
-            Some(r) => Some(r.path),
+            Some(r) => Some(r.id),
             None => bail!("`{want}` is not a watched repo"),
         },
         None => None,

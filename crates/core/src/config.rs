@@ -40,6 +40,9 @@ pub struct RawConfig {
     /// Agents work can be assigned and dispatched to (see `work::AgentConfig`).
     #[serde(default)]
     pub agents: std::collections::BTreeMap<String, crate::domain::work::AgentConfig>,
+    /// Owned by `team` (members, teams, who may decide what).
+    #[serde(default)]
+    pub team: crate::domain::team::Config,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -176,6 +179,8 @@ pub struct Settings {
     pub openai_api_url: String,
     /// The configured agents, by name.
     pub agents: std::collections::BTreeMap<String, crate::domain::work::AgentConfig>,
+    /// `[team]`: members, teams and who may decide what (empty: one lead, nothing restricted).
+    pub team: crate::domain::team::Config,
 }
 
 impl Settings {
@@ -189,6 +194,13 @@ impl Settings {
         let concentration_threshold = raw.spend.threshold(&dirs.config_file)?;
         let incident_labels = raw.github.incident_labels(&dirs.config_file)?;
         let (anthropic_api_url, openai_api_url) = raw.billing.urls();
+        if let Some(problem) = raw.team.problems().into_iter().next() {
+            return Err(ConfigError::Invalid {
+                path: dirs.config_file.clone(),
+                key: "team".into(),
+                message: problem,
+            });
+        }
         let mut repos = raw.sources.repos;
         repos.extend(o.repos);
         let s = Settings {
@@ -223,6 +235,7 @@ impl Settings {
             anthropic_api_url,
             openai_api_url,
             agents: raw.agents,
+            team: raw.team,
         };
         s.validate()?;
         Ok(s)

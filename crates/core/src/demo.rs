@@ -47,6 +47,9 @@ pub struct DemoWorkspace {
     pub worktree: PathBuf,
     pub claude_dir: PathBuf,
     pub codex_home: PathBuf,
+    /// The agent branches of the last month (clone, branch), open when the demo's first ingest
+    /// reads them; `land` deletes them, as the team did once each was squash-merged or dropped.
+    pub landed: Vec<(PathBuf, String)>,
 }
 
 /// The stand-in agent the demo dispatches to (the same script the dispatch tests use): it
@@ -250,6 +253,7 @@ pub fn build(root: &Path, now: i64) -> Result<DemoWorkspace> {
     let codex_home = root.join("codex");
     let mut rng = Rng(0x5eed_f11e_d0c0_ffee);
     let mut repos = Vec::new();
+    let mut landed = Vec::new();
     let mut worktree = PathBuf::new();
     let mut logs = LogWriter {
         claude_dir: claude_dir.clone(),
@@ -258,7 +262,8 @@ pub fn build(root: &Path, now: i64) -> Result<DemoWorkspace> {
     };
     for (i, plan) in PLANS.iter().enumerate() {
         let path = root.join("repos").join(plan.name);
-        let (repo_sessions, wt) = build_repo(&path, plan, i, now, &mut rng)?;
+        let (repo_sessions, wt, branches) = build_repo(&path, plan, i, now, &mut rng)?;
+        landed.extend(branches.into_iter().map(|b| (path.clone(), b)));
         for s in repo_sessions {
             logs.write(&s, &mut rng)?;
         }
@@ -280,6 +285,7 @@ pub fn build(root: &Path, now: i64) -> Result<DemoWorkspace> {
         worktree,
         claude_dir,
         codex_home,
+        landed,
     })
 }
 
@@ -371,7 +377,7 @@ fn build_repo(
     idx: usize,
     now: i64,
     rng: &mut Rng,
-) -> Result<(Vec<SessionPlan>, Option<PathBuf>)> {
+) -> Result<(Vec<SessionPlan>, Option<PathBuf>, Vec<String>)> {
     let git = |e| Error::git(path, e);
     std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
     let mut init = git2::RepositoryInitOptions::new();
@@ -380,6 +386,7 @@ fn build_repo(
     repo.remote("origin", &format!("git@github.com:acme/{}.git", plan.name))
         .map_err(git)?;
     let mut sessions = Vec::new();
+    let mut landed = Vec::new();
     let days = 150;
     let start = now - days * DAY;
     let first = sig(HUMANS[idx].0, HUMANS[idx].1, start)?;
@@ -427,26 +434,47 @@ fn build_repo(
             (format!("Update {topic} (#{n})\n"), None)
         };
         let author = sig(human.0, human.1, t)?;
-        commit_all(&repo, path, &author, &message)?;
-        // The last month of agent work left session logs behind.
-        if let Some(agent) = agent {
-            if t > now - 30 * DAY {
-                sessions.push(SessionPlan {
-                    agent: if agent == "codex" { "codex" } else { "claude" },
-                    cwd: path.to_path_buf(),
-                    branch: format!(
-                        "{}/{}",
-                        if agent == "codex" { "codex" } else { "claude" },
-                        slug(topic)
-                    ),
-                    prompt: format!("Improve {topic} in {}", plan.name),
-                    start: t - 1_800 - rng.below(3_600) as i64,
-                    turns: 2 + rng.below(5) as usize,
-                    live: false,
-                    waiting: false,
-                    end: 0,
-                });
+        let before = repo.head().map_err(git)?.peel_to_commit().map_err(git)?;
+        let squash = commit_all(&repo, path, &author, &message)?;
+        // The last month of agent work left session logs behind, and was done on an agent
+        // branch that was squash-merged into main (the commit above, as GitHub squashes) and
+        // deleted; one task in eight was dropped instead, and main never got it. Flightdeck
+        // saw the branches while they were open (see `land`).
+        if let Some(agent) = agent.filter(|_| t > now - 30 * DAY) {
+            let prefix = if agent == "codex" { "codex" } else { "claude" };
+            let branch = format!("{prefix}/{}-{n}", slug(topic));
+            let done = repo.find_commit(squash).map_err(git)?;
+            let worked = sig(human.0, human.1, t - 900)?;
+            let work = repo
+                .commit(
+                    None,
+                    &worked,
+                    &worked,
+                    &message.replace(&format!(" (#{n})"), ""),
+                    &done.tree().map_err(git)?,
+                    &[&before],
+                )
+                .map_err(git)?;
+            repo.branch(&branch, &repo.find_commit(work).map_err(git)?, true)
+                .map_err(git)?;
+            if rng.below(8) == 0 {
+                repo.reference("refs/heads/main", before.id(), true, "demo: dropped")
+                    .map_err(git)?;
+                repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+                    .map_err(git)?;
             }
+            landed.push(branch.clone());
+            sessions.push(SessionPlan {
+                agent: prefix,
+                cwd: path.to_path_buf(),
+                branch,
+                prompt: format!("Improve {topic} in {}", plan.name),
+                start: t - 1_800 - rng.below(3_600) as i64,
+                turns: 2 + rng.below(5) as usize,
+                live: false,
+                waiting: false,
+                end: 0,
+            });
         }
     }
 
@@ -528,7 +556,7 @@ fn build_repo(
         repo.worktree(&slug(branch), wt_path, Some(&opts))
             .map_err(git)?;
     }
-    Ok((sessions, worktree))
+    Ok((sessions, worktree, landed))
 }
 
 fn slug(s: &str) -> String {
@@ -871,10 +899,11 @@ async fn seed_budget(store: &Store, now: i64) -> Result<()> {
 /// Deployments, releases and experiments have no source yet; the demo writes them directly so
 /// those views show something real to read. Each record says `source`/id prefix `demo`.
 pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Result<()> {
+    land(store, ws, now).await?;
     seed_budget(store, now).await?;
     seed_work(store, now).await?;
     for (i, path) in ws.repos.iter().enumerate() {
-        let repo_key = path.display().to_string();
+        let repo_key = crate::sources::git::identity_of(path)?;
         let repo = Repository::open(path).map_err(|e| Error::git(path, e))?;
         let mut walk = repo.revwalk().map_err(|e| Error::git(path, e))?;
         walk.push_ref("refs/heads/main")
@@ -994,6 +1023,22 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
     seed_audit(store, ws, now).await
 }
 
+/// The last month's agent branches, which the first ingest saw open, are deleted (squash-merged
+/// or dropped) and the repos read again: Flightdeck records each as merged, with the runs that
+/// made it, or closed, as it does for a team's real branches (`domain::ingest`). Idempotent: a
+/// branch already gone is skipped.
+async fn land(store: &Store, ws: &DemoWorkspace, now: i64) -> Result<()> {
+    for (path, branch) in &ws.landed {
+        let repo = Repository::open(path).map_err(|e| Error::git(path, e))?;
+        let found = repo.find_branch(branch, BranchType::Local);
+        if let Ok(mut b) = found {
+            b.delete().map_err(|e| Error::git(path, e))?;
+        }
+    }
+    crate::domain::ingest::run(store, &ws.sources(), None, now).await?;
+    Ok(())
+}
+
 /// The pull requests behind the last three weeks of main (`… (#n)` commits), merged when their
 /// commit landed, with first commits, openings and first reviews a few hours before: the
 /// demo's cycle time. Timings come from the sha, so a rebuilt demo shows the same numbers.
@@ -1016,6 +1061,31 @@ async fn seed_merged_history(store: &Store, repo_key: &str, now: i64) -> Result<
         let reviewed = merged - h(0, 1, 24);
         let opened = reviewed - h(4, 1, 16);
         let first = opened - h(8, 2, 48);
+        let reviewer = HUMANS[(h(12, 0, 8) as usize) % HUMANS.len()].0;
+        if c.agent.is_some() {
+            // Agent work was recorded from its branch, with its runs (see `land`); it gets
+            // its person's review, between the branch's last commit and the squash.
+            let ids = store
+                .change_ids_shipping(repo_key, std::slice::from_ref(&c.sha))
+                .await?;
+            for id in ids {
+                let Some(change) = store.change_request(&id).await? else {
+                    continue;
+                };
+                store
+                    .add_review(&crate::model::Review {
+                        action_key: format!("demo-review:{id}"),
+                        change_request: id,
+                        head_sha: change.head_sha,
+                        reviewer: reviewer.into(),
+                        state: ReviewState::Approved,
+                        body: String::new(),
+                        at: merged - 600,
+                    })
+                    .await?;
+            }
+            continue;
+        }
         let id = format!("local:{repo_key}:merged/{n}");
         store
             .upsert_change_request(&crate::model::ChangeRequest {
@@ -1047,7 +1117,6 @@ async fn seed_merged_history(store: &Store, repo_key: &str, now: i64) -> Result<
                 first_commit_at: Some(first),
             })
             .await?;
-        let reviewer = HUMANS[(h(12, 0, 8) as usize) % HUMANS.len()].0;
         store
             .add_review(&crate::model::Review {
                 action_key: format!("demo-review:{id}"),

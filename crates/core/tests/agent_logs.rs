@@ -420,7 +420,7 @@ async fn gemini_sessions_are_read_whole_and_linked_by_project_hash(db: TestDb) {
         .into_iter()
         .find(|r| r.session_id == "g2")
         .unwrap();
-    assert_eq!(g2.repo.as_deref(), Some(root.as_str()));
+    assert_eq!(g2.repo, Some(support::repo_id(&root)));
     assert_eq!(g2.title, "Add a test");
     // Rewritten whole with more output: read again, not added twice.
     std::fs::write(chats.join("session-1.json"), session(80)).unwrap();

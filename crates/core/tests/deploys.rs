@@ -107,7 +107,7 @@ async fn deploys_ship_exactly_and_dora_matches_hand_counts(db: TestDb) {
         .await
         .unwrap();
 
-    let repo = path.display().to_string();
+    let repo = support::repo_id(&path);
     let rec = |id: &str, env: &str, sha: Oid, status: &str, at: i64| Record {
         repo: Some(repo.clone()),
         environment: env.into(),

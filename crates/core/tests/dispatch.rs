@@ -198,7 +198,7 @@ async fn dispatch_runs_the_agent_in_a_worktree_and_links_what_it_made(db: TestDb
         .iter()
         .find(|r| r.branch.as_deref() == Some(&ended.branch))
         .expect("the dispatched session was ingested");
-    assert_eq!(run.repo.as_deref(), Some(s.repo.to_str().unwrap()));
+    assert_eq!(run.repo, Some(support::repo_id(&s.repo)));
     let w = work::find(&db.store, &id).await.unwrap();
     assert_eq!(w.state, WorkState::InReview);
     let has = |kind: WorkLinkKind, target: &str| {
@@ -206,7 +206,7 @@ async fn dispatch_runs_the_agent_in_a_worktree_and_links_what_it_made(db: TestDb
     };
     assert!(has(WorkLinkKind::Run, &run.id), "{:?}", w.links);
     assert!(has(WorkLinkKind::Branch, &ended.branch), "{:?}", w.links);
-    let change = format!("local:{}:{}", s.repo.display(), ended.branch);
+    let change = format!("local:{}:{}", support::repo_id(&s.repo), ended.branch);
     assert!(has(WorkLinkKind::Change, &change), "{:?}", w.links);
     // Dispatching is an audited decision.
     let audit = db.store.audit_entries().await.unwrap();

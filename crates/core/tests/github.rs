@@ -295,7 +295,8 @@ async fn watched_repos_with_a_github_origin_are_synced(db: TestDb) {
     ] {
         db.store
             .upsert_repo(&Repo {
-                path: path.into(),
+                id: path.into(),
+                path: Some(path.into()),
                 name: path.rsplit('/').next().unwrap().into(),
                 default_branch: "main".into(),
                 remote_url: remote,
@@ -715,6 +716,7 @@ async fn an_unreachable_forge_is_paused_not_tried_per_action(db: TestDb) {
         &policy,
         &change_id(REPO, 42),
         &d,
+        lead(),
         now + 1,
     )
     .await
@@ -730,6 +732,7 @@ async fn an_unreachable_forge_is_paused_not_tried_per_action(db: TestDb) {
         &policy,
         &change_id(REPO, 42),
         &d,
+        lead(),
         now + 2,
     )
     .await
@@ -762,3 +765,12 @@ async fn an_unreachable_forge_is_paused_not_tried_per_action(db: TestDb) {
     db.finish().await;
 }
 both!(an_unreachable_forge_is_paused_not_tried_per_action);
+
+/// The lead deciding, with no `[team]` rules.
+fn lead() -> flightdeck_core::domain::team::Acting<'static> {
+    static LEAD: std::sync::OnceLock<flightdeck_core::domain::team::Person> =
+        std::sync::OnceLock::new();
+    flightdeck_core::domain::team::Acting::alone(
+        LEAD.get_or_init(|| flightdeck_core::domain::team::Person::named("Alice Lead")),
+    )
+}

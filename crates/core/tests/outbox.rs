@@ -524,7 +524,8 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
     };
     let scan = |now| flightdeck_core::domain::ingest::run(&db.store, &sources, None, now);
     scan(NOW).await.unwrap();
-    let id = |b: &str| format!("local:{}:{b}", f.path);
+    let repo = support::repo_id(&f.path);
+    let id = |b: &str| format!("local:{repo}:{b}");
     let mergeable = |b: &str| {
         let id = id(b);
         let store = &db.store;
@@ -540,7 +541,7 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
             ..Default::default()
         };
         let (store, key, ap, policy) = (&db.store, &f.key, &ap, &policy);
-        async move { outbox::decide(store, key, ap, policy, &target, &d, NOW + 1).await }
+        async move { outbox::decide(store, key, ap, policy, &target, &d, lead(), NOW + 1).await }
     };
     // Judged while open, as the Changes view does (its paths are kept for later).
     flightdeck_core::views::changes(&db.store, Some(&policy))
@@ -561,6 +562,7 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
         &policy,
         &id("claude/squash"),
         &shown_elsewhere,
+        lead(),
         NOW + 1,
     )
     .await
@@ -580,7 +582,19 @@ async fn merged_and_closed_local_changes_stay_so_across_rescans(db: TestDb) {
     };
     let send = |d: outbox::Decide| {
         let (store, key, ap, policy) = (&db.store, &f.key, &ap, &policy);
-        async move { outbox::decide(store, key, ap, policy, &id("claude/squash"), &d, NOW + 1).await }
+        async move {
+            outbox::decide(
+                store,
+                key,
+                ap,
+                policy,
+                &id("claude/squash"),
+                &d,
+                lead(),
+                NOW + 1,
+            )
+            .await
+        }
     };
     let first = send(keyed.clone()).await.unwrap();
     assert_eq!(first.idempotency_key, "phone-7f3a9c1e2b4d");
@@ -954,3 +968,12 @@ async fn two_leads_merging_at_once_get_one_merge(db: TestDb) {
     db.finish().await;
 }
 both!(two_leads_merging_at_once_get_one_merge);
+
+/// The lead deciding, with no `[team]` rules.
+fn lead() -> flightdeck_core::domain::team::Acting<'static> {
+    static LEAD: std::sync::OnceLock<flightdeck_core::domain::team::Person> =
+        std::sync::OnceLock::new();
+    flightdeck_core::domain::team::Acting::alone(
+        LEAD.get_or_init(|| flightdeck_core::domain::team::Person::named("Alice Lead")),
+    )
+}

@@ -81,7 +81,7 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
         ],
     )
     .await;
-    let repo = path.display().to_string();
+    let repo = support::repo_id(&path);
     deploy_live(&db, &live).await;
     let release = |id: &str, run: i64| Release {
         id: id.into(),
@@ -123,7 +123,7 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
     let approved = releases::decide(
         &db.store,
         &key,
-        "alice",
+        alice(),
         "R1",
         true,
         "ship it",
@@ -202,7 +202,7 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
     let err = releases::decide(
         &db.store,
         &key,
-        "alice",
+        alice(),
         "R2",
         false,
         " ",
@@ -216,7 +216,7 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
     releases::decide(
         &db.store,
         &key,
-        "alice",
+        alice(),
         "R2",
         false,
         "the limiter needs a second review",
@@ -240,7 +240,7 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
     let err = releases::decide(
         &db.store,
         &key,
-        "alice",
+        alice(),
         "R1",
         false,
         "x",
@@ -263,7 +263,7 @@ async fn offline_release_approval_is_applied_once_and_verifies(db: TestDb) {
     let again = releases::decide(
         &db.store,
         &key,
-        "alice",
+        alice(),
         "R1",
         true,
         "",
@@ -318,7 +318,7 @@ both!(offline_release_approval_is_applied_once_and_verifies);
 async fn github_deployments_and_waiting_runs_sync(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let (_r, path, live, next) = read_repo(&db, dir.path(), &["Next"]).await;
-    let repo = path.display().to_string();
+    let repo = support::repo_id(&path);
 
     let hub = Hub::new();
     let status = |s: &str, t: &str| (s.to_string(), t.to_string());
@@ -428,7 +428,7 @@ async fn release_changes_carry_their_check_history(db: TestDb) {
     use flightdeck_core::model::{Author, ChangeRequest, Check};
     let dir = tempfile::tempdir().unwrap();
     let (r, path, live, tip) = read_repo(&db, dir.path(), &["Add cache", "Fix login"]).await;
-    let repo = path.display().to_string();
+    let repo = support::repo_id(&path);
     let cache_sha = r.revparse_single("main~1").unwrap().id().to_string();
     deploy_live(&db, &live).await;
     let change = |branch: &str, sha: &str| ChangeRequest {
@@ -492,3 +492,12 @@ async fn release_changes_carry_their_check_history(db: TestDb) {
     db.finish().await;
 }
 both!(release_changes_carry_their_check_history);
+
+/// Alice deciding, with no `[team]` rules.
+fn alice() -> flightdeck_core::domain::team::Acting<'static> {
+    static ALICE: std::sync::OnceLock<flightdeck_core::domain::team::Person> =
+        std::sync::OnceLock::new();
+    flightdeck_core::domain::team::Acting::alone(
+        ALICE.get_or_init(|| flightdeck_core::domain::team::Person::named("alice")),
+    )
+}

@@ -20,7 +20,8 @@ use support::{both, TestDb};
 async fn upserts_are_idempotent(db: TestDb) {
     let s = &db.store;
     let repo = Repo {
-        path: "/r/one".into(),
+        id: "github.com/acme/one".into(),
+        path: Some("/r/one".into()),
         name: "one".into(),
         default_branch: "main".into(),
         remote_url: None,
@@ -76,10 +77,12 @@ async fn branches_are_replaced_not_accumulated(db: TestDb) {
         worktree_path: None,
         updated_at: 1,
     };
-    s.replace_branches("/r", &[b("main"), b("claude/x")])
+    s.replace_branches("/r", "m:/r", &[b("main"), b("claude/x")])
         .await
         .unwrap();
-    s.replace_branches("/r", &[b("main")]).await.unwrap();
+    s.replace_branches("/r", "m:/r", &[b("main")])
+        .await
+        .unwrap();
     let names: Vec<String> = s
         .branches()
         .await
@@ -161,7 +164,12 @@ async fn round_trips_every_noun(db: TestDb) {
             ..cr.clone()
         }]
     );
-    s.close_local_changes_except("/r", &[]).await.unwrap();
+    let gone = s
+        .vanished_local_changes(&cr.repo, "m:/r", &[])
+        .await
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    s.close_change(&gone[0].id).await.unwrap();
     assert_eq!(
         s.change_requests().await.unwrap()[0].state,
         ChangeState::Closed
@@ -441,6 +449,8 @@ async fn demo_ingest_is_complete_and_idempotent(db: TestDb) {
         first.skipped_lines >= 1,
         "the demo has a truncated log line: {first:?}"
     );
+    // The month's agent branches land (squash-merged or dropped) and are read again.
+    demo::seed_unsourced(&db.store, &ws, now).await.unwrap();
     let counts = db.store.counts().await.unwrap();
     let second = ingest::run(&db.store, &ws.sources(), None, now)
         .await
@@ -451,7 +461,10 @@ async fn demo_ingest_is_complete_and_idempotent(db: TestDb) {
     );
     assert_eq!(db.store.counts().await.unwrap(), counts);
 
-    let changes = views::changes(&db.store, None).await.unwrap();
+    let mut changes = views::changes(&db.store, None).await.unwrap();
+    changes
+        .changes
+        .retain(|c| c.change.state == flightdeck_core::model::ChangeState::Open);
     let heads: Vec<&str> = changes
         .changes
         .iter()
@@ -502,6 +515,36 @@ async fn demo_ingest_is_complete_and_idempotent(db: TestDb) {
     );
     let velocity = views::velocity(&db.store, now, 26).await.unwrap();
     assert!(velocity.agent_share > 0.1 && velocity.agent_share < 0.9);
+
+    // One story: the month's merged agent changes carry their runs' cost, and only the few
+    // dropped tasks' runs count as abandoned.
+    let v = flightdeck_core::metrics::value::value(&db.store, now - 30 * 86_400, now)
+        .await
+        .unwrap();
+    assert!(v.merged_changes >= 10, "{v:?}");
+    assert!(v.cost_per_merged_change.is_some_and(|c| c > 0.0), "{v:?}");
+    assert!(
+        v.abandoned_runs >= 1 && v.abandoned_runs * 3 < v.merged_changes,
+        "{v:?}"
+    );
+    let merged_agent = db
+        .store
+        .change_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.state == flightdeck_core::model::ChangeState::Merged)
+        .filter(|c| matches!(c.author, flightdeck_core::model::Author::Agent { .. }))
+        .collect::<Vec<_>>();
+    assert!(
+        merged_agent.iter().all(|c| c.agent_cost_usd > 0.0),
+        "every merged agent change has its runs: {:?}",
+        merged_agent
+            .iter()
+            .filter(|c| c.agent_cost_usd == 0.0)
+            .map(|c| &c.id)
+            .collect::<Vec<_>>()
+    );
     db.finish().await;
 }
 both!(demo_ingest_is_complete_and_idempotent);

@@ -51,7 +51,8 @@ fn change(branch: &str, state: &str, author: Author, lines: (i64, i64)) -> Chang
 async fn value_by_hand(db: TestDb) {
     db.store
         .upsert_repo(&Repo {
-            path: "/w/api".into(),
+            id: "/w/api".into(),
+            path: Some("/w/api".into()),
             name: "api".into(),
             default_branch: "main".into(),
             remote_url: None,

@@ -106,7 +106,8 @@ async fn split_and_review_load_by_hand(db: TestDb) {
     ];
     db.store
         .upsert_repo(&Repo {
-            path: "/w/api".into(),
+            id: "/w/api".into(),
+            path: Some("/w/api".into()),
             name: "api".into(),
             default_branch: "main".into(),
             remote_url: None,

@@ -160,6 +160,8 @@ fn lead(dir: &Path, api_url: &str) -> Lead {
         sources: None,
         policy_file: dir.join("no-policy.toml"),
         reach: Default::default(),
+        person: flightdeck_core::domain::team::Person::named("bench"),
+        team: Default::default(),
     }
 }
 

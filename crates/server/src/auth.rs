@@ -72,6 +72,14 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The person a session acts as (`None`: the instance's user).
+    pub fn person(&self) -> Option<&str> {
+        match self {
+            Caller::Session(s) => s.person.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The paired device this caller is, if it is one.
     pub fn device(&self) -> Option<SignedBy> {
         match self {

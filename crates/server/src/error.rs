@@ -106,6 +106,8 @@ impl ApiError {
                     R::NotPending(..) => (StatusCode::CONFLICT, "not_pending"),
                     R::NoSha(_) | R::NeedsReason => (StatusCode::BAD_REQUEST, "bad_request"),
                     R::Signature(_) => (StatusCode::FORBIDDEN, "bad_signature"),
+                    R::NoClone(_) => (StatusCode::CONFLICT, "no_clone"),
+                    R::NotAllowed(_) => (StatusCode::FORBIDDEN, "not_allowed"),
                     R::Git(..) | R::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "release"),
                 }
             }
@@ -132,6 +134,7 @@ impl ApiError {
                     D::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                     D::Ended(..) => (StatusCode::CONFLICT, "ended"),
                     D::BranchExists(..) | D::NoLocalBranch(..) => (StatusCode::CONFLICT, "branch"),
+                    D::NoClone(_) => (StatusCode::CONFLICT, "no_clone"),
                     D::UnknownAgent(..) | D::NoRepo(_) | D::UnknownRepo(..) => {
                         (StatusCode::BAD_REQUEST, "bad_request")
                     }
@@ -151,6 +154,7 @@ impl ApiError {
                 use flightdeck_core::domain::outbox::DecideError as D;
                 match e {
                     D::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                    D::NotAllowed(_) => (StatusCode::FORBIDDEN, "not_allowed"),
                     D::NotOpen { .. } | D::MergedBy { .. } => (StatusCode::CONFLICT, "not_open"),
                     D::MergeUnderway { .. } => (StatusCode::CONFLICT, "merge_underway"),
                     D::Moved { .. } => (StatusCode::CONFLICT, "moved"),

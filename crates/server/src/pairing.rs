@@ -66,12 +66,19 @@ pub struct Pairing {
 pub async fn pair(
     State(s): State<AppState>,
     headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     Json(req): Json<PairRequest>,
 ) -> Result<Json<Pairing>, ApiError> {
     let now = flightdeck_app::now();
-    let code = access::issue_pairing_code(&s.store, req.name.as_deref(), now)
-        .await
-        .map_err(crate::auth::access_error)?;
+    // The phone acts as whoever pairs it: this session's person, else the instance's user.
+    let person = caller
+        .person()
+        .map(str::to_string)
+        .or_else(|| s.lead.as_ref().map(|l| l.person_key()));
+    let code =
+        access::issue_pairing_code_for(&s.store, req.name.as_deref(), person.as_deref(), now)
+            .await
+            .map_err(crate::auth::access_error)?;
     let base = public_base(&s, &headers);
     let url = pair_url(&base, &code);
     let svg = qr_svg(&url).map_err(ApiError::BadRequest)?;

@@ -130,10 +130,10 @@ async fn decide(
     axum::Extension(caller): axum::Extension<auth::Caller>,
     Json(mut d): Json<outbox::Decide>,
 ) -> ApiResult<review::Decided> {
-    let lead = acting(&s)?;
+    let lead = acting_for(&s, &caller)?;
     d.device = caller.device();
     let now = flightdeck_app::now();
-    let decided = review::decide(lead, &s.store, &s.bus, &id, &d, Launch::Background, now).await?;
+    let decided = review::decide(&lead, &s.store, &s.bus, &id, &d, Launch::Background, now).await?;
     Ok(Json(decided))
 }
 
@@ -147,6 +147,16 @@ fn acting(s: &AppState) -> Result<&Lead, ApiError> {
     s.lead
         .as_ref()
         .ok_or_else(|| ApiError::ReadOnly("acting needs an audit key and an identity".into()))
+}
+
+/// The lead acting for `caller`: a signed-in browser or paired device acts as the person its
+/// code was made for; the desktop, the token and sessions from before as the instance's user.
+fn acting_for(s: &AppState, caller: &auth::Caller) -> Result<Lead, ApiError> {
+    let lead = acting(s)?;
+    Ok(match caller.person() {
+        Some(p) => lead.as_person(p),
+        None => lead.clone(),
+    })
 }
 
 async fn work_board(State(s): State<AppState>) -> ApiResult<board::WorkBoard> {
@@ -334,6 +344,7 @@ struct ResolveBody {
 async fn resolve(
     State(s): State<AppState>,
     Path(key): Path<String>,
+    axum::Extension(caller): axum::Extension<auth::Caller>,
     Json(body): Json<ResolveBody>,
 ) -> ApiResult<Action> {
     let how = match body.resolve.as_str() {
@@ -345,10 +356,10 @@ async fn resolve(
             )))
         }
     };
-    let lead = acting(&s)?;
+    let lead = acting_for(&s, &caller)?;
     let now = flightdeck_app::now();
     Ok(Json(
-        review::resolve(lead, &s.store, &s.bus, &key, how, now).await?,
+        review::resolve(&lead, &s.store, &s.bus, &key, how, now).await?,
     ))
 }
 
@@ -683,7 +694,7 @@ async fn release_decision(
     axum::Extension(caller): axum::Extension<auth::Caller>,
     Json(b): Json<ReleaseDecision>,
 ) -> ApiResult<flightdeck_core::model::Release> {
-    let lead = acting(&s)?;
+    let lead = acting_for(&s, &caller)?;
     let now = flightdeck_app::now();
     let device = match (caller.device(), b.signed) {
         (Some(by), Some(signed)) => {
@@ -695,7 +706,7 @@ async fn release_decision(
         (None, _) => None,
     };
     let r = flightdeck_app::release::decide(
-        lead,
+        &lead,
         &s.store,
         &s.bus,
         &id,

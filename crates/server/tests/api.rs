@@ -65,6 +65,8 @@ fn acting_as_alice(f: &mut Fixture) {
         sources: None,
         policy_file: Default::default(),
         reach: Default::default(),
+        person: flightdeck_core::domain::team::Person::named("Alice Martin"),
+        team: Default::default(),
     });
 }
 
@@ -942,6 +944,8 @@ async fn send_back_round_trip() {
             sources: Some(ws.sources()),
             policy_file: Default::default(),
             reach: Default::default(),
+            person: flightdeck_core::domain::team::Person::named("Alice Martin"),
+            team: Default::default(),
         }),
     };
     let s = &state;
@@ -1010,7 +1014,13 @@ async fn send_back_round_trip() {
         new_head, old_head,
         "the change request shows the new commit"
     );
-    let repo = git2::Repository::open(after["change"]["repo"].as_str().unwrap()).unwrap();
+    let clone = s
+        .store
+        .repo_path(after["change"]["repo"].as_str().unwrap())
+        .await
+        .unwrap()
+        .expect("the demo's clone is on this machine");
+    let repo = git2::Repository::open(clone).unwrap();
     let tip = repo
         .find_commit(git2::Oid::from_str(new_head).unwrap())
         .unwrap();
@@ -1640,4 +1650,121 @@ async fn a_paired_device_signs_its_requests_and_decisions() {
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let res = send_bare(s, signed("GET", "/api/inbox", "", &phone)).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// A browser signed in with a code made for a team member acts as that member: its decisions
+/// carry their name, and the team's rules are theirs (a refusal names the rule, 403).
+#[tokio::test]
+async fn a_session_acts_as_the_member_its_code_was_for() {
+    use flightdeck_core::domain::access;
+    let mut f = fixture(true, None).await;
+    acting_as_alice(&mut f);
+    let team: flightdeck_core::domain::team::Config =
+        flightdeck_core::model::toml_file::parse_toml(
+            r#"
+            [members.alice]
+            name = "Alice Martin"
+            emails = ["alice@acme.dev"]
+            [members.bob]
+            name = "Bob Chen"
+            [release_approvers]
+            production = ["alice"]
+            "#,
+            std::path::Path::new("team.toml"),
+        )
+        .unwrap();
+    if let Some(lead) = f.state.lead.as_mut() {
+        lead.team = std::sync::Arc::new(team.clone());
+        lead.person = team.member("alice").unwrap();
+    }
+    let s = &f.state;
+    let now = flightdeck_app::now();
+    let code = access::issue_login_code_for(&s.store, Some("bob"), now)
+        .await
+        .unwrap();
+    let res = send_bare(
+        s,
+        Request::get(format!("/login?code={code}"))
+            .header("host", "127.0.0.1:7878")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let post = |uri: String, body: &'static str, cookie: Option<&str>| {
+        let mut r = Request::post(uri)
+            .header("host", "127.0.0.1:7878")
+            .header("origin", "http://127.0.0.1:7878")
+            .header("content-type", "application/json");
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        r.body(Body::from(body)).unwrap()
+    };
+    let pending = s
+        .store
+        .releases()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.state == flightdeck_core::model::ReleaseState::Pending)
+        .expect("the demo has a pending release");
+    let enc: String = form_urlencoded::byte_serialize(pending.id.as_bytes()).collect();
+    let uri = format!("/api/releases/{enc}/decision");
+
+    // Bob's browser: production is Alice's to approve.
+    let res = send(s, post(uri.clone(), r#"{"approve": true}"#, Some(&cookie))).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let b = res.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(body["error"]["code"], "not_allowed", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Bob Chen may not approve or reject releases to production"),
+        "{body}"
+    );
+    // A change decision from Bob's browser is Bob's in the log.
+    let change = change_row(s, "claude/add-rate-limiting").await;
+    let id = change["change"]["id"].as_str().unwrap().to_string();
+    let res = send(
+        s,
+        post(
+            actions_uri(&id),
+            r#"{"kind": "comment", "comment": "looks fine"}"#,
+            Some(&cookie),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The token (a script on the lead's machine) acts as the instance's user, Alice.
+    let res = send(s, post(uri, r#"{"approve": true}"#, None)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let actors: Vec<(String, String)> = s
+        .store
+        .audit_entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor, e.action))
+        .collect();
+    assert!(
+        actors.contains(&("Bob Chen".into(), "comment applied".into())),
+        "{actors:?}"
+    );
+    assert!(
+        actors.contains(&("Alice Martin".into(), "release approve".into())),
+        "{actors:?}"
+    );
+    assert!(!actors
+        .iter()
+        .any(|(a, k)| a == "Bob Chen" && k == "release approve"));
 }

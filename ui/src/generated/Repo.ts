@@ -2,6 +2,11 @@
 
 export type Repo = { 
 /**
- * Canonical absolute path of the work tree; the natural key.
+ * The repo's identity, its natural key: the normalised origin URL (`github.com/acme/api`)
+ * or `root:<sha>` (see `model::repo_id`). The same on every machine that has a clone.
  */
-path: string, name: string, default_branch: string, remote_url: string | null, last_scanned_at: number | null, };
+id: string, 
+/**
+ * This machine's clone (canonical absolute path of its work tree), when it has one.
+ */
+path: string | null, name: string, default_branch: string, remote_url: string | null, last_scanned_at: number | null, };

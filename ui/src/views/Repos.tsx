@@ -14,7 +14,7 @@ const columns: Column<RepoSummary>[] = [
     header: 'Repository',
     cell: (r) => (
       <span>
-        <span className="strong">{r.repo.name}</span> <code className="muted small">{r.repo.path}</code>
+        <span className="strong">{r.repo.name}</span> <code className="muted small">{r.repo.id}</code>
       </span>
     ),
     className: 'grow',
@@ -59,8 +59,10 @@ function branches(r: RepoSummary) {
 function detail(r: RepoSummary) {
   return (
     <dl className="kv detail-body">
-      <dt>path</dt>
-      <dd><code>{r.repo.path}</code></dd>
+      <dt>identity</dt>
+      <dd><code>{r.repo.id}</code></dd>
+      <dt>clone here</dt>
+      <dd>{r.repo.path ? <code>{r.repo.path}</code> : <span className="muted">none on this machine</span>}</dd>
       <dt>remote</dt>
       <dd>{r.repo.remote_url ? <code>{r.repo.remote_url}</code> : <span className="muted">none</span>}</dd>
     </dl>
@@ -145,7 +147,7 @@ export default function Repos({ selected, setSelected, list }: ViewProps) {
           label="Repositories"
           items={repos}
           columns={columns}
-          rowKey={(r) => r.repo.path}
+          rowKey={(r) => r.repo.id}
           selected={selected}
           expanded={expanded}
           now={now}

@@ -64,9 +64,19 @@ fn hash(secret: &str) -> String {
 
 /// Makes a login code valid for [`LOGIN_CODE_SECS`]; the caller shows it once (in a URL).
 pub async fn issue_login_code(store: &Store, now: i64) -> Result<String, AccessError> {
+    issue_login_code_for(store, None, now).await
+}
+
+/// A login code whose session acts as `person` (a `[team]` member id or a name; `None`: as the
+/// instance that serves it).
+pub async fn issue_login_code_for(
+    store: &Store,
+    person: Option<&str>,
+    now: i64,
+) -> Result<String, AccessError> {
     let code = random_hex(16, "a login code")?;
     store
-        .insert_login_code(&hash(&code), now, now + LOGIN_CODE_SECS, None)
+        .insert_login_code(&hash(&code), now, now + LOGIN_CODE_SECS, None, person)
         .await?;
     Ok(code)
 }
@@ -80,12 +90,29 @@ pub async fn issue_pairing_code(
     name: Option<&str>,
     now: i64,
 ) -> Result<String, AccessError> {
+    issue_pairing_code_for(store, name, None, now).await
+}
+
+/// A pairing code whose device acts as `person` (see [`issue_login_code_for`]).
+pub async fn issue_pairing_code_for(
+    store: &Store,
+    name: Option<&str>,
+    person: Option<&str>,
+    now: i64,
+) -> Result<String, AccessError> {
     let id = random_hex(6, "a pairing code")?;
     let secret = random_hex(16, "a pairing code")?;
     let name = name.map(short_label).filter(|n| n != UNNAMED);
     let verifier = hex::encode(pake::password_scalar(&secret));
     store
-        .insert_pairing_code(&id, &verifier, name.as_deref(), now, now + PAIR_CODE_SECS)
+        .insert_pairing_code(
+            &id,
+            &verifier,
+            name.as_deref(),
+            person,
+            now,
+            now + PAIR_CODE_SECS,
+        )
         .await?;
     Ok(format!("{id}.{secret}"))
 }
@@ -173,9 +200,9 @@ pub async fn pair_finish(
         .half
         .finish(&started.device_message, device_key.as_bytes())?;
     pake::confirms(&keys.device_confirms, device_confirms)?;
-    let label = store
-        .pairing_code(&started.code_id)
-        .await?
+    let code = store.pairing_code(&started.code_id).await?;
+    let person = code.as_ref().and_then(|r| r.person.clone());
+    let label = code
         .and_then(|r| r.label)
         .unwrap_or_else(|| "paired device".to_string());
     let device_key = device_key.to_ascii_lowercase();
@@ -188,6 +215,7 @@ pub async fn pair_finish(
         expires_at: now + SESSION_SECS,
         revoked_at: None,
         device_key: Some(device_key.clone()),
+        person,
     };
     // Enrolled in the log first: a session whose key the log does not know would sign
     // decisions `audit verify` calls unpaired.
@@ -221,8 +249,8 @@ pub async fn sign_in(
     label: &str,
     now: i64,
 ) -> Result<Opened, AccessError> {
-    let named = match store.redeem_login_code(&hash(code.trim()), now).await? {
-        Redeemed::Now { label } => label,
+    let (named, person) = match store.redeem_login_code(&hash(code.trim()), now).await? {
+        Redeemed::Now { label, person } => (label, person),
         Redeemed::Unknown => return Err(AccessError::UnknownCode),
         Redeemed::Used => return Err(AccessError::UsedCode),
         Redeemed::Expired => return Err(AccessError::ExpiredCode),
@@ -236,6 +264,7 @@ pub async fn sign_in(
         expires_at: now + SESSION_SECS,
         revoked_at: None,
         device_key: None,
+        person,
     };
     store.insert_session(&session, &hash(&secret)).await?;
     Ok(Opened { secret, session })

@@ -81,14 +81,14 @@ async fn record_contents(
         return Err(DeployError::NoEnvironment);
     }
     let repo = pick_repo(store, r.repo.as_deref()).await?;
-    let sha = resolve(Path::new(&repo.path), &r.sha)?;
+    let sha = resolve(repo.path.as_deref().map(Path::new), &repo.id, &r.sha)?;
     let at = r.at.unwrap_or(now);
     let d = Deployment {
         id: r
             .id
             .clone()
             .unwrap_or_else(|| format!("{source}:{env}:{}:{at}", &sha[..sha.len().min(12)])),
-        repo: repo.path.clone(),
+        repo: repo.id.clone(),
         environment: env.into(),
         sha,
         status,
@@ -128,15 +128,21 @@ pub async fn pick_repo(
     }
 }
 
-/// `rev` as a full sha: resolved in the clone, or taken as given when it is a full sha the clone
-/// does not have yet (its contents wait until it is fetched).
-fn resolve(repo: &Path, rev: &str) -> Result<String, DeployError> {
-    let shown = repo.display().to_string();
-    let r = Repository::open(repo).map_err(|e| DeployError::Git(shown.clone(), e))?;
-    let found = r
-        .revparse_single(rev)
-        .and_then(|o| o.peel_to_commit())
-        .map(|c| c.id().to_string());
+/// `rev` as a full sha: resolved in this machine's clone, or taken as given when it is a full sha
+/// the clone does not have yet (its contents wait until it is fetched) or there is no clone here.
+fn resolve(clone: Option<&Path>, repo: &str, rev: &str) -> Result<String, DeployError> {
+    let shown = clone.map_or_else(|| repo.to_string(), |p| p.display().to_string());
+    let found = match clone {
+        Some(path) => {
+            let r = Repository::open(path).map_err(|e| DeployError::Git(shown.clone(), e))?;
+            let found = r
+                .revparse_single(rev)
+                .and_then(|o| o.peel_to_commit())
+                .map(|c| c.id().to_string());
+            found
+        }
+        None => Err(git2::Error::from_str("no clone on this machine")),
+    };
     match found {
         Ok(sha) => Ok(sha),
         Err(_) if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) => {
@@ -274,11 +280,15 @@ async fn compute(
     d: &Deployment,
     previous: Option<String>,
 ) -> Result<(), DeployError> {
-    let path = Path::new(repo).to_path_buf();
+    let Some(path) = store.repo_path(repo).await? else {
+        // No clone here: another machine's scan measures it.
+        return Ok(());
+    };
     let sha = d.sha.clone();
-    let shipped = tokio::task::spawn_blocking(move || contents(&path, &sha, previous.as_deref()))
-        .await
-        .map_err(|e| DeployError::Git(repo.into(), git2::Error::from_str(&e.to_string())))?;
+    let shipped =
+        tokio::task::spawn_blocking(move || contents(Path::new(&path), &sha, previous.as_deref()))
+            .await
+            .map_err(|e| DeployError::Git(repo.into(), git2::Error::from_str(&e.to_string())))?;
     if let Ok(shas) = shipped {
         store.set_deploy_commits(&d.id, repo, &shas).await?;
     }

@@ -44,6 +44,8 @@ pub enum DispatchError {
     NoRepo(String),
     #[error("work item {0} is for `{1}`, which is not a watched repo (`flightdeck repo add`)")]
     UnknownRepo(String, String),
+    #[error("repo `{0}` has no clone on this machine: clone it and `flightdeck repo add PATH`")]
+    NoClone(String),
     #[error("branch `{0}` already exists in {1}")]
     BranchExists(String, String),
     #[error("change {0} cannot be sent back: its branch `{1}` is not in the local clone {2}")]
@@ -167,9 +169,13 @@ impl Dispatcher {
         let store = &self.inner.store;
         let w = work::find(store, work_id).await?;
         let repo = self.repo_of(&w).await?;
+        let clone = repo
+            .path
+            .clone()
+            .ok_or_else(|| DispatchError::NoClone(repo.id.clone()))?;
         let id = new_id()?;
         let branch = free_branch(
-            Path::new(&repo.path),
+            Path::new(&clone),
             &format!(
                 "{}/{}-{}",
                 branch_prefix(&cfg),
@@ -183,12 +189,7 @@ impl Dispatcher {
             .join("worktrees")
             .join(&repo.name)
             .join(id.to_ascii_lowercase());
-        new_worktree(
-            Path::new(&repo.path),
-            &repo.default_branch,
-            &branch,
-            &worktree,
-        )?;
+        new_worktree(Path::new(&clone), &repo.default_branch, &branch, &worktree)?;
         let prompt = format!(
             "{}\n\n{}\n\n---\nWork item {} in {}. You are on branch `{branch}`, in a fresh \
              worktree from `{}`. Commit your work on this branch.\n",
@@ -202,7 +203,7 @@ impl Dispatcher {
             .queue(
                 &w,
                 agent,
-                &repo.path,
+                &repo.id,
                 &branch,
                 &worktree,
                 DispatchKind::Start,
@@ -226,7 +227,10 @@ impl Dispatcher {
     ) -> Result<Dispatch, DispatchError> {
         self.agent(agent)?;
         let store = &self.inner.store;
-        let repo_path = change.repo.clone();
+        let repo_path = store
+            .repo_path(&change.repo)
+            .await?
+            .ok_or_else(|| DispatchError::NoClone(change.repo.clone()))?;
         let id = new_id()?;
         let (worktree, diff) = {
             let repo = Repository::open(&repo_path).map_err(|e| git_err(&repo_path, e))?;
@@ -816,13 +820,7 @@ fn new_id() -> Result<String, DispatchError> {
 
 /// This machine's name: a dispatch's process id means something only here.
 fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
+    crate::model::repo_id::this_machine()
 }
 
 fn git_err(repo: &str, e: git2::Error) -> DispatchError {

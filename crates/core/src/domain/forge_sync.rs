@@ -28,7 +28,7 @@ pub async fn sync_all(
             continue;
         };
         status.repos += 1;
-        let synced = match sync_repo(gh, store, &full, &repo.path).await {
+        let synced = match sync_repo(gh, store, &full, &repo.id).await {
             Ok(s) => {
                 status.open += s.open as i64;
                 // Its open issues become work items; its deployments deploys; issues labelled
@@ -36,19 +36,19 @@ pub async fn sync_all(
                 // releases.
                 async {
                     status.issues +=
-                        crate::domain::issues::sync_issues(gh, store, &full, &repo.path, now)
-                            .await? as i64;
-                    crate::domain::deploys::sync_github(gh, store, &full, &repo.path, now).await?;
+                        crate::domain::issues::sync_issues(gh, store, &full, &repo.id, now).await?
+                            as i64;
+                    crate::domain::deploys::sync_github(gh, store, &full, &repo.id, now).await?;
                     let incidents = crate::domain::incidents::sync_github(
                         gh,
                         store,
                         &full,
-                        &repo.path,
+                        &repo.id,
                         incident_labels,
                     )
                     .await?;
                     errors.extend(incidents.skipped);
-                    crate::domain::releases::sync_waiting_runs(gh, store, &full, &repo.path, now)
+                    crate::domain::releases::sync_waiting_runs(gh, store, &full, &repo.id, now)
                         .await?;
                     Ok(())
                 }

@@ -175,7 +175,7 @@ pub async fn record(
             r.id.clone()
                 .unwrap_or_else(|| format!("{}:{opened}", repo.name))
         ),
-        repo: repo.path,
+        repo: repo.id,
         title: title.into(),
         url: r.url.clone().or(earlier.map(|e| e.url)).unwrap_or_default(),
         opened_at: opened,

@@ -56,6 +56,8 @@ pub struct IngestReport {
     pub skipped_lines: i64,
     /// One line each: what could not be read, and where.
     pub problems: Vec<String>,
+    /// Repos rekeyed from a path to their identity (once, after an upgrade).
+    pub carried: Vec<String>,
 }
 
 pub async fn run(
@@ -75,6 +77,12 @@ pub async fn run_with_progress(
     progress: Option<ProgressFn<'_>>,
 ) -> Result<IngestReport> {
     let mut report = IngestReport::default();
+    if sources.only_log_files.is_none() {
+        let prices = PriceTable::with_overrides(&sources.prices);
+        for c in crate::domain::repos::carry_over(store, &prices, now).await? {
+            report.carried.push(format!("{} is now {}", c.from, c.to));
+        }
+    }
 
     // Repos from config and flags, plus those added with `flightdeck repo add` — except in a
     // watcher's pass (`only_log_files` set), which reads exactly what changed.
@@ -109,20 +117,19 @@ pub async fn run_with_progress(
             }
         };
         store.upsert_repo(&scan.repo).await?;
+        let clone = store.clone_key(scan.repo.path.as_deref().unwrap_or_default());
         store
-            .replace_branches(&scan.repo.path, &scan.branches)
+            .replace_branches(&scan.repo.id, &clone, &scan.branches)
             .await?;
         store.upsert_commits(&scan.commits).await?;
         let open: Vec<String> = scan.changes.iter().map(|c| c.id.clone()).collect();
         for c in &scan.changes {
             store.upsert_change_request(c).await?;
         }
-        store
-            .close_local_changes_except(&scan.repo.path, &open)
-            .await?;
+        settle_vanished(store, &scan.repo, &clone, &open, now).await?;
         // Deploys recorded before their commits were scanned are measured now.
         if !scan.commits.is_empty() {
-            crate::domain::deploys::measure_repo(store, &scan.repo.path).await?;
+            crate::domain::deploys::measure_repo(store, &scan.repo.id).await?;
         }
         let heads = serde_json::to_string(&scan.heads).unwrap_or_else(|_| "[]".into());
         store
@@ -141,7 +148,7 @@ pub async fn run_with_progress(
         .repos()
         .await?
         .into_iter()
-        .map(|r| (PathBuf::from(&r.path), r.path))
+        .filter_map(|r| Some((PathBuf::from(r.path?), r.id)))
         .collect();
     for b in store.branches().await? {
         if let Some(wt) = b.worktree_path {
@@ -155,6 +162,7 @@ pub async fn run_with_progress(
     let changed = report.refs_changed || report.new_commits > 0 || report.runs > 0;
     if changed {
         crate::domain::work::adopt_runs(store).await?;
+        crate::domain::work::follow_changes(store).await?;
     }
     if let (Some(bus), true) = (bus, changed) {
         bus.publish(Event::Changed {
@@ -167,6 +175,66 @@ pub async fn run_with_progress(
         });
     }
     Ok(report)
+}
+
+/// Settles the local changes of `repo` whose branch is gone from every machine: merged when
+/// their work landed on the base (a `git merge`, a squash by hand, a pull request merged on the
+/// forge and pulled), so the runs that made them count as merged work; closed otherwise. A
+/// change whose branch also has a pull request is that pull request's: the forge says how it
+/// ended, and the local copy is closed so the change counts once.
+async fn settle_vanished(
+    store: &Store,
+    repo: &crate::model::Repo,
+    clone: &str,
+    open: &[String],
+    now: i64,
+) -> Result<()> {
+    let gone = store.vanished_local_changes(&repo.id, clone, open).await?;
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let prs: BTreeSet<String> = store
+        .change_requests()
+        .await?
+        .into_iter()
+        .filter(|c| c.kind == crate::model::ChangeKind::Github && c.repo == repo.id)
+        .map(|c| c.head)
+        .collect();
+    let mut merged = false;
+    for c in gone {
+        let landed = match (&repo.path, prs.contains(&c.head)) {
+            (Some(path), false) => {
+                let (path, base, head) = (PathBuf::from(path), c.base.clone(), c.head_sha.clone());
+                // A day of slack: the squash's clock need not agree with the branch's.
+                let since = c.created_at - 86_400;
+                tokio::task::spawn_blocking(move || git::landed(&path, &base, &head, since))
+                    .await
+                    .ok()
+                    .and_then(|r| r.map_err(|e| tracing::warn!("{e}")).ok())
+                    .flatten()
+            }
+            _ => None,
+        };
+        match landed {
+            Some(l) => {
+                store
+                    .settle_change(
+                        &c.id,
+                        crate::model::ChangeState::Merged,
+                        Some(&c.head_sha),
+                        l.at.min(now),
+                    )
+                    .await?;
+                store.set_merge_sha(&c.id, &l.sha).await?;
+                merged = true;
+            }
+            None => store.close_change(&c.id).await?,
+        }
+    }
+    if merged {
+        crate::store::cycle::measure(store, &repo.id).await?;
+    }
+    Ok(())
 }
 
 /// Re-ingests every `every` until the task is aborted; git scans are incremental, so an idle

@@ -17,5 +17,7 @@ pub mod issues;
 pub mod outbox;
 pub mod policy;
 pub mod releases;
+pub mod repos;
+pub mod team;
 pub mod trust;
 pub mod work;

@@ -530,8 +530,26 @@ pub async fn judge_change_among(
             by: by.to_string(),
         })
         .collect();
+    // The repo's name and this machine's clone, for `[repo."…"]` and the committed policy.
+    let row = store
+        .repos()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|r| r.id == change.repo);
+    let name = match &row {
+        Some(r) => r.name.clone(),
+        None => Path::new(&change.repo)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let clone = row.and_then(|r| r.path).or_else(|| {
+        crate::model::repo_id::is_legacy_path(&change.repo).then(|| change.repo.clone())
+    });
+    let key = clone.clone().unwrap_or_else(|| change.repo.clone());
     let (repo, base, head) = (
-        PathBuf::from(&change.repo),
+        clone.map(PathBuf::from),
         change.base.clone(),
         change.head_sha.clone(),
     );
@@ -547,6 +565,10 @@ pub async fn judge_change_among(
     let compute = local && (change.state == ChangeState::Open || stored.is_none());
     let kept = stored.clone();
     let (committed, paths) = tokio::task::spawn_blocking(move || {
+        // With no clone on this machine, the paths stored by the machine that has one serve.
+        let Some(repo) = repo else {
+            return Ok::<_, String>((None, kept));
+        };
         let committed = committed_policy(&repo, &base).map_err(|e| e.to_string())?;
         let paths = if compute {
             Some(
@@ -568,12 +590,8 @@ pub async fn judge_change_among(
                 .map_err(|e| e.to_string())?;
         }
     }
-    let name = Path::new(&change.repo)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let policy = file
-        .for_repo(&name, &change.repo, committed.as_ref())
+        .for_repo(&name, &key, committed.as_ref())
         .map_err(|e| e.to_string())?;
     Ok(policy.judge(&Facts {
         author: &change.author,

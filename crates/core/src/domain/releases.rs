@@ -28,6 +28,10 @@ pub enum ReleaseError {
     NeedsReason,
     #[error("{0}")]
     Signature(#[from] crate::model::device::SignatureError),
+    #[error("{0}")]
+    NotAllowed(#[from] crate::domain::team::Refusal),
+    #[error("repo `{0}` has no clone on this machine to read the release from (`flightdeck repo add PATH`)")]
+    NoClone(String),
     #[error("git in {0}: {1}")]
     Git(String, git2::Error),
     #[error(transparent)]
@@ -71,7 +75,11 @@ pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseErr
         .last_success(&release.repo, &release.environment, None)
         .await?
         .map(|d| d.sha);
-    let (repo, s, prev) = (release.repo.clone(), sha.clone(), since.clone());
+    let repo = store
+        .repo_path(&release.repo)
+        .await?
+        .ok_or_else(|| ReleaseError::NoClone(release.repo.clone()))?;
+    let (s, prev) = (sha.clone(), since.clone());
     // Graph order, newest first (commit times can tie or lie).
     let order: Vec<String> = tokio::task::spawn_blocking(move || {
         crate::domain::deploys::contents(Path::new(&repo), &s, prev.as_deref())
@@ -215,7 +223,7 @@ pub fn statement(r: &Release, approve: bool, reason: &str) -> String {
 pub async fn decide(
     store: &Store,
     key: &AuditKey,
-    actor: &str,
+    by: crate::domain::team::Acting<'_>,
     id: &str,
     approve: bool,
     reason: &str,
@@ -229,6 +237,8 @@ pub async fn decide(
         "release_reject"
     };
     let mut r = find(store, id).await?;
+    by.team.may_decide_release(by.person, &r.environment)?;
+    let actor = by.person.name.as_str();
     // A device signs the candidate commit it was shown: a release whose commit changed since
     // is not decided on its word.
     if let Some(dd) = device {

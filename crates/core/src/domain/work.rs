@@ -367,7 +367,7 @@ pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
         .repos()
         .await?
         .into_iter()
-        .map(|r| (r.path, r.default_branch))
+        .map(|r| (r.id, r.default_branch))
         .collect();
     let changes: HashMap<(String, String), crate::model::ChangeRequest> = store
         .change_requests()
@@ -459,4 +459,45 @@ pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
         store.upsert_work_item(w).await?;
     }
     Ok(made.len())
+}
+
+/// Moves work items in review or in progress along with the change that carries them: done
+/// when it merged (wherever it was merged: here, by hand, on the forge), dropped when it was
+/// closed unmerged. An item's change is the one it links, or the local one on its branch.
+/// Returns how many moved.
+pub async fn follow_changes(store: &Store) -> Result<usize, crate::Error> {
+    use std::collections::HashMap;
+    let changes = store.change_requests().await?;
+    let by_id: HashMap<&str, &crate::model::ChangeRequest> =
+        changes.iter().map(|c| (c.id.as_str(), c)).collect();
+    let by_branch: HashMap<(&str, &str), &crate::model::ChangeRequest> = changes
+        .iter()
+        .filter(|c| c.kind == crate::model::ChangeKind::Local)
+        .map(|c| ((c.repo.as_str(), c.head.as_str()), c))
+        .collect();
+    let mut moved = 0;
+    for mut w in store.work_items().await? {
+        if !matches!(w.state, WorkState::InReview | WorkState::InProgress) {
+            continue;
+        }
+        let change = w.links.iter().find_map(|l| match l.kind {
+            WorkLinkKind::Change => by_id.get(l.target.as_str()).copied(),
+            WorkLinkKind::Branch => w
+                .repo
+                .as_deref()
+                .and_then(|r| by_branch.get(&(r, l.target.as_str())).copied()),
+            WorkLinkKind::Run => None,
+        });
+        let Some(c) = change else { continue };
+        let (state, at) = match c.state {
+            ChangeState::Merged => (WorkState::Done, c.merged_at.unwrap_or(c.updated_at)),
+            ChangeState::Closed => (WorkState::Dropped, c.updated_at),
+            ChangeState::Open => continue,
+        };
+        w.state = state;
+        w.updated_at = w.updated_at.max(at);
+        store.upsert_work_item(&w).await?;
+        moved += 1;
+    }
+    Ok(moved)
 }

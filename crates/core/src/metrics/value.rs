@@ -51,7 +51,7 @@ pub async fn value(store: &Store, since: i64, now: i64) -> Result<ValueView> {
         .repos()
         .await?
         .into_iter()
-        .map(|r| (r.path, r.default_branch))
+        .map(|r| (r.id, r.default_branch))
         .collect();
     let mut v = ValueView::default();
     // (repo, branch) whose work was merged.

@@ -15,6 +15,7 @@ pub mod events;
 pub mod logs;
 pub mod pake;
 pub mod pricing;
+pub mod repo_id;
 pub mod secrets;
 pub mod toml_file;
 
@@ -100,8 +101,11 @@ pub enum Author {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Repo {
-    /// Canonical absolute path of the work tree; the natural key.
-    pub path: String,
+    /// The repo's identity, its natural key: the normalised origin URL (`github.com/acme/api`)
+    /// or `root:<sha>` (see `model::repo_id`). The same on every machine that has a clone.
+    pub id: String,
+    /// This machine's clone (canonical absolute path of its work tree), when it has one.
+    pub path: Option<String>,
     pub name: String,
     pub default_branch: String,
     pub remote_url: Option<String>,

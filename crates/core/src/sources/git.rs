@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use git2::{BranchType, Oid, Repository, Sort};
 
 use crate::model::error::{Error, Result};
+use crate::model::repo_id;
 use crate::model::{Author, Branch, ChangeKind, ChangeRequest, Commit, Mergeable, Repo};
 use crate::sources::diffstat::Differ;
 use crate::sources::{agent_for_branch, agent_for_identity};
@@ -42,11 +43,11 @@ pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| path.to_path_buf());
     let workdir = workdir.canonicalize().unwrap_or(workdir);
-    let repo_key = trim_slash(&workdir.display().to_string());
+    let clone_path = trim_slash(&workdir.display().to_string());
     let name = workdir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| repo_key.clone());
+        .unwrap_or_else(|| clone_path.clone());
 
     let default_branch = ["main", "master", "trunk"]
         .into_iter()
@@ -66,6 +67,7 @@ pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
         .find_remote("origin")
         .ok()
         .and_then(|r| r.url().map(str::to_string));
+    let repo_key = identity(&repo, remote_url.as_deref(), default_oid, &clone_path);
 
     // Linked worktrees and the branch each has checked out.
     let mut worktree_of_branch = HashMap::new();
@@ -162,7 +164,8 @@ pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
 
     Ok(RepoScan {
         repo: Repo {
-            path: repo_key,
+            id: repo_key,
+            path: Some(clone_path),
             name,
             default_branch,
             remote_url,
@@ -174,6 +177,141 @@ pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
         worktrees,
         heads,
     })
+}
+
+/// Where a branch's work landed on its base: the commit that brought it (a merge, the head
+/// itself after a fast-forward, or a squash of it) and that commit's time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landed {
+    pub sha: String,
+    pub at: i64,
+}
+
+/// How far back along the base a squash is looked for: commits made before the branch began are
+/// skipped by time, and at most this many are diffed.
+const SQUASH_SEARCH: usize = 2_000;
+
+/// Whether the work of a branch whose head was `head` (the branch itself may be deleted) landed
+/// on `base` (the local branch or `origin`'s, whichever has it): its head is on the base
+/// (`git merge`, a fast-forward, a pull request merged with a merge commit and pulled), or a
+/// base commit since `since` makes exactly the branch's change (a squash by hand or on the
+/// forge, compared by patch id). `None` when neither holds or the head's commit is gone.
+pub fn landed(path: &Path, base: &str, head: &str, since: i64) -> Result<Option<Landed>> {
+    let git = |e| Error::git(path, e);
+    let repo = Repository::open(path).map_err(git)?;
+    let Ok(head) = Oid::from_str(head) else {
+        return Ok(None);
+    };
+    if repo.find_commit(head).is_err() {
+        return Ok(None);
+    }
+    let tips: Vec<Oid> = [
+        format!("refs/heads/{base}"),
+        format!("refs/remotes/origin/{base}"),
+    ]
+    .iter()
+    .filter_map(|r| repo.refname_to_id(r).ok())
+    .collect();
+    for &tip in &tips {
+        if tip != head && !repo.graph_descendant_of(tip, head).map_err(git)? {
+            continue;
+        }
+        // The oldest commit along the base's first parents that contains the head: the merge
+        // commit, or the head itself when it was fast-forwarded.
+        let mut landing = tip;
+        let mut walk = repo.revwalk().map_err(git)?;
+        walk.simplify_first_parent().map_err(git)?;
+        walk.push(tip).map_err(git)?;
+        for oid in walk {
+            let oid = oid.map_err(git)?;
+            if oid == head || repo.graph_descendant_of(oid, head).map_err(git)? {
+                landing = oid;
+            } else {
+                break;
+            }
+        }
+        let at = repo.find_commit(landing).map_err(git)?.time().seconds();
+        return Ok(Some(Landed {
+            sha: landing.to_string(),
+            at,
+        }));
+    }
+    // A squash: one base commit whose own diff is the branch's whole diff.
+    let Some(&tip) = tips.first() else {
+        return Ok(None);
+    };
+    let fork = repo.merge_base(tip, head).map_err(git)?;
+    let want = patch_id(&repo, fork, head).map_err(git)?;
+    let mut walk = repo.revwalk().map_err(git)?;
+    walk.simplify_first_parent().map_err(git)?;
+    for &t in &tips {
+        walk.push(t).map_err(git)?;
+    }
+    for oid in walk.take(SQUASH_SEARCH) {
+        let oid = oid.map_err(git)?;
+        let c = repo.find_commit(oid).map_err(git)?;
+        if c.time().seconds() < since {
+            break;
+        }
+        if oid == fork || c.parent_count() != 1 {
+            continue;
+        }
+        if patch_id(&repo, c.parent_id(0).map_err(git)?, oid).map_err(git)? == want {
+            return Ok(Some(Landed {
+                sha: oid.to_string(),
+                at: c.time().seconds(),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// git's stable patch id of the change from commit `from` to commit `to`: the same for the same
+/// edits wherever they are applied.
+fn patch_id(repo: &Repository, from: Oid, to: Oid) -> Result<Oid, git2::Error> {
+    let a = repo.find_commit(from)?.tree()?;
+    let b = repo.find_commit(to)?.tree()?;
+    repo.diff_tree_to_tree(Some(&a), Some(&b), None)?
+        .patchid(None)
+}
+
+/// The repo's identity (see `model::repo_id`): its origin's normalised URL, else its root commit
+/// (the end of the default branch's first-parent chain), else, for a repo with neither, the
+/// clone's own directory.
+fn identity(repo: &Repository, remote: Option<&str>, tip: Option<Oid>, clone: &str) -> String {
+    if let Some(id) = remote.and_then(repo_id::from_remote) {
+        return id;
+    }
+    let tip = tip.or_else(|| repo.head().ok().and_then(|h| h.target()));
+    let root = tip.and_then(|tip| {
+        let mut walk = repo.revwalk().ok()?;
+        walk.simplify_first_parent().ok()?;
+        walk.push(tip).ok()?;
+        walk.filter_map(|o| o.ok()).last()
+    });
+    match root {
+        Some(root) => repo_id::from_root(&root.to_string()),
+        None => format!("file://{}", clone.trim_start_matches('/')),
+    }
+}
+
+/// The identity of the repository at `path`, or why it cannot be read.
+pub fn identity_of(path: &Path) -> Result<String> {
+    let repo = Repository::open(path).map_err(|e| Error::git(path, e))?;
+    let remote = repo
+        .find_remote("origin")
+        .ok()
+        .and_then(|r| r.url().map(str::to_string));
+    let tip = ["main", "master", "trunk"]
+        .into_iter()
+        .find_map(|b| repo.find_branch(b, BranchType::Local).ok())
+        .and_then(|b| b.get().target());
+    Ok(identity(
+        &repo,
+        remote.as_deref(),
+        tip,
+        &trim_slash(&path.display().to_string()),
+    ))
 }
 
 /// The earliest author time among the commits of `head` not on local branch `base`, when the

@@ -18,6 +18,7 @@ mod metrics;
 mod outbox;
 mod reads;
 pub mod relay;
+mod repos;
 mod sessions;
 pub mod spans;
 mod trust;
@@ -139,6 +140,8 @@ fn redact_password(url: &str) -> String {
 pub struct Store {
     pool: AnyPool,
     target: DatabaseTarget,
+    /// This machine's name: whose clones, branches and watched paths are whose.
+    machine: std::sync::Arc<str>,
 }
 
 impl Store {
@@ -209,7 +212,25 @@ impl Store {
                 source: other,
             },
         })?;
-        Ok(Self { pool, target })
+        Ok(Self {
+            pool,
+            target,
+            machine: crate::model::repo_id::this_machine().into(),
+        })
+    }
+
+    /// This machine's name (see [`crate::model::repo_id::this_machine`]).
+    pub fn machine(&self) -> &str {
+        &self.machine
+    }
+
+    /// The same database, as seen from machine `name`: its clones, branches and watched
+    /// paths. For one process acting as several machines (tests, benchmarks).
+    pub fn on_machine(&self, name: &str) -> Self {
+        Self {
+            machine: name.into(),
+            ..self.clone()
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -96,35 +96,18 @@ impl Store {
         Ok(c)
     }
 
-    /// The watched repo `want` names: its path (as given or canonical) or its name.
+    /// The repo `want` names: its identity, this machine's clone path (as given or canonical),
+    /// or its name.
     pub async fn repo_named(&self, want: &str) -> Result<Option<Repo>> {
         let canonical = std::fs::canonicalize(want)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| want.to_string());
-        Ok(self
-            .repos()
-            .await?
-            .into_iter()
-            .find(|r| r.path == canonical || r.path == want || r.name == want))
-    }
-
-    pub async fn repos(&self) -> Result<Vec<Repo>> {
-        let rows = sqlx::query(
-            "SELECT path, name, default_branch, remote_url, last_scanned_at FROM repos ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Repo {
-                    path: r.try_get("path")?,
-                    name: r.try_get("name")?,
-                    default_branch: r.try_get("default_branch")?,
-                    remote_url: r.try_get("remote_url")?,
-                    last_scanned_at: r.try_get("last_scanned_at")?,
-                })
-            })
-            .collect()
+        Ok(self.repos().await?.into_iter().find(|r| {
+            r.id == want
+                || r.path.as_deref() == Some(canonical.as_str())
+                || r.path.as_deref() == Some(want)
+                || r.name == want
+        }))
     }
 
     pub async fn branches(&self) -> Result<Vec<Branch>> {

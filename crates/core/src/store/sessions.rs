@@ -17,6 +17,8 @@ pub struct SessionRow {
     pub revoked_at: Option<i64>,
     /// A paired device's public key (hex P-256 point): its requests must be signed with it.
     pub device_key: Option<String>,
+    /// Who it acts as: a `[team]` member id or a name (`None`: the instance serving it).
+    pub person: Option<String>,
 }
 
 /// A pairing code as kept: the SPAKE2 scalar derived from it, for five minutes.
@@ -24,6 +26,8 @@ pub struct SessionRow {
 pub struct PairingRow {
     pub verifier: String,
     pub label: Option<String>,
+    /// Who the session it opens acts as.
+    pub person: Option<String>,
     pub expires_at: i64,
     pub used_at: Option<i64>,
 }
@@ -32,7 +36,10 @@ pub struct PairingRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed {
     /// Unused and in time: it is now used. With the name it was made for, if any.
-    Now { label: Option<String> },
+    Now {
+        label: Option<String>,
+        person: Option<String>,
+    },
     /// No such code.
     Unknown,
     /// Used before.
@@ -41,7 +48,8 @@ pub enum Redeemed {
     Expired,
 }
 
-const COLUMNS: &str = "id, label, created_at, last_seen, expires_at, revoked_at, device_key";
+const COLUMNS: &str =
+    "id, label, created_at, last_seen, expires_at, revoked_at, device_key, person";
 
 fn session(r: &sqlx::any::AnyRow) -> Result<SessionRow> {
     Ok(SessionRow {
@@ -52,6 +60,7 @@ fn session(r: &sqlx::any::AnyRow) -> Result<SessionRow> {
         expires_at: r.try_get("expires_at")?,
         revoked_at: r.try_get("revoked_at")?,
         device_key: r.try_get("device_key")?,
+        person: r.try_get("person")?,
     })
 }
 
@@ -63,6 +72,7 @@ impl Store {
         now: i64,
         expires_at: i64,
         label: Option<&str>,
+        person: Option<&str>,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM login_codes WHERE expires_at < $1")
@@ -70,12 +80,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO login_codes (hash, created_at, expires_at, label) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO login_codes (hash, created_at, expires_at, label, person)
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(hash)
         .bind(now)
         .bind(expires_at)
         .bind(label)
+        .bind(person)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -93,7 +105,7 @@ impl Store {
         .bind(hash)
         .execute(&self.pool)
         .await?;
-        let row = sqlx::query("SELECT used_at, label FROM login_codes WHERE hash = $1")
+        let row = sqlx::query("SELECT used_at, label, person FROM login_codes WHERE hash = $1")
             .bind(hash)
             .fetch_optional(&self.pool)
             .await?;
@@ -101,6 +113,7 @@ impl Store {
             None => Redeemed::Unknown,
             Some(r) if done.rows_affected() == 1 => Redeemed::Now {
                 label: r.try_get("label")?,
+                person: r.try_get("person")?,
             },
             Some(r) => match r.try_get::<Option<i64>, _>("used_at")? {
                 Some(_) => Redeemed::Used,
@@ -115,6 +128,7 @@ impl Store {
         id: &str,
         verifier: &str,
         label: Option<&str>,
+        person: Option<&str>,
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
@@ -124,12 +138,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO pairing_codes (id, verifier, label, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO pairing_codes (id, verifier, label, person, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id)
         .bind(verifier)
         .bind(label)
+        .bind(person)
         .bind(now)
         .bind(expires_at)
         .execute(&mut *tx)
@@ -140,7 +155,7 @@ impl Store {
 
     pub async fn pairing_code(&self, id: &str) -> Result<Option<PairingRow>> {
         let row = sqlx::query(
-            "SELECT verifier, label, expires_at, used_at FROM pairing_codes WHERE id = $1",
+            "SELECT verifier, label, person, expires_at, used_at FROM pairing_codes WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -149,6 +164,7 @@ impl Store {
             Ok(PairingRow {
                 verifier: r.try_get("verifier")?,
                 label: r.try_get("label")?,
+                person: r.try_get("person")?,
                 expires_at: r.try_get("expires_at")?,
                 used_at: r.try_get("used_at")?,
             })
@@ -179,7 +195,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(&format!(
-            "INSERT INTO sessions ({COLUMNS}, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            "INSERT INTO sessions ({COLUMNS}, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
         .bind(&s.id)
         .bind(&s.label)
@@ -188,6 +204,7 @@ impl Store {
         .bind(s.expires_at)
         .bind(s.revoked_at)
         .bind(&s.device_key)
+        .bind(&s.person)
         .bind(hash)
         .execute(&mut *tx)
         .await?;

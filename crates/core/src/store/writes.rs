@@ -13,64 +13,6 @@ impl Store {
         Ok(self.pool.begin().await?)
     }
 
-    pub async fn upsert_repo(&self, r: &Repo) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO repos (path, name, default_branch, remote_url, last_scanned_at)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (path) DO UPDATE SET name = excluded.name,
-               default_branch = excluded.default_branch, remote_url = excluded.remote_url,
-               last_scanned_at = excluded.last_scanned_at",
-        )
-        .bind(&r.path)
-        .bind(&r.name)
-        .bind(&r.default_branch)
-        .bind(&r.remote_url)
-        .bind(r.last_scanned_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Replaces the repo's branch set: upserts `branches` and deletes branches that no longer
-    /// exist, so a deleted branch is not counted as live.
-    pub async fn replace_branches(&self, repo: &str, branches: &[Branch]) -> Result<()> {
-        let mut tx = self.begin().await?;
-        for b in branches {
-            sqlx::query(
-                "INSERT INTO branches (repo, name, head_sha, agent, ahead, behind, worktree_path, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (repo, name) DO UPDATE SET head_sha = excluded.head_sha,
-                   agent = excluded.agent, ahead = excluded.ahead, behind = excluded.behind,
-                   worktree_path = excluded.worktree_path, updated_at = excluded.updated_at",
-            )
-            .bind(&b.repo)
-            .bind(&b.name)
-            .bind(&b.head_sha)
-            .bind(&b.agent)
-            .bind(b.ahead)
-            .bind(b.behind)
-            .bind(&b.worktree_path)
-            .bind(b.updated_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let existing: Vec<String> = sqlx::query_scalar("SELECT name FROM branches WHERE repo = $1")
-            .bind(repo)
-            .fetch_all(&mut *tx)
-            .await?;
-        for name in existing {
-            if !branches.iter().any(|b| b.name == name) {
-                sqlx::query("DELETE FROM branches WHERE repo = $1 AND name = $2")
-                    .bind(repo)
-                    .bind(&name)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Upserts commits in one transaction, many rows per statement (an ingest writes thousands
     /// at once).
     pub async fn upsert_commits(&self, commits: &[Commit]) -> Result<()> {
@@ -96,7 +38,8 @@ impl Store {
                 "INSERT INTO commits (repo, sha, author_name, author_email, authored_at, committed_at,
                    summary, agent, files_changed, insertions, deletions)
                  VALUES {}
-                 ON CONFLICT (repo, sha) DO UPDATE SET agent = excluded.agent,
+                 ON CONFLICT (repo, sha) DO UPDATE SET
+                   agent = COALESCE(excluded.agent, commits.agent),
                    summary = excluded.summary, files_changed = excluded.files_changed,
                    insertions = excluded.insertions, deletions = excluded.deletions",
                 rows.join(", ")
@@ -215,24 +158,6 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        Ok(())
-    }
-
-    /// Marks local change requests of `repo` whose branch is gone (merged or deleted) as closed,
-    /// keeping their history.
-    pub async fn close_local_changes_except(&self, repo: &str, open_ids: &[String]) -> Result<()> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM change_requests WHERE repo = $1 AND kind = 'local' AND state = 'open'",
-        )
-        .bind(repo)
-        .fetch_all(&self.pool)
-        .await?;
-        for id in ids.into_iter().filter(|id| !open_ids.contains(id)) {
-            sqlx::query("UPDATE change_requests SET state = 'closed' WHERE id = $1")
-                .bind(&id)
-                .execute(&self.pool)
-                .await?;
-        }
         Ok(())
     }
 
@@ -525,29 +450,6 @@ fn is_conflict(e: &sqlx::Error) -> bool {
                 || d.message().contains("busy")
         }
         _ => false,
-    }
-}
-
-impl Store {
-    /// Adds a repository to the watched set kept in the store (`flightdeck repo add`).
-    pub async fn watch_repo(&self, path: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO watched_repos (path, added_at) VALUES ($1, $2)
-             ON CONFLICT (path) DO NOTHING",
-        )
-        .bind(path)
-        .bind(chrono::Utc::now().timestamp())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn watched_repos(&self) -> Result<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT path FROM watched_repos ORDER BY path")
-                .fetch_all(&self.pool)
-                .await?,
-        )
     }
 }
 

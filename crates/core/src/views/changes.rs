@@ -145,7 +145,16 @@ pub async fn change_diff(
                     .into(),
         });
     }
-    let repo = std::path::PathBuf::from(&c.repo);
+    let Some(repo) = store.repo_path(&c.repo).await? else {
+        return Err(crate::Error::Invalid {
+            path: c.id.into(),
+            message: format!(
+                "a local change's diff is read from its clone, and this machine has no clone of {}",
+                c.repo
+            ),
+        });
+    };
+    let repo = std::path::PathBuf::from(repo);
     tokio::task::spawn_blocking(move || {
         crate::forge::diff::local_diff(&repo, &c.base, &c.head_sha, page)
     })

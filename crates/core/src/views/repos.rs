@@ -31,11 +31,11 @@ pub async fn repos(store: &Store) -> Result<ReposView> {
         .await?
         .into_iter()
         .map(|repo| {
-            let st = stats.iter().find(|s| s.0 == repo.path);
+            let st = stats.iter().find(|s| s.0 == repo.id);
             RepoSummary {
                 branches: branches
                     .iter()
-                    .filter(|b| b.repo == repo.path)
+                    .filter(|b| b.repo == repo.id)
                     .cloned()
                     .collect(),
                 commits: st.map(|s| s.1).unwrap_or(0),
@@ -54,7 +54,12 @@ pub async fn repos(store: &Store) -> Result<ReposView> {
 /// Git work trees that agent runs worked in but that nobody watches yet: offered, never added
 /// silently.
 pub async fn suggested_repos(store: &Store) -> Result<Vec<String>> {
-    let watched: Vec<String> = store.repos().await?.into_iter().map(|r| r.path).collect();
+    let watched: Vec<String> = store
+        .repos()
+        .await?
+        .into_iter()
+        .filter_map(|r| r.path)
+        .collect();
     // Many runs share a working directory: look each one up on disk once.
     let cwds: std::collections::BTreeSet<String> = store
         .agent_runs()

@@ -177,3 +177,10 @@ pub fn merged_change(
         first_commit_at: None,
     }
 }
+
+/// The identity a scan keys the repository at `path` by (`root:<sha>` for a test repo with no
+/// remote; see `model::repo_id`).
+#[allow(dead_code)]
+pub fn repo_id(path: impl AsRef<std::path::Path>) -> String {
+    flightdeck_core::sources::git::identity_of(path.as_ref()).unwrap()
+}

@@ -326,6 +326,10 @@ impl Applier for Appliers {
     }
 }
 
+fn no_clone(repo: &str) -> String {
+    format!("this machine has no clone of {repo} to merge in (`flightdeck repo add PATH`)")
+}
+
 /// Applies actions on local change requests: reviews are recorded in the store, merges done
 /// with git2 in the repository.
 pub struct LocalApplier {
@@ -347,7 +351,11 @@ impl Applier for LocalApplier {
         if a.kind == ActionKind::Merge {
             // Done if the base contains the reviewed commit (fast-forward, merge commit) or its
             // reflog names this action (squash and rebase make new commits).
-            let path = std::path::PathBuf::from(&p.repo);
+            let path = match self.store.repo_path(&p.repo).await {
+                Ok(Some(path)) => std::path::PathBuf::from(path),
+                Ok(None) => return Checked::Unknown(no_clone(&p.repo)),
+                Err(e) => return Checked::Unknown(e.to_string()),
+            };
             let (base, sha, key) = (p.base.clone(), p.sha.clone(), a.idempotency_key.clone());
             let contains = tokio::task::spawn_blocking(move || -> Option<bool> {
                 let repo = git2::Repository::open(&path).ok()?;
@@ -421,13 +429,19 @@ impl LocalApplier {
                 ))
             }
         };
+        let clone = match self.store.repo_path(&p.repo).await {
+            Ok(Some(path)) => path,
+            // Another machine holding the clone may apply it; this one cannot.
+            Ok(None) => return Outcome::Retry(no_clone(&p.repo)),
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
         let (p, name, email) = (p.clone(), self.name.clone(), self.email.clone());
         let note = format!("(action {})", a.idempotency_key);
         let done = tokio::task::spawn_blocking(move || {
             let who = git2::Signature::now(&name, &email)
                 .map_err(|e| format!("cannot sign the merge as {name} <{email}>: {e}"))?;
             merge_local(
-                std::path::Path::new(&p.repo),
+                std::path::Path::new(&clone),
                 &p.base,
                 &p.head,
                 &p.sha,
@@ -506,6 +520,8 @@ impl Decide {
 pub enum DecideError {
     #[error("no change request `{0}`")]
     NotFound(String),
+    #[error("{0}")]
+    NotAllowed(#[from] crate::domain::team::Refusal),
     #[error("{id} is {state}, not open")]
     NotOpen { id: String, state: ChangeState },
     #[error("{id} was merged already, by {by} (action {key})")]
@@ -560,8 +576,10 @@ pub enum DecideError {
     Store(#[from] crate::Error),
 }
 
-/// Queues `d` on change request `id` (after the policy check, for a merge) and sends what is
-/// due at once. Returns the action as it stands afterwards: applied, failed or still queued.
+/// Queues `d` on change request `id` as `by` (after the policy check, for a merge, and the team's
+/// rule on who may override it) and sends what is due at once. Returns the action as it stands
+/// afterwards: applied, failed or still queued.
+#[allow(clippy::too_many_arguments)]
 pub async fn decide(
     store: &Store,
     key: &AuditKey,
@@ -569,6 +587,7 @@ pub async fn decide(
     policy_file: &std::path::Path,
     id: &str,
     d: &Decide,
+    by: crate::domain::team::Acting<'_>,
     now: i64,
 ) -> std::result::Result<Action, DecideError> {
     let kind = ActionKind::parse(&d.kind)
@@ -640,7 +659,7 @@ pub async fn decide(
             });
         }
     }
-    let actor = applier.local.name.clone();
+    let actor = by.person.name.clone();
     // `github:owner/name#N`: the API wants the full name and the number.
     let (repo, number) = match c
         .id
@@ -686,6 +705,7 @@ pub async fn decide(
                     reasons,
                 });
             };
+            by.team.may_override(by.person)?;
             overridden = Some(format!(
                 "merged against policy ({}): {reason}",
                 reasons.join("; ")

@@ -33,18 +33,18 @@ pub fn repo_of_remote(remote: &str, host: &str) -> Option<String> {
         .then(|| format!("{owner}/{name}"))
 }
 
-/// `owner/name` on the forge at `api_url` (or github.com) of the watched repo at `repo_path`,
-/// from its `origin` remote as last scanned.
+/// `owner/name` on the forge at `api_url` (or github.com) of repo `repo_id`, from its `origin`
+/// remote as last scanned.
 pub async fn full_name_of(
     store: &Store,
-    repo_path: &str,
+    repo_id: &str,
     api_url: &str,
 ) -> Result<Option<String>, crate::Error> {
     Ok(store
         .repos()
         .await?
         .iter()
-        .find(|r| r.path == repo_path)
+        .find(|r| r.id == repo_id)
         .and_then(|r| full_name(r, &forge_host(api_url))))
 }
 
@@ -145,11 +145,14 @@ pub async fn sync_repo(
         let mut change = change_of(&pr, full_name, repo_key)
             .ok_or_else(|| shape("missing head, base or dates"))?;
         // The branch's first commit, when the clone here has it (cycle time's coding phase).
-        change.first_commit_at = crate::sources::git::first_commit_time(
-            std::path::Path::new(repo_key),
-            &change.head_sha,
-            &change.base,
-        );
+        change.first_commit_at = match store.repo_path(repo_key).await? {
+            Some(clone) => crate::sources::git::first_commit_time(
+                std::path::Path::new(&clone),
+                &change.head_sha,
+                &change.base,
+            ),
+            None => None,
+        };
         for c in checks_of(gh, full_name, &change.head_sha, &id).await? {
             store.upsert_check(&c).await?;
         }

@@ -1,0 +1,368 @@
+//! Repos, their clones and branches: what one machine's scan writes, scoped so that several
+//! machines sharing a database never undo each other's view; and the rekeying that carries a
+//! store from path keys over to identities.
+
+use sqlx::Row;
+
+use super::Store;
+use crate::model::error::Result;
+use crate::model::{Branch, Repo};
+
+/// Every table with a `repo` column, and the columns besides `repo` that make its rows unique
+/// (empty when `repo` is not part of a key). Rekeying moves rows under the new key; a row that
+/// would collide with one already there is the same fact seen from a second clone, and goes.
+const REPO_TABLES: &[(&str, &[&str])] = &[
+    ("branches", &["name"]),
+    ("commits", &["sha"]),
+    ("agent_runs", &[]),
+    ("change_requests", &[]),
+    ("deployments", &[]),
+    ("releases", &[]),
+    (
+        "spend_records",
+        &["vendor", "model", "day", "source", "agent", "person"],
+    ),
+    ("work_items", &[]),
+    ("dispatches", &[]),
+    ("deploy_commits", &[]),
+    ("spans", &["metric", "scope", "item"]),
+    ("incidents", &[]),
+];
+
+/// Columns naming a change request by id (a local change's id embeds its repo's key), and
+/// whether the id is part of the row's key there.
+const CHANGE_ID_COLUMNS: &[(&str, &str, bool)] = &[
+    ("change_requests", "id", true),
+    ("checks", "change_request", true),
+    ("change_files", "change_request", true),
+    ("change_patches", "change_request", true),
+    ("spans", "item", true),
+    ("work_links", "target", true),
+    ("reviews", "change_request", false),
+    ("actions", "target", false),
+];
+
+/// What a rekey did, for the ingest's report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rekeyed {
+    pub rows: u64,
+    /// Rows dropped as the same fact already stored under the new key (a second clone's).
+    pub merged: u64,
+}
+
+impl Store {
+    /// Records a scan of this machine's clone of `r`: the repo row (shared by every machine)
+    /// and the clone (this machine's path).
+    pub async fn upsert_repo(&self, r: &Repo) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO repos (id, name, default_branch, remote_url, last_scanned_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+               default_branch = excluded.default_branch, remote_url = excluded.remote_url,
+               last_scanned_at = excluded.last_scanned_at",
+        )
+        .bind(&r.id)
+        .bind(&r.name)
+        .bind(&r.default_branch)
+        .bind(&r.remote_url)
+        .bind(r.last_scanned_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(path) = &r.path {
+            sqlx::query(
+                "INSERT INTO repo_clones (machine, path, repo, seen_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (machine, path) DO UPDATE SET repo = excluded.repo,
+                   seen_at = excluded.seen_at",
+            )
+            .bind(self.machine())
+            .bind(path)
+            .bind(&r.id)
+            .bind(r.last_scanned_at.unwrap_or(0))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every repo, with this machine's clone of it (the most recently scanned one) as `path`.
+    pub async fn repos(&self) -> Result<Vec<Repo>> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.name, r.default_branch, r.remote_url, r.last_scanned_at,
+               (SELECT c.path FROM repo_clones c WHERE c.repo = r.id AND c.machine = $1
+                ORDER BY c.seen_at DESC, c.path LIMIT 1) AS path
+             FROM repos r ORDER BY r.name, r.id",
+        )
+        .bind(self.machine())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                let path: Option<String> = r.try_get("path")?;
+                Ok(Repo {
+                    // A store not yet carried over keys a repo by its clone's path.
+                    path: path
+                        .or_else(|| crate::model::repo_id::is_legacy_path(&id).then(|| id.clone())),
+                    id,
+                    name: r.try_get("name")?,
+                    default_branch: r.try_get("default_branch")?,
+                    remote_url: r.try_get("remote_url")?,
+                    last_scanned_at: r.try_get("last_scanned_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// This machine's clone of repo `id`, when it has one. A pre-identity key (a payload queued
+    /// before the carry-over) is its own clone.
+    pub async fn repo_path(&self, id: &str) -> Result<Option<String>> {
+        if crate::model::repo_id::is_legacy_path(id) {
+            return Ok(Some(id.to_string()));
+        }
+        Ok(self
+            .repos()
+            .await?
+            .into_iter()
+            .find(|r| r.id == id)
+            .and_then(|r| r.path))
+    }
+
+    /// Which clone a scan read: `machine:path` (`path`: this machine's checkout).
+    pub fn clone_key(&self, path: &str) -> String {
+        format!("{}:{path}", self.machine())
+    }
+
+    /// Replaces the branch set clone `clone` (see [`Self::clone_key`]) has of `repo`: upserts
+    /// `branches` (now seen there) and deletes the branches it saw before and no longer has. A
+    /// branch last seen in another clone (another machine's, or a second one here) stays: that
+    /// clone's scan decides about it.
+    pub async fn replace_branches(
+        &self,
+        repo: &str,
+        clone: &str,
+        branches: &[Branch],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for b in branches {
+            sqlx::query(
+                "INSERT INTO branches (repo, name, head_sha, agent, ahead, behind, worktree_path,
+                   updated_at, seen_in)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (repo, name) DO UPDATE SET head_sha = excluded.head_sha,
+                   agent = excluded.agent, ahead = excluded.ahead, behind = excluded.behind,
+                   worktree_path = excluded.worktree_path, updated_at = excluded.updated_at,
+                   seen_in = excluded.seen_in",
+            )
+            .bind(&b.repo)
+            .bind(&b.name)
+            .bind(&b.head_sha)
+            .bind(&b.agent)
+            .bind(b.ahead)
+            .bind(b.behind)
+            .bind(&b.worktree_path)
+            .bind(b.updated_at)
+            .bind(clone)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let existing: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM branches WHERE repo = $1 AND (seen_in = $2 OR seen_in = '')",
+        )
+        .bind(repo)
+        .bind(clone)
+        .fetch_all(&mut *tx)
+        .await?;
+        for name in existing {
+            if !branches.iter().any(|b| b.name == name) {
+                sqlx::query("DELETE FROM branches WHERE repo = $1 AND name = $2")
+                    .bind(repo)
+                    .bind(&name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The open local change requests of `repo` whose branch is gone from every clone (merged
+    /// or deleted) and that are not among `open_ids` (what clone `clone` has open). Run after
+    /// [`Self::replace_branches`].
+    pub async fn vanished_local_changes(
+        &self,
+        repo: &str,
+        clone: &str,
+        open_ids: &[String],
+    ) -> Result<Vec<crate::model::ChangeRequest>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT c.id FROM change_requests c
+             WHERE c.repo = $1 AND c.kind = 'local' AND c.state = 'open'
+               AND NOT EXISTS (SELECT 1 FROM branches b WHERE b.repo = c.repo AND b.name = c.head
+                 AND b.seen_in <> $2 AND b.seen_in <> '')",
+        )
+        .bind(repo)
+        .bind(clone)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for id in ids.into_iter().filter(|id| !open_ids.contains(id)) {
+            if let Some(c) = self.change_request(&id).await? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Closes change request `id` without a merge, keeping its history.
+    pub async fn close_change(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE change_requests SET state = 'closed' WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds a clone to this machine's watched set (`flightdeck repo add`).
+    pub async fn watch_repo(&self, path: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO watched_clones (machine, path, added_at) VALUES ($1, $2, $3)
+             ON CONFLICT (machine, path) DO NOTHING",
+        )
+        .bind(self.machine())
+        .bind(path)
+        .bind(chrono::Utc::now().timestamp())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The clones this machine watches (and those added before clones had a machine).
+    pub async fn watched_repos(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT path FROM watched_clones WHERE machine = $1 OR machine = ''
+             ORDER BY path",
+        )
+        .bind(self.machine())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Repo keys written before identities: absolute paths, with the remote each had.
+    pub async fn legacy_repos(&self) -> Result<Vec<(String, Option<String>)>> {
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT id, remote_url FROM repos ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(id, _)| crate::model::repo_id::is_legacy_path(id))
+            .collect())
+    }
+
+    /// Moves everything stored under repo key `old` (a clone's path) to identity `new`, in one
+    /// transaction, and records `old` as this machine's clone of it. Local change ids, which
+    /// embed the key, are renamed wherever they are referenced, except in the audit log, whose
+    /// entries are signed as written. Idempotent: a second run finds nothing under `old`.
+    pub async fn rekey_repo(&self, old: &str, new: &str, now: i64) -> Result<Rekeyed> {
+        let mut done = Rekeyed::default();
+        let mut tx = self.begin().await?;
+        // The repo row: moved, or dropped when a second clone already brought `new`.
+        let moved = sqlx::query(
+            "UPDATE repos SET id = $2 WHERE id = $1
+               AND NOT EXISTS (SELECT 1 FROM repos r WHERE r.id = $2)",
+        )
+        .bind(old)
+        .bind(new)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved == 0 {
+            sqlx::query("DELETE FROM repos WHERE id = $1")
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO repo_clones (machine, path, repo, seen_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (machine, path) DO UPDATE SET repo = excluded.repo",
+        )
+        .bind(self.machine())
+        .bind(old)
+        .bind(new)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+
+        // Local change ids first (`local:<old>:<branch>` → `local:<new>:<branch>`), so the
+        // `repo` pass below sees each change once.
+        let old_prefix = format!("local:{old}:");
+        let new_prefix = format!("local:{new}:");
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM change_requests WHERE repo = $1 AND kind = 'local'")
+                .bind(old)
+                .fetch_all(&mut *tx)
+                .await?;
+        for id in ids {
+            let Some(branch) = id.strip_prefix(&old_prefix) else {
+                continue;
+            };
+            let to = format!("{new_prefix}{branch}");
+            // A second clone already brought the change under its new id: the old rows are the
+            // same facts and go, except history (reviews, actions), which is only renamed.
+            let exists: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM change_requests WHERE id = $1")
+                    .bind(&to)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            for (table, column, unique) in CHANGE_ID_COLUMNS {
+                // Table and column names come from the fixed list above, never from input.
+                if exists > 0 && *unique {
+                    let r = sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1"))
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                    done.merged += r.rows_affected();
+                } else {
+                    let r = sqlx::query(&format!(
+                        "UPDATE {table} SET {column} = $2 WHERE {column} = $1"
+                    ))
+                    .bind(&id)
+                    .bind(&to)
+                    .execute(&mut *tx)
+                    .await?;
+                    done.rows += r.rows_affected();
+                }
+            }
+        }
+
+        for (table, key) in REPO_TABLES {
+            if !key.is_empty() {
+                let same = key
+                    .iter()
+                    .map(|c| format!("n.{c} = {table}.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                let r = sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE repo = $1 AND EXISTS (SELECT 1 FROM {table} n
+                       WHERE n.repo = $2 AND {same})"
+                ))
+                .bind(old)
+                .bind(new)
+                .execute(&mut *tx)
+                .await?;
+                done.merged += r.rows_affected();
+            }
+            let r = sqlx::query(&format!("UPDATE {table} SET repo = $2 WHERE repo = $1"))
+                .bind(old)
+                .bind(new)
+                .execute(&mut *tx)
+                .await?;
+            done.rows += r.rows_affected();
+        }
+        // The git cursor was keyed by the path, which stays this clone's path: nothing to move.
+        tx.commit().await?;
+        Ok(done)
+    }
+}

@@ -1,0 +1,664 @@
+//! Several machines on one database: a repo is its identity, so clones of it on every machine
+//! count once; a store keyed by paths is carried over without losing anything.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use flightdeck_core::domain::ingest::{self, Sources};
+use flightdeck_core::model::{
+    Author, ChangeKind, ChangeRequest, ChangeState, Commit, Repo, Review, ReviewState,
+};
+use flightdeck_core::store::Store;
+use support::{both, commit_file, tree_commit, TestDb};
+
+const NOW: i64 = 1_790_000_000;
+
+/// A bare origin with `n` commits on main, as a team's forge would hold it.
+fn origin(dir: &Path, n: usize) -> PathBuf {
+    let work = dir.join("seed");
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let r = git2::Repository::init_opts(&work, &init).unwrap();
+    for i in 0..n {
+        commit_file(
+            &r,
+            "main",
+            &format!("f{i}.txt"),
+            "x",
+            &format!("Commit {i}"),
+        );
+    }
+    let bare = dir.join("origin.git");
+    git2::build::RepoBuilder::new()
+        .bare(true)
+        .clone(work.to_str().unwrap(), &bare)
+        .unwrap();
+    bare
+}
+
+/// A clone of `origin` at `at`, with `origin` spelled as `url` (how this laptop cloned it).
+fn clone(origin: &Path, at: &Path, url: &str) -> git2::Repository {
+    let r = git2::Repository::clone(origin.to_str().unwrap(), at).unwrap();
+    r.remote_set_url("origin", url).unwrap();
+    r
+}
+
+fn sources(path: &Path) -> Sources {
+    Sources {
+        repos: vec![path.to_path_buf()],
+        ..Default::default()
+    }
+}
+
+/// An agent branch one commit ahead of main in clone `r`.
+fn agent_branch(r: &git2::Repository, branch: &str, file: &str) {
+    tree_commit(r, branch, &format!("Work on {file}"), |repo, tb| {
+        tb.insert(file, repo.blob(b"agent work\n").unwrap(), 0o100644)
+            .unwrap();
+    });
+}
+
+async fn commits_of(store: &Store) -> Vec<Commit> {
+    store.commits_between(0, i64::MAX).await.unwrap()
+}
+
+async fn two_laptops_cloning_one_repo_see_one_repo(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = origin(dir.path(), 5);
+    // The same GitHub repo, cloned over SSH on one laptop and HTTPS on the other.
+    let a = clone(
+        &origin,
+        &dir.path().join("alice/api"),
+        "git@github.com:Acme/api.git",
+    );
+    let b = clone(
+        &origin,
+        &dir.path().join("bob/src/api"),
+        "https://github.com/acme/api",
+    );
+    agent_branch(&a, "claude/cache", "cache.rs");
+    agent_branch(&b, "codex/retry", "retry.rs");
+    let alice = db.store.on_machine("alice-laptop");
+    let bob = db.store.on_machine("bob-laptop");
+
+    for _ in 0..2 {
+        ingest::run(&alice, &sources(a.workdir().unwrap()), None, NOW)
+            .await
+            .unwrap();
+        ingest::run(&bob, &sources(b.workdir().unwrap()), None, NOW)
+            .await
+            .unwrap();
+    }
+
+    // One repo, whose clone each laptop knows as its own path.
+    let repos = alice.repos().await.unwrap();
+    assert_eq!(repos.len(), 1, "{repos:?}");
+    assert_eq!(repos[0].id, "github.com/acme/api");
+    let canonical = |r: &git2::Repository| {
+        let p = r.workdir().unwrap().canonicalize().unwrap();
+        p.display().to_string().trim_end_matches('/').to_string()
+    };
+    assert_eq!(repos[0].path, Some(canonical(&a)));
+    assert_eq!(
+        bob.repo_path("github.com/acme/api").await.unwrap(),
+        Some(canonical(&b))
+    );
+
+    // main's five commits once, plus each laptop's agent commit.
+    let commits = commits_of(&db.store).await;
+    assert_eq!(commits.len(), 7, "{commits:?}");
+    assert!(commits.iter().all(|c| c.repo == "github.com/acme/api"));
+
+    // Bob's scans did not delete Alice's branch, nor close her local change.
+    let branches: Vec<String> = db
+        .store
+        .branches()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(branches, ["claude/cache", "codex/retry", "main"]);
+    let open: Vec<String> = db
+        .store
+        .change_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.state == ChangeState::Open)
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(
+        open,
+        [
+            "local:github.com/acme/api:claude/cache",
+            "local:github.com/acme/api:codex/retry"
+        ]
+    );
+
+    // Alice deletes her branch: her next scan closes her change, Bob's stays open.
+    a.find_branch("claude/cache", git2::BranchType::Local)
+        .unwrap()
+        .delete()
+        .unwrap();
+    ingest::run(&alice, &sources(a.workdir().unwrap()), None, NOW + 60)
+        .await
+        .unwrap();
+    let state = |id: &'static str| {
+        let store = db.store.clone();
+        async move { store.change_request(id).await.unwrap().unwrap().state }
+    };
+    assert_eq!(
+        state("local:github.com/acme/api:claude/cache").await,
+        ChangeState::Closed
+    );
+    assert_eq!(
+        state("local:github.com/acme/api:codex/retry").await,
+        ChangeState::Open
+    );
+    db.finish().await;
+}
+both!(two_laptops_cloning_one_repo_see_one_repo);
+
+async fn a_repo_with_no_remote_is_its_root_commit(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = origin(dir.path(), 3);
+    // Two copies of a repo that was never pushed anywhere: no origin on either.
+    let one = clone(&origin, &dir.path().join("one"), "x");
+    let two = clone(&origin, &dir.path().join("two"), "x");
+    for r in [&one, &two] {
+        r.remote_delete("origin").unwrap();
+    }
+    ingest::run(
+        &db.store.on_machine("m1"),
+        &sources(one.workdir().unwrap()),
+        None,
+        NOW,
+    )
+    .await
+    .unwrap();
+    ingest::run(
+        &db.store.on_machine("m2"),
+        &sources(two.workdir().unwrap()),
+        None,
+        NOW,
+    )
+    .await
+    .unwrap();
+    let root = {
+        let mut walk = one.revwalk().unwrap();
+        walk.push_head().unwrap();
+        walk.last().unwrap().unwrap().to_string()
+    };
+    let repos = db.store.repos().await.unwrap();
+    assert_eq!(
+        repos.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [format!("root:{root}")]
+    );
+    assert_eq!(commits_of(&db.store).await.len(), 3);
+    db.finish().await;
+}
+both!(a_repo_with_no_remote_is_its_root_commit);
+
+/// A store written before identities (every repo row, commit, change, check and review keyed by
+/// the clone's path) is carried over by the next ingest: the same counts, under the identity,
+/// nothing lost, and a second run changes nothing.
+async fn a_store_keyed_by_paths_is_carried_over(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = origin(dir.path(), 4);
+    let r = clone(
+        &origin,
+        &dir.path().join("api"),
+        "https://github.com/acme/api.git",
+    );
+    agent_branch(&r, "claude/cache", "cache.rs");
+    let path = r
+        .workdir()
+        .unwrap()
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
+    let store = &db.store;
+
+    // What the old code wrote: the path as the key, everywhere.
+    store
+        .upsert_repo(&Repo {
+            id: path.clone(),
+            path: None,
+            name: "api".into(),
+            default_branch: "main".into(),
+            remote_url: Some("https://github.com/acme/api.git".into()),
+            last_scanned_at: Some(NOW - 86_400),
+        })
+        .await
+        .unwrap();
+    let mut walk = r.revwalk().unwrap();
+    walk.push_ref("refs/heads/claude/cache").unwrap();
+    let old_commits: Vec<Commit> = walk
+        .map(|oid| {
+            let c = r.find_commit(oid.unwrap()).unwrap();
+            Commit {
+                repo: path.clone(),
+                sha: c.id().to_string(),
+                author_name: "A".into(),
+                author_email: "a@acme.dev".into(),
+                authored_at: c.time().seconds(),
+                committed_at: c.time().seconds(),
+                summary: c.summary().unwrap_or("").into(),
+                agent: None,
+                files_changed: 1,
+                insertions: 1,
+                deletions: 0,
+            }
+        })
+        .collect();
+    store.upsert_commits(&old_commits).await.unwrap();
+    let old_id = format!("local:{path}:claude/cache");
+    let head = r.revparse_single("claude/cache").unwrap().id().to_string();
+    let change = ChangeRequest {
+        id: old_id.clone(),
+        kind: ChangeKind::Local,
+        repo: path.clone(),
+        title: "Work on cache.rs".into(),
+        head: "claude/cache".into(),
+        base: "main".into(),
+        head_sha: head.clone(),
+        author: Author::Agent {
+            agent: "claude".into(),
+        },
+        state: ChangeState::Open,
+        created_at: NOW - 3_600,
+        updated_at: NOW - 3_600,
+        commits: 1,
+        files_changed: 1,
+        insertions: 1,
+        deletions: 0,
+        agent_cost_usd: 0.0,
+        labels: vec![],
+        requested_reviewers: vec![],
+        mergeable: None,
+        merged_at: None,
+        first_commit_at: None,
+    };
+    store.upsert_change_request(&change).await.unwrap();
+    store
+        .add_review(&Review {
+            action_key: "k1".into(),
+            change_request: old_id.clone(),
+            head_sha: head.clone(),
+            reviewer: "Alice".into(),
+            state: ReviewState::Approved,
+            body: "looks right".into(),
+            at: NOW - 1_800,
+        })
+        .await
+        .unwrap();
+    let before = store.counts().await.unwrap();
+
+    let report = ingest::run(store, &sources(Path::new(&path)), None, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.carried,
+        [format!("{path} is now github.com/acme/api")]
+    );
+
+    let after = store.counts().await.unwrap();
+    assert_eq!(after.commits, before.commits, "no commit lost or doubled");
+    assert_eq!(after.change_requests, before.change_requests);
+    assert!(store.legacy_repos().await.unwrap().is_empty());
+    let repos = store.repos().await.unwrap();
+    assert_eq!(repos.len(), 1);
+    assert_eq!(
+        (repos[0].id.as_str(), repos[0].path.as_deref()),
+        ("github.com/acme/api", Some(path.as_str()))
+    );
+    assert!(commits_of(store)
+        .await
+        .iter()
+        .all(|c| c.repo == "github.com/acme/api"));
+    // The change keeps its review under its new id, and stays open (its branch is there).
+    let new_id = "local:github.com/acme/api:claude/cache";
+    let moved = store.change_request(new_id).await.unwrap().unwrap();
+    assert_eq!(moved.state, ChangeState::Open);
+    assert!(store.change_request(&old_id).await.unwrap().is_none());
+    let reviews = store.reviews().await.unwrap();
+    assert_eq!(
+        reviews
+            .iter()
+            .map(|r| (r.change_request.as_str(), r.body.as_str()))
+            .collect::<Vec<_>>(),
+        [(new_id, "looks right")]
+    );
+
+    // Again: nothing left to carry, nothing changes.
+    let again = ingest::run(store, &sources(Path::new(&path)), None, NOW + 60)
+        .await
+        .unwrap();
+    assert!(again.carried.is_empty());
+    assert_eq!(store.counts().await.unwrap().commits, after.commits);
+    db.finish().await;
+}
+both!(a_store_keyed_by_paths_is_carried_over);
+
+/// One Claude session on `branch` in `cwd`, in the log layout Claude Code writes.
+fn claude_session(dir: &Path, cwd: &Path, session: &str, branch: &str, out_tokens: i64) {
+    let project = dir.join("claude/projects/p");
+    std::fs::create_dir_all(&project).unwrap();
+    let line = |i: usize| {
+        serde_json::json!({
+            "type": "assistant", "sessionId": session, "cwd": cwd.display().to_string(),
+            "gitBranch": branch,
+            "timestamp": format!("2026-03-14T09:00:{i:02}.000Z"),
+            "requestId": format!("req_{session}_{i}"),
+            "message": {"id": format!("msg_{session}_{i}"), "model": "claude-sonnet-4-5",
+                "role": "assistant", "content": [{"type": "text", "text": "ok"}],
+                "usage": {"input_tokens": 1000, "output_tokens": out_tokens,
+                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+        })
+        .to_string()
+    };
+    std::fs::write(
+        project.join(format!("{session}.jsonl")),
+        format!("{}\n{}\n", line(1), line(2)),
+    )
+    .unwrap();
+}
+
+/// A merge commit of `branch` into main (as `git merge --no-ff` makes).
+fn merge_into_main(r: &git2::Repository, branch: &str) {
+    let main = r.revparse_single("main").unwrap().peel_to_commit().unwrap();
+    let theirs = r.revparse_single(branch).unwrap().peel_to_commit().unwrap();
+    let mut index = r.merge_commits(&main, &theirs, None).unwrap();
+    let tree = r.find_tree(index.write_tree_to(r).unwrap()).unwrap();
+    let sig = git2::Signature::now("Alice", "alice@acme.dev").unwrap();
+    r.commit(
+        Some("refs/heads/main"),
+        &sig,
+        &sig,
+        &format!("Merge branch '{branch}'"),
+        &tree,
+        &[&main, &theirs],
+    )
+    .unwrap();
+}
+
+/// Agent branches merged outside Flightdeck and deleted keep their runs: a `git merge` and a
+/// squash by hand are merged changes with their cost, the branch dropped unmerged is closed and
+/// its run abandoned.
+async fn merged_agent_work_keeps_its_runs(db: TestDb) {
+    use flightdeck_core::metrics::value::value;
+    let dir = tempfile::tempdir().unwrap();
+    let origin = origin(dir.path(), 2);
+    let r = clone(
+        &origin,
+        &dir.path().join("api"),
+        "https://github.com/acme/api",
+    );
+    let path = r.workdir().unwrap().canonicalize().unwrap();
+    for (branch, file) in [
+        ("claude/merged", "merged.rs"),
+        ("claude/squashed", "squashed.rs"),
+        ("claude/dropped", "dropped.rs"),
+    ] {
+        agent_branch(&r, branch, file);
+        // A second commit: a squash folds two commits into one.
+        tree_commit(&r, branch, "More", |repo, tb| {
+            tb.insert(
+                format!("{file}.md"),
+                repo.blob(b"notes\n").unwrap(),
+                0o100644,
+            )
+            .unwrap();
+        });
+    }
+    claude_session(dir.path(), &path, "s-merged", "claude/merged", 20_000);
+    claude_session(dir.path(), &path, "s-squashed", "claude/squashed", 40_000);
+    claude_session(dir.path(), &path, "s-dropped", "claude/dropped", 80_000);
+    let src = Sources {
+        repos: vec![path.clone()],
+        claude_dirs: vec![dir.path().join("claude")],
+        ..Default::default()
+    };
+    ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    let cost_of = |b: &str| {
+        let store = db.store.clone();
+        let id = format!("local:github.com/acme/api:{b}");
+        async move { store.change_request(&id).await.unwrap().unwrap() }
+    };
+    let merged_cost = cost_of("claude/merged").await.agent_cost_usd;
+    let squashed_cost = cost_of("claude/squashed").await.agent_cost_usd;
+    let dropped_cost = cost_of("claude/dropped").await.agent_cost_usd;
+    assert!(merged_cost > 0.0 && squashed_cost > merged_cost && dropped_cost > squashed_cost);
+
+    // The lead merges one branch with git, squashes another onto main by hand, drops the third,
+    // and deletes all three.
+    merge_into_main(&r, "claude/merged");
+    let squashed_tree = {
+        let base = r.revparse_single("main").unwrap().peel_to_commit().unwrap();
+        let theirs = r
+            .revparse_single("claude/squashed")
+            .unwrap()
+            .peel_to_commit()
+            .unwrap();
+        let mut index = r.merge_commits(&base, &theirs, None).unwrap();
+        index.write_tree_to(&r).unwrap()
+    };
+    let squash = {
+        let base = r.revparse_single("main").unwrap().peel_to_commit().unwrap();
+        let sig = git2::Signature::now("Alice", "alice@acme.dev").unwrap();
+        r.commit(
+            Some("refs/heads/main"),
+            &sig,
+            &sig,
+            "Squashed: work on squashed.rs",
+            &r.find_tree(squashed_tree).unwrap(),
+            &[&base],
+        )
+        .unwrap()
+    };
+    for b in ["claude/merged", "claude/squashed", "claude/dropped"] {
+        r.find_branch(b, git2::BranchType::Local)
+            .unwrap()
+            .delete()
+            .unwrap();
+    }
+    ingest::run(&db.store, &src, None, NOW + 60).await.unwrap();
+
+    let merged = cost_of("claude/merged").await;
+    assert_eq!(merged.state, ChangeState::Merged);
+    let merge_commit = r.revparse_single("main~1").unwrap().id().to_string();
+    let stored_sha = |id: &str| {
+        let store = db.store.clone();
+        let id = id.to_string();
+        async move {
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT merge_sha FROM change_requests WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(stored_sha(&merged.id).await, Some(merge_commit));
+    let squashed = cost_of("claude/squashed").await;
+    assert_eq!(squashed.state, ChangeState::Merged);
+    assert_eq!(stored_sha(&squashed.id).await, Some(squash.to_string()));
+    assert_eq!(cost_of("claude/dropped").await.state, ChangeState::Closed);
+
+    // The work items adopted from those runs followed their changes.
+    let items = db.store.work_items().await.unwrap();
+    let state_of_item = |branch: &str| {
+        items
+            .iter()
+            .find(|w| w.links.iter().any(|l| l.target == branch))
+            .map(|w| w.state)
+    };
+    use flightdeck_core::model::WorkState;
+    assert_eq!(state_of_item("claude/merged"), Some(WorkState::Done));
+    assert_eq!(state_of_item("claude/squashed"), Some(WorkState::Done));
+    assert_eq!(state_of_item("claude/dropped"), Some(WorkState::Dropped));
+
+    // What the manager reads: both merged changes with their runs' cost, one abandoned run.
+    let v = value(&db.store, 0, NOW + 60).await.unwrap();
+    assert_eq!(v.merged_changes, 2);
+    assert!((v.merged_cost_usd - (merged_cost + squashed_cost)).abs() < 1e-9);
+    assert_eq!(v.abandoned_runs, 1);
+    assert!((v.abandoned_cost_usd - dropped_cost).abs() < 1e-9);
+    db.finish().await;
+}
+both!(merged_agent_work_keeps_its_runs);
+
+/// `[team]` says who may approve releases per environment and who may override the policy;
+/// the core decisions refuse everyone else, naming the rule, and record who decided.
+async fn team_rules_decide_who_may(db: TestDb) {
+    use flightdeck_core::domain::outbox::{self, Decide, DecideError};
+    use flightdeck_core::domain::releases::{self, ReleaseError};
+    use flightdeck_core::domain::team::{Acting, Config};
+    use flightdeck_core::model::{Release, ReleaseState};
+    let team: Config = toml::from_str(
+        r#"
+        policy_overriders = ["alice"]
+        [members.alice]
+        name = "Alice Martin"
+        [members.bob]
+        name = "Bob Chen"
+        [members.carol]
+        name = "Carol Diaz"
+        [teams]
+        platform = ["bob"]
+        [release_approvers]
+        production = ["alice", "team:platform"]
+        "#,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key =
+        flightdeck_core::model::audit::AuditKey::load_or_create(&dir.path().join("k")).unwrap();
+    let release = |id: &str, env: &str| Release {
+        id: id.into(),
+        repo: "github.com/acme/api".into(),
+        environment: env.into(),
+        name: format!("v1-{id}"),
+        state: ReleaseState::Pending,
+        created_at: NOW,
+        approved_by: None,
+        sha: Some("a".repeat(40)),
+        run_id: None,
+        decided_at: None,
+        reason: None,
+    };
+    db.store
+        .upsert_release(&release("R1", "production"))
+        .await
+        .unwrap();
+    db.store
+        .upsert_release(&release("R2", "staging"))
+        .await
+        .unwrap();
+    // Leaked: the people and rules live as long as the test.
+    let team: &'static Config = Box::leak(Box::new(team));
+    let person = |id: &str| -> &'static _ { Box::leak(Box::new(team.member(id).unwrap())) };
+    let (alice, bob, carol) = (person("alice"), person("bob"), person("carol"));
+    let eve: &'static _ = Box::leak(Box::new(team.person("Eve", "eve@elsewhere.dev")));
+    let as_ = |p| Acting { person: p, team };
+    let (store, key) = (&db.store, &key);
+    let decide = |by: Acting<'static>, id: &'static str| async move {
+        releases::decide(store, key, by, id, true, "", None, None, NOW).await
+    };
+
+    // Carol is a member, but production's rule names Alice and the platform team.
+    let no = decide(as_(carol), "R1").await.unwrap_err();
+    assert!(matches!(no, ReleaseError::NotAllowed(_)), "{no}");
+    assert_eq!(
+        no.to_string(),
+        "Carol Diaz may not approve or reject releases to production: \
+         [team.release_approvers] production = [\"alice\", \"team:platform\"]"
+    );
+    // Staging has no rule: any member; someone outside the team: nobody.
+    let no = decide(as_(eve), "R2").await.unwrap_err();
+    assert!(no.to_string().contains("only members of [team]"), "{no}");
+    decide(as_(carol), "R2").await.unwrap();
+    // Bob, through the platform team, approves production; the log says it was Bob.
+    let r = decide(as_(bob), "R1").await.unwrap();
+    assert_eq!(r.approved_by.as_deref(), Some("Bob Chen"));
+    let actors: Vec<String> = db
+        .store
+        .audit_entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.actor)
+        .collect();
+    // Newest first: Bob's production approval, Carol's staging one.
+    assert_eq!(actors, ["Bob Chen", "Carol Diaz"]);
+
+    // Merging over the policy: only Alice may; the refusal names the rule, nothing is queued.
+    let origin = origin(dir.path(), 1);
+    let r = clone(
+        &origin,
+        &dir.path().join("api"),
+        "https://github.com/acme/api",
+    );
+    agent_branch(&r, "claude/risky", "risky.rs");
+    ingest::run(&db.store, &sources(r.workdir().unwrap()), None, NOW)
+        .await
+        .unwrap();
+    // The policy: two approvals, which the branch does not have.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[default]\nagent_approvals = 2\n").unwrap();
+    let appliers = outbox::Appliers {
+        local: outbox::LocalApplier {
+            store: db.store.clone(),
+            name: "Alice Martin".into(),
+            email: "alice@acme.dev".into(),
+        },
+        github: None,
+        reach: Default::default(),
+    };
+    let merge = Decide {
+        kind: "merge".into(),
+        override_reason: Some("hotfix, reviewed on a call".into()),
+        ..Default::default()
+    };
+    let id = "local:github.com/acme/api:claude/risky";
+    let no = outbox::decide(
+        &db.store,
+        key,
+        &appliers,
+        &policy,
+        id,
+        &merge,
+        as_(bob),
+        NOW,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(no, DecideError::NotAllowed(_)), "{no}");
+    assert!(no.to_string().contains("[team] policy_overriders"), "{no}");
+    assert!(db.store.actions().await.unwrap().is_empty());
+    let done = outbox::decide(
+        &db.store,
+        key,
+        &appliers,
+        &policy,
+        id,
+        &merge,
+        as_(alice),
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.state, flightdeck_core::model::ActionState::Applied);
+    let last = db.store.audit_entries().await.unwrap();
+    assert!(last
+        .iter()
+        .any(|e| e.actor == "Alice Martin" && e.action == "override"));
+    db.finish().await;
+}
+both!(team_rules_decide_who_may);

@@ -1,0 +1,309 @@
+//! Team mode end to end: three `serve` instances (own data dirs, own clones of the same three
+//! repos, own agent logs, acting as three machines) on one PostgreSQL count what one instance
+//! reading everything counts, nothing twice; a decision on one reaches the others' open UIs
+//! within a second.
+
+use super::*;
+use std::io::Write;
+
+const REPOS: [&str; 3] = ["api", "web", "billing"];
+const MAIN_COMMITS: usize = 5;
+
+/// The PostgreSQL the test suite uses (`FLIGHTDECK_TEST_PG_URL`), with a fresh database on it.
+fn fresh_pg(rt: &tokio::runtime::Runtime) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let admin = std::env::var("FLIGHTDECK_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("fd_team_{}_{}", std::process::id(), now());
+    rt.block_on(async {
+        let mut conn = sqlx::AnyConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.clone(), |(b, _)| b.to_string());
+    format!("{base}/{name}")
+}
+
+/// Rows that must match: repos, commits, change requests, runs, and the spend they add up to.
+fn totals(rt: &tokio::runtime::Runtime, url: &str) -> (i64, i64, i64, i64, i64) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    rt.block_on(async {
+        let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+        let mut out = [0i64; 5];
+        for (slot, q) in out.iter_mut().zip([
+            "SELECT COUNT(*) FROM repos",
+            "SELECT COUNT(*) FROM commits",
+            "SELECT COUNT(*) FROM change_requests",
+            "SELECT COUNT(*) FROM agent_runs",
+            // Micro-dollars: equal sums, not equal floats.
+            "SELECT CAST(ROUND(SUM(cost_usd) * 1000000) AS BIGINT) FROM agent_runs",
+        ]) {
+            *slot = sqlx::query_scalar::<_, i64>(q)
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        }
+        (out[0], out[1], out[2], out[3], out[4])
+    })
+}
+
+/// One Claude session of `n` requests on `branch` in `cwd`.
+fn claude_log(dir: &std::path::Path, cwd: &std::path::Path, session: &str, branch: &str, n: usize) {
+    let project = dir.join("projects").join(session);
+    std::fs::create_dir_all(&project).unwrap();
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "type": "assistant", "sessionId": session, "cwd": cwd.display().to_string(),
+                "gitBranch": branch,
+                "timestamp": format!("2026-11-20T10:{i:02}:00.000Z"),
+                "requestId": format!("req_{session}_{i}"),
+                "message": {"id": format!("msg_{session}_{i}"), "model": "claude-sonnet-4-5",
+                    "role": "assistant", "content": [{"type": "text", "text": "ok"}],
+                    "usage": {"input_tokens": 2000, "output_tokens": 500 * (i + 1),
+                              "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(
+        project.join(format!("{session}.jsonl")),
+        lines.join("\n") + "\n",
+    )
+    .unwrap();
+}
+
+/// A reader of a server's event stream, on its own thread: the time each event arrived.
+fn listen(client: &Client) -> std::sync::mpsc::Receiver<(Instant, String)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", client.port)).unwrap();
+    write!(
+        s,
+        "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: {}\r\nAccept: text/event-stream\r\n\r\n",
+        client.port, client.cookie
+    )
+    .unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(s).lines() {
+            let Ok(line) = line else { return };
+            if line.starts_with("data:") && tx.send((Instant::now(), line)).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn three_instances_on_one_postgres_count_once_and_see_each_other_live() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = fresh_pg(&rt);
+    let root = tempfile::tempdir().unwrap();
+    // The team's three repos, as its forge holds them.
+    for name in REPOS {
+        let seed = root.path().join("seed").join(name);
+        let r = new_repo(&seed);
+        for i in 1..MAIN_COMMITS {
+            commit_on(&r, "main", &format!("f{i}.txt"), &format!("{name} {i}"));
+        }
+        git(
+            root.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                seed.to_str().unwrap(),
+                &format!("origin/{name}.git"),
+            ],
+        );
+    }
+    // Each person's machine: their clones, an agent branch in each, their agent's logs.
+    let homes: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut clones = Vec::new();
+    for (m, home) in homes.iter().enumerate() {
+        for name in REPOS {
+            let path = home.path().join("src").join(name);
+            let origin = root.path().join("origin").join(format!("{name}.git"));
+            git(
+                home.path(),
+                &[
+                    "clone",
+                    "-q",
+                    origin.to_str().unwrap(),
+                    path.to_str().unwrap(),
+                ],
+            );
+            git(
+                &path,
+                &[
+                    "remote",
+                    "set-url",
+                    "origin",
+                    &format!("https://git.acme.test/acme/{name}.git"),
+                ],
+            );
+            let repo = git2::Repository::open(&path).unwrap();
+            let branch = format!("claude/task-{m}-{name}");
+            agent_commit(&repo, &branch, &format!("m{m}.rs"), "agent work");
+            claude_log(
+                &home.path().join("claude"),
+                &path.canonicalize().unwrap(),
+                &format!("s{m}-{name}"),
+                &branch,
+                3 + m,
+            );
+            clones.push(path);
+        }
+        std::fs::create_dir_all(home.path().join("no-codex")).unwrap();
+    }
+    let serve = |m: usize| {
+        let home = homes[m].path();
+        let mut cmd = flightdeck(home);
+        cmd.env("FLIGHTDECK_MACHINE", format!("laptop-{m}"))
+            .args(["serve", "--port", "0", "--database-url", &url])
+            .arg("--claude-dir")
+            .arg(home.join("claude"))
+            .arg("--codex-home")
+            .arg(home.join("no-codex"));
+        for name in REPOS {
+            cmd.arg("--repo").arg(home.join("src").join(name));
+        }
+        spawn_listening(cmd)
+    };
+    let instances: Vec<(Server, Client)> = (0..3).map(serve).collect();
+    // Each has read its machine once all three show every run.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let runs: Vec<i64> = instances
+            .iter()
+            .map(|(_, c)| {
+                c.get("/api/health")
+                    .and_then(|(_, b)| serde_json::from_str::<serde_json::Value>(&b).ok())
+                    .and_then(|h| h["counts"]["agent_runs"].as_i64())
+                    .unwrap_or(0)
+            })
+            .collect();
+        if runs.iter().all(|&r| r == 9) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "runs seen by each instance: {runs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // One instance reading every clone and every log, alone, on its own database.
+    let reference = root.path().join("reference.db");
+    let one = homes[0].path();
+    let mut cmd = flightdeck(one);
+    cmd.env("FLIGHTDECK_MACHINE", "reference")
+        .args(["ingest", "--database-url"])
+        .arg(format!("sqlite://{}", reference.display()))
+        .arg("--codex-home")
+        .arg(one.join("no-codex"));
+    for c in &clones {
+        cmd.arg("--repo").arg(c);
+    }
+    for h in &homes {
+        cmd.arg("--claude-dir").arg(h.path().join("claude"));
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let shared = totals(&rt, &url);
+    let alone = totals(&rt, &format!("sqlite://{}", reference.display()));
+    assert_eq!(
+        shared, alone,
+        "(repos, commits, changes, runs, micro-$) shared vs one instance"
+    );
+    // Nothing twice: three repos; each main's commits once, plus one agent commit per clone;
+    // one change per agent branch; one run per session.
+    assert_eq!(
+        (shared.0, shared.1, shared.2, shared.3),
+        (3, (3 * (MAIN_COMMITS + 3)) as i64, 9, 9)
+    );
+    assert!(shared.4 > 0);
+
+    // A decision on the first instance reaches the other two's open UIs within a second.
+    let streams: Vec<_> = instances[1..].iter().map(|(_, c)| listen(c)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    for rx in &streams {
+        while rx.try_recv().is_ok() {}
+    }
+    let first = &instances[0].1;
+    let change = "local:git.acme.test/acme/api:claude/task-2-api";
+    let sent = Instant::now();
+    let (status, _, body) = raw_request(
+        first.port,
+        "POST",
+        &format!(
+            "/api/changes/{}/actions",
+            change.replace('/', "%2F").replace(':', "%3A")
+        ),
+        r#"{"kind": "comment", "comment": "seen from laptop 0"}"#,
+        &[
+            ("Cookie", first.cookie.clone()),
+            ("Origin", format!("http://127.0.0.1:{}", first.port)),
+        ],
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    for (i, rx) in streams.iter().enumerate() {
+        let took = loop {
+            let (at, line) = rx
+                .recv_timeout(Duration::from_secs(5))
+                .unwrap_or_else(|_| panic!("instance {} heard nothing", i + 1));
+            if line.contains("\"actions\"") {
+                break at.duration_since(sent);
+            }
+        };
+        assert!(
+            took < Duration::from_secs(1),
+            "instance {}: {took:?}",
+            i + 1
+        );
+    }
+    // And what it shows is the decision, on that change, by the person who took it.
+    let (_, audit) = instances[2].1.get("/api/audit").unwrap();
+    let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    let entry = &audit["entries"][0];
+    assert_eq!(
+        (&entry["actor"], &entry["action"], &entry["target"]),
+        (
+            &serde_json::json!("Alice Lead"),
+            &serde_json::json!("comment applied"),
+            &serde_json::json!(change)
+        ),
+        "{audit:#}"
+    );
+    drop(instances);
+    drop_pg(&rt, &url);
+}
+
+/// Drops the test's database (its servers stopped first).
+fn drop_pg(rt: &tokio::runtime::Runtime, url: &str) {
+    use sqlx::Connection;
+    let Some((base, name)) = url.rsplit_once('/') else {
+        return;
+    };
+    rt.block_on(async {
+        if let Ok(mut c) = sqlx::AnyConnection::connect(&format!("{base}/postgres")).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut c)
+                .await;
+        }
+    });
+}
