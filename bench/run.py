@@ -15,6 +15,10 @@
               years, checked against a full sort of the raw rows; with BENCH_PG_URL (a
               PostgreSQL server URL whose user may create databases) in PostgreSQL too.
   decide      decision latency with 1,000 decisions queued for GitHub and GitHub unreachable
+  team        10 instances ingesting at once into one PostgreSQL (each its own clones of the
+              same 3 repos and its own agent logs) against one instance alone: wall time, no
+              deadlock (every ingest exits 0), no duplicate (rows as one reader counts them);
+              then the API's p50/p99 with 10 UIs open (an event stream each, views refetched).
   relay       an event on one instance heard on another through PostgreSQL LISTEN/NOTIFY
               (connection refused, no DNS answer, a port that never answers): 200 approvals
               through the API's router and 20 `flightdeck approve` processes, p50/p99.
@@ -22,7 +26,8 @@
 Run through scripts/bench.sh (builds the release binary and installs the peers).
 Environment: BENCH_MB (corpus size, default 1024), BENCH_COMMITS (default 100000),
 BENCH_LIVE_SAMPLES (default 200), BENCH_RECORDS (default 10000000), BENCH_DIR (scratch,
-default a temp dir), BENCH_ONLY (a comma list of sections: logs, git, live, rollup, dora, decide, relay;
+default a temp dir), BENCH_TEAM_COMMITS (per repo, default 3000), BENCH_TEAM_SESSIONS (per
+instance, default 200), BENCH_ONLY (a comma list of sections: logs, git, live, rollup, dora, decide, relay, team;
 default all).
 """
 import http.client
@@ -242,11 +247,11 @@ def pct(xs, p):
 
 def main():
     only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
-    unknown = only - {"logs", "git", "live", "rollup", "dora", "decide", "relay"}
+    unknown = only - {"logs", "git", "live", "rollup", "dora", "decide", "relay", "team"}
     if unknown:
-        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live, rollup, dora, decide, relay)")
+        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live, rollup, dora, decide, relay, team)")
     run = lambda section: not only or section in only
-    needed = [("flightdeck", FD)] if any(run(s) for s in ("logs", "git", "live", "decide")) else []
+    needed = [("flightdeck", FD)] if any(run(s) for s in ("logs", "git", "live", "decide", "team")) else []
     needed += [("corpus generator", GEN), ("ccusage", CCUSAGE)] if run("logs") else []
     needed += [("rollup bench", ROLLUPS)] if run("rollup") else []
     needed += [("dora bench", DORA)] if run("dora") else []
@@ -281,6 +286,9 @@ def main():
         subprocess.run([DECIDE, FD], check=True)
     if run("relay"):
         relay_section()
+    if run("team"):
+        team_section(scratch, int(os.environ.get("BENCH_TEAM_COMMITS", "3000")),
+                     int(os.environ.get("BENCH_TEAM_SESSIONS", "200")))
     if not os.environ.get("BENCH_DIR"):
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -353,6 +361,179 @@ def relay_section():
         subprocess.run([RELAY, f"{base}/{name}", os.environ.get("BENCH_RELAY_EVENTS", "500")], check=True)
     finally:
         subprocess.run(["psql", admin, "-q", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
+
+
+TEAM_REPOS = ["api", "web", "billing"]
+TEAM_INSTANCES = 10
+
+
+def pg_db(admin, name, drop_only=False):
+    sqls = [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"] + ([] if drop_only else [f"CREATE DATABASE {name}"])
+    for sql in sqls:
+        subprocess.run(["psql", admin, "-q", "-c", sql], check=True, stdout=subprocess.DEVNULL)
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def pg_count(url, sql):
+    out = subprocess.run(["psql", url, "-At", "-c", sql], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def team_workspace(scratch, commits, sessions):
+    """3 origins of `commits` commits each (git fast-import), and per instance its clones of
+    them (one agent branch in each) and `sessions` Claude sessions spread over its clones."""
+    root = os.path.join(scratch, "team")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    for name in TEAM_REPOS:
+        origin = os.path.join(root, "origin", name + ".git")
+        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", origin], check=True)
+        lines = []
+        for i in range(commits):
+            msg = f"{name} change {i}"
+            blob = f"line {i}\n"
+            lines.append(f"commit refs/heads/main\nmark :{i + 1}\ncommitter Dev <dev@acme.dev> {1700000000 + i * 600} +0000\n"
+                         f"data {len(msg)}\n{msg}\n" + (f"from :{i}\n" if i else "")
+                         + f"M 100644 inline f{i % 50}.txt\ndata {len(blob)}\n{blob}\n")
+        subprocess.run(["git", "-C", origin, "fast-import", "--quiet"], input="".join(lines).encode(), check=True)
+    homes = []
+    for m in range(TEAM_INSTANCES):
+        home = os.path.join(root, f"laptop-{m}")
+        logs = os.path.join(home, "claude", "projects", "p")
+        os.makedirs(logs)
+        clones = []
+        for name in TEAM_REPOS:
+            path = os.path.join(home, "src", name)
+            subprocess.run(["git", "clone", "-q", os.path.join(root, "origin", name + ".git"), path], check=True)
+            subprocess.run(["git", "-C", path, "remote", "set-url", "origin", f"https://git.acme.test/acme/{name}.git"], check=True)
+            g = ["git", "-C", path, "-c", "user.name=Claude", "-c", "user.email=noreply@anthropic.com"]
+            subprocess.run(g + ["checkout", "-q", "-b", f"claude/task-{m}-{name}"], check=True)
+            subprocess.run(g + ["commit", "-q", "--allow-empty", "-m", f"agent work {m}"], check=True)
+            subprocess.run(g + ["checkout", "-q", "main"], check=True)
+            clones.append(os.path.realpath(path))
+        for k in range(sessions):
+            cwd = clones[k % len(clones)]
+            sid = f"s{m}-{k}"
+            with open(os.path.join(logs, sid + ".jsonl"), "w") as f:
+                for i in range(5):
+                    f.write(json.dumps({
+                        "type": "assistant", "sessionId": sid, "cwd": cwd,
+                        "gitBranch": f"claude/task-{m}-{TEAM_REPOS[k % 3]}",
+                        "timestamp": f"2026-11-{1 + k % 28:02d}T10:{i:02d}:00.000Z", "requestId": f"r{sid}-{i}",
+                        "message": {"id": f"m{sid}-{i}", "model": "claude-sonnet-4-5", "role": "assistant",
+                                    "content": [{"type": "text", "text": "ok"}],
+                                    "usage": {"input_tokens": 1000, "output_tokens": 200 * (i + 1),
+                                              "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}) + "\n")
+        homes.append((home, clones))
+    return homes
+
+
+def team_ingest_cmd(url, home, clones, machine):
+    env = fd_env(home)
+    env["FLIGHTDECK_MACHINE"] = machine
+    cmd = [FD, "--database-url", url, "ingest", "--claude-dir", os.path.join(home, "claude"),
+           "--codex-home", os.path.join(home, "none"), "--gemini-dir", os.path.join(home, "none"),
+           "--generic-dir", os.path.join(home, "none")]
+    for c in clones:
+        cmd += ["--repo", c]
+    return cmd, env
+
+
+def team_section(scratch, commits, sessions):
+    admin = os.environ.get("BENCH_PG_URL")
+    print(f"\n== a team on one PostgreSQL: {TEAM_INSTANCES} instances ingesting at once "
+          f"(3 repos of {commits} commits cloned by each, {sessions} sessions each) vs one instance")
+    if not admin:
+        print("(not measured: set BENCH_PG_URL, e.g. postgres://postgres@127.0.0.1:5432/postgres)")
+        return
+    homes = team_workspace(scratch, commits, sessions)
+    # One instance alone, its own share.
+    solo = pg_db(admin, "flightdeck_bench_solo")
+    cmd, env = team_ingest_cmd(solo, homes[0][0], homes[0][1], "solo")
+    t_solo, m_solo, _ = timed(cmd, env)
+    pg_db(admin, "flightdeck_bench_solo", drop_only=True)
+    # Ten at once on one database (created and migrated by the first to open it: all ten race).
+    shared = pg_db(admin, "flightdeck_bench_team")
+    t0 = time.monotonic()
+    procs = []
+    for m, (home, clones) in enumerate(homes):
+        cmd, env = team_ingest_cmd(shared, home, clones, f"laptop-{m}")
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    failed = []
+    for m, p in enumerate(procs):
+        try:
+            _, err = p.communicate(timeout=900)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            failed.append(f"laptop-{m}: no exit in 900 s (deadlock?)")
+            continue
+        if p.returncode != 0:
+            failed.append(f"laptop-{m}: exit {p.returncode}: {err.decode()[-300:]}")
+    t_team = time.monotonic() - t0
+    got = {k: int(pg_count(shared, f"SELECT COUNT(*) FROM {k}")) for k in ("repos", "commits", "change_requests", "agent_runs")}
+    want = {"repos": 3, "commits": 3 * commits + 3 * TEAM_INSTANCES, "change_requests": 3 * TEAM_INSTANCES,
+            "agent_runs": TEAM_INSTANCES * sessions}
+    print(f"{'':>24} {'wall s':>8} {'peak MB':>8}")
+    print(f"{'one instance, alone':>24} {t_solo:>8.2f} {m_solo:>8.0f}")
+    print(f"{f'{TEAM_INSTANCES} at once':>24} {t_team:>8.2f} {'':>8}   ({t_team / t_solo:.1f}x one alone; "
+          f"{TEAM_INSTANCES * t_solo / t_team:.1f}x the work per second)")
+    print(f"  every ingest exited 0: {not failed}" + ("".join(f"\n    {f}" for f in failed)))
+    print(f"  rows {got}, expected {want}: {'no duplicate' if got == want else 'MISMATCH'}")
+    team_api_section(shared, homes[0][0])
+    pg_db(admin, "flightdeck_bench_team", drop_only=True)
+
+
+def team_api_section(url, home, uis=TEAM_INSTANCES, rounds=30):
+    """One serve on the team's database; `uis` clients each hold the event stream open and
+    fetch what the UI fetches on a view change, `rounds` times: latency per request."""
+    env = fd_env(home)
+    env["FLIGHTDECK_MACHINE"] = "bench-serve"
+    token = "bench-token-0123456789abcdef"
+    server = subprocess.Popen([FD, "--database-url", url, "serve", "--port", "0", "--token", token,
+                               "--claude-dir", os.path.join(home, "none"), "--codex-home", os.path.join(home, "none")],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = None
+        for line in server.stdout:
+            if "/login?code=" in line and "http://127.0.0.1:" in line:
+                port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+                break
+        if port is None:
+            print("  (serve did not start)")
+            return
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
+        auth = {"Authorization": f"Bearer {token}"}
+        streams = []
+        for _ in range(uis):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            c.request("GET", "/api/events", headers=auth)
+            streams.append(c)
+        paths = ["/api/inbox", "/api/changes", "/api/agents", "/api/repos", "/api/work", "/api/spend", "/api/velocity"]
+        lat = []
+        lock = threading.Lock()
+
+        def ui():
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            for _ in range(rounds):
+                for p in paths:
+                    t = time.monotonic()
+                    c.request("GET", p, headers=auth)
+                    r = c.getresponse()
+                    r.read()
+                    with lock:
+                        lat.append((time.monotonic() - t) * 1000)
+        threads = [threading.Thread(target=ui) for _ in range(uis)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(f"  API with {uis} UIs open (event stream each; {len(paths)} views x {rounds} rounds each): "
+              f"{len(lat)} requests, p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, max {max(lat):.1f} ms")
+        for c in streams:
+            c.close()
+    finally:
+        server.terminate()
+        server.wait()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 # ratios; not part of CI.
 # Usage: scripts/bench.sh   (BENCH_MB=1024 BENCH_COMMITS=100000 BENCH_LIVE_SAMPLES=200
 #                            BENCH_RECORDS=10000000 BENCH_DORA_COMMITS=1000000
-#                            BENCH_DORA_DEPLOYS=100000 BENCH_ONLY=logs,git,live,rollup,dora,decide,relay)
+#                            BENCH_DORA_DEPLOYS=100000 BENCH_ONLY=logs,git,live,rollup,dora,decide,relay,team)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -102,6 +102,9 @@ test('every view renders the demo data without errors', async ({ page }) => {
       await expectImageLoaded(page, 'chart-velocity');
       // Work items done per week by agents and by people.
       await expect(page.getByTestId('work-throughput')).toContainText('By agents');
+      // Per person (the demo's machine user) over the last 30 days: its merged agent work.
+      await expect(page.getByTestId('team-figures')).toContainText('Agent spend');
+      await expect(page.getByTestId('team-figures')).toContainText('demo');
       // The DORA keys from the demo's deploy history.
       await expect(page.getByTestId('dora')).toContainText('Change failure rate');
       // The demo's incident issue is counted against the deploy before it.

@@ -24,6 +24,7 @@ import type { Dispatch } from './generated/Dispatch';
 import type { WorkBoard } from './generated/WorkBoard';
 import type { WorkItem } from './generated/WorkItem';
 import type { CycleTime } from './generated/CycleTime';
+import type { TeamView } from './generated/TeamView';
 import type { VelocityReport } from './generated/VelocityReport';
 import type { Dora } from './generated/Dora';
 import type { Release } from './generated/Release';
@@ -266,6 +267,7 @@ export const api = {
   dora: (s?: AbortSignal) => getJson<Dora>('/api/dora', s),
   cycle: (s?: AbortSignal) => getJson<CycleTime>('/api/cycle', s),
   velocityReport: (s?: AbortSignal) => getJson<VelocityReport>('/api/velocity/report', s),
+  team: (s?: AbortSignal) => getJson<TeamView>('/api/team', s),
   release: (id: string, s?: AbortSignal) => getJson<ReleaseDetail>(`/api/releases/${encodeURIComponent(id)}`, s),
   deploy: (id: string, s?: AbortSignal) => getJson<DeployDetail>(`/api/deploys/${encodeURIComponent(id)}`, s),
   releaseDecisionPath: (id: string) => `/api/releases/${encodeURIComponent(id)}/decision`,

@@ -39,6 +39,9 @@ pub enum ReportCmd {
     Reconcile(crate::spend_cmd::ReconcileArgs),
     /// What the spend bought: cost per merged change and line, abandoned runs, review time.
     Value(crate::spend_cmd::ValueArgs),
+    /// Per person and per `[team]` team: changes merged (authored, or whose agent runs they
+    /// launched), agent runs and agent spend they launched.
+    Team(crate::spend_cmd::ValueArgs),
     /// The DORA four keys from recorded deploys, agent vs human. Deployment frequency:
     /// successful production deploys per week and deploy days. Lead time: commit time to the
     /// first successful production deploy that shipped it (median, p90). Change failure rate:
@@ -213,6 +216,7 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
         ReportCmd::Spend(args) => return crate::spend_cmd::spend(settings, args).await,
         ReportCmd::Reconcile(args) => return crate::spend_cmd::reconcile(settings, args).await,
         ReportCmd::Value(args) => return crate::spend_cmd::value(settings, args).await,
+        ReportCmd::Team(args) => return crate::spend_cmd::team(settings, args).await,
         ReportCmd::Dora(args) => return crate::report_cmd::dora_report(settings, args).await,
         ReportCmd::Velocity(args) => {
             return crate::report_cmd::velocity_report(settings, args).await

@@ -597,3 +597,45 @@ pub async fn value(settings: &Settings, a: &ValueArgs) -> Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// `flightdeck report team`: per person and per team, changes merged, agent runs and spend.
+pub async fn team(settings: &Settings, a: &ValueArgs) -> Result<ExitCode> {
+    let now = chrono::Utc::now().timestamp();
+    let since = match checked_day("--since", &a.since)? {
+        Some(d) => flightdeck_core::model::days::start_of(d).unwrap_or(0),
+        None => now - 30 * 86_400,
+    };
+    let store = Store::open(&settings.database_url).await?;
+    let v =
+        flightdeck_core::metrics::team::team_view(&store, &settings.team, since, now + 1).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let line = |who: &str, f: &flightdeck_core::metrics::team::TeamFigures| {
+        println!(
+            "{who:<28} {:>7} {:>7} {:>6} {:>10}",
+            f.merged_changes,
+            f.merged_agent_changes,
+            f.agent_runs,
+            format!("${:.2}", f.agent_cost_usd)
+        );
+    };
+    println!(
+        "{:<28} {:>7} {:>7} {:>6} {:>10}",
+        "person", "merged", "agents", "runs", "spend"
+    );
+    for p in &v.people {
+        line(&p.person, &p.figures);
+    }
+    if !v.teams.is_empty() {
+        println!(
+            "\n{:<28} {:>7} {:>7} {:>6} {:>10}",
+            "team", "merged", "agents", "runs", "spend"
+        );
+        for t in &v.teams {
+            line(&t.team, &t.figures);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

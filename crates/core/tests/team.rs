@@ -662,3 +662,130 @@ async fn team_rules_decide_who_may(db: TestDb) {
     db.finish().await;
 }
 both!(team_rules_decide_who_may);
+
+/// The manager's table: each person's merged changes (authored, or whose agent runs they
+/// launched), runs and spend, and each team's sum, across two machines on one database.
+async fn figures_per_person_and_team(db: TestDb) {
+    use flightdeck_core::metrics::team::team_view;
+    let team: flightdeck_core::domain::team::Config = toml::from_str(
+        r#"
+        [members.alice]
+        name = "Alice Martin"
+        [members.bob]
+        name = "Bob Chen"
+        [members.carol]
+        name = "Carol Diaz"
+        [teams]
+        platform = ["alice", "bob"]
+        web = ["carol"]
+        "#,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let origin = origin(dir.path(), 2);
+    // Alice's and Bob's laptops: an agent branch each, their own agent's session on it.
+    let mut clones = Vec::new();
+    for (who, branch, tokens) in [
+        ("Alice Martin", "claude/a", 10_000),
+        ("Bob Chen", "claude/b", 30_000),
+    ] {
+        let home = dir.path().join(who.replace(' ', "-"));
+        let r = clone(&origin, &home.join("api"), "https://github.com/acme/api");
+        agent_branch(&r, branch, &format!("{}.rs", branch.replace('/', "-")));
+        let path = r.workdir().unwrap().canonicalize().unwrap();
+        claude_session(
+            &home,
+            &path,
+            &format!("s-{}", branch.replace('/', "-")),
+            branch,
+            tokens,
+        );
+        let src = Sources {
+            repos: vec![path.clone()],
+            claude_dirs: vec![home.join("claude")],
+            person: who.into(),
+            ..Default::default()
+        };
+        let on = db.store.on_machine(who);
+        ingest::run(&on, &src, None, NOW).await.unwrap();
+        clones.push((r, src, on, branch));
+    }
+    // Both branches merged with git and deleted; each laptop's next scan records its own.
+    for (r, src, on, branch) in &clones {
+        merge_into_main(r, branch);
+        r.find_branch(branch, git2::BranchType::Local)
+            .unwrap()
+            .delete()
+            .unwrap();
+        ingest::run(on, src, None, NOW + 60).await.unwrap();
+    }
+    // And a change Carol wrote herself.
+    db.store
+        .upsert_change_request(&ChangeRequest {
+            merged_at: Some(NOW - 1_800),
+            ..support::merged_change(
+                "github.com/acme/api",
+                "carol/css",
+                "c",
+                Author::Human {
+                    name: "Carol Diaz".into(),
+                },
+                NOW - 3_600,
+            )
+        })
+        .await
+        .unwrap();
+    let merged_at = |id: &str| {
+        let store = db.store.clone();
+        let id = id.to_string();
+        async move { store.change_request(&id).await.unwrap().unwrap().merged_at }
+    };
+    let since = merged_at("local:github.com/acme/api:claude/a")
+        .await
+        .unwrap()
+        .min(NOW - 3_600);
+    let v = team_view(&db.store, &team, since - 1, i64::MAX / 2)
+        .await
+        .unwrap();
+    let row = |name: &str| {
+        v.people.iter().find(|p| p.person == name).map(|p| {
+            (
+                p.figures.merged_changes,
+                p.figures.merged_agent_changes,
+                p.figures.agent_runs,
+            )
+        })
+    };
+    // Runs are counted over the whole range here (the sessions are from March).
+    assert_eq!(row("Alice Martin"), Some((1, 1, 0)));
+    assert_eq!(row("Bob Chen"), Some((1, 1, 0)));
+    assert_eq!(row("Carol Diaz"), Some((1, 0, 0)));
+    let platform = v.teams.iter().find(|t| t.team == "platform").unwrap();
+    assert_eq!(platform.figures.merged_changes, 2);
+    // Over all time: each launched one run, and Bob's cost three times Alice's output.
+    let all = team_view(&db.store, &team, 0, i64::MAX / 2).await.unwrap();
+    let cost = |name: &str| {
+        all.people
+            .iter()
+            .find(|p| p.person == name)
+            .map(|p| (p.figures.agent_runs, p.figures.agent_cost_usd))
+            .unwrap()
+    };
+    let (a_runs, a_cost) = cost("Alice Martin");
+    let (b_runs, b_cost) = cost("Bob Chen");
+    assert_eq!((a_runs, b_runs), (1, 1));
+    assert!(a_cost > 0.0 && b_cost > a_cost, "{a_cost} {b_cost}");
+    let platform = all.teams.iter().find(|t| t.team == "platform").unwrap();
+    assert!((platform.figures.agent_cost_usd - (a_cost + b_cost)).abs() < 1e-9);
+    assert_eq!(
+        all.teams
+            .iter()
+            .find(|t| t.team == "web")
+            .unwrap()
+            .figures
+            .agent_runs,
+        0
+    );
+    db.finish().await;
+}
+both!(figures_per_person_and_team);

@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/dora", get(dora_view))
         .route("/cycle", get(cycle_view))
         .route("/velocity/report", get(velocity_report))
+        .route("/team", get(team_view))
         .route("/reports/weekly.html", get(weekly_report))
         .fallback(|| async {
             (
@@ -431,6 +432,19 @@ async fn spend(State(s): State<AppState>) -> ApiResult<views::SpendView> {
 async fn velocity(State(s): State<AppState>) -> ApiResult<views::VelocityView> {
     Ok(Json(
         views::velocity(&s.store, chrono::Utc::now().timestamp(), 26).await?,
+    ))
+}
+
+/// Per person and team over the last 30 days (`[team]` of the instance serving it).
+async fn team_view(
+    State(s): State<AppState>,
+) -> ApiResult<flightdeck_core::metrics::team::TeamView> {
+    let now = chrono::Utc::now().timestamp();
+    let none = flightdeck_core::domain::team::Config::default();
+    let team = s.lead.as_ref().map_or(&none, |l| l.team.as_ref());
+    Ok(Json(
+        flightdeck_core::metrics::team::team_view(&s.store, team, now - 30 * 86_400, now + 1)
+            .await?,
     ))
 }
 

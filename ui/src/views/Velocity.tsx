@@ -32,6 +32,44 @@ function hours(s: Spread): string {
   return s.median_secs === null ? '—' : `${(s.median_secs / 3600).toFixed(1)} h`;
 }
 
+/** Per person and per `[team]` team over the last 30 days: changes merged (authored, or whose
+ * agent runs they launched), and the agent runs and spend they launched. */
+function TeamTable() {
+  const { data } = useApi(api.team, 'velocity');
+  if (!data || data.people.length === 0) return null;
+  const rows = [
+    ...data.teams.map((t) => ({ key: `team:${t.team}`, name: `${t.team} (team)`, f: t, team: true })),
+    ...data.people.map((p) => ({ key: `person:${p.member ?? p.person}`, name: p.person, f: p, team: false })),
+  ];
+  return (
+    <div data-testid="team-figures">
+      <h2>By team and person, last 30 days</h2>
+      <table className="grid">
+        <thead>
+          <tr>
+            <th>Who</th>
+            <th className="num">Merged</th>
+            <th className="num">By their agents</th>
+            <th className="num">Agent runs</th>
+            <th className="num">Agent spend</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.key}>
+              <td className={r.team ? 'strong' : undefined}>{r.name}</td>
+              <td className="num">{int(r.f.merged_changes)}</td>
+              <td className="num">{int(r.f.merged_agent_changes)}</td>
+              <td className="num">{int(r.f.agent_runs)}</td>
+              <td className="num">${r.f.agent_cost_usd.toFixed(2)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 /** The DORA four keys over the last 28 days (definitions: README, `flightdeck report dora --help`). */
 function DoraCards() {
   const { data } = useApi(api.dora, 'velocity');
@@ -262,6 +300,7 @@ export default function Velocity({ selected, setSelected, list }: ViewProps) {
           </table>
         </div>
       ) : null}
+      <TeamTable />
     </section>
   );
 }

@@ -5,5 +5,6 @@ pub mod concentration;
 pub mod cycle;
 pub mod dora;
 pub mod reports;
+pub mod team;
 pub mod value;
 pub mod velocity;

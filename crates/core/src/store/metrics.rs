@@ -338,3 +338,43 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Per person who launched agent work (the usage's `person`; '' when unknown): the sessions
+    /// with counted usage in `[since, until)`.
+    pub async fn runs_by_person(&self, since: i64, until: i64) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT person, CAST(COUNT(*) AS BIGINT) FROM (
+               SELECT DISTINCT u.person, u.agent, u.session_id FROM usage_entries u
+               WHERE u.canonical = 1 AND u.at >= $1 AND u.at < $2) s
+             GROUP BY person ORDER BY person",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The changes merged in `[since, until)`: (id, author kind, author, the person who launched
+    /// the agent runs on its branch, when any did).
+    pub async fn merged_change_people(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(String, String, String, Option<String>)>> {
+        Ok(sqlx::query_as(
+            "SELECT c.id, c.author_kind, c.author,
+               (SELECT MIN(u.person) FROM agent_runs r
+                  JOIN usage_entries u ON u.agent = r.agent AND u.session_id = r.session_id
+                WHERE r.branch = c.head AND (c.kind = 'github' OR r.repo = c.repo)
+                  AND u.person <> '') AS launcher
+             FROM change_requests c
+             WHERE c.state = 'merged' AND c.merged_at >= $1 AND c.merged_at < $2
+             ORDER BY c.id",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
