@@ -105,6 +105,22 @@ test('every view renders the demo data without errors', async ({ page }) => {
       // Per person (the demo's machine user) over the last 30 days: its merged agent work.
       await expect(page.getByTestId('team-figures')).toContainText('Agent spend');
       await expect(page.getByTestId('team-figures')).toContainText('demo');
+      // "Mine": the review queue narrows to reviews asked of this person (none in the demo)
+      // and comes back when turned off.
+      await page.keyboard.press('g');
+      await page.keyboard.press('c');
+      const changes = page.getByTestId('view-changes');
+      await expect(changes.getByTestId('row').first()).toBeVisible();
+      const everyone = await changes.getByTestId('row').count();
+      await page.getByTestId('mine-toggle').check();
+      await expect.poll(() => changes.getByTestId('row').count()).toBeLessThan(everyone);
+      await page.getByTestId('mine-toggle').uncheck();
+      await expect.poll(() => changes.getByTestId('row').count()).toBe(everyone);
+      // Keys go to the view again, not the checkbox.
+      await page.getByTestId('mine-toggle').blur();
+      await page.keyboard.press('g');
+      await page.keyboard.press('v');
+      await expect(page.getByTestId('view-velocity')).toBeVisible();
       // The DORA keys from the demo's deploy history.
       await expect(page.getByTestId('dora')).toContainText('Change failure rate');
       // The demo's incident issue is counted against the deploy before it.

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type ComponentType } from 'react';
-import { api, isDesktop, subscribeChanges, subscribeOffline, subscribeStatus, type LiveStatus } from './api';
+import { api, isDesktop, isMine, setMine, subscribeChanges, subscribeOffline, subscribeStatus, type LiveStatus } from './api';
 import { DevicesPanel } from './Devices';
 import { absoluteTime } from './format';
 import type { Health } from './generated/Health';
@@ -164,6 +164,7 @@ export default function App() {
   const [help, setHelp] = useState(false);
   const [devices, setDevices] = useState(false);
   const [theme, setTheme] = useState<Theme>(() => initialTheme());
+  const [mine, setMineState] = useState<boolean>(() => isMine());
   const [pendingG, setPendingG] = useState(false);
   const [live, setLive] = useState<LiveStatus>('connecting');
   const { health, error: healthError } = useHealth();
@@ -286,6 +287,18 @@ export default function App() {
         </span>
         <span className="spacer" />
         {pendingG ? <span className="pending-key" aria-live="polite"><kbd>g</kbd> …</span> : null}
+        <label className="mine-toggle" title="Only reviews asked of me, my work items, my agents' runs">
+          <input
+            type="checkbox"
+            data-testid="mine-toggle"
+            checked={mine}
+            onChange={(e) => {
+              setMine(e.target.checked);
+              setMineState(e.target.checked);
+            }}
+          />{' '}
+          Mine
+        </label>
         <span className={`live live-${liveClass}`} data-testid="live" title={healthError ?? 'change notifications'}>
           <span className="dot" aria-hidden="true" /> {healthError ? 'offline' : STATUS_TEXT[live]}
         </span>

@@ -245,11 +245,38 @@ export function runPath(id: string): string {
   return `/api/runs/${encodeURIComponent(id)}`;
 }
 
+/** "Mine": the Changes, Work and Agents views show only what concerns the signed-in person
+ * (reviews asked of them, work assigned to them, runs their agents made). Kept per browser. */
+let mineOnly = (() => {
+  try {
+    return localStorage.getItem('flightdeck.mine') === '1';
+  } catch {
+    return false;
+  }
+})();
+
+export function isMine(): boolean {
+  return mineOnly;
+}
+
+/** Turns "mine" on or off and refetches every view. */
+export function setMine(on: boolean): void {
+  mineOnly = on;
+  try {
+    localStorage.setItem('flightdeck.mine', on ? '1' : '0');
+  } catch {
+    // No storage (a private window): the choice lasts until reload.
+  }
+  emit(null);
+}
+
+const mine = (path: string) => (mineOnly ? `${path}?mine=true` : path);
+
 export const api = {
   health: (s?: AbortSignal) => getJson<Health>('/api/health', s),
   inbox: (s?: AbortSignal) => getJson<InboxView>('/api/inbox', s),
-  changes: (s?: AbortSignal) => getJson<ChangesView>('/api/changes', s),
-  agents: (s?: AbortSignal) => getJson<AgentsView>('/api/agents', s),
+  changes: (s?: AbortSignal) => getJson<ChangesView>(mine('/api/changes'), s),
+  agents: (s?: AbortSignal) => getJson<AgentsView>(mine('/api/agents'), s),
   run: (id: string, s?: AbortSignal) => getJson<RunDetail>(runPath(id), s),
   repos: (s?: AbortSignal) => getJson<ReposView>('/api/repos', s),
   releases: (s?: AbortSignal) => getJson<ReleasesView>('/api/releases', s),
@@ -263,7 +290,7 @@ export const api = {
   decidePath: (changeId: string) => `/api/changes/${encodeURIComponent(changeId)}/actions`,
   decide: async (changeId: string, d: Decide) =>
     postJson<Action & { dispatch?: Dispatch | null }>(api.decidePath(changeId), await signDecision(api.decidePath(changeId), d as Record<string, unknown>)),
-  work: (s?: AbortSignal) => getJson<WorkBoard>('/api/work', s),
+  work: (s?: AbortSignal) => getJson<WorkBoard>(mine('/api/work'), s),
   dora: (s?: AbortSignal) => getJson<Dora>('/api/dora', s),
   cycle: (s?: AbortSignal) => getJson<CycleTime>('/api/cycle', s),
   velocityReport: (s?: AbortSignal) => getJson<VelocityReport>('/api/velocity/report', s),

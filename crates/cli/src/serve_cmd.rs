@@ -58,7 +58,14 @@ pub(crate) async fn start_server(
     if ui_dir.is_none() {
         eprintln!("note: the UI is not built (run `npm --prefix ui ci && npm --prefix ui run build`); serving the API only");
     }
-    let code = flightdeck_core::domain::access::issue_login_code(&store, crate::now()).await?;
+    // The link acts as this instance's user wherever it is used: sessions live in the store,
+    // which a team's instances share.
+    let code = flightdeck_core::domain::access::issue_login_code_for(
+        &store,
+        Some(&lead.person_key()),
+        crate::now(),
+    )
+    .await?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base = base_url(scheme, local.ip(), local.port());
     let url = crate::access_cmd::login_url(&base, &code);

@@ -789,3 +789,95 @@ async fn figures_per_person_and_team(db: TestDb) {
     db.finish().await;
 }
 both!(figures_per_person_and_team);
+
+/// On a shared database, the first machine to scan after the upgrade must not take the other
+/// machines' old rows for its own: their paths are rekeyed (from the remote) without becoming
+/// clones here, and branches seen in their clones before the upgrade stay, with their changes.
+async fn the_upgrade_leaves_other_machines_work_alone(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = origin(dir.path(), 2);
+    let r = clone(
+        &origin,
+        &dir.path().join("mine/api"),
+        "https://github.com/acme/api",
+    );
+    let here = r.workdir().unwrap().canonicalize().unwrap();
+    // Written before identities, by another machine whose clone was at /home/bob/api.
+    let theirs = "/home/bob/api";
+    db.store
+        .upsert_repo(&Repo {
+            id: theirs.into(),
+            path: None,
+            name: "api".into(),
+            default_branch: "main".into(),
+            remote_url: Some("git@github.com:acme/api.git".into()),
+            last_scanned_at: Some(NOW - 86_400),
+        })
+        .await
+        .unwrap();
+    let branch = flightdeck_core::model::Branch {
+        repo: theirs.into(),
+        name: "claude/bobs-work".into(),
+        head_sha: "b".repeat(40),
+        agent: Some("claude".into()),
+        ahead: 1,
+        behind: 0,
+        worktree_path: None,
+        updated_at: NOW - 3_600,
+    };
+    // As migration 29 marks a row seen before machines were recorded.
+    db.store
+        .replace_branches(theirs, &format!("?:{theirs}"), &[branch])
+        .await
+        .unwrap();
+    let mut change = support::merged_change(
+        theirs,
+        "claude/bobs-work",
+        &"b".repeat(40),
+        Author::Agent {
+            agent: "claude".into(),
+        },
+        NOW - 3_600,
+    );
+    change.state = ChangeState::Open;
+    db.store.upsert_change_request(&change).await.unwrap();
+
+    ingest::run(&db.store.on_machine("alice"), &sources(&here), None, NOW)
+        .await
+        .unwrap();
+    let repos = db.store.on_machine("alice").repos().await.unwrap();
+    assert_eq!(repos.len(), 1, "{repos:?}");
+    assert_eq!(repos[0].id, "github.com/acme/api");
+    // Alice's clone is hers; Bob's path is not a clone on Alice's machine.
+    let clones: Vec<(String, String)> =
+        sqlx::query_as("SELECT machine, path FROM repo_clones ORDER BY path")
+            .fetch_all(db.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        clones,
+        [(
+            "alice".to_string(),
+            here.display().to_string().trim_end_matches('/').to_string()
+        )]
+    );
+    // Bob's branch and his open change are still there.
+    let names: Vec<String> = db
+        .store
+        .branches()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert!(names.contains(&"claude/bobs-work".to_string()), "{names:?}");
+    let bobs = db
+        .store
+        .change_request("local:github.com/acme/api:claude/bobs-work")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bobs.state, ChangeState::Open);
+    db.finish().await;
+}
+both!(the_upgrade_leaves_other_machines_work_alone);

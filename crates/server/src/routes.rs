@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::middleware;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -144,6 +144,13 @@ pub(crate) fn lead(s: &AppState) -> Result<(&Lead, AuditKey), ApiError> {
     Ok((lead, lead.key()?))
 }
 
+/// [`acting_for`] `caller`, with the audit key.
+fn lead_for(s: &AppState, caller: &auth::Caller) -> Result<(Lead, AuditKey), ApiError> {
+    let lead = acting_for(s, caller)?;
+    let key = lead.key()?;
+    Ok((lead, key))
+}
+
 fn acting(s: &AppState) -> Result<&Lead, ApiError> {
     s.lead
         .as_ref()
@@ -160,14 +167,36 @@ fn acting_for(s: &AppState, caller: &auth::Caller) -> Result<Lead, ApiError> {
     })
 }
 
-async fn work_board(State(s): State<AppState>) -> ApiResult<board::WorkBoard> {
+/// `?mine=true`: only what concerns the caller (see `views::mine`).
+#[derive(serde::Deserialize, Default)]
+struct MineQuery {
+    #[serde(default)]
+    mine: bool,
+}
+
+/// Whom "mine" means for `caller`: the person a session acts as, else the instance's user.
+fn me(s: &AppState, caller: &auth::Caller) -> Result<Lead, ApiError> {
+    acting_for(s, caller)
+        .map_err(|_| ApiError::BadRequest("`mine` needs an identity: this server has none".into()))
+}
+
+async fn work_board(
+    State(s): State<AppState>,
+    axum::Extension(caller): axum::Extension<auth::Caller>,
+    Query(q): Query<MineQuery>,
+) -> ApiResult<board::WorkBoard> {
     let agents = s
         .lead
         .as_ref()
         .map(|a| a.agents.clone())
         .unwrap_or_default();
     let now = chrono::Utc::now().timestamp();
-    Ok(Json(board::work_board(&s.store, &agents, now).await?))
+    let mut board = board::work_board(&s.store, &agents, now).await?;
+    if q.mine {
+        let lead = me(&s, &caller)?;
+        views::mine::work(&mut board, &lead.team, &lead.person);
+    }
+    Ok(Json(board))
 }
 
 #[derive(serde::Deserialize)]
@@ -182,8 +211,12 @@ struct NewWork {
     assignee: Option<String>,
 }
 
-async fn work_add(State(s): State<AppState>, Json(n): Json<NewWork>) -> ApiResult<WorkItem> {
-    let (actions, key) = lead(&s)?;
+async fn work_add(
+    State(s): State<AppState>,
+    axum::Extension(caller): axum::Extension<auth::Caller>,
+    Json(n): Json<NewWork>,
+) -> ApiResult<WorkItem> {
+    let (actions, key) = lead_for(&s, &caller)?;
     let assignee = n
         .assignee
         .as_deref()
@@ -215,9 +248,10 @@ struct AssignBody {
 async fn work_assign(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    axum::Extension(caller): axum::Extension<auth::Caller>,
     Json(b): Json<AssignBody>,
 ) -> ApiResult<WorkItem> {
-    let (actions, key) = lead(&s)?;
+    let (actions, key) = lead_for(&s, &caller)?;
     let assignee = work::parse_assignee(&b.assignee, &actions.agents)?;
     let by = work::Actor {
         key: &key,
@@ -238,9 +272,10 @@ struct StateBody {
 async fn work_state(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    axum::Extension(caller): axum::Extension<auth::Caller>,
     Json(b): Json<StateBody>,
 ) -> ApiResult<WorkItem> {
-    let (actions, key) = lead(&s)?;
+    let (actions, key) = lead_for(&s, &caller)?;
     let by = work::Actor {
         key: &key,
         name: &actions.name,
@@ -264,12 +299,13 @@ struct DispatchBody {
 async fn work_dispatch(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    axum::Extension(caller): axum::Extension<auth::Caller>,
     Json(b): Json<DispatchBody>,
 ) -> ApiResult<Dispatch> {
-    let lead = acting(&s)?;
+    let lead = acting_for(&s, &caller)?;
     let now = flightdeck_app::now();
     let queued = flightdeck_app::work::dispatch(
-        lead,
+        &lead,
         &s.store,
         &s.bus,
         &id,
@@ -318,8 +354,12 @@ async fn dispatch_detail(
     Ok(Json(DispatchDetail { dispatch: d, log }))
 }
 
-async fn dispatch_cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Dispatch> {
-    let (actions, key) = lead(&s)?;
+async fn dispatch_cancel(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    axum::Extension(caller): axum::Extension<auth::Caller>,
+) -> ApiResult<Dispatch> {
+    let (actions, key) = lead_for(&s, &caller)?;
     let by = work::Actor {
         key: &key,
         name: &actions.name,
@@ -393,14 +433,30 @@ async fn inbox(State(s): State<AppState>) -> ApiResult<views::InboxView> {
     Ok(Json(views::inbox(&s.store).await?))
 }
 
-async fn changes(State(s): State<AppState>) -> ApiResult<views::ChangesView> {
-    Ok(Json(
-        views::changes(&s.store, s.policy_file.as_deref()).await?,
-    ))
+async fn changes(
+    State(s): State<AppState>,
+    axum::Extension(caller): axum::Extension<auth::Caller>,
+    Query(q): Query<MineQuery>,
+) -> ApiResult<views::ChangesView> {
+    let mut view = views::changes(&s.store, s.policy_file.as_deref()).await?;
+    if q.mine {
+        let lead = me(&s, &caller)?;
+        views::mine::changes(&mut view, &lead.team, &lead.person);
+    }
+    Ok(Json(view))
 }
 
-async fn agents(State(s): State<AppState>) -> ApiResult<views::AgentsView> {
-    Ok(Json(views::agents(&s.store).await?))
+async fn agents(
+    State(s): State<AppState>,
+    axum::Extension(caller): axum::Extension<auth::Caller>,
+    Query(q): Query<MineQuery>,
+) -> ApiResult<views::AgentsView> {
+    let mut view = views::agents(&s.store).await?;
+    if q.mine {
+        let lead = me(&s, &caller)?;
+        views::mine::agents(&s.store, &mut view, &lead.team, &lead.person).await?;
+    }
+    Ok(Json(view))
 }
 
 async fn run_detail(

@@ -1768,3 +1768,83 @@ async fn a_session_acts_as_the_member_its_code_was_for() {
         .iter()
         .any(|(a, k)| a == "Bob Chen" && k == "release approve"));
 }
+
+/// `?mine=true` keeps what concerns the caller: reviews asked of them (by any name they go by,
+/// their forge login included), work assigned to them, runs their machine's agents made.
+#[tokio::test]
+async fn mine_is_what_concerns_the_caller() {
+    use flightdeck_core::model::{Author, ChangeKind, ChangeState};
+    let mut f = fixture(true, None).await;
+    acting_as_alice(&mut f);
+    let team: flightdeck_core::domain::team::Config =
+        flightdeck_core::model::toml_file::parse_toml(
+            r#"
+            [members.alice]
+            name = "Alice Martin"
+            github = "alice-gh"
+            "#,
+            std::path::Path::new("team.toml"),
+        )
+        .unwrap();
+    if let Some(lead) = f.state.lead.as_mut() {
+        lead.team = std::sync::Arc::new(team.clone());
+        lead.person = team.member("alice").unwrap();
+    }
+    let s = &f.state;
+    let template = change_row(s, "claude/add-rate-limiting").await;
+    let mut pr: flightdeck_core::model::ChangeRequest =
+        serde_json::from_value(template["change"].clone()).unwrap();
+    pr.id = "github:acme/api#7".into();
+    pr.kind = ChangeKind::Github;
+    pr.head = "feature/x".into();
+    pr.state = ChangeState::Open;
+    pr.author = Author::Human { name: "bob".into() };
+    pr.requested_reviewers = vec!["Alice-GH".into()];
+    s.store.upsert_change_request(&pr).await.unwrap();
+    let (_, _, body) = get(s, "/api/changes?mine=true").await;
+    let mine: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ids: Vec<&str> = mine["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["change"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["github:acme/api#7"]);
+    let (_, _, body) = get(s, "/api/changes").await;
+    let all: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(all["changes"].as_array().unwrap().len() > 1);
+
+    // The demo's work: only Alice's items (none assigned to her yet, then one).
+    let (_, _, body) = get(s, "/api/work?mine=true").await;
+    let board: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(board["columns"].as_array().unwrap().len(), 0, "{board}");
+    let mut item = s.store.work_items().await.unwrap().remove(0);
+    item.assignee = Some("person:Alice Martin".into());
+    s.store.upsert_work_item(&item).await.unwrap();
+    let (_, _, body) = get(s, "/api/work?mine=true").await;
+    let board: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let items: Vec<&str> = board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["items"].as_array().unwrap())
+        .map(|i| i["work"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(items, [item.id.as_str()]);
+
+    // The demo's runs were read on a machine whose user is "demo": not Alice's.
+    let (_, _, body) = get(s, "/api/agents?mine=true").await;
+    let agents: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(agents["runs"].as_array().unwrap().len(), 0);
+    let (_, _, body) = get(s, "/api/agents").await;
+    let agents: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let all_runs = agents["runs"].as_array().unwrap().len();
+    assert!(all_runs > 0);
+    // As the demo's user, every run is theirs.
+    if let Some(lead) = f.state.lead.as_mut() {
+        lead.person = flightdeck_core::domain::team::Person::named("demo");
+    }
+    let (_, _, body) = get(&f.state, "/api/agents?mine=true").await;
+    let agents: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(agents["runs"].as_array().unwrap().len(), all_runs);
+}

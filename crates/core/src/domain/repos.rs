@@ -25,15 +25,29 @@ pub async fn carry_over(store: &Store, prices: &PriceTable, now: i64) -> Result<
     let mut carried = Vec::new();
     for (path, remote) in store.legacy_repos().await? {
         let p = path.clone();
-        let read = tokio::task::spawn_blocking(move || git::identity_of(Path::new(&p)))
-            .await
-            .ok()
-            .and_then(|r| r.ok());
-        let Some(id) = read.or_else(|| remote.as_deref().and_then(repo_id::from_remote)) else {
-            tracing::warn!("{path}: clone gone and no remote; kept under its path");
-            continue;
+        let on_disk = tokio::task::spawn_blocking(move || {
+            Path::new(&p)
+                .exists()
+                .then(|| git::identity_of(Path::new(&p)).ok())
+                .flatten()
+        })
+        .await
+        .ok()
+        .flatten();
+        let remembered = remote.as_deref().and_then(repo_id::from_remote);
+        // On a shared database the path may be another machine's: it is a clone here only
+        // when the repo at that path here is the one the store knew.
+        let (id, clone_here) = match (on_disk, remembered) {
+            (Some(d), Some(r)) if d == r => (d, true),
+            (Some(_), Some(r)) => (r, false),
+            (Some(d), None) => (d, true),
+            (None, Some(r)) => (r, false),
+            (None, None) => {
+                tracing::warn!("{path}: no clone here and no remote; kept under its path");
+                continue;
+            }
         };
-        let done = store.rekey_repo(&path, &id, now).await?;
+        let done = store.rekey_repo(&path, &id, clone_here, now).await?;
         tracing::info!("{path}: now {id} ({} rows moved)", done.rows);
         carried.push(Carried {
             from: path,

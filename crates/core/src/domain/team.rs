@@ -54,6 +54,8 @@ pub struct Member {
     /// The git identities that are this person's (matched without case).
     #[serde(default)]
     pub emails: Vec<String>,
+    /// Their login on the forge (GitHub), as review requests name them.
+    pub github: Option<String>,
 }
 
 /// Someone taking a decision: a member of the team (`id`), or, without one, just a name.
@@ -123,11 +125,15 @@ impl Config {
     }
 
     /// The person behind this machine's identity (`FLIGHTDECK_USER` or git's `user.name` and
-    /// `user.email`): the member whose id or name is `name` or who has `email`, else just them.
+    /// `user.email`), or a name in the records (a pull request's author): the member whose id,
+    /// name or forge login is `name` or who has `email`, else just them.
     pub fn person(&self, name: &str, email: &str) -> Person {
         let found = self.members.iter().find(|(id, m)| {
             id.as_str() == name
                 || m.name.as_deref() == Some(name)
+                || m.github
+                    .as_deref()
+                    .is_some_and(|g| g.eq_ignore_ascii_case(name))
                 || m.emails.iter().any(|e| e.eq_ignore_ascii_case(email))
         });
         match found.and_then(|(id, _)| self.member(id)) {
@@ -141,6 +147,24 @@ impl Config {
                 email: email.to_string(),
             },
         }
+    }
+
+    /// Every name `who` goes by in the records (lower case): their member id, name, forge
+    /// login, and the local part of their email.
+    pub fn names_of(&self, who: &Person) -> Vec<String> {
+        let mut names = vec![who.name.to_lowercase()];
+        if let Some(id) = &who.id {
+            names.push(id.to_lowercase());
+            if let Some(login) = self.members.get(id).and_then(|m| m.github.as_ref()) {
+                names.push(login.to_lowercase());
+            }
+        }
+        if let Some((local, _)) = who.email.split_once('@') {
+            names.push(local.to_lowercase());
+        }
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The team names `id` belongs to.

@@ -355,6 +355,31 @@ impl Store {
         .await?)
     }
 
+    /// The ids of the runs whose usage was read by a machine whose user goes by one of `names`
+    /// (lower case).
+    pub async fn runs_launched_by(
+        &self,
+        names: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let people: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT person FROM usage_entries WHERE person <> ''")
+                .fetch_all(self.pool())
+                .await?;
+        let mut out = std::collections::HashSet::new();
+        for p in people.iter().filter(|p| names.contains(&p.to_lowercase())) {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT r.id FROM agent_runs r
+                 JOIN usage_entries u ON u.agent = r.agent AND u.session_id = r.session_id
+                 WHERE u.person = $1",
+            )
+            .bind(p)
+            .fetch_all(self.pool())
+            .await?;
+            out.extend(ids);
+        }
+        Ok(out)
+    }
+
     /// The changes merged in `[since, until)`: (id, author kind, author, the person who launched
     /// the agent runs on its branch, when any did).
     pub async fn merged_change_people(

@@ -134,6 +134,12 @@ impl Store {
         format!("{}:{path}", self.machine())
     }
 
+    /// What rows from before machines were recorded call the clone at `path` (migration 29).
+    fn legacy_clone_key(clone: &str) -> String {
+        let path = clone.split_once(':').map_or(clone, |(_, p)| p);
+        format!("?:{path}")
+    }
+
     /// Replaces the branch set clone `clone` (see [`Self::clone_key`]) has of `repo`: upserts
     /// `branches` (now seen there) and deletes the branches it saw before and no longer has. A
     /// branch last seen in another clone (another machine's, or a second one here) stays: that
@@ -167,11 +173,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        // This clone's rows, and those from before machines were recorded that were seen at
+        // this clone's path: its own too.
         let existing: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM branches WHERE repo = $1 AND (seen_in = $2 OR seen_in = '')",
+            "SELECT name FROM branches WHERE repo = $1 AND (seen_in = $2 OR seen_in = $3)",
         )
         .bind(repo)
         .bind(clone)
+        .bind(Self::legacy_clone_key(clone))
         .fetch_all(&mut *tx)
         .await?;
         for name in existing {
@@ -200,10 +209,11 @@ impl Store {
             "SELECT c.id FROM change_requests c
              WHERE c.repo = $1 AND c.kind = 'local' AND c.state = 'open'
                AND NOT EXISTS (SELECT 1 FROM branches b WHERE b.repo = c.repo AND b.name = c.head
-                 AND b.seen_in <> $2 AND b.seen_in <> '')",
+                 AND b.seen_in <> $2 AND b.seen_in <> $3)",
         )
         .bind(repo)
         .bind(clone)
+        .bind(Self::legacy_clone_key(clone))
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::new();
@@ -238,15 +248,23 @@ impl Store {
         Ok(())
     }
 
-    /// The clones this machine watches (and those added before clones had a machine).
+    /// The clones this machine watches, and those added before clones had a machine that
+    /// exist on this one (another machine's paths are not this one's to read).
     pub async fn watched_repos(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT path FROM watched_clones WHERE machine = $1 OR machine = ''
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT DISTINCT path, machine FROM watched_clones WHERE machine = $1 OR machine = ''
              ORDER BY path",
         )
         .bind(self.machine())
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        let mut out: Vec<String> = rows
+            .into_iter()
+            .filter(|(path, machine)| !machine.is_empty() || std::path::Path::new(path).exists())
+            .map(|(path, _)| path)
+            .collect();
+        out.dedup();
+        Ok(out)
     }
 
     /// Repo keys written before identities: absolute paths, with the remote each had.
@@ -265,7 +283,13 @@ impl Store {
     /// transaction, and records `old` as this machine's clone of it. Local change ids, which
     /// embed the key, are renamed wherever they are referenced, except in the audit log, whose
     /// entries are signed as written. Idempotent: a second run finds nothing under `old`.
-    pub async fn rekey_repo(&self, old: &str, new: &str, now: i64) -> Result<Rekeyed> {
+    pub async fn rekey_repo(
+        &self,
+        old: &str,
+        new: &str,
+        clone_here: bool,
+        now: i64,
+    ) -> Result<Rekeyed> {
         let mut done = Rekeyed::default();
         let mut tx = self.begin().await?;
         // The repo row: moved, or dropped when a second clone already brought `new`.
@@ -284,16 +308,26 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(
-            "INSERT INTO repo_clones (machine, path, repo, seen_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (machine, path) DO UPDATE SET repo = excluded.repo",
-        )
-        .bind(self.machine())
-        .bind(old)
-        .bind(new)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        // The path is this machine's clone only when it was read here: on a shared database,
+        // other machines' paths are rekeyed too (from their remote), and are not clones here.
+        if clone_here {
+            sqlx::query(
+                "INSERT INTO repo_clones (machine, path, repo, seen_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (machine, path) DO UPDATE SET repo = excluded.repo",
+            )
+            .bind(self.machine())
+            .bind(old)
+            .bind(new)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // A repo budget names its repo by key.
+        sqlx::query("UPDATE budgets SET target = $2 WHERE scope = 'repo' AND target = $1")
+            .bind(old)
+            .bind(new)
+            .execute(&mut *tx)
+            .await?;
 
         // Local change ids first (`local:<old>:<branch>` → `local:<new>:<branch>`), so the
         // `repo` pass below sees each change once.

@@ -22,7 +22,11 @@ pub struct AgentsView {
 }
 
 pub async fn agents(store: &Store) -> Result<AgentsView> {
-    let runs = store.agent_runs().await?;
+    Ok(summarise(store.agent_runs().await?))
+}
+
+/// The view of `runs`: each agent's totals over them, and the runs.
+pub fn summarise(runs: Vec<AgentRun>) -> AgentsView {
     let mut by: BTreeMap<String, AgentSummary> = BTreeMap::new();
     for r in &runs {
         let s = by.entry(r.agent.clone()).or_insert_with(|| AgentSummary {
@@ -39,10 +43,10 @@ pub async fn agents(store: &Store) -> Result<AgentsView> {
         s.tokens.add(&r.tokens);
         s.cost_usd += r.cost_usd;
     }
-    Ok(AgentsView {
+    AgentsView {
         agents: by.into_values().collect(),
         runs,
-    })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, TS)]

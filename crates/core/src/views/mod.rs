@@ -17,6 +17,7 @@ use crate::store::{Counts, Store};
 
 pub mod alerts;
 pub mod board;
+pub mod mine;
 
 mod agents;
 mod audit;

@@ -631,7 +631,7 @@ pub async fn decide(
         }
         // Sent before: that decision stands, whatever happened to the change since.
         if let Some(done) = store.action(k).await? {
-            let done = same_decision(done, kind, id)?;
+            let done = same_decision(done, kind, id, &by.person.name)?;
             if let Some(dd) = &device {
                 crate::domain::access::record_signed(store, key, dd, id, kind.as_str(), now)
                     .await?;
@@ -764,7 +764,7 @@ pub async fn decide(
     // action and sends nothing of its own.
     if !queued {
         if let Some(winner) = store.action(&k).await? {
-            return same_decision(winner, kind, id);
+            return same_decision(winner, kind, id, &actor);
         }
     }
     if let Some(dd) = &device {
@@ -795,12 +795,15 @@ async fn not_open(
 
 /// A decision already queued under the key a front end sent again: it stands if it is this
 /// decision (same kind, same change); a key sent for another decision is refused.
+/// The decision sent before with this key, when it is this one by this person: a key names one
+/// person's decision, so another's resend (and their device's signature) does not attach to it.
 fn same_decision(
     done: Action,
     kind: ActionKind,
     id: &str,
+    actor: &str,
 ) -> std::result::Result<Action, DecideError> {
-    if done.kind != kind || done.target != id {
+    if done.kind != kind || done.target != id || done.actor != actor {
         return Err(DecideError::KeyReused {
             key: done.idempotency_key,
             kind: done.kind,
