@@ -307,3 +307,97 @@ fn drop_pg(rt: &tokio::runtime::Runtime, url: &str) {
         }
     });
 }
+
+/// Two leads press Merge on the same change at the same moment, from two processes on one
+/// PostgreSQL, 100 times over: each time exactly one merge goes through, and the other lead is
+/// told who merged it.
+#[test]
+fn two_leads_merging_from_two_processes_get_one_merge() {
+    const ROUNDS: usize = 100;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = fresh_pg(&rt);
+    let (alice, bob) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let path = alice.path().join("src/app");
+    let repo = new_repo(&path);
+    // A hundred agent branches, each adding its own file: each merges cleanly after the others.
+    for i in 0..ROUNDS {
+        agent_commit(
+            &repo,
+            &format!("claude/t{i:03}"),
+            &format!("t{i}.rs"),
+            "// work\n",
+        );
+    }
+    let lead = |home: &std::path::Path, name: &str| {
+        let mut c = flightdeck(home);
+        c.env("FLIGHTDECK_MACHINE", "desk")
+            .env("FLIGHTDECK_USER", name)
+            .args(["--database-url", &url]);
+        c
+    };
+    let mut ingest = lead(alice.path(), "Alice Lead");
+    ingest
+        .args(["ingest", "--codex-home"])
+        .arg(alice.path().join("none"));
+    ingest.arg("--claude-dir").arg(alice.path().join("none"));
+    ingest.arg("--repo").arg(&path);
+    ok(&ingest.output().unwrap());
+
+    let mut winners = std::collections::BTreeMap::<&str, usize>::new();
+    for i in 0..ROUNDS {
+        let branch = format!("claude/t{i:03}");
+        let mut both: Vec<(&str, std::process::Child)> =
+            [("Alice Lead", alice.path()), ("Bob Lead", bob.path())]
+                .into_iter()
+                .map(|(name, home)| {
+                    let mut c = lead(home, name);
+                    c.args(["merge", &branch, "--override", "racing on purpose"])
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped());
+                    (name, c.spawn().unwrap())
+                })
+                .collect();
+        let outs: Vec<(&str, Output)> = both
+            .drain(..)
+            .map(|(name, child)| (name, child.wait_with_output().unwrap()))
+            .collect();
+        let won: Vec<&str> = outs
+            .iter()
+            .filter(|(_, o)| o.status.success())
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(won.len(), 1, "round {i}: {outs:?}");
+        let winner = won[0];
+        *winners.entry(winner).or_default() += 1;
+        let (_, lost) = outs.iter().find(|(n, _)| *n != winner).unwrap();
+        let said = String::from_utf8_lossy(&lost.stderr);
+        assert!(
+            said.contains(&format!("by {winner}")),
+            "round {i}: the other lead is told who merged it: {said}"
+        );
+    }
+    // Every branch is on main, each merged once.
+    let main = repo
+        .revparse_single("refs/heads/main")
+        .unwrap()
+        .peel_to_tree()
+        .unwrap();
+    for i in 0..ROUNDS {
+        assert!(
+            main.get_name(&format!("t{i}.rs")).is_some(),
+            "t{i}.rs on main"
+        );
+    }
+    let merges: i64 = rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM actions WHERE kind = 'merge' AND state = 'applied'",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+    });
+    assert_eq!(merges, ROUNDS as i64, "winners: {winners:?}");
+    drop_pg(&rt, &url);
+}

@@ -90,7 +90,7 @@ pub async fn resolve(
 ) -> Result<Action, AppError> {
     let key = lead.key()?;
     let appliers = lead.appliers(store)?;
-    let a = outbox::resolve(store, &key, &appliers, action_key, how, now).await?;
+    let a = outbox::resolve(store, &key, &appliers, action_key, how, lead.acting(), now).await?;
     publish_decision(bus);
     Ok(a)
 }

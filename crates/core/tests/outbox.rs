@@ -818,6 +818,7 @@ async fn a_failed_action_can_be_retried_or_dismissed(db: TestDb) {
         &ap,
         &merge.idempotency_key,
         outbox::Resolve::Retry,
+        lead(),
         NOW + 5,
     )
     .await
@@ -830,6 +831,7 @@ async fn a_failed_action_can_be_retried_or_dismissed(db: TestDb) {
         &ap,
         &merge.idempotency_key,
         outbox::Resolve::Dismiss,
+        lead(),
         NOW + 6,
     )
     .await
@@ -863,6 +865,7 @@ async fn a_failed_action_can_be_retried_or_dismissed(db: TestDb) {
         &ap,
         &stale.idempotency_key,
         outbox::Resolve::Dismiss,
+        lead(),
         NOW + 8,
     )
     .await

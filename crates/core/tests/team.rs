@@ -659,6 +659,57 @@ async fn team_rules_decide_who_may(db: TestDb) {
     assert!(last
         .iter()
         .any(|e| e.actor == "Alice Martin" && e.action == "override"));
+
+    // Sending a failed override merge again is overriding again: Bob may not, Alice may.
+    agent_branch(&r, "claude/gone", "gone.rs");
+    ingest::run(&db.store, &sources(r.workdir().unwrap()), None, NOW + 10)
+        .await
+        .unwrap();
+    r.find_branch("claude/gone", git2::BranchType::Local)
+        .unwrap()
+        .delete()
+        .unwrap();
+    let gone = "local:github.com/acme/api:claude/gone";
+    let failed = outbox::decide(
+        &db.store,
+        key,
+        &appliers,
+        &policy,
+        gone,
+        &merge,
+        as_(alice),
+        NOW + 20,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        failed.state,
+        flightdeck_core::model::ActionState::Failed,
+        "{failed:?}"
+    );
+    let no = outbox::resolve(
+        &db.store,
+        key,
+        &appliers,
+        &failed.idempotency_key,
+        outbox::Resolve::Retry,
+        as_(bob),
+        NOW + 30,
+    )
+    .await
+    .unwrap_err();
+    assert!(no.to_string().contains("[team] policy_overriders"), "{no}");
+    outbox::resolve(
+        &db.store,
+        key,
+        &appliers,
+        &failed.idempotency_key,
+        outbox::Resolve::Dismiss,
+        as_(alice),
+        NOW + 31,
+    )
+    .await
+    .unwrap();
     db.finish().await;
 }
 both!(team_rules_decide_who_may);

@@ -146,6 +146,7 @@ impl ApiError {
                 use flightdeck_core::domain::outbox::ResolveError as R;
                 match e {
                     R::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                    R::NotAllowed(_) => (StatusCode::FORBIDDEN, "not_allowed"),
                     R::NotFailed { .. } => (StatusCode::CONFLICT, "not_failed"),
                     R::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
                 }

@@ -74,8 +74,9 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Queues a merge unless another merge of the same change is queued or being sent, or the
-    /// change is no longer open: two leads merging one change at once (on one machine or on a
+    /// Queues a merge unless another merge of the same change is queued or being sent, or one of
+    /// this head went through (in the moment before the change is marked merged), or the change
+    /// is no longer open: two leads merging one change at once (on one machine or on a
     /// team's shared database) get exactly one merge. The checks and the insert are one
     /// statement; on PostgreSQL it also runs under a transaction lock on the change, so two
     /// instances' statements cannot both see the other's merge as absent.
@@ -86,7 +87,8 @@ impl Store {
              FROM (SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM actions) m
              WHERE NOT EXISTS (SELECT 1 FROM actions
                                WHERE target = $3 AND kind = 'merge'
-                                 AND state IN ('queued', 'sending'))
+                                 AND (state IN ('queued', 'sending')
+                                   OR (state = 'applied' AND payload LIKE $9)))
                AND EXISTS (SELECT 1 FROM change_requests WHERE id = $3 AND state = 'open')
              ON CONFLICT (idempotency_key) DO NOTHING";
         let mut tx = self.pool.begin().await?;
@@ -96,7 +98,19 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        // A merge of this very head that went through already (the change is marked merged
+        // just after its merge is): the head is in the payload, a hex sha.
+        let head = serde_json::from_str::<serde_json::Value>(&a.payload)
+            .ok()
+            .and_then(|p| p.get("sha").and_then(|s| s.as_str()).map(str::to_string))
+            .filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()) && !s.is_empty());
+        let head_pattern = head.map_or_else(
+            // No head to match: a pattern no JSON payload equals.
+            || "-".to_string(),
+            |h| format!("%\"sha\":\"{h}\"%"),
+        );
         let done = bind_action(sqlx::query(INSERT), a)
+            .bind(head_pattern)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -735,6 +735,19 @@ pub async fn decide(
                 })
             }
             MergeQueued::NotOpen => {
+                // Another lead's merge of this very head may have gone through a moment ago,
+                // before the change was marked merged: name them.
+                if let Some(m) = store.last_applied_merge(&c.id).await? {
+                    let same_head = serde_json::from_str::<Payload>(&m.payload)
+                        .is_ok_and(|p| p.sha == c.head_sha);
+                    if same_head {
+                        return Err(DecideError::MergedBy {
+                            id: c.id,
+                            by: m.actor,
+                            key: m.idempotency_key,
+                        });
+                    }
+                }
                 let now_state = store
                     .change_request(&c.id)
                     .await?
@@ -817,6 +830,8 @@ fn same_decision(
 pub enum ResolveError {
     #[error("no action `{0}` in the outbox")]
     NotFound(String),
+    #[error("{0}")]
+    NotAllowed(#[from] crate::domain::team::Refusal),
     #[error("action {key} is {state}; only failed actions can be retried or dismissed")]
     NotFailed { key: String, state: ActionState },
     #[error(transparent)]
@@ -839,6 +854,7 @@ pub async fn resolve(
     applier: &Appliers,
     action_key: &str,
     how: Resolve,
+    by: crate::domain::team::Acting<'_>,
     now: i64,
 ) -> std::result::Result<Action, ResolveError> {
     let find = || async {
@@ -854,6 +870,26 @@ pub async fn resolve(
         Resolve::Retry => (ActionState::Queued, "retry"),
         Resolve::Dismiss => (ActionState::Dismissed, "dismiss"),
     };
+    // Sending a decision again, or dropping it, is taking it: the same team rules apply.
+    if matches!(
+        a.kind,
+        ActionKind::ReleaseApprove | ActionKind::ReleaseReject
+    ) {
+        if let Some(r) = store
+            .releases()
+            .await?
+            .into_iter()
+            .find(|r| r.id == a.target)
+        {
+            by.team.may_decide_release(by.person, &r.environment)?;
+        }
+    }
+    let overrides = serde_json::from_str::<Payload>(&a.payload)
+        .ok()
+        .is_some_and(|p| p.override_reason.is_some());
+    if overrides {
+        by.team.may_override(by.person)?;
+    }
     if !store.reopen_failed_action(action_key, state, now).await? {
         return Err(ResolveError::NotFailed {
             key: action_key.into(),
@@ -865,7 +901,7 @@ pub async fn resolve(
             key,
             &Decision {
                 at: now,
-                actor: &applier.local.name,
+                actor: &by.person.name,
                 action: &format!("{} {verb}", a.kind),
                 target: &a.target,
                 detail: &format!(
