@@ -401,3 +401,138 @@ fn two_leads_merging_from_two_processes_get_one_merge() {
     assert_eq!(merges, ROUNDS as i64, "winners: {winners:?}");
     drop_pg(&rt, &url);
 }
+
+/// Four machines (own homes, own clones, one PostgreSQL) each start a dispatch to the same
+/// agent at the same moment, round after round: the agent's limit of two holds across them,
+/// read from the agents' own start and end times, and every dispatch still runs to its end.
+#[test]
+fn four_machines_dispatching_keep_the_agents_limit() {
+    const MACHINES: usize = 4;
+    const ROUNDS: usize = 3;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = fresh_pg(&rt);
+    let root = tempfile::tempdir().unwrap();
+    let seed = root.path().join("seed");
+    new_repo(&seed);
+    let origin = root.path().join("origin.git");
+    git(
+        root.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            seed.to_str().unwrap(),
+            origin.to_str().unwrap(),
+        ],
+    );
+    let trace = root.path().join("trace");
+    std::fs::write(&trace, "").unwrap();
+    let homes: Vec<tempfile::TempDir> = (0..MACHINES)
+        .map(|_| tempfile::tempdir().unwrap())
+        .collect();
+    let machine = |m: usize| {
+        let mut c = flightdeck(homes[m].path());
+        c.env("FLIGHTDECK_MACHINE", format!("laptop-{m}"))
+            .args(["--database-url", &url]);
+        c
+    };
+    let clone = |m: usize| homes[m].path().join("src/app");
+    for (m, home) in homes.iter().enumerate() {
+        let path = clone(m);
+        git(
+            home.path(),
+            &[
+                "clone",
+                "-q",
+                origin.to_str().unwrap(),
+                path.to_str().unwrap(),
+            ],
+        );
+        git(
+            &path,
+            &[
+                "remote",
+                "set-url",
+                "origin",
+                "https://git.acme.test/acme/app.git",
+            ],
+        );
+        let config = home.path().join("config/flightdeck");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(
+            config.join("config.toml"),
+            format!(
+                "[agents.fake]\nvendor = \"anthropic\"\nconcurrency = 2\ncommand = [\"bash\", \"{}\", \"slow\", \"{}\", \"{}\", \"{{prompt}}\"]\n",
+                fake_agent(),
+                home.path().join("claude").display(),
+                trace.display()
+            ),
+        )
+        .unwrap();
+        let none = home.path().join("none");
+        let mut ingest = machine(m);
+        ingest
+            .args(["ingest", "--repo"])
+            .arg(&path)
+            .arg("--claude-dir")
+            .arg(&none)
+            .arg("--codex-home")
+            .arg(&none);
+        ok(&ingest.output().unwrap());
+    }
+    for round in 0..ROUNDS {
+        let items: Vec<String> = (0..MACHINES)
+            .map(|m| {
+                let mut add = machine(0);
+                add.args(["work", "add", &format!("Task {round}.{m}"), "--repo"])
+                    .arg(clone(0))
+                    .arg("--json");
+                let w: serde_json::Value =
+                    serde_json::from_str(&ok(&add.output().unwrap())).unwrap();
+                w["id"].as_str().unwrap().to_string()
+            })
+            .collect();
+        let racers: Vec<std::process::Child> = items
+            .iter()
+            .enumerate()
+            .map(|(m, id)| {
+                machine(m)
+                    .args(["work", "dispatch", id, "--agent", "fake"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in racers {
+            let out = child.wait_with_output().unwrap();
+            let said = ok(&out);
+            assert!(said.contains("succeeded"), "round {round}: {said}");
+        }
+    }
+    // From the agents' own trace: never more than two at once across the four machines, and
+    // two did run at once.
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let mut events: Vec<(f64, i32)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let delta = match w.next()? {
+                "start" => 1,
+                "end" => -1,
+                _ => return None,
+            };
+            Some((w.nth(1)?.parse().ok()?, delta))
+        })
+        .collect();
+    assert_eq!(events.len(), 2 * MACHINES * ROUNDS, "{text}");
+    // An end sorts before a start at the same instant: the slot was free.
+    events.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let (mut at_once, mut most) = (0, 0);
+    for (_, delta) in events {
+        at_once += delta;
+        most = most.max(at_once);
+    }
+    assert_eq!(most, 2, "{text}");
+    drop_pg(&rt, &url);
+}

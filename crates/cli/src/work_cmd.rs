@@ -28,7 +28,8 @@ pub enum WorkCmd {
         /// The task in full (an agent's prompt).
         #[arg(long, default_value = "")]
         body: String,
-        /// The repository it is for (path).
+        /// The repository it is for: a clone's path, a repo id or a name (stored as the repo's
+        /// id, so any machine with a clone can dispatch it).
         #[arg(long)]
         repo: Option<String>,
         /// person:NAME or agent:NAME (a configured agent).

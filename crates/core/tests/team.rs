@@ -514,6 +514,148 @@ async fn merged_agent_work_keeps_its_runs(db: TestDb) {
 }
 both!(merged_agent_work_keeps_its_runs);
 
+/// Work seen as a local branch and as a pull request is one change, whichever was seen first:
+/// a branch with an open pull request is that pull request (the lead's review of the branch
+/// moves with it), and a branch merged here before the forge noticed is counted once, as the
+/// pull request, when the forge says it merged.
+async fn a_branch_and_its_pull_request_count_once(db: TestDb) {
+    use flightdeck_core::forge::github::{change_id, sync_repo, GitHub};
+    use flightdeck_core::metrics::value::value;
+    const ID: &str = "github.com/acme/api";
+    let dir = tempfile::tempdir().unwrap();
+    let origin = origin(dir.path(), 2);
+    let r = clone(
+        &origin,
+        &dir.path().join("api"),
+        "https://github.com/acme/api",
+    );
+    let path = r.workdir().unwrap().canonicalize().unwrap();
+    agent_branch(&r, "claude/open", "open.rs");
+    agent_branch(&r, "claude/landed", "landed.rs");
+    claude_session(dir.path(), &path, "s-open", "claude/open", 20_000);
+    claude_session(dir.path(), &path, "s-landed", "claude/landed", 40_000);
+    let src = Sources {
+        repos: vec![path.clone()],
+        claude_dirs: vec![dir.path().join("claude")],
+        ..Default::default()
+    };
+    ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    let local = |b: &str| format!("local:{ID}:{b}");
+    let cost = |b: &str| {
+        let (store, id) = (db.store.clone(), local(b));
+        async move {
+            store
+                .change_request(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .agent_cost_usd
+        }
+    };
+    let (open_cost, landed_cost) = (cost("claude/open").await, cost("claude/landed").await);
+    let head = |b: &str| r.revparse_single(b).unwrap().id().to_string();
+    let (open_head, landed_head) = (head("claude/open"), head("claude/landed"));
+    db.store
+        .add_review(&Review {
+            action_key: "k-open".into(),
+            change_request: local("claude/open"),
+            head_sha: open_head.clone(),
+            reviewer: "Alice".into(),
+            state: ReviewState::Approved,
+            body: "looks right".into(),
+            at: NOW + 10,
+        })
+        .await
+        .unwrap();
+
+    // One branch is merged here with git and deleted before the forge has noticed.
+    merge_into_main(&r, "claude/landed");
+    let merge_commit = head("main");
+    r.find_branch("claude/landed", git2::BranchType::Local)
+        .unwrap()
+        .delete()
+        .unwrap();
+    ingest::run(&db.store, &src, None, NOW + 60).await.unwrap();
+    assert_eq!(
+        db.store
+            .change_request(&local("claude/landed"))
+            .await
+            .unwrap()
+            .map(|c| c.state),
+        Some(ChangeState::Merged)
+    );
+
+    // Both were pushed as pull requests, both still listed open.
+    let hub = fakehub::Hub::new();
+    hub.add_pull(
+        "acme/api",
+        fakehub::Pr::new(
+            7,
+            "Work on open.rs",
+            "claude[bot]",
+            "claude/open",
+            &open_head,
+        ),
+    );
+    hub.add_pull(
+        "acme/api",
+        fakehub::Pr::new(
+            8,
+            "Work on landed.rs",
+            "claude[bot]",
+            "claude/landed",
+            &landed_head,
+        ),
+    );
+    let url = hub.serve(0).await.unwrap();
+    let gh = GitHub::new(&url, Some("t0ken".into())).unwrap();
+    sync_repo(&gh, &db.store, "acme/api", ID).await.unwrap();
+    let ids = |store: Store| async move {
+        let mut ids: Vec<(String, ChangeState)> = store
+            .change_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.id, c.state))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let (pr7, pr8) = (change_id("acme/api", 7), change_id("acme/api", 8));
+    assert_eq!(
+        ids(db.store.clone()).await,
+        vec![
+            (pr7.clone(), ChangeState::Open),
+            (pr8.clone(), ChangeState::Open)
+        ]
+    );
+    let reviews = db.store.reviews_of(&pr7).await.unwrap();
+    assert_eq!(reviews.len(), 1, "the branch's review moved: {reviews:?}");
+    // The branch still here is scanned again: still the pull request only.
+    ingest::run(&db.store, &src, None, NOW + 120).await.unwrap();
+    assert_eq!(ids(db.store.clone()).await.len(), 2);
+
+    // The forge says the second merged, as the merge commit pushed here.
+    hub.update_pull("acme/api", 8, |p| {
+        p.state = "merged".into();
+        p.merge_commit_sha = Some(merge_commit.clone());
+    });
+    sync_repo(&gh, &db.store, "acme/api", ID).await.unwrap();
+    assert_eq!(
+        ids(db.store.clone()).await,
+        vec![(pr7, ChangeState::Open), (pr8.clone(), ChangeState::Merged)]
+    );
+    // The forge's merge time (2026-11-20) is in the window.
+    let v = value(&db.store, 0, 1_800_000_000).await.unwrap();
+    assert_eq!(v.merged_changes, 1);
+    assert!((v.merged_cost_usd - landed_cost).abs() < 1e-9, "{v:?}");
+    // Only the open branch's run, over a week old with nothing merged, is abandoned.
+    assert_eq!(v.abandoned_runs, 1, "{v:?}");
+    assert!((v.abandoned_cost_usd - open_cost).abs() < 1e-9, "{v:?}");
+    db.finish().await;
+}
+both!(a_branch_and_its_pull_request_count_once);
+
 /// `[team]` says who may approve releases per environment and who may override the policy;
 /// the core decisions refuse everyone else, naming the rule, and record who decided.
 async fn team_rules_decide_who_may(db: TestDb) {

@@ -70,6 +70,18 @@ fn acting_as_alice(f: &mut Fixture) {
     });
 }
 
+/// The fixture's lead with `[team]` as `toml` says, acting as its member `alice`.
+fn alice_in_team(f: &mut Fixture, toml: &str) {
+    acting_as_alice(f);
+    let team: flightdeck_core::domain::team::Config =
+        flightdeck_core::model::toml_file::parse_toml(toml, std::path::Path::new("team.toml"))
+            .unwrap();
+    if let Some(lead) = f.state.lead.as_mut() {
+        lead.person = team.member("alice").unwrap();
+        lead.team = std::sync::Arc::new(team);
+    }
+}
+
 async fn get(state: &AppState, uri: &str) -> (StatusCode, String, String) {
     let res = send(state, Request::get(uri).body(Body::empty()).unwrap()).await;
     let status = res.status();
@@ -1658,25 +1670,18 @@ async fn a_paired_device_signs_its_requests_and_decisions() {
 async fn a_session_acts_as_the_member_its_code_was_for() {
     use flightdeck_core::domain::access;
     let mut f = fixture(true, None).await;
-    acting_as_alice(&mut f);
-    let team: flightdeck_core::domain::team::Config =
-        flightdeck_core::model::toml_file::parse_toml(
-            r#"
-            [members.alice]
-            name = "Alice Martin"
-            emails = ["alice@acme.dev"]
-            [members.bob]
-            name = "Bob Chen"
-            [release_approvers]
-            production = ["alice"]
-            "#,
-            std::path::Path::new("team.toml"),
-        )
-        .unwrap();
-    if let Some(lead) = f.state.lead.as_mut() {
-        lead.team = std::sync::Arc::new(team.clone());
-        lead.person = team.member("alice").unwrap();
-    }
+    alice_in_team(
+        &mut f,
+        r#"
+        [members.alice]
+        name = "Alice Martin"
+        emails = ["alice@acme.dev"]
+        [members.bob]
+        name = "Bob Chen"
+        [release_approvers]
+        production = ["alice"]
+        "#,
+    );
     let s = &f.state;
     let now = flightdeck_app::now();
     let code = access::issue_login_code_for(&s.store, Some("bob"), now)
@@ -1775,21 +1780,14 @@ async fn a_session_acts_as_the_member_its_code_was_for() {
 async fn mine_is_what_concerns_the_caller() {
     use flightdeck_core::model::{Author, ChangeKind, ChangeState};
     let mut f = fixture(true, None).await;
-    acting_as_alice(&mut f);
-    let team: flightdeck_core::domain::team::Config =
-        flightdeck_core::model::toml_file::parse_toml(
-            r#"
-            [members.alice]
-            name = "Alice Martin"
-            github = "alice-gh"
-            "#,
-            std::path::Path::new("team.toml"),
-        )
-        .unwrap();
-    if let Some(lead) = f.state.lead.as_mut() {
-        lead.team = std::sync::Arc::new(team.clone());
-        lead.person = team.member("alice").unwrap();
-    }
+    alice_in_team(
+        &mut f,
+        r#"
+        [members.alice]
+        name = "Alice Martin"
+        github = "alice-gh"
+        "#,
+    );
     let s = &f.state;
     let template = change_row(s, "claude/add-rate-limiting").await;
     let mut pr: flightdeck_core::model::ChangeRequest =

@@ -350,6 +350,7 @@ pub async fn detail(
         Some(p) => crate::domain::policy::PolicyFile::load(p).map_err(|e| e.to_string()),
         None => Ok(crate::domain::policy::PolicyFile::default()),
     };
+    let repos = store.repos().await?;
     let mut changes = Vec::new();
     for cid in store.change_ids_shipping(&d.repo, &shipped).await? {
         let Some(change) = store.change_request(&cid).await? else {
@@ -360,10 +361,12 @@ pub async fn detail(
         let at = change.merged_at.unwrap_or(d.created_at);
         let judged = match &policies {
             Ok(file) => {
-                crate::domain::policy::judge_change_among(
-                    store, file, &change, at, &checks, &reviews,
-                )
-                .await
+                let known = crate::domain::policy::Known {
+                    checks: &checks,
+                    reviews: &reviews,
+                    repos: &repos,
+                };
+                crate::domain::policy::judge_change_among(store, file, &change, at, &known).await
             }
             Err(e) => Err(e.clone()),
         };

@@ -331,7 +331,7 @@ impl Dispatcher {
             kind,
             prompt,
             state: DispatchState::Queued,
-            host: host(),
+            host: store.machine().to_string(),
             pid: None,
             exit_code: None,
             error: None,
@@ -409,7 +409,8 @@ impl Dispatcher {
     /// Starts the queued dispatches left by an earlier process, and marks as failed the ones
     /// that were running here when their runner went away.
     pub async fn resume(&self, now: i64) -> Result<(), DispatchError> {
-        let me = host();
+        // A dispatch's process id means something only on the machine that started it.
+        let me = self.inner.store.machine();
         for d in self.inner.store.dispatches().await? {
             if d.host != me {
                 continue;
@@ -816,11 +817,6 @@ fn new_id() -> Result<String, DispatchError> {
         "D-{}",
         crate::model::error::random_hex(4, "a dispatch id")?
     ))
-}
-
-/// This machine's name: a dispatch's process id means something only here.
-fn host() -> String {
-    crate::model::repo_id::this_machine()
 }
 
 fn git_err(repo: &str, e: git2::Error) -> DispatchError {

@@ -127,6 +127,7 @@ pub async fn run_with_progress(
             store.upsert_change_request(c).await?;
         }
         settle_vanished(store, &scan.repo, &clone, &open, now).await?;
+        store.fold_local_changes(&scan.repo.id).await?;
         // Deploys recorded before their commits were scanned are measured now.
         if !scan.commits.is_empty() {
             crate::domain::deploys::measure_repo(store, &scan.repo.id).await?;
@@ -179,9 +180,9 @@ pub async fn run_with_progress(
 
 /// Settles the local changes of `repo` whose branch is gone from every machine: merged when
 /// their work landed on the base (a `git merge`, a squash by hand, a pull request merged on the
-/// forge and pulled), so the runs that made them count as merged work; closed otherwise. A
-/// change whose branch also has a pull request is that pull request's: the forge says how it
-/// ended, and the local copy is closed so the change counts once.
+/// forge and pulled), so the runs that made them count as merged work; closed otherwise. One
+/// that is also a pull request is then folded into it ([`Store::fold_local_changes`]), so the
+/// change counts once whichever was seen first.
 async fn settle_vanished(
     store: &Store,
     repo: &crate::model::Repo,
@@ -193,17 +194,10 @@ async fn settle_vanished(
     if gone.is_empty() {
         return Ok(());
     }
-    let prs: BTreeSet<String> = store
-        .change_requests()
-        .await?
-        .into_iter()
-        .filter(|c| c.kind == crate::model::ChangeKind::Github && c.repo == repo.id)
-        .map(|c| c.head)
-        .collect();
     let mut merged = false;
     for c in gone {
-        let landed = match (&repo.path, prs.contains(&c.head)) {
-            (Some(path), false) => {
+        let landed = match &repo.path {
+            Some(path) => {
                 let (path, base, head) = (PathBuf::from(path), c.base.clone(), c.head_sha.clone());
                 // A day of slack: the squash's clock need not agree with the branch's.
                 let since = c.created_at - 86_400;
@@ -213,7 +207,7 @@ async fn settle_vanished(
                     .and_then(|r| r.map_err(|e| tracing::warn!("{e}")).ok())
                     .flatten()
             }
-            _ => None,
+            None => None,
         };
         match landed {
             Some(l) => {

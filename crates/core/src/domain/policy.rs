@@ -491,29 +491,44 @@ pub async fn judge_change(
     change: &crate::model::ChangeRequest,
     now: i64,
 ) -> Result<Verdict, String> {
-    let checks = store.checks().await.map_err(|e| e.to_string())?;
-    let reviews = store.reviews().await.map_err(|e| e.to_string())?;
-    judge_change_among(store, file, change, now, &checks, &reviews).await
+    let read = |e: crate::Error| e.to_string();
+    let checks = store.checks().await.map_err(read)?;
+    let reviews = store.reviews().await.map_err(read)?;
+    let repos = store.repos().await.map_err(read)?;
+    let known = Known {
+        checks: &checks,
+        reviews: &reviews,
+        repos: &repos,
+    };
+    judge_change_among(store, file, change, now, &known).await
 }
 
-/// `judge_change` with every stored check and review already read (all change requests'),
-/// for judging many changes with one read of each.
+/// What judging reads besides the change itself, read once by a caller judging many changes:
+/// checks and reviews (every change's, or just this one's) and the repos (names and this
+/// machine's clones).
+pub struct Known<'a> {
+    pub checks: &'a [Check],
+    pub reviews: &'a [crate::model::Review],
+    pub repos: &'a [crate::model::Repo],
+}
+
+/// `judge_change` with what it reads already read.
 pub async fn judge_change_among(
     store: &crate::store::Store,
     file: &PolicyFile,
     change: &crate::model::ChangeRequest,
     now: i64,
-    all_checks: &[Check],
-    all_reviews: &[crate::model::Review],
+    known: &Known<'_>,
 ) -> Result<Verdict, String> {
-    let checks: Vec<Check> = all_checks
+    let checks: Vec<Check> = known
+        .checks
         .iter()
         .filter(|c| c.change_request == change.id)
         .cloned()
         .collect();
     // Each reviewer's latest word on this head decides whether they approve.
     let mut latest: BTreeMap<&str, ReviewState> = BTreeMap::new();
-    for r in all_reviews {
+    for r in known.reviews {
         if r.change_request == change.id
             && r.head_sha == change.head_sha
             && r.state != ReviewState::Commented
@@ -531,22 +546,16 @@ pub async fn judge_change_among(
         })
         .collect();
     // The repo's name and this machine's clone, for `[repo."…"]` and the committed policy.
-    let row = store
-        .repos()
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|r| r.id == change.repo);
-    let name = match &row {
+    let row = known.repos.iter().find(|r| r.id == change.repo);
+    let name = match row {
         Some(r) => r.name.clone(),
         None => Path::new(&change.repo)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
     };
-    let clone = row.and_then(|r| r.path).or_else(|| {
-        crate::model::repo_id::is_legacy_path(&change.repo).then(|| change.repo.clone())
-    });
+    let clone =
+        crate::model::repo_id::clone_or_legacy(row.and_then(|r| r.path.clone()), &change.repo);
     let key = clone.clone().unwrap_or_else(|| change.repo.clone());
     let (repo, base, head) = (
         clone.map(PathBuf::from),

@@ -185,6 +185,17 @@ pub async fn add(
     if title.is_empty() {
         return Err(WorkError::NoTitle);
     }
+    // Kept as the repo's identity when it is a watched one (given by path, id or name), so
+    // the item can be dispatched from any machine with a clone of it; else as given.
+    let repo = match repo {
+        Some(r) => Some(
+            store
+                .repo_named(r)
+                .await?
+                .map_or_else(|| r.to_string(), |k| k.id),
+        ),
+        None => None,
+    };
     let w = WorkItem {
         id: format!(
             "W-{}",
@@ -192,7 +203,7 @@ pub async fn add(
         ),
         title: title.into(),
         body: body.into(),
-        repo: repo.map(str::to_string),
+        repo,
         assignee,
         state: WorkState::Todo,
         source: WorkSource::Cockpit,

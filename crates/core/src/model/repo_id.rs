@@ -51,6 +51,12 @@ pub fn from_root(sha: &str) -> String {
     format!("root:{sha}")
 }
 
+/// A repo's clone on this machine: `clone` when one is recorded, else the key itself when it
+/// is a pre-identity path (a store or a queued payload from before the carry-over).
+pub fn clone_or_legacy(clone: Option<String>, key: &str) -> Option<String> {
+    clone.or_else(|| is_legacy_path(key).then(|| key.to_string()))
+}
+
 /// Whether `key` is a pre-identity repo key: an absolute path (`/…` or `C:\…`).
 pub fn is_legacy_path(key: &str) -> bool {
     let b = key.as_bytes();

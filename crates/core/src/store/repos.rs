@@ -103,8 +103,7 @@ impl Store {
                 let path: Option<String> = r.try_get("path")?;
                 Ok(Repo {
                     // A store not yet carried over keys a repo by its clone's path.
-                    path: path
-                        .or_else(|| crate::model::repo_id::is_legacy_path(&id).then(|| id.clone())),
+                    path: crate::model::repo_id::clone_or_legacy(path, &id),
                     id,
                     name: r.try_get("name")?,
                     default_branch: r.try_get("default_branch")?,
@@ -118,15 +117,16 @@ impl Store {
     /// This machine's clone of repo `id`, when it has one. A pre-identity key (a payload queued
     /// before the carry-over) is its own clone.
     pub async fn repo_path(&self, id: &str) -> Result<Option<String>> {
-        if crate::model::repo_id::is_legacy_path(id) {
-            return Ok(Some(id.to_string()));
-        }
-        Ok(self
-            .repos()
-            .await?
-            .into_iter()
-            .find(|r| r.id == id)
-            .and_then(|r| r.path))
+        // The same choice as `repos()` makes, for one repo.
+        let path: Option<String> = sqlx::query_scalar(
+            "SELECT path FROM repo_clones WHERE repo = $1 AND machine = $2
+             ORDER BY seen_at DESC, path LIMIT 1",
+        )
+        .bind(id)
+        .bind(self.machine())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(crate::model::repo_id::clone_or_legacy(path, id))
     }
 
     /// Which clone a scan read: `machine:path` (`path`: this machine's checkout).
@@ -223,6 +223,68 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Folds the local change requests of `repo` that a pull request stands for into it: the
+    /// same branch, and the pull request open, at the same head, or landed as the same commit.
+    /// Their history (reviews, applied or dismissed actions, work links) moves to the pull
+    /// request and the local rows go, so work seen first as a local branch and then as a pull
+    /// request (in either order, on any machine) counts once. A local change with an action
+    /// still to send is left until that action ends. Returns how many were folded.
+    pub async fn fold_local_changes(&self, repo: &str) -> Result<u64> {
+        let pairs: Vec<(String, String)> = sqlx::query_as(
+            "SELECT l.id, p.id FROM change_requests l JOIN change_requests p
+               ON p.repo = l.repo AND p.head = l.head AND p.kind <> 'local'
+             WHERE l.repo = $1 AND l.kind = 'local'
+               AND (p.state = 'open' OR p.head_sha = l.head_sha
+                 OR (l.merge_sha IS NOT NULL AND l.merge_sha = p.merge_sha))
+               AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.target = l.id
+                 AND a.state IN ('queued', 'sending', 'failed'))
+             ORDER BY l.id, p.updated_at DESC, p.id",
+        )
+        .bind(repo)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut folded = 0;
+        let mut last = None;
+        for (local, forge) in pairs {
+            // One pull request per local change: the latest, when a branch had several.
+            if last.as_ref() == Some(&local) {
+                continue;
+            }
+            let mut tx = self.begin().await?;
+            for (table, column, unique) in CHANGE_ID_COLUMNS {
+                // Table and column names come from the fixed list above, never from input.
+                let sql = match (*table, *unique) {
+                    ("work_links", _) => "UPDATE work_links SET target = $2
+                         WHERE target = $1 AND kind = 'change'
+                           AND NOT EXISTS (SELECT 1 FROM work_links w
+                             WHERE w.work_item = work_links.work_item AND w.kind = 'change'
+                               AND w.target = $2)"
+                        .to_string(),
+                    (_, false) => format!("UPDATE {table} SET {column} = $2 WHERE {column} = $1"),
+                    // The pull request's own checks, files and spans are the forge's word.
+                    (_, true) => continue,
+                };
+                sqlx::query(&sql)
+                    .bind(&local)
+                    .bind(&forge)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (table, column, unique) in CHANGE_ID_COLUMNS.iter().rev() {
+                if *unique {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1"))
+                        .bind(&local)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+            folded += 1;
+            last = Some(local);
+        }
+        Ok(folded)
     }
 
     /// Closes change request `id` without a merge, keeping its history.

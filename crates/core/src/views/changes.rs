@@ -60,6 +60,12 @@ pub struct ChangesView {
 pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<ChangesView> {
     let checks = store.checks().await?;
     let reviews = store.reviews().await?;
+    let repos = store.repos().await?;
+    let known = crate::domain::policy::Known {
+        checks: &checks,
+        reviews: &reviews,
+        repos: &repos,
+    };
     let runs = store.agent_runs().await?;
     let work = store.work_items().await?;
     let policies = match policy_file {
@@ -72,7 +78,7 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
         let judged = match (&policies, c.state == ChangeState::Open) {
             (_, false) => Err(None),
             (Ok(file), true) => {
-                crate::domain::policy::judge_change_among(store, file, &c, now, &checks, &reviews)
+                crate::domain::policy::judge_change_among(store, file, &c, now, &known)
                     .await
                     .map_err(Some)
             }

@@ -208,6 +208,8 @@ pub async fn sync_repo(
             }
         }
     }
+    // Work first seen as a local branch (here or on another machine) is this pull request now.
+    store.fold_local_changes(repo_key).await?;
     // Only changes that left the open list can have been merged: their cycle time is new.
     if sync.closed > 0 {
         crate::store::cycle::measure(store, repo_key).await?;
