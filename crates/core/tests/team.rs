@@ -59,6 +59,20 @@ fn agent_branch(r: &git2::Repository, branch: &str, file: &str) {
     });
 }
 
+/// The day counts kept beside the spans agree with the spans (percentiles read the counts).
+async fn assert_spans_in_step(store: &Store) {
+    let spans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM spans")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let counted: i64 =
+        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM span_days")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(counted, spans, "span_days out of step with spans");
+}
+
 async fn commits_of(store: &Store) -> Vec<Commit> {
     store.commits_between(0, i64::MAX).await.unwrap()
 }
@@ -120,7 +134,7 @@ async fn two_laptops_cloning_one_repo_see_one_repo(db: TestDb) {
         .map(|b| b.name)
         .collect();
     assert_eq!(branches, ["claude/cache", "codex/retry", "main"]);
-    let open: Vec<String> = db
+    let mut open: Vec<String> = db
         .store
         .change_requests()
         .await
@@ -129,6 +143,8 @@ async fn two_laptops_cloning_one_repo_see_one_repo(db: TestDb) {
         .filter(|c| c.state == ChangeState::Open)
         .map(|c| c.id)
         .collect();
+    // Listed newest first, and the two branches' commits may fall in one second or two.
+    open.sort();
     assert_eq!(
         open,
         [
@@ -341,6 +357,7 @@ async fn a_store_keyed_by_paths_is_carried_over(db: TestDb) {
         .unwrap();
     assert!(again.carried.is_empty());
     assert_eq!(store.counts().await.unwrap().commits, after.commits);
+    assert_spans_in_step(store).await;
     db.finish().await;
 }
 both!(a_store_keyed_by_paths_is_carried_over);
@@ -515,12 +532,17 @@ async fn merged_agent_work_keeps_its_runs(db: TestDb) {
 both!(merged_agent_work_keeps_its_runs);
 
 /// Work seen as a local branch and as a pull request is one change, whichever was seen first:
-/// a branch with an open pull request is that pull request (the lead's review of the branch
-/// moves with it), and a branch merged here before the forge noticed is counted once, as the
-/// pull request, when the forge says it merged.
+/// an open branch with an open pull request is that pull request (the lead's review and the
+/// work item's link move with it, once no action of the branch is still to send); a branch
+/// merged here before the forge noticed is counted once, as the pull request, when the forge
+/// says it merged as the same commit; a closed branch whose name a new pull request reuses is
+/// left alone. Cycle time counts each merged change once.
 async fn a_branch_and_its_pull_request_count_once(db: TestDb) {
+    use flightdeck_core::domain::work;
     use flightdeck_core::forge::github::{change_id, sync_repo, GitHub};
-    use flightdeck_core::metrics::value::value;
+    use flightdeck_core::metrics::{cycle::cycle_time, value::value};
+    use flightdeck_core::model::WorkLinkKind;
+    use flightdeck_core::model::{Action, ActionKind, ActionState};
     const ID: &str = "github.com/acme/api";
     let dir = tempfile::tempdir().unwrap();
     let origin = origin(dir.path(), 2);
@@ -530,8 +552,9 @@ async fn a_branch_and_its_pull_request_count_once(db: TestDb) {
         "https://github.com/acme/api",
     );
     let path = r.workdir().unwrap().canonicalize().unwrap();
-    agent_branch(&r, "claude/open", "open.rs");
-    agent_branch(&r, "claude/landed", "landed.rs");
+    for b in ["open", "landed", "reused"] {
+        agent_branch(&r, &format!("claude/{b}"), &format!("{b}.rs"));
+    }
     claude_session(dir.path(), &path, "s-open", "claude/open", 20_000);
     claude_session(dir.path(), &path, "s-landed", "claude/landed", 40_000);
     let src = Sources {
@@ -540,7 +563,7 @@ async fn a_branch_and_its_pull_request_count_once(db: TestDb) {
         ..Default::default()
     };
     ingest::run(&db.store, &src, None, NOW).await.unwrap();
-    let local = |b: &str| format!("local:{ID}:{b}");
+    let local = |b: &str| format!("local:{ID}:claude/{b}");
     let cost = |b: &str| {
         let (store, id) = (db.store.clone(), local(b));
         async move {
@@ -552,13 +575,15 @@ async fn a_branch_and_its_pull_request_count_once(db: TestDb) {
                 .agent_cost_usd
         }
     };
-    let (open_cost, landed_cost) = (cost("claude/open").await, cost("claude/landed").await);
+    let (open_cost, landed_cost) = (cost("open").await, cost("landed").await);
     let head = |b: &str| r.revparse_single(b).unwrap().id().to_string();
-    let (open_head, landed_head) = (head("claude/open"), head("claude/landed"));
+    let open_head = head("claude/open");
+    // The lead's review of the open branch, a work item linked to it, and a comment still
+    // waiting to be sent.
     db.store
         .add_review(&Review {
             action_key: "k-open".into(),
-            change_request: local("claude/open"),
+            change_request: local("open"),
             head_sha: open_head.clone(),
             reviewer: "Alice".into(),
             state: ReviewState::Approved,
@@ -567,49 +592,80 @@ async fn a_branch_and_its_pull_request_count_once(db: TestDb) {
         })
         .await
         .unwrap();
+    let key =
+        flightdeck_core::model::audit::AuditKey::load_or_create(&dir.path().join("key")).unwrap();
+    let item = work::add(
+        &db.store,
+        &key,
+        "alice",
+        "Open work",
+        "",
+        Some(ID),
+        None,
+        NOW,
+    )
+    .await
+    .unwrap();
+    work::link(
+        &db.store,
+        &item.id,
+        WorkLinkKind::Change,
+        &local("open"),
+        NOW,
+    )
+    .await
+    .unwrap();
+    let comment = Action {
+        idempotency_key: "c-open".into(),
+        kind: ActionKind::Comment,
+        target: local("open"),
+        payload: r#"{"comment":"nit"}"#.into(),
+        actor: "Alice".into(),
+        state: ActionState::Queued,
+        attempts: 0,
+        last_error: None,
+        result: None,
+        created_at: NOW + 20,
+        next_attempt_at: NOW + 20,
+        applied_at: None,
+    };
+    assert!(db.store.enqueue_action(&comment).await.unwrap());
 
-    // One branch is merged here with git and deleted before the forge has noticed.
+    // One branch is merged here with git and deleted before the forge has noticed; another
+    // is dropped.
     merge_into_main(&r, "claude/landed");
     let merge_commit = head("main");
-    r.find_branch("claude/landed", git2::BranchType::Local)
-        .unwrap()
-        .delete()
-        .unwrap();
-    ingest::run(&db.store, &src, None, NOW + 60).await.unwrap();
-    assert_eq!(
-        db.store
-            .change_request(&local("claude/landed"))
-            .await
+    for b in ["claude/landed", "claude/reused"] {
+        r.find_branch(b, git2::BranchType::Local)
             .unwrap()
-            .map(|c| c.state),
-        Some(ChangeState::Merged)
-    );
+            .delete()
+            .unwrap();
+    }
+    ingest::run(&db.store, &src, None, NOW + 60).await.unwrap();
+    let state = |b: &str| {
+        let (store, id) = (db.store.clone(), local(b));
+        async move { store.change_request(&id).await.unwrap().map(|c| c.state) }
+    };
+    assert_eq!(state("landed").await, Some(ChangeState::Merged));
+    assert_eq!(state("reused").await, Some(ChangeState::Closed));
 
-    // Both were pushed as pull requests, both still listed open.
+    // On the forge, all three names have open pull requests: the landed one has a commit
+    // more there, and the reused name is someone's new work.
     let hub = fakehub::Hub::new();
-    hub.add_pull(
-        "acme/api",
+    let pr = |n: u64, b: &str, sha: &str| {
         fakehub::Pr::new(
-            7,
-            "Work on open.rs",
+            n,
+            &format!("Work on {b}"),
             "claude[bot]",
-            "claude/open",
-            &open_head,
-        ),
-    );
-    hub.add_pull(
-        "acme/api",
-        fakehub::Pr::new(
-            8,
-            "Work on landed.rs",
-            "claude[bot]",
-            "claude/landed",
-            &landed_head,
-        ),
-    );
+            &format!("claude/{b}"),
+            sha,
+        )
+    };
+    hub.add_pull("acme/api", pr(7, "open", &open_head));
+    hub.add_pull("acme/api", pr(8, "landed", &"f0".repeat(20)));
+    hub.add_pull("acme/api", pr(9, "reused", &"e1".repeat(20)));
     let url = hub.serve(0).await.unwrap();
     let gh = GitHub::new(&url, Some("t0ken".into())).unwrap();
-    sync_repo(&gh, &db.store, "acme/api", ID).await.unwrap();
     let ids = |store: Store| async move {
         let mut ids: Vec<(String, ChangeState)> = store
             .change_requests()
@@ -621,21 +677,36 @@ async fn a_branch_and_its_pull_request_count_once(db: TestDb) {
         ids.sort();
         ids
     };
-    let (pr7, pr8) = (change_id("acme/api", 7), change_id("acme/api", 8));
-    assert_eq!(
-        ids(db.store.clone()).await,
-        vec![
-            (pr7.clone(), ChangeState::Open),
-            (pr8.clone(), ChangeState::Open)
-        ]
+    let (pr7, pr8, pr9) = (
+        change_id("acme/api", 7),
+        change_id("acme/api", 8),
+        change_id("acme/api", 9),
     );
+    sync_repo(&gh, &db.store, "acme/api", ID).await.unwrap();
+    // The open branch waits for its comment to be sent; the settled ones stay as they are.
+    assert_eq!(state("open").await, Some(ChangeState::Open));
+    assert_eq!(state("landed").await, Some(ChangeState::Merged));
+    db.store
+        .finish_action("c-open", ActionState::Applied, None, None, NOW + 90)
+        .await
+        .unwrap();
+    sync_repo(&gh, &db.store, "acme/api", ID).await.unwrap();
+    assert_eq!(state("open").await, None, "folded into #7");
     let reviews = db.store.reviews_of(&pr7).await.unwrap();
     assert_eq!(reviews.len(), 1, "the branch's review moved: {reviews:?}");
-    // The branch still here is scanned again: still the pull request only.
+    let item = work::find(&db.store, &item.id).await.unwrap();
+    assert!(
+        item.links.iter().any(|l| l.target == pr7),
+        "{:?}",
+        item.links
+    );
+    let applied = db.store.action("c-open").await.unwrap().unwrap();
+    assert_eq!(applied.target, pr7);
+    // The branch still here is scanned again: still only the pull request.
     ingest::run(&db.store, &src, None, NOW + 120).await.unwrap();
-    assert_eq!(ids(db.store.clone()).await.len(), 2);
+    assert_eq!(state("open").await, None);
 
-    // The forge says the second merged, as the merge commit pushed here.
+    // The forge says #8 merged, as the merge commit made here.
     hub.update_pull("acme/api", 8, |p| {
         p.state = "merged".into();
         p.merge_commit_sha = Some(merge_commit.clone());
@@ -643,15 +714,28 @@ async fn a_branch_and_its_pull_request_count_once(db: TestDb) {
     sync_repo(&gh, &db.store, "acme/api", ID).await.unwrap();
     assert_eq!(
         ids(db.store.clone()).await,
-        vec![(pr7, ChangeState::Open), (pr8.clone(), ChangeState::Merged)]
+        vec![
+            (pr7, ChangeState::Open),
+            (pr8, ChangeState::Merged),
+            (pr9, ChangeState::Open),
+            (local("reused"), ChangeState::Closed),
+        ]
     );
     // The forge's merge time (2026-11-20) is in the window.
-    let v = value(&db.store, 0, 1_800_000_000).await.unwrap();
+    let until = 1_800_000_000;
+    let v = value(&db.store, 0, until).await.unwrap();
     assert_eq!(v.merged_changes, 1);
     assert!((v.merged_cost_usd - landed_cost).abs() < 1e-9, "{v:?}");
     // Only the open branch's run, over a week old with nothing merged, is abandoned.
     assert_eq!(v.abandoned_runs, 1, "{v:?}");
     assert!((v.abandoned_cost_usd - open_cost).abs() < 1e-9, "{v:?}");
+    // Team-wide, as the Velocity view reads it (from the day counts kept beside the spans).
+    let cycle = cycle_time(&db.store, None, 0, until, "production")
+        .await
+        .unwrap();
+    let merge = cycle.phases.iter().find(|p| p.name == "merge").unwrap();
+    assert_eq!(merge.all.count, 1, "{cycle:?}");
+    assert_spans_in_step(&db.store).await;
     db.finish().await;
 }
 both!(a_branch_and_its_pull_request_count_once);
@@ -1071,6 +1155,7 @@ async fn the_upgrade_leaves_other_machines_work_alone(db: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(bobs.state, ChangeState::Open);
+    assert_spans_in_step(&db.store).await;
     db.finish().await;
 }
 both!(the_upgrade_leaves_other_machines_work_alone);

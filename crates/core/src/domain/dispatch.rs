@@ -674,7 +674,19 @@ impl Dispatcher {
             }
         }
         work::link(store, &d.work_item, WorkLinkKind::Branch, &d.branch, now).await?;
-        let change = format!("local:{}:{}", d.repo, d.branch);
+        // The branch's change: its open pull request when it has one (a send-back on a pull
+        // request), else the local change the scan made of it.
+        let change = store
+            .change_requests()
+            .await?
+            .into_iter()
+            .find(|c| {
+                c.repo == d.repo
+                    && c.head == d.branch
+                    && c.kind != crate::model::ChangeKind::Local
+                    && c.state == crate::model::ChangeState::Open
+            })
+            .map_or_else(|| format!("local:{}:{}", d.repo, d.branch), |c| c.id);
         work::link(store, &d.work_item, WorkLinkKind::Change, &change, now).await?;
         let w = work::find(store, &d.work_item).await?;
         if w.state == WorkState::InProgress {

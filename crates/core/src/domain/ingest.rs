@@ -123,7 +123,8 @@ pub async fn run_with_progress(
             .await?;
         store.upsert_commits(&scan.commits).await?;
         let open: Vec<String> = scan.changes.iter().map(|c| c.id.clone()).collect();
-        for c in &scan.changes {
+        let with_pr = store.open_pull_request_heads(&scan.repo.id).await?;
+        for c in scan.changes.iter().filter(|c| !with_pr.contains(&c.head)) {
             store.upsert_change_request(c).await?;
         }
         settle_vanished(store, &scan.repo, &clone, &open, now).await?;

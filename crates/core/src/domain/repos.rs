@@ -47,7 +47,13 @@ pub async fn carry_over(store: &Store, prices: &PriceTable, now: i64) -> Result<
                 continue;
             }
         };
+        // Spans keep day counts beside them, which a rename or a dropped duplicate would put
+        // out of step: the old key's are cleared through `spans::clear`, which keeps the counts,
+        // and the repo is measured again under its identity.
+        crate::store::spans::clear(store, &path).await?;
         let done = store.rekey_repo(&path, &id, clone_here, now).await?;
+        crate::store::cycle::measure(store, &id).await?;
+        crate::domain::deploys::measure_repo(store, &id).await?;
         tracing::info!("{path}: now {id} ({} rows moved)", done.rows);
         carried.push(Carried {
             from: path,

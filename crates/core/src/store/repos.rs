@@ -225,21 +225,41 @@ impl Store {
         Ok(out)
     }
 
+    /// The branches of `repo` with an open pull request: a scan of a clone leaves those to the
+    /// pull request rather than writing a local change that [`Self::fold_local_changes`] would
+    /// fold away again.
+    pub async fn open_pull_request_heads(
+        &self,
+        repo: &str,
+    ) -> Result<std::collections::HashSet<String>> {
+        let heads: Vec<String> = sqlx::query_scalar(
+            "SELECT head FROM change_requests WHERE repo = $1 AND kind <> 'local' AND state = 'open'",
+        )
+        .bind(repo)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(heads.into_iter().collect())
+    }
+
     /// Folds the local change requests of `repo` that a pull request stands for into it: the
-    /// same branch, and the pull request open, at the same head, or landed as the same commit.
-    /// Their history (reviews, applied or dismissed actions, work links) moves to the pull
-    /// request and the local rows go, so work seen first as a local branch and then as a pull
-    /// request (in either order, on any machine) counts once. A local change with an action
-    /// still to send is left until that action ends. Returns how many were folded.
+    /// same branch, and both open, or the pull request at the branch's head, or both landed as
+    /// the same commit. (A settled branch is not folded into an open pull request that merely
+    /// shares its name: a reused name, or a merge here the forge has not seen yet.) History
+    /// moves to the pull request (reviews, finished actions, work links); the local row goes
+    /// with its checks and files, and cycle time is measured again so its spans go too. Work
+    /// seen first as a local branch and then as a pull request, in either order and on any
+    /// machine, so counts once. A local change with an action still to send is left until that
+    /// action ends: renamed, it would go to the forge instead of git. Returns how many were
+    /// folded.
     pub async fn fold_local_changes(&self, repo: &str) -> Result<u64> {
+        const PENDING: &str = "SELECT COUNT(*) FROM actions
+             WHERE target = $1 AND state IN ('queued', 'sending', 'failed')";
         let pairs: Vec<(String, String)> = sqlx::query_as(
             "SELECT l.id, p.id FROM change_requests l JOIN change_requests p
                ON p.repo = l.repo AND p.head = l.head AND p.kind <> 'local'
              WHERE l.repo = $1 AND l.kind = 'local'
-               AND (p.state = 'open' OR p.head_sha = l.head_sha
+               AND ((p.state = 'open' AND l.state = 'open') OR p.head_sha = l.head_sha
                  OR (l.merge_sha IS NOT NULL AND l.merge_sha = p.merge_sha))
-               AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.target = l.id
-                 AND a.state IN ('queued', 'sending', 'failed'))
              ORDER BY l.id, p.updated_at DESC, p.id",
         )
         .bind(repo)
@@ -252,19 +272,35 @@ impl Store {
             if last.as_ref() == Some(&local) {
                 continue;
             }
+            last = Some(local.clone());
             let mut tx = self.begin().await?;
+            let pending: i64 = sqlx::query_scalar(PENDING)
+                .bind(&local)
+                .fetch_one(&mut *tx)
+                .await?;
+            if pending > 0 {
+                continue;
+            }
             for (table, column, unique) in CHANGE_ID_COLUMNS {
                 // Table and column names come from the fixed list above, never from input.
-                let sql = match (*table, *unique) {
-                    ("work_links", _) => "UPDATE work_links SET target = $2
+                let sql = match *table {
+                    "work_links" => "UPDATE work_links SET target = $2
                          WHERE target = $1 AND kind = 'change'
                            AND NOT EXISTS (SELECT 1 FROM work_links w
                              WHERE w.work_item = work_links.work_item AND w.kind = 'change'
                                AND w.target = $2)"
                         .to_string(),
-                    (_, false) => format!("UPDATE {table} SET {column} = $2 WHERE {column} = $1"),
-                    // The pull request's own checks, files and spans are the forge's word.
-                    (_, true) => continue,
+                    // Only finished ones: one queued meanwhile stays with the local change
+                    // (gone), so it fails by name rather than reaching the forge.
+                    "actions" => "UPDATE actions SET target = $2
+                         WHERE target = $1 AND state IN ('applied', 'dismissed')"
+                        .to_string(),
+                    _ if !*unique => {
+                        format!("UPDATE {table} SET {column} = $2 WHERE {column} = $1")
+                    }
+                    // The pull request's own checks and files are the forge's word; spans
+                    // follow the measure below.
+                    _ => continue,
                 };
                 sqlx::query(&sql)
                     .bind(&local)
@@ -273,7 +309,8 @@ impl Store {
                     .await?;
             }
             for (table, column, unique) in CHANGE_ID_COLUMNS.iter().rev() {
-                if *unique {
+                // Spans are kept with day counts beside them: only a measure removes them.
+                if *unique && *table != "spans" {
                     sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1"))
                         .bind(&local)
                         .execute(&mut *tx)
@@ -282,7 +319,10 @@ impl Store {
             }
             tx.commit().await?;
             folded += 1;
-            last = Some(local);
+        }
+        if folded > 0 {
+            // The local change's spans go, and the pull request's phases see the moved reviews.
+            super::cycle::measure(self, repo).await?;
         }
         Ok(folded)
     }

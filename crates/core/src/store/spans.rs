@@ -218,6 +218,21 @@ pub async fn replace(
     Ok(())
 }
 
+/// Removes every span of `repo`, keeping the day counts in step (before its spans are
+/// measured again under another key).
+pub async fn clear(store: &Store, repo: &str) -> Result<(), crate::Error> {
+    let metrics: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT metric FROM spans WHERE repo = $1")
+            .bind(repo)
+            .fetch_all(store.pool())
+            .await?;
+    let metrics: Vec<&str> = metrics.iter().map(String::as_str).collect();
+    if metrics.is_empty() {
+        return Ok(());
+    }
+    replace(store, repo, &metrics, None, Vec::new()).await
+}
+
 /// Days per block of `span_blocks`.
 const BLOCK_DAYS: i64 = 16;
 
