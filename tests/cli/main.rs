@@ -17,6 +17,7 @@ use support::*;
 
 mod deploys;
 mod errors;
+mod experiments;
 mod ingest;
 mod review;
 mod serve;

@@ -1015,6 +1015,7 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
                         name: (*n).into(),
                         units: *u,
                         conversions: *c,
+                        weight: None,
                     })
                     .collect(),
             })

@@ -246,11 +246,13 @@ async fn round_trips_every_noun(db: TestDb) {
                 name: "a".into(),
                 units: 10,
                 conversions: 1,
+                weight: Some(0.5),
             },
             Variant {
                 name: "b".into(),
                 units: 12,
                 conversions: 3,
+                weight: Some(0.5),
             },
         ],
     };

@@ -588,6 +588,48 @@ pub struct Variant {
     pub units: i64,
     #[ts(type = "number")]
     pub conversions: i64,
+    /// The configured share of traffic; `None`: an equal split.
+    #[serde(default)]
+    pub weight: Option<f64>,
+}
+
+named_enum! {
+    /// What an experiment metric measures per unit.
+    pub enum MetricKind {
+        /// Converted or not (0 or 1).
+        Binomial = "binomial",
+        /// A number (revenue, time on page).
+        Mean = "mean",
+        /// Σ numerator / Σ denominator over units (revenue per session).
+        Ratio = "ratio",
+    }
+}
+
+/// One metric an experiment is judged by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ExperimentMetric {
+    pub name: String,
+    pub kind: MetricKind,
+    /// Must not get significantly worse; the primary metric is the first that is not one.
+    pub guardrail: bool,
+    /// Lower is better.
+    pub inverse: bool,
+}
+
+/// One variation's sufficient statistics for one metric (see `stats::Stat`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MetricSums {
+    pub metric: String,
+    pub variation: String,
+    pub n: f64,
+    pub sum: f64,
+    pub sum_squares: f64,
+    /// A ratio's denominator: (Σd, Σd², Σmd).
+    pub denominator: Option<(f64, f64, f64)>,
+    /// The pre-period covariate: (Σx, Σx², Σmx).
+    pub pre: Option<(f64, f64, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -8,6 +8,7 @@ pub mod claude;
 pub mod codex;
 pub mod diffstat;
 pub mod events;
+pub mod experiment_file;
 pub mod gemini;
 pub mod generic;
 pub mod git;

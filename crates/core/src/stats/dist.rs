@@ -87,7 +87,22 @@ fn gamma_pq(a: f64, x: f64) -> (f64, f64) {
     }
 }
 
-/// The continued fraction of the incomplete beta function (Numerical Recipes `betacf`).
+/// One step of the modified Lentz method with partial numerator `aa`: the new `(d, c)`,
+/// kept away from zero; the fraction's value is multiplied by `d·c`.
+fn lentz(aa: f64, d: f64, c: f64) -> (f64, f64) {
+    let mut d = 1.0 + aa * d;
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    let mut c = 1.0 + aa / c;
+    if c.abs() < TINY {
+        c = TINY;
+    }
+    (1.0 / d, c)
+}
+
+/// The continued fraction of the incomplete beta function (Numerical Recipes `betacf`): its
+/// even and odd partial numerators alternate.
 fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
     let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
     let mut c = 1.0;
@@ -100,27 +115,9 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
     for m in 1..MAX_ITER {
         let m = m as f64;
         let m2 = 2.0 * m;
-        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
+        (d, c) = lentz(m * (b - m) * x / ((qam + m2) * (a + m2)), d, c);
         h *= d * c;
-        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
+        (d, c) = lentz(-(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)), d, c);
         let del = d * c;
         h *= del;
         if (del - 1.0).abs() < EPS {

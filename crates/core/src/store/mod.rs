@@ -14,6 +14,7 @@ mod budgets;
 pub mod cycle;
 mod deploys;
 mod dispatches;
+mod experiments;
 mod metrics;
 mod outbox;
 mod reads;

@@ -403,8 +403,8 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let variants = sqlx::query(
-            "SELECT experiment, name, units, conversions FROM experiment_variants
-             ORDER BY experiment, name",
+            "SELECT experiment, name, units, conversions, weight FROM experiment_variants
+             ORDER BY experiment, position, name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -419,6 +419,7 @@ impl Store {
                         name: v.try_get("name")?,
                         units: v.try_get("units")?,
                         conversions: v.try_get("conversions")?,
+                        weight: v.try_get("weight")?,
                     });
                 }
             }

@@ -228,33 +228,7 @@ impl Store {
 
     pub async fn upsert_experiment(&self, e: &Experiment) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO experiments (id, name, metric, state, started_at)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, metric = excluded.metric,
-               state = excluded.state",
-        )
-        .bind(&e.id)
-        .bind(&e.name)
-        .bind(&e.metric)
-        .bind(e.state.as_str())
-        .bind(e.started_at)
-        .execute(&mut *tx)
-        .await?;
-        for v in &e.variants {
-            sqlx::query(
-                "INSERT INTO experiment_variants (experiment, name, units, conversions)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (experiment, name) DO UPDATE SET units = excluded.units,
-                   conversions = excluded.conversions",
-            )
-            .bind(&e.id)
-            .bind(&v.name)
-            .bind(v.units)
-            .bind(v.conversions)
-            .execute(&mut *tx)
-            .await?;
-        }
+        upsert_experiment_in(&mut tx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -607,4 +581,45 @@ impl Store {
         row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .transpose()
     }
+}
+
+/// The experiment row and its variations (upserted; `started_at` kept from the first).
+pub(crate) async fn upsert_experiment_in(
+    tx: &mut Transaction<'static, Any>,
+    e: &Experiment,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO experiments (id, name, metric, state, started_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, metric = excluded.metric,
+           state = excluded.state",
+    )
+    .bind(&e.id)
+    .bind(&e.name)
+    .bind(&e.metric)
+    .bind(e.state.as_str())
+    .bind(e.started_at)
+    .execute(&mut **tx)
+    .await?;
+    for (position, v) in e.variants.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO experiment_variants (experiment, name, units, conversions, weight,
+               position)
+             VALUES ($1, $2, $3, $4, CASE WHEN $7 = 1 THEN $5 END, $6)
+             ON CONFLICT (experiment, name) DO UPDATE SET units = excluded.units,
+               conversions = excluded.conversions, weight = excluded.weight,
+               position = excluded.position",
+        )
+        .bind(&e.id)
+        .bind(&v.name)
+        .bind(v.units)
+        .bind(v.conversions)
+        // A bound NULL would fix the parameter's type (see `replace_experiment`).
+        .bind(v.weight.unwrap_or_default())
+        .bind(position as i64)
+        .bind(i64::from(v.weight.is_some()))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

@@ -1,0 +1,294 @@
+//! `flightdeck experiment list | show | import`: experiments with their statistics.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::Subcommand;
+use flightdeck_core::config::Settings;
+use flightdeck_core::metrics::experiments::{self, Scorecard, Verdict};
+use flightdeck_core::sources::experiment_file::ImportOptions;
+use flightdeck_core::store::Store;
+
+#[derive(Subcommand)]
+pub enum ExperimentCmd {
+    /// Experiments: state, days running, units, sample-ratio check, ready to decide.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
+    /// One experiment's scorecard: every metric × variation against control.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
+    /// Load results from a CSV file: per-unit rows or per-variation aggregates
+    /// (docs/experiments.md); replaces what was stored for the experiment.
+    Import {
+        file: PathBuf,
+        /// The experiment's id.
+        #[arg(long)]
+        experiment: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// The variations, control first, comma-separated (default: as stored, else as found
+        /// in the file with `control` first).
+        #[arg(long, value_delimiter = ',')]
+        variations: Vec<String>,
+        /// Configured traffic shares in the same order, comma-separated (default: equal).
+        #[arg(long, value_delimiter = ',')]
+        weights: Vec<f64>,
+        /// A metric that must not get worse (repeatable).
+        #[arg(long)]
+        guardrail: Vec<String>,
+        /// A metric where lower is better (repeatable).
+        #[arg(long)]
+        inverse: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(settings: &Settings, cmd: &ExperimentCmd) -> Result<ExitCode> {
+    let now = chrono::Utc::now().timestamp();
+    match cmd {
+        ExperimentCmd::Import {
+            file,
+            experiment,
+            name,
+            variations,
+            weights,
+            guardrail,
+            inverse,
+            json,
+        } => {
+            let store = Store::open(&settings.database_url).await?;
+            let o = ImportOptions {
+                experiment: experiment.clone(),
+                name: name.clone(),
+                variations: variations.clone(),
+                weights: weights.clone(),
+                guardrails: guardrail.clone(),
+                inverse: inverse.clone(),
+            };
+            let done = flightdeck_core::domain::experiments::import_file(&store, file, o).await?;
+            if *json {
+                let card = experiments::scorecard(&store, experiment, now).await?;
+                println!("{}", serde_json::to_string_pretty(&card)?);
+            } else {
+                println!(
+                    "{}: {} rows, {} metrics ({}), variations {}",
+                    done.experiment.id,
+                    done.rows,
+                    done.metrics.len(),
+                    done.metrics
+                        .iter()
+                        .map(|m| format!("{} {}", m.name, m.kind.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    done.experiment
+                        .variants
+                        .iter()
+                        .map(|v| format!("{} ({} units)", v.name, v.units))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ExperimentCmd::List { json, csv } => {
+            let store = Store::open(&settings.database_url).await?;
+            let mut cards = Vec::new();
+            for e in store.experiments().await? {
+                if let Some(c) = experiments::scorecard(&store, &e.id, now).await? {
+                    cards.push(c);
+                }
+            }
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&cards)?);
+            } else if *csv {
+                let mut w = csv::Writer::from_writer(std::io::stdout());
+                w.write_record([
+                    "id",
+                    "name",
+                    "state",
+                    "days_running",
+                    "units",
+                    "srm_p_value",
+                    "srm",
+                    "ready",
+                ])?;
+                for c in &cards {
+                    w.write_record([
+                        c.experiment.id.clone(),
+                        c.experiment.name.clone(),
+                        c.experiment.state.as_str().to_string(),
+                        format!("{:.1}", c.days_running),
+                        format!("{}", c.units),
+                        format!("{:.6}", c.srm_p_value),
+                        c.srm.to_string(),
+                        c.ready.clone().unwrap_or_default(),
+                    ])?;
+                }
+                w.flush()?;
+            } else {
+                if cards.is_empty() {
+                    println!("no experiments; `flightdeck experiment import FILE --experiment ID`");
+                }
+                for c in &cards {
+                    println!(
+                        "{:<28} {:<8} {:>5.1} days {:>9} units  {}{}",
+                        c.experiment.id,
+                        c.experiment.state.as_str(),
+                        c.days_running,
+                        c.units,
+                        if c.srm { "SAMPLE RATIO MISMATCH  " } else { "" },
+                        c.ready
+                            .as_deref()
+                            .map_or("not ready".to_string(), |r| format!("ready: {r}"))
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ExperimentCmd::Show { id, json, csv } => {
+            let store = Store::open(&settings.database_url).await?;
+            let Some(card) = experiments::scorecard(&store, id, now).await? else {
+                bail!("no experiment `{id}`; `flightdeck experiment list` shows them");
+            };
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&card)?);
+            } else if *csv {
+                show_csv(&card)?;
+            } else {
+                show(&card);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:+.2}%", x * 100.0)
+}
+
+fn show(c: &Scorecard) {
+    println!(
+        "{} ({}), {:.1} days, {} units; sample ratio p = {:.4}{}",
+        c.experiment.name,
+        c.experiment.state.as_str(),
+        c.days_running,
+        c.units,
+        c.srm_p_value,
+        if c.srm {
+            " — MISMATCH: do not trust these results"
+        } else {
+            ""
+        }
+    );
+    for m in &c.metrics {
+        println!(
+            "\n{} ({}{}{}): control mean {:.4} over {} units",
+            m.metric.name,
+            m.metric.kind.as_str(),
+            if m.metric.guardrail {
+                ", guardrail"
+            } else {
+                ""
+            },
+            if m.metric.inverse {
+                ", lower is better"
+            } else {
+                ""
+            },
+            m.control_mean,
+            m.control_units
+        );
+        for v in &m.variations {
+            match (&v.lift, &v.sequential) {
+                (Some(l), Some(s)) => println!(
+                    "  {:<14} {} [{}, {}] p={:.4} | always-valid [{}, {}] p(adj)={:.4} | chance to win {:.1}% | {}",
+                    v.variation,
+                    pct(l.estimate),
+                    pct(l.ci.0),
+                    pct(l.ci.1),
+                    l.p_value,
+                    pct(s.ci.0),
+                    pct(s.ci.1),
+                    v.adjusted_p.unwrap_or(1.0),
+                    v.chance_to_win.unwrap_or(0.5) * 100.0,
+                    verdict(v.verdict)
+                ),
+                _ => println!(
+                    "  {:<14} no answer: {}",
+                    v.variation,
+                    v.error.as_deref().unwrap_or("-")
+                ),
+            }
+        }
+    }
+    println!(
+        "\n{}",
+        c.ready
+            .as_deref()
+            .map_or("Not ready to decide.".to_string(), |r| format!(
+                "Ready to decide: {r}."
+            ))
+    );
+}
+
+fn verdict(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Win => "WIN",
+        Verdict::Loss => "LOSS",
+        Verdict::GuardrailBreached => "GUARDRAIL BREACHED",
+        Verdict::Flat => "flat",
+        Verdict::NoAnswer => "no answer",
+    }
+}
+
+fn show_csv(c: &Scorecard) -> Result<()> {
+    let mut w = csv::Writer::from_writer(std::io::stdout());
+    w.write_record([
+        "metric",
+        "variation",
+        "units",
+        "mean",
+        "lift",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "sequential_ci_low",
+        "sequential_ci_high",
+        "adjusted_p",
+        "chance_to_win",
+        "verdict",
+    ])?;
+    let num = |x: Option<f64>| x.map(|x| format!("{x}")).unwrap_or_default();
+    for m in &c.metrics {
+        for v in &m.variations {
+            w.write_record([
+                m.metric.name.clone(),
+                v.variation.clone(),
+                format!("{}", v.units),
+                format!("{}", v.mean),
+                num(v.lift.map(|l| l.estimate)),
+                num(v.lift.map(|l| l.ci.0)),
+                num(v.lift.map(|l| l.ci.1)),
+                num(v.lift.map(|l| l.p_value)),
+                num(v.sequential.map(|s| s.ci.0)),
+                num(v.sequential.map(|s| s.ci.1)),
+                num(v.adjusted_p),
+                num(v.chance_to_win),
+                verdict(v.verdict).to_string(),
+            ])?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}

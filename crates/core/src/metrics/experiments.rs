@@ -1,0 +1,241 @@
+//! An experiment's scorecard: every metric × variation against control, with the lift a
+//! fixed-horizon test gives, the always-valid (sequential) test a peeking lead can trust,
+//! corrected for the number of comparisons (Holm), the Bayesian chance to win, the
+//! sample-ratio check, and whether it is ready to decide.
+
+use serde::Serialize;
+
+use crate::model::{Experiment, ExperimentMetric, MetricKind, MetricSums};
+use crate::stats::compare::{self, Estimate, Lift, SEQUENTIAL_TUNING};
+use crate::stats::{bayes, design, multiple, with_theta, Stat, Sums};
+use crate::store::Store;
+
+/// The significance level of every test and interval here.
+pub const ALPHA: f64 = 0.05;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Better than control, significantly under the sequential test after correction.
+    Win,
+    /// Worse than control, likewise.
+    Loss,
+    /// A guardrail metric significantly worse.
+    GuardrailBreached,
+    /// No significant difference (yet).
+    Flat,
+    /// The data cannot answer (see the comparison's `error`).
+    NoAnswer,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub variation: String,
+    pub units: f64,
+    pub mean: f64,
+    /// Relative lift with a fixed-horizon (Welch) interval: right only if looked at once.
+    pub lift: Option<Estimate>,
+    /// Relative lift with an always-valid interval: right however often it is looked at.
+    pub sequential: Option<Estimate>,
+    /// The sequential p-value after Holm's correction over every comparison of the experiment.
+    pub adjusted_p: Option<f64>,
+    pub chance_to_win: Option<f64>,
+    pub verdict: Verdict,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricCard {
+    pub metric: ExperimentMetric,
+    pub control_units: f64,
+    pub control_mean: f64,
+    pub variations: Vec<Comparison>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scorecard {
+    pub experiment: Experiment,
+    pub days_running: f64,
+    pub units: f64,
+    /// The chi-square p-value of units per variation against the configured split.
+    pub srm_p_value: f64,
+    /// A sample-ratio mismatch (p below 0.001): the results are not to be trusted.
+    pub srm: bool,
+    pub metrics: Vec<MetricCard>,
+    /// Why it can be decided now, when it can.
+    pub ready: Option<String>,
+}
+
+/// The statistic of one metric in one variation.
+fn stat_of(kind: MetricKind, s: &MetricSums) -> Stat {
+    let sums = |sum, sum_squares| Sums {
+        n: s.n,
+        sum,
+        sum_squares,
+    };
+    match (kind, s.denominator, s.pre) {
+        (MetricKind::Ratio, Some((d, dd, dp)), _) => Stat::Ratio {
+            n: s.n,
+            m: sums(s.sum, s.sum_squares),
+            d: sums(d, dd),
+            sum_products: dp,
+        },
+        (_, _, Some((p, pp, pq))) => Stat::Adjusted {
+            n: s.n,
+            post: sums(s.sum, s.sum_squares),
+            pre: sums(p, pp),
+            sum_products: pq,
+            theta: 0.0,
+        },
+        (MetricKind::Binomial, _, _) => Stat::Proportion {
+            n: s.n,
+            conversions: s.sum,
+        },
+        _ => Stat::Mean(sums(s.sum, s.sum_squares)),
+    }
+}
+
+/// The scorecard of experiment `id` as of `now`; `None` when there is no such experiment.
+pub async fn scorecard(store: &Store, id: &str, now: i64) -> crate::Result<Option<Scorecard>> {
+    let Some(experiment) = store.experiment(id).await? else {
+        return Ok(None);
+    };
+    let metrics = store.experiment_metrics(id).await?;
+    let sums = store.metric_sums(id).await?;
+    Ok(Some(card(experiment, &metrics, &sums, now)))
+}
+
+/// The scorecard from what is stored (pure, for the list and tests).
+pub fn card(
+    experiment: Experiment,
+    metrics: &[ExperimentMetric],
+    sums: &[MetricSums],
+    now: i64,
+) -> Scorecard {
+    let names: Vec<&str> = experiment
+        .variants
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    let units: Vec<f64> = experiment.variants.iter().map(|v| v.units as f64).collect();
+    let weights: Vec<f64> = experiment
+        .variants
+        .iter()
+        .map(|v| v.weight.unwrap_or(1.0))
+        .collect();
+    let srm_p_value = design::srm_p_value(&units, &weights);
+    let mut cards = Vec::new();
+    for m in metrics {
+        let of = |v: &str| sums.iter().find(|s| s.metric == m.name && s.variation == v);
+        let Some(control) = names.first().and_then(|c| of(c)) else {
+            continue;
+        };
+        let a = stat_of(m.kind, control);
+        let mut variations = Vec::new();
+        for name in names.iter().skip(1) {
+            let Some(s) = of(name) else { continue };
+            let (a, b) = with_theta(a, stat_of(m.kind, s));
+            let lift = compare::welch(&a, &b, Lift::Relative, ALPHA);
+            let sequential = compare::sequential(&a, &b, Lift::Relative, ALPHA, SEQUENTIAL_TUNING);
+            let posterior = bayes::posterior(&a, &b, Lift::Relative, ALPHA);
+            variations.push(Comparison {
+                variation: name.to_string(),
+                units: b.n(),
+                mean: b.unadjusted_mean(),
+                error: lift.as_ref().err().map(ToString::to_string),
+                lift: lift.ok(),
+                sequential: sequential.ok(),
+                adjusted_p: None,
+                chance_to_win: posterior.ok().map(|p| {
+                    if m.inverse {
+                        1.0 - p.chance_to_win
+                    } else {
+                        p.chance_to_win
+                    }
+                }),
+                verdict: Verdict::NoAnswer,
+            });
+        }
+        cards.push(MetricCard {
+            metric: m.clone(),
+            control_units: control.n,
+            control_mean: a.unadjusted_mean(),
+            variations,
+        });
+    }
+    // Holm over every comparison that has a sequential p-value.
+    let ps: Vec<f64> = cards
+        .iter()
+        .flat_map(|c| c.variations.iter())
+        .filter_map(|v| v.sequential.map(|s| s.p_value))
+        .collect();
+    let mut adjusted = multiple::holm(&ps).into_iter();
+    for c in &mut cards {
+        for v in &mut c.variations {
+            let Some(s) = v.sequential else { continue };
+            let p = adjusted.next().unwrap_or(1.0);
+            v.adjusted_p = Some(p);
+            let better = (s.estimate > 0.0) != c.metric.inverse;
+            v.verdict = match (p < ALPHA, better, c.metric.guardrail) {
+                (false, _, _) => Verdict::Flat,
+                (true, true, _) => Verdict::Win,
+                (true, false, true) => Verdict::GuardrailBreached,
+                (true, false, false) => Verdict::Loss,
+            };
+        }
+    }
+    let srm = srm_p_value < design::SRM_THRESHOLD;
+    let ready = readiness(srm, &cards);
+    Scorecard {
+        days_running: ((now - experiment.started_at).max(0) as f64) / 86_400.0,
+        units: units.iter().sum(),
+        srm_p_value,
+        srm,
+        metrics: cards,
+        ready,
+        experiment,
+    }
+}
+
+/// Ready to decide: a guardrail breached (stop), or every variation of the primary metric
+/// significantly different under the always-valid test. Never with a sample-ratio mismatch.
+fn readiness(srm: bool, cards: &[MetricCard]) -> Option<String> {
+    if srm {
+        return None;
+    }
+    for c in cards {
+        for v in &c.variations {
+            if v.verdict == Verdict::GuardrailBreached {
+                return Some(format!(
+                    "{} breaks guardrail {}",
+                    v.variation, c.metric.name
+                ));
+            }
+        }
+    }
+    let primary = cards.iter().find(|c| !c.metric.guardrail)?;
+    let decided = !primary.variations.is_empty()
+        && primary
+            .variations
+            .iter()
+            .all(|v| matches!(v.verdict, Verdict::Win | Verdict::Loss));
+    decided.then(|| {
+        let words: Vec<String> = primary
+            .variations
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} {} on {}",
+                    v.variation,
+                    if v.verdict == Verdict::Win {
+                        "wins"
+                    } else {
+                        "loses"
+                    },
+                    primary.metric.name
+                )
+            })
+            .collect();
+        words.join("; ")
+    })
+}

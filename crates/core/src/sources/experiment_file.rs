@@ -1,0 +1,573 @@
+//! Experiment results from a CSV file, read streaming in memory bounded by metrics ×
+//! variations (never by rows). Two shapes, told apart by the header:
+//!
+//! - **Per-unit rows**: `variation` and one column per metric, plus optional `unit`
+//!   and `exposed_at` (RFC 3339 or Unix seconds). A column `M_denominator` makes `M` a ratio
+//!   metric (Σ M / Σ M_denominator); `M_pre` is `M`'s pre-period covariate (CUPED). A metric
+//!   whose values are all 0 or 1 is binomial, else a mean. An empty cell counts as 0 (a unit
+//!   exposed that did not convert).
+//! - **Per-variation aggregates**: `variation`, `metric`, `n`, `sum`, `sum_squares`, with
+//!   optional `kind` (binomial, mean, ratio), `denominator_sum`, `denominator_sum_squares`,
+//!   `sum_products` (a ratio's), and `pre_sum`, `pre_sum_squares`, `pre_sum_products`
+//!   (CUPED's), as a warehouse query or GrowthBook's export gives them.
+//!
+//! A bad value is an error naming the file, line and column; nothing is half-imported.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::model::{
+    Experiment, ExperimentMetric, ExperimentState, MetricKind, MetricSums, Variant,
+};
+
+/// What the importer is told besides the file.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub experiment: String,
+    /// A display name (default: the id).
+    pub name: Option<String>,
+    /// The variations the experiment has, control first; rows naming another are an error.
+    /// Empty: taken from the file in order of appearance (`control` first when there is one).
+    pub variations: Vec<String>,
+    /// Their configured shares of traffic, in the same order (empty: an equal split).
+    pub weights: Vec<f64>,
+    /// Metrics that must not get worse.
+    pub guardrails: Vec<String>,
+    /// Metrics where lower is better.
+    pub inverse: Vec<String>,
+}
+
+/// An experiment as read, ready for `Store::replace_experiment`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub experiment: Experiment,
+    pub metrics: Vec<ExperimentMetric>,
+    pub sums: Vec<MetricSums>,
+    /// Data rows read.
+    pub rows: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{}: {message}", .file.display())]
+    Read { file: PathBuf, message: String },
+    #[error("{}:{line}: column `{column}`: {message}", .file.display())]
+    At {
+        file: PathBuf,
+        line: u64,
+        column: String,
+        message: String,
+    },
+    #[error("{}: {message}", .file.display())]
+    Shape { file: PathBuf, message: String },
+}
+
+/// Sums of a metric over one variation's units: n, Σm, Σm², and with a denominator or a
+/// covariate x, Σd, Σd², Σmd, Σx, Σx², Σmx.
+#[derive(Debug, Clone, Copy, Default)]
+struct Acc {
+    n: f64,
+    sum: f64,
+    sum_squares: f64,
+    d: [f64; 3],
+    pre: [f64; 3],
+}
+
+/// One metric column of a per-unit file, with its denominator and covariate columns.
+struct MetricColumns {
+    name: String,
+    value: usize,
+    denominator: Option<usize>,
+    pre: Option<usize>,
+    binary: bool,
+}
+
+pub fn read(path: &Path, o: &ImportOptions) -> Result<Imported, FileError> {
+    let file = std::fs::File::open(path).map_err(|e| FileError::Read {
+        file: path.into(),
+        message: e.to_string(),
+    })?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| FileError::Read {
+            file: path.into(),
+            message: e.to_string(),
+        })?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    if col("variation").is_none() {
+        return Err(FileError::At {
+            file: path.into(),
+            line: 1,
+            column: "variation".into(),
+            message: format!("missing; the header has {}", header.join(", ")),
+        });
+    }
+    if col("metric").is_some() && col("n").is_some() {
+        aggregates(path, rdr, &header, o)
+    } else {
+        per_unit(path, rdr, &header, o)
+    }
+}
+
+/// Where the row's variation goes: its index among the known ones, learning new ones when none
+/// were given.
+struct Variations {
+    names: Vec<String>,
+    fixed: bool,
+}
+
+impl Variations {
+    fn new(o: &ImportOptions) -> Self {
+        Self {
+            names: o.variations.clone(),
+            fixed: !o.variations.is_empty(),
+        }
+    }
+
+    fn index(&mut self, name: &str) -> Result<usize, String> {
+        if let Some(i) = self.names.iter().position(|n| n == name) {
+            return Ok(i);
+        }
+        if name.is_empty() {
+            return Err("empty".into());
+        }
+        if self.fixed {
+            return Err(format!(
+                "`{name}` is not a variation of this experiment ({})",
+                self.names.join(", ")
+            ));
+        }
+        self.names.push(name.to_string());
+        Ok(self.names.len() - 1)
+    }
+
+    /// The names, control first: `control` when nothing fixed the order and there is one.
+    fn order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.names.len()).collect();
+        if !self.fixed {
+            if let Some(c) = self.names.iter().position(|n| n == "control") {
+                order.retain(|&i| i != c);
+                order.insert(0, c);
+            }
+        }
+        order
+    }
+}
+
+fn number(path: &Path, line: u64, column: &str, text: &str) -> Result<f64, FileError> {
+    if text.is_empty() {
+        return Ok(0.0);
+    }
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(FileError::At {
+            file: path.into(),
+            line,
+            column: column.into(),
+            message: format!("`{text}` is not a number"),
+        }),
+    }
+}
+
+fn per_unit(
+    path: &Path,
+    mut rdr: csv::Reader<std::io::BufReader<std::fs::File>>,
+    header: &[String],
+    o: &ImportOptions,
+) -> Result<Imported, FileError> {
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let variation = col("variation").unwrap_or_default();
+    let exposed = col("exposed_at");
+    let taken = |h: &str| {
+        ["variation", "unit", "unit_id", "exposed_at"].contains(&h)
+            || h.ends_with("_denominator")
+            || h.ends_with("_pre")
+    };
+    let mut metrics: Vec<MetricColumns> = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !taken(h))
+        .map(|(i, h)| MetricColumns {
+            name: h.clone(),
+            value: i,
+            denominator: col(&format!("{h}_denominator")),
+            pre: col(&format!("{h}_pre")),
+            binary: true,
+        })
+        .collect();
+    if metrics.is_empty() {
+        return Err(FileError::Shape {
+            file: path.into(),
+            message: "no metric columns: a per-unit file has `variation` and one column per metric"
+                .into(),
+        });
+    }
+    for h in header {
+        for suffix in ["_denominator", "_pre"] {
+            if let Some(base) = h.strip_suffix(suffix) {
+                if col(base).is_none() {
+                    return Err(FileError::At {
+                        file: path.into(),
+                        line: 1,
+                        column: h.clone(),
+                        message: format!("names metric `{base}`, which has no column"),
+                    });
+                }
+            }
+        }
+    }
+    let mut variations = Variations::new(o);
+    // acc[variation][metric]
+    let mut acc: Vec<Vec<Acc>> = Vec::new();
+    let (mut first, mut rows) = (i64::MAX, 0_u64);
+    let mut record = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(FileError::At {
+                    file: path.into(),
+                    line,
+                    column: "-".into(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        rows += 1;
+        let line = record.position().map_or(rows + 1, |p| p.line());
+        let v = variations
+            .index(record.get(variation).unwrap_or(""))
+            .map_err(|message| FileError::At {
+                file: path.into(),
+                line,
+                column: "variation".into(),
+                message,
+            })?;
+        if v == acc.len() {
+            acc.push(vec![Acc::default(); metrics.len()]);
+        }
+        if let Some(i) = exposed {
+            let text = record.get(i).unwrap_or("");
+            let at = text
+                .parse::<i64>()
+                .ok()
+                .or_else(|| super::parse_ts(text))
+                .ok_or_else(|| FileError::At {
+                    file: path.into(),
+                    line,
+                    column: "exposed_at".into(),
+                    message: format!("`{text}` is not a time (RFC 3339 or Unix seconds)"),
+                })?;
+            first = first.min(at);
+        }
+        for (m, a) in metrics.iter_mut().zip(acc[v].iter_mut()) {
+            let get = |i: usize| number(path, line, &header[i], record.get(i).unwrap_or(""));
+            let x = get(m.value)?;
+            m.binary &= x == 0.0 || x == 1.0;
+            a.n += 1.0;
+            a.sum += x;
+            a.sum_squares += x * x;
+            if let Some(i) = m.denominator {
+                let d = get(i)?;
+                a.d[0] += d;
+                a.d[1] += d * d;
+                a.d[2] += x * d;
+            }
+            if let Some(i) = m.pre {
+                let p = get(i)?;
+                a.pre[0] += p;
+                a.pre[1] += p * p;
+                a.pre[2] += x * p;
+            }
+        }
+    }
+    if rows == 0 {
+        return Err(FileError::Shape {
+            file: path.into(),
+            message: "no rows after the header".into(),
+        });
+    }
+    let kinds: Vec<(String, MetricKind, bool, bool)> = metrics
+        .iter()
+        .map(|m| {
+            let kind = if m.denominator.is_some() {
+                MetricKind::Ratio
+            } else if m.binary {
+                MetricKind::Binomial
+            } else {
+                MetricKind::Mean
+            };
+            (
+                m.name.clone(),
+                kind,
+                m.denominator.is_some(),
+                m.pre.is_some(),
+            )
+        })
+        .collect();
+    let first = (first != i64::MAX).then_some(first);
+    finish(path, o, variations, &kinds, first, rows, |v, m| {
+        acc.get(v).map(|row| row[m])
+    })
+}
+
+fn aggregates(
+    path: &Path,
+    mut rdr: csv::Reader<std::io::BufReader<std::fs::File>>,
+    header: &[String],
+    o: &ImportOptions,
+) -> Result<Imported, FileError> {
+    let col = |name: &str| header.iter().position(|h| h == name);
+    for need in ["sum", "sum_squares"] {
+        if col(need).is_none() {
+            return Err(FileError::At {
+                file: path.into(),
+                line: 1,
+                column: need.into(),
+                message: format!(
+                    "missing; an aggregate file has variation, metric, n, sum, sum_squares (the header has {})",
+                    header.join(", ")
+                ),
+            });
+        }
+    }
+    // Three optional columns that come together, with their names for errors.
+    let triple = |names: [&'static str; 3]| match (col(names[0]), col(names[1]), col(names[2])) {
+        (Some(a), Some(b), Some(c)) => Some([(a, names[0]), (b, names[1]), (c, names[2])]),
+        _ => None,
+    };
+    let denominator = triple(["denominator_sum", "denominator_sum_squares", "sum_products"]);
+    let pre = triple(["pre_sum", "pre_sum_squares", "pre_sum_products"]);
+    let kind_col = col("kind");
+    let mut variations = Variations::new(o);
+    let mut names: Vec<String> = Vec::new();
+    let mut kinds: BTreeMap<usize, MetricKind> = BTreeMap::new();
+    let mut cells: BTreeMap<(usize, usize), Acc> = BTreeMap::new();
+    let mut has = (false, false);
+    let (mut rows, mut record) = (0_u64, csv::StringRecord::new());
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                return Err(FileError::At {
+                    file: path.into(),
+                    line: e.position().map_or(0, |p| p.line()),
+                    column: "-".into(),
+                    message: e.to_string(),
+                })
+            }
+        }
+        rows += 1;
+        let line = record.position().map_or(rows + 1, |p| p.line());
+        let at = |column: &str, message: String| FileError::At {
+            file: path.into(),
+            line,
+            column: column.into(),
+            message,
+        };
+        let v = variations
+            .index(
+                record
+                    .get(col("variation").unwrap_or_default())
+                    .unwrap_or(""),
+            )
+            .map_err(|m| at("variation", m))?;
+        let metric = record.get(col("metric").unwrap_or_default()).unwrap_or("");
+        if metric.is_empty() {
+            return Err(at("metric", "empty".into()));
+        }
+        let m = match names.iter().position(|n| n == metric) {
+            Some(i) => i,
+            None => {
+                names.push(metric.to_string());
+                names.len() - 1
+            }
+        };
+        let get = |name: &str, i: usize| number(path, line, name, record.get(i).unwrap_or(""));
+        let n = get("n", col("n").unwrap_or_default())?;
+        if n < 0.0 {
+            return Err(at("n", format!("a negative count ({n})")));
+        }
+        let mut a = Acc {
+            n,
+            sum: get("sum", col("sum").unwrap_or_default())?,
+            sum_squares: get("sum_squares", col("sum_squares").unwrap_or_default())?,
+            ..Default::default()
+        };
+        if a.sum_squares < 0.0 {
+            return Err(at("sum_squares", format!("negative ({})", a.sum_squares)));
+        }
+        for (cols, slots, seen) in [
+            (denominator, &mut a.d, &mut has.0),
+            (pre, &mut a.pre, &mut has.1),
+        ] {
+            if let Some(cs) = cols {
+                for (slot, (c, name)) in slots.iter_mut().zip(cs) {
+                    *slot = get(name, c)?;
+                }
+                *seen |= record.get(cs[0].0).is_some_and(|t| !t.is_empty());
+            }
+        }
+        if let Some(k) = kind_col {
+            let text = record.get(k).unwrap_or("");
+            let kind = MetricKind::parse(text).ok_or_else(|| {
+                at(
+                    "kind",
+                    format!("`{text}` is not a metric kind (binomial, mean, ratio)"),
+                )
+            })?;
+            kinds.insert(m, kind);
+        }
+        if cells.insert((v, m), a).is_some() {
+            return Err(at(
+                "metric",
+                format!("`{metric}` for this variation is given twice"),
+            ));
+        }
+    }
+    if rows == 0 {
+        return Err(FileError::Shape {
+            file: path.into(),
+            message: "no rows after the header".into(),
+        });
+    }
+    let kinds: Vec<(String, MetricKind, bool, bool)> = names
+        .iter()
+        .enumerate()
+        .map(|(m, name)| {
+            // Without a kind column: a ratio when it has a denominator, binomial when every
+            // unit's value was 0 or 1 (then Σm² = Σm), else a mean.
+            let kind = kinds.get(&m).copied().unwrap_or_else(|| {
+                if has.0 {
+                    MetricKind::Ratio
+                } else if cells
+                    .iter()
+                    .filter(|((_, mm), _)| *mm == m)
+                    .all(|(_, a)| a.sum == a.sum_squares && a.sum <= a.n)
+                {
+                    MetricKind::Binomial
+                } else {
+                    MetricKind::Mean
+                }
+            });
+            (name.clone(), kind, kind == MetricKind::Ratio, has.1)
+        })
+        .collect();
+    finish(path, o, variations, &kinds, None, rows, |v, m| {
+        cells.get(&(v, m)).copied()
+    })
+}
+
+/// The experiment, its metrics and sums from what was read.
+fn finish(
+    path: &Path,
+    o: &ImportOptions,
+    variations: Variations,
+    kinds: &[(String, MetricKind, bool, bool)],
+    first_exposure: Option<i64>,
+    rows: u64,
+    cell: impl Fn(usize, usize) -> Option<Acc>,
+) -> Result<Imported, FileError> {
+    if variations.names.len() < 2 {
+        return Err(FileError::Shape {
+            file: path.into(),
+            message: format!(
+                "only one variation ({}): an experiment compares two or more",
+                variations.names.join(", ")
+            ),
+        });
+    }
+    if !o.weights.is_empty() && o.weights.len() != variations.names.len() {
+        return Err(FileError::Shape {
+            file: path.into(),
+            message: format!(
+                "{} weights for {} variations ({})",
+                o.weights.len(),
+                variations.names.len(),
+                variations.names.join(", ")
+            ),
+        });
+    }
+    for g in o.guardrails.iter().chain(&o.inverse) {
+        if !kinds.iter().any(|(n, ..)| n == g) {
+            return Err(FileError::Shape {
+                file: path.into(),
+                message: format!(
+                    "no metric `{g}` in the file (it has {})",
+                    kinds
+                        .iter()
+                        .map(|k| k.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
+    let order = variations.order();
+    let metrics: Vec<ExperimentMetric> = kinds
+        .iter()
+        .map(|(name, kind, ..)| ExperimentMetric {
+            name: name.clone(),
+            kind: *kind,
+            guardrail: o.guardrails.contains(name),
+            inverse: o.inverse.contains(name),
+        })
+        .collect();
+    let primary = metrics
+        .iter()
+        .position(|m| !m.guardrail)
+        .unwrap_or_default();
+    let mut sums = Vec::new();
+    let mut variants = Vec::new();
+    for &v in &order {
+        let name = &variations.names[v];
+        let units = (0..kinds.len())
+            .filter_map(|m| cell(v, m))
+            .map(|a| a.n)
+            .fold(0.0, f64::max);
+        let conversions = match (metrics[primary].kind, cell(v, primary)) {
+            (MetricKind::Binomial, Some(a)) => a.sum,
+            _ => 0.0,
+        };
+        variants.push(Variant {
+            name: name.clone(),
+            units: units.round() as i64,
+            conversions: conversions.round() as i64,
+            weight: o.weights.get(v).copied(),
+        });
+        for (m, (metric, _, ratio, pre)) in kinds.iter().enumerate() {
+            let Some(a) = cell(v, m) else { continue };
+            sums.push(MetricSums {
+                metric: metric.clone(),
+                variation: name.clone(),
+                n: a.n,
+                sum: a.sum,
+                sum_squares: a.sum_squares,
+                denominator: ratio.then_some((a.d[0], a.d[1], a.d[2])),
+                pre: pre.then_some((a.pre[0], a.pre[1], a.pre[2])),
+            });
+        }
+    }
+    Ok(Imported {
+        experiment: Experiment {
+            id: o.experiment.clone(),
+            name: o.name.clone().unwrap_or_else(|| o.experiment.clone()),
+            metric: metrics[primary].name.clone(),
+            state: ExperimentState::Running,
+            started_at: first_exposure.unwrap_or_else(|| chrono::Utc::now().timestamp()),
+            variants,
+        },
+        metrics,
+        sums,
+        rows,
+    })
+}

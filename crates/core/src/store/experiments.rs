@@ -1,0 +1,145 @@
+//! Experiment metrics and their per-variation sufficient statistics (migration 31).
+
+use sqlx::Row;
+
+use super::Store;
+use crate::model::{Experiment, ExperimentMetric, MetricSums};
+use crate::Result;
+
+impl Store {
+    /// Replaces everything known of experiment `e`: the experiment and its variations, its
+    /// metrics, and every metric's sums per variation, in one transaction (an import or a sync
+    /// reads a whole result set, so nothing is merged with what was there).
+    pub async fn replace_experiment(
+        &self,
+        e: &Experiment,
+        metrics: &[ExperimentMetric],
+        sums: &[MetricSums],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for table in [
+            "experiment_variants",
+            "experiment_metrics",
+            "experiment_sums",
+        ] {
+            // Table names from the fixed list above.
+            sqlx::query(&format!("DELETE FROM {table} WHERE experiment = $1"))
+                .bind(&e.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        super::writes::upsert_experiment_in(&mut tx, e).await?;
+        // A new import may have seen exposure start earlier.
+        sqlx::query("UPDATE experiments SET started_at = $2 WHERE id = $1")
+            .bind(&e.id)
+            .bind(e.started_at)
+            .execute(&mut *tx)
+            .await?;
+        for (position, m) in metrics.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO experiment_metrics (experiment, metric, kind, guardrail, inverse,
+                   position) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&e.id)
+            .bind(&m.name)
+            .bind(m.kind.as_str())
+            .bind(i64::from(m.guardrail))
+            .bind(i64::from(m.inverse))
+            .bind(position as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for s in sums {
+            // Absent parts are bound as 0 with a flag and stored as NULL: a NULL bound through
+            // the Any driver fixes the statement's parameter type for PostgreSQL, and the next
+            // row's number then fails to bind.
+            let (d, dd, dp) = s.denominator.unwrap_or_default();
+            let (p, pp, pq) = s.pre.unwrap_or_default();
+            sqlx::query(
+                "INSERT INTO experiment_sums (experiment, metric, variation, n, sum, sum_squares,
+                   d_sum, d_sum_squares, d_products, pre_sum, pre_sum_squares, pre_products)
+                 VALUES ($1, $2, $3, $4, $5, $6,
+                   CASE WHEN $13 = 1 THEN $7 END, CASE WHEN $13 = 1 THEN $8 END,
+                   CASE WHEN $13 = 1 THEN $9 END, CASE WHEN $14 = 1 THEN $10 END,
+                   CASE WHEN $14 = 1 THEN $11 END, CASE WHEN $14 = 1 THEN $12 END)",
+            )
+            .bind(&e.id)
+            .bind(&s.metric)
+            .bind(&s.variation)
+            .bind(s.n)
+            .bind(s.sum)
+            .bind(s.sum_squares)
+            .bind(d)
+            .bind(dd)
+            .bind(dp)
+            .bind(p)
+            .bind(pp)
+            .bind(pq)
+            .bind(i64::from(s.denominator.is_some()))
+            .bind(i64::from(s.pre.is_some()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Experiment `id`, when stored.
+    pub async fn experiment(&self, id: &str) -> Result<Option<Experiment>> {
+        Ok(self.experiments().await?.into_iter().find(|e| e.id == id))
+    }
+
+    /// The metrics of experiment `id`, in their order.
+    pub async fn experiment_metrics(&self, id: &str) -> Result<Vec<ExperimentMetric>> {
+        let rows = sqlx::query(
+            "SELECT metric, kind, guardrail, inverse FROM experiment_metrics
+             WHERE experiment = $1 ORDER BY position, metric",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ExperimentMetric {
+                    name: r.try_get("metric")?,
+                    kind: super::named(r, "kind", "metric kind")?,
+                    guardrail: r.try_get::<i64, _>("guardrail")? != 0,
+                    inverse: r.try_get::<i64, _>("inverse")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Every metric's sums per variation of experiment `id`.
+    pub async fn metric_sums(&self, id: &str) -> Result<Vec<MetricSums>> {
+        let rows = sqlx::query(
+            "SELECT metric, variation, n, sum, sum_squares, d_sum, d_sum_squares, d_products,
+               pre_sum, pre_sum_squares, pre_products
+             FROM experiment_sums WHERE experiment = $1 ORDER BY metric, variation",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let triple = |r: &sqlx::any::AnyRow, a: &str, b: &str, c: &str| -> Result<_> {
+            let (x, y, z): (Option<f64>, Option<f64>, Option<f64>) =
+                (r.try_get(a)?, r.try_get(b)?, r.try_get(c)?);
+            Ok(match (x, y, z) {
+                (Some(x), Some(y), Some(z)) => Some((x, y, z)),
+                _ => None,
+            })
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(MetricSums {
+                    metric: r.try_get("metric")?,
+                    variation: r.try_get("variation")?,
+                    n: r.try_get("n")?,
+                    sum: r.try_get("sum")?,
+                    sum_squares: r.try_get("sum_squares")?,
+                    denominator: triple(r, "d_sum", "d_sum_squares", "d_products")?,
+                    pre: triple(r, "pre_sum", "pre_sum_squares", "pre_products")?,
+                })
+            })
+            .collect()
+    }
+}

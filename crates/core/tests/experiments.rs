@@ -1,0 +1,277 @@
+//! Experiment results from files to a scorecard: per-unit rows and per-variation aggregates
+//! read streaming, stored on both databases, judged with the statistics of `stats` (whose
+//! numbers `tests/stats.rs` checks against gbstats); bad input named by file, line and column
+//! with nothing stored.
+
+mod support;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use flightdeck_core::domain::experiments::import_file;
+use flightdeck_core::metrics::experiments::{scorecard, Verdict};
+use flightdeck_core::model::MetricKind;
+use flightdeck_core::sources::experiment_file::ImportOptions;
+use serde_json::Value;
+use support::{both, TestDb};
+
+const NOW: i64 = 1_790_000_000;
+
+fn options(id: &str) -> ImportOptions {
+    ImportOptions {
+        experiment: id.into(),
+        ..Default::default()
+    }
+}
+
+fn reference() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/stats/reference.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A small deterministic generator (SplitMix64), so the rows are the same on every run.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Per-unit rows: a conversion (0/1), revenue with sessions (a ratio) and load time with a
+/// pre-period value (CUPED), for control and treatment; returns the file and, computed here
+/// row by row, each variation's (n, Σconverted, Σrevenue, Σsessions, Σrevenue·sessions).
+fn per_unit_file(dir: &Path, units: usize) -> (std::path::PathBuf, [[f64; 5]; 2]) {
+    let mut rng = Rng(7);
+    let mut text = String::from(
+        "unit_id,variation,exposed_at,converted,revenue,revenue_denominator,load_ms,load_ms_pre\n",
+    );
+    let mut sums = [[0.0; 5]; 2];
+    for u in 0..units {
+        let v = usize::from(rng.next() < 0.5);
+        let converted = f64::from(u8::from(rng.next() < if v == 1 { 0.14 } else { 0.10 }));
+        let sessions = 1.0 + (rng.next() * 4.0).floor();
+        let revenue = (rng.next() * 20.0 * sessions * 100.0).round() / 100.0;
+        let pre = 300.0 + rng.next() * 100.0;
+        let load = (pre * 0.8 + rng.next() * 50.0).round();
+        let name = ["control", "treatment"][v];
+        writeln!(
+            text,
+            "u{u},{name},{},{converted},{revenue},{sessions},{load},{pre}",
+            NOW - 86_400 * 10 + u as i64
+        )
+        .unwrap();
+        for (slot, x) in
+            sums[v]
+                .iter_mut()
+                .zip([1.0, converted, revenue, sessions, revenue * sessions])
+        {
+            *slot += x;
+        }
+    }
+    let path = dir.join("units.csv");
+    std::fs::write(&path, text).unwrap();
+    (path, sums)
+}
+
+async fn per_unit_rows_become_a_scorecard(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, want) = per_unit_file(dir.path(), 5_000);
+    let mut o = options("checkout-cta");
+    o.guardrails = vec!["load_ms".into()];
+    o.inverse = vec!["load_ms".into()];
+    let done = import_file(&db.store, &path, o).await.unwrap();
+    assert_eq!(done.rows, 5_000);
+    let kinds: Vec<(&str, MetricKind)> = done
+        .metrics
+        .iter()
+        .map(|m| (m.name.as_str(), m.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("converted", MetricKind::Binomial),
+            ("revenue", MetricKind::Ratio),
+            ("load_ms", MetricKind::Mean)
+        ]
+    );
+    // The sums stored are the rows' sums.
+    let stored = db.store.metric_sums("checkout-cta").await.unwrap();
+    for (v, name) in ["control", "treatment"].iter().enumerate() {
+        let of = |m: &str| {
+            stored
+                .iter()
+                .find(|s| s.metric == m && s.variation == *name)
+                .unwrap()
+        };
+        let close = |a: f64, b: f64| assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{a} {b}");
+        close(of("converted").n, want[v][0]);
+        close(of("converted").sum, want[v][1]);
+        close(of("revenue").sum, want[v][2]);
+        let (d, _, products) = of("revenue").denominator.unwrap();
+        close(d, want[v][3]);
+        close(products, want[v][4]);
+        assert!(of("load_ms").pre.is_some());
+    }
+    let card = scorecard(&db.store, "checkout-cta", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(card.experiment.metric, "converted");
+    assert_eq!(card.units, 5_000.0);
+    assert!(
+        (card.days_running - 10.0).abs() < 0.1,
+        "{}",
+        card.days_running
+    );
+    assert!(!card.srm, "a fair coin split: p = {}", card.srm_p_value);
+    let converted = &card.metrics[0].variations[0];
+    assert_eq!(converted.variation, "treatment");
+    let lift = converted.lift.unwrap();
+    // 14 % against 10 %: a lift near +40 %, its interval around it.
+    assert!(lift.ci.0 < lift.estimate && lift.estimate < lift.ci.1);
+    assert!((0.2..0.6).contains(&lift.estimate), "{lift:?}");
+    // The always-valid interval is wider than the one-look interval.
+    let seq = converted.sequential.unwrap();
+    assert!(seq.ci.1 - seq.ci.0 > lift.ci.1 - lift.ci.0);
+    assert_eq!(converted.verdict, Verdict::Win);
+    assert!(card
+        .ready
+        .as_deref()
+        .unwrap_or("")
+        .contains("treatment wins on converted"));
+    db.finish().await;
+}
+both!(per_unit_rows_become_a_scorecard);
+
+/// Aggregates from a file give exactly the reference library's lift and interval.
+async fn aggregates_give_the_reference_numbers(db: TestDb) {
+    let r = reference();
+    let p = &r["proportions"][1];
+    let m = &r["means"][1];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agg.csv");
+    let mut text = String::from("variation,metric,n,sum,sum_squares\n");
+    for (variation, key) in [("control", "a"), ("treatment", "b")] {
+        let (n, x) = (&p[key]["n"], &p[key]["sum"]);
+        writeln!(text, "{variation},signup,{n},{x},{x}").unwrap();
+        let s = &m[key];
+        writeln!(
+            text,
+            "{variation},minutes,{},{},{}",
+            s["n"], s["sum"], s["sum_squares"]
+        )
+        .unwrap();
+    }
+    std::fs::write(&path, text).unwrap();
+    import_file(&db.store, &path, options("onboarding"))
+        .await
+        .unwrap();
+    let card = scorecard(&db.store, "onboarding", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    for (i, (metric, want)) in [("signup", p), ("minutes", m)].iter().enumerate() {
+        let c = &card.metrics[i];
+        assert_eq!(c.metric.name, *metric);
+        let got = c.variations[0].lift.unwrap();
+        let want = &want["welch"]["relative"];
+        for (g, w) in [
+            (got.estimate, &want["estimate"]),
+            (got.ci.0, &want["ci"][0]),
+            (got.ci.1, &want["ci"][1]),
+            (got.p_value, &want["p_value"]),
+        ] {
+            let w = w.as_f64().unwrap();
+            assert!(
+                (g - w).abs() <= 1e-6 * w.abs().max(1.0),
+                "{metric}: {g} vs {w}"
+            );
+        }
+    }
+    assert_eq!(card.metrics[0].metric.kind, MetricKind::Binomial);
+    assert_eq!(card.metrics[1].metric.kind, MetricKind::Mean);
+    db.finish().await;
+}
+both!(aggregates_give_the_reference_numbers);
+
+/// A split far from the configured one is flagged and never "ready".
+async fn a_sample_ratio_mismatch_is_flagged(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("srm.csv");
+    std::fs::write(
+        &path,
+        "variation,metric,n,sum,sum_squares\ncontrol,clicked,10312,1031,1031\ntreatment,clicked,9688,1453,1453\n",
+    )
+    .unwrap();
+    import_file(&db.store, &path, options("pricing-page"))
+        .await
+        .unwrap();
+    let card = scorecard(&db.store, "pricing-page", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(card.srm && card.srm_p_value < 0.001, "{}", card.srm_p_value);
+    assert_eq!(card.metrics[0].variations[0].verdict, Verdict::Win);
+    assert_eq!(card.ready, None, "a mismatch is never ready to decide");
+    db.finish().await;
+}
+both!(a_sample_ratio_mismatch_is_flagged);
+
+/// Each bad input: one line naming the file, line and column; what was stored stays.
+async fn bad_input_is_named_and_stores_nothing(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        "variation,metric,n,sum,sum_squares\ncontrol,clicked,100,10,10\ntreatment,clicked,100,12,12\n",
+    )
+    .unwrap();
+    import_file(&db.store, &good, options("e1")).await.unwrap();
+    let before = db.store.metric_sums("e1").await.unwrap();
+    for (name, body, want) in [
+        (
+            "no-variation.csv",
+            "arm,clicked\ncontrol,1\n",
+            "no-variation.csv:1: column `variation`: missing",
+        ),
+        (
+            "text.csv",
+            "variation,revenue\ncontrol,3.5\ntreatment,abc\n",
+            "text.csv:3: column `revenue`: `abc` is not a number",
+        ),
+        (
+            "negative.csv",
+            "variation,metric,n,sum,sum_squares\ncontrol,clicked,100,10,10\ntreatment,clicked,-4,1,1\n",
+            "negative.csv:3: column `n`: a negative count (-4)",
+        ),
+        (
+            "stranger.csv",
+            "variation,metric,n,sum,sum_squares\ncontrol,clicked,100,10,10\nvariant-c,clicked,100,12,12\n",
+            "stranger.csv:3: column `variation`: `variant-c` is not a variation of this experiment (control, treatment)",
+        ),
+        (
+            "short.csv",
+            "variation,clicked\ncontrol,1\ntreatment\n",
+            "short.csv:3",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        let err = import_file(&db.store, &path, options("e1"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains('\n'), "one line: {err}");
+        assert!(err.contains(want), "{name}: {err}");
+    }
+    assert_eq!(db.store.metric_sums("e1").await.unwrap(), before);
+    db.finish().await;
+}
+both!(bad_input_is_named_and_stores_nothing);

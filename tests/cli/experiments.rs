@@ -1,0 +1,105 @@
+//! Experiments from the terminal: import a CSV, list, a scorecard as text, JSON and RFC 4180
+//! CSV; a bad file is one error line and a non-zero exit.
+
+use super::*;
+
+#[test]
+fn experiments_from_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("fd.db");
+    let run = |args: &[&str]| with_db(home.path(), &db, args);
+    let file = home.path().join("results.csv");
+    std::fs::write(
+        &file,
+        "variation,metric,n,sum,sum_squares\n\
+         control,signed_up,10000,1210,1210\n\
+         treatment,signed_up,10100,1322,1322\n\
+         control,\"minutes, active\",10000,52000,412000\n\
+         treatment,\"minutes, active\",10100,52300,420000\n",
+    )
+    .unwrap();
+    let said = ok(&run(&[
+        "experiment",
+        "import",
+        file.to_str().unwrap(),
+        "--experiment",
+        "onboarding-v2",
+        "--name",
+        "Onboarding, second try",
+        "--guardrail",
+        "minutes, active",
+    ]));
+    assert!(said.contains("onboarding-v2: 4 rows, 2 metrics"), "{said}");
+
+    let text = ok(&run(&["experiment", "show", "onboarding-v2"]));
+    assert!(text.contains("signed_up (binomial)"), "{text}");
+    assert!(text.contains("minutes, active (mean, guardrail)"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&ok(&run(&[
+        "experiment",
+        "show",
+        "onboarding-v2",
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(json["experiment"]["name"], "Onboarding, second try");
+    assert_eq!(
+        json["metrics"][0]["variations"][0]["variation"],
+        "treatment"
+    );
+    let lift = json["metrics"][0]["variations"][0]["lift"]["estimate"]
+        .as_f64()
+        .unwrap();
+    // 13.09 % against 12.10 %.
+    assert!(
+        (lift - (1322.0 / 10100.0) / 0.121 + 1.0).abs() < 1e-9,
+        "{lift}"
+    );
+
+    // CSV a spreadsheet reads: the metric name with a comma is quoted.
+    let csv_out = ok(&run(&["experiment", "show", "onboarding-v2", "--csv"]));
+    let mut rows = csv_out.lines();
+    assert!(rows
+        .next()
+        .unwrap()
+        .starts_with("metric,variation,units,mean,lift"));
+    assert!(
+        csv_out.contains("\"minutes, active\",treatment,10100,"),
+        "{csv_out}"
+    );
+    let list = ok(&run(&["experiment", "list", "--csv"]));
+    assert!(
+        list.contains("onboarding-v2,\"Onboarding, second try\",running,"),
+        "{list}"
+    );
+
+    // A variation the experiment does not have: named, exit 1, nothing replaced.
+    let bad = home.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "variation,metric,n,sum,sum_squares\ncontrol,signed_up,5,1,1\nvariant-c,signed_up,5,1,1\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "experiment",
+        "import",
+        bad.to_str().unwrap(),
+        "--experiment",
+        "onboarding-v2",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_line(&out).contains("bad.csv:3: column `variation`: `variant-c` is not a variation"),
+        "{}",
+        stderr_line(&out)
+    );
+    let again: serde_json::Value = serde_json::from_str(&ok(&run(&[
+        "experiment",
+        "show",
+        "onboarding-v2",
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(again["units"], json["units"]);
+    let out = run(&["experiment", "show", "nope"]);
+    assert!(stderr_line(&out).contains("no experiment `nope`"));
+}
