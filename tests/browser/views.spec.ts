@@ -98,6 +98,14 @@ test('every view renders the demo data without errors', async ({ page }) => {
     await expect(page).toHaveURL(new RegExp(`#/${view.name}$`));
     await expectViewContent(page, view);
     if (view.name === 'spend') await expectImageLoaded(page, 'chart-spend');
+    if (view.name === 'experiments') {
+      // The demo's three: a clear win (ready), a peeked one the always-valid test holds back,
+      // and a sample-ratio mismatch.
+      const root = page.getByTestId('view-experiments');
+      await expect(root.getByTestId('srm-flag')).toHaveCount(1);
+      await expect(root.getByTestId('ready')).toHaveCount(1);
+      await expect(root.getByTestId('scorecard').first()).toContainText('Always-valid');
+    }
     if (view.name === 'velocity') {
       await expectImageLoaded(page, 'chart-velocity');
       // Work items done per week by agents and by people.

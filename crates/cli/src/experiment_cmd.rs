@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::Subcommand;
 use flightdeck_core::config::Settings;
-use flightdeck_core::metrics::experiments::{self, Scorecard, Verdict};
+use flightdeck_core::metrics::experiments::{self, Outcome, Scorecard};
 use flightdeck_core::sources::experiment_file::ImportOptions;
 use flightdeck_core::store::Store;
 
@@ -242,13 +242,13 @@ fn show(c: &Scorecard) {
     );
 }
 
-fn verdict(v: Verdict) -> &'static str {
+fn verdict(v: Outcome) -> &'static str {
     match v {
-        Verdict::Win => "WIN",
-        Verdict::Loss => "LOSS",
-        Verdict::GuardrailBreached => "GUARDRAIL BREACHED",
-        Verdict::Flat => "flat",
-        Verdict::NoAnswer => "no answer",
+        Outcome::Win => "WIN",
+        Outcome::Loss => "LOSS",
+        Outcome::GuardrailBreached => "GUARDRAIL BREACHED",
+        Outcome::Flat => "flat",
+        Outcome::NoAnswer => "no answer",
     }
 }
 

@@ -988,40 +988,116 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
             })
             .await?;
     }
-    for (id, name, metric, variants) in [
-        (
-            "demo:checkout-cta",
-            "Checkout button copy",
-            "checkout conversion",
-            [("control", 4_812, 391), ("treatment", 4_790, 447)],
-        ),
-        (
-            "demo:agent-pr-template",
-            "Agent PR description template",
-            "first-pass approval",
-            [("control", 212, 121), ("treatment", 205, 139)],
-        ),
-    ] {
-        store
-            .upsert_experiment(&Experiment {
-                id: id.into(),
-                name: name.into(),
-                metric: metric.into(),
-                state: ExperimentState::Running,
-                started_at: now - 14 * DAY,
-                variants: variants
-                    .iter()
-                    .map(|(n, u, c)| Variant {
-                        name: (*n).into(),
-                        units: *u,
-                        conversions: *c,
-                        weight: None,
-                    })
-                    .collect(),
-            })
-            .await?;
-    }
+    seed_experiments(store, now).await?;
     seed_audit(store, ws, now).await
+}
+
+/// Three experiments, as per-variation sums an import or a warehouse gives: a clear win, a
+/// flat test that a naive one-look test calls a win (p = 0.02) while the always-valid test
+/// says wait, and one whose split is off (a sample-ratio mismatch).
+async fn seed_experiments(store: &Store, now: i64) -> Result<()> {
+    use crate::model::{ExperimentMetric, MetricKind, MetricSums};
+    let binomial = |metric: &str, variation: &str, n: f64, converted: f64| MetricSums {
+        metric: metric.into(),
+        variation: variation.into(),
+        n,
+        sum: converted,
+        sum_squares: converted,
+        denominator: None,
+        pre: None,
+    };
+    // A per-unit mean with standard deviation `sd`: Σx² = (n−1)·sd² + (Σx)²/n.
+    let mean = |metric: &str, variation: &str, n: f64, mean: f64, sd: f64| MetricSums {
+        metric: metric.into(),
+        variation: variation.into(),
+        n,
+        sum: n * mean,
+        sum_squares: (n - 1.0) * sd * sd + n * mean * mean,
+        denominator: None,
+        pre: None,
+    };
+    let metric = |name: &str, kind, guardrail, inverse| ExperimentMetric {
+        name: name.into(),
+        kind,
+        guardrail,
+        inverse,
+    };
+    type Seed = (&'static str, &'static str, i64, Vec<(&'static str, f64)>);
+    let experiments: Vec<(Seed, Vec<ExperimentMetric>, Vec<MetricSums>)> = vec![
+        (
+            (
+                "demo:agent-pr-template",
+                "Agent PR description template",
+                21,
+                vec![("control", 2_400.0), ("treatment", 2_410.0)],
+            ),
+            vec![
+                metric("first_pass_approval", MetricKind::Binomial, false, false),
+                metric("review_minutes", MetricKind::Mean, true, true),
+            ],
+            vec![
+                binomial("first_pass_approval", "control", 2_400.0, 1_368.0),
+                binomial("first_pass_approval", "treatment", 2_410.0, 1_639.0),
+                mean("review_minutes", "control", 2_400.0, 42.0, 20.0),
+                mean("review_minutes", "treatment", 2_410.0, 41.2, 20.5),
+            ],
+        ),
+        (
+            (
+                "demo:checkout-cta",
+                "Checkout button copy",
+                9,
+                vec![("control", 4_812.0), ("treatment", 4_790.0)],
+            ),
+            vec![metric(
+                "checkout_conversion",
+                MetricKind::Binomial,
+                false,
+                false,
+            )],
+            vec![
+                binomial("checkout_conversion", "control", 4_812.0, 391.0),
+                binomial("checkout_conversion", "treatment", 4_790.0, 458.0),
+            ],
+        ),
+        (
+            (
+                "demo:pricing-page",
+                "Pricing page layout",
+                12,
+                vec![("control", 10_312.0), ("treatment", 9_688.0)],
+            ),
+            vec![metric("plan_clicked", MetricKind::Binomial, false, false)],
+            vec![
+                binomial("plan_clicked", "control", 10_312.0, 1_031.0),
+                binomial("plan_clicked", "treatment", 9_688.0, 1_163.0),
+            ],
+        ),
+    ];
+    for ((id, name, days, variants), metrics, sums) in experiments {
+        let primary = &metrics[0];
+        let e = Experiment {
+            id: id.into(),
+            name: name.into(),
+            metric: primary.name.clone(),
+            state: ExperimentState::Running,
+            started_at: now - days * DAY,
+            variants: variants
+                .iter()
+                .map(|(v, units)| Variant {
+                    name: (*v).into(),
+                    units: *units as i64,
+                    conversions: sums
+                        .iter()
+                        .find(|s| s.metric == primary.name && s.variation == *v)
+                        .map_or(0, |s| s.sum as i64),
+                    weight: Some(0.5),
+                })
+                .collect(),
+        };
+        store.replace_experiment(&e, &metrics, &sums).await?;
+    }
+    Ok(())
 }
 
 /// The last month's agent branches, which the first ingest saw open, are deleted (squash-merged

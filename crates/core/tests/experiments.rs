@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use flightdeck_core::domain::experiments::import_file;
-use flightdeck_core::metrics::experiments::{scorecard, Verdict};
+use flightdeck_core::metrics::experiments::{scorecard, Outcome};
 use flightdeck_core::model::MetricKind;
 use flightdeck_core::sources::experiment_file::ImportOptions;
 use serde_json::Value;
@@ -140,7 +140,7 @@ async fn per_unit_rows_become_a_scorecard(db: TestDb) {
     // The always-valid interval is wider than the one-look interval.
     let seq = converted.sequential.unwrap();
     assert!(seq.ci.1 - seq.ci.0 > lift.ci.1 - lift.ci.0);
-    assert_eq!(converted.verdict, Verdict::Win);
+    assert_eq!(converted.verdict, Outcome::Win);
     assert!(card
         .ready
         .as_deref()
@@ -218,7 +218,7 @@ async fn a_sample_ratio_mismatch_is_flagged(db: TestDb) {
         .unwrap()
         .unwrap();
     assert!(card.srm && card.srm_p_value < 0.001, "{}", card.srm_p_value);
-    assert_eq!(card.metrics[0].variations[0].verdict, Verdict::Win);
+    assert_eq!(card.metrics[0].variations[0].verdict, Outcome::Win);
     assert_eq!(card.ready, None, "a mismatch is never ready to decide");
     db.finish().await;
 }

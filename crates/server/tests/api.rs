@@ -172,7 +172,17 @@ async fn every_view_serves_demo_data() {
             assert_ne!(e["live"]["sha"], staging["live"]["sha"]);
         }
     }
-    assert_eq!(len(&json(s, "/api/experiments").await, "experiments"), 2);
+    let experiments = json(s, "/api/experiments").await;
+    assert_eq!(len(&experiments, "experiments"), 3);
+    assert_eq!(len(&experiments, "scorecards"), 3);
+    let srm: Vec<&str> = experiments["scorecards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["srm"] == true)
+        .filter_map(|c| c["experiment"]["id"].as_str())
+        .collect();
+    assert_eq!(srm, ["demo:pricing-page"]);
     let spend = json(s, "/api/spend").await;
     assert!(spend["total_usd"].as_f64().unwrap() > 0.0);
     assert!(len(&json(s, "/api/velocity").await, "weeks") > 10);

@@ -1,54 +1,129 @@
 import { api } from '../api';
-import { DataTable, Empty, ErrorBox, Loading, ShareBar, StateBadge, Time, ViewHeader, type Column } from '../components';
+import { Badge, DataTable, Empty, ErrorBox, Loading, Time, ViewHeader, type Column } from '../components';
 import { int, percent } from '../format';
-import type { Experiment } from '../generated/Experiment';
+import type { Comparison } from '../generated/Comparison';
+import type { Scorecard } from '../generated/Scorecard';
+import type { Outcome } from '../generated/Outcome';
 import { useApi, useList, type ViewProps } from '../hooks';
 
-function rate(units: number, conversions: number): number {
-  return units > 0 ? conversions / units : 0;
+/** A lift as a signed percentage. */
+function lift(x: number): string {
+  return `${x >= 0 ? '+' : '−'}${percent(Math.abs(x), 1)}`;
 }
 
-const columns: Column<Experiment>[] = [
-  { header: 'Experiment', cell: (e) => <span className="strong" title={e.id}>{e.name}</span>, className: 'grow' },
-  { header: 'Metric', cell: (e) => <code>{e.metric}</code>, className: 'nowrap' },
-  { header: 'State', cell: (e) => <StateBadge state={e.state} /> },
-  { header: 'Units', cell: (e) => int(e.variants.reduce((n, v) => n + v.units, 0)), className: 'num' },
-  { header: 'Started', cell: (e, now) => <Time ts={e.started_at} now={now} />, className: 'nowrap right' },
+function interval(ci: [number, number] | undefined): string {
+  return ci ? `[${lift(ci[0])}, ${lift(ci[1])}]` : '—';
+}
+
+const verdictTone: Record<Outcome, string> = {
+  win: 'green',
+  loss: 'red',
+  guardrail_breached: 'red',
+  flat: 'grey',
+  no_answer: 'amber',
+};
+
+function VerdictBadge({ v }: { v: Outcome }) {
+  return <Badge tone={verdictTone[v]}>{v.replace(/_/g, ' ')}</Badge>;
+}
+
+const columns: Column<Scorecard>[] = [
+  {
+    header: 'Experiment',
+    cell: (c) => (
+      <span className="strong" title={c.experiment.id}>
+        {c.experiment.name}
+      </span>
+    ),
+    className: 'grow',
+  },
+  { header: 'Primary metric', cell: (c) => <code>{c.experiment.metric}</code>, className: 'nowrap' },
+  { header: 'Days', cell: (c) => c.days_running.toFixed(0), className: 'num' },
+  { header: 'Units', cell: (c) => int(c.units), className: 'num' },
+  {
+    header: 'Split',
+    cell: (c) =>
+      c.srm ? (
+        <span data-testid="srm-flag" title={`Sample ratio mismatch: p = ${c.srm_p_value.toPrecision(2)}`}>
+          <Badge tone="red">mismatch</Badge>
+        </span>
+      ) : (
+        <span className="muted small">ok</span>
+      ),
+  },
+  {
+    header: 'Decision',
+    cell: (c) =>
+      c.ready ? (
+        <span data-testid="ready" title={c.ready}>
+          <Badge tone="green">ready</Badge>
+        </span>
+      ) : (
+        <span className="muted small">wait</span>
+      ),
+    className: 'nowrap',
+  },
+  { header: 'Started', cell: (c, now) => <Time ts={c.experiment.started_at} now={now} />, className: 'nowrap right' },
 ];
 
-function variants(e: Experiment) {
-  if (e.variants.length === 0) return <span className="muted small">No variants recorded.</span>;
-  const best = Math.max(...e.variants.map((v) => rate(v.units, v.conversions)));
+function row(metric: string, v: Comparison) {
   return (
-    <table className="inner">
-      <thead>
-        <tr>
-          <th>Variant</th>
-          <th className="num">Units</th>
-          <th className="num">Conversions</th>
-          <th className="num">Rate</th>
-          <th className="grow"></th>
-        </tr>
-      </thead>
-      <tbody>
-        {e.variants.map((v) => {
-          const r = rate(v.units, v.conversions);
-          return (
-            <tr key={v.name}>
-              <td className="nowrap">
-                <code>{v.name}</code>
-              </td>
-              <td className="num">{int(v.units)}</td>
-              <td className="num">{int(v.conversions)}</td>
-              <td className={`num ${r === best && r > 0 && e.variants.length > 1 ? 'strong add' : ''}`}>{percent(r, 1)}</td>
-              <td className="grow">
-                <ShareBar share={best > 0 ? r / best : 0} />
-              </td>
+    <tr key={`${metric}/${v.variation}`}>
+      <td className="nowrap">
+        <code>{v.variation}</code>
+      </td>
+      <td className="num">{int(v.units)}</td>
+      <td className="num strong">{v.lift ? lift(v.lift.estimate) : '—'}</td>
+      <td className="num nowrap" title="If looked at once, at a fixed sample size">
+        {interval(v.lift?.ci)}
+      </td>
+      <td className="num nowrap" title="Valid however often it is looked at">
+        {interval(v.sequential?.ci)}
+      </td>
+      <td className="num">{v.chance_to_win === null ? '—' : percent(v.chance_to_win, 0)}</td>
+      <td>{v.error ? <span className="muted small">{v.error}</span> : <VerdictBadge v={v.verdict} />}</td>
+    </tr>
+  );
+}
+
+/** The scorecard: every metric × variation against control. */
+function scorecard(c: Scorecard) {
+  if (c.metrics.length === 0) return <span className="muted small">No metric results recorded.</span>;
+  return (
+    <div data-testid="scorecard">
+      {c.srm ? (
+        <p className="small">
+          <strong>Sample ratio mismatch</strong> (p = {c.srm_p_value.toPrecision(2)}): traffic is not reaching the
+          variations as configured, so these numbers are not to be trusted.
+        </p>
+      ) : null}
+      {c.ready ? <p className="small">Ready to decide: {c.ready}.</p> : null}
+      {c.metrics.map((m) => (
+        <table className="inner" key={m.metric.name}>
+          <thead>
+            <tr>
+              <th className="grow">
+                <code>{m.metric.name}</code> <span className="muted small">{m.metric.kind}</span>
+                {m.metric.guardrail ? <Badge tone="amber">guardrail</Badge> : null}
+                {m.metric.inverse ? <span className="muted small"> lower is better</span> : null}
+                <span className="muted small">
+                  {' '}
+                  · control {m.metric.kind === 'binomial' ? percent(m.control_mean, 1) : m.control_mean.toFixed(2)} over{' '}
+                  {int(m.control_units)}
+                </span>
+              </th>
+              <th className="num">Units</th>
+              <th className="num">Lift</th>
+              <th className="num">One-look 95 %</th>
+              <th className="num">Always-valid 95 %</th>
+              <th className="num">Chance to win</th>
+              <th>Verdict</th>
             </tr>
-          );
-        })}
-      </tbody>
-    </table>
+          </thead>
+          <tbody>{m.variations.map((v) => row(m.metric.name, v))}</tbody>
+        </table>
+      ))}
+    </div>
   );
 }
 
@@ -56,30 +131,30 @@ const noop = () => {};
 
 export default function Experiments({ selected, setSelected, list }: ViewProps) {
   const { data, error, loading, now } = useApi(api.experiments, 'experiments');
-  const experiments = data?.experiments ?? [];
-  useList(list, experiments.length, noop);
+  const cards = data?.scorecards ?? [];
+  useList(list, cards.length, noop);
   return (
     <section data-testid="view-experiments" className="view">
-      <ViewHeader title="Experiments">{data ? `${experiments.length} experiments` : null}</ViewHeader>
+      <ViewHeader title="Experiments">{data ? `${cards.length} experiments` : null}</ViewHeader>
       {error ? <ErrorBox message={error} /> : null}
       {loading && !data ? <Loading /> : null}
-      {data && experiments.length === 0 ? (
+      {data && cards.length === 0 ? (
         <Empty>
-          No experiments yet. A/B experiments appear here once an experiment source listed in the config file reports
-          units and conversions per variant. Run <code>flightdeck demo</code> to see sample data.
+          No experiments yet. Load results with <code>flightdeck experiment import FILE --experiment ID</code> (per-unit
+          rows or per-variation sums, as CSV). Run <code>flightdeck demo</code> to see sample data.
         </Empty>
       ) : null}
-      {experiments.length > 0 ? (
+      {cards.length > 0 ? (
         <DataTable
           label="Experiments"
-          items={experiments}
+          items={cards}
           columns={columns}
-          rowKey={(e) => e.id}
+          rowKey={(c) => c.experiment.id}
           selected={selected}
           now={now}
           onSelect={setSelected}
           onOpen={noop}
-          sub={variants}
+          sub={scorecard}
         />
       ) : null}
     </section>

@@ -4,6 +4,7 @@
 //! sample-ratio check, and whether it is ready to decide.
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::model::{Experiment, ExperimentMetric, MetricKind, MetricSums};
 use crate::stats::compare::{self, Estimate, Lift, SEQUENTIAL_TUNING};
@@ -13,9 +14,10 @@ use crate::store::Store;
 /// The significance level of every test and interval here.
 pub const ALPHA: f64 = 0.05;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+#[ts(export)]
+pub enum Outcome {
     /// Better than control, significantly under the sequential test after correction.
     Win,
     /// Worse than control, likewise.
@@ -28,7 +30,8 @@ pub enum Verdict {
     NoAnswer,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
 pub struct Comparison {
     pub variation: String,
     pub units: f64,
@@ -40,11 +43,12 @@ pub struct Comparison {
     /// The sequential p-value after Holm's correction over every comparison of the experiment.
     pub adjusted_p: Option<f64>,
     pub chance_to_win: Option<f64>,
-    pub verdict: Verdict,
+    pub verdict: Outcome,
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
 pub struct MetricCard {
     pub metric: ExperimentMetric,
     pub control_units: f64,
@@ -52,7 +56,8 @@ pub struct MetricCard {
     pub variations: Vec<Comparison>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
 pub struct Scorecard {
     pub experiment: Experiment,
     pub days_running: f64,
@@ -153,7 +158,7 @@ pub fn card(
                         p.chance_to_win
                     }
                 }),
-                verdict: Verdict::NoAnswer,
+                verdict: Outcome::NoAnswer,
             });
         }
         cards.push(MetricCard {
@@ -177,10 +182,10 @@ pub fn card(
             v.adjusted_p = Some(p);
             let better = (s.estimate > 0.0) != c.metric.inverse;
             v.verdict = match (p < ALPHA, better, c.metric.guardrail) {
-                (false, _, _) => Verdict::Flat,
-                (true, true, _) => Verdict::Win,
-                (true, false, true) => Verdict::GuardrailBreached,
-                (true, false, false) => Verdict::Loss,
+                (false, _, _) => Outcome::Flat,
+                (true, true, _) => Outcome::Win,
+                (true, false, true) => Outcome::GuardrailBreached,
+                (true, false, false) => Outcome::Loss,
             };
         }
     }
@@ -205,7 +210,7 @@ fn readiness(srm: bool, cards: &[MetricCard]) -> Option<String> {
     }
     for c in cards {
         for v in &c.variations {
-            if v.verdict == Verdict::GuardrailBreached {
+            if v.verdict == Outcome::GuardrailBreached {
                 return Some(format!(
                     "{} breaks guardrail {}",
                     v.variation, c.metric.name
@@ -218,7 +223,7 @@ fn readiness(srm: bool, cards: &[MetricCard]) -> Option<String> {
         && primary
             .variations
             .iter()
-            .all(|v| matches!(v.verdict, Verdict::Win | Verdict::Loss));
+            .all(|v| matches!(v.verdict, Outcome::Win | Outcome::Loss));
     decided.then(|| {
         let words: Vec<String> = primary
             .variations
@@ -227,7 +232,7 @@ fn readiness(srm: bool, cards: &[MetricCard]) -> Option<String> {
                 format!(
                     "{} {} on {}",
                     v.variation,
-                    if v.verdict == Verdict::Win {
+                    if v.verdict == Outcome::Win {
                         "wins"
                     } else {
                         "loses"

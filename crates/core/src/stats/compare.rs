@@ -23,7 +23,8 @@ pub enum NoAnswer {
 }
 
 /// The estimate of a lift.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Estimate {
     /// The lift itself: μb − μa, or (μb − μa) / μa.
     pub estimate: f64,

@@ -6,10 +6,26 @@ use super::*;
 #[ts(export)]
 pub struct ExperimentsView {
     pub experiments: Vec<Experiment>,
+    /// Each experiment's scorecard, in the same order.
+    pub scorecards: Vec<crate::metrics::experiments::Scorecard>,
 }
 
 pub async fn experiments(store: &Store) -> Result<ExperimentsView> {
+    let experiments = store.experiments().await?;
+    let now = chrono::Utc::now().timestamp();
+    let mut scorecards = Vec::with_capacity(experiments.len());
+    for e in &experiments {
+        let metrics = store.experiment_metrics(&e.id).await?;
+        let sums = store.metric_sums(&e.id).await?;
+        scorecards.push(crate::metrics::experiments::card(
+            e.clone(),
+            &metrics,
+            &sums,
+            now,
+        ));
+    }
     Ok(ExperimentsView {
-        experiments: store.experiments().await?,
+        experiments,
+        scorecards,
     })
 }
