@@ -105,6 +105,12 @@ test('every view renders the demo data without errors', async ({ page }) => {
       await expect(root.getByTestId('srm-flag')).toHaveCount(1);
       await expect(root.getByTestId('ready')).toHaveCount(1);
       await expect(root.getByTestId('scorecard').first()).toContainText('Always-valid');
+      // The ready one is shipped from here: its winner, signed, shown as decided.
+      const ready = root.getByTestId('row').filter({ hasText: 'Agent PR description template' });
+      const card = root.getByTestId('scorecard').filter({ hasText: 'first_pass_approval' });
+      await expect(ready).toHaveCount(1);
+      await card.getByRole('button', { name: 'Ship winner' }).click();
+      await expect(card.getByTestId('experiment-decision')).toContainText('ship treatment by');
     }
     if (view.name === 'velocity') {
       await expectImageLoaded(page, 'chart-velocity');

@@ -102,4 +102,40 @@ fn experiments_from_the_terminal() {
     assert_eq!(again["units"], json["units"]);
     let out = run(&["experiment", "show", "nope"]);
     assert!(stderr_line(&out).contains("no experiment `nope`"));
+
+    // Decided from the terminal as this machine's user: signed, stopped, taken once.
+    let out = run(&["experiment", "decide", "onboarding-v2", "maybe"]);
+    assert!(stderr_line(&out).contains("`maybe` is not a decision"));
+    let said = ok(&run(&[
+        "experiment",
+        "decide",
+        "onboarding-v2",
+        "iterate",
+        "--reason",
+        "try a shorter form",
+    ]));
+    assert!(
+        said.contains("onboarding-v2: iterate by Alice Lead"),
+        "{said}"
+    );
+    let out = run(&["experiment", "decide", "onboarding-v2", "stop"]);
+    assert!(
+        stderr_line(&out).contains("was decided already: iterate by Alice Lead"),
+        "{}",
+        stderr_line(&out)
+    );
+    let decided: serde_json::Value = serde_json::from_str(&ok(&run(&[
+        "experiment",
+        "show",
+        "onboarding-v2",
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(decided["experiment"]["state"], "stopped");
+    assert_eq!(decided["decision"]["reason"], "try a shorter form");
+    let audit = ok(&run(&["audit", "verify"]));
+    assert!(
+        audit.contains("ok: 1 entries, chain and signatures intact"),
+        "{audit}"
+    );
 }

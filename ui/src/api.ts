@@ -28,6 +28,8 @@ import type { TeamView } from './generated/TeamView';
 import type { VelocityReport } from './generated/VelocityReport';
 import type { Dora } from './generated/Dora';
 import type { Release } from './generated/Release';
+import type { ExperimentCall } from './generated/ExperimentCall';
+import type { ExperimentDecided } from './generated/ExperimentDecided';
 import type { ReleaseDetail } from './generated/ReleaseDetail';
 import type { DeployDetail } from './generated/DeployDetail';
 import { signDecision, signedHeaders } from './device';
@@ -300,6 +302,9 @@ export const api = {
   releaseDecisionPath: (id: string) => `/api/releases/${encodeURIComponent(id)}/decision`,
   decideRelease: async (id: string, approve: boolean, reason: string) =>
     postJson<Release>(api.releaseDecisionPath(id), await signDecision(api.releaseDecisionPath(id), { approve, reason })),
+  /** Ship (the winner, or `variation`), stop or iterate an experiment; signed, taken once. */
+  decideExperiment: (id: string, call: ExperimentCall, variation?: string, reason = '') =>
+    postJson<ExperimentDecided>(`/api/experiments/${encodeURIComponent(id)}/decision`, { call, variation, reason }),
   addWork: (w: NewWork) => postJson<WorkItem>('/api/work', w),
   assign: (id: string, assignee: string) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/assign`, { assignee }),
   setState: (id: string, state: WorkState) => postJson<WorkItem>(`/api/work/${encodeURIComponent(id)}/state`, { state }),

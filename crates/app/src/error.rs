@@ -16,6 +16,8 @@ pub enum AppError {
     Dispatch(#[from] flightdeck_core::domain::dispatch::DispatchError),
     #[error(transparent)]
     Release(#[from] flightdeck_core::domain::releases::ReleaseError),
+    #[error(transparent)]
+    Experiment(#[from] flightdeck_core::domain::experiments::DecideError),
     /// GitHub cannot be acted on (a bad API URL or client): decisions can't be queued for it.
     #[error("GitHub: {0}")]
     Forge(#[from] flightdeck_core::forge::github::GitHubError),

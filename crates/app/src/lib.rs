@@ -5,13 +5,14 @@
 //!   built once from the settings.
 //! - [`Runtime`]: the background work of a running app — live watch, rescans, forge sync, the
 //!   outbox sender, vendor billing and resuming dispatches left by an earlier process.
-//! - Use cases ([`review`], [`release`], [`work`]): what a lead does, written once, so a behaviour the UI has
+//! - Use cases ([`review`], [`release`], [`experiment`], [`work`]): what a lead does, written once, so a behaviour the UI has
 //!   the CLI has too.
 //!
 //! Layering: this crate depends on `flightdeck-core` only; it knows nothing of HTTP, Tauri or
 //! the terminal. The server, the CLI and the desktop shell depend on it.
 
 mod error;
+pub mod experiment;
 pub mod lead;
 pub mod release;
 pub mod review;

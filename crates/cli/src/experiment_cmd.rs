@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Subcommand;
+use flightdeck_app::Lead;
 use flightdeck_core::config::Settings;
 use flightdeck_core::metrics::experiments::{self, Outcome, Scorecard};
+use flightdeck_core::model::ExperimentCall;
 use flightdeck_core::sources::experiment_file::ImportOptions;
 use flightdeck_core::store::Store;
 
@@ -26,6 +28,18 @@ pub enum ExperimentCmd {
         json: bool,
         #[arg(long, conflicts_with = "json")]
         csv: bool,
+    },
+    /// Decide: ship (the winning variation, or --variation), stop, or iterate. Signed in the
+    /// audit log; taken once.
+    Decide {
+        id: String,
+        /// ship, stop or iterate.
+        call: String,
+        #[arg(long)]
+        variation: Option<String>,
+        /// Why (needed when the split has a sample-ratio mismatch).
+        #[arg(long, default_value = "")]
+        reason: String,
     },
     /// Load results from a CSV file: per-unit rows or per-variation aggregates
     /// (docs/experiments.md); replaces what was stored for the experiment.
@@ -54,9 +68,42 @@ pub enum ExperimentCmd {
     },
 }
 
-pub async fn run(settings: &Settings, cmd: &ExperimentCmd) -> Result<ExitCode> {
+pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Result<ExitCode> {
     let now = chrono::Utc::now().timestamp();
     match cmd {
+        ExperimentCmd::Decide {
+            id,
+            call,
+            variation,
+            reason,
+        } => {
+            let Some(call) = ExperimentCall::parse(call) else {
+                bail!("`{call}` is not a decision: ship, stop or iterate");
+            };
+            let store = Store::open(&settings.database_url).await?;
+            let bus = flightdeck_core::model::events::EventBus::new();
+            let d = flightdeck_app::experiment::decide(
+                lead,
+                &store,
+                &bus,
+                id,
+                call,
+                variation.as_deref(),
+                reason,
+                now,
+            )
+            .await?;
+            println!(
+                "{id}: {}{} by {}, signed in the audit log",
+                d.call.as_str(),
+                d.variation
+                    .as_deref()
+                    .map(|v| format!(" {v}"))
+                    .unwrap_or_default(),
+                d.by
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         ExperimentCmd::Import {
             file,
             experiment,

@@ -141,7 +141,7 @@ enum Command {
     /// Deploys from any pipeline: record, list, show (what each shipped, exactly).
     #[command(subcommand)]
     Deploy(deploy_cmd::DeployCmd),
-    /// Experiments: import results, list, show a scorecard (lift, intervals, SRM, readiness).
+    /// Experiments: import results, list, show a scorecard (lift, intervals, SRM, readiness), decide.
     #[command(subcommand)]
     Experiment(experiment_cmd::ExperimentCmd),
     /// Releases: list, show (changes and risk signals), approve, reject (signed; offline-safe).
@@ -370,7 +370,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Release(cmd) => release_cmd::run(settings, lead, cmd).await,
         Command::Incident(cmd) => incident_cmd::run(settings, cmd).await,
         Command::Deploy(cmd) => deploy_cmd::run(settings, cmd).await,
-        Command::Experiment(cmd) => experiment_cmd::run(settings, cmd).await,
+        Command::Experiment(cmd) => experiment_cmd::run(settings, lead, cmd).await,
         Command::Work(cmd) => work_cmd::run(settings, lead, cmd).await,
         Command::Costs(cmd) => spend_cmd::costs(settings, cmd).await,
         Command::Billing(cmd) => spend_cmd::billing(settings, cmd).await,

@@ -24,6 +24,22 @@ fn options(id: &str) -> ImportOptions {
     }
 }
 
+/// Writes `body` to `dir/name` and imports it as experiment `id`.
+async fn import_csv(
+    store: &flightdeck_core::store::Store,
+    dir: &Path,
+    name: &str,
+    body: &str,
+    id: &str,
+) {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    import_file(store, &path, options(id)).await.unwrap();
+}
+
+/// Per-variation sums of one binomial metric `clicked`: 10,312 against 9,688 of a 50/50 split.
+const MISMATCHED: &str = "variation,metric,n,sum,sum_squares\ncontrol,clicked,10312,1031,1031\ntreatment,clicked,9688,1453,1453\n";
+
 fn reference() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -204,15 +220,7 @@ both!(aggregates_give_the_reference_numbers);
 /// A split far from the configured one is flagged and never "ready".
 async fn a_sample_ratio_mismatch_is_flagged(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("srm.csv");
-    std::fs::write(
-        &path,
-        "variation,metric,n,sum,sum_squares\ncontrol,clicked,10312,1031,1031\ntreatment,clicked,9688,1453,1453\n",
-    )
-    .unwrap();
-    import_file(&db.store, &path, options("pricing-page"))
-        .await
-        .unwrap();
+    import_csv(&db.store, dir.path(), "srm.csv", MISMATCHED, "pricing-page").await;
     let card = scorecard(&db.store, "pricing-page", NOW)
         .await
         .unwrap()
@@ -275,3 +283,218 @@ async fn bad_input_is_named_and_stores_nothing(db: TestDb) {
     db.finish().await;
 }
 both!(bad_input_is_named_and_stores_nothing);
+
+fn alice() -> flightdeck_core::domain::team::Acting<'static> {
+    static ALICE: std::sync::OnceLock<flightdeck_core::domain::team::Person> =
+        std::sync::OnceLock::new();
+    flightdeck_core::domain::team::Acting::alone(
+        ALICE.get_or_init(|| flightdeck_core::domain::team::Person::named("Alice Lead")),
+    )
+}
+
+/// Ship, stop, iterate: the winner ships unless named, the decision is signed with what the
+/// scorecard said, taken once (two instances racing: one wins), survives a re-import, and a
+/// sample-ratio mismatch needs a reason.
+async fn decisions_are_signed_and_taken_once(db: TestDb) {
+    use flightdeck_core::domain::experiments::{decide, DecideError};
+    use flightdeck_core::model::{ExperimentCall, ExperimentState};
+    let dir = tempfile::tempdir().unwrap();
+    let key =
+        flightdeck_core::model::audit::AuditKey::load_or_create(&dir.path().join("key")).unwrap();
+    let (path, _) = per_unit_file(dir.path(), 5_000);
+    import_file(&db.store, &path, options("cta")).await.unwrap();
+    import_csv(&db.store, dir.path(), "flat.csv", "variation,metric,n,sum,sum_squares\ncontrol,clicked,1000,100,100\nb,clicked,1000,104,104\nc,clicked,1000,97,97\n", "flat").await;
+
+    // Nothing wins in `flat`: which variation ships must be said, and be one of them.
+    let err = decide(
+        &db.store,
+        &key,
+        alice(),
+        "flat",
+        ExperimentCall::Ship,
+        None,
+        "",
+        NOW,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DecideError::NeedsVariation(_)), "{err}");
+    assert!(
+        err.to_string().contains("none wins yet (variations: b, c)"),
+        "{err}"
+    );
+    let err = decide(
+        &db.store,
+        &key,
+        alice(),
+        "flat",
+        ExperimentCall::Ship,
+        Some("control"),
+        "",
+        NOW,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DecideError::NotAVariation(..)), "{err}");
+    assert!(matches!(
+        decide(
+            &db.store,
+            &key,
+            alice(),
+            "nope",
+            ExperimentCall::Stop,
+            None,
+            "",
+            NOW
+        )
+        .await,
+        Err(DecideError::NotFound(_))
+    ));
+
+    // Two instances decide `cta` at once, differently: exactly one decision stands.
+    let other = flightdeck_core::store::Store::open(&db.url).await.unwrap();
+    let key_path = dir.path().join("key");
+    let load = |p: &Path| flightdeck_core::model::audit::AuditKey::load_or_create(p).unwrap();
+    let (key1, key2) = (load(&key_path), load(&key_path));
+    let (store2, store1) = (other.clone(), db.store.clone());
+    let ship = tokio::spawn(async move {
+        decide(
+            &store1,
+            &key1,
+            alice(),
+            "cta",
+            ExperimentCall::Ship,
+            None,
+            "",
+            NOW,
+        )
+        .await
+    });
+    let stop = tokio::spawn(async move {
+        decide(
+            &store2,
+            &key2,
+            alice(),
+            "cta",
+            ExperimentCall::Stop,
+            None,
+            "",
+            NOW,
+        )
+        .await
+    });
+    let (ship, stop) = (ship.await.unwrap(), stop.await.unwrap());
+    assert!(
+        ship.is_ok() != stop.is_ok(),
+        "one stands: {ship:?} {stop:?}"
+    );
+    let taken = db.store.experiment_decision("cta").await.unwrap().unwrap();
+    if let Ok(d) = &ship {
+        assert_eq!(
+            d.variation.as_deref(),
+            Some("treatment"),
+            "the winner ships"
+        );
+        assert_eq!(taken.call, ExperimentCall::Ship);
+    } else {
+        assert!(stop.is_ok());
+        assert_eq!(taken.call, ExperimentCall::Stop);
+        assert!(matches!(ship, Err(DecideError::Decided { .. })), "{ship:?}");
+    }
+    other.close().await;
+    let key =
+        flightdeck_core::model::audit::AuditKey::load_or_create(&dir.path().join("key")).unwrap();
+    // The same decision again stands as taken; another is refused, naming the first.
+    let again = decide(
+        &db.store,
+        &key,
+        alice(),
+        "cta",
+        taken.call,
+        taken.variation.as_deref(),
+        "",
+        NOW + 5,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, taken);
+    let other_call = if taken.call == ExperimentCall::Stop {
+        ExperimentCall::Iterate
+    } else {
+        ExperimentCall::Stop
+    };
+    let err = decide(&db.store, &key, alice(), "cta", other_call, None, "", NOW)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("was decided already") && err.contains("by Alice Lead"),
+        "{err}"
+    );
+
+    // Decided is stopped, and a re-import keeps it so.
+    import_file(&db.store, &path, options("cta")).await.unwrap();
+    let e = db.store.experiment("cta").await.unwrap().unwrap();
+    assert_eq!(e.state, ExperimentState::Stopped);
+    assert_eq!(
+        scorecard(&db.store, "cta", NOW)
+            .await
+            .unwrap()
+            .unwrap()
+            .decision,
+        Some(taken.clone())
+    );
+
+    // A mismatch needs a reason.
+    import_csv(&db.store, dir.path(), "srm.csv", MISMATCHED, "srm").await;
+    let err = decide(
+        &db.store,
+        &key,
+        alice(),
+        "srm",
+        ExperimentCall::Stop,
+        None,
+        "",
+        NOW,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DecideError::Mismatch(..)), "{err}");
+    decide(
+        &db.store,
+        &key,
+        alice(),
+        "srm",
+        ExperimentCall::Stop,
+        None,
+        "the split was broken by a cache",
+        NOW,
+    )
+    .await
+    .unwrap();
+
+    // The audit log: each decision once, signed, with what the scorecard said.
+    let entries = db.store.audit_entries().await.unwrap();
+    let decided: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| e.action.starts_with("experiment "))
+        .map(|e| (e.action.as_str(), e.target.as_str()))
+        .collect();
+    assert_eq!(decided.len(), 2, "{decided:?}");
+    let first = entries.iter().find(|e| e.target == "cta").unwrap();
+    assert!(
+        first.detail.contains("converted treatment +"),
+        "{}",
+        first.detail
+    );
+    let srm_entry = entries.iter().find(|e| e.target == "srm").unwrap();
+    assert!(
+        srm_entry
+            .detail
+            .contains("sample-ratio mismatch; reason: the split was broken by a cache"),
+        "{}",
+        srm_entry.detail
+    );
+    db.finish().await;
+}
+both!(decisions_are_signed_and_taken_once);

@@ -59,6 +59,8 @@ pub enum ApiError {
     #[error(transparent)]
     Release(#[from] flightdeck_core::domain::releases::ReleaseError),
     #[error(transparent)]
+    Experiment(#[from] flightdeck_core::domain::experiments::DecideError),
+    #[error(transparent)]
     Incident(#[from] flightdeck_core::domain::incidents::IncidentError),
 }
 
@@ -73,6 +75,7 @@ impl From<flightdeck_app::AppError> for ApiError {
             A::Work(e) => ApiError::Work(e),
             A::Dispatch(e) => ApiError::Dispatch(e),
             A::Release(e) => ApiError::Release(e),
+            A::Experiment(e) => ApiError::Experiment(e),
             // Without a usable GitHub client nothing can be decided here: as before the app
             // layer, the server is read-only for decisions.
             A::Forge(e) => ApiError::ReadOnly(e.to_string()),
@@ -109,6 +112,18 @@ impl ApiError {
                     R::NoClone(_) => (StatusCode::CONFLICT, "no_clone"),
                     R::NotAllowed(_) => (StatusCode::FORBIDDEN, "not_allowed"),
                     R::Git(..) | R::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "release"),
+                }
+            }
+            ApiError::Experiment(e) => {
+                use flightdeck_core::domain::experiments::DecideError as E;
+                match e {
+                    E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                    E::Decided { .. } => (StatusCode::CONFLICT, "decided"),
+                    E::Mismatch(..) => (StatusCode::CONFLICT, "sample_ratio_mismatch"),
+                    E::NeedsVariation(_) | E::NotAVariation(..) => {
+                        (StatusCode::BAD_REQUEST, "bad_request")
+                    }
+                    E::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "experiment"),
                 }
             }
             ApiError::Incident(e) => {

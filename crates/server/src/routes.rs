@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/repos", get(repos))
         .route("/releases", get(releases))
         .route("/experiments", get(experiments))
+        .route("/experiments/{id}/decision", post(experiment_decision))
         .route("/spend", get(spend))
         .route("/velocity", get(velocity))
         .route("/audit", get(audit))
@@ -758,6 +759,36 @@ struct ReleaseDecision {
 
 /// Approves or rejects a release: signed in the audit log now; a GitHub run waiting on the
 /// environment hears it through the outbox (the background sender, or the next sync).
+#[derive(serde::Deserialize)]
+struct ExperimentDecision {
+    call: flightdeck_core::model::ExperimentCall,
+    #[serde(default)]
+    variation: Option<String>,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn experiment_decision(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    axum::Extension(caller): axum::Extension<auth::Caller>,
+    Json(b): Json<ExperimentDecision>,
+) -> ApiResult<flightdeck_core::model::ExperimentDecided> {
+    let lead = acting_for(&s, &caller)?;
+    let d = flightdeck_app::experiment::decide(
+        &lead,
+        &s.store,
+        &s.bus,
+        &id,
+        b.call,
+        b.variation.as_deref(),
+        &b.reason,
+        flightdeck_app::now(),
+    )
+    .await?;
+    Ok(Json(d))
+}
+
 async fn release_decision(
     State(s): State<AppState>,
     Path(id): Path<String>,

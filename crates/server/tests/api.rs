@@ -1856,3 +1856,55 @@ async fn mine_is_what_concerns_the_caller() {
     let agents: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(agents["runs"].as_array().unwrap().len(), all_runs);
 }
+
+/// Experiments are decided over the API as the caller: a sample-ratio mismatch needs a reason
+/// (409 `sample_ratio_mismatch`), a second, different decision is 409 `decided`, an unknown
+/// experiment 404, a call that is not one 422; the scorecard then shows the decision.
+#[tokio::test]
+async fn experiments_are_decided_over_the_api() {
+    let mut f = fixture(true, None).await;
+    acting_as_alice(&mut f);
+    let s = &f.state;
+    let decide = |id: &str, body: &'static str| {
+        let uri = format!("/api/experiments/{}/decision", id.replace(':', "%3A"));
+        async move { post(s, &uri, "application/json", body).await }
+    };
+    let (status, body) = decide("demo:pricing-page", r#"{"call":"stop"}"#).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "sample_ratio_mismatch");
+    let (status, body) = decide(
+        "demo:pricing-page",
+        r#"{"call":"stop","reason":"the CDN cached one variation"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["by"], "Alice Martin");
+    let (status, body) = decide("demo:pricing-page", r#"{"call":"iterate","reason":"x"}"#).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "decided");
+    let (status, _) = decide("demo:nope", r#"{"call":"stop"}"#).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = decide("demo:checkout-cta", r#"{"call":"celebrate"}"#).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Nothing wins in the peeked one yet: shipping it needs a variation named.
+    let (status, body) = decide("demo:checkout-cta", r#"{"call":"ship"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = decide("demo:agent-pr-template", r#"{"call":"ship"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["variation"], "treatment");
+    let view = json(s, "/api/experiments").await;
+    let decided: Vec<(&str, &str)> = view["scorecards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c["experiment"]["id"].as_str()?,
+                c["decision"]["call"].as_str()?,
+            ))
+        })
+        .collect();
+    assert_eq!(decided.len(), 2, "{decided:?}");
+    assert!(decided.contains(&("demo:pricing-page", "stop")));
+    assert!(decided.contains(&("demo:agent-pr-template", "ship")));
+}

@@ -1,7 +1,9 @@
+import { useState } from 'react';
 import { api } from '../api';
 import { Badge, DataTable, Empty, ErrorBox, Loading, Time, ViewHeader, type Column } from '../components';
 import { int, percent } from '../format';
 import type { Comparison } from '../generated/Comparison';
+import type { ExperimentCall } from '../generated/ExperimentCall';
 import type { Scorecard } from '../generated/Scorecard';
 import type { Outcome } from '../generated/Outcome';
 import { useApi, useList, type ViewProps } from '../hooks';
@@ -86,6 +88,50 @@ function row(metric: string, v: Comparison) {
   );
 }
 
+/** The decision taken, or the buttons to take it (signed in the audit log; taken once). */
+function Decision({ card }: { card: Scorecard }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const d = card.decision;
+  if (d) {
+    return (
+      <p className="small" data-testid="experiment-decision">
+        Decided: <strong>{d.call}</strong>
+        {d.variation ? ` ${d.variation}` : ''} by {d.by}
+        {d.reason ? ` (${d.reason})` : ''}.
+      </p>
+    );
+  }
+  const decide = async (call: ExperimentCall) => {
+    // A broken split needs a reason to be decided on at all.
+    const reason = card.srm ? window.prompt('The split is off: why decide anyway?') ?? '' : '';
+    if (card.srm && !reason.trim()) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await api.decideExperiment(card.experiment.id, call, undefined, reason);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="actions-bar small" data-testid="experiment-actions">
+      <button type="button" className="primary" disabled={busy} onClick={() => void decide('ship')}>
+        Ship winner
+      </button>
+      <button type="button" disabled={busy} onClick={() => void decide('iterate')}>
+        Iterate
+      </button>
+      <button type="button" className="danger" disabled={busy} onClick={() => void decide('stop')}>
+        Stop
+      </button>
+      {error ? <span className="detail-error">{error}</span> : null}
+    </div>
+  );
+}
+
 /** The scorecard: every metric × variation against control. */
 function scorecard(c: Scorecard) {
   if (c.metrics.length === 0) return <span className="muted small">No metric results recorded.</span>;
@@ -98,6 +144,7 @@ function scorecard(c: Scorecard) {
         </p>
       ) : null}
       {c.ready ? <p className="small">Ready to decide: {c.ready}.</p> : null}
+      <Decision card={c} />
       {c.metrics.map((m) => (
         <table className="inner" key={m.metric.name}>
           <thead>

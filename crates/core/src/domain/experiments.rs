@@ -52,3 +52,169 @@ pub async fn import_file(
         .await?;
     Ok(imported)
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    #[error("no experiment `{0}`; `flightdeck experiment list` shows them")]
+    NotFound(String),
+    #[error("experiment {id} was decided already: {call} by {by}")]
+    Decided {
+        id: String,
+        call: String,
+        by: String,
+    },
+    #[error("which variation ships? {0} (give --variation)")]
+    NeedsVariation(String),
+    #[error("`{0}` is not a variation to ship here; the variations are {1}")]
+    NotAVariation(String, String),
+    #[error(
+        "{0} has a sample-ratio mismatch (p = {1:.2e}): its results are not to be trusted; give a reason to decide anyway"
+    )]
+    Mismatch(String, f64),
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// Decides experiment `id` as `by`: ship (a variation: the one that wins on the primary metric
+/// unless named), stop or iterate. Signed in the audit log with what the scorecard said, and
+/// recorded once across every instance on the store; the same decision again stands as taken.
+/// An experiment with a sample-ratio mismatch needs a reason.
+#[allow(clippy::too_many_arguments)]
+pub async fn decide(
+    store: &Store,
+    key: &crate::model::audit::AuditKey,
+    by: crate::domain::team::Acting<'_>,
+    id: &str,
+    call: crate::model::ExperimentCall,
+    variation: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> Result<crate::model::ExperimentDecided, DecideError> {
+    use crate::metrics::experiments::{scorecard, Outcome};
+    use crate::model::ExperimentCall;
+    let card = scorecard(store, id, now)
+        .await?
+        .ok_or_else(|| DecideError::NotFound(id.into()))?;
+    let actor = by.person.name.clone();
+    let reason = reason.trim();
+    let others: Vec<&str> = card
+        .experiment
+        .variants
+        .iter()
+        .skip(1)
+        .map(|v| v.name.as_str())
+        .collect();
+    let variation = match (call, variation) {
+        (ExperimentCall::Ship, Some(v)) if others.contains(&v) => Some(v.to_string()),
+        (ExperimentCall::Ship, Some(v)) => {
+            return Err(DecideError::NotAVariation(v.into(), others.join(", ")))
+        }
+        (ExperimentCall::Ship, None) => {
+            let primary = card.metrics.iter().find(|m| !m.metric.guardrail);
+            let winners: Vec<&str> = primary
+                .map(|m| {
+                    m.variations
+                        .iter()
+                        .filter(|v| v.verdict == Outcome::Win)
+                        .map(|v| v.variation.as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            match winners.as_slice() {
+                [one] => Some(one.to_string()),
+                [] => {
+                    return Err(DecideError::NeedsVariation(format!(
+                        "none wins yet (variations: {})",
+                        others.join(", ")
+                    )))
+                }
+                many => {
+                    return Err(DecideError::NeedsVariation(format!(
+                        "{} all win",
+                        many.join(", ")
+                    )))
+                }
+            }
+        }
+        (_, _) => None,
+    };
+    let decided = crate::model::ExperimentDecided {
+        call,
+        variation,
+        by: actor.clone(),
+        at: now,
+        reason: (!reason.is_empty()).then(|| reason.to_string()),
+    };
+    if let Some(was) = store.experiment_decision(id).await? {
+        if was.call == decided.call && was.variation == decided.variation {
+            return Ok(was);
+        }
+        return Err(DecideError::Decided {
+            id: id.into(),
+            call: was.call.as_str().into(),
+            by: was.by,
+        });
+    }
+    if card.srm && reason.is_empty() {
+        return Err(DecideError::Mismatch(id.into(), card.srm_p_value));
+    }
+    if !store.decide_experiment(id, &decided).await? {
+        // Another instance decided in between: its decision stands.
+        let was = store.experiment_decision(id).await?;
+        return Err(DecideError::Decided {
+            id: id.into(),
+            call: was.as_ref().map_or("?", |w| w.call.as_str()).into(),
+            by: was.map(|w| w.by).unwrap_or_default(),
+        });
+    }
+    // What the lead saw: the primary metric's lift per variation, always-valid interval.
+    let mut said = Vec::new();
+    if let Some(m) = card.metrics.iter().find(|m| !m.metric.guardrail) {
+        for v in &m.variations {
+            if let Some(s) = v.sequential {
+                said.push(format!(
+                    "{} {} {:+.2}% [{:+.2}%, {:+.2}%] {:?}",
+                    m.metric.name,
+                    v.variation,
+                    s.estimate * 100.0,
+                    s.ci.0 * 100.0,
+                    s.ci.1 * 100.0,
+                    v.verdict
+                ));
+            }
+        }
+    }
+    let detail = format!(
+        "{}{}; {}{}{}",
+        call.as_str(),
+        decided
+            .variation
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default(),
+        said.join("; "),
+        if card.srm {
+            "; sample-ratio mismatch"
+        } else {
+            ""
+        },
+        decided
+            .reason
+            .as_deref()
+            .map(|r| format!("; reason: {r}"))
+            .unwrap_or_default()
+    );
+    store
+        .append_audit(
+            key,
+            &crate::model::audit::Decision {
+                at: now,
+                actor: &actor,
+                action: &format!("experiment {}", call.as_str()),
+                target: id,
+                detail: &detail,
+            },
+        )
+        .await?;
+    Ok(decided)
+}

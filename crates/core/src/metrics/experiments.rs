@@ -69,6 +69,8 @@ pub struct Scorecard {
     pub metrics: Vec<MetricCard>,
     /// Why it can be decided now, when it can.
     pub ready: Option<String>,
+    /// The decision taken, once taken.
+    pub decision: Option<crate::model::ExperimentDecided>,
 }
 
 /// The statistic of one metric in one variation.
@@ -107,7 +109,9 @@ pub async fn scorecard(store: &Store, id: &str, now: i64) -> crate::Result<Optio
     };
     let metrics = store.experiment_metrics(id).await?;
     let sums = store.metric_sums(id).await?;
-    Ok(Some(card(experiment, &metrics, &sums, now)))
+    let mut c = card(experiment, &metrics, &sums, now);
+    c.decision = store.experiment_decision(id).await?;
+    Ok(Some(c))
 }
 
 /// The scorecard from what is stored (pure, for the list and tests).
@@ -199,6 +203,7 @@ pub fn card(
         metrics: cards,
         ready,
         experiment,
+        decision: None,
     }
 }
 

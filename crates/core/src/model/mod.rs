@@ -605,6 +605,31 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// What a lead decides about an experiment.
+    pub enum ExperimentCall {
+        /// Roll the winning variation out to everyone.
+        Ship = "ship",
+        /// End it and keep control.
+        Stop = "stop",
+        /// End it and try again with a changed variation.
+        Iterate = "iterate",
+    }
+}
+
+/// An experiment's decision as taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ExperimentDecided {
+    pub call: ExperimentCall,
+    /// The variation shipped (ship only).
+    pub variation: Option<String>,
+    pub by: String,
+    #[ts(type = "number")]
+    pub at: i64,
+    pub reason: Option<String>,
+}
+
 /// One metric an experiment is judged by.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]

@@ -251,7 +251,8 @@ fn per_unit(
                 column: "variation".into(),
                 message,
             })?;
-        if v == acc.len() {
+        // Variations named up front may first appear in any order.
+        while acc.len() <= v {
             acc.push(vec![Acc::default(); metrics.len()]);
         }
         if let Some(i) = exposed {

@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::Store;
-use crate::model::{Experiment, ExperimentMetric, MetricSums};
+use crate::model::{Experiment, ExperimentDecided, ExperimentMetric, MetricSums};
 use crate::Result;
 
 impl Store {
@@ -141,5 +141,49 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Records decision `d` on experiment `id` and stops it, unless one was recorded already
+    /// (by this or any other instance): returns whether this one was.
+    pub async fn decide_experiment(&self, id: &str, d: &ExperimentDecided) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE experiments SET decision = $2, decided_variation = $3, decided_by = $4,
+               decided_at = $5, decision_reason = $6, state = 'stopped'
+             WHERE id = $1 AND decision IS NULL",
+        )
+        .bind(id)
+        .bind(d.call.as_str())
+        .bind(d.variation.as_deref())
+        .bind(&d.by)
+        .bind(d.at)
+        .bind(d.reason.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The decision taken on experiment `id`, if any.
+    pub async fn experiment_decision(&self, id: &str) -> Result<Option<ExperimentDecided>> {
+        let row = sqlx::query(
+            "SELECT decision, decided_variation, decided_by, decided_at, decision_reason
+             FROM experiments WHERE id = $1 AND decision IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(ExperimentDecided {
+                call: super::named(&r, "decision", "experiment decision")?,
+                variation: r.try_get("decided_variation")?,
+                by: r
+                    .try_get::<Option<String>, _>("decided_by")?
+                    .unwrap_or_default(),
+                at: r
+                    .try_get::<Option<i64>, _>("decided_at")?
+                    .unwrap_or_default(),
+                reason: r.try_get("decision_reason")?,
+            })
+        })
+        .transpose()
     }
 }

@@ -592,7 +592,8 @@ pub(crate) async fn upsert_experiment_in(
         "INSERT INTO experiments (id, name, metric, state, started_at)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, metric = excluded.metric,
-           state = excluded.state",
+           state = CASE WHEN experiments.decision IS NULL THEN excluded.state
+             ELSE experiments.state END",
     )
     .bind(&e.id)
     .bind(&e.name)

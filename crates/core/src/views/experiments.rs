@@ -17,12 +17,9 @@ pub async fn experiments(store: &Store) -> Result<ExperimentsView> {
     for e in &experiments {
         let metrics = store.experiment_metrics(&e.id).await?;
         let sums = store.metric_sums(&e.id).await?;
-        scorecards.push(crate::metrics::experiments::card(
-            e.clone(),
-            &metrics,
-            &sums,
-            now,
-        ));
+        let mut c = crate::metrics::experiments::card(e.clone(), &metrics, &sums, now);
+        c.decision = store.experiment_decision(&e.id).await?;
+        scorecards.push(c);
     }
     Ok(ExperimentsView {
         experiments,
