@@ -19,6 +19,10 @@
               same 3 repos and its own agent logs) against one instance alone: wall time, no
               deadlock (every ingest exits 0), no duplicate (rows as one reader counts them);
               then the API's p50/p99 with 10 UIs open (an event stream each, views refetched).
+  experiments BENCH_EXPERIMENT_ROWS per-unit rows (default 10 million) of a CSV to a full
+              scorecard (`flightdeck experiment import --json`: read, store, judge) against
+              pandas reading the same file and summing it per variation (the step before any
+              Python stats engine, gbstats included, can run); seconds and peak memory.
   relay       an event on one instance heard on another through PostgreSQL LISTEN/NOTIFY
               (connection refused, no DNS answer, a port that never answers): 200 approvals
               through the API's router and 20 `flightdeck approve` processes, p50/p99.
@@ -27,8 +31,8 @@ Run through scripts/bench.sh (builds the release binary and installs the peers).
 Environment: BENCH_MB (corpus size, default 1024), BENCH_COMMITS (default 100000),
 BENCH_LIVE_SAMPLES (default 200), BENCH_RECORDS (default 10000000), BENCH_DIR (scratch,
 default a temp dir), BENCH_TEAM_COMMITS (per repo, default 3000), BENCH_TEAM_SESSIONS (per
-instance, default 200), BENCH_ONLY (a comma list of sections: logs, git, live, rollup, dora, decide, relay, team;
-default all).
+instance, default 200), BENCH_EXPERIMENT_ROWS (default 10000000), BENCH_ONLY (a comma list of
+sections: logs, git, live, rollup, dora, decide, relay, team, experiments; default all).
 """
 import http.client
 import json
@@ -49,6 +53,7 @@ ROLLUPS = os.path.join(ROOT, "target/release/examples/bench_rollups")
 DORA = os.path.join(ROOT, "target/release/examples/bench_dora")
 DECIDE = os.path.join(ROOT, "target/release/examples/bench_decide")
 RELAY = os.path.join(ROOT, "target/release/examples/bench_relay")
+GEN_ROWS = os.path.join(ROOT, "target/release/examples/gen_experiment_rows")
 CCUSAGE = os.path.join(ROOT, "bench/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage")
 
 
@@ -247,11 +252,13 @@ def pct(xs, p):
 
 def main():
     only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
-    unknown = only - {"logs", "git", "live", "rollup", "dora", "decide", "relay", "team"}
+    sections = ["logs", "git", "live", "rollup", "dora", "decide", "relay", "team", "experiments"]
+    unknown = only - set(sections)
     if unknown:
-        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} (logs, git, live, rollup, dora, decide, relay, team)")
+        sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} ({', '.join(sections)})")
     run = lambda section: not only or section in only
-    needed = [("flightdeck", FD)] if any(run(s) for s in ("logs", "git", "live", "decide", "team")) else []
+    needed = [("flightdeck", FD)] if any(run(s) for s in ("logs", "git", "live", "decide", "team", "experiments")) else []
+    needed += [("experiment row generator", GEN_ROWS)] if run("experiments") else []
     needed += [("corpus generator", GEN), ("ccusage", CCUSAGE)] if run("logs") else []
     needed += [("rollup bench", ROLLUPS)] if run("rollup") else []
     needed += [("dora bench", DORA)] if run("dora") else []
@@ -289,8 +296,45 @@ def main():
     if run("team"):
         team_section(scratch, int(os.environ.get("BENCH_TEAM_COMMITS", "3000")),
                      int(os.environ.get("BENCH_TEAM_SESSIONS", "200")))
+    if run("experiments"):
+        experiments_section(scratch, int(os.environ.get("BENCH_EXPERIMENT_ROWS", "10000000")))
     if not os.environ.get("BENCH_DIR"):
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+PANDAS_PEER = """
+import sys, pandas as pd
+df = pd.read_csv(sys.argv[1], usecols=["variation", "converted", "revenue", "revenue_denominator", "load_ms", "load_ms_pre"])
+for c in ["converted", "revenue", "revenue_denominator", "load_ms", "load_ms_pre"]:
+    df[c + "_sq"] = df[c] * df[c]
+df["rev_x_den"] = df["revenue"] * df["revenue_denominator"]
+df["load_x_pre"] = df["load_ms"] * df["load_ms_pre"]
+sums = df.groupby("variation").agg(["count", "sum"])
+print(sums.to_json())
+"""
+
+
+def experiments_section(scratch, rows):
+    print(f"\n== experiments: {rows:,} per-unit rows (CSV) to a full scorecard (target: under 3 s, under 200 MB)")
+    path = os.path.join(scratch, "experiment-rows.csv")
+    subprocess.run([GEN_ROWS, path, str(rows)], check=True)
+    size_mb = os.path.getsize(path) / 1e6
+    env = fd_env(scratch)
+    db = os.path.join(scratch, "experiments.db")
+    secs, mb, out = timed([FD, "--database-url", db, "experiment", "import", path, "--experiment", "bench",
+                           "--guardrail", "load_ms", "--inverse", "load_ms", "--json"], env, stdout=subprocess.PIPE)
+    card = json.loads(out)
+    units = card["units"]
+    lift = card["metrics"][0]["variations"][0]["lift"]["estimate"]
+    try:
+        import pandas  # noqa: F401
+        psecs, pmb, _ = timed([sys.executable, "-c", PANDAS_PEER, path], stdout=subprocess.PIPE)
+        peer = f"{psecs:>9.2f} {pmb:>9.0f}"
+    except ImportError:
+        peer = "  (pandas not installed)"
+    print(f"{'file MB':>8} {'units':>11} {'fd s':>6} {'fd MB':>6} {'pandas s':>9} {'pandas MB':>9}  converted lift")
+    print(f"{size_mb:>8.0f} {units:>11,.0f} {secs:>6.2f} {mb:>6.0f} {peer}  {lift:+.4f}")
+    print("(Parquet and a PostgreSQL warehouse are not sources yet: not measured.)")
 
 
 def agent_log_section(scratch, mb):

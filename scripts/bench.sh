@@ -5,7 +5,8 @@
 # ratios; not part of CI.
 # Usage: scripts/bench.sh   (BENCH_MB=1024 BENCH_COMMITS=100000 BENCH_LIVE_SAMPLES=200
 #                            BENCH_RECORDS=10000000 BENCH_DORA_COMMITS=1000000
-#                            BENCH_DORA_DEPLOYS=100000 BENCH_ONLY=logs,git,live,rollup,dora,decide,relay,team)
+#                            BENCH_DORA_DEPLOYS=100000 BENCH_EXPERIMENT_ROWS=10000000
+#                            BENCH_ONLY=logs,git,live,rollup,dora,decide,relay,team,experiments)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,6 +15,6 @@ command -v /usr/bin/time >/dev/null || { sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo
 # packages); the versions are pinned exactly, so install gives the same tree.
 npm --prefix bench install --no-audit --no-fund
 cargo build --locked --release -p flightdeck-cli
-cargo build --locked --release -p flightdeck-core --example gen_claude_corpus --example bench_rollups --example bench_dora --example bench_relay
+cargo build --locked --release -p flightdeck-core --example gen_claude_corpus --example bench_rollups --example bench_dora --example bench_relay --example gen_experiment_rows
 cargo build --locked --release -p flightdeck-server --example bench_decide
 exec python3 bench/run.py

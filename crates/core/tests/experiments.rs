@@ -279,6 +279,24 @@ async fn bad_input_is_named_and_stores_nothing(db: TestDb) {
         assert!(!err.contains('\n'), "one line: {err}");
         assert!(err.contains(want), "{name}: {err}");
     }
+    // Far into a big file (past the reader's first batches), the line is still exact; and a
+    // bad number is reported before a broken record further on.
+    let mut big = String::from("variation,clicked\n");
+    for i in 0..10_000 {
+        let value = if i == 8_999 { "x1" } else { "1" };
+        writeln!(big, "{},{value}", ["control", "treatment"][i % 2]).unwrap();
+    }
+    big.push_str("control\n");
+    let path = dir.path().join("big.csv");
+    std::fs::write(&path, big).unwrap();
+    let err = import_file(&db.store, &path, options("e1"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("big.csv:9001: column `clicked`: `x1` is not a number"),
+        "{err}"
+    );
     assert_eq!(db.store.metric_sums("e1").await.unwrap(), before);
     db.finish().await;
 }
