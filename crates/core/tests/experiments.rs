@@ -40,6 +40,14 @@ async fn import_csv(
 /// Per-variation sums of one binomial metric `clicked`: 10,312 against 9,688 of a 50/50 split.
 const MISMATCHED: &str = "variation,metric,n,sum,sum_squares\ncontrol,clicked,10312,1031,1031\ntreatment,clicked,9688,1453,1453\n";
 
+/// Each metric of an import with its kind.
+fn kinds_of(done: &flightdeck_core::sources::experiment_file::Imported) -> Vec<(&str, MetricKind)> {
+    done.metrics
+        .iter()
+        .map(|m| (m.name.as_str(), m.kind))
+        .collect()
+}
+
 fn reference() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -104,13 +112,8 @@ async fn per_unit_rows_become_a_scorecard(db: TestDb) {
     o.inverse = vec!["load_ms".into()];
     let done = import_file(&db.store, &path, o).await.unwrap();
     assert_eq!(done.rows, 5_000);
-    let kinds: Vec<(&str, MetricKind)> = done
-        .metrics
-        .iter()
-        .map(|m| (m.name.as_str(), m.kind))
-        .collect();
     assert_eq!(
-        kinds,
+        kinds_of(&done),
         [
             ("converted", MetricKind::Binomial),
             ("revenue", MetricKind::Ratio),
@@ -162,6 +165,20 @@ async fn per_unit_rows_become_a_scorecard(db: TestDb) {
         .as_deref()
         .unwrap_or("")
         .contains("treatment wins on converted"));
+
+    // Spaces around fields are not part of them; an unknown exposure time moves nothing.
+    import_csv(
+        &db.store,
+        dir.path(),
+        "spaced.csv",
+        "variation , clicked, exposed_at\n control , 1, 1790000000\ntreatment ,0,\ncontrol, 0 ,\ntreatment, 1, 1789990000\n",
+        "spaced",
+    )
+    .await;
+    let e = db.store.experiment("spaced").await.unwrap().unwrap();
+    let names: Vec<&str> = e.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["control", "treatment"]);
+    assert_eq!(e.started_at, 1_789_990_000);
     db.finish().await;
 }
 both!(per_unit_rows_become_a_scorecard);
@@ -516,3 +533,147 @@ async fn decisions_are_signed_and_taken_once(db: TestDb) {
     db.finish().await;
 }
 both!(decisions_are_signed_and_taken_once);
+
+/// Aggregates as a warehouse query returns them: ratio and covariate columns on every row,
+/// empty where a metric has no such part; spaces around fields; weights given control first
+/// while the file starts with treatment; a re-import of sums keeps the start.
+async fn aggregates_with_every_column(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "variation , metric, n, sum, sum_squares, denominator_sum, denominator_sum_squares, sum_products, pre_sum, pre_sum_squares, pre_sum_products
+treatment, clicked, 1000, 130, 130, , , , , ,
+control, clicked, 1000, 100, 100, , , , , ,
+treatment, revenue, 1000, 5200, 61000, 2500, 7000, 14000, , ,
+control, revenue, 1000, 5000, 60000, 2500, 7000, 13500, , ,
+treatment, minutes, 1000, 41000, 1900000, , , , 40000, 1800000, 1700000
+control, minutes, 1000, 40000, 1800000, , , , 40100, 1810000, 1690000
+";
+    let path = dir.path().join("warehouse.csv");
+    std::fs::write(&path, body).unwrap();
+    let mut o = options("wh");
+    o.weights = vec![0.7, 0.3];
+    let done = import_file(&db.store, &path, o).await.unwrap();
+    assert_eq!(
+        kinds_of(&done),
+        [
+            ("clicked", MetricKind::Binomial),
+            ("revenue", MetricKind::Ratio),
+            ("minutes", MetricKind::Mean)
+        ]
+    );
+    let sums = db.store.metric_sums("wh").await.unwrap();
+    let of = |m: &str| sums.iter().find(|s| s.metric == m).unwrap();
+    assert_eq!(of("clicked").denominator, None);
+    assert_eq!(of("clicked").pre, None);
+    assert!(of("revenue").denominator.is_some() && of("revenue").pre.is_none());
+    assert!(
+        of("minutes").pre.is_some(),
+        "every variation has the covariate"
+    );
+    let e = db.store.experiment("wh").await.unwrap().unwrap();
+    let weights: Vec<(&str, Option<f64>)> = e
+        .variants
+        .iter()
+        .map(|v| (v.name.as_str(), v.weight))
+        .collect();
+    assert_eq!(weights, [("control", Some(0.7)), ("treatment", Some(0.3))]);
+    let card = scorecard(&db.store, "wh", NOW).await.unwrap().unwrap();
+    for m in &card.metrics {
+        assert!(
+            m.variations[0].lift.is_some(),
+            "{}: {:?}",
+            m.metric.name,
+            m.variations[0].error
+        );
+    }
+    // 1,000 each against a 70/30 split: a mismatch.
+    assert!(card.srm);
+    // Sums read again later keep the start.
+    import_file(&db.store, &path, options("wh")).await.unwrap();
+    assert_eq!(
+        db.store.experiment("wh").await.unwrap().unwrap().started_at,
+        e.started_at
+    );
+    db.finish().await;
+}
+both!(aggregates_with_every_column);
+
+/// A guardrail where lower is better, much worse in treatment: its verdict, its chance to
+/// win, readiness, and shipping it only with a reason.
+async fn a_breached_guardrail_stops_a_ship(db: TestDb) {
+    use flightdeck_core::domain::experiments::{decide, DecideError};
+    use flightdeck_core::model::ExperimentCall;
+    let dir = tempfile::tempdir().unwrap();
+    let key =
+        flightdeck_core::model::audit::AuditKey::load_or_create(&dir.path().join("key")).unwrap();
+    let path = dir.path().join("g.csv");
+    // Conversions flat; load time 300 ms → 330 ms (sd about 50 ms).
+    std::fs::write(
+        &path,
+        "variation,metric,n,sum,sum_squares\n\
+         control,signed_up,5000,600,600\ntreatment,signed_up,5000,640,640\n\
+         control,load_ms,5000,1500000,462500000\ntreatment,load_ms,5000,1650000,557000000\n",
+    )
+    .unwrap();
+    let mut o = options("g");
+    o.guardrails = vec!["load_ms".into()];
+    o.inverse = vec!["load_ms".into()];
+    import_file(&db.store, &path, o).await.unwrap();
+    let card = scorecard(&db.store, "g", NOW).await.unwrap().unwrap();
+    let load = card
+        .metrics
+        .iter()
+        .find(|m| m.metric.name == "load_ms")
+        .unwrap();
+    let v = &load.variations[0];
+    assert!(v.lift.unwrap().estimate > 0.09, "{:?}", v.lift);
+    assert_eq!(v.verdict, Outcome::GuardrailBreached);
+    assert!(
+        v.chance_to_win.unwrap() < 0.01,
+        "higher is worse: {:?}",
+        v.chance_to_win
+    );
+    assert_eq!(
+        card.ready.as_deref(),
+        Some("treatment breaks guardrail load_ms")
+    );
+    let err = decide(
+        &db.store,
+        &key,
+        alice(),
+        "g",
+        ExperimentCall::Ship,
+        Some("treatment"),
+        "",
+        NOW,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DecideError::Guardrail(..)), "{err}");
+    decide(
+        &db.store,
+        &key,
+        alice(),
+        "g",
+        ExperimentCall::Ship,
+        Some("treatment"),
+        "the slower page is the price of the new checkout",
+        NOW,
+    )
+    .await
+    .unwrap();
+    let entry = db
+        .store
+        .audit_entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.target == "g")
+        .unwrap();
+    assert!(
+        entry.detail.contains("load_ms treatment +"),
+        "{}",
+        entry.detail
+    );
+    db.finish().await;
+}
+both!(a_breached_guardrail_stops_a_ship);

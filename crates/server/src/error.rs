@@ -120,6 +120,7 @@ impl ApiError {
                     E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                     E::Decided { .. } => (StatusCode::CONFLICT, "decided"),
                     E::Mismatch(..) => (StatusCode::CONFLICT, "sample_ratio_mismatch"),
+                    E::Guardrail(..) => (StatusCode::CONFLICT, "guardrail"),
                     E::NeedsVariation(_) | E::NotAVariation(..) => {
                         (StatusCode::BAD_REQUEST, "bad_request")
                     }

@@ -757,8 +757,7 @@ struct ReleaseDecision {
     sha: Option<String>,
 }
 
-/// Approves or rejects a release: signed in the audit log now; a GitHub run waiting on the
-/// environment hears it through the outbox (the background sender, or the next sync).
+/// Ship, stop or iterate, as `POST /api/experiments/{id}/decision` takes it.
 #[derive(serde::Deserialize)]
 struct ExperimentDecision {
     call: flightdeck_core::model::ExperimentCall,
@@ -768,6 +767,7 @@ struct ExperimentDecision {
     reason: String,
 }
 
+/// Decides an experiment as the caller: signed in the audit log, taken once.
 async fn experiment_decision(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -789,6 +789,8 @@ async fn experiment_decision(
     Ok(Json(d))
 }
 
+/// Approves or rejects a release: signed in the audit log now; a GitHub run waiting on the
+/// environment hears it through the outbox (the background sender, or the next sync).
 async fn release_decision(
     State(s): State<AppState>,
     Path(id): Path<String>,

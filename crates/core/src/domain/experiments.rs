@@ -71,6 +71,8 @@ pub enum DecideError {
         "{0} has a sample-ratio mismatch (p = {1:.2e}): its results are not to be trusted; give a reason to decide anyway"
     )]
     Mismatch(String, f64),
+    #[error("{0} breaks guardrail {1}: give a reason to ship it anyway")]
+    Guardrail(String, String),
     #[error(transparent)]
     Store(#[from] crate::Error),
 }
@@ -158,18 +160,41 @@ pub async fn decide(
     if card.srm && reason.is_empty() {
         return Err(DecideError::Mismatch(id.into(), card.srm_p_value));
     }
-    if !store.decide_experiment(id, &decided).await? {
-        // Another instance decided in between: its decision stands.
-        let was = store.experiment_decision(id).await?;
-        return Err(DecideError::Decided {
-            id: id.into(),
-            call: was.as_ref().map_or("?", |w| w.call.as_str()).into(),
-            by: was.map(|w| w.by).unwrap_or_default(),
-        });
+    // Shipping what breaks a guardrail takes a reason, as a broken split does.
+    if let (Some(shipped), true) = (&decided.variation, reason.is_empty()) {
+        for m in card.metrics.iter().filter(|m| m.metric.guardrail) {
+            if m.variations
+                .iter()
+                .any(|v| &v.variation == shipped && v.verdict == Outcome::GuardrailBreached)
+            {
+                return Err(DecideError::Guardrail(
+                    shipped.clone(),
+                    m.metric.name.clone(),
+                ));
+            }
+        }
     }
-    // What the lead saw: the primary metric's lift per variation, always-valid interval.
+    if !store.decide_experiment(id, &decided).await? {
+        // Another instance decided in between: its decision stands, and it is this one when
+        // both said the same.
+        let was = store.experiment_decision(id).await?;
+        return match was {
+            Some(w) if w.call == decided.call && w.variation == decided.variation => Ok(w),
+            was => Err(DecideError::Decided {
+                id: id.into(),
+                call: was.as_ref().map_or("?", |w| w.call.as_str()).into(),
+                by: was.map(|w| w.by).unwrap_or_default(),
+            }),
+        };
+    }
+    // What the lead saw: the primary metric's and the guardrails' lift per variation, with
+    // the always-valid interval.
     let mut said = Vec::new();
-    if let Some(m) = card.metrics.iter().find(|m| !m.metric.guardrail) {
+    let primary = card.metrics.iter().position(|m| !m.metric.guardrail);
+    for (i, m) in card.metrics.iter().enumerate() {
+        if Some(i) != primary && !m.metric.guardrail {
+            continue;
+        }
         for v in &m.variations {
             if let Some(s) = v.sequential {
                 said.push(format!(
@@ -204,7 +229,7 @@ pub async fn decide(
             .map(|r| format!("; reason: {r}"))
             .unwrap_or_default()
     );
-    store
+    let signed = store
         .append_audit(
             key,
             &crate::model::audit::Decision {
@@ -215,6 +240,11 @@ pub async fn decide(
                 detail: &detail,
             },
         )
-        .await?;
+        .await;
+    if let Err(e) = signed {
+        // No decision stands unsigned: taken back, to be taken again.
+        store.undo_experiment_decision(id, &decided).await?;
+        return Err(e.into());
+    }
     Ok(decided)
 }

@@ -137,6 +137,27 @@ pub fn card(
     for m in metrics {
         let of = |v: &str| sums.iter().find(|s| s.metric == m.name && s.variation == v);
         let Some(control) = names.first().and_then(|c| of(c)) else {
+            // Shown, not dropped: a metric quietly missing would make the next one primary.
+            cards.push(MetricCard {
+                metric: m.clone(),
+                control_units: 0.0,
+                control_mean: 0.0,
+                variations: names
+                    .iter()
+                    .skip(1)
+                    .map(|v| Comparison {
+                        variation: v.to_string(),
+                        units: of(v).map_or(0.0, |s| s.n),
+                        mean: 0.0,
+                        lift: None,
+                        sequential: None,
+                        adjusted_p: None,
+                        chance_to_win: None,
+                        verdict: Outcome::NoAnswer,
+                        error: Some("control has no data for this metric".into()),
+                    })
+                    .collect(),
+            });
             continue;
         };
         let a = stat_of(m.kind, control);

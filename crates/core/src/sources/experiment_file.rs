@@ -117,6 +117,9 @@ pub fn read(path: &Path, o: &ImportOptions) -> Result<Imported, FileError> {
     }
 }
 
+/// The most variations an experiment may have.
+const MAX_VARIATIONS: usize = 100;
+
 /// Where the row's variation goes: its index among the known ones, learning new ones when none
 /// were given.
 struct Variations {
@@ -143,6 +146,13 @@ impl Variations {
             return Err(format!(
                 "`{name}` is not a variation of this experiment ({})",
                 self.names.join(", ")
+            ));
+        }
+        // Sums are kept per variation: a column of unit ids taken for variations would grow
+        // without bound.
+        if self.names.len() >= MAX_VARIATIONS {
+            return Err(format!(
+                "more than {MAX_VARIATIONS} different variations: is this the variation column?"
             ));
         }
         self.names.push(name.to_string());
@@ -271,14 +281,14 @@ fn per_unit(
                     rows += 1;
                     let line = record.position().map_or(rows + 1, |p| p.line());
                     let text = |i: usize| {
-                        std::str::from_utf8(record.get(i).unwrap_or_default()).map_err(|_| {
-                            FileError::At {
+                        std::str::from_utf8(record.get(i).unwrap_or_default())
+                            .map(str::trim)
+                            .map_err(|_| FileError::At {
                                 file: path.into(),
                                 line,
                                 column: header[i].clone(),
                                 message: "not UTF-8 text".into(),
-                            }
-                        })
+                            })
                     };
                     let v =
                         variations
@@ -293,8 +303,8 @@ fn per_unit(
                     while acc.len() <= v {
                         acc.push(vec![Acc::default(); metrics.len()]);
                     }
-                    if let Some(i) = exposed {
-                        let text = text(i)?;
+                    // An empty time is not known for this unit: it does not move the start.
+                    if let Some(text) = exposed.map(text).transpose()?.filter(|t| !t.is_empty()) {
                         let at = text
                             .parse::<i64>()
                             .ok()
@@ -410,7 +420,8 @@ fn aggregates(
     let mut names: Vec<String> = Vec::new();
     let mut kinds: BTreeMap<usize, MetricKind> = BTreeMap::new();
     let mut cells: BTreeMap<(usize, usize), Acc> = BTreeMap::new();
-    let mut has = (false, false);
+    // Per metric: rows with a denominator, rows with a covariate, rows in all.
+    let mut has: BTreeMap<usize, (u64, u64, u64)> = BTreeMap::new();
     let (mut rows, mut record) = (0_u64, csv::StringRecord::new());
     loop {
         match rdr.read_record(&mut record) {
@@ -466,15 +477,18 @@ fn aggregates(
         if a.sum_squares < 0.0 {
             return Err(at("sum_squares", format!("negative ({})", a.sum_squares)));
         }
-        for (cols, slots, seen) in [
-            (denominator, &mut a.d, &mut has.0),
-            (pre, &mut a.pre, &mut has.1),
+        let seen = has.entry(m).or_default();
+        seen.2 += 1;
+        for (cols, slots, count) in [
+            (denominator, &mut a.d, &mut seen.0),
+            (pre, &mut a.pre, &mut seen.1),
         ] {
-            if let Some(cs) = cols {
+            // Columns a file has for every metric are empty where a metric has no such part.
+            if let Some(cs) = cols.filter(|cs| record.get(cs[0].0).is_some_and(|t| !t.is_empty())) {
                 for (slot, (c, name)) in slots.iter_mut().zip(cs) {
                     *slot = get(name, c)?;
                 }
-                *seen |= record.get(cs[0].0).is_some_and(|t| !t.is_empty());
+                *count += 1;
             }
         }
         if let Some(k) = kind_col {
@@ -506,8 +520,9 @@ fn aggregates(
         .map(|(m, name)| {
             // Without a kind column: a ratio when it has a denominator, binomial when every
             // unit's value was 0 or 1 (then Σm² = Σm), else a mean.
+            let (with_d, with_pre, all) = has.get(&m).copied().unwrap_or_default();
             let kind = kinds.get(&m).copied().unwrap_or_else(|| {
-                if has.0 {
+                if with_d > 0 {
                     MetricKind::Ratio
                 } else if cells
                     .iter()
@@ -519,7 +534,14 @@ fn aggregates(
                     MetricKind::Mean
                 }
             });
-            (name.clone(), kind, kind == MetricKind::Ratio, has.1)
+            // Adjusted only when every variation has the covariate: one side alone would bias
+            // the lift.
+            (
+                name.clone(),
+                kind,
+                kind == MetricKind::Ratio,
+                with_pre == all,
+            )
         })
         .collect();
     finish(path, o, variations, &kinds, None, rows, |v, m| {
@@ -588,7 +610,7 @@ fn finish(
         .unwrap_or_default();
     let mut sums = Vec::new();
     let mut variants = Vec::new();
-    for &v in &order {
+    for (position, &v) in order.iter().enumerate() {
         let name = &variations.names[v];
         let units = (0..kinds.len())
             .filter_map(|m| cell(v, m))
@@ -602,7 +624,8 @@ fn finish(
             name: name.clone(),
             units: units.round() as i64,
             conversions: conversions.round() as i64,
-            weight: o.weights.get(v).copied(),
+            // Weights are given control first, as the variations are shown.
+            weight: o.weights.get(position).copied(),
         });
         for (m, (metric, _, ratio, pre)) in kinds.iter().enumerate() {
             let Some(a) = cell(v, m) else { continue };

@@ -29,8 +29,9 @@ impl Store {
                 .await?;
         }
         super::writes::upsert_experiment_in(&mut tx, e).await?;
-        // A new import may have seen exposure start earlier.
-        sqlx::query("UPDATE experiments SET started_at = $2 WHERE id = $1")
+        // The start only moves earlier (a file with earlier exposures); a file without
+        // exposure times (aggregates, read now) leaves it.
+        sqlx::query("UPDATE experiments SET started_at = $2 WHERE id = $1 AND started_at > $2")
             .bind(&e.id)
             .bind(e.started_at)
             .execute(&mut *tx)
@@ -141,6 +142,23 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Takes back decision `d` on experiment `id` (its audit entry could not be written), so
+    /// no decision stands unsigned.
+    pub async fn undo_experiment_decision(&self, id: &str, d: &ExperimentDecided) -> Result<()> {
+        sqlx::query(
+            "UPDATE experiments SET decision = NULL, decided_variation = NULL, decided_by = NULL,
+               decided_at = NULL, decision_reason = NULL, state = 'running'
+             WHERE id = $1 AND decision = $2 AND decided_by = $3 AND decided_at = $4",
+        )
+        .bind(id)
+        .bind(d.call.as_str())
+        .bind(&d.by)
+        .bind(d.at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Records decision `d` on experiment `id` and stops it, unless one was recorded already

@@ -404,7 +404,7 @@ impl Store {
         .await?;
         let variants = sqlx::query(
             "SELECT experiment, name, units, conversions, weight FROM experiment_variants
-             ORDER BY experiment, position, name",
+             ORDER BY experiment, position, CASE WHEN name = 'control' THEN 0 ELSE 1 END, name",
         )
         .fetch_all(&self.pool)
         .await?;
