@@ -7,9 +7,10 @@ use anyhow::{bail, Result};
 use clap::Subcommand;
 use flightdeck_app::Lead;
 use flightdeck_core::config::Settings;
-use flightdeck_core::metrics::experiments::{self, Outcome, Scorecard};
+use flightdeck_core::domain::experiments;
 use flightdeck_core::model::ExperimentCall;
 use flightdeck_core::sources::experiment_file::ImportOptions;
+use flightdeck_core::stats::scorecard::{Outcome, Scorecard};
 use flightdeck_core::store::Store;
 
 #[derive(Subcommand)]

@@ -10,7 +10,7 @@
 //! | layer | folder | owns |
 //! |---|---|---|
 //! | 0 | `model/` | the nouns, days, errors, the event bus, TOML reading, secrets, audit signing, prices |
-//! | 0 | `stats/` | experiment statistics: distributions, tests, intervals, corrections (pure math) |
+//! | 0 | `stats/` | experiment statistics: distributions, tests, intervals, corrections, the scorecard (pure) |
 //! | 1 | `store/` | every SQL statement, migrations, both engines |
 //! | 2 | `sources/`, `forge/` | git repos, agent logs, vendor billing; GitHub, local diffs and merges |
 //! | 3 | `domain/` | the rules: policy, outbox, work, dispatch, deploys, releases, budgets, ingest |

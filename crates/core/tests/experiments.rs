@@ -9,9 +9,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use flightdeck_core::domain::experiments::import_file;
-use flightdeck_core::metrics::experiments::{scorecard, Outcome};
+use flightdeck_core::domain::experiments::scorecard;
 use flightdeck_core::model::MetricKind;
 use flightdeck_core::sources::experiment_file::ImportOptions;
+use flightdeck_core::stats::scorecard::Outcome;
 use serde_json::Value;
 use support::{both, TestDb};
 

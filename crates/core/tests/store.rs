@@ -549,7 +549,8 @@ async fn demo_ingest_is_complete_and_idempotent(db: TestDb) {
     );
 
     // The demo's three experiments read as they are meant to.
-    use flightdeck_core::metrics::experiments::{scorecard, Outcome};
+    use flightdeck_core::domain::experiments::scorecard;
+    use flightdeck_core::stats::scorecard::Outcome;
     let card = |id: &'static str| {
         let store = db.store.clone();
         async move { scorecard(&store, id, now).await.unwrap().unwrap() }

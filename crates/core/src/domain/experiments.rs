@@ -53,6 +53,22 @@ pub async fn import_file(
     Ok(imported)
 }
 
+/// The scorecard of experiment `id` as of `now`; `None` when there is no such experiment.
+pub async fn scorecard(
+    store: &Store,
+    id: &str,
+    now: i64,
+) -> crate::Result<Option<crate::stats::scorecard::Scorecard>> {
+    let Some(experiment) = store.experiment(id).await? else {
+        return Ok(None);
+    };
+    let metrics = store.experiment_metrics(id).await?;
+    let sums = store.metric_sums(id).await?;
+    let mut c = crate::stats::scorecard::card(experiment, &metrics, &sums, now);
+    c.decision = store.experiment_decision(id).await?;
+    Ok(Some(c))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DecideError {
     #[error("no experiment `{0}`; `flightdeck experiment list` shows them")]
@@ -92,8 +108,8 @@ pub async fn decide(
     reason: &str,
     now: i64,
 ) -> Result<crate::model::ExperimentDecided, DecideError> {
-    use crate::metrics::experiments::{scorecard, Outcome};
     use crate::model::ExperimentCall;
+    use crate::stats::scorecard::Outcome;
     let card = scorecard(store, id, now)
         .await?
         .ok_or_else(|| DecideError::NotFound(id.into()))?;

@@ -4,7 +4,6 @@
 pub mod concentration;
 pub mod cycle;
 pub mod dora;
-pub mod experiments;
 pub mod reports;
 pub mod team;
 pub mod value;

@@ -10,6 +10,7 @@
 //! - [`bayes`]: chance to beat control, expected loss and credible interval.
 //! - [`design`]: sample-ratio mismatch, power and minimum detectable effect.
 //! - [`multiple`]: Holm and Benjamini–Hochberg adjusted p-values.
+//! - [`scorecard`]: an experiment's metrics × variations judged with all of the above.
 //!
 //! The formulas follow GrowthBook's open-source engine (gbstats) and statsmodels, and
 //! `tests/stats.rs` matches every one to 1e-6 against values those libraries computed on the
@@ -20,6 +21,7 @@ pub mod compare;
 pub mod design;
 pub mod dist;
 pub mod multiple;
+pub mod scorecard;
 
 /// Sums of one per-unit value: n, Σx, Σx².
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -7,7 +7,7 @@ use super::*;
 pub struct ExperimentsView {
     pub experiments: Vec<Experiment>,
     /// Each experiment's scorecard, in the same order.
-    pub scorecards: Vec<crate::metrics::experiments::Scorecard>,
+    pub scorecards: Vec<crate::stats::scorecard::Scorecard>,
 }
 
 pub async fn experiments(store: &Store) -> Result<ExperimentsView> {
@@ -17,7 +17,7 @@ pub async fn experiments(store: &Store) -> Result<ExperimentsView> {
     for e in &experiments {
         let metrics = store.experiment_metrics(&e.id).await?;
         let sums = store.metric_sums(&e.id).await?;
-        let mut c = crate::metrics::experiments::card(e.clone(), &metrics, &sums, now);
+        let mut c = crate::stats::scorecard::card(e.clone(), &metrics, &sums, now);
         c.decision = store.experiment_decision(&e.id).await?;
         scorecards.push(c);
     }

@@ -1,4 +1,5 @@
-//! An experiment's scorecard: every metric × variation against control, with the lift a
+//! An experiment's scorecard from its stored sums (pure: `domain::experiments::scorecard`
+//! reads the store): every metric × variation against control, with the lift a
 //! fixed-horizon test gives, the always-valid (sequential) test a peeking lead can trust,
 //! corrected for the number of comparisons (Holm), the Bayesian chance to win, the
 //! sample-ratio check, and whether it is ready to decide.
@@ -6,10 +7,9 @@
 use serde::Serialize;
 use ts_rs::TS;
 
+use super::compare::{self, Estimate, Lift, SEQUENTIAL_TUNING};
+use super::{bayes, design, multiple, with_theta, Stat, Sums};
 use crate::model::{Experiment, ExperimentMetric, MetricKind, MetricSums};
-use crate::stats::compare::{self, Estimate, Lift, SEQUENTIAL_TUNING};
-use crate::stats::{bayes, design, multiple, with_theta, Stat, Sums};
-use crate::store::Store;
 
 /// The significance level of every test and interval here.
 pub const ALPHA: f64 = 0.05;
@@ -100,18 +100,6 @@ fn stat_of(kind: MetricKind, s: &MetricSums) -> Stat {
         },
         _ => Stat::Mean(sums(s.sum, s.sum_squares)),
     }
-}
-
-/// The scorecard of experiment `id` as of `now`; `None` when there is no such experiment.
-pub async fn scorecard(store: &Store, id: &str, now: i64) -> crate::Result<Option<Scorecard>> {
-    let Some(experiment) = store.experiment(id).await? else {
-        return Ok(None);
-    };
-    let metrics = store.experiment_metrics(id).await?;
-    let sums = store.metric_sums(id).await?;
-    let mut c = card(experiment, &metrics, &sums, now);
-    c.decision = store.experiment_decision(id).await?;
-    Ok(Some(c))
 }
 
 /// The scorecard from what is stored (pure, for the list and tests).
