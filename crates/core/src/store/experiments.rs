@@ -87,7 +87,11 @@ impl Store {
 
     /// Experiment `id`, when stored.
     pub async fn experiment(&self, id: &str) -> Result<Option<Experiment>> {
-        Ok(self.experiments().await?.into_iter().find(|e| e.id == id))
+        // An empty id would match them all.
+        if id.is_empty() {
+            return Ok(None);
+        }
+        Ok(self.experiments_matching(id).await?.into_iter().next())
     }
 
     /// The metrics of experiment `id`, in their order.

@@ -397,15 +397,25 @@ impl Store {
     }
 
     pub async fn experiments(&self) -> Result<Vec<Experiment>> {
+        self.experiments_matching("").await
+    }
+
+    /// Experiment `id` with its variants, or every experiment when `id` is empty (no stored
+    /// id is: an import refuses one).
+    pub(super) async fn experiments_matching(&self, id: &str) -> Result<Vec<Experiment>> {
         let rows = sqlx::query(
-            "SELECT id, name, metric, state, started_at FROM experiments ORDER BY started_at DESC, id",
+            "SELECT id, name, metric, state, started_at FROM experiments
+             WHERE ($1 = '' OR id = $1) ORDER BY started_at DESC, id",
         )
+        .bind(id)
         .fetch_all(&self.pool)
         .await?;
         let variants = sqlx::query(
             "SELECT experiment, name, units, conversions, weight FROM experiment_variants
+             WHERE ($1 = '' OR experiment = $1)
              ORDER BY experiment, position, CASE WHEN name = 'control' THEN 0 ELSE 1 END, name",
         )
+        .bind(id)
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
