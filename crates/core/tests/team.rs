@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use flightdeck_core::domain::ingest::{self, Sources};
 use flightdeck_core::model::{
-    Author, ChangeKind, ChangeRequest, ChangeState, Commit, Repo, Review, ReviewState,
+    Author, ChangeRequest, ChangeState, Commit, Repo, Review, ReviewState,
 };
 use flightdeck_core::store::Store;
 use support::{both, commit_file, tree_commit, TestDb};
@@ -276,30 +276,19 @@ async fn a_store_keyed_by_paths_is_carried_over(db: TestDb) {
     let old_id = format!("local:{path}:claude/cache");
     let head = r.revparse_single("claude/cache").unwrap().id().to_string();
     let change = ChangeRequest {
-        id: old_id.clone(),
-        kind: ChangeKind::Local,
-        repo: path.clone(),
         title: "Work on cache.rs".into(),
-        head: "claude/cache".into(),
-        base: "main".into(),
-        head_sha: head.clone(),
-        author: Author::Agent {
-            agent: "claude".into(),
-        },
         state: ChangeState::Open,
-        created_at: NOW - 3_600,
-        updated_at: NOW - 3_600,
-        commits: 1,
-        files_changed: 1,
-        insertions: 1,
-        deletions: 0,
-        agent_cost_usd: 0.0,
-        labels: vec![],
-        requested_reviewers: vec![],
-        mergeable: None,
-        merged_at: None,
-        first_commit_at: None,
+        ..support::merged_change(
+            &path,
+            "claude/cache",
+            &head,
+            Author::Agent {
+                agent: "claude".into(),
+            },
+            NOW - 3_600,
+        )
     };
+    assert_eq!(change.id, old_id);
     store.upsert_change_request(&change).await.unwrap();
     store
         .add_review(&Review {
