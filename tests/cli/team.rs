@@ -15,7 +15,10 @@ fn fresh_pg(rt: &tokio::runtime::Runtime) -> String {
     sqlx::any::install_default_drivers();
     let admin = std::env::var("FLIGHTDECK_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("fd_team_{}_{}", std::process::id(), now());
+    // Tests of one process start in the same second: a counter keeps their databases apart.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("fd_team_{}_{}_{n}", std::process::id(), now());
     rt.block_on(async {
         let mut conn = sqlx::AnyConnection::connect(&admin)
             .await
@@ -29,6 +32,23 @@ fn fresh_pg(rt: &tokio::runtime::Runtime) -> String {
         .rsplit_once('/')
         .map_or(admin.clone(), |(b, _)| b.to_string());
     format!("{base}/{name}")
+}
+
+/// A clone of `origin` at `path` whose `origin` remote reads `url` (as the team's forge names
+/// it), as a person's machine would have it.
+fn clone_as(origin: &std::path::Path, path: &std::path::Path, url: &str) {
+    let parent = path.parent().unwrap_or(path);
+    std::fs::create_dir_all(parent).unwrap();
+    git(
+        parent,
+        &[
+            "clone",
+            "-q",
+            origin.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ],
+    );
+    git(path, &["remote", "set-url", "origin", url]);
 }
 
 /// Rows that must match: repos, commits, change requests, runs, and the spend they add up to.
@@ -132,23 +152,10 @@ fn three_instances_on_one_postgres_count_once_and_see_each_other_live() {
         for name in REPOS {
             let path = home.path().join("src").join(name);
             let origin = root.path().join("origin").join(format!("{name}.git"));
-            git(
-                home.path(),
-                &[
-                    "clone",
-                    "-q",
-                    origin.to_str().unwrap(),
-                    path.to_str().unwrap(),
-                ],
-            );
-            git(
+            clone_as(
+                &origin,
                 &path,
-                &[
-                    "remote",
-                    "set-url",
-                    "origin",
-                    &format!("https://git.acme.test/acme/{name}.git"),
-                ],
+                &format!("https://git.acme.test/acme/{name}.git"),
             );
             let repo = git2::Repository::open(&path).unwrap();
             let branch = format!("claude/task-{m}-{name}");
@@ -439,24 +446,7 @@ fn four_machines_dispatching_keep_the_agents_limit() {
     let clone = |m: usize| homes[m].path().join("src/app");
     for (m, home) in homes.iter().enumerate() {
         let path = clone(m);
-        git(
-            home.path(),
-            &[
-                "clone",
-                "-q",
-                origin.to_str().unwrap(),
-                path.to_str().unwrap(),
-            ],
-        );
-        git(
-            &path,
-            &[
-                "remote",
-                "set-url",
-                "origin",
-                "https://git.acme.test/acme/app.git",
-            ],
-        );
+        clone_as(&origin, &path, "https://git.acme.test/acme/app.git");
         let config = home.path().join("config/flightdeck");
         std::fs::create_dir_all(&config).unwrap();
         std::fs::write(
