@@ -139,3 +139,78 @@ fn experiments_from_the_terminal() {
         "{audit}"
     );
 }
+
+/// `experiment sync` reads GrowthBook with the key from the environment (never an argument),
+/// says what it read, and fails with one line naming the cause without a key or with a wrong
+/// one.
+#[test]
+fn experiments_from_growthbook() {
+    use fakehub::growthbook::{Cell, Experiment, GrowthBook, Metric};
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("fd.db");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let gb = GrowthBook::new("secret_cli");
+    gb.put_metric(Metric {
+        id: "met_signup".into(),
+        name: "Signed up".into(),
+        kind: "binomial".into(),
+        inverse: false,
+    });
+    let mut e = Experiment::new(
+        "exp_1",
+        "onboarding-v3",
+        "Onboarding v3",
+        &[("v0", "control"), ("v1", "treatment")],
+    );
+    e.goals = vec!["met_signup".into()];
+    gb.put_experiment(e);
+    gb.set_results(
+        "exp_1",
+        "snp_1",
+        vec![(
+            "met_signup".into(),
+            vec![
+                Cell::binomial(8_000.0, 800.0),
+                Cell::binomial(8_000.0, 880.0),
+            ],
+        )],
+    );
+    let url = rt.block_on(gb.serve(0)).unwrap();
+    let sync = |key: Option<&str>| {
+        let mut c = flightdeck(home.path());
+        c.arg("--database-url")
+            .arg(&db)
+            .args(["experiment", "sync"])
+            .env("FLIGHTDECK_GROWTHBOOK_API", &url)
+            .env_remove("GROWTHBOOK_API_KEY");
+        if let Some(k) = key {
+            c.env("GROWTHBOOK_API_KEY", k);
+        }
+        c.output().unwrap()
+    };
+    let none = sync(None);
+    assert!(!none.status.success());
+    assert!(
+        stderr_line(&none).contains("GROWTHBOOK_API_KEY"),
+        "{}",
+        stderr_line(&none)
+    );
+    let wrong = sync(Some("secret_nope"));
+    assert!(!wrong.status.success());
+    assert!(
+        stderr_line(&wrong).contains("Invalid API key"),
+        "{}",
+        stderr_line(&wrong)
+    );
+    let said = ok(&sync(Some("secret_cli")));
+    assert!(said.contains("1 experiments listed, 1 updated"), "{said}");
+    let again = ok(&sync(Some("secret_cli")));
+    assert!(again.contains("0 updated, 1 unchanged"), "{again}");
+    let text = ok(&with_db(
+        home.path(),
+        &db,
+        &["experiment", "show", "onboarding-v3"],
+    ));
+    assert!(text.contains("Signed up (binomial)"), "{text}");
+    drop(rt);
+}

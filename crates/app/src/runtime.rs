@@ -1,6 +1,6 @@
 //! The running app's background work, started in one place for every front end: the first
 //! scan of the sources, live watching, periodic rescans, the forge sync, the outbox sender,
-//! the vendors' cost reports, and resuming the dispatches an earlier process left queued.
+//! the vendors' cost reports, GrowthBook's experiments, and resuming the dispatches an earlier process left queued.
 //! Everything stops when the [`Runtime`] is dropped.
 
 use std::time::Duration;
@@ -26,6 +26,9 @@ pub struct RuntimeOptions {
     /// Vendors whose cost reports are fetched, and how often (hourly is plenty: they are daily).
     pub billing: Vec<CostApi>,
     pub billing_every: Duration,
+    /// GrowthBook, when a key is here, and how often its experiments are read.
+    pub growthbook: Option<flightdeck_core::sources::growthbook::GrowthBookApi>,
+    pub growthbook_every: Duration,
     /// Issue labels that make an incident (`[github] incident_labels`).
     pub incident_labels: Vec<String>,
 }
@@ -39,6 +42,14 @@ impl RuntimeOptions {
             send_every: Duration::from_secs(15),
             billing: billing::configured(&settings.anthropic_api_url, &settings.openai_api_url),
             billing_every: Duration::from_secs(3_600),
+            growthbook: flightdeck_core::sources::growthbook::GrowthBookApi::configured(
+                &settings.growthbook_api_url,
+            )
+            .unwrap_or_else(|e| {
+                tracing::warn!("{e}");
+                None
+            }),
+            growthbook_every: Duration::from_secs(600),
             incident_labels: settings.incident_labels.clone(),
         }
     }
@@ -139,6 +150,12 @@ impl Runtime {
                 opts.send_every,
             ),
             billing::spawn_periodic(store.clone(), bus.clone(), opts.billing, opts.billing_every),
+            flightdeck_core::sources::growthbook::spawn_periodic(
+                store.clone(),
+                bus.clone(),
+                opts.growthbook,
+                opts.growthbook_every,
+            ),
         ];
         if let Some((api_url, token)) = token {
             tasks.push(forge_sync::spawn_periodic(

@@ -99,6 +99,8 @@ fn options() -> RuntimeOptions {
         send_every: Duration::from_secs(3_600),
         billing: Vec::new(),
         billing_every: Duration::from_secs(3_600),
+        growthbook: None,
+        growthbook_every: Duration::from_secs(3_600),
         incident_labels: Vec::new(),
     }
 }

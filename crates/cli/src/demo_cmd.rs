@@ -1,6 +1,6 @@
-//! `flightdeck demo`: builds the demo workspace (real repos, agent logs, a local fake GitHub and
-//! fake vendor billing), loads it, and serves it with the same runtime as `serve`; opens the
-//! desktop window when asked and possible.
+//! `flightdeck demo`: builds the demo workspace (real repos, agent logs, a local fake GitHub,
+//! fake vendor billing and a fake GrowthBook), loads it, and serves it with the same runtime
+//! as `serve`; opens the desktop window when asked and possible.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,9 +38,11 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
     let bus = EventBus::new();
     let report =
         flightdeck_core::domain::ingest::run(&store, &ws.sources(), Some(&bus), now).await?;
-    demo::seed_unsourced(&store, &ws, now).await?;
-    // The vendors' cost reports come from local fakes too, with the demo's keys, never yours.
+    demo::seed_unsourced_but_experiments(&store, &ws, now).await?;
+    // The vendors' cost reports and GrowthBook's experiments come from local fakes too, with
+    // the demo's keys, never yours.
     let (_billing_fake, billing) = demo_github::start_billing(&store, now).await?;
+    let (_growthbook_fake, growthbook) = demo_github::start_growthbook(&store, now).await?;
     eprintln!(
         "loaded {} repos, {} commits, {} agent runs ({} unreadable log lines skipped) in {:.1} s",
         report.repos,
@@ -61,6 +63,7 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
             // Scanned and seeded above, in that order.
             first_scan: false,
             billing,
+            growthbook: Some(growthbook),
             ..RuntimeOptions::from_settings(&settings)
         },
     )

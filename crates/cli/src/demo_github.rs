@@ -208,3 +208,107 @@ pub async fn start_billing(
     }
     Ok((fake, apis))
 }
+
+/// The demo's GrowthBook: a local fake of its REST API holding the demo's three experiments
+/// (`demo::experiments`), with the demo's own key, read once now so the Experiments view shows
+/// at once; returns the fake (keep it alive) and the client the runtime syncs with.
+pub async fn start_growthbook(
+    store: &flightdeck_core::store::Store,
+    now: i64,
+) -> Result<(
+    fakehub::growthbook::GrowthBook,
+    flightdeck_core::sources::growthbook::GrowthBookApi,
+)> {
+    use fakehub::growthbook::{Cell, Experiment, GrowthBook, Metric};
+    use flightdeck_core::model::MetricKind;
+    use flightdeck_core::sources::growthbook::{self, GrowthBookApi};
+    const KEY: &str = "secret_demo_growthbook";
+    let fake = GrowthBook::new(KEY);
+    let iso = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+    };
+    for (k, d) in flightdeck_core::demo::experiments(now)
+        .into_iter()
+        .enumerate()
+    {
+        let e = &d.experiment;
+        let ids: Vec<String> = (0..e.variants.len())
+            .map(|v| format!("var_{k}_{v}"))
+            .collect();
+        let pairs: Vec<(&str, &str)> = ids
+            .iter()
+            .zip(&e.variants)
+            .map(|(id, v)| (id.as_str(), v.name.as_str()))
+            .collect();
+        let mut x = Experiment::new(&format!("exp_demo{k}"), &e.id, &e.name, &pairs);
+        x.weights = e.variants.iter().map(|v| v.weight.unwrap_or(0.5)).collect();
+        x.date_started = iso(e.started_at);
+        x.date_updated = iso(now);
+        x.linked_features = d
+            .keys
+            .iter()
+            .filter(|k| k.kind == "flag")
+            .map(|k| k.key.clone())
+            .collect();
+        let metric_id = |name: &str| format!("met_{name}");
+        for m in &d.metrics {
+            fake.put_metric(Metric {
+                id: metric_id(&m.name),
+                name: m.name.clone(),
+                kind: if m.kind == MetricKind::Binomial {
+                    "binomial".into()
+                } else {
+                    "duration".into()
+                },
+                inverse: m.inverse,
+            });
+            if m.guardrail {
+                x.guardrails.push(metric_id(&m.name));
+            } else {
+                x.goals.push(metric_id(&m.name));
+            }
+        }
+        let cells = d
+            .metrics
+            .iter()
+            .map(|m| {
+                let per_variation = e
+                    .variants
+                    .iter()
+                    .map(|v| {
+                        let s = d
+                            .sums
+                            .iter()
+                            .find(|s| s.metric == m.name && s.variation == v.name);
+                        match s {
+                            None => Cell::binomial(0.0, 0.0),
+                            Some(s) if m.kind == MetricKind::Binomial => Cell::binomial(s.n, s.sum),
+                            Some(s) => {
+                                let mean = s.sum / s.n;
+                                let var = (s.sum_squares - s.sum * s.sum / s.n) / (s.n - 1.0);
+                                Cell::mean(s.n, mean, var.max(0.0).sqrt())
+                            }
+                        }
+                    })
+                    .collect();
+                (metric_id(&m.name), per_variation)
+            })
+            .collect();
+        let id = x.id.clone();
+        fake.put_experiment(x);
+        fake.set_results(&id, &format!("snp_demo{k}"), cells);
+    }
+    let url = fake
+        .serve(0)
+        .await
+        .context("starting the demo's fake GrowthBook")?;
+    let api = GrowthBookApi::new(&url, KEY.into())?;
+    let s = growthbook::sync(&api, store).await?;
+    if let Some(e) = s.errors.first() {
+        anyhow::bail!("the demo's GrowthBook: {e}");
+    }
+    Ok((fake, api))
+}

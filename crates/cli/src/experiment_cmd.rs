@@ -1,4 +1,4 @@
-//! `flightdeck experiment list | show | import`: experiments with their statistics.
+//! `flightdeck experiment list | show | sync | import | decide`: experiments with their statistics.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +41,12 @@ pub enum ExperimentCmd {
         /// Why (needed when the split has a sample-ratio mismatch).
         #[arg(long, default_value = "")]
         reason: String,
+    },
+    /// Read experiments and their results from GrowthBook (`[growthbook] api_url`; the key
+    /// from GROWTHBOOK_API_KEY or `flightdeck token set --for growthbook`).
+    Sync {
+        #[arg(long)]
+        json: bool,
     },
     /// Load results from a CSV file: per-unit rows or per-variation aggregates
     /// (docs/experiments.md); replaces what was stored for the experiment.
@@ -104,6 +110,34 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
                 d.by
             );
             Ok(ExitCode::SUCCESS)
+        }
+        ExperimentCmd::Sync { json } => {
+            use flightdeck_core::sources::growthbook::{self, GrowthBookApi, GrowthBookError};
+            let Some(api) = GrowthBookApi::configured(&settings.growthbook_api_url)? else {
+                bail!("{}", GrowthBookError::NoKey);
+            };
+            let store = Store::open(&settings.database_url).await?;
+            let s = growthbook::sync(&api, &store).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!(
+                    "growthbook ({}): {} experiments listed, {} updated, {} unchanged, {} drafts or archived skipped",
+                    api.base(),
+                    s.listed,
+                    s.updated,
+                    s.unchanged,
+                    s.skipped
+                );
+            }
+            for e in &s.errors {
+                eprintln!("error: {e}");
+            }
+            Ok(if s.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         ExperimentCmd::Import {
             file,

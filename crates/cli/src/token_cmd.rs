@@ -1,5 +1,5 @@
-//! `flightdeck token set | delete | status [--for github|anthropic|openai]`: the GitHub token
-//! and the vendors' admin keys (for their cost reports) in the OS keyring. A secret is read
+//! `flightdeck token set | delete | status [--for github|anthropic|openai|growthbook]`: the
+//! GitHub token, the vendors' admin keys (for their cost reports) and GrowthBook's secret key in the OS keyring. A secret is read
 //! from standard input (never an argument, which would land in shell history and `ps`) and
 //! never printed.
 
@@ -38,6 +38,7 @@ pub enum Target {
     Github,
     Anthropic,
     Openai,
+    Growthbook,
 }
 
 pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
@@ -45,11 +46,15 @@ pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
     let (TokenCmd::Set { target } | TokenCmd::Delete { target } | TokenCmd::Status { target }) =
         cmd;
     let vendor = match target {
-        Target::Github => None,
+        Target::Github | Target::Growthbook => None,
         Target::Anthropic => Some(Vendor::Anthropic),
         Target::Openai => Some(Vendor::OpenAi),
     };
     let (api, account) = match vendor {
+        None if matches!(target, Target::Growthbook) => (
+            format!("GrowthBook ({})", settings.growthbook_api_url),
+            flightdeck_core::sources::growthbook::ACCOUNT.to_string(),
+        ),
         None => (
             settings.github_api_url.clone(),
             secrets::github_account(&forge_host(&settings.github_api_url)),
@@ -91,6 +96,12 @@ pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
             }
         }
         TokenCmd::Status { .. } => match vendor {
+            None if matches!(target, Target::Growthbook) => {
+                match flightdeck_core::sources::growthbook::key() {
+                    Some(_) => println!("{api}: a secret key is set"),
+                    None => println!("{api}: no secret key"),
+                }
+            }
             None => match find_token(api) {
                 Some((_, from)) => println!("{api}: a token from {from}"),
                 None => println!("{api}: no token (60 requests an hour)"),

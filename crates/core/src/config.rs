@@ -37,6 +37,9 @@ pub struct RawConfig {
     /// Owned by `billing` (the vendors' cost API URLs).
     #[serde(default)]
     pub billing: crate::sources::billing::Config,
+    /// Owned by `growthbook` (the API host).
+    #[serde(default)]
+    pub growthbook: crate::sources::growthbook::Config,
     /// Agents work can be assigned and dispatched to (see `work::AgentConfig`).
     #[serde(default)]
     pub agents: std::collections::BTreeMap<String, crate::domain::work::AgentConfig>,
@@ -177,6 +180,9 @@ pub struct Settings {
     /// `[billing]`, else the vendors' own.
     pub anthropic_api_url: String,
     pub openai_api_url: String,
+    /// GrowthBook's API host: `FLIGHTDECK_GROWTHBOOK_API`, else `[growthbook] api_url`, else
+    /// GrowthBook Cloud. The key is never configured here (`GROWTHBOOK_API_KEY` or the keyring).
+    pub growthbook_api_url: String,
     /// The configured agents, by name.
     pub agents: std::collections::BTreeMap<String, crate::domain::work::AgentConfig>,
     /// `[team]`: members, teams and who may decide what (empty: one lead, nothing restricted).
@@ -234,6 +240,7 @@ impl Settings {
             concentration_threshold,
             anthropic_api_url,
             openai_api_url,
+            growthbook_api_url: raw.growthbook.url(),
             agents: raw.agents,
             team: raw.team,
         };

@@ -896,9 +896,20 @@ async fn seed_budget(store: &Store, now: i64) -> Result<()> {
     Ok(())
 }
 
-/// Deployments, releases and experiments have no source yet; the demo writes them directly so
-/// those views show something real to read. Each record says `source`/id prefix `demo`.
+/// Deployments, releases and experiments written directly, so those views show something real
+/// to read. Each record says `source`/id prefix `demo`. `flightdeck demo` reads its experiments
+/// from a GrowthBook fake instead: it calls [`seed_unsourced_but_experiments`].
 pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Result<()> {
+    seed_unsourced_but_experiments(store, ws, now).await?;
+    seed_experiments(store, now).await
+}
+
+/// As [`seed_unsourced`], without the experiments.
+pub async fn seed_unsourced_but_experiments(
+    store: &Store,
+    ws: &DemoWorkspace,
+    now: i64,
+) -> Result<()> {
     land(store, ws, now).await?;
     seed_budget(store, now).await?;
     seed_work(store, now).await?;
@@ -988,14 +999,33 @@ pub async fn seed_unsourced(store: &Store, ws: &DemoWorkspace, now: i64) -> Resu
             })
             .await?;
     }
-    seed_experiments(store, now).await?;
     seed_audit(store, ws, now).await
 }
 
-/// Three experiments, as per-variation sums an import or a warehouse gives: a clear win, a
-/// flat test that a naive one-look test calls a win (p = 0.02) while the always-valid test
-/// says wait, and one whose split is off (a sample-ratio mismatch).
-async fn seed_experiments(store: &Store, now: i64) -> Result<()> {
+/// One of the demo's experiments, as GrowthBook or an import gives it.
+pub struct DemoExperiment {
+    pub experiment: Experiment,
+    pub metrics: Vec<crate::model::ExperimentMetric>,
+    pub sums: Vec<crate::model::MetricSums>,
+    /// Its tracking key and feature flag.
+    pub keys: Vec<crate::model::ExperimentKey>,
+}
+
+/// The demo's experiments written straight to the store (what an import does).
+pub async fn seed_experiments(store: &Store, now: i64) -> Result<()> {
+    for d in experiments(now) {
+        store
+            .replace_experiment(&d.experiment, &d.metrics, &d.sums)
+            .await?;
+        store.set_experiment_keys(&d.experiment.id, &d.keys).await?;
+    }
+    Ok(())
+}
+
+/// Three experiments, as per-variation sums: a clear win, a flat test that a naive one-look
+/// test calls a win (p = 0.02) while the always-valid test says wait, and one whose split is
+/// off (a sample-ratio mismatch). Each goes by its id in code and has a flag of that name.
+pub fn experiments(now: i64) -> Vec<DemoExperiment> {
     use crate::model::{ExperimentMetric, MetricKind, MetricSums};
     let binomial = |metric: &str, variation: &str, n: f64, converted: f64| MetricSums {
         metric: metric.into(),
@@ -1026,7 +1056,7 @@ async fn seed_experiments(store: &Store, now: i64) -> Result<()> {
     let experiments: Vec<(Seed, Vec<ExperimentMetric>, Vec<MetricSums>)> = vec![
         (
             (
-                "demo:agent-pr-template",
+                "agent-pr-template",
                 "Agent PR description template",
                 21,
                 vec![("control", 2_400.0), ("treatment", 2_410.0)],
@@ -1044,7 +1074,7 @@ async fn seed_experiments(store: &Store, now: i64) -> Result<()> {
         ),
         (
             (
-                "demo:checkout-cta",
+                "checkout-cta",
                 "Checkout button copy",
                 9,
                 vec![("control", 4_812.0), ("treatment", 4_790.0)],
@@ -1062,7 +1092,7 @@ async fn seed_experiments(store: &Store, now: i64) -> Result<()> {
         ),
         (
             (
-                "demo:pricing-page",
+                "pricing-page",
                 "Pricing page layout",
                 12,
                 vec![("control", 10_312.0), ("treatment", 9_688.0)],
@@ -1074,6 +1104,7 @@ async fn seed_experiments(store: &Store, now: i64) -> Result<()> {
             ],
         ),
     ];
+    let mut out = Vec::new();
     for ((id, name, days, variants), metrics, sums) in experiments {
         let primary = &metrics[0];
         let e = Experiment {
@@ -1095,9 +1126,24 @@ async fn seed_experiments(store: &Store, now: i64) -> Result<()> {
                 })
                 .collect(),
         };
-        store.replace_experiment(&e, &metrics, &sums).await?;
+        let keys = vec![
+            crate::model::ExperimentKey {
+                key: id.into(),
+                kind: "tracking".into(),
+            },
+            crate::model::ExperimentKey {
+                key: format!("{}-enabled", id.replace('-', "_")),
+                kind: "flag".into(),
+            },
+        ];
+        out.push(DemoExperiment {
+            experiment: e,
+            metrics,
+            sums,
+            keys,
+        });
     }
-    Ok(())
+    out
 }
 
 /// The last month's agent branches, which the first ingest saw open, are deleted (squash-merged

@@ -555,7 +555,7 @@ async fn demo_ingest_is_complete_and_idempotent(db: TestDb) {
         let store = db.store.clone();
         async move { scorecard(&store, id, now).await.unwrap().unwrap() }
     };
-    let win = card("demo:agent-pr-template").await;
+    let win = card("agent-pr-template").await;
     assert_eq!(win.metrics[0].variations[0].verdict, Outcome::Win);
     assert_eq!(
         win.metrics[1].variations[0].verdict,
@@ -566,7 +566,7 @@ async fn demo_ingest_is_complete_and_idempotent(db: TestDb) {
         win.ready.as_deref(),
         Some("treatment wins on first_pass_approval")
     );
-    let peeked = card("demo:checkout-cta").await;
+    let peeked = card("checkout-cta").await;
     let v = &peeked.metrics[0].variations[0];
     assert!(
         v.lift.unwrap().p_value < 0.05,
@@ -576,7 +576,7 @@ async fn demo_ingest_is_complete_and_idempotent(db: TestDb) {
     assert!(v.sequential.unwrap().p_value >= 0.05, "{:?}", v.sequential);
     assert_eq!(v.verdict, Outcome::Flat);
     assert_eq!(peeked.ready, None);
-    let srm = card("demo:pricing-page").await;
+    let srm = card("pricing-page").await;
     assert!(srm.srm && srm.ready.is_none(), "p = {}", srm.srm_p_value);
     assert!(!win.srm && !peeked.srm);
     db.finish().await;

@@ -9,6 +9,7 @@
 
 mod actions;
 pub mod billing;
+pub mod growthbook;
 pub use actions::Deploy;
 mod issues;
 

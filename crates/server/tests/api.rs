@@ -182,7 +182,7 @@ async fn every_view_serves_demo_data() {
         .filter(|c| c["srm"] == true)
         .filter_map(|c| c["experiment"]["id"].as_str())
         .collect();
-    assert_eq!(srm, ["demo:pricing-page"]);
+    assert_eq!(srm, ["pricing-page"]);
     let spend = json(s, "/api/spend").await;
     assert!(spend["total_usd"].as_f64().unwrap() > 0.0);
     assert!(len(&json(s, "/api/velocity").await, "weeks") > 10);
@@ -1869,27 +1869,27 @@ async fn experiments_are_decided_over_the_api() {
         let uri = format!("/api/experiments/{}/decision", id.replace(':', "%3A"));
         async move { post(s, &uri, "application/json", body).await }
     };
-    let (status, body) = decide("demo:pricing-page", r#"{"call":"stop"}"#).await;
+    let (status, body) = decide("pricing-page", r#"{"call":"stop"}"#).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "sample_ratio_mismatch");
     let (status, body) = decide(
-        "demo:pricing-page",
+        "pricing-page",
         r#"{"call":"stop","reason":"the CDN cached one variation"}"#,
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["by"], "Alice Martin");
-    let (status, body) = decide("demo:pricing-page", r#"{"call":"iterate","reason":"x"}"#).await;
+    let (status, body) = decide("pricing-page", r#"{"call":"iterate","reason":"x"}"#).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "decided");
     let (status, _) = decide("demo:nope", r#"{"call":"stop"}"#).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = decide("demo:checkout-cta", r#"{"call":"celebrate"}"#).await;
+    let (status, _) = decide("checkout-cta", r#"{"call":"celebrate"}"#).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     // Nothing wins in the peeked one yet: shipping it needs a variation named.
-    let (status, body) = decide("demo:checkout-cta", r#"{"call":"ship"}"#).await;
+    let (status, body) = decide("checkout-cta", r#"{"call":"ship"}"#).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = decide("demo:agent-pr-template", r#"{"call":"ship"}"#).await;
+    let (status, body) = decide("agent-pr-template", r#"{"call":"ship"}"#).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["variation"], "treatment");
     let view = json(s, "/api/experiments").await;
@@ -1905,6 +1905,6 @@ async fn experiments_are_decided_over_the_api() {
         })
         .collect();
     assert_eq!(decided.len(), 2, "{decided:?}");
-    assert!(decided.contains(&("demo:pricing-page", "stop")));
-    assert!(decided.contains(&("demo:agent-pr-template", "ship")));
+    assert!(decided.contains(&("pricing-page", "stop")));
+    assert!(decided.contains(&("agent-pr-template", "ship")));
 }

@@ -617,6 +617,30 @@ named_enum! {
     }
 }
 
+/// Where a synced experiment comes from: the service (`growthbook`), its id there, the API
+/// base URL it was read from, its variations' ids there (in the experiment's order, control
+/// first), and what the last sync read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentOrigin {
+    pub source: String,
+    pub external_id: String,
+    pub api_url: String,
+    pub variation_ids: Vec<String>,
+    /// The results snapshot read last.
+    pub snapshot: String,
+    /// The experiment's own last-updated time there, as it wrote it.
+    pub updated_at: String,
+}
+
+/// A name an experiment goes by in code: its tracking key (`tracking`) or a feature flag
+/// (`flag`). Changes whose diffs add it are linked to the experiment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ExperimentKey {
+    pub key: String,
+    pub kind: String,
+}
+
 /// An experiment's decision as taken.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]

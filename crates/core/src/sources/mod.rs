@@ -12,6 +12,7 @@ pub mod experiment_file;
 pub mod gemini;
 pub mod generic;
 pub mod git;
+pub mod growthbook;
 pub mod tail;
 
 // What the parsers yield is defined below the store, which keeps it (`model::logs`).

@@ -3,7 +3,9 @@
 use sqlx::Row;
 
 use super::Store;
-use crate::model::{Experiment, ExperimentDecided, ExperimentMetric, MetricSums};
+use crate::model::{
+    Experiment, ExperimentDecided, ExperimentKey, ExperimentMetric, ExperimentOrigin, MetricSums,
+};
 use crate::Result;
 
 impl Store {
@@ -17,74 +19,198 @@ impl Store {
         sums: &[MetricSums],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        for table in [
-            "experiment_variants",
-            "experiment_metrics",
-            "experiment_sums",
-        ] {
-            // Table names from the fixed list above.
-            sqlx::query(&format!("DELETE FROM {table} WHERE experiment = $1"))
-                .bind(&e.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        super::writes::upsert_experiment_in(&mut tx, e).await?;
-        // The start only moves earlier (a file with earlier exposures); a file without
-        // exposure times (aggregates, read now) leaves it.
-        sqlx::query("UPDATE experiments SET started_at = $2 WHERE id = $1 AND started_at > $2")
+        replace_experiment_in(&mut tx, e, metrics, sums).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// As [`Store::replace_experiment`], for an experiment read from a service: with where it
+    /// came from and the keys it goes by in code, all in one transaction.
+    pub async fn replace_synced_experiment(
+        &self,
+        e: &Experiment,
+        metrics: &[ExperimentMetric],
+        sums: &[MetricSums],
+        origin: &ExperimentOrigin,
+        keys: &[ExperimentKey],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        replace_experiment_in(&mut tx, e, metrics, sums).await?;
+        sqlx::query(
+            "INSERT INTO experiment_origins (experiment, source, external_id, api_url,
+               variation_ids, snapshot, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (experiment) DO UPDATE SET source = excluded.source,
+               external_id = excluded.external_id, api_url = excluded.api_url,
+               variation_ids = excluded.variation_ids, snapshot = excluded.snapshot,
+               updated_at = excluded.updated_at",
+        )
+        .bind(&e.id)
+        .bind(&origin.source)
+        .bind(&origin.external_id)
+        .bind(&origin.api_url)
+        .bind(serde_json::to_string(&origin.variation_ids).unwrap_or_else(|_| "[]".into()))
+        .bind(&origin.snapshot)
+        .bind(&origin.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        set_keys_in(&mut tx, &e.id, keys).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Where experiment `id` was synced from, when it was.
+    pub async fn experiment_origin(&self, id: &str) -> Result<Option<ExperimentOrigin>> {
+        let row = sqlx::query(
+            "SELECT source, external_id, api_url, variation_ids, snapshot, updated_at
+             FROM experiment_origins WHERE experiment = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let ids: String = r.try_get("variation_ids")?;
+            Ok(ExperimentOrigin {
+                source: r.try_get("source")?,
+                external_id: r.try_get("external_id")?,
+                api_url: r.try_get("api_url")?,
+                variation_ids: serde_json::from_str(&ids).map_err(|e| crate::Error::Invalid {
+                    path: format!("experiment {id}").into(),
+                    message: format!("its variation ids cannot be read: {e}"),
+                })?,
+                snapshot: r.try_get("snapshot")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Replaces the keys experiment `id` goes by in code.
+    pub async fn set_experiment_keys(&self, id: &str, keys: &[ExperimentKey]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        set_keys_in(&mut tx, id, keys).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every experiment's keys, by experiment then key.
+    pub async fn experiment_keys(&self) -> Result<Vec<(String, ExperimentKey)>> {
+        let rows = sqlx::query(
+            "SELECT experiment, key, kind FROM experiment_keys ORDER BY experiment, key",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("experiment")?,
+                    ExperimentKey {
+                        key: r.try_get("key")?,
+                        kind: r.try_get("kind")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+}
+
+async fn set_keys_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: &str,
+    keys: &[ExperimentKey],
+) -> Result<()> {
+    sqlx::query("DELETE FROM experiment_keys WHERE experiment = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    for k in keys {
+        sqlx::query(
+            "INSERT INTO experiment_keys (experiment, key, kind) VALUES ($1, $2, $3)
+             ON CONFLICT (experiment, key) DO NOTHING",
+        )
+        .bind(id)
+        .bind(&k.key)
+        .bind(&k.kind)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The experiment, its variations, metrics and sums replaced inside `tx`.
+async fn replace_experiment_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    e: &Experiment,
+    metrics: &[ExperimentMetric],
+    sums: &[MetricSums],
+) -> Result<()> {
+    for table in [
+        "experiment_variants",
+        "experiment_metrics",
+        "experiment_sums",
+    ] {
+        // Table names from the fixed list above.
+        sqlx::query(&format!("DELETE FROM {table} WHERE experiment = $1"))
             .bind(&e.id)
-            .bind(e.started_at)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        for (position, m) in metrics.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO experiment_metrics (experiment, metric, kind, guardrail, inverse,
+    }
+    super::writes::upsert_experiment_in(tx, e).await?;
+    // The start only moves earlier (a file with earlier exposures); a file without
+    // exposure times (aggregates, read now) leaves it.
+    sqlx::query("UPDATE experiments SET started_at = $2 WHERE id = $1 AND started_at > $2")
+        .bind(&e.id)
+        .bind(e.started_at)
+        .execute(&mut **tx)
+        .await?;
+    for (position, m) in metrics.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO experiment_metrics (experiment, metric, kind, guardrail, inverse,
                    position) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&e.id)
-            .bind(&m.name)
-            .bind(m.kind.as_str())
-            .bind(i64::from(m.guardrail))
-            .bind(i64::from(m.inverse))
-            .bind(position as i64)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for s in sums {
-            // Absent parts are bound as 0 with a flag and stored as NULL: a NULL bound through
-            // the Any driver fixes the statement's parameter type for PostgreSQL, and the next
-            // row's number then fails to bind.
-            let (d, dd, dp) = s.denominator.unwrap_or_default();
-            let (p, pp, pq) = s.pre.unwrap_or_default();
-            sqlx::query(
-                "INSERT INTO experiment_sums (experiment, metric, variation, n, sum, sum_squares,
+        )
+        .bind(&e.id)
+        .bind(&m.name)
+        .bind(m.kind.as_str())
+        .bind(i64::from(m.guardrail))
+        .bind(i64::from(m.inverse))
+        .bind(position as i64)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for s in sums {
+        // Absent parts are bound as 0 with a flag and stored as NULL: a NULL bound through
+        // the Any driver fixes the statement's parameter type for PostgreSQL, and the next
+        // row's number then fails to bind.
+        let (d, dd, dp) = s.denominator.unwrap_or_default();
+        let (p, pp, pq) = s.pre.unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO experiment_sums (experiment, metric, variation, n, sum, sum_squares,
                    d_sum, d_sum_squares, d_products, pre_sum, pre_sum_squares, pre_products)
                  VALUES ($1, $2, $3, $4, $5, $6,
                    CASE WHEN $13 = 1 THEN $7 END, CASE WHEN $13 = 1 THEN $8 END,
                    CASE WHEN $13 = 1 THEN $9 END, CASE WHEN $14 = 1 THEN $10 END,
                    CASE WHEN $14 = 1 THEN $11 END, CASE WHEN $14 = 1 THEN $12 END)",
-            )
-            .bind(&e.id)
-            .bind(&s.metric)
-            .bind(&s.variation)
-            .bind(s.n)
-            .bind(s.sum)
-            .bind(s.sum_squares)
-            .bind(d)
-            .bind(dd)
-            .bind(dp)
-            .bind(p)
-            .bind(pp)
-            .bind(pq)
-            .bind(i64::from(s.denominator.is_some()))
-            .bind(i64::from(s.pre.is_some()))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        )
+        .bind(&e.id)
+        .bind(&s.metric)
+        .bind(&s.variation)
+        .bind(s.n)
+        .bind(s.sum)
+        .bind(s.sum_squares)
+        .bind(d)
+        .bind(dd)
+        .bind(dp)
+        .bind(p)
+        .bind(pp)
+        .bind(pq)
+        .bind(i64::from(s.denominator.is_some()))
+        .bind(i64::from(s.pre.is_some()))
+        .execute(&mut **tx)
+        .await?;
     }
+    Ok(())
+}
 
+impl Store {
     /// Experiment `id`, when stored.
     pub async fn experiment(&self, id: &str) -> Result<Option<Experiment>> {
         // An empty id would match them all.

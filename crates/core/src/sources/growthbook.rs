@@ -1,0 +1,770 @@
+//! Experiments from GrowthBook's REST API (`/api/v1`): experiments with their phase, variations,
+//! tracking key and linked feature flags, and each metric's per-variation aggregates from the
+//! latest results snapshot, turned into the sufficient statistics Flightdeck's own statistics
+//! read. The secret key comes from `GROWTHBOOK_API_KEY` or the OS keyring, is never stored, and
+//! is sent only to the configured API host (`http://` only to loopback). The discipline of the
+//! other API clients: pages followed to the end, rate limits honoured (`Retry-After`, and a
+//! pause when `RateLimit-Remaining` reaches 0), server errors retried with jittered backoff.
+//! Incremental: an experiment whose snapshot and update time are those read last is skipped.
+//!
+//! The results API gives per variation the users, the metric's sum (`numerator`), its mean and
+//! standard deviation. From these, exactly: n = users, Σx = n·mean, Σx² = (n−1)·sd² + n·mean²
+//! (a binomial's Σx² = Σx). A ratio metric's `stddev` is GrowthBook's delta-method deviation of
+//! the ratio per unit, so it is kept as a mean of that ratio with that deviation: the same
+//! variance the delta method gives, without the cross sums the API does not expose.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::{
+    Experiment, ExperimentKey, ExperimentMetric, ExperimentOrigin, ExperimentState, MetricKind,
+    MetricSums, Variant,
+};
+use crate::store::Store;
+
+pub const GROWTHBOOK_API: &str = "https://api.growthbook.io";
+/// The environment variable holding the secret key.
+pub const KEY_VAR: &str = "GROWTHBOOK_API_KEY";
+/// The OS keyring account of the key (`flightdeck token set --for growthbook`).
+pub const ACCOUNT: &str = "growthbook";
+const ATTEMPTS: u32 = 4;
+/// A wait longer than this ends the sync (it goes on at the next one).
+const MAX_WAIT: Duration = Duration::from_secs(60);
+/// Experiments per page (GrowthBook's maximum).
+const PAGE: usize = 100;
+
+/// `[growthbook]` in the config file: the API host (self-hosted, or GrowthBook Cloud by
+/// default). The key is never configured here.
+#[derive(Debug, Clone, Default, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub api_url: Option<String>,
+}
+
+impl Config {
+    /// `FLIGHTDECK_GROWTHBOOK_API`, else the file's, else GrowthBook Cloud.
+    pub fn url(&self) -> String {
+        crate::model::toml_file::env_or("FLIGHTDECK_GROWTHBOOK_API", self.api_url.clone())
+            .unwrap_or_else(|| GROWTHBOOK_API.into())
+    }
+}
+
+/// The secret key: `GROWTHBOOK_API_KEY`, else the OS keyring.
+pub fn key() -> Option<String> {
+    if let Ok(k) = std::env::var(KEY_VAR) {
+        if !k.trim().is_empty() {
+            return Some(k.trim().to_string());
+        }
+    }
+    crate::model::secrets::get(ACCOUNT)
+        .ok()
+        .flatten()
+        .filter(|k| !k.trim().is_empty())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GrowthBookError {
+    #[error(
+        "growthbook: no API key: set {KEY_VAR} or run `flightdeck token set --for growthbook`"
+    )]
+    NoKey,
+    #[error("growthbook: {0}")]
+    Url(String),
+    #[error("growthbook: the API key was refused ({status}): {message}")]
+    Auth { status: u16, message: String },
+    #[error("growthbook: rate limited; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("growthbook: {url} answered {status}: {message}")]
+    Http {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("growthbook: {url}: {message}")]
+    Network { url: String, message: String },
+    #[error("growthbook: {url}: unexpected answer: {message}")]
+    Shape { url: String, message: String },
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+impl GrowthBookError {
+    /// Whether a later attempt may succeed (rate limits, server errors, the network).
+    pub fn passing(&self) -> bool {
+        match self {
+            GrowthBookError::RateLimited { .. } | GrowthBookError::Network { .. } => true,
+            GrowthBookError::Http { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// A client for one GrowthBook API host.
+pub struct GrowthBookApi {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+    backoff: Duration,
+    /// Not before this: the rate limit's window was used up.
+    paused_until: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// Refuses a base URL the key must not be sent to: anything but `https://`, except `http://`
+/// to a loopback address (a self-hosted GrowthBook on this machine, the tests' fake).
+fn check_url(base: &str) -> Result<(), GrowthBookError> {
+    let u = reqwest::Url::parse(base)
+        .map_err(|e| GrowthBookError::Url(format!("`{base}` is not a URL: {e}")))?;
+    let host = u.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match u.scheme() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(GrowthBookError::Url(format!(
+            "`{base}`: the API key is sent only over https (http only to this machine)"
+        ))),
+    }
+}
+
+impl GrowthBookApi {
+    pub fn new(base: &str, key: String) -> Result<Self, GrowthBookError> {
+        let base = base.trim_end_matches('/').trim_end_matches("/api/v1");
+        check_url(base)?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            // The key goes to this host only: a redirect elsewhere is not followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| GrowthBookError::Network {
+                url: base.into(),
+                message: e.to_string(),
+            })?;
+        Ok(GrowthBookApi {
+            base: base.to_string(),
+            key,
+            http,
+            backoff: Duration::from_millis(500),
+            paused_until: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// The configured client: `None` when there is no key here.
+    pub fn configured(cfg_url: &str) -> Result<Option<Self>, GrowthBookError> {
+        match key() {
+            Some(k) => Self::new(cfg_url, k).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// First retry delay (doubles per attempt); tests shorten it.
+    pub fn with_backoff(mut self, first: Duration) -> Self {
+        self.backoff = first;
+        self
+    }
+
+    /// The API host (what the key is bound to).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn wait_for_window(&self) {
+        let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = until {
+            let now = std::time::Instant::now();
+            if t > now {
+                tokio::time::sleep(t - now).await;
+            }
+        }
+    }
+
+    /// One request with retries: `body` makes it a POST. A 404 is `Ok(None)`.
+    async fn call(
+        &self,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Option<Value>, GrowthBookError> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.wait_for_window().await;
+            let req = match body {
+                Some(b) => self
+                    .http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(b.to_string()),
+                None => self.http.get(&url),
+            };
+            let wait = self.backoff * 2u32.pow(attempt - 1);
+            let jittered = wait.mul_f64(0.5 + jitter());
+            let resp = match req.bearer_auth(&self.key).send().await {
+                Ok(r) => r,
+                // A POST that may have arrived is not resent here: the outbox checks first.
+                Err(e) if attempt < ATTEMPTS && body.is_none() => {
+                    tracing::debug!("growthbook: {e}; retrying");
+                    tokio::time::sleep(jittered).await;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(GrowthBookError::Network {
+                        url,
+                        message: e.without_url().to_string(),
+                    })
+                }
+            };
+            let status = resp.status().as_u16();
+            let header = |name: &str| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            };
+            let retry_after = header("retry-after");
+            if header("ratelimit-remaining") == Some(0) {
+                let reset = Duration::from_secs(header("ratelimit-reset").unwrap_or(60));
+                if reset <= MAX_WAIT {
+                    *self.paused_until.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(std::time::Instant::now() + reset);
+                }
+            }
+            let text = resp.text().await.unwrap_or_default();
+            match status {
+                200..=299 => {
+                    return serde_json::from_str(&text).map(Some).map_err(|e| {
+                        GrowthBookError::Shape {
+                            url,
+                            message: e.to_string(),
+                        }
+                    })
+                }
+                404 => return Ok(None),
+                401 | 403 => {
+                    return Err(GrowthBookError::Auth {
+                        status,
+                        message: message_of(&text),
+                    })
+                }
+                400 if message_of(&text).contains("Authorization") => {
+                    return Err(GrowthBookError::Auth {
+                        status,
+                        message: message_of(&text),
+                    })
+                }
+                429 => {
+                    let secs = retry_after.unwrap_or(60);
+                    if attempt < ATTEMPTS && Duration::from_secs(secs) <= MAX_WAIT {
+                        tokio::time::sleep(Duration::from_secs(secs).max(jittered)).await;
+                        continue;
+                    }
+                    return Err(GrowthBookError::RateLimited {
+                        retry_after_secs: secs,
+                    });
+                }
+                500..=599 if attempt < ATTEMPTS && body.is_none() => {
+                    tokio::time::sleep(jittered).await;
+                    continue;
+                }
+                _ => {
+                    return Err(GrowthBookError::Http {
+                        url,
+                        status,
+                        message: message_of(&text),
+                    })
+                }
+            }
+        }
+    }
+
+    async fn get(&self, path: &str) -> Result<Option<Value>, GrowthBookError> {
+        self.call(path, None).await
+    }
+
+    /// Every experiment, page by page.
+    pub async fn experiments(&self) -> Result<Vec<Value>, GrowthBookError> {
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        for _ in 0..10_000 {
+            let path = format!("/experiments?limit={PAGE}&offset={offset}");
+            let page = self
+                .get(&path)
+                .await?
+                .ok_or_else(|| GrowthBookError::Shape {
+                    url: path.clone(),
+                    message: "404: is this a GrowthBook API host?".into(),
+                })?;
+            let items = page["experiments"]
+                .as_array()
+                .ok_or_else(|| GrowthBookError::Shape {
+                    url: path.clone(),
+                    message: "no `experiments` list".into(),
+                })?;
+            out.extend(items.iter().cloned());
+            match (page["hasMore"].as_bool(), page["nextOffset"].as_u64()) {
+                (Some(true), Some(next)) if next > offset => offset = next,
+                _ => return Ok(out),
+            }
+        }
+        Err(GrowthBookError::Shape {
+            url: "/experiments".into(),
+            message: "more than 10,000 pages".into(),
+        })
+    }
+
+    /// Experiment `id` (GrowthBook's `exp_…`), or `None` when it does not exist.
+    pub async fn experiment(&self, id: &str) -> Result<Option<Value>, GrowthBookError> {
+        Ok(self
+            .get(&format!("/experiments/{}", encode(id)))
+            .await?
+            .map(|v| v["experiment"].clone()))
+    }
+
+    /// The latest results snapshot of experiment `id`, or `None` when it has none yet.
+    async fn results(&self, id: &str) -> Result<Option<Value>, GrowthBookError> {
+        match self
+            .get(&format!("/experiments/{}/results", encode(id)))
+            .await
+        {
+            Ok(v) => Ok(v.map(|v| v["result"].clone())),
+            // GrowthBook answers 400 for an experiment without a snapshot yet.
+            Err(GrowthBookError::Http { status: 400, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A metric's name, kind and direction: legacy `met_…` or fact `fact__…`.
+    async fn metric(&self, id: &str) -> Result<MetricDef, GrowthBookError> {
+        let fallback = MetricDef {
+            name: id.to_string(),
+            kind: MetricKind::Mean,
+            inverse: false,
+        };
+        if id.starts_with("fact__") {
+            let Some(v) = self.get(&format!("/fact-metrics/{}", encode(id))).await? else {
+                return Ok(fallback);
+            };
+            let m = &v["factMetric"];
+            Ok(MetricDef {
+                name: m["name"].as_str().unwrap_or(id).to_string(),
+                kind: match m["metricType"].as_str() {
+                    Some("proportion" | "retention" | "dailyParticipation") => MetricKind::Binomial,
+                    _ => MetricKind::Mean,
+                },
+                inverse: m["inverse"].as_bool().unwrap_or(false),
+            })
+        } else {
+            let v = match self.get(&format!("/metrics/{}", encode(id))).await {
+                Ok(Some(v)) => v,
+                Ok(None) | Err(GrowthBookError::Http { status: 400, .. }) => return Ok(fallback),
+                Err(e) => return Err(e),
+            };
+            let m = &v["metric"];
+            Ok(MetricDef {
+                name: m["name"].as_str().unwrap_or(id).to_string(),
+                kind: if m["type"].as_str() == Some("binomial") {
+                    MetricKind::Binomial
+                } else {
+                    MetricKind::Mean
+                },
+                inverse: m["behavior"]["goal"].as_str() == Some("decrease"),
+            })
+        }
+    }
+
+    /// Stops experiment `id` with conclusion `results` (won, lost, inconclusive, dnf); with
+    /// `release`, that variation is rolled out to everyone. `Ok(None)`: no such experiment.
+    pub async fn stop(
+        &self,
+        id: &str,
+        results: &str,
+        release: Option<&str>,
+        analysis: &str,
+    ) -> Result<Option<Value>, GrowthBookError> {
+        let mut body = serde_json::json!({ "results": results, "analysis": analysis });
+        if let Some(v) = release {
+            body["releasedVariationId"] = v.into();
+            body["winnerVariationId"] = v.into();
+            body["enableTemporaryRollout"] = true.into();
+        }
+        self.call(&format!("/experiments/{}/stop", encode(id)), Some(&body))
+            .await
+    }
+}
+
+/// Path-segment encoding for an id.
+fn encode(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn jitter() -> f64 {
+    let mut b = [0u8; 2];
+    let _ = getrandom::getrandom(&mut b);
+    u16::from_le_bytes(b) as f64 / u16::MAX as f64
+}
+
+/// GrowthBook's error message (`{"message": …}`, sometimes with a `status`).
+fn message_of(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| text.chars().take(200).collect())
+}
+
+#[derive(Debug, Clone)]
+struct MetricDef {
+    name: String,
+    kind: MetricKind,
+    inverse: bool,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GrowthBookSync {
+    /// Experiments GrowthBook listed.
+    pub listed: usize,
+    /// Stored anew (new results or a changed experiment).
+    pub updated: usize,
+    /// As read last time: nothing written.
+    pub unchanged: usize,
+    /// Drafts and archived experiments, not read.
+    pub skipped: usize,
+    /// One line per experiment that could not be read (the others are stored).
+    pub errors: Vec<String>,
+}
+
+/// Flightdeck's id of a GrowthBook experiment: its tracking key (what its code and its team
+/// call it) when that is a plain id, else GrowthBook's own id.
+pub fn local_id(e: &Value) -> String {
+    let tracking = e["trackingKey"]
+        .as_str()
+        .or(e["settings"]["experimentId"].as_str())
+        .unwrap_or_default();
+    if !tracking.is_empty()
+        && tracking
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        tracking.to_string()
+    } else {
+        e["id"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// Reads every experiment that changed since the last sync and stores it.
+pub async fn sync(api: &GrowthBookApi, store: &Store) -> Result<GrowthBookSync, GrowthBookError> {
+    let mut report = GrowthBookSync::default();
+    let mut metrics: HashMap<String, MetricDef> = HashMap::new();
+    for e in api.experiments().await? {
+        report.listed += 1;
+        let status = e["status"].as_str().unwrap_or_default();
+        if e["archived"].as_bool().unwrap_or(false) || !matches!(status, "running" | "stopped") {
+            report.skipped += 1;
+            continue;
+        }
+        let gb_id = e["id"].as_str().unwrap_or_default().to_string();
+        let id = local_id(&e);
+        match sync_one(api, store, &e, &gb_id, &id, &mut metrics).await {
+            Ok(true) => report.updated += 1,
+            Ok(false) => report.unchanged += 1,
+            // The service as a whole failing ends the sync; one experiment's bad shape does not.
+            Err(GrowthBookError::Shape { message, .. }) => report
+                .errors
+                .push(format!("experiment {gb_id} ({id}): {message}")),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(report)
+}
+
+/// One experiment: `Ok(false)` when what GrowthBook has is what was read last.
+async fn sync_one(
+    api: &GrowthBookApi,
+    store: &Store,
+    e: &Value,
+    gb_id: &str,
+    id: &str,
+    metrics: &mut HashMap<String, MetricDef>,
+) -> Result<bool, GrowthBookError> {
+    let shape = |message: String| GrowthBookError::Shape {
+        url: format!("/experiments/{gb_id}"),
+        message,
+    };
+    if gb_id.is_empty() {
+        return Err(shape("an experiment without an `id`".into()));
+    }
+    let updated_at = e["dateUpdated"].as_str().unwrap_or_default().to_string();
+    let results = api.results(gb_id).await?;
+    let snapshot = results
+        .as_ref()
+        .and_then(|r| r["id"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let known = store.experiment_origin(id).await?;
+    if known.as_ref().is_some_and(|o| {
+        o.source == "growthbook"
+            && o.external_id == gb_id
+            && o.snapshot == snapshot
+            && o.updated_at == updated_at
+    }) {
+        return Ok(false);
+    }
+    let variations: Vec<(String, String)> = e["variations"]
+        .as_array()
+        .ok_or_else(|| shape("no `variations` list".into()))?
+        .iter()
+        .enumerate()
+        .map(|(k, v)| {
+            let vid = v["variationId"].as_str().unwrap_or_default().to_string();
+            let name = v["name"].as_str().filter(|n| !n.trim().is_empty());
+            let name = name
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("variation {k}"));
+            (vid, name)
+        })
+        .collect();
+    if variations.len() < 2 {
+        return Err(shape(format!(
+            "{} variations; at least 2 are needed",
+            variations.len()
+        )));
+    }
+    // Names show in the scorecard; two alike get their index so sums do not merge.
+    let mut names: Vec<String> = variations.iter().map(|(_, n)| n.clone()).collect();
+    for k in 0..names.len() {
+        if names[..k].contains(&names[k]) {
+            names[k] = format!("{} ({k})", names[k]);
+        }
+    }
+    let name_of: HashMap<&str, &str> = variations
+        .iter()
+        .zip(&names)
+        .map(|((vid, _), n)| (vid.as_str(), n.as_str()))
+        .collect();
+    let phase = e["phases"]
+        .as_array()
+        .and_then(|p| p.last())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let started_at = phase["dateStarted"]
+        .as_str()
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| d.timestamp())
+        .or_else(|| {
+            e["dateCreated"]
+                .as_str()
+                .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                .map(|d| d.timestamp())
+        })
+        .ok_or_else(|| shape("no start date (phase `dateStarted` or `dateCreated`)".into()))?;
+    let weight_of: HashMap<&str, f64> = phase["trafficSplit"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| Some((w["variationId"].as_str()?, w["weight"].as_f64()?)))
+        .collect();
+    let settings = &e["settings"];
+    let ids_of = |k: &str| -> Vec<String> {
+        settings[k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["metricId"].as_str().map(str::to_string))
+            .collect()
+    };
+    let (goals, secondary, guardrails) = (
+        ids_of("goals"),
+        ids_of("secondaryMetrics"),
+        ids_of("guardrails"),
+    );
+    let mut units: HashMap<String, f64> = HashMap::new();
+    let mut metric_rows = Vec::new();
+    let mut sums = Vec::new();
+    let overall = results
+        .as_ref()
+        .and_then(|r| r["results"].as_array())
+        .and_then(|rows| rows.first())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let listed: Vec<&String> = goals.iter().chain(&secondary).chain(&guardrails).collect();
+    for m in overall["metrics"].as_array().into_iter().flatten() {
+        let Some(mid) = m["metricId"].as_str() else {
+            return Err(shape("a result without its `metricId`".into()));
+        };
+        if !listed.iter().any(|l| l.as_str() == mid) {
+            continue; // the activation metric, or one removed since the snapshot
+        }
+        if !metrics.contains_key(mid) {
+            let def = api.metric(mid).await?;
+            metrics.insert(mid.to_string(), def);
+        }
+        let def = metrics[mid].clone();
+        let name = if metric_rows
+            .iter()
+            .any(|r: &ExperimentMetric| r.name == def.name)
+        {
+            mid.to_string()
+        } else {
+            def.name.clone()
+        };
+        for v in m["variations"].as_array().into_iter().flatten() {
+            let vid = v["variationId"].as_str().unwrap_or_default();
+            let Some(variation) = name_of.get(vid) else {
+                return Err(shape(format!(
+                    "metric {mid}: variation `{vid}` is not one of the experiment's"
+                )));
+            };
+            let a = &v["analyses"][0];
+            let num = |k: &str| a[k].as_f64();
+            let n = v["users"].as_f64().or(num("denominator")).unwrap_or(0.0);
+            let (Some(sum), Some(mean), Some(sd)) = (num("numerator"), num("mean"), num("stddev"))
+            else {
+                return Err(shape(format!(
+                    "metric {mid}, variation {vid}: no numerator, mean or stddev"
+                )));
+            };
+            if n < 0.0 || !n.is_finite() || !mean.is_finite() || !sd.is_finite() || sd < 0.0 {
+                return Err(shape(format!(
+                    "metric {mid}, variation {vid}: users {n}, mean {mean}, stddev {sd} are not counts and moments"
+                )));
+            }
+            units.entry(variation.to_string()).or_insert(n);
+            let (sum, sum_squares) = match def.kind {
+                MetricKind::Binomial => (sum, sum),
+                _ => {
+                    let s = n * mean;
+                    (s, (n - 1.0).max(0.0) * sd * sd + n * mean * mean)
+                }
+            };
+            sums.push(MetricSums {
+                metric: name.clone(),
+                variation: variation.to_string(),
+                n,
+                sum,
+                sum_squares,
+                denominator: None,
+                pre: None,
+            });
+        }
+        metric_rows.push(ExperimentMetric {
+            name,
+            kind: def.kind,
+            guardrail: guardrails.iter().any(|g| g == mid) && !goals.iter().any(|g| g == mid),
+            inverse: def.inverse,
+        });
+    }
+    let primary = metric_rows
+        .iter()
+        .find(|m| !m.guardrail)
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
+    let primary_kind = metric_rows
+        .iter()
+        .find(|m| m.name == primary)
+        .map(|m| m.kind);
+    let variants = variations
+        .iter()
+        .zip(&names)
+        .map(|((vid, _), name)| Variant {
+            name: name.clone(),
+            units: units.get(name).copied().unwrap_or(0.0) as i64,
+            conversions: match primary_kind {
+                Some(MetricKind::Binomial) => sums
+                    .iter()
+                    .find(|s| s.metric == primary && &s.variation == name)
+                    .map_or(0, |s| s.sum as i64),
+                _ => 0,
+            },
+            weight: weight_of.get(vid.as_str()).copied(),
+        })
+        .collect();
+    let experiment = Experiment {
+        id: id.to_string(),
+        name: e["name"].as_str().unwrap_or(id).to_string(),
+        metric: primary,
+        state: if e["status"].as_str() == Some("stopped") {
+            ExperimentState::Stopped
+        } else {
+            ExperimentState::Running
+        },
+        started_at,
+        variants,
+    };
+    let mut keys = vec![];
+    if let Some(t) = e["trackingKey"]
+        .as_str()
+        .or(settings["experimentId"].as_str())
+        .filter(|t| !t.is_empty())
+    {
+        keys.push(ExperimentKey {
+            key: t.to_string(),
+            kind: "tracking".into(),
+        });
+    }
+    for f in e["linkedFeatures"].as_array().into_iter().flatten() {
+        if let Some(f) = f.as_str().filter(|f| !f.is_empty()) {
+            keys.push(ExperimentKey {
+                key: f.to_string(),
+                kind: "flag".into(),
+            });
+        }
+    }
+    let origin = ExperimentOrigin {
+        source: "growthbook".into(),
+        external_id: gb_id.to_string(),
+        api_url: api.base.clone(),
+        variation_ids: variations.into_iter().map(|(vid, _)| vid).collect(),
+        snapshot,
+        updated_at,
+    };
+    store
+        .replace_synced_experiment(&experiment, &metric_rows, &sums, &origin, &keys)
+        .await?;
+    Ok(true)
+}
+
+/// Syncs every `every` in the background (a network call never sits in a user's path).
+pub fn spawn_periodic(
+    store: Store,
+    bus: crate::model::events::EventBus,
+    api: Option<GrowthBookApi>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Some(api) = api else { return };
+        loop {
+            match sync(&api, &store).await {
+                Ok(s) => {
+                    tracing::info!(
+                        "growthbook: {} experiments, {} updated",
+                        s.listed,
+                        s.updated
+                    );
+                    for e in &s.errors {
+                        tracing::warn!("growthbook: {e}");
+                    }
+                    if s.updated > 0 {
+                        bus.publish(crate::model::events::Event::Changed {
+                            source: "growthbook".into(),
+                            topics: vec!["experiments".into()],
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!("{e}"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}

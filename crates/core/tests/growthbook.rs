@@ -1,0 +1,324 @@
+//! GrowthBook as a source, against the local fake of its REST API (`fakehub::growthbook`):
+//! experiments read page by page into scorecards on both databases, a sync that skips what has
+//! not changed, one bad experiment reported without losing the others, and the API's failures
+//! (rate limits, server errors, a wrong key, a plain-http host) met as the real one sends them.
+
+mod support;
+
+use std::time::Duration;
+
+use fakehub::growthbook::{Cell, Experiment, GbFault, GrowthBook, Metric};
+use flightdeck_core::domain::experiments::scorecard;
+use flightdeck_core::model::MetricKind;
+use flightdeck_core::sources::growthbook::{self, GrowthBookApi, GrowthBookError};
+use support::{both, TestDb};
+
+const KEY: &str = "secret_test_abc123";
+const NOW: i64 = 1_790_000_000;
+
+fn metrics(gb: &GrowthBook) {
+    gb.put_metric(Metric {
+        id: "met_checkout".into(),
+        name: "Checkout conversion".into(),
+        kind: "binomial".into(),
+        inverse: false,
+    });
+    gb.put_metric(Metric {
+        id: "fact__latency".into(),
+        name: "Page latency (ms)".into(),
+        kind: "mean".into(),
+        inverse: true,
+    });
+}
+
+/// Three experiments worth reading, one archived, one with a result naming a variation it
+/// does not have, and 100 drafts: more than one page of 100.
+fn workspace(gb: &GrowthBook) {
+    metrics(gb);
+    let mut cta = Experiment::new(
+        "exp_cta",
+        "checkout-cta",
+        "Checkout button copy",
+        &[("var_c", "Control"), ("var_t", "Buy now")],
+    );
+    cta.goals = vec!["met_checkout".into()];
+    cta.guardrails = vec!["fact__latency".into()];
+    cta.linked_features = vec!["checkout-button-copy".into()];
+    cta.date_started = "2026-09-01T12:00:00.000Z".into();
+    cta.weights = vec![0.5, 0.5];
+    gb.put_experiment(cta);
+    gb.set_results(
+        "exp_cta",
+        "snp_1",
+        vec![
+            (
+                "met_checkout".into(),
+                vec![
+                    Cell::binomial(20_000.0, 2_000.0),
+                    Cell::binomial(20_080.0, 2_412.0),
+                ],
+            ),
+            (
+                "fact__latency".into(),
+                vec![
+                    Cell::mean(20_000.0, 310.0, 80.0),
+                    Cell::mean(20_080.0, 312.0, 81.0),
+                ],
+            ),
+        ],
+    );
+    let mut three = Experiment::new(
+        "exp_three",
+        "search ranking v2",
+        "Search ranking",
+        &[("v0", "Control"), ("v1", "A"), ("v2", "B")],
+    );
+    three.goals = vec!["met_checkout".into()];
+    three.status = "stopped".into();
+    gb.put_experiment(three);
+    gb.set_results(
+        "exp_three",
+        "snp_9",
+        vec![(
+            "met_checkout".into(),
+            vec![
+                Cell::binomial(1_000.0, 100.0),
+                Cell::binomial(1_000.0, 104.0),
+                Cell::binomial(1_000.0, 98.0),
+            ],
+        )],
+    );
+    let mut broken = Experiment::new("exp_broken", "broken", "Broken", &[("a", "A"), ("b", "B")]);
+    broken.goals = vec!["met_checkout".into()];
+    gb.put_experiment(broken);
+    gb.set_results(
+        "exp_broken",
+        "snp_2",
+        vec![("met_checkout".into(), vec![Cell::binomial(10.0, 1.0)])],
+    );
+    let mut archived = Experiment::new("exp_old", "old", "Old", &[("a", "A"), ("b", "B")]);
+    archived.archived = true;
+    gb.put_experiment(archived);
+    for k in 0..100 {
+        let mut d = Experiment::new(
+            &format!("exp_draft{k}"),
+            &format!("draft-{k}"),
+            "Draft",
+            &[("a", "A"), ("b", "B")],
+        );
+        d.status = "draft".into();
+        gb.put_experiment(d);
+    }
+}
+
+async fn serve(gb: &GrowthBook) -> String {
+    gb.serve(0).await.unwrap()
+}
+
+fn api(url: &str, key: &str) -> GrowthBookApi {
+    GrowthBookApi::new(url, key.into())
+        .unwrap()
+        .with_backoff(Duration::from_millis(10))
+}
+
+both!(experiments_become_scorecards);
+async fn experiments_become_scorecards(db: TestDb) {
+    let gb = GrowthBook::new(KEY);
+    workspace(&gb);
+    let url = serve(&gb).await;
+    let api = api(&url, KEY);
+    let first = growthbook::sync(&api, &db.store).await.unwrap();
+    assert_eq!(first.listed, 104, "both pages of 100 were read");
+    assert_eq!(first.skipped, 101, "100 drafts and the archived one");
+    assert_eq!(first.updated, 3);
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+
+    let card = scorecard(&db.store, "checkout-cta", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(card.experiment.name, "Checkout button copy");
+    assert_eq!(card.experiment.metric, "Checkout conversion");
+    let names: Vec<&str> = card
+        .experiment
+        .variants
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    assert_eq!(names, ["Control", "Buy now"], "control first");
+    assert_eq!(card.experiment.variants[1].units, 20_080);
+    assert_eq!(card.experiment.variants[1].conversions, 2_412);
+    assert_eq!(card.experiment.variants[0].weight, Some(0.5));
+    assert_eq!(
+        card.experiment.started_at,
+        chrono::DateTime::parse_from_rfc3339("2026-09-01T12:00:00Z")
+            .unwrap()
+            .timestamp()
+    );
+    let conv = &card.metrics[0];
+    assert_eq!(conv.metric.kind, MetricKind::Binomial);
+    assert!(!conv.metric.guardrail);
+    assert!((conv.control_mean - 0.1).abs() < 1e-12);
+    assert!((conv.variations[0].mean - 2_412.0 / 20_080.0).abs() < 1e-12);
+    // +20 % on 20,000 users a side: a win the sequential test sees too.
+    let lift = conv.variations[0].lift.as_ref().unwrap();
+    assert!((lift.estimate - (2_412.0 / 20_080.0 / 0.1 - 1.0)).abs() < 1e-9);
+    assert_eq!(
+        conv.variations[0].verdict,
+        flightdeck_core::stats::scorecard::Outcome::Win
+    );
+    let latency = &card.metrics[1];
+    assert_eq!(latency.metric.name, "Page latency (ms)");
+    assert!(latency.metric.guardrail && latency.metric.inverse);
+    // Σx and Σx² rebuilt from mean and sd give back that mean and sd.
+    assert!((latency.control_mean - 310.0).abs() < 1e-9);
+    let sums = db.store.metric_sums("checkout-cta").await.unwrap();
+    let s = sums
+        .iter()
+        .find(|s| s.metric == "Page latency (ms)" && s.variation == "Buy now")
+        .unwrap();
+    let var = (s.sum_squares - s.sum * s.sum / s.n) / (s.n - 1.0);
+    assert!((var.sqrt() - 81.0).abs() < 1e-6, "sd {}", var.sqrt());
+
+    let keys = db.store.experiment_keys().await.unwrap();
+    let of_cta: Vec<(&str, &str)> = keys
+        .iter()
+        .filter(|(e, _)| e == "checkout-cta")
+        .map(|(_, k)| (k.key.as_str(), k.kind.as_str()))
+        .collect();
+    assert_eq!(
+        of_cta,
+        [
+            ("checkout-button-copy", "flag"),
+            ("checkout-cta", "tracking")
+        ]
+    );
+    let origin = db
+        .store
+        .experiment_origin("checkout-cta")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(origin.external_id, "exp_cta");
+    assert_eq!(origin.variation_ids, ["var_c", "var_t"]);
+    // A tracking key that is not a plain id keeps GrowthBook's id; three arms, stopped.
+    let three = scorecard(&db.store, "exp_three", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(three.experiment.variants.len(), 3);
+    assert_eq!(three.experiment.state.as_str(), "stopped");
+
+    // Nothing changed: no experiment is written again and no metric is asked for again.
+    let before = gb.requests();
+    let again = growthbook::sync(&api, &db.store).await.unwrap();
+    assert_eq!((again.updated, again.unchanged), (0, 3));
+    assert_eq!(
+        gb.requests() - before,
+        2 + 3,
+        "two list pages and three results"
+    );
+
+    // A new snapshot is read.
+    gb.set_results(
+        "exp_cta",
+        "snp_2",
+        vec![
+            (
+                "met_checkout".into(),
+                vec![
+                    Cell::binomial(6_000.0, 600.0),
+                    Cell::binomial(6_000.0, 700.0),
+                ],
+            ),
+            (
+                "fact__latency".into(),
+                vec![
+                    Cell::mean(6_000.0, 310.0, 80.0),
+                    Cell::mean(6_000.0, 311.0, 80.0),
+                ],
+            ),
+        ],
+    );
+    let third = growthbook::sync(&api, &db.store).await.unwrap();
+    assert_eq!((third.updated, third.unchanged), (1, 2));
+    let card = scorecard(&db.store, "checkout-cta", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(card.experiment.variants[1].units, 6_000);
+}
+
+both!(a_bad_experiment_is_named_and_the_rest_kept);
+async fn a_bad_experiment_is_named_and_the_rest_kept(db: TestDb) {
+    let gb = GrowthBook::new(KEY);
+    workspace(&gb);
+    // exp_broken's variations renamed in GrowthBook after its snapshot: the results name
+    // variation ids the experiment no longer lists.
+    gb.put_experiment({
+        let mut b = Experiment::new("exp_broken", "broken", "Broken", &[("x", "X"), ("y", "Y")]);
+        b.goals = vec!["met_checkout".into()];
+        b
+    });
+    let url = serve(&gb).await;
+    let report = growthbook::sync(&api(&url, KEY), &db.store).await.unwrap();
+    assert_eq!(report.updated, 2);
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert!(
+        report.errors[0].contains("exp_broken") && report.errors[0].contains("`a`"),
+        "names the experiment and the variation: {}",
+        report.errors[0]
+    );
+    assert!(db.store.experiment("broken").await.unwrap().is_none());
+    assert!(db.store.experiment("checkout-cta").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn the_apis_failures_are_met() {
+    let db = TestDb::sqlite().await;
+    let gb = GrowthBook::new(KEY);
+    workspace(&gb);
+    let url = serve(&gb).await;
+
+    // A wrong key: refused, with GrowthBook's own words.
+    let err = growthbook::sync(&api(&url, "secret_wrong"), &db.store)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GrowthBookError::Auth { status: 401, message } if message == "Invalid API key"),
+        "{err}"
+    );
+
+    // Server errors are retried; so is a 429 with a short Retry-After.
+    gb.push_fault(GbFault::Status(503));
+    gb.push_fault(GbFault::RateLimited { retry_after: 1 });
+    gb.push_fault(GbFault::Status(502));
+    let ok = growthbook::sync(&api(&url, KEY), &db.store).await.unwrap();
+    assert_eq!(ok.updated, 3);
+
+    // A limit of 4 requests a second: the sync waits for each window instead of failing.
+    let db2 = TestDb::sqlite().await;
+    gb.set_rate_limit(4, Duration::from_secs(1));
+    let slow = growthbook::sync(&api(&url, KEY), &db2.store).await.unwrap();
+    assert_eq!(slow.updated, 3);
+    gb.set_rate_limit(60, Duration::from_secs(60));
+
+    // A server error that does not pass: the sync fails naming the URL and the status.
+    for _ in 0..4 {
+        gb.push_fault(GbFault::Status(500));
+    }
+    let err = growthbook::sync(&api(&url, KEY), &db.store)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GrowthBookError::Http { status: 500, url, .. } if url.contains("/api/v1/experiments")),
+        "{err}"
+    );
+
+    // The key is never sent over plain http to another machine.
+    let err = GrowthBookApi::new("http://growthbook.example.com", KEY.into())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("only over https"), "{err}");
+    assert!(GrowthBookApi::new("https://growthbook.example.com/api/v1/", KEY.into()).is_ok());
+}
