@@ -9,7 +9,9 @@ use std::sync::{Arc, OnceLock};
 use flightdeck_core::config::Settings;
 use flightdeck_core::domain::dispatch::Dispatcher;
 use flightdeck_core::domain::ingest::Sources;
-use flightdeck_core::domain::outbox::{self, Appliers, GitHubApplier, LocalApplier, Reach};
+use flightdeck_core::domain::outbox::{
+    self, Appliers, GitHubApplier, GrowthBookApplier, LocalApplier, Reach,
+};
 use flightdeck_core::domain::team::{self, Acting, Person};
 use flightdeck_core::domain::work::AgentConfig;
 use flightdeck_core::forge::github::{self, GitHub, GitHubError};
@@ -27,6 +29,9 @@ pub struct Lead {
     pub audit_key: PathBuf,
     /// GitHub's API and this machine's token for it; `None`: no forge is acted on.
     pub github: Option<GitHubAccess>,
+    /// GrowthBook's API host and the secret key sent to it (and only to it); `None`: no
+    /// decision is sent back to GrowthBook.
+    pub growthbook: Option<GrowthBookAccess>,
     /// The configured agents work can be dispatched to.
     pub agents: BTreeMap<String, AgentConfig>,
     /// Where dispatch worktrees and output logs go.
@@ -53,6 +58,23 @@ impl std::fmt::Debug for Lead {
             .field("name", &self.name)
             .field("audit_key", &self.audit_key)
             .finish_non_exhaustive()
+    }
+}
+
+/// GrowthBook's API host and the secret key sent to it (and only to it).
+#[derive(Clone)]
+pub struct GrowthBookAccess {
+    pub api_url: String,
+    pub key: String,
+}
+
+impl GrowthBookAccess {
+    /// The configured host with the key from the environment or the keyring, when there is one.
+    pub fn discover(api_url: &str) -> Option<Self> {
+        Some(GrowthBookAccess {
+            api_url: api_url.into(),
+            key: flightdeck_core::sources::growthbook::key()?,
+        })
     }
 }
 
@@ -109,6 +131,7 @@ impl Lead {
             team: Arc::new(settings.team.clone()),
             audit_key: audit::key_path(&settings.data_dir),
             github: Some(GitHubAccess::discover(&settings.github_api_url)),
+            growthbook: GrowthBookAccess::discover(&settings.growthbook_api_url),
             agents: settings.agents.clone(),
             data_dir: settings.data_dir.clone(),
             sources: Some(settings.sources()),
@@ -169,12 +192,19 @@ impl Lead {
         Ok(sources)
     }
 
-    /// Appliers for local branches and (when configured) GitHub.
+    /// Appliers for local branches and (when configured) GitHub and GrowthBook. A GrowthBook
+    /// host the key may not be sent to is left out, with a warning.
     pub fn appliers(&self, store: &Store) -> Result<Appliers, GitHubError> {
         let github = match &self.github {
             Some(g) => Some(GitHubApplier { gh: g.client()? }),
             None => None,
         };
+        let growthbook = self.growthbook.as_ref().and_then(|g| {
+            flightdeck_core::sources::growthbook::GrowthBookApi::new(&g.api_url, g.key.clone())
+                .map(|api| GrowthBookApplier { api })
+                .map_err(|e| tracing::warn!("{e}"))
+                .ok()
+        });
         Ok(Appliers {
             local: LocalApplier {
                 store: store.clone(),
@@ -182,6 +212,7 @@ impl Lead {
                 email: self.email.clone(),
             },
             github,
+            growthbook,
             reach: self.reach.clone(),
         })
     }

@@ -69,6 +69,7 @@ async fn setup() -> Setup {
         email: "alice@acme.dev".into(),
         audit_key: tmp.path().join("audit-key"),
         github: None,
+        growthbook: None,
         agents: [("fake".to_string(), agent)].into(),
         data_dir: tmp.path().join("data"),
         sources: Some(Sources {

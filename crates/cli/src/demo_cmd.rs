@@ -54,6 +54,11 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
     let mut lead = Lead::from_settings(&settings);
     // The demo's GitHub is the local fake: it gets no token, least of all the user's.
     lead.github = Some(GitHubAccess::with_token(&settings.github_api_url, None));
+    // Decisions go back to the demo's GrowthBook with its key.
+    lead.growthbook = Some(flightdeck_app::lead::GrowthBookAccess {
+        api_url: growthbook.base().to_string(),
+        key: demo_github::GROWTHBOOK_KEY.into(),
+    });
     lead.sources = Some(ws.sources());
     let runtime = Runtime::start(
         &lead,

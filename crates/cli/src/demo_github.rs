@@ -209,6 +209,9 @@ pub async fn start_billing(
     Ok((fake, apis))
 }
 
+/// The demo GrowthBook's secret key (the fake's; never the user's).
+pub const GROWTHBOOK_KEY: &str = "secret_demo_growthbook";
+
 /// The demo's GrowthBook: a local fake of its REST API holding the demo's three experiments
 /// (`demo::experiments`), with the demo's own key, read once now so the Experiments view shows
 /// at once; returns the fake (keep it alive) and the client the runtime syncs with.
@@ -222,8 +225,7 @@ pub async fn start_growthbook(
     use fakehub::growthbook::{Cell, Experiment, GrowthBook, Metric};
     use flightdeck_core::model::MetricKind;
     use flightdeck_core::sources::growthbook::{self, GrowthBookApi};
-    const KEY: &str = "secret_demo_growthbook";
-    let fake = GrowthBook::new(KEY);
+    let fake = GrowthBook::new(GROWTHBOOK_KEY);
     let iso = |t: i64| {
         chrono::DateTime::from_timestamp(t, 0)
             .unwrap_or_default()
@@ -305,7 +307,7 @@ pub async fn start_growthbook(
         .serve(0)
         .await
         .context("starting the demo's fake GrowthBook")?;
-    let api = GrowthBookApi::new(&url, KEY.into())?;
+    let api = GrowthBookApi::new(&url, GROWTHBOOK_KEY.into())?;
     let s = growthbook::sync(&api, store).await?;
     if let Some(e) = s.errors.first() {
         anyhow::bail!("the demo's GrowthBook: {e}");

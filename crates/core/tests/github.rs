@@ -460,6 +460,7 @@ async fn decisions_reach_github_exactly_once(db: TestDb) {
             email: "alice@acme.dev".into(),
         },
         github: Some(GitHubApplier { gh: client(&url) }),
+        growthbook: None,
         reach: Default::default(),
     };
     let mut approvals = Vec::new();
@@ -649,6 +650,7 @@ async fn an_unreachable_forge_is_paused_not_tried_per_action(db: TestDb) {
             email: "alice@acme.dev".into(),
         },
         github: Some(GitHubApplier { gh: client(down) }),
+        growthbook: None,
         reach: Default::default(),
     };
     let now = 1_790_000_000;

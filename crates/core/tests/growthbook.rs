@@ -322,3 +322,183 @@ async fn the_apis_failures_are_met() {
     assert!(err.to_string().contains("only over https"), "{err}");
     assert!(GrowthBookApi::new("https://growthbook.example.com/api/v1/", KEY.into()).is_ok());
 }
+
+both!(decisions_go_back_to_growthbook_once);
+
+fn alice() -> flightdeck_core::domain::team::Acting<'static> {
+    static ALICE: std::sync::OnceLock<flightdeck_core::domain::team::Person> =
+        std::sync::OnceLock::new();
+    flightdeck_core::domain::team::Acting::alone(
+        ALICE.get_or_init(|| flightdeck_core::domain::team::Person::named("Alice Lead")),
+    )
+}
+
+/// A decision taken here goes back to GrowthBook through the outbox, exactly once: a ship
+/// stops the experiment there with the shipped variation rolled out, a stop rolls out nothing,
+/// an iterate sends nothing; deciding again queues nothing more; a stop whose answer was lost
+/// is found done on the next pass instead of being sent again; with no GrowthBook configured
+/// it waits, saying why.
+async fn decisions_go_back_to_growthbook_once(db: TestDb) {
+    use flightdeck_core::domain::experiments::decide;
+    use flightdeck_core::domain::outbox::{self, Appliers, GrowthBookApplier, LocalApplier};
+    use flightdeck_core::model::{ActionState, ExperimentCall};
+    let gb = GrowthBook::new(KEY);
+    workspace(&gb);
+    let url = serve(&gb).await;
+    growthbook::sync(&api(&url, KEY), &db.store).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key =
+        flightdeck_core::model::audit::AuditKey::load_or_create(&dir.path().join("key")).unwrap();
+    let appliers = |configured: bool| Appliers {
+        local: LocalApplier {
+            store: db.store.clone(),
+            name: "Alice Lead".into(),
+            email: "alice@acme.dev".into(),
+        },
+        github: None,
+        growthbook: configured.then(|| GrowthBookApplier {
+            api: api(&url, KEY),
+        }),
+        reach: Default::default(),
+    };
+
+    // Queued at once, and without GrowthBook here it waits, saying why.
+    let d = decide(
+        &db.store,
+        &key,
+        alice(),
+        "checkout-cta",
+        ExperimentCall::Ship,
+        None,
+        "",
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(d.variation.as_deref(), Some("Buy now"));
+    let waiting = outbox::sync(&db.store, &appliers(false), &key, NOW)
+        .await
+        .unwrap();
+    assert_eq!(waiting.retrying, 1);
+    let a = &db.store.actions().await.unwrap()[0];
+    assert_eq!(a.target, "growthbook:checkout-cta");
+    assert!(
+        a.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("GROWTHBOOK_API_KEY"),
+        "{a:?}"
+    );
+    assert!(gb.stops().is_empty());
+
+    // Sent: stopped there as won, the shipped variation rolled out to everyone.
+    let later = NOW + 3_600;
+    let sent = outbox::sync(&db.store, &appliers(true), &key, later)
+        .await
+        .unwrap();
+    assert_eq!(sent.applied, 1, "{sent:?}");
+    assert_eq!(
+        gb.stops(),
+        [fakehub::growthbook::Stop {
+            experiment: "exp_cta".into(),
+            results: "won".into(),
+            released_variation: Some("var_t".into()),
+            temporary_rollout: true,
+        }]
+    );
+    assert_eq!(gb.status("exp_cta").as_deref(), Some("stopped"));
+    // The same decision again is the one taken: nothing more is queued or sent.
+    decide(
+        &db.store,
+        &key,
+        alice(),
+        "checkout-cta",
+        ExperimentCall::Ship,
+        None,
+        "",
+        later,
+    )
+    .await
+    .unwrap();
+    outbox::sync(&db.store, &appliers(true), &key, later + 60)
+        .await
+        .unwrap();
+    assert_eq!(gb.stops().len(), 1);
+    assert_eq!(db.store.actions().await.unwrap().len(), 1);
+
+    // A stop whose answer is lost (GrowthBook stopped it, then the answer failed): the next
+    // pass looks first, finds it stopped, and does not stop it again.
+    gb.push_fault(GbFault::AfterApply(502));
+    decide(
+        &db.store,
+        &key,
+        alice(),
+        "exp_three",
+        ExperimentCall::Stop,
+        None,
+        "",
+        later,
+    )
+    .await
+    .unwrap();
+    let lost = outbox::sync(&db.store, &appliers(true), &key, later)
+        .await
+        .unwrap();
+    assert_eq!(lost.retrying, 1, "{lost:?}");
+    let found = outbox::sync(&db.store, &appliers(true), &key, later + 7_200)
+        .await
+        .unwrap();
+    assert_eq!(found.confirmed, 1, "{found:?}");
+    let stops = gb.stops();
+    assert_eq!(stops.len(), 2, "{stops:?}");
+    assert_eq!(stops[1].experiment, "exp_three");
+    assert_eq!(
+        stops[1].released_variation, None,
+        "a stop rolls nothing out"
+    );
+    assert_eq!(stops[1].results, "inconclusive");
+    let actions = db.store.actions().await.unwrap();
+    assert!(
+        actions.iter().all(|a| a.state == ActionState::Applied),
+        "{actions:?}"
+    );
+
+    // Every outcome is in the signed audit log.
+    let audit = db.store.audit_entries().await.unwrap();
+    let mut sent: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.action == "experiment_stop applied")
+        .map(|e| e.target.as_str())
+        .collect();
+    sent.sort();
+    assert_eq!(sent, ["growthbook:checkout-cta", "growthbook:exp_three"]);
+
+    // Iterate: nothing is queued for GrowthBook.
+    gb.put_experiment({
+        let mut e = Experiment::new("exp_it", "iterate-me", "Iterate", &[("a", "A"), ("b", "B")]);
+        e.goals = vec!["met_checkout".into()];
+        e
+    });
+    gb.set_results(
+        "exp_it",
+        "s",
+        vec![(
+            "met_checkout".into(),
+            vec![Cell::binomial(100.0, 10.0), Cell::binomial(100.0, 11.0)],
+        )],
+    );
+    growthbook::sync(&api(&url, KEY), &db.store).await.unwrap();
+    decide(
+        &db.store,
+        &key,
+        alice(),
+        "iterate-me",
+        ExperimentCall::Iterate,
+        None,
+        "",
+        later,
+    )
+    .await
+    .unwrap();
+    assert_eq!(db.store.actions().await.unwrap().len(), 2);
+}

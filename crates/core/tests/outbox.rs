@@ -361,6 +361,7 @@ async fn the_background_sender_applies_queued_actions() {
     let appliers = outbox::Appliers {
         local: local(&db),
         github: None,
+        growthbook: None,
         reach: Default::default(),
     };
     let sender = outbox::spawn_sender(
@@ -487,6 +488,7 @@ fn appliers(db: &TestDb) -> outbox::Appliers {
     outbox::Appliers {
         local: local(db),
         github: None,
+        growthbook: None,
         reach: Default::default(),
     }
 }

@@ -834,6 +834,7 @@ async fn team_rules_decide_who_may(db: TestDb) {
             email: "alice@acme.dev".into(),
         },
         github: None,
+        growthbook: None,
         reach: Default::default(),
     };
     let merge = Decide {

@@ -155,6 +155,7 @@ fn lead(dir: &Path, api_url: &str) -> Lead {
             api_url,
             Some("bench-token".into()),
         )),
+        growthbook: None,
         agents: Default::default(),
         data_dir: dir.join("data"),
         sources: None,

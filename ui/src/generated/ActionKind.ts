@@ -3,4 +3,4 @@
 /**
  * What a queued decision does when it is applied.
  */
-export type ActionKind = "approve" | "request_changes" | "comment" | "merge" | "close" | "assign" | "release_approve" | "release_reject";
+export type ActionKind = "approve" | "request_changes" | "comment" | "merge" | "close" | "assign" | "release_approve" | "release_reject" | "experiment_stop";

@@ -39,6 +39,14 @@ pub struct Payload {
     pub labels_add: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels_remove: Vec<String>,
+    /// An experiment stop (kind `experiment_stop`): GrowthBook's id of it, its conclusion
+    /// (won, lost, inconclusive, dnf) and the variation id rolled out, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
 }
 
 /// The result of one attempt.

@@ -165,6 +165,8 @@ pub async fn decide(
     };
     if let Some(was) = store.experiment_decision(id).await? {
         if was.call == decided.call && was.variation == decided.variation {
+            // Taken already; queued for GrowthBook too unless a crash came in between.
+            send_back(store, &card, &was, now).await?;
             return Ok(was);
         }
         return Err(DecideError::Decided {
@@ -262,5 +264,83 @@ pub async fn decide(
         store.undo_experiment_decision(id, &decided).await?;
         return Err(e.into());
     }
+    send_back(store, &card, &decided, now).await?;
     Ok(decided)
+}
+
+/// Queues decision `d` for the service the experiment came from (GrowthBook): a ship stops it
+/// there with the shipped variation rolled out to everyone, a stop stops it with nothing
+/// rolled out; an iterate sends nothing (the next iteration is set up there). The action's key
+/// names the experiment and the call, so however often this runs, one stop is queued.
+async fn send_back(
+    store: &Store,
+    card: &crate::stats::scorecard::Scorecard,
+    d: &crate::model::ExperimentDecided,
+    now: i64,
+) -> crate::Result<()> {
+    use crate::model::{ActionKind, ExperimentCall};
+    use crate::stats::scorecard::Outcome;
+    let id = &card.experiment.id;
+    let Some(origin) = store.experiment_origin(id).await? else {
+        return Ok(());
+    };
+    if origin.source != "growthbook" || d.call == ExperimentCall::Iterate {
+        return Ok(());
+    }
+    let release = match &d.variation {
+        Some(v) => {
+            let at = card.experiment.variants.iter().position(|x| &x.name == v);
+            match at.and_then(|i| origin.variation_ids.get(i)) {
+                Some(vid) => Some(vid.clone()),
+                None => {
+                    return Err(crate::Error::Invalid {
+                        path: format!("experiment {id}").into(),
+                        message: format!("GrowthBook's id of variation `{v}` is not known; `flightdeck experiment sync` reads it"),
+                    })
+                }
+            }
+        }
+        None => None,
+    };
+    let verdicts: Vec<Outcome> = card
+        .metrics
+        .iter()
+        .find(|m| !m.metric.guardrail)
+        .map(|m| m.variations.iter().map(|v| v.verdict).collect())
+        .unwrap_or_default();
+    let results = match d.call {
+        ExperimentCall::Ship => "won",
+        _ if !verdicts.is_empty() && verdicts.iter().all(|v| *v == Outcome::Loss) => "lost",
+        _ if verdicts.iter().all(|v| *v == Outcome::Flat) => "inconclusive",
+        _ => "dnf",
+    };
+    let payload = crate::domain::actions::Payload {
+        experiment: Some(origin.external_id.clone()),
+        results: Some(results.into()),
+        release,
+        body: Some(format!(
+            "Decided in Flightdeck by {}: {}{}{}",
+            d.by,
+            d.call.as_str(),
+            d.variation
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default(),
+            d.reason
+                .as_deref()
+                .map(|r| format!(". {r}"))
+                .unwrap_or_default()
+        )),
+        ..Default::default()
+    };
+    let action = crate::domain::actions::new_action(
+        ActionKind::ExperimentStop,
+        &format!("growthbook:{id}"),
+        &payload,
+        &d.by,
+        Some(&format!("experiment:{id}:{}", d.call.as_str())),
+        now,
+    )?;
+    store.enqueue_action(&action).await?;
+    Ok(())
 }

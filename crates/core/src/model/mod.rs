@@ -379,6 +379,9 @@ named_enum! {
         /// A deployment review of a GitHub Actions run waiting on an environment.
         ReleaseApprove = "release_approve",
         ReleaseReject = "release_reject",
+        /// An experiment decided here, stopped in GrowthBook (with the shipped variation
+        /// rolled out to everyone).
+        ExperimentStop = "experiment_stop",
     }
 }
 

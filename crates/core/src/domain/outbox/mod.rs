@@ -15,8 +15,10 @@
 use serde::{Deserialize, Serialize};
 
 mod github;
+mod growthbook;
 mod reach;
 pub use github::{marker, GitHubApplier};
+pub use growthbook::GrowthBookApplier;
 pub use reach::{Reach, FIRST_PAUSE_SECS, MAX_PAUSE_SECS};
 
 pub use crate::domain::actions::{because, enqueue, Applier, Checked, Outcome, Payload};
@@ -292,35 +294,64 @@ async fn settle(store: &Store, a: &Action, result: &str) -> Result<()> {
     Ok(())
 }
 
-/// Every target: local branches always, GitHub when a client is configured. Routes each
-/// action by its target (`github:…` or `local:…`).
+/// Every target: local branches always, GitHub and GrowthBook when a client is configured.
+/// Routes each action by its target (`github:…`, `growthbook:…` or `local:…`).
 pub struct Appliers {
     pub local: LocalApplier,
     pub github: Option<GitHubApplier>,
+    pub growthbook: Option<GrowthBookApplier>,
     /// Which hosts answer, shared with everything else sending for the same lead.
     pub reach: Reach,
 }
 
+/// Where an action goes, by its target's prefix.
+enum Route<'a> {
+    Local,
+    GitHub(Option<&'a GitHubApplier>),
+    GrowthBook(Option<&'a GrowthBookApplier>),
+}
+
+impl Appliers {
+    fn route(&self, a: &Action) -> Route<'_> {
+        if a.target.starts_with("github:") {
+            Route::GitHub(self.github.as_ref())
+        } else if a.target.starts_with("growthbook:") {
+            Route::GrowthBook(self.growthbook.as_ref())
+        } else {
+            Route::Local
+        }
+    }
+}
+
+const NO_GITHUB: &str = "GitHub is not configured here";
+const NO_GROWTHBOOK: &str =
+    "GrowthBook is not configured here (GROWTHBOOK_API_KEY or `flightdeck token set --for growthbook`)";
+
 impl Applier for Appliers {
     async fn check(&self, a: &Action, p: &Payload) -> Checked {
-        match (&self.github, a.target.starts_with("github:")) {
-            (_, false) => self.local.check(a, p).await,
-            (Some(gh), true) => gh.check(a, p).await,
-            (None, true) => Checked::Unknown("GitHub is not configured here".into()),
+        match self.route(a) {
+            Route::Local => self.local.check(a, p).await,
+            Route::GitHub(Some(gh)) => gh.check(a, p).await,
+            Route::GitHub(None) => Checked::Unknown(NO_GITHUB.into()),
+            Route::GrowthBook(Some(gb)) => gb.check(a, p).await,
+            Route::GrowthBook(None) => Checked::Unknown(NO_GROWTHBOOK.into()),
         }
     }
 
     async fn apply(&self, a: &Action, p: &Payload) -> Outcome {
-        match (&self.github, a.target.starts_with("github:")) {
-            (_, false) => self.local.apply(a, p).await,
-            (Some(gh), true) => gh.apply(a, p).await,
-            (None, true) => Outcome::Retry("GitHub is not configured here".into()),
+        match self.route(a) {
+            Route::Local => self.local.apply(a, p).await,
+            Route::GitHub(Some(gh)) => gh.apply(a, p).await,
+            Route::GitHub(None) => Outcome::Retry(NO_GITHUB.into()),
+            Route::GrowthBook(Some(gb)) => gb.apply(a, p).await,
+            Route::GrowthBook(None) => Outcome::Retry(NO_GROWTHBOOK.into()),
         }
     }
 
     fn host(&self, a: &Action) -> Option<String> {
-        match (&self.github, a.target.starts_with("github:")) {
-            (Some(gh), true) => Some(gh.gh.base().to_string()),
+        match self.route(a) {
+            Route::GitHub(Some(gh)) => Some(gh.gh.base().to_string()),
+            Route::GrowthBook(Some(gb)) => gb.host(a),
             _ => None,
         }
     }
@@ -938,7 +969,7 @@ pub fn lead_identity() -> (String, String) {
 }
 
 /// The bus sources that announce a decision (on a change, on a release): the sender wakes.
-const DECISION_SOURCES: [&str; 2] = ["actions", "releases"];
+const DECISION_SOURCES: [&str; 3] = ["actions", "releases", "experiments"];
 
 /// Sends due actions in the background every `every` (queued while offline, waiting for a
 /// retry, or left by a sender that died), and at once when a decision is announced on the bus
