@@ -109,6 +109,11 @@ test('every view renders the demo data without errors', async ({ page }) => {
       const ready = root.getByTestId('row').filter({ hasText: 'Agent PR description template' });
       const card = root.getByTestId('scorecard').filter({ hasText: 'first_pass_approval' });
       await expect(ready).toHaveCount(1);
+      // Behind it: the agent change whose diff put its flag in code, with its cost and deploy.
+      const work = card.getByTestId('experiment-work');
+      await expect(work).toContainText('Behind it: 1 change');
+      await expect(work).toContainText('agent_pr_template_enabled');
+      await expect(work).toContainText('per point of lift');
       await card.getByRole('button', { name: 'Ship winner' }).click();
       await expect(card.getByTestId('experiment-decision')).toContainText('ship treatment by');
     }

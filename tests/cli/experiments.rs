@@ -28,10 +28,16 @@ fn experiments_from_the_terminal() {
         "Onboarding, second try",
         "--guardrail",
         "minutes, active",
+        "--flag",
+        "onboarding_v2_enabled",
     ]));
     assert!(said.contains("onboarding-v2: 4 rows, 2 metrics"), "{said}");
 
     let text = ok(&run(&["experiment", "show", "onboarding-v2"]));
+    assert!(
+        text.contains("no change request puts onboarding-v2 or onboarding_v2_enabled in code"),
+        "{text}"
+    );
     assert!(text.contains("signed_up (binomial)"), "{text}");
     assert!(text.contains("minutes, active (mean, guardrail)"), "{text}");
     let json: serde_json::Value = serde_json::from_str(&ok(&run(&[

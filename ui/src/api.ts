@@ -11,6 +11,7 @@ import type { AuditView } from './generated/AuditView';
 import type { ChangeDiff } from './generated/ChangeDiff';
 import type { ChangesView } from './generated/ChangesView';
 import type { Event as ChangeEvent } from './generated/Event';
+import type { ExperimentWork } from './generated/ExperimentWork';
 import type { ExperimentsView } from './generated/ExperimentsView';
 import type { Health } from './generated/Health';
 import type { InboxView } from './generated/InboxView';
@@ -283,6 +284,8 @@ export const api = {
   repos: (s?: AbortSignal) => getJson<ReposView>('/api/repos', s),
   releases: (s?: AbortSignal) => getJson<ReleasesView>('/api/releases', s),
   experiments: (s?: AbortSignal) => getJson<ExperimentsView>('/api/experiments', s),
+  experimentWork: (id: string, s?: AbortSignal) =>
+    getJson<ExperimentWork>(`/api/experiments/${encodeURIComponent(id)}/work`, s),
   spend: (s?: AbortSignal) => getJson<SpendView>('/api/spend', s),
   velocity: (s?: AbortSignal) => getJson<VelocityView>('/api/velocity', s),
   audit: (s?: AbortSignal) => getJson<AuditView>('/api/audit', s),

@@ -70,6 +70,10 @@ pub enum ExperimentCmd {
         /// A metric where lower is better (repeatable).
         #[arg(long)]
         inverse: Vec<String>,
+        /// A feature flag the experiment's code goes by (repeatable): changes whose diffs add
+        /// it are linked to the experiment, as is its id.
+        #[arg(long)]
+        flag: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -147,6 +151,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             weights,
             guardrail,
             inverse,
+            flag,
             json,
         } => {
             let store = Store::open(&settings.database_url).await?;
@@ -157,6 +162,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
                 weights: weights.clone(),
                 guardrails: guardrail.clone(),
                 inverse: inverse.clone(),
+                flags: flag.clone(),
             };
             let done = flightdeck_core::domain::experiments::import_file(&store, file, o).await?;
             if *json {
@@ -243,15 +249,73 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             let Some(card) = experiments::scorecard(&store, id, now).await? else {
                 bail!("no experiment `{id}`; `flightdeck experiment list` shows them");
             };
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&card)?);
-            } else if *csv {
+            if *csv {
                 show_csv(&card)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let work = flightdeck_core::domain::experiment_links::work(&store, &card).await?;
+            if *json {
+                let mut v = serde_json::to_value(&card)?;
+                v["work"] = serde_json::to_value(&work)?;
+                println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 show(&card);
+                show_work(&work);
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The changes, runs, cost and deploys behind an experiment.
+fn show_work(w: &flightdeck_core::domain::experiment_links::ExperimentWork) {
+    if w.changes.is_empty() {
+        println!(
+            "\nBehind it: no change request puts {} in code yet",
+            if w.keys.is_empty() {
+                "its keys".to_string()
+            } else {
+                w.keys.join(" or ")
+            }
+        );
+        return;
+    }
+    println!(
+        "\nBehind it: {} changes, {} agent runs, {}{}",
+        w.changes.len(),
+        w.runs,
+        usd(w.cost_usd),
+        w.cost_per_lift_point
+            .map(|c| format!(" ({} per point of lift)", usd(c)))
+            .unwrap_or_default()
+    );
+    for c in &w.changes {
+        println!(
+            "  {} [{}] {} — `{}` in {}; {} runs, {}; {}",
+            c.id,
+            c.state.as_str(),
+            c.title,
+            c.key,
+            c.path,
+            c.runs,
+            usd(c.cost_usd),
+            match c.deploys.first() {
+                Some(d) => format!("shipped by {} ({})", d.deployment, d.environment),
+                None => "not shipped".into(),
+            }
+        );
+    }
+    if let Some(warning) = &w.exposure_warning {
+        println!("  note: {warning}");
+    }
+}
+
+/// Dollars with cents, or finer under a dime (an agent run can cost a few cents).
+fn usd(x: f64) -> String {
+    if x < 0.1 {
+        format!("${x:.4}")
+    } else {
+        format!("${x:.2}")
     }
 }
 

@@ -237,6 +237,9 @@ const PLANS: &[RepoPlan] = &[
     },
 ];
 
+/// The experiments' flags the demo's repos put in code, by repo (see `experiments`).
+const DEMO_FLAGS: &[&str] = &["agent_pr_template_enabled", "checkout_cta_enabled"];
+
 const HUMANS: &[(&str, &str)] = &[
     ("Alice Martin", "alice@acme.dev"),
     ("Bob Chen", "bob@acme.dev"),
@@ -396,6 +399,7 @@ fn build_repo(
     commit_all(&repo, path, &first, "Initial commit")?;
 
     // History on main: agents take a growing share over the months, as teams adopt them.
+    let mut flagged = false;
     let mut t = start + 3_600;
     let mut n = 0;
     while t < now - 2 * DAY {
@@ -433,6 +437,19 @@ fn build_repo(
         } else {
             (format!("Update {topic} (#{n})\n"), None)
         };
+        // The first agent change of the last month in acme-api and acme-web puts an
+        // experiment's flag in code: what links the demo's experiments to the changes, runs
+        // and deploys behind them.
+        if agent.is_some() && t > now - 30 * DAY && !flagged {
+            if let Some(flag) = DEMO_FLAGS.get(idx) {
+                touch(
+                    path,
+                    file,
+                    &format!("if flags.is_on(\"{flag}\") {{ /* {topic} */ }}"),
+                )?;
+                flagged = true;
+            }
+        }
         let author = sig(human.0, human.1, t)?;
         let before = repo.head().map_err(git)?.peel_to_commit().map_err(git)?;
         let squash = commit_all(&repo, path, &author, &message)?;
@@ -1132,7 +1149,7 @@ pub fn experiments(now: i64) -> Vec<DemoExperiment> {
                 kind: "tracking".into(),
             },
             crate::model::ExperimentKey {
-                key: format!("{}-enabled", id.replace('-', "_")),
+                key: format!("{}_enabled", id.replace('-', "_")),
                 kind: "flag".into(),
             },
         ];

@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/releases", get(releases))
         .route("/experiments", get(experiments))
         .route("/experiments/{id}/decision", post(experiment_decision))
+        .route("/experiments/{id}/work", get(experiment_work))
         .route("/spend", get(spend))
         .route("/velocity", get(velocity))
         .route("/audit", get(audit))
@@ -755,6 +756,17 @@ struct ReleaseDecision {
     #[serde(default)]
     #[allow(dead_code)]
     sha: Option<String>,
+}
+
+/// The changes, agent runs, cost and deploys behind an experiment.
+async fn experiment_work(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<flightdeck_core::domain::experiment_links::ExperimentWork> {
+    flightdeck_core::domain::experiment_links::work_of(&s.store, &id, flightdeck_app::now())
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no experiment `{id}`")))
 }
 
 /// Ship, stop or iterate, as `POST /api/experiments/{id}/decision` takes it.

@@ -184,6 +184,18 @@ async fn every_view_serves_demo_data() {
         .filter_map(|c| c["experiment"]["id"].as_str())
         .collect();
     assert_eq!(srm, ["pricing-page"]);
+    // Behind the win: the agent change whose diff put its flag in code, with its runs.
+    let work = json(s, "/api/experiments/agent-pr-template/work").await;
+    let changes = work["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{work}");
+    assert_eq!(changes[0]["key"], "agent_pr_template_enabled");
+    assert!(changes[0]["runs"].as_i64().unwrap() >= 1, "{work}");
+    assert!(
+        work["cost_per_lift_point"].as_f64().unwrap() > 0.0,
+        "{work}"
+    );
+    let (status, _, body) = get(s, "/api/experiments/nope/work").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let spend = json(s, "/api/spend").await;
     assert!(spend["total_usd"].as_f64().unwrap() > 0.0);
     assert!(len(&json(s, "/api/velocity").await, "weeks") > 10);

@@ -132,6 +132,72 @@ function Decision({ card }: { card: Scorecard }) {
   );
 }
 
+/** Dollars, with cents (or finer when under a dime). */
+function usd(x: number): string {
+  return x < 0.1 ? `$${x.toFixed(4)}` : `$${x.toFixed(2)}`;
+}
+
+/** The changes, agent runs, cost and deploys behind an experiment (its keys found in diffs). */
+function Work({ id }: { id: string }) {
+  const { data, error } = useApi((s) => api.experimentWork(id, s), 'experiments');
+  if (error) return <p className="small detail-error">{error}</p>;
+  if (!data) return <Loading />;
+  if (data.changes.length === 0) {
+    return (
+      <p className="small muted" data-testid="experiment-work">
+        No change request puts {data.keys.length ? data.keys.map((k) => `“${k}”`).join(' or ') : 'its keys'} in code yet.
+      </p>
+    );
+  }
+  return (
+    <div data-testid="experiment-work" className="small">
+      <p>
+        <strong>Behind it:</strong> {data.changes.length} change{data.changes.length === 1 ? '' : 's'}, {data.runs} agent
+        run{data.runs === 1 ? '' : 's'}, {usd(data.cost_usd)}
+        {data.cost_per_lift_point !== null ? ` (${usd(data.cost_per_lift_point)} per point of lift)` : ''}.
+      </p>
+      {data.exposure_warning ? (
+        <p data-testid="exposure-warning">
+          <Badge tone="amber">exposure</Badge> {data.exposure_warning}.
+        </p>
+      ) : null}
+      <table className="inner">
+        <thead>
+          <tr>
+            <th className="grow">Change</th>
+            <th>Key</th>
+            <th className="num">Runs</th>
+            <th className="num">Cost</th>
+            <th>Shipped</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data.changes.map((c) => (
+            <tr key={c.id}>
+              <td title={c.id}>
+                {c.title} <span className="muted">{c.state}</span>
+                {c.agent ? <span className="muted"> · {c.agent}</span> : null}
+              </td>
+              <td className="nowrap">
+                <code>{c.key}</code> <span className="muted">in {c.path}</span>
+              </td>
+              <td className="num">{c.runs}</td>
+              <td className="num">{usd(c.cost_usd)}</td>
+              <td className="nowrap">
+                {c.deploys.length ? (
+                  `${c.deploys[0].environment} (${c.deploys[0].deployment})`
+                ) : (
+                  <span className="muted">not shipped</span>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 /** The scorecard: every metric × variation against control. */
 function scorecard(c: Scorecard) {
   if (c.metrics.length === 0) return <span className="muted small">No metric results recorded.</span>;
@@ -145,6 +211,7 @@ function scorecard(c: Scorecard) {
       ) : null}
       {c.ready ? <p className="small">Ready to decide: {c.ready}.</p> : null}
       <Decision card={c} />
+      <Work id={c.experiment.id} />
       {c.metrics.map((m) => (
         <table className="inner" key={m.metric.name}>
           <thead>

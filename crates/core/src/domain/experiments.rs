@@ -40,6 +40,12 @@ pub async fn import_file(
             }
         }
     }
+    let flags: Vec<String> = o
+        .flags
+        .iter()
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty())
+        .collect();
     let path = path.to_path_buf();
     let imported = tokio::task::spawn_blocking(move || experiment_file::read(&path, &o))
         .await
@@ -50,6 +56,25 @@ pub async fn import_file(
     store
         .replace_experiment(&imported.experiment, &imported.metrics, &imported.sums)
         .await?;
+    if !flags.is_empty() || store.experiment_origin(&imported.experiment.id).await?.is_none() {
+        let mut keys = vec![crate::model::ExperimentKey {
+            key: imported.experiment.id.clone(),
+            kind: "tracking".into(),
+        }];
+        let known = store.experiment_keys().await?;
+        let kept = known
+            .into_iter()
+            .filter(|(e, k)| e == &imported.experiment.id && k.kind == "flag")
+            .map(|(_, k)| k.key);
+        let flags: Vec<String> = if flags.is_empty() { kept.collect() } else { flags };
+        keys.extend(flags.into_iter().map(|key| crate::model::ExperimentKey {
+            key,
+            kind: "flag".into(),
+        }));
+        store
+            .set_experiment_keys(&imported.experiment.id, &keys)
+            .await?;
+    }
     Ok(imported)
 }
 

@@ -9,6 +9,7 @@ pub mod agent_env;
 pub mod budgets;
 pub mod deploys;
 pub mod dispatch;
+pub mod experiment_links;
 pub mod experiments;
 pub mod fixed_costs;
 pub mod forge_sync;

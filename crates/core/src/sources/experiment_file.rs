@@ -35,6 +35,9 @@ pub struct ImportOptions {
     pub guardrails: Vec<String>,
     /// Metrics where lower is better.
     pub inverse: Vec<String>,
+    /// Feature flags the experiment's code goes by (its id is its tracking key): changes whose
+    /// diffs add one are linked to it. Empty: the keys stored before are kept.
+    pub flags: Vec<String>,
 }
 
 /// An experiment as read, ready for `Store::replace_experiment`.

@@ -335,3 +335,129 @@ impl Store {
         .transpose()
     }
 }
+
+/// A change request found to put an experiment's key in code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentLink {
+    pub experiment: String,
+    pub change_request: String,
+    pub key: String,
+    pub path: String,
+}
+
+impl Store {
+    /// (change request, head, keys searched) of every change's last key search.
+    pub async fn link_scans(&self) -> Result<Vec<(String, String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT change_request, head_sha, keys FROM link_scans")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Records change `change`'s key search at `head` for `keys`: its links replaced by
+    /// `links`, in one transaction.
+    pub async fn replace_change_links(
+        &self,
+        change: &str,
+        head: &str,
+        keys: &str,
+        links: &[ExperimentLink],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM experiment_links WHERE change_request = $1")
+            .bind(change)
+            .execute(&mut *tx)
+            .await?;
+        for l in links {
+            sqlx::query(
+                "INSERT INTO experiment_links (experiment, change_request, key, path)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (experiment, change_request) DO NOTHING",
+            )
+            .bind(&l.experiment)
+            .bind(&l.change_request)
+            .bind(&l.key)
+            .bind(&l.path)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO link_scans (change_request, head_sha, keys) VALUES ($1, $2, $3)
+             ON CONFLICT (change_request) DO UPDATE SET head_sha = excluded.head_sha,
+               keys = excluded.keys",
+        )
+        .bind(change)
+        .bind(head)
+        .bind(keys)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the searches and links of change requests that no longer exist (folded into a
+    /// pull request, or a repo's carry-over gave them a new id).
+    pub async fn prune_links(&self) -> Result<()> {
+        for table in ["experiment_links", "link_scans"] {
+            // Table names from the fixed list above.
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE change_request NOT IN (SELECT id FROM change_requests)"
+            ))
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The change requests linked to experiment `id`, oldest first.
+    pub async fn experiment_links(&self, id: &str) -> Result<Vec<ExperimentLink>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT l.experiment, l.change_request, l.key, l.path FROM experiment_links l
+             JOIN change_requests c ON c.id = l.change_request
+             WHERE l.experiment = $1 ORDER BY c.created_at, c.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(experiment, change_request, key, path)| ExperimentLink {
+                experiment,
+                change_request,
+                key,
+                path,
+            })
+            .collect())
+    }
+
+    /// The agent runs on `repo`'s branch `branch`: how many, and their cost.
+    pub async fn runs_on_branch(&self, repo: &str, branch: &str) -> Result<(i64, f64)> {
+        let (n, cost): (i64, f64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION)
+             FROM agent_runs WHERE repo = $1 AND branch = $2",
+        )
+        .bind(repo)
+        .bind(branch)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((n, cost))
+    }
+
+    /// The successful deploys that shipped change `change` (its head, or the commit its merge
+    /// left), oldest first.
+    pub async fn deploys_shipping(&self, change: &str) -> Result<Vec<crate::model::Deployment>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT d.id, d.repo, d.environment, d.sha, d.status, d.created_at,
+               d.source, d.contents
+             FROM deployments d JOIN deploy_commits dc ON dc.deployment = d.id
+             JOIN change_requests c ON c.repo = dc.repo
+               AND (dc.sha = c.head_sha OR dc.sha = c.merge_sha)
+             WHERE c.id = $1 AND d.status = 'success'
+             ORDER BY d.created_at, d.id",
+        )
+        .bind(change)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(super::reads::deployment_of).collect()
+    }
+}

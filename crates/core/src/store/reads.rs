@@ -645,7 +645,7 @@ fn commit_of(r: &AnyRow) -> Result<Commit> {
     })
 }
 
-fn deployment_of(r: &AnyRow) -> Result<Deployment> {
+pub(super) fn deployment_of(r: &AnyRow) -> Result<Deployment> {
     Ok(Deployment {
         id: r.try_get("id")?,
         repo: r.try_get("repo")?,

@@ -1,0 +1,256 @@
+//! An experiment tied to the work behind it, on a real repository: the change whose diff puts
+//! the experiment's flag in code is linked (a longer name that only contains the flag is not),
+//! with its agent run's cost, the deploy that shipped it and exposure that began before that
+//! deploy; the search is incremental (nothing read again until a head or the keys move).
+
+mod support;
+
+use flightdeck_core::domain::deploys::{self, Record};
+use flightdeck_core::domain::experiment_links::{has_word, link, work};
+use flightdeck_core::domain::ingest::{self, Sources};
+use flightdeck_core::model::{
+    AgentRun, Experiment, ExperimentKey, ExperimentMetric, ExperimentState, MetricKind, MetricSums,
+    RunState, Tokens, Variant,
+};
+use support::{both, commit_file, TestDb};
+
+const NOW: i64 = 1_790_000_000;
+const DAY: i64 = 86_400;
+const AGENT: &str = "\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n";
+
+#[test]
+fn a_key_matches_as_a_whole_word() {
+    assert!(has_word(r#"if flags.is_on("cta_copy") {"#, "cta_copy"));
+    assert!(has_word("cta_copy", "cta_copy"));
+    assert!(has_word("gb.feature('checkout-cta').on", "checkout-cta"));
+    assert!(!has_word("cta_copy_v2", "cta_copy"));
+    assert!(!has_word("old_cta_copy", "cta_copy"));
+    assert!(!has_word("checkout-cta-2", "checkout-cta"));
+    assert!(!has_word("anything", ""));
+}
+
+/// HEAD, index and work tree back on main (`commit_file` leaves its file in both).
+fn back_to_main(r: &git2::Repository) {
+    r.set_head("refs/heads/main").unwrap();
+    r.checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+        .unwrap();
+}
+
+fn run_on(repo: &str, branch: &str, cost: f64) -> AgentRun {
+    AgentRun {
+        id: format!("claude-code:{branch}"),
+        agent: "claude-code".into(),
+        session_id: branch.into(),
+        model: "claude-sonnet-4-5".into(),
+        cwd: repo.into(),
+        repo: Some(repo.into()),
+        branch: Some(branch.into()),
+        title: branch.into(),
+        started_at: NOW - 9 * DAY,
+        ended_at: NOW - 9 * DAY + 1_800,
+        state: RunState::Finished,
+        turns: 4,
+        tool_calls: 9,
+        errors: 0,
+        files_touched: 2,
+        models: vec!["claude-sonnet-4-5".into()],
+        tokens: Tokens::default(),
+        cost_usd: cost,
+        source_path: format!("/logs/{branch}.jsonl"),
+        skipped_lines: 0,
+    }
+}
+
+fn binomial(metric: &str, variation: &str, n: f64, converted: f64) -> MetricSums {
+    MetricSums {
+        metric: metric.into(),
+        variation: variation.into(),
+        n,
+        sum: converted,
+        sum_squares: converted,
+        denominator: None,
+        pre: None,
+    }
+}
+
+both!(an_experiment_shows_the_work_behind_it);
+async fn an_experiment_shows_the_work_behind_it(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web");
+    let mut init = git2::RepositoryInitOptions::new();
+    init.initial_head("main");
+    let r = git2::Repository::init_opts(&path, &init).unwrap();
+    let path = path.canonicalize().unwrap();
+    commit_file(
+        &r,
+        "main",
+        "src/checkout.ts",
+        "export const checkout = 1;\n",
+        "Initial",
+    );
+    commit_file(
+        &r,
+        "claude/cta-copy",
+        "src/checkout.ts",
+        "export const checkout = 1;\nif (flags.isOn(\"cta_copy\")) { label = 'Buy now'; }\n",
+        &format!("Try new checkout copy behind a flag{AGENT}"),
+    );
+    back_to_main(&r);
+    commit_file(
+        &r,
+        "claude/unrelated",
+        "src/other.ts",
+        "const cta_copy_v2 = false;\n",
+        &format!("Unrelated work{AGENT}"),
+    );
+    back_to_main(&r);
+    let sources = Sources {
+        repos: vec![path.clone()],
+        ..Default::default()
+    };
+    ingest::run(&db.store, &sources, None, NOW).await.unwrap();
+    let repo = support::repo_id(&path);
+    db.store
+        .upsert_agent_run(&run_on(&repo, "claude/cta-copy", 12.5))
+        .await
+        .unwrap();
+
+    // The experiment, started 7 days ago, known in code by its flag.
+    let e = Experiment {
+        id: "cta".into(),
+        name: "Checkout copy".into(),
+        metric: "bought".into(),
+        state: ExperimentState::Running,
+        started_at: NOW - 7 * DAY,
+        variants: vec![
+            Variant {
+                name: "control".into(),
+                units: 20_000,
+                conversions: 2_000,
+                weight: None,
+            },
+            Variant {
+                name: "treatment".into(),
+                units: 20_000,
+                conversions: 2_500,
+                weight: None,
+            },
+        ],
+    };
+    let metric = ExperimentMetric {
+        name: "bought".into(),
+        kind: MetricKind::Binomial,
+        guardrail: false,
+        inverse: false,
+    };
+    db.store
+        .replace_experiment(
+            &e,
+            &[metric],
+            &[
+                binomial("bought", "control", 20_000.0, 2_000.0),
+                binomial("bought", "treatment", 20_000.0, 2_500.0),
+            ],
+        )
+        .await
+        .unwrap();
+    let key = |k: &str, kind: &str| ExperimentKey {
+        key: k.into(),
+        kind: kind.into(),
+    };
+    db.store
+        .set_experiment_keys("cta", &[key("cta", "tracking"), key("cta_copy", "flag")])
+        .await
+        .unwrap();
+
+    // The branch is merged (fast-forward) and shipped 5 days ago: after exposure began.
+    let head = r
+        .find_branch("claude/cta-copy", git2::BranchType::Local)
+        .unwrap()
+        .get()
+        .target()
+        .unwrap();
+    r.reference("refs/heads/main", head, true, "merge").unwrap();
+    back_to_main(&r);
+    ingest::run(&db.store, &sources, None, NOW).await.unwrap();
+    deploys::record(
+        &db.store,
+        &Record {
+            repo: Some(repo.clone()),
+            environment: "production".into(),
+            sha: head.to_string(),
+            status: "success".into(),
+            at: Some(NOW - 5 * DAY),
+            id: Some("D1".into()),
+        },
+        "test",
+        NOW,
+    )
+    .await
+    .unwrap();
+
+    let card = flightdeck_core::domain::experiments::scorecard(&db.store, "cta", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    let w = work(&db.store, &card).await.unwrap();
+    assert_eq!(w.keys, ["cta", "cta_copy"]);
+    assert_eq!(w.changes.len(), 1, "{:?}", w.changes);
+    let c = &w.changes[0];
+    assert!(c.id.ends_with(":claude/cta-copy"), "{}", c.id);
+    assert_eq!(
+        (c.key.as_str(), c.path.as_str()),
+        ("cta_copy", "src/checkout.ts")
+    );
+    assert_eq!(c.agent.as_deref(), Some("claude-code"));
+    assert_eq!((c.runs, c.cost_usd), (1, 12.5));
+    assert_eq!(c.deploys.len(), 1);
+    assert_eq!(c.deploys[0].deployment, "D1");
+    assert_eq!((w.runs, w.cost_usd), (1, 12.5));
+    // +25 % on the primary metric: 12.5 USD / 25 points.
+    let points = w.lift_points.unwrap();
+    assert!((points - 25.0).abs() < 1e-9, "{points}");
+    assert!((w.cost_per_lift_point.unwrap() - 0.5).abs() < 1e-9);
+    assert_eq!(w.first_deploy_at, Some(NOW - 5 * DAY));
+    let warning = w.exposure_warning.clone().unwrap();
+    assert!(
+        warning.contains("2 days before the first deploy"),
+        "{warning}"
+    );
+
+    // Nothing moved: nothing is read again.
+    let again = link(&db.store).await.unwrap();
+    assert_eq!(again.searched, 0, "{again:?}");
+
+    // The unrelated branch now uses the flag itself: only it is read again, and linked.
+    support::tree_commit(
+        &r,
+        "claude/unrelated",
+        &format!("Log the flag{AGENT}"),
+        |r, tb| {
+            let blob = r.blob(b"log(flags.value('cta_copy'));\n").unwrap();
+            tb.insert("flags.ts", blob, 0o100644).unwrap();
+        },
+    );
+    ingest::run(&db.store, &sources, None, NOW + 60)
+        .await
+        .unwrap();
+    let moved = link(&db.store).await.unwrap();
+    assert_eq!(moved.searched, 1, "{moved:?}");
+    let w = work(&db.store, &card).await.unwrap();
+    assert_eq!(w.changes.len(), 2);
+    assert_eq!(w.changes[1].path, "flags.ts");
+    assert!(
+        w.changes[1].deploys.is_empty() && w.changes[1].runs == 0,
+        "{:?}",
+        w.changes[1]
+    );
+
+    // A new key: every change is searched for it.
+    db.store
+        .set_experiment_keys("other", &[key("nothing_uses_this", "flag")])
+        .await
+        .unwrap();
+    let all = link(&db.store).await.unwrap();
+    assert_eq!(all.searched, 2, "{all:?}");
+}
