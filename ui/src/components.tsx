@@ -33,6 +33,7 @@ export function toneFor(word: string | null | undefined): string {
     case 'failing_check':
     case 'action_failed':
     case 'failed_deploy':
+    case 'guardrail':
       return 'red';
     case 'idle':
     case 'stopped':

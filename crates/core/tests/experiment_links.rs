@@ -253,4 +253,109 @@ async fn an_experiment_shows_the_work_behind_it(db: TestDb) {
         .unwrap();
     let all = link(&db.store).await.unwrap();
     assert_eq!(all.searched, 2, "{all:?}");
+
+    // A guardrail breaks: page latency (lower is better) up 10 % in the treatment. The inbox
+    // says so, and a release holding the change that put the experiment in code carries it.
+    let latency = |variation: &str, mean: f64| MetricSums {
+        metric: "latency_ms".into(),
+        variation: variation.into(),
+        n: 20_000.0,
+        sum: 20_000.0 * mean,
+        sum_squares: 19_999.0 * 40.0 * 40.0 + 20_000.0 * mean * mean,
+        denominator: None,
+        pre: None,
+    };
+    db.store
+        .replace_experiment(
+            &e,
+            &[
+                ExperimentMetric {
+                    name: "bought".into(),
+                    kind: MetricKind::Binomial,
+                    guardrail: false,
+                    inverse: false,
+                },
+                ExperimentMetric {
+                    name: "latency_ms".into(),
+                    kind: MetricKind::Mean,
+                    guardrail: true,
+                    inverse: true,
+                },
+            ],
+            &[
+                binomial("bought", "control", 20_000.0, 2_000.0),
+                binomial("bought", "treatment", 20_000.0, 2_500.0),
+                latency("control", 300.0),
+                latency("treatment", 330.0),
+            ],
+        )
+        .await
+        .unwrap();
+    let inbox = flightdeck_core::views::inbox_at(&db.store, NOW)
+        .await
+        .unwrap();
+    let item = inbox
+        .items
+        .iter()
+        .find(|i| i.id == "guardrail:cta:latency_ms:treatment")
+        .expect("a guardrail item");
+    assert_eq!(item.view, "experiments");
+    assert!(
+        item.detail.starts_with("latency_ms +10.0%"),
+        "{}",
+        item.detail
+    );
+    db.store
+        .upsert_release(&flightdeck_core::model::Release {
+            id: "R1".into(),
+            repo: repo.clone(),
+            environment: "canary".into(),
+            name: "v2".into(),
+            state: flightdeck_core::model::ReleaseState::Pending,
+            created_at: NOW,
+            approved_by: None,
+            sha: Some(head.to_string()),
+            run_id: None,
+            decided_at: None,
+            reason: None,
+        })
+        .await
+        .unwrap();
+    let detail = flightdeck_core::domain::releases::detail(&db.store, "R1")
+        .await
+        .unwrap();
+    let cta = detail
+        .changes
+        .iter()
+        .find(|c| c.id.ends_with(":claude/cta-copy"))
+        .unwrap();
+    assert!(
+        cta.signals
+            .iter()
+            .any(|s| s.contains("ships experiment Checkout copy, whose guardrail is breached")),
+        "{:?}",
+        cta.signals
+    );
+    assert!(!detail.clear);
+
+    // Decided (stopped): weighed, so no longer an alarm.
+    let key =
+        flightdeck_core::model::audit::AuditKey::load_or_create(&dir.path().join("key")).unwrap();
+    let alice = flightdeck_core::domain::team::Person::named("Alice Lead");
+    flightdeck_core::domain::experiments::decide(
+        &db.store,
+        &key,
+        flightdeck_core::domain::team::Acting::alone(&alice),
+        "cta",
+        flightdeck_core::model::ExperimentCall::Stop,
+        None,
+        "",
+        NOW,
+    )
+    .await
+    .unwrap();
+    let inbox = flightdeck_core::views::inbox_at(&db.store, NOW)
+        .await
+        .unwrap();
+    assert!(!inbox.items.iter().any(|i| i.id.starts_with("guardrail:")));
 }

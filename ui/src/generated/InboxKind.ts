@@ -3,4 +3,4 @@
 /**
  * What an inbox item is about, most urgent first.
  */
-export type InboxKind = "needs_you" | "action_failed" | "failing_check" | "failed_deploy" | "release_gate" | "budget" | "review_requested" | "green_waiting" | "review" | "concentration";
+export type InboxKind = "needs_you" | "action_failed" | "failing_check" | "failed_deploy" | "guardrail" | "release_gate" | "budget" | "review_requested" | "green_waiting" | "review" | "concentration";

@@ -14,6 +14,7 @@ const KIND_LABEL: Record<string, string> = {
   budget: 'budget',
   needs_you: 'needs you',
   failed_deploy: 'failed deploy',
+  guardrail: 'guardrail',
   action_failed: 'action failed',
 };
 

@@ -56,7 +56,12 @@ pub async fn import_file(
     store
         .replace_experiment(&imported.experiment, &imported.metrics, &imported.sums)
         .await?;
-    if !flags.is_empty() || store.experiment_origin(&imported.experiment.id).await?.is_none() {
+    if !flags.is_empty()
+        || store
+            .experiment_origin(&imported.experiment.id)
+            .await?
+            .is_none()
+    {
         let mut keys = vec![crate::model::ExperimentKey {
             key: imported.experiment.id.clone(),
             kind: "tracking".into(),
@@ -66,7 +71,11 @@ pub async fn import_file(
             .into_iter()
             .filter(|(e, k)| e == &imported.experiment.id && k.kind == "flag")
             .map(|(_, k)| k.key);
-        let flags: Vec<String> = if flags.is_empty() { kept.collect() } else { flags };
+        let flags: Vec<String> = if flags.is_empty() {
+            kept.collect()
+        } else {
+            flags
+        };
         keys.extend(flags.into_iter().map(|key| crate::model::ExperimentKey {
             key,
             kind: "flag".into(),
@@ -368,4 +377,65 @@ async fn send_back(
     )?;
     store.enqueue_action(&action).await?;
     Ok(())
+}
+
+/// A guardrail metric significantly worse in a variation of an experiment not decided yet.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Breach {
+    pub experiment: String,
+    pub name: String,
+    pub metric: String,
+    pub variation: String,
+    /// The always-valid relative lift and its interval.
+    pub lift: f64,
+    pub ci: (f64, f64),
+    /// When the experiment started (the breach is known from then at the latest).
+    pub since: i64,
+}
+
+impl Breach {
+    /// One line: `review_minutes +8.1% [+3.0%, +13.2%] in treatment`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {:+.1}% [{:+.1}%, {:+.1}%] in {}",
+            self.metric,
+            self.lift * 100.0,
+            self.ci.0 * 100.0,
+            self.ci.1 * 100.0,
+            self.variation
+        )
+    }
+}
+
+/// Every guardrail breached now in an experiment not decided yet (a decided one has been
+/// weighed already: shipping past a breach took a reason).
+pub async fn guardrail_breaches(store: &Store, now: i64) -> crate::Result<Vec<Breach>> {
+    use crate::stats::scorecard::Outcome;
+    let mut out = Vec::new();
+    for id in store.guarded_experiments().await? {
+        let Some(card) = scorecard(store, &id, now).await? else {
+            continue;
+        };
+        // A broken split's verdicts are not to be trusted, a breach included.
+        if card.srm {
+            continue;
+        }
+        for m in card.metrics.iter().filter(|m| m.metric.guardrail) {
+            for v in &m.variations {
+                let (Outcome::GuardrailBreached, Some(s)) = (v.verdict, v.sequential) else {
+                    continue;
+                };
+                out.push(Breach {
+                    experiment: id.clone(),
+                    name: card.experiment.name.clone(),
+                    metric: m.metric.name.clone(),
+                    variation: v.variation.clone(),
+                    lift: s.estimate,
+                    ci: s.ci,
+                    since: card.experiment.started_at,
+                });
+            }
+        }
+    }
+    Ok(out)
 }

@@ -111,9 +111,25 @@ pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseErr
     let mut costs: Vec<f64> = changes_in.iter().map(|c| c.agent_cost_usd).collect();
     costs.sort_by(f64::total_cmp);
     let median = costs.get(costs.len() / 2).copied().unwrap_or(0.0);
+    // Experiments whose guardrails are breached now: a change that put one in code ships
+    // more of it.
+    let breaches =
+        crate::domain::experiments::guardrail_breaches(store, chrono::Utc::now().timestamp())
+            .await?;
     let mut changes = Vec::new();
     for c in &changes_in {
         let mut signals = Vec::new();
+        if !breaches.is_empty() {
+            for e in store.experiments_of_change(&c.id).await? {
+                for b in breaches.iter().filter(|b| b.experiment == e) {
+                    signals.push(format!(
+                        "ships experiment {}, whose guardrail is breached: {}",
+                        b.name,
+                        b.describe()
+                    ));
+                }
+            }
+        }
         let agent = matches!(c.author, crate::model::Author::Agent { .. });
         let human_approvals = reviews
             .iter()

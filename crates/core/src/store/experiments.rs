@@ -461,3 +461,27 @@ impl Store {
         rows.iter().map(super::reads::deployment_of).collect()
     }
 }
+
+impl Store {
+    /// Experiments not decided yet that have a guardrail metric: those whose guardrails are
+    /// watched.
+    pub async fn guarded_experiments(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT e.id FROM experiments e WHERE e.decision IS NULL AND EXISTS
+               (SELECT 1 FROM experiment_metrics m WHERE m.experiment = e.id AND m.guardrail = 1)
+             ORDER BY e.id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The experiments change `change` was found to put in code.
+    pub async fn experiments_of_change(&self, change: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT experiment FROM experiment_links WHERE change_request = $1 ORDER BY experiment",
+        )
+        .bind(change)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -1,4 +1,5 @@
-//! The Inbox: what needs the lead now, most urgent first (sessions waiting, reviews, failing checks, release gates, budget and concentration alerts, failed actions).
+//! The Inbox: what needs the lead now, most urgent first (sessions waiting, reviews, failing checks,
+//! breached experiment guardrails, release gates, budget and concentration alerts, failed actions).
 
 use super::*;
 use crate::model::{ActionState, DeployStatus, ReleaseState};
@@ -11,6 +12,8 @@ crate::model::named_enum! {
         ActionFailed = "action_failed",
         FailingCheck = "failing_check",
         FailedDeploy = "failed_deploy",
+        /// An experiment's guardrail metric significantly worse.
+        Guardrail = "guardrail",
         ReleaseGate = "release_gate",
         Budget = "budget",
         ReviewRequested = "review_requested",
@@ -29,7 +32,7 @@ impl InboxKind {
             InboxKind::NeedsYou => 0,
             InboxKind::ActionFailed => 1,
             InboxKind::FailingCheck => 2,
-            InboxKind::FailedDeploy => 3,
+            InboxKind::FailedDeploy | InboxKind::Guardrail => 3,
             InboxKind::ReleaseGate | InboxKind::Budget => 4,
             InboxKind::ReviewRequested => 5,
             InboxKind::GreenWaiting => 6,
@@ -195,6 +198,22 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
             repo: d.repo,
             view: "releases".into(),
             at: d.created_at,
+        });
+    }
+    // Guardrails an experiment breaks: decide it (stop it, or ship with a reason) before a
+    // release ships more of it.
+    for b in crate::domain::experiments::guardrail_breaches(store, now).await? {
+        items.push(InboxItem {
+            id: format!("guardrail:{}:{}:{}", b.experiment, b.metric, b.variation),
+            kind: InboxKind::Guardrail,
+            title: format!("Guardrail breached in experiment {}", b.name),
+            detail: format!(
+                "{}: significantly worse; releases shipping its code carry the risk",
+                b.describe()
+            ),
+            repo: String::new(),
+            view: "experiments".into(),
+            at: b.since,
         });
     }
     // Budget thresholds crossed this month.
