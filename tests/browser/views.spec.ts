@@ -110,6 +110,11 @@ test('every view renders the demo data without errors', async ({ page }) => {
       const card = root.getByTestId('scorecard').filter({ hasText: 'first_pass_approval' });
       await expect(ready).toHaveCount(1);
       // Behind it: the agent change whose diff put its flag in code, with its cost and deploy.
+      const forest = card.getByTestId('forest-plot');
+      await expect(forest).toBeVisible();
+      await expect
+        .poll(() => forest.evaluate((el) => (el as HTMLImageElement).naturalWidth), { message: 'forest plot loads' })
+        .toBeGreaterThan(0);
       const work = card.getByTestId('experiment-work');
       await expect(work).toContainText('Behind it: 1 change');
       await expect(work).toContainText('agent_pr_template_enabled');

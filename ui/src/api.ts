@@ -335,6 +335,11 @@ export function weeklyReportUrl(): string {
 }
 
 /** URL for a server-rendered chart image; `version` busts the cache after a change. */
+/** An experiment's forest plot (SVG drawn by the server). */
+export function forestUrl(id: string, version = 0): string {
+  return `${baseUrl()}/api/experiments/${encodeURIComponent(id)}/forest.svg${version ? `?v=${version}` : ''}`;
+}
+
 export function chartUrl(name: ChartName, version = 0): string {
   return `${baseUrl()}/api/charts/${name}${version ? `?v=${version}` : ''}`;
 }

@@ -373,3 +373,122 @@ pub fn lead_time_distribution(bins: &[LeadTimeBin]) -> Result<String, ApiError> 
         &|y| format!("{y:.0} %"),
     )
 }
+
+/// An experiment's forest plot: one row per metric × variation, its relative lift as a point
+/// with the always-valid interval (thick, coloured by verdict) over the one-look interval
+/// (thin), against a zero line. Rows with no answer are labelled and left empty.
+pub fn forest(c: &flightdeck_core::stats::scorecard::Scorecard) -> Result<String, ApiError> {
+    use flightdeck_core::stats::scorecard::Outcome;
+    struct Row {
+        label: String,
+        lift: Option<(f64, (f64, f64))>,
+        one_look: Option<(f64, f64)>,
+        verdict: Outcome,
+    }
+    let rows: Vec<Row> = c
+        .metrics
+        .iter()
+        .flat_map(|m| {
+            m.variations.iter().map(move |v| Row {
+                label: format!(
+                    "{}{} · {}",
+                    m.metric.name,
+                    if m.metric.guardrail {
+                        " (guardrail)"
+                    } else {
+                        ""
+                    },
+                    v.variation
+                ),
+                lift: v
+                    .sequential
+                    .map(|s| (s.estimate * 100.0, (s.ci.0 * 100.0, s.ci.1 * 100.0))),
+                one_look: v.lift.map(|l| (l.ci.0 * 100.0, l.ci.1 * 100.0)),
+                verdict: v.verdict,
+            })
+        })
+        .collect();
+    // The x range covers every interval and zero, with a margin; infinite ends are cut.
+    let ends = rows
+        .iter()
+        .flat_map(|r| {
+            let (a, b) = r.lift.map(|l| l.1).unwrap_or((0.0, 0.0));
+            let (x, y) = r.one_look.unwrap_or((0.0, 0.0));
+            [a, b, x, y]
+        })
+        .filter(|x| x.is_finite());
+    let (lo, hi) = ends.fold((0.0f64, 0.0f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let pad = ((hi - lo) * 0.08).max(0.5);
+    let (lo, hi) = (lo - pad, hi + pad);
+    let clamp = |x: f64| x.clamp(lo, hi);
+    let height = (70 + 34 * rows.len().max(1)) as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let n = rows.len().max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("{}: relative lift, 95 % intervals", c.experiment.name),
+                ("sans-serif", 16),
+            )
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(260)
+            .build_cartesian_2d(lo..hi, 0.0..n as f64)
+            .map_err(err)?;
+        let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n * 2 + 1)
+            .y_label_formatter(&|y| {
+                // Row k sits at k + 0.5, first row on top.
+                let k = (*y - 0.5).round();
+                if (*y - 0.5 - k).abs() > 1e-6 || k < 0.0 {
+                    return String::new();
+                }
+                labels.get(n - 1 - k as usize).cloned().unwrap_or_default()
+            })
+            .x_label_formatter(&|x| format!("{x:+.0}%"))
+            .x_desc("lift (thick: valid however often looked at; thin: one look)")
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, 0.0), (0.0, n as f64)],
+                BLACK.mix(0.5).stroke_width(1),
+            ))
+            .map_err(err)?;
+        for (i, r) in rows.iter().enumerate() {
+            let y = (n - 1 - i) as f64 + 0.5;
+            let colour = match r.verdict {
+                Outcome::Win => RGBColor(46, 160, 67),
+                Outcome::Loss | Outcome::GuardrailBreached => RGBColor(207, 34, 46),
+                Outcome::Flat => RGBColor(110, 118, 129),
+                Outcome::NoAnswer => RGBColor(191, 135, 0),
+            };
+            if let Some((a, b)) = r.one_look {
+                chart
+                    .draw_series(LineSeries::new(
+                        [(clamp(a), y - 0.18), (clamp(b), y - 0.18)],
+                        colour.mix(0.6).stroke_width(1),
+                    ))
+                    .map_err(err)?;
+            }
+            if let Some((estimate, (a, b))) = r.lift {
+                chart
+                    .draw_series(LineSeries::new(
+                        [(clamp(a), y), (clamp(b), y)],
+                        colour.stroke_width(4),
+                    ))
+                    .map_err(err)?;
+                chart
+                    .draw_series([Circle::new((clamp(estimate), y), 5, colour.filled())])
+                    .map_err(err)?;
+            }
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}

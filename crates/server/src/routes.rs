@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/experiments", get(experiments))
         .route("/experiments/{id}/decision", post(experiment_decision))
         .route("/experiments/{id}/work", get(experiment_work))
+        .route("/experiments/{id}/forest.svg", get(experiment_forest))
         .route("/spend", get(spend))
         .route("/velocity", get(velocity))
         .route("/audit", get(audit))
@@ -767,6 +768,25 @@ async fn experiment_work(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no experiment `{id}`")))
+}
+
+/// The experiment's forest plot (lift and intervals per metric × variation), as SVG.
+async fn experiment_forest(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let card =
+        flightdeck_core::domain::experiments::scorecard(&s.store, &id, flightdeck_app::now())
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no experiment `{id}`")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        charts::forest(&card)?,
+    )
+        .into_response())
 }
 
 /// Ship, stop or iterate, as `POST /api/experiments/{id}/decision` takes it.

@@ -196,6 +196,16 @@ async fn every_view_serves_demo_data() {
     );
     let (status, _, body) = get(s, "/api/experiments/nope/work").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // Its forest plot: a row per metric × variation, the zero line, a point per estimate.
+    let (status, ctype, svg) = get(s, "/api/experiments/agent-pr-template/forest.svg").await;
+    assert_eq!(status, StatusCode::OK, "{svg}");
+    assert_eq!(ctype, "image/svg+xml");
+    assert!(svg.contains("first_pass_approval · treatment"), "{svg}");
+    assert!(
+        svg.contains("review_minutes (guardrail) · treatment"),
+        "{svg}"
+    );
+    assert_eq!(svg.matches("<circle").count(), 2, "{svg}");
     let spend = json(s, "/api/spend").await;
     assert!(spend["total_usd"].as_f64().unwrap() > 0.0);
     assert!(len(&json(s, "/api/velocity").await, "weeks") > 10);

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api } from '../api';
+import { api, forestUrl } from '../api';
 import { Badge, DataTable, Empty, ErrorBox, Loading, Time, ViewHeader, type Column } from '../components';
 import { int, percent } from '../format';
 import type { Comparison } from '../generated/Comparison';
@@ -199,7 +199,7 @@ function Work({ id }: { id: string }) {
 }
 
 /** The scorecard: every metric × variation against control. */
-function scorecard(c: Scorecard) {
+function scorecard(c: Scorecard, version: number) {
   if (c.metrics.length === 0) return <span className="muted small">No metric results recorded.</span>;
   return (
     <div data-testid="scorecard">
@@ -211,6 +211,13 @@ function scorecard(c: Scorecard) {
       ) : null}
       {c.ready ? <p className="small">Ready to decide: {c.ready}.</p> : null}
       <Decision card={c} />
+      <div className="chart">
+        <img
+          src={forestUrl(c.experiment.id, version)}
+          alt={`Lift and intervals of ${c.experiment.name}`}
+          data-testid="forest-plot"
+        />
+      </div>
       <Work id={c.experiment.id} />
       {c.metrics.map((m) => (
         <table className="inner" key={m.metric.name}>
@@ -244,7 +251,7 @@ function scorecard(c: Scorecard) {
 const noop = () => {};
 
 export default function Experiments({ selected, setSelected, list }: ViewProps) {
-  const { data, error, loading, now } = useApi(api.experiments, 'experiments');
+  const { data, error, loading, now, version } = useApi(api.experiments, 'experiments');
   const cards = data?.scorecards ?? [];
   useList(list, cards.length, noop);
   return (
@@ -268,7 +275,7 @@ export default function Experiments({ selected, setSelected, list }: ViewProps) 
           now={now}
           onSelect={setSelected}
           onOpen={noop}
-          sub={scorecard}
+          sub={(c) => scorecard(c, version)}
         />
       ) : null}
     </section>
