@@ -73,7 +73,7 @@ impl GrowthBookAccess {
     pub fn discover(api_url: &str) -> Option<Self> {
         Some(GrowthBookAccess {
             api_url: api_url.into(),
-            key: flightdeck_core::sources::growthbook::key()?,
+            key: flightdeck_core::sources::growthbook::key(api_url)?,
         })
     }
 }

@@ -53,7 +53,7 @@ pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
     let (api, account) = match vendor {
         None if matches!(target, Target::Growthbook) => (
             format!("GrowthBook ({})", settings.growthbook_api_url),
-            flightdeck_core::sources::growthbook::ACCOUNT.to_string(),
+            flightdeck_core::sources::growthbook::account(&settings.growthbook_api_url),
         ),
         None => (
             settings.github_api_url.clone(),
@@ -97,7 +97,7 @@ pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
         }
         TokenCmd::Status { .. } => match vendor {
             None if matches!(target, Target::Growthbook) => {
-                match flightdeck_core::sources::growthbook::key() {
+                match flightdeck_core::sources::growthbook::key(&settings.growthbook_api_url) {
                     Some(_) => println!("{api}: a secret key is set"),
                     None => println!("{api}: no secret key"),
                 }

@@ -359,3 +359,79 @@ async fn an_experiment_shows_the_work_behind_it(db: TestDb) {
         .unwrap();
     assert!(!inbox.items.iter().any(|i| i.id.starts_with("guardrail:")));
 }
+
+/// A pull request is searched in the files its last sync kept, and only when they are of its
+/// head: files of an older head (a push after the last file sync) are not searched, and the
+/// change is searched again once they are current.
+async fn a_pull_request_is_searched_at_its_head(db: TestDb) {
+    use flightdeck_core::forge::diff::{store_files, DiffLine, FileDiff, Hunk};
+    use flightdeck_core::model::{Author, ChangeKind, ChangeState};
+    let pr = flightdeck_core::model::ChangeRequest {
+        id: "github:acme/web#7".into(),
+        kind: ChangeKind::Github,
+        state: ChangeState::Open,
+        ..support::merged_change(
+            "github.com/acme/web",
+            "claude/new-checkout",
+            "bbbb",
+            Author::Agent {
+                agent: "claude-code".into(),
+            },
+            NOW - DAY,
+        )
+    };
+    db.store.upsert_change_request(&pr).await.unwrap();
+    db.store
+        .set_experiment_keys(
+            "cta",
+            &[ExperimentKey {
+                key: "new_checkout".into(),
+                kind: "flag".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let files = |text: &str| {
+        vec![FileDiff {
+            path: "web/checkout.tsx".into(),
+            old_path: None,
+            status: "modified".into(),
+            binary: false,
+            additions: 1,
+            deletions: 0,
+            hunks: vec![Hunk {
+                header: "@@ -1,0 +1,1 @@".into(),
+                lines: vec![DiffLine {
+                    kind: "+".into(),
+                    old: None,
+                    new: Some(1),
+                    text: text.into(),
+                }],
+            }],
+            lines_omitted: 0,
+        }]
+    };
+    // Files of the head before the last push, which did not have the flag yet.
+    store_files(&db.store, &pr.id, "aaaa", NOW, &files("const x = 1;"))
+        .await
+        .unwrap();
+    let stale = link(&db.store).await.unwrap();
+    assert_eq!((stale.searched, stale.unreadable), (0, 1));
+    // The next sync keeps the files of its head: searched, and linked.
+    store_files(
+        &db.store,
+        &pr.id,
+        "bbbb",
+        NOW,
+        &files("if (flags.isOn('new_checkout')) render(<New />);"),
+    )
+    .await
+    .unwrap();
+    let current = link(&db.store).await.unwrap();
+    assert_eq!((current.searched, current.unreadable), (1, 0));
+    let links = db.store.experiment_links("cta").await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].change_request, "github:acme/web#7");
+    assert_eq!(links[0].path, "web/checkout.tsx");
+}
+both!(a_pull_request_is_searched_at_its_head);

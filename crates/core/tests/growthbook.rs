@@ -260,10 +260,37 @@ async fn a_bad_experiment_is_named_and_the_rest_kept(db: TestDb) {
         b.goals = vec!["met_checkout".into()];
         b
     });
+    // Two experiments sharing one tracking key: each goes by its own id.
+    for id in ["exp_d1", "exp_d2"] {
+        let mut d = Experiment::new(id, "dup", "Dup", &[("a", "A"), ("b", "B")]);
+        d.goals = vec!["met_checkout".into()];
+        gb.put_experiment(d);
+        gb.set_results(
+            id,
+            "s",
+            vec![(
+                "met_checkout".into(),
+                vec![Cell::binomial(10.0, 1.0), Cell::binomial(10.0, 2.0)],
+            )],
+        );
+    }
+    // One whose results fail every time (its data source is gone): named, the rest read.
+    let mut gone = Experiment::new("exp_gone", "gone", "Gone", &[("a", "A"), ("b", "B")]);
+    gone.goals = vec!["met_checkout".into()];
+    gb.put_experiment(gone);
+    gb.break_results("exp_gone", 500);
     let url = serve(&gb).await;
     let report = growthbook::sync(&api(&url, KEY), &db.store).await.unwrap();
-    assert_eq!(report.updated, 2);
-    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert_eq!(report.updated, 4, "{report:?}");
+    assert!(db.store.experiment("exp_d1").await.unwrap().is_some());
+    assert!(db.store.experiment("exp_d2").await.unwrap().is_some());
+    assert!(db.store.experiment("dup").await.unwrap().is_none());
+    assert_eq!(report.errors.len(), 2, "{:?}", report.errors);
+    assert!(
+        report.errors[1].contains("exp_gone") && report.errors[1].contains("500"),
+        "{}",
+        report.errors[1]
+    );
     assert!(
         report.errors[0].contains("exp_broken") && report.errors[0].contains("`a`"),
         "names the experiment and the variation: {}",
@@ -301,6 +328,8 @@ async fn the_apis_failures_are_met() {
     gb.set_rate_limit(4, Duration::from_secs(1));
     let slow = growthbook::sync(&api(&url, KEY), &db2.store).await.unwrap();
     assert_eq!(slow.updated, 3);
+    // It paused when `RateLimit-Remaining` said 0, rather than running into 429s.
+    assert_eq!(gb.limited(), 0);
     gb.set_rate_limit(60, Duration::from_secs(60));
 
     // A server error that does not pass: the sync fails naming the URL and the status.
@@ -391,14 +420,23 @@ async fn decisions_go_back_to_growthbook_once(db: TestDb) {
     );
     assert!(gb.stops().is_empty());
 
+    // Meanwhile someone stops it by hand in GrowthBook, rolling nothing out. That is not
+    // this decision: the pass that looks first (the action was tried once) sends it anyway.
+    api(&url, KEY)
+        .stop("exp_cta", "dnf", None, "paused by hand")
+        .await
+        .unwrap()
+        .unwrap();
     // Sent: stopped there as won, the shipped variation rolled out to everyone.
     let later = NOW + 3_600;
     let sent = outbox::sync(&db.store, &appliers(true), &key, later)
         .await
         .unwrap();
     assert_eq!(sent.applied, 1, "{sent:?}");
+    let stops = gb.stops();
+    assert_eq!(stops.len(), 2, "{stops:?}");
     assert_eq!(
-        gb.stops(),
+        stops[1..],
         [fakehub::growthbook::Stop {
             experiment: "exp_cta".into(),
             results: "won".into(),
@@ -423,7 +461,7 @@ async fn decisions_go_back_to_growthbook_once(db: TestDb) {
     outbox::sync(&db.store, &appliers(true), &key, later + 60)
         .await
         .unwrap();
-    assert_eq!(gb.stops().len(), 1);
+    assert_eq!(gb.stops().len(), 2);
     assert_eq!(db.store.actions().await.unwrap().len(), 1);
 
     // A stop whose answer is lost (GrowthBook stopped it, then the answer failed): the next
@@ -450,13 +488,13 @@ async fn decisions_go_back_to_growthbook_once(db: TestDb) {
         .unwrap();
     assert_eq!(found.confirmed, 1, "{found:?}");
     let stops = gb.stops();
-    assert_eq!(stops.len(), 2, "{stops:?}");
-    assert_eq!(stops[1].experiment, "exp_three");
+    assert_eq!(stops.len(), 3, "{stops:?}");
+    assert_eq!(stops[2].experiment, "exp_three");
     assert_eq!(
-        stops[1].released_variation, None,
+        stops[2].released_variation, None,
         "a stop rolls nothing out"
     );
-    assert_eq!(stops[1].results, "inconclusive");
+    assert_eq!(stops[2].results, "inconclusive");
     let actions = db.store.actions().await.unwrap();
     assert!(
         actions.iter().all(|a| a.state == ActionState::Applied),
@@ -501,4 +539,31 @@ async fn decisions_go_back_to_growthbook_once(db: TestDb) {
     .await
     .unwrap();
     assert_eq!(db.store.actions().await.unwrap().len(), 2);
+
+    // A decision an instance recorded but stopped before queuing (a crash in between): the
+    // sender's sweep queues it, once.
+    db.store
+        .decide_experiment(
+            "broken",
+            &flightdeck_core::model::ExperimentDecided {
+                call: ExperimentCall::Stop,
+                variation: None,
+                by: "Bob".into(),
+                at: later,
+                reason: None,
+            },
+        )
+        .await
+        .unwrap();
+    use flightdeck_core::domain::experiments::queue_unsent;
+    assert_eq!(queue_unsent(&db.store, later).await.unwrap(), 1);
+    assert_eq!(queue_unsent(&db.store, later).await.unwrap(), 0);
+    let swept = db
+        .store
+        .action("experiment:broken:stop")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(swept.target, "growthbook:broken");
+    assert_eq!(swept.actor, "Bob");
 }

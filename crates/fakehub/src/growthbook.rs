@@ -164,7 +164,11 @@ struct Inner {
     window_start: Instant,
     used: u32,
     requests: u64,
+    /// Requests refused for the limit (429s, injected ones aside).
+    limited: u64,
     stops: Vec<Stop>,
+    /// Experiments whose results answer with this status every time (a deleted data source).
+    broken_results: std::collections::HashMap<String, u16>,
 }
 
 /// The fake's state, shared with the running server.
@@ -184,7 +188,9 @@ impl GrowthBook {
             window_start: Instant::now(),
             used: 0,
             requests: 0,
+            limited: 0,
             stops: vec![],
+            broken_results: Default::default(),
         })))
     }
 
@@ -234,6 +240,13 @@ impl GrowthBook {
         });
     }
 
+    /// Experiment `id`'s results answer `status` (500: its data source is gone) from now on.
+    pub fn break_results(&self, id: &str, status: u16) {
+        self.with(|i| {
+            i.broken_results.insert(id.into(), status);
+        });
+    }
+
     pub fn push_fault(&self, f: GbFault) {
         self.with(|i| i.faults.push_back(f));
     }
@@ -241,6 +254,11 @@ impl GrowthBook {
     /// Requests answered (any status).
     pub fn requests(&self) -> u64 {
         self.with(|i| i.requests)
+    }
+
+    /// Requests refused for going over the limit.
+    pub fn limited(&self) -> u64 {
+        self.with(|i| i.limited)
     }
 
     /// Every stop received, in order (a resent one shows twice).
@@ -289,7 +307,12 @@ type Limits = [(&'static str, String); 3];
 
 /// The `RateLimit-*` headers of an answer (express-rate-limit's standard headers).
 fn limit_headers(i: &Inner) -> Limits {
-    let reset = i.window.saturating_sub(i.window_start.elapsed()).as_secs();
+    // Whole seconds, rounded up, as express-rate-limit counts them.
+    let reset = i
+        .window
+        .saturating_sub(i.window_start.elapsed())
+        .as_millis()
+        .div_ceil(1000);
     [
         ("ratelimit-limit", i.limit.to_string()),
         (
@@ -334,6 +357,7 @@ fn gate(gb: &GrowthBook, headers: &HeaderMap) -> Result<(Limits, Option<u16>), R
         i.used += 1;
         let headers = limit_headers(i);
         if i.used > i.limit {
+            i.limited += 1;
             let retry = i.window.saturating_sub(i.window_start.elapsed()).as_secs().max(1);
             let body = json!({ "message": format!("Too many requests, limit to {} per minute", i.limit) });
             return Err((
@@ -563,6 +587,11 @@ async fn get_results(
     let Some(e) = gb.with(|i| i.experiments.iter().find(|e| e.id == id).cloned()) else {
         return message(StatusCode::NOT_FOUND, "Experiment not found");
     };
+    if let Some(code) = gb.with(|i| i.broken_results.get(&id).copied()) {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({"status": code, "message": "Error running query: relation \"events\" does not exist"});
+        return (status, axum::Json(body)).into_response();
+    }
     if param(&q, "phase").is_some_and(|p| p != "0") {
         return message(StatusCode::BAD_REQUEST, "Invalid phase");
     }

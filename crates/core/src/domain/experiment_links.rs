@@ -26,8 +26,13 @@ pub struct LinkReport {
     pub unreadable: usize,
 }
 
+/// One search at a time in this process: views opened together wait for one search rather
+/// than each reading the same diffs.
+static SEARCHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Searches every change request not searched at its head for the current keys.
 pub async fn link(store: &Store) -> crate::Result<LinkReport> {
+    let _one = SEARCHING.lock().await;
     let mut report = LinkReport::default();
     store.prune_links().await?;
     let keys: Vec<(String, String)> = store
@@ -112,8 +117,15 @@ async fn added_lines(
     c: &ChangeRequest,
 ) -> crate::Result<Option<Vec<(String, String)>>> {
     if c.kind != ChangeKind::Local {
-        let Some((_, _, files)) = crate::forge::diff::stored_files(store, &c.id).await? else {
-            return Ok(None);
+        // Files of another head (the last push came after the last file sync) or that this
+        // version cannot read are not searched: the change waits for the next sync.
+        let files = match crate::forge::diff::stored_files(store, &c.id).await {
+            Ok(Some((head, _, files))) if head == c.head_sha => files,
+            Ok(_) => return Ok(None),
+            Err(e) => {
+                tracing::debug!("linking {}: {e}", c.id);
+                return Ok(None);
+            }
         };
         let mut out = Vec::new();
         let mut bytes = 0;
@@ -260,7 +272,7 @@ pub struct ExperimentWork {
     pub lift_points: Option<f64>,
     /// Agent cost per point of that lift.
     pub cost_per_lift_point: Option<f64>,
-    /// The first successful deploy that shipped a linked change.
+    /// The first successful deploy that shipped a linked change (to production when one did).
     #[ts(type = "number | null")]
     pub first_deploy_at: Option<i64>,
     /// Exposure that started before the code it tests was shipped, said plainly.
@@ -330,10 +342,16 @@ pub async fn work(
         })
         .filter(|p| *p > 0.0);
     let cost_per_lift_point = lift_points.filter(|_| cost_usd > 0.0).map(|p| cost_usd / p);
-    let first_deploy_at = changes
-        .iter()
-        .flat_map(|c| c.deploys.iter().map(|d| d.at))
-        .min();
+    // Exposure is measured against production when any deploy there shipped the code (a
+    // staging deploy does not put it in front of units), else against any deploy.
+    let production = |env: &str| env.to_ascii_lowercase().starts_with("prod");
+    let shipped = changes.iter().flat_map(|c| c.deploys.iter());
+    let first_deploy_at = shipped
+        .clone()
+        .filter(|d| production(&d.environment))
+        .map(|d| d.at)
+        .min()
+        .or_else(|| shipped.map(|d| d.at).min());
     let exposure_warning = match first_deploy_at {
         _ if changes.is_empty() => None,
         Some(at) if e.started_at < at => Some(format!(

@@ -56,12 +56,18 @@ pub async fn import_file(
     store
         .replace_experiment(&imported.experiment, &imported.metrics, &imported.sums)
         .await?;
-    if !flags.is_empty()
-        || store
-            .experiment_origin(&imported.experiment.id)
-            .await?
-            .is_none()
-    {
+    // The file's data replaces what a GrowthBook sync stored: the experiment is the file's now
+    // (the next sync reads GrowthBook's again in full).
+    let synced = store
+        .experiment_origin(&imported.experiment.id)
+        .await?
+        .is_some();
+    if synced {
+        store
+            .clear_experiment_origin(&imported.experiment.id)
+            .await?;
+    }
+    if !flags.is_empty() || !synced {
         let mut keys = vec![crate::model::ExperimentKey {
             key: imported.experiment.id.clone(),
             kind: "tracking".into(),
@@ -200,7 +206,7 @@ pub async fn decide(
     if let Some(was) = store.experiment_decision(id).await? {
         if was.call == decided.call && was.variation == decided.variation {
             // Taken already; queued for GrowthBook too unless a crash came in between.
-            send_back(store, &card, &was, now).await?;
+            queue_back(store, &card, &was, now).await;
             return Ok(was);
         }
         return Err(DecideError::Decided {
@@ -231,7 +237,10 @@ pub async fn decide(
         // both said the same.
         let was = store.experiment_decision(id).await?;
         return match was {
-            Some(w) if w.call == decided.call && w.variation == decided.variation => Ok(w),
+            Some(w) if w.call == decided.call && w.variation == decided.variation => {
+                queue_back(store, &card, &w, now).await;
+                Ok(w)
+            }
             was => Err(DecideError::Decided {
                 id: id.into(),
                 call: was.as_ref().map_or("?", |w| w.call.as_str()).into(),
@@ -298,8 +307,42 @@ pub async fn decide(
         store.undo_experiment_decision(id, &decided).await?;
         return Err(e.into());
     }
-    send_back(store, &card, &decided, now).await?;
+    queue_back(store, &card, &decided, now).await;
     Ok(decided)
+}
+
+/// [`send_back`], its failure logged: the decision stands signed either way, and the outbox
+/// sender queues what is missing on its next pass ([`queue_unsent`]).
+async fn queue_back(
+    store: &Store,
+    card: &crate::stats::scorecard::Scorecard,
+    d: &crate::model::ExperimentDecided,
+    now: i64,
+) {
+    if let Err(e) = send_back(store, card, d, now).await {
+        tracing::warn!(
+            "experiment {}: not queued for GrowthBook yet: {e}",
+            card.experiment.id
+        );
+    }
+}
+
+/// Queues for GrowthBook every decision on a synced experiment that has no action yet (one
+/// taken by an instance that stopped before queuing it). Idempotent: the action's key names
+/// the experiment and the call.
+pub async fn queue_unsent(store: &Store, now: i64) -> crate::Result<usize> {
+    let mut queued = 0;
+    for (id, call) in store.decided_unsent().await? {
+        let Some(card) = scorecard(store, &id, now).await? else {
+            continue;
+        };
+        let Some(d) = card.decision.clone().filter(|d| d.call.as_str() == call) else {
+            continue;
+        };
+        send_back(store, &card, &d, now).await?;
+        queued += 1;
+    }
+    Ok(queued)
 }
 
 /// Queues decision `d` for the service the experiment came from (GrowthBook): a ship stops it

@@ -28,8 +28,22 @@ use crate::store::Store;
 pub const GROWTHBOOK_API: &str = "https://api.growthbook.io";
 /// The environment variable holding the secret key.
 pub const KEY_VAR: &str = "GROWTHBOOK_API_KEY";
-/// The OS keyring account of the key (`flightdeck token set --for growthbook`).
-pub const ACCOUNT: &str = "growthbook";
+/// The OS keyring account of the key for the API at `api_url` (`flightdeck token set --for
+/// growthbook`): one per host, so a key is only ever read for the host it was stored for.
+pub fn account(api_url: &str) -> String {
+    let host = reqwest::Url::parse(api_url)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| {
+                format!(
+                    "{h}{}",
+                    u.port().map(|p| format!(":{p}")).unwrap_or_default()
+                )
+            })
+        })
+        .unwrap_or_else(|| api_url.to_string());
+    format!("growthbook:{host}")
+}
 const ATTEMPTS: u32 = 4;
 /// A wait longer than this ends the sync (it goes on at the next one).
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -52,14 +66,15 @@ impl Config {
     }
 }
 
-/// The secret key: `GROWTHBOOK_API_KEY`, else the OS keyring.
-pub fn key() -> Option<String> {
+/// The secret key for the API at `api_url`: `GROWTHBOOK_API_KEY`, else the one the OS keyring
+/// holds for that host.
+pub fn key(api_url: &str) -> Option<String> {
     if let Ok(k) = std::env::var(KEY_VAR) {
         if !k.trim().is_empty() {
             return Some(k.trim().to_string());
         }
     }
-    crate::model::secrets::get(ACCOUNT)
+    crate::model::secrets::get(&account(api_url))
         .ok()
         .flatten()
         .filter(|k| !k.trim().is_empty())
@@ -156,7 +171,7 @@ impl GrowthBookApi {
 
     /// The configured client: `None` when there is no key here.
     pub fn configured(cfg_url: &str) -> Result<Option<Self>, GrowthBookError> {
-        match key() {
+        match key(cfg_url) {
             Some(k) => Self::new(cfg_url, k).map(Some),
             None => Ok(None),
         }
@@ -467,7 +482,14 @@ pub fn local_id(e: &Value) -> String {
 pub async fn sync(api: &GrowthBookApi, store: &Store) -> Result<GrowthBookSync, GrowthBookError> {
     let mut report = GrowthBookSync::default();
     let mut metrics: HashMap<String, MetricDef> = HashMap::new();
-    for e in api.experiments().await? {
+    let listed = api.experiments().await?;
+    // GrowthBook allows two experiments one tracking key: both then go by their own ids, so
+    // neither overwrites the other at every sync.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for e in &listed {
+        *seen.entry(local_id(e)).or_default() += 1;
+    }
+    for e in listed {
         report.listed += 1;
         let status = e["status"].as_str().unwrap_or_default();
         if e["archived"].as_bool().unwrap_or(false) || !matches!(status, "running" | "stopped") {
@@ -475,14 +497,21 @@ pub async fn sync(api: &GrowthBookApi, store: &Store) -> Result<GrowthBookSync, 
             continue;
         }
         let gb_id = e["id"].as_str().unwrap_or_default().to_string();
-        let id = local_id(&e);
+        let id = match local_id(&e) {
+            id if seen.get(&id).copied().unwrap_or(0) > 1 && !gb_id.is_empty() => gb_id.clone(),
+            id => id,
+        };
         match sync_one(api, store, &e, &gb_id, &id, &mut metrics).await {
             Ok(true) => report.updated += 1,
             Ok(false) => report.unchanged += 1,
-            // The service as a whole failing ends the sync; one experiment's bad shape does not.
+            // The service as a whole failing (the key, the limit, the network) ends the sync;
+            // one experiment GrowthBook cannot answer for, or that cannot be stored, does not.
             Err(GrowthBookError::Shape { message, .. }) => report
                 .errors
                 .push(format!("experiment {gb_id} ({id}): {message}")),
+            Err(e @ (GrowthBookError::Http { .. } | GrowthBookError::Store(_))) => report
+                .errors
+                .push(format!("experiment {gb_id} ({id}): {e}")),
             Err(e) => return Err(e),
         }
     }
@@ -599,6 +628,7 @@ async fn sync_one(
         .cloned()
         .unwrap_or(Value::Null);
     let listed: Vec<&String> = goals.iter().chain(&secondary).chain(&guardrails).collect();
+    let mut ids_by_name: HashMap<String, String> = HashMap::new();
     for m in overall["metrics"].as_array().into_iter().flatten() {
         let Some(mid) = m["metricId"].as_str() else {
             return Err(shape("a result without its `metricId`".into()));
@@ -658,6 +688,7 @@ async fn sync_one(
                 pre: None,
             });
         }
+        ids_by_name.insert(name.clone(), mid.to_string());
         metric_rows.push(ExperimentMetric {
             name,
             kind: def.kind,
@@ -665,6 +696,18 @@ async fn sync_one(
             inverse: def.inverse,
         });
     }
+    // Goals first (the first is the primary metric), then secondary metrics, then guardrails,
+    // as the experiment lists them, whatever order the snapshot has.
+    metric_rows.sort_by_key(|m| {
+        let id = ids_by_name
+            .get(&m.name)
+            .map(String::as_str)
+            .unwrap_or_default();
+        listed
+            .iter()
+            .position(|l| l.as_str() == id)
+            .unwrap_or(usize::MAX)
+    });
     let primary = metric_rows
         .iter()
         .find(|m| !m.guardrail)

@@ -36,6 +36,12 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         replace_experiment_in(&mut tx, e, metrics, sums).await?;
+        // The service's start is the start (a new phase moves it later, too).
+        sqlx::query("UPDATE experiments SET started_at = $2 WHERE id = $1")
+            .bind(&e.id)
+            .bind(e.started_at)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO experiment_origins (experiment, source, external_id, api_url,
                variation_ids, snapshot, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -82,6 +88,16 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Forgets where experiment `id` was synced from (a file now replaces its data, so its
+    /// decisions are not GrowthBook's to hear and a sync reads it anew).
+    pub async fn clear_experiment_origin(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM experiment_origins WHERE experiment = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Replaces the keys experiment `id` goes by in code.
@@ -143,6 +159,20 @@ async fn replace_experiment_in(
     metrics: &[ExperimentMetric],
     sums: &[MetricSums],
 ) -> Result<()> {
+    // The experiment's row first: two replacements of one experiment (two instances syncing
+    // at once) then take turns, instead of the second deleting before the first commits and
+    // failing on the rows the first inserted.
+    sqlx::query(
+        "INSERT INTO experiments (id, name, metric, state, started_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+    )
+    .bind(&e.id)
+    .bind(&e.name)
+    .bind(&e.metric)
+    .bind(e.state.as_str())
+    .bind(e.started_at)
+    .execute(&mut **tx)
+    .await?;
     for table in [
         "experiment_variants",
         "experiment_metrics",
@@ -469,6 +499,21 @@ impl Store {
         Ok(sqlx::query_scalar(
             "SELECT e.id FROM experiments e WHERE e.decision IS NULL AND EXISTS
                (SELECT 1 FROM experiment_metrics m WHERE m.experiment = e.id AND m.guardrail = 1)
+             ORDER BY e.id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// (experiment, call) of every ship or stop decided on a GrowthBook experiment whose stop
+    /// is not in the outbox.
+    pub async fn decided_unsent(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT e.id, e.decision FROM experiments e
+             JOIN experiment_origins o ON o.experiment = e.id AND o.source = 'growthbook'
+             WHERE e.decision IN ('ship', 'stop') AND NOT EXISTS
+               (SELECT 1 FROM actions a
+                WHERE a.idempotency_key = 'experiment:' || e.id || ':' || e.decision)
              ORDER BY e.id",
         )
         .fetch_all(&self.pool)

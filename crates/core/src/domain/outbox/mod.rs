@@ -1005,6 +1005,10 @@ pub fn spawn_sender(
                 },
             }
             let now = chrono::Utc::now().timestamp();
+            // Decisions on GrowthBook experiments an instance took but did not queue.
+            if let Err(e) = crate::domain::experiments::queue_unsent(&store, now).await {
+                tracing::warn!("outbox: {e}");
+            }
             match store.due_actions(now).await {
                 Ok(due) if due.is_empty() => continue,
                 Ok(_) => {}
