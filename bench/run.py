@@ -31,7 +31,8 @@ Run through scripts/bench.sh (builds the release binary and installs the peers).
 Environment: BENCH_MB (corpus size, default 1024), BENCH_COMMITS (default 100000),
 BENCH_LIVE_SAMPLES (default 200), BENCH_RECORDS (default 10000000), BENCH_DIR (scratch,
 default a temp dir), BENCH_TEAM_COMMITS (per repo, default 3000), BENCH_TEAM_SESSIONS (per
-instance, default 200), BENCH_EXPERIMENT_ROWS (default 10000000), BENCH_ONLY (a comma list of
+instance, default 200), BENCH_EXPERIMENT_ROWS (default 10000000), BENCH_EXPERIMENTS (scorecards
+served, default 500), BENCH_ONLY (a comma list of
 sections: logs, git, live, rollup, dora, decide, relay, team, experiments; default all).
 """
 import http.client
@@ -335,6 +336,65 @@ def experiments_section(scratch, rows):
     print(f"{'file MB':>8} {'units':>11} {'fd s':>6} {'fd MB':>6} {'pandas s':>9} {'pandas MB':>9}  converted lift")
     print(f"{size_mb:>8.0f} {units:>11,.0f} {secs:>6.2f} {mb:>6.0f} {peer}  {lift:+.4f}")
     print("(Parquet and a PostgreSQL warehouse are not sources yet: not measured.)")
+    scorecard_api_section(scratch, int(os.environ.get("BENCH_EXPERIMENTS", "500")))
+
+
+def scorecard_api_section(scratch, n, requests=1000):
+    """`n` experiments (3 metrics x 3 variations each, as aggregates), served: latency of one
+    scorecard (`/api/experiments/ID`) and of the whole list (`/api/experiments`)."""
+    import random
+    print(f"\n== experiments: scorecard API over {n} experiments (target: p99 under 50 ms)")
+    env = fd_env(scratch)
+    db = os.path.join(scratch, "scorecards.db")
+    rng = random.Random(16)
+    for k in range(n):
+        path = os.path.join(scratch, f"agg-{k}.csv")
+        with open(path, "w") as f:
+            f.write("variation,metric,n,sum,sum_squares\n")
+            for v in ("control", "b", "c"):
+                units = 5000 + rng.randrange(200)
+                conv = int(units * (0.10 + rng.random() * 0.02))
+                f.write(f"{v},signed_up,{units},{conv},{conv}\n")
+                mean = 40 + rng.random()
+                f.write(f"{v},minutes,{units},{units * mean:.3f},{(units - 1) * 400 + units * mean * mean:.3f}\n")
+                f.write(f"{v},errors,{units},{units * 0.02:.3f},{units * 0.05:.3f}\n")
+        subprocess.run([FD, "--database-url", db, "experiment", "import", path, "--experiment", f"exp-{k}",
+                        "--guardrail", "errors", "--inverse", "errors"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        os.remove(path)
+    token = "bench-token-0123456789abcdef"
+    server = subprocess.Popen([FD, "--database-url", db, "serve", "--port", "0", "--token", token,
+                               "--claude-dir", os.path.join(scratch, "none"), "--codex-home", os.path.join(scratch, "none")],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = None
+        for line in server.stdout:
+            if "/login?code=" in line and "http://127.0.0.1:" in line:
+                port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+                break
+        if port is None:
+            print("  (serve did not start)")
+            return
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
+        auth = {"Authorization": f"Bearer {token}"}
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+        def timed_get(path):
+            t = time.monotonic()
+            c.request("GET", path, headers=auth)
+            r = c.getresponse()
+            body = r.read()
+            if r.status != 200:
+                sys.exit(f"error: {path} answered {r.status}: {body[:200]!r}")
+            return (time.monotonic() - t) * 1000
+
+        one = [timed_get(f"/api/experiments/exp-{rng.randrange(n)}") for _ in range(requests)]
+        every = [timed_get("/api/experiments") for _ in range(30)]
+        print(f"  one scorecard ({requests} requests): p50 {pct(one, 50):.1f} ms, p99 {pct(one, 99):.1f} ms")
+        print(f"  all {n} scorecards (30 requests): p50 {pct(every, 50):.1f} ms, p99 {pct(every, 99):.1f} ms")
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def agent_log_section(scratch, mb):

@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/repos", get(repos))
         .route("/releases", get(releases))
         .route("/experiments", get(experiments))
+        .route("/experiments/{id}", get(experiment_scorecard))
         .route("/experiments/{id}/decision", post(experiment_decision))
         .route("/experiments/{id}/work", get(experiment_work))
         .route("/experiments/{id}/forest.svg", get(experiment_forest))
@@ -757,6 +758,17 @@ struct ReleaseDecision {
     #[serde(default)]
     #[allow(dead_code)]
     sha: Option<String>,
+}
+
+/// One experiment's scorecard.
+async fn experiment_scorecard(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<flightdeck_core::stats::scorecard::Scorecard> {
+    flightdeck_core::domain::experiments::scorecard(&s.store, &id, flightdeck_app::now())
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no experiment `{id}`")))
 }
 
 /// The changes, agent runs, cost and deploys behind an experiment.

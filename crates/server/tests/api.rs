@@ -184,6 +184,10 @@ async fn every_view_serves_demo_data() {
         .filter_map(|c| c["experiment"]["id"].as_str())
         .collect();
     assert_eq!(srm, ["pricing-page"]);
+    // One scorecard alone is the same as in the list.
+    let one = json(s, "/api/experiments/pricing-page").await;
+    assert_eq!(one["srm"], true);
+    assert_eq!(one["experiment"]["id"], "pricing-page");
     // Behind the win: the agent change whose diff put its flag in code, with its runs.
     let work = json(s, "/api/experiments/agent-pr-template/work").await;
     let changes = work["changes"].as_array().unwrap();

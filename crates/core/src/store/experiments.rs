@@ -252,31 +252,61 @@ impl Store {
 
     /// The metrics of experiment `id`, in their order.
     pub async fn experiment_metrics(&self, id: &str) -> Result<Vec<ExperimentMetric>> {
+        if id.is_empty() {
+            return Ok(vec![]);
+        }
+        Ok(self
+            .metrics_matching(id)
+            .await?
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect())
+    }
+
+    /// (experiment, metric) of experiment `id`, or of every experiment when `id` is empty.
+    async fn metrics_matching(&self, id: &str) -> Result<Vec<(String, ExperimentMetric)>> {
         let rows = sqlx::query(
-            "SELECT metric, kind, guardrail, inverse FROM experiment_metrics
-             WHERE experiment = $1 ORDER BY position, metric",
+            "SELECT experiment, metric, kind, guardrail, inverse FROM experiment_metrics
+             WHERE ($1 = '' OR experiment = $1) ORDER BY experiment, position, metric",
         )
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(ExperimentMetric {
-                    name: r.try_get("metric")?,
-                    kind: super::named(r, "kind", "metric kind")?,
-                    guardrail: r.try_get::<i64, _>("guardrail")? != 0,
-                    inverse: r.try_get::<i64, _>("inverse")? != 0,
-                })
+                Ok((
+                    r.try_get("experiment")?,
+                    ExperimentMetric {
+                        name: r.try_get("metric")?,
+                        kind: super::named(r, "kind", "metric kind")?,
+                        guardrail: r.try_get::<i64, _>("guardrail")? != 0,
+                        inverse: r.try_get::<i64, _>("inverse")? != 0,
+                    },
+                ))
             })
             .collect()
     }
 
     /// Every metric's sums per variation of experiment `id`.
     pub async fn metric_sums(&self, id: &str) -> Result<Vec<MetricSums>> {
+        if id.is_empty() {
+            return Ok(vec![]);
+        }
+        Ok(self
+            .sums_matching(id)
+            .await?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect())
+    }
+
+    /// (experiment, sums) of experiment `id`, or of every experiment when `id` is empty.
+    async fn sums_matching(&self, id: &str) -> Result<Vec<(String, MetricSums)>> {
         let rows = sqlx::query(
-            "SELECT metric, variation, n, sum, sum_squares, d_sum, d_sum_squares, d_products,
-               pre_sum, pre_sum_squares, pre_products
-             FROM experiment_sums WHERE experiment = $1 ORDER BY metric, variation",
+            "SELECT experiment, metric, variation, n, sum, sum_squares, d_sum, d_sum_squares,
+               d_products, pre_sum, pre_sum_squares, pre_products
+             FROM experiment_sums WHERE ($1 = '' OR experiment = $1)
+             ORDER BY experiment, metric, variation",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -291,17 +321,58 @@ impl Store {
         };
         rows.iter()
             .map(|r| {
-                Ok(MetricSums {
-                    metric: r.try_get("metric")?,
-                    variation: r.try_get("variation")?,
-                    n: r.try_get("n")?,
-                    sum: r.try_get("sum")?,
-                    sum_squares: r.try_get("sum_squares")?,
-                    denominator: triple(r, "d_sum", "d_sum_squares", "d_products")?,
-                    pre: triple(r, "pre_sum", "pre_sum_squares", "pre_products")?,
-                })
+                Ok((
+                    r.try_get("experiment")?,
+                    MetricSums {
+                        metric: r.try_get("metric")?,
+                        variation: r.try_get("variation")?,
+                        n: r.try_get("n")?,
+                        sum: r.try_get("sum")?,
+                        sum_squares: r.try_get("sum_squares")?,
+                        denominator: triple(r, "d_sum", "d_sum_squares", "d_products")?,
+                        pre: triple(r, "pre_sum", "pre_sum_squares", "pre_products")?,
+                    },
+                ))
             })
             .collect()
+    }
+
+    /// Every experiment with its metrics, sums and decision, read in four queries whatever
+    /// their number: what the Experiments view scores.
+    pub async fn experiments_to_score(
+        &self,
+    ) -> Result<
+        Vec<(
+            Experiment,
+            Vec<ExperimentMetric>,
+            Vec<MetricSums>,
+            Option<ExperimentDecided>,
+        )>,
+    > {
+        use std::collections::HashMap;
+        let mut metrics: HashMap<String, Vec<ExperimentMetric>> = HashMap::new();
+        for (e, m) in self.metrics_matching("").await? {
+            metrics.entry(e).or_default().push(m);
+        }
+        let mut sums: HashMap<String, Vec<MetricSums>> = HashMap::new();
+        for (e, s) in self.sums_matching("").await? {
+            sums.entry(e).or_default().push(s);
+        }
+        let mut decisions = self.decisions_matching("").await?;
+        Ok(self
+            .experiments()
+            .await?
+            .into_iter()
+            .map(|e| {
+                let id = e.id.clone();
+                (
+                    e,
+                    metrics.remove(&id).unwrap_or_default(),
+                    sums.remove(&id).unwrap_or_default(),
+                    decisions.remove(&id),
+                )
+            })
+            .collect())
     }
 
     /// Takes back decision `d` on experiment `id` (its audit entry could not be written), so
@@ -342,27 +413,42 @@ impl Store {
 
     /// The decision taken on experiment `id`, if any.
     pub async fn experiment_decision(&self, id: &str) -> Result<Option<ExperimentDecided>> {
-        let row = sqlx::query(
-            "SELECT decision, decided_variation, decided_by, decided_at, decision_reason
-             FROM experiments WHERE id = $1 AND decision IS NOT NULL",
+        if id.is_empty() {
+            return Ok(None);
+        }
+        Ok(self.decisions_matching(id).await?.remove(id))
+    }
+
+    /// The decisions taken, by experiment: of `id`, or of every experiment when `id` is empty.
+    async fn decisions_matching(
+        &self,
+        id: &str,
+    ) -> Result<std::collections::HashMap<String, ExperimentDecided>> {
+        let rows = sqlx::query(
+            "SELECT id, decision, decided_variation, decided_by, decided_at, decision_reason
+             FROM experiments WHERE ($1 = '' OR id = $1) AND decision IS NOT NULL",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(ExperimentDecided {
-                call: super::named(&r, "decision", "experiment decision")?,
-                variation: r.try_get("decided_variation")?,
-                by: r
-                    .try_get::<Option<String>, _>("decided_by")?
-                    .unwrap_or_default(),
-                at: r
-                    .try_get::<Option<i64>, _>("decided_at")?
-                    .unwrap_or_default(),
-                reason: r.try_get("decision_reason")?,
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    ExperimentDecided {
+                        call: super::named(r, "decision", "experiment decision")?,
+                        variation: r.try_get("decided_variation")?,
+                        by: r
+                            .try_get::<Option<String>, _>("decided_by")?
+                            .unwrap_or_default(),
+                        at: r
+                            .try_get::<Option<i64>, _>("decided_at")?
+                            .unwrap_or_default(),
+                        reason: r.try_get("decision_reason")?,
+                    },
+                ))
             })
-        })
-        .transpose()
+            .collect()
     }
 }
 

@@ -418,21 +418,23 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
+        let mut by_experiment: std::collections::HashMap<String, Vec<Variant>> =
+            std::collections::HashMap::new();
+        for v in &variants {
+            by_experiment
+                .entry(v.try_get("experiment")?)
+                .or_default()
+                .push(Variant {
+                    name: v.try_get("name")?,
+                    units: v.try_get("units")?,
+                    conversions: v.try_get("conversions")?,
+                    weight: v.try_get("weight")?,
+                });
+        }
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: String = r.try_get("id")?;
-            let mut vs = Vec::new();
-            for v in &variants {
-                let exp: String = v.try_get("experiment")?;
-                if exp == id {
-                    vs.push(Variant {
-                        name: v.try_get("name")?,
-                        units: v.try_get("units")?,
-                        conversions: v.try_get("conversions")?,
-                        weight: v.try_get("weight")?,
-                    });
-                }
-            }
+            let vs = by_experiment.remove(&id).unwrap_or_default();
             out.push(Experiment {
                 id,
                 name: r.try_get("name")?,

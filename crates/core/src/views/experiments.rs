@@ -11,14 +11,14 @@ pub struct ExperimentsView {
 }
 
 pub async fn experiments(store: &Store) -> Result<ExperimentsView> {
-    let experiments = store.experiments().await?;
     let now = chrono::Utc::now().timestamp();
-    let mut scorecards = Vec::with_capacity(experiments.len());
-    for e in &experiments {
-        let metrics = store.experiment_metrics(&e.id).await?;
-        let sums = store.metric_sums(&e.id).await?;
+    let all = store.experiments_to_score().await?;
+    let mut experiments = Vec::with_capacity(all.len());
+    let mut scorecards = Vec::with_capacity(all.len());
+    for (e, metrics, sums, decision) in all {
         let mut c = crate::stats::scorecard::card(e.clone(), &metrics, &sums, now);
-        c.decision = store.experiment_decision(&e.id).await?;
+        c.decision = decision;
+        experiments.push(e);
         scorecards.push(c);
     }
     Ok(ExperimentsView {
