@@ -48,6 +48,14 @@ pub enum ExperimentCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Run a warehouse spec's queries (one per metric, on PostgreSQL) and store what they
+    /// return as its experiment (docs/features.md, "Warehouse"; the URL from
+    /// FLIGHTDECK_WAREHOUSE_URL or the spec).
+    Warehouse {
+        spec: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Load results from a CSV file: per-unit rows or per-variation aggregates
     /// (docs/experiments.md); replaces what was stored for the experiment.
     Import {
@@ -142,6 +150,27 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             } else {
                 ExitCode::FAILURE
             })
+        }
+        ExperimentCmd::Warehouse { spec, json } => {
+            let store = Store::open(&settings.database_url).await?;
+            let done = experiments::import_warehouse(&store, spec).await?;
+            if *json {
+                let card = experiments::scorecard(&store, &done.experiment.id, now).await?;
+                println!("{}", serde_json::to_string_pretty(&card)?);
+            } else {
+                println!(
+                    "{}: {} rows, {} metrics ({})",
+                    done.experiment.id,
+                    done.rows,
+                    done.metrics.len(),
+                    done.metrics
+                        .iter()
+                        .map(|m| format!("{} {}", m.name, m.kind.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         ExperimentCmd::Import {
             file,

@@ -1,5 +1,6 @@
-//! Experiment results coming in: a file read (`sources::experiment_file`) replaces what the
-//! store holds for that experiment, the one path the CLI, the server and the desktop use.
+//! Experiment results coming in — a file read (`sources::experiment_file`) or a warehouse's
+//! queries (`sources::warehouse`) replace what the store holds for that experiment — and the
+//! scorecard and decisions on them: the one path the CLI, the server and the desktop use.
 
 use std::path::Path;
 
@@ -24,16 +25,11 @@ pub async fn import_file(
     path: &Path,
     mut o: ImportOptions,
 ) -> Result<Imported, ImportError> {
-    let id = o.experiment.trim();
-    if id.is_empty()
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(ImportError::BadId(o.experiment.clone()));
-    }
+    // Stored as given without its surrounding spaces.
+    o.experiment = o.experiment.trim().to_string();
+    check_id(&o.experiment)?;
     if o.variations.is_empty() {
-        if let Some(known) = store.experiment(id).await? {
+        if let Some(known) = store.experiment(&o.experiment).await? {
             o.variations = known.variants.iter().map(|v| v.name.clone()).collect();
             if o.weights.is_empty() && known.variants.iter().all(|v| v.weight.is_some()) {
                 o.weights = known.variants.iter().filter_map(|v| v.weight).collect();
@@ -53,6 +49,13 @@ pub async fn import_file(
             path: "experiment import".into(),
             message: e.to_string(),
         })??;
+    keep(store, &imported, flags).await?;
+    Ok(imported)
+}
+
+/// Stores an import: the experiment replaced, its origin (a GrowthBook sync's) forgotten, and
+/// its keys: its id and `flags` (or the flags it had when none are given).
+async fn keep(store: &Store, imported: &Imported, flags: Vec<String>) -> crate::Result<()> {
     store
         .replace_experiment(&imported.experiment, &imported.metrics, &imported.sums)
         .await?;
@@ -90,7 +93,57 @@ pub async fn import_file(
             .set_experiment_keys(&imported.experiment.id, &keys)
             .await?;
     }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseImportError {
+    #[error(transparent)]
+    Spec(#[from] crate::sources::warehouse::SpecError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// Runs the queries of warehouse spec `path` and stores what they return as its experiment,
+/// as [`import_file`] stores a file's.
+pub async fn import_warehouse(
+    store: &Store,
+    path: &Path,
+) -> Result<Imported, WarehouseImportError> {
+    use crate::sources::warehouse::{self, SpecError};
+    let spec = warehouse::read_spec(path)?;
+    let id = spec.experiment.trim().to_string();
+    check_id(&id)?;
+    let url = warehouse::url(&spec, path)?;
+    let w = crate::store::warehouse::Warehouse::connect(&url)
+        .await
+        .map_err(|source| SpecError::Connect {
+            file: path.into(),
+            source,
+        })?;
+    let mut spec = spec;
+    if spec.variations.is_empty() {
+        if let Some(known) = store.experiment(&id).await? {
+            spec.variations = known.variants.iter().map(|v| v.name.clone()).collect();
+        }
+    }
+    let imported = warehouse::read(&w, path, &spec, &id).await?;
+    keep(store, &imported, spec.flags.clone()).await?;
     Ok(imported)
+}
+
+/// An experiment id as stored: letters, digits, `-`, `_`, `.`.
+fn check_id(id: &str) -> Result<(), ImportError> {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(ImportError::BadId(id.to_string()));
+    }
+    Ok(())
 }
 
 /// The scorecard of experiment `id` as of `now`; `None` when there is no such experiment.

@@ -68,12 +68,12 @@ pub enum FileError {
 /// Sums of a metric over one variation's units: n, Σm, Σm², and with a denominator or a
 /// covariate x, Σd, Σd², Σmd, Σx, Σx², Σmx.
 #[derive(Debug, Clone, Copy, Default)]
-struct Acc {
-    n: f64,
-    sum: f64,
-    sum_squares: f64,
-    d: [f64; 3],
-    pre: [f64; 3],
+pub(super) struct Acc {
+    pub(super) n: f64,
+    pub(super) sum: f64,
+    pub(super) sum_squares: f64,
+    pub(super) d: [f64; 3],
+    pub(super) pre: [f64; 3],
 }
 
 /// One metric column of a per-unit file, with its denominator and covariate columns.
@@ -125,20 +125,20 @@ const MAX_VARIATIONS: usize = 100;
 
 /// Where the row's variation goes: its index among the known ones, learning new ones when none
 /// were given.
-struct Variations {
-    names: Vec<String>,
+pub(super) struct Variations {
+    pub(super) names: Vec<String>,
     fixed: bool,
 }
 
 impl Variations {
-    fn new(o: &ImportOptions) -> Self {
+    pub(super) fn new(o: &ImportOptions) -> Self {
         Self {
             names: o.variations.clone(),
             fixed: !o.variations.is_empty(),
         }
     }
 
-    fn index(&mut self, name: &str) -> Result<usize, String> {
+    pub(super) fn index(&mut self, name: &str) -> Result<usize, String> {
         if let Some(i) = self.names.iter().position(|n| n == name) {
             return Ok(i);
         }
@@ -553,7 +553,7 @@ fn aggregates(
 }
 
 /// The experiment, its metrics and sums from what was read.
-fn finish(
+pub(super) fn finish(
     path: &Path,
     o: &ImportOptions,
     variations: Variations,

@@ -14,6 +14,7 @@ pub mod generic;
 pub mod git;
 pub mod growthbook;
 pub mod tail;
+pub mod warehouse;
 
 // What the parsers yield is defined below the store, which keeps it (`model::logs`).
 pub use crate::model::logs::{Batch, LastEvent, SessionFacts, UsageRecord, EVENT_CHARS};

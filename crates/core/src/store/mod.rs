@@ -15,6 +15,7 @@ pub mod cycle;
 mod deploys;
 mod dispatches;
 mod experiments;
+pub mod warehouse;
 pub use experiments::ExperimentLink;
 mod metrics;
 mod outbox;
