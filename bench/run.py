@@ -335,8 +335,69 @@ def experiments_section(scratch, rows):
         peer = "  (pandas not installed)"
     print(f"{'file MB':>8} {'units':>11} {'fd s':>6} {'fd MB':>6} {'pandas s':>9} {'pandas MB':>9}  converted lift")
     print(f"{size_mb:>8.0f} {units:>11,.0f} {secs:>6.2f} {mb:>6.0f} {peer}  {lift:+.4f}")
-    print("(Parquet and a PostgreSQL warehouse are not sources yet: not measured.)")
+    print("(Parquet is not a source yet: not measured.)")
+    warehouse_section(scratch, path, rows)
+    os.remove(path)
     scorecard_api_section(scratch, int(os.environ.get("BENCH_EXPERIMENTS", "500")))
+
+
+WAREHOUSE_METRICS = [("converted", "converted", None, None), ("revenue", "revenue", "revenue_denominator", None),
+                     ("load_ms", "load_ms", None, "load_ms_pre")]
+
+
+def warehouse_section(scratch, csv_path, rows):
+    """The same rows in a PostgreSQL table, imported through `experiment warehouse`: per-unit
+    queries (every row streamed to flightdeck) and aggregate queries (PostgreSQL sums); beside
+    it, psql running the aggregate queries alone (what the warehouse itself takes)."""
+    admin = os.environ.get("FLIGHTDECK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    print(f"\n== experiments: {rows:,} per-unit rows from a PostgreSQL warehouse to a full scorecard (target: under 5 s)")
+    try:
+        url = pg_db(admin, "fd_bench_warehouse")
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        print(f"  (PostgreSQL at {admin} not reachable: not measured)")
+        return
+    try:
+        subprocess.run(["psql", url, "-q", "-c", "CREATE UNLOGGED TABLE units (unit_id text, variation text, "
+                        "exposed_at bigint, converted int, revenue float8, revenue_denominator int, load_ms float8, "
+                        "load_ms_pre float8)"], check=True, stdout=subprocess.DEVNULL)
+        t = time.monotonic()
+        subprocess.run(["psql", url, "-q", "-c", f"\\copy units FROM '{csv_path}' CSV HEADER"], check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run(["psql", url, "-q", "-c", "VACUUM ANALYZE units"], check=True, stdout=subprocess.DEVNULL)
+        print(f"  (loaded into PostgreSQL in {time.monotonic() - t:.1f} s)")
+        env = fd_env(scratch)
+        env["FLIGHTDECK_WAREHOUSE_URL"] = url
+        per_unit, aggregate = [], []
+        for name, col, den, pre in WAREHOUSE_METRICS:
+            extra = (f", {den} AS denominator" if den else "") + (f", {pre} AS pre" if pre else "")
+            per_unit.append((name, f"SELECT variation, {col} AS value{extra} FROM units"))
+            agg = f"count(*) AS n, sum({col}) AS sum, sum({col}::float8 * {col}) AS sum_squares"
+            if den:
+                agg += (f", sum({den}) AS denominator_sum, sum({den}::float8 * {den}) AS denominator_sum_squares, "
+                        f"sum({col}::float8 * {den}) AS sum_products")
+            if pre:
+                agg += f", sum({pre}) AS pre_sum, sum({pre} * {pre}) AS pre_sum_squares, sum({col} * {pre}) AS pre_sum_products"
+            aggregate.append((name, f"SELECT variation, {agg} FROM units GROUP BY variation"))
+        print(f"  {'queries':<12} {'fd s':>6} {'fd MB':>6}   {'psql alone s':>12}  converted lift")
+        for label, queries in (("per-unit", per_unit), ("aggregates", aggregate)):
+            spec = os.path.join(scratch, f"warehouse-{label}.toml")
+            with open(spec, "w") as f:
+                f.write('experiment = "bench-warehouse"\nvariations = ["control", "treatment"]\n')
+                for name, q in queries:
+                    f.write(f'[[metrics]]\nname = "{name}"\nquery = "{q}"\n')
+            db = os.path.join(scratch, f"warehouse-{label}.db")
+            secs, mb, out = timed([FD, "--database-url", db, "experiment", "warehouse", spec, "--json"], env,
+                                  stdout=subprocess.PIPE)
+            lift = json.loads(out)["metrics"][0]["variations"][0]["lift"]["estimate"]
+            alone = "-"
+            if label == "aggregates":
+                t = time.monotonic()
+                for _, q in queries:
+                    subprocess.run(["psql", url, "-At", "-c", q], check=True, stdout=subprocess.DEVNULL)
+                alone = f"{time.monotonic() - t:.2f}"
+            print(f"  {label:<12} {secs:>6.2f} {mb:>6.0f}   {alone:>12}  {lift:+.4f}")
+    finally:
+        pg_db(admin, "fd_bench_warehouse", drop_only=True)
 
 
 def scorecard_api_section(scratch, n, requests=1000):

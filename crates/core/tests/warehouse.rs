@@ -1,6 +1,6 @@
 //! Experiment results from a PostgreSQL warehouse: per-unit queries (with a ratio's denominator,
-//! a CUPED covariate and exposure times) and an aggregate query summed into the same numbers
-//! the warehouse itself computes over the same rows; bad specs, queries and rows named by file,
+//! a CUPED covariate and exposure times, summed in the warehouse) and an aggregate query give
+//! the same numbers the warehouse computes over the same rows; bad specs, queries and rows named by file,
 //! metric, row and column with nothing stored.
 
 mod support;
@@ -71,7 +71,8 @@ async fn a_warehouse_query_per_metric_becomes_a_scorecard(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let path = spec_file(dir.path(), "cta.toml", &w.url, SPEC);
     let done = import_warehouse(&db.store, &path).await.unwrap();
-    assert_eq!(done.rows, 3_000 + 3_000 + 2);
+    // Units summed: 3,000 exposures for each per-unit metric, 5,000 page loads.
+    assert_eq!(done.rows, 3_000 + 3_000 + 5_000);
     let kinds: Vec<(&str, MetricKind)> = done
         .metrics
         .iter()
@@ -226,7 +227,7 @@ async fn bad_specs_queries_and_rows_are_named(db: TestDb) {
     )
     .await;
     assert!(
-        e.contains("column `value`") && e.contains("is not a number"),
+        e.contains("text.toml: metric `m`: column `value` (value) is TEXT, not a number"),
         "{e}"
     );
     let e = err(

@@ -3,9 +3,11 @@
 //! either per-unit rows (`variation`, `value`, and optionally `denominator`, `pre`,
 //! `exposed_at`) or per-variation aggregates (`variation`, `n`, `sum`, `sum_squares`, and
 //! optionally `denominator_sum`, `denominator_sum_squares`, `sum_products` for a ratio and
-//! `pre_sum`, `pre_sum_squares`, `pre_sum_products` for CUPED). Rows are streamed and summed as
-//! they come, so memory does not grow with them. The connection is read-only; its URL comes
-//! from `FLIGHTDECK_WAREHOUSE_URL` or the spec (a password only from the environment).
+//! `pre_sum`, `pre_sum_squares`, `pre_sum_products` for CUPED). Per-unit rows are summed per
+//! variation in the warehouse (the query wrapped in a `GROUP BY`, as GrowthBook's are), so
+//! only a few numbers per variation come back, whatever the rows. The connection is read-only;
+//! its URL comes from `FLIGHTDECK_WAREHOUSE_URL` or the spec (a password only from the
+//! environment).
 //!
 //! ```toml
 //! experiment = "checkout-cta"
@@ -145,6 +147,46 @@ pub fn url(spec: &Spec, file: &Path) -> Result<String, SpecError> {
     })
 }
 
+/// A number column's PostgreSQL types (what may be summed).
+const NUMBER_TYPES: &[&str] = &[
+    "INT2", "INT4", "INT8", "FLOAT4", "FLOAT8", "NUMERIC", "BOOL", "OID",
+];
+
+/// The SQL summing per-unit query `sql` per variation in the warehouse, as GrowthBook's
+/// warehouse queries do: the rows never leave it, only n, Σm, Σm² (and a ratio's and a
+/// covariate's sums, whether every value was 0 or 1, and the first exposure) per variation.
+/// A NULL value counts as 0, as an empty cell of a file.
+fn per_unit_sums(sql: &str, denominator: bool, pre: bool, exposed: bool) -> String {
+    let m = "coalesce((u.\"value\")::float8, 0)";
+    let mut cols = vec![
+        "(u.\"variation\")::text AS variation".to_string(),
+        "count(*) AS n".into(),
+        format!("sum({m}) AS sum"),
+        format!("sum({m} * {m}) AS sum_squares"),
+        format!("bool_and({m} IN (0, 1)) AS binary"),
+    ];
+    if denominator {
+        let d = "coalesce((u.\"denominator\")::float8, 0)";
+        cols.push(format!("sum({d}) AS denominator_sum"));
+        cols.push(format!("sum({d} * {d}) AS denominator_sum_squares"));
+        cols.push(format!("sum({m} * {d}) AS sum_products"));
+    }
+    if pre {
+        let x = "coalesce((u.\"pre\")::float8, 0)";
+        cols.push(format!("sum({x}) AS pre_sum"));
+        cols.push(format!("sum({x} * {x}) AS pre_sum_squares"));
+        cols.push(format!("sum({m} * {x}) AS pre_sum_products"));
+    }
+    if exposed {
+        cols.push("min(u.\"exposed_at\") AS first_exposed".into());
+    }
+    format!(
+        "SELECT {} FROM ({}) AS u GROUP BY 1 ORDER BY 1",
+        cols.join(", "),
+        sql.trim().trim_end_matches(';')
+    )
+}
+
 /// Runs every metric's query and sums what it returns into an experiment.
 pub async fn read(
     warehouse: &Warehouse,
@@ -177,21 +219,89 @@ pub async fn read(
     let mut first = i64::MAX;
     let mut rows = 0;
     for (m, metric) in spec.metrics.iter().enumerate() {
-        let mut shape: Option<Shape> = None;
-        // Binary so far (per-unit), and whether every row had a denominator or covariate.
+        let query_error = |source: WarehouseError| SpecError::Query {
+            file: file.into(),
+            metric: metric.name.clone(),
+            source,
+        };
+        let spec_error = |message: String| SpecError::Spec {
+            file: file.into(),
+            message: format!("metric `{}`: {message}", metric.name),
+        };
+        let columns = warehouse
+            .columns(&metric.query)
+            .await
+            .map_err(query_error)?;
+        let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
+        let shape = Shape::of(&names).map_err(spec_error)?;
+        // Per-unit rows are summed where they are; a value that is not a number is named
+        // before anything runs.
+        let (sql, per_unit) = match shape.kind {
+            Kind::PerUnit {
+                value,
+                denominator,
+                pre,
+                exposed_at,
+            } => {
+                for (i, role) in [
+                    (Some(value), "value"),
+                    (denominator, "denominator"),
+                    (pre, "pre"),
+                ] {
+                    let Some(i) = i else { continue };
+                    let (name, ty) = &columns[i];
+                    if !NUMBER_TYPES.contains(&ty.as_str()) {
+                        return Err(spec_error(format!(
+                            "column `{name}` ({role}) is {ty}, not a number"
+                        )));
+                    }
+                }
+                (
+                    per_unit_sums(
+                        &metric.query,
+                        denominator.is_some(),
+                        pre.is_some(),
+                        exposed_at.is_some(),
+                    ),
+                    true,
+                )
+            }
+            Kind::Aggregate { .. } => (metric.query.clone(), false),
+        };
+        // Per metric: every value 0 or 1; rows with a denominator, with a covariate; units.
         let (mut binary, mut with_d, mut with_pre, mut count) = (true, 0u64, 0u64, 0u64);
-        let read = warehouse
-            .each_row(&metric.query, |names, row| {
+        let mut units = 0.0;
+        let mut aggregate: Option<Shape> = None;
+        warehouse
+            .each_row(&sql, |names, row| {
                 count += 1;
-                let shape = match &shape {
+                let shape = match &aggregate {
                     Some(s) => s,
-                    None => shape.insert(Shape::of(names).map_err(|message| SpecError::Row {
+                    None => {
+                        aggregate.insert(Shape::of(names).map_err(|message| SpecError::Row {
+                            file: file.into(),
+                            metric: metric.name.clone(),
+                            row: count,
+                            column: "-".into(),
+                            message,
+                        })?)
+                    }
+                };
+                let Kind::Aggregate {
+                    n,
+                    sum,
+                    sum_squares,
+                    denominator,
+                    pre,
+                } = shape.kind
+                else {
+                    return Err(SpecError::Row {
                         file: file.into(),
                         metric: metric.name.clone(),
                         row: count,
                         column: "-".into(),
-                        message,
-                    })?),
+                        message: "not per-variation sums".into(),
+                    });
                 };
                 let at = |column: &str, message: String| SpecError::Row {
                     file: file.into(),
@@ -200,106 +310,69 @@ pub async fn read(
                     column: column.into(),
                     message,
                 };
-                let text = match &row[shape.variation] {
-                    Cell::Text(t) => t.trim().to_string(),
-                    Cell::Number(x) => x.to_string(),
+                let owned;
+                let text: &str = match &row[shape.variation] {
+                    Cell::Text(t) => t.trim(),
+                    Cell::Number(x) => {
+                        owned = x.to_string();
+                        &owned
+                    }
                     Cell::Null => return Err(at("variation", "NULL".into())),
                 };
-                let v = variations.index(&text).map_err(|e| at("variation", e))?;
-                // A per-unit value left NULL is 0 (no conversion, nothing spent), as an empty
-                // cell of a file; an aggregate must be there.
-                let num = |i: usize, name: &str, null_zero: bool| match &row[i] {
+                let v = variations.index(text).map_err(|e| at("variation", e))?;
+                let num = |i: usize, name: &str| match &row[i] {
                     Cell::Number(x) if x.is_finite() => Ok(*x),
-                    Cell::Null if null_zero => Ok(0.0),
                     Cell::Null => Err(at(name, "NULL is not a number".into())),
                     other => Err(at(name, format!("{other:?} is not a number"))),
                 };
                 let a = cells.entry((v, m)).or_default();
-                match shape.kind {
-                    Kind::PerUnit {
-                        value,
-                        denominator,
-                        pre,
-                        exposed_at,
-                    } => {
-                        let x = num(value, "value", true)?;
-                        binary &= x == 0.0 || x == 1.0;
-                        a.n += 1.0;
-                        a.sum += x;
-                        a.sum_squares += x * x;
-                        if let Some(i) = denominator {
-                            let d = num(i, "denominator", true)?;
-                            a.d[0] += d;
-                            a.d[1] += d * d;
-                            a.d[2] += x * d;
-                            with_d += 1;
-                        }
-                        if let Some(i) = pre {
-                            let p = num(i, "pre", true)?;
-                            a.pre[0] += p;
-                            a.pre[1] += p * p;
-                            a.pre[2] += x * p;
-                            with_pre += 1;
-                        }
-                        if let Some(Cell::Number(t)) = exposed_at.map(|i| &row[i]) {
-                            first = first.min(*t as i64);
-                        }
+                if a.n > 0.0 {
+                    return Err(at("variation", format!("`{text}` is given twice")));
+                }
+                a.n = num(n, "n")?;
+                if a.n < 0.0 {
+                    return Err(at("n", format!("a negative count ({})", a.n)));
+                }
+                units += a.n;
+                a.sum = num(sum, "sum")?;
+                a.sum_squares = num(sum_squares, "sum_squares")?;
+                if a.sum_squares < 0.0 {
+                    return Err(at("sum_squares", format!("negative ({})", a.sum_squares)));
+                }
+                binary &= if per_unit {
+                    let col = names.iter().position(|c| c == "binary");
+                    col.is_some_and(|i| row[i] == Cell::Number(1.0))
+                } else {
+                    a.sum == a.sum_squares && a.sum <= a.n
+                };
+                if let Some(i) = names.iter().position(|c| c == "first_exposed") {
+                    if let Cell::Number(t) = row[i] {
+                        first = first.min(t as i64);
                     }
-                    Kind::Aggregate {
-                        n,
-                        sum,
-                        sum_squares,
-                        denominator,
-                        pre,
-                    } => {
-                        if a.n > 0.0 {
-                            return Err(at("variation", format!("`{text}` is given twice")));
-                        }
-                        a.n = num(n, "n", false)?;
-                        if a.n < 0.0 {
-                            return Err(at("n", format!("a negative count ({})", a.n)));
-                        }
-                        a.sum = num(sum, "sum", false)?;
-                        a.sum_squares = num(sum_squares, "sum_squares", false)?;
-                        if a.sum_squares < 0.0 {
-                            return Err(at("sum_squares", format!("negative ({})", a.sum_squares)));
-                        }
-                        binary &= a.sum == a.sum_squares && a.sum <= a.n;
-                        if let Some(cs) = denominator {
-                            for (slot, (i, name)) in a.d.iter_mut().zip(cs) {
-                                *slot = num(i, name, false)?;
-                            }
-                            with_d += 1;
-                        }
-                        if let Some(cs) = pre {
-                            for (slot, (i, name)) in a.pre.iter_mut().zip(cs) {
-                                *slot = num(i, name, false)?;
-                            }
-                            with_pre += 1;
-                        }
+                }
+                if let Some(cs) = denominator {
+                    for (slot, (i, name)) in a.d.iter_mut().zip(cs) {
+                        *slot = num(i, name)?;
                     }
+                    with_d += 1;
+                }
+                if let Some(cs) = pre {
+                    for (slot, (i, name)) in a.pre.iter_mut().zip(cs) {
+                        *slot = num(i, name)?;
+                    }
+                    with_pre += 1;
                 }
                 Ok::<(), SpecError>(())
             })
-            .await;
-        let got = match read {
-            Ok(n) => n,
-            Err(SpecError::Connect { source, .. }) => {
-                return Err(SpecError::Query {
-                    file: file.into(),
-                    metric: metric.name.clone(),
-                    source,
-                })
-            }
-            Err(e) => return Err(e),
-        };
-        if got == 0 {
-            return Err(SpecError::Spec {
-                file: file.into(),
-                message: format!("metric `{}`: the query returned no rows", metric.name),
-            });
+            .await
+            .map_err(|e| match e {
+                SpecError::Connect { source, .. } => query_error(source),
+                e => e,
+            })?;
+        if count == 0 {
+            return Err(spec_error("the query returned no rows".into()));
         }
-        rows += got;
+        rows += units as u64;
         let kind = metric
             .kind
             .as_deref()
@@ -314,8 +387,8 @@ pub async fn read(
         kinds.push((
             metric.name.clone(),
             kind,
-            kind == MetricKind::Ratio && with_d == got,
-            with_pre == got,
+            kind == MetricKind::Ratio && with_d == count,
+            with_pre == count,
         ));
     }
     let first = (first != i64::MAX).then_some(first);

@@ -1,6 +1,6 @@
 //! A read-only connection to a team's PostgreSQL warehouse, where experiment metrics are asked
-//! for by query (as GrowthBook's warehouse integrations do): each query's rows streamed, every
-//! column as a number, text or NULL. Numeric columns of any PostgreSQL type (NUMERIC from a
+//! for by query (as GrowthBook's warehouse integrations do): a query's columns described, its
+//! rows streamed, every column as a number, text or NULL. Numeric columns of any PostgreSQL type (NUMERIC from a
 //! `SUM`, integers, reals) and times (as Unix seconds) are cast by wrapping the query, so a
 //! query is written as the analyst would write it.
 
@@ -60,6 +60,26 @@ impl Warehouse {
             .await
             .map_err(|e| WarehouseError::Connect(e.to_string()))?;
         Ok(Warehouse { pool })
+    }
+
+    /// The columns `sql` returns: name and PostgreSQL type (upper case), without running it.
+    pub async fn columns(&self, sql: &str) -> Result<Vec<(String, String)>, WarehouseError> {
+        let sql = sql.trim().trim_end_matches(';');
+        let described = self
+            .pool
+            .describe(sql)
+            .await
+            .map_err(|e| WarehouseError::Query(e.to_string()))?;
+        Ok(described
+            .columns()
+            .iter()
+            .map(|c| {
+                (
+                    c.name().to_string(),
+                    c.type_info().name().to_ascii_uppercase(),
+                )
+            })
+            .collect())
     }
 
     /// Runs `sql` and calls `row` with the column names once, then each row's cells in order,
