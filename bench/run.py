@@ -335,10 +335,38 @@ def experiments_section(scratch, rows):
         peer = "  (pandas not installed)"
     print(f"{'file MB':>8} {'units':>11} {'fd s':>6} {'fd MB':>6} {'pandas s':>9} {'pandas MB':>9}  converted lift")
     print(f"{size_mb:>8.0f} {units:>11,.0f} {secs:>6.2f} {mb:>6.0f} {peer}  {lift:+.4f}")
-    print("(Parquet is not a source yet: not measured.)")
+    parquet_section(scratch, rows)
     warehouse_section(scratch, path, rows)
     os.remove(path)
     scorecard_api_section(scratch, int(os.environ.get("BENCH_EXPERIMENTS", "500")))
+
+
+PANDAS_PARQUET_PEER = PANDAS_PEER.replace(
+    'pd.read_csv(sys.argv[1], usecols=', 'pd.read_parquet(sys.argv[1], columns=')
+
+
+def parquet_section(scratch, rows):
+    """The same rows as Parquet (Snappy, row groups of a million rows)."""
+    print(f"\n== experiments: {rows:,} per-unit rows (Parquet) to a full scorecard (target: under 3 s, under 200 MB)")
+    path = os.path.join(scratch, "experiment-rows.parquet")
+    subprocess.run([GEN_ROWS, path, str(rows)], check=True)
+    size_mb = os.path.getsize(path) / 1e6
+    env = fd_env(scratch)
+    db = os.path.join(scratch, "experiments-parquet.db")
+    secs, mb, out = timed([FD, "--database-url", db, "experiment", "import", path, "--experiment", "bench",
+                           "--guardrail", "load_ms", "--inverse", "load_ms", "--json"], env, stdout=subprocess.PIPE)
+    card = json.loads(out)
+    lift = card["metrics"][0]["variations"][0]["lift"]["estimate"]
+    try:
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+        psecs, pmb, _ = timed([sys.executable, "-c", PANDAS_PARQUET_PEER, path], stdout=subprocess.PIPE)
+        peer = f"{psecs:>9.2f} {pmb:>9.0f}"
+    except ImportError:
+        peer = "  (pandas or pyarrow not installed)"
+    print(f"{'file MB':>8} {'units':>11} {'fd s':>6} {'fd MB':>6} {'pandas s':>9} {'pandas MB':>9}  converted lift")
+    print(f"{size_mb:>8.0f} {card['units']:>11,.0f} {secs:>6.2f} {mb:>6.0f} {peer}  {lift:+.4f}")
+    os.remove(path)
 
 
 WAREHOUSE_METRICS = [("converted", "converted", None, None), ("revenue", "revenue", "revenue_denominator", None),

@@ -56,7 +56,7 @@ pub enum ExperimentCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Load results from a CSV file: per-unit rows or per-variation aggregates
+    /// Load results from a CSV or Parquet file: per-unit rows or per-variation aggregates
     /// (docs/experiments.md); replaces what was stored for the experiment.
     Import {
         file: PathBuf,

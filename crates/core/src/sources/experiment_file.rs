@@ -63,6 +63,32 @@ pub enum FileError {
     },
     #[error("{}: {message}", .file.display())]
     Shape { file: PathBuf, message: String },
+    /// A Parquet file's row (1-based; it has no header line).
+    #[error("{}: row {row}: column `{column}`: {message}", .file.display())]
+    Row {
+        file: PathBuf,
+        row: u64,
+        column: String,
+        message: String,
+    },
+}
+
+/// One unit's value `x` (with its denominator `d` and covariate `p`) added to a variation's
+/// sums.
+pub(super) fn add_unit(a: &mut Acc, x: f64, d: Option<f64>, p: Option<f64>) {
+    a.n += 1.0;
+    a.sum += x;
+    a.sum_squares += x * x;
+    if let Some(d) = d {
+        a.d[0] += d;
+        a.d[1] += d * d;
+        a.d[2] += x * d;
+    }
+    if let Some(p) = p {
+        a.pre[0] += p;
+        a.pre[1] += p * p;
+        a.pre[2] += x * p;
+    }
 }
 
 /// Sums of a metric over one variation's units: n, Σm, Σm², and with a denominator or a
@@ -77,15 +103,19 @@ pub(super) struct Acc {
 }
 
 /// One metric column of a per-unit file, with its denominator and covariate columns.
-struct MetricColumns {
-    name: String,
-    value: usize,
-    denominator: Option<usize>,
-    pre: Option<usize>,
-    binary: bool,
+pub(super) struct MetricColumns {
+    pub(super) name: String,
+    pub(super) value: usize,
+    pub(super) denominator: Option<usize>,
+    pub(super) pre: Option<usize>,
+    pub(super) binary: bool,
 }
 
+/// Reads an experiment's results from `path`: Parquet (told by its first bytes) or CSV.
 pub fn read(path: &Path, o: &ImportOptions) -> Result<Imported, FileError> {
+    if super::experiment_parquet::is_parquet(path) {
+        return super::experiment_parquet::read(path, o);
+    }
     let file = std::fs::File::open(path).map_err(|e| FileError::Read {
         file: path.into(),
         message: e.to_string(),
@@ -114,7 +144,7 @@ pub fn read(path: &Path, o: &ImportOptions) -> Result<Imported, FileError> {
         });
     }
     if col("metric").is_some() && col("n").is_some() {
-        aggregates(path, rdr, &header, o)
+        aggregates_from(path, rdr, &header, o)
     } else {
         per_unit(path, rdr, &header, o)
     }
@@ -326,21 +356,9 @@ fn per_unit(
                         let get = |i: usize| number(path, line, &header[i], text(i)?);
                         let x = get(m.value)?;
                         m.binary &= x == 0.0 || x == 1.0;
-                        a.n += 1.0;
-                        a.sum += x;
-                        a.sum_squares += x * x;
-                        if let Some(i) = m.denominator {
-                            let d = get(i)?;
-                            a.d[0] += d;
-                            a.d[1] += d * d;
-                            a.d[2] += x * d;
-                        }
-                        if let Some(i) = m.pre {
-                            let p = get(i)?;
-                            a.pre[0] += p;
-                            a.pre[1] += p * p;
-                            a.pre[2] += x * p;
-                        }
+                        let d = m.denominator.map(get).transpose()?;
+                        let p = m.pre.map(get).transpose()?;
+                        add_unit(a, x, d, p);
                     }
                 }
                 let _ = empty_tx.send(batch);
@@ -391,9 +409,9 @@ fn per_unit(
     })
 }
 
-fn aggregates(
+pub(super) fn aggregates_from<R: std::io::Read>(
     path: &Path,
-    mut rdr: csv::Reader<std::fs::File>,
+    mut rdr: csv::Reader<R>,
     header: &[String],
     o: &ImportOptions,
 ) -> Result<Imported, FileError> {

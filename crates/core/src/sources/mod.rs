@@ -9,6 +9,7 @@ pub mod codex;
 pub mod diffstat;
 pub mod events;
 pub mod experiment_file;
+pub mod experiment_parquet;
 pub mod gemini;
 pub mod generic;
 pub mod git;

@@ -1,0 +1,362 @@
+//! Experiment results in Parquet, in the same two shapes as CSV (`experiment_file`): per-unit
+//! rows (`variation` and one column per metric, with `M_denominator`, `M_pre`, `exposed_at`)
+//! read with the column reader, every column in step, `BATCH` rows at a time — memory holds
+//! a batch, whatever the file's or its row groups' size — and per-variation aggregates (small: read as records and handed to the CSV
+//! path's checks). Numbers may be any Parquet number type or boolean; a missing (null) value
+//! counts 0, as an empty CSV cell. Errors name the file, the row and the column.
+
+use std::path::Path;
+
+use parquet::column::reader::ColumnReader;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+
+use super::experiment_file::{
+    add_unit, aggregates_from, finish, Acc, FileError, ImportOptions, Imported, MetricColumns,
+    Variations,
+};
+use crate::model::MetricKind;
+
+/// Whether `path` holds Parquet (its first bytes are `PAR1`).
+pub fn is_parquet(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"PAR1"
+}
+
+fn read_error(path: &Path, e: impl std::fmt::Display) -> FileError {
+    FileError::Read {
+        file: path.into(),
+        message: e.to_string(),
+    }
+}
+
+pub fn read(path: &Path, o: &ImportOptions) -> Result<Imported, FileError> {
+    let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| read_error(path, e))?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let header: Vec<String> = (0..schema.num_columns())
+        .map(|i| schema.column(i).name().to_string())
+        .collect();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    if col("variation").is_none() {
+        return Err(FileError::At {
+            file: path.into(),
+            line: 0,
+            column: "variation".into(),
+            message: format!("missing; the file has {}", header.join(", ")),
+        });
+    }
+    if col("metric").is_some() && col("n").is_some() {
+        return aggregates(path, &reader, &header, o);
+    }
+    per_unit(path, &reader, &header, o)
+}
+
+/// One column of a row group as numbers (`None`: null), or as text for the variation.
+enum Values {
+    Numbers(Vec<Option<f64>>),
+    Text(Vec<Option<String>>),
+}
+
+/// Units read at a time from each column: memory holds this many rows, whatever the row
+/// groups' size.
+const BATCH: usize = 65_536;
+
+/// A column of the row group being read, and its definition level for a present value.
+struct Reading {
+    reader: ColumnReader,
+    max_def: i16,
+    name: String,
+}
+
+impl Reading {
+    fn open(
+        path: &Path,
+        reader: &SerializedFileReader<std::fs::File>,
+        rg: usize,
+        c: usize,
+        name: &str,
+    ) -> Result<Self, FileError> {
+        let group = reader.get_row_group(rg).map_err(|e| read_error(path, e))?;
+        Ok(Reading {
+            max_def: group.metadata().column(c).column_descr().max_def_level(),
+            reader: group
+                .get_column_reader(c)
+                .map_err(|e| read_error(path, e))?,
+            name: name.into(),
+        })
+    }
+
+    /// The next `rows` values: placed by their definition levels, so a null keeps its row.
+    fn next(&mut self, path: &Path, rows: usize) -> Result<Values, FileError> {
+        let (max_def, name) = (self.max_def, self.name.as_str());
+        let mut defs: Vec<i16> = Vec::with_capacity(rows);
+        fn place<T>(values: Vec<T>, defs: &[i16], max_def: i16, rows: usize) -> Vec<Option<T>> {
+            if max_def == 0 {
+                return values.into_iter().map(Some).collect();
+            }
+            let mut it = values.into_iter();
+            let mut out = Vec::with_capacity(rows);
+            for d in defs {
+                out.push(if *d == max_def { it.next() } else { None });
+            }
+            out
+        }
+        macro_rules! numbers {
+            ($r:expr, $conv:expr) => {{
+                let mut values = Vec::with_capacity(rows);
+                let defs_opt = (max_def > 0).then_some(&mut defs);
+                $r.read_records(rows, defs_opt, None, &mut values)
+                    .map_err(|e| read_error(path, format!("column `{name}`: {e}")))?;
+                let conv = $conv;
+                Values::Numbers(place(
+                    values.into_iter().map(conv).collect(),
+                    &defs,
+                    max_def,
+                    rows,
+                ))
+            }};
+        }
+        Ok(match &mut self.reader {
+            ColumnReader::BoolColumnReader(r) => numbers!(r, |v: bool| f64::from(u8::from(v))),
+            ColumnReader::Int32ColumnReader(r) => numbers!(r, |v: i32| f64::from(v)),
+            ColumnReader::Int64ColumnReader(r) => numbers!(r, |v: i64| v as f64),
+            ColumnReader::FloatColumnReader(r) => numbers!(r, |v: f32| f64::from(v)),
+            ColumnReader::DoubleColumnReader(r) => numbers!(r, |v: f64| v),
+            ColumnReader::ByteArrayColumnReader(r) => {
+                let mut values = Vec::with_capacity(rows);
+                let defs_opt = (max_def > 0).then_some(&mut defs);
+                r.read_records(rows, defs_opt, None, &mut values)
+                    .map_err(|e| read_error(path, format!("column `{name}`: {e}")))?;
+                let text: Vec<String> = values
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v.data()).trim().to_string())
+                    .collect();
+                Values::Text(place(text, &defs, max_def, rows))
+            }
+            _ => {
+                return Err(FileError::At {
+                    file: path.into(),
+                    line: 0,
+                    column: name.into(),
+                    message: "a Parquet type that is neither a number, a boolean nor text".into(),
+                })
+            }
+        })
+    }
+}
+
+fn per_unit(
+    path: &Path,
+    reader: &SerializedFileReader<std::fs::File>,
+    header: &[String],
+    o: &ImportOptions,
+) -> Result<Imported, FileError> {
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let variation = col("variation").unwrap_or_default();
+    let exposed = col("exposed_at");
+    let taken = |h: &str| {
+        ["variation", "unit", "unit_id", "exposed_at"].contains(&h)
+            || h.ends_with("_denominator")
+            || h.ends_with("_pre")
+    };
+    let mut metrics: Vec<MetricColumns> = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !taken(h))
+        .map(|(i, h)| MetricColumns {
+            name: h.clone(),
+            value: i,
+            denominator: col(&format!("{h}_denominator")),
+            pre: col(&format!("{h}_pre")),
+            binary: true,
+        })
+        .collect();
+    if metrics.is_empty() {
+        return Err(FileError::Shape {
+            file: path.into(),
+            message: "no metric columns: a per-unit file has `variation` and one column per metric"
+                .into(),
+        });
+    }
+    let mut variations = Variations::new(o);
+    let mut acc: Vec<Vec<Acc>> = Vec::new();
+    let (mut first, mut rows) = (i64::MAX, 0_u64);
+    let at = |row: u64, column: &str, message: String| FileError::Row {
+        file: path.into(),
+        row,
+        column: column.into(),
+        message,
+    };
+    for rg in 0..reader.metadata().num_row_groups() {
+        let in_group = reader.metadata().row_group(rg).num_rows().max(0) as usize;
+        let open = |c: usize| Reading::open(path, reader, rg, c, &header[c]);
+        let mut var_col = open(variation)?;
+        let mut exposed_col = exposed.map(open).transpose()?;
+        let mut metric_cols = Vec::with_capacity(metrics.len());
+        for m in &metrics {
+            metric_cols.push((
+                open(m.value)?,
+                m.denominator.map(open).transpose()?,
+                m.pre.map(open).transpose()?,
+            ));
+        }
+        let mut done = 0;
+        while done < in_group {
+            let n = BATCH.min(in_group - done);
+            let Values::Text(names) = var_col.next(path, n)? else {
+                return Err(at(rows + 1, "variation", "not text".into()));
+            };
+            let numbers = |r: &mut Reading, at_row: u64| -> Result<Vec<Option<f64>>, FileError> {
+                match r.next(path, n)? {
+                    Values::Numbers(v) => Ok(v),
+                    Values::Text(_) => Err(FileError::Row {
+                        file: path.into(),
+                        row: at_row,
+                        column: r.name.clone(),
+                        message: "text, not a number".into(),
+                    }),
+                }
+            };
+            let mut cols = Vec::with_capacity(metric_cols.len());
+            for (value, d, p) in metric_cols.iter_mut() {
+                cols.push((
+                    numbers(value, rows + 1)?,
+                    d.as_mut().map(|r| numbers(r, rows + 1)).transpose()?,
+                    p.as_mut().map(|r| numbers(r, rows + 1)).transpose()?,
+                ));
+            }
+            let times: Vec<Option<i64>> =
+                match exposed_col.as_mut().map(|r| r.next(path, n)).transpose()? {
+                    Some(Values::Numbers(t)) => {
+                        t.into_iter().map(|t| t.map(|t| t as i64)).collect()
+                    }
+                    Some(Values::Text(t)) => {
+                        let mut out = Vec::with_capacity(t.len());
+                        for (k, text) in t.iter().enumerate() {
+                            out.push(match text.as_deref().filter(|s| !s.is_empty()) {
+                                None => None,
+                                Some(s) => Some(
+                                    s.parse::<i64>()
+                                        .ok()
+                                        .or_else(|| super::parse_ts(s))
+                                        .ok_or_else(|| {
+                                            at(
+                                                rows + k as u64 + 1,
+                                                "exposed_at",
+                                                format!(
+                                                "`{s}` is not a time (RFC 3339 or Unix seconds)"
+                                            ),
+                                            )
+                                        })?,
+                                ),
+                            });
+                        }
+                        out
+                    }
+                    None => Vec::new(),
+                };
+            for (k, name) in names.iter().enumerate() {
+                let row = rows + k as u64 + 1;
+                let v = variations
+                    .index(name.as_deref().unwrap_or(""))
+                    .map_err(|m| at(row, "variation", m))?;
+                while acc.len() <= v {
+                    acc.push(vec![Acc::default(); metrics.len()]);
+                }
+                if let Some(t) = times.get(k).copied().flatten() {
+                    first = first.min(t);
+                }
+                for (m, (value, d, p)) in cols.iter().enumerate() {
+                    let x = value.get(k).copied().flatten().unwrap_or(0.0);
+                    if !x.is_finite() {
+                        return Err(at(row, &metrics[m].name, format!("{x} is not a number")));
+                    }
+                    metrics[m].binary &= x == 0.0 || x == 1.0;
+                    let get = |c: &Option<Vec<Option<f64>>>| {
+                        c.as_ref()
+                            .map(|c| c.get(k).copied().flatten().unwrap_or(0.0))
+                    };
+                    add_unit(&mut acc[v][m], x, get(d), get(p));
+                }
+            }
+            rows += n as u64;
+            done += n;
+        }
+    }
+    if rows == 0 {
+        return Err(FileError::Shape {
+            file: path.into(),
+            message: "no rows".into(),
+        });
+    }
+    let kinds: Vec<(String, MetricKind, bool, bool)> = metrics
+        .iter()
+        .map(|m| {
+            let kind = if m.denominator.is_some() {
+                MetricKind::Ratio
+            } else if m.binary {
+                MetricKind::Binomial
+            } else {
+                MetricKind::Mean
+            };
+            (
+                m.name.clone(),
+                kind,
+                m.denominator.is_some(),
+                m.pre.is_some(),
+            )
+        })
+        .collect();
+    let first = (first != i64::MAX).then_some(first);
+    finish(path, o, variations, &kinds, first, rows, |v, m| {
+        acc.get(v).map(|row| row[m])
+    })
+}
+
+/// Per-variation aggregates (a handful of rows): read as records, written out as CSV and
+/// checked by the CSV path, its line numbers turned back into rows.
+fn aggregates(
+    path: &Path,
+    reader: &SerializedFileReader<std::fs::File>,
+    header: &[String],
+    o: &ImportOptions,
+) -> Result<Imported, FileError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(|e| read_error(path, e))?;
+    let rows = reader.get_row_iter(None).map_err(|e| read_error(path, e))?;
+    for row in rows {
+        let row = row.map_err(|e| read_error(path, e))?;
+        let fields: Vec<String> = row
+            .get_column_iter()
+            .map(|(_, f)| match f {
+                Field::Null => String::new(),
+                Field::Str(s) => s.clone(),
+                Field::Bool(true) => "1".to_string(),
+                Field::Bool(false) => "0".to_string(),
+                other => other.to_string(),
+            })
+            .collect();
+        w.write_record(&fields).map_err(|e| read_error(path, e))?;
+    }
+    let bytes = w.into_inner().map_err(|e| read_error(path, e))?;
+    let rdr = csv::ReaderBuilder::new().from_reader(std::io::Cursor::new(bytes));
+    aggregates_from(path, rdr, header, o).map_err(|e| match e {
+        FileError::At {
+            file,
+            line,
+            column,
+            message,
+        } => FileError::Row {
+            file,
+            row: line.saturating_sub(1),
+            column,
+            message,
+        },
+        e => e,
+    })
+}
