@@ -6,6 +6,7 @@
 # Usage: scripts/bench.sh   (BENCH_MB=1024 BENCH_COMMITS=100000 BENCH_LIVE_SAMPLES=200
 #                            BENCH_RECORDS=10000000 BENCH_DORA_COMMITS=1000000
 #                            BENCH_DORA_DEPLOYS=100000 BENCH_EXPERIMENT_ROWS=10000000
+#                            BENCH_EXPERIMENTS=500
 #                            BENCH_ONLY=logs,git,live,rollup,dora,decide,relay,team,experiments)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,10 @@ command -v /usr/bin/time >/dev/null || { sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo
 # `npm ci` refuses this lock (it lists only the linux-x64 build of ccusage's optional native
 # packages); the versions are pinned exactly, so install gives the same tree.
 npm --prefix bench install --no-audit --no-fund
+# The experiments section's peer: pandas reading the same CSV and Parquet (pinned as measured).
+case ",${BENCH_ONLY:-experiments}," in
+  *,experiments,*) python3 -m pip install --quiet pandas==3.1.1 pyarrow==26.0.1 ;;
+esac
 cargo build --locked --release -p flightdeck-cli
 cargo build --locked --release -p flightdeck-core --example gen_claude_corpus --example bench_rollups --example bench_dora --example bench_relay --example gen_experiment_rows
 cargo build --locked --release -p flightdeck-server --example bench_decide
