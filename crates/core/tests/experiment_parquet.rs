@@ -16,8 +16,9 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 use support::{both, TestDb};
 
-/// A column to write: its values, `None` for a null.
+/// A column to write: its values, `None` for a null (`Required`: a REQUIRED text column).
 enum Col {
+    Required(Vec<String>),
     Text(Vec<Option<String>>),
     Int(Vec<Option<i32>>),
     Long(Vec<Option<i64>>),
@@ -27,6 +28,7 @@ enum Col {
 impl Col {
     fn len(&self) -> usize {
         match self {
+            Col::Required(v) => v.len(),
             Col::Text(v) => v.len(),
             Col::Int(v) => v.len(),
             Col::Long(v) => v.len(),
@@ -37,12 +39,24 @@ impl Col {
 
 /// Writes `cols` (in the schema's order) to `path` in row groups of `group` rows, Snappy.
 fn write_parquet(path: &Path, message: &str, cols: &[Col], group: usize) {
+    write_with(
+        path,
+        message,
+        cols,
+        group,
+        parquet::basic::Compression::SNAPPY,
+    )
+}
+
+fn write_with(
+    path: &Path,
+    message: &str,
+    cols: &[Col],
+    group: usize,
+    codec: parquet::basic::Compression,
+) {
     let schema = Arc::new(parse_message_type(message).unwrap());
-    let props = Arc::new(
-        WriterProperties::builder()
-            .set_compression(parquet::basic::Compression::SNAPPY)
-            .build(),
-    );
+    let props = Arc::new(WriterProperties::builder().set_compression(codec).build());
     let file = std::fs::File::create(path).unwrap();
     let mut w = SerializedFileWriter::new(file, schema, props).unwrap();
     let rows = cols[0].len();
@@ -57,6 +71,15 @@ fn write_parquet(path: &Path, message: &str, cols: &[Col], group: usize) {
                 (v.iter().flatten().cloned().collect(), defs)
             }
             match &cols[i] {
+                Col::Required(v) => {
+                    let vals: Vec<ByteArray> = v[start..end]
+                        .iter()
+                        .map(|s| ByteArray::from(s.as_str()))
+                        .collect();
+                    c.typed::<ByteArrayType>()
+                        .write_batch(&vals, None, None)
+                        .unwrap();
+                }
                 Col::Text(v) => {
                     let (vals, defs) = split(&v[start..end]);
                     let vals: Vec<ByteArray> = vals
@@ -95,11 +118,13 @@ fn write_parquet(path: &Path, message: &str, cols: &[Col], group: usize) {
     w.close().unwrap();
 }
 
+// Times in milliseconds and revenue in cents as a DECIMAL(10,2), as pandas and DuckDB write
+// them: read as seconds and dollars.
 const PER_UNIT: &str = "message rows {
-  OPTIONAL BYTE_ARRAY variation (UTF8);
-  OPTIONAL INT64 exposed_at;
+  REQUIRED BYTE_ARRAY variation (UTF8);
+  OPTIONAL INT64 exposed_at (TIMESTAMP(MILLIS,true));
   OPTIONAL INT32 converted;
-  OPTIONAL DOUBLE revenue;
+  OPTIONAL INT64 revenue (DECIMAL(10,2));
   OPTIONAL INT32 revenue_denominator;
   OPTIONAL DOUBLE load_ms;
   OPTIONAL DOUBLE load_ms_pre;
@@ -124,12 +149,14 @@ async fn parquet_reads_as_csv_does(db: TestDb) {
     let exposed: Vec<Option<i64>> = (0..n)
         .map(|i| Some(1_790_000_000 + i as i64 * 60))
         .collect();
+    let exposed_ms: Vec<Option<i64>> = exposed.iter().map(|t| t.map(|t| t * 1_000)).collect();
     let converted: Vec<Option<i32>> = (0..n)
         .map(|i| Some(i32::from((i * 7919) % 10 < 2)))
         .collect();
-    let revenue: Vec<Option<f64>> = (0..n)
-        .map(|i| Some(((i * 104_729) % 5_000) as f64 / 100.0))
+    let cents: Vec<Option<i64>> = (0..n)
+        .map(|i| Some(((i * 104_729) % 5_000) as i64))
         .collect();
+    let revenue: Vec<Option<f64>> = cents.iter().map(|c| c.map(|c| c as f64 / 100.0)).collect();
     let sessions: Vec<Option<i32>> = (0..n).map(|i| Some(1 + (i * 31 % 5) as i32)).collect();
     let load: Vec<Option<f64>> = (0..n).map(|i| Some(250.0 + (i * 37 % 90) as f64)).collect();
     let pre: Vec<Option<f64>> = (0..n)
@@ -140,10 +167,10 @@ async fn parquet_reads_as_csv_does(db: TestDb) {
         &parquet,
         PER_UNIT,
         &[
-            Col::Text(variation.clone()),
-            Col::Long(exposed.clone()),
+            Col::Required(variation.iter().flatten().cloned().collect()),
+            Col::Long(exposed_ms),
             Col::Int(converted.clone()),
-            Col::Double(revenue.clone()),
+            Col::Long(cents),
             Col::Int(sessions.clone()),
             Col::Double(load.clone()),
             Col::Double(pre.clone()),
@@ -299,7 +326,46 @@ async fn parquet_reads_as_csv_does(db: TestDb) {
         err.contains("column `converted`: text, not a number"),
         "{err}"
     );
-    for id in ["bad", "neg", "text"] {
+    // A covariate that is not a number (NaN, as some writers leave a missing value).
+    let nan = dir.path().join("nan.parquet");
+    write_parquet(
+        &nan,
+        "message rows { REQUIRED BYTE_ARRAY variation (UTF8); REQUIRED DOUBLE load_ms;
+           REQUIRED DOUBLE load_ms_pre; }",
+        &[
+            Col::Required(vec!["control".into(), "treatment".into()]),
+            Col::Double(vec![Some(300.0), Some(310.0)]),
+            Col::Double(vec![Some(290.0), Some(f64::NAN)]),
+        ],
+        10,
+    );
+    let err = import_file(&db.store, &nan, options("nan"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("nan.parquet: row 2: column `load_ms_pre`: NaN is not a number"),
+        "{err}"
+    );
+    // zstd, as Polars and DuckDB write by default; variations as numbers (0 is control).
+    let zstd = dir.path().join("zstd.parquet");
+    write_with(
+        &zstd,
+        "message rows { REQUIRED INT32 variation; REQUIRED INT32 converted; }",
+        &[
+            Col::Int(vec![Some(0), Some(1), Some(0), Some(1)]),
+            Col::Int(vec![Some(0), Some(1), Some(1), Some(1)]),
+        ],
+        10,
+        parquet::basic::Compression::ZSTD(Default::default()),
+    );
+    let o = ImportOptions {
+        variations: vec!["0".into(), "1".into()],
+        ..options("zstd")
+    };
+    let done = import_file(&db.store, &zstd, o).await.unwrap();
+    assert_eq!(done.experiment.variants[1].conversions, 2);
+    for id in ["bad", "neg", "text", "nan"] {
         assert!(db.store.experiment(id).await.unwrap().is_none());
     }
 }

@@ -15,12 +15,12 @@ async fn warehouse() -> TestDb {
     let w = TestDb::postgres().await;
     let pool = sqlx::PgPool::connect(&w.url).await.unwrap();
     for sql in [
-        "CREATE TABLE exposures (unit_id int, variation text, bought int, revenue numeric,
+        "CREATE TABLE exposures (unit_id int, variation text, bought boolean, revenue numeric,
            sessions int, pre_revenue double precision, exposed_at timestamptz)",
         // Deterministic rows: the treatment converts and earns a little more.
         "INSERT INTO exposures SELECT i,
            CASE WHEN i % 2 = 0 THEN 'control' ELSE 'treatment' END,
-           CASE WHEN (i * 7919) % 100 < (CASE WHEN i % 2 = 0 THEN 10 ELSE 13 END) THEN 1 ELSE 0 END,
+           (i * 7919) % 100 < (CASE WHEN i % 2 = 0 THEN 10 ELSE 13 END),
            ((i * 104729) % 5000) / 100.0 + (i % 2) * 1.5,
            1 + (i * 31) % 5,
            ((i * 104729) % 4000) / 100.0,
@@ -44,7 +44,9 @@ flags = ["checkout_cta_enabled"]
 
 [[metrics]]
 name = "bought"
-query = "SELECT variation, bought AS value, exposed_at FROM exposures"
+# A boolean value, and a comment closing the query's last line.
+query = """SELECT variation, bought AS value, exposed_at
+           FROM exposures -- every exposure"""
 
 [[metrics]]
 name = "revenue per session"
@@ -116,7 +118,7 @@ async fn a_warehouse_query_per_metric_becomes_a_scorecard(db: TestDb) {
             f64,
             f64,
         ) = sqlx::query_as(
-            "SELECT count(*), sum(bought)::int8, sum(revenue)::float8,
+            "SELECT count(*), sum(bought::int)::int8, sum(revenue)::float8,
                    sum(revenue * revenue)::float8, sum(sessions)::float8,
                    sum(sessions * sessions)::float8, sum(revenue * sessions)::float8,
                    sum(pre_revenue), sum(pre_revenue * pre_revenue),

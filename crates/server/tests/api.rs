@@ -188,6 +188,8 @@ async fn every_view_serves_demo_data() {
     let one = json(s, "/api/experiments/pricing-page").await;
     assert_eq!(one["srm"], true);
     assert_eq!(one["experiment"]["id"], "pricing-page");
+    let (status, _, body) = get(s, "/api/experiments/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     // Behind the win: the agent change whose diff put its flag in code, with its runs.
     let work = json(s, "/api/experiments/agent-pr-template/work").await;
     let changes = work["changes"].as_array().unwrap();

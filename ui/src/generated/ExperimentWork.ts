@@ -19,7 +19,7 @@ lift_points: number | null,
  */
 cost_per_lift_point: number | null, 
 /**
- * The first successful deploy that shipped a linked change.
+ * The first successful deploy that shipped a linked change (to production when one did).
  */
 first_deploy_at: number | null, 
 /**

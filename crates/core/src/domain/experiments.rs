@@ -127,6 +127,10 @@ pub async fn import_warehouse(
     if spec.variations.is_empty() {
         if let Some(known) = store.experiment(&id).await? {
             spec.variations = known.variants.iter().map(|v| v.name.clone()).collect();
+            // The split it was configured with, as a file import keeps it.
+            if spec.weights.is_empty() && known.variants.iter().all(|v| v.weight.is_some()) {
+                spec.weights = known.variants.iter().filter_map(|v| v.weight).collect();
+            }
         }
     }
     let imported = warehouse::read(&w, path, &spec, &id).await?;
@@ -508,10 +512,18 @@ impl Breach {
 pub async fn guardrail_breaches(store: &Store, now: i64) -> crate::Result<Vec<Breach>> {
     use crate::stats::scorecard::Outcome;
     let mut out = Vec::new();
-    for id in store.guarded_experiments().await? {
-        let Some(card) = scorecard(store, &id, now).await? else {
+    let guarded: std::collections::HashSet<String> =
+        store.guarded_experiments().await?.into_iter().collect();
+    if guarded.is_empty() {
+        return Ok(out);
+    }
+    // Every experiment read in four queries, the guarded ones scored.
+    for (e, metrics, sums, _) in store.experiments_to_score().await? {
+        if !guarded.contains(&e.id) {
             continue;
-        };
+        }
+        let id = e.id.clone();
+        let card = crate::stats::scorecard::card(e, &metrics, &sums, now);
         // A broken split's verdicts are not to be trusted, a breach included.
         if card.srm {
             continue;

@@ -113,15 +113,22 @@ pub async fn detail(store: &Store, id: &str) -> Result<ReleaseDetail, ReleaseErr
     let median = costs.get(costs.len() / 2).copied().unwrap_or(0.0);
     // Experiments whose guardrails are breached now: a change that put one in code ships
     // more of it.
-    let breaches =
-        crate::domain::experiments::guardrail_breaches(store, chrono::Utc::now().timestamp())
-            .await?;
-    let mut changes = Vec::new();
+    let mut linked = Vec::new();
     for c in &changes_in {
+        linked.push(store.experiments_of_change(&c.id).await?);
+    }
+    let breaches = if linked.iter().all(Vec::is_empty) {
+        Vec::new()
+    } else {
+        crate::domain::experiments::guardrail_breaches(store, chrono::Utc::now().timestamp())
+            .await?
+    };
+    let mut changes = Vec::new();
+    for (c, experiments) in changes_in.iter().zip(&linked) {
         let mut signals = Vec::new();
         if !breaches.is_empty() {
-            for e in store.experiments_of_change(&c.id).await? {
-                for b in breaches.iter().filter(|b| b.experiment == e) {
+            for e in experiments {
+                for b in breaches.iter().filter(|b| &b.experiment == e) {
                     signals.push(format!(
                         "ships experiment {}, whose guardrail is breached: {}",
                         b.name,

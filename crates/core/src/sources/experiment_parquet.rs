@@ -38,8 +38,20 @@ pub fn read(path: &Path, o: &ImportOptions) -> Result<Imported, FileError> {
     let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
     let reader = SerializedFileReader::new(file).map_err(|e| read_error(path, e))?;
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    // Columns by their full path; a repeated (list) column holds no per-unit value.
+    for i in 0..schema.num_columns() {
+        let c = schema.column(i);
+        if c.max_rep_level() > 0 {
+            return Err(FileError::At {
+                file: path.into(),
+                line: 0,
+                column: c.path().string(),
+                message: "a list column: each row must hold one value per column".into(),
+            });
+        }
+    }
     let header: Vec<String> = (0..schema.num_columns())
-        .map(|i| schema.column(i).name().to_string())
+        .map(|i| schema.column(i).path().string())
         .collect();
     let col = |name: &str| header.iter().position(|h| h == name);
     if col("variation").is_none() {
@@ -66,11 +78,47 @@ enum Values {
 /// groups' size.
 const BATCH: usize = 65_536;
 
+/// A column chunk holding fewer rows than its row group says: the file is damaged.
+fn short(path: &Path, name: &str, got: usize, rows: usize) -> Result<(), FileError> {
+    if got == rows {
+        return Ok(());
+    }
+    Err(FileError::Read {
+        file: path.into(),
+        message: format!("column `{name}`: {got} values where its row group has {rows} rows"),
+    })
+}
+
 /// A column of the row group being read, and its definition level for a present value.
 struct Reading {
     reader: ColumnReader,
     max_def: i16,
     name: String,
+    /// What a stored number is multiplied by: a decimal's scale, a timestamp's unit (to
+    /// seconds), a date's days (to seconds); 1 for a plain number.
+    factor: f64,
+}
+
+/// The factor of a column's logical (or legacy converted) type; see `Reading::factor`.
+fn factor(d: &parquet::schema::types::ColumnDescriptor) -> f64 {
+    use parquet::basic::{ConvertedType, LogicalType, TimeUnit};
+    match d.logical_type_ref() {
+        Some(LogicalType::Timestamp(t)) => match t.unit {
+            TimeUnit::MILLIS => 1e-3,
+            TimeUnit::MICROS => 1e-6,
+            TimeUnit::NANOS => 1e-9,
+        },
+        Some(LogicalType::Date) => 86_400.0,
+        Some(LogicalType::Decimal(x)) => 10f64.powi(-x.scale),
+        Some(_) => 1.0,
+        None => match d.converted_type() {
+            ConvertedType::TIMESTAMP_MILLIS => 1e-3,
+            ConvertedType::TIMESTAMP_MICROS => 1e-6,
+            ConvertedType::DATE => 86_400.0,
+            ConvertedType::DECIMAL => 10f64.powi(-d.type_scale()),
+            _ => 1.0,
+        },
+    }
 }
 
 impl Reading {
@@ -82,8 +130,10 @@ impl Reading {
         name: &str,
     ) -> Result<Self, FileError> {
         let group = reader.get_row_group(rg).map_err(|e| read_error(path, e))?;
+        let descr = group.metadata().column(c).column_descr();
         Ok(Reading {
-            max_def: group.metadata().column(c).column_descr().max_def_level(),
+            max_def: descr.max_def_level(),
+            factor: factor(descr),
             reader: group
                 .get_column_reader(c)
                 .map_err(|e| read_error(path, e))?,
@@ -93,7 +143,7 @@ impl Reading {
 
     /// The next `rows` values: placed by their definition levels, so a null keeps its row.
     fn next(&mut self, path: &Path, rows: usize) -> Result<Values, FileError> {
-        let (max_def, name) = (self.max_def, self.name.as_str());
+        let (max_def, name, factor) = (self.max_def, self.name.as_str(), self.factor);
         let mut defs: Vec<i16> = Vec::with_capacity(rows);
         fn place<T>(values: Vec<T>, defs: &[i16], max_def: i16, rows: usize) -> Vec<Option<T>> {
             if max_def == 0 {
@@ -110,11 +160,13 @@ impl Reading {
             ($r:expr, $conv:expr) => {{
                 let mut values = Vec::with_capacity(rows);
                 let defs_opt = (max_def > 0).then_some(&mut defs);
-                $r.read_records(rows, defs_opt, None, &mut values)
+                let (got, _, _) = $r
+                    .read_records(rows, defs_opt, None, &mut values)
                     .map_err(|e| read_error(path, format!("column `{name}`: {e}")))?;
+                short(path, name, got, rows)?;
                 let conv = $conv;
                 Values::Numbers(place(
-                    values.into_iter().map(conv).collect(),
+                    values.into_iter().map(|v| conv(v) * factor).collect(),
                     &defs,
                     max_def,
                     rows,
@@ -130,8 +182,10 @@ impl Reading {
             ColumnReader::ByteArrayColumnReader(r) => {
                 let mut values = Vec::with_capacity(rows);
                 let defs_opt = (max_def > 0).then_some(&mut defs);
-                r.read_records(rows, defs_opt, None, &mut values)
+                let (got, _, _) = r
+                    .read_records(rows, defs_opt, None, &mut values)
                     .map_err(|e| read_error(path, format!("column `{name}`: {e}")))?;
+                short(path, name, got, rows)?;
                 let text: Vec<String> = values
                     .iter()
                     .map(|v| String::from_utf8_lossy(v.data()).trim().to_string())
@@ -159,11 +213,27 @@ fn per_unit(
     let col = |name: &str| header.iter().position(|h| h == name);
     let variation = col("variation").unwrap_or_default();
     let exposed = col("exposed_at");
+    // pandas writes its index as `__index_level_0__`: not a metric.
     let taken = |h: &str| {
         ["variation", "unit", "unit_id", "exposed_at"].contains(&h)
             || h.ends_with("_denominator")
             || h.ends_with("_pre")
+            || h.starts_with("__index_level_")
     };
+    for h in header {
+        for suffix in ["_denominator", "_pre"] {
+            if let Some(base) = h.strip_suffix(suffix) {
+                if col(base).is_none() {
+                    return Err(FileError::At {
+                        file: path.into(),
+                        line: 0,
+                        column: h.clone(),
+                        message: format!("names metric `{base}`, which has no column"),
+                    });
+                }
+            }
+        }
+    }
     let mut metrics: Vec<MetricColumns> = header
         .iter()
         .enumerate()
@@ -208,8 +278,10 @@ fn per_unit(
         let mut done = 0;
         while done < in_group {
             let n = BATCH.min(in_group - done);
-            let Values::Text(names) = var_col.next(path, n)? else {
-                return Err(at(rows + 1, "variation", "not text".into()));
+            // Variations as text, or as numbers (GrowthBook's are often 0, 1, …).
+            let names: Vec<Option<String>> = match var_col.next(path, n)? {
+                Values::Text(t) => t,
+                Values::Numbers(v) => v.into_iter().map(|x| x.map(|x| x.to_string())).collect(),
             };
             let numbers = |r: &mut Reading, at_row: u64| -> Result<Vec<Option<f64>>, FileError> {
                 match r.next(path, n)? {
@@ -273,15 +345,23 @@ fn per_unit(
                 }
                 for (m, (value, d, p)) in cols.iter().enumerate() {
                     let x = value.get(k).copied().flatten().unwrap_or(0.0);
-                    if !x.is_finite() {
-                        return Err(at(row, &metrics[m].name, format!("{x} is not a number")));
-                    }
-                    metrics[m].binary &= x == 0.0 || x == 1.0;
                     let get = |c: &Option<Vec<Option<f64>>>| {
                         c.as_ref()
                             .map(|c| c.get(k).copied().flatten().unwrap_or(0.0))
                     };
-                    add_unit(&mut acc[v][m], x, get(d), get(p));
+                    let (d, p) = (get(d), get(p));
+                    let mc = &metrics[m];
+                    for (number, column) in [
+                        (Some(x), mc.name.clone()),
+                        (d, format!("{}_denominator", mc.name)),
+                        (p, format!("{}_pre", mc.name)),
+                    ] {
+                        if let Some(bad) = number.filter(|n| !n.is_finite()) {
+                            return Err(at(row, &column, format!("{bad} is not a number")));
+                        }
+                    }
+                    metrics[m].binary &= x == 0.0 || x == 1.0;
+                    add_unit(&mut acc[v][m], x, d, p);
                 }
             }
             rows += n as u64;

@@ -156,32 +156,54 @@ const NUMBER_TYPES: &[&str] = &[
 /// warehouse queries do: the rows never leave it, only n, Σm, Σm² (and a ratio's and a
 /// covariate's sums, whether every value was 0 or 1, and the first exposure) per variation.
 /// A NULL value counts as 0, as an empty cell of a file.
-fn per_unit_sums(sql: &str, denominator: bool, pre: bool, exposed: bool) -> String {
-    let m = "coalesce((u.\"value\")::float8, 0)";
+fn per_unit_sums(
+    sql: &str,
+    columns: &[(String, String)],
+    value: usize,
+    variation: usize,
+    denominator: Option<usize>,
+    pre: Option<usize>,
+    exposed: Option<usize>,
+) -> String {
+    // The column as a number: a boolean through int (PostgreSQL has no boolean to float cast).
+    let number = |i: usize| {
+        let (name, ty) = &columns[i];
+        let q = format!("u.\"{}\"", name.replace('"', "\"\""));
+        let cast = if ty == "BOOL" {
+            "::int::float8"
+        } else {
+            "::float8"
+        };
+        format!("coalesce(({q}){cast}, 0)")
+    };
+    let quoted = |i: usize| format!("u.\"{}\"", columns[i].0.replace('"', "\"\""));
+    let m = number(value);
+    let m = m.as_str();
     let mut cols = vec![
-        "(u.\"variation\")::text AS variation".to_string(),
+        format!("({})::text AS variation", quoted(variation)),
         "count(*) AS n".into(),
         format!("sum({m}) AS sum"),
         format!("sum({m} * {m}) AS sum_squares"),
         format!("bool_and({m} IN (0, 1)) AS binary"),
     ];
-    if denominator {
-        let d = "coalesce((u.\"denominator\")::float8, 0)";
+    if let Some(d) = denominator {
+        let d = number(d);
         cols.push(format!("sum({d}) AS denominator_sum"));
         cols.push(format!("sum({d} * {d}) AS denominator_sum_squares"));
         cols.push(format!("sum({m} * {d}) AS sum_products"));
     }
-    if pre {
-        let x = "coalesce((u.\"pre\")::float8, 0)";
+    if let Some(x) = pre {
+        let x = number(x);
         cols.push(format!("sum({x}) AS pre_sum"));
         cols.push(format!("sum({x} * {x}) AS pre_sum_squares"));
         cols.push(format!("sum({m} * {x}) AS pre_sum_products"));
     }
-    if exposed {
-        cols.push("min(u.\"exposed_at\") AS first_exposed".into());
+    if let Some(t) = exposed {
+        cols.push(format!("min({}) AS first_exposed", quoted(t)));
     }
+    // The query on lines of its own: a comment closing its last line ends there.
     format!(
-        "SELECT {} FROM ({}) AS u GROUP BY 1 ORDER BY 1",
+        "SELECT {} FROM (\n{}\n) AS u GROUP BY 1 ORDER BY 1",
         cols.join(", "),
         sql.trim().trim_end_matches(';')
     )
@@ -256,12 +278,25 @@ pub async fn read(
                         )));
                     }
                 }
+                if let Some(t) = exposed_at {
+                    let (name, ty) = &columns[t];
+                    if !matches!(ty.as_str(), "TIMESTAMPTZ" | "TIMESTAMP" | "DATE")
+                        && !NUMBER_TYPES.contains(&ty.as_str())
+                    {
+                        return Err(spec_error(format!(
+                            "column `{name}` (exposed_at) is {ty}, not a time (a timestamp, or Unix seconds)"
+                        )));
+                    }
+                }
                 (
                     per_unit_sums(
                         &metric.query,
-                        denominator.is_some(),
-                        pre.is_some(),
-                        exposed_at.is_some(),
+                        &columns,
+                        value,
+                        shape.variation,
+                        denominator,
+                        pre,
+                        exposed_at,
                     ),
                     true,
                 )

@@ -265,10 +265,16 @@ impl Store {
 
     /// (experiment, metric) of experiment `id`, or of every experiment when `id` is empty.
     async fn metrics_matching(&self, id: &str) -> Result<Vec<(String, ExperimentMetric)>> {
-        let rows = sqlx::query(
+        // One experiment by its key (the index), or all.
+        let filter = if id.is_empty() {
+            "$1 = ''"
+        } else {
+            "experiment = $1"
+        };
+        let rows = sqlx::query(&format!(
             "SELECT experiment, metric, kind, guardrail, inverse FROM experiment_metrics
-             WHERE ($1 = '' OR experiment = $1) ORDER BY experiment, position, metric",
-        )
+             WHERE {filter} ORDER BY experiment, position, metric"
+        ))
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
@@ -302,12 +308,17 @@ impl Store {
 
     /// (experiment, sums) of experiment `id`, or of every experiment when `id` is empty.
     async fn sums_matching(&self, id: &str) -> Result<Vec<(String, MetricSums)>> {
-        let rows = sqlx::query(
+        let filter = if id.is_empty() {
+            "$1 = ''"
+        } else {
+            "experiment = $1"
+        };
+        let rows = sqlx::query(&format!(
             "SELECT experiment, metric, variation, n, sum, sum_squares, d_sum, d_sum_squares,
                d_products, pre_sum, pre_sum_squares, pre_products
-             FROM experiment_sums WHERE ($1 = '' OR experiment = $1)
-             ORDER BY experiment, metric, variation",
-        )
+             FROM experiment_sums WHERE {filter}
+             ORDER BY experiment, metric, variation"
+        ))
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
@@ -424,10 +435,11 @@ impl Store {
         &self,
         id: &str,
     ) -> Result<std::collections::HashMap<String, ExperimentDecided>> {
-        let rows = sqlx::query(
+        let filter = if id.is_empty() { "$1 = ''" } else { "id = $1" };
+        let rows = sqlx::query(&format!(
             "SELECT id, decision, decided_variation, decided_by, decided_at, decision_reason
-             FROM experiments WHERE ($1 = '' OR id = $1) AND decision IS NOT NULL",
-        )
+             FROM experiments WHERE {filter} AND decision IS NOT NULL"
+        ))
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
@@ -579,11 +591,12 @@ impl Store {
 }
 
 impl Store {
-    /// Experiments not decided yet that have a guardrail metric: those whose guardrails are
-    /// watched.
+    /// Running experiments not decided yet that have a guardrail metric: those whose
+    /// guardrails are watched (one stopped elsewhere exposes no one any more).
     pub async fn guarded_experiments(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT e.id FROM experiments e WHERE e.decision IS NULL AND EXISTS
+            "SELECT e.id FROM experiments e WHERE e.decision IS NULL AND e.state = 'running'
+               AND EXISTS
                (SELECT 1 FROM experiment_metrics m WHERE m.experiment = e.id AND m.guardrail = 1)
              ORDER BY e.id",
         )

@@ -403,18 +403,24 @@ impl Store {
     /// Experiment `id` with its variants, or every experiment when `id` is empty (no stored
     /// id is: an import refuses one).
     pub(super) async fn experiments_matching(&self, id: &str) -> Result<Vec<Experiment>> {
-        let rows = sqlx::query(
+        // One experiment by its key (the index), or all.
+        let (by_id, by_experiment) = if id.is_empty() {
+            ("$1 = ''", "$1 = ''")
+        } else {
+            ("id = $1", "experiment = $1")
+        };
+        let rows = sqlx::query(&format!(
             "SELECT id, name, metric, state, started_at FROM experiments
-             WHERE ($1 = '' OR id = $1) ORDER BY started_at DESC, id",
-        )
+             WHERE {by_id} ORDER BY started_at DESC, id"
+        ))
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        let variants = sqlx::query(
+        let variants = sqlx::query(&format!(
             "SELECT experiment, name, units, conversions, weight FROM experiment_variants
-             WHERE ($1 = '' OR experiment = $1)
-             ORDER BY experiment, position, CASE WHEN name = 'control' THEN 0 ELSE 1 END, name",
-        )
+             WHERE {by_experiment}
+             ORDER BY experiment, position, CASE WHEN name = 'control' THEN 0 ELSE 1 END, name"
+        ))
         .bind(id)
         .fetch_all(&self.pool)
         .await?;

@@ -53,6 +53,8 @@ impl Warehouse {
                 Box::pin(async move {
                     conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
                         .await?;
+                    // A query that runs away is stopped rather than hanging the import.
+                    conn.execute("SET statement_timeout = '15min'").await?;
                     Ok(())
                 })
             })
@@ -122,7 +124,8 @@ impl Warehouse {
             names.push(name);
             reads.push(read);
         }
-        let wrapped = format!("SELECT {} FROM ({sql}) AS q", select.join(", "));
+        // The query on lines of its own: a comment closing its last line ends there.
+        let wrapped = format!("SELECT {} FROM (\n{sql}\n) AS q", select.join(", "));
         let mut rows = sqlx::query(&wrapped).fetch(&self.pool);
         let mut n = 0;
         let mut cells = Vec::with_capacity(names.len());
