@@ -110,6 +110,8 @@ test('every view renders the demo data without errors', async ({ page }) => {
       const card = root.getByTestId('scorecard').filter({ hasText: 'first_pass_approval' });
       await expect(ready).toHaveCount(1);
       // Behind it: the agent change whose diff put its flag in code, with its cost and deploy.
+      // Each metric says the smallest lift its sample detects.
+      await expect(card).toContainText('detects ±');
       const forest = card.getByTestId('forest-plot');
       await expect(forest).toBeVisible();
       await expect

@@ -39,6 +39,7 @@ fn experiments_from_the_terminal() {
         "{text}"
     );
     assert!(text.contains("signed_up (binomial)"), "{text}");
+    assert!(text.contains("detects a lift of ±"), "{text}");
     assert!(text.contains("minutes, active (mean, guardrail)"), "{text}");
     let json: serde_json::Value = serde_json::from_str(&ok(&run(&[
         "experiment",

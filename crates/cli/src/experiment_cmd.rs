@@ -368,7 +368,7 @@ fn show(c: &Scorecard) {
     );
     for m in &c.metrics {
         println!(
-            "\n{} ({}{}{}): control mean {:.4} over {} units",
+            "\n{} ({}{}{}): control mean {:.4} over {} units{}",
             m.metric.name,
             m.metric.kind.as_str(),
             if m.metric.guardrail {
@@ -382,7 +382,10 @@ fn show(c: &Scorecard) {
                 ""
             },
             m.control_mean,
-            m.control_units
+            m.control_units,
+            m.mde
+                .map(|d| format!("; detects a lift of ±{:.1}% (80 % power)", d * 100.0))
+                .unwrap_or_default()
         );
         for v in &m.variations {
             match (&v.lift, &v.sequential) {

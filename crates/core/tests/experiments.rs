@@ -678,3 +678,43 @@ async fn a_breached_guardrail_stops_a_ship(db: TestDb) {
     db.finish().await;
 }
 both!(a_breached_guardrail_stops_a_ship);
+
+/// Each metric states the smallest lift its sample can detect (80 % power, α = 0.05): for a
+/// 10 % conversion rate on 10,000 units a side, (z₀.₉₇₅ + z₀.₈)·√(2/10,000)·√(0.1·0.9)/0.1 ≈
+/// 11.9 %, from `design::minimum_detectable_effect` (checked against statsmodels in
+/// tests/stats.rs); a ratio metric states none.
+#[tokio::test]
+async fn each_metric_states_its_minimum_detectable_effect() {
+    let db = TestDb::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    import_csv(
+        &db.store,
+        dir.path(),
+        "mde.csv",
+        "variation,metric,n,sum,sum_squares,denominator_sum,denominator_sum_squares,sum_products\n\
+         control,signed_up,10000,1000,1000,,,\n\
+         treatment,signed_up,10000,1040,1040,,,\n\
+         control,revenue,10000,52000,412000,20000,50000,110000\n\
+         treatment,revenue,10000,52300,420000,20100,50500,111000\n",
+        "mde",
+    )
+    .await;
+    let card = scorecard(&db.store, "mde", NOW).await.unwrap().unwrap();
+    let signed_up = card
+        .metrics
+        .iter()
+        .find(|m| m.metric.name == "signed_up")
+        .unwrap();
+    let d = flightdeck_core::stats::design::minimum_detectable_effect(10_000.0, 1.0, 0.05, 0.8);
+    let want = d * (0.1_f64 * 0.9).sqrt() / 0.1;
+    let got = signed_up.mde.unwrap();
+    assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    assert!((got - 0.1189).abs() < 5e-4, "{got}");
+    let revenue = card
+        .metrics
+        .iter()
+        .find(|m| m.metric.name == "revenue")
+        .unwrap();
+    assert_eq!(revenue.metric.kind, MetricKind::Ratio);
+    assert_eq!(revenue.mde, None);
+}

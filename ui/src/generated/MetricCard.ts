@@ -2,4 +2,10 @@
 import type { Comparison } from "./Comparison";
 import type { ExperimentMetric } from "./ExperimentMetric";
 
-export type MetricCard = { metric: ExperimentMetric, control_units: number, control_mean: number, variations: Array<Comparison>, };
+export type MetricCard = { metric: ExperimentMetric, control_units: number, control_mean: number, variations: Array<Comparison>, 
+/**
+ * The smallest relative lift a fixed-horizon test at these sample sizes detects with
+ * 80 % power at α = 0.05 (`design::minimum_detectable_effect` × control sd / control
+ * mean); `None` for a ratio metric or without a spread to measure.
+ */
+mde: number | null, };

@@ -231,6 +231,12 @@ function scorecard(c: Scorecard, version: number) {
                   {' '}
                   · control {m.metric.kind === 'binomial' ? percent(m.control_mean, 1) : m.control_mean.toFixed(2)} over{' '}
                   {int(m.control_units)}
+                  {m.mde !== null ? (
+                    <span title="The smallest lift this sample detects with 80 % power (α = 0.05)">
+                      {' '}
+                      · detects ±{percent(m.mde, 1)}
+                    </span>
+                  ) : null}
                 </span>
               </th>
               <th className="num">Units</th>

@@ -54,6 +54,32 @@ pub struct MetricCard {
     pub control_units: f64,
     pub control_mean: f64,
     pub variations: Vec<Comparison>,
+    /// The smallest relative lift a fixed-horizon test at these sample sizes detects with
+    /// 80 % power at α = 0.05 (`design::minimum_detectable_effect` × control sd / control
+    /// mean); `None` for a ratio metric or without a spread to measure.
+    pub mde: Option<f64>,
+}
+
+/// Power the minimum detectable effect is stated at.
+pub const MDE_POWER: f64 = 0.8;
+
+/// The minimum detectable relative lift of metric `kind` with the control's sums `c` and the
+/// smallest variation's units `n2` (see [`MetricCard::mde`]).
+fn mde(kind: MetricKind, c: &MetricSums, n2: f64) -> Option<f64> {
+    if kind == MetricKind::Ratio || c.n < 2.0 || n2 < 2.0 {
+        return None;
+    }
+    let mean = c.sum / c.n;
+    // The per-unit variance: p(1 − p) for a proportion, the sample variance for a mean.
+    let var = match kind {
+        MetricKind::Binomial => mean * (1.0 - mean),
+        _ => (c.sum_squares - c.sum * c.sum / c.n) / (c.n - 1.0),
+    };
+    if mean == 0.0 || var.is_nan() || var <= 0.0 {
+        return None;
+    }
+    let d = design::minimum_detectable_effect(c.n, n2 / c.n, ALPHA, MDE_POWER);
+    Some(d * var.sqrt() / mean.abs()).filter(|x| x.is_finite())
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -145,6 +171,7 @@ pub fn card(
                         error: Some("control has no data for this metric".into()),
                     })
                     .collect(),
+                mde: None,
             });
             continue;
         };
@@ -174,10 +201,18 @@ pub fn card(
                 verdict: Outcome::NoAnswer,
             });
         }
+        let smallest = variations
+            .iter()
+            .map(|v| v.units)
+            .fold(f64::INFINITY, f64::min);
         cards.push(MetricCard {
             metric: m.clone(),
             control_units: control.n,
             control_mean: a.unadjusted_mean(),
+            mde: smallest
+                .is_finite()
+                .then(|| mde(m.kind, control, smallest))
+                .flatten(),
             variations,
         });
     }
