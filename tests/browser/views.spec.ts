@@ -117,6 +117,13 @@ test('every view renders the demo data without errors', async ({ page }) => {
       await expect
         .poll(() => forest.evaluate((el) => (el as HTMLImageElement).naturalWidth), { message: 'forest plot loads' })
         .toBeGreaterThan(0);
+      // Cumulative lift day by day, of the metric picked (the primary first; the guardrail next).
+      const cumulative = card.getByTestId('cumulative-plot');
+      const loaded = () => cumulative.evaluate((el) => (el as HTMLImageElement).naturalWidth);
+      await expect.poll(loaded, { message: 'cumulative lift loads' }).toBeGreaterThan(0);
+      await card.getByTestId('cumulative-metric').selectOption('review_minutes');
+      await expect(cumulative).toHaveAttribute('src', /metric=review_minutes/);
+      await expect.poll(loaded, { message: 'the guardrail\'s cumulative lift loads' }).toBeGreaterThan(0);
       const work = card.getByTestId('experiment-work');
       await expect(work).toContainText('Behind it: 1 change');
       await expect(work).toContainText('agent_pr_template_enabled');

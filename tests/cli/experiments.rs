@@ -110,6 +110,33 @@ fn experiments_from_the_terminal() {
     let out = run(&["experiment", "show", "nope"]);
     assert!(stderr_line(&out).contains("no experiment `nope`"));
 
+    // Per-unit rows with exposure times: the lift as it stood at the end of each day.
+    let units = home.path().join("units.csv");
+    std::fs::write(
+        &units,
+        "variation,exposed_at,bought
+         control,2026-11-01T09:00:00Z,0
+control,2026-11-01T10:00:00Z,1
+         treatment,2026-11-01T11:00:00Z,1
+treatment,2026-11-01T12:00:00Z,0
+         control,2026-11-02T09:00:00Z,0
+treatment,2026-11-02T09:30:00Z,1
+",
+    )
+    .unwrap();
+    let u = units.to_str().unwrap();
+    ok(&run(&["experiment", "import", u, "--experiment", "daily"]));
+    let text = ok(&run(&["experiment", "show", "daily"]));
+    assert!(
+        text.contains("Cumulative lift of bought, treatment against control (2 days):"),
+        "{text}"
+    );
+    // Day 2: 2/3 against 1/3.
+    assert!(text.contains("2026-11-02         3  +100.0%"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["experiment", "show", "daily", "--json"]))).unwrap();
+    assert_eq!(json["cumulative"][0]["points"][1]["day"], "2026-11-02");
+
     // Decided from the terminal as this machine's user: signed, stopped, taken once.
     let out = run(&["experiment", "decide", "onboarding-v2", "maybe"]);
     assert!(stderr_line(&out).contains("`maybe` is not a decision"));

@@ -334,11 +334,19 @@ export function weeklyReportUrl(): string {
   return `${baseUrl()}/api/reports/weekly.html`;
 }
 
-/** URL for a server-rendered chart image; `version` busts the cache after a change. */
 /** An experiment's forest plot (SVG drawn by the server). */
 export function forestUrl(id: string, version = 0): string {
   return `${baseUrl()}/api/experiments/${encodeURIComponent(id)}/forest.svg${version ? `?v=${version}` : ''}`;
 }
+
+/** One metric's cumulative lift over time in an experiment (SVG drawn by the server). */
+export function cumulativeUrl(id: string, metric: string, version = 0): string {
+  const q = new URLSearchParams({ metric });
+  if (version) q.set('v', String(version));
+  return `${baseUrl()}/api/experiments/${encodeURIComponent(id)}/cumulative.svg?${q}`;
+}
+
+/** URL for a server-rendered chart image; `version` busts the cache after a change. */
 
 export function chartUrl(name: ChartName, version = 0): string {
   return `${baseUrl()}/api/charts/${name}${version ? `?v=${version}` : ''}`;

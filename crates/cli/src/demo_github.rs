@@ -273,32 +273,60 @@ pub async fn start_growthbook(
                 x.goals.push(metric_id(&m.name));
             }
         }
-        let cells = d
-            .metrics
-            .iter()
-            .map(|m| {
-                let per_variation = e
-                    .variants
-                    .iter()
-                    .map(|v| {
-                        let s = d
-                            .sums
-                            .iter()
-                            .find(|s| s.metric == m.name && s.variation == v.name);
-                        match s {
-                            None => Cell::binomial(0.0, 0.0),
-                            Some(s) if m.kind == MetricKind::Binomial => Cell::binomial(s.n, s.sum),
-                            Some(s) => {
-                                let mean = s.sum / s.n;
-                                let var = (s.sum_squares - s.sum * s.sum / s.n) / (s.n - 1.0);
-                                Cell::mean(s.n, mean, var.max(0.0).sqrt())
+        // Per metric id, a cell per variation, from sums as the store keeps them.
+        let cells_of = |sums: &[flightdeck_core::model::MetricSums]| -> Vec<(String, Vec<Cell>)> {
+            d.metrics
+                .iter()
+                .map(|m| {
+                    let per_variation = e
+                        .variants
+                        .iter()
+                        .map(|v| {
+                            let s = sums
+                                .iter()
+                                .find(|s| s.metric == m.name && s.variation == v.name);
+                            match s {
+                                None => Cell::binomial(0.0, 0.0),
+                                Some(s) if m.kind == MetricKind::Binomial => {
+                                    Cell::binomial(s.n, s.sum.min(s.n))
+                                }
+                                Some(s) if s.n < 2.0 => Cell::mean(s.n, s.sum / s.n.max(1.0), 0.0),
+                                Some(s) => {
+                                    let mean = s.sum / s.n;
+                                    let var = (s.sum_squares - s.sum * s.sum / s.n) / (s.n - 1.0);
+                                    Cell::mean(s.n, mean, var.max(0.0).sqrt())
+                                }
                             }
-                        }
-                    })
-                    .collect();
-                (metric_id(&m.name), per_variation)
-            })
-            .collect();
+                        })
+                        .collect();
+                    (metric_id(&m.name), per_variation)
+                })
+                .collect()
+        };
+        let cells = cells_of(&d.sums);
+        // By the day of first exposure, as GrowthBook's date dimension gives it: each day's
+        // units are the day's total less the day before's.
+        let mut before: Vec<flightdeck_core::model::MetricSums> = vec![];
+        for p in &d.history {
+            let increments: Vec<_> = p
+                .sums
+                .iter()
+                .map(|s| {
+                    let b = before
+                        .iter()
+                        .find(|b| b.metric == s.metric && b.variation == s.variation);
+                    let mut s = s.clone();
+                    if let Some(b) = b {
+                        s.n -= b.n;
+                        s.sum -= b.sum;
+                        s.sum_squares -= b.sum_squares;
+                    }
+                    s
+                })
+                .collect();
+            x.by_date.push((p.day.clone(), cells_of(&increments)));
+            before = p.sums.clone();
+        }
         let id = x.id.clone();
         fake.put_experiment(x);
         fake.set_results(&id, &format!("snp_demo{k}"), cells);

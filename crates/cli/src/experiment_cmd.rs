@@ -283,15 +283,61 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
                 return Ok(ExitCode::SUCCESS);
             }
             let work = flightdeck_core::domain::experiment_links::work(&store, &card).await?;
+            let cumulative = experiments::cumulative(&store, id)
+                .await?
+                .unwrap_or_default();
             if *json {
                 let mut v = serde_json::to_value(&card)?;
                 v["work"] = serde_json::to_value(&work)?;
+                v["cumulative"] = serde_json::to_value(&cumulative)?;
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 show(&card);
+                show_cumulative(&card.experiment.metric, &cumulative);
                 show_work(&work);
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The primary metric's cumulative lift over its last days, per variation.
+fn show_cumulative(metric: &str, series: &[flightdeck_core::stats::scorecard::LiftSeries]) {
+    const LAST: usize = 14;
+    let pct = |x: f64| format!("{:+.1}%", x * 100.0);
+    let interval = |e: Option<flightdeck_core::stats::compare::Estimate>| {
+        e.map_or("-".to_string(), |e| {
+            format!("[{}, {}]", pct(e.ci.0), pct(e.ci.1))
+        })
+    };
+    for s in series.iter().filter(|s| s.metric == metric) {
+        if s.points.len() < 2 {
+            continue; // one day is the scorecard itself
+        }
+        let skipped = s.points.len().saturating_sub(LAST);
+        println!(
+            "\nCumulative lift of {metric}, {} against control ({} days{}):",
+            s.variation,
+            s.points.len(),
+            if skipped > 0 {
+                format!(", the last {LAST}")
+            } else {
+                String::new()
+            }
+        );
+        println!(
+            "  {:<10} {:>9} {:>8}  {:<20} {:<20}",
+            "day", "units", "lift", "one look 95 %", "always valid 95 %"
+        );
+        for p in &s.points[skipped..] {
+            println!(
+                "  {:<10} {:>9} {:>8}  {:<20} {:<20}",
+                p.day,
+                p.units,
+                p.lift.map_or("-".to_string(), |e| pct(e.estimate)),
+                interval(p.lift),
+                interval(p.sequential)
+            );
         }
     }
 }

@@ -1026,13 +1026,75 @@ pub struct DemoExperiment {
     pub sums: Vec<crate::model::MetricSums>,
     /// Its tracking key and feature flag.
     pub keys: Vec<crate::model::ExperimentKey>,
+    /// Its sums at the end of each day it ran, the last day's being `sums`.
+    pub history: Vec<crate::model::HistoryPoint>,
+}
+
+/// An experiment's sums at the end of each of its `days`, ending at `totals`: units come in
+/// evenly, and a binomial metric's variations other than control start a fifth above their
+/// final rate and settle to it (the novelty that fools a lead who peeks at a fixed-horizon
+/// test). Other metrics keep their final mean and spread every day.
+fn demo_history(
+    started_at: i64,
+    days: i64,
+    metrics: &[crate::model::ExperimentMetric],
+    totals: &[crate::model::MetricSums],
+) -> Vec<crate::model::HistoryPoint> {
+    use crate::model::{HistoryPoint, MetricKind, MetricSums};
+    let days = days.max(1);
+    let mut points: Vec<HistoryPoint> = Vec::new();
+    for k in 0..days {
+        let f = (k + 1) as f64 / days as f64;
+        let sums = totals
+            .iter()
+            .map(|t| {
+                let n = (t.n * f).round();
+                let kind = metrics
+                    .iter()
+                    .find(|m| m.name == t.metric)
+                    .map_or(MetricKind::Mean, |m| m.kind);
+                let control = totals
+                    .iter()
+                    .find(|s| s.metric == t.metric)
+                    .is_some_and(|c| c.variation == t.variation);
+                let (sum, sum_squares) = if k + 1 == days {
+                    (t.sum, t.sum_squares)
+                } else if kind == MetricKind::Binomial {
+                    let boost = if control { 0.0 } else { (1.0 - f) / 5.0 };
+                    let x = (n * t.sum / t.n * (1.0 + boost)).round().min(n);
+                    (x, x)
+                } else {
+                    (t.sum * n / t.n, t.sum_squares * n / t.n)
+                };
+                MetricSums {
+                    n,
+                    sum,
+                    sum_squares,
+                    ..t.clone()
+                }
+            })
+            .collect();
+        points.push(HistoryPoint {
+            day: crate::model::days::of(started_at + k * DAY),
+            sums,
+        });
+    }
+    points
 }
 
 /// The demo's experiments written straight to the store (what an import does).
 pub async fn seed_experiments(store: &Store, now: i64) -> Result<()> {
     for d in experiments(now) {
         store
-            .replace_experiment(&d.experiment, &d.metrics, &d.sums)
+            .replace_experiment(
+                &d.experiment,
+                &d.metrics,
+                &d.sums,
+                &crate::model::History {
+                    points: d.history.clone(),
+                    whole: true,
+                },
+            )
             .await?;
         store.set_experiment_keys(&d.experiment.id, &d.keys).await?;
     }
@@ -1153,11 +1215,13 @@ pub fn experiments(now: i64) -> Vec<DemoExperiment> {
                 kind: "flag".into(),
             },
         ];
+        let history = demo_history(e.started_at, days, &metrics, &sums);
         out.push(DemoExperiment {
             experiment: e,
             metrics,
             sums,
             keys,
+            history,
         });
     }
     out

@@ -151,6 +151,7 @@ async fn an_experiment_shows_the_work_behind_it(db: TestDb) {
                 binomial("bought", "control", 20_000.0, 2_000.0),
                 binomial("bought", "treatment", 20_000.0, 2_500.0),
             ],
+            &Default::default(),
         )
         .await
         .unwrap();
@@ -288,6 +289,7 @@ async fn an_experiment_shows_the_work_behind_it(db: TestDb) {
                 latency("control", 300.0),
                 latency("treatment", 330.0),
             ],
+            &Default::default(),
         )
         .await
         .unwrap();

@@ -718,3 +718,81 @@ async fn each_metric_states_its_minimum_detectable_effect() {
     assert_eq!(revenue.metric.kind, MetricKind::Ratio);
     assert_eq!(revenue.mde, None);
 }
+
+/// Cumulative lift over time: a per-unit file's exposure times give a point a day, each over
+/// the units exposed by then; a file of totals adds one point per day it is read, keeping the
+/// days before; a per-unit file read again replaces every day.
+async fn history_day_by_day(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    // Day 1: 2 control, 2 treatment; day 2: 1 more each; day 3: 1 treatment. One unit with
+    // no time counts in the totals, on no day.
+    let rows = "variation,exposed_at,bought\n\
+        control,2026-11-01T09:00:00Z,0\n\
+        treatment,2026-11-01T10:00:00Z,1\n\
+        control,2026-11-01T23:59:59Z,1\n\
+        treatment,1793534400,0\n\
+        control,2026-11-02T08:00:00Z,0\n\
+        treatment,2026-11-02T08:00:00Z,1\n\
+        treatment,2026-11-03T00:00:00Z,1\n\
+        control,,1\n";
+    import_csv(&db.store, dir.path(), "units.csv", rows, "buy").await;
+    let h = db.store.experiment_history("buy").await.unwrap();
+    let days: Vec<&str> = h.iter().map(|p| p.day.as_str()).collect();
+    assert_eq!(days, ["2026-11-01", "2026-11-02", "2026-11-03"]);
+    let cell = |day: usize, v: &str| {
+        let s = h[day].sums.iter().find(|s| s.variation == v).unwrap();
+        (s.n, s.sum)
+    };
+    assert_eq!(cell(0, "control"), (2.0, 1.0));
+    assert_eq!(cell(0, "treatment"), (2.0, 1.0));
+    assert_eq!(cell(1, "control"), (3.0, 1.0));
+    assert_eq!(cell(2, "treatment"), (4.0, 3.0));
+    // Control had no unit on day 3: its total carries over.
+    assert_eq!(cell(2, "control"), (3.0, 1.0));
+    // The totals hold the untimed unit too.
+    let sums = db.store.metric_sums("buy").await.unwrap();
+    let control = sums.iter().find(|s| s.variation == "control").unwrap();
+    assert_eq!((control.n, control.sum), (4.0, 2.0));
+    // The series: a point a day per variation, the lift of that day's sums.
+    let series = flightdeck_core::domain::experiments::cumulative(&db.store, "buy")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0].variation, "treatment");
+    let units: Vec<f64> = series[0].points.iter().map(|p| p.units).collect();
+    assert_eq!(units, [2.0, 3.0, 4.0]);
+    // Day 2: 2/3 against 1/3 is a relative lift of 100 %.
+    let lift = series[0].points[1].lift.unwrap();
+    assert!((lift.estimate - 1.0).abs() < 1e-12, "{lift:?}");
+
+    // Totals (aggregates) read now add today's point and keep the days before.
+    let agg =
+        "variation,metric,n,sum,sum_squares\ncontrol,bought,10,3,3\ntreatment,bought,10,5,5\n";
+    import_csv(&db.store, dir.path(), "agg.csv", agg, "buy").await;
+    let h = db.store.experiment_history("buy").await.unwrap();
+    let today = flightdeck_core::model::days::of(chrono::Utc::now().timestamp());
+    assert_eq!(h.len(), 4, "{h:?}");
+    assert_eq!(h[3].day, today);
+    assert_eq!(h[3].sums.len(), 2);
+    // Read again the same day: still one point for today, with the new totals.
+    let agg2 = agg.replace("10,5,5", "12,6,6");
+    import_csv(&db.store, dir.path(), "agg.csv", &agg2, "buy").await;
+    let h = db.store.experiment_history("buy").await.unwrap();
+    assert_eq!(h.len(), 4);
+    let t = h[3]
+        .sums
+        .iter()
+        .find(|s| s.variation == "treatment")
+        .unwrap();
+    assert_eq!(t.n, 12.0);
+
+    // A per-unit file is every day there is: the days it does not have go.
+    let later = "variation,exposed_at,bought\ncontrol,2026-11-05T00:00:00Z,1\ntreatment,2026-11-05T01:00:00Z,0\n";
+    import_csv(&db.store, dir.path(), "later.csv", later, "buy").await;
+    let h = db.store.experiment_history("buy").await.unwrap();
+    let days: Vec<&str> = h.iter().map(|p| p.day.as_str()).collect();
+    assert_eq!(days, ["2026-11-05"]);
+    db.finish().await;
+}
+both!(history_day_by_day);

@@ -567,3 +567,86 @@ async fn decisions_go_back_to_growthbook_once(db: TestDb) {
     assert_eq!(swept.target, "growthbook:broken");
     assert_eq!(swept.actor, "Bob");
 }
+
+both!(history_comes_from_snapshots_and_the_date_dimension);
+/// Cumulative lift over time from GrowthBook: a snapshot is one day of history (the day it
+/// was updated); results by the date of first exposure, once GrowthBook has them, are every
+/// day, each the running total of the days up to it.
+async fn history_comes_from_snapshots_and_the_date_dimension(db: TestDb) {
+    let gb = GrowthBook::new(KEY);
+    workspace(&gb);
+    let url = serve(&gb).await;
+    let api = api(&url, KEY);
+    growthbook::sync(&api, &db.store).await.unwrap();
+    let h = db.store.experiment_history("checkout-cta").await.unwrap();
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0].day, "2026-01-01", "the snapshot's dateUpdated");
+    assert_eq!(h[0].sums.len(), 4, "two metrics × two variations");
+
+    let day = |users: [f64; 2], converted: [f64; 2]| {
+        vec![
+            (
+                "met_checkout".to_string(),
+                vec![
+                    Cell::binomial(users[0], converted[0]),
+                    Cell::binomial(users[1], converted[1]),
+                ],
+            ),
+            (
+                "fact__latency".to_string(),
+                vec![
+                    Cell::mean(users[0], 300.0, 80.0),
+                    Cell::mean(users[1], 320.0, 90.0),
+                ],
+            ),
+        ]
+    };
+    gb.set_results_by_date(
+        "exp_cta",
+        vec![
+            // Out of order, as nothing promises otherwise.
+            ("2026-09-02".into(), day([500.0, 520.0], [40.0, 70.0])),
+            ("2026-09-01".into(), day([1_000.0, 990.0], [100.0, 130.0])),
+        ],
+    );
+    gb.set_results("exp_cta", "snp_9", day([1_500.0, 1_510.0], [140.0, 200.0]));
+    let s = growthbook::sync(&api, &db.store).await.unwrap();
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    let h = db.store.experiment_history("checkout-cta").await.unwrap();
+    let days: Vec<&str> = h.iter().map(|p| p.day.as_str()).collect();
+    assert_eq!(
+        days,
+        ["2026-09-01", "2026-09-02"],
+        "every day, the snapshot's gone"
+    );
+    let cell = |p: usize, metric: &str, v: &str| {
+        h[p].sums
+            .iter()
+            .find(|s| s.metric == metric && s.variation == v)
+            .cloned()
+            .unwrap()
+    };
+    let t = cell(1, "Checkout conversion", "Buy now");
+    assert_eq!((t.n, t.sum), (1_510.0, 200.0));
+    assert_eq!(cell(0, "Checkout conversion", "Buy now").n, 990.0);
+    // Means add up exactly: Σx and Σx² over both days.
+    let l = cell(1, "Page latency (ms)", "Buy now");
+    assert!((l.sum - 1_510.0 * 320.0).abs() < 1e-6, "{l:?}");
+    let var = (l.sum_squares - l.sum * l.sum / l.n) / (l.n - 1.0);
+    let want = ((989.0 + 519.0) * 8_100.0) / 1_509.0;
+    assert!((var - want).abs() < 1e-6, "{var} vs {want}");
+    let series = flightdeck_core::domain::experiments::cumulative(&db.store, "checkout-cta")
+        .await
+        .unwrap()
+        .unwrap();
+    let conv = series
+        .iter()
+        .find(|s| s.metric == "Checkout conversion")
+        .unwrap();
+    assert_eq!(conv.points.len(), 2);
+    let first = conv.points[0].lift.unwrap().estimate;
+    assert!(
+        (first - (130.0 / 990.0 / 0.1 - 1.0)).abs() < 1e-9,
+        "{first}"
+    );
+}

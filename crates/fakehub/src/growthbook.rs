@@ -106,6 +106,9 @@ pub struct Experiment {
     /// The latest snapshot: its id, the variation ids it was taken with, and per metric id
     /// one cell per variation.
     pub snapshot: Option<Snapshot>,
+    /// The snapshot by the date dimension (`pre:date`): per day (`YYYY-MM-DD`), per metric id,
+    /// one cell per variation over the units first exposed that day. Empty: none was made.
+    pub by_date: Vec<(String, MetricCells)>,
     pub(crate) date_ended: String,
     pub(crate) result_summary: Option<Value>,
 }
@@ -134,11 +137,15 @@ impl Experiment {
             guardrails: vec![],
             engine: "frequentist".into(),
             snapshot: None,
+            by_date: vec![],
             date_ended: String::new(),
             result_summary: None,
         }
     }
 }
+
+/// Per metric id, one cell per variation.
+pub type MetricCells = Vec<(String, Vec<Cell>)>;
 
 /// A results snapshot: its id, the variation ids when it was taken (an experiment edited
 /// since lists others), and per metric id one cell per variation.
@@ -231,6 +238,15 @@ impl GrowthBook {
     }
 
     /// `limit` requests per `window` per key (the real one: 60 a minute).
+    /// Replaces experiment `id`'s snapshot by the date dimension (see `Experiment::by_date`).
+    pub fn set_results_by_date(&self, id: &str, days: Vec<(String, MetricCells)>) {
+        self.with(|i| {
+            if let Some(e) = i.experiments.iter_mut().find(|e| e.id == id) {
+                e.by_date = days;
+            }
+        });
+    }
+
     pub fn set_rate_limit(&self, limit: u32, window: Duration) {
         self.with(|i| {
             i.limit = limit;
@@ -595,39 +611,61 @@ async fn get_results(
     if param(&q, "phase").is_some_and(|p| p != "0") {
         return message(StatusCode::BAD_REQUEST, "Invalid phase");
     }
-    let Some((snapshot, ids, cells)) = &e.snapshot else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "No results found for that experiment",
-        );
+    let no_results = || {
+        (
+            limits.clone(),
+            message(
+                StatusCode::BAD_REQUEST,
+                "No results found for that experiment",
+            ),
+        )
+            .into_response()
     };
-    let total_users: f64 = cells
-        .first()
-        .map(|(_, cs)| cs.iter().map(|c| c.users).sum())
-        .unwrap_or(0.0);
-    let metrics: Vec<Value> = cells
-        .iter()
-        .map(|(metric, cs)| {
-            let control = cs.first().copied().unwrap_or(Cell::binomial(0.0, 0.0));
+    let Some((snapshot, ids, cells)) = &e.snapshot else {
+        return no_results();
+    };
+    // GrowthBook keeps a snapshot per dimension; only the date one is modelled here.
+    let (dimension, rows) = match param(&q, "dimension") {
+        None | Some("") => (json!({"type": "none"}), vec![("All".to_string(), cells)]),
+        Some("pre:date") if !e.by_date.is_empty() => (
+            json!({"type": "predefined", "id": "pre:date"}),
+            e.by_date.iter().map(|(d, c)| (d.clone(), c)).collect(),
+        ),
+        Some(_) => return no_results(),
+    };
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .map(|(label, cells)| {
+            let total_users: f64 = cells
+                .first()
+                .map(|(_, cs)| cs.iter().map(|c| c.users).sum())
+                .unwrap_or(0.0);
+            let metrics: Vec<Value> = cells
+                .iter()
+                .map(|(metric, cs)| {
+                    let control = cs.first().copied().unwrap_or(Cell::binomial(0.0, 0.0));
+                    json!({
+                        "metricId": metric,
+                        "variations": ids.iter().zip(cs).enumerate().map(|(k, (vid, c))| json!({
+                            "variationId": vid, "users": c.users,
+                            "analyses": [analysis(&e.engine, &control, c, k == 0)]
+                        })).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            // The SRM p-value GrowthBook computes is not needed by Flightdeck (it computes
+            // its own); the fake reports 1.
             json!({
-                "metricId": metric,
-                "variations": ids.iter().zip(cs).enumerate().map(|(k, (vid, c))| json!({
-                    "variationId": vid, "users": c.users,
-                    "analyses": [analysis(&e.engine, &control, c, k == 0)]
-                })).collect::<Vec<_>>()
+                "dimension": label, "totalUsers": total_users, "checks": {"srm": 1},
+                "metrics": metrics
             })
         })
         .collect();
-    // The SRM p-value GrowthBook computes is not needed by Flightdeck (it computes its own);
-    // the fake reports 1 (no mismatch) unless the split is off by a lot.
     let body = json!({"result": {
         "id": snapshot, "dateUpdated": e.date_updated, "experimentId": e.id, "phase": "0",
-        "dimension": {"type": "none"}, "dateStart": e.date_started, "dateEnd": e.date_updated,
+        "dimension": dimension, "dateStart": e.date_started, "dateEnd": e.date_updated,
         "settings": settings_json(&e), "queryIds": [],
-        "results": [{
-            "dimension": "All", "totalUsers": total_users, "checks": {"srm": 1},
-            "metrics": metrics
-        }]
+        "results": rows
     }});
     (limits, axum::Json(body)).into_response()
 }

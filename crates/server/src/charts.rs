@@ -34,6 +34,18 @@ fn frame(
     legend: bool,
     plot: impl FnOnce(&mut Chart) -> Result<(), ApiError>,
 ) -> Result<String, ApiError> {
+    frame_over(caption, keys, 0.0..y_max, y_label, legend, plot)
+}
+
+/// [`frame`] over any range of y (one that goes below zero).
+fn frame_over(
+    caption: &str,
+    keys: &[&str],
+    y: std::ops::Range<f64>,
+    y_label: &dyn Fn(&f64) -> String,
+    legend: bool,
+    plot: impl FnOnce(&mut Chart) -> Result<(), ApiError>,
+) -> Result<String, ApiError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
@@ -43,7 +55,7 @@ fn frame(
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(50)
-            .build_cartesian_2d(0..keys.len().max(1), 0.0..y_max)
+            .build_cartesian_2d(0..keys.len().max(1), y)
             .map_err(err)?;
         let labels: Vec<String> = keys
             .iter()
@@ -491,4 +503,117 @@ pub fn forest(c: &flightdeck_core::stats::scorecard::Scorecard) -> Result<String
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// Cumulative lift over time of one metric: per variation, the relative lift as it stood at the
+/// end of each day, a band for the always-valid interval and dashed edges for the one-look
+/// interval (the one that wanders out of zero for a lead who peeks every day), against zero.
+pub fn cumulative(
+    experiment: &str,
+    metric: &str,
+    series: &[&flightdeck_core::stats::scorecard::LiftSeries],
+) -> Result<String, ApiError> {
+    const COLOURS: [RGBColor; 4] = [AGENT, HUMAN, RGBColor(191, 135, 0), RGBColor(207, 34, 46)];
+    // Every day any variation has, in order: the x positions.
+    let mut days: Vec<&str> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.day.as_str()))
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    let pct = |x: f64| x * 100.0;
+    let ends = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .flat_map(|p| {
+            let (a, b) = p.lift.map_or((0.0, 0.0), |e| e.ci);
+            [a, b]
+        })
+        .map(pct)
+        .filter(|x| x.is_finite());
+    // The y range covers the one-look intervals and zero, with a margin: the always-valid
+    // band of the first days is far wider and is cut at the edges rather than squash the rest.
+    let (lo, hi) = ends.fold((0.0f64, 0.0f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let span = (hi - lo).max(1.0);
+    let (lo, hi) = (lo - span * 0.15, hi + span * 0.15);
+    let clamp = |x: f64| x.clamp(lo, hi);
+    let at = |day: &str| days.iter().position(|d| *d == day).unwrap_or_default();
+    frame_over(
+        &format!("{experiment}: cumulative lift of {metric}, 95 % intervals"),
+        &days,
+        lo..hi,
+        &|y| format!("{y:+.0}%"),
+        true,
+        |chart| {
+            chart
+                .draw_series(LineSeries::new(
+                    [(0, 0.0), (days.len().max(1), 0.0)],
+                    BLACK.mix(0.5).stroke_width(1),
+                ))
+                .map_err(err)?;
+            for (k, s) in series.iter().enumerate() {
+                let colour = COLOURS[k % COLOURS.len()];
+                let valid: Vec<(usize, (f64, f64))> = s
+                    .points
+                    .iter()
+                    .filter_map(|p| {
+                        p.sequential
+                            .map(|e| (at(&p.day), (clamp(pct(e.ci.0)), clamp(pct(e.ci.1)))))
+                    })
+                    .collect();
+                let band: Vec<(usize, f64)> = valid
+                    .iter()
+                    .map(|(x, (_, hi))| (*x, *hi))
+                    .chain(valid.iter().rev().map(|(x, (lo, _))| (*x, *lo)))
+                    .collect();
+                if band.len() > 2 {
+                    chart
+                        .draw_series([Polygon::new(band, colour.mix(0.15).filled())])
+                        .map_err(err)?;
+                }
+                for edge in [0, 1] {
+                    let line: Vec<(usize, f64)> = s
+                        .points
+                        .iter()
+                        .filter_map(|p| {
+                            let e = p.lift?;
+                            let y = if edge == 0 { e.ci.0 } else { e.ci.1 };
+                            Some((at(&p.day), clamp(pct(y))))
+                        })
+                        .collect();
+                    chart
+                        .draw_series(DashedLineSeries::new(
+                            line,
+                            4,
+                            3,
+                            colour.mix(0.7).stroke_width(1),
+                        ))
+                        .map_err(err)?;
+                }
+                let estimates: Vec<(usize, f64)> = s
+                    .points
+                    .iter()
+                    .filter_map(|p| Some((at(&p.day), clamp(pct(p.lift?.estimate)))))
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(estimates.clone(), colour.stroke_width(2)))
+                    .map_err(err)?
+                    .label(format!(
+                        "{} (band: valid however often looked at; dashed: one look)",
+                        s.variation
+                    ))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+                    });
+                chart
+                    .draw_series(
+                        estimates
+                            .iter()
+                            .map(|&(x, y)| Circle::new((x, y), 3, colour.filled())),
+                    )
+                    .map_err(err)?;
+            }
+            Ok(())
+        },
+    )
 }

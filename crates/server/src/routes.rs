@@ -59,6 +59,11 @@ pub fn router(state: AppState) -> Router {
         .route("/experiments/{id}/decision", post(experiment_decision))
         .route("/experiments/{id}/work", get(experiment_work))
         .route("/experiments/{id}/forest.svg", get(experiment_forest))
+        .route("/experiments/{id}/cumulative", get(experiment_cumulative))
+        .route(
+            "/experiments/{id}/cumulative.svg",
+            get(experiment_cumulative_chart),
+        )
         .route("/spend", get(spend))
         .route("/velocity", get(velocity))
         .route("/audit", get(audit))
@@ -797,6 +802,56 @@ async fn experiment_forest(
             (header::CACHE_CONTROL, "no-store"),
         ],
         charts::forest(&card)?,
+    )
+        .into_response())
+}
+
+/// The experiment's cumulative lift over time, per metric × variation.
+async fn experiment_cumulative(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<flightdeck_core::stats::scorecard::LiftSeries>> {
+    flightdeck_core::domain::experiments::cumulative(&s.store, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no experiment `{id}`")))
+}
+
+#[derive(serde::Deserialize)]
+struct MetricQuery {
+    metric: Option<String>,
+}
+
+/// One metric's cumulative lift over time (`?metric=`, default the primary one), as SVG.
+async fn experiment_cumulative_chart(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<MetricQuery>,
+) -> Result<Response, ApiError> {
+    let experiment = s
+        .store
+        .experiment(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no experiment `{id}`")))?;
+    let series = flightdeck_core::domain::experiments::cumulative(&s.store, &id)
+        .await?
+        .unwrap_or_default();
+    let metric = q.metric.unwrap_or_else(|| experiment.metric.clone());
+    let of: Vec<_> = series.iter().filter(|s| s.metric == metric).collect();
+    if of.is_empty() {
+        let mut names: Vec<&str> = series.iter().map(|s| s.metric.as_str()).collect();
+        names.dedup();
+        return Err(ApiError::BadRequest(format!(
+            "metric: experiment `{id}` has no metric `{metric}` (it has {})",
+            names.join(", ")
+        )));
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        charts::cumulative(&experiment.name, &metric, &of)?,
     )
         .into_response())
 }

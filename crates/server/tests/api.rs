@@ -212,6 +212,45 @@ async fn every_view_serves_demo_data() {
         "{svg}"
     );
     assert_eq!(svg.matches("<circle").count(), 2, "{svg}");
+    // Cumulative lift of the flat experiment, day by day: peeking at the one-look interval
+    // shows a "win" on some day, the always-valid interval never does.
+    let series = json(s, "/api/experiments/checkout-cta/cumulative").await;
+    let series = series.as_array().unwrap();
+    assert_eq!(series.len(), 1, "{series:?}");
+    assert_eq!(series[0]["metric"], "checkout_conversion");
+    let points = series[0]["points"].as_array().unwrap();
+    assert_eq!(points.len(), 9, "a point a day: {series:?}");
+    let units: Vec<f64> = points
+        .iter()
+        .map(|p| p["units"].as_f64().unwrap())
+        .collect();
+    assert!(units.windows(2).all(|w| w[0] < w[1]), "{units:?}");
+    assert_eq!(units.last().copied(), Some(4_790.0));
+    let low = |p: &serde_json::Value, k: &str| p[k]["ci"][0].as_f64().unwrap();
+    assert!(points.iter().any(|p| low(p, "lift") > 0.0), "{series:?}");
+    assert!(
+        points.iter().all(|p| low(p, "sequential") < 0.0),
+        "{series:?}"
+    );
+    let (status, ctype, svg) = get(s, "/api/experiments/checkout-cta/cumulative.svg").await;
+    assert_eq!(status, StatusCode::OK, "{svg}");
+    assert_eq!(ctype, "image/svg+xml");
+    assert!(
+        svg.contains("cumulative lift of checkout_conversion"),
+        "{svg}"
+    );
+    assert!(svg.contains("<polygon"), "the always-valid band: {svg}");
+    assert_eq!(svg.matches("<circle").count(), 9, "{svg}");
+    let (status, _, body) = get(
+        s,
+        "/api/experiments/agent-pr-template/cumulative.svg?metric=nope",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body.contains("has no metric `nope` (it has first_pass_approval, review_minutes)"),
+        "{body}"
+    );
     let spend = json(s, "/api/spend").await;
     assert!(spend["total_usd"].as_f64().unwrap() > 0.0);
     assert!(len(&json(s, "/api/velocity").await, "weeks") > 10);

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api, forestUrl } from '../api';
+import { api, cumulativeUrl, forestUrl } from '../api';
 import { Badge, DataTable, Empty, ErrorBox, Loading, Time, ViewHeader, type Column } from '../components';
 import { int, percent } from '../format';
 import type { Comparison } from '../generated/Comparison';
@@ -198,6 +198,33 @@ function Work({ id }: { id: string }) {
   );
 }
 
+/** Cumulative lift over time of one metric (the primary one first), drawn by the server. */
+function Cumulative({ card, version }: { card: Scorecard; version: number }) {
+  const [metric, setMetric] = useState(card.experiment.metric);
+  const names = card.metrics.map((m) => m.metric.name);
+  return (
+    <div className="chart" data-testid="cumulative">
+      {names.length > 1 ? (
+        <label className="small">
+          Cumulative lift of{' '}
+          <select value={metric} onChange={(e) => setMetric(e.target.value)} data-testid="cumulative-metric">
+            {names.map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </label>
+      ) : null}
+      <img
+        src={cumulativeUrl(card.experiment.id, metric, version)}
+        alt={`Cumulative lift of ${metric} in ${card.experiment.name}, day by day`}
+        data-testid="cumulative-plot"
+      />
+    </div>
+  );
+}
+
 /** The scorecard: every metric × variation against control. */
 function scorecard(c: Scorecard, version: number) {
   if (c.metrics.length === 0) return <span className="muted small">No metric results recorded.</span>;
@@ -218,6 +245,7 @@ function scorecard(c: Scorecard, version: number) {
           data-testid="forest-plot"
         />
       </div>
+      <Cumulative key={c.experiment.id} card={c} version={version} />
       <Work id={c.experiment.id} />
       {c.metrics.map((m) => (
         <table className="inner" key={m.metric.name}>

@@ -57,7 +57,12 @@ pub async fn import_file(
 /// its keys: its id and `flags` (or the flags it had when none are given).
 async fn keep(store: &Store, imported: &Imported, flags: Vec<String>) -> crate::Result<()> {
     store
-        .replace_experiment(&imported.experiment, &imported.metrics, &imported.sums)
+        .replace_experiment(
+            &imported.experiment,
+            &imported.metrics,
+            &imported.sums,
+            &imported.history,
+        )
         .await?;
     // The file's data replaces what a GrowthBook sync stored: the experiment is the file's now
     // (the next sync reads GrowthBook's again in full).
@@ -164,6 +169,24 @@ pub async fn scorecard(
     let mut c = crate::stats::scorecard::card(experiment, &metrics, &sums, now);
     c.decision = store.experiment_decision(id).await?;
     Ok(Some(c))
+}
+
+/// Experiment `id`'s cumulative lift over time (see `stats::scorecard::cumulative`), or
+/// `None` when there is no such experiment.
+pub async fn cumulative(
+    store: &Store,
+    id: &str,
+) -> crate::Result<Option<Vec<crate::stats::scorecard::LiftSeries>>> {
+    let Some(experiment) = store.experiment(id).await? else {
+        return Ok(None);
+    };
+    let metrics = store.experiment_metrics(id).await?;
+    let history = store.experiment_history(id).await?;
+    Ok(Some(crate::stats::scorecard::cumulative(
+        &experiment,
+        &metrics,
+        &history,
+    )))
 }
 
 #[derive(Debug, thiserror::Error)]

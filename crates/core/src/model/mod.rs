@@ -684,6 +684,38 @@ pub struct MetricSums {
     pub pre: Option<(f64, f64, f64)>,
 }
 
+/// An experiment's sums as they stood at the end of `day` (UTC, `YYYY-MM-DD`): over the units
+/// first exposed by then. The points of cumulative lift over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct HistoryPoint {
+    pub day: String,
+    pub sums: Vec<MetricSums>,
+}
+
+/// What a read of an experiment adds to its history.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// Days, oldest first; each replaces that day stored before.
+    pub points: Vec<HistoryPoint>,
+    /// The points are every day there is (read from exposure times): other days stored are
+    /// dropped. Otherwise (totals read now) they are added to what is there.
+    pub whole: bool,
+}
+
+impl History {
+    /// Totals read at `at` (Unix seconds): one point, that day's.
+    pub fn read_at(at: i64, sums: &[MetricSums]) -> Self {
+        History {
+            points: vec![HistoryPoint {
+                day: days::of(at),
+                sums: sums.to_vec(),
+            }],
+            whole: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Experiment {

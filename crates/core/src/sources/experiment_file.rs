@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::model::{
-    Experiment, ExperimentMetric, ExperimentState, MetricKind, MetricSums, Variant,
+    Experiment, ExperimentMetric, ExperimentState, History, HistoryPoint, MetricKind, MetricSums,
+    Variant,
 };
 
 /// What the importer is told besides the file.
@@ -46,6 +47,9 @@ pub struct Imported {
     pub experiment: Experiment,
     pub metrics: Vec<ExperimentMetric>,
     pub sums: Vec<MetricSums>,
+    /// Day by day over the units' exposure times when the rows have them, else the totals as
+    /// read today.
+    pub history: History,
     /// Data rows read.
     pub rows: u64,
 }
@@ -100,6 +104,46 @@ pub(super) struct Acc {
     pub(super) sum_squares: f64,
     pub(super) d: [f64; 3],
     pub(super) pre: [f64; 3],
+}
+
+impl Acc {
+    fn add(&mut self, o: &Acc) {
+        self.n += o.n;
+        self.sum += o.sum;
+        self.sum_squares += o.sum_squares;
+        for k in 0..3 {
+            self.d[k] += o.d[k];
+            self.pre[k] += o.pre[k];
+        }
+    }
+}
+
+/// Sums of units by the UTC day they were first exposed (days since the epoch), then by
+/// variation and metric: what cumulative lift over time is made of; and the first exposure.
+#[derive(Debug, Default)]
+pub(super) struct Days {
+    days: BTreeMap<i64, Vec<Vec<Acc>>>,
+    first: Option<i64>,
+}
+
+impl Days {
+    /// No days, only when the first unit was exposed (if known).
+    pub(super) fn first_only(first: Option<i64>) -> Self {
+        Days {
+            days: BTreeMap::new(),
+            first,
+        }
+    }
+
+    /// The sums of variation `v` for units exposed at `at` (Unix seconds), one per metric.
+    pub(super) fn cell(&mut self, at: i64, v: usize, metrics: usize) -> &mut [Acc] {
+        self.first = Some(self.first.map_or(at, |f| f.min(at)));
+        let row = self.days.entry(at.div_euclid(86_400)).or_default();
+        while row.len() <= v {
+            row.push(vec![Acc::default(); metrics]);
+        }
+        &mut row[v]
+    }
 }
 
 /// One metric column of a per-unit file, with its denominator and covariate columns.
@@ -270,6 +314,7 @@ fn per_unit(
     let mut variations = Variations::new(o);
     // acc[variation][metric]
     let mut acc: Vec<Vec<Acc>> = Vec::new();
+    let mut days = Days::default();
     // Two threads, as the machine has two cores and the work splits in two: this one turns
     // fields into numbers and sums them, in file order; a reader thread splits the file into
     // records (bytes, not strings: only the fields used are checked as UTF-8) and hands them
@@ -278,7 +323,7 @@ fn per_unit(
     type Batch = (Vec<csv::ByteRecord>, usize);
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Batch>(4);
     let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<csv::ByteRecord>>();
-    let (mut first, mut rows) = (i64::MAX, 0_u64);
+    let mut rows = 0_u64;
     let (summed, read) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> Result<(), FileError> {
             loop {
@@ -336,7 +381,9 @@ fn per_unit(
                     while acc.len() <= v {
                         acc.push(vec![Acc::default(); metrics.len()]);
                     }
-                    // An empty time is not known for this unit: it does not move the start.
+                    // An empty time is not known for this unit: it does not move the start,
+                    // and the unit counts in the totals but on no day.
+                    let mut day = None;
                     if let Some(text) = exposed.map(text).transpose()?.filter(|t| !t.is_empty()) {
                         let at = text
                             .parse::<i64>()
@@ -350,15 +397,18 @@ fn per_unit(
                                     "`{text}` is not a time (RFC 3339 or Unix seconds)"
                                 ),
                             })?;
-                        first = first.min(at);
+                        day = Some(days.cell(at, v, metrics.len()));
                     }
-                    for (m, a) in metrics.iter_mut().zip(acc[v].iter_mut()) {
+                    for (k, (m, a)) in metrics.iter_mut().zip(acc[v].iter_mut()).enumerate() {
                         let get = |i: usize| number(path, line, &header[i], text(i)?);
                         let x = get(m.value)?;
                         m.binary &= x == 0.0 || x == 1.0;
                         let d = m.denominator.map(get).transpose()?;
                         let p = m.pre.map(get).transpose()?;
                         add_unit(a, x, d, p);
+                        if let Some(day) = day.as_deref_mut() {
+                            add_unit(&mut day[k], x, d, p);
+                        }
                     }
                 }
                 let _ = empty_tx.send(batch);
@@ -403,8 +453,7 @@ fn per_unit(
             )
         })
         .collect();
-    let first = (first != i64::MAX).then_some(first);
-    finish(path, o, variations, &kinds, first, rows, |v, m| {
+    finish(path, o, variations, &kinds, &days, rows, |v, m| {
         acc.get(v).map(|row| row[m])
     })
 }
@@ -565,9 +614,39 @@ pub(super) fn aggregates_from<R: std::io::Read>(
             )
         })
         .collect();
-    finish(path, o, variations, &kinds, None, rows, |v, m| {
-        cells.get(&(v, m)).copied()
-    })
+    finish(
+        path,
+        o,
+        variations,
+        &kinds,
+        &Days::default(),
+        rows,
+        |v, m| cells.get(&(v, m)).copied(),
+    )
+}
+
+/// Variation `variation`'s sums of each metric in `kinds` that `cell` has.
+fn sums_of(
+    kinds: &[(String, MetricKind, bool, bool)],
+    variation: &str,
+    cell: impl Fn(usize) -> Option<Acc>,
+) -> Vec<MetricSums> {
+    kinds
+        .iter()
+        .enumerate()
+        .filter_map(|(m, (metric, _, ratio, pre))| {
+            let a = cell(m)?;
+            Some(MetricSums {
+                metric: metric.clone(),
+                variation: variation.to_string(),
+                n: a.n,
+                sum: a.sum,
+                sum_squares: a.sum_squares,
+                denominator: ratio.then_some((a.d[0], a.d[1], a.d[2])),
+                pre: pre.then_some((a.pre[0], a.pre[1], a.pre[2])),
+            })
+        })
+        .collect()
 }
 
 /// The experiment, its metrics and sums from what was read.
@@ -576,7 +655,7 @@ pub(super) fn finish(
     o: &ImportOptions,
     variations: Variations,
     kinds: &[(String, MetricKind, bool, bool)],
-    first_exposure: Option<i64>,
+    days: &Days,
     rows: u64,
     cell: impl Fn(usize, usize) -> Option<Acc>,
 ) -> Result<Imported, FileError> {
@@ -648,30 +727,55 @@ pub(super) fn finish(
             // Weights are given control first, as the variations are shown.
             weight: o.weights.get(position).copied(),
         });
-        for (m, (metric, _, ratio, pre)) in kinds.iter().enumerate() {
-            let Some(a) = cell(v, m) else { continue };
-            sums.push(MetricSums {
-                metric: metric.clone(),
-                variation: name.clone(),
-                n: a.n,
-                sum: a.sum,
-                sum_squares: a.sum_squares,
-                denominator: ratio.then_some((a.d[0], a.d[1], a.d[2])),
-                pre: pre.then_some((a.pre[0], a.pre[1], a.pre[2])),
+        sums.extend(sums_of(kinds, name, |m| cell(v, m)));
+    }
+    let now = chrono::Utc::now().timestamp();
+    let history = if days.days.is_empty() {
+        History::read_at(now, &sums)
+    } else {
+        // Running totals over the days, in each day's order of variations.
+        let mut running: Vec<Vec<Acc>> = Vec::new();
+        let mut points = Vec::new();
+        for (&day, row) in &days.days {
+            for (v, cells) in row.iter().enumerate() {
+                if running.len() <= v {
+                    running.push(vec![Acc::default(); kinds.len()]);
+                }
+                for (total, a) in running[v].iter_mut().zip(cells) {
+                    total.add(a);
+                }
+            }
+            let mut day_sums = Vec::new();
+            for &v in &order {
+                let Some(totals) = running.get(v) else {
+                    continue;
+                };
+                day_sums.extend(sums_of(kinds, &variations.names[v], |m| {
+                    totals.get(m).copied().filter(|a| a.n > 0.0)
+                }));
+            }
+            points.push(HistoryPoint {
+                day: crate::model::days::of(day * 86_400),
+                sums: day_sums,
             });
         }
-    }
+        History {
+            points,
+            whole: true,
+        }
+    };
     Ok(Imported {
         experiment: Experiment {
             id: o.experiment.clone(),
             name: o.name.clone().unwrap_or_else(|| o.experiment.clone()),
             metric: metrics[primary].name.clone(),
             state: ExperimentState::Running,
-            started_at: first_exposure.unwrap_or_else(|| chrono::Utc::now().timestamp()),
+            started_at: days.first.unwrap_or(now),
             variants,
         },
         metrics,
         sums,
+        history,
         rows,
     })
 }

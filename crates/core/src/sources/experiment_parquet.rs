@@ -12,8 +12,8 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 
 use super::experiment_file::{
-    add_unit, aggregates_from, finish, Acc, FileError, ImportOptions, Imported, MetricColumns,
-    Variations,
+    add_unit, aggregates_from, finish, Acc, Days, FileError, ImportOptions, Imported,
+    MetricColumns, Variations,
 };
 use crate::model::MetricKind;
 
@@ -255,7 +255,8 @@ fn per_unit(
     }
     let mut variations = Variations::new(o);
     let mut acc: Vec<Vec<Acc>> = Vec::new();
-    let (mut first, mut rows) = (i64::MAX, 0_u64);
+    let mut days = Days::default();
+    let mut rows = 0_u64;
     let at = |row: u64, column: &str, message: String| FileError::Row {
         file: path.into(),
         row,
@@ -340,8 +341,9 @@ fn per_unit(
                 while acc.len() <= v {
                     acc.push(vec![Acc::default(); metrics.len()]);
                 }
+                let mut day = None;
                 if let Some(t) = times.get(k).copied().flatten() {
-                    first = first.min(t);
+                    day = Some(days.cell(t, v, metrics.len()));
                 }
                 for (m, (value, d, p)) in cols.iter().enumerate() {
                     let x = value.get(k).copied().flatten().unwrap_or(0.0);
@@ -362,6 +364,9 @@ fn per_unit(
                     }
                     metrics[m].binary &= x == 0.0 || x == 1.0;
                     add_unit(&mut acc[v][m], x, d, p);
+                    if let Some(day) = day.as_deref_mut() {
+                        add_unit(&mut day[m], x, d, p);
+                    }
                 }
             }
             rows += n as u64;
@@ -392,8 +397,7 @@ fn per_unit(
             )
         })
         .collect();
-    let first = (first != i64::MAX).then_some(first);
-    finish(path, o, variations, &kinds, first, rows, |v, m| {
+    finish(path, o, variations, &kinds, &days, rows, |v, m| {
         acc.get(v).map(|row| row[m])
     })
 }

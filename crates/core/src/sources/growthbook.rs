@@ -20,8 +20,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::model::{
-    Experiment, ExperimentKey, ExperimentMetric, ExperimentOrigin, ExperimentState, MetricKind,
-    MetricSums, Variant,
+    Experiment, ExperimentKey, ExperimentMetric, ExperimentOrigin, ExperimentState, History,
+    HistoryPoint, MetricKind, MetricSums, Variant,
 };
 use crate::store::Store;
 
@@ -340,14 +340,21 @@ impl GrowthBookApi {
             .map(|v| v["experiment"].clone()))
     }
 
-    /// The latest results snapshot of experiment `id`, or `None` when it has none yet.
-    async fn results(&self, id: &str) -> Result<Option<Value>, GrowthBookError> {
+    /// The latest results snapshot of experiment `id`, or `None` when it has none yet; by
+    /// `dimension` when one is given (`pre:date`: units by the day they were first exposed).
+    async fn results(
+        &self,
+        id: &str,
+        dimension: Option<&str>,
+    ) -> Result<Option<Value>, GrowthBookError> {
+        let query = dimension.map_or(String::new(), |d| format!("?dimension={}", encode(d)));
         match self
-            .get(&format!("/experiments/{}/results", encode(id)))
+            .get(&format!("/experiments/{}/results{query}", encode(id)))
             .await
         {
             Ok(v) => Ok(v.map(|v| v["result"].clone())),
-            // GrowthBook answers 400 for an experiment without a snapshot yet.
+            // GrowthBook answers 400 for an experiment without a snapshot yet (of that
+            // dimension: one is made when someone looks at it there).
             Err(GrowthBookError::Http { status: 400, .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -535,7 +542,7 @@ async fn sync_one(
         return Err(shape("an experiment without an `id`".into()));
     }
     let updated_at = e["dateUpdated"].as_str().unwrap_or_default().to_string();
-    let results = api.results(gb_id).await?;
+    let results = api.results(gb_id, None).await?;
     let snapshot = results
         .as_ref()
         .and_then(|r| r["id"].as_str())
@@ -629,6 +636,8 @@ async fn sync_one(
         .unwrap_or(Value::Null);
     let listed: Vec<&String> = goals.iter().chain(&secondary).chain(&guardrails).collect();
     let mut ids_by_name: HashMap<String, String> = HashMap::new();
+    // The metrics read, by GrowthBook id: their names here and kinds.
+    let mut by_id: HashMap<String, (String, MetricKind)> = HashMap::new();
     for m in overall["metrics"].as_array().into_iter().flatten() {
         let Some(mid) = m["metricId"].as_str() else {
             return Err(shape("a result without its `metricId`".into()));
@@ -656,39 +665,13 @@ async fn sync_one(
                     "metric {mid}: variation `{vid}` is not one of the experiment's"
                 )));
             };
-            let a = &v["analyses"][0];
-            let num = |k: &str| a[k].as_f64();
-            let n = v["users"].as_f64().or(num("denominator")).unwrap_or(0.0);
-            let (Some(sum), Some(mean), Some(sd)) = (num("numerator"), num("mean"), num("stddev"))
-            else {
-                return Err(shape(format!(
-                    "metric {mid}, variation {vid}: no numerator, mean or stddev"
-                )));
-            };
-            if n < 0.0 || !n.is_finite() || !mean.is_finite() || !sd.is_finite() || sd < 0.0 {
-                return Err(shape(format!(
-                    "metric {mid}, variation {vid}: users {n}, mean {mean}, stddev {sd} are not counts and moments"
-                )));
-            }
-            units.entry(variation.to_string()).or_insert(n);
-            let (sum, sum_squares) = match def.kind {
-                MetricKind::Binomial => (sum, sum),
-                _ => {
-                    let s = n * mean;
-                    (s, (n - 1.0).max(0.0) * sd * sd + n * mean * mean)
-                }
-            };
-            sums.push(MetricSums {
-                metric: name.clone(),
-                variation: variation.to_string(),
-                n,
-                sum,
-                sum_squares,
-                denominator: None,
-                pre: None,
-            });
+            let cell = cell_sums(def.kind, v, &name, variation)
+                .map_err(|m| shape(format!("metric {mid}, variation {vid}: {m}")))?;
+            units.entry(variation.to_string()).or_insert(cell.n);
+            sums.push(cell);
         }
         ids_by_name.insert(name.clone(), mid.to_string());
+        by_id.insert(mid.to_string(), (name.clone(), def.kind));
         metric_rows.push(ExperimentMetric {
             name,
             kind: def.kind,
@@ -768,14 +751,121 @@ async fn sync_one(
         source: "growthbook".into(),
         external_id: gb_id.to_string(),
         api_url: api.base.clone(),
-        variation_ids: variations.into_iter().map(|(vid, _)| vid).collect(),
+        variation_ids: variations.iter().map(|(vid, _)| vid.clone()).collect(),
         snapshot,
         updated_at,
     };
+    let read_at = results
+        .as_ref()
+        .and_then(|r| r["dateUpdated"].as_str())
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .map_or_else(|| chrono::Utc::now().timestamp(), |d| d.timestamp());
+    let history = match api.results(gb_id, Some("pre:date")).await {
+        Ok(Some(by_date)) => by_day(&by_date, &by_id, &name_of).unwrap_or_else(|m| {
+            // The overall results stand without their history.
+            tracing::warn!("GrowthBook experiment {gb_id}: results by date: {m}");
+            History::read_at(read_at, &sums)
+        }),
+        // Not looked at by date in GrowthBook yet: this snapshot is one day of the history.
+        Ok(None) => History::read_at(read_at, &sums),
+        Err(e) => return Err(e),
+    };
     store
-        .replace_synced_experiment(&experiment, &metric_rows, &sums, &origin, &keys)
+        .replace_synced_experiment(&experiment, &metric_rows, &sums, &history, &origin, &keys)
         .await?;
     Ok(true)
+}
+
+/// One variation's sums of one metric from a results row's `v`: n = users, Σx = n·mean,
+/// Σx² = (n−1)·sd² + n·mean² (a binomial's Σx² = Σx).
+fn cell_sums(
+    kind: MetricKind,
+    v: &Value,
+    metric: &str,
+    variation: &str,
+) -> Result<MetricSums, String> {
+    let a = &v["analyses"][0];
+    let num = |k: &str| a[k].as_f64();
+    let n = v["users"].as_f64().or(num("denominator")).unwrap_or(0.0);
+    let (Some(sum), Some(mean), Some(sd)) = (num("numerator"), num("mean"), num("stddev")) else {
+        return Err("no numerator, mean or stddev".into());
+    };
+    if n < 0.0 || !n.is_finite() || !mean.is_finite() || !sd.is_finite() || sd < 0.0 {
+        return Err(format!(
+            "users {n}, mean {mean}, stddev {sd} are not counts and moments"
+        ));
+    }
+    let (sum, sum_squares) = match kind {
+        MetricKind::Binomial => (sum, sum),
+        _ => (n * mean, (n - 1.0).max(0.0) * sd * sd + n * mean * mean),
+    };
+    Ok(MetricSums {
+        metric: metric.to_string(),
+        variation: variation.to_string(),
+        n,
+        sum,
+        sum_squares,
+        denominator: None,
+        pre: None,
+    })
+}
+
+/// The history from results by the date of first exposure (`dimension=pre:date`): each
+/// date's rows are the units first exposed that day, so each day's point is the running sum
+/// of the days up to it. Metrics not in the overall results (`by_id`) are left out.
+fn by_day(
+    r: &Value,
+    by_id: &HashMap<String, (String, MetricKind)>,
+    name_of: &HashMap<&str, &str>,
+) -> Result<History, String> {
+    let mut days: Vec<(chrono::NaiveDate, &Value)> = Vec::new();
+    for row in r["results"].as_array().into_iter().flatten() {
+        let label = row["dimension"].as_str().unwrap_or_default();
+        // GrowthBook labels days `YYYY-MM-DD`; a full time is accepted too.
+        let day = crate::model::days::parse(label.get(..10).unwrap_or(label))
+            .ok_or_else(|| format!("`{label}` is not a date"))?;
+        days.push((day, row));
+    }
+    days.sort_by_key(|(d, _)| *d);
+    let mut running: HashMap<(String, String), MetricSums> = HashMap::new();
+    let mut points = Vec::new();
+    for (day, row) in days {
+        for m in row["metrics"].as_array().into_iter().flatten() {
+            let mid = m["metricId"].as_str().unwrap_or_default();
+            let Some((name, kind)) = by_id.get(mid) else {
+                continue;
+            };
+            for v in m["variations"].as_array().into_iter().flatten() {
+                let vid = v["variationId"].as_str().unwrap_or_default();
+                let variation = name_of.get(vid).ok_or_else(|| {
+                    format!("metric {mid}: variation `{vid}` is not one of the experiment's")
+                })?;
+                let c = cell_sums(*kind, v, name, variation)
+                    .map_err(|e| format!("{day}, metric {mid}, variation {vid}: {e}"))?;
+                let total = running
+                    .entry((name.clone(), variation.to_string()))
+                    .or_insert_with(|| MetricSums {
+                        n: 0.0,
+                        sum: 0.0,
+                        sum_squares: 0.0,
+                        ..c.clone()
+                    });
+                total.n += c.n;
+                total.sum += c.sum;
+                total.sum_squares += c.sum_squares;
+            }
+        }
+        let mut sums: Vec<MetricSums> = running.values().cloned().collect();
+        sums.sort_by(|a, b| (&a.metric, &a.variation).cmp(&(&b.metric, &b.variation)));
+        points.push(HistoryPoint {
+            day: day.format("%Y-%m-%d").to_string(),
+            sums,
+        });
+    }
+    Ok(History {
+        points,
+        whole: true,
+    })
 }
 
 /// Syncs every `every` in the background (a network call never sits in a user's path).

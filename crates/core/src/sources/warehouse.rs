@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::experiment_file::{finish, Acc, FileError, ImportOptions, Imported, Variations};
+use super::experiment_file::{finish, Acc, Days, FileError, ImportOptions, Imported, Variations};
 use crate::model::MetricKind;
 use crate::store::warehouse::{Cell, Warehouse, WarehouseError};
 
@@ -432,7 +432,8 @@ pub async fn read(
         &o,
         variations,
         &kinds,
-        first,
+        // Totals as read now: the per-unit rows are summed in the warehouse, not by day.
+        &Days::first_only(first),
         rows,
         |v, m| cells.get(&(v, m)).copied(),
     )?)

@@ -9,7 +9,7 @@ use ts_rs::TS;
 
 use super::compare::{self, Estimate, Lift, SEQUENTIAL_TUNING};
 use super::{bayes, design, multiple, with_theta, Stat, Sums};
-use crate::model::{Experiment, ExperimentMetric, MetricKind, MetricSums};
+use crate::model::{Experiment, ExperimentMetric, HistoryPoint, MetricKind, MetricSums};
 
 /// The significance level of every test and interval here.
 pub const ALPHA: f64 = 0.05;
@@ -292,4 +292,76 @@ fn readiness(srm: bool, cards: &[MetricCard]) -> Option<String> {
             .collect();
         words.join("; ")
     })
+}
+
+/// One day of a variation's cumulative relative lift over control.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct LiftPoint {
+    pub day: String,
+    /// The variation's units by the end of the day.
+    pub units: f64,
+    /// With the fixed-horizon (Welch) interval: the one a lead who peeks every day is fooled by.
+    pub lift: Option<Estimate>,
+    /// With the always-valid interval, which holds however often it is looked at.
+    pub sequential: Option<Estimate>,
+}
+
+/// A metric's cumulative lift over time in one variation.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct LiftSeries {
+    pub metric: String,
+    pub variation: String,
+    pub points: Vec<LiftPoint>,
+}
+
+/// Cumulative lift over time: for every metric × variation other than control, the lift as
+/// the scorecard computes it from the sums as they stood at the end of each day of
+/// `history` (uncorrected for the number of comparisons, as each day is one look). Days
+/// where control or the variation has no data for the metric are left out.
+pub fn cumulative(
+    experiment: &Experiment,
+    metrics: &[ExperimentMetric],
+    history: &[HistoryPoint],
+) -> Vec<LiftSeries> {
+    let Some((control, others)) = experiment.variants.split_first() else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for m in metrics {
+        for v in others {
+            let points = history
+                .iter()
+                .filter_map(|p| {
+                    let of = |name: &str| {
+                        p.sums
+                            .iter()
+                            .find(|s| s.metric == m.name && s.variation == name)
+                    };
+                    let (a, b) = (of(&control.name)?, of(&v.name)?);
+                    let (a, b) = with_theta(stat_of(m.kind, a), stat_of(m.kind, b));
+                    Some(LiftPoint {
+                        day: p.day.clone(),
+                        units: b.n(),
+                        lift: compare::welch(&a, &b, Lift::Relative, ALPHA).ok(),
+                        sequential: compare::sequential(
+                            &a,
+                            &b,
+                            Lift::Relative,
+                            ALPHA,
+                            SEQUENTIAL_TUNING,
+                        )
+                        .ok(),
+                    })
+                })
+                .collect();
+            out.push(LiftSeries {
+                metric: m.name.clone(),
+                variation: v.name.clone(),
+                points,
+            });
+        }
+    }
+    out
 }

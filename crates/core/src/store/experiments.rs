@@ -4,22 +4,25 @@ use sqlx::Row;
 
 use super::Store;
 use crate::model::{
-    Experiment, ExperimentDecided, ExperimentKey, ExperimentMetric, ExperimentOrigin, MetricSums,
+    Experiment, ExperimentDecided, ExperimentKey, ExperimentMetric, ExperimentOrigin, History,
+    HistoryPoint, MetricSums,
 };
 use crate::Result;
 
 impl Store {
     /// Replaces everything known of experiment `e`: the experiment and its variations, its
     /// metrics, and every metric's sums per variation, in one transaction (an import or a sync
-    /// reads a whole result set, so nothing is merged with what was there).
+    /// reads a whole result set, so nothing is merged with what was there), and adds what
+    /// the read gives of its history (see [`History`]).
     pub async fn replace_experiment(
         &self,
         e: &Experiment,
         metrics: &[ExperimentMetric],
         sums: &[MetricSums],
+        history: &History,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        replace_experiment_in(&mut tx, e, metrics, sums).await?;
+        replace_experiment_in(&mut tx, e, metrics, sums, history).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -31,11 +34,12 @@ impl Store {
         e: &Experiment,
         metrics: &[ExperimentMetric],
         sums: &[MetricSums],
+        history: &History,
         origin: &ExperimentOrigin,
         keys: &[ExperimentKey],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        replace_experiment_in(&mut tx, e, metrics, sums).await?;
+        replace_experiment_in(&mut tx, e, metrics, sums, history).await?;
         // The service's start is the start (a new phase moves it later, too).
         sqlx::query("UPDATE experiments SET started_at = $2 WHERE id = $1")
             .bind(&e.id)
@@ -158,6 +162,7 @@ async fn replace_experiment_in(
     e: &Experiment,
     metrics: &[ExperimentMetric],
     sums: &[MetricSums],
+    history: &History,
 ) -> Result<()> {
     // The experiment's row first: two replacements of one experiment (two instances syncing
     // at once) then take turns, instead of the second deleting before the first commits and
@@ -207,20 +212,56 @@ async fn replace_experiment_in(
         .await?;
     }
     for s in sums {
-        // Absent parts are bound as 0 with a flag and stored as NULL: a NULL bound through
-        // the Any driver fixes the statement's parameter type for PostgreSQL, and the next
-        // row's number then fails to bind.
-        let (d, dd, dp) = s.denominator.unwrap_or_default();
-        let (p, pp, pq) = s.pre.unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO experiment_sums (experiment, metric, variation, n, sum, sum_squares,
-                   d_sum, d_sum_squares, d_products, pre_sum, pre_sum_squares, pre_products)
-                 VALUES ($1, $2, $3, $4, $5, $6,
-                   CASE WHEN $13 = 1 THEN $7 END, CASE WHEN $13 = 1 THEN $8 END,
-                   CASE WHEN $13 = 1 THEN $9 END, CASE WHEN $14 = 1 THEN $10 END,
-                   CASE WHEN $14 = 1 THEN $11 END, CASE WHEN $14 = 1 THEN $12 END)",
-        )
-        .bind(&e.id)
+        insert_sums(tx, "experiment_sums", &e.id, None, s).await?;
+    }
+    if history.whole {
+        sqlx::query("DELETE FROM experiment_history WHERE experiment = $1")
+            .bind(&e.id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for p in &history.points {
+        sqlx::query("DELETE FROM experiment_history WHERE experiment = $1 AND day = $2")
+            .bind(&e.id)
+            .bind(&p.day)
+            .execute(&mut **tx)
+            .await?;
+        for s in &p.sums {
+            insert_sums(tx, "experiment_history", &e.id, Some(&p.day), s).await?;
+        }
+    }
+    Ok(())
+}
+
+/// One metric's sums for one variation into `table` (`experiment_sums`, or
+/// `experiment_history` with its `day`).
+async fn insert_sums(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    table: &str,
+    id: &str,
+    day: Option<&str>,
+    s: &MetricSums,
+) -> Result<()> {
+    // Absent parts are bound as 0 with a flag and stored as NULL: a NULL bound through
+    // the Any driver fixes the statement's parameter type for PostgreSQL, and the next
+    // row's number then fails to bind.
+    let (d, dd, dp) = s.denominator.unwrap_or_default();
+    let (p, pp, pq) = s.pre.unwrap_or_default();
+    let (day_column, day_value) = match day {
+        Some(_) => ("day, ", "$15, "),
+        None => ("", ""),
+    };
+    // `table` is one of the two names above, never input.
+    let sql = format!(
+        "INSERT INTO {table} ({day_column}experiment, metric, variation, n, sum, sum_squares,
+               d_sum, d_sum_squares, d_products, pre_sum, pre_sum_squares, pre_products)
+             VALUES ({day_value}$1, $2, $3, $4, $5, $6,
+               CASE WHEN $13 = 1 THEN $7 END, CASE WHEN $13 = 1 THEN $8 END,
+               CASE WHEN $13 = 1 THEN $9 END, CASE WHEN $14 = 1 THEN $10 END,
+               CASE WHEN $14 = 1 THEN $11 END, CASE WHEN $14 = 1 THEN $12 END)"
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(id)
         .bind(&s.metric)
         .bind(&s.variation)
         .bind(s.n)
@@ -233,11 +274,33 @@ async fn replace_experiment_in(
         .bind(pp)
         .bind(pq)
         .bind(i64::from(s.denominator.is_some()))
-        .bind(i64::from(s.pre.is_some()))
-        .execute(&mut **tx)
-        .await?;
+        .bind(i64::from(s.pre.is_some()));
+    if let Some(day) = day {
+        q = q.bind(day);
     }
+    q.execute(&mut **tx).await?;
     Ok(())
+}
+
+/// The sums in row `r` of `experiment_sums` or `experiment_history`.
+fn sums_of_row(r: &sqlx::any::AnyRow) -> Result<MetricSums> {
+    let triple = |a: &str, b: &str, c: &str| -> Result<_> {
+        let (x, y, z): (Option<f64>, Option<f64>, Option<f64>) =
+            (r.try_get(a)?, r.try_get(b)?, r.try_get(c)?);
+        Ok(match (x, y, z) {
+            (Some(x), Some(y), Some(z)) => Some((x, y, z)),
+            _ => None,
+        })
+    };
+    Ok(MetricSums {
+        metric: r.try_get("metric")?,
+        variation: r.try_get("variation")?,
+        n: r.try_get("n")?,
+        sum: r.try_get("sum")?,
+        sum_squares: r.try_get("sum_squares")?,
+        denominator: triple("d_sum", "d_sum_squares", "d_products")?,
+        pre: triple("pre_sum", "pre_sum_squares", "pre_products")?,
+    })
 }
 
 impl Store {
@@ -322,30 +385,35 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        let triple = |r: &sqlx::any::AnyRow, a: &str, b: &str, c: &str| -> Result<_> {
-            let (x, y, z): (Option<f64>, Option<f64>, Option<f64>) =
-                (r.try_get(a)?, r.try_get(b)?, r.try_get(c)?);
-            Ok(match (x, y, z) {
-                (Some(x), Some(y), Some(z)) => Some((x, y, z)),
-                _ => None,
-            })
-        };
         rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("experiment")?,
-                    MetricSums {
-                        metric: r.try_get("metric")?,
-                        variation: r.try_get("variation")?,
-                        n: r.try_get("n")?,
-                        sum: r.try_get("sum")?,
-                        sum_squares: r.try_get("sum_squares")?,
-                        denominator: triple(r, "d_sum", "d_sum_squares", "d_products")?,
-                        pre: triple(r, "pre_sum", "pre_sum_squares", "pre_products")?,
-                    },
-                ))
-            })
+            .map(|r| Ok((r.try_get("experiment")?, sums_of_row(r)?)))
             .collect()
+    }
+
+    /// Experiment `id`'s history, oldest day first.
+    pub async fn experiment_history(&self, id: &str) -> Result<Vec<HistoryPoint>> {
+        let rows = sqlx::query(
+            "SELECT day, metric, variation, n, sum, sum_squares, d_sum, d_sum_squares,
+               d_products, pre_sum, pre_sum_squares, pre_products
+             FROM experiment_history WHERE experiment = $1
+             ORDER BY day, metric, variation",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut points: Vec<HistoryPoint> = Vec::new();
+        for r in &rows {
+            let day: String = r.try_get("day")?;
+            let sums = sums_of_row(r)?;
+            match points.last_mut() {
+                Some(p) if p.day == day => p.sums.push(sums),
+                _ => points.push(HistoryPoint {
+                    day,
+                    sums: vec![sums],
+                }),
+            }
+        }
+        Ok(points)
     }
 
     /// Every experiment with its metrics, sums and decision, read in four queries whatever
