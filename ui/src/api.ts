@@ -347,7 +347,6 @@ export function cumulativeUrl(id: string, metric: string, version = 0): string {
 }
 
 /** URL for a server-rendered chart image; `version` busts the cache after a change. */
-
 export function chartUrl(name: ChartName, version = 0): string {
   return `${baseUrl()}/api/charts/${name}${version ? `?v=${version}` : ''}`;
 }

@@ -1075,7 +1075,7 @@ fn demo_history(
             })
             .collect();
         points.push(HistoryPoint {
-            day: crate::model::days::of(started_at + k * DAY),
+            day: crate::model::days::of(started_at + (k + 1) * DAY),
             sums,
         });
     }

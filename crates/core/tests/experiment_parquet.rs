@@ -238,6 +238,33 @@ async fn parquet_reads_as_csv_does(db: TestDb) {
             );
         }
     }
+    // Day by day alike: 70,000 units a minute apart (48.6 days) touch 50 UTC days; the last
+    // day holds the totals.
+    let (hp, hc) = (&from_parquet.history, &from_csv.history);
+    assert!(hp.whole && hc.whole);
+    assert_eq!(hp.points.len(), 50);
+    assert_eq!(hp.points.len(), hc.points.len());
+    for (p, c) in hp.points.iter().zip(&hc.points) {
+        assert_eq!(p.day, c.day);
+        assert_eq!(p.sums.len(), c.sums.len(), "{}", p.day);
+        for (a, b) in p.sums.iter().zip(&c.sums) {
+            assert_eq!(
+                (&a.metric, &a.variation, a.n),
+                (&b.metric, &b.variation, b.n)
+            );
+            assert!(
+                (a.sum - b.sum).abs() <= 1e-9 * b.sum.abs().max(1.0),
+                "{a:?} {b:?}"
+            );
+        }
+    }
+    let last = hp.points.last().unwrap();
+    for (a, b) in last.sums.iter().zip(&from_parquet.sums) {
+        assert_eq!(
+            (&a.metric, &a.variation, a.n),
+            (&b.metric, &b.variation, b.n)
+        );
+    }
 
     // Aggregates in Parquet, as a warehouse export gives them.
     let agg = dir.path().join("sums.parquet");

@@ -287,6 +287,11 @@ async fn bad_input_is_named_and_stores_nothing(db: TestDb) {
             "variation,clicked\ncontrol,1\ntreatment\n",
             "short.csv:3",
         ),
+        (
+            "millis.csv",
+            "variation,exposed_at,clicked\ncontrol,1793534400,1\ntreatment,1793534400123,0\n",
+            "millis.csv:3: column `exposed_at`: `1793534400123` is past the year 9999 as Unix seconds (milliseconds? give seconds)",
+        ),
     ] {
         let path = dir.path().join(name);
         std::fs::write(&path, body).unwrap();

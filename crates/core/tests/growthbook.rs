@@ -570,8 +570,9 @@ async fn decisions_go_back_to_growthbook_once(db: TestDb) {
 
 both!(history_comes_from_snapshots_and_the_date_dimension);
 /// Cumulative lift over time from GrowthBook: a snapshot is one day of history (the day it
-/// was updated); results by the date of first exposure, once GrowthBook has them, are every
-/// day, each the running total of the days up to it.
+/// was updated); results by the date of first exposure, once GrowthBook has them, give the
+/// days before it, each the running total of the days up to it, and leave the days earlier
+/// syncs recorded. A date breakdown's day that is not before the snapshot's is the snapshot's.
 async fn history_comes_from_snapshots_and_the_date_dimension(db: TestDb) {
     let gb = GrowthBook::new(KEY);
     workspace(&gb);
@@ -606,18 +607,20 @@ async fn history_comes_from_snapshots_and_the_date_dimension(db: TestDb) {
         vec![
             // Out of order, as nothing promises otherwise.
             ("2026-09-02".into(), day([500.0, 520.0], [40.0, 70.0])),
+            ("2026-09-03".into(), day([5.0, 5.0], [1.0, 1.0])),
             ("2026-09-01".into(), day([1_000.0, 990.0], [100.0, 130.0])),
         ],
     );
     gb.set_results("exp_cta", "snp_9", day([1_500.0, 1_510.0], [140.0, 200.0]));
+    gb.touch("exp_cta", "2026-09-03T08:00:00.000Z");
     let s = growthbook::sync(&api, &db.store).await.unwrap();
     assert!(s.errors.is_empty(), "{:?}", s.errors);
     let h = db.store.experiment_history("checkout-cta").await.unwrap();
     let days: Vec<&str> = h.iter().map(|p| p.day.as_str()).collect();
     assert_eq!(
         days,
-        ["2026-09-01", "2026-09-02"],
-        "every day, the snapshot's gone"
+        ["2026-01-01", "2026-09-01", "2026-09-02", "2026-09-03"],
+        "the first sync's day, the days by date, the snapshot's day"
     );
     let cell = |p: usize, metric: &str, v: &str| {
         h[p].sums
@@ -626,11 +629,13 @@ async fn history_comes_from_snapshots_and_the_date_dimension(db: TestDb) {
             .cloned()
             .unwrap()
     };
-    let t = cell(1, "Checkout conversion", "Buy now");
+    let t = cell(2, "Checkout conversion", "Buy now");
     assert_eq!((t.n, t.sum), (1_510.0, 200.0));
-    assert_eq!(cell(0, "Checkout conversion", "Buy now").n, 990.0);
+    assert_eq!(cell(1, "Checkout conversion", "Buy now").n, 990.0);
+    // The snapshot's day holds the snapshot's totals, not the breakdown's 1,515.
+    assert_eq!(cell(3, "Checkout conversion", "Buy now").n, 1_510.0);
     // Means add up exactly: Σx and Σx² over both days.
-    let l = cell(1, "Page latency (ms)", "Buy now");
+    let l = cell(2, "Page latency (ms)", "Buy now");
     assert!((l.sum - 1_510.0 * 320.0).abs() < 1e-6, "{l:?}");
     let var = (l.sum_squares - l.sum * l.sum / l.n) / (l.n - 1.0);
     let want = ((989.0 + 519.0) * 8_100.0) / 1_509.0;
@@ -643,8 +648,8 @@ async fn history_comes_from_snapshots_and_the_date_dimension(db: TestDb) {
         .iter()
         .find(|s| s.metric == "Checkout conversion")
         .unwrap();
-    assert_eq!(conv.points.len(), 2);
-    let first = conv.points[0].lift.unwrap().estimate;
+    assert_eq!(conv.points.len(), 4);
+    let first = conv.points[1].lift.unwrap().estimate;
     assert!(
         (first - (130.0 / 990.0 / 0.1 - 1.0)).abs() < 1e-9,
         "{first}"

@@ -237,7 +237,15 @@ impl GrowthBook {
         });
     }
 
-    /// `limit` requests per `window` per key (the real one: 60 a minute).
+    /// Sets experiment `id`'s `dateUpdated` (ISO 8601), its latest snapshot's too.
+    pub fn touch(&self, id: &str, date_updated: &str) {
+        self.with(|i| {
+            if let Some(e) = i.experiments.iter_mut().find(|e| e.id == id) {
+                e.date_updated = date_updated.into();
+            }
+        });
+    }
+
     /// Replaces experiment `id`'s snapshot by the date dimension (see `Experiment::by_date`).
     pub fn set_results_by_date(&self, id: &str, days: Vec<(String, MetricCells)>) {
         self.with(|i| {
@@ -247,6 +255,7 @@ impl GrowthBook {
         });
     }
 
+    /// `limit` requests per `window` per key (the real one: 60 a minute).
     pub fn set_rate_limit(&self, limit: u32, window: Duration) {
         self.with(|i| {
             i.limit = limit;

@@ -118,6 +118,30 @@ impl Acc {
     }
 }
 
+/// The end of year 9999 in Unix seconds: a later exposure time is in milliseconds (or worse),
+/// and read as seconds would make a day of history for every few seconds.
+const LAST_TIME: i64 = 253_402_300_799;
+
+/// An exposure time: RFC 3339 or Unix seconds.
+pub(super) fn exposure_time(text: &str) -> Result<i64, String> {
+    let at = text
+        .parse::<i64>()
+        .ok()
+        .or_else(|| super::parse_ts(text))
+        .ok_or_else(|| format!("`{text}` is not a time (RFC 3339 or Unix seconds)"))?;
+    if !time_in_range(at) {
+        return Err(format!(
+            "`{text}` is past the year 9999 as Unix seconds (milliseconds? give seconds)"
+        ));
+    }
+    Ok(at)
+}
+
+/// Whether `at` (Unix seconds) falls within the years 1 BCE to 9999.
+pub(super) fn time_in_range(at: i64) -> bool {
+    at.abs() <= LAST_TIME
+}
+
 /// Sums of units by the UTC day they were first exposed (days since the epoch), then by
 /// variation and metric: what cumulative lift over time is made of; and the first exposure.
 #[derive(Debug, Default)]
@@ -385,18 +409,12 @@ fn per_unit(
                     // and the unit counts in the totals but on no day.
                     let mut day = None;
                     if let Some(text) = exposed.map(text).transpose()?.filter(|t| !t.is_empty()) {
-                        let at = text
-                            .parse::<i64>()
-                            .ok()
-                            .or_else(|| super::parse_ts(text))
-                            .ok_or_else(|| FileError::At {
-                                file: path.into(),
-                                line,
-                                column: "exposed_at".into(),
-                                message: format!(
-                                    "`{text}` is not a time (RFC 3339 or Unix seconds)"
-                                ),
-                            })?;
+                        let at = exposure_time(text).map_err(|message| FileError::At {
+                            file: path.into(),
+                            line,
+                            column: "exposed_at".into(),
+                            message,
+                        })?;
                         day = Some(days.cell(at, v, metrics.len()));
                     }
                     for (k, (m, a)) in metrics.iter_mut().zip(acc[v].iter_mut()).enumerate() {

@@ -12,8 +12,8 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 
 use super::experiment_file::{
-    add_unit, aggregates_from, finish, Acc, Days, FileError, ImportOptions, Imported,
-    MetricColumns, Variations,
+    add_unit, aggregates_from, exposure_time, finish, time_in_range, Acc, Days, FileError,
+    ImportOptions, Imported, MetricColumns, Variations,
 };
 use crate::model::MetricKind;
 
@@ -303,36 +303,41 @@ fn per_unit(
                     p.as_mut().map(|r| numbers(r, rows + 1)).transpose()?,
                 ));
             }
-            let times: Vec<Option<i64>> =
-                match exposed_col.as_mut().map(|r| r.next(path, n)).transpose()? {
-                    Some(Values::Numbers(t)) => {
-                        t.into_iter().map(|t| t.map(|t| t as i64)).collect()
-                    }
-                    Some(Values::Text(t)) => {
-                        let mut out = Vec::with_capacity(t.len());
-                        for (k, text) in t.iter().enumerate() {
-                            out.push(match text.as_deref().filter(|s| !s.is_empty()) {
-                                None => None,
-                                Some(s) => Some(
-                                    s.parse::<i64>()
-                                        .ok()
-                                        .or_else(|| super::parse_ts(s))
-                                        .ok_or_else(|| {
-                                            at(
-                                                rows + k as u64 + 1,
-                                                "exposed_at",
-                                                format!(
-                                                "`{s}` is not a time (RFC 3339 or Unix seconds)"
-                                            ),
-                                            )
-                                        })?,
-                                ),
-                            });
+            let times: Vec<Option<i64>> = match exposed_col
+                .as_mut()
+                .map(|r| r.next(path, n))
+                .transpose()?
+            {
+                Some(Values::Numbers(t)) => {
+                    let mut out = Vec::with_capacity(t.len());
+                    for (k, x) in t.into_iter().enumerate() {
+                        let x = x.map(|x| x as i64);
+                        if let Some(x) = x.filter(|&x| !time_in_range(x)) {
+                            return Err(at(
+                                    rows + k as u64 + 1,
+                                    "exposed_at",
+                                    format!("{x} is past the year 9999 as Unix seconds (milliseconds? give seconds or a timestamp type)"),
+                                ));
                         }
-                        out
+                        out.push(x);
                     }
-                    None => Vec::new(),
-                };
+                    out
+                }
+                Some(Values::Text(t)) => {
+                    let mut out = Vec::with_capacity(t.len());
+                    for (k, text) in t.iter().enumerate() {
+                        out.push(match text.as_deref().filter(|s| !s.is_empty()) {
+                            None => None,
+                            Some(s) => Some(
+                                exposure_time(s)
+                                    .map_err(|m| at(rows + k as u64 + 1, "exposed_at", m))?,
+                            ),
+                        });
+                    }
+                    out
+                }
+                None => Vec::new(),
+            };
             for (k, name) in names.iter().enumerate() {
                 let row = rows + k as u64 + 1;
                 let v = variations

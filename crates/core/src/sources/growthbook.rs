@@ -760,16 +760,37 @@ async fn sync_one(
         .and_then(|r| r["dateUpdated"].as_str())
         .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
         .map_or_else(|| chrono::Utc::now().timestamp(), |d| d.timestamp());
-    let history = match api.results(gb_id, Some("pre:date")).await {
-        Ok(Some(by_date)) => by_day(&by_date, &by_id, &name_of).unwrap_or_else(|m| {
-            // The overall results stand without their history.
-            tracing::warn!("GrowthBook experiment {gb_id}: results by date: {m}");
-            History::read_at(read_at, &sums)
-        }),
-        // Not looked at by date in GrowthBook yet: this snapshot is one day of the history.
-        Ok(None) => History::read_at(read_at, &sums),
+    // This snapshot is the history's day it was updated. GrowthBook's results by date, made
+    // when someone looks at them there and maybe long ago, give the days before it; they
+    // replace the days they have and leave the others (those of earlier syncs).
+    let today = HistoryPoint {
+        day: crate::model::days::of(read_at),
+        sums: sums.clone(),
+    };
+    let mut history = History {
+        points: vec![today.clone()],
+        whole: false,
+    };
+    let by_date = match api.results(gb_id, Some("pre:date")).await {
+        Ok(r) => r,
+        // The overall results stand without the breakdown; the service failing as a whole
+        // (the key, the limit) ends the sync as elsewhere.
+        Err(e @ (GrowthBookError::Http { .. } | GrowthBookError::Shape { .. })) => {
+            tracing::warn!("GrowthBook experiment {gb_id}: results by date: {e}");
+            None
+        }
         Err(e) => return Err(e),
     };
+    if let Some(by_date) = by_date {
+        match by_day(&by_date, &by_id, &name_of) {
+            Ok(mut days) => {
+                days.points.retain(|p| p.day < today.day);
+                days.points.push(today);
+                history = days;
+            }
+            Err(m) => tracing::warn!("GrowthBook experiment {gb_id}: results by date: {m}"),
+        }
+    }
     store
         .replace_synced_experiment(&experiment, &metric_rows, &sums, &history, &origin, &keys)
         .await?;
@@ -864,7 +885,7 @@ fn by_day(
     }
     Ok(History {
         points,
-        whole: true,
+        whole: false,
     })
 }
 
