@@ -1,7 +1,7 @@
 //! Whether an experiment is sound and big enough: the sample-ratio-mismatch check, power and
 //! the minimum detectable effect.
 
-use super::dist::{chi2_sf, normal_cdf, normal_ppf, normal_sf};
+use super::dist::{chi2_sf, normal_cdf, normal_pdf, normal_ppf, normal_sf};
 
 /// Below this p-value the split is flagged as a sample-ratio mismatch: traffic is not reaching
 /// the variations as configured, and the results should not be trusted.
@@ -40,25 +40,34 @@ pub fn power(effect_size: f64, n1: f64, ratio: f64, alpha: f64) -> f64 {
 }
 
 /// The smallest standardized effect detected with probability `target` (80 % is usual): the
-/// root of [`power`] in d, found by bisection (power rises with d).
+/// root of [`power`] in d. Newton's method from the one-sided answer d₀ = (c + Φ⁻¹(target))/√n,
+/// which the far tail's sliver Φ(−c − d√n) hardly moves, with the slope
+/// dpower/dd = √n·(φ(c − d√n) + φ(−c − d√n)): a few steps, where bisection took fifty (a list
+/// of 500 scorecards states 1,500 of these).
 pub fn minimum_detectable_effect(n1: f64, ratio: f64, alpha: f64, target: f64) -> f64 {
-    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
-    while power(hi, n1, ratio, alpha) < target {
-        hi *= 2.0;
-        if hi > 1e12 {
-            return f64::INFINITY;
-        }
+    let n = 1.0 / (1.0 / n1 + 1.0 / (n1 * ratio));
+    if n.is_nan() || n <= 0.0 || n.is_infinite() {
+        return f64::INFINITY;
     }
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if power(mid, n1, ratio, alpha) < target {
-            lo = mid;
-        } else {
-            hi = mid;
+    let crit = normal_ppf(1.0 - alpha / 2.0);
+    if target <= alpha {
+        return 0.0; // power(0) = α already
+    }
+    let root_n = n.sqrt();
+    let mut d = (crit + normal_ppf(target)) / root_n;
+    for _ in 0..50 {
+        let (near, far) = (crit - d * root_n, -crit - d * root_n);
+        let f = normal_sf(near) + normal_cdf(far) - target;
+        let slope = root_n * (normal_pdf(near) + normal_pdf(far));
+        // A slope of 0 (or NaN) is a flat power curve: no step to take.
+        if slope.is_nan() || slope <= 0.0 {
+            break;
         }
-        if hi - lo <= 1e-15 * hi {
+        let step = f / slope;
+        d -= step;
+        if step.abs() <= 1e-15 * d.abs() {
             break;
         }
     }
-    0.5 * (lo + hi)
+    d
 }
