@@ -801,3 +801,64 @@ async fn history_day_by_day(db: TestDb) {
     db.finish().await;
 }
 both!(history_day_by_day);
+
+/// Guardrail breaches are found the same whether a few experiments are guarded (read one by
+/// one) or many (read all at once): 20 guarded, every other one breached, plus one guarded
+/// but decided and one breached without a guardrail mark.
+async fn breaches_among_many_guarded_experiments(db: TestDb) {
+    use flightdeck_core::domain::experiments::guardrail_breaches;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.csv");
+    let csv = |load_treatment: &str| {
+        format!(
+            "variation,metric,n,sum,sum_squares\n\
+             control,signed_up,5000,600,600\ntreatment,signed_up,5000,640,640\n\
+             control,load_ms,5000,1500000,462500000\ntreatment,load_ms,{load_treatment}\n"
+        )
+    };
+    let (breached, flat) = ("5000,1650000,557000000", "5000,1500000,462500000");
+    let import = |id: String, body: String, guarded: bool| {
+        let (store, path) = (&db.store, &path);
+        async move {
+            std::fs::write(path, body).unwrap();
+            let mut o = options(&id);
+            if guarded {
+                o.guardrails = vec!["load_ms".into()];
+            }
+            o.inverse = vec!["load_ms".into()];
+            import_file(store, path, o).await.unwrap();
+        }
+    };
+    let mut want = Vec::new();
+    for k in 0..20 {
+        let id = format!("g{k:02}");
+        let body = csv(if k % 2 == 0 { breached } else { flat });
+        import(id.clone(), body, true).await;
+        if k % 2 == 0 {
+            want.push(id);
+        }
+    }
+    import("unguarded".into(), csv(breached), false).await;
+    let found = |b: Vec<flightdeck_core::domain::experiments::Breach>| {
+        let mut ids: Vec<String> = b.into_iter().map(|b| b.experiment).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        found(guardrail_breaches(&db.store, NOW).await.unwrap()),
+        want
+    );
+    // A few left guarded: the same answer, read one by one.
+    for k in 0..20 {
+        if k >= 4 {
+            let id = format!("g{k:02}");
+            import(id, csv(breached), false).await;
+        }
+    }
+    assert_eq!(
+        found(guardrail_breaches(&db.store, NOW).await.unwrap()),
+        ["g00", "g02"]
+    );
+    db.finish().await;
+}
+both!(breaches_among_many_guarded_experiments);

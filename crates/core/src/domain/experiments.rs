@@ -29,12 +29,7 @@ pub async fn import_file(
     o.experiment = o.experiment.trim().to_string();
     check_id(&o.experiment)?;
     if o.variations.is_empty() {
-        if let Some(known) = store.experiment(&o.experiment).await? {
-            o.variations = known.variants.iter().map(|v| v.name.clone()).collect();
-            if o.weights.is_empty() && known.variants.iter().all(|v| v.weight.is_some()) {
-                o.weights = known.variants.iter().filter_map(|v| v.weight).collect();
-            }
-        }
+        (o.variations, o.weights) = held_to(store, &o.experiment, o.weights).await?;
     }
     let flags: Vec<String> = o
         .flags
@@ -51,6 +46,25 @@ pub async fn import_file(
         })??;
     keep(store, &imported, flags).await?;
     Ok(imported)
+}
+
+/// What a read of experiment `id` that names no variations is held to: the variations stored
+/// (control first; none for a new experiment) and, unless `weights` are given, the split it
+/// was configured with when every variation has one.
+async fn held_to(
+    store: &Store,
+    id: &str,
+    weights: Vec<f64>,
+) -> crate::Result<(Vec<String>, Vec<f64>)> {
+    let Some(known) = store.experiment(id).await? else {
+        return Ok((vec![], weights));
+    };
+    let names = known.variants.iter().map(|v| v.name.clone()).collect();
+    if weights.is_empty() && known.variants.iter().all(|v| v.weight.is_some()) {
+        let stored = known.variants.iter().filter_map(|v| v.weight).collect();
+        return Ok((names, stored));
+    }
+    Ok((names, weights))
 }
 
 /// Stores an import: the experiment replaced, its origin (a GrowthBook sync's) forgotten, and
@@ -130,13 +144,7 @@ pub async fn import_warehouse(
         })?;
     let mut spec = spec;
     if spec.variations.is_empty() {
-        if let Some(known) = store.experiment(&id).await? {
-            spec.variations = known.variants.iter().map(|v| v.name.clone()).collect();
-            // The split it was configured with, as a file import keeps it.
-            if spec.weights.is_empty() && known.variants.iter().all(|v| v.weight.is_some()) {
-                spec.weights = known.variants.iter().filter_map(|v| v.weight).collect();
-            }
-        }
+        (spec.variations, spec.weights) = held_to(store, &id, spec.weights).await?;
     }
     let imported = warehouse::read(&w, path, &spec, &id).await?;
     keep(store, &imported, spec.flags.clone()).await?;
@@ -535,16 +543,29 @@ impl Breach {
 pub async fn guardrail_breaches(store: &Store, now: i64) -> crate::Result<Vec<Breach>> {
     use crate::stats::scorecard::Outcome;
     let mut out = Vec::new();
-    let guarded: std::collections::HashSet<String> =
-        store.guarded_experiments().await?.into_iter().collect();
-    if guarded.is_empty() {
-        return Ok(out);
-    }
-    // Every experiment read in four queries, the guarded ones scored.
-    for (e, metrics, sums, _) in store.experiments_to_score().await? {
-        if !guarded.contains(&e.id) {
-            continue;
+    let guarded = store.guarded_experiments().await?;
+    // A few guarded experiments (the usual case) are read one by one by their key; many, with
+    // every experiment in four queries.
+    let mut to_score = Vec::new();
+    if guarded.len() <= 16 {
+        for id in &guarded {
+            if let Some(e) = store.experiment(id).await? {
+                to_score.push((
+                    e,
+                    store.experiment_metrics(id).await?,
+                    store.metric_sums(id).await?,
+                ));
+            }
         }
+    } else {
+        let guarded: std::collections::HashSet<&String> = guarded.iter().collect();
+        for (e, metrics, sums, _) in store.experiments_to_score().await? {
+            if guarded.contains(&e.id) {
+                to_score.push((e, metrics, sums));
+            }
+        }
+    }
+    for (e, metrics, sums) in to_score {
         let id = e.id.clone();
         let card = crate::stats::scorecard::card(e, &metrics, &sums, now);
         // A broken split's verdicts are not to be trusted, a breach included.

@@ -157,79 +157,54 @@ impl CostApi {
     async fn get(&self, path: &str, query: &[(String, String)]) -> Result<Value, BillingError> {
         let vendor = self.vendor.name();
         let url = format!("{}{path}", self.base);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut req = self.http.get(&url).query(query);
-            req = match self.vendor {
+        let policy = super::retry::Retry {
+            attempts: ATTEMPTS,
+            backoff: self.backoff,
+            max_wait: MAX_WAIT,
+            resend: true,
+        };
+        let request = || async {
+            let req = self.http.get(&url).query(query);
+            match self.vendor {
                 Vendor::Anthropic => req
                     .header("x-api-key", &self.key)
                     .header("anthropic-version", "2023-06-01"),
                 Vendor::OpenAi => req.bearer_auth(&self.key),
-            };
-            let wait = self.backoff * 2u32.pow(attempt - 1);
-            let jittered = wait.mul_f64(0.5 + jitter());
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) if attempt < ATTEMPTS => {
-                    tracing::debug!("{vendor}: {e}; retrying");
-                    tokio::time::sleep(jittered).await;
-                    continue;
-                }
-                Err(e) => {
-                    return Err(BillingError::Network {
-                        vendor,
-                        url,
-                        message: e.without_url().to_string(),
-                    })
-                }
-            };
-            let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            let text = resp.text().await.unwrap_or_default();
-            match status {
-                200..=299 => {
-                    return serde_json::from_str(&text).map_err(|e| BillingError::Shape {
-                        vendor,
-                        url,
-                        message: e.to_string(),
-                    })
-                }
-                401 | 403 => {
-                    return Err(BillingError::Auth {
-                        vendor,
-                        status,
-                        message: message_of(&text),
-                    })
-                }
-                429 => {
-                    let secs = retry_after.unwrap_or(60);
-                    if attempt < ATTEMPTS && Duration::from_secs(secs) <= MAX_WAIT {
-                        tokio::time::sleep(Duration::from_secs(secs).max(jittered)).await;
-                        continue;
-                    }
-                    return Err(BillingError::RateLimited {
-                        vendor,
-                        retry_after_secs: secs,
-                    });
-                }
-                500..=599 if attempt < ATTEMPTS => {
-                    tokio::time::sleep(jittered).await;
-                    continue;
-                }
-                _ => {
-                    return Err(BillingError::Http {
-                        vendor,
-                        url,
-                        status,
-                        message: message_of(&text),
-                    })
-                }
             }
+        };
+        let (status, text) = match super::retry::send(policy, vendor, request, |_| {}).await {
+            super::retry::Sent::Answered { status, text } => (status, text),
+            super::retry::Sent::RateLimited { retry_after_secs } => {
+                return Err(BillingError::RateLimited {
+                    vendor,
+                    retry_after_secs,
+                })
+            }
+            super::retry::Sent::Network(message) => {
+                return Err(BillingError::Network {
+                    vendor,
+                    url,
+                    message,
+                })
+            }
+        };
+        match status {
+            200..=299 => serde_json::from_str(&text).map_err(|e| BillingError::Shape {
+                vendor,
+                url,
+                message: e.to_string(),
+            }),
+            401 | 403 => Err(BillingError::Auth {
+                vendor,
+                status,
+                message: message_of(&text),
+            }),
+            _ => Err(BillingError::Http {
+                vendor,
+                url,
+                status,
+                message: message_of(&text),
+            }),
         }
     }
 
@@ -286,12 +261,6 @@ impl CostApi {
             message: "more than 1,000 pages".into(),
         })
     }
-}
-
-fn jitter() -> f64 {
-    let mut b = [0u8; 2];
-    let _ = getrandom::getrandom(&mut b);
-    u16::from_le_bytes(b) as f64 / u16::MAX as f64
 }
 
 /// The vendor's error message from its error body (both vendors nest it under `error`).

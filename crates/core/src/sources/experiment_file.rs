@@ -179,6 +179,86 @@ pub(super) struct MetricColumns {
     pub(super) binary: bool,
 }
 
+impl MetricColumns {
+    /// The metrics of a per-unit header (CSV's or Parquet's): every column but `variation`,
+    /// `unit`, `unit_id`, `exposed_at`, each metric's `_denominator` and `_pre`, and pandas'
+    /// index (`__index_level_0__`). A `_denominator` or `_pre` column without its metric is an
+    /// error at `line` (the header's: 1 in CSV, 0 in Parquet, which has none), and so is a
+    /// header without a metric.
+    pub(super) fn discover(
+        path: &Path,
+        header: &[String],
+        line: u64,
+    ) -> Result<Vec<Self>, FileError> {
+        let col = |name: &str| header.iter().position(|h| h == name);
+        for h in header {
+            for suffix in ["_denominator", "_pre"] {
+                if let Some(base) = h.strip_suffix(suffix) {
+                    if col(base).is_none() {
+                        return Err(FileError::At {
+                            file: path.into(),
+                            line,
+                            column: h.clone(),
+                            message: format!("names metric `{base}`, which has no column"),
+                        });
+                    }
+                }
+            }
+        }
+        let taken = |h: &str| {
+            ["variation", "unit", "unit_id", "exposed_at"].contains(&h)
+                || h.ends_with("_denominator")
+                || h.ends_with("_pre")
+                || h.starts_with("__index_level_")
+        };
+        let metrics: Vec<MetricColumns> = header
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !taken(h))
+            .map(|(i, h)| MetricColumns {
+                name: h.clone(),
+                value: i,
+                denominator: col(&format!("{h}_denominator")),
+                pre: col(&format!("{h}_pre")),
+                binary: true,
+            })
+            .collect();
+        if metrics.is_empty() {
+            return Err(FileError::Shape {
+                file: path.into(),
+                message:
+                    "no metric columns: a per-unit file has `variation` and one column per metric"
+                        .into(),
+            });
+        }
+        Ok(metrics)
+    }
+
+    /// Each metric's name, kind and whether it has a denominator and a covariate, once every
+    /// row was read: a ratio with a denominator, binomial when every value was 0 or 1, else a
+    /// mean.
+    pub(super) fn kinds(metrics: &[MetricColumns]) -> Vec<(String, MetricKind, bool, bool)> {
+        metrics
+            .iter()
+            .map(|m| {
+                let kind = if m.denominator.is_some() {
+                    MetricKind::Ratio
+                } else if m.binary {
+                    MetricKind::Binomial
+                } else {
+                    MetricKind::Mean
+                };
+                (
+                    m.name.clone(),
+                    kind,
+                    m.denominator.is_some(),
+                    m.pre.is_some(),
+                )
+            })
+            .collect()
+    }
+}
+
 /// Reads an experiment's results from `path`: Parquet (told by its first bytes) or CSV.
 pub fn read(path: &Path, o: &ImportOptions) -> Result<Imported, FileError> {
     if super::experiment_parquet::is_parquet(path) {
@@ -297,44 +377,7 @@ fn per_unit(
     let col = |name: &str| header.iter().position(|h| h == name);
     let variation = col("variation").unwrap_or_default();
     let exposed = col("exposed_at");
-    let taken = |h: &str| {
-        ["variation", "unit", "unit_id", "exposed_at"].contains(&h)
-            || h.ends_with("_denominator")
-            || h.ends_with("_pre")
-    };
-    let mut metrics: Vec<MetricColumns> = header
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| !taken(h))
-        .map(|(i, h)| MetricColumns {
-            name: h.clone(),
-            value: i,
-            denominator: col(&format!("{h}_denominator")),
-            pre: col(&format!("{h}_pre")),
-            binary: true,
-        })
-        .collect();
-    if metrics.is_empty() {
-        return Err(FileError::Shape {
-            file: path.into(),
-            message: "no metric columns: a per-unit file has `variation` and one column per metric"
-                .into(),
-        });
-    }
-    for h in header {
-        for suffix in ["_denominator", "_pre"] {
-            if let Some(base) = h.strip_suffix(suffix) {
-                if col(base).is_none() {
-                    return Err(FileError::At {
-                        file: path.into(),
-                        line: 1,
-                        column: h.clone(),
-                        message: format!("names metric `{base}`, which has no column"),
-                    });
-                }
-            }
-        }
-    }
+    let mut metrics = MetricColumns::discover(path, header, 1)?;
     let mut variations = Variations::new(o);
     // acc[variation][metric]
     let mut acc: Vec<Vec<Acc>> = Vec::new();
@@ -453,24 +496,7 @@ fn per_unit(
             message: "no rows after the header".into(),
         });
     }
-    let kinds: Vec<(String, MetricKind, bool, bool)> = metrics
-        .iter()
-        .map(|m| {
-            let kind = if m.denominator.is_some() {
-                MetricKind::Ratio
-            } else if m.binary {
-                MetricKind::Binomial
-            } else {
-                MetricKind::Mean
-            };
-            (
-                m.name.clone(),
-                kind,
-                m.denominator.is_some(),
-                m.pre.is_some(),
-            )
-        })
-        .collect();
+    let kinds = MetricColumns::kinds(&metrics);
     finish(path, o, variations, &kinds, &days, rows, |v, m| {
         acc.get(v).map(|row| row[m])
     })

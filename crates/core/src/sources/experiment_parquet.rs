@@ -15,7 +15,6 @@ use super::experiment_file::{
     add_unit, aggregates_from, exposure_time, finish, time_in_range, Acc, Days, FileError,
     ImportOptions, Imported, MetricColumns, Variations,
 };
-use crate::model::MetricKind;
 
 /// Whether `path` holds Parquet (its first bytes are `PAR1`).
 pub fn is_parquet(path: &Path) -> bool {
@@ -213,46 +212,7 @@ fn per_unit(
     let col = |name: &str| header.iter().position(|h| h == name);
     let variation = col("variation").unwrap_or_default();
     let exposed = col("exposed_at");
-    // pandas writes its index as `__index_level_0__`: not a metric.
-    let taken = |h: &str| {
-        ["variation", "unit", "unit_id", "exposed_at"].contains(&h)
-            || h.ends_with("_denominator")
-            || h.ends_with("_pre")
-            || h.starts_with("__index_level_")
-    };
-    for h in header {
-        for suffix in ["_denominator", "_pre"] {
-            if let Some(base) = h.strip_suffix(suffix) {
-                if col(base).is_none() {
-                    return Err(FileError::At {
-                        file: path.into(),
-                        line: 0,
-                        column: h.clone(),
-                        message: format!("names metric `{base}`, which has no column"),
-                    });
-                }
-            }
-        }
-    }
-    let mut metrics: Vec<MetricColumns> = header
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| !taken(h))
-        .map(|(i, h)| MetricColumns {
-            name: h.clone(),
-            value: i,
-            denominator: col(&format!("{h}_denominator")),
-            pre: col(&format!("{h}_pre")),
-            binary: true,
-        })
-        .collect();
-    if metrics.is_empty() {
-        return Err(FileError::Shape {
-            file: path.into(),
-            message: "no metric columns: a per-unit file has `variation` and one column per metric"
-                .into(),
-        });
-    }
+    let mut metrics = MetricColumns::discover(path, header, 0)?;
     let mut variations = Variations::new(o);
     let mut acc: Vec<Vec<Acc>> = Vec::new();
     let mut days = Days::default();
@@ -384,24 +344,7 @@ fn per_unit(
             message: "no rows".into(),
         });
     }
-    let kinds: Vec<(String, MetricKind, bool, bool)> = metrics
-        .iter()
-        .map(|m| {
-            let kind = if m.denominator.is_some() {
-                MetricKind::Ratio
-            } else if m.binary {
-                MetricKind::Binomial
-            } else {
-                MetricKind::Mean
-            };
-            (
-                m.name.clone(),
-                kind,
-                m.denominator.is_some(),
-                m.pre.is_some(),
-            )
-        })
-        .collect();
+    let kinds = MetricColumns::kinds(&metrics);
     finish(path, o, variations, &kinds, &days, rows, |v, m| {
         acc.get(v).map(|row| row[m])
     })

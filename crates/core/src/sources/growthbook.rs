@@ -205,9 +205,14 @@ impl GrowthBookApi {
         body: Option<&Value>,
     ) -> Result<Option<Value>, GrowthBookError> {
         let url = format!("{}/api/v1{path}", self.base);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let policy = super::retry::Retry {
+            attempts: ATTEMPTS,
+            backoff: self.backoff,
+            max_wait: MAX_WAIT,
+            // A POST that may have arrived is not resent here: the outbox checks first.
+            resend: body.is_none(),
+        };
+        let request = || async {
             self.wait_for_window().await;
             let req = match body {
                 Some(b) => self
@@ -217,31 +222,15 @@ impl GrowthBookApi {
                     .body(b.to_string()),
                 None => self.http.get(&url),
             };
-            let wait = self.backoff * 2u32.pow(attempt - 1);
-            let jittered = wait.mul_f64(0.5 + jitter());
-            let resp = match req.bearer_auth(&self.key).send().await {
-                Ok(r) => r,
-                // A POST that may have arrived is not resent here: the outbox checks first.
-                Err(e) if attempt < ATTEMPTS && body.is_none() => {
-                    tracing::debug!("growthbook: {e}; retrying");
-                    tokio::time::sleep(jittered).await;
-                    continue;
-                }
-                Err(e) => {
-                    return Err(GrowthBookError::Network {
-                        url,
-                        message: e.without_url().to_string(),
-                    })
-                }
-            };
-            let status = resp.status().as_u16();
+            req.bearer_auth(&self.key)
+        };
+        // `RateLimit-Remaining` at 0: the next request waits for the window to reset.
+        let watch = |h: &reqwest::header::HeaderMap| {
             let header = |name: &str| {
-                resp.headers()
-                    .get(name)
+                h.get(name)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<u64>().ok())
             };
-            let retry_after = header("retry-after");
             if header("ratelimit-remaining") == Some(0) {
                 let reset = Duration::from_secs(header("ratelimit-reset").unwrap_or(60));
                 if reset <= MAX_WAIT {
@@ -249,51 +238,39 @@ impl GrowthBookApi {
                         Some(std::time::Instant::now() + reset);
                 }
             }
-            let text = resp.text().await.unwrap_or_default();
-            match status {
-                200..=299 => {
-                    return serde_json::from_str(&text).map(Some).map_err(|e| {
-                        GrowthBookError::Shape {
-                            url,
-                            message: e.to_string(),
-                        }
-                    })
-                }
-                404 => return Ok(None),
-                401 | 403 => {
-                    return Err(GrowthBookError::Auth {
-                        status,
-                        message: message_of(&text),
-                    })
-                }
-                400 if message_of(&text).contains("Authorization") => {
-                    return Err(GrowthBookError::Auth {
-                        status,
-                        message: message_of(&text),
-                    })
-                }
-                429 => {
-                    let secs = retry_after.unwrap_or(60);
-                    if attempt < ATTEMPTS && Duration::from_secs(secs) <= MAX_WAIT {
-                        tokio::time::sleep(Duration::from_secs(secs).max(jittered)).await;
-                        continue;
-                    }
-                    return Err(GrowthBookError::RateLimited {
-                        retry_after_secs: secs,
-                    });
-                }
-                500..=599 if attempt < ATTEMPTS && body.is_none() => {
-                    tokio::time::sleep(jittered).await;
-                    continue;
-                }
-                _ => {
-                    return Err(GrowthBookError::Http {
-                        url,
-                        status,
-                        message: message_of(&text),
-                    })
-                }
+        };
+        let (status, text) = match super::retry::send(policy, "growthbook", request, watch).await {
+            super::retry::Sent::Answered { status, text } => (status, text),
+            super::retry::Sent::RateLimited { retry_after_secs } => {
+                return Err(GrowthBookError::RateLimited { retry_after_secs })
             }
+            super::retry::Sent::Network(message) => {
+                return Err(GrowthBookError::Network { url, message })
+            }
+        };
+        match status {
+            200..=299 => {
+                serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| GrowthBookError::Shape {
+                        url,
+                        message: e.to_string(),
+                    })
+            }
+            404 => Ok(None),
+            401 | 403 => Err(GrowthBookError::Auth {
+                status,
+                message: message_of(&text),
+            }),
+            400 if message_of(&text).contains("Authorization") => Err(GrowthBookError::Auth {
+                status,
+                message: message_of(&text),
+            }),
+            _ => Err(GrowthBookError::Http {
+                url,
+                status,
+                message: message_of(&text),
+            }),
         }
     }
 
@@ -429,12 +406,6 @@ fn encode(id: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn jitter() -> f64 {
-    let mut b = [0u8; 2];
-    let _ = getrandom::getrandom(&mut b);
-    u16::from_le_bytes(b) as f64 / u16::MAX as f64
 }
 
 /// GrowthBook's error message (`{"message": …}`, sometimes with a `status`).

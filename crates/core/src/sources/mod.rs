@@ -14,6 +14,7 @@ pub mod gemini;
 pub mod generic;
 pub mod git;
 pub mod growthbook;
+mod retry;
 pub mod tail;
 pub mod warehouse;
 

@@ -282,6 +282,16 @@ async fn insert_sums(
     Ok(())
 }
 
+/// The SQL condition matching experiment `id` bound as `$1` by its key column `key` (so the
+/// index is used), or every row when `id` is empty (`$1` is still bound, and must be).
+pub(super) fn one_or_all(id: &str, key: &'static str) -> std::borrow::Cow<'static, str> {
+    if id.is_empty() {
+        "$1 = ''".into()
+    } else {
+        format!("{key} = $1").into()
+    }
+}
+
 /// The sums in row `r` of `experiment_sums` or `experiment_history`.
 fn sums_of_row(r: &sqlx::any::AnyRow) -> Result<MetricSums> {
     let triple = |a: &str, b: &str, c: &str| -> Result<_> {
@@ -328,12 +338,7 @@ impl Store {
 
     /// (experiment, metric) of experiment `id`, or of every experiment when `id` is empty.
     async fn metrics_matching(&self, id: &str) -> Result<Vec<(String, ExperimentMetric)>> {
-        // One experiment by its key (the index), or all.
-        let filter = if id.is_empty() {
-            "$1 = ''"
-        } else {
-            "experiment = $1"
-        };
+        let filter = one_or_all(id, "experiment");
         let rows = sqlx::query(&format!(
             "SELECT experiment, metric, kind, guardrail, inverse FROM experiment_metrics
              WHERE {filter} ORDER BY experiment, position, metric"
@@ -371,11 +376,7 @@ impl Store {
 
     /// (experiment, sums) of experiment `id`, or of every experiment when `id` is empty.
     async fn sums_matching(&self, id: &str) -> Result<Vec<(String, MetricSums)>> {
-        let filter = if id.is_empty() {
-            "$1 = ''"
-        } else {
-            "experiment = $1"
-        };
+        let filter = one_or_all(id, "experiment");
         let rows = sqlx::query(&format!(
             "SELECT experiment, metric, variation, n, sum, sum_squares, d_sum, d_sum_squares,
                d_products, pre_sum, pre_sum_squares, pre_products
@@ -503,7 +504,7 @@ impl Store {
         &self,
         id: &str,
     ) -> Result<std::collections::HashMap<String, ExperimentDecided>> {
-        let filter = if id.is_empty() { "$1 = ''" } else { "id = $1" };
+        let filter = one_or_all(id, "id");
         let rows = sqlx::query(&format!(
             "SELECT id, decision, decided_variation, decided_by, decided_at, decision_reason
              FROM experiments WHERE {filter} AND decision IS NOT NULL"

@@ -403,12 +403,10 @@ impl Store {
     /// Experiment `id` with its variants, or every experiment when `id` is empty (no stored
     /// id is: an import refuses one).
     pub(super) async fn experiments_matching(&self, id: &str) -> Result<Vec<Experiment>> {
-        // One experiment by its key (the index), or all.
-        let (by_id, by_experiment) = if id.is_empty() {
-            ("$1 = ''", "$1 = ''")
-        } else {
-            ("id = $1", "experiment = $1")
-        };
+        let (by_id, by_experiment) = (
+            super::experiments::one_or_all(id, "id"),
+            super::experiments::one_or_all(id, "experiment"),
+        );
         let rows = sqlx::query(&format!(
             "SELECT id, name, metric, state, started_at FROM experiments
              WHERE {by_id} ORDER BY started_at DESC, id"
