@@ -107,6 +107,11 @@ impl Runtime {
             .flat_map(|r| r.problems.iter().cloned())
             .collect();
         warnings.extend(relay_warning);
+        // Which changes put which experiment in code, found before the views are served; later
+        // searches run in the background after every pass of a source.
+        if let Err(e) = flightdeck_core::domain::experiment_links::link(store).await {
+            warnings.push(format!("searching changes for experiment keys: {e}"));
+        }
 
         let watch = match watch::spawn(store.clone(), bus.clone(), sources.clone()) {
             Ok(h) => {
@@ -150,6 +155,7 @@ impl Runtime {
                 opts.send_every,
             ),
             billing::spawn_periodic(store.clone(), bus.clone(), opts.billing, opts.billing_every),
+            flightdeck_core::domain::experiment_links::spawn_linker(store.clone(), bus.clone()),
             flightdeck_core::sources::growthbook::spawn_periodic(
                 store.clone(),
                 bus.clone(),

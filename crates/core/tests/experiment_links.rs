@@ -190,6 +190,36 @@ async fn an_experiment_shows_the_work_behind_it(db: TestDb) {
     .await
     .unwrap();
 
+    // A view reads what the searches found and searches nothing itself: nothing yet.
+    use flightdeck_core::domain::experiment_links::{spawn_linker, work_of};
+    use flightdeck_core::model::events::{Event, EventBus};
+    let seen = work_of(&db.store, "cta", NOW).await.unwrap().unwrap();
+    assert!(seen.changes.is_empty(), "{:?}", seen.changes);
+    // The background search runs after a source's pass and says when it read something.
+    let bus = EventBus::new();
+    let linker = spawn_linker(db.store.clone(), bus.clone());
+    let mut rx = bus.subscribe();
+    bus.publish(Event::Changed {
+        source: "ingest".into(),
+        topics: vec![],
+    });
+    let told = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            if let Ok(Event::Changed { source, topics }) = rx.recv().await {
+                if source != "ingest" {
+                    return (source, topics);
+                }
+            }
+        }
+    })
+    .await
+    .expect("the linker searched after the pass");
+    assert_eq!(told.0, "experiment links");
+    assert!(told.1.contains(&"experiments".to_string()), "{told:?}");
+    let seen = work_of(&db.store, "cta", NOW).await.unwrap().unwrap();
+    assert_eq!(seen.changes.len(), 1, "{:?}", seen.changes);
+    linker.abort();
+
     let card = flightdeck_core::domain::experiments::scorecard(&db.store, "cta", NOW)
         .await
         .unwrap()

@@ -30,6 +30,10 @@ async fn fixture(with_demo: bool, token: Option<&str>) -> Fixture {
         let ws = demo::build(&dir.path().join("demo"), now).unwrap();
         ingest::run(&store, &ws.sources(), None, now).await.unwrap();
         demo::seed_unsourced(&store, &ws, now).await.unwrap();
+        // What the runtime does before serving.
+        flightdeck_core::domain::experiment_links::link(&store)
+            .await
+            .unwrap();
     }
     let ui = dir.path().join("ui");
     std::fs::create_dir_all(&ui).unwrap();

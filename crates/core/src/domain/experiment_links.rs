@@ -3,7 +3,8 @@
 //! runs and cost behind those changes, and the deploys whose exact contents shipped them, with
 //! exposure that started before any such deploy flagged (units counted before the code was
 //! live). Searching is incremental: a change is read again only when its head or the set of
-//! keys moved (`link_scans`).
+//! keys moved (`link_scans`). A running app searches in the background ([`spawn_linker`],
+//! after every pass of a source), so a view only reads what was found.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -279,12 +280,57 @@ pub struct ExperimentWork {
     pub exposure_warning: Option<String>,
 }
 
-/// What is behind experiment `card.experiment` (searching changes not searched yet first).
+/// Searches in the background: after any source's pass (an ingest, a forge or GrowthBook
+/// sync, another instance's change), once for however many came together, telling the views
+/// when a search read something. The first search is the caller's (`Runtime::start` runs one
+/// before serving).
+pub fn spawn_linker(
+    store: Store,
+    bus: crate::model::events::EventBus,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut rx = bus.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(crate::model::events::Event::Changed { source, .. }) if source == SOURCE => {
+                    continue
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+            // What else came meanwhile is covered by this one search.
+            while rx.try_recv().is_ok() {}
+            match link(&store).await {
+                Ok(r) if r.searched > 0 => bus.publish(crate::model::events::Event::Changed {
+                    source: SOURCE.into(),
+                    topics: vec!["experiments".into(), "releases".into()],
+                }),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("searching changes for experiment keys: {e}"),
+            }
+        }
+    })
+}
+
+/// The source name of the linker's own events (which do not start another search).
+const SOURCE: &str = "experiment links";
+
+/// What is behind experiment `card.experiment`, searching changes not searched yet first (for
+/// a command that runs once; a running app has searched in the background: [`behind`]).
 pub async fn work(
     store: &Store,
     card: &crate::stats::scorecard::Scorecard,
 ) -> crate::Result<ExperimentWork> {
     link(store).await?;
+    behind(store, card).await
+}
+
+/// What is behind experiment `card.experiment` as found by the searches so far.
+pub async fn behind(
+    store: &Store,
+    card: &crate::stats::scorecard::Scorecard,
+) -> crate::Result<ExperimentWork> {
     let e = &card.experiment;
     let keys: BTreeSet<String> = store
         .experiment_keys()
@@ -386,10 +432,11 @@ fn span(secs: i64) -> String {
     }
 }
 
-/// What is behind experiment `id` as of `now`; `None` when there is no such experiment.
+/// What is behind experiment `id` as of `now` as found so far (a view's read: nothing is
+/// searched); `None` when there is no such experiment.
 pub async fn work_of(store: &Store, id: &str, now: i64) -> crate::Result<Option<ExperimentWork>> {
     match crate::domain::experiments::scorecard(store, id, now).await? {
-        Some(card) => work(store, &card).await.map(Some),
+        Some(card) => behind(store, &card).await.map(Some),
         None => Ok(None),
     }
 }
