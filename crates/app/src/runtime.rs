@@ -97,6 +97,9 @@ impl Runtime {
                 )),
             ),
         };
+        // Subscribed before the first scan, so no pass after it goes unseen.
+        let linker =
+            flightdeck_core::domain::experiment_links::spawn_linker(store.clone(), bus.clone());
         let first_scan = if opts.first_scan {
             Some(ingest::run(store, &sources, Some(bus), crate::now()).await?)
         } else {
@@ -146,6 +149,7 @@ impl Runtime {
 
         let mut tasks = vec![
             resume,
+            linker,
             ingest::spawn_periodic(store.clone(), bus.clone(), sources, opts.rescan_every),
             outbox::spawn_sender(
                 store.clone(),
@@ -155,7 +159,6 @@ impl Runtime {
                 opts.send_every,
             ),
             billing::spawn_periodic(store.clone(), bus.clone(), opts.billing, opts.billing_every),
-            flightdeck_core::domain::experiment_links::spawn_linker(store.clone(), bus.clone()),
             flightdeck_core::sources::growthbook::spawn_periodic(
                 store.clone(),
                 bus.clone(),

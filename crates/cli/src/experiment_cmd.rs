@@ -130,6 +130,8 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             };
             let store = Store::open(&settings.database_url).await?;
             let s = growthbook::sync(&api, &store).await?;
+            // The keys read are searched for now: a running app is not told of this sync.
+            flightdeck_core::domain::experiment_links::link(&store).await?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
@@ -154,6 +156,8 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
         ExperimentCmd::Warehouse { spec, json } => {
             let store = Store::open(&settings.database_url).await?;
             let done = experiments::import_warehouse(&store, spec).await?;
+            // The keys stored are searched for now: a running app is not told of an import.
+            flightdeck_core::domain::experiment_links::link(&store).await?;
             if *json {
                 let card = experiments::scorecard(&store, &done.experiment.id, now).await?;
                 println!("{}", serde_json::to_string_pretty(&card)?);
@@ -194,6 +198,8 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
                 flags: flag.clone(),
             };
             let done = flightdeck_core::domain::experiments::import_file(&store, file, o).await?;
+            // The keys stored are searched for now: a running app is not told of an import.
+            flightdeck_core::domain::experiment_links::link(&store).await?;
             if *json {
                 let card = experiments::scorecard(&store, experiment, now).await?;
                 println!("{}", serde_json::to_string_pretty(&card)?);

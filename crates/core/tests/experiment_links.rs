@@ -195,29 +195,34 @@ async fn an_experiment_shows_the_work_behind_it(db: TestDb) {
     use flightdeck_core::model::events::{Event, EventBus};
     let seen = work_of(&db.store, "cta", NOW).await.unwrap().unwrap();
     assert!(seen.changes.is_empty(), "{:?}", seen.changes);
-    // The background search runs after a source's pass and says when it read something.
+    // The background search runs at once, then after a source's pass, and says when it read
+    // something.
     let bus = EventBus::new();
-    let linker = spawn_linker(db.store.clone(), bus.clone());
     let mut rx = bus.subscribe();
-    bus.publish(Event::Changed {
-        source: "ingest".into(),
-        topics: vec![],
-    });
-    let told = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        loop {
-            if let Ok(Event::Changed { source, topics }) = rx.recv().await {
-                if source != "ingest" {
-                    return (source, topics);
-                }
-            }
-        }
-    })
-    .await
-    .expect("the linker searched after the pass");
-    assert_eq!(told.0, "experiment links");
-    assert!(told.1.contains(&"experiments".to_string()), "{told:?}");
+    let linker = spawn_linker(db.store.clone(), bus.clone());
+    let (source, topics) = told(&mut rx).await;
+    assert_eq!(source, "experiment links");
+    assert!(topics.contains(&"experiments".to_string()), "{topics:?}");
     let seen = work_of(&db.store, "cta", NOW).await.unwrap().unwrap();
     assert_eq!(seen.changes.len(), 1, "{:?}", seen.changes);
+    // A new key (the unrelated branch's `cta_copy_v2`) and a pass: searched again.
+    let with_v2 = [
+        key("cta", "tracking"),
+        key("cta_copy", "flag"),
+        key("cta_copy_v2", "flag"),
+    ];
+    db.store.set_experiment_keys("cta", &with_v2).await.unwrap();
+    bus.publish(Event::Changed {
+        source: "ingest".into(),
+        topics: vec!["experiments".into()],
+    });
+    told(&mut rx).await;
+    let seen = work_of(&db.store, "cta", NOW).await.unwrap().unwrap();
+    assert_eq!(seen.changes.len(), 2, "{:?}", seen.changes);
+    db.store
+        .set_experiment_keys("cta", &[key("cta", "tracking"), key("cta_copy", "flag")])
+        .await
+        .unwrap();
     linker.abort();
 
     let card = flightdeck_core::domain::experiments::scorecard(&db.store, "cta", NOW)
@@ -467,3 +472,21 @@ async fn a_pull_request_is_searched_at_its_head(db: TestDb) {
     assert_eq!(links[0].path, "web/checkout.tsx");
 }
 both!(a_pull_request_is_searched_at_its_head);
+
+/// The next event on `rx` from anything but an ingest (the linker's), within 30 s.
+async fn told(
+    rx: &mut tokio::sync::broadcast::Receiver<flightdeck_core::model::events::Event>,
+) -> (String, Vec<String>) {
+    use flightdeck_core::model::events::Event;
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            if let Ok(Event::Changed { source, topics }) = rx.recv().await {
+                if source != "ingest" {
+                    return (source, topics);
+                }
+            }
+        }
+    })
+    .await
+    .expect("the linker searched and said so")
+}

@@ -277,6 +277,35 @@ fn power_and_mde_match_statsmodels() {
     }
 }
 
+/// The minimum detectable effect is the root of the power curve at any target, near α (where
+/// the far tail weighs most) and near 1 included; the ends are stated, not searched.
+#[test]
+fn minimum_detectable_effect_is_the_root_at_any_target() {
+    for (n1, ratio, alpha) in [
+        (1_000.0, 1.0, 0.05),
+        (40.0, 0.5, 0.01),
+        (250_000.0, 2.0, 0.1),
+    ] {
+        for target in [alpha + 1e-4, 0.06, 0.2, 0.5, 0.8, 0.95, 0.999_999] {
+            if target <= alpha {
+                continue;
+            }
+            let d = design::minimum_detectable_effect(n1, ratio, alpha, target);
+            let p = design::power(d, n1, ratio, alpha);
+            assert!(
+                (p - target).abs() < 1e-12,
+                "n1 {n1}, α {alpha}, target {target}: power({d}) = {p}"
+            );
+        }
+        assert_eq!(
+            design::minimum_detectable_effect(n1, ratio, alpha, alpha),
+            0.0
+        );
+        assert!(design::minimum_detectable_effect(n1, ratio, alpha, 1.0).is_infinite());
+    }
+    assert!(design::minimum_detectable_effect(0.0, 1.0, 0.05, 0.8).is_infinite());
+}
+
 /// The cases a lead meets: no units, a zero baseline, no variance — an error naming why,
 /// never a NaN.
 #[test]

@@ -280,29 +280,43 @@ pub struct ExperimentWork {
     pub exposure_warning: Option<String>,
 }
 
-/// Searches in the background: after any source's pass (an ingest, a forge or GrowthBook
-/// sync, another instance's change), once for however many came together, telling the views
-/// when a search read something. The first search is the caller's (`Runtime::start` runs one
-/// before serving).
+/// Searches in the background: once now, then after any pass of a source that may have
+/// brought changes or keys (an ingest, a forge or GrowthBook sync, another instance's change),
+/// once for however many came together, telling the views when a search read something.
+/// Subscribed before it returns, so no pass after the call goes unseen.
 pub fn spawn_linker(
     store: Store,
     bus: crate::model::events::EventBus,
 ) -> tokio::task::JoinHandle<()> {
+    use crate::model::events::Event;
     use tokio::sync::broadcast::error::RecvError;
     let mut rx = bus.subscribe();
+    // Topics whose data the search reads; an event naming none may have changed anything.
+    let relevant = |topics: &[String]| {
+        topics.is_empty()
+            || topics
+                .iter()
+                .any(|t| matches!(t.as_str(), "changes" | "experiments" | "repos"))
+    };
     tokio::spawn(async move {
+        let mut first = true;
         loop {
-            match rx.recv().await {
-                Ok(crate::model::events::Event::Changed { source, .. }) if source == SOURCE => {
-                    continue
+            if !first {
+                match rx.recv().await {
+                    Ok(Event::Changed { source, topics })
+                        if source == SOURCE || !relevant(&topics) =>
+                    {
+                        continue
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
                 }
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return,
+                // What else came meanwhile is covered by this one search.
+                while rx.try_recv().is_ok() {}
             }
-            // What else came meanwhile is covered by this one search.
-            while rx.try_recv().is_ok() {}
+            first = false;
             match link(&store).await {
-                Ok(r) if r.searched > 0 => bus.publish(crate::model::events::Event::Changed {
+                Ok(r) if r.searched > 0 => bus.publish(Event::Changed {
                     source: SOURCE.into(),
                     topics: vec!["experiments".into(), "releases".into()],
                 }),
