@@ -97,9 +97,9 @@ impl Runtime {
                 )),
             ),
         };
-        // Subscribed before the first scan, so no pass after it goes unseen.
-        let linker =
-            flightdeck_core::domain::experiment_links::spawn_linker(store.clone(), bus.clone());
+        // The link search's ear, opened before the first scan so no pass after it goes unseen;
+        // the search itself starts with the other tasks, once nothing here can fail.
+        let linker_rx = bus.subscribe();
         let first_scan = if opts.first_scan {
             Some(ingest::run(store, &sources, Some(bus), crate::now()).await?)
         } else {
@@ -149,7 +149,11 @@ impl Runtime {
 
         let mut tasks = vec![
             resume,
-            linker,
+            flightdeck_core::domain::experiment_links::spawn_linker(
+                store.clone(),
+                bus.clone(),
+                linker_rx,
+            ),
             ingest::spawn_periodic(store.clone(), bus.clone(), sources, opts.rescan_every),
             outbox::spawn_sender(
                 store.clone(),

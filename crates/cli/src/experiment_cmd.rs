@@ -131,7 +131,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             let store = Store::open(&settings.database_url).await?;
             let s = growthbook::sync(&api, &store).await?;
             // The keys read are searched for now: a running app is not told of this sync.
-            flightdeck_core::domain::experiment_links::link(&store).await?;
+            search_links(&store).await;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
@@ -157,7 +157,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             let store = Store::open(&settings.database_url).await?;
             let done = experiments::import_warehouse(&store, spec).await?;
             // The keys stored are searched for now: a running app is not told of an import.
-            flightdeck_core::domain::experiment_links::link(&store).await?;
+            search_links(&store).await;
             if *json {
                 let card = experiments::scorecard(&store, &done.experiment.id, now).await?;
                 println!("{}", serde_json::to_string_pretty(&card)?);
@@ -199,7 +199,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             };
             let done = flightdeck_core::domain::experiments::import_file(&store, file, o).await?;
             // The keys stored are searched for now: a running app is not told of an import.
-            flightdeck_core::domain::experiment_links::link(&store).await?;
+            search_links(&store).await;
             if *json {
                 let card = experiments::scorecard(&store, experiment, now).await?;
                 println!("{}", serde_json::to_string_pretty(&card)?);
@@ -521,4 +521,14 @@ fn show_csv(c: &Scorecard) -> Result<()> {
     }
     w.flush()?;
     Ok(())
+}
+
+/// Searches the changes for the experiment keys just stored (a running app is not told of a
+/// command's writes); a search that fails is a note: what was stored stands.
+async fn search_links(store: &Store) {
+    if let Err(e) = flightdeck_core::domain::experiment_links::link(store).await {
+        eprintln!(
+            "note: changes were not searched for the experiment's keys ({e}); the next search will"
+        );
+    }
 }

@@ -199,7 +199,7 @@ async fn an_experiment_shows_the_work_behind_it(db: TestDb) {
     // something.
     let bus = EventBus::new();
     let mut rx = bus.subscribe();
-    let linker = spawn_linker(db.store.clone(), bus.clone());
+    let linker = spawn_linker(db.store.clone(), bus.clone(), bus.subscribe());
     let (source, topics) = told(&mut rx).await;
     assert_eq!(source, "experiment links");
     assert!(topics.contains(&"experiments".to_string()), "{topics:?}");

@@ -281,16 +281,16 @@ pub struct ExperimentWork {
 }
 
 /// Searches in the background: once now, then after any pass of a source that may have
-/// brought changes or keys (an ingest, a forge or GrowthBook sync, another instance's change),
-/// once for however many came together, telling the views when a search read something.
-/// Subscribed before it returns, so no pass after the call goes unseen.
+/// brought changes or keys (an ingest, a forge or GrowthBook sync, another instance's change)
+/// heard on `rx` (subscribed to `bus` whenever the caller wants no pass missed from), once for
+/// however many came together, telling the views when a search read something.
 pub fn spawn_linker(
     store: Store,
     bus: crate::model::events::EventBus,
+    mut rx: tokio::sync::broadcast::Receiver<crate::model::events::Event>,
 ) -> tokio::task::JoinHandle<()> {
     use crate::model::events::Event;
     use tokio::sync::broadcast::error::RecvError;
-    let mut rx = bus.subscribe();
     // Topics whose data the search reads; an event naming none may have changed anything.
     let relevant = |topics: &[String]| {
         topics.is_empty()

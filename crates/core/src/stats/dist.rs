@@ -299,11 +299,12 @@ pub fn t_ppf(p: f64, dof: f64) -> f64 {
         let next = x - f / t_pdf(x, dof);
         // Converged before the bracket is asked: a step below the last digit lands on x
         // itself, which the bracket would refuse. 1e-10, as F itself is known to about
-        // 1e-12 at large ν (its prefactor is a difference of log-gammas in the tens of
-        // thousands): a tighter mark is a step in noise that never comes.
-        if (next - x).abs() <= 1e-10 * x.abs().max(1.0) {
+        // 1e-12 up to ν ≈ 10⁴ (its prefactor is a difference of large log-gammas): a tighter
+        // mark is a step in noise that never comes. Beyond, the bracket closing ends it.
+        if (next - x).abs() <= 1e-10 * x.abs().max(1.0) || hi - lo <= 1e-10 * x.max(1.0) {
             return next;
         }
+        let before = x;
         x = if next > lo && next < hi && next.is_finite() {
             next
         } else if hi.is_infinite() {
@@ -314,6 +315,9 @@ pub fn t_ppf(p: f64, dof: f64) -> f64 {
         } else {
             0.5 * (lo + hi)
         };
+        if x == before {
+            return x; // the bracket is two neighbouring numbers
+        }
     }
     x
 }
