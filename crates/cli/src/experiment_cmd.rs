@@ -291,6 +291,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             let work = flightdeck_core::domain::experiment_links::work(&store, &card).await?;
             let cumulative = experiments::cumulative(&store, id)
                 .await?
+                .map(|(_, series)| series)
                 .unwrap_or_default();
             if *json {
                 let mut v = serde_json::to_value(&card)?;

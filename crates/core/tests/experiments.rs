@@ -762,7 +762,8 @@ async fn history_day_by_day(db: TestDb) {
     let series = flightdeck_core::domain::experiments::cumulative(&db.store, "buy")
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .1;
     assert_eq!(series.len(), 1);
     assert_eq!(series[0].variation, "treatment");
     let units: Vec<f64> = series[0].points.iter().map(|p| p.units).collect();

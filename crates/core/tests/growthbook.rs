@@ -643,7 +643,8 @@ async fn history_comes_from_snapshots_and_the_date_dimension(db: TestDb) {
     let series = flightdeck_core::domain::experiments::cumulative(&db.store, "checkout-cta")
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .1;
     let conv = series
         .iter()
         .find(|s| s.metric == "Checkout conversion")

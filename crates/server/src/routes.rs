@@ -562,14 +562,7 @@ async fn chart(State(s): State<AppState>, Path(name): Path<String>) -> Result<Re
         }
         _ => return Err(ApiError::NotFound(format!("no such chart `{name}`"))),
     };
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        svg,
-    )
-        .into_response())
+    Ok(svg_response(svg))
 }
 
 async fn events(
@@ -796,14 +789,7 @@ async fn experiment_forest(
         flightdeck_core::domain::experiments::scorecard(&s.store, &id, flightdeck_app::now())
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no experiment `{id}`")))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        charts::forest(&card)?,
-    )
-        .into_response())
+    Ok(svg_response(charts::forest(&card)?))
 }
 
 /// The experiment's cumulative lift over time, per metric × variation.
@@ -813,7 +799,7 @@ async fn experiment_cumulative(
 ) -> ApiResult<Vec<flightdeck_core::stats::scorecard::LiftSeries>> {
     flightdeck_core::domain::experiments::cumulative(&s.store, &id)
         .await?
-        .map(Json)
+        .map(|(_, series)| Json(series))
         .ok_or_else(|| ApiError::NotFound(format!("no experiment `{id}`")))
 }
 
@@ -828,14 +814,9 @@ async fn experiment_cumulative_chart(
     Path(id): Path<String>,
     Query(q): Query<MetricQuery>,
 ) -> Result<Response, ApiError> {
-    let experiment = s
-        .store
-        .experiment(&id)
+    let (experiment, series) = flightdeck_core::domain::experiments::cumulative(&s.store, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no experiment `{id}`")))?;
-    let series = flightdeck_core::domain::experiments::cumulative(&s.store, &id)
-        .await?
-        .unwrap_or_default();
     let metric = q.metric.unwrap_or_else(|| experiment.metric.clone());
     let of: Vec<_> = series.iter().filter(|s| s.metric == metric).collect();
     if of.is_empty() {
@@ -846,14 +827,11 @@ async fn experiment_cumulative_chart(
             names.join(", ")
         )));
     }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        charts::cumulative(&experiment.name, &metric, &of)?,
-    )
-        .into_response())
+    Ok(svg_response(charts::cumulative(
+        &experiment.name,
+        &metric,
+        &of,
+    )?))
 }
 
 /// Ship, stop or iterate, as `POST /api/experiments/{id}/decision` takes it.
@@ -920,4 +898,17 @@ async fn release_decision(
     .await?
     .release;
     Ok(Json(r))
+}
+
+/// A chart as the browser and the desktop window take it: SVG, never cached (it is redrawn
+/// from the data of the moment).
+fn svg_response(body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
 }

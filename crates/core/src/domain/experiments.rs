@@ -179,22 +179,24 @@ pub async fn scorecard(
     Ok(Some(c))
 }
 
-/// Experiment `id`'s cumulative lift over time (see `stats::scorecard::cumulative`), or
-/// `None` when there is no such experiment.
+/// Experiment `id` with its cumulative lift over time (see `stats::scorecard::cumulative`),
+/// or `None` when there is no such experiment.
 pub async fn cumulative(
     store: &Store,
     id: &str,
-) -> crate::Result<Option<Vec<crate::stats::scorecard::LiftSeries>>> {
+) -> crate::Result<
+    Option<(
+        crate::model::Experiment,
+        Vec<crate::stats::scorecard::LiftSeries>,
+    )>,
+> {
     let Some(experiment) = store.experiment(id).await? else {
         return Ok(None);
     };
     let metrics = store.experiment_metrics(id).await?;
     let history = store.experiment_history(id).await?;
-    Ok(Some(crate::stats::scorecard::cumulative(
-        &experiment,
-        &metrics,
-        &history,
-    )))
+    let series = crate::stats::scorecard::cumulative(&experiment, &metrics, &history);
+    Ok(Some((experiment, series)))
 }
 
 #[derive(Debug, thiserror::Error)]
