@@ -195,11 +195,14 @@ async fn an_experiment_shows_the_work_behind_it(db: TestDb) {
     use flightdeck_core::model::events::{Event, EventBus};
     let seen = work_of(&db.store, "cta", NOW).await.unwrap().unwrap();
     assert!(seen.changes.is_empty(), "{:?}", seen.changes);
-    // The background search runs at once, then after a source's pass, and says when it read
-    // something.
+    // The background search runs after a source's pass, and says when it read something.
     let bus = EventBus::new();
     let mut rx = bus.subscribe();
     let linker = spawn_linker(db.store.clone(), bus.clone(), bus.subscribe());
+    bus.publish(Event::Changed {
+        source: "ingest".into(),
+        topics: vec!["changes".into()],
+    });
     let (source, topics) = told(&mut rx).await;
     assert_eq!(source, "experiment links");
     assert!(topics.contains(&"experiments".to_string()), "{topics:?}");

@@ -280,10 +280,11 @@ pub struct ExperimentWork {
     pub exposure_warning: Option<String>,
 }
 
-/// Searches in the background: once now, then after any pass of a source that may have
-/// brought changes or keys (an ingest, a forge or GrowthBook sync, another instance's change)
-/// heard on `rx` (subscribed to `bus` whenever the caller wants no pass missed from), once for
-/// however many came together, telling the views when a search read something.
+/// Searches in the background after any pass of a source that may have brought changes or
+/// keys (an ingest, a forge or GrowthBook sync, another instance's change) heard on `rx`
+/// (subscribed to `bus` whenever the caller wants no pass missed from), once for however many
+/// came together, telling the views when a search read something. The search before the first
+/// pass is the caller's (`Runtime::start` runs one before serving).
 pub fn spawn_linker(
     store: Store,
     bus: crate::model::events::EventBus,
@@ -299,22 +300,16 @@ pub fn spawn_linker(
                 .any(|t| matches!(t.as_str(), "changes" | "experiments" | "repos"))
     };
     tokio::spawn(async move {
-        let mut first = true;
         loop {
-            if !first {
-                match rx.recv().await {
-                    Ok(Event::Changed { source, topics })
-                        if source == SOURCE || !relevant(&topics) =>
-                    {
-                        continue
-                    }
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return,
+            match rx.recv().await {
+                Ok(Event::Changed { source, topics }) if source == SOURCE || !relevant(&topics) => {
+                    continue
                 }
-                // What else came meanwhile is covered by this one search.
-                while rx.try_recv().is_ok() {}
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
             }
-            first = false;
+            // What else came meanwhile is covered by this one search.
+            while rx.try_recv().is_ok() {}
             match link(&store).await {
                 Ok(r) if r.searched > 0 => bus.publish(Event::Changed {
                     source: SOURCE.into(),
