@@ -100,16 +100,26 @@ impl Runtime {
         // The link search's ear, opened before the first scan so no pass after it goes unseen;
         // the search itself starts with the other tasks, once nothing here can fail.
         let linker_rx = bus.subscribe();
+        let mut warnings: Vec<String> = relay_warning.into_iter().collect();
         let first_scan = if opts.first_scan {
-            Some(ingest::run(store, &sources, Some(bus), crate::now()).await?)
+            match ingest::run(store, &sources, Some(bus), crate::now()).await {
+                Ok(r) => Some(r),
+                // Another process (an ingest, a second serve) held the write lock past the
+                // busy timeout: serve what is stored; the periodic rescan reads the rest.
+                Err(e) if e.is_busy() => {
+                    warnings.push(format!(
+                        "the first scan waited too long for another writer ({e}); it is retried \
+                         every {} s",
+                        opts.rescan_every.as_secs()
+                    ));
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            }
         } else {
             None
         };
-        let mut warnings: Vec<String> = first_scan
-            .iter()
-            .flat_map(|r| r.problems.iter().cloned())
-            .collect();
-        warnings.extend(relay_warning);
+        warnings.extend(first_scan.iter().flat_map(|r| r.problems.iter().cloned()));
         // Which changes put which experiment in code, found before the views are served; later
         // searches run in the background after every pass of a source.
         if let Err(e) = flightdeck_core::domain::experiment_links::link(store).await {

@@ -23,6 +23,14 @@ pub struct WatchHandle {
     task: tokio::task::JoinHandle<()>,
     /// Paths that could not be watched, with the reason.
     pub problems: Vec<String>,
+    passes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl WatchHandle {
+    /// How many ingest passes file events have started so far.
+    pub fn passes(&self) -> u64 {
+        self.passes.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl Drop for WatchHandle {
@@ -95,15 +103,41 @@ impl Watched {
         }
         self.git_dirs
             .iter()
-            .find(|(gd, _)| p.starts_with(gd))
+            .find(|(gd, _)| p.strip_prefix(gd).is_ok_and(names_refs))
             .map(|(_, repo)| Change::Repo(repo.clone()))
+    }
+}
+
+/// Whether a path inside `.git` can move a branch head: HEAD, packed-refs, refs/, a linked
+/// worktree's HEAD, the shallow boundary. The index, FETCH_HEAD, logs and the rest change
+/// with every `git status` an editor runs and say nothing the scan reads.
+fn names_refs(rel: &Path) -> bool {
+    rel.components().next().is_some_and(|c| {
+        matches!(
+            c.as_os_str().to_str(),
+            Some("HEAD" | "packed-refs" | "refs" | "worktrees" | "shallow")
+        )
+    })
+}
+
+/// Whether a file event is a change. notify reports opens and reads too (inotify's IN_OPEN):
+/// counted as changes, the scan's own reads of `.git` would start the next scan, forever.
+fn is_change(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    use notify::EventKind;
+    match kind {
+        // `Any`: a backend that cannot tell (the polling watcher).
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) | EventKind::Any => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) | EventKind::Other => false,
     }
 }
 
 pub fn spawn(store: Store, bus: EventBus, sources: Sources) -> notify::Result<WatchHandle> {
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
     let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if let Ok(ev) = res {
+        let Ok(ev) = res else { return };
+        if is_change(&ev.kind) {
             for p in ev.paths {
                 let _ = tx.send(p);
             }
@@ -134,6 +168,8 @@ pub fn spawn(store: Store, bus: EventBus, sources: Sources) -> notify::Result<Wa
             w.log_roots.push(h.join(sub));
         }
     }
+    let passes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = passes.clone();
     let task = tokio::spawn(async move {
         let mut poll = tokio::time::interval(REPO_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -176,11 +212,16 @@ pub fn spawn(store: Store, bus: EventBus, sources: Sources) -> notify::Result<Wa
                     Change::Log(f) => pass.only_log_files.get_or_insert_with(Vec::new).push(f),
                 }
             }
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let now = chrono::Utc::now().timestamp();
             if let Err(e) = ingest::run(&store, &pass, Some(&bus), now).await {
                 tracing::warn!("live ingest failed: {e}");
             }
         }
     });
-    Ok(WatchHandle { task, problems })
+    Ok(WatchHandle {
+        task,
+        problems,
+        passes,
+    })
 }

@@ -150,3 +150,48 @@ async fn a_repo_added_while_watching_is_watched_live() {
     .await;
     drop(handle);
 }
+
+/// Reading a repository is not a change: opening `.git` files (every scan does, and so does
+/// an editor's `git status`, which also rewrites the index) starts no pass; a commit does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_of_a_repository_start_no_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo_path = dir.path().join("quiet");
+    let repo = new_repo(&repo_path);
+    let store = Store::open(&dir.path().join("fd.db").display().to_string())
+        .await
+        .unwrap();
+    let sources = Sources {
+        repos: vec![repo_path.clone()],
+        ..Default::default()
+    };
+    ingest::run(&store, &sources, None, 0).await.unwrap();
+    let bus = EventBus::new();
+    let mut rx = bus.subscribe();
+    let handle = watch::spawn(store.clone(), bus.clone(), sources.clone()).unwrap();
+    assert!(handle.problems.is_empty(), "{:?}", handle.problems);
+
+    for _ in 0..5 {
+        // What a scan and an editor do: open and read refs and config, refresh the index.
+        ingest::run(&store, &sources, None, 0).await.unwrap();
+        for f in ["HEAD", "config", "packed-refs", "refs/heads/main"] {
+            let _ = std::fs::read(repo_path.join(".git").join(f));
+        }
+        let status = std::process::Command::new("git")
+            .args(["status", "--porcelain"])
+            .current_dir(&repo_path)
+            .output()
+            .unwrap();
+        assert!(status.status.success());
+        tokio::time::sleep(watch::DEBOUNCE * 2).await;
+    }
+    assert_eq!(handle.passes(), 0, "reads started ingest passes");
+
+    commit_on(&repo, "main", "b.txt", "Add b");
+    until(&mut rx, "commit read", || async {
+        store.commits_between(0, i64::MAX).await.unwrap().len() == 2
+    })
+    .await;
+    assert!(handle.passes() >= 1);
+    drop(handle);
+}

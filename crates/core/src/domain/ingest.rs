@@ -56,6 +56,11 @@ pub struct IngestReport {
     pub skipped_lines: i64,
     /// One line each: what could not be read, and where.
     pub problems: Vec<String>,
+    /// Of those, the sources that could not be read at all (a repo that is not there or not a
+    /// repository, a log file that cannot be opened): a failed ingest for the command line,
+    /// though everything else was read. Corrupt lines are not here: they are skipped and
+    /// counted.
+    pub unreadable: Vec<String>,
     /// Repos rekeyed from a path to their identity (once, after an upgrade).
     pub carried: Vec<String>,
 }
@@ -96,8 +101,9 @@ pub async fn run_with_progress(
         }
     }
     for path in &repo_paths {
-        let known: Vec<String> = match store.cursor("git", &path.display().to_string()).await? {
-            Some(c) => serde_json::from_str(&c).unwrap_or_default(),
+        let cursor = store.cursor("git", &path.display().to_string()).await?;
+        let known: Vec<String> = match &cursor {
+            Some(c) => serde_json::from_str(c).unwrap_or_default(),
             None => Vec::new(),
         };
         let p = path.clone();
@@ -113,9 +119,17 @@ pub async fn run_with_progress(
             Ok(s) => s,
             Err(e) => {
                 report.problems.push(e.to_string());
+                report.unreadable.push(e.to_string());
                 continue;
             }
         };
+        let mut heads_sorted = scan.heads.clone();
+        heads_sorted.sort();
+        report.repos += 1;
+        if cursor.is_some() && scan.commits.is_empty() && heads_sorted == known_sorted {
+            // Nothing moved: an idle pass writes nothing (and so wakes no one).
+            continue;
+        }
         store.upsert_repo(&scan.repo).await?;
         let clone = store.clone_key(scan.repo.path.as_deref().unwrap_or_default());
         store
@@ -137,10 +151,7 @@ pub async fn run_with_progress(
         store
             .set_cursor("git", &path.display().to_string(), &heads, now)
             .await?;
-        report.repos += 1;
         report.new_commits += scan.commits.len();
-        let mut heads_sorted = scan.heads.clone();
-        heads_sorted.sort();
         report.refs_changed |= heads_sorted != known_sorted;
     }
 
@@ -349,10 +360,10 @@ async fn ingest_agent_logs(
     // Runs and the spend rollup are rebuilt after the batches commit. A pass killed in between
     // leaves the rollup "dirty", and the next pass rebuilds every run instead of only the ones
     // it touches.
-    if store.cursor("logs", "rollup").await?.as_deref() == Some("dirty") {
+    let mut dirty = store.cursor("logs", "rollup").await?.as_deref() == Some("dirty");
+    if dirty {
         touched.extend(store.log_sessions().await?);
     }
-    store.set_cursor("logs", "rollup", "dirty", now).await?;
 
     // Reading and parsing run on a blocking thread while this task writes the previous batch:
     // on two cores the two halves overlap. The channel is short, so memory stays flat, and
@@ -361,6 +372,11 @@ async fn ingest_agent_logs(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(2);
     let reader = tokio::task::spawn_blocking(move || read_files(files, cursors, hashes, tx));
     while let Some(msg) = rx.recv().await {
+        if !dirty && matches!(msg, Msg::Forget { .. } | Msg::Batch { .. }) {
+            // Marked before the first write only: an idle pass writes nothing.
+            store.set_cursor("logs", "rollup", "dirty", now).await?;
+            dirty = true;
+        }
         match msg {
             Msg::Progress(done) => {
                 if let Some(p) = progress {
@@ -372,6 +388,10 @@ async fn ingest_agent_logs(
                 }
             }
             Msg::Problem(p) => report.problems.push(p),
+            Msg::Unreadable(p) => {
+                report.problems.push(p.clone());
+                report.unreadable.push(p);
+            }
             Msg::Forget { agent, path } => {
                 // The days its usage was on lose it: they are re-aggregated below.
                 forgotten_days.extend(store.days_of_file(&agent, &path).await?);
@@ -440,14 +460,19 @@ async fn ingest_agent_logs(
         // New spend may cross a budget threshold (each fires once a month, in the store).
         crate::domain::budgets::check(store, now).await?;
     }
-    store.set_cursor("logs", "rollup", "clean", now).await?;
+    if dirty {
+        store.set_cursor("logs", "rollup", "clean", now).await?;
+    }
     Ok(touched.len())
 }
 
 /// What the reading thread tells the writing task, in file order.
 enum Msg {
     Progress(usize),
+    /// A file read, but not yet understood (it is retried).
     Problem(String),
+    /// A file that could not be read at all.
+    Unreadable(String),
     /// The file was truncated, rotated or rewritten: forget what was read from it.
     Forget {
         agent: String,
@@ -493,7 +518,7 @@ fn read_files(
             Ok(false) => return,
             Err(e) => {
                 if tx
-                    .blocking_send(Msg::Problem(format!("{}: {e}", file.display())))
+                    .blocking_send(Msg::Unreadable(format!("{}: {e}", file.display())))
                     .is_err()
                 {
                     return;

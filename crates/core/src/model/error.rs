@@ -13,6 +13,9 @@ pub enum Error {
     #[error("database {path} cannot be written: {reason}")]
     DatabaseUnwritable { path: PathBuf, reason: String },
 
+    #[error("no Flightdeck database at {path}: run `flightdeck ingest` (or `serve`) first, or pass the right --database-url")]
+    NoDatabase { path: PathBuf },
+
     #[error("database {path} is corrupt or not a Flightdeck database ({reason}); move it away or pass another --database-url")]
     DatabaseCorrupt { path: PathBuf, reason: String },
 
@@ -64,6 +67,23 @@ pub enum Error {
 }
 
 impl Error {
+    /// The database was locked by another writer for longer than the busy timeout (SQLite
+    /// only): worth trying again later, never a reason to stop serving.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            Error::Db(sqlx::Error::Database(d))
+            | Error::DatabaseConnect {
+                source: sqlx::Error::Database(d),
+                ..
+            } => {
+                // SQLITE_BUSY and its extended codes (recovery, snapshot, timeout).
+                matches!(d.code().as_deref(), Some("5" | "261" | "517" | "773"))
+                    || d.message().contains("database is locked")
+            }
+            _ => false,
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -97,7 +97,7 @@ impl Store {
                 .await?;
             return Ok(done.rows_affected() == 1);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let agent: Option<String> =
             sqlx::query_scalar("SELECT agent FROM dispatches WHERE id = $1")
                 .bind(id)

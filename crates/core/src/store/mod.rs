@@ -147,15 +147,44 @@ pub struct Store {
     machine: std::sync::Arc<str>,
 }
 
+/// Whether opening may create the database: commands that gather data may, read-only ones
+/// must not (a mistyped `--database-url` would otherwise print an empty report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    Create,
+    Existing,
+}
+
+/// How long a database that does not answer is waited for when opening it.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long a SQLite writer waits for another process's write transaction before giving up
+/// with "database is locked". Long: an ingest's batch or a rollup may hold the lock for
+/// seconds, and waiting is always better than refusing work.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Store {
     /// Opens (creating if needed) and migrates the database.
     pub async fn open(url: &str) -> Result<Self> {
         Self::open_target(DatabaseTarget::parse(url)?).await
     }
 
+    /// Opens and migrates a database that must exist already (a SQLite file that is not there
+    /// is an error naming it, and no file is made).
+    pub async fn open_existing(url: &str) -> Result<Self> {
+        Self::open_with(DatabaseTarget::parse(url)?, OpenMode::Existing).await
+    }
+
     pub async fn open_target(target: DatabaseTarget) -> Result<Self> {
+        Self::open_with(target, OpenMode::Create).await
+    }
+
+    pub async fn open_with(target: DatabaseTarget, mode: OpenMode) -> Result<Self> {
         sqlx::any::install_default_drivers();
         if let Some(path) = &target.sqlite_path {
+            if mode == OpenMode::Existing && !path.is_file() {
+                return Err(Error::NoDatabase { path: path.clone() });
+            }
             check_sqlite_file_writable(path)?;
         }
         let options =
@@ -164,16 +193,36 @@ impl Store {
                 source: e,
             })?;
         let backend = target.backend;
-        if backend == Backend::Sqlite {
-            // Probe once outside the pool: a pool retries failing connections until it times
-            // out, which would hide "file is not a database" behind "pool timed out".
+        // Two processes starting at once on a new SQLite file would both migrate it (sqlx
+        // locks migrations on PostgreSQL only): the second waits here for the first. Held
+        // until the migrations are done.
+        let _migrating = match &target.sqlite_path {
+            Some(path) => Some(migration_lock(path).await?),
+            None => None,
+        };
+        // Probe once outside the pool: a pool retries failing connections until it times out,
+        // which would hide "connection refused" or "file is not a database" behind "pool timed
+        // out" after 30 s.
+        {
             use sqlx::Connection;
-            let mut conn = sqlx::AnyConnection::connect_with(&options)
-                .await
-                .map_err(|e| classify_open_error(&target, e))?;
-            conn.execute("PRAGMA journal_mode=WAL")
-                .await
-                .map_err(|e| classify_open_error(&target, e))?;
+            let mut conn =
+                tokio::time::timeout(CONNECT_TIMEOUT, sqlx::AnyConnection::connect_with(&options))
+                    .await
+                    .map_err(|_| Error::DatabaseConnect {
+                        url: target.display_url(),
+                        source: sqlx::Error::Io(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+                        )),
+                    })?
+                    .map_err(|e| classify_open_error(&target, e))?;
+            if backend == Backend::Sqlite {
+                // WAL is a property of the file, set once here under the migration lock: the
+                // switch needs an exclusive lock that a busy timeout cannot wait for.
+                conn.execute("PRAGMA journal_mode=WAL")
+                    .await
+                    .map_err(|e| classify_open_error(&target, e))?;
+            }
             conn.close().await.ok();
         }
         let pool = AnyPoolOptions::new()
@@ -184,10 +233,12 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets the UI read while an ingest writes; the busy timeout makes a
-                        // second writer wait instead of failing.
-                        conn.execute("PRAGMA journal_mode=WAL").await?;
-                        conn.execute("PRAGMA busy_timeout=5000").await?;
+                        // The busy timeout makes a writer wait for another process's write
+                        // transaction instead of failing (writes begin IMMEDIATE, see `begin`).
+                        conn.execute(
+                            format!("PRAGMA busy_timeout={}", BUSY_TIMEOUT.as_millis()).as_str(),
+                        )
+                        .await?;
                         conn.execute("PRAGMA synchronous=NORMAL").await?;
                     } else {
                         // Plan each statement for its values: the spans are skewed (a bucket
@@ -320,6 +371,33 @@ pub(crate) fn placeholder(backend: Backend, n: usize) -> String {
         Backend::Sqlite => "?".into(),
         Backend::Postgres => format!("${n}"),
     }
+}
+
+/// An exclusive lock on `<database>-migrate.lock`, taken off the async threads (it waits for
+/// another process's migrations, however long they take). A lock file beside the database
+/// rather than the database itself: closing any descriptor of the database file would drop
+/// SQLite's own POSIX locks on it.
+async fn migration_lock(db: &Path) -> Result<std::fs::File> {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-migrate.lock");
+    let path = PathBuf::from(name);
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.lock().map(|()| f));
+        file.map_err(|e| Error::DatabaseUnwritable {
+            reason: format!("cannot lock {}: {e}", path.display()),
+            path,
+        })
+    })
+    .await
+    .map_err(|e| Error::Invalid {
+        path: db.to_path_buf(),
+        message: format!("migration lock task failed: {e}"),
+    })?
 }
 
 fn check_sqlite_file_writable(path: &Path) -> Result<()> {

@@ -91,7 +91,7 @@ impl Store {
                                    OR (state = 'applied' AND payload LIKE $9)))
                AND EXISTS (SELECT 1 FROM change_requests WHERE id = $3 AND state = 'open')
              ON CONFLICT (idempotency_key) DO NOTHING";
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if self.target.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
                 .bind(format!("flightdeck merge {}", a.target))

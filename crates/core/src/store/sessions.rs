@@ -74,7 +74,7 @@ impl Store {
         label: Option<&str>,
         person: Option<&str>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM login_codes WHERE expires_at < $1")
             .bind(now - 86_400)
             .execute(&mut *tx)
@@ -132,7 +132,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM pairing_codes WHERE expires_at < $1")
             .bind(now - 86_400)
             .execute(&mut *tx)
@@ -189,7 +189,7 @@ impl Store {
     /// Records a session by its secret's hash; sessions that ended (expired or signed out) a
     /// day before it go at the same time, so the table holds what is open and recent.
     pub async fn insert_session(&self, s: &SessionRow, hash: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
             .bind(s.created_at - 86_400)
             .execute(&mut *tx)

@@ -9,8 +9,15 @@ use crate::model::ChangeState;
 use crate::model::*;
 
 impl Store {
+    /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// waiting for another process's writer under the busy timeout: a deferred transaction
+    /// that read first would fail at its first write with "database is locked" whenever another
+    /// process had written since, and no timeout waits for that.
     pub async fn begin(&self) -> Result<Transaction<'static, Any>> {
-        Ok(self.pool.begin().await?)
+        Ok(match self.backend() {
+            super::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            super::Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Upserts commits in one transaction, many rows per statement (an ingest writes thousands
