@@ -58,6 +58,14 @@ GEN_ROWS = os.path.join(ROOT, "target/release/examples/gen_experiment_rows")
 CCUSAGE = os.path.join(ROOT, "bench/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage")
 
 
+
+def empty_dir(parent):
+    """An empty folder standing for a log source that is not used: a named folder that is
+    missing fails the ingest."""
+    path = os.path.join(parent, "none")
+    os.makedirs(path, exist_ok=True)
+    return path
+
 def timed(cmd, env=None, stdout=subprocess.DEVNULL):
     """Runs cmd under GNU time; returns (seconds, peak RSS MB, stdout bytes or None)."""
     with tempfile.NamedTemporaryFile("r") as t:
@@ -81,8 +89,8 @@ def fd_env(scratch):
 def fd_ingest_and_report(scratch, corpus, db):
     env = fd_env(scratch)
     common = [FD, "--database-url", db]
-    t1, m1, _ = timed(common + ["ingest", "--claude-dir", corpus, "--codex-home", os.path.join(scratch, "none"),
-                                "--gemini-dir", os.path.join(scratch, "none"), "--generic-dir", os.path.join(scratch, "none")], env)
+    t1, m1, _ = timed(common + ["ingest", "--claude-dir", corpus, "--codex-home", empty_dir(scratch),
+                                "--gemini-dir", empty_dir(scratch), "--generic-dir", empty_dir(scratch)], env)
     t2, m2, out = timed(common + ["report", "usage", "--by", "day", "--json"], env, stdout=subprocess.PIPE)
     return t1 + t2, max(m1, m2), json.loads(out)
 
@@ -147,7 +155,7 @@ def git_scan(scratch, commits):
     for f in (db, db + "-wal", db + "-shm"):
         if os.path.exists(f):
             os.remove(f)
-    none = os.path.join(scratch, "none")
+    none = empty_dir(scratch)
     fd, fd_mem, _ = timed([FD, "--database-url", db, "ingest", "--repo", repo, "--claude-dir", none,
                            "--codex-home", none, "--gemini-dir", none, "--generic-dir", none], fd_env(scratch))
     log = ["git", "-C", repo, "log", "--all", "--numstat", "--format=%H %an %ae %at %ct %s"]
@@ -182,7 +190,7 @@ def live(scratch, samples):
         subprocess.run(["git", "-C", repo, "-c", "user.name=A", "-c", "user.email=a@x", "commit", "-q",
                         "--allow-empty", "-m", "init"], check=True)
     port = free_port()
-    none = os.path.join(scratch, "none")
+    none = empty_dir(scratch)
     db = os.path.join(scratch, "live.db")
     server = subprocess.Popen([FD, "--database-url", db, "serve", "--port", str(port), "--rescan-secs", "3600",
                                "--repo", repo, "--claude-dir", logs, "--codex-home", none, "--gemini-dir", none,
@@ -275,7 +283,7 @@ def main():
     commits = int(os.environ.get("BENCH_COMMITS", "100000"))
     samples = int(os.environ.get("BENCH_LIVE_SAMPLES", "200"))
     scratch = os.environ.get("BENCH_DIR") or tempfile.mkdtemp(prefix="flightdeck-bench-")
-    os.makedirs(os.path.join(scratch, "none"), exist_ok=True)
+    os.makedirs(empty_dir(scratch), exist_ok=True)
     print(f"scratch: {scratch}")
 
     if run("logs"):
@@ -453,7 +461,7 @@ def scorecard_api_section(scratch, n, requests=1000):
         os.remove(path)
     token = "bench-token-0123456789abcdef"
     server = subprocess.Popen([FD, "--database-url", db, "serve", "--port", "0", "--token", token,
-                               "--claude-dir", os.path.join(scratch, "none"), "--codex-home", os.path.join(scratch, "none")],
+                               "--claude-dir", empty_dir(scratch), "--codex-home", empty_dir(scratch)],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         port = None
@@ -625,8 +633,8 @@ def team_ingest_cmd(url, home, clones, machine):
     env = fd_env(home)
     env["FLIGHTDECK_MACHINE"] = machine
     cmd = [FD, "--database-url", url, "ingest", "--claude-dir", os.path.join(home, "claude"),
-           "--codex-home", os.path.join(home, "none"), "--gemini-dir", os.path.join(home, "none"),
-           "--generic-dir", os.path.join(home, "none")]
+           "--codex-home", empty_dir(home), "--gemini-dir", empty_dir(home),
+           "--generic-dir", empty_dir(home)]
     for c in clones:
         cmd += ["--repo", c]
     return cmd, env
@@ -683,7 +691,7 @@ def team_api_section(url, home, uis=TEAM_INSTANCES, rounds=30):
     env["FLIGHTDECK_MACHINE"] = "bench-serve"
     token = "bench-token-0123456789abcdef"
     server = subprocess.Popen([FD, "--database-url", url, "serve", "--port", "0", "--token", token,
-                               "--claude-dir", os.path.join(home, "none"), "--codex-home", os.path.join(home, "none")],
+                               "--claude-dir", empty_dir(home), "--codex-home", empty_dir(home)],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         port = None

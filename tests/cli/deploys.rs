@@ -100,6 +100,19 @@ fn deploys_and_dora_from_the_terminal() {
     assert_eq!(d["change_failure_rate"], 0.5);
     let md = week_as("--md");
     assert!(md.contains("| change failure rate | 50.0 % |"), "{md}");
+    // CSV as RFC 4180: the failure rate's cases hold commas, so they are quoted; CRLF ends.
+    let csv_text = week_as("--csv");
+    assert!(csv_text.ends_with("\r\n"), "{csv_text:?}");
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(csv_text.as_bytes());
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    let failure = records
+        .iter()
+        .find(|r| &r[0] == "change failure rate")
+        .unwrap_or_else(|| panic!("{csv_text}"));
+    assert_eq!(failure.len(), 3);
+    assert!(failure[2].contains(", "), "{csv_text}");
 
     // A pager's incident after d1 (d2 failed by itself): recorded, listed, then resolved by
     // its id; d1 now counts as failed too.

@@ -56,6 +56,7 @@ fn ingest_killed_midway_and_restarted_gives_the_clean_totals() {
     let home = tempfile::tempdir().unwrap();
     let corpus = home.path().join("claude");
     write_corpus(&corpus, 20, 600);
+    std::fs::create_dir_all(home.path().join("no-codex")).unwrap();
     let ingest = |db: &std::path::Path| {
         let mut c = flightdeck(home.path());
         c.arg("--database-url")

@@ -18,6 +18,7 @@ use support::*;
 mod deploys;
 mod errors;
 mod experiments;
+mod hygiene;
 mod ingest;
 mod review;
 mod serve;

@@ -342,6 +342,7 @@ fn two_leads_merging_from_two_processes_get_one_merge() {
             .args(["--database-url", &url]);
         c
     };
+    std::fs::create_dir_all(alice.path().join("none")).unwrap();
     let mut ingest = lead(alice.path(), "Alice Lead");
     ingest
         .args(["ingest", "--codex-home"])
@@ -460,6 +461,7 @@ fn four_machines_dispatching_keep_the_agents_limit() {
         )
         .unwrap();
         let none = home.path().join("none");
+        std::fs::create_dir_all(&none).unwrap();
         let mut ingest = machine(m);
         ingest
             .args(["ingest", "--repo"])

@@ -31,7 +31,7 @@ pub async fn login(
     let person = acting_person(settings, person)?;
     let store = Store::open(&settings.database_url).await?;
     let code = access::issue_login_code_for(&store, Some(&person), crate::now()).await?;
-    println!("{}", login_url(&base, &code));
+    outln!("{}", login_url(&base, &code));
     eprintln!(
         "(opens a session once, within {} minutes; for a server on another address, pass --url)",
         access::LOGIN_CODE_SECS / 60
@@ -68,8 +68,8 @@ pub async fn pair(
     let link = flightdeck_server::pairing::pair_url(&base, &code);
     let qr = flightdeck_server::pairing::qr_terminal(&link)
         .map_err(|e| anyhow::anyhow!("drawing the QR code: {e}"))?;
-    println!("{qr}");
-    println!("{link}");
+    outln!("{qr}");
+    outln!("{link}");
     eprintln!(
         "(scan it with the phone's camera within {} minutes: the phone makes a key of its own and pairs once; the code after # never leaves it{})",
         access::PAIR_CODE_SECS / 60,
@@ -120,13 +120,16 @@ pub async fn devices(settings: &Settings, cmd: &DevicesCmd) -> Result<ExitCode> 
         DevicesCmd::List { json } => {
             let sessions = store.open_sessions(now).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&sessions)?);
+                outln!("{}", serde_json::to_string_pretty(&sessions)?);
             } else if sessions.is_empty() {
-                println!("no browser is signed in (`flightdeck login` prints a sign-in link)");
+                outln!("no browser is signed in (`flightdeck login` prints a sign-in link)");
             } else {
-                println!(
+                outln!(
                     "{:<10} {:<20} {:<20} {:<17} NAME",
-                    "ID", "SIGNED IN", "LAST SEEN", "DEVICE KEY"
+                    "ID",
+                    "SIGNED IN",
+                    "LAST SEEN",
+                    "DEVICE KEY"
                 );
                 for s in sessions {
                     // A paired device's own key, by fingerprint; a browser signed in by link
@@ -136,7 +139,7 @@ pub async fn devices(settings: &Settings, cmd: &DevicesCmd) -> Result<ExitCode> 
                         .as_deref()
                         .map(flightdeck_core::model::device::fingerprint)
                         .unwrap_or_else(|| "-".into());
-                    println!(
+                    outln!(
                         "{:<10} {:<20} {:<20} {:<17} {}",
                         s.id,
                         when(s.created_at),
@@ -151,7 +154,7 @@ pub async fn devices(settings: &Settings, cmd: &DevicesCmd) -> Result<ExitCode> 
             access::revoke(&store, id, now)
                 .await
                 .with_context(|| format!("revoking {id}"))?;
-            println!("signed out {id}");
+            outln!("signed out {id}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -77,7 +77,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
     let key = lead.key()?;
     match cmd {
         AuditCmd::Key => {
-            println!("{}", key.public_hex());
+            outln!("{}", key.public_hex());
             Ok(ExitCode::SUCCESS)
         }
         AuditCmd::Trust(t) => {
@@ -86,21 +86,21 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
             match t {
                 TrustCmd::Add { key: k, name } => {
                     let added = trust::add(&store, &key, k, name, &lead.name, now).await?;
-                    println!("trusted {} as {}", audit::short(&added.key), added.name);
+                    outln!("trusted {} as {}", audit::short(&added.key), added.name);
                 }
                 TrustCmd::Remove { key: k } => {
                     trust::remove(&store, &key, k, &lead.name, now).await?;
-                    println!("no longer trusted: {}", audit::short(k.trim()));
+                    outln!("no longer trusted: {}", audit::short(k.trim()));
                 }
                 TrustCmd::List { json } => {
                     let keys = store.trusted_keys().await?;
                     if *json {
-                        println!("{}", serde_json::to_string_pretty(&keys)?);
+                        outln!("{}", serde_json::to_string_pretty(&keys)?);
                     } else if keys.is_empty() {
-                        println!("no key trusted yet besides this machine's (`flightdeck audit trust add KEY --name N`)");
+                        outln!("no key trusted yet besides this machine's (`flightdeck audit trust add KEY --name N`)");
                     } else {
                         for k in keys {
-                            println!("{}  {}  added by {}", k.key, k.name, k.added_by);
+                            outln!("{}  {}  added by {}", k.key, k.name, k.added_by);
                         }
                     }
                 }
@@ -108,7 +108,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
             Ok(ExitCode::SUCCESS)
         }
         AuditCmd::Export { out } => {
-            let store = Store::open(&settings.database_url).await?;
+            let store = Store::open_existing(&settings.database_url).await?;
             let mut entries = store.audit_entries().await?;
             entries.sort_by_key(|e| e.seq);
             let export = Export {
@@ -130,7 +130,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
                         audit::short(&export.public_keys[0])
                     );
                 }
-                None => println!("{text}"),
+                None => outln!("{text}"),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -145,7 +145,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
                     (e.entries, trusted, e.checkpoints)
                 }
                 None => {
-                    let store = Store::open(&settings.database_url).await?;
+                    let store = Store::open_existing(&settings.database_url).await?;
                     let entries = store.audit_entries().await?;
                     // Trust comes from the signed log, rooted in this machine's key and the
                     // keys given here; the table only names the keys the log trusts.
@@ -164,7 +164,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
             let mut v = audit::verify(&entries, &trusted, &checkpoints);
             v.name_signers(names.iter().map(|(k, n)| (k.as_str(), n.as_str())));
             if *json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 print_verification(&v);
             }
@@ -193,7 +193,7 @@ fn read_export(path: &Path) -> Result<Export> {
 
 fn print_verification(v: &Verification) {
     for s in &v.signers {
-        println!(
+        outln!(
             "signer {}  {}  {} entries",
             audit::short(&s.key),
             s.name
@@ -204,18 +204,20 @@ fn print_verification(v: &Verification) {
     }
     // Decisions a paired device signed: proven to come from that device's own key.
     for d in &v.devices {
-        println!(
+        outln!(
             "device {}  {}  {} signed decisions",
-            d.fingerprint, d.name, d.decisions
+            d.fingerprint,
+            d.name,
+            d.decisions
         );
     }
     for p in &v.problems {
-        println!("entry {}: {}", p.seq, p.what);
+        outln!("entry {}: {}", p.seq, p.what);
     }
     if v.ok() {
-        println!("ok: {} entries, chain and signatures intact", v.entries);
+        outln!("ok: {} entries, chain and signatures intact", v.entries);
     } else {
-        println!(
+        outln!(
             "FAILED: {} problems in {} entries",
             v.problems.len(),
             v.entries

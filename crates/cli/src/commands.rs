@@ -103,7 +103,10 @@ pub enum RepoCmd {
     List,
 }
 
-pub async fn ingest(settings: &Settings) -> Result<ExitCode> {
+/// Reads every source into the store. `missing`: folders named on the command line that are
+/// not there. A source that cannot be read fails the command (exit 1) after the summary of
+/// what was read; corrupt lines only are skipped and counted.
+pub async fn ingest(settings: &Settings, missing: Vec<String>) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let sources = settings.sources();
     let started = std::time::Instant::now();
@@ -129,7 +132,7 @@ pub async fn ingest(settings: &Settings) -> Result<ExitCode> {
     if tty {
         eprintln!();
     }
-    println!(
+    outln!(
         "ingested in {:.1} s: {} repos ({} new commits), {} log files read, {} lines, {} runs updated, {} lines skipped",
         started.elapsed().as_secs_f64(),
         report.repos,
@@ -140,16 +143,27 @@ pub async fn ingest(settings: &Settings) -> Result<ExitCode> {
         report.skipped_lines
     );
     for p in report.problems.iter().take(20) {
-        println!("  skipped: {p}");
+        outln!("  skipped: {p}");
     }
     if report.problems.len() > 20 {
-        println!("  … and {} more", report.problems.len() - 20);
+        outln!("  … and {} more", report.problems.len() - 20);
     }
-    Ok(ExitCode::SUCCESS)
+    let unreadable: Vec<&String> = missing.iter().chain(&report.unreadable).collect();
+    if unreadable.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for u in &unreadable {
+        eprintln!("error: cannot read {u}");
+    }
+    eprintln!(
+        "error: {} source(s) could not be read; everything else was ingested",
+        unreadable.len()
+    );
+    Ok(ExitCode::FAILURE)
 }
 
 fn json(v: &impl serde::Serialize) -> Result<()> {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(v).context("serialising the report")?
     );
@@ -169,7 +183,7 @@ fn tokens_fmt(n: i64) -> String {
 }
 
 pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
-    let store = Store::open(&settings.database_url).await?;
+    let store = Store::open_existing(&settings.database_url).await?;
     match cmd {
         ReportCmd::Usage {
             by,
@@ -191,13 +205,19 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
             if *as_json {
                 return json(&r).map(|_| ExitCode::SUCCESS);
             }
-            println!(
+            outln!(
                 "{:<44} {:>14} {:>12} {:>14} {:>16} {:>12} {:>11}",
-                "key", "input", "output", "cache write", "cache read", "reasoning", "cost USD"
+                "key",
+                "input",
+                "output",
+                "cache write",
+                "cache read",
+                "reasoning",
+                "cost USD"
             );
             for row in r.rows.iter().chain(std::iter::once(&r.total)) {
                 let t = &row.tokens;
-                println!(
+                outln!(
                     "{:<44} {:>14} {:>12} {:>14} {:>16} {:>12} {:>11.4}",
                     if row.key.is_empty() {
                         "(none)"
@@ -230,9 +250,15 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
             if *as_json {
                 return json(&runs).map(|_| ExitCode::SUCCESS);
             }
-            println!(
+            outln!(
                 "{:<12} {:<9} {:<28} {:<26} {:<30} {:>12} {:>9}",
-                "agent", "state", "model", "repo", "branch", "tokens", "cost USD"
+                "agent",
+                "state",
+                "model",
+                "repo",
+                "branch",
+                "tokens",
+                "cost USD"
             );
             for r in &runs {
                 let repo = r
@@ -240,7 +266,7 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
                     .as_deref()
                     .and_then(|p| p.rsplit('/').next())
                     .unwrap_or("-");
-                println!(
+                outln!(
                     "{:<12} {:<9} {:<28} {:<26} {:<30} {:>12} {:>9.4}",
                     r.agent,
                     r.state.as_str(),
@@ -272,12 +298,17 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
             if *as_json {
                 return json(&rows).map(|_| ExitCode::SUCCESS);
             }
-            println!(
+            outln!(
                 "{:<30} {:>8} {:>8} {:>10} {:>10} {:>7}",
-                "key", "commits", "agent", "added", "removed", "agent%"
+                "key",
+                "commits",
+                "agent",
+                "added",
+                "removed",
+                "agent%"
             );
             for r in &rows {
-                println!(
+                outln!(
                     "{:<30} {:>8} {:>8} {:>10} {:>10} {:>6.1}%",
                     r.key,
                     r.commits,
@@ -308,20 +339,20 @@ pub async fn repo(settings: &Settings, cmd: &RepoCmd) -> Result<ExitCode> {
                 .canonicalize()
                 .with_context(|| workdir.display().to_string())?;
             store.watch_repo(&workdir.display().to_string()).await?;
-            println!(
+            outln!(
                 "watching {} (scanned on the next ingest or rescan)",
                 workdir.display()
             );
         }
         RepoCmd::List => {
             for r in store.watched_repos().await? {
-                println!("watched    {r}");
+                outln!("watched    {r}");
             }
             for p in &settings.repos {
-                println!("configured {}", p.display());
+                outln!("configured {}", p.display());
             }
             for s in views::suggested_repos(&store).await? {
-                println!("suggested  {s}   (agent runs there; `flightdeck repo add {s}`)");
+                outln!("suggested  {s}   (agent runs there; `flightdeck repo add {s}`)");
             }
         }
     }

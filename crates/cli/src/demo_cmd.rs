@@ -78,10 +78,10 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
     }
     let database = store.target().display_url();
     let (url, server) = start_server(&settings, store, bus, lead).await?;
-    println!("Flightdeck demo: {url}");
-    println!("  {}", crate::serve_cmd::SIGN_IN_NOTE);
-    println!("  workspace: {}", ws.root.display());
-    println!("  database:  {database}");
+    outln!("Flightdeck demo: {url}");
+    outln!("  {}", crate::serve_cmd::SIGN_IN_NOTE);
+    outln!("  workspace: {}", ws.root.display());
+    outln!("  database:  {database}");
     if open {
         open_desktop(&settings, &url);
     }
@@ -111,15 +111,15 @@ fn open_desktop(settings: &Settings, url: &str) {
                 )
                 .spawn()
             {
-                Ok(_) => println!("  desktop window: opened ({})", bin.display()),
+                Ok(_) => outln!("  desktop window: opened ({})", bin.display()),
                 Err(e) => eprintln!(
                     "note: could not start {}: {e}; open {url} in a browser",
                     bin.display()
                 ),
             }
         }
-        (false, _) => println!("  no display: open {url} in a browser"),
-        (true, None) => println!(
+        (false, _) => outln!("  no display: open {url} in a browser"),
+        (true, None) => outln!(
             "  desktop app not built (cargo build -p flightdeck-desktop); open {url} in a browser"
         ),
     }

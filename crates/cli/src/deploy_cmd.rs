@@ -65,7 +65,7 @@ pub(crate) fn parse_time(flag: &str, at: &str) -> Result<i64> {
 }
 
 fn show(d: &Deployment) {
-    println!(
+    outln!(
         "{:<28} {:<11} {:<11} {} {}  {}",
         d.id,
         d.environment,
@@ -107,7 +107,7 @@ pub async fn run(settings: &Settings, cmd: &DeployCmd) -> Result<ExitCode> {
             };
             let d = deploys::record(&store, &r, "cli", now).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&d)?);
+                outln!("{}", serde_json::to_string_pretty(&d)?);
             } else {
                 show(&d);
             }
@@ -120,9 +120,9 @@ pub async fn run(settings: &Settings, cmd: &DeployCmd) -> Result<ExitCode> {
                 .filter(|d| env.as_ref().is_none_or(|e| d.environment == *e))
                 .collect();
             if *json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
-                println!("no deploys yet; `flightdeck deploy record --env production --sha SHA --status success` adds one");
+                outln!("no deploys yet; `flightdeck deploy record --env production --sha SHA --status success` adds one");
             } else {
                 list.iter().for_each(show);
             }
@@ -132,16 +132,16 @@ pub async fn run(settings: &Settings, cmd: &DeployCmd) -> Result<ExitCode> {
                 bail!("no deploy `{id}`; `flightdeck deploy list` shows them");
             };
             if *json {
-                println!("{}", serde_json::to_string_pretty(&d)?);
+                outln!("{}", serde_json::to_string_pretty(&d)?);
                 return Ok(ExitCode::SUCCESS);
             }
             show(&d.deployment);
             match &d.previous {
-                Some(p) => println!("since {} ({})", p.id, &p.sha[..p.sha.len().min(12)]),
-                None => println!("the first successful deploy there: all history"),
+                Some(p) => outln!("since {} ({})", p.id, &p.sha[..p.sha.len().min(12)]),
+                None => outln!("the first successful deploy there: all history"),
             }
             for c in &d.commits {
-                println!(
+                outln!(
                     "  {} {:<10} {}",
                     &c.sha[..12],
                     c.agent.as_deref().unwrap_or("human"),
@@ -173,7 +173,7 @@ pub async fn run(settings: &Settings, cmd: &DeployCmd) -> Result<ExitCode> {
                     (None, Some(e)) => format!("policy: not judged ({e})"),
                     (None, None) => "policy: not judged".into(),
                 };
-                println!(
+                outln!(
                     "  change {} \"{}\" by {who}; reviews: {}; checks: {} of {} failing; agent cost ${:.2}; {verdict}",
                     c.change.id,
                     c.change.title,

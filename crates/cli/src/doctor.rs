@@ -13,14 +13,14 @@ struct Report {
 
 impl Report {
     fn ok(&self, what: &str, detail: impl std::fmt::Display) {
-        println!("ok    {what}: {detail}");
+        outln!("ok    {what}: {detail}");
     }
     fn warn(&self, what: &str, detail: impl std::fmt::Display) {
-        println!("warn  {what}: {detail}");
+        outln!("warn  {what}: {detail}");
     }
     fn fail(&mut self, what: &str, detail: impl std::fmt::Display, fix: &str) {
         self.failed += 1;
-        println!("FAIL  {what}: {detail}\n      fix: {fix}");
+        outln!("FAIL  {what}: {detail}\n      fix: {fix}");
     }
 }
 
@@ -48,7 +48,8 @@ pub async fn run(settings: &Settings, dirs: &Dirs) -> ExitCode {
         ),
     }
 
-    match Store::open(&settings.database_url).await {
+    // Doctor only looks: a database that is not there yet is said so, not made.
+    match Store::open_existing(&settings.database_url).await {
         Ok(store) => {
             match store.counts().await {
                 Ok(c) => r.ok(
@@ -67,6 +68,13 @@ pub async fn run(settings: &Settings, dirs: &Dirs) -> ExitCode {
             }
             store.close().await;
         }
+        Err(flightdeck_core::Error::NoDatabase { path }) => r.ok(
+            "database",
+            format!(
+                "{} is not created yet (the first `flightdeck ingest` or `serve` makes it)",
+                path.display()
+            ),
+        ),
         Err(e) => r.fail(
             "database",
             e,
@@ -155,10 +163,10 @@ pub async fn run(settings: &Settings, dirs: &Dirs) -> ExitCode {
     }
 
     if r.failed == 0 {
-        println!("all checks passed");
+        outln!("all checks passed");
         ExitCode::SUCCESS
     } else {
-        println!("{} check(s) failed", r.failed);
+        outln!("{} check(s) failed", r.failed);
         ExitCode::FAILURE
     }
 }

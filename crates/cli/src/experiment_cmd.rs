@@ -112,7 +112,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
                 now,
             )
             .await?;
-            println!(
+            outln!(
                 "{id}: {}{} by {}, signed in the audit log",
                 d.call.as_str(),
                 d.variation
@@ -133,9 +133,9 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             // The keys read are searched for now: a running app is not told of this sync.
             search_links(&store).await;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                outln!("{}", serde_json::to_string_pretty(&s)?);
             } else {
-                println!(
+                outln!(
                     "growthbook ({}): {} experiments listed, {} updated, {} unchanged, {} drafts or archived skipped",
                     api.base(),
                     s.listed,
@@ -160,9 +160,9 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             search_links(&store).await;
             if *json {
                 let card = experiments::scorecard(&store, &done.experiment.id, now).await?;
-                println!("{}", serde_json::to_string_pretty(&card)?);
+                outln!("{}", serde_json::to_string_pretty(&card)?);
             } else {
-                println!(
+                outln!(
                     "{}: {} rows, {} metrics ({})",
                     done.experiment.id,
                     done.rows,
@@ -202,9 +202,9 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             search_links(&store).await;
             if *json {
                 let card = experiments::scorecard(&store, experiment, now).await?;
-                println!("{}", serde_json::to_string_pretty(&card)?);
+                outln!("{}", serde_json::to_string_pretty(&card)?);
             } else {
-                println!(
+                outln!(
                     "{}: {} rows, {} metrics ({}), variations {}",
                     done.experiment.id,
                     done.rows,
@@ -225,7 +225,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             Ok(ExitCode::SUCCESS)
         }
         ExperimentCmd::List { json, csv } => {
-            let store = Store::open(&settings.database_url).await?;
+            let store = Store::open_existing(&settings.database_url).await?;
             let mut cards = Vec::new();
             for e in store.experiments().await? {
                 if let Some(c) = experiments::scorecard(&store, &e.id, now).await? {
@@ -233,9 +233,9 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
                 }
             }
             if *json {
-                println!("{}", serde_json::to_string_pretty(&cards)?);
+                outln!("{}", serde_json::to_string_pretty(&cards)?);
             } else if *csv {
-                let mut w = csv::Writer::from_writer(std::io::stdout());
+                let mut w = crate::output::csv();
                 w.write_record([
                     "id",
                     "name",
@@ -261,10 +261,10 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
                 w.flush()?;
             } else {
                 if cards.is_empty() {
-                    println!("no experiments; `flightdeck experiment import FILE --experiment ID`");
+                    outln!("no experiments; `flightdeck experiment import FILE --experiment ID`");
                 }
                 for c in &cards {
-                    println!(
+                    outln!(
                         "{:<28} {:<8} {:>5.1} days {:>9} units  {}{}",
                         c.experiment.id,
                         c.experiment.state.as_str(),
@@ -280,7 +280,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
             Ok(ExitCode::SUCCESS)
         }
         ExperimentCmd::Show { id, json, csv } => {
-            let store = Store::open(&settings.database_url).await?;
+            let store = Store::open_existing(&settings.database_url).await?;
             let Some(card) = experiments::scorecard(&store, id, now).await? else {
                 bail!("no experiment `{id}`; `flightdeck experiment list` shows them");
             };
@@ -297,7 +297,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ExperimentCmd) -> Resul
                 let mut v = serde_json::to_value(&card)?;
                 v["work"] = serde_json::to_value(&work)?;
                 v["cumulative"] = serde_json::to_value(&cumulative)?;
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 show(&card);
                 show_cumulative(&card.experiment.metric, &cumulative);
@@ -322,7 +322,7 @@ fn show_cumulative(metric: &str, series: &[flightdeck_core::stats::scorecard::Li
             continue; // one day is the scorecard itself
         }
         let skipped = s.points.len().saturating_sub(LAST);
-        println!(
+        outln!(
             "\nCumulative lift of {metric}, {} against control ({} days{}):",
             s.variation,
             s.points.len(),
@@ -332,12 +332,16 @@ fn show_cumulative(metric: &str, series: &[flightdeck_core::stats::scorecard::Li
                 String::new()
             }
         );
-        println!(
+        outln!(
             "  {:<10} {:>9} {:>8}  {:<20} {:<20}",
-            "day", "units", "lift", "one look 95 %", "always valid 95 %"
+            "day",
+            "units",
+            "lift",
+            "one look 95 %",
+            "always valid 95 %"
         );
         for p in &s.points[skipped..] {
-            println!(
+            outln!(
                 "  {:<10} {:>9} {:>8}  {:<20} {:<20}",
                 p.day,
                 p.units,
@@ -352,7 +356,7 @@ fn show_cumulative(metric: &str, series: &[flightdeck_core::stats::scorecard::Li
 /// The changes, runs, cost and deploys behind an experiment.
 fn show_work(w: &flightdeck_core::domain::experiment_links::ExperimentWork) {
     if w.changes.is_empty() {
-        println!(
+        outln!(
             "\nBehind it: no change request puts {} in code yet",
             if w.keys.is_empty() {
                 "its keys".to_string()
@@ -362,7 +366,7 @@ fn show_work(w: &flightdeck_core::domain::experiment_links::ExperimentWork) {
         );
         return;
     }
-    println!(
+    outln!(
         "\nBehind it: {} changes, {} agent runs, {}{}",
         w.changes.len(),
         w.runs,
@@ -372,7 +376,7 @@ fn show_work(w: &flightdeck_core::domain::experiment_links::ExperimentWork) {
             .unwrap_or_default()
     );
     for c in &w.changes {
-        println!(
+        outln!(
             "  {} [{}] {} — `{}` in {}; {} runs, {}; {}",
             c.id,
             c.state.as_str(),
@@ -388,7 +392,7 @@ fn show_work(w: &flightdeck_core::domain::experiment_links::ExperimentWork) {
         );
     }
     if let Some(warning) = &w.exposure_warning {
-        println!("  note: {warning}");
+        outln!("  note: {warning}");
     }
 }
 
@@ -406,7 +410,7 @@ fn pct(x: f64) -> String {
 }
 
 fn show(c: &Scorecard) {
-    println!(
+    outln!(
         "{} ({}), {:.1} days, {} units; sample ratio p = {:.4}{}",
         c.experiment.name,
         c.experiment.state.as_str(),
@@ -420,7 +424,7 @@ fn show(c: &Scorecard) {
         }
     );
     for m in &c.metrics {
-        println!(
+        outln!(
             "\n{} ({}{}{}): control mean {:.4} over {} units{}",
             m.metric.name,
             m.metric.kind.as_str(),
@@ -442,7 +446,7 @@ fn show(c: &Scorecard) {
         );
         for v in &m.variations {
             match (&v.lift, &v.sequential) {
-                (Some(l), Some(s)) => println!(
+                (Some(l), Some(s)) => outln!(
                     "  {:<14} {} [{}, {}] p={:.4} | always-valid [{}, {}] p(adj)={:.4} | chance to win {:.1}% | {}",
                     v.variation,
                     pct(l.estimate),
@@ -455,7 +459,7 @@ fn show(c: &Scorecard) {
                     v.chance_to_win.unwrap_or(0.5) * 100.0,
                     verdict(v.verdict)
                 ),
-                _ => println!(
+                _ => outln!(
                     "  {:<14} no answer: {}",
                     v.variation,
                     v.error.as_deref().unwrap_or("-")
@@ -463,7 +467,7 @@ fn show(c: &Scorecard) {
             }
         }
     }
-    println!(
+    outln!(
         "\n{}",
         c.ready
             .as_deref()
@@ -484,7 +488,7 @@ fn verdict(v: Outcome) -> &'static str {
 }
 
 fn show_csv(c: &Scorecard) -> Result<()> {
-    let mut w = csv::Writer::from_writer(std::io::stdout());
+    let mut w = crate::output::csv();
     w.write_record([
         "metric",
         "variation",

@@ -47,7 +47,7 @@ fn show_incident(i: &flightdeck_core::model::Incident) {
             .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default()
     };
-    println!(
+    outln!(
         "{:<28} {}  {:<16}  {}",
         i.id,
         when(i.opened_at),
@@ -88,7 +88,7 @@ pub async fn run(settings: &Settings, cmd: &IncidentCmd) -> Result<ExitCode> {
             };
             let i = flightdeck_core::domain::incidents::record(&store, &r, now).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&i)?);
+                outln!("{}", serde_json::to_string_pretty(&i)?);
             } else {
                 show_incident(&i);
             }
@@ -96,9 +96,9 @@ pub async fn run(settings: &Settings, cmd: &IncidentCmd) -> Result<ExitCode> {
         IncidentCmd::List { json } => {
             let list = store.incidents(None, i64::MIN).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
-                println!("no incidents; issues labelled `incident` on GitHub, or `flightdeck incident record --title T`, add them");
+                outln!("no incidents; issues labelled `incident` on GitHub, or `flightdeck incident record --title T`, add them");
             } else {
                 list.iter().for_each(show_incident);
             }

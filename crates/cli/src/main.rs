@@ -1,6 +1,9 @@
 //! The `flightdeck` command. Parses flags, resolves settings (flags > env > config file >
 //! defaults), runs one subcommand, and turns any error into one line on stderr and exit code 1.
+#![deny(clippy::print_stdout)]
 
+#[macro_use]
+mod output;
 mod access_cmd;
 mod audit_cmd;
 mod commands;
@@ -94,6 +97,24 @@ struct SourceArgs {
     /// A dir of Flightdeck-format agent logs, <dir>/<agent>/*.jsonl (repeatable).
     #[arg(long = "generic-dir")]
     generic_dirs: Vec<PathBuf>,
+}
+
+impl SourceArgs {
+    /// The log folders named on the command line that are not there: a typo the user should
+    /// hear about (a default folder that is missing just means that agent is not used here).
+    fn missing_dirs(&self) -> Vec<String> {
+        let named = self
+            .claude_dirs
+            .iter()
+            .map(|d| ("--claude-dir", d))
+            .chain(self.codex_home.iter().map(|d| ("--codex-home", d)))
+            .chain(self.gemini_dirs.iter().map(|d| ("--gemini-dir", d)))
+            .chain(self.generic_dirs.iter().map(|d| ("--generic-dir", d)));
+        named
+            .filter(|(_, d)| !d.is_dir())
+            .map(|(flag, d)| format!("{flag} {}: no such directory", d.display()))
+            .collect()
+    }
 }
 
 #[derive(Subcommand)]
@@ -333,7 +354,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let every = Duration::from_secs((*rescan_secs).max(1));
             serve_cmd::serve(settings.clone(), lead.clone(), every).await
         }
-        Command::Ingest { .. } => commands::ingest(settings).await,
+        Command::Ingest { sources } => commands::ingest(settings, sources.missing_dirs()).await,
         Command::Report(cmd) => commands::report(settings, cmd).await,
         Command::Repo(cmd) => commands::repo(settings, cmd).await,
         Command::Changes { json } => review_cmd::list(settings, *json).await,

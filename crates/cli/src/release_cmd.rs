@@ -64,13 +64,13 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
         ReleaseCmd::List { json } => {
             let list = store.releases().await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
-                println!("no releases yet");
+                outln!("no releases yet");
             }
             if !*json {
                 for r in &list {
-                    println!(
+                    outln!(
                         "{:<28} {:<10} {:<9} {:<11} {}",
                         r.id,
                         r.name,
@@ -84,10 +84,10 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
         ReleaseCmd::Show { id, json } => {
             let d = releases::detail(&store, id).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&d)?);
+                outln!("{}", serde_json::to_string_pretty(&d)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            println!(
+            outln!(
                 "{} {} for {} ({}): {} commits over {}",
                 d.release.name,
                 d.release.state,
@@ -99,7 +99,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
                     .map_or("nothing deployed", |s| &s[..s.len().min(12)])
             );
             for c in &d.commits {
-                println!(
+                outln!(
                     "  {} {:<10} {}",
                     &c.sha[..c.sha.len().min(12)],
                     c.agent.as_deref().unwrap_or("human"),
@@ -107,7 +107,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
                 );
             }
             for c in &d.changes {
-                println!(
+                outln!(
                     "  change {} ({}) {}",
                     c.id,
                     c.author_kind,
@@ -115,10 +115,10 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
                 );
             }
             for s in &d.signals {
-                println!("  ! {s}");
+                outln!("  ! {s}");
             }
             if d.clear {
-                println!("  no risk signals");
+                outln!("  no risk signals");
             }
         }
         ReleaseCmd::VerifyTag { name, repo, trust } => {
@@ -133,7 +133,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
             let mut trusted = trust.clone();
             trusted.push(key.public_hex());
             match releases::verify_tag(std::path::Path::new(&path), name, &trusted) {
-                Ok(statement) => println!("ok: {statement}"),
+                Ok(statement) => outln!("ok: {statement}"),
                 Err(why) => bail!("tag {name}: {why}"),
             }
         }
@@ -166,9 +166,9 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
                 .await?;
                 if !*json {
                     if rep.applied + rep.confirmed > 0 {
-                        println!("GitHub: the waiting run was reviewed");
+                        outln!("GitHub: the waiting run was reviewed");
                     } else {
-                        println!("GitHub did not answer: queued; `flightdeck sync` sends it later");
+                        outln!("GitHub did not answer: queued; `flightdeck sync` sends it later");
                     }
                 }
             }
@@ -183,15 +183,17 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &ReleaseCmd) -> Result<E
                     (&lead.name, &lead.email),
                 )?;
                 if !*json {
-                    println!("tagged {t} (signed; `flightdeck release verify-tag {t}`)");
+                    outln!("tagged {t} (signed; `flightdeck release verify-tag {t}`)");
                 }
             }
             if *json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                println!(
+                outln!(
                     "{} {} by {} (signed in the audit log: `flightdeck audit verify`)",
-                    r.name, r.state, actor
+                    r.name,
+                    r.state,
+                    actor
                 );
             }
         }

@@ -133,23 +133,23 @@ pub struct WeeklyArgs {
 
 /// Writes the weekly HTML report.
 pub async fn weekly_report(settings: &Settings, a: &WeeklyArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.database_url).await?;
+    let store = Store::open_existing(&settings.database_url).await?;
     let (_, until) = range(&None, &a.until, chrono::Utc::now().timestamp())?;
     let html = flightdeck_server::report::weekly_html(&store, until, a.weeks).await?;
     std::fs::write(&a.out, html)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", a.out.display()))?;
-    println!("wrote {}", a.out.display());
+    outln!("wrote {}", a.out.display());
     Ok(ExitCode::SUCCESS)
 }
 
 /// Agent vs human acceptance, rework (changes requested; reverted after merging) and cost per
 /// merged change, and review load.
 pub async fn velocity_report(settings: &Settings, a: &PeriodArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.database_url).await?;
+    let store = Store::open_existing(&settings.database_url).await?;
     let (since, until) = range(&a.since, &a.until, chrono::Utc::now().timestamp())?;
     let v = flightdeck_core::metrics::velocity::report(&store, since, until).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     let money = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("${v:.2}"));
@@ -198,69 +198,97 @@ pub async fn velocity_report(settings: &Settings, a: &PeriodArgs) -> Result<Exit
         })
         .collect();
     if a.csv {
-        println!("{}", head.join(","));
-        rows.iter().for_each(|r| println!("{}", r.join(",")));
-        // A second table: each phase's median and 90th percentile in seconds.
-        println!("\nphase,changes,all_median_secs,all_p90_secs,agent_median_secs,agent_p90_secs,human_median_secs,human_p90_secs");
+        let mut w = crate::output::csv();
+        w.write_record(head)?;
+        for r in &rows {
+            w.write_record(r)?;
+        }
+        w.flush()?;
+        // A second table after an empty line: each phase's median and 90th percentile in
+        // seconds.
+        out!("\r\n");
+        let mut w = crate::output::csv();
+        w.write_record([
+            "phase",
+            "changes",
+            "all_median_secs",
+            "all_p90_secs",
+            "agent_median_secs",
+            "agent_p90_secs",
+            "human_median_secs",
+            "human_p90_secs",
+        ])?;
         let s = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
         for p in &v.cycle.phases {
-            println!(
-                "{},{},{},{},{},{},{},{}",
-                p.name,
-                p.all.count,
+            w.write_record([
+                p.name.to_string(),
+                p.all.count.to_string(),
                 s(p.all.median_secs),
                 s(p.all.p90_secs),
                 s(p.agent.median_secs),
                 s(p.agent.p90_secs),
                 s(p.human.median_secs),
-                s(p.human.p90_secs)
-            );
+                s(p.human.p90_secs),
+            ])?;
         }
+        w.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     if a.md {
-        println!("| {} |\n|{}", head.join(" | "), "---|".repeat(head.len()));
-        rows.iter().for_each(|r| println!("| {} |", r.join(" | ")));
-        println!("\ncycle time of the changes merged in the range, median / p90:\n");
-        println!(
+        outln!("| {} |\n|{}", head.join(" | "), "---|".repeat(head.len()));
+        rows.iter().for_each(|r| outln!("| {} |", r.join(" | ")));
+        outln!("\ncycle time of the changes merged in the range, median / p90:\n");
+        outln!(
             "| {} |\n|{}",
             phase_head.join(" | "),
             "---|".repeat(phase_head.len())
         );
-        phases
-            .iter()
-            .for_each(|r| println!("| {} |", r.join(" | ")));
+        phases.iter().for_each(|r| outln!("| {} |", r.join(" | ")));
     } else {
         for r in std::iter::once(head.map(String::from)).chain(rows) {
-            println!(
+            outln!(
                 "{:<6} {:>7} {:>7} {:>7} {:>11} {:>13} {:>12}",
-                r[0], r[1], r[2], r[3], r[4], r[5], r[6]
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6]
             );
         }
-        println!("\ncycle time of the changes merged in the range, median / p90:");
+        outln!("\ncycle time of the changes merged in the range, median / p90:");
         for r in std::iter::once(phase_head.map(String::from)).chain(phases) {
-            println!(
+            outln!(
                 "  {:<7} {:>7} {:>17} {:>17} {:>17}",
-                r[0], r[1], r[2], r[3], r[4]
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4]
             );
         }
     }
-    println!("\nmerged per week (agents / people):");
+    outln!("\nmerged per week (agents / people):");
     for w in &v.cycle.throughput {
-        println!("  {}  {:>4} / {}", w.week, w.agent, w.human);
+        outln!("  {}  {:>4} / {}", w.week, w.agent, w.human);
     }
-    println!("\nreview load (reviews given in the range; open requests waiting):");
+    outln!("\nreview load (reviews given in the range; open requests waiting):");
     for r in &v.reviewers {
-        println!(
+        outln!(
             "  {:<20} {:>3} reviews ({} approved, {} changes requested), {} waiting",
-            r.reviewer, r.reviews, r.approvals, r.changes_requested, r.waiting
+            r.reviewer,
+            r.reviews,
+            r.approvals,
+            r.changes_requested,
+            r.waiting
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn dora_report(settings: &Settings, a: &DoraArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.database_url).await?;
+    let store = Store::open_existing(&settings.database_url).await?;
     let now = chrono::Utc::now().timestamp();
     let (since, until) = range(&a.period.since, &a.period.until, now)?;
     let repo = match &a.repo {
@@ -276,17 +304,19 @@ pub async fn dora_report(settings: &Settings, a: &DoraArgs) -> Result<ExitCode> 
     };
     let d = dora::dora(&store, repo.as_deref(), since, until, &cfg).await?;
     if a.period.json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
+        outln!("{}", serde_json::to_string_pretty(&d)?);
         return Ok(ExitCode::SUCCESS);
     }
     let rows = rows(&d);
     if a.period.csv {
-        println!("metric,value,cases");
+        let mut w = crate::output::csv();
+        w.write_record(["metric", "value", "cases"])?;
         for (m, v, c) in rows {
-            println!("{m},{v},{c}");
+            w.write_record([m.to_string(), v.to_string(), c.to_string()])?;
         }
+        w.flush()?;
     } else if a.period.md {
-        println!(
+        outln!(
             "| metric | value | cases |\n|---|---|---|\n{}",
             rows.iter()
                 .map(|(m, v, c)| format!("| {m} | {v} | {c} |"))
@@ -294,14 +324,14 @@ pub async fn dora_report(settings: &Settings, a: &DoraArgs) -> Result<ExitCode> 
                 .join("\n")
         );
     } else {
-        println!(
+        outln!(
             "DORA for `{}` from {} to {} (definitions: `flightdeck report dora --help`, README)",
             d.production,
             flightdeck_core::model::days::of(since),
             flightdeck_core::model::days::of(until - 1)
         );
         for (m, v, c) in rows {
-            println!("  {m:<32} {v:>10}  {c}");
+            outln!("  {m:<32} {v:>10}  {c}");
         }
     }
     Ok(ExitCode::SUCCESS)

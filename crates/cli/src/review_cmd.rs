@@ -42,7 +42,7 @@ fn now() -> i64 {
 }
 
 pub async fn list(settings: &Settings, json: bool) -> Result<ExitCode> {
-    let store = Store::open(&settings.database_url).await?;
+    let store = Store::open_existing(&settings.database_url).await?;
     let view = views::changes(&store, Some(&settings.policy_file)).await?;
     let open: Vec<_> = view
         .changes
@@ -50,11 +50,11 @@ pub async fn list(settings: &Settings, json: bool) -> Result<ExitCode> {
         .filter(|r| r.change.state == ChangeState::Open)
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&open)?);
+        outln!("{}", serde_json::to_string_pretty(&open)?);
         return Ok(ExitCode::SUCCESS);
     }
     if open.is_empty() {
-        println!("no open change requests");
+        outln!("no open change requests");
     }
     for row in &open {
         let c = &row.change;
@@ -68,13 +68,19 @@ pub async fn list(settings: &Settings, json: bool) -> Result<ExitCode> {
             (None, Some(e)) => format!("no verdict: {e}"),
             (None, None) => "-".into(),
         };
-        println!(
+        outln!(
             "{}  {}\n    {} · {who} · {} commits +{} −{} · ${:.2} agent · {verdict}",
-            c.id, c.title, c.head, c.commits, c.insertions, c.deletions, c.agent_cost_usd
+            c.id,
+            c.title,
+            c.head,
+            c.commits,
+            c.insertions,
+            c.deletions,
+            c.agent_cost_usd
         );
         if let Some(v) = &row.verdict {
             for r in v.reasons.iter().filter(|r| !r.ok) {
-                println!("      ✗ {}", r.message);
+                outln!("      ✗ {}", r.message);
             }
         }
     }
@@ -187,7 +193,7 @@ async fn decide(
     crate::tell_others(&store, &mut published).await;
     let a = &decided.action;
     match a.state {
-        ActionState::Applied => println!(
+        ActionState::Applied => outln!(
             "{kind}: {} — {}",
             c.id,
             a.result.as_deref().unwrap_or_default()
@@ -197,7 +203,7 @@ async fn decide(
             c.id,
             a.last_error.as_deref().unwrap_or_default()
         ),
-        _ => println!(
+        _ => outln!(
             "{kind}: {} — queued ({}); a running Flightdeck or `flightdeck sync` sends it",
             c.id,
             a.last_error.as_deref().unwrap_or("waiting")
@@ -211,12 +217,15 @@ pub async fn sync(settings: &Settings, lead: &Lead) -> Result<ExitCode> {
     let key = lead.key()?;
     let applier = lead.appliers(&store)?;
     let r = outbox::sync_with(&store, &applier, &key, &applier.reach, now()).await?;
-    println!(
+    outln!(
         "sync: {} applied, {} found already applied, {} waiting to retry, {} failed",
-        r.applied, r.confirmed, r.retrying, r.failed
+        r.applied,
+        r.confirmed,
+        r.retrying,
+        r.failed
     );
     if r.paused > 0 {
-        println!(
+        outln!(
             "sync: {} left queued: their forge did not answer (one was tried, not each)",
             r.paused
         );
@@ -233,7 +242,7 @@ pub async fn sync(settings: &Settings, lead: &Lead) -> Result<ExitCode> {
         )
         .await?;
         if s.repos > 0 {
-            println!(
+            outln!(
                 "GitHub: {} repos, {} open pull requests; rate limit {}/{}{}",
                 s.repos,
                 s.open,
@@ -251,21 +260,21 @@ pub async fn sync(settings: &Settings, lead: &Lead) -> Result<ExitCode> {
 }
 
 pub async fn outbox_list(settings: &Settings, json: bool) -> Result<ExitCode> {
-    let store = Store::open(&settings.database_url).await?;
+    let store = Store::open_existing(&settings.database_url).await?;
     let actions = store.actions().await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&actions)?);
+        outln!("{}", serde_json::to_string_pretty(&actions)?);
         return Ok(ExitCode::SUCCESS);
     }
     if actions.is_empty() {
-        println!("the outbox is empty");
+        outln!("the outbox is empty");
     }
     for a in &actions {
         let detail = match a.state {
             ActionState::Applied => a.result.clone().unwrap_or_default(),
             _ => a.last_error.clone().unwrap_or_default(),
         };
-        println!(
+        outln!(
             "{}  {:<9} {:<16} {}  by {} · {} attempt{} · {detail}",
             a.idempotency_key.get(..8).unwrap_or(&a.idempotency_key),
             a.state,
@@ -311,7 +320,7 @@ pub async fn outbox_resolve(
         ActionState::Applied => a.result.unwrap_or_default(),
         _ => a.last_error.unwrap_or_default(),
     };
-    println!("{} {}: {} — {detail}", a.kind, a.state, a.target);
+    outln!("{} {}: {} — {detail}", a.kind, a.state, a.target);
     Ok(if a.state == ActionState::Failed {
         ExitCode::FAILURE
     } else {

@@ -26,8 +26,8 @@ pub async fn serve(settings: Settings, lead: Lead, rescan_every: Duration) -> Re
         eprintln!("warning: {w}");
     }
     let (url, server) = start_server(&settings, store, bus, lead).await?;
-    println!("Flightdeck: {url}");
-    println!("  {SIGN_IN_NOTE}");
+    outln!("Flightdeck: {url}");
+    outln!("  {SIGN_IN_NOTE}");
     server.await.context("server task")??;
     drop(runtime);
     Ok(ExitCode::SUCCESS)
@@ -70,9 +70,9 @@ pub(crate) async fn start_server(
     let base = base_url(scheme, local.ip(), local.port());
     let url = crate::access_cmd::login_url(&base, &code);
     if let Some(t) = &tls {
-        println!("  TLS certificate SHA-256: {}", t.fingerprint);
+        outln!("  TLS certificate SHA-256: {}", t.fingerprint);
         if t.ca_pem.is_some() {
-            println!(
+            outln!(
                 "  made here: a phone trusts it once it installs {base}tls/ca.pem (README: from a phone)"
             );
         }

@@ -86,42 +86,55 @@ pub async fn spend(settings: &Settings, a: &SpendArgs) -> Result<ExitCode> {
         SpendByArg::Week => SpendBy::Week,
         SpendByArg::Month => SpendBy::Month,
     };
-    let store = Store::open(&settings.database_url).await?;
+    let store = Store::open_existing(&settings.database_url).await?;
     let r = reports::spend(&store, by, since, until).await?;
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&r).context("serialising")?
         );
         return Ok(ExitCode::SUCCESS);
     }
     if a.csv {
-        println!(
-            "key,cost_usd,share,unpriced_tokens,input,output,cache_write,cache_read,reasoning"
-        );
+        let mut w = crate::output::csv();
+        w.write_record([
+            "key",
+            "cost_usd",
+            "share",
+            "unpriced_tokens",
+            "input",
+            "output",
+            "cache_write",
+            "cache_read",
+            "reasoning",
+        ])?;
         for row in r.rows.iter().chain(std::iter::once(&r.total)) {
             let t = &row.tokens;
-            println!(
-                "{},{:.6},{:.6},{},{},{},{},{},{}",
-                csv_field(&row.key),
-                row.cost_usd,
-                row.share,
-                row.unpriced_tokens,
-                t.input,
-                t.output,
-                t.cache_write,
-                t.cache_read,
-                t.reasoning
-            );
+            w.write_record([
+                row.key.clone(),
+                format!("{:.6}", row.cost_usd),
+                format!("{:.6}", row.share),
+                row.unpriced_tokens.to_string(),
+                t.input.to_string(),
+                t.output.to_string(),
+                t.cache_write.to_string(),
+                t.cache_read.to_string(),
+                t.reasoning.to_string(),
+            ])?;
         }
+        w.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{:<44} {:>12} {:>7} {:>16} {:>16}",
-        "key", "cost USD", "share", "tokens", "unpriced tokens"
+        "key",
+        "cost USD",
+        "share",
+        "tokens",
+        "unpriced tokens"
     );
     for row in r.rows.iter().chain(std::iter::once(&r.total)) {
-        println!(
+        outln!(
             "{:<44} {:>12.4} {:>6.1}% {:>16} {:>16}",
             if row.key.is_empty() {
                 "(none)"
@@ -135,21 +148,12 @@ pub async fn spend(settings: &Settings, a: &SpendArgs) -> Result<ExitCode> {
         );
     }
     if !r.unpriced_models.is_empty() {
-        println!(
+        outln!(
             "\nunpriced (usage counted, cost unknown): {}; add prices under [prices.models] in the config",
             r.unpriced_models.join(", ")
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 pub async fn prices(settings: &Settings, cmd: &PricesCmd) -> Result<ExitCode> {
@@ -158,11 +162,11 @@ pub async fn prices(settings: &Settings, cmd: &PricesCmd) -> Result<ExitCode> {
             let table = PriceTable::with_overrides(&settings.prices);
             let list = table.list();
             if *json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("price table {} (USD per million tokens)", table.version);
-            println!(
+            outln!("price table {} (USD per million tokens)", table.version);
+            outln!(
                 "{:<30} {:<10} {:<11} {:>9} {:>9} {:>11} {:>11} {:>10} {:>9}",
                 "model",
                 "vendor",
@@ -177,7 +181,7 @@ pub async fn prices(settings: &Settings, cmd: &PricesCmd) -> Result<ExitCode> {
             let m = |x: f64| x * 1e6;
             for p in &list {
                 let r = &p.price;
-                println!(
+                outln!(
                     "{:<30} {:<10} {:<11} {:>9.3} {:>9.3} {:>11.3} {:>11.3} {:>10.3} {:>8.0}%",
                     p.model,
                     p.vendor,
@@ -193,20 +197,24 @@ pub async fn prices(settings: &Settings, cmd: &PricesCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PricesCmd::Check { json } => {
-            let store = Store::open(&settings.database_url).await?;
+            let store = Store::open_existing(&settings.database_url).await?;
             let missing = reports::unpriced_models(&store).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&missing)?);
+                outln!("{}", serde_json::to_string_pretty(&missing)?);
             } else if missing.is_empty() {
-                println!("every model in the agent logs has a price");
+                outln!("every model in the agent logs has a price");
             } else {
                 for u in &missing {
-                    println!(
+                    outln!(
                         "{}: no price — {} tokens in {} requests, {} to {}",
-                        u.model, u.tokens, u.requests, u.first_day, u.last_day
+                        u.model,
+                        u.tokens,
+                        u.requests,
+                        u.first_day,
+                        u.last_day
                     );
                 }
-                println!(
+                outln!(
                     "add them under [prices.models.\"NAME\"] in the config file (USD per token)"
                 );
             }
@@ -251,25 +259,27 @@ pub async fn budget(settings: &Settings, cmd: &BudgetCmd) -> Result<ExitCode> {
             monthly_usd,
             target,
         } => {
-            let b = budgets::set(&store, scope, target.as_deref(), *monthly_usd, now).await?;
-            println!("budget {}: ${:.2} a month", b.id, b.monthly_usd);
+            let prices = PriceTable::with_overrides(&settings.prices);
+            let b =
+                budgets::set(&store, scope, target.as_deref(), *monthly_usd, &prices, now).await?;
+            outln!("budget {}: ${:.2} a month", b.id, b.monthly_usd);
             // Spend already past a threshold fires now, not at the next ingest.
             for a in budgets::check(&store, now).await? {
-                println!("  {} % reached: ${:.2} spent", a.threshold, a.spent_usd);
+                outln!("  {} % reached: ${:.2} spent", a.threshold, a.spent_usd);
             }
         }
         BudgetCmd::List { json } => {
             let status = budgets::status(&store, now).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                outln!("{}", serde_json::to_string_pretty(&status)?);
                 return Ok(ExitCode::SUCCESS);
             }
             if status.is_empty() {
-                println!("no budgets; `flightdeck budget set team 500` sets one");
+                outln!("no budgets; `flightdeck budget set team 500` sets one");
             }
             for s in &status {
                 let f = &s.forecast;
-                println!(
+                outln!(
                     "{:<32} ${:>10.2} of ${:>10.2} ({:>5.1}%)  month end ~${:.2} (80%: ${:.2}–${:.2})  fired: {}",
                     s.budget.id,
                     s.spent_usd,
@@ -290,7 +300,7 @@ pub async fn budget(settings: &Settings, cmd: &BudgetCmd) -> Result<ExitCode> {
             if !budgets::remove(&store, id).await? {
                 bail!("no budget `{id}`; `flightdeck budget list` shows them");
             }
-            println!("removed budget {id}");
+            outln!("removed budget {id}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -314,7 +324,7 @@ pub async fn concentration(settings: &Settings, a: &ConcentrationArgs) -> Result
     use flightdeck_core::metrics::concentration;
     let now = chrono::Utc::now().timestamp();
     let since = day_or("--since", &a.since, now - 30 * 86_400)?;
-    let store = Store::open(&settings.database_url).await?;
+    let store = Store::open_existing(&settings.database_url).await?;
     let c = concentration::concentration(&store, &since, settings.concentration_threshold).await?;
     let since_ts = flightdeck_core::model::days::start_of(&since).unwrap_or(0);
     let down = match &a.down {
@@ -323,10 +333,10 @@ pub async fn concentration(settings: &Settings, a: &ConcentrationArgs) -> Result
     };
     if a.json {
         let v = serde_json::json!({ "concentration": c, "down": down });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "since {since}: spend HHI {:.0}, merged agent work HHI {:.0} (threshold {:.0}{})",
         c.hhi_spend,
         c.hhi_merged,
@@ -338,9 +348,9 @@ pub async fn concentration(settings: &Settings, a: &ConcentrationArgs) -> Result
         ("merged agent changes by vendor", &c.merged_by_vendor),
         ("spend by model", &c.spend_by_model),
     ] {
-        println!("{title}:");
+        outln!("{title}:");
         for s in shares {
-            println!(
+            outln!(
                 "  {:<32} {:>10.2} {:>6.1}%",
                 s.key,
                 s.value,
@@ -349,8 +359,8 @@ pub async fn concentration(settings: &Settings, a: &ConcentrationArgs) -> Result
         }
     }
     if let Some(d) = down {
-        println!("if {} is down:", d.vendor);
-        println!(
+        outln!("if {} is down:", d.vendor);
+        outln!(
             "  repos that stop: {}",
             if d.repos_only.is_empty() {
                 "none".into()
@@ -359,13 +369,13 @@ pub async fn concentration(settings: &Settings, a: &ConcentrationArgs) -> Result
             }
         );
         for p in &d.repos_partly {
-            println!(
+            outln!(
                 "  {} loses {:.0} % of its agent runs",
                 p.key,
                 p.share * 100.0
             );
         }
-        println!(
+        outln!(
             "  agents that stop: {}",
             if d.agents_only.is_empty() {
                 "none".into()
@@ -391,7 +401,7 @@ pub async fn billing(settings: &Settings, cmd: &BillingCmd) -> Result<ExitCode> 
     let apis = billing::configured(&settings.anthropic_api_url, &settings.openai_api_url);
     for v in [Vendor::Anthropic, Vendor::OpenAi] {
         if v.key().is_none() {
-            println!(
+            outln!(
                 "{}: no admin key (set {}_ADMIN_KEY or run `flightdeck token set --for {}`)",
                 v.name(),
                 v.name().to_uppercase(),
@@ -402,9 +412,13 @@ pub async fn billing(settings: &Settings, cmd: &BillingCmd) -> Result<ExitCode> 
     let mut failed = false;
     for api in &apis {
         match billing::sync(api, &store, chrono::Utc::now().timestamp()).await {
-            Ok(s) => println!(
+            Ok(s) => outln!(
                 "{}: {} to {}: {} lines, ${:.2} billed",
-                s.vendor, s.from, s.to, s.lines, s.billed_usd
+                s.vendor,
+                s.from,
+                s.to,
+                s.lines,
+                s.billed_usd
             ),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -436,23 +450,31 @@ pub async fn reconcile(settings: &Settings, a: &ReconcileArgs) -> Result<ExitCod
     let now = chrono::Utc::now().timestamp();
     let since = day_or("--since", &a.since, now - 30 * 86_400)?;
     let until = day_or("--until", &a.until, now)?;
-    let store = Store::open(&settings.database_url).await?;
+    let store = Store::open_existing(&settings.database_url).await?;
     let rows = flightdeck_core::sources::billing::reconcile(&store, &since, &until).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!("no billing data from {since} to {until}; `flightdeck billing sync` fetches it");
+        outln!("no billing data from {since} to {until}; `flightdeck billing sync` fetches it");
     }
-    println!(
+    outln!(
         "{:<11} {:<10} {:>12} {:>12} {:>12}",
-        "day", "vendor", "from logs", "billed", "gap"
+        "day",
+        "vendor",
+        "from logs",
+        "billed",
+        "gap"
     );
     for r in &rows {
-        println!(
+        outln!(
             "{:<11} {:<10} {:>12.2} {:>12.2} {:>+12.2}",
-            r.day, r.vendor, r.logs_usd, r.billed_usd, r.gap_usd
+            r.day,
+            r.vendor,
+            r.logs_usd,
+            r.billed_usd,
+            r.gap_usd
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -485,9 +507,12 @@ pub enum CostsCmd {
 /// Budget thresholds the new costs crossed fire now (once, as always), not at the next ingest.
 async fn report_crossings(store: &Store) -> Result<()> {
     for a in flightdeck_core::domain::budgets::check(store, chrono::Utc::now().timestamp()).await? {
-        println!(
+        outln!(
             "budget {}: {} % reached (${:.2} of ${:.2})",
-            a.budget_id, a.threshold, a.spent_usd, a.monthly_usd
+            a.budget_id,
+            a.threshold,
+            a.spent_usd,
+            a.monthly_usd
         );
     }
     Ok(())
@@ -506,7 +531,7 @@ pub async fn costs(settings: &Settings, cmd: &CostsCmd) -> Result<ExitCode> {
             }
             let n = fixed_costs::save(&store, &costs).await?;
             let total: f64 = costs.iter().map(|c| c.amount_usd).sum();
-            println!(
+            outln!(
                 "imported {n} fixed costs (${total:.2}) from {name}; {} rows skipped",
                 problems.len()
             );
@@ -526,23 +551,29 @@ pub async fn costs(settings: &Settings, cmd: &CostsCmd) -> Result<ExitCode> {
             let c = FixedCost::new(vendor, month, description, amount_usd, "--")
                 .map_err(|e| anyhow::anyhow!("{}", e.trim_start_matches("--: ")))?;
             fixed_costs::save(&store, std::slice::from_ref(&c)).await?;
-            println!(
+            outln!(
                 "{} {}: {} ${:.2}",
-                c.month, c.vendor, c.description, c.amount_usd
+                c.month,
+                c.vendor,
+                c.description,
+                c.amount_usd
             );
             Ok(ExitCode::SUCCESS)
         }
         CostsCmd::List { json } => {
             let all = fixed_costs::list(&store).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
+                outln!("{}", serde_json::to_string_pretty(&all)?);
             } else if all.is_empty() {
-                println!("no fixed costs; `flightdeck costs import seats.csv` adds them");
+                outln!("no fixed costs; `flightdeck costs import seats.csv` adds them");
             } else {
                 for c in &all {
-                    println!(
+                    outln!(
                         "{}  {:<12} {:>10.2}  {}",
-                        c.month, c.vendor, c.amount_usd, c.description
+                        c.month,
+                        c.vendor,
+                        c.amount_usd,
+                        c.description
                     );
                 }
             }
@@ -570,27 +601,29 @@ pub async fn value(settings: &Settings, a: &ValueArgs) -> Result<ExitCode> {
     let store = Store::open(&settings.database_url).await?;
     let v = flightdeck_core::metrics::value::value(&store, since, now).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     let money = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("${x:.4}"));
-    println!(
+    outln!(
         "merged agent changes:      {} (agent cost ${:.2})",
-        v.merged_changes, v.merged_cost_usd
+        v.merged_changes,
+        v.merged_cost_usd
     );
-    println!(
+    outln!(
         "cost per merged change:    {}",
         money(v.cost_per_merged_change)
     );
-    println!(
+    outln!(
         "cost per merged line:      {}",
         money(v.cost_per_merged_line)
     );
-    println!(
+    outln!(
         "abandoned runs:            {} (${:.2}: ended over a week ago, nothing merged)",
-        v.abandoned_runs, v.abandoned_cost_usd
+        v.abandoned_runs,
+        v.abandoned_cost_usd
     );
-    println!(
+    outln!(
         "human review:              {:.1} h to first review; {} of agent cost per review hour",
         v.review_hours,
         money(v.cost_per_review_hour)
@@ -609,11 +642,11 @@ pub async fn team(settings: &Settings, a: &ValueArgs) -> Result<ExitCode> {
     let v =
         flightdeck_core::metrics::team::team_view(&store, &settings.team, since, now + 1).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     let line = |who: &str, f: &flightdeck_core::metrics::team::TeamFigures| {
-        println!(
+        outln!(
             "{who:<28} {:>7} {:>7} {:>6} {:>10}",
             f.merged_changes,
             f.merged_agent_changes,
@@ -621,17 +654,25 @@ pub async fn team(settings: &Settings, a: &ValueArgs) -> Result<ExitCode> {
             format!("${:.2}", f.agent_cost_usd)
         );
     };
-    println!(
+    outln!(
         "{:<28} {:>7} {:>7} {:>6} {:>10}",
-        "person", "merged", "agents", "runs", "spend"
+        "person",
+        "merged",
+        "agents",
+        "runs",
+        "spend"
     );
     for p in &v.people {
         line(&p.person, &p.figures);
     }
     if !v.teams.is_empty() {
-        println!(
+        outln!(
             "\n{:<28} {:>7} {:>7} {:>6} {:>10}",
-            "team", "merged", "agents", "runs", "spend"
+            "team",
+            "merged",
+            "agents",
+            "runs",
+            "spend"
         );
         for t in &v.teams {
             line(&t.team, &t.figures);

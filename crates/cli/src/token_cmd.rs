@@ -86,29 +86,29 @@ pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
             }
             secrets::set(&account, token)
                 .with_context(|| format!("storing the token for {api}"))?;
-            println!("stored the token for {api} in the OS keyring");
+            outln!("stored the token for {api} in the OS keyring");
         }
         TokenCmd::Delete { .. } => {
             if secrets::delete(&account).with_context(|| format!("removing the token for {api}"))? {
-                println!("removed the token for {api} from the OS keyring");
+                outln!("removed the token for {api} from the OS keyring");
             } else {
-                println!("no token for {api} in the OS keyring");
+                outln!("no token for {api} in the OS keyring");
             }
         }
         TokenCmd::Status { .. } => match vendor {
             None if matches!(target, Target::Growthbook) => {
                 match flightdeck_core::sources::growthbook::key(&settings.growthbook_api_url) {
-                    Some(_) => println!("{api}: a secret key is set"),
-                    None => println!("{api}: no secret key"),
+                    Some(_) => outln!("{api}: a secret key is set"),
+                    None => outln!("{api}: no secret key"),
                 }
             }
             None => match find_token(api) {
-                Some((_, from)) => println!("{api}: a token from {from}"),
-                None => println!("{api}: no token (60 requests an hour)"),
+                Some((_, from)) => outln!("{api}: a token from {from}"),
+                None => outln!("{api}: no token (60 requests an hour)"),
             },
             Some(v) => match v.key() {
-                Some(_) => println!("{api}: an admin key is set"),
-                None => println!("{api}: no admin key"),
+                Some(_) => outln!("{api}: an admin key is set"),
+                None => outln!("{api}: no admin key"),
             },
         },
     }

@@ -83,7 +83,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &WorkCmd) -> Result<Exit
             .iter()
             .map(|l| format!("{}:{}", l.kind, l.target))
             .collect();
-        println!(
+        outln!(
             "{}  {:<11} {:<22} {}{}",
             w.id,
             w.state,
@@ -107,26 +107,26 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &WorkCmd) -> Result<Exit
                     .collect();
                 let dispatches = store.dispatches().await?;
                 let v = serde_json::json!({"work_items": items, "agents": agents, "dispatches": dispatches});
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }
             if items.is_empty() {
-                println!("no work items; `flightdeck work add \"title\"` adds one");
+                outln!("no work items; `flightdeck work add \"title\"` adds one");
             }
             for w in &items {
                 show(w);
             }
             let dispatches = store.dispatches().await?;
             if !dispatches.is_empty() {
-                println!("dispatches:");
+                outln!("dispatches:");
             }
             for d in dispatches.iter().take(20) {
                 show_dispatch(d);
             }
             if settings.agents.is_empty() {
-                println!("no agents configured: add [agents.NAME] with a command to the config");
+                outln!("no agents configured: add [agents.NAME] with a command to the config");
             } else {
-                println!(
+                outln!(
                     "agents: {}",
                     settings
                         .agents
@@ -160,7 +160,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &WorkCmd) -> Result<Exit
             )
             .await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&w)?);
+                outln!("{}", serde_json::to_string_pretty(&w)?);
             } else {
                 show(&w);
             }
@@ -175,12 +175,12 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &WorkCmd) -> Result<Exit
             };
             let w = work::assign(&store, &by, id, assignee).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&w)?);
+                outln!("{}", serde_json::to_string_pretty(&w)?);
                 return Ok(ExitCode::SUCCESS);
             }
             show(&w);
             if flightdeck_core::domain::issues::issue_of(id).is_some() {
-                println!(
+                outln!(
                     "queued for GitHub (assignees and agent label); `flightdeck sync` sends it now, serve and the desktop app in the background"
                 );
             }
@@ -194,7 +194,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &WorkCmd) -> Result<Exit
             };
             let w = work::set_state(&store, &by, id, state).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&w)?);
+                outln!("{}", serde_json::to_string_pretty(&w)?);
             } else {
                 show(&w);
             }
@@ -211,7 +211,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &WorkCmd) -> Result<Exit
             };
             let d = dispatch::cancel(&store, &by, id).await?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&d)?);
+                outln!("{}", serde_json::to_string_pretty(&d)?);
             } else {
                 show_dispatch(&d);
             }
@@ -221,7 +221,7 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &WorkCmd) -> Result<Exit
 }
 
 fn show_dispatch(d: &Dispatch) {
-    println!(
+    outln!(
         "{}  {:<9} {:<10} {} on {}{}",
         d.id,
         d.state,
@@ -275,7 +275,7 @@ pub async fn run_dispatch(
             eprintln!("waiting: {agent} has {running} of {limit} dispatches running")
         }
         Progress::Started { pid } => eprintln!("started (pid {pid})"),
-        Progress::Line(l) if !json => println!("{l}"),
+        Progress::Line(l) if !json => outln!("{l}"),
         Progress::Line(_) => {}
     });
     tokio::pin!(run);
@@ -290,7 +290,7 @@ pub async fn run_dispatch(
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&ended)?);
+        outln!("{}", serde_json::to_string_pretty(&ended)?);
     } else {
         show_dispatch(&ended);
     }

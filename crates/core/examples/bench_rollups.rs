@@ -165,9 +165,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "records {records}: full rollup build {:.1} s → {rollup_rows} rollup rows",
         t.elapsed().as_secs_f64()
     );
-    budgets::set(&store, "team", None, 50_000.0, 0).await?;
-    budgets::set(&store, "vendor", Some("anthropic"), 30_000.0, 0).await?;
-    budgets::set(&store, "repo", Some("/w/repo7"), 2_000.0, 0).await?;
+    budgets::set(&store, "team", None, 50_000.0, &prices, 0).await?;
+    budgets::set(&store, "vendor", Some("anthropic"), 30_000.0, &prices, 0).await?;
+    budgets::set(&store, "repo", Some("/w/repo7"), 2_000.0, &prices, 0).await?;
     let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 20)
         .and_then(|d| d.and_hms_opt(12, 0, 0))
         .map_or(0, |d| d.and_utc().timestamp());

@@ -97,6 +97,17 @@ impl RawConfig {
     }
 
     /// Reads the file if it exists; a missing file is an empty config.
+    /// [`RawConfig::load`] of a file that must exist.
+    pub fn load_required(path: &Path) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, path),
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(&text, path),
@@ -283,8 +294,13 @@ pub fn load(
     overrides: Overrides,
 ) -> Result<(Settings, Dirs), ConfigError> {
     let dirs = Dirs::from_env()?;
+    let raw = match &config_file {
+        // Named on purpose (--config, FLIGHTDECK_CONFIG): it must be there; only the default
+        // file may be absent.
+        Some(path) => RawConfig::load_required(path)?,
+        None => RawConfig::load(&dirs.config_file)?,
+    };
     let config_file = config_file.unwrap_or_else(|| dirs.config_file.clone());
-    let raw = RawConfig::load(&config_file)?;
     let mut settings = Settings::resolve(raw, overrides, &dirs)?;
     settings.policy_file = std::env::var_os("FLIGHTDECK_POLICY")
         .map(PathBuf::from)

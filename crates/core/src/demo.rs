@@ -896,7 +896,8 @@ async fn seed_work(store: &Store, now: i64) -> Result<()> {
 /// A team budget the demo's month-to-date spend has used about 60 % of: the Spend view shows
 /// its bar and forecast, the inbox its 50 % alert.
 async fn seed_budget(store: &Store, now: i64) -> Result<()> {
-    let set = |usd: f64| crate::domain::budgets::set(store, "team", None, usd, now);
+    let prices = crate::model::pricing::PriceTable::builtin();
+    let set = |usd: f64| crate::domain::budgets::set(store, "team", None, usd, &prices, now);
     let to_error = |e: crate::domain::budgets::BudgetError| Error::Invalid {
         path: "demo budget".into(),
         message: e.to_string(),

@@ -11,6 +11,10 @@ use flightdeck_core::store::Store;
 use flightdeck_core::views::InboxKind;
 use support::{both, TestDb};
 
+fn prices() -> flightdeck_core::model::pricing::PriceTable {
+    flightdeck_core::model::pricing::PriceTable::builtin()
+}
+
 /// 2026-11-20 12:00 UTC: day 20 of a 30-day month.
 const NOW: i64 = 1_795_176_000;
 
@@ -30,12 +34,6 @@ fn spend(day: &str, vendor: &str, repo: &str, cost: f64) -> SpendRecord {
 }
 
 async fn thresholds_fire_once_a_month_across_restarts(db: TestDb) {
-    budgets::set(&db.store, "team", None, 100.0, NOW)
-        .await
-        .unwrap();
-    budgets::set(&db.store, "repo", Some("/w/api"), 40.0, NOW)
-        .await
-        .unwrap();
     // 55 spent this month (30 of it on /w/api), 500 last month (not this month's).
     for r in [
         spend("2026-11-02", "anthropic", "/w/api", 30.0),
@@ -44,6 +42,12 @@ async fn thresholds_fire_once_a_month_across_restarts(db: TestDb) {
     ] {
         db.store.upsert_spend(&r).await.unwrap();
     }
+    budgets::set(&db.store, "team", None, 100.0, &prices(), NOW)
+        .await
+        .unwrap();
+    budgets::set(&db.store, "repo", Some("/w/api"), 40.0, &prices(), NOW)
+        .await
+        .unwrap();
     let fired = budgets::check(&db.store, NOW).await.unwrap();
     let got: Vec<(String, i64)> = fired
         .iter()
@@ -115,19 +119,27 @@ both!(thresholds_fire_once_a_month_across_restarts);
 
 async fn bad_budgets_are_refused_with_the_reason(db: TestDb) {
     let err = |r: Result<_, BudgetError>| r.unwrap_err().to_string();
-    assert!(err(budgets::set(&db.store, "galaxy", None, 1.0, NOW).await)
-        .contains("team, repo, agent, vendor"));
-    assert!(err(budgets::set(&db.store, "repo", None, 1.0, NOW).await).contains("needs a target"));
-    assert!(err(budgets::set(&db.store, "team", Some("x"), 1.0, NOW).await).contains("no target"));
     assert!(
-        err(budgets::set(&db.store, "vendor", Some("openai"), -5.0, NOW).await)
+        err(budgets::set(&db.store, "galaxy", None, 1.0, &prices(), NOW).await)
+            .contains("team, repo, agent, vendor")
+    );
+    assert!(
+        err(budgets::set(&db.store, "repo", None, 1.0, &prices(), NOW).await)
+            .contains("needs a target")
+    );
+    assert!(
+        err(budgets::set(&db.store, "team", Some("x"), 1.0, &prices(), NOW).await)
+            .contains("no target")
+    );
+    assert!(
+        err(budgets::set(&db.store, "vendor", Some("openai"), -5.0, &prices(), NOW).await)
             .contains("not a monthly amount")
     );
     // Setting again replaces; removing removes.
-    budgets::set(&db.store, "vendor", Some("openai"), 10.0, NOW)
+    budgets::set(&db.store, "vendor", Some("openai"), 10.0, &prices(), NOW)
         .await
         .unwrap();
-    budgets::set(&db.store, "vendor", Some("openai"), 20.0, NOW)
+    budgets::set(&db.store, "vendor", Some("openai"), 20.0, &prices(), NOW)
         .await
         .unwrap();
     let all = budgets::budgets(&db.store).await.unwrap();
@@ -138,6 +150,95 @@ async fn bad_budgets_are_refused_with_the_reason(db: TestDb) {
     db.finish().await;
 }
 both!(bad_budgets_are_refused_with_the_reason);
+
+/// A target is what the user sees: a repo by name (or owner/name, identity, clone path), a
+/// vendor or agent in any case. It is stored as the key spend is recorded under, so it
+/// matches; a target that names nothing is refused with what exists.
+async fn budget_targets_are_checked_against_what_exists(db: TestDb) {
+    let repo = |id: &str, name: &str, path: &str| flightdeck_core::model::Repo {
+        id: id.into(),
+        path: Some(path.into()),
+        name: name.into(),
+        default_branch: "main".into(),
+        remote_url: None,
+        last_scanned_at: None,
+    };
+    db.store
+        .upsert_repo(&repo("github.com/acme/acme-api", "acme-api", "/w/acme-api"))
+        .await
+        .unwrap();
+    db.store
+        .upsert_repo(&repo("github.com/acme/web", "web", "/w/web"))
+        .await
+        .unwrap();
+    db.store
+        .upsert_repo(&repo("gitlab.com/other/web", "web", "/w/other-web"))
+        .await
+        .unwrap();
+    db.store
+        .upsert_spend(&spend(
+            "2026-11-02",
+            "anthropic",
+            "github.com/acme/acme-api",
+            30.0,
+        ))
+        .await
+        .unwrap();
+
+    let set = |scope: &'static str, target: &'static str| {
+        let store = db.store.clone();
+        async move { budgets::set(&store, scope, Some(target), 10.0, &prices(), NOW).await }
+    };
+    for shown in [
+        "acme-api",
+        "acme/acme-api",
+        "github.com/acme/acme-api",
+        "/w/acme-api",
+    ] {
+        let b = set("repo", shown).await.unwrap();
+        assert_eq!(b.id, "repo:github.com/acme/acme-api", "{shown}");
+    }
+    // The budget matches the spend recorded under the repo's identity.
+    let fired = budgets::check(&db.store, NOW).await.unwrap();
+    assert!(
+        fired
+            .iter()
+            .any(|a| a.budget_id == "repo:github.com/acme/acme-api"),
+        "{fired:?}"
+    );
+    let err = set("repo", "nosuchrepo").await.unwrap_err().to_string();
+    assert!(
+        err.contains("no repo `nosuchrepo`") && err.contains("acme-api"),
+        "{err}"
+    );
+    let err = set("repo", "web").await.unwrap_err().to_string();
+    assert!(
+        err.contains("ambiguous") && err.contains("gitlab.com/other/web"),
+        "{err}"
+    );
+    assert_eq!(
+        set("repo", "other/web").await.unwrap().target,
+        "gitlab.com/other/web"
+    );
+
+    assert_eq!(
+        set("vendor", "Anthropic").await.unwrap().id,
+        "vendor:anthropic"
+    );
+    assert_eq!(set("vendor", "OPENAI").await.unwrap().target, "openai");
+    let err = set("vendor", "acme-ai").await.unwrap_err().to_string();
+    assert!(
+        err.contains("no vendor `acme-ai`") && err.contains("anthropic"),
+        "{err}"
+    );
+    assert_eq!(
+        set("agent", "Claude-Code").await.unwrap().target,
+        "claude-code"
+    );
+    assert!(set("agent", "nosuchagent").await.is_err());
+    db.finish().await;
+}
+both!(budget_targets_are_checked_against_what_exists);
 
 #[test]
 fn the_forecast_by_hand() {

@@ -23,6 +23,18 @@ pub enum BudgetError {
     TeamTarget,
     #[error("{0} is not a monthly amount (USD, more than 0)")]
     Amount(f64),
+    #[error("no {scope} `{target}` to budget (known: {known})")]
+    UnknownTarget {
+        scope: &'static str,
+        target: String,
+        known: String,
+    },
+    #[error("{scope} `{target}` is ambiguous: it could be {candidates}; give one of those")]
+    Ambiguous {
+        scope: &'static str,
+        target: String,
+        candidates: String,
+    },
     #[error(transparent)]
     Store(#[from] crate::Error),
 }
@@ -52,24 +64,34 @@ pub struct BudgetStatus {
 }
 
 /// Sets (or replaces) the monthly budget of a scope.
+/// Sets a budget. Its target must name something that exists, as the user sees it: a repo by
+/// its name, `owner/name`, identity or this machine's path (stored as its identity, which is
+/// what spend is recorded under); a vendor or agent case-insensitively, among those with spend
+/// or, for vendors, in the price table (`prices`). Anything else is refused by name: a budget
+/// that can never match would never warn.
 pub async fn set(
     store: &Store,
     scope: &str,
     target: Option<&str>,
     monthly_usd: f64,
+    prices: &crate::model::pricing::PriceTable,
     now: i64,
 ) -> std::result::Result<Budget, BudgetError> {
     let scope = Scope::parse(scope).ok_or_else(|| BudgetError::Scope(scope.into()))?;
     let target = target.map(str::trim).filter(|t| !t.is_empty());
     let target = match (scope, target) {
-        (Scope::Team, None) => String::new(),
+        (Scope::Team, None) => (Scope::Team, ""),
         (Scope::Team, Some(_)) => return Err(BudgetError::TeamTarget),
         (s, None) => return Err(BudgetError::NoTarget(s.as_str())),
-        (_, Some(t)) => t.to_string(),
+        (s, Some(t)) => (s, t),
     };
     if !monthly_usd.is_finite() || monthly_usd <= 0.0 {
         return Err(BudgetError::Amount(monthly_usd));
     }
+    let target = match target {
+        (Scope::Team, _) => String::new(),
+        (s, t) => resolve_target(store, s, t, prices).await?,
+    };
     let id = match scope {
         Scope::Team => "team".to_string(),
         s => format!("{}:{target}", s.as_str()),
@@ -82,6 +104,74 @@ pub async fn set(
     };
     store.upsert_budget(&budget, now).await?;
     Ok(budget)
+}
+
+/// The stored key a budget's target means (see [`set`]).
+async fn resolve_target(
+    store: &Store,
+    scope: Scope,
+    target: &str,
+    prices: &crate::model::pricing::PriceTable,
+) -> std::result::Result<String, BudgetError> {
+    let unknown = |known: Vec<String>| BudgetError::UnknownTarget {
+        scope: scope.as_str(),
+        target: target.to_string(),
+        known: if known.is_empty() {
+            "none yet".into()
+        } else {
+            known.join(", ")
+        },
+    };
+    if scope == Scope::Repo {
+        // Spend recorded under a key no scanned repo has (a repo since removed) still counts.
+        if store
+            .spend_targets(scope)
+            .await?
+            .iter()
+            .any(|k| k == target)
+        {
+            return Ok(target.to_string());
+        }
+        let repos = store.repos().await?;
+        let path = std::path::Path::new(target)
+            .canonicalize()
+            .ok()
+            .map(|p| p.display().to_string());
+        let by = |f: &dyn Fn(&crate::model::Repo) -> bool| -> Vec<&crate::model::Repo> {
+            repos.iter().filter(|r| f(r)).collect()
+        };
+        // The most exact reading first: identity, this machine's clone, owner/name, name.
+        let tries: [Vec<&crate::model::Repo>; 4] = [
+            by(&|r| r.id == target),
+            by(&|r| r.path.is_some() && (r.path == path || r.path.as_deref() == Some(target))),
+            by(&|r| r.id.ends_with(&format!("/{target}")) && target.contains('/')),
+            by(&|r| r.name == target),
+        ];
+        return match tries.into_iter().find(|t| !t.is_empty()) {
+            Some(found) if found.len() == 1 => Ok(found[0].id.clone()),
+            Some(found) => Err(BudgetError::Ambiguous {
+                scope: "repo",
+                target: target.to_string(),
+                candidates: found
+                    .iter()
+                    .map(|r| r.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+            None => Err(unknown(repos.iter().map(|r| r.name.clone()).collect())),
+        };
+    }
+    let mut known = store.spend_targets(scope).await?;
+    if scope == Scope::Vendor {
+        known.extend(prices.list().into_iter().map(|p| p.vendor));
+    }
+    known.sort();
+    known.dedup();
+    known
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(target))
+        .cloned()
+        .ok_or_else(|| unknown(known.clone()))
 }
 
 /// Removes a budget (and its alerts); false when there was none.

@@ -82,6 +82,19 @@ impl Store {
             .collect()
     }
 
+    /// The distinct values spend is recorded under for `scope` (vendors, agents, repos).
+    pub async fn spend_targets(&self, scope: Scope) -> Result<Vec<String>> {
+        let Some(column) = scope.column() else {
+            return Ok(Vec::new());
+        };
+        // The column comes from the fixed scope enum, never from input.
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT DISTINCT {column} FROM spend_records WHERE {column} <> '' ORDER BY {column}"
+        ))
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// The thresholds (percent) that fired for a budget in `month`, lowest first.
     pub async fn fired_thresholds(&self, budget_id: &str, month: &str) -> Result<Vec<i64>> {
         Ok(sqlx::query_scalar(
