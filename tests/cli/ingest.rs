@@ -4,7 +4,7 @@ use super::*;
 
 /// A Claude Code corpus of `sessions` files × `lines` usage lines, with streaming snapshots and
 /// a resumed copy of every tenth session, as the real logs have them.
-fn write_corpus(dir: &std::path::Path, sessions: usize, lines: usize) {
+pub(super) fn write_corpus(dir: &std::path::Path, sessions: usize, lines: usize) {
     let proj = dir.join("projects/-work-app");
     std::fs::create_dir_all(&proj).unwrap();
     for s in 0..sessions {

@@ -528,3 +528,102 @@ fn four_machines_dispatching_keep_the_agents_limit() {
     assert_eq!(most, 2, "{text}");
     drop_pg(&rt, &url);
 }
+
+/// `serve` and three `ingest`s started together on one database: every ingest succeeds, the
+/// server keeps serving, and the store holds each thing once. On one SQLite file (each process
+/// waits for the others' writes) and on PostgreSQL.
+fn serve_and_three_ingests_share_one_database(url: &str, home: &std::path::Path) {
+    let repo_path = home.join("app");
+    let repo = new_repo(&repo_path);
+    for i in 0..40 {
+        commit_on(&repo, "main", &format!("f{i}.txt"), &format!("Change {i}"));
+    }
+    let corpus = home.join("claude");
+    super::ingest::write_corpus(&corpus, 12, 400);
+    let none = home.join("none");
+    std::fs::create_dir_all(&none).unwrap();
+    let with_sources = |c: &mut Command, db: &str| {
+        c.args(["--database-url", db])
+            .arg("--repo")
+            .arg(&repo_path)
+            .arg("--claude-dir")
+            .arg(&corpus)
+            .arg("--codex-home")
+            .arg(&none);
+    };
+    let mut serve = flightdeck(home);
+    serve.args(["serve", "--port", "0", "--rescan-secs", "1"]);
+    with_sources(&mut serve, url);
+    let ingests: Vec<std::process::Child> = (0..3)
+        .map(|_| {
+            let mut c = flightdeck(home);
+            c.arg("ingest");
+            with_sources(&mut c, url);
+            c.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let (_server, client) = spawn_listening(serve);
+    for child in ingests {
+        ok(&child.wait_with_output().unwrap());
+    }
+    // The server is still up, and its rescans (every second, racing the ingests) found
+    // nothing wrong with the store.
+    std::thread::sleep(Duration::from_secs(2));
+    let (status, body) = client.get("/api/health").expect("serve died");
+    assert_eq!(status, 200, "{body}");
+    // Each thing once: the same reports as one ingest alone into a new database.
+    let clean = format!("sqlite://{}", home.join("clean.db").display());
+    let mut alone = flightdeck(home);
+    alone.arg("ingest");
+    with_sources(&mut alone, &clean);
+    ok(&alone.output().unwrap());
+    for report in [
+        &["report", "agents", "--json"][..],
+        &["report", "usage", "--by", "day", "--json"],
+    ] {
+        let of = |db: &str| {
+            ok(&flightdeck(home)
+                .args(["--database-url", db])
+                .args(report)
+                .output()
+                .unwrap())
+        };
+        // Sums of costs may differ in the last bits between databases: compare rounded.
+        let rounded = |text: String| round_floats(serde_json::from_str(&text).unwrap());
+        assert_eq!(rounded(of(url)), rounded(of(&clean)), "{report:?}");
+    }
+}
+
+/// `v` with every non-integer number rounded to 9 decimals.
+fn round_floats(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            serde_json::json!((n.as_f64().unwrap_or(0.0) * 1e9).round() / 1e9)
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(round_floats).collect()),
+        Value::Object(o) => {
+            Value::Object(o.into_iter().map(|(k, v)| (k, round_floats(v))).collect())
+        }
+        other => other,
+    }
+}
+
+#[test]
+fn serve_and_three_ingests_share_one_sqlite_file() {
+    let home = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", home.path().join("fd.db").display());
+    serve_and_three_ingests_share_one_database(&url, home.path());
+}
+
+#[test]
+fn serve_and_three_ingests_share_one_postgres() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let url = fresh_pg(&rt);
+    serve_and_three_ingests_share_one_database(&url, home.path());
+    drop_pg(&rt, &url);
+}
