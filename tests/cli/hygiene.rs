@@ -230,3 +230,41 @@ fn an_ipv6_bind_prints_a_bracketed_url() {
     let line = printed.iter().find(|l| l.contains("/login?code=")).unwrap();
     assert!(line.contains("http://[::1]:"), "{line}");
 }
+
+/// A repository added with `repo add` and later deleted fails each ingest, naming the way out;
+/// `repo remove` takes it, and ingest succeeds again.
+#[test]
+fn a_watched_repository_that_is_gone_can_be_removed() {
+    let home = tempfile::tempdir().unwrap();
+    let gone = home.path().join("gone");
+    new_repo(&gone);
+    let none = home.path().join("none");
+    std::fs::create_dir_all(&none).unwrap();
+    let db = home.path().join("fd.db");
+    let ingest = || {
+        flightdeck(home.path())
+            .arg("--database-url")
+            .arg(&db)
+            .args(["ingest", "--claude-dir"])
+            .arg(&none)
+            .arg("--codex-home")
+            .arg(&none)
+            .output()
+            .unwrap()
+    };
+    let path = gone.display().to_string();
+    ok(&with_db(home.path(), &db, &["repo", "add", &path]));
+    ok(&ingest());
+    std::fs::remove_dir_all(&gone).unwrap();
+    let out = ingest();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("flightdeck repo remove {path}")),
+        "{stderr}"
+    );
+    ok(&with_db(home.path(), &db, &["repo", "remove", &path]));
+    ok(&ingest());
+    let out = with_db(home.path(), &db, &["repo", "remove", &path]);
+    assert!(stderr_line(&out).contains("is not a watched repository"));
+}

@@ -183,3 +183,69 @@ fn reports_and_repo_add() {
     assert!(!out.status.success());
     assert!(stderr_line(&out).contains("not a date"));
 }
+
+/// A project cloned without its blobs (`git clone --filter=blob:none`, as big monorepos are):
+/// not skipped whole as before (`0 repos`, `object not found`). Every commit is counted and
+/// attributed; the ones whose lines need missing blobs are said to be unknown, and left out
+/// of the line totals rather than counted as 0.
+#[test]
+fn a_blobless_clone_is_ingested_whole() {
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    let repo = new_repo(&src);
+    for i in 0..5 {
+        commit_on(&repo, "main", &format!("f{i}.txt"), &format!("Change {i}"));
+    }
+    agent_commit(&repo, "claude/work", "agent.txt", "Agent work");
+    git(&src, &["checkout", "-q", "main"]);
+    git(&src, &["config", "uploadpack.allowFilter", "true"]);
+    let url = format!("file://{}", src.display());
+    git(
+        home.path(),
+        &[
+            "clone",
+            "-q",
+            "--no-checkout",
+            "--filter=blob:none",
+            &url,
+            "clone",
+        ],
+    );
+    let clone = home.path().join("clone");
+    git(&clone, &["branch", "claude/work", "origin/claude/work"]);
+    let none = home.path().join("none");
+    std::fs::create_dir_all(&none).unwrap();
+    let db = home.path().join("fd.db");
+    let out = flightdeck(home.path())
+        .arg("--database-url")
+        .arg(&db)
+        .args(["ingest", "--repo"])
+        .arg(&clone)
+        .arg("--claude-dir")
+        .arg(&none)
+        .arg("--codex-home")
+        .arg(&none)
+        .output()
+        .unwrap();
+    let text = ok(&out);
+    assert!(text.contains("1 repos (7 new commits, "), "{text}");
+    assert!(text.contains("with lines unknown"), "{text}");
+    let rows = report_json(home.path(), &db, &["commits", "--by", "agent"]);
+    let of = |key: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{rows}"))
+    };
+    assert_eq!(of("claude-code")["commits"], 1);
+    assert_eq!(of("human")["commits"], 6);
+    let unknown: i64 = ["claude-code", "human"]
+        .iter()
+        .map(|k| of(k)["diffstat_unknown"].as_i64().unwrap())
+        .sum();
+    assert!(unknown > 0, "{rows}");
+    let text = ok(&with_db(home.path(), &db, &["report", "commits"]));
+    assert!(text.contains("lines are unknown"), "{text}");
+}

@@ -4,7 +4,7 @@
 
 import { useCallback, useState, type ReactNode } from 'react';
 import { api } from './api';
-import { AgentBadge, Badge, RunStateBadge, Time } from './components';
+import { AgentBadge, Badge, Lines, RunStateBadge, Time } from './components';
 import { absoluteTime, duration, int, money, repoBasename, runDuration, shortHash, tokens, totalTokens } from './format';
 import type { AgentRun } from './generated/AgentRun';
 import type { Commit } from './generated/Commit';
@@ -66,8 +66,11 @@ function Commits({ commits, now }: { commits: Commit[]; now: number }) {
               <code title={c.sha}>{shortHash(c.sha, 7)}</code>
             </td>
             <td className="grow">{c.summary}</td>
-            <td className="num nowrap" title={`${int(c.files_changed)} files changed`}>
-              <span className="add">+{int(c.insertions)}</span> <span className="del">−{int(c.deletions)}</span>
+            <td
+              className="num nowrap"
+              title={c.files_changed === null ? undefined : `${int(c.files_changed)} files changed`}
+            >
+              <Lines insertions={c.insertions} deletions={c.deletions} />
             </td>
             <td className="nowrap right">
               <Time ts={c.committed_at} now={now} />

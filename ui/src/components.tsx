@@ -1,6 +1,6 @@
 import { Fragment, memo, type ReactNode } from 'react';
 import type { Author } from './generated/Author';
-import { absoluteTime, relativeTime } from './format';
+import { absoluteTime, int, relativeTime } from './format';
 
 export function Badge({ tone, children, title }: { tone?: string; children: ReactNode; title?: string }) {
   return (
@@ -270,6 +270,23 @@ export function ShareBar({ share, tone }: { share: number; tone?: string }) {
   return (
     <span className="bar" aria-hidden="true">
       <span className={`bar-fill ${tone ? `bar-${tone}` : ''}`} style={{ width: `${pct}%` }} />
+    </span>
+  );
+}
+
+/** Lines added and removed; "unknown" when the diffstat could not be computed (a partial or
+ * shallow clone, a forge listing without it): never shown as +0 −0. */
+export function Lines({ insertions, deletions }: { insertions: number | null; deletions: number | null }) {
+  if (insertions === null || deletions === null) {
+    return (
+      <span className="muted" title="not computed: the objects are not in this clone, or the forge did not say">
+        unknown
+      </span>
+    );
+  }
+  return (
+    <span className="nowrap">
+      <span className="add">+{int(insertions)}</span> <span className="del">−{int(deletions)}</span>
     </span>
   );
 }

@@ -99,6 +99,8 @@ pub enum CommitsByArg {
 pub enum RepoCmd {
     /// Watch a git work tree (it is scanned on the next ingest or rescan).
     Add { path: PathBuf },
+    /// Stop watching a repository added with `repo add` (its history stays in the store).
+    Remove { path: PathBuf },
     /// List watched repositories and those agent logs point at but nobody added yet.
     List,
 }
@@ -132,8 +134,16 @@ pub async fn ingest(settings: &Settings, missing: Vec<String>) -> Result<ExitCod
     if tty {
         eprintln!();
     }
+    if !(missing.is_empty() && report.unreadable.is_empty()) {
+        // A reader of the summary that stops early must not turn the failure into a success.
+        crate::output::failed();
+    }
+    let unknown = match report.unknown_diffstats {
+        0 => String::new(),
+        n => format!(", {n} with lines unknown: objects not in this clone"),
+    };
     outln!(
-        "ingested in {:.1} s: {} repos ({} new commits), {} log files read, {} lines, {} runs updated, {} lines skipped",
+        "ingested in {:.1} s: {} repos ({} new commits{unknown}), {} log files read, {} lines, {} runs updated, {} lines skipped",
         started.elapsed().as_secs_f64(),
         report.repos,
         report.new_commits,
@@ -288,12 +298,24 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
                 CommitsByArg::Author => CommitsBy::Author,
                 CommitsByArg::Month => CommitsBy::Month,
             };
-            let repo = repo.as_ref().map(|p| {
-                p.canonicalize()
-                    .unwrap_or_else(|_| p.clone())
-                    .display()
-                    .to_string()
-            });
+            // A repo is keyed by its identity: a clone's path names it through the store.
+            let repo = match repo {
+                Some(p) => {
+                    let path = p.canonicalize().unwrap_or_else(|_| p.clone());
+                    let path = path.display().to_string();
+                    let known = store.repos().await?;
+                    Some(
+                        known
+                            .into_iter()
+                            .find(|r| r.path.as_deref() == Some(path.as_str()) || r.id == path)
+                            .map(|r| r.id)
+                            .ok_or_else(|| {
+                                anyhow::anyhow!("--repo {path}: not a repo Flightdeck has read")
+                            })?,
+                    )
+                }
+                None => None,
+            };
             let rows = reports::commits(&store, by, repo.as_deref()).await?;
             if *as_json {
                 return json(&rows).map(|_| ExitCode::SUCCESS);
@@ -316,6 +338,13 @@ pub async fn report(settings: &Settings, cmd: &ReportCmd) -> Result<ExitCode> {
                     r.insertions,
                     r.deletions,
                     r.agent_share * 100.0
+                );
+            }
+            let unknown: i64 = rows.iter().map(|r| r.diffstat_unknown).sum();
+            if unknown > 0 {
+                outln!(
+                    "\n{unknown} commits' lines are unknown (their objects are not in this clone: a \
+                     partial or shallow clone) and are not in added/removed"
                 );
             }
         }
@@ -343,6 +372,21 @@ pub async fn repo(settings: &Settings, cmd: &RepoCmd) -> Result<ExitCode> {
                 "watching {} (scanned on the next ingest or rescan)",
                 workdir.display()
             );
+        }
+        RepoCmd::Remove { path } => {
+            // The path as added (canonical), or as given when it is gone already.
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+            let mut removed = false;
+            for p in [&canonical, path] {
+                removed |= store.unwatch_repo(&p.display().to_string()).await?;
+            }
+            if !removed {
+                bail!(
+                    "{} is not a watched repository (`flightdeck repo list` shows them)",
+                    path.display()
+                );
+            }
+            outln!("no longer watching {}", canonical.display());
         }
         RepoCmd::List => {
             for r in store.watched_repos().await? {

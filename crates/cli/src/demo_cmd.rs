@@ -18,6 +18,7 @@ use crate::serve_cmd::start_server;
 
 /// Builds the demo workspace in `dir`, loads it and serves it until Ctrl-C.
 pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<ExitCode> {
+    crate::output::keep_going();
     let started = std::time::Instant::now();
     let now = flightdeck_app::now();
     eprintln!("building the demo workspace in {} …", dir.display());

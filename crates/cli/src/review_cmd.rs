@@ -69,13 +69,12 @@ pub async fn list(settings: &Settings, json: bool) -> Result<ExitCode> {
             (None, None) => "-".into(),
         };
         outln!(
-            "{}  {}\n    {} · {who} · {} commits +{} −{} · ${:.2} agent · {verdict}",
+            "{}  {}\n    {} · {who} · {} commits {} · ${:.2} agent · {verdict}",
             c.id,
             c.title,
             c.head,
             c.commits,
-            c.insertions,
-            c.deletions,
+            c.lines_text(),
             c.agent_cost_usd
         );
         if let Some(v) = &row.verdict {

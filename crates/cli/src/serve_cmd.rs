@@ -15,6 +15,7 @@ use flightdeck_server::AppState;
 
 /// Scans the sources, starts the background work and serves the UI and API until Ctrl-C.
 pub async fn serve(settings: Settings, lead: Lead, rescan_every: Duration) -> Result<ExitCode> {
+    crate::output::keep_going();
     let store = Store::open(&settings.database_url).await?;
     let bus = EventBus::new();
     let opts = RuntimeOptions {

@@ -96,7 +96,6 @@ impl RawConfig {
         parse_toml(text, path)
     }
 
-    /// Reads the file if it exists; a missing file is an empty config.
     /// [`RawConfig::load`] of a file that must exist.
     pub fn load_required(path: &Path) -> Result<Self, ConfigError> {
         match std::fs::read_to_string(path) {
@@ -108,6 +107,7 @@ impl RawConfig {
         }
     }
 
+    /// Reads the file if it exists; a missing file is an empty config.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(&text, path),

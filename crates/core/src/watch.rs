@@ -109,15 +109,19 @@ impl Watched {
 }
 
 /// Whether a path inside `.git` can move a branch head: HEAD, packed-refs, refs/, a linked
-/// worktree's HEAD, the shallow boundary. The index, FETCH_HEAD, logs and the rest change
-/// with every `git status` an editor runs and say nothing the scan reads.
+/// worktree coming or going or its HEAD, the shallow boundary. The index (the main one or a
+/// worktree's), FETCH_HEAD, logs and the rest change with every `git status` an editor or an
+/// agent runs and say nothing the scan reads.
 fn names_refs(rel: &Path) -> bool {
-    rel.components().next().is_some_and(|c| {
-        matches!(
-            c.as_os_str().to_str(),
-            Some("HEAD" | "packed-refs" | "refs" | "worktrees" | "shallow")
-        )
-    })
+    let parts: Vec<&std::ffi::OsStr> = rel.components().map(|c| c.as_os_str()).collect();
+    match parts.as_slice() {
+        [first, ..] if *first == "HEAD" || *first == "packed-refs" || *first == "shallow" => true,
+        [first, ..] if *first == "refs" => true,
+        // `worktrees/<name>` itself (added, removed) and `worktrees/<name>/HEAD`.
+        [first, _] if *first == "worktrees" => true,
+        [first, _, head] if *first == "worktrees" => *head == "HEAD",
+        _ => false,
+    }
 }
 
 /// Whether a file event is a change. notify reports opens and reads too (inotify's IN_OPEN):

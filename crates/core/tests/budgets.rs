@@ -236,6 +236,8 @@ async fn budget_targets_are_checked_against_what_exists(db: TestDb) {
         "claude-code"
     );
     assert!(set("agent", "nosuchagent").await.is_err());
+    // An agent Flightdeck reads, before it has spent anything.
+    assert_eq!(set("agent", "Codex").await.unwrap().target, "codex");
     db.finish().await;
 }
 both!(budget_targets_are_checked_against_what_exists);

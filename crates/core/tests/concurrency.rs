@@ -76,10 +76,13 @@ async fn a_writer_waits_for_another_process_long_transaction() {
         .execute(&mut other)
         .await
         .unwrap();
-    sqlx::query("UPDATE ingest_cursors SET position = position")
-        .execute(&mut other)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO ingest_cursors (source, key, position, updated_at)
+         VALUES ('other', 'process', 'x', 0)",
+    )
+    .execute(&mut other)
+    .await
+    .unwrap();
     let holder = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(7)).await;
         sqlx::query("COMMIT").execute(&mut other).await.unwrap();
@@ -93,6 +96,51 @@ async fn a_writer_waits_for_another_process_long_transaction() {
         "ingest wrote while another held the lock"
     );
     assert_eq!(store.agent_runs().await.unwrap().len(), 1);
+}
+
+/// A write transaction of the store that reads before it writes, while another process writes
+/// in between: the other waits for it (the store's transaction holds the write lock from its
+/// start). A deferred transaction would fail at its first write with "database is locked"
+/// (SQLITE_BUSY_SNAPSHOT: its snapshot is stale), which no busy timeout waits for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_that_reads_then_writes_is_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("fd.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let before: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ingest_cursors")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let other_url = url.clone();
+    let other = tokio::spawn(async move {
+        let mut c = sqlx::SqliteConnection::connect(&other_url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO ingest_cursors (source, key, position, updated_at)
+             VALUES ('other', 'process', 'x', 0)",
+        )
+        .execute(&mut c)
+        .await
+    });
+    // Time for the other process to try its write.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::query(
+        "INSERT INTO ingest_cursors (source, key, position, updated_at) VALUES ('us', 'k', $1, 0)",
+    )
+    .bind(before.to_string())
+    .execute(&mut *tx)
+    .await
+    .expect("the store's write after its read");
+    tx.commit().await.unwrap();
+    other
+        .await
+        .unwrap()
+        .expect("the other process's write, after ours");
+    assert_eq!(
+        store.cursor("other", "process").await.unwrap().as_deref(),
+        Some("x")
+    );
+    assert_eq!(store.cursor("us", "k").await.unwrap().as_deref(), Some("0"));
 }
 
 /// SQLite's count of commits by other connections: it moves whenever anything was written.

@@ -148,6 +148,6 @@ fn diffstat_matches_libgit2_on_awkward_history() {
         .unwrap();
     assert_eq!(
         (stored.files_changed, stored.insertions, stored.deletions),
-        (3, 2, 3)
+        (Some(3), Some(2), Some(3))
     );
 }

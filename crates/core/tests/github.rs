@@ -70,7 +70,10 @@ async fn prs_checks_and_free_refreshes(db: TestDb) {
         (pr.head.as_str(), pr.base.as_str(), pr.head_sha.as_str()),
         ("claude/rate-limit", "main", "a1")
     );
-    assert_eq!((pr.insertions, pr.deletions, pr.files_changed), (10, 2, 1));
+    assert_eq!(
+        (pr.insertions, pr.deletions, pr.files_changed),
+        (Some(10), Some(2), Some(1))
+    );
     assert_eq!(pr.labels, vec!["agent:claude", "needs-review"]);
     assert_eq!(pr.requested_reviewers, vec!["lead"]);
     assert_eq!(pr.mergeable, Some(flightdeck_core::model::Mergeable::Clean));

@@ -47,9 +47,9 @@ async fn upserts_are_idempotent(db: TestDb) {
         committed_at: 100,
         summary: "s".into(),
         agent: Some("codex".into()),
-        files_changed: 1,
-        insertions: 2,
-        deletions: 3,
+        files_changed: Some(1),
+        insertions: Some(2),
+        deletions: Some(3),
     };
     s.upsert_commits(&[commit.clone(), commit.clone()])
         .await
@@ -64,6 +64,78 @@ async fn upserts_are_idempotent(db: TestDb) {
     db.finish().await;
 }
 both!(upserts_are_idempotent);
+
+/// An unknown diffstat (a partial clone) never overwrites a known one (a full clone elsewhere);
+/// a known one fills an unknown one in; a change that moved to another head takes its new
+/// numbers whatever they are. Unknown reads back as unknown, not 0.
+async fn unknown_diffstats_never_overwrite_known_ones(db: TestDb) {
+    let s = &db.store;
+    let commit = |stat: Option<(i64, i64, i64)>| Commit {
+        repo: "r".into(),
+        sha: "abc".into(),
+        author_name: "A".into(),
+        author_email: "a@x".into(),
+        authored_at: 100,
+        committed_at: 100,
+        summary: "s".into(),
+        agent: None,
+        files_changed: stat.map(|s| s.0),
+        insertions: stat.map(|s| s.1),
+        deletions: stat.map(|s| s.2),
+    };
+    let stored = || async {
+        let c = &s.commits_between(0, 1_000).await.unwrap()[0];
+        (c.files_changed, c.insertions, c.deletions)
+    };
+    s.upsert_commits(&[commit(None)]).await.unwrap();
+    assert_eq!(stored().await, (None, None, None));
+    s.upsert_commits(&[commit(Some((2, 5, 1)))]).await.unwrap();
+    assert_eq!(stored().await, (Some(2), Some(5), Some(1)));
+    s.upsert_commits(&[commit(None)]).await.unwrap();
+    assert_eq!(stored().await, (Some(2), Some(5), Some(1)));
+
+    let change = |sha: &str, stat: Option<(i64, i64, i64)>| ChangeRequest {
+        files_changed: stat.map(|s| s.0),
+        insertions: stat.map(|s| s.1),
+        deletions: stat.map(|s| s.2),
+        state: ChangeState::Open,
+        ..support::merged_change(
+            "r",
+            "claude/x",
+            sha,
+            Author::Agent {
+                agent: "claude-code".into(),
+            },
+            100,
+        )
+    };
+    let lines = || async {
+        let c = &s.change_requests().await.unwrap()[0];
+        (c.files_changed, c.insertions, c.deletions)
+    };
+    s.upsert_change_request(&change("h1", Some((1, 10, 0))))
+        .await
+        .unwrap();
+    s.upsert_change_request(&change("h1", None)).await.unwrap();
+    assert_eq!(
+        lines().await,
+        (Some(1), Some(10), Some(0)),
+        "same head: kept"
+    );
+    s.upsert_change_request(&change("h2", None)).await.unwrap();
+    assert_eq!(
+        lines().await,
+        (None, None, None),
+        "a new head: its own numbers"
+    );
+    // A partly known diffstat is not known.
+    let mut partial = change("h3", Some((1, 2, 3)));
+    partial.files_changed = None;
+    s.upsert_change_request(&partial).await.unwrap();
+    assert_eq!(lines().await, (None, None, None));
+    db.finish().await;
+}
+both!(unknown_diffstats_never_overwrite_known_ones);
 
 async fn branches_are_replaced_not_accumulated(db: TestDb) {
     let s = &db.store;
@@ -144,9 +216,9 @@ async fn round_trips_every_noun(db: TestDb) {
         created_at: 1,
         updated_at: 2,
         commits: 1,
-        files_changed: 1,
-        insertions: 1,
-        deletions: 0,
+        files_changed: Some(1),
+        insertions: Some(1),
+        deletions: Some(0),
         agent_cost_usd: 0.0,
         labels: vec!["agent".into(), "needs, care".into()],
         requested_reviewers: vec!["lead".into()],

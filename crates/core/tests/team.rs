@@ -266,9 +266,9 @@ async fn a_store_keyed_by_paths_is_carried_over(db: TestDb) {
                 committed_at: c.time().seconds(),
                 summary: c.summary().unwrap_or("").into(),
                 agent: None,
-                files_changed: 1,
-                insertions: 1,
-                deletions: 0,
+                files_changed: Some(1),
+                insertions: Some(1),
+                deletions: Some(0),
             }
         })
         .collect();

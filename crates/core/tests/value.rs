@@ -42,8 +42,8 @@ fn change(branch: &str, state: &str, author: Author, lines: (i64, i64)) -> Chang
     ChangeRequest {
         state: ChangeState::parse(state).expect("a change state"),
         updated_at: NOW - 8 * DAY,
-        insertions: lines.0,
-        deletions: lines.1,
+        insertions: Some(lines.0),
+        deletions: Some(lines.1),
         ..support::merged_change("/w/api", branch, "h", author, NOW - 9 * DAY)
     }
 }

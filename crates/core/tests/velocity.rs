@@ -41,9 +41,9 @@ fn change(
         created_at: opened,
         updated_at: opened + DAY,
         commits: 1,
-        files_changed: 1,
-        insertions: 1,
-        deletions: 0,
+        files_changed: Some(1),
+        insertions: Some(1),
+        deletions: Some(0),
         agent_cost_usd: cost,
         labels: vec![],
         requested_reviewers: asks.iter().map(|s| s.to_string()).collect(),
@@ -148,9 +148,9 @@ async fn split_and_review_load_by_hand(db: TestDb) {
         committed_at: T + 5 * DAY,
         summary: summary.into(),
         agent: None,
-        files_changed: 1,
-        insertions: 0,
-        deletions: 1,
+        files_changed: Some(1),
+        insertions: Some(0),
+        deletions: Some(1),
     };
     db.store
         .upsert_commits(&[

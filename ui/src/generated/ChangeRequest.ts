@@ -11,7 +11,12 @@ export type ChangeRequest = {
 /**
  * `local:<repo path>:<branch>` or `github:<owner>/<repo>#<number>`.
  */
-id: string, kind: ChangeKind, repo: string, title: string, head: string, base: string, head_sha: string, author: Author, state: ChangeState, created_at: number, updated_at: number, commits: number, files_changed: number, insertions: number, deletions: number, 
+id: string, kind: ChangeKind, repo: string, title: string, head: string, base: string, head_sha: string, author: Author, state: ChangeState, created_at: number, updated_at: number, commits: number, 
+/**
+ * The change's diffstat; `None` while unknown (a forge listing that does not give it, a
+ * partial clone without the objects), never guessed.
+ */
+files_changed: number | null, insertions: number | null, deletions: number | null, 
 /**
  * Cost of the agent runs linked to this change (same repo and branch).
  */

@@ -5,4 +5,10 @@ export type Commit = { repo: string, sha: string, author_name: string, author_em
  * Agent that wrote the commit, from a `Co-Authored-By` trailer, the author identity or
  * the branch it was first seen on. `None` means a person.
  */
-agent: string | null, files_changed: number, insertions: number, deletions: number, };
+agent: string | null, 
+/**
+ * The diffstat against the first parent, as `git log --numstat` counts it; all three
+ * `None` when it could not be computed (a partial or shallow clone, a lost object): unknown,
+ * never guessed.
+ */
+files_changed: number | null, insertions: number | null, deletions: number | null, };

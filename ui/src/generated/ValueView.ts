@@ -18,7 +18,7 @@ cost_per_merged_change: number | null,
  */
 abandoned_runs: number, abandoned_cost_usd: number, 
 /**
- * Lines added and removed by the merged agent changes.
+ * Lines added and removed by the merged agent changes whose diffstat is known.
  */
 merged_lines: number, cost_per_merged_line: number | null, 
 /**

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { api, ApiError, isDesktop, type Decide, type MergeMethod } from '../api';
 import { bulkSummary, planBulk, showChanges, type BulkKind, type ChangeShow } from '../bulk';
 import { DiffView } from '../DiffView';
-import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
+import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Lines, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
 import { absoluteTime, int, money, repoBasename, shortHash, tokens } from '../format';
 import type { Action } from '../generated/Action';
 import type { Dispatch } from '../generated/Dispatch';
@@ -88,14 +88,14 @@ const columns: Column<ChangeRow>[] = [
   { header: 'Commits', cell: (r) => int(r.change.commits), className: 'num' },
   {
     header: 'Lines',
-    cell: (r) => (
-      <span className="nowrap">
-        <span className="add">+{int(r.change.insertions)}</span> <span className="del">−{int(r.change.deletions)}</span>
-      </span>
-    ),
+    cell: (r) => <Lines insertions={r.change.insertions} deletions={r.change.deletions} />,
     className: 'num',
   },
-  { header: 'Files', cell: (r) => int(r.change.files_changed), className: 'num' },
+  {
+    header: 'Files',
+    cell: (r) => (r.change.files_changed === null ? '—' : int(r.change.files_changed)),
+    className: 'num',
+  },
   { header: 'Agent cost', cell: (r) => (r.change.agent_cost_usd > 0 ? money(r.change.agent_cost_usd) : <span className="muted">—</span>), className: 'num' },
   { header: 'Checks', cell: (r) => <Checks checks={r.checks} /> },
   { header: 'Policy', cell: (r) => <VerdictBadge row={r} />, className: 'nowrap' },

@@ -162,8 +162,18 @@ async fn resolve_target(
         };
     }
     let mut known = store.spend_targets(scope).await?;
-    if scope == Scope::Vendor {
-        known.extend(prices.list().into_iter().map(|p| p.vendor));
+    match scope {
+        Scope::Vendor => known.extend(prices.list().into_iter().map(|p| p.vendor)),
+        // The agents Flightdeck reads logs of, before any of them has spent anything.
+        Scope::Agent => known.extend(
+            [
+                crate::sources::claude::AGENT,
+                crate::sources::codex::AGENT,
+                crate::sources::gemini::AGENT,
+            ]
+            .map(String::from),
+        ),
+        Scope::Team | Scope::Repo => {}
     }
     known.sort();
     known.dedup();

@@ -54,6 +54,9 @@ pub struct IngestReport {
     pub files: usize,
     pub lines: i64,
     pub skipped_lines: i64,
+    /// New commits whose diffstat could not be computed (a partial or shallow clone, a lost
+    /// object): stored with it unknown.
+    pub unknown_diffstats: usize,
     /// One line each: what could not be read, and where.
     pub problems: Vec<String>,
     /// Of those, the sources that could not be read at all (a repo that is not there or not a
@@ -101,10 +104,15 @@ pub async fn run_with_progress(
         }
     }
     for path in &repo_paths {
-        let cursor = store.cursor("git", &path.display().to_string()).await?;
+        let key = path.display().to_string();
+        let cursor = store.cursor("git", &key).await?;
+        // A shallow boundary that moved (`git fetch --unshallow`, `--deepen`) brought history
+        // the known heads would hide: walk it all again (writes are upserts).
+        let shallow = git::shallow_of(path).join(",");
+        let deepened = store.cursor("git-shallow", &key).await?.unwrap_or_default() != shallow;
         let known: Vec<String> = match &cursor {
-            Some(c) => serde_json::from_str(c).unwrap_or_default(),
-            None => Vec::new(),
+            Some(c) if !deepened => serde_json::from_str(c).unwrap_or_default(),
+            _ => Vec::new(),
         };
         let p = path.clone();
         let mut known_sorted = known.clone();
@@ -118,24 +126,39 @@ pub async fn run_with_progress(
         let scan = match scanned {
             Ok(s) => s,
             Err(e) => {
-                report.problems.push(e.to_string());
-                report.unreadable.push(e.to_string());
+                let mut line = e.to_string();
+                if !sources.repos.contains(path) {
+                    line.push_str(&format!(
+                        " (added with `flightdeck repo add`; `flightdeck repo remove {}` stops \
+                         watching it)",
+                        path.display()
+                    ));
+                }
+                report.problems.push(line.clone());
+                report.unreadable.push(line);
                 continue;
             }
         };
         let mut heads_sorted = scan.heads.clone();
         heads_sorted.sort();
         report.repos += 1;
-        if cursor.is_some() && scan.commits.is_empty() && heads_sorted == known_sorted {
-            // Nothing moved: an idle pass writes nothing (and so wakes no one).
+        // What this machine's clone looked like when last written: an idle pass, where nothing
+        // moved, writes nothing (and so wakes no one). Keyed by clone (machine and path), and
+        // over everything the writes below store, not just the heads: a renamed branch, a new
+        // worktree or remote is a change too.
+        let clone = store.clone_key(scan.repo.path.as_deref().unwrap_or_default());
+        let state = clone_state(&scan);
+        if scan.commits.is_empty()
+            && store.cursor("git-state", &clone).await?.as_deref() == Some(state.as_str())
+        {
             continue;
         }
         store.upsert_repo(&scan.repo).await?;
-        let clone = store.clone_key(scan.repo.path.as_deref().unwrap_or_default());
         store
             .replace_branches(&scan.repo.id, &clone, &scan.branches)
             .await?;
         store.upsert_commits(&scan.commits).await?;
+        fill_unknown_diffstats(store, path, &scan.repo.id).await?;
         let open: Vec<String> = scan.changes.iter().map(|c| c.id.clone()).collect();
         let with_pr = store.open_pull_request_heads(&scan.repo.id).await?;
         for c in scan.changes.iter().filter(|c| !with_pr.contains(&c.head)) {
@@ -151,7 +174,16 @@ pub async fn run_with_progress(
         store
             .set_cursor("git", &path.display().to_string(), &heads, now)
             .await?;
+        store.set_cursor("git-state", &clone, &state, now).await?;
+        if deepened {
+            store.set_cursor("git-shallow", &key, &shallow, now).await?;
+        }
         report.new_commits += scan.commits.len();
+        report.unknown_diffstats += scan
+            .commits
+            .iter()
+            .filter(|c| c.insertions.is_none())
+            .count();
         report.refs_changed |= heads_sorted != known_sorted;
     }
 
@@ -188,6 +220,74 @@ pub async fn run_with_progress(
         });
     }
     Ok(report)
+}
+
+/// Commits stored with their diffstat unknown get it once their objects are here (a clone
+/// unshallowed or refetched since). Only on a pass where the clone changed: each try reads
+/// trees until the first missing object.
+async fn fill_unknown_diffstats(store: &Store, path: &Path, repo: &str) -> Result<()> {
+    let unknown = store.unknown_diffstats(repo, 10_000).await?;
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let p = path.to_path_buf();
+    let found = tokio::task::spawn_blocking(move || git::diffstats(&p, &unknown))
+        .await
+        .map_err(|e| crate::Error::Invalid {
+            path: path.to_path_buf(),
+            message: format!("diffstat task failed: {e}"),
+        })??;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let found: std::collections::HashMap<String, crate::sources::diffstat::DiffStat> =
+        found.into_iter().collect();
+    let shas: Vec<String> = found.keys().cloned().collect();
+    let mut rows = store.commits_with(repo, &shas).await?;
+    for row in &mut rows {
+        if let Some(s) = found.get(&row.sha) {
+            row.files_changed = Some(s.files_changed);
+            row.insertions = Some(s.insertions);
+            row.deletions = Some(s.deletions);
+        }
+    }
+    store.upsert_commits(&rows).await
+}
+
+/// A fingerprint of what a scan stores for a clone besides new commits: the repo's identity,
+/// default branch and remote, each branch's head and worktree, each open change, and the
+/// shallow boundary (an unshallowed clone reads again).
+fn clone_state(scan: &git::RepoScan) -> String {
+    use sha2::Digest;
+    let mut branches: Vec<(&str, &str, Option<&str>)> = scan
+        .branches
+        .iter()
+        .map(|b| {
+            (
+                b.name.as_str(),
+                b.head_sha.as_str(),
+                b.worktree_path.as_deref(),
+            )
+        })
+        .collect();
+    branches.sort();
+    let changes: Vec<String> = scan
+        .changes
+        .iter()
+        .map(|c| serde_json::to_string(c).unwrap_or_default())
+        .collect();
+    let r = &scan.repo;
+    let text = serde_json::json!([
+        r.id,
+        r.name,
+        r.default_branch,
+        r.remote_url,
+        branches,
+        changes,
+        scan.shallow
+    ])
+    .to_string();
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
 /// Settles the local changes of `repo` whose branch is gone from every machine: merged when
@@ -516,6 +616,8 @@ fn read_files(
         match sent {
             Ok(true) => {}
             Ok(false) => return,
+            // Deleted between the listing and the read (an agent cleaning up): nothing to read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 if tx
                     .blocking_send(Msg::Unreadable(format!("{}: {e}", file.display())))

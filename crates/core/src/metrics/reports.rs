@@ -75,6 +75,8 @@ pub struct CommitRow {
     pub agent_commits: i64,
     pub insertions: i64,
     pub deletions: i64,
+    /// Commits whose diffstat is unknown (not in the sums above): a partial or shallow clone.
+    pub diffstat_unknown: i64,
     /// Agent commits / commits.
     pub agent_share: f64,
 }
@@ -96,12 +98,18 @@ pub async fn commits(store: &Store, by: CommitsBy, repo: Option<&str>) -> Result
             agent_commits: 0,
             insertions: 0,
             deletions: 0,
+            diffstat_unknown: 0,
             agent_share: 0.0,
         });
         g.commits += 1;
         g.agent_commits += c.agent.is_some() as i64;
-        g.insertions += c.insertions;
-        g.deletions += c.deletions;
+        match (c.insertions, c.deletions) {
+            (Some(i), Some(d)) => {
+                g.insertions += i;
+                g.deletions += d;
+            }
+            _ => g.diffstat_unknown += 1,
+        }
     }
     Ok(groups
         .into_values()

@@ -28,7 +28,7 @@ pub struct ValueView {
     #[ts(type = "number")]
     pub abandoned_runs: i64,
     pub abandoned_cost_usd: f64,
-    /// Lines added and removed by the merged agent changes.
+    /// Lines added and removed by the merged agent changes whose diffstat is known.
     #[ts(type = "number")]
     pub merged_lines: i64,
     pub cost_per_merged_line: Option<f64>,
@@ -57,6 +57,8 @@ pub async fn value(store: &Store, since: i64, now: i64) -> Result<ValueView> {
     // (repo, branch) whose work was merged.
     let mut merged_branches: HashSet<(String, String)> = HashSet::new();
     let mut review_cost = 0.0;
+    // The cost of the changes whose lines are known: the only ones a cost per line can use.
+    let mut lined_cost = 0.0;
     for c in &changes {
         if c.state == ChangeState::Merged {
             merged_branches.insert((c.repo.clone(), c.head.clone()));
@@ -69,7 +71,10 @@ pub async fn value(store: &Store, since: i64, now: i64) -> Result<ValueView> {
         }
         v.merged_changes += 1;
         v.merged_cost_usd += c.agent_cost_usd;
-        v.merged_lines += c.insertions + c.deletions;
+        if let (Some(i), Some(d)) = (c.insertions, c.deletions) {
+            v.merged_lines += i + d;
+            lined_cost += c.agent_cost_usd;
+        }
         let first_human = reviews
             .iter()
             .filter(|r| r.change_request == c.id && !r.reviewer.ends_with("[bot]"))
@@ -94,7 +99,7 @@ pub async fn value(store: &Store, since: i64, now: i64) -> Result<ValueView> {
         v.abandoned_cost_usd += cost;
     }
     v.cost_per_merged_change = per(v.merged_cost_usd, v.merged_changes as f64);
-    v.cost_per_merged_line = per(v.merged_cost_usd, v.merged_lines as f64);
+    v.cost_per_merged_line = per(lined_cost, v.merged_lines as f64);
     v.cost_per_review_hour = per(review_cost, v.review_hours);
     Ok(v)
 }

@@ -146,12 +146,15 @@ pub struct Commit {
     /// Agent that wrote the commit, from a `Co-Authored-By` trailer, the author identity or
     /// the branch it was first seen on. `None` means a person.
     pub agent: Option<String>,
-    #[ts(type = "number")]
-    pub files_changed: i64,
-    #[ts(type = "number")]
-    pub insertions: i64,
-    #[ts(type = "number")]
-    pub deletions: i64,
+    /// The diffstat against the first parent, as `git log --numstat` counts it; all three
+    /// `None` when it could not be computed (a partial or shallow clone, a lost object): unknown,
+    /// never guessed.
+    #[ts(type = "number | null")]
+    pub files_changed: Option<i64>,
+    #[ts(type = "number | null")]
+    pub insertions: Option<i64>,
+    #[ts(type = "number | null")]
+    pub deletions: Option<i64>,
 }
 
 /// Tokens by the kinds vendors bill separately.
@@ -449,12 +452,14 @@ pub struct ChangeRequest {
     pub updated_at: i64,
     #[ts(type = "number")]
     pub commits: i64,
-    #[ts(type = "number")]
-    pub files_changed: i64,
-    #[ts(type = "number")]
-    pub insertions: i64,
-    #[ts(type = "number")]
-    pub deletions: i64,
+    /// The change's diffstat; `None` while unknown (a forge listing that does not give it, a
+    /// partial clone without the objects), never guessed.
+    #[ts(type = "number | null")]
+    pub files_changed: Option<i64>,
+    #[ts(type = "number | null")]
+    pub insertions: Option<i64>,
+    #[ts(type = "number | null")]
+    pub deletions: Option<i64>,
     /// Cost of the agent runs linked to this change (same repo and branch).
     pub agent_cost_usd: f64,
     /// GitHub labels.
@@ -475,6 +480,16 @@ pub struct ChangeRequest {
     #[serde(default)]
     #[ts(type = "number | null")]
     pub first_commit_at: Option<i64>,
+}
+
+impl ChangeRequest {
+    /// `+12 −3`, or `lines unknown` when the diffstat is not known: for one-line summaries.
+    pub fn lines_text(&self) -> String {
+        match (self.insertions, self.deletions) {
+            (Some(i), Some(d)) => format!("+{i} −{d}"),
+            _ => "lines unknown".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -15,7 +15,7 @@ use git2::{BranchType, Oid, Repository, Sort};
 use crate::model::error::{Error, Result};
 use crate::model::repo_id;
 use crate::model::{Author, Branch, ChangeKind, ChangeRequest, Commit, Mergeable, Repo};
-use crate::sources::diffstat::Differ;
+use crate::sources::diffstat::{DiffStat, Differ};
 use crate::sources::{agent_for_branch, agent_for_identity};
 
 /// Everything one scan of a repository found.
@@ -30,6 +30,8 @@ pub struct RepoScan {
     pub worktrees: Vec<PathBuf>,
     /// Every branch head, for the next incremental scan.
     pub heads: Vec<String>,
+    /// A shallow clone's boundary commits (sorted): the commits whose parents are not here.
+    pub shallow: Vec<String>,
 }
 
 pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
@@ -37,7 +39,7 @@ pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
     // third of a full scan; git itself does not on reads, and Flightdeck only reads.
     git2::opts::strict_hash_verification(false);
     let git = |e| Error::git(path, e);
-    let repo = Repository::open(path).map_err(git)?;
+    let repo = Repository::open(path).map_err(|e| moved_worktree(path).unwrap_or(git(e)))?;
     let workdir = repo
         .workdir()
         .map(Path::to_path_buf)
@@ -153,7 +155,8 @@ pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
         }
     }
     let oids = walk.collect::<Result<Vec<Oid>, _>>().map_err(git)?;
-    let commits = read_commits(&repo, &oids, &repo_key, &branch_agent_of).map_err(git)?;
+    let shallow = shallow_boundary(&repo);
+    let commits = read_commits(&repo, &oids, &repo_key, &branch_agent_of, &shallow).map_err(git)?;
 
     let mut changes = Vec::new();
     if let Some(base) = default_oid {
@@ -176,6 +179,11 @@ pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
         changes,
         worktrees,
         heads,
+        shallow: {
+            let mut s: Vec<String> = shallow.iter().map(Oid::to_string).collect();
+            s.sort();
+            s
+        },
     })
 }
 
@@ -355,6 +363,44 @@ fn trailer_agent(message: &str) -> Option<&'static str> {
     })
 }
 
+/// The commits a shallow clone was cut at (`shallow` in the common git dir): their parents are
+/// not here, so libgit2 shows them as root commits.
+fn shallow_boundary(repo: &Repository) -> HashSet<Oid> {
+    std::fs::read_to_string(repo.commondir().join("shallow"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| Oid::from_str(l.trim()).ok())
+        .collect()
+}
+
+/// For a linked worktree whose `.git` file names a git dir that is gone (its main checkout was
+/// moved), an error that says so and how to fix it.
+fn moved_worktree(path: &Path) -> Option<Error> {
+    let text = std::fs::read_to_string(path.join(".git")).ok()?;
+    let gitdir = text.trim().strip_prefix("gitdir:")?.trim();
+    let gitdir = path.join(gitdir);
+    if gitdir.exists() {
+        return None;
+    }
+    let message = if gitdir.components().any(|c| c.as_os_str() == "worktrees") {
+        format!(
+            "a linked worktree whose main checkout moved ({} is gone): run `git worktree repair {}` \
+             in the main checkout where it is now",
+            gitdir.display(),
+            path.display()
+        )
+    } else {
+        format!(
+            "its .git file names {}, which is gone (a submodule whose parent moved?)",
+            gitdir.display()
+        )
+    };
+    Some(Error::Invalid {
+        path: path.to_path_buf(),
+        message,
+    })
+}
+
 /// One thread: libgit2 serialises pack access behind a global lock, and two readers measured
 /// slower than one.
 fn read_commits(
@@ -362,20 +408,73 @@ fn read_commits(
     oids: &[Oid],
     repo_key: &str,
     branch_agent_of: &HashMap<Oid, String>,
+    shallow: &HashSet<Oid>,
 ) -> Result<Vec<Commit>, git2::Error> {
     let odb = repo.odb()?;
     let mut differ = Differ::new(&odb);
     oids.iter()
-        .map(|&oid| commit_row(repo, &mut differ, oid, repo_key, branch_agent_of))
+        .map(|&oid| {
+            let cut = shallow.contains(&oid);
+            commit_row(repo, &mut differ, oid, repo_key, branch_agent_of, cut)
+        })
         .collect()
 }
 
+/// The diffstat of commit `c` against its first parent, as `git log --numstat --first-parent`
+/// counts a merge. `None` (unknown) when a parent is not here (`cut`: a shallow clone's
+/// boundary) or a tree or blob is not (a partial clone, a lost object): diffing against nothing
+/// would count every file as added.
+fn stat_of(
+    repo: &Repository,
+    differ: &mut Differ,
+    c: &git2::Commit,
+    cut: bool,
+) -> Option<DiffStat> {
+    let parent_tree = match c.parent_id(0) {
+        _ if cut => return None,
+        Err(_) => None,
+        Ok(p) => Some(repo.find_commit(p).ok()?.tree_id()),
+    };
+    differ.between(parent_tree, c.tree_id()).ok()
+}
+
+/// The shallow boundary of the repo at `path` (sorted; empty for a whole clone or no repo).
+pub fn shallow_of(path: &Path) -> Vec<String> {
+    let Ok(repo) = Repository::open(path) else {
+        return Vec::new();
+    };
+    let mut s: Vec<String> = shallow_boundary(&repo).iter().map(Oid::to_string).collect();
+    s.sort();
+    s
+}
+
+/// The diffstats among `shas` that can be computed now, for commits stored with theirs unknown
+/// (their objects arrived since: an unshallowed or refetched clone).
+pub fn diffstats(path: &Path, shas: &[String]) -> Result<Vec<(String, DiffStat)>> {
+    let git = |e| Error::git(path, e);
+    let repo = Repository::open(path).map_err(git)?;
+    let shallow = shallow_boundary(&repo);
+    let odb = repo.odb().map_err(git)?;
+    let mut differ = Differ::new(&odb);
+    Ok(shas
+        .iter()
+        .filter_map(|sha| {
+            let oid = Oid::from_str(sha).ok()?;
+            let c = repo.find_commit(oid).ok()?;
+            let stat = stat_of(&repo, &mut differ, &c, shallow.contains(&oid))?;
+            Some((sha.clone(), stat))
+        })
+        .collect())
+}
+
+/// `cut`: a shallow clone's boundary commit, whose parent is not here.
 fn commit_row(
     repo: &Repository,
     differ: &mut Differ,
     oid: Oid,
     repo_key: &str,
     branch_agent_of: &HashMap<Oid, String>,
+    cut: bool,
 ) -> Result<Commit, git2::Error> {
     let c = repo.find_commit(oid)?;
     let author = c.author();
@@ -386,12 +485,7 @@ fn commit_row(
         .or_else(|| agent_for_identity(&format!("{author_name} <{author_email}>")))
         .map(str::to_string)
         .or_else(|| branch_agent_of.get(&oid).cloned());
-    // Against the first parent, as `git log --numstat --first-parent` would for a merge.
-    let parent_tree = match c.parent(0) {
-        Ok(p) => Some(p.tree_id()),
-        Err(_) => None,
-    };
-    let stat = differ.between(parent_tree, c.tree_id())?;
+    let stat = stat_of(repo, differ, &c, cut);
     Ok(Commit {
         repo: repo_key.to_string(),
         sha: oid.to_string(),
@@ -401,9 +495,9 @@ fn commit_row(
         committed_at: c.time().seconds(),
         summary: c.summary().unwrap_or("").to_string(),
         agent,
-        files_changed: stat.files_changed,
-        insertions: stat.insertions,
-        deletions: stat.deletions,
+        files_changed: stat.map(|s| s.files_changed),
+        insertions: stat.map(|s| s.insertions),
+        deletions: stat.map(|s| s.deletions),
     })
 }
 
@@ -415,11 +509,14 @@ fn local_change(
     b: &Branch,
 ) -> Result<ChangeRequest, git2::Error> {
     let head = Oid::from_str(&b.head_sha)?;
-    let merge_base = repo.merge_base(head, base)?;
-    let stats = Differ::new(&repo.odb()?).between(
-        Some(repo.find_commit(merge_base)?.tree_id()),
-        repo.find_commit(head)?.tree_id(),
-    )?;
+    // None when the history joining them is not here (a shallow clone).
+    let merge_base = repo.merge_base(head, base).ok();
+    // Unknown when the trees or blobs are not here (a partial clone), as for commits.
+    let stats = merge_base.and_then(|mb| {
+        let old = repo.find_commit(mb).ok()?.tree_id();
+        let new = repo.find_commit(head).ok()?.tree_id();
+        Differ::new(&repo.odb().ok()?).between(Some(old), new).ok()
+    });
     // Title from the branch's first commit, as a PR would take it.
     let mut walk = repo.revwalk()?;
     walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
@@ -440,15 +537,20 @@ fn local_change(
     }
     let (title, created_at) = first.unwrap_or_else(|| (b.name.clone(), b.updated_at));
     // Whether it would merge without conflicts now (an in-memory merge; nothing is written).
-    let mergeable = if merge_base == base {
-        Mergeable::Clean
-    } else if repo
-        .merge_commits(&repo.find_commit(base)?, &repo.find_commit(head)?, None)?
-        .has_conflicts()
-    {
-        Mergeable::Conflicts
-    } else {
-        Mergeable::Clean
+    // Unknown when the objects to merge are not here.
+    let mergeable = match merge_base {
+        None => None,
+        Some(mb) if mb == base => Some(Mergeable::Clean),
+        Some(_) => repo
+            .merge_commits(&repo.find_commit(base)?, &repo.find_commit(head)?, None)
+            .ok()
+            .map(|index| {
+                if index.has_conflicts() {
+                    Mergeable::Conflicts
+                } else {
+                    Mergeable::Clean
+                }
+            }),
     };
     Ok(ChangeRequest {
         id: format!("local:{repo_key}:{}", b.name),
@@ -465,13 +567,13 @@ fn local_change(
         created_at,
         updated_at: b.updated_at,
         commits: b.ahead,
-        files_changed: stats.files_changed,
-        insertions: stats.insertions,
-        deletions: stats.deletions,
+        files_changed: stats.map(|s| s.files_changed),
+        insertions: stats.map(|s| s.insertions),
+        deletions: stats.map(|s| s.deletions),
         agent_cost_usd: 0.0,
         labels: vec![],
         requested_reviewers: vec![],
-        mergeable: Some(mergeable),
+        mergeable,
         merged_at: None,
         first_commit_at: (first_at != i64::MAX).then_some(first_at),
     })

@@ -197,7 +197,7 @@ impl Store {
         // locks migrations on PostgreSQL only): the second waits here for the first. Held
         // until the migrations are done.
         let _migrating = match &target.sqlite_path {
-            Some(path) => Some(migration_lock(path).await?),
+            Some(path) => migration_lock(path).await?,
             None => None,
         };
         // Probe once outside the pool: a pool retries failing connections until it times out,
@@ -376,8 +376,9 @@ pub(crate) fn placeholder(backend: Backend, n: usize) -> String {
 /// An exclusive lock on `<database>-migrate.lock`, taken off the async threads (it waits for
 /// another process's migrations, however long they take). A lock file beside the database
 /// rather than the database itself: closing any descriptor of the database file would drop
-/// SQLite's own POSIX locks on it.
-async fn migration_lock(db: &Path) -> Result<std::fs::File> {
+/// SQLite's own POSIX locks on it. On a file system without file locks (some network and FUSE
+/// ones) it goes on without, as before there was a lock, and says so.
+async fn migration_lock(db: &Path) -> Result<Option<std::fs::File>> {
     let mut name = db.as_os_str().to_owned();
     name.push("-migrate.lock");
     let path = PathBuf::from(name);
@@ -387,11 +388,20 @@ async fn migration_lock(db: &Path) -> Result<std::fs::File> {
             .truncate(false)
             .write(true)
             .open(&path)
-            .and_then(|f| f.lock().map(|()| f));
-        file.map_err(|e| Error::DatabaseUnwritable {
-            reason: format!("cannot lock {}: {e}", path.display()),
-            path,
-        })
+            .map_err(|e| Error::DatabaseUnwritable {
+                reason: format!("cannot create {}: {e}", path.display()),
+                path: path.clone(),
+            })?;
+        match file.lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(e) => {
+                tracing::warn!(
+                    "no lock on {} ({e}): two processes starting together may both migrate",
+                    path.display()
+                );
+                Ok(None)
+            }
+        }
     })
     .await
     .map_err(|e| Error::Invalid {

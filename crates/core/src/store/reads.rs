@@ -133,11 +133,22 @@ impl Store {
             .collect()
     }
 
+    /// Commits of `repo` stored with their diffstat unknown (at most `limit`).
+    pub async fn unknown_diffstats(&self, repo: &str, limit: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT sha FROM commits WHERE repo = $1 AND diffstat_known = 0 ORDER BY sha LIMIT $2",
+        )
+        .bind(repo)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Commits committed in `[from, to)`, newest first.
     pub async fn commits_between(&self, from: i64, to: i64) -> Result<Vec<Commit>> {
         let rows = sqlx::query(
             "SELECT repo, sha, author_name, author_email, authored_at, committed_at, summary, agent,
-               files_changed, insertions, deletions
+               files_changed, insertions, deletions, diffstat_known
              FROM commits WHERE committed_at >= $1 AND committed_at < $2
              ORDER BY committed_at DESC, sha",
         )
@@ -156,7 +167,7 @@ impl Store {
             let marks: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
             let q = format!(
                 "SELECT repo, sha, author_name, author_email, authored_at, committed_at, summary,
-                   agent, files_changed, insertions, deletions
+                   agent, files_changed, insertions, deletions, diffstat_known
                  FROM commits WHERE repo = $1 AND sha IN ({})",
                 marks.join(", ")
             );
@@ -614,9 +625,9 @@ fn change_request_of(r: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         commits: r.try_get("commits")?,
-        files_changed: r.try_get("files_changed")?,
-        insertions: r.try_get("insertions")?,
-        deletions: r.try_get("deletions")?,
+        files_changed: known_stat(r, "files_changed")?,
+        insertions: known_stat(r, "insertions")?,
+        deletions: known_stat(r, "deletions")?,
         agent_cost_usd: r.try_get("agent_cost")?,
         labels: names(r, "labels")?,
         requested_reviewers: names(r, "requested_reviewers")?,
@@ -635,7 +646,17 @@ fn names(r: &sqlx::any::AnyRow, column: &str) -> Result<Vec<String>> {
     })
 }
 
+/// A diffstat column of a row with `diffstat_known`: none when it is not known.
+fn known_stat(r: &AnyRow, column: &str) -> Result<Option<i64>> {
+    Ok(if r.try_get::<i64, _>("diffstat_known")? == 1 {
+        Some(r.try_get(column)?)
+    } else {
+        None
+    })
+}
+
 fn commit_of(r: &AnyRow) -> Result<Commit> {
+    let stat = |column: &str| known_stat(r, column);
     Ok(Commit {
         repo: r.try_get("repo")?,
         sha: r.try_get("sha")?,
@@ -645,9 +666,9 @@ fn commit_of(r: &AnyRow) -> Result<Commit> {
         committed_at: r.try_get("committed_at")?,
         summary: r.try_get("summary")?,
         agent: r.try_get("agent")?,
-        files_changed: r.try_get("files_changed")?,
-        insertions: r.try_get("insertions")?,
-        deletions: r.try_get("deletions")?,
+        files_changed: stat("files_changed")?,
+        insertions: stat("insertions")?,
+        deletions: stat("deletions")?,
     })
 }
 

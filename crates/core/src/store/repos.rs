@@ -350,6 +350,18 @@ impl Store {
         Ok(())
     }
 
+    /// Stops watching the clone at `path` on this machine; false when it was not watched.
+    pub async fn unwatch_repo(&self, path: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM watched_clones WHERE path = $1 AND (machine = $2 OR machine = '')",
+        )
+        .bind(path)
+        .bind(self.machine())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// The clones this machine watches, and those added before clones had a machine that
     /// exist on this one (another machine's paths are not this one's to read).
     pub async fn watched_repos(&self) -> Result<Vec<String>> {

@@ -8,6 +8,11 @@ use crate::model::error::{Error, Result};
 use crate::model::ChangeState;
 use crate::model::*;
 
+/// 1 when a diffstat is wholly known: a part without the rest is not one.
+fn diffstat_known(files: Option<i64>, added: Option<i64>, removed: Option<i64>) -> i64 {
+    (files.is_some() && added.is_some() && removed.is_some()) as i64
+}
+
 impl Store {
     /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
     /// waiting for another process's writer under the busy timeout: a deferred transaction
@@ -23,7 +28,7 @@ impl Store {
     /// Upserts commits in one transaction, many rows per statement (an ingest writes thousands
     /// at once).
     pub async fn upsert_commits(&self, commits: &[Commit]) -> Result<()> {
-        const COLS: usize = 11;
+        const COLS: usize = 12;
         // One statement may not touch a row twice (PostgreSQL refuses): drop repeats first.
         let mut seen = std::collections::HashSet::new();
         let commits: Vec<&Commit> = commits
@@ -43,12 +48,19 @@ impl Store {
                 .collect();
             let sql = format!(
                 "INSERT INTO commits (repo, sha, author_name, author_email, authored_at, committed_at,
-                   summary, agent, files_changed, insertions, deletions)
+                   summary, agent, files_changed, insertions, deletions, diffstat_known)
                  VALUES {}
                  ON CONFLICT (repo, sha) DO UPDATE SET
                    agent = COALESCE(excluded.agent, commits.agent),
-                   summary = excluded.summary, files_changed = excluded.files_changed,
-                   insertions = excluded.insertions, deletions = excluded.deletions",
+                   summary = excluded.summary,
+                   files_changed = CASE WHEN excluded.diffstat_known = 1
+                     THEN excluded.files_changed ELSE commits.files_changed END,
+                   insertions = CASE WHEN excluded.diffstat_known = 1
+                     THEN excluded.insertions ELSE commits.insertions END,
+                   deletions = CASE WHEN excluded.diffstat_known = 1
+                     THEN excluded.deletions ELSE commits.deletions END,
+                   diffstat_known = CASE WHEN excluded.diffstat_known = 1
+                     THEN 1 ELSE commits.diffstat_known END",
                 rows.join(", ")
             );
             let mut q = sqlx::query(&sql);
@@ -62,9 +74,10 @@ impl Store {
                     .bind(c.committed_at)
                     .bind(&c.summary)
                     .bind(&c.agent)
-                    .bind(c.files_changed)
-                    .bind(c.insertions)
-                    .bind(c.deletions);
+                    .bind(c.files_changed.unwrap_or(0))
+                    .bind(c.insertions.unwrap_or(0))
+                    .bind(c.deletions.unwrap_or(0))
+                    .bind(diffstat_known(c.files_changed, c.insertions, c.deletions));
             }
             q.execute(&mut *tx).await?;
         }
@@ -90,16 +103,27 @@ impl Store {
         sqlx::query(
             "INSERT INTO change_requests (id, kind, repo, title, head, base, head_sha, author_kind,
                author, state, created_at, updated_at, commits, files_changed, insertions, deletions,
-               labels, requested_reviewers, mergeable, merged_at, first_commit_at)
+               labels, requested_reviewers, mergeable, merged_at, first_commit_at, diffstat_known)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-               $18, $19, $20, $21)
+               $18, $19, $20, $21, $22)
              ON CONFLICT (id) DO UPDATE SET title = excluded.title, head_sha = excluded.head_sha,
                author_kind = excluded.author_kind, author = excluded.author,
                state = CASE WHEN change_requests.settled_sha = excluded.head_sha
                  THEN change_requests.state ELSE excluded.state END,
                updated_at = excluded.updated_at,
-               commits = excluded.commits, files_changed = excluded.files_changed,
-               insertions = excluded.insertions, deletions = excluded.deletions,
+               commits = excluded.commits,
+               files_changed = CASE WHEN excluded.diffstat_known = 1
+                 OR change_requests.head_sha <> excluded.head_sha
+                 THEN excluded.files_changed ELSE change_requests.files_changed END,
+               insertions = CASE WHEN excluded.diffstat_known = 1
+                 OR change_requests.head_sha <> excluded.head_sha
+                 THEN excluded.insertions ELSE change_requests.insertions END,
+               deletions = CASE WHEN excluded.diffstat_known = 1
+                 OR change_requests.head_sha <> excluded.head_sha
+                 THEN excluded.deletions ELSE change_requests.deletions END,
+               diffstat_known = CASE WHEN excluded.diffstat_known = 1
+                 OR change_requests.head_sha <> excluded.head_sha
+                 THEN excluded.diffstat_known ELSE change_requests.diffstat_known END,
                labels = excluded.labels, requested_reviewers = excluded.requested_reviewers,
                mergeable = excluded.mergeable,
                merged_at = COALESCE(change_requests.merged_at, excluded.merged_at),
@@ -121,14 +145,15 @@ impl Store {
         .bind(c.created_at)
         .bind(c.updated_at)
         .bind(c.commits)
-        .bind(c.files_changed)
-        .bind(c.insertions)
-        .bind(c.deletions)
+        .bind(c.files_changed.unwrap_or(0))
+        .bind(c.insertions.unwrap_or(0))
+        .bind(c.deletions.unwrap_or(0))
         .bind(serde_json::to_string(&c.labels).unwrap_or_else(|_| "[]".into()))
         .bind(serde_json::to_string(&c.requested_reviewers).unwrap_or_else(|_| "[]".into()))
         .bind(c.mergeable.map(|m| m.as_str()))
         .bind(c.merged_at)
         .bind(c.first_commit_at)
+        .bind(diffstat_known(c.files_changed, c.insertions, c.deletions))
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -136,8 +136,12 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
             kind,
             title,
             detail: format!(
-                "{} → {} by {who}, {} commits, +{} −{}, ${:.2} agent cost",
-                c.head, c.base, c.commits, c.insertions, c.deletions, c.agent_cost_usd
+                "{} → {} by {who}, {} commits, {}, ${:.2} agent cost",
+                c.head,
+                c.base,
+                c.commits,
+                c.lines_text(),
+                c.agent_cost_usd
             ),
             repo: c.repo,
             view: "changes".into(),

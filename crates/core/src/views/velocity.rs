@@ -42,7 +42,8 @@ pub async fn velocity(store: &Store, now: i64, weeks: i64) -> Result<VelocityVie
             agent_lines: 0,
             human_lines: 0,
         });
-        let lines = c.insertions + c.deletions;
+        // A commit whose diffstat is unknown (a partial clone) counts, with no lines.
+        let lines = c.insertions.unwrap_or(0) + c.deletions.unwrap_or(0);
         if c.agent.is_some() {
             w.agent_commits += 1;
             w.agent_lines += lines;

@@ -217,8 +217,9 @@ pub async fn sync_repo(
     Ok(sync)
 }
 
-/// A pull request (the single-PR shape) as a change request.
-pub(super) fn change_of(pr: &Value, full_name: &str, repo_key: &str) -> Option<ChangeRequest> {
+/// A pull request (the single-PR shape) as a change request; `None` when it lacks what
+/// identifies one (number, head, base).
+pub fn change_of(pr: &Value, full_name: &str, repo_key: &str) -> Option<ChangeRequest> {
     let number = pr["number"].as_u64()?;
     let head = pr["head"]["ref"].as_str()?.to_string();
     let login = pr["user"]["login"].as_str().unwrap_or("").to_string();
@@ -238,7 +239,9 @@ pub(super) fn change_of(pr: &Value, full_name: &str, repo_key: &str) -> Option<C
     } else {
         ChangeState::Open
     };
-    let n = |k: &str| pr[k].as_i64().unwrap_or(0);
+    // A count that is not a non-negative integer is not one: unknown (or 0 where required).
+    let count = |k: &str| pr[k].as_i64().filter(|n| *n >= 0);
+    let n = |k: &str| count(k).unwrap_or(0);
     let names = |list: &str, field: &str| -> Vec<String> {
         pr[list]
             .as_array()
@@ -268,9 +271,10 @@ pub(super) fn change_of(pr: &Value, full_name: &str, repo_key: &str) -> Option<C
         created_at: ts("created_at")?,
         updated_at: ts("updated_at")?,
         commits: n("commits"),
-        files_changed: n("changed_files"),
-        insertions: n("additions"),
-        deletions: n("deletions"),
+        // Only a single pull request's GET carries these; the list leaves them unknown.
+        files_changed: count("changed_files"),
+        insertions: count("additions"),
+        deletions: count("deletions"),
         agent_cost_usd: 0.0,
         labels: names("labels", "name"),
         requested_reviewers: requested,
