@@ -295,7 +295,7 @@ impl LineParser for Parser {
             (m, Some(r)) => format!("{m}:{r}"),
             (m, None) => m.to_string(),
         };
-        out.records.push(UsageRecord {
+        let record = UsageRecord {
             key,
             message_id,
             sidechain,
@@ -316,7 +316,9 @@ impl LineParser for Parser {
                 .unwrap_or(0),
             fast,
             logged_cost_usd: v.cost_usd,
-        });
+        };
+        super::check_usage(&record)?;
+        out.records.push(record);
         Ok(())
     }
 }

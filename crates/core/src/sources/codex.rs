@@ -47,21 +47,29 @@ struct Raw {
 }
 
 impl Raw {
-    fn from(v: &Value) -> Raw {
-        let g = |k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
-        Raw {
-            input: g("input_tokens"),
-            cached: g("cached_input_tokens"),
-            output: g("output_tokens"),
-            reasoning: g("reasoning_output_tokens"),
-        }
+    /// The counts of a usage object; a negative one is a bad line, named.
+    fn from(v: &Value) -> Result<Raw, String> {
+        let g = |k: &str| -> Result<i64, String> {
+            match v.get(k).and_then(Value::as_i64).unwrap_or(0) {
+                n if n < 0 => Err(format!("token_count with negative {k} ({n})")),
+                n if n > super::MAX_TOKENS => Err(format!("token_count with {n} {k}")),
+                n => Ok(n),
+            }
+        };
+        Ok(Raw {
+            input: g("input_tokens")?,
+            cached: g("cached_input_tokens")?,
+            output: g("output_tokens")?,
+            reasoning: g("reasoning_output_tokens")?,
+        })
     }
+    /// What was used since `o`, when every count grew (a total that went down was reset).
     fn minus(self, o: Raw) -> Option<Raw> {
         let d = Raw {
-            input: self.input - o.input,
-            cached: self.cached - o.cached,
-            output: self.output - o.output,
-            reasoning: self.reasoning - o.reasoning,
+            input: self.input.checked_sub(o.input)?,
+            cached: self.cached.checked_sub(o.cached)?,
+            output: self.output.checked_sub(o.output)?,
+            reasoning: self.reasoning.checked_sub(o.reasoning)?,
         };
         (d.input >= 0 && d.cached >= 0 && d.output >= 0 && d.reasoning >= 0).then_some(d)
     }
@@ -192,8 +200,8 @@ impl LineParser for Parser {
                     let Some(info) = p.get("info").filter(|i| !i.is_null()) else {
                         return Ok(()); // rate limits only
                     };
-                    let total = info.get("total_token_usage").map(Raw::from);
-                    let last = info.get("last_token_usage").map(Raw::from);
+                    let total = info.get("total_token_usage").map(Raw::from).transpose()?;
+                    let last = info.get("last_token_usage").map(Raw::from).transpose()?;
                     let delta = match (total, self.prev_total) {
                         (Some(t), Some(prev)) => t.minus(prev).or(last),
                         (Some(t), None) => Some(t),

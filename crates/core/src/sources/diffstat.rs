@@ -5,7 +5,8 @@
 //! up `.gitattributes` for every changed file (a stat and a readlink each) and keeps a patch per
 //! file; on a 100k-commit history that was 3x `git log --numstat`. Here the trees are walked in
 //! lockstep in git's own entry order, identical subtrees are skipped by id, and the two blobs of
-//! a modified file are line-diffed with imara-diff's Myers (the algorithm git uses by default).
+//! a modified file are line-diffed by a port of git's own xdiff (`xdiff.rs`), so the counts are
+//! git's even where its Myers is not minimal.
 //!
 //! Matching git: a blob with a NUL byte in its first 8000 bytes is binary (counted as a changed
 //! file with no lines, as numstat's `-`); a missing newline at the end makes the last line differ;
@@ -18,10 +19,6 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use git2::{ObjectType, Odb, OdbObject, Oid};
-use imara_diff::intern::InternedInput;
-use imara_diff::sink::Counter;
-use imara_diff::sources::byte_lines_with_terminator;
-use imara_diff::{diff, Algorithm};
 
 /// Lines and files changed between two trees.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -318,14 +315,9 @@ enum Side {
 }
 
 /// Lines inserted and removed between two texts (lines include their terminator, so a missing
-/// final newline is a change, as in git).
+/// final newline is a change, as in git), counted as git's own diff counts them.
 pub fn line_diff(before: &[u8], after: &[u8]) -> (i64, i64) {
-    let input = InternedInput::new(
-        byte_lines_with_terminator(before),
-        byte_lines_with_terminator(after),
-    );
-    let counted = diff(Algorithm::Myers, &input, Counter::default());
-    (i64::from(counted.insertions), i64::from(counted.removals))
+    super::xdiff::count(before, after)
 }
 
 fn is_binary(content: &[u8]) -> bool {

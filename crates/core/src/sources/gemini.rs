@@ -96,6 +96,7 @@ pub fn parse(
         s.see_time(ts);
     }
     let mut records = Vec::new();
+    let mut skipped = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let line = i as i64 + 1;
         let ts = m
@@ -171,9 +172,25 @@ pub fn parse(
                     continue;
                 };
                 let g = |k: &str| t.get(k).and_then(Value::as_i64).unwrap_or(0);
+                // A negative count, or counts whose sum overflows, make this message a skipped
+                // one (named); the rest of the file still counts.
+                if let Some(k) = ["input", "cached", "output", "thoughts", "tool"]
+                    .into_iter()
+                    .find(|k| g(k) < 0)
+                {
+                    skipped.push((line, format!("tokens.{k} is negative ({})", g(k))));
+                    continue;
+                }
                 let cached = g("cached").min(g("input"));
+                let (Some(input), Some(output)) = (
+                    (g("input") - cached).checked_add(g("tool")),
+                    g("output").checked_add(g("thoughts")),
+                ) else {
+                    skipped.push((line, "token counts too large to add up".into()));
+                    continue;
+                };
                 let id = m.get("id").and_then(Value::as_str).map(str::to_string);
-                records.push(UsageRecord {
+                let record = UsageRecord {
                     key: format!(
                         "{session}:{}",
                         id.unwrap_or_else(|| format!("{}:{line}", file.display()))
@@ -189,8 +206,8 @@ pub fn parse(
                         .unwrap_or("")
                         .to_string(),
                     tokens: Tokens {
-                        input: g("input") - cached + g("tool"),
-                        output: g("output") + g("thoughts"),
+                        input,
+                        output,
                         cache_write: 0,
                         cache_read: cached,
                         reasoning: g("thoughts"),
@@ -198,11 +215,16 @@ pub fn parse(
                     cache_write_1h: 0,
                     fast: false,
                     logged_cost_usd: None,
-                });
+                };
+                match super::check_usage(&record) {
+                    Ok(()) => records.push(record),
+                    Err(reason) => skipped.push((line, reason)),
+                }
             }
             _ => {}
         }
     }
     out.records = records;
+    out.skipped.extend(skipped);
     Ok(out)
 }

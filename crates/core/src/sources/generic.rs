@@ -134,7 +134,7 @@ impl LineParser for Parser {
             "waiting" => s.last_event = LastEvent::Waiting,
             "usage" => {
                 let t = l.tokens.unwrap_or_default();
-                out.records.push(UsageRecord {
+                let record = UsageRecord {
                     key: match &l.id {
                         Some(id) => format!("{}:{id}", l.session),
                         None => format!("{}:{line_no}", self.file),
@@ -151,7 +151,9 @@ impl LineParser for Parser {
                         reasoning: t.reasoning,
                     },
                     ..Default::default()
-                });
+                };
+                super::check_usage(&record)?;
+                out.records.push(record);
             }
             other => return Err(format!("unknown event type `{other}`")),
         }

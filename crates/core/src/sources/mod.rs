@@ -17,6 +17,7 @@ pub mod growthbook;
 mod retry;
 pub mod tail;
 pub mod warehouse;
+pub mod xdiff;
 
 // What the parsers yield is defined below the store, which keeps it (`model::logs`).
 pub use crate::model::logs::{Batch, LastEvent, SessionFacts, UsageRecord, EVENT_CHARS};
@@ -70,6 +71,38 @@ pub trait LineParser {
     /// Parses one complete line; `Err` is the reason it was skipped.
     fn parse(&mut self, line_no: i64, line: &str, out: &mut Batch) -> Result<(), String>;
     fn state(&self) -> String;
+}
+
+/// More tokens than any one request (or a whole session) has used: a count above it is a broken
+/// line, and sums of many such would overflow.
+pub(crate) const MAX_TOKENS: i64 = 1_000_000_000_000;
+
+/// A usage record's counts as the log gave them: a negative or implausibly large count (or a
+/// logged cost that is not a finite, non-negative number) makes the line a bad one, named,
+/// instead of a total gone wrong.
+pub(crate) fn check_usage(r: &UsageRecord) -> Result<(), String> {
+    let t = &r.tokens;
+    for (name, n) in [
+        ("input", t.input),
+        ("output", t.output),
+        ("cache write", t.cache_write),
+        ("cache read", t.cache_read),
+        ("reasoning", t.reasoning),
+        ("1-hour cache write", r.cache_write_1h),
+    ] {
+        if n < 0 {
+            return Err(format!("usage with negative {name} tokens ({n})"));
+        }
+        if n > MAX_TOKENS {
+            return Err(format!(
+                "usage with {n} {name} tokens, more than any request uses"
+            ));
+        }
+    }
+    match r.logged_cost_usd {
+        Some(c) if !(c.is_finite() && c >= 0.0) => Err(format!("usage with a cost of {c} USD")),
+        _ => Ok(()),
+    }
 }
 
 /// Parses an RFC 3339 timestamp into Unix seconds.

@@ -25,8 +25,8 @@ pub fn files_of(list: &[serde_json::Value]) -> Vec<FileDiff> {
                 old_path: f["previous_filename"].as_str().map(str::to_string),
                 status: status.into(),
                 binary: patch.is_none() && changes == 0 && status != "deleted",
-                additions: f["additions"].as_i64().unwrap_or(0),
-                deletions: f["deletions"].as_i64().unwrap_or(0),
+                additions: f["additions"].as_i64().unwrap_or(0).max(0),
+                deletions: f["deletions"].as_i64().unwrap_or(0).max(0),
                 hunks,
                 lines_omitted,
             }
