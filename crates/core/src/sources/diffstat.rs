@@ -42,14 +42,31 @@ const BINARY_PROBE: usize = 8000;
 pub struct Differ<'r> {
     odb: &'r Odb<'r>,
     objects: Memo<Rc<OdbObject<'r>>>,
+    /// Blobs larger than this are binary, and not read (git's `core.bigFileThreshold`).
+    big_file: usize,
 }
+
+/// git's default `core.bigFileThreshold`: `git diff --numstat` shows a larger file as binary
+/// (`-`), without reading it, and so does this; memory stays flat for a 2 GB file in history.
+pub const BIG_FILE: usize = 512 * 1024 * 1024;
 
 impl<'r> Differ<'r> {
     pub fn new(odb: &'r Odb<'r>) -> Self {
+        Self::with_big_file(odb, BIG_FILE)
+    }
+
+    /// With another big-file threshold (tests).
+    pub fn with_big_file(odb: &'r Odb<'r>, big_file: usize) -> Self {
         Self {
             odb,
             objects: Memo::default(),
+            big_file,
         }
+    }
+
+    /// Whether a blob is over the big-file threshold, from its header alone.
+    fn is_big(&self, oid: Oid) -> Result<bool, git2::Error> {
+        Ok(self.odb.read_header(oid)?.0 > self.big_file)
     }
 
     /// Diffstat from the tree `old` (None: the empty tree, for a root commit) to `new`.
@@ -125,6 +142,8 @@ impl<'r> Differ<'r> {
             };
         } else if e.is_submodule() {
             1
+        } else if self.is_big(e.oid()?)? {
+            0
         } else {
             let blob = read(self.odb, e.oid()?, ObjectType::Blob)?;
             let content = blob.data();
@@ -161,6 +180,9 @@ impl<'r> Differ<'r> {
             stat.insertions += 1;
             stat.deletions += 1;
             return Ok(());
+        }
+        if self.is_big(a.oid()?)? || self.is_big(b.oid()?)? {
+            return Ok(()); // binary to git: a changed file, no lines
         }
         let old = self.kept(a.oid()?, ObjectType::Blob)?;
         let new = self.kept(b.oid()?, ObjectType::Blob)?;
@@ -343,5 +365,37 @@ mod tests {
         assert_eq!(line_diff(b"a\nb", b"a\nb\n"), (1, 1));
         assert!(is_binary(b"PNG\0\x01"));
         assert!(!is_binary(b"plain text\n"));
+    }
+
+    /// A blob over the big-file threshold counts as a changed file with no lines, as git's
+    /// numstat shows it (`-`), added or modified; one under it is diffed.
+    #[test]
+    fn big_files_are_binary_without_being_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let tree_of = |files: &[(&str, &str)]| {
+            let mut tb = repo.treebuilder(None).unwrap();
+            for (name, body) in files {
+                tb.insert(name, repo.blob(body.as_bytes()).unwrap(), 0o100644)
+                    .unwrap();
+            }
+            tb.write().unwrap()
+        };
+        let small = "a\n".repeat(10);
+        let big = "b\n".repeat(100);
+        let t1 = tree_of(&[("s.txt", &small), ("big.txt", &big)]);
+        let t2 = tree_of(&[
+            ("s.txt", &(small.clone() + "c\n")),
+            ("big.txt", &(big.clone() + "d\n")),
+        ]);
+        let odb = repo.odb().unwrap();
+        let mut d = Differ::with_big_file(&odb, 100);
+        let added = d.between(None, t1).unwrap();
+        assert_eq!((added.files_changed, added.insertions), (2, 10));
+        let changed = d.between(Some(t1), t2).unwrap();
+        assert_eq!(
+            (changed.files_changed, changed.insertions, changed.deletions),
+            (2, 1, 0)
+        );
     }
 }
