@@ -117,7 +117,9 @@ fn names_refs(rel: &Path) -> bool {
     match parts.as_slice() {
         [first, ..] if *first == "HEAD" || *first == "packed-refs" || *first == "shallow" => true,
         [first, ..] if *first == "refs" => true,
-        // `worktrees/<name>` itself (added, removed) and `worktrees/<name>/HEAD`.
+        // `worktrees` appearing (the first worktree), `worktrees/<name>` itself (added,
+        // removed) and `worktrees/<name>/HEAD`.
+        [first] if *first == "worktrees" => true,
         [first, _] if *first == "worktrees" => true,
         [first, _, head] if *first == "worktrees" => *head == "HEAD",
         _ => false,
@@ -212,7 +214,19 @@ pub fn spawn(store: Store, bus: EventBus, sources: Sources) -> notify::Result<Wa
             };
             for c in changes {
                 match c {
-                    Change::Repo(r) => pass.repos.push(r),
+                    Change::Repo(r) => {
+                        // git makes `worktrees/` with the first worktree and deletes it with
+                        // the last, which drops its watch: watch it again once it is there.
+                        let gd = w
+                            .git_dirs
+                            .iter()
+                            .find(|(_, repo)| *repo == r)
+                            .map(|(g, _)| g.join("worktrees"));
+                        if let Some(wt) = gd {
+                            w.watch(&wt, RecursiveMode::Recursive, &mut Vec::new());
+                        }
+                        pass.repos.push(r)
+                    }
                     Change::Log(f) => pass.only_log_files.get_or_insert_with(Vec::new).push(f),
                 }
             }

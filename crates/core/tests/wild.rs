@@ -303,3 +303,48 @@ async fn an_unshallowed_clone_is_read_again_whole() {
     ingest::run(&store, &sources, None, 60).await.unwrap();
     assert_eq!(stored().await, (15, 0));
 }
+
+/// A lost object that comes back (refetched, restored): the next pass that finds the clone
+/// changed fills in the diffstat it had left unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_diffstat_left_unknown_is_filled_in_when_its_objects_return() {
+    use flightdeck_core::domain::ingest::{self, Sources};
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path());
+    let truth = numstat(&src, &["main", "claude/feature"]);
+    let blob = run_git(&src, &["rev-parse", "main:tail.txt"]);
+    let blob = blob.trim().to_string();
+    let file = src.join(".git/objects").join(&blob[..2]).join(&blob[2..]);
+    let saved = std::fs::read(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let db = dir.path().join("fd.db").display().to_string();
+    let store = flightdeck_core::store::Store::open(&db).await.unwrap();
+    let sources = Sources {
+        repos: vec![src.clone()],
+        ..Default::default()
+    };
+    let unknown = || async {
+        let all = store.commits_between(i64::MIN, i64::MAX).await.unwrap();
+        all.iter()
+            .filter(|c| c.insertions.is_none())
+            .map(|c| c.sha.clone())
+            .collect::<Vec<_>>()
+    };
+    ingest::run(&store, &sources, None, 0).await.unwrap();
+    let left = unknown().await;
+    assert_eq!(left.len(), 1);
+
+    std::fs::write(&file, saved).unwrap();
+    run_git(&src, &["commit", "-q", "--allow-empty", "-m", "later"]);
+    ingest::run(&store, &sources, None, 60).await.unwrap();
+    assert!(unknown().await.is_empty());
+    let filled = &store
+        .commits_with(&store.repos().await.unwrap()[0].id, &left)
+        .await
+        .unwrap()[0];
+    let want = truth[&left[0]];
+    assert_eq!(
+        (filled.files_changed, filled.insertions, filled.deletions),
+        (Some(want.0), Some(want.1), Some(want.2))
+    );
+}

@@ -109,7 +109,13 @@ pub async fn run_with_progress(
         // A shallow boundary that moved (`git fetch --unshallow`, `--deepen`) brought history
         // the known heads would hide: walk it all again (writes are upserts).
         let shallow = git::shallow_of(path).join(",");
-        let deepened = store.cursor("git-shallow", &key).await?.unwrap_or_default() != shallow;
+        // Per machine: another machine's clone at the same path may be shallow and this not.
+        let shallow_key = store.clone_key(&key);
+        let deepened = store
+            .cursor("git-shallow", &shallow_key)
+            .await?
+            .unwrap_or_default()
+            != shallow;
         let known: Vec<String> = match &cursor {
             Some(c) if !deepened => serde_json::from_str(c).unwrap_or_default(),
             _ => Vec::new(),
@@ -158,7 +164,7 @@ pub async fn run_with_progress(
             .replace_branches(&scan.repo.id, &clone, &scan.branches)
             .await?;
         store.upsert_commits(&scan.commits).await?;
-        fill_unknown_diffstats(store, path, &scan.repo.id).await?;
+        fill_unknown_diffstats(store, path, &scan.repo.id, &clone, now).await?;
         let open: Vec<String> = scan.changes.iter().map(|c| c.id.clone()).collect();
         let with_pr = store.open_pull_request_heads(&scan.repo.id).await?;
         for c in scan.changes.iter().filter(|c| !with_pr.contains(&c.head)) {
@@ -176,7 +182,9 @@ pub async fn run_with_progress(
             .await?;
         store.set_cursor("git-state", &clone, &state, now).await?;
         if deepened {
-            store.set_cursor("git-shallow", &key, &shallow, now).await?;
+            store
+                .set_cursor("git-shallow", &shallow_key, &shallow, now)
+                .await?;
         }
         report.new_commits += scan.commits.len();
         report.unknown_diffstats += scan
@@ -223,13 +231,27 @@ pub async fn run_with_progress(
 }
 
 /// Commits stored with their diffstat unknown get it once their objects are here (a clone
-/// unshallowed or refetched since). Only on a pass where the clone changed: each try reads
-/// trees until the first missing object.
-async fn fill_unknown_diffstats(store: &Store, path: &Path, repo: &str) -> Result<()> {
-    let unknown = store.unknown_diffstats(repo, 10_000).await?;
-    if unknown.is_empty() {
-        return Ok(());
+/// refetched since). Only on a pass where the clone changed, and a few hundred a pass, taking
+/// up after the last one tried: in a blobless clone most never can be, and each try reads trees
+/// until the first missing object.
+async fn fill_unknown_diffstats(
+    store: &Store,
+    path: &Path,
+    repo: &str,
+    clone: &str,
+    now: i64,
+) -> Result<()> {
+    const PER_PASS: i64 = 500;
+    let after = store.cursor("git-restat", clone).await?.unwrap_or_default();
+    let mut unknown = store.unknown_diffstats(repo, &after, PER_PASS).await?;
+    if unknown.is_empty() && !after.is_empty() {
+        // Past the last one: round again from the start.
+        unknown = store.unknown_diffstats(repo, "", PER_PASS).await?;
     }
+    let Some(last) = unknown.last().cloned() else {
+        return Ok(());
+    };
+    store.set_cursor("git-restat", clone, &last, now).await?;
     let p = path.to_path_buf();
     let found = tokio::task::spawn_blocking(move || git::diffstats(&p, &unknown))
         .await
@@ -271,11 +293,13 @@ fn clone_state(scan: &git::RepoScan) -> String {
         })
         .collect();
     branches.sort();
-    let changes: Vec<String> = scan
+    // Sorted: the scan lists branches loose refs first, packed after (a `git gc` reorders).
+    let mut changes: Vec<String> = scan
         .changes
         .iter()
         .map(|c| serde_json::to_string(c).unwrap_or_default())
         .collect();
+    changes.sort();
     let r = &scan.repo;
     let text = serde_json::json!([
         r.id,

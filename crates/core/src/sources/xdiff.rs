@@ -69,7 +69,8 @@ fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// (lines added, lines removed) from `before` to `after`, as `git diff --numstat` counts them.
 pub fn count(before: &[u8], after: &[u8]) -> (i64, i64) {
     // Classify: one id per distinct line, and how often each occurs on each side.
-    let guess = before.len() / 32 + after.len() / 32;
+    // Capped: two huge blobs must not reserve a table for every line up front.
+    let guess = (before.len() / 32 + after.len() / 32).min(1 << 16);
     let mut ids: HashMap<&[u8], usize, std::hash::BuildHasherDefault<Fnv>> =
         HashMap::with_capacity_and_hasher(guess, Default::default());
     let mut occurs: Vec<[i64; 2]> = Vec::new();

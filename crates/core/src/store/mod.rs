@@ -392,15 +392,26 @@ async fn migration_lock(db: &Path) -> Result<Option<std::fs::File>> {
                 reason: format!("cannot create {}: {e}", path.display()),
                 path: path.clone(),
             })?;
-        match file.lock() {
-            Ok(()) => Ok(Some(file)),
-            Err(e) => {
-                tracing::warn!(
-                    "no lock on {} ({e}): two processes starting together may both migrate",
-                    path.display()
-                );
-                Ok(None)
-            }
+        loop {
+            return match file.lock() {
+                Ok(()) => Ok(Some(file)),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                // EOPNOTSUPP, ENOLCK: the file system has no locks.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::Unsupported
+                        || matches!(e.raw_os_error(), Some(37 | 95)) =>
+                {
+                    tracing::warn!(
+                        "no lock on {} ({e}): two processes starting together may both migrate",
+                        path.display()
+                    );
+                    Ok(None)
+                }
+                Err(e) => Err(Error::DatabaseUnwritable {
+                    reason: format!("cannot lock {}: {e}", path.display()),
+                    path: path.clone(),
+                }),
+            };
         }
     })
     .await

@@ -133,12 +133,20 @@ impl Store {
             .collect()
     }
 
-    /// Commits of `repo` stored with their diffstat unknown (at most `limit`).
-    pub async fn unknown_diffstats(&self, repo: &str, limit: i64) -> Result<Vec<String>> {
+    /// Commits of `repo` stored with their diffstat unknown, after `after` in sha order (at most
+    /// `limit`).
+    pub async fn unknown_diffstats(
+        &self,
+        repo: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT sha FROM commits WHERE repo = $1 AND diffstat_known = 0 ORDER BY sha LIMIT $2",
+            "SELECT sha FROM commits WHERE repo = $1 AND diffstat_known = 0 AND sha > $2
+             ORDER BY sha LIMIT $3",
         )
         .bind(repo)
+        .bind(after)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)
