@@ -23,6 +23,18 @@
               scorecard (`flightdeck experiment import --json`: read, store, judge) against
               pandas reading the same file and summing it per variation (the step before any
               Python stats engine, gbstats included, can run); seconds and peak memory.
+  load        a team-scale store (50 repos, 2,000 open pull requests, 1M commits, 10M usage
+              records, 100k deploys; BENCH_LOAD_SCALE=0.1 for a tenth) served by `flightdeck serve`:
+              each view once (cold: computed from the store), then BENCH_LOAD_CLIENTS clients
+              (default 50) fetching every view and chart as fast as answers come for
+              BENCH_LOAD_SECONDS (default 60), each holding the event stream open
+              (examples/load.rs): p50/p99/max per view, errors. Target: p99 under 100 ms.
+  soak        BENCH_SOAK_SECONDS (default 3600) of serve on that store with live ingest (a commit
+              every 10 s in a watched repo, an agent-log line every 2 s), a fake GitHub changing a
+              pull request every 5 s (examples/soak_hub.rs), synced every 30 s, and 20 UIs polling
+              every view (one request each per second) with the event stream open: the server's
+              memory, open files and sockets sampled every 30 s; every stream's event ids checked
+              for gaps; errors counted.
   relay       an event on one instance heard on another through PostgreSQL LISTEN/NOTIFY
               (connection refused, no DNS answer, a port that never answers): 200 approvals
               through the API's router and 20 `flightdeck approve` processes, p50/p99.
@@ -33,7 +45,8 @@ BENCH_LIVE_SAMPLES (default 200), BENCH_RECORDS (default 10000000), BENCH_DIR (s
 default a temp dir), BENCH_TEAM_COMMITS (per repo, default 3000), BENCH_TEAM_SESSIONS (per
 instance, default 200), BENCH_EXPERIMENT_ROWS (default 10000000), BENCH_EXPERIMENTS (scorecards
 served, default 500), BENCH_ONLY (a comma list of
-sections: logs, git, live, rollup, dora, decide, relay, team, experiments; default all).
+sections: logs, git, live, rollup, dora, decide, relay, team, experiments, load, soak; default
+all).
 """
 import http.client
 import json
@@ -56,6 +69,9 @@ DECIDE = os.path.join(ROOT, "target/release/examples/bench_decide")
 RELAY = os.path.join(ROOT, "target/release/examples/bench_relay")
 GEN_ROWS = os.path.join(ROOT, "target/release/examples/gen_experiment_rows")
 CCUSAGE = os.path.join(ROOT, "bench/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage")
+GEN_TEAM = os.path.join(ROOT, "target/release/examples/gen_team_store")
+LOAD = os.path.join(ROOT, "target/release/examples/load")
+SOAK_HUB = os.path.join(ROOT, "target/release/examples/soak_hub")
 
 
 
@@ -261,12 +277,14 @@ def pct(xs, p):
 
 def main():
     only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
-    sections = ["logs", "git", "live", "rollup", "dora", "decide", "relay", "team", "experiments"]
+    sections = ["logs", "git", "live", "rollup", "dora", "decide", "relay", "team", "experiments", "load", "soak"]
     unknown = only - set(sections)
     if unknown:
         sys.exit(f"error: BENCH_ONLY: unknown section(s) {', '.join(sorted(unknown))} ({', '.join(sections)})")
     run = lambda section: not only or section in only
-    needed = [("flightdeck", FD)] if any(run(s) for s in ("logs", "git", "live", "decide", "team", "experiments")) else []
+    needed = [("flightdeck", FD)] if any(run(s) for s in ("logs", "git", "live", "decide", "team", "experiments", "load", "soak")) else []
+    needed += [("team store generator", GEN_TEAM), ("load generator", LOAD)] if run("load") or run("soak") else []
+    needed += [("soak GitHub", SOAK_HUB)] if run("soak") else []
     needed += [("experiment row generator", GEN_ROWS)] if run("experiments") else []
     needed += [("corpus generator", GEN), ("ccusage", CCUSAGE)] if run("logs") else []
     needed += [("rollup bench", ROLLUPS)] if run("rollup") else []
@@ -307,6 +325,13 @@ def main():
                      int(os.environ.get("BENCH_TEAM_SESSIONS", "200")))
     if run("experiments"):
         experiments_section(scratch, int(os.environ.get("BENCH_EXPERIMENT_ROWS", "10000000")))
+    if run("load") or run("soak"):
+        db = team_store(scratch, float(os.environ.get("BENCH_LOAD_SCALE", "1")))
+        if run("load"):
+            load_section(scratch, db, int(os.environ.get("BENCH_LOAD_CLIENTS", "50")),
+                         int(os.environ.get("BENCH_LOAD_SECONDS", "60")))
+        if run("soak"):
+            soak_section(scratch, db, int(os.environ.get("BENCH_SOAK_SECONDS", "3600")))
     if not os.environ.get("BENCH_DIR"):
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -735,6 +760,182 @@ def team_api_section(url, home, uis=TEAM_INSTANCES, rounds=30):
     finally:
         server.terminate()
         server.wait()
+
+
+
+def start_serve(args, env):
+    """`flightdeck serve` on a port of its choosing: (process, base URL) once it listens."""
+    server = subprocess.Popen([FD] + args + ["--port", "0"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    for line in server.stdout:
+        if "/login?code=" in line and "http://127.0.0.1:" in line:
+            port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+            break
+    else:
+        sys.exit(f"error: serve did not start: {server.stderr.read()[-2000:]}")
+    # Keep both pipes drained so a chatty server never blocks on a full pipe.
+    for pipe in (server.stdout, server.stderr):
+        threading.Thread(target=lambda p=pipe: [None for _ in p], daemon=True).start()
+    return server, f"http://127.0.0.1:{port}"
+
+
+def team_store(scratch, scale):
+    """The team-scale SQLite store (kept in BENCH_DIR between runs: it takes minutes to make)."""
+    n = lambda full: str(max(1, int(full * scale)))
+    db = os.path.join(scratch, f"team-{scale:g}.db")
+    print(f"\n== a team-scale store (x{scale:g}): 50 repos, {n(2000)} open pull requests, {n(1_000_000)} commits, "
+          f"{n(10_000_000)} usage records, {n(100_000)} deploys")
+    t = time.monotonic()
+    subprocess.run([GEN_TEAM, f"sqlite://{db}?mode=rwc", n(1_000_000), n(10_000_000), n(100_000), n(2000)],
+                   check=True)
+    print(f"  ready in {time.monotonic() - t:.0f} s ({os.path.getsize(db) / 2**30:.1f} GiB)")
+    return db
+
+
+def run_load(url, token, clients, seconds, streams, pause_ms=0):
+    out = subprocess.run([LOAD, url, token, str(clients), str(seconds), str(streams), str(pause_ms)],
+                         stdout=subprocess.PIPE, check=True, text=True)
+    return json.loads(out.stdout)
+
+
+def load_section(scratch, db, clients, seconds):
+    print(f"\n== load: {clients} clients on the team-scale store, every view and chart for {seconds} s, "
+          f"an event stream each (target: p99 under 100 ms per view, no error)")
+    token = "bench-token-0123456789abcdef"
+    none = empty_dir(scratch)
+    server, url = start_serve(["--database-url", db, "serve", "--token", token, "--claude-dir", none,
+                               "--codex-home", none, "--gemini-dir", none, "--generic-dir", none],
+                              fd_env(scratch))
+    try:
+        # Every view once first, as a UI opening them: the cold times, and the cache filled.
+        cold = run_load(url, token, 1, 0, 0)
+        r = run_load(url, token, clients, seconds, clients)
+    finally:
+        server.terminate()
+        server.wait()
+    print(f"{'view':<42} {'cold ms':>8} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    worst = 0.0
+    for view, v in sorted(r["views"].items(), key=lambda kv: -kv[1]["p99_ms"]):
+        worst = max(worst, v["p99_ms"])
+        flag = "  over 100 ms" if v["p99_ms"] > 100 else ""
+        first = cold["views"].get(view, {}).get("max_ms", float("nan"))
+        print(f"{view:<42} {first:>8.1f} {v['requests']:>8} {v['errors']:>6} {v['p50_ms']:>8.1f} {v['p99_ms']:>8.1f} "
+              f"{v['max_ms']:>8.1f}{flag}")
+        if v["first_error"]:
+            print(f"    first error: {v['first_error']}")
+    errors = sum(v["errors"] for v in r["views"].values())
+    print(f"{'all':<42} {'':>8} {r['all']['requests']:>8} {errors:>6} {r['all']['p50_ms']:>8.1f} {r['all']['p99_ms']:>8.1f}")
+    broken = [h for h in r["streams"] if h["error"]]
+    print(f"  worst view p99 {worst:.1f} ms; {r['all']['requests'] / seconds:.0f} requests/s; "
+          f"{len(r['streams'])} event streams open, {len(broken)} broken"
+          + (f" (first: {broken[0]['error']})" if broken else ""))
+
+
+def proc_sample(pid):
+    """(RSS MB, open files, sockets) of a process, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
+    fds = sockets = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        fds += 1
+        try:
+            sockets += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return rss, fds, sockets
+
+
+def soak_section(scratch, db, seconds):
+    print(f"\n== soak: {seconds} s of serve on the team-scale store with live ingest, a changing GitHub and "
+          f"20 UIs polling with event streams (target: memory flat, no file or socket growth, no event lost)")
+    soak = os.path.join(scratch, "soak")
+    shutil.rmtree(soak, ignore_errors=True)
+    os.makedirs(soak)
+    # The team store itself (copying gigabytes buys nothing): the soak adds a repo, a session
+    # and pull requests to it, as a day of a team would.
+    work = db
+    token, gh_token = "bench-token-0123456789abcdef", "ghp_soak_0123456789"
+    hub = subprocess.Popen([SOAK_HUB, "acme/live", gh_token, "5"], stdout=subprocess.PIPE, text=True)
+    hub_url = hub.stdout.readline().strip()
+    threading.Thread(target=lambda: [None for _ in hub.stdout], daemon=True).start()
+    repo = os.path.join(soak, "live")
+    git = lambda *a: subprocess.run(["git", "-C", repo, "-c", "user.name=Dev", "-c", "user.email=dev@acme.dev"]
+                                    + list(a), check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["git", "init", "-q", "-b", "main", repo], check=True)
+    git("commit", "-q", "--allow-empty", "-m", "init")
+    git("remote", "add", "origin", hub_url + "/acme/live.git")
+    logs = os.path.join(soak, "claude")
+    proj = os.path.join(logs, "projects", "-soak-live")
+    os.makedirs(proj)
+    none = empty_dir(soak)
+    env = fd_env(soak)
+    env.update(FLIGHTDECK_GITHUB_API=hub_url, GH_TOKEN=gh_token)
+    server, url = start_serve(["--database-url", work, "serve", "--token", token, "--rescan-secs", "30",
+                               "--repo", repo, "--claude-dir", logs, "--codex-home", none, "--gemini-dir", none,
+                               "--generic-dir", none], env)
+    samples, stop = [], threading.Event()
+    counts = {"commits": 0, "lines": 0}
+
+    def writer():
+        i = 0
+        while not stop.wait(2):
+            i += 1
+            line = json.dumps({"type": "assistant", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                               "requestId": f"soak-r{i}", "sessionId": "soak", "cwd": repo,
+                               "message": {"id": f"soak-m{i}", "model": "claude-sonnet-4-5", "role": "assistant",
+                                           "content": [], "usage": {"input_tokens": 100, "output_tokens": 20}}})
+            with open(os.path.join(proj, "soak.jsonl"), "a") as f:
+                f.write(line + "\n")
+            counts["lines"] += 1
+            if i % 5 == 0:
+                git("commit", "-q", "--allow-empty", "-m", f"soak {i}")
+                counts["commits"] += 1
+
+    def sampler():
+        t0 = time.monotonic()
+        while True:
+            try:
+                samples.append((time.monotonic() - t0,) + proc_sample(server.pid))
+            except (OSError, StopIteration):
+                return
+            if stop.wait(30):
+                return
+
+    threads = [threading.Thread(target=writer, daemon=True), threading.Thread(target=sampler, daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        r = run_load(url, token, 20, seconds, 20, pause_ms=1000)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        alive = server.poll() is None
+        server.terminate()
+        server.wait()
+        hub.terminate()
+        hub.wait()
+    errors = sum(v["errors"] for v in r["views"].values())
+    first = next((v["first_error"] for v in r["views"].values() if v["first_error"]), None)
+    print(f"  {r['all']['requests']} requests, {errors} errors" + (f" (first: {first})" if first else "")
+          + f", p50 {r['all']['p50_ms']:.1f} ms, p99 {r['all']['p99_ms']:.1f} ms; serve alive at the end: {alive}")
+    print(f"  written meanwhile: {counts['commits']} commits, {counts['lines']} agent-log lines")
+    print(f"  {'minute':>7} {'RSS MB':>8} {'files':>6} {'sockets':>8}")
+    for t, rss, fds, socks in samples[:: max(1, len(samples) // 12)] + samples[-1:]:
+        print(f"  {t / 60:>7.1f} {rss:>8.1f} {fds:>6} {socks:>8}")
+    if samples:
+        # After the first tenth (caches filling), against the last tenth.
+        k = max(1, len(samples) // 10)
+        early, late = samples[k:2 * k] or samples[:1], samples[-k:]
+        avg = lambda xs, i: sum(x[i] for x in xs) / len(xs)
+        print(f"  RSS {avg(early, 1):.1f} MB early, {avg(late, 1):.1f} MB late (max {max(x[1] for x in samples):.1f}); "
+              f"files {avg(early, 2):.0f} → {avg(late, 2):.0f}; sockets {avg(early, 3):.0f} → {avg(late, 3):.0f}")
+    streams = r["streams"]
+    lasts = {h["last_id"] for h in streams}
+    print(f"  event streams: {len(streams)}, events heard {min(h['events'] for h in streams)}–"
+          f"{max(h['events'] for h in streams)}, gaps {sum(h['gaps'] for h in streams)}, "
+          f"resyncs {sum(h['resyncs'] for h in streams)}, broken {sum(1 for h in streams if h['error'])}, "
+          f"last ids {sorted(lasts)}")
 
 
 if __name__ == "__main__":

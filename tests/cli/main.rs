@@ -22,6 +22,7 @@ mod hygiene;
 mod ingest;
 mod review;
 mod serve;
+mod soak;
 mod spend;
 mod team;
 mod work;

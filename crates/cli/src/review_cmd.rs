@@ -96,10 +96,18 @@ async fn find(store: &Store, arg: &str) -> Result<ChangeRequest> {
         .iter()
         .filter(|c| c.state == ChangeState::Open && c.id.contains(arg))
         .collect();
-    match matches.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => bail!("no open change request matches `{arg}`; `flightdeck changes` lists them"),
-        many => bail!(
+    // None open: one merged or closed is still the one meant (another lead may have just
+    // merged it); deciding on it then says why it cannot be decided, and by whom.
+    let decided: Vec<&ChangeRequest> = all
+        .iter()
+        .filter(|c| c.state != ChangeState::Open && c.id.contains(arg))
+        .collect();
+    match (matches.as_slice(), decided.as_slice()) {
+        ([one], _) | ([], [one]) => Ok((*one).clone()),
+        ([], _) => {
+            bail!("no open change request matches `{arg}`; `flightdeck changes` lists them")
+        }
+        (many, _) => bail!(
             "`{arg}` matches {} change requests: {}; give more of the id",
             many.len(),
             many.iter()

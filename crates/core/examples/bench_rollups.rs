@@ -11,115 +11,8 @@ use flightdeck_core::model::pricing::PriceTable;
 use flightdeck_core::store::Store;
 use flightdeck_core::{domain::budgets, metrics::concentration, views};
 
-const MODELS: [&str; 12] = [
-    "claude-sonnet-4-5",
-    "claude-opus-4-7",
-    "claude-haiku-4-5",
-    "claude-sonnet-4-6",
-    "gpt-5",
-    "gpt-5-mini",
-    "gpt-5.2-codex",
-    "gpt-5.3-codex",
-    "o3",
-    "gemini-2.5-pro",
-    "gemini-2.5-flash",
-    "claude-opus-4-5",
-];
-const AGENTS: [&str; 6] = [
-    "claude-code",
-    "codex",
-    "gemini",
-    "claude-code",
-    "codex",
-    "aider",
-];
-const SESSION: u64 = 200;
-
-fn day(i: u64) -> String {
-    let d = chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap_or_default()
-        + chrono::Duration::days((i % 365) as i64);
-    d.format("%Y-%m-%d").to_string()
-}
-
-async fn fill(store: &Store, records: u64) -> Result<(), Box<dyn std::error::Error>> {
-    let started = Instant::now();
-    let sessions = records.div_ceil(SESSION);
-    let mut tx = store.begin().await?;
-    let mut rows = Vec::with_capacity(400);
-    for s in 0..sessions {
-        let agent = AGENTS[(s % 6) as usize];
-        let d = day(s * 7 % 365);
-        let ts = chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")?
-            .and_hms_opt(10, 0, 0)
-            .map_or(0, |t| t.and_utc().timestamp());
-        sqlx::query(
-            "INSERT INTO agent_runs (id, agent, session_id, model, cwd, repo, branch, title,
-               started_at, ended_at, state, cost_usd, source_path)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 't', $8, $9, 'finished', 0, $10)",
-        )
-        .bind(format!("{agent}:s{s}"))
-        .bind(agent)
-        .bind(format!("s{s}"))
-        .bind(MODELS[(s % 12) as usize])
-        .bind(format!("/w/repo{}", s % 40))
-        .bind(format!("/w/repo{}", s % 40))
-        .bind(format!("{agent}/task-{s}"))
-        .bind(ts)
-        .bind(ts + 3_600)
-        .bind(format!("/logs/s{s}.jsonl"))
-        .execute(&mut *tx)
-        .await?;
-        for r in 0..SESSION.min(records - s * SESSION) {
-            let model = MODELS[((s + r / 50) % 12) as usize];
-            let (i, o, cw, cr) = (100 + r % 900, 50 + r % 400, r % 3 * 1000, 20_000 + r * 10);
-            let cost = (i as f64 * 3e-6)
-                + (o as f64 * 1.5e-5)
-                + (cw as f64 * 3.75e-6)
-                + (cr as f64 * 3e-7);
-            rows.push(format!(
-                "('{agent}', 'k{s}_{r}', 'm{s}_{r}', 0, 's{s}', '/logs/s{s}.jsonl', {r}, {ts}, '{d}', \
-                 '{model}', {i}, {o}, {cw}, 0, {cr}, 0, {}, {cost}, NULL, 1, 1)",
-                i + o + cw + cr
-            ));
-            if rows.len() == 400 {
-                flush(&mut tx, &mut rows).await?;
-            }
-        }
-        if s % 2_000 == 1_999 {
-            flush(&mut tx, &mut rows).await?;
-            tx.commit().await?;
-            tx = store.begin().await?;
-            eprint!("\r  {} of {records} records", (s + 1) * SESSION);
-        }
-    }
-    flush(&mut tx, &mut rows).await?;
-    tx.commit().await?;
-    eprintln!(
-        "\r  {records} records in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
-
-async fn flush(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    rows: &mut Vec<String>,
-) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    // Generated numbers and names only: nothing here comes from input.
-    let sql = format!(
-        "INSERT INTO usage_entries (agent, entry_key, message_id, sidechain, session_id, file,
-           line_no, at, day, model, input_tokens, output_tokens, cache_write_tokens,
-           cache_write_1h_tokens, cache_read_tokens, reasoning_tokens, total_tokens, cost_usd,
-           logged_cost_usd, canonical, priced) VALUES {}",
-        rows.join(", ")
-    );
-    sqlx::query(&sql).execute(&mut **tx).await?;
-    rows.clear();
-    Ok(())
-}
+#[path = "support/fill.rs"]
+mod fill;
 
 /// (best, median) ms of 7 runs of `f`.
 async fn time<F, Fut, T>(mut f: F) -> (f64, f64)
@@ -153,7 +46,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     if have == 0 {
         eprintln!("filling {url} …");
-        fill(&store, records).await?;
+        let repos: Vec<String> = (0..40).map(|r| format!("/w/repo{r}")).collect();
+        fill::fill_usage(&store, &repos, records).await?;
     }
     let prices = PriceTable::builtin();
     let t = Instant::now();
@@ -243,13 +137,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let new = format!("new-{}", std::process::id());
     let mut tx = store.begin().await?;
     let mut rows = Vec::new();
-    for r in 0..SESSION {
+    for r in 0..fill::SESSION {
         rows.push(format!(
             "('claude-code', '{new}{r}', '{new}{r}', 0, '{new}', '/logs/{new}.jsonl', {r}, {now}, \
              '2026-11-20', 'claude-sonnet-4-5', 100, 50, 0, 0, 1000, 0, 1150, 0.001, NULL, 1, 1)"
         ));
     }
-    flush(&mut tx, &mut rows).await?;
+    fill::flush(&mut tx, &mut rows).await?;
     tx.commit().await?;
     let t = Instant::now();
     let touched = vec![("claude-code".to_string(), new)];

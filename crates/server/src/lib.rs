@@ -4,6 +4,7 @@
 //! so browser and desktop run one API.
 
 mod auth;
+pub mod cache;
 mod charts;
 mod error;
 mod guard;
@@ -72,6 +73,8 @@ pub struct Recent {
     /// When this server started (ms): a signed request from before then is refused, since
     /// the nonces it might repeat were forgotten with the last process.
     pub(crate) started_ms: i64,
+    /// The views' answers while the data under them is unchanged (see `cache`).
+    pub views: cache::ViewCache,
 }
 
 impl Default for Recent {
@@ -82,6 +85,7 @@ impl Default for Recent {
             exchanges: Default::default(),
             nonces: Default::default(),
             started_ms: chrono::Utc::now().timestamp_millis(),
+            views: Default::default(),
         }
     }
 }

@@ -14,9 +14,11 @@ use flightdeck_app::review;
 use flightdeck_app::work::Launch;
 use flightdeck_app::Lead;
 use flightdeck_core::model::audit::AuditKey;
+use flightdeck_core::model::events::Event;
 use flightdeck_core::model::{Action, Dispatch, WorkItem};
 use flightdeck_core::{domain::outbox, domain::work, views, views::board};
 use futures_util::{Stream, StreamExt};
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -82,6 +84,11 @@ pub fn router(state: AppState) -> Router {
                 Json(serde_json::json!({"error": {"code": "not_found", "message": "no such API route"}})),
             )
         })
+        // Inside authentication: only an authenticated caller is answered from the cache.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::cache::views,
+        ))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require));
     // The deploy webhook takes its own token (a pipeline needs no more than that), so it sits
     // outside the API token's layer.
@@ -568,14 +575,19 @@ async fn chart(State(s): State<AppState>, Path(name): Path<String>) -> Result<Re
 async fn events(
     State(s): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let stream = BroadcastStream::new(s.bus.subscribe()).filter_map(|ev| async move {
-        // A lagging listener skips notifications; it re-reads on the next one.
-        let ev = ev.ok()?;
-        SseEvent::default()
-            .event("changed")
-            .json_data(&ev)
-            .ok()
-            .map(Ok)
+    let stream = BroadcastStream::new(s.bus.subscribe_numbered()).filter_map(|ev| async move {
+        let frame = match ev {
+            // The SSE id is the bus's sequence number: a client can tell it missed none.
+            Ok(n) => SseEvent::default()
+                .id(n.seq.to_string())
+                .event("changed")
+                .json_data(&n.event),
+            // A client too slow to keep up is told to re-read everything, never left stale.
+            Err(BroadcastStreamRecvError::Lagged(missed)) => SseEvent::default()
+                .event("changed")
+                .json_data(Event::resync(missed)),
+        };
+        frame.ok().map(Ok)
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
@@ -614,11 +626,10 @@ async fn incident_webhook(
     webhook_caller(&s, &headers)?;
     let now = chrono::Utc::now().timestamp();
     let i = flightdeck_core::domain::incidents::record(&s.store, &r, now).await?;
-    s.bus
-        .publish(flightdeck_core::model::events::Event::Changed {
-            source: "incidents".into(),
-            topics: ["velocity"].map(String::from).to_vec(),
-        });
+    s.bus.publish(Event::Changed {
+        source: "incidents".into(),
+        topics: ["velocity"].map(String::from).to_vec(),
+    });
     Ok((StatusCode::CREATED, Json(i)))
 }
 
@@ -630,11 +641,10 @@ async fn deploy_webhook(
     webhook_caller(&s, &headers)?;
     let now = chrono::Utc::now().timestamp();
     let d = flightdeck_core::domain::deploys::record(&s.store, &r, "webhook", now).await?;
-    s.bus
-        .publish(flightdeck_core::model::events::Event::Changed {
-            source: "deploys".into(),
-            topics: ["releases", "velocity", "inbox"].map(String::from).to_vec(),
-        });
+    s.bus.publish(Event::Changed {
+        source: "deploys".into(),
+        topics: ["releases", "velocity", "inbox"].map(String::from).to_vec(),
+    });
     Ok((StatusCode::CREATED, Json(d)))
 }
 

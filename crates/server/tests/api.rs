@@ -678,6 +678,66 @@ async fn events_stream_what_the_bus_publishes() {
         text.contains(r#"data: {"type":"changed","source":"git","topics":["repos"]}"#),
         "{text}"
     );
+    assert!(text.contains("id: 1\n"), "{text}");
+}
+
+/// The SSE events in `text` as (id, data) pairs, id "" when it has none.
+fn sse_events(text: &str) -> Vec<(String, String)> {
+    text.split("\n\n")
+        .filter(|e| e.contains("data: "))
+        .map(|e| {
+            let field = |name: &str| {
+                e.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .unwrap_or("")
+                    .to_string()
+            };
+            (field("id: "), field("data: "))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_client_that_falls_behind_is_told_to_reread_everything() {
+    let f = fixture(false, None).await;
+    let res = send(
+        &f.state,
+        Request::get("/api/events").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let mut body = res.into_body();
+    // More than the bus holds for one listener, published before the client reads any.
+    for i in 0..300 {
+        f.state.bus.publish(Event::Changed {
+            source: format!("git {i}"),
+            topics: vec!["repos".into()],
+        });
+    }
+    let mut text = String::new();
+    while !text.contains("id: 300\n") {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+            .await
+            .expect("the events within 5 s")
+            .unwrap()
+            .unwrap();
+        text.push_str(std::str::from_utf8(&frame.into_data().unwrap()).unwrap());
+    }
+    let events = sse_events(&text);
+    // First: re-read every view (no topics), no id since it is not one of the bus's events.
+    assert_eq!(
+        events[0],
+        (
+            String::new(),
+            r#"{"type":"changed","source":"resync: 44 missed","topics":[]}"#.to_string()
+        ),
+        "{text}"
+    );
+    // Then the rest, numbered without a gap.
+    let ids: Vec<u64> = events[1..]
+        .iter()
+        .map(|(id, _)| id.parse().unwrap())
+        .collect();
+    assert_eq!(ids, (45..=300).collect::<Vec<u64>>());
 }
 
 async fn post(
@@ -1981,4 +2041,99 @@ async fn experiments_are_decided_over_the_api() {
     assert_eq!(decided.len(), 2, "{decided:?}");
     assert!(decided.contains(&("pricing-page", "stop")));
     assert!(decided.contains(&("agent-pr-template", "ship")));
+}
+
+/// A view's answer is kept while nothing it reads has changed: computed again after a write by
+/// another connection (another process), an event, or an edit of the policy file; never given
+/// to a caller that is not signed in. (The policy file is rewritten below with its old
+/// modification time put back: a change the cache cannot see, which shows whether an answer
+/// was kept or computed.)
+#[tokio::test]
+async fn views_are_kept_while_the_data_under_them_is_unchanged() {
+    let mut f = fixture(true, None).await;
+    let policy = f._dir.path().join("policy.toml");
+    let lenient = "[default]\nagent_approvals = 0\n";
+    let strict = "[default]\nagent_approvals = 3\n";
+    std::fs::write(&policy, lenient).unwrap();
+    f.state.policy_file = Some(policy.clone());
+    // Rewrites the policy unseen: its modification time as it was.
+    let rewrite_unseen = |body: &str| {
+        let was = std::fs::metadata(&policy).unwrap().modified().unwrap();
+        std::fs::write(&policy, body).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&policy)
+            .unwrap()
+            .set_modified(was)
+            .unwrap();
+    };
+    // Whether the approvals rule passes on the open agent changes, as the view says.
+    let approvals_ok = |v: &serde_json::Value| -> Vec<bool> {
+        v["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["change"]["state"] == "open" && r["change"]["author"]["kind"] == "agent")
+            .flat_map(|r| r["verdict"]["reasons"].as_array().unwrap().clone())
+            .filter(|r| r["rule"] == "approvals")
+            .map(|r| r["ok"].as_bool().unwrap())
+            .collect()
+    };
+    let changes = |state: &AppState| {
+        let state = state.clone();
+        async move { approvals_ok(&json(&state, "/api/changes").await) }
+    };
+    // Judging a local branch the first time stores the paths it touches (a write): settle.
+    json(&f.state, "/api/changes").await;
+    let lenient_answer = changes(&f.state).await;
+    assert!(
+        !lenient_answer.is_empty() && lenient_answer.iter().all(|ok| *ok),
+        "{lenient_answer:?}"
+    );
+    let strict_answer: Vec<bool> = lenient_answer.iter().map(|_| false).collect();
+
+    rewrite_unseen(strict);
+    assert_eq!(
+        changes(&f.state).await,
+        lenient_answer,
+        "nothing seen changed: kept"
+    );
+    assert!(!f.state.recent.views.is_empty());
+    // Not signed in: refused, kept answer or not.
+    let res = send_bare(
+        &f.state,
+        Request::get("/api/changes").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // An edit of the policy file (a new modification time): computed again.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&policy)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    assert_eq!(changes(&f.state).await, strict_answer, "the edited policy");
+
+    // Another connection writes (as another process would): computed again.
+    rewrite_unseen(lenient);
+    assert_eq!(changes(&f.state).await, strict_answer, "kept");
+    let other = Store::open(&f.state.store.target().url).await.unwrap();
+    other.set_cursor("test", "poke", "1", 0).await.unwrap();
+    assert_eq!(
+        changes(&f.state).await,
+        lenient_answer,
+        "after another's write"
+    );
+
+    // An event (a decision, another instance's change): computed again.
+    rewrite_unseen(strict);
+    assert_eq!(changes(&f.state).await, lenient_answer, "kept");
+    f.state.bus.publish(Event::Changed {
+        source: "test".into(),
+        topics: vec!["changes".into()],
+    });
+    assert_eq!(changes(&f.state).await, strict_answer, "after an event");
 }

@@ -2,4 +2,16 @@
 import type { AgentRun } from "./AgentRun";
 import type { AgentSummary } from "./AgentSummary";
 
-export type AgentsView = { agents: Array<AgentSummary>, runs: Array<AgentRun>, };
+export type AgentsView = { 
+/**
+ * Each agent's totals over all its runs.
+ */
+agents: Array<AgentSummary>, 
+/**
+ * The runs still going and the [`RECENT_RUNS`] started last, newest first.
+ */
+runs: Array<AgentRun>, 
+/**
+ * Runs left out of `runs` (counted in `agents`).
+ */
+runs_not_listed: number, };

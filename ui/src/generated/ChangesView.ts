@@ -2,7 +2,15 @@
 import type { ChangeRow } from "./ChangeRow";
 import type { ForgeStatus } from "./ForgeStatus";
 
-export type ChangesView = { changes: Array<ChangeRow>, 
+export type ChangesView = { 
+/**
+ * Every open change request and the [`RECENT_CLOSED`] closed or merged ones updated last.
+ */
+changes: Array<ChangeRow>, 
+/**
+ * Closed and merged change requests left out (older than those listed).
+ */
+closed_not_listed: number, 
 /**
  * The last GitHub refresh (when, rate limit, error); `None` before the first.
  */

@@ -3,7 +3,15 @@ import type { Deployment } from "./Deployment";
 import type { EnvironmentStatus } from "./EnvironmentStatus";
 import type { Release } from "./Release";
 
-export type ReleasesView = { releases: Array<Release>, deployments: Array<Deployment>, 
+export type ReleasesView = { releases: Array<Release>, 
+/**
+ * The [`RECENT_DEPLOYS`] newest deployments, newest first.
+ */
+deployments: Array<Deployment>, 
+/**
+ * Older deployments not listed (counted in `environments`).
+ */
+deployments_not_listed: number, 
 /**
  * Per repo and environment: what is live, what is on its way, the last failure.
  */

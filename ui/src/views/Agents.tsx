@@ -169,6 +169,11 @@ export default function Agents({ selected, setSelected, list }: ViewProps) {
           rowClass={rowClass}
         />
       ) : null}
+      {data && data.runs_not_listed > 0 ? (
+        <p className="muted small" data-testid="runs-not-listed">
+          {int(data.runs_not_listed)} older finished runs are not listed; the totals above count them.
+        </p>
+      ) : null}
       {runs.length > 0 ? <p className="hint">Enter or click opens a run's details; Escape closes them.</p> : null}
     </section>
   );

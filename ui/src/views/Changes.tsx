@@ -665,6 +665,11 @@ export default function Changes({ selected, setSelected, list }: ViewProps) {
           }
         />
       ) : null}
+      {data && data.closed_not_listed > 0 && show !== 'open' ? (
+        <p className="muted small" data-testid="closed-not-listed">
+          {int(data.closed_not_listed)} older merged or closed changes are not listed; Velocity counts them all.
+        </p>
+      ) : null}
     </section>
   );
 }

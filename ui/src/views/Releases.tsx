@@ -2,7 +2,7 @@ import { Fragment, useCallback, useState } from 'react';
 import { decideOrKeep, keptNotice } from '../pending';
 import { api } from '../api';
 import { AuthorCell, Badge, DataTable, Empty, ErrorBox, Loading, StateBadge, Time, ViewHeader, type Column } from '../components';
-import { money, repoBasename, shortHash } from '../format';
+import { int, money, repoBasename, shortHash } from '../format';
 import type { Commit } from '../generated/Commit';
 import type { Deployment } from '../generated/Deployment';
 import type { Release } from '../generated/Release';
@@ -266,6 +266,11 @@ export default function Releases({ selected, setSelected, list }: ViewProps) {
               ))}
             </tbody>
           </table>
+          {data && data.deployments_not_listed > 0 ? (
+            <p className="muted small" data-testid="deploys-not-listed">
+              {int(data.deployments_not_listed)} older deployments are not listed; DORA counts them all.
+            </p>
+          ) : null}
         </>
       ) : null}
     </section>

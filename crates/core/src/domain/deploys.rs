@@ -365,6 +365,7 @@ pub async fn detail(
                     checks: &checks,
                     reviews: &reviews,
                     repos: &repos,
+                    files: None,
                 };
                 crate::domain::policy::judge_change_among(store, file, &change, at, &known).await
             }

@@ -910,7 +910,7 @@ async fn linked_work_item(
     change: &ChangeRequest,
 ) -> Result<Option<WorkItem>, DispatchError> {
     Ok(store
-        .work_items()
+        .work_items_linked(&[change.id.as_str()], &[change.head.as_str()])
         .await?
         .into_iter()
         .find(|w| work::works_on(w, change)))

@@ -6,7 +6,7 @@
 //! keys moved (`link_scans`). A running app searches in the background ([`spawn_linker`],
 //! after every pass of a source), so a view only reads what was found.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 use ts_rs::TS;
@@ -49,19 +49,13 @@ pub async fn link(store: &Store) -> crate::Result<LinkReport> {
         .collect::<Vec<_>>()
         .join("\n");
     let signature = format!("{:016x}", fnv(signature.as_bytes()));
-    let scans: HashMap<String, (String, String)> = store
-        .link_scans()
-        .await?
-        .into_iter()
-        .map(|(c, h, k)| (c, (h, k)))
-        .collect();
-    for c in store.change_requests().await? {
-        if scans
-            .get(&c.id)
-            .is_some_and(|(h, k)| *h == c.head_sha && *k == signature)
-        {
-            continue;
-        }
+    // No key, nothing to find: the links of keys since removed go, and no diff is read.
+    if keys.is_empty() {
+        store.clear_links().await?;
+        return Ok(report);
+    }
+    // Only the changes not searched at their head for these keys, picked by the database.
+    for c in store.changes_to_search(&signature).await? {
         let Some(added) = added_lines(store, &c).await? else {
             report.unreadable += 1;
             continue;

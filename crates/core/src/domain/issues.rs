@@ -42,7 +42,7 @@ pub async fn sync_issues(
         ))
         .await?;
     let stored: HashMap<String, WorkItem> = store
-        .work_items()
+        .work_items_from(WorkSource::Github, repo_key)
         .await?
         .into_iter()
         .filter(|w| w.source == WorkSource::Github && w.repo.as_deref() == Some(repo_key))

@@ -492,13 +492,15 @@ pub async fn judge_change(
     now: i64,
 ) -> Result<Verdict, String> {
     let read = |e: crate::Error| e.to_string();
-    let checks = store.checks().await.map_err(read)?;
-    let reviews = store.reviews().await.map_err(read)?;
+    // This change's only: a store of years holds 100,000s of others'.
+    let checks = store.checks_of(&change.id).await.map_err(read)?;
+    let reviews = store.reviews_of(&change.id).await.map_err(read)?;
     let repos = store.repos().await.map_err(read)?;
     let known = Known {
         checks: &checks,
         reviews: &reviews,
         repos: &repos,
+        files: None,
     };
     judge_change_among(store, file, change, now, &known).await
 }
@@ -510,6 +512,9 @@ pub struct Known<'a> {
     pub checks: &'a [Check],
     pub reviews: &'a [crate::model::Review],
     pub repos: &'a [crate::model::Repo],
+    /// The stored paths of the changes being judged (id → (head, paths)), when read at once;
+    /// `None`: each change's are read from the store.
+    pub files: Option<&'a std::collections::HashMap<String, (String, Vec<String>)>>,
 }
 
 /// `judge_change` with what it reads already read.
@@ -567,10 +572,16 @@ pub async fn judge_change_among(
     // the clone, and are kept: once merged its diff from the base is empty, so a merged
     // branch is judged (on a deploy's page, say) by the paths it had while open.
     let local = change.kind == crate::model::ChangeKind::Local;
-    let stored = store
-        .change_files(&change.id, &change.head_sha)
-        .await
-        .map_err(|e| e.to_string())?;
+    let stored = match known.files {
+        Some(files) => files
+            .get(&change.id)
+            .filter(|(head, _)| *head == change.head_sha)
+            .map(|(_, paths)| paths.clone()),
+        None => store
+            .change_files(&change.id, &change.head_sha)
+            .await
+            .map_err(|e| e.to_string())?,
+    };
     let compute = local && (change.state == ChangeState::Open || stored.is_none());
     let kept = stored.clone();
     let (committed, paths) = tokio::task::spawn_blocking(move || {

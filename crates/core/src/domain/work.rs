@@ -249,10 +249,8 @@ pub fn assigned_agent(w: &WorkItem) -> Option<String> {
 /// Work item `id`, or `NotFound`.
 pub async fn find(store: &Store, id: &str) -> Result<WorkItem, WorkError> {
     store
-        .work_items()
+        .work_item(id)
         .await?
-        .into_iter()
-        .find(|w| w.id == id)
         .ok_or_else(|| WorkError::NotFound(id.into()))
 }
 
@@ -358,33 +356,29 @@ pub async fn link(
 pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
     use sha2::{Digest, Sha256};
     use std::collections::{HashMap, HashSet};
-    let items = store.work_items().await?;
-    let mut claimed: HashSet<(Option<String>, String)> = HashSet::new();
-    let mut runs_linked: HashSet<String> = HashSet::new();
-    for w in &items {
-        for l in &w.links {
-            match l.kind {
-                WorkLinkKind::Branch => {
-                    claimed.insert((w.repo.clone(), l.target.clone()));
-                }
-                WorkLinkKind::Run => {
-                    runs_linked.insert(l.target.clone());
-                }
-                WorkLinkKind::Change => {}
-            }
-        }
+    // Only the runs no item links yet (a team has 10,000s adopted long ago), and only what
+    // concerns their branches.
+    let mut runs = store.unadopted_runs().await?;
+    if runs.is_empty() {
+        return Ok(0);
     }
+    let names: Vec<&str> = runs.iter().filter_map(|r| r.branch.as_deref()).collect();
+    let claimed: HashSet<(Option<String>, String)> =
+        store.branch_claims(&names).await?.into_iter().collect();
     let base: HashMap<String, String> = store
         .repos()
         .await?
         .into_iter()
         .map(|r| (r.id, r.default_branch))
         .collect();
+    let pairs: Vec<(String, String)> = runs
+        .iter()
+        .filter_map(|r| Some((r.repo.clone()?, r.branch.clone()?)))
+        .collect();
     let changes: HashMap<(String, String), crate::model::ChangeRequest> = store
-        .change_requests()
+        .local_changes_on(&pairs)
         .await?
         .into_iter()
-        .filter(|c| c.kind == crate::model::ChangeKind::Local)
         .map(|c| ((c.repo.clone(), c.head.clone()), c))
         .collect();
     let branches: HashSet<(String, String)> = store
@@ -393,7 +387,6 @@ pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
         .into_iter()
         .map(|b| (b.repo, b.name))
         .collect();
-    let mut runs = store.agent_runs().await?;
     runs.sort_by_key(|r| r.started_at);
     let mut made: HashMap<(String, String), WorkItem> = HashMap::new();
     for r in &runs {
@@ -403,7 +396,6 @@ pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
         let key = (repo.clone(), branch.clone());
         if base.get(repo) == Some(branch)
             || branch == "HEAD"
-            || runs_linked.contains(&r.id)
             || claimed.contains(&(Some(repo.clone()), branch.clone()))
             || claimed.contains(&(None, branch.clone()))
         {
@@ -478,7 +470,31 @@ pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
 /// Returns how many moved.
 pub async fn follow_changes(store: &Store) -> Result<usize, crate::Error> {
     use std::collections::HashMap;
-    let changes = store.change_requests().await?;
+    // The items still moving, and only the changes they name (a team has 100,000s).
+    let items: Vec<WorkItem> = store
+        .work_items_open_or_since(i64::MAX)
+        .await?
+        .into_iter()
+        .filter(|w| matches!(w.state, WorkState::InReview | WorkState::InProgress))
+        .collect();
+    let ids: Vec<String> = items
+        .iter()
+        .flat_map(|w| &w.links)
+        .filter(|l| l.kind == WorkLinkKind::Change)
+        .map(|l| l.target.clone())
+        .collect();
+    let pairs: Vec<(String, String)> = items
+        .iter()
+        .filter_map(|w| w.repo.as_ref().map(|r| (r, &w.links)))
+        .flat_map(|(r, links)| {
+            links
+                .iter()
+                .filter(|l| l.kind == WorkLinkKind::Branch)
+                .map(move |l| (r.clone(), l.target.clone()))
+        })
+        .collect();
+    let mut changes = store.change_requests_with_ids(&ids).await?;
+    changes.extend(store.local_changes_on(&pairs).await?);
     let by_id: HashMap<&str, &crate::model::ChangeRequest> =
         changes.iter().map(|c| (c.id.as_str(), c)).collect();
     let by_branch: HashMap<(&str, &str), &crate::model::ChangeRequest> = changes
@@ -487,10 +503,7 @@ pub async fn follow_changes(store: &Store) -> Result<usize, crate::Error> {
         .map(|c| ((c.repo.as_str(), c.head.as_str()), c))
         .collect();
     let mut moved = 0;
-    for mut w in store.work_items().await? {
-        if !matches!(w.state, WorkState::InReview | WorkState::InProgress) {
-            continue;
-        }
+    for mut w in items {
         let change = w.links.iter().find_map(|l| match l.kind {
             WorkLinkKind::Change => by_id.get(l.target.as_str()).copied(),
             WorkLinkKind::Branch => w

@@ -45,8 +45,17 @@ fn per(n: f64, d: f64) -> Option<f64> {
 
 /// The value figures for what ended or merged since `since` (epoch seconds), as of `now`.
 pub async fn value(store: &Store, since: i64, now: i64) -> Result<ValueView> {
-    let changes = store.change_requests().await?;
-    let reviews = store.reviews().await?;
+    // Only the window's merged changes and their reviews (a store of years holds 100,000s).
+    let changes = store.merged_changes_since(since).await?;
+    let ids: Vec<String> = changes.iter().map(|c| c.id.clone()).collect();
+    let mut first_review: HashMap<&str, i64> = HashMap::new();
+    let reviews = store.reviews_of_changes(&ids).await?;
+    for r in reviews.iter().filter(|r| !r.reviewer.ends_with("[bot]")) {
+        let at = first_review
+            .entry(r.change_request.as_str())
+            .or_insert(r.at);
+        *at = (*at).min(r.at);
+    }
     let defaults: HashMap<String, String> = store
         .repos()
         .await?
@@ -54,15 +63,10 @@ pub async fn value(store: &Store, since: i64, now: i64) -> Result<ValueView> {
         .map(|r| (r.id, r.default_branch))
         .collect();
     let mut v = ValueView::default();
-    // (repo, branch) whose work was merged.
-    let mut merged_branches: HashSet<(String, String)> = HashSet::new();
     let mut review_cost = 0.0;
     // The cost of the changes whose lines are known: the only ones a cost per line can use.
     let mut lined_cost = 0.0;
     for c in &changes {
-        if c.state == ChangeState::Merged {
-            merged_branches.insert((c.repo.clone(), c.head.clone()));
-        }
         if c.state != ChangeState::Merged
             || c.updated_at < since
             || !matches!(c.author, Author::Agent { .. })
@@ -75,21 +79,25 @@ pub async fn value(store: &Store, since: i64, now: i64) -> Result<ValueView> {
             v.merged_lines += i + d;
             lined_cost += c.agent_cost_usd;
         }
-        let first_human = reviews
-            .iter()
-            .filter(|r| r.change_request == c.id && !r.reviewer.ends_with("[bot]"))
-            .map(|r| r.at)
-            .min();
-        if let Some(at) = first_human {
+        if let Some(&at) = first_review.get(c.id.as_str()) {
             v.review_hours += (at - c.created_at).max(0) as f64 / 3_600.0;
             review_cost += c.agent_cost_usd;
         }
     }
-    // Only the runs in the window are read (a year of runs can be tens of thousands).
-    for (repo, branch, cost) in store
+    // Only the runs in the window are read (a year of runs can be tens of thousands), and
+    // only their branches are looked up among the merged changes.
+    let runs = store
         .run_costs_ended(since, now - ABANDONED_AFTER_SECS)
-        .await?
-    {
+        .await?;
+    let branches: Vec<(String, String)> = runs
+        .iter()
+        .map(|(repo, branch, _)| (repo.clone(), branch.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    // (repo, branch) whose work was merged.
+    let merged_branches = store.merged_branches_among(&branches).await?;
+    for (repo, branch, cost) in runs {
         // Work on the default branch went straight in; elsewhere it needs a merged change.
         let straight_in = defaults.get(&repo).is_some_and(|d| *d == branch);
         if straight_in || merged_branches.contains(&(repo, branch)) {

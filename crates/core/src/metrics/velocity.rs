@@ -4,7 +4,7 @@
 //! per reviewer, the reviews given in the range and the open requests waiting on them; and
 //! cycle time by phase with weekly throughput (`core::cycle`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use ts_rs::TS;
@@ -103,9 +103,16 @@ fn ratio(a: i64, b: i64) -> Option<f64> {
 }
 
 pub async fn report(store: &Store, since: i64, until: i64) -> Result<VelocityReport, crate::Error> {
-    let changes = store.change_requests().await?;
-    let reviews = store.reviews().await?;
-    let reverts = store.reverted_summaries().await?;
+    // Only what the range needs: a store of years holds 100,000s of changes and reviews.
+    let changes = store.changes_created_between(since, until).await?;
+    let open = store.change_listing(0).await?.changes;
+    let reviews = store.reviews_between(since, until).await?;
+    let reworked_ids = store.reworked_between(since, until).await?;
+    // A revert comes after what it reverts, so after the range began.
+    let mut reverts: HashMap<String, Vec<String>> = HashMap::new();
+    for (repo, text) in store.reverted_summaries_since(since).await? {
+        reverts.entry(repo).or_default().push(text);
+    }
     let mut split = Vec::new();
     for kind in ["agent", "human"] {
         let mine: Vec<_> = changes
@@ -121,25 +128,25 @@ pub async fn report(store: &Store, since: i64, until: i64) -> Result<VelocityRep
             .iter()
             .filter(|c| c.state == ChangeState::Closed)
             .count() as i64;
-        let reworked = mine
-            .iter()
-            .filter(|c| {
-                reviews
-                    .iter()
-                    .any(|r| r.change_request == c.id && r.state == ReviewState::ChangesRequested)
-            })
-            .count() as i64;
+        let reworked = mine.iter().filter(|c| reworked_ids.contains(&c.id)).count() as i64;
         let mut reverted = 0;
-        for c in &merged {
-            let texts: Vec<&str> = reverts
-                .iter()
-                .filter(|(repo, _)| *repo == c.repo)
-                .map(|(_, t)| t.as_str())
+        // Only a repo with reverts costs a lookup: its merged heads' summaries, read at once.
+        let mut by_repo: BTreeMap<&str, Vec<&&&crate::model::ChangeRequest>> = BTreeMap::new();
+        for c in merged.iter().filter(|c| reverts.contains_key(&c.repo)) {
+            by_repo.entry(&c.repo).or_default().push(c);
+        }
+        for (repo, cs) in by_repo {
+            let shas: Vec<String> = cs.iter().map(|c| c.head_sha.clone()).collect();
+            let heads: HashMap<String, String> = store
+                .commits_with(repo, &shas)
+                .await?
+                .into_iter()
+                .map(|k| (k.sha, k.summary))
                 .collect();
-            // Only a repo with reverts costs a lookup.
-            if !texts.is_empty() {
-                let head = store.commit_summary(&c.repo, &c.head_sha).await?;
-                reverted += texts.iter().any(|t| reverts_change(t, c, head.as_deref())) as i64;
+            let texts = reverts.get(repo).map_or(&[][..], Vec::as_slice);
+            for c in cs {
+                let head = heads.get(&c.head_sha).map(String::as_str);
+                reverted += texts.iter().any(|t| reverts_change(t, c, head)) as i64;
             }
         }
         let m = merged.len() as i64;
@@ -164,7 +171,7 @@ pub async fn report(store: &Store, since: i64, until: i64) -> Result<VelocityRep
         l.approvals += (r.state == ReviewState::Approved) as i64;
         l.changes_requested += (r.state == ReviewState::ChangesRequested) as i64;
     }
-    for c in changes.iter().filter(|c| c.state == ChangeState::Open) {
+    for c in open.iter().filter(|c| c.state == ChangeState::Open) {
         for who in &c.requested_reviewers {
             slot(&mut load, who).waiting += 1;
         }

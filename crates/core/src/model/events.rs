@@ -7,6 +7,12 @@
 //! (`store::relay`): what this process publishes also goes out on the bus's outbound side,
 //! and what other instances published comes in through [`EventBus::publish_remote`], which
 //! reaches this process's listeners without going out again.
+//!
+//! Every event a process's listeners hear carries a sequence number ([`Numbered`]): the event
+//! stream sends it as the SSE `id`, so a client sees a gap, and a listener that fell behind
+//! is told to re-read everything rather than silently missing what changed.
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -21,9 +27,32 @@ pub enum Event {
     Changed { source: String, topics: Vec<String> },
 }
 
+impl Event {
+    /// Tells a listener that fell behind to re-read every view: it missed `missed` events.
+    pub fn resync(missed: u64) -> Self {
+        Event::Changed {
+            source: format!("resync: {missed} missed"),
+            topics: Vec::new(),
+        }
+    }
+}
+
+/// An event with its place in this process's sequence (1, 2, …, without gaps).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Numbered {
+    pub seq: u64,
+    pub event: Event,
+}
+
+/// How many events a listener may fall behind before it is told to re-read everything.
+const CAPACITY: usize = 256;
+
 #[derive(Debug, Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<Event>,
+    /// The same events, numbered; the lock makes the numbers and the order of sending agree.
+    numbered: broadcast::Sender<Numbered>,
+    seq: Arc<Mutex<u64>>,
     /// What this process published, for the relay to send to other instances.
     outbound: broadcast::Sender<Event>,
 }
@@ -36,21 +65,48 @@ impl Default for EventBus {
 
 impl EventBus {
     pub fn new() -> Self {
-        let (tx, _) = broadcast::channel(256);
-        let (outbound, _) = broadcast::channel(256);
-        Self { tx, outbound }
+        let (tx, _) = broadcast::channel(CAPACITY);
+        let (numbered, _) = broadcast::channel(CAPACITY);
+        let (outbound, _) = broadcast::channel(CAPACITY);
+        Self {
+            tx,
+            numbered,
+            seq: Arc::new(Mutex::new(0)),
+            outbound,
+        }
     }
 
     /// Sends to every current subscriber (and the relay, if one runs); no subscriber is not an
     /// error.
     pub fn publish(&self, event: Event) {
         let _ = self.outbound.send(event.clone());
-        let _ = self.tx.send(event);
+        self.send_local(event);
     }
 
     /// An event another instance published: to this process's subscribers only.
     pub fn publish_remote(&self, event: Event) {
+        self.send_local(event);
+    }
+
+    fn send_local(&self, event: Event) {
+        // A panic elsewhere while holding the lock leaves a valid number: go on with it.
+        let mut seq = self.seq.lock().unwrap_or_else(PoisonError::into_inner);
+        *seq += 1;
+        let _ = self.numbered.send(Numbered {
+            seq: *seq,
+            event: event.clone(),
+        });
         let _ = self.tx.send(event);
+    }
+
+    /// The number of the last event sent to this process's listeners (0: none yet).
+    pub fn last_seq(&self) -> u64 {
+        *self.seq.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Numbered events, for listeners that must know when they missed some (the event stream).
+    pub fn subscribe_numbered(&self) -> broadcast::Receiver<Numbered> {
+        self.numbered.subscribe()
     }
 
     /// What this process publishes, as it is published (the relay's side).
@@ -83,5 +139,25 @@ mod tests {
                 topics: vec!["repos".into()]
             }
         );
+    }
+
+    #[tokio::test]
+    async fn numbers_run_without_gaps_across_local_and_remote_events() {
+        let bus = EventBus::new();
+        let mut rx = bus.subscribe_numbered();
+        let ev = |s: &str| Event::Changed {
+            source: s.into(),
+            topics: Vec::new(),
+        };
+        bus.publish(ev("a"));
+        bus.publish_remote(ev("b"));
+        bus.publish(ev("c"));
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let n = rx.recv().await.expect("event");
+            got.push((n.seq, n.event));
+        }
+        assert_eq!(got, vec![(1, ev("a")), (2, ev("b")), (3, ev("c"))]);
+        assert_eq!(bus.last_seq(), 3);
     }
 }

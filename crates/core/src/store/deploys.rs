@@ -329,10 +329,17 @@ impl Store {
 
     /// What each `Revert "…"` commit of the store reverts: (repo, the quoted summary).
     pub async fn reverted_summaries(&self) -> Result<Vec<(String, String)>> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT repo, summary FROM commits WHERE summary LIKE 'Revert \"%'")
-                .fetch_all(&self.pool)
-                .await?;
+        self.reverted_summaries_since(i64::MIN).await
+    }
+
+    /// [`Store::reverted_summaries`] of the commits committed at or after `since`.
+    pub async fn reverted_summaries_since(&self, since: i64) -> Result<Vec<(String, String)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT repo, summary FROM commits WHERE committed_at >= $1 AND summary LIKE 'Revert \"%'",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
             .filter_map(|(repo, s)| {

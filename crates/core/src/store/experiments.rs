@@ -606,6 +606,14 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets every link (no experiment has a key left to be found by).
+    pub async fn clear_links(&self) -> Result<()> {
+        sqlx::query("DELETE FROM experiment_links")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// The change requests linked to experiment `id`, oldest first.
     pub async fn experiment_links(&self, id: &str) -> Result<Vec<ExperimentLink>> {
         let rows: Vec<(String, String, String, String)> = sqlx::query_as(

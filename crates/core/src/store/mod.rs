@@ -48,7 +48,7 @@ pub use billing::BilledLine;
 pub use deploys::{CommitFacts, DeployMark, DeployTallies, DeployWindow};
 pub use metrics::{MergedAgentChange, MergedTimes, SpendBy, UnpricedModel, UsageBy};
 pub use outbox::MergeQueued;
-pub use reads::Counts;
+pub use reads::{newest_first, AgentTotals, ChangeListing, Counts, WeekCommits};
 pub use relay::Relay;
 pub use sessions::{PairingRow, Redeemed, SessionRow};
 pub use trust::TrustedKey;
@@ -145,6 +145,12 @@ pub struct Store {
     target: DatabaseTarget,
     /// This machine's name: whose clones, branches and watched paths are whose.
     machine: std::sync::Arc<str>,
+    /// SQLite: a connection of its own for [`Store::data_version`] (the number is per
+    /// connection and counts the commits of every other one). Opened on first use.
+    version_conn: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::AnyConnection>>>,
+    /// How many times that connection was opened: a new one counts from 1 again, so its
+    /// numbers are told apart by this.
+    version_opens: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Whether opening may create the database: commands that gather data may, read-only ones
@@ -270,7 +276,59 @@ impl Store {
             pool,
             target,
             machine: crate::model::repo_id::this_machine().into(),
+            version_conn: Default::default(),
+            version_opens: Default::default(),
         })
+    }
+
+    /// A value that changes whenever any writer, in this process or another, has committed
+    /// since it was last read: answers computed at one value hold while it is unchanged.
+    /// SQLite's `data_version` on a connection of its own; PostgreSQL's snapshot (which
+    /// write transactions are running or done), which may also change for writes to other
+    /// databases of the server — a change too many is safe, one missed is not.
+    pub async fn data_version(&self) -> Result<String> {
+        use sqlx::Connection;
+        match self.target.backend {
+            Backend::Sqlite => {
+                let mut conn = self.version_conn.lock().await;
+                let c = match conn.as_mut() {
+                    Some(c) => c,
+                    None => {
+                        let options =
+                            AnyConnectOptions::from_str(&self.target.url).map_err(|e| {
+                                Error::DatabaseConnect {
+                                    url: self.target.display_url(),
+                                    source: e,
+                                }
+                            })?;
+                        let c = sqlx::AnyConnection::connect_with(&options).await?;
+                        self.version_opens
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        conn.insert(c)
+                    }
+                };
+                let read = sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+                    .fetch_one(&mut *c)
+                    .await;
+                let v = match read {
+                    Ok(v) => v,
+                    Err(e) => {
+                        // A broken connection is opened again next time.
+                        *conn = None;
+                        return Err(e.into());
+                    }
+                };
+                let opens = self
+                    .version_opens
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                Ok(format!("{opens}.{v}"))
+            }
+            Backend::Postgres => Ok(sqlx::query_scalar(
+                "SELECT CAST(txid_current_snapshot() AS TEXT)",
+            )
+            .fetch_one(&self.pool)
+            .await?),
+        }
     }
 
     /// This machine's name (see [`crate::model::repo_id::this_machine`]).

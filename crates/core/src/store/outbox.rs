@@ -318,7 +318,7 @@ impl Store {
     }
 }
 
-fn review_of(r: &sqlx::any::AnyRow) -> Result<Review> {
+pub(super) fn review_of(r: &sqlx::any::AnyRow) -> Result<Review> {
     Ok(Review {
         action_key: r.try_get("action_key")?,
         change_request: r.try_get("change_request")?,

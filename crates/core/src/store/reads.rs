@@ -496,31 +496,116 @@ impl Store {
 
     /// Every work item with its links, most recently changed first.
     pub async fn work_items(&self) -> Result<Vec<WorkItem>> {
-        let rows = sqlx::query(
+        self.work_items_where("1 = 1", &[]).await
+    }
+
+    /// Work items not done or dropped, and those that ended at or after `since`.
+    pub async fn work_items_open_or_since(&self, since: i64) -> Result<Vec<WorkItem>> {
+        self.work_items_where(
+            "(state NOT IN ('done', 'dropped') OR updated_at >= $1)",
+            &[Arg::Int(since)],
+        )
+        .await
+    }
+
+    /// Work item `id`, if there is one.
+    pub async fn work_item(&self, id: &str) -> Result<Option<WorkItem>> {
+        Ok(self
+            .work_items_where("id = $1", &[Arg::Text(id)])
+            .await?
+            .pop())
+    }
+
+    /// The work items that came from `source` in repo `repo`.
+    pub async fn work_items_from(
+        &self,
+        source: crate::model::WorkSource,
+        repo: &str,
+    ) -> Result<Vec<WorkItem>> {
+        self.work_items_where(
+            "source = $1 AND repo = $2",
+            &[Arg::Text(source.as_str()), Arg::Text(repo)],
+        )
+        .await
+    }
+
+    /// Work items linked to one of the change requests `ids`, or to one of `branches`.
+    pub async fn work_items_linked(
+        &self,
+        ids: &[&str],
+        branches: &[&str],
+    ) -> Result<Vec<WorkItem>> {
+        let mut found = std::collections::BTreeSet::new();
+        for (kind, targets) in [("change", ids), ("branch", branches)] {
+            for chunk in targets.chunks(PER_STATEMENT) {
+                let sql = format!(
+                    "SELECT work_item FROM work_links WHERE kind = $1 AND target IN ({})",
+                    marks(2, chunk.len())
+                );
+                let mut q = sqlx::query_scalar::<_, String>(&sql).bind(kind);
+                for t in chunk {
+                    q = q.bind(*t);
+                }
+                found.extend(q.fetch_all(&self.pool).await?);
+            }
+        }
+        let mut out = Vec::new();
+        let found: Vec<String> = found.into_iter().collect();
+        for chunk in found.chunks(PER_STATEMENT) {
+            let cond = format!("id IN ({})", marks(1, chunk.len()));
+            let args: Vec<Arg> = chunk.iter().map(|id| Arg::Text(id)).collect();
+            out.extend(self.work_items_where(&cond, &args).await?);
+        }
+        out.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(out)
+    }
+
+    /// Work items matching `cond` (SQL over `work_items`, `$1`… bound to `args`), newest
+    /// first, with their links.
+    async fn work_items_where(&self, cond: &str, args: &[Arg<'_>]) -> Result<Vec<WorkItem>> {
+        let sql = format!(
             "SELECT id, title, body, repo, assignee, state, source, created_at, updated_at,
                labels
-             FROM work_items ORDER BY updated_at DESC, id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let links: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT work_item, kind, target FROM work_links ORDER BY work_item, kind, target",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+             FROM work_items WHERE {cond} ORDER BY updated_at DESC, id"
+        );
+        let rows = Arg::bind_all(sqlx::query(&sql), args)
+            .fetch_all(&self.pool)
+            .await?;
+        let links_sql = format!(
+            "SELECT work_item, kind, target FROM work_links WHERE work_item IN
+               (SELECT id FROM work_items WHERE {cond}) ORDER BY work_item, kind, target"
+        );
+        let links = Arg::bind_all(sqlx::query(&links_sql), args)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<Vec<(String, String, String)>>>()?;
+        self.work_items_of(&rows, links)
+    }
+
+    /// Items from their rows and links (grouped once: a team has 10,000s of each).
+    fn work_items_of(
+        &self,
+        rows: &[AnyRow],
+        links: Vec<(String, String, String)>,
+    ) -> Result<Vec<WorkItem>> {
+        let mut by_item: std::collections::HashMap<String, Vec<crate::model::WorkLink>> =
+            std::collections::HashMap::new();
+        for (w, kind, target) in links {
+            by_item.entry(w).or_default().push(crate::model::WorkLink {
+                kind: super::parse_named(kind, "work link kind")?,
+                target,
+            });
+        }
         rows.iter()
             .map(|r| {
                 let id: String = r.try_get("id")?;
-                let links = links
-                    .iter()
-                    .filter(|(w, _, _)| *w == id)
-                    .map(|(_, kind, target)| {
-                        Ok(crate::model::WorkLink {
-                            kind: super::parse_named(kind.clone(), "work link kind")?,
-                            target: target.clone(),
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let links = by_item.remove(&id).unwrap_or_default();
                 Ok(WorkItem {
                     id,
                     title: r.try_get("title")?,
@@ -702,4 +787,606 @@ fn check_of(r: &AnyRow) -> Result<Check> {
         url: r.try_get("url")?,
         ever_failed: r.try_get::<i64, _>("ever_failed")? != 0,
     })
+}
+
+/// What the Changes view shows, read by index: every open change request, the `recent`
+/// closed or merged ones updated last, and for those only their checks, reviews, linked agent
+/// runs and stored paths. (A store of years holds 100,000s of merged changes and tens of
+/// thousands of runs; reading them all for each view was most of its time.)
+#[derive(Debug, Default)]
+pub struct ChangeListing {
+    /// Newest first.
+    pub changes: Vec<ChangeRequest>,
+    /// Closed and merged change requests not listed.
+    pub closed_not_listed: i64,
+    pub checks: Vec<Check>,
+    /// Oldest first.
+    pub reviews: Vec<Review>,
+    /// Runs on a listed change's repo and branch, newest first.
+    pub runs: Vec<AgentRun>,
+    /// Change request id → (head it was stored for, paths).
+    pub files: std::collections::HashMap<String, (String, Vec<String>)>,
+}
+
+/// `$from, $from+1, …` for `n` values.
+fn marks(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Ids (and heads) asked for a few hundred at a time: a statement's values are limited.
+const PER_STATEMENT: usize = 400;
+
+impl Store {
+    /// The Changes view's rows and what judging them reads; see [`ChangeListing`].
+    pub async fn change_listing(&self, recent: i64) -> Result<ChangeListing> {
+        // The ids first, each by index: the open ones, and the newest of each closed state.
+        let mut ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM change_requests WHERE state = 'open'")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut closed: Vec<(i64, String)> = Vec::new();
+        let mut closed_total = 0i64;
+        for state in [ChangeState::Merged, ChangeState::Closed] {
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT updated_at, id FROM change_requests WHERE state = $1
+                 ORDER BY updated_at DESC, id LIMIT $2",
+            )
+            .bind(state.as_str())
+            .bind(recent.max(0))
+            .fetch_all(&self.pool)
+            .await?;
+            closed.extend(rows);
+            closed_total += sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM change_requests WHERE state = $1",
+            )
+            .bind(state.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        }
+        closed.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        closed.truncate(recent.max(0) as usize);
+        let listed_closed = closed.len() as i64;
+        ids.extend(closed.into_iter().map(|(_, id)| id));
+        // A change merged between the reads above is in both lists: once is enough.
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|id| seen.insert(id.clone()));
+
+        let mut out = ChangeListing {
+            closed_not_listed: (closed_total - listed_closed).max(0),
+            ..Default::default()
+        };
+        for chunk in ids.chunks(PER_STATEMENT) {
+            let m = marks(1, chunk.len());
+            let sqls = [
+                format!("{CHANGE_REQUESTS} WHERE c.id IN ({m})"),
+                format!(
+                    "SELECT change_request, name, status, conclusion, url, ever_failed FROM checks
+                     WHERE change_request IN ({m})"
+                ),
+                format!(
+                    "SELECT action_key, change_request, head_sha, reviewer, state, body, at
+                     FROM reviews WHERE change_request IN ({m})"
+                ),
+                format!(
+                    "SELECT change_request, head_sha, path FROM change_files
+                     WHERE change_request IN ({m}) ORDER BY change_request, path"
+                ),
+            ];
+            let mut results = Vec::with_capacity(sqls.len());
+            for sql in &sqls {
+                let mut q = sqlx::query(sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                results.push(q.fetch_all(&self.pool).await?);
+            }
+            for r in &results[0] {
+                out.changes.push(change_request_of(r)?);
+            }
+            for r in &results[1] {
+                out.checks.push(check_of(r)?);
+            }
+            for r in &results[2] {
+                out.reviews.push(super::outbox::review_of(r)?);
+            }
+            for r in &results[3] {
+                let (change, head, path): (String, String, String) =
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                let entry = out
+                    .files
+                    .entry(change)
+                    .or_insert_with(|| (head.clone(), Vec::new()));
+                // Rows of two heads (a write in between): none is the head's, as `change_files`.
+                if entry.0 != head {
+                    entry.0.clear();
+                }
+                entry.1.push(path);
+            }
+        }
+        let pairs: Vec<(&str, &str)> = out
+            .changes
+            .iter()
+            .map(|c| (c.repo.as_str(), c.head.as_str()))
+            .collect();
+        out.runs = self.runs_on_branches(&pairs).await?;
+        out.changes.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        out.checks
+            .sort_by(|a, b| (&a.change_request, &a.name).cmp(&(&b.change_request, &b.name)));
+        out.reviews.sort_by(|a, b| {
+            a.at.cmp(&b.at)
+                .then_with(|| a.action_key.cmp(&b.action_key))
+        });
+        Ok(out)
+    }
+}
+
+/// One agent's totals over all its runs (the Agents view's cards).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentTotals {
+    pub agent: String,
+    pub runs: i64,
+    pub running: i64,
+    pub tokens: Tokens,
+    pub cost_usd: f64,
+}
+
+impl Store {
+    /// Every agent's totals, by name, summed by the database.
+    pub async fn agent_totals(&self) -> Result<Vec<AgentTotals>> {
+        let rows = sqlx::query(
+            "SELECT agent, CAST(COUNT(*) AS BIGINT) AS runs,
+               CAST(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS BIGINT) AS running,
+               CAST(SUM(input_tokens) AS BIGINT) AS input_tokens,
+               CAST(SUM(output_tokens) AS BIGINT) AS output_tokens,
+               CAST(SUM(cache_write_tokens) AS BIGINT) AS cache_write_tokens,
+               CAST(SUM(cache_read_tokens) AS BIGINT) AS cache_read_tokens,
+               CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens,
+               CAST(SUM(cost_usd) AS DOUBLE PRECISION) AS cost_usd
+             FROM agent_runs GROUP BY agent",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(AgentTotals {
+                    agent: r.try_get("agent")?,
+                    runs: r.try_get("runs")?,
+                    running: r.try_get("running")?,
+                    tokens: super::tokens_of(r)?,
+                    cost_usd: r.try_get("cost_usd")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // In Rust's order, whatever the database's collation.
+        out.sort_by(|a, b| a.agent.cmp(&b.agent));
+        Ok(out)
+    }
+
+    /// The runs still going (running or waiting) and the `recent` started last, newest first.
+    pub async fn listed_runs(&self, recent: i64) -> Result<Vec<AgentRun>> {
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM agent_runs WHERE state IN ('running', 'idle')
+               OR id IN (SELECT id FROM agent_runs ORDER BY started_at DESC, id LIMIT {})
+             ORDER BY started_at DESC, id",
+            recent.max(0)
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(agent_run).collect()
+    }
+}
+
+/// Commits and changed lines of one week (Monday 00:00 UTC on), by agents or by people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeekCommits {
+    /// The week's Monday, 00:00 UTC.
+    pub monday: i64,
+    pub agent: bool,
+    pub commits: i64,
+    /// Insertions plus deletions (a commit whose diffstat is unknown adds none).
+    pub lines: i64,
+}
+
+/// 1970-01-05, the first Monday after the epoch.
+const FIRST_MONDAY: i64 = 4 * 86_400;
+const WEEK: i64 = 7 * 86_400;
+
+impl Store {
+    /// Commits committed in `[from, to)` per week, agents and people apart, summed by the
+    /// database (half a year of a team's commits is 100,000s of rows), oldest week first.
+    pub async fn commit_weeks(&self, from: i64, to: i64) -> Result<Vec<WeekCommits>> {
+        let rows = sqlx::query(&format!(
+            "SELECT CAST((committed_at - {FIRST_MONDAY}) / {WEEK} AS BIGINT) AS week,
+               CAST(CASE WHEN agent IS NULL THEN 0 ELSE 1 END AS BIGINT) AS by_agent,
+               CAST(COUNT(*) AS BIGINT) AS commits,
+               CAST(SUM(insertions + deletions) AS BIGINT) AS lines
+             FROM commits WHERE committed_at >= $1 AND committed_at < $2
+             GROUP BY 1, 2 ORDER BY 1, 2"
+        ))
+        .bind(from.max(FIRST_MONDAY))
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WeekCommits {
+                    monday: FIRST_MONDAY + r.try_get::<i64, _>("week")? * WEEK,
+                    agent: r.try_get::<i64, _>("by_agent")? == 1,
+                    commits: r.try_get("commits")?,
+                    lines: r.try_get("lines")?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Store {
+    /// Change requests created in `[since, until)`, newest first.
+    pub async fn changes_created_between(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<ChangeRequest>> {
+        let rows = sqlx::query(&format!(
+            "{CHANGE_REQUESTS} WHERE c.created_at >= $1 AND c.created_at < $2
+             ORDER BY c.updated_at DESC, c.id"
+        ))
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(change_request_of).collect()
+    }
+
+    /// Reviews given in `[since, until)`, oldest first.
+    pub async fn reviews_between(&self, since: i64, until: i64) -> Result<Vec<Review>> {
+        sqlx::query(
+            "SELECT action_key, change_request, head_sha, reviewer, state, body, at FROM reviews
+             WHERE at >= $1 AND at < $2 ORDER BY at, action_key",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(super::outbox::review_of)
+        .collect()
+    }
+
+    /// The change requests created in `[since, until)` that a reviewer ever sent back.
+    pub async fn reworked_between(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> Result<std::collections::HashSet<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT r.change_request FROM reviews r
+             JOIN change_requests c ON c.id = r.change_request
+             WHERE r.state = 'changes_requested' AND c.created_at >= $1 AND c.created_at < $2",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}
+
+impl Store {
+    /// Change requests merged (last updated) at or after `since`, newest first.
+    pub async fn merged_changes_since(&self, since: i64) -> Result<Vec<ChangeRequest>> {
+        let rows = sqlx::query(&format!(
+            "{CHANGE_REQUESTS} WHERE c.state = 'merged' AND c.updated_at >= $1
+             ORDER BY c.updated_at DESC, c.id"
+        ))
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(change_request_of).collect()
+    }
+
+    /// The reviews of the change requests `ids`, oldest first.
+    pub async fn reviews_of_changes(&self, ids: &[String]) -> Result<Vec<Review>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(PER_STATEMENT) {
+            let sql = format!(
+                "SELECT action_key, change_request, head_sha, reviewer, state, body, at
+                 FROM reviews WHERE change_request IN ({})",
+                marks(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(super::outbox::review_of(&r)?);
+            }
+        }
+        out.sort_by(|a, b| {
+            a.at.cmp(&b.at)
+                .then_with(|| a.action_key.cmp(&b.action_key))
+        });
+        Ok(out)
+    }
+
+    /// Which of `branches` (repo, branch) a merged change request came from.
+    pub async fn merged_branches_among(
+        &self,
+        branches: &[(String, String)],
+    ) -> Result<std::collections::HashSet<(String, String)>> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in branches.chunks(PER_STATEMENT / 2) {
+            let each: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(repo = ${} AND head = ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            // The state is checked here: in the WHERE clause SQLite picks the state index and
+            // reads every merged change once per statement.
+            let sql = format!(
+                "SELECT repo, head, state FROM change_requests WHERE {}",
+                each.join(" OR ")
+            );
+            let mut q = sqlx::query_as::<_, (String, String, String)>(&sql);
+            for (repo, branch) in chunk {
+                q = q.bind(repo).bind(branch);
+            }
+            out.extend(
+                q.fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, _, state)| state == ChangeState::Merged.as_str())
+                    .map(|(repo, head, _)| (repo, head)),
+            );
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// The `n` newest deployments, newest first, and how many there are in all.
+    pub async fn recent_deployments(&self, n: i64) -> Result<(Vec<Deployment>, i64)> {
+        let rows = sqlx::query(
+            "SELECT id, repo, environment, sha, status, created_at, source, contents
+             FROM deployments ORDER BY created_at DESC, id LIMIT $1",
+        )
+        .bind(n.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM deployments")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((
+            rows.iter().map(deployment_of).collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    /// Per repo and environment: how many deployments, and those from its newest successful
+    /// one on (all of them, up to `cap` newest, where none succeeded), newest first.
+    pub async fn environment_heads(
+        &self,
+        cap: i64,
+    ) -> Result<Vec<(String, String, i64, Vec<Deployment>)>> {
+        let envs: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT repo, environment, CAST(COUNT(*) AS BIGINT) FROM deployments
+             GROUP BY repo, environment ORDER BY repo, environment",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(envs.len());
+        for (repo, env, count) in envs {
+            let rows = sqlx::query(
+                "SELECT id, repo, environment, sha, status, created_at, source, contents
+                 FROM deployments WHERE repo = $1 AND environment = $2
+                   AND created_at >= COALESCE((SELECT MAX(created_at) FROM deployments
+                       WHERE repo = $1 AND environment = $2 AND status = 'success'), 0)
+                 ORDER BY created_at DESC, id LIMIT $3",
+            )
+            .bind(&repo)
+            .bind(&env)
+            .bind(cap.max(1))
+            .fetch_all(&self.pool)
+            .await?;
+            let rows = rows.iter().map(deployment_of).collect::<Result<_>>()?;
+            out.push((repo, env, count, rows));
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// The runs on any of `branches` (repo, branch), by the (repo, branch) index, newest first.
+    pub async fn runs_on_branches(&self, branches: &[(&str, &str)]) -> Result<Vec<AgentRun>> {
+        let mut pairs = branches.to_vec();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut out = Vec::new();
+        for chunk in pairs.chunks(PER_STATEMENT / 2) {
+            let each: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(repo = ${} AND branch = ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!("SELECT * FROM agent_runs WHERE {}", each.join(" OR "));
+            let mut q = sqlx::query(&sql);
+            for (repo, branch) in chunk {
+                q = q.bind(*repo).bind(*branch);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(agent_run(&r)?);
+            }
+        }
+        newest_first(&mut out);
+        Ok(out)
+    }
+
+    /// The runs `ids` that exist, newest first.
+    pub async fn runs_with_ids(&self, ids: &[&str]) -> Result<Vec<AgentRun>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(PER_STATEMENT) {
+            let sql = format!(
+                "SELECT * FROM agent_runs WHERE id IN ({})",
+                marks(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(agent_run(&r)?);
+            }
+        }
+        newest_first(&mut out);
+        Ok(out)
+    }
+
+    /// Working directories of runs in no known repo (candidates to watch), each once.
+    pub async fn unmatched_run_cwds(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT cwd FROM agent_runs WHERE repo IS NULL AND cwd <> '' ORDER BY cwd",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// A value bound to a statement built at run time.
+enum Arg<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+impl Arg<'_> {
+    fn bind_all<'q>(
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        args: &'q [Arg<'_>],
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for a in args {
+            q = match a {
+                Arg::Int(i) => q.bind(*i),
+                Arg::Text(t) => q.bind(*t),
+            };
+        }
+        q
+    }
+}
+
+impl Store {
+    /// Change requests by id (those that exist), newest first.
+    pub async fn change_requests_with_ids(&self, ids: &[String]) -> Result<Vec<ChangeRequest>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(PER_STATEMENT) {
+            let sql = format!(
+                "{CHANGE_REQUESTS} WHERE c.id IN ({})",
+                marks(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(change_request_of(&r)?);
+            }
+        }
+        out.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(out)
+    }
+
+    /// Local change requests (agent branches) on any of `branches` (repo, branch).
+    pub async fn local_changes_on(
+        &self,
+        branches: &[(String, String)],
+    ) -> Result<Vec<ChangeRequest>> {
+        let mut pairs = branches.to_vec();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut out = Vec::new();
+        for chunk in pairs.chunks(PER_STATEMENT / 2) {
+            let each: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(c.repo = ${} AND c.head = ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "{CHANGE_REQUESTS} WHERE c.kind = 'local' AND ({})",
+                each.join(" OR ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (repo, branch) in chunk {
+                q = q.bind(repo).bind(branch);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(change_request_of(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs on a branch (not HEAD, not their repo's default) that no work item links yet.
+    pub async fn unadopted_runs(&self) -> Result<Vec<AgentRun>> {
+        let rows = sqlx::query(
+            "SELECT * FROM agent_runs r
+             WHERE r.repo IS NOT NULL AND r.branch IS NOT NULL AND r.branch <> 'HEAD'
+               AND NOT EXISTS (SELECT 1 FROM work_links l WHERE l.kind = 'run' AND l.target = r.id)
+               AND NOT EXISTS (SELECT 1 FROM repos p
+                               WHERE p.id = r.repo AND p.default_branch = r.branch)
+             ORDER BY r.started_at, r.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(agent_run).collect()
+    }
+
+    /// (item's repo, branch) of the work items that link one of the branches `names`.
+    pub async fn branch_claims(&self, names: &[&str]) -> Result<Vec<(Option<String>, String)>> {
+        let mut names = names.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        let mut out = Vec::new();
+        for chunk in names.chunks(PER_STATEMENT) {
+            let sql = format!(
+                "SELECT w.repo, l.target FROM work_links l JOIN work_items w ON w.id = l.work_item
+                 WHERE l.kind = 'branch' AND l.target IN ({})",
+                marks(1, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, (Option<String>, String)>(&sql);
+            for n in chunk {
+                q = q.bind(*n);
+            }
+            out.extend(q.fetch_all(&self.pool).await?);
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// Change requests not searched for experiment keys at their head with `keys` (the keys'
+    /// fingerprint), newest first.
+    pub async fn changes_to_search(&self, keys: &str) -> Result<Vec<ChangeRequest>> {
+        let rows = sqlx::query(&format!(
+            "{CHANGE_REQUESTS} WHERE NOT EXISTS (SELECT 1 FROM link_scans s
+               WHERE s.change_request = c.id AND s.head_sha = c.head_sha AND s.keys = $1)
+             ORDER BY c.updated_at DESC, c.id"
+        ))
+        .bind(keys)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(change_request_of).collect()
+    }
+}
+
+/// Runs newest first, as every list of them is shown.
+pub fn newest_first(runs: &mut [AgentRun]) {
+    runs.sort_by(|a, b| {
+        b.started_at
+            .cmp(&a.started_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
 }

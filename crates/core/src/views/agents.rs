@@ -17,16 +17,44 @@ pub struct AgentSummary {
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct AgentsView {
+    /// Each agent's totals over all its runs.
     pub agents: Vec<AgentSummary>,
+    /// The runs still going and the [`RECENT_RUNS`] started last, newest first.
     pub runs: Vec<AgentRun>,
+    /// Runs left out of `runs` (counted in `agents`).
+    #[ts(type = "number")]
+    pub runs_not_listed: i64,
 }
+
+/// How many of the newest runs the Agents view lists besides those still going (a team's year
+/// is tens of thousands; the totals count them all).
+pub const RECENT_RUNS: usize = 500;
 
 pub async fn agents(store: &Store) -> Result<AgentsView> {
-    Ok(summarise(store.agent_runs().await?))
+    let agents: Vec<AgentSummary> = store
+        .agent_totals()
+        .await?
+        .into_iter()
+        .map(|t| AgentSummary {
+            agent: t.agent,
+            runs: t.runs,
+            running: t.running,
+            tokens: t.tokens,
+            cost_usd: t.cost_usd,
+        })
+        .collect();
+    let runs = store.listed_runs(RECENT_RUNS as i64).await?;
+    let all: i64 = agents.iter().map(|a| a.runs).sum();
+    Ok(AgentsView {
+        runs_not_listed: (all - runs.len() as i64).max(0),
+        agents,
+        runs,
+    })
 }
 
-/// The view of `runs`: each agent's totals over them, and the runs.
-pub fn summarise(runs: Vec<AgentRun>) -> AgentsView {
+/// The view of `runs` (newest first): each agent's totals over them all, and the runs as
+/// [`agents`] lists them.
+pub fn summarise(mut runs: Vec<AgentRun>) -> AgentsView {
     let mut by: BTreeMap<String, AgentSummary> = BTreeMap::new();
     for r in &runs {
         let s = by.entry(r.agent.clone()).or_insert_with(|| AgentSummary {
@@ -43,8 +71,16 @@ pub fn summarise(runs: Vec<AgentRun>) -> AgentsView {
         s.tokens.add(&r.tokens);
         s.cost_usd += r.cost_usd;
     }
+    // As `listed_runs` picks them: the ones still going, and the newest.
+    let all = runs.len();
+    let mut seen = 0;
+    runs.retain(|r| {
+        seen += 1;
+        matches!(r.state, RunState::Running | RunState::Idle) || seen <= RECENT_RUNS
+    });
     AgentsView {
         agents: by.into_values().collect(),
+        runs_not_listed: (all - runs.len()) as i64,
         runs,
     }
 }

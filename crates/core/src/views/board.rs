@@ -91,13 +91,36 @@ pub async fn work_board(
     agents: &BTreeMap<String, AgentConfig>,
     now: i64,
 ) -> Result<WorkBoard> {
-    let mut items = store.work_items().await?;
+    // Open items and those closed lately, read as such (a year holds 10,000s of done ones).
+    let mut items = store
+        .work_items_open_or_since(now - CLOSED_SHOWN_SECS + 1)
+        .await?;
     items.retain(|w| {
         !matches!(w.state, WorkState::Done | WorkState::Dropped)
             || now - w.updated_at < CLOSED_SHOWN_SECS
     });
     let dispatches = store.dispatches().await?;
-    let runs = store.agent_runs().await?;
+    // Only the runs the listed items link to, by id or by branch (a year holds 10,000s).
+    let ids: Vec<&str> = items
+        .iter()
+        .flat_map(|w| &w.links)
+        .filter(|l| l.kind == WorkLinkKind::Run)
+        .map(|l| l.target.as_str())
+        .collect();
+    let branches: Vec<(&str, &str)> = items
+        .iter()
+        .filter_map(|w| w.repo.as_deref().map(|repo| (repo, &w.links)))
+        .flat_map(|(repo, links)| {
+            links
+                .iter()
+                .filter(|l| l.kind == WorkLinkKind::Branch)
+                .map(move |l| (repo, l.target.as_str()))
+        })
+        .collect();
+    let mut runs = store.runs_with_ids(&ids).await?;
+    runs.extend(store.runs_on_branches(&branches).await?);
+    crate::store::newest_first(&mut runs);
+    runs.dedup_by(|a, b| a.id == b.id);
     // Newest first, so the first seen per item is its latest.
     let mut latest: HashMap<&str, &Dispatch> = HashMap::new();
     for d in &dispatches {
@@ -195,7 +218,7 @@ pub async fn work_board(
 /// whoever it was assigned to when done; unassigned ones are left out).
 pub async fn work_throughput(store: &Store, from: i64) -> Result<Vec<WorkThroughput>> {
     let mut by: BTreeMap<String, WorkThroughput> = BTreeMap::new();
-    for w in store.work_items().await? {
+    for w in store.work_items_open_or_since(from).await? {
         if w.state != WorkState::Done || w.updated_at < from {
             continue;
         }

@@ -1,5 +1,7 @@
 //! The Changes view: change requests with their runs, cost, work item and the policy's verdict; a change's diff; the outbox.
 
+use std::collections::HashMap;
+
 use super::*;
 use crate::model::WorkState;
 
@@ -50,31 +52,49 @@ pub struct RunSummary {
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct ChangesView {
+    /// Every open change request and the [`RECENT_CLOSED`] closed or merged ones updated last.
     pub changes: Vec<ChangeRow>,
+    /// Closed and merged change requests left out (older than those listed).
+    #[ts(type = "number")]
+    pub closed_not_listed: i64,
     /// The last GitHub refresh (when, rate limit, error); `None` before the first.
     pub github: Option<crate::forge::github::ForgeStatus>,
 }
 
+/// How many closed or merged change requests the Changes view lists, newest first.
+pub const RECENT_CLOSED: i64 = 200;
+
 /// Open and recent change requests with their checks, linked runs and policy verdict.
 /// `policy_file`: the policy file to judge by (`None`: built-in defaults).
 pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<ChangesView> {
-    let checks = store.checks().await?;
-    let reviews = store.reviews().await?;
+    let listing = store.change_listing(RECENT_CLOSED).await?;
     let repos = store.repos().await?;
     let known = crate::domain::policy::Known {
-        checks: &checks,
-        reviews: &reviews,
+        checks: &listing.checks,
+        reviews: &listing.reviews,
         repos: &repos,
+        files: Some(&listing.files),
     };
-    let runs = store.agent_runs().await?;
-    let work = store.work_items().await?;
+    let mut checks_of: HashMap<&str, Vec<&Check>> = HashMap::new();
+    for k in &listing.checks {
+        checks_of.entry(&k.change_request).or_default().push(k);
+    }
+    let mut runs_on: HashMap<(&str, &str), Vec<&AgentRun>> = HashMap::new();
+    for r in &listing.runs {
+        if let (Some(repo), Some(branch)) = (r.repo.as_deref(), r.branch.as_deref()) {
+            runs_on.entry((repo, branch)).or_default().push(r);
+        }
+    }
+    let ids: Vec<&str> = listing.changes.iter().map(|c| c.id.as_str()).collect();
+    let heads: Vec<&str> = listing.changes.iter().map(|c| c.head.as_str()).collect();
+    let work = store.work_items_linked(&ids, &heads).await?;
     let policies = match policy_file {
         Some(p) => crate::domain::policy::PolicyFile::load(p).map_err(|e| e.to_string()),
         None => Ok(crate::domain::policy::PolicyFile::default()),
     };
     let now = chrono::Utc::now().timestamp();
     let mut rows = Vec::new();
-    for c in store.change_requests().await? {
+    for c in listing.changes.iter().cloned() {
         let judged = match (&policies, c.state == ChangeState::Open) {
             (_, false) => Err(None),
             (Ok(file), true) => {
@@ -88,10 +108,9 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
             Ok(v) => (Some(v), None),
             Err(e) => (None, e),
         };
-        let linked: Vec<&AgentRun> = runs
-            .iter()
-            .filter(|r| r.repo.as_deref() == Some(&c.repo) && r.branch.as_deref() == Some(&c.head))
-            .collect();
+        let linked: &[&AgentRun] = runs_on
+            .get(&(c.repo.as_str(), c.head.as_str()))
+            .map_or(&[], Vec::as_slice);
         let work_items = work
             .iter()
             .filter(|w| crate::domain::work::works_on(w, &c))
@@ -104,11 +123,9 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
             .collect();
         rows.push(ChangeRow {
             work_items,
-            checks: checks
-                .iter()
-                .filter(|k| k.change_request == c.id)
-                .cloned()
-                .collect(),
+            checks: checks_of
+                .get(c.id.as_str())
+                .map_or_else(Vec::new, |ks| ks.iter().map(|k| (*k).clone()).collect()),
             runs: linked.iter().map(|r| r.id.clone()).collect(),
             run_summaries: linked
                 .iter()
@@ -130,6 +147,7 @@ pub async fn changes(store: &Store, policy_file: Option<&Path>) -> Result<Change
     }
     Ok(ChangesView {
         changes: rows,
+        closed_not_listed: listing.closed_not_listed,
         github: crate::forge::github::ForgeStatus::load(store).await?,
     })
 }

@@ -2,7 +2,7 @@
 //! breached experiment guardrails, release gates, budget and concentration alerts, failed actions).
 
 use super::*;
-use crate::model::{ActionState, DeployStatus, ReleaseState};
+use crate::model::{ActionState, ReleaseState};
 
 crate::model::named_enum! {
     /// What an inbox item is about, most urgent first.
@@ -71,20 +71,21 @@ pub async fn inbox(store: &Store) -> Result<InboxView> {
 /// The inbox as of `now` (this month's budget alerts are those of `now`'s month).
 pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
     let mut items = Vec::new();
-    let checks = store.checks().await?;
+    // Open changes and their checks only: a store of years holds 100,000s of closed ones.
+    let open = store.change_listing(0).await?;
+    let mut checks: std::collections::HashMap<&str, Vec<&Check>> = Default::default();
+    for k in &open.checks {
+        checks.entry(&k.change_request).or_default().push(k);
+    }
     // Reviews requested on GitHub from the token's owner are the lead's own queue.
     let me = crate::forge::github::ForgeStatus::load(store)
         .await?
         .and_then(|s| s.login);
-    for c in store
-        .change_requests()
-        .await?
-        .into_iter()
-        .filter(|c| c.state == ChangeState::Open)
-    {
-        let failing: Vec<&Check> = checks
+    for c in open.changes.iter().filter(|c| c.state == ChangeState::Open) {
+        let own: &[&Check] = checks.get(c.id.as_str()).map_or(&[], Vec::as_slice);
+        let failing: Vec<&&Check> = own
             .iter()
-            .filter(|k| k.change_request == c.id && k.conclusion.as_deref() == Some("failure"))
+            .filter(|k| k.conclusion.as_deref() == Some("failure"))
             .collect();
         let who = match &c.author {
             Author::Agent { agent } => agent.clone(),
@@ -105,7 +106,6 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
                 at: c.updated_at,
             });
         }
-        let own: Vec<&Check> = checks.iter().filter(|k| k.change_request == c.id).collect();
         let green = !own.is_empty()
             && own.iter().all(|k| {
                 k.status == "completed"
@@ -143,14 +143,14 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
                 c.lines_text(),
                 c.agent_cost_usd
             ),
-            repo: c.repo,
+            repo: c.repo.clone(),
             view: "changes".into(),
             at: c.updated_at,
         });
     }
     // Sessions that asked their user something and wait: what leads ask for most.
     for run in store
-        .agent_runs()
+        .listed_runs(0)
         .await?
         .into_iter()
         .filter(|r| r.state == RunState::Idle)
@@ -188,11 +188,12 @@ pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
             at: r.created_at,
         });
     }
-    for d in store
-        .deployments()
+    // A failed deploy still stands until a later one succeeds: one per environment at most
+    // (a team's history holds thousands of failures long since fixed).
+    for d in crate::views::releases::environments(store)
         .await?
         .into_iter()
-        .filter(|d| d.status == DeployStatus::Failure)
+        .filter_map(|e| e.failed)
     {
         items.push(InboxItem {
             id: format!("deploy:{}", d.id),

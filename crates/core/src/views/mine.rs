@@ -43,9 +43,9 @@ pub async fn agents(
 ) -> Result<()> {
     let names = team.names_of(who);
     let mine = store.runs_launched_by(&names).await?;
-    view.runs.retain(|r| mine.contains(&r.id));
-    let runs = std::mem::take(&mut view.runs);
-    let mut rebuilt = crate::views::agents::summarise(runs);
-    std::mem::swap(view, &mut rebuilt);
+    // The view lists only some runs: the totals need all of theirs.
+    let mut runs = store.agent_runs().await?;
+    runs.retain(|r| mine.contains(&r.id));
+    *view = crate::views::agents::summarise(runs);
     Ok(())
 }

@@ -7,7 +7,11 @@ use crate::model::DeployStatus;
 #[ts(export)]
 pub struct ReleasesView {
     pub releases: Vec<Release>,
+    /// The [`RECENT_DEPLOYS`] newest deployments, newest first.
     pub deployments: Vec<Deployment>,
+    /// Older deployments not listed (counted in `environments`).
+    #[ts(type = "number")]
+    pub deployments_not_listed: i64,
     /// Per repo and environment: what is live, what is on its way, the last failure.
     pub environments: Vec<EnvironmentStatus>,
 }
@@ -27,35 +31,46 @@ pub struct EnvironmentStatus {
     pub deploys: i64,
 }
 
+/// How many deployments the view lists (a team deploys 100,000 times in two years).
+pub const RECENT_DEPLOYS: i64 = 200;
+
 pub async fn releases(store: &Store) -> Result<ReleasesView> {
-    let deployments = store.deployments().await?;
-    // Newest first already; group keeping that order.
-    let mut envs: BTreeMap<(String, String), EnvironmentStatus> = BTreeMap::new();
-    for d in &deployments {
-        let e = envs
-            .entry((d.repo.clone(), d.environment.clone()))
-            .or_insert_with(|| EnvironmentStatus {
-                repo: d.repo.clone(),
-                environment: d.environment.clone(),
-                live: None,
-                pending: vec![],
-                failed: None,
-                deploys: 0,
-            });
-        e.deploys += 1;
-        if e.live.is_some() {
-            continue;
-        }
-        match d.status {
-            DeployStatus::Success => e.live = Some(d.clone()),
-            DeployStatus::Failure if e.failed.is_none() => e.failed = Some(d.clone()),
-            DeployStatus::InProgress | DeployStatus::Queued => e.pending.push(d.clone()),
-            _ => {}
-        }
-    }
+    let (deployments, total) = store.recent_deployments(RECENT_DEPLOYS).await?;
     Ok(ReleasesView {
         releases: store.releases().await?,
-        environments: envs.into_values().collect(),
+        environments: environments(store).await?,
+        deployments_not_listed: (total - deployments.len() as i64).max(0),
         deployments,
     })
+}
+
+/// Per repo and environment, in that order: what is live, on its way, and failed since.
+pub async fn environments(store: &Store) -> Result<Vec<EnvironmentStatus>> {
+    let mut environments = Vec::new();
+    // Per environment only what is newer than its live deploy is read: newest first.
+    for (repo, environment, deploys, newest) in store.environment_heads(500).await? {
+        let mut e = EnvironmentStatus {
+            repo,
+            environment,
+            live: None,
+            pending: vec![],
+            failed: None,
+            deploys,
+        };
+        for d in newest {
+            match d.status {
+                DeployStatus::Success => {
+                    e.live = Some(d);
+                    break;
+                }
+                DeployStatus::Failure if e.failed.is_none() => e.failed = Some(d),
+                DeployStatus::InProgress | DeployStatus::Queued => e.pending.push(d),
+                _ => {}
+            }
+        }
+        environments.push(e);
+    }
+    // In Rust's order, whatever the database's collation.
+    environments.sort_by(|a, b| (&a.repo, &a.environment).cmp(&(&b.repo, &b.environment)));
+    Ok(environments)
 }

@@ -61,13 +61,7 @@ pub async fn suggested_repos(store: &Store) -> Result<Vec<String>> {
         .filter_map(|r| r.path)
         .collect();
     // Many runs share a working directory: look each one up on disk once.
-    let cwds: std::collections::BTreeSet<String> = store
-        .agent_runs()
-        .await?
-        .into_iter()
-        .filter(|r| r.repo.is_none() && !r.cwd.is_empty())
-        .map(|r| r.cwd)
-        .collect();
+    let cwds = store.unmatched_run_cwds().await?;
     let mut out = std::collections::BTreeSet::new();
     for cwd in cwds {
         let Ok(repo) = git2::Repository::discover(&cwd) else {

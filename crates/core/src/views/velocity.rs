@@ -30,36 +30,33 @@ pub struct VelocityView {
 /// Commits and changed lines per week, agent vs human, over the `weeks` weeks up to `now`.
 pub async fn velocity(store: &Store, now: i64, weeks: i64) -> Result<VelocityView> {
     let from = now - weeks * 7 * 86_400;
-    let commits = store.commits_between(from, now + 1).await?;
-    let mut by: BTreeMap<String, WeekVelocity> = BTreeMap::new();
-    let mut agent_total = 0i64;
-    for c in &commits {
-        let week = week_of(c.committed_at);
-        let w = by.entry(week.clone()).or_insert_with(|| WeekVelocity {
-            week,
+    let mut by: BTreeMap<i64, WeekVelocity> = BTreeMap::new();
+    let (mut agent_total, mut total) = (0i64, 0i64);
+    for w in store.commit_weeks(from, now + 1).await? {
+        let week = by.entry(w.monday).or_insert_with(|| WeekVelocity {
+            week: week_of(w.monday),
             agent_commits: 0,
             human_commits: 0,
             agent_lines: 0,
             human_lines: 0,
         });
-        // A commit whose diffstat is unknown (a partial clone) counts, with no lines.
-        let lines = c.insertions.unwrap_or(0) + c.deletions.unwrap_or(0);
-        if c.agent.is_some() {
-            w.agent_commits += 1;
-            w.agent_lines += lines;
-            agent_total += 1;
+        total += w.commits;
+        if w.agent {
+            week.agent_commits += w.commits;
+            week.agent_lines += w.lines;
+            agent_total += w.commits;
         } else {
-            w.human_commits += 1;
-            w.human_lines += lines;
+            week.human_commits += w.commits;
+            week.human_lines += w.lines;
         }
     }
     Ok(VelocityView {
         work_done: crate::views::board::work_throughput(store, from).await?,
         weeks: by.into_values().collect(),
-        agent_share: if commits.is_empty() {
+        agent_share: if total == 0 {
             0.0
         } else {
-            agent_total as f64 / commits.len() as f64
+            agent_total as f64 / total as f64
         },
     })
 }
