@@ -5,62 +5,27 @@ mod support;
 
 use flightdeck_core::model::{
     AgentRun, Author, ChangeKind, ChangeRequest, ChangeState, Check, Review, ReviewState, RunState,
-    Tokens,
 };
 use flightdeck_core::views;
 use support::{both, TestDb};
 
 fn change(id: &str, repo: &str, head: &str, state: ChangeState, updated_at: i64) -> ChangeRequest {
+    let agent = Author::Agent {
+        agent: "claude-code".into(),
+    };
     ChangeRequest {
         id: id.into(),
         kind: ChangeKind::Github,
-        repo: repo.into(),
         title: format!("change {id}"),
-        head: head.into(),
-        base: "main".into(),
-        head_sha: format!("sha-{id}"),
-        author: Author::Agent {
-            agent: "claude-code".into(),
-        },
         state,
-        created_at: updated_at - 600,
         updated_at,
-        commits: 1,
-        files_changed: Some(1),
-        insertions: Some(1),
-        deletions: Some(0),
-        agent_cost_usd: 0.0,
-        labels: vec![],
-        requested_reviewers: vec![],
-        mergeable: None,
         merged_at: (state == ChangeState::Merged).then_some(updated_at),
-        first_commit_at: None,
+        ..support::merged_change(repo, head, &format!("sha-{id}"), agent, updated_at - 600)
     }
 }
 
 fn run(id: &str, repo: &str, branch: &str, cost: f64) -> AgentRun {
-    AgentRun {
-        id: id.into(),
-        agent: "claude-code".into(),
-        session_id: id.into(),
-        model: "claude-sonnet-4-5".into(),
-        cwd: "/w".into(),
-        repo: Some(repo.into()),
-        branch: Some(branch.into()),
-        title: "t".into(),
-        started_at: 1_000,
-        ended_at: 2_000,
-        state: RunState::Finished,
-        turns: 1,
-        tool_calls: 0,
-        errors: 0,
-        files_touched: 0,
-        models: vec![],
-        tokens: Tokens::default(),
-        cost_usd: cost,
-        source_path: format!("/logs/{id}.jsonl"),
-        skipped_lines: 0,
-    }
+    support::finished_run(id, repo, branch, cost, 2_000)
 }
 
 /// 250 merged changes and 3 open ones: the view lists the 3 and the 200 merged last, each

@@ -5,37 +5,14 @@ mod support;
 
 use flightdeck_core::metrics::value::value;
 use flightdeck_core::model::ReviewState;
-use flightdeck_core::model::{
-    AgentRun, Author, ChangeRequest, ChangeState, Repo, Review, RunState, Tokens,
-};
+use flightdeck_core::model::{AgentRun, Author, ChangeRequest, ChangeState, Repo, Review};
 use support::{both, TestDb};
 
 const NOW: i64 = 1_795_176_000;
 const DAY: i64 = 86_400;
 
 fn run(id: &str, branch: &str, cost: f64, ended: i64) -> AgentRun {
-    AgentRun {
-        id: id.into(),
-        agent: "claude-code".into(),
-        session_id: id.into(),
-        model: "claude-sonnet-4-5".into(),
-        cwd: "/w/api".into(),
-        repo: Some("/w/api".into()),
-        branch: Some(branch.into()),
-        title: id.into(),
-        started_at: ended - 600,
-        ended_at: ended,
-        state: RunState::Finished,
-        turns: 1,
-        tool_calls: 0,
-        errors: 0,
-        files_touched: 0,
-        models: vec![],
-        tokens: Tokens::default(),
-        cost_usd: cost,
-        source_path: format!("/l/{id}.jsonl"),
-        skipped_lines: 0,
-    }
+    support::finished_run(id, "/w/api", branch, cost, ended)
 }
 
 fn change(branch: &str, state: &str, author: Author, lines: (i64, i64)) -> ChangeRequest {

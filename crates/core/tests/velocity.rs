@@ -5,10 +5,7 @@ mod support;
 
 use flightdeck_core::metrics::velocity;
 use flightdeck_core::model::ReviewState;
-use flightdeck_core::model::{
-    AgentRun, Author, ChangeKind, ChangeRequest, ChangeState, Commit, Repo, Review, RunState,
-    Tokens,
-};
+use flightdeck_core::model::{AgentRun, Author, ChangeRequest, ChangeState, Commit, Repo, Review};
 use support::{both, TestDb};
 
 const T: i64 = 1_795_000_000;
@@ -22,34 +19,20 @@ fn change(
     cost: f64,
     asks: &[&str],
 ) -> ChangeRequest {
+    let author = if agent {
+        Author::Agent {
+            agent: "claude-code".into(),
+        }
+    } else {
+        Author::Human { name: "Bob".into() }
+    };
     ChangeRequest {
-        id: format!("local:/w/api:b{n}"),
-        kind: ChangeKind::Local,
-        repo: "/w/api".into(),
         title: format!("Change {n}"),
-        head: format!("b{n}"),
-        base: "main".into(),
-        head_sha: format!("h{n}"),
-        author: if agent {
-            Author::Agent {
-                agent: "claude-code".into(),
-            }
-        } else {
-            Author::Human { name: "Bob".into() }
-        },
         state: ChangeState::parse(state).expect("a change state"),
-        created_at: opened,
         updated_at: opened + DAY,
-        commits: 1,
-        files_changed: Some(1),
-        insertions: Some(1),
-        deletions: Some(0),
         agent_cost_usd: cost,
-        labels: vec![],
         requested_reviewers: asks.iter().map(|s| s.to_string()).collect(),
-        mergeable: None,
-        merged_at: None,
-        first_commit_at: None,
+        ..support::merged_change("/w/api", &format!("b{n}"), &format!("h{n}"), author, opened)
     }
 }
 
@@ -58,25 +41,8 @@ fn change(
 fn run(n: u32, cost: f64) -> AgentRun {
     AgentRun {
         id: format!("claude-code:s{n}"),
-        agent: "claude-code".into(),
-        session_id: format!("s{n}"),
-        model: "claude-sonnet-4-5".into(),
-        cwd: "/w/api".into(),
-        repo: Some("/w/api".into()),
-        branch: Some(format!("b{n}")),
         title: format!("task {n}"),
-        started_at: T - 600,
-        ended_at: T,
-        state: RunState::Finished,
-        turns: 1,
-        tool_calls: 0,
-        errors: 0,
-        files_touched: 0,
-        models: vec![],
-        tokens: Tokens::default(),
-        cost_usd: cost,
-        source_path: format!("/l/s{n}.jsonl"),
-        skipped_lines: 0,
+        ..support::finished_run(&format!("s{n}"), "/w/api", &format!("b{n}"), cost, T)
     }
 }
 

@@ -231,6 +231,8 @@ pub async fn fill_history(
         "filled {commits} commits, {deploys} deploys, {deploys} changes in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    // Written around `upsert_commits`, so the weekly sums are built once here.
+    store.rebuild_commit_weeks().await?;
     let started = Instant::now();
     for repo in repos {
         deploys::measure(store, repo, "production").await?;

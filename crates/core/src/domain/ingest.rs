@@ -169,6 +169,7 @@ pub async fn run_with_progress(
         let with_pr = store.open_pull_request_heads(&scan.repo.id).await?;
         for c in scan.changes.iter().filter(|c| !with_pr.contains(&c.head)) {
             store.upsert_change_request(c).await?;
+            crate::domain::policy::record_change_paths(store, path, c).await?;
         }
         settle_vanished(store, &scan.repo, &clone, &open, now).await?;
         store.fold_local_changes(&scan.repo.id).await?;
@@ -485,6 +486,7 @@ async fn ingest_agent_logs(
     // leaves the rollup "dirty", and the next pass rebuilds every run instead of only the ones
     // it touches.
     let mut dirty = store.cursor("logs", "rollup").await?.as_deref() == Some("dirty");
+    let recovering = dirty;
     if dirty {
         touched.extend(store.log_sessions().await?);
     }
@@ -572,7 +574,9 @@ async fn ingest_agent_logs(
     if !touched.is_empty() {
         // Only the days those sessions have usage on are re-aggregated (a first ingest of
         // many sessions rebuilds everything in one pass instead).
-        if touched.len() > 2_000 {
+        // After a pass that was stopped midway (`recovering`), every day: the days it forgot
+        // usage on were not kept.
+        if touched.len() > 2_000 || recovering {
             store.rebuild_log_spend(&prices).await?;
         } else {
             let mut days = store.days_of_sessions(&touched).await?;

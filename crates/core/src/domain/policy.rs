@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::model::toml_file::{parse_toml, ConfigError};
-use crate::model::{Author, ChangeState, Check, ReviewState};
+use crate::model::{Author, ChangeRequest, Check, ReviewState};
+use crate::store::Store;
 
 /// Where a committed repo policy lives, relative to the work tree.
 pub const REPO_POLICY: &str = ".flightdeck/policy.toml";
@@ -568,9 +569,9 @@ pub async fn judge_change_among(
         change.head_sha.clone(),
     );
     // A pull request's head need not be in the local clone: its paths come from GitHub's
-    // files list, stored by the sync for its current head. An open local branch's come from
-    // the clone, and are kept: once merged its diff from the base is empty, so a merged
-    // branch is judged (on a deploy's page, say) by the paths it had while open.
+    // files list, stored by the sync for its current head. A local branch's are stored by the
+    // scan for each head it sees ([`record_change_paths`]); judging never writes, and only
+    // works them out from the clone when none are stored (a head not scanned yet).
     let local = change.kind == crate::model::ChangeKind::Local;
     let stored = match known.files {
         Some(files) => files
@@ -582,7 +583,7 @@ pub async fn judge_change_among(
             .await
             .map_err(|e| e.to_string())?,
     };
-    let compute = local && (change.state == ChangeState::Open || stored.is_none());
+    let compute = local && stored.is_none();
     let kept = stored.clone();
     let (committed, paths) = tokio::task::spawn_blocking(move || {
         // With no clone on this machine, the paths stored by the machine that has one serve.
@@ -602,14 +603,6 @@ pub async fn judge_change_among(
     })
     .await
     .map_err(|e| e.to_string())??;
-    if compute && change.state == ChangeState::Open && paths != stored {
-        if let Some(p) = paths.as_ref().filter(|p| !p.is_empty()) {
-            store
-                .set_change_files(&change.id, &change.head_sha, p)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-    }
     let policy = file
         .for_repo(&name, &key, committed.as_ref())
         .map_err(|e| e.to_string())?;
@@ -621,6 +614,38 @@ pub async fn judge_change_among(
         agent_cost_usd: change.agent_cost_usd,
         now,
     }))
+}
+
+/// Stores the paths open local change `change` touches at its head, worked out from the clone
+/// at `repo`, once per head: the Changes view then judges without a diff per request, and a
+/// merged branch (whose diff from the base is empty) keeps the paths it had while open. A head
+/// whose objects are not all here stays unstored, and is judged from the clone or as unknown.
+pub async fn record_change_paths(
+    store: &Store,
+    repo: &Path,
+    change: &ChangeRequest,
+) -> crate::Result<()> {
+    if store
+        .change_files(&change.id, &change.head_sha)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let (repo, base, head) = (
+        repo.to_path_buf(),
+        change.base.clone(),
+        change.head_sha.clone(),
+    );
+    let paths = tokio::task::spawn_blocking(move || changed_paths(&repo, &base, &head)).await;
+    if let Ok(Ok(paths)) = paths {
+        if !paths.is_empty() {
+            store
+                .set_change_files(&change.id, &change.head_sha, &paths)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Repo-relative paths a branch changes since it left `base` (both sides of a rename).

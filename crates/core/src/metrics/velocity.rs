@@ -105,7 +105,7 @@ fn ratio(a: i64, b: i64) -> Option<f64> {
 pub async fn report(store: &Store, since: i64, until: i64) -> Result<VelocityReport, crate::Error> {
     // Only what the range needs: a store of years holds 100,000s of changes and reviews.
     let changes = store.changes_created_between(since, until).await?;
-    let open = store.change_listing(0).await?.changes;
+    let (open, _) = store.open_changes().await?;
     let reviews = store.reviews_between(since, until).await?;
     let reworked_ids = store.reworked_between(since, until).await?;
     // A revert comes after what it reverts, so after the range began.

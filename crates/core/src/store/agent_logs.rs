@@ -459,6 +459,8 @@ impl Store {
         let mut records: BTreeMap<(String, String, String, String, String), SpendRecord> =
             BTreeMap::new();
         let mut tx = self.begin().await?;
+        // Before the spend rows: the session rollup below is rebuilt under this lock.
+        super::rollups::lock_rollup(&mut tx, "session_days").await?;
         for chunk in days.map_or(vec![None], |d| d.chunks(200).map(Some).collect()) {
             let filter = match chunk {
                 Some(c) => format!(
@@ -518,6 +520,8 @@ impl Store {
                 q = q.bind(d);
             }
             q.execute(&mut *tx).await?;
+            let days: Vec<String> = chunk.into_iter().flatten().cloned().collect();
+            super::rollups::rebuild_session_days_in(&mut tx, &filter, &days).await?;
         }
         for r in records.values() {
             super::writes::upsert_spend_in(&mut tx, r).await?;

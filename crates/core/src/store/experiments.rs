@@ -543,15 +543,6 @@ pub struct ExperimentLink {
 }
 
 impl Store {
-    /// (change request, head, keys searched) of every change's last key search.
-    pub async fn link_scans(&self) -> Result<Vec<(String, String, String)>> {
-        Ok(
-            sqlx::query_as("SELECT change_request, head_sha, keys FROM link_scans")
-                .fetch_all(&self.pool)
-                .await?,
-        )
-    }
-
     /// Records change `change`'s key search at `head` for `keys`: its links replaced by
     /// `links`, in one transaction.
     pub async fn replace_change_links(

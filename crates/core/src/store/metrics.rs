@@ -340,21 +340,6 @@ impl Store {
 }
 
 impl Store {
-    /// Per person who launched agent work (the usage's `person`; '' when unknown): the sessions
-    /// with counted usage in `[since, until)`.
-    pub async fn runs_by_person(&self, since: i64, until: i64) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as(
-            "SELECT person, CAST(COUNT(*) AS BIGINT) FROM (
-               SELECT DISTINCT u.person, u.agent, u.session_id FROM usage_entries u
-               WHERE u.canonical = 1 AND u.at >= $1 AND u.at < $2) s
-             GROUP BY person ORDER BY person",
-        )
-        .bind(since)
-        .bind(until)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
     /// The ids of the runs whose usage was read by a machine whose user goes by one of `names`
     /// (lower case).
     pub async fn runs_launched_by(

@@ -22,6 +22,7 @@ mod outbox;
 mod reads;
 pub mod relay;
 mod repos;
+mod rollups;
 mod sessions;
 pub mod spans;
 mod trust;
@@ -48,8 +49,9 @@ pub use billing::BilledLine;
 pub use deploys::{CommitFacts, DeployMark, DeployTallies, DeployWindow};
 pub use metrics::{MergedAgentChange, MergedTimes, SpendBy, UnpricedModel, UsageBy};
 pub use outbox::MergeQueued;
-pub use reads::{newest_first, AgentTotals, ChangeListing, Counts, WeekCommits};
+pub use reads::{newest_first, AgentTotals, ChangeListing, Counts};
 pub use relay::Relay;
+pub use rollups::WeekCommits;
 pub use sessions::{PairingRow, Redeemed, SessionRow};
 pub use trust::TrustedKey;
 

@@ -816,6 +816,15 @@ fn marks(from: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// `(a = $1 AND b = $2) OR (a = $3 AND b = $4) OR …` for `n` pairs: a lookup of pairs (repo
+/// and branch) that the index on both columns serves.
+fn pair_condition(a: &str, b: &str, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("({a} = ${} AND {b} = ${})", 2 * i + 1, 2 * i + 2))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
 /// Ids (and heads) asked for a few hundred at a time: a statement's values are limited.
 const PER_STATEMENT: usize = 400;
 
@@ -927,6 +936,34 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The open change requests, newest first, and their checks: what the inbox and the
+    /// velocity report need of them (neither reads their reviews, runs or paths).
+    pub async fn open_changes(&self) -> Result<(Vec<ChangeRequest>, Vec<Check>)> {
+        let rows = sqlx::query(&format!("{CHANGE_REQUESTS} WHERE c.state = 'open'"))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut changes = rows
+            .iter()
+            .map(change_request_of)
+            .collect::<Result<Vec<_>>>()?;
+        changes.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let rows = sqlx::query(
+            "SELECT change_request, name, status, conclusion, url, ever_failed FROM checks
+             WHERE change_request IN (SELECT id FROM change_requests WHERE state = 'open')
+             ORDER BY change_request, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let checks = rows.iter().map(check_of).collect::<Result<Vec<_>>>()?;
+        Ok((changes, checks))
+    }
+}
+
 /// One agent's totals over all its runs (the Agents view's cards).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentTotals {
@@ -981,50 +1018,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(agent_run).collect()
-    }
-}
-
-/// Commits and changed lines of one week (Monday 00:00 UTC on), by agents or by people.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WeekCommits {
-    /// The week's Monday, 00:00 UTC.
-    pub monday: i64,
-    pub agent: bool,
-    pub commits: i64,
-    /// Insertions plus deletions (a commit whose diffstat is unknown adds none).
-    pub lines: i64,
-}
-
-/// 1970-01-05, the first Monday after the epoch.
-const FIRST_MONDAY: i64 = 4 * 86_400;
-const WEEK: i64 = 7 * 86_400;
-
-impl Store {
-    /// Commits committed in `[from, to)` per week, agents and people apart, summed by the
-    /// database (half a year of a team's commits is 100,000s of rows), oldest week first.
-    pub async fn commit_weeks(&self, from: i64, to: i64) -> Result<Vec<WeekCommits>> {
-        let rows = sqlx::query(&format!(
-            "SELECT CAST((committed_at - {FIRST_MONDAY}) / {WEEK} AS BIGINT) AS week,
-               CAST(CASE WHEN agent IS NULL THEN 0 ELSE 1 END AS BIGINT) AS by_agent,
-               CAST(COUNT(*) AS BIGINT) AS commits,
-               CAST(SUM(insertions + deletions) AS BIGINT) AS lines
-             FROM commits WHERE committed_at >= $1 AND committed_at < $2
-             GROUP BY 1, 2 ORDER BY 1, 2"
-        ))
-        .bind(from.max(FIRST_MONDAY))
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(WeekCommits {
-                    monday: FIRST_MONDAY + r.try_get::<i64, _>("week")? * WEEK,
-                    agent: r.try_get::<i64, _>("by_agent")? == 1,
-                    commits: r.try_get("commits")?,
-                    lines: r.try_get("lines")?,
-                })
-            })
-            .collect()
     }
 }
 
@@ -1124,14 +1117,11 @@ impl Store {
     ) -> Result<std::collections::HashSet<(String, String)>> {
         let mut out = std::collections::HashSet::new();
         for chunk in branches.chunks(PER_STATEMENT / 2) {
-            let each: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(repo = ${} AND head = ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
             // The state is checked here: in the WHERE clause SQLite picks the state index and
             // reads every merged change once per statement.
             let sql = format!(
                 "SELECT repo, head, state FROM change_requests WHERE {}",
-                each.join(" OR ")
+                pair_condition("repo", "head", chunk.len())
             );
             let mut q = sqlx::query_as::<_, (String, String, String)>(&sql);
             for (repo, branch) in chunk {
@@ -1209,10 +1199,10 @@ impl Store {
         pairs.dedup();
         let mut out = Vec::new();
         for chunk in pairs.chunks(PER_STATEMENT / 2) {
-            let each: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(repo = ${} AND branch = ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
-            let sql = format!("SELECT * FROM agent_runs WHERE {}", each.join(" OR "));
+            let sql = format!(
+                "SELECT * FROM agent_runs WHERE {}",
+                pair_condition("repo", "branch", chunk.len())
+            );
             let mut q = sqlx::query(&sql);
             for (repo, branch) in chunk {
                 q = q.bind(*repo).bind(*branch);
@@ -1311,12 +1301,9 @@ impl Store {
         pairs.dedup();
         let mut out = Vec::new();
         for chunk in pairs.chunks(PER_STATEMENT / 2) {
-            let each: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(c.repo = ${} AND c.head = ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
             let sql = format!(
                 "{CHANGE_REQUESTS} WHERE c.kind = 'local' AND ({})",
-                each.join(" OR ")
+                pair_condition("c.repo", "c.head", chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for (repo, branch) in chunk {

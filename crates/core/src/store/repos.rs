@@ -485,6 +485,7 @@ impl Store {
             }
         }
 
+        let mut commits_merged = false;
         for (table, key) in REPO_TABLES {
             if !key.is_empty() {
                 let same = key
@@ -501,6 +502,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 done.merged += r.rows_affected();
+                commits_merged |= *table == "commits" && r.rows_affected() > 0;
             }
             let r = sqlx::query(&format!("UPDATE {table} SET repo = $2 WHERE repo = $1"))
                 .bind(old)
@@ -508,6 +510,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             done.rows += r.rows_affected();
+        }
+        // Commits dropped as a second clone's copies were counted twice in the weekly sums.
+        if commits_merged {
+            super::rollups::rebuild_commit_weeks_in(&mut tx, None).await?;
         }
         // The git cursor was keyed by the path, which stays this clone's path: nothing to move.
         tx.commit().await?;

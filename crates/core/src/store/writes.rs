@@ -81,6 +81,12 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
+        // A commit's time is part of its sha, so an upsert never moves one between weeks.
+        let weeks = commits
+            .iter()
+            .filter_map(|c| super::rollups::week_of(c.committed_at))
+            .collect();
+        super::rollups::rebuild_commit_weeks_in(&mut tx, Some(&weeks)).await?;
         tx.commit().await?;
         Ok(())
     }

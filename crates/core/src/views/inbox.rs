@@ -72,16 +72,16 @@ pub async fn inbox(store: &Store) -> Result<InboxView> {
 pub async fn inbox_at(store: &Store, now: i64) -> Result<InboxView> {
     let mut items = Vec::new();
     // Open changes and their checks only: a store of years holds 100,000s of closed ones.
-    let open = store.change_listing(0).await?;
+    let (open, open_checks) = store.open_changes().await?;
     let mut checks: std::collections::HashMap<&str, Vec<&Check>> = Default::default();
-    for k in &open.checks {
+    for k in &open_checks {
         checks.entry(&k.change_request).or_default().push(k);
     }
     // Reviews requested on GitHub from the token's owner are the lead's own queue.
     let me = crate::forge::github::ForgeStatus::load(store)
         .await?
         .and_then(|s| s.login);
-    for c in open.changes.iter().filter(|c| c.state == ChangeState::Open) {
+    for c in &open {
         let own: &[&Check] = checks.get(c.id.as_str()).map_or(&[], Vec::as_slice);
         let failing: Vec<&&Check> = own
             .iter()

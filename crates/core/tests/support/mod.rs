@@ -178,6 +178,39 @@ pub fn merged_change(
     }
 }
 
+/// A finished Claude Code run, session `id`, on `branch` of `repo` (also its cwd), ten minutes
+/// long up to `ended`, costing `cost`; tests change what they weigh with `..` on it.
+pub fn finished_run(
+    id: &str,
+    repo: &str,
+    branch: &str,
+    cost: f64,
+    ended: i64,
+) -> flightdeck_core::model::AgentRun {
+    flightdeck_core::model::AgentRun {
+        id: id.into(),
+        agent: "claude-code".into(),
+        session_id: id.into(),
+        model: "claude-sonnet-4-5".into(),
+        cwd: repo.into(),
+        repo: Some(repo.into()),
+        branch: Some(branch.into()),
+        title: id.into(),
+        started_at: ended - 600,
+        ended_at: ended,
+        state: flightdeck_core::model::RunState::Finished,
+        turns: 1,
+        tool_calls: 0,
+        errors: 0,
+        files_touched: 0,
+        models: vec![],
+        tokens: flightdeck_core::model::Tokens::default(),
+        cost_usd: cost,
+        source_path: format!("/l/{id}.jsonl"),
+        skipped_lines: 0,
+    }
+}
+
 /// The identity a scan keys the repository at `path` by (`root:<sha>` for a test repo with no
 /// remote; see `model::repo_id`).
 #[allow(dead_code)]
