@@ -15,6 +15,8 @@ use support::{both, TestDb};
 
 /// Midnight UTC, so the deploy days are easy to count.
 const T0: i64 = 1_790_035_200;
+/// When the test's deploys and incidents are reported: after all of them happened.
+const LATER: i64 = T0 + 40 * H;
 const H: i64 = 3_600;
 
 fn commit_at(r: &Repository, branch: &str, parents: &[Oid], msg: &str, t: i64) -> Oid {
@@ -118,7 +120,7 @@ async fn deploys_ship_exactly_and_dora_matches_hand_counts(db: TestDb) {
     };
     let record = |r: Record| {
         let store = db.store.clone();
-        async move { deploys::record(&store, &r, "test", T0).await.unwrap() }
+        async move { deploys::record(&store, &r, "test", LATER).await.unwrap() }
     };
     // D2 arrives before D1 (out of order): D1's arrival corrects what D2 shipped.
     record(rec("D2", "production", m, "success", T0 + 7 * H)).await;
@@ -320,11 +322,11 @@ async fn deploys_ship_exactly_and_dora_matches_hand_counts(db: TestDb) {
         id: Some("PD-1".into()),
         ..Default::default()
     };
-    let paged = incidents::record(&db.store, &page(Some(T0 + 31 * H + 5 * m), None), T0)
+    let paged = incidents::record(&db.store, &page(Some(T0 + 31 * H + 5 * m), None), LATER)
         .await
         .unwrap();
     assert_eq!((paged.id.as_str(), paged.closed_at), ("ext:PD-1", None));
-    let resolved = incidents::record(&db.store, &page(None, Some(T0 + 31 * H + 35 * m)), T0)
+    let resolved = incidents::record(&db.store, &page(None, Some(T0 + 31 * H + 35 * m)), LATER)
         .await
         .unwrap();
     assert_eq!(
@@ -340,7 +342,7 @@ async fn deploys_ship_exactly_and_dora_matches_hand_counts(db: TestDb) {
     assert_eq!(d.time_to_restore.median_secs, Some(45 * m));
     assert_eq!(d.time_to_restore.p90_secs, Some(2 * H));
     // Bad reports are refused by name.
-    let err = incidents::record(&db.store, &page(Some(T0 + 40 * H), Some(T0)), T0)
+    let err = incidents::record(&db.store, &page(Some(T0 + 40 * H), Some(T0)), LATER)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("closes"), "{err}");
@@ -348,10 +350,19 @@ async fn deploys_ship_exactly_and_dora_matches_hand_counts(db: TestDb) {
         title: " ".into(),
         ..page(None, None)
     };
-    let err = incidents::record(&db.store, &untitled, T0)
+    let err = incidents::record(&db.store, &untitled, LATER)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("needs a title"), "{err}");
+    // Times no pager could mean: before 1970, or more than a day ahead of the clock.
+    let err = incidents::record(&db.store, &page(Some(T0), Some(-5)), LATER)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("`closed` is -5"), "{err}");
+    let err = incidents::record(&db.store, &page(Some(LATER + 2 * 24 * H), None), LATER)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("`opened` is"), "{err}");
 
     // Bad input is refused by name.
     let mut bad = rec("X", "production", c1, "shipped", T0);
@@ -368,6 +379,15 @@ async fn deploys_ship_exactly_and_dora_matches_hand_counts(db: TestDb) {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("`nope` is not a commit"), "{err}");
+    bad.sha = c1.to_string();
+    bad.at = Some(i64::MIN);
+    let err = deploys::record(&db.store, &bad, "test", LATER)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("a deploy's time is Unix seconds"),
+        "{err}"
+    );
     db.finish().await;
 }
 both!(deploys_ship_exactly_and_dora_matches_hand_counts);

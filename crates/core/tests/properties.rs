@@ -635,3 +635,221 @@ proptest! {
         prop_assert_eq!(ours, (added, removed));
     }
 }
+
+// Experiment result files, both shapes: cells replaced by any text, rows cut short or
+// repeated, columns dropped, the file cut anywhere.
+const UNITS_SEED: &str =
+    "unit_id,variation,exposed_at,converted,revenue,revenue_denominator,load_ms,load_ms_pre\n\
+u1,control,1772409600,1,12.5,2,310,330\n\
+u2,treatment,2026-03-02T10:00:00Z,0,0,1,295,301\n\
+u3,control,1772413200,0,3.25,3,,320\n\
+u4,treatment,1772416800,1,40,5,280,350\n";
+const SUMS_SEED: &str = "variation,metric,kind,n,sum,sum_squares,denominator_sum,denominator_sum_squares,sum_products\n\
+control,converted,binomial,1000,120,120,,,\n\
+treatment,converted,binomial,1010,140,140,,,\n\
+control,revenue,ratio,1000,300,500,900,1100,600\n\
+treatment,revenue,ratio,1010,330,560,910,1120,640\n";
+
+#[derive(Debug, Clone)]
+enum CsvDamage {
+    Cell(usize, usize, String),
+    DropColumn(usize),
+    RepeatRow(usize),
+    CutRow(usize, usize),
+    Cut(usize),
+}
+
+fn csv_damage() -> impl Strategy<Value = Vec<CsvDamage>> {
+    let one = prop_oneof![
+        6 => (0usize..8, 0usize..12, prop_oneof![
+            "[-+0-9.eE]{0,12}", ".{0,16}", Just("NaN".to_string()), Just("inf".to_string()),
+            Just("1e308".to_string()), Just("-1".to_string()), Just("\"".to_string()),
+        ])
+            .prop_map(|(r, c, t)| CsvDamage::Cell(r, c, t)),
+        1 => (0usize..12).prop_map(CsvDamage::DropColumn),
+        1 => (0usize..8).prop_map(CsvDamage::RepeatRow),
+        1 => (0usize..8, 0usize..12).prop_map(|(r, c)| CsvDamage::CutRow(r, c)),
+        1 => (0usize..1000).prop_map(CsvDamage::Cut),
+    ];
+    prop::collection::vec(one, 1..4)
+}
+
+fn damage_csv(seed: &str, damage: &[CsvDamage]) -> String {
+    let mut rows: Vec<Vec<String>> = seed
+        .lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    for d in damage {
+        match d {
+            CsvDamage::Cell(r, c, t) => {
+                let n = rows.len();
+                let row = &mut rows[r % n];
+                let at = c % row.len().max(1);
+                if let Some(cell) = row.get_mut(at) {
+                    *cell = t.clone();
+                }
+            }
+            CsvDamage::DropColumn(c) => {
+                for row in &mut rows {
+                    if !row.is_empty() {
+                        let at = c % row.len();
+                        row.remove(at);
+                    }
+                }
+            }
+            CsvDamage::RepeatRow(r) => {
+                let row = rows[r % rows.len()].clone();
+                rows.push(row);
+            }
+            CsvDamage::CutRow(r, c) => {
+                let n = rows.len();
+                let row = &mut rows[r % n];
+                row.truncate(c % (row.len() + 1));
+            }
+            CsvDamage::Cut(per_mille) => {
+                let text: String = rows.iter().map(|r| r.join(",") + "\n").collect();
+                let n = text.chars().count() * per_mille / 1000;
+                return text.chars().take(n).collect();
+            }
+        }
+    }
+    rows.iter().map(|r| r.join(",") + "\n").collect()
+}
+
+/// Reads a damaged experiment file: refused with the file named, or accepted with sums a
+/// scorecard can use (finite, counts not negative).
+fn read_experiment_file(text: &str) -> Result<(), TestCaseError> {
+    use flightdeck_core::sources::experiment_file::{read, ImportOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.csv");
+    std::fs::write(&path, text).unwrap();
+    let o = ImportOptions {
+        experiment: "checkout-cta".into(),
+        ..Default::default()
+    };
+    match read(&path, &o) {
+        Err(e) => prop_assert!(e.to_string().contains("results.csv"), "{e}"),
+        Ok(done) => {
+            for s in &done.sums {
+                let mut all = vec![s.n, s.sum, s.sum_squares];
+                for (a, b, c) in [s.denominator, s.pre].into_iter().flatten() {
+                    all.extend([a, b, c]);
+                }
+                prop_assert!(all.iter().all(|x| x.is_finite()), "{s:?} from {text}");
+                prop_assert!(s.n >= 0.0, "{s:?} from {text}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn experiment_seeds_are_valid() {
+    for seed in [UNITS_SEED, SUMS_SEED] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.csv");
+        std::fs::write(&path, seed).unwrap();
+        let o = flightdeck_core::sources::experiment_file::ImportOptions {
+            experiment: "x".into(),
+            ..Default::default()
+        };
+        let done = flightdeck_core::sources::experiment_file::read(&path, &o).unwrap();
+        assert!(!done.sums.is_empty());
+    }
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn experiment_unit_rows(d in csv_damage()) {
+        read_experiment_file(&damage_csv(UNITS_SEED, &d))?;
+    }
+
+    #[test]
+    fn experiment_aggregates(d in csv_damage()) {
+        read_experiment_file(&damage_csv(SUMS_SEED, &d))?;
+    }
+}
+
+/// The deploy and incident webhooks: any JSON body a pipeline or pager could send (a real one
+/// damaged), recorded against a real repository. Each is recorded or refused by name — never
+/// a panic, never a store error for what is only bad input.
+#[test]
+fn deploy_and_incident_webhooks() {
+    use flightdeck_core::domain::{deploys, incidents};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let repo_path = dir.path().join("api");
+    let repo = git2::Repository::init(&repo_path).unwrap();
+    let sig =
+        git2::Signature::new("Dev", "dev@acme.dev", &git2::Time::new(1_772_409_600, 0)).unwrap();
+    let tree = repo.treebuilder(None).unwrap().write().unwrap();
+    let tree = repo.find_tree(tree).unwrap();
+    let head = repo
+        .commit(Some("HEAD"), &sig, &sig, "init", &tree, &[])
+        .unwrap()
+        .to_string();
+    let store = rt.block_on(async {
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = flightdeck_core::store::Store::open(&url).await.unwrap();
+        let src = flightdeck_core::domain::ingest::Sources {
+            repos: vec![repo_path.clone()],
+            ..Default::default()
+        };
+        flightdeck_core::domain::ingest::run(&store, &src, None, 1_772_409_700)
+            .await
+            .unwrap();
+        store
+    });
+    let deploy_seed = serde_json::json!({"repo": "api", "environment": "production",
+        "sha": head, "status": "success", "at": 1_772_409_800, "id": "pipeline-7"})
+    .to_string();
+    let incident_seed = serde_json::json!({"repo": "api", "title": "checkout down",
+        "opened": 1_772_409_900, "closed": 1_772_413_500, "id": "pd-1",
+        "url": "https://pager.example/1"})
+    .to_string();
+    // The seeds themselves are accepted: otherwise only refusals would be tested.
+    rt.block_on(async {
+        let d: deploys::Record = serde_json::from_str(&deploy_seed).unwrap();
+        deploys::record(&store, &d, "webhook", 1_772_410_000)
+            .await
+            .unwrap();
+        let i: incidents::IncidentRecord = serde_json::from_str(&incident_seed).unwrap();
+        incidents::record(&store, &i, 1_772_410_000).await.unwrap();
+    });
+    let mut runner = proptest::test_runner::TestRunner::new(config(128));
+    runner
+        .run(&(damage(), damage()), |(dd, di)| {
+            let deploy = apply(&deploy_seed, &dd);
+            let incident = apply(&incident_seed, &di);
+            rt.block_on(async {
+                if let Ok(r) = serde_json::from_str::<deploys::Record>(&deploy) {
+                    match deploys::record(&store, &r, "webhook", 1_772_410_000).await {
+                        Ok(d) => {
+                            prop_assert!(!d.environment.trim().is_empty(), "{deploy}");
+                            prop_assert_eq!(d.sha.len(), 40, "{}", deploy);
+                        }
+                        Err(deploys::DeployError::Store(e)) => {
+                            prop_assert!(false, "a store error for a bad body: {e}: {deploy}")
+                        }
+                        Err(e) => prop_assert!(!e.to_string().trim().is_empty(), "{deploy}"),
+                    }
+                }
+                if let Ok(r) = serde_json::from_str::<incidents::IncidentRecord>(&incident) {
+                    match incidents::record(&store, &r, 1_772_410_000).await {
+                        Ok(i) => {
+                            prop_assert!(i.closed_at.is_none_or(|c| c >= i.opened_at), "{incident}")
+                        }
+                        Err(incidents::IncidentError::Store(e)) => {
+                            prop_assert!(false, "a store error for a bad body: {e}: {incident}")
+                        }
+                        Err(e) => prop_assert!(!e.to_string().trim().is_empty(), "{incident}"),
+                    }
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
+    rt.block_on(store.close());
+}

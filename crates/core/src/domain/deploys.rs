@@ -27,6 +27,8 @@ pub enum DeployError {
         "`{sha}` is not a commit in {repo} (a full 40-digit sha is taken before it is fetched)"
     )]
     UnknownSha { sha: String, repo: String },
+    #[error("`at` is {0}: a deploy's time is Unix seconds from 1970 to a day from now")]
+    Time(i64),
     #[error("git in {0}: {1}")]
     Git(String, git2::Error),
     #[error(transparent)]
@@ -80,9 +82,12 @@ async fn record_contents(
     if env.is_empty() {
         return Err(DeployError::NoEnvironment);
     }
+    let at = r.at.unwrap_or(now);
+    if !plausible_time(at, now) {
+        return Err(DeployError::Time(at));
+    }
     let repo = pick_repo(store, r.repo.as_deref()).await?;
     let sha = resolve(repo.path.as_deref().map(Path::new), &repo.id, &r.sha)?;
-    let at = r.at.unwrap_or(now);
     let d = Deployment {
         id: r
             .id
@@ -98,12 +103,14 @@ async fn record_contents(
     };
     store.upsert_deployment(&d).await?;
     refresh_contents(store, &d.repo, &d.environment, Some((d.created_at, &d.id))).await?;
-    Ok(store
-        .deployments()
-        .await?
-        .into_iter()
-        .find(|x| x.id == d.id)
-        .unwrap_or(d))
+    Ok(store.deployment(&d.id).await?.unwrap_or(d))
+}
+
+/// Whether a reported time (a deploy's, an incident's) can be true: from 1970 up to a day
+/// ahead of `now` (clocks drift). Anything else is a reporter's mistake, and would overflow
+/// the lead times and durations measured from it.
+pub fn plausible_time(t: i64, now: i64) -> bool {
+    (0..=now.saturating_add(86_400)).contains(&t)
 }
 
 /// The watched repo `want` names (path or name), or, when none is named, the only one watched.
@@ -258,7 +265,8 @@ pub async fn measure(store: &Store, repo: &str, env: &str) -> Result<(), crate::
                 item: sha.clone(),
                 at: d.at,
                 agent: c.agent,
-                secs: d.at - c.committed_at,
+                // A commit's time is whatever its author's clock said.
+                secs: d.at.saturating_sub(c.committed_at),
             });
         }
     }

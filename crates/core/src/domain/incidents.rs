@@ -115,6 +115,8 @@ fn incident_of(item: &Value, full_name: &str, repo_key: &str) -> Result<Incident
 pub enum IncidentError {
     #[error("an incident needs a title")]
     NoTitle,
+    #[error("`{field}` is {at}: an incident's times are Unix seconds from 1970 to a day from now")]
+    Time { field: &'static str, at: i64 },
     #[error("the incident closes ({closed}) before it opened ({opened})")]
     ClosedBeforeOpened { opened: i64, closed: i64 },
     #[error(transparent)]
@@ -155,6 +157,11 @@ pub async fn record(
     let title = r.title.trim();
     if title.is_empty() {
         return Err(IncidentError::NoTitle);
+    }
+    for (field, at) in [("opened", r.opened), ("closed", r.closed)] {
+        if let Some(at) = at.filter(|t| !crate::domain::deploys::plausible_time(*t, now)) {
+            return Err(IncidentError::Time { field, at });
+        }
     }
     let repo = crate::domain::deploys::pick_repo(store, r.repo.as_deref()).await?;
     let earlier = match &r.id {

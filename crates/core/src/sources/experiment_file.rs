@@ -78,8 +78,10 @@ pub enum FileError {
 }
 
 /// One unit's value `x` (with its denominator `d` and covariate `p`) added to a variation's
-/// sums.
-pub(super) fn add_unit(a: &mut Acc, x: f64, d: Option<f64>, p: Option<f64>) {
+/// sums; false when a sum stopped being finite (a value near f64's limit, whose square or
+/// total overflows), which the caller refuses by line: a scorecard on infinite sums is NaN.
+#[must_use]
+pub(super) fn add_unit(a: &mut Acc, x: f64, d: Option<f64>, p: Option<f64>) -> bool {
     a.n += 1.0;
     a.sum += x;
     a.sum_squares += x * x;
@@ -93,7 +95,16 @@ pub(super) fn add_unit(a: &mut Acc, x: f64, d: Option<f64>, p: Option<f64>) {
         a.pre[1] += p * p;
         a.pre[2] += x * p;
     }
+    [a.sum, a.sum_squares]
+        .iter()
+        .chain(&a.d)
+        .chain(&a.pre)
+        .all(|v| v.is_finite())
 }
+
+/// The message for a row whose values overflow a metric's sums.
+pub(super) const OVERFLOW: &str =
+    "a value this large overflows the metric's sums (squares must stay finite)";
 
 /// Sums of a metric over one variation's units: n, Σm, Σm², and with a denominator or a
 /// covariate x, Σd, Σd², Σmd, Σx, Σx², Σmx.
@@ -466,9 +477,17 @@ fn per_unit(
                         m.binary &= x == 0.0 || x == 1.0;
                         let d = m.denominator.map(get).transpose()?;
                         let p = m.pre.map(get).transpose()?;
-                        add_unit(a, x, d, p);
+                        let mut fine = add_unit(a, x, d, p);
                         if let Some(day) = day.as_deref_mut() {
-                            add_unit(&mut day[k], x, d, p);
+                            fine &= add_unit(&mut day[k], x, d, p);
+                        }
+                        if !fine {
+                            return Err(FileError::At {
+                                file: path.into(),
+                                line,
+                                column: header[m.value].clone(),
+                                message: OVERFLOW.into(),
+                            });
                         }
                     }
                 }

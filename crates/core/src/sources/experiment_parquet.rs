@@ -13,7 +13,7 @@ use parquet::record::Field;
 
 use super::experiment_file::{
     add_unit, aggregates_from, exposure_time, finish, time_in_range, Acc, Days, FileError,
-    ImportOptions, Imported, MetricColumns, Variations,
+    ImportOptions, Imported, MetricColumns, Variations, OVERFLOW,
 };
 
 /// Whether `path` holds Parquet (its first bytes are `PAR1`).
@@ -327,9 +327,12 @@ fn per_unit(
                         }
                     }
                     metrics[m].binary &= x == 0.0 || x == 1.0;
-                    add_unit(&mut acc[v][m], x, d, p);
+                    let mut fine = add_unit(&mut acc[v][m], x, d, p);
                     if let Some(day) = day.as_deref_mut() {
-                        add_unit(&mut day[m], x, d, p);
+                        fine &= add_unit(&mut day[m], x, d, p);
+                    }
+                    if !fine {
+                        return Err(at(row, &metrics[m].name, OVERFLOW.into()));
                     }
                 }
             }
