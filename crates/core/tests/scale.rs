@@ -251,6 +251,7 @@ async fn the_data_version_moves_with_every_writer(db: TestDb) {
     let other = flightdeck_core::store::Store::open(&db.url).await.unwrap();
     other.set_cursor("test", "k", "2", 0).await.unwrap();
     assert_ne!(s.data_version().await.unwrap(), v1, "a write by another");
+    other.close().await;
     db.finish().await;
 }
 both!(the_data_version_moves_with_every_writer);

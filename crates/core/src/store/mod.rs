@@ -361,6 +361,11 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        // The data-version connection too: a closed store holds no file open.
+        if let Some(conn) = self.version_conn.lock().await.take() {
+            use sqlx::Connection;
+            let _ = conn.close().await;
+        }
     }
 }
 
