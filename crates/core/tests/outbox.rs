@@ -982,3 +982,57 @@ fn lead() -> flightdeck_core::domain::team::Acting<'static> {
         LEAD.get_or_init(|| flightdeck_core::domain::team::Person::named("Alice Lead")),
     )
 }
+
+/// A branch stacked on another is judged by what it changes itself once the one below it has
+/// landed: its head is the same, but its merge base moved, and the paths stored for it follow
+/// (kept from before, they would still name the landed branch's protected file).
+async fn a_stacked_branch_is_judged_by_its_own_paths_once_its_parent_lands(db: TestDb) {
+    use flightdeck_core::domain::policy::{judge_change, PolicyFile};
+    let f = fixture();
+    let a = tree_commit(&f.repo, "claude/a", "Add a", |r, tb| {
+        tb.insert("a.rs", r.blob(b"// a\n").unwrap(), 0o100644)
+            .unwrap();
+    });
+    let a = f
+        .repo
+        .find_commit(git2::Oid::from_str(&a).unwrap())
+        .unwrap();
+    f.repo.branch("claude/b", &a, false).unwrap();
+    tree_commit(&f.repo, "claude/b", "Add b", |r, tb| {
+        tb.insert("b.rs", r.blob(b"// b\n").unwrap(), 0o100644)
+            .unwrap();
+    });
+    let sources = flightdeck_core::domain::ingest::Sources {
+        repos: vec![f.path.clone().into()],
+        ..Default::default()
+    };
+    flightdeck_core::domain::ingest::run(&db.store, &sources, None, NOW)
+        .await
+        .unwrap();
+    let file = PolicyFile::parse(
+        "[default]\nagent_approvals = 0\n[[default.protected]]\npaths = [\"a.rs\"]\napprovals = 1\n",
+        std::path::Path::new("policy.toml"),
+    )
+    .unwrap();
+    let id = format!("local:{}:claude/b", support::repo_id(&f.path));
+    let b = db.store.change_request(&id).await.unwrap().unwrap();
+    let v = judge_change(&db.store, &file, &b, NOW).await.unwrap();
+    assert!(!v.pass, "a.rs is in b's diff while a is open: {v:?}");
+
+    // `a` lands: main fast-forwards to it.
+    f.repo
+        .reference("refs/heads/main", a.id(), true, "merge --ff-only claude/a")
+        .unwrap();
+    flightdeck_core::domain::ingest::run(&db.store, &sources, None, NOW + 60)
+        .await
+        .unwrap();
+    let b = db.store.change_request(&id).await.unwrap().unwrap();
+    let v = judge_change(&db.store, &file, &b, NOW + 60).await.unwrap();
+    assert!(v.pass, "only b.rs is b's own now: {v:?}");
+    assert_eq!(
+        db.store.change_files(&id, &b.head_sha).await.unwrap(),
+        Some(vec!["b.rs".to_string()])
+    );
+    db.finish().await;
+}
+both!(a_stacked_branch_is_judged_by_its_own_paths_once_its_parent_lands);

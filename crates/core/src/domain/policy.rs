@@ -616,34 +616,37 @@ pub async fn judge_change_among(
     }))
 }
 
-/// Stores the paths open local change `change` touches at its head, worked out from the clone
-/// at `repo`, once per head: the Changes view then judges without a diff per request, and a
-/// merged branch (whose diff from the base is empty) keeps the paths it had while open. A head
-/// whose objects are not all here stays unstored, and is judged from the clone or as unknown.
+/// Stores the paths open local change `change` touches, worked out from the clone at `repo`
+/// on each scan that reads the repo (when its refs changed): the Changes view then judges
+/// without a diff per request, and a merged branch (whose diff from the base is empty) keeps
+/// the paths it had while open. Worked out again even at the same head, because the merge
+/// base moves when part of the branch lands on the base (a stacked branch whose parent was
+/// merged): kept paths would then name files the branch no longer changes, or miss one it
+/// now does. A head whose objects are not all here keeps what was stored, and is judged from
+/// the clone or as unknown.
 pub async fn record_change_paths(
     store: &Store,
     repo: &Path,
     change: &ChangeRequest,
 ) -> crate::Result<()> {
-    if store
-        .change_files(&change.id, &change.head_sha)
-        .await?
-        .is_some()
-    {
-        return Ok(());
-    }
     let (repo, base, head) = (
         repo.to_path_buf(),
         change.base.clone(),
         change.head_sha.clone(),
     );
     let paths = tokio::task::spawn_blocking(move || changed_paths(&repo, &base, &head)).await;
-    if let Ok(Ok(paths)) = paths {
-        if !paths.is_empty() {
-            store
-                .set_change_files(&change.id, &change.head_sha, &paths)
-                .await?;
-        }
+    let Ok(Ok(paths)) = paths else {
+        return Ok(());
+    };
+    let mut stored = store.change_files(&change.id, &change.head_sha).await?;
+    // Compared in one order: the database sorts by its own collation.
+    if let Some(s) = stored.as_mut() {
+        s.sort();
+    }
+    if !paths.is_empty() && stored.as_ref() != Some(&paths) {
+        store
+            .set_change_files(&change.id, &change.head_sha, &paths)
+            .await?;
     }
     Ok(())
 }
