@@ -508,6 +508,17 @@ impl Store {
         .await
     }
 
+    /// (when, assignee) of each work item done at or after `since`.
+    pub async fn work_done_since(&self, since: i64) -> Result<Vec<(i64, Option<String>)>> {
+        Ok(sqlx::query_as(
+            "SELECT updated_at, assignee FROM work_items WHERE state = $1 AND updated_at >= $2",
+        )
+        .bind(crate::model::WorkState::Done.as_str())
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Work item `id`, if there is one.
     pub async fn work_item(&self, id: &str) -> Result<Option<WorkItem>> {
         Ok(self
