@@ -174,9 +174,15 @@ async fn dispatch_runs_the_agent_in_a_worktree_and_links_what_it_made(db: TestDb
     );
     assert!(ended.output_tail.contains("fake agent: done"));
     let log = std::fs::read_to_string(dispatch::log_path(&s.data, &ended.id)).unwrap();
+    // Flightdeck's own line first, then the task as the work item gives it.
     assert!(
-        log.contains("prompt starts: Add a health endpoint"),
+        log.contains("prompt starts: Flightdeck dispatch of work item"),
         "{log}"
+    );
+    assert!(
+        ended.prompt.contains("\n\nAdd a health endpoint\n"),
+        "{}",
+        ended.prompt
     );
 
     // The agent's commit is on the dispatch branch, on top of main; main did not move.

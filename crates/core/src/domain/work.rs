@@ -21,7 +21,7 @@ use crate::store::Store;
 /// [agents.claude]
 /// vendor = "anthropic"
 /// model = "claude-sonnet-4-5"
-/// command = ["claude", "-p", "{prompt}", "--model", "{model}"]
+/// command = ["claude", "--model", "{model}", "-p", "--", "{prompt}"]
 /// concurrency = 2
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,7 +65,7 @@ pub fn validate_agents(
         if a.command.first().is_none_or(|p| p.trim().is_empty()) {
             return Err(bad(
                 format!("agents.{name}.command"),
-                "needs the program to run, e.g. [\"claude\", \"-p\", \"{prompt}\"]".into(),
+                "needs the program to run, e.g. [\"claude\", \"-p\", \"--\", \"{prompt}\"]".into(),
             ));
         }
         for arg in &a.command {
