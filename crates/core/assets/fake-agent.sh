@@ -4,13 +4,17 @@
 # session log in Claude Code's format, so dispatch tests exercise real processes, worktrees and
 # the real agent source.
 #
-#   fake-agent.sh MODE CLAUDE_DIR TRACE PROMPT
+#   fake-agent.sh MODE CLAUDE_DIR TRACE [--] PROMPT
 #
 # MODE: ok | slow (ok after 2 s) | fail (prints, exits 3) | hang (starts a child that sleeps,
 # waits for it forever; its pid goes to TRACE as `child PID`). TRACE gets `start`/`end` lines
 # with times, for concurrency checks.
 set -euo pipefail
-mode=$1 claude_dir=$2 trace=$3 prompt=$4
+mode=$1 claude_dir=$2 trace=$3
+shift 3
+# `--` before the prompt, as the documented agent commands put it.
+[ "${1-}" = -- ] && shift
+prompt=${1-}
 branch=$(git rev-parse --abbrev-ref HEAD)
 echo "start ${FLIGHTDECK_DISPATCH:-?} $(date +%s.%N)" >> "$trace"
 echo "fake agent: working on $branch in $PWD"

@@ -70,6 +70,7 @@ impl DemoWorkspace {
                 mode.into(),
                 self.claude_dir.display().to_string(),
                 self.root.join("agent-trace").display().to_string(),
+                "--".into(),
                 "{prompt}".into(),
             ],
             concurrency: Some(concurrency),

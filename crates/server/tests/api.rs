@@ -1150,7 +1150,7 @@ async fn send_back_round_trip() {
     assert_eq!(detail["state"], "succeeded", "{detail}");
     let log = detail["log"].to_string();
     assert!(
-        log.contains("prompt starts: Flightdeck send-back of branch `claude/invoice-rounding`"),
+        log.contains("prompt starts: Flightdeck send-back of a change for more work."),
         "{log}"
     );
 
