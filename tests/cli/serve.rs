@@ -108,9 +108,41 @@ fn demo_serves_demo_data() {
     let export = home.path().join("audit.json");
     let out = audit(&demo_key, &["export", "--out", export.to_str().unwrap()]);
     assert!(out.status.success());
+    // Without the sender's key, the keys the file lists are trusted, and it says so loudly.
     let out = audit(&elsewhere, &["verify", "--file", export.to_str().unwrap()]);
     assert!(
         out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let warned = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        warned.contains("warning:") && warned.contains("trusting the keys the file itself lists"),
+        "{warned}"
+    );
+    // With it, only that key (and what the log trusts through it): the file's own list is not
+    // taken, so a file signed by another key fails.
+    let file = export.to_str().unwrap();
+    let out = audit(
+        &elsewhere,
+        &["verify", "--file", file, "--trust", &demo_public],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("trusting the keys"));
+    let elsewhere_public = String::from_utf8_lossy(&audit(&elsewhere, &["key"]).stdout)
+        .trim()
+        .to_string();
+    let out = audit(
+        &elsewhere,
+        &["verify", "--file", file, "--trust", &elsewhere_public],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("not trusted"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

@@ -20,8 +20,9 @@ pub enum AuditCmd {
     /// Check every entry: chained to the one before, unedited, signed by a trusted key, and
     /// none removed since this machine last wrote. Exit status 1 when anything is wrong.
     Verify {
-        /// An exported log (`flightdeck audit export`) to check instead of the database; the
-        /// keys it lists are trusted (compare their fingerprints with the sender's).
+        /// An exported log (`flightdeck audit export`) to check instead of the database. Give
+        /// the sender's key with `--trust`: without it, the keys the file itself lists are
+        /// trusted, and it says so (whoever rewrote the file could have listed their own).
         #[arg(long)]
         file: Option<PathBuf>,
         /// Another trusted public key (hex), e.g. a second lead's; repeatable.
@@ -140,8 +141,24 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
             let (entries, trusted, checkpoints) = match file {
                 Some(f) => {
                     let e = read_export(f)?;
-                    let mut trusted = e.public_keys;
-                    trusted.extend(trust.iter().map(|k| k.trim().to_lowercase()));
+                    let trusted = if trust.is_empty() {
+                        let listed: Vec<&str> =
+                            e.public_keys.iter().map(|k| audit::short(k)).collect();
+                        eprintln!(
+                            "warning: {}: trusting the keys the file itself lists ({}): whoever \
+                             could rewrite it could list their own; pass --trust KEY with the \
+                             sender's key (`flightdeck audit key` on their machine)",
+                            f.display(),
+                            listed.join(", ")
+                        );
+                        e.public_keys
+                    } else {
+                        // The keys given, and those the log's own entries trust through them:
+                        // never the keys the file lists.
+                        let roots: Vec<String> =
+                            trust.iter().map(|k| k.trim().to_lowercase()).collect();
+                        trust::trusted_through_log(&e.entries, &roots)
+                    };
                     (e.entries, trusted, e.checkpoints)
                 }
                 None => {
