@@ -90,12 +90,15 @@ pub fn router(state: AppState) -> Router {
             crate::cache::views,
         ))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require));
-    // The deploy webhook takes its own token (a pipeline needs no more than that), so it sits
-    // outside the API token's layer.
-    let api = Router::new()
+    // The deploy and incident webhooks take their own token (a pipeline needs no more than
+    // that), so they sit outside the API token's layer. The token is checked before the body
+    // is read, and a report is a few hundred bytes: bodies are capped far below the default.
+    let hooks = Router::new()
         .route("/deploys", post(deploy_webhook))
         .route("/incidents", post(incident_webhook))
-        .merge(api);
+        .route_layer(middleware::from_fn_with_state(state.clone(), webhook_auth))
+        .layer(axum::extract::DefaultBodyLimit::max(WEBHOOK_BODY));
+    let api = hooks.merge(api);
     let app = Router::new()
         .route("/login", get(auth::login))
         .route("/pair/start", post(crate::pairing::start))
@@ -617,13 +620,25 @@ fn webhook_caller(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), A
     }
 }
 
+/// The largest deploy or incident report taken (they are a few hundred bytes).
+const WEBHOOK_BODY: usize = 64 * 1024;
+
+/// The webhooks' caller checked before anything reads the request's body.
+async fn webhook_auth(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Result<Response, ApiError> {
+    webhook_caller(&s, req.headers())?;
+    Ok(next.run(req).await)
+}
+
 /// An incident from a pager or status page (a second post with the same `id` updates it).
+/// Its caller was checked by `webhook_auth`.
 async fn incident_webhook(
     State(s): State<AppState>,
-    headers: axum::http::HeaderMap,
     Json(r): Json<flightdeck_core::domain::incidents::IncidentRecord>,
 ) -> Result<(StatusCode, Json<flightdeck_core::model::Incident>), ApiError> {
-    webhook_caller(&s, &headers)?;
     let now = chrono::Utc::now().timestamp();
     let i = flightdeck_core::domain::incidents::record(&s.store, &r, now).await?;
     s.bus.publish(Event::Changed {
@@ -633,12 +648,11 @@ async fn incident_webhook(
     Ok((StatusCode::CREATED, Json(i)))
 }
 
+/// A deploy from a pipeline; its caller was checked by `webhook_auth`.
 async fn deploy_webhook(
     State(s): State<AppState>,
-    headers: axum::http::HeaderMap,
     Json(r): Json<flightdeck_core::domain::deploys::Record>,
 ) -> Result<(StatusCode, Json<flightdeck_core::model::Deployment>), ApiError> {
-    webhook_caller(&s, &headers)?;
     let now = chrono::Utc::now().timestamp();
     let d = flightdeck_core::domain::deploys::record(&s.store, &r, "webhook", now).await?;
     s.bus.publish(Event::Changed {

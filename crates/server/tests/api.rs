@@ -1238,6 +1238,15 @@ async fn deploy_webhook_records_with_its_token() {
     f.state.webhook_token = Some("hook-5ecret".into());
     let (status, _) = send(f.state.clone(), None, body).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The token before the body: a caller without it is refused whatever it sends, unread.
+    let junk: &'static str = Box::leak("{\"x\": [".repeat(300_000).into_boxed_str());
+    for path in ["/api/deploys", "/api/incidents"] {
+        let (status, _) = send_to(f.state.clone(), path, Some("Bearer nope"), junk).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    // With it, a body far over a report's size is refused by size.
+    let (status, _) = send(f.state.clone(), Some("Bearer hook-5ecret"), junk).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     let (status, _) = send(f.state.clone(), Some("Bearer hook-5ecreT"), body).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, v) = send(f.state.clone(), Some("Bearer hook-5ecret"), body).await;
