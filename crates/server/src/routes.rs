@@ -354,21 +354,15 @@ async fn dispatch_detail(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no dispatch `{id}`")))?;
     let log = match &s.lead {
-        Some(a) => {
-            let text = tokio::fs::read(flightdeck_core::domain::dispatch::log_path(
-                &a.data_dir,
-                &id,
-            ))
+        // Read from its end: an agent's log can be any size.
+        Some(a) => flightdeck_core::domain::dispatch::log_tail(&a.data_dir, &id, 500)
             .await
-            .unwrap_or_default();
-            let text = String::from_utf8_lossy(&text);
-            let lines: Vec<&str> = text.lines().collect();
-            lines[lines.len().saturating_sub(500)..]
-                .iter()
-                .map(|l| l.to_string())
-                .collect()
-        }
-        None => d.output_tail.lines().map(str::to_string).collect(),
+            .unwrap_or_default(),
+        None => d
+            .output_tail
+            .lines()
+            .map(flightdeck_core::domain::dispatch::cut_line)
+            .collect(),
     };
     Ok(Json(DispatchDetail { dispatch: d, log }))
 }

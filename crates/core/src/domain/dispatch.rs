@@ -572,10 +572,10 @@ impl Dispatcher {
         }
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(pump(out, tx.clone()));
+            tokio::spawn(pump(out, tx.clone(), MAX_LOG_LINE));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(pump(err, tx.clone()));
+            tokio::spawn(pump(err, tx.clone(), MAX_LOG_LINE));
         }
         drop(tx);
         let mut tail: VecDeque<String> = VecDeque::new();
@@ -589,6 +589,8 @@ impl Dispatcher {
                     Some(line) => {
                         let _ = log.write_all(line.as_bytes()).await;
                         let _ = log.write_all(b"\n").await;
+                        // What is shown (live, and in the store) is cut shorter than the log.
+                        let line = cut_line(&line);
                         progress(Progress::Line(line.clone()));
                         tail.push_back(line);
                         if tail.len() > TAIL_LINES {
@@ -718,6 +720,58 @@ pub fn log_path(data_dir: &Path, id: &str) -> PathBuf {
     data_dir.join("dispatches").join(format!("{id}.log"))
 }
 
+/// How much of a dispatch's log end is read to show its last lines.
+const LOG_TAIL_BYTES: u64 = 1024 * 1024;
+/// A line of agent output longer than this is shown cut.
+pub const MAX_LINE: usize = 4096;
+
+/// The last `lines` lines of dispatch `id`'s log, read from its end: at most
+/// `LOG_TAIL_BYTES` whatever the log's size (an agent can print gigabytes, or one line of
+/// them), each line cut at `MAX_LINE` bytes. Empty when there is no log yet.
+pub async fn log_tail(data_dir: &Path, id: &str, lines: usize) -> std::io::Result<Vec<String>> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut file = match tokio::fs::File::open(log_path(data_dir, id)).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata().await?.len();
+    let start = len.saturating_sub(LOG_TAIL_BYTES);
+    file.seek(std::io::SeekFrom::Start(start)).await?;
+    let mut buf = Vec::with_capacity((len - start) as usize);
+    file.take(LOG_TAIL_BYTES).read_to_end(&mut buf).await?;
+    // Started inside a line: that line's start is not here, so it is not shown.
+    let mut text: &[u8] = &buf;
+    if start > 0 {
+        text = match text.iter().position(|b| *b == b'\n') {
+            Some(i) => &text[i + 1..],
+            None => text,
+        };
+    }
+    let all: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    Ok(all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| cut_line(&String::from_utf8_lossy(l)))
+        .collect())
+}
+
+/// `line` without its line end, cut at `MAX_LINE` bytes (on a character boundary) with a note
+/// of how much was left out.
+pub fn cut_line(line: &str) -> String {
+    let line = line.trim_end_matches(['\n', '\r']);
+    if line.len() <= MAX_LINE {
+        return line.to_string();
+    }
+    let mut cut = MAX_LINE;
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} more bytes)", &line[..cut], line.len() - cut)
+}
+
 enum Exit {
     Code(i32),
     Signal(i32),
@@ -734,23 +788,48 @@ fn signal_of(_: &std::process::ExitStatus) -> i32 {
     0
 }
 
-/// Reads lines (lossily: an agent may print anything) until the pipe closes.
-async fn pump(r: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<String>) {
+/// The most of one line of agent output kept (in the log file); the rest of the line is
+/// counted, not held: an agent printing one endless line must not fill memory.
+const MAX_LOG_LINE: usize = 1024 * 1024;
+
+/// Reads lines (lossily: an agent may print anything) until the pipe closes, each cut at
+/// `max` bytes with a note of how much was left out.
+async fn pump(r: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<String>, max: usize) {
     let mut r = BufReader::new(r);
-    let mut buf = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
+    let mut left_out = 0usize;
+    let send = |line: &[u8], left_out: usize| {
+        let mut text = String::from_utf8_lossy(line)
+            .trim_end_matches(['\n', '\r'])
+            .to_string();
+        if left_out > 0 {
+            text.push_str(&format!("… ({left_out} more bytes)"));
+        }
+        tx.send(text).is_ok()
+    };
     loop {
-        buf.clear();
-        match r.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let line = String::from_utf8_lossy(&buf);
-                if tx
-                    .send(line.trim_end_matches(['\n', '\r']).to_string())
-                    .is_err()
-                {
-                    return;
+        let chunk = match r.fill_buf().await {
+            Ok(c) if !c.is_empty() => c,
+            _ => {
+                if !line.is_empty() || left_out > 0 {
+                    send(&line, left_out);
                 }
+                return;
             }
+        };
+        let end = chunk.iter().position(|b| *b == b'\n');
+        let part = &chunk[..end.unwrap_or(chunk.len())];
+        let room = max.saturating_sub(line.len()).min(part.len());
+        line.extend_from_slice(&part[..room]);
+        left_out += part.len() - room;
+        let used = end.map_or(chunk.len(), |i| i + 1);
+        r.consume(used);
+        if end.is_some() {
+            if !send(&line, left_out) {
+                return;
+            }
+            line.clear();
+            left_out = 0;
         }
     }
 }
@@ -1029,6 +1108,66 @@ mod tests {
         );
         assert_eq!(slug("   "), "task");
         assert!(slug(&"x".repeat(100)).len() <= 40);
+    }
+
+    #[tokio::test]
+    async fn output_lines_are_cut_as_they_are_read() {
+        // One endless line (5 MB, no newline until the end), a short one, a last one
+        // without a newline; read through a small buffer, as a pipe delivers it.
+        let mut input = "y".repeat(5_000_000).into_bytes();
+        input.extend_from_slice(b"\nshort\r\nlast");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        pump(&input[..], tx, 1000).await;
+        let mut got = Vec::new();
+        while let Some(l) = rx.recv().await {
+            got.push(l);
+        }
+        assert_eq!(
+            got.len(),
+            3,
+            "{:?}",
+            got.iter().map(String::len).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            got[0],
+            format!("{}… (4999000 more bytes)", "y".repeat(1000))
+        );
+        assert_eq!(got[1], "short");
+        assert_eq!(got[2], "last");
+    }
+
+    #[tokio::test]
+    async fn a_log_is_shown_from_its_end_with_long_lines_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("dispatches")).unwrap();
+        let path = log_path(dir.path(), "D-1");
+        // 3 MB of output, then one line of 500 KB, then the last words.
+        let mut text = String::new();
+        for i in 0..100_000 {
+            text.push_str(&format!("line {i} of ordinary output\n"));
+        }
+        text.push_str(&"x".repeat(500_000));
+        text.push_str("\nfake agent: committed\nfake agent: done\n");
+        std::fs::write(&path, &text).unwrap();
+        let tail = log_tail(dir.path(), "D-1", 500).await.unwrap();
+        assert_eq!(tail.len(), 500);
+        assert_eq!(tail[499], "fake agent: done");
+        assert_eq!(tail[498], "fake agent: committed");
+        // The long line cut, saying by how much.
+        assert!(tail[497].starts_with("xxxx"), "{}", &tail[497][..40]);
+        assert!(tail[497].ends_with(&format!("({} more bytes)", 500_000 - MAX_LINE)));
+        // Whole lines only: the window's first, partial line is not shown.
+        assert!(tail[..497]
+            .iter()
+            .all(|l| l.starts_with("line ") && l.ends_with(" of ordinary output")));
+        // A short log: every line, the last `lines` of them.
+        std::fs::write(&path, "a\nb\nc\n").unwrap();
+        assert_eq!(log_tail(dir.path(), "D-1", 2).await.unwrap(), ["b", "c"]);
+        assert!(log_tail(dir.path(), "D-none", 2).await.unwrap().is_empty());
+        assert_eq!(
+            cut_line("é".repeat(MAX_LINE).as_str()).len(),
+            MAX_LINE + "… (4096 more bytes)".len()
+        );
     }
 
     #[test]
