@@ -362,6 +362,36 @@ async fn tailing_reads_only_what_is_new(db: TestDb) {
 }
 both!(tailing_reads_only_what_is_new);
 
+/// A 20 MB line (a runaway tool result) in the middle of a session: reported by file and line,
+/// never loaded, and the lines around it count.
+async fn a_line_too_long_to_load_is_reported_not_read(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("projects/-w");
+    std::fs::create_dir_all(&proj).unwrap();
+    let file = proj.join("s1.jsonl");
+    let mut f = std::fs::File::create(&file).unwrap();
+    writeln!(f, "{}", claude_line(0, "s1", 100)).unwrap();
+    let huge =
+        claude_line(1, "s1", 100).replace("\"ok\"", &format!("\"{}\"", "y".repeat(20 << 20)));
+    writeln!(f, "{huge}").unwrap();
+    writeln!(f, "{}", claude_line(2, "s1", 100)).unwrap();
+    drop(f);
+    let r = ingest::run(&db.store, &claude_sources(dir.path()), None, NOW)
+        .await
+        .unwrap();
+    assert_eq!((r.lines, r.skipped_lines), (3, 1));
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains("s1.jsonl:2:") && p.contains("MiB a log line may have")),
+        "{:?}",
+        r.problems
+    );
+    assert_eq!(run_totals(&db).await.0.output, 200);
+    db.finish().await;
+}
+both!(a_line_too_long_to_load_is_reported_not_read);
+
 async fn gemini_sessions_are_read_whole_and_linked_by_project_hash(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&fixtures().join("gemini/tmp"), &dir.path().join("tmp"));

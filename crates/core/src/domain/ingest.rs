@@ -709,6 +709,16 @@ fn read_file(
                 batch.skipped.push((line_no, reason));
             }
         }
+        for (line_no, bytes) in reader.take_too_long() {
+            n += 1;
+            batch.skipped.push((
+                line_no,
+                format!(
+                    "a line of {bytes} bytes, over the {} MiB a log line may have: not read",
+                    tail::MAX_LINE_BYTES >> 20
+                ),
+            ));
+        }
         if n == 0 {
             return Ok(true);
         }

@@ -68,12 +68,18 @@ pub fn plan(path: &Path, stored: Option<&Cursor>) -> std::io::Result<Plan> {
     }))
 }
 
+/// A line longer than this is passed over and reported, never loaded: agents write lines of a
+/// few MB at most (a large tool result), and a 50 MB line would be held whole to parse it.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Reads complete lines from an offset, tracking the offset and line number after each.
 pub struct LineReader {
     reader: BufReader<File>,
     pub offset: i64,
     pub line_no: i64,
     buf: Vec<u8>,
+    /// Lines passed over for their length since last taken: (line number, bytes).
+    too_long: Vec<(i64, u64)>,
 }
 
 impl LineReader {
@@ -85,15 +91,35 @@ impl LineReader {
             offset,
             line_no,
             buf: Vec::new(),
+            too_long: Vec::new(),
         })
+    }
+
+    /// The lines passed over as longer than [`MAX_LINE_BYTES`] since the last call, with their
+    /// sizes: each is a skipped line to report.
+    pub fn take_too_long(&mut self) -> Vec<(i64, u64)> {
+        std::mem::take(&mut self.too_long)
     }
 
     /// The next complete line (without its newline) and its 1-based number, or `None` at the
     /// end (a half-written last line is not returned, and not consumed). Borrowed from the
     /// reader's buffer: no copy unless the line is not valid UTF-8.
+    ///
+    /// A line longer than [`MAX_LINE_BYTES`] is read past without being kept, counted in
+    /// [`LineReader::take_too_long`], and the next line is returned instead. One still being
+    /// written past that size at the end of the file is passed over too (its rest, when it
+    /// comes, is a line that does not parse).
     pub fn next_line(&mut self) -> std::io::Result<Option<(i64, std::borrow::Cow<'_, str>)>> {
-        self.buf.clear();
-        let n = self.reader.read_until(b'\n', &mut self.buf)?;
+        let n = loop {
+            self.buf.clear();
+            let (n, too_long) = self.read_capped()?;
+            if !too_long {
+                break n;
+            }
+            self.offset += n as i64;
+            self.line_no += 1;
+            self.too_long.push((self.line_no, n as u64));
+        };
         if n == 0 {
             return Ok(None);
         }
@@ -111,6 +137,36 @@ impl LineReader {
             self.line_no,
             String::from_utf8_lossy(&self.buf[..end]),
         )))
+    }
+}
+
+impl LineReader {
+    /// Reads one line (with its newline, if any) into `buf`, keeping at most
+    /// `MAX_LINE_BYTES`: (bytes consumed, whether it was longer and so not kept).
+    fn read_capped(&mut self) -> std::io::Result<(usize, bool)> {
+        let (mut n, mut too_long) = (0usize, false);
+        loop {
+            let chunk = self.reader.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok((n, too_long));
+            }
+            let (take, found) = match chunk.iter().position(|b| *b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            };
+            if !too_long && self.buf.len() + take > MAX_LINE_BYTES {
+                too_long = true;
+                self.buf = Vec::new();
+            }
+            if !too_long {
+                self.buf.extend_from_slice(&chunk[..take]);
+            }
+            self.reader.consume(take);
+            n += take;
+            if found {
+                return Ok((n, too_long));
+            }
+        }
     }
 }
 
@@ -139,6 +195,30 @@ mod tests {
             lines.push(l.into_owned());
         }
         (lines, r.offset, r.line_no)
+    }
+
+    #[test]
+    fn a_line_too_long_to_load_is_passed_over_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let mut f = std::fs::File::create(&path).unwrap();
+        writeln!(f, "{{\"a\":1}}").unwrap();
+        let big = "z".repeat(MAX_LINE_BYTES + 10);
+        writeln!(f, "{{\"big\":\"{big}\"}}").unwrap();
+        writeln!(f, "{{\"b\":2}}").unwrap();
+        drop(f);
+        let mut r = LineReader::open(&path, 0, 0).unwrap();
+        let mut lines = Vec::new();
+        while let Some((no, l)) = r.next_line().unwrap() {
+            lines.push((no, l.into_owned()));
+        }
+        assert_eq!(
+            lines,
+            [(1, "{\"a\":1}".to_string()), (3, "{\"b\":2}".to_string())]
+        );
+        assert_eq!(r.take_too_long(), [(2, (MAX_LINE_BYTES + 21) as u64)]);
+        assert_eq!(r.offset as u64, std::fs::metadata(&path).unwrap().len());
+        assert!(r.take_too_long().is_empty());
     }
 
     #[test]
