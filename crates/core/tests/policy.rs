@@ -315,7 +315,64 @@ fn the_committed_policy_comes_from_the_base_branch() {
     assert_eq!(p.agent_approvals, 2);
     assert_eq!(p.required_checks, vec!["ci"]);
     assert_eq!(p.max_agent_cost_usd, Some(5.0));
-    assert_eq!(p.source, ".flightdeck/policy.toml on main");
+    assert_eq!(
+        p.source,
+        "/cfg/policy.toml [default], tightened by .flightdeck/policy.toml on main"
+    );
+
+    // The lead's policy is a floor: a committed file that would loosen it (as one merged agent
+    // change could) only adds what is stricter.
+    let lead = PolicyFile::parse(
+        "[default]\nrequired_checks = [\"build\"]\nmax_agent_cost_usd = 5.0\n\
+         [[default.protected]]\npaths = [\"migrations/**\"]\napprovals = 2\n",
+        Path::new("/cfg/policy.toml"),
+    )
+    .unwrap();
+    let loose = flightdeck_core::domain::policy::CommittedPolicy {
+        base: "main".into(),
+        raw: toml::from_str(
+            "agent_approvals = 0\nhuman_approvals = 1\nmax_agent_cost_usd = 500.0\n\
+             required_checks = [\"lint\"]\nprotected = []\n",
+        )
+        .unwrap(),
+    };
+    let p = lead
+        .for_repo("app", &dir.path().display().to_string(), Some(&loose))
+        .unwrap();
+    assert_eq!(p.agent_approvals, 1, "the built-in floor stays");
+    assert_eq!(p.human_approvals, 1, "stricter: taken");
+    assert_eq!(p.max_agent_cost_usd, Some(5.0));
+    assert_eq!(p.required_checks, vec!["build", "lint"]);
+    let patterns: Vec<&[String]> = p.protected.iter().map(|r| r.patterns.as_slice()).collect();
+    assert_eq!(
+        patterns,
+        [
+            &["migrations/**".to_string()][..],
+            &[".flightdeck/policy.toml".to_string()][..]
+        ]
+    );
+    // And a change to the committed file itself needs a person's approval.
+    let author = agent();
+    let paths = vec![".flightdeck/policy.toml".to_string()];
+    let checks = vec![
+        check("build", "completed", Some("success")),
+        check("lint", "completed", Some("success")),
+    ];
+    let facts = Facts {
+        author: &author,
+        checks: &checks,
+        approvals: &[human("bob")],
+        paths: Some(&paths),
+        agent_cost_usd: 0.0,
+        now: NOW,
+    };
+    assert!(p.judge(&facts).pass, "{:?}", failures(&p.judge(&facts)));
+    let facts = Facts {
+        approvals: &[],
+        ..facts
+    };
+    let f = failures(&p.judge(&facts));
+    assert!(f.iter().any(|m| m.contains("1 protected path")), "{f:?}");
 
     // A broken committed policy names the file, the branch and the line.
     commit_file(

@@ -77,7 +77,50 @@ pub struct RawFreeze {
     pub reason: Option<String>,
 }
 
+/// Human approvals agent work needs when no layer says.
+const DEFAULT_AGENT_APPROVALS: u32 = 1;
+
 impl RawPolicy {
+    /// The lead's policy (`self`) with a committed `.flightdeck/policy.toml` on top, which may
+    /// only make it stricter: its checks, protected paths and freezes are added, its approvals
+    /// count where higher, its cost limit where lower. One merged change to that file (an
+    /// agent's, say) could otherwise set `agent_approvals = 0` for everything after it.
+    pub fn tightened_by(self, committed: RawPolicy) -> RawPolicy {
+        fn both<T: PartialEq>(a: Option<Vec<T>>, b: Option<Vec<T>>) -> Option<Vec<T>> {
+            match (a, b) {
+                (Some(mut a), Some(b)) => {
+                    for x in b {
+                        if !a.contains(&x) {
+                            a.push(x);
+                        }
+                    }
+                    Some(a)
+                }
+                (a, b) => a.or(b),
+            }
+        }
+        let higher = |lead: Option<u32>, default: u32, c: Option<u32>| {
+            Some(lead.unwrap_or(default).max(c.unwrap_or(0)))
+        };
+        RawPolicy {
+            required_checks: both(self.required_checks, committed.required_checks),
+            agent_approvals: higher(
+                self.agent_approvals,
+                DEFAULT_AGENT_APPROVALS,
+                committed.agent_approvals,
+            ),
+            human_approvals: higher(self.human_approvals, 0, committed.human_approvals),
+            // A limit that is not a number stays for `build` to refuse, whichever side set it.
+            max_agent_cost_usd: match (self.max_agent_cost_usd, committed.max_agent_cost_usd) {
+                (Some(a), Some(b)) if a.is_nan() || b.is_nan() => Some(f64::NAN),
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            protected: both(self.protected, committed.protected),
+            freeze: both(self.freeze, committed.freeze),
+        }
+    }
+
     /// `self` over `base`: each field `self` sets wins.
     pub fn over(self, base: RawPolicy) -> RawPolicy {
         RawPolicy {
@@ -148,7 +191,7 @@ impl RawPolicy {
         Ok(Policy {
             source,
             required_checks: self.required_checks.unwrap_or_default(),
-            agent_approvals: self.agent_approvals.unwrap_or(1),
+            agent_approvals: self.agent_approvals.unwrap_or(DEFAULT_AGENT_APPROVALS),
             human_approvals: self.human_approvals.unwrap_or(0),
             max_agent_cost_usd: self.max_agent_cost_usd,
             protected,
@@ -221,13 +264,40 @@ impl PolicyFile {
         };
         let mut raw = configured.unwrap_or_default().over(self.default.clone());
         if let Some(c) = committed {
-            raw = c.raw.clone().over(raw);
-            source = format!("{} on {}", REPO_POLICY, c.base);
+            raw = raw.tightened_by(c.raw.clone());
+            source = format!("{source}, tightened by {REPO_POLICY} on {}", c.base);
         }
         let error_path = committed
             .map(|c| PathBuf::from(format!("{path}/{REPO_POLICY} ({})", c.base)))
             .unwrap_or_else(|| self.path.clone());
-        raw.build(source, &error_path)
+        let mut policy = raw.build(source, &error_path)?;
+        // Changing the committed rules is itself guarded: where the repo has the file, a change
+        // to it needs a person's approval, whatever the layers say (it cannot go below the
+        // lead's policy, but it can drop what the team added there).
+        if committed.is_some()
+            && !policy
+                .protected
+                .iter()
+                .any(|p| p.approvals >= 1 && p.globs.is_match(REPO_POLICY))
+        {
+            let mut globs = GlobSetBuilder::new();
+            globs.add(Glob::new(REPO_POLICY).map_err(|e| ConfigError::Invalid {
+                path: error_path.clone(),
+                key: "protected".into(),
+                message: e.to_string(),
+            })?);
+            policy.protected.push(Protected {
+                patterns: vec![REPO_POLICY.to_string()],
+                globs: globs.build().map_err(|e| ConfigError::Invalid {
+                    path: error_path.clone(),
+                    key: "protected".into(),
+                    message: e.to_string(),
+                })?,
+                approvals: 1,
+                owners: Vec::new(),
+            });
+        }
+        Ok(policy)
     }
 }
 
