@@ -133,7 +133,8 @@ pub async fn run(settings: &Settings, dirs: &Dirs) -> ExitCode {
         None => r.warn(
             "github",
             format!(
-                "{api} without a token: 60 requests an hour; run `flightdeck token set`, set GH_TOKEN or run `gh auth login`"
+                "{api} without a token: 60 requests an hour; {}",
+                flightdeck_core::forge::github::how_to_add(api)
             ),
         ),
     }

@@ -104,7 +104,10 @@ pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
             }
             None => match find_token(api) {
                 Some((_, from)) => outln!("{api}: a token from {from}"),
-                None => outln!("{api}: no token (60 requests an hour)"),
+                None => outln!(
+                    "{api}: no token (60 requests an hour): {}",
+                    flightdeck_core::forge::github::how_to_add(api)
+                ),
             },
             Some(v) => match v.key() {
                 Some(_) => outln!("{api}: an admin key is set"),

@@ -1,10 +1,12 @@
 //! GitHub pull requests through the client against the local fake GitHub (`crates/fakehub`,
 //! GitHub's shapes, headers and failures): stored with checks; unchanged refreshes cost only
 //! free 304s; pages followed; 5xx retried; rate limits stop the sync with when to resume;
-//! closed and merged pull requests leave the open list; the token never shows in an error.
+//! closed and merged pull requests leave the open list; the token never shows in an error and
+//! never leaves the API's origin (links, redirects, plain http).
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fakehub::{Fault, Hub, Pr};
@@ -778,4 +780,111 @@ fn lead() -> flightdeck_core::domain::team::Acting<'static> {
     flightdeck_core::domain::team::Acting::alone(
         LEAD.get_or_init(|| flightdeck_core::domain::team::Person::named("Alice Lead")),
     )
+}
+
+/// A server that gives every request the same answer (`head` is the status line and headers),
+/// and keeps each request's `authorization` header (`None`: sent without one).
+async fn same_answer(
+    head: String,
+    body: &'static str,
+) -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let keep = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&req).to_string();
+            let auth = text.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("authorization")
+                    .then(|| v.trim().to_string())
+            });
+            keep.lock().unwrap().push(auth);
+            let answer = format!(
+                "{head}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(answer.as_bytes()).await;
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_origin_is_not_followed() {
+    let (elsewhere, stolen) = same_answer("HTTP/1.1 200 OK".into(), "[]").await;
+    let (api, asked) = same_answer(
+        format!(
+            "HTTP/1.1 200 OK\r\nlink: <{elsewhere}/repos/acme/widgets/pulls?page=2>; rel=\"next\""
+        ),
+        "[{\"number\": 1}]",
+    )
+    .await;
+    let err = client(&api)
+        .get_all("/repos/acme/widgets/pulls")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GitHubError::Refused(_)), "{err}");
+    assert!(err.to_string().contains(&elsewhere), "{err}");
+    assert_eq!(
+        *asked.lock().unwrap(),
+        vec![Some("Bearer s3cret-token".to_string())]
+    );
+    assert!(
+        stolen.lock().unwrap().is_empty(),
+        "the other origin was asked"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed() {
+    let (elsewhere, stolen) = same_answer("HTTP/1.1 200 OK".into(), "{}").await;
+    let (api, asked) = same_answer(
+        format!("HTTP/1.1 302 Found\r\nlocation: {elsewhere}/user"),
+        "",
+    )
+    .await;
+    let err = client(&api).get("/user").await.unwrap_err();
+    assert!(err.to_string().contains("HTTP 302"), "{err}");
+    assert!(err.to_string().contains("not followed"), "{err}");
+    assert!(err.to_string().contains(&elsewhere), "{err}");
+    assert_eq!(asked.lock().unwrap().len(), 1);
+    assert!(
+        stolen.lock().unwrap().is_empty(),
+        "the redirect was followed"
+    );
+}
+
+#[test]
+fn a_token_goes_over_plain_http_only_to_this_machine() {
+    for url in [
+        "http://ghe.acme.dev/api/v3",
+        "http://10.0.0.5:8080",
+        "ftp://x",
+    ] {
+        let err = GitHub::new(url, Some("t".into())).unwrap_err();
+        assert!(matches!(err, GitHubError::Refused(_)), "{url}: {err}");
+        assert!(err.to_string().contains("only over https"), "{err}");
+        // Without a token nothing secret goes: reading a public forge over http is its user's
+        // choice.
+        GitHub::new(url, None).unwrap();
+    }
+    for url in [
+        "https://ghe.acme.dev/api/v3",
+        "http://127.0.0.1:4010",
+        "http://localhost:1",
+        "http://[::1]:2",
+    ] {
+        GitHub::new(url, Some("t".into())).unwrap();
+    }
 }

@@ -51,6 +51,7 @@ const SECRETS: &[&str] = &[
     "GITHUB_ENTERPRISE_TOKEN",
     "ANTHROPIC_ADMIN_KEY",
     "OPENAI_ADMIN_KEY",
+    "GROWTHBOOK_API_KEY",
 ];
 
 /// Whether `name` is a credential no agent gets.

@@ -130,9 +130,17 @@ pub struct CostApi {
 }
 
 impl CostApi {
+    /// A client sending `key` to `base` only: over https (plain http only to this machine),
+    /// redirects followed only on its origin.
     pub fn new(vendor: Vendor, base: &str, key: String) -> Result<Self, BillingError> {
+        crate::model::secrets::check_secret_url(base).map_err(|message| BillingError::Network {
+            vendor: vendor.name(),
+            url: base.into(),
+            message,
+        })?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            .redirect(crate::model::secrets::same_origin_redirects())
             .build()
             .map_err(|e| BillingError::Network {
                 vendor: vendor.name(),
@@ -481,7 +489,13 @@ pub fn configured(anthropic_api_url: &str, openai_api_url: &str) -> Vec<CostApi>
         (Vendor::OpenAi, openai_api_url),
     ]
     .into_iter()
-    .filter_map(|(v, url)| CostApi::new(v, url, v.key()?).ok())
+    .filter_map(|(v, url)| match CostApi::new(v, url, v.key()?) {
+        Ok(api) => Some(api),
+        Err(e) => {
+            tracing::warn!("{e}; its cost reports are not fetched");
+            None
+        }
+    })
     .collect()
 }
 

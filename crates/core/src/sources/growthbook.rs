@@ -130,21 +130,9 @@ pub struct GrowthBookApi {
 /// Refuses a base URL the key must not be sent to: anything but `https://`, except `http://`
 /// to a loopback address (a self-hosted GrowthBook on this machine, the tests' fake).
 fn check_url(base: &str) -> Result<(), GrowthBookError> {
-    let u = reqwest::Url::parse(base)
-        .map_err(|e| GrowthBookError::Url(format!("`{base}` is not a URL: {e}")))?;
-    let host = u.host_str().unwrap_or_default();
-    let loopback = host == "localhost"
-        || host
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    match u.scheme() {
-        "https" if !host.is_empty() => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(GrowthBookError::Url(format!(
-            "`{base}`: the API key is sent only over https (http only to this machine)"
-        ))),
-    }
+    crate::model::secrets::check_secret_url(base)
+        .map(drop)
+        .map_err(GrowthBookError::Url)
 }
 
 impl GrowthBookApi {
@@ -154,7 +142,7 @@ impl GrowthBookApi {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             // The key goes to this host only: a redirect elsewhere is not followed.
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(crate::model::secrets::same_origin_redirects())
             .build()
             .map_err(|e| GrowthBookError::Network {
                 url: base.into(),

@@ -1,5 +1,7 @@
 //! The REST client: conditional requests (ETag), pagination by `link`, rate limits (primary and
-//! secondary, `retry-after`), retries with jittered backoff. The token is held here only.
+//! secondary, `retry-after`), retries with jittered backoff. The token is held here only, and
+//! goes only to the API's own origin: over https (plain http only to this machine), `next`
+//! links and redirects followed only on that origin.
 
 use super::*;
 
@@ -44,9 +46,15 @@ impl GitHub {
     /// A client for `api_url` (`https://api.github.com`, an Enterprise `/api/v3`, a test
     /// server) with an optional token.
     pub fn new(api_url: &str, token: Option<String>) -> Result<Self, GitHubError> {
+        if token.is_some() {
+            crate::model::secrets::check_secret_url(api_url).map_err(GitHubError::Refused)?;
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .connect_timeout(Duration::from_secs(10))
+            // GitHub redirects renamed repositories within its API; anything leaving the
+            // origin is not followed with the token.
+            .redirect(crate::model::secrets::same_origin_redirects())
             .build()
             .map_err(|e| GitHubError::Network {
                 url: api_url.into(),
@@ -77,17 +85,32 @@ impl GitHub {
         self.rate.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
-    fn url(&self, path_or_url: &str) -> String {
-        if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
-            path_or_url.to_string()
+    /// The URL of a path under the API, or an absolute URL (a `next` link) on the API's own
+    /// origin: the token never follows a link elsewhere.
+    fn url(&self, path_or_url: &str) -> Result<String, GitHubError> {
+        if !(path_or_url.starts_with("http://") || path_or_url.starts_with("https://")) {
+            return Ok(format!("{}{path_or_url}", self.base));
+        }
+        let same = match (
+            reqwest::Url::parse(path_or_url),
+            reqwest::Url::parse(&self.base),
+        ) {
+            (Ok(u), Ok(base)) => crate::model::secrets::same_origin(&u, &base),
+            _ => false,
+        };
+        if same {
+            Ok(path_or_url.to_string())
         } else {
-            format!("{}{path_or_url}", self.base)
+            Err(GitHubError::Refused(format!(
+                "{path_or_url}: not on {}'s origin; the link is not followed",
+                self.base
+            )))
         }
     }
 
     /// One GET: the body and the next page's URL, from cache when GitHub says 304.
     pub async fn get(&self, path_or_url: &str) -> Result<(Value, Option<String>), GitHubError> {
-        let url = self.url(path_or_url);
+        let url = self.url(path_or_url)?;
         let mut attempt = 0;
         loop {
             let cached = self.cache.lock().ok().and_then(|c| c.get(&url).cloned());
@@ -163,6 +186,7 @@ impl GitHub {
                             return Err(http_error(url, status, &text));
                         }
                         500..=599 if attempt < RETRIES => format!("HTTP {status}"),
+                        300..=399 => return Err(not_followed(url, status, &headers)),
                         _ => return Err(http_error(url, status, &text)),
                     }
                 }
@@ -189,7 +213,7 @@ impl GitHub {
                 Value::Array(items) => out.extend(items),
                 other => {
                     return Err(GitHubError::Shape {
-                        url: self.url(&url),
+                        url: self.url(&url)?,
                         message: format!("expected a list, got {}", kind_of(&other)),
                     })
                 }
@@ -207,7 +231,7 @@ impl GitHub {
         path: &str,
         body: &Value,
     ) -> Result<Value, GitHubError> {
-        let url = self.url(path);
+        let url = self.url(path)?;
         let mut req = self
             .http
             .request(method, &url)
@@ -289,6 +313,19 @@ pub(super) fn limited(h: &HeaderMap, body: &str) -> Option<GitHubError> {
         });
     }
     None
+}
+
+/// A redirect the client stopped at: it led off the API's origin, where the token does not go.
+fn not_followed(url: String, status: u16, h: &HeaderMap) -> GitHubError {
+    let to = h
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("(no location)");
+    GitHubError::Http {
+        url,
+        status,
+        message: format!("a redirect to {to}, not followed: the token stays on the API's origin"),
+    }
 }
 
 pub(super) fn http_error(url: String, status: u16, body: &str) -> GitHubError {

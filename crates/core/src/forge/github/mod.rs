@@ -100,6 +100,10 @@ pub enum GitHubError {
     Unreachable { url: String, message: String },
     #[error("{url}: the answer is not the JSON expected: {message}")]
     Shape { url: String, message: String },
+    /// A URL the token may not go to (plain http to another machine, a link to another
+    /// origin); nothing was sent.
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Store(#[from] crate::Error),
 }
