@@ -116,7 +116,10 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
                 format: EXPORT_FORMAT.into(),
                 exported_at: chrono::Utc::now().timestamp(),
                 public_keys: vec![key.public_hex()],
-                checkpoints: key.checkpoint().into_iter().collect(),
+                checkpoints: key
+                    .checkpoint(&store.target().identity())
+                    .into_iter()
+                    .collect(),
                 entries,
             };
             let text = serde_json::to_string_pretty(&export)?;
@@ -175,7 +178,8 @@ pub async fn run(settings: &Settings, lead: &Lead, cmd: &AuditCmd) -> Result<Exi
                             .filter(|k| trusted.contains(&k.key) && k.key != key.public_hex())
                             .map(|k| (k.key, k.name)),
                     );
-                    (entries, trusted, key.checkpoint().into_iter().collect())
+                    let checkpoint = key.checkpoint(&store.target().identity());
+                    (entries, trusted, checkpoint.into_iter().collect())
                 }
             };
             let mut v = audit::verify(&entries, &trusted, &checkpoints);

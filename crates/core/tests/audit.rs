@@ -46,7 +46,10 @@ async fn check(db: &TestDb, log: &Log) -> audit::Verification {
     audit::verify(
         &entries,
         &[log.key.public_hex()],
-        &log.key.checkpoint().into_iter().collect::<Vec<_>>(),
+        &log.key
+            .checkpoint(&db.store.target().identity())
+            .into_iter()
+            .collect::<Vec<_>>(),
     )
 }
 
@@ -228,13 +231,25 @@ fn concurrent_signers_share_one_key_and_every_checkpoint_lands() {
         for t in 0..8i64 {
             let key = &key;
             s.spawn(move || {
+                // Each writer in its own order: the highest still wins.
                 for n in 0..200 {
-                    key.record(t * 1000 + n, "h").unwrap();
+                    let seq = if t % 2 == 0 {
+                        t * 1000 + n
+                    } else {
+                        t * 1000 + 199 - n
+                    };
+                    key.record("db", seq, &format!("h{seq}")).unwrap();
                 }
             });
         }
     });
-    assert!(key.checkpoint().is_some());
+    assert_eq!(
+        key.checkpoint("db"),
+        Some(audit::Checkpoint {
+            seq: 7199,
+            hash: "h7199".into()
+        })
+    );
     let left: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -313,3 +328,80 @@ async fn the_audit_view_names_trusted_signers(db: TestDb) {
     db.finish().await;
 }
 both!(the_audit_view_names_trusted_signers);
+
+/// The checkpoint only moves forward, per database: a writer finishing after a later entry was
+/// recorded does not move it back (which would hide the later entry being cut off), and one
+/// key signing in two databases keeps one checkpoint for each.
+#[test]
+fn the_checkpoint_only_moves_forward_in_each_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = AuditKey::load_or_create(&dir.path().join("audit-key")).unwrap();
+    key.record("/home/lead/flightdeck.db", 11, "h11").unwrap();
+    key.record("/home/lead/flightdeck.db", 10, "h10").unwrap();
+    key.record("postgres://team@db/flightdeck", 3, "t3")
+        .unwrap();
+    assert_eq!(
+        key.checkpoint("/home/lead/flightdeck.db").map(|c| c.seq),
+        Some(11)
+    );
+    assert_eq!(
+        key.checkpoint("postgres://team@db/flightdeck")
+            .map(|c| (c.seq, c.hash)),
+        Some((3, "t3".to_string()))
+    );
+    assert_eq!(key.checkpoint("elsewhere"), None);
+
+    // A file written before checkpoints were kept per database holds one for whichever it
+    // was: it stands for each database with none of its own, and is not lost by a write.
+    std::fs::write(
+        dir.path().join("audit-key.checkpoint"),
+        r#"{"seq":7,"hash":"old"}"#,
+    )
+    .unwrap();
+    assert_eq!(key.checkpoint("anything").map(|c| c.seq), Some(7));
+    key.record("anything", 8, "h8").unwrap();
+    assert_eq!(key.checkpoint("anything").map(|c| c.seq), Some(8));
+    assert_eq!(key.checkpoint("the old one").map(|c| c.seq), Some(7));
+}
+
+/// Two instances appending to one database at once: the checkpoint ends at the last entry
+/// whatever order their writes finish in, so cutting that entry off is reported.
+async fn concurrent_appends_leave_the_checkpoint_at_the_newest(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = std::sync::Arc::new(AuditKey::load_or_create(&dir.path().join("audit-key")).unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (store, key) = (db.store.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            let target = format!("local:/w/app:claude/c{i}");
+            let d = Decision {
+                at: 1_790_000_000 + i,
+                actor: "lead",
+                action: "approve",
+                target: &target,
+                detail: "ok",
+            };
+            store.append_audit(&key, &d).await.unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let entries = db.store.audit_entries().await.unwrap();
+    let newest = entries.iter().map(|e| e.seq).max().unwrap();
+    let cp = key.checkpoint(&db.store.target().identity()).unwrap();
+    assert_eq!(cp.seq, newest);
+    sqlx::query(&format!("DELETE FROM audit_entries WHERE seq = {newest}"))
+        .execute(db.store.pool())
+        .await
+        .unwrap();
+    let v = audit::verify(
+        &db.store.audit_entries().await.unwrap(),
+        &[key.public_hex()],
+        &[cp],
+    );
+    assert!(!v.ok());
+    assert!(flagged(&v, newest, "truncated"), "{v:?}");
+    db.finish().await;
+}
+both!(concurrent_appends_leave_the_checkpoint_at_the_newest);

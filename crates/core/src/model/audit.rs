@@ -5,8 +5,8 @@
 //! `verify` reports each entry that was edited (its hash no longer matches its fields), removed
 //! or reordered (the chain or the numbering breaks), forged (a signature that does not verify,
 //! or one by a key nobody trusts). Removing the newest entries leaves a valid shorter chain, so
-//! each signer also keeps a checkpoint of the last entry it wrote next to its key; a log that no
-//! longer reaches the checkpoint is reported as truncated.
+//! each signer also keeps a checkpoint of the last entry it wrote in each database next to its
+//! key, moved only forward; a log that no longer reaches its checkpoint is reported as truncated.
 //!
 //! The key is a 0600 file in the data directory (made on first use; a key file others can read
 //! is refused). Its public half is the signer id stored with each entry.
@@ -51,6 +51,32 @@ pub struct AuditKey {
 pub struct Checkpoint {
     pub seq: i64,
     pub hash: String,
+}
+
+/// The checkpoint file: one checkpoint per database the key signs in (a lead's own SQLite
+/// file and the team's PostgreSQL have logs of their own), by `DatabaseTarget::identity`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Checkpoints {
+    databases: std::collections::BTreeMap<String, Checkpoint>,
+    /// The one checkpoint a file from before they were kept per database held, for whichever
+    /// database it was: kept, and taken for any database that has none of its own yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    legacy: Option<Checkpoint>,
+}
+
+impl Checkpoints {
+    fn read(path: &Path) -> Checkpoints {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Checkpoints::default();
+        };
+        match serde_json::from_str::<Checkpoints>(&text) {
+            Ok(all) => all,
+            Err(_) => Checkpoints {
+                databases: Default::default(),
+                legacy: serde_json::from_str::<Checkpoint>(&text).ok(),
+            },
+        }
+    }
 }
 
 impl AuditKey {
@@ -112,23 +138,57 @@ impl AuditKey {
         hex::encode(self.key.sign(hash.as_bytes()).to_bytes())
     }
 
-    /// The checkpoint of the last entry this key wrote, if any.
-    pub fn checkpoint(&self) -> Option<Checkpoint> {
-        let text = std::fs::read_to_string(&self.checkpoint).ok()?;
-        serde_json::from_str(&text).ok()
+    /// The checkpoint of the last entry this key wrote in `database`, if any. A file from
+    /// before checkpoints were kept per database holds one for whichever it was: it stands for
+    /// each database that has none of its own yet.
+    pub fn checkpoint(&self, database: &str) -> Option<Checkpoint> {
+        let all = Checkpoints::read(&self.checkpoint);
+        all.databases.get(database).cloned().or(all.legacy)
     }
 
-    /// Records the entry just written as this signer's checkpoint.
-    pub fn record(&self, seq: i64, hash: &str) -> Result<(), AuditError> {
-        let cp = Checkpoint {
-            seq,
-            hash: hash.to_string(),
-        };
-        let text = serde_json::to_string(&cp).unwrap_or_default();
-        write_private(&self.checkpoint, &text).map_err(|source| AuditError::Io {
+    /// Records the entry just written in `database` as this signer's checkpoint there — only
+    /// ever forward: of two writers finishing out of order, the later entry stays the
+    /// checkpoint, so cutting it off the log is still found. Writers on this machine take
+    /// turns on a lock file beside the checkpoint.
+    pub fn record(&self, database: &str, seq: i64, hash: &str) -> Result<(), AuditError> {
+        let io = |source| AuditError::Io {
             path: self.checkpoint.clone(),
             source,
-        })
+        };
+        let _lock =
+            FileLock::take(&self.checkpoint.with_extension("checkpoint.lock")).map_err(io)?;
+        let mut all = Checkpoints::read(&self.checkpoint);
+        if all.databases.get(database).is_some_and(|c| c.seq >= seq) {
+            return Ok(());
+        }
+        all.databases.insert(
+            database.to_string(),
+            Checkpoint {
+                seq,
+                hash: hash.to_string(),
+            },
+        );
+        let text = serde_json::to_string(&all).unwrap_or_default();
+        write_private(&self.checkpoint, &text).map_err(io)
+    }
+}
+
+/// An exclusive lock on a file, held until dropped (the file closed); other processes and
+/// other handles in this one wait for it.
+struct FileLock(#[allow(dead_code)] std::fs::File);
+
+impl FileLock {
+    fn take(path: &Path) -> std::io::Result<FileLock> {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts.open(path)?;
+        file.lock()?;
+        Ok(FileLock(file))
     }
 }
 

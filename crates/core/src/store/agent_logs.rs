@@ -460,7 +460,7 @@ impl Store {
             BTreeMap::new();
         let mut tx = self.begin().await?;
         // Before the spend rows: the session rollup below is rebuilt under this lock.
-        super::rollups::lock_rollup(&mut tx, "session_days").await?;
+        super::rollups::lock_named(&mut tx, "session_days").await?;
         for chunk in days.map_or(vec![None], |d| d.chunks(200).map(Some).collect()) {
             let filter = match chunk {
                 Some(c) => format!(

@@ -120,6 +120,18 @@ impl DatabaseTarget {
         }
     }
 
+    /// Which database this is, for what is kept per database outside it (the audit
+    /// checkpoints): a SQLite file's full path, else the URL without its password.
+    pub fn identity(&self) -> String {
+        match &self.sqlite_path {
+            Some(p) => std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string(),
+            None => redact_password(&self.url),
+        }
+    }
+
     /// The URL without a password, for messages and logs.
     pub fn display_url(&self) -> String {
         match &self.sqlite_path {

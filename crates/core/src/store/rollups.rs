@@ -43,12 +43,13 @@ fn week_sums_sql() -> String {
     )
 }
 
-/// Serialises rebuilds of one rollup among writers on PostgreSQL, where two transactions
-/// deleting and re-inserting the same week would otherwise each miss the other's rows (and one
-/// fail on the key). SQLite's writers are serialised already (`BEGIN IMMEDIATE`). Taken after
-/// the writer's own rows and before anything else (or first of all), so no two writers can
-/// each hold what the other waits for. Taking it twice in one transaction is harmless.
-pub(super) async fn lock_rollup(tx: &mut Transaction<'static, Any>, name: &str) -> Result<()> {
+/// Serialises the writers of `name` on PostgreSQL until the transaction ends: rebuilds of one
+/// rollup (two transactions deleting and re-inserting the same week would otherwise each miss
+/// the other's rows, and one fail on the key), appends to the audit chain (each reads the tail
+/// it extends). SQLite's writers are serialised already (`BEGIN IMMEDIATE`). Taken after the
+/// writer's own rows and before anything else (or first of all), so no two writers can each
+/// hold what the other waits for. Taking it twice in one transaction is harmless.
+pub(super) async fn lock_named(tx: &mut Transaction<'static, Any>, name: &str) -> Result<()> {
     if tx.backend_name() == "PostgreSQL" {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
             .bind(format!("flightdeck rollup {name}"))
@@ -68,7 +69,7 @@ pub(super) async fn rebuild_commit_weeks_in(
     if weeks.is_some_and(|w| w.is_empty()) {
         return Ok(());
     }
-    lock_rollup(tx, "commit_weeks").await?;
+    lock_named(tx, "commit_weeks").await?;
     let ranges: Vec<(i64, i64)> = match weeks {
         None => vec![(0, i64::MAX / WEEK - 1)],
         Some(weeks) => {
@@ -108,7 +109,7 @@ pub(super) async fn rebuild_session_days_in(
     filter: &str,
     binds: &[String],
 ) -> Result<()> {
-    lock_rollup(tx, "session_days").await?;
+    lock_named(tx, "session_days").await?;
     let delete = format!(
         "DELETE FROM session_days WHERE 1 = 1 {}",
         filter.replace("u.day", "day")

@@ -390,7 +390,7 @@ impl Store {
                 }
                 other => {
                     let entry = other?;
-                    key.record(entry.seq, &entry.hash)?;
+                    key.record(&self.target().identity(), entry.seq, &entry.hash)?;
                     return Ok(entry);
                 }
             }
@@ -405,6 +405,9 @@ impl Store {
     ) -> Result<AuditEntry> {
         let (device_key, device_signature) = device.map_or(("", ""), |m| (m.key, m.signature));
         let mut tx = self.begin().await?;
+        // Instances on one PostgreSQL extend the chain one at a time: racing for the next
+        // number, a busy team's appends ran out of retries.
+        super::rollups::lock_named(&mut tx, "audit chain").await?;
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
