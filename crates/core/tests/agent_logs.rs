@@ -468,6 +468,73 @@ async fn gemini_sessions_are_read_whole_and_linked_by_project_hash(db: TestDb) {
 }
 both!(gemini_sessions_are_read_whole_and_linked_by_project_hash);
 
+/// A Gemini session file over the cap (a runaway tool result in its one JSON document): named
+/// with its size, not loaded, not read again until it changes; the other sessions count.
+async fn a_gemini_session_too_big_to_load_is_reported_not_read(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("gemini/tmp"), &dir.path().join("tmp"));
+    let chats = dir.path().join("tmp/0123abcd/chats");
+    std::fs::create_dir_all(&chats).unwrap();
+    let huge = chats.join("session-huge.json");
+    let filler = "y".repeat((flightdeck_core::sources::gemini::MAX_FILE_BYTES + 1) as usize);
+    std::fs::write(
+        &huge,
+        serde_json::json!({"sessionId": "big", "projectHash": "0123abcd", "messages": [
+            {"id": "u1", "timestamp": "2026-03-15T09:00:00.000Z", "type": "user", "content": filler}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let src = Sources {
+        gemini_dirs: vec![dir.path().join("tmp")],
+        ..Default::default()
+    };
+    let r = ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    assert_eq!(r.skipped_lines, 1, "{:?}", r.problems);
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains("session-huge.json:1:") && p.contains("MiB one may have")),
+        "{:?}",
+        r.problems
+    );
+    let runs = db.store.agent_runs().await.unwrap();
+    assert_eq!(runs.len(), 1, "the fixture's session still counts");
+    // Unchanged: passed over, not reported again on every pass.
+    let again = ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    assert_eq!(again.skipped_lines, 0, "{:?}", again.problems);
+
+    // A session counted while small that then grows past the cap keeps what it counted.
+    let fixture_session = runs[0].session_id.clone();
+    let small = std::fs::read_dir(dir.path().join("tmp"))
+        .unwrap()
+        .flatten()
+        .flat_map(|p| {
+            std::fs::read_dir(p.path().join("chats"))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|e| e.path())
+        .find(|p| p != &huge)
+        .unwrap();
+    let mut grown: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&small).unwrap()).unwrap();
+    grown["messages"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"id": "x", "type": "user", "content": filler}));
+    std::fs::write(&small, grown.to_string()).unwrap();
+    let r = ingest::run(&db.store, &src, None, NOW).await.unwrap();
+    assert_eq!(r.skipped_lines, 1, "{:?}", r.problems);
+    let runs = db.store.agent_runs().await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].session_id, fixture_session);
+    assert_eq!(runs[0].tokens.output, 530, "its usage was kept");
+    db.finish().await;
+}
+both!(a_gemini_session_too_big_to_load_is_reported_not_read);
+
 async fn generic_format_logs_are_read_per_agent_folder(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let agent_dir = dir.path().join("aider");

@@ -759,19 +759,27 @@ fn read_whole_file(
         return Ok(true);
     }
     let mut cursor = tail::identify(file)?;
-    let text = std::fs::read_to_string(file)?;
-    let batch = match gemini::parse(file, &text, cwd_of_hash, false) {
-        Ok(b) => b,
+    let (batch, read, replaces) = match gemini::read_session(file)? {
+        Ok(text) => match gemini::parse(file, &text, cwd_of_hash, false) {
+            Ok(b) => (b, text.len() as i64, true),
+            Err(reason) => {
+                return Ok(tx
+                    .blocking_send(Msg::Problem(format!("{path}: {reason} (will retry)")))
+                    .is_ok());
+            }
+        },
+        // Too big to hold: reported as its one unread line and passed over until it changes;
+        // what an earlier, smaller copy of the session counted stays.
         Err(reason) => {
-            return Ok(tx
-                .blocking_send(Msg::Problem(format!("{path}: {reason} (will retry)")))
-                .is_ok());
+            let mut batch = Batch::default();
+            batch.skipped.push((1, reason));
+            (batch, std::fs::metadata(file)?.len() as i64, false)
         }
     };
-    cursor.offset = text.len() as i64;
+    cursor.offset = read;
     cursor.line_no = batch.records.len() as i64;
     let mut msgs = Vec::new();
-    if stored.is_some() {
+    if stored.is_some() && replaces {
         msgs.push(Msg::Forget {
             agent: agent.into(),
             path: path.clone(),

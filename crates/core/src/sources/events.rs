@@ -48,7 +48,8 @@ pub fn read(agent: &str, session_id: &str, files: &[String]) -> RunLog {
 
 fn read_file(agent: &str, session_id: &str, path: &Path) -> std::io::Result<Vec<RunEvent>> {
     let mut batch = if agent == gemini::AGENT {
-        let text = std::fs::read_to_string(path)?;
+        let text = gemini::read_session(path)?
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         gemini::parse(path, &text, &|_| None, true)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?
     } else {

@@ -54,6 +54,34 @@ pub fn files(dirs: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// The largest session file read. A session is one JSON document, read whole, so it is held
+/// to the cap any other log's single line has (`tail::MAX_LINE_BYTES`); a bigger one is
+/// reported by size, not loaded.
+pub const MAX_FILE_BYTES: u64 = super::tail::MAX_LINE_BYTES as u64;
+
+/// A session file's text; `Ok(Err(why))` when it is over [`MAX_FILE_BYTES`] (not read).
+pub fn read_session(path: &Path) -> std::io::Result<Result<String, String>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let too_big = |bytes: u64| {
+        format!(
+            "a session file of {bytes} bytes, over the {} MiB one may have: not read",
+            MAX_FILE_BYTES >> 20
+        )
+    };
+    if len > MAX_FILE_BYTES {
+        return Ok(Err(too_big(len)));
+    }
+    // Read no more than the cap even if the file grows while it is read.
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Ok(Err(too_big(text.len() as u64)));
+    }
+    Ok(Ok(text))
+}
+
 /// The hash Gemini CLI files a project under.
 pub fn project_hash(root: &str) -> String {
     Sha256::digest(root.as_bytes())
