@@ -130,6 +130,67 @@ async fn window_renders_demo_data_from_the_store() {
         );
         assert!(!first.is_empty());
 
+        // Locked down (tauri.conf.json and src-tauri/capabilities): change events still arrive
+        // (the one command the UI uses), but there is no global Tauri object, a script the app
+        // did not ship does not run, any other command is refused, and nothing outside the app
+        // is fetched.
+        let live = client.find(Locator::Css("[data-testid=live]")).await?;
+        let mut live_text = live.text().await?;
+        for _ in 0..100 {
+            if live_text.contains("live") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            live_text = live.text().await?;
+        }
+        assert!(live_text.contains("live"), "change events: {live_text}");
+        let outside = TcpListener::bind("127.0.0.1:0").unwrap();
+        outside.set_nonblocking(true).unwrap();
+        let outside_url = format!("http://{}/steal", outside.local_addr().unwrap());
+        let probe = client
+            .execute_async(
+                r#"
+                const [url, done] = arguments;
+                const out = { globalTauri: typeof window.__TAURI__ };
+                const s = document.createElement('script');
+                s.textContent = 'window.__injected = 1';
+                document.head.appendChild(s);
+                out.injectedRan = window.__injected === 1;
+                const invoke = (cmd, args) => window.__TAURI_INTERNALS__.invoke(cmd, args)
+                  .then(() => 'allowed', (e) => 'refused: ' + e);
+                Promise.all([
+                  invoke('plugin:event|emit', { event: 'flightdeck-changed', payload: null }),
+                  invoke('plugin:notification|notify', { options: { title: 'x' } }),
+                  // The test's listener never answers: a request let through hangs.
+                  Promise.race([
+                    fetch(url).then(() => 'fetched', (e) => 'blocked: ' + e),
+                    new Promise((r) => setTimeout(() => r('sent, no answer yet'), 3000)),
+                  ]),
+                ]).then(([emit, notify, fetched]) => {
+                  out.emit = emit; out.notify = notify; out.fetched = fetched; done(out);
+                });
+                "#,
+                vec![serde_json::json!(outside_url)],
+            )
+            .await?;
+        assert_eq!(probe["globalTauri"], "undefined", "{probe}");
+        assert_eq!(probe["injectedRan"], false, "{probe}");
+        for key in ["emit", "notify"] {
+            let answer = probe[key].as_str().unwrap_or_default();
+            assert!(answer.starts_with("refused"), "{key}: {probe}");
+        }
+        assert!(
+            probe["fetched"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("blocked"),
+            "{probe}"
+        );
+        assert!(
+            outside.accept().is_err(),
+            "the page connected to {outside_url}"
+        );
+
         client
             .find(Locator::Css("[data-testid=nav-changes]"))
             .await?

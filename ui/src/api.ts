@@ -35,15 +35,8 @@ import type { ReleaseDetail } from './generated/ReleaseDetail';
 import type { DeployDetail } from './generated/DeployDetail';
 import { signDecision, signedHeaders } from './device';
 
-type TauriGlobal = {
-  event?: {
-    listen: (name: string, cb: (e: { payload: unknown }) => void) => Promise<() => void>;
-  };
-};
-
 declare global {
   interface Window {
-    __TAURI__?: TauriGlobal;
     __TAURI_INTERNALS__?: unknown;
   }
 }
@@ -389,26 +382,30 @@ export function parseEvent(payload: unknown): ChangeEvent | null {
 
 function start(): () => void {
   if (isDesktop()) {
-    const tauriEvents = window.__TAURI__?.event;
-    if (tauriEvents) {
-      let unlisten: (() => void) | null = null;
-      let cancelled = false;
-      tauriEvents
-        .listen('flightdeck-changed', (e) => emit(parseEvent(e.payload)))
-        .then((fn) => {
-          if (cancelled) fn();
-          else unlisten = fn;
-          setStatus('live');
-        })
-        .catch(() => setStatus('polling'));
-      return () => {
-        cancelled = true;
-        unlisten?.();
-      };
-    }
-    setStatus('polling');
-    const timer = setInterval(() => emit(null), POLL_MS);
-    return () => clearInterval(timer);
+    // The window has no global Tauri object (`withGlobalTauri: false`): the event API is
+    // imported, and loaded only here, so the browser build never fetches it.
+    let unlisten: (() => void) | null = null;
+    let timer: ReturnType<typeof setInterval> | null = null;
+    let cancelled = false;
+    import('@tauri-apps/api/event')
+      .then(({ listen }) =>
+        listen('flightdeck-changed', (e) => emit(parseEvent(e.payload))),
+      )
+      .then((fn) => {
+        if (cancelled) fn();
+        else unlisten = fn;
+        setStatus('live');
+      })
+      .catch(() => {
+        if (cancelled) return;
+        setStatus('polling');
+        timer = setInterval(() => emit(null), POLL_MS);
+      });
+    return () => {
+      cancelled = true;
+      unlisten?.();
+      if (timer) clearInterval(timer);
+    };
   }
 
   if (typeof EventSource === 'undefined') {
