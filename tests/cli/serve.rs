@@ -555,3 +555,131 @@ fn bytes_of(h: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
         .collect()
 }
+
+/// The demo and the desktop window it opens send no credential of the user's: with every token
+/// and key a user could have set in the environment of both (the window inherits them), a `gh`
+/// that answers for any host and a config file of their own, each request the demo's fakes
+/// answer (journalled by them, the window's GitHub, billing and GrowthBook syncs included)
+/// carries none or the demo's own, `gh` is never asked, and the window starts from the demo's
+/// settings, not the user's.
+#[cfg(feature = "demo")]
+#[test]
+#[ignore = "needs a display and the desktop binary: scripts/test.sh runs it under xvfb-run"]
+fn no_request_of_the_demo_or_its_window_carries_a_real_token() {
+    use std::os::unix::process::CommandExt;
+    const REAL: &str = "ghp_REAL_TOKEN_OF_THE_USER";
+    let display = std::env::var_os("DISPLAY").expect("DISPLAY (run under xvfb-run)");
+    let desktop = std::path::Path::new(BIN).with_file_name("flightdeck-desktop");
+    assert!(desktop.is_file(), "{} is not built", desktop.display());
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("demo");
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let gh_calls = home.path().join("gh-calls");
+    // A `gh` logged in everywhere: it answers any host with the user's token.
+    let gh = bin.join("gh");
+    std::fs::write(
+        &gh,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\necho {REAL}\n",
+            gh_calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&gh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = home.path().join("config/flightdeck/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        "[agents.users-own]\ncommand = [\"true\"]\n[github]\napi_url = \"http://127.0.0.1:9\"\n",
+    )
+    .unwrap();
+
+    let mut cmd = flightdeck(home.path());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    cmd.args(["demo", "--port", "0", "--dir"])
+        .arg(&dir)
+        .env("DISPLAY", display)
+        .env("PATH", path)
+        .env("FLIGHTDECK_CONFIG", &config)
+        .process_group(0);
+    for var in [
+        "GH_TOKEN",
+        "GITHUB_TOKEN",
+        "GH_ENTERPRISE_TOKEN",
+        "GITHUB_ENTERPRISE_TOKEN",
+        "GROWTHBOOK_API_KEY",
+        "ANTHROPIC_ADMIN_KEY",
+        "OPENAI_ADMIN_KEY",
+    ] {
+        cmd.env(var, REAL);
+    }
+    let started = Instant::now();
+    let (server, printed, stderr) = spawn_until(cmd, "desktop window:");
+    // The window is the demo's child: the whole group goes when the test ends.
+    struct Group(u32);
+    impl Drop for Group {
+        fn drop(&mut self) {
+            // pkill by group: procps' `kill` reads a negative group id as options.
+            let _ = Command::new("pkill")
+                .args(["-TERM", "-g", &self.0.to_string()])
+                .status();
+        }
+    }
+    let _group = Group(server.0.id());
+    assert!(
+        printed.last().is_some_and(|l| l.contains("opened")),
+        "{printed:?}\n{stderr}"
+    );
+    let demo_config = std::fs::read_to_string(dir.join("flightdeck.toml")).unwrap();
+    assert!(demo_config.contains("demo = true"), "{demo_config}");
+    assert!(!demo_config.contains("users-own"), "{demo_config}");
+
+    // Wait for the window's own requests. The demo syncs GitHub once as it starts and then
+    // every 60 s (each sync ends by asking `/user`); it reads the vendors' cost reports and
+    // GrowthBook twice as it starts (a first read, then its runtime's) and then hourly or every
+    // 10 min. So within 50 s of the demo's start, a second `/user`, a third cost report and a
+    // third experiments list are the window's.
+    let log = dir.join("fake-requests.log");
+    let deadline = started + Duration::from_secs(50);
+    let count = |text: &str, start: &str| text.lines().filter(|l| l.starts_with(start)).count();
+    let journal = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if count(&text, "github GET /user ") >= 2
+            && count(&text, "billing GET /v1/organizations/cost_report ") >= 3
+            && count(&text, "growthbook GET /api/v1/experiments ") >= 3
+        {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the window did not sync GitHub, billing and GrowthBook within 50 s of the demo's \
+             start; journal:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let foreign: Vec<&str> = journal
+        .lines()
+        .filter(|l| l.contains("credential=foreign"))
+        .collect();
+    assert!(foreign.is_empty(), "{foreign:#?}");
+    for fake in ["github ", "billing ", "growthbook "] {
+        assert!(
+            journal.lines().any(|l| l.starts_with(fake)),
+            "no request reached the {fake}fake:\n{journal}"
+        );
+    }
+    assert!(
+        journal.lines().any(|l| l.contains("credential=own")),
+        "the demo's own keys went nowhere:\n{journal}"
+    );
+    assert!(
+        !gh_calls.exists(),
+        "gh was asked: {}",
+        std::fs::read_to_string(&gh_calls).unwrap_or_default()
+    );
+}

@@ -130,8 +130,20 @@ impl Lead {
             person,
             team: Arc::new(settings.team.clone()),
             audit_key: audit::key_path(&settings.data_dir),
-            github: Some(GitHubAccess::discover(&settings.github_api_url)),
-            growthbook: GrowthBookAccess::discover(&settings.growthbook_api_url),
+            github: Some(if settings.demo {
+                // The demo's GitHub is its local fake: no token, least of all this machine's.
+                GitHubAccess::with_token(&settings.github_api_url, None)
+            } else {
+                GitHubAccess::discover(&settings.github_api_url)
+            }),
+            growthbook: if settings.demo {
+                Some(GrowthBookAccess {
+                    api_url: settings.growthbook_api_url.clone(),
+                    key: flightdeck_core::config::demo_keys::GROWTHBOOK.into(),
+                })
+            } else {
+                GrowthBookAccess::discover(&settings.growthbook_api_url)
+            },
             agents: settings.agents.clone(),
             data_dir: settings.data_dir.clone(),
             sources: Some(settings.sources()),

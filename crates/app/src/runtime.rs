@@ -35,17 +35,47 @@ pub struct RuntimeOptions {
 
 impl RuntimeOptions {
     /// The defaults, with the vendors that have an admin key here and the configured labels.
+    /// A demo's settings get its fakes with the demo's keys, and no key of this machine.
     pub fn from_settings(settings: &Settings) -> RuntimeOptions {
+        use flightdeck_core::config::demo_keys;
+        use flightdeck_core::sources::growthbook::GrowthBookApi;
+        let (billing, growthbook) = if settings.demo {
+            let apis = [
+                (
+                    billing::Vendor::Anthropic,
+                    &settings.anthropic_api_url,
+                    demo_keys::ANTHROPIC_ADMIN,
+                ),
+                (
+                    billing::Vendor::OpenAi,
+                    &settings.openai_api_url,
+                    demo_keys::OPENAI_ADMIN,
+                ),
+            ];
+            (
+                apis.into_iter()
+                    .filter_map(|(v, url, key)| {
+                        billing::CostApi::new(v, url, key.into())
+                            .map_err(|e| tracing::warn!("{e}; its cost reports are not fetched"))
+                            .ok()
+                    })
+                    .collect(),
+                GrowthBookApi::new(&settings.growthbook_api_url, demo_keys::GROWTHBOOK.into())
+                    .map(Some),
+            )
+        } else {
+            (
+                billing::configured(&settings.anthropic_api_url, &settings.openai_api_url),
+                GrowthBookApi::configured(&settings.growthbook_api_url),
+            )
+        };
         RuntimeOptions {
             first_scan: true,
             rescan_every: Duration::from_secs(60),
             send_every: Duration::from_secs(15),
-            billing: billing::configured(&settings.anthropic_api_url, &settings.openai_api_url),
+            billing,
             billing_every: Duration::from_secs(3_600),
-            growthbook: flightdeck_core::sources::growthbook::GrowthBookApi::configured(
-                &settings.growthbook_api_url,
-            )
-            .unwrap_or_else(|e| {
+            growthbook: growthbook.unwrap_or_else(|e| {
                 tracing::warn!("{e}");
                 None
             }),

@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use flightdeck_app::lead::GitHubAccess;
 use flightdeck_app::{Lead, Runtime, RuntimeOptions};
-use flightdeck_core::config::Settings;
+use flightdeck_core::config::{demo_keys, Settings};
 use flightdeck_core::demo;
 use flightdeck_core::model::events::EventBus;
 use flightdeck_core::store::Store;
@@ -33,6 +32,16 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
     settings.policy_file = ws.policy_file();
     settings.data_dir = ws.root.clone();
     settings.agents = ws.agents();
+    // Every request the demo's fakes answer, and whether it carried a credential that is not
+    // the demo's (the desktop window's included): see `fakehub::journal`.
+    fakehub::journal::record_to(
+        ws.root.join(REQUEST_LOG),
+        &[
+            demo_keys::GROWTHBOOK,
+            demo_keys::ANTHROPIC_ADMIN,
+            demo_keys::OPENAI_ADMIN,
+        ],
+    );
     let (_github, github_url) = demo_github::start(&ws, now).await?;
     settings.github_api_url = github_url;
     let store = Store::open(&settings.database_url).await?;
@@ -42,7 +51,7 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
     demo::seed_unsourced_but_experiments(&store, &ws, now).await?;
     // The vendors' cost reports and GrowthBook's experiments come from local fakes too, with
     // the demo's keys, never yours.
-    let (_billing_fake, billing) = demo_github::start_billing(&store, now).await?;
+    let (_billing_fake, billing_url) = demo_github::start_billing(&store, now).await?;
     let (_growthbook_fake, growthbook) = demo_github::start_growthbook(&store, now).await?;
     eprintln!(
         "loaded {} repos, {} commits, {} agent runs ({} unreadable log lines skipped) in {:.1} s",
@@ -52,15 +61,14 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
         report.skipped_lines,
         started.elapsed().as_secs_f64()
     );
+    settings.anthropic_api_url = billing_url.clone();
+    settings.openai_api_url = billing_url;
+    settings.growthbook_api_url = growthbook.base().to_string();
+    settings.demo = true;
+    // A demo's lead: no token to its GitHub, the demo's key to its GrowthBook.
     let mut lead = Lead::from_settings(&settings);
-    // The demo's GitHub is the local fake: it gets no token, least of all the user's.
-    lead.github = Some(GitHubAccess::with_token(&settings.github_api_url, None));
-    // Decisions go back to the demo's GrowthBook with its key.
-    lead.growthbook = Some(flightdeck_app::lead::GrowthBookAccess {
-        api_url: growthbook.base().to_string(),
-        key: demo_github::GROWTHBOOK_KEY.into(),
-    });
     lead.sources = Some(ws.sources());
+    // The demo's settings give its fakes with the demo's keys (as the window's will).
     let runtime = Runtime::start(
         &lead,
         &store,
@@ -68,8 +76,6 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
         RuntimeOptions {
             // Scanned and seeded above, in that order.
             first_scan: false,
-            billing,
-            growthbook: Some(growthbook),
             ..RuntimeOptions::from_settings(&settings)
         },
     )
@@ -84,16 +90,86 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
     outln!("  workspace: {}", ws.root.display());
     outln!("  database:  {database}");
     if open {
-        open_desktop(&settings, &url);
+        open_desktop(&settings, &ws, &url)?;
     }
     server.await.context("server task")??;
     drop(runtime);
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the desktop window when a display exists and the desktop binary was built beside this
-/// one; otherwise says how to open the UI.
-fn open_desktop(settings: &Settings, url: &str) {
+/// The demo's request journal, in its workspace.
+pub const REQUEST_LOG: &str = "fake-requests.log";
+
+/// The demo's settings as a config file in its workspace (`demo = true`, its database, sources,
+/// agents and fakes), for the desktop window to start from instead of the user's.
+fn write_config(settings: &Settings, ws: &demo::DemoWorkspace) -> Result<PathBuf> {
+    let path = ws.root.join("flightdeck.toml");
+    let paths =
+        |ps: &[PathBuf]| -> Vec<String> { ps.iter().map(|p| p.display().to_string()).collect() };
+    let mut file = toml::Table::new();
+    file.insert("demo".into(), true.into());
+    file.insert(
+        "data_dir".into(),
+        settings.data_dir.display().to_string().into(),
+    );
+    let mut table = |name: &str, entries: Vec<(&str, toml::Value)>| {
+        let t: toml::Table = entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        file.insert(name.into(), t.into());
+    };
+    table(
+        "database",
+        vec![("url", settings.database_url.clone().into())],
+    );
+    table(
+        "sources",
+        vec![
+            ("repos", paths(&ws.repos).into()),
+            (
+                "claude_dirs",
+                paths(std::slice::from_ref(&ws.claude_dir)).into(),
+            ),
+            ("codex_home", ws.codex_home.display().to_string().into()),
+            ("gemini_dirs", toml::Value::Array(vec![])),
+            ("generic_dirs", toml::Value::Array(vec![])),
+        ],
+    );
+    table(
+        "github",
+        vec![("api_url", settings.github_api_url.clone().into())],
+    );
+    table(
+        "billing",
+        vec![
+            (
+                "anthropic_api_url",
+                settings.anthropic_api_url.clone().into(),
+            ),
+            ("openai_api_url", settings.openai_api_url.clone().into()),
+        ],
+    );
+    table(
+        "growthbook",
+        vec![("api_url", settings.growthbook_api_url.clone().into())],
+    );
+    file.insert(
+        "agents".into(),
+        toml::Value::try_from(&settings.agents).context("the demo's agents as TOML")?,
+    );
+    let text = format!(
+        "# Written by `flightdeck demo`: the demo's own settings, for the window it opens.\n{}",
+        toml::to_string(&file).context("the demo's config as TOML")?
+    );
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// Opens the desktop window on the demo's settings only (its config file, nothing of the
+/// user's) when a display exists and the desktop binary was built beside this one; otherwise
+/// says how to open the UI.
+fn open_desktop(settings: &Settings, ws: &demo::DemoWorkspace, url: &str) -> Result<()> {
     let has_display =
         std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     let desktop = std::env::current_exe()
@@ -102,17 +178,24 @@ fn open_desktop(settings: &Settings, url: &str) {
         .filter(|p| p.is_file());
     match (has_display, desktop) {
         (true, Some(bin)) => {
-            match std::process::Command::new(&bin)
-                .env("FLIGHTDECK_DATABASE_URL", &settings.database_url)
-                .env("FLIGHTDECK_POLICY", &settings.policy_file)
-                .env("FLIGHTDECK_GITHUB_API", &settings.github_api_url)
-                .env(
-                    "FLIGHTDECK_AUDIT_KEY",
-                    flightdeck_core::model::audit::key_path(&settings.data_dir),
-                )
-                .spawn()
-            {
-                Ok(_) => outln!("  desktop window: opened ({})", bin.display()),
+            let config = write_config(settings, ws)?;
+            let mut cmd = std::process::Command::new(&bin);
+            // Flightdeck's own variables would override the demo's file. Credentials are left:
+            // the file's `demo = true` is what keeps them unread (the test proves it with them
+            // set).
+            for (var, _) in std::env::vars_os() {
+                if var.to_str().is_some_and(|v| v.starts_with("FLIGHTDECK_")) {
+                    cmd.env_remove(var);
+                }
+            }
+            // Its output is its own (warnings go to stderr): it never holds the demo's stdout.
+            cmd.stdout(std::process::Stdio::null());
+            cmd.env("FLIGHTDECK_CONFIG", &config);
+            match cmd.spawn() {
+                Ok(child) => {
+                    fakehub::journal::note(&format!("desktop window started (pid {})", child.id()));
+                    outln!("  desktop window: opened ({})", bin.display())
+                }
                 Err(e) => eprintln!(
                     "note: could not start {}: {e}; open {url} in a browser",
                     bin.display()
@@ -124,4 +207,5 @@ fn open_desktop(settings: &Settings, url: &str) {
             "  desktop app not built (cargo build -p flightdeck-desktop); open {url} in a browser"
         ),
     }
+    Ok(())
 }

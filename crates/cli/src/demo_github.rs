@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result};
 use fakehub::{Hub, Pr};
+use flightdeck_core::config::demo_keys;
 use flightdeck_core::demo::DemoWorkspace;
 
 /// Starts the fake GitHub, points each demo repo's `origin` at it, and returns its API URL.
@@ -164,16 +165,13 @@ pub async fn start(ws: &DemoWorkspace, now: i64) -> Result<(Hub, String)> {
 
 /// The demo's vendor billing: local fakes of Anthropic's and OpenAI's cost reports billing what
 /// the demo's logs cost plus 12 % (work the watched machines did not see), fetched once now so
-/// the reconciliation shows at once; returns the fake (keep it alive) and its clients.
+/// the reconciliation shows at once; returns the fake (keep it alive) and its URL.
 pub async fn start_billing(
     store: &flightdeck_core::store::Store,
     now: i64,
-) -> Result<(
-    fakehub::billing::Billing,
-    Vec<flightdeck_core::sources::billing::CostApi>,
-)> {
+) -> Result<(fakehub::billing::Billing, String)> {
     use flightdeck_core::sources::billing::{self, CostApi, Vendor};
-    let fake = fakehub::billing::Billing::new("demo-anthropic-admin", "demo-openai-admin");
+    let fake = fakehub::billing::Billing::new(demo_keys::ANTHROPIC_ADMIN, demo_keys::OPENAI_ADMIN);
     for r in store
         .spend_records()
         .await?
@@ -200,17 +198,17 @@ pub async fn start_billing(
         .await
         .context("starting the demo's fake billing APIs")?;
     let apis = vec![
-        CostApi::new(Vendor::Anthropic, &url, "demo-anthropic-admin".into())?,
-        CostApi::new(Vendor::OpenAi, &url, "demo-openai-admin".into())?,
+        CostApi::new(Vendor::Anthropic, &url, demo_keys::ANTHROPIC_ADMIN.into())?,
+        CostApi::new(Vendor::OpenAi, &url, demo_keys::OPENAI_ADMIN.into())?,
     ];
     for api in &apis {
         billing::sync(api, store, now).await?;
     }
-    Ok((fake, apis))
+    Ok((fake, url))
 }
 
 /// The demo GrowthBook's secret key (the fake's; never the user's).
-pub const GROWTHBOOK_KEY: &str = "secret_demo_growthbook";
+pub const GROWTHBOOK_KEY: &str = demo_keys::GROWTHBOOK;
 
 /// The demo's GrowthBook: a local fake of its REST API holding the demo's three experiments
 /// (`demo::experiments`), with the demo's own key, read once now so the Experiments view shows

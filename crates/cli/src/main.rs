@@ -315,6 +315,17 @@ fn settings(cli: &Cli, serve: &ServeArgs, sources: &SourceArgs) -> Result<(Setti
         tls_key: serve.tls_key.clone(),
         behind_proxy: serve.behind_proxy,
     };
+    if matches!(cli.command, Command::Demo { .. }) {
+        // The demo runs on its own settings: the flags given, never the user's config file
+        // (its agents, sources or team), and no secret of this machine (`demo`).
+        let dirs = config::Dirs::from_env()?;
+        let demo = config::RawConfig {
+            demo: true,
+            ..Default::default()
+        };
+        let settings = Settings::resolve(demo, overrides, &dirs)?;
+        return Ok((settings, dirs));
+    }
     Ok(config::load(cli.config.clone(), overrides)?)
 }
 

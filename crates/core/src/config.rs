@@ -46,6 +46,13 @@ pub struct RawConfig {
     /// Owned by `team` (members, teams, who may decide what).
     #[serde(default)]
     pub team: crate::domain::team::Config,
+    /// A demo workspace's file (`flightdeck demo` writes one): no token or key of this machine
+    /// is looked up, and the demo's own fake keys go to the demo's fakes.
+    #[serde(default)]
+    pub demo: bool,
+    /// Where Flightdeck keeps its data (the default database, the audit key, dispatch
+    /// worktrees and logs); default the platform's data dir.
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -198,14 +205,30 @@ pub struct Settings {
     pub agents: std::collections::BTreeMap<String, crate::domain::work::AgentConfig>,
     /// `[team]`: members, teams and who may decide what (empty: one lead, nothing restricted).
     pub team: crate::domain::team::Config,
+    /// A demo's settings (`demo = true`): the front ends look up no secret of this machine
+    /// (environment, keyring, `gh`) and give the demo's fakes the demo's keys ([`demo_keys`]).
+    pub demo: bool,
+}
+
+/// The demo's own credentials for its local fakes: public, worthless anywhere else, and the
+/// only ones a demo's front end sends.
+pub mod demo_keys {
+    pub const GROWTHBOOK: &str = "secret_demo_growthbook";
+    pub const ANTHROPIC_ADMIN: &str = "demo-anthropic-admin";
+    pub const OPENAI_ADMIN: &str = "demo-openai-admin";
 }
 
 impl Settings {
     pub fn resolve(raw: RawConfig, o: Overrides, dirs: &Dirs) -> Result<Self, ConfigError> {
         let transport = transport(&o, &raw.server)?;
-        let database_url = o.database_url.or(raw.database.url).unwrap_or_else(|| {
-            format!("sqlite://{}", dirs.data_dir.join("flightdeck.db").display())
-        });
+        let data_dir = raw
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| dirs.data_dir.clone());
+        let database_url = o
+            .database_url
+            .or(raw.database.url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("flightdeck.db").display()));
         raw.prices.validate(&dirs.config_file)?;
         crate::domain::work::validate_agents(&raw.agents, &dirs.config_file)?;
         let concentration_threshold = raw.spend.threshold(&dirs.config_file)?;
@@ -243,7 +266,7 @@ impl Settings {
             codex_home: o.codex_home.or(raw.sources.codex_home),
             gemini_dirs: o.gemini_dirs.or(raw.sources.gemini_dirs),
             generic_dirs: o.generic_dirs.or(raw.sources.generic_dirs),
-            data_dir: dirs.data_dir.clone(),
+            data_dir,
             policy_file: dirs.config_file.with_file_name("policy.toml"),
             github_api_url: raw.github.api_url(),
             incident_labels,
@@ -254,6 +277,7 @@ impl Settings {
             growthbook_api_url: raw.growthbook.url(),
             agents: raw.agents,
             team: raw.team,
+            demo: raw.demo,
         };
         s.validate()?;
         Ok(s)

@@ -98,7 +98,10 @@ impl Billing {
         let app = Router::new()
             .route("/v1/organizations/cost_report", get(anthropic_costs))
             .route("/v1/organization/costs", get(openai_costs))
-            .with_state(self.clone());
+            .with_state(self.clone())
+            .layer(axum::middleware::from_fn(|req, next| {
+                crate::journal::layer("billing", req, next)
+            }));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

@@ -315,7 +315,10 @@ impl GrowthBook {
             .route("/api/v1/metrics/{id}", get(get_metric))
             .route("/api/v1/fact-metrics/{id}", get(get_fact_metric))
             .fallback(|| async { message(StatusCode::NOT_FOUND, "Unknown API endpoint") })
-            .with_state(self.clone());
+            .with_state(self.clone())
+            .layer(axum::middleware::from_fn(|req, next| {
+                crate::journal::layer("growthbook", req, next)
+            }));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

@@ -10,6 +10,7 @@
 mod actions;
 pub mod billing;
 pub mod growthbook;
+pub mod journal;
 pub use actions::Deploy;
 mod issues;
 
@@ -329,7 +330,9 @@ impl Hub {
         let listener =
             tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
         let addr = listener.local_addr()?;
-        let app = router(self.clone());
+        let app = router(self.clone()).layer(axum::middleware::from_fn(|req, next| {
+            journal::layer("github", req, next)
+        }));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
