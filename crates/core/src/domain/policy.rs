@@ -142,16 +142,8 @@ impl RawPolicy {
         };
         let mut protected = Vec::new();
         for (i, p) in self.protected.unwrap_or_default().into_iter().enumerate() {
-            let mut set = GlobSetBuilder::new();
-            for g in &p.paths {
-                let glob = Glob::new(g).map_err(|e| {
-                    invalid(&format!("protected[{i}].paths"), format!("`{g}`: {e}"))
-                })?;
-                set.add(glob);
-            }
-            let globs = set
-                .build()
-                .map_err(|e| invalid(&format!("protected[{i}].paths"), e.to_string()))?;
+            let globs =
+                glob_set(&p.paths).map_err(|m| invalid(&format!("protected[{i}].paths"), m))?;
             protected.push(Protected {
                 patterns: p.paths,
                 globs,
@@ -280,25 +272,30 @@ impl PolicyFile {
                 .iter()
                 .any(|p| p.approvals >= 1 && p.globs.is_match(REPO_POLICY))
         {
-            let mut globs = GlobSetBuilder::new();
-            globs.add(Glob::new(REPO_POLICY).map_err(|e| ConfigError::Invalid {
+            let patterns = vec![REPO_POLICY.to_string()];
+            let globs = glob_set(&patterns).map_err(|message| ConfigError::Invalid {
                 path: error_path.clone(),
                 key: "protected".into(),
-                message: e.to_string(),
-            })?);
+                message,
+            })?;
             policy.protected.push(Protected {
-                patterns: vec![REPO_POLICY.to_string()],
-                globs: globs.build().map_err(|e| ConfigError::Invalid {
-                    path: error_path.clone(),
-                    key: "protected".into(),
-                    message: e.to_string(),
-                })?,
+                patterns,
+                globs,
                 approvals: 1,
                 owners: Vec::new(),
             });
         }
         Ok(policy)
     }
+}
+
+/// The set matching any of `patterns`; `Err` names the one that is not a glob.
+fn glob_set(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut set = GlobSetBuilder::new();
+    for g in patterns {
+        set.add(Glob::new(g).map_err(|e| format!("`{g}`: {e}"))?);
+    }
+    set.build().map_err(|e| e.to_string())
 }
 
 /// A repo's `.flightdeck/policy.toml` as committed on its base branch.

@@ -371,9 +371,9 @@ pub async fn adopt_runs(store: &Store) -> Result<usize, crate::Error> {
         .into_iter()
         .map(|r| (r.id, r.default_branch))
         .collect();
-    let pairs: Vec<(String, String)> = runs
+    let pairs: Vec<(&str, &str)> = runs
         .iter()
-        .filter_map(|r| Some((r.repo.clone()?, r.branch.clone()?)))
+        .filter_map(|r| Some((r.repo.as_deref()?, r.branch.as_deref()?)))
         .collect();
     let changes: HashMap<(String, String), crate::model::ChangeRequest> = store
         .local_changes_on(&pairs)
@@ -483,16 +483,7 @@ pub async fn follow_changes(store: &Store) -> Result<usize, crate::Error> {
         .filter(|l| l.kind == WorkLinkKind::Change)
         .map(|l| l.target.clone())
         .collect();
-    let pairs: Vec<(String, String)> = items
-        .iter()
-        .filter_map(|w| w.repo.as_ref().map(|r| (r, &w.links)))
-        .flat_map(|(r, links)| {
-            links
-                .iter()
-                .filter(|l| l.kind == WorkLinkKind::Branch)
-                .map(move |l| (r.clone(), l.target.clone()))
-        })
-        .collect();
+    let pairs: Vec<(&str, &str)> = items.iter().flat_map(WorkItem::branch_links).collect();
     let mut changes = store.change_requests_with_ids(&ids).await?;
     changes.extend(store.local_changes_on(&pairs).await?);
     let by_id: HashMap<&str, &crate::model::ChangeRequest> =

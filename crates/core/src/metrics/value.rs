@@ -2,7 +2,7 @@
 //! cost, cost per changed line that survived review (was merged), and agent cost against the
 //! time people spent reviewing it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::Serialize;
 use ts_rs::TS;
@@ -89,11 +89,9 @@ pub async fn value(store: &Store, since: i64, now: i64) -> Result<ValueView> {
     let runs = store
         .run_costs_ended(since, now - ABANDONED_AFTER_SECS)
         .await?;
-    let branches: Vec<(String, String)> = runs
+    let branches: Vec<(&str, &str)> = runs
         .iter()
-        .map(|(repo, branch, _)| (repo.clone(), branch.clone()))
-        .collect::<HashSet<_>>()
-        .into_iter()
+        .map(|(repo, branch, _)| (repo.as_str(), branch.as_str()))
         .collect();
     // (repo, branch) whose work was merged.
     let merged_branches = store.merged_branches_among(&branches).await?;

@@ -813,6 +813,18 @@ pub struct WorkItem {
     pub links: Vec<WorkLink>,
 }
 
+impl WorkItem {
+    /// The (repo, branch) of each branch it links, when it has a repo: what its runs and local
+    /// changes are found by.
+    pub fn branch_links(&self) -> impl Iterator<Item = (&str, &str)> {
+        let repo = self.repo.as_deref();
+        self.links
+            .iter()
+            .filter(|l| l.kind == WorkLinkKind::Branch)
+            .filter_map(move |l| Some((repo?, l.target.as_str())))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct WorkLink {

@@ -840,6 +840,31 @@ fn pair_condition(a: &str, b: &str, n: usize) -> String {
 const PER_STATEMENT: usize = 400;
 
 impl Store {
+    /// The rows of `select` (ending in `WHERE …` or `AND`) for each of `pairs`, columns `a` and
+    /// `b` matched by [`pair_condition`]: each pair once, a few hundred a statement.
+    async fn rows_on_pairs(
+        &self,
+        select: &str,
+        (a, b): (&str, &str),
+        pairs: &[(&str, &str)],
+    ) -> Result<Vec<AnyRow>> {
+        let mut pairs = pairs.to_vec();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut out = Vec::new();
+        for chunk in pairs.chunks(PER_STATEMENT / 2) {
+            let sql = format!("{select} ({})", pair_condition(a, b, chunk.len()));
+            let mut q = sqlx::query(&sql);
+            for (x, y) in chunk {
+                q = q.bind(*x).bind(*y);
+            }
+            out.extend(q.fetch_all(&self.pool).await?);
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
     /// The Changes view's rows and what judging them reads; see [`ChangeListing`].
     pub async fn change_listing(&self, recent: i64) -> Result<ChangeListing> {
         // The ids first, each by index: the open ones, and the newest of each closed state.
@@ -1124,27 +1149,22 @@ impl Store {
     /// Which of `branches` (repo, branch) a merged change request came from.
     pub async fn merged_branches_among(
         &self,
-        branches: &[(String, String)],
+        branches: &[(&str, &str)],
     ) -> Result<std::collections::HashSet<(String, String)>> {
+        // The state is checked here: in the WHERE clause SQLite picks the state index and reads
+        // every merged change once per statement.
+        let rows = self
+            .rows_on_pairs(
+                "SELECT repo, head, state FROM change_requests WHERE",
+                ("repo", "head"),
+                branches,
+            )
+            .await?;
         let mut out = std::collections::HashSet::new();
-        for chunk in branches.chunks(PER_STATEMENT / 2) {
-            // The state is checked here: in the WHERE clause SQLite picks the state index and
-            // reads every merged change once per statement.
-            let sql = format!(
-                "SELECT repo, head, state FROM change_requests WHERE {}",
-                pair_condition("repo", "head", chunk.len())
-            );
-            let mut q = sqlx::query_as::<_, (String, String, String)>(&sql);
-            for (repo, branch) in chunk {
-                q = q.bind(repo).bind(branch);
+        for r in rows {
+            if r.try_get::<String, _>("state")? == ChangeState::Merged.as_str() {
+                out.insert((r.try_get("repo")?, r.try_get("head")?));
             }
-            out.extend(
-                q.fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .filter(|(_, _, state)| state == ChangeState::Merged.as_str())
-                    .map(|(repo, head, _)| (repo, head)),
-            );
         }
         Ok(out)
     }
@@ -1205,23 +1225,14 @@ impl Store {
 impl Store {
     /// The runs on any of `branches` (repo, branch), by the (repo, branch) index, newest first.
     pub async fn runs_on_branches(&self, branches: &[(&str, &str)]) -> Result<Vec<AgentRun>> {
-        let mut pairs = branches.to_vec();
-        pairs.sort_unstable();
-        pairs.dedup();
-        let mut out = Vec::new();
-        for chunk in pairs.chunks(PER_STATEMENT / 2) {
-            let sql = format!(
-                "SELECT * FROM agent_runs WHERE {}",
-                pair_condition("repo", "branch", chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for (repo, branch) in chunk {
-                q = q.bind(*repo).bind(*branch);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.push(agent_run(&r)?);
-            }
-        }
+        let rows = self
+            .rows_on_pairs(
+                "SELECT * FROM agent_runs WHERE",
+                ("repo", "branch"),
+                branches,
+            )
+            .await?;
+        let mut out = rows.iter().map(agent_run).collect::<Result<Vec<_>>>()?;
         newest_first(&mut out);
         Ok(out)
     }
@@ -1303,28 +1314,15 @@ impl Store {
     }
 
     /// Local change requests (agent branches) on any of `branches` (repo, branch).
-    pub async fn local_changes_on(
-        &self,
-        branches: &[(String, String)],
-    ) -> Result<Vec<ChangeRequest>> {
-        let mut pairs = branches.to_vec();
-        pairs.sort_unstable();
-        pairs.dedup();
-        let mut out = Vec::new();
-        for chunk in pairs.chunks(PER_STATEMENT / 2) {
-            let sql = format!(
-                "{CHANGE_REQUESTS} WHERE c.kind = 'local' AND ({})",
-                pair_condition("c.repo", "c.head", chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for (repo, branch) in chunk {
-                q = q.bind(repo).bind(branch);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.push(change_request_of(&r)?);
-            }
-        }
-        Ok(out)
+    pub async fn local_changes_on(&self, branches: &[(&str, &str)]) -> Result<Vec<ChangeRequest>> {
+        let rows = self
+            .rows_on_pairs(
+                &format!("{CHANGE_REQUESTS} WHERE c.kind = 'local' AND"),
+                ("c.repo", "c.head"),
+                branches,
+            )
+            .await?;
+        rows.iter().map(change_request_of).collect()
     }
 
     /// Runs on a branch (not HEAD, not their repo's default) that no work item links yet.

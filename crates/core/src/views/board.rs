@@ -107,16 +107,7 @@ pub async fn work_board(
         .filter(|l| l.kind == WorkLinkKind::Run)
         .map(|l| l.target.as_str())
         .collect();
-    let branches: Vec<(&str, &str)> = items
-        .iter()
-        .filter_map(|w| w.repo.as_deref().map(|repo| (repo, &w.links)))
-        .flat_map(|(repo, links)| {
-            links
-                .iter()
-                .filter(|l| l.kind == WorkLinkKind::Branch)
-                .map(move |l| (repo, l.target.as_str()))
-        })
-        .collect();
+    let branches: Vec<(&str, &str)> = items.iter().flat_map(|w| w.branch_links()).collect();
     let mut runs = store.runs_with_ids(&ids).await?;
     runs.extend(store.runs_on_branches(&branches).await?);
     crate::store::newest_first(&mut runs);
