@@ -65,9 +65,11 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
     settings.openai_api_url = billing_url;
     settings.growthbook_api_url = growthbook.base().to_string();
     settings.demo = true;
-    // A demo's lead: no token to its GitHub, the demo's key to its GrowthBook.
+    // A demo's lead: no token to its GitHub, the demo's key to its GrowthBook, and its own
+    // signing key even where FLIGHTDECK_AUDIT_KEY names the user's (the window's is the same).
     let mut lead = Lead::from_settings(&settings);
     lead.sources = Some(ws.sources());
+    lead.audit_key = ws.root.join("audit-key");
     // The demo's settings give its fakes with the demo's keys (as the window's will).
     let runtime = Runtime::start(
         &lead,

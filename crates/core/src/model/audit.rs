@@ -59,7 +59,8 @@ pub struct Checkpoint {
 struct Checkpoints {
     databases: std::collections::BTreeMap<String, Checkpoint>,
     /// The one checkpoint a file from before they were kept per database held, for whichever
-    /// database it was: kept, and taken for any database that has none of its own yet.
+    /// database it was: taken for any database until the first entry is recorded in the new
+    /// form, then dropped (kept longer, it would raise false alarms on every other database).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     legacy: Option<Checkpoint>,
 }
@@ -140,10 +141,14 @@ impl AuditKey {
 
     /// The checkpoint of the last entry this key wrote in `database`, if any. A file from
     /// before checkpoints were kept per database holds one for whichever it was: it stands for
-    /// each database that has none of its own yet.
+    /// any database until the next entry is written.
     pub fn checkpoint(&self, database: &str) -> Option<Checkpoint> {
         let all = Checkpoints::read(&self.checkpoint);
-        all.databases.get(database).cloned().or(all.legacy)
+        match all.databases.get(database) {
+            Some(c) => Some(c.clone()),
+            None if all.databases.is_empty() => all.legacy,
+            None => None,
+        }
     }
 
     /// Records the entry just written in `database` as this signer's checkpoint there — only
@@ -158,6 +163,7 @@ impl AuditKey {
         let _lock =
             FileLock::take(&self.checkpoint.with_extension("checkpoint.lock")).map_err(io)?;
         let mut all = Checkpoints::read(&self.checkpoint);
+        all.legacy = None;
         if all.databases.get(database).is_some_and(|c| c.seq >= seq) {
             return Ok(());
         }
