@@ -636,6 +636,13 @@ fn no_request_of_the_demo_or_its_window_carries_a_real_token() {
         "{printed:?}\n{stderr}"
     );
     let demo_config = std::fs::read_to_string(dir.join("flightdeck.toml")).unwrap();
+    // It names the database, whose URL may hold a password: the user's alone.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.join("flightdeck.toml"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "mode {mode:o}");
     assert!(demo_config.contains("demo = true"), "{demo_config}");
     assert!(!demo_config.contains("users-own"), "{demo_config}");
 

@@ -164,7 +164,26 @@ fn write_config(settings: &Settings, ws: &demo::DemoWorkspace) -> Result<PathBuf
         "# Written by `flightdeck demo`: the demo's own settings, for the window it opens.\n{}",
         toml::to_string(&file).context("the demo's config as TOML")?
     );
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    // Only the user may read it: a database URL given with `--database-url` may hold a password.
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        opts.mode(0o600);
+        // A file left by an earlier demo keeps its mode through `open`: set it.
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot make {} private", path.display()))?;
+        }
+    }
+    std::io::Write::write_all(
+        &mut opts
+            .open(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        text.as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
 
