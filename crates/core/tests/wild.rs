@@ -348,3 +348,94 @@ async fn a_diffstat_left_unknown_is_filled_in_when_its_objects_return() {
         (Some(want.0), Some(want.1), Some(want.2))
     );
 }
+
+/// A history longer than a scan's batch: the commits reach the sink in batches of at most
+/// [`git::BATCH`], all of them once; a sink that refuses one stops the scan with its error; and
+/// an ingest stores every commit with `git log --numstat`'s totals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_history_is_read_and_stored_in_batches() {
+    use flightdeck_core::domain::ingest::{self, Sources};
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("long");
+    std::fs::create_dir_all(&repo).unwrap();
+    run_git(&repo, &["init", "-q"]);
+    let total = 2 * git::BATCH + 123;
+    let mut stream = String::new();
+    for i in 0..total {
+        let body = format!("line {i}\n").repeat(i % 5 + 1);
+        stream.push_str(&format!(
+            "commit refs/heads/main\ncommitter Dev <dev@acme.dev> {} +0000\ndata {}\nChange {i}\n",
+            1_700_000_000 + i * 60,
+            format!("Change {i}\n").len()
+        ));
+        stream.push_str(&format!(
+            "M 100644 inline f{}.txt\ndata {}\n{body}\n",
+            i % 7,
+            body.len()
+        ));
+    }
+    let mut child = Command::new("git")
+        .args(["fast-import", "--quiet"])
+        .current_dir(&repo)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let mut sizes = Vec::new();
+    let scan = git::scan_batched(&repo, &[], 0, &mut |batch| {
+        sizes.push(batch.len());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(sizes, vec![git::BATCH, git::BATCH, 123]);
+    assert_eq!(scan.new_commits, total);
+    assert!(scan.commits.is_empty(), "a batched scan kept its commits");
+
+    let mut calls = 0;
+    let err = git::scan_batched(&repo, &[], 0, &mut |_| {
+        calls += 1;
+        if calls == 2 {
+            return Err(flightdeck_core::Error::Invalid {
+                path: repo.clone(),
+                message: "store full".into(),
+            });
+        }
+        Ok(())
+    })
+    .expect_err("a refused batch did not stop the scan");
+    assert!(err.to_string().contains("store full"), "{err}");
+    assert_eq!(calls, 2, "the scan read on after its sink refused");
+
+    let store =
+        flightdeck_core::store::Store::open(&dir.path().join("fd.db").display().to_string())
+            .await
+            .unwrap();
+    let sources = Sources {
+        repos: vec![repo.clone()],
+        ..Default::default()
+    };
+    let report = ingest::run(&store, &sources, None, 0).await.unwrap();
+    assert_eq!(report.new_commits, total);
+    let stored = store.commits_between(i64::MIN, i64::MAX).await.unwrap();
+    let truth = numstat(&repo, &["main"]);
+    assert_eq!(stored.len(), truth.len());
+    let sum = |f: fn(&(i64, i64, i64)) -> i64| truth.values().map(f).sum::<i64>();
+    let lines: (i64, i64, i64) = stored.iter().fold((0, 0, 0), |a, c| {
+        (
+            a.0 + c.files_changed.unwrap(),
+            a.1 + c.insertions.unwrap(),
+            a.2 + c.deletions.unwrap(),
+        )
+    });
+    assert_eq!(lines, (sum(|t| t.0), sum(|t| t.1), sum(|t| t.2)));
+    let again = ingest::run(&store, &sources, None, 60).await.unwrap();
+    assert_eq!(again.new_commits, 0);
+}

@@ -120,15 +120,38 @@ pub async fn run_with_progress(
             Some(c) if !deepened => serde_json::from_str(c).unwrap_or_default(),
             _ => Vec::new(),
         };
-        let p = path.clone();
         let mut known_sorted = known.clone();
         known_sorted.sort();
-        let scanned = tokio::task::spawn_blocking(move || git::scan(&p, &known, now))
-            .await
-            .map_err(|e| crate::Error::Invalid {
-                path: path.clone(),
-                message: format!("scan task failed: {e}"),
-            })?;
+        // The new commits are written in batches while the scan reads on, so a first scan of a
+        // long history never holds it all.
+        let (batches, mut written) = tokio::sync::mpsc::channel::<Vec<crate::model::Commit>>(2);
+        let p = path.clone();
+        let scanning = tokio::task::spawn_blocking(move || {
+            git::scan_batched(&p, &known, now, &mut |batch| {
+                batches
+                    .blocking_send(batch)
+                    .map_err(|_| crate::Error::Invalid {
+                        path: p.clone(),
+                        message: "scan stopped: the store took no more commits".into(),
+                    })
+            })
+        });
+        let mut stored = Ok(());
+        let mut unknown_diffstats = 0;
+        while let Some(batch) = written.recv().await {
+            unknown_diffstats += batch.iter().filter(|c| c.insertions.is_none()).count();
+            if let Err(e) = store.upsert_commits(&batch).await {
+                stored = Err(e);
+                break;
+            }
+        }
+        // Closing the channel stops a scan whose batches can no longer be stored.
+        drop(written);
+        let scanned = scanning.await.map_err(|e| crate::Error::Invalid {
+            path: path.clone(),
+            message: format!("scan task failed: {e}"),
+        })?;
+        stored?;
         let scan = match scanned {
             Ok(s) => s,
             Err(e) => {
@@ -154,7 +177,7 @@ pub async fn run_with_progress(
         // worktree or remote is a change too.
         let clone = store.clone_key(scan.repo.path.as_deref().unwrap_or_default());
         let state = clone_state(&scan);
-        if scan.commits.is_empty()
+        if scan.new_commits == 0
             && store.cursor("git-state", &clone).await?.as_deref() == Some(state.as_str())
         {
             continue;
@@ -163,7 +186,6 @@ pub async fn run_with_progress(
         store
             .replace_branches(&scan.repo.id, &clone, &scan.branches)
             .await?;
-        store.upsert_commits(&scan.commits).await?;
         fill_unknown_diffstats(store, path, &scan.repo.id, &clone, now).await?;
         let open: Vec<String> = scan.changes.iter().map(|c| c.id.clone()).collect();
         let with_pr = store.open_pull_request_heads(&scan.repo.id).await?;
@@ -174,7 +196,7 @@ pub async fn run_with_progress(
         settle_vanished(store, &scan.repo, &clone, &open, now).await?;
         store.fold_local_changes(&scan.repo.id).await?;
         // Deploys recorded before their commits were scanned are measured now.
-        if !scan.commits.is_empty() {
+        if scan.new_commits > 0 {
             crate::domain::deploys::measure_repo(store, &scan.repo.id).await?;
         }
         let heads = serde_json::to_string(&scan.heads).unwrap_or_else(|_| "[]".into());
@@ -187,12 +209,8 @@ pub async fn run_with_progress(
                 .set_cursor("git-shallow", &shallow_key, &shallow, now)
                 .await?;
         }
-        report.new_commits += scan.commits.len();
-        report.unknown_diffstats += scan
-            .commits
-            .iter()
-            .filter(|c| c.insertions.is_none())
-            .count();
+        report.new_commits += scan.new_commits;
+        report.unknown_diffstats += unknown_diffstats;
         report.refs_changed |= heads_sorted != known_sorted;
     }
 

@@ -23,8 +23,11 @@ use crate::sources::{agent_for_branch, agent_for_identity};
 pub struct RepoScan {
     pub repo: Repo,
     pub branches: Vec<Branch>,
-    /// New commits only (not reachable from `known_heads`).
+    /// New commits only (not reachable from `known_heads`); empty from [`scan_batched`], which
+    /// hands them to its sink instead.
     pub commits: Vec<Commit>,
+    /// How many new commits were read (`commits.len()` from [`scan`]).
+    pub new_commits: usize,
     pub changes: Vec<ChangeRequest>,
     /// Paths of the linked worktrees, so agent logs from them map to this repo.
     pub worktrees: Vec<PathBuf>,
@@ -34,7 +37,31 @@ pub struct RepoScan {
     pub shallow: Vec<String>,
 }
 
+/// Commits per batch handed to a [`scan_batched`] sink: a first scan of a long history is
+/// written as it is read, so memory does not grow with the history (a million commits held at
+/// once took 2.3 GB).
+pub const BATCH: usize = 5_000;
+
+/// Scans the repository at `path`, keeping its new commits in [`RepoScan::commits`].
 pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
+    let mut commits = Vec::new();
+    let mut scan = scan_batched(path, known_heads, now, &mut |batch| {
+        commits.extend(batch);
+        Ok(())
+    })?;
+    scan.commits = commits;
+    Ok(scan)
+}
+
+/// Scans the repository at `path`, handing its new commits to `sink` in batches of at most
+/// [`BATCH`], newest first, as they are read. An error from the sink stops the scan and is
+/// returned.
+pub fn scan_batched(
+    path: &Path,
+    known_heads: &[String],
+    now: i64,
+    sink: &mut dyn FnMut(Vec<Commit>) -> Result<()>,
+) -> Result<RepoScan> {
     // libgit2 re-hashes every object it reads (SHA-1 with collision detection), which was a
     // third of a full scan; git itself does not on reads, and Flightdeck only reads.
     git2::opts::strict_hash_verification(false);
@@ -154,9 +181,12 @@ pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
             }
         }
     }
-    let oids = walk.collect::<Result<Vec<Oid>, _>>().map_err(git)?;
     let shallow = shallow_boundary(&repo);
-    let commits = read_commits(&repo, &oids, &repo_key, &branch_agent_of, &shallow).map_err(git)?;
+    let new_commits = read_commits(&repo, walk, &repo_key, &branch_agent_of, &shallow, sink)
+        .map_err(|e| match e {
+            Read::Git(e) => git(e),
+            Read::Sink(e) => e,
+        })?;
 
     let mut changes = Vec::new();
     if let Some(base) = default_oid {
@@ -175,7 +205,8 @@ pub fn scan(path: &Path, known_heads: &[String], now: i64) -> Result<RepoScan> {
             last_scanned_at: Some(now),
         },
         branches,
-        commits,
+        commits: Vec::new(),
+        new_commits,
         changes,
         worktrees,
         heads,
@@ -401,23 +432,43 @@ fn moved_worktree(path: &Path) -> Option<Error> {
     })
 }
 
-/// One thread: libgit2 serialises pack access behind a global lock, and two readers measured
-/// slower than one.
+/// Why reading commits stopped: git failed, or the sink refused a batch.
+enum Read {
+    Git(git2::Error),
+    Sink(Error),
+}
+
+/// Reads the commits `walk` yields, handing them to `sink` in batches of [`BATCH`]; returns how
+/// many were read. One thread: libgit2 serialises pack access behind a global lock, and two
+/// readers measured slower than one.
 fn read_commits(
     repo: &Repository,
-    oids: &[Oid],
+    walk: git2::Revwalk<'_>,
     repo_key: &str,
     branch_agent_of: &HashMap<Oid, String>,
     shallow: &HashSet<Oid>,
-) -> Result<Vec<Commit>, git2::Error> {
-    let odb = repo.odb()?;
+    sink: &mut dyn FnMut(Vec<Commit>) -> Result<()>,
+) -> Result<usize, Read> {
+    let odb = repo.odb().map_err(Read::Git)?;
     let mut differ = Differ::new(&odb);
-    oids.iter()
-        .map(|&oid| {
-            let cut = shallow.contains(&oid);
+    let mut batch = Vec::new();
+    let mut read = 0;
+    for oid in walk {
+        let oid = oid.map_err(Read::Git)?;
+        let cut = shallow.contains(&oid);
+        batch.push(
             commit_row(repo, &mut differ, oid, repo_key, branch_agent_of, cut)
-        })
-        .collect()
+                .map_err(Read::Git)?,
+        );
+        read += 1;
+        if batch.len() == BATCH {
+            sink(std::mem::take(&mut batch)).map_err(Read::Sink)?;
+        }
+    }
+    if !batch.is_empty() {
+        sink(batch).map_err(Read::Sink)?;
+    }
+    Ok(read)
 }
 
 /// The diffstat of commit `c` against its first parent, as `git log --numstat --first-parent`
