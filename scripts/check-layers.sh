@@ -121,7 +121,7 @@ def code_only(text):
 
 # Core's layers, bottom up: a folder's modules import only from its own layer and those below.
 # The crate root's files (config, watch, demo) are the top: they assemble the features.
-LAYER = {"model": 0, "stats": 0, "store": 1, "sources": 2, "forge": 2, "domain": 3, "metrics": 4, "views": 4}
+LAYER = {"model": 0, "stats": 0, "store": 1, "sources": 2, "forge": 2, "domain": 3, "metrics": 4, "views": 4, "notify": 5}
 TOP = max(LAYER.values()) + 1
 files = glob.glob(os.path.join(src_dir, "**", "*.rs"), recursive=True)
 rels = [os.path.relpath(f, src_dir)[:-3].split(os.sep) for f in files]

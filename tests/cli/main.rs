@@ -20,6 +20,7 @@ mod errors;
 mod experiments;
 mod hygiene;
 mod ingest;
+mod notify;
 mod review;
 mod serve;
 mod soak;

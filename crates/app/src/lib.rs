@@ -21,7 +21,7 @@ pub mod work;
 
 pub use error::AppError;
 pub use lead::Lead;
-pub use runtime::{Runtime, RuntimeOptions};
+pub use runtime::{notifier, Runtime, RuntimeOptions};
 
 /// Seconds since the Unix epoch, for the use cases' "now".
 pub fn now() -> i64 {

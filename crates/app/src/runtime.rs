@@ -1,6 +1,6 @@
 //! The running app's background work, started in one place for every front end: the first
 //! scan of the sources, live watching, periodic rescans, the forge sync, the outbox sender,
-//! the vendors' cost reports, GrowthBook's experiments, and resuming the dispatches an earlier process left queued.
+//! the vendors' cost reports, GrowthBook's experiments, notifications out, and resuming the dispatches an earlier process left queued.
 //! Everything stops when the [`Runtime`] is dropped.
 
 use std::time::Duration;
@@ -10,7 +10,7 @@ use flightdeck_core::domain::ingest::{self, IngestReport};
 use flightdeck_core::model::events::EventBus;
 use flightdeck_core::sources::billing::{self, CostApi};
 use flightdeck_core::store::Store;
-use flightdeck_core::{domain::forge_sync, domain::outbox, watch};
+use flightdeck_core::{domain::forge_sync, domain::outbox, notify, watch};
 
 use crate::{AppError, Lead};
 
@@ -31,6 +31,12 @@ pub struct RuntimeOptions {
     pub growthbook_every: Duration,
     /// Issue labels that make an incident (`[github] incident_labels`).
     pub incident_labels: Vec<String>,
+    /// Notifications out (`[notify]`), when a channel is ready, and how often its pass runs
+    /// besides after each change.
+    pub notifier: Option<notify::Notifier>,
+    pub notify_every: Duration,
+    /// Channels that could not be opened (a webhook without its secret), one line each.
+    pub notify_warnings: Vec<String>,
 }
 
 impl RuntimeOptions {
@@ -69,6 +75,7 @@ impl RuntimeOptions {
                 GrowthBookApi::configured(&settings.growthbook_api_url),
             )
         };
+        let (notifier, notify_warnings) = notifier(settings);
         RuntimeOptions {
             first_scan: true,
             rescan_every: Duration::from_secs(60),
@@ -81,8 +88,27 @@ impl RuntimeOptions {
             }),
             growthbook_every: Duration::from_secs(600),
             incident_labels: settings.incident_labels.clone(),
+            notifier,
+            notify_every: Duration::from_secs(30),
+            notify_warnings,
         }
     }
+}
+
+/// The notifier `settings` configure (`None` without a ready channel), and a line for each
+/// channel that could not be opened. A demo's channels get the demo's secret (they go to its
+/// local receivers), never one of this machine. May block on the keyring.
+pub fn notifier(settings: &Settings) -> (Option<notify::Notifier>, Vec<String>) {
+    let (channels, warnings) = if settings.demo {
+        notify::channels::open(&settings.notify, &|_, _| {
+            Some(flightdeck_core::config::demo_keys::NOTIFY_SECRET.into())
+        })
+    } else {
+        notify::channels::open(&settings.notify, &notify::channels::lookup_secret)
+    };
+    let notifier =
+        (!channels.is_empty()).then(|| notify::Notifier::new(&settings.notify, channels));
+    (notifier, warnings)
 }
 
 /// The background tasks of a running app; dropping it stops them.
@@ -131,6 +157,7 @@ impl Runtime {
         // the search itself starts with the other tasks, once nothing here can fail.
         let linker_rx = bus.subscribe();
         let mut warnings: Vec<String> = relay_warning.into_iter().collect();
+        warnings.extend(opts.notify_warnings.iter().cloned());
         let first_scan = if opts.first_scan {
             match ingest::run(store, &sources, Some(bus), crate::now()).await {
                 Ok(r) => Some(r),
@@ -210,6 +237,14 @@ impl Runtime {
                 opts.growthbook_every,
             ),
         ];
+        if let Some(notifier) = opts.notifier {
+            tasks.push(notify::spawn_periodic(
+                store.clone(),
+                bus.clone(),
+                notifier,
+                opts.notify_every,
+            ));
+        }
         if let Some((api_url, token)) = token {
             tasks.push(forge_sync::spawn_periodic(
                 store.clone(),

@@ -103,6 +103,9 @@ fn options() -> RuntimeOptions {
         growthbook: None,
         growthbook_every: Duration::from_secs(3_600),
         incident_labels: Vec::new(),
+        notifier: None,
+        notify_every: Duration::from_secs(3_600),
+        notify_warnings: Vec::new(),
     }
 }
 

@@ -15,6 +15,7 @@ mod deploy_cmd;
 mod doctor;
 mod experiment_cmd;
 mod incident_cmd;
+mod notify_cmd;
 mod release_cmd;
 mod report_cmd;
 mod review_cmd;
@@ -183,6 +184,10 @@ enum Command {
     /// The price table: list it (with your prices and discounts), check for unpriced models.
     #[command(subcommand)]
     Prices(spend_cmd::PricesCmd),
+    /// Notifications out: the channels and rules, what was sent, a test message, a channel's
+    /// secret.
+    #[command(subcommand)]
+    Notify(notify_cmd::NotifyCmd),
     /// The GitHub token in the OS keyring: set (from standard input), delete, status.
     #[command(subcommand)]
     Token(token_cmd::TokenCmd),
@@ -409,6 +414,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Budget(cmd) => spend_cmd::budget(settings, cmd).await,
         Command::Prices(cmd) => spend_cmd::prices(settings, cmd).await,
         Command::Token(cmd) => token_cmd::run(settings, cmd),
+        Command::Notify(cmd) => notify_cmd::run(settings, cmd).await,
         Command::Audit(cmd) => audit_cmd::run(settings, lead, cmd).await,
         Command::Login { url, person } => {
             access_cmd::login(settings, url.as_deref(), person.as_deref()).await

@@ -64,26 +64,8 @@ pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
     let api = &api;
     match cmd {
         TokenCmd::Set { .. } => {
-            let stdin = std::io::stdin();
-            if stdin.is_terminal() {
-                eprintln!("Paste the secret for {api}, then Enter:");
-            }
-            let mut text = String::new();
-            if stdin.is_terminal() {
-                stdin.read_line(&mut text).context("reading the token")?;
-            } else {
-                stdin
-                    .lock()
-                    .read_to_string(&mut text)
-                    .context("reading the token from standard input")?;
-            }
-            let token = text.trim();
-            if token.is_empty() {
-                bail!("nothing on standard input; try `gh auth token | flightdeck token set`");
-            }
-            if token.contains(char::is_whitespace) {
-                bail!("that is not one token (it has spaces or several lines)");
-            }
+            let token = read_secret(api)?;
+            let token = token.as_str();
             secrets::set(&account, token)
                 .with_context(|| format!("storing the token for {api}"))?;
             outln!("stored the token for {api} in the OS keyring");
@@ -116,4 +98,30 @@ pub fn run(settings: &Settings, cmd: &TokenCmd) -> Result<ExitCode> {
         },
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A secret for `what`, read from standard input (never an argument, which would land in
+/// shell history and `ps`): one token, no spaces.
+pub fn read_secret(what: &str) -> Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("Paste the secret for {what}, then Enter:");
+    }
+    let mut text = String::new();
+    if stdin.is_terminal() {
+        stdin.read_line(&mut text).context("reading the secret")?;
+    } else {
+        stdin
+            .lock()
+            .read_to_string(&mut text)
+            .context("reading the secret from standard input")?;
+    }
+    let token = text.trim();
+    if token.is_empty() {
+        bail!("nothing on standard input; pipe the secret in (`gh auth token | flightdeck token set`)");
+    }
+    if token.contains(char::is_whitespace) {
+        bail!("that is not one token (it has spaces or several lines)");
+    }
+    Ok(token.to_string())
 }

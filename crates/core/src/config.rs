@@ -46,6 +46,9 @@ pub struct RawConfig {
     /// Owned by `team` (members, teams, who may decide what).
     #[serde(default)]
     pub team: crate::domain::team::Config,
+    /// Owned by `notify` (channels, rules, quiet hours).
+    #[serde(default)]
+    pub notify: crate::notify::Config,
     /// A demo workspace's file (`flightdeck demo` writes one): no token or key of this machine
     /// is looked up, and the demo's own fake keys go to the demo's fakes.
     #[serde(default)]
@@ -205,6 +208,8 @@ pub struct Settings {
     pub agents: std::collections::BTreeMap<String, crate::domain::work::AgentConfig>,
     /// `[team]`: members, teams and who may decide what (empty: one lead, nothing restricted).
     pub team: crate::domain::team::Config,
+    /// `[notify]`: where notifications go (checked: every rule names a configured channel).
+    pub notify: crate::notify::Config,
     /// A demo's settings (`demo = true`): the front ends look up no secret of this machine
     /// (environment, keyring, `gh`) and give the demo's fakes the demo's keys ([`demo_keys`]).
     pub demo: bool,
@@ -216,6 +221,8 @@ pub mod demo_keys {
     pub const GROWTHBOOK: &str = "secret_demo_growthbook";
     pub const ANTHROPIC_ADMIN: &str = "demo-anthropic-admin";
     pub const OPENAI_ADMIN: &str = "demo-openai-admin";
+    /// Signs the demo's webhook deliveries to its local receiver.
+    pub const NOTIFY_SECRET: &str = "demo-notify-secret";
 }
 
 impl Settings {
@@ -241,6 +248,7 @@ impl Settings {
                 message: problem,
             });
         }
+        crate::notify::check(&raw.notify, &dirs.config_file)?;
         let mut repos = raw.sources.repos;
         repos.extend(o.repos);
         let s = Settings {
@@ -277,6 +285,7 @@ impl Settings {
             growthbook_api_url: raw.growthbook.url(),
             agents: raw.agents,
             team: raw.team,
+            notify: raw.notify,
             demo: raw.demo,
         };
         s.validate()?;
@@ -325,17 +334,16 @@ pub fn load(
         None => RawConfig::load(&dirs.config_file)?,
     };
     let config_file = config_file.unwrap_or_else(|| dirs.config_file.clone());
+    // Problems are named in the file that was read, not the default one.
+    let dirs = Dirs {
+        config_file: config_file.clone(),
+        ..dirs
+    };
     let mut settings = Settings::resolve(raw, overrides, &dirs)?;
     settings.policy_file = std::env::var_os("FLIGHTDECK_POLICY")
         .map(PathBuf::from)
         .unwrap_or_else(|| config_file.with_file_name("policy.toml"));
-    Ok((
-        settings,
-        Dirs {
-            config_file,
-            ..dirs
-        },
-    ))
+    Ok((settings, dirs))
 }
 
 impl Settings {

@@ -21,6 +21,7 @@ pub mod domain;
 pub mod forge;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod sources;
 pub mod stats;
 pub mod store;

@@ -11,6 +11,7 @@ mod actions;
 pub mod billing;
 pub mod growthbook;
 pub mod journal;
+pub mod receivers;
 pub use actions::Deploy;
 mod issues;
 

@@ -18,6 +18,8 @@ mod experiments;
 pub mod warehouse;
 pub use experiments::ExperimentLink;
 mod metrics;
+mod notifications;
+pub use notifications::{NotificationClaim, SentNotification};
 mod outbox;
 mod reads;
 pub mod relay;

@@ -1,0 +1,393 @@
+//! What goes over the wire to each kind of channel: a generic webhook (a JSON body signed with
+//! HMAC-SHA256 over the timestamp and body, so a receiver can refuse forgeries and replays) and
+//! an ntfy topic (JSON publishing, so titles need no header encoding). Each channel's secret is
+//! its own: a webhook's key never leaves this machine, an ntfy token goes only to its server.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{ChannelConfig, Config};
+use crate::store::SentNotification;
+
+/// How long one send may take before it counts as failed.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The headers of a signed webhook delivery.
+pub const SIGNATURE_HEADER: &str = "x-flightdeck-signature";
+pub const TIMESTAMP_HEADER: &str = "x-flightdeck-timestamp";
+pub const DELIVERY_HEADER: &str = "x-flightdeck-delivery";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("{url} answered {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+        /// Seconds a 429 or 503 asked to wait (`Retry-After`).
+        retry_after: Option<i64>,
+    },
+    #[error("{url}: {message}")]
+    Network { url: String, message: String },
+}
+
+impl SendError {
+    pub fn retry_after(&self) -> Option<i64> {
+        match self {
+            SendError::Status { retry_after, .. } => *retry_after,
+            SendError::Network { .. } => None,
+        }
+    }
+}
+
+/// What a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageType {
+    /// An inbox item that is news.
+    Notification,
+    /// An item notified before has left the inbox (the release was approved, the check passed).
+    Resolved,
+    /// The items past the hourly limit, in one message.
+    Digest,
+    /// `flightdeck notify test`.
+    Test,
+}
+
+/// One message, as a webhook receives it (JSON); other channels render it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    #[serde(rename = "type")]
+    pub kind: MessageType,
+    /// Stable per notification (`CHANNEL/SUBJECT@VERSION`): a receiver can drop repeats, and
+    /// an update names what it updates.
+    pub id: String,
+    /// The inbox kind (`release_gate`, `needs_you`, ...), `digest` or `test`.
+    pub event: String,
+    pub title: String,
+    pub detail: String,
+    pub repo: String,
+    /// Into Flightdeck's view of it, when `[notify] link_base` is set.
+    pub link: Option<String>,
+    pub at: i64,
+    /// A digest's items.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Message>,
+}
+
+impl Message {
+    /// One message standing for `items`.
+    pub fn digest(channel: &str, now: i64, items: Vec<Message>, link: Option<String>) -> Message {
+        Message {
+            kind: MessageType::Digest,
+            id: format!("{channel}/digest@{now}"),
+            event: "digest".into(),
+            title: format!("{} more from Flightdeck", items.len()),
+            detail: items
+                .iter()
+                .map(|m| format!("- {}", m.title))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            repo: String::new(),
+            link,
+            at: now,
+            items,
+        }
+    }
+
+    /// The update of a notification whose item left the inbox.
+    pub fn resolved(channel: &str, n: &SentNotification) -> Message {
+        Message {
+            kind: MessageType::Resolved,
+            id: format!("{channel}/{}@{}", n.subject, n.version),
+            event: n.kind.clone(),
+            title: n.title.clone(),
+            detail: "no longer waiting".into(),
+            repo: n.repo.clone(),
+            link: None,
+            at: n.claimed_at,
+            items: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    Webhook,
+    Ntfy,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Ntfy => "ntfy",
+        }
+    }
+}
+
+/// A channel ready to send.
+#[derive(Clone)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+    url: reqwest::Url,
+    /// A webhook's signing key (never sent), an ntfy access token (sent to `url` only).
+    secret: Option<String>,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("url", &self.url.as_str())
+            .field("secret", &self.secret.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+/// Where a channel's secret is looked for: the variable its config names, else the keyring.
+pub fn keyring_account(channel: &str) -> String {
+    format!("notify:{channel}")
+}
+
+/// This machine's secret for `channel`: the environment variable its config names, else the
+/// keyring's (`flightdeck notify secret NAME`). May block on the keyring: call off async threads.
+pub fn lookup_secret(channel: &str, env: Option<&str>) -> Option<String> {
+    match env {
+        Some(var) => std::env::var(var).ok(),
+        None => crate::model::secrets::get(&keyring_account(channel))
+            .map_err(|e| tracing::warn!("notify channel {channel}: {e}"))
+            .ok()
+            .flatten(),
+    }
+}
+
+/// The configured channels, each with its secret from `lookup(channel, env_var)`; a webhook
+/// without one cannot sign and is left out, with a one-line warning naming the key.
+pub fn open(
+    config: &Config,
+    lookup: &dyn Fn(&str, Option<&str>) -> Option<String>,
+) -> (Vec<Channel>, Vec<String>) {
+    let mut channels = Vec::new();
+    let mut warnings = Vec::new();
+    for (name, c) in &config.channels {
+        let (kind, url, env) = match c {
+            ChannelConfig::Webhook { url, secret_env } => {
+                (ChannelKind::Webhook, url, secret_env.as_deref())
+            }
+            ChannelConfig::Ntfy { url, token_env } => {
+                (ChannelKind::Ntfy, url, token_env.as_deref())
+            }
+        };
+        let url = match crate::model::secrets::check_secret_url(url) {
+            Ok(u) => u,
+            Err(e) => {
+                warnings.push(format!("notify.channels.{name}.url: {e}"));
+                continue;
+            }
+        };
+        let secret = lookup(name, env).filter(|s| !s.is_empty());
+        if kind == ChannelKind::Webhook && secret.is_none() {
+            let key = if env.is_some() { ".secret_env" } else { "" };
+            warnings.push(format!(
+                "notify.channels.{name}{key}: no signing secret, so nothing is sent to it ({})",
+                match env {
+                    Some(v) => format!("`{v}` is not set"),
+                    None => format!(
+                        "name a variable with `secret_env`, or store one with `flightdeck notify \
+                         secret {name}`"
+                    ),
+                }
+            ));
+            continue;
+        }
+        channels.push(Channel {
+            name: name.clone(),
+            kind,
+            url,
+            secret,
+        });
+    }
+    (channels, warnings)
+}
+
+/// The client every channel sends with: a timeout, and no redirect followed (a token must not
+/// follow one elsewhere, and a webhook that moved should say so).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("flightdeck/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+/// HMAC-SHA256 of `TIMESTAMP.BODY` with `secret`, hex: the webhook's signature (`sha256=` and
+/// this, in [`SIGNATURE_HEADER`]).
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let mut ctx = ring::hmac::Context::with_key(&key);
+    ctx.update(timestamp.to_string().as_bytes());
+    ctx.update(b".");
+    ctx.update(body);
+    hex::encode(ctx.sign().as_ref())
+}
+
+impl Channel {
+    pub fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// Whether the channel gets an update when an item leaves the inbox (ntfy has no way to
+    /// change a message already shown: it would be a second notification).
+    pub fn updates(&self) -> bool {
+        self.kind == ChannelKind::Webhook
+    }
+
+    /// Sends `msg`; what the channel calls the message, when it says.
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        msg: &Message,
+    ) -> Result<Option<String>, SendError> {
+        let network = |e: reqwest::Error| SendError::Network {
+            url: self.url.to_string(),
+            message: if e.is_timeout() {
+                format!("no answer within {} s", TIMEOUT.as_secs())
+            } else if e.is_connect() {
+                "cannot connect".into()
+            } else {
+                e.to_string()
+            },
+        };
+        let request = match self.kind {
+            ChannelKind::Webhook => {
+                let body = serde_json::to_vec(msg).unwrap_or_default();
+                let now = chrono::Utc::now().timestamp();
+                let sig = signature(self.secret.as_deref().unwrap_or_default(), now, &body);
+                client
+                    .post(self.url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header(DELIVERY_HEADER, &msg.id)
+                    .header(TIMESTAMP_HEADER, now.to_string())
+                    .header(SIGNATURE_HEADER, format!("sha256={sig}"))
+                    .body(body)
+            }
+            ChannelKind::Ntfy => {
+                let (base, topic) = ntfy_topic(&self.url);
+                let body = serde_json::to_vec(&ntfy_body(&topic, msg)).unwrap_or_default();
+                let mut r = client
+                    .post(base)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body);
+                if let Some(t) = &self.secret {
+                    r = r.bearer_auth(t);
+                }
+                r
+            }
+        };
+        let resp = request.send().await.map_err(network)?;
+        let status = resp.status();
+        if !status.is_success() {
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<i64>().ok());
+            let body = resp.text().await.unwrap_or_default();
+            return Err(SendError::Status {
+                url: self.url.to_string(),
+                status: status.as_u16(),
+                body: one_line(&body),
+                retry_after,
+            });
+        }
+        Ok(match self.kind {
+            ChannelKind::Webhook => None,
+            ChannelKind::Ntfy => resp
+                .bytes()
+                .await
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v.get("id")?.as_str().map(str::to_string)),
+        })
+    }
+}
+
+/// An ntfy topic URL split into the server to publish to and the topic.
+fn ntfy_topic(url: &reqwest::Url) -> (reqwest::Url, String) {
+    let mut base = url.clone();
+    let topic = url
+        .path_segments()
+        .and_then(|mut s| s.next_back().map(str::to_string))
+        .unwrap_or_default();
+    if let Ok(mut segments) = base.path_segments_mut() {
+        segments.pop();
+    }
+    // `pop` leaves `/prefix`; the server is published to at `/prefix/`.
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    (base, topic)
+}
+
+/// ntfy's JSON publishing body for `msg` (the ntfy docs' "Publish as JSON").
+fn ntfy_body(topic: &str, msg: &Message) -> serde_json::Value {
+    let priority = match msg.event.as_str() {
+        "needs_you" | "action_failed" | "failed_deploy" | "release_gate" => 4,
+        _ => 3,
+    };
+    let mut body = serde_json::json!({
+        "topic": topic,
+        "title": msg.title,
+        "message": if msg.detail.is_empty() { msg.title.clone() } else { msg.detail.clone() },
+        "tags": [msg.event],
+        "priority": priority,
+    });
+    if let Some(link) = &msg.link {
+        body["click"] = serde_json::Value::String(link.clone());
+    }
+    body
+}
+
+/// The first line of an error body, at most 200 characters.
+fn one_line(body: &str) -> String {
+    let line = body.lines().next().unwrap_or_default().trim();
+    match line.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ntfy_topic_url_splits_into_server_and_topic() {
+        let (base, topic) = ntfy_topic(&reqwest::Url::parse("https://ntfy.sh/acme-leads").unwrap());
+        assert_eq!(
+            (base.as_str(), topic.as_str()),
+            ("https://ntfy.sh/", "acme-leads")
+        );
+        let (base, topic) =
+            ntfy_topic(&reqwest::Url::parse("http://127.0.0.1:8080/ntfy/leads").unwrap());
+        assert_eq!(
+            (base.as_str(), topic.as_str()),
+            ("http://127.0.0.1:8080/ntfy/", "leads")
+        );
+    }
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
+        // Computed apart, with Python's hmac: key "Jefe" (RFC 4231 case 2), "0." and its data.
+        assert_eq!(
+            signature("Jefe", 0, b"what do ya want for nothing?"),
+            "37f471929915ccd2cbbe79feb84ffcff4f2bb25e15fc41c2506687331ae179cc"
+        );
+    }
+}

@@ -1,0 +1,571 @@
+//! Notifications out: which inbox items go to which channel (the rules of `[notify]`), each
+//! sent once across restarts and across instances sharing a database (claimed in the store),
+//! nothing during quiet hours, a digest instead of single messages past a number an hour, and
+//! an update when an item leaves the inbox. What goes over the wire to each kind of channel is
+//! in [`channels`]. Every front end runs the same [`Notifier`] in the background
+//! ([`spawn_periodic`]); a channel that is down delays only its own messages. It sits above
+//! the views because what it sends is the Inbox.
+
+pub mod channels;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::model::error::Result;
+use crate::model::toml_file::ConfigError;
+use crate::store::{NotificationClaim, Store};
+use crate::views::{InboxItem, InboxKind};
+
+pub use channels::{Channel, Message, MessageType};
+
+/// `[notify]` in the config file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Channels by name.
+    #[serde(default)]
+    pub channels: BTreeMap<String, ChannelConfig>,
+    /// Which events go to which channels; an event no rule names is not sent.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    /// `"22:00-07:00"`: nothing is sent between these times; what is still waiting afterwards
+    /// goes out then (past `digest_after`, as a digest).
+    pub quiet_hours: Option<String>,
+    /// The quiet hours' time zone as an offset from UTC (`"+01:00"`); default UTC.
+    pub utc_offset: Option<String>,
+    /// Single messages a channel gets an hour before the rest go into one digest (default 10).
+    pub digest_after: Option<u32>,
+    /// Where Flightdeck is reached (`https://flightdeck.acme.dev`): messages link into its views.
+    pub link_base: Option<String>,
+}
+
+/// `[notify.channels.NAME]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChannelConfig {
+    /// A JSON POST signed with HMAC-SHA256. The signing secret comes from the environment
+    /// variable `secret_env` names, else the keyring (`flightdeck notify secret NAME`).
+    Webhook {
+        url: String,
+        secret_env: Option<String>,
+    },
+    /// An ntfy topic URL (`https://ntfy.sh/acme-leads`, or a self-hosted server). An access
+    /// token, if the topic needs one, from `token_env` or the keyring.
+    Ntfy {
+        url: String,
+        token_env: Option<String>,
+    },
+}
+
+/// `[[notify.rules]]`: these events (the inbox's kinds, `InboxKind`, or `*` for all) of these repos (all when
+/// empty) go to these channels.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub repos: Vec<String>,
+    pub channels: Vec<String>,
+}
+
+const DEFAULT_DIGEST_AFTER: u32 = 10;
+
+impl Config {
+    /// The first problem with this section, as `(key, message)`: an unknown channel or event
+    /// in a rule, a URL a message may not go to, unreadable quiet hours.
+    pub fn problem(&self) -> Option<(String, String)> {
+        for (name, ch) in &self.channels {
+            let (url, key) = match ch {
+                ChannelConfig::Webhook { url, .. } => (url, "url"),
+                ChannelConfig::Ntfy { url, .. } => (url, "url"),
+            };
+            // What the messages carry (change titles, spend) is the team's: https only, plain
+            // http only to this machine, as for any secret.
+            if let Err(e) = crate::model::secrets::check_secret_url(url) {
+                return Some((format!("notify.channels.{name}.{key}"), e));
+            }
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.channels.is_empty() {
+                return Some((
+                    format!("notify.rules[{i}].channels"),
+                    "names no channel".into(),
+                ));
+            }
+            for c in &rule.channels {
+                if !self.channels.contains_key(c) {
+                    let known: Vec<&str> = self.channels.keys().map(String::as_str).collect();
+                    return Some((
+                        format!("notify.rules[{i}].channels"),
+                        format!(
+                            "unknown channel `{c}` (configured: {})",
+                            if known.is_empty() {
+                                "none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    ));
+                }
+            }
+            for e in &rule.events {
+                if e != "*" && InboxKind::parse(&event_name(e)).is_none() {
+                    return Some((
+                        format!("notify.rules[{i}].events"),
+                        format!(
+                            "unknown event `{e}` (one of {}, or *)",
+                            <InboxKind as crate::model::Named>::names()
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(q) = &self.quiet_hours {
+            if let Err(e) = parse_quiet_hours(q) {
+                return Some(("notify.quiet_hours".into(), e));
+            }
+        }
+        if let Some(o) = &self.utc_offset {
+            if let Err(e) = parse_offset(o) {
+                return Some(("notify.utc_offset".into(), e));
+            }
+        }
+        if let Some(base) = &self.link_base {
+            if reqwest::Url::parse(base).is_err() {
+                return Some(("notify.link_base".into(), format!("`{base}` is not a URL")));
+            }
+        }
+        None
+    }
+}
+
+/// `needs-you` and `needs_you` are one event.
+fn event_name(e: &str) -> String {
+    e.trim().to_ascii_lowercase().replace('-', "_")
+}
+
+/// `"HH:MM-HH:MM"` as minutes of the day, start and end.
+fn parse_quiet_hours(text: &str) -> std::result::Result<(u32, u32), String> {
+    let minutes = |t: &str| -> Option<u32> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    let bad = || format!("`{text}`: write the quiet hours as HH:MM-HH:MM, as \"22:00-07:00\"");
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    Ok((minutes(a).ok_or_else(bad)?, minutes(b).ok_or_else(bad)?))
+}
+
+/// `"+01:00"`, `"-05:30"`, `"UTC"` or `"Z"` as seconds east of UTC.
+fn parse_offset(text: &str) -> std::result::Result<i32, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("z") {
+        return Ok(0);
+    }
+    let bad = || format!("`{text}`: write the offset from UTC as +HH:MM, as \"+01:00\"");
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = rest.split_once(':').ok_or_else(bad)?;
+    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return Err(bad());
+    }
+    Ok(sign * (h * 3600 + m * 60))
+}
+
+/// Which subject and version an inbox item is claimed under. The version is the moment the
+/// item became news where that moment is fixed (a session's wait, a release's request, a
+/// deploy, a threshold crossed), so a later one is a new notification. Items about an open
+/// change carry the change's last update, which moves with every push: version 0, one
+/// notification until the item leaves the inbox (it is sent again if it comes back).
+/// Concentration is one subject whatever window it was computed over.
+pub fn subject_of(item: &InboxItem) -> (String, i64) {
+    let kind = item.kind.as_str();
+    match item.kind {
+        InboxKind::Concentration => (kind.to_string(), 0),
+        InboxKind::FailingCheck
+        | InboxKind::Review
+        | InboxKind::ReviewRequested
+        | InboxKind::GreenWaiting => (format!("{kind}/{}", item.id), 0),
+        _ => (format!("{kind}/{}", item.id), item.at),
+    }
+}
+
+/// What one pass did, for a log line, `notify` and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Single messages sent.
+    pub sent: usize,
+    /// Items sent as lines of a digest.
+    pub digested: usize,
+    /// Updates sent for items that left the inbox.
+    pub resolved: usize,
+    /// One line per failed send: channel and reason.
+    pub failed: Vec<String>,
+    /// It was quiet hours: nothing was looked at.
+    pub quiet: bool,
+}
+
+/// A claim older than this whose sender never recorded an outcome is taken again (its process
+/// died mid-send; a send gives up long before: [`channels::TIMEOUT`]).
+const LEASE_SECS: i64 = 120;
+/// Tries before a notification is given up on.
+const MAX_ATTEMPTS: i64 = 8;
+
+/// The rules and channels, ready to run passes.
+pub struct Notifier {
+    channels: Vec<Channel>,
+    rules: Vec<Rule>,
+    quiet: Option<(u32, u32)>,
+    offset: i32,
+    digest_after: u32,
+    link_base: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Notifier {
+    /// A notifier for `config` with `channels` (those whose secrets were found; see
+    /// [`channels::open`]). `config` must have passed [`Config::problem`].
+    pub fn new(config: &Config, channels: Vec<Channel>) -> Notifier {
+        Notifier {
+            channels,
+            rules: config.rules.clone(),
+            quiet: config
+                .quiet_hours
+                .as_deref()
+                .and_then(|q| parse_quiet_hours(q).ok()),
+            offset: config
+                .utc_offset
+                .as_deref()
+                .and_then(|o| parse_offset(o).ok())
+                .unwrap_or(0),
+            digest_after: config.digest_after.unwrap_or(DEFAULT_DIGEST_AFTER),
+            link_base: config
+                .link_base
+                .as_deref()
+                .map(|b| b.trim_end_matches('/').to_string()),
+            client: channels::client(),
+        }
+    }
+
+    pub fn channels(&self) -> &[Channel] {
+        &self.channels
+    }
+
+    /// Whether `now` falls in the quiet hours.
+    pub fn is_quiet(&self, now: i64) -> bool {
+        let Some((start, end)) = self.quiet else {
+            return false;
+        };
+        let minute = ((now + i64::from(self.offset)).rem_euclid(86_400) / 60) as u32;
+        if start <= end {
+            (start..end).contains(&minute)
+        } else {
+            minute >= start || minute < end
+        }
+    }
+
+    /// Whether a rule sends `item` to `channel`.
+    fn routes(&self, item: &InboxItem, channel: &str) -> bool {
+        let kind = item.kind.as_str();
+        self.rules.iter().any(|r| {
+            r.channels.iter().any(|c| c == channel)
+                && r.events.iter().any(|e| e == "*" || event_name(e) == kind)
+                && (r.repos.is_empty() || r.repos.iter().any(|want| repo_matches(&item.repo, want)))
+        })
+    }
+
+    fn link(&self, view: &str) -> Option<String> {
+        self.link_base.as_ref().map(|b| format!("{b}/#/{view}"))
+    }
+
+    /// One pass over the inbox at `now`: claims and sends what is news for each channel, and
+    /// the updates of what left the inbox.
+    pub async fn pass(&self, store: &Store, now: i64) -> Result<PassReport> {
+        let mut report = PassReport::default();
+        if self.is_quiet(now) {
+            report.quiet = true;
+            return Ok(report);
+        }
+        let inbox = crate::views::inbox_at(store, now).await?.items;
+        let current: HashSet<(String, i64)> = inbox.iter().map(subject_of).collect();
+        for ch in &self.channels {
+            // A channel's news starts when it was first configured: the inbox it joins is
+            // not sent (a team's holds thousands of open reviews).
+            let since = match store.cursor("notify-since", &ch.name).await? {
+                Some(s) => s.parse().unwrap_or(now),
+                None => {
+                    store
+                        .set_cursor("notify-since", &ch.name, &now.to_string(), now)
+                        .await?;
+                    now
+                }
+            };
+            let mut claimed = Vec::new();
+            for item in inbox
+                .iter()
+                .filter(|i| i.at >= since && self.routes(i, &ch.name))
+            {
+                let (subject, version) = subject_of(item);
+                let claim = NotificationClaim {
+                    channel: &ch.name,
+                    subject: &subject,
+                    version,
+                    kind: item.kind.as_str(),
+                    title: &item.title,
+                    repo: &item.repo,
+                };
+                // Counted as single until the digest split below re-labels the rest.
+                if store
+                    .claim_notification(&claim, "single", now, now - LEASE_SECS)
+                    .await?
+                {
+                    claimed.push((subject, version, item));
+                }
+            }
+            let sent_this_hour = store
+                .notifications_sent_since(&ch.name, now - 3_600)
+                .await?;
+            // The claims just made count as this hour's; those past the limit go in a digest.
+            let already = (sent_this_hour - claimed.len() as i64).max(0);
+            let room = (i64::from(self.digest_after) - already).max(0) as usize;
+            let split = if claimed.len() > room {
+                room
+            } else {
+                claimed.len()
+            };
+            let (singles, rest) = claimed.split_at(split);
+            for (subject, version, item) in singles {
+                let msg = self.item_message(&ch.name, subject, *version, item);
+                let outcome = ch.send(&self.client, &msg).await;
+                if self
+                    .outcome(store, ch, subject, *version, &outcome, now, &mut report)
+                    .await?
+                {
+                    report.sent += 1;
+                }
+            }
+            if !rest.is_empty() {
+                let lines: Vec<Message> = rest
+                    .iter()
+                    .map(|(s, v, i)| self.item_message(&ch.name, s, *v, i))
+                    .collect();
+                let digest = Message::digest(&ch.name, now, lines, self.link(""));
+                let outcome = ch.send(&self.client, &digest).await;
+                for (subject, version, _) in rest {
+                    store
+                        .mark_notification_digest(&ch.name, subject, *version)
+                        .await?;
+                    self.outcome(store, ch, subject, *version, &outcome, now, &mut report)
+                        .await?;
+                }
+                if outcome.is_ok() {
+                    report.digested += rest.len();
+                }
+            }
+            // What was sent and has left the inbox: its update, once.
+            for open in store.open_notifications(&ch.name).await? {
+                if current.contains(&(open.subject.clone(), open.version)) {
+                    continue;
+                }
+                if !store
+                    .resolve_notification(&ch.name, &open.subject, open.version)
+                    .await?
+                {
+                    continue;
+                }
+                if ch.updates() {
+                    let msg = Message::resolved(&ch.name, &open);
+                    match ch.send(&self.client, &msg).await {
+                        Ok(_) => report.resolved += 1,
+                        // An update is courtesy: not retried, but said.
+                        Err(e) => report.failed.push(format!("{}: {e}", ch.name)),
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    fn item_message(&self, channel: &str, subject: &str, version: i64, i: &InboxItem) -> Message {
+        Message {
+            kind: MessageType::Notification,
+            id: format!("{channel}/{subject}@{version}"),
+            event: i.kind.as_str().to_string(),
+            title: i.title.clone(),
+            detail: i.detail.clone(),
+            repo: i.repo.clone(),
+            link: self.link(&i.view),
+            at: i.at,
+            items: Vec::new(),
+        }
+    }
+
+    /// Records a send's outcome; true when it went.
+    #[allow(clippy::too_many_arguments)]
+    async fn outcome(
+        &self,
+        store: &Store,
+        ch: &Channel,
+        subject: &str,
+        version: i64,
+        outcome: &std::result::Result<Option<String>, channels::SendError>,
+        now: i64,
+        report: &mut PassReport,
+    ) -> Result<bool> {
+        match outcome {
+            Ok(reference) => {
+                store
+                    .notification_sent(&ch.name, subject, version, reference.as_deref(), now)
+                    .await?;
+                Ok(true)
+            }
+            Err(e) => {
+                let attempts = store
+                    .notification_attempts(&ch.name, subject, version)
+                    .await?;
+                let next = (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts, e));
+                report.failed.push(format!("{}: {e}", ch.name));
+                store
+                    .notification_failed(&ch.name, subject, version, &e.to_string(), next)
+                    .await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Sends a test message to `channel` now, recorded like any other; the outcome is returned.
+    pub async fn test(
+        &self,
+        store: &Store,
+        channel: &str,
+        now: i64,
+    ) -> Result<std::result::Result<(), String>> {
+        let Some(ch) = self.channels.iter().find(|c| c.name == channel) else {
+            return Ok(Err(format!("no channel `{channel}` is configured")));
+        };
+        // Each test its own: two asked within a second are two messages.
+        let mut nonce = [0u8; 6];
+        getrandom::getrandom(&mut nonce).map_err(|e| crate::Error::Invalid {
+            path: std::path::PathBuf::from("notify"),
+            message: format!("no randomness for a test's id: {e}"),
+        })?;
+        let subject = format!("test/{now}-{}", hex::encode(nonce));
+        let claim = NotificationClaim {
+            channel: &ch.name,
+            subject: &subject,
+            version: 0,
+            kind: "test",
+            title: "Test from Flightdeck",
+            repo: "",
+        };
+        store.claim_notification(&claim, "test", now, now).await?;
+        let msg = Message {
+            kind: MessageType::Test,
+            id: format!("{}/{subject}@0", ch.name),
+            event: "test".into(),
+            title: "Test from Flightdeck".into(),
+            detail: format!(
+                "Channel `{}` works: notifications will arrive here.",
+                ch.name
+            ),
+            repo: String::new(),
+            link: self.link(""),
+            at: now,
+            items: Vec::new(),
+        };
+        let outcome = ch.send(&self.client, &msg).await;
+        // A test is not retried: the person who asked sees the outcome.
+        match &outcome {
+            Ok(r) => {
+                store
+                    .notification_sent(&ch.name, &subject, 0, r.as_deref(), now)
+                    .await?
+            }
+            Err(e) => {
+                store
+                    .notification_failed(&ch.name, &subject, 0, &e.to_string(), None)
+                    .await?
+            }
+        }
+        Ok(outcome.map(|_| ()).map_err(|e| e.to_string()))
+    }
+}
+
+/// How long before try `attempts + 1`: 30 s doubling to an hour, or what a 429 asked for.
+fn backoff(attempts: i64, e: &channels::SendError) -> i64 {
+    let doubling = 30_i64.saturating_mul(1 << attempts.clamp(1, 8).saturating_sub(1));
+    doubling.min(3_600).max(e.retry_after().unwrap_or(0))
+}
+
+/// A rule's repo (`acme-api`, `acme/acme-api` or the full id) matches an item's repo id.
+fn repo_matches(repo: &str, want: &str) -> bool {
+    let want = want.trim().trim_end_matches('/');
+    !want.is_empty()
+        && (repo.eq_ignore_ascii_case(want)
+            || repo
+                .to_ascii_lowercase()
+                .ends_with(&format!("/{}", want.to_ascii_lowercase())))
+}
+
+/// Runs a pass every `every`, and soon after the inbox may have changed (an event on `bus`).
+/// Network sends happen here, never in a caller's path.
+pub fn spawn_periodic(
+    store: Store,
+    bus: crate::model::events::EventBus,
+    notifier: Notifier,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if notifier.channels.is_empty() {
+            return;
+        }
+        let mut events = bus.subscribe();
+        loop {
+            let now = chrono::Utc::now().timestamp();
+            match notifier.pass(&store, now).await {
+                Ok(r) => {
+                    for f in &r.failed {
+                        tracing::warn!("notification not sent: {f}");
+                    }
+                    if r.sent + r.digested + r.resolved > 0 {
+                        bus.publish(crate::model::events::Event::Changed {
+                            source: "notify".into(),
+                            topics: vec!["notifications".into()],
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!("notification pass failed: {e}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                got = events.recv() => {
+                    // Our own event, or a burst: let it settle before looking again.
+                    if matches!(&got, Ok(crate::model::events::Event::Changed { source, .. }) if source == "notify") {
+                        tokio::time::sleep(every).await;
+                    } else {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Where the config's problems are named: `path` and the key.
+pub fn check(config: &Config, path: &Path) -> std::result::Result<(), ConfigError> {
+    match config.problem() {
+        None => Ok(()),
+        Some((key, message)) => Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        }),
+    }
+}

@@ -1,0 +1,419 @@
+//! Notifications out, against local receivers (fakehub's webhook, which checks the signature
+//! with its own HMAC, and its ntfy server): each channel's shape, once-only across a restart and
+//! across two instances on one database, retries with backoff, the digest past the hourly limit,
+//! quiet hours, an update when an item leaves the inbox, and a channel that is down delaying only
+//! its own messages.
+
+mod support;
+
+use fakehub::receivers::{Receiver, ReceiverFault};
+use flightdeck_core::model::{Release, ReleaseState};
+use flightdeck_core::notify::{channels, Config, Notifier};
+use flightdeck_core::store::Store;
+use support::TestDb;
+
+const SECRET: &str = "whsec-test-1";
+const TOKEN: &str = "tk_test_phone";
+
+fn config(text: &str) -> Config {
+    let c: Config = toml::from_str(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(c.problem(), None);
+    c
+}
+
+/// Each channel's own secret, as the keyring or environment would give it.
+fn secrets(channel: &str, _env: Option<&str>) -> Option<String> {
+    match channel {
+        "ops" => Some(SECRET.into()),
+        "phone" => Some(TOKEN.into()),
+        _ => None,
+    }
+}
+
+fn notifier(c: &Config) -> Notifier {
+    let (chs, warnings) = channels::open(c, &secrets);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    Notifier::new(c, chs)
+}
+
+fn release(id: &str, repo: &str, at: i64) -> Release {
+    Release {
+        id: id.into(),
+        repo: repo.into(),
+        environment: "production".into(),
+        name: format!("v{id}"),
+        state: ReleaseState::Pending,
+        created_at: at,
+        approved_by: None,
+        sha: None,
+        run_id: None,
+        decided_at: None,
+        reason: None,
+    }
+}
+
+async fn receivers() -> (Receiver, String, Receiver, String) {
+    let hook = Receiver::webhook(SECRET);
+    let hook_url = hook.serve_webhook(0).await.unwrap();
+    let phone = Receiver::ntfy(Some(TOKEN));
+    let phone_url = phone.serve_ntfy(0, "acme-leads").await.unwrap();
+    (hook, hook_url, phone, phone_url)
+}
+
+fn two_channels(hook_url: &str, phone_url: &str, extra: &str) -> Config {
+    config(&format!(
+        r#"
+link_base = "https://flightdeck.acme.dev/"
+{extra}
+[channels.ops]
+kind = "webhook"
+url = "{hook_url}"
+[channels.phone]
+kind = "ntfy"
+url = "{phone_url}"
+[[rules]]
+events = ["release_gate", "failed-deploy"]
+channels = ["ops"]
+[[rules]]
+events = ["release_gate"]
+repos = ["api"]
+channels = ["phone"]
+"#
+    ))
+}
+
+async fn each_channel_gets_its_shape_once_and_an_update_when_resolved(db: TestDb) {
+    let (hook, hook_url, phone, phone_url) = receivers().await;
+    let c = two_channels(&hook_url, &phone_url, "");
+    let n = notifier(&c);
+    // The first pass starts the channels' news: what was waiting before is not sent.
+    db.store
+        .upsert_release(&release("old", "github.com/acme/api", 900))
+        .await
+        .unwrap();
+    assert_eq!(n.pass(&db.store, 1_000).await.unwrap().sent, 0);
+
+    db.store
+        .upsert_release(&release("r1", "github.com/acme/api", 1_100))
+        .await
+        .unwrap();
+    db.store
+        .upsert_release(&release("r2", "github.com/acme/web", 1_150))
+        .await
+        .unwrap();
+    let r = n.pass(&db.store, 1_200).await.unwrap();
+    assert_eq!((r.sent, r.failed.len()), (3, 0), "{r:?}");
+
+    let got = hook.accepted();
+    assert_eq!(got.len(), 2, "{got:?}");
+    for g in &got {
+        assert!(g.signed, "the receiver's own HMAC disagrees: {g:?}");
+        assert_eq!(g.body["type"], "notification");
+        assert_eq!(g.body["event"], "release_gate");
+        assert_eq!(g.body["link"], "https://flightdeck.acme.dev/#/releases");
+        assert_eq!(
+            g.id,
+            g.body["id"].as_str().unwrap(),
+            "delivery header = body id"
+        );
+    }
+    let titles: Vec<&str> = got
+        .iter()
+        .map(|g| g.body["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        titles.contains(&"Approve release vr1 to production"),
+        "{titles:?}"
+    );
+    assert!(
+        titles.contains(&"Approve release vr2 to production"),
+        "{titles:?}"
+    );
+
+    // ntfy: only the `api` repo's release, as JSON publishing, with the channel's token.
+    let pushed = phone.accepted();
+    assert_eq!(pushed.len(), 1, "{pushed:?}");
+    let p = &pushed[0];
+    assert_eq!(p.token.as_deref(), Some(TOKEN));
+    assert_eq!(p.body["topic"], "acme-leads");
+    assert_eq!(p.body["title"], "Approve release vr1 to production");
+    assert_eq!(p.body["priority"], 4);
+    assert_eq!(p.body["click"], "https://flightdeck.acme.dev/#/releases");
+    let stored = db.store.recent_notifications(10).await.unwrap();
+    let ntfy_row = stored.iter().find(|s| s.channel == "phone").unwrap();
+    assert_eq!(ntfy_row.message_ref.as_deref(), Some(p.id.as_str()));
+
+    // Again, and after a restart: nothing new.
+    assert_eq!(n.pass(&db.store, 1_260).await.unwrap().sent, 0);
+    let restarted = Store::open(&db.url).await.unwrap();
+    let again = notifier(&c);
+    assert_eq!(again.pass(&restarted, 1_320).await.unwrap().sent, 0);
+    assert_eq!(hook.received().len(), 2);
+    assert_eq!(phone.received().len(), 1);
+
+    // r1 approved: the webhook's message is updated once; ntfy cannot update, so it is quiet.
+    let mut approved = release("r1", "github.com/acme/api", 1_100);
+    approved.state = ReleaseState::Approved;
+    db.store.upsert_release(&approved).await.unwrap();
+    let r = again.pass(&restarted, 1_380).await.unwrap();
+    assert_eq!(r.resolved, 1, "{r:?}");
+    let last = hook.accepted().pop().unwrap();
+    assert_eq!(last.body["type"], "resolved");
+    let r1_id = got
+        .iter()
+        .find(|g| g.body["title"] == "Approve release vr1 to production")
+        .unwrap()
+        .id
+        .clone();
+    assert_eq!(last.id, r1_id, "the update names the message it updates");
+    assert_eq!(n.pass(&db.store, 1_440).await.unwrap().resolved, 0);
+    assert_eq!(phone.received().len(), 1);
+    restarted.close().await;
+    db.finish().await;
+}
+support::both!(each_channel_gets_its_shape_once_and_an_update_when_resolved);
+
+async fn a_failed_send_is_retried_with_backoff_and_a_dead_channel_delays_only_itself(db: TestDb) {
+    let (hook, hook_url, _phone, _) = receivers().await;
+    // The phone's server is gone: nothing listens on its port.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        format!("http://127.0.0.1:{port}/acme-leads")
+    };
+    let c = two_channels(&hook_url, &dead, "");
+    let n = notifier(&c);
+    n.pass(&db.store, 1_000).await.unwrap();
+    db.store
+        .upsert_release(&release("r1", "github.com/acme/api", 1_100))
+        .await
+        .unwrap();
+    hook.push_fault(ReceiverFault::Status(500));
+    let r = n.pass(&db.store, 1_200).await.unwrap();
+    assert_eq!(
+        (r.sent, r.failed.len()),
+        (0, 2),
+        "both tried, neither went: {r:?}"
+    );
+    assert!(
+        r.failed
+            .iter()
+            .any(|f| f.starts_with("phone: ") && f.contains("cannot connect")),
+        "{r:?}"
+    );
+    assert!(
+        r.failed
+            .iter()
+            .any(|f| f.starts_with("ops: ") && f.contains("500")),
+        "{r:?}"
+    );
+
+    // Not due yet (30 s after the first try), then due.
+    n.pass(&db.store, 1_220).await.unwrap();
+    assert_eq!(hook.received().len(), 1);
+    let r = n.pass(&db.store, 1_231).await.unwrap();
+    assert_eq!(hook.accepted().len(), 1, "{r:?}");
+    let rows = db.store.recent_notifications(10).await.unwrap();
+    let ops = rows.iter().find(|s| s.channel == "ops").unwrap();
+    assert_eq!((ops.status.as_str(), ops.attempts), ("sent", 2));
+    let phone = rows.iter().find(|s| s.channel == "phone").unwrap();
+    assert_eq!(phone.status, "failed");
+    assert_eq!(
+        phone.next_try,
+        Some(1_231 + 60),
+        "doubling: 30 s, then 60 s"
+    );
+
+    // A 429's Retry-After is longer than the backoff: it is honoured.
+    db.store
+        .upsert_release(&release("r2", "github.com/acme/web", 1_300))
+        .await
+        .unwrap();
+    hook.push_fault(ReceiverFault::RateLimited { retry_after: 600 });
+    n.pass(&db.store, 1_400).await.unwrap();
+    let rows = db.store.recent_notifications(10).await.unwrap();
+    let r2 = rows
+        .iter()
+        .find(|s| s.channel == "ops" && s.subject.contains("release:r2"))
+        .unwrap();
+    assert_eq!((r2.status.as_str(), r2.next_try), ("failed", Some(2_000)));
+    assert!(
+        r2.last_error.as_deref().unwrap_or("").contains("429"),
+        "{r2:?}"
+    );
+    db.finish().await;
+}
+support::both!(a_failed_send_is_retried_with_backoff_and_a_dead_channel_delays_only_itself);
+
+async fn past_the_hourly_limit_the_rest_go_in_one_digest(db: TestDb) {
+    let (hook, hook_url, _phone, phone_url) = receivers().await;
+    let c = two_channels(&hook_url, &phone_url, "digest_after = 2");
+    let n = notifier(&c);
+    n.pass(&db.store, 1_000).await.unwrap();
+    for i in 0..5 {
+        db.store
+            .upsert_release(&release(&format!("w{i}"), "github.com/acme/web", 1_100 + i))
+            .await
+            .unwrap();
+    }
+    let r = n.pass(&db.store, 1_200).await.unwrap();
+    assert_eq!((r.sent, r.digested), (2, 3), "{r:?}");
+    let got = hook.accepted();
+    let kinds: Vec<&str> = got
+        .iter()
+        .map(|g| g.body["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["notification", "notification", "digest"]);
+    assert_eq!(got[2].body["items"].as_array().unwrap().len(), 3);
+    // Within the hour, a new one goes to a digest too; an hour on, singles again.
+    db.store
+        .upsert_release(&release("w5", "github.com/acme/web", 1_300))
+        .await
+        .unwrap();
+    assert_eq!(n.pass(&db.store, 1_400).await.unwrap().digested, 1);
+    db.store
+        .upsert_release(&release("w6", "github.com/acme/web", 5_000))
+        .await
+        .unwrap();
+    assert_eq!(n.pass(&db.store, 5_000).await.unwrap().sent, 1);
+    db.finish().await;
+}
+support::both!(past_the_hourly_limit_the_rest_go_in_one_digest);
+
+#[tokio::test]
+async fn nothing_is_sent_in_quiet_hours_and_it_goes_out_after() {
+    let db = TestDb::sqlite().await;
+    let (hook, hook_url, _phone, phone_url) = receivers().await;
+    // 22:00-07:00 at UTC+1 is 21:00-06:00 UTC.
+    let c = two_channels(
+        &hook_url,
+        &phone_url,
+        "quiet_hours = \"22:00-07:00\"\nutc_offset = \"+01:00\"",
+    );
+    let n = notifier(&c);
+    let day = 20_000 * 86_400;
+    let at = |h: i64, m: i64| day + h * 3_600 + m * 60;
+    n.pass(&db.store, at(12, 0)).await.unwrap();
+    db.store
+        .upsert_release(&release("night", "github.com/acme/api", at(21, 10)))
+        .await
+        .unwrap();
+    let r = n.pass(&db.store, at(21, 30)).await.unwrap();
+    assert!(r.quiet && r.sent == 0, "{r:?}");
+    assert!(n.is_quiet(at(5, 59) + 86_400));
+    assert_eq!(hook.received().len(), 0);
+    let r = n.pass(&db.store, at(6, 0) + 86_400).await.unwrap();
+    assert_eq!((r.quiet, r.sent), (false, 2), "{r:?}");
+    assert_eq!(hook.accepted().len(), 1);
+    db.finish().await;
+}
+
+/// Two instances on one database (two processes of a team on PostgreSQL, or a serve and a
+/// desktop on one SQLite file) run their passes at once: each notification arrives once.
+async fn two_instances_racing_send_each_notification_once(db: TestDb) {
+    let (hook, hook_url, phone, phone_url) = receivers().await;
+    let c = two_channels(&hook_url, &phone_url, "digest_after = 100");
+    let (a, b) = (notifier(&c), notifier(&c));
+    let other = Store::open(&db.url).await.unwrap();
+    a.pass(&db.store, 1_000).await.unwrap();
+    for round in 0..4_i64 {
+        for i in 0..5 {
+            db.store
+                .upsert_release(&release(
+                    &format!("x{round}-{i}"),
+                    "github.com/acme/api",
+                    1_100 + round * 100 + i,
+                ))
+                .await
+                .unwrap();
+        }
+        let now = 1_150 + round * 100;
+        let (ra, rb) = tokio::join!(a.pass(&db.store, now), b.pass(&other, now));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert_eq!(ra.sent + rb.sent, 10, "round {round}: {ra:?} {rb:?}");
+    }
+    let ids = |r: &Receiver| {
+        let mut v: Vec<String> = r
+            .accepted()
+            .into_iter()
+            .map(|g| g.body["title"].to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let hooks = ids(&hook);
+    let mut unique = hooks.clone();
+    unique.dedup();
+    assert_eq!((hooks.len(), unique.len()), (20, 20), "{hooks:?}");
+    let phones = ids(&phone);
+    let mut unique = phones.clone();
+    unique.dedup();
+    assert_eq!((phones.len(), unique.len()), (20, 20), "{phones:?}");
+    other.close().await;
+    db.finish().await;
+}
+support::both!(two_instances_racing_send_each_notification_once);
+
+#[test]
+fn bad_configuration_is_refused_naming_the_key() {
+    let cases = [
+        (
+            "[channels.ops]\nkind = \"webhook\"\nurl = \"https://h.acme.dev/x\"\n[[rules]]\nevents = [\"*\"]\nchannels = [\"opz\"]\n",
+            "notify.rules[0].channels",
+            "unknown channel `opz` (configured: ops)",
+        ),
+        (
+            "[channels.ops]\nkind = \"webhook\"\nurl = \"https://h.acme.dev/x\"\n[[rules]]\nevents = [\"release\"]\nchannels = [\"ops\"]\n",
+            "notify.rules[0].events",
+            "unknown event `release`",
+        ),
+        (
+            "[channels.ops]\nkind = \"webhook\"\nurl = \"http://hooks.acme.dev/x\"\n",
+            "notify.channels.ops.url",
+            "only over https",
+        ),
+        ("quiet_hours = \"10pm-7am\"\n", "notify.quiet_hours", "HH:MM-HH:MM"),
+        ("utc_offset = \"CET\"\n", "notify.utc_offset", "+HH:MM"),
+    ];
+    for (text, key, says) in cases {
+        let c: Config = toml::from_str(text).unwrap();
+        let (k, message) = c.problem().unwrap_or_else(|| panic!("accepted: {text}"));
+        assert_eq!(k, key, "{text}");
+        assert!(message.contains(says), "{message}");
+    }
+    // An unknown kind of channel is refused by the parser, naming it.
+    let err = toml::from_str::<Config>("[channels.x]\nkind = \"pager\"\nurl = \"https://a\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("pager"), "{err}");
+    // And through the whole config file, with the file's path.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        "[notify.channels.ops]\nkind = \"webhook\"\nurl = \"https://h.acme.dev/x\"\n[[notify.rules]]\nevents = [\"*\"]\nchannels = [\"nope\"]\n",
+    )
+    .unwrap();
+    let err = flightdeck_core::config::load(Some(file.clone()), Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&file.display().to_string()) && err.contains("notify.rules[0].channels"),
+        "{err}"
+    );
+
+    // A webhook without its secret is left out with a line that says how to give it one.
+    let c: Config = toml::from_str(
+        "[channels.ops]\nkind = \"webhook\"\nurl = \"https://h.acme.dev/x\"\nsecret_env = \"OPS_HOOK_SECRET\"\n",
+    )
+    .unwrap();
+    let (chs, warnings) = channels::open(&c, &|_, _| None);
+    assert!(chs.is_empty());
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].starts_with("notify.channels.ops.secret_env:")
+            && warnings[0].contains("OPS_HOOK_SECRET"),
+        "{warnings:?}"
+    );
+}
