@@ -54,6 +54,7 @@ fn run() -> anyhow::Result<()> {
         // Nothing outside the app can reach its API: no webhook.
         webhook_token: None,
         recent: Default::default(),
+        notifier: runtime_opts.notifier.clone(),
     });
 
     tauri::Builder::default()

@@ -452,3 +452,23 @@ test('work board: dispatch by key, reassign by key and by drag, cancel, send a c
   await expect(page.getByTestId('view-audit').getByTestId('row').filter({ hasText: 'work send back' }).first()).toBeVisible();
   expect(problems).toEqual([]);
 });
+
+test('notifications: the panel shows the demo channels, what they were sent, and sends a test', async ({ page }) => {
+  await page.goto(demo.freshLink());
+  await page.getByTestId('open-notifications').click();
+  const panel = page.getByTestId('notifications');
+  const channels = panel.getByTestId('notify-channel');
+  await expect(channels).toHaveCount(2);
+  await expect(channels.filter({ hasText: 'team-hook' })).toContainText('ready');
+  await expect(channels.filter({ hasText: 'phone' })).toContainText('ntfy');
+  await expect(panel.getByTestId('notify-rules')).toContainText('* of every repo → team-hook');
+  // The demo's inbox went out: single messages, and the rest past ten an hour in a digest.
+  const rows = panel.getByTestId('notify-row');
+  await expect(rows.filter({ hasText: 'sent (digest)' }).first()).toBeVisible();
+  const tests = rows.filter({ hasText: 'Test from Flightdeck' });
+  const before = await tests.count();
+  await channels.filter({ hasText: 'team-hook' }).getByRole('button', { name: 'Send a test' }).click();
+  await expect(panel).toContainText('A test to team-hook is on its way');
+  // Sent in the background; the panel hears it on the event stream and shows it sent.
+  await expect.poll(() => tests.filter({ hasText: 'sent' }).count()).toBe(before + 1);
+});

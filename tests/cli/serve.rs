@@ -34,6 +34,37 @@ fn demo_serves_demo_data() {
     assert!(dir.join("repos/acme-api/.git").is_dir());
     assert!(dir.join("flightdeck.db").is_file());
 
+    // Its inbox went to its local receivers: the webhook (signed, every event: ten single
+    // messages, the rest in a digest) and ntfy (what needs a person now), each sent once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let sent = loop {
+        let (status, body) = client.get("/api/notifications").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let recent = v["recent"].as_array().cloned().unwrap_or_default();
+        let sent = |channel: &str, via: &str| {
+            recent
+                .iter()
+                .filter(|n| n["channel"] == channel && n["status"] == "sent" && n["via"] == via)
+                .count()
+        };
+        if sent("team-hook", "digest") > 0 && sent("phone", "single") > 0 {
+            break (sent("team-hook", "single"), v);
+        }
+        assert!(Instant::now() < deadline, "nothing sent: {body:.600}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(sent.0, 10, "{:.600}", sent.1);
+    let journal = std::fs::read_to_string(dir.join("fake-requests.log")).unwrap();
+    assert!(
+        journal.contains("notify POST /hook credential=none"),
+        "{journal:.800}"
+    );
+    assert!(
+        journal.contains("notify POST / credential=own"),
+        "{journal:.800}"
+    );
+
     // The demo's audit trail is signed with its own key: it verifies with that key, exports,
     // and the export verifies elsewhere; an edited export does not.
     let db = dir.join("flightdeck.db");

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState, type ComponentType } from 'react';
 import { api, isDesktop, isMine, setMine, subscribeChanges, subscribeOffline, subscribeStatus, type LiveStatus } from './api';
 import { DevicesPanel } from './Devices';
+import { NotificationsPanel } from './Notifications';
 import { absoluteTime } from './format';
 import type { Health } from './generated/Health';
 import type { ListHandle, ViewProps } from './hooks';
@@ -163,6 +164,7 @@ export default function App() {
   const [selected, setSelectedState] = useState(-1);
   const [help, setHelp] = useState(false);
   const [devices, setDevices] = useState(false);
+  const [notifications, setNotifications] = useState(false);
   const [theme, setTheme] = useState<Theme>(() => initialTheme());
   const [mine, setMineState] = useState<boolean>(() => isMine());
   const [pendingG, setPendingG] = useState(false);
@@ -309,6 +311,9 @@ export default function App() {
         }}>
           {theme === 'dark' ? '☀' : '☾'}
         </button>
+        <button type="button" title="Notification channels, rules and what was sent" data-testid="open-notifications" onClick={() => setNotifications(true)}>
+          Notifications
+        </button>
         {isDesktop() ? null : (
           <button type="button" title="Devices signed in; pair a phone" data-testid="open-devices" onClick={() => setDevices(true)}>
             Devices
@@ -342,6 +347,7 @@ export default function App() {
       </main>
       {help ? <HelpOverlay onClose={() => setHelp(false)} /> : null}
       {devices ? <DevicesPanel onClose={() => setDevices(false)} /> : null}
+      {notifications ? <NotificationsPanel onClose={() => setNotifications(false)} /> : null}
     </div>
   );
 }

@@ -33,7 +33,7 @@ pub struct RuntimeOptions {
     pub incident_labels: Vec<String>,
     /// Notifications out (`[notify]`), when a channel is ready, and how often its pass runs
     /// besides after each change.
-    pub notifier: Option<notify::Notifier>,
+    pub notifier: Option<std::sync::Arc<notify::Notifier>>,
     pub notify_every: Duration,
     /// Channels that could not be opened (a webhook without its secret), one line each.
     pub notify_warnings: Vec<String>,
@@ -88,17 +88,20 @@ impl RuntimeOptions {
             }),
             growthbook_every: Duration::from_secs(600),
             incident_labels: settings.incident_labels.clone(),
-            notifier,
+            notifier: notifier.map(std::sync::Arc::new),
             notify_every: Duration::from_secs(30),
             notify_warnings,
         }
     }
 }
 
-/// The notifier `settings` configure (`None` without a ready channel), and a line for each
+/// The notifier `settings` configure (`None` without a channel), and a line for each
 /// channel that could not be opened. A demo's channels get the demo's secret (they go to its
 /// local receivers), never one of this machine. May block on the keyring.
 pub fn notifier(settings: &Settings) -> (Option<notify::Notifier>, Vec<String>) {
+    if settings.notify.channels.is_empty() {
+        return (None, Vec::new());
+    }
     let (channels, warnings) = if settings.demo {
         notify::channels::open(&settings.notify, &|_, _| {
             Some(flightdeck_core::config::demo_keys::NOTIFY_SECRET.into())
@@ -106,9 +109,8 @@ pub fn notifier(settings: &Settings) -> (Option<notify::Notifier>, Vec<String>) 
     } else {
         notify::channels::open(&settings.notify, &notify::channels::lookup_secret)
     };
-    let notifier =
-        (!channels.is_empty()).then(|| notify::Notifier::new(&settings.notify, channels));
-    (notifier, warnings)
+    let notifier = notify::Notifier::new(&settings.notify, channels, warnings.clone());
+    (Some(notifier), warnings)
 }
 
 /// The background tasks of a running app; dropping it stops them.

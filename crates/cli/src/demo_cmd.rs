@@ -40,6 +40,7 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
             demo_keys::GROWTHBOOK,
             demo_keys::ANTHROPIC_ADMIN,
             demo_keys::OPENAI_ADMIN,
+            demo_keys::NOTIFY_SECRET,
         ],
     );
     let (_github, github_url) = demo_github::start(&ws, now).await?;
@@ -65,28 +66,31 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
     settings.openai_api_url = billing_url;
     settings.growthbook_api_url = growthbook.base().to_string();
     settings.demo = true;
+    // Notifications go to local receivers: a signed webhook and an ntfy server, sent what the
+    // demo's inbox holds (the first ten singly, the rest in a digest).
+    let (_receivers, notify) = demo_github::start_receivers().await?;
+    settings.notify = notify;
+    for name in settings.notify.channels.keys() {
+        flightdeck_core::notify::news_since(&store, name, 0, now).await?;
+    }
     // A demo's lead: no token to its GitHub, the demo's key to its GrowthBook, and its own
     // signing key even where FLIGHTDECK_AUDIT_KEY names the user's (the window's is the same).
     let mut lead = Lead::from_settings(&settings);
     lead.sources = Some(ws.sources());
     lead.audit_key = ws.root.join("audit-key");
     // The demo's settings give its fakes with the demo's keys (as the window's will).
-    let runtime = Runtime::start(
-        &lead,
-        &store,
-        &bus,
-        RuntimeOptions {
-            // Scanned and seeded above, in that order.
-            first_scan: false,
-            ..RuntimeOptions::from_settings(&settings)
-        },
-    )
-    .await?;
+    let opts = RuntimeOptions {
+        // Scanned and seeded above, in that order.
+        first_scan: false,
+        ..RuntimeOptions::from_settings(&settings)
+    };
+    let notifier = opts.notifier.clone();
+    let runtime = Runtime::start(&lead, &store, &bus, opts).await?;
     for w in &runtime.warnings {
         eprintln!("warning: {w}");
     }
     let database = store.target().display_url();
-    let (url, server) = start_server(&settings, store, bus, lead).await?;
+    let (url, server) = start_server(&settings, store, bus, lead, notifier).await?;
     outln!("Flightdeck demo: {url}");
     outln!("  {}", crate::serve_cmd::SIGN_IN_NOTE);
     outln!("  workspace: {}", ws.root.display());
@@ -155,6 +159,10 @@ fn write_config(settings: &Settings, ws: &demo::DemoWorkspace) -> Result<PathBuf
     table(
         "growthbook",
         vec![("api_url", settings.growthbook_api_url.clone().into())],
+    );
+    file.insert(
+        "notify".into(),
+        toml::Value::try_from(&settings.notify).context("the demo's notifications as TOML")?,
     );
     file.insert(
         "agents".into(),

@@ -340,3 +340,63 @@ pub async fn start_growthbook(
     }
     Ok((fake, api))
 }
+
+/// The demo's notification receivers (a webhook that checks the demo's signature, an ntfy
+/// server) and the `[notify]` section sending every inbox event to both; returns the receivers
+/// (keep them alive) and the section.
+pub async fn start_receivers() -> Result<(
+    (fakehub::receivers::Receiver, fakehub::receivers::Receiver),
+    flightdeck_core::notify::Config,
+)> {
+    use flightdeck_core::notify::{ChannelConfig, Config, Rule};
+    let hook = fakehub::receivers::Receiver::webhook(demo_keys::NOTIFY_SECRET);
+    let hook_url = hook
+        .serve_webhook(0)
+        .await
+        .context("starting the demo's webhook receiver")?;
+    let phone = fakehub::receivers::Receiver::ntfy(None);
+    let phone_url = phone
+        .serve_ntfy(0, "demo-leads")
+        .await
+        .context("starting the demo's ntfy server")?;
+    let config = Config {
+        channels: [
+            (
+                "team-hook".to_string(),
+                ChannelConfig::Webhook {
+                    url: hook_url,
+                    secret_env: None,
+                },
+            ),
+            (
+                "phone".to_string(),
+                ChannelConfig::Ntfy {
+                    url: phone_url,
+                    token_env: None,
+                },
+            ),
+        ]
+        .into(),
+        rules: vec![
+            Rule {
+                events: vec!["*".into()],
+                repos: Vec::new(),
+                channels: vec!["team-hook".into()],
+            },
+            Rule {
+                events: [
+                    "needs_you",
+                    "release_gate",
+                    "failed_deploy",
+                    "action_failed",
+                ]
+                .map(String::from)
+                .to_vec(),
+                repos: Vec::new(),
+                channels: vec!["phone".into()],
+            },
+        ],
+        ..Default::default()
+    };
+    Ok(((hook, phone), config))
+}

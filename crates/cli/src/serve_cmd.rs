@@ -22,11 +22,12 @@ pub async fn serve(settings: Settings, lead: Lead, rescan_every: Duration) -> Re
         rescan_every,
         ..RuntimeOptions::from_settings(&settings)
     };
+    let notifier = opts.notifier.clone();
     let runtime = Runtime::start(&lead, &store, &bus, opts).await?;
     for w in runtime.warnings.iter().take(10) {
         eprintln!("warning: {w}");
     }
-    let (url, server) = start_server(&settings, store, bus, lead).await?;
+    let (url, server) = start_server(&settings, store, bus, lead, notifier).await?;
     outln!("Flightdeck: {url}");
     outln!("  {SIGN_IN_NOTE}");
     server.await.context("server task")??;
@@ -47,6 +48,7 @@ pub(crate) async fn start_server(
     store: Store,
     bus: EventBus,
     lead: Lead,
+    notifier: Option<std::sync::Arc<flightdeck_core::notify::Notifier>>,
 ) -> Result<(String, ServerTask)> {
     let tls = flightdeck_server::tls::for_settings(settings)?;
     let addr = SocketAddr::new(settings.bind, settings.port);
@@ -97,6 +99,7 @@ pub(crate) async fn start_server(
             .ok()
             .filter(|t| !t.trim().is_empty()),
         recent: Default::default(),
+        notifier,
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -33,7 +33,7 @@ fn secrets(channel: &str, _env: Option<&str>) -> Option<String> {
 fn notifier(c: &Config) -> Notifier {
     let (chs, warnings) = channels::open(c, &secrets);
     assert!(warnings.is_empty(), "{warnings:?}");
-    Notifier::new(c, chs)
+    Notifier::new(c, chs, warnings)
 }
 
 fn release(id: &str, repo: &str, at: i64) -> Release {

@@ -66,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
             lead: Some(lead(dir.path(), down)),
             webhook_token: None,
             recent: Default::default(),
+            notifier: None,
         };
         let mut api = Vec::new();
         for i in 0..API_SAMPLES {

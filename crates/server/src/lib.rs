@@ -57,6 +57,8 @@ pub struct AppState {
     pub webhook_token: Option<String>,
     /// What this server remembers for a minute or so (see [`Recent`]).
     pub recent: Recent,
+    /// Notifications out, as the runtime runs them (`None`: no `[notify]` channel).
+    pub notifier: Option<std::sync::Arc<flightdeck_core::notify::Notifier>>,
 }
 
 /// What a server remembers for a short while, in memory (a phone talks to one server):

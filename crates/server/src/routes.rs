@@ -77,6 +77,8 @@ pub fn router(state: AppState) -> Router {
         .route("/cycle", get(cycle_view))
         .route("/velocity/report", get(velocity_report))
         .route("/team", get(team_view))
+        .route("/notifications", get(notifications))
+        .route("/notifications/test", post(notification_test))
         .route("/reports/weekly.html", get(weekly_report))
         .fallback(|| async {
             (
@@ -436,6 +438,63 @@ async fn change_diff(
 
 async fn outbox(State(s): State<AppState>) -> ApiResult<views::OutboxView> {
     Ok(Json(views::outbox(&s.store).await?))
+}
+
+/// The Notifications panel; with no `[notify]` channel configured, an empty one.
+async fn notifications(
+    State(s): State<AppState>,
+) -> ApiResult<flightdeck_core::notify::NotificationsView> {
+    let n = match &s.notifier {
+        Some(n) => n.clone(),
+        None => std::sync::Arc::new(flightdeck_core::notify::Notifier::new(
+            &Default::default(),
+            Vec::new(),
+            Vec::new(),
+        )),
+    };
+    Ok(Json(n.view(&s.store).await?))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestBody {
+    channel: String,
+}
+
+/// "Send a test": queued, sent in the background (a channel may take seconds to answer, or
+/// none); the outcome shows in the panel's list, announced on the event stream.
+async fn notification_test(
+    State(s): State<AppState>,
+    Json(body): Json<TestBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let Some(n) = s.notifier.clone() else {
+        return Err(ApiError::NotFound(
+            "no notification channel is configured ([notify.channels] in the config file)".into(),
+        ));
+    };
+    if !n.channels().iter().any(|c| c.name == body.channel) {
+        return Err(ApiError::NotFound(format!(
+            "no ready channel `{}`",
+            body.channel
+        )));
+    }
+    let (store, bus, channel) = (s.store.clone(), s.bus.clone(), body.channel.clone());
+    tokio::spawn(async move {
+        let now = chrono::Utc::now().timestamp();
+        match n.test(&store, &channel, now).await {
+            Ok(Err(e)) => tracing::warn!("test notification to {channel}: {e}"),
+            Err(e) => tracing::warn!("test notification to {channel}: {e}"),
+            Ok(Ok(())) => {}
+        }
+        bus.publish(flightdeck_core::model::events::Event::Changed {
+            source: "notify".into(),
+            topics: vec!["notifications".into()],
+        });
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"queued": body.channel})),
+    ))
 }
 
 async fn health(State(s): State<AppState>) -> ApiResult<views::Health> {

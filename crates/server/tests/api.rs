@@ -52,6 +52,7 @@ async fn fixture(with_demo: bool, token: Option<&str>) -> Fixture {
             lead: None,
             webhook_token: None,
             recent: Default::default(),
+            notifier: None,
         },
         _dir: dir,
     }
@@ -1089,6 +1090,7 @@ async fn send_back_round_trip() {
         policy_file: None,
         webhook_token: None,
         recent: Default::default(),
+        notifier: None,
         lead: Some(flightdeck_app::Lead {
             audit_key: dir.path().join("audit-key"),
             name: "Alice Martin".into(),

@@ -22,7 +22,7 @@ use crate::views::{InboxItem, InboxKind};
 pub use channels::{Channel, Message, MessageType};
 
 /// `[notify]` in the config file.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Channels by name.
@@ -43,7 +43,7 @@ pub struct Config {
 }
 
 /// `[notify.channels.NAME]`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ChannelConfig {
     /// A JSON POST signed with HMAC-SHA256. The signing secret comes from the environment
@@ -62,7 +62,7 @@ pub enum ChannelConfig {
 
 /// `[[notify.rules]]`: these events (the inbox's kinds, `InboxKind`, or `*` for all) of these repos (all when
 /// empty) go to these channels.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     pub events: Vec<String>,
@@ -197,6 +197,17 @@ pub fn subject_of(item: &InboxItem) -> (String, i64) {
     }
 }
 
+/// Where each channel's news starts (the cursor's key is the channel's name).
+const SINCE_CURSOR: &str = "notify-since";
+
+/// Makes `channel`'s news start at `at` instead of its first pass: the demo sends what its
+/// inbox already holds.
+pub async fn news_since(store: &Store, channel: &str, at: i64, now: i64) -> Result<()> {
+    store
+        .set_cursor(SINCE_CURSOR, channel, &at.to_string(), now)
+        .await
+}
+
 /// What one pass did, for a log line, `notify` and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassReport {
@@ -220,6 +231,9 @@ const MAX_ATTEMPTS: i64 = 8;
 
 /// The rules and channels, ready to run passes.
 pub struct Notifier {
+    config: Config,
+    /// The configured channels that could not be opened, one line each (key and reason).
+    problems: Vec<String>,
     channels: Vec<Channel>,
     rules: Vec<Rule>,
     quiet: Option<(u32, u32)>,
@@ -230,10 +244,13 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// A notifier for `config` with `channels` (those whose secrets were found; see
-    /// [`channels::open`]). `config` must have passed [`Config::problem`].
-    pub fn new(config: &Config, channels: Vec<Channel>) -> Notifier {
+    /// A notifier for `config` with `channels` (those whose secrets were found) and the
+    /// `problems` of the rest, as [`channels::open`] gives them. `config` must have passed
+    /// [`Config::problem`].
+    pub fn new(config: &Config, channels: Vec<Channel>, problems: Vec<String>) -> Notifier {
         Notifier {
+            config: config.clone(),
+            problems,
             channels,
             rules: config.rules.clone(),
             quiet: config
@@ -298,11 +315,11 @@ impl Notifier {
         for ch in &self.channels {
             // A channel's news starts when it was first configured: the inbox it joins is
             // not sent (a team's holds thousands of open reviews).
-            let since = match store.cursor("notify-since", &ch.name).await? {
+            let since = match store.cursor(SINCE_CURSOR, &ch.name).await? {
                 Some(s) => s.parse().unwrap_or(now),
                 None => {
                     store
-                        .set_cursor("notify-since", &ch.name, &now.to_string(), now)
+                        .set_cursor(SINCE_CURSOR, &ch.name, &now.to_string(), now)
                         .await?;
                     now
                 }
@@ -498,6 +515,107 @@ impl Notifier {
     }
 }
 
+/// A channel as the Notifications panel shows it.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ChannelView {
+    pub name: String,
+    pub kind: String,
+    /// Where it sends: scheme, host and path (never a query, which may carry a key).
+    pub target: String,
+    /// Why it sends nothing (no secret), when so.
+    pub problem: Option<String>,
+    #[ts(type = "number | null")]
+    pub last_sent: Option<i64>,
+    /// The last failed send's error, if the last try failed.
+    pub last_error: Option<String>,
+}
+
+/// A rule as the panel shows it.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct RuleView {
+    pub events: Vec<String>,
+    pub repos: Vec<String>,
+    pub channels: Vec<String>,
+}
+
+/// The Notifications panel: channels, rules, limits, and what was sent lately.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct NotificationsView {
+    pub channels: Vec<ChannelView>,
+    pub rules: Vec<RuleView>,
+    pub quiet_hours: Option<String>,
+    pub utc_offset: Option<String>,
+    pub digest_after: u32,
+    pub recent: Vec<crate::store::SentNotification>,
+}
+
+impl Notifier {
+    /// The panel's view: the configuration as loaded, each channel's state, the last 50 sent.
+    pub async fn view(&self, store: &Store) -> Result<NotificationsView> {
+        let recent = store.recent_notifications(50).await?;
+        let channels = self
+            .config
+            .channels
+            .iter()
+            .map(|(name, c)| {
+                let (kind, url) = match c {
+                    ChannelConfig::Webhook { url, .. } => ("webhook", url),
+                    ChannelConfig::Ntfy { url, .. } => ("ntfy", url),
+                };
+                let target = reqwest::Url::parse(url)
+                    .map(|u| {
+                        format!(
+                            "{}://{}{}",
+                            u.scheme(),
+                            u.host_str().unwrap_or_default(),
+                            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+                        ) + u.path()
+                    })
+                    .unwrap_or_default();
+                let mine = recent.iter().filter(|n| &n.channel == name);
+                let last_sent = mine.clone().filter_map(|n| n.sent_at).max();
+                let last_error = mine
+                    .clone()
+                    .max_by_key(|n| n.claimed_at)
+                    .filter(|n| n.status == "failed" || n.status == "gave_up")
+                    .and_then(|n| n.last_error.clone());
+                ChannelView {
+                    name: name.clone(),
+                    kind: kind.into(),
+                    target,
+                    problem: self
+                        .problems
+                        .iter()
+                        .find(|p| p.starts_with(&format!("notify.channels.{name}")))
+                        .cloned(),
+                    last_sent,
+                    last_error,
+                }
+            })
+            .collect();
+        Ok(NotificationsView {
+            channels,
+            rules: self
+                .config
+                .rules
+                .iter()
+                .map(|r| RuleView {
+                    events: r.events.clone(),
+                    repos: r.repos.clone(),
+                    channels: r.channels.clone(),
+                })
+                .collect(),
+            quiet_hours: self.config.quiet_hours.clone(),
+            utc_offset: self.config.utc_offset.clone(),
+            digest_after: self.digest_after,
+            recent,
+        })
+    }
+}
+
 /// How long before try `attempts + 1`: 30 s doubling to an hour, or what a 429 asked for.
 fn backoff(attempts: i64, e: &channels::SendError) -> i64 {
     let doubling = 30_i64.saturating_mul(1 << attempts.clamp(1, 8).saturating_sub(1));
@@ -519,7 +637,7 @@ fn repo_matches(repo: &str, want: &str) -> bool {
 pub fn spawn_periodic(
     store: Store,
     bus: crate::model::events::EventBus,
-    notifier: Notifier,
+    notifier: std::sync::Arc<Notifier>,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
