@@ -35,7 +35,7 @@ fn demo_serves_demo_data() {
     assert!(dir.join("flightdeck.db").is_file());
 
     // Its inbox went to its local receivers: the webhook (signed, every event: ten single
-    // messages, the rest in a digest) and ntfy (what needs a person now), each sent once.
+    // messages, the rest in a digest), ntfy (what needs a person now) and Slack, each once.
     let deadline = Instant::now() + Duration::from_secs(60);
     let sent = loop {
         let (status, body) = client.get("/api/notifications").unwrap();
@@ -48,7 +48,10 @@ fn demo_serves_demo_data() {
                 .filter(|n| n["channel"] == channel && n["status"] == "sent" && n["via"] == via)
                 .count()
         };
-        if sent("team-hook", "digest") > 0 && sent("phone", "single") > 0 {
+        if sent("team-hook", "digest") > 0
+            && sent("phone", "single") > 0
+            && sent("leads", "single") > 0
+        {
             break (sent("team-hook", "single"), v);
         }
         assert!(Instant::now() < deadline, "nothing sent: {body:.600}");

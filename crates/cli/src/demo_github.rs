@@ -342,10 +342,14 @@ pub async fn start_growthbook(
 }
 
 /// The demo's notification receivers (a webhook that checks the demo's signature, an ntfy
-/// server) and the `[notify]` section sending every inbox event to both; returns the receivers
-/// (keep them alive) and the section.
+/// server, a Slack workspace) and the `[notify]` section routing the inbox's events to them;
+/// returns the receivers (keep them alive) and the section.
 pub async fn start_receivers() -> Result<(
-    (fakehub::receivers::Receiver, fakehub::receivers::Receiver),
+    (
+        fakehub::receivers::Receiver,
+        fakehub::receivers::Receiver,
+        fakehub::slack::Slack,
+    ),
     flightdeck_core::notify::Config,
 )> {
     use flightdeck_core::notify::{ChannelConfig, Config, Rule};
@@ -359,6 +363,8 @@ pub async fn start_receivers() -> Result<(
         .serve_ntfy(0, "demo-leads")
         .await
         .context("starting the demo's ntfy server")?;
+    let slack = fakehub::slack::Slack::new(demo_keys::NOTIFY_SECRET, &["C0DEMOLEADS"]);
+    let slack_api = slack.serve(0).await.context("starting the demo's Slack")?;
     let config = Config {
         channels: [
             (
@@ -373,6 +379,14 @@ pub async fn start_receivers() -> Result<(
                 ChannelConfig::Ntfy {
                     url: phone_url,
                     token_env: None,
+                },
+            ),
+            (
+                "leads".to_string(),
+                ChannelConfig::Slack {
+                    channel: "C0DEMOLEADS".into(),
+                    token_env: None,
+                    api_url: Some(slack_api),
                 },
             ),
         ]
@@ -395,8 +409,20 @@ pub async fn start_receivers() -> Result<(
                 repos: Vec::new(),
                 channels: vec!["phone".into()],
             },
+            Rule {
+                events: [
+                    "needs_you",
+                    "release_gate",
+                    "green_waiting",
+                    "review_requested",
+                ]
+                .map(String::from)
+                .to_vec(),
+                repos: Vec::new(),
+                channels: vec!["leads".into()],
+            },
         ],
         ..Default::default()
     };
-    Ok(((hook, phone), config))
+    Ok(((hook, phone, slack), config))
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use flightdeck_core::config::Settings;
 use flightdeck_core::model::secrets;
-use flightdeck_core::notify::{self, channels, ChannelConfig};
+use flightdeck_core::notify::{self, channels};
 use flightdeck_core::store::Store;
 
 #[derive(Subcommand)]
@@ -85,10 +85,7 @@ async fn rules(settings: &Settings) -> Result<ExitCode> {
     let (_, warnings) = open(settings).await?;
     outln!("channels:");
     for (name, c) in &n.channels {
-        let (kind, url) = match c {
-            ChannelConfig::Webhook { url, .. } => ("webhook", url),
-            ChannelConfig::Ntfy { url, .. } => ("ntfy", url),
-        };
+        let (kind, url) = (c.kind(), c.url());
         let problem = warnings
             .iter()
             .find(|w| w.starts_with(&format!("notify.channels.{name}")));

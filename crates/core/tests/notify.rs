@@ -417,3 +417,116 @@ fn bad_configuration_is_refused_naming_the_key() {
         "{warnings:?}"
     );
 }
+
+/// Slack: Block Kit posted with the bot token, untrusted text escaped, the message updated in
+/// place (`chat.update` of its `ts`) when its item leaves the inbox; a refused token fails with
+/// what to do; a rate limit is waited out as Slack asks.
+async fn slack_posts_blocks_and_updates_the_message_in_place(db: TestDb) {
+    use fakehub::slack::{Slack, SlackFault};
+    let slack = Slack::new("xoxb-test-bot", &["C0LEADS"]);
+    let api = slack.serve(0).await.unwrap();
+    let c = config(&format!(
+        r#"
+link_base = "https://flightdeck.acme.dev"
+digest_after = 1
+[channels.leads]
+kind = "slack"
+channel = "C0LEADS"
+api_url = "{api}"
+[[rules]]
+events = ["release_gate"]
+channels = ["leads"]
+"#
+    ));
+    let token =
+        |name: &str, _: Option<&str>| (name == "leads").then(|| "xoxb-test-bot".to_string());
+    let (chs, warnings) = channels::open(&c, &token);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let n = Notifier::new(&c, chs, warnings);
+    n.pass(&db.store, 1_000).await.unwrap();
+    let mut r1 = release("r1", "github.com/acme/api", 1_100);
+    r1.name = "<!channel> & <https://evil.example|v9>".into();
+    db.store.upsert_release(&r1).await.unwrap();
+    let r = n.pass(&db.store, 1_200).await.unwrap();
+    assert_eq!((r.sent, r.failed.len()), (1, 0), "{r:?}");
+    let posted = slack.messages();
+    assert_eq!(posted.len(), 1);
+    let body = &posted[0].versions[0];
+    let section = body["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(
+        section.contains("&lt;!channel&gt; &amp; &lt;https://evil.example|v9&gt;"),
+        "not escaped: {section}"
+    );
+    assert_eq!(
+        body["blocks"][2]["elements"][0]["url"],
+        "https://flightdeck.acme.dev/#/releases"
+    );
+    let row = db.store.recent_notifications(5).await.unwrap();
+    assert_eq!(row[0].message_ref.as_deref(), Some(posted[0].ts.as_str()));
+
+    // Resolved: the same message, updated.
+    r1.state = ReleaseState::Approved;
+    db.store.upsert_release(&r1).await.unwrap();
+    assert_eq!(n.pass(&db.store, 1_300).await.unwrap().resolved, 1);
+    let posted = slack.messages();
+    assert_eq!(posted.len(), 1, "a new message instead of an update");
+    assert_eq!(posted[0].versions.len(), 2);
+    assert!(posted[0].versions[1]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Resolved: "));
+
+    // Past the hourly limit, two go in a digest; when they resolve, the digest is left alone.
+    for id in ["d1", "d2", "d3"] {
+        db.store
+            .upsert_release(&release(id, "github.com/acme/api", 1_400))
+            .await
+            .unwrap();
+    }
+    let r = n.pass(&db.store, 1_500).await.unwrap();
+    assert_eq!((r.sent, r.digested), (0, 3), "{r:?}");
+    for id in ["d1", "d2", "d3"] {
+        let mut d = release(id, "github.com/acme/api", 1_400);
+        d.state = ReleaseState::Approved;
+        db.store.upsert_release(&d).await.unwrap();
+    }
+    n.pass(&db.store, 1_600).await.unwrap();
+    assert!(
+        slack
+            .calls()
+            .iter()
+            .filter(|(m, _)| m == "chat.update")
+            .count()
+            == 1,
+        "{:?}",
+        slack.calls()
+    );
+
+    // A refused token names what to do; a rate limit's Retry-After is honoured.
+    let wrong = |_: &str, _: Option<&str>| Some("xoxb-revoked".to_string());
+    let (chs, _) = channels::open(&c, &wrong);
+    let bad = Notifier::new(&c, chs, Vec::new());
+    db.store
+        .upsert_release(&release("r2", "github.com/acme/api", 5_000))
+        .await
+        .unwrap();
+    let r = bad.pass(&db.store, 5_000).await.unwrap();
+    assert!(
+        r.failed
+            .iter()
+            .any(|f| f.contains("invalid_auth") && f.contains("flightdeck notify secret")),
+        "{r:?}"
+    );
+    slack.push_fault(SlackFault::RateLimited { retry_after: 90 });
+    let r = n.pass(&db.store, 5_040).await.unwrap();
+    assert!(r.failed.iter().any(|f| f.contains("ratelimited")), "{r:?}");
+    let rows = db.store.recent_notifications(20).await.unwrap();
+    let r2 = rows
+        .iter()
+        .find(|s| s.subject.contains("release:r2"))
+        .unwrap();
+    assert_eq!(r2.next_try, Some(5_040 + 90));
+    assert_eq!(n.pass(&db.store, 5_131).await.unwrap().sent, 1);
+    db.finish().await;
+}
+support::both!(slack_posts_blocks_and_updates_the_message_in_place);

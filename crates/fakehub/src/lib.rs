@@ -12,6 +12,7 @@ pub mod billing;
 pub mod growthbook;
 pub mod journal;
 pub mod receivers;
+pub mod slack;
 pub use actions::Deploy;
 mod issues;
 

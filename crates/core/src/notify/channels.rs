@@ -74,6 +74,9 @@ pub struct Message {
     /// A digest's items.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<Message>,
+    /// What the channel called the message a `resolved` one updates (a Slack `ts`).
+    #[serde(skip)]
+    pub reference: Option<String>,
 }
 
 impl Message {
@@ -93,6 +96,7 @@ impl Message {
             link,
             at: now,
             items,
+            reference: None,
         }
     }
 
@@ -108,23 +112,19 @@ impl Message {
             link: None,
             at: n.claimed_at,
             items: Vec::new(),
+            reference: n.message_ref.clone(),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelKind {
     Webhook,
     Ntfy,
-}
-
-impl ChannelKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChannelKind::Webhook => "webhook",
-            ChannelKind::Ntfy => "ntfy",
-        }
-    }
+    /// Posts to this Slack channel ID.
+    Slack {
+        channel: String,
+    },
 }
 
 /// A channel ready to send.
@@ -175,12 +175,15 @@ pub fn open(
     let mut warnings = Vec::new();
     for (name, c) in &config.channels {
         let (kind, url, env) = match c {
-            ChannelConfig::Webhook { url, secret_env } => {
-                (ChannelKind::Webhook, url, secret_env.as_deref())
-            }
-            ChannelConfig::Ntfy { url, token_env } => {
-                (ChannelKind::Ntfy, url, token_env.as_deref())
-            }
+            ChannelConfig::Webhook { .. } => (ChannelKind::Webhook, c.url(), c.secret_env()),
+            ChannelConfig::Ntfy { .. } => (ChannelKind::Ntfy, c.url(), c.secret_env()),
+            ChannelConfig::Slack { channel, .. } => (
+                ChannelKind::Slack {
+                    channel: channel.clone(),
+                },
+                c.url(),
+                c.secret_env(),
+            ),
         };
         let url = match crate::model::secrets::check_secret_url(url) {
             Ok(u) => u,
@@ -190,15 +193,25 @@ pub fn open(
             }
         };
         let secret = lookup(name, env).filter(|s| !s.is_empty());
-        if kind == ChannelKind::Webhook && secret.is_none() {
-            let key = if env.is_some() { ".secret_env" } else { "" };
+        let needs = match kind {
+            ChannelKind::Webhook => Some("no signing secret"),
+            ChannelKind::Slack { .. } => Some("no bot token"),
+            ChannelKind::Ntfy => None,
+        };
+        if let (Some(missing), None) = (needs, &secret) {
+            let key = if env.is_some() {
+                format!(".{}", c.secret_key())
+            } else {
+                String::new()
+            };
             warnings.push(format!(
-                "notify.channels.{name}{key}: no signing secret, so nothing is sent to it ({})",
+                "notify.channels.{name}{key}: {missing}, so nothing is sent to it ({})",
                 match env {
                     Some(v) => format!("`{v}` is not set"),
                     None => format!(
-                        "name a variable with `secret_env`, or store one with `flightdeck notify \
-                         secret {name}`"
+                        "name a variable with `{}`, or store one with `flightdeck notify \
+                         secret {name}`",
+                        c.secret_key()
                     ),
                 }
             ));
@@ -241,10 +254,23 @@ impl Channel {
         self.url.as_str()
     }
 
-    /// Whether the channel gets an update when an item leaves the inbox (ntfy has no way to
-    /// change a message already shown: it would be a second notification).
-    pub fn updates(&self) -> bool {
-        self.kind == ChannelKind::Webhook
+    /// Whether the channel gets an update when an item sent `via` leaves the inbox: a webhook
+    /// always (by id); Slack a message of its own (a digest's line is not one); ntfy never (it
+    /// cannot change a message already shown: it would be a second notification).
+    pub fn updates(&self, via: &str) -> bool {
+        match self.kind {
+            ChannelKind::Webhook => true,
+            ChannelKind::Slack { .. } => via == "single",
+            ChannelKind::Ntfy => false,
+        }
+    }
+
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Ntfy => "ntfy",
+            ChannelKind::Slack { .. } => "slack",
+        }
     }
 
     /// Sends `msg`; what the channel calls the message, when it says.
@@ -263,7 +289,7 @@ impl Channel {
                 e.to_string()
             },
         };
-        let request = match self.kind {
+        let request = match &self.kind {
             ChannelKind::Webhook => {
                 let body = serde_json::to_vec(msg).unwrap_or_default();
                 let now = chrono::Utc::now().timestamp();
@@ -276,6 +302,7 @@ impl Channel {
                     .header(SIGNATURE_HEADER, format!("sha256={sig}"))
                     .body(body)
             }
+            ChannelKind::Slack { channel } => return self.send_slack(client, channel, msg).await,
             ChannelKind::Ntfy => {
                 let (base, topic) = ntfy_topic(&self.url);
                 let body = serde_json::to_vec(&ntfy_body(&topic, msg)).unwrap_or_default();
@@ -306,7 +333,7 @@ impl Channel {
             });
         }
         Ok(match self.kind {
-            ChannelKind::Webhook => None,
+            ChannelKind::Webhook | ChannelKind::Slack { .. } => None,
             ChannelKind::Ntfy => resp
                 .bytes()
                 .await
@@ -315,6 +342,146 @@ impl Channel {
                 .and_then(|v| v.get("id")?.as_str().map(str::to_string)),
         })
     }
+}
+
+impl Channel {
+    /// Slack's Web API: `chat.postMessage`, or `chat.update` of the message a `resolved` one
+    /// names. Slack answers most errors with 200 and `{"ok": false, "error": …}`.
+    async fn send_slack(
+        &self,
+        client: &reqwest::Client,
+        channel: &str,
+        msg: &Message,
+    ) -> Result<Option<String>, SendError> {
+        let (method, body) = match (msg.kind, &msg.reference) {
+            (MessageType::Resolved, Some(ts)) => ("chat.update", slack_resolved(channel, ts, msg)),
+            // Nothing of its own to update (sent in a digest): nothing to say.
+            (MessageType::Resolved, None) => return Ok(None),
+            _ => ("chat.postMessage", slack_message(channel, msg)),
+        };
+        let url = format!("{}/{method}", self.url.as_str().trim_end_matches('/'));
+        let err = |message: String| SendError::Network {
+            url: url.clone(),
+            message,
+        };
+        let resp = client
+            .post(&url)
+            .bearer_auth(self.secret.as_deref().unwrap_or_default())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/json; charset=utf-8",
+            )
+            .body(serde_json::to_vec(&body).unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| {
+                err(if e.is_timeout() {
+                    format!("no answer within {} s", TIMEOUT.as_secs())
+                } else if e.is_connect() {
+                    "cannot connect".into()
+                } else {
+                    e.to_string()
+                })
+            })?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let text = resp.text().await.unwrap_or_default();
+        let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if !status.is_success() || answer["ok"] != serde_json::Value::Bool(true) {
+            let error = answer["error"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| one_line(&text));
+            return Err(SendError::Status {
+                url,
+                status: status.as_u16(),
+                body: slack_hint(&error),
+                retry_after,
+            });
+        }
+        Ok(answer["ts"].as_str().map(str::to_string))
+    }
+}
+
+/// Slack's error code, with what to do about the ones a setup causes.
+fn slack_hint(error: &str) -> String {
+    let hint = match error {
+        "invalid_auth" | "not_authed" | "token_revoked" | "account_inactive" => {
+            "the bot token was refused: store a current one with `flightdeck notify secret NAME`"
+        }
+        "channel_not_found" => "no such channel, or the bot cannot see it: use the channel's ID",
+        "not_in_channel" => "the bot is not in the channel: invite it (/invite @bot)",
+        "missing_scope" => "the bot lacks the chat:write scope",
+        _ => "",
+    };
+    if hint.is_empty() {
+        error.to_string()
+    } else {
+        format!("{error}: {hint}")
+    }
+}
+
+/// Text for Slack's mrkdwn: `&`, `<` and `>` escaped as Slack asks, so a title cannot mention
+/// `@channel`, link elsewhere or break the formatting.
+pub fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A notification, digest or test as Block Kit: the title, the detail, what it is and where,
+/// and a button into Flightdeck when there is a link.
+fn slack_message(channel: &str, msg: &Message) -> serde_json::Value {
+    let mut text = format!("*{}*", slack_escape(&msg.title));
+    if !msg.detail.is_empty() {
+        text.push('\n');
+        text.push_str(&slack_escape(&msg.detail));
+    }
+    let mut context = msg.event.replace('_', " ");
+    if !msg.repo.is_empty() {
+        context.push_str(" · ");
+        context.push_str(&msg.repo);
+    }
+    let mut blocks = vec![
+        serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}),
+        serde_json::json!({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": slack_escape(&context)}
+        ]}),
+    ];
+    if let Some(link) = &msg.link {
+        blocks.push(serde_json::json!({"type": "actions", "elements": [{
+            "type": "button", "action_id": "open", "url": link,
+            "text": {"type": "plain_text", "text": "Open in Flightdeck"}
+        }]}));
+    }
+    serde_json::json!({
+        "channel": channel,
+        // The notification's own text, for phones' banners and screen readers.
+        "text": msg.title,
+        "blocks": blocks,
+        "unfurl_links": false,
+        "unfurl_media": false,
+    })
+}
+
+/// The update of a resolved item's message: struck through, marked done.
+fn slack_resolved(channel: &str, ts: &str, msg: &Message) -> serde_json::Value {
+    serde_json::json!({
+        "channel": channel,
+        "ts": ts,
+        "text": format!("Resolved: {}", msg.title),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn",
+                "text": format!("~{}~", slack_escape(&msg.title))}},
+            {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": "resolved: no longer waiting"}
+            ]}
+        ],
+    })
 }
 
 /// An ntfy topic URL split into the server to publish to and the topic.

@@ -58,6 +58,53 @@ pub enum ChannelConfig {
         url: String,
         token_env: Option<String>,
     },
+    /// A Slack channel (its ID, `C0123ABCD`), posted to by a bot (`chat:write`) with Block Kit
+    /// messages that are updated in place when their item is resolved. The bot token
+    /// (`xoxb-…`) from `token_env` or the keyring; `api_url` only for a proxy or a test.
+    Slack {
+        channel: String,
+        token_env: Option<String>,
+        api_url: Option<String>,
+    },
+}
+
+/// Slack's Web API.
+pub const SLACK_API: &str = "https://slack.com/api";
+
+impl ChannelConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChannelConfig::Webhook { .. } => "webhook",
+            ChannelConfig::Ntfy { .. } => "ntfy",
+            ChannelConfig::Slack { .. } => "slack",
+        }
+    }
+
+    /// Where its messages go (Slack: the Web API's base).
+    pub fn url(&self) -> &str {
+        match self {
+            ChannelConfig::Webhook { url, .. } | ChannelConfig::Ntfy { url, .. } => url,
+            ChannelConfig::Slack { api_url, .. } => api_url.as_deref().unwrap_or(SLACK_API),
+        }
+    }
+
+    /// The environment variable its secret is read from, when the config names one.
+    pub fn secret_env(&self) -> Option<&str> {
+        match self {
+            ChannelConfig::Webhook { secret_env, .. } => secret_env.as_deref(),
+            ChannelConfig::Ntfy { token_env, .. } | ChannelConfig::Slack { token_env, .. } => {
+                token_env.as_deref()
+            }
+        }
+    }
+
+    /// The key naming its secret variable, for messages.
+    pub(crate) fn secret_key(&self) -> &'static str {
+        match self {
+            ChannelConfig::Webhook { .. } => "secret_env",
+            _ => "token_env",
+        }
+    }
 }
 
 /// `[[notify.rules]]`: these events (the inbox's kinds, `InboxKind`, or `*` for all) of these repos (all when
@@ -78,13 +125,21 @@ impl Config {
     /// in a rule, a URL a message may not go to, unreadable quiet hours.
     pub fn problem(&self) -> Option<(String, String)> {
         for (name, ch) in &self.channels {
-            let (url, key) = match ch {
-                ChannelConfig::Webhook { url, .. } => (url, "url"),
-                ChannelConfig::Ntfy { url, .. } => (url, "url"),
+            let key = match ch {
+                ChannelConfig::Slack { channel, .. } => {
+                    if channel.trim().is_empty() || channel.contains(char::is_whitespace) {
+                        return Some((
+                            format!("notify.channels.{name}.channel"),
+                            format!("`{channel}` is not a Slack channel ID (as C0123ABCD)"),
+                        ));
+                    }
+                    "api_url"
+                }
+                _ => "url",
             };
             // What the messages carry (change titles, spend) is the team's: https only, plain
             // http only to this machine, as for any secret.
-            if let Err(e) = crate::model::secrets::check_secret_url(url) {
+            if let Err(e) = crate::model::secrets::check_secret_url(ch.url()) {
                 return Some((format!("notify.channels.{name}.{key}"), e));
             }
         }
@@ -397,7 +452,7 @@ impl Notifier {
                 {
                     continue;
                 }
-                if ch.updates() {
+                if ch.updates(&open.via) {
                     let msg = Message::resolved(&ch.name, &open);
                     match ch.send(&self.client, &msg).await {
                         Ok(_) => report.resolved += 1,
@@ -421,6 +476,7 @@ impl Notifier {
             link: self.link(&i.view),
             at: i.at,
             items: Vec::new(),
+            reference: None,
         }
     }
 
@@ -496,6 +552,7 @@ impl Notifier {
             link: self.link(""),
             at: now,
             items: Vec::new(),
+            reference: None,
         };
         let outcome = ch.send(&self.client, &msg).await;
         // A test is not retried: the person who asked sees the outcome.
@@ -561,11 +618,8 @@ impl Notifier {
             .channels
             .iter()
             .map(|(name, c)| {
-                let (kind, url) = match c {
-                    ChannelConfig::Webhook { url, .. } => ("webhook", url),
-                    ChannelConfig::Ntfy { url, .. } => ("ntfy", url),
-                };
-                let target = reqwest::Url::parse(url)
+                let kind = c.kind();
+                let target = reqwest::Url::parse(c.url())
                     .map(|u| {
                         format!(
                             "{}://{}{}",
@@ -573,6 +627,10 @@ impl Notifier {
                             u.host_str().unwrap_or_default(),
                             u.port().map(|p| format!(":{p}")).unwrap_or_default()
                         ) + u.path()
+                    })
+                    .map(|t| match c {
+                        ChannelConfig::Slack { channel, .. } => format!("{channel} via {t}"),
+                        _ => t,
                     })
                     .unwrap_or_default();
                 let mine = recent.iter().filter(|n| &n.channel == name);
