@@ -195,13 +195,18 @@ fn names(settings: &Settings) -> String {
 }
 
 fn secret(settings: &Settings, channel: &str, delete: bool) -> Result<ExitCode> {
-    if !settings.notify.channels.contains_key(channel) {
+    let Some(config) = settings.notify.channels.get(channel) else {
         anyhow::bail!(
             "no channel `{channel}` in [notify.channels] (configured: {})",
             names(settings)
         );
+    };
+    if let Some(var) = config.secret_env() {
+        eprintln!(
+            "note: channel {channel}'s config names `{var}`: that variable is read, not the keyring"
+        );
     }
-    let account = channels::keyring_account(channel);
+    let account = channels::keyring_account(channel, config);
     if delete {
         if secrets::delete(&account).context("removing the secret")? {
             outln!("removed the secret of channel {channel} from the OS keyring");

@@ -18,9 +18,16 @@ pub async fn serve(settings: Settings, lead: Lead, rescan_every: Duration) -> Re
     crate::output::keep_going();
     let store = Store::open(&settings.database_url).await?;
     let bus = EventBus::new();
+    // Looking up keys may wait on the keyring (an unlock prompt): off the async threads.
+    let opts = {
+        let s = settings.clone();
+        tokio::task::spawn_blocking(move || RuntimeOptions::from_settings(&s))
+            .await
+            .context("looking up the configured keys")?
+    };
     let opts = RuntimeOptions {
         rescan_every,
-        ..RuntimeOptions::from_settings(&settings)
+        ..opts
     };
     let notifier = opts.notifier.clone();
     let runtime = Runtime::start(&lead, &store, &bus, opts).await?;

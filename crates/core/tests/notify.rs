@@ -8,7 +8,7 @@ mod support;
 
 use fakehub::receivers::{Receiver, ReceiverFault};
 use flightdeck_core::model::{Release, ReleaseState};
-use flightdeck_core::notify::{channels, Config, Notifier};
+use flightdeck_core::notify::{self, channels, Config, Notifier};
 use flightdeck_core::store::Store;
 use support::TestDb;
 
@@ -22,7 +22,7 @@ fn config(text: &str) -> Config {
 }
 
 /// Each channel's own secret, as the keyring or environment would give it.
-fn secrets(channel: &str, _env: Option<&str>) -> Option<String> {
+fn secrets(channel: &str, _: &notify::ChannelConfig) -> Option<String> {
     match channel {
         "ops" => Some(SECRET.into()),
         "phone" => Some(TOKEN.into()),
@@ -111,10 +111,14 @@ async fn each_channel_gets_its_shape_once_and_an_update_when_resolved(db: TestDb
         assert_eq!(g.body["type"], "notification");
         assert_eq!(g.body["event"], "release_gate");
         assert_eq!(g.body["link"], "https://flightdeck.acme.dev/#/releases");
-        assert_eq!(
-            g.id,
-            g.body["id"].as_str().unwrap(),
-            "delivery header = body id"
+        assert!(
+            g.body["id"].as_str().unwrap().starts_with("ops/release:r"),
+            "{g:?}"
+        );
+        assert!(
+            g.id.len() == 32 && g.id.chars().all(|c| c.is_ascii_hexdigit()),
+            "delivery id {}",
+            g.id
         );
     }
     let titles: Vec<&str> = got
@@ -159,13 +163,15 @@ async fn each_channel_gets_its_shape_once_and_an_update_when_resolved(db: TestDb
     assert_eq!(r.resolved, 1, "{r:?}");
     let last = hook.accepted().pop().unwrap();
     assert_eq!(last.body["type"], "resolved");
-    let r1_id = got
+    let r1 = got
         .iter()
         .find(|g| g.body["title"] == "Approve release vr1 to production")
-        .unwrap()
-        .id
-        .clone();
-    assert_eq!(last.id, r1_id, "the update names the message it updates");
+        .unwrap();
+    assert_eq!(
+        last.body["id"], r1.body["id"],
+        "the update names the message it updates"
+    );
+    assert_ne!(last.id, r1.id, "an update is a delivery of its own");
     assert_eq!(n.pass(&db.store, 1_440).await.unwrap().resolved, 0);
     assert_eq!(phone.received().len(), 1);
     restarted.close().await;
@@ -266,17 +272,28 @@ async fn past_the_hourly_limit_the_rest_go_in_one_digest(db: TestDb) {
         .collect();
     assert_eq!(kinds, ["notification", "notification", "digest"]);
     assert_eq!(got[2].body["items"].as_array().unwrap().len(), 3);
-    // Within the hour, a new one goes to a digest too; an hour on, singles again.
+    // Within the hour a new one is held: the next digest goes an hour after the last. An hour
+    // on, a single again, and the held one in its digest.
     db.store
         .upsert_release(&release("w5", "github.com/acme/web", 1_300))
         .await
         .unwrap();
-    assert_eq!(n.pass(&db.store, 1_400).await.unwrap().digested, 1);
+    let r = n.pass(&db.store, 1_400).await.unwrap();
+    assert_eq!((r.sent, r.held, r.digested), (0, 1, 0), "{r:?}");
+    assert_eq!(n.pass(&db.store, 2_000).await.unwrap().digested, 0);
+    assert_eq!(hook.accepted().len(), 3);
     db.store
         .upsert_release(&release("w6", "github.com/acme/web", 5_000))
         .await
         .unwrap();
-    assert_eq!(n.pass(&db.store, 5_000).await.unwrap().sent, 1);
+    let r = n.pass(&db.store, 5_000).await.unwrap();
+    assert_eq!((r.sent, r.digested), (1, 1), "{r:?}");
+    let last = hook.accepted().pop().unwrap();
+    assert_eq!(last.body["type"], "digest");
+    assert_eq!(
+        last.body["items"][0]["title"],
+        "Approve release vw5 to production"
+    );
     db.finish().await;
 }
 support::both!(past_the_hourly_limit_the_rest_go_in_one_digest);
@@ -438,8 +455,9 @@ events = ["release_gate"]
 channels = ["leads"]
 "#
     ));
-    let token =
-        |name: &str, _: Option<&str>| (name == "leads").then(|| "xoxb-test-bot".to_string());
+    let token = |name: &str, _: &notify::ChannelConfig| {
+        (name == "leads").then(|| "xoxb-test-bot".to_string())
+    };
     let (chs, warnings) = channels::open(&c, &token);
     assert!(warnings.is_empty(), "{warnings:?}");
     let n = Notifier::new(&c, chs, warnings);
@@ -503,7 +521,7 @@ channels = ["leads"]
     );
 
     // A refused token names what to do; a rate limit's Retry-After is honoured.
-    let wrong = |_: &str, _: Option<&str>| Some("xoxb-revoked".to_string());
+    let wrong = |_: &str, _: &notify::ChannelConfig| Some("xoxb-revoked".to_string());
     let (chs, _) = channels::open(&c, &wrong);
     let bad = Notifier::new(&c, chs, Vec::new());
     db.store
@@ -530,3 +548,121 @@ channels = ["leads"]
     db.finish().await;
 }
 support::both!(slack_posts_blocks_and_updates_the_message_in_place);
+
+/// What the inbox held when a channel began is not news; it is sent if it leaves and comes
+/// back (the next round, a new delivery id). An open change's item is one notification
+/// whatever its kind does.
+async fn what_was_there_is_sent_only_when_it_comes_back(db: TestDb) {
+    let (hook, hook_url, _phone, phone_url) = receivers().await;
+    let c = two_channels(&hook_url, &phone_url, "");
+    let n = notifier(&c);
+    let mut r = release("r0", "github.com/acme/web", 900);
+    db.store.upsert_release(&r).await.unwrap();
+    assert_eq!(n.pass(&db.store, 1_000).await.unwrap().sent, 0);
+    assert_eq!(n.pass(&db.store, 1_100).await.unwrap().sent, 0);
+    r.state = ReleaseState::Approved;
+    db.store.upsert_release(&r).await.unwrap();
+    let gone = n.pass(&db.store, 1_200).await.unwrap();
+    assert_eq!(
+        (gone.sent, gone.resolved),
+        (0, 0),
+        "nothing was sent to update: {gone:?}"
+    );
+    r.state = ReleaseState::Pending;
+    db.store.upsert_release(&r).await.unwrap();
+    assert_eq!(n.pass(&db.store, 1_300).await.unwrap().sent, 1);
+    r.state = ReleaseState::Approved;
+    db.store.upsert_release(&r).await.unwrap();
+    assert_eq!(n.pass(&db.store, 1_400).await.unwrap().resolved, 1);
+    r.state = ReleaseState::Pending;
+    db.store.upsert_release(&r).await.unwrap();
+    assert_eq!(n.pass(&db.store, 1_500).await.unwrap().sent, 1);
+    let ids: Vec<String> = hook.accepted().iter().map(|g| g.id.clone()).collect();
+    assert_eq!(ids.len(), 3, "sent, resolved, sent again");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 3, "each delivery its own id: {ids:?}");
+    assert!(ids
+        .iter()
+        .all(|i| i.len() == 32 && i.chars().all(|c| c.is_ascii_hexdigit())));
+
+    let item = |kind| flightdeck_core::views::InboxItem {
+        id: "review:github.com/acme/api#7".into(),
+        kind,
+        title: String::new(),
+        detail: String::new(),
+        repo: String::new(),
+        view: "changes".into(),
+        at: 1_000,
+    };
+    use flightdeck_core::views::InboxKind;
+    let a = notify::subject_of(&item(InboxKind::Review));
+    for k in [InboxKind::GreenWaiting, InboxKind::ReviewRequested] {
+        assert_eq!(
+            notify::subject_of(&InboxItem {
+                at: 2_000,
+                ..item(k)
+            }),
+            a
+        );
+    }
+    db.finish().await;
+}
+support::both!(what_was_there_is_sent_only_when_it_comes_back);
+use flightdeck_core::views::InboxItem;
+
+/// A claim whose sender died is taken again after its lease; the first sender's late outcome
+/// then changes nothing (only the holder of the claim records it).
+async fn a_lapsed_claim_is_taken_over_and_only_its_holder_records(db: TestDb) {
+    use flightdeck_core::store::{ClaimAs, NotificationClaim};
+    let claim = NotificationClaim {
+        channel: "ops",
+        subject: "release:r1",
+        version: 1,
+        kind: "release_gate",
+        title: "t",
+        repo: "",
+    };
+    let how = |wall_ms: i64, token| ClaimAs {
+        status: "sending",
+        via: "single",
+        now: 100,
+        wall_ms,
+        read_ms: wall_ms,
+        lease_ms: 120_000,
+        token,
+    };
+    let s = &db.store;
+    assert!(s
+        .claim_notification(&claim, &how(1_000_000, "a"))
+        .await
+        .unwrap());
+    assert!(!s
+        .claim_notification(&claim, &how(1_119_000, "b"))
+        .await
+        .unwrap());
+    assert!(s
+        .claim_notification(&claim, &how(1_121_000, "b"))
+        .await
+        .unwrap());
+    assert!(!s
+        .notification_sent("ops", "release:r1", 1, "a", None, 200)
+        .await
+        .unwrap());
+    assert!(s
+        .notification_sent("ops", "release:r1", 1, "b", Some("m"), 200)
+        .await
+        .unwrap());
+    let row = &s.recent_notifications(1).await.unwrap()[0];
+    assert_eq!(
+        (
+            row.status.as_str(),
+            row.attempts,
+            row.message_ref.as_deref()
+        ),
+        ("sent", 2, Some("m"))
+    );
+    db.finish().await;
+}
+support::both!(a_lapsed_claim_is_taken_over_and_only_its_holder_records);

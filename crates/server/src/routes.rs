@@ -478,6 +478,7 @@ async fn notification_test(
             body.channel
         )));
     }
+    n.test_allowed(&body.channel).map_err(ApiError::TooMany)?;
     let (store, bus, channel) = (s.store.clone(), s.bus.clone(), body.channel.clone());
     tokio::spawn(async move {
         let now = chrono::Utc::now().timestamp();

@@ -5,7 +5,7 @@
  */
 export type SentNotification = { channel: string, subject: string, version: number, kind: string, title: string, repo: string, 
 /**
- * `sending`, `sent`, `failed` (tried again later), `gave_up`.
+ * `held`, `sending`, `sent`, `failed` (tried again later), `gave_up`, `dropped`.
  */
 status: string, 
 /**
@@ -13,6 +13,6 @@ status: string,
  */
 state: string, 
 /**
- * `single`, or `digest` (one line of a digest message).
+ * `single`, `digest` (one line of a digest message) or `test`.
  */
-via: string, attempts: number, claimed_at: number, sent_at: number | null, next_try: number | null, message_ref: string | null, last_error: string | null, };
+via: string, attempts: number, round: number, claimed_at: number, sent_at: number | null, next_try: number | null, message_ref: string | null, last_error: string | null, };

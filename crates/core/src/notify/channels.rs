@@ -77,14 +77,46 @@ pub struct Message {
     /// What the channel called the message a `resolved` one updates (a Slack `ts`).
     #[serde(skip)]
     pub reference: Option<String>,
+    /// This delivery's id ([`delivery_id`]): the same on a retry, another for an update or a
+    /// later round. Sent in [`DELIVERY_HEADER`].
+    #[serde(skip)]
+    pub delivery: String,
+}
+
+/// A delivery's id: hex, so always a valid header; the same for every try of one message
+/// (a receiver can drop repeats), different for its update and for a later round.
+pub fn delivery_id(message_id: &str, round: i64, kind: MessageType) -> String {
+    use sha2::Digest;
+    let kind = serde_json::to_string(&kind).unwrap_or_default();
+    let digest = sha2::Sha256::digest(format!("{message_id}#{round}:{kind}").as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// `url` without what may carry a secret (user info, query, fragment), for messages and logs.
+pub fn redact(url: &reqwest::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
 }
 
 impl Message {
-    /// One message standing for `items`.
-    pub fn digest(channel: &str, now: i64, items: Vec<Message>, link: Option<String>) -> Message {
+    /// One message standing for `items`, sent by the claimant holding `token` (two instances'
+    /// digests are two messages).
+    pub fn digest(
+        channel: &str,
+        now: i64,
+        items: Vec<Message>,
+        link: Option<String>,
+        token: &str,
+    ) -> Message {
+        let id = format!("{channel}/digest@{now}-{token}");
         Message {
             kind: MessageType::Digest,
-            id: format!("{channel}/digest@{now}"),
+            delivery: delivery_id(&id, 0, MessageType::Digest),
+            id,
             event: "digest".into(),
             title: format!("{} more from Flightdeck", items.len()),
             detail: items
@@ -102,9 +134,11 @@ impl Message {
 
     /// The update of a notification whose item left the inbox.
     pub fn resolved(channel: &str, n: &SentNotification) -> Message {
+        let id = format!("{channel}/{}@{}", n.subject, n.version);
         Message {
             kind: MessageType::Resolved,
-            id: format!("{channel}/{}@{}", n.subject, n.version),
+            delivery: delivery_id(&id, n.round, MessageType::Resolved),
+            id,
             event: n.kind.clone(),
             title: n.title.clone(),
             detail: "no longer waiting".into(),
@@ -142,34 +176,46 @@ impl std::fmt::Debug for Channel {
         f.debug_struct("Channel")
             .field("name", &self.name)
             .field("kind", &self.kind)
-            .field("url", &self.url.as_str())
+            .field("url", &redact(&self.url))
             .field("secret", &self.secret.as_ref().map(|_| "…"))
             .finish()
     }
 }
 
-/// Where a channel's secret is looked for: the variable its config names, else the keyring.
-pub fn keyring_account(channel: &str) -> String {
-    format!("notify:{channel}")
+/// The keyring account of a channel's secret: per channel and per host it goes to, so a
+/// channel pointed elsewhere does not take its old secret along.
+pub fn keyring_account(channel: &str, config: &ChannelConfig) -> String {
+    let host = reqwest::Url::parse(config.url())
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| {
+                format!(
+                    "{h}{}",
+                    u.port().map(|p| format!(":{p}")).unwrap_or_default()
+                )
+            })
+        })
+        .unwrap_or_default();
+    format!("notify:{channel}@{host}")
 }
 
 /// This machine's secret for `channel`: the environment variable its config names, else the
 /// keyring's (`flightdeck notify secret NAME`). May block on the keyring: call off async threads.
-pub fn lookup_secret(channel: &str, env: Option<&str>) -> Option<String> {
-    match env {
+pub fn lookup_secret(channel: &str, config: &ChannelConfig) -> Option<String> {
+    match config.secret_env() {
         Some(var) => std::env::var(var).ok(),
-        None => crate::model::secrets::get(&keyring_account(channel))
+        None => crate::model::secrets::get(&keyring_account(channel, config))
             .map_err(|e| tracing::warn!("notify channel {channel}: {e}"))
             .ok()
             .flatten(),
     }
 }
 
-/// The configured channels, each with its secret from `lookup(channel, env_var)`; a webhook
-/// without one cannot sign and is left out, with a one-line warning naming the key.
+/// The configured channels, each with its secret from `lookup(name, channel)`; a webhook or
+/// Slack channel without one is left out, with a one-line warning naming the key.
 pub fn open(
     config: &Config,
-    lookup: &dyn Fn(&str, Option<&str>) -> Option<String>,
+    lookup: &dyn Fn(&str, &ChannelConfig) -> Option<String>,
 ) -> (Vec<Channel>, Vec<String>) {
     let mut channels = Vec::new();
     let mut warnings = Vec::new();
@@ -192,7 +238,7 @@ pub fn open(
                 continue;
             }
         };
-        let secret = lookup(name, env).filter(|s| !s.is_empty());
+        let secret = lookup(name, c).filter(|s| !s.is_empty());
         let needs = match kind {
             ChannelKind::Webhook => Some("no signing secret"),
             ChannelKind::Slack { .. } => Some("no bot token"),
@@ -280,13 +326,13 @@ impl Channel {
         msg: &Message,
     ) -> Result<Option<String>, SendError> {
         let network = |e: reqwest::Error| SendError::Network {
-            url: self.url.to_string(),
+            url: redact(&self.url),
             message: if e.is_timeout() {
                 format!("no answer within {} s", TIMEOUT.as_secs())
             } else if e.is_connect() {
                 "cannot connect".into()
             } else {
-                e.to_string()
+                e.without_url().to_string()
             },
         };
         let request = match &self.kind {
@@ -297,7 +343,7 @@ impl Channel {
                 client
                     .post(self.url.clone())
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .header(DELIVERY_HEADER, &msg.id)
+                    .header(DELIVERY_HEADER, &msg.delivery)
                     .header(TIMESTAMP_HEADER, now.to_string())
                     .header(SIGNATURE_HEADER, format!("sha256={sig}"))
                     .body(body)
@@ -323,10 +369,11 @@ impl Channel {
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<i64>().ok());
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .map(|s| s.clamp(0, 86_400));
             let body = resp.text().await.unwrap_or_default();
             return Err(SendError::Status {
-                url: self.url.to_string(),
+                url: redact(&self.url),
                 status: status.as_u16(),
                 body: one_line(&body),
                 retry_after,
@@ -360,8 +407,9 @@ impl Channel {
             _ => ("chat.postMessage", slack_message(channel, msg)),
         };
         let url = format!("{}/{method}", self.url.as_str().trim_end_matches('/'));
+        let shown = format!("{}/{method}", redact(&self.url).trim_end_matches('/'));
         let err = |message: String| SendError::Network {
-            url: url.clone(),
+            url: shown.clone(),
             message,
         };
         let resp = client
@@ -380,7 +428,7 @@ impl Channel {
                 } else if e.is_connect() {
                     "cannot connect".into()
                 } else {
-                    e.to_string()
+                    e.without_url().to_string()
                 })
             })?;
         let status = resp.status();
@@ -388,7 +436,8 @@ impl Channel {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<i64>().ok());
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map(|s| s.clamp(0, 86_400));
         let text = resp.text().await.unwrap_or_default();
         let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         if !status.is_success() || answer["ok"] != serde_json::Value::Bool(true) {
@@ -397,7 +446,7 @@ impl Channel {
                 .map(str::to_string)
                 .unwrap_or_else(|| one_line(&text));
             return Err(SendError::Status {
-                url,
+                url: shown,
                 status: status.as_u16(),
                 body: slack_hint(&error),
                 retry_after,

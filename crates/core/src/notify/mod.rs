@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::model::error::Result;
 use crate::model::toml_file::ConfigError;
-use crate::store::{NotificationClaim, Store};
+use crate::store::{ClaimAs, NotificationClaim, Store};
 use crate::views::{InboxItem, InboxKind};
 
 pub use channels::{Channel, Message, MessageType};
@@ -234,32 +234,34 @@ fn parse_offset(text: &str) -> std::result::Result<i32, String> {
     Ok(sign * (h * 3600 + m * 60))
 }
 
-/// Which subject and version an inbox item is claimed under. The version is the moment the
-/// item became news where that moment is fixed (a session's wait, a release's request, a
-/// deploy, a threshold crossed), so a later one is a new notification. Items about an open
-/// change carry the change's last update, which moves with every push: version 0, one
-/// notification until the item leaves the inbox (it is sent again if it comes back).
-/// Concentration is one subject whatever window it was computed over.
+/// Which subject and version an inbox item is claimed under: its id (kind-prefixed already),
+/// and the moment it became news where that moment is fixed (a session's wait, a release's
+/// request, a deploy, a threshold crossed), so a later one is a new notification. An open
+/// change's item is one subject whatever its kind does (review, checks green, review asked:
+/// a push moves it between them) and whatever its last update: version 0. Concentration is
+/// one subject whatever window it was computed over.
 pub fn subject_of(item: &InboxItem) -> (String, i64) {
-    let kind = item.kind.as_str();
     match item.kind {
-        InboxKind::Concentration => (kind.to_string(), 0),
+        InboxKind::Concentration => (item.kind.as_str().to_string(), 0),
         InboxKind::FailingCheck
         | InboxKind::Review
         | InboxKind::ReviewRequested
-        | InboxKind::GreenWaiting => (format!("{kind}/{}", item.id), 0),
-        _ => (format!("{kind}/{}", item.id), item.at),
+        | InboxKind::GreenWaiting => (item.id.clone(), 0),
+        _ => (item.id.clone(), item.at),
     }
 }
 
-/// Where each channel's news starts (the cursor's key is the channel's name).
-const SINCE_CURSOR: &str = "notify-since";
+/// Set once a channel's first pass has taken what the inbox held as not news (the key is the
+/// channel's name).
+const BASELINE_CURSOR: &str = "notify-baseline";
+/// When a channel's last digest went (the key is the channel's name).
+const DIGEST_CURSOR: &str = "notify-digest";
 
-/// Makes `channel`'s news start at `at` instead of its first pass: the demo sends what its
-/// inbox already holds.
-pub async fn news_since(store: &Store, channel: &str, at: i64, now: i64) -> Result<()> {
+/// Makes `channel` send what the inbox already holds, instead of taking it as not news on its
+/// first pass: the demo does, to show its receivers filled.
+pub async fn send_what_is_there(store: &Store, channel: &str, now: i64) -> Result<()> {
     store
-        .set_cursor(SINCE_CURSOR, channel, &at.to_string(), now)
+        .set_cursor(BASELINE_CURSOR, channel, "none", now)
         .await
 }
 
@@ -268,6 +270,8 @@ pub async fn news_since(store: &Store, channel: &str, at: i64, now: i64) -> Resu
 pub struct PassReport {
     /// Single messages sent.
     pub sent: usize,
+    /// Items held for the next digest.
+    pub held: usize,
     /// Items sent as lines of a digest.
     pub digested: usize,
     /// Updates sent for items that left the inbox.
@@ -278,11 +282,29 @@ pub struct PassReport {
     pub quiet: bool,
 }
 
-/// A claim older than this whose sender never recorded an outcome is taken again (its process
-/// died mid-send; a send gives up long before: [`channels::TIMEOUT`]).
-const LEASE_SECS: i64 = 120;
+/// A claim whose sender never recorded an outcome is taken again this long after it was made
+/// (its process died mid-send; a send gives up after [`channels::TIMEOUT`], and each claim is
+/// made just before its send). Instances' clocks must agree to well within this.
+const LEASE_MS: i64 = 120_000;
 /// Tries before a notification is given up on.
 const MAX_ATTEMPTS: i64 = 8;
+/// How long "Send a test" waits between two tests of one channel (the API's button).
+const TEST_COOLDOWN_SECS: u64 = 10;
+
+/// The wall clock in ms: leases and the order of claims against inbox reads, across instances.
+fn wall_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A fresh claim token: only its holder records the claim's outcome.
+fn token() -> Result<String> {
+    let mut nonce = [0u8; 12];
+    getrandom::getrandom(&mut nonce).map_err(|e| crate::Error::Invalid {
+        path: std::path::PathBuf::from("notify"),
+        message: format!("no randomness for a claim: {e}"),
+    })?;
+    Ok(hex::encode(nonce))
+}
 
 /// The rules and channels, ready to run passes.
 pub struct Notifier {
@@ -296,6 +318,8 @@ pub struct Notifier {
     digest_after: u32,
     link_base: Option<String>,
     client: reqwest::Client,
+    /// When each channel was last sent a test from the API.
+    tests: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Notifier {
@@ -323,6 +347,7 @@ impl Notifier {
                 .as_deref()
                 .map(|b| b.trim_end_matches('/').to_string()),
             client: channels::client(),
+            tests: Default::default(),
         }
     }
 
@@ -357,102 +382,93 @@ impl Notifier {
         self.link_base.as_ref().map(|b| format!("{b}/#/{view}"))
     }
 
-    /// One pass over the inbox at `now`: claims and sends what is news for each channel, and
-    /// the updates of what left the inbox.
+    /// One pass over the inbox at `now`: for each channel, what is news is claimed and sent
+    /// (past the hourly limit, held for the digest, which goes at most once an hour), and what
+    /// left the inbox is resolved, with an update where the channel can show one.
     pub async fn pass(&self, store: &Store, now: i64) -> Result<PassReport> {
         let mut report = PassReport::default();
         if self.is_quiet(now) {
             report.quiet = true;
             return Ok(report);
         }
+        let read_ms = wall_ms();
         let inbox = crate::views::inbox_at(store, now).await?.items;
         let current: HashSet<(String, i64)> = inbox.iter().map(subject_of).collect();
         for ch in &self.channels {
-            // A channel's news starts when it was first configured: the inbox it joins is
-            // not sent (a team's holds thousands of open reviews).
-            let since = match store.cursor(SINCE_CURSOR, &ch.name).await? {
-                Some(s) => s.parse().unwrap_or(now),
-                None => {
-                    store
-                        .set_cursor(SINCE_CURSOR, &ch.name, &now.to_string(), now)
+            let mine: Vec<&InboxItem> = inbox.iter().filter(|i| self.routes(i, &ch.name)).collect();
+            // A channel's first pass takes what the inbox holds as not news (a team's holds
+            // thousands of open reviews): each is sent only if it leaves and comes back.
+            if store.cursor(BASELINE_CURSOR, &ch.name).await?.is_none() {
+                let token = token()?;
+                for item in &mine {
+                    self.claim(store, ch, item, "skipped", "single", now, read_ms, &token)
                         .await?;
-                    now
                 }
-            };
-            let mut claimed = Vec::new();
-            for item in inbox
-                .iter()
-                .filter(|i| i.at >= since && self.routes(i, &ch.name))
-            {
-                let (subject, version) = subject_of(item);
-                let claim = NotificationClaim {
-                    channel: &ch.name,
-                    subject: &subject,
-                    version,
-                    kind: item.kind.as_str(),
-                    title: &item.title,
-                    repo: &item.repo,
-                };
-                // Counted as single until the digest split below re-labels the rest.
-                if store
-                    .claim_notification(&claim, "single", now, now - LEASE_SECS)
-                    .await?
-                {
-                    claimed.push((subject, version, item));
-                }
+                store
+                    .set_cursor(BASELINE_CURSOR, &ch.name, &now.to_string(), now)
+                    .await?;
+                continue;
             }
             let sent_this_hour = store
                 .notifications_sent_since(&ch.name, now - 3_600)
                 .await?;
-            // The claims just made count as this hour's; those past the limit go in a digest.
-            let already = (sent_this_hour - claimed.len() as i64).max(0);
-            let room = (i64::from(self.digest_after) - already).max(0) as usize;
-            let split = if claimed.len() > room {
-                room
-            } else {
-                claimed.len()
-            };
-            let (singles, rest) = claimed.split_at(split);
-            for (subject, version, item) in singles {
-                let msg = self.item_message(&ch.name, subject, *version, item);
+            let mut room = (i64::from(self.digest_after) - sent_this_hour).max(0);
+            for item in &mine {
+                let token = token()?;
+                let (status, via) = if room > 0 {
+                    ("sending", "single")
+                } else {
+                    ("held", "digest")
+                };
+                // Claimed just before its send: the lease runs from here.
+                if !self
+                    .claim(store, ch, item, status, via, now, read_ms, &token)
+                    .await?
+                {
+                    continue;
+                }
+                if status == "held" {
+                    report.held += 1;
+                    continue;
+                }
+                room -= 1;
+                let (subject, version) = subject_of(item);
+                // Which round this is: an item that came back is the next, a new delivery.
+                let round = store
+                    .notification_round(&ch.name, &subject, version)
+                    .await?;
+                let msg = self.item_message(&ch.name, &subject, version, round, item);
                 let outcome = ch.send(&self.client, &msg).await;
                 if self
-                    .outcome(store, ch, subject, *version, &outcome, now, &mut report)
+                    .outcome(
+                        store,
+                        ch,
+                        &subject,
+                        version,
+                        &token,
+                        &outcome,
+                        now,
+                        &mut report,
+                    )
                     .await?
                 {
                     report.sent += 1;
                 }
             }
-            if !rest.is_empty() {
-                let lines: Vec<Message> = rest
-                    .iter()
-                    .map(|(s, v, i)| self.item_message(&ch.name, s, *v, i))
-                    .collect();
-                let digest = Message::digest(&ch.name, now, lines, self.link(""));
-                let outcome = ch.send(&self.client, &digest).await;
-                for (subject, version, _) in rest {
-                    store
-                        .mark_notification_digest(&ch.name, subject, *version)
-                        .await?;
-                    self.outcome(store, ch, subject, *version, &outcome, now, &mut report)
-                        .await?;
-                }
-                if outcome.is_ok() {
-                    report.digested += rest.len();
-                }
-            }
-            // What was sent and has left the inbox: its update, once.
-            for open in store.open_notifications(&ch.name).await? {
+            self.digest(store, ch, &current, now, &mut report).await?;
+            // What left the inbox: resolved once, with its update where one is due. Only
+            // claims older than the inbox read: a newer one's item may have come since.
+            for open in store.open_notifications(&ch.name, read_ms).await? {
                 if current.contains(&(open.subject.clone(), open.version)) {
                     continue;
                 }
                 if !store
-                    .resolve_notification(&ch.name, &open.subject, open.version)
+                    .resolve_notification(&ch.name, &open.subject, open.version, wall_ms())
                     .await?
                 {
                     continue;
                 }
-                if ch.updates(&open.via) {
+                if open.status == "sent" && open.via != "test" && ch.updates(&open.via) {
                     let msg = Message::resolved(&ch.name, &open);
                     match ch.send(&self.client, &msg).await {
                         Ok(_) => report.resolved += 1,
@@ -465,10 +481,122 @@ impl Notifier {
         Ok(report)
     }
 
-    fn item_message(&self, channel: &str, subject: &str, version: i64, i: &InboxItem) -> Message {
+    /// Claims `item` for `ch` as `status`.
+    #[allow(clippy::too_many_arguments)]
+    async fn claim(
+        &self,
+        store: &Store,
+        ch: &Channel,
+        item: &InboxItem,
+        status: &str,
+        via: &str,
+        now: i64,
+        read_ms: i64,
+        token: &str,
+    ) -> Result<bool> {
+        let (subject, version) = subject_of(item);
+        store
+            .claim_notification(
+                &NotificationClaim {
+                    channel: &ch.name,
+                    subject: &subject,
+                    version,
+                    kind: item.kind.as_str(),
+                    title: &item.title,
+                    repo: &item.repo,
+                },
+                &ClaimAs {
+                    status,
+                    via,
+                    now,
+                    wall_ms: wall_ms(),
+                    read_ms,
+                    lease_ms: LEASE_MS,
+                    token,
+                },
+            )
+            .await
+    }
+
+    /// Sends what is held for `ch` as one digest, when its last went an hour ago or more;
+    /// items held that left the inbox meanwhile are dropped by the resolution after.
+    async fn digest(
+        &self,
+        store: &Store,
+        ch: &Channel,
+        current: &HashSet<(String, i64)>,
+        now: i64,
+        report: &mut PassReport,
+    ) -> Result<()> {
+        let last: Option<i64> = store
+            .cursor(DIGEST_CURSOR, &ch.name)
+            .await?
+            .and_then(|t| t.parse().ok());
+        if last.is_some_and(|t| now < t.saturating_add(3_600)) {
+            return Ok(());
+        }
+        let token = token()?;
+        let mut taken = Vec::new();
+        for held in store.held_notifications(&ch.name).await? {
+            if !current.contains(&(held.subject.clone(), held.version)) {
+                continue;
+            }
+            if store
+                .claim_held_notification(&ch.name, &held.subject, held.version, wall_ms(), &token)
+                .await?
+            {
+                taken.push(held);
+            }
+        }
+        if taken.is_empty() {
+            return Ok(());
+        }
+        store
+            .set_cursor(DIGEST_CURSOR, &ch.name, &now.to_string(), now)
+            .await?;
+        let lines: Vec<Message> = taken
+            .iter()
+            .map(|n| Message {
+                kind: MessageType::Notification,
+                id: format!("{}/{}@{}", ch.name, n.subject, n.version),
+                event: n.kind.clone(),
+                title: n.title.clone(),
+                detail: String::new(),
+                repo: n.repo.clone(),
+                link: None,
+                at: n.claimed_at,
+                items: Vec::new(),
+                reference: None,
+                delivery: String::new(),
+            })
+            .collect();
+        let digest = Message::digest(&ch.name, now, lines, self.link("inbox"), &token);
+        let outcome = ch.send(&self.client, &digest).await;
+        for n in &taken {
+            self.outcome(
+                store, ch, &n.subject, n.version, &token, &outcome, now, report,
+            )
+            .await?;
+        }
+        if outcome.is_ok() {
+            report.digested += taken.len();
+        }
+        Ok(())
+    }
+
+    fn item_message(
+        &self,
+        channel: &str,
+        subject: &str,
+        version: i64,
+        round: i64,
+        i: &InboxItem,
+    ) -> Message {
+        let id = format!("{channel}/{subject}@{version}");
         Message {
             kind: MessageType::Notification,
-            id: format!("{channel}/{subject}@{version}"),
+            delivery: channels::delivery_id(&id, round, MessageType::Notification),
+            id,
             event: i.kind.as_str().to_string(),
             title: i.title.clone(),
             detail: i.detail.clone(),
@@ -480,7 +608,7 @@ impl Notifier {
         }
     }
 
-    /// Records a send's outcome; true when it went.
+    /// Records a send's outcome (as the claimant holding `token`); true when it went.
     #[allow(clippy::too_many_arguments)]
     async fn outcome(
         &self,
@@ -488,6 +616,7 @@ impl Notifier {
         ch: &Channel,
         subject: &str,
         version: i64,
+        token: &str,
         outcome: &std::result::Result<Option<String>, channels::SendError>,
         now: i64,
         report: &mut PassReport,
@@ -495,7 +624,7 @@ impl Notifier {
         match outcome {
             Ok(reference) => {
                 store
-                    .notification_sent(&ch.name, subject, version, reference.as_deref(), now)
+                    .notification_sent(&ch.name, subject, version, token, reference.as_deref(), now)
                     .await?;
                 Ok(true)
             }
@@ -503,17 +632,37 @@ impl Notifier {
                 let attempts = store
                     .notification_attempts(&ch.name, subject, version)
                     .await?;
-                let next = (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts, e));
+                let next =
+                    (attempts < MAX_ATTEMPTS).then(|| now.saturating_add(backoff(attempts, e)));
                 report.failed.push(format!("{}: {e}", ch.name));
                 store
-                    .notification_failed(&ch.name, subject, version, &e.to_string(), next)
+                    .notification_failed(&ch.name, subject, version, token, &e.to_string(), next)
                     .await?;
                 Ok(false)
             }
         }
     }
 
-    /// Sends a test message to `channel` now, recorded like any other; the outcome is returned.
+    /// Whether the API's "Send a test" may send to `channel` now: at most one test every
+    /// [`TEST_COOLDOWN_SECS`] per channel. `Err` says how long to wait.
+    pub fn test_allowed(&self, channel: &str) -> std::result::Result<(), String> {
+        let mut tests = self.tests.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        if let Some(last) = tests.get(channel) {
+            let since = now.duration_since(*last).as_secs();
+            if since < TEST_COOLDOWN_SECS {
+                return Err(format!(
+                    "a test went to {channel} {since} s ago; try again in {} s",
+                    TEST_COOLDOWN_SECS - since
+                ));
+            }
+        }
+        tests.insert(channel.to_string(), now);
+        Ok(())
+    }
+
+    /// Sends a test message to `channel` now, recorded like any other (and resolved at once:
+    /// it is never updated); the outcome is returned.
     pub async fn test(
         &self,
         store: &Store,
@@ -524,12 +673,8 @@ impl Notifier {
             return Ok(Err(format!("no channel `{channel}` is configured")));
         };
         // Each test its own: two asked within a second are two messages.
-        let mut nonce = [0u8; 6];
-        getrandom::getrandom(&mut nonce).map_err(|e| crate::Error::Invalid {
-            path: std::path::PathBuf::from("notify"),
-            message: format!("no randomness for a test's id: {e}"),
-        })?;
-        let subject = format!("test/{now}-{}", hex::encode(nonce));
+        let token = token()?;
+        let subject = format!("test/{now}-{}", &token[..12]);
         let claim = NotificationClaim {
             channel: &ch.name,
             subject: &subject,
@@ -538,10 +683,21 @@ impl Notifier {
             title: "Test from Flightdeck",
             repo: "",
         };
-        store.claim_notification(&claim, "test", now, now).await?;
+        let how = ClaimAs {
+            status: "sending",
+            via: "test",
+            now,
+            wall_ms: wall_ms(),
+            read_ms: wall_ms(),
+            lease_ms: LEASE_MS,
+            token: &token,
+        };
+        store.claim_notification(&claim, &how).await?;
+        let id = format!("{}/{subject}@0", ch.name);
         let msg = Message {
             kind: MessageType::Test,
-            id: format!("{}/{subject}@0", ch.name),
+            delivery: channels::delivery_id(&id, 0, MessageType::Test),
+            id,
             event: "test".into(),
             title: "Test from Flightdeck".into(),
             detail: format!(
@@ -559,15 +715,18 @@ impl Notifier {
         match &outcome {
             Ok(r) => {
                 store
-                    .notification_sent(&ch.name, &subject, 0, r.as_deref(), now)
-                    .await?
+                    .notification_sent(&ch.name, &subject, 0, &token, r.as_deref(), now)
+                    .await?;
             }
             Err(e) => {
                 store
-                    .notification_failed(&ch.name, &subject, 0, &e.to_string(), None)
+                    .notification_failed(&ch.name, &subject, 0, &token, &e.to_string(), None)
                     .await?
             }
         }
+        store
+            .resolve_notification(&ch.name, &subject, 0, wall_ms())
+            .await?;
         Ok(outcome.map(|_| ()).map_err(|e| e.to_string()))
     }
 }
@@ -674,10 +833,13 @@ impl Notifier {
     }
 }
 
-/// How long before try `attempts + 1`: 30 s doubling to an hour, or what a 429 asked for.
+/// How long before try `attempts + 1`: 30 s doubling to an hour, or what a 429 asked for (at
+/// most a day).
 fn backoff(attempts: i64, e: &channels::SendError) -> i64 {
     let doubling = 30_i64.saturating_mul(1 << attempts.clamp(1, 8).saturating_sub(1));
-    doubling.min(3_600).max(e.retry_after().unwrap_or(0))
+    doubling
+        .min(3_600)
+        .max(e.retry_after().unwrap_or(0).clamp(0, 86_400))
 }
 
 /// A rule's repo (`acme-api`, `acme/acme-api` or the full id) matches an item's repo id.

@@ -19,7 +19,7 @@ pub mod warehouse;
 pub use experiments::ExperimentLink;
 mod metrics;
 mod notifications;
-pub use notifications::{NotificationClaim, SentNotification};
+pub use notifications::{ClaimAs, NotificationClaim, SentNotification};
 mod outbox;
 mod reads;
 pub mod relay;

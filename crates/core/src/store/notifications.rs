@@ -1,6 +1,7 @@
 //! The notifications sent to channels: the claim that makes each go out once (a row per
-//! channel, subject and version, first INSERT wins), its outcome, and what is still open for an
-//! update. `crate::notify` owns the rules; this is only the rows.
+//! channel, subject and version, first INSERT wins), its outcome (recorded only by the
+//! claimant), what waits for the digest, and what is still open for an update. `crate::notify`
+//! owns the rules; this is only the rows.
 
 use sqlx::Row;
 
@@ -18,6 +19,23 @@ pub struct NotificationClaim<'a> {
     pub repo: &'a str,
 }
 
+/// How a claim is taken: its status and `via`, the pass's time, the wall clock (ms) and the
+/// moment the inbox it acts on was read (ms), the lease's length, and the claimant's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimAs<'a> {
+    /// `sending`, `held` (for the digest) or `skipped` (not news).
+    pub status: &'a str,
+    /// `single`, `digest` or `test`.
+    pub via: &'a str,
+    pub now: i64,
+    pub wall_ms: i64,
+    /// A row resolved after this moment is not taken again: the inbox read before then still
+    /// showed its item.
+    pub read_ms: i64,
+    pub lease_ms: i64,
+    pub token: &'a str,
+}
+
 /// A notification as stored, for `notify list` and the Notifications panel.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[ts(export)]
@@ -29,14 +47,16 @@ pub struct SentNotification {
     pub kind: String,
     pub title: String,
     pub repo: String,
-    /// `sending`, `sent`, `failed` (tried again later), `gave_up`.
+    /// `held`, `sending`, `sent`, `failed` (tried again later), `gave_up`, `dropped`.
     pub status: String,
     /// `open` while its item is in the inbox, `resolved` after.
     pub state: String,
-    /// `single`, or `digest` (one line of a digest message).
+    /// `single`, `digest` (one line of a digest message) or `test`.
     pub via: String,
     #[ts(type = "number")]
     pub attempts: i64,
+    #[ts(type = "number")]
+    pub round: i64,
     #[ts(type = "number")]
     pub claimed_at: i64,
     #[ts(type = "number | null")]
@@ -48,21 +68,20 @@ pub struct SentNotification {
 }
 
 impl Store {
-    /// Claims one notification for sending; true when this caller got it (of two instances
-    /// racing, one does). Claimable: one never seen; one that failed and is due again; one
-    /// resolved whose item came back; one still `sending` since before `stale_before` (its
-    /// sender died).
+    /// Claims one notification; true when this caller got it (of two instances racing, one
+    /// does). Claimable: one never seen; one that failed and is due again; one still `sending`
+    /// whose lease ran out (its sender died); one resolved (before `read_ms`) whose item came
+    /// back, as the next round.
     pub async fn claim_notification(
         &self,
         c: &NotificationClaim<'_>,
-        via: &str,
-        now: i64,
-        stale_before: i64,
+        how: &ClaimAs<'_>,
     ) -> Result<bool> {
+        let tries = i64::from(how.status == "sending");
         let inserted = sqlx::query(
             "INSERT INTO notifications (channel, subject, version, kind, title, repo, status,
-               state, via, attempts, claimed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'sending', 'open', $7, 1, $8)
+               state, via, attempts, round, claimed_at, claimed_ms, claim_token)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, 0, $10, $11, $12)
              ON CONFLICT DO NOTHING",
         )
         .bind(c.channel)
@@ -71,76 +90,120 @@ impl Store {
         .bind(c.kind)
         .bind(c.title)
         .bind(c.repo)
-        .bind(via)
-        .bind(now)
+        .bind(how.status)
+        .bind(how.via)
+        .bind(tries)
+        .bind(how.now)
+        .bind(how.wall_ms)
+        .bind(how.token)
         .execute(self.pool())
         .await?;
         if inserted.rows_affected() == 1 {
             return Ok(true);
         }
-        // One statement: PostgreSQL re-checks the condition on the row another instance just
+        // One statement: PostgreSQL re-checks the condition on a row another instance just
         // claimed, SQLite runs writers one at a time; either way one caller wins.
         let reclaimed = sqlx::query(
-            "UPDATE notifications SET status = 'sending', state = 'open', via = $4,
-               title = $5, attempts = CASE WHEN state = 'resolved' THEN 1 ELSE attempts + 1 END,
-               claimed_at = $6
+            "UPDATE notifications SET status = $4, via = $5, title = $6, claimed_at = $7,
+               claimed_ms = $8, claim_token = $9,
+               attempts = CASE WHEN state = 'resolved' THEN $10 ELSE attempts + $10 END,
+               round = CASE WHEN state = 'resolved' THEN round + 1 ELSE round END,
+               state = 'open', resolved_ms = NULL
              WHERE channel = $1 AND subject = $2 AND version = $3
-               AND ((status = 'failed' AND next_try <= $6)
-                 OR (status = 'sending' AND claimed_at < $7)
-                 OR (state = 'resolved' AND status IN ('sent', 'gave_up')))",
+               AND ((state = 'open' AND status = 'failed' AND next_try <= $7)
+                 OR (status = 'sending' AND claimed_ms < $8 - $11)
+                 OR (state = 'resolved' AND resolved_ms < $12))",
         )
         .bind(c.channel)
         .bind(c.subject)
         .bind(c.version)
-        .bind(via)
+        .bind(how.status)
+        .bind(how.via)
         .bind(c.title)
-        .bind(now)
-        .bind(stale_before)
+        .bind(how.now)
+        .bind(how.wall_ms)
+        .bind(how.token)
+        .bind(tries)
+        .bind(how.lease_ms)
+        .bind(how.read_ms)
         .execute(self.pool())
         .await?;
         Ok(reclaimed.rows_affected() == 1)
     }
 
-    /// Records a claimed notification as sent, with what the channel called it.
+    /// Takes a held notification for the digest being sent; true when this caller got it.
+    pub async fn claim_held_notification(
+        &self,
+        channel: &str,
+        subject: &str,
+        version: i64,
+        wall_ms: i64,
+        token: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE notifications SET status = 'sending', claimed_ms = $4, claim_token = $5,
+               attempts = attempts + 1
+             WHERE channel = $1 AND subject = $2 AND version = $3 AND status = 'held'
+               AND state = 'open'",
+        )
+        .bind(channel)
+        .bind(subject)
+        .bind(version)
+        .bind(wall_ms)
+        .bind(token)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a claimed notification as sent, with what the channel called it; only the
+    /// claimant holding `token` can (a claim taken over after its lease is no longer its).
     pub async fn notification_sent(
         &self,
         channel: &str,
         subject: &str,
         version: i64,
+        token: &str,
         message_ref: Option<&str>,
         now: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE notifications SET status = 'sent', sent_at = $4, message_ref = $5,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE notifications SET status = 'sent', sent_at = $5, message_ref = $6,
                last_error = NULL, next_try = NULL
-             WHERE channel = $1 AND subject = $2 AND version = $3",
+             WHERE channel = $1 AND subject = $2 AND version = $3 AND claim_token = $4
+               AND status = 'sending'",
         )
         .bind(channel)
         .bind(subject)
         .bind(version)
+        .bind(token)
         .bind(now)
         .bind(message_ref)
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Records a failed try: tried again from `next_try`, or given up when `None`.
+    /// Records a failed try by the claimant holding `token`: tried again from `next_try`, or
+    /// given up when `None`.
     pub async fn notification_failed(
         &self,
         channel: &str,
         subject: &str,
         version: i64,
+        token: &str,
         error: &str,
         next_try: Option<i64>,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE notifications SET status = $4, last_error = $5, next_try = $6
-             WHERE channel = $1 AND subject = $2 AND version = $3",
+            "UPDATE notifications SET status = $5, last_error = $6, next_try = $7
+             WHERE channel = $1 AND subject = $2 AND version = $3 AND claim_token = $4
+               AND status = 'sending'",
         )
         .bind(channel)
         .bind(subject)
         .bind(version)
+        .bind(token)
         .bind(if next_try.is_some() {
             "failed"
         } else {
@@ -153,26 +216,7 @@ impl Store {
         Ok(())
     }
 
-    /// Re-labels a claimed notification as one line of a digest (past the hourly limit).
-    pub async fn mark_notification_digest(
-        &self,
-        channel: &str,
-        subject: &str,
-        version: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE notifications SET via = 'digest'
-             WHERE channel = $1 AND subject = $2 AND version = $3",
-        )
-        .bind(channel)
-        .bind(subject)
-        .bind(version)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// How many times a notification was tried (the current try included).
+    /// How many times a notification was tried this round (the current try included).
     pub async fn notification_attempts(
         &self,
         channel: &str,
@@ -181,6 +225,25 @@ impl Store {
     ) -> Result<i64> {
         Ok(sqlx::query_scalar(
             "SELECT attempts FROM notifications
+             WHERE channel = $1 AND subject = $2 AND version = $3",
+        )
+        .bind(channel)
+        .bind(subject)
+        .bind(version)
+        .fetch_optional(self.pool())
+        .await?
+        .unwrap_or(0))
+    }
+
+    /// Which round a notification is in (0 until its item leaves the inbox and comes back).
+    pub async fn notification_round(
+        &self,
+        channel: &str,
+        subject: &str,
+        version: i64,
+    ) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT round FROM notifications
              WHERE channel = $1 AND subject = $2 AND version = $3",
         )
         .bind(channel)
@@ -205,41 +268,65 @@ impl Store {
         .await?)
     }
 
-    /// The notifications sent to `channel` whose item was in the inbox when last looked at.
-    pub async fn open_notifications(&self, channel: &str) -> Result<Vec<SentNotification>> {
+    /// The notifications of `channel` held for its next digest, oldest first.
+    pub async fn held_notifications(&self, channel: &str) -> Result<Vec<SentNotification>> {
         self.notifications_where(
-            "WHERE channel = $1 AND state = 'open' AND status = 'sent' ORDER BY claimed_at",
+            "WHERE channel = $1 AND status = 'held' AND state = 'open'
+             ORDER BY claimed_ms, subject",
             Some(channel),
+            None,
         )
         .await
     }
 
-    /// Marks a sent notification resolved; true when this caller did (so sends its update).
+    /// The notifications of `channel` still open and claimed before `read_ms` (so the inbox
+    /// read then saw whether their item was still there), not in flight.
+    pub async fn open_notifications(
+        &self,
+        channel: &str,
+        read_ms: i64,
+    ) -> Result<Vec<SentNotification>> {
+        self.notifications_where(
+            "WHERE channel = $1 AND state = 'open' AND status <> 'sending' AND claimed_ms < $2
+             ORDER BY claimed_ms",
+            Some(channel),
+            Some(read_ms),
+        )
+        .await
+    }
+
+    /// Marks a notification resolved (its item left the inbox): one held for a digest is
+    /// dropped. True when this caller did it (so sends the update, if one is due).
     pub async fn resolve_notification(
         &self,
         channel: &str,
         subject: &str,
         version: i64,
+        wall_ms: i64,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE notifications SET state = 'resolved'
-             WHERE channel = $1 AND subject = $2 AND version = $3 AND state = 'open'",
+            "UPDATE notifications SET state = 'resolved', resolved_ms = $4,
+               status = CASE WHEN status = 'held' THEN 'dropped' ELSE status END
+             WHERE channel = $1 AND subject = $2 AND version = $3 AND state = 'open'
+               AND status <> 'sending'",
         )
         .bind(channel)
         .bind(subject)
         .bind(version)
+        .bind(wall_ms)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    /// The last `limit` notifications claimed, newest first.
+    /// The last `limit` notifications claimed, newest first (not the ones skipped as not news).
     pub async fn recent_notifications(&self, limit: i64) -> Result<Vec<SentNotification>> {
         self.notifications_where(
             &format!(
-                "ORDER BY claimed_at DESC, channel, subject LIMIT {}",
+                "WHERE status <> 'skipped' ORDER BY claimed_ms DESC, channel, subject LIMIT {}",
                 limit.max(0)
             ),
+            None,
             None,
         )
         .await
@@ -249,15 +336,19 @@ impl Store {
         &self,
         tail: &str,
         channel: Option<&str>,
+        number: Option<i64>,
     ) -> Result<Vec<SentNotification>> {
         let sql = format!(
             "SELECT channel, subject, version, kind, title, repo, status, state, via, attempts,
-               claimed_at, sent_at, next_try, message_ref, last_error
+               round, claimed_at, sent_at, next_try, message_ref, last_error
              FROM notifications {tail}"
         );
         let mut q = sqlx::query(&sql);
         if let Some(c) = channel {
             q = q.bind(c);
+        }
+        if let Some(n) = number {
+            q = q.bind(n);
         }
         let rows = q.fetch_all(self.pool()).await?;
         rows.iter()
@@ -273,6 +364,7 @@ impl Store {
                     state: r.try_get("state")?,
                     via: r.try_get("via")?,
                     attempts: r.try_get("attempts")?,
+                    round: r.try_get("round")?,
                     claimed_at: r.try_get("claimed_at")?,
                     sent_at: r.try_get("sent_at")?,
                     next_try: r.try_get("next_try")?,
