@@ -86,6 +86,7 @@ async fn rules(settings: &Settings) -> Result<ExitCode> {
     outln!("channels:");
     for (name, c) in &n.channels {
         let (kind, url) = (c.kind(), c.url());
+        let url = &url;
         let problem = warnings
             .iter()
             .find(|w| w.starts_with(&format!("notify.channels.{name}")));

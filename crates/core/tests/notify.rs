@@ -666,3 +666,115 @@ async fn a_lapsed_claim_is_taken_over_and_only_its_holder_records(db: TestDb) {
     db.finish().await;
 }
 support::both!(a_lapsed_claim_is_taken_over_and_only_its_holder_records);
+
+/// Email over SMTP against a local server that requires STARTTLS and a sign-in: the mail goes
+/// encrypted, signed in, to every address, once across a restart; a 451 is retried; a wrong
+/// password and an untrusted certificate fail saying so; plain SMTP is refused off this machine.
+async fn email_goes_over_starttls_signed_in_once(db: TestDb) {
+    use fakehub::smtp::Smtp;
+    let smtp = Smtp::new(true, Some(("flightdeck", "mail-pw"))).unwrap();
+    let addr = smtp.serve(0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, smtp.ca_pem()).unwrap();
+    let text = |ca_file: &str| {
+        format!(
+            r#"
+link_base = "https://flightdeck.acme.dev"
+[channels.mail]
+kind = "email"
+smtp = "{addr}"
+from = "Flightdeck <flightdeck@acme.dev>"
+to = ["lead@acme.dev", "ops@acme.dev"]
+username = "flightdeck"
+{ca_file}
+[[rules]]
+events = ["release_gate"]
+channels = ["mail"]
+"#
+        )
+    };
+    let c = config(&text(&format!("ca_file = {:?}", ca.display().to_string())));
+    let open = |c: &Config, password: &'static str| {
+        let (chs, warnings) = channels::open(c, &|_, _| Some(password.to_string()));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        Notifier::new(c, chs, warnings)
+    };
+    let n = open(&c, "mail-pw");
+    n.pass(&db.store, 1_000).await.unwrap();
+    db.store
+        .upsert_release(&release("r1", "github.com/acme/api", 1_100))
+        .await
+        .unwrap();
+    smtp.push_fault(451);
+    let r = n.pass(&db.store, 1_200).await.unwrap();
+    assert!(r.failed.iter().any(|f| f.contains("451")), "{r:?}");
+    let r = n.pass(&db.store, 1_231).await.unwrap();
+    assert_eq!((r.sent, r.failed.len()), (1, 0), "{r:?}");
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1);
+    let m = &mails[0];
+    assert!(m.tls, "sent in the clear");
+    assert_eq!(m.user.as_deref(), Some("flightdeck"));
+    assert_eq!(m.from, "flightdeck@acme.dev");
+    assert_eq!(m.to, ["lead@acme.dev", "ops@acme.dev"]);
+    assert!(
+        m.data
+            .contains("Subject: Approve release vr1 to production"),
+        "{}",
+        m.data
+    );
+    assert!(
+        m.data
+            .contains("Open in Flightdeck: https://flightdeck.acme.dev/#/releases"),
+        "{}",
+        m.data
+    );
+    let restarted = Store::open(&db.url).await.unwrap();
+    assert_eq!(
+        open(&c, "mail-pw")
+            .pass(&restarted, 1_300)
+            .await
+            .unwrap()
+            .sent,
+        0
+    );
+    assert_eq!(smtp.mails().len(), 1);
+
+    // A wrong password, and a server certificate not trusted: each fails, saying why.
+    db.store
+        .upsert_release(&release("r2", "github.com/acme/api", 5_000))
+        .await
+        .unwrap();
+    let r = open(&c, "wrong").pass(&db.store, 5_000).await.unwrap();
+    assert!(r.failed.iter().any(|f| f.contains("535")), "{r:?}");
+    let untrusted = config(&text(""));
+    let r = open(&untrusted, "mail-pw")
+        .pass(&db.store, 5_100)
+        .await
+        .unwrap();
+    assert!(
+        r.failed
+            .iter()
+            .any(|f| f.to_ascii_lowercase().contains("certificate")),
+        "{r:?}"
+    );
+    assert_eq!(smtp.mails().len(), 1);
+
+    // Plain SMTP only to this machine.
+    let plain: Config = toml::from_str(
+        "[channels.m]\nkind = \"email\"\nsmtp = \"mail.acme.dev:25\"\ntls = \"none\"\nfrom = \"a@acme.dev\"\nto = [\"b@acme.dev\"]\n",
+    )
+    .unwrap();
+    let (key, message) = plain.problem().unwrap();
+    assert_eq!(key, "notify.channels.m.tls");
+    assert!(message.contains("only encrypted"), "{message}");
+    let bad_to: Config = toml::from_str(
+        "[channels.m]\nkind = \"email\"\nsmtp = \"mail.acme.dev\"\nfrom = \"a@acme.dev\"\nto = [\"not an address\"]\n",
+    )
+    .unwrap();
+    assert_eq!(bad_to.problem().unwrap().0, "notify.channels.m.to");
+    restarted.close().await;
+    db.finish().await;
+}
+support::both!(email_goes_over_starttls_signed_in_once);

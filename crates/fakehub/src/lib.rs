@@ -13,6 +13,7 @@ pub mod growthbook;
 pub mod journal;
 pub mod receivers;
 pub mod slack;
+pub mod smtp;
 pub use actions::Deploy;
 mod issues;
 

@@ -159,6 +159,123 @@ pub enum ChannelKind {
     Slack {
         channel: String,
     },
+    /// Mails over SMTP.
+    Email(Box<EmailSetup>),
+}
+
+/// An email channel, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSetup {
+    host: String,
+    port: u16,
+    tls: EmailTls,
+    from: String,
+    to: Vec<String>,
+    username: Option<String>,
+    /// Extra roots (PEM), read from `ca_file`.
+    roots: Option<Vec<u8>>,
+}
+
+/// How an SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailTls {
+    /// STARTTLS, required: never sent in the clear.
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Wrapper,
+    /// Plain: only to this machine.
+    None,
+}
+
+/// The SMTP server of an email channel: host, port, how it is secured; `Err` names the key.
+pub fn smtp_server(c: &ChannelConfig) -> Result<(String, u16, EmailTls), (&'static str, String)> {
+    let ChannelConfig::Email { smtp, tls, .. } = c else {
+        return Err(("kind", "not an email channel".into()));
+    };
+    let tls = match tls.as_deref().unwrap_or("starttls") {
+        "starttls" => EmailTls::StartTls,
+        "tls" => EmailTls::Wrapper,
+        "none" => EmailTls::None,
+        other => {
+            return Err((
+                "tls",
+                format!("`{other}`: one of starttls (the default), tls, none"),
+            ))
+        }
+    };
+    let default_port = if tls == EmailTls::Wrapper { 465 } else { 587 };
+    let (host, port) = match smtp.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.starts_with('[') => (
+            h.trim_matches(|c| c == '[' || c == ']').to_string(),
+            p.parse::<u16>()
+                .map_err(|_| ("smtp", format!("`{smtp}`: the port is not a number")))?,
+        ),
+        _ => (smtp.clone(), default_port),
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(("smtp", format!("`{smtp}` is not a host or host:port")));
+    }
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if tls == EmailTls::None && !loopback {
+        return Err((
+            "tls",
+            format!("mail goes to {host} only encrypted: tls = \"none\" is for this machine only"),
+        ));
+    }
+    Ok((host, port, tls))
+}
+
+/// The problems of an email channel's config, as `(key, message)`; nothing is read.
+pub fn check_email(c: &ChannelConfig) -> Result<(), (&'static str, String)> {
+    let ChannelConfig::Email { from, to, .. } = c else {
+        return Ok(());
+    };
+    smtp_server(c)?;
+    from.parse::<lettre::message::Mailbox>()
+        .map_err(|e| ("from", format!("`{from}` is not an address: {e}")))?;
+    if to.is_empty() {
+        return Err(("to", "names no address".into()));
+    }
+    for t in to {
+        t.parse::<lettre::message::Mailbox>()
+            .map_err(|e| ("to", format!("`{t}` is not an address: {e}")))?;
+    }
+    Ok(())
+}
+
+/// An email channel's setup, its `ca_file` read.
+fn email(c: &ChannelConfig) -> Result<EmailSetup, (&'static str, String)> {
+    check_email(c)?;
+    let (host, port, tls) = smtp_server(c)?;
+    let ChannelConfig::Email {
+        from,
+        to,
+        username,
+        ca_file,
+        ..
+    } = c
+    else {
+        return Err(("kind", "not an email channel".into()));
+    };
+    let roots = match ca_file {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| ("ca_file", format!("cannot read {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    Ok(EmailSetup {
+        host,
+        port,
+        tls,
+        from: from.clone(),
+        to: to.clone(),
+        username: username.clone(),
+        roots,
+    })
 }
 
 /// A channel ready to send.
@@ -185,7 +302,7 @@ impl std::fmt::Debug for Channel {
 /// The keyring account of a channel's secret: per channel and per host it goes to, so a
 /// channel pointed elsewhere does not take its old secret along.
 pub fn keyring_account(channel: &str, config: &ChannelConfig) -> String {
-    let host = reqwest::Url::parse(config.url())
+    let host = reqwest::Url::parse(&config.url())
         .ok()
         .and_then(|u| {
             u.host_str().map(|h| {
@@ -220,18 +337,26 @@ pub fn open(
     let mut channels = Vec::new();
     let mut warnings = Vec::new();
     for (name, c) in &config.channels {
-        let (kind, url, env) = match c {
-            ChannelConfig::Webhook { .. } => (ChannelKind::Webhook, c.url(), c.secret_env()),
-            ChannelConfig::Ntfy { .. } => (ChannelKind::Ntfy, c.url(), c.secret_env()),
-            ChannelConfig::Slack { channel, .. } => (
-                ChannelKind::Slack {
-                    channel: channel.clone(),
-                },
-                c.url(),
-                c.secret_env(),
-            ),
+        let env = c.secret_env();
+        let kind = match c {
+            ChannelConfig::Webhook { .. } => ChannelKind::Webhook,
+            ChannelConfig::Ntfy { .. } => ChannelKind::Ntfy,
+            ChannelConfig::Slack { channel, .. } => ChannelKind::Slack {
+                channel: channel.clone(),
+            },
+            ChannelConfig::Email { .. } => match email(c) {
+                Ok(e) => ChannelKind::Email(Box::new(e)),
+                Err((key, e)) => {
+                    warnings.push(format!("notify.channels.{name}.{key}: {e}"));
+                    continue;
+                }
+            },
         };
-        let url = match crate::model::secrets::check_secret_url(url) {
+        let url = match &kind {
+            ChannelKind::Email(_) => reqwest::Url::parse(&c.url()).map_err(|e| e.to_string()),
+            _ => crate::model::secrets::check_secret_url(&c.url()),
+        };
+        let url = match url {
             Ok(u) => u,
             Err(e) => {
                 warnings.push(format!("notify.channels.{name}.url: {e}"));
@@ -239,10 +364,11 @@ pub fn open(
             }
         };
         let secret = lookup(name, c).filter(|s| !s.is_empty());
-        let needs = match kind {
+        let needs = match &kind {
             ChannelKind::Webhook => Some("no signing secret"),
             ChannelKind::Slack { .. } => Some("no bot token"),
-            ChannelKind::Ntfy => None,
+            ChannelKind::Email(e) if e.username.is_some() => Some("no password"),
+            ChannelKind::Ntfy | ChannelKind::Email(_) => None,
         };
         if let (Some(missing), None) = (needs, &secret) {
             let key = if env.is_some() {
@@ -307,7 +433,8 @@ impl Channel {
         match self.kind {
             ChannelKind::Webhook => true,
             ChannelKind::Slack { .. } => via == "single",
-            ChannelKind::Ntfy => false,
+            // A mail, once sent, is the reader's.
+            ChannelKind::Ntfy | ChannelKind::Email(_) => false,
         }
     }
 
@@ -316,6 +443,7 @@ impl Channel {
             ChannelKind::Webhook => "webhook",
             ChannelKind::Ntfy => "ntfy",
             ChannelKind::Slack { .. } => "slack",
+            ChannelKind::Email(_) => "email",
         }
     }
 
@@ -349,6 +477,7 @@ impl Channel {
                     .body(body)
             }
             ChannelKind::Slack { channel } => return self.send_slack(client, channel, msg).await,
+            ChannelKind::Email(setup) => return self.send_email(setup, msg).await,
             ChannelKind::Ntfy => {
                 let (base, topic) = ntfy_topic(&self.url);
                 let body = serde_json::to_vec(&ntfy_body(&topic, msg)).unwrap_or_default();
@@ -380,7 +509,7 @@ impl Channel {
             });
         }
         Ok(match self.kind {
-            ChannelKind::Webhook | ChannelKind::Slack { .. } => None,
+            ChannelKind::Webhook | ChannelKind::Slack { .. } | ChannelKind::Email(_) => None,
             ChannelKind::Ntfy => resp
                 .bytes()
                 .await
@@ -454,6 +583,96 @@ impl Channel {
         }
         Ok(answer["ts"].as_str().map(str::to_string))
     }
+}
+
+impl Channel {
+    /// One mail to every address of the channel, over SMTP secured as configured (lettre).
+    async fn send_email(
+        &self,
+        setup: &EmailSetup,
+        msg: &Message,
+    ) -> Result<Option<String>, SendError> {
+        use lettre::transport::smtp::authentication::Credentials;
+        use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+        use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+        let shown = format!("smtp://{}:{}", setup.host, setup.port);
+        let fail = |message: String| SendError::Network {
+            url: shown.clone(),
+            message,
+        };
+        let mut email = lettre::Message::builder()
+            .from(setup.from.parse().map_err(|e| fail(format!("from: {e}")))?)
+            .subject(msg.title.replace(['\r', '\n'], " "))
+            .header(lettre::message::header::ContentType::TEXT_PLAIN);
+        for t in &setup.to {
+            email = email.to(t.parse().map_err(|e| fail(format!("to: {e}")))?);
+        }
+        let email = email
+            .body(email_body(msg))
+            .map_err(|e| fail(format!("building the mail: {e}")))?;
+        let tls = match setup.tls {
+            EmailTls::None => Tls::None,
+            secured => {
+                let mut params = TlsParameters::builder(setup.host.clone());
+                if let Some(pem) = &setup.roots {
+                    let cert =
+                        Certificate::from_pem(pem).map_err(|e| fail(format!("ca_file: {e}")))?;
+                    params = params.add_root_certificate(cert);
+                }
+                let params = params
+                    .build_rustls()
+                    .map_err(|e| fail(format!("TLS: {e}")))?;
+                if secured == EmailTls::Wrapper {
+                    Tls::Wrapper(params)
+                } else {
+                    Tls::Required(params)
+                }
+            }
+        };
+        let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&setup.host)
+            .port(setup.port)
+            .tls(tls)
+            .timeout(Some(TIMEOUT));
+        if let (Some(user), Some(password)) = (&setup.username, &self.secret) {
+            transport = transport.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+        let transport = transport.build();
+        match tokio::time::timeout(TIMEOUT * 3, transport.send(email)).await {
+            Ok(Ok(response)) => Ok(response.message().next().map(str::to_string)),
+            Ok(Err(e)) => Err(fail(if e.is_permanent() {
+                format!("refused: {e}")
+            } else {
+                e.to_string()
+            })),
+            Err(_) => Err(fail(format!(
+                "no answer within {} s",
+                (TIMEOUT * 3).as_secs()
+            ))),
+        }
+    }
+}
+
+/// A notification as a plain-text mail: the detail, what and where, the link.
+fn email_body(msg: &Message) -> String {
+    let mut body = String::new();
+    if !msg.detail.is_empty() {
+        body.push_str(&msg.detail);
+        body.push_str("\n\n");
+    }
+    for m in &msg.items {
+        body.push_str(&format!("- {}\n", m.title));
+    }
+    let mut what = msg.event.replace('_', " ");
+    if !msg.repo.is_empty() {
+        what.push_str(&format!(" · {}", msg.repo));
+    }
+    body.push_str(&what);
+    body.push('\n');
+    if let Some(link) = &msg.link {
+        body.push_str(&format!("\nOpen in Flightdeck: {link}\n"));
+    }
+    body.push_str(&format!("\n-- \nFlightdeck · {}\n", msg.id));
+    body
 }
 
 /// Slack's error code, with what to do about the ones a setup causes.

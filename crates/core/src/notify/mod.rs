@@ -66,6 +66,20 @@ pub enum ChannelConfig {
         token_env: Option<String>,
         api_url: Option<String>,
     },
+    /// Email over SMTP: STARTTLS required by default (`tls = "starttls"`), or TLS from the
+    /// start (`"tls"`, port 465); plain (`"none"`) only to this machine. With `username`, the
+    /// password from `password_env` or the keyring. `ca_file`: a PEM of extra roots, for a
+    /// server whose certificate a private CA signed.
+    Email {
+        /// `host` or `host:port` (default port 587, or 465 with `tls = "tls"`).
+        smtp: String,
+        from: String,
+        to: Vec<String>,
+        username: Option<String>,
+        password_env: Option<String>,
+        tls: Option<String>,
+        ca_file: Option<std::path::PathBuf>,
+    },
 }
 
 /// Slack's Web API.
@@ -77,14 +91,21 @@ impl ChannelConfig {
             ChannelConfig::Webhook { .. } => "webhook",
             ChannelConfig::Ntfy { .. } => "ntfy",
             ChannelConfig::Slack { .. } => "slack",
+            ChannelConfig::Email { .. } => "email",
         }
     }
 
-    /// Where its messages go (Slack: the Web API's base).
-    pub fn url(&self) -> &str {
+    /// Where its messages go (Slack: the Web API's base; email: `smtp://host:port`).
+    pub fn url(&self) -> String {
         match self {
-            ChannelConfig::Webhook { url, .. } | ChannelConfig::Ntfy { url, .. } => url,
-            ChannelConfig::Slack { api_url, .. } => api_url.as_deref().unwrap_or(SLACK_API),
+            ChannelConfig::Webhook { url, .. } | ChannelConfig::Ntfy { url, .. } => url.clone(),
+            ChannelConfig::Slack { api_url, .. } => {
+                api_url.as_deref().unwrap_or(SLACK_API).to_string()
+            }
+            ChannelConfig::Email { .. } => match channels::smtp_server(self) {
+                Ok((host, port, _)) => format!("smtp://{host}:{port}"),
+                Err(_) => String::new(),
+            },
         }
     }
 
@@ -95,6 +116,7 @@ impl ChannelConfig {
             ChannelConfig::Ntfy { token_env, .. } | ChannelConfig::Slack { token_env, .. } => {
                 token_env.as_deref()
             }
+            ChannelConfig::Email { password_env, .. } => password_env.as_deref(),
         }
     }
 
@@ -102,6 +124,7 @@ impl ChannelConfig {
     pub(crate) fn secret_key(&self) -> &'static str {
         match self {
             ChannelConfig::Webhook { .. } => "secret_env",
+            ChannelConfig::Email { .. } => "password_env",
             _ => "token_env",
         }
     }
@@ -125,6 +148,12 @@ impl Config {
     /// in a rule, a URL a message may not go to, unreadable quiet hours.
     pub fn problem(&self) -> Option<(String, String)> {
         for (name, ch) in &self.channels {
+            if let ChannelConfig::Email { .. } = ch {
+                if let Err((key, e)) = channels::check_email(ch) {
+                    return Some((format!("notify.channels.{name}.{key}"), e));
+                }
+                continue;
+            }
             let key = match ch {
                 ChannelConfig::Slack { channel, .. } => {
                     if channel.trim().is_empty() || channel.contains(char::is_whitespace) {
@@ -139,7 +168,7 @@ impl Config {
             };
             // What the messages carry (change titles, spend) is the team's: https only, plain
             // http only to this machine, as for any secret.
-            if let Err(e) = crate::model::secrets::check_secret_url(ch.url()) {
+            if let Err(e) = crate::model::secrets::check_secret_url(&ch.url()) {
                 return Some((format!("notify.channels.{name}.{key}"), e));
             }
         }
@@ -778,7 +807,7 @@ impl Notifier {
             .iter()
             .map(|(name, c)| {
                 let kind = c.kind();
-                let target = reqwest::Url::parse(c.url())
+                let target = reqwest::Url::parse(&c.url())
                     .map(|u| {
                         format!(
                             "{}://{}{}",
@@ -789,6 +818,7 @@ impl Notifier {
                     })
                     .map(|t| match c {
                         ChannelConfig::Slack { channel, .. } => format!("{channel} via {t}"),
+                        ChannelConfig::Email { to, .. } => format!("{} via {t}", to.join(", ")),
                         _ => t,
                     })
                     .unwrap_or_default();
