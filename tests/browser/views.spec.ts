@@ -458,7 +458,8 @@ test('notifications: the panel shows the demo channels, what they were sent, and
   await page.getByTestId('open-notifications').click();
   const panel = page.getByTestId('notifications');
   const channels = panel.getByTestId('notify-channel');
-  await expect(channels).toHaveCount(3);
+  await expect(channels).toHaveCount(4);
+  await expect(channels.filter({ hasText: 'lead@demo.invalid via smtp://127.0.0.1' })).toContainText('ready');
   await expect(channels.filter({ hasText: 'C0DEMOLEADS via http://127.0.0.1' })).toContainText('slack');
   await expect(channels.filter({ hasText: 'team-hook' })).toContainText('ready');
   await expect(channels.filter({ hasText: 'phone' })).toContainText('ntfy');

@@ -35,7 +35,8 @@ fn demo_serves_demo_data() {
     assert!(dir.join("flightdeck.db").is_file());
 
     // Its inbox went to its local receivers: the webhook (signed, every event: ten single
-    // messages, the rest in a digest), ntfy (what needs a person now) and Slack, each once.
+    // messages, the rest in a digest), ntfy (what needs a person now), Slack and email (over
+    // STARTTLS), each once.
     let deadline = Instant::now() + Duration::from_secs(60);
     let sent = loop {
         let (status, body) = client.get("/api/notifications").unwrap();

@@ -68,7 +68,7 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
     settings.demo = true;
     // Notifications go to local receivers: a signed webhook and an ntfy server, sent what the
     // demo's inbox holds (the first ten singly, the rest in a digest).
-    let (_receivers, notify) = demo_github::start_receivers().await?;
+    let (_receivers, notify) = demo_github::start_receivers(&ws.root).await?;
     settings.notify = notify;
     for name in settings.notify.channels.keys() {
         flightdeck_core::notify::send_what_is_there(&store, name, now).await?;

@@ -342,13 +342,17 @@ pub async fn start_growthbook(
 }
 
 /// The demo's notification receivers (a webhook that checks the demo's signature, an ntfy
-/// server, a Slack workspace) and the `[notify]` section routing the inbox's events to them;
-/// returns the receivers (keep them alive) and the section.
-pub async fn start_receivers() -> Result<(
+/// server, a Slack workspace, an SMTP server requiring STARTTLS, whose CA goes in `dir`) and
+/// the `[notify]` section routing the inbox's events to them; returns the receivers (keep them
+/// alive) and the section.
+pub async fn start_receivers(
+    dir: &std::path::Path,
+) -> Result<(
     (
         fakehub::receivers::Receiver,
         fakehub::receivers::Receiver,
         fakehub::slack::Slack,
+        fakehub::smtp::Smtp,
     ),
     flightdeck_core::notify::Config,
 )> {
@@ -365,6 +369,15 @@ pub async fn start_receivers() -> Result<(
         .context("starting the demo's ntfy server")?;
     let slack = fakehub::slack::Slack::new(demo_keys::NOTIFY_SECRET, &["C0DEMOLEADS"]);
     let slack_api = slack.serve(0).await.context("starting the demo's Slack")?;
+    let smtp = fakehub::smtp::Smtp::new(true, Some(("flightdeck", demo_keys::NOTIFY_SECRET)))
+        .map_err(|e| anyhow::anyhow!("starting the demo's SMTP server: {e}"))?;
+    let smtp_addr = smtp
+        .serve(0)
+        .await
+        .context("starting the demo's SMTP server")?;
+    let ca_file = dir.join("smtp-ca.pem");
+    std::fs::write(&ca_file, smtp.ca_pem())
+        .with_context(|| format!("cannot write {}", ca_file.display()))?;
     let config = Config {
         channels: [
             (
@@ -387,6 +400,18 @@ pub async fn start_receivers() -> Result<(
                     channel: "C0DEMOLEADS".into(),
                     token_env: None,
                     api_url: Some(slack_api),
+                },
+            ),
+            (
+                "mail".to_string(),
+                ChannelConfig::Email {
+                    smtp: smtp_addr.to_string(),
+                    from: "Flightdeck demo <flightdeck@demo.invalid>".into(),
+                    to: vec!["lead@demo.invalid".into()],
+                    username: Some("flightdeck".into()),
+                    password_env: None,
+                    tls: None,
+                    ca_file: Some(ca_file),
                 },
             ),
         ]
@@ -421,8 +446,15 @@ pub async fn start_receivers() -> Result<(
                 repos: Vec::new(),
                 channels: vec!["leads".into()],
             },
+            Rule {
+                events: ["failed_deploy", "action_failed", "budget"]
+                    .map(String::from)
+                    .to_vec(),
+                repos: Vec::new(),
+                channels: vec!["mail".into()],
+            },
         ],
         ..Default::default()
     };
-    Ok(((hook, phone, slack), config))
+    Ok(((hook, phone, slack, smtp), config))
 }

@@ -778,3 +778,32 @@ channels = ["mail"]
     db.finish().await;
 }
 support::both!(email_goes_over_starttls_signed_in_once);
+
+/// The section survives being written as TOML and read back (the demo writes it into the
+/// config file its desktop window starts from), optional keys left out included.
+#[test]
+fn the_section_round_trips_through_toml() {
+    let c = config(
+        r#"
+quiet_hours = "22:00-07:00"
+[channels.hook]
+kind = "webhook"
+url = "https://hooks.acme.dev/x"
+[channels.mail]
+kind = "email"
+smtp = "smtp.acme.dev"
+from = "a@acme.dev"
+to = ["b@acme.dev"]
+ca_file = "/etc/ssl/ca.pem"
+[channels.leads]
+kind = "slack"
+channel = "C0LEADS"
+[[rules]]
+events = ["*"]
+channels = ["hook", "mail", "leads"]
+"#,
+    );
+    let text = toml::to_string(&c).unwrap();
+    let back: Config = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(back, c);
+}
