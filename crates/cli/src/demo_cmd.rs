@@ -71,7 +71,7 @@ pub async fn run(mut settings: Settings, dir: PathBuf, open: bool) -> Result<Exi
     let (_receivers, notify) = demo_github::start_receivers(&ws.root).await?;
     settings.notify = notify;
     for name in settings.notify.channels.keys() {
-        flightdeck_core::notify::send_what_is_there(&store, name, now).await?;
+        flightdeck_core::notify::send_what_is_there(&store, &settings.notify, name, now).await?;
     }
     // A demo's lead: no token to its GitHub, the demo's key to its GrowthBook, and its own
     // signing key even where FLIGHTDECK_AUDIT_KEY names the user's (the window's is the same).

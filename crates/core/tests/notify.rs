@@ -392,6 +392,11 @@ fn bad_configuration_is_refused_naming_the_key() {
         ),
         ("quiet_hours = \"10pm-7am\"\n", "notify.quiet_hours", "HH:MM-HH:MM"),
         ("utc_offset = \"CET\"\n", "notify.utc_offset", "+HH:MM"),
+        (
+            "[channels.s]\nkind = \"slack\"\nchannel = \"#leads\"\n",
+            "notify.channels.s.channel",
+            "not a Slack channel ID",
+        ),
     ];
     for (text, key, says) in cases {
         let c: Config = toml::from_str(text).unwrap();
@@ -545,6 +550,25 @@ channels = ["leads"]
         .unwrap();
     assert_eq!(r2.next_try, Some(5_040 + 90));
     assert_eq!(n.pass(&db.store, 5_131).await.unwrap().sent, 1);
+    // A digest of many long titles stays within Block Kit's limits (the fake refuses more).
+    for i in 0..60 {
+        let mut long = release(&format!("long{i}"), "github.com/acme/api", 9_000);
+        long.name = format!("{i}-{}", "&<x>".repeat(60));
+        db.store.upsert_release(&long).await.unwrap();
+    }
+    let r = n.pass(&db.store, 9_100).await.unwrap();
+    assert_eq!((r.sent + r.digested, r.failed.len()), (60, 0), "{r:?}");
+    assert!(r.digested >= 59, "{r:?}");
+    let digest = slack.messages().pop().unwrap();
+    let shown = digest.versions[0]["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        shown.chars().count() <= 3_000 && shown.ends_with('…'),
+        "{}",
+        shown.len()
+    );
+
     db.finish().await;
 }
 support::both!(slack_posts_blocks_and_updates_the_message_in_place);
@@ -610,6 +634,54 @@ async fn what_was_there_is_sent_only_when_it_comes_back(db: TestDb) {
     db.finish().await;
 }
 support::both!(what_was_there_is_sent_only_when_it_comes_back);
+
+/// A rule added later routes what the inbox already holds to a channel: that is not news
+/// either (no flood of old items), while what comes after is.
+async fn a_new_rule_does_not_flood_its_channel_with_old_items(db: TestDb) {
+    let (hook, hook_url, _phone, phone_url) = receivers().await;
+    let before = two_channels(&hook_url, &phone_url, "");
+    notifier(&before).pass(&db.store, 1_000).await.unwrap();
+    for i in 0..5 {
+        db.store
+            .upsert_release(&release(
+                &format!("old{i}"),
+                "github.com/acme/web",
+                1_100 + i,
+            ))
+            .await
+            .unwrap();
+    }
+    // Releases of web go nowhere but ops yet: the phone's rule names only api.
+    notifier(&before).pass(&db.store, 1_200).await.unwrap();
+    assert_eq!(hook.accepted().len(), 5);
+    let phone = Receiver::ntfy(Some(TOKEN));
+    let phone_url2 = phone.serve_ntfy(0, "acme-leads").await.unwrap();
+    let after = config(&format!(
+        r#"
+[channels.ops]
+kind = "webhook"
+url = "{hook_url}"
+[channels.phone]
+kind = "ntfy"
+url = "{phone_url2}"
+[[rules]]
+events = ["release_gate"]
+channels = ["ops", "phone"]
+"#
+    ));
+    let n = notifier(&after);
+    assert_eq!(n.pass(&db.store, 1_300).await.unwrap().sent, 0);
+    assert_eq!(n.pass(&db.store, 1_400).await.unwrap().sent, 0);
+    assert!(phone.received().is_empty(), "old items flooded the phone");
+    db.store
+        .upsert_release(&release("new", "github.com/acme/web", 1_500))
+        .await
+        .unwrap();
+    assert_eq!(n.pass(&db.store, 1_600).await.unwrap().sent, 2);
+    assert_eq!(phone.accepted().len(), 1);
+    db.finish().await;
+}
+support::both!(a_new_rule_does_not_flood_its_channel_with_old_items);
 use flightdeck_core::views::InboxItem;
 
 /// A claim whose sender died is taken again after its lease; the first sender's late outcome

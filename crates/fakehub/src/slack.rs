@@ -151,7 +151,36 @@ fn admit(
     if !has_text {
         return Err(Box::new(refused("no_text")));
     }
+    // Block Kit's limits, as Slack checks them: a text object of 1 to 3,000 characters.
+    if !blocks_valid(&parsed["blocks"]) {
+        return Err(Box::new(refused("invalid_blocks")));
+    }
     Ok(parsed)
+}
+
+/// Whether every text object in `blocks` (sections, context elements, button labels) holds
+/// 1 to 3,000 characters.
+fn blocks_valid(blocks: &Value) -> bool {
+    fn texts(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let (Some(Value::String(kind)), Some(Value::String(t))) =
+                    (m.get("type"), m.get("text"))
+                {
+                    if kind == "mrkdwn" || kind == "plain_text" {
+                        out.push(t.clone());
+                    }
+                }
+                m.values().for_each(|x| texts(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| texts(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    texts(blocks, &mut all);
+    all.iter()
+        .all(|t| !t.is_empty() && t.chars().count() <= 3_000)
 }
 
 async fn post_message(

@@ -119,11 +119,18 @@ impl Message {
             id,
             event: "digest".into(),
             title: format!("{} more from Flightdeck", items.len()),
-            detail: items
-                .iter()
-                .map(|m| format!("- {}", m.title))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            // The first 30 by title; every one is in `items`.
+            detail: {
+                let mut lines: Vec<String> = items
+                    .iter()
+                    .take(30)
+                    .map(|m| format!("- {}", m.title))
+                    .collect();
+                if items.len() > 30 {
+                    lines.push(format!("…and {} more", items.len() - 30));
+                }
+                lines.join("\n")
+            },
             repo: String::new(),
             link,
             at: now,
@@ -204,13 +211,24 @@ pub fn smtp_server(c: &ChannelConfig) -> Result<(String, u16, EmailTls), (&'stat
         }
     };
     let default_port = if tls == EmailTls::Wrapper { 465 } else { 587 };
-    let (host, port) = match smtp.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') || h.starts_with('[') => (
-            h.trim_matches(|c| c == '[' || c == ']').to_string(),
-            p.parse::<u16>()
-                .map_err(|_| ("smtp", format!("`{smtp}`: the port is not a number")))?,
-        ),
-        _ => (smtp.clone(), default_port),
+    let port_of = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| ("smtp", format!("`{smtp}`: the port is not a number")))
+    };
+    let (host, port) = match smtp.strip_prefix('[') {
+        // `[::1]` or `[::1]:25`.
+        Some(rest) => match rest.split_once(']') {
+            Some((h, "")) => (h.to_string(), default_port),
+            Some((h, p)) => match p.strip_prefix(':') {
+                Some(p) => (h.to_string(), port_of(p)?),
+                None => return Err(("smtp", format!("`{smtp}` is not a host or host:port"))),
+            },
+            None => return Err(("smtp", format!("`{smtp}` is not a host or host:port"))),
+        },
+        None => match smtp.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h.to_string(), port_of(p)?),
+            _ => (smtp.clone(), default_port),
+        },
     };
     if host.is_empty() || host.contains(char::is_whitespace) {
         return Err(("smtp", format!("`{smtp}` is not a host or host:port")));
@@ -655,12 +673,17 @@ impl Channel {
 /// A notification as a plain-text mail: the detail, what and where, the link.
 fn email_body(msg: &Message) -> String {
     let mut body = String::new();
-    if !msg.detail.is_empty() {
-        body.push_str(&msg.detail);
-        body.push_str("\n\n");
-    }
-    for m in &msg.items {
-        body.push_str(&format!("- {}\n", m.title));
+    // A digest's detail lists its first items; a mail lists them all.
+    if msg.items.is_empty() {
+        if !msg.detail.is_empty() {
+            body.push_str(&msg.detail);
+            body.push_str("\n\n");
+        }
+    } else {
+        for m in &msg.items {
+            body.push_str(&format!("- {}\n", m.title));
+        }
+        body.push('\n');
     }
     let mut what = msg.event.replace('_', " ");
     if !msg.repo.is_empty() {
@@ -693,6 +716,29 @@ fn slack_hint(error: &str) -> String {
     }
 }
 
+/// The most a Block Kit text object holds (Slack refuses more with `invalid_blocks`).
+const SLACK_TEXT_MAX: usize = 3_000;
+
+/// `text` (escaped already) cut to at most `max` bytes, never inside a character or an
+/// escape (`&amp;`), marked with an ellipsis when cut.
+fn slack_cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    // An escape is at most 5 bytes: one begun in the last 4 and not closed is dropped.
+    if let Some(amp) = text[end.saturating_sub(4)..end].rfind('&') {
+        let at = end.saturating_sub(4) + amp;
+        if !text[at..end].contains(';') {
+            end = at;
+        }
+    }
+    format!("{}…", &text[..end])
+}
+
 /// Text for Slack's mrkdwn: `&`, `<` and `>` escaped as Slack asks, so a title cannot mention
 /// `@channel`, link elsewhere or break the formatting.
 pub fn slack_escape(text: &str) -> String {
@@ -709,15 +755,19 @@ fn slack_message(channel: &str, msg: &Message) -> serde_json::Value {
         text.push('\n');
         text.push_str(&slack_escape(&msg.detail));
     }
+    let text = slack_cut(&text, SLACK_TEXT_MAX);
     let mut context = msg.event.replace('_', " ");
     if !msg.repo.is_empty() {
         context.push_str(" · ");
         context.push_str(&msg.repo);
     }
     let mut blocks = vec![
-        serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}),
+        // `verbatim`: Slack links and mentions nothing by itself in what the text says.
+        serde_json::json!({"type": "section",
+            "text": {"type": "mrkdwn", "text": text, "verbatim": true}}),
         serde_json::json!({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": slack_escape(&context)}
+            {"type": "mrkdwn", "text": slack_cut(&slack_escape(&context), SLACK_TEXT_MAX),
+             "verbatim": true}
         ]}),
     ];
     if let Some(link) = &msg.link {
@@ -728,8 +778,9 @@ fn slack_message(channel: &str, msg: &Message) -> serde_json::Value {
     }
     serde_json::json!({
         "channel": channel,
-        // The notification's own text, for phones' banners and screen readers.
-        "text": msg.title,
+        // The notification's own text, for phones' banners and screen readers (escaped too:
+        // Slack parses it as mrkdwn).
+        "text": slack_cut(&slack_escape(&msg.title), SLACK_TEXT_MAX),
         "blocks": blocks,
         "unfurl_links": false,
         "unfurl_media": false,
@@ -741,10 +792,10 @@ fn slack_resolved(channel: &str, ts: &str, msg: &Message) -> serde_json::Value {
     serde_json::json!({
         "channel": channel,
         "ts": ts,
-        "text": format!("Resolved: {}", msg.title),
+        "text": slack_cut(&format!("Resolved: {}", slack_escape(&msg.title)), SLACK_TEXT_MAX),
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn",
-                "text": format!("~{}~", slack_escape(&msg.title))}},
+            {"type": "section", "text": {"type": "mrkdwn", "verbatim": true,
+                "text": slack_cut(&format!("~{}~", slack_escape(&msg.title)), SLACK_TEXT_MAX)}},
             {"type": "context", "elements": [
                 {"type": "mrkdwn", "text": "resolved: no longer waiting"}
             ]}
@@ -801,6 +852,50 @@ fn one_line(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slack_text_is_cut_within_its_limit_never_inside_an_escape() {
+        let long = slack_escape(&"a&".repeat(2_000));
+        let cut = slack_cut(&long, SLACK_TEXT_MAX);
+        assert!(cut.len() <= SLACK_TEXT_MAX, "{}", cut.len());
+        assert!(
+            cut.ends_with("&amp;…") || cut.ends_with("a…"),
+            "{}",
+            &cut[cut.len() - 12..]
+        );
+        assert_eq!(slack_cut("short", SLACK_TEXT_MAX), "short");
+        let wide = "é".repeat(2_000);
+        assert!(slack_cut(&wide, SLACK_TEXT_MAX).len() <= SLACK_TEXT_MAX);
+    }
+
+    #[test]
+    fn smtp_servers_read_with_and_without_ports_and_brackets() {
+        let at = |smtp: &str, tls: Option<&str>| {
+            smtp_server(&ChannelConfig::Email {
+                smtp: smtp.into(),
+                from: "a@b.c".into(),
+                to: vec![],
+                username: None,
+                password_env: None,
+                tls: tls.map(str::to_string),
+                ca_file: None,
+            })
+        };
+        assert_eq!(
+            at("mail.acme.dev", None).unwrap(),
+            ("mail.acme.dev".into(), 587, EmailTls::StartTls)
+        );
+        assert_eq!(at("mail.acme.dev", Some("tls")).unwrap().1, 465);
+        assert_eq!(at("mail.acme.dev:2525", None).unwrap().1, 2525);
+        assert_eq!(
+            at("[::1]", Some("none")).unwrap(),
+            ("::1".into(), 587, EmailTls::None)
+        );
+        assert_eq!(at("[::1]:25", Some("none")).unwrap().1, 25);
+        assert_eq!(at("mail.acme.dev:x", None).unwrap_err().0, "smtp");
+        assert_eq!(at("mail.acme.dev", Some("none")).unwrap_err().0, "tls");
+        assert_eq!(at("mail.acme.dev", Some("ssl")).unwrap_err().0, "tls");
+    }
 
     #[test]
     fn an_ntfy_topic_url_splits_into_server_and_topic() {

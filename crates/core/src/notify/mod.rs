@@ -156,10 +156,19 @@ impl Config {
             }
             let key = match ch {
                 ChannelConfig::Slack { channel, .. } => {
-                    if channel.trim().is_empty() || channel.contains(char::is_whitespace) {
+                    // An ID, not a name: chat.update takes only the ID.
+                    let id = channel.len() >= 3
+                        && channel.starts_with(['C', 'G', 'D'])
+                        && channel
+                            .chars()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+                    if !id {
                         return Some((
                             format!("notify.channels.{name}.channel"),
-                            format!("`{channel}` is not a Slack channel ID (as C0123ABCD)"),
+                            format!(
+                                "`{channel}` is not a Slack channel ID (as C0123ABCD: the \
+                                 channel's details show it)"
+                            ),
                         ));
                     }
                     "api_url"
@@ -280,18 +289,56 @@ pub fn subject_of(item: &InboxItem) -> (String, i64) {
     }
 }
 
-/// Set once a channel's first pass has taken what the inbox held as not news (the key is the
-/// channel's name).
+/// The rules a channel's baseline was taken under (the key is the channel's name, the value a
+/// fingerprint of the rules naming it): when they change, what they newly route is not news.
 const BASELINE_CURSOR: &str = "notify-baseline";
 /// When a channel's last digest went (the key is the channel's name).
 const DIGEST_CURSOR: &str = "notify-digest";
 
-/// Makes `channel` send what the inbox already holds, instead of taking it as not news on its
-/// first pass: the demo does, to show its receivers filled.
-pub async fn send_what_is_there(store: &Store, channel: &str, now: i64) -> Result<()> {
+/// Makes `channel` send what the inbox already holds under `config`'s rules, instead of taking
+/// it as not news on its first pass: the demo does, to show its receivers filled.
+pub async fn send_what_is_there(
+    store: &Store,
+    config: &Config,
+    channel: &str,
+    now: i64,
+) -> Result<()> {
     store
-        .set_cursor(BASELINE_CURSOR, channel, "none", now)
+        .set_cursor(
+            BASELINE_CURSOR,
+            channel,
+            &rules_fingerprint(&config.rules, channel),
+            now,
+        )
         .await
+}
+
+/// The row `item` is claimed (or skipped) as, for `channel`.
+fn claim_of<'a>(
+    channel: &'a str,
+    subject: &'a str,
+    version: i64,
+    item: &'a InboxItem,
+) -> NotificationClaim<'a> {
+    NotificationClaim {
+        channel,
+        subject,
+        version,
+        kind: item.kind.as_str(),
+        title: &item.title,
+        repo: &item.repo,
+    }
+}
+
+/// A fingerprint of the rules that name `channel`.
+fn rules_fingerprint(rules: &[Rule], channel: &str) -> String {
+    use sha2::Digest;
+    let mine: Vec<&Rule> = rules
+        .iter()
+        .filter(|r| r.channels.iter().any(|c| c == channel))
+        .collect();
+    let text = serde_json::to_string(&mine).unwrap_or_default();
+    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..12])
 }
 
 /// What one pass did, for a log line, `notify` and tests.
@@ -426,15 +473,18 @@ impl Notifier {
         for ch in &self.channels {
             let mine: Vec<&InboxItem> = inbox.iter().filter(|i| self.routes(i, &ch.name)).collect();
             // A channel's first pass takes what the inbox holds as not news (a team's holds
-            // thousands of open reviews): each is sent only if it leaves and comes back.
-            if store.cursor(BASELINE_CURSOR, &ch.name).await?.is_none() {
-                let token = token()?;
+            // thousands of open reviews), and so does the first after its rules change, for
+            // what they newly route: each is sent only if it leaves and comes back.
+            let rules = rules_fingerprint(&self.rules, &ch.name);
+            if store.cursor(BASELINE_CURSOR, &ch.name).await?.as_deref() != Some(&rules) {
                 for item in &mine {
-                    self.claim(store, ch, item, "skipped", "single", now, read_ms, &token)
+                    let (subject, version) = subject_of(item);
+                    store
+                        .skip_notification(&claim_of(&ch.name, &subject, version, item))
                         .await?;
                 }
                 store
-                    .set_cursor(BASELINE_CURSOR, &ch.name, &now.to_string(), now)
+                    .set_cursor(BASELINE_CURSOR, &ch.name, &rules, now)
                     .await?;
                 continue;
             }
@@ -484,15 +534,25 @@ impl Notifier {
                     report.sent += 1;
                 }
             }
-            self.digest(store, ch, &current, now, &mut report).await?;
+            let routed: HashSet<(String, i64)> = mine.iter().map(|i| subject_of(i)).collect();
+            self.digest(store, ch, &routed, now, &mut report).await?;
             // What left the inbox: resolved once, with its update where one is due. Only
             // claims older than the inbox read: a newer one's item may have come since.
-            for open in store.open_notifications(&ch.name, read_ms).await? {
+            for open in store
+                .open_notifications(&ch.name, read_ms, wall_ms() - LEASE_MS)
+                .await?
+            {
                 if current.contains(&(open.subject.clone(), open.version)) {
                     continue;
                 }
                 if !store
-                    .resolve_notification(&ch.name, &open.subject, open.version, wall_ms())
+                    .resolve_notification(
+                        &ch.name,
+                        &open.subject,
+                        open.version,
+                        wall_ms(),
+                        wall_ms() - LEASE_MS,
+                    )
                     .await?
                 {
                     continue;
@@ -526,14 +586,7 @@ impl Notifier {
         let (subject, version) = subject_of(item);
         store
             .claim_notification(
-                &NotificationClaim {
-                    channel: &ch.name,
-                    subject: &subject,
-                    version,
-                    kind: item.kind.as_str(),
-                    title: &item.title,
-                    repo: &item.repo,
-                },
+                &claim_of(&ch.name, &subject, version, item),
                 &ClaimAs {
                     status,
                     via,
@@ -547,13 +600,14 @@ impl Notifier {
             .await
     }
 
-    /// Sends what is held for `ch` as one digest, when its last went an hour ago or more;
-    /// items held that left the inbox meanwhile are dropped by the resolution after.
+    /// Sends what is held for `ch` (and still `routed` to it) as one digest, when its last went
+    /// an hour ago or more; items held that left the inbox meanwhile are dropped by the
+    /// resolution after.
     async fn digest(
         &self,
         store: &Store,
         ch: &Channel,
-        current: &HashSet<(String, i64)>,
+        routed: &HashSet<(String, i64)>,
         now: i64,
         report: &mut PassReport,
     ) -> Result<()> {
@@ -567,7 +621,7 @@ impl Notifier {
         let token = token()?;
         let mut taken = Vec::new();
         for held in store.held_notifications(&ch.name).await? {
-            if !current.contains(&(held.subject.clone(), held.version)) {
+            if !routed.contains(&(held.subject.clone(), held.version)) {
                 continue;
             }
             if store
@@ -580,9 +634,6 @@ impl Notifier {
         if taken.is_empty() {
             return Ok(());
         }
-        store
-            .set_cursor(DIGEST_CURSOR, &ch.name, &now.to_string(), now)
-            .await?;
         let lines: Vec<Message> = taken
             .iter()
             .map(|n| Message {
@@ -607,8 +658,13 @@ impl Notifier {
             )
             .await?;
         }
+        // Only a digest that went starts the hour: a failed one's items are tried again at
+        // their backoff.
         if outcome.is_ok() {
             report.digested += taken.len();
+            store
+                .set_cursor(DIGEST_CURSOR, &ch.name, &now.to_string(), now)
+                .await?;
         }
         Ok(())
     }
@@ -754,7 +810,7 @@ impl Notifier {
             }
         }
         store
-            .resolve_notification(&ch.name, &subject, 0, wall_ms())
+            .resolve_notification(&ch.name, &subject, 0, wall_ms(), wall_ms() - LEASE_MS)
             .await?;
         Ok(outcome.map(|_| ()).map_err(|e| e.to_string()))
     }

@@ -70,8 +70,9 @@ pub struct SentNotification {
 impl Store {
     /// Claims one notification; true when this caller got it (of two instances racing, one
     /// does). Claimable: one never seen; one that failed and is due again; one still `sending`
-    /// whose lease ran out (its sender died); one resolved (before `read_ms`) whose item came
-    /// back, as the next round.
+    /// whose lease ran out (its sender died); one resolved (by `read_ms`: a resolution in the
+    /// same millisecond as the read counts as before it) whose item came back, as the next
+    /// round.
     pub async fn claim_notification(
         &self,
         c: &NotificationClaim<'_>,
@@ -112,7 +113,7 @@ impl Store {
              WHERE channel = $1 AND subject = $2 AND version = $3
                AND ((state = 'open' AND status = 'failed' AND next_try <= $7)
                  OR (status = 'sending' AND claimed_ms < $8 - $11)
-                 OR (state = 'resolved' AND resolved_ms < $12))",
+                 OR (state = 'resolved' AND resolved_ms <= $12))",
         )
         .bind(c.channel)
         .bind(c.subject)
@@ -129,6 +130,26 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(reclaimed.rows_affected() == 1)
+    }
+
+    /// Records an item as not news for `channel` (it was there when the channel began, or when
+    /// its rules changed), unless it has a row already.
+    pub async fn skip_notification(&self, c: &NotificationClaim<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO notifications (channel, subject, version, kind, title, repo, status,
+               state, via, attempts, round, claimed_at, claimed_ms, claim_token)
+             VALUES ($1, $2, $3, $4, $5, $6, 'skipped', 'open', 'single', 0, 0, 0, 0, '')
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(c.channel)
+        .bind(c.subject)
+        .bind(c.version)
+        .bind(c.kind)
+        .bind(c.title)
+        .bind(c.repo)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Takes a held notification for the digest being sent; true when this caller got it.
@@ -274,46 +295,53 @@ impl Store {
             "WHERE channel = $1 AND status = 'held' AND state = 'open'
              ORDER BY claimed_ms, subject",
             Some(channel),
-            None,
+            &[],
         )
         .await
     }
 
-    /// The notifications of `channel` still open and claimed before `read_ms` (so the inbox
-    /// read then saw whether their item was still there), not in flight.
+    /// The notifications of `channel` still open and claimed by `read_ms` (so the inbox
+    /// read then saw whether their item was still there), not in flight: `sending` only when
+    /// claimed before `lapsed_ms` (its sender died).
     pub async fn open_notifications(
         &self,
         channel: &str,
         read_ms: i64,
+        lapsed_ms: i64,
     ) -> Result<Vec<SentNotification>> {
         self.notifications_where(
-            "WHERE channel = $1 AND state = 'open' AND status <> 'sending' AND claimed_ms < $2
+            "WHERE channel = $1 AND state = 'open' AND claimed_ms <= $2
+               AND (status <> 'sending' OR claimed_ms < $3)
              ORDER BY claimed_ms",
             Some(channel),
-            Some(read_ms),
+            &[read_ms, lapsed_ms],
         )
         .await
     }
 
     /// Marks a notification resolved (its item left the inbox): one held for a digest is
-    /// dropped. True when this caller did it (so sends the update, if one is due).
+    /// dropped, one whose sender died mid-send (claimed before `lapsed_ms`) given up. True when
+    /// this caller did it (so sends the update, if one is due).
     pub async fn resolve_notification(
         &self,
         channel: &str,
         subject: &str,
         version: i64,
         wall_ms: i64,
+        lapsed_ms: i64,
     ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE notifications SET state = 'resolved', resolved_ms = $4,
-               status = CASE WHEN status = 'held' THEN 'dropped' ELSE status END
+               status = CASE WHEN status = 'held' THEN 'dropped'
+                 WHEN status = 'sending' THEN 'gave_up' ELSE status END
              WHERE channel = $1 AND subject = $2 AND version = $3 AND state = 'open'
-               AND status <> 'sending'",
+               AND (status <> 'sending' OR claimed_ms < $5)",
         )
         .bind(channel)
         .bind(subject)
         .bind(version)
         .bind(wall_ms)
+        .bind(lapsed_ms)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
@@ -327,7 +355,7 @@ impl Store {
                 limit.max(0)
             ),
             None,
-            None,
+            &[],
         )
         .await
     }
@@ -336,7 +364,7 @@ impl Store {
         &self,
         tail: &str,
         channel: Option<&str>,
-        number: Option<i64>,
+        numbers: &[i64],
     ) -> Result<Vec<SentNotification>> {
         let sql = format!(
             "SELECT channel, subject, version, kind, title, repo, status, state, via, attempts,
@@ -347,8 +375,8 @@ impl Store {
         if let Some(c) = channel {
             q = q.bind(c);
         }
-        if let Some(n) = number {
-            q = q.bind(n);
+        for n in numbers {
+            q = q.bind(*n);
         }
         let rows = q.fetch_all(self.pool()).await?;
         rows.iter()
