@@ -36,3 +36,5 @@ CREATE TABLE notifications (
     PRIMARY KEY (channel, subject, version)
 );
 CREATE INDEX notifications_by_claim ON notifications (claimed_at);
+-- A pass reads a channel's open rows; resolved ones pile up as history.
+CREATE INDEX notifications_open ON notifications (channel, state);

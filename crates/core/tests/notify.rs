@@ -879,3 +879,60 @@ channels = ["hook", "mail", "leads"]
     let back: Config = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(back, c);
 }
+
+/// Idle means idle: once what is news went out, a pass with nothing new writes nothing (and so
+/// takes no write lock from ingest), however many items the inbox routes to the channels.
+#[tokio::test]
+async fn a_pass_with_nothing_new_writes_nothing() {
+    use sqlx::Connection;
+    let db = TestDb::sqlite().await;
+    let (hook, hook_url, _phone, phone_url) = receivers().await;
+    let c = two_channels(&hook_url, &phone_url, "digest_after = 3");
+    let n = notifier(&c);
+    db.store
+        .upsert_release(&release("old", "github.com/acme/api", 900))
+        .await
+        .unwrap();
+    n.pass(&db.store, 1_000).await.unwrap();
+    for i in 0..6 {
+        db.store
+            .upsert_release(&release(&format!("n{i}"), "github.com/acme/api", 1_100 + i))
+            .await
+            .unwrap();
+    }
+    let r = n.pass(&db.store, 1_200).await.unwrap();
+    // Three singles and a digest of three, to each of the two channels.
+    assert_eq!((r.sent, r.digested), (6, 6), "{r:?}");
+    let delivered = hook.received().len();
+    let mut watcher = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    let before: i64 = sqlx::query_scalar("PRAGMA data_version")
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+    for now in [1_300, 1_400, 1_500] {
+        let r = n.pass(&db.store, now).await.unwrap();
+        assert_eq!(
+            (r.sent, r.held, r.digested, r.resolved),
+            (0, 0, 0, 0),
+            "{r:?}"
+        );
+    }
+    let after: i64 = sqlx::query_scalar("PRAGMA data_version")
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+    assert_eq!(after, before, "an idle pass wrote");
+    assert_eq!(hook.received().len(), delivered);
+
+    // Nor does it wait for another writer (an ingest holding the write lock): it only reads.
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut watcher)
+        .await
+        .unwrap();
+    let idle = tokio::time::timeout(std::time::Duration::from_secs(10), n.pass(&db.store, 1_600))
+        .await
+        .expect("an idle pass waited for the write lock");
+    assert_eq!(idle.unwrap().sent, 0);
+    sqlx::query("ROLLBACK").execute(&mut watcher).await.unwrap();
+    db.finish().await;
+}

@@ -492,7 +492,21 @@ impl Notifier {
                 .notifications_sent_since(&ch.name, now - 3_600)
                 .await?;
             let mut room = (i64::from(self.digest_after) - sent_this_hour).max(0);
+            let open = store.open_notification_states(&ch.name).await?;
+            let lapsed = wall_ms() - LEASE_MS;
             for item in &mine {
+                // Only what may be claimable is tried: an item without an open row (new, or
+                // back after it left), a failed one now due, one whose sender died.
+                if let Some((status, next_try, claimed_ms)) = open.get(&subject_of(item)) {
+                    let due = match status.as_str() {
+                        "failed" => next_try.is_some_and(|t| t <= now),
+                        "sending" => *claimed_ms < lapsed,
+                        _ => false,
+                    };
+                    if !due {
+                        continue;
+                    }
+                }
                 let token = token()?;
                 let (status, via) = if room > 0 {
                     ("sending", "single")

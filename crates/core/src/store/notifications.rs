@@ -132,6 +132,34 @@ impl Store {
         Ok(reclaimed.rows_affected() == 1)
     }
 
+    /// The open rows of `channel` as `(subject, version) → (status, next_try, claimed_ms)`: what
+    /// a pass needs to know which items to try to claim, in one read (an idle pass writes
+    /// nothing and takes no write lock).
+    pub async fn open_notification_states(
+        &self,
+        channel: &str,
+    ) -> Result<std::collections::HashMap<(String, i64), (String, Option<i64>, i64)>> {
+        let rows = sqlx::query(
+            "SELECT subject, version, status, next_try, claimed_ms FROM notifications
+             WHERE channel = $1 AND state = 'open'",
+        )
+        .bind(channel)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    (r.try_get("subject")?, r.try_get("version")?),
+                    (
+                        r.try_get("status")?,
+                        r.try_get("next_try")?,
+                        r.try_get("claimed_ms")?,
+                    ),
+                ))
+            })
+            .collect()
+    }
+
     /// Records an item as not news for `channel` (it was there when the channel began, or when
     /// its rules changed), unless it has a row already.
     pub async fn skip_notification(&self, c: &NotificationClaim<'_>) -> Result<()> {
