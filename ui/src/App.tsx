@@ -311,8 +311,15 @@ export default function App() {
         }}>
           {theme === 'dark' ? '☀' : '☾'}
         </button>
-        <button type="button" title="Notification channels, rules and what was sent" data-testid="open-notifications" onClick={() => setNotifications(true)}>
-          Notifications
+        <button
+          type="button"
+          className="icon"
+          title="Notifications: channels, rules and what was sent"
+          aria-label="Notifications"
+          data-testid="open-notifications"
+          onClick={() => setNotifications(true)}
+        >
+          🔔
         </button>
         {isDesktop() ? null : (
           <button type="button" title="Devices signed in; pair a phone" data-testid="open-devices" onClick={() => setDevices(true)}>
