@@ -23,6 +23,8 @@ use flightdeck_server::AppState;
 use tauri::Emitter;
 
 fn main() {
+    // Before any thread: libgit2's options are process globals.
+    flightdeck_core::sources::git::libgit2_for_reading();
     if let Err(e) = run() {
         eprintln!("error: {e:#}");
         std::process::exit(1);

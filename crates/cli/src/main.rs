@@ -279,6 +279,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before any thread: libgit2's options are process globals.
+    flightdeck_core::sources::git::libgit2_for_reading();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

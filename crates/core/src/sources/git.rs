@@ -62,9 +62,7 @@ pub fn scan_batched(
     now: i64,
     sink: &mut dyn FnMut(Vec<Commit>) -> Result<()>,
 ) -> Result<RepoScan> {
-    // libgit2 re-hashes every object it reads (SHA-1 with collision detection), which was a
-    // third of a full scan; git itself does not on reads, and Flightdeck only reads.
-    git2::opts::strict_hash_verification(false);
+    libgit2_for_reading();
     let git = |e| Error::git(path, e);
     let repo = Repository::open(path).map_err(|e| moved_worktree(path).unwrap_or(git(e)))?;
     let workdir = repo
@@ -216,6 +214,33 @@ pub fn scan_batched(
             s
         },
     })
+}
+
+/// libgit2's process-wide settings for a reader of long histories, set once:
+/// - no re-hashing of every object read (SHA-1 with collision detection was a third of a full
+///   scan; git itself does not on reads, and Flightdeck only reads);
+/// - no object cache: the scan keeps the trees and blobs it needs itself (`Differ`), and over a
+///   million commits libgit2's cache of parsed commits took about 850 MB;
+/// - pack files mapped in 64 MiB windows, at most 256 MiB at once (libgit2 maps up to 8 GiB on
+///   64-bit, so a scan's memory grew with the pack: 817 MB for a million commits).
+///
+/// Measured on the 1M-commit repository of `scripts/bench.sh`: peak RSS 2,023 MB before,
+/// 466 MB after (docs/benchmarks.md).
+///
+/// The front ends call it first thing in `main`, before any thread starts (libgit2's options
+/// are plain globals); a scan calls it too, for other callers, and then it does nothing.
+pub fn libgit2_for_reading() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        git2::opts::strict_hash_verification(false);
+        git2::opts::enable_caching(false);
+        // SAFETY: set once per process (the `Once`), by the front ends before any other
+        // thread exists; each option is one aligned word libgit2 reads when it maps a window.
+        unsafe {
+            let _ = git2::opts::set_mwindow_size(64 << 20);
+            let _ = git2::opts::set_mwindow_mapped_limit(256 << 20);
+        }
+    });
 }
 
 /// Where a branch's work landed on its base: the commit that brought it (a merge, the head
